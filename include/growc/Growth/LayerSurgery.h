@@ -1,0 +1,52 @@
+//===- LayerSurgery.h - rebuild or reorder a model's layers -----*- C++ -*-===//
+//
+// The two structural edits every growth and analysis pass reduces to:
+// rebuilding the layer list from sources (growth: clones with new parameters
+// and provenance), and permuting layer positions (analysis: swap, reverse).
+// Both keep the residual-stream chain, block numbering and LayerNorm-Scaling
+// factors consistent with the new positions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_GROWTH_LAYERSURGERY_H
+#define GROWC_GROWTH_LAYERSURGERY_H
+
+#include "dialects/Grow/GrowOps.h"
+#include "growc/Growth/GrowthPlan.h"
+
+namespace growc {
+
+/// Emits an error and fails unless `model` is a plain model that growth may
+/// rewrite: layers in index order, no analysis attributes, only logits out.
+mlir::LogicalResult checkGrowable(grow::ModelOp model);
+
+/// Replaces the layers of a growable `model` by `newLayers` (position i is a
+/// clone of old layer newLayers[i].oldIndex) and regroups them into blocks of
+/// `blockSize`. Every layer parameter is recreated under its new name with
+/// its provenance composed: `from` names the parameter of the model before
+/// the *first* growth, `copy` is set on duplicates.
+mlir::LogicalResult rebuildLayers(grow::ModelOp model,
+                                  llvm::ArrayRef<LayerSource> newLayers,
+                                  int64_t blockSize);
+
+/// Moves layers so that position i holds the layer that was at position
+/// order[i]; order must be a permutation. Fails (with a diagnostic) when
+/// layer outputs are read by anything but the next layer and the final norm.
+mlir::LogicalResult reorderLayers(grow::ModelOp model,
+                                  llvm::ArrayRef<int64_t> order);
+
+/// Applies `steps` growth steps of `method` to `model`. `blockSize` 0 keeps
+/// the model's block size; another value regroups the layers first (the
+/// layer count must be a multiple of it). `onStep` sees each step's plan.
+mlir::LogicalResult
+growModel(grow::ModelOp model, GrowthMethod method, int64_t blockSize,
+          int64_t steps, LidasOddPolicy oddPolicy,
+          llvm::function_ref<void(const GrowthStep &)> onStep = nullptr);
+
+/// Sets every layer's block (and, with ln_scaling, its norm_scale) from its
+/// position.
+void renumberPositions(grow::ModelOp model);
+
+} // namespace growc
+
+#endif // GROWC_GROWTH_LAYERSURGERY_H

@@ -1,0 +1,45 @@
+//===- MigrateCheckpoint.h - move a checkpoint through growth ---*- C++ -*-===//
+//
+// Writes the grown model's checkpoint from the pre-growth one by the
+// provenance table the growth passes left on the parameters: weights and,
+// when present, AdamW moments. Naming scheme (docs/checkpoints.md):
+//   <param>                         weights
+//   optimizer.exp_avg.<param>       first moment (f32)
+//   optimizer.exp_avg_sq.<param>    second moment (f32)
+//   optimizer.step                  step count, copied unchanged
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_GROWTH_MIGRATECHECKPOINT_H
+#define GROWC_GROWTH_MIGRATECHECKPOINT_H
+
+#include "dialects/Grow/GrowOps.h"
+
+#include "llvm/Support/Error.h"
+
+namespace growc {
+
+struct MigrationOptions {
+  /// Zero the AdamW moments of inserted copies instead of copying the
+  /// source's moments (SPEC.md §2 option; the default copies them).
+  bool zeroCopiedMoments = false;
+};
+
+struct MigrationReport {
+  size_t weightsWritten = 0;
+  size_t momentsWritten = 0;
+  size_t momentsZeroed = 0;
+};
+
+/// Validates `inputPath` against `before` (every parameter present with its
+/// shape and dtype, optimizer state complete or absent, nothing unknown) and
+/// writes the checkpoint of `after` to `outputPath` atomically. On any error
+/// nothing is written.
+llvm::Expected<MigrationReport>
+migrateCheckpoint(grow::ModelOp before, grow::ModelOp after,
+                  llvm::StringRef inputPath, llvm::StringRef outputPath,
+                  const MigrationOptions &options);
+
+} // namespace growc
+
+#endif // GROWC_GROWTH_MIGRATECHECKPOINT_H

@@ -1,0 +1,25 @@
+//===- InitAll.h - register every growc dialect and pass --------*- C++ -*-===//
+//
+// One place that lists what growc adds to MLIR, shared by growc-opt and the
+// growc driver so both see the same passes and pipelines.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_INITALL_H
+#define GROWC_INITALL_H
+
+namespace mlir {
+class DialectRegistry;
+} // namespace mlir
+
+namespace growc {
+
+/// Adds the grow dialect and the upstream dialects growc's IR uses.
+void registerAllDialects(mlir::DialectRegistry &registry);
+
+/// Registers every growc pass and named pipeline with MLIR's pass registry.
+void registerAllPasses();
+
+} // namespace growc
+
+#endif // GROWC_INITALL_H

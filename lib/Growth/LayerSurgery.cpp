@@ -1,0 +1,199 @@
+//===- LayerSurgery.cpp - rebuild or reorder a model's layers -------------===//
+//
+// Deterministic walks over the layer list; new layers are clones made with
+// IRMapping, never pattern rewrites, so the result depends only on the plan.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Growth/LayerSurgery.h"
+
+#include "mlir/IR/IRMapping.h"
+
+#include <cmath>
+
+using namespace mlir;
+using namespace growc;
+using namespace growc::grow;
+
+LogicalResult growc::checkGrowable(ModelOp model) {
+  for (auto [position, layer] : llvm::enumerate(model.getLayers())) {
+    if (int64_t(layer.getIndex()) != int64_t(position))
+      return layer.emitOpError("cannot grow a model whose layers were "
+                               "reordered by an analysis rewrite (layer ")
+             << layer.getIndex() << " is at position " << position << ")";
+    if (layer.getSkip() || layer.exposesSublayers())
+      return layer.emitOpError("cannot grow a model with analysis attributes "
+                               "(skip or exposed sublayers); grow first, then "
+                               "apply the analysis rewrite");
+  }
+  if (model.getReturn().getOutputs().size() != 1)
+    return model.emitOpError("cannot grow a model with analysis outputs; grow "
+                             "first, then add early-exit heads");
+  return success();
+}
+
+void growc::renumberPositions(ModelOp model) {
+  MLIRContext *ctx = model.getContext();
+  int64_t blockSize = model.getConfig().getBlockSize();
+  Builder b(ctx);
+  for (auto [position, layer] : llvm::enumerate(model.getLayers())) {
+    layer.setBlockAttr(b.getI64IntegerAttr(position / blockSize));
+    if (model.getLnScaling())
+      layer.setNormScaleAttr(
+          b.getF64FloatAttr(1.0 / std::sqrt(double(position) + 1.0)));
+  }
+}
+
+namespace {
+/// What a new layer parameter inherits from the old one it is created from.
+struct ParamRecipe {
+  std::string name;
+  TypeAttr type;
+  std::string source;
+  bool copy;
+};
+} // namespace
+
+LogicalResult growc::rebuildLayers(ModelOp model,
+                                   ArrayRef<LayerSource> newLayers,
+                                   int64_t blockSize) {
+  if (failed(checkGrowable(model)))
+    return failure();
+  SmallVector<LayerOp> oldLayers = model.getLayers();
+  if (oldLayers.empty())
+    return model.emitOpError("cannot grow a model without layers");
+  if (newLayers.empty() || int64_t(newLayers.size()) % blockSize != 0)
+    return model.emitOpError("the new layer list (")
+           << newLayers.size() << " layers) is not a whole number of blocks of "
+           << blockSize;
+  for (const LayerSource &src : newLayers)
+    if (src.oldIndex < 0 || src.oldIndex >= int64_t(oldLayers.size()))
+      return model.emitOpError("growth plan names layer ")
+             << src.oldIndex << " of a model with " << oldLayers.size()
+             << " layers";
+
+  // Recipes for the new parameters, read before anything is erased.
+  SmallVector<ParamRecipe> recipes;
+  for (auto [position, src] : llvm::enumerate(newLayers)) {
+    for (const char *suffix : kLayerParamSuffixes) {
+      ParamOp old = model.lookupParam(layerParamName(src.oldIndex, suffix));
+      if (!old)
+        return model.emitOpError("layer ")
+               << src.oldIndex << " has no parameter '" << suffix << "'";
+      recipes.push_back({layerParamName(position, suffix), old.getTypeAttr(),
+                         old.getSource() ? old.getSource()->str()
+                                         : old.getSymName().str(),
+                         src.isCopy || old.getCopy()});
+    }
+  }
+
+  // Replace the layer parameters: new ones go where the old ones ended
+  // (the block's terminator guarantees there is a next op).
+  // Embedding, final norm and head stay; their provenance is themselves.
+  SmallVector<ParamOp> oldParams;
+  for (ParamOp param : model.getParams()) {
+    if (parseLayerParamName(param.getSymName()))
+      oldParams.push_back(param);
+    else if (!param.getSource())
+      param.setSource(param.getSymName());
+  }
+  OpBuilder builder(model.getContext());
+  Location loc = oldParams.front().getLoc();
+  builder.setInsertionPoint(oldParams.back()->getNextNode());
+  for (ParamOp param : oldParams)
+    param.erase();
+  for (const ParamRecipe &recipe : recipes) {
+    ParamOp::create(builder, loc, recipe.name,
+                    cast<RankedTensorType>(recipe.type.getValue()),
+                    recipe.copy, builder.getStringAttr(recipe.source));
+  }
+
+  // Clone the layers into a new chain in front of the old one.
+  builder.setInsertionPoint(oldLayers.front());
+  Value stream = oldLayers.front().getInput();
+  for (auto [position, src] : llvm::enumerate(newLayers)) {
+    LayerOp old = oldLayers[src.oldIndex];
+    IRMapping mapping;
+    mapping.map(old.getInput(), stream);
+    auto layer = cast<LayerOp>(builder.clone(*old, mapping));
+    layer.setIndexAttr(builder.getI64IntegerAttr(position));
+    stream = layer.getOutput();
+  }
+  oldLayers.back().getOutput().replaceAllUsesWith(stream);
+  for (LayerOp old : llvm::reverse(oldLayers))
+    old.erase();
+
+  model.setConfigAttr(model.getConfig().withBlockSize(blockSize));
+  renumberPositions(model);
+  return success();
+}
+
+LogicalResult growc::reorderLayers(ModelOp model, ArrayRef<int64_t> order) {
+  SmallVector<LayerOp> layers = model.getLayers();
+  if (order.size() != layers.size())
+    return model.emitOpError("layer order has ")
+           << order.size() << " entries for " << layers.size() << " layers";
+  SmallVector<bool> seen(layers.size(), false);
+  for (int64_t from : order) {
+    if (from < 0 || from >= int64_t(layers.size()) || seen[from])
+      return model.emitOpError("layer order is not a permutation");
+    seen[from] = true;
+  }
+  if (layers.empty())
+    return success();
+  // Only the residual chain may read layer outputs: probes (early-exit
+  // heads) would be left reading from a layer at another depth.
+  for (auto [position, layer] : llvm::enumerate(layers)) {
+    if (layer.exposesSublayers())
+      return layer.emitOpError("cannot reorder layers after sublayer outputs "
+                               "were exposed; reorder first, then add "
+                               "early-exit heads");
+    bool last = position + 1 == layers.size();
+    for (Operation *user : layer.getOutput().getUsers())
+      if (!(last ? isa<RMSNormOp>(user) : user == layers[position + 1]) ||
+          !layer.getOutput().hasOneUse())
+        return layer.emitOpError("cannot reorder layers whose outputs are read "
+                                 "by analysis ops; reorder first, then add "
+                                 "early-exit heads");
+  }
+
+  Value input = layers.front().getInput();
+  Value oldOutput = layers.back().getOutput();
+  Operation *anchor = layers.back()->getNextNode();
+  // Detach the final norm first so the chain can be rewired freely.
+  Value newOutput = layers[order.back()].getOutput();
+  oldOutput.replaceAllUsesWith(newOutput);
+  Value stream = input;
+  for (int64_t from : order) {
+    LayerOp layer = layers[from];
+    layer->moveBefore(anchor);
+    layer.getInputMutable().assign(stream);
+    stream = layer.getOutput();
+  }
+  renumberPositions(model);
+  return success();
+}
+
+LogicalResult growc::growModel(ModelOp model, GrowthMethod method,
+                               int64_t blockSize, int64_t steps,
+                               LidasOddPolicy oddPolicy,
+                               function_ref<void(const GrowthStep &)> onStep) {
+  if (steps < 0)
+    return model.emitOpError("growth steps must be non-negative, got ")
+           << steps;
+  if (blockSize == 0)
+    blockSize = model.getConfig().getBlockSize();
+  for (int64_t i = 0; i < steps; ++i) {
+    llvm::Expected<GrowthStep> step = planGrowthStep(
+        method, model.getLayers().size(), blockSize, oddPolicy);
+    if (!step)
+      return model.emitOpError("cannot apply ")
+             << growthMethodName(method) << " growth: "
+             << llvm::toString(step.takeError());
+    if (failed(rebuildLayers(model, step->layers, blockSize)))
+      return failure();
+    if (onStep)
+      onStep(*step);
+  }
+  return success();
+}

@@ -1,0 +1,185 @@
+//===- MigrateCheckpoint.cpp - move a checkpoint through growth -----------===//
+//
+// Every check happens before the first byte is written, and the writer
+// renames a finished temporary file into place, so a bad checkpoint never
+// leaves a partial output behind. Tensor bytes are copied from the mmapped
+// input straight into the output file.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Growth/MigrateCheckpoint.h"
+
+#include "growc/runtime/Safetensors.h"
+
+#include "llvm/ADT/StringExtras.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace growc;
+using namespace growc::grow;
+namespace rt = growc::rt;
+
+namespace {
+
+constexpr llvm::StringLiteral kExpAvg = "optimizer.exp_avg.";
+constexpr llvm::StringLiteral kExpAvgSq = "optimizer.exp_avg_sq.";
+constexpr llvm::StringLiteral kStep = "optimizer.step";
+
+llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
+}
+
+std::optional<rt::DType> dtypeOf(Type elementType) {
+  if (elementType.isF32())
+    return rt::DType::F32;
+  if (elementType.isBF16())
+    return rt::DType::BF16;
+  if (elementType.isF16())
+    return rt::DType::F16;
+  return std::nullopt;
+}
+
+std::string formatShape(llvm::ArrayRef<int64_t> shape) {
+  return "[" +
+         llvm::join(llvm::map_range(shape,
+                                    [](int64_t d) { return std::to_string(d); }),
+                    ", ") +
+         "]";
+}
+
+/// Checks that `tensor` exists in `file` with `dtype` and `shape`.
+llvm::Expected<const rt::TensorView *>
+expectTensor(const rt::SafetensorsFile &file, llvm::StringRef name,
+             rt::DType dtype, llvm::ArrayRef<int64_t> shape) {
+  const rt::TensorView *view = file.find(name);
+  if (!view)
+    return fail(llvm::formatv("checkpoint '{0}' has no tensor '{1}'",
+                              file.path(), name));
+  if (view->dtype != dtype)
+    return fail(llvm::formatv("checkpoint '{0}': tensor '{1}' has dtype {2}, "
+                              "expected {3}",
+                              file.path(), name, rt::dtypeName(view->dtype),
+                              rt::dtypeName(dtype)));
+  if (llvm::ArrayRef<int64_t>(view->shape) != shape)
+    return fail(llvm::formatv("checkpoint '{0}': tensor '{1}' has shape {2}, "
+                              "expected {3}",
+                              file.path(), name, formatShape(view->shape),
+                              formatShape(shape)));
+  return view;
+}
+
+} // namespace
+
+llvm::Expected<MigrationReport>
+growc::migrateCheckpoint(ModelOp before, ModelOp after,
+                         llvm::StringRef inputPath, llvm::StringRef outputPath,
+                         const MigrationOptions &options) {
+  rt::StatusOr<rt::SafetensorsFile> opened =
+      rt::SafetensorsFile::open(inputPath.str());
+  if (!opened.isOk())
+    return fail(opened.status().message());
+  const rt::SafetensorsFile &file = *opened;
+
+  // Classify every input tensor; anything unknown means the checkpoint does
+  // not belong to this model.
+  llvm::StringMap<ParamOp> beforeParams;
+  for (ParamOp param : before.getParams())
+    beforeParams[param.getSymName()] = param;
+  bool hasMoments = false;
+  for (const rt::TensorView &tensor : file.tensors()) {
+    llvm::StringRef name = tensor.name;
+    llvm::StringRef paramName = name;
+    if (name == kStep)
+      continue;
+    if (paramName.consume_front(kExpAvgSq) || paramName.consume_front(kExpAvg))
+      hasMoments = true;
+    if (!beforeParams.count(paramName))
+      return fail(llvm::formatv(
+          "checkpoint '{0}': tensor '{1}' is not a parameter of model @{2}{3}",
+          inputPath, name, before.getSymName(),
+          paramName != name ? " (optimizer state of an unknown parameter)"
+                            : ""));
+  }
+
+  // Every parameter must be there, and with moments, both moments of every
+  // parameter.
+  llvm::StringMap<const rt::TensorView *> weights, expAvg, expAvgSq;
+  for (ParamOp param : before.getParams()) {
+    llvm::StringRef name = param.getSymName();
+    RankedTensorType type = param.getTensorType();
+    std::optional<rt::DType> dtype = dtypeOf(type.getElementType());
+    if (!dtype)
+      return fail(llvm::formatv("parameter '{0}' has an element type "
+                                "checkpoints cannot hold",
+                                name));
+    auto weight = expectTensor(file, name, *dtype, type.getShape());
+    if (!weight)
+      return weight.takeError();
+    weights[name] = *weight;
+    if (!hasMoments)
+      continue;
+    auto m = expectTensor(file, (kExpAvg + name).str(), rt::DType::F32,
+                          type.getShape());
+    if (!m)
+      return m.takeError();
+    auto v = expectTensor(file, (kExpAvgSq + name).str(), rt::DType::F32,
+                          type.getShape());
+    if (!v)
+      return v.takeError();
+    expAvg[name] = *m;
+    expAvgSq[name] = *v;
+  }
+
+  // Assemble the grown checkpoint by provenance.
+  MigrationReport report;
+  std::vector<rt::TensorToWrite> out;
+  std::vector<uint8_t> zeros;
+  auto sourceOf = [&](ParamOp param) {
+    return param.getSource() ? *param.getSource() : param.getSymName();
+  };
+  for (ParamOp param : after.getParams()) {
+    llvm::StringRef source = sourceOf(param);
+    auto it = weights.find(source);
+    if (it == weights.end())
+      return fail(llvm::formatv("parameter '{0}' of the grown model comes "
+                                "from '{1}', which model @{2} does not have",
+                                param.getSymName(), source,
+                                before.getSymName()));
+    const rt::TensorView *src = it->second;
+    if (llvm::ArrayRef<int64_t>(src->shape) !=
+        param.getTensorType().getShape())
+      return fail(llvm::formatv("parameter '{0}' has a different shape than "
+                                "its source '{1}'",
+                                param.getSymName(), source));
+    out.push_back({param.getSymName().str(), src->dtype, src->shape,
+                   src->data, src->byteSize});
+    ++report.weightsWritten;
+    if (options.zeroCopiedMoments && param.getCopy())
+      zeros.resize(std::max(zeros.size(), expAvg.lookup(source)
+                                              ? expAvg.lookup(source)->byteSize
+                                              : size_t(0)));
+  }
+  if (hasMoments) {
+    for (llvm::StringRef prefix : {kExpAvg, kExpAvgSq}) {
+      const auto &moments = prefix == kExpAvg ? expAvg : expAvgSq;
+      for (ParamOp param : after.getParams()) {
+        const rt::TensorView *src = moments.lookup(sourceOf(param));
+        bool zero = options.zeroCopiedMoments && param.getCopy();
+        out.push_back({(prefix + param.getSymName()).str(), rt::DType::F32,
+                       src->shape, zero ? zeros.data() : src->data,
+                       src->byteSize});
+        ++(zero ? report.momentsZeroed : report.momentsWritten);
+      }
+    }
+  }
+  if (const rt::TensorView *step = file.find(kStep))
+    out.push_back({step->name, step->dtype, step->shape, step->data,
+                   step->byteSize});
+
+  rt::Status written =
+      rt::writeSafetensors(outputPath.str(), out, file.metadata());
+  if (!written.isOk())
+    return fail(written.message());
+  return report;
+}

@@ -1,0 +1,49 @@
+//===- SkipLayers.cpp - make chosen layers the identity -------------------===//
+//
+// The skip intervention of the layer-skip analysis and, with `until`, of the
+// depth score. Skipping is an attribute rather than an erased op so the
+// layer's parameters stay in the model and the checkpoint still loads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Analysis/Passes.h"
+
+namespace growc {
+#define GEN_PASS_DEF_SKIPLAYERS
+#include "passes/Analysis/Passes.h.inc"
+} // namespace growc
+
+using namespace growc;
+
+namespace {
+struct SkipLayersPass : growc::impl::SkipLayersBase<SkipLayersPass> {
+  using SkipLayersBase::SkipLayersBase;
+
+  void runOnOperation() override {
+    if (until < -1) {
+      getOperation().emitError("growc-skip-layers: until must be -1 (every "
+                               "position) or a token position >= 0, got ")
+          << until;
+      return signalPassFailure();
+    }
+    for (auto model : getOperation().getOps<grow::ModelOp>()) {
+      llvm::SmallVector<grow::LayerOp> layers = model.getLayers();
+      mlir::Builder b(model.getContext());
+      for (int64_t position : positions) {
+        if (position < 0 || position >= int64_t(layers.size())) {
+          model.emitError("growc-skip-layers: layer position ")
+              << position << " is out of range; the model has "
+              << layers.size() << " layers";
+          return signalPassFailure();
+        }
+        grow::LayerOp layer = layers[position];
+        layer.setSkip(true);
+        if (until >= 0)
+          layer.setSkipUntilAttr(b.getI64IntegerAttr(until));
+        else
+          layer.removeSkipUntilAttr();
+      }
+    }
+  }
+};
+} // namespace

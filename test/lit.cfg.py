@@ -1,0 +1,39 @@
+# lit configuration for growc: growc-opt / growc with FileCheck, and Python
+# reference checks run under the interpreter that has PyTorch.
+import os
+import shutil
+import subprocess
+
+import lit.formats
+
+config.name = "growc"
+config.test_format = lit.formats.ShTest(not lit_config.useValgrind)
+config.suffixes = [".mlir", ".test"]
+config.excludes = ["Inputs", "CMakeLists.txt", "lit.cfg.py", "lit.site.cfg.py"]
+config.test_source_root = os.path.dirname(__file__)
+config.test_exec_root = os.path.join(config.growc_obj_root, "test")
+
+config.environment["PATH"] = os.pathsep.join(
+    [config.growc_tools_dir, config.llvm_tools_dir, config.environment.get("PATH", "")])
+# Keep FileCheck output deterministic regardless of the caller's terminal.
+config.environment.pop("FILECHECK_OPTS", None)
+
+config.substitutions.append(("%growc-opt", os.path.join(config.growc_tools_dir, "growc-opt")))
+config.substitutions.append(("%growc", os.path.join(config.growc_tools_dir, "growc")))
+config.substitutions.append(("%python", config.torch_python))
+config.substitutions.append(("%examples", os.path.join(config.growc_src_root, "examples")))
+config.substitutions.append(("%scripts", os.path.join(config.growc_src_root, "scripts")))
+
+# Features: numerical tests need PyTorch under the configured interpreter.
+def has_torch(python):
+    try:
+        return subprocess.run([python, "-c", "import torch"],
+                              capture_output=True, timeout=120).returncode == 0
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+
+if has_torch(config.torch_python):
+    config.available_features.add("torch")
+if shutil.which("nvidia-smi") and subprocess.run(
+        ["nvidia-smi", "-L"], capture_output=True).returncode == 0:
+    config.available_features.add("gpu")

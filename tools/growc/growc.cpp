@@ -1,0 +1,369 @@
+//===- growc.cpp - the growc driver ---------------------------------------===//
+//
+// growc model.mlir --grow=lidas [--block-size=N] [--grow-steps=K]
+//       --emit=mlir -o grown.mlir [--weights-in W --weights-out G]
+// growc --import-hf-config config.json -o model.mlir
+// growc model.mlir --print-schedule --total-steps=T [--stages=k] ...
+//
+// Parses or imports a model, runs the growth pipeline (the same passes
+// growc-opt exposes), checks the grown model's contract, migrates a
+// checkpoint by the provenance table and writes everything atomically.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Growth/GrowthPlan.h"
+#include "growc/Growth/GrowthSchedule.h"
+#include "growc/Growth/MigrateCheckpoint.h"
+#include "growc/Import/HFConfig.h"
+#include "growc/InitAll.h"
+#include "passes/Growth/Passes.h"
+
+#include "mlir/IR/AsmState.h"
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/IR/DialectRegistry.h"
+#include "mlir/IR/MLIRContext.h"
+#include "mlir/IR/Verifier.h"
+#include "mlir/Parser/Parser.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/FileUtilities.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/SourceMgr.h"
+#include "llvm/Support/ToolOutputFile.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace growc;
+namespace cl = llvm::cl;
+
+namespace {
+
+cl::OptionCategory growCat("growc options");
+
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+                               cl::init(""), cl::cat(growCat));
+cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
+                                cl::value_desc("file"), cl::init(""),
+                                cl::cat(growCat));
+cl::opt<std::string> emit("emit",
+                          cl::desc("What to write: 'mlir' (the model after "
+                                   "the requested transformations)"),
+                          cl::init(""), cl::cat(growCat));
+
+// Import.
+cl::opt<std::string> importConfig(
+    "import-hf-config",
+    cl::desc("Build the model from a Hugging Face LlamaConfig config.json"),
+    cl::value_desc("config.json"), cl::init(""), cl::cat(growCat));
+cl::opt<int64_t> numLayers("num-layers",
+                           cl::desc("With --import-hf-config: override "
+                                    "num_hidden_layers (start shallow)"),
+                           cl::init(-1), cl::cat(growCat));
+cl::opt<std::string> modelName("model-name",
+                               cl::desc("With --import-hf-config: the "
+                                        "model's symbol name"),
+                               cl::init("model"), cl::cat(growCat));
+cl::opt<std::string> paramDType("param-dtype",
+                                cl::desc("With --import-hf-config: parameter "
+                                         "dtype f32 | bf16 | f16"),
+                                cl::init("f32"), cl::cat(growCat));
+
+// Growth.
+cl::opt<std::string> growMethod("grow",
+                                cl::desc("Growth operator: midas | lidas | "
+                                         "gradstack"),
+                                cl::init(""), cl::cat(growCat));
+cl::opt<int64_t> blockSize("block-size",
+                           cl::desc("Layers per block (default: the model's; "
+                                    "with --import-hf-config 4, 2 or 1)"),
+                           cl::init(0), cl::cat(growCat));
+cl::opt<int64_t> growSteps("grow-steps",
+                           cl::desc("Apply the growth operator K times"),
+                           cl::init(1), cl::cat(growCat));
+cl::opt<std::string> lidasOdd("lidas-odd",
+                              cl::desc("LIDAS with an odd block count: midas "
+                                       "(copy the central block, default) | "
+                                       "centred"),
+                              cl::init("midas"), cl::cat(growCat));
+cl::opt<bool> printLineage("print-lineage",
+                           cl::desc("Print each layer's source layer in the "
+                                    "input model (* marks copies)"),
+                           cl::init(false), cl::cat(growCat));
+cl::opt<bool> quiet("quiet", cl::desc("Do not describe the growth steps"),
+                    cl::init(false), cl::cat(growCat));
+
+// Checkpoints.
+cl::opt<std::string> weightsIn("weights-in",
+                               cl::desc("Checkpoint of the input model "
+                                        "(safetensors)"),
+                               cl::init(""), cl::cat(growCat));
+cl::opt<std::string> weightsOut("weights-out",
+                                cl::desc("Write the grown model's checkpoint "
+                                         "here"),
+                                cl::init(""), cl::cat(growCat));
+cl::opt<bool> zeroNewMoments("zero-new-moments",
+                             cl::desc("Zero the AdamW moments of inserted "
+                                      "copies (default: copy the source's)"),
+                             cl::init(false), cl::cat(growCat));
+
+// Schedule.
+cl::opt<bool> printSchedule("print-schedule",
+                            cl::desc("Print the Prop-alpha growth schedule"),
+                            cl::init(false), cl::cat(growCat));
+cl::opt<int64_t> totalSteps("total-steps",
+                            cl::desc("Schedule: training budget in steps"),
+                            cl::init(0), cl::cat(growCat));
+cl::opt<int64_t> stages("stages",
+                        cl::desc("Schedule: number of stages (default: the "
+                                 "model's block count)"),
+                        cl::init(0), cl::cat(growCat));
+cl::opt<double> alpha("alpha", cl::desc("Schedule: Prop-alpha exponent"),
+                      cl::init(1.0), cl::cat(growCat));
+cl::opt<double> growFraction("grow-fraction",
+                             cl::desc("Schedule: fraction of steps spent "
+                                      "growing"),
+                             cl::init(0.8), cl::cat(growCat));
+cl::opt<int64_t> startBlocks("start-blocks",
+                             cl::desc("Schedule: blocks in stage 1"),
+                             cl::init(1), cl::cat(growCat));
+cl::opt<int64_t> seqLen("seq", cl::desc("Schedule: sequence length for the "
+                                        "attention FLOPs (default: context)"),
+                        cl::init(0), cl::cat(growCat));
+
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "growc") << message << "\n";
+  return 1;
+}
+
+/// The single grow.model of `module`, or a diagnostic.
+FailureOr<grow::ModelOp> findModel(ModuleOp module) {
+  auto models = llvm::to_vector(module.getOps<grow::ModelOp>());
+  if (models.size() != 1) {
+    module.emitError("expected exactly one grow.model, found ")
+        << models.size();
+    return failure();
+  }
+  return models.front();
+}
+
+/// "lineage: 0 1 2 3 2* 3* ..." from the layer parameters' provenance.
+std::string formatLineage(grow::ModelOp model) {
+  std::string out = "lineage:";
+  for (grow::LayerOp layer : model.getLayers()) {
+    grow::ParamOp q = model.lookupParam(
+        layer.getParamName("self_attn.q_proj.weight"));
+    StringRef source = q.getSource() ? *q.getSource() : q.getSymName();
+    auto parsed = grow::parseLayerParamName(source);
+    out += " " + (parsed ? std::to_string(parsed->first) : source.str());
+    if (q.getCopy())
+      out += "*";
+  }
+  return out;
+}
+
+int printGrowthSchedule(std::optional<grow::ModelOp> model) {
+  ScheduleOptions opts;
+  opts.totalSteps = totalSteps;
+  opts.alpha = alpha;
+  opts.growFraction = growFraction;
+  opts.startBlocks = startBlocks;
+  opts.blockSize = blockSize;
+  opts.stages = stages;
+  FlopModel flops;
+  if (model) {
+    grow::ConfigAttr config = model->getConfig();
+    int64_t b = blockSize ? blockSize : config.getBlockSize();
+    int64_t layers = model->getLayers().size();
+    if (b < 1 || layers % b != 0)
+      return fail(llvm::formatv("the model's {0} layers are not a multiple "
+                                "of the block size {1}",
+                                layers, b)
+                      .str());
+    opts.blockSize = b;
+    if (!stages)
+      opts.stages = layers / b - startBlocks + 1;
+    for (const char *suffix : grow::kLayerParamSuffixes) {
+      int64_t n = 1;
+      for (int64_t d : grow::layerParamShape(config, suffix))
+        n *= d;
+      flops.layerParams += n;
+    }
+    flops.headParams = config.getVocab() * config.getHidden();
+    flops.attentionWidth = config.getHeads() * config.getHeadDim();
+    flops.seqLen = seqLen ? seqLen : config.getContextLength();
+  } else if (!blockSize) {
+    opts.blockSize = 4;
+  }
+  auto schedule = planGrowthSchedule(opts);
+  if (!schedule)
+    return fail(llvm::toString(schedule.takeError()));
+  llvm::outs() << schedule->format(model ? &flops : nullptr);
+  return 0;
+}
+
+/// Describes the growth steps the pipeline will apply, from the same plans.
+LogicalResult describeGrowth(grow::ModelOp model, GrowthMethod method,
+                             LidasOddPolicy policy) {
+  int64_t layers = model.getLayers().size();
+  int64_t b = blockSize ? blockSize : model.getConfig().getBlockSize();
+  for (int64_t i = 0; i < growSteps; ++i) {
+    auto step = planGrowthStep(method, layers, b, policy);
+    if (!step) {
+      fail(llvm::toString(step.takeError()));
+      return failure();
+    }
+    if (!quiet)
+      llvm::errs() << "growc: step " << i + 1 << "/" << growSteps << ": "
+                   << step->describe() << "\n";
+    layers = step->layers.size();
+  }
+  return success();
+}
+
+int run(MLIRContext &context) {
+  if (inputFile.empty() == importConfig.empty())
+    return fail("give exactly one input: a model .mlir file or "
+                "--import-hf-config config.json");
+  if (!emit.empty() && emit != "mlir")
+    return fail("--emit=" + emit +
+                " is not available: this build of growc writes MLIR "
+                "(--emit=mlir); PTX and native code come with the code "
+                "generation pipeline");
+  if (!outputFile.empty() && emit.empty() &&
+      !StringRef(outputFile).ends_with(".mlir") && outputFile != "-")
+    return fail("cannot infer what to write to '" + outputFile +
+                "': use --emit=mlir (this build writes MLIR only)");
+  if (weightsIn.empty() != weightsOut.empty())
+    return fail("--weights-in and --weights-out go together");
+  if (growSteps < 0)
+    return fail("--grow-steps must be non-negative");
+
+  // Load or import the model.
+  OwningOpRef<ModuleOp> module;
+  if (!importConfig.empty()) {
+    auto text = llvm::MemoryBuffer::getFile(importConfig, /*IsText=*/true);
+    if (!text)
+      return fail("cannot read '" + importConfig +
+                  "': " + text.getError().message());
+    ImportOptions opts;
+    if (numLayers >= 0)
+      opts.numLayers = numLayers;
+    if (blockSize)
+      opts.blockSize = blockSize;
+    opts.modelName = modelName;
+    opts.paramDType = paramDType;
+    auto imported = importHFConfig(&context, (*text)->getBuffer(), opts);
+    if (!imported)
+      return fail(importConfig + ": " + llvm::toString(imported.takeError()));
+    for (const std::string &note : imported->notes)
+      llvm::WithColor::note(llvm::errs(), "growc") << importConfig << ": "
+                                                   << note << "\n";
+    module = std::move(imported->module);
+    if (failed(verify(*module)))
+      return 1;
+  } else {
+    llvm::SourceMgr sourceMgr;
+    SourceMgrDiagnosticHandler handler(sourceMgr, &context);
+    std::string error;
+    auto file = openInputFile(inputFile, &error);
+    if (!file)
+      return fail(error);
+    sourceMgr.AddNewSourceBuffer(std::move(file), llvm::SMLoc());
+    module = parseSourceFile<ModuleOp>(sourceMgr, &context);
+    if (!module)
+      return 1;
+  }
+
+  FailureOr<grow::ModelOp> model = findModel(*module);
+  if (failed(model))
+    return 1;
+  if (printSchedule) {
+    if (int rc = printGrowthSchedule(*model))
+      return rc;
+    if (outputFile.empty())
+      return 0;
+  }
+
+  // Grow.
+  OwningOpRef<ModuleOp> original = module->clone();
+  if (!growMethod.empty()) {
+    std::optional<GrowthMethod> method = parseGrowthMethod(growMethod);
+    if (!method)
+      return fail("--grow must be midas, lidas or gradstack, got '" +
+                  growMethod + "'");
+    std::optional<LidasOddPolicy> policy = parseLidasOddPolicy(lidasOdd);
+    if (!policy)
+      return fail("--lidas-odd must be midas or centred, got '" + lidasOdd +
+                  "'");
+    if (failed(describeGrowth(*model, *method, *policy)))
+      return 1;
+    int64_t layersBefore = model->getLayers().size();
+    PassManager pm(&context);
+    switch (*method) {
+    case GrowthMethod::Midas:
+      pm.addPass(createDuplicateMiddleBlock({blockSize, growSteps}));
+      break;
+    case GrowthMethod::Lidas:
+      pm.addPass(createSpliceMiddleLayers({blockSize, growSteps, lidasOdd}));
+      break;
+    case GrowthMethod::GradStack:
+      pm.addPass(createAppendLastBlock({blockSize, growSteps}));
+      break;
+    }
+    pm.addPass(createVerifyGrownModel({layersBefore}));
+    if (failed(pm.run(*module)))
+      return 1;
+    model = findModel(*module);
+  }
+  if (printLineage)
+    llvm::outs() << formatLineage(*model) << "\n";
+
+  // Checkpoint first: it is the step most likely to find a problem, and
+  // nothing is written until every check has passed.
+  if (!weightsIn.empty()) {
+    auto before = findModel(*original);
+    MigrationOptions opts;
+    opts.zeroCopiedMoments = zeroNewMoments;
+    auto report =
+        migrateCheckpoint(*before, *model, weightsIn, weightsOut, opts);
+    if (!report)
+      return fail(llvm::toString(report.takeError()));
+    if (!quiet)
+      llvm::errs() << "growc: wrote " << weightsOut << ": "
+                   << report->weightsWritten << " weights, "
+                   << report->momentsWritten << " moments copied, "
+                   << report->momentsZeroed << " moments zeroed\n";
+  }
+
+  if (!outputFile.empty()) {
+    if (llvm::Error err = llvm::writeToOutput(
+            outputFile, [&](llvm::raw_ostream &os) -> llvm::Error {
+              module->print(os);
+              return llvm::Error::success();
+            }))
+      return fail("cannot write '" + outputFile +
+                  "': " + llvm::toString(std::move(err)));
+  }
+  return 0;
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  llvm::InitLLVM init(argc, argv);
+  registerAsmPrinterCLOptions();
+  registerMLIRContextCLOptions();
+  cl::HideUnrelatedOptions(growCat);
+  cl::ParseCommandLineOptions(argc, argv,
+                              "growc: grow, analyse and compile depth-growable "
+                              "Transformer models\n");
+  DialectRegistry registry;
+  registerAllDialects(registry);
+  MLIRContext context(registry);
+  context.loadAllAvailableDialects();
+  return run(context);
+}
