@@ -183,6 +183,11 @@ LogicalResult growc::growModel(ModelOp model, GrowthMethod method,
            << steps;
   if (blockSize == 0)
     blockSize = model.getConfig().getBlockSize();
+  // Even zero steps leave a complete (identity) provenance table, so a
+  // checkpoint can always be migrated by it.
+  for (ParamOp param : model.getParams())
+    if (!param.getSource())
+      param.setSource(param.getSymName());
   for (int64_t i = 0; i < steps; ++i) {
     llvm::Expected<GrowthStep> step = planGrowthStep(
         method, model.getLayers().size(), blockSize, oddPolicy);

@@ -13,6 +13,7 @@
 
 #include "growc/Growth/GrowthPlan.h"
 #include "growc/Growth/GrowthSchedule.h"
+#include "growc/Growth/InitWeights.h"
 #include "growc/Growth/MigrateCheckpoint.h"
 #include "growc/Import/HFConfig.h"
 #include "growc/InitAll.h"
@@ -105,6 +106,13 @@ cl::opt<std::string> weightsOut("weights-out",
                                 cl::desc("Write the grown model's checkpoint "
                                          "here"),
                                 cl::init(""), cl::cat(growCat));
+cl::opt<std::string> initWeightsOut(
+    "init-weights-out",
+    cl::desc("Write freshly initialised weights of the input model (before "
+             "growth): N(0, 0.02) matrices, unit norms"),
+    cl::init(""), cl::cat(growCat));
+cl::opt<uint64_t> seed("seed", cl::desc("Seed for --init-weights-out"),
+                       cl::init(0), cl::cat(growCat));
 cl::opt<bool> zeroNewMoments("zero-new-moments",
                              cl::desc("Zero the AdamW moments of inserted "
                                       "copies (default: copy the source's)"),
@@ -286,6 +294,13 @@ int run(MLIRContext &context) {
       return rc;
     if (outputFile.empty())
       return 0;
+  }
+
+  if (!initWeightsOut.empty()) {
+    InitOptions opts;
+    opts.seed = seed;
+    if (llvm::Error err = writeInitialWeights(*model, initWeightsOut, opts))
+      return fail(llvm::toString(std::move(err)));
   }
 
   // Grow.

@@ -1,0 +1,2 @@
+module {
+  grow.model @broken <vocab = 8>
