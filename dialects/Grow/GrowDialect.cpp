@@ -92,10 +92,9 @@ Attribute ConfigAttr::parse(AsmParser &parser, Type) {
           << kConfigKeys[i] << "'";
       return {};
     }
-  return parser.getChecked<ConfigAttr>(parser.getContext(), ints[0], ints[1],
-                                       ints[2], ints[3], ints[4], ints[5],
-                                       ints[6], llvm::APFloat(eps),
-                                       llvm::APFloat(theta), tied, ints[7]);
+  return parser.getChecked<ConfigAttr>(
+      parser.getContext(), ints[0], ints[1], ints[2], ints[3], ints[4], ints[5],
+      ints[6], llvm::APFloat(eps), llvm::APFloat(theta), tied, ints[7]);
 }
 
 void ConfigAttr::print(AsmPrinter &printer) const {
@@ -110,18 +109,23 @@ void ConfigAttr::print(AsmPrinter &printer) const {
           << ", block_size = " << getBlockSize() << ">";
 }
 
-LogicalResult
-ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t vocab,
-                   int64_t hidden, int64_t ffn, int64_t heads, int64_t kvHeads,
-                   int64_t headDim, int64_t contextLength,
-                   llvm::APFloat epsValue, llvm::APFloat ropeThetaValue,
-                   bool tied, int64_t blockSize) {
+LogicalResult ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                                 int64_t vocab, int64_t hidden, int64_t ffn,
+                                 int64_t heads, int64_t kvHeads,
+                                 int64_t headDim, int64_t contextLength,
+                                 llvm::APFloat epsValue,
+                                 llvm::APFloat ropeThetaValue, bool tied,
+                                 int64_t blockSize) {
   double eps = epsValue.convertToDouble();
   double ropeTheta = ropeThetaValue.convertToDouble();
-  std::pair<const char *, int64_t> positives[] = {
-      {"vocab", vocab},       {"hidden", hidden},     {"ffn", ffn},
-      {"heads", heads},       {"kv_heads", kvHeads},  {"head_dim", headDim},
-      {"context", contextLength},   {"block_size", blockSize}};
+  std::pair<const char *, int64_t> positives[] = {{"vocab", vocab},
+                                                  {"hidden", hidden},
+                                                  {"ffn", ffn},
+                                                  {"heads", heads},
+                                                  {"kv_heads", kvHeads},
+                                                  {"head_dim", headDim},
+                                                  {"context", contextLength},
+                                                  {"block_size", blockSize}};
   for (auto [name, value] : positives)
     if (value < 1)
       return emitError() << "#grow.config: " << name
@@ -131,8 +135,7 @@ ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t vocab,
                        << ") must be divisible by heads (" << heads << ")";
   if (heads % kvHeads != 0)
     return emitError() << "#grow.config: heads (" << heads
-                       << ") must be divisible by kv_heads (" << kvHeads
-                       << ")";
+                       << ") must be divisible by kv_heads (" << kvHeads << ")";
   if (headDim % 2 != 0)
     return emitError() << "#grow.config: head_dim (" << headDim
                        << ") must be even for rotary embeddings";
@@ -146,8 +149,9 @@ ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t vocab,
 
 ConfigAttr ConfigAttr::withBlockSize(int64_t blockSize) const {
   return ConfigAttr::get(getContext(), getVocab(), getHidden(), getFfn(),
-                         getHeads(), getKvHeads(), getHeadDim(), getContextLength(),
-                         getEps(), getRopeTheta(), getTied(), blockSize);
+                         getHeads(), getKvHeads(), getHeadDim(),
+                         getContextLength(), getEps(), getRopeTheta(),
+                         getTied(), blockSize);
 }
 
 //===----------------------------------------------------------------------===//

@@ -97,7 +97,8 @@ LogicalResult ParamOp::verify() {
     return emitOpError("parameter '")
            << getSymName() << "' is marked copy but has no 'from' source";
   if (getSource() && getSource()->empty())
-    return emitOpError("parameter '") << getSymName() << "' has an empty source";
+    return emitOpError("parameter '")
+           << getSymName() << "' has an empty source";
   return success();
 }
 
@@ -117,8 +118,8 @@ LogicalResult ReturnOp::verify() {
     if (!str || str.getValue().empty())
       return emitOpError("output ") << i << " needs a non-empty string name";
     if (!seen.insert(str.getValue()).second)
-      return emitOpError("output name '") << str.getValue()
-                                          << "' is used twice";
+      return emitOpError("output name '")
+             << str.getValue() << "' is used twice";
   }
   if (cast<StringAttr>(getNames()[0]).getValue() != "logits")
     return emitOpError("first output must be named \"logits\", got ")
@@ -145,8 +146,7 @@ LogicalResult LayerOp::verify() {
              << getInput().getType() << ", got " << type;
   double scale = getNormScale().convertToDouble();
   if (!(scale > 0) || !std::isfinite(scale))
-    return emitOpError("norm_scale must be positive and finite, got ")
-           << scale;
+    return emitOpError("norm_scale must be positive and finite, got ") << scale;
   if (getSkipUntil() && !getSkip())
     return emitOpError("skip_until needs the skip attribute");
   return success();

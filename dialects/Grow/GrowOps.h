@@ -13,8 +13,8 @@
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
-#include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpAsmSupport.h"
+#include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Interfaces/InferTypeOpInterface.h"
@@ -41,10 +41,10 @@ struct ParameterRequirement {
 /// Hugging Face names of a decoder layer's parameters, relative to
 /// `model.layers.<i>.`, in checkpoint order.
 inline constexpr std::array<const char *, 9> kLayerParamSuffixes = {
-    "input_layernorm.weight",   "self_attn.q_proj.weight",
-    "self_attn.k_proj.weight",  "self_attn.v_proj.weight",
-    "self_attn.o_proj.weight",  "post_attention_layernorm.weight",
-    "mlp.gate_proj.weight",     "mlp.up_proj.weight",
+    "input_layernorm.weight",  "self_attn.q_proj.weight",
+    "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+    "self_attn.o_proj.weight", "post_attention_layernorm.weight",
+    "mlp.gate_proj.weight",    "mlp.up_proj.weight",
     "mlp.down_proj.weight"};
 
 inline constexpr const char *kEmbedName = "model.embed_tokens.weight";

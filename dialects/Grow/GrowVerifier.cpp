@@ -78,10 +78,10 @@ LogicalResult verifyParameters(ModelOp model, ConfigAttr config) {
     if (actual != expected)
       return op.emitOpError("must read '")
              << expected << "' (got '" << actual << "')"
-             << (isa<LMHeadOp>(op) ? (config.getTied()
-                                          ? " because embeddings are tied"
-                                          : " because embeddings are untied")
-                                   : "");
+             << (isa<LMHeadOp>(op)
+                     ? (config.getTied() ? " because embeddings are tied"
+                                         : " because embeddings are untied")
+                     : "");
   }
   return success();
 }
@@ -125,8 +125,7 @@ LogicalResult verifyLayers(ModelOp model, ConfigAttr config) {
     if (index >= numLayers)
       return layer.emitOpError("layer index ")
              << index << " is out of range: the model has " << numLayers
-             << " layers, so indices must be dense in [0, " << numLayers
-             << ")";
+             << " layers, so indices must be dense in [0, " << numLayers << ")";
     if (byIndex[index])
       return layer.emitOpError("layer index ") << index << " is used twice";
     byIndex[index] = layer;

@@ -46,8 +46,8 @@ std::string GrowthStep::describe() const {
   int64_t n = oldLayers / blockSize;
   return llvm::formatv("{0}: {1} -> {2} blocks of {3} ({4} -> {5} layers): "
                        "copy layers [{6}, {7}), insert at {8}",
-                       growthMethodName(method), n, n + 1, blockSize,
-                       oldLayers, layers.size(), copyBegin, copyEnd, insertAt)
+                       growthMethodName(method), n, n + 1, blockSize, oldLayers,
+                       layers.size(), copyBegin, copyEnd, insertAt)
       .str();
 }
 
@@ -59,7 +59,8 @@ llvm::Expected<GrowthStep> growc::planGrowthStep(GrowthMethod method,
     return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
   };
   if (blockSize < 1)
-    return error("block size must be at least 1, got " + llvm::Twine(blockSize));
+    return error("block size must be at least 1, got " +
+                 llvm::Twine(blockSize));
   if (numLayers < 1)
     return error("cannot grow a model without layers");
   if (numLayers % blockSize != 0)

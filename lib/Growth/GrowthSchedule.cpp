@@ -55,8 +55,7 @@ growc::planGrowthSchedule(const ScheduleOptions &opts) {
                                  i)
                        .str());
     int64_t blocks = opts.startBlocks + i - 1;
-    schedule.stages.push_back(
-        {i, blocks, blocks * opts.blockSize, begin, end});
+    schedule.stages.push_back({i, blocks, blocks * opts.blockSize, begin, end});
     begin = end;
   }
   for (const ScheduleStage &stage : schedule.stages)
@@ -72,8 +71,8 @@ double GrowthSchedule::modelFlopSaving(const FlopModel &model) const {
   for (const ScheduleStage &stage : stages)
     grown += double(stage.endStep - stage.beginStep) *
              model.trainFlopsPerToken(stage.layers);
-  return double(options.totalSteps) *
-         model.trainFlopsPerToken(finalLayers()) / grown;
+  return double(options.totalSteps) * model.trainFlopsPerToken(finalLayers()) /
+         grown;
 }
 
 std::string GrowthSchedule::format(const FlopModel *model) const {
@@ -89,8 +88,8 @@ std::string GrowthSchedule::format(const FlopModel *model) const {
                         stage.stage, stage.blocks, stage.layers,
                         stage.beginStep, stage.endStep,
                         stage.endStep - stage.beginStep);
-  int64_t cooldownBegin = std::llround(options.growFraction *
-                                       double(options.totalSteps));
+  int64_t cooldownBegin =
+      std::llround(options.growFraction * double(options.totalSteps));
   if (stages.size() > 1 || cooldownBegin < options.totalSteps)
     os << llvm::formatv("growth after stages 1..{0}; steps [{1}, {2}) are the "
                         "cooldown at full depth\n",

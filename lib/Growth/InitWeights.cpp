@@ -80,10 +80,10 @@ llvm::Error growc::writeInitialWeights(grow::ModelOp model,
       for (int64_t j = 0; j < 2 && i + j < count; ++j)
         appendScalar(bytes, elementType, isNorm ? 1.0f : pair[j]);
     }
-    tensors.push_back({param.getSymName().str(), dtype,
-                       std::vector<int64_t>(type.getShape().begin(),
-                                            type.getShape().end()),
-                       bytes.data(), bytes.size()});
+    tensors.push_back(
+        {param.getSymName().str(), dtype,
+         std::vector<int64_t>(type.getShape().begin(), type.getShape().end()),
+         bytes.data(), bytes.size()});
   }
   rt::Status status = rt::writeSafetensors(
       path.str(), tensors,

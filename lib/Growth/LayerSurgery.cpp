@@ -80,10 +80,10 @@ LogicalResult growc::rebuildLayers(ModelOp model,
       if (!old)
         return model.emitOpError("layer ")
                << src.oldIndex << " has no parameter '" << suffix << "'";
-      recipes.push_back({layerParamName(position, suffix), old.getTypeAttr(),
-                         old.getSource() ? old.getSource()->str()
-                                         : old.getSymName().str(),
-                         src.isCopy || old.getCopy()});
+      recipes.push_back(
+          {layerParamName(position, suffix), old.getTypeAttr(),
+           old.getSource() ? old.getSource()->str() : old.getSymName().str(),
+           src.isCopy || old.getCopy()});
     }
   }
 
@@ -104,8 +104,8 @@ LogicalResult growc::rebuildLayers(ModelOp model,
     param.erase();
   for (const ParamRecipe &recipe : recipes) {
     ParamOp::create(builder, loc, recipe.name,
-                    cast<RankedTensorType>(recipe.type.getValue()),
-                    recipe.copy, builder.getStringAttr(recipe.source));
+                    cast<RankedTensorType>(recipe.type.getValue()), recipe.copy,
+                    builder.getStringAttr(recipe.source));
   }
 
   // Clone the layers into a new chain in front of the old one.
@@ -189,12 +189,12 @@ LogicalResult growc::growModel(ModelOp model, GrowthMethod method,
     if (!param.getSource())
       param.setSource(param.getSymName());
   for (int64_t i = 0; i < steps; ++i) {
-    llvm::Expected<GrowthStep> step = planGrowthStep(
-        method, model.getLayers().size(), blockSize, oddPolicy);
+    llvm::Expected<GrowthStep> step =
+        planGrowthStep(method, model.getLayers().size(), blockSize, oddPolicy);
     if (!step)
       return model.emitOpError("cannot apply ")
-             << growthMethodName(method) << " growth: "
-             << llvm::toString(step.takeError());
+             << growthMethodName(method)
+             << " growth: " << llvm::toString(step.takeError());
     if (failed(rebuildLayers(model, step->layers, blockSize)))
       return failure();
     if (onStep)

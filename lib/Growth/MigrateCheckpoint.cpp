@@ -42,8 +42,8 @@ std::optional<rt::DType> dtypeOf(Type elementType) {
 
 std::string formatShape(llvm::ArrayRef<int64_t> shape) {
   return "[" +
-         llvm::join(llvm::map_range(shape,
-                                    [](int64_t d) { return std::to_string(d); }),
+         llvm::join(llvm::map_range(
+                        shape, [](int64_t d) { return std::to_string(d); }),
                     ", ") +
          "]";
 }
@@ -147,13 +147,12 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
                                 param.getSymName(), source,
                                 before.getSymName()));
     const rt::TensorView *src = it->second;
-    if (llvm::ArrayRef<int64_t>(src->shape) !=
-        param.getTensorType().getShape())
+    if (llvm::ArrayRef<int64_t>(src->shape) != param.getTensorType().getShape())
       return fail(llvm::formatv("parameter '{0}' has a different shape than "
                                 "its source '{1}'",
                                 param.getSymName(), source));
-    out.push_back({param.getSymName().str(), src->dtype, src->shape,
-                   src->data, src->byteSize});
+    out.push_back({param.getSymName().str(), src->dtype, src->shape, src->data,
+                   src->byteSize});
     ++report.weightsWritten;
     if (options.zeroCopiedMoments && param.getCopy())
       zeros.resize(std::max(zeros.size(), expAvg.lookup(source)
@@ -174,8 +173,8 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
     }
   }
   if (const rt::TensorView *step = file.find(kStep))
-    out.push_back({step->name, step->dtype, step->shape, step->data,
-                   step->byteSize});
+    out.push_back(
+        {step->name, step->dtype, step->shape, step->data, step->byteSize});
 
   rt::Status written =
       rt::writeSafetensors(outputPath.str(), out, file.metadata());

@@ -28,21 +28,25 @@ llvm::Error fail(const llvm::Twine &message) {
 
 /// Fields that do not change the computation.
 const llvm::StringSet<> kIgnoredFields = {
-    "_name_or_path",    "architectures",     "bos_token_id",
-    "eos_token_id",     "pad_token_id",      "initializer_range",
-    "pretraining_tp",   "use_cache",         "torch_dtype",
-    "dtype",            "transformers_version", "is_llama_config",
-    "tokenizer_class",  "attention_dropout", "rope_interleaved",
-    "max_position_embeddings"};
+    "_name_or_path",        "architectures",
+    "bos_token_id",         "eos_token_id",
+    "pad_token_id",         "initializer_range",
+    "pretraining_tp",       "use_cache",
+    "torch_dtype",          "dtype",
+    "transformers_version", "is_llama_config",
+    "tokenizer_class",      "attention_dropout",
+    "rope_interleaved",     "max_position_embeddings"};
 
 /// Fields growc reads.
 const llvm::StringSet<> kModelledFields = {
-    "model_type",          "vocab_size",          "hidden_size",
-    "intermediate_size",   "num_hidden_layers",   "num_attention_heads",
-    "num_key_value_heads", "head_dim",            "rms_norm_eps",
-    "rope_theta",          "tie_word_embeddings", "hidden_act",
-    "attention_bias",      "mlp_bias",            "rope_scaling",
-    "max_position_embeddings"};
+    "model_type",          "vocab_size",
+    "hidden_size",         "intermediate_size",
+    "num_hidden_layers",   "num_attention_heads",
+    "num_key_value_heads", "head_dim",
+    "rms_norm_eps",        "rope_theta",
+    "tie_word_embeddings", "hidden_act",
+    "attention_bias",      "mlp_bias",
+    "rope_scaling",        "max_position_embeddings"};
 
 class ConfigReader {
 public:
@@ -116,12 +120,11 @@ OwningOpRef<ModuleOp> growc::buildModel(MLIRContext *context, StringRef name,
   auto model = cast<ModelOp>(builder.create(state));
   auto dyn = ShapedType::kDynamic;
   auto tokensType = RankedTensorType::get({dyn, dyn}, builder.getI32Type());
-  auto hiddenType =
-      RankedTensorType::get({dyn, dyn, config.getHidden()}, builder.getF32Type());
-  auto logitsType =
-      RankedTensorType::get({dyn, dyn, config.getVocab()}, builder.getF32Type());
-  Block *body =
-      builder.createBlock(&model.getBody(), {}, {tokensType}, {loc});
+  auto hiddenType = RankedTensorType::get({dyn, dyn, config.getHidden()},
+                                          builder.getF32Type());
+  auto logitsType = RankedTensorType::get({dyn, dyn, config.getVocab()},
+                                          builder.getF32Type());
+  Block *body = builder.createBlock(&model.getBody(), {}, {tokensType}, {loc});
 
   auto param = [&](StringRef paramName, ArrayRef<int64_t> shape) {
     ParamOp::create(builder, loc, paramName,
@@ -186,15 +189,17 @@ growc::importHFConfig(MLIRContext *context, StringRef json,
   if (!act)
     return act.takeError();
   if (*act != "silu")
-    return fail("hidden_act '" + *act + "' is not supported; the MLP is "
-                                        "SwiGLU (\"silu\")");
+    return fail("hidden_act '" + *act +
+                "' is not supported; the MLP is "
+                "SwiGLU (\"silu\")");
   for (StringRef key : {"attention_bias", "mlp_bias"}) {
     auto bias = read.boolean(key, false);
     if (!bias)
       return bias.takeError();
     if (*bias)
-      return fail("'" + key + "': true is not supported; growc's layers have "
-                              "no biases");
+      return fail("'" + key +
+                  "': true is not supported; growc's layers have "
+                  "no biases");
   }
   if (const llvm::json::Value *scaling = object->get("rope_scaling"))
     if (scaling->kind() != llvm::json::Value::Null)
@@ -266,9 +271,7 @@ growc::importHFConfig(MLIRContext *context, StringRef json,
 
   // Verify the config before building so errors name the config, not IR.
   std::string diagnostic;
-  auto emitError = [&]() {
-    return mlir::emitError(UnknownLoc::get(context));
-  };
+  auto emitError = [&]() { return mlir::emitError(UnknownLoc::get(context)); };
   ScopedDiagnosticHandler handler(context, [&](Diagnostic &diag) {
     diagnostic = diag.str();
     return success();
@@ -278,7 +281,7 @@ growc::importHFConfig(MLIRContext *context, StringRef json,
       *context_, llvm::APFloat(*eps), llvm::APFloat(*theta), *tied, blockSize);
   if (!config)
     return fail(diagnostic);
-  result.module = buildModel(context, options.modelName, config, layers,
-                             paramType);
+  result.module =
+      buildModel(context, options.modelName, config, layers, paramType);
   return result;
 }

@@ -85,13 +85,11 @@ struct AddEarlyExitHeadsPass
       }
       if (logitLens) {
         builder.setInsertionPointAfter(layer);
-        Value normed = RMSNormOp::create(builder, layer.getLoc(),
-                                         norm.getWeightAttr(),
-                                         layer.getOutput());
-        Value logits =
-            LMHeadOp::create(builder, layer.getLoc(),
-                             head.getLogits().getType(), head.getWeightAttr(),
-                             normed);
+        Value normed = RMSNormOp::create(
+            builder, layer.getLoc(), norm.getWeightAttr(), layer.getOutput());
+        Value logits = LMHeadOp::create(builder, layer.getLoc(),
+                                        head.getLogits().getType(),
+                                        head.getWeightAttr(), normed);
         lens.push_back({"logit_lens." + std::to_string(l), logits});
       }
     }

@@ -28,8 +28,8 @@ struct ReverseLayerWindowPass
       int64_t numLayers = model.getLayers().size();
       if (start < 0 || size < 0 || start + size > numLayers) {
         model.emitError("growc-reverse-layer-window: window [")
-            << start << ", " << start + size
-            << ") does not fit in a model of " << numLayers << " layers";
+            << start << ", " << start + size << ") does not fit in a model of "
+            << numLayers << " layers";
         return signalPassFailure();
       }
       llvm::SmallVector<int64_t> order(numLayers);

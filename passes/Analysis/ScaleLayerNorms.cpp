@@ -19,7 +19,8 @@ namespace growc {
 using namespace growc;
 
 namespace {
-struct ScaleLayerNormsPass : growc::impl::ScaleLayerNormsBase<ScaleLayerNormsPass> {
+struct ScaleLayerNormsPass
+    : growc::impl::ScaleLayerNormsBase<ScaleLayerNormsPass> {
   void runOnOperation() override {
     for (auto model : getOperation().getOps<grow::ModelOp>()) {
       model.setLnScaling(true);

@@ -32,8 +32,8 @@ struct SkipLayersPass : growc::impl::SkipLayersBase<SkipLayersPass> {
       for (int64_t position : positions) {
         if (position < 0 || position >= int64_t(layers.size())) {
           model.emitError("growc-skip-layers: layer position ")
-              << position << " is out of range; the model has "
-              << layers.size() << " layers";
+              << position << " is out of range; the model has " << layers.size()
+              << " layers";
           return signalPassFailure();
         }
         grow::LayerOp layer = layers[position];

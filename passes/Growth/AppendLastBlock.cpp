@@ -1,7 +1,8 @@
 //===- AppendLastBlock.cpp - GradStack last-block stacking pass ---===//
 //
-// Applies planGrowthStep(GrowthMethod::GradStack) to every model in the module; the
-// index math lives in GrowthPlan.cpp and the IR surgery in LayerSurgery.cpp.
+// Applies planGrowthStep(GrowthMethod::GradStack) to every model in the module;
+// the index math lives in GrowthPlan.cpp and the IR surgery in
+// LayerSurgery.cpp.
 //
 //===----------------------------------------------------------------------===//
 
@@ -17,7 +18,8 @@ namespace growc {
 using namespace growc;
 
 namespace {
-struct AppendLastBlockPass : growc::impl::AppendLastBlockBase<AppendLastBlockPass> {
+struct AppendLastBlockPass
+    : growc::impl::AppendLastBlockBase<AppendLastBlockPass> {
   using AppendLastBlockBase::AppendLastBlockBase;
 
   void runOnOperation() override {

@@ -17,7 +17,8 @@ namespace growc {
 using namespace growc;
 
 namespace {
-struct DuplicateMiddleBlockPass : growc::impl::DuplicateMiddleBlockBase<DuplicateMiddleBlockPass> {
+struct DuplicateMiddleBlockPass
+    : growc::impl::DuplicateMiddleBlockBase<DuplicateMiddleBlockPass> {
   using DuplicateMiddleBlockBase::DuplicateMiddleBlockBase;
 
   void runOnOperation() override {

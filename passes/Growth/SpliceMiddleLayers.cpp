@@ -31,8 +31,8 @@ struct SpliceMiddleLayersPass
       return signalPassFailure();
     }
     for (auto model : getOperation().getOps<grow::ModelOp>())
-      if (failed(growModel(model, GrowthMethod::Lidas, blockSize, steps,
-                           *policy)))
+      if (failed(
+              growModel(model, GrowthMethod::Lidas, blockSize, steps, *policy)))
         return signalPassFailure();
   }
 };

@@ -49,8 +49,7 @@ LogicalResult verifyProvenance(ParamOp param, int64_t sourceLayers,
   if (sourceLayers > 0 && sourceName->first >= sourceLayers)
     return param.emitOpError("parameter '")
            << name << "' comes from layer " << sourceName->first
-           << ", but the model before growth had " << sourceLayers
-           << " layers";
+           << ", but the model before growth had " << sourceLayers << " layers";
   sourceLayer = sourceName->first;
   return success();
 }
@@ -75,8 +74,8 @@ struct VerifyGrownModelPass
       int64_t layer = parseLayerParamName(param.getSymName())->first;
       auto [it, inserted] = layerSources.try_emplace(
           layer, std::make_pair(*sourceLayer, param.getCopy()));
-      if (!inserted && it->second != std::make_pair(*sourceLayer,
-                                                    bool(param.getCopy())))
+      if (!inserted &&
+          it->second != std::make_pair(*sourceLayer, bool(param.getCopy())))
         return param.emitOpError("layer ")
                << layer << " mixes parameters of different origins: '"
                << param.getSymName() << "' comes from layer " << *sourceLayer

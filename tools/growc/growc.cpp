@@ -138,8 +138,9 @@ cl::opt<double> growFraction("grow-fraction",
 cl::opt<int64_t> startBlocks("start-blocks",
                              cl::desc("Schedule: blocks in stage 1"),
                              cl::init(1), cl::cat(growCat));
-cl::opt<int64_t> seqLen("seq", cl::desc("Schedule: sequence length for the "
-                                        "attention FLOPs (default: context)"),
+cl::opt<int64_t> seqLen("seq",
+                        cl::desc("Schedule: sequence length for the "
+                                 "attention FLOPs (default: context)"),
                         cl::init(0), cl::cat(growCat));
 
 int fail(const llvm::Twine &message) {
@@ -162,8 +163,8 @@ FailureOr<grow::ModelOp> findModel(ModuleOp module) {
 std::string formatLineage(grow::ModelOp model) {
   std::string out = "lineage:";
   for (grow::LayerOp layer : model.getLayers()) {
-    grow::ParamOp q = model.lookupParam(
-        layer.getParamName("self_attn.q_proj.weight"));
+    grow::ParamOp q =
+        model.lookupParam(layer.getParamName("self_attn.q_proj.weight"));
     StringRef source = q.getSource() ? *q.getSource() : q.getSymName();
     auto parsed = grow::parseLayerParamName(source);
     out += " " + (parsed ? std::to_string(parsed->first) : source.str());
@@ -268,8 +269,8 @@ int run(MLIRContext &context) {
     if (!imported)
       return fail(importConfig + ": " + llvm::toString(imported.takeError()));
     for (const std::string &note : imported->notes)
-      llvm::WithColor::note(llvm::errs(), "growc") << importConfig << ": "
-                                                   << note << "\n";
+      llvm::WithColor::note(llvm::errs(), "growc")
+          << importConfig << ": " << note << "\n";
     module = std::move(imported->module);
     if (failed(verify(*module)))
       return 1;

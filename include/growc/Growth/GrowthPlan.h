@@ -61,10 +61,9 @@ struct GrowthStep {
 /// Plans one step; fails with a message for an invalid request (no layers,
 /// block size < 1, layer count not a multiple of the block size, LIDAS with
 /// an odd block size).
-llvm::Expected<GrowthStep> planGrowthStep(GrowthMethod method,
-                                          int64_t numLayers, int64_t blockSize,
-                                          LidasOddPolicy oddPolicy =
-                                              LidasOddPolicy::Midas);
+llvm::Expected<GrowthStep>
+planGrowthStep(GrowthMethod method, int64_t numLayers, int64_t blockSize,
+               LidasOddPolicy oddPolicy = LidasOddPolicy::Midas);
 
 } // namespace growc
 

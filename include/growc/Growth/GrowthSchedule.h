@@ -1,4 +1,5 @@
-//===- GrowthSchedule.h - the Prop-alpha gradual growth schedule -*- C++ -*-===//
+//===- GrowthSchedule.h - the Prop-alpha gradual growth schedule -*- C++
+//-*-===//
 //
 // SPEC.md §3: k stages, stage i trains i blocks (start + i - 1 with a larger
 // start) for T_i = g·T·i^α / Σ_j j^α steps; after stage k the rest of the
@@ -45,7 +46,7 @@ struct FlopModel {
 };
 
 struct ScheduleStage {
-  int64_t stage;     ///< 1-based
+  int64_t stage; ///< 1-based
   int64_t blocks;
   int64_t layers;
   int64_t beginStep; ///< first step of the stage
