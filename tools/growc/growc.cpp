@@ -27,6 +27,7 @@
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/FileUtilities.h"
+#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -36,6 +37,8 @@
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <unistd.h>
 
 using namespace mlir;
 using namespace growc;
@@ -305,6 +308,12 @@ int run(MLIRContext &context) {
   }
 
   // Grow.
+  // The input is the base of this growth: provenance left by an earlier
+  // growth names *its* input, not this checkpoint's tensors, so it is reset.
+  for (grow::ParamOp param : model->getParams()) {
+    param.removeSourceAttr();
+    param.removeCopyAttr();
+  }
   OwningOpRef<ModuleOp> original = module->clone();
   if (!growMethod.empty()) {
     std::optional<GrowthMethod> method = parseGrowthMethod(growMethod);
@@ -338,8 +347,25 @@ int run(MLIRContext &context) {
   if (printLineage)
     llvm::outs() << formatLineage(*model) << "\n";
 
-  // Checkpoint first: it is the step most likely to find a problem, and
-  // nothing is written until every check has passed.
+  // Both outputs appear or neither: the IR goes to a temporary file first,
+  // the checkpoint is migrated (atomically, after all its checks), and only
+  // then is the IR renamed into place.
+  std::string irTemp;
+  if (!outputFile.empty() && outputFile != "-") {
+    irTemp = outputFile + ".tmp." + std::to_string(::getpid());
+    if (llvm::Error err = llvm::writeToOutput(
+            irTemp, [&](llvm::raw_ostream &os) -> llvm::Error {
+              module->print(os);
+              return llvm::Error::success();
+            }))
+      return fail("cannot write '" + outputFile +
+                  "': " + llvm::toString(std::move(err)));
+  }
+  llvm::scope_exit discardTemp([&] {
+    if (!irTemp.empty())
+      llvm::sys::fs::remove(irTemp);
+  });
+
   if (!weightsIn.empty()) {
     auto before = findModel(*original);
     MigrationOptions opts;
@@ -355,14 +381,16 @@ int run(MLIRContext &context) {
                    << report->momentsZeroed << " moments zeroed\n";
   }
 
-  if (!outputFile.empty()) {
-    if (llvm::Error err = llvm::writeToOutput(
-            outputFile, [&](llvm::raw_ostream &os) -> llvm::Error {
-              module->print(os);
-              return llvm::Error::success();
-            }))
-      return fail("cannot write '" + outputFile +
-                  "': " + llvm::toString(std::move(err)));
+  if (outputFile == "-") {
+    module->print(llvm::outs());
+    llvm::outs() << "\n";
+  } else if (!irTemp.empty()) {
+    if (std::error_code ec = llvm::sys::fs::rename(irTemp, outputFile)) {
+      if (!weightsOut.empty())
+        llvm::sys::fs::remove(weightsOut);
+      return fail("cannot write '" + outputFile + "': " + ec.message());
+    }
+    irTemp.clear();
   }
   return 0;
 }

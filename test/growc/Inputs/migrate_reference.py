@@ -499,8 +499,8 @@ def describe_source(name, lineage):
             rest = name[len(prefix + "model.layers."):]
             i, suffix = rest.split(".", 1)
             src, copy = lineage[int(i)]
-            return "%s (layer %d%s)" % (layer_param(src, suffix), src,
-                                        ", a copy" if copy else "")
+            return "%s (layer %d%s)" % (prefix + layer_param(src, suffix),
+                                        src, ", a copy" if copy else "")
     return name
 
 
@@ -517,10 +517,11 @@ def negative_cases(r):
     # header, at the start of the data, inside it, one byte short.
     for cut in (0, 5, 8 + hlen // 2, data_start, data_start + 1000,
                 (data_start + len(good)) // 2, len(good) - 1):
+        problem = ("too short" if cut < 8 else
+                   "truncated header" if cut < data_start else "truncated")
         r.reject_case("truncated at %d of %d" % (cut, len(good)), good[:cut],
-                      [path_hint])
-    # The message for a cut inside the data names the first tensor that no
-    # longer fits.
+                      [path_hint, problem])
+    # Cut one byte short: the last tensor in the file no longer fits.
     r.reject_case("truncated data", good[:len(good) - 1],
                   ["truncated", names[-1]])
     r.reject_case("header length past the end",
@@ -697,6 +698,7 @@ def main():
                     step_dtype="F32")
         r.grow_case("midas", 3, 1, 2, True, True, dtype="f16")
         negative_cases(r)
+        counts = (r.grow_cases, r.tensors_compared, r.reject_cases)
         notes = []
         for group, fn in (("chained", chained_cases),
                           ("o-failure", output_failure_cases)):
@@ -707,6 +709,7 @@ def main():
                     raise
                 notes.append("migrate-reference: XFAIL %s: %s" % (group, e))
                 continue
+            notes.append("migrate-reference: %s: passed" % group)
             if group in xfail:
                 raise Mismatch("check group '%s' passes now: remove it from "
                                "--xfail" % group)
@@ -718,8 +721,7 @@ def main():
         print(note)
     print("migrate-reference: %d growth cases, %d tensors byte-exact, "
           "%d rejection cases, all passed (%.1f s)" %
-          (r.grow_cases, r.tensors_compared, r.reject_cases,
-           time.time() - start))
+          (counts + (time.time() - start,)))
     return 0
 
 
