@@ -29,6 +29,7 @@ def Grow_Hidden : 3DTensorOf<[F32, BF16, F16]>;
 
 def Grow_ModelOp : Grow_Op<"model", [
     Symbol, SymbolTable, IsolatedFromAbove, SingleBlock,
+    HasParent<"::mlir::ModuleOp">,
     DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmBlockArgumentNames"]>]> {
   let summary = "A decoder-only language model";
   let description = [{

@@ -162,7 +162,8 @@ LogicalResult growc::reorderLayers(ModelOp model, ArrayRef<int64_t> order) {
   Operation *anchor = layers.back()->getNextNode();
   // Detach the final norm first so the chain can be rewired freely.
   Value newOutput = layers[order.back()].getOutput();
-  oldOutput.replaceAllUsesWith(newOutput);
+  if (newOutput != oldOutput) // RAUW with itself never terminates.
+    oldOutput.replaceAllUsesWith(newOutput);
   Value stream = input;
   for (int64_t from : order) {
     LayerOp layer = layers[from];

@@ -46,6 +46,9 @@ struct AddEarlyExitHeadsPass
   using AddEarlyExitHeadsBase::AddEarlyExitHeadsBase;
 
   LogicalResult rewrite(ModelOp model) {
+    if (!logitLens && !residualStream)
+      return model.emitOpError("growc-add-early-exit-heads: logit-lens and "
+                               "residual-stream are both off; nothing to add");
     ReturnOp ret = model.getReturn();
     if (ret.getOutputs().size() != 1)
       return model.emitOpError("already has analysis outputs; add early-exit "

@@ -8,6 +8,8 @@
 
 #include "passes/Analysis/Passes.h"
 
+#include "llvm/ADT/DenseSet.h"
+
 namespace growc {
 #define GEN_PASS_DEF_SKIPLAYERS
 #include "passes/Analysis/Passes.h.inc"
@@ -23,12 +25,13 @@ struct SkipLayersPass : growc::impl::SkipLayersBase<SkipLayersPass> {
     if (until < -1) {
       getOperation().emitError("growc-skip-layers: until must be -1 (every "
                                "position) or a token position >= 0, got ")
-          << until;
+          << int64_t(until);
       return signalPassFailure();
     }
     for (auto model : getOperation().getOps<grow::ModelOp>()) {
       llvm::SmallVector<grow::LayerOp> layers = model.getLayers();
       mlir::Builder b(model.getContext());
+      llvm::SmallDenseSet<int64_t> seen;
       for (int64_t position : positions) {
         if (position < 0 || position >= int64_t(layers.size())) {
           model.emitError("growc-skip-layers: layer position ")
@@ -37,6 +40,11 @@ struct SkipLayersPass : growc::impl::SkipLayersBase<SkipLayersPass> {
           return signalPassFailure();
         }
         grow::LayerOp layer = layers[position];
+        if (!seen.insert(position).second) {
+          model.emitError("growc-skip-layers: layer position ")
+              << position << " is listed twice";
+          return signalPassFailure();
+        }
         layer.setSkip(true);
         if (until >= 0)
           layer.setSkipUntilAttr(b.getI64IntegerAttr(until));
