@@ -1,0 +1,24 @@
+//===- KernelOps.h - the kernel-level growk dialect -------------*- C++ -*-===//
+//
+// Library-call ops of the tensor level (see KernelOps.td).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_DIALECT_KERNEL_KERNELOPS_H
+#define GROWC_DIALECT_KERNEL_KERNELOPS_H
+
+#include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/IR/Builders.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/ImplicitLocOpBuilder.h"
+#include "mlir/IR/Dialect.h"
+#include "mlir/IR/OpDefinition.h"
+#include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/SideEffectInterfaces.h"
+
+#include "dialects/Kernel/KernelDialect.h.inc"
+
+#define GET_OP_CLASSES
+#include "dialects/Kernel/KernelOps.h.inc"
+
+#endif // GROWC_DIALECT_KERNEL_KERNELOPS_H

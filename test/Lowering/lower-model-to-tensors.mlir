@@ -1,0 +1,53 @@
+// RUN: growc --import-hf-config %S/Inputs/gqa2-tied.json --num-layers 1 --block-size 1 --model-name one -o %t.mlir
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=2" | FileCheck %s
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=7 key-block=4" | FileCheck %s --check-prefix=PAD
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=5" --growc-lower-library-calls-to-linalg | FileCheck %s --check-prefix=LIBCALL
+// RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=65" 2>&1 | FileCheck %s --check-prefix=CONTEXT
+// RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="batch=0 seq=4" 2>&1 | FileCheck %s --check-prefix=BATCH
+// RUN: growc --import-hf-config %S/Inputs/gqa2-tied.json --num-layers 1 --param-dtype bf16 -o %t.bf16.mlir
+// RUN: not growc-opt %t.bf16.mlir --growc-lower-model-to-tensors="seq=8" 2>&1 | FileCheck %s --check-prefix=BF16
+
+// The model becomes a function of the tokens and the parameters (in model
+// order), returning the named outputs at the compiled shape.
+// CHECK-LABEL: func.func @one(
+// CHECK-SAME: %{{.*}}: tensor<2x8xi32>, %{{.*}}: tensor<11x16xf32>
+// CHECK-SAME: -> tensor<2x8x11xf32>
+// CHECK-SAME: growc.batch = 2 : i64, growc.output_names = ["logits"], growc.param_names = ["model.embed_tokens.weight", "model.layers.0.input_layernorm.weight"
+// CHECK-SAME: growc.seq = 8 : i64
+
+// Projections are library calls on [B*T, features] activations: q, k, v.
+// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
+// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<8x16xf32> -> tensor<16x8xf32>
+// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<8x16xf32> -> tensor<16x8xf32>
+
+// Flash-style attention: a loop over key blocks of 2 carries the running
+// max [B, H, T], sum [B, H, T] and output [B, H, T, hd]; scores exist only
+// per block ([B, H, T, 2]), never as T x T.
+// CHECK: scf.for %{{.*}} = %{{.*}} to %{{.*}} step %{{.*}} iter_args({{.*}}) -> (tensor<2x4x8xf32>, tensor<2x4x8xf32>, tensor<2x4x8x4xf32>)
+// CHECK: tensor.extract_slice {{.*}} : tensor<2x8x2x4xf32> to tensor<2x2x2x4xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x4x8x2xf32>)
+// CHECK: arith.maximumf
+// CHECK: math.exp
+// CHECK: scf.yield
+// CHECK-NOT: tensor<2x4x8x8xf32>
+// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
+// Gate, up, down, then the tied head reads the embedding.
+// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<24x16xf32> -> tensor<16x24xf32>
+// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<24x16xf32> -> tensor<16x24xf32>
+// CHECK: growk.matmul %{{.*}} : tensor<16x24xf32>, tensor<16x24xf32> -> tensor<16x16xf32>
+// CHECK: growk.matmul %{{.*}}, %arg1 : tensor<16x16xf32>, tensor<11x16xf32> -> tensor<16x11xf32>
+// CHECK: tensor.expand_shape {{.*}} into tensor<2x8x11xf32>
+// CHECK: return
+
+// T = 7 with key blocks of 4: keys are padded to 8 and masked.
+// PAD-LABEL: func.func @one(
+// PAD: tensor.pad {{.*}} low[0, 0, 0, 0] high[0, 1, 0, 0]
+// PAD: scf.for {{.*}} -> (tensor<1x4x7xf32>, tensor<1x4x7xf32>, tensor<1x4x7x4xf32>)
+
+// The reference lowering of library calls: A · Bᵀ as a contraction.
+// LIBCALL-NOT: growk.matmul
+// LIBCALL: linalg.generic {indexing_maps = [#[[A:map[0-9]*]], #[[B:map[0-9]*]], #[[C:map[0-9]*]]], iterator_types = ["parallel", "parallel", "reduction"]}
+
+// CONTEXT: error: 'grow.model' op compiled sequence length 65 exceeds the model's context 64
+// BATCH: error: growc-lower-model-to-tensors: batch, seq and key-block must be positive
+// BF16: error: 'grow.param' op lowering needs f32 parameters; 'model.embed_tokens.weight' is 'bf16'
