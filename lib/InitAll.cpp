@@ -4,6 +4,7 @@
 
 #include "dialects/Grow/GrowOps.h"
 #include "passes/Analysis/Passes.h"
+#include "passes/Fusion/Passes.h"
 #include "passes/Growth/Passes.h"
 #include "passes/Lowering/Passes.h"
 
@@ -25,5 +26,6 @@ void growc::registerAllPasses() {
   registerGrowthPasses();
   registerAnalysisPasses();
   registerLoweringPasses();
+  registerFusionPasses();
   mlir::registerAllPasses();
 }

@@ -52,9 +52,8 @@ struct LowerLibraryCallsToLinalgPass
             if (rhs.getType() != f32)
               rhs = arith::ExtFOp::create(nb, l, f32, rhs);
             Value prod = arith::MulFOp::create(nb, l, lhs, rhs);
-            linalg::YieldOp::create(nb, l,
-                                    arith::AddFOp::create(nb, l, prod, args[2])
-                                        .getResult());
+            linalg::YieldOp::create(
+                nb, l, arith::AddFOp::create(nb, l, prod, args[2]).getResult());
           });
       op.replaceAllUsesWith(generic.getResult(0));
       op.erase();

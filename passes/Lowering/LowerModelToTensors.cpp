@@ -112,15 +112,15 @@ Value ForwardBuilder::embed(Value tokens, Value table) {
   Value flat = tensor::CollapseShapeOp::create(
       b, loc, tokens, ArrayRef<ReassociationIndices>{{0, 1}});
   int64_t hidden = config.getHidden();
-  return generic({flat}, empty({rows, hidden}),
-                 {map(2, {dim(0)}), map(2, {dim(0), dim(1)})}, {kPar, kPar},
-                 [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                   Value row = arith::IndexCastOp::create(
-                       nb, l, nb.getIndexType(), args[0]);
-                   Value col = linalg::IndexOp::create(nb, l, 1);
-                   return tensor::ExtractOp::create(nb, l, table,
-                                                    ValueRange{row, col});
-                 });
+  return generic(
+      {flat}, empty({rows, hidden}),
+      {map(2, {dim(0)}), map(2, {dim(0), dim(1)})}, {kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value row =
+            arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
+        Value col = linalg::IndexOp::create(nb, l, 1);
+        return tensor::ExtractOp::create(nb, l, table, ValueRange{row, col});
+      });
 }
 
 Value ForwardBuilder::rmsNorm(Value x, Value weight, double scale) {
@@ -140,8 +140,8 @@ Value ForwardBuilder::rmsNorm(Value x, Value weight, double scale) {
         Value n = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(hidden));
         Value e = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(eps));
         Value mean = arith::DivFOp::create(nb, l, args[1], n);
-        Value rms = math::SqrtOp::create(
-            nb, l, arith::AddFOp::create(nb, l, mean, e));
+        Value rms =
+            math::SqrtOp::create(nb, l, arith::AddFOp::create(nb, l, mean, e));
         Value normed = arith::DivFOp::create(nb, l, args[0], rms);
         Value out = arith::MulFOp::create(nb, l, normed, args[2]);
         if (scale != 1.0)
@@ -155,8 +155,8 @@ Value ForwardBuilder::rmsNorm(Value x, Value weight, double scale) {
 Value ForwardBuilder::matmul(Value x, Value weight) {
   auto xType = cast<RankedTensorType>(x.getType());
   auto wType = cast<RankedTensorType>(weight.getType());
-  auto type = RankedTensorType::get({xType.getDimSize(0), wType.getDimSize(0)},
-                                    f32);
+  auto type =
+      RankedTensorType::get({xType.getDimSize(0), wType.getDimSize(0)}, f32);
   return growk::MatmulOp::create(b, loc, type, x, weight);
 }
 
@@ -172,8 +172,8 @@ Value ForwardBuilder::rope(Value x, int64_t heads) {
         Value hd = arith::ConstantIndexOp::create(nb, l, headDim);
         Value halfIdx = arith::ConstantIndexOp::create(nb, l, half);
         Value i = arith::RemUIOp::create(nb, l, col, hd);
-        Value low = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, i,
-                                          halfIdx);
+        Value low =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, i, halfIdx);
         // rotate_half pairs element i with i ± d/2 of the same head.
         Value partner = arith::SelectOp::create(
             nb, l, low, arith::AddIOp::create(nb, l, col, halfIdx),
@@ -190,7 +190,8 @@ Value ForwardBuilder::rope(Value x, int64_t heads) {
                        arith::MulIOp::create(
                            nb, l, k, arith::ConstantIndexOp::create(nb, l, 2))),
             arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(headDim)));
-        Value base = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(theta));
+        Value base =
+            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(theta));
         Value invFreq = arith::DivFOp::create(
             nb, l, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1.0)),
             math::PowFOp::create(nb, l, base, exponent));
@@ -244,9 +245,8 @@ Value ForwardBuilder::attention(Value q, Value k, Value v) {
         b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
         Value maxOld = state[0], sumOld = state[1], accOld = state[2];
         auto slice = [&](Value x) -> Value {
-          SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), start,
-                                               b.getIndexAttr(0),
-                                               b.getIndexAttr(0)};
+          SmallVector<OpFoldResult> offsets = {
+              b.getIndexAttr(0), start, b.getIndexAttr(0), b.getIndexAttr(0)};
           SmallVector<OpFoldResult> sizes = {
               b.getIndexAttr(batch), b.getIndexAttr(keyBlock),
               b.getIndexAttr(kvHeads), b.getIndexAttr(headDim)};
@@ -287,7 +287,8 @@ Value ForwardBuilder::attention(Value q, Value k, Value v) {
                   arith::ConstantOp::create(nb, bl, nb.getF32FloatAttr(scale)));
               return arith::SelectOp::create(
                   nb, bl, visible, scaled,
-                  arith::ConstantOp::create(nb, bl, nb.getF32FloatAttr(negInf)));
+                  arith::ConstantOp::create(nb, bl,
+                                            nb.getF32FloatAttr(negInf)));
             });
         Value maxNew = generic(
             {masked}, maxOld, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
@@ -309,23 +310,23 @@ Value ForwardBuilder::attention(Value q, Value k, Value v) {
               return math::ExpOp::create(
                   nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
             });
-        Value sumScaled = generic(
-            {sumOld, correction}, empty({batch, heads, seq}), {id3, id3, id3},
-            {kPar, kPar, kPar},
-            [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-              return arith::MulFOp::create(nb, bl, args[0], args[1]);
-            });
-        Value sumNew = generic(
-            {probs}, sumScaled, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
-            [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-              return arith::AddFOp::create(nb, bl, args[0], args[1]);
-            });
-        Value accScaled = generic(
-            {accOld, correction}, empty({batch, heads, seq, headDim}),
-            {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-            [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-              return arith::MulFOp::create(nb, bl, args[0], args[1]);
-            });
+        Value sumScaled =
+            generic({sumOld, correction}, empty({batch, heads, seq}),
+                    {id3, id3, id3}, {kPar, kPar, kPar},
+                    [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                      return arith::MulFOp::create(nb, bl, args[0], args[1]);
+                    });
+        Value sumNew =
+            generic({probs}, sumScaled, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
+                    [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                      return arith::AddFOp::create(nb, bl, args[0], args[1]);
+                    });
+        Value accScaled =
+            generic({accOld, correction}, empty({batch, heads, seq, headDim}),
+                    {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+                    [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                      return arith::MulFOp::create(nb, bl, args[0], args[1]);
+                    });
         // dims (b, h, t, d, j): acc += p · V over this block's keys.
         Value accNew = generic(
             {probs, vBlock}, accScaled,
@@ -342,16 +343,15 @@ Value ForwardBuilder::attention(Value q, Value k, Value v) {
       });
 
   // out[b, t, h, d] = acc[b, h, t, d] / sum[b, h, t].
-  Value out = generic(
-      {loop.getResult(2), loop.getResult(1)},
-      empty({batch, seq, heads, headDim}),
-      {map(4, {dim(0), dim(2), dim(1), dim(3)}),
-       map(4, {dim(0), dim(2), dim(1)}),
-       map(4, {dim(0), dim(1), dim(2), dim(3)})},
-      {kPar, kPar, kPar, kPar},
-      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        return arith::DivFOp::create(nb, l, args[0], args[1]);
-      });
+  Value out = generic({loop.getResult(2), loop.getResult(1)},
+                      empty({batch, seq, heads, headDim}),
+                      {map(4, {dim(0), dim(2), dim(1), dim(3)}),
+                       map(4, {dim(0), dim(2), dim(1)}),
+                       map(4, {dim(0), dim(1), dim(2), dim(3)})},
+                      {kPar, kPar, kPar, kPar},
+                      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                        return arith::DivFOp::create(nb, l, args[0], args[1]);
+                      });
   return tensor::CollapseShapeOp::create(
       b, loc, RankedTensorType::get({rows, heads * headDim}, f32), out, split);
 }
@@ -359,26 +359,23 @@ Value ForwardBuilder::attention(Value q, Value k, Value v) {
 Value ForwardBuilder::swiglu(Value gate, Value up) {
   auto type = cast<RankedTensorType>(gate.getType());
   AffineMap id = map(2, {dim(0), dim(1)});
-  return generic({gate, up}, empty(type.getShape()), {id, id, id},
-                 {kPar, kPar},
-                 [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                   // silu(g) = g / (1 + e^-g)
-                   Value one =
-                       arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
-                   Value denom = arith::AddFOp::create(
-                       nb, l, one,
-                       math::ExpOp::create(
-                           nb, l, arith::NegFOp::create(nb, l, args[0])));
-                   Value silu = arith::DivFOp::create(nb, l, args[0], denom);
-                   return arith::MulFOp::create(nb, l, silu, args[1]);
-                 });
+  return generic(
+      {gate, up}, empty(type.getShape()), {id, id, id}, {kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        // silu(g) = g / (1 + e^-g)
+        Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+        Value denom = arith::AddFOp::create(
+            nb, l, one,
+            math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, args[0])));
+        Value silu = arith::DivFOp::create(nb, l, args[0], denom);
+        return arith::MulFOp::create(nb, l, silu, args[1]);
+      });
 }
 
 Value ForwardBuilder::add(Value lhs, Value rhs) {
   auto type = cast<RankedTensorType>(lhs.getType());
   AffineMap id = map(2, {dim(0), dim(1)});
-  return generic({lhs, rhs}, empty(type.getShape()), {id, id, id},
-                 {kPar, kPar},
+  return generic({lhs, rhs}, empty(type.getShape()), {id, id, id}, {kPar, kPar},
                  [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                    return arith::AddFOp::create(nb, l, args[0], args[1]);
                  });
@@ -390,17 +387,15 @@ Value ForwardBuilder::maskPositions(Value ifSkipped, Value otherwise,
     return ifSkipped;
   auto type = cast<RankedTensorType>(otherwise.getType());
   AffineMap id = map(2, {dim(0), dim(1)});
-  return generic({ifSkipped, otherwise}, empty(type.getShape()), {id, id, id},
-                 {kPar, kPar},
-                 [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                   Value pos =
-                       positionOf(nb, l, linalg::IndexOp::create(nb, l, 0));
-                   Value skipped = arith::CmpIOp::create(
-                       nb, l, arith::CmpIPredicate::ult, pos,
-                       arith::ConstantIndexOp::create(nb, l, until));
-                   return arith::SelectOp::create(nb, l, skipped, args[0],
-                                                  args[1]);
-                 });
+  return generic(
+      {ifSkipped, otherwise}, empty(type.getShape()), {id, id, id},
+      {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value pos = positionOf(nb, l, linalg::IndexOp::create(nb, l, 0));
+        Value skipped =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, pos,
+                                  arith::ConstantIndexOp::create(nb, l, until));
+        return arith::SelectOp::create(nb, l, skipped, args[0], args[1]);
+      });
 }
 
 Value ForwardBuilder::unflatten(Value x) {
@@ -455,9 +450,9 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
 
   OpBuilder builder(model);
   Location loc = model.getLoc();
-  auto func = func::FuncOp::create(
-      builder, loc, model.getSymName(),
-      builder.getFunctionType(inputTypes, outputTypes));
+  auto func =
+      func::FuncOp::create(builder, loc, model.getSymName(),
+                           builder.getFunctionType(inputTypes, outputTypes));
   func->setAttr("growc.param_names", builder.getArrayAttr(paramNames));
   func->setAttr("growc.output_names", ret.getNames());
   func->setAttr("growc.batch", builder.getI64IntegerAttr(batch));
@@ -466,7 +461,8 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   builder.setInsertionPointToStart(entry);
 
   llvm::StringMap<Value> paramValues;
-  for (auto [param, arg] : llvm::zip(params, entry->getArguments().drop_front()))
+  for (auto [param, arg] :
+       llvm::zip(params, entry->getArguments().drop_front()))
     paramValues[param.getSymName()] = arg;
   ForwardBuilder fb(builder, loc, config, batch, seq, keyBlock);
   DenseMap<Value, Value> lowered; // grow value -> [B·T, F] tensor
@@ -495,13 +491,15 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
       } else {
         double scale = layer.getNormScale().convertToDouble();
         Value n1 = fb.rmsNorm(h, param("input_layernorm.weight"), scale);
-        Value q = fb.rope(fb.matmul(n1, param("self_attn.q_proj.weight")),
-                          config.getHeads());
-        Value k = fb.rope(fb.matmul(n1, param("self_attn.k_proj.weight")),
-                          config.getKvHeads());
+        // All three projections first, so that RoPE and attention form one
+        // run between library calls (one fused kernel).
+        Value q = fb.matmul(n1, param("self_attn.q_proj.weight"));
+        Value k = fb.matmul(n1, param("self_attn.k_proj.weight"));
         Value v = fb.matmul(n1, param("self_attn.v_proj.weight"));
-        attnOut = fb.matmul(fb.attention(q, k, v),
-                            param("self_attn.o_proj.weight"));
+        q = fb.rope(q, config.getHeads());
+        k = fb.rope(k, config.getKvHeads());
+        attnOut =
+            fb.matmul(fb.attention(q, k, v), param("self_attn.o_proj.weight"));
         Value mid = fb.add(h, attnOut);
         Value n2 =
             fb.rmsNorm(mid, param("post_attention_layernorm.weight"), scale);

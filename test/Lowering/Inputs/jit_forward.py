@@ -114,6 +114,8 @@ def main():
     ap.add_argument("--grow", default="",
                     help="growc growth options, e.g. '--grow=lidas --grow-steps=2': "
                          "the grown model runs on the checkpoint growc migrated")
+    ap.add_argument("--no-fuse", action="store_true",
+                    help="run the unfused tensor IR (no growc-form-kernels)")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
@@ -145,7 +147,8 @@ def main():
     lower = "--growc-lower-model-to-tensors=batch=%d seq=%d key-block=%d" % (
         a.batch, a.seq, a.key_block)
     passes = [p.strip() for p in a.passes.split(";") if p.strip()]
-    forward = run([a.growc_opt, model] + passes + [lower])
+    fuse = [] if a.no_fuse else ["--growc-form-kernels"]
+    forward = run([a.growc_opt, model] + passes + [lower] + fuse)
     names = json.loads(re.search(r"growc\.output_names = (\[[^\]]*\])", forward).group(1))
     params = json.loads(re.search(r"growc\.param_names = (\[[^\]]*\])", forward).group(1))
     signature = re.search(r"func\.func @model\(([^)]*)\) -> \(?([^{]*?)\)? attributes", forward)

@@ -1,0 +1,173 @@
+//===- FormKernels.cpp - group work between library calls into kernels ---===//
+//
+// The fusion decision of growc, stated simply: a GEMM is a library call and
+// a hard boundary; everything between two boundaries is one kernel. For a
+// pre-norm decoder this yields exactly the fused kernels worth having
+// (residual + RMSNorm, RoPE + attention, SwiGLU) and keeps every
+// intermediate of a group out of memory once the kernel is generated.
+// Kernels are outlined as functions and deduplicated by structural
+// equivalence, so the kernel count does not grow with depth.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Fusion/Passes.h"
+
+#include "mlir/IR/IRMapping.h"
+#include "mlir/IR/OperationSupport.h"
+#include "llvm/ADT/SetVector.h"
+
+namespace growc {
+#define GEN_PASS_DEF_FORMKERNELS
+#include "passes/Fusion/Passes.h.inc"
+} // namespace growc
+
+using namespace mlir;
+using namespace growc;
+
+namespace {
+
+/// Ops that end a group and stay in the host function.
+bool isBoundary(Operation *op) {
+  return isa<growk::MatmulOp, func::ReturnOp>(op);
+}
+
+/// Ops that are free to recreate wherever they are used.
+bool isRematerializable(Operation *op) {
+  return isa<arith::ConstantOp, tensor::EmptyOp>(op);
+}
+
+/// Whether a group computes anything (a group of only reshapes and
+/// constants is left on the host, where reshapes are views).
+bool doesWork(ArrayRef<Operation *> group) {
+  return llvm::any_of(group, [](Operation *op) {
+    return !isRematerializable(op) &&
+           !isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(op);
+  });
+}
+
+class KernelFormer {
+public:
+  KernelFormer(ModuleOp module) : module(module) {}
+
+  /// Outlines `group` (ops of `host`, in order) into a kernel, reusing an
+  /// equal existing one, and replaces it by a call.
+  void outline(func::FuncOp host, ArrayRef<Operation *> group);
+
+  unsigned numKernels() const { return kernels.size(); }
+
+private:
+  func::FuncOp findEqual(func::FuncOp candidate) {
+    for (func::FuncOp kernel : kernels)
+      if (kernel.getFunctionType() == candidate.getFunctionType() &&
+          OperationEquivalence::isRegionEquivalentTo(
+              &kernel.getBody(), &candidate.getBody(),
+              OperationEquivalence::Flags::None))
+        return kernel;
+    return {};
+  }
+
+  ModuleOp module;
+  SmallVector<func::FuncOp> kernels;
+};
+
+void KernelFormer::outline(func::FuncOp host, ArrayRef<Operation *> group) {
+  llvm::SmallPtrSet<Operation *, 32> inGroup(group.begin(), group.end());
+  // Inputs: values from outside the group (constants excepted); outputs:
+  // results used outside it.
+  llvm::SetVector<Value> inputs;
+  llvm::SetVector<Operation *> cloned;
+  SmallVector<Value> outputs;
+  for (Operation *op : group) {
+    op->walk([&](Operation *nested) {
+      for (Value operand : nested->getOperands()) {
+        Operation *def = operand.getDefiningOp();
+        if (def && inGroup.contains(def))
+          continue;
+        if (!def &&
+            operand.getParentRegion()->isAncestor(nested->getParentRegion()) &&
+            operand.getParentRegion() != &host.getBody())
+          continue; // defined inside the group's regions
+        if (def && def->getParentRegion() != &host.getBody())
+          continue; // defined inside one of the group's ops
+        if (def && isRematerializable(def))
+          cloned.insert(def);
+        else
+          inputs.insert(operand);
+      }
+    });
+    for (Value result : op->getResults())
+      if (llvm::any_of(result.getUsers(), [&](Operation *user) {
+            return !inGroup.contains(
+                host.getBody().front().findAncestorOpInBlock(*user));
+          }))
+        outputs.push_back(result);
+  }
+
+  OpBuilder builder(module.getContext());
+  builder.setInsertionPointToEnd(module.getBody());
+  Location loc = group.front()->getLoc();
+  auto type = builder.getFunctionType(
+      llvm::map_to_vector(inputs, [](Value v) { return v.getType(); }),
+      llvm::map_to_vector(outputs, [](Value v) { return v.getType(); }));
+  auto kernel = func::FuncOp::create(builder, loc, "kernel", type);
+  Block *entry = kernel.addEntryBlock();
+  IRMapping mapping;
+  for (auto [input, arg] : llvm::zip(inputs, entry->getArguments()))
+    mapping.map(input, arg);
+  builder.setInsertionPointToStart(entry);
+  for (Operation *op : cloned)
+    builder.clone(*op, mapping);
+  for (Operation *op : group)
+    builder.clone(*op, mapping);
+  func::ReturnOp::create(
+      builder, loc,
+      llvm::map_to_vector(outputs, [&](Value v) { return mapping.lookup(v); }));
+
+  if (func::FuncOp existing = findEqual(kernel)) {
+    kernel.erase();
+    kernel = existing;
+  } else {
+    kernel.setSymName(("kernel" + Twine(kernels.size())).str());
+    kernel->setAttr("growc.kernel", builder.getUnitAttr());
+    kernels.push_back(kernel);
+  }
+
+  builder.setInsertionPoint(group.front());
+  auto call = func::CallOp::create(builder, loc, kernel, inputs.getArrayRef());
+  for (auto [output, result] : llvm::zip(outputs, call.getResults()))
+    output.replaceAllUsesWith(result);
+  for (Operation *op : llvm::reverse(group))
+    op->erase();
+}
+
+struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    KernelFormer former(module);
+    SmallVector<func::FuncOp> forwards;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func->hasAttr("growc.param_names"))
+        forwards.push_back(func);
+    for (func::FuncOp host : forwards) {
+      if (!host.getBody().hasOneBlock()) {
+        host.emitOpError("growc-form-kernels expects a single-block forward "
+                         "function");
+        return signalPassFailure();
+      }
+      SmallVector<SmallVector<Operation *>> groups(1);
+      for (Operation &op : host.getBody().front()) {
+        if (isBoundary(&op)) {
+          if (!groups.back().empty())
+            groups.emplace_back();
+          continue;
+        }
+        groups.back().push_back(&op);
+      }
+      for (ArrayRef<Operation *> group : groups)
+        if (!group.empty() && doesWork(group))
+          former.outline(host, group);
+    }
+  }
+};
+
+} // namespace

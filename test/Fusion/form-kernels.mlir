@@ -1,0 +1,49 @@
+// RUN: growc --import-hf-config %S/../Lowering/Inputs/gqa2-tied.json --num-layers 2 --block-size 1 --model-name two -o %t.2.mlir
+// RUN: growc --import-hf-config %S/../Lowering/Inputs/gqa2-tied.json --num-layers 12 --block-size 1 --model-name deep -o %t.12.mlir
+// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels | FileCheck %s
+// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels | FileCheck %s --check-prefix=COUNT
+// RUN: growc-opt %t.12.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels | FileCheck %s --check-prefix=COUNT
+// RUN: growc-opt %t.2.mlir --growc-duplicate-middle-block --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels | FileCheck %s --check-prefix=COUNT
+
+// The host function is GEMM library calls and kernel calls: per layer one
+// attention kernel (RoPE on q and k + flash attention) after the three
+// projections, one residual + RMSNorm kernel after o_proj and after
+// down_proj, and one SwiGLU kernel between up and down.
+// CHECK-LABEL: func.func @two(
+// CHECK: %[[EMB:.+]]:2 = call @kernel0(%arg0, %arg1, %arg2)
+// CHECK: %[[Q:.+]] = growk.matmul %[[EMB]]#1, %arg3
+// CHECK: %[[K:.+]] = growk.matmul %[[EMB]]#1, %arg4
+// CHECK: %[[V:.+]] = growk.matmul %[[EMB]]#1, %arg5
+// CHECK: %[[ATT:.+]] = call @kernel1(%[[Q]], %[[K]], %[[V]])
+// CHECK: %[[O:.+]] = growk.matmul %[[ATT]], %arg6
+// CHECK: %[[MID:.+]]:2 = call @kernel2(%[[EMB]]#0, %[[O]], %arg7)
+// CHECK: %[[G:.+]] = growk.matmul %[[MID]]#1, %arg8
+// CHECK: %[[U:.+]] = growk.matmul %[[MID]]#1, %arg9
+// CHECK: %[[S:.+]] = call @kernel3(%[[G]], %[[U]])
+// CHECK: %[[D:.+]] = growk.matmul %[[S]], %arg10
+// Layer 1 reuses layer 0's kernels.
+// CHECK: call @kernel2(%[[MID]]#0, %[[D]], %arg11)
+// CHECK: call @kernel1(
+// CHECK: call @kernel2(
+// CHECK: call @kernel3(
+// The last residual + final norm has one output fewer: its own kernel.
+// CHECK: %[[FIN:.+]] = call @kernel4(
+// CHECK: %[[LOGITS:.+]] = growk.matmul %[[FIN]], %arg1
+// The final reshape is a view and stays on the host.
+// CHECK: %[[OUT:.+]] = tensor.expand_shape %[[LOGITS]]
+// CHECK: return %[[OUT]]
+
+// Kernels are functions marked growc.kernel; the attention kernel holds the
+// key-block loop.
+// CHECK: func.func @kernel0(%{{.*}}: tensor<1x8xi32>, %{{.*}}: tensor<11x16xf32>, %{{.*}}: tensor<16xf32>) -> (tensor<8x16xf32>, tensor<8x16xf32>) attributes {growc.kernel}
+// CHECK: tensor.extract
+// CHECK: func.func @kernel1(%{{.*}}: tensor<8x16xf32>, %{{.*}}: tensor<8x8xf32>, %{{.*}}: tensor<8x8xf32>) -> tensor<8x16xf32> attributes {growc.kernel}
+// CHECK: math.cos
+// CHECK: scf.for
+// CHECK: func.func @kernel3(
+// CHECK: math.exp
+
+// Depth adds calls, not kernels: 2 layers, 12 layers and a grown model all
+// have the same five kernels.
+// COUNT-COUNT-5: attributes {growc.kernel}
+// COUNT-NOT: growc.kernel
