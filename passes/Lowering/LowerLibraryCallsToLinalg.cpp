@@ -16,9 +16,14 @@ using namespace mlir;
 using namespace growc;
 
 namespace {
+/// C = A · Bᵀ, row-major, C overwritten (see docs/plan.md).
+constexpr llvm::StringLiteral kGemmLibraryCall = "growc_gemm_abt";
+
 struct LowerLibraryCallsToLinalgPass
     : growc::impl::LowerLibraryCallsToLinalgBase<
           LowerLibraryCallsToLinalgPass> {
+  using LowerLibraryCallsToLinalgBase::LowerLibraryCallsToLinalgBase;
+
   void runOnOperation() override {
     SmallVector<growk::MatmulOp> calls;
     getOperation().walk([&](growk::MatmulOp op) { calls.push_back(op); });
@@ -26,13 +31,16 @@ struct LowerLibraryCallsToLinalgPass
       OpBuilder b(op);
       Location loc = op.getLoc();
       auto type = op.getResult().getType();
-      Value zero = arith::ConstantOp::create(
-          b, loc, b.getFloatAttr(type.getElementType(), 0.0));
-      Value init = linalg::FillOp::create(
-                       b, loc, ValueRange{zero},
-                       ValueRange{tensor::EmptyOp::create(
-                           b, loc, type.getShape(), type.getElementType())})
-                       .getResult(0);
+      // A library call overwrites C; the generated contraction accumulates.
+      Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                           type.getElementType());
+      if (!libraryCall) {
+        Value zero = arith::ConstantOp::create(
+            b, loc, b.getFloatAttr(type.getElementType(), 0.0));
+        init =
+            linalg::FillOp::create(b, loc, ValueRange{zero}, ValueRange{init})
+                .getResult(0);
+      }
       MLIRContext *ctx = b.getContext();
       AffineExpr m = b.getAffineDimExpr(0), n = b.getAffineDimExpr(1),
                  k = b.getAffineDimExpr(2);
@@ -44,7 +52,8 @@ struct LowerLibraryCallsToLinalgPass
           ValueRange{init}, maps,
           {utils::IteratorType::parallel, utils::IteratorType::parallel,
            utils::IteratorType::reduction},
-          "", "", [&](OpBuilder &nb, Location l, ValueRange args) {
+          "", libraryCall ? kGemmLibraryCall : "",
+          [&](OpBuilder &nb, Location l, ValueRange args) {
             Value lhs = args[0], rhs = args[1];
             Type f32 = nb.getF32Type();
             if (lhs.getType() != f32)

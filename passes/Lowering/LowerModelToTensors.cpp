@@ -432,8 +432,11 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   SmallVector<ParamOp> params = model.getParams();
   SmallVector<Type> inputTypes = {
       RankedTensorType::get({batch, seq}, IntegerType::get(&getContext(), 32))};
-  SmallVector<Attribute> paramNames;
+  SmallVector<Attribute> paramNames, paramSources, paramCopies;
   for (ParamOp param : params) {
+    paramSources.push_back(param.getSource() ? param.getSourceAttr()
+                                             : param.getSymNameAttr());
+    paramCopies.push_back(BoolAttr::get(&getContext(), param.getCopy()));
     if (!param.getTensorType().getElementType().isF32())
       return param.emitOpError("lowering needs f32 parameters; '")
              << param.getSymName() << "' is "
@@ -454,7 +457,11 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
       func::FuncOp::create(builder, loc, model.getSymName(),
                            builder.getFunctionType(inputTypes, outputTypes));
   func->setAttr("growc.param_names", builder.getArrayAttr(paramNames));
+  func->setAttr("growc.param_sources", builder.getArrayAttr(paramSources));
+  func->setAttr("growc.param_copies", builder.getArrayAttr(paramCopies));
   func->setAttr("growc.output_names", ret.getNames());
+  func->setAttr("growc.vocab_size",
+                builder.getI64IntegerAttr(config.getVocab()));
   func->setAttr("growc.batch", builder.getI64IntegerAttr(batch));
   func->setAttr("growc.seq", builder.getI64IntegerAttr(seq));
   Block *entry = func.addEntryBlock();

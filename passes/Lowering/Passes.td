@@ -45,7 +45,15 @@ def LowerLibraryCallsToLinalg
   let description = [{
     `growk.matmul %a, %b` becomes a `linalg.generic` computing `A · Bᵀ`.
     Used where no GEMM library is linked: the JIT-based numerical tests.
+    With `library-call`, the contraction is instead marked
+    `library_call = "growc_gemm_abt"` and initialised with `tensor.empty`:
+    it still bufferizes like any linalg op, and the plan emitter turns it
+    back into a GEMM library call that overwrites its output.
   }];
+  let options = [
+    Option<"libraryCall", "library-call", "bool", /*default=*/"false",
+           "Mark the contractions as GEMM library calls for the plan">,
+  ];
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect"];

@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "growc/Codegen/Codegen.h"
 #include "growc/Growth/GrowthPlan.h"
 #include "growc/Growth/GrowthSchedule.h"
 #include "growc/Growth/InitWeights.h"
@@ -26,13 +27,16 @@
 #include "mlir/IR/Verifier.h"
 #include "mlir/Parser/Parser.h"
 #include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/JSON.h"
 #include "llvm/Support/MemoryBuffer.h"
+#include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
 #include "llvm/Support/ToolOutputFile.h"
 #include "llvm/Support/WithColor.h"
@@ -43,6 +47,7 @@
 using namespace mlir;
 using namespace growc;
 namespace cl = llvm::cl;
+namespace json = llvm::json;
 
 namespace {
 
@@ -55,8 +60,32 @@ cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
                                 cl::cat(growCat));
 cl::opt<std::string> emit("emit",
                           cl::desc("What to write: 'mlir' (the model after "
-                                   "the requested transformations)"),
+                                   "the requested transformations) or 'so' "
+                                   "(native CPU kernels + plan; the default "
+                                   "for -o *.so)"),
                           cl::init(""), cl::cat(growCat));
+
+// Code generation.
+cl::opt<std::string> graph("graph", cl::desc("Graph to compile: forward"),
+                           cl::init("forward"), cl::cat(growCat));
+cl::opt<std::string> target("target",
+                            cl::desc("Code generation target: cpu (default "
+                                     "for -o *.so)"),
+                            cl::init(""), cl::cat(growCat));
+cl::opt<int64_t> batchSize("batch", cl::desc("Compiled batch size B"),
+                           cl::init(1), cl::cat(growCat));
+cl::opt<int64_t> seqLength("seq-len",
+                           cl::desc("Compiled sequence length T (default "
+                                    "256, at most the model's context)"),
+                           cl::init(256), cl::cat(growCat));
+cl::opt<int64_t> keyBlock("key-block",
+                          cl::desc("Keys per flash-attention block"),
+                          cl::init(64), cl::cat(growCat));
+cl::opt<std::string> analysisPasses(
+    "analysis-passes",
+    cl::desc("Analysis rewrites applied after growth, as a pass pipeline, "
+             "e.g. 'growc-skip-layers{layers=3},growc-add-early-exit-heads'"),
+    cl::init(""), cl::cat(growCat));
 
 // Import.
 cl::opt<std::string> importConfig(
@@ -236,19 +265,67 @@ LogicalResult describeGrowth(grow::ModelOp model, GrowthMethod method,
   return success();
 }
 
+/// Compiles the (grown, rewritten) model to native CPU kernels and the plan:
+/// `-o fwd.so` writes fwd.so and fwd.plan.json, each atomically.
+int compileCpu(MLIRContext &context, ModuleOp module) {
+  if (!weightsIn.empty())
+    return fail("--weights-in/--weights-out migrate checkpoints with "
+                "--emit=mlir; compile the grown model.mlir separately");
+  OwningOpRef<ModuleOp> compiled = module.clone();
+  CodegenOptions options;
+  options.batch = batchSize;
+  options.seq = seqLength;
+  options.keyBlock = keyBlock;
+  PassManager pm(&context);
+  buildBufferizedForwardPipeline(pm, options);
+  if (failed(pm.run(*compiled)))
+    return 1;
+  llvm::SmallString<128> planPath(outputFile);
+  llvm::sys::path::replace_extension(planPath, ".plan.json");
+  auto plan = emitPlan(*compiled, "cpu", llvm::sys::path::filename(outputFile));
+  if (!plan)
+    return fail(llvm::toString(plan.takeError()));
+  if (failed(lowerKernelsToLLVM(*compiled)))
+    return 1;
+  if (llvm::Error err = writeCpuSharedObject(*compiled, outputFile))
+    return fail(llvm::toString(std::move(err)));
+  if (llvm::Error err = llvm::writeToOutput(
+          planPath, [&](llvm::raw_ostream &os) -> llvm::Error {
+            os << llvm::formatv("{0:2}", json::Value(std::move(*plan))) << "\n";
+            return llvm::Error::success();
+          }))
+    return fail("cannot write '" + planPath +
+                "': " + llvm::toString(std::move(err)));
+  return 0;
+}
+
 int run(MLIRContext &context) {
   if (inputFile.empty() == importConfig.empty())
     return fail("give exactly one input: a model .mlir file or "
                 "--import-hf-config config.json");
-  if (!emit.empty() && emit != "mlir")
-    return fail("--emit=" + emit +
-                " is not available: this build of growc writes MLIR "
-                "(--emit=mlir); PTX and native code come with the code "
-                "generation pipeline");
-  if (!outputFile.empty() && emit.empty() &&
-      !StringRef(outputFile).ends_with(".mlir") && outputFile != "-")
+  StringRef outExt = llvm::sys::path::extension(outputFile);
+  if (emit.empty() && !outputFile.empty())
+    emit = outExt == ".so" ? "so" : outExt == ".ptx" ? "ptx" : "mlir";
+  if (emit == "ptx" || target == "nvptx")
+    return fail("the nvptx target is not available in this build yet: "
+                "compile for the CPU (-o model.so); PTX generation comes "
+                "with the GPU code path");
+  if (emit != "mlir" && emit != "so")
+    return fail("--emit must be mlir or so, got '" + emit + "'");
+  if (!target.empty() && target != "cpu")
+    return fail("--target must be cpu, got '" + target + "'");
+  if (emit == "so" && (outputFile.empty() || outputFile == "-"))
+    return fail("--emit=so needs an output file (-o model.so)");
+  if (graph != "forward")
+    return fail("--graph=" + graph +
+                " is not available yet; this build compiles the forward "
+                "graph (--graph=forward)");
+  if (outputFile != "-" && !outputFile.empty() && emit == "mlir" &&
+      outExt != ".mlir" && !emit.getNumOccurrences())
     return fail("cannot infer what to write to '" + outputFile +
-                "': use --emit=mlir (this build writes MLIR only)");
+                "': use --emit=mlir or -o *.so");
+  if (batchSize < 1 || seqLength < 1 || keyBlock < 1)
+    return fail("--batch, --seq-len and --key-block must be positive");
   if (weightsIn.empty() != weightsOut.empty())
     return fail("--weights-in and --weights-out go together");
   if (growSteps < 0)
@@ -344,8 +421,18 @@ int run(MLIRContext &context) {
       return 1;
     model = findModel(*module);
   }
+  if (!analysisPasses.empty()) {
+    PassManager pm(&context);
+    if (failed(parsePassPipeline(analysisPasses, pm)))
+      return fail("cannot parse --analysis-passes '" + analysisPasses + "'");
+    if (failed(pm.run(*module)))
+      return 1;
+    model = findModel(*module);
+  }
   if (printLineage)
     llvm::outs() << formatLineage(*model) << "\n";
+  if (emit == "so")
+    return compileCpu(context, *module);
 
   // Both outputs appear or neither: the IR goes to a temporary file first,
   // the checkpoint is migrated (atomically, after all its checks), and only
@@ -407,6 +494,7 @@ int main(int argc, char **argv) {
                               "Transformer models\n");
   DialectRegistry registry;
   registerAllDialects(registry);
+  registerAllPasses();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   return run(context);

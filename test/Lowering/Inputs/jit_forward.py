@@ -21,6 +21,7 @@ import torch
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "Reference"))
 import llama_reference  # noqa: E402
+from random_model import random_weights  # noqa: E402
 
 LLVM_LIB = "/usr/lib/llvm-22/lib"
 LOWER_TO_LLVM = [
@@ -42,35 +43,6 @@ def run(cmd, **kw):
     if result.returncode != 0:
         sys.exit("FAIL: %s\n%s" % (" ".join(cmd), result.stderr[-4000:]))
     return result.stdout
-
-
-def random_weights(config, layers, rng):
-    d, f = config["hidden_size"], config["intermediate_size"]
-    h, kv = config["num_attention_heads"], config["num_key_value_heads"]
-    hd, v = config["head_dim"], config["vocab_size"]
-
-    def mat(rows, cols):
-        return (rng.standard_normal((rows, cols)) / np.sqrt(cols)).astype(np.float32)
-
-    def norm(n):
-        return (1 + 0.2 * rng.standard_normal(n)).astype(np.float32)
-
-    w = {"model.embed_tokens.weight": rng.standard_normal((v, d)).astype(np.float32)}
-    for i in range(layers):
-        p = "model.layers.%d." % i
-        w[p + "input_layernorm.weight"] = norm(d)
-        w[p + "self_attn.q_proj.weight"] = mat(h * hd, d)
-        w[p + "self_attn.k_proj.weight"] = mat(kv * hd, d)
-        w[p + "self_attn.v_proj.weight"] = mat(kv * hd, d)
-        w[p + "self_attn.o_proj.weight"] = mat(d, h * hd)
-        w[p + "post_attention_layernorm.weight"] = norm(d)
-        w[p + "mlp.gate_proj.weight"] = mat(f, d)
-        w[p + "mlp.up_proj.weight"] = mat(f, d)
-        w[p + "mlp.down_proj.weight"] = mat(d, f)
-    w["model.norm.weight"] = norm(d)
-    if not config.get("tie_word_embeddings", False):
-        w["lm_head.weight"] = mat(v, d)
-    return w
 
 
 def dense(array, mlir_type):

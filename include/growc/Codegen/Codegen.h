@@ -1,0 +1,53 @@
+//===- Codegen.h - from a grow.model to an executable artifact --*- C++ -*-===//
+//
+// The compilation pipeline shared by the growc driver and growc-opt:
+// tensor-level lowering, kernel formation, bufferization, plan emission and
+// the CPU backend (kernels -> LLVM -> native shared object). The artifact is
+// the kernels file plus the JSON plan of docs/plan.md.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_CODEGEN_CODEGEN_H
+#define GROWC_CODEGEN_CODEGEN_H
+
+#include "mlir/IR/BuiltinOps.h"
+#include "mlir/Pass/PassManager.h"
+#include "llvm/Support/Error.h"
+#include "llvm/Support/JSON.h"
+
+#include <string>
+
+namespace growc {
+
+struct CodegenOptions {
+  int64_t batch = 1;
+  int64_t seq = 256;
+  int64_t keyBlock = 64;
+};
+
+/// grow.model -> bufferized host function + kernel functions: lowering to
+/// tensors, kernel formation, GEMMs marked as library calls, one-shot
+/// bufferization with results turned into out-parameters.
+void buildBufferizedForwardPipeline(mlir::OpPassManager &pm,
+                                    const CodegenOptions &options);
+
+/// Reads the bufferized host function of `module` (the function with
+/// `growc.param_names`) into a plan, assigns arena offsets by liveness,
+/// erases the host function and leaves only the kernels. `kernelsFile` is
+/// recorded in the plan.
+llvm::Expected<llvm::json::Object> emitPlan(mlir::ModuleOp module,
+                                            llvm::StringRef target,
+                                            llvm::StringRef kernelsFile);
+
+/// Lowers the kernel functions of `module` to the LLVM dialect with the
+/// bare-pointer calling convention and adds `<kernel>_packed(void **args)`
+/// entry points.
+mlir::LogicalResult lowerKernelsToLLVM(mlir::ModuleOp module);
+
+/// Compiles an LLVM-dialect `module` for the host CPU at -O3 and links it
+/// into the shared object `path` (written atomically).
+llvm::Error writeCpuSharedObject(mlir::ModuleOp module, llvm::StringRef path);
+
+} // namespace growc
+
+#endif // GROWC_CODEGEN_CODEGEN_H

@@ -1,0 +1,37 @@
+//===- BufferizedPipeline.cpp - grow.model to bufferized kernels ----------===//
+//
+// The target-independent part of code generation. After it, the module holds
+// one host function (library calls, kernel calls, allocations, views) and
+// the kernels, all on memrefs with out-parameters instead of results.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Codegen/Codegen.h"
+
+#include "passes/Fusion/Passes.h"
+#include "passes/Lowering/Passes.h"
+
+#include "mlir/Dialect/Bufferization/Transforms/Passes.h"
+#include "mlir/Transforms/Passes.h"
+
+using namespace mlir;
+
+void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
+                                           const CodegenOptions &options) {
+  pm.addPass(createLowerModelToTensors(
+      {options.batch, options.seq, options.keyBlock}));
+  pm.addPass(createFormKernels());
+  pm.addPass(createLowerLibraryCallsToLinalg({/*libraryCall=*/true}));
+  bufferization::OneShotBufferizePassOptions bufferize;
+  bufferize.bufferizeFunctionBoundaries = true;
+  bufferize.functionBoundaryTypeConversion =
+      bufferization::LayoutMapOption::IdentityLayoutMap;
+  // The attention loop yields fresh running max/sum/output tensors.
+  bufferize.allowReturnAllocsFromLoops = true;
+  pm.addPass(bufferization::createOneShotBufferizePass(bufferize));
+  bufferization::BufferResultsToOutParamsPassOptions outParams;
+  outParams.hoistStaticAllocs = true;
+  outParams.modifyPublicFunctions = true;
+  pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
+  pm.addPass(createCanonicalizerPass());
+}

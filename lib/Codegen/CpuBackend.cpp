@@ -1,0 +1,210 @@
+//===- CpuBackend.cpp - kernels to a native shared object -----------------===//
+//
+// Kernels are lowered with upstream passes to the LLVM dialect, given a
+// uniform `void <kernel>_packed(void **args)` entry for the runtime (it
+// builds each memref descriptor from the buffer address and the static
+// shape, so the runtime passes plain pointers), translated to LLVM IR,
+// optimised at -O3 for the host CPU (whose SIMD width the loop vectoriser then
+// uses), emitted as an object and linked into a shared object by the system
+// compiler driver.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Codegen/Codegen.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/ExecutionEngine/OptUtils.h"
+#include "mlir/IR/BuiltinTypes.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Export.h"
+#include "llvm/IR/LegacyPassManager.h"
+#include "llvm/IR/Module.h"
+#include "llvm/MC/TargetRegistry.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Program.h"
+#include "llvm/Support/TargetSelect.h"
+#include "llvm/Support/raw_ostream.h"
+#include "llvm/Target/TargetMachine.h"
+#include "llvm/Target/TargetOptions.h"
+#include "llvm/TargetParser/Host.h"
+
+using namespace mlir;
+using namespace growc;
+
+namespace {
+
+llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "cpu backend: " + message);
+}
+
+/// The upstream lowering of bufferized kernels to the LLVM dialect.
+constexpr const char *kKernelsToLLVM =
+    "buffer-deallocation-pipeline,convert-linalg-to-loops,"
+    "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
+    "finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
+    "convert-index-to-llvm,convert-cf-to-llvm,"
+    "convert-func-to-llvm,"
+    "reconcile-unrealized-casts";
+
+/// Adds `void <name>_packed(void **args)` calling `<name>` with, for each
+/// memref argument of static type `types[i]`, the expanded descriptor
+/// (allocated = aligned = args[i], offset 0, sizes, row-major strides).
+void addPackedEntry(OpBuilder &builder, LLVM::LLVMFuncOp kernel,
+                    ArrayRef<MemRefType> types) {
+  MLIRContext *ctx = builder.getContext();
+  Location loc = kernel.getLoc();
+  auto ptr = LLVM::LLVMPointerType::get(ctx);
+  auto i64 = builder.getI64Type();
+  auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr});
+  auto packed = LLVM::LLVMFuncOp::create(
+      builder, loc, (kernel.getName() + "_packed").str(), type);
+  Block *entry = packed.addEntryBlock(builder);
+  OpBuilder::InsertionGuard guard(builder);
+  builder.setInsertionPointToStart(entry);
+  auto constant = [&](int64_t value) -> Value {
+    return LLVM::ConstantOp::create(builder, loc, i64,
+                                    builder.getI64IntegerAttr(value));
+  };
+  SmallVector<Value> args;
+  for (auto [i, memref] : llvm::enumerate(types)) {
+    Value slot =
+        LLVM::GEPOp::create(builder, loc, ptr, ptr, entry->getArgument(0),
+                            ArrayRef<LLVM::GEPArg>{int32_t(i)});
+    Value base = LLVM::LoadOp::create(builder, loc, ptr, slot);
+    args.append({base, base, constant(0)});
+    ArrayRef<int64_t> shape = memref.getShape();
+    SmallVector<int64_t> strides(shape.size(), 1);
+    for (int64_t d = int64_t(shape.size()) - 2; d >= 0; --d)
+      strides[d] = strides[d + 1] * shape[d + 1];
+    for (int64_t size : shape)
+      args.push_back(constant(size));
+    for (int64_t stride : strides)
+      args.push_back(constant(stride));
+  }
+  LLVM::CallOp::create(builder, loc, kernel, args);
+  LLVM::ReturnOp::create(builder, loc, ValueRange{});
+}
+
+} // namespace
+
+LogicalResult growc::lowerKernelsToLLVM(ModuleOp module) {
+  SmallVector<std::pair<std::string, SmallVector<MemRefType>>> kernels;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func->hasAttr("growc.kernel"))
+      return func.emitOpError("only kernels may be left for the CPU backend");
+    SmallVector<MemRefType> types;
+    for (Type type : func.getArgumentTypes()) {
+      auto memref = dyn_cast<MemRefType>(type);
+      if (!memref || !memref.hasStaticShape() ||
+          !memref.getLayout().isIdentity())
+        return func.emitOpError("kernel arguments must be static, "
+                                "contiguous memrefs");
+      types.push_back(memref);
+    }
+    if (func.getNumResults() != 0)
+      return func.emitOpError("kernels return through out-parameters");
+    kernels.push_back({func.getSymName().str(), types});
+  }
+  PassManager pm(module.getContext());
+  if (failed(parsePassPipeline(kKernelsToLLVM, pm)) || failed(pm.run(module)))
+    return failure();
+  OpBuilder builder(module.getContext());
+  builder.setInsertionPointToEnd(module.getBody());
+  for (auto &[name, types] : kernels) {
+    auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
+    if (!kernel)
+      return module.emitError("kernel @") << name << " vanished in lowering";
+    // The runtime sees only the packed entries.
+    addPackedEntry(builder, kernel, types);
+  }
+  // Export only the packed entries; kernels and helpers stay internal so
+  // LLVM can inline and specialise them.
+  for (auto func : module.getOps<LLVM::LLVMFuncOp>())
+    if (!func.isExternal() && !func.getName().ends_with("_packed"))
+      func.setLinkage(LLVM::Linkage::Internal);
+  return success();
+}
+
+llvm::Error growc::writeCpuSharedObject(ModuleOp module, llvm::StringRef path) {
+  llvm::InitializeNativeTarget();
+  llvm::InitializeNativeTargetAsmPrinter();
+  registerBuiltinDialectTranslation(*module.getContext());
+  registerLLVMDialectTranslation(*module.getContext());
+
+  llvm::LLVMContext llvmContext;
+  std::unique_ptr<llvm::Module> llvmModule =
+      translateModuleToLLVMIR(module, llvmContext, "growc_kernels");
+  if (!llvmModule)
+    return fail("translation to LLVM IR failed");
+
+  llvm::Triple triple(llvm::sys::getDefaultTargetTriple());
+  std::string error;
+  const llvm::Target *target =
+      llvm::TargetRegistry::lookupTarget(triple, error);
+  if (!target)
+    return fail("no target for " + triple.str() + ": " + error);
+  std::string features;
+  for (const auto &feature : llvm::sys::getHostCPUFeatures())
+    features += (feature.second ? "+" : "-") + feature.first().str() + ",";
+  std::unique_ptr<llvm::TargetMachine> machine(target->createTargetMachine(
+      triple, llvm::sys::getHostCPUName(), features, llvm::TargetOptions(),
+      llvm::Reloc::PIC_, std::nullopt, llvm::CodeGenOptLevel::Aggressive));
+  if (!machine)
+    return fail("cannot create a target machine for the host");
+  llvmModule->setTargetTriple(triple);
+  llvmModule->setDataLayout(machine->createDataLayout());
+  if (llvm::Error err = makeOptimizingTransformer(
+          /*optLevel=*/3, /*sizeLevel=*/0, machine.get())(llvmModule.get()))
+    return err;
+
+  // Object file and shared object go to temporaries next to `path`; only the
+  // finished shared object is renamed into place.
+  llvm::SmallString<128> object, shared;
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueFile(path + ".%%%%%%.o", object))
+    return fail("cannot create a temporary object file: " + ec.message());
+  llvm::FileRemover removeObject(object);
+  {
+    std::error_code ec;
+    llvm::raw_fd_ostream os(object, ec, llvm::sys::fs::OF_None);
+    if (ec)
+      return fail("cannot write " + object + ": " + ec.message());
+    llvm::legacy::PassManager codegen;
+    if (machine->addPassesToEmitFile(codegen, os, nullptr,
+                                     llvm::CodeGenFileType::ObjectFile))
+      return fail("the host target cannot emit object files");
+    codegen.run(*llvmModule);
+  }
+  if (std::error_code ec =
+          llvm::sys::fs::createUniqueFile(path + ".%%%%%%.tmp", shared))
+    return fail("cannot create a temporary file: " + ec.message());
+  llvm::FileRemover removeShared(shared);
+
+  std::string linker;
+  for (const char *name : {"clang-22", "clang", "cc"})
+    if (auto found = llvm::sys::findProgramByName(name)) {
+      linker = *found;
+      break;
+    }
+  if (linker.empty())
+    return fail("no compiler driver (clang-22, clang or cc) to link the "
+                "shared object");
+  std::string message;
+  SmallVector<llvm::StringRef> argv = {linker, "-shared", "-o",
+                                       shared, object,    "-lm"};
+  if (llvm::sys::ExecuteAndWait(linker, argv, std::nullopt, {}, 0, 0,
+                                &message) != 0)
+    return fail("linking the shared object failed" +
+                (message.empty() ? "" : ": " + message));
+  if (std::error_code ec = llvm::sys::fs::rename(shared, path))
+    return fail("cannot write " + path + ": " + ec.message());
+  removeShared.releaseFile();
+  return llvm::Error::success();
+}

@@ -1,0 +1,329 @@
+//===- PlanEmitter.cpp - the host function as a plan ----------------------===//
+//
+// The runtime does not run compiled host code: it interprets the plan, a flat
+// list of kernel launches and GEMM library calls over buffers in one arena
+// (XLA's thunk sequence, llm.c's kernel list). This file reads the bufferized
+// host function into that plan and plans the arena: parameters, tokens and
+// outputs get their own bytes; intermediates share bytes whenever their
+// lifetimes (first definition to last use, views included) do not overlap.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Codegen/Codegen.h"
+
+#include "dialects/Grow/GrowOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "llvm/Support/FormatVariadic.h"
+
+using namespace mlir;
+using namespace growc;
+namespace json = llvm::json;
+
+namespace {
+
+constexpr int64_t kAlignment = 64;
+constexpr llvm::StringLiteral kGemmLibraryCall = "growc_gemm_abt";
+
+llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "plan emission: " + message);
+}
+
+int64_t alignUp(int64_t value) {
+  return (value + kAlignment - 1) / kAlignment * kAlignment;
+}
+
+std::optional<StringRef> dtypeName(Type type) {
+  if (type.isF32())
+    return StringRef("F32");
+  if (type.isInteger(32))
+    return StringRef("I32");
+  return std::nullopt;
+}
+
+json::Array shapeOf(MemRefType type) {
+  json::Array shape;
+  for (int64_t d : type.getShape())
+    shape.push_back(d);
+  return shape;
+}
+
+/// One arena allocation.
+struct Buffer {
+  int64_t size = 0;
+  int64_t offset = -1;
+  /// Op indices of the first definition and the last use; persistent
+  /// buffers (parameters, inputs, outputs) live for the whole run.
+  int64_t firstUse = 0, lastUse = 0;
+  bool persistent = false;
+};
+
+class PlanBuilder {
+public:
+  explicit PlanBuilder(func::FuncOp host) : host(host) {}
+
+  llvm::Expected<json::Object> build(StringRef target, StringRef kernelsFile);
+
+private:
+  /// The buffer a memref value lives in (views resolve to their source).
+  std::optional<unsigned> bufferOf(Value value) {
+    auto it = bufferIds.find(value);
+    if (it == bufferIds.end())
+      return std::nullopt;
+    return it->second;
+  }
+  unsigned newBuffer(Value value, int64_t index, bool persistent) {
+    auto type = cast<MemRefType>(value.getType());
+    Buffer buffer;
+    buffer.size =
+        type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+    buffer.firstUse = buffer.lastUse = index;
+    buffer.persistent = persistent;
+    buffers.push_back(buffer);
+    bufferIds[value] = buffers.size() - 1;
+    return buffers.size() - 1;
+  }
+  void assignOffsets();
+
+  func::FuncOp host;
+  SmallVector<Buffer> buffers;
+  DenseMap<Value, unsigned> bufferIds;
+};
+
+void PlanBuilder::assignOffsets() {
+  // Persistent buffers first, back to back; then first-fit by lifetime for
+  // the intermediates, in order of definition.
+  int64_t end = 0;
+  for (Buffer &buffer : buffers)
+    if (buffer.persistent) {
+      buffer.offset = end;
+      end = alignUp(end + buffer.size);
+    }
+  int64_t base = end;
+  SmallVector<Buffer *> placed;
+  for (Buffer &buffer : buffers) {
+    if (buffer.persistent)
+      continue;
+    // Candidate offsets: the base and the end of every overlapping buffer.
+    SmallVector<Buffer *> live;
+    for (Buffer *other : placed)
+      if (other->firstUse <= buffer.lastUse &&
+          buffer.firstUse <= other->lastUse)
+        live.push_back(other);
+    SmallVector<int64_t> candidates = {base};
+    for (Buffer *other : live)
+      candidates.push_back(alignUp(other->offset + other->size));
+    llvm::sort(candidates);
+    for (int64_t candidate : candidates) {
+      bool fits = llvm::none_of(live, [&](Buffer *other) {
+        return candidate < other->offset + other->size &&
+               other->offset < candidate + buffer.size;
+      });
+      if (fits) {
+        buffer.offset = candidate;
+        break;
+      }
+    }
+    placed.push_back(&buffer);
+  }
+}
+
+llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
+                                                StringRef kernelsFile) {
+  auto paramNames = host->getAttrOfType<ArrayAttr>("growc.param_names");
+  auto outputNames = host->getAttrOfType<ArrayAttr>("growc.output_names");
+  auto batch = host->getAttrOfType<IntegerAttr>("growc.batch");
+  auto seq = host->getAttrOfType<IntegerAttr>("growc.seq");
+  auto vocab = host->getAttrOfType<IntegerAttr>("growc.vocab_size");
+  if (!paramNames || !outputNames || !batch || !seq || !vocab)
+    return fail("the host function lacks its growc.* attributes");
+  Block &body = host.getBody().front();
+  unsigned numParams = paramNames.size(), numOutputs = outputNames.size();
+  if (body.getNumArguments() != 1 + numParams + numOutputs)
+    return fail(llvm::formatv("host function has {0} arguments, expected "
+                              "tokens + {1} parameters + {2} outputs",
+                              body.getNumArguments(), numParams, numOutputs));
+
+  // Arguments: tokens, parameters, then one out-parameter per output.
+  json::Array inputs, params, outputs;
+  auto tensorEntry = [&](StringRef name, Value value,
+                         unsigned buffer) -> llvm::Expected<json::Object> {
+    auto type = cast<MemRefType>(value.getType());
+    std::optional<StringRef> dtype = dtypeName(type.getElementType());
+    if (!dtype)
+      return fail("tensor '" + name + "' has an unsupported element type");
+    return json::Object{{"name", name},
+                        {"buffer", buffer},
+                        {"dtype", *dtype},
+                        {"shape", shapeOf(type)}};
+  };
+  for (BlockArgument arg : body.getArguments().take_front(1 + numParams))
+    newBuffer(arg, 0, /*persistent=*/true);
+  auto tokens = tensorEntry("tokens", body.getArgument(0), 0);
+  if (!tokens)
+    return tokens.takeError();
+  inputs.push_back(std::move(*tokens));
+
+  // Walk the host ops: allocations and views define buffers; kernel calls
+  // and GEMMs become steps; a copy into an out-parameter makes that output
+  // live in the copied buffer.
+  json::Array steps, kernels;
+  llvm::StringMap<unsigned> kernelIndex;
+  DenseMap<unsigned, unsigned> outputBuffer; // output index -> buffer
+  auto argBuffers = [&](Operation *op, ValueRange values,
+                        int64_t index) -> llvm::Expected<json::Array> {
+    json::Array ids;
+    for (Value v : values) {
+      std::optional<unsigned> id = bufferOf(v);
+      if (!id)
+        return fail(
+            llvm::formatv("'{0}' reads a value with no buffer", op->getName()));
+      buffers[*id].lastUse = std::max(buffers[*id].lastUse, index);
+      ids.push_back(*id);
+    }
+    return ids;
+  };
+  int64_t index = 0;
+  for (Operation &op : body) {
+    ++index;
+    if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      if (!alloc.getType().hasStaticShape())
+        return fail("dynamic allocation in the host function");
+      newBuffer(alloc.getResult(), index, false);
+    } else if (isa<memref::ExpandShapeOp, memref::CollapseShapeOp>(op)) {
+      std::optional<unsigned> id = bufferOf(op.getOperand(0));
+      if (!id)
+        return fail("a view of a value with no buffer");
+      bufferIds[op.getResult(0)] = *id;
+      buffers[*id].lastUse = std::max(buffers[*id].lastUse, index);
+    } else if (auto call = dyn_cast<func::CallOp>(op)) {
+      auto [it, inserted] =
+          kernelIndex.try_emplace(call.getCallee(), kernels.size());
+      if (inserted) {
+        json::Array args;
+        for (Type type : call.getOperandTypes()) {
+          auto memref = cast<MemRefType>(type);
+          std::optional<StringRef> dtype = dtypeName(memref.getElementType());
+          if (!dtype)
+            return fail("kernel '" + call.getCallee() +
+                        "' has an unsupported argument type");
+          args.push_back(
+              json::Object{{"dtype", *dtype}, {"shape", shapeOf(memref)}});
+        }
+        kernels.push_back(
+            json::Object{{"name", call.getCallee()},
+                         {"symbol", (call.getCallee() + "_packed").str()},
+                         {"args", std::move(args)}});
+      }
+      auto ids = argBuffers(call, call.getOperands(), index);
+      if (!ids)
+        return ids.takeError();
+      steps.push_back(json::Object{
+          {"op", "kernel"}, {"kernel", it->second}, {"args", std::move(*ids)}});
+    } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
+      if (generic.getLibraryCallName() != kGemmLibraryCall)
+        return fail("a linalg op other than a GEMM library call is left in "
+                    "the host function");
+      auto a = cast<MemRefType>(generic.getDpsInputs()[0].getType());
+      auto b = cast<MemRefType>(generic.getDpsInputs()[1].getType());
+      auto ids = argBuffers(&op, op.getOperands(), index);
+      if (!ids)
+        return ids.takeError();
+      steps.push_back(json::Object{{"op", "gemm"},
+                                   {"a", (*ids)[0]},
+                                   {"b", (*ids)[1]},
+                                   {"c", (*ids)[2]},
+                                   {"m", a.getDimSize(0)},
+                                   {"n", b.getDimSize(0)},
+                                   {"k", a.getDimSize(1)}});
+    } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+      auto target = dyn_cast<BlockArgument>(copy.getTarget());
+      std::optional<unsigned> source = bufferOf(copy.getSource());
+      if (!target || target.getArgNumber() <= numParams || !source)
+        return fail("a copy that does not produce a model output");
+      outputBuffer[target.getArgNumber() - 1 - numParams] = *source;
+      buffers[*source].persistent = true;
+    } else if (!isa<func::ReturnOp>(op)) {
+      return fail(llvm::formatv("unsupported op '{0}' in the host function",
+                                op.getName()));
+    }
+  }
+  // Outputs written in place (hoisted allocations) are their own buffers.
+  for (unsigned i = 0; i < numOutputs; ++i) {
+    BlockArgument arg = body.getArgument(1 + numParams + i);
+    if (!outputBuffer.count(i)) {
+      std::optional<unsigned> id = bufferOf(arg);
+      if (!id)
+        id = newBuffer(arg, 0, true);
+      buffers[*id].persistent = true;
+      outputBuffer[i] = *id;
+    }
+    auto entry = tensorEntry(cast<StringAttr>(outputNames[i]).getValue(), arg,
+                             outputBuffer[i]);
+    if (!entry)
+      return entry.takeError();
+    outputs.push_back(std::move(*entry));
+  }
+  auto sources = host->getAttrOfType<ArrayAttr>("growc.param_sources");
+  auto copies = host->getAttrOfType<ArrayAttr>("growc.param_copies");
+  for (auto [i, name] : llvm::enumerate(paramNames)) {
+    auto entry = tensorEntry(cast<StringAttr>(name).getValue(),
+                             body.getArgument(1 + i), 1 + i);
+    if (!entry)
+      return entry.takeError();
+    // Provenance travels with the artifact (DESIGN.md "Growth is data").
+    if (sources && copies && i < sources.size() && i < copies.size()) {
+      (*entry)["source"] = cast<StringAttr>(sources[i]).getValue();
+      (*entry)["copy"] = cast<BoolAttr>(copies[i]).getValue();
+    }
+    params.push_back(std::move(*entry));
+  }
+
+  assignOffsets();
+  json::Array bufferList;
+  int64_t arenaSize = 0;
+  for (auto [id, buffer] : llvm::enumerate(buffers)) {
+    bufferList.push_back(json::Object{
+        {"id", int64_t(id)}, {"offset", buffer.offset}, {"size", buffer.size}});
+    arenaSize = std::max(arenaSize, alignUp(buffer.offset + buffer.size));
+  }
+
+  return json::Object{{"format", "growc-plan"},
+                      {"version", 1},
+                      {"graph", "forward"},
+                      {"target", target},
+                      {"model", host.getSymName()},
+                      {"kernels_file", kernelsFile},
+                      {"batch", batch.getInt()},
+                      {"seq", seq.getInt()},
+                      {"vocab_size", vocab.getInt()},
+                      {"alignment", kAlignment},
+                      {"arena_size", arenaSize},
+                      {"buffers", std::move(bufferList)},
+                      {"inputs", std::move(inputs)},
+                      {"params", std::move(params)},
+                      {"outputs", std::move(outputs)},
+                      {"kernels", std::move(kernels)},
+                      {"steps", std::move(steps)}};
+}
+
+} // namespace
+
+llvm::Expected<json::Object> growc::emitPlan(ModuleOp module, StringRef target,
+                                             StringRef kernelsFile) {
+  SmallVector<func::FuncOp> hosts;
+  for (auto func : module.getOps<func::FuncOp>())
+    if (func->hasAttr("growc.param_names"))
+      hosts.push_back(func);
+  if (hosts.size() != 1)
+    return fail(llvm::formatv("expected one forward function, found {0}",
+                              hosts.size()));
+  auto plan = PlanBuilder(hosts.front()).build(target, kernelsFile);
+  if (!plan)
+    return plan.takeError();
+  hosts.front().erase();
+  return plan;
+}

@@ -1,0 +1,112 @@
+#!/usr/bin/env python3
+"""End-to-end CPU check: growc compiles a model to native kernels + plan,
+growc-run executes it on a checkpoint, and the outputs match the independent
+PyTorch reference (test/Reference/llama_reference.py, float64).
+
+Optional growth (with the checkpoint migrated by growc) and analysis
+rewrites (--analysis-passes, mirrored by --reference keyword arguments).
+Tokens may be smaller than the compiled shape (--tokens-batch/--tokens-seq).
+"""
+import argparse
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import torch
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "Reference"))
+import llama_reference  # noqa: E402
+from random_model import random_weights  # noqa: E402
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit("FAIL: %s\n%s" % (" ".join(cmd), result.stderr[-4000:]))
+    return result
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--growc", required=True)
+    ap.add_argument("--growc-run", required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--layers", type=int, required=True)
+    ap.add_argument("--block-size", type=int, default=1)
+    ap.add_argument("--batch", type=int, required=True)
+    ap.add_argument("--seq", type=int, required=True)
+    ap.add_argument("--tokens-batch", type=int)
+    ap.add_argument("--tokens-seq", type=int)
+    ap.add_argument("--key-block", type=int, default=64)
+    ap.add_argument("--grow", default="")
+    ap.add_argument("--analysis-passes", default="")
+    ap.add_argument("--reference", default="{}")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tmp", required=True)
+    ap.add_argument("--tolerance", type=float, default=1e-4)
+    a = ap.parse_args()
+    os.makedirs(a.tmp, exist_ok=True)
+    config = json.load(open(a.config))
+    config.setdefault("num_key_value_heads", config["num_attention_heads"])
+    config.setdefault("head_dim", config["hidden_size"] // config["num_attention_heads"])
+
+    rng = np.random.default_rng(a.seed)
+    model = os.path.join(a.tmp, "model.mlir")
+    weights_path = os.path.join(a.tmp, "weights.safetensors")
+    run([a.growc, "--import-hf-config", a.config, "--num-layers", str(a.layers),
+         "--block-size", str(a.block_size), "-o", model])
+    weights = random_weights(config, a.layers, rng)
+    llama_reference.write_safetensors(weights_path, weights)
+    if a.grow:
+        grown, grown_weights = (os.path.join(a.tmp, "grown.mlir"),
+                                os.path.join(a.tmp, "grown.safetensors"))
+        run([a.growc, model] + a.grow.split() + ["--quiet", "--weights-in", weights_path,
+             "--weights-out", grown_weights, "--emit=mlir", "-o", grown])
+        model, weights_path = grown, grown_weights
+        weights = {k: np.asarray(v, dtype=np.float32) for k, v in
+                   llama_reference.read_safetensors(weights_path).items()}
+
+    artifact = os.path.join(a.tmp, "art", "forward.so")
+    os.makedirs(os.path.dirname(artifact), exist_ok=True)
+    cmd = [a.growc, model, "--batch", str(a.batch), "--seq-len", str(a.seq),
+           "--key-block", str(a.key_block), "-o", artifact]
+    if a.analysis_passes:
+        cmd.append("--analysis-passes=" + a.analysis_passes)
+    run(cmd)
+    plan = json.load(open(os.path.join(a.tmp, "art", "forward.plan.json")))
+    names = [o["name"] for o in plan["outputs"]]
+
+    b = a.tokens_batch or a.batch
+    t = a.tokens_seq or a.seq
+    tokens = rng.integers(0, config["vocab_size"], (b, t)).astype(np.int32)
+    tokens_path = os.path.join(a.tmp, "tokens.safetensors")
+    out_path = os.path.join(a.tmp, "out.safetensors")
+    llama_reference.write_safetensors(tokens_path, {"tokens": tokens})
+    run([a.growc_run, "forward", artifact, "--weights", weights_path,
+         "--tokens", tokens_path, "--out", out_path])
+    got = llama_reference.read_safetensors(out_path)
+
+    ref = llama_reference.forward(config, weights, tokens, outputs=tuple(names),
+                                  dtype=torch.float64, **json.loads(a.reference))
+    worst = 0.0
+    for name in names:
+        want = ref[name].detach().numpy()
+        have = np.asarray(got[name], dtype=np.float64)
+        if have.shape != want.shape:
+            sys.exit("FAIL: output %s has shape %s, reference %s" % (
+                name, have.shape, want.shape))
+        err = np.abs(have - want).max() / max(np.abs(want).max(), 1e-30)
+        worst = max(worst, err)
+        if not err < a.tolerance:
+            sys.exit("FAIL: output %s: relative error %.3g >= %g" % (name, err, a.tolerance))
+    print("run-forward: %d outputs match the PyTorch reference with %d kernels "
+          "and %d steps (worst relative error %s)" % (
+              len(names), len(plan["kernels"]), len(plan["steps"]),
+              "below 1e-5" if worst < 1e-5 else "%.1e" % worst))
+
+
+if __name__ == "__main__":
+    main()
