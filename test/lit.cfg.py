@@ -19,6 +19,7 @@ config.environment["PATH"] = os.pathsep.join(
 config.environment.pop("FILECHECK_OPTS", None)
 
 config.substitutions.append(("%growc-opt", os.path.join(config.growc_tools_dir, "growc-opt")))
+config.substitutions.append(("%growc-run", os.path.join(config.growc_tools_dir, "growc-run")))
 config.substitutions.append(("%growc", os.path.join(config.growc_tools_dir, "growc")))
 config.substitutions.append(("%python", config.torch_python))
 config.substitutions.append(("%examples", os.path.join(config.growc_src_root, "examples")))

@@ -14,6 +14,8 @@
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/Pass/PassManager.h"
@@ -111,6 +113,16 @@ LogicalResult growc::lowerKernelsToLLVM(ModuleOp module) {
     if (func.getNumResults() != 0)
       return func.emitOpError("kernels return through out-parameters");
     kernels.push_back({func.getSymName().str(), types});
+  }
+  // memref.copy of strided views would lower to a call into MLIR's runner
+  // library; as linalg.copy it becomes loops inside the kernel instead.
+  SmallVector<memref::CopyOp> copies;
+  module.walk([&](memref::CopyOp copy) { copies.push_back(copy); });
+  for (memref::CopyOp copy : copies) {
+    OpBuilder b(copy);
+    linalg::CopyOp::create(b, copy.getLoc(), copy.getSource(),
+                           copy.getTarget());
+    copy.erase();
   }
   PassManager pm(module.getContext());
   if (failed(parsePassPipeline(kKernelsToLLVM, pm)) || failed(pm.run(module)))

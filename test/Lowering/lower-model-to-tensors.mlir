@@ -12,8 +12,10 @@
 // CHECK-LABEL: func.func @one(
 // CHECK-SAME: %{{.*}}: tensor<2x8xi32>, %{{.*}}: tensor<11x16xf32>
 // CHECK-SAME: -> tensor<2x8x11xf32>
-// CHECK-SAME: growc.batch = 2 : i64, growc.output_names = ["logits"], growc.param_names = ["model.embed_tokens.weight", "model.layers.0.input_layernorm.weight"
-// CHECK-SAME: growc.seq = 8 : i64
+// CHECK-SAME: growc.batch = 2 : i64, growc.output_names = ["logits"], growc.param_copies = [false,
+// CHECK-SAME: growc.param_names = ["model.embed_tokens.weight", "model.layers.0.input_layernorm.weight"
+// CHECK-SAME: growc.param_sources = ["model.embed_tokens.weight",
+// CHECK-SAME: growc.seq = 8 : i64, growc.vocab_size = 11 : i64
 
 // Projections are library calls on [B*T, features] activations: q, k, v.
 // CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>

@@ -304,7 +304,7 @@ int run(MLIRContext &context) {
     return fail("give exactly one input: a model .mlir file or "
                 "--import-hf-config config.json");
   StringRef outExt = llvm::sys::path::extension(outputFile);
-  if (emit.empty() && !outputFile.empty())
+  if (emit.empty())
     emit = outExt == ".so" ? "so" : outExt == ".ptx" ? "ptx" : "mlir";
   if (emit == "ptx" || target == "nvptx")
     return fail("the nvptx target is not available in this build yet: "

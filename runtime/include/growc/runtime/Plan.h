@@ -1,0 +1,145 @@
+//===- Plan.h - The artifact plan (*.plan.json) -----------------*- C++ -*-===//
+//
+// A compiled artifact is a kernels file (a native .so for the CPU, PTX for
+// the GPU) plus a plan: the JSON description of the arena, the named tensors
+// and the ordered steps (docs/plan.md is the specification). This header is
+// the runtime's in-memory form of a plan and its loader.
+//
+// The runtime trusts nothing in a plan: loadPlan checks every rule of
+// docs/plan.md ("What the runtime verifies") that does not depend on a
+// particular run, so that executors can index buffers and call kernels
+// without further bounds checks. Whether the kernels file exports every
+// symbol is checked by the executor that loads it; the per-run checks
+// (checkpoint contents, tokens) are made by the executor as well.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_RUNTIME_PLAN_H
+#define GROWC_RUNTIME_PLAN_H
+
+#include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Status.h"
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace growc::rt {
+
+/// One region of the arena: bytes [offset, offset + size).
+struct PlanBuffer {
+  int64_t id = 0;
+  int64_t offset = 0;
+  int64_t size = 0;
+};
+
+/// A named tensor (an input, parameter or output), stored contiguously and
+/// row-major at the start of its buffer.
+struct PlanTensor {
+  std::string name;
+  int64_t buffer = 0;
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  /// Number of elements (product of shape), filled in by the loader.
+  int64_t numElements = 0;
+  /// numElements * dtypeSize(dtype), filled in by the loader.
+  int64_t byteSize = 0;
+};
+
+/// A parameter, with its provenance from growth. The runtime loads a
+/// parameter by `name`; `source` and `copy` are kept for tools and messages
+/// (checkpoint migration happens in the compiler).
+struct PlanParam : PlanTensor {
+  std::string source;
+  bool copy = false;
+};
+
+/// One argument of a generated kernel.
+struct PlanKernelArg {
+  DType dtype = DType::F32;
+  std::vector<int64_t> shape;
+  int64_t numElements = 0;
+  int64_t byteSize = 0;
+};
+
+/// A generated function. On the CPU, `symbol` is exported by the kernels
+/// file with the C signature `void symbol(void **args)`.
+struct PlanKernel {
+  std::string name;
+  std::string symbol;
+  /// Inputs first, then outputs.
+  std::vector<PlanKernelArg> args;
+};
+
+/// One step, run in order.
+struct PlanStep {
+  enum class Op { Kernel, Gemm };
+  Op op = Op::Kernel;
+
+  // Op::Kernel: call kernels[kernel] with the addresses of buffers `args`.
+  int64_t kernel = 0;
+  std::vector<int64_t> args;
+
+  // Op::Gemm: C[m, n] = A[m, k] * B[n, k]^T in fp32, all row-major, C
+  // overwritten. a, b, c are buffer ids.
+  int64_t a = 0, b = 0, c = 0;
+  int64_t m = 0, n = 0, k = 0;
+};
+
+/// A verified plan (docs/plan.md, version 1).
+struct Plan {
+  static constexpr int64_t kVersion = 1;
+
+  /// Where the plan was read from (for messages), and the directory that
+  /// `kernelsFile` is relative to.
+  std::string path;
+  std::string directory;
+
+  std::string graph;  ///< "forward", later "train", "grad", analyses.
+  std::string target; ///< "cpu" or "nvptx".
+  std::string model;  ///< The model's symbol name, for messages.
+  /// As written in the plan: relative to `directory`.
+  std::string kernelsFile;
+  /// `directory` / `kernelsFile`, always containing a '/', so that it can be
+  /// handed to dlopen without a library search.
+  std::string kernelsPath;
+
+  int64_t batch = 0;
+  int64_t seq = 0;
+  int64_t vocabSize = 0;
+  int64_t alignment = 0;
+  int64_t arenaSize = 0;
+
+  std::vector<PlanBuffer> buffers; ///< buffers[i].id == i.
+  std::vector<PlanTensor> inputs;
+  std::vector<PlanParam> params;
+  std::vector<PlanTensor> outputs;
+  std::vector<PlanKernel> kernels;
+  std::vector<PlanStep> steps;
+
+  /// The input, parameter or output called `name`, or nullptr.
+  const PlanTensor *findInput(std::string_view name) const;
+  const PlanParam *findParam(std::string_view name) const;
+  const PlanTensor *findOutput(std::string_view name) const;
+};
+
+/// Parses and verifies plan JSON text. `planPath` names the plan in messages
+/// and locates the kernels file (relative to its directory); the kernels
+/// file itself is not touched. Every message starts with `planPath` and
+/// names the offending field, e.g. "x.plan.json: buffers[3]: offset 65 is
+/// not a multiple of the alignment 64".
+StatusOr<Plan> parsePlan(std::string_view text, const std::string &planPath);
+
+/// Reads `planPath`, parses and verifies it (parsePlan), and checks that the
+/// kernels file exists and is a regular file.
+StatusOr<Plan> loadPlan(const std::string &planPath);
+
+/// The plan of an artifact given on a command line: `x.plan.json` is the plan
+/// itself; for the kernels file `x.so` or `x.ptx` it is the sibling
+/// `x.plan.json`. Any other path is taken to be a plan.
+std::string planPathFor(const std::string &artifact);
+
+} // namespace growc::rt
+
+#endif // GROWC_RUNTIME_PLAN_H

@@ -1,0 +1,386 @@
+//===- CpuExecutor.cpp - Runs a CPU artifact's plan -----------------------===//
+//
+// Everything that can be resolved once is resolved in prepare(): kernel
+// function pointers, buffer addresses and GEMM dimensions, so that a run is a
+// loop of indirect calls with no lookups and no allocation beyond the
+// returned outputs. The plan has been verified when it was loaded, so buffer
+// addresses computed here are inside the arena.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/runtime/CpuExecutor.h"
+
+#include <cblas.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <mutex>
+#include <new>
+
+#include <dlfcn.h>
+#include <sys/mman.h>
+#include <unistd.h>
+
+namespace growc::rt {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+double secondsSince(Clock::time_point start) {
+  return std::chrono::duration<double>(Clock::now() - start).count();
+}
+
+std::string inQuotes(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+std::string formatShape(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i) {
+    if (i)
+      s += ", ";
+    s += std::to_string(shape[i]);
+  }
+  return s + "]";
+}
+
+bool startsWith(std::string_view s, std::string_view prefix) {
+  return s.substr(0, prefix.size()) == prefix;
+}
+
+/// Sets OpenBLAS's thread count once per process, unless the user chose one
+/// through the environment variables OpenBLAS itself reads. The setter is
+/// looked up dynamically because it is an OpenBLAS extension that other
+/// CBLAS implementations lack.
+void configureBlasThreads() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    for (const char *var :
+         {"OPENBLAS_NUM_THREADS", "GOTO_NUM_THREADS", "OMP_NUM_THREADS"})
+      if (const char *value = std::getenv(var); value && *value)
+        return;
+    using SetThreadsFn = void (*)(int);
+    auto setThreads = reinterpret_cast<SetThreadsFn>(
+        ::dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
+    if (setThreads)
+      setThreads(CpuExecutor::kDefaultBlasThreads);
+  });
+}
+
+} // namespace
+
+//===----------------------------------------------------------------------===//
+// Preparation
+//===----------------------------------------------------------------------===//
+
+StatusOr<std::unique_ptr<CpuExecutor>> CpuExecutor::create(Plan plan) {
+  const std::string path = plan.path; // For messages after the move.
+  try {
+    std::unique_ptr<CpuExecutor> executor(new CpuExecutor(std::move(plan)));
+    Status status = executor->prepare();
+    if (!status.isOk())
+      return status;
+    return executor;
+  } catch (const std::bad_alloc &) {
+    return Status::error(path + ": out of memory preparing the plan");
+  } catch (const std::exception &e) {
+    return Status::error(path + ": " + e.what());
+  }
+}
+
+StatusOr<std::unique_ptr<CpuExecutor>>
+CpuExecutor::load(const std::string &artifact) {
+  StatusOr<Plan> plan = loadPlan(planPathFor(artifact));
+  if (!plan.isOk())
+    return plan.status();
+  return create(std::move(*plan));
+}
+
+CpuExecutor::~CpuExecutor() {
+  if (mapping_)
+    ::munmap(mapping_, mappingSize_);
+  if (dlHandle_)
+    ::dlclose(dlHandle_);
+}
+
+Status CpuExecutor::prepare() {
+  const std::string &path = plan_.path;
+  if (plan_.target != "cpu")
+    return Status::error(path + ": the plan targets " + inQuotes(plan_.target) +
+                         ", not 'cpu'; the CPU executor cannot run it");
+
+  // RTLD_NOW: a kernels file with unresolved references fails here, with
+  // dlerror's message, rather than at the first call. RTLD_LOCAL: kernels
+  // of different artifacts use the same symbol names.
+  dlHandle_ = ::dlopen(plan_.kernelsPath.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!dlHandle_) {
+    const char *err = ::dlerror();
+    return Status::error(path + ": cannot load kernels file " +
+                         plan_.kernelsPath + ": " +
+                         (err ? err : "unknown dlopen error"));
+  }
+  std::vector<KernelFn> kernelFns;
+  for (const PlanKernel &kernel : plan_.kernels) {
+    ::dlerror(); // Clear a stale error.
+    void *sym = ::dlsym(dlHandle_, kernel.symbol.c_str());
+    if (!sym) {
+      const char *err = ::dlerror();
+      return Status::error(path + ": kernels file " + plan_.kernelsPath +
+                           " does not export symbol " + inQuotes(kernel.symbol) +
+                           " of kernel " + inQuotes(kernel.name) + ": " +
+                           (err ? err : "symbol is null"));
+    }
+    kernelFns.push_back(reinterpret_cast<KernelFn>(sym));
+  }
+
+  // The arena: an anonymous mapping is zero-filled without touching the
+  // pages and page-aligned; a larger alignment is obtained by over-mapping.
+  const size_t alignment = static_cast<size_t>(plan_.alignment);
+  const size_t pageSize = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  mappingSize_ = std::max<size_t>(static_cast<size_t>(plan_.arenaSize), 1);
+  if (alignment > pageSize)
+    mappingSize_ += alignment;
+  void *mapping = ::mmap(nullptr, mappingSize_, PROT_READ | PROT_WRITE,
+                         MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (mapping == MAP_FAILED)
+    return Status::error(path + ": cannot allocate the arena of " +
+                         std::to_string(plan_.arenaSize) +
+                         " bytes: " + std::strerror(errno));
+  mapping_ = mapping;
+  uintptr_t base = reinterpret_cast<uintptr_t>(mapping);
+  base = (base + alignment - 1) & ~(uintptr_t(alignment) - 1);
+  arena_ = reinterpret_cast<uint8_t *>(base);
+
+  for (const PlanStep &step : plan_.steps) {
+    PreparedStep prepared;
+    prepared.op = step.op;
+    switch (step.op) {
+    case PlanStep::Op::Kernel:
+      prepared.fn = kernelFns[step.kernel];
+      for (int64_t id : step.args)
+        prepared.args.push_back(bufferAddress(id));
+      break;
+    case PlanStep::Op::Gemm:
+      prepared.a = reinterpret_cast<const float *>(bufferAddress(step.a));
+      prepared.b = reinterpret_cast<const float *>(bufferAddress(step.b));
+      prepared.c = reinterpret_cast<float *>(bufferAddress(step.c));
+      // The plan bounds m, n, k by INT32_MAX.
+      prepared.m = static_cast<int>(step.m);
+      prepared.n = static_cast<int>(step.n);
+      prepared.k = static_cast<int>(step.k);
+      break;
+    }
+    steps_.push_back(std::move(prepared));
+  }
+
+  // A plan without parameters needs no checkpoint.
+  paramsLoaded_ = plan_.params.empty();
+  configureBlasThreads();
+  return Status::ok();
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+Status CpuExecutor::loadParams(const SafetensorsFile &checkpoint) {
+  try {
+    const std::string &file = checkpoint.path();
+    // Check everything first: a rejected checkpoint must not leave a mix of
+    // old and new parameters behind.
+    std::vector<std::pair<const PlanParam *, const TensorView *>> copies;
+    size_t missing = 0;
+    const PlanParam *firstMissing = nullptr;
+    for (const PlanParam &param : plan_.params) {
+      const TensorView *tensor = checkpoint.find(param.name);
+      if (!tensor) {
+        if (!missing++)
+          firstMissing = &param;
+        continue;
+      }
+      copies.emplace_back(&param, tensor);
+    }
+    if (missing)
+      return Status::error(
+          file + ": missing parameter " + inQuotes(firstMissing->name) +
+          (missing > 1 ? " (and " + std::to_string(missing - 1) + " more)"
+                       : std::string()) +
+          " of model " + inQuotes(plan_.model) + " (plan " + plan_.path + ")");
+    for (auto [param, tensor] : copies) {
+      if (tensor->dtype != param->dtype)
+        return Status::error(file + ": parameter " + inQuotes(param->name) +
+                             " is " + dtypeName(tensor->dtype) +
+                             ", the plan expects " + dtypeName(param->dtype));
+      if (tensor->shape != param->shape)
+        return Status::error(file + ": parameter " + inQuotes(param->name) +
+                             " has shape " + formatShape(tensor->shape) +
+                             ", the plan expects " +
+                             formatShape(param->shape));
+    }
+    for (const TensorView &tensor : checkpoint.tensors()) {
+      // Optimizer state (moments) lives beside the weights in training
+      // checkpoints and is not an input of this graph.
+      if (startsWith(tensor.name, "optimizer."))
+        continue;
+      if (!plan_.findParam(tensor.name))
+        return Status::error(
+            file + ": tensor " + inQuotes(tensor.name) +
+            " is not a parameter of model " + inQuotes(plan_.model) + " (plan " +
+            plan_.path + "); is this the checkpoint of a different model?");
+    }
+
+    for (auto [param, tensor] : copies)
+      std::memcpy(bufferAddress(param->buffer), tensor->data,
+                  static_cast<size_t>(param->byteSize));
+    paramsLoaded_ = true;
+    return Status::ok();
+  } catch (const std::bad_alloc &) {
+    return Status::error(checkpoint.path() + ": out of memory");
+  }
+}
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+Status CpuExecutor::checkTokens(const TensorView &tokens) const {
+  if (tokens.dtype != DType::I32)
+    return Status::error("tokens must be int32 (I32), got " +
+                         std::string(dtypeName(tokens.dtype)));
+  if (tokens.shape.size() != 2)
+    return Status::error("tokens must have rank 2 [batch, seq], got shape " +
+                         formatShape(tokens.shape));
+  // A hand-built view may disagree with itself; one from a file never does.
+  const int64_t b = tokens.shape[0], t = tokens.shape[1];
+  if (b < 0 || t < 0 || tokens.numElements() < 0 ||
+      tokens.byteSize != static_cast<size_t>(tokens.numElements()) * 4 ||
+      (tokens.byteSize && !tokens.data))
+    return Status::error("tokens: shape " + formatShape(tokens.shape) +
+                         " does not match its " +
+                         std::to_string(tokens.byteSize) + " bytes of data");
+  if (b > plan_.batch || t > plan_.seq)
+    return Status::error("tokens of shape " + formatShape(tokens.shape) +
+                         " exceed the compiled shape " +
+                         formatShape({plan_.batch, plan_.seq}) + " of " +
+                         plan_.path);
+  for (int64_t i = 0; i < b * t; ++i) {
+    int32_t token; // The data carries no alignment guarantee.
+    std::memcpy(&token, tokens.data + i * 4, 4);
+    if (token < 0 || token >= plan_.vocabSize)
+      return Status::error("tokens: token " + std::to_string(token) + " at [" +
+                           std::to_string(i / t) + ", " +
+                           std::to_string(i % t) +
+                           "] is outside the vocabulary [0, " +
+                           std::to_string(plan_.vocabSize) + ")");
+  }
+  return Status::ok();
+}
+
+StatusOr<std::map<std::string, OutputTensor>>
+CpuExecutor::forward(const TensorView &tokens) {
+  try {
+    Clock::time_point start = Clock::now();
+    const std::string &path = plan_.path;
+
+    // The graph's interface.
+    const PlanTensor *input = plan_.findInput("tokens");
+    const std::vector<int64_t> compiledShape = {plan_.batch, plan_.seq};
+    if (plan_.inputs.size() != 1 || !input || input->dtype != DType::I32 ||
+        input->shape != compiledShape)
+      return Status::error(
+          path + ": a forward run needs a plan whose only input is 'tokens' "
+                 "(I32 " +
+          formatShape(compiledShape) + "); this " + plan_.graph +
+          " graph has " + std::to_string(plan_.inputs.size()) + " input(s)" +
+          (plan_.inputs.empty()
+               ? std::string()
+               : ", the first " + inQuotes(plan_.inputs[0].name) + " " +
+                     dtypeName(plan_.inputs[0].dtype) + " " +
+                     formatShape(plan_.inputs[0].shape)));
+    for (const PlanTensor &output : plan_.outputs)
+      if (output.dtype != DType::F32)
+        return Status::error(path + ": output " + inQuotes(output.name) + " is " +
+                             dtypeName(output.dtype) +
+                             "; forward runs return F32 outputs only");
+    if (!paramsLoaded_)
+      return Status::error(path +
+                           ": parameters have not been loaded (loadParams)");
+
+    if (Status status = checkTokens(tokens); !status.isOk())
+      return status;
+    const int64_t b = tokens.shape[0], t = tokens.shape[1];
+
+    // Pad into the [batch, seq] input: token 0 outside the top-left block.
+    uint8_t *in = bufferAddress(input->buffer);
+    std::memset(in, 0, static_cast<size_t>(input->byteSize));
+    for (int64_t i = 0; i < b; ++i)
+      std::memcpy(in + i * plan_.seq * 4, tokens.data + i * t * 4,
+                  static_cast<size_t>(t) * 4);
+    timings_.other.seconds += secondsSince(start);
+
+    for (PreparedStep &step : steps_) {
+      Clock::time_point stepStart = Clock::now();
+      switch (step.op) {
+      case PlanStep::Op::Kernel:
+        step.fn(step.args.data());
+        timings_.kernel.seconds += secondsSince(stepStart);
+        ++timings_.kernel.calls;
+        break;
+      case PlanStep::Op::Gemm:
+        // C[m, n] = A[m, k] * B[n, k]^T, row-major.
+        cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, step.m, step.n,
+                    step.k, 1.0f, step.a, step.k, step.b, step.k, 0.0f, step.c,
+                    step.n);
+        timings_.gemm.seconds += secondsSince(stepStart);
+        ++timings_.gemm.calls;
+        break;
+      }
+    }
+
+    // The top-left [b, t, ...] block of each output. Rows are independent
+    // and attention is causal, so it does not depend on the padding.
+    Clock::time_point outStart = Clock::now();
+    std::map<std::string, OutputTensor> results;
+    for (const PlanTensor &output : plan_.outputs) {
+      const float *data =
+          reinterpret_cast<const float *>(bufferAddress(output.buffer));
+      OutputTensor result;
+      bool sliceable = output.shape.size() >= 2 &&
+                       output.shape[0] == plan_.batch &&
+                       output.shape[1] == plan_.seq;
+      if (!sliceable) {
+        // Not laid out per token: only meaningful for the full shape.
+        if (b != plan_.batch || t != plan_.seq)
+          return Status::error(
+              path + ": output " + inQuotes(output.name) + " of shape " +
+              formatShape(output.shape) + " is not [batch, seq, ...], so it " +
+              "cannot be cut down to tokens of shape " +
+              formatShape(tokens.shape));
+        result.shape = output.shape;
+        result.data.assign(data, data + output.numElements);
+      } else {
+        // Elements per token; the plan verified the product fits.
+        int64_t inner = 1;
+        for (size_t d = 2; d < output.shape.size(); ++d)
+          inner *= output.shape[d];
+        result.shape = output.shape;
+        result.shape[0] = b;
+        result.shape[1] = t;
+        result.data.resize(static_cast<size_t>(b * t * inner));
+        for (int64_t i = 0; i < b; ++i)
+          std::copy_n(data + i * plan_.seq * inner, t * inner,
+                      result.data.data() + i * t * inner);
+      }
+      results.emplace(output.name, std::move(result));
+    }
+    timings_.other.seconds += secondsSince(outStart);
+    ++timings_.other.calls;
+    return results;
+  } catch (const std::bad_alloc &) {
+    return Status::error(plan_.path + ": out of memory running the plan");
+  }
+}
+
+} // namespace growc::rt

@@ -1,0 +1,329 @@
+//===- growc-run.cpp - The growc runtime's command line -------------------===//
+//
+// Runs compiled growc artifacts without MLIR or LLVM:
+//
+//   growc-run forward ART --weights W.safetensors --tokens T.safetensors
+//                         --out O.safetensors [--device=cpu] [--verbose]
+//
+// ART is the artifact's plan (x.plan.json) or its kernels file (x.so, x.ptx).
+// The tokens file holds the tensor `tokens` (int32 [B, T]); the output file
+// gets one float32 tensor per output of the plan (`logits` [B, T, V], and
+// the other named outputs of analysis graphs). Nothing is printed on
+// success unless --verbose is given; every error is one line on stderr and
+// exit status 1.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/runtime/CpuExecutor.h"
+#include "growc/runtime/Plan.h"
+#include "growc/runtime/Safetensors.h"
+
+#include <chrono>
+#include <cstdio>
+#include <exception>
+#include <map>
+#include <new>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include <sys/stat.h>
+
+using namespace growc::rt;
+
+namespace {
+
+constexpr const char *kUsage =
+    "usage: growc-run <command> [options]\n"
+    "\n"
+    "Runs a compiled growc artifact (ART: its plan x.plan.json, or its\n"
+    "kernels file x.so / x.ptx with the plan beside it).\n"
+    "\n"
+    "Commands:\n"
+    "  forward ART --weights W.safetensors --tokens T.safetensors\n"
+    "              --out O.safetensors\n"
+    "      Runs the forward graph on the tensor 'tokens' of T (int32 [B, T],\n"
+    "      B and T at most the compiled shape; a file with a single tensor\n"
+    "      may name it differently) with the parameters of W, and writes\n"
+    "      every output of the graph to O as float32 [B, T, ...] (for a\n"
+    "      plain forward graph: 'logits' [B, T, V]).\n"
+    "\n"
+    "Options:\n"
+    "  --device=cpu   Where to run (default: the artifact's target). Only the\n"
+    "                 CPU runtime is built into this binary for now.\n"
+    "  --verbose      Print what is run and its timing to stderr.\n"
+    "  -h, --help     Print this help.\n"
+    "\n"
+    "Environment:\n"
+    "  OPENBLAS_NUM_THREADS  OpenBLAS threads for GEMMs (default 2).\n";
+
+constexpr const char *kCudaMissing =
+    "the CUDA runtime is not built into this binary yet (use --device=cpu "
+    "with an artifact compiled with --target=cpu)";
+
+/// Prints "growc-run: <message>" to stderr and returns exit status 1.
+int fail(const std::string &message) {
+  std::fprintf(stderr, "growc-run: %s\n", message.c_str());
+  return 1;
+}
+
+int fail(const Status &status) { return fail(status.message()); }
+
+struct ForwardOptions {
+  std::string artifact;
+  std::string weights;
+  std::string tokens;
+  std::string out;
+  std::optional<std::string> device;
+  bool verbose = false;
+  bool help = false;
+};
+
+/// Parses the arguments after "forward". Options take their value either
+/// as "--opt=value" or as the next argument.
+Status parseForwardArgs(const std::vector<std::string_view> &args,
+                        ForwardOptions &opts) {
+  std::vector<std::string> positional;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view arg = args[i];
+    if (arg == "-h" || arg == "--help") {
+      opts.help = true;
+      return Status::ok();
+    }
+    if (arg.size() < 2 || arg.substr(0, 2) != "--") {
+      if (arg.size() > 1 && arg[0] == '-')
+        return Status::error("forward: unknown option '" + std::string(arg) +
+                             "' (see growc-run --help)");
+      positional.emplace_back(arg);
+      continue;
+    }
+    std::string_view name = arg;
+    std::optional<std::string_view> value;
+    if (size_t eq = arg.find('='); eq != std::string_view::npos) {
+      name = arg.substr(0, eq);
+      value = arg.substr(eq + 1);
+    }
+    if (name == "--verbose") {
+      if (value)
+        return Status::error("forward: --verbose takes no value");
+      opts.verbose = true;
+      continue;
+    }
+    std::string *target = nullptr;
+    std::optional<std::string> *optionalTarget = nullptr;
+    if (name == "--weights")
+      target = &opts.weights;
+    else if (name == "--tokens")
+      target = &opts.tokens;
+    else if (name == "--out")
+      target = &opts.out;
+    else if (name == "--device")
+      optionalTarget = &opts.device;
+    else
+      return Status::error("forward: unknown option '" + std::string(name) +
+                           "' (see growc-run --help)");
+    if (!value) {
+      if (i + 1 >= args.size())
+        return Status::error("forward: " + std::string(name) +
+                             " needs a value");
+      value = args[++i];
+    }
+    if (value->empty())
+      return Status::error("forward: " + std::string(name) +
+                           " needs a non-empty value");
+    bool alreadySet = target ? !target->empty() : optionalTarget->has_value();
+    if (alreadySet)
+      return Status::error("forward: " + std::string(name) +
+                           " is given more than once");
+    if (target)
+      *target = std::string(*value);
+    else
+      *optionalTarget = std::string(*value);
+  }
+  if (positional.empty())
+    return Status::error("forward: missing the artifact ART (see growc-run "
+                         "--help)");
+  if (positional.size() > 1)
+    return Status::error("forward: unexpected argument '" + positional[1] +
+                         "' (only one artifact can be run)");
+  opts.artifact = positional[0];
+  for (auto [value, name] : {std::pair{&opts.weights, "--weights"},
+                             std::pair{&opts.tokens, "--tokens"},
+                             std::pair{&opts.out, "--out"}})
+    if (value->empty())
+      return Status::error(std::string("forward: missing ") + name);
+  return Status::ok();
+}
+
+/// True if `a` and `b` name the same existing file.
+bool sameFile(const std::string &a, const std::string &b) {
+  struct stat sa, sb;
+  return ::stat(a.c_str(), &sa) == 0 && ::stat(b.c_str(), &sb) == 0 &&
+         sa.st_dev == sb.st_dev && sa.st_ino == sb.st_ino;
+}
+
+/// The tokens tensor of a tokens file: the one called "tokens", or the only
+/// tensor.
+StatusOr<const TensorView *> findTokens(const SafetensorsFile &file) {
+  if (const TensorView *tokens = file.find("tokens"))
+    return tokens;
+  if (file.tensors().size() == 1)
+    return &file.tensors()[0];
+  std::string names;
+  for (size_t i = 0; i < file.tensors().size() && i < 8; ++i)
+    names += (i ? ", '" : "'") + file.tensors()[i].name + "'";
+  if (file.tensors().size() > 8)
+    names += ", ...";
+  return Status::error(file.path() + ": no tensor named 'tokens'" +
+                       (names.empty() ? std::string(" (the file is empty)")
+                                      : " (it has " + names + ")"));
+}
+
+std::string formatShape(const std::vector<int64_t> &shape) {
+  std::string s = "[";
+  for (size_t i = 0; i < shape.size(); ++i)
+    s += (i ? ", " : "") + std::to_string(shape[i]);
+  return s + "]";
+}
+
+double millisecondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double, std::milli>(
+             std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+int runForward(const std::vector<std::string_view> &args) {
+  ForwardOptions opts;
+  if (Status status = parseForwardArgs(args, opts); !status.isOk())
+    return fail(status);
+  if (opts.help) {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (opts.device && *opts.device != "cpu") {
+    if (*opts.device == "cuda")
+      return fail(kCudaMissing);
+    return fail("unknown device '" + *opts.device +
+                "' (expected 'cpu' or 'cuda')");
+  }
+  if (sameFile(opts.out, opts.weights) || sameFile(opts.out, opts.tokens))
+    return fail("--out " + opts.out +
+                " would overwrite an input; choose another file");
+
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now();
+  StatusOr<Plan> plan = loadPlan(planPathFor(opts.artifact));
+  if (!plan.isOk())
+    return fail(plan.status());
+  if (plan->target == "nvptx") {
+    if (!opts.device)
+      return fail(plan->path + " is a GPU (nvptx) artifact, and " +
+                  kCudaMissing);
+    return fail(plan->path + " is a GPU (nvptx) artifact and cannot run " +
+                "with --device=cpu; compile it with --target=cpu");
+  }
+  if (opts.verbose)
+    std::fprintf(stderr,
+                 "growc-run: %s: %s graph of model '%s', batch %lld, seq "
+                 "%lld, vocab %lld, %zu steps, arena %lld bytes\n",
+                 plan->path.c_str(), plan->graph.c_str(), plan->model.c_str(),
+                 static_cast<long long>(plan->batch),
+                 static_cast<long long>(plan->seq),
+                 static_cast<long long>(plan->vocabSize), plan->steps.size(),
+                 static_cast<long long>(plan->arenaSize));
+
+  StatusOr<std::unique_ptr<CpuExecutor>> executor =
+      CpuExecutor::create(std::move(*plan));
+  if (!executor.isOk())
+    return fail(executor.status());
+  CpuExecutor &exec = **executor;
+  double prepareMs = millisecondsSince(start);
+
+  start = Clock::now();
+  StatusOr<SafetensorsFile> weights = SafetensorsFile::open(opts.weights);
+  if (!weights.isOk())
+    return fail(weights.status());
+  if (Status status = exec.loadParams(*weights); !status.isOk())
+    return fail(status);
+  double loadMs = millisecondsSince(start);
+
+  StatusOr<SafetensorsFile> tokensFile = SafetensorsFile::open(opts.tokens);
+  if (!tokensFile.isOk())
+    return fail(tokensFile.status());
+  StatusOr<const TensorView *> tokens = findTokens(*tokensFile);
+  if (!tokens.isOk())
+    return fail(tokens.status());
+
+  if (Status status = exec.checkTokens(**tokens); !status.isOk())
+    return fail(opts.tokens + ": " + status.message());
+
+  start = Clock::now();
+  StatusOr<std::map<std::string, OutputTensor>> outputs =
+      exec.forward(**tokens);
+  if (!outputs.isOk())
+    return fail(outputs.status());
+  double forwardMs = millisecondsSince(start);
+
+  // In the plan's order, so that the file lists logits first.
+  std::vector<TensorToWrite> toWrite;
+  for (const PlanTensor &output : exec.plan().outputs) {
+    const OutputTensor &result = outputs->at(output.name);
+    toWrite.push_back({output.name, DType::F32, result.shape,
+                       result.data.data(),
+                       result.data.size() * sizeof(float)});
+  }
+  if (Status status = writeSafetensors(opts.out, toWrite); !status.isOk())
+    return fail(status);
+
+  if (opts.verbose) {
+    const ExecutorTimings &t = exec.timings();
+    std::fprintf(stderr,
+                 "growc-run: prepare %.3f ms, load parameters %.3f ms, "
+                 "forward %.3f ms\n",
+                 prepareMs, loadMs, forwardMs);
+    for (auto [kind, timing] :
+         {std::pair{"kernel", t.kernel}, std::pair{"gemm", t.gemm}})
+      std::fprintf(stderr, "growc-run:   %-6s %6lld calls %10.3f ms\n", kind,
+                   static_cast<long long>(timing.calls),
+                   timing.seconds * 1e3);
+    std::fprintf(stderr,
+                 "growc-run:   tokens in and outputs out %10.3f ms\n",
+                 t.other.seconds * 1e3);
+    for (const TensorToWrite &tensor : toWrite)
+      std::fprintf(stderr, "growc-run: wrote %s F32 %s to %s\n",
+                   tensor.name.c_str(), formatShape(tensor.shape).c_str(),
+                   opts.out.c_str());
+  }
+  return 0;
+}
+
+int run(int argc, char **argv) {
+  std::vector<std::string_view> args(argv + 1, argv + argc);
+  if (args.empty())
+    return fail("missing command (see growc-run --help)");
+  std::string_view command = args[0];
+  if (command == "-h" || command == "--help") {
+    std::fputs(kUsage, stdout);
+    return 0;
+  }
+  if (command == "forward")
+    return runForward({args.begin() + 1, args.end()});
+  if (!command.empty() && command[0] == '-')
+    return fail("unknown option '" + std::string(command) +
+                "' before the command (see growc-run --help)");
+  return fail("unknown command '" + std::string(command) +
+              "' (see growc-run --help)");
+}
+
+} // namespace
+
+int main(int argc, char **argv) {
+  try {
+    return run(argc, argv);
+  } catch (const std::bad_alloc &) {
+    return fail("out of memory");
+  } catch (const std::exception &e) {
+    return fail(std::string("internal error: ") + e.what());
+  }
+}

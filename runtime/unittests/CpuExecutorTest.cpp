@@ -1,0 +1,470 @@
+//===- CpuExecutorTest.cpp - Tests for the CPU executor -------------------===//
+//
+// End-to-end runs of the toy artifact (ToyModel.h, kernels from
+// TestKernels.cpp) checked against the reference computed here, a GEMM
+// checked against a naive triple loop, and the executor's errors: kernels
+// file and symbols, checkpoints, tokens, and plans it cannot run.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/runtime/CpuExecutor.h"
+
+#include "ToyModel.h"
+
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <map>
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+using namespace growc::rt;
+using namespace growc::rt::test;
+
+namespace {
+
+/// A hand-built int32 tensor view over `data`.
+TensorView tokensView(const std::vector<int32_t> &data,
+                      std::vector<int64_t> shape) {
+  return TensorView{"tokens", DType::I32, std::move(shape),
+                    reinterpret_cast<const uint8_t *>(data.data()),
+                    data.size() * sizeof(int32_t)};
+}
+
+::testing::AssertionResult contains(const std::string &message,
+                                    const std::string &part) {
+  if (message.find(part) != std::string::npos)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "message '" << message << "' lacks '" << part << "'";
+}
+
+void expectNear(const std::vector<float> &actual,
+                const std::vector<float> &expected, const char *what) {
+  ASSERT_EQ(actual.size(), expected.size()) << what;
+  for (size_t i = 0; i < actual.size(); ++i)
+    EXPECT_NEAR(actual[i], expected[i], 1e-5f) << what << "[" << i << "]";
+}
+
+class CpuExecutorTest : public TempDirTest {
+protected:
+  /// Writes the artifact (with `plan`) and loads it through its kernels
+  /// file's name.
+  std::unique_ptr<CpuExecutor> load(const std::string &plan = kToyPlan) {
+    writeArtifact(plan);
+    StatusOr<std::unique_ptr<CpuExecutor>> executor =
+        CpuExecutor::load(file("fwd.so"));
+    EXPECT_TRUE(executor.isOk()) << executor.status().message();
+    return executor.isOk() ? std::move(*executor) : nullptr;
+  }
+
+  /// Loading the artifact with `plan` must fail with a message containing
+  /// every string of `expected`.
+  void expectLoadFails(const std::string &plan,
+                       const std::vector<std::string> &expected) {
+    writeArtifact(plan);
+    StatusOr<std::unique_ptr<CpuExecutor>> executor =
+        CpuExecutor::load(file("fwd.plan.json"));
+    ASSERT_FALSE(executor.isOk());
+    for (const std::string &part : expected)
+      EXPECT_TRUE(contains(executor.status().message(), part));
+  }
+
+  /// Writes `tensors` as a checkpoint and opens it.
+  SafetensorsFile checkpoint(const std::vector<TensorToWrite> &tensors) {
+    writeTensors("weights.safetensors", tensors);
+    StatusOr<SafetensorsFile> file =
+        SafetensorsFile::open(this->file("weights.safetensors"));
+    EXPECT_TRUE(file.isOk()) << file.status().message();
+    return std::move(*file);
+  }
+
+  /// Loading `tensors` as parameters must fail with a message containing
+  /// every string of `expected`.
+  void expectParamsRejected(const std::vector<TensorToWrite> &tensors,
+                            const std::vector<std::string> &expected) {
+    std::unique_ptr<CpuExecutor> executor = load();
+    ASSERT_TRUE(executor);
+    Status status = executor->loadParams(checkpoint(tensors));
+    ASSERT_FALSE(status.isOk());
+    for (const std::string &part : expected)
+      EXPECT_TRUE(contains(status.message(), part));
+  }
+
+  /// A toy executor with `weights` loaded.
+  std::unique_ptr<CpuExecutor> loaded(const ToyWeights &weights) {
+    std::unique_ptr<CpuExecutor> executor = load();
+    if (!executor)
+      return nullptr;
+    Status status = executor->loadParams(checkpoint(weights.tensors()));
+    EXPECT_TRUE(status.isOk()) << status.message();
+    return status.isOk() ? std::move(executor) : nullptr;
+  }
+
+  /// Running the toy model on `tokens` of `shape` must fail with a message
+  /// containing every string of `expected`.
+  void expectTokensRejected(const std::vector<int32_t> &tokens,
+                            std::vector<int64_t> shape,
+                            const std::vector<std::string> &expected) {
+    std::unique_ptr<CpuExecutor> executor = loaded(ToyWeights());
+    ASSERT_TRUE(executor);
+    TensorView view = tokensView(tokens, std::move(shape));
+    auto result = executor->forward(view);
+    ASSERT_FALSE(result.isOk());
+    for (const std::string &part : expected)
+      EXPECT_TRUE(contains(result.status().message(), part));
+    EXPECT_FALSE(executor->checkTokens(view).isOk());
+  }
+};
+
+//===----------------------------------------------------------------------===//
+// Running
+//===----------------------------------------------------------------------===//
+
+TEST_F(CpuExecutorTest, ForwardMatchesReference) {
+  ToyWeights weights;
+  std::unique_ptr<CpuExecutor> executor = loaded(weights);
+  ASSERT_TRUE(executor);
+  std::vector<int32_t> tokens = {0, 4, 2, 3, 3, 1};
+  auto outputs = executor->forward(tokensView(tokens, {kBatch, kSeq}));
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  ASSERT_EQ(outputs->size(), 2u);
+
+  ToyReference ref = toyReference(weights, tokens);
+  const OutputTensor &logits = outputs->at("logits");
+  EXPECT_EQ(logits.shape, (std::vector<int64_t>{kBatch, kSeq, kVocab}));
+  expectNear(logits.data, ref.logits, "logits");
+  const OutputTensor &hidden = outputs->at("hidden");
+  EXPECT_EQ(hidden.shape, (std::vector<int64_t>{kBatch, kSeq, kDim}));
+  expectNear(hidden.data, ref.hidden, "hidden");
+
+  const ExecutorTimings &timings = executor->timings();
+  EXPECT_EQ(timings.kernel.calls, 2);
+  EXPECT_EQ(timings.gemm.calls, 1);
+  EXPECT_GE(timings.gemm.seconds, 0.0);
+  executor->resetTimings();
+  EXPECT_EQ(executor->timings().kernel.calls, 0);
+}
+
+TEST_F(CpuExecutorTest, RepeatedRunsReuseTheArena) {
+  ToyWeights weights;
+  std::unique_ptr<CpuExecutor> executor = loaded(weights);
+  ASSERT_TRUE(executor);
+  std::vector<int32_t> first = {1, 1, 1, 1, 1, 1};
+  std::vector<int32_t> second = {4, 3, 2, 1, 0, 4};
+  ASSERT_TRUE(executor->forward(tokensView(first, {kBatch, kSeq})).isOk());
+  auto outputs = executor->forward(tokensView(second, {kBatch, kSeq}));
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  expectNear(outputs->at("logits").data, toyReference(weights, second).logits,
+             "logits");
+}
+
+TEST_F(CpuExecutorTest, FewerTokensArePaddedAndOutputsSliced) {
+  ToyWeights weights;
+  std::unique_ptr<CpuExecutor> executor = loaded(weights);
+  ASSERT_TRUE(executor);
+  // Leave other tokens in the input buffer first: the small run must not
+  // see them.
+  std::vector<int32_t> full = {4, 4, 4, 4, 4, 4};
+  ASSERT_TRUE(executor->forward(tokensView(full, {kBatch, kSeq})).isOk());
+
+  std::vector<int32_t> tokens = {2, 3};
+  auto outputs = executor->forward(tokensView(tokens, {1, 2}));
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  ToyReference ref = toyReference(weights, tokens);
+  EXPECT_EQ(outputs->at("logits").shape, (std::vector<int64_t>{1, 2, kVocab}));
+  expectNear(outputs->at("logits").data, ref.logits, "logits");
+  EXPECT_EQ(outputs->at("hidden").shape, (std::vector<int64_t>{1, 2, kDim}));
+  expectNear(outputs->at("hidden").data, ref.hidden, "hidden");
+
+  // Two rows of one token: the rows are strided in the compiled output.
+  std::vector<int32_t> column = {1, 3};
+  outputs = executor->forward(tokensView(column, {2, 1}));
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  EXPECT_EQ(outputs->at("logits").shape, (std::vector<int64_t>{2, 1, kVocab}));
+  expectNear(outputs->at("logits").data, toyReference(weights, column).logits,
+             "logits");
+}
+
+TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
+  // C[m, n] = A[m, k] * B[n, k]^T with A and B as parameters and sizes that
+  // are not multiples of any vector width.
+  const int64_t m = 37, n = 29, k = 53;
+  auto padded = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
+  const int64_t aOff = 64, bOff = aOff + padded(m * k * 4),
+                cOff = bOff + padded(n * k * 4), arena = cOff + padded(m * n * 4);
+  auto num = [](int64_t v) { return std::to_string(v); };
+  std::string plan =
+      R"({"format": "growc-plan", "version": 1, "graph": "forward",
+      "target": "cpu", "model": "gemm", "kernels_file": "fwd.so",
+      "batch": 1, "seq": 1, "vocab_size": 2, "alignment": 64,
+      "arena_size": )" +
+      num(arena) + R"(, "buffers": [{"id": 0, "offset": 0, "size": 64},
+        {"id": 1, "offset": )" +
+      num(aOff) + R"(, "size": )" + num(m * k * 4) +
+      R"(}, {"id": 2, "offset": )" + num(bOff) + R"(, "size": )" +
+      num(n * k * 4) + R"(}, {"id": 3, "offset": )" + num(cOff) +
+      R"(, "size": )" + num(m * n * 4) + R"(}],
+      "inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [1, 1]}],
+      "params": [
+        {"name": "a", "buffer": 1, "dtype": "F32", "shape": [)" +
+      num(m) + ", " + num(k) + R"(], "source": "a", "copy": false},
+        {"name": "b", "buffer": 2, "dtype": "F32", "shape": [)" +
+      num(n) + ", " + num(k) + R"(], "source": "b", "copy": false}],
+      "outputs": [{"name": "c", "buffer": 3, "dtype": "F32", "shape": [)" +
+      num(m) + ", " + num(n) + R"(]}],
+      "kernels": [],
+      "steps": [{"op": "gemm", "a": 1, "b": 2, "c": 3, "m": )" +
+      num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) + "}]}";
+
+  std::mt19937 rng(7);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<float> a(m * k), b(n * k);
+  for (float &x : a)
+    x = dist(rng);
+  for (float &x : b)
+    x = dist(rng);
+  std::vector<float> expected(m * n);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double sum = 0;
+      for (int64_t l = 0; l < k; ++l)
+        sum += double(a[i * k + l]) * b[j * k + l];
+      expected[i * n + j] = float(sum);
+    }
+
+  std::unique_ptr<CpuExecutor> executor = load(plan);
+  ASSERT_TRUE(executor);
+  Status status = executor->loadParams(
+      checkpoint({{"a", DType::F32, {m, k}, a.data(), a.size() * 4},
+                  {"b", DType::F32, {n, k}, b.data(), b.size() * 4}}));
+  ASSERT_TRUE(status.isOk()) << status.message();
+  std::vector<int32_t> tokens = {1};
+  auto outputs = executor->forward(tokensView(tokens, {1, 1}));
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  // Not laid out per token: returned whole, in the plan's shape.
+  EXPECT_EQ(outputs->at("c").shape, (std::vector<int64_t>{m, n}));
+  ASSERT_EQ(outputs->at("c").data.size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i)
+    EXPECT_NEAR(outputs->at("c").data[i], expected[i], 1e-4f) << "c[" << i
+                                                               << "]";
+
+  // ... and cannot be cut down to fewer tokens.
+  std::vector<int32_t> none;
+  auto sliced = executor->forward(tokensView(none, {0, 0}));
+  ASSERT_FALSE(sliced.isOk());
+  EXPECT_TRUE(contains(sliced.status().message(),
+                       "output 'c' of shape [37, 29] is not [batch, seq, ...]"));
+}
+
+//===----------------------------------------------------------------------===//
+// Kernels file
+//===----------------------------------------------------------------------===//
+
+TEST_F(CpuExecutorTest, MissingSymbol) {
+  expectLoadFails(replaceOnce(kToyPlan, R"("symbol": "add_one_packed")",
+                              R"("symbol": "no_such_kernel")"),
+                  {"does not export symbol 'no_such_kernel'",
+                   "of kernel 'add_one'", file("fwd.so"), "undefined symbol"});
+}
+
+TEST_F(CpuExecutorTest, MissingKernelsFile) {
+  writeText("fwd.plan.json", kToyPlan);
+  // Through loadPlan: the file check.
+  StatusOr<std::unique_ptr<CpuExecutor>> viaLoad =
+      CpuExecutor::load(file("fwd.plan.json"));
+  ASSERT_FALSE(viaLoad.isOk());
+  EXPECT_TRUE(contains(viaLoad.status().message(), "kernels file"));
+  EXPECT_TRUE(contains(viaLoad.status().message(), file("fwd.so")));
+
+  // A plan parsed from text: dlopen's error.
+  StatusOr<Plan> plan = parsePlan(kToyPlan, file("fwd.plan.json"));
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  auto executor = CpuExecutor::create(std::move(*plan));
+  ASSERT_FALSE(executor.isOk());
+  EXPECT_TRUE(contains(executor.status().message(),
+                       "cannot load kernels file " + file("fwd.so")));
+}
+
+TEST_F(CpuExecutorTest, KernelsFileIsNotASharedObject) {
+  writeText("fwd.plan.json", kToyPlan);
+  writeText("fwd.so", "this is not an ELF file");
+  auto executor = CpuExecutor::load(file("fwd.so"));
+  ASSERT_FALSE(executor.isOk());
+  EXPECT_TRUE(contains(executor.status().message(),
+                       "cannot load kernels file " + file("fwd.so")));
+}
+
+TEST_F(CpuExecutorTest, GpuPlanIsRejected) {
+  expectLoadFails(
+      replaceOnce(kToyPlan, R"("target": "cpu")", R"("target": "nvptx")"),
+      {"targets 'nvptx'", "CPU executor cannot run it"});
+}
+
+//===----------------------------------------------------------------------===//
+// Parameters
+//===----------------------------------------------------------------------===//
+
+TEST_F(CpuExecutorTest, ParamsMissing) {
+  ToyWeights w;
+  expectParamsRejected({w.tensors()[0]},
+                       {"weights.safetensors", "missing parameter "
+                                               "'lm_head.weight'",
+                        "model 'toy'"});
+  std::vector<float> other(4);
+  expectParamsRejected(
+      {{"optimizer.exp_avg.lm_head.weight", DType::F32, {4}, other.data(), 16}},
+      {"missing parameter 'model.embed_tokens.weight' (and 1 more)"});
+}
+
+TEST_F(CpuExecutorTest, ParamWrongShape) {
+  ToyWeights w;
+  std::vector<TensorToWrite> tensors = w.tensors();
+  tensors[1].shape = {kDim, kVocab};
+  expectParamsRejected(tensors, {"parameter 'lm_head.weight' has shape [4, 5]",
+                                 "the plan expects [5, 4]"});
+}
+
+TEST_F(CpuExecutorTest, ParamWrongDType) {
+  ToyWeights w;
+  std::vector<TensorToWrite> tensors = w.tensors();
+  tensors[0].dtype = DType::I32;
+  expectParamsRejected(tensors,
+                       {"parameter 'model.embed_tokens.weight' is I32",
+                        "the plan expects F32"});
+}
+
+TEST_F(CpuExecutorTest, UnknownTensorInCheckpoint) {
+  ToyWeights w;
+  std::vector<TensorToWrite> tensors = w.tensors();
+  std::vector<float> extra(3);
+  tensors.push_back({"model.layers.0.mlp.up_proj.weight", DType::F32, {3},
+                     extra.data(), 12});
+  expectParamsRejected(tensors,
+                       {"tensor 'model.layers.0.mlp.up_proj.weight' is not a "
+                        "parameter of model 'toy'"});
+}
+
+TEST_F(CpuExecutorTest, OptimizerStateIsIgnored) {
+  ToyWeights w;
+  std::vector<TensorToWrite> tensors = w.tensors();
+  std::vector<float> moment(kVocab * kDim);
+  tensors.push_back({"optimizer.exp_avg.lm_head.weight", DType::F32,
+                     {kVocab, kDim}, moment.data(), moment.size() * 4});
+  std::unique_ptr<CpuExecutor> executor = load();
+  ASSERT_TRUE(executor);
+  Status status = executor->loadParams(checkpoint(tensors));
+  EXPECT_TRUE(status.isOk()) << status.message();
+}
+
+TEST_F(CpuExecutorTest, ForwardNeedsParams) {
+  std::unique_ptr<CpuExecutor> executor = load();
+  ASSERT_TRUE(executor);
+  std::vector<int32_t> tokens(kBatch * kSeq, 0);
+  auto outputs = executor->forward(tokensView(tokens, {kBatch, kSeq}));
+  ASSERT_FALSE(outputs.isOk());
+  EXPECT_TRUE(contains(outputs.status().message(),
+                       "parameters have not been loaded"));
+}
+
+TEST_F(CpuExecutorTest, RejectedCheckpointKeepsLoadedParams) {
+  ToyWeights weights;
+  std::unique_ptr<CpuExecutor> executor = loaded(weights);
+  ASSERT_TRUE(executor);
+  // Valid first tensor, bad second one: nothing may be copied.
+  ToyWeights other(99);
+  std::vector<TensorToWrite> bad = other.tensors();
+  bad[1].shape = {kDim, kVocab};
+  writeTensors("bad.safetensors", bad);
+  StatusOr<SafetensorsFile> badFile =
+      SafetensorsFile::open(file("bad.safetensors"));
+  ASSERT_TRUE(badFile.isOk());
+  EXPECT_FALSE(executor->loadParams(*badFile).isOk());
+
+  std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
+  auto outputs = executor->forward(tokensView(tokens, {kBatch, kSeq}));
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  expectNear(outputs->at("logits").data, toyReference(weights, tokens).logits,
+             "logits");
+}
+
+//===----------------------------------------------------------------------===//
+// Tokens
+//===----------------------------------------------------------------------===//
+
+TEST_F(CpuExecutorTest, TokenOutsideVocabulary) {
+  expectTokensRejected({0, 1, 2, 3, 4, 5}, {kBatch, kSeq},
+                       {"token 5 at [1, 2] is outside the vocabulary [0, 5)"});
+  expectTokensRejected({0, -1}, {1, 2},
+                       {"token -1 at [0, 1] is outside the vocabulary"});
+}
+
+TEST_F(CpuExecutorTest, TokensLargerThanCompiledShape) {
+  expectTokensRejected(std::vector<int32_t>(9, 0), {3, 3},
+                       {"tokens of shape [3, 3] exceed the compiled shape "
+                        "[2, 3]"});
+  expectTokensRejected(std::vector<int32_t>(8, 0), {2, 4},
+                       {"tokens of shape [2, 4] exceed"});
+}
+
+TEST_F(CpuExecutorTest, TokensWrongDTypeOrRank) {
+  std::unique_ptr<CpuExecutor> executor = loaded(ToyWeights());
+  ASSERT_TRUE(executor);
+  std::vector<float> floats(6, 0.0f);
+  TensorView view{"tokens", DType::F32, {kBatch, kSeq},
+                  reinterpret_cast<const uint8_t *>(floats.data()), 24};
+  auto result = executor->forward(view);
+  ASSERT_FALSE(result.isOk());
+  EXPECT_TRUE(contains(result.status().message(),
+                       "tokens must be int32 (I32), got F32"));
+
+  expectTokensRejected(std::vector<int32_t>(6, 0), {6},
+                       {"tokens must have rank 2", "got shape [6]"});
+}
+
+TEST_F(CpuExecutorTest, TokensViewInconsistent) {
+  std::vector<int32_t> tokens(4, 0);
+  // Claims more elements than it has bytes.
+  expectTokensRejected(tokens, {2, 3},
+                       {"shape [2, 3] does not match its 16 bytes"});
+}
+
+//===----------------------------------------------------------------------===//
+// Plans the forward run cannot drive
+//===----------------------------------------------------------------------===//
+
+TEST_F(CpuExecutorTest, PlanWithOtherInputs) {
+  std::string plan = replaceOnce(
+      kToyPlan, R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)",
+      R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]},
+                    {"name": "labels", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)");
+  std::unique_ptr<CpuExecutor> executor = load(plan);
+  ASSERT_TRUE(executor);
+  ToyWeights w;
+  ASSERT_TRUE(executor->loadParams(checkpoint(w.tensors())).isOk());
+  std::vector<int32_t> tokens(6, 0);
+  auto result = executor->forward(tokensView(tokens, {kBatch, kSeq}));
+  ASSERT_FALSE(result.isOk());
+  EXPECT_TRUE(contains(result.status().message(),
+                       "needs a plan whose only input is 'tokens'"));
+  EXPECT_TRUE(contains(result.status().message(), "has 2 input(s)"));
+}
+
+TEST_F(CpuExecutorTest, NonFloatOutput) {
+  std::string plan = replaceOnce(
+      kToyPlan, R"({"name": "hidden", "buffer": 3, "dtype": "F32")",
+      R"({"name": "hidden", "buffer": 3, "dtype": "I32")");
+  std::unique_ptr<CpuExecutor> executor = load(plan);
+  ASSERT_TRUE(executor);
+  ToyWeights w;
+  ASSERT_TRUE(executor->loadParams(checkpoint(w.tensors())).isOk());
+  std::vector<int32_t> tokens(6, 0);
+  auto result = executor->forward(tokensView(tokens, {kBatch, kSeq}));
+  ASSERT_FALSE(result.isOk());
+  EXPECT_TRUE(contains(result.status().message(),
+                       "output 'hidden' is I32; forward runs return F32"));
+}
+
+} // namespace

@@ -1,0 +1,365 @@
+//===- PlanTest.cpp - Tests for loading and verifying plans ---------------===//
+//
+// The toy plan of ToyModel.h loads with every field in place; then one test
+// per verification rule of docs/plan.md, each breaking the valid plan in one
+// place and checking that the message names the plan, the field and the
+// problem.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/runtime/Plan.h"
+
+#include "ToyModel.h"
+
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+using namespace growc::rt;
+using namespace growc::rt::test;
+namespace fs = std::filesystem;
+
+namespace {
+
+const char *const kPlanPath = "/artifacts/fwd.plan.json";
+
+/// Asserts that `text` is rejected with a message that starts with the plan
+/// path and contains every string of `expected`.
+void expectRejected(const std::string &text,
+                    const std::vector<std::string> &expected) {
+  StatusOr<Plan> plan = parsePlan(text, kPlanPath);
+  ASSERT_FALSE(plan.isOk()) << "plan unexpectedly accepted";
+  const std::string &message = plan.status().message();
+  EXPECT_EQ(message.rfind(std::string(kPlanPath) + ": ", 0), 0u) << message;
+  for (const std::string &part : expected)
+    EXPECT_NE(message.find(part), std::string::npos)
+        << "message '" << message << "' lacks '" << part << "'";
+}
+
+//===----------------------------------------------------------------------===//
+// The valid plan
+//===----------------------------------------------------------------------===//
+
+TEST(PlanTest, ValidPlanParses) {
+  StatusOr<Plan> result = parsePlan(kToyPlan, kPlanPath);
+  ASSERT_TRUE(result.isOk()) << result.status().message();
+  const Plan &plan = *result;
+  EXPECT_EQ(plan.path, kPlanPath);
+  EXPECT_EQ(plan.directory, "/artifacts");
+  EXPECT_EQ(plan.graph, "forward");
+  EXPECT_EQ(plan.target, "cpu");
+  EXPECT_EQ(plan.model, "toy");
+  EXPECT_EQ(plan.kernelsFile, "fwd.so");
+  EXPECT_EQ(plan.kernelsPath, "/artifacts/fwd.so");
+  EXPECT_EQ(plan.batch, 2);
+  EXPECT_EQ(plan.seq, 3);
+  EXPECT_EQ(plan.vocabSize, 5);
+  EXPECT_EQ(plan.alignment, 64);
+  EXPECT_EQ(plan.arenaSize, 704);
+
+  ASSERT_EQ(plan.buffers.size(), 6u);
+  EXPECT_EQ(plan.buffers[2].id, 2);
+  EXPECT_EQ(plan.buffers[2].offset, 192);
+  EXPECT_EQ(plan.buffers[2].size, 128);
+
+  ASSERT_EQ(plan.inputs.size(), 1u);
+  EXPECT_EQ(plan.inputs[0].name, "tokens");
+  EXPECT_EQ(plan.inputs[0].dtype, DType::I32);
+  EXPECT_EQ(plan.inputs[0].shape, (std::vector<int64_t>{2, 3}));
+  EXPECT_EQ(plan.inputs[0].numElements, 6);
+  EXPECT_EQ(plan.inputs[0].byteSize, 24);
+
+  ASSERT_EQ(plan.params.size(), 2u);
+  EXPECT_EQ(plan.params[1].name, "lm_head.weight");
+  EXPECT_EQ(plan.params[1].buffer, 2);
+  EXPECT_EQ(plan.params[1].source, "lm_head.weight");
+  EXPECT_TRUE(plan.params[1].copy);
+  EXPECT_FALSE(plan.params[0].copy);
+  EXPECT_EQ(plan.params[1].byteSize, 80);
+
+  ASSERT_EQ(plan.outputs.size(), 2u);
+  EXPECT_EQ(plan.outputs[0].name, "logits");
+  EXPECT_EQ(plan.outputs[0].shape, (std::vector<int64_t>{2, 3, 5}));
+
+  ASSERT_EQ(plan.kernels.size(), 2u);
+  EXPECT_EQ(plan.kernels[0].symbol, "embed_packed");
+  ASSERT_EQ(plan.kernels[0].args.size(), 3u);
+  EXPECT_EQ(plan.kernels[0].args[2].dtype, DType::F32);
+  EXPECT_EQ(plan.kernels[0].args[2].byteSize, 96);
+
+  ASSERT_EQ(plan.steps.size(), 3u);
+  EXPECT_EQ(plan.steps[0].op, PlanStep::Op::Kernel);
+  EXPECT_EQ(plan.steps[0].kernel, 0);
+  EXPECT_EQ(plan.steps[0].args, (std::vector<int64_t>{0, 1, 3}));
+  const PlanStep &gemm = plan.steps[1];
+  EXPECT_EQ(gemm.op, PlanStep::Op::Gemm);
+  EXPECT_EQ(gemm.a, 3);
+  EXPECT_EQ(gemm.b, 2);
+  EXPECT_EQ(gemm.c, 4);
+  EXPECT_EQ(gemm.m, 6);
+  EXPECT_EQ(gemm.n, 5);
+  EXPECT_EQ(gemm.k, 4);
+
+  EXPECT_NE(plan.findParam("lm_head.weight"), nullptr);
+  EXPECT_EQ(plan.findParam("logits"), nullptr);
+  EXPECT_NE(plan.findOutput("hidden"), nullptr);
+  EXPECT_NE(plan.findInput("tokens"), nullptr);
+}
+
+TEST(PlanTest, EmptySectionsAreValid) {
+  // A graph with nothing to do is odd but well-formed.
+  std::string text = R"({"format": "growc-plan", "version": 1,
+    "graph": "forward", "target": "nvptx", "model": "", "kernels_file": "k.ptx",
+    "batch": 1, "seq": 1, "vocab_size": 1, "alignment": 1, "arena_size": 0,
+    "buffers": [], "inputs": [], "params": [], "outputs": [], "kernels": [],
+    "steps": []})";
+  StatusOr<Plan> plan = parsePlan(text, "k.plan.json");
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  // A plan in the current directory still names its kernels with a
+  // directory, so that dlopen does not search the library path.
+  EXPECT_EQ(plan->kernelsPath, "./k.ptx");
+}
+
+TEST(PlanTest, PlanPathFor) {
+  EXPECT_EQ(planPathFor("out/fwd.plan.json"), "out/fwd.plan.json");
+  EXPECT_EQ(planPathFor("out/fwd.so"), "out/fwd.plan.json");
+  EXPECT_EQ(planPathFor("train.ptx"), "train.plan.json");
+  EXPECT_EQ(planPathFor("/a.b/c.so"), "/a.b/c.plan.json");
+  // Anything else is taken to be a plan.
+  EXPECT_EQ(planPathFor("custom.json"), "custom.json");
+}
+
+//===----------------------------------------------------------------------===//
+// loadPlan: files
+//===----------------------------------------------------------------------===//
+
+using PlanFileTest = TempDirTest;
+
+TEST_F(PlanFileTest, LoadsPlanWithKernelsFile) {
+  writeText("fwd.plan.json", kToyPlan);
+  writeText("fwd.so", "");
+  StatusOr<Plan> plan = loadPlan(file("fwd.plan.json"));
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_EQ(plan->kernelsPath, file("fwd.so"));
+  // Through the kernels file's name as well.
+  StatusOr<Plan> viaKernels = loadPlan(planPathFor(file("fwd.so")));
+  ASSERT_TRUE(viaKernels.isOk()) << viaKernels.status().message();
+}
+
+TEST_F(PlanFileTest, MissingKernelsFile) {
+  writeText("fwd.plan.json", kToyPlan);
+  StatusOr<Plan> plan = loadPlan(file("fwd.plan.json"));
+  ASSERT_FALSE(plan.isOk());
+  const std::string &message = plan.status().message();
+  EXPECT_NE(message.find("kernels file " + file("fwd.so")), std::string::npos)
+      << message;
+  EXPECT_NE(message.find("No such file"), std::string::npos) << message;
+}
+
+TEST_F(PlanFileTest, KernelsFileIsADirectory) {
+  writeText("fwd.plan.json", kToyPlan);
+  fs::create_directory(file("fwd.so"));
+  StatusOr<Plan> plan = loadPlan(file("fwd.plan.json"));
+  ASSERT_FALSE(plan.isOk());
+  EXPECT_NE(plan.status().message().find("not a regular file"),
+            std::string::npos)
+      << plan.status().message();
+}
+
+TEST_F(PlanFileTest, MissingPlan) {
+  StatusOr<Plan> plan = loadPlan(file("nope.plan.json"));
+  ASSERT_FALSE(plan.isOk());
+  EXPECT_NE(plan.status().message().find(file("nope.plan.json") +
+                                         ": cannot open"),
+            std::string::npos)
+      << plan.status().message();
+}
+
+TEST_F(PlanFileTest, TruncatedPlanFile) {
+  std::string text = kToyPlan;
+  writeText("fwd.plan.json", text.substr(0, text.size() / 2));
+  writeText("fwd.so", "");
+  StatusOr<Plan> plan = loadPlan(file("fwd.plan.json"));
+  ASSERT_FALSE(plan.isOk());
+  EXPECT_NE(plan.status().message().find(file("fwd.plan.json") +
+                                         ": invalid JSON"),
+            std::string::npos)
+      << plan.status().message();
+}
+
+//===----------------------------------------------------------------------===//
+// Rejected plans: one per rule
+//===----------------------------------------------------------------------===//
+
+/// The valid plan with `from` replaced by `to` must be rejected with a
+/// message containing every string of `expected`.
+struct BadPlan {
+  const char *name;
+  const char *from;
+  const char *to;
+  std::vector<std::string> expected;
+};
+
+class BadPlanTest : public ::testing::TestWithParam<BadPlan> {};
+
+TEST_P(BadPlanTest, IsRejected) {
+  const BadPlan &bad = GetParam();
+  expectRejected(replaceOnce(kToyPlan, bad.from, bad.to), bad.expected);
+}
+
+const BadPlan kBadPlans[] = {
+    // Format and version.
+    {"WrongFormat", R"("format": "growc-plan")", R"("format": "onnx")",
+     {"not a growc plan", "'onnx'"}},
+    {"FormatNotString", R"("format": "growc-plan")", R"("format": 1)",
+     {"format must be a string"}},
+    {"NewerVersion", R"("version": 1)", R"("version": 2)",
+     {"unsupported plan version 2", "reads version 1"}},
+    {"VersionAsString", R"("version": 1)", R"("version": "1")",
+     {"unsupported plan version \"1\""}},
+    // Header fields.
+    {"MissingField", R"("seq": 3,)", "", {"missing field 'seq'"}},
+    {"UnknownField", R"("model": "toy",)", R"("model": "toy", "extra": 1,)",
+     {"unknown field 'extra'"}},
+    {"UnknownTarget", R"("target": "cpu")", R"("target": "tpu")",
+     {"unknown target 'tpu'"}},
+    {"EmptyGraph", R"("graph": "forward")", R"("graph": "")",
+     {"graph must not be empty"}},
+    {"ZeroBatch", R"("batch": 2)", R"("batch": 0)",
+     {"batch must be an integer >= 1, got 0"}},
+    {"FractionalSeq", R"("seq": 3)", R"("seq": 3.5)",
+     {"seq must be an integer >= 1, got 3.5"}},
+    {"HugeArena", R"("arena_size": 704)",
+     R"("arena_size": 99999999999999999999)",
+     {"arena_size must be an integer"}},
+    {"AlignmentNotPowerOfTwo", R"("alignment": 64)", R"("alignment": 48)",
+     {"alignment must be a power of two, got 48"}},
+    {"AbsoluteKernelsFile", R"("kernels_file": "fwd.so")",
+     R"("kernels_file": "/tmp/fwd.so")",
+     {"kernels_file '/tmp/fwd.so' must be relative"}},
+    // Buffers.
+    {"BufferOutsideArena", R"("arena_size": 704)", R"("arena_size": 700)",
+     {"buffers[5]", "outside the arena of 700 bytes"}},
+    {"MisalignedBuffer", R"({"id": 1, "offset": 64, "size": 128})",
+     R"({"id": 1, "offset": 65, "size": 128})",
+     {"buffers[1]", "offset 65 is not a multiple of the alignment 64"}},
+    {"NonDenseBufferIds", R"({"id": 2, "offset": 192)",
+     R"({"id": 7, "offset": 192)",
+     {"buffers[2]", "id 7, expected 2", "dense"}},
+    {"NegativeBufferSize", R"({"id": 1, "offset": 64, "size": 128})",
+     R"({"id": 1, "offset": 64, "size": -1})",
+     {"buffers[1].size must be an integer >= 0"}},
+    // Named tensors.
+    {"UnknownBufferInParam",
+     R"("name": "model.embed_tokens.weight", "buffer": 1)",
+     R"("name": "model.embed_tokens.weight", "buffer": 6)",
+     {"params[0] ('model.embed_tokens.weight').buffer",
+      "unknown buffer id 6", "6 buffers"}},
+    {"UnknownBufferInOutput", R"("name": "logits", "buffer": 5)",
+     R"("name": "logits", "buffer": 6)",
+     {"outputs[0] ('logits').buffer", "unknown buffer id 6"}},
+    {"UnknownBufferInInput", R"("name": "tokens", "buffer": 0)",
+     R"("name": "tokens", "buffer": -1)",
+     {"inputs[0] ('tokens').buffer", "unknown buffer id -1"}},
+    {"TensorLargerThanBuffer",
+     R"("buffer": 3, "dtype": "F32", "shape": [2, 3, 4])",
+     R"("buffer": 3, "dtype": "F32", "shape": [2, 3, 8])",
+     {"outputs[1] ('hidden')", "F32 [2, 3, 8] needs 192 bytes",
+      "buffer 3 holds 128"}},
+    {"DuplicateTensorName", R"({"name": "hidden")",
+     R"({"name": "lm_head.weight")",
+     {"outputs[1]", "duplicate tensor name 'lm_head.weight'", "params[1]"}},
+    {"EmptyTensorName", R"({"name": "logits")", R"({"name": "")",
+     {"outputs[0]: name must not be empty"}},
+    {"UnknownDType", R"("name": "tokens", "buffer": 0, "dtype": "I32")",
+     R"("name": "tokens", "buffer": 0, "dtype": "I33")",
+     {"inputs[0] ('tokens').dtype", "unknown dtype 'I33'"}},
+    {"NegativeDimension",
+     R"("shape": [5, 4], "source": "lm_head.weight")",
+     R"("shape": [5, -4], "source": "lm_head.weight")",
+     {"params[1] ('lm_head.weight').shape",
+      "dimensions must be integers >= 0, got -4"}},
+    {"FractionalDimension", R"("shape": [2, 3]}])", R"("shape": [2.0, 3]}])",
+     {"inputs[0] ('tokens').shape", "dimensions must be integers"}},
+    {"ParamWithoutSource", R"(, "source": "lm_head.weight")", "",
+     {"params[1] ('lm_head.weight'): missing field 'source'"}},
+    {"ParamCopyNotBool", R"("copy": true)", R"("copy": "yes")",
+     {"copy must be true or false"}},
+    {"UnknownFieldInOutput", R"("name": "logits", "buffer": 5)",
+     R"("name": "logits", "layout": "nhwc", "buffer": 5)",
+     {"outputs[0]: unknown field 'layout'"}},
+    // Kernels.
+    {"DuplicateKernelName", R"({"name": "add_one")", R"({"name": "embed")",
+     {"kernels[1]", "duplicate kernel name 'embed'"}},
+    {"DuplicateKernelSymbol", R"("symbol": "add_one_packed")",
+     R"("symbol": "embed_packed")",
+     {"kernels[1]", "duplicate kernel symbol 'embed_packed'"}},
+    {"EmptyKernelSymbol", R"("symbol": "add_one_packed")", R"("symbol": "")",
+     {"kernels[1]", "not a valid symbol name"}},
+    {"UnknownKernelArgDType", R"({"dtype": "F32", "shape": [30]}]})",
+     R"({"dtype": "Q8", "shape": [30]}]})",
+     {"kernels[1].args[1].dtype", "unknown dtype 'Q8'"}},
+    {"KernelArgTooLarge", R"({"dtype": "F32", "shape": [2, 3, 4]})",
+     R"({"dtype": "F32", "shape": [4294967296, 4294967296, 4]})",
+     {"kernels[0].args[2].shape", "is too large"}},
+    // Steps.
+    {"UnknownOp", R"({"op": "gemm")", R"({"op": "conv")",
+     {"steps[1].op", "unknown op 'conv'"}},
+    {"UnknownFieldInStep", R"("m": 6,)", R"("m": 6, "epilogue": "relu",)",
+     {"steps[1]: unknown field 'epilogue'"}},
+    {"KernelIndexOutOfRange", R"("kernel": 1)", R"("kernel": 2)",
+     {"steps[2].kernel", "kernel index 2 out of range", "2 kernels"}},
+    {"ArgCountMismatch", R"("args": [4, 5])", R"("args": [4, 5, 5])",
+     {"steps[2]", "passes 3 buffers but kernel 1 ('add_one') takes 2"}},
+    {"UnknownBufferInKernelStep", R"("args": [0, 1, 3])",
+     R"("args": [0, 1, 9])", {"steps[0].args[2]", "unknown buffer id 9"}},
+    {"KernelArgDoesNotFitBuffer", R"("args": [0, 1, 3])",
+     R"("args": [0, 0, 3])",
+     {"steps[0].args[1]", "buffer 0 holds 64 bytes",
+      "argument 1 of kernel 'embed' (F32 [5, 4]) needs 80"}},
+    {"UnknownBufferInGemm", R"("a": 3)", R"("a": 42)",
+     {"steps[1].a", "unknown buffer id 42"}},
+    {"GemmOperandTooSmall", R"("k": 4)", R"("k": 8)",
+     {"steps[1]", "gemm operand A [6, 8] needs 192 bytes",
+      "buffer 3 holds 128"}},
+    {"GemmOutputTooSmall", R"("m": 6)", R"("m": 7)",
+     {"steps[1]", "gemm operand C [7, 5] needs 140 bytes"}},
+    {"GemmZeroDimension", R"("n": 5)", R"("n": 0)",
+     {"steps[1].n must be an integer in [1, 2147483647], got 0"}},
+    {"GemmOutputOverlapsInput", R"("c": 4)", R"("c": 3)",
+     {"steps[1]", "gemm output C (buffer 3) overlaps operand A (buffer 3)"}},
+    // Not a plan at all.
+    {"TruncatedJson", R"("steps": [)", R"("steps": [{"op": )",
+     {"invalid JSON"}},
+};
+
+INSTANTIATE_TEST_SUITE_P(PlanTest, BadPlanTest, ::testing::ValuesIn(kBadPlans),
+                         [](const ::testing::TestParamInfo<BadPlan> &info) {
+                           return std::string(info.param.name);
+                         });
+
+TEST(PlanTest, RejectsInvalidJson) {
+  expectRejected("not json", {"invalid JSON"});
+  expectRejected("", {"invalid JSON"});
+  std::string text = kToyPlan;
+  expectRejected(text.substr(0, text.size() - 1), {"invalid JSON"});
+}
+
+TEST(PlanTest, RejectsNonObject) {
+  expectRejected("[]", {"the plan must be a JSON object"});
+  expectRejected(replaceOnce(kToyPlan, R"({"op": "gemm")", R"(7, {"op": "gemm")"),
+                 {"steps[1] must be a JSON object, got 7"});
+}
+
+TEST(PlanTest, LongValuesAreShortenedInMessages) {
+  std::string huge(10000, 'x');
+  StatusOr<Plan> plan = parsePlan(
+      replaceOnce(kToyPlan, R"("seq": 3)", "\"seq\": \"" + huge + "\""),
+      kPlanPath);
+  ASSERT_FALSE(plan.isOk());
+  EXPECT_LT(plan.status().message().size(), 200u) << plan.status().message();
+}
+
+} // namespace

@@ -1,0 +1,39 @@
+//===- TestKernels.cpp - Kernels of the executor tests' toy plan ----------===//
+//
+// A stand-in for a growc-generated kernels file, built as a shared object
+// for CpuExecutorTest: functions with the generated kernels' C signature
+// `void symbol(void **args)`, whose sizes are fixed to the toy plan in
+// ToyModel.h. Test infrastructure only, not model math.
+//
+//===----------------------------------------------------------------------===//
+
+#include <cstdint>
+
+namespace {
+// The toy plan's shapes (ToyModel.h): tokens [2, 3], embedding [5, 4],
+// logits [2, 3, 5].
+constexpr int kTokens = 2 * 3;
+constexpr int kDim = 4;
+constexpr int kLogits = 2 * 3 * 5;
+} // namespace
+
+#define GROWC_TEST_EXPORT extern "C" __attribute__((visibility("default")))
+
+/// args: tokens (I32 [2, 3]), table (F32 [5, 4]) -> out (F32 [2, 3, 4]):
+/// out[i, j, :] = table[tokens[i, j], :].
+GROWC_TEST_EXPORT void embed_packed(void **args) {
+  const auto *tokens = static_cast<const int32_t *>(args[0]);
+  const auto *table = static_cast<const float *>(args[1]);
+  auto *out = static_cast<float *>(args[2]);
+  for (int i = 0; i < kTokens; ++i)
+    for (int d = 0; d < kDim; ++d)
+      out[i * kDim + d] = table[tokens[i] * kDim + d];
+}
+
+/// args: in (F32 [30]) -> out (F32 [30]): out[i] = in[i] + 1.
+GROWC_TEST_EXPORT void add_one_packed(void **args) {
+  const auto *in = static_cast<const float *>(args[0]);
+  auto *out = static_cast<float *>(args[1]);
+  for (int i = 0; i < kLogits; ++i)
+    out[i] = in[i] + 1.0f;
+}
