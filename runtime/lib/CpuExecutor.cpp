@@ -127,10 +127,10 @@ Status CpuExecutor::prepare() {
     void *sym = ::dlsym(dlHandle_, kernel.symbol.c_str());
     if (!sym) {
       const char *err = ::dlerror();
-      return Status::error(path + ": kernels file " + plan_.kernelsPath +
-                           " does not export symbol " + inQuotes(kernel.symbol) +
-                           " of kernel " + inQuotes(kernel.name) + ": " +
-                           (err ? err : "symbol is null"));
+      return Status::error(
+          path + ": kernels file " + plan_.kernelsPath +
+          " does not export symbol " + inQuotes(kernel.symbol) + " of kernel " +
+          inQuotes(kernel.name) + ": " + (err ? err : "symbol is null"));
     }
     kernelFns.push_back(reinterpret_cast<KernelFn>(sym));
   }
@@ -216,8 +216,7 @@ Status CpuExecutor::loadParams(const SafetensorsFile &checkpoint) {
       if (tensor->shape != param->shape)
         return Status::error(file + ": parameter " + inQuotes(param->name) +
                              " has shape " + formatShape(tensor->shape) +
-                             ", the plan expects " +
-                             formatShape(param->shape));
+                             ", the plan expects " + formatShape(param->shape));
     }
     for (const TensorView &tensor : checkpoint.tensors()) {
       // Optimizer state (moments) lives beside the weights in training
@@ -225,10 +224,10 @@ Status CpuExecutor::loadParams(const SafetensorsFile &checkpoint) {
       if (startsWith(tensor.name, "optimizer."))
         continue;
       if (!plan_.findParam(tensor.name))
-        return Status::error(
-            file + ": tensor " + inQuotes(tensor.name) +
-            " is not a parameter of model " + inQuotes(plan_.model) + " (plan " +
-            plan_.path + "); is this the checkpoint of a different model?");
+        return Status::error(file + ": tensor " + inQuotes(tensor.name) +
+                             " is not a parameter of model " +
+                             inQuotes(plan_.model) + " (plan " + plan_.path +
+                             "); is this the checkpoint of a different model?");
     }
 
     for (auto [param, tensor] : copies)
@@ -290,8 +289,9 @@ CpuExecutor::forward(const TensorView &tokens) {
     if (plan_.inputs.size() != 1 || !input || input->dtype != DType::I32 ||
         input->shape != compiledShape)
       return Status::error(
-          path + ": a forward run needs a plan whose only input is 'tokens' "
-                 "(I32 " +
+          path +
+          ": a forward run needs a plan whose only input is 'tokens' "
+          "(I32 " +
           formatShape(compiledShape) + "); this " + plan_.graph +
           " graph has " + std::to_string(plan_.inputs.size()) + " input(s)" +
           (plan_.inputs.empty()
@@ -301,8 +301,8 @@ CpuExecutor::forward(const TensorView &tokens) {
                      formatShape(plan_.inputs[0].shape)));
     for (const PlanTensor &output : plan_.outputs)
       if (output.dtype != DType::F32)
-        return Status::error(path + ": output " + inQuotes(output.name) + " is " +
-                             dtypeName(output.dtype) +
+        return Status::error(path + ": output " + inQuotes(output.name) +
+                             " is " + dtypeName(output.dtype) +
                              "; forward runs return F32 outputs only");
     if (!paramsLoaded_)
       return Status::error(path +
@@ -353,11 +353,11 @@ CpuExecutor::forward(const TensorView &tokens) {
       if (!sliceable) {
         // Not laid out per token: only meaningful for the full shape.
         if (b != plan_.batch || t != plan_.seq)
-          return Status::error(
-              path + ": output " + inQuotes(output.name) + " of shape " +
-              formatShape(output.shape) + " is not [batch, seq, ...], so it " +
-              "cannot be cut down to tokens of shape " +
-              formatShape(tokens.shape));
+          return Status::error(path + ": output " + inQuotes(output.name) +
+                               " of shape " + formatShape(output.shape) +
+                               " is not [batch, seq, ...], so it " +
+                               "cannot be cut down to tokens of shape " +
+                               formatShape(tokens.shape));
         result.shape = output.shape;
         result.data.assign(data, data + output.numElements);
       } else {

@@ -151,10 +151,10 @@ Status PlanParser::checkKeys(const JsonValue &obj, const std::string &ctx,
     for (std::string_view key : allowed)
       known = known || member.first == key;
     if (!known)
-      return Status::error(
-          (ctx.empty() ? std::string("the plan") : ctx) + ": unknown field " +
-          inQuotes(member.first) + " (not part of plan format version " +
-          std::to_string(Plan::kVersion) + ")");
+      return Status::error((ctx.empty() ? std::string("the plan") : ctx) +
+                           ": unknown field " + inQuotes(member.first) +
+                           " (not part of plan format version " +
+                           std::to_string(Plan::kVersion) + ")");
   }
   return Status::ok();
 }
@@ -197,10 +197,10 @@ Status PlanParser::getInt(const JsonValue &obj, const std::string &ctx,
   GROWC_RETURN_IF_ERROR(getField(obj, ctx, key, v));
   int64_t value;
   if (!v->isInteger() || !v->getInt64(value) || value < min || value > max) {
-    std::string range = max == std::numeric_limits<int64_t>::max()
-                            ? ">= " + std::to_string(min)
-                            : "in [" + std::to_string(min) + ", " +
-                                  std::to_string(max) + "]";
+    std::string range =
+        max == std::numeric_limits<int64_t>::max()
+            ? ">= " + std::to_string(min)
+            : "in [" + std::to_string(min) + ", " + std::to_string(max) + "]";
     return Status::error(fieldPath(ctx, key) + " must be an integer " + range +
                          ", got " + describeJson(*v));
   }
@@ -269,12 +269,11 @@ Status PlanParser::getBufferRef(const JsonValue &obj, const std::string &ctx,
   int64_t id;
   if (!v->isInteger() || !v->getInt64(id) || id < 0 ||
       id >= static_cast<int64_t>(plan.buffers.size()))
-    return Status::error(fieldPath(ctx, key) + ": unknown buffer id " +
-                         describeJson(*v) + " (the plan has " +
-                         std::to_string(plan.buffers.size()) +
-                         " buffers, ids 0.." +
-                         std::to_string(int64_t(plan.buffers.size()) - 1) +
-                         ")");
+    return Status::error(
+        fieldPath(ctx, key) + ": unknown buffer id " + describeJson(*v) +
+        " (the plan has " + std::to_string(plan.buffers.size()) +
+        " buffers, ids 0.." + std::to_string(int64_t(plan.buffers.size()) - 1) +
+        ")");
   out = id;
   return Status::ok();
 }
@@ -297,9 +296,9 @@ Status PlanParser::parseHeader(const JsonValue &root) {
 
   GROWC_RETURN_IF_ERROR(checkKeys(
       root, "",
-      {"format", "version", "graph", "target", "model", "kernels_file",
-       "batch", "seq", "vocab_size", "alignment", "arena_size", "buffers",
-       "inputs", "params", "outputs", "kernels", "steps"}));
+      {"format", "version", "graph", "target", "model", "kernels_file", "batch",
+       "seq", "vocab_size", "alignment", "arena_size", "buffers", "inputs",
+       "params", "outputs", "kernels", "steps"}));
 
   GROWC_RETURN_IF_ERROR(getString(root, "", "graph", plan.graph));
   if (plan.graph.empty())
@@ -334,8 +333,8 @@ Status PlanParser::parseHeader(const JsonValue &root) {
     return Status::error("alignment must be a power of two, got " +
                          std::to_string(plan.alignment));
   // The arena is allocated with `alignment` slack; keep the sum in range.
-  GROWC_RETURN_IF_ERROR(getInt(root, "", "arena_size", 0,
-                               kMax - kMaxAlignment, plan.arenaSize));
+  GROWC_RETURN_IF_ERROR(
+      getInt(root, "", "arena_size", 0, kMax - kMaxAlignment, plan.arenaSize));
   return Status::ok();
 }
 
@@ -477,8 +476,8 @@ Status PlanParser::parseKernelStep(const JsonValue &step,
   GROWC_RETURN_IF_ERROR(getField(step, ctx, "kernel", index));
   if (!index->isInteger() || !index->getInt64(out.kernel) || out.kernel < 0 ||
       out.kernel >= static_cast<int64_t>(plan.kernels.size()))
-    return Status::error(ctx + ".kernel: kernel index " +
-                         describeJson(*index) + " out of range (the plan has " +
+    return Status::error(ctx + ".kernel: kernel index " + describeJson(*index) +
+                         " out of range (the plan has " +
                          std::to_string(plan.kernels.size()) + " kernels)");
   const PlanKernel &kernel = plan.kernels[out.kernel];
 
@@ -536,12 +535,11 @@ Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
   for (const Operand &op : {a, b, c}) {
     const PlanBuffer &buffer = plan.buffers[op.buffer];
     if (op.bytes() > buffer.size)
-      return Status::error(ctx + ": gemm operand " + op.name + " [" +
-                           std::to_string(op.rows) + ", " +
-                           std::to_string(op.cols) + "] needs " +
-                           std::to_string(op.bytes()) + " bytes but buffer " +
-                           std::to_string(op.buffer) + " holds " +
-                           std::to_string(buffer.size));
+      return Status::error(
+          ctx + ": gemm operand " + op.name + " [" + std::to_string(op.rows) +
+          ", " + std::to_string(op.cols) + "] needs " +
+          std::to_string(op.bytes()) + " bytes but buffer " +
+          std::to_string(op.buffer) + " holds " + std::to_string(buffer.size));
   }
   // BLAS leaves an output that aliases an input undefined; the memory
   // planner must never place C over a live operand.
@@ -659,8 +657,8 @@ StatusOr<Plan> parsePlan(std::string_view text, const std::string &planPath) {
   try {
     StatusOr<JsonValue> json = parseJson(text);
     if (!json.isOk())
-      return Status::error(planPath + ": invalid JSON: " +
-                           json.status().message());
+      return Status::error(planPath +
+                           ": invalid JSON: " + json.status().message());
     Plan plan;
     plan.path = planPath;
     plan.directory = fs::path(planPath).parent_path().string();

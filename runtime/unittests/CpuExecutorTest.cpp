@@ -194,7 +194,8 @@ TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
   const int64_t m = 37, n = 29, k = 53;
   auto padded = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
   const int64_t aOff = 64, bOff = aOff + padded(m * k * 4),
-                cOff = bOff + padded(n * k * 4), arena = cOff + padded(m * n * 4);
+                cOff = bOff + padded(n * k * 4),
+                arena = cOff + padded(m * n * 4);
   auto num = [](int64_t v) { return std::to_string(v); };
   std::string plan =
       R"({"format": "growc-plan", "version": 1, "graph": "forward",
@@ -248,15 +249,16 @@ TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
   EXPECT_EQ(outputs->at("c").shape, (std::vector<int64_t>{m, n}));
   ASSERT_EQ(outputs->at("c").data.size(), expected.size());
   for (size_t i = 0; i < expected.size(); ++i)
-    EXPECT_NEAR(outputs->at("c").data[i], expected[i], 1e-4f) << "c[" << i
-                                                               << "]";
+    EXPECT_NEAR(outputs->at("c").data[i], expected[i], 1e-4f)
+        << "c[" << i << "]";
 
   // ... and cannot be cut down to fewer tokens.
   std::vector<int32_t> none;
   auto sliced = executor->forward(tokensView(none, {0, 0}));
   ASSERT_FALSE(sliced.isOk());
-  EXPECT_TRUE(contains(sliced.status().message(),
-                       "output 'c' of shape [37, 29] is not [batch, seq, ...]"));
+  EXPECT_TRUE(
+      contains(sliced.status().message(),
+               "output 'c' of shape [37, 29] is not [batch, seq, ...]"));
 }
 
 //===----------------------------------------------------------------------===//
@@ -309,10 +311,10 @@ TEST_F(CpuExecutorTest, GpuPlanIsRejected) {
 
 TEST_F(CpuExecutorTest, ParamsMissing) {
   ToyWeights w;
-  expectParamsRejected({w.tensors()[0]},
-                       {"weights.safetensors", "missing parameter "
-                                               "'lm_head.weight'",
-                        "model 'toy'"});
+  expectParamsRejected({w.tensors()[0]}, {"weights.safetensors",
+                                          "missing parameter "
+                                          "'lm_head.weight'",
+                                          "model 'toy'"});
   std::vector<float> other(4);
   expectParamsRejected(
       {{"optimizer.exp_avg.lm_head.weight", DType::F32, {4}, other.data(), 16}},
@@ -331,17 +333,16 @@ TEST_F(CpuExecutorTest, ParamWrongDType) {
   ToyWeights w;
   std::vector<TensorToWrite> tensors = w.tensors();
   tensors[0].dtype = DType::I32;
-  expectParamsRejected(tensors,
-                       {"parameter 'model.embed_tokens.weight' is I32",
-                        "the plan expects F32"});
+  expectParamsRejected(tensors, {"parameter 'model.embed_tokens.weight' is I32",
+                                 "the plan expects F32"});
 }
 
 TEST_F(CpuExecutorTest, UnknownTensorInCheckpoint) {
   ToyWeights w;
   std::vector<TensorToWrite> tensors = w.tensors();
   std::vector<float> extra(3);
-  tensors.push_back({"model.layers.0.mlp.up_proj.weight", DType::F32, {3},
-                     extra.data(), 12});
+  tensors.push_back(
+      {"model.layers.0.mlp.up_proj.weight", DType::F32, {3}, extra.data(), 12});
   expectParamsRejected(tensors,
                        {"tensor 'model.layers.0.mlp.up_proj.weight' is not a "
                         "parameter of model 'toy'"});
@@ -351,8 +352,11 @@ TEST_F(CpuExecutorTest, OptimizerStateIsIgnored) {
   ToyWeights w;
   std::vector<TensorToWrite> tensors = w.tensors();
   std::vector<float> moment(kVocab * kDim);
-  tensors.push_back({"optimizer.exp_avg.lm_head.weight", DType::F32,
-                     {kVocab, kDim}, moment.data(), moment.size() * 4});
+  tensors.push_back({"optimizer.exp_avg.lm_head.weight",
+                     DType::F32,
+                     {kVocab, kDim},
+                     moment.data(),
+                     moment.size() * 4});
   std::unique_ptr<CpuExecutor> executor = load();
   ASSERT_TRUE(executor);
   Status status = executor->loadParams(checkpoint(tensors));
@@ -365,8 +369,8 @@ TEST_F(CpuExecutorTest, ForwardNeedsParams) {
   std::vector<int32_t> tokens(kBatch * kSeq, 0);
   auto outputs = executor->forward(tokensView(tokens, {kBatch, kSeq}));
   ASSERT_FALSE(outputs.isOk());
-  EXPECT_TRUE(contains(outputs.status().message(),
-                       "parameters have not been loaded"));
+  EXPECT_TRUE(
+      contains(outputs.status().message(), "parameters have not been loaded"));
 }
 
 TEST_F(CpuExecutorTest, RejectedCheckpointKeepsLoadedParams) {
@@ -413,8 +417,11 @@ TEST_F(CpuExecutorTest, TokensWrongDTypeOrRank) {
   std::unique_ptr<CpuExecutor> executor = loaded(ToyWeights());
   ASSERT_TRUE(executor);
   std::vector<float> floats(6, 0.0f);
-  TensorView view{"tokens", DType::F32, {kBatch, kSeq},
-                  reinterpret_cast<const uint8_t *>(floats.data()), 24};
+  TensorView view{"tokens",
+                  DType::F32,
+                  {kBatch, kSeq},
+                  reinterpret_cast<const uint8_t *>(floats.data()),
+                  24};
   auto result = executor->forward(view);
   ASSERT_FALSE(result.isOk());
   EXPECT_TRUE(contains(result.status().message(),
@@ -437,7 +444,8 @@ TEST_F(CpuExecutorTest, TokensViewInconsistent) {
 
 TEST_F(CpuExecutorTest, PlanWithOtherInputs) {
   std::string plan = replaceOnce(
-      kToyPlan, R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)",
+      kToyPlan,
+      R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)",
       R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]},
                     {"name": "labels", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)");
   std::unique_ptr<CpuExecutor> executor = load(plan);
@@ -453,9 +461,9 @@ TEST_F(CpuExecutorTest, PlanWithOtherInputs) {
 }
 
 TEST_F(CpuExecutorTest, NonFloatOutput) {
-  std::string plan = replaceOnce(
-      kToyPlan, R"({"name": "hidden", "buffer": 3, "dtype": "F32")",
-      R"({"name": "hidden", "buffer": 3, "dtype": "I32")");
+  std::string plan =
+      replaceOnce(kToyPlan, R"({"name": "hidden", "buffer": 3, "dtype": "F32")",
+                  R"({"name": "hidden", "buffer": 3, "dtype": "I32")");
   std::unique_ptr<CpuExecutor> executor = load(plan);
   ASSERT_TRUE(executor);
   ToyWeights w;

@@ -74,9 +74,9 @@ protected:
   }
 
   std::vector<std::string> forwardArgs() {
-    return {"forward",          file("fwd.so"),        "--weights",
-            file("w.safetensors"), "--tokens", file("t.safetensors"),
-            "--out",            file("o.safetensors")};
+    return {
+        "forward",  file("fwd.so"),        "--weights", file("w.safetensors"),
+        "--tokens", file("t.safetensors"), "--out",     file("o.safetensors")};
   }
 
   /// The command must fail with exit status 1, a single "growc-run: " line
@@ -89,9 +89,8 @@ protected:
         << result.stderrText;
     EXPECT_NE(result.stderrText.find(part), std::string::npos)
         << "stderr '" << result.stderrText << "' lacks '" << part << "'";
-    EXPECT_EQ(std::count(result.stderrText.begin(), result.stderrText.end(),
-                         '\n'),
-              1)
+    EXPECT_EQ(
+        std::count(result.stderrText.begin(), result.stderrText.end(), '\n'), 1)
         << result.stderrText;
     EXPECT_FALSE(fs::exists(file("o.safetensors")));
   }

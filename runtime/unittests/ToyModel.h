@@ -109,9 +109,15 @@ struct ToyWeights {
 
   /// The checkpoint tensors, named as the toy plan's parameters.
   std::vector<TensorToWrite> tensors() const {
-    return {{"model.embed_tokens.weight", DType::F32, {kVocab, kDim},
-             embed.data(), embed.size() * sizeof(float)},
-            {"lm_head.weight", DType::F32, {kVocab, kDim}, head.data(),
+    return {{"model.embed_tokens.weight",
+             DType::F32,
+             {kVocab, kDim},
+             embed.data(),
+             embed.size() * sizeof(float)},
+            {"lm_head.weight",
+             DType::F32,
+             {kVocab, kDim},
+             head.data(),
              head.size() * sizeof(float)}};
   }
 };
@@ -142,9 +148,9 @@ inline ToyReference toyReference(const ToyWeights &w,
 class TempDirTest : public ::testing::Test {
 protected:
   void SetUp() override {
-    std::string tmpl = (std::filesystem::temp_directory_path() /
-                        "growc-runtime-test-XXXXXX")
-                           .string();
+    std::string tmpl =
+        (std::filesystem::temp_directory_path() / "growc-runtime-test-XXXXXX")
+            .string();
     ASSERT_NE(::mkdtemp(tmpl.data()), nullptr);
     dir = tmpl;
   }

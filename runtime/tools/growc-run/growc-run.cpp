@@ -20,6 +20,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <exception>
 #include <map>
 #include <new>
@@ -53,6 +54,8 @@ constexpr const char *kUsage =
     "  --device=cpu   Where to run (default: the artifact's target). Only the\n"
     "                 CPU runtime is built into this binary for now.\n"
     "  --verbose      Print what is run and its timing to stderr.\n"
+    "  --repeat N     Run the forward pass N times (benchmarks; --verbose\n"
+    "                 reports the fastest).\n"
     "  -h, --help     Print this help.\n"
     "\n"
     "Environment:\n"
@@ -78,6 +81,8 @@ struct ForwardOptions {
   std::optional<std::string> device;
   bool verbose = false;
   bool help = false;
+  /// Forward passes to run (benchmarks); the fastest is reported.
+  int repeat = 1;
 };
 
 /// Parses the arguments after "forward". Options take their value either
@@ -108,6 +113,21 @@ Status parseForwardArgs(const std::vector<std::string_view> &args,
       if (value)
         return Status::error("forward: --verbose takes no value");
       opts.verbose = true;
+      continue;
+    }
+    if (name == "--repeat") {
+      if (!value) {
+        if (i + 1 >= args.size())
+          return Status::error("forward: --repeat needs a value");
+        value = args[++i];
+      }
+      char *end = nullptr;
+      std::string text(*value);
+      long n = std::strtol(text.c_str(), &end, 10);
+      if (text.empty() || *end != '\0' || n < 1 || n > 1000000)
+        return Status::error("forward: --repeat must be a positive count, "
+                             "got '" + text + "'");
+      opts.repeat = int(n);
       continue;
     }
     std::string *target = nullptr;
@@ -148,9 +168,9 @@ Status parseForwardArgs(const std::vector<std::string_view> &args,
     return Status::error("forward: unexpected argument '" + positional[1] +
                          "' (only one artifact can be run)");
   opts.artifact = positional[0];
-  for (auto [value, name] : {std::pair{&opts.weights, "--weights"},
-                             std::pair{&opts.tokens, "--tokens"},
-                             std::pair{&opts.out, "--out"}})
+  for (auto [value, name] :
+       {std::pair{&opts.weights, "--weights"},
+        std::pair{&opts.tokens, "--tokens"}, std::pair{&opts.out, "--out"}})
     if (value->empty())
       return Status::error(std::string("forward: missing ") + name);
   return Status::ok();
@@ -258,37 +278,46 @@ int runForward(const std::vector<std::string_view> &args) {
   if (Status status = exec.checkTokens(**tokens); !status.isOk())
     return fail(opts.tokens + ": " + status.message());
 
-  start = Clock::now();
+  // With --repeat the fastest pass is reported and its per-kind timings
+  // kept (the first pass also faults the arena pages in).
   StatusOr<std::map<std::string, OutputTensor>> outputs =
-      exec.forward(**tokens);
-  if (!outputs.isOk())
-    return fail(outputs.status());
-  double forwardMs = millisecondsSince(start);
+      Status::error("no forward pass ran");
+  double forwardMs = 0;
+  ExecutorTimings best;
+  for (int i = 0; i < opts.repeat; ++i) {
+    exec.resetTimings();
+    start = Clock::now();
+    outputs = exec.forward(**tokens);
+    if (!outputs.isOk())
+      return fail(outputs.status());
+    double ms = millisecondsSince(start);
+    if (i == 0 || ms < forwardMs) {
+      forwardMs = ms;
+      best = exec.timings();
+    }
+  }
 
   // In the plan's order, so that the file lists logits first.
   std::vector<TensorToWrite> toWrite;
   for (const PlanTensor &output : exec.plan().outputs) {
     const OutputTensor &result = outputs->at(output.name);
     toWrite.push_back({output.name, DType::F32, result.shape,
-                       result.data.data(),
-                       result.data.size() * sizeof(float)});
+                       result.data.data(), result.data.size() * sizeof(float)});
   }
   if (Status status = writeSafetensors(opts.out, toWrite); !status.isOk())
     return fail(status);
 
   if (opts.verbose) {
-    const ExecutorTimings &t = exec.timings();
+    const ExecutorTimings &t = best;
     std::fprintf(stderr,
                  "growc-run: prepare %.3f ms, load parameters %.3f ms, "
-                 "forward %.3f ms\n",
-                 prepareMs, loadMs, forwardMs);
+                 "forward %.3f ms (best of %d)\n",
+                 prepareMs, loadMs, forwardMs, opts.repeat);
     for (auto [kind, timing] :
          {std::pair{"kernel", t.kernel}, std::pair{"gemm", t.gemm}})
       std::fprintf(stderr, "growc-run:   %-6s %6lld calls %10.3f ms\n", kind,
-                   static_cast<long long>(timing.calls),
-                   timing.seconds * 1e3);
-    std::fprintf(stderr,
-                 "growc-run:   tokens in and outputs out %10.3f ms\n",
+                   static_cast<long long>(timing.calls), timing.seconds * 1e3);
+    std::fprintf(stderr, "growc-run:   tokens in and outputs out %10.3f ms\n",
                  t.other.seconds * 1e3);
     for (const TensorToWrite &tensor : toWrite)
       std::fprintf(stderr, "growc-run: wrote %s F32 %s to %s\n",
