@@ -12,9 +12,12 @@
 
 #include "growc/Codegen/Codegen.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
@@ -23,6 +26,7 @@
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
+#include "mlir/Transforms/GreedyPatternRewriteDriver.h"
 #include "llvm/IR/LegacyPassManager.h"
 #include "llvm/IR/Module.h"
 #include "llvm/MC/TargetRegistry.h"
@@ -124,6 +128,23 @@ LogicalResult growc::lowerKernelsToLLVM(ModuleOp module) {
                            copy.getTarget());
     copy.erase();
   }
+  // Reductions (RMSNorm sums, attention dot products) only vectorise when
+  // LLVM may reassociate them; contraction allows FMAs. No nnan/ninf: the
+  // attention mask relies on -inf.
+  auto flags = arith::FastMathFlagsAttr::get(
+      module.getContext(),
+      arith::FastMathFlags::reassoc | arith::FastMathFlags::contract);
+  module.walk([&](arith::ArithFastMathInterface op) {
+    op->setAttr(op.getFastMathAttrName(), flags);
+  });
+  // exp (softmax, SiLU) as a polynomial: unlike a libm call it vectorises.
+  // sin/cos keep libm: RoPE angles reach the thousands of radians.
+  RewritePatternSet patterns(module.getContext());
+  populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
+    return name == "exp" || name == math::ExpOp::getOperationName();
+  });
+  if (failed(applyPatternsGreedily(module, std::move(patterns))))
+    return module.emitError("polynomial approximation of exp failed");
   PassManager pm(module.getContext());
   if (failed(parsePassPipeline(kKernelsToLLVM, pm)) || failed(pm.run(module)))
     return failure();

@@ -327,13 +327,15 @@ Value ForwardBuilder::attention(Value q, Value k, Value v) {
                     [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                       return arith::MulFOp::create(nb, bl, args[0], args[1]);
                     });
-        // dims (b, h, t, d, j): acc += p · V over this block's keys.
+        // dims (b, h, t, j, d): acc += p · V over this block's keys. The
+        // reduction j sits outside d so the innermost loop runs along
+        // contiguous rows of V and of the output.
         Value accNew = generic(
             {probs, vBlock}, accScaled,
-            {map(5, {dim(0), dim(1), dim(2), dim(4)}),
-             map(5, {dim(0), dim(4), kvHead, dim(3)}),
-             map(5, {dim(0), dim(1), dim(2), dim(3)})},
-            {kPar, kPar, kPar, kPar, kRed},
+            {map(5, {dim(0), dim(1), dim(2), dim(3)}),
+             map(5, {dim(0), dim(3), kvHead, dim(4)}),
+             map(5, {dim(0), dim(1), dim(2), dim(4)})},
+            {kPar, kPar, kPar, kRed, kPar},
             [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
               return arith::AddFOp::create(
                   nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),

@@ -126,7 +126,8 @@ Status parseForwardArgs(const std::vector<std::string_view> &args,
       long n = std::strtol(text.c_str(), &end, 10);
       if (text.empty() || *end != '\0' || n < 1 || n > 1000000)
         return Status::error("forward: --repeat must be a positive count, "
-                             "got '" + text + "'");
+                             "got '" +
+                             text + "'");
       opts.repeat = int(n);
       continue;
     }
