@@ -208,152 +208,193 @@ Value ForwardBuilder::rope(Value x, int64_t heads) {
 Value ForwardBuilder::attention(Value q, Value k, Value v) {
   int64_t heads = config.getHeads(), kvHeads = config.getKvHeads();
   int64_t headDim = config.getHeadDim(), group = heads / kvHeads;
-  int64_t blocks = (seq + keyBlock - 1) / keyBlock, padded = blocks * keyBlock;
+  int64_t tile = keyBlock;
+  int64_t blocks = (seq + tile - 1) / tile, padded = blocks * tile;
   SmallVector<ReassociationIndices> split = {{0, 1}, {2, 3}};
   auto toHeads = [&](Value x, int64_t n) -> Value {
     auto type = RankedTensorType::get({batch, seq, n, headDim}, f32);
     return tensor::ExpandShapeOp::create(b, loc, type, x, split);
   };
-  Value q4 = toHeads(q, heads), k4 = toHeads(k, kvHeads),
-        v4 = toHeads(v, kvHeads);
-  // Keys past T only occur in the last block; they are zero and masked.
-  if (padded != seq) {
-    auto pad = [&](Value x) -> Value {
-      auto type = RankedTensorType::get({batch, padded, kvHeads, headDim}, f32);
-      SmallVector<OpFoldResult> low(4, b.getIndexAttr(0));
-      SmallVector<OpFoldResult> high = {b.getIndexAttr(0),
-                                        b.getIndexAttr(padded - seq),
-                                        b.getIndexAttr(0), b.getIndexAttr(0)};
-      return tensor::PadOp::create(b, loc, type, x, low, high, constant(0.0));
-    };
-    k4 = pad(k4);
-    v4 = pad(v4);
-  }
+  // Positions past T only occur in the last tile; they are zero, masked as
+  // keys and discarded as queries.
+  auto pad = [&](Value x, int64_t n) -> Value {
+    if (padded == seq)
+      return x;
+    auto type = RankedTensorType::get({batch, padded, n, headDim}, f32);
+    SmallVector<OpFoldResult> low(4, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> high = {b.getIndexAttr(0),
+                                      b.getIndexAttr(padded - seq),
+                                      b.getIndexAttr(0), b.getIndexAttr(0)};
+    return tensor::PadOp::create(b, loc, type, x, low, high, constant(0.0));
+  };
+  Value q4 = pad(toHeads(q, heads), heads);
+  Value k4 = pad(toHeads(k, kvHeads), kvHeads);
+  Value v4 = pad(toHeads(v, kvHeads), kvHeads);
 
   double scale = 1.0 / std::sqrt(double(headDim));
   float negInf = -std::numeric_limits<float>::infinity();
-  Value maxInit = fill({batch, heads, seq}, negInf);
-  Value sumInit = zeros({batch, heads, seq});
-  Value accInit = zeros({batch, heads, seq, headDim});
   AffineExpr kvHead = dim(1).floorDiv(group);
+  auto slice = [&](Value x, Value start, int64_t n) -> Value {
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), start,
+                                         b.getIndexAttr(0), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(batch),
+                                       b.getIndexAttr(tile), b.getIndexAttr(n),
+                                       b.getIndexAttr(headDim)};
+    SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+    auto type = RankedTensorType::get({batch, tile, n, headDim}, f32);
+    return tensor::ExtractSliceOp::create(b, loc, type, x, offsets, sizes,
+                                          strides);
+  };
+  AffineMap id4 = map(4, {dim(0), dim(1), dim(2), dim(3)});
+  AffineMap rowOf4 = map(4, {dim(0), dim(1), dim(2)});
+  AffineMap id3 = map(3, {dim(0), dim(1), dim(2)});
 
-  auto loop = scf::ForOp::create(
-      b, loc, index(0), index(padded), index(keyBlock),
-      ValueRange{maxInit, sumInit, accInit},
-      [&](OpBuilder &lb, Location l, Value start, ValueRange state) {
+  // Outer loop over query tiles; the inner loop visits only the key tiles
+  // at or before the query tile (causal), carrying the online-softmax state
+  // of this query tile: running max and sum [B, H, tile], output
+  // [B, H, tile, hd]. Only one [B, H, tile, tile] score block exists.
+  Value outInit = empty({batch, padded, heads, headDim});
+  auto queryLoop = scf::ForOp::create(
+      b, loc, index(0), index(padded), index(tile), ValueRange{outInit},
+      [&](OpBuilder &qb, Location ql, Value qStart, ValueRange qState) {
         OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
-        Value maxOld = state[0], sumOld = state[1], accOld = state[2];
-        auto slice = [&](Value x) -> Value {
-          SmallVector<OpFoldResult> offsets = {
-              b.getIndexAttr(0), start, b.getIndexAttr(0), b.getIndexAttr(0)};
-          SmallVector<OpFoldResult> sizes = {
-              b.getIndexAttr(batch), b.getIndexAttr(keyBlock),
-              b.getIndexAttr(kvHeads), b.getIndexAttr(headDim)};
-          SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-          auto type =
-              RankedTensorType::get({batch, keyBlock, kvHeads, headDim}, f32);
-          return tensor::ExtractSliceOp::create(b, l, type, x, offsets, sizes,
-                                                strides);
-        };
-        Value kBlock = slice(k4), vBlock = slice(v4);
-        // dims (b, h, t, j, d): scores of this key block only.
-        Value scores = generic(
-            {q4, kBlock}, zeros({batch, heads, seq, keyBlock}),
-            {map(5, {dim(0), dim(2), dim(1), dim(4)}),
-             map(5, {dim(0), dim(3), kvHead, dim(4)}),
-             map(5, {dim(0), dim(1), dim(2), dim(3)})},
-            {kPar, kPar, kPar, kPar, kRed},
-            [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-              return arith::AddFOp::create(
-                  nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
-                  args[2]);
+        b.setInsertionPoint(qb.getInsertionBlock(), qb.getInsertionPoint());
+        Value qTile = slice(q4, qStart, heads);
+        Value keyEnd = arith::AddIOp::create(b, ql, qStart, index(tile));
+        Value maxInit = fill({batch, heads, tile}, negInf);
+        Value sumInit = zeros({batch, heads, tile});
+        Value accInit = zeros({batch, heads, tile, headDim});
+        auto keyLoop = scf::ForOp::create(
+            b, ql, index(0), keyEnd, index(tile),
+            ValueRange{maxInit, sumInit, accInit},
+            [&](OpBuilder &kb, Location l, Value kStart, ValueRange state) {
+              OpBuilder::InsertionGuard innerGuard(b);
+              b.setInsertionPoint(kb.getInsertionBlock(),
+                                  kb.getInsertionPoint());
+              Value maxOld = state[0], sumOld = state[1], accOld = state[2];
+              Value kTile = slice(k4, kStart, kvHeads);
+              Value vTile = slice(v4, kStart, kvHeads);
+              // dims (b, h, t, j, d): q · k for this tile pair.
+              Value scores = generic(
+                  {qTile, kTile}, zeros({batch, heads, tile, tile}),
+                  {map(5, {dim(0), dim(2), dim(1), dim(4)}),
+                   map(5, {dim(0), dim(3), kvHead, dim(4)}),
+                   map(5, {dim(0), dim(1), dim(2), dim(3)})},
+                  {kPar, kPar, kPar, kPar, kRed},
+                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                    return arith::AddFOp::create(
+                        nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
+                        args[2]);
+                  });
+              // Scale; mask keys after the query (causal, and past T).
+              Value masked = generic(
+                  {scores}, empty({batch, heads, tile, tile}), {id4, id4},
+                  {kPar, kPar, kPar, kPar},
+                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                    Value query = arith::AddIOp::create(
+                        nb, bl, qStart, linalg::IndexOp::create(nb, bl, 2));
+                    Value key = arith::AddIOp::create(
+                        nb, bl, kStart, linalg::IndexOp::create(nb, bl, 3));
+                    Value visible = arith::CmpIOp::create(
+                        nb, bl, arith::CmpIPredicate::ule, key, query);
+                    Value scaled = arith::MulFOp::create(
+                        nb, bl, args[0],
+                        arith::ConstantOp::create(nb, bl,
+                                                  nb.getF32FloatAttr(scale)));
+                    return arith::SelectOp::create(
+                        nb, bl, visible, scaled,
+                        arith::ConstantOp::create(nb, bl,
+                                                  nb.getF32FloatAttr(negInf)));
+                  });
+              Value maxNew = generic(
+                  {masked}, maxOld, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
+                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                    return arith::MaximumFOp::create(nb, bl, args[0], args[1]);
+                  });
+              // Rescale what was accumulated under the old running max.
+              Value correction = generic(
+                  {maxOld, maxNew}, empty({batch, heads, tile}),
+                  {id3, id3, id3}, {kPar, kPar, kPar},
+                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                    return math::ExpOp::create(
+                        nb, bl,
+                        arith::SubFOp::create(nb, bl, args[0], args[1]));
+                  });
+              Value probs = generic(
+                  {masked, maxNew}, empty({batch, heads, tile, tile}),
+                  {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                    return math::ExpOp::create(
+                        nb, bl,
+                        arith::SubFOp::create(nb, bl, args[0], args[1]));
+                  });
+              Value sumScaled = generic(
+                  {sumOld, correction}, empty({batch, heads, tile}),
+                  {id3, id3, id3}, {kPar, kPar, kPar},
+                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                    return arith::MulFOp::create(nb, bl, args[0], args[1]);
+                  });
+              Value sumNew = generic(
+                  {probs}, sumScaled, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
+                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                    return arith::AddFOp::create(nb, bl, args[0], args[1]);
+                  });
+              Value accScaled = generic(
+                  {accOld, correction}, empty({batch, heads, tile, headDim}),
+                  {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                    return arith::MulFOp::create(nb, bl, args[0], args[1]);
+                  });
+              // dims (b, h, t, j, d): acc += p · V. The reduction j sits
+              // outside d so the innermost loop runs along contiguous rows
+              // of V and of the output.
+              Value accNew = generic(
+                  {probs, vTile}, accScaled,
+                  {map(5, {dim(0), dim(1), dim(2), dim(3)}),
+                   map(5, {dim(0), dim(3), kvHead, dim(4)}),
+                   map(5, {dim(0), dim(1), dim(2), dim(4)})},
+                  {kPar, kPar, kPar, kRed, kPar},
+                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                    return arith::AddFOp::create(
+                        nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
+                        args[2]);
+                  });
+              scf::YieldOp::create(b, l, ValueRange{maxNew, sumNew, accNew});
             });
-        AffineMap id4 = map(4, {dim(0), dim(1), dim(2), dim(3)});
-        AffineMap rowOf4 = map(4, {dim(0), dim(1), dim(2)});
-        AffineMap id3 = map(3, {dim(0), dim(1), dim(2)});
-        // Scale, and mask keys after the query (causal) and past T.
-        Value masked = generic(
-            {scores}, empty({batch, heads, seq, keyBlock}), {id4, id4},
-            {kPar, kPar, kPar, kPar},
-            [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-              Value query = linalg::IndexOp::create(nb, bl, 2);
-              Value key = arith::AddIOp::create(
-                  nb, bl, start, linalg::IndexOp::create(nb, bl, 3));
-              Value visible = arith::CmpIOp::create(
-                  nb, bl, arith::CmpIPredicate::ule, key, query);
-              Value scaled = arith::MulFOp::create(
-                  nb, bl, args[0],
-                  arith::ConstantOp::create(nb, bl, nb.getF32FloatAttr(scale)));
-              return arith::SelectOp::create(
-                  nb, bl, visible, scaled,
-                  arith::ConstantOp::create(nb, bl,
-                                            nb.getF32FloatAttr(negInf)));
-            });
-        Value maxNew = generic(
-            {masked}, maxOld, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
-            [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-              return arith::MaximumFOp::create(nb, bl, args[0], args[1]);
-            });
-        // Rescale what was accumulated under the old running maximum.
-        Value correction = generic(
-            {maxOld, maxNew}, empty({batch, heads, seq}), {id3, id3, id3},
-            {kPar, kPar, kPar},
-            [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-              return math::ExpOp::create(
-                  nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
-            });
-        Value probs = generic(
-            {masked, maxNew}, empty({batch, heads, seq, keyBlock}),
-            {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-            [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-              return math::ExpOp::create(
-                  nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
-            });
-        Value sumScaled =
-            generic({sumOld, correction}, empty({batch, heads, seq}),
-                    {id3, id3, id3}, {kPar, kPar, kPar},
-                    [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                      return arith::MulFOp::create(nb, bl, args[0], args[1]);
+        // tile[b, t, h, d] = acc[b, h, t, d] / sum[b, h, t], stored at
+        // rows [qStart, qStart + tile) of the output.
+        Value normalized =
+            generic({keyLoop.getResult(2), keyLoop.getResult(1)},
+                    empty({batch, tile, heads, headDim}),
+                    {map(4, {dim(0), dim(2), dim(1), dim(3)}),
+                     map(4, {dim(0), dim(2), dim(1)}),
+                     map(4, {dim(0), dim(1), dim(2), dim(3)})},
+                    {kPar, kPar, kPar, kPar},
+                    [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                      return arith::DivFOp::create(nb, l, args[0], args[1]);
                     });
-        Value sumNew =
-            generic({probs}, sumScaled, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
-                    [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                      return arith::AddFOp::create(nb, bl, args[0], args[1]);
-                    });
-        Value accScaled =
-            generic({accOld, correction}, empty({batch, heads, seq, headDim}),
-                    {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-                    [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                      return arith::MulFOp::create(nb, bl, args[0], args[1]);
-                    });
-        // dims (b, h, t, j, d): acc += p · V over this block's keys. The
-        // reduction j sits outside d so the innermost loop runs along
-        // contiguous rows of V and of the output.
-        Value accNew = generic(
-            {probs, vBlock}, accScaled,
-            {map(5, {dim(0), dim(1), dim(2), dim(3)}),
-             map(5, {dim(0), dim(3), kvHead, dim(4)}),
-             map(5, {dim(0), dim(1), dim(2), dim(4)})},
-            {kPar, kPar, kPar, kRed, kPar},
-            [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-              return arith::AddFOp::create(
-                  nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
-                  args[2]);
-            });
-        scf::YieldOp::create(b, l, ValueRange{maxNew, sumNew, accNew});
+        SmallVector<OpFoldResult> offsets = {
+            b.getIndexAttr(0), qStart, b.getIndexAttr(0), b.getIndexAttr(0)};
+        SmallVector<OpFoldResult> sizes = {
+            b.getIndexAttr(batch), b.getIndexAttr(tile), b.getIndexAttr(heads),
+            b.getIndexAttr(headDim)};
+        SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+        Value updated = tensor::InsertSliceOp::create(
+            b, ql, normalized, qState[0], offsets, sizes, strides);
+        scf::YieldOp::create(b, ql, updated);
       });
 
-  // out[b, t, h, d] = acc[b, h, t, d] / sum[b, h, t].
-  Value out = generic({loop.getResult(2), loop.getResult(1)},
-                      empty({batch, seq, heads, headDim}),
-                      {map(4, {dim(0), dim(2), dim(1), dim(3)}),
-                       map(4, {dim(0), dim(2), dim(1)}),
-                       map(4, {dim(0), dim(1), dim(2), dim(3)})},
-                      {kPar, kPar, kPar, kPar},
-                      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                        return arith::DivFOp::create(nb, l, args[0], args[1]);
-                      });
+  Value out = queryLoop.getResult(0);
+  if (padded != seq) {
+    SmallVector<OpFoldResult> zero(4, b.getIndexAttr(0));
+    SmallVector<OpFoldResult> sizes = {
+        b.getIndexAttr(batch), b.getIndexAttr(seq), b.getIndexAttr(heads),
+        b.getIndexAttr(headDim)};
+    SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+    out = tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({batch, seq, heads, headDim}, f32), out,
+        zero, sizes, strides);
+  }
   return tensor::CollapseShapeOp::create(
       b, loc, RankedTensorType::get({rows, heads * headDim}, f32), out, split);
 }

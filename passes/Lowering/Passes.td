@@ -19,8 +19,10 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
     Activations are `[B·T, features]` matrices; projections are
     `growk.matmul` library calls; RMSNorm, RoPE, SwiGLU and residual adds are
     `linalg.generic`s; attention is causal with grouped KV heads and
-    flash-style: an `scf.for` over key blocks carries the running max, sum
-    and output (online softmax), so the `T x T` score matrix never exists.
+    flash-style: an `scf.for` over query tiles, and inside it one over the
+    key tiles up to the diagonal carrying the running max, sum and output
+    (online softmax), so the `T x T` score matrix never exists and masked
+    tiles are never computed.
     The function records `growc.param_names`, `growc.output_names`,
     `growc.batch` and `growc.seq`.
   }];
@@ -35,7 +37,7 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
     Option<"seq", "seq", "int64_t", /*default=*/"256",
            "Compiled sequence length T">,
     Option<"keyBlock", "key-block", "int64_t", /*default=*/"64",
-           "Keys per attention block (flash-style tiling)">,
+           "Queries and keys per attention tile (flash-style tiling)">,
   ];
 }
 
