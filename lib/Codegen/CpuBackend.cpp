@@ -53,9 +53,9 @@ llvm::Error fail(const llvm::Twine &message) {
 /// The upstream lowering of bufferized kernels to the LLVM dialect.
 constexpr const char *kKernelsToLLVM =
     "buffer-deallocation-pipeline,convert-linalg-to-loops,"
-    "convert-scf-to-cf,expand-strided-metadata,lower-affine,"
-    "finalize-memref-to-llvm,convert-math-to-llvm,convert-arith-to-llvm,"
-    "convert-index-to-llvm,convert-cf-to-llvm,"
+    "scf-forall-to-for,convert-scf-to-cf,expand-strided-metadata,"
+    "lower-affine,finalize-memref-to-llvm,convert-math-to-llvm,"
+    "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
     "convert-func-to-llvm,"
     "reconcile-unrealized-casts";
 

@@ -253,136 +253,141 @@ Value ForwardBuilder::attention(Value q, Value k, Value v) {
   // at or before the query tile (causal), carrying the online-softmax state
   // of this query tile: running max and sum [B, H, tile], output
   // [B, H, tile, hd]. Only one [B, H, tile, tile] score block exists.
+  // Query tiles are independent: an scf.forall, which the GPU backend will
+  // map to blocks (the CPU backend runs it as a loop).
   Value outInit = empty({batch, padded, heads, headDim});
-  auto queryLoop = scf::ForOp::create(
-      b, loc, index(0), index(padded), index(tile), ValueRange{outInit},
-      [&](OpBuilder &qb, Location ql, Value qStart, ValueRange qState) {
-        OpBuilder::InsertionGuard guard(b);
-        b.setInsertionPoint(qb.getInsertionBlock(), qb.getInsertionPoint());
-        Value qTile = slice(q4, qStart, heads);
-        Value keyEnd = arith::AddIOp::create(b, ql, qStart, index(tile));
-        Value maxInit = fill({batch, heads, tile}, negInf);
-        Value sumInit = zeros({batch, heads, tile});
-        Value accInit = zeros({batch, heads, tile, headDim});
-        auto keyLoop = scf::ForOp::create(
-            b, ql, index(0), keyEnd, index(tile),
-            ValueRange{maxInit, sumInit, accInit},
-            [&](OpBuilder &kb, Location l, Value kStart, ValueRange state) {
-              OpBuilder::InsertionGuard innerGuard(b);
-              b.setInsertionPoint(kb.getInsertionBlock(),
-                                  kb.getInsertionPoint());
-              Value maxOld = state[0], sumOld = state[1], accOld = state[2];
-              Value kTile = slice(k4, kStart, kvHeads);
-              Value vTile = slice(v4, kStart, kvHeads);
-              // dims (b, h, t, j, d): q · k for this tile pair.
-              Value scores = generic(
-                  {qTile, kTile}, zeros({batch, heads, tile, tile}),
-                  {map(5, {dim(0), dim(2), dim(1), dim(4)}),
-                   map(5, {dim(0), dim(3), kvHead, dim(4)}),
-                   map(5, {dim(0), dim(1), dim(2), dim(3)})},
-                  {kPar, kPar, kPar, kPar, kRed},
-                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                    return arith::AddFOp::create(
-                        nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
-                        args[2]);
-                  });
-              // Scale; mask keys after the query (causal, and past T).
-              Value masked = generic(
-                  {scores}, empty({batch, heads, tile, tile}), {id4, id4},
-                  {kPar, kPar, kPar, kPar},
-                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                    Value query = arith::AddIOp::create(
-                        nb, bl, qStart, linalg::IndexOp::create(nb, bl, 2));
-                    Value key = arith::AddIOp::create(
-                        nb, bl, kStart, linalg::IndexOp::create(nb, bl, 3));
-                    Value visible = arith::CmpIOp::create(
-                        nb, bl, arith::CmpIPredicate::ule, key, query);
-                    Value scaled = arith::MulFOp::create(
-                        nb, bl, args[0],
-                        arith::ConstantOp::create(nb, bl,
-                                                  nb.getF32FloatAttr(scale)));
-                    return arith::SelectOp::create(
-                        nb, bl, visible, scaled,
-                        arith::ConstantOp::create(nb, bl,
-                                                  nb.getF32FloatAttr(negInf)));
-                  });
-              Value maxNew = generic(
-                  {masked}, maxOld, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
-                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                    return arith::MaximumFOp::create(nb, bl, args[0], args[1]);
-                  });
-              // Rescale what was accumulated under the old running max.
-              Value correction = generic(
-                  {maxOld, maxNew}, empty({batch, heads, tile}),
-                  {id3, id3, id3}, {kPar, kPar, kPar},
-                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                    return math::ExpOp::create(
-                        nb, bl,
-                        arith::SubFOp::create(nb, bl, args[0], args[1]));
-                  });
-              Value probs = generic(
-                  {masked, maxNew}, empty({batch, heads, tile, tile}),
-                  {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                    return math::ExpOp::create(
-                        nb, bl,
-                        arith::SubFOp::create(nb, bl, args[0], args[1]));
-                  });
-              Value sumScaled = generic(
-                  {sumOld, correction}, empty({batch, heads, tile}),
-                  {id3, id3, id3}, {kPar, kPar, kPar},
-                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                    return arith::MulFOp::create(nb, bl, args[0], args[1]);
-                  });
-              Value sumNew = generic(
-                  {probs}, sumScaled, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
-                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                    return arith::AddFOp::create(nb, bl, args[0], args[1]);
-                  });
-              Value accScaled = generic(
-                  {accOld, correction}, empty({batch, heads, tile, headDim}),
-                  {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                    return arith::MulFOp::create(nb, bl, args[0], args[1]);
-                  });
-              // dims (b, h, t, j, d): acc += p · V. The reduction j sits
-              // outside d so the innermost loop runs along contiguous rows
-              // of V and of the output.
-              Value accNew = generic(
-                  {probs, vTile}, accScaled,
-                  {map(5, {dim(0), dim(1), dim(2), dim(3)}),
-                   map(5, {dim(0), dim(3), kvHead, dim(4)}),
-                   map(5, {dim(0), dim(1), dim(2), dim(4)})},
-                  {kPar, kPar, kPar, kRed, kPar},
-                  [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                    return arith::AddFOp::create(
-                        nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
-                        args[2]);
-                  });
-              scf::YieldOp::create(b, l, ValueRange{maxNew, sumNew, accNew});
-            });
-        // tile[b, t, h, d] = acc[b, h, t, d] / sum[b, h, t], stored at
-        // rows [qStart, qStart + tile) of the output.
-        Value normalized =
-            generic({keyLoop.getResult(2), keyLoop.getResult(1)},
-                    empty({batch, tile, heads, headDim}),
-                    {map(4, {dim(0), dim(2), dim(1), dim(3)}),
-                     map(4, {dim(0), dim(2), dim(1)}),
-                     map(4, {dim(0), dim(1), dim(2), dim(3)})},
-                    {kPar, kPar, kPar, kPar},
-                    [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                      return arith::DivFOp::create(nb, l, args[0], args[1]);
-                    });
-        SmallVector<OpFoldResult> offsets = {
-            b.getIndexAttr(0), qStart, b.getIndexAttr(0), b.getIndexAttr(0)};
-        SmallVector<OpFoldResult> sizes = {
-            b.getIndexAttr(batch), b.getIndexAttr(tile), b.getIndexAttr(heads),
-            b.getIndexAttr(headDim)};
-        SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-        Value updated = tensor::InsertSliceOp::create(
-            b, ql, normalized, qState[0], offsets, sizes, strides);
-        scf::YieldOp::create(b, ql, updated);
-      });
+  auto queryLoop =
+      scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+                            ArrayRef<OpFoldResult>{b.getIndexAttr(padded)},
+                            ArrayRef<OpFoldResult>{b.getIndexAttr(tile)},
+                            ValueRange{outInit}, std::nullopt);
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(queryLoop.getBody());
+    Location ql = loc;
+    Value qStart = queryLoop.getInductionVar(0);
+    Value qTile = slice(q4, qStart, heads);
+    Value keyEnd = arith::AddIOp::create(b, ql, qStart, index(tile));
+    Value maxInit = fill({batch, heads, tile}, negInf);
+    Value sumInit = zeros({batch, heads, tile});
+    Value accInit = zeros({batch, heads, tile, headDim});
+    auto keyLoop = scf::ForOp::create(
+        b, ql, index(0), keyEnd, index(tile),
+        ValueRange{maxInit, sumInit, accInit},
+        [&](OpBuilder &kb, Location l, Value kStart, ValueRange state) {
+          OpBuilder::InsertionGuard innerGuard(b);
+          b.setInsertionPoint(kb.getInsertionBlock(), kb.getInsertionPoint());
+          Value maxOld = state[0], sumOld = state[1], accOld = state[2];
+          Value kTile = slice(k4, kStart, kvHeads);
+          Value vTile = slice(v4, kStart, kvHeads);
+          // dims (b, h, t, j, d): q · k for this tile pair.
+          Value scores = generic(
+              {qTile, kTile}, zeros({batch, heads, tile, tile}),
+              {map(5, {dim(0), dim(2), dim(1), dim(4)}),
+               map(5, {dim(0), dim(3), kvHead, dim(4)}),
+               map(5, {dim(0), dim(1), dim(2), dim(3)})},
+              {kPar, kPar, kPar, kPar, kRed},
+              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                return arith::AddFOp::create(
+                    nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
+                    args[2]);
+              });
+          // Scale; mask keys after the query (causal, and past T).
+          Value masked = generic(
+              {scores}, empty({batch, heads, tile, tile}), {id4, id4},
+              {kPar, kPar, kPar, kPar},
+              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                Value query = arith::AddIOp::create(
+                    nb, bl, qStart, linalg::IndexOp::create(nb, bl, 2));
+                Value key = arith::AddIOp::create(
+                    nb, bl, kStart, linalg::IndexOp::create(nb, bl, 3));
+                Value visible = arith::CmpIOp::create(
+                    nb, bl, arith::CmpIPredicate::ule, key, query);
+                Value scaled = arith::MulFOp::create(
+                    nb, bl, args[0],
+                    arith::ConstantOp::create(nb, bl,
+                                              nb.getF32FloatAttr(scale)));
+                return arith::SelectOp::create(
+                    nb, bl, visible, scaled,
+                    arith::ConstantOp::create(nb, bl,
+                                              nb.getF32FloatAttr(negInf)));
+              });
+          Value maxNew = generic(
+              {masked}, maxOld, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
+              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                return arith::MaximumFOp::create(nb, bl, args[0], args[1]);
+              });
+          // Rescale what was accumulated under the old running max.
+          Value correction = generic(
+              {maxOld, maxNew}, empty({batch, heads, tile}), {id3, id3, id3},
+              {kPar, kPar, kPar},
+              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                return math::ExpOp::create(
+                    nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
+              });
+          Value probs = generic(
+              {masked, maxNew}, empty({batch, heads, tile, tile}),
+              {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                return math::ExpOp::create(
+                    nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
+              });
+          Value sumScaled = generic(
+              {sumOld, correction}, empty({batch, heads, tile}),
+              {id3, id3, id3}, {kPar, kPar, kPar},
+              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                return arith::MulFOp::create(nb, bl, args[0], args[1]);
+              });
+          Value sumNew = generic(
+              {probs}, sumScaled, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
+              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                return arith::AddFOp::create(nb, bl, args[0], args[1]);
+              });
+          Value accScaled = generic(
+              {accOld, correction}, empty({batch, heads, tile, headDim}),
+              {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                return arith::MulFOp::create(nb, bl, args[0], args[1]);
+              });
+          // dims (b, h, t, j, d): acc += p · V. The reduction j sits
+          // outside d so the innermost loop runs along contiguous rows
+          // of V and of the output.
+          Value accNew = generic(
+              {probs, vTile}, accScaled,
+              {map(5, {dim(0), dim(1), dim(2), dim(3)}),
+               map(5, {dim(0), dim(3), kvHead, dim(4)}),
+               map(5, {dim(0), dim(1), dim(2), dim(4)})},
+              {kPar, kPar, kPar, kRed, kPar},
+              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
+                return arith::AddFOp::create(
+                    nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
+                    args[2]);
+              });
+          scf::YieldOp::create(b, l, ValueRange{maxNew, sumNew, accNew});
+        });
+    // tile[b, t, h, d] = acc[b, h, t, d] / sum[b, h, t], stored at
+    // rows [qStart, qStart + tile) of the output.
+    Value normalized =
+        generic({keyLoop.getResult(2), keyLoop.getResult(1)},
+                empty({batch, tile, heads, headDim}),
+                {map(4, {dim(0), dim(2), dim(1), dim(3)}),
+                 map(4, {dim(0), dim(2), dim(1)}),
+                 map(4, {dim(0), dim(1), dim(2), dim(3)})},
+                {kPar, kPar, kPar, kPar},
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  return arith::DivFOp::create(nb, l, args[0], args[1]);
+                });
+    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), qStart,
+                                         b.getIndexAttr(0), b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {
+        b.getIndexAttr(batch), b.getIndexAttr(tile), b.getIndexAttr(heads),
+        b.getIndexAttr(headDim)};
+    SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
+    b.setInsertionPointToStart(queryLoop.getTerminator().getBody());
+    tensor::ParallelInsertSliceOp::create(b, ql, normalized,
+                                          queryLoop.getRegionIterArgs()[0],
+                                          offsets, sizes, strides);
+  }
 
   Value out = queryLoop.getResult(0);
   if (padded != seq) {

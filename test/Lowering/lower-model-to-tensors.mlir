@@ -22,12 +22,12 @@
 // CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<8x16xf32> -> tensor<16x8xf32>
 // CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<8x16xf32> -> tensor<16x8xf32>
 
-// Flash-style attention in tiles of 2: an outer loop over query tiles
-// carries the output; an inner loop over the key tiles up to the query tile
+// Flash-style attention in tiles of 2: an scf.forall over the independent
+// query tiles writes the output in parallel slices; an inner loop over the key tiles up to the query tile
 // (causal: upper bound qStart + 2) carries the running max [B, H, 2], sum
 // and output [B, H, 2, hd]. Scores exist per tile pair ([B, H, 2, 2]),
 // never as T x T.
-// CHECK: scf.for %[[QS:.+]] = %{{.*}} to %{{.*}} step %{{.*}} iter_args({{.*}}) -> (tensor<2x8x4x4xf32>)
+// CHECK: scf.forall (%[[QS:.+]]) = (0) to (8) step (2) shared_outs({{.*}}) -> (tensor<2x8x4x4xf32>)
 // CHECK: tensor.extract_slice {{.*}}[0, %[[QS]], 0, 0] [2, 2, 4, 4] [1, 1, 1, 1] : tensor<2x8x4x4xf32> to tensor<2x2x4x4xf32>
 // CHECK: %[[END:.+]] = arith.addi %[[QS]], %{{.*}} : index
 // CHECK: scf.for %{{.*}} = %{{.*}} to %[[END]] step %{{.*}} iter_args({{.*}}) -> (tensor<2x4x2xf32>, tensor<2x4x2xf32>, tensor<2x4x2x4xf32>)
@@ -36,7 +36,8 @@
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: scf.yield
-// CHECK: tensor.insert_slice {{.*}}[0, %[[QS]], 0, 0] [2, 2, 4, 4] [1, 1, 1, 1] : tensor<2x2x4x4xf32> into tensor<2x8x4x4xf32>
+// CHECK: scf.forall.in_parallel
+// CHECK-NEXT: tensor.parallel_insert_slice {{.*}}[0, %[[QS]], 0, 0] [2, 2, 4, 4] [1, 1, 1, 1] : tensor<2x2x4x4xf32> into tensor<2x8x4x4xf32>
 // CHECK-NOT: tensor<2x4x8x8xf32>
 // CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
 // Gate, up, down, then the tied head reads the embedding.
@@ -51,7 +52,7 @@
 // masked, padded query rows dropped).
 // PAD-LABEL: func.func @one(
 // PAD-COUNT-3: tensor.pad {{.*}} low[0, 0, 0, 0] high[0, 1, 0, 0]
-// PAD: scf.for {{.*}} -> (tensor<1x8x4x4xf32>)
+// PAD: scf.forall {{.*}} -> (tensor<1x8x4x4xf32>)
 // PAD: scf.for {{.*}} -> (tensor<1x4x4xf32>, tensor<1x4x4xf32>, tensor<1x4x4x4xf32>)
 // PAD: tensor.extract_slice {{.*}}[0, 0, 0, 0] [1, 7, 4, 4] [1, 1, 1, 1] : tensor<1x8x4x4xf32> to tensor<1x7x4x4xf32>
 

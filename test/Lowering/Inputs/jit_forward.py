@@ -29,7 +29,7 @@ LOWER_TO_LLVM = [
     "--one-shot-bufferize=bufferize-function-boundaries "
     "allow-return-allocs-from-loops "
     "function-boundary-type-conversion=identity-layout-map",
-    "--convert-linalg-to-loops", "--convert-scf-to-cf",
+    "--convert-linalg-to-loops", "--scf-forall-to-for", "--convert-scf-to-cf",
     "--expand-strided-metadata", "--lower-affine",
     "--finalize-memref-to-llvm", "--convert-math-to-llvm",
     "--convert-arith-to-llvm", "--convert-index-to-llvm",
