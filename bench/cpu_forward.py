@@ -56,7 +56,7 @@ def main():
     shallow = os.path.join(tmp, "shallow.mlir")
     run([growc, "--import-hf-config", a.config, "-o", model])
     run([growc, "--import-hf-config", a.config, "--num-layers", "2", "-o", shallow])
-    shape = ["--batch", str(a.batch), "--seq-len", str(a.seq)]
+    shape = ["--batch", str(a.batch), "--seq", str(a.seq)]
     t_full = min(timed([growc, model] + shape + ["-o", os.path.join(tmp, "full.so")]) for _ in range(3))
     t_two = min(timed([growc, shallow] + shape + ["-o", os.path.join(tmp, "two.so")]) for _ in range(3))
     plan = json.load(open(os.path.join(tmp, "full.plan.json")))

@@ -41,7 +41,7 @@ echo "== 4. the Prop-alpha schedule of a SmolLM-1.7B LIDAS run (b = 4, 6 stages)
 
 echo
 echo "== 5. compile the grown model to native CPU kernels and run its forward pass"
-"$growc" "$out/tiny-lidas.mlir" --batch 2 --seq-len 32 -o "$out/tiny-lidas.so"
+"$growc" "$out/tiny-lidas.mlir" --batch 2 --seq 32 -o "$out/tiny-lidas.so"
 /usr/bin/python3 - "$root" "$out/tokens.safetensors" <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1] + "/test/Reference")

@@ -74,9 +74,12 @@ cl::opt<std::string> target("target",
                             cl::init(""), cl::cat(growCat));
 cl::opt<int64_t> batchSize("batch", cl::desc("Compiled batch size B"),
                            cl::init(1), cl::cat(growCat));
-cl::opt<int64_t> seqLength("seq-len",
+cl::opt<int64_t> seqLength("seq",
                            cl::desc("Compiled sequence length T (default "
-                                    "256, at most the model's context)"),
+                                    "256, at most the model's context); "
+                                    "with --print-schedule, the sequence "
+                                    "length of the attention FLOPs (default: "
+                                    "the context)"),
                            cl::init(256), cl::cat(growCat));
 cl::opt<int64_t> keyBlock("key-block",
                           cl::desc("Keys per flash-attention block"),
@@ -170,11 +173,6 @@ cl::opt<double> growFraction("grow-fraction",
 cl::opt<int64_t> startBlocks("start-blocks",
                              cl::desc("Schedule: blocks in stage 1"),
                              cl::init(1), cl::cat(growCat));
-cl::opt<int64_t> seqLen("seq",
-                        cl::desc("Schedule: sequence length for the "
-                                 "attention FLOPs (default: context)"),
-                        cl::init(0), cl::cat(growCat));
-
 int fail(const llvm::Twine &message) {
   llvm::WithColor::error(llvm::errs(), "growc") << message << "\n";
   return 1;
@@ -235,7 +233,8 @@ int printGrowthSchedule(std::optional<grow::ModelOp> model) {
     }
     flops.headParams = config.getVocab() * config.getHidden();
     flops.attentionWidth = config.getHeads() * config.getHeadDim();
-    flops.seqLen = seqLen ? seqLen : config.getContextLength();
+    flops.seqLen = seqLength.getNumOccurrences() ? int64_t(seqLength)
+                                                 : config.getContextLength();
   } else if (!blockSize) {
     opts.blockSize = 4;
   }
@@ -325,7 +324,7 @@ int run(MLIRContext &context) {
     return fail("cannot infer what to write to '" + outputFile +
                 "': use --emit=mlir or -o *.so");
   if (batchSize < 1 || seqLength < 1 || keyBlock < 1)
-    return fail("--batch, --seq-len and --key-block must be positive");
+    return fail("--batch, --seq and --key-block must be positive");
   if (weightsIn.empty() != weightsOut.empty())
     return fail("--weights-in and --weights-out go together");
   if (growSteps < 0)

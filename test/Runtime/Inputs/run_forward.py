@@ -71,7 +71,7 @@ def main():
 
     artifact = os.path.join(a.tmp, "art", "forward.so")
     os.makedirs(os.path.dirname(artifact), exist_ok=True)
-    cmd = [a.growc, model, "--batch", str(a.batch), "--seq-len", str(a.seq),
+    cmd = [a.growc, model, "--batch", str(a.batch), "--seq", str(a.seq),
            "--key-block", str(a.key_block), "-o", artifact]
     if a.analysis_passes:
         cmd.append("--analysis-passes=" + a.analysis_passes)
