@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/CpuExecutor.h"
+#include "growc/runtime/Text.h"
 
 #include <cblas.h>
 
@@ -32,18 +33,6 @@ using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
-}
-
-std::string inQuotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-std::string formatShape(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i)
-      s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
 }
 
 bool startsWith(std::string_view s, std::string_view prefix) {

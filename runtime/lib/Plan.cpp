@@ -16,6 +16,7 @@
 
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Json.h"
+#include "growc/runtime/Text.h"
 
 #include <cerrno>
 #include <climits>
@@ -54,27 +55,6 @@ constexpr off_t kMaxPlanFileSize = off_t(1) << 30;
 constexpr int64_t kMaxAlignment = int64_t(1) << 30;
 /// cblas_sgemm takes int dimensions (32-bit in Debian's OpenBLAS).
 constexpr int64_t kMaxGemmDim = std::numeric_limits<int32_t>::max();
-
-std::string inQuotes(std::string_view s) { return "'" + std::string(s) + "'"; }
-
-std::string formatShape(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i)
-      s += ", ";
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
-/// A JSON value for an error message, shortened so that a hostile plan
-/// cannot produce a megabyte-long message.
-std::string describeJson(const JsonValue &v) {
-  std::string s = toJson(v);
-  if (s.size() > 64)
-    s = s.substr(0, 60) + " ...";
-  return s;
-}
 
 std::optional<int64_t> checkedMul(int64_t a, int64_t b) {
   int64_t r;

@@ -9,6 +9,7 @@
 
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Json.h"
+#include "growc/runtime/Text.h"
 
 #include <algorithm>
 #include <atomic>
@@ -112,30 +113,6 @@ std::optional<size_t> checkedByteSize(int64_t numElements, DType dtype) {
     return std::nullopt;
   return static_cast<size_t>(n) * elemSize;
 }
-
-/// "[2, 3]" for messages; compact "[2,3]" (as the reference writer emits)
-/// for headers.
-std::string formatShape(const std::vector<int64_t> &shape,
-                        const char *separator = ", ") {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i) {
-    if (i)
-      s += separator;
-    s += std::to_string(shape[i]);
-  }
-  return s + "]";
-}
-
-/// A JSON value for an error message, shortened so that a hostile header
-/// cannot produce a megabyte-long message.
-std::string describeJson(const JsonValue &v) {
-  std::string s = toJson(v);
-  if (s.size() > 64)
-    s = s.substr(0, 60) + " ...";
-  return s;
-}
-
-std::string quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
 std::string errnoMessage(int err) { return std::strerror(err); }
 
@@ -253,7 +230,7 @@ struct ParsedTensor {
 /// (without the file prefix) or the empty string.
 std::string parseTensorEntry(const std::string &name, const JsonValue &entry,
                              uint64_t dataSize, ParsedTensor &out) {
-  std::string tensor = "tensor " + quoted(name) + ": ";
+  std::string tensor = "tensor " + inQuotes(name) + ": ";
   if (!entry.isObject())
     return tensor +
            "entry must be an object with dtype, shape and "
@@ -261,7 +238,7 @@ std::string parseTensorEntry(const std::string &name, const JsonValue &entry,
            describeJson(entry);
   for (const JsonValue::Member &m : entry.members())
     if (m.first != "dtype" && m.first != "shape" && m.first != "data_offsets")
-      return tensor + "unexpected key " + quoted(m.first) +
+      return tensor + "unexpected key " + inQuotes(m.first) +
              " (expected only dtype, shape and data_offsets)";
 
   const JsonValue *dtype = entry.find("dtype");
@@ -278,7 +255,7 @@ std::string parseTensorEntry(const std::string &name, const JsonValue &entry,
     return tensor + "dtype must be a string, got " + describeJson(*dtype);
   std::optional<DType> dt = parseDType(dtype->asString());
   if (!dt)
-    return tensor + "unknown dtype " + quoted(dtype->asString());
+    return tensor + "unknown dtype " + inQuotes(dtype->asString());
 
   if (!shape->isArray())
     return tensor + "shape must be an array of non-negative integers, got " +
@@ -316,7 +293,7 @@ std::string parseTensorEntry(const std::string &name, const JsonValue &entry,
            " bytes but shape " + formatShape(dims) + " of dtype " +
            dtypeName(*dt) + " needs " + std::to_string(*byteSize) + " bytes";
   if (static_cast<uint64_t>(end) > dataSize)
-    return "truncated: tensor " + quoted(name) + " ends at byte " +
+    return "truncated: tensor " + inQuotes(name) + " ends at byte " +
            std::to_string(end) + " of the data buffer but the file has only " +
            std::to_string(dataSize) + " bytes of data";
 
@@ -382,7 +359,7 @@ SafetensorsFile::validate(std::unique_ptr<Storage> storage,
                     describeJson(m.second));
       for (const JsonValue::Member &md : m.second.members()) {
         if (!md.second.isString())
-          return fail("__metadata__ value for key " + quoted(md.first) +
+          return fail("__metadata__ value for key " + inQuotes(md.first) +
                       " is not a string (got " + describeJson(md.second) + ")");
         file.metadata_.emplace_back(md.first, md.second.asString());
       }
@@ -417,15 +394,15 @@ SafetensorsFile::validate(std::unique_ptr<Storage> storage,
   const ParsedTensor *prev = nullptr;
   for (const ParsedTensor *t : byOffset) {
     if (t->begin < covered)
-      return fail("tensors " + quoted(prev->name) + " and " + quoted(t->name) +
-                  " overlap: " + quoted(prev->name) + " covers bytes [" +
-                  std::to_string(prev->begin) + ", " +
-                  std::to_string(prev->end) + ") and " + quoted(t->name) +
+      return fail("tensors " + inQuotes(prev->name) + " and " +
+                  inQuotes(t->name) + " overlap: " + inQuotes(prev->name) +
+                  " covers bytes [" + std::to_string(prev->begin) + ", " +
+                  std::to_string(prev->end) + ") and " + inQuotes(t->name) +
                   " starts at " + std::to_string(t->begin));
     if (t->begin > covered)
       return fail("hole in the data buffer: bytes [" + std::to_string(covered) +
                   ", " + std::to_string(t->begin) + ") before tensor " +
-                  quoted(t->name) +
+                  inQuotes(t->name) +
                   " are not covered by any tensor (safetensors requires "
                   "tensors to cover the data buffer without gaps)");
     covered = t->end;
@@ -566,13 +543,13 @@ Status writeSafetensors(
     std::unordered_set<std::string_view> names;
     for (size_t i = 0; i < tensors.size(); ++i) {
       const TensorToWrite &t = tensors[i];
-      std::string tensor = "tensor " + quoted(t.name) + ": ";
+      std::string tensor = "tensor " + inQuotes(t.name) + ": ";
       if (t.name.empty())
         return fail("tensor #" + std::to_string(i) + " has an empty name");
       if (t.name == kMetadataKey)
         return fail("tensor name '__metadata__' is reserved");
       if (!names.insert(t.name).second)
-        return fail("duplicate tensor name " + quoted(t.name));
+        return fail("duplicate tensor name " + inQuotes(t.name));
       if (!lookup(t.dtype))
         return fail(tensor + "invalid dtype");
       std::optional<int64_t> n = checkedNumElements(t.shape);
@@ -594,7 +571,7 @@ Status writeSafetensors(
     std::unordered_set<std::string_view> metadataKeys;
     for (const auto &kv : metadata)
       if (!metadataKeys.insert(kv.first).second)
-        return fail("duplicate metadata key " + quoted(kv.first));
+        return fail("duplicate metadata key " + inQuotes(kv.first));
 
     std::string header = "{";
     if (!metadata.empty()) {

@@ -17,6 +17,7 @@
 #include "growc/runtime/CpuExecutor.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Text.h"
 
 #include <chrono>
 #include <cstdio>
@@ -199,13 +200,6 @@ StatusOr<const TensorView *> findTokens(const SafetensorsFile &file) {
   return Status::error(file.path() + ": no tensor named 'tokens'" +
                        (names.empty() ? std::string(" (the file is empty)")
                                       : " (it has " + names + ")"));
-}
-
-std::string formatShape(const std::vector<int64_t> &shape) {
-  std::string s = "[";
-  for (size_t i = 0; i < shape.size(); ++i)
-    s += (i ? ", " : "") + std::to_string(shape[i]);
-  return s + "]";
 }
 
 double millisecondsSince(std::chrono::steady_clock::time_point start) {
