@@ -1,6 +1,6 @@
 //===- KernelOps.h - the kernel-level growk dialect -------------*- C++ -*-===//
 //
-// Library-call ops of the tensor level (see KernelOps.td).
+// Library-call and attention ops of the tensor level (see KernelOps.td).
 //
 //===----------------------------------------------------------------------===//
 
@@ -8,12 +8,14 @@
 #define GROWC_DIALECT_KERNEL_KERNELOPS_H
 
 #include "mlir/Bytecode/BytecodeOpInterface.h"
+#include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.h"
 #include "mlir/IR/Builders.h"
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/Dialect.h"
 #include "mlir/IR/ImplicitLocOpBuilder.h"
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
+#include "mlir/Interfaces/DestinationStyleOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialects/Kernel/KernelDialect.h.inc"

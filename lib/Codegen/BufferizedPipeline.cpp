@@ -20,6 +20,10 @@ void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
                                            const CodegenOptions &options) {
   pm.addPass(createLowerModelToTensors(
       {options.batch, options.seq, options.keyBlock}));
+  // The CPU's attention is tiled tensor loops, fused with RoPE; the GPU
+  // distributes the op itself (growc-distribute-kernels).
+  if (options.target == CodegenTarget::Cpu)
+    pm.addPass(createExpandAttention());
   pm.addPass(createFormKernels());
   pm.addPass(createLowerLibraryCallsToLinalg({/*libraryCall=*/true}));
   bufferization::OneShotBufferizePassOptions bufferize;

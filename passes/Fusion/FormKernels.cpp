@@ -161,6 +161,16 @@ struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
             groups.emplace_back();
           continue;
         }
+        // An unexpanded attention (the GPU target) is a kernel of its own:
+        // it reads every key row, so it cannot share a grid with the
+        // row-wise work (RoPE) that produces them.
+        if (isa<growk::AttentionOp>(op)) {
+          if (!groups.back().empty())
+            groups.emplace_back();
+          groups.back().push_back(&op);
+          groups.emplace_back();
+          continue;
+        }
         groups.back().push_back(&op);
       }
       for (ArrayRef<Operation *> group : groups)

@@ -8,11 +8,13 @@
 //
 // Semantics follow Hugging Face Llama: RMSNorm in fp32 (x · rsqrt(mean x² +
 // eps) · w), rotate-half RoPE with inv_freq = 1 / θ^(2k/d), causal attention
-// with grouped KV heads, SwiGLU MLP, tied or untied head.
+// with grouped KV heads (a growk.attention op, expanded per target), SwiGLU
+// MLP, tied or untied head.
 //
 //===----------------------------------------------------------------------===//
 
 #include "passes/Lowering/Passes.h"
+#include "passes/Lowering/TensorBuilder.h"
 
 #include "mlir/IR/AffineMap.h"
 #include "llvm/ADT/StringMap.h"
@@ -30,19 +32,14 @@ using namespace growc::grow;
 
 namespace {
 
-using utils::IteratorType;
-constexpr IteratorType kPar = IteratorType::parallel;
-constexpr IteratorType kRed = IteratorType::reduction;
-
 /// Emits the tensor-level computation of one model into the current
 /// insertion point.
-class ForwardBuilder {
+class ForwardBuilder : public TensorBuilder {
 public:
   ForwardBuilder(OpBuilder &builder, Location loc, ConfigAttr config,
                  int64_t batch, int64_t seq, int64_t keyBlock)
-      : b(builder), loc(loc), config(config), batch(batch), seq(seq),
-        rows(batch * seq), keyBlock(std::min(keyBlock, seq)),
-        f32(builder.getF32Type()) {}
+      : TensorBuilder(builder, loc), config(config), batch(batch), seq(seq),
+        rows(batch * seq), keyBlock(std::min(keyBlock, seq)) {}
 
   Value embed(Value tokens, Value table);
   Value rmsNorm(Value x, Value weight, double scale);
@@ -54,43 +51,11 @@ public:
   /// select(position < until, ifSkipped, otherwise) row-wise; until < 0
   /// means every position.
   Value maskPositions(Value ifSkipped, Value otherwise, int64_t until);
-  Value zeros(ArrayRef<int64_t> shape) { return fill(shape, 0.0); }
+  using TensorBuilder::zeros;
   /// [B·T, F] -> [B, T, F].
   Value unflatten(Value x);
 
 private:
-  Value constant(double value) {
-    return arith::ConstantOp::create(b, loc, b.getF32FloatAttr(value));
-  }
-  Value index(int64_t value) {
-    return arith::ConstantIndexOp::create(b, loc, value);
-  }
-  Value empty(ArrayRef<int64_t> shape) {
-    return tensor::EmptyOp::create(b, loc, shape, f32);
-  }
-  Value fill(ArrayRef<int64_t> shape, double value) {
-    return linalg::FillOp::create(b, loc, ValueRange{constant(value)},
-                                  ValueRange{empty(shape)})
-        .getResult(0);
-  }
-  AffineMap map(unsigned dims, ArrayRef<AffineExpr> results) {
-    return AffineMap::get(dims, 0, results, b.getContext());
-  }
-  AffineExpr dim(unsigned i) { return b.getAffineDimExpr(i); }
-  /// One linalg.generic with a single output; `body` gets the block
-  /// arguments (inputs, then the output) and returns the value to yield.
-  Value generic(ValueRange inputs, Value init, ArrayRef<AffineMap> maps,
-                ArrayRef<IteratorType> iterators,
-                function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
-    auto op = linalg::GenericOp::create(
-        b, loc, TypeRange{init.getType()}, inputs, ValueRange{init}, maps,
-        iterators, /*doc=*/"", /*libraryCall=*/"",
-        [&](OpBuilder &nested, Location nestedLoc, ValueRange args) {
-          Value result = body(nested, nestedLoc, args);
-          linalg::YieldOp::create(nested, nestedLoc, result);
-        });
-    return op.getResult(0);
-  }
   /// The token position (row mod T) of row index `row` inside a body.
   Value positionOf(OpBuilder &nb, Location l, Value row) {
     Value seqLen = arith::ConstantIndexOp::create(nb, l, seq);
@@ -101,11 +66,8 @@ private:
     return arith::SIToFPOp::create(nb, l, nb.getF32Type(), i64);
   }
 
-  OpBuilder &b;
-  Location loc;
   ConfigAttr config;
   int64_t batch, seq, rows, keyBlock;
-  Type f32;
 };
 
 Value ForwardBuilder::embed(Value tokens, Value table) {
@@ -206,202 +168,11 @@ Value ForwardBuilder::rope(Value x, int64_t heads) {
 }
 
 Value ForwardBuilder::attention(Value q, Value k, Value v) {
-  int64_t heads = config.getHeads(), kvHeads = config.getKvHeads();
-  int64_t headDim = config.getHeadDim(), group = heads / kvHeads;
-  int64_t tile = keyBlock;
-  int64_t blocks = (seq + tile - 1) / tile, padded = blocks * tile;
-  SmallVector<ReassociationIndices> split = {{0, 1}, {2, 3}};
-  auto toHeads = [&](Value x, int64_t n) -> Value {
-    auto type = RankedTensorType::get({batch, seq, n, headDim}, f32);
-    return tensor::ExpandShapeOp::create(b, loc, type, x, split);
-  };
-  // Positions past T only occur in the last tile; they are zero, masked as
-  // keys and discarded as queries.
-  auto pad = [&](Value x, int64_t n) -> Value {
-    if (padded == seq)
-      return x;
-    auto type = RankedTensorType::get({batch, padded, n, headDim}, f32);
-    SmallVector<OpFoldResult> low(4, b.getIndexAttr(0));
-    SmallVector<OpFoldResult> high = {b.getIndexAttr(0),
-                                      b.getIndexAttr(padded - seq),
-                                      b.getIndexAttr(0), b.getIndexAttr(0)};
-    return tensor::PadOp::create(b, loc, type, x, low, high, constant(0.0));
-  };
-  Value q4 = pad(toHeads(q, heads), heads);
-  Value k4 = pad(toHeads(k, kvHeads), kvHeads);
-  Value v4 = pad(toHeads(v, kvHeads), kvHeads);
-
-  double scale = 1.0 / std::sqrt(double(headDim));
-  float negInf = -std::numeric_limits<float>::infinity();
-  AffineExpr kvHead = dim(1).floorDiv(group);
-  auto slice = [&](Value x, Value start, int64_t n) -> Value {
-    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), start,
-                                         b.getIndexAttr(0), b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(batch),
-                                       b.getIndexAttr(tile), b.getIndexAttr(n),
-                                       b.getIndexAttr(headDim)};
-    SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-    auto type = RankedTensorType::get({batch, tile, n, headDim}, f32);
-    return tensor::ExtractSliceOp::create(b, loc, type, x, offsets, sizes,
-                                          strides);
-  };
-  AffineMap id4 = map(4, {dim(0), dim(1), dim(2), dim(3)});
-  AffineMap rowOf4 = map(4, {dim(0), dim(1), dim(2)});
-  AffineMap id3 = map(3, {dim(0), dim(1), dim(2)});
-
-  // Outer loop over query tiles; the inner loop visits only the key tiles
-  // at or before the query tile (causal), carrying the online-softmax state
-  // of this query tile: running max and sum [B, H, tile], output
-  // [B, H, tile, hd]. Only one [B, H, tile, tile] score block exists.
-  // Query tiles are independent: an scf.forall, which the GPU backend will
-  // map to blocks (the CPU backend runs it as a loop).
-  Value outInit = empty({batch, padded, heads, headDim});
-  auto queryLoop =
-      scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
-                            ArrayRef<OpFoldResult>{b.getIndexAttr(padded)},
-                            ArrayRef<OpFoldResult>{b.getIndexAttr(tile)},
-                            ValueRange{outInit}, std::nullopt);
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(queryLoop.getBody());
-    Location ql = loc;
-    Value qStart = queryLoop.getInductionVar(0);
-    Value qTile = slice(q4, qStart, heads);
-    Value keyEnd = arith::AddIOp::create(b, ql, qStart, index(tile));
-    Value maxInit = fill({batch, heads, tile}, negInf);
-    Value sumInit = zeros({batch, heads, tile});
-    Value accInit = zeros({batch, heads, tile, headDim});
-    auto keyLoop = scf::ForOp::create(
-        b, ql, index(0), keyEnd, index(tile),
-        ValueRange{maxInit, sumInit, accInit},
-        [&](OpBuilder &kb, Location l, Value kStart, ValueRange state) {
-          OpBuilder::InsertionGuard innerGuard(b);
-          b.setInsertionPoint(kb.getInsertionBlock(), kb.getInsertionPoint());
-          Value maxOld = state[0], sumOld = state[1], accOld = state[2];
-          Value kTile = slice(k4, kStart, kvHeads);
-          Value vTile = slice(v4, kStart, kvHeads);
-          // dims (b, h, t, j, d): q · k for this tile pair.
-          Value scores = generic(
-              {qTile, kTile}, zeros({batch, heads, tile, tile}),
-              {map(5, {dim(0), dim(2), dim(1), dim(4)}),
-               map(5, {dim(0), dim(3), kvHead, dim(4)}),
-               map(5, {dim(0), dim(1), dim(2), dim(3)})},
-              {kPar, kPar, kPar, kPar, kRed},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return arith::AddFOp::create(
-                    nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
-                    args[2]);
-              });
-          // Scale; mask keys after the query (causal, and past T).
-          Value masked = generic(
-              {scores}, empty({batch, heads, tile, tile}), {id4, id4},
-              {kPar, kPar, kPar, kPar},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                Value query = arith::AddIOp::create(
-                    nb, bl, qStart, linalg::IndexOp::create(nb, bl, 2));
-                Value key = arith::AddIOp::create(
-                    nb, bl, kStart, linalg::IndexOp::create(nb, bl, 3));
-                Value visible = arith::CmpIOp::create(
-                    nb, bl, arith::CmpIPredicate::ule, key, query);
-                Value scaled = arith::MulFOp::create(
-                    nb, bl, args[0],
-                    arith::ConstantOp::create(nb, bl,
-                                              nb.getF32FloatAttr(scale)));
-                return arith::SelectOp::create(
-                    nb, bl, visible, scaled,
-                    arith::ConstantOp::create(nb, bl,
-                                              nb.getF32FloatAttr(negInf)));
-              });
-          Value maxNew = generic(
-              {masked}, maxOld, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return arith::MaximumFOp::create(nb, bl, args[0], args[1]);
-              });
-          // Rescale what was accumulated under the old running max.
-          Value correction = generic(
-              {maxOld, maxNew}, empty({batch, heads, tile}), {id3, id3, id3},
-              {kPar, kPar, kPar},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return math::ExpOp::create(
-                    nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
-              });
-          Value probs = generic(
-              {masked, maxNew}, empty({batch, heads, tile, tile}),
-              {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return math::ExpOp::create(
-                    nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
-              });
-          Value sumScaled = generic(
-              {sumOld, correction}, empty({batch, heads, tile}),
-              {id3, id3, id3}, {kPar, kPar, kPar},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return arith::MulFOp::create(nb, bl, args[0], args[1]);
-              });
-          Value sumNew = generic(
-              {probs}, sumScaled, {id4, rowOf4}, {kPar, kPar, kPar, kRed},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return arith::AddFOp::create(nb, bl, args[0], args[1]);
-              });
-          Value accScaled = generic(
-              {accOld, correction}, empty({batch, heads, tile, headDim}),
-              {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return arith::MulFOp::create(nb, bl, args[0], args[1]);
-              });
-          // dims (b, h, t, j, d): acc += p · V. The reduction j sits
-          // outside d so the innermost loop runs along contiguous rows
-          // of V and of the output.
-          Value accNew = generic(
-              {probs, vTile}, accScaled,
-              {map(5, {dim(0), dim(1), dim(2), dim(3)}),
-               map(5, {dim(0), dim(3), kvHead, dim(4)}),
-               map(5, {dim(0), dim(1), dim(2), dim(4)})},
-              {kPar, kPar, kPar, kRed, kPar},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return arith::AddFOp::create(
-                    nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
-                    args[2]);
-              });
-          scf::YieldOp::create(b, l, ValueRange{maxNew, sumNew, accNew});
-        });
-    // tile[b, t, h, d] = acc[b, h, t, d] / sum[b, h, t], stored at
-    // rows [qStart, qStart + tile) of the output.
-    Value normalized =
-        generic({keyLoop.getResult(2), keyLoop.getResult(1)},
-                empty({batch, tile, heads, headDim}),
-                {map(4, {dim(0), dim(2), dim(1), dim(3)}),
-                 map(4, {dim(0), dim(2), dim(1)}),
-                 map(4, {dim(0), dim(1), dim(2), dim(3)})},
-                {kPar, kPar, kPar, kPar},
-                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                  return arith::DivFOp::create(nb, l, args[0], args[1]);
-                });
-    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), qStart,
-                                         b.getIndexAttr(0), b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {
-        b.getIndexAttr(batch), b.getIndexAttr(tile), b.getIndexAttr(heads),
-        b.getIndexAttr(headDim)};
-    SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-    b.setInsertionPointToStart(queryLoop.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(b, ql, normalized,
-                                          queryLoop.getRegionIterArgs()[0],
-                                          offsets, sizes, strides);
-  }
-
-  Value out = queryLoop.getResult(0);
-  if (padded != seq) {
-    SmallVector<OpFoldResult> zero(4, b.getIndexAttr(0));
-    SmallVector<OpFoldResult> sizes = {
-        b.getIndexAttr(batch), b.getIndexAttr(seq), b.getIndexAttr(heads),
-        b.getIndexAttr(headDim)};
-    SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-    out = tensor::ExtractSliceOp::create(
-        b, loc, RankedTensorType::get({batch, seq, heads, headDim}, f32), out,
-        zero, sizes, strides);
-  }
-  return tensor::CollapseShapeOp::create(
-      b, loc, RankedTensorType::get({rows, heads * headDim}, f32), out, split);
+  auto type = cast<RankedTensorType>(q.getType());
+  return growk::AttentionOp::create(b, loc, TypeRange{type}, q, k, v,
+                                    empty(type.getShape()), config.getHeads(),
+                                    config.getKvHeads(), seq, keyBlock)
+      .getResult()[0];
 }
 
 Value ForwardBuilder::swiglu(Value gate, Value up) {

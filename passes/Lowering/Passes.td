@@ -18,11 +18,8 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
     %params...) -> (named outputs)` for compiled batch B and sequence T.
     Activations are `[B·T, features]` matrices; projections are
     `growk.matmul` library calls; RMSNorm, RoPE, SwiGLU and residual adds are
-    `linalg.generic`s; attention is causal with grouped KV heads and
-    flash-style: an `scf.for` over query tiles, and inside it one over the
-    key tiles up to the diagonal carrying the running max, sum and output
-    (online softmax), so the `T x T` score matrix never exists and masked
-    tiles are never computed.
+    `linalg.generic`s; attention (causal, grouped KV heads) is one
+    `growk.attention` op, expanded per target later.
     The function records `growc.param_names`, `growc.output_names`,
     `growc.batch` and `growc.seq`.
   }];
@@ -37,8 +34,26 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
     Option<"seq", "seq", "int64_t", /*default=*/"256",
            "Compiled sequence length T">,
     Option<"keyBlock", "key-block", "int64_t", /*default=*/"64",
-           "Queries and keys per attention tile (flash-style tiling)">,
+           "Queries and keys per attention tile (recorded on growk.attention)">,
   ];
+}
+
+def ExpandAttention : Pass<"growc-expand-attention", "::mlir::ModuleOp"> {
+  let summary = "Expand growk.attention into the tiled CPU form";
+  let description = [{
+    Replaces each `growk.attention` (on tensors) by flash-style tensor
+    loops: an `scf.forall` over query tiles of `key_block` rows and, inside
+    it, an `scf.for` over the key tiles up to the diagonal carrying the
+    running max, sum and output (online softmax), every step a
+    `linalg.generic` over a `[B, H, tile, tile]` block. The `T x T` score
+    matrix never exists and masked tiles are never computed. The GPU target
+    does not run this pass: its kernel distribution gives each thread one
+    query row instead.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::scf::SCFDialect",
+    "::mlir::tensor::TensorDialect"];
 }
 
 def LowerLibraryCallsToLinalg

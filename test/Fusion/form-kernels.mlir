@@ -1,9 +1,9 @@
 // RUN: growc --import-hf-config %S/../Lowering/Inputs/gqa2-tied.json --num-layers 2 --block-size 1 --model-name two -o %t.2.mlir
 // RUN: growc --import-hf-config %S/../Lowering/Inputs/gqa2-tied.json --num-layers 12 --block-size 1 --model-name deep -o %t.12.mlir
-// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels | FileCheck %s
-// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels | FileCheck %s --check-prefix=COUNT
-// RUN: growc-opt %t.12.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels | FileCheck %s --check-prefix=COUNT
-// RUN: growc-opt %t.2.mlir --growc-duplicate-middle-block --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels | FileCheck %s --check-prefix=COUNT
+// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-expand-attention --growc-form-kernels | FileCheck %s
+// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-expand-attention --growc-form-kernels | FileCheck %s --check-prefix=COUNT
+// RUN: growc-opt %t.12.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-expand-attention --growc-form-kernels | FileCheck %s --check-prefix=COUNT
+// RUN: growc-opt %t.2.mlir --growc-duplicate-middle-block --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-expand-attention --growc-form-kernels | FileCheck %s --check-prefix=COUNT
 
 // The host function is GEMM library calls and kernel calls: per layer one
 // attention kernel (RoPE on q and k + flash attention) after the three

@@ -1,6 +1,7 @@
 // RUN: growc --import-hf-config %S/Inputs/gqa2-tied.json --num-layers 1 --block-size 1 --model-name one -o %t.mlir
-// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=2" | FileCheck %s
-// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=7 key-block=4" | FileCheck %s --check-prefix=PAD
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=2" --growc-expand-attention | FileCheck %s
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=2" | FileCheck %s --check-prefix=OP
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=7 key-block=4" --growc-expand-attention | FileCheck %s --check-prefix=PAD
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=5" --growc-lower-library-calls-to-linalg | FileCheck %s --check-prefix=LIBCALL
 // RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=65" 2>&1 | FileCheck %s --check-prefix=CONTEXT
 // RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="batch=0 seq=4" 2>&1 | FileCheck %s --check-prefix=BATCH
@@ -22,7 +23,15 @@
 // CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<8x16xf32> -> tensor<16x8xf32>
 // CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<8x16xf32> -> tensor<16x8xf32>
 
-// Flash-style attention in tiles of 2: an scf.forall over the independent
+// Before expansion, attention is one op on the RoPE'd q (%[[Q]]) and k and
+// the plain v, recording the tile size for the targets.
+// OP: growk.matmul %{{.*}} -> tensor<16x8xf32>
+// OP: %[[V:.+]] = growk.matmul %{{.*}} -> tensor<16x8xf32>
+// OP: %[[Q:.+]] = linalg.generic
+// OP: %[[K:.+]] = linalg.generic
+// OP: growk.attention ins(%[[Q]], %[[K]], %[[V]] : tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>) outs(%{{.*}} : tensor<16x16xf32>) {heads = 4 : i64, key_block = 2 : i64, kv_heads = 2 : i64, seq_len = 8 : i64} -> tensor<16x16xf32>
+
+// Expanded (growc-expand-attention, the CPU form), flash-style attention in tiles of 2: an scf.forall over the independent
 // query tiles writes the output in parallel slices; an inner loop over the key tiles up to the query tile
 // (causal: upper bound qStart + 2) carries the running max [B, H, 2], sum
 // and output [B, H, 2, hd]. Scores exist per tile pair ([B, H, 2, 2]),

@@ -19,7 +19,10 @@
 
 namespace growc {
 
+enum class CodegenTarget { Cpu, Nvptx };
+
 struct CodegenOptions {
+  CodegenTarget target = CodegenTarget::Cpu;
   int64_t batch = 1;
   int64_t seq = 256;
   int64_t keyBlock = 64;

@@ -120,7 +120,7 @@ def main():
         a.batch, a.seq, a.key_block)
     passes = [p.strip() for p in a.passes.split(";") if p.strip()]
     fuse = [] if a.no_fuse else ["--growc-form-kernels"]
-    forward = run([a.growc_opt, model] + passes + [lower] + fuse)
+    forward = run([a.growc_opt, model] + passes + [lower, "--growc-expand-attention"] + fuse)
     names = json.loads(re.search(r"growc\.output_names = (\[[^\]]*\])", forward).group(1))
     params = json.loads(re.search(r"growc\.param_names = (\[[^\]]*\])", forward).group(1))
     signature = re.search(r"func\.func @model\(([^)]*)\) -> \(?([^{]*?)\)? attributes", forward)
