@@ -5,6 +5,7 @@
 #include "dialects/Grow/GrowOps.h"
 #include "passes/Analysis/Passes.h"
 #include "passes/Fusion/Passes.h"
+#include "passes/Gpu/Passes.h"
 #include "passes/Growth/Passes.h"
 #include "passes/Lowering/Passes.h"
 
@@ -27,5 +28,6 @@ void growc::registerAllPasses() {
   registerAnalysisPasses();
   registerLoweringPasses();
   registerFusionPasses();
+  registerGpuPasses();
   mlir::registerAllPasses();
 }

@@ -38,3 +38,12 @@ if has_torch(config.torch_python):
 if shutil.which("nvidia-smi") and subprocess.run(
         ["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("gpu")
+
+# The CUDA toolkit (ptxas and libdevice), for compiling and checking PTX
+# offline; no GPU needed.
+cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")
+ptxas = shutil.which("ptxas") or os.path.join(cuda_home, "bin", "ptxas")
+libdevice = os.path.join(cuda_home, "nvvm", "libdevice", "libdevice.10.bc")
+if os.access(ptxas, os.X_OK) and os.path.exists(libdevice):
+    config.available_features.add("cuda-toolkit")
+    config.substitutions.append(("%ptxas", ptxas))

@@ -161,6 +161,10 @@ struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
             groups.emplace_back();
           continue;
         }
+        // Constants and empty tensors are cloned into each kernel that
+        // uses them, never passed between kernels.
+        if (isRematerializable(&op))
+          continue;
         // An unexpanded attention (the GPU target) is a kernel of its own:
         // it reads every key row, so it cannot share a grid with the
         // row-wise work (RoPE) that produces them.
@@ -176,6 +180,10 @@ struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
       for (ArrayRef<Operation *> group : groups)
         if (!group.empty() && doesWork(group))
           former.outline(host, group);
+      for (Operation &op :
+           llvm::make_early_inc_range(llvm::reverse(host.getBody().front())))
+        if (isRematerializable(&op) && op.use_empty())
+          op.erase();
     }
   }
 };

@@ -18,6 +18,7 @@
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Text.h"
 
+#include <array>
 #include <cerrno>
 #include <climits>
 #include <cstring>
@@ -28,6 +29,7 @@
 #include <map>
 #include <new>
 #include <set>
+#include <tuple>
 
 #include <fcntl.h>
 #include <sys/stat.h>
@@ -106,6 +108,8 @@ private:
   Status parseTensors(const JsonValue &root, std::string_view section,
                       bool isParam);
   Status parseKernels(const JsonValue &root);
+  Status parseLaunch(const JsonValue &entry, const std::string &ctx,
+                     PlanKernel &kernel);
   Status parseSteps(const JsonValue &root);
   Status parseKernelStep(const JsonValue &step, const std::string &ctx,
                          PlanStep &out);
@@ -402,6 +406,65 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
   return Status::ok();
 }
 
+Status PlanParser::parseLaunch(const JsonValue &entry, const std::string &ctx,
+                               PlanKernel &kernel) {
+  const JsonValue *launch = entry.find("launch");
+  bool gpu = plan.target == "nvptx";
+  if (!launch) {
+    if (gpu)
+      return Status::error(ctx + ": an nvptx kernel needs \"launch\"");
+    return Status::ok();
+  }
+  if (!gpu)
+    return Status::error(ctx + ": \"launch\" is only for nvptx kernels");
+  std::string launchCtx = ctx + ".launch";
+  GROWC_RETURN_IF_ERROR(expectObject(*launch, launchCtx));
+  GROWC_RETURN_IF_ERROR(
+      checkKeys(*launch, launchCtx, {"grid", "block", "params"}));
+  PlanLaunch out;
+  // CUDA's limits: grid x < 2^31, y and z <= 65535; at most 1024 threads.
+  for (auto [key, sizes, limits] :
+       {std::tuple<std::string_view, int64_t *, std::array<int64_t, 3>>{
+            "grid", out.grid, {2147483647, 65535, 65535}},
+        {"block", out.block, {1024, 1024, 64}}}) {
+    const JsonValue *array;
+    GROWC_RETURN_IF_ERROR(getArray(*launch, launchCtx, key, array));
+    if (array->size() != 3)
+      return Status::error(fieldPath(launchCtx, key) +
+                           " must have 3 sizes, got " +
+                           std::to_string(array->size()));
+    for (size_t d = 0; d < 3; ++d) {
+      const JsonValue &size = array->elements()[d];
+      int64_t n;
+      if (!size.isInteger() || !size.getInt64(n) || n < 1 || n > limits[d])
+        return Status::error(fieldPath(launchCtx, key) + "[" +
+                             std::to_string(d) + "] must be in [1, " +
+                             std::to_string(limits[d]) + "], got " +
+                             describeJson(size));
+      sizes[d] = n;
+    }
+  }
+  if (out.block[0] * out.block[1] * out.block[2] > 1024)
+    return Status::error(launchCtx + ": more than 1024 threads per block");
+  const JsonValue *params;
+  GROWC_RETURN_IF_ERROR(getArray(*launch, launchCtx, "params", params));
+  std::vector<bool> seen(kernel.args.size(), false);
+  for (const JsonValue &param : params->elements()) {
+    int64_t index;
+    if (!param.isInteger() || !param.getInt64(index) || index < 0 ||
+        index >= static_cast<int64_t>(kernel.args.size()) || seen[index])
+      return Status::error(fieldPath(launchCtx, "params") +
+                           ": entries must be distinct argument indices "
+                           "below " +
+                           std::to_string(kernel.args.size()) + ", got " +
+                           describeJson(param));
+    seen[index] = true;
+    out.params.push_back(index);
+  }
+  kernel.launch = std::move(out);
+  return Status::ok();
+}
+
 Status PlanParser::parseKernels(const JsonValue &root) {
   const JsonValue *kernels;
   GROWC_RETURN_IF_ERROR(getArray(root, "", "kernels", kernels));
@@ -410,7 +473,8 @@ Status PlanParser::parseKernels(const JsonValue &root) {
     const JsonValue &entry = kernels->elements()[i];
     std::string ctx = "kernels[" + std::to_string(i) + "]";
     GROWC_RETURN_IF_ERROR(expectObject(entry, ctx));
-    GROWC_RETURN_IF_ERROR(checkKeys(entry, ctx, {"name", "symbol", "args"}));
+    GROWC_RETURN_IF_ERROR(
+        checkKeys(entry, ctx, {"name", "symbol", "args", "launch"}));
     PlanKernel kernel;
     GROWC_RETURN_IF_ERROR(getString(entry, ctx, "name", kernel.name));
     if (kernel.name.empty())
@@ -443,6 +507,7 @@ Status PlanParser::parseKernels(const JsonValue &root) {
                                      arg.numElements, arg.byteSize));
       kernel.args.push_back(std::move(arg));
     }
+    GROWC_RETURN_IF_ERROR(parseLaunch(entry, ctx, kernel));
     plan.kernels.push_back(std::move(kernel));
   }
   return Status::ok();

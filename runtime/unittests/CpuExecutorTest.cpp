@@ -300,9 +300,7 @@ TEST_F(CpuExecutorTest, KernelsFileIsNotASharedObject) {
 }
 
 TEST_F(CpuExecutorTest, GpuPlanIsRejected) {
-  expectLoadFails(
-      replaceOnce(kToyPlan, R"("target": "cpu")", R"("target": "nvptx")"),
-      {"targets 'nvptx'", "CPU executor cannot run it"});
+  expectLoadFails(gpuPlan(), {"targets 'nvptx'", "CPU executor cannot run it"});
 }
 
 //===----------------------------------------------------------------------===//

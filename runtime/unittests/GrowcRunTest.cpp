@@ -213,8 +213,7 @@ TEST_F(GrowcRunTest, Devices) {
   expectFails(args, "unknown device 'tpu'");
 
   // A GPU artifact without --device.
-  writeText("fwd.plan.json", replaceOnce(kToyPlan, R"("target": "cpu")",
-                                         R"("target": "nvptx")"));
+  writeText("fwd.plan.json", gpuPlan());
   expectFails(forwardArgs(), "is a GPU (nvptx) artifact");
 }
 

@@ -410,6 +410,65 @@ INSTANTIATE_TEST_SUITE_P(PlanTest, BadPlanTest, ::testing::ValuesIn(kBadPlans),
                            return std::string(info.param.name);
                          });
 
+//===----------------------------------------------------------------------===//
+// GPU (nvptx) plans: every kernel carries its launch
+//===----------------------------------------------------------------------===//
+
+TEST(PlanTest, GpuPlanParsesLaunches) {
+  StatusOr<Plan> plan = parsePlan(gpuPlan(), kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  ASSERT_EQ(plan->kernels.size(), 2u);
+  ASSERT_TRUE(plan->kernels[0].launch.has_value());
+  const PlanLaunch &embed = *plan->kernels[0].launch;
+  EXPECT_EQ(embed.grid[0], 6);
+  EXPECT_EQ(embed.block[0], 256);
+  EXPECT_EQ(embed.params, (std::vector<int64_t>{0, 2, 1}));
+  const PlanLaunch &addOne = *plan->kernels[1].launch;
+  EXPECT_EQ(addOne.grid[2], 3);
+  EXPECT_EQ(addOne.block[1], 4);
+  EXPECT_EQ(addOne.params, (std::vector<int64_t>{1, 0}));
+  EXPECT_FALSE(parsePlan(kToyPlan, kPlanPath)->kernels[0].launch.has_value());
+}
+
+TEST(PlanTest, GpuPlanRejectsBadLaunches) {
+  expectRejected(gpuPlan(""), {"kernels[0]", "an nvptx kernel needs"});
+  expectRejected(
+      replaceOnce(kToyPlan, R"("symbol": "embed_packed",)",
+                  R"("symbol": "embed_packed",)" + std::string(kEmbedLaunch)),
+      {"kernels[0]", "\"launch\" is only for nvptx kernels"});
+  expectRejected(
+      gpuPlan(
+          R"("launch": {"grid": [6, 1], "block": [256, 1, 1], "params": []},)"),
+      {"kernels[0].launch.grid must have 3 sizes, got 2"});
+  expectRejected(
+      gpuPlan(
+          R"("launch": {"grid": [6, 1, 1], "block": [0, 1, 1], "params": []},)"),
+      {"kernels[0].launch.block[0] must be in [1, 1024], got 0"});
+  expectRejected(
+      gpuPlan(
+          R"("launch": {"grid": [6, 70000, 1], "block": [1, 1, 1], "params": []},)"),
+      {"kernels[0].launch.grid[1] must be in [1, 65535], got 70000"});
+  expectRejected(
+      gpuPlan(
+          kEmbedLaunch,
+          R"("launch": {"grid": [1, 1, 1], "block": [64, 32, 1], "params": []},)"),
+      {"kernels[1].launch: more than 1024 threads per block"});
+  expectRejected(
+      gpuPlan(
+          kEmbedLaunch,
+          R"("launch": {"grid": [1, 1, 1], "block": [1, 1, 1], "params": [0, 2]},)"),
+      {"kernels[1].launch.params", "distinct argument indices "
+                                   "below 2, got 2"});
+  expectRejected(
+      gpuPlan(
+          R"("launch": {"grid": [1, 1, 1], "block": [1, 1, 1], "params": [1, 1]},)"),
+      {"kernels[0].launch.params", "got 1"});
+  expectRejected(
+      gpuPlan(
+          R"("launch": {"grid": [1, 1, 1], "block": [1, 1, 1], "params": [], "smem": 0},)"),
+      {"kernels[0].launch", "unknown field 'smem'"});
+}
+
 TEST(PlanTest, RejectsInvalidJson) {
   expectRejected("not json", {"invalid JSON"});
   expectRejected("", {"invalid JSON"});

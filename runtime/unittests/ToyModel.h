@@ -190,6 +190,24 @@ protected:
   std::string dir;
 };
 
+inline const char *const kEmbedLaunch =
+    R"("launch": {"grid": [6, 1, 1], "block": [256, 1, 1], "params": [0, 2, 1]},)";
+inline const char *const kAddOneLaunch =
+    R"("launch": {"grid": [1, 2, 3], "block": [32, 4, 1], "params": [1, 0]},)";
+
+/// The toy plan as an nvptx artifact, with `embedLaunch` and `addOneLaunch`
+/// spliced into its two kernels.
+inline std::string gpuPlan(const std::string &embedLaunch = kEmbedLaunch,
+                           const std::string &addOneLaunch = kAddOneLaunch) {
+  std::string text =
+      replaceOnce(kToyPlan, R"("target": "cpu")", R"("target": "nvptx")");
+  text = replaceOnce(text, R"("name": "embed", "symbol": "embed_packed",)",
+                     R"("name": "embed", "symbol": "embed",)" + embedLaunch);
+  return replaceOnce(text, R"("name": "add_one", "symbol": "add_one_packed",)",
+                     R"("name": "add_one", "symbol": "add_one",)" +
+                         addOneLaunch);
+}
+
 } // namespace growc::rt::test
 
 #endif // GROWC_RUNTIME_UNITTESTS_TOYMODEL_H

@@ -18,6 +18,7 @@
 #include "growc/Growth/MigrateCheckpoint.h"
 #include "growc/Import/HFConfig.h"
 #include "growc/InitAll.h"
+#include "passes/Gpu/Passes.h"
 #include "passes/Growth/Passes.h"
 
 #include "mlir/IR/AsmState.h"
@@ -60,18 +61,40 @@ cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
                                 cl::cat(growCat));
 cl::opt<std::string> emit("emit",
                           cl::desc("What to write: 'mlir' (the model after "
-                                   "the requested transformations) or 'so' "
+                                   "the requested transformations), 'so' "
                                    "(native CPU kernels + plan; the default "
-                                   "for -o *.so)"),
+                                   "for -o *.so) or 'ptx' (sm_90 kernels + "
+                                   "plan; the default for -o *.ptx)"),
                           cl::init(""), cl::cat(growCat));
 
 // Code generation.
 cl::opt<std::string> graph("graph", cl::desc("Graph to compile: forward"),
                            cl::init("forward"), cl::cat(growCat));
 cl::opt<std::string> target("target",
-                            cl::desc("Code generation target: cpu (default "
-                                     "for -o *.so)"),
+                            cl::desc("Code generation target: cpu (-o *.so) "
+                                     "or nvptx (-o *.ptx)"),
                             cl::init(""), cl::cat(growCat));
+cl::opt<std::string> gpuChip("gpu-chip",
+                             cl::desc("With -o *.ptx: the GPU (default sm_90)"),
+                             cl::init("sm_90"), cl::cat(growCat));
+cl::opt<std::string> ptxFeatures("ptx-features",
+                                 cl::desc("With -o *.ptx: PTX ISA feature "
+                                          "(default +ptx80)"),
+                                 cl::init("+ptx80"), cl::cat(growCat));
+cl::opt<std::string> libdevice("libdevice",
+                               cl::desc("With -o *.ptx: libdevice.10.bc "
+                                        "(default: from $CUDA_HOME, "
+                                        "$CUDA_PATH or /usr/local/cuda)"),
+                               cl::init(""), cl::cat(growCat));
+cl::opt<int64_t> threadsPerBlock("gpu-threads",
+                                 cl::desc("GPU threads per block of the row "
+                                          "kernels (default 256)"),
+                                 cl::init(256), cl::cat(growCat));
+cl::opt<std::string> kernelForm(
+    "kernel-form",
+    cl::desc("With -o *.so: 'cpu' (default) or 'gpu', the GPU-shaped "
+             "kernels run as loops on the CPU (for checking them)"),
+    cl::init("cpu"), cl::cat(growCat));
 cl::opt<int64_t> batchSize("batch", cl::desc("Compiled batch size B"),
                            cl::init(1), cl::cat(growCat));
 cl::opt<int64_t> seqLength("seq",
@@ -264,14 +287,27 @@ LogicalResult describeGrowth(grow::ModelOp model, GrowthMethod method,
   return success();
 }
 
-/// Compiles the (grown, rewritten) model to native CPU kernels and the plan:
-/// `-o fwd.so` writes fwd.so and fwd.plan.json, each atomically.
-int compileCpu(MLIRContext &context, ModuleOp module) {
+/// Writes `text` to `path` atomically (temporary file, then rename).
+llvm::Error
+writeAtomically(StringRef path,
+                llvm::function_ref<void(llvm::raw_ostream &)> fill) {
+  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) -> llvm::Error {
+    fill(os);
+    return llvm::Error::success();
+  });
+}
+
+/// Compiles the (grown, rewritten) model to kernels and the plan: `-o
+/// fwd.so` writes native CPU kernels, `-o fwd.ptx` PTX for sm_90, each with
+/// fwd.plan.json next to it. Files appear whole or not at all.
+int compileArtifact(MLIRContext &context, ModuleOp module, bool ptx) {
   if (!weightsIn.empty())
     return fail("--weights-in/--weights-out migrate checkpoints with "
                 "--emit=mlir; compile the grown model.mlir separately");
+  bool gpuKernels = ptx || kernelForm == "gpu";
   OwningOpRef<ModuleOp> compiled = module.clone();
   CodegenOptions options;
+  options.target = gpuKernels ? CodegenTarget::Nvptx : CodegenTarget::Cpu;
   options.batch = batchSize;
   options.seq = seqLength;
   options.keyBlock = keyBlock;
@@ -281,20 +317,58 @@ int compileCpu(MLIRContext &context, ModuleOp module) {
     return 1;
   llvm::SmallString<128> planPath(outputFile);
   llvm::sys::path::replace_extension(planPath, ".plan.json");
-  auto plan = emitPlan(*compiled, "cpu", llvm::sys::path::filename(outputFile));
+  auto plan = emitPlan(*compiled, ptx ? "nvptx" : "cpu",
+                       llvm::sys::path::filename(outputFile));
   if (!plan)
     return fail(llvm::toString(plan.takeError()));
-  if (failed(lowerKernelsToLLVM(*compiled)))
-    return 1;
-  if (llvm::Error err = writeCpuSharedObject(*compiled, outputFile))
-    return fail(llvm::toString(std::move(err)));
-  if (llvm::Error err = llvm::writeToOutput(
-          planPath, [&](llvm::raw_ostream &os) -> llvm::Error {
-            os << llvm::formatv("{0:2}", json::Value(std::move(*plan))) << "\n";
-            return llvm::Error::success();
-          }))
+  if (gpuKernels) {
+    PassManager distribute(&context);
+    distribute.addPass(createDistributeKernels({threadsPerBlock}));
+    if (failed(distribute.run(*compiled)))
+      return 1;
+  }
+  if (ptx) {
+    PtxOptions ptxOptions;
+    ptxOptions.chip = gpuChip;
+    ptxOptions.features = ptxFeatures;
+    ptxOptions.libdevicePath = libdevice;
+    auto artifact = compileKernelsToPtx(*compiled, ptxOptions);
+    if (!artifact)
+      return fail(llvm::toString(artifact.takeError()));
+    // The plan's kernels gain their launch configuration.
+    for (json::Value &entry : *plan->getArray("kernels")) {
+      json::Object &kernel = *entry.getAsObject();
+      StringRef name = *kernel.getString("name");
+      auto launch = llvm::find_if(artifact->launches, [&](const GpuLaunch &l) {
+        return l.name == name;
+      });
+      if (launch == artifact->launches.end())
+        return fail("kernel '" + name + "' has no GPU launch");
+      kernel["symbol"] = name;
+      kernel["launch"] = json::Object{
+          {"grid",
+           json::Array{launch->grid[0], launch->grid[1], launch->grid[2]}},
+          {"block",
+           json::Array{launch->block[0], launch->block[1], launch->block[2]}},
+          {"params", json::Array(launch->params)}};
+    }
+    if (llvm::Error err = writeAtomically(
+            outputFile, [&](llvm::raw_ostream &os) { os << artifact->ptx; }))
+      return fail("cannot write '" + outputFile +
+                  "': " + llvm::toString(std::move(err)));
+  } else {
+    if (failed(lowerKernelsToLLVM(*compiled)))
+      return 1;
+    if (llvm::Error err = writeCpuSharedObject(*compiled, outputFile))
+      return fail(llvm::toString(std::move(err)));
+  }
+  if (llvm::Error err = writeAtomically(planPath, [&](llvm::raw_ostream &os) {
+        os << llvm::formatv("{0:2}", json::Value(std::move(*plan))) << "\n";
+      })) {
+    llvm::sys::fs::remove(outputFile);
     return fail("cannot write '" + planPath +
                 "': " + llvm::toString(std::move(err)));
+  }
   return 0;
 }
 
@@ -305,16 +379,25 @@ int run(MLIRContext &context) {
   StringRef outExt = llvm::sys::path::extension(outputFile);
   if (emit.empty())
     emit = outExt == ".so" ? "so" : outExt == ".ptx" ? "ptx" : "mlir";
-  if (emit == "ptx" || target == "nvptx")
-    return fail("the nvptx target is not available in this build yet: "
-                "compile for the CPU (-o model.so); PTX generation comes "
-                "with the GPU code path");
-  if (emit != "mlir" && emit != "so")
-    return fail("--emit must be mlir or so, got '" + emit + "'");
-  if (!target.empty() && target != "cpu")
-    return fail("--target must be cpu, got '" + target + "'");
-  if (emit == "so" && (outputFile.empty() || outputFile == "-"))
-    return fail("--emit=so needs an output file (-o model.so)");
+  if (!target.empty() && target != "cpu" && target != "nvptx")
+    return fail("--target must be cpu or nvptx, got '" + target + "'");
+  if (target == "nvptx" && !emit.getNumOccurrences() && outExt != ".ptx")
+    emit = "ptx";
+  if (emit != "mlir" && emit != "so" && emit != "ptx")
+    return fail("--emit must be mlir, so or ptx, got '" + emit + "'");
+  if ((emit == "so" && target == "nvptx") || (emit == "ptx" && target == "cpu"))
+    return fail("--target=" + target + " does not write --emit=" + emit);
+  if ((emit == "so" || emit == "ptx") &&
+      (outputFile.empty() || outputFile == "-"))
+    return fail("--emit=" + emit + " needs an output file (-o model." + emit +
+                ")");
+  if (kernelForm != "cpu" && kernelForm != "gpu")
+    return fail("--kernel-form must be cpu or gpu, got '" + kernelForm + "'");
+  if (kernelForm == "gpu" && emit != "so")
+    return fail("--kernel-form=gpu compiles the GPU-shaped kernels for the "
+                "CPU (-o model.so); PTX always has them");
+  if (threadsPerBlock < 1 || threadsPerBlock > 1024)
+    return fail("--gpu-threads must be in [1, 1024]");
   if (graph != "forward")
     return fail("--graph=" + graph +
                 " is not available yet; this build compiles the forward "
@@ -322,7 +405,7 @@ int run(MLIRContext &context) {
   if (outputFile != "-" && !outputFile.empty() && emit == "mlir" &&
       outExt != ".mlir" && !emit.getNumOccurrences())
     return fail("cannot infer what to write to '" + outputFile +
-                "': use --emit=mlir or -o *.so");
+                "': use --emit=mlir, -o *.so or -o *.ptx");
   if (batchSize < 1 || seqLength < 1 || keyBlock < 1)
     return fail("--batch, --seq and --key-block must be positive");
   if (weightsIn.empty() != weightsOut.empty())
@@ -430,8 +513,8 @@ int run(MLIRContext &context) {
   }
   if (printLineage)
     llvm::outs() << formatLineage(*model) << "\n";
-  if (emit == "so")
-    return compileCpu(context, *module);
+  if (emit == "so" || emit == "ptx")
+    return compileArtifact(context, *module, emit == "ptx");
 
   // Both outputs appear or neither: the IR goes to a temporary file first,
   // the checkpoint is migrated (atomically, after all its checks), and only

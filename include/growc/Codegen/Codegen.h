@@ -16,6 +16,7 @@
 #include "llvm/Support/JSON.h"
 
 #include <string>
+#include <vector>
 
 namespace growc {
 
@@ -50,6 +51,34 @@ mlir::LogicalResult lowerKernelsToLLVM(mlir::ModuleOp module);
 /// Compiles an LLVM-dialect `module` for the host CPU at -O3 and links it
 /// into the shared object `path` (written atomically).
 llvm::Error writeCpuSharedObject(mlir::ModuleOp module, llvm::StringRef path);
+
+struct PtxOptions {
+  /// The GPU and PTX ISA the PTX is written for.
+  std::string chip = "sm_90";
+  std::string features = "+ptx80";
+  /// libdevice.10.bc; empty: $CUDA_HOME, $CUDA_PATH, /usr/local/cuda.
+  std::string libdevicePath;
+};
+
+/// How the runtime launches one kernel: its PTX entry (named like the
+/// kernel), grid and block sizes, and which of the kernel's buffers are its
+/// parameters, in order (one device pointer each).
+struct GpuLaunch {
+  std::string name;
+  int64_t grid[3] = {1, 1, 1};
+  int64_t block[3] = {1, 1, 1};
+  llvm::SmallVector<unsigned> params;
+};
+
+struct PtxArtifact {
+  std::string ptx;
+  std::vector<GpuLaunch> launches;
+};
+
+/// Maps the distributed kernels of `module` (growc-distribute-kernels) to
+/// GPU launches and compiles them to one PTX module; consumes the kernels.
+llvm::Expected<PtxArtifact> compileKernelsToPtx(mlir::ModuleOp module,
+                                                const PtxOptions &options);
 
 } // namespace growc
 

@@ -47,6 +47,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--growc-flags", default="",
+                    help="extra compile flags, e.g. '--kernel-form=gpu'")
     a = ap.parse_args()
     os.makedirs(a.tmp, exist_ok=True)
     config = json.load(open(a.config))
@@ -75,6 +77,7 @@ def main():
            "--key-block", str(a.key_block), "-o", artifact]
     if a.analysis_passes:
         cmd.append("--analysis-passes=" + a.analysis_passes)
+    cmd += a.growc_flags.split()
     run(cmd)
     plan = json.load(open(os.path.join(a.tmp, "art", "forward.plan.json")))
     names = [o["name"] for o in plan["outputs"]]

@@ -21,6 +21,7 @@
 #include "growc/runtime/Status.h"
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -63,13 +64,24 @@ struct PlanKernelArg {
   int64_t byteSize = 0;
 };
 
+/// How a GPU kernel is launched: grid and block sizes, and which of the
+/// kernel's args are its PTX parameters, in order (one device pointer each).
+struct PlanLaunch {
+  int64_t grid[3] = {1, 1, 1};
+  int64_t block[3] = {1, 1, 1};
+  std::vector<int64_t> params;
+};
+
 /// A generated function. On the CPU, `symbol` is exported by the kernels
-/// file with the C signature `void symbol(void **args)`.
+/// file with the C signature `void symbol(void **args)`; on the GPU it is a
+/// PTX entry launched as `launch` says.
 struct PlanKernel {
   std::string name;
   std::string symbol;
   /// Inputs first, then outputs.
   std::vector<PlanKernelArg> args;
+  /// Present exactly for the nvptx target.
+  std::optional<PlanLaunch> launch;
 };
 
 /// One step, run in order.

@@ -1,0 +1,320 @@
+//===- GpuBackend.cpp - distributed kernels to PTX for sm_90 -------------===//
+//
+// Kernels shaped by growc-distribute-kernels (one block-mapped scf.forall
+// holding thread-mapped scf.foralls) become one gpu.launch each: block ids
+// and thread ids replace the loop indices, sibling thread loops are
+// separated by gpu.barrier, per-block buffers become workgroup (shared)
+// memory. The launches are outlined into one gpu.module, lowered to NVVM
+// with the bare-pointer calling convention (the runtime passes one device
+// pointer per buffer) and serialised to PTX by LLVM's NVPTX backend for an
+// explicit chip and PTX version.
+//
+// libdevice policy: math (exp, sqrt, sin, cos, pow) lowers to libdevice's
+// __nv_* functions; libdevice.10.bc from the CUDA toolkit is linked and
+// internalised, and a PTX that still calls an __nv_ function is an error.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Codegen/Codegen.h"
+
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+#include "mlir/IR/IRMapping.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Target/LLVM/NVVM/Target.h"
+#include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
+#include "mlir/Target/LLVMIR/Dialect/NVVM/NVVMToLLVMIRTranslation.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/Process.h"
+
+using namespace mlir;
+using namespace growc;
+
+namespace {
+
+llvm::Error fail(const llvm::Twine &message) {
+  return llvm::createStringError(llvm::inconvertibleErrorCode(),
+                                 "nvptx backend: " + message);
+}
+
+/// Follows reshapes to the buffer they view (reshapes keep offset 0, so the
+/// view's device pointer is the buffer's).
+Value rootOf(Value value) {
+  while (Operation *def = value.getDefiningOp()) {
+    if (auto collapse = dyn_cast<memref::CollapseShapeOp>(def))
+      value = collapse.getSrc();
+    else if (auto expand = dyn_cast<memref::ExpandShapeOp>(def))
+      value = expand.getSrc();
+    else
+      break;
+  }
+  return value;
+}
+
+std::optional<int64_t> staticTripCount(scf::ForallOp forall, unsigned dim) {
+  std::optional<int64_t> lb =
+      getConstantIntValue(forall.getMixedLowerBound()[dim]);
+  std::optional<int64_t> ub =
+      getConstantIntValue(forall.getMixedUpperBound()[dim]);
+  std::optional<int64_t> step = getConstantIntValue(forall.getMixedStep()[dim]);
+  if (!lb || !ub || !step || *lb != 0 || *step != 1)
+    return std::nullopt;
+  return *ub;
+}
+
+/// Replaces the block-mapped forall of `kernel` by a gpu.launch.
+LogicalResult mapKernelToLaunch(func::FuncOp kernel) {
+  SmallVector<scf::ForallOp> grids;
+  for (auto forall : kernel.getBody().front().getOps<scf::ForallOp>())
+    grids.push_back(forall);
+  if (grids.size() != 1)
+    return kernel.emitOpError("expected one block-mapped scf.forall (run "
+                              "growc-distribute-kernels first)");
+  scf::ForallOp grid = grids.front();
+  unsigned rank = grid.getRank();
+  if (rank > 3 || !grid.getOutputs().empty())
+    return grid.emitOpError("a grid has at most 3 dimensions and no outputs");
+  SmallVector<int64_t> gridSize(3, 1);
+  for (unsigned d = 0; d < rank; ++d) {
+    std::optional<int64_t> n = staticTripCount(grid, d);
+    if (!n)
+      return grid.emitOpError("grid sizes must be static and normalised");
+    gridSize[d] = *n;
+  }
+  // The block is as wide as the widest thread loop; narrower ones are
+  // guarded.
+  int64_t blockSize = 1;
+  SmallVector<memref::AllocOp> shared;
+  for (Operation &op : grid.getBody()->without_terminator()) {
+    if (auto threads = dyn_cast<scf::ForallOp>(op)) {
+      std::optional<int64_t> n =
+          threads.getRank() == 1 ? staticTripCount(threads, 0) : std::nullopt;
+      if (!n)
+        return threads.emitOpError("thread loops must be 1-D, static and "
+                                   "normalised");
+      blockSize = std::max(blockSize, *n);
+    } else if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
+      if (!alloc.getType().hasStaticShape())
+        return alloc.emitOpError("per-block buffers must be static");
+      shared.push_back(alloc);
+    }
+  }
+  if (blockSize > 1024)
+    return grid.emitOpError("blocks have at most 1024 threads, got ")
+           << blockSize;
+
+  OpBuilder b(grid);
+  Location loc = grid.getLoc();
+  auto cst = [&](int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(b, loc, v);
+  };
+  auto workgroup =
+      gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  SmallVector<Type> sharedTypes;
+  for (memref::AllocOp alloc : shared)
+    sharedTypes.push_back(MemRefType::get(
+        alloc.getType().getShape(), alloc.getType().getElementType(),
+        MemRefLayoutAttrInterface(), workgroup));
+  auto launch = gpu::LaunchOp::create(
+      b, loc, cst(gridSize[0]), cst(gridSize[1]), cst(gridSize[2]),
+      cst(blockSize), cst(1), cst(1), /*dynamicSharedMemorySize=*/nullptr,
+      /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{}, sharedTypes);
+  Block &body = launch.getBody().front();
+  b.setInsertionPointToEnd(&body);
+
+  IRMapping mapping;
+  gpu::KernelDim3 blockIds = launch.getBlockIds();
+  Value ids[3] = {blockIds.x, blockIds.y, blockIds.z};
+  for (unsigned d = 0; d < rank; ++d)
+    mapping.map(grid.getInductionVar(d), ids[d]);
+  for (auto [alloc, attribution] :
+       llvm::zip(shared, launch.getWorkgroupAttributions()))
+    mapping.map(alloc.getResult(), attribution);
+  // Constants used inside are rematerialised in the launch, so that only
+  // buffers cross into the kernel.
+  grid.getBody()->walk([&](Operation *nested) {
+    for (Value operand : nested->getOperands())
+      if (auto constant = operand.getDefiningOp<arith::ConstantOp>())
+        if (!grid->isAncestor(constant) && !mapping.contains(operand))
+          mapping.map(operand, b.clone(*constant)->getResult(0));
+  });
+  Value threadId = launch.getThreadIds().x;
+  SmallVector<Operation *> bodyOps;
+  for (Operation &op : grid.getBody()->without_terminator())
+    bodyOps.push_back(&op);
+  bool pendingBarrier = false;
+  for (Operation *op : bodyOps) {
+    if (isa<memref::AllocOp>(op))
+      continue;
+    auto threads = dyn_cast<scf::ForallOp>(op);
+    if (!threads) {
+      b.clone(*op, mapping);
+      continue;
+    }
+    // Everything the previous thread loop wrote is visible to this one.
+    if (pendingBarrier)
+      gpu::BarrierOp::create(b, loc);
+    int64_t count = *staticTripCount(threads, 0);
+    Block *target = &body;
+    if (count < blockSize) {
+      Value active = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           threadId, cst(count));
+      auto guard = scf::IfOp::create(b, loc, active, /*withElse=*/false);
+      target = guard.thenBlock();
+      b.setInsertionPoint(target->getTerminator());
+    }
+    mapping.map(threads.getInductionVar(0), threadId);
+    for (Operation &nested : threads.getBody()->without_terminator())
+      b.clone(nested, mapping);
+    b.setInsertionPointToEnd(&body);
+    pendingBarrier = true;
+  }
+  gpu::TerminatorOp::create(b, loc);
+  grid.erase();
+  return success();
+}
+
+std::string findLibdevice(StringRef explicitPath) {
+  if (!explicitPath.empty())
+    return explicitPath.str();
+  SmallVector<std::string> roots;
+  if (std::optional<std::string> home = llvm::sys::Process::GetEnv("CUDA_HOME"))
+    roots.push_back(*home);
+  if (std::optional<std::string> path = llvm::sys::Process::GetEnv("CUDA_PATH"))
+    roots.push_back(*path);
+  roots.push_back("/usr/local/cuda");
+  for (const std::string &root : roots) {
+    llvm::SmallString<128> candidate(root);
+    llvm::sys::path::append(candidate, "nvvm", "libdevice", "libdevice.10.bc");
+    if (llvm::sys::fs::exists(candidate))
+      return std::string(candidate);
+  }
+  return "";
+}
+
+} // namespace
+
+llvm::Expected<PtxArtifact>
+growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
+  MLIRContext *ctx = module.getContext();
+  std::string libdevice = findLibdevice(options.libdevicePath);
+  if (libdevice.empty() || !llvm::sys::fs::exists(libdevice))
+    return fail(
+        "libdevice.10.bc not found" +
+        (libdevice.empty() ? std::string() : " at '" + libdevice + "'") +
+        ": the kernels' math (exp, sqrt, sin, cos, pow) links it from "
+        "the CUDA toolkit; set CUDA_HOME or --libdevice");
+
+  SmallVector<func::FuncOp> kernels;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    if (!func->hasAttr("growc.kernel"))
+      return fail("only kernels may be left for the GPU backend, found @" +
+                  func.getSymName());
+    kernels.push_back(func);
+  }
+  for (func::FuncOp kernel : kernels)
+    if (failed(mapKernelToLaunch(kernel)))
+      return fail("cannot map kernel @" + kernel.getSymName() +
+                  " to a GPU launch");
+  module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
+                  UnitAttr::get(ctx));
+  {
+    PassManager pm(ctx);
+    if (failed(parsePassPipeline("gpu-kernel-outlining", pm)) ||
+        failed(pm.run(module)))
+      return fail("outlining the launches failed");
+  }
+
+  // One gpu.module for all kernels, each gpu.func named after its kernel;
+  // read each launch's configuration and arguments for the plan.
+  OpBuilder b(ctx);
+  b.setInsertionPointToEnd(module.getBody());
+  auto target = gpu::GPUModuleOp::create(b, module.getLoc(), "growc_kernels");
+  PtxArtifact artifact;
+  for (func::FuncOp kernel : kernels) {
+    SmallVector<gpu::LaunchFuncOp> launches;
+    kernel.walk([&](gpu::LaunchFuncOp op) { launches.push_back(op); });
+    if (launches.size() != 1)
+      return fail("kernel @" + kernel.getSymName() + " has " +
+                  llvm::Twine(launches.size()) + " launches, expected one");
+    gpu::LaunchFuncOp launchFunc = launches.front();
+    auto outlined = SymbolTable::lookupNearestSymbolFrom<gpu::GPUFuncOp>(
+        module, launchFunc.getKernel());
+    if (!outlined)
+      return fail("outlined function of @" + kernel.getSymName() + " missing");
+    auto oldModule = outlined->getParentOfType<gpu::GPUModuleOp>();
+    outlined->moveBefore(target.getBody(), target.getBody()->end());
+    SymbolTable::setSymbolName(outlined, kernel.getSymName());
+    oldModule.erase();
+
+    GpuLaunch launch;
+    launch.name = kernel.getSymName().str();
+    gpu::KernelDim3 grid = launchFunc.getGridSizeOperandValues();
+    gpu::KernelDim3 block = launchFunc.getBlockSizeOperandValues();
+    Value sizes[6] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
+    for (unsigned i = 0; i < 6; ++i) {
+      std::optional<int64_t> n = getConstantIntValue(sizes[i]);
+      if (!n)
+        return fail("launch sizes of @" + kernel.getSymName() +
+                    " are not constants");
+      (i < 3 ? launch.grid[i] : launch.block[i - 3]) = *n;
+    }
+    for (Value operand : launchFunc.getKernelOperands()) {
+      auto arg = dyn_cast<BlockArgument>(rootOf(operand));
+      if (!arg || arg.getOwner() != &kernel.getBody().front()) {
+        std::string value;
+        llvm::raw_string_ostream os(value);
+        operand.print(os);
+        return fail("kernel @" + kernel.getSymName() +
+                    " passes a value that is not one of its buffers to the "
+                    "GPU: " +
+                    value);
+      }
+      launch.params.push_back(arg.getArgNumber());
+    }
+    artifact.launches.push_back(std::move(launch));
+  }
+  for (func::FuncOp kernel : kernels)
+    kernel.erase();
+
+  DialectRegistry registry;
+  registerBuiltinDialectTranslation(registry);
+  registerLLVMDialectTranslation(registry);
+  registerNVVMDialectTranslation(registry);
+  registerGPUDialectTranslation(registry);
+  NVVM::registerNVVMTargetInterfaceExternalModels(registry);
+  ctx->appendDialectRegistry(registry);
+  std::string pipeline =
+      "nvvm-attach-target{chip=" + options.chip +
+      " features=" + options.features + " O=3 l=" + libdevice +
+      "},gpu.module(lower-affine,convert-scf-to-cf,"
+      "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},canonicalize,cse,"
+      "reconcile-unrealized-casts),gpu-module-to-binary{format=isa}";
+  PassManager pm(ctx);
+  if (failed(parsePassPipeline(pipeline, pm)))
+    return fail("cannot build the NVVM pipeline: " + pipeline);
+  if (failed(pm.run(module)))
+    return fail("lowering the kernels to PTX failed");
+
+  gpu::BinaryOp binary;
+  module.walk([&](gpu::BinaryOp op) { binary = op; });
+  if (!binary || binary.getObjects().size() != 1)
+    return fail("no PTX produced");
+  auto object = cast<gpu::ObjectAttr>(binary.getObjects()[0]);
+  artifact.ptx = object.getObject().str();
+  size_t unresolved = artifact.ptx.find("__nv_");
+  if (unresolved != std::string::npos) {
+    size_t end = artifact.ptx.find_first_of("( ;\n", unresolved);
+    return fail("the PTX still calls " +
+                artifact.ptx.substr(unresolved, end - unresolved) +
+                ": libdevice was not linked");
+  }
+  return artifact;
+}
