@@ -2,8 +2,10 @@
 # The main job on the built-in example: import the tiny Llama config, give it
 # seeded initial weights, grow it with LIDAS and migrate the checkpoint by
 # the provenance table, show what changed and the growth schedule a
-# SmolLM-1.7B run would follow, then compile the grown model to native CPU
-# kernels and run its forward pass. Everything lands in out/demo/.
+# SmolLM-1.7B run would follow, then compile the grown model to PTX for
+# sm_90 (checked by ptxas when the CUDA toolkit is there) and to native CPU
+# kernels, and run its forward pass on the CPU. Everything lands in
+# out/demo/.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -55,6 +57,22 @@ PY
   --out "$out/logits.safetensors" --verbose
 python3 -c "import json; p = json.load(open('$out/tiny-lidas.plan.json')); \
 print('plan: %d kernels, %d steps, arena %.1f MB' % (len(p['kernels']), len(p['steps']), p['arena_size'] / 1e6))"
+
+echo
+echo "== 6. compile the grown model to PTX for sm_90 (kernels + launch plan)"
+mkdir -p "$out/gpu"
+if "$growc" "$out/tiny-lidas.mlir" --batch 2 --seq 32 \
+    -o "$out/gpu/tiny-lidas.ptx" 2>"$out/gpu/error.txt"; then
+  echo "wrote $out/gpu/tiny-lidas.ptx: $(grep -c '\.entry' "$out/gpu/tiny-lidas.ptx") kernels, $(grep -m1 '^\.target' "$out/gpu/tiny-lidas.ptx")"
+  ptxas=$(command -v ptxas || echo "${CUDA_HOME:-/usr/local/cuda}/bin/ptxas")
+  if [ -x "$ptxas" ]; then
+    "$ptxas" -arch=sm_90 "$out/gpu/tiny-lidas.ptx" -o /dev/null
+    echo "ptxas -arch=sm_90: accepted"
+  fi
+else
+  # Only the CUDA toolkit's libdevice is missing on machines without it.
+  echo "no PTX on this machine: $(tail -1 "$out/gpu/error.txt")"
+fi
 
 echo
 echo "demo: outputs in $out"
