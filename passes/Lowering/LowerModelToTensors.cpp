@@ -44,6 +44,10 @@ public:
   Value embed(Value tokens, Value table);
   Value rmsNorm(Value x, Value weight, double scale);
   Value matmul(Value x, Value weight);
+  /// cos and sin of every rotary angle, [B·T, hd/2] each: computed once per
+  /// forward (the trigonometry would otherwise be redone for every head of
+  /// every layer) and read by each layer's RoPE.
+  void buildRopeTables();
   Value rope(Value x, int64_t heads);
   Value attention(Value q, Value k, Value v);
   Value swiglu(Value gate, Value up);
@@ -68,6 +72,7 @@ private:
 
   ConfigAttr config;
   int64_t batch, seq, rows, keyBlock;
+  Value ropeCos, ropeSin;
 };
 
 Value ForwardBuilder::embed(Value tokens, Value table) {
@@ -122,13 +127,48 @@ Value ForwardBuilder::matmul(Value x, Value weight) {
   return growk::MatmulOp::create(b, loc, type, x, weight);
 }
 
-Value ForwardBuilder::rope(Value x, int64_t heads) {
+void ForwardBuilder::buildRopeTables() {
   int64_t headDim = config.getHeadDim(), half = headDim / 2;
   double theta = config.getRopeTheta().convertToDouble();
+  auto table = [&](bool isCos) {
+    AffineMap id = map(2, {dim(0), dim(1)});
+    return generic(
+        {}, empty({rows, half}), {id}, {kPar, kPar},
+        [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+          Value row = linalg::IndexOp::create(nb, l, 0);
+          Value k = linalg::IndexOp::create(nb, l, 1);
+          // inv_freq_k = 1 / theta^(2k/d), computed in fp32 as HF does.
+          Value exponent = arith::DivFOp::create(
+              nb, l,
+              indexToF32(
+                  nb, l,
+                  arith::MulIOp::create(
+                      nb, l, k, arith::ConstantIndexOp::create(nb, l, 2))),
+              arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(headDim)));
+          Value base =
+              arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(theta));
+          Value invFreq = arith::DivFOp::create(
+              nb, l, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1.0)),
+              math::PowFOp::create(nb, l, base, exponent));
+          Value angle = arith::MulFOp::create(
+              nb, l, indexToF32(nb, l, positionOf(nb, l, row)), invFreq);
+          return isCos ? Value(math::CosOp::create(nb, l, angle))
+                       : Value(math::SinOp::create(nb, l, angle));
+        });
+  };
+  ropeCos = table(true);
+  ropeSin = table(false);
+}
+
+Value ForwardBuilder::rope(Value x, int64_t heads) {
+  int64_t headDim = config.getHeadDim(), half = headDim / 2;
+  // Element i of a head rotates with angle k = i mod d/2.
+  AffineExpr angleIndex = (dim(1) % headDim) % half;
   return generic(
-      {x}, empty({rows, heads * headDim}),
-      {map(2, {dim(0), dim(1)}), map(2, {dim(0), dim(1)})}, {kPar, kPar},
-      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+      {x, ropeCos, ropeSin}, empty({rows, heads * headDim}),
+      {map(2, {dim(0), dim(1)}), map(2, {dim(0), angleIndex}),
+       map(2, {dim(0), angleIndex}), map(2, {dim(0), dim(1)})},
+      {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value row = linalg::IndexOp::create(nb, l, 0);
         Value col = linalg::IndexOp::create(nb, l, 1);
         Value hd = arith::ConstantIndexOp::create(nb, l, headDim);
@@ -144,26 +184,9 @@ Value ForwardBuilder::rope(Value x, int64_t heads) {
             tensor::ExtractOp::create(nb, l, x, ValueRange{row, partner});
         Value signedOther = arith::SelectOp::create(
             nb, l, low, arith::NegFOp::create(nb, l, other), other);
-        // inv_freq_k = 1 / theta^(2k/d), computed in fp32 as HF does.
-        Value k = arith::RemUIOp::create(nb, l, i, halfIdx);
-        Value exponent = arith::DivFOp::create(
-            nb, l,
-            indexToF32(nb, l,
-                       arith::MulIOp::create(
-                           nb, l, k, arith::ConstantIndexOp::create(nb, l, 2))),
-            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(headDim)));
-        Value base =
-            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(theta));
-        Value invFreq = arith::DivFOp::create(
-            nb, l, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1.0)),
-            math::PowFOp::create(nb, l, base, exponent));
-        Value angle = arith::MulFOp::create(
-            nb, l, indexToF32(nb, l, positionOf(nb, l, row)), invFreq);
-        Value cos = math::CosOp::create(nb, l, angle);
-        Value sin = math::SinOp::create(nb, l, angle);
         return arith::AddFOp::create(
-            nb, l, arith::MulFOp::create(nb, l, args[0], cos),
-            arith::MulFOp::create(nb, l, signedOther, sin));
+            nb, l, arith::MulFOp::create(nb, l, args[0], args[1]),
+            arith::MulFOp::create(nb, l, signedOther, args[2]));
       });
 }
 
@@ -297,6 +320,7 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
     if (auto embed = dyn_cast<EmbedOp>(op)) {
       lowered[embed.getOutput()] =
           fb.embed(entry->getArgument(0), paramValues[embed.getWeight()]);
+      fb.buildRopeTables();
     } else if (auto norm = dyn_cast<RMSNormOp>(op)) {
       lowered[norm.getOutput()] = fb.rmsNorm(lowered[norm.getInput()],
                                              paramValues[norm.getWeight()], 1);

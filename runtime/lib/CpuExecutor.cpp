@@ -148,6 +148,7 @@ Status CpuExecutor::prepare() {
     switch (step.op) {
     case PlanStep::Op::Kernel:
       prepared.fn = kernelFns[step.kernel];
+      prepared.kernel = static_cast<size_t>(step.kernel);
       for (int64_t id : step.args)
         prepared.args.push_back(bufferAddress(id));
       break;
@@ -314,8 +315,15 @@ CpuExecutor::forward(const TensorView &tokens) {
       switch (step.op) {
       case PlanStep::Op::Kernel:
         step.fn(step.args.data());
-        timings_.kernel.seconds += secondsSince(stepStart);
-        ++timings_.kernel.calls;
+        {
+          double seconds = secondsSince(stepStart);
+          timings_.kernel.seconds += seconds;
+          ++timings_.kernel.calls;
+          if (timings_.perKernel.size() < plan_.kernels.size())
+            timings_.perKernel.resize(plan_.kernels.size());
+          timings_.perKernel[step.kernel].seconds += seconds;
+          ++timings_.perKernel[step.kernel].calls;
+        }
         break;
       case PlanStep::Op::Gemm:
         // C[m, n] = A[m, k] * B[n, k]^T, row-major.

@@ -10,11 +10,13 @@
 // projections, one residual + RMSNorm kernel after o_proj and after
 // down_proj, and one SwiGLU kernel between up and down.
 // CHECK-LABEL: func.func @two(
-// CHECK: %[[EMB:.+]]:2 = call @kernel0(%arg0, %arg1, %arg2)
-// CHECK: %[[Q:.+]] = growk.matmul %[[EMB]]#1, %arg3
-// CHECK: %[[K:.+]] = growk.matmul %[[EMB]]#1, %arg4
-// CHECK: %[[V:.+]] = growk.matmul %[[EMB]]#1, %arg5
-// CHECK: %[[ATT:.+]] = call @kernel1(%[[Q]], %[[K]], %[[V]])
+// The first kernel embeds, builds the RoPE cos / sin tables every layer
+// reads, and normalises.
+// CHECK: %[[EMB:.+]]:4 = call @kernel0(%arg0, %arg1, %arg2)
+// CHECK: %[[Q:.+]] = growk.matmul %[[EMB]]#3, %arg3
+// CHECK: %[[K:.+]] = growk.matmul %[[EMB]]#3, %arg4
+// CHECK: %[[V:.+]] = growk.matmul %[[EMB]]#3, %arg5
+// CHECK: %[[ATT:.+]] = call @kernel1(%[[Q]], %[[EMB]]#1, %[[EMB]]#2, %[[K]], %[[V]])
 // CHECK: %[[O:.+]] = growk.matmul %[[ATT]], %arg6
 // CHECK: %[[MID:.+]]:2 = call @kernel2(%[[EMB]]#0, %[[O]], %arg7)
 // CHECK: %[[G:.+]] = growk.matmul %[[MID]]#1, %arg8
@@ -35,10 +37,12 @@
 
 // Kernels are functions marked growc.kernel; the attention kernel holds the
 // key-block loop.
-// CHECK: func.func @kernel0(%{{.*}}: tensor<1x8xi32>, %{{.*}}: tensor<11x16xf32>, %{{.*}}: tensor<16xf32>) -> (tensor<8x16xf32>, tensor<8x16xf32>) attributes {growc.kernel}
+// CHECK: func.func @kernel0(%{{.*}}: tensor<1x8xi32>, %{{.*}}: tensor<11x16xf32>, %{{.*}}: tensor<16xf32>) -> (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xf32>, tensor<8x16xf32>) attributes {growc.kernel}
 // CHECK: tensor.extract
-// CHECK: func.func @kernel1(%{{.*}}: tensor<8x16xf32>, %{{.*}}: tensor<8x8xf32>, %{{.*}}: tensor<8x8xf32>) -> tensor<8x16xf32> attributes {growc.kernel}
 // CHECK: math.cos
+// CHECK: math.sin
+// CHECK: func.func @kernel1(%{{.*}}: tensor<8x16xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x8xf32>, %{{.*}}: tensor<8x8xf32>) -> tensor<8x16xf32> attributes {growc.kernel}
+// CHECK-NOT: math.cos
 // CHECK: scf.for
 // CHECK: func.func @kernel3(
 // CHECK: math.exp

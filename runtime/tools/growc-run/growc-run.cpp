@@ -312,6 +312,11 @@ int runForward(const std::vector<std::string_view> &args) {
          {std::pair{"kernel", t.kernel}, std::pair{"gemm", t.gemm}})
       std::fprintf(stderr, "growc-run:   %-6s %6lld calls %10.3f ms\n", kind,
                    static_cast<long long>(timing.calls), timing.seconds * 1e3);
+    for (size_t k = 0; k < t.perKernel.size(); ++k)
+      std::fprintf(stderr, "growc-run:     %-12s %4lld calls %10.3f ms\n",
+                   exec.plan().kernels[k].name.c_str(),
+                   static_cast<long long>(t.perKernel[k].calls),
+                   t.perKernel[k].seconds * 1e3);
     std::fprintf(stderr, "growc-run:   tokens in and outputs out %10.3f ms\n",
                  t.other.seconds * 1e3);
     for (const TensorToWrite &tensor : toWrite)

@@ -54,6 +54,8 @@ struct ExecutorTimings {
   StepKindTiming kernel;
   StepKindTiming gemm;
   StepKindTiming other;
+  /// `kernel` split by plan kernel index.
+  std::vector<StepKindTiming> perKernel;
 };
 
 class CpuExecutor {
@@ -110,6 +112,7 @@ private:
   struct PreparedStep {
     PlanStep::Op op;
     KernelFn fn = nullptr;
+    size_t kernel = 0;        // Kernel: index into plan.kernels.
     std::vector<void *> args; // Kernel: buffer addresses.
     const float *a = nullptr; // Gemm operands.
     const float *b = nullptr;
