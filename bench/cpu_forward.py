@@ -69,11 +69,12 @@ def main():
     tokens_path = os.path.join(tmp, "tokens.safetensors")
     llama_reference.write_safetensors(tokens_path, {"tokens": tokens})
 
-    env = dict(os.environ, OPENBLAS_NUM_THREADS=str(a.threads))
+    # growc-run splits kernels and GEMMs over its own threads (OpenBLAS
+    # single-threaded inside them).
     out = run([os.path.join(BIN, "growc-run"), "forward", os.path.join(tmp, "full.so"),
                "--weights", weights, "--tokens", tokens_path,
                "--out", os.path.join(tmp, "out.safetensors"), "--verbose",
-               "--repeat", str(a.repeat)], env=env).stderr
+               "--repeat", str(a.repeat), "--threads", str(a.threads)]).stderr
     growc_ms = float(re.search(r"forward ([0-9.]+) ms", out).group(1))
     gemm_ms = float(re.search(r"gemm\s+\d+ calls\s+([0-9.]+) ms", out).group(1))
 

@@ -20,11 +20,12 @@ void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
                                            const CodegenOptions &options) {
   pm.addPass(createLowerModelToTensors(
       {options.batch, options.seq, options.keyBlock}));
-  // The CPU's attention is tiled tensor loops, fused with RoPE; the GPU
-  // distributes the op itself (growc-distribute-kernels).
+  // Attention is a kernel of its own on both targets; the CPU expands it
+  // into tiled tensor loops (one scf.forall its runtime splits over
+  // threads), the GPU distributes the op itself (growc-distribute-kernels).
+  pm.addPass(createFormKernels());
   if (options.target == CodegenTarget::Cpu)
     pm.addPass(createExpandAttention());
-  pm.addPass(createFormKernels());
   pm.addPass(createLowerLibraryCallsToLinalg({/*libraryCall=*/true}));
   bufferization::OneShotBufferizePassOptions bufferize;
   bufferize.bufferizeFunctionBoundaries = true;

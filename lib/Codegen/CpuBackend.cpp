@@ -19,8 +19,10 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/Math/Transforms/Passes.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/ExecutionEngine/OptUtils.h"
 #include "mlir/IR/BuiltinTypes.h"
+#include "mlir/IR/IRMapping.h"
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
@@ -59,16 +61,18 @@ constexpr const char *kKernelsToLLVM =
     "convert-func-to-llvm,"
     "reconcile-unrealized-casts";
 
-/// Adds `void <name>_packed(void **args)` calling `<name>` with, for each
-/// memref argument of static type `types[i]`, the expanded descriptor
-/// (allocated = aligned = args[i], offset 0, sizes, row-major strides).
+/// Adds `void <name>_packed(void **args, int64_t begin, int64_t end)`
+/// calling `<name>` with, for each memref argument of static type
+/// `types[i]`, the expanded descriptor (allocated = aligned = args[i],
+/// offset 0, sizes, row-major strides), then the block range.
 void addPackedEntry(OpBuilder &builder, LLVM::LLVMFuncOp kernel,
                     ArrayRef<MemRefType> types) {
   MLIRContext *ctx = builder.getContext();
   Location loc = kernel.getLoc();
   auto ptr = LLVM::LLVMPointerType::get(ctx);
   auto i64 = builder.getI64Type();
-  auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx), {ptr});
+  auto type = LLVM::LLVMFunctionType::get(LLVM::LLVMVoidType::get(ctx),
+                                          {ptr, i64, i64});
   auto packed = LLVM::LLVMFuncOp::create(
       builder, loc, (kernel.getName() + "_packed").str(), type);
   Block *entry = packed.addEntryBlock(builder);
@@ -94,13 +98,92 @@ void addPackedEntry(OpBuilder &builder, LLVM::LLVMFuncOp kernel,
     for (int64_t stride : strides)
       args.push_back(constant(stride));
   }
+  args.append({entry->getArgument(1), entry->getArgument(2)});
   LLVM::CallOp::create(builder, loc, kernel, args);
   LLVM::ReturnOp::create(builder, loc, ValueRange{});
 }
 
+/// Whether `kernel` is one scf.forall with constants and views around it:
+/// then its iterations are the kernel's blocks.
+scf::ForallOp blockLoopOf(func::FuncOp kernel) {
+  scf::ForallOp loop;
+  for (Operation &op : kernel.getBody().front()) {
+    if (auto forall = dyn_cast<scf::ForallOp>(op)) {
+      if (loop || !forall.getOutputs().empty())
+        return {};
+      loop = forall;
+      continue;
+    }
+    if (!isa<arith::ConstantOp, memref::ExpandShapeOp, memref::CollapseShapeOp,
+             func::ReturnOp>(op))
+      return {};
+  }
+  if (!loop)
+    return {};
+  for (auto bounds : {loop.getMixedLowerBound(), loop.getMixedUpperBound(),
+                      loop.getMixedStep()})
+    for (OpFoldResult bound : bounds)
+      if (!getConstantIntValue(bound))
+        return {};
+  return loop;
+}
+
+/// Gives `kernel` trailing `begin, end` index arguments and returns its
+/// block count: a kernel that is one scf.forall runs the iterations
+/// [begin, end) of it (row-major over its dimensions), so the runtime can
+/// split them over threads; any other kernel is one block and ignores them.
+int64_t addBlockRange(func::FuncOp kernel) {
+  OpBuilder b(kernel.getContext());
+  Location loc = kernel.getLoc();
+  Type index = b.getIndexType();
+  unsigned n = kernel.getNumArguments();
+  if (failed(
+          kernel.insertArguments({n, n}, {index, index}, {{}, {}}, {loc, loc})))
+    return -1;
+  scf::ForallOp loop = blockLoopOf(kernel);
+  if (!loop)
+    return 1;
+  SmallVector<int64_t> lbs, steps, counts;
+  int64_t blocks = 1;
+  for (auto [lb, ub, step] :
+       llvm::zip(loop.getMixedLowerBound(), loop.getMixedUpperBound(),
+                 loop.getMixedStep())) {
+    lbs.push_back(*getConstantIntValue(lb));
+    steps.push_back(*getConstantIntValue(step));
+    counts.push_back(
+        llvm::divideCeil(*getConstantIntValue(ub) - lbs.back(), steps.back()));
+    blocks *= counts.back();
+  }
+  b.setInsertionPoint(loop);
+  auto cst = [&](OpBuilder &nb, int64_t v) -> Value {
+    return arith::ConstantIndexOp::create(nb, loc, v);
+  };
+  auto blockLoop = scf::ForOp::create(b, loc, kernel.getArgument(n),
+                                      kernel.getArgument(n + 1), cst(b, 1));
+  OpBuilder nb = OpBuilder::atBlockBegin(blockLoop.getBody());
+  IRMapping mapping;
+  Value rest = blockLoop.getInductionVar();
+  for (int64_t d = int64_t(counts.size()) - 1; d >= 0; --d) {
+    Value idx = d == 0
+                    ? rest
+                    : arith::RemUIOp::create(nb, loc, rest, cst(nb, counts[d]))
+                          .getResult();
+    if (d > 0)
+      rest = arith::DivUIOp::create(nb, loc, rest, cst(nb, counts[d]));
+    Value iv = arith::AddIOp::create(
+        nb, loc, cst(nb, lbs[d]),
+        arith::MulIOp::create(nb, loc, idx, cst(nb, steps[d])));
+    mapping.map(loop.getInductionVar(d), iv);
+  }
+  for (Operation &op : loop.getBody()->without_terminator())
+    nb.clone(op, mapping);
+  loop.erase();
+  return blocks;
+}
+
 } // namespace
 
-LogicalResult growc::lowerKernelsToLLVM(ModuleOp module) {
+FailureOr<llvm::StringMap<int64_t>> growc::lowerKernelsToLLVM(ModuleOp module) {
   SmallVector<std::pair<std::string, SmallVector<MemRefType>>> kernels;
   for (auto func : module.getOps<func::FuncOp>()) {
     if (!func->hasAttr("growc.kernel"))
@@ -117,6 +200,13 @@ LogicalResult growc::lowerKernelsToLLVM(ModuleOp module) {
     if (func.getNumResults() != 0)
       return func.emitOpError("kernels return through out-parameters");
     kernels.push_back({func.getSymName().str(), types});
+  }
+  llvm::StringMap<int64_t> blocks;
+  for (auto func : module.getOps<func::FuncOp>()) {
+    int64_t count = addBlockRange(func);
+    if (count < 1)
+      return func.emitOpError("cannot add the block range arguments");
+    blocks[func.getSymName()] = count;
   }
   // memref.copy of strided views would lower to a call into MLIR's runner
   // library; as linalg.copy it becomes loops inside the kernel instead.
@@ -152,8 +242,10 @@ LogicalResult growc::lowerKernelsToLLVM(ModuleOp module) {
   builder.setInsertionPointToEnd(module.getBody());
   for (auto &[name, types] : kernels) {
     auto kernel = module.lookupSymbol<LLVM::LLVMFuncOp>(name);
-    if (!kernel)
-      return module.emitError("kernel @") << name << " vanished in lowering";
+    if (!kernel) {
+      module.emitError("kernel @") << name << " vanished in lowering";
+      return failure();
+    }
     // The runtime sees only the packed entries.
     addPackedEntry(builder, kernel, types);
   }
@@ -162,7 +254,7 @@ LogicalResult growc::lowerKernelsToLLVM(ModuleOp module) {
   for (auto func : module.getOps<LLVM::LLVMFuncOp>())
     if (!func.isExternal() && !func.getName().ends_with("_packed"))
       func.setLinkage(LLVM::Linkage::Internal);
-  return success();
+  return blocks;
 }
 
 llvm::Error growc::writeCpuSharedObject(ModuleOp module, llvm::StringRef path) {

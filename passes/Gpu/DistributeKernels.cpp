@@ -119,16 +119,28 @@ FailureOr<Combiner> findCombiner(linalg::LinalgOp op) {
   return failure();
 }
 
+/// A reduction over everything but the row: partials across threads.
+bool isRowReduction(linalg::LinalgOp op) {
+  return op.getNumLoops() > 1 &&
+         llvm::all_of(llvm::drop_begin(op.getIteratorTypesArray()),
+                      [](utils::IteratorType it) {
+                        return it == utils::IteratorType::reduction;
+                      });
+}
+
 /// Distributes one row kernel.
 class RowKernel {
 public:
   RowKernel(func::FuncOp kernel, int64_t threads)
       : kernel(kernel), threads(threads) {}
 
+  /// Whether the kernel has the row shape; diagnoses why not. Changes
+  /// nothing.
+  LogicalResult analyse();
+  /// Rewrites the kernel; analyse() must have succeeded.
   LogicalResult distribute();
 
 private:
-  LogicalResult analyse();
   /// Loads or forwards operand `operand` of `op` at the loop indices `ivs`.
   Value read(OpBuilder &b, Location loc, linalg::LinalgOp op,
              OpOperand &operand, ArrayRef<Value> ivs);
@@ -216,6 +228,10 @@ LogicalResult RowKernel::analyse() {
       if (alloc.getType().getRank() == 0 ||
           alloc.getType().getDimSize(0) != rows)
         return alloc.emitOpError("is not one row per block");
+  for (linalg::LinalgOp op : ops)
+    if (isRowReduction(op) && failed(findCombiner(op)))
+      return op.emitOpError("only sum and max reductions are distributed "
+                            "over threads");
   return success();
 }
 
@@ -376,8 +392,6 @@ void RowKernel::emitRowReduction(OpBuilder &b, linalg::LinalgOp op, Value row,
 }
 
 LogicalResult RowKernel::distribute() {
-  if (failed(analyse()))
-    return failure();
   Block &entry = kernel.getBody().front();
   OpBuilder b(kernel.getContext());
   Location loc = kernel.getLoc();
@@ -397,20 +411,11 @@ LogicalResult RowKernel::distribute() {
   }
   Value partials;
   for (linalg::LinalgOp op : ops) {
-    bool rowReduction =
-        op.getNumLoops() > 1 &&
-        llvm::all_of(llvm::drop_begin(op.getIteratorTypesArray()),
-                     [](utils::IteratorType it) {
-                       return it == utils::IteratorType::reduction;
-                     });
-    if (!rowReduction) {
+    if (!isRowReduction(op)) {
       emitParallel(b, op, row);
       continue;
     }
-    FailureOr<Combiner> combiner = findCombiner(op);
-    if (failed(combiner))
-      return op.emitOpError("only sum and max reductions are distributed "
-                            "over threads");
+    FailureOr<Combiner> combiner = findCombiner(op); // checked by analyse()
     if (!partials) {
       OpBuilder::InsertionGuard guard(b);
       b.setInsertionPointToStart(blocks.getBody());
@@ -545,6 +550,19 @@ LogicalResult distributeAttention(func::FuncOp kernel,
   return success();
 }
 
+/// One scf.forall with only constants and views beside it.
+bool isBlockLoop(func::FuncOp kernel) {
+  int loops = 0;
+  for (Operation &op : kernel.getBody().front()) {
+    if (isa<scf::ForallOp>(op))
+      ++loops;
+    else if (!isa<arith::ConstantOp, memref::ExpandShapeOp,
+                  memref::CollapseShapeOp, func::ReturnOp>(op))
+      return false;
+  }
+  return loops == 1;
+}
+
 struct DistributeKernelsPass
     : growc::impl::DistributeKernelsBase<DistributeKernelsPass> {
   using DistributeKernelsBase::DistributeKernelsBase;
@@ -563,6 +581,10 @@ struct DistributeKernelsPass
         kernel.emitOpError("kernel must be a single block");
         return signalPassFailure();
       }
+      // A kernel that is already one loop of independent blocks (the
+      // CPU's expanded attention) keeps its shape.
+      if (isBlockLoop(kernel))
+        continue;
       // memref.copy would become a runtime-library call; as linalg.copy it
       // is distributed like any other op.
       SmallVector<memref::CopyOp> copies;
@@ -575,10 +597,27 @@ struct DistributeKernelsPass
       }
       growk::AttentionOp attention;
       kernel.walk([&](growk::AttentionOp op) { attention = op; });
-      LogicalResult result =
-          attention ? distributeAttention(kernel, attention)
-                    : RowKernel(kernel, threadsPerBlock).distribute();
-      if (failed(result))
+      if (attention) {
+        if (failed(distributeAttention(kernel, attention)))
+          return signalPassFailure();
+        continue;
+      }
+      RowKernel rowKernel(kernel, threadsPerBlock);
+      LogicalResult shape = success();
+      if (keepOtherKernels) {
+        // Kernels of another shape stay one block; why is not an error.
+        ScopedDiagnosticHandler quiet(&getContext(),
+                                      [](Diagnostic &) { return success(); });
+        shape = rowKernel.analyse();
+      } else {
+        shape = rowKernel.analyse();
+      }
+      if (failed(shape)) {
+        if (keepOtherKernels)
+          continue;
+        return signalPassFailure();
+      }
+      if (failed(rowKernel.distribute()))
         return signalPassFailure();
     }
   }

@@ -33,9 +33,15 @@ def DistributeKernels : Pass<"growc-distribute-kernels", "::mlir::ModuleOp"> {
       softmax (running max, sum and a private `[head_dim]` accumulator):
       flash-style, the `T x T` scores never exist.
 
-    Kernels that do not have this shape (a write through a view, a row
-    depending on another row, a reduction other than sum or max) are
-    diagnosed, not guessed at.
+    A kernel that already is one `scf.forall` of independent blocks (the
+    CPU's expanded attention) is left as it is. Kernels of any other shape
+    (a write through a view, a row depending on another row, a reduction
+    other than sum or max) are diagnosed, not guessed at.
+
+    The CPU target runs this pass too, one thread per block and with
+    `keep-other-kernels`: its runtime shares the blocks (rows) out over its
+    threads, and a kernel of another shape (attention padded to its tile)
+    simply stays one block.
   }];
   let dependentDialects = [
     "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
@@ -44,6 +50,9 @@ def DistributeKernels : Pass<"growc-distribute-kernels", "::mlir::ModuleOp"> {
   let options = [
     Option<"threadsPerBlock", "threads", "int64_t", /*default=*/"256",
            "Threads per block of a row kernel">,
+    Option<"keepOtherKernels", "keep-other-kernels", "bool",
+           /*default=*/"false",
+           "Leave kernels that are not row kernels unchanged (CPU)">,
   ];
 }
 

@@ -34,15 +34,25 @@ public:
         kvHeads(op.getKvHeads()), headDim(op.getHeadDim()),
         keyBlock(std::min<int64_t>(op.getKeyBlock(), seq)) {}
 
-  Value expand(Value q, Value k, Value v);
+  Value expand(Value q, Value k, Value v, Value init);
 
 private:
   int64_t batch, seq, rows, heads, kvHeads, headDim, keyBlock;
 };
 
-Value AttentionExpander::expand(Value q, Value k, Value v) {
+Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
   int64_t group = heads / kvHeads;
+  // A tile that divides T needs no padding, so the kernel is the query loop
+  // alone, writing into its output in place (and the CPU runtime can split
+  // it over threads); pad only when T has no divisor of at least half
+  // the requested tile.
   int64_t tile = keyBlock;
+  for (int64_t d = keyBlock; d >= 1; --d)
+    if (seq % d == 0) {
+      if (2 * d >= keyBlock)
+        tile = d;
+      break;
+    }
   int64_t blocks = (seq + tile - 1) / tile, padded = blocks * tile;
   SmallVector<ReassociationIndices> split = {{0, 1}, {2, 3}};
   auto toHeads = [&](Value x, int64_t n) -> Value {
@@ -68,14 +78,15 @@ Value AttentionExpander::expand(Value q, Value k, Value v) {
   double scale = 1.0 / std::sqrt(double(headDim));
   float negInf = -std::numeric_limits<float>::infinity();
   AffineExpr kvHead = dim(1).floorDiv(group);
-  auto slice = [&](Value x, Value start, int64_t n) -> Value {
-    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), start,
-                                         b.getIndexAttr(0), b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(batch),
-                                       b.getIndexAttr(tile), b.getIndexAttr(n),
+  // One sample's tile: [1, tile, n, hd].
+  auto slice = [&](Value x, Value sample, Value start, int64_t n) -> Value {
+    SmallVector<OpFoldResult> offsets = {sample, start, b.getIndexAttr(0),
+                                         b.getIndexAttr(0)};
+    SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(tile),
+                                       b.getIndexAttr(n),
                                        b.getIndexAttr(headDim)};
     SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-    auto type = RankedTensorType::get({batch, tile, n, headDim}, f32);
+    auto type = RankedTensorType::get({1, tile, n, headDim}, f32);
     return tensor::ExtractSliceOp::create(b, loc, type, x, offsets, sizes,
                                           strides);
   };
@@ -83,28 +94,31 @@ Value AttentionExpander::expand(Value q, Value k, Value v) {
   AffineMap rowOf4 = map(4, {dim(0), dim(1), dim(2)});
   AffineMap id3 = map(3, {dim(0), dim(1), dim(2)});
 
-  // Outer loop over query tiles; the inner loop visits only the key tiles
-  // at or before the query tile (causal), carrying the online-softmax state
-  // of this query tile: running max and sum [B, H, tile], output
-  // [B, H, tile, hd]. Only one [B, H, tile, tile] score block exists.
-  // Query tiles are independent: an scf.forall, which the GPU backend will
-  // map to blocks (the CPU backend runs it as a loop).
-  Value outInit = empty({batch, padded, heads, headDim});
-  auto queryLoop =
-      scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
-                            ArrayRef<OpFoldResult>{b.getIndexAttr(padded)},
-                            ArrayRef<OpFoldResult>{b.getIndexAttr(tile)},
-                            ValueRange{outInit}, std::nullopt);
+  // Outer loop over (sample, query tile) pairs; the inner loop visits only
+  // the key tiles at or before the query tile (causal), carrying the
+  // online-softmax state of this query tile: running max and sum
+  // [1, H, tile], output [1, H, tile, hd]. Only one [1, H, tile, tile] score
+  // block exists. The pairs are independent: an scf.forall, which the CPU
+  // runtime splits over its threads (sample-major, so each share gets the
+  // same mix of short and long causal rows).
+  bool inPlace = padded == seq;
+  Value outInit = inPlace ? init : empty({batch, padded, heads, headDim});
+  auto queryLoop = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(padded)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(tile)},
+      ValueRange{outInit}, std::nullopt);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(queryLoop.getBody());
     Location ql = loc;
-    Value qStart = queryLoop.getInductionVar(0);
-    Value qTile = slice(q4, qStart, heads);
+    Value sample = queryLoop.getInductionVar(0);
+    Value qStart = queryLoop.getInductionVar(1);
+    Value qTile = slice(q4, sample, qStart, heads);
     Value keyEnd = arith::AddIOp::create(b, ql, qStart, index(tile));
-    Value maxInit = fill({batch, heads, tile}, negInf);
-    Value sumInit = zeros({batch, heads, tile});
-    Value accInit = zeros({batch, heads, tile, headDim});
+    Value maxInit = fill({1, heads, tile}, negInf);
+    Value sumInit = zeros({1, heads, tile});
+    Value accInit = zeros({1, heads, tile, headDim});
     auto keyLoop = scf::ForOp::create(
         b, ql, index(0), keyEnd, index(tile),
         ValueRange{maxInit, sumInit, accInit},
@@ -112,11 +126,11 @@ Value AttentionExpander::expand(Value q, Value k, Value v) {
           OpBuilder::InsertionGuard innerGuard(b);
           b.setInsertionPoint(kb.getInsertionBlock(), kb.getInsertionPoint());
           Value maxOld = state[0], sumOld = state[1], accOld = state[2];
-          Value kTile = slice(k4, kStart, kvHeads);
-          Value vTile = slice(v4, kStart, kvHeads);
+          Value kTile = slice(k4, sample, kStart, kvHeads);
+          Value vTile = slice(v4, sample, kStart, kvHeads);
           // dims (b, h, t, j, d): q · k for this tile pair.
           Value scores = generic(
-              {qTile, kTile}, zeros({batch, heads, tile, tile}),
+              {qTile, kTile}, zeros({1, heads, tile, tile}),
               {map(5, {dim(0), dim(2), dim(1), dim(4)}),
                map(5, {dim(0), dim(3), kvHead, dim(4)}),
                map(5, {dim(0), dim(1), dim(2), dim(3)})},
@@ -128,7 +142,7 @@ Value AttentionExpander::expand(Value q, Value k, Value v) {
               });
           // Scale; mask keys after the query (causal, and past T).
           Value masked = generic(
-              {scores}, empty({batch, heads, tile, tile}), {id4, id4},
+              {scores}, empty({1, heads, tile, tile}), {id4, id4},
               {kPar, kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 Value query = arith::AddIOp::create(
@@ -153,22 +167,22 @@ Value AttentionExpander::expand(Value q, Value k, Value v) {
               });
           // Rescale what was accumulated under the old running max.
           Value correction = generic(
-              {maxOld, maxNew}, empty({batch, heads, tile}), {id3, id3, id3},
+              {maxOld, maxNew}, empty({1, heads, tile}), {id3, id3, id3},
               {kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 return math::ExpOp::create(
                     nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
               });
           Value probs = generic(
-              {masked, maxNew}, empty({batch, heads, tile, tile}),
+              {masked, maxNew}, empty({1, heads, tile, tile}),
               {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 return math::ExpOp::create(
                     nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
               });
           Value sumScaled = generic(
-              {sumOld, correction}, empty({batch, heads, tile}),
-              {id3, id3, id3}, {kPar, kPar, kPar},
+              {sumOld, correction}, empty({1, heads, tile}), {id3, id3, id3},
+              {kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 return arith::MulFOp::create(nb, bl, args[0], args[1]);
               });
@@ -178,7 +192,7 @@ Value AttentionExpander::expand(Value q, Value k, Value v) {
                 return arith::AddFOp::create(nb, bl, args[0], args[1]);
               });
           Value accScaled = generic(
-              {accOld, correction}, empty({batch, heads, tile, headDim}),
+              {accOld, correction}, empty({1, heads, tile, headDim}),
               {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 return arith::MulFOp::create(nb, bl, args[0], args[1]);
@@ -203,7 +217,7 @@ Value AttentionExpander::expand(Value q, Value k, Value v) {
     // rows [qStart, qStart + tile) of the output.
     Value normalized =
         generic({keyLoop.getResult(2), keyLoop.getResult(1)},
-                empty({batch, tile, heads, headDim}),
+                empty({1, tile, heads, headDim}),
                 {map(4, {dim(0), dim(2), dim(1), dim(3)}),
                  map(4, {dim(0), dim(2), dim(1)}),
                  map(4, {dim(0), dim(1), dim(2), dim(3)})},
@@ -211,20 +225,38 @@ Value AttentionExpander::expand(Value q, Value k, Value v) {
                 [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                   return arith::DivFOp::create(nb, l, args[0], args[1]);
                 });
-    SmallVector<OpFoldResult> offsets = {b.getIndexAttr(0), qStart,
-                                         b.getIndexAttr(0), b.getIndexAttr(0)};
-    SmallVector<OpFoldResult> sizes = {
-        b.getIndexAttr(batch), b.getIndexAttr(tile), b.getIndexAttr(heads),
-        b.getIndexAttr(headDim)};
     SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-    b.setInsertionPointToStart(queryLoop.getTerminator().getBody());
-    tensor::ParallelInsertSliceOp::create(b, ql, normalized,
-                                          queryLoop.getRegionIterArgs()[0],
-                                          offsets, sizes, strides);
+    if (inPlace) {
+      // Rows [sample * T + qStart, + tile) of the [B·T, H·hd] output.
+      Value tileRows = tensor::CollapseShapeOp::create(
+          b, ql, RankedTensorType::get({tile, heads * headDim}, f32),
+          normalized, SmallVector<ReassociationIndices>{{0, 1}, {2, 3}});
+      Value firstRow = arith::AddIOp::create(
+          b, ql, arith::MulIOp::create(b, ql, sample, index(seq)), qStart);
+      b.setInsertionPointToStart(queryLoop.getTerminator().getBody());
+      SmallVector<OpFoldResult> offsets = {firstRow, b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {b.getIndexAttr(tile),
+                                         b.getIndexAttr(heads * headDim)};
+      tensor::ParallelInsertSliceOp::create(
+          b, ql, tileRows, queryLoop.getRegionIterArgs()[0], offsets, sizes,
+          ArrayRef<OpFoldResult>(strides).take_front(2));
+    } else {
+      b.setInsertionPointToStart(queryLoop.getTerminator().getBody());
+      SmallVector<OpFoldResult> offsets = {sample, qStart, b.getIndexAttr(0),
+                                           b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> sizes = {
+          b.getIndexAttr(1), b.getIndexAttr(tile), b.getIndexAttr(heads),
+          b.getIndexAttr(headDim)};
+      tensor::ParallelInsertSliceOp::create(b, ql, normalized,
+                                            queryLoop.getRegionIterArgs()[0],
+                                            offsets, sizes, strides);
+    }
   }
 
   Value out = queryLoop.getResult(0);
-  if (padded != seq) {
+  if (inPlace)
+    return out;
+  {
     SmallVector<OpFoldResult> zero(4, b.getIndexAttr(0));
     SmallVector<OpFoldResult> sizes = {
         b.getIndexAttr(batch), b.getIndexAttr(seq), b.getIndexAttr(heads),
@@ -250,7 +282,8 @@ struct ExpandAttentionPass
       }
       OpBuilder builder(op);
       AttentionExpander expander(builder, op);
-      Value out = expander.expand(op.getQ(), op.getK(), op.getV());
+      Value out =
+          expander.expand(op.getQ(), op.getK(), op.getV(), op.getInit());
       op.getResult()[0].replaceAllUsesWith(out);
       op.erase();
     }

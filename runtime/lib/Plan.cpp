@@ -410,6 +410,11 @@ Status PlanParser::parseLaunch(const JsonValue &entry, const std::string &ctx,
                                PlanKernel &kernel) {
   const JsonValue *launch = entry.find("launch");
   bool gpu = plan.target == "nvptx";
+  if (gpu && entry.find("blocks"))
+    return Status::error(ctx + ": \"blocks\" is only for cpu kernels");
+  if (!gpu)
+    GROWC_RETURN_IF_ERROR(
+        getInt(entry, ctx, "blocks", 1, INT32_MAX, kernel.blocks));
   if (!launch) {
     if (gpu)
       return Status::error(ctx + ": an nvptx kernel needs \"launch\"");
@@ -474,7 +479,7 @@ Status PlanParser::parseKernels(const JsonValue &root) {
     std::string ctx = "kernels[" + std::to_string(i) + "]";
     GROWC_RETURN_IF_ERROR(expectObject(entry, ctx));
     GROWC_RETURN_IF_ERROR(
-        checkKeys(entry, ctx, {"name", "symbol", "args", "launch"}));
+        checkKeys(entry, ctx, {"name", "symbol", "blocks", "args", "launch"}));
     PlanKernel kernel;
     GROWC_RETURN_IF_ERROR(getString(entry, ctx, "name", kernel.name));
     if (kernel.name.empty())

@@ -52,10 +52,11 @@ class CpuExecutorTest : public TempDirTest {
 protected:
   /// Writes the artifact (with `plan`) and loads it through its kernels
   /// file's name.
-  std::unique_ptr<CpuExecutor> load(const std::string &plan = kToyPlan) {
+  std::unique_ptr<CpuExecutor> load(const std::string &plan = kToyPlan,
+                                    int threads = 0) {
     writeArtifact(plan);
     StatusOr<std::unique_ptr<CpuExecutor>> executor =
-        CpuExecutor::load(file("fwd.so"));
+        CpuExecutor::load(file("fwd.so"), threads);
     EXPECT_TRUE(executor.isOk()) << executor.status().message();
     return executor.isOk() ? std::move(*executor) : nullptr;
   }
@@ -94,8 +95,9 @@ protected:
   }
 
   /// A toy executor with `weights` loaded.
-  std::unique_ptr<CpuExecutor> loaded(const ToyWeights &weights) {
-    std::unique_ptr<CpuExecutor> executor = load();
+  std::unique_ptr<CpuExecutor> loaded(const ToyWeights &weights,
+                                      int threads = 0) {
+    std::unique_ptr<CpuExecutor> executor = load(kToyPlan, threads);
     if (!executor)
       return nullptr;
     Status status = executor->loadParams(checkpoint(weights.tensors()));
@@ -135,10 +137,13 @@ TEST_F(CpuExecutorTest, ForwardMatchesReference) {
   ToyReference ref = toyReference(weights, tokens);
   const OutputTensor &logits = outputs->at("logits");
   EXPECT_EQ(logits.shape, (std::vector<int64_t>{kBatch, kSeq, kVocab}));
-  expectNear(logits.data, ref.logits, "logits");
+  expectNear(logits.toVector(), ref.logits, "logits");
+  // The full compiled shape is returned in place, without a copy.
+  EXPECT_TRUE(logits.sliced.empty());
+  EXPECT_EQ(logits.numElements, kBatch * kSeq * kVocab);
   const OutputTensor &hidden = outputs->at("hidden");
   EXPECT_EQ(hidden.shape, (std::vector<int64_t>{kBatch, kSeq, kDim}));
-  expectNear(hidden.data, ref.hidden, "hidden");
+  expectNear(hidden.toVector(), ref.hidden, "hidden");
 
   const ExecutorTimings &timings = executor->timings();
   EXPECT_EQ(timings.kernel.calls, 2);
@@ -146,6 +151,23 @@ TEST_F(CpuExecutorTest, ForwardMatchesReference) {
   EXPECT_GE(timings.gemm.seconds, 0.0);
   executor->resetTimings();
   EXPECT_EQ(executor->timings().kernel.calls, 0);
+}
+
+// Kernel blocks and GEMM rows split over 1, 2, 3 and 7 threads (more
+// threads than the GEMM's 6 rows) give the reference result each time.
+TEST_F(CpuExecutorTest, ThreadCountsGiveTheSameOutputs) {
+  ToyWeights weights;
+  std::vector<int32_t> tokens = {2, 0, 1, 4, 3, 3};
+  ToyReference ref = toyReference(weights, tokens);
+  for (int threads : {1, 2, 3, 7}) {
+    std::unique_ptr<CpuExecutor> executor = loaded(weights, threads);
+    ASSERT_TRUE(executor);
+    EXPECT_EQ(executor->threads(), threads);
+    auto outputs = executor->forward(tokensView(tokens, {kBatch, kSeq}));
+    ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+    expectNear(outputs->at("logits").toVector(), ref.logits, "logits");
+    expectNear(outputs->at("hidden").toVector(), ref.hidden, "hidden");
+  }
 }
 
 TEST_F(CpuExecutorTest, RepeatedRunsReuseTheArena) {
@@ -157,8 +179,8 @@ TEST_F(CpuExecutorTest, RepeatedRunsReuseTheArena) {
   ASSERT_TRUE(executor->forward(tokensView(first, {kBatch, kSeq})).isOk());
   auto outputs = executor->forward(tokensView(second, {kBatch, kSeq}));
   ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
-  expectNear(outputs->at("logits").data, toyReference(weights, second).logits,
-             "logits");
+  expectNear(outputs->at("logits").toVector(),
+             toyReference(weights, second).logits, "logits");
 }
 
 TEST_F(CpuExecutorTest, FewerTokensArePaddedAndOutputsSliced) {
@@ -175,17 +197,19 @@ TEST_F(CpuExecutorTest, FewerTokensArePaddedAndOutputsSliced) {
   ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
   ToyReference ref = toyReference(weights, tokens);
   EXPECT_EQ(outputs->at("logits").shape, (std::vector<int64_t>{1, 2, kVocab}));
-  expectNear(outputs->at("logits").data, ref.logits, "logits");
+  EXPECT_EQ(outputs->at("logits").sliced.size(), size_t(2 * kVocab));
+  EXPECT_EQ(outputs->at("logits").data, outputs->at("logits").sliced.data());
+  expectNear(outputs->at("logits").toVector(), ref.logits, "logits");
   EXPECT_EQ(outputs->at("hidden").shape, (std::vector<int64_t>{1, 2, kDim}));
-  expectNear(outputs->at("hidden").data, ref.hidden, "hidden");
+  expectNear(outputs->at("hidden").toVector(), ref.hidden, "hidden");
 
   // Two rows of one token: the rows are strided in the compiled output.
   std::vector<int32_t> column = {1, 3};
   outputs = executor->forward(tokensView(column, {2, 1}));
   ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
   EXPECT_EQ(outputs->at("logits").shape, (std::vector<int64_t>{2, 1, kVocab}));
-  expectNear(outputs->at("logits").data, toyReference(weights, column).logits,
-             "logits");
+  expectNear(outputs->at("logits").toVector(),
+             toyReference(weights, column).logits, "logits");
 }
 
 TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
@@ -247,7 +271,7 @@ TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
   ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
   // Not laid out per token: returned whole, in the plan's shape.
   EXPECT_EQ(outputs->at("c").shape, (std::vector<int64_t>{m, n}));
-  ASSERT_EQ(outputs->at("c").data.size(), expected.size());
+  ASSERT_EQ(static_cast<size_t>(outputs->at("c").numElements), expected.size());
   for (size_t i = 0; i < expected.size(); ++i)
     EXPECT_NEAR(outputs->at("c").data[i], expected[i], 1e-4f)
         << "c[" << i << "]";
@@ -388,8 +412,8 @@ TEST_F(CpuExecutorTest, RejectedCheckpointKeepsLoadedParams) {
   std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
   auto outputs = executor->forward(tokensView(tokens, {kBatch, kSeq}));
   ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
-  expectNear(outputs->at("logits").data, toyReference(weights, tokens).logits,
-             "logits");
+  expectNear(outputs->at("logits").toVector(),
+             toyReference(weights, tokens).logits, "logits");
 }
 
 //===----------------------------------------------------------------------===//

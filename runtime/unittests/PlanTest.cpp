@@ -229,6 +229,14 @@ const BadPlan kBadPlans[] = {
      {"unsupported plan version \"1\""}},
     // Header fields.
     {"MissingField", R"("seq": 3,)", "", {"missing field 'seq'"}},
+    {"KernelWithoutBlocks",
+     R"("blocks": 6,)",
+     "",
+     {"kernels[0]", "missing field 'blocks'"}},
+    {"KernelWithZeroBlocks",
+     R"("blocks": 30,)",
+     R"("blocks": 0,)",
+     {"kernels[1].blocks must be an integer in [1, 2147483647], got 0"}},
     {"UnknownField",
      R"("model": "toy",)",
      R"("model": "toy", "extra": 1,)",
@@ -432,6 +440,8 @@ TEST(PlanTest, GpuPlanParsesLaunches) {
 
 TEST(PlanTest, GpuPlanRejectsBadLaunches) {
   expectRejected(gpuPlan(""), {"kernels[0]", "an nvptx kernel needs"});
+  expectRejected(gpuPlan(R"("blocks": 2, )" + std::string(kEmbedLaunch)),
+                 {"kernels[0]", "\"blocks\" is only for cpu kernels"});
   expectRejected(
       replaceOnce(kToyPlan, R"("symbol": "embed_packed",)",
                   R"("symbol": "embed_packed",)" + std::string(kEmbedLaunch)),

@@ -2,8 +2,10 @@
 //
 // A stand-in for a growc-generated kernels file, built as a shared object
 // for CpuExecutorTest: functions with the generated kernels' C signature
-// `void symbol(void **args)`, whose sizes are fixed to the toy plan in
-// ToyModel.h. Test infrastructure only, not model math.
+// `void symbol(void **args, int64_t begin, int64_t end)` running blocks
+// [begin, end), whose sizes are fixed to the toy plan in ToyModel.h (embed:
+// one block per token, add_one: one per element). Test infrastructure only,
+// not model math.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,19 +23,19 @@ constexpr int kLogits = 2 * 3 * 5;
 
 /// args: tokens (I32 [2, 3]), table (F32 [5, 4]) -> out (F32 [2, 3, 4]):
 /// out[i, j, :] = table[tokens[i, j], :].
-GROWC_TEST_EXPORT void embed_packed(void **args) {
+GROWC_TEST_EXPORT void embed_packed(void **args, int64_t begin, int64_t end) {
   const auto *tokens = static_cast<const int32_t *>(args[0]);
   const auto *table = static_cast<const float *>(args[1]);
   auto *out = static_cast<float *>(args[2]);
-  for (int i = 0; i < kTokens; ++i)
+  for (int64_t i = begin; i < end && i < kTokens; ++i)
     for (int d = 0; d < kDim; ++d)
       out[i * kDim + d] = table[tokens[i] * kDim + d];
 }
 
 /// args: in (F32 [30]) -> out (F32 [30]): out[i] = in[i] + 1.
-GROWC_TEST_EXPORT void add_one_packed(void **args) {
+GROWC_TEST_EXPORT void add_one_packed(void **args, int64_t begin, int64_t end) {
   const auto *in = static_cast<const float *>(args[0]);
   auto *out = static_cast<float *>(args[1]);
-  for (int i = 0; i < kLogits; ++i)
+  for (int64_t i = begin; i < end && i < kLogits; ++i)
     out[i] = in[i] + 1.0f;
 }

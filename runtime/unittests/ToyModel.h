@@ -64,11 +64,11 @@ inline const char *const kToyPlan = R"({
     {"name": "hidden", "buffer": 3, "dtype": "F32", "shape": [2, 3, 4]}
   ],
   "kernels": [
-    {"name": "embed", "symbol": "embed_packed",
+    {"name": "embed", "symbol": "embed_packed", "blocks": 6,
      "args": [{"dtype": "I32", "shape": [2, 3]},
               {"dtype": "F32", "shape": [5, 4]},
               {"dtype": "F32", "shape": [2, 3, 4]}]},
-    {"name": "add_one", "symbol": "add_one_packed",
+    {"name": "add_one", "symbol": "add_one_packed", "blocks": 30,
      "args": [{"dtype": "F32", "shape": [30]},
               {"dtype": "F32", "shape": [30]}]}
   ],
@@ -201,11 +201,12 @@ inline std::string gpuPlan(const std::string &embedLaunch = kEmbedLaunch,
                            const std::string &addOneLaunch = kAddOneLaunch) {
   std::string text =
       replaceOnce(kToyPlan, R"("target": "cpu")", R"("target": "nvptx")");
-  text = replaceOnce(text, R"("name": "embed", "symbol": "embed_packed",)",
-                     R"("name": "embed", "symbol": "embed",)" + embedLaunch);
-  return replaceOnce(text, R"("name": "add_one", "symbol": "add_one_packed",)",
-                     R"("name": "add_one", "symbol": "add_one",)" +
-                         addOneLaunch);
+  text = replaceOnce(
+      text, R"("name": "embed", "symbol": "embed_packed", "blocks": 6,)",
+      R"("name": "embed", "symbol": "embed",)" + embedLaunch);
+  return replaceOnce(
+      text, R"("name": "add_one", "symbol": "add_one_packed", "blocks": 30,)",
+      R"("name": "add_one", "symbol": "add_one",)" + addOneLaunch);
 }
 
 } // namespace growc::rt::test

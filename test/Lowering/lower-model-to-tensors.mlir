@@ -31,22 +31,25 @@
 // OP: %[[K:.+]] = linalg.generic
 // OP: growk.attention ins(%[[Q]], %[[K]], %[[V]] : tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>) outs(%{{.*}} : tensor<16x16xf32>) {heads = 4 : i64, key_block = 2 : i64, kv_heads = 2 : i64, seq_len = 8 : i64} -> tensor<16x16xf32>
 
-// Expanded (growc-expand-attention, the CPU form), flash-style attention in tiles of 2: an scf.forall over the independent
-// query tiles writes the output in parallel slices; an inner loop over the key tiles up to the query tile
-// (causal: upper bound qStart + 2) carries the running max [B, H, 2], sum
-// and output [B, H, 2, hd]. Scores exist per tile pair ([B, H, 2, 2]),
-// never as T x T.
-// CHECK: scf.forall (%[[QS:.+]]) = (0) to (8) step (2) shared_outs({{.*}}) -> (tensor<2x8x4x4xf32>)
-// CHECK: tensor.extract_slice {{.*}}[0, %[[QS]], 0, 0] [2, 2, 4, 4] [1, 1, 1, 1] : tensor<2x8x4x4xf32> to tensor<2x2x4x4xf32>
+// Expanded (growc-expand-attention, the CPU form), flash-style attention in
+// tiles of 2 (T = 8 needs no padding): an scf.forall over the independent
+// (sample, query tile) pairs writes each tile's rows of the [B*T, H*hd]
+// output in place; an inner loop over the key tiles up to the query tile
+// (causal: upper bound qStart + 2) carries the running max [1, H, 2], sum
+// and output [1, H, 2, hd]. Scores exist per tile pair ([1, H, 2, 2]), never
+// as T x T.
+// CHECK: scf.forall (%[[S:.+]], %[[QS:.+]]) = (0, 0) to (2, 8) step (1, 2) shared_outs({{.*}}) -> (tensor<16x16xf32>)
+// CHECK: tensor.extract_slice {{.*}}[%[[S]], %[[QS]], 0, 0] [1, 2, 4, 4] [1, 1, 1, 1] : tensor<2x8x4x4xf32> to tensor<1x2x4x4xf32>
 // CHECK: %[[END:.+]] = arith.addi %[[QS]], %{{.*}} : index
-// CHECK: scf.for %{{.*}} = %{{.*}} to %[[END]] step %{{.*}} iter_args({{.*}}) -> (tensor<2x4x2xf32>, tensor<2x4x2xf32>, tensor<2x4x2x4xf32>)
-// CHECK: tensor.extract_slice {{.*}} : tensor<2x8x2x4xf32> to tensor<2x2x2x4xf32>
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<2x4x2x2xf32>)
+// CHECK: scf.for %{{.*}} = %{{.*}} to %[[END]] step %{{.*}} iter_args({{.*}}) -> (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2x4xf32>)
+// CHECK: tensor.extract_slice {{.*}} : tensor<2x8x2x4xf32> to tensor<1x2x2x4xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4x2x2xf32>)
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: scf.yield
+// CHECK: %[[ROWS:.+]] = tensor.collapse_shape {{.*}} : tensor<1x2x4x4xf32> into tensor<2x16xf32>
 // CHECK: scf.forall.in_parallel
-// CHECK-NEXT: tensor.parallel_insert_slice {{.*}}[0, %[[QS]], 0, 0] [2, 2, 4, 4] [1, 1, 1, 1] : tensor<2x2x4x4xf32> into tensor<2x8x4x4xf32>
+// CHECK-NEXT: tensor.parallel_insert_slice %[[ROWS]] into %{{.*}}[%{{.*}}, 0] [2, 16] [1, 1] : tensor<2x16xf32> into tensor<16x16xf32>
 // CHECK-NOT: tensor<2x4x8x8xf32>
 // CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
 // Gate, up, down, then the tied head reads the embedding.

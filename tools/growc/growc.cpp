@@ -321,9 +321,14 @@ int compileArtifact(MLIRContext &context, ModuleOp module, bool ptx) {
                        llvm::sys::path::filename(outputFile));
   if (!plan)
     return fail(llvm::toString(plan.takeError()));
-  if (gpuKernels) {
+  // Blocks for both targets: rows (and attention tiles) are what the GPU's
+  // blocks and the CPU runtime's threads share out; a CPU block is one
+  // thread wide.
+  {
     PassManager distribute(&context);
-    distribute.addPass(createDistributeKernels({threadsPerBlock}));
+    distribute.addPass(
+        createDistributeKernels({gpuKernels ? threadsPerBlock.getValue() : 1,
+                                 /*keepOtherKernels=*/!gpuKernels}));
     if (failed(distribute.run(*compiled)))
       return 1;
   }
@@ -357,8 +362,19 @@ int compileArtifact(MLIRContext &context, ModuleOp module, bool ptx) {
       return fail("cannot write '" + outputFile +
                   "': " + llvm::toString(std::move(err)));
   } else {
-    if (failed(lowerKernelsToLLVM(*compiled)))
+    auto blocks = lowerKernelsToLLVM(*compiled);
+    if (failed(blocks))
       return 1;
+    // The plan's kernels gain their block counts (the runtime's unit of
+    // splitting a kernel over threads).
+    for (json::Value &entry : *plan->getArray("kernels")) {
+      json::Object &kernel = *entry.getAsObject();
+      auto it = blocks->find(*kernel.getString("name"));
+      if (it == blocks->end())
+        return fail("kernel '" + *kernel.getString("name") +
+                    "' has no block count");
+      kernel["blocks"] = it->second;
+    }
     if (llvm::Error err = writeCpuSharedObject(*compiled, outputFile))
       return fail(llvm::toString(std::move(err)));
   }

@@ -12,6 +12,7 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/Pass/PassManager.h"
+#include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
 
@@ -43,10 +44,13 @@ llvm::Expected<llvm::json::Object> emitPlan(mlir::ModuleOp module,
                                             llvm::StringRef target,
                                             llvm::StringRef kernelsFile);
 
-/// Lowers the kernel functions of `module` to the LLVM dialect with the
-/// bare-pointer calling convention and adds `<kernel>_packed(void **args)`
-/// entry points.
-mlir::LogicalResult lowerKernelsToLLVM(mlir::ModuleOp module);
+/// Lowers the kernel functions of `module` to the LLVM dialect and adds
+/// `<kernel>_packed(void **args, int64_t begin, int64_t end)` entry points.
+/// A kernel that is one scf.forall runs blocks (iterations) [begin, end) of
+/// it; the result maps each kernel to its block count (1 when the kernel
+/// cannot be split).
+mlir::FailureOr<llvm::StringMap<int64_t>>
+lowerKernelsToLLVM(mlir::ModuleOp module);
 
 /// Compiles an LLVM-dialect `module` for the host CPU at -O3 and links it
 /// into the shared object `path` (written atomically).

@@ -57,10 +57,13 @@ constexpr const char *kUsage =
     "  --verbose      Print what is run and its timing to stderr.\n"
     "  --repeat N     Run the forward pass N times (benchmarks; --verbose\n"
     "                 reports the fastest).\n"
+    "  --threads N    Threads that kernels and GEMMs are split over\n"
+    "                 (default: GROWC_NUM_THREADS, else the core count).\n"
     "  -h, --help     Print this help.\n"
     "\n"
     "Environment:\n"
-    "  OPENBLAS_NUM_THREADS  OpenBLAS threads for GEMMs (default 2).\n";
+    "  GROWC_NUM_THREADS  Default for --threads. OpenBLAS runs single-\n"
+    "                     threaded inside growc's own threads.\n";
 
 constexpr const char *kCudaMissing =
     "the CUDA runtime is not built into this binary yet (use --device=cpu "
@@ -84,6 +87,8 @@ struct ForwardOptions {
   bool help = false;
   /// Forward passes to run (benchmarks); the fastest is reported.
   int repeat = 1;
+  /// 0: the executor's default.
+  int threads = 0;
 };
 
 /// Parses the arguments after "forward". Options take their value either
@@ -116,20 +121,22 @@ Status parseForwardArgs(const std::vector<std::string_view> &args,
       opts.verbose = true;
       continue;
     }
-    if (name == "--repeat") {
+    if (name == "--repeat" || name == "--threads") {
       if (!value) {
         if (i + 1 >= args.size())
-          return Status::error("forward: --repeat needs a value");
+          return Status::error("forward: " + std::string(name) +
+                               " needs a value");
         value = args[++i];
       }
       char *end = nullptr;
       std::string text(*value);
       long n = std::strtol(text.c_str(), &end, 10);
-      if (text.empty() || *end != '\0' || n < 1 || n > 1000000)
-        return Status::error("forward: --repeat must be a positive count, "
-                             "got '" +
-                             text + "'");
-      opts.repeat = int(n);
+      long max = name == "--repeat" ? 1000000 : 1024;
+      if (text.empty() || *end != '\0' || n < 1 || n > max)
+        return Status::error("forward: " + std::string(name) +
+                             " must be a count in [1, " + std::to_string(max) +
+                             "], got '" + text + "'");
+      (name == "--repeat" ? opts.repeat : opts.threads) = int(n);
       continue;
     }
     std::string *target = nullptr;
@@ -249,7 +256,7 @@ int runForward(const std::vector<std::string_view> &args) {
                  static_cast<long long>(plan->arenaSize));
 
   StatusOr<std::unique_ptr<CpuExecutor>> executor =
-      CpuExecutor::create(std::move(*plan));
+      CpuExecutor::create(std::move(*plan), opts.threads);
   if (!executor.isOk())
     return fail(executor.status());
   CpuExecutor &exec = **executor;
@@ -296,8 +303,9 @@ int runForward(const std::vector<std::string_view> &args) {
   std::vector<TensorToWrite> toWrite;
   for (const PlanTensor &output : exec.plan().outputs) {
     const OutputTensor &result = outputs->at(output.name);
-    toWrite.push_back({output.name, DType::F32, result.shape,
-                       result.data.data(), result.data.size() * sizeof(float)});
+    toWrite.push_back(
+        {output.name, DType::F32, result.shape, result.data,
+         static_cast<size_t>(result.numElements) * sizeof(float)});
   }
   if (Status status = writeSafetensors(opts.out, toWrite); !status.isOk())
     return fail(status);
@@ -306,8 +314,8 @@ int runForward(const std::vector<std::string_view> &args) {
     const ExecutorTimings &t = best;
     std::fprintf(stderr,
                  "growc-run: prepare %.3f ms, load parameters %.3f ms, "
-                 "forward %.3f ms (best of %d)\n",
-                 prepareMs, loadMs, forwardMs, opts.repeat);
+                 "forward %.3f ms (best of %d, %d threads)\n",
+                 prepareMs, loadMs, forwardMs, opts.repeat, exec.threads());
     for (auto [kind, timing] :
          {std::pair{"kernel", t.kernel}, std::pair{"gemm", t.gemm}})
       std::fprintf(stderr, "growc-run:   %-6s %6lld calls %10.3f ms\n", kind,

@@ -47,6 +47,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--run-flags", default="",
+                    help="extra growc-run flags, e.g. '--threads 3'")
     ap.add_argument("--growc-flags", default="",
                     help="extra compile flags, e.g. '--kernel-form=gpu'")
     a = ap.parse_args()
@@ -89,7 +91,7 @@ def main():
     out_path = os.path.join(a.tmp, "out.safetensors")
     llama_reference.write_safetensors(tokens_path, {"tokens": tokens})
     run([a.growc_run, "forward", artifact, "--weights", weights_path,
-         "--tokens", tokens_path, "--out", out_path])
+         "--tokens", tokens_path, "--out", out_path] + a.run_flags.split())
     got = llama_reference.read_safetensors(out_path)
 
     ref = llama_reference.forward(config, weights, tokens, outputs=tuple(names),

@@ -4,17 +4,18 @@
 // --target=cpu`), in the style of XLA's thunk sequence: prepare once (verify
 // the plan, dlopen the kernels and resolve every symbol, allocate the single
 // arena), then run the steps in order for each call. Generated kernels are
-// called as `void symbol(void **args)` with the addresses of their buffers;
-// GEMM steps go to OpenBLAS's cblas_sgemm.
+// called as `void symbol(void **args, int64_t begin, int64_t end)` with the
+// addresses of their buffers and a range of their blocks; GEMM steps go to
+// OpenBLAS's cblas_sgemm.
 //
 // An executor owns its arena, so one executor runs one call at a time; it
 // is not thread-safe. Separate executors are independent.
 //
-// Threads: OpenBLAS starts as many threads as there are cores by default,
-// which oversubscribes the small shared machines growc is built and tested
-// on and buys little at growc's model sizes. Unless OPENBLAS_NUM_THREADS is
-// set in the environment (then OpenBLAS's own choice stands), creating an
-// executor sets OpenBLAS to kDefaultBlasThreads threads.
+// Threads: the executor owns the parallelism (ThreadPool.h). Each kernel's
+// blocks and each GEMM's rows are split into contiguous ranges, one per
+// thread; OpenBLAS is set to one thread per call so that no second pool
+// competes for the cores. The thread count is GROWC_NUM_THREADS or the
+// number of cores unless given to create().
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,6 +25,7 @@
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Status.h"
+#include "growc/runtime/ThreadPool.h"
 
 #include <cstdint>
 #include <map>
@@ -34,10 +36,20 @@
 namespace growc::rt {
 
 /// One output of a forward run: the top-left [b, t, ...] block of a plan
-/// output, as float32, row-major.
+/// output, as float32, row-major. When that block is the whole output
+/// (tokens of the compiled shape, the benchmark case) `data` points into
+/// the executor's arena, valid until its next forward() or its destruction:
+/// a 200 MB logits tensor is not copied. Otherwise the rows are copied into
+/// `sliced` and `data` points there.
 struct OutputTensor {
   std::vector<int64_t> shape;
-  std::vector<float> data;
+  const float *data = nullptr;
+  int64_t numElements = 0;
+  std::vector<float> sliced;
+
+  std::vector<float> toVector() const {
+    return std::vector<float>(data, data + numElements);
+  }
 };
 
 /// Accumulated wall time of the steps of one kind.
@@ -60,19 +72,21 @@ struct ExecutorTimings {
 
 class CpuExecutor {
 public:
-  /// OpenBLAS thread count used unless OPENBLAS_NUM_THREADS is set.
-  static constexpr int kDefaultBlasThreads = 2;
-
   /// Prepares `plan` (already verified by loadPlan/parsePlan) for running:
   /// checks that it targets the CPU, dlopens its kernels file (RTLD_NOW |
   /// RTLD_LOCAL) and resolves every kernel symbol, and allocates the
   /// zero-filled arena.
-  static StatusOr<std::unique_ptr<CpuExecutor>> create(Plan plan);
+  /// `threads` <= 0: ThreadPool::defaultThreads().
+  static StatusOr<std::unique_ptr<CpuExecutor>> create(Plan plan,
+                                                       int threads = 0);
 
   /// Loads the plan of `artifact` (a plan or a kernels file, see
   /// planPathFor) and prepares it.
   static StatusOr<std::unique_ptr<CpuExecutor>>
-  load(const std::string &artifact);
+  load(const std::string &artifact, int threads = 0);
+
+  /// The threads kernels and GEMMs are split over.
+  int threads() const { return pool_->threads(); }
 
   ~CpuExecutor();
   CpuExecutor(const CpuExecutor &) = delete;
@@ -91,7 +105,8 @@ public:
   /// Runs the graph on `tokens` (int32 [b, t] with b <= batch, t <= seq and
   /// every token in [0, vocab_size)). The tokens go to the top-left of the
   /// [batch, seq] input buffer, the rest is token 0. Returns, by output
-  /// name, the top-left [b, t, ...] block of each float32 output. The plan
+  /// name, the top-left [b, t, ...] block of each float32 output (see
+  /// OutputTensor for how long its data lives). The plan
   /// must have exactly one input, `tokens` (int32 [batch, seq]), and the
   /// parameters must have been loaded if it has any.
   StatusOr<std::map<std::string, OutputTensor>>
@@ -106,13 +121,14 @@ public:
   void resetTimings() { timings_ = ExecutorTimings(); }
 
 private:
-  using KernelFn = void (*)(void **);
+  using KernelFn = void (*)(void **, int64_t, int64_t);
 
   /// A step with its kernel and buffer addresses resolved.
   struct PreparedStep {
     PlanStep::Op op;
     KernelFn fn = nullptr;
     size_t kernel = 0;        // Kernel: index into plan.kernels.
+    int64_t blocks = 1;       // Kernel: independent blocks to split.
     std::vector<void *> args; // Kernel: buffer addresses.
     const float *a = nullptr; // Gemm operands.
     const float *b = nullptr;
@@ -120,13 +136,17 @@ private:
     int m = 0, n = 0, k = 0;
   };
 
-  explicit CpuExecutor(Plan plan) : plan_(std::move(plan)) {}
+  CpuExecutor(Plan plan, int threads)
+      : plan_(std::move(plan)),
+        pool_(std::make_unique<ThreadPool>(
+            threads > 0 ? threads : ThreadPool::defaultThreads())) {}
   Status prepare();
   uint8_t *bufferAddress(int64_t id) const {
     return arena_ + plan_.buffers[id].offset;
   }
 
   Plan plan_;
+  std::unique_ptr<ThreadPool> pool_;
   void *dlHandle_ = nullptr;
   /// The anonymous mapping holding the arena, and the aligned arena start
   /// inside it.

@@ -73,13 +73,16 @@ struct PlanLaunch {
 };
 
 /// A generated function. On the CPU, `symbol` is exported by the kernels
-/// file with the C signature `void symbol(void **args)`; on the GPU it is a
-/// PTX entry launched as `launch` says.
+/// file with the C signature `void symbol(void **args, int64_t begin,
+/// int64_t end)` running blocks [begin, end) of `blocks` independent ones;
+/// on the GPU it is a PTX entry launched as `launch` says.
 struct PlanKernel {
   std::string name;
   std::string symbol;
   /// Inputs first, then outputs.
   std::vector<PlanKernelArg> args;
+  /// CPU: the number of independent blocks the kernel's work splits into.
+  int64_t blocks = 1;
   /// Present exactly for the nvptx target.
   std::optional<PlanLaunch> launch;
 };
