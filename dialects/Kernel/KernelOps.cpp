@@ -25,6 +25,9 @@ LogicalResult MatmulOp::verify() {
   if (c[0] != a[0] || c[1] != b[0])
     return emitOpError("result must be [")
            << a[0] << ", " << b[0] << "], got " << getResult().getType();
+  if (getAcc() && getAcc().getType() != getResult().getType())
+    return emitOpError("acc must have the result type ")
+           << getResult().getType() << ", got " << getAcc().getType();
   return success();
 }
 

@@ -23,4 +23,11 @@
 #define GET_OP_CLASSES
 #include "dialects/Kernel/KernelOps.h.inc"
 
+namespace growc::growk {
+/// library_call names of the GEMMs after growc-lower-library-calls-to-linalg:
+/// C = A · Bᵀ, and C = A · Bᵀ + C (the accumulating form of growk.matmul).
+constexpr llvm::StringLiteral kGemmLibraryCall = "growc_gemm_abt";
+constexpr llvm::StringLiteral kGemmAccLibraryCall = "growc_gemm_abt_acc";
+} // namespace growc::growk
+
 #endif // GROWC_DIALECT_KERNEL_KERNELOPS_H

@@ -23,22 +23,34 @@ def GrowK_Dialect : Dialect {
 }
 
 def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure]> {
-  let summary = "GEMM against a weight in [out, in] layout: C = A · Bᵀ";
+  let summary = "GEMM against a weight in [out, in] layout: C = A · Bᵀ (+ acc)";
   let description = [{
     `A` is `[M, K]` activations, `B` a `[N, K]` weight as Hugging Face
-    stores it, the result `[M, N]`. A library call: never generated, so
-    fusion treats it as a boundary and folds epilogues into it instead.
+    stores it, the result `[M, N]`. With `acc`, the result is
+    `A · Bᵀ + acc`: a residual add folded into the GEMM's epilogue (BLAS
+    `beta = 1`, cuBLASLt's C input), so no kernel reads the GEMM's output
+    and the residual just to add them. A library call: never generated, so
+    fusion treats it as a boundary.
 
     ```mlir
     %q = growk.matmul %x, %wq : tensor<10x64xf32>, tensor<64x64xf32> -> tensor<10x64xf32>
+    %h = growk.matmul %a, %wo acc(%r : tensor<10x64xf32>) : tensor<10x64xf32>, tensor<64x64xf32> -> tensor<10x64xf32>
     ```
   }];
   let arguments = (ins 2DTensorOf<[F32, BF16, F16]>:$lhs,
-                       2DTensorOf<[F32, BF16, F16]>:$rhs);
+                       2DTensorOf<[F32, BF16, F16]>:$rhs,
+                       Optional<2DTensorOf<[F32]>>:$acc);
   let results = (outs 2DTensorOf<[F32]>:$result);
   let assemblyFormat = [{
-    $lhs `,` $rhs attr-dict `:` type($lhs) `,` type($rhs) `->` type($result)
+    $lhs `,` $rhs (`acc` `(` $acc^ `:` type($acc) `)`)? attr-dict `:`
+    type($lhs) `,` type($rhs) `->` type($result)
   }];
+  let builders = [
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$lhs,
+                   "::mlir::Value":$rhs), [{
+      build($_builder, $_state, result, lhs, rhs, ::mlir::Value());
+    }]>
+  ];
   let hasVerifier = 1;
 }
 

@@ -12,6 +12,7 @@
 #include "growc/Codegen/Codegen.h"
 
 #include "dialects/Grow/GrowOps.h"
+#include "dialects/Kernel/KernelOps.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -25,7 +26,8 @@ namespace json = llvm::json;
 namespace {
 
 constexpr int64_t kAlignment = 64;
-constexpr llvm::StringLiteral kGemmLibraryCall = "growc_gemm_abt";
+using growc::growk::kGemmAccLibraryCall;
+using growc::growk::kGemmLibraryCall;
 
 llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -224,7 +226,8 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
       steps.push_back(json::Object{
           {"op", "kernel"}, {"kernel", it->second}, {"args", std::move(*ids)}});
     } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
-      if (generic.getLibraryCallName() != kGemmLibraryCall)
+      std::string call = generic.getLibraryCallName();
+      if (call != kGemmLibraryCall && call != kGemmAccLibraryCall)
         return fail("a linalg op other than a GEMM library call is left in "
                     "the host function");
       auto a = cast<MemRefType>(generic.getDpsInputs()[0].getType());
@@ -232,13 +235,15 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
       auto ids = argBuffers(&op, op.getOperands(), index);
       if (!ids)
         return ids.takeError();
-      steps.push_back(json::Object{{"op", "gemm"},
-                                   {"a", (*ids)[0]},
-                                   {"b", (*ids)[1]},
-                                   {"c", (*ids)[2]},
-                                   {"m", a.getDimSize(0)},
-                                   {"n", b.getDimSize(0)},
-                                   {"k", a.getDimSize(1)}});
+      steps.push_back(
+          json::Object{{"op", "gemm"},
+                       {"a", (*ids)[0]},
+                       {"b", (*ids)[1]},
+                       {"c", (*ids)[2]},
+                       {"m", a.getDimSize(0)},
+                       {"n", b.getDimSize(0)},
+                       {"k", a.getDimSize(1)},
+                       {"beta", call == kGemmAccLibraryCall ? 1 : 0}});
     } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
       auto target = dyn_cast<BlockArgument>(copy.getTarget());
       std::optional<unsigned> source = bufferOf(copy.getSource());

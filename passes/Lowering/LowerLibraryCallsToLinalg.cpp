@@ -17,7 +17,8 @@ using namespace growc;
 
 namespace {
 /// C = A · Bᵀ, row-major, C overwritten (see docs/plan.md).
-constexpr llvm::StringLiteral kGemmLibraryCall = "growc_gemm_abt";
+using growk::kGemmAccLibraryCall;
+using growk::kGemmLibraryCall;
 
 struct LowerLibraryCallsToLinalgPass
     : growc::impl::LowerLibraryCallsToLinalgBase<
@@ -31,10 +32,13 @@ struct LowerLibraryCallsToLinalgPass
       OpBuilder b(op);
       Location loc = op.getLoc();
       auto type = op.getResult().getType();
-      // A library call overwrites C; the generated contraction accumulates.
-      Value init = tensor::EmptyOp::create(b, loc, type.getShape(),
-                                           type.getElementType());
-      if (!libraryCall) {
+      // A library call overwrites C (or adds to acc, its C input); the
+      // generated contraction accumulates into its init.
+      Value init = op.getAcc();
+      if (!init)
+        init = tensor::EmptyOp::create(b, loc, type.getShape(),
+                                       type.getElementType());
+      if (!libraryCall && !op.getAcc()) {
         Value zero = arith::ConstantOp::create(
             b, loc, b.getFloatAttr(type.getElementType(), 0.0));
         init =
@@ -52,7 +56,10 @@ struct LowerLibraryCallsToLinalgPass
           ValueRange{init}, maps,
           {utils::IteratorType::parallel, utils::IteratorType::parallel,
            utils::IteratorType::reduction},
-          "", libraryCall ? kGemmLibraryCall : "",
+          "",
+          !libraryCall  ? ""
+          : op.getAcc() ? kGemmAccLibraryCall
+                        : kGemmLibraryCall,
           [&](OpBuilder &nb, Location l, ValueRange args) {
             Value lhs = args[0], rhs = args[1];
             Type f32 = nb.getF32Type();

@@ -43,7 +43,9 @@ public:
 
   Value embed(Value tokens, Value table);
   Value rmsNorm(Value x, Value weight, double scale);
-  Value matmul(Value x, Value weight);
+  /// x · weightᵀ, plus `acc` when given (the residual, folded into the
+  /// GEMM's epilogue).
+  Value matmul(Value x, Value weight, Value acc = Value());
   /// cos and sin of every rotary angle, [B·T, hd/2] each: computed once per
   /// forward (the trigonometry would otherwise be redone for every head of
   /// every layer) and read by each layer's RoPE.
@@ -119,12 +121,12 @@ Value ForwardBuilder::rmsNorm(Value x, Value weight, double scale) {
       });
 }
 
-Value ForwardBuilder::matmul(Value x, Value weight) {
+Value ForwardBuilder::matmul(Value x, Value weight, Value acc) {
   auto xType = cast<RankedTensorType>(x.getType());
   auto wType = cast<RankedTensorType>(weight.getType());
   auto type =
       RankedTensorType::get({xType.getDimSize(0), wType.getDimSize(0)}, f32);
-  return growk::MatmulOp::create(b, loc, type, x, weight);
+  return growk::MatmulOp::create(b, loc, type, x, weight, acc);
 }
 
 void ForwardBuilder::buildRopeTables() {
@@ -348,15 +350,30 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
         Value v = fb.matmul(n1, param("self_attn.v_proj.weight"));
         q = fb.rope(q, config.getHeads());
         k = fb.rope(k, config.getKvHeads());
-        attnOut =
-            fb.matmul(fb.attention(q, k, v), param("self_attn.o_proj.weight"));
-        Value mid = fb.add(h, attnOut);
+        Value attn = fb.attention(q, k, v);
+        // The residual adds go into the o_proj and down_proj GEMMs as their
+        // accumulators (bufferized in place: h and mid die there), unless
+        // the sublayer outputs themselves are needed (analysis outputs,
+        // skip masks) or h is used beyond this layer.
+        bool fold = !layer.exposesSublayers() && !layer.getSkip();
+        bool foldAttention = fold && layer.getInput().hasOneUse();
+        Value mid;
+        if (foldAttention) {
+          mid = fb.matmul(attn, param("self_attn.o_proj.weight"), h);
+        } else {
+          attnOut = fb.matmul(attn, param("self_attn.o_proj.weight"));
+          mid = fb.add(h, attnOut);
+        }
         Value n2 =
             fb.rmsNorm(mid, param("post_attention_layernorm.weight"), scale);
         Value gated = fb.swiglu(fb.matmul(n2, param("mlp.gate_proj.weight")),
                                 fb.matmul(n2, param("mlp.up_proj.weight")));
-        mlpOut = fb.matmul(gated, param("mlp.down_proj.weight"));
-        out = fb.add(mid, mlpOut);
+        if (fold) {
+          out = fb.matmul(gated, param("mlp.down_proj.weight"), mid);
+        } else {
+          mlpOut = fb.matmul(gated, param("mlp.down_proj.weight"));
+          out = fb.add(mid, mlpOut);
+        }
         if (layer.getSkip()) {
           int64_t until = *layer.getSkipUntil();
           Value zero = fb.zeros({batch * seq, hidden});

@@ -172,6 +172,7 @@ Status CpuExecutor::prepare() {
       prepared.m = static_cast<int>(step.m);
       prepared.n = static_cast<int>(step.n);
       prepared.k = static_cast<int>(step.k);
+      prepared.beta = static_cast<float>(step.beta);
       break;
     }
     steps_.push_back(std::move(prepared));
@@ -341,13 +342,13 @@ CpuExecutor::forward(const TensorView &tokens) {
         }
         break;
       case PlanStep::Op::Gemm:
-        // C[m, n] = A[m, k] * B[n, k]^T, row-major; rows of A and C split
-        // over the threads.
+        // C[m, n] = A[m, k] * B[n, k]^T (+ C when beta is 1), row-major;
+        // rows of A and C split over the threads.
         pool_->parallelFor(step.m, [&](int64_t begin, int64_t end) {
           cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
                       static_cast<int>(end - begin), step.n, step.k, 1.0f,
-                      step.a + begin * step.k, step.k, step.b, step.k, 0.0f,
-                      step.c + begin * step.n, step.n);
+                      step.a + begin * step.k, step.k, step.b, step.k,
+                      step.beta, step.c + begin * step.n, step.n);
         });
         timings_.gemm.seconds += secondsSince(stepStart);
         ++timings_.gemm.calls;

@@ -214,7 +214,7 @@ TEST_F(CpuExecutorTest, FewerTokensArePaddedAndOutputsSliced) {
 
 TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
   // C[m, n] = A[m, k] * B[n, k]^T with A and B as parameters and sizes that
-  // are not multiples of any vector width.
+  // are not multiples of any vector width, then C += A * B^T (beta 1).
   const int64_t m = 37, n = 29, k = 53;
   auto padded = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
   const int64_t aOff = 64, bOff = aOff + padded(m * k * 4),
@@ -242,7 +242,11 @@ TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
       num(m) + ", " + num(n) + R"(]}],
       "kernels": [],
       "steps": [{"op": "gemm", "a": 1, "b": 2, "c": 3, "m": )" +
-      num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) + "}]}";
+      num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) +
+      R"(, "beta": 0},
+        {"op": "gemm", "a": 1, "b": 2, "c": 3, "m": )" +
+      num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) +
+      R"(, "beta": 1}]})";
 
   std::mt19937 rng(7);
   std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
@@ -257,7 +261,8 @@ TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
       double sum = 0;
       for (int64_t l = 0; l < k; ++l)
         sum += double(a[i * k + l]) * b[j * k + l];
-      expected[i * n + j] = float(sum);
+      // The second, accumulating GEMM (beta 1) adds the product again.
+      expected[i * n + j] = float(2 * sum);
     }
 
   std::unique_ptr<CpuExecutor> executor = load(plan);

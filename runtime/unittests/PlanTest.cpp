@@ -229,6 +229,10 @@ const BadPlan kBadPlans[] = {
      {"unsupported plan version \"1\""}},
     // Header fields.
     {"MissingField", R"("seq": 3,)", "", {"missing field 'seq'"}},
+    {"GemmBetaNotZeroOrOne",
+     R"("k": 4, "beta": 0)",
+     R"("k": 4, "beta": 2)",
+     {"steps[1].beta must be an integer in [0, 1], got 2"}},
     {"KernelWithoutBlocks",
      R"("blocks": 6,)",
      "",

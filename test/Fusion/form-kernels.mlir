@@ -1,14 +1,15 @@
 // RUN: growc --import-hf-config %S/../Lowering/Inputs/gqa2-tied.json --num-layers 2 --block-size 1 --model-name two -o %t.2.mlir
 // RUN: growc --import-hf-config %S/../Lowering/Inputs/gqa2-tied.json --num-layers 12 --block-size 1 --model-name deep -o %t.12.mlir
-// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-expand-attention --growc-form-kernels | FileCheck %s
-// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-expand-attention --growc-form-kernels | FileCheck %s --check-prefix=COUNT
-// RUN: growc-opt %t.12.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-expand-attention --growc-form-kernels | FileCheck %s --check-prefix=COUNT
-// RUN: growc-opt %t.2.mlir --growc-duplicate-middle-block --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-expand-attention --growc-form-kernels | FileCheck %s --check-prefix=COUNT
+// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-expand-attention | FileCheck %s
+// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-expand-attention | FileCheck %s --check-prefix=COUNT
+// RUN: growc-opt %t.12.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-expand-attention | FileCheck %s --check-prefix=COUNT
+// RUN: growc-opt %t.2.mlir --growc-duplicate-middle-block --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-expand-attention | FileCheck %s --check-prefix=COUNT
 
 // The host function is GEMM library calls and kernel calls: per layer one
-// attention kernel (RoPE on q and k + flash attention) after the three
-// projections, one residual + RMSNorm kernel after o_proj and after
-// down_proj, and one SwiGLU kernel between up and down.
+// RoPE kernel after the three projections, attention as a kernel of its
+// own, an RMSNorm kernel after o_proj and after down_proj (whose GEMMs add
+// the residual themselves: growk.matmul acc), and one SwiGLU kernel between
+// up and down.
 // CHECK-LABEL: func.func @two(
 // The first kernel embeds, builds the RoPE cos / sin tables every layer
 // reads, and normalises.
@@ -16,20 +17,22 @@
 // CHECK: %[[Q:.+]] = growk.matmul %[[EMB]]#3, %arg3
 // CHECK: %[[K:.+]] = growk.matmul %[[EMB]]#3, %arg4
 // CHECK: %[[V:.+]] = growk.matmul %[[EMB]]#3, %arg5
-// CHECK: %[[ATT:.+]] = call @kernel1(%[[Q]], %[[EMB]]#1, %[[EMB]]#2, %[[K]], %[[V]])
-// CHECK: %[[O:.+]] = growk.matmul %[[ATT]], %arg6
-// CHECK: %[[MID:.+]]:2 = call @kernel2(%[[EMB]]#0, %[[O]], %arg7)
-// CHECK: %[[G:.+]] = growk.matmul %[[MID]]#1, %arg8
-// CHECK: %[[U:.+]] = growk.matmul %[[MID]]#1, %arg9
-// CHECK: %[[S:.+]] = call @kernel3(%[[G]], %[[U]])
-// CHECK: %[[D:.+]] = growk.matmul %[[S]], %arg10
-// Layer 1 reuses layer 0's kernels.
-// CHECK: call @kernel2(%[[MID]]#0, %[[D]], %arg11)
+// CHECK: %[[ROPE:.+]]:2 = call @kernel1(%[[Q]], %[[EMB]]#1, %[[EMB]]#2, %[[K]])
+// CHECK: %[[ATT:.+]] = call @kernel2(%[[ROPE]]#0, %[[ROPE]]#1, %[[V]])
+// CHECK: %[[MID:.+]] = growk.matmul %[[ATT]], %arg6 acc(%[[EMB]]#0 : tensor<8x16xf32>)
+// CHECK: %[[N2:.+]] = call @kernel3(%[[MID]], %arg7)
+// CHECK: %[[G:.+]] = growk.matmul %[[N2]], %arg8
+// CHECK: %[[U:.+]] = growk.matmul %[[N2]], %arg9
+// CHECK: %[[S:.+]] = call @kernel4(%[[G]], %[[U]])
+// CHECK: %[[OUT0:.+]] = growk.matmul %[[S]], %arg10 acc(%[[MID]] : tensor<8x16xf32>)
+// Layer 1 reuses layer 0's kernels, and the final norm is the same kernel
+// as the post-attention norm.
+// CHECK: call @kernel3(%[[OUT0]], %arg11)
 // CHECK: call @kernel1(
 // CHECK: call @kernel2(
 // CHECK: call @kernel3(
-// The last residual + final norm has one output fewer: its own kernel.
-// CHECK: %[[FIN:.+]] = call @kernel4(
+// CHECK: call @kernel4(
+// CHECK: %[[FIN:.+]] = call @kernel3(
 // CHECK: %[[LOGITS:.+]] = growk.matmul %[[FIN]], %arg1
 // The final reshape is a view and stays on the host.
 // CHECK: %[[OUT:.+]] = tensor.expand_shape %[[LOGITS]]
@@ -41,10 +44,14 @@
 // CHECK: tensor.extract
 // CHECK: math.cos
 // CHECK: math.sin
-// CHECK: func.func @kernel1(%{{.*}}: tensor<8x16xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x8xf32>, %{{.*}}: tensor<8x8xf32>) -> tensor<8x16xf32> attributes {growc.kernel}
+// CHECK: func.func @kernel1(%{{.*}}: tensor<8x16xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x8xf32>) -> (tensor<8x16xf32>, tensor<8x8xf32>) attributes {growc.kernel}
 // CHECK-NOT: math.cos
+// CHECK: func.func @kernel2(
+// CHECK: scf.forall
 // CHECK: scf.for
 // CHECK: func.func @kernel3(
+// CHECK: math.sqrt
+// CHECK: func.func @kernel4(
 // CHECK: math.exp
 
 // Depth adds calls, not kernels: 2 layers, 12 layers and a grown model all

@@ -134,6 +134,7 @@ private:
     const float *b = nullptr;
     float *c = nullptr;
     int m = 0, n = 0, k = 0;
+    float beta = 0.0f;
   };
 
   CpuExecutor(Plan plan, int threads)

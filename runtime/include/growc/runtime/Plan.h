@@ -100,6 +100,9 @@ struct PlanStep {
   // overwritten. a, b, c are buffer ids.
   int64_t a = 0, b = 0, c = 0;
   int64_t m = 0, n = 0, k = 0;
+  /// 0: C = A·Bᵀ (C overwritten); 1: C = A·Bᵀ + C (a residual folded into
+  /// the GEMM).
+  int64_t beta = 0;
 };
 
 /// A verified plan (docs/plan.md, version 1).
