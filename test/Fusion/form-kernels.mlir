@@ -7,9 +7,9 @@
 
 // The host function is GEMM library calls and kernel calls: per layer one
 // RoPE kernel after the three projections, attention as a kernel of its
-// own, an RMSNorm kernel after o_proj and after down_proj (whose GEMMs add
-// the residual themselves: growk.matmul acc), and one SwiGLU kernel between
-// up and down.
+// own, an RMSNorm kernel after o_proj (whose GEMM adds the attention
+// residual itself: growk.matmul acc), one SwiGLU kernel between up and
+// down, and a residual add + RMSNorm kernel after down_proj.
 // CHECK-LABEL: func.func @two(
 // The first kernel embeds, builds the RoPE cos / sin tables every layer
 // reads, and normalises.
@@ -24,15 +24,16 @@
 // CHECK: %[[G:.+]] = growk.matmul %[[N2]], %arg8
 // CHECK: %[[U:.+]] = growk.matmul %[[N2]], %arg9
 // CHECK: %[[S:.+]] = call @kernel4(%[[G]], %[[U]])
-// CHECK: %[[OUT0:.+]] = growk.matmul %[[S]], %arg10 acc(%[[MID]] : tensor<8x16xf32>)
-// Layer 1 reuses layer 0's kernels, and the final norm is the same kernel
-// as the post-attention norm.
-// CHECK: call @kernel3(%[[OUT0]], %arg11)
+// CHECK: %[[D:.+]] = growk.matmul %[[S]], %arg10 :
+// CHECK: %[[NEXT:.+]]:2 = call @kernel5(%[[MID]], %[[D]], %arg11)
+// Layer 1 reuses layer 0's kernels.
 // CHECK: call @kernel1(
 // CHECK: call @kernel2(
+// CHECK: growk.matmul {{.*}} acc(%[[NEXT]]#0 : tensor<8x16xf32>)
 // CHECK: call @kernel3(
 // CHECK: call @kernel4(
-// CHECK: %[[FIN:.+]] = call @kernel3(
+// The last residual + final norm has one output fewer: its own kernel.
+// CHECK: %[[FIN:.+]] = call @kernel6(
 // CHECK: %[[LOGITS:.+]] = growk.matmul %[[FIN]], %arg1
 // The final reshape is a view and stays on the host.
 // CHECK: %[[OUT:.+]] = tensor.expand_shape %[[LOGITS]]
@@ -55,6 +56,6 @@
 // CHECK: math.exp
 
 // Depth adds calls, not kernels: 2 layers, 12 layers and a grown model all
-// have the same five kernels.
-// COUNT-COUNT-5: attributes {growc.kernel}
+// have the same seven kernels.
+// COUNT-COUNT-7: attributes {growc.kernel}
 // COUNT-NOT: growc.kernel
