@@ -77,16 +77,18 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
 
   double scale = 1.0 / std::sqrt(double(headDim));
   float negInf = -std::numeric_limits<float>::infinity();
-  AffineExpr kvHead = dim(1).floorDiv(group);
-  // One sample's tile: [1, tile, n, hd].
-  auto slice = [&](Value x, Value sample, Value start, int64_t n) -> Value {
-    SmallVector<OpFoldResult> offsets = {sample, start, b.getIndexAttr(0),
+  // One block works on one head of one sample: [1, tile, 1, hd] tiles, so
+  // a [tile, tile] score block (16 KB at tile 64) stays in L1 across the
+  // steps of a key tile.
+  AffineExpr kvHead = dim(1);
+  auto slice = [&](Value x, Value sample, Value start, Value head) -> Value {
+    SmallVector<OpFoldResult> offsets = {sample, start, head,
                                          b.getIndexAttr(0)};
     SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1), b.getIndexAttr(tile),
-                                       b.getIndexAttr(n),
+                                       b.getIndexAttr(1),
                                        b.getIndexAttr(headDim)};
     SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
-    auto type = RankedTensorType::get({1, tile, n, headDim}, f32);
+    auto type = RankedTensorType::get({1, tile, 1, headDim}, f32);
     return tensor::ExtractSliceOp::create(b, loc, type, x, offsets, sizes,
                                           strides);
   };
@@ -94,31 +96,37 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
   AffineMap rowOf4 = map(4, {dim(0), dim(1), dim(2)});
   AffineMap id3 = map(3, {dim(0), dim(1), dim(2)});
 
-  // Outer loop over (sample, query tile) pairs; the inner loop visits only
+  // Outer loop over (sample, head, query tile); the inner loop visits only
   // the key tiles at or before the query tile (causal), carrying the
   // online-softmax state of this query tile: running max and sum
-  // [1, H, tile], output [1, H, tile, hd]. Only one [1, H, tile, tile] score
-  // block exists. The pairs are independent: an scf.forall, which the CPU
-  // runtime splits over its threads (sample-major, so each share gets the
-  // same mix of short and long causal rows).
+  // [1, 1, tile], output [1, 1, tile, hd]. Only one [1, 1, tile, tile]
+  // score block exists. The blocks are independent: an scf.forall, which
+  // the CPU runtime splits over its threads (sample-major, so each share
+  // gets the same mix of short and long causal rows).
   bool inPlace = padded == seq;
   Value outInit = inPlace ? init : empty({batch, padded, heads, headDim});
   auto queryLoop = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(padded)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(tile)},
+      b, loc,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0),
+                             b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(heads),
+                             b.getIndexAttr(padded)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1),
+                             b.getIndexAttr(tile)},
       ValueRange{outInit}, std::nullopt);
   {
     OpBuilder::InsertionGuard guard(b);
     b.setInsertionPointToStart(queryLoop.getBody());
     Location ql = loc;
     Value sample = queryLoop.getInductionVar(0);
-    Value qStart = queryLoop.getInductionVar(1);
-    Value qTile = slice(q4, sample, qStart, heads);
+    Value head = queryLoop.getInductionVar(1);
+    Value qStart = queryLoop.getInductionVar(2);
+    Value kvHeadIndex = arith::DivUIOp::create(b, ql, head, index(group));
+    Value qTile = slice(q4, sample, qStart, head);
     Value keyEnd = arith::AddIOp::create(b, ql, qStart, index(tile));
-    Value maxInit = fill({1, heads, tile}, negInf);
-    Value sumInit = zeros({1, heads, tile});
-    Value accInit = zeros({1, heads, tile, headDim});
+    Value maxInit = fill({1, 1, tile}, negInf);
+    Value sumInit = zeros({1, 1, tile});
+    Value accInit = zeros({1, 1, tile, headDim});
     auto keyLoop = scf::ForOp::create(
         b, ql, index(0), keyEnd, index(tile),
         ValueRange{maxInit, sumInit, accInit},
@@ -126,11 +134,11 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
           OpBuilder::InsertionGuard innerGuard(b);
           b.setInsertionPoint(kb.getInsertionBlock(), kb.getInsertionPoint());
           Value maxOld = state[0], sumOld = state[1], accOld = state[2];
-          Value kTile = slice(k4, sample, kStart, kvHeads);
-          Value vTile = slice(v4, sample, kStart, kvHeads);
+          Value kTile = slice(k4, sample, kStart, kvHeadIndex);
+          Value vTile = slice(v4, sample, kStart, kvHeadIndex);
           // dims (b, h, t, j, d): q · k for this tile pair.
           Value scores = generic(
-              {qTile, kTile}, zeros({1, heads, tile, tile}),
+              {qTile, kTile}, zeros({1, 1, tile, tile}),
               {map(5, {dim(0), dim(2), dim(1), dim(4)}),
                map(5, {dim(0), dim(3), kvHead, dim(4)}),
                map(5, {dim(0), dim(1), dim(2), dim(3)})},
@@ -142,7 +150,7 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
               });
           // Scale; mask keys after the query (causal, and past T).
           Value masked = generic(
-              {scores}, empty({1, heads, tile, tile}), {id4, id4},
+              {scores}, empty({1, 1, tile, tile}), {id4, id4},
               {kPar, kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 Value query = arith::AddIOp::create(
@@ -167,21 +175,21 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
               });
           // Rescale what was accumulated under the old running max.
           Value correction = generic(
-              {maxOld, maxNew}, empty({1, heads, tile}), {id3, id3, id3},
+              {maxOld, maxNew}, empty({1, 1, tile}), {id3, id3, id3},
               {kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 return math::ExpOp::create(
                     nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
               });
           Value probs = generic(
-              {masked, maxNew}, empty({1, heads, tile, tile}),
-              {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+              {masked, maxNew}, empty({1, 1, tile, tile}), {id4, rowOf4, id4},
+              {kPar, kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 return math::ExpOp::create(
                     nb, bl, arith::SubFOp::create(nb, bl, args[0], args[1]));
               });
           Value sumScaled = generic(
-              {sumOld, correction}, empty({1, heads, tile}), {id3, id3, id3},
+              {sumOld, correction}, empty({1, 1, tile}), {id3, id3, id3},
               {kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 return arith::MulFOp::create(nb, bl, args[0], args[1]);
@@ -192,7 +200,7 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
                 return arith::AddFOp::create(nb, bl, args[0], args[1]);
               });
           Value accScaled = generic(
-              {accOld, correction}, empty({1, heads, tile, headDim}),
+              {accOld, correction}, empty({1, 1, tile, headDim}),
               {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
               [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
                 return arith::MulFOp::create(nb, bl, args[0], args[1]);
@@ -217,7 +225,7 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
     // rows [qStart, qStart + tile) of the output.
     Value normalized =
         generic({keyLoop.getResult(2), keyLoop.getResult(1)},
-                empty({1, tile, heads, headDim}),
+                empty({1, tile, 1, headDim}),
                 {map(4, {dim(0), dim(2), dim(1), dim(3)}),
                  map(4, {dim(0), dim(2), dim(1)}),
                  map(4, {dim(0), dim(1), dim(2), dim(3)})},
@@ -227,25 +235,27 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
                 });
     SmallVector<OpFoldResult> strides(4, b.getIndexAttr(1));
     if (inPlace) {
-      // Rows [sample * T + qStart, + tile) of the [B·T, H·hd] output.
+      // Rows [sample * T + qStart, + tile), columns [head * hd, + hd) of
+      // the [B·T, H·hd] output.
       Value tileRows = tensor::CollapseShapeOp::create(
-          b, ql, RankedTensorType::get({tile, heads * headDim}, f32),
-          normalized, SmallVector<ReassociationIndices>{{0, 1}, {2, 3}});
+          b, ql, RankedTensorType::get({tile, headDim}, f32), normalized,
+          SmallVector<ReassociationIndices>{{0, 1}, {2, 3}});
       Value firstRow = arith::AddIOp::create(
           b, ql, arith::MulIOp::create(b, ql, sample, index(seq)), qStart);
+      Value firstColumn = arith::MulIOp::create(b, ql, head, index(headDim));
       b.setInsertionPointToStart(queryLoop.getTerminator().getBody());
-      SmallVector<OpFoldResult> offsets = {firstRow, b.getIndexAttr(0)};
+      SmallVector<OpFoldResult> offsets = {firstRow, firstColumn};
       SmallVector<OpFoldResult> sizes = {b.getIndexAttr(tile),
-                                         b.getIndexAttr(heads * headDim)};
+                                         b.getIndexAttr(headDim)};
       tensor::ParallelInsertSliceOp::create(
           b, ql, tileRows, queryLoop.getRegionIterArgs()[0], offsets, sizes,
           ArrayRef<OpFoldResult>(strides).take_front(2));
     } else {
       b.setInsertionPointToStart(queryLoop.getTerminator().getBody());
-      SmallVector<OpFoldResult> offsets = {sample, qStart, b.getIndexAttr(0),
+      SmallVector<OpFoldResult> offsets = {sample, qStart, head,
                                            b.getIndexAttr(0)};
       SmallVector<OpFoldResult> sizes = {
-          b.getIndexAttr(1), b.getIndexAttr(tile), b.getIndexAttr(heads),
+          b.getIndexAttr(1), b.getIndexAttr(tile), b.getIndexAttr(1),
           b.getIndexAttr(headDim)};
       tensor::ParallelInsertSliceOp::create(b, ql, normalized,
                                             queryLoop.getRegionIterArgs()[0],

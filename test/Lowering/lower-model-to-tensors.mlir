@@ -33,23 +33,25 @@
 
 // Expanded (growc-expand-attention, the CPU form), flash-style attention in
 // tiles of 2 (T = 8 needs no padding): an scf.forall over the independent
-// (sample, query tile) pairs writes each tile's rows of the [B*T, H*hd]
-// output in place; an inner loop over the key tiles up to the query tile
-// (causal: upper bound qStart + 2) carries the running max [1, H, 2], sum
-// and output [1, H, 2, hd]. Scores exist per tile pair ([1, H, 2, 2]), never
-// as T x T.
-// CHECK: scf.forall (%[[S:.+]], %[[QS:.+]]) = (0, 0) to (2, 8) step (1, 2) shared_outs({{.*}}) -> (tensor<16x16xf32>)
-// CHECK: tensor.extract_slice {{.*}}[%[[S]], %[[QS]], 0, 0] [1, 2, 4, 4] [1, 1, 1, 1] : tensor<2x8x4x4xf32> to tensor<1x2x4x4xf32>
+// (sample, head, query tile) blocks writes each tile's rows and head
+// columns of the [B*T, H*hd] output in place; an inner loop over the key
+// tiles up to the query tile (causal: upper bound qStart + 2) carries the
+// running max [1, 1, 2], sum and output [1, 1, 2, hd] of one head, reading
+// its KV head (h / 2). Scores exist per tile pair ([1, 1, 2, 2]), never as
+// T x T.
+// CHECK: scf.forall (%[[S:.+]], %[[H:.+]], %[[QS:.+]]) = (0, 0, 0) to (2, 4, 8) step (1, 1, 2) shared_outs({{.*}}) -> (tensor<16x16xf32>)
+// CHECK: %[[KVH:.+]] = arith.divui %[[H]], %{{.*}} : index
+// CHECK: tensor.extract_slice {{.*}}[%[[S]], %[[QS]], %[[H]], 0] [1, 2, 1, 4] [1, 1, 1, 1] : tensor<2x8x4x4xf32> to tensor<1x2x1x4xf32>
 // CHECK: %[[END:.+]] = arith.addi %[[QS]], %{{.*}} : index
-// CHECK: scf.for %{{.*}} = %{{.*}} to %[[END]] step %{{.*}} iter_args({{.*}}) -> (tensor<1x4x2xf32>, tensor<1x4x2xf32>, tensor<1x4x2x4xf32>)
-// CHECK: tensor.extract_slice {{.*}} : tensor<2x8x2x4xf32> to tensor<1x2x2x4xf32>
-// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x4x2x2xf32>)
+// CHECK: scf.for %[[KS:.+]] = %{{.*}} to %[[END]] step %{{.*}} iter_args({{.*}}) -> (tensor<1x1x2xf32>, tensor<1x1x2xf32>, tensor<1x1x2x4xf32>)
+// CHECK: tensor.extract_slice {{.*}}[%[[S]], %[[KS]], %[[KVH]], 0] [1, 2, 1, 4] [1, 1, 1, 1] : tensor<2x8x2x4xf32> to tensor<1x2x1x4xf32>
+// CHECK: linalg.generic {{.*}} outs(%{{.*}} : tensor<1x1x2x2xf32>)
 // CHECK: arith.maximumf
 // CHECK: math.exp
 // CHECK: scf.yield
-// CHECK: %[[ROWS:.+]] = tensor.collapse_shape {{.*}} : tensor<1x2x4x4xf32> into tensor<2x16xf32>
+// CHECK: %[[ROWS:.+]] = tensor.collapse_shape {{.*}} : tensor<1x2x1x4xf32> into tensor<2x4xf32>
 // CHECK: scf.forall.in_parallel
-// CHECK-NEXT: tensor.parallel_insert_slice %[[ROWS]] into %{{.*}}[%{{.*}}, 0] [2, 16] [1, 1] : tensor<2x16xf32> into tensor<16x16xf32>
+// CHECK-NEXT: tensor.parallel_insert_slice %[[ROWS]] into %{{.*}}[%{{.*}}, %{{.*}}] [2, 4] [1, 1] : tensor<2x4xf32> into tensor<16x16xf32>
 // CHECK-NOT: tensor<2x4x8x8xf32>
 // CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
 // Gate, up, down, then the tied head reads the embedding.
@@ -65,7 +67,7 @@
 // PAD-LABEL: func.func @one(
 // PAD-COUNT-3: tensor.pad {{.*}} low[0, 0, 0, 0] high[0, 1, 0, 0]
 // PAD: scf.forall {{.*}} -> (tensor<1x8x4x4xf32>)
-// PAD: scf.for {{.*}} -> (tensor<1x4x4xf32>, tensor<1x4x4xf32>, tensor<1x4x4x4xf32>)
+// PAD: scf.for {{.*}} -> (tensor<1x1x4xf32>, tensor<1x1x4xf32>, tensor<1x1x4x4xf32>)
 // PAD: tensor.extract_slice {{.*}}[0, 0, 0, 0] [1, 7, 4, 4] [1, 1, 1, 1] : tensor<1x8x4x4xf32> to tensor<1x7x4x4xf32>
 
 // The reference lowering of library calls: A · Bᵀ as a contraction.
