@@ -15,6 +15,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/CpuExecutor.h"
+#include "growc/runtime/Data.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Text.h"
@@ -50,6 +51,14 @@ constexpr const char *kUsage =
     "      may name it differently) with the parameters of W, and writes\n"
     "      every output of the graph to O as float32 [B, T, ...] (for a\n"
     "      plain forward graph: 'logits' [B, T, V]).\n"
+    "\n"
+    "  sample --primitive NAME [--depth K] [--shots N] [--seed S]\n"
+    "         [--count C]\n"
+    "      Prints C generated reasoning-primitive prompts (NAME: var-assign-\n"
+    "      math, var-assign-code, induction-copy; SPEC.md section 6) as JSON\n"
+    "      lines {\"prompt\", \"answer\"}; the same seed gives the same\n"
+    "      lines on every machine. Defaults: depth 0, 5 shots, seed 0,\n"
+    "      count 1.\n"
     "\n"
     "Options:\n"
     "  --device=cpu   Where to run (default: the artifact's target). Only the\n"
@@ -335,6 +344,97 @@ int runForward(const std::vector<std::string_view> &args) {
   return 0;
 }
 
+/// `text` as a JSON string literal.
+std::string jsonString(const std::string &text) {
+  std::string out = "\"";
+  for (unsigned char c : text) {
+    switch (c) {
+    case '"':
+      out += "\\\"";
+      break;
+    case '\\':
+      out += "\\\\";
+      break;
+    case '\n':
+      out += "\\n";
+      break;
+    default:
+      if (c < 0x20) {
+        char buf[8];
+        std::snprintf(buf, sizeof buf, "\\u%04x", c);
+        out += buf;
+      } else {
+        out.push_back(static_cast<char>(c));
+      }
+    }
+  }
+  return out + "\"";
+}
+
+int runSample(const std::vector<std::string_view> &args) {
+  std::string primitiveName;
+  long depth = 0, shots = 5, count = 1;
+  unsigned long long seed = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view name = args[i];
+    std::optional<std::string> value;
+    if (size_t eq = name.find('='); eq != std::string_view::npos) {
+      value = std::string(name.substr(eq + 1));
+      name = name.substr(0, eq);
+    } else if (i + 1 < args.size()) {
+      value = std::string(args[++i]);
+    }
+    if (!value)
+      return fail("sample: " + std::string(name) + " needs a value");
+    auto number = [&](long min, long max, long &out) -> bool {
+      char *end = nullptr;
+      long n = std::strtol(value->c_str(), &end, 10);
+      if (value->empty() || *end != '\0' || n < min || n > max)
+        return false;
+      out = n;
+      return true;
+    };
+    if (name == "--primitive") {
+      primitiveName = *value;
+    } else if (name == "--depth") {
+      if (!number(0, 8, depth))
+        return fail("sample: --depth must be in [0, 8], got '" + *value + "'");
+    } else if (name == "--shots") {
+      if (!number(0, 64, shots))
+        return fail("sample: --shots must be in [0, 64], got '" + *value + "'");
+    } else if (name == "--count") {
+      if (!number(1, 1000000, count))
+        return fail("sample: --count must be in [1, 1000000], got '" + *value +
+                    "'");
+    } else if (name == "--seed") {
+      char *end = nullptr;
+      seed = std::strtoull(value->c_str(), &end, 10);
+      if (value->empty() || *end != '\0' || (*value)[0] == '-')
+        return fail("sample: --seed must be a non-negative integer, got '" +
+                    *value + "'");
+    } else {
+      return fail("sample: unknown option '" + std::string(name) +
+                  "' (see growc-run --help)");
+    }
+  }
+  if (primitiveName.empty())
+    return fail("sample: --primitive is required");
+  StatusOr<Primitive> primitive = parsePrimitive(primitiveName);
+  if (!primitive.isOk())
+    return fail("sample: " + primitive.status().message());
+  Rng rng(seed);
+  for (long i = 0; i < count; ++i) {
+    StatusOr<PrimitiveExample> example =
+        generatePrompt(*primitive, int(depth), int(shots), rng);
+    if (!example.isOk())
+      return fail("sample: " + example.status().message());
+    std::printf("{\"prompt\": %s, \"answer\": %s}\n",
+                jsonString(example->prompt).c_str(),
+                jsonString(example->answer).c_str());
+  }
+  return 0;
+}
+
 int run(int argc, char **argv) {
   std::vector<std::string_view> args(argv + 1, argv + argc);
   if (args.empty())
@@ -346,6 +446,8 @@ int run(int argc, char **argv) {
   }
   if (command == "forward")
     return runForward({args.begin() + 1, args.end()});
+  if (command == "sample")
+    return runSample({args.begin() + 1, args.end()});
   if (!command.empty() && command[0] == '-')
     return fail("unknown option '" + std::string(command) +
                 "' before the command (see growc-run --help)");
