@@ -285,6 +285,14 @@ llvm::Error growc::writeCpuSharedObject(ModuleOp module, llvm::StringRef path) {
     return fail("cannot create a target machine for the host");
   llvmModule->setTargetTriple(triple);
   llvmModule->setDataLayout(machine->createDataLayout());
+  // LLVM vectorises for 256-bit registers on AVX-512 hosts by default (to
+  // avoid frequency drops in mixed code); growc's kernels are all vector
+  // loops, so they use the full width the host has.
+  if (llvm::StringMap<bool> hostFeatures = llvm::sys::getHostCPUFeatures();
+      hostFeatures.lookup("avx512f"))
+    for (llvm::Function &function : *llvmModule)
+      if (!function.isDeclaration())
+        function.addFnAttr("prefer-vector-width", "512");
   if (llvm::Error err = makeOptimizingTransformer(
           /*optLevel=*/3, /*sizeLevel=*/0, machine.get())(llvmModule.get()))
     return err;
