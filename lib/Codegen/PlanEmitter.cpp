@@ -137,19 +137,30 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
                                                 StringRef kernelsFile) {
   auto paramNames = host->getAttrOfType<ArrayAttr>("growc.param_names");
   auto outputNames = host->getAttrOfType<ArrayAttr>("growc.output_names");
+  StringRef graphName = "forward";
+  if (auto graph = host->getAttrOfType<StringAttr>("growc.graph"))
+    graphName = graph.getValue();
   auto batch = host->getAttrOfType<IntegerAttr>("growc.batch");
   auto seq = host->getAttrOfType<IntegerAttr>("growc.seq");
   auto vocab = host->getAttrOfType<IntegerAttr>("growc.vocab_size");
   if (!paramNames || !outputNames || !batch || !seq || !vocab)
     return fail("the host function lacks its growc.* attributes");
   Block &body = host.getBody().front();
+  // Inputs come first: `tokens`, and `targets` for a loss graph.
+  SmallVector<StringRef> inputNames = {"tokens"};
+  if (auto names = host->getAttrOfType<ArrayAttr>("growc.input_names"))
+    inputNames = llvm::map_to_vector(names, [](Attribute name) {
+      return cast<StringAttr>(name).getValue();
+    });
+  unsigned numInputs = inputNames.size();
   unsigned numParams = paramNames.size(), numOutputs = outputNames.size();
-  if (body.getNumArguments() != 1 + numParams + numOutputs)
+  if (body.getNumArguments() != numInputs + numParams + numOutputs)
     return fail(llvm::formatv("host function has {0} arguments, expected "
-                              "tokens + {1} parameters + {2} outputs",
-                              body.getNumArguments(), numParams, numOutputs));
+                              "{1} inputs + {2} parameters + {3} outputs",
+                              body.getNumArguments(), numInputs, numParams,
+                              numOutputs));
 
-  // Arguments: tokens, parameters, then one out-parameter per output.
+  // Arguments: inputs, parameters, then one out-parameter per output.
   json::Array inputs, params, outputs;
   auto tensorEntry = [&](StringRef name, Value value,
                          unsigned buffer) -> llvm::Expected<json::Object> {
@@ -162,12 +173,15 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
                         {"dtype", *dtype},
                         {"shape", shapeOf(type)}};
   };
-  for (BlockArgument arg : body.getArguments().take_front(1 + numParams))
+  for (BlockArgument arg :
+       body.getArguments().take_front(numInputs + numParams))
     newBuffer(arg, 0, /*persistent=*/true);
-  auto tokens = tensorEntry("tokens", body.getArgument(0), 0);
-  if (!tokens)
-    return tokens.takeError();
-  inputs.push_back(std::move(*tokens));
+  for (auto [i, name] : llvm::enumerate(inputNames)) {
+    auto input = tensorEntry(name, body.getArgument(i), i);
+    if (!input)
+      return input.takeError();
+    inputs.push_back(std::move(*input));
+  }
 
   // Walk the host ops: allocations and views define buffers; kernel calls
   // and GEMMs become steps; a copy into an out-parameter makes that output
@@ -247,9 +261,9 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
     } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
       auto target = dyn_cast<BlockArgument>(copy.getTarget());
       std::optional<unsigned> source = bufferOf(copy.getSource());
-      if (!target || target.getArgNumber() <= numParams || !source)
+      if (!target || target.getArgNumber() < numInputs + numParams || !source)
         return fail("a copy that does not produce a model output");
-      outputBuffer[target.getArgNumber() - 1 - numParams] = *source;
+      outputBuffer[target.getArgNumber() - numInputs - numParams] = *source;
       buffers[*source].persistent = true;
     } else if (!isa<func::ReturnOp>(op)) {
       return fail(llvm::formatv("unsupported op '{0}' in the host function",
@@ -258,7 +272,7 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
   }
   // Outputs written in place (hoisted allocations) are their own buffers.
   for (unsigned i = 0; i < numOutputs; ++i) {
-    BlockArgument arg = body.getArgument(1 + numParams + i);
+    BlockArgument arg = body.getArgument(numInputs + numParams + i);
     if (!outputBuffer.count(i)) {
       std::optional<unsigned> id = bufferOf(arg);
       if (!id)
@@ -276,7 +290,7 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
   auto copies = host->getAttrOfType<ArrayAttr>("growc.param_copies");
   for (auto [i, name] : llvm::enumerate(paramNames)) {
     auto entry = tensorEntry(cast<StringAttr>(name).getValue(),
-                             body.getArgument(1 + i), 1 + i);
+                             body.getArgument(numInputs + i), numInputs + i);
     if (!entry)
       return entry.takeError();
     // Provenance travels with the artifact (DESIGN.md "Growth is data").
@@ -298,7 +312,7 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
 
   return json::Object{{"format", "growc-plan"},
                       {"version", 1},
-                      {"graph", "forward"},
+                      {"graph", graphName},
                       {"target", target},
                       {"model", host.getSymName()},
                       {"kernels_file", kernelsFile},

@@ -53,6 +53,9 @@ public:
   Value rope(Value x, int64_t heads);
   Value attention(Value q, Value k, Value v);
   Value swiglu(Value gate, Value up);
+  /// Mean cross-entropy [1] of `logits` [B·T, V] against `targets`
+  /// [B, T] (int32; -100 = ignored), from each row's max and log-sum-exp.
+  Value crossEntropy(Value logits, Value targets);
   Value add(Value lhs, Value rhs);
   /// select(position < until, ifSkipped, otherwise) row-wise; until < 0
   /// means every position.
@@ -216,6 +219,74 @@ Value ForwardBuilder::swiglu(Value gate, Value up) {
       });
 }
 
+Value ForwardBuilder::crossEntropy(Value logits, Value targets) {
+  Value flatTargets = tensor::CollapseShapeOp::create(
+      b, loc, targets, ArrayRef<ReassociationIndices>{{0, 1}});
+  AffineMap id = map(2, {dim(0), dim(1)}), row = map(2, {dim(0)});
+  Value rowMax =
+      generic({logits}, fill({rows}, -std::numeric_limits<double>::infinity()),
+              {id, row}, {kPar, kRed},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                return arith::MaximumFOp::create(nb, l, args[0], args[1]);
+              });
+  Value sumExp =
+      generic({logits, rowMax}, zeros({rows}), {id, row, row}, {kPar, kRed},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                Value e = math::ExpOp::create(
+                    nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+                return arith::AddFOp::create(nb, l, e, args[2]);
+              });
+  // Per row: [nll, 1] for a scored position, [0, 0] for an ignored one.
+  AffineMap rowOf1 = map(1, {dim(0)});
+  auto perRow = [&](bool count) {
+    return generic(
+        {flatTargets, rowMax, sumExp}, empty({rows}),
+        {rowOf1, rowOf1, rowOf1, rowOf1}, {kPar},
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          Value zero32 =
+              arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(0));
+          Value valid = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
+                                              args[0], zero32);
+          Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
+          if (count)
+            return arith::SelectOp::create(
+                nb, l, valid,
+                arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)), zero);
+          // Clamped so that an ignored row still reads inside the logits.
+          Value target = arith::IndexCastOp::create(
+              nb, l, nb.getIndexType(),
+              arith::SelectOp::create(nb, l, valid, args[0], zero32));
+          Value picked = tensor::ExtractOp::create(
+              nb, l, logits,
+              ValueRange{linalg::IndexOp::create(nb, l, 0), target});
+          Value nll = arith::SubFOp::create(
+              nb, l,
+              arith::AddFOp::create(nb, l, math::LogOp::create(nb, l, args[2]),
+                                    args[1]),
+              picked);
+          return arith::SelectOp::create(nb, l, valid, nll, zero);
+        });
+  };
+  auto total = [&](Value perRowValues) {
+    Value asRow = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({1, rows}, f32), perRowValues,
+        ArrayRef<ReassociationIndices>{{0, 1}});
+    return generic({asRow}, zeros({1}), {id, row}, {kPar, kRed},
+                   [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                     return arith::AddFOp::create(nb, l, args[0], args[1]);
+                   });
+  };
+  Value nllSum = total(perRow(false)), countSum = total(perRow(true));
+  AffineMap one = map(1, {dim(0)});
+  return generic({nllSum, countSum}, empty({1}), {one, one, one}, {kPar},
+                 [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                   Value atLeastOne = arith::MaximumFOp::create(
+                       nb, l, args[1],
+                       arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)));
+                   return arith::DivFOp::create(nb, l, args[0], atLeastOne);
+                 });
+}
+
 Value ForwardBuilder::add(Value lhs, Value rhs) {
   auto type = cast<RankedTensorType>(lhs.getType());
   AffineMap id = map(2, {dim(0), dim(1)});
@@ -256,6 +327,12 @@ struct LowerModelToTensorsPass
   LogicalResult lower(ModelOp model);
 
   void runOnOperation() override {
+    if (graph != "forward" && graph != "loss") {
+      getOperation().emitError("growc-lower-model-to-tensors: graph must be "
+                               "forward or loss, got '")
+          << graph << "'";
+      return signalPassFailure();
+    }
     if (batch < 1 || seq < 1 || keyBlock < 1) {
       getOperation().emitError("growc-lower-model-to-tensors: batch, seq and "
                                "key-block must be positive");
@@ -274,8 +351,12 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
            << int64_t(seq) << " exceeds the model's context "
            << config.getContextLength();
   SmallVector<ParamOp> params = model.getParams();
-  SmallVector<Type> inputTypes = {
-      RankedTensorType::get({batch, seq}, IntegerType::get(&getContext(), 32))};
+  bool lossGraph = graph == "loss";
+  auto tokenType =
+      RankedTensorType::get({batch, seq}, IntegerType::get(&getContext(), 32));
+  SmallVector<Type> inputTypes = {tokenType};
+  if (lossGraph)
+    inputTypes.push_back(tokenType); // targets
   SmallVector<Attribute> paramNames, paramSources, paramCopies;
   for (ParamOp param : params) {
     paramSources.push_back(param.getSource() ? param.getSourceAttr()
@@ -290,10 +371,19 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   }
   ReturnOp ret = model.getReturn();
   SmallVector<Type> outputTypes;
-  for (Value output : ret.getOutputs())
-    outputTypes.push_back(RankedTensorType::get(
-        {batch, seq, cast<RankedTensorType>(output.getType()).getDimSize(2)},
-        Float32Type::get(&getContext())));
+  if (lossGraph) {
+    if (ret.getNames().empty() ||
+        cast<StringAttr>(ret.getNames()[0]).getValue() != "logits")
+      return ret.emitOpError("a loss graph needs 'logits' as the first "
+                             "output");
+    outputTypes.push_back(
+        RankedTensorType::get({1}, Float32Type::get(&getContext())));
+  } else {
+    for (Value output : ret.getOutputs())
+      outputTypes.push_back(RankedTensorType::get(
+          {batch, seq, cast<RankedTensorType>(output.getType()).getDimSize(2)},
+          Float32Type::get(&getContext())));
+  }
 
   OpBuilder builder(model);
   Location loc = model.getLoc();
@@ -303,7 +393,12 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   func->setAttr("growc.param_names", builder.getArrayAttr(paramNames));
   func->setAttr("growc.param_sources", builder.getArrayAttr(paramSources));
   func->setAttr("growc.param_copies", builder.getArrayAttr(paramCopies));
-  func->setAttr("growc.output_names", ret.getNames());
+  func->setAttr("growc.output_names",
+                lossGraph ? builder.getStrArrayAttr({"loss"}) : ret.getNames());
+  func->setAttr("growc.graph", builder.getStringAttr(graph));
+  if (lossGraph)
+    func->setAttr("growc.input_names",
+                  builder.getStrArrayAttr({"tokens", "targets"}));
   func->setAttr("growc.vocab_size",
                 builder.getI64IntegerAttr(config.getVocab()));
   func->setAttr("growc.batch", builder.getI64IntegerAttr(batch));
@@ -313,7 +408,7 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
 
   llvm::StringMap<Value> paramValues;
   for (auto [param, arg] :
-       llvm::zip(params, entry->getArguments().drop_front()))
+       llvm::zip(params, entry->getArguments().drop_front(lossGraph ? 2 : 1)))
     paramValues[param.getSymName()] = arg;
   ForwardBuilder fb(builder, loc, config, batch, seq, keyBlock);
   DenseMap<Value, Value> lowered; // grow value -> [B·T, F] tensor
@@ -390,8 +485,13 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
       }
     } else if (auto ret = dyn_cast<ReturnOp>(op)) {
       SmallVector<Value> results;
-      for (Value output : ret.getOutputs())
-        results.push_back(fb.unflatten(lowered[output]));
+      if (lossGraph) {
+        results.push_back(fb.crossEntropy(lowered[ret.getOutputs()[0]],
+                                          entry->getArgument(1)));
+      } else {
+        for (Value output : ret.getOutputs())
+          results.push_back(fb.unflatten(lowered[output]));
+      }
       func::ReturnOp::create(builder, loc, results);
     }
   }

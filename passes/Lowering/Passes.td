@@ -21,7 +21,11 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
     `linalg.generic`s; attention (causal, grouped KV heads) is one
     `growk.attention` op, expanded per target later.
     The function records `growc.param_names`, `growc.output_names`,
-    `growc.batch` and `growc.seq`.
+    `growc.batch` and `growc.seq`. With `graph=loss` it also takes
+    `targets` (int32 [B, T], -100 = ignored) after `tokens` and returns
+    only `loss` ([1]): the mean cross-entropy of the logits over the
+    positions whose target is not ignored (computed from each row's max and
+    log-sum-exp, as PyTorch does).
   }];
   let dependentDialects = [
     "::growc::growk::GrowKDialect", "::mlir::arith::ArithDialect",
@@ -35,6 +39,9 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
            "Compiled sequence length T">,
     Option<"keyBlock", "key-block", "int64_t", /*default=*/"64",
            "Queries and keys per attention tile (recorded on growk.attention)">,
+    Option<"graph", "graph", "std::string", /*default=*/"\"forward\"",
+           "forward (the model's outputs) or loss (a targets input and the "
+           "mean cross-entropy as the only output)">,
   ];
 }
 

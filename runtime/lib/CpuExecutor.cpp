@@ -281,21 +281,51 @@ Status CpuExecutor::checkTokens(const TensorView &tokens) const {
   return Status::ok();
 }
 
+Status CpuExecutor::checkTargets(const TensorView &tokens,
+                                 const TensorView &targets) const {
+  if (targets.dtype != DType::I32 || targets.shape != tokens.shape ||
+      targets.byteSize != tokens.byteSize ||
+      (targets.byteSize && !targets.data))
+    return Status::error("targets must be int32 of the tokens' shape " +
+                         formatShape(tokens.shape) + ", got " +
+                         dtypeName(targets.dtype) + " " +
+                         formatShape(targets.shape));
+  const int64_t t = tokens.shape[1];
+  for (int64_t i = 0; i < targets.numElements(); ++i) {
+    int32_t target;
+    std::memcpy(&target, targets.data + i * 4, 4);
+    if (target != kIgnoreIndex && (target < 0 || target >= plan_.vocabSize))
+      return Status::error("targets: target " + std::to_string(target) +
+                           " at [" + std::to_string(i / t) + ", " +
+                           std::to_string(i % t) +
+                           "] is neither in the vocabulary [0, " +
+                           std::to_string(plan_.vocabSize) + ") nor " +
+                           std::to_string(kIgnoreIndex) + " (ignored)");
+  }
+  return Status::ok();
+}
+
 StatusOr<std::map<std::string, OutputTensor>>
-CpuExecutor::forward(const TensorView &tokens) {
+CpuExecutor::forward(const TensorView &tokens, const TensorView *targets) {
   try {
     Clock::time_point start = Clock::now();
     const std::string &path = plan_.path;
 
-    // The graph's interface.
+    // The graph's interface: tokens, and targets for a loss graph.
     const PlanTensor *input = plan_.findInput("tokens");
+    const PlanTensor *targetInput = plan_.findInput("targets");
     const std::vector<int64_t> compiledShape = {plan_.batch, plan_.seq};
-    if (plan_.inputs.size() != 1 || !input || input->dtype != DType::I32 ||
-        input->shape != compiledShape)
+    auto isTokenTensor = [&](const PlanTensor *tensor) {
+      return tensor && tensor->dtype == DType::I32 &&
+             tensor->shape == compiledShape;
+    };
+    size_t expectedInputs = targetInput ? 2 : 1;
+    if (plan_.inputs.size() != expectedInputs || !isTokenTensor(input) ||
+        (targetInput && !isTokenTensor(targetInput)))
       return Status::error(
           path +
-          ": a forward run needs a plan whose only input is 'tokens' "
-          "(I32 " +
+          ": a run needs a plan whose inputs are 'tokens' and, for a loss "
+          "graph, 'targets' (I32 " +
           formatShape(compiledShape) + "); this " + plan_.graph +
           " graph has " + std::to_string(plan_.inputs.size()) + " input(s)" +
           (plan_.inputs.empty()
@@ -303,6 +333,12 @@ CpuExecutor::forward(const TensorView &tokens) {
                : ", the first " + inQuotes(plan_.inputs[0].name) + " " +
                      dtypeName(plan_.inputs[0].dtype) + " " +
                      formatShape(plan_.inputs[0].shape)));
+    if (targetInput && !targets)
+      return Status::error(path + ": the " + plan_.graph +
+                           " graph needs targets as well as tokens");
+    if (!targetInput && targets)
+      return Status::error(path + ": the " + plan_.graph +
+                           " graph takes no targets");
     for (const PlanTensor &output : plan_.outputs)
       if (output.dtype != DType::F32)
         return Status::error(path + ": output " + inQuotes(output.name) +
@@ -314,14 +350,26 @@ CpuExecutor::forward(const TensorView &tokens) {
 
     if (Status status = checkTokens(tokens); !status.isOk())
       return status;
+    if (targets)
+      if (Status status = checkTargets(tokens, *targets); !status.isOk())
+        return status;
     const int64_t b = tokens.shape[0], t = tokens.shape[1];
 
-    // Pad into the [batch, seq] input: token 0 outside the top-left block.
+    // Pad into the [batch, seq] input: token 0 outside the top-left block,
+    // and targets there ignored, so padding never enters a loss.
     uint8_t *in = bufferAddress(input->buffer);
     std::memset(in, 0, static_cast<size_t>(input->byteSize));
     for (int64_t i = 0; i < b; ++i)
       std::memcpy(in + i * plan_.seq * 4, tokens.data + i * t * 4,
                   static_cast<size_t>(t) * 4);
+    if (targets) {
+      auto *out =
+          reinterpret_cast<int32_t *>(bufferAddress(targetInput->buffer));
+      std::fill_n(out, plan_.batch * plan_.seq, kIgnoreIndex);
+      for (int64_t i = 0; i < b; ++i)
+        std::memcpy(out + i * plan_.seq, targets->data + i * t * 4,
+                    static_cast<size_t>(t) * 4);
+    }
     timings_.other.seconds += secondsSince(start);
 
     for (PreparedStep &step : steps_) {
@@ -368,8 +416,9 @@ CpuExecutor::forward(const TensorView &tokens) {
                        output.shape[0] == plan_.batch &&
                        output.shape[1] == plan_.seq;
       if (!sliceable) {
-        // Not laid out per token: only meaningful for the full shape.
-        if (b != plan_.batch || t != plan_.seq)
+        // Not laid out per token: only meaningful for the full shape, or a
+        // reduction over positions whose padding is ignored (the loss).
+        if ((b != plan_.batch || t != plan_.seq) && !targets)
           return Status::error(path + ": output " + inQuotes(output.name) +
                                " of shape " + formatShape(output.shape) +
                                " is not [batch, seq, ...], so it " +

@@ -483,8 +483,50 @@ TEST_F(CpuExecutorTest, PlanWithOtherInputs) {
   auto result = executor->forward(tokensView(tokens, {kBatch, kSeq}));
   ASSERT_FALSE(result.isOk());
   EXPECT_TRUE(contains(result.status().message(),
-                       "needs a plan whose only input is 'tokens'"));
+                       "needs a plan whose inputs are 'tokens' and, for a "
+                       "loss graph, 'targets'"));
   EXPECT_TRUE(contains(result.status().message(), "has 2 input(s)"));
+}
+
+// A plan with a `targets` input (a loss graph) needs targets of the tokens'
+// shape, each in the vocabulary or -100; a plan without one takes none.
+TEST_F(CpuExecutorTest, TargetsAreChecked) {
+  std::string plan = replaceOnce(
+      kToyPlan,
+      R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)",
+      R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]},
+                    {"name": "targets", "buffer": 5, "dtype": "I32", "shape": [2, 3]}],)");
+  std::unique_ptr<CpuExecutor> executor = load(plan);
+  ASSERT_TRUE(executor);
+  ToyWeights w;
+  ASSERT_TRUE(executor->loadParams(checkpoint(w.tensors())).isOk());
+  std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
+  TensorView tokenView = tokensView(tokens, {kBatch, kSeq});
+  auto missing = executor->forward(tokenView);
+  ASSERT_FALSE(missing.isOk());
+  EXPECT_TRUE(contains(missing.status().message(),
+                       "graph needs targets as well as tokens"));
+  std::vector<int32_t> targets = {1, 2, 3, 4, -100, -100};
+  TensorView targetView = tokensView(targets, {kBatch, kSeq});
+  EXPECT_TRUE(executor->forward(tokenView, &targetView).isOk());
+  targets[2] = 5; // == vocab size
+  auto outside = executor->forward(tokenView, &targetView);
+  ASSERT_FALSE(outside.isOk());
+  EXPECT_TRUE(contains(outside.status().message(),
+                       "target 5 at [0, 2] is neither in the vocabulary "
+                       "[0, 5) nor -100 (ignored)"));
+  std::vector<int32_t> fewer = {1, 2};
+  TensorView fewerView = tokensView(fewer, {1, 2});
+  auto shape = executor->forward(tokenView, &fewerView);
+  ASSERT_FALSE(shape.isOk());
+  EXPECT_TRUE(contains(shape.status().message(),
+                       "targets must be int32 of the tokens' shape [2, 3]"));
+
+  std::unique_ptr<CpuExecutor> plain = loaded(w);
+  ASSERT_TRUE(plain);
+  auto extra = plain->forward(tokenView, &targetView);
+  ASSERT_FALSE(extra.isOk());
+  EXPECT_TRUE(contains(extra.status().message(), "graph takes no targets"));
 }
 
 TEST_F(CpuExecutorTest, NonFloatOutput) {

@@ -7,13 +7,15 @@
 // RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="batch=0 seq=4" 2>&1 | FileCheck %s --check-prefix=BATCH
 // RUN: growc --import-hf-config %S/Inputs/gqa2-tied.json --num-layers 1 --param-dtype bf16 -o %t.bf16.mlir
 // RUN: not growc-opt %t.bf16.mlir --growc-lower-model-to-tensors="seq=8" 2>&1 | FileCheck %s --check-prefix=BF16
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=loss" | FileCheck %s --check-prefix=LOSS
+// RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="graph=train" 2>&1 | FileCheck %s --check-prefix=GRAPH
 
 // The model becomes a function of the tokens and the parameters (in model
 // order), returning the named outputs at the compiled shape.
 // CHECK-LABEL: func.func @one(
 // CHECK-SAME: %{{.*}}: tensor<2x8xi32>, %{{.*}}: tensor<11x16xf32>
 // CHECK-SAME: -> tensor<2x8x11xf32>
-// CHECK-SAME: growc.batch = 2 : i64, growc.output_names = ["logits"], growc.param_copies = [false,
+// CHECK-SAME: growc.batch = 2 : i64, growc.graph = "forward", growc.output_names = ["logits"], growc.param_copies = [false,
 // CHECK-SAME: growc.param_names = ["model.embed_tokens.weight", "model.layers.0.input_layernorm.weight"
 // CHECK-SAME: growc.param_sources = ["model.embed_tokens.weight",
 // CHECK-SAME: growc.seq = 8 : i64, growc.vocab_size = 11 : i64
@@ -77,3 +79,17 @@
 // CONTEXT: error: 'grow.model' op compiled sequence length 65 exceeds the model's context 64
 // BATCH: error: growc-lower-model-to-tensors: batch, seq and key-block must be positive
 // BF16: error: 'grow.param' op lowering needs f32 parameters; 'model.embed_tokens.weight' is 'bf16'
+
+// The loss graph: targets come after tokens, the only output is the mean
+// cross-entropy [1], from each row's max and log-sum-exp of the logits.
+// LOSS-LABEL: func.func @one(
+// LOSS-SAME: %arg0: tensor<1x4xi32>, %arg1: tensor<1x4xi32>, %arg2: tensor<11x16xf32>
+// LOSS-SAME: -> tensor<1xf32>
+// LOSS-SAME: growc.graph = "loss", growc.input_names = ["tokens", "targets"], growc.output_names = ["loss"]
+// LOSS: growk.matmul %{{.*}}, %arg2 : tensor<4x16xf32>, tensor<11x16xf32> -> tensor<4x11xf32>
+// LOSS: arith.maximumf
+// LOSS: math.exp
+// LOSS: arith.cmpi sge
+// LOSS: math.log
+// LOSS: return %{{.*}} : tensor<1xf32>
+// GRAPH: error: growc-lower-model-to-tensors: graph must be forward or loss, got 'train'

@@ -68,7 +68,10 @@ cl::opt<std::string> emit("emit",
                           cl::init(""), cl::cat(growCat));
 
 // Code generation.
-cl::opt<std::string> graph("graph", cl::desc("Graph to compile: forward"),
+cl::opt<std::string> graph("graph",
+                           cl::desc("Graph to compile: forward (default) or "
+                                    "loss (tokens and targets in, mean "
+                                    "cross-entropy out)"),
                            cl::init("forward"), cl::cat(growCat));
 cl::opt<std::string> target("target",
                             cl::desc("Code generation target: cpu (-o *.so) "
@@ -311,6 +314,7 @@ int compileArtifact(MLIRContext &context, ModuleOp module, bool ptx) {
   options.batch = batchSize;
   options.seq = seqLength;
   options.keyBlock = keyBlock;
+  options.graph = graph;
   PassManager pm(&context);
   buildBufferizedForwardPipeline(pm, options);
   if (failed(pm.run(*compiled)))
@@ -414,10 +418,14 @@ int run(MLIRContext &context) {
                 "CPU (-o model.so); PTX always has them");
   if (threadsPerBlock < 1 || threadsPerBlock > 1024)
     return fail("--gpu-threads must be in [1, 1024]");
-  if (graph != "forward")
+  if (graph != "forward" && graph != "loss")
     return fail("--graph=" + graph +
                 " is not available yet; this build compiles the forward "
-                "graph (--graph=forward)");
+                "graph (--graph=forward) and the loss (--graph=loss)");
+  if (graph == "loss" && emit == "ptx")
+    return fail("--graph=loss compiles for the CPU in this build (-o "
+                "model.so): its cross-entropy sums over all rows, which the "
+                "GPU distribution does not do yet");
   if (outputFile != "-" && !outputFile.empty() && emit == "mlir" &&
       outExt != ".mlir" && !emit.getNumOccurrences())
     return fail("cannot infer what to write to '" + outputFile +

@@ -28,6 +28,8 @@ struct CodegenOptions {
   int64_t batch = 1;
   int64_t seq = 256;
   int64_t keyBlock = 64;
+  /// "forward" or "loss" (growc-lower-model-to-tensors' graph option).
+  std::string graph = "forward";
 };
 
 /// grow.model -> bufferized host function + kernel functions: lowering to

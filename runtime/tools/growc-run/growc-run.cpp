@@ -50,7 +50,10 @@ constexpr const char *kUsage =
     "      B and T at most the compiled shape; a file with a single tensor\n"
     "      may name it differently) with the parameters of W, and writes\n"
     "      every output of the graph to O as float32 [B, T, ...] (for a\n"
-    "      plain forward graph: 'logits' [B, T, V]).\n"
+    "      plain forward graph: 'logits' [B, T, V]). For a loss graph\n"
+    "      (growc --graph=loss) T must also hold 'targets' (int32 [B, T],\n"
+    "      -100 = ignored; --batch is a synonym of --tokens) and O gets\n"
+    "      'loss' [1], the mean cross-entropy.\n"
     "\n"
     "  sample --primitive NAME [--depth K] [--shots N] [--seed S]\n"
     "         [--count C]\n"
@@ -152,7 +155,7 @@ Status parseForwardArgs(const std::vector<std::string_view> &args,
     std::optional<std::string> *optionalTarget = nullptr;
     if (name == "--weights")
       target = &opts.weights;
-    else if (name == "--tokens")
+    else if (name == "--tokens" || name == "--batch")
       target = &opts.tokens;
     else if (name == "--out")
       target = &opts.out;
@@ -288,6 +291,17 @@ int runForward(const std::vector<std::string_view> &args) {
 
   if (Status status = exec.checkTokens(**tokens); !status.isOk())
     return fail(opts.tokens + ": " + status.message());
+  // A loss graph reads its targets from the same file.
+  const TensorView *targets = nullptr;
+  if (exec.plan().findInput("targets")) {
+    targets = tokensFile->find("targets");
+    if (!targets || !tokensFile->find("tokens"))
+      return fail(opts.tokens + ": a " + exec.plan().graph +
+                  " graph needs tensors 'tokens' and 'targets' (int32 [B, "
+                  "T]; -100 = ignored)");
+    if (Status status = exec.checkTargets(**tokens, *targets); !status.isOk())
+      return fail(opts.tokens + ": " + status.message());
+  }
 
   // With --repeat the fastest pass is reported and its per-kind timings
   // kept (the first pass also faults the arena pages in).
@@ -298,7 +312,7 @@ int runForward(const std::vector<std::string_view> &args) {
   for (int i = 0; i < opts.repeat; ++i) {
     exec.resetTimings();
     start = Clock::now();
-    outputs = exec.forward(**tokens);
+    outputs = exec.forward(**tokens, targets);
     if (!outputs.isOk())
       return fail(outputs.status());
     double ms = millisecondsSince(start);

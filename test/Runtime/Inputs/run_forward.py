@@ -6,6 +6,9 @@ PyTorch reference (test/Reference/llama_reference.py, float64).
 Optional growth (with the checkpoint migrated by growc) and analysis
 rewrites (--analysis-passes, mirrored by --reference keyword arguments).
 Tokens may be smaller than the compiled shape (--tokens-batch/--tokens-seq).
+With --loss the loss graph is compiled (growc --graph=loss) and its mean
+cross-entropy compared with torch.nn.functional.cross_entropy of the
+reference logits, a quarter of the targets ignored (-100).
 """
 import argparse
 import json
@@ -47,6 +50,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--loss", action="store_true",
+                    help="compile and check the loss graph")
     ap.add_argument("--run-flags", default="",
                     help="extra growc-run flags, e.g. '--threads 3'")
     ap.add_argument("--growc-flags", default="",
@@ -80,6 +85,8 @@ def main():
     if a.analysis_passes:
         cmd.append("--analysis-passes=" + a.analysis_passes)
     cmd += a.growc_flags.split()
+    if a.loss:
+        cmd.append("--graph=loss")
     run(cmd)
     plan = json.load(open(os.path.join(a.tmp, "art", "forward.plan.json")))
     names = [o["name"] for o in plan["outputs"]]
@@ -89,13 +96,26 @@ def main():
     tokens = rng.integers(0, config["vocab_size"], (b, t)).astype(np.int32)
     tokens_path = os.path.join(a.tmp, "tokens.safetensors")
     out_path = os.path.join(a.tmp, "out.safetensors")
-    llama_reference.write_safetensors(tokens_path, {"tokens": tokens})
+    inputs = {"tokens": tokens}
+    if a.loss:
+        targets = rng.integers(0, config["vocab_size"], (b, t)).astype(np.int32)
+        targets[rng.random((b, t)) < 0.25] = -100
+        inputs["targets"] = targets
+    llama_reference.write_safetensors(tokens_path, inputs)
     run([a.growc_run, "forward", artifact, "--weights", weights_path,
          "--tokens", tokens_path, "--out", out_path] + a.run_flags.split())
     got = llama_reference.read_safetensors(out_path)
 
-    ref = llama_reference.forward(config, weights, tokens, outputs=tuple(names),
-                                  dtype=torch.float64, **json.loads(a.reference))
+    if a.loss:
+        logits = llama_reference.forward(config, weights, tokens, dtype=torch.float64,
+                                         **json.loads(a.reference))["logits"]
+        loss = torch.nn.functional.cross_entropy(
+            logits.reshape(-1, logits.shape[-1]),
+            torch.from_numpy(targets.astype(np.int64)).reshape(-1), ignore_index=-100)
+        ref = {"loss": loss.reshape(1)}
+    else:
+        ref = llama_reference.forward(config, weights, tokens, outputs=tuple(names),
+                                      dtype=torch.float64, **json.loads(a.reference))
     worst = 0.0
     for name in names:
         want = ref[name].detach().numpy()
@@ -107,6 +127,9 @@ def main():
         worst = max(worst, err)
         if not err < a.tolerance:
             sys.exit("FAIL: output %s: relative error %.3g >= %g" % (name, err, a.tolerance))
+    if a.loss:
+        print("run-forward: the loss matches PyTorch's cross_entropy (%.6f)" % float(
+            ref["loss"][0]))
     print("run-forward: %d outputs match the PyTorch reference with %d kernels "
           "and %d steps (worst relative error %s)" % (
               len(names), len(plan["kernels"]), len(plan["steps"]),

@@ -109,13 +109,23 @@ public:
   /// OutputTensor for how long its data lives). The plan
   /// must have exactly one input, `tokens` (int32 [batch, seq]), and the
   /// parameters must have been loaded if it has any.
+  ///
+  /// A loss graph (inputs `tokens` and `targets`) also needs `targets`: int32
+  /// of the tokens' shape, each in the vocabulary or kIgnoreIndex; padding
+  /// positions are ignored, so its scalar loss holds for any [b, t].
   StatusOr<std::map<std::string, OutputTensor>>
-  forward(const TensorView &tokens);
+  forward(const TensorView &tokens, const TensorView *targets = nullptr);
+
+  /// The target that contributes nothing to a loss (PyTorch's default).
+  static constexpr int32_t kIgnoreIndex = -100;
 
   /// The checks forward() makes on `tokens`, without running anything: for
   /// callers that want to report bad tokens with their own context (say, the
   /// file they came from). Messages start with "tokens".
   Status checkTokens(const TensorView &tokens) const;
+  /// The checks forward() makes on `targets` for `tokens`.
+  Status checkTargets(const TensorView &tokens,
+                      const TensorView &targets) const;
 
   const ExecutorTimings &timings() const { return timings_; }
   void resetTimings() { timings_ = ExecutorTimings(); }
