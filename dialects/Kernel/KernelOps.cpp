@@ -18,13 +18,18 @@ LogicalResult MatmulOp::verify() {
   ArrayRef<int64_t> a = getLhs().getType().getShape();
   ArrayRef<int64_t> b = getRhs().getType().getShape();
   ArrayRef<int64_t> c = getResult().getType().getShape();
-  if (a[1] != b[1])
+  int64_t m = getTransposeLhs() ? a[1] : a[0];
+  int64_t ka = getTransposeLhs() ? a[0] : a[1];
+  int64_t n = getTransposeRhs() ? b[0] : b[1];
+  int64_t kb = getTransposeRhs() ? b[1] : b[0];
+  if (ka != kb)
     return emitOpError("contraction sizes differ: A is ")
-           << getLhs().getType() << " and B is " << getRhs().getType()
-           << " (B is [N, K])";
-  if (c[0] != a[0] || c[1] != b[0])
+           << getLhs().getType() << (getTransposeLhs() ? " ([K, M])" : "")
+           << " and B is " << getRhs().getType()
+           << (getTransposeRhs() ? " (B is [N, K])" : " (B is [K, N])");
+  if (c[0] != m || c[1] != n)
     return emitOpError("result must be [")
-           << a[0] << ", " << b[0] << "], got " << getResult().getType();
+           << m << ", " << n << "], got " << getResult().getType();
   if (getAcc() && getAcc().getType() != getResult().getType())
     return emitOpError("acc must have the result type ")
            << getResult().getType() << ", got " << getAcc().getType();

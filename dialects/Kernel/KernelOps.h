@@ -24,10 +24,31 @@
 #include "dialects/Kernel/KernelOps.h.inc"
 
 namespace growc::growk {
-/// library_call names of the GEMMs after growc-lower-library-calls-to-linalg:
-/// C = A · Bᵀ, and C = A · Bᵀ + C (the accumulating form of growk.matmul).
-constexpr llvm::StringLiteral kGemmLibraryCall = "growc_gemm_abt";
-constexpr llvm::StringLiteral kGemmAccLibraryCall = "growc_gemm_abt_acc";
+/// The library_call of a GEMM after growc-lower-library-calls-to-linalg:
+/// "growc_gemm_" + "a" or "at" + "b" or "bt" (which operands are stored
+/// transposed) + "_acc" when C holds an accumulator (C = op(A)·op(B) + C).
+/// The forward's projections are "growc_gemm_abt".
+struct GemmCall {
+  bool transposeA = false, transposeB = true, accumulate = false;
+  std::string name() const {
+    return std::string("growc_gemm_") + (transposeA ? "at" : "a") +
+           (transposeB ? "bt" : "b") + (accumulate ? "_acc" : "");
+  }
+  /// The GEMM a library_call names, or nothing if it names none.
+  static std::optional<GemmCall> parse(llvm::StringRef name) {
+    if (!name.consume_front("growc_gemm_"))
+      return std::nullopt;
+    GemmCall call;
+    call.accumulate = name.consume_back("_acc");
+    if (!name.consume_front("a"))
+      return std::nullopt;
+    call.transposeA = name.consume_front("t");
+    if (name != "b" && name != "bt")
+      return std::nullopt;
+    call.transposeB = name == "bt";
+    return call;
+  }
+};
 } // namespace growc::growk
 
 #endif // GROWC_DIALECT_KERNEL_KERNELOPS_H

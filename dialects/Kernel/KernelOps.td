@@ -26,7 +26,10 @@ def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure]> {
   let summary = "GEMM against a weight in [out, in] layout: C = A · Bᵀ (+ acc)";
   let description = [{
     `A` is `[M, K]` activations, `B` a `[N, K]` weight as Hugging Face
-    stores it, the result `[M, N]`. With `acc`, the result is
+    stores it, the result `[M, N]`. The backward pass needs the other
+    layouts: `transpose_lhs` takes `A` as `[K, M]` (weight gradients
+    `dYᵀ · X`), `transpose_rhs = false` takes `B` as `[K, N]` (input
+    gradients `dY · W`); the defaults are the forward's `A · Bᵀ`. With `acc`, the result is
     `A · Bᵀ + acc`: a residual add folded into the GEMM's epilogue (BLAS
     `beta = 1`, cuBLASLt's C input), so no kernel reads the GEMM's output
     and the residual just to add them. A library call: never generated, so
@@ -39,7 +42,9 @@ def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure]> {
   }];
   let arguments = (ins 2DTensorOf<[F32, BF16, F16]>:$lhs,
                        2DTensorOf<[F32, BF16, F16]>:$rhs,
-                       Optional<2DTensorOf<[F32]>>:$acc);
+                       Optional<2DTensorOf<[F32]>>:$acc,
+                       DefaultValuedAttr<BoolAttr, "false">:$transpose_lhs,
+                       DefaultValuedAttr<BoolAttr, "true">:$transpose_rhs);
   let results = (outs 2DTensorOf<[F32]>:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs (`acc` `(` $acc^ `:` type($acc) `)`)? attr-dict `:`
@@ -48,7 +53,12 @@ def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure]> {
   let builders = [
     OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$lhs,
                    "::mlir::Value":$rhs), [{
-      build($_builder, $_state, result, lhs, rhs, ::mlir::Value());
+      build($_builder, $_state, result, lhs, rhs, ::mlir::Value(), false,
+            true);
+    }]>,
+    OpBuilder<(ins "::mlir::Type":$result, "::mlir::Value":$lhs,
+                   "::mlir::Value":$rhs, "::mlir::Value":$acc), [{
+      build($_builder, $_state, result, lhs, rhs, acc, false, true);
     }]>
   ];
   let hasVerifier = 1;

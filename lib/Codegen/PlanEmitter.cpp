@@ -26,8 +26,7 @@ namespace json = llvm::json;
 namespace {
 
 constexpr int64_t kAlignment = 64;
-using growc::growk::kGemmAccLibraryCall;
-using growc::growk::kGemmLibraryCall;
+using growc::growk::GemmCall;
 
 llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
@@ -240,12 +239,13 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
       steps.push_back(json::Object{
           {"op", "kernel"}, {"kernel", it->second}, {"args", std::move(*ids)}});
     } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
-      std::string call = generic.getLibraryCallName();
-      if (call != kGemmLibraryCall && call != kGemmAccLibraryCall)
+      std::optional<GemmCall> call =
+          GemmCall::parse(generic.getLibraryCallName());
+      if (!call)
         return fail("a linalg op other than a GEMM library call is left in "
                     "the host function");
       auto a = cast<MemRefType>(generic.getDpsInputs()[0].getType());
-      auto b = cast<MemRefType>(generic.getDpsInputs()[1].getType());
+      auto c = cast<MemRefType>(generic.getDpsInits()[0].getType());
       auto ids = argBuffers(&op, op.getOperands(), index);
       if (!ids)
         return ids.takeError();
@@ -254,10 +254,12 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
                        {"a", (*ids)[0]},
                        {"b", (*ids)[1]},
                        {"c", (*ids)[2]},
-                       {"m", a.getDimSize(0)},
-                       {"n", b.getDimSize(0)},
-                       {"k", a.getDimSize(1)},
-                       {"beta", call == kGemmAccLibraryCall ? 1 : 0}});
+                       {"m", c.getDimSize(0)},
+                       {"n", c.getDimSize(1)},
+                       {"k", a.getDimSize(call->transposeA ? 0 : 1)},
+                       {"trans_a", call->transposeA ? 1 : 0},
+                       {"trans_b", call->transposeB ? 1 : 0},
+                       {"beta", call->accumulate ? 1 : 0}});
     } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
       auto target = dyn_cast<BlockArgument>(copy.getTarget());
       std::optional<unsigned> source = bufferOf(copy.getSource());

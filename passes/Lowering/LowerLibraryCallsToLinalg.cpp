@@ -17,8 +17,6 @@ using namespace growc;
 
 namespace {
 /// C = A · Bᵀ, row-major, C overwritten (see docs/plan.md).
-using growk::kGemmAccLibraryCall;
-using growk::kGemmLibraryCall;
 
 struct LowerLibraryCallsToLinalgPass
     : growc::impl::LowerLibraryCallsToLinalgBase<
@@ -48,18 +46,18 @@ struct LowerLibraryCallsToLinalgPass
       MLIRContext *ctx = b.getContext();
       AffineExpr m = b.getAffineDimExpr(0), n = b.getAffineDimExpr(1),
                  k = b.getAffineDimExpr(2);
-      SmallVector<AffineMap> maps = {AffineMap::get(3, 0, {m, k}, ctx),
-                                     AffineMap::get(3, 0, {n, k}, ctx),
-                                     AffineMap::get(3, 0, {m, n}, ctx)};
+      bool ta = op.getTransposeLhs(), tb = op.getTransposeRhs();
+      SmallVector<AffineMap> maps = {
+          AffineMap::get(3, 0, {ta ? k : m, ta ? m : k}, ctx),
+          AffineMap::get(3, 0, {tb ? n : k, tb ? k : n}, ctx),
+          AffineMap::get(3, 0, {m, n}, ctx)};
+      growk::GemmCall call{ta, tb, bool(op.getAcc())};
       auto generic = linalg::GenericOp::create(
           b, loc, TypeRange{type}, ValueRange{op.getLhs(), op.getRhs()},
           ValueRange{init}, maps,
           {utils::IteratorType::parallel, utils::IteratorType::parallel,
            utils::IteratorType::reduction},
-          "",
-          !libraryCall  ? ""
-          : op.getAcc() ? kGemmAccLibraryCall
-                        : kGemmLibraryCall,
+          "", libraryCall ? call.name() : "",
           [&](OpBuilder &nb, Location l, ValueRange args) {
             Value lhs = args[0], rhs = args[1];
             Type f32 = nb.getF32Type();

@@ -173,6 +173,8 @@ Status CpuExecutor::prepare() {
       prepared.n = static_cast<int>(step.n);
       prepared.k = static_cast<int>(step.k);
       prepared.beta = static_cast<float>(step.beta);
+      prepared.transA = step.transA != 0;
+      prepared.transB = step.transB != 0;
       break;
     }
     steps_.push_back(std::move(prepared));
@@ -390,13 +392,18 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets) {
         }
         break;
       case PlanStep::Op::Gemm:
-        // C[m, n] = A[m, k] * B[n, k]^T (+ C when beta is 1), row-major;
-        // rows of A and C split over the threads.
+        // C[m, n] = op(A) * op(B) (+ C when beta is 1), row-major; rows of
+        // C split over the threads.
         pool_->parallelFor(step.m, [&](int64_t begin, int64_t end) {
-          cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans,
-                      static_cast<int>(end - begin), step.n, step.k, 1.0f,
-                      step.a + begin * step.k, step.k, step.b, step.k,
-                      step.beta, step.c + begin * step.n, step.n);
+          // Rows [begin, end) of C: rows of A, or columns of a stored Aᵀ.
+          const float *a =
+              step.transA ? step.a + begin : step.a + begin * step.k;
+          cblas_sgemm(CblasRowMajor, step.transA ? CblasTrans : CblasNoTrans,
+                      step.transB ? CblasTrans : CblasNoTrans,
+                      static_cast<int>(end - begin), step.n, step.k, 1.0f, a,
+                      step.transA ? step.m : step.k, step.b,
+                      step.transB ? step.k : step.n, step.beta,
+                      step.c + begin * step.n, step.n);
         });
         timings_.gemm.seconds += secondsSince(stepStart);
         ++timings_.gemm.calls;

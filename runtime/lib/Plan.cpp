@@ -562,8 +562,9 @@ Status PlanParser::parseKernelStep(const JsonValue &step,
 
 Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
                                  PlanStep &out) {
-  GROWC_RETURN_IF_ERROR(
-      checkKeys(step, ctx, {"op", "a", "b", "c", "m", "n", "k", "beta"}));
+  GROWC_RETURN_IF_ERROR(checkKeys(
+      step, ctx,
+      {"op", "a", "b", "c", "m", "n", "k", "trans_a", "trans_b", "beta"}));
   out.op = PlanStep::Op::Gemm;
   GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "a", out.a));
   GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "b", out.b));
@@ -571,6 +572,8 @@ Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "m", 1, kMaxGemmDim, out.m));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "n", 1, kMaxGemmDim, out.n));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "k", 1, kMaxGemmDim, out.k));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "trans_a", 0, 1, out.transA));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "trans_b", 0, 1, out.transB));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "beta", 0, 1, out.beta));
 
   // Dimensions are below 2^31, so the products fit in int64_t.

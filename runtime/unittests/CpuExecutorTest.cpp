@@ -213,81 +213,98 @@ TEST_F(CpuExecutorTest, FewerTokensArePaddedAndOutputsSliced) {
 }
 
 TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
-  // C[m, n] = A[m, k] * B[n, k]^T with A and B as parameters and sizes that
-  // are not multiples of any vector width, then C += A * B^T (beta 1).
-  const int64_t m = 37, n = 29, k = 53;
-  auto padded = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
-  const int64_t aOff = 64, bOff = aOff + padded(m * k * 4),
-                cOff = bOff + padded(n * k * 4),
-                arena = cOff + padded(m * n * 4);
-  auto num = [](int64_t v) { return std::to_string(v); };
-  std::string plan =
-      R"({"format": "growc-plan", "version": 1, "graph": "forward",
+  // C[m, n] = op(A) * op(B) with A and B as parameters and sizes that are
+  // not multiples of any vector width, then C += op(A) * op(B) (beta 1), in
+  // each storage layout (A [m, k] or [k, m], B [n, k] or [k, n]) and over
+  // three threads, so row splits of a transposed A are covered.
+  for (auto [transA, transB] :
+       {std::pair{0, 1}, std::pair{1, 1}, std::pair{0, 0}, std::pair{1, 0}}) {
+    SCOPED_TRACE("trans_a " + std::to_string(transA) + ", trans_b " +
+                 std::to_string(transB));
+    const int64_t m = 37, n = 29, k = 53;
+    auto padded = [](int64_t bytes) { return (bytes + 63) / 64 * 64; };
+    const int64_t aOff = 64, bOff = aOff + padded(m * k * 4),
+                  cOff = bOff + padded(n * k * 4),
+                  arena = cOff + padded(m * n * 4);
+    auto num = [](int64_t v) { return std::to_string(v); };
+    std::string plan =
+        R"({"format": "growc-plan", "version": 1, "graph": "forward",
       "target": "cpu", "model": "gemm", "kernels_file": "fwd.so",
       "batch": 1, "seq": 1, "vocab_size": 2, "alignment": 64,
       "arena_size": )" +
-      num(arena) + R"(, "buffers": [{"id": 0, "offset": 0, "size": 64},
+        num(arena) + R"(, "buffers": [{"id": 0, "offset": 0, "size": 64},
         {"id": 1, "offset": )" +
-      num(aOff) + R"(, "size": )" + num(m * k * 4) +
-      R"(}, {"id": 2, "offset": )" + num(bOff) + R"(, "size": )" +
-      num(n * k * 4) + R"(}, {"id": 3, "offset": )" + num(cOff) +
-      R"(, "size": )" + num(m * n * 4) + R"(}],
+        num(aOff) + R"(, "size": )" + num(m * k * 4) +
+        R"(}, {"id": 2, "offset": )" + num(bOff) + R"(, "size": )" +
+        num(n * k * 4) + R"(}, {"id": 3, "offset": )" + num(cOff) +
+        R"(, "size": )" + num(m * n * 4) + R"(}],
       "inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [1, 1]}],
       "params": [
         {"name": "a", "buffer": 1, "dtype": "F32", "shape": [)" +
-      num(m) + ", " + num(k) + R"(], "source": "a", "copy": false},
+        (transA ? num(k) + ", " + num(m) : num(m) + ", " + num(k)) +
+        R"(], "source": "a", "copy": false},
         {"name": "b", "buffer": 2, "dtype": "F32", "shape": [)" +
-      num(n) + ", " + num(k) + R"(], "source": "b", "copy": false}],
+        (transB ? num(n) + ", " + num(k) : num(k) + ", " + num(n)) +
+        R"(], "source": "b", "copy": false}],
       "outputs": [{"name": "c", "buffer": 3, "dtype": "F32", "shape": [)" +
-      num(m) + ", " + num(n) + R"(]}],
+        num(m) + ", " + num(n) + R"(]}],
       "kernels": [],
       "steps": [{"op": "gemm", "a": 1, "b": 2, "c": 3, "m": )" +
-      num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) +
-      R"(, "beta": 0},
+        num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) +
+        R"(, "trans_a": )" + num(transA) + R"(, "trans_b": )" + num(transB) +
+        R"(, "beta": 0},
         {"op": "gemm", "a": 1, "b": 2, "c": 3, "m": )" +
-      num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) +
-      R"(, "beta": 1}]})";
+        num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) +
+        R"(, "trans_a": )" + num(transA) + R"(, "trans_b": )" + num(transB) +
+        R"(, "beta": 1}]})";
 
-  std::mt19937 rng(7);
-  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
-  std::vector<float> a(m * k), b(n * k);
-  for (float &x : a)
-    x = dist(rng);
-  for (float &x : b)
-    x = dist(rng);
-  std::vector<float> expected(m * n);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t j = 0; j < n; ++j) {
-      double sum = 0;
-      for (int64_t l = 0; l < k; ++l)
-        sum += double(a[i * k + l]) * b[j * k + l];
-      // The second, accumulating GEMM (beta 1) adds the product again.
-      expected[i * n + j] = float(2 * sum);
-    }
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+    std::vector<float> a(m * k), b(n * k);
+    for (float &x : a)
+      x = dist(rng);
+    for (float &x : b)
+      x = dist(rng);
+    std::vector<float> expected(m * n);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        double sum = 0;
+        for (int64_t l = 0; l < k; ++l)
+          sum += double(a[transA ? l * m + i : i * k + l]) *
+                 b[transB ? j * k + l : l * n + j];
+        // The second, accumulating GEMM (beta 1) adds the product again.
+        expected[i * n + j] = float(2 * sum);
+      }
 
-  std::unique_ptr<CpuExecutor> executor = load(plan);
-  ASSERT_TRUE(executor);
-  Status status = executor->loadParams(
-      checkpoint({{"a", DType::F32, {m, k}, a.data(), a.size() * 4},
-                  {"b", DType::F32, {n, k}, b.data(), b.size() * 4}}));
-  ASSERT_TRUE(status.isOk()) << status.message();
-  std::vector<int32_t> tokens = {1};
-  auto outputs = executor->forward(tokensView(tokens, {1, 1}));
-  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
-  // Not laid out per token: returned whole, in the plan's shape.
-  EXPECT_EQ(outputs->at("c").shape, (std::vector<int64_t>{m, n}));
-  ASSERT_EQ(static_cast<size_t>(outputs->at("c").numElements), expected.size());
-  for (size_t i = 0; i < expected.size(); ++i)
-    EXPECT_NEAR(outputs->at("c").data[i], expected[i], 1e-4f)
-        << "c[" << i << "]";
+    std::unique_ptr<CpuExecutor> executor = load(plan, /*threads=*/3);
+    ASSERT_TRUE(executor);
+    std::vector<int64_t> aShape =
+        transA ? std::vector<int64_t>{k, m} : std::vector<int64_t>{m, k};
+    std::vector<int64_t> bShape =
+        transB ? std::vector<int64_t>{n, k} : std::vector<int64_t>{k, n};
+    Status status = executor->loadParams(
+        checkpoint({{"a", DType::F32, aShape, a.data(), a.size() * 4},
+                    {"b", DType::F32, bShape, b.data(), b.size() * 4}}));
+    ASSERT_TRUE(status.isOk()) << status.message();
+    std::vector<int32_t> tokens = {1};
+    auto outputs = executor->forward(tokensView(tokens, {1, 1}));
+    ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+    // Not laid out per token: returned whole, in the plan's shape.
+    EXPECT_EQ(outputs->at("c").shape, (std::vector<int64_t>{m, n}));
+    ASSERT_EQ(static_cast<size_t>(outputs->at("c").numElements),
+              expected.size());
+    for (size_t i = 0; i < expected.size(); ++i)
+      EXPECT_NEAR(outputs->at("c").data[i], expected[i], 1e-4f)
+          << "c[" << i << "]";
 
-  // ... and cannot be cut down to fewer tokens.
-  std::vector<int32_t> none;
-  auto sliced = executor->forward(tokensView(none, {0, 0}));
-  ASSERT_FALSE(sliced.isOk());
-  EXPECT_TRUE(
-      contains(sliced.status().message(),
-               "output 'c' of shape [37, 29] is not [batch, seq, ...]"));
+    // ... and cannot be cut down to fewer tokens.
+    std::vector<int32_t> none;
+    auto sliced = executor->forward(tokensView(none, {0, 0}));
+    ASSERT_FALSE(sliced.isOk());
+    EXPECT_TRUE(
+        contains(sliced.status().message(),
+                 "output 'c' of shape [37, 29] is not [batch, seq, ...]"));
+  }
 }
 
 //===----------------------------------------------------------------------===//

@@ -74,7 +74,8 @@ inline const char *const kToyPlan = R"({
   ],
   "steps": [
     {"op": "kernel", "kernel": 0, "args": [0, 1, 3]},
-    {"op": "gemm", "a": 3, "b": 2, "c": 4, "m": 6, "n": 5, "k": 4, "beta": 0},
+    {"op": "gemm", "a": 3, "b": 2, "c": 4, "m": 6, "n": 5, "k": 4,
+     "trans_a": 0, "trans_b": 1, "beta": 0},
     {"op": "kernel", "kernel": 1, "args": [4, 5]}
   ]
 })";

@@ -25,6 +25,31 @@ func.func @residual(%a: tensor<4x8xf32>, %w: tensor<6x8xf32>, %r: tensor<4x6xf32
 
 // -----
 
+// The backward layouts: dX = dY · W (B stored [K, N]) and dW = dYᵀ · X (A
+// stored [K, M]).
+// CHECK-LABEL: func.func @layouts
+// CHECK: growk.matmul %arg0, %arg1 {transpose_rhs = false} : tensor<4x6xf32>, tensor<6x8xf32> -> tensor<4x8xf32>
+// CHECK: growk.matmul %arg0, %arg2 {transpose_lhs = true, transpose_rhs = false} : tensor<4x6xf32>, tensor<4x8xf32> -> tensor<6x8xf32>
+// LIBCALL-LABEL: func.func @layouts
+// LIBCALL: library_call = "growc_gemm_ab"
+// LIBCALL: library_call = "growc_gemm_atb"
+// JIT-LABEL: func.func @layouts
+func.func @layouts(%dy: tensor<4x6xf32>, %w: tensor<6x8xf32>, %x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<6x8xf32>) {
+  %dx = growk.matmul %dy, %w {transpose_rhs = false} : tensor<4x6xf32>, tensor<6x8xf32> -> tensor<4x8xf32>
+  %dw = growk.matmul %dy, %x {transpose_lhs = true, transpose_rhs = false} : tensor<4x6xf32>, tensor<4x8xf32> -> tensor<6x8xf32>
+  return %dx, %dw : tensor<4x8xf32>, tensor<6x8xf32>
+}
+
+// -----
+
+func.func @transposed_sizes(%dy: tensor<4x6xf32>, %x: tensor<5x8xf32>) -> tensor<6x8xf32> {
+  // expected-error @+1 {{contraction sizes differ: A is 'tensor<4x6xf32>' ([K, M]) and B is 'tensor<5x8xf32>' (B is [K, N])}}
+  %dw = growk.matmul %dy, %x {transpose_lhs = true, transpose_rhs = false} : tensor<4x6xf32>, tensor<5x8xf32> -> tensor<6x8xf32>
+  return %dw : tensor<6x8xf32>
+}
+
+// -----
+
 func.func @acc_shape(%a: tensor<4x8xf32>, %w: tensor<6x8xf32>, %r: tensor<6x4xf32>) -> tensor<4x6xf32> {
   // expected-error @+1 {{acc must have the result type 'tensor<4x6xf32>', got 'tensor<6x4xf32>'}}
   %0 = growk.matmul %a, %w acc(%r : tensor<6x4xf32>) : tensor<4x8xf32>, tensor<6x8xf32> -> tensor<4x6xf32>

@@ -145,6 +145,7 @@ private:
     float *c = nullptr;
     int m = 0, n = 0, k = 0;
     float beta = 0.0f;
+    bool transA = false, transB = true;
   };
 
   CpuExecutor(Plan plan, int threads)

@@ -100,9 +100,13 @@ struct PlanStep {
   // overwritten. a, b, c are buffer ids.
   int64_t a = 0, b = 0, c = 0;
   int64_t m = 0, n = 0, k = 0;
-  /// 0: C = A·Bᵀ (C overwritten); 1: C = A·Bᵀ + C (a residual folded into
-  /// the GEMM).
+  /// 0: C = op(A)·op(B) (C overwritten); 1: C = op(A)·op(B) + C (a
+  /// residual folded into the GEMM).
   int64_t beta = 0;
+  /// op(A) = A, stored [m, k] (0), or Aᵀ with A stored [k, m] (1); op(B) =
+  /// Bᵀ with B stored [n, k] (1, the forward's weights) or B stored [k, n]
+  /// (0).
+  int64_t transA = 0, transB = 1;
 };
 
 /// A verified plan (docs/plan.md, version 1).
