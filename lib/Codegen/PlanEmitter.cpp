@@ -193,6 +193,12 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
     json::Array ids;
     for (Value v : values) {
       std::optional<unsigned> id = bufferOf(v);
+      // An out-parameter written in place (a hoisted allocation) is its own
+      // persistent buffer from its first use on.
+      auto arg = dyn_cast<BlockArgument>(v);
+      if (!id && arg && arg.getOwner() == &body &&
+          arg.getArgNumber() >= numInputs + numParams)
+        id = newBuffer(arg, 0, /*persistent=*/true);
       if (!id)
         return fail(
             llvm::formatv("'{0}' reads a value with no buffer", op->getName()));

@@ -137,17 +137,11 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
           Value kTile = slice(k4, sample, kStart, kvHeadIndex);
           Value vTile = slice(v4, sample, kStart, kvHeadIndex);
           // dims (b, h, t, j, d): q · k for this tile pair.
-          Value scores = generic(
-              {qTile, kTile}, zeros({1, 1, tile, tile}),
-              {map(5, {dim(0), dim(2), dim(1), dim(4)}),
-               map(5, {dim(0), dim(3), kvHead, dim(4)}),
-               map(5, {dim(0), dim(1), dim(2), dim(3)})},
-              {kPar, kPar, kPar, kPar, kRed},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return arith::AddFOp::create(
-                    nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
-                    args[2]);
-              });
+          Value scores = contraction(qTile, kTile, zeros({1, 1, tile, tile}),
+                                     {map(5, {dim(0), dim(2), dim(1), dim(4)}),
+                                      map(5, {dim(0), dim(3), kvHead, dim(4)}),
+                                      map(5, {dim(0), dim(1), dim(2), dim(3)})},
+                                     {kPar, kPar, kPar, kPar, kRed});
           // Scale; mask keys after the query (causal, and past T).
           Value masked = generic(
               {scores}, empty({1, 1, tile, tile}), {id4, id4},
@@ -208,17 +202,11 @@ Value AttentionExpander::expand(Value q, Value k, Value v, Value init) {
           // dims (b, h, t, j, d): acc += p · V. The reduction j sits
           // outside d so the innermost loop runs along contiguous rows
           // of V and of the output.
-          Value accNew = generic(
-              {probs, vTile}, accScaled,
-              {map(5, {dim(0), dim(1), dim(2), dim(3)}),
-               map(5, {dim(0), dim(3), kvHead, dim(4)}),
-               map(5, {dim(0), dim(1), dim(2), dim(4)})},
-              {kPar, kPar, kPar, kRed, kPar},
-              [&](OpBuilder &nb, Location bl, ValueRange args) -> Value {
-                return arith::AddFOp::create(
-                    nb, bl, arith::MulFOp::create(nb, bl, args[0], args[1]),
-                    args[2]);
-              });
+          Value accNew = contraction(probs, vTile, accScaled,
+                                     {map(5, {dim(0), dim(1), dim(2), dim(3)}),
+                                      map(5, {dim(0), dim(3), kvHead, dim(4)}),
+                                      map(5, {dim(0), dim(1), dim(2), dim(4)})},
+                                     {kPar, kPar, kPar, kRed, kPar});
           scf::YieldOp::create(b, l, ValueRange{maxNew, sumNew, accNew});
         });
     // tile[b, t, h, d] = acc[b, h, t, d] / sum[b, h, t], stored at

@@ -50,12 +50,31 @@ public:
   /// forward (the trigonometry would otherwise be redone for every head of
   /// every layer) and read by each layer's RoPE.
   void buildRopeTables();
-  Value rope(Value x, int64_t heads);
+  Value rope(Value x, int64_t heads, bool inverse = false);
   Value attention(Value q, Value k, Value v);
   Value swiglu(Value gate, Value up);
   /// Mean cross-entropy [1] of `logits` [B·T, V] against `targets`
   /// [B, T] (int32; -100 = ignored), from each row's max and log-sum-exp.
-  Value crossEntropy(Value logits, Value targets);
+  /// With `dlogits`, also its gradient with respect to the logits.
+  Value crossEntropy(Value logits, Value targets, Value *dlogits = nullptr);
+
+  // Vector-Jacobian products of the forward's pieces (the grad graph).
+  /// dY · W for y = x · Wᵀ, and dYᵀ · X.
+  Value matmulInputGrad(Value dy, Value weight);
+  Value matmulWeightGrad(Value dy, Value x);
+  /// For y = rmsNorm(x, w, scale): dx, and dw (accumulated over rows).
+  std::pair<Value, Value> rmsNormGrad(Value x, Value weight, double scale,
+                                      Value dy);
+  /// RoPE is a rotation; its VJP is the rotation by minus the angle.
+  Value ropeGrad(Value dy, int64_t heads);
+  /// For out = silu(gate) · up: (dgate, dup).
+  std::pair<Value, Value> swigluGrad(Value gate, Value up, Value dout);
+  /// For o = attention(q, k, v) (causal, grouped KV): (dq, dk, dv). The
+  /// probabilities are recomputed per (sample, head) as [T, T] blocks.
+  std::tuple<Value, Value, Value> attentionGrad(Value q, Value k, Value v,
+                                                Value o, Value dout);
+  /// The gradient of the embedding table from that of its gathered rows.
+  Value embedGrad(Value tokens, Value dEmbedded, int64_t vocab);
   Value add(Value lhs, Value rhs);
   /// select(position < until, ifSkipped, otherwise) row-wise; until < 0
   /// means every position.
@@ -165,7 +184,7 @@ void ForwardBuilder::buildRopeTables() {
   ropeSin = table(false);
 }
 
-Value ForwardBuilder::rope(Value x, int64_t heads) {
+Value ForwardBuilder::rope(Value x, int64_t heads, bool inverse) {
   int64_t headDim = config.getHeadDim(), half = headDim / 2;
   // Element i of a head rotates with angle k = i mod d/2.
   AffineExpr angleIndex = (dim(1) % headDim) % half;
@@ -189,9 +208,11 @@ Value ForwardBuilder::rope(Value x, int64_t heads) {
             tensor::ExtractOp::create(nb, l, x, ValueRange{row, partner});
         Value signedOther = arith::SelectOp::create(
             nb, l, low, arith::NegFOp::create(nb, l, other), other);
+        Value sin =
+            inverse ? Value(arith::NegFOp::create(nb, l, args[2])) : args[2];
         return arith::AddFOp::create(
             nb, l, arith::MulFOp::create(nb, l, args[0], args[1]),
-            arith::MulFOp::create(nb, l, signedOther, args[2]));
+            arith::MulFOp::create(nb, l, signedOther, sin));
       });
 }
 
@@ -219,7 +240,8 @@ Value ForwardBuilder::swiglu(Value gate, Value up) {
       });
 }
 
-Value ForwardBuilder::crossEntropy(Value logits, Value targets) {
+Value ForwardBuilder::crossEntropy(Value logits, Value targets,
+                                   Value *dlogits) {
   Value flatTargets = tensor::CollapseShapeOp::create(
       b, loc, targets, ArrayRef<ReassociationIndices>{{0, 1}});
   AffineMap id = map(2, {dim(0), dim(1)}), row = map(2, {dim(0)});
@@ -278,6 +300,36 @@ Value ForwardBuilder::crossEntropy(Value logits, Value targets) {
   };
   Value nllSum = total(perRow(false)), countSum = total(perRow(true));
   AffineMap one = map(1, {dim(0)});
+  if (dlogits) {
+    // d loss / d logits[n, v] = (softmax[n, v] - [v == target[n]]) / count
+    // on scored rows, 0 on ignored ones.
+    *dlogits = generic(
+        {logits, rowMax, sumExp, flatTargets, countSum},
+        empty(cast<RankedTensorType>(logits.getType()).getShape()),
+        {id, row, row, row, map(2, {b.getAffineConstantExpr(0)}), id},
+        {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          Value zero32 =
+              arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(0));
+          Value valid = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
+                                              args[3], zero32);
+          Value column = arith::IndexCastOp::create(
+              nb, l, nb.getI32Type(), linalg::IndexOp::create(nb, l, 1));
+          Value isTarget = arith::CmpIOp::create(
+              nb, l, arith::CmpIPredicate::eq, column, args[3]);
+          Value prob = arith::DivFOp::create(
+              nb, l,
+              math::ExpOp::create(
+                  nb, l, arith::SubFOp::create(nb, l, args[0], args[1])),
+              args[2]);
+          Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+          Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
+          Value grad = arith::SubFOp::create(
+              nb, l, prob, arith::SelectOp::create(nb, l, isTarget, one, zero));
+          Value count = arith::MaximumFOp::create(nb, l, args[4], one);
+          return arith::SelectOp::create(
+              nb, l, valid, arith::DivFOp::create(nb, l, grad, count), zero);
+        });
+  }
   return generic({nllSum, countSum}, empty({1}), {one, one, one}, {kPar},
                  [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                    Value atLeastOne = arith::MaximumFOp::create(
@@ -285,6 +337,280 @@ Value ForwardBuilder::crossEntropy(Value logits, Value targets) {
                        arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)));
                    return arith::DivFOp::create(nb, l, args[0], atLeastOne);
                  });
+}
+
+Value ForwardBuilder::matmulInputGrad(Value dy, Value weight) {
+  auto dyType = cast<RankedTensorType>(dy.getType());
+  auto wType = cast<RankedTensorType>(weight.getType());
+  auto type =
+      RankedTensorType::get({dyType.getDimSize(0), wType.getDimSize(1)}, f32);
+  return growk::MatmulOp::create(b, loc, type, dy, weight, Value(),
+                                 /*transposeLhs=*/false,
+                                 /*transposeRhs=*/false);
+}
+
+Value ForwardBuilder::matmulWeightGrad(Value dy, Value x) {
+  auto dyType = cast<RankedTensorType>(dy.getType());
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto type =
+      RankedTensorType::get({dyType.getDimSize(1), xType.getDimSize(1)}, f32);
+  return growk::MatmulOp::create(b, loc, type, dy, x, Value(),
+                                 /*transposeLhs=*/true,
+                                 /*transposeRhs=*/false);
+}
+
+std::pair<Value, Value> ForwardBuilder::rmsNormGrad(Value x, Value weight,
+                                                    double scale, Value dy) {
+  // y = s·w·x·r, r = (mean x² + eps)^-1/2; with g = s·w·dy:
+  // dx = r·g - x·r³·(g·x)/D, dw = Σ_rows s·dy·x·r.
+  int64_t hidden = config.getHidden();
+  double eps = config.getEps().convertToDouble();
+  AffineMap id = map(2, {dim(0), dim(1)}), row = map(2, {dim(0)}),
+            col = map(2, {dim(1)});
+  Value sumSq = generic(
+      {x}, zeros({rows}), {id, row}, {kPar, kRed},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return arith::AddFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, args[0], args[0]), args[1]);
+      });
+  Value inverseRms = generic(
+      {sumSq}, empty({rows}), {map(1, {dim(0)}), map(1, {dim(0)})}, {kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value mean = arith::DivFOp::create(
+            nb, l, args[0],
+            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(hidden)));
+        Value rms = math::SqrtOp::create(
+            nb, l,
+            arith::AddFOp::create(
+                nb, l, mean,
+                arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(eps))));
+        return arith::DivFOp::create(
+            nb, l, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)),
+            rms);
+      });
+  auto scaled = [&](OpBuilder &nb, Location l, Value v) -> Value {
+    if (scale == 1.0)
+      return v;
+    return arith::MulFOp::create(
+        nb, l, v, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(scale)));
+  };
+  Value gDotX = generic(
+      {dy, weight, x}, zeros({rows}), {id, col, id, row}, {kPar, kRed},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value g = scaled(nb, l, arith::MulFOp::create(nb, l, args[0], args[1]));
+        return arith::AddFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, g, args[2]), args[3]);
+      });
+  Value dx = generic(
+      {dy, weight, x, inverseRms, gDotX}, empty({rows, hidden}),
+      {id, col, id, row, row, id}, {kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value g = scaled(nb, l, arith::MulFOp::create(nb, l, args[0], args[1]));
+        Value r = args[3];
+        Value r3 =
+            arith::MulFOp::create(nb, l, r, arith::MulFOp::create(nb, l, r, r));
+        Value correction = arith::DivFOp::create(
+            nb, l,
+            arith::MulFOp::create(
+                nb, l, arith::MulFOp::create(nb, l, args[2], r3), args[4]),
+            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(hidden)));
+        return arith::SubFOp::create(nb, l, arith::MulFOp::create(nb, l, r, g),
+                                     correction);
+      });
+  // dims (d, n): the weight gradient sums over rows.
+  AffineMap rowsInner = map(2, {dim(1), dim(0)});
+  Value dw = generic(
+      {dy, x, inverseRms}, zeros({hidden}),
+      {rowsInner, rowsInner, map(2, {dim(1)}), map(2, {dim(0)})}, {kPar, kRed},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value v =
+            scaled(nb, l,
+                   arith::MulFOp::create(
+                       nb, l, arith::MulFOp::create(nb, l, args[0], args[1]),
+                       args[2]));
+        return arith::AddFOp::create(nb, l, v, args[3]);
+      });
+  return {dx, dw};
+}
+
+Value ForwardBuilder::ropeGrad(Value dy, int64_t heads) {
+  return rope(dy, heads, /*inverse=*/true);
+}
+
+std::pair<Value, Value> ForwardBuilder::swigluGrad(Value gate, Value up,
+                                                   Value dout) {
+  auto type = cast<RankedTensorType>(gate.getType());
+  AffineMap id = map(2, {dim(0), dim(1)});
+  auto sigmoid = [](OpBuilder &nb, Location l, Value g) -> Value {
+    Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+    return arith::DivFOp::create(
+        nb, l, one,
+        arith::AddFOp::create(
+            nb, l, one,
+            math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, g))));
+  };
+  Value dgate = generic(
+      {gate, up, dout}, empty(type.getShape()), {id, id, id, id}, {kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        // silu'(g) = σ(g)·(1 + g·(1 - σ(g)))
+        Value s = sigmoid(nb, l, args[0]);
+        Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+        Value derivative = arith::MulFOp::create(
+            nb, l, s,
+            arith::AddFOp::create(
+                nb, l, one,
+                arith::MulFOp::create(nb, l, args[0],
+                                      arith::SubFOp::create(nb, l, one, s))));
+        return arith::MulFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, args[2], args[1]), derivative);
+      });
+  Value dup =
+      generic({gate, dout}, empty(type.getShape()), {id, id, id}, {kPar, kPar},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                Value silu = arith::MulFOp::create(nb, l, args[0],
+                                                   sigmoid(nb, l, args[0]));
+                return arith::MulFOp::create(nb, l, args[1], silu);
+              });
+  return {dgate, dup};
+}
+
+std::tuple<Value, Value, Value>
+ForwardBuilder::attentionGrad(Value q, Value k, Value v, Value o, Value dout) {
+  int64_t heads = config.getHeads(), kvHeads = config.getKvHeads();
+  int64_t headDim = config.getHeadDim(), group = heads / kvHeads;
+  double scale = 1.0 / std::sqrt(double(headDim));
+  SmallVector<ReassociationIndices> split = {{0, 1}, {2, 3}};
+  auto toHeads = [&](Value x, int64_t n) -> Value {
+    auto type = RankedTensorType::get({batch, seq, n, headDim}, f32);
+    return tensor::ExpandShapeOp::create(b, loc, type, x, split);
+  };
+  Value q4 = toHeads(q, heads), k4 = toHeads(k, kvHeads),
+        v4 = toHeads(v, kvHeads), o4 = toHeads(o, heads),
+        do4 = toHeads(dout, heads);
+  AffineExpr kvHead = dim(1).floorDiv(group);
+  auto f = [&](OpBuilder &nb, Location l, double value) -> Value {
+    return arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(value));
+  };
+  // dims (b, h, t, j, d): scaled, masked scores S[b, h, t, j].
+  Value scores = contraction(q4, k4, zeros({batch, heads, seq, seq}),
+                             {map(5, {dim(0), dim(2), dim(1), dim(4)}),
+                              map(5, {dim(0), dim(3), kvHead, dim(4)}),
+                              map(5, {dim(0), dim(1), dim(2), dim(3)})},
+                             {kPar, kPar, kPar, kPar, kRed});
+  AffineMap id4 = map(4, {dim(0), dim(1), dim(2), dim(3)});
+  AffineMap rowOf4 = map(4, {dim(0), dim(1), dim(2)});
+  Value masked =
+      generic({scores}, empty({batch, heads, seq, seq}), {id4, id4},
+              {kPar, kPar, kPar, kPar},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                Value visible =
+                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule,
+                                          linalg::IndexOp::create(nb, l, 3),
+                                          linalg::IndexOp::create(nb, l, 2));
+                return arith::SelectOp::create(
+                    nb, l, visible,
+                    arith::MulFOp::create(nb, l, args[0], f(nb, l, scale)),
+                    f(nb, l, -std::numeric_limits<double>::infinity()));
+              });
+  Value rowMax = generic(
+      {masked},
+      fill({batch, heads, seq}, -std::numeric_limits<double>::infinity()),
+      {id4, rowOf4}, {kPar, kPar, kPar, kRed},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return arith::MaximumFOp::create(nb, l, args[0], args[1]);
+      });
+  Value expScores =
+      generic({masked, rowMax}, empty({batch, heads, seq, seq}),
+              {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                return math::ExpOp::create(
+                    nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+              });
+  Value rowSum =
+      generic({expScores}, zeros({batch, heads, seq}), {id4, rowOf4},
+              {kPar, kPar, kPar, kRed},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                return arith::AddFOp::create(nb, l, args[0], args[1]);
+              });
+  Value probs =
+      generic({expScores, rowSum}, empty({batch, heads, seq, seq}),
+              {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                return arith::DivFOp::create(nb, l, args[0], args[1]);
+              });
+  // D[b, h, t] = Σ_d dO · O.
+  Value rowDot = contraction(do4, o4, zeros({batch, heads, seq}),
+                             {map(4, {dim(0), dim(2), dim(1), dim(3)}),
+                              map(4, {dim(0), dim(2), dim(1), dim(3)}), rowOf4},
+                             {kPar, kPar, kPar, kRed});
+  // dims (b, h, t, j, d): dP = dO · Vᵀ.
+  Value dProbs = contraction(do4, v4, zeros({batch, heads, seq, seq}),
+                             {map(5, {dim(0), dim(2), dim(1), dim(4)}),
+                              map(5, {dim(0), dim(3), kvHead, dim(4)}),
+                              map(5, {dim(0), dim(1), dim(2), dim(3)})},
+                             {kPar, kPar, kPar, kPar, kRed});
+  // dS = P ∘ (dP - D), times the score scale.
+  Value dScores = generic(
+      {probs, dProbs, rowDot}, empty({batch, heads, seq, seq}),
+      {id4, id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value ds = arith::MulFOp::create(
+            nb, l, args[0], arith::SubFOp::create(nb, l, args[1], args[2]));
+        return arith::MulFOp::create(nb, l, ds, f(nb, l, scale));
+      });
+  // dims (b, t, h, d, j): dQ = dS · K.
+  Value dq4 =
+      contraction(dScores, k4, zeros({batch, seq, heads, headDim}),
+                  {map(5, {dim(0), dim(2), dim(1), dim(4)}),
+                   map(5, {dim(0), dim(4), dim(2).floorDiv(group), dim(3)}),
+                   map(5, {dim(0), dim(1), dim(2), dim(3)})},
+                  {kPar, kPar, kPar, kPar, kRed});
+  // dims (b, j, kvh, d, g, t): dK = Σ over the group's heads of dSᵀ · Q,
+  // dV = Σ of Pᵀ · dO, with heads split as (kv head, member of its group).
+  auto kvGrad = [&](Value weights, Value rowsOf) {
+    Value weights5 = tensor::ExpandShapeOp::create(
+        b, loc, RankedTensorType::get({batch, kvHeads, group, seq, seq}, f32),
+        weights, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+    Value rows5 = tensor::ExpandShapeOp::create(
+        b, loc,
+        RankedTensorType::get({batch, seq, kvHeads, group, headDim}, f32),
+        rowsOf, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
+    return contraction(weights5, rows5, zeros({batch, seq, kvHeads, headDim}),
+                       {map(6, {dim(0), dim(2), dim(4), dim(5), dim(1)}),
+                        map(6, {dim(0), dim(5), dim(2), dim(4), dim(3)}),
+                        map(6, {dim(0), dim(1), dim(2), dim(3)})},
+                       {kPar, kPar, kPar, kPar, kRed, kRed});
+  };
+  Value dk4 = kvGrad(dScores, q4), dv4 = kvGrad(probs, do4);
+  auto flat = [&](Value x, int64_t n) -> Value {
+    return tensor::CollapseShapeOp::create(
+        b, loc, RankedTensorType::get({rows, n * headDim}, f32), x, split);
+  };
+  return {flat(dq4, heads), flat(dk4, kvHeads), flat(dv4, kvHeads)};
+}
+
+Value ForwardBuilder::embedGrad(Value tokens, Value dEmbedded, int64_t vocab) {
+  int64_t hidden = config.getHidden();
+  Value flat = tensor::CollapseShapeOp::create(
+      b, loc, tokens, ArrayRef<ReassociationIndices>{{0, 1}});
+  // dims (v, d, n): row v of the table collects the rows of tokens == v.
+  return generic(
+      {flat, dEmbedded}, zeros({vocab, hidden}),
+      {map(3, {dim(2)}), map(3, {dim(2), dim(1)}), map(3, {dim(0), dim(1)})},
+      {kPar, kPar, kRed},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value token =
+            arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
+        Value hit =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, token,
+                                  linalg::IndexOp::create(nb, l, 0));
+        return arith::AddFOp::create(
+            nb, l,
+            arith::SelectOp::create(
+                nb, l, hit, args[1],
+                arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0))),
+            args[2]);
+      });
 }
 
 Value ForwardBuilder::add(Value lhs, Value rhs) {
@@ -327,9 +653,9 @@ struct LowerModelToTensorsPass
   LogicalResult lower(ModelOp model);
 
   void runOnOperation() override {
-    if (graph != "forward" && graph != "loss") {
+    if (graph != "forward" && graph != "loss" && graph != "grad") {
       getOperation().emitError("growc-lower-model-to-tensors: graph must be "
-                               "forward or loss, got '")
+                               "forward, loss or grad, got '")
           << graph << "'";
       return signalPassFailure();
     }
@@ -351,7 +677,8 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
            << int64_t(seq) << " exceeds the model's context "
            << config.getContextLength();
   SmallVector<ParamOp> params = model.getParams();
-  bool lossGraph = graph == "loss";
+  bool gradGraph = graph == "grad";
+  bool lossGraph = graph == "loss" || gradGraph; // both read targets
   auto tokenType =
       RankedTensorType::get({batch, seq}, IntegerType::get(&getContext(), 32));
   SmallVector<Type> inputTypes = {tokenType};
@@ -371,13 +698,24 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   }
   ReturnOp ret = model.getReturn();
   SmallVector<Type> outputTypes;
+  SmallVector<std::string> outputNames;
   if (lossGraph) {
     if (ret.getNames().empty() ||
         cast<StringAttr>(ret.getNames()[0]).getValue() != "logits")
       return ret.emitOpError("a loss graph needs 'logits' as the first "
                              "output");
+    if (gradGraph && ret.getOutputs().size() != 1)
+      return ret.emitOpError("the grad graph differentiates a plain model "
+                             "whose only output is 'logits'; analysis "
+                             "outputs are not differentiated");
     outputTypes.push_back(
         RankedTensorType::get({1}, Float32Type::get(&getContext())));
+    outputNames.push_back("loss");
+    if (gradGraph)
+      for (ParamOp param : params) {
+        outputTypes.push_back(param.getTensorType());
+        outputNames.push_back(("grad." + param.getSymName()).str());
+      }
   } else {
     for (Value output : ret.getOutputs())
       outputTypes.push_back(RankedTensorType::get(
@@ -393,8 +731,12 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   func->setAttr("growc.param_names", builder.getArrayAttr(paramNames));
   func->setAttr("growc.param_sources", builder.getArrayAttr(paramSources));
   func->setAttr("growc.param_copies", builder.getArrayAttr(paramCopies));
-  func->setAttr("growc.output_names",
-                lossGraph ? builder.getStrArrayAttr({"loss"}) : ret.getNames());
+  func->setAttr(
+      "growc.output_names",
+      lossGraph
+          ? builder.getStrArrayAttr(llvm::map_to_vector(
+                outputNames, [](const std::string &n) { return StringRef(n); }))
+          : ret.getNames());
   func->setAttr("growc.graph", builder.getStringAttr(graph));
   if (lossGraph)
     func->setAttr("growc.input_names",
@@ -413,7 +755,31 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   ForwardBuilder fb(builder, loc, config, batch, seq, keyBlock);
   DenseMap<Value, Value> lowered; // grow value -> [B·T, F] tensor
 
+  // What the grad graph's VJPs read, recorded by the forward.
+  struct SavedLayer {
+    LayerOp layer;
+    double scale;
+    Value h, n1, q, k, v, qRoped, kRoped, attn, mid, n2, gate, up, gated;
+  };
+  SmallVector<SavedLayer> savedLayers;
+  EmbedOp savedEmbed;
+  RMSNormOp savedFinalNorm;
+  LMHeadOp savedHead;
+
   for (Operation &op : model.getBodyBlock()) {
+    if (gradGraph) {
+      if (auto embed = dyn_cast<EmbedOp>(op))
+        savedEmbed = embed;
+      if (auto norm = dyn_cast<RMSNormOp>(op))
+        savedFinalNorm = norm;
+      if (auto head = dyn_cast<LMHeadOp>(op))
+        savedHead = head;
+      if (auto layer = dyn_cast<LayerOp>(op))
+        if (layer.getSkip() || layer.exposesSublayers())
+          return layer.emitOpError("the grad graph differentiates plain "
+                                   "layers; skipped layers and sublayer "
+                                   "outputs are analysis rewrites");
+    }
     if (auto embed = dyn_cast<EmbedOp>(op)) {
       lowered[embed.getOutput()] =
           fb.embed(entry->getArgument(0), paramValues[embed.getWeight()]);
@@ -440,18 +806,18 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
         Value n1 = fb.rmsNorm(h, param("input_layernorm.weight"), scale);
         // All three projections first, so that RoPE and attention form one
         // run between library calls (one fused kernel).
-        Value q = fb.matmul(n1, param("self_attn.q_proj.weight"));
-        Value k = fb.matmul(n1, param("self_attn.k_proj.weight"));
+        Value qRaw = fb.matmul(n1, param("self_attn.q_proj.weight"));
+        Value kRaw = fb.matmul(n1, param("self_attn.k_proj.weight"));
         Value v = fb.matmul(n1, param("self_attn.v_proj.weight"));
-        q = fb.rope(q, config.getHeads());
-        k = fb.rope(k, config.getKvHeads());
+        Value q = fb.rope(qRaw, config.getHeads());
+        Value k = fb.rope(kRaw, config.getKvHeads());
         Value attn = fb.attention(q, k, v);
         // The attention residual goes into the o_proj GEMM as its
         // accumulator (bufferized in place: h dies there), unless the
         // sublayer outputs themselves are needed (analysis outputs, skip
         // masks) or h is used beyond this layer.
         bool foldAttention = !layer.exposesSublayers() && !layer.getSkip() &&
-                             layer.getInput().hasOneUse();
+                             layer.getInput().hasOneUse() && !gradGraph;
         Value mid;
         if (foldAttention) {
           mid = fb.matmul(attn, param("self_attn.o_proj.weight"), h);
@@ -461,8 +827,12 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
         }
         Value n2 =
             fb.rmsNorm(mid, param("post_attention_layernorm.weight"), scale);
-        Value gated = fb.swiglu(fb.matmul(n2, param("mlp.gate_proj.weight")),
-                                fb.matmul(n2, param("mlp.up_proj.weight")));
+        Value gate = fb.matmul(n2, param("mlp.gate_proj.weight"));
+        Value up = fb.matmul(n2, param("mlp.up_proj.weight"));
+        Value gated = fb.swiglu(gate, up);
+        if (gradGraph)
+          savedLayers.push_back({layer, scale, h, n1, qRaw, kRaw, v, q, k, attn,
+                                 mid, n2, gate, up, gated});
         // The MLP residual stays an add, fused into the next RMSNorm
         // kernel where it is nearly free: folding it too would make the
         // whole residual stream one in-place buffer, and one-shot
@@ -485,7 +855,84 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
       }
     } else if (auto ret = dyn_cast<ReturnOp>(op)) {
       SmallVector<Value> results;
-      if (lossGraph) {
+      if (gradGraph) {
+        // Reverse mode: the VJP of each forward piece, last to first; a
+        // parameter used twice (the tied embedding) sums its gradients.
+        llvm::StringMap<Value> grads;
+        auto addGrad = [&](StringRef name, Value grad) {
+          Value &slot = grads[name];
+          slot = slot ? fb.add(slot, grad) : grad;
+        };
+        if (!savedEmbed || !savedFinalNorm || !savedHead)
+          return model.emitOpError("the grad graph needs an embedding, a "
+                                   "final norm and an LM head");
+        Value dlogits;
+        results.push_back(fb.crossEntropy(lowered[ret.getOutputs()[0]],
+                                          entry->getArgument(1), &dlogits));
+        Value headIn = lowered[savedHead.getInput()];
+        Value headWeight = paramValues[savedHead.getWeight()];
+        addGrad(savedHead.getWeight(), fb.matmulWeightGrad(dlogits, headIn));
+        Value dnormed = fb.matmulInputGrad(dlogits, headWeight);
+        auto [dh, dFinal] = fb.rmsNormGrad(
+            lowered[savedFinalNorm.getInput()],
+            paramValues[savedFinalNorm.getWeight()], 1.0, dnormed);
+        addGrad(savedFinalNorm.getWeight(), dFinal);
+        for (SavedLayer &l : llvm::reverse(savedLayers)) {
+          auto name = [&](StringRef suffix) {
+            return l.layer.getParamName(suffix);
+          };
+          auto weight = [&](StringRef suffix) {
+            return paramValues[name(suffix)];
+          };
+          // out = mid + gated · Wdᵀ
+          addGrad(name("mlp.down_proj.weight"),
+                  fb.matmulWeightGrad(dh, l.gated));
+          Value dgated = fb.matmulInputGrad(dh, weight("mlp.down_proj.weight"));
+          auto [dgate, dup] = fb.swigluGrad(l.gate, l.up, dgated);
+          addGrad(name("mlp.gate_proj.weight"),
+                  fb.matmulWeightGrad(dgate, l.n2));
+          addGrad(name("mlp.up_proj.weight"), fb.matmulWeightGrad(dup, l.n2));
+          Value dn2 =
+              fb.add(fb.matmulInputGrad(dgate, weight("mlp.gate_proj.weight")),
+                     fb.matmulInputGrad(dup, weight("mlp.up_proj.weight")));
+          auto [dmidNorm, dw2] = fb.rmsNormGrad(
+              l.mid, weight("post_attention_layernorm.weight"), l.scale, dn2);
+          addGrad(name("post_attention_layernorm.weight"), dw2);
+          Value dmid = fb.add(dh, dmidNorm);
+          // mid = h + attn · Woᵀ
+          addGrad(name("self_attn.o_proj.weight"),
+                  fb.matmulWeightGrad(dmid, l.attn));
+          Value dattn =
+              fb.matmulInputGrad(dmid, weight("self_attn.o_proj.weight"));
+          auto [dqRoped, dkRoped, dv] =
+              fb.attentionGrad(l.qRoped, l.kRoped, l.v, l.attn, dattn);
+          Value dq = fb.ropeGrad(dqRoped, config.getHeads());
+          Value dk = fb.ropeGrad(dkRoped, config.getKvHeads());
+          addGrad(name("self_attn.q_proj.weight"),
+                  fb.matmulWeightGrad(dq, l.n1));
+          addGrad(name("self_attn.k_proj.weight"),
+                  fb.matmulWeightGrad(dk, l.n1));
+          addGrad(name("self_attn.v_proj.weight"),
+                  fb.matmulWeightGrad(dv, l.n1));
+          Value dn1 = fb.add(
+              fb.add(fb.matmulInputGrad(dq, weight("self_attn.q_proj.weight")),
+                     fb.matmulInputGrad(dk, weight("self_attn.k_proj.weight"))),
+              fb.matmulInputGrad(dv, weight("self_attn.v_proj.weight")));
+          auto [dhNorm, dw1] = fb.rmsNormGrad(
+              l.h, weight("input_layernorm.weight"), l.scale, dn1);
+          addGrad(name("input_layernorm.weight"), dw1);
+          dh = fb.add(dmid, dhNorm);
+        }
+        addGrad(savedEmbed.getWeight(),
+                fb.embedGrad(entry->getArgument(0), dh, config.getVocab()));
+        for (ParamOp param : params) {
+          Value grad = grads.lookup(param.getSymName());
+          if (!grad)
+            return param.emitOpError("has no gradient: it is not used by "
+                                     "the differentiated forward");
+          results.push_back(grad);
+        }
+      } else if (lossGraph) {
         results.push_back(fb.crossEntropy(lowered[ret.getOutputs()[0]],
                                           entry->getArgument(1)));
       } else {

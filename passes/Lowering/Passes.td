@@ -40,8 +40,9 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
     Option<"keyBlock", "key-block", "int64_t", /*default=*/"64",
            "Queries and keys per attention tile (recorded on growk.attention)">,
     Option<"graph", "graph", "std::string", /*default=*/"\"forward\"",
-           "forward (the model's outputs) or loss (a targets input and the "
-           "mean cross-entropy as the only output)">,
+           "forward (the model's outputs), loss (a targets input and the "
+           "mean cross-entropy as the only output) or grad (the loss and "
+           "the gradient of every parameter)">,
   ];
 }
 

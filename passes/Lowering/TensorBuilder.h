@@ -70,6 +70,18 @@ protected:
     return op.getResult(0);
   }
 
+  /// init + Σ lhs·rhs over the reduction dimensions: a contraction.
+  Value contraction(Value lhs, Value rhs, Value init, ArrayRef<AffineMap> maps,
+                    ArrayRef<IteratorType> iterators) {
+    return generic({lhs, rhs}, init, maps, iterators,
+                   [](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                     return mlir::arith::AddFOp::create(
+                         nb, l,
+                         mlir::arith::MulFOp::create(nb, l, args[0], args[1]),
+                         args[2]);
+                   });
+  }
+
   OpBuilder &b;
   Location loc;
   mlir::Type f32;

@@ -9,6 +9,7 @@
 // RUN: not growc-opt %t.bf16.mlir --growc-lower-model-to-tensors="seq=8" 2>&1 | FileCheck %s --check-prefix=BF16
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=loss" | FileCheck %s --check-prefix=LOSS
 // RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="graph=train" 2>&1 | FileCheck %s --check-prefix=GRAPH
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=grad" | FileCheck %s --check-prefix=GRAD
 
 // The model becomes a function of the tokens and the parameters (in model
 // order), returning the named outputs at the compiled shape.
@@ -92,4 +93,17 @@
 // LOSS: arith.cmpi sge
 // LOSS: math.log
 // LOSS: return %{{.*}} : tensor<1xf32>
-// GRAPH: error: growc-lower-model-to-tensors: graph must be forward or loss, got 'train'
+// GRAPH: error: growc-lower-model-to-tensors: graph must be forward, loss or grad, got 'train'
+
+// The grad graph: the loss and one gradient per parameter, in parameter
+// order; reverse mode ends at the LM head's VJP (dlogits · W and
+// dlogitsᵀ · x, the backward GEMM layouts), then walks the layers back.
+// GRAD-LABEL: func.func @one(
+// GRAD-SAME: -> (tensor<1xf32>, tensor<11x16xf32>, tensor<16xf32>, tensor<16x16xf32>, tensor<8x16xf32>
+// GRAD-SAME: growc.graph = "grad"
+// GRAD-SAME: growc.output_names = ["loss", "grad.model.embed_tokens.weight", "grad.model.layers.0.input_layernorm.weight"
+// GRAD: growk.matmul %{{.*}}, %arg2 : tensor<4x16xf32>, tensor<11x16xf32> -> tensor<4x11xf32>
+// GRAD: growk.matmul %[[DL:.+]], %{{.*}} {transpose_lhs = true, transpose_rhs = false} : tensor<4x11xf32>, tensor<4x16xf32> -> tensor<11x16xf32>
+// GRAD: growk.matmul %[[DL]], %arg2 {transpose_rhs = false} : tensor<4x11xf32>, tensor<11x16xf32> -> tensor<4x16xf32>
+// GRAD: growk.matmul {{.*}} {transpose_lhs = true, transpose_rhs = false} : tensor<4x24xf32>, tensor<4x16xf32> -> tensor<24x16xf32>
+// GRAD: return

@@ -53,6 +53,7 @@ Command line:
 """
 
 import argparse
+import contextlib
 import json
 import math
 import os
@@ -165,9 +166,13 @@ def count_layers(weights):
 # Weights
 # ---------------------------------------------------------------------------
 
-def _to_tensor(value, dtype):
-    """numpy array or torch tensor -> CPU tensor of `dtype` (a copy when needed)."""
+def _to_tensor(value, dtype, keep_graph=False):
+    """numpy array or torch tensor -> CPU tensor of `dtype` (a copy when needed).
+    With keep_graph a tensor of `dtype` that requires grad is used as is, so
+    autograd can differentiate through the model."""
     if isinstance(value, torch.Tensor):
+        if keep_graph and value.requires_grad and value.dtype == dtype:
+            return value
         tensor = value.detach().cpu()
     else:
         array = np.asarray(value)
@@ -183,17 +188,18 @@ def _to_tensor(value, dtype):
 class Weights:
     """Converts checkpoint tensors to the compute dtype once, checking shapes."""
 
-    def __init__(self, weights, cfg, dtype):
+    def __init__(self, weights, cfg, dtype, keep_graph=False):
         self._raw = weights
         self._cfg = cfg
         self._dtype = dtype
+        self._keep_graph = keep_graph
         self._cache = {}
 
     def get(self, name, shape):
         if name not in self._cache:
             if name not in self._raw:
                 raise KeyError("weights lack %s" % name)
-            tensor = _to_tensor(self._raw[name], self._dtype)
+            tensor = _to_tensor(self._raw[name], self._dtype, self._keep_graph)
             if tuple(tensor.shape) != tuple(shape):
                 raise ValueError("%s has shape %s, the config needs %s"
                                  % (name, tuple(tensor.shape), tuple(shape)))
@@ -357,7 +363,8 @@ def _parse_outputs(outputs, num_positions):
 
 
 def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=None,
-            ln_scaling=False, outputs=("logits",), dtype=torch.float32):
+            ln_scaling=False, outputs=("logits",), dtype=torch.float32,
+            differentiable=False):
     """Run the model and return {output name: tensor of `dtype`}.
 
     config      Hugging Face LlamaConfig dict.
@@ -370,6 +377,8 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
     ln_scaling  LayerNorm-Scaling: norms at position p scaled by 1/sqrt(p+1).
     outputs     names among logits, logit_lens.<l>, hidden.<l>, attn.<l>, mlp.<l>.
     dtype       torch.float32 or torch.float64.
+    differentiable  keep autograd on: weights given as tensors of `dtype`
+                with requires_grad get gradients from .backward().
     """
     if dtype not in SUPPORTED_DTYPES:
         raise ValueError("dtype must be torch.float32 or torch.float64, got %s" % dtype)
@@ -392,9 +401,9 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
     names = _parse_outputs(outputs, positions)
     wanted = set(names)
 
-    w = Weights(weights, cfg, dtype)
+    w = Weights(weights, cfg, dtype, keep_graph=differentiable)
     result = {}
-    with torch.no_grad():
+    with (contextlib.nullcontext() if differentiable else torch.no_grad()):
         cos, sin = rope_cos_sin(seq, cfg.head_dim, cfg.rope_theta, dtype)
 
         def head(h):

@@ -69,9 +69,10 @@ cl::opt<std::string> emit("emit",
 
 // Code generation.
 cl::opt<std::string> graph("graph",
-                           cl::desc("Graph to compile: forward (default) or "
+                           cl::desc("Graph to compile: forward (default), "
                                     "loss (tokens and targets in, mean "
-                                    "cross-entropy out)"),
+                                    "cross-entropy out) or grad (also "
+                                    "grad.<param> for every parameter)"),
                            cl::init("forward"), cl::cat(growCat));
 cl::opt<std::string> target("target",
                             cl::desc("Code generation target: cpu (-o *.so) "
@@ -418,14 +419,16 @@ int run(MLIRContext &context) {
                 "CPU (-o model.so); PTX always has them");
   if (threadsPerBlock < 1 || threadsPerBlock > 1024)
     return fail("--gpu-threads must be in [1, 1024]");
-  if (graph != "forward" && graph != "loss")
+  if (graph != "forward" && graph != "loss" && graph != "grad")
     return fail("--graph=" + graph +
                 " is not available yet; this build compiles the forward "
-                "graph (--graph=forward) and the loss (--graph=loss)");
-  if (graph == "loss" && emit == "ptx")
-    return fail("--graph=loss compiles for the CPU in this build (-o "
-                "model.so): its cross-entropy sums over all rows, which the "
-                "GPU distribution does not do yet");
+                "graph (--graph=forward), the loss (--graph=loss) and the "
+                "gradients (--graph=grad)");
+  if (graph != "forward" && emit == "ptx")
+    return fail("--graph=" + graph +
+                " compiles for the CPU in this build (-o model.so): its "
+                "reductions over all rows are not distributed for the GPU "
+                "yet");
   if (outputFile != "-" && !outputFile.empty() && emit == "mlir" &&
       outExt != ".mlir" && !emit.getNumOccurrences())
     return fail("cannot infer what to write to '" + outputFile +

@@ -13,42 +13,24 @@ reference logits, a quarter of the targets ignored (-100).
 import argparse
 import json
 import os
-import subprocess
 import sys
 
 import numpy as np
 import torch
 
-HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "..", "Reference"))
-import llama_reference  # noqa: E402
-from random_model import random_weights  # noqa: E402
-
-
-def run(cmd):
-    result = subprocess.run(cmd, capture_output=True, text=True)
-    if result.returncode != 0:
-        sys.exit("FAIL: %s\n%s" % (" ".join(cmd), result.stderr[-4000:]))
-    return result
+from e2e import add_model_arguments, llama_reference, prepare_model, run
 
 
 def main():
     ap = argparse.ArgumentParser()
-    ap.add_argument("--growc", required=True)
-    ap.add_argument("--growc-run", required=True)
-    ap.add_argument("--config", required=True)
-    ap.add_argument("--layers", type=int, required=True)
-    ap.add_argument("--block-size", type=int, default=1)
+    add_model_arguments(ap)
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--seq", type=int, required=True)
     ap.add_argument("--tokens-batch", type=int)
     ap.add_argument("--tokens-seq", type=int)
     ap.add_argument("--key-block", type=int, default=64)
-    ap.add_argument("--grow", default="")
     ap.add_argument("--analysis-passes", default="")
     ap.add_argument("--reference", default="{}")
-    ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--tmp", required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--loss", action="store_true",
                     help="compile and check the loss graph")
@@ -57,26 +39,8 @@ def main():
     ap.add_argument("--growc-flags", default="",
                     help="extra compile flags, e.g. '--kernel-form=gpu'")
     a = ap.parse_args()
-    os.makedirs(a.tmp, exist_ok=True)
-    config = json.load(open(a.config))
-    config.setdefault("num_key_value_heads", config["num_attention_heads"])
-    config.setdefault("head_dim", config["hidden_size"] // config["num_attention_heads"])
-
     rng = np.random.default_rng(a.seed)
-    model = os.path.join(a.tmp, "model.mlir")
-    weights_path = os.path.join(a.tmp, "weights.safetensors")
-    run([a.growc, "--import-hf-config", a.config, "--num-layers", str(a.layers),
-         "--block-size", str(a.block_size), "-o", model])
-    weights = random_weights(config, a.layers, rng)
-    llama_reference.write_safetensors(weights_path, weights)
-    if a.grow:
-        grown, grown_weights = (os.path.join(a.tmp, "grown.mlir"),
-                                os.path.join(a.tmp, "grown.safetensors"))
-        run([a.growc, model] + a.grow.split() + ["--quiet", "--weights-in", weights_path,
-             "--weights-out", grown_weights, "--emit=mlir", "-o", grown])
-        model, weights_path = grown, grown_weights
-        weights = {k: np.asarray(v, dtype=np.float32) for k, v in
-                   llama_reference.read_safetensors(weights_path).items()}
+    config, model, weights_path, weights = prepare_model(a, rng)
 
     artifact = os.path.join(a.tmp, "art", "forward.so")
     os.makedirs(os.path.dirname(artifact), exist_ok=True)

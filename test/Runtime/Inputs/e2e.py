@@ -1,0 +1,54 @@
+"""Shared set-up of the end-to-end checks (run_forward.py, run_grad.py): run
+a command, and build a model with random weights, optionally grown by growc
+with its checkpoint migrated."""
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "Reference"))
+import llama_reference  # noqa: E402
+from random_model import random_weights  # noqa: E402
+
+
+def run(cmd):
+    result = subprocess.run(cmd, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit("FAIL: %s\n%s" % (" ".join(cmd), result.stderr[-4000:]))
+    return result
+
+
+def add_model_arguments(ap):
+    ap.add_argument("--growc", required=True)
+    ap.add_argument("--growc-run", required=True)
+    ap.add_argument("--config", required=True)
+    ap.add_argument("--layers", type=int, required=True)
+    ap.add_argument("--block-size", type=int, default=1)
+    ap.add_argument("--grow", default="")
+    ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--tmp", required=True)
+
+
+def prepare_model(a, rng):
+    """Returns (config, model.mlir, weights path, {name: float32 array})."""
+    os.makedirs(a.tmp, exist_ok=True)
+    config = json.load(open(a.config))
+    config.setdefault("num_key_value_heads", config["num_attention_heads"])
+    config.setdefault("head_dim", config["hidden_size"] // config["num_attention_heads"])
+    model = os.path.join(a.tmp, "model.mlir")
+    weights_path = os.path.join(a.tmp, "weights.safetensors")
+    run([a.growc, "--import-hf-config", a.config, "--num-layers", str(a.layers),
+         "--block-size", str(a.block_size), "-o", model])
+    llama_reference.write_safetensors(weights_path, random_weights(config, a.layers, rng))
+    if a.grow:
+        grown, grown_weights = (os.path.join(a.tmp, "grown.mlir"),
+                                os.path.join(a.tmp, "grown.safetensors"))
+        run([a.growc, model] + a.grow.split() + ["--quiet", "--weights-in", weights_path,
+             "--weights-out", grown_weights, "--emit=mlir", "-o", grown])
+        model, weights_path = grown, grown_weights
+    weights = {k: np.asarray(v, dtype=np.float32)
+               for k, v in llama_reference.read_safetensors(weights_path).items()}
+    return config, model, weights_path, weights
