@@ -55,6 +55,12 @@ constexpr const char *kUsage =
     "      -100 = ignored; --batch is a synonym of --tokens) and O gets\n"
     "      'loss' [1], the mean cross-entropy.\n"
     "\n"
+    "  grad ART --weights W.safetensors --batch B.safetensors\n"
+    "           --out O.safetensors\n"
+    "      Runs a grad graph (growc --graph=grad) on the 'tokens' and\n"
+    "      'targets' of B and writes 'loss' and 'grad.<parameter>' for every\n"
+    "      parameter (before any clipping) to O.\n"
+    "\n"
     "  sample --primitive NAME [--depth K] [--shots N] [--seed S]\n"
     "         [--count C]\n"
     "      Prints C generated reasoning-primitive prompts (NAME: var-assign-\n"
@@ -227,7 +233,10 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
       .count();
 }
 
-int runForward(const std::vector<std::string_view> &args) {
+/// `forward`, or `grad` (the same run, requiring a grad graph: loss and
+/// grad.<parameter> written to O).
+int runForward(const std::vector<std::string_view> &args,
+               std::string_view requiredGraph = {}) {
   ForwardOptions opts;
   if (Status status = parseForwardArgs(args, opts); !status.isOk())
     return fail(status);
@@ -250,6 +259,11 @@ int runForward(const std::vector<std::string_view> &args) {
   StatusOr<Plan> plan = loadPlan(planPathFor(opts.artifact));
   if (!plan.isOk())
     return fail(plan.status());
+  if (!requiredGraph.empty() && plan->graph != requiredGraph)
+    return fail(plan->path + " is a " + plan->graph + " graph; growc-run " +
+                std::string(requiredGraph) + " runs a " +
+                std::string(requiredGraph) +
+                " graph (growc --graph=" + std::string(requiredGraph) + ")");
   if (plan->target == "nvptx") {
     if (!opts.device)
       return fail(plan->path + " is a GPU (nvptx) artifact, and " +
@@ -460,6 +474,8 @@ int run(int argc, char **argv) {
   }
   if (command == "forward")
     return runForward({args.begin() + 1, args.end()});
+  if (command == "grad")
+    return runForward({args.begin() + 1, args.end()}, "grad");
   if (command == "sample")
     return runSample({args.begin() + 1, args.end()});
   if (!command.empty() && command[0] == '-')

@@ -22,6 +22,8 @@ def main():
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--seq", type=int, required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--fd-params", type=int, default=3,
+                    help="parameters to spot-check by finite differences")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     config, model, weights_path, weights = prepare_model(a, rng)
@@ -37,7 +39,7 @@ def main():
     batch_path = os.path.join(a.tmp, "batch.safetensors")
     out_path = os.path.join(a.tmp, "out.safetensors")
     llama_reference.write_safetensors(batch_path, {"tokens": tokens, "targets": targets})
-    run([a.growc_run, "forward", artifact, "--weights", weights_path,
+    run([a.growc_run, "grad", artifact, "--weights", weights_path,
          "--batch", batch_path, "--out", out_path])
     got = llama_reference.read_safetensors(out_path)
 
@@ -65,6 +67,38 @@ def main():
             worst, worst_name = err, name
         if not err < a.tolerance:
             raise SystemExit("FAIL: %s: relative error %.3g >= %g" % (name, err, a.tolerance))
+    # Finite differences through growc itself: the loss graph, compiled
+    # from the same model, at weights nudged by ±eps in the entries with the
+    # largest gradients (central differences, float32, so a loose bound).
+    loss_artifact = os.path.join(a.tmp, "loss.so")
+    run([a.growc, model, "--graph=loss", "--batch", str(a.batch), "--seq", str(a.seq),
+         "-o", loss_artifact])
+
+    def growc_loss(nudged):
+        path = os.path.join(a.tmp, "nudged.safetensors")
+        out = os.path.join(a.tmp, "loss.safetensors")
+        llama_reference.write_safetensors(path, nudged)
+        run([a.growc_run, "forward", loss_artifact, "--weights", path,
+             "--batch", batch_path, "--out", out])
+        return float(np.asarray(llama_reference.read_safetensors(out)["loss"])[0])
+
+    checked = 0
+    for name in sorted(weights)[: a.fd_params]:
+        grad = np.asarray(got["grad." + name], dtype=np.float64)
+        index = np.unravel_index(np.argmax(np.abs(grad)), grad.shape)
+        eps = 1e-2
+        plus = dict(weights)
+        plus[name] = weights[name].copy()
+        plus[name][index] += eps
+        minus = dict(weights)
+        minus[name] = weights[name].copy()
+        minus[name][index] -= eps
+        estimate = (growc_loss(plus) - growc_loss(minus)) / (2 * eps)
+        if not abs(estimate - grad[index]) <= 0.05 * abs(grad[index]) + 1e-4:
+            raise SystemExit("FAIL: finite difference of %s%s: %.6g vs gradient %.6g"
+                             % (name, list(index), estimate, grad[index]))
+        checked += 1
+    print("run-grad: %d finite-difference spot checks agree" % checked)
     print("run-grad: loss and %d gradients match PyTorch autograd with %d kernels "
           "and %d steps (worst relative error %s)" % (
               len(expected) - 1, len(plan["kernels"]), len(plan["steps"]),
