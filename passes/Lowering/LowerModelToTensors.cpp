@@ -32,6 +32,10 @@ using namespace growc::grow;
 
 namespace {
 
+// AdamW and clipping defaults of SPEC.md §3.
+constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.95, kAdamEps = 1e-8,
+                 kAdamWeightDecay = 0.01, kMaxGradNorm = 1.0;
+
 /// Emits the tensor-level computation of one model into the current
 /// insertion point.
 class ForwardBuilder : public TensorBuilder {
@@ -75,6 +79,14 @@ public:
                                                 Value o, Value dout);
   /// The gradient of the embedding table from that of its gathered rows.
   Value embedGrad(Value tokens, Value dEmbedded, int64_t vocab);
+  /// min(1, maxNorm / (‖grads‖₂ + 1e-6)) [1], as torch's clip_grad_norm_.
+  Value clipCoefficient(ArrayRef<Value> grads, double maxNorm);
+  /// One AdamW step (torch.optim.AdamW: decoupled weight decay, bias
+  /// correction from `step`, 1-based) with gradient `grad · coef`: the new
+  /// parameter and moments.
+  std::tuple<Value, Value, Value> adamW(Value param, Value avg, Value avgSq,
+                                        Value grad, Value coef, Value lr,
+                                        Value step);
   Value add(Value lhs, Value rhs);
   /// select(position < until, ifSkipped, otherwise) row-wise; until < 0
   /// means every position.
@@ -613,6 +625,116 @@ Value ForwardBuilder::embedGrad(Value tokens, Value dEmbedded, int64_t vocab) {
       });
 }
 
+Value ForwardBuilder::clipCoefficient(ArrayRef<Value> grads, double maxNorm) {
+  Value total;
+  for (Value grad : grads) {
+    auto type = cast<RankedTensorType>(grad.getType());
+    unsigned rank = type.getRank();
+    SmallVector<AffineExpr> all;
+    for (unsigned d = 0; d < rank; ++d)
+      all.push_back(dim(d));
+    Value sumSq = generic(
+        {grad}, zeros({1}),
+        {map(rank, all), map(rank, {b.getAffineConstantExpr(0)})},
+        SmallVector<IteratorType>(rank, kRed),
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          return arith::AddFOp::create(
+              nb, l, arith::MulFOp::create(nb, l, args[0], args[0]), args[1]);
+        });
+    if (!total) {
+      total = sumSq;
+      continue;
+    }
+    AffineMap one = map(1, {dim(0)});
+    total = generic({total, sumSq}, empty({1}), {one, one, one}, {kPar},
+                    [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                      return arith::AddFOp::create(nb, l, args[0], args[1]);
+                    });
+  }
+  AffineMap one = map(1, {dim(0)});
+  return generic(
+      {total}, empty({1}), {one, one}, {kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value norm = math::SqrtOp::create(nb, l, args[0]);
+        Value ratio = arith::DivFOp::create(
+            nb, l,
+            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(maxNorm)),
+            arith::AddFOp::create(
+                nb, l, norm,
+                arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1e-6))));
+        return arith::MinimumFOp::create(
+            nb, l, ratio,
+            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)));
+      });
+}
+
+std::tuple<Value, Value, Value> ForwardBuilder::adamW(Value param, Value avg,
+                                                      Value avgSq, Value grad,
+                                                      Value coef, Value lr,
+                                                      Value step) {
+  auto type = cast<RankedTensorType>(param.getType());
+  unsigned rank = type.getRank();
+  SmallVector<AffineExpr> all;
+  for (unsigned d = 0; d < rank; ++d)
+    all.push_back(dim(d));
+  AffineMap id = map(rank, all);
+  AffineMap scalar = map(rank, {b.getAffineConstantExpr(0)});
+  auto f = [](OpBuilder &nb, Location l, double v) -> Value {
+    return arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(v));
+  };
+  // m' = β1 m + (1 - β1) g and v' = β2 v + (1 - β2) g², g clipped.
+  auto moment = [&](Value old, double beta, bool squared) {
+    return generic({old, grad, coef}, empty(type.getShape()),
+                   {id, id, scalar, id}, SmallVector<IteratorType>(rank, kPar),
+                   [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                     Value g = arith::MulFOp::create(nb, l, args[1], args[2]);
+                     if (squared)
+                       g = arith::MulFOp::create(nb, l, g, g);
+                     return arith::AddFOp::create(
+                         nb, l,
+                         arith::MulFOp::create(nb, l, args[0], f(nb, l, beta)),
+                         arith::MulFOp::create(nb, l, g, f(nb, l, 1 - beta)));
+                   });
+  };
+  Value avgNew = moment(avg, kAdamBeta1, false);
+  Value avgSqNew = moment(avgSq, kAdamBeta2, true);
+  Value paramNew = generic(
+      {param, avgNew, avgSqNew, lr, step}, empty(type.getShape()),
+      {id, id, id, scalar, scalar, id}, SmallVector<IteratorType>(rank, kPar),
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value one = f(nb, l, 1);
+        Value lrValue = args[3];
+        // 1 - β^step, with β^step = exp(step · ln β).
+        auto correction = [&](double beta) -> Value {
+          return arith::SubFOp::create(
+              nb, l, one,
+              math::ExpOp::create(
+                  nb, l,
+                  arith::MulFOp::create(nb, l, args[4],
+                                        f(nb, l, std::log(beta)))));
+        };
+        Value decayed = arith::MulFOp::create(
+            nb, l, args[0],
+            arith::SubFOp::create(
+                nb, l, one,
+                arith::MulFOp::create(nb, l, lrValue,
+                                      f(nb, l, kAdamWeightDecay))));
+        Value stepSize =
+            arith::DivFOp::create(nb, l, lrValue, correction(kAdamBeta1));
+        Value denom = arith::AddFOp::create(
+            nb, l,
+            arith::DivFOp::create(
+                nb, l, math::SqrtOp::create(nb, l, args[2]),
+                math::SqrtOp::create(nb, l, correction(kAdamBeta2))),
+            f(nb, l, kAdamEps));
+        return arith::SubFOp::create(
+            nb, l, decayed,
+            arith::MulFOp::create(
+                nb, l, stepSize, arith::DivFOp::create(nb, l, args[1], denom)));
+      });
+  return {paramNew, avgNew, avgSqNew};
+}
+
 Value ForwardBuilder::add(Value lhs, Value rhs) {
   auto type = cast<RankedTensorType>(lhs.getType());
   AffineMap id = map(2, {dim(0), dim(1)});
@@ -653,9 +775,10 @@ struct LowerModelToTensorsPass
   LogicalResult lower(ModelOp model);
 
   void runOnOperation() override {
-    if (graph != "forward" && graph != "loss" && graph != "grad") {
+    if (graph != "forward" && graph != "loss" && graph != "grad" &&
+        graph != "train") {
       getOperation().emitError("growc-lower-model-to-tensors: graph must be "
-                               "forward, loss or grad, got '")
+                               "forward, loss, grad or train, got '")
           << graph << "'";
       return signalPassFailure();
     }
@@ -677,13 +800,17 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
            << int64_t(seq) << " exceeds the model's context "
            << config.getContextLength();
   SmallVector<ParamOp> params = model.getParams();
-  bool gradGraph = graph == "grad";
-  bool lossGraph = graph == "loss" || gradGraph; // both read targets
+  bool trainGraph = graph == "train";
+  bool gradGraph = graph == "grad" || trainGraph;
+  bool lossGraph = graph == "loss" || gradGraph; // all read targets
   auto tokenType =
       RankedTensorType::get({batch, seq}, IntegerType::get(&getContext(), 32));
+  auto scalarType = RankedTensorType::get({1}, Float32Type::get(&getContext()));
   SmallVector<Type> inputTypes = {tokenType};
   if (lossGraph)
     inputTypes.push_back(tokenType); // targets
+  if (trainGraph)
+    inputTypes.append({scalarType, scalarType}); // lr, step
   SmallVector<Attribute> paramNames, paramSources, paramCopies;
   for (ParamOp param : params) {
     paramSources.push_back(param.getSource() ? param.getSourceAttr()
@@ -696,6 +823,20 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
     inputTypes.push_back(param.getTensorType());
     paramNames.push_back(param.getSymNameAttr());
   }
+  // The train step also reads the AdamW moments, named as checkpoints name
+  // them (docs/checkpoints.md).
+  auto momentName = [](StringRef kind, StringRef param) {
+    return ("optimizer." + kind + "." + param).str();
+  };
+  if (trainGraph)
+    for (StringRef kind : {"exp_avg", "exp_avg_sq"})
+      for (ParamOp param : params) {
+        std::string name = momentName(kind, param.getSymName());
+        inputTypes.push_back(param.getTensorType());
+        paramNames.push_back(StringAttr::get(&getContext(), name));
+        paramSources.push_back(StringAttr::get(&getContext(), name));
+        paramCopies.push_back(BoolAttr::get(&getContext(), false));
+      }
   ReturnOp ret = model.getReturn();
   SmallVector<Type> outputTypes;
   SmallVector<std::string> outputNames;
@@ -711,11 +852,21 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
     outputTypes.push_back(
         RankedTensorType::get({1}, Float32Type::get(&getContext())));
     outputNames.push_back("loss");
-    if (gradGraph)
+    if (trainGraph) {
+      // The updated checkpoint: weights, then both moments.
+      for (StringRef kind : {"", "exp_avg", "exp_avg_sq"})
+        for (ParamOp param : params) {
+          outputTypes.push_back(param.getTensorType());
+          outputNames.push_back(kind.empty()
+                                    ? param.getSymName().str()
+                                    : momentName(kind, param.getSymName()));
+        }
+    } else if (gradGraph) {
       for (ParamOp param : params) {
         outputTypes.push_back(param.getTensorType());
         outputNames.push_back(("grad." + param.getSymName()).str());
       }
+    }
   } else {
     for (Value output : ret.getOutputs())
       outputTypes.push_back(RankedTensorType::get(
@@ -738,7 +889,10 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
                 outputNames, [](const std::string &n) { return StringRef(n); }))
           : ret.getNames());
   func->setAttr("growc.graph", builder.getStringAttr(graph));
-  if (lossGraph)
+  if (trainGraph)
+    func->setAttr("growc.input_names",
+                  builder.getStrArrayAttr({"tokens", "targets", "lr", "step"}));
+  else if (lossGraph)
     func->setAttr("growc.input_names",
                   builder.getStrArrayAttr({"tokens", "targets"}));
   func->setAttr("growc.vocab_size",
@@ -749,8 +903,9 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   builder.setInsertionPointToStart(entry);
 
   llvm::StringMap<Value> paramValues;
+  unsigned numInputs = trainGraph ? 4 : lossGraph ? 2 : 1;
   for (auto [param, arg] :
-       llvm::zip(params, entry->getArguments().drop_front(lossGraph ? 2 : 1)))
+       llvm::zip(params, entry->getArguments().drop_front(numInputs)))
     paramValues[param.getSymName()] = arg;
   ForwardBuilder fb(builder, loc, config, batch, seq, keyBlock);
   DenseMap<Value, Value> lowered; // grow value -> [B·T, F] tensor
@@ -925,12 +1080,35 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
         }
         addGrad(savedEmbed.getWeight(),
                 fb.embedGrad(entry->getArgument(0), dh, config.getVocab()));
+        SmallVector<Value> paramGrads;
         for (ParamOp param : params) {
           Value grad = grads.lookup(param.getSymName());
           if (!grad)
             return param.emitOpError("has no gradient: it is not used by "
                                      "the differentiated forward");
-          results.push_back(grad);
+          paramGrads.push_back(grad);
+        }
+        if (!trainGraph) {
+          results.append(paramGrads);
+        } else {
+          // Clip by the global norm, then one AdamW step (SPEC.md §3).
+          Value coef = fb.clipCoefficient(paramGrads, kMaxGradNorm);
+          Value lr = entry->getArgument(2), step = entry->getArgument(3);
+          size_t n = params.size();
+          SmallVector<Value> newParams, newAvg, newAvgSq;
+          for (auto [i, param] : llvm::enumerate(params)) {
+            Value p = paramValues[param.getSymName()];
+            Value m = entry->getArgument(numInputs + n + i);
+            Value v = entry->getArgument(numInputs + 2 * n + i);
+            auto [p2, m2, v2] =
+                fb.adamW(p, m, v, paramGrads[i], coef, lr, step);
+            newParams.push_back(p2);
+            newAvg.push_back(m2);
+            newAvgSq.push_back(v2);
+          }
+          results.append(newParams);
+          results.append(newAvg);
+          results.append(newAvgSq);
         }
       } else if (lossGraph) {
         results.push_back(fb.crossEntropy(lowered[ret.getOutputs()[0]],

@@ -199,9 +199,16 @@ Status CpuExecutor::loadParams(const SafetensorsFile &checkpoint) {
     std::vector<std::pair<const PlanParam *, const TensorView *>> copies;
     size_t missing = 0;
     const PlanParam *firstMissing = nullptr;
+    std::vector<const PlanParam *> zeroed;
     for (const PlanParam &param : plan_.params) {
       const TensorView *tensor = checkpoint.find(param.name);
       if (!tensor) {
+        // A training step's optimizer state starts at zero when the
+        // checkpoint has none yet (a fresh run).
+        if (startsWith(param.name, "optimizer.")) {
+          zeroed.push_back(&param);
+          continue;
+        }
         if (!missing++)
           firstMissing = &param;
         continue;
@@ -214,6 +221,9 @@ Status CpuExecutor::loadParams(const SafetensorsFile &checkpoint) {
           (missing > 1 ? " (and " + std::to_string(missing - 1) + " more)"
                        : std::string()) +
           " of model " + inQuotes(plan_.model) + " (plan " + plan_.path + ")");
+    for (const PlanParam *param : zeroed)
+      std::memset(bufferAddress(param->buffer), 0,
+                  static_cast<size_t>(param->byteSize));
     for (auto [param, tensor] : copies) {
       if (tensor->dtype != param->dtype)
         return Status::error(file + ": parameter " + inQuotes(param->name) +
@@ -236,6 +246,9 @@ Status CpuExecutor::loadParams(const SafetensorsFile &checkpoint) {
                              "); is this the checkpoint of a different model?");
     }
 
+    for (const PlanParam *param : zeroed)
+      std::memset(bufferAddress(param->buffer), 0,
+                  static_cast<size_t>(param->byteSize));
     for (auto [param, tensor] : copies)
       std::memcpy(bufferAddress(param->buffer), tensor->data,
                   static_cast<size_t>(param->byteSize));
@@ -308,7 +321,8 @@ Status CpuExecutor::checkTargets(const TensorView &tokens,
 }
 
 StatusOr<std::map<std::string, OutputTensor>>
-CpuExecutor::forward(const TensorView &tokens, const TensorView *targets) {
+CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
+                     const std::map<std::string, float> &scalars) {
   try {
     Clock::time_point start = Clock::now();
     const std::string &path = plan_.path;
@@ -321,8 +335,16 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets) {
       return tensor && tensor->dtype == DType::I32 &&
              tensor->shape == compiledShape;
     };
-    size_t expectedInputs = targetInput ? 2 : 1;
-    if (plan_.inputs.size() != expectedInputs || !isTokenTensor(input) ||
+    // Any other input is a scalar (a training step's lr and step).
+    std::vector<const PlanTensor *> scalarInputs;
+    bool scalarsOk = true;
+    for (const PlanTensor &other : plan_.inputs)
+      if (&other != input && &other != targetInput) {
+        scalarInputs.push_back(&other);
+        scalarsOk = scalarsOk && other.dtype == DType::F32 &&
+                    other.shape == std::vector<int64_t>{1};
+      }
+    if (!scalarsOk || !isTokenTensor(input) ||
         (targetInput && !isTokenTensor(targetInput)))
       return Status::error(
           path +
@@ -341,6 +363,15 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets) {
     if (!targetInput && targets)
       return Status::error(path + ": the " + plan_.graph +
                            " graph takes no targets");
+    for (const PlanTensor *scalar : scalarInputs)
+      if (!scalars.count(scalar->name))
+        return Status::error(path + ": the " + plan_.graph +
+                             " graph needs the scalar " +
+                             inQuotes(scalar->name));
+    for (const auto &[name, value] : scalars)
+      if (!plan_.findInput(name) || name == "tokens" || name == "targets")
+        return Status::error(path + ": the " + plan_.graph +
+                             " graph has no scalar input " + inQuotes(name));
     for (const PlanTensor &output : plan_.outputs)
       if (output.dtype != DType::F32)
         return Status::error(path + ": output " + inQuotes(output.name) +
@@ -364,6 +395,10 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets) {
     for (int64_t i = 0; i < b; ++i)
       std::memcpy(in + i * plan_.seq * 4, tokens.data + i * t * 4,
                   static_cast<size_t>(t) * 4);
+    for (const PlanTensor *scalar : scalarInputs) {
+      float value = scalars.at(scalar->name);
+      std::memcpy(bufferAddress(scalar->buffer), &value, sizeof value);
+    }
     if (targets) {
       auto *out =
           reinterpret_cast<int32_t *>(bufferAddress(targetInput->buffer));

@@ -375,17 +375,32 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
     if (tensor.name.empty())
       return Status::error(ctx + ": name must not be empty");
     auto [it, inserted] = tensorNames.emplace(tensor.name, ctx);
-    if (!inserted)
+    // A training step's outputs are the parameters' next values, under the
+    // parameters' names (the output file is the next checkpoint).
+    bool nextValue = section == "outputs" && plan.graph == "train" &&
+                     it->second.rfind("params[", 0) == 0;
+    if (!inserted && !nextValue)
       return Status::error(ctx + ": duplicate tensor name " +
                            inQuotes(tensor.name) + " (also " + it->second +
                            "); input, parameter and output names must be "
-                           "unique");
+                           "unique (outputs of a train graph may name a "
+                           "parameter)");
+    if (!inserted)
+      it->second = ctx; // a second output of that name is a duplicate
     ctx += " (" + inQuotes(tensor.name) + ")";
 
     GROWC_RETURN_IF_ERROR(getBufferRef(entry, ctx, "buffer", tensor.buffer));
     GROWC_RETURN_IF_ERROR(getDType(entry, ctx, tensor.dtype));
     GROWC_RETURN_IF_ERROR(getShape(entry, ctx, tensor.dtype, tensor.shape,
                                    tensor.numElements, tensor.byteSize));
+    if (nextValue)
+      if (const PlanParam *param = plan.findParam(tensor.name);
+          param &&
+          (param->dtype != tensor.dtype || param->shape != tensor.shape))
+        return Status::error(ctx + ": the next value of parameter " +
+                             inQuotes(tensor.name) + " must be " +
+                             dtypeName(param->dtype) + " " +
+                             formatShape(param->shape));
     const PlanBuffer &buffer = plan.buffers[tensor.buffer];
     if (tensor.byteSize > buffer.size)
       return Status::error(ctx + ": " + dtypeName(tensor.dtype) + " " +

@@ -487,6 +487,27 @@ TEST(PlanTest, GpuPlanRejectsBadLaunches) {
       {"kernels[0].launch", "unknown field 'smem'"});
 }
 
+// A train graph's outputs are the next checkpoint: they may reuse a
+// parameter's name (with its dtype and shape); other graphs may not.
+TEST(PlanTest, TrainGraphOutputsMayNameParameters) {
+  const std::string hidden =
+      R"({"name": "hidden", "buffer": 3, "dtype": "F32", "shape": [2, 3, 4]})";
+  std::string next = replaceOnce(
+      kToyPlan, hidden,
+      R"({"name": "lm_head.weight", "buffer": 3, "dtype": "F32", "shape": [5, 4]})");
+  std::string train =
+      replaceOnce(next, R"("graph": "forward")", R"("graph": "train")");
+  StatusOr<Plan> plan = parsePlan(train, kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_NE(plan->findParam("lm_head.weight"), nullptr);
+  expectRejected(next, {"outputs[1]", "duplicate tensor name 'lm_head.weight'",
+                        "(also params[1])"});
+  expectRejected(
+      replaceOnce(train, R"("buffer": 3, "dtype": "F32", "shape": [5, 4]})",
+                  R"("buffer": 3, "dtype": "F32", "shape": [4, 5]})"),
+      {"the next value of parameter 'lm_head.weight' must be F32 [5, 4]"});
+}
+
 TEST(PlanTest, RejectsInvalidJson) {
   expectRejected("not json", {"invalid JSON"});
   expectRejected("", {"invalid JSON"});

@@ -8,7 +8,7 @@
 // RUN: growc --import-hf-config %S/Inputs/gqa2-tied.json --num-layers 1 --param-dtype bf16 -o %t.bf16.mlir
 // RUN: not growc-opt %t.bf16.mlir --growc-lower-model-to-tensors="seq=8" 2>&1 | FileCheck %s --check-prefix=BF16
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=loss" | FileCheck %s --check-prefix=LOSS
-// RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="graph=train" 2>&1 | FileCheck %s --check-prefix=GRAPH
+// RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="graph=eval" 2>&1 | FileCheck %s --check-prefix=GRAPH
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=grad" | FileCheck %s --check-prefix=GRAD
 
 // The model becomes a function of the tokens and the parameters (in model
@@ -93,7 +93,7 @@
 // LOSS: arith.cmpi sge
 // LOSS: math.log
 // LOSS: return %{{.*}} : tensor<1xf32>
-// GRAPH: error: growc-lower-model-to-tensors: graph must be forward, loss or grad, got 'train'
+// GRAPH: error: growc-lower-model-to-tensors: graph must be forward, loss, grad or train, got 'eval'
 
 // The grad graph: the loss and one gradient per parameter, in parameter
 // order; reverse mode ends at the LM head's VJP (dlogits · W and

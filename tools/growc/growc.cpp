@@ -71,8 +71,9 @@ cl::opt<std::string> emit("emit",
 cl::opt<std::string> graph("graph",
                            cl::desc("Graph to compile: forward (default), "
                                     "loss (tokens and targets in, mean "
-                                    "cross-entropy out) or grad (also "
-                                    "grad.<param> for every parameter)"),
+                                    "cross-entropy out), grad (also "
+                                    "grad.<param> for every parameter) or "
+                                    "train (one clipped AdamW step)"),
                            cl::init("forward"), cl::cat(growCat));
 cl::opt<std::string> target("target",
                             cl::desc("Code generation target: cpu (-o *.so) "
@@ -419,11 +420,12 @@ int run(MLIRContext &context) {
                 "CPU (-o model.so); PTX always has them");
   if (threadsPerBlock < 1 || threadsPerBlock > 1024)
     return fail("--gpu-threads must be in [1, 1024]");
-  if (graph != "forward" && graph != "loss" && graph != "grad")
+  if (graph != "forward" && graph != "loss" && graph != "grad" &&
+      graph != "train")
     return fail("--graph=" + graph +
-                " is not available yet; this build compiles the forward "
-                "graph (--graph=forward), the loss (--graph=loss) and the "
-                "gradients (--graph=grad)");
+                " is not available; this build compiles the forward graph "
+                "(--graph=forward), the loss (--graph=loss), the gradients "
+                "(--graph=grad) and the training step (--graph=train)");
   if (graph != "forward" && emit == "ptx")
     return fail("--graph=" + graph +
                 " compiles for the CPU in this build (-o model.so): its "

@@ -61,6 +61,14 @@ constexpr const char *kUsage =
     "      'targets' of B and writes 'loss' and 'grad.<parameter>' for every\n"
     "      parameter (before any clipping) to O.\n"
     "\n"
+    "  train-step ART --weights W.safetensors --batch B.safetensors\n"
+    "                 --lr LR --step N --out O.safetensors\n"
+    "      One training step (growc --graph=train): loss, gradients clipped\n"
+    "      at global norm 1, AdamW (SPEC.md section 3) at learning rate LR\n"
+    "      as its N-th step; O is the updated checkpoint (weights and\n"
+    "      'optimizer.exp_avg[_sq].<name>' moments, which start at zero when\n"
+    "      W has none) plus 'loss'.\n"
+    "\n"
     "  sample --primitive NAME [--depth K] [--shots N] [--seed S]\n"
     "         [--count C]\n"
     "      Prints C generated reasoning-primitive prompts (NAME: var-assign-\n"
@@ -107,6 +115,8 @@ struct ForwardOptions {
   int repeat = 1;
   /// 0: the executor's default.
   int threads = 0;
+  /// Scalar inputs of a training step: lr and step.
+  std::map<std::string, float> scalars;
 };
 
 /// Parses the arguments after "forward". Options take their value either
@@ -137,6 +147,25 @@ Status parseForwardArgs(const std::vector<std::string_view> &args,
       if (value)
         return Status::error("forward: --verbose takes no value");
       opts.verbose = true;
+      continue;
+    }
+    if (name == "--lr" || name == "--step") {
+      if (!value) {
+        if (i + 1 >= args.size())
+          return Status::error("forward: " + std::string(name) +
+                               " needs a value");
+        value = args[++i];
+      }
+      std::string text(*value);
+      char *end = nullptr;
+      double x = std::strtod(text.c_str(), &end);
+      bool isStep = name == "--step";
+      if (text.empty() || *end != '\0' || !(x >= (isStep ? 1 : 0)) || x > 1e9 ||
+          (isStep && x != double(int64_t(x))))
+        return Status::error("forward: " + std::string(name) + " must be " +
+                             (isStep ? "a step count >= 1" : "a rate >= 0") +
+                             ", got '" + text + "'");
+      opts.scalars[std::string(name.substr(2))] = float(x);
       continue;
     }
     if (name == "--repeat" || name == "--threads") {
@@ -326,7 +355,7 @@ int runForward(const std::vector<std::string_view> &args,
   for (int i = 0; i < opts.repeat; ++i) {
     exec.resetTimings();
     start = Clock::now();
-    outputs = exec.forward(**tokens, targets);
+    outputs = exec.forward(**tokens, targets, opts.scalars);
     if (!outputs.isOk())
       return fail(outputs.status());
     double ms = millisecondsSince(start);
@@ -476,6 +505,8 @@ int run(int argc, char **argv) {
     return runForward({args.begin() + 1, args.end()});
   if (command == "grad")
     return runForward({args.begin() + 1, args.end()}, "grad");
+  if (command == "train-step")
+    return runForward({args.begin() + 1, args.end()}, "train");
   if (command == "sample")
     return runSample({args.begin() + 1, args.end()});
   if (!command.empty() && command[0] == '-')

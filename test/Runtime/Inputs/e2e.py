@@ -1,12 +1,14 @@
-"""Shared set-up of the end-to-end checks (run_forward.py, run_grad.py): run
-a command, and build a model with random weights, optionally grown by growc
-with its checkpoint migrated."""
+"""Shared set-up of the end-to-end checks (run_forward.py, run_grad.py,
+run_train_step.py): run a command, build a model with random weights
+(optionally grown by growc with its checkpoint migrated), draw a batch, and
+the reference loss with autograd."""
 import json
 import os
 import subprocess
 import sys
 
 import numpy as np
+import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "Reference"))
@@ -52,3 +54,25 @@ def prepare_model(a, rng):
     weights = {k: np.asarray(v, dtype=np.float32)
                for k, v in llama_reference.read_safetensors(weights_path).items()}
     return config, model, weights_path, weights
+
+
+def random_batch(config, batch, seq, rng):
+    """Tokens and targets (int32 [batch, seq]), a quarter of targets -100."""
+    tokens = rng.integers(0, config["vocab_size"], (batch, seq)).astype(np.int32)
+    targets = rng.integers(0, config["vocab_size"], (batch, seq)).astype(np.int32)
+    targets[rng.random((batch, seq)) < 0.25] = -100
+    return tokens, targets
+
+
+def reference_loss(config, weights, tokens, targets):
+    """The reference model's mean cross-entropy in float64 with autograd run:
+    returns ({name: parameter tensor with .grad}, loss)."""
+    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
+              for k, v in weights.items()}
+    logits = llama_reference.forward(config, params, tokens, dtype=torch.float64,
+                                     differentiable=True)["logits"]
+    loss = torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        torch.from_numpy(targets.astype(np.int64)).reshape(-1), ignore_index=-100)
+    loss.backward()
+    return params, loss

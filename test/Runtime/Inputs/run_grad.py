@@ -13,7 +13,8 @@ import os
 import numpy as np
 import torch
 
-from e2e import add_model_arguments, llama_reference, prepare_model, run
+from e2e import (add_model_arguments, llama_reference, prepare_model,
+                 random_batch, reference_loss, run)
 
 
 def main():
@@ -33,9 +34,7 @@ def main():
          "-o", artifact])
     plan = json.load(open(os.path.join(a.tmp, "grad.plan.json")))
 
-    tokens = rng.integers(0, config["vocab_size"], (a.batch, a.seq)).astype(np.int32)
-    targets = rng.integers(0, config["vocab_size"], (a.batch, a.seq)).astype(np.int32)
-    targets[rng.random((a.batch, a.seq)) < 0.25] = -100
+    tokens, targets = random_batch(config, a.batch, a.seq, rng)
     batch_path = os.path.join(a.tmp, "batch.safetensors")
     out_path = os.path.join(a.tmp, "out.safetensors")
     llama_reference.write_safetensors(batch_path, {"tokens": tokens, "targets": targets})
@@ -43,14 +42,7 @@ def main():
          "--batch", batch_path, "--out", out_path])
     got = llama_reference.read_safetensors(out_path)
 
-    params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
-              for k, v in weights.items()}
-    logits = llama_reference.forward(config, params, tokens, dtype=torch.float64,
-                                     differentiable=True)["logits"]
-    loss = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]),
-        torch.from_numpy(targets.astype(np.int64)).reshape(-1), ignore_index=-100)
-    loss.backward()
+    params, loss = reference_loss(config, weights, tokens, targets)
 
     expected = {"loss": loss.detach().reshape(1).numpy()}
     for name, tensor in params.items():

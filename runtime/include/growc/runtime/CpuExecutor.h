@@ -113,8 +113,13 @@ public:
   /// A loss graph (inputs `tokens` and `targets`) also needs `targets`: int32
   /// of the tokens' shape, each in the vocabulary or kIgnoreIndex; padding
   /// positions are ignored, so its scalar loss holds for any [b, t].
+  ///
+  /// A training step also takes float scalars by input name (`lr`,
+  /// `step`); its optimizer state parameters (`optimizer.*`) start at zero
+  /// when the checkpoint has none.
   StatusOr<std::map<std::string, OutputTensor>>
-  forward(const TensorView &tokens, const TensorView *targets = nullptr);
+  forward(const TensorView &tokens, const TensorView *targets = nullptr,
+          const std::map<std::string, float> &scalars = {});
 
   /// The target that contributes nothing to a loss (PyTorch's default).
   static constexpr int32_t kIgnoreIndex = -100;
