@@ -235,9 +235,11 @@ Status CpuExecutor::loadParams(const SafetensorsFile &checkpoint) {
                              ", the plan expects " + formatShape(param->shape));
     }
     for (const TensorView &tensor : checkpoint.tensors()) {
-      // Optimizer state (moments) lives beside the weights in training
-      // checkpoints and is not an input of this graph.
-      if (startsWith(tensor.name, "optimizer."))
+      // Optimizer state (moments) and the training loop's position live
+      // beside the weights in training checkpoints; they are not inputs of
+      // this graph.
+      if (startsWith(tensor.name, "optimizer.") ||
+          startsWith(tensor.name, "growc.train."))
         continue;
       if (!plan_.findParam(tensor.name))
         return Status::error(file + ": tensor " + inQuotes(tensor.name) +
@@ -262,6 +264,30 @@ Status CpuExecutor::loadParams(const SafetensorsFile &checkpoint) {
 //===----------------------------------------------------------------------===//
 // Running
 //===----------------------------------------------------------------------===//
+
+Status CpuExecutor::commitNextValues(
+    const std::map<std::string, OutputTensor> &outputs) {
+  for (const auto &[name, output] : outputs) {
+    const PlanParam *param = plan_.findParam(name);
+    if (!param)
+      continue;
+    if (output.numElements * 4 != param->byteSize)
+      return Status::error(plan_.path + ": output " + inQuotes(name) +
+                           " does not have its parameter's size");
+    std::memmove(bufferAddress(param->buffer), output.data,
+                 static_cast<size_t>(param->byteSize));
+  }
+  return Status::ok();
+}
+
+std::vector<TensorToWrite> CpuExecutor::paramTensors() const {
+  std::vector<TensorToWrite> tensors;
+  for (const PlanParam &param : plan_.params)
+    tensors.push_back({param.name, param.dtype, param.shape,
+                       bufferAddress(param.buffer),
+                       static_cast<size_t>(param.byteSize)});
+  return tensors;
+}
 
 Status CpuExecutor::checkTokens(const TensorView &tokens) const {
   if (tokens.dtype != DType::I32)

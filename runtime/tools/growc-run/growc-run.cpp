@@ -20,9 +20,12 @@
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Text.h"
 
+#include <algorithm>
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <cstring>
 #include <exception>
 #include <map>
 #include <new>
@@ -32,6 +35,7 @@
 #include <vector>
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 using namespace growc::rt;
 
@@ -68,6 +72,19 @@ constexpr const char *kUsage =
     "      as its N-th step; O is the updated checkpoint (weights and\n"
     "      'optimizer.exp_avg[_sq].<name>' moments, which start at zero when\n"
     "      W has none) plus 'loss'.\n"
+    "\n"
+    "  train ART (--weights W.safetensors | --resume C.safetensors)\n"
+    "        --data SPEC --steps N --out C.safetensors [--lr 3e-3]\n"
+    "        [--warmup K] [--seed S] [--val-every K] [--save-every K]\n"
+    "        [--metrics M.jsonl] [--stop-at K] [--threads N]\n"
+    "      Trains with a train graph: batches from SPEC (primitives:NAME\n"
+    "      [:MIN-MAX], text:PATH, u16:PATH, u32:PATH), warmup-stable-decay\n"
+    "      learning rate peaking at --lr, a JSON line per step in M, a\n"
+    "      progress bar on a terminal (plain lines otherwise), validation\n"
+    "      loss every K steps, and C: weights, AdamW moments, step, data\n"
+    "      seed and position, written atomically; --resume C continues\n"
+    "      exactly where C stopped (--stop-at K ends a run after step K of\n"
+    "      the N-step schedule, as a preemption would).\n"
     "\n"
     "  sample --primitive NAME [--depth K] [--shots N] [--seed S]\n"
     "         [--count C]\n"
@@ -401,6 +418,288 @@ int runForward(const std::vector<std::string_view> &args,
   return 0;
 }
 
+/// Splits `--name=value` or takes the value from the next argument
+/// (advancing `i`); nothing if there is none.
+std::optional<std::string>
+optionValue(const std::vector<std::string_view> &args, size_t &i,
+            std::string_view &name) {
+  if (size_t eq = name.find('='); eq != std::string_view::npos) {
+    std::string value(name.substr(eq + 1));
+    name = name.substr(0, eq);
+    return value;
+  }
+  if (i + 1 < args.size())
+    return std::string(args[++i]);
+  return std::nullopt;
+}
+
+/// The token stream a --data spec names: primitives:NAME[:MIN-MAX],
+/// text:PATH, u16:PATH or u32:PATH.
+StatusOr<std::unique_ptr<TokenStream>>
+openData(const std::string &spec, uint64_t seed, int64_t vocabSize) {
+  size_t colon = spec.find(':');
+  std::string kind = spec.substr(0, colon);
+  std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (kind == "text")
+    return openTextFile(rest);
+  if (kind == "u16" || kind == "u32")
+    return openTokenFile(
+        rest, kind == "u16" ? TokenFileDType::U16 : TokenFileDType::U32,
+        vocabSize);
+  if (kind == "primitives") {
+    std::string name = rest.substr(0, rest.find(':'));
+    int minDepth = 0, maxDepth = 0;
+    if (size_t at = rest.find(':');
+        at != std::string::npos &&
+        std::sscanf(rest.c_str() + at + 1, "%d-%d", &minDepth, &maxDepth) != 2)
+      return Status::error("--data " + spec +
+                           ": depths are written MIN-MAX, e.g. 0-2");
+    StatusOr<Primitive> primitive = parsePrimitive(name);
+    if (!primitive.isOk())
+      return Status::error("--data " + spec + ": " +
+                           primitive.status().message());
+    return primitiveStream(*primitive, minDepth, maxDepth, seed);
+  }
+  return Status::error("--data must be primitives:NAME[:MIN-MAX], text:PATH, "
+                       "u16:PATH or u32:PATH, got '" +
+                       spec + "'");
+}
+
+/// growc-run train: the training loop over a train graph.
+int runTrain(const std::vector<std::string_view> &args) {
+  std::string artifact, weights, resume, data, out, metricsPath;
+  long long steps = 0, warmup = -1, valEvery = 0, saveEvery = 0, threads = 0,
+            stopAt = 0;
+  unsigned long long seed = 0;
+  double lr = 3e-3;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view name = args[i];
+    if (name.size() < 2 || name.substr(0, 2) != "--") {
+      if (!artifact.empty())
+        return fail("train: unexpected argument '" + std::string(name) + "'");
+      artifact = std::string(name);
+      continue;
+    }
+    std::optional<std::string> value = optionValue(args, i, name);
+    if (!value || value->empty())
+      return fail("train: " + std::string(name) + " needs a value");
+    auto integer = [&](long long min, long long &outValue) -> bool {
+      char *end = nullptr;
+      long long n = std::strtoll(value->c_str(), &end, 10);
+      if (*end != '\0' || n < min)
+        return false;
+      outValue = n;
+      return true;
+    };
+    bool ok = true;
+    if (name == "--weights")
+      weights = *value;
+    else if (name == "--resume")
+      resume = *value;
+    else if (name == "--data")
+      data = *value;
+    else if (name == "--out")
+      out = *value;
+    else if (name == "--metrics")
+      metricsPath = *value;
+    else if (name == "--steps")
+      ok = integer(1, steps);
+    else if (name == "--warmup")
+      ok = integer(0, warmup);
+    else if (name == "--val-every")
+      ok = integer(0, valEvery);
+    else if (name == "--save-every")
+      ok = integer(0, saveEvery);
+    else if (name == "--stop-at")
+      ok = integer(1, stopAt);
+    else if (name == "--threads")
+      ok = integer(1, threads) && threads <= 1024;
+    else if (name == "--seed") {
+      long long n;
+      ok = integer(0, n);
+      seed = static_cast<unsigned long long>(n);
+    } else if (name == "--lr") {
+      char *end = nullptr;
+      lr = std::strtod(value->c_str(), &end);
+      ok = *end == '\0' && lr > 0 && lr < 10;
+    } else
+      return fail("train: unknown option '" + std::string(name) +
+                  "' (see growc-run --help)");
+    if (!ok)
+      return fail("train: bad value '" + *value + "' for " + std::string(name));
+  }
+  if (artifact.empty())
+    return fail("train: missing the artifact ART (see growc-run --help)");
+  if (weights.empty() == resume.empty())
+    return fail("train: give exactly one of --weights (a new run) and "
+                "--resume (a checkpoint of this loop)");
+  if (data.empty() || out.empty() || steps == 0)
+    return fail("train: --data, --steps and --out are required");
+
+  StatusOr<Plan> plan = loadPlan(planPathFor(artifact));
+  if (!plan.isOk())
+    return fail(plan.status());
+  if (plan->graph != "train")
+    return fail(plan->path + " is a " + plan->graph +
+                " graph; growc-run train runs a train graph (growc "
+                "--graph=train)");
+  const int64_t batch = plan->batch, seq = plan->seq;
+  const int64_t vocab = plan->vocabSize;
+  StatusOr<std::unique_ptr<CpuExecutor>> executor =
+      CpuExecutor::create(std::move(*plan), int(threads));
+  if (!executor.isOk())
+    return fail(executor.status());
+  CpuExecutor &exec = **executor;
+
+  // Where the run starts: step 0 of a new run, or a checkpoint's step,
+  // data seed and position (so that it continues bit-identically).
+  StatusOr<SafetensorsFile> start =
+      SafetensorsFile::open(resume.empty() ? weights : resume);
+  if (!start.isOk())
+    return fail(start.status());
+  if (Status status = exec.loadParams(*start); !status.isOk())
+    return fail(status);
+  long long firstStep = 0;
+  uint64_t position = 0;
+  if (!resume.empty()) {
+    const TensorView *stepT = start->find("growc.train.step");
+    const TensorView *positionT = start->find("growc.train.data_position");
+    const TensorView *seedT = start->find("growc.train.seed");
+    for (const TensorView *t : {stepT, positionT, seedT})
+      if (!t || t->byteSize != 8)
+        return fail(resume + ": not a growc-run train checkpoint (it lacks "
+                             "growc.train.step, .data_position or .seed)");
+    int64_t savedStep;
+    std::memcpy(&savedStep, stepT->data, 8);
+    std::memcpy(&position, positionT->data, 8);
+    std::memcpy(&seed, seedT->data, 8);
+    firstStep = savedStep;
+    if (firstStep >= steps)
+      return fail(resume + ": the checkpoint is at step " +
+                  std::to_string(firstStep) + ", not before --steps " +
+                  std::to_string(steps));
+  }
+  StatusOr<std::unique_ptr<TokenStream>> stream = openData(data, seed, vocab);
+  if (!stream.isOk())
+    return fail(stream.status());
+  (*stream)->seek(position);
+  StatusOr<std::unique_ptr<TokenStream>> validation =
+      openData(data, seed ^ 0x5eedULL, vocab);
+  if (!validation.isOk())
+    return fail(validation.status());
+  if (warmup < 0)
+    warmup = std::min<long long>(10, steps / 10);
+
+  std::FILE *metrics = nullptr;
+  if (!metricsPath.empty()) {
+    metrics = std::fopen(metricsPath.c_str(), resume.empty() ? "w" : "a");
+    if (!metrics)
+      return fail("train: cannot write " + metricsPath + ": " +
+                  std::strerror(errno));
+  }
+  bool terminal = ::isatty(2);
+  std::vector<int32_t> tokens(batch * seq), targets(batch * seq);
+  auto view = [&](std::vector<int32_t> &values) {
+    return TensorView{"",
+                      DType::I32,
+                      {batch, seq},
+                      reinterpret_cast<const uint8_t *>(values.data()),
+                      values.size() * 4};
+  };
+  int64_t step = firstStep;
+  auto save = [&](const std::string &path) -> Status {
+    std::vector<TensorToWrite> tensors = exec.paramTensors();
+    int64_t savedStep = step;
+    uint64_t savedPosition = (*stream)->position(), savedSeed = seed;
+    tensors.push_back({"growc.train.step", DType::I64, {1}, &savedStep, 8});
+    tensors.push_back(
+        {"growc.train.data_position", DType::U64, {1}, &savedPosition, 8});
+    tensors.push_back({"growc.train.seed", DType::U64, {1}, &savedSeed, 8});
+    return writeSafetensors(path, tensors);
+  };
+  auto began = std::chrono::steady_clock::now();
+  double firstLoss = 0, lastLoss = 0;
+  long long lastStep = stopAt > 0 ? std::min(stopAt, steps) : steps;
+  for (; step < lastStep; ++step) {
+    (*stream)->nextBatch(batch, seq, tokens.data(), targets.data());
+    double rate = wsdLearningRate(step, steps, warmup, lr);
+    TensorView tokenView = view(tokens), targetView = view(targets);
+    auto outputs =
+        exec.forward(tokenView, &targetView,
+                     {{"lr", float(rate)}, {"step", float(step + 1)}});
+    if (!outputs.isOk())
+      return fail(outputs.status());
+    double loss = outputs->at("loss").data[0];
+    if (Status status = exec.commitNextValues(*outputs); !status.isOk())
+      return fail(status);
+    if (step == firstStep)
+      firstLoss = loss;
+    lastLoss = loss;
+    double seconds =
+        std::chrono::duration<double>(std::chrono::steady_clock::now() - began)
+            .count();
+    double tokensPerSecond =
+        double(step + 1 - firstStep) * batch * seq / std::max(seconds, 1e-9);
+    std::string valText;
+    if (valEvery > 0 && (step + 1) % valEvery == 0) {
+      // The step graph with learning rate 0 and its outputs not committed:
+      // the loss of held-out batches at the current weights.
+      std::vector<int32_t> vt(batch * seq), vy(batch * seq);
+      (*validation)->nextBatch(batch, seq, vt.data(), vy.data());
+      TensorView vtView = view(vt), vyView = view(vy);
+      auto val = exec.forward(vtView, &vyView,
+                              {{"lr", 0.0f}, {"step", float(step + 1)}});
+      if (!val.isOk())
+        return fail(val.status());
+      char buf[64];
+      std::snprintf(buf, sizeof buf, ", \"val_loss\": %.6f",
+                    double(val->at("loss").data[0]));
+      valText = buf;
+    }
+    if (metrics)
+      std::fprintf(metrics,
+                   "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, "
+                   "\"tokens_per_s\": %.1f%s}\n",
+                   (long long)step + 1, loss, rate, tokensPerSecond,
+                   valText.c_str());
+    double eta =
+        seconds / double(step + 1 - firstStep) * double(steps - step - 1);
+    if (terminal) {
+      int width = 30, done = int(width * (step + 1) / steps);
+      std::fprintf(
+          stderr, "\r[%.*s%*s] step %lld/%lld loss %.4f %.0f tok/s ETA %.0fs ",
+          done, "##############################", width - done, "",
+          (long long)step + 1, (long long)steps, loss, tokensPerSecond, eta);
+    } else if ((step + 1) % std::max<long long>(1, steps / 10) == 0 ||
+               step + 1 == steps) {
+      std::fprintf(stderr,
+                   "growc-run: step %lld/%lld loss %.4f lr %.3g %.0f tok/s "
+                   "ETA %.0fs\n",
+                   (long long)step + 1, (long long)steps, loss, rate,
+                   tokensPerSecond, eta);
+    }
+    if (saveEvery > 0 && (step + 1) % saveEvery == 0 && step + 1 < steps) {
+      ++step; // the checkpoint is at the next step to run
+      Status status = save(out);
+      --step;
+      if (!status.isOk())
+        return fail(status);
+    }
+  }
+  if (terminal)
+    std::fputc('\n', stderr);
+  if (metrics)
+    std::fclose(metrics);
+  if (Status status = save(out); !status.isOk())
+    return fail(status);
+  std::fprintf(stderr,
+               "growc-run: trained steps %lld..%lld of %lld, loss %.4f -> "
+               "%.4f; wrote %s\n",
+               firstStep + 1, lastStep, (long long)steps, firstLoss, lastLoss,
+               out.c_str());
+  return 0;
+}
+
 /// `text` as a JSON string literal.
 std::string jsonString(const std::string &text) {
   std::string out = "\"";
@@ -434,13 +733,7 @@ int runSample(const std::vector<std::string_view> &args) {
   unsigned long long seed = 0;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view name = args[i];
-    std::optional<std::string> value;
-    if (size_t eq = name.find('='); eq != std::string_view::npos) {
-      value = std::string(name.substr(eq + 1));
-      name = name.substr(0, eq);
-    } else if (i + 1 < args.size()) {
-      value = std::string(args[++i]);
-    }
+    std::optional<std::string> value = optionValue(args, i, name);
     if (!value)
       return fail("sample: " + std::string(name) + " needs a value");
     auto number = [&](long min, long max, long &out) -> bool {
@@ -507,6 +800,8 @@ int run(int argc, char **argv) {
     return runForward({args.begin() + 1, args.end()}, "grad");
   if (command == "train-step")
     return runForward({args.begin() + 1, args.end()}, "train");
+  if (command == "train")
+    return runTrain({args.begin() + 1, args.end()});
   if (command == "sample")
     return runSample({args.begin() + 1, args.end()});
   if (!command.empty() && command[0] == '-')

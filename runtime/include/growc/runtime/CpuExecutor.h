@@ -121,6 +121,14 @@ public:
   forward(const TensorView &tokens, const TensorView *targets = nullptr,
           const std::map<std::string, float> &scalars = {});
 
+  /// A train graph's outputs named like parameters are their next values:
+  /// copies them into the parameters, so the next run continues from them.
+  Status commitNextValues(const std::map<std::string, OutputTensor> &outputs);
+
+  /// Every parameter as it is in the arena now, in plan order (for writing
+  /// a checkpoint; valid until the next run).
+  std::vector<TensorToWrite> paramTensors() const;
+
   /// The target that contributes nothing to a loss (PyTorch's default).
   static constexpr int32_t kIgnoreIndex = -100;
 
