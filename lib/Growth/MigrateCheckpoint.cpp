@@ -25,6 +25,8 @@ namespace {
 constexpr llvm::StringLiteral kExpAvg = "optimizer.exp_avg.";
 constexpr llvm::StringLiteral kExpAvgSq = "optimizer.exp_avg_sq.";
 constexpr llvm::StringLiteral kStep = "optimizer.step";
+/// The training loop's state (step, data seed and position).
+constexpr llvm::StringLiteral kTrainState = "growc.train.";
 
 llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(), message);
@@ -90,7 +92,7 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
   for (const rt::TensorView &tensor : file.tensors()) {
     llvm::StringRef name = tensor.name;
     llvm::StringRef paramName = name;
-    if (name == kStep)
+    if (name == kStep || name.starts_with(kTrainState))
       continue;
     if (paramName.consume_front(kExpAvgSq) || paramName.consume_front(kExpAvg))
       hasMoments = true;
@@ -172,9 +174,13 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
       }
     }
   }
-  if (const rt::TensorView *step = file.find(kStep))
-    out.push_back(
-        {step->name, step->dtype, step->shape, step->data, step->byteSize});
+  // The optimizer's step and the training loop's position (growc-run
+  // train) carry over unchanged: growth continues the same run.
+  for (const rt::TensorView &tensor : file.tensors())
+    if (tensor.name == kStep ||
+        llvm::StringRef(tensor.name).starts_with(kTrainState))
+      out.push_back({tensor.name, tensor.dtype, tensor.shape, tensor.data,
+                     tensor.byteSize});
 
   rt::Status written =
       rt::writeSafetensors(outputPath.str(), out, file.metadata());
