@@ -570,15 +570,17 @@ ForwardBuilder::attentionGrad(Value q, Value k, Value v, Value o, Value dout) {
             nb, l, args[0], arith::SubFOp::create(nb, l, args[1], args[2]));
         return arith::MulFOp::create(nb, l, ds, f(nb, l, scale));
       });
-  // dims (b, t, h, d, j): dQ = dS · K.
+  // dims (b, h, t, j, d): dQ = dS · K, d innermost so each step is an
+  // axpy along contiguous rows of K and dQ.
   Value dq4 =
       contraction(dScores, k4, zeros({batch, seq, heads, headDim}),
-                  {map(5, {dim(0), dim(2), dim(1), dim(4)}),
-                   map(5, {dim(0), dim(4), dim(2).floorDiv(group), dim(3)}),
-                   map(5, {dim(0), dim(1), dim(2), dim(3)})},
-                  {kPar, kPar, kPar, kPar, kRed});
-  // dims (b, j, kvh, d, g, t): dK = Σ over the group's heads of dSᵀ · Q,
-  // dV = Σ of Pᵀ · dO, with heads split as (kv head, member of its group).
+                  {map(5, {dim(0), dim(1), dim(2), dim(3)}),
+                   map(5, {dim(0), dim(3), dim(1).floorDiv(group), dim(4)}),
+                   map(5, {dim(0), dim(2), dim(1), dim(4)})},
+                  {kPar, kPar, kPar, kRed, kPar});
+  // dims (b, kvh, g, t, j, d): dK = Σ over the group's heads of dSᵀ · Q,
+  // dV = Σ of Pᵀ · dO, with heads split as (kv head, member of its group);
+  // d innermost, as for dQ.
   auto kvGrad = [&](Value weights, Value rowsOf) {
     Value weights5 = tensor::ExpandShapeOp::create(
         b, loc, RankedTensorType::get({batch, kvHeads, group, seq, seq}, f32),
@@ -588,10 +590,10 @@ ForwardBuilder::attentionGrad(Value q, Value k, Value v, Value o, Value dout) {
         RankedTensorType::get({batch, seq, kvHeads, group, headDim}, f32),
         rowsOf, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
     return contraction(weights5, rows5, zeros({batch, seq, kvHeads, headDim}),
-                       {map(6, {dim(0), dim(2), dim(4), dim(5), dim(1)}),
-                        map(6, {dim(0), dim(5), dim(2), dim(4), dim(3)}),
-                        map(6, {dim(0), dim(1), dim(2), dim(3)})},
-                       {kPar, kPar, kPar, kPar, kRed, kRed});
+                       {map(6, {dim(0), dim(1), dim(2), dim(3), dim(4)}),
+                        map(6, {dim(0), dim(3), dim(1), dim(2), dim(5)}),
+                        map(6, {dim(0), dim(4), dim(1), dim(5)})},
+                       {kPar, kPar, kRed, kRed, kPar, kPar});
   };
   Value dk4 = kvGrad(dScores, q4), dv4 = kvGrad(probs, do4);
   auto flat = [&](Value x, int64_t n) -> Value {
@@ -605,24 +607,39 @@ Value ForwardBuilder::embedGrad(Value tokens, Value dEmbedded, int64_t vocab) {
   int64_t hidden = config.getHidden();
   Value flat = tensor::CollapseShapeOp::create(
       b, loc, tokens, ArrayRef<ReassociationIndices>{{0, 1}});
-  // dims (v, d, n): row v of the table collects the rows of tokens == v.
-  return generic(
-      {flat, dEmbedded}, zeros({vocab, hidden}),
-      {map(3, {dim(2)}), map(3, {dim(2), dim(1)}), map(3, {dim(0), dim(1)})},
-      {kPar, kPar, kRed},
-      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value token =
-            arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
-        Value hit =
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::eq, token,
-                                  linalg::IndexOp::create(nb, l, 0));
-        return arith::AddFOp::create(
-            nb, l,
-            arith::SelectOp::create(
-                nb, l, hit, args[1],
-                arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0))),
-            args[2]);
+  // A scatter-add, row by row: table row tokens[n] += dEmbedded row n. A
+  // loop rather than a linalg op because the row it writes is data; O(N·D)
+  // and in place (the accumulator is the loop's iter_arg).
+  auto rowType = RankedTensorType::get({1, hidden}, f32);
+  auto loop = scf::ForOp::create(
+      b, loc, index(0), index(rows), index(1),
+      ValueRange{zeros({vocab, hidden})},
+      [&](OpBuilder &lb, Location l, Value n, ValueRange acc) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+        Value token = tensor::ExtractOp::create(b, l, flat, ValueRange{n});
+        Value row = arith::IndexCastOp::create(b, l, b.getIndexType(), token);
+        auto slice = [&](Value source, Value at) -> Value {
+          return tensor::ExtractSliceOp::create(
+              b, l, rowType, source,
+              ArrayRef<OpFoldResult>{at, b.getIndexAttr(0)},
+              ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(hidden)},
+              ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+        };
+        Value current = slice(acc[0], row);
+        AffineMap id = map(2, {dim(0), dim(1)});
+        Value sum =
+            generic({slice(dEmbedded, n)}, current, {id, id}, {kPar, kPar},
+                    [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                      return arith::AddFOp::create(nb, nl, args[0], args[1]);
+                    });
+        Value updated = tensor::InsertSliceOp::create(
+            b, l, sum, acc[0], ArrayRef<OpFoldResult>{row, b.getIndexAttr(0)},
+            ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(hidden)},
+            ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+        scf::YieldOp::create(b, l, updated);
       });
+  return loop.getResult(0);
 }
 
 Value ForwardBuilder::clipCoefficient(ArrayRef<Value> grads, double maxNorm) {
