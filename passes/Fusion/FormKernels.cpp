@@ -26,6 +26,11 @@ using namespace growc;
 
 namespace {
 
+/// Marks an op the lowering wants in a kernel of its own (an optimizer
+/// update per parameter: independent work that would otherwise pile up into
+/// one huge single-block kernel after the last GEMM).
+constexpr llvm::StringLiteral kOwnKernelAttr = "growc.own_kernel";
+
 /// Ops that end a group and stay in the host function.
 bool isBoundary(Operation *op) {
   return isa<growk::MatmulOp, func::ReturnOp>(op);
@@ -168,7 +173,7 @@ struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
         // An unexpanded attention (the GPU target) is a kernel of its own:
         // it reads every key row, so it cannot share a grid with the
         // row-wise work (RoPE) that produces them.
-        if (isa<growk::AttentionOp>(op)) {
+        if (isa<growk::AttentionOp>(op) || op.hasAttr(kOwnKernelAttr)) {
           if (!groups.back().empty())
             groups.emplace_back();
           groups.back().push_back(&op);

@@ -715,6 +715,11 @@ std::tuple<Value, Value, Value> ForwardBuilder::adamW(Value param, Value avg,
   };
   Value avgNew = moment(avg, kAdamBeta1, false);
   Value avgSqNew = moment(avgSq, kAdamBeta2, true);
+  auto ownKernel = [&](Value v) {
+    v.getDefiningOp()->setAttr("growc.own_kernel", b.getUnitAttr());
+  };
+  ownKernel(avgNew);
+  ownKernel(avgSqNew);
   Value paramNew = generic(
       {param, avgNew, avgSqNew, lr, step}, empty(type.getShape()),
       {id, id, id, scalar, scalar, id}, SmallVector<IteratorType>(rank, kPar),
@@ -749,6 +754,7 @@ std::tuple<Value, Value, Value> ForwardBuilder::adamW(Value param, Value avg,
             arith::MulFOp::create(
                 nb, l, stepSize, arith::DivFOp::create(nb, l, args[1], denom)));
       });
+  ownKernel(paramNew);
   return {paramNew, avgNew, avgSqNew};
 }
 
