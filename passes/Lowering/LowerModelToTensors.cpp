@@ -499,103 +499,157 @@ ForwardBuilder::attentionGrad(Value q, Value k, Value v, Value o, Value dout) {
   Value q4 = toHeads(q, heads), k4 = toHeads(k, kvHeads),
         v4 = toHeads(v, kvHeads), o4 = toHeads(o, heads),
         do4 = toHeads(dout, heads);
-  AffineExpr kvHead = dim(1).floorDiv(group);
-  auto f = [&](OpBuilder &nb, Location l, double value) -> Value {
-    return arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(value));
+  // The gradients of one block: `batch` samples, `heads` query heads sharing
+  // `kvHeads` KV heads (called with one sample and one KV head's group).
+  auto blockGrads = [&](Value q4, Value k4, Value v4, Value o4, Value do4,
+                        int64_t batch, int64_t heads,
+                        int64_t kvHeads) -> std::tuple<Value, Value, Value> {
+    AffineExpr kvHead = dim(1).floorDiv(group);
+    auto f = [&](OpBuilder &nb, Location l, double value) -> Value {
+      return arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(value));
+    };
+    // dims (b, h, t, j, d): scaled, masked scores S[b, h, t, j].
+    Value scores = contraction(q4, k4, zeros({batch, heads, seq, seq}),
+                               {map(5, {dim(0), dim(2), dim(1), dim(4)}),
+                                map(5, {dim(0), dim(3), kvHead, dim(4)}),
+                                map(5, {dim(0), dim(1), dim(2), dim(3)})},
+                               {kPar, kPar, kPar, kPar, kRed});
+    AffineMap id4 = map(4, {dim(0), dim(1), dim(2), dim(3)});
+    AffineMap rowOf4 = map(4, {dim(0), dim(1), dim(2)});
+    Value masked =
+        generic({scores}, empty({batch, heads, seq, seq}), {id4, id4},
+                {kPar, kPar, kPar, kPar},
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  Value visible =
+                      arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule,
+                                            linalg::IndexOp::create(nb, l, 3),
+                                            linalg::IndexOp::create(nb, l, 2));
+                  return arith::SelectOp::create(
+                      nb, l, visible,
+                      arith::MulFOp::create(nb, l, args[0], f(nb, l, scale)),
+                      f(nb, l, -std::numeric_limits<double>::infinity()));
+                });
+    Value rowMax = generic(
+        {masked},
+        fill({batch, heads, seq}, -std::numeric_limits<double>::infinity()),
+        {id4, rowOf4}, {kPar, kPar, kPar, kRed},
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          return arith::MaximumFOp::create(nb, l, args[0], args[1]);
+        });
+    Value expScores =
+        generic({masked, rowMax}, empty({batch, heads, seq, seq}),
+                {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  return math::ExpOp::create(
+                      nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+                });
+    Value rowSum =
+        generic({expScores}, zeros({batch, heads, seq}), {id4, rowOf4},
+                {kPar, kPar, kPar, kRed},
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  return arith::AddFOp::create(nb, l, args[0], args[1]);
+                });
+    Value probs =
+        generic({expScores, rowSum}, empty({batch, heads, seq, seq}),
+                {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  return arith::DivFOp::create(nb, l, args[0], args[1]);
+                });
+    // D[b, h, t] = Σ_d dO · O.
+    Value rowDot =
+        contraction(do4, o4, zeros({batch, heads, seq}),
+                    {map(4, {dim(0), dim(2), dim(1), dim(3)}),
+                     map(4, {dim(0), dim(2), dim(1), dim(3)}), rowOf4},
+                    {kPar, kPar, kPar, kRed});
+    // dims (b, h, t, j, d): dP = dO · Vᵀ.
+    Value dProbs = contraction(do4, v4, zeros({batch, heads, seq, seq}),
+                               {map(5, {dim(0), dim(2), dim(1), dim(4)}),
+                                map(5, {dim(0), dim(3), kvHead, dim(4)}),
+                                map(5, {dim(0), dim(1), dim(2), dim(3)})},
+                               {kPar, kPar, kPar, kPar, kRed});
+    // dS = P ∘ (dP - D), times the score scale.
+    Value dScores = generic(
+        {probs, dProbs, rowDot}, empty({batch, heads, seq, seq}),
+        {id4, id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          Value ds = arith::MulFOp::create(
+              nb, l, args[0], arith::SubFOp::create(nb, l, args[1], args[2]));
+          return arith::MulFOp::create(nb, l, ds, f(nb, l, scale));
+        });
+    // dims (b, h, t, j, d): dQ = dS · K, d innermost so each step is an
+    // axpy along contiguous rows of K and dQ.
+    Value dq4 =
+        contraction(dScores, k4, zeros({batch, seq, heads, headDim}),
+                    {map(5, {dim(0), dim(1), dim(2), dim(3)}),
+                     map(5, {dim(0), dim(3), dim(1).floorDiv(group), dim(4)}),
+                     map(5, {dim(0), dim(2), dim(1), dim(4)})},
+                    {kPar, kPar, kPar, kRed, kPar});
+    // dims (b, kvh, g, t, j, d): dK = Σ over the group's heads of dSᵀ · Q,
+    // dV = Σ of Pᵀ · dO, with heads split as (kv head, member of its group);
+    // d innermost, as for dQ.
+    auto kvGrad = [&](Value weights, Value rowsOf) {
+      Value weights5 = tensor::ExpandShapeOp::create(
+          b, loc, RankedTensorType::get({batch, kvHeads, group, seq, seq}, f32),
+          weights, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
+      Value rows5 = tensor::ExpandShapeOp::create(
+          b, loc,
+          RankedTensorType::get({batch, seq, kvHeads, group, headDim}, f32),
+          rowsOf, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
+      return contraction(weights5, rows5, zeros({batch, seq, kvHeads, headDim}),
+                         {map(6, {dim(0), dim(1), dim(2), dim(3), dim(4)}),
+                          map(6, {dim(0), dim(3), dim(1), dim(2), dim(5)}),
+                          map(6, {dim(0), dim(4), dim(1), dim(5)})},
+                         {kPar, kPar, kRed, kRed, kPar, kPar});
+    };
+    Value dk4 = kvGrad(dScores, q4), dv4 = kvGrad(probs, do4);
+    return {dq4, dk4, dv4};
   };
-  // dims (b, h, t, j, d): scaled, masked scores S[b, h, t, j].
-  Value scores = contraction(q4, k4, zeros({batch, heads, seq, seq}),
-                             {map(5, {dim(0), dim(2), dim(1), dim(4)}),
-                              map(5, {dim(0), dim(3), kvHead, dim(4)}),
-                              map(5, {dim(0), dim(1), dim(2), dim(3)})},
-                             {kPar, kPar, kPar, kPar, kRed});
-  AffineMap id4 = map(4, {dim(0), dim(1), dim(2), dim(3)});
-  AffineMap rowOf4 = map(4, {dim(0), dim(1), dim(2)});
-  Value masked =
-      generic({scores}, empty({batch, heads, seq, seq}), {id4, id4},
-              {kPar, kPar, kPar, kPar},
-              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                Value visible =
-                    arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule,
-                                          linalg::IndexOp::create(nb, l, 3),
-                                          linalg::IndexOp::create(nb, l, 2));
-                return arith::SelectOp::create(
-                    nb, l, visible,
-                    arith::MulFOp::create(nb, l, args[0], f(nb, l, scale)),
-                    f(nb, l, -std::numeric_limits<double>::infinity()));
-              });
-  Value rowMax = generic(
-      {masked},
-      fill({batch, heads, seq}, -std::numeric_limits<double>::infinity()),
-      {id4, rowOf4}, {kPar, kPar, kPar, kRed},
-      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        return arith::MaximumFOp::create(nb, l, args[0], args[1]);
-      });
-  Value expScores =
-      generic({masked, rowMax}, empty({batch, heads, seq, seq}),
-              {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                return math::ExpOp::create(
-                    nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
-              });
-  Value rowSum =
-      generic({expScores}, zeros({batch, heads, seq}), {id4, rowOf4},
-              {kPar, kPar, kPar, kRed},
-              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                return arith::AddFOp::create(nb, l, args[0], args[1]);
-              });
-  Value probs =
-      generic({expScores, rowSum}, empty({batch, heads, seq, seq}),
-              {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                return arith::DivFOp::create(nb, l, args[0], args[1]);
-              });
-  // D[b, h, t] = Σ_d dO · O.
-  Value rowDot = contraction(do4, o4, zeros({batch, heads, seq}),
-                             {map(4, {dim(0), dim(2), dim(1), dim(3)}),
-                              map(4, {dim(0), dim(2), dim(1), dim(3)}), rowOf4},
-                             {kPar, kPar, kPar, kRed});
-  // dims (b, h, t, j, d): dP = dO · Vᵀ.
-  Value dProbs = contraction(do4, v4, zeros({batch, heads, seq, seq}),
-                             {map(5, {dim(0), dim(2), dim(1), dim(4)}),
-                              map(5, {dim(0), dim(3), kvHead, dim(4)}),
-                              map(5, {dim(0), dim(1), dim(2), dim(3)})},
-                             {kPar, kPar, kPar, kPar, kRed});
-  // dS = P ∘ (dP - D), times the score scale.
-  Value dScores = generic(
-      {probs, dProbs, rowDot}, empty({batch, heads, seq, seq}),
-      {id4, id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value ds = arith::MulFOp::create(
-            nb, l, args[0], arith::SubFOp::create(nb, l, args[1], args[2]));
-        return arith::MulFOp::create(nb, l, ds, f(nb, l, scale));
-      });
-  // dims (b, h, t, j, d): dQ = dS · K, d innermost so each step is an
-  // axpy along contiguous rows of K and dQ.
-  Value dq4 =
-      contraction(dScores, k4, zeros({batch, seq, heads, headDim}),
-                  {map(5, {dim(0), dim(1), dim(2), dim(3)}),
-                   map(5, {dim(0), dim(3), dim(1).floorDiv(group), dim(4)}),
-                   map(5, {dim(0), dim(2), dim(1), dim(4)})},
-                  {kPar, kPar, kPar, kRed, kPar});
-  // dims (b, kvh, g, t, j, d): dK = Σ over the group's heads of dSᵀ · Q,
-  // dV = Σ of Pᵀ · dO, with heads split as (kv head, member of its group);
-  // d innermost, as for dQ.
-  auto kvGrad = [&](Value weights, Value rowsOf) {
-    Value weights5 = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get({batch, kvHeads, group, seq, seq}, f32),
-        weights, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
-    Value rows5 = tensor::ExpandShapeOp::create(
-        b, loc,
-        RankedTensorType::get({batch, seq, kvHeads, group, headDim}, f32),
-        rowsOf, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
-    return contraction(weights5, rows5, zeros({batch, seq, kvHeads, headDim}),
-                       {map(6, {dim(0), dim(1), dim(2), dim(3), dim(4)}),
-                        map(6, {dim(0), dim(3), dim(1), dim(2), dim(5)}),
-                        map(6, {dim(0), dim(4), dim(1), dim(5)})},
-                       {kPar, kPar, kRed, kRed, kPar, kPar});
-  };
-  Value dk4 = kvGrad(dScores, q4), dv4 = kvGrad(probs, do4);
+  // One block per (sample, KV head): its group of query heads, the [T, T]
+  // probabilities of those heads only, and the KV head's dK, dV. An
+  // scf.forall in a kernel of its own, which the CPU runtime shares out.
+  auto forall = scf::ForallOp::create(
+      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(kvHeads)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)},
+      ValueRange{empty({batch, seq, heads, headDim}),
+                 empty({batch, seq, kvHeads, headDim}),
+                 empty({batch, seq, kvHeads, headDim})},
+      std::nullopt);
+  forall->setAttr("growc.own_kernel", b.getUnitAttr());
+  {
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(forall.getBody());
+    Value sample = forall.getInductionVar(0),
+          kvIndex = forall.getInductionVar(1);
+    Value firstHead = arith::MulIOp::create(b, loc, kvIndex, index(group));
+    auto window = [&](Value head, int64_t n)
+        -> std::pair<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>> {
+      return {{sample, b.getIndexAttr(0), head, b.getIndexAttr(0)},
+              {b.getIndexAttr(1), b.getIndexAttr(seq), b.getIndexAttr(n),
+               b.getIndexAttr(headDim)}};
+    };
+    SmallVector<OpFoldResult> unit(4, b.getIndexAttr(1));
+    auto cut = [&](Value x, Value head, int64_t n) -> Value {
+      auto [offsets, sizes] = window(head, n);
+      return tensor::ExtractSliceOp::create(
+          b, loc, RankedTensorType::get({1, seq, n, headDim}, f32), x, offsets,
+          sizes, unit);
+    };
+    auto [dq, dk, dv] = blockGrads(
+        cut(q4, firstHead, group), cut(k4, kvIndex, 1), cut(v4, kvIndex, 1),
+        cut(o4, firstHead, group), cut(do4, firstHead, group), 1, group, 1);
+    b.setInsertionPointToStart(forall.getTerminator().getBody());
+    auto put = [&](Value part, Value into, Value head, int64_t n) {
+      auto [offsets, sizes] = window(head, n);
+      tensor::ParallelInsertSliceOp::create(b, loc, part, into, offsets, sizes,
+                                            unit);
+    };
+    put(dq, forall.getRegionIterArgs()[0], firstHead, group);
+    put(dk, forall.getRegionIterArgs()[1], kvIndex, 1);
+    put(dv, forall.getRegionIterArgs()[2], kvIndex, 1);
+  }
+  Value dq4 = forall.getResult(0), dk4 = forall.getResult(1),
+        dv4 = forall.getResult(2);
   auto flat = [&](Value x, int64_t n) -> Value {
     return tensor::CollapseShapeOp::create(
         b, loc, RankedTensorType::get({rows, n * headDim}, f32), x, split);
