@@ -30,6 +30,9 @@ namespace growc::rt {
 
 namespace {
 
+/// Multiply-adds below which a GEMM runs on the calling thread alone.
+constexpr double kSmallGemmMacs = 4e6;
+
 using Clock = std::chrono::steady_clock;
 
 double secondsSince(Clock::time_point start) {
@@ -454,8 +457,12 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
         break;
       case PlanStep::Op::Gemm:
         // C[m, n] = op(A) * op(B) (+ C when beta is 1), row-major; rows of
-        // C split over the threads.
-        pool_->parallelFor(step.m, [&](int64_t begin, int64_t end) {
+        // C split over the threads, unless the GEMM is too small to repay
+        // waking them (below ~8 MFLOP: a few hundred microseconds).
+        bool small = double(step.m) * step.n * step.k < kSmallGemmMacs;
+        pool_->parallelFor(small ? 1 : step.m, [&](int64_t begin, int64_t end) {
+          if (small)
+            end = step.m;
           // Rows [begin, end) of C: rows of A, or columns of a stored Aᵀ.
           const float *a =
               step.transA ? step.a + begin : step.a + begin * step.k;
