@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/Codegen/Codegen.h"
+#include "passes/Gpu/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
@@ -42,20 +43,6 @@ namespace {
 llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                  "nvptx backend: " + message);
-}
-
-/// Follows reshapes to the buffer they view (reshapes keep offset 0, so the
-/// view's device pointer is the buffer's).
-Value rootOf(Value value) {
-  while (Operation *def = value.getDefiningOp()) {
-    if (auto collapse = dyn_cast<memref::CollapseShapeOp>(def))
-      value = collapse.getSrc();
-    else if (auto expand = dyn_cast<memref::ExpandShapeOp>(def))
-      value = expand.getSrc();
-    else
-      break;
-  }
-  return value;
 }
 
 std::optional<int64_t> staticTripCount(scf::ForallOp forall, unsigned dim) {
@@ -267,7 +254,7 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
       (i < 3 ? launch.grid[i] : launch.block[i - 3]) = *n;
     }
     for (Value operand : launchFunc.getKernelOperands()) {
-      auto arg = dyn_cast<BlockArgument>(rootOf(operand));
+      auto arg = dyn_cast<BlockArgument>(viewedBuffer(operand));
       if (!arg || arg.getOwner() != &kernel.getBody().front()) {
         std::string value;
         llvm::raw_string_ostream os(value);

@@ -33,19 +33,6 @@ using namespace growc;
 
 namespace {
 
-/// Follows reshapes to the buffer they view.
-Value rootOf(Value value) {
-  while (Operation *def = value.getDefiningOp()) {
-    if (auto collapse = dyn_cast<memref::CollapseShapeOp>(def))
-      value = collapse.getSrc();
-    else if (auto expand = dyn_cast<memref::ExpandShapeOp>(def))
-      value = expand.getSrc();
-    else
-      break;
-  }
-  return value;
-}
-
 Value indexConstant(OpBuilder &b, Location loc, int64_t value) {
   return arith::ConstantIndexOp::create(b, loc, value);
 }
@@ -194,7 +181,7 @@ LogicalResult RowKernel::analyse() {
       return op.emitOpError("row count ")
              << ranges[0] << " differs from the kernel's " << rows;
     Value out = op.getDpsInitOperand(0)->get();
-    if (rootOf(out) != out)
+    if (viewedBuffer(out) != out)
       return op.emitOpError("writes through a view; GPU rows need direct "
                             "writes");
     written.insert(out);
@@ -204,9 +191,9 @@ LogicalResult RowKernel::analyse() {
   // the kernel does not write.
   for (linalg::LinalgOp op : ops) {
     for (OpOperand &operand : op->getOpOperands()) {
-      if (!written.contains(rootOf(operand.get())))
+      if (!written.contains(viewedBuffer(operand.get())))
         continue;
-      if (rootOf(operand.get()) != operand.get())
+      if (viewedBuffer(operand.get()) != operand.get())
         return op.emitOpError("reads a buffer written in this kernel "
                               "through a view");
       AffineMap map = op.getMatchingIndexingMap(&operand);
@@ -216,7 +203,7 @@ LogicalResult RowKernel::analyse() {
                               "this kernel");
     }
     WalkResult walk = op->walk([&](memref::LoadOp load) {
-      return written.contains(rootOf(load.getMemRef()))
+      return written.contains(viewedBuffer(load.getMemRef()))
                  ? WalkResult::interrupt()
                  : WalkResult::advance();
     });

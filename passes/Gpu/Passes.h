@@ -25,6 +25,21 @@ namespace growc {
 #define GEN_PASS_DECL
 #include "passes/Gpu/Passes.h.inc"
 
+/// Follows reshapes (memref.collapse_shape / expand_shape) to the buffer
+/// they view; a reshape keeps offset 0, so the view's address is the
+/// buffer's.
+inline mlir::Value viewedBuffer(mlir::Value value) {
+  while (mlir::Operation *def = value.getDefiningOp()) {
+    if (auto collapse = llvm::dyn_cast<mlir::memref::CollapseShapeOp>(def))
+      value = collapse.getSrc();
+    else if (auto expand = llvm::dyn_cast<mlir::memref::ExpandShapeOp>(def))
+      value = expand.getSrc();
+    else
+      break;
+  }
+  return value;
+}
+
 #define GEN_PASS_REGISTRATION
 #include "passes/Gpu/Passes.h.inc"
 

@@ -16,6 +16,7 @@
 
 #include "growc/runtime/CpuExecutor.h"
 #include "growc/runtime/Data.h"
+#include "growc/runtime/Json.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Text.h"
@@ -702,29 +703,9 @@ int runTrain(const std::vector<std::string_view> &args) {
 
 /// `text` as a JSON string literal.
 std::string jsonString(const std::string &text) {
-  std::string out = "\"";
-  for (unsigned char c : text) {
-    switch (c) {
-    case '"':
-      out += "\\\"";
-      break;
-    case '\\':
-      out += "\\\\";
-      break;
-    case '\n':
-      out += "\\n";
-      break;
-    default:
-      if (c < 0x20) {
-        char buf[8];
-        std::snprintf(buf, sizeof buf, "\\u%04x", c);
-        out += buf;
-      } else {
-        out.push_back(static_cast<char>(c));
-      }
-    }
-  }
-  return out + "\"";
+  std::string out;
+  appendJsonString(out, text);
+  return out;
 }
 
 int runSample(const std::vector<std::string_view> &args) {
