@@ -5,8 +5,8 @@
 # SmolLM-1.7B run would follow, then compile the grown model to PTX for
 # sm_90 (checked by ptxas when the CUDA toolkit is there) and to native CPU
 # kernels, and run its forward pass on the CPU; finally train the tiny model
-# on built-in primitive data with a LIDAS growth step half way. Everything
-# lands in out/demo/.
+# on built-in primitive data in a gradual LIDAS growth run (three stages on
+# the Prop-1 schedule). Everything lands in out/demo/.
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -76,22 +76,18 @@ else
 fi
 
 echo
-echo "== 7. train the tiny model on built-in reasoning primitives, growing it with"
-echo "      LIDAS half way (4 -> 6 layers, weights and AdamW moments migrated)"
+echo "== 7. train the tiny model on built-in reasoning primitives with gradual LIDAS"
+echo "      growth: 3 stages (4 -> 6 -> 8 layers) on the Prop-1 schedule, weights and"
+echo "      AdamW moments migrated at each stage boundary inside the run"
 run_dir="$out/train"
 mkdir -p "$run_dir"
-"$growc" "$out/tiny.mlir" --graph=train --batch 8 --seq 64 -o "$run_dir/stage1.so"
-"$build/bin/growc-run" train "$run_dir/stage1.so" --weights "$out/tiny.safetensors" \
-  --data primitives:var-assign-math:0-1 --steps 200 --stop-at 100 --lr 3e-3 \
-  --val-every 50 --metrics "$run_dir/metrics.jsonl" --out "$run_dir/stage1.safetensors"
-"$growc" "$out/tiny.mlir" --grow=lidas --grow-steps=1 --quiet \
-  --weights-in "$run_dir/stage1.safetensors" --weights-out "$run_dir/grown.safetensors" \
-  --emit=mlir -o "$run_dir/tiny-grown.mlir"
-"$growc" "$run_dir/tiny-grown.mlir" --graph=train --batch 8 --seq 64 -o "$run_dir/stage2.so"
-"$build/bin/growc-run" train "$run_dir/stage2.so" --resume "$run_dir/grown.safetensors" \
-  --data primitives:var-assign-math:0-1 --steps 200 --lr 3e-3 \
-  --val-every 50 --metrics "$run_dir/metrics.jsonl" --out "$run_dir/final.safetensors"
-echo "checkpoint: $run_dir/final.safetensors (6 layers, AdamW moments, step 200)"
+"$growc" "$out/tiny.mlir" --graph=train --grow=lidas --stages=3 --batch 8 --seq 64 \
+  -o "$run_dir/run.so"
+"$build/bin/growc-run" train "$run_dir/run.so" --grow=lidas --stages 3 --alpha 1 \
+  --grow-fraction 0.8 --weights "$out/tiny.safetensors" \
+  --data primitives:var-assign-math:0-1 --steps 300 --lr 3e-3 --val-every 50 \
+  --metrics "$run_dir/metrics.jsonl" --out "$run_dir/final.safetensors"
+echo "checkpoint: $run_dir/final.safetensors (8 layers, AdamW moments, step 300)"
 
 echo
 echo "demo: outputs in $out"

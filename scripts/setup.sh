@@ -15,6 +15,7 @@ packages=(
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev libopenblas-dev
   python3-torch python3-numpy
+  python3-plotly chromium
 )
 
 missing=()

@@ -39,6 +39,17 @@ if shutil.which("nvidia-smi") and subprocess.run(
         ["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("gpu")
 
+# Headless Chromium and plotly.js (Debian's chromium and python3-plotly), for
+# checking that the HTML analysis reports render every plot.
+chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+plotly_js = os.environ.get("GROWC_PLOTLY_JS") or "/usr/share/python3-plotly/plotly.js"
+if chromium and os.path.exists(plotly_js):
+    config.available_features.add("chromium")
+    config.substitutions.append(("%chromium", chromium))
+    config.substitutions.append(("%plotly-js", plotly_js))
+    if "GROWC_PLOTLY_JS" in os.environ:
+        config.environment["GROWC_PLOTLY_JS"] = os.environ["GROWC_PLOTLY_JS"]
+
 # The CUDA toolkit (ptxas and libdevice), for compiling and checking PTX
 # offline; no GPU needed.
 cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")

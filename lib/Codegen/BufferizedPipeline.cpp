@@ -19,7 +19,8 @@ using namespace mlir;
 void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
                                            const CodegenOptions &options) {
   pm.addPass(createLowerModelToTensors(
-      {options.batch, options.seq, options.keyBlock, options.graph}));
+      {options.batch, options.seq, options.keyBlock, options.graph,
+       options.vocabChunk, options.accumulate}));
   // Attention is a kernel of its own on both targets; the CPU expands it
   // into tiled tensor loops (one scf.forall its runtime splits over
   // threads), the GPU distributes the op itself (growc-distribute-kernels).

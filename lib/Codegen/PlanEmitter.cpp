@@ -76,6 +76,9 @@ private:
       return std::nullopt;
     return it->second;
   }
+  /// Where in its buffer a value starts, in bytes: 0 except for views of
+  /// a block of rows (memref.subview).
+  int64_t byteOffsetOf(Value value) const { return byteOffsets.lookup(value); }
   unsigned newBuffer(Value value, int64_t index, bool persistent) {
     auto type = cast<MemRefType>(value.getType());
     Buffer buffer;
@@ -92,7 +95,24 @@ private:
   func::FuncOp host;
   SmallVector<Buffer> buffers;
   DenseMap<Value, unsigned> bufferIds;
+  DenseMap<Value, int64_t> byteOffsets;
 };
+
+/// Whether `type` is laid out row-major without gaps (any offset), so that
+/// a GEMM can address it as a dense matrix from its first element.
+bool isContiguous(MemRefType type) {
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)))
+    return false;
+  int64_t expected = 1;
+  for (int64_t d = type.getRank() - 1; d >= 0; --d) {
+    if (type.getDimSize(d) != 1 && strides[d] != expected)
+      return false;
+    expected *= type.getDimSize(d);
+  }
+  return true;
+}
 
 void PlanBuilder::assignOffsets() {
   // Persistent buffers first, back to back; then first-fit by lifetime for
@@ -188,21 +208,28 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
   json::Array steps, kernels;
   llvm::StringMap<unsigned> kernelIndex;
   DenseMap<unsigned, unsigned> outputBuffer; // output index -> buffer
+  // The buffer of a value used at op `index`, whose lifetime that use
+  // extends.
+  auto useBuffer = [&](Value v, int64_t index) -> std::optional<unsigned> {
+    std::optional<unsigned> id = bufferOf(v);
+    // An out-parameter written in place (a hoisted allocation) is its own
+    // persistent buffer from its first use on.
+    auto arg = dyn_cast<BlockArgument>(v);
+    if (!id && arg && arg.getOwner() == &body &&
+        arg.getArgNumber() >= numInputs + numParams)
+      id = newBuffer(arg, 0, /*persistent=*/true);
+    if (id)
+      buffers[*id].lastUse = std::max(buffers[*id].lastUse, index);
+    return id;
+  };
   auto argBuffers = [&](Operation *op, ValueRange values,
                         int64_t index) -> llvm::Expected<json::Array> {
     json::Array ids;
     for (Value v : values) {
-      std::optional<unsigned> id = bufferOf(v);
-      // An out-parameter written in place (a hoisted allocation) is its own
-      // persistent buffer from its first use on.
-      auto arg = dyn_cast<BlockArgument>(v);
-      if (!id && arg && arg.getOwner() == &body &&
-          arg.getArgNumber() >= numInputs + numParams)
-        id = newBuffer(arg, 0, /*persistent=*/true);
+      std::optional<unsigned> id = useBuffer(v, index);
       if (!id)
         return fail(
             llvm::formatv("'{0}' reads a value with no buffer", op->getName()));
-      buffers[*id].lastUse = std::max(buffers[*id].lastUse, index);
       ids.push_back(*id);
     }
     return ids;
@@ -215,11 +242,29 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
         return fail("dynamic allocation in the host function");
       newBuffer(alloc.getResult(), index, false);
     } else if (isa<memref::ExpandShapeOp, memref::CollapseShapeOp>(op)) {
-      std::optional<unsigned> id = bufferOf(op.getOperand(0));
+      std::optional<unsigned> id = useBuffer(op.getOperand(0), index);
       if (!id)
         return fail("a view of a value with no buffer");
       bufferIds[op.getResult(0)] = *id;
-      buffers[*id].lastUse = std::max(buffers[*id].lastUse, index);
+      byteOffsets[op.getResult(0)] = byteOffsetOf(op.getOperand(0));
+    } else if (auto subview = dyn_cast<memref::SubViewOp>(op)) {
+      // A block of rows (the chunked cross-entropy's slices of the LM head
+      // and of its gradient): its source's buffer from an offset. The
+      // layout's offset counts from the start of the underlying buffer.
+      MemRefType type = subview.getType();
+      SmallVector<int64_t> strides;
+      int64_t offset;
+      if (failed(type.getStridesAndOffset(strides, offset)) ||
+          ShapedType::isDynamic(offset) || !type.hasStaticShape() ||
+          !isContiguous(type))
+        return fail("a view that is not a static, contiguous block of its "
+                    "buffer");
+      std::optional<unsigned> id = useBuffer(subview.getSource(), index);
+      if (!id)
+        return fail("a view of a value with no buffer");
+      bufferIds[subview.getResult()] = *id;
+      byteOffsets[subview.getResult()] =
+          offset * ((type.getElementTypeBitWidth() + 7) / 8);
     } else if (auto call = dyn_cast<func::CallOp>(op)) {
       auto [it, inserted] =
           kernelIndex.try_emplace(call.getCallee(), kernels.size());
@@ -242,6 +287,12 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
       auto ids = argBuffers(call, call.getOperands(), index);
       if (!ids)
         return ids.takeError();
+      // Kernels get buffer starts (docs/plan.md); bufferization copies a
+      // view into a kernel argument of its own.
+      for (Value operand : call.getOperands())
+        if (byteOffsetOf(operand) != 0)
+          return fail("kernel '" + call.getCallee() +
+                      "' reads a view at an offset into its buffer");
       steps.push_back(json::Object{
           {"op", "kernel"}, {"kernel", it->second}, {"args", std::move(*ids)}});
     } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
@@ -255,11 +306,17 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
       auto ids = argBuffers(&op, op.getOperands(), index);
       if (!ids)
         return ids.takeError();
+      for (Value operand : op.getOperands())
+        if (!isContiguous(cast<MemRefType>(operand.getType())))
+          return fail("a GEMM operand that is not a contiguous matrix");
       steps.push_back(
           json::Object{{"op", "gemm"},
                        {"a", (*ids)[0]},
                        {"b", (*ids)[1]},
                        {"c", (*ids)[2]},
+                       {"a_offset", byteOffsetOf(op.getOperand(0))},
+                       {"b_offset", byteOffsetOf(op.getOperand(1))},
+                       {"c_offset", byteOffsetOf(op.getOperand(2))},
                        {"m", c.getDimSize(0)},
                        {"n", c.getDimSize(1)},
                        {"k", a.getDimSize(call->transposeA ? 0 : 1)},
@@ -267,10 +324,23 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
                        {"trans_b", call->transposeB ? 1 : 0},
                        {"beta", call->accumulate ? 1 : 0}});
     } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
+      // A copy of bytes onto themselves: what bufferization leaves of an
+      // insert_slice whose source was computed in place (a GEMM writing its
+      // rows of the LM head's gradient).
+      std::optional<unsigned> from = bufferOf(copy.getSource());
+      std::optional<unsigned> to = bufferOf(copy.getTarget());
+      if (from && to && *from == *to &&
+          byteOffsetOf(copy.getSource()) == byteOffsetOf(copy.getTarget()) &&
+          copy.getSource().getType() == copy.getTarget().getType()) {
+        buffers[*from].lastUse = std::max(buffers[*from].lastUse, index);
+        continue;
+      }
       auto target = dyn_cast<BlockArgument>(copy.getTarget());
       std::optional<unsigned> source = bufferOf(copy.getSource());
       if (!target || target.getArgNumber() < numInputs + numParams || !source)
         return fail("a copy that does not produce a model output");
+      if (byteOffsetOf(copy.getSource()) != 0)
+        return fail("a model output copied from a view at an offset");
       outputBuffer[target.getArgNumber() - numInputs - numParams] = *source;
       buffers[*source].persistent = true;
     } else if (!isa<func::ReturnOp>(op)) {
@@ -318,23 +388,28 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
     arenaSize = std::max(arenaSize, alignUp(buffer.offset + buffer.size));
   }
 
-  return json::Object{{"format", "growc-plan"},
-                      {"version", 1},
-                      {"graph", graphName},
-                      {"target", target},
-                      {"model", host.getSymName()},
-                      {"kernels_file", kernelsFile},
-                      {"batch", batch.getInt()},
-                      {"seq", seq.getInt()},
-                      {"vocab_size", vocab.getInt()},
-                      {"alignment", kAlignment},
-                      {"arena_size", arenaSize},
-                      {"buffers", std::move(bufferList)},
-                      {"inputs", std::move(inputs)},
-                      {"params", std::move(params)},
-                      {"outputs", std::move(outputs)},
-                      {"kernels", std::move(kernels)},
-                      {"steps", std::move(steps)}};
+  json::Object plan{{"format", "growc-plan"},
+                    {"version", 1},
+                    {"graph", graphName},
+                    {"target", target},
+                    {"model", host.getSymName()},
+                    {"kernels_file", kernelsFile},
+                    {"batch", batch.getInt()},
+                    {"seq", seq.getInt()},
+                    {"vocab_size", vocab.getInt()},
+                    {"alignment", kAlignment},
+                    {"arena_size", arenaSize},
+                    {"buffers", std::move(bufferList)},
+                    {"inputs", std::move(inputs)},
+                    {"params", std::move(params)},
+                    {"outputs", std::move(outputs)},
+                    {"kernels", std::move(kernels)},
+                    {"steps", std::move(steps)}};
+  // Gradient accumulation: the runtime runs this many micro-batches per
+  // optimizer step (the last with apply = 1).
+  if (auto micro = host->getAttrOfType<IntegerAttr>("growc.micro_batches"))
+    plan["micro_batches"] = micro.getInt();
+  return plan;
 }
 
 } // namespace

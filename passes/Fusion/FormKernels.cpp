@@ -41,6 +41,43 @@ bool isRematerializable(Operation *op) {
   return isa<arith::ConstantOp, tensor::EmptyOp>(op);
 }
 
+/// Slices of a GEMM's operands or output (rows of the LM head and of its
+/// gradient, in the chunked cross-entropy): views the plan addresses as a
+/// buffer plus an offset, so they stay on the host. In a kernel they would
+/// be copies.
+bool isGemmView(Operation *op) {
+  if (auto extract = dyn_cast<tensor::ExtractSliceOp>(op))
+    return !extract->use_empty() &&
+           llvm::all_of(extract->getUsers(), [](Operation *user) {
+             return isa<growk::MatmulOp>(user);
+           });
+  if (auto insert = dyn_cast<tensor::InsertSliceOp>(op))
+    return insert.getSource().getDefiningOp<growk::MatmulOp>() != nullptr;
+  return false;
+}
+
+/// Whether `op` only prepares an operand of a kernel of its own — the
+/// initial value of its reduction (a fill) or a view of an input — from
+/// values available anywhere (block arguments, constants). It then goes
+/// into that kernel instead of ending the previous one: a fill or view of
+/// [1] or [B, T] there would make the previous kernel's rows dependent (no
+/// longer one block per row) or turn it into a copy.
+Operation *ownKernelPreparedFor(Operation *op) {
+  if (!isa<linalg::FillOp, tensor::CollapseShapeOp, tensor::ExpandShapeOp>(
+          op) ||
+      !op->hasOneUse())
+    return nullptr;
+  Operation *user = *op->getUsers().begin();
+  if (!user->hasAttr(kOwnKernelAttr) || user->getBlock() != op->getBlock())
+    return nullptr;
+  for (Value operand : op->getOperands()) {
+    Operation *def = operand.getDefiningOp();
+    if (def && !isRematerializable(def))
+      return nullptr;
+  }
+  return user;
+}
+
 /// Whether a group computes anything (a group of only reshapes and
 /// constants is left on the host, where reshapes are views).
 bool doesWork(ArrayRef<Operation *> group) {
@@ -160,7 +197,8 @@ struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
         return signalPassFailure();
       }
       SmallVector<SmallVector<Operation *>> groups(1);
-      for (Operation &op : host.getBody().front()) {
+      SmallVector<Operation *> prepared;
+      for (Operation &op : llvm::make_early_inc_range(host.getBody().front())) {
         if (isBoundary(&op)) {
           if (!groups.back().empty())
             groups.emplace_back();
@@ -168,14 +206,26 @@ struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
         }
         // Constants and empty tensors are cloned into each kernel that
         // uses them, never passed between kernels.
-        if (isRematerializable(&op))
+        if (isRematerializable(&op) || isGemmView(&op))
           continue;
+        if (ownKernelPreparedFor(&op)) {
+          prepared.push_back(&op);
+          continue;
+        }
         // An unexpanded attention (the GPU target) is a kernel of its own:
         // it reads every key row, so it cannot share a grid with the
         // row-wise work (RoPE) that produces them.
         if (isa<growk::AttentionOp>(op) || op.hasAttr(kOwnKernelAttr)) {
           if (!groups.back().empty())
             groups.emplace_back();
+          // Its prepared operands move next to it (they read only block
+          // arguments and constants), so the kernel's call, placed at the
+          // group's first op, still follows the op's other operands.
+          for (Operation *prep : prepared)
+            if (ownKernelPreparedFor(prep) == &op) {
+              prep->moveBefore(&op);
+              groups.back().push_back(prep);
+            }
           groups.back().push_back(&op);
           groups.emplace_back();
           continue;

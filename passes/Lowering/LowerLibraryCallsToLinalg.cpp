@@ -7,6 +7,8 @@
 
 #include "passes/Lowering/Passes.h"
 
+#include "mlir/IR/Dominance.h"
+
 namespace growc {
 #define GEN_PASS_DEF_LOWERLIBRARYCALLSTOLINALG
 #include "passes/Lowering/Passes.h.inc"
@@ -16,8 +18,33 @@ using namespace mlir;
 using namespace growc;
 
 namespace {
-/// C = A · Bᵀ, row-major, C overwritten (see docs/plan.md).
 
+/// For a GEMM whose result is only inserted into a larger tensor (a chunk
+/// of the LM head's weight gradient), the same slice of that tensor, built
+/// before the GEMM; null otherwise. As the GEMM's init it bufferizes to a
+/// view of the larger buffer, so the library call writes its rows in place
+/// and the insert is a copy onto itself (no copy in the plan). The GEMM
+/// overwrites its output, so the slice's old contents do not matter.
+Value sliceOfInsertDestination(growk::MatmulOp op) {
+  if (!op->hasOneUse())
+    return {};
+  auto insert = dyn_cast<tensor::InsertSliceOp>(*op->getUsers().begin());
+  if (!insert || insert.getSource() != op.getResult() ||
+      !insert.hasUnitStride())
+    return {};
+  // Everything the slice reads must already exist at the GEMM.
+  DominanceInfo dominance(op->getParentOp());
+  for (Value operand : insert->getOperands())
+    if (operand != op.getResult() && !dominance.properlyDominates(operand, op))
+      return {};
+  OpBuilder b(op);
+  return tensor::ExtractSliceOp::create(
+      b, op.getLoc(), op.getResult().getType(), insert.getDest(),
+      insert.getMixedOffsets(), insert.getMixedSizes(),
+      insert.getMixedStrides());
+}
+
+/// C = A · Bᵀ, row-major, C overwritten (see docs/plan.md).
 struct LowerLibraryCallsToLinalgPass
     : growc::impl::LowerLibraryCallsToLinalgBase<
           LowerLibraryCallsToLinalgPass> {
@@ -33,6 +60,8 @@ struct LowerLibraryCallsToLinalgPass
       // A library call overwrites C (or adds to acc, its C input); the
       // generated contraction accumulates into its init.
       Value init = op.getAcc();
+      if (!init && libraryCall)
+        init = sliceOfInsertDestination(op);
       if (!init)
         init = tensor::EmptyOp::create(b, loc, type.getShape(),
                                        type.getElementType());

@@ -32,6 +32,15 @@ using namespace growc::grow;
 
 namespace {
 
+/// The automatic vocabulary chunk (vocab-chunk=0): fp32 logits [B·T, V] of
+/// up to kWholeLogitBytes stay one chunk, since recomputing chunks for the
+/// gradient costs up to one more head GEMM (+4% of a SmolLM-135M train
+/// step, +15% at 2 layers, docs/training.md), not worth it for logits this
+/// small next to the weights, moments and activations of a step. Larger
+/// logits are chunked to at most kChunkLogitBytes per chunk.
+constexpr int64_t kWholeLogitBytes = int64_t(256) << 20;
+constexpr int64_t kChunkLogitBytes = int64_t(64) << 20;
+
 // AdamW and clipping defaults of SPEC.md §3.
 constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.95, kAdamEps = 1e-8,
                  kAdamWeightDecay = 0.01, kMaxGradNorm = 1.0;
@@ -41,9 +50,11 @@ constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.95, kAdamEps = 1e-8,
 class ForwardBuilder : public TensorBuilder {
 public:
   ForwardBuilder(OpBuilder &builder, Location loc, ConfigAttr config,
-                 int64_t batch, int64_t seq, int64_t keyBlock)
+                 int64_t batch, int64_t seq, int64_t keyBlock,
+                 int64_t vocabChunk)
       : TensorBuilder(builder, loc), config(config), batch(batch), seq(seq),
-        rows(batch * seq), keyBlock(std::min(keyBlock, seq)) {}
+        rows(batch * seq), keyBlock(std::min(keyBlock, seq)),
+        vocabChunk(vocabChunk) {}
 
   Value embed(Value tokens, Value table);
   Value rmsNorm(Value x, Value weight, double scale);
@@ -57,14 +68,24 @@ public:
   Value rope(Value x, int64_t heads, bool inverse = false);
   Value attention(Value q, Value k, Value v);
   Value swiglu(Value gate, Value up);
-  /// Mean cross-entropy [1] of `logits` [B·T, V] against `targets`
-  /// [B, T] (int32; -100 = ignored), from each row's max and log-sum-exp.
-  /// With `dlogits`, also its gradient with respect to the logits.
-  Value crossEntropy(Value logits, Value targets, Value *dlogits = nullptr);
+  /// The loss of the LM head and, for the grad graph, its gradients.
+  struct HeadLoss {
+    Value loss;    ///< [1]
+    Value dnormed; ///< [B·T, D]: d loss / d normed
+    Value dweight; ///< [V, D]: d loss / d weight
+  };
+  /// The mean cross-entropy [1] of the head's logits `normed · weightᵀ`
+  /// against `targets` [B, T] (int32; -100 = ignored), with the gradients
+  /// when `withGrads`. The vocabulary is taken `vocabChunk` rows of the
+  /// weight at a time, with a running max and sum of exponentials per row,
+  /// so the [B·T, V] logits never exist; the gradient recomputes each
+  /// chunk's logits once the log-sum-exp is known.
+  HeadLoss headCrossEntropy(Value normed, Value weight, Value targets,
+                            bool withGrads);
 
   // Vector-Jacobian products of the forward's pieces (the grad graph).
-  /// dY · W for y = x · Wᵀ, and dYᵀ · X.
-  Value matmulInputGrad(Value dy, Value weight);
+  /// dY · W (+ acc) for y = x · Wᵀ, and dYᵀ · X.
+  Value matmulInputGrad(Value dy, Value weight, Value acc = Value());
   Value matmulWeightGrad(Value dy, Value x);
   /// For y = rmsNorm(x, w, scale): dx, and dw (accumulated over rows).
   std::pair<Value, Value> rmsNormGrad(Value x, Value weight, double scale,
@@ -84,9 +105,15 @@ public:
   /// One AdamW step (torch.optim.AdamW: decoupled weight decay, bias
   /// correction from `step`, 1-based) with gradient `grad · coef`: the new
   /// parameter and moments.
+  /// With `apply` (a [1] flag, gradient accumulation), each result is the
+  /// updated value where apply > 0.5 and the old one otherwise.
   std::tuple<Value, Value, Value> adamW(Value param, Value avg, Value avgSq,
                                         Value grad, Value coef, Value lr,
-                                        Value step);
+                                        Value step, Value apply = Value());
+  /// Gradient accumulation: sum + grad / microBatches, and the sum carried
+  /// to the next micro-batch (zero after an applied step).
+  std::pair<Value, Value> accumulateGrad(Value sum, Value grad,
+                                         int64_t microBatches, Value apply);
   Value add(Value lhs, Value rhs);
   /// select(position < until, ifSkipped, otherwise) row-wise; until < 0
   /// means every position.
@@ -106,8 +133,21 @@ private:
     return arith::SIToFPOp::create(nb, l, nb.getF32Type(), i64);
   }
 
+  /// The targets [B, T] as rows [B·T]; a new view per use, so that each
+  /// kernel reshapes the input itself instead of receiving a view from
+  /// another kernel.
+  Value flatTargets(Value targets) {
+    return tensor::CollapseShapeOp::create(
+        b, loc, targets, ArrayRef<ReassociationIndices>{{0, 1}});
+  }
+  /// Marks the op defining `v` as a kernel of its own (growc-form-kernels).
+  Value ownKernel(Value v) {
+    v.getDefiningOp()->setAttr("growc.own_kernel", b.getUnitAttr());
+    return v;
+  }
+
   ConfigAttr config;
-  int64_t batch, seq, rows, keyBlock;
+  int64_t batch, seq, rows, keyBlock, vocabChunk;
   Value ropeCos, ropeSin;
 };
 
@@ -252,111 +292,241 @@ Value ForwardBuilder::swiglu(Value gate, Value up) {
       });
 }
 
-Value ForwardBuilder::crossEntropy(Value logits, Value targets,
-                                   Value *dlogits) {
-  Value flatTargets = tensor::CollapseShapeOp::create(
-      b, loc, targets, ArrayRef<ReassociationIndices>{{0, 1}});
-  AffineMap id = map(2, {dim(0), dim(1)}), row = map(2, {dim(0)});
-  Value rowMax =
-      generic({logits}, fill({rows}, -std::numeric_limits<double>::infinity()),
-              {id, row}, {kPar, kRed},
+ForwardBuilder::HeadLoss ForwardBuilder::headCrossEntropy(Value normed,
+                                                          Value weight,
+                                                          Value targets,
+                                                          bool withGrads) {
+  auto weightType = cast<RankedTensorType>(weight.getType());
+  int64_t vocab = weightType.getDimSize(0), hidden = weightType.getDimSize(1);
+  int64_t chunk = vocabChunk;
+  if (chunk == 0 && rows * vocab * 4 <= kWholeLogitBytes) {
+    chunk = vocab;
+  } else if (chunk == 0) {
+    // The most rows whose logits fit the budget, a multiple of 64 when
+    // there are that many (GEMM-friendly chunk widths).
+    chunk = std::max<int64_t>(1, kChunkLogitBytes / (rows * 4));
+    if (chunk >= 64)
+      chunk = chunk / 64 * 64;
+  }
+  chunk = std::min(chunk, vocab);
+  int64_t numChunks = llvm::divideCeil(vocab, chunk);
+  auto chunkSize = [&](int64_t c) {
+    return std::min(chunk, vocab - c * chunk);
+  };
+  // Rows [c·C, c·C + size) of a [V, D] matrix: contiguous, so the plan
+  // addresses them as their buffer plus an offset (a GEMM operand or
+  // output; growc-form-kernels keeps such slices on the host).
+  auto chunkWindow = [&](int64_t c) {
+    return std::make_tuple(
+        SmallVector<OpFoldResult>{b.getIndexAttr(c * chunk), b.getIndexAttr(0)},
+        SmallVector<OpFoldResult>{b.getIndexAttr(chunkSize(c)),
+                                  b.getIndexAttr(hidden)},
+        SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
+  };
+  auto weightRows = [&](int64_t c) -> Value {
+    if (numChunks == 1)
+      return weight;
+    auto [offsets, sizes, strides] = chunkWindow(c);
+    return tensor::ExtractSliceOp::create(
+        b, loc, RankedTensorType::get({chunkSize(c), hidden}, f32), weight,
+        offsets, sizes, strides);
+  };
+  AffineMap id = map(2, {dim(0), dim(1)}), row = map(2, {dim(0)}),
+            scalar = map(2, {b.getAffineConstantExpr(0)});
+  AffineMap row1 = map(1, {dim(0)}),
+            scalar1 = map(1, {b.getAffineConstantExpr(0)});
+  auto f = [](OpBuilder &nb, Location l, double v) -> Value {
+    return arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(v));
+  };
+  auto isScored = [](OpBuilder &nb, Location l, Value target) -> Value {
+    Value zero = arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(0));
+    return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge, target,
+                                 zero);
+  };
+  auto rowWise =
+      [&](ValueRange inputs, Type element,
+          function_ref<Value(OpBuilder &, Location, ValueRange)> body) {
+        SmallVector<AffineMap> maps(inputs.size() + 1, row1);
+        return generic(inputs, tensor::EmptyOp::create(b, loc, {rows}, element),
+                       maps, {kPar}, body);
+      };
+
+  // The number of scored rows, before the first chunk: a reduction over all
+  // rows, so a kernel of its own (the chunks' kernels stay row-parallel).
+  Value count = ownKernel(
+      generic({flatTargets(targets)}, zeros({1}), {row1, scalar1}, {kRed},
               [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                return arith::MaximumFOp::create(nb, l, args[0], args[1]);
-              });
-  Value sumExp =
-      generic({logits, rowMax}, zeros({rows}), {id, row, row}, {kPar, kRed},
-              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                Value e = math::ExpOp::create(
-                    nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
-                return arith::AddFOp::create(nb, l, e, args[2]);
-              });
-  // Per row: [nll, 1] for a scored position, [0, 0] for an ignored one.
-  AffineMap rowOf1 = map(1, {dim(0)});
-  auto perRow = [&](bool count) {
-    return generic(
-        {flatTargets, rowMax, sumExp}, empty({rows}),
-        {rowOf1, rowOf1, rowOf1, rowOf1}, {kPar},
+                Value one = arith::SelectOp::create(
+                    nb, l, isScored(nb, l, args[0]), f(nb, l, 1), f(nb, l, 0));
+                return arith::AddFOp::create(nb, l, one, args[1]);
+              }));
+
+  // Forward, chunk by chunk: the running row max m and sum of exp(l - m),
+  // and the target's logit from the chunk holding it. Each chunk sees the
+  // targets shifted by its first column (targets - c·C), so all full chunks
+  // are the same kernel.
+  Value rowMax, sumExp, picked, logits;
+  SmallVector<Value> chunkTargets;
+  Value shifted = flatTargets(targets);
+  for (int64_t c = 0; c < numChunks; ++c) {
+    int64_t size = chunkSize(c);
+    chunkTargets.push_back(shifted);
+    logits = matmul(normed, weightRows(c));
+    Value chunkMax = generic(
+        {logits}, fill({rows}, -std::numeric_limits<double>::infinity()),
+        {id, row}, {kPar, kRed},
         [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-          Value zero32 =
-              arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(0));
-          Value valid = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
-                                              args[0], zero32);
-          Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
-          if (count)
-            return arith::SelectOp::create(
-                nb, l, valid,
-                arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)), zero);
-          // Clamped so that an ignored row still reads inside the logits.
-          Value target = arith::IndexCastOp::create(
-              nb, l, nb.getIndexType(),
-              arith::SelectOp::create(nb, l, valid, args[0], zero32));
-          Value picked = tensor::ExtractOp::create(
-              nb, l, logits,
-              ValueRange{linalg::IndexOp::create(nb, l, 0), target});
-          Value nll = arith::SubFOp::create(
-              nb, l,
-              arith::AddFOp::create(nb, l, math::LogOp::create(nb, l, args[2]),
-                                    args[1]),
-              picked);
-          return arith::SelectOp::create(nb, l, valid, nll, zero);
+          return arith::MaximumFOp::create(nb, l, args[0], args[1]);
         });
-  };
-  auto total = [&](Value perRowValues) {
-    Value asRow = tensor::ExpandShapeOp::create(
-        b, loc, RankedTensorType::get({1, rows}, f32), perRowValues,
-        ArrayRef<ReassociationIndices>{{0, 1}});
-    return generic({asRow}, zeros({1}), {id, row}, {kPar, kRed},
-                   [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                     return arith::AddFOp::create(nb, l, args[0], args[1]);
-                   });
-  };
-  Value nllSum = total(perRow(false)), countSum = total(perRow(true));
-  AffineMap one = map(1, {dim(0)});
-  if (dlogits) {
-    // d loss / d logits[n, v] = (softmax[n, v] - [v == target[n]]) / count
-    // on scored rows, 0 on ignored ones.
-    *dlogits = generic(
-        {logits, rowMax, sumExp, flatTargets, countSum},
-        empty(cast<RankedTensorType>(logits.getType()).getShape()),
-        {id, row, row, row, map(2, {b.getAffineConstantExpr(0)}), id},
+    Value newMax = chunkMax;
+    if (c > 0)
+      newMax =
+          rowWise({rowMax, chunkMax}, f32,
+                  [&](OpBuilder &nb, Location l, ValueRange args) {
+                    return arith::MaximumFOp::create(nb, l, args[0], args[1]);
+                  });
+    Value chunkSum =
+        generic({logits, newMax}, zeros({rows}), {id, row, row}, {kPar, kRed},
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  Value e = math::ExpOp::create(
+                      nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
+                  return arith::AddFOp::create(nb, l, e, args[2]);
+                });
+    if (c > 0)
+      // Rescale the sum so far to the new max.
+      chunkSum = rowWise(
+          {sumExp, rowMax, newMax, chunkSum}, f32,
+          [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+            Value scale = math::ExpOp::create(
+                nb, l, arith::SubFOp::create(nb, l, args[1], args[2]));
+            return arith::AddFOp::create(
+                nb, l, arith::MulFOp::create(nb, l, args[0], scale), args[3]);
+          });
+    SmallVector<Value> pickInputs = {shifted};
+    if (c > 0)
+      pickInputs.push_back(picked);
+    Value chunkLogits = logits;
+    picked =
+        rowWise(pickInputs, f32,
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  Value target = args[0];
+                  Value zero32 =
+                      arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(0));
+                  Value end = arith::ConstantOp::create(
+                      nb, l, nb.getI32IntegerAttr(size));
+                  Value inChunk = arith::AndIOp::create(
+                      nb, l, isScored(nb, l, target),
+                      arith::CmpIOp::create(nb, l, arith::CmpIPredicate::slt,
+                                            target, end));
+                  // Clamped so that a row whose target is elsewhere (or
+                  // ignored) still reads inside the chunk.
+                  Value column = arith::IndexCastOp::create(
+                      nb, l, nb.getIndexType(),
+                      arith::SelectOp::create(nb, l, inChunk, target, zero32));
+                  Value logit = tensor::ExtractOp::create(
+                      nb, l, chunkLogits,
+                      ValueRange{linalg::IndexOp::create(nb, l, 0), column});
+                  return arith::SelectOp::create(nb, l, inChunk, logit,
+                                                 c > 0 ? args[1] : f(nb, l, 0));
+                });
+    rowMax = newMax;
+    sumExp = chunkSum;
+    if (c + 1 < numChunks)
+      shifted = rowWise(
+          {shifted}, b.getI32Type(),
+          [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+            return arith::SubIOp::create(
+                nb, l, args[0],
+                arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(chunk)));
+          });
+  }
+  Value logSumExp =
+      rowWise({rowMax, sumExp}, f32,
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                return arith::AddFOp::create(
+                    nb, l, args[0], math::LogOp::create(nb, l, args[1]));
+              });
+  // nll for a scored row, 0 for an ignored one.
+  Value nll = rowWise({flatTargets(targets), logSumExp, picked}, f32,
+                      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                        return arith::SelectOp::create(
+                            nb, l, isScored(nb, l, args[0]),
+                            arith::SubFOp::create(nb, l, args[1], args[2]),
+                            f(nb, l, 0));
+                      });
+  // d loss / d logits[n, v] = (softmax[n, v] - [v == target[n]]) / count
+  // on scored rows, 0 on ignored ones; for chunk c, v runs over its
+  // columns and the target is shifted like the chunk's.
+  auto logitGrad = [&](Value chunkLogits, int64_t c) {
+    return generic(
+        {chunkLogits, logSumExp, chunkTargets[c], flatTargets(targets), count},
+        empty({rows, chunkSize(c)}), {id, row, row, row, scalar, id},
         {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-          Value zero32 =
-              arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(0));
-          Value valid = arith::CmpIOp::create(nb, l, arith::CmpIPredicate::sge,
-                                              args[3], zero32);
           Value column = arith::IndexCastOp::create(
               nb, l, nb.getI32Type(), linalg::IndexOp::create(nb, l, 1));
           Value isTarget = arith::CmpIOp::create(
-              nb, l, arith::CmpIPredicate::eq, column, args[3]);
-          Value prob = arith::DivFOp::create(
-              nb, l,
-              math::ExpOp::create(
-                  nb, l, arith::SubFOp::create(nb, l, args[0], args[1])),
-              args[2]);
-          Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
-          Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
+              nb, l, arith::CmpIPredicate::eq, column, args[2]);
+          Value prob = math::ExpOp::create(
+              nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
           Value grad = arith::SubFOp::create(
-              nb, l, prob, arith::SelectOp::create(nb, l, isTarget, one, zero));
-          Value count = arith::MaximumFOp::create(nb, l, args[4], one);
+              nb, l, prob,
+              arith::SelectOp::create(nb, l, isTarget, f(nb, l, 1),
+                                      f(nb, l, 0)));
+          Value scoredCount =
+              arith::MaximumFOp::create(nb, l, args[4], f(nb, l, 1));
           return arith::SelectOp::create(
-              nb, l, valid, arith::DivFOp::create(nb, l, grad, count), zero);
+              nb, l, isScored(nb, l, args[3]),
+              arith::DivFOp::create(nb, l, grad, scoredCount), f(nb, l, 0));
         });
+  };
+  // The last chunk's logits are still live: its gradient joins the
+  // forward's last kernel, and only the other chunks are recomputed.
+  Value lastGrad;
+  if (withGrads)
+    lastGrad = logitGrad(logits, numChunks - 1);
+  HeadLoss result;
+  result.loss = ownKernel(generic(
+      {nll, count}, zeros({1}), {row1, scalar1, scalar1}, {kRed},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value scoredCount =
+            arith::MaximumFOp::create(nb, l, args[1], f(nb, l, 1));
+        return arith::AddFOp::create(
+            nb, l, arith::DivFOp::create(nb, l, args[0], scoredCount), args[2]);
+      }));
+  if (!withGrads)
+    return result;
+
+  // Backward, last chunk first: dnormed = Σ_c dlogits_c · W_c accumulates
+  // in place (GEMMs with beta = 1), and dlogits_cᵀ · normed is written
+  // straight into rows [c·C, c·C + size) of the weight gradient.
+  Value dweight;
+  if (numChunks > 1)
+    dweight = empty({vocab, hidden});
+  for (int64_t c = numChunks - 1; c >= 0; --c) {
+    Value rowsOfWeight = weightRows(c);
+    Value dlogits = lastGrad;
+    if (c != numChunks - 1)
+      dlogits = logitGrad(matmul(normed, rowsOfWeight), c);
+    Value chunkGrad = matmulWeightGrad(dlogits, normed);
+    if (numChunks == 1) {
+      dweight = chunkGrad;
+    } else {
+      auto [offsets, sizes, strides] = chunkWindow(c);
+      dweight = tensor::InsertSliceOp::create(b, loc, chunkGrad, dweight,
+                                              offsets, sizes, strides);
+    }
+    result.dnormed = matmulInputGrad(dlogits, rowsOfWeight, result.dnormed);
   }
-  return generic({nllSum, countSum}, empty({1}), {one, one, one}, {kPar},
-                 [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                   Value atLeastOne = arith::MaximumFOp::create(
-                       nb, l, args[1],
-                       arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)));
-                   return arith::DivFOp::create(nb, l, args[0], atLeastOne);
-                 });
+  result.dweight = dweight;
+  return result;
 }
 
-Value ForwardBuilder::matmulInputGrad(Value dy, Value weight) {
+Value ForwardBuilder::matmulInputGrad(Value dy, Value weight, Value acc) {
   auto dyType = cast<RankedTensorType>(dy.getType());
   auto wType = cast<RankedTensorType>(weight.getType());
   auto type =
       RankedTensorType::get({dyType.getDimSize(0), wType.getDimSize(1)}, f32);
-  return growk::MatmulOp::create(b, loc, type, dy, weight, Value(),
+  return growk::MatmulOp::create(b, loc, type, dy, weight, acc,
                                  /*transposeLhs=*/false,
                                  /*transposeRhs=*/false);
 }
@@ -697,6 +867,13 @@ Value ForwardBuilder::embedGrad(Value tokens, Value dEmbedded, int64_t vocab) {
 }
 
 Value ForwardBuilder::clipCoefficient(ArrayRef<Value> grads, double maxNorm) {
+  // Σ g² per parameter, each a kernel of its own that depends only on the
+  // parameter's shape (the layers share it, and a deeper model, a growth
+  // stage, needs no new kernel), then added into a [1] running total by a
+  // shape-independent kernel. One fused reduction over every gradient
+  // would take all of them as arguments and differ at every depth; one
+  // running total through all the elements would lose precision.
+  AffineMap one = map(1, {dim(0)});
   Value total;
   for (Value grad : grads) {
     auto type = cast<RankedTensorType>(grad.getType());
@@ -704,25 +881,24 @@ Value ForwardBuilder::clipCoefficient(ArrayRef<Value> grads, double maxNorm) {
     SmallVector<AffineExpr> all;
     for (unsigned d = 0; d < rank; ++d)
       all.push_back(dim(d));
-    Value sumSq = generic(
+    Value sumSq = ownKernel(generic(
         {grad}, zeros({1}),
         {map(rank, all), map(rank, {b.getAffineConstantExpr(0)})},
         SmallVector<IteratorType>(rank, kRed),
         [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
           return arith::AddFOp::create(
               nb, l, arith::MulFOp::create(nb, l, args[0], args[0]), args[1]);
-        });
+        }));
     if (!total) {
       total = sumSq;
       continue;
     }
-    AffineMap one = map(1, {dim(0)});
-    total = generic({total, sumSq}, empty({1}), {one, one, one}, {kPar},
-                    [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                      return arith::AddFOp::create(nb, l, args[0], args[1]);
-                    });
+    total = ownKernel(
+        generic({total, sumSq}, empty({1}), {one, one, one}, {kPar},
+                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                  return arith::AddFOp::create(nb, l, args[0], args[1]);
+                }));
   }
-  AffineMap one = map(1, {dim(0)});
   return generic(
       {total}, empty({1}), {one, one}, {kPar},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
@@ -742,7 +918,7 @@ Value ForwardBuilder::clipCoefficient(ArrayRef<Value> grads, double maxNorm) {
 std::tuple<Value, Value, Value> ForwardBuilder::adamW(Value param, Value avg,
                                                       Value avgSq, Value grad,
                                                       Value coef, Value lr,
-                                                      Value step) {
+                                                      Value step, Value apply) {
   auto type = cast<RankedTensorType>(param.getType());
   unsigned rank = type.getRank();
   SmallVector<AffineExpr> all;
@@ -754,29 +930,49 @@ std::tuple<Value, Value, Value> ForwardBuilder::adamW(Value param, Value avg,
     return arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(v));
   };
   // m' = β1 m + (1 - β1) g and v' = β2 v + (1 - β2) g², g clipped.
+  // Without accumulation every step applies; with it, the flag is an extra
+  // scalar operand and the body keeps the old value on non-final
+  // micro-batches.
+  auto applied = [&](OpBuilder &nb, Location l, Value updated, Value old,
+                     ValueRange args) -> Value {
+    if (!apply)
+      return updated;
+    Value on = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                     args.back(), f(nb, l, 0.5));
+    return arith::SelectOp::create(nb, l, on, updated, old);
+  };
+  auto withApply = [&](SmallVector<Value> operands,
+                       SmallVector<AffineMap> maps) {
+    if (apply) {
+      operands.push_back(apply);
+      maps.insert(maps.end() - 1, scalar);
+    }
+    return std::make_pair(operands, maps);
+  };
   auto moment = [&](Value old, double beta, bool squared) {
-    return generic({old, grad, coef}, empty(type.getShape()),
-                   {id, id, scalar, id}, SmallVector<IteratorType>(rank, kPar),
+    auto [operands, maps] = withApply({old, grad, coef}, {id, id, scalar, id});
+    return generic(operands, empty(type.getShape()), maps,
+                   SmallVector<IteratorType>(rank, kPar),
                    [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
                      Value g = arith::MulFOp::create(nb, l, args[1], args[2]);
                      if (squared)
                        g = arith::MulFOp::create(nb, l, g, g);
-                     return arith::AddFOp::create(
+                     Value updated = arith::AddFOp::create(
                          nb, l,
                          arith::MulFOp::create(nb, l, args[0], f(nb, l, beta)),
                          arith::MulFOp::create(nb, l, g, f(nb, l, 1 - beta)));
+                     return applied(nb, l, updated, args[0], args.drop_back());
                    });
   };
   Value avgNew = moment(avg, kAdamBeta1, false);
   Value avgSqNew = moment(avgSq, kAdamBeta2, true);
-  auto ownKernel = [&](Value v) {
-    v.getDefiningOp()->setAttr("growc.own_kernel", b.getUnitAttr());
-  };
   ownKernel(avgNew);
   ownKernel(avgSqNew);
+  auto [paramOperands, paramMaps] = withApply(
+      {param, avgNew, avgSqNew, lr, step}, {id, id, id, scalar, scalar, id});
   Value paramNew = generic(
-      {param, avgNew, avgSqNew, lr, step}, empty(type.getShape()),
-      {id, id, id, scalar, scalar, id}, SmallVector<IteratorType>(rank, kPar),
+      paramOperands, empty(type.getShape()), paramMaps,
+      SmallVector<IteratorType>(rank, kPar),
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value one = f(nb, l, 1);
         Value lrValue = args[3];
@@ -803,13 +999,46 @@ std::tuple<Value, Value, Value> ForwardBuilder::adamW(Value param, Value avg,
                 nb, l, math::SqrtOp::create(nb, l, args[2]),
                 math::SqrtOp::create(nb, l, correction(kAdamBeta2))),
             f(nb, l, kAdamEps));
-        return arith::SubFOp::create(
+        Value updated = arith::SubFOp::create(
             nb, l, decayed,
             arith::MulFOp::create(
                 nb, l, stepSize, arith::DivFOp::create(nb, l, args[1], denom)));
+        return applied(nb, l, updated, args[0], args.drop_back());
       });
   ownKernel(paramNew);
   return {paramNew, avgNew, avgSqNew};
+}
+
+std::pair<Value, Value> ForwardBuilder::accumulateGrad(Value sum, Value grad,
+                                                       int64_t microBatches,
+                                                       Value apply) {
+  auto type = cast<RankedTensorType>(sum.getType());
+  unsigned rank = type.getRank();
+  SmallVector<AffineExpr> all;
+  for (unsigned d = 0; d < rank; ++d)
+    all.push_back(dim(d));
+  AffineMap id = map(rank, all);
+  AffineMap scalar = map(rank, {b.getAffineConstantExpr(0)});
+  SmallVector<IteratorType> par(rank, kPar);
+  // The mean over micro-batches of their mean losses' gradients.
+  Value total = ownKernel(generic(
+      {sum, grad}, empty(type.getShape()), {id, id, id}, par,
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value scale = arith::ConstantOp::create(
+            nb, l, nb.getF32FloatAttr(1.0 / double(microBatches)));
+        return arith::AddFOp::create(
+            nb, l, args[0], arith::MulFOp::create(nb, l, args[1], scale));
+      }));
+  Value carried = ownKernel(generic(
+      {total, apply}, empty(type.getShape()), {id, scalar, id}, par,
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value half = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0.5));
+        Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
+        Value on = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                         args[1], half);
+        return arith::SelectOp::create(nb, l, on, zero, args[0]);
+      }));
+  return {total, carried};
 }
 
 Value ForwardBuilder::add(Value lhs, Value rhs) {
@@ -864,6 +1093,11 @@ struct LowerModelToTensorsPass
                                "key-block must be positive");
       return signalPassFailure();
     }
+    if (vocabChunk < 0) {
+      getOperation().emitError("growc-lower-model-to-tensors: vocab-chunk "
+                               "must be non-negative (0: automatic)");
+      return signalPassFailure();
+    }
     for (ModelOp model : llvm::to_vector(getOperation().getOps<ModelOp>()))
       if (failed(lower(model)))
         return signalPassFailure();
@@ -886,8 +1120,14 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   SmallVector<Type> inputTypes = {tokenType};
   if (lossGraph)
     inputTypes.push_back(tokenType); // targets
+  bool accumulating = trainGraph && accumulate > 1;
+  if (accumulate < 1)
+    return model.emitOpError("accumulate must be at least 1, got ")
+           << int64_t(accumulate);
   if (trainGraph)
     inputTypes.append({scalarType, scalarType}); // lr, step
+  if (accumulating)
+    inputTypes.push_back(scalarType); // apply
   SmallVector<Attribute> paramNames, paramSources, paramCopies;
   for (ParamOp param : params) {
     paramSources.push_back(param.getSource() ? param.getSourceAttr()
@@ -905,8 +1145,11 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   auto momentName = [](StringRef kind, StringRef param) {
     return ("optimizer." + kind + "." + param).str();
   };
+  SmallVector<StringRef> stateKinds = {"exp_avg", "exp_avg_sq"};
+  if (accumulating)
+    stateKinds.push_back("grad_sum");
   if (trainGraph)
-    for (StringRef kind : {"exp_avg", "exp_avg_sq"})
+    for (StringRef kind : stateKinds)
       for (ParamOp param : params) {
         std::string name = momentName(kind, param.getSymName());
         inputTypes.push_back(param.getTensorType());
@@ -931,7 +1174,10 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
     outputNames.push_back("loss");
     if (trainGraph) {
       // The updated checkpoint: weights, then both moments.
-      for (StringRef kind : {"", "exp_avg", "exp_avg_sq"})
+      SmallVector<StringRef> kinds = {"", "exp_avg", "exp_avg_sq"};
+      if (accumulating)
+        kinds.push_back("grad_sum");
+      for (StringRef kind : kinds)
         for (ParamOp param : params) {
           outputTypes.push_back(param.getTensorType());
           outputNames.push_back(kind.empty()
@@ -966,7 +1212,11 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
                 outputNames, [](const std::string &n) { return StringRef(n); }))
           : ret.getNames());
   func->setAttr("growc.graph", builder.getStringAttr(graph));
-  if (trainGraph)
+  if (accumulating)
+    func->setAttr(
+        "growc.input_names",
+        builder.getStrArrayAttr({"tokens", "targets", "lr", "step", "apply"}));
+  else if (trainGraph)
     func->setAttr("growc.input_names",
                   builder.getStrArrayAttr({"tokens", "targets", "lr", "step"}));
   else if (lossGraph)
@@ -974,17 +1224,19 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
                   builder.getStrArrayAttr({"tokens", "targets"}));
   func->setAttr("growc.vocab_size",
                 builder.getI64IntegerAttr(config.getVocab()));
+  if (accumulating)
+    func->setAttr("growc.micro_batches", builder.getI64IntegerAttr(accumulate));
   func->setAttr("growc.batch", builder.getI64IntegerAttr(batch));
   func->setAttr("growc.seq", builder.getI64IntegerAttr(seq));
   Block *entry = func.addEntryBlock();
   builder.setInsertionPointToStart(entry);
 
   llvm::StringMap<Value> paramValues;
-  unsigned numInputs = trainGraph ? 4 : lossGraph ? 2 : 1;
+  unsigned numInputs = accumulating ? 5 : trainGraph ? 4 : lossGraph ? 2 : 1;
   for (auto [param, arg] :
        llvm::zip(params, entry->getArguments().drop_front(numInputs)))
     paramValues[param.getSymName()] = arg;
-  ForwardBuilder fb(builder, loc, config, batch, seq, keyBlock);
+  ForwardBuilder fb(builder, loc, config, batch, seq, keyBlock, vocabChunk);
   DenseMap<Value, Value> lowered; // grow value -> [B·T, F] tensor
 
   // What the grad graph's VJPs read, recorded by the forward.
@@ -996,7 +1248,9 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   SmallVector<SavedLayer> savedLayers;
   EmbedOp savedEmbed;
   RMSNormOp savedFinalNorm;
-  LMHeadOp savedHead;
+  // The head whose logits the loss scores: lowered with the loss, chunk by
+  // chunk, instead of as one [B·T, V] GEMM.
+  LMHeadOp lossHead;
 
   for (Operation &op : model.getBodyBlock()) {
     if (gradGraph) {
@@ -1004,8 +1258,6 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
         savedEmbed = embed;
       if (auto norm = dyn_cast<RMSNormOp>(op))
         savedFinalNorm = norm;
-      if (auto head = dyn_cast<LMHeadOp>(op))
-        savedHead = head;
       if (auto layer = dyn_cast<LayerOp>(op))
         if (layer.getSkip() || layer.exposesSublayers())
           return layer.emitOpError("the grad graph differentiates plain "
@@ -1020,8 +1272,11 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
       lowered[norm.getOutput()] = fb.rmsNorm(lowered[norm.getInput()],
                                              paramValues[norm.getWeight()], 1);
     } else if (auto head = dyn_cast<LMHeadOp>(op)) {
-      lowered[head.getLogits()] =
-          fb.matmul(lowered[head.getInput()], paramValues[head.getWeight()]);
+      if (lossGraph && head.getLogits() == ret.getOutputs()[0])
+        lossHead = head;
+      else
+        lowered[head.getLogits()] =
+            fb.matmul(lowered[head.getInput()], paramValues[head.getWeight()]);
     } else if (auto layer = dyn_cast<LayerOp>(op)) {
       auto param = [&](StringRef suffix) {
         return paramValues[layer.getParamName(suffix)];
@@ -1095,16 +1350,15 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
           Value &slot = grads[name];
           slot = slot ? fb.add(slot, grad) : grad;
         };
-        if (!savedEmbed || !savedFinalNorm || !savedHead)
+        if (!savedEmbed || !savedFinalNorm || !lossHead)
           return model.emitOpError("the grad graph needs an embedding, a "
                                    "final norm and an LM head");
-        Value dlogits;
-        results.push_back(fb.crossEntropy(lowered[ret.getOutputs()[0]],
-                                          entry->getArgument(1), &dlogits));
-        Value headIn = lowered[savedHead.getInput()];
-        Value headWeight = paramValues[savedHead.getWeight()];
-        addGrad(savedHead.getWeight(), fb.matmulWeightGrad(dlogits, headIn));
-        Value dnormed = fb.matmulInputGrad(dlogits, headWeight);
+        ForwardBuilder::HeadLoss head = fb.headCrossEntropy(
+            lowered[lossHead.getInput()], paramValues[lossHead.getWeight()],
+            entry->getArgument(1), /*withGrads=*/true);
+        results.push_back(head.loss);
+        addGrad(lossHead.getWeight(), head.dweight);
+        Value dnormed = head.dnormed;
         auto [dh, dFinal] = fb.rmsNormGrad(
             lowered[savedFinalNorm.getInput()],
             paramValues[savedFinalNorm.getWeight()], 1.0, dnormed);
@@ -1168,17 +1422,29 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
         if (!trainGraph) {
           results.append(paramGrads);
         } else {
+          size_t n = params.size();
+          Value apply = accumulating ? entry->getArgument(4) : Value();
+          // Gradient accumulation: this micro-batch's share joins the
+          // running sum, which is what the optimizer sees.
+          SmallVector<Value> carriedSums;
+          if (accumulating)
+            for (size_t i = 0; i < n; ++i) {
+              auto [total, carried] =
+                  fb.accumulateGrad(entry->getArgument(numInputs + 3 * n + i),
+                                    paramGrads[i], accumulate, apply);
+              paramGrads[i] = total;
+              carriedSums.push_back(carried);
+            }
           // Clip by the global norm, then one AdamW step (SPEC.md §3).
           Value coef = fb.clipCoefficient(paramGrads, kMaxGradNorm);
           Value lr = entry->getArgument(2), step = entry->getArgument(3);
-          size_t n = params.size();
           SmallVector<Value> newParams, newAvg, newAvgSq;
           for (auto [i, param] : llvm::enumerate(params)) {
             Value p = paramValues[param.getSymName()];
             Value m = entry->getArgument(numInputs + n + i);
             Value v = entry->getArgument(numInputs + 2 * n + i);
             auto [p2, m2, v2] =
-                fb.adamW(p, m, v, paramGrads[i], coef, lr, step);
+                fb.adamW(p, m, v, paramGrads[i], coef, lr, step, apply);
             newParams.push_back(p2);
             newAvg.push_back(m2);
             newAvgSq.push_back(v2);
@@ -1186,10 +1452,17 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
           results.append(newParams);
           results.append(newAvg);
           results.append(newAvgSq);
+          results.append(carriedSums);
         }
       } else if (lossGraph) {
-        results.push_back(fb.crossEntropy(lowered[ret.getOutputs()[0]],
-                                          entry->getArgument(1)));
+        if (!lossHead)
+          return ret.emitOpError("a loss graph scores the logits of an LM "
+                                 "head");
+        results.push_back(fb.headCrossEntropy(lowered[lossHead.getInput()],
+                                              paramValues[lossHead.getWeight()],
+                                              entry->getArgument(1),
+                                              /*withGrads=*/false)
+                              .loss);
       } else {
         for (Value output : ret.getOutputs())
           results.push_back(fb.unflatten(lowered[output]));

@@ -25,7 +25,15 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
     `targets` (int32 [B, T], -100 = ignored) after `tokens` and returns
     only `loss` ([1]): the mean cross-entropy of the logits over the
     positions whose target is not ignored (computed from each row's max and
-    log-sum-exp, as PyTorch does).
+    log-sum-exp, as PyTorch does). The loss, grad and train graphs can
+    compute it without the full `[B·T, V]` logits: the LM head is then
+    taken `vocab-chunk` rows of its weight at a time, with a running max
+    and sum of exponentials per row; the gradient recomputes each chunk's
+    logits once the log-sum-exp is known (all but the last chunk, which is
+    still live) and writes its rows of the head-weight gradient. By default
+    the logits are chunked only when they would not fit in 256 MiB, and
+    then into chunks of at most 64 MiB. The forward graph returns the full
+    logits.
   }];
   let dependentDialects = [
     "::growc::growk::GrowKDialect", "::mlir::arith::ArithDialect",
@@ -43,6 +51,18 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
            "forward (the model's outputs), loss (a targets input and the "
            "mean cross-entropy as the only output) or grad (the loss and "
            "the gradient of every parameter)">,
+    Option<"vocabChunk", "vocab-chunk", "int64_t", /*default=*/"0",
+           "Vocabulary rows of the LM head per cross-entropy chunk in the "
+           "loss, grad and train graphs; 0 (automatic): the whole "
+           "vocabulary when its fp32 logits [B·T, V] fit in 256 MiB, else "
+           "chunks of at most 64 MiB of logits (a multiple of 64 rows when "
+           "that many fit)">,
+    Option<"accumulate", "accumulate", "int64_t", /*default=*/"1",
+           "Train graph: micro-batches per optimizer step. Above 1 the step "
+           "also takes an 'apply' flag [1] and the running gradient sums "
+           "'optimizer.grad_sum.<name>' (returned like the parameters); "
+           "each run adds its gradient / N, and a run with apply = 1 clips "
+           "and applies the sum and resets it">,
   ];
 }
 

@@ -168,9 +168,14 @@ Status CpuExecutor::prepare() {
         prepared.args.push_back(bufferAddress(id));
       break;
     case PlanStep::Op::Gemm:
-      prepared.a = reinterpret_cast<const float *>(bufferAddress(step.a));
-      prepared.b = reinterpret_cast<const float *>(bufferAddress(step.b));
-      prepared.c = reinterpret_cast<float *>(bufferAddress(step.c));
+      // The plan checked that each operand, from its offset, fits its
+      // buffer.
+      prepared.a =
+          reinterpret_cast<const float *>(bufferAddress(step.a) + step.aOffset);
+      prepared.b =
+          reinterpret_cast<const float *>(bufferAddress(step.b) + step.bOffset);
+      prepared.c =
+          reinterpret_cast<float *>(bufferAddress(step.c) + step.cOffset);
       // The plan bounds m, n, k by INT32_MAX.
       prepared.m = static_cast<int>(step.m);
       prepared.n = static_cast<int>(step.n);
@@ -292,61 +297,79 @@ std::vector<TensorToWrite> CpuExecutor::paramTensors() const {
   return tensors;
 }
 
-Status CpuExecutor::checkTokens(const TensorView &tokens) const {
-  if (tokens.dtype != DType::I32)
-    return Status::error("tokens must be int32 (I32), got " +
-                         std::string(dtypeName(tokens.dtype)));
-  if (tokens.shape.size() != 2)
-    return Status::error("tokens must have rank 2 [batch, seq], got shape " +
-                         formatShape(tokens.shape));
-  // A hand-built view may disagree with itself; one from a file never does.
-  const int64_t b = tokens.shape[0], t = tokens.shape[1];
-  if (b < 0 || t < 0 || tokens.numElements() < 0 ||
-      tokens.byteSize != static_cast<size_t>(tokens.numElements()) * 4 ||
-      (tokens.byteSize && !tokens.data))
-    return Status::error("tokens: shape " + formatShape(tokens.shape) +
-                         " does not match its " +
-                         std::to_string(tokens.byteSize) + " bytes of data");
-  if (b > plan_.batch || t > plan_.seq)
-    return Status::error("tokens of shape " + formatShape(tokens.shape) +
-                         " exceed the compiled shape " +
-                         formatShape({plan_.batch, plan_.seq}) + " of " +
-                         plan_.path);
-  for (int64_t i = 0; i < b * t; ++i) {
-    int32_t token; // The data carries no alignment guarantee.
-    std::memcpy(&token, tokens.data + i * 4, 4);
-    if (token < 0 || token >= plan_.vocabSize)
-      return Status::error("tokens: token " + std::to_string(token) + " at [" +
-                           std::to_string(i / t) + ", " +
-                           std::to_string(i % t) +
-                           "] is outside the vocabulary [0, " +
-                           std::to_string(plan_.vocabSize) + ")");
+StatusOr<CpuExecutor::Migration>
+CpuExecutor::migrateFrom(const CpuExecutor &previous, bool zeroCopiedMoments) {
+  const Plan &old = previous.plan_;
+  struct Move {
+    const PlanParam *to;
+    const PlanParam *from;  // nullptr: zero
+    const PlanParam *owner; // the model parameter `to` is (the state of)
+  };
+  std::vector<Move> moves;
+  Migration report;
+  for (const PlanParam &param : plan_.params) {
+    // Moments follow their parameter's provenance: the plan records the
+    // model's parameters' sources, and optimizer.<kind>.<name> is the
+    // state of <name>.
+    const PlanParam *owner = &param;
+    std::string prefix;
+    for (const char *kind :
+         {"optimizer.exp_avg.", "optimizer.exp_avg_sq.", "optimizer.grad_sum."})
+      if (startsWith(param.name, kind)) {
+        prefix = kind;
+        owner = plan_.findParam(param.name.substr(prefix.size()));
+        if (!owner)
+          return Status::error(plan_.path + ": optimizer state " +
+                               inQuotes(param.name) +
+                               " belongs to no parameter");
+      }
+    if (prefix.empty() && startsWith(param.name, "optimizer."))
+      return Status::error(plan_.path + ": unknown optimizer state " +
+                           inQuotes(param.name));
+    const std::string &source =
+        owner->source.empty() ? owner->name : owner->source;
+    if (!prefix.empty() && owner->copy && zeroCopiedMoments) {
+      moves.push_back({&param, nullptr, owner});
+      continue;
+    }
+    const PlanParam *from = old.findParam(prefix + source);
+    if (!from)
+      return Status::error(plan_.path + ": " + inQuotes(param.name) +
+                           " starts from " + inQuotes(prefix + source) +
+                           ", which model " + inQuotes(old.model) + " (plan " +
+                           old.path + ") does not have");
+    if (from->dtype != param.dtype || from->shape != param.shape)
+      return Status::error(plan_.path + ": " + inQuotes(param.name) + " (" +
+                           dtypeName(param.dtype) + " " +
+                           formatShape(param.shape) + ") cannot start from " +
+                           inQuotes(from->name) + " (" +
+                           dtypeName(from->dtype) + " " +
+                           formatShape(from->shape) + ") of " + old.path);
+    moves.push_back({&param, from, owner});
   }
-  return Status::ok();
+  for (const Move &move : moves) {
+    uint8_t *to = bufferAddress(move.to->buffer);
+    if (move.from) {
+      std::memcpy(to, previous.bufferAddress(move.from->buffer),
+                  static_cast<size_t>(move.to->byteSize));
+      ++report.copied;
+      report.duplicated += move.owner->copy;
+    } else {
+      std::memset(to, 0, static_cast<size_t>(move.to->byteSize));
+      ++report.zeroedMoments;
+    }
+  }
+  paramsLoaded_ = true;
+  return report;
+}
+
+Status CpuExecutor::checkTokens(const TensorView &tokens) const {
+  return rt::checkTokens(plan_, tokens);
 }
 
 Status CpuExecutor::checkTargets(const TensorView &tokens,
                                  const TensorView &targets) const {
-  if (targets.dtype != DType::I32 || targets.shape != tokens.shape ||
-      targets.byteSize != tokens.byteSize ||
-      (targets.byteSize && !targets.data))
-    return Status::error("targets must be int32 of the tokens' shape " +
-                         formatShape(tokens.shape) + ", got " +
-                         dtypeName(targets.dtype) + " " +
-                         formatShape(targets.shape));
-  const int64_t t = tokens.shape[1];
-  for (int64_t i = 0; i < targets.numElements(); ++i) {
-    int32_t target;
-    std::memcpy(&target, targets.data + i * 4, 4);
-    if (target != kIgnoreIndex && (target < 0 || target >= plan_.vocabSize))
-      return Status::error("targets: target " + std::to_string(target) +
-                           " at [" + std::to_string(i / t) + ", " +
-                           std::to_string(i % t) +
-                           "] is neither in the vocabulary [0, " +
-                           std::to_string(plan_.vocabSize) + ") nor " +
-                           std::to_string(kIgnoreIndex) + " (ignored)");
-  }
-  return Status::ok();
+  return rt::checkTargets(plan_, tokens, targets);
 }
 
 StatusOr<std::map<std::string, OutputTensor>>
@@ -354,88 +377,13 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
                      const std::map<std::string, float> &scalars) {
   try {
     Clock::time_point start = Clock::now();
-    const std::string &path = plan_.path;
-
-    // The graph's interface: tokens, and targets for a loss graph.
-    const PlanTensor *input = plan_.findInput("tokens");
-    const PlanTensor *targetInput = plan_.findInput("targets");
-    const std::vector<int64_t> compiledShape = {plan_.batch, plan_.seq};
-    auto isTokenTensor = [&](const PlanTensor *tensor) {
-      return tensor && tensor->dtype == DType::I32 &&
-             tensor->shape == compiledShape;
-    };
-    // Any other input is a scalar (a training step's lr and step).
-    std::vector<const PlanTensor *> scalarInputs;
-    bool scalarsOk = true;
-    for (const PlanTensor &other : plan_.inputs)
-      if (&other != input && &other != targetInput) {
-        scalarInputs.push_back(&other);
-        scalarsOk = scalarsOk && other.dtype == DType::F32 &&
-                    other.shape == std::vector<int64_t>{1};
-      }
-    if (!scalarsOk || !isTokenTensor(input) ||
-        (targetInput && !isTokenTensor(targetInput)))
-      return Status::error(
-          path +
-          ": a run needs a plan whose inputs are 'tokens' and, for a loss "
-          "graph, 'targets' (I32 " +
-          formatShape(compiledShape) + "); this " + plan_.graph +
-          " graph has " + std::to_string(plan_.inputs.size()) + " input(s)" +
-          (plan_.inputs.empty()
-               ? std::string()
-               : ", the first " + inQuotes(plan_.inputs[0].name) + " " +
-                     dtypeName(plan_.inputs[0].dtype) + " " +
-                     formatShape(plan_.inputs[0].shape)));
-    if (targetInput && !targets)
-      return Status::error(path + ": the " + plan_.graph +
-                           " graph needs targets as well as tokens");
-    if (!targetInput && targets)
-      return Status::error(path + ": the " + plan_.graph +
-                           " graph takes no targets");
-    for (const PlanTensor *scalar : scalarInputs)
-      if (!scalars.count(scalar->name))
-        return Status::error(path + ": the " + plan_.graph +
-                             " graph needs the scalar " +
-                             inQuotes(scalar->name));
-    for (const auto &[name, value] : scalars)
-      if (!plan_.findInput(name) || name == "tokens" || name == "targets")
-        return Status::error(path + ": the " + plan_.graph +
-                             " graph has no scalar input " + inQuotes(name));
-    for (const PlanTensor &output : plan_.outputs)
-      if (output.dtype != DType::F32)
-        return Status::error(path + ": output " + inQuotes(output.name) +
-                             " is " + dtypeName(output.dtype) +
-                             "; forward runs return F32 outputs only");
-    if (!paramsLoaded_)
-      return Status::error(path +
-                           ": parameters have not been loaded (loadParams)");
-
-    if (Status status = checkTokens(tokens); !status.isOk())
+    if (Status status =
+            stageRunInputs(plan_, paramsLoaded_, tokens, targets, scalars,
+                           [&](const PlanTensor &input) {
+                             return bufferAddress(input.buffer);
+                           });
+        !status.isOk())
       return status;
-    if (targets)
-      if (Status status = checkTargets(tokens, *targets); !status.isOk())
-        return status;
-    const int64_t b = tokens.shape[0], t = tokens.shape[1];
-
-    // Pad into the [batch, seq] input: token 0 outside the top-left block,
-    // and targets there ignored, so padding never enters a loss.
-    uint8_t *in = bufferAddress(input->buffer);
-    std::memset(in, 0, static_cast<size_t>(input->byteSize));
-    for (int64_t i = 0; i < b; ++i)
-      std::memcpy(in + i * plan_.seq * 4, tokens.data + i * t * 4,
-                  static_cast<size_t>(t) * 4);
-    for (const PlanTensor *scalar : scalarInputs) {
-      float value = scalars.at(scalar->name);
-      std::memcpy(bufferAddress(scalar->buffer), &value, sizeof value);
-    }
-    if (targets) {
-      auto *out =
-          reinterpret_cast<int32_t *>(bufferAddress(targetInput->buffer));
-      std::fill_n(out, plan_.batch * plan_.seq, kIgnoreIndex);
-      for (int64_t i = 0; i < b; ++i)
-        std::memcpy(out + i * plan_.seq, targets->data + i * t * 4,
-                    static_cast<size_t>(t) * 4);
-    }
     timings_.other.seconds += secondsSince(start);
 
     for (PreparedStep &step : steps_) {
@@ -482,47 +430,10 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
     // The top-left [b, t, ...] block of each output. Rows are independent
     // and attention is causal, so it does not depend on the padding.
     Clock::time_point outStart = Clock::now();
-    std::map<std::string, OutputTensor> results;
-    for (const PlanTensor &output : plan_.outputs) {
-      const float *data =
-          reinterpret_cast<const float *>(bufferAddress(output.buffer));
-      OutputTensor result;
-      bool sliceable = output.shape.size() >= 2 &&
-                       output.shape[0] == plan_.batch &&
-                       output.shape[1] == plan_.seq;
-      if (!sliceable) {
-        // Not laid out per token: only meaningful for the full shape, or a
-        // reduction over positions whose padding is ignored (the loss).
-        if ((b != plan_.batch || t != plan_.seq) && !targets)
-          return Status::error(path + ": output " + inQuotes(output.name) +
-                               " of shape " + formatShape(output.shape) +
-                               " is not [batch, seq, ...], so it " +
-                               "cannot be cut down to tokens of shape " +
-                               formatShape(tokens.shape));
-        result.shape = output.shape;
-        result.data = data;
-        result.numElements = output.numElements;
-      } else if (b == plan_.batch && t == plan_.seq) {
-        result.shape = output.shape;
-        result.data = data;
-        result.numElements = output.numElements;
-      } else {
-        // Elements per token; the plan verified the product fits.
-        int64_t inner = 1;
-        for (size_t d = 2; d < output.shape.size(); ++d)
-          inner *= output.shape[d];
-        result.shape = output.shape;
-        result.shape[0] = b;
-        result.shape[1] = t;
-        result.sliced.resize(static_cast<size_t>(b * t * inner));
-        for (int64_t i = 0; i < b; ++i)
-          std::copy_n(data + i * plan_.seq * inner, t * inner,
-                      result.sliced.data() + i * t * inner);
-        result.data = result.sliced.data();
-        result.numElements = b * t * inner;
-      }
-      results.emplace(output.name, std::move(result));
-    }
+    auto results = collectRunOutputs(
+        plan_, tokens, targets, [&](const PlanTensor &output) {
+          return reinterpret_cast<const float *>(bufferAddress(output.buffer));
+        });
     timings_.other.seconds += secondsSince(outStart);
     ++timings_.other.calls;
     return results;

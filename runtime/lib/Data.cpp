@@ -12,6 +12,7 @@
 #include "growc/runtime/Data.h"
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
@@ -231,12 +232,15 @@ StatusOr<std::string> readWholeFile(const std::string &path) {
 
 /// Solved examples separated by EOS. Example j comes from its own
 /// generator seeded by (seed, j), so a position is (example, offset).
+/// PyTorch's ignore index, which the loss graphs use.
+constexpr int32_t kIgnoreTarget = -100;
+
 class PrimitiveStream : public TokenStream {
 public:
   PrimitiveStream(Primitive primitive, int minDepth, int maxDepth,
-                  uint64_t seed)
+                  uint64_t seed, bool answersOnly)
       : primitive_(primitive), minDepth_(minDepth), maxDepth_(maxDepth),
-        seed_(seed) {
+        seed_(seed), answersOnly_(answersOnly) {
     load();
   }
 
@@ -244,11 +248,13 @@ public:
                  int32_t *targets) override {
     for (int64_t row = 0; row < batch; ++row) {
       for (int64_t i = 0; i <= seq; ++i) {
-        int32_t token = peek(i);
+        bool isAnswer = false;
+        int32_t token = peek(i, &isAnswer);
         if (i < seq)
           tokens[row * seq + i] = token;
         if (i > 0)
-          targets[row * seq + i - 1] = token;
+          targets[row * seq + i - 1] =
+              !answersOnly_ || isAnswer ? token : kIgnoreTarget;
       }
       advance(seq);
     }
@@ -271,11 +277,14 @@ private:
     return ids;
   }
   void load() { current_ = tokensOf(example_); }
-  /// The token `ahead` positions from the current one.
-  int32_t peek(int64_t ahead) const {
+  /// The token `ahead` positions from the current one, and whether it is
+  /// an example's answer (the token before its EOS).
+  int32_t peek(int64_t ahead, bool *isAnswer) const {
     uint64_t offset = offset_ + ahead;
-    if (offset < current_.size())
+    if (offset < current_.size()) {
+      *isAnswer = offset + 2 == current_.size();
       return current_[offset];
+    }
     uint64_t example = example_;
     offset -= current_.size();
     std::vector<int32_t> tokens = tokensOf(++example);
@@ -283,6 +292,7 @@ private:
       offset -= tokens.size();
       tokens = tokensOf(++example);
     }
+    *isAnswer = offset + 2 == tokens.size();
     return tokens[offset];
   }
   void advance(int64_t count) {
@@ -297,8 +307,47 @@ private:
   Primitive primitive_;
   int minDepth_, maxDepth_;
   uint64_t seed_;
+  bool answersOnly_;
   uint64_t example_ = 0, offset_ = 0;
   std::vector<int32_t> current_;
+};
+
+/// Rows taken round-robin from several streams (see mixedStream).
+class MixedStream : public TokenStream {
+public:
+  explicit MixedStream(std::vector<std::unique_ptr<TokenStream>> parts)
+      : parts_(std::move(parts)) {
+    for (const auto &part : parts_)
+      starts_.push_back(part->position());
+  }
+
+  void nextBatch(int64_t batch, int64_t seq, int32_t *tokens,
+                 int32_t *targets) override {
+    if (replay_) {
+      // Restore every part's position by drawing the rows it had given.
+      for (size_t k = 0; k < parts_.size(); ++k)
+        parts_[k]->seek(starts_[k]);
+      std::vector<int32_t> scratchTokens(seq), scratchTargets(seq);
+      for (uint64_t n = 0; n < rows_; ++n)
+        parts_[n % parts_.size()]->nextBatch(1, seq, scratchTokens.data(),
+                                             scratchTargets.data());
+      replay_ = false;
+    }
+    for (int64_t row = 0; row < batch; ++row, ++rows_)
+      parts_[rows_ % parts_.size()]->nextBatch(1, seq, tokens + row * seq,
+                                               targets + row * seq);
+  }
+  uint64_t position() const override { return rows_; }
+  void seek(uint64_t position) override {
+    rows_ = position;
+    replay_ = true;
+  }
+
+private:
+  std::vector<std::unique_ptr<TokenStream>> parts_;
+  std::vector<uint64_t> starts_;
+  uint64_t rows_ = 0;
+  bool replay_ = false;
 };
 
 } // namespace
@@ -347,7 +396,7 @@ growc::rt::openTextFile(const std::string &path) {
 
 StatusOr<std::unique_ptr<TokenStream>>
 growc::rt::primitiveStream(Primitive primitive, int minDepth, int maxDepth,
-                           uint64_t seed) {
+                           uint64_t seed, bool answersOnly) {
   if (primitive != Primitive::InductionCopy &&
       (minDepth < 0 || maxDepth > kMaxDepth || minDepth > maxDepth))
     return Status::error(
@@ -357,7 +406,7 @@ growc::rt::primitiveStream(Primitive primitive, int minDepth, int maxDepth,
   if (primitive == Primitive::InductionCopy)
     minDepth = maxDepth = 0;
   return std::unique_ptr<TokenStream>(
-      new PrimitiveStream(primitive, minDepth, maxDepth, seed));
+      new PrimitiveStream(primitive, minDepth, maxDepth, seed, answersOnly));
 }
 
 double growc::rt::wsdLearningRate(int64_t step, int64_t total, int64_t warmup,
@@ -374,4 +423,80 @@ double growc::rt::wsdLearningRate(int64_t step, int64_t total, int64_t warmup,
     return peak;
   double progress = double(step - decayStart) / double(decaySteps);
   return peak + (floor - peak) * progress;
+}
+
+StatusOr<std::unique_ptr<TokenStream>>
+growc::rt::mixedStream(std::vector<std::unique_ptr<TokenStream>> parts) {
+  if (parts.empty())
+    return Status::error("a mixed stream needs at least one part");
+  for (const auto &part : parts)
+    if (!part)
+      return Status::error("a mixed stream's part is missing");
+  return std::unique_ptr<TokenStream>(new MixedStream(std::move(parts)));
+}
+
+StatusOr<std::unique_ptr<TokenStream>>
+growc::rt::openDataSpec(const std::string &spec, uint64_t seed,
+                        int64_t vocabSize) {
+  size_t colon = spec.find(':');
+  std::string kind = spec.substr(0, colon);
+  std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
+  if (kind == "text")
+    return openTextFile(rest);
+  if (kind == "u16" || kind == "u32")
+    return openTokenFile(
+        rest, kind == "u16" ? TokenFileDType::U16 : TokenFileDType::U32,
+        vocabSize);
+  if (kind == "mix") {
+    std::vector<std::unique_ptr<TokenStream>> parts;
+    size_t begin = 0;
+    for (uint64_t k = 0;; ++k) {
+      size_t end = rest.find(',', begin);
+      std::string part = rest.substr(begin, end - begin);
+      if (part.empty() || part.compare(0, 4, "mix:") == 0)
+        return Status::error("--data " + spec +
+                             ": write mix:SPEC,SPEC,... with non-empty "
+                             "parts that are not mixes themselves");
+      StatusOr<std::unique_ptr<TokenStream>> stream =
+          openDataSpec(part, seed + k, vocabSize);
+      if (!stream.isOk())
+        return stream.status();
+      parts.push_back(std::move(*stream));
+      if (end == std::string::npos)
+        break;
+      begin = end + 1;
+    }
+    return mixedStream(std::move(parts));
+  }
+  if (kind == "primitives") {
+    // NAME[:MIN-MAX][:answers]
+    std::vector<std::string> parts;
+    for (size_t begin = 0;;) {
+      size_t end = rest.find(':', begin);
+      parts.push_back(rest.substr(begin, end - begin));
+      if (end == std::string::npos)
+        break;
+      begin = end + 1;
+    }
+    bool answersOnly = parts.size() > 1 && parts.back() == "answers";
+    if (answersOnly)
+      parts.pop_back();
+    int minDepth = 0, maxDepth = 0, used = 0;
+    if (parts.size() > 2 ||
+        (parts.size() == 2 && (std::sscanf(parts[1].c_str(), "%d-%d%n",
+                                           &minDepth, &maxDepth, &used) != 2 ||
+                               size_t(used) != parts[1].size())))
+      return Status::error("--data " + spec +
+                           ": write primitives:NAME[:MIN-MAX][:answers], "
+                           "depths e.g. 0-2");
+    StatusOr<Primitive> primitive = parsePrimitive(parts[0]);
+    if (!primitive.isOk())
+      return Status::error("--data " + spec + ": " +
+                           primitive.status().message());
+    return primitiveStream(*primitive, minDepth, maxDepth, seed, answersOnly);
+  }
+  return Status::error("--data must be primitives:NAME[:MIN-MAX][:answers], "
+                       "text:PATH, u16:PATH, u32:PATH or mix:SPEC,SPEC,..., "
+                       "got '" +
+                       spec + "'");
 }

@@ -115,6 +115,7 @@ private:
                          PlanStep &out);
   Status parseGemmStep(const JsonValue &step, const std::string &ctx,
                        PlanStep &out);
+  Status parseGrowth(const JsonValue &root);
 
   Plan &plan;
   /// Tensor name -> where it was first defined, for duplicate messages.
@@ -282,7 +283,7 @@ Status PlanParser::parseHeader(const JsonValue &root) {
       root, "",
       {"format", "version", "graph", "target", "model", "kernels_file", "batch",
        "seq", "vocab_size", "alignment", "arena_size", "buffers", "inputs",
-       "params", "outputs", "kernels", "steps"}));
+       "params", "outputs", "kernels", "steps", "growth", "micro_batches"}));
 
   GROWC_RETURN_IF_ERROR(getString(root, "", "graph", plan.graph));
   if (plan.graph.empty())
@@ -319,6 +320,9 @@ Status PlanParser::parseHeader(const JsonValue &root) {
   // The arena is allocated with `alignment` slack; keep the sum in range.
   GROWC_RETURN_IF_ERROR(
       getInt(root, "", "arena_size", 0, kMax - kMaxAlignment, plan.arenaSize));
+  if (root.find("micro_batches"))
+    GROWC_RETURN_IF_ERROR(
+        getInt(root, "", "micro_batches", 1, 1 << 20, plan.microBatches));
   return Status::ok();
 }
 
@@ -577,13 +581,22 @@ Status PlanParser::parseKernelStep(const JsonValue &step,
 
 Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
                                  PlanStep &out) {
-  GROWC_RETURN_IF_ERROR(checkKeys(
-      step, ctx,
-      {"op", "a", "b", "c", "m", "n", "k", "trans_a", "trans_b", "beta"}));
+  GROWC_RETURN_IF_ERROR(
+      checkKeys(step, ctx,
+                {"op", "a", "b", "c", "a_offset", "b_offset", "c_offset", "m",
+                 "n", "k", "trans_a", "trans_b", "beta"}));
   out.op = PlanStep::Op::Gemm;
   GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "a", out.a));
   GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "b", out.b));
   GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "c", out.c));
+  // Bounded by the arena's size below (offset + bytes within the buffer).
+  constexpr int64_t kMaxOffset = std::numeric_limits<int64_t>::max() / 2;
+  GROWC_RETURN_IF_ERROR(
+      getInt(step, ctx, "a_offset", 0, kMaxOffset, out.aOffset));
+  GROWC_RETURN_IF_ERROR(
+      getInt(step, ctx, "b_offset", 0, kMaxOffset, out.bOffset));
+  GROWC_RETURN_IF_ERROR(
+      getInt(step, ctx, "c_offset", 0, kMaxOffset, out.cOffset));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "m", 1, kMaxGemmDim, out.m));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "n", 1, kMaxGemmDim, out.n));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "k", 1, kMaxGemmDim, out.k));
@@ -595,26 +608,37 @@ Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
   struct Operand {
     const char *name;
     int64_t buffer;
+    int64_t offset; ///< bytes into the buffer
     int64_t rows, cols;
     int64_t bytes() const { return rows * cols * int64_t(sizeof(float)); }
   };
-  const Operand a{"A", out.a, out.m, out.k};
-  const Operand b{"B", out.b, out.n, out.k};
-  const Operand c{"C", out.c, out.m, out.n};
+  const Operand a{"A", out.a, out.aOffset, out.m, out.k};
+  const Operand b{"B", out.b, out.bOffset, out.n, out.k};
+  const Operand c{"C", out.c, out.cOffset, out.m, out.n};
   for (const Operand &op : {a, b, c}) {
     const PlanBuffer &buffer = plan.buffers[op.buffer];
-    if (op.bytes() > buffer.size)
+    std::string what = std::string("gemm operand ") + op.name + " [" +
+                       std::to_string(op.rows) + ", " +
+                       std::to_string(op.cols) + "]";
+    // The executor addresses floats from here.
+    if (op.offset % int64_t(sizeof(float)) != 0)
+      return Status::error(ctx + ": " + what + " starts at byte " +
+                           std::to_string(op.offset) + " of buffer " +
+                           std::to_string(op.buffer) + ", not a multiple of 4");
+    // Both terms are below 2^62 (offset bound, dimensions below 2^31).
+    if (op.offset + op.bytes() > buffer.size)
       return Status::error(
-          ctx + ": gemm operand " + op.name + " [" + std::to_string(op.rows) +
-          ", " + std::to_string(op.cols) + "] needs " +
-          std::to_string(op.bytes()) + " bytes but buffer " +
-          std::to_string(op.buffer) + " holds " + std::to_string(buffer.size));
+          ctx + ": " + what + " needs " + std::to_string(op.bytes()) +
+          " bytes" +
+          (op.offset ? " from byte " + std::to_string(op.offset) : "") +
+          " but buffer " + std::to_string(op.buffer) + " holds " +
+          std::to_string(buffer.size));
   }
   // BLAS leaves an output that aliases an input undefined; the memory
   // planner must never place C over a live operand.
   auto overlaps = [&](const Operand &x, const Operand &y) {
-    int64_t xBegin = plan.buffers[x.buffer].offset;
-    int64_t yBegin = plan.buffers[y.buffer].offset;
+    int64_t xBegin = plan.buffers[x.buffer].offset + x.offset;
+    int64_t yBegin = plan.buffers[y.buffer].offset + y.offset;
     return xBegin < yBegin + y.bytes() && yBegin < xBegin + x.bytes();
   };
   for (const Operand &op : {a, b})
@@ -656,7 +680,61 @@ Status PlanParser::parse(const JsonValue &root) {
   GROWC_RETURN_IF_ERROR(parseTensors(root, "params", /*isParam=*/true));
   GROWC_RETURN_IF_ERROR(parseTensors(root, "outputs", /*isParam=*/false));
   GROWC_RETURN_IF_ERROR(parseKernels(root));
-  return parseSteps(root);
+  GROWC_RETURN_IF_ERROR(parseSteps(root));
+  return parseGrowth(root);
+}
+
+Status PlanParser::parseGrowth(const JsonValue &root) {
+  const JsonValue *growth = root.find("growth");
+  if (!growth)
+    return Status::ok();
+  const std::string ctx = "growth";
+  GROWC_RETURN_IF_ERROR(expectObject(*growth, ctx));
+  GROWC_RETURN_IF_ERROR(
+      checkKeys(*growth, ctx, {"method", "block_size", "stages"}));
+  PlanGrowth out;
+  GROWC_RETURN_IF_ERROR(getString(*growth, ctx, "method", out.method));
+  if (out.method != "midas" && out.method != "lidas" &&
+      out.method != "gradstack")
+    return Status::error(ctx + ".method: unknown growth operator " +
+                         inQuotes(out.method) +
+                         " (expected 'midas', 'lidas' or 'gradstack')");
+  GROWC_RETURN_IF_ERROR(
+      getInt(*growth, ctx, "block_size", 1, 1 << 20, out.blockSize));
+  const JsonValue *stages;
+  GROWC_RETURN_IF_ERROR(getArray(*growth, ctx, "stages", stages));
+  if (stages->size() < 1)
+    return Status::error(ctx + ".stages must list at least stage 1");
+  for (size_t i = 0; i < stages->size(); ++i) {
+    const JsonValue &entry = stages->elements()[i];
+    std::string sctx = ctx + ".stages[" + std::to_string(i) + "]";
+    GROWC_RETURN_IF_ERROR(expectObject(entry, sctx));
+    GROWC_RETURN_IF_ERROR(checkKeys(entry, sctx, {"stage", "layers", "plan"}));
+    PlanGrowthStage stage;
+    GROWC_RETURN_IF_ERROR(
+        getInt(entry, sctx, "stage", 1, 1 << 20, stage.stage));
+    if (stage.stage != int64_t(i) + 1)
+      return Status::error(sctx + ".stage is " + std::to_string(stage.stage) +
+                           ", expected " + std::to_string(i + 1));
+    GROWC_RETURN_IF_ERROR(
+        getInt(entry, sctx, "layers", 1, 1 << 20, stage.layers));
+    if (i > 0 && stage.layers != out.stages.back().layers + out.blockSize)
+      return Status::error(sctx + ": " + std::to_string(stage.layers) +
+                           " layers; each stage adds one block of " +
+                           std::to_string(out.blockSize) + " to the " +
+                           std::to_string(out.stages.back().layers) +
+                           " layers of the previous one");
+    GROWC_RETURN_IF_ERROR(getString(entry, sctx, "plan", stage.planFile));
+    if (stage.planFile.empty() || stage.planFile.front() == '/' ||
+        stage.planFile.find('\0') != std::string::npos)
+      return Status::error(sctx + ".plan " + inQuotes(stage.planFile) +
+                           " must be a file name relative to the plan");
+    stage.planPath =
+        (fs::path(plan.directory) / fs::path(stage.planFile)).string();
+    out.stages.push_back(std::move(stage));
+  }
+  plan.growth = std::move(out);
+  return Status::ok();
 }
 
 /// Reads a whole (small) file.

@@ -33,14 +33,6 @@ TensorView tokensView(const std::vector<int32_t> &data,
                     data.size() * sizeof(int32_t)};
 }
 
-::testing::AssertionResult contains(const std::string &message,
-                                    const std::string &part) {
-  if (message.find(part) != std::string::npos)
-    return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure()
-         << "message '" << message << "' lacks '" << part << "'";
-}
-
 void expectNear(const std::vector<float> &actual,
                 const std::vector<float> &expected, const char *what) {
   ASSERT_EQ(actual.size(), expected.size()) << what;
@@ -249,11 +241,13 @@ TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
       "outputs": [{"name": "c", "buffer": 3, "dtype": "F32", "shape": [)" +
         num(m) + ", " + num(n) + R"(]}],
       "kernels": [],
-      "steps": [{"op": "gemm", "a": 1, "b": 2, "c": 3, "m": )" +
+      "steps": [{"op": "gemm", "a": 1, "b": 2, "c": 3,
+        "a_offset": 0, "b_offset": 0, "c_offset": 0, "m": )" +
         num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) +
         R"(, "trans_a": )" + num(transA) + R"(, "trans_b": )" + num(transB) +
         R"(, "beta": 0},
-        {"op": "gemm", "a": 1, "b": 2, "c": 3, "m": )" +
+        {"op": "gemm", "a": 1, "b": 2, "c": 3,
+        "a_offset": 0, "b_offset": 0, "c_offset": 0, "m": )" +
         num(m) + R"(, "n": )" + num(n) + R"(, "k": )" + num(k) +
         R"(, "trans_a": )" + num(transA) + R"(, "trans_b": )" + num(transB) +
         R"(, "beta": 1}]})";
@@ -305,6 +299,71 @@ TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
         contains(sliced.status().message(),
                  "output 'c' of shape [37, 29] is not [batch, seq, ...]"));
   }
+}
+
+TEST_F(CpuExecutorTest, GemmOnRowBlocks) {
+  // Operands at offsets into their buffers, as the chunked cross-entropy
+  // uses them: C = X · Wᵀ written in two row blocks of C (rows of X from
+  // an offset too), and F = X · W[3:7]ᵀ, the last four rows of W as B.
+  const int64_t m = 6, v = 7, k = 3;
+  std::string plan = R"({"format": "growc-plan", "version": 1,
+    "graph": "forward", "target": "cpu", "model": "blocks",
+    "kernels_file": "fwd.so", "batch": 1, "seq": 1, "vocab_size": 2,
+    "alignment": 64, "arena_size": 576,
+    "buffers": [{"id": 0, "offset": 0, "size": 64},
+                {"id": 1, "offset": 64, "size": 72},
+                {"id": 2, "offset": 192, "size": 84},
+                {"id": 3, "offset": 320, "size": 168},
+                {"id": 4, "offset": 512, "size": 64}],
+    "inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [1, 1]}],
+    "params": [
+      {"name": "x", "buffer": 1, "dtype": "F32", "shape": [6, 3],
+       "source": "x", "copy": false},
+      {"name": "w", "buffer": 2, "dtype": "F32", "shape": [7, 3],
+       "source": "w", "copy": false}],
+    "outputs": [{"name": "c", "buffer": 3, "dtype": "F32", "shape": [6, 7]},
+                {"name": "f", "buffer": 4, "dtype": "F32", "shape": [4, 4]}],
+    "kernels": [],
+    "steps": [
+      {"op": "gemm", "a": 1, "b": 2, "c": 3, "a_offset": 0, "b_offset": 0,
+       "c_offset": 0, "m": 4, "n": 7, "k": 3, "trans_a": 0, "trans_b": 1,
+       "beta": 0},
+      {"op": "gemm", "a": 1, "b": 2, "c": 3, "a_offset": 48, "b_offset": 0,
+       "c_offset": 112, "m": 2, "n": 7, "k": 3, "trans_a": 0, "trans_b": 1,
+       "beta": 0},
+      {"op": "gemm", "a": 1, "b": 2, "c": 4, "a_offset": 0, "b_offset": 36,
+       "c_offset": 0, "m": 4, "n": 4, "k": 3, "trans_a": 0, "trans_b": 1,
+       "beta": 0}]})";
+  std::vector<float> x(m * k), w(v * k);
+  for (size_t i = 0; i < x.size(); ++i)
+    x[i] = 0.25f * float(i) - 1.0f;
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = 0.5f - 0.125f * float(i);
+  auto dot = [&](int64_t row, int64_t wRow) {
+    float sum = 0;
+    for (int64_t l = 0; l < k; ++l)
+      sum += x[row * k + l] * w[wRow * k + l];
+    return sum;
+  };
+  std::unique_ptr<CpuExecutor> executor = load(plan, /*threads=*/2);
+  ASSERT_TRUE(executor);
+  Status status = executor->loadParams(
+      checkpoint({{"x", DType::F32, {m, k}, x.data(), x.size() * 4},
+                  {"w", DType::F32, {v, k}, w.data(), w.size() * 4}}));
+  ASSERT_TRUE(status.isOk()) << status.message();
+  std::vector<int32_t> tokens = {1};
+  auto outputs = executor->forward(tokensView(tokens, {1, 1}));
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  const auto &c = outputs->at("c");
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < v; ++j)
+      EXPECT_NEAR(c.data[i * v + j], dot(i, j), 1e-5f)
+          << "c[" << i << ", " << j << "]";
+  const auto &f = outputs->at("f");
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t j = 0; j < 4; ++j)
+      EXPECT_NEAR(f.data[i * 4 + j], dot(i, 3 + j), 1e-5f)
+          << "f[" << i << ", " << j << "]";
 }
 
 //===----------------------------------------------------------------------===//
@@ -436,6 +495,94 @@ TEST_F(CpuExecutorTest, RejectedCheckpointKeepsLoadedParams) {
   ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
   expectNear(outputs->at("logits").toVector(),
              toyReference(weights, tokens).logits, "logits");
+}
+
+//===----------------------------------------------------------------------===//
+// Growth inside a run (migrateFrom)
+//===----------------------------------------------------------------------===//
+
+/// The toy plan with one AdamW moment, `moment`, as a parameter (buffer
+/// 6): the model before a growth step.
+std::string toyPlanWithMoment(
+    const std::string &moment = "optimizer.exp_avg.model.embed_tokens.weight") {
+  std::string text =
+      replaceOnce(kToyPlan, R"("arena_size": 704)", R"("arena_size": 832)");
+  text = replaceOnce(text, R"({"id": 5, "offset": 576, "size": 128})",
+                     R"({"id": 5, "offset": 576, "size": 128},
+    {"id": 6, "offset": 704, "size": 128})");
+  return replaceOnce(text, R"("source": "lm_head.weight", "copy": true})",
+                     R"("source": "lm_head.weight", "copy": true},
+    {"name": ")" + moment +
+                         R"(", "buffer": 6, "dtype": "F32",
+     "shape": [5, 4], "source": ")" +
+                         moment + R"(", "copy": false})");
+}
+
+/// After the step: lm_head starts as a copy of the embedding, and the
+/// moment now belongs to lm_head (so it follows lm_head's provenance).
+std::string grownToyPlan(const std::string &headSource) {
+  return replaceOnce(toyPlanWithMoment("optimizer.exp_avg.lm_head.weight"),
+                     R"("source": "lm_head.weight", "copy": true})",
+                     R"("source": ")" + headSource + R"(", "copy": true})");
+}
+
+TEST_F(CpuExecutorTest, MigrateFromFollowsProvenance) {
+  ToyWeights w;
+  std::vector<float> moment(kVocab * kDim);
+  for (size_t i = 0; i < moment.size(); ++i)
+    moment[i] = 0.5f + float(i);
+  std::vector<TensorToWrite> tensors = w.tensors();
+  tensors.push_back({"optimizer.exp_avg.model.embed_tokens.weight",
+                     DType::F32,
+                     {kVocab, kDim},
+                     moment.data(),
+                     moment.size() * 4});
+  std::unique_ptr<CpuExecutor> before = load(toyPlanWithMoment());
+  ASSERT_TRUE(before);
+  ASSERT_TRUE(before->loadParams(checkpoint(tensors)).isOk());
+  writeText("grown.plan.json", grownToyPlan("model.embed_tokens.weight"));
+
+  for (bool zero : {false, true}) {
+    StatusOr<std::unique_ptr<CpuExecutor>> grown =
+        CpuExecutor::load(file("grown.plan.json"));
+    ASSERT_TRUE(grown.isOk()) << grown.status().message();
+    StatusOr<CpuExecutor::Migration> moved =
+        (*grown)->migrateFrom(*before, /*zeroCopiedMoments=*/zero);
+    ASSERT_TRUE(moved.isOk()) << moved.status().message();
+    EXPECT_EQ(moved->copied, zero ? 2 : 3);
+    EXPECT_EQ(moved->duplicated, zero ? 1 : 2);
+    EXPECT_EQ(moved->zeroedMoments, zero ? 1 : 0);
+    std::map<std::string, std::vector<float>> after;
+    for (const TensorToWrite &t : (*grown)->paramTensors()) {
+      const float *data = static_cast<const float *>(t.data);
+      after[t.name].assign(data, data + t.byteSize / 4);
+    }
+    EXPECT_EQ(after["model.embed_tokens.weight"], w.embed);
+    EXPECT_EQ(after["lm_head.weight"], w.embed);
+    EXPECT_EQ(after["optimizer.exp_avg.lm_head.weight"],
+              zero ? std::vector<float>(moment.size(), 0.0f) : moment);
+    // The migrated executor runs: lm_head = embedding in the reference.
+    ToyWeights tied = w;
+    tied.head = w.embed;
+    std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
+    auto outputs = (*grown)->forward(tokensView(tokens, {kBatch, kSeq}));
+    ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+    expectNear(outputs->at("logits").toVector(),
+               toyReference(tied, tokens).logits, "logits");
+  }
+}
+
+TEST_F(CpuExecutorTest, MigrateFromRejectsAnUnknownSource) {
+  std::unique_ptr<CpuExecutor> before = load(toyPlanWithMoment());
+  ASSERT_TRUE(before);
+  writeText("grown.plan.json", grownToyPlan("model.layers.7.mlp.up_proj"));
+  StatusOr<std::unique_ptr<CpuExecutor>> grown =
+      CpuExecutor::load(file("grown.plan.json"));
+  ASSERT_TRUE(grown.isOk()) << grown.status().message();
+  StatusOr<CpuExecutor::Migration> moved = (*grown)->migrateFrom(*before);
+  ASSERT_FALSE(moved.isOk());
+  EXPECT_TRUE(contains(moved.status().message(), "model.layers.7.mlp.up_proj"));
+  EXPECT_TRUE(contains(moved.status().message(), "does not have"));
 }
 
 //===----------------------------------------------------------------------===//

@@ -251,6 +251,89 @@ TEST(PrimitiveStreamTest, DeterministicShiftedAndResumable) {
   EXPECT_FALSE(primitiveStream(Primitive::VarAssignCode, 3, 1, 0).isOk());
 }
 
+TEST(PrimitiveStreamTest, AnswersOnlyScoresTheAnswerTokens) {
+  auto full = primitiveStream(Primitive::VarAssignMath, 0, 1, 9);
+  auto answers = primitiveStream(Primitive::VarAssignMath, 0, 1, 9,
+                                 /*answersOnly=*/true);
+  ASSERT_TRUE(full.isOk() && answers.isOk());
+  const int64_t batch = 2, seq = 200;
+  std::vector<int32_t> t1(batch * seq), y1(batch * seq), t2(batch * seq),
+      y2(batch * seq);
+  (*full)->nextBatch(batch, seq, t1.data(), y1.data());
+  (*answers)->nextBatch(batch, seq, t2.data(), y2.data());
+  EXPECT_EQ(t1, t2); // the same tokens
+  int scored = 0;
+  for (int64_t i = 0; i < batch * seq; ++i) {
+    if (y2[i] == -100)
+      continue;
+    ++scored;
+    EXPECT_EQ(y2[i], y1[i]);
+    // An answer follows "=?" (math variant) and precedes the EOS.
+    if (i % seq >= 2) {
+      EXPECT_EQ(t1[i], '?');
+      EXPECT_EQ(t1[i - 1], '=');
+    }
+    if (i % seq + 1 < seq)
+      EXPECT_EQ(y1[i + 1], ByteTokenizer::kEos);
+    EXPECT_GE(y2[i], '0');
+    EXPECT_LE(y2[i], '9');
+  }
+  // One answer per example; 2·200 tokens hold more than ten examples.
+  EXPECT_GT(scored, 10);
+  int eos = 0;
+  for (int32_t y : y1)
+    eos += y == ByteTokenizer::kEos;
+  EXPECT_NEAR(scored, eos, 1);
+}
+
+TEST_F(StreamTest, MixedStreamInterleavesRowsAndResumes) {
+  std::string text = write("t.txt", "the quick brown fox jumps over it");
+  std::string spec =
+      "mix:text:" + text + ",primitives:var-assign-math:0-1:answers";
+  auto mixed = openDataSpec(spec, 4, ByteTokenizer::kVocabSize);
+  ASSERT_TRUE(mixed.isOk()) << mixed.status().message();
+  // The parts on their own, with the seeds the mix gives them (seed + k).
+  auto textPart = openTextFile(text);
+  auto primPart = primitiveStream(Primitive::VarAssignMath, 0, 1, 5, true);
+  ASSERT_TRUE(textPart.isOk() && primPart.isOk());
+  const int64_t seq = 9;
+  std::vector<int32_t> tokens(5 * seq), targets(5 * seq);
+  (*mixed)->nextBatch(3, seq, tokens.data(), targets.data());
+  (*mixed)->nextBatch(2, seq, tokens.data() + 3 * seq,
+                      targets.data() + 3 * seq);
+  // Rows alternate: text, primitives, text, primitives, text.
+  for (int64_t row = 0; row < 5; ++row) {
+    std::vector<int32_t> t(seq), y(seq);
+    (row % 2 ? *primPart : *textPart)->nextBatch(1, seq, t.data(), y.data());
+    EXPECT_EQ(std::vector<int32_t>(tokens.begin() + row * seq,
+                                   tokens.begin() + (row + 1) * seq),
+              t)
+        << "row " << row;
+    EXPECT_EQ(std::vector<int32_t>(targets.begin() + row * seq,
+                                   targets.begin() + (row + 1) * seq),
+              y)
+        << "row " << row;
+  }
+  // position() counts rows; a fresh stream seeked there continues exactly.
+  EXPECT_EQ((*mixed)->position(), 5u);
+  std::vector<int32_t> next(2 * seq), nextY(2 * seq);
+  (*mixed)->nextBatch(2, seq, next.data(), nextY.data());
+  auto resumed = openDataSpec(spec, 4, ByteTokenizer::kVocabSize);
+  ASSERT_TRUE(resumed.isOk());
+  (*resumed)->seek(5);
+  std::vector<int32_t> again(2 * seq), againY(2 * seq);
+  (*resumed)->nextBatch(2, seq, again.data(), againY.data());
+  EXPECT_EQ(next, again);
+  EXPECT_EQ(nextY, againY);
+  // Malformed specs are errors, not crashes.
+  EXPECT_FALSE(openDataSpec("mix:", 0, 259).isOk());
+  EXPECT_FALSE(openDataSpec("mix:text:" + text + ",", 0, 259).isOk());
+  EXPECT_FALSE(openDataSpec("mix:mix:text:" + text, 0, 259).isOk());
+  EXPECT_FALSE(openDataSpec("mix:primitives:sorting", 0, 259).isOk());
+  EXPECT_FALSE(openDataSpec("csv:x", 0, 259).isOk());
+  EXPECT_FALSE(mixedStream({}).isOk());
+}
+
 TEST(ScheduleTest, WarmupStableDecay) {
   // 100 steps, 10 warm-up, decay over the last 20 (steps 80..99).
   EXPECT_DOUBLE_EQ(wsdLearningRate(0, 100, 10, 1.0), 0.1);

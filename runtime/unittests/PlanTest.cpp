@@ -101,6 +101,9 @@ TEST(PlanTest, ValidPlanParses) {
   EXPECT_EQ(gemm.m, 6);
   EXPECT_EQ(gemm.n, 5);
   EXPECT_EQ(gemm.k, 4);
+  EXPECT_EQ(gemm.aOffset, 0);
+  EXPECT_EQ(gemm.bOffset, 0);
+  EXPECT_EQ(gemm.cOffset, 0);
 
   EXPECT_NE(plan.findParam("lm_head.weight"), nullptr);
   EXPECT_EQ(plan.findParam("logits"), nullptr);
@@ -414,6 +417,31 @@ const BadPlan kBadPlans[] = {
      R"("c": 4)",
      R"("c": 3)",
      {"steps[1]", "gemm output C (buffer 3) overlaps operand A (buffer 3)"}},
+    // Operand offsets (row blocks of a larger matrix): within the buffer,
+    // whole floats.
+    {"GemmWithoutOffset",
+     R"("b_offset": 0, )",
+     "",
+     {"steps[1]", "missing field 'b_offset'"}},
+    {"GemmNegativeOffset",
+     R"("a_offset": 0)",
+     R"("a_offset": -4)",
+     {"steps[1].a_offset must be an integer in [0, "}},
+    {"GemmOffsetNotAFloat",
+     R"("b_offset": 0)",
+     R"("b_offset": 2)",
+     {"steps[1]", "gemm operand B [5, 4] starts at byte 2 of buffer 2, not "
+                  "a multiple of 4"}},
+    {"GemmOffsetPastBuffer",
+     R"("b_offset": 0)",
+     R"("b_offset": 52)",
+     {"steps[1]", "gemm operand B [5, 4] needs 80 bytes from byte 52 but "
+                  "buffer 2 holds 128"}},
+    {"GemmHugeOffset",
+     R"("c_offset": 0)",
+     R"("c_offset": 4611686018427387900)",
+     {"steps[1]", "gemm operand C [6, 5] needs 120 bytes from byte "
+                  "4611686018427387900"}},
     // Not a plan at all.
     {"TruncatedJson",
      R"("steps": [)",
@@ -506,6 +534,24 @@ TEST(PlanTest, TrainGraphOutputsMayNameParameters) {
       replaceOnce(train, R"("buffer": 3, "dtype": "F32", "shape": [5, 4]})",
                   R"("buffer": 3, "dtype": "F32", "shape": [4, 5]})"),
       {"the next value of parameter 'lm_head.weight' must be F32 [5, 4]"});
+}
+
+// A GEMM operand may start inside its buffer (a block of rows of a larger
+// matrix); only the bytes it covers count, for the bounds and for C
+// overlapping an operand.
+TEST(PlanTest, GemmOperandsAtOffsets) {
+  // B [5, 4] = 80 bytes ending exactly at the end of its 128-byte buffer.
+  StatusOr<Plan> plan =
+      parsePlan(replaceOnce(kToyPlan, R"("b_offset": 0)", R"("b_offset": 48)"),
+                kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_EQ(plan->steps[1].bOffset, 48);
+  // C [6, 5] = 120 bytes in A's 128-byte buffer overlaps A [6, 4] (96
+  // bytes) from any offset that fits.
+  expectRejected(
+      replaceOnce(replaceOnce(kToyPlan, R"("c": 4)", R"("c": 3)"),
+                  R"("c_offset": 0)", R"("c_offset": 8)"),
+      {"steps[1]", "gemm output C (buffer 3) overlaps operand A (buffer 3)"});
 }
 
 TEST(PlanTest, RejectsInvalidJson) {

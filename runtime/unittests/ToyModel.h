@@ -75,10 +75,20 @@ inline const char *const kToyPlan = R"({
   "steps": [
     {"op": "kernel", "kernel": 0, "args": [0, 1, 3]},
     {"op": "gemm", "a": 3, "b": 2, "c": 4, "m": 6, "n": 5, "k": 4,
+     "a_offset": 0, "b_offset": 0, "c_offset": 0,
      "trans_a": 0, "trans_b": 1, "beta": 0},
     {"op": "kernel", "kernel": 1, "args": [4, 5]}
   ]
 })";
+
+/// Whether `message` contains `part`, for error-message checks.
+inline ::testing::AssertionResult contains(const std::string &message,
+                                           const std::string &part) {
+  if (message.find(part) != std::string::npos)
+    return ::testing::AssertionSuccess();
+  return ::testing::AssertionFailure()
+         << "message '" << message << "' lacks '" << part << "'";
+}
 
 /// `text` with the single occurrence of `from` replaced by `to`; a test
 /// failure if `from` does not occur exactly once (so that a typo in a test

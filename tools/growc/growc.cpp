@@ -11,6 +11,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "AnalysisSuite.h"
 #include "growc/Codegen/Codegen.h"
 #include "growc/Growth/GrowthPlan.h"
 #include "growc/Growth/GrowthSchedule.h"
@@ -112,11 +113,45 @@ cl::opt<int64_t> seqLength("seq",
 cl::opt<int64_t> keyBlock("key-block",
                           cl::desc("Keys per flash-attention block"),
                           cl::init(64), cl::cat(growCat));
+cl::opt<int64_t> accumulate(
+    "accumulate",
+    cl::desc("With --graph=train: micro-batches per optimizer step "
+             "(gradient accumulation; growc-run train runs N micro-batches "
+             "of the compiled batch per step)"),
+    cl::init(1), cl::cat(growCat));
+cl::opt<int64_t> vocabChunk(
+    "vocab-chunk",
+    cl::desc("Vocabulary rows per cross-entropy chunk of the loss, grad and "
+             "train graphs (default 0: automatic, the whole vocabulary when "
+             "its fp32 logits fit in 256 MiB, else chunks of <= 64 MiB)"),
+    cl::init(CodegenOptions().vocabChunk), cl::cat(growCat));
 cl::opt<std::string> analysisPasses(
     "analysis-passes",
     cl::desc("Analysis rewrites applied after growth, as a pass pipeline, "
              "e.g. 'growc-skip-layers{layers=3},growc-add-early-exit-heads'"),
     cl::init(""), cl::cat(growCat));
+
+cl::opt<bool> analysisSuite(
+    "analysis-suite",
+    cl::desc("With -o suite.so: compile every forward graph growc-run "
+             "analyze needs (clean + early-exit heads, skip-until-t, skips, "
+             "window swaps and reversals) into one kernels file, a plan per "
+             "graph and suite.analysis.json (docs/analysis.md)"),
+    cl::init(false), cl::cat(growCat));
+cl::opt<int64_t> analysisSplit(
+    "analysis-split",
+    cl::desc("With --analysis-suite: the depth score's split position t "
+             "(skip before t, measure from t on; default seq/2)"),
+    cl::init(-1), cl::cat(growCat));
+cl::list<int64_t> analysisSwapWindows(
+    "analysis-swap-windows",
+    cl::desc("With --analysis-suite: block-swap window sizes (default "
+             "1,2,4,8; 0 = the unmodified model)"),
+    cl::CommaSeparated, cl::cat(growCat));
+cl::list<int64_t> analysisReverseWindows(
+    "analysis-reverse-windows",
+    cl::desc("With --analysis-suite: window-reverse sizes (default 2,4,8)"),
+    cl::CommaSeparated, cl::cat(growCat));
 
 // Import.
 cl::opt<std::string> importConfig(
@@ -190,7 +225,10 @@ cl::opt<int64_t> totalSteps("total-steps",
                             cl::init(0), cl::cat(growCat));
 cl::opt<int64_t> stages("stages",
                         cl::desc("Schedule: number of stages (default: the "
-                                 "model's block count)"),
+                                 "model's block count). With --grow and "
+                                 "-o run.so/.ptx: compile a growth run of K "
+                                 "stages (the input grown 0..K-1 times) for "
+                                 "growc-run train"),
                         cl::init(0), cl::cat(growCat));
 cl::opt<double> alpha("alpha", cl::desc("Schedule: Prop-alpha exponent"),
                       cl::init(1.0), cl::cat(growCat));
@@ -267,8 +305,8 @@ int printGrowthSchedule(std::optional<grow::ModelOp> model) {
     opts.blockSize = 4;
   }
   auto schedule = planGrowthSchedule(opts);
-  if (!schedule)
-    return fail(llvm::toString(schedule.takeError()));
+  if (!schedule.isOk())
+    return fail(schedule.status().message());
   llvm::outs() << schedule->format(model ? &flops : nullptr);
   return 0;
 }
@@ -302,52 +340,77 @@ writeAtomically(StringRef path,
   });
 }
 
-/// Compiles the (grown, rewritten) model to kernels and the plan: `-o
-/// fwd.so` writes native CPU kernels, `-o fwd.ptx` PTX for sm_90, each with
-/// fwd.plan.json next to it. Files appear whole or not at all.
-int compileArtifact(MLIRContext &context, ModuleOp module, bool ptx) {
-  if (!weightsIn.empty())
-    return fail("--weights-in/--weights-out migrate checkpoints with "
-                "--emit=mlir; compile the grown model.mlir separately");
+/// A compiled graph before its kernels are written: the plan and the
+/// module holding the kernels, distributed for their target.
+struct CompiledGraph {
+  json::Object plan;
+  OwningOpRef<ModuleOp> kernels;
+};
+
+/// Lowers the (grown, rewritten) model to its plan and kernels; the plan
+/// names `kernelsFile` as its kernels file.
+FailureOr<CompiledGraph> compileGraph(MLIRContext &context, ModuleOp module,
+                                      bool ptx, StringRef kernelsFile) {
   bool gpuKernels = ptx || kernelForm == "gpu";
-  OwningOpRef<ModuleOp> compiled = module.clone();
+  CompiledGraph out;
+  out.kernels = module.clone();
   CodegenOptions options;
   options.target = gpuKernels ? CodegenTarget::Nvptx : CodegenTarget::Cpu;
   options.batch = batchSize;
   options.seq = seqLength;
   options.keyBlock = keyBlock;
   options.graph = graph;
+  options.vocabChunk = vocabChunk;
+  options.accumulate = accumulate;
   PassManager pm(&context);
   buildBufferizedForwardPipeline(pm, options);
-  if (failed(pm.run(*compiled)))
-    return 1;
-  llvm::SmallString<128> planPath(outputFile);
-  llvm::sys::path::replace_extension(planPath, ".plan.json");
-  auto plan = emitPlan(*compiled, ptx ? "nvptx" : "cpu",
-                       llvm::sys::path::filename(outputFile));
-  if (!plan)
-    return fail(llvm::toString(plan.takeError()));
+  if (failed(pm.run(*out.kernels)))
+    return failure();
+  auto plan = emitPlan(*out.kernels, ptx ? "nvptx" : "cpu", kernelsFile);
+  if (!plan) {
+    fail(llvm::toString(plan.takeError()));
+    return failure();
+  }
+  out.plan = std::move(*plan);
   // Blocks for both targets: rows (and attention tiles) are what the GPU's
   // blocks and the CPU runtime's threads share out; a CPU block is one
   // thread wide.
-  {
-    PassManager distribute(&context);
-    distribute.addPass(
-        createDistributeKernels({gpuKernels ? threadsPerBlock.getValue() : 1,
-                                 /*keepOtherKernels=*/!gpuKernels}));
-    if (failed(distribute.run(*compiled)))
-      return 1;
+  PassManager distribute(&context);
+  distribute.addPass(
+      createDistributeKernels({gpuKernels ? threadsPerBlock.getValue() : 1,
+                               /*keepOtherKernels=*/!gpuKernels}));
+  if (failed(distribute.run(*out.kernels)))
+    return failure();
+  return out;
+}
+
+/// Each kernel function of `kernels` printed: two graphs whose kernels
+/// print alike share one kernels file.
+llvm::StringMap<std::string> kernelFingerprints(ModuleOp kernels) {
+  llvm::StringMap<std::string> prints;
+  for (auto func : kernels.getOps<func::FuncOp>()) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    func.print(os);
+    prints[func.getSymName()] = std::move(text);
   }
+  return prints;
+}
+
+/// Compiles the kernels of `graph` into `kernelsPath` (written atomically)
+/// and completes the plan's kernel entries: block counts on the CPU, the
+/// launch configuration for PTX.
+int writeKernels(CompiledGraph &graph, bool ptx, StringRef kernelsPath) {
   if (ptx) {
     PtxOptions ptxOptions;
     ptxOptions.chip = gpuChip;
     ptxOptions.features = ptxFeatures;
     ptxOptions.libdevicePath = libdevice;
-    auto artifact = compileKernelsToPtx(*compiled, ptxOptions);
+    auto artifact = compileKernelsToPtx(*graph.kernels, ptxOptions);
     if (!artifact)
       return fail(llvm::toString(artifact.takeError()));
     // The plan's kernels gain their launch configuration.
-    for (json::Value &entry : *plan->getArray("kernels")) {
+    for (json::Value &entry : *graph.plan.getArray("kernels")) {
       json::Object &kernel = *entry.getAsObject();
       StringRef name = *kernel.getString("name");
       auto launch = llvm::find_if(artifact->launches, [&](const GpuLaunch &l) {
@@ -364,33 +427,202 @@ int compileArtifact(MLIRContext &context, ModuleOp module, bool ptx) {
           {"params", json::Array(launch->params)}};
     }
     if (llvm::Error err = writeAtomically(
-            outputFile, [&](llvm::raw_ostream &os) { os << artifact->ptx; }))
-      return fail("cannot write '" + outputFile +
+            kernelsPath, [&](llvm::raw_ostream &os) { os << artifact->ptx; }))
+      return fail("cannot write '" + kernelsPath +
                   "': " + llvm::toString(std::move(err)));
-  } else {
-    auto blocks = lowerKernelsToLLVM(*compiled);
-    if (failed(blocks))
-      return 1;
-    // The plan's kernels gain their block counts (the runtime's unit of
-    // splitting a kernel over threads).
-    for (json::Value &entry : *plan->getArray("kernels")) {
-      json::Object &kernel = *entry.getAsObject();
-      auto it = blocks->find(*kernel.getString("name"));
-      if (it == blocks->end())
-        return fail("kernel '" + *kernel.getString("name") +
-                    "' has no block count");
-      kernel["blocks"] = it->second;
-    }
-    if (llvm::Error err = writeCpuSharedObject(*compiled, outputFile))
-      return fail(llvm::toString(std::move(err)));
+    return 0;
   }
-  if (llvm::Error err = writeAtomically(planPath, [&](llvm::raw_ostream &os) {
-        os << llvm::formatv("{0:2}", json::Value(std::move(*plan))) << "\n";
-      })) {
-    llvm::sys::fs::remove(outputFile);
-    return fail("cannot write '" + planPath +
+  auto blocks = lowerKernelsToLLVM(*graph.kernels);
+  if (failed(blocks))
+    return 1;
+  // The plan's kernels gain their block counts (the runtime's unit of
+  // splitting a kernel over threads).
+  for (json::Value &entry : *graph.plan.getArray("kernels")) {
+    json::Object &kernel = *entry.getAsObject();
+    auto it = blocks->find(*kernel.getString("name"));
+    if (it == blocks->end())
+      return fail("kernel '" + *kernel.getString("name") +
+                  "' has no block count");
+    kernel["blocks"] = it->second;
+  }
+  if (llvm::Error err = writeCpuSharedObject(*graph.kernels, kernelsPath))
+    return fail(llvm::toString(std::move(err)));
+  return 0;
+}
+
+int writePlan(StringRef path, json::Object plan) {
+  if (llvm::Error err = writeAtomically(path, [&](llvm::raw_ostream &os) {
+        os << llvm::formatv("{0:2}", json::Value(std::move(plan))) << "\n";
+      }))
+    return fail("cannot write '" + path +
                 "': " + llvm::toString(std::move(err)));
+  return 0;
+}
+
+std::string planPathOf(StringRef kernelsPath) {
+  llvm::SmallString<128> planPath(kernelsPath);
+  llvm::sys::path::replace_extension(planPath, ".plan.json");
+  return std::string(planPath);
+}
+
+/// Compiles the (grown, rewritten) model to kernels and the plan: `-o
+/// fwd.so` writes native CPU kernels, `-o fwd.ptx` PTX for sm_90, each with
+/// fwd.plan.json next to it. Files appear whole or not at all.
+int compileArtifact(MLIRContext &context, ModuleOp module, bool ptx) {
+  if (!weightsIn.empty())
+    return fail("--weights-in/--weights-out migrate checkpoints with "
+                "--emit=mlir; compile the grown model.mlir separately");
+  auto compiled =
+      compileGraph(context, module, ptx, llvm::sys::path::filename(outputFile));
+  if (failed(compiled))
+    return 1;
+  if (int rc = writeKernels(*compiled, ptx, outputFile))
+    return rc;
+  if (int rc = writePlan(planPathOf(outputFile), std::move(compiled->plan))) {
+    llvm::sys::fs::remove(outputFile);
+    return rc;
   }
+  return 0;
+}
+
+/// Clears the provenance of `model`'s parameters: the model becomes the
+/// base that the next growth step's table refers to.
+void resetProvenance(grow::ModelOp model) {
+  for (grow::ParamOp param : model.getParams()) {
+    param.removeSourceAttr();
+    param.removeCopyAttr();
+  }
+}
+
+/// Applies the growth operator `steps` times and verifies the result.
+LogicalResult growModel(MLIRContext &context, ModuleOp module,
+                        GrowthMethod method, int64_t steps) {
+  FailureOr<grow::ModelOp> model = findModel(module);
+  if (failed(model))
+    return failure();
+  int64_t layersBefore = model->getLayers().size();
+  PassManager pm(&context);
+  switch (method) {
+  case GrowthMethod::Midas:
+    pm.addPass(createDuplicateMiddleBlock({blockSize, steps}));
+    break;
+  case GrowthMethod::Lidas:
+    pm.addPass(createSpliceMiddleLayers({blockSize, steps, lidasOdd}));
+    break;
+  case GrowthMethod::GradStack:
+    pm.addPass(createAppendLastBlock({blockSize, steps}));
+    break;
+  }
+  pm.addPass(createVerifyGrownModel({layersBefore}));
+  return pm.run(module);
+}
+
+/// `growc start.mlir --grow=M --stages=K -o run.so`: the K stages of a
+/// growth run, stage i being the input grown i-1 times. Stage 1 is an
+/// ordinary artifact (run.so, run.plan.json) whose plan lists the stages;
+/// stage i's plan (run.stage<i>.plan.json) has its parameters' provenance
+/// in stage i-1's model, which is how growc-run migrates a live run. Kernels
+/// are compiled once: a stage whose kernels print exactly like stage 1's
+/// (the usual case: repeated layers repeat the same shapes) uses run.so.
+int compileGrowthRun(MLIRContext &context, ModuleOp start, bool ptx,
+                     GrowthMethod method) {
+  if (!weightsIn.empty())
+    return fail("--stages compiles a growth run; growc-run train migrates "
+                "its weights and moments at each stage boundary, so "
+                "--weights-in/--weights-out do not apply");
+  if (growSteps.getNumOccurrences())
+    return fail("--stages=K compiles stages grown 0..K-1 times; drop "
+                "--grow-steps");
+  if (stages < 1 || stages > 64)
+    return fail("--stages must be in [1, 64] for a growth run");
+  FailureOr<grow::ModelOp> startModel = findModel(start);
+  if (failed(startModel))
+    return 1;
+  int64_t b = blockSize ? blockSize : startModel->getConfig().getBlockSize();
+  std::string base = std::string(outputFile);
+  StringRef ext = llvm::sys::path::extension(outputFile);
+  std::string stem = base.substr(0, base.size() - ext.size());
+  std::string kernelsName = std::string(llvm::sys::path::filename(outputFile));
+
+  std::vector<std::string> written;
+  llvm::scope_exit removeWritten([&] {
+    for (const std::string &path : written)
+      llvm::sys::fs::remove(path);
+  });
+  OwningOpRef<ModuleOp> module = start.clone();
+  resetProvenance(*findModel(*module));
+  json::Array stageList;
+  llvm::StringMap<std::string> sharedKernels;
+  json::Array sharedKernelEntries;
+  std::optional<json::Object> firstPlan;
+  for (int64_t i = 1; i <= stages; ++i) {
+    if (i > 1) {
+      resetProvenance(*findModel(*module));
+      if (failed(growModel(context, *module, method, 1)))
+        return 1;
+    }
+    int64_t layers = findModel(*module)->getLayers().size();
+    std::string planPath =
+        i == 1 ? planPathOf(outputFile)
+               : stem + ".stage" + std::to_string(i) + ".plan.json";
+    stageList.push_back(json::Object{
+        {"stage", i},
+        {"layers", layers},
+        {"plan", std::string(llvm::sys::path::filename(planPath))}});
+    auto compiled = compileGraph(context, *module, ptx, kernelsName);
+    if (failed(compiled))
+      return 1;
+    llvm::StringMap<std::string> prints =
+        kernelFingerprints(*compiled->kernels);
+    bool shared =
+        i > 1 && llvm::all_of(prints, [&](const auto &entry) {
+          auto it = sharedKernels.find(entry.getKey());
+          return it != sharedKernels.end() && it->second == entry.getValue();
+        });
+    if (i == 1) {
+      sharedKernels = std::move(prints);
+      if (int rc = writeKernels(*compiled, ptx, outputFile))
+        return rc;
+      written.push_back(std::string(outputFile));
+      sharedKernelEntries = *compiled->plan.getArray("kernels");
+    } else if (shared) {
+      // Same kernels: take stage 1's entries (block counts, launches).
+      for (json::Value &entry : *compiled->plan.getArray("kernels")) {
+        json::Object &kernel = *entry.getAsObject();
+        for (const json::Value &known : sharedKernelEntries)
+          if (known.getAsObject()->getString("name") ==
+              kernel.getString("name"))
+            kernel = *known.getAsObject();
+      }
+    } else {
+      std::string ownKernels = stem + ".stage" + std::to_string(i) + ext.str();
+      compiled->plan["kernels_file"] =
+          std::string(llvm::sys::path::filename(ownKernels));
+      if (int rc = writeKernels(*compiled, ptx, ownKernels))
+        return rc;
+      written.push_back(ownKernels);
+    }
+    if (!quiet)
+      llvm::errs() << llvm::formatv(
+          "growc: stage {0}/{1}: {2} layers, {3}\n", i, stages.getValue(),
+          layers,
+          i == 1   ? "kernels compiled"
+          : shared ? "kernels shared with stage 1 (none recompiled)"
+                   : "kernels of its own");
+    if (i == 1) {
+      firstPlan = std::move(compiled->plan);
+      continue;
+    }
+    if (int rc = writePlan(planPath, std::move(compiled->plan)))
+      return rc;
+    written.push_back(planPath);
+  }
+  (*firstPlan)["growth"] = json::Object{{"method", growMethod.getValue()},
+                                        {"block_size", b},
+                                        {"stages", std::move(stageList)}};
+  if (int rc = writePlan(planPathOf(outputFile), std::move(*firstPlan)))
+    return rc;
+  removeWritten.release();
   return 0;
 }
 
@@ -437,6 +669,10 @@ int run(MLIRContext &context) {
                 "': use --emit=mlir, -o *.so or -o *.ptx");
   if (batchSize < 1 || seqLength < 1 || keyBlock < 1)
     return fail("--batch, --seq and --key-block must be positive");
+  if (accumulate < 1 || (accumulate > 1 && graph != "train"))
+    return fail("--accumulate N (N >= 1) applies to --graph=train");
+  if (vocabChunk < 0)
+    return fail("--vocab-chunk must be non-negative (0: automatic)");
   if (weightsIn.empty() != weightsOut.empty())
     return fail("--weights-in and --weights-out go together");
   if (growSteps < 0)
@@ -498,10 +734,7 @@ int run(MLIRContext &context) {
   // Grow.
   // The input is the base of this growth: provenance left by an earlier
   // growth names *its* input, not this checkpoint's tensors, so it is reset.
-  for (grow::ParamOp param : model->getParams()) {
-    param.removeSourceAttr();
-    param.removeCopyAttr();
-  }
+  resetProvenance(*model);
   OwningOpRef<ModuleOp> original = module->clone();
   if (!growMethod.empty()) {
     std::optional<GrowthMethod> method = parseGrowthMethod(growMethod);
@@ -512,25 +745,53 @@ int run(MLIRContext &context) {
     if (!policy)
       return fail("--lidas-odd must be midas or centred, got '" + lidasOdd +
                   "'");
+    if (stages.getNumOccurrences() && (emit == "so" || emit == "ptx")) {
+      if (!analysisPasses.empty())
+        return fail("--analysis-passes apply to one model, not to the "
+                    "stages of a growth run (--stages)");
+      return compileGrowthRun(context, *module, emit == "ptx", *method);
+    }
     if (failed(describeGrowth(*model, *method, *policy)))
       return 1;
-    int64_t layersBefore = model->getLayers().size();
-    PassManager pm(&context);
-    switch (*method) {
-    case GrowthMethod::Midas:
-      pm.addPass(createDuplicateMiddleBlock({blockSize, growSteps}));
-      break;
-    case GrowthMethod::Lidas:
-      pm.addPass(createSpliceMiddleLayers({blockSize, growSteps, lidasOdd}));
-      break;
-    case GrowthMethod::GradStack:
-      pm.addPass(createAppendLastBlock({blockSize, growSteps}));
-      break;
-    }
-    pm.addPass(createVerifyGrownModel({layersBefore}));
-    if (failed(pm.run(*module)))
+    if (failed(growModel(context, *module, *method, growSteps)))
       return 1;
     model = findModel(*module);
+  }
+  if (analysisSuite) {
+    if (emit != "so" && emit != "ptx")
+      return fail("--analysis-suite compiles artifacts: -o suite.so");
+    if (graph != "forward" || !analysisPasses.empty())
+      return fail("--analysis-suite builds its own forward graphs; drop "
+                  "--graph and --analysis-passes");
+    AnalysisSuiteOptions opts;
+    opts.split = analysisSplit;
+    if (!analysisSwapWindows.empty())
+      opts.swapWindows.assign(analysisSwapWindows.begin(),
+                              analysisSwapWindows.end());
+    if (!analysisReverseWindows.empty())
+      opts.reverseWindows.assign(analysisReverseWindows.begin(),
+                                 analysisReverseWindows.end());
+    opts.batch = batchSize;
+    opts.seq = seqLength;
+    opts.quiet = quiet;
+    bool ptx = emit == "ptx";
+    auto compile = [&](ModuleOp m,
+                       StringRef kernelsFile) -> FailureOr<SuiteGraph> {
+      FailureOr<CompiledGraph> compiled =
+          compileGraph(context, m, ptx, kernelsFile);
+      if (failed(compiled))
+        return failure();
+      return SuiteGraph{std::move(compiled->plan),
+                        std::move(compiled->kernels)};
+    };
+    auto kernels = [&](SuiteGraph &g, StringRef path) {
+      CompiledGraph compiled{std::move(g.plan), std::move(g.kernels)};
+      int rc = writeKernels(compiled, ptx, path);
+      g.plan = std::move(compiled.plan);
+      return rc;
+    };
+    return compileAnalysisSuite(context, *module, outputFile, opts,
+                                {compile, kernels, writePlan});
   }
   if (!analysisPasses.empty()) {
     PassManager pm(&context);

@@ -30,6 +30,12 @@ struct CodegenOptions {
   int64_t keyBlock = 64;
   /// "forward" or "loss" (growc-lower-model-to-tensors' graph option).
   std::string graph = "forward";
+  /// Vocabulary rows per cross-entropy chunk of the loss, grad and train
+  /// graphs (its vocab-chunk option; 0: automatic, chunks of at most 64
+  /// MiB of fp32 logits when all of them would exceed 256 MiB).
+  int64_t vocabChunk = 0;
+  /// Train graph: micro-batches per optimizer step (gradient accumulation).
+  int64_t accumulate = 1;
 };
 
 /// grow.model -> bufferized host function + kernel functions: lowering to

@@ -14,8 +14,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "Analyze.h"
 #include "growc/runtime/CpuExecutor.h"
+#ifdef GROWC_HAVE_CUDA
+#include "growc/runtime/CudaExecutor.h"
+#endif
 #include "growc/runtime/Data.h"
+#include "growc/runtime/Eval.h"
+#include "growc/runtime/GrowthSchedule.h"
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
@@ -24,10 +30,12 @@
 #include <algorithm>
 #include <cerrno>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
+#include <limits>
 #include <map>
 #include <new>
 #include <optional>
@@ -78,14 +86,52 @@ constexpr const char *kUsage =
     "        --data SPEC --steps N --out C.safetensors [--lr 3e-3]\n"
     "        [--warmup K] [--seed S] [--val-every K] [--save-every K]\n"
     "        [--metrics M.jsonl] [--stop-at K] [--threads N]\n"
+    "        [--grow M] [--stages K] [--alpha A] [--grow-fraction G]\n"
+    "        [--block-size B] [--zero-new-moments]\n"
     "      Trains with a train graph: batches from SPEC (primitives:NAME\n"
-    "      [:MIN-MAX], text:PATH, u16:PATH, u32:PATH), warmup-stable-decay\n"
+    "      [:MIN-MAX][:answers] -- :answers scores only the answer tokens --,\n"
+    "      text:PATH, u16:PATH, u32:PATH), warmup-stable-decay\n"
     "      learning rate peaking at --lr, a JSON line per step in M, a\n"
     "      progress bar on a terminal (plain lines otherwise), validation\n"
     "      loss every K steps, and C: weights, AdamW moments, step, data\n"
     "      seed and position, written atomically; --resume C continues\n"
     "      exactly where C stopped (--stop-at K ends a run after step K of\n"
     "      the N-step schedule, as a preemption would).\n"
+    "      Growth runs: for ART compiled with growc --grow=M --stages=K, the\n"
+    "      run follows the Prop-alpha schedule (SPEC.md section 3) over the N\n"
+    "      steps and moves to the next stage's model at each boundary,\n"
+    "      migrating weights and AdamW moments by its provenance table;\n"
+    "      --grow M and --block-size B must match ART, --stages K (at most\n"
+    "      ART's, default all), --alpha A (1), --grow-fraction G (0.8),\n"
+    "      --zero-new-moments (inserted copies start with zero moments).\n"
+    "      The run ends with the compute it used against the same run\n"
+    "      without growth (FLOPs, and measured time per stage).\n"
+    "\n"
+    "  eval ART --weights C.safetensors --primitive NAME [--depth K|MIN-MAX]\n"
+    "       [--shots 5] [--count 200] [--seed S]\n"
+    "      Accuracy of a forward graph with the weights of C on seeded\n"
+    "      k-shot prompts of a reasoning primitive (SPEC.md section 6): the\n"
+    "      answer token by argmax after the prompt, exact match. Prompts are\n"
+    "      laid out like the training stream (each example after an EOS).\n"
+    "      Prints one JSON line per depth.\n"
+    "\n"
+    "  analyze SUITE --weights C.safetensors --out R.json [--html R.html]\n"
+    "          [--primitive NAME] [--depth MIN-MAX] [--shots 5] [--count 100]\n"
+    "          [--seed S] [--data SPEC] [--windows 4] [--aggregate max|mean]\n"
+    "          [--plotly-js PATH] [--threads N] [--verbose]\n"
+    "      The depth analyses of SPEC.md section 5 on checkpoint C, from the\n"
+    "      graphs of SUITE (growc model.mlir --analysis-suite -o suite.so;\n"
+    "      SUITE is suite.so or suite.analysis.json): logit-lens overlap and\n"
+    "      KL, early-exit accuracy, the depth score (r, e, o), block swaps,\n"
+    "      layer skips and window reversals (task accuracy and held-out\n"
+    "      loss), residual-stream statistics and weight similarity. Task:\n"
+    "      NAME's prompts (default var-assign-math, depths 0-2, COUNT per\n"
+    "      depth); held-out windows: SPEC (default the task's examples).\n"
+    "      R.json has every number; R.html plots them (docs/analysis.md).\n"
+    "\n"
+    "  report R1.json [R2.json ...] [--label NAME ...] --html OUT.html\n"
+    "         [--title T] [--plotly-js PATH]\n"
+    "      One self-contained HTML page comparing analysis reports.\n"
     "\n"
     "  sample --primitive NAME [--depth K] [--shots N] [--seed S]\n"
     "         [--count C]\n"
@@ -96,8 +142,10 @@ constexpr const char *kUsage =
     "      count 1.\n"
     "\n"
     "Options:\n"
-    "  --device=cpu   Where to run (default: the artifact's target). Only the\n"
-    "                 CPU runtime is built into this binary for now.\n"
+    "  --device=cpu|cuda  Where to run (default: the artifact's target):\n"
+    "                 cuda runs a PTX artifact with libcuda and cuBLASLt "
+    "(opened\n"
+    "                 at run time). Not yet run on a GPU: see docs/gpu.md.\n"
     "  --verbose      Print what is run and its timing to stderr.\n"
     "  --repeat N     Run the forward pass N times (benchmarks; --verbose\n"
     "                 reports the fastest).\n"
@@ -109,9 +157,12 @@ constexpr const char *kUsage =
     "  GROWC_NUM_THREADS  Default for --threads. OpenBLAS runs single-\n"
     "                     threaded inside growc's own threads.\n";
 
+#ifndef GROWC_HAVE_CUDA
 constexpr const char *kCudaMissing =
-    "the CUDA runtime is not built into this binary yet (use --device=cpu "
+    "this growc-run was built without the CUDA headers, so it has no CUDA "
+    "executor (use --device=cpu "
     "with an artifact compiled with --target=cpu)";
+#endif
 
 /// Prints "growc-run: <message>" to stderr and returns exit status 1.
 int fail(const std::string &message) {
@@ -282,6 +333,69 @@ double millisecondsSince(std::chrono::steady_clock::time_point start) {
 
 /// `forward`, or `grad` (the same run, requiring a grad graph: loss and
 /// grad.<parameter> written to O).
+/// A run's outputs as tensors to write, in the plan's order (so that a
+/// file lists logits first).
+std::vector<TensorToWrite>
+outputsToWrite(const Plan &plan,
+               const std::map<std::string, OutputTensor> &outputs) {
+  std::vector<TensorToWrite> toWrite;
+  for (const PlanTensor &output : plan.outputs) {
+    const OutputTensor &result = outputs.at(output.name);
+    toWrite.push_back(
+        {output.name, DType::F32, result.shape, result.data,
+         static_cast<size_t>(result.numElements) * sizeof(float)});
+  }
+  return toWrite;
+}
+
+#ifdef GROWC_HAVE_CUDA
+/// growc-run forward on the GPU (CudaExecutor): the same files in and out
+/// as on the CPU.
+int runForwardOnGpu(Plan plan, const ForwardOptions &opts) {
+  using Clock = std::chrono::steady_clock;
+  Clock::time_point start = Clock::now();
+  StatusOr<std::unique_ptr<CudaExecutor>> executor =
+      CudaExecutor::create(std::move(plan), CudaExecutor::Options());
+  if (!executor.isOk())
+    return fail(executor.status());
+  CudaExecutor &exec = **executor;
+  double prepareMs = millisecondsSince(start);
+  StatusOr<SafetensorsFile> weights = SafetensorsFile::open(opts.weights);
+  if (!weights.isOk())
+    return fail(weights.status());
+  if (Status status = exec.loadParams(*weights); !status.isOk())
+    return fail(status);
+  StatusOr<SafetensorsFile> tokensFile = SafetensorsFile::open(opts.tokens);
+  if (!tokensFile.isOk())
+    return fail(tokensFile.status());
+  StatusOr<const TensorView *> tokens = findTokens(*tokensFile);
+  if (!tokens.isOk())
+    return fail(tokens.status());
+  const TensorView *targets =
+      exec.plan().findInput("targets") ? tokensFile->find("targets") : nullptr;
+  StatusOr<std::map<std::string, OutputTensor>> outputs =
+      Status::error("no forward pass ran");
+  double bestMs = 0;
+  for (int i = 0; i < opts.repeat; ++i) {
+    start = Clock::now();
+    outputs = exec.forward(**tokens, targets, opts.scalars);
+    if (!outputs.isOk())
+      return fail(opts.tokens + ": " + outputs.status().message());
+    double ms = millisecondsSince(start);
+    bestMs = i == 0 ? ms : std::min(bestMs, ms);
+  }
+  std::vector<TensorToWrite> toWrite = outputsToWrite(exec.plan(), *outputs);
+  if (Status status = writeSafetensors(opts.out, toWrite); !status.isOk())
+    return fail(status);
+  if (opts.verbose)
+    std::fprintf(stderr,
+                 "growc-run: %s: prepare %.3f ms, forward %.3f ms (best of "
+                 "%d, CUDA graph replay after the first)\n",
+                 exec.deviceName().c_str(), prepareMs, bestMs, opts.repeat);
+  return 0;
+}
+#endif
+
 int runForward(const std::vector<std::string_view> &args,
                std::string_view requiredGraph = {}) {
   ForwardOptions opts;
@@ -291,12 +405,9 @@ int runForward(const std::vector<std::string_view> &args,
     std::fputs(kUsage, stdout);
     return 0;
   }
-  if (opts.device && *opts.device != "cpu") {
-    if (*opts.device == "cuda")
-      return fail(kCudaMissing);
+  if (opts.device && *opts.device != "cpu" && *opts.device != "cuda")
     return fail("unknown device '" + *opts.device +
                 "' (expected 'cpu' or 'cuda')");
-  }
   if (sameFile(opts.out, opts.weights) || sameFile(opts.out, opts.tokens))
     return fail("--out " + opts.out +
                 " would overwrite an input; choose another file");
@@ -311,12 +422,18 @@ int runForward(const std::vector<std::string_view> &args,
                 std::string(requiredGraph) + " runs a " +
                 std::string(requiredGraph) +
                 " graph (growc --graph=" + std::string(requiredGraph) + ")");
+  if (opts.device && *opts.device == "cuda" && plan->target != "nvptx")
+    return fail(plan->path + " is a CPU artifact; --device=cuda runs GPU "
+                             "artifacts (growc -o model.ptx)");
   if (plan->target == "nvptx") {
-    if (!opts.device)
-      return fail(plan->path + " is a GPU (nvptx) artifact, and " +
-                  kCudaMissing);
-    return fail(plan->path + " is a GPU (nvptx) artifact and cannot run " +
-                "with --device=cpu; compile it with --target=cpu");
+    if (opts.device && *opts.device == "cpu")
+      return fail(plan->path + " is a GPU (nvptx) artifact and cannot run " +
+                  "with --device=cpu; compile it with --target=cpu");
+#ifdef GROWC_HAVE_CUDA
+    return runForwardOnGpu(std::move(*plan), opts);
+#else
+    return fail(plan->path + " is a GPU (nvptx) artifact, and " + kCudaMissing);
+#endif
   }
   if (opts.verbose)
     std::fprintf(stderr,
@@ -383,14 +500,7 @@ int runForward(const std::vector<std::string_view> &args,
     }
   }
 
-  // In the plan's order, so that the file lists logits first.
-  std::vector<TensorToWrite> toWrite;
-  for (const PlanTensor &output : exec.plan().outputs) {
-    const OutputTensor &result = outputs->at(output.name);
-    toWrite.push_back(
-        {output.name, DType::F32, result.shape, result.data,
-         static_cast<size_t>(result.numElements) * sizeof(float)});
-  }
+  std::vector<TensorToWrite> toWrite = outputsToWrite(exec.plan(), *outputs);
   if (Status status = writeSafetensors(opts.out, toWrite); !status.isOk())
     return fail(status);
 
@@ -434,47 +544,141 @@ optionValue(const std::vector<std::string_view> &args, size_t &i,
   return std::nullopt;
 }
 
-/// The token stream a --data spec names: primitives:NAME[:MIN-MAX],
-/// text:PATH, u16:PATH or u32:PATH.
-StatusOr<std::unique_ptr<TokenStream>>
-openData(const std::string &spec, uint64_t seed, int64_t vocabSize) {
-  size_t colon = spec.find(':');
-  std::string kind = spec.substr(0, colon);
-  std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
-  if (kind == "text")
-    return openTextFile(rest);
-  if (kind == "u16" || kind == "u32")
-    return openTokenFile(
-        rest, kind == "u16" ? TokenFileDType::U16 : TokenFileDType::U32,
-        vocabSize);
-  if (kind == "primitives") {
-    std::string name = rest.substr(0, rest.find(':'));
-    int minDepth = 0, maxDepth = 0;
-    if (size_t at = rest.find(':');
-        at != std::string::npos &&
-        std::sscanf(rest.c_str() + at + 1, "%d-%d", &minDepth, &maxDepth) != 2)
-      return Status::error("--data " + spec +
-                           ": depths are written MIN-MAX, e.g. 0-2");
-    StatusOr<Primitive> primitive = parsePrimitive(name);
-    if (!primitive.isOk())
-      return Status::error("--data " + spec + ": " +
-                           primitive.status().message());
-    return primitiveStream(*primitive, minDepth, maxDepth, seed);
+/// Decoder layers of a plan's model: parameters model.layers.<i>.*.
+int64_t countLayers(const Plan &plan) {
+  int64_t layers = 0;
+  const std::string prefix = "model.layers.";
+  for (const PlanParam &param : plan.params)
+    if (param.name.compare(0, prefix.size(), prefix) == 0)
+      layers = std::max<int64_t>(
+          layers, std::atoll(param.name.c_str() + prefix.size()) + 1);
+  return layers;
+}
+
+/// The plans of a growth run's stages (stage 1 = `first`), each checked to
+/// be a train graph of the same shape with the layer count its stage entry
+/// says, so that a broken stage fails before the first step, not hours in.
+StatusOr<std::vector<Plan>> loadGrowthStages(const Plan &first) {
+  std::vector<Plan> plans{first};
+  const PlanGrowth &growth = *first.growth;
+  for (size_t i = 1; i < growth.stages.size(); ++i) {
+    StatusOr<Plan> plan = loadPlan(growth.stages[i].planPath);
+    if (!plan.isOk())
+      return plan.status();
+    if (plan->graph != first.graph || plan->target != first.target ||
+        plan->batch != first.batch || plan->seq != first.seq ||
+        plan->vocabSize != first.vocabSize)
+      return Status::error(
+          plan->path + ": stage " + std::to_string(i + 1) + " is not a " +
+          first.graph + " graph for " + first.target + " of batch " +
+          std::to_string(first.batch) + ", seq " + std::to_string(first.seq) +
+          " and vocabulary " + std::to_string(first.vocabSize) + " like " +
+          first.path);
+    plans.push_back(std::move(*plan));
   }
-  return Status::error("--data must be primitives:NAME[:MIN-MAX], text:PATH, "
-                       "u16:PATH or u32:PATH, got '" +
-                       spec + "'");
+  for (size_t i = 0; i < plans.size(); ++i)
+    if (countLayers(plans[i]) != growth.stages[i].layers)
+      return Status::error(plans[i].path + ": its model has " +
+                           std::to_string(countLayers(plans[i])) +
+                           " layers, the growth table of " + first.path +
+                           " says stage " + std::to_string(i + 1) + " has " +
+                           std::to_string(growth.stages[i].layers));
+  if (growth.stages[0].layers % growth.blockSize != 0)
+    return Status::error(
+        first.path + ": stage 1's " + std::to_string(growth.stages[0].layers) +
+        " layers are not whole blocks of " + std::to_string(growth.blockSize));
+  return plans;
+}
+
+/// Training FLOPs per token of `plan`'s model (GrowthSchedule's model:
+/// layer parameters, the unembedding, attention at the compiled length).
+FlopModel flopModelOf(const Plan &plan) {
+  FlopModel model;
+  for (const PlanParam &param : plan.params) {
+    if (param.name.rfind("model.layers.0.", 0) == 0)
+      model.layerParams += param.numElements;
+    if (param.name == "model.embed_tokens.weight")
+      model.headParams = param.numElements;
+    if (param.name == "model.layers.0.self_attn.q_proj.weight")
+      model.attentionWidth = param.shape[0];
+  }
+  model.seqLen = plan.seq;
+  return model;
+}
+
+/// The end of a growth run: the compute its schedule uses against the same
+/// run without growth (training FLOPs of the whole schedule, the paper's
+/// measure), and the measured time per stage of this invocation with the
+/// non-grown run's time estimated from the full-depth step time.
+void reportGrowthCompute(const GrowthSchedule &schedule,
+                         const std::vector<Plan> &stagePlans,
+                         const std::vector<double> &stageSeconds,
+                         const std::vector<int64_t> &stageSteps,
+                         std::FILE *metrics) {
+  FlopModel flops = flopModelOf(stagePlans.back());
+  double perToken = flops.trainFlopsPerToken(schedule.finalLayers());
+  double tokens = double(schedule.options.totalSteps) * stagePlans[0].batch *
+                  stagePlans[0].seq;
+  double baseline = perToken * tokens;
+  double grown = baseline / schedule.modelFlopSaving(flops);
+  std::fprintf(stderr,
+               "growc-run: growth compute over the %lld-step schedule: "
+               "%.3g training FLOPs vs %.3g for the non-grown %lld-layer run "
+               "(%.3fx less; layer FLOPs %.3fx)\n",
+               (long long)schedule.options.totalSteps, grown, baseline,
+               (long long)schedule.finalLayers(),
+               schedule.modelFlopSaving(flops), schedule.layerFlopSaving());
+  double seconds = 0;
+  int64_t steps = 0;
+  std::string perStage;
+  for (size_t i = 1; i < stageSteps.size(); ++i) {
+    if (!stageSteps[i])
+      continue;
+    seconds += stageSeconds[i];
+    steps += stageSteps[i];
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s%lld layers %.2f ms/step",
+                  perStage.empty() ? "" : ", ",
+                  (long long)schedule.stages[i - 1].layers,
+                  1e3 * stageSeconds[i] / double(stageSteps[i]));
+    perStage += buf;
+  }
+  double fullStep =
+      stageSteps.back() ? stageSeconds.back() / double(stageSteps.back()) : 0.0;
+  if (steps)
+    std::fprintf(stderr, "growc-run: measured (%lld steps here): %s\n",
+                 (long long)steps, perStage.c_str());
+  if (steps && fullStep > 0)
+    std::fprintf(stderr,
+                 "growc-run: these %lld steps took %.2f s; at the measured "
+                 "full-depth step time the non-grown run would take %.2f s "
+                 "(%.3fx)\n",
+                 (long long)steps, seconds, fullStep * double(steps),
+                 fullStep * double(steps) / seconds);
+  if (metrics)
+    std::fprintf(metrics,
+                 "{\"event\": \"growth_compute\", \"flops\": %.6g, "
+                 "\"baseline_flops\": %.6g, \"flop_saving\": %.6f, "
+                 "\"layer_flop_saving\": %.6f, \"seconds\": %.4f, "
+                 "\"baseline_seconds_estimate\": %.4f}\n",
+                 grown, baseline, schedule.modelFlopSaving(flops),
+                 schedule.layerFlopSaving(), seconds, fullStep * double(steps));
 }
 
 /// growc-run train: the training loop over a train graph.
 int runTrain(const std::vector<std::string_view> &args) {
-  std::string artifact, weights, resume, data, out, metricsPath;
+  std::string artifact, weights, resume, data, out, metricsPath, growMethod;
   long long steps = 0, warmup = -1, valEvery = 0, saveEvery = 0, threads = 0,
-            stopAt = 0;
+            stopAt = 0, stagesOpt = 0, blockSizeOpt = 0;
   unsigned long long seed = 0;
-  double lr = 3e-3;
+  double lr = 3e-3, alpha = 1.0, growFraction = 0.8;
+  bool zeroNewMoments = false;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view name = args[i];
+    if (name == "--zero-new-moments") {
+      zeroNewMoments = true;
+      continue;
+    }
     if (name.size() < 2 || name.substr(0, 2) != "--") {
       if (!artifact.empty())
         return fail("train: unexpected argument '" + std::string(name) + "'");
@@ -515,7 +719,18 @@ int runTrain(const std::vector<std::string_view> &args) {
       ok = integer(1, stopAt);
     else if (name == "--threads")
       ok = integer(1, threads) && threads <= 1024;
-    else if (name == "--seed") {
+    else if (name == "--grow")
+      growMethod = *value;
+    else if (name == "--stages")
+      ok = integer(1, stagesOpt);
+    else if (name == "--block-size")
+      ok = integer(1, blockSizeOpt);
+    else if (name == "--alpha" || name == "--grow-fraction") {
+      char *end = nullptr;
+      double x = std::strtod(value->c_str(), &end);
+      ok = *end == '\0' && std::isfinite(x);
+      (name == "--alpha" ? alpha : growFraction) = x;
+    } else if (name == "--seed") {
       long long n;
       ok = integer(0, n);
       seed = static_cast<unsigned long long>(n);
@@ -546,19 +761,105 @@ int runTrain(const std::vector<std::string_view> &args) {
                 "--graph=train)");
   const int64_t batch = plan->batch, seq = plan->seq;
   const int64_t vocab = plan->vocabSize;
-  StatusOr<std::unique_ptr<CpuExecutor>> executor =
-      CpuExecutor::create(std::move(*plan), int(threads));
-  if (!executor.isOk())
-    return fail(executor.status());
-  CpuExecutor &exec = **executor;
+
+  // A growth run: the artifact holds every stage's plan (growc --grow=M
+  // --stages=K), the Prop-alpha schedule over --steps says when to move to
+  // the next one, and the state migrates by the next plan's provenance.
+  std::vector<Plan> stagePlans;
+  std::optional<GrowthSchedule> schedule;
+  if (plan->growth) {
+    StatusOr<std::vector<Plan>> plans = loadGrowthStages(*plan);
+    if (!plans.isOk())
+      return fail(plans.status());
+    stagePlans = std::move(*plans);
+    const PlanGrowth &growth = *plan->growth;
+    if (!growMethod.empty() && growMethod != growth.method)
+      return fail("train: --grow=" + growMethod + ", but " + plan->path +
+                  " was compiled for " + growth.method +
+                  " growth (growc --grow=" + growMethod + " --stages=K)");
+    if (blockSizeOpt && blockSizeOpt != growth.blockSize)
+      return fail("train: --block-size " + std::to_string(blockSizeOpt) +
+                  ", but " + plan->path + " grows by blocks of " +
+                  std::to_string(growth.blockSize));
+    if (stagesOpt > int64_t(stagePlans.size()))
+      return fail("train: --stages " + std::to_string(stagesOpt) + ", but " +
+                  plan->path + " holds " + std::to_string(stagePlans.size()) +
+                  " stages (compile more with growc --stages)");
+    if (stagesOpt)
+      stagePlans.resize(stagesOpt);
+    ScheduleOptions options;
+    options.totalSteps = steps;
+    options.stages = int64_t(stagePlans.size());
+    options.alpha = alpha;
+    options.growFraction = growFraction;
+    options.blockSize = growth.blockSize;
+    options.startBlocks = growth.stages[0].layers / growth.blockSize;
+    StatusOr<GrowthSchedule> planned = planGrowthSchedule(options);
+    if (!planned.isOk())
+      return fail("train: " + planned.status().message());
+    schedule = std::move(*planned);
+    FlopModel flops = flopModelOf(stagePlans.back());
+    std::fprintf(stderr, "growc-run: %s growth run\n%s", growth.method.c_str(),
+                 schedule->format(&flops).c_str());
+  } else if (!growMethod.empty() || stagesOpt || blockSizeOpt ||
+             zeroNewMoments) {
+    return fail("train: " + plan->path +
+                " has no growth stages; compile a growth run with growc "
+                "START.mlir --graph=train --grow=" +
+                (growMethod.empty() ? std::string("lidas") : growMethod) +
+                " --stages=K -o run.so");
+  }
+
+  std::unique_ptr<CpuExecutor> exec;
+  {
+    StatusOr<std::unique_ptr<CpuExecutor>> executor =
+        CpuExecutor::create(std::move(*plan), int(threads));
+    if (!executor.isOk())
+      return fail(executor.status());
+    exec = std::move(*executor);
+  }
 
   // Where the run starts: step 0 of a new run, or a checkpoint's step,
-  // data seed and position (so that it continues bit-identically).
+  // data seed, position and growth stage (so that it continues
+  // bit-identically).
   StatusOr<SafetensorsFile> start =
       SafetensorsFile::open(resume.empty() ? weights : resume);
   if (!start.isOk())
     return fail(start.status());
-  if (Status status = exec.loadParams(*start); !status.isOk())
+  int64_t stage = 1;
+  const TensorView *stageT = start->find("growc.train.stage");
+  if (stageT || stagePlans.size() > 1) {
+    if (stageT && stageT->byteSize != 8)
+      return fail(start->path() + ": growc.train.stage is not one int64");
+    if (stageT) {
+      std::memcpy(&stage, stageT->data, 8);
+    } else {
+      // A checkpoint from outside this run (say, grown by growc between
+      // two runs): the stage whose model has its layers.
+      int64_t layers = 0;
+      const std::string prefix = "model.layers.";
+      for (const TensorView &t : start->tensors())
+        if (t.name.compare(0, prefix.size(), prefix) == 0)
+          layers = std::max<int64_t>(
+              layers, std::atoll(t.name.c_str() + prefix.size()) + 1);
+      for (size_t i = 0; i < stagePlans.size(); ++i)
+        if (countLayers(stagePlans[i]) == layers)
+          stage = int64_t(i) + 1;
+    }
+    if (stage != 1 && (stage < 1 || stage > int64_t(stagePlans.size())))
+      return fail(start->path() + ": a checkpoint of growth stage " +
+                  std::to_string(stage) + ", but this run has " +
+                  std::to_string(std::max<size_t>(1, stagePlans.size())) +
+                  " stage(s)");
+    if (stage > 1) {
+      StatusOr<std::unique_ptr<CpuExecutor>> executor =
+          CpuExecutor::create(stagePlans[stage - 1], int(threads));
+      if (!executor.isOk())
+        return fail(executor.status());
+      exec = std::move(*executor);
+    }
+  }
+  if (Status status = exec->loadParams(*start); !status.isOk())
     return fail(status);
   long long firstStep = 0;
   uint64_t position = 0;
@@ -580,12 +881,13 @@ int runTrain(const std::vector<std::string_view> &args) {
                   std::to_string(firstStep) + ", not before --steps " +
                   std::to_string(steps));
   }
-  StatusOr<std::unique_ptr<TokenStream>> stream = openData(data, seed, vocab);
+  StatusOr<std::unique_ptr<TokenStream>> stream =
+      openDataSpec(data, seed, vocab);
   if (!stream.isOk())
     return fail(stream.status());
   (*stream)->seek(position);
   StatusOr<std::unique_ptr<TokenStream>> validation =
-      openData(data, seed ^ 0x5eedULL, vocab);
+      openDataSpec(data, seed ^ 0x5eedULL, vocab);
   if (!validation.isOk())
     return fail(validation.status());
   if (warmup < 0)
@@ -609,38 +911,91 @@ int runTrain(const std::vector<std::string_view> &args) {
   };
   int64_t step = firstStep;
   auto save = [&](const std::string &path) -> Status {
-    std::vector<TensorToWrite> tensors = exec.paramTensors();
+    std::vector<TensorToWrite> tensors = exec->paramTensors();
     int64_t savedStep = step;
     uint64_t savedPosition = (*stream)->position(), savedSeed = seed;
     tensors.push_back({"growc.train.step", DType::I64, {1}, &savedStep, 8});
     tensors.push_back(
         {"growc.train.data_position", DType::U64, {1}, &savedPosition, 8});
     tensors.push_back({"growc.train.seed", DType::U64, {1}, &savedSeed, 8});
+    int64_t savedStage = stage;
+    if (schedule)
+      tensors.push_back({"growc.train.stage", DType::I64, {1}, &savedStage, 8});
     return writeSafetensors(path, tensors);
   };
   auto began = std::chrono::steady_clock::now();
   double firstLoss = 0, lastLoss = 0;
   long long lastStep = stopAt > 0 ? std::min(stopAt, steps) : steps;
+  // Wall time and steps per stage in this invocation, for the compute
+  // report.
+  std::vector<double> stageSeconds(stagePlans.size() + 1, 0.0);
+  std::vector<int64_t> stageSteps(stagePlans.size() + 1, 0);
   for (; step < lastStep; ++step) {
-    (*stream)->nextBatch(batch, seq, tokens.data(), targets.data());
+    while (schedule && stage < int64_t(stagePlans.size()) &&
+           step >= schedule->stages[stage - 1].endStep) {
+      StatusOr<std::unique_ptr<CpuExecutor>> next =
+          CpuExecutor::create(stagePlans[stage], int(threads));
+      if (!next.isOk())
+        return fail(next.status());
+      StatusOr<CpuExecutor::Migration> moved =
+          (*next)->migrateFrom(*exec, zeroNewMoments);
+      if (!moved.isOk())
+        return fail(moved.status());
+      if (terminal)
+        std::fputc('\n', stderr);
+      std::fprintf(
+          stderr,
+          "growc-run: after step %lld: %s growth to stage %lld/%zu, %lld "
+          "-> %lld layers (%lld tensors migrated, %lld start an "
+          "inserted copy%s)\n",
+          (long long)step, stagePlans[0].growth->method.c_str(),
+          (long long)stage + 1, stagePlans.size(),
+          (long long)schedule->stages[stage - 1].layers,
+          (long long)schedule->stages[stage].layers, (long long)moved->copied,
+          (long long)moved->duplicated,
+          moved->zeroedMoments ? ", their moments zeroed" : "");
+      if (metrics)
+        std::fprintf(metrics,
+                     "{\"event\": \"grow\", \"at_step\": %lld, "
+                     "\"stage\": %lld, \"layers\": %lld}\n",
+                     (long long)step, (long long)stage + 1,
+                     (long long)schedule->stages[stage].layers);
+      exec = std::move(*next);
+      ++stage;
+    }
+    auto stepBegan = std::chrono::steady_clock::now();
     double rate = wsdLearningRate(step, steps, warmup, lr);
-    TensorView tokenView = view(tokens), targetView = view(targets);
-    auto outputs =
-        exec.forward(tokenView, &targetView,
-                     {{"lr", float(rate)}, {"step", float(step + 1)}});
-    if (!outputs.isOk())
-      return fail(outputs.status());
-    double loss = outputs->at("loss").data[0];
-    if (Status status = exec.commitNextValues(*outputs); !status.isOk())
-      return fail(status);
+    // One optimizer step: the plan's micro-batches, the last one applying
+    // the accumulated gradient (a plain train graph has one).
+    const int64_t micro = exec->plan().microBatches;
+    double loss = 0;
+    for (int64_t k = 0; k < micro; ++k) {
+      (*stream)->nextBatch(batch, seq, tokens.data(), targets.data());
+      TensorView tokenView = view(tokens), targetView = view(targets);
+      std::map<std::string, float> scalars = {{"lr", float(rate)},
+                                              {"step", float(step + 1)}};
+      if (micro > 1)
+        scalars["apply"] = k + 1 == micro ? 1.0f : 0.0f;
+      auto outputs = exec->forward(tokenView, &targetView, scalars);
+      if (!outputs.isOk())
+        return fail(outputs.status());
+      loss += outputs->at("loss").data[0] / double(micro);
+      if (Status status = exec->commitNextValues(*outputs); !status.isOk())
+        return fail(status);
+    }
     if (step == firstStep)
       firstLoss = loss;
     lastLoss = loss;
+    stageSeconds[stage] += std::chrono::duration<double>(
+                               std::chrono::steady_clock::now() - stepBegan)
+                               .count();
+    ++stageSteps[stage];
     double seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began)
             .count();
-    double tokensPerSecond =
-        double(step + 1 - firstStep) * batch * seq / std::max(seconds, 1e-9);
+    double tokensPerSecond = double(step + 1 - firstStep) * batch * seq *
+                             double(exec->plan().microBatches) /
+                             std::max(seconds, 1e-9);
     std::string valText;
     if (valEvery > 0 && (step + 1) % valEvery == 0) {
       // The step graph with learning rate 0 and its outputs not committed:
@@ -648,14 +1003,23 @@ int runTrain(const std::vector<std::string_view> &args) {
       std::vector<int32_t> vt(batch * seq), vy(batch * seq);
       (*validation)->nextBatch(batch, seq, vt.data(), vy.data());
       TensorView vtView = view(vt), vyView = view(vy);
-      auto val = exec.forward(vtView, &vyView,
-                              {{"lr", 0.0f}, {"step", float(step + 1)}});
+      std::map<std::string, float> valScalars = {{"lr", 0.0f},
+                                                 {"step", float(step + 1)}};
+      if (exec->plan().microBatches > 1)
+        valScalars["apply"] = 0.0f;
+      auto val = exec->forward(vtView, &vyView, valScalars);
       if (!val.isOk())
         return fail(val.status());
       char buf[64];
       std::snprintf(buf, sizeof buf, ", \"val_loss\": %.6f",
                     double(val->at("loss").data[0]));
       valText = buf;
+    }
+    if (schedule) {
+      char buf[48];
+      std::snprintf(buf, sizeof buf, ", \"layers\": %lld",
+                    (long long)schedule->stages[stage - 1].layers);
+      valText += buf;
     }
     if (metrics)
       std::fprintf(metrics,
@@ -689,6 +1053,9 @@ int runTrain(const std::vector<std::string_view> &args) {
   }
   if (terminal)
     std::fputc('\n', stderr);
+  if (schedule)
+    reportGrowthCompute(*schedule, stagePlans, stageSeconds, stageSteps,
+                        metrics);
   if (metrics)
     std::fclose(metrics);
   if (Status status = save(out); !status.isOk())
@@ -698,6 +1065,101 @@ int runTrain(const std::vector<std::string_view> &args) {
                "%.4f; wrote %s\n",
                firstStep + 1, lastStep, (long long)steps, firstLoss, lastLoss,
                out.c_str());
+  return 0;
+}
+
+/// growc-run eval: primitive accuracy of a checkpoint (SPEC.md §6).
+int runEval(const std::vector<std::string_view> &args) {
+  std::string artifact, weights, primitiveName;
+  long minDepth = 0, maxDepth = 0, shots = 5, count = 200, threads = 0;
+  unsigned long long seed = 0;
+  for (size_t i = 0; i < args.size(); ++i) {
+    std::string_view name = args[i];
+    if (name.size() < 2 || name.substr(0, 2) != "--") {
+      if (!artifact.empty())
+        return fail("eval: unexpected argument '" + std::string(name) + "'");
+      artifact = std::string(name);
+      continue;
+    }
+    std::optional<std::string> value = optionValue(args, i, name);
+    if (!value || value->empty())
+      return fail("eval: " + std::string(name) + " needs a value");
+    auto number = [&](long min, long max, long &out) -> bool {
+      char *end = nullptr;
+      long n = std::strtol(value->c_str(), &end, 10);
+      if (*end != '\0' || n < min || n > max)
+        return false;
+      out = n;
+      return true;
+    };
+    bool ok = true;
+    if (name == "--weights")
+      weights = *value;
+    else if (name == "--primitive")
+      primitiveName = *value;
+    else if (name == "--depth") {
+      int a = 0, b = 0, used = 0;
+      if (std::sscanf(value->c_str(), "%d-%d%n", &a, &b, &used) == 2 &&
+          size_t(used) == value->size()) {
+        minDepth = a;
+        maxDepth = b;
+      } else {
+        ok = number(0, 8, minDepth);
+        maxDepth = minDepth;
+      }
+      ok = ok && 0 <= minDepth && minDepth <= maxDepth && maxDepth <= 8;
+    } else if (name == "--shots")
+      ok = number(0, 64, shots);
+    else if (name == "--count")
+      ok = number(1, 1000000, count);
+    else if (name == "--threads")
+      ok = number(1, 1024, threads);
+    else if (name == "--seed") {
+      long n;
+      ok = number(0, std::numeric_limits<long>::max(), n);
+      seed = static_cast<unsigned long long>(n);
+    } else
+      return fail("eval: unknown option '" + std::string(name) +
+                  "' (see growc-run --help)");
+    if (!ok)
+      return fail("eval: bad value '" + *value + "' for " + std::string(name));
+  }
+  if (artifact.empty() || weights.empty() || primitiveName.empty())
+    return fail("eval: ART, --weights and --primitive are required");
+  StatusOr<Primitive> primitive = parsePrimitive(primitiveName);
+  if (!primitive.isOk())
+    return fail("eval: " + primitive.status().message());
+  if (*primitive == Primitive::InductionCopy)
+    maxDepth = minDepth = 0;
+  StatusOr<std::unique_ptr<CpuExecutor>> exec =
+      CpuExecutor::load(artifact, int(threads));
+  if (!exec.isOk())
+    return fail(exec.status());
+  if ((*exec)->plan().graph != "forward")
+    return fail((*exec)->plan().path + " is a " + (*exec)->plan().graph +
+                " graph; eval runs a forward graph (growc --graph=forward)");
+  StatusOr<SafetensorsFile> checkpoint = SafetensorsFile::open(weights);
+  if (!checkpoint.isOk())
+    return fail(checkpoint.status());
+  if (Status status = (*exec)->loadParams(*checkpoint); !status.isOk())
+    return fail(status);
+  for (long depth = minDepth; depth <= maxDepth; ++depth) {
+    AccuracyOptions options;
+    options.primitive = *primitive;
+    options.depth = int(depth);
+    options.shots = int(shots);
+    options.count = count;
+    // One prompt set per depth, the same for every checkpoint.
+    options.seed = seed + uint64_t(depth);
+    StatusOr<AccuracyResult> result = primitiveAccuracy(**exec, options);
+    if (!result.isOk())
+      return fail("eval: " + result.status().message());
+    std::printf("{\"primitive\": \"%s\", \"depth\": %ld, \"shots\": %ld, "
+                "\"count\": %lld, \"correct\": %lld, \"accuracy\": %.4f}\n",
+                primitiveName.c_str(), depth, shots, (long long)result->count,
+                (long long)result->correct.at("logits"),
+                result->accuracy("logits"));
+  }
   return 0;
 }
 
@@ -785,6 +1247,12 @@ int run(int argc, char **argv) {
     return runTrain({args.begin() + 1, args.end()});
   if (command == "sample")
     return runSample({args.begin() + 1, args.end()});
+  if (command == "eval")
+    return runEval({args.begin() + 1, args.end()});
+  if (command == "analyze")
+    return runAnalyze({args.begin() + 1, args.end()});
+  if (command == "report")
+    return runReport({args.begin() + 1, args.end()});
   if (!command.empty() && command[0] == '-')
     return fail("unknown option '" + std::string(command) +
                 "' before the command (see growc-run --help)");

@@ -23,6 +23,9 @@ def main():
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--seq", type=int, required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--growc-flags", default="",
+                    help="extra compile flags for both graphs, e.g. "
+                    "'--vocab-chunk=4'")
     ap.add_argument("--fd-params", type=int, default=3,
                     help="parameters to spot-check by finite differences")
     a = ap.parse_args()
@@ -31,7 +34,7 @@ def main():
 
     artifact = os.path.join(a.tmp, "grad.so")
     run([a.growc, model, "--graph=grad", "--batch", str(a.batch), "--seq", str(a.seq),
-         "-o", artifact])
+         "-o", artifact] + a.growc_flags.split())
     plan = json.load(open(os.path.join(a.tmp, "grad.plan.json")))
 
     tokens, targets = random_batch(config, a.batch, a.seq, rng)
@@ -64,7 +67,7 @@ def main():
     # largest gradients (central differences, float32, so a loose bound).
     loss_artifact = os.path.join(a.tmp, "loss.so")
     run([a.growc, model, "--graph=loss", "--batch", str(a.batch), "--seq", str(a.seq),
-         "-o", loss_artifact])
+         "-o", loss_artifact] + a.growc_flags.split())
 
     def growc_loss(nudged):
         path = os.path.join(a.tmp, "nudged.safetensors")

@@ -24,6 +24,8 @@ def main():
     ap.add_argument("--lr", type=float, default=1e-2)
     ap.add_argument("--step", type=int, default=1)
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--growc-flags", default="",
+                    help="extra compile flags, e.g. '--vocab-chunk=4'")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     config, model, weights_path, weights = prepare_model(a, rng)
@@ -41,7 +43,7 @@ def main():
 
     artifact = os.path.join(a.tmp, "train.so")
     run([a.growc, model, "--graph=train", "--batch", str(a.batch), "--seq", str(a.seq),
-         "-o", artifact])
+         "-o", artifact] + a.growc_flags.split())
     tokens, targets = random_batch(config, a.batch, a.seq, rng)
     batch_path = os.path.join(a.tmp, "batch.safetensors")
     llama_reference.write_safetensors(batch_path, {"tokens": tokens, "targets": targets})

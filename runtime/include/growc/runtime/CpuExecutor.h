@@ -23,6 +23,7 @@
 #define GROWC_RUNTIME_CPUEXECUTOR_H
 
 #include "growc/runtime/Plan.h"
+#include "growc/runtime/RunInterface.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Status.h"
 #include "growc/runtime/ThreadPool.h"
@@ -34,23 +35,6 @@
 #include <vector>
 
 namespace growc::rt {
-
-/// One output of a forward run: the top-left [b, t, ...] block of a plan
-/// output, as float32, row-major. When that block is the whole output
-/// (tokens of the compiled shape, the benchmark case) `data` points into
-/// the executor's arena, valid until its next forward() or its destruction:
-/// a 200 MB logits tensor is not copied. Otherwise the rows are copied into
-/// `sliced` and `data` points there.
-struct OutputTensor {
-  std::vector<int64_t> shape;
-  const float *data = nullptr;
-  int64_t numElements = 0;
-  std::vector<float> sliced;
-
-  std::vector<float> toVector() const {
-    return std::vector<float>(data, data + numElements);
-  }
-};
 
 /// Accumulated wall time of the steps of one kind.
 struct StepKindTiming {
@@ -129,8 +113,24 @@ public:
   /// a checkpoint; valid until the next run).
   std::vector<TensorToWrite> paramTensors() const;
 
+  /// What migrateFrom moved.
+  struct Migration {
+    int64_t copied = 0;     ///< tensors taken from the previous model
+    int64_t duplicated = 0; ///< of which starting an inserted copy
+    int64_t zeroedMoments = 0;
+  };
+  /// A growth step inside a live run: sets every parameter of this plan
+  /// from `previous`'s by this plan's provenance. A parameter takes the
+  /// value of its `source` in the previous model; its AdamW moments
+  /// (`optimizer.exp_avg[_sq].<name>`) take the source's moments, or zero
+  /// for inserted copies with `zeroCopiedMoments` (SPEC.md §2). Checks the
+  /// whole table (every source present with the same dtype and shape)
+  /// before writing anything.
+  StatusOr<Migration> migrateFrom(const CpuExecutor &previous,
+                                  bool zeroCopiedMoments = false);
+
   /// The target that contributes nothing to a loss (PyTorch's default).
-  static constexpr int32_t kIgnoreIndex = -100;
+  static constexpr int32_t kIgnoreIndex = rt::kIgnoreIndex;
 
   /// The checks forward() makes on `tokens`, without running anything: for
   /// callers that want to report bad tokens with their own context (say, the

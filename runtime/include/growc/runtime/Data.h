@@ -106,8 +106,29 @@ StatusOr<std::unique_ptr<TokenStream>> openTextFile(const std::string &path);
 /// Solved primitive examples generated on the fly, separated by EOS, with
 /// depths drawn uniformly from [minDepth, maxDepth]; position() is the
 /// generator state plus the tokens still buffered.
+/// With `answersOnly`, every target but the answer tokens is ignored (-100):
+/// the loss of supervised training on the task, whose answers are a few
+/// percent of the tokens and would otherwise be drowned by the
+/// unpredictable random names and digits.
 StatusOr<std::unique_ptr<TokenStream>>
-primitiveStream(Primitive primitive, int minDepth, int maxDepth, uint64_t seed);
+primitiveStream(Primitive primitive, int minDepth, int maxDepth, uint64_t seed,
+                bool answersOnly = false);
+
+/// Several streams interleaved row by row: row n of every batch sequence
+/// comes from part n mod K (list a part twice to give it twice the rows).
+/// Each part keeps its own position; position() is the number of rows
+/// drawn, and seek() replays that many rows from the parts' starting
+/// positions on the next nextBatch (cheap for the generated and in-memory
+/// streams this mixes). Mixes natural text with reasoning primitives for
+/// the depth-analysis mini-study.
+StatusOr<std::unique_ptr<TokenStream>>
+mixedStream(std::vector<std::unique_ptr<TokenStream>> parts);
+
+/// The stream a data spec names: primitives:NAME[:MIN-MAX][:answers],
+/// text:PATH, u16:PATH, u32:PATH, or mix:SPEC,SPEC,... (mixedStream; part
+/// k gets seed `seed + k`).
+StatusOr<std::unique_ptr<TokenStream>>
+openDataSpec(const std::string &spec, uint64_t seed, int64_t vocabSize);
 
 /// Warmup-stable-decay (SPEC.md §3): linear warm-up from 0 to `peak` over
 /// `warmup` steps, constant, then linear decay to `floor` over the last

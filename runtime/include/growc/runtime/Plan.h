@@ -48,9 +48,10 @@ struct PlanTensor {
   int64_t byteSize = 0;
 };
 
-/// A parameter, with its provenance from growth. The runtime loads a
-/// parameter by `name`; `source` and `copy` are kept for tools and messages
-/// (checkpoint migration happens in the compiler).
+/// A parameter, with its provenance from growth: `source` names the
+/// parameter of the model before the growth step that this one starts from
+/// (itself when not grown), `copy` marks an inserted copy. A growth run's
+/// stages migrate the training state by it (CpuExecutor::migrateFrom).
 struct PlanParam : PlanTensor {
   std::string source;
   bool copy = false;
@@ -99,6 +100,10 @@ struct PlanStep {
   // Op::Gemm: C[m, n] = A[m, k] * B[n, k]^T in fp32, all row-major, C
   // overwritten. a, b, c are buffer ids.
   int64_t a = 0, b = 0, c = 0;
+  /// Where each operand starts in its buffer, in bytes (a multiple of 4):
+  /// a block of rows of a larger matrix, such as one vocabulary chunk of
+  /// the LM head and of its gradient.
+  int64_t aOffset = 0, bOffset = 0, cOffset = 0;
   int64_t m = 0, n = 0, k = 0;
   /// 0: C = op(A)·op(B) (C overwritten); 1: C = op(A)·op(B) + C (a
   /// residual folded into the GEMM).
@@ -107,6 +112,26 @@ struct PlanStep {
   /// Bᵀ with B stored [n, k] (1, the forward's weights) or B stored [k, n]
   /// (0).
   int64_t transA = 0, transB = 1;
+};
+
+/// One stage of a growth run compiled ahead (growc --grow=M --stages=K):
+/// the stage's plan file, relative to the plan that lists it.
+struct PlanGrowthStage {
+  int64_t stage = 0;  ///< 1-based
+  int64_t layers = 0; ///< decoder layers of the stage's model
+  std::string planFile;
+  /// Its directory-qualified path, like Plan::kernelsPath.
+  std::string planPath;
+};
+
+/// The growth section of a stage-1 plan: the operator that links the
+/// stages, its block size and every stage's plan (stage 1 is the plan that
+/// holds this section). Each later stage's parameters carry their
+/// provenance in the previous stage's model (PlanParam::source).
+struct PlanGrowth {
+  std::string method; ///< "midas", "lidas" or "gradstack"
+  int64_t blockSize = 0;
+  std::vector<PlanGrowthStage> stages;
 };
 
 /// A verified plan (docs/plan.md, version 1).
@@ -132,6 +157,10 @@ struct Plan {
   int64_t vocabSize = 0;
   int64_t alignment = 0;
   int64_t arenaSize = 0;
+  /// Train graphs with gradient accumulation: micro-batches per optimizer
+  /// step; the graph then has the F32 [1] input `apply` (1 on the last
+  /// micro-batch) and the parameters `optimizer.grad_sum.<name>`.
+  int64_t microBatches = 1;
 
   std::vector<PlanBuffer> buffers; ///< buffers[i].id == i.
   std::vector<PlanTensor> inputs;
@@ -139,6 +168,8 @@ struct Plan {
   std::vector<PlanTensor> outputs;
   std::vector<PlanKernel> kernels;
   std::vector<PlanStep> steps;
+  /// Present in the stage-1 plan of a growth run.
+  std::optional<PlanGrowth> growth;
 
   /// The input, parameter or output called `name`, or nullptr.
   const PlanTensor *findInput(std::string_view name) const;

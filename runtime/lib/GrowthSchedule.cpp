@@ -5,25 +5,38 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "growc/Growth/GrowthSchedule.h"
+#include "growc/runtime/GrowthSchedule.h"
 
-#include "llvm/Support/FormatVariadic.h"
-#include "llvm/Support/raw_ostream.h"
-
+#include <algorithm>
 #include <cmath>
+#include <cstdarg>
+#include <cstdio>
 
-using namespace growc;
+using namespace growc::rt;
+
+namespace {
+
+/// printf into a std::string.
+std::string format(const char *fmt, ...) {
+  va_list args;
+  va_start(args, fmt);
+  char buf[512];
+  std::vsnprintf(buf, sizeof buf, fmt, args);
+  va_end(args);
+  return buf;
+}
+
+} // namespace
 
 double FlopModel::trainFlopsPerToken(int64_t layers) const {
   return 6.0 * (double(layers) * layerParams + double(headParams)) +
          12.0 * double(layers) * seqLen * attentionWidth;
 }
 
-llvm::Expected<GrowthSchedule>
-growc::planGrowthSchedule(const ScheduleOptions &opts) {
-  auto error = [](const llvm::Twine &message) {
-    return llvm::createStringError(llvm::inconvertibleErrorCode(),
-                                   "growth schedule: " + message);
+StatusOr<GrowthSchedule>
+growc::rt::planGrowthSchedule(const ScheduleOptions &opts) {
+  auto error = [](const std::string &message) {
+    return Status::error("growth schedule: " + message);
   };
   if (opts.totalSteps < 1)
     return error("total steps must be at least 1");
@@ -50,10 +63,9 @@ growc::planGrowthSchedule(const ScheduleOptions &opts) {
                       ? opts.totalSteps
                       : std::llround(growSteps * cumulative / weightSum);
     if (end <= begin)
-      return error(llvm::formatv("stage {0} would get no steps; use more "
-                                 "total steps or fewer stages",
-                                 i)
-                       .str());
+      return error("stage " + std::to_string(i) +
+                   " would get no steps; use more total steps or fewer "
+                   "stages");
     int64_t blocks = opts.startBlocks + i - 1;
     schedule.stages.push_back({i, blocks, blocks * opts.blockSize, begin, end});
     begin = end;
@@ -75,34 +87,41 @@ double GrowthSchedule::modelFlopSaving(const FlopModel &model) const {
          grown;
 }
 
-std::string GrowthSchedule::format(const FlopModel *model) const {
-  std::string out;
-  llvm::raw_string_ostream os(out);
-  os << llvm::formatv("Prop-alpha growth schedule: {0} steps, {1} stages, "
-                      "alpha {2}, grow fraction {3}, block size {4}\n",
-                      options.totalSteps, options.stages, options.alpha,
-                      options.growFraction, options.blockSize);
-  os << "stage  blocks  layers       begin         end       steps\n";
+const ScheduleStage &GrowthSchedule::stageAt(int64_t step) const {
   for (const ScheduleStage &stage : stages)
-    os << llvm::formatv("{0,5}  {1,6}  {2,6}  {3,10}  {4,10}  {5,10}\n",
-                        stage.stage, stage.blocks, stage.layers,
-                        stage.beginStep, stage.endStep,
-                        stage.endStep - stage.beginStep);
+    if (step < stage.endStep)
+      return stage;
+  return stages.back();
+}
+
+std::string GrowthSchedule::format(const FlopModel *model) const {
+  std::string out = ::format(
+      "Prop-alpha growth schedule: %lld steps, %lld stages, alpha %.2f, "
+      "grow fraction %.2f, block size %lld\n",
+      (long long)options.totalSteps, (long long)options.stages, options.alpha,
+      options.growFraction, (long long)options.blockSize);
+  out += "stage  blocks  layers       begin         end       steps\n";
+  for (const ScheduleStage &stage : stages)
+    out += ::format("%5lld  %6lld  %6lld  %10lld  %10lld  %10lld\n",
+                    (long long)stage.stage, (long long)stage.blocks,
+                    (long long)stage.layers, (long long)stage.beginStep,
+                    (long long)stage.endStep,
+                    (long long)(stage.endStep - stage.beginStep));
   int64_t cooldownBegin =
       std::llround(options.growFraction * double(options.totalSteps));
   if (stages.size() > 1 || cooldownBegin < options.totalSteps)
-    os << llvm::formatv("growth after stages 1..{0}; steps [{1}, {2}) are the "
-                        "cooldown at full depth\n",
-                        stages.size() - 1,
-                        std::max(cooldownBegin, stages.back().beginStep),
-                        options.totalSteps);
-  os << llvm::formatv("layer-FLOP saving vs the non-grown {0}-layer baseline: "
-                      "{1:F3}x ({2:F0} vs {3:F0} layer-steps)\n",
-                      finalLayers(), layerFlopSaving(), grownLayerSteps,
-                      baselineLayerSteps);
+    out += ::format("growth after stages 1..%zu; steps [%lld, %lld) are the "
+                    "cooldown at full depth\n",
+                    stages.size() - 1,
+                    (long long)std::max(cooldownBegin, stages.back().beginStep),
+                    (long long)options.totalSteps);
+  out += ::format("layer-FLOP saving vs the non-grown %lld-layer baseline: "
+                  "%.3fx (%.0f vs %.0f layer-steps)\n",
+                  (long long)finalLayers(), layerFlopSaving(), grownLayerSteps,
+                  baselineLayerSteps);
   if (model)
-    os << llvm::formatv("training-FLOP saving with embedding/head and "
-                        "attention at seq {0}: {1:F3}x\n",
-                        model->seqLen, modelFlopSaving(*model));
+    out += ::format("training-FLOP saving with embedding/head and attention "
+                    "at seq %lld: %.3fx\n",
+                    (long long)model->seqLen, modelFlopSaving(*model));
   return out;
 }

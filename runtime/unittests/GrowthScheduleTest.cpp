@@ -6,13 +6,13 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "growc/Growth/GrowthSchedule.h"
+#include "growc/runtime/GrowthSchedule.h"
 
 #include "gtest/gtest.h"
 
 #include <cmath>
 
-using namespace growc;
+using namespace growc::rt;
 
 namespace {
 
@@ -26,9 +26,9 @@ double closedFormSaving(int64_t k, double alpha, double g) {
 }
 
 GrowthSchedule plan(ScheduleOptions opts) {
-  llvm::Expected<GrowthSchedule> schedule = planGrowthSchedule(opts);
-  EXPECT_TRUE(bool(schedule)) << llvm::toString(schedule.takeError());
-  return std::move(*schedule);
+  StatusOr<GrowthSchedule> schedule = planGrowthSchedule(opts);
+  EXPECT_TRUE(schedule.isOk()) << schedule.status().message();
+  return std::move(schedule).value();
 }
 
 TEST(GrowthSchedule, MatchesClosedFormForLargeBudgets) {
@@ -93,9 +93,9 @@ TEST(GrowthSchedule, ModelFlopsIncludeHeadAndAttention) {
 
 TEST(GrowthSchedule, RejectsBadOptions) {
   auto error = [](ScheduleOptions opts) {
-    llvm::Expected<GrowthSchedule> s = planGrowthSchedule(opts);
-    EXPECT_FALSE(bool(s));
-    return s ? std::string() : llvm::toString(s.takeError());
+    StatusOr<GrowthSchedule> s = planGrowthSchedule(opts);
+    EXPECT_FALSE(s.isOk());
+    return s.isOk() ? std::string() : s.status().message();
   };
   ScheduleOptions ok;
   ok.totalSteps = 100;

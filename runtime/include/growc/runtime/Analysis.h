@@ -1,0 +1,107 @@
+//===- Analysis.h - the depth analyses of SPEC.md §5 -----------*- C++ -*-===//
+//
+// `growc-run analyze` computes every metric of SPEC.md §5 for one
+// checkpoint from the forward graphs of an analysis suite (`growc
+// --analysis-suite`, docs/analysis.md): the clean model's early-exit heads
+// (logit lens, early-exit accuracy, residual-stream statistics), the depth
+// score's skip-until-t graphs, and the layer skips, window swaps and
+// reversals (primitive accuracy and held-out loss relative to the clean
+// model). Weight similarity is read from the checkpoint directly. The
+// result is one JSON document (AnalysisReport.h turns reports into HTML).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_RUNTIME_ANALYSIS_H
+#define GROWC_RUNTIME_ANALYSIS_H
+
+#include "growc/runtime/Data.h"
+#include "growc/runtime/Json.h"
+#include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Status.h"
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace growc::rt {
+
+/// One graph of a suite, as its manifest lists it.
+struct SuiteVariant {
+  std::string name; ///< e.g. "clean", "skip_until.3", "swap.2.0"
+  std::string kind; ///< clean | skip_until | skip | swap | reverse
+  /// skip_until, skip: the layer position; swap: the first window's
+  /// position; reverse: the window's start.
+  int64_t layer = -1;
+  int64_t size = 0; ///< swap, reverse: window size
+  std::string planPath;
+};
+
+/// A suite manifest (suite.analysis.json), checked.
+struct AnalysisSuite {
+  std::string path;
+  std::string model;
+  int64_t layers = 0;
+  int64_t blockSize = 1;
+  bool lnScaling = false;
+  int64_t batch = 0;
+  int64_t seq = 0;
+  int64_t split = 0;
+  std::vector<SuiteVariant> variants;
+
+  const SuiteVariant *find(const std::string &name) const;
+};
+
+/// Loads a manifest; `path` may also be the suite's kernels file (x.so,
+/// whose manifest is x.analysis.json). Checks the format, that every
+/// variant's plan exists and that there is a clean variant.
+StatusOr<AnalysisSuite> loadAnalysisSuite(const std::string &path);
+
+/// Held-out token windows: each `rows` x `seq` int32 tokens and their
+/// next-token targets (-100 = ignored), row-major.
+struct EvalWindows {
+  int64_t rows = 0;
+  int64_t seq = 0;
+  std::vector<std::vector<int32_t>> tokens;
+  std::vector<std::vector<int32_t>> targets;
+};
+
+/// Draws `count` windows of [rows, seq] from `stream`.
+EvalWindows drawWindows(TokenStream &stream, int64_t count, int64_t rows,
+                        int64_t seq);
+
+struct AnalyzeOptions {
+  /// Task metric: SPEC.md §6 prompts, depths [minDepth, maxDepth], each
+  /// depth with `count` prompts seeded `seed + depth` (as growc-run eval).
+  Primitive primitive = Primitive::VarAssignMath;
+  int minDepth = 0;
+  int maxDepth = 0;
+  int shots = 5;
+  int64_t count = 100;
+  uint64_t seed = 0;
+  /// Depth score: aggregate r_{l,j} and o_l over prompts (rows) by max
+  /// (SPEC's default) or mean.
+  bool meanOverPrompts = false;
+  /// Executor threads (0: the default).
+  int threads = 0;
+  /// Described in the report (where the held-out windows come from).
+  std::string dataSpec;
+  /// Called with a short description of each stage (progress on stderr).
+  std::function<void(const std::string &)> progress;
+};
+
+/// Every metric of SPEC.md §5 for `checkpoint` (see docs/analysis.md for
+/// the exact definitions and the JSON layout).
+StatusOr<JsonValue> analyzeCheckpoint(const AnalysisSuite &suite,
+                                      const SafetensorsFile &checkpoint,
+                                      const EvalWindows &windows,
+                                      const AnalyzeOptions &options);
+
+/// SPEC.md §5.7: per parameter group, the L x L cosine similarities of the
+/// layers' flattened weights, plus summaries of their structure.
+StatusOr<JsonValue> weightSimilarity(const SafetensorsFile &checkpoint,
+                                     int64_t layers, int64_t blockSize);
+
+} // namespace growc::rt
+
+#endif // GROWC_RUNTIME_ANALYSIS_H

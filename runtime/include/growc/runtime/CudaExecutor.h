@@ -1,0 +1,78 @@
+//===- CudaExecutor.h - Runs an nvptx artifact's plan on a GPU --*- C++ -*-===//
+//
+// The GPU counterpart of CpuExecutor, in the same prepare-once / execute-many
+// shape (XLA's thunk sequence): prepare loads libcuda, cuBLASLt (dlopen,
+// CudaLibraries.h), the PTX (cuModuleLoadDataEx, with the JIT's error log
+// in the message when it fails) and every kernel, allocates the single
+// arena, and builds one cuBLASLt matmul descriptor per GEMM step. The first
+// run picks each GEMM's algorithm by timing the heuristic's top candidates
+// (cached on disk per device and shape, see algorithmCachePath) and runs
+// the steps; later runs replay the whole step sequence as one CUDA graph.
+// Every CUDA call's status is checked.
+//
+// Status: written and compiled against the CUDA 13 headers, its failure
+// paths (no driver, no device, a bad PTX file) unit-tested; it has not yet
+// run on a GPU (no GPU was available to the session that wrote it).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_RUNTIME_CUDAEXECUTOR_H
+#define GROWC_RUNTIME_CUDAEXECUTOR_H
+
+#include "growc/runtime/CpuExecutor.h"
+#include "growc/runtime/Plan.h"
+#include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Status.h"
+
+#include <map>
+#include <memory>
+#include <string>
+
+namespace growc::rt {
+
+/// Where cuBLASLt algorithm choices are cached: $GROWC_CACHE_DIR, else
+/// $XDG_CACHE_HOME/growc, else $HOME/.cache/growc; file
+/// cublaslt-algorithms.txt.
+std::string algorithmCachePath();
+
+class CudaExecutor {
+public:
+  struct Options {
+    int device = 0;
+    /// "" = the default sonames; tests point these at missing files or
+    /// the toolkit's stub driver.
+    std::string driverPath;
+    std::string blasPath;
+    /// Replay the steps as a CUDA graph after the first run.
+    bool useGraphs = true;
+  };
+
+  /// Prepares `plan` (target nvptx) on the GPU. Fails with a plain message
+  /// when there is no driver or no device.
+  static StatusOr<std::unique_ptr<CudaExecutor>> create(Plan plan,
+                                                        const Options &options);
+  ~CudaExecutor();
+  CudaExecutor(const CudaExecutor &) = delete;
+  CudaExecutor &operator=(const CudaExecutor &) = delete;
+
+  const Plan &plan() const;
+  /// As CpuExecutor::loadParams: every parameter present with its dtype and
+  /// shape, checked before anything is copied to the device.
+  Status loadParams(const SafetensorsFile &checkpoint);
+  /// As CpuExecutor::forward; outputs are copied back to the host.
+  StatusOr<std::map<std::string, OutputTensor>>
+  forward(const TensorView &tokens, const TensorView *targets = nullptr,
+          const std::map<std::string, float> &scalars = {});
+  /// The device's name, for messages and benchmark tables.
+  const std::string &deviceName() const;
+
+  struct State;
+
+private:
+  explicit CudaExecutor(std::unique_ptr<State> state);
+  std::unique_ptr<State> state_;
+};
+
+} // namespace growc::rt
+
+#endif // GROWC_RUNTIME_CUDAEXECUTOR_H

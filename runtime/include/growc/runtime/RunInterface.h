@@ -1,0 +1,71 @@
+//===- RunInterface.h - a run's inputs and outputs, on any device -*- C++
+//-*-===//
+//
+// What every executor (CPU, CUDA) does the same way around the steps: check
+// a run's tokens, targets and scalars against the plan's interface, stage
+// them into the input buffers padded to the compiled [batch, seq] shape,
+// and cut each output back to the tokens' [b, t, ...] block.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_RUNTIME_RUNINTERFACE_H
+#define GROWC_RUNTIME_RUNINTERFACE_H
+
+#include "growc/runtime/Plan.h"
+#include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Status.h"
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+#include <vector>
+
+namespace growc::rt {
+
+/// The target that contributes nothing to a loss (PyTorch's default).
+inline constexpr int32_t kIgnoreIndex = -100;
+
+/// One output of a run: the top-left [b, t, ...] block of a plan output, as
+/// float32, row-major. When that block is the whole output (tokens of the
+/// compiled shape, the benchmark case) `data` points into the executor's
+/// memory, valid until its next run or its destruction: a 200 MB logits
+/// tensor is not copied. Otherwise the rows are copied into `sliced` and
+/// `data` points there.
+struct OutputTensor {
+  std::vector<int64_t> shape;
+  const float *data = nullptr;
+  int64_t numElements = 0;
+  std::vector<float> sliced;
+
+  std::vector<float> toVector() const {
+    return std::vector<float>(data, data + numElements);
+  }
+};
+
+/// int32 [b, t] with b <= batch, t <= seq, every token in the vocabulary.
+/// Messages start with "tokens".
+Status checkTokens(const Plan &plan, const TensorView &tokens);
+/// int32 of the tokens' shape, each in the vocabulary or kIgnoreIndex.
+Status checkTargets(const Plan &plan, const TensorView &tokens,
+                    const TensorView &targets);
+
+/// Checks a run against the plan's interface (inputs `tokens`, `targets`
+/// for loss graphs, F32 [1] scalars by name; F32 outputs; parameters
+/// loaded) and writes the inputs, padded with token 0 and ignored targets,
+/// into the host bytes `bytesOf(input)` of each input's buffer.
+Status
+stageRunInputs(const Plan &plan, bool paramsLoaded, const TensorView &tokens,
+               const TensorView *targets,
+               const std::map<std::string, float> &scalars,
+               const std::function<uint8_t *(const PlanTensor &)> &bytesOf);
+
+/// Each output's [b, t, ...] block from the host data `dataOf(output)` of
+/// its buffer (zero-copy when the tokens have the compiled shape).
+StatusOr<std::map<std::string, OutputTensor>> collectRunOutputs(
+    const Plan &plan, const TensorView &tokens, const TensorView *targets,
+    const std::function<const float *(const PlanTensor &)> &dataOf);
+
+} // namespace growc::rt
+
+#endif // GROWC_RUNTIME_RUNINTERFACE_H

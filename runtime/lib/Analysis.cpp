@@ -1,0 +1,840 @@
+//===- Analysis.cpp - the depth analyses of SPEC.md §5 --------------------===//
+//
+// Runs the graphs of an analysis suite on held-out windows and primitive
+// prompts and reduces their outputs to the metrics of SPEC.md §5. Every
+// reduction is in double precision; the definitions (and the guards against
+// zero norms) are the ones docs/analysis.md states and
+// test/Analysis/Inputs/reference_metrics.py re-implements in PyTorch.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/runtime/Analysis.h"
+
+#include "growc/runtime/CpuExecutor.h"
+#include "growc/runtime/Eval.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <sstream>
+
+using namespace growc::rt;
+
+namespace {
+
+/// Norms below this count as zero in the denominators of ratios.
+constexpr double kRatioFloor = 1e-6;
+/// And products of norms below this in the denominators of cosines.
+constexpr double kCosineFloor = 1e-12;
+
+std::string directoryOf(const std::string &path) {
+  size_t slash = path.rfind('/');
+  return slash == std::string::npos ? std::string(".")
+                                    : path.substr(0, slash == 0 ? 1 : slash);
+}
+
+StatusOr<std::string> readText(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error("cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  if (!in.good() && !in.eof())
+    return Status::error("cannot read " + path);
+  return text.str();
+}
+
+bool fileExists(const std::string &path) {
+  std::ifstream in(path);
+  return bool(in);
+}
+
+JsonValue numberOrNull(double value) {
+  return std::isfinite(value) ? JsonValue::number(value) : JsonValue::null();
+}
+
+JsonValue toArray(const std::vector<double> &values) {
+  JsonValue array = JsonValue::array();
+  for (double v : values)
+    array.push(numberOrNull(v));
+  return array;
+}
+
+JsonValue toMatrix(const std::vector<std::vector<double>> &rows) {
+  JsonValue matrix = JsonValue::array();
+  for (const std::vector<double> &row : rows)
+    matrix.push(toArray(row));
+  return matrix;
+}
+
+double dot(const float *a, const float *b, int64_t n) {
+  double sum = 0;
+  for (int64_t i = 0; i < n; ++i)
+    sum += double(a[i]) * double(b[i]);
+  return sum;
+}
+
+double norm(const float *a, int64_t n) { return std::sqrt(dot(a, a, n)); }
+
+double cosine(double ab, double na, double nb) {
+  return ab / std::max(na * nb, kCosineFloor);
+}
+
+/// log-softmax of one row of logits, in double.
+void logSoftmax(const float *logits, int64_t vocab, std::vector<double> &out) {
+  out.resize(vocab);
+  double top = *std::max_element(logits, logits + vocab);
+  double sum = 0;
+  for (int64_t v = 0; v < vocab; ++v)
+    sum += std::exp(double(logits[v]) - top);
+  double logSum = top + std::log(sum);
+  for (int64_t v = 0; v < vocab; ++v)
+    out[v] = double(logits[v]) - logSum;
+}
+
+/// The indices of the k largest entries (ties: the lower index first).
+std::vector<int64_t> topK(const float *row, int64_t vocab, int64_t k) {
+  std::vector<int64_t> index(vocab);
+  for (int64_t v = 0; v < vocab; ++v)
+    index[v] = v;
+  k = std::min(k, vocab);
+  std::partial_sort(index.begin(), index.begin() + k, index.end(),
+                    [&](int64_t a, int64_t b) {
+                      return row[a] > row[b] || (row[a] == row[b] && a < b);
+                    });
+  index.resize(k);
+  return index;
+}
+
+/// Mean next-token cross-entropy of `logits` [rows, seq, vocab] over the
+/// targets that are not ignored: the sum and the count.
+std::pair<double, int64_t> crossEntropy(const float *logits,
+                                        const std::vector<int32_t> &targets,
+                                        int64_t vocab) {
+  double sum = 0;
+  int64_t count = 0;
+  std::vector<double> logp;
+  for (size_t i = 0; i < targets.size(); ++i) {
+    if (targets[i] < 0)
+      continue;
+    logSoftmax(logits + int64_t(i) * vocab, vocab, logp);
+    sum -= logp[targets[i]];
+    ++count;
+  }
+  return {sum, count};
+}
+
+TensorView tokensView(const std::vector<int32_t> &tokens, int64_t rows,
+                      int64_t seq) {
+  return TensorView{"tokens",
+                    DType::I32,
+                    {rows, seq},
+                    reinterpret_cast<const uint8_t *>(tokens.data()),
+                    tokens.size() * sizeof(int32_t)};
+}
+
+double secondsSince(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start)
+      .count();
+}
+
+/// The output `name` of a forward run, with the shape checked.
+StatusOr<const OutputTensor *>
+output(const std::map<std::string, OutputTensor> &outputs,
+       const std::string &name, const std::string &plan) {
+  auto it = outputs.find(name);
+  if (it == outputs.end())
+    return Status::error(plan + " has no output " + name +
+                         "; recompile the suite (growc --analysis-suite)");
+  return &it->second;
+}
+
+/// Runs one variant of the suite: an executor with the checkpoint loaded.
+StatusOr<std::unique_ptr<CpuExecutor>>
+openVariant(const SuiteVariant &variant, const SafetensorsFile &checkpoint,
+            const AnalysisSuite &suite, int threads) {
+  StatusOr<std::unique_ptr<CpuExecutor>> exec =
+      CpuExecutor::load(variant.planPath, threads);
+  if (!exec.isOk())
+    return exec.status();
+  const Plan &plan = (*exec)->plan();
+  if (plan.graph != "forward" || plan.batch != suite.batch ||
+      plan.seq != suite.seq)
+    return Status::error(plan.path +
+                         " is not a forward graph of the suite's "
+                         "shape [" +
+                         std::to_string(suite.batch) + ", " +
+                         std::to_string(suite.seq) + "]");
+  if (Status status = (*exec)->loadParams(checkpoint); !status.isOk())
+    return status;
+  return exec;
+}
+
+/// The task metric of a graph: primitive accuracy pooled over the depths.
+StatusOr<std::map<std::string, double>>
+taskAccuracy(CpuExecutor &exec, const AnalyzeOptions &options,
+             const std::vector<std::string> &outputs) {
+  std::map<std::string, int64_t> correct;
+  int64_t count = 0;
+  int maxDepth = options.primitive == Primitive::InductionCopy
+                     ? options.minDepth
+                     : options.maxDepth;
+  for (int depth = options.minDepth; depth <= maxDepth; ++depth) {
+    AccuracyOptions acc;
+    acc.primitive = options.primitive;
+    acc.depth = depth;
+    acc.shots = options.shots;
+    acc.count = options.count;
+    acc.seed = options.seed + uint64_t(depth);
+    StatusOr<AccuracyResult> result = primitiveAccuracy(exec, acc, outputs);
+    if (!result.isOk())
+      return result.status();
+    for (const std::string &name : outputs)
+      correct[name] += result->correct.at(name);
+    count += result->count;
+  }
+  std::map<std::string, double> accuracy;
+  for (const std::string &name : outputs)
+    accuracy[name] = count ? double(correct[name]) / double(count) : 0.0;
+  return accuracy;
+}
+
+/// Held-out loss of a graph's `logits` on every window.
+StatusOr<double> heldOutLoss(CpuExecutor &exec, const EvalWindows &windows) {
+  double sum = 0;
+  int64_t count = 0;
+  for (size_t w = 0; w < windows.tokens.size(); ++w) {
+    auto outputs =
+        exec.forward(tokensView(windows.tokens[w], windows.rows, windows.seq));
+    if (!outputs.isOk())
+      return outputs.status();
+    StatusOr<const OutputTensor *> logits =
+        output(*outputs, "logits", exec.plan().path);
+    if (!logits.isOk())
+      return logits.status();
+    auto [s, n] =
+        crossEntropy((*logits)->data, windows.targets[w], (*logits)->shape[2]);
+    sum += s;
+    count += n;
+  }
+  return count ? sum / double(count) : std::nan("");
+}
+
+/// Per-layer sums over tokens, turned into means at the end.
+struct ResidualSums {
+  explicit ResidualSums(int64_t layers)
+      : normH(layers + 1), normA(layers), normM(layers), relA(layers),
+        relM(layers), relD(layers), cosA(layers), cosM(layers), cosD(layers),
+        cosNext(layers) {}
+  std::vector<double> normH, normA, normM, relA, relM, relD, cosA, cosM, cosD,
+      cosNext;
+  int64_t tokens = 0;
+};
+
+/// What the depth score compares against: the clean model's layer
+/// contributions Δ_j and output distributions at positions >= t.
+struct CleanReference {
+  // [window][layer][row * seq + position][hidden]
+  std::vector<std::vector<std::vector<float>>> delta;
+  // [window][row * seq + position][vocab], softmax, positions >= t only
+  // (others left empty)
+  std::vector<std::vector<float>> probs;
+};
+
+} // namespace
+
+const SuiteVariant *AnalysisSuite::find(const std::string &name) const {
+  for (const SuiteVariant &variant : variants)
+    if (variant.name == name)
+      return &variant;
+  return nullptr;
+}
+
+StatusOr<AnalysisSuite> growc::rt::loadAnalysisSuite(const std::string &path) {
+  std::string manifest = path;
+  auto endsWith = [&](const std::string &suffix) {
+    return manifest.size() >= suffix.size() &&
+           manifest.compare(manifest.size() - suffix.size(), suffix.size(),
+                            suffix) == 0;
+  };
+  if (!endsWith(".json")) {
+    size_t dot = manifest.rfind('.');
+    size_t slash = manifest.rfind('/');
+    if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
+      manifest = manifest.substr(0, dot);
+    manifest += ".analysis.json";
+  }
+  StatusOr<std::string> text = readText(manifest);
+  if (!text.isOk())
+    return Status::error(text.status().message() +
+                         " (an analysis suite: growc model.mlir "
+                         "--analysis-suite -o suite.so)");
+  StatusOr<JsonValue> json = parseJson(*text);
+  if (!json.isOk())
+    return Status::error(manifest + ": " + json.status().message());
+  auto bad = [&](const std::string &what) {
+    return Status::error(manifest + ": " + what);
+  };
+  const JsonValue *format = json->find("format");
+  if (!format || format->asString() != "growc-analysis-suite")
+    return bad("not an analysis suite manifest (format "
+               "\"growc-analysis-suite\")");
+  const JsonValue *version = json->find("version");
+  if (!version || version->asInt64() != std::optional<int64_t>(1))
+    return bad("unsupported version (this runtime reads version 1)");
+  AnalysisSuite suite;
+  suite.path = manifest;
+  auto integer = [&](const char *key, int64_t min, int64_t &out) -> bool {
+    const JsonValue *value = json->find(key);
+    return value && value->getInt64(out) && out >= min;
+  };
+  if (!integer("layers", 1, suite.layers) ||
+      !integer("block_size", 1, suite.blockSize) ||
+      !integer("batch", 1, suite.batch) || !integer("seq", 1, suite.seq) ||
+      !integer("split", 1, suite.split) || suite.split >= suite.seq)
+    return bad("layers, block_size, batch, seq and split must be positive "
+               "integers, split < seq");
+  if (const JsonValue *model = json->find("model"))
+    suite.model = model->asString();
+  if (const JsonValue *ln = json->find("ln_scaling"))
+    suite.lnScaling = ln->asBool();
+  const JsonValue *variants = json->find("variants");
+  if (!variants || !variants->isArray() || variants->size() == 0)
+    return bad("no variants");
+  std::string dir = directoryOf(manifest);
+  for (const JsonValue &entry : variants->elements()) {
+    SuiteVariant variant;
+    const JsonValue *name = entry.find("name");
+    const JsonValue *kind = entry.find("kind");
+    const JsonValue *plan = entry.find("plan");
+    if (!name || !name->isString() || !kind || !kind->isString() || !plan ||
+        !plan->isString() || plan->asString().find('/') != std::string::npos)
+      return bad("every variant needs a name, a kind and a plan file beside "
+                 "the manifest");
+    variant.name = name->asString();
+    variant.kind = kind->asString();
+    variant.planPath = dir + "/" + plan->asString();
+    auto field = [&](const char *key, int64_t &out) -> bool {
+      const JsonValue *value = entry.find(key);
+      return value && value->getInt64(out);
+    };
+    bool ok = true;
+    if (variant.kind == "skip_until" || variant.kind == "skip")
+      ok = field("layer", variant.layer) && variant.layer >= 0 &&
+           variant.layer < suite.layers;
+    else if (variant.kind == "swap")
+      ok = field("position", variant.layer) && field("size", variant.size) &&
+           variant.layer >= 0 && variant.size >= 0 &&
+           variant.layer + 2 * variant.size <= suite.layers;
+    else if (variant.kind == "reverse")
+      ok = field("start", variant.layer) && field("size", variant.size) &&
+           variant.layer >= 0 && variant.size >= 2 &&
+           variant.layer + variant.size <= suite.layers;
+    else if (variant.kind != "clean")
+      return bad("unknown variant kind '" + variant.kind + "'");
+    if (!ok)
+      return bad("variant '" + variant.name +
+                 "' has missing or out-of-range fields");
+    if (!fileExists(variant.planPath))
+      return bad("variant '" + variant.name + "': cannot read " +
+                 variant.planPath);
+    if (suite.find(variant.name))
+      return bad("variant '" + variant.name + "' is listed twice");
+    suite.variants.push_back(std::move(variant));
+  }
+  const SuiteVariant *clean = suite.find("clean");
+  if (!clean || clean->kind != "clean")
+    return bad("no clean variant");
+  return suite;
+}
+
+EvalWindows growc::rt::drawWindows(TokenStream &stream, int64_t count,
+                                   int64_t rows, int64_t seq) {
+  EvalWindows windows;
+  windows.rows = rows;
+  windows.seq = seq;
+  for (int64_t w = 0; w < count; ++w) {
+    std::vector<int32_t> tokens(rows * seq), targets(rows * seq);
+    stream.nextBatch(rows, seq, tokens.data(), targets.data());
+    windows.tokens.push_back(std::move(tokens));
+    windows.targets.push_back(std::move(targets));
+  }
+  return windows;
+}
+
+StatusOr<JsonValue> growc::rt::weightSimilarity(const SafetensorsFile &ckpt,
+                                                int64_t layers,
+                                                int64_t blockSize) {
+  static const char *const kGroups[] = {
+      "self_attn.q_proj.weight",        "self_attn.k_proj.weight",
+      "self_attn.v_proj.weight",        "self_attn.o_proj.weight",
+      "mlp.gate_proj.weight",           "mlp.up_proj.weight",
+      "mlp.down_proj.weight",           "input_layernorm.weight",
+      "post_attention_layernorm.weight"};
+  JsonValue groups = JsonValue::object();
+  double periodSum = 0, mirrorSum = 0, symmetrySum = 0;
+  int64_t periodGroups = 0, mirrorGroups = 0, symmetryGroups = 0;
+  for (const char *group : kGroups) {
+    std::vector<const float *> weights;
+    int64_t size = -1;
+    for (int64_t l = 0; l < layers; ++l) {
+      std::string name = "model.layers." + std::to_string(l) + "." + group;
+      const TensorView *tensor = ckpt.find(name);
+      if (!tensor)
+        return Status::error(ckpt.path() + ": no tensor " + name);
+      if (tensor->dtype != DType::F32)
+        return Status::error(ckpt.path() + ": " + name +
+                             " is not F32 (weight similarity reads F32 "
+                             "checkpoints)");
+      if (size >= 0 && tensor->numElements() != size)
+        return Status::error(ckpt.path() + ": " + name +
+                             " differs in size from layer 0's");
+      size = tensor->numElements();
+      // Safetensors data is only byte-aligned; floats are read through
+      // memcpy'd copies where needed.
+      weights.push_back(reinterpret_cast<const float *>(tensor->data));
+    }
+    std::vector<std::vector<float>> aligned(layers);
+    for (int64_t l = 0; l < layers; ++l) {
+      aligned[l].resize(size);
+      std::memcpy(aligned[l].data(), weights[l], size * sizeof(float));
+    }
+    std::vector<double> norms(layers);
+    for (int64_t l = 0; l < layers; ++l)
+      norms[l] = norm(aligned[l].data(), size);
+    std::vector<std::vector<double>> sim(layers, std::vector<double>(layers));
+    for (int64_t i = 0; i < layers; ++i)
+      for (int64_t j = i; j < layers; ++j)
+        sim[i][j] = sim[j][i] =
+            cosine(dot(aligned[i].data(), aligned[j].data(), size), norms[i],
+                   norms[j]);
+    // Structure: mean similarity of layer l to l + b (the same position in
+    // the next block: high when blocks repeat, as after MIDAS), to the
+    // mirror block's layer at the same offset (high when the block order
+    // is a palindrome, as after LIDAS), and the correlation of S with its
+    // 180-degree rotation S[L-1-i][L-1-j] off the diagonal.
+    int64_t n = layers / blockSize;
+    double period = 0, mirror = 0;
+    int64_t periodCount = 0, mirrorCount = 0;
+    for (int64_t l = 0; l + blockSize < layers; ++l, ++periodCount)
+      period += sim[l][l + blockSize];
+    if (layers % blockSize == 0)
+      for (int64_t k = 0; k < n / 2; ++k)
+        for (int64_t o = 0; o < blockSize; ++o, ++mirrorCount)
+          mirror += sim[k * blockSize + o][(n - 1 - k) * blockSize + o];
+    std::vector<double> x, y;
+    for (int64_t i = 0; i < layers; ++i)
+      for (int64_t j = 0; j < layers; ++j)
+        if (i != j) {
+          x.push_back(sim[i][j]);
+          y.push_back(sim[layers - 1 - i][layers - 1 - j]);
+        }
+    double symmetry = std::nan("");
+    if (x.size() > 1) {
+      double mx = 0, my = 0;
+      for (size_t i = 0; i < x.size(); ++i)
+        mx += x[i], my += y[i];
+      mx /= x.size();
+      my /= y.size();
+      double sxy = 0, sxx = 0, syy = 0;
+      for (size_t i = 0; i < x.size(); ++i) {
+        sxy += (x[i] - mx) * (y[i] - my);
+        sxx += (x[i] - mx) * (x[i] - mx);
+        syy += (y[i] - my) * (y[i] - my);
+      }
+      if (sxx > 0 && syy > 0)
+        symmetry = sxy / std::sqrt(sxx * syy);
+    }
+    JsonValue entry = JsonValue::object();
+    entry.set("matrix", toMatrix(sim));
+    double periodMean = periodCount ? period / periodCount : std::nan("");
+    double mirrorMean = mirrorCount ? mirror / mirrorCount : std::nan("");
+    entry.set("block_period", numberOrNull(periodMean));
+    entry.set("block_mirror", numberOrNull(mirrorMean));
+    entry.set("rotation_symmetry", numberOrNull(symmetry));
+    if (std::isfinite(periodMean))
+      periodSum += periodMean, ++periodGroups;
+    if (std::isfinite(mirrorMean))
+      mirrorSum += mirrorMean, ++mirrorGroups;
+    if (std::isfinite(symmetry))
+      symmetrySum += symmetry, ++symmetryGroups;
+    groups.set(group, std::move(entry));
+  }
+  JsonValue result = JsonValue::object();
+  result.set("groups", std::move(groups));
+  JsonValue mean = JsonValue::object();
+  mean.set("block_period", numberOrNull(periodGroups ? periodSum / periodGroups
+                                                     : std::nan("")));
+  mean.set("block_mirror", numberOrNull(mirrorGroups ? mirrorSum / mirrorGroups
+                                                     : std::nan("")));
+  mean.set("rotation_symmetry",
+           numberOrNull(symmetryGroups ? symmetrySum / symmetryGroups
+                                       : std::nan("")));
+  result.set("mean", std::move(mean));
+  return result;
+}
+
+StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
+    const AnalysisSuite &suite, const SafetensorsFile &checkpoint,
+    const EvalWindows &windows, const AnalyzeOptions &options) {
+  const int64_t L = suite.layers, rows = windows.rows, seq = windows.seq;
+  const int64_t t = suite.split;
+  if (rows != suite.batch || seq != suite.seq || windows.tokens.empty())
+    return Status::error("analysis windows must be [batch, seq] of the suite");
+  auto progress = [&](const std::string &what) {
+    if (options.progress)
+      options.progress(what);
+  };
+  JsonValue timings = JsonValue::object();
+  auto started = std::chrono::steady_clock::now();
+
+  //===--- The clean model: logit lens, residual stream, references ------===//
+  progress("clean model: logit lens, residual stream, early exit");
+  auto clean =
+      openVariant(*suite.find("clean"), checkpoint, suite, options.threads);
+  if (!clean.isOk())
+    return clean.status();
+  std::vector<double> overlap(L), kl(L);
+  ResidualSums res(L);
+  CleanReference ref;
+  int64_t hidden = 0, vocab = 0, lensTokens = 0;
+  double cleanLossSum = 0;
+  int64_t cleanLossCount = 0;
+  std::vector<double> logpFinal, logpLayer;
+  for (size_t w = 0; w < windows.tokens.size(); ++w) {
+    auto outputs = (*clean)->forward(tokensView(windows.tokens[w], rows, seq));
+    if (!outputs.isOk())
+      return outputs.status();
+    const std::string &plan = (*clean)->plan().path;
+    std::vector<const OutputTensor *> h(L + 1), a(L), m(L), lens(L);
+    for (int64_t l = 0; l <= L; ++l) {
+      auto get = [&](const std::string &name, const OutputTensor *&out) {
+        StatusOr<const OutputTensor *> o = output(*outputs, name, plan);
+        if (o.isOk())
+          out = *o;
+        return o.status();
+      };
+      Status s = get("hidden." + std::to_string(l), h[l]);
+      if (s.isOk() && l < L)
+        s = get("attn." + std::to_string(l), a[l]);
+      if (s.isOk() && l < L)
+        s = get("mlp." + std::to_string(l), m[l]);
+      if (s.isOk() && l < L)
+        s = get("logit_lens." + std::to_string(l), lens[l]);
+      if (!s.isOk())
+        return s;
+    }
+    StatusOr<const OutputTensor *> logits = output(*outputs, "logits", plan);
+    if (!logits.isOk())
+      return logits.status();
+    hidden = h[0]->shape[2];
+    vocab = (*logits)->shape[2];
+    const int64_t tokens = rows * seq;
+    auto [lossSum, lossCount] =
+        crossEntropy((*logits)->data, windows.targets[w], vocab);
+    cleanLossSum += lossSum;
+    cleanLossCount += lossCount;
+
+    // Residual stream (SPEC.md §5.6), per token.
+    std::vector<float> hhat(hidden), delta(hidden);
+    for (int64_t i = 0; i < tokens; ++i) {
+      res.normH[L] += norm(h[L]->data + i * hidden, hidden);
+      for (int64_t l = 0; l < L; ++l) {
+        const float *hl = h[l]->data + i * hidden;
+        const float *al = a[l]->data + i * hidden;
+        const float *ml = m[l]->data + i * hidden;
+        const float *hn = h[l + 1]->data + i * hidden;
+        for (int64_t d = 0; d < hidden; ++d) {
+          hhat[d] = hl[d] + al[d];
+          delta[d] = hn[d] - hl[d];
+        }
+        double nh = norm(hl, hidden), na = norm(al, hidden),
+               nm = norm(ml, hidden), nhat = norm(hhat.data(), hidden),
+               nd = norm(delta.data(), hidden), nn = norm(hn, hidden);
+        res.normH[l] += nh;
+        res.normA[l] += na;
+        res.normM[l] += nm;
+        res.relA[l] += na / std::max(nh, kRatioFloor);
+        res.relM[l] += nm / std::max(nhat, kRatioFloor);
+        res.relD[l] += nd / std::max(nh, kRatioFloor);
+        res.cosA[l] += cosine(dot(al, hl, hidden), na, nh);
+        res.cosM[l] += cosine(dot(ml, hhat.data(), hidden), nm, nhat);
+        res.cosD[l] += cosine(dot(delta.data(), hl, hidden), nd, nh);
+        res.cosNext[l] += cosine(dot(hn, hl, hidden), nn, nh);
+      }
+    }
+    res.tokens += tokens;
+
+    // Logit lens (SPEC.md §5.1), per token.
+    for (int64_t i = 0; i < tokens; ++i) {
+      const float *zf = (*logits)->data + i * vocab;
+      std::vector<int64_t> topFinal = topK(zf, vocab, 5);
+      logSoftmax(zf, vocab, logpFinal);
+      for (int64_t l = 0; l < L; ++l) {
+        const float *zl = lens[l]->data + i * vocab;
+        std::vector<int64_t> top = topK(zl, vocab, 5);
+        int64_t common = 0;
+        for (int64_t x : top)
+          common += std::count(topFinal.begin(), topFinal.end(), x);
+        overlap[l] += double(common) / double(topFinal.size());
+        logSoftmax(zl, vocab, logpLayer);
+        double d = 0;
+        for (int64_t v = 0; v < vocab; ++v)
+          d += std::exp(logpLayer[v]) * (logpLayer[v] - logpFinal[v]);
+        kl[l] += d;
+      }
+    }
+    lensTokens += tokens;
+
+    // References for the depth score: Δ_j, and p at positions >= t.
+    std::vector<std::vector<float>> deltas(L);
+    for (int64_t j = 0; j < L; ++j) {
+      deltas[j].resize(tokens * hidden);
+      for (int64_t k = 0; k < tokens * hidden; ++k)
+        deltas[j][k] = h[j + 1]->data[k] - h[j]->data[k];
+    }
+    ref.delta.push_back(std::move(deltas));
+    std::vector<float> probs(tokens * vocab);
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t i = t; i < seq; ++i) {
+        int64_t row = r * seq + i;
+        logSoftmax((*logits)->data + row * vocab, vocab, logpFinal);
+        for (int64_t v = 0; v < vocab; ++v)
+          probs[row * vocab + v] = float(std::exp(logpFinal[v]));
+      }
+    ref.probs.push_back(std::move(probs));
+  }
+  for (int64_t l = 0; l < L; ++l) {
+    overlap[l] /= double(lensTokens);
+    kl[l] /= double(lensTokens);
+  }
+  auto mean = [&](std::vector<double> v) {
+    for (double &x : v)
+      x /= double(res.tokens);
+    return v;
+  };
+
+  std::vector<std::string> lensNames = {"logits"};
+  for (int64_t l = 0; l < L; ++l)
+    lensNames.push_back("logit_lens." + std::to_string(l));
+  auto accuracy = taskAccuracy(**clean, options, lensNames);
+  if (!accuracy.isOk())
+    return accuracy.status();
+  const double cleanAccuracy = accuracy->at("logits");
+  const double cleanLoss = cleanLossSum / double(cleanLossCount);
+  std::vector<double> exitAccuracy(L), exitRelative(L);
+  for (int64_t l = 0; l < L; ++l) {
+    exitAccuracy[l] = accuracy->at("logit_lens." + std::to_string(l));
+    exitRelative[l] =
+        cleanAccuracy > 0 ? exitAccuracy[l] / cleanAccuracy : std::nan("");
+  }
+  clean->reset();
+  timings.set("clean_seconds", JsonValue::number(secondsSince(started)));
+
+  //===--- Depth score (SPEC.md §5.3) ------------------------------------===//
+  started = std::chrono::steady_clock::now();
+  std::vector<std::vector<double>> r(L, std::vector<double>(L, std::nan("")));
+  std::vector<double> effect(L, 0.0), outputEffect(L, 0.0);
+  bool haveDepthScore = true;
+  for (int64_t l = 0; l < L; ++l) {
+    const SuiteVariant *variant = suite.find("skip_until." + std::to_string(l));
+    if (!variant) {
+      haveDepthScore = false;
+      continue;
+    }
+    progress("depth score: skip layer " + std::to_string(l) + " before " +
+             std::to_string(t));
+    auto exec = openVariant(*variant, checkpoint, suite, options.threads);
+    if (!exec.isOk())
+      return exec.status();
+    // Per prompt (row) maxima over positions i >= t, then aggregated over
+    // prompts by max or mean.
+    std::vector<double> agg(L, 0.0);
+    double outAgg = 0;
+    int64_t prompts = 0;
+    std::vector<double> logp;
+    for (size_t w = 0; w < windows.tokens.size(); ++w) {
+      auto outputs = (*exec)->forward(tokensView(windows.tokens[w], rows, seq));
+      if (!outputs.isOk())
+        return outputs.status();
+      std::vector<const OutputTensor *> h(L + 1);
+      for (int64_t j = 0; j <= L; ++j) {
+        auto o = output(*outputs, "hidden." + std::to_string(j),
+                        (*exec)->plan().path);
+        if (!o.isOk())
+          return o.status();
+        h[j] = *o;
+      }
+      auto logits = output(*outputs, "logits", (*exec)->plan().path);
+      if (!logits.isOk())
+        return logits.status();
+      std::vector<float> diff(hidden);
+      for (int64_t row = 0; row < rows; ++row, ++prompts) {
+        for (int64_t j = l + 1; j < L; ++j) {
+          double worst = 0;
+          for (int64_t i = t; i < seq; ++i) {
+            int64_t k = (row * seq + i) * hidden;
+            const float *clean = ref.delta[w][j].data() + k;
+            for (int64_t d = 0; d < hidden; ++d)
+              diff[d] = (h[j + 1]->data[k + d] - h[j]->data[k + d]) - clean[d];
+            worst =
+                std::max(worst, norm(diff.data(), hidden) /
+                                    std::max(norm(clean, hidden), kRatioFloor));
+          }
+          agg[j] = options.meanOverPrompts ? agg[j] + worst
+                                           : std::max(agg[j], worst);
+        }
+        double worst = 0;
+        for (int64_t i = t; i < seq; ++i) {
+          int64_t k = row * seq + i;
+          logSoftmax((*logits)->data + k * vocab, vocab, logp);
+          const float *p = ref.probs[w].data() + k * vocab;
+          double sq = 0;
+          for (int64_t v = 0; v < vocab; ++v) {
+            double e = std::exp(logp[v]) - double(p[v]);
+            sq += e * e;
+          }
+          worst = std::max(worst, std::sqrt(sq));
+        }
+        outAgg =
+            options.meanOverPrompts ? outAgg + worst : std::max(outAgg, worst);
+      }
+    }
+    double sum = 0;
+    for (int64_t j = l + 1; j < L; ++j) {
+      r[l][j] = options.meanOverPrompts ? agg[j] / double(prompts) : agg[j];
+      sum += r[l][j];
+    }
+    effect[l] = sum / double(std::max<int64_t>(1, L - 1 - l));
+    outputEffect[l] =
+        options.meanOverPrompts ? outAgg / double(prompts) : outAgg;
+  }
+  double weighted = 0, total = 0;
+  for (int64_t l = 0; l < L; ++l) {
+    weighted += double(l) * effect[l];
+    total += effect[l];
+  }
+  double depthScore =
+      haveDepthScore && total > 0 ? weighted / total : std::nan("");
+  timings.set("depth_score_seconds", JsonValue::number(secondsSince(started)));
+
+  //===--- Skips, swaps, reversals (SPEC.md §5.4-5) -----------------------===//
+  started = std::chrono::steady_clock::now();
+  JsonValue swaps = JsonValue::array(), skips = JsonValue::array(),
+            reverses = JsonValue::array();
+  for (const SuiteVariant &variant : suite.variants) {
+    if (variant.kind != "swap" && variant.kind != "skip" &&
+        variant.kind != "reverse")
+      continue;
+    progress("intervention " + variant.name);
+    auto exec = openVariant(variant, checkpoint, suite, options.threads);
+    if (!exec.isOk())
+      return exec.status();
+    auto acc = taskAccuracy(**exec, options, {"logits"});
+    if (!acc.isOk())
+      return acc.status();
+    auto loss = heldOutLoss(**exec, windows);
+    if (!loss.isOk())
+      return loss.status();
+    JsonValue entry = JsonValue::object();
+    if (variant.kind == "skip") {
+      entry.set("layer", JsonValue::number(variant.layer));
+    } else {
+      entry.set("size", JsonValue::number(variant.size));
+      entry.set(variant.kind == "swap" ? "position" : "start",
+                JsonValue::number(variant.layer));
+    }
+    double a = acc->at("logits");
+    entry.set("accuracy", JsonValue::number(a));
+    entry.set(
+        "relative_accuracy",
+        numberOrNull(cleanAccuracy > 0 ? a / cleanAccuracy : std::nan("")));
+    entry.set("loss", numberOrNull(*loss));
+    entry.set("relative_loss", numberOrNull(*loss / cleanLoss));
+    (variant.kind == "swap"   ? swaps
+     : variant.kind == "skip" ? skips
+                              : reverses)
+        .push(std::move(entry));
+  }
+  timings.set("interventions_seconds",
+              JsonValue::number(secondsSince(started)));
+
+  //===--- Weight similarity (SPEC.md §5.7) -------------------------------===//
+  started = std::chrono::steady_clock::now();
+  progress("weight similarity");
+  auto similarity = weightSimilarity(checkpoint, L, suite.blockSize);
+  if (!similarity.isOk())
+    return similarity.status();
+  timings.set("weight_similarity_seconds",
+              JsonValue::number(secondsSince(started)));
+
+  //===--- The report -----------------------------------------------------===//
+  JsonValue report = JsonValue::object();
+  report.set("format", JsonValue::string("growc-analysis-report"));
+  report.set("version", JsonValue::number(1));
+  report.set("model", JsonValue::string(suite.model));
+  report.set("checkpoint", JsonValue::string(checkpoint.path()));
+  report.set("layers", JsonValue::number(L));
+  report.set("block_size", JsonValue::number(suite.blockSize));
+  report.set("ln_scaling", JsonValue::boolean(suite.lnScaling));
+  JsonValue data = JsonValue::object();
+  data.set("spec", JsonValue::string(options.dataSpec));
+  data.set("windows", JsonValue::number(int64_t(windows.tokens.size())));
+  data.set("batch", JsonValue::number(rows));
+  data.set("seq", JsonValue::number(seq));
+  report.set("data", std::move(data));
+  JsonValue task = JsonValue::object();
+  task.set("primitive", JsonValue::string(primitiveName(options.primitive)));
+  task.set("min_depth", JsonValue::number(options.minDepth));
+  task.set("max_depth", JsonValue::number(options.maxDepth));
+  task.set("shots", JsonValue::number(options.shots));
+  task.set("count_per_depth", JsonValue::number(options.count));
+  task.set("seed", JsonValue::number(options.seed));
+  report.set("task", std::move(task));
+  JsonValue cleanJson = JsonValue::object();
+  cleanJson.set("accuracy", JsonValue::number(cleanAccuracy));
+  cleanJson.set("loss", numberOrNull(cleanLoss));
+  report.set("clean", std::move(cleanJson));
+  JsonValue lensJson = JsonValue::object();
+  lensJson.set("overlap_top5", toArray(overlap));
+  lensJson.set("kl", toArray(kl));
+  report.set("logit_lens", std::move(lensJson));
+  JsonValue exitJson = JsonValue::object();
+  exitJson.set("accuracy", toArray(exitAccuracy));
+  exitJson.set("relative", toArray(exitRelative));
+  report.set("early_exit", std::move(exitJson));
+  JsonValue ds = JsonValue::object();
+  ds.set("split", JsonValue::number(t));
+  ds.set("aggregate",
+         JsonValue::string(options.meanOverPrompts ? "mean" : "max"));
+  ds.set("r", toMatrix(r));
+  ds.set("e", toArray(effect));
+  ds.set("score", numberOrNull(depthScore));
+  ds.set("output_effect", toArray(outputEffect));
+  report.set("depth_score", std::move(ds));
+  JsonValue interventions = JsonValue::object();
+  interventions.set("swap", std::move(swaps));
+  interventions.set("skip", std::move(skips));
+  interventions.set("reverse", std::move(reverses));
+  report.set("interventions", std::move(interventions));
+  JsonValue residual = JsonValue::object();
+  residual.set("norm_h", toArray(mean(res.normH)));
+  residual.set("norm_attn", toArray(mean(res.normA)));
+  residual.set("norm_mlp", toArray(mean(res.normM)));
+  residual.set("rel_attn", toArray(mean(res.relA)));
+  residual.set("rel_mlp", toArray(mean(res.relM)));
+  residual.set("rel_delta", toArray(mean(res.relD)));
+  residual.set("cos_attn", toArray(mean(res.cosA)));
+  residual.set("cos_mlp", toArray(mean(res.cosM)));
+  residual.set("cos_delta", toArray(mean(res.cosD)));
+  residual.set("cos_next", toArray(mean(res.cosNext)));
+  report.set("residual", std::move(residual));
+  report.set("weight_similarity", std::move(*similarity));
+  report.set("timings", std::move(timings));
+  return report;
+}

@@ -1,0 +1,530 @@
+//===- CudaExecutor.cpp - Runs an nvptx artifact's plan on a GPU ----------===//
+//
+// GEMMs: the plan's GEMMs are row-major, cuBLASLt is column-major. A
+// row-major matrix is its transpose in column-major, so the plan's
+// C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ with cuBLASLt's "A" the
+// plan's B and its "B" the plan's A (see describeGemm).
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/runtime/CudaExecutor.h"
+
+#include "growc/runtime/CudaLibraries.h"
+#include "growc/runtime/RunInterface.h"
+#include "growc/runtime/Text.h"
+
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <fstream>
+#include <sstream>
+#include <unistd.h>
+
+using namespace growc::rt;
+using namespace growc::rt::cuda;
+
+namespace {
+
+/// cuBLASLt workspace for every GEMM (NVIDIA recommends 32 MiB on Hopper).
+constexpr size_t kWorkspaceBytes = size_t(32) << 20;
+/// Heuristic candidates timed per GEMM shape.
+constexpr int kCandidates = 8;
+
+std::string readWhole(const std::string &path, Status &status) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    status = Status::error(path + ": cannot open");
+    return {};
+  }
+  std::ostringstream text;
+  text << in.rdbuf();
+  return text.str();
+}
+
+std::string hexOf(const cublasLtMatmulAlgo_t &algo) {
+  std::string out;
+  char buf[3];
+  const auto *bytes = reinterpret_cast<const unsigned char *>(&algo);
+  for (size_t i = 0; i < sizeof algo; ++i) {
+    std::snprintf(buf, sizeof buf, "%02x", bytes[i]);
+    out += buf;
+  }
+  return out;
+}
+
+bool algoFromHex(const std::string &hex, cublasLtMatmulAlgo_t &algo) {
+  if (hex.size() != 2 * sizeof algo)
+    return false;
+  auto *bytes = reinterpret_cast<unsigned char *>(&algo);
+  for (size_t i = 0; i < sizeof algo; ++i) {
+    unsigned value;
+    if (std::sscanf(hex.c_str() + 2 * i, "%2x", &value) != 1)
+      return false;
+    bytes[i] = static_cast<unsigned char>(value);
+  }
+  return true;
+}
+
+} // namespace
+
+std::string growc::rt::algorithmCachePath() {
+  std::string dir;
+  if (const char *d = std::getenv("GROWC_CACHE_DIR"); d && *d)
+    dir = d;
+  else if (const char *x = std::getenv("XDG_CACHE_HOME"); x && *x)
+    dir = std::string(x) + "/growc";
+  else if (const char *h = std::getenv("HOME"); h && *h)
+    dir = std::string(h) + "/.cache/growc";
+  else
+    dir = "/tmp/growc-cache";
+  return dir + "/cublaslt-algorithms.txt";
+}
+
+/// Everything the executor holds on the device.
+struct CudaExecutor::State {
+  Plan plan;
+  Options options;
+  std::shared_ptr<Driver> cu;
+  std::shared_ptr<BlasLt> lt;
+  CUdevice device = 0;
+  CUcontext context = nullptr;
+  CUmodule module = nullptr;
+  CUstream stream = nullptr;
+  CUdeviceptr arenaBase = 0, arena = 0, workspace = 0;
+  std::string deviceName;
+  cublasLtHandle_t handle = nullptr;
+  CUgraphExec graphExec = nullptr;
+  bool paramsLoaded = false;
+  bool algorithmsChosen = false;
+  /// Host images of the input and output buffers.
+  std::vector<std::vector<uint8_t>> hostBuffers;
+
+  struct Gemm {
+    const PlanStep *step = nullptr;
+    cublasLtMatmulDesc_t desc = nullptr;
+    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
+    cublasLtMatmulAlgo_t algo{};
+    bool haveAlgo = false;
+    std::string key;
+  };
+  struct Launch {
+    CUfunction fn = nullptr;
+    const PlanLaunch *launch = nullptr;
+    std::vector<CUdeviceptr> values;
+    std::vector<void *> params;
+  };
+  /// One per plan step, in order: a kernel launch or a GEMM.
+  std::vector<Launch> launches;
+  std::vector<Gemm> gemms;
+
+  ~State();
+  CUdeviceptr address(int64_t buffer, int64_t offset = 0) const {
+    return arena + CUdeviceptr(plan.buffers[buffer].offset + offset);
+  }
+  Status prepare();
+  Status describeGemm(Gemm &gemm);
+  Status chooseAlgorithms();
+  Status enqueueSteps();
+  Status run();
+};
+
+CudaExecutor::State::~State() {
+  if (!cu)
+    return;
+  // Teardown errors cannot be reported; the context goes with the process.
+  if (graphExec)
+    cu->cuGraphExecDestroy(graphExec);
+  if (lt) {
+    for (Gemm &g : gemms) {
+      if (g.desc)
+        lt->cublasLtMatmulDescDestroy(g.desc);
+      for (cublasLtMatrixLayout_t layout : {g.a, g.b, g.c})
+        if (layout)
+          lt->cublasLtMatrixLayoutDestroy(layout);
+    }
+    if (handle)
+      lt->cublasLtDestroy(handle);
+  }
+  if (workspace)
+    cu->cuMemFree(workspace);
+  if (arenaBase)
+    cu->cuMemFree(arenaBase);
+  if (stream)
+    cu->cuStreamDestroy(stream);
+  if (module)
+    cu->cuModuleUnload(module);
+  if (context)
+    cu->cuDevicePrimaryCtxRelease(device);
+}
+
+#define GROWC_CU(call)                                                         \
+  if (Status s_ = cu->check(call, #call); !s_.isOk())                          \
+    return s_;
+#define GROWC_LT(call)                                                         \
+  if (Status s_ = lt->check(call, #call); !s_.isOk())                          \
+    return s_;
+
+Status CudaExecutor::State::prepare() {
+  if (plan.target != "nvptx")
+    return Status::error(plan.path + ": a " + plan.target +
+                         " plan; --device=cuda runs artifacts compiled with "
+                         "-o model.ptx (--target=nvptx)");
+  StatusOr<std::shared_ptr<Driver>> driver = Driver::load(
+      options.driverPath.empty() ? "libcuda.so.1" : options.driverPath);
+  if (!driver.isOk())
+    return driver.status();
+  cu = *driver;
+  if (CUresult r = cu->cuInit(0); r != CUDA_SUCCESS)
+    return Status::error("no usable CUDA driver: " +
+                         cu->check(r, "cuInit").message());
+  int count = 0;
+  GROWC_CU(cu->cuDeviceGetCount(&count));
+  if (count == 0)
+    return Status::error("no CUDA device on this machine (--device=cpu runs "
+                         "on the CPU)");
+  if (options.device < 0 || options.device >= count)
+    return Status::error("CUDA device " + std::to_string(options.device) +
+                         " does not exist (" + std::to_string(count) +
+                         " device(s))");
+  GROWC_CU(cu->cuDeviceGet(&device, options.device));
+  char name[256] = {0};
+  GROWC_CU(cu->cuDeviceGetName(name, sizeof name - 1, device));
+  deviceName = name;
+  GROWC_CU(cu->cuDevicePrimaryCtxRetain(&context, device));
+  GROWC_CU(cu->cuCtxSetCurrent(context));
+  GROWC_CU(cu->cuStreamCreate(&stream, CU_STREAM_NON_BLOCKING));
+
+  // The PTX, JIT-compiled by the driver; its log is the message on failure.
+  Status readStatus;
+  std::string ptx = readWhole(plan.kernelsPath, readStatus);
+  if (!readStatus.isOk())
+    return readStatus;
+  std::vector<char> errorLog(16384, '\0'), infoLog(16384, '\0');
+  CUjit_option jitOptions[] = {
+      CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,
+      CU_JIT_INFO_LOG_BUFFER, CU_JIT_INFO_LOG_BUFFER_SIZE_BYTES};
+  void *jitValues[] = {
+      errorLog.data(), reinterpret_cast<void *>(uintptr_t(errorLog.size())),
+      infoLog.data(), reinterpret_cast<void *>(uintptr_t(infoLog.size()))};
+  if (CUresult r = cu->cuModuleLoadDataEx(&module, ptx.c_str(), 4, jitOptions,
+                                          jitValues);
+      r != CUDA_SUCCESS)
+    return Status::error(
+        plan.kernelsPath + ": the driver rejected the PTX: " +
+        cu->check(r, "cuModuleLoadDataEx").message() +
+        (errorLog[0] ? "\n" + std::string(errorLog.data()) : std::string()));
+
+  // One arena, aligned like the plan's offsets; a workspace for cuBLASLt.
+  GROWC_CU(cu->cuMemAlloc(&arenaBase, size_t(plan.arenaSize + plan.alignment)));
+  arena = (arenaBase + CUdeviceptr(plan.alignment - 1)) &
+          ~CUdeviceptr(plan.alignment - 1);
+  GROWC_CU(cu->cuMemAlloc(&workspace, kWorkspaceBytes));
+
+  StatusOr<std::shared_ptr<BlasLt>> blas = BlasLt::load(options.blasPath);
+  if (!blas.isOk())
+    return blas.status();
+  lt = *blas;
+  GROWC_LT(lt->cublasLtCreate(&handle));
+
+  for (const PlanStep &step : plan.steps) {
+    if (step.op == PlanStep::Op::Kernel) {
+      const PlanKernel &kernel = plan.kernels[step.kernel];
+      Launch launch;
+      GROWC_CU(
+          cu->cuModuleGetFunction(&launch.fn, module, kernel.symbol.c_str()));
+      launch.launch = &*kernel.launch;
+      for (int64_t param : kernel.launch->params)
+        launch.values.push_back(address(step.args[param]));
+      for (CUdeviceptr &value : launch.values)
+        launch.params.push_back(&value);
+      launches.push_back(std::move(launch));
+      continue;
+    }
+    Gemm gemm;
+    gemm.step = &step;
+    if (Status s = describeGemm(gemm); !s.isOk())
+      return s;
+    gemms.push_back(gemm);
+    launches.push_back(Launch{});
+  }
+  // Stable addresses for the kernel parameter arrays from here on.
+  for (Launch &launch : launches)
+    for (size_t i = 0; i < launch.values.size(); ++i)
+      launch.params[i] = &launch.values[i];
+
+  hostBuffers.resize(plan.buffers.size());
+  for (const PlanTensor &t : plan.inputs)
+    hostBuffers[t.buffer].resize(size_t(t.byteSize));
+  for (const PlanTensor &t : plan.outputs)
+    hostBuffers[t.buffer].resize(size_t(t.byteSize));
+  paramsLoaded = plan.params.empty();
+  return Status::ok();
+}
+
+Status CudaExecutor::State::describeGemm(Gemm &gemm) {
+  const PlanStep &s = *gemm.step;
+  GROWC_LT(
+      lt->cublasLtMatmulDescCreate(&gemm.desc, CUBLAS_COMPUTE_32F, CUDA_R_32F));
+  // Cᵀ[n, m] = op(B)ᵀ · op(A)ᵀ in column-major (see the file comment).
+  cublasOperation_t opA = s.transB ? CUBLAS_OP_T : CUBLAS_OP_N;
+  cublasOperation_t opB = s.transA ? CUBLAS_OP_T : CUBLAS_OP_N;
+  GROWC_LT(lt->cublasLtMatmulDescSetAttribute(
+      gemm.desc, CUBLASLT_MATMUL_DESC_TRANSA, &opA, sizeof opA));
+  GROWC_LT(lt->cublasLtMatmulDescSetAttribute(
+      gemm.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof opB));
+  // The plan's B stored [n, k] (transB) or [k, n]; its A [m, k] or [k, m].
+  uint64_t aRows = s.transB ? s.k : s.n, aCols = s.transB ? s.n : s.k;
+  uint64_t bRows = s.transA ? s.m : s.k, bCols = s.transA ? s.k : s.m;
+  GROWC_LT(lt->cublasLtMatrixLayoutCreate(&gemm.a, CUDA_R_32F, aRows, aCols,
+                                          int64_t(aRows)));
+  GROWC_LT(lt->cublasLtMatrixLayoutCreate(&gemm.b, CUDA_R_32F, bRows, bCols,
+                                          int64_t(bRows)));
+  GROWC_LT(lt->cublasLtMatrixLayoutCreate(&gemm.c, CUDA_R_32F, s.n, s.m,
+                                          int64_t(s.n)));
+  gemm.key = std::to_string(s.m) + " " + std::to_string(s.n) + " " +
+             std::to_string(s.k) + " " + std::to_string(s.transA) + " " +
+             std::to_string(s.transB) + " " + std::to_string(s.beta);
+  return Status::ok();
+}
+
+Status CudaExecutor::State::chooseAlgorithms() {
+  // The cache: "<device>|<m n k transA transB beta> <hex algo>" per line.
+  std::map<std::string, std::string> cache;
+  const std::string cachePath = algorithmCachePath();
+  {
+    std::ifstream in(cachePath);
+    std::string line;
+    while (std::getline(in, line)) {
+      size_t space = line.rfind(' ');
+      if (space != std::string::npos)
+        cache[line.substr(0, space)] = line.substr(space + 1);
+    }
+  }
+  bool changed = false;
+  cublasLtMatmulPreference_t preference = nullptr;
+  GROWC_LT(lt->cublasLtMatmulPreferenceCreate(&preference));
+  size_t workspaceBytes = kWorkspaceBytes;
+  GROWC_LT(lt->cublasLtMatmulPreferenceSetAttribute(
+      preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspaceBytes,
+      sizeof workspaceBytes));
+  CUevent start = nullptr, stop = nullptr;
+  GROWC_CU(cu->cuEventCreate(&start, CU_EVENT_DEFAULT));
+  GROWC_CU(cu->cuEventCreate(&stop, CU_EVENT_DEFAULT));
+  Status status;
+  for (Gemm &gemm : gemms) {
+    std::string key = deviceName + "|" + gemm.key;
+    if (auto it = cache.find(key);
+        it != cache.end() && algoFromHex(it->second, gemm.algo)) {
+      gemm.haveAlgo = true;
+      continue;
+    }
+    cublasLtMatmulHeuristicResult_t results[kCandidates];
+    int found = 0;
+    status = lt->check(lt->cublasLtMatmulAlgoGetHeuristic(
+                           handle, gemm.desc, gemm.a, gemm.b, gemm.c, gemm.c,
+                           preference, kCandidates, results, &found),
+                       "cublasLtMatmulAlgoGetHeuristic");
+    if (!status.isOk())
+      break;
+    if (found == 0) {
+      status =
+          Status::error("cuBLASLt has no algorithm for the GEMM " + gemm.key);
+      break;
+    }
+    // Time each candidate on the real operands (the steps recompute every
+    // buffer afterwards, so what the timing writes does not matter).
+    const PlanStep &s = *gemm.step;
+    float alpha = 1.0f, beta = float(s.beta), best = 0;
+    for (int i = 0; i < found && status.isOk(); ++i) {
+      auto call = [&] {
+        return lt->cublasLtMatmul(
+            handle, gemm.desc, &alpha,
+            reinterpret_cast<void *>(address(s.b, s.bOffset)), gemm.a,
+            reinterpret_cast<void *>(address(s.a, s.aOffset)), gemm.b, &beta,
+            reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
+            reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
+            &results[i].algo, reinterpret_cast<void *>(workspace),
+            kWorkspaceBytes, reinterpret_cast<cudaStream_t>(stream));
+      };
+      if (call() != CUBLAS_STATUS_SUCCESS)
+        continue; // a candidate that cannot run this shape
+      status = cu->check(cu->cuEventRecord(start, stream), "cuEventRecord");
+      for (int r = 0; r < 5 && status.isOk(); ++r)
+        status = lt->check(call(), "cublasLtMatmul");
+      if (status.isOk())
+        status = cu->check(cu->cuEventRecord(stop, stream), "cuEventRecord");
+      if (status.isOk())
+        status = cu->check(cu->cuEventSynchronize(stop), "cuEventSynchronize");
+      float ms = 0;
+      if (status.isOk())
+        status = cu->check(cu->cuEventElapsedTime(&ms, start, stop),
+                           "cuEventElapsedTime");
+      if (status.isOk() && (!gemm.haveAlgo || ms < best)) {
+        best = ms;
+        gemm.algo = results[i].algo;
+        gemm.haveAlgo = true;
+      }
+    }
+    if (!status.isOk())
+      break;
+    if (!gemm.haveAlgo) {
+      status = Status::error("no cuBLASLt candidate ran the GEMM " + gemm.key);
+      break;
+    }
+    cache[key] = hexOf(gemm.algo);
+    changed = true;
+  }
+  cu->cuEventDestroy(start);
+  cu->cuEventDestroy(stop);
+  lt->cublasLtMatmulPreferenceDestroy(preference);
+  if (!status.isOk())
+    return status;
+  if (changed) {
+    // Best effort (a read-only home must not fail a run), atomically.
+    std::string dir = cachePath.substr(0, cachePath.rfind('/'));
+    std::string mkdir = "mkdir -p '" + dir + "'";
+    if (std::system(mkdir.c_str()) == 0) {
+      std::string temp = cachePath + ".tmp." + std::to_string(::getpid());
+      std::ofstream out(temp);
+      for (const auto &[key, hex] : cache)
+        out << key << " " << hex << "\n";
+      out.close();
+      if (!out || std::rename(temp.c_str(), cachePath.c_str()) != 0)
+        std::remove(temp.c_str());
+    }
+  }
+  algorithmsChosen = true;
+  return Status::ok();
+}
+
+Status CudaExecutor::State::enqueueSteps() {
+  size_t g = 0;
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    const PlanStep &s = plan.steps[i];
+    if (s.op == PlanStep::Op::Kernel) {
+      Launch &l = launches[i];
+      const PlanLaunch &cfg = *l.launch;
+      GROWC_CU(cu->cuLaunchKernel(
+          l.fn, unsigned(cfg.grid[0]), unsigned(cfg.grid[1]),
+          unsigned(cfg.grid[2]), unsigned(cfg.block[0]), unsigned(cfg.block[1]),
+          unsigned(cfg.block[2]),
+          /*sharedMemBytes=*/0, stream, l.params.data(), nullptr));
+      continue;
+    }
+    Gemm &gemm = gemms[g++];
+    float alpha = 1.0f, beta = float(s.beta);
+    GROWC_LT(lt->cublasLtMatmul(
+        handle, gemm.desc, &alpha,
+        reinterpret_cast<void *>(address(s.b, s.bOffset)), gemm.a,
+        reinterpret_cast<void *>(address(s.a, s.aOffset)), gemm.b, &beta,
+        reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
+        reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c, &gemm.algo,
+        reinterpret_cast<void *>(workspace), kWorkspaceBytes,
+        reinterpret_cast<cudaStream_t>(stream)));
+  }
+  return Status::ok();
+}
+
+Status CudaExecutor::State::run() {
+  if (graphExec) {
+    GROWC_CU(cu->cuGraphLaunch(graphExec, stream));
+    return Status::ok();
+  }
+  if (!algorithmsChosen)
+    if (Status s = chooseAlgorithms(); !s.isOk())
+      return s;
+  if (Status s = enqueueSteps(); !s.isOk())
+    return s;
+  if (!options.useGraphs)
+    return Status::ok();
+  // Later runs replay the whole sequence as one graph: one launch instead
+  // of one per step.
+  GROWC_CU(cu->cuStreamSynchronize(stream));
+  GROWC_CU(
+      cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
+  Status captured = enqueueSteps();
+  CUgraph graph = nullptr;
+  CUresult ended = cu->cuStreamEndCapture(stream, &graph);
+  if (!captured.isOk())
+    return captured;
+  GROWC_CU(ended);
+  CUresult made = cu->cuGraphInstantiate(&graphExec, graph, 0);
+  cu->cuGraphDestroy(graph);
+  GROWC_CU(made);
+  return Status::ok();
+}
+
+CudaExecutor::CudaExecutor(std::unique_ptr<State> state)
+    : state_(std::move(state)) {}
+CudaExecutor::~CudaExecutor() = default;
+
+StatusOr<std::unique_ptr<CudaExecutor>>
+CudaExecutor::create(Plan plan, const Options &options) {
+  auto state = std::make_unique<State>();
+  state->plan = std::move(plan);
+  state->options = options;
+  if (Status s = state->prepare(); !s.isOk())
+    return s;
+  return std::unique_ptr<CudaExecutor>(new CudaExecutor(std::move(state)));
+}
+
+const Plan &CudaExecutor::plan() const { return state_->plan; }
+const std::string &CudaExecutor::deviceName() const {
+  return state_->deviceName;
+}
+
+Status CudaExecutor::loadParams(const SafetensorsFile &checkpoint) {
+  State &st = *state_;
+  const Plan &plan = st.plan;
+  std::vector<std::pair<const PlanParam *, const TensorView *>> copies;
+  for (const PlanParam &param : plan.params) {
+    const TensorView *tensor = checkpoint.find(param.name);
+    if (!tensor)
+      return Status::error(checkpoint.path() + ": missing parameter " +
+                           inQuotes(param.name) + " of model " +
+                           inQuotes(plan.model));
+    if (tensor->dtype != param.dtype || tensor->shape != param.shape)
+      return Status::error(
+          checkpoint.path() + ": parameter " + inQuotes(param.name) + " is " +
+          dtypeName(tensor->dtype) + " " + formatShape(tensor->shape) +
+          ", the plan expects " + dtypeName(param.dtype) + " " +
+          formatShape(param.shape));
+    copies.emplace_back(&param, tensor);
+  }
+  auto &cu = st.cu;
+  for (auto [param, tensor] : copies)
+    GROWC_CU(cu->cuMemcpyHtoD(st.address(param->buffer), tensor->data,
+                              size_t(param->byteSize)));
+  st.paramsLoaded = true;
+  return Status::ok();
+}
+
+StatusOr<std::map<std::string, OutputTensor>>
+CudaExecutor::forward(const TensorView &tokens, const TensorView *targets,
+                      const std::map<std::string, float> &scalars) {
+  State &st = *state_;
+  const Plan &plan = st.plan;
+  auto &cu = st.cu;
+  if (Status s = stageRunInputs(plan, st.paramsLoaded, tokens, targets, scalars,
+                                [&](const PlanTensor &input) {
+                                  return st.hostBuffers[input.buffer].data();
+                                });
+      !s.isOk())
+    return s;
+  for (const PlanTensor &input : plan.inputs)
+    GROWC_CU(cu->cuMemcpyHtoDAsync(st.address(input.buffer),
+                                   st.hostBuffers[input.buffer].data(),
+                                   size_t(input.byteSize), st.stream));
+  if (Status s = st.run(); !s.isOk())
+    return s;
+  for (const PlanTensor &output : plan.outputs)
+    GROWC_CU(cu->cuMemcpyDtoHAsync(st.hostBuffers[output.buffer].data(),
+                                   st.address(output.buffer),
+                                   size_t(output.byteSize), st.stream));
+  GROWC_CU(cu->cuStreamSynchronize(st.stream));
+  return collectRunOutputs(plan, tokens, targets,
+                           [&](const PlanTensor &output) {
+                             return reinterpret_cast<const float *>(
+                                 st.hostBuffers[output.buffer].data());
+                           });
+}

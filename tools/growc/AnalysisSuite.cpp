@@ -1,0 +1,298 @@
+//===- AnalysisSuite.cpp - every analysis graph of a checkpoint -----------===//
+//
+// Builds the variants of SPEC.md §5 with the analysis passes (the same
+// pipelines `growc --analysis-passes` accepts), lowers each through the
+// driver's code generation, merges their kernels into one kernels file and
+// writes a plan per variant plus the manifest growc-run analyze reads.
+//
+//===----------------------------------------------------------------------===//
+
+#include "AnalysisSuite.h"
+
+#include "dialects/Grow/GrowOps.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "mlir/IR/SymbolTable.h"
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Pass/PassRegistry.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/ADT/StringSet.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace growc;
+namespace json = llvm::json;
+
+namespace {
+
+int fail(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "growc") << message << "\n";
+  return 1;
+}
+
+/// One analysis graph: a name (used in file names), the manifest entry's
+/// fields and the pass pipeline that builds it from the model.
+struct Variant {
+  std::string name;
+  json::Object entry;
+  std::string pipeline;
+};
+
+/// The variants of a model with `layers` layers (docs/analysis.md). The
+/// early-exit heads are added last, as the pass requires; graphs that only
+/// need the final logits get none (a [B, T, V] logit-lens output per layer
+/// is the largest tensor of a graph).
+std::vector<Variant> planVariants(int64_t layers, int64_t split,
+                                  const AnalysisSuiteOptions &options) {
+  std::vector<Variant> variants;
+  variants.push_back(
+      {"clean", json::Object{{"kind", "clean"}}, "growc-add-early-exit-heads"});
+  // Depth score: hidden.* for the contributions Δ_j, logits for o_l.
+  for (int64_t l = 0; l < layers; ++l)
+    variants.push_back(
+        {llvm::formatv("skip_until.{0}", l).str(),
+         json::Object{{"kind", "skip_until"}, {"layer", l}, {"until", split}},
+         llvm::formatv("growc-skip-layers{{layers={0} until={1}},"
+                       "growc-add-early-exit-heads{{logit-lens=false}",
+                       l, split)
+             .str()});
+  for (int64_t l = 0; l < layers; ++l)
+    variants.push_back(
+        {llvm::formatv("skip.{0}", l).str(),
+         json::Object{{"kind", "skip"}, {"layer", l}},
+         llvm::formatv("growc-skip-layers{{layers={0}}", l).str()});
+  for (int64_t s : options.swapWindows) {
+    // Window 0 leaves the model as it is: one variant, at position 0.
+    for (int64_t p = 0; s == 0 ? p == 0 : p + 2 * s <= layers; ++p)
+      variants.push_back(
+          {llvm::formatv("swap.{0}.{1}", s, p).str(),
+           json::Object{{"kind", "swap"}, {"size", s}, {"position", p}},
+           llvm::formatv("growc-swap-layer-windows{{position={0} size={1}}", p,
+                         s)
+               .str()});
+  }
+  for (int64_t s : options.reverseWindows)
+    for (int64_t p = 0; p + s <= layers; ++p)
+      variants.push_back(
+          {llvm::formatv("reverse.{0}.{1}", s, p).str(),
+           json::Object{{"kind", "reverse"}, {"size", s}, {"start", p}},
+           llvm::formatv("growc-reverse-layer-window{{start={0} size={1}}", p,
+                         s)
+               .str()});
+  return variants;
+}
+
+/// A kernel function printed under a fixed name: two kernels compare equal
+/// when their code does, whatever their graphs called them.
+std::string fingerprint(func::FuncOp func) {
+  func::FuncOp copy = func.clone();
+  llvm::scope_exit erase([&] { copy->erase(); });
+  copy.setSymName("growc_kernel");
+  std::string text;
+  llvm::raw_string_ostream os(text);
+  copy.print(os);
+  return text;
+}
+
+/// The kernel functions of every variant, merged into one module: kernels
+/// already present (same fingerprint) are reused, new ones are added under a
+/// name that is free. Renames the variants' plan entries accordingly.
+class KernelMerger {
+public:
+  explicit KernelMerger(ModuleOp merged) : merged(merged) {
+    for (auto func : merged.getOps<func::FuncOp>())
+      names.insert(func.getSymName());
+  }
+
+  /// Moves the kernels of `graph` into the merged module (adding only those
+  /// not present yet) and renames its plan's kernel entries.
+  LogicalResult add(SuiteGraph &graph, int64_t variantIndex) {
+    llvm::StringMap<std::string> renamed;
+    for (auto func : graph.kernels->getOps<func::FuncOp>()) {
+      if (func.isDeclaration()) {
+        // External functions keep their names; they must agree.
+        if (auto known = SymbolTable::lookupSymbolIn(merged, func.getSymName());
+            known && cast<func::FuncOp>(known).getFunctionType() !=
+                         func.getFunctionType())
+          return func.emitError("declared with two types in the suite");
+        if (names.insert(func.getSymName()).second)
+          merged.push_back(func.clone());
+        continue;
+      }
+      std::string print = fingerprint(func);
+      auto known = byPrint.find(print);
+      if (known != byPrint.end()) {
+        renamed[func.getSymName()] = known->second;
+        continue;
+      }
+      std::string name = func.getSymName().str();
+      if (!names.insert(name).second) {
+        name = llvm::formatv("{0}_v{1}", func.getSymName(), variantIndex);
+        for (int i = 1; !names.insert(name).second; ++i)
+          name =
+              llvm::formatv("{0}_v{1}_{2}", func.getSymName(), variantIndex, i);
+      }
+      func::FuncOp copy = func.clone();
+      copy.setSymName(name);
+      merged.push_back(copy);
+      byPrint[print] = name;
+      renamed[func.getSymName()] = name;
+      kernelEntries.push_back(json::Value(nullptr));
+      entryIndex[name] = kernelEntries.size() - 1;
+    }
+    for (json::Value &value : *graph.plan.getArray("kernels")) {
+      json::Object &kernel = *value.getAsObject();
+      auto it = renamed.find(*kernel.getString("name"));
+      if (it == renamed.end())
+        return emitError(UnknownLoc::get(merged.getContext()))
+               << "plan kernel '" << *kernel.getString("name")
+               << "' has no kernel function";
+      std::string name = it->second;
+      kernel["name"] = name;
+      kernel["symbol"] = name + "_packed";
+      json::Value &slot = kernelEntries[entryIndex.at(name)];
+      if (slot.kind() == json::Value::Null)
+        slot = json::Value(json::Object(kernel));
+    }
+    return success();
+  }
+
+  /// The plan entries of every merged kernel (for writeKernels to complete).
+  json::Array takeEntries() {
+    json::Array entries;
+    for (json::Value &entry : kernelEntries)
+      if (entry.kind() != json::Value::Null)
+        entries.push_back(std::move(entry));
+    return entries;
+  }
+
+private:
+  ModuleOp merged;
+  llvm::StringSet<> names;
+  llvm::StringMap<std::string> byPrint;
+  std::vector<json::Value> kernelEntries;
+  llvm::StringMap<size_t> entryIndex;
+};
+
+} // namespace
+
+int growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
+                                StringRef kernelsPath,
+                                const AnalysisSuiteOptions &options,
+                                const AnalysisSuiteHooks &hooks) {
+  auto models = llvm::to_vector(module.getOps<grow::ModelOp>());
+  if (models.size() != 1)
+    return fail(llvm::formatv("expected exactly one grow.model, found {0}",
+                              models.size()));
+  grow::ModelOp model = models.front();
+  int64_t layers = model.getLayers().size();
+  if (layers < 1)
+    return fail("--analysis-suite needs a model with layers");
+  int64_t split = options.split < 0 ? options.seq / 2 : options.split;
+  if (split < 1 || split >= options.seq)
+    return fail(llvm::formatv("--analysis-split must be in [1, {0}) (the "
+                              "compiled --seq {1}): positions before it are "
+                              "skipped, effects are measured from it on",
+                              options.seq, options.seq));
+  for (int64_t s : options.swapWindows)
+    if (s < 0)
+      return fail("--analysis-swap-windows must be non-negative");
+  for (int64_t s : options.reverseWindows)
+    if (s < 2)
+      return fail("--analysis-reverse-windows must be at least 2");
+
+  std::string base = kernelsPath.str();
+  StringRef ext = llvm::sys::path::extension(kernelsPath);
+  std::string stem = base.substr(0, base.size() - ext.size());
+  std::string kernelsName = llvm::sys::path::filename(kernelsPath).str();
+  std::string manifestPath = stem + ".analysis.json";
+
+  std::vector<std::string> written;
+  llvm::scope_exit removeWritten([&] {
+    for (const std::string &path : written)
+      llvm::sys::fs::remove(path);
+  });
+
+  std::vector<Variant> variants = planVariants(layers, split, options);
+  OwningOpRef<ModuleOp> merged = ModuleOp::create(UnknownLoc::get(&context));
+  KernelMerger merger(*merged);
+  std::vector<json::Object> plans;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    Variant &variant = variants[i];
+    OwningOpRef<ModuleOp> rewritten = module.clone();
+    PassManager pm(&context);
+    if (failed(parsePassPipeline(variant.pipeline, pm)))
+      return fail("cannot build the analysis pipeline '" + variant.pipeline +
+                  "'");
+    if (failed(pm.run(*rewritten)))
+      return 1;
+    FailureOr<SuiteGraph> graph = hooks.compile(*rewritten, kernelsName);
+    if (failed(graph))
+      return 1;
+    if (failed(merger.add(*graph, int64_t(i))))
+      return 1;
+    plans.push_back(std::move(graph->plan));
+  }
+
+  // One kernels file for every variant; then each plan takes its kernels'
+  // completed entries (block counts on the CPU, launches for PTX).
+  SuiteGraph all;
+  all.kernels = std::move(merged);
+  all.plan["kernels"] = merger.takeEntries();
+  size_t kernelCount = all.plan.getArray("kernels")->size();
+  if (int rc = hooks.writeKernels(all, kernelsPath))
+    return rc;
+  written.push_back(kernelsPath.str());
+  llvm::StringMap<json::Object> completed;
+  for (const json::Value &entry : *all.plan.getArray("kernels"))
+    completed[*entry.getAsObject()->getString("name")] = *entry.getAsObject();
+
+  json::Array entries;
+  for (size_t i = 0; i < variants.size(); ++i) {
+    for (json::Value &value : *plans[i].getArray("kernels"))
+      value = json::Value(
+          json::Object(completed.at(*value.getAsObject()->getString("name"))));
+    std::string planPath = stem + "." + variants[i].name + ".plan.json";
+    if (int rc = hooks.writePlan(planPath, std::move(plans[i])))
+      return rc;
+    written.push_back(planPath);
+    json::Object entry = std::move(variants[i].entry);
+    entry["name"] = variants[i].name;
+    entry["plan"] = llvm::sys::path::filename(planPath).str();
+    entries.push_back(std::move(entry));
+  }
+
+  // Growth lineage of every layer, for the report (which layer a grown
+  // model's layer was copied from is in its parameters' names only until
+  // the checkpoint is migrated; the model's block size is kept instead).
+  json::Object manifest{
+      {"format", "growc-analysis-suite"},
+      {"version", 1},
+      {"model", model.getSymName().str()},
+      {"kernels_file", kernelsName},
+      {"layers", layers},
+      {"block_size", model.getConfig().getBlockSize()},
+      {"ln_scaling", bool(model.getLnScaling())},
+      {"batch", options.batch},
+      {"seq", options.seq},
+      {"split", split},
+      {"variants", std::move(entries)},
+  };
+  if (int rc = hooks.writePlan(manifestPath, std::move(manifest)))
+    return rc;
+  written.push_back(manifestPath);
+  if (!options.quiet)
+    llvm::errs() << llvm::formatv("growc: analysis suite: {0} graphs of a "
+                                  "{1}-layer model, {2} kernels in {3}, "
+                                  "manifest {4}\n",
+                                  variants.size(), layers, kernelCount,
+                                  kernelsName,
+                                  llvm::sys::path::filename(manifestPath));
+  removeWritten.release();
+  return 0;
+}
