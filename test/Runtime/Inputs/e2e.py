@@ -64,13 +64,13 @@ def random_batch(config, batch, seq, rng):
     return tokens, targets
 
 
-def reference_loss(config, weights, tokens, targets):
+def reference_loss(config, weights, tokens, targets, ln_scaling=False):
     """The reference model's mean cross-entropy in float64 with autograd run:
     returns ({name: parameter tensor with .grad}, loss)."""
     params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
               for k, v in weights.items()}
     logits = llama_reference.forward(config, params, tokens, dtype=torch.float64,
-                                     differentiable=True)["logits"]
+                                     differentiable=True, ln_scaling=ln_scaling)["logits"]
     loss = torch.nn.functional.cross_entropy(
         logits.reshape(-1, logits.shape[-1]),
         torch.from_numpy(targets.astype(np.int64)).reshape(-1), ignore_index=-100)

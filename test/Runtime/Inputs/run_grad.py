@@ -26,11 +26,16 @@ def main():
     ap.add_argument("--growc-flags", default="",
                     help="extra compile flags for both graphs, e.g. "
                     "'--vocab-chunk=4'")
+    ap.add_argument("--ln-scaling", action="store_true",
+                    help="compile with growc-scale-layer-norms and compare "
+                    "with the reference's LayerNorm-Scaling")
     ap.add_argument("--fd-params", type=int, default=3,
                     help="parameters to spot-check by finite differences")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     config, model, weights_path, weights = prepare_model(a, rng)
+    if a.ln_scaling:
+        a.growc_flags += " --analysis-passes=growc-scale-layer-norms"
 
     artifact = os.path.join(a.tmp, "grad.so")
     run([a.growc, model, "--graph=grad", "--batch", str(a.batch), "--seq", str(a.seq),
@@ -45,7 +50,8 @@ def main():
          "--batch", batch_path, "--out", out_path])
     got = llama_reference.read_safetensors(out_path)
 
-    params, loss = reference_loss(config, weights, tokens, targets)
+    params, loss = reference_loss(config, weights, tokens, targets,
+                                  ln_scaling=a.ln_scaling)
 
     expected = {"loss": loss.detach().reshape(1).numpy()}
     for name, tensor in params.items():
