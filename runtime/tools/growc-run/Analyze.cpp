@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Analyze.h"
+#include "Options.h"
 
 #include "growc/runtime/Analysis.h"
 #include "growc/runtime/AnalysisReport.h"
@@ -32,29 +33,6 @@ namespace {
 int fail(const std::string &message) {
   std::fprintf(stderr, "growc-run: %s\n", message.c_str());
   return 1;
-}
-
-/// `--name=value` or the next argument as the value (advancing `i`).
-std::optional<std::string> valueOf(const std::vector<std::string_view> &args,
-                                   size_t &i, std::string_view &name) {
-  if (size_t eq = name.find('='); eq != std::string_view::npos) {
-    std::string value(name.substr(eq + 1));
-    name = name.substr(0, eq);
-    return value;
-  }
-  if (i + 1 < args.size())
-    return std::string(args[++i]);
-  return std::nullopt;
-}
-
-bool parseLong(const std::string &text, long min, long max, long &out) {
-  char *end = nullptr;
-  errno = 0;
-  long n = std::strtol(text.c_str(), &end, 10);
-  if (text.empty() || *end != '\0' || errno || n < min || n > max)
-    return false;
-  out = n;
-  return true;
 }
 
 Status writeText(const std::string &path, const std::string &text) {
@@ -98,7 +76,7 @@ int growc::rt::runAnalyze(const std::vector<std::string_view> &args) {
       verbose = true;
       continue;
     }
-    std::optional<std::string> value = valueOf(args, i, name);
+    std::optional<std::string> value = optionValue(args, i, name);
     if (!value || value->empty())
       return fail("analyze: " + std::string(name) + " needs a value");
     bool ok = true;
@@ -114,28 +92,19 @@ int growc::rt::runAnalyze(const std::vector<std::string_view> &args) {
       dataSpec = *value;
     else if (name == "--primitive")
       primitiveText = *value;
-    else if (name == "--depth") {
-      int a = 0, b = 0, used = 0;
-      if (std::sscanf(value->c_str(), "%d-%d%n", &a, &b, &used) == 2 &&
-          size_t(used) == value->size()) {
-        minDepth = a;
-        maxDepth = b;
-      } else {
-        ok = parseLong(*value, 0, 8, minDepth);
-        maxDepth = minDepth;
-      }
-      ok = ok && 0 <= minDepth && minDepth <= maxDepth && maxDepth <= 8;
-    } else if (name == "--shots")
-      ok = parseLong(*value, 0, 64, shots);
+    else if (name == "--depth")
+      ok = parseDepthRange(*value, 8, minDepth, maxDepth);
+    else if (name == "--shots")
+      ok = parseInteger(*value, 0, 64, shots);
     else if (name == "--count")
-      ok = parseLong(*value, 1, 1000000, count);
+      ok = parseInteger(*value, 1, 1000000, count);
     else if (name == "--windows")
-      ok = parseLong(*value, 1, 100000, windowCount);
+      ok = parseInteger(*value, 1, 100000, windowCount);
     else if (name == "--threads")
-      ok = parseLong(*value, 1, 1024, threads);
+      ok = parseInteger(*value, 1, 1024, threads);
     else if (name == "--seed") {
       long n = 0;
-      ok = parseLong(*value, 0, std::numeric_limits<long>::max(), n);
+      ok = parseInteger(*value, 0, std::numeric_limits<long>::max(), n);
       seed = static_cast<unsigned long long>(n);
     } else if (name == "--aggregate") {
       ok = *value == "max" || *value == "mean";
@@ -234,7 +203,7 @@ int growc::rt::runReport(const std::vector<std::string_view> &args) {
       inputs.push_back(std::string(name));
       continue;
     }
-    std::optional<std::string> value = valueOf(args, i, name);
+    std::optional<std::string> value = optionValue(args, i, name);
     if (!value || value->empty())
       return fail("report: " + std::string(name) + " needs a value");
     if (name == "--html")

@@ -15,6 +15,8 @@
 //===----------------------------------------------------------------------===//
 
 #include "Analyze.h"
+#include "Options.h"
+
 #include "growc/runtime/CpuExecutor.h"
 #ifdef GROWC_HAVE_CUDA
 #include "growc/runtime/CudaExecutor.h"
@@ -529,21 +531,6 @@ int runForward(const std::vector<std::string_view> &args,
   return 0;
 }
 
-/// Splits `--name=value` or takes the value from the next argument
-/// (advancing `i`); nothing if there is none.
-std::optional<std::string>
-optionValue(const std::vector<std::string_view> &args, size_t &i,
-            std::string_view &name) {
-  if (size_t eq = name.find('='); eq != std::string_view::npos) {
-    std::string value(name.substr(eq + 1));
-    name = name.substr(0, eq);
-    return value;
-  }
-  if (i + 1 < args.size())
-    return std::string(args[++i]);
-  return std::nullopt;
-}
-
 /// Decoder layers of a plan's model: parameters model.layers.<i>.*.
 int64_t countLayers(const Plan &plan) {
   int64_t layers = 0;
@@ -688,13 +675,9 @@ int runTrain(const std::vector<std::string_view> &args) {
     std::optional<std::string> value = optionValue(args, i, name);
     if (!value || value->empty())
       return fail("train: " + std::string(name) + " needs a value");
-    auto integer = [&](long long min, long long &outValue) -> bool {
-      char *end = nullptr;
-      long long n = std::strtoll(value->c_str(), &end, 10);
-      if (*end != '\0' || n < min)
-        return false;
-      outValue = n;
-      return true;
+    auto integer = [&](long long min, long long &outValue) {
+      return parseInteger(*value, min, std::numeric_limits<long long>::max(),
+                          outValue);
     };
     bool ok = true;
     if (name == "--weights")
@@ -1084,31 +1067,17 @@ int runEval(const std::vector<std::string_view> &args) {
     std::optional<std::string> value = optionValue(args, i, name);
     if (!value || value->empty())
       return fail("eval: " + std::string(name) + " needs a value");
-    auto number = [&](long min, long max, long &out) -> bool {
-      char *end = nullptr;
-      long n = std::strtol(value->c_str(), &end, 10);
-      if (*end != '\0' || n < min || n > max)
-        return false;
-      out = n;
-      return true;
+    auto number = [&](long min, long max, long &out) {
+      return parseInteger(*value, min, max, out);
     };
     bool ok = true;
     if (name == "--weights")
       weights = *value;
     else if (name == "--primitive")
       primitiveName = *value;
-    else if (name == "--depth") {
-      int a = 0, b = 0, used = 0;
-      if (std::sscanf(value->c_str(), "%d-%d%n", &a, &b, &used) == 2 &&
-          size_t(used) == value->size()) {
-        minDepth = a;
-        maxDepth = b;
-      } else {
-        ok = number(0, 8, minDepth);
-        maxDepth = minDepth;
-      }
-      ok = ok && 0 <= minDepth && minDepth <= maxDepth && maxDepth <= 8;
-    } else if (name == "--shots")
+    else if (name == "--depth")
+      ok = parseDepthRange(*value, 8, minDepth, maxDepth);
+    else if (name == "--shots")
       ok = number(0, 64, shots);
     else if (name == "--count")
       ok = number(1, 1000000, count);
@@ -1179,13 +1148,8 @@ int runSample(const std::vector<std::string_view> &args) {
     std::optional<std::string> value = optionValue(args, i, name);
     if (!value)
       return fail("sample: " + std::string(name) + " needs a value");
-    auto number = [&](long min, long max, long &out) -> bool {
-      char *end = nullptr;
-      long n = std::strtol(value->c_str(), &end, 10);
-      if (value->empty() || *end != '\0' || n < min || n > max)
-        return false;
-      out = n;
-      return true;
+    auto number = [&](long min, long max, long &out) {
+      return parseInteger(*value, min, max, out);
     };
     if (name == "--primitive") {
       primitiveName = *value;
