@@ -57,8 +57,8 @@ def main():
     run([growc, "--import-hf-config", a.config, "-o", model])
     run([growc, "--import-hf-config", a.config, "--num-layers", "2", "-o", shallow])
     shape = ["--batch", str(a.batch), "--seq", str(a.seq)]
-    t_full = min(timed([growc, model] + shape + ["-o", os.path.join(tmp, "full.so")]) for _ in range(3))
-    t_two = min(timed([growc, shallow] + shape + ["-o", os.path.join(tmp, "two.so")]) for _ in range(3))
+    t_full = min(timed([growc, model, "--graph=forward"] + shape + ["-o", os.path.join(tmp, "full.so")]) for _ in range(3))
+    t_two = min(timed([growc, shallow, "--graph=forward"] + shape + ["-o", os.path.join(tmp, "two.so")]) for _ in range(3))
     plan = json.load(open(os.path.join(tmp, "full.plan.json")))
     layers = config["num_hidden_layers"]
     launches = sum(s["op"] == "kernel" for s in plan["steps"])

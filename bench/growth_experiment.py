@@ -69,7 +69,8 @@ def build_artifacts(a, out):
         run([tool("growc"), models["start"], "--graph=train", "--grow=" + method,
              "--stages=%d" % stages, "--quiet"] + shape + ["-o", artifacts[method]])
     forward = os.path.join(out, "forward.so")
-    run([tool("growc"), models["final"], "--batch", "32", "--seq", str(a.eval_seq), "-o", forward])
+    run([tool("growc"), models["final"], "--graph=forward", "--batch", "32", "--seq",
+         str(a.eval_seq), "-o", forward])
     return models, artifacts, forward, stages
 
 

@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""PTX compile report: cold compile time of a model's forward to PTX for
-sm_90, the same at 2 layers (depth must not cost compile time: kernels are
-deduplicated), and ptxas's register / spill / shared-memory report for every
-kernel, kept as a table (and as JSON with --json).
+"""PTX compile report: cold compile time of a model's graph (the forward by
+default, or --graph=loss|grad|train) to PTX for sm_90, the same at 2 layers
+(depth must not cost compile time: kernels are deduplicated), and ptxas's
+register / spill / shared-memory report for every kernel, kept as a table
+(and as JSON with --json).
 
   python3 bench/ptx_report.py [--config examples/smollm-135m/config.json]
-      [--batch 4] [--seq 256] [--repeat 3] [--json out.json]
+      [--graph forward] [--batch 4] [--seq 256] [--repeat 3] [--json out.json]
 
 Needs the CUDA toolkit (ptxas, libdevice) but no GPU.
 """
@@ -20,7 +21,7 @@ import tempfile
 import time
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-BIN = os.path.join(ROOT, "build", "bin")
+BIN = os.path.join(os.environ.get("GROWC_BUILD_DIR", os.path.join(ROOT, "build")), "bin")
 
 
 def run(cmd):
@@ -69,6 +70,8 @@ def main():
     ap.add_argument("--config",
                     default=os.path.join(ROOT, "examples", "smollm-135m",
                                          "config.json"))
+    ap.add_argument("--graph", default="forward",
+                    choices=["forward", "loss", "grad", "train"])
     ap.add_argument("--batch", type=int, default=4)
     ap.add_argument("--seq", type=int, default=256)
     ap.add_argument("--repeat", type=int, default=3)
@@ -87,7 +90,7 @@ def main():
         run([growc, "--import-hf-config", a.config, "--num-layers", "2",
              "--block-size", "1", "-o", two])
         layers = len(re.findall(r"grow\.layer ", open(full).read()))
-        shape = ["--batch", str(a.batch), "--seq", str(a.seq)]
+        shape = ["--graph=" + a.graph, "--batch", str(a.batch), "--seq", str(a.seq)]
         ptx = os.path.join(tmp, "fwd.ptx")
         t_full = best_time([growc, full] + shape + ["-o", ptx], a.repeat)
         t_two = best_time([growc, two] + shape +
@@ -100,26 +103,26 @@ def main():
         n_gemms = sum(1 for s in steps if s["op"] == "gemm")
 
     name = os.path.basename(os.path.dirname(a.config)) or a.config
-    print("PTX for sm_90: %s forward, B=%d, T=%d (%d layers)" %
-          (name, a.batch, a.seq, layers))
+    print("PTX for sm_90: %s %s graph, B=%d, T=%d (%d layers)" %
+          (name, a.graph, a.batch, a.seq, layers))
     print("  cold compile to PTX (best of %d): %.2f s (%d layers) vs %.2f s "
           "(2 layers): ratio %.2fx" % (a.repeat, t_full, layers, t_two,
                                         t_full / t_two))
-    print("  %d kernels, %d launches and %d GEMMs per forward" %
+    print("  %d kernels, %d launches and %d GEMMs per run" %
           (len(kernels), n_kernel_steps, n_gemms))
-    print("  %-8s %5s %6s %7s %7s %6s  %-14s %s" %
+    print("  %-16s %5s %6s %7s %7s %6s  %-14s %s" %
           ("kernel", "regs", "spillS", "spillL", "stack", "smem", "grid",
            "block"))
     for k in sorted(kernels):
         r, l = kernels[k], launches.get(k, {})
-        print("  %-8s %5d %6d %7d %7d %6d  %-14s %s" %
+        print("  %-16s %5d %6d %7d %7d %6d  %-14s %s" %
               (k, r.get("registers", -1), r.get("spill_stores", -1),
                r.get("spill_loads", -1), r.get("stack", -1), r["smem"],
                "x".join(map(str, l.get("grid", []))),
                "x".join(map(str, l.get("block", [])))))
     if a.json:
         with open(a.json, "w") as f:
-            json.dump({"model": name, "batch": a.batch, "seq": a.seq,
+            json.dump({"model": name, "graph": a.graph, "batch": a.batch, "seq": a.seq,
                        "layers": layers, "compile_s": t_full,
                        "compile_two_layers_s": t_two, "kernels": kernels,
                        "launches": launches}, f, indent=2)

@@ -44,7 +44,7 @@ echo "== 4. the Prop-alpha schedule of a SmolLM-1.7B LIDAS run (b = 4, 6 stages)
 
 echo
 echo "== 5. compile the grown model to native CPU kernels and run its forward pass"
-"$growc" "$out/tiny-lidas.mlir" --batch 2 --seq 32 -o "$out/tiny-lidas.so"
+"$growc" "$out/tiny-lidas.mlir" --graph=forward --batch 2 --seq 32 -o "$out/tiny-lidas.so"
 /usr/bin/python3 - "$root" "$out/tokens.safetensors" <<'PY'
 import sys
 sys.path.insert(0, sys.argv[1] + "/test/Reference")
@@ -60,7 +60,8 @@ python3 -c "import json; p = json.load(open('$out/tiny-lidas.plan.json')); \
 print('plan: %d kernels, %d steps, arena %.1f MB' % (len(p['kernels']), len(p['steps']), p['arena_size'] / 1e6))"
 
 echo
-echo "== 6. compile the grown model to PTX for sm_90 (kernels + launch plan)"
+echo "== 6. compile the grown model's training step (the default graph) to PTX for"
+echo "      sm_90: kernels + launch plan"
 mkdir -p "$out/gpu"
 if "$growc" "$out/tiny-lidas.mlir" --batch 2 --seq 32 \
     -o "$out/gpu/tiny-lidas.ptx" 2>"$out/gpu/error.txt"; then

@@ -31,7 +31,7 @@ prepare)
     read -r name config layers batch seq <<<"$entry"
     "$build/bin/growc" --import-hf-config "$root/$config" --num-layers "$layers" \
       -o "$kit/art/$name.mlir"
-    "$build/bin/growc" "$kit/art/$name.mlir" --batch "$batch" --seq "$seq" \
+    "$build/bin/growc" "$kit/art/$name.mlir" --graph=forward --batch "$batch" --seq "$seq" \
       -o "$kit/art/$name.ptx"
   done
   du -sh "$kit"

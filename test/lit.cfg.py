@@ -50,6 +50,27 @@ if chromium and os.path.exists(plotly_js):
     if "GROWC_PLOTLY_JS" in os.environ:
         config.environment["GROWC_PLOTLY_JS"] = os.environ["GROWC_PLOTLY_JS"]
 
+# MPI (Debian's openmpi-bin, and a growc-run linked with libmpi), for the
+# data-parallel training tests (growc-run train --nproc N, mpirun). OpenMPI
+# refuses to run as root unless told, and containers often run as root.
+mpirun = shutil.which("mpirun")
+growc_run = os.path.join(config.growc_tools_dir, "growc-run")
+def links_mpi(binary):
+    try:
+        out = subprocess.run(["ldd", binary], capture_output=True, text=True,
+                             timeout=60).stdout
+    except (OSError, subprocess.TimeoutExpired):
+        return False
+    return "libmpi" in out
+
+if mpirun and links_mpi(growc_run):
+    config.available_features.add("mpi")
+    config.substitutions.append(("%mpirun", mpirun + " --oversubscribe"))
+    for name in ("OMPI_ALLOW_RUN_AS_ROOT", "OMPI_ALLOW_RUN_AS_ROOT_CONFIRM"):
+        config.environment[name] = "1"
+    config.environment["OMPI_MCA_btl_vader_single_copy_mechanism"] = "none"
+    config.environment["OMPI_MCA_mpi_yield_when_idle"] = "1"
+
 # The CUDA toolkit (ptxas and libdevice), for compiling and checking PTX
 # offline; no GPU needed.
 cuda_home = os.environ.get("CUDA_HOME", "/usr/local/cuda")

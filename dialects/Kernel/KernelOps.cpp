@@ -14,6 +14,22 @@ void GrowKDialect::initialize() {
       >();
 }
 
+/// The buffer of every operand of a destination-style op being bufferized.
+static FailureOr<SmallVector<Value>>
+operandBuffers(Operation *op, RewriterBase &rewriter,
+               const bufferization::BufferizationOptions &options,
+               bufferization::BufferizationState &state) {
+  SmallVector<Value> buffers;
+  for (Value operand : op->getOperands()) {
+    FailureOr<Value> buffer =
+        bufferization::getBuffer(rewriter, operand, options, state);
+    if (failed(buffer))
+      return failure();
+    buffers.push_back(*buffer);
+  }
+  return buffers;
+}
+
 LogicalResult MatmulOp::verify() {
   ArrayRef<int64_t> a = getLhs().getType().getShape();
   ArrayRef<int64_t> b = getRhs().getType().getShape();
@@ -33,6 +49,84 @@ LogicalResult MatmulOp::verify() {
   if (getAcc() && getAcc().getType() != getResult().getType())
     return emitOpError("acc must have the result type ")
            << getResult().getType() << ", got " << getAcc().getType();
+  return success();
+}
+
+LogicalResult AllReduceOp::verify() {
+  auto value = cast<ShapedType>(getValue().getType());
+  bool onTensors = isa<RankedTensorType>(value);
+  if (!value.hasStaticShape() || !value.getElementType().isF32())
+    return emitOpError("reduces a static f32 tensor or memref, got ") << value;
+  if (onTensors != bool(getResult()))
+    return emitOpError(onTensors ? "on tensors has one result"
+                                 : "on memrefs has no result");
+  if (onTensors && getResult().getType() != value)
+    return emitOpError("result type must be the value's type ") << value;
+  if (Value when = getWhen()) {
+    auto flag = cast<ShapedType>(when.getType());
+    if (isa<RankedTensorType>(flag) != onTensors || !flag.hasStaticShape() ||
+        flag.getNumElements() != 1 || !flag.getElementType().isF32())
+      return emitOpError("'when' must be a one-element f32 ")
+             << (onTensors ? "tensor" : "memref") << ", got " << flag;
+  }
+  if (getReduction() != "mean" && getReduction() != "sum")
+    return emitOpError("reduction must be \"mean\" or \"sum\", got \"")
+           << getReduction() << "\"";
+  return success();
+}
+
+void AllReduceOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  if (!isa<MemRefType>(getValue().getType()))
+    return;
+  effects.emplace_back(MemoryEffects::Read::get(), &getValueMutable(),
+                       SideEffects::DefaultResource::get());
+  effects.emplace_back(MemoryEffects::Write::get(), &getValueMutable(),
+                       SideEffects::DefaultResource::get());
+  for (OpOperand &when : getWhenMutable())
+    effects.emplace_back(MemoryEffects::Read::get(), &when,
+                         SideEffects::DefaultResource::get());
+}
+
+bool AllReduceOp::bufferizesToMemoryRead(OpOperand &,
+                                         const bufferization::AnalysisState &) {
+  return true;
+}
+
+bool AllReduceOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return operand.getOperandNumber() == 0;
+}
+
+bufferization::AliasingValueList
+AllReduceOp::getAliasingValues(OpOperand &operand,
+                               const bufferization::AnalysisState &) {
+  if (operand.getOperandNumber() != 0)
+    return {};
+  return {{getResult(), bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+AllReduceOp::bufferize(RewriterBase &rewriter,
+                       const bufferization::BufferizationOptions &options,
+                       bufferization::BufferizationState &state) {
+  FailureOr<Value> value =
+      bufferization::getBuffer(rewriter, getValue(), options, state);
+  if (failed(value))
+    return failure();
+  Value when;
+  if (getWhen()) {
+    FailureOr<Value> flag =
+        bufferization::getBuffer(rewriter, getWhen(), options, state);
+    if (failed(flag))
+      return failure();
+    when = *flag;
+  }
+  rewriter.setInsertionPoint(*this);
+  AllReduceOp::create(rewriter, getLoc(), Type(), *value, when,
+                      getReductionAttr());
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, *value);
   return success();
 }
 
@@ -113,19 +207,115 @@ LogicalResult
 AttentionOp::bufferize(RewriterBase &rewriter,
                        const bufferization::BufferizationOptions &options,
                        bufferization::BufferizationState &state) {
-  SmallVector<Value> buffers;
-  for (Value operand : getOperands()) {
-    FailureOr<Value> buffer =
-        bufferization::getBuffer(rewriter, operand, options, state);
-    if (failed(buffer))
-      return failure();
-    buffers.push_back(*buffer);
-  }
+  FailureOr<SmallVector<Value>> buffers =
+      operandBuffers(*this, rewriter, options, state);
+  if (failed(buffers))
+    return failure();
   rewriter.setInsertionPoint(*this);
-  AttentionOp::create(rewriter, getLoc(), TypeRange{}, buffers[0], buffers[1],
-                      buffers[2], buffers[3], getHeads(), getKvHeads(),
-                      getSeqLen(), getKeyBlock());
-  bufferization::replaceOpWithBufferizedValues(rewriter, *this, buffers[3]);
+  AttentionOp::create(rewriter, getLoc(), TypeRange{}, (*buffers)[0],
+                      (*buffers)[1], (*buffers)[2], (*buffers)[3], getHeads(),
+                      getKvHeads(), getSeqLen(), getKeyBlock());
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, (*buffers)[3]);
+  return success();
+}
+
+LogicalResult AttentionGradOp::verify() {
+  SmallVector<Value> operands = {getQ(),      getK(),     getV(),
+                                 getO(),      getDout(),  getDqInit(),
+                                 getDkInit(), getDvInit()};
+  bool onTensors = isa<RankedTensorType>(getQ().getType());
+  for (Value operand : operands) {
+    auto type = cast<ShapedType>(operand.getType());
+    if (isa<RankedTensorType>(type) != onTensors)
+      return emitOpError("operands must be all tensors or all memrefs");
+    if (!type.hasRank() || type.getRank() != 2 || !type.hasStaticShape() ||
+        !type.getElementType().isF32())
+      return emitOpError("operands must be static 2-D f32, got ") << type;
+  }
+  if (onTensors ? getNumResults() != 3 : getNumResults() != 0)
+    return emitOpError(onTensors ? "on tensors has three results (dq, dk, dv)"
+                                 : "on memrefs has no result");
+  auto shape = [](Value v) { return cast<ShapedType>(v.getType()); };
+  if (onTensors)
+    for (auto [result, init] : llvm::zip(
+             getResults(), ValueRange{getDqInit(), getDkInit(), getDvInit()}))
+      if (result.getType() != init.getType())
+        return emitOpError("result types must be the init types");
+  ShapedType q = shape(getQ());
+  int64_t rows = q.getDimSize(0), heads = getHeads(), kvHeads = getKvHeads();
+  for (Value operand : operands)
+    if (shape(operand).getDimSize(0) != rows)
+      return emitOpError("every operand must have ")
+             << rows << " rows, got " << operand.getType();
+  if (rows % getSeqLen() != 0)
+    return emitOpError("rows (")
+           << rows << ") must be a multiple of seq_len (" << getSeqLen() << ")";
+  if (heads % kvHeads != 0)
+    return emitOpError("heads (")
+           << heads << ") must be a multiple of kv_heads (" << kvHeads << ")";
+  if (q.getDimSize(1) % heads != 0)
+    return emitOpError("q width ")
+           << q.getDimSize(1) << " is not heads x head_dim";
+  int64_t qWidth = q.getDimSize(1), kvWidth = kvHeads * (qWidth / heads);
+  for (Value operand : {getO(), getDout(), getDqInit()})
+    if (shape(operand).getDimSize(1) != qWidth)
+      return emitOpError("o, dout and dq_init must have the shape of q");
+  for (Value operand : {getK(), getV(), getDkInit(), getDvInit()})
+    if (shape(operand).getDimSize(1) != kvWidth)
+      return emitOpError("k, v, dk_init and dv_init must be [rows, kv_heads "
+                         "x head_dim = ")
+             << kvWidth << "]";
+  return success();
+}
+
+void AttentionGradOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  if (!isa<MemRefType>(getQ().getType()))
+    return;
+  for (OpOperand &operand : getOperation()->getOpOperands())
+    effects.emplace_back(
+        operand.getOperandNumber() < 5
+            ? static_cast<MemoryEffects::Effect *>(MemoryEffects::Read::get())
+            : MemoryEffects::Write::get(),
+        &operand, SideEffects::DefaultResource::get());
+}
+
+bool AttentionGradOp::bufferizesToMemoryRead(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  // The gradients are only written.
+  return operand.getOperandNumber() < 5;
+}
+
+bool AttentionGradOp::bufferizesToMemoryWrite(
+    OpOperand &operand, const bufferization::AnalysisState &) {
+  return operand.getOperandNumber() >= 5;
+}
+
+bufferization::AliasingValueList
+AttentionGradOp::getAliasingValues(OpOperand &operand,
+                                   const bufferization::AnalysisState &) {
+  unsigned number = operand.getOperandNumber();
+  if (number < 5)
+    return {};
+  return {
+      {getResults()[number - 5], bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+AttentionGradOp::bufferize(RewriterBase &rewriter,
+                           const bufferization::BufferizationOptions &options,
+                           bufferization::BufferizationState &state) {
+  FailureOr<SmallVector<Value>> buffers =
+      operandBuffers(*this, rewriter, options, state);
+  if (failed(buffers))
+    return failure();
+  rewriter.setInsertionPoint(*this);
+  ArrayRef<Value> b = *buffers;
+  AttentionGradOp::create(rewriter, getLoc(), TypeRange{}, b[0], b[1], b[2],
+                          b[3], b[4], b[5], b[6], b[7], getHeads(),
+                          getKvHeads(), getSeqLen(), getKeyBlock());
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, b.take_back(3));
   return success();
 }
 

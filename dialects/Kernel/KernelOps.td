@@ -64,6 +64,43 @@ def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure]> {
   let hasVerifier = 1;
 }
 
+def GrowK_AllReduceOp : Op<GrowK_Dialect, "all_reduce", [
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferize", "bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues"]>]> {
+  let summary = "Data parallelism: a value reduced over the ranks, in place";
+  let description = [{
+    The point of a train graph where each rank's gradient becomes the mean
+    (`reduction = "mean"`, the default) or sum over every rank of the
+    data-parallel run. Every use of the gradient (the clip norm, AdamW)
+    reads the result, so nothing can read it before the ranks agree. With
+    `when`, a `[1]` f32 flag, the reduction happens only where the flag is
+    > 0.5 and is the identity otherwise (gradient accumulation: only the
+    applying micro-batch communicates).
+
+    A library call, like `growk.matmul`: never generated, a boundary for
+    kernel formation, and a plan step of its own (`all_reduce`,
+    docs/plan.md) that the runtime performs through its collective engine
+    (MPI on the CPU, NCCL on the GPU) and skips in a one-process run. It
+    bufferizes in place; on memrefs it has no result.
+
+    ```mlir
+    %g2 = growk.all_reduce %g : tensor<64x64xf32> -> tensor<64x64xf32>
+    %s2 = growk.all_reduce %s when(%apply : tensor<1xf32>) : tensor<64xf32> -> tensor<64xf32>
+    growk.all_reduce %buffer {reduction = "sum"} : memref<64xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$value, Optional<AnyShaped>:$when,
+                       DefaultValuedAttr<StrAttr, "\"mean\"">:$reduction);
+  let results = (outs Optional<AnyRankedTensor>:$result);
+  let assemblyFormat = [{
+    $value (`when` `(` $when^ `:` type($when) `)`)? attr-dict `:`
+    type($value) (`->` type($result)^)?
+  }];
+  let hasVerifier = 1;
+}
+
 def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
     DestinationStyleOpInterface,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
@@ -104,6 +141,71 @@ def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
   let extraClassDeclaration = [{
     ::mlir::MutableOperandRange getDpsInitsMutable() {
       return getInitMutable();
+    }
+    int64_t getHeadDim() {
+      return ::llvm::cast<::mlir::ShapedType>(getQ().getType())
+                 .getDimSize(1) / getHeads();
+    }
+    int64_t getBatch() {
+      return ::llvm::cast<::mlir::ShapedType>(getQ().getType())
+                 .getDimSize(0) / getSeqLen();
+    }
+  }];
+  let hasVerifier = 1;
+}
+
+def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
+    DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferize", "bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues"]>]> {
+  let summary = "The VJP of growk.attention: dq, dk, dv from q, k, v, o, dout";
+  let description = [{
+    The gradients of `o = growk.attention(q, k, v)` (same layouts and
+    attributes) for the output cotangent `dout` (`[B·T, heads · hd]`):
+    `dq` like `q`, `dk` and `dv` like `k` and `v` (summed over each KV
+    head's group of query heads), written to `dq_init`, `dk_init` and
+    `dv_init`. `o` is the forward's output, used for
+    `D = rowsum(dout ∘ o)`, so that `dS = P ∘ (dP − D)` needs no second
+    look at the probabilities.
+
+    Flash-style: the scores are recomputed tile by tile from `q` and `k`
+    and never exist whole. `growc-expand-attention` writes the CPU form
+    (one block per sample and KV head; for each query tile of `key_block`
+    rows, a pass over the key tiles at or before it for the row
+    log-sum-exp, then a second pass accumulating dq for the tile and dk,
+    dv for the key tiles); the GPU distribution is
+    `growc-distribute-kernels`'. Destination-style: it bufferizes in place
+    into the three inits; on memrefs it has no results.
+
+    ```mlir
+    %dq, %dk, %dv = growk.attention_grad
+        ins(%q, %k, %v, %o, %do : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x64xf32>, tensor<16x64xf32>)
+        outs(%dqi, %dki, %dvi : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>)
+        {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+        -> tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>
+    ```
+  }];
+  let arguments = (ins AnyShaped:$q, AnyShaped:$k, AnyShaped:$v,
+                       AnyShaped:$o, AnyShaped:$dout,
+                       AnyShaped:$dq_init, AnyShaped:$dk_init,
+                       AnyShaped:$dv_init,
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$heads,
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$kv_heads,
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$seq_len,
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$key_block);
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    `ins` `(` $q `,` $k `,` $v `,` $o `,` $dout `:` type($q) `,` type($k) `,`
+        type($v) `,` type($o) `,` type($dout) `)`
+    `outs` `(` $dq_init `,` $dk_init `,` $dv_init `:` type($dq_init) `,`
+        type($dk_init) `,` type($dv_init) `)` attr-dict
+        (`->` type($results)^)?
+  }];
+  let extraClassDeclaration = [{
+    ::mlir::MutableOperandRange getDpsInitsMutable() {
+      return ::mlir::MutableOperandRange(getOperation(), 5, 3);
     }
     int64_t getHeadDim() {
       return ::llvm::cast<::mlir::ShapedType>(getQ().getType())

@@ -138,8 +138,8 @@ def main():
     forwards = {}
     for m in models:
         forwards[m] = os.path.join(a.out, m + ".fwd.so")
-        run([tool("growc"), final_model[m], "--batch", "16", "--seq", "256", "--quiet",
-             "-o", forwards[m]])
+        run([tool("growc"), final_model[m], "--graph=forward", "--batch", "16", "--seq", "256",
+             "--quiet", "-o", forwards[m]])
     train_text, held_text = corpora(a.out)
     data = ("mix:text:%s,primitives:var-assign-math:0-2:answers,"
             "primitives:induction-copy:answers" % train_text)

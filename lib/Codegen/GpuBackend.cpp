@@ -56,6 +56,157 @@ std::optional<int64_t> staticTripCount(scf::ForallOp forall, unsigned dim) {
   return *ub;
 }
 
+/// Whether `op` is or contains a thread-mapped scf.forall.
+bool hasThreadLoops(Operation *op) {
+  return op
+      ->walk([](scf::ForallOp forall) {
+        return forall.getMapping() ? WalkResult::interrupt()
+                                   : WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
+/// Clones the body of a block (the grid forall's, or a region of block-level
+/// control flow inside it) into a gpu.launch body: each thread loop runs
+/// its body once per thread, guarded when narrower than the block, and a
+/// gpu.barrier separates it from anything after it that may read memory.
+/// scf.for / scf.if holding thread loops stay block-level (their bounds and
+/// conditions are the same in every thread, so every thread reaches the
+/// same barriers).
+class LaunchBodyBuilder {
+public:
+  LaunchBodyBuilder(OpBuilder &b, IRMapping &mapping, Value threadId,
+                    int64_t blockSize)
+      : b(b), mapping(mapping), threadId(threadId), blockSize(blockSize) {}
+
+  LogicalResult cloneBlock(Block &source, bool top) {
+    for (Operation &op : source.without_terminator()) {
+      if (top && isa<memref::AllocOp>(op))
+        continue; // workgroup memory
+      if (auto threads = dyn_cast<scf::ForallOp>(op);
+          threads && threads.getMapping()) {
+        cloneThreadLoop(threads);
+        continue;
+      }
+      if (!hasThreadLoops(&op)) {
+        // Everything the thread loops wrote is visible to a later read.
+        if (pendingBarrier && !isMemoryEffectFree(&op))
+          barrier();
+        b.clone(op, mapping);
+        continue;
+      }
+      if (pendingBarrier)
+        barrier();
+      if (auto loop = dyn_cast<scf::ForOp>(op)) {
+        if (failed(cloneFor(loop)))
+          return failure();
+      } else if (auto branch = dyn_cast<scf::IfOp>(op)) {
+        if (failed(cloneIf(branch)))
+          return failure();
+      } else {
+        return op.emitOpError("thread loops may only be nested in scf.for "
+                              "and scf.if at block level");
+      }
+    }
+    return success();
+  }
+
+  /// Ends a region: its thread loops' writes are visible after it (and to
+  /// the next iteration of a loop).
+  void flush() {
+    if (pendingBarrier)
+      barrier();
+  }
+
+private:
+  void barrier() {
+    gpu::BarrierOp::create(b, b.getUnknownLoc());
+    pendingBarrier = false;
+  }
+
+  void cloneThreadLoop(scf::ForallOp threads) {
+    if (pendingBarrier)
+      barrier();
+    Location loc = threads.getLoc();
+    int64_t count = *staticTripCount(threads, 0);
+    OpBuilder::InsertionGuard guard(b);
+    if (count < blockSize) {
+      Value bound = arith::ConstantIndexOp::create(b, loc, count);
+      Value active = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                           threadId, bound);
+      auto ifOp = scf::IfOp::create(b, loc, active, /*withElse=*/false);
+      b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    }
+    mapping.map(threads.getInductionVar(0), threadId);
+    for (Operation &nested : threads.getBody()->without_terminator())
+      b.clone(nested, mapping);
+    pendingBarrier = true;
+  }
+
+  LogicalResult cloneFor(scf::ForOp loop) {
+    auto clone = scf::ForOp::create(
+        b, loop.getLoc(), mapping.lookupOrDefault(loop.getLowerBound()),
+        mapping.lookupOrDefault(loop.getUpperBound()),
+        mapping.lookupOrDefault(loop.getStep()),
+        llvm::map_to_vector(loop.getInitArgs(), [&](Value v) {
+          return mapping.lookupOrDefault(v);
+        }));
+    mapping.map(loop.getInductionVar(), clone.getInductionVar());
+    for (auto [from, to] :
+         llvm::zip(loop.getRegionIterArgs(), clone.getRegionIterArgs()))
+      mapping.map(from, to);
+    for (auto [from, to] : llvm::zip(loop.getResults(), clone.getResults()))
+      mapping.map(from, to);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(clone.getBody());
+    if (!clone.getBody()->empty())
+      b.setInsertionPoint(clone.getBody()->getTerminator());
+    if (failed(cloneBlock(*loop.getBody(), /*top=*/false)))
+      return failure();
+    flush();
+    auto yield = cast<scf::YieldOp>(loop.getBody()->getTerminator());
+    if (clone.getBody()->mightHaveTerminator())
+      clone.getBody()->getTerminator()->erase();
+    b.setInsertionPointToEnd(clone.getBody());
+    scf::YieldOp::create(b, yield.getLoc(),
+                         llvm::map_to_vector(yield.getOperands(), [&](Value v) {
+                           return mapping.lookupOrDefault(v);
+                         }));
+    return success();
+  }
+
+  LogicalResult cloneIf(scf::IfOp branch) {
+    auto clone =
+        scf::IfOp::create(b, branch.getLoc(), branch.getResultTypes(),
+                          mapping.lookupOrDefault(branch.getCondition()),
+                          /*withElse=*/!branch.getElseRegion().empty());
+    for (auto [from, to] : llvm::zip(branch.getResults(), clone.getResults()))
+      mapping.map(from, to);
+    for (auto [from, to] :
+         {std::make_pair(&branch.getThenRegion(), &clone.getThenRegion()),
+          std::make_pair(&branch.getElseRegion(), &clone.getElseRegion())}) {
+      if (from->empty())
+        continue;
+      OpBuilder::InsertionGuard guard(b);
+      Block &target = to->front();
+      if (target.mightHaveTerminator())
+        target.getTerminator()->erase();
+      b.setInsertionPointToEnd(&target);
+      if (failed(cloneBlock(from->front(), /*top=*/false)))
+        return failure();
+      flush();
+      b.clone(*from->front().getTerminator(), mapping);
+    }
+    return success();
+  }
+
+  OpBuilder &b;
+  IRMapping &mapping;
+  Value threadId;
+  int64_t blockSize;
+  bool pendingBarrier = false;
+};
+
 /// Replaces the block-mapped forall of `kernel` by a gpu.launch.
 LogicalResult mapKernelToLaunch(func::FuncOp kernel) {
   SmallVector<scf::ForallOp> grids;
@@ -79,20 +230,27 @@ LogicalResult mapKernelToLaunch(func::FuncOp kernel) {
   // guarded.
   int64_t blockSize = 1;
   SmallVector<memref::AllocOp> shared;
-  for (Operation &op : grid.getBody()->without_terminator()) {
-    if (auto threads = dyn_cast<scf::ForallOp>(op)) {
-      std::optional<int64_t> n =
-          threads.getRank() == 1 ? staticTripCount(threads, 0) : std::nullopt;
-      if (!n)
-        return threads.emitOpError("thread loops must be 1-D, static and "
-                                   "normalised");
-      blockSize = std::max(blockSize, *n);
-    } else if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
-      if (!alloc.getType().hasStaticShape())
-        return alloc.emitOpError("per-block buffers must be static");
-      shared.push_back(alloc);
-    }
+  for (auto alloc : grid.getBody()->getOps<memref::AllocOp>()) {
+    if (!alloc.getType().hasStaticShape())
+      return alloc.emitOpError("per-block buffers must be static");
+    shared.push_back(alloc);
   }
+  WalkResult walk =
+      grid.getBody()->walk<WalkOrder::PreOrder>([&](scf::ForallOp threads) {
+        if (!threads.getMapping())
+          return WalkResult::advance();
+        std::optional<int64_t> n =
+            threads.getRank() == 1 ? staticTripCount(threads, 0) : std::nullopt;
+        if (!n) {
+          threads.emitOpError(
+              "thread loops must be 1-D, static and normalised");
+          return WalkResult::interrupt();
+        }
+        blockSize = std::max(blockSize, *n);
+        return WalkResult::skip();
+      });
+  if (walk.wasInterrupted())
+    return failure();
   if (blockSize > 1024)
     return grid.emitOpError("blocks have at most 1024 threads, got ")
            << blockSize;
@@ -124,45 +282,26 @@ LogicalResult mapKernelToLaunch(func::FuncOp kernel) {
   for (auto [alloc, attribution] :
        llvm::zip(shared, launch.getWorkgroupAttributions()))
     mapping.map(alloc.getResult(), attribution);
-  // Constants used inside are rematerialised in the launch, so that only
-  // buffers cross into the kernel.
+  // Constants and reshapes used inside are rematerialised in the launch, so
+  // that only buffers cross into the kernel, each once (two reshapes of
+  // one buffer would otherwise be two parameters for the same pointer).
+  std::function<void(Value)> rematerialise = [&](Value value) {
+    Operation *def = value.getDefiningOp();
+    if (!def || grid->isAncestor(def) || mapping.contains(value) ||
+        !isa<arith::ConstantOp, memref::CollapseShapeOp, memref::ExpandShapeOp>(
+            def))
+      return;
+    for (Value operand : def->getOperands())
+      rematerialise(operand);
+    b.clone(*def, mapping);
+  };
   grid.getBody()->walk([&](Operation *nested) {
     for (Value operand : nested->getOperands())
-      if (auto constant = operand.getDefiningOp<arith::ConstantOp>())
-        if (!grid->isAncestor(constant) && !mapping.contains(operand))
-          mapping.map(operand, b.clone(*constant)->getResult(0));
+      rematerialise(operand);
   });
-  Value threadId = launch.getThreadIds().x;
-  SmallVector<Operation *> bodyOps;
-  for (Operation &op : grid.getBody()->without_terminator())
-    bodyOps.push_back(&op);
-  bool pendingBarrier = false;
-  for (Operation *op : bodyOps) {
-    if (isa<memref::AllocOp>(op))
-      continue;
-    auto threads = dyn_cast<scf::ForallOp>(op);
-    if (!threads) {
-      b.clone(*op, mapping);
-      continue;
-    }
-    // Everything the previous thread loop wrote is visible to this one.
-    if (pendingBarrier)
-      gpu::BarrierOp::create(b, loc);
-    int64_t count = *staticTripCount(threads, 0);
-    Block *target = &body;
-    if (count < blockSize) {
-      Value active = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
-                                           threadId, cst(count));
-      auto guard = scf::IfOp::create(b, loc, active, /*withElse=*/false);
-      target = guard.thenBlock();
-      b.setInsertionPoint(target->getTerminator());
-    }
-    mapping.map(threads.getInductionVar(0), threadId);
-    for (Operation &nested : threads.getBody()->without_terminator())
-      b.clone(nested, mapping);
-    b.setInsertionPointToEnd(&body);
-    pendingBarrier = true;
-  }
+  LaunchBodyBuilder builder(b, mapping, launch.getThreadIds().x, blockSize);
+  if (failed(builder.cloneBlock(*grid.getBody(), /*top=*/true)))
+    return failure();
   gpu::TerminatorOp::create(b, loc);
   grid.erase();
   return success();
@@ -281,7 +420,7 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
   std::string pipeline =
       "nvvm-attach-target{chip=" + options.chip +
       " features=" + options.features + " O=3 l=" + libdevice +
-      "},gpu.module(lower-affine,convert-scf-to-cf,"
+      "},gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
       "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},canonicalize,cse,"
       "reconcile-unrealized-casts),gpu-module-to-binary{format=isa}";
   PassManager pm(ctx);

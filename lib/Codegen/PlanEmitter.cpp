@@ -7,6 +7,12 @@
 // outputs get their own bytes; intermediates share bytes whenever their
 // lifetimes (first definition to last use, views included) do not overlap.
 //
+// Data parallelism: the train graph's growk.all_reduce ops (one per
+// gradient, all after the backward pass) become `all_reduce` steps over
+// buckets of gradients, each placed right after the step that completes the
+// bucket's last gradient, so that an executor with a second stream (NCCL on
+// the GPU) reduces it while the backward pass continues.
+//
 //===----------------------------------------------------------------------===//
 
 #include "growc/Codegen/Codegen.h"
@@ -62,9 +68,20 @@ struct Buffer {
   bool persistent = false;
 };
 
+/// A gradient to reduce over the ranks (a growk.all_reduce of the host).
+struct PendingReduce {
+  unsigned buffer = 0;
+  int64_t when = -1; ///< flag buffer, -1: always
+  StringRef reduction;
+  /// Steps [ready, deadline) may hold its all_reduce: after the last step
+  /// that touches the buffer before the op, before the first one after it.
+  size_t ready = 0, deadline = 0;
+};
+
 class PlanBuilder {
 public:
-  explicit PlanBuilder(func::FuncOp host) : host(host) {}
+  PlanBuilder(func::FuncOp host, int64_t bucketBytes)
+      : host(host), bucketBytes(bucketBytes) {}
 
   llvm::Expected<json::Object> build(StringRef target, StringRef kernelsFile);
 
@@ -91,8 +108,14 @@ private:
     return buffers.size() - 1;
   }
   void assignOffsets();
+  /// Groups `reduces` into buckets of at most `bucketBytes` (a gradient
+  /// larger than that is a bucket of its own) and inserts their steps.
+  void insertAllReduceSteps(json::Array &steps,
+                            ArrayRef<SmallVector<unsigned>> stepBuffers,
+                            MutableArrayRef<PendingReduce> reduces);
 
   func::FuncOp host;
+  int64_t bucketBytes;
   SmallVector<Buffer> buffers;
   DenseMap<Value, unsigned> bufferIds;
   DenseMap<Value, int64_t> byteOffsets;
@@ -150,6 +173,79 @@ void PlanBuilder::assignOffsets() {
     }
     placed.push_back(&buffer);
   }
+}
+
+void PlanBuilder::insertAllReduceSteps(
+    json::Array &steps, ArrayRef<SmallVector<unsigned>> stepBuffers,
+    MutableArrayRef<PendingReduce> reduces) {
+  // `ready` was the op's position; move it back past the steps that touch
+  // neither the buffer nor its flag, and find the first later step that
+  // touches the buffer.
+  for (PendingReduce &r : reduces) {
+    size_t position = r.ready;
+    auto touches = [&](size_t step) {
+      return llvm::is_contained(stepBuffers[step], r.buffer);
+    };
+    auto touchesFlag = [&](size_t step) {
+      return r.when >= 0 &&
+             llvm::is_contained(stepBuffers[step], unsigned(r.when));
+    };
+    while (r.ready > 0 && !touches(r.ready - 1) && !touchesFlag(r.ready - 1))
+      --r.ready;
+    r.deadline = position;
+    while (r.deadline < steps.size() && !touches(r.deadline))
+      ++r.deadline;
+  }
+  // By readiness; ties keep the ops' order (their positions in `reduces`).
+  SmallVector<size_t> order(reduces.size());
+  for (size_t i = 0; i < order.size(); ++i)
+    order[i] = i;
+  llvm::sort(order, [&](size_t a, size_t b) {
+    return std::make_pair(reduces[a].ready, a) <
+           std::make_pair(reduces[b].ready, b);
+  });
+  struct Bucket {
+    SmallVector<unsigned> buffers;
+    int64_t bytes = 0, when = -1;
+    StringRef reduction;
+    size_t position = 0, deadline = SIZE_MAX;
+  };
+  SmallVector<Bucket> buckets;
+  for (size_t i : order) {
+    const PendingReduce &r = reduces[i];
+    int64_t size = buffers[r.buffer].size;
+    Bucket *last = buckets.empty() ? nullptr : &buckets.back();
+    // A gradient joins the open bucket if it fits, agrees on how it is
+    // reduced and is ready before every member must be reduced.
+    if (!last || last->bytes + size > bucketBytes || last->when != r.when ||
+        last->reduction != r.reduction || r.ready > last->deadline ||
+        llvm::is_contained(last->buffers, r.buffer)) {
+      buckets.emplace_back();
+      last = &buckets.back();
+      last->when = r.when;
+      last->reduction = r.reduction;
+    }
+    last->buffers.push_back(r.buffer);
+    last->bytes += size;
+    last->position = std::max(last->position, r.ready);
+    last->deadline = std::min(last->deadline, r.deadline);
+  }
+  json::Array merged;
+  size_t next = 0;
+  for (size_t i = 0; i <= steps.size(); ++i) {
+    for (; next < buckets.size() && buckets[next].position == i; ++next) {
+      json::Array ids;
+      for (unsigned id : buckets[next].buffers)
+        ids.push_back(id);
+      merged.push_back(json::Object{{"op", "all_reduce"},
+                                    {"buffers", std::move(ids)},
+                                    {"reduction", buckets[next].reduction},
+                                    {"when", buckets[next].when}});
+    }
+    if (i < steps.size())
+      merged.push_back(std::move(steps[i]));
+  }
+  steps = std::move(merged);
 }
 
 llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
@@ -234,6 +330,15 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
     }
     return ids;
   };
+  // The buffers each step touches, and the gradients to reduce.
+  SmallVector<SmallVector<unsigned>> stepBuffers;
+  auto recordStep = [&](const json::Array &ids) {
+    SmallVector<unsigned> touched;
+    for (const json::Value &id : ids)
+      touched.push_back(unsigned(*id.getAsInteger()));
+    stepBuffers.push_back(std::move(touched));
+  };
+  SmallVector<PendingReduce> reduces;
   int64_t index = 0;
   for (Operation &op : body) {
     ++index;
@@ -293,6 +398,7 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
         if (byteOffsetOf(operand) != 0)
           return fail("kernel '" + call.getCallee() +
                       "' reads a view at an offset into its buffer");
+      recordStep(*ids);
       steps.push_back(json::Object{
           {"op", "kernel"}, {"kernel", it->second}, {"args", std::move(*ids)}});
     } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
@@ -309,6 +415,7 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
       for (Value operand : op.getOperands())
         if (!isContiguous(cast<MemRefType>(operand.getType())))
           return fail("a GEMM operand that is not a contiguous matrix");
+      recordStep(*ids);
       steps.push_back(
           json::Object{{"op", "gemm"},
                        {"a", (*ids)[0]},
@@ -323,6 +430,24 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
                        {"trans_a", call->transposeA ? 1 : 0},
                        {"trans_b", call->transposeB ? 1 : 0},
                        {"beta", call->accumulate ? 1 : 0}});
+    } else if (auto reduce = dyn_cast<growk::AllReduceOp>(op)) {
+      // A whole buffer: the step reduces buffers, not views of them.
+      auto type = cast<MemRefType>(reduce.getValue().getType());
+      std::optional<unsigned> id = useBuffer(reduce.getValue(), index);
+      if (!id || byteOffsetOf(reduce.getValue()) != 0 ||
+          type.getNumElements() * 4 != buffers[*id].size)
+        return fail("an all_reduce of a value that is not a whole buffer");
+      PendingReduce pending;
+      pending.buffer = *id;
+      pending.reduction = reduce.getReduction();
+      pending.ready = steps.size();
+      if (Value when = reduce.getWhen()) {
+        std::optional<unsigned> flag = useBuffer(when, index);
+        if (!flag || byteOffsetOf(when) != 0)
+          return fail("an all_reduce whose flag has no buffer");
+        pending.when = *flag;
+      }
+      reduces.push_back(pending);
     } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
       // A copy of bytes onto themselves: what bufferization leaves of an
       // insert_slice whose source was computed in place (a GEMM writing its
@@ -348,6 +473,7 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
                                 op.getName()));
     }
   }
+  insertAllReduceSteps(steps, stepBuffers, reduces);
   // Outputs written in place (hoisted allocations) are their own buffers.
   for (unsigned i = 0; i < numOutputs; ++i) {
     BlockArgument arg = body.getArgument(numInputs + numParams + i);
@@ -415,7 +541,8 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
 } // namespace
 
 llvm::Expected<json::Object> growc::emitPlan(ModuleOp module, StringRef target,
-                                             StringRef kernelsFile) {
+                                             StringRef kernelsFile,
+                                             int64_t allReduceBucketBytes) {
   SmallVector<func::FuncOp> hosts;
   for (auto func : module.getOps<func::FuncOp>())
     if (func->hasAttr("growc.param_names"))
@@ -423,7 +550,8 @@ llvm::Expected<json::Object> growc::emitPlan(ModuleOp module, StringRef target,
   if (hosts.size() != 1)
     return fail(llvm::formatv("expected one forward function, found {0}",
                               hosts.size()));
-  auto plan = PlanBuilder(hosts.front()).build(target, kernelsFile);
+  auto plan = PlanBuilder(hosts.front(), allReduceBucketBytes)
+                  .build(target, kernelsFile);
   if (!plan)
     return plan.takeError();
   hosts.front().erase();

@@ -33,7 +33,7 @@ constexpr llvm::StringLiteral kOwnKernelAttr = "growc.own_kernel";
 
 /// Ops that end a group and stay in the host function.
 bool isBoundary(Operation *op) {
-  return isa<growk::MatmulOp, func::ReturnOp>(op);
+  return isa<growk::MatmulOp, growk::AllReduceOp, func::ReturnOp>(op);
 }
 
 /// Ops that are free to recreate wherever they are used.
@@ -212,10 +212,11 @@ struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
           prepared.push_back(&op);
           continue;
         }
-        // An unexpanded attention (the GPU target) is a kernel of its own:
-        // it reads every key row, so it cannot share a grid with the
-        // row-wise work (RoPE) that produces them.
-        if (isa<growk::AttentionOp>(op) || op.hasAttr(kOwnKernelAttr)) {
+        // An unexpanded attention or attention gradient (the GPU target)
+        // is a kernel of its own: it reads every key row, so it cannot
+        // share a grid with the row-wise work (RoPE) that produces them.
+        if (isa<growk::AttentionOp, growk::AttentionGradOp>(op) ||
+            op.hasAttr(kOwnKernelAttr)) {
           if (!groups.back().empty())
             groups.emplace_back();
           // Its prepared operands move next to it (they read only block

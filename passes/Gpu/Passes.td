@@ -20,27 +20,46 @@ def DistributeKernels : Pass<"growc-distribute-kernels", "::mlir::ModuleOp"> {
     a block-wide barrier once mapped (`gpu.barrier`), so each one may read
     what the previous one wrote anywhere in the block.
 
-    - Row kernels (everything but attention: embedding, RMSNorm, RoPE,
-      residual adds, SwiGLU) have one block per row of the `[B·T, ·]`
-      activations. Each linalg op becomes one thread loop: elements of the
-      row strided over the threads; a reduction over the whole row (the
-      RMSNorm sum of squares) becomes per-thread partials in a block buffer
-      combined by one thread. Intermediates allocated inside the kernel
-      shrink to one row per block (workgroup memory on the GPU).
+    - Row kernels (embedding, RMSNorm, RoPE, residual adds, SwiGLU, the
+      cross-entropy's row work, and their backward) have one block per row
+      of the `[B·T, ·]` activations. Each linalg op becomes one thread
+      loop: elements of the row strided over the threads; a reduction over
+      the whole row (the RMSNorm sum of squares) becomes per-thread
+      partials in a block buffer combined by one thread. Intermediates
+      allocated inside the kernel shrink to one row per block (workgroup
+      memory on the GPU).
     - Attention (`growk.attention` on memrefs) has one block per
       (query tile of `key_block` rows, head, batch) and one thread per
       query row, which walks the keys up to its own position with an online
       softmax (running max, sum and a private `[head_dim]` accumulator):
       flash-style, the `T x T` scores never exist.
+    - The attention gradient (`growk.attention_grad`) is two launches: one
+      thread per (query row, head) computes the row's log-sum-exp and
+      `D = dO · O` (kept in two scratch buffers) and dQ; a follower kernel,
+      one thread per (key row, KV head), accumulates dK and dV. Each output
+      has one writer, so no atomics.
+    - An op marked `growc.own_kernel` (a parameter update, a reduction over
+      all rows) with the fills and copies of its output: elementwise work
+      grid-strided over the flattened elements; a reduction as blocks over
+      (tiles of output elements, chunks of reduced elements), partials
+      folded in thread order, and, with several chunks, a scratch buffer of
+      partials and a follower kernel that adds them in chunk order
+      (deterministic: no float atomics).
+    - A block loop (an `scf.forall` of independent iterations, such as the
+      embedding gradient's vocabulary ranges) keeps one block per
+      iteration; the linalg ops in it, also under block-level `scf.for` /
+      `scf.if`, become thread loops.
 
-    A kernel that already is one `scf.forall` of independent blocks (the
-    CPU's expanded attention) is left as it is. Kernels of any other shape
-    (a write through a view, a row depending on another row, a reduction
-    other than sum or max) are diagnosed, not guessed at.
+    Kernels that need scratch buffers or a second launch change the host
+    function: its calls of the kernel pass the buffers (allocated there,
+    so the plan places them) and are followed by calls of the followers.
+    Kernels of any other shape (a write through a view, a row depending on
+    another row, a reduction other than sum or max, per-block buffers over
+    48 KiB) are diagnosed, not guessed at.
 
     The CPU target runs this pass too, one thread per block and with
     `keep-other-kernels`: its runtime shares the blocks (rows) out over its
-    threads, and a kernel of another shape (attention padded to its tile)
+    threads; block loops are already blocks, and a kernel of another shape
     simply stays one block.
   }];
   let dependentDialects = [
@@ -52,7 +71,7 @@ def DistributeKernels : Pass<"growc-distribute-kernels", "::mlir::ModuleOp"> {
            "Threads per block of a row kernel">,
     Option<"keepOtherKernels", "keep-other-kernels", "bool",
            /*default=*/"false",
-           "Leave kernels that are not row kernels unchanged (CPU)">,
+           "Distribute only row kernels, leave the others unchanged (CPU)">,
   ];
 }
 

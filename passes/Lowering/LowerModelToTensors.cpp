@@ -40,6 +40,9 @@ namespace {
 /// logits are chunked to at most kChunkLogitBytes per chunk.
 constexpr int64_t kWholeLogitBytes = int64_t(256) << 20;
 constexpr int64_t kChunkLogitBytes = int64_t(64) << 20;
+/// The embedding gradient's blocks: ranges of vocabulary rows (enough for
+/// a GPU's SMs, few enough that re-reading the tokens stays cheap).
+constexpr int64_t kEmbedGradRanges = 256;
 
 // AdamW and clipping defaults of SPEC.md §3.
 constexpr double kAdamBeta1 = 0.9, kAdamBeta2 = 0.95, kAdamEps = 1e-8,
@@ -94,8 +97,8 @@ public:
   Value ropeGrad(Value dy, int64_t heads);
   /// For out = silu(gate) · up: (dgate, dup).
   std::pair<Value, Value> swigluGrad(Value gate, Value up, Value dout);
-  /// For o = attention(q, k, v) (causal, grouped KV): (dq, dk, dv). The
-  /// probabilities are recomputed per (sample, head) as [T, T] blocks.
+  /// For o = attention(q, k, v) (causal, grouped KV): (dq, dk, dv), one
+  /// growk.attention_grad expanded per target like the forward.
   std::tuple<Value, Value, Value> attentionGrad(Value q, Value k, Value v,
                                                 Value o, Value dout);
   /// The gradient of the embedding table from that of its gathered rows.
@@ -601,7 +604,9 @@ std::pair<Value, Value> ForwardBuilder::rmsNormGrad(Value x, Value weight,
       });
   // dims (d, n): the weight gradient sums over rows.
   AffineMap rowsInner = map(2, {dim(1), dim(0)});
-  Value dw = generic(
+  // A reduction over all rows: a kernel of its own, so that the rows of the
+  // kernel computing dx stay independent (one block per row).
+  Value dw = ownKernel(generic(
       {dy, x, inverseRms}, zeros({hidden}),
       {rowsInner, rowsInner, map(2, {dim(1)}), map(2, {dim(0)})}, {kPar, kRed},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
@@ -611,7 +616,7 @@ std::pair<Value, Value> ForwardBuilder::rmsNormGrad(Value x, Value weight,
                        nb, l, arith::MulFOp::create(nb, l, args[0], args[1]),
                        args[2]));
         return arith::AddFOp::create(nb, l, v, args[3]);
-      });
+      }));
   return {dx, dw};
 }
 
@@ -658,212 +663,122 @@ std::pair<Value, Value> ForwardBuilder::swigluGrad(Value gate, Value up,
 
 std::tuple<Value, Value, Value>
 ForwardBuilder::attentionGrad(Value q, Value k, Value v, Value o, Value dout) {
-  int64_t heads = config.getHeads(), kvHeads = config.getKvHeads();
-  int64_t headDim = config.getHeadDim(), group = heads / kvHeads;
-  double scale = 1.0 / std::sqrt(double(headDim));
-  SmallVector<ReassociationIndices> split = {{0, 1}, {2, 3}};
-  auto toHeads = [&](Value x, int64_t n) -> Value {
-    auto type = RankedTensorType::get({batch, seq, n, headDim}, f32);
-    return tensor::ExpandShapeOp::create(b, loc, type, x, split);
-  };
-  Value q4 = toHeads(q, heads), k4 = toHeads(k, kvHeads),
-        v4 = toHeads(v, kvHeads), o4 = toHeads(o, heads),
-        do4 = toHeads(dout, heads);
-  // The gradients of one block: `batch` samples, `heads` query heads sharing
-  // `kvHeads` KV heads (called with one sample and one KV head's group).
-  auto blockGrads = [&](Value q4, Value k4, Value v4, Value o4, Value do4,
-                        int64_t batch, int64_t heads,
-                        int64_t kvHeads) -> std::tuple<Value, Value, Value> {
-    AffineExpr kvHead = dim(1).floorDiv(group);
-    auto f = [&](OpBuilder &nb, Location l, double value) -> Value {
-      return arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(value));
-    };
-    // dims (b, h, t, j, d): scaled, masked scores S[b, h, t, j].
-    Value scores = contraction(q4, k4, zeros({batch, heads, seq, seq}),
-                               {map(5, {dim(0), dim(2), dim(1), dim(4)}),
-                                map(5, {dim(0), dim(3), kvHead, dim(4)}),
-                                map(5, {dim(0), dim(1), dim(2), dim(3)})},
-                               {kPar, kPar, kPar, kPar, kRed});
-    AffineMap id4 = map(4, {dim(0), dim(1), dim(2), dim(3)});
-    AffineMap rowOf4 = map(4, {dim(0), dim(1), dim(2)});
-    Value masked =
-        generic({scores}, empty({batch, heads, seq, seq}), {id4, id4},
-                {kPar, kPar, kPar, kPar},
-                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                  Value visible =
-                      arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ule,
-                                            linalg::IndexOp::create(nb, l, 3),
-                                            linalg::IndexOp::create(nb, l, 2));
-                  return arith::SelectOp::create(
-                      nb, l, visible,
-                      arith::MulFOp::create(nb, l, args[0], f(nb, l, scale)),
-                      f(nb, l, -std::numeric_limits<double>::infinity()));
-                });
-    Value rowMax = generic(
-        {masked},
-        fill({batch, heads, seq}, -std::numeric_limits<double>::infinity()),
-        {id4, rowOf4}, {kPar, kPar, kPar, kRed},
-        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-          return arith::MaximumFOp::create(nb, l, args[0], args[1]);
-        });
-    Value expScores =
-        generic({masked, rowMax}, empty({batch, heads, seq, seq}),
-                {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                  return math::ExpOp::create(
-                      nb, l, arith::SubFOp::create(nb, l, args[0], args[1]));
-                });
-    Value rowSum =
-        generic({expScores}, zeros({batch, heads, seq}), {id4, rowOf4},
-                {kPar, kPar, kPar, kRed},
-                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                  return arith::AddFOp::create(nb, l, args[0], args[1]);
-                });
-    Value probs =
-        generic({expScores, rowSum}, empty({batch, heads, seq, seq}),
-                {id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-                [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-                  return arith::DivFOp::create(nb, l, args[0], args[1]);
-                });
-    // D[b, h, t] = Σ_d dO · O.
-    Value rowDot =
-        contraction(do4, o4, zeros({batch, heads, seq}),
-                    {map(4, {dim(0), dim(2), dim(1), dim(3)}),
-                     map(4, {dim(0), dim(2), dim(1), dim(3)}), rowOf4},
-                    {kPar, kPar, kPar, kRed});
-    // dims (b, h, t, j, d): dP = dO · Vᵀ.
-    Value dProbs = contraction(do4, v4, zeros({batch, heads, seq, seq}),
-                               {map(5, {dim(0), dim(2), dim(1), dim(4)}),
-                                map(5, {dim(0), dim(3), kvHead, dim(4)}),
-                                map(5, {dim(0), dim(1), dim(2), dim(3)})},
-                               {kPar, kPar, kPar, kPar, kRed});
-    // dS = P ∘ (dP - D), times the score scale.
-    Value dScores = generic(
-        {probs, dProbs, rowDot}, empty({batch, heads, seq, seq}),
-        {id4, id4, rowOf4, id4}, {kPar, kPar, kPar, kPar},
-        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-          Value ds = arith::MulFOp::create(
-              nb, l, args[0], arith::SubFOp::create(nb, l, args[1], args[2]));
-          return arith::MulFOp::create(nb, l, ds, f(nb, l, scale));
-        });
-    // dims (b, h, t, j, d): dQ = dS · K, d innermost so each step is an
-    // axpy along contiguous rows of K and dQ.
-    Value dq4 =
-        contraction(dScores, k4, zeros({batch, seq, heads, headDim}),
-                    {map(5, {dim(0), dim(1), dim(2), dim(3)}),
-                     map(5, {dim(0), dim(3), dim(1).floorDiv(group), dim(4)}),
-                     map(5, {dim(0), dim(2), dim(1), dim(4)})},
-                    {kPar, kPar, kPar, kRed, kPar});
-    // dims (b, kvh, g, t, j, d): dK = Σ over the group's heads of dSᵀ · Q,
-    // dV = Σ of Pᵀ · dO, with heads split as (kv head, member of its group);
-    // d innermost, as for dQ.
-    auto kvGrad = [&](Value weights, Value rowsOf) {
-      Value weights5 = tensor::ExpandShapeOp::create(
-          b, loc, RankedTensorType::get({batch, kvHeads, group, seq, seq}, f32),
-          weights, SmallVector<ReassociationIndices>{{0}, {1, 2}, {3}, {4}});
-      Value rows5 = tensor::ExpandShapeOp::create(
-          b, loc,
-          RankedTensorType::get({batch, seq, kvHeads, group, headDim}, f32),
-          rowsOf, SmallVector<ReassociationIndices>{{0}, {1}, {2, 3}, {4}});
-      return contraction(weights5, rows5, zeros({batch, seq, kvHeads, headDim}),
-                         {map(6, {dim(0), dim(1), dim(2), dim(3), dim(4)}),
-                          map(6, {dim(0), dim(3), dim(1), dim(2), dim(5)}),
-                          map(6, {dim(0), dim(4), dim(1), dim(5)})},
-                         {kPar, kPar, kRed, kRed, kPar, kPar});
-    };
-    Value dk4 = kvGrad(dScores, q4), dv4 = kvGrad(probs, do4);
-    return {dq4, dk4, dv4};
-  };
-  // One block per (sample, KV head): its group of query heads, the [T, T]
-  // probabilities of those heads only, and the KV head's dK, dV. An
-  // scf.forall in a kernel of its own, which the CPU runtime shares out.
-  auto forall = scf::ForallOp::create(
-      b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(batch), b.getIndexAttr(kvHeads)},
-      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)},
-      ValueRange{empty({batch, seq, heads, headDim}),
-                 empty({batch, seq, kvHeads, headDim}),
-                 empty({batch, seq, kvHeads, headDim})},
-      std::nullopt);
-  forall->setAttr("growc.own_kernel", b.getUnitAttr());
-  {
-    OpBuilder::InsertionGuard guard(b);
-    b.setInsertionPointToStart(forall.getBody());
-    Value sample = forall.getInductionVar(0),
-          kvIndex = forall.getInductionVar(1);
-    Value firstHead = arith::MulIOp::create(b, loc, kvIndex, index(group));
-    auto window = [&](Value head, int64_t n)
-        -> std::pair<SmallVector<OpFoldResult>, SmallVector<OpFoldResult>> {
-      return {{sample, b.getIndexAttr(0), head, b.getIndexAttr(0)},
-              {b.getIndexAttr(1), b.getIndexAttr(seq), b.getIndexAttr(n),
-               b.getIndexAttr(headDim)}};
-    };
-    SmallVector<OpFoldResult> unit(4, b.getIndexAttr(1));
-    auto cut = [&](Value x, Value head, int64_t n) -> Value {
-      auto [offsets, sizes] = window(head, n);
-      return tensor::ExtractSliceOp::create(
-          b, loc, RankedTensorType::get({1, seq, n, headDim}, f32), x, offsets,
-          sizes, unit);
-    };
-    auto [dq, dk, dv] = blockGrads(
-        cut(q4, firstHead, group), cut(k4, kvIndex, 1), cut(v4, kvIndex, 1),
-        cut(o4, firstHead, group), cut(do4, firstHead, group), 1, group, 1);
-    b.setInsertionPointToStart(forall.getTerminator().getBody());
-    auto put = [&](Value part, Value into, Value head, int64_t n) {
-      auto [offsets, sizes] = window(head, n);
-      tensor::ParallelInsertSliceOp::create(b, loc, part, into, offsets, sizes,
-                                            unit);
-    };
-    put(dq, forall.getRegionIterArgs()[0], firstHead, group);
-    put(dk, forall.getRegionIterArgs()[1], kvIndex, 1);
-    put(dv, forall.getRegionIterArgs()[2], kvIndex, 1);
-  }
-  Value dq4 = forall.getResult(0), dk4 = forall.getResult(1),
-        dv4 = forall.getResult(2);
-  auto flat = [&](Value x, int64_t n) -> Value {
-    return tensor::CollapseShapeOp::create(
-        b, loc, RankedTensorType::get({rows, n * headDim}, f32), x, split);
-  };
-  return {flat(dq4, heads), flat(dk4, kvHeads), flat(dv4, kvHeads)};
+  auto qType = cast<RankedTensorType>(q.getType());
+  auto kvType = cast<RankedTensorType>(k.getType());
+  auto grad = growk::AttentionGradOp::create(
+      b, loc, TypeRange{qType, kvType, kvType}, q, k, v, o, dout,
+      empty(qType.getShape()), empty(kvType.getShape()),
+      empty(kvType.getShape()), config.getHeads(), config.getKvHeads(), seq,
+      keyBlock);
+  return {grad.getResult(0), grad.getResult(1), grad.getResult(2)};
 }
 
 Value ForwardBuilder::embedGrad(Value tokens, Value dEmbedded, int64_t vocab) {
   int64_t hidden = config.getHidden();
+  // A scatter-add: table row v sums the rows n of dEmbedded whose token is
+  // v. One block per range of vocabulary rows walks the token list in order
+  // and adds the rows that fall in its range: every table row has a single
+  // writer (no races; on the GPU no float atomics), its sum is in token
+  // order on every target and thread count, and the blocks are shared out
+  // like any kernel's. Each block reads all B·T tokens, O(ranges·B·T),
+  // next to the O(B·T·D) adds.
+  int64_t ranges = std::min<int64_t>(vocab, kEmbedGradRanges);
+  int64_t rangeRows = llvm::divideCeil(vocab, ranges);
+  ranges = llvm::divideCeil(vocab, rangeRows);
+  auto forall =
+      scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+                            ArrayRef<OpFoldResult>{b.getIndexAttr(ranges)},
+                            ArrayRef<OpFoldResult>{b.getIndexAttr(1)},
+                            ValueRange{empty({vocab, hidden})}, std::nullopt);
+  forall->setAttr("growc.own_kernel", b.getUnitAttr());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  Value first = arith::MulIOp::create(b, loc, forall.getInductionVar(0),
+                                      index(rangeRows));
+  // The last range may be shorter.
+  Value size = arith::MinUIOp::create(
+      b, loc, index(rangeRows),
+      arith::SubIOp::create(b, loc, index(vocab), first));
+  auto unit = [&]() { return SmallVector<OpFoldResult>(2, b.getIndexAttr(1)); };
+  auto rangeOf = [&](Value table) -> Value {
+    return tensor::ExtractSliceOp::create(
+        b, loc, table, ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{size, b.getIndexAttr(hidden)}, unit());
+  };
   Value flat = tensor::CollapseShapeOp::create(
       b, loc, tokens, ArrayRef<ReassociationIndices>{{0, 1}});
-  // A scatter-add, row by row: table row tokens[n] += dEmbedded row n. A
-  // loop rather than a linalg op because the row it writes is data; O(N·D)
-  // and in place (the accumulator is the loop's iter_arg).
   auto rowType = RankedTensorType::get({1, hidden}, f32);
+  // The block zeroes its own rows (a fill of the whole table before the
+  // loop would be work outside the blocks), one [1, D] row at a time so
+  // that every shape in the block is static.
+  auto zeroed = scf::ForOp::create(
+      b, loc, index(0), size, index(1),
+      ValueRange{rangeOf(forall.getRegionIterArgs()[0])},
+      [&](OpBuilder &lb, Location l, Value j, ValueRange acc) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+        SmallVector<OpFoldResult> at = {j, b.getIndexAttr(0)};
+        SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
+                                           b.getIndexAttr(hidden)};
+        Value row = tensor::ExtractSliceOp::create(b, l, rowType, acc[0], at,
+                                                   sizes, unit());
+        Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
+        Value cleared =
+            linalg::FillOp::create(b, l, ValueRange{zero}, ValueRange{row})
+                .getResult(0);
+        scf::YieldOp::create(b, l,
+                             ValueRange{tensor::InsertSliceOp::create(
+                                 b, l, cleared, acc[0], at, sizes, unit())});
+      });
   auto loop = scf::ForOp::create(
-      b, loc, index(0), index(rows), index(1),
-      ValueRange{zeros({vocab, hidden})},
+      b, loc, index(0), index(rows), index(1), zeroed.getResults(),
       [&](OpBuilder &lb, Location l, Value n, ValueRange acc) {
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
-        Value token = tensor::ExtractOp::create(b, l, flat, ValueRange{n});
-        Value row = arith::IndexCastOp::create(b, l, b.getIndexType(), token);
-        auto slice = [&](Value source, Value at) -> Value {
-          return tensor::ExtractSliceOp::create(
-              b, l, rowType, source,
-              ArrayRef<OpFoldResult>{at, b.getIndexAttr(0)},
-              ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(hidden)},
-              ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+        Value token = arith::IndexCastOp::create(
+            b, l, b.getIndexType(),
+            tensor::ExtractOp::create(b, l, flat, ValueRange{n}));
+        Value local = arith::SubIOp::create(b, l, token, first);
+        // token - first < size, unsigned: also false below the range.
+        Value inRange =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, local, size);
+        auto branch = scf::IfOp::create(b, l, TypeRange{acc[0].getType()},
+                                        inRange, /*withElseRegion=*/true);
+        b.setInsertionPointToStart(branch.thenBlock());
+        auto rowAt = [&](Value at) {
+          return std::make_tuple(
+              SmallVector<OpFoldResult>{at, b.getIndexAttr(0)},
+              SmallVector<OpFoldResult>{b.getIndexAttr(1),
+                                        b.getIndexAttr(hidden)},
+              unit());
         };
-        Value current = slice(acc[0], row);
+        auto [tableAt, rowSizes, strides] = rowAt(local);
+        Value current = tensor::ExtractSliceOp::create(
+            b, l, rowType, acc[0], tableAt, rowSizes, strides);
+        auto [inputAt, inputSizes, inputStrides] = rowAt(n);
+        Value row = tensor::ExtractSliceOp::create(
+            b, l, rowType, dEmbedded, inputAt, inputSizes, inputStrides);
         AffineMap id = map(2, {dim(0), dim(1)});
         Value sum =
-            generic({slice(dEmbedded, n)}, current, {id, id}, {kPar, kPar},
+            generic({row}, current, {id, id}, {kPar, kPar},
                     [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
                       return arith::AddFOp::create(nb, nl, args[0], args[1]);
                     });
-        Value updated = tensor::InsertSliceOp::create(
-            b, l, sum, acc[0], ArrayRef<OpFoldResult>{row, b.getIndexAttr(0)},
-            ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(hidden)},
-            ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
-        scf::YieldOp::create(b, l, updated);
+        scf::YieldOp::create(
+            b, l,
+            ValueRange{tensor::InsertSliceOp::create(b, l, sum, acc[0], tableAt,
+                                                     rowSizes, strides)});
+        b.setInsertionPointToStart(branch.elseBlock());
+        scf::YieldOp::create(b, l, acc[0]);
+        b.setInsertionPointAfter(branch);
+        scf::YieldOp::create(b, l, branch.getResults());
       });
-  return loop.getResult(0);
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(
+      b, loc, loop.getResult(0), forall.getRegionIterArgs()[0],
+      ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{size, b.getIndexAttr(hidden)}, unit());
+  return forall.getResult(0);
 }
 
 Value ForwardBuilder::clipCoefficient(ArrayRef<Value> grads, double maxNorm) {
@@ -1435,6 +1350,15 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
               paramGrads[i] = total;
               carriedSums.push_back(carried);
             }
+          // Data parallelism: each rank's gradients (with accumulation,
+          // the sums, on the applying micro-batch only) become their mean
+          // over the ranks before anything reads them: a plan step of its
+          // own, a no-op in a one-process run (docs/training.md).
+          for (Value &grad : paramGrads)
+            grad =
+                growk::AllReduceOp::create(builder, loc, grad.getType(), grad,
+                                           apply, builder.getStringAttr("mean"))
+                    .getResult();
           // Clip by the global norm, then one AdamW step (SPEC.md §3).
           Value coef = fb.clipCoefficient(paramGrads, kMaxGradNorm);
           Value lr = entry->getArgument(2), step = entry->getArgument(3);

@@ -74,9 +74,12 @@ def ExpandAttention : Pass<"growc-expand-attention", "::mlir::ModuleOp"> {
     it, an `scf.for` over the key tiles up to the diagonal carrying the
     running max, sum and output (online softmax), every step a
     `linalg.generic` over a `[B, H, tile, tile]` block. The `T x T` score
-    matrix never exists and masked tiles are never computed. The GPU target
-    does not run this pass: its kernel distribution gives each thread one
-    query row instead.
+    matrix never exists and masked tiles are never computed. Each
+    `growk.attention_grad` becomes the flash-style backward: an
+    `scf.forall` over (sample, KV head), per query tile a pass over the
+    key tiles up to the diagonal for the rows' log-sum-exp and a second
+    one accumulating dQ, dK and dV from recomputed scores. The GPU target
+    does not run this pass: its kernel distribution has its own forms.
   }];
   let dependentDialects = [
     "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
@@ -94,6 +97,9 @@ def LowerLibraryCallsToLinalg
     `library_call = "growc_gemm_abt"` and initialised with `tensor.empty`:
     it still bufferizes like any linalg op, and the plan emitter turns it
     back into a GEMM library call that overwrites its output.
+    Without `library-call`, `growk.all_reduce` (data parallelism) becomes
+    the identity, what it is in one process; with it, it stays for the
+    plan emitter.
   }];
   let options = [
     Option<"libraryCall", "library-call", "bool", /*default=*/"false",
@@ -102,6 +108,28 @@ def LowerLibraryCallsToLinalg
   let dependentDialects = ["::mlir::linalg::LinalgDialect",
                            "::mlir::tensor::TensorDialect",
                            "::mlir::arith::ArithDialect"];
+}
+
+def VectorizeContractions
+    : Pass<"growc-vectorize-contractions", "::mlir::ModuleOp"> {
+  let summary = "Register-accumulating vector loops for row contractions "
+                "(CPU kernels)";
+  let description = [{
+    On bufferized CPU kernels: each `linalg.generic` computing
+    `out[..., n] += a[...] * b[..., n]` (body mul + add; `n` the
+    output's innermost, parallel and unit-stride dimension, also `b`'s
+    innermost and absent from `a`) becomes scf loops over the other
+    parallel dimensions, a vector of up to 64 `n` values loaded once,
+    the reduction loops innermost with the vector as a loop-carried value
+    (`vector.fma` of a broadcast `a` and a row of `b`), and one store.
+    The loops LLVM would otherwise see keep the accumulator in memory
+    (load, add, store to the same row every step: a store-to-load chain)
+    or, with a short `n`, unroll it and vectorise across rows with
+    gathers. Each output element is summed in the same order as before.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::memref::MemRefDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
 }
 
 #endif // GROWC_PASSES_LOWERING_PASSES_TD

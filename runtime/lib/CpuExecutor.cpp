@@ -184,6 +184,18 @@ Status CpuExecutor::prepare() {
       prepared.transA = step.transA != 0;
       prepared.transB = step.transB != 0;
       break;
+    case PlanStep::Op::AllReduce:
+      // The plan checked that the buffers hold whole floats.
+      for (int64_t id : step.buffers)
+        prepared.reduce.emplace_back(
+            reinterpret_cast<float *>(bufferAddress(id)),
+            plan_.buffers[id].size / int64_t(sizeof(float)));
+      if (step.when >= 0)
+        prepared.when =
+            reinterpret_cast<const float *>(bufferAddress(step.when));
+      prepared.reduction =
+          step.reduction == PlanReduction::Sum ? ReduceOp::Sum : ReduceOp::Mean;
+      break;
     }
     steps_.push_back(std::move(prepared));
   }
@@ -403,7 +415,7 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
           ++timings_.perKernel[step.kernel].calls;
         }
         break;
-      case PlanStep::Op::Gemm:
+      case PlanStep::Op::Gemm: {
         // C[m, n] = op(A) * op(B) (+ C when beta is 1), row-major; rows of
         // C split over the threads, unless the GEMM is too small to repay
         // waking them (below ~8 MFLOP: a few hundred microseconds).
@@ -424,6 +436,23 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
         timings_.gemm.seconds += secondsSince(stepStart);
         ++timings_.gemm.calls;
         break;
+      }
+      case PlanStep::Op::AllReduce: {
+        // Blocking: the CPU has no second stream to overlap it with, and
+        // the ranks' threads are busy with their own backward passes.
+        if (!collective_ || collective_->size() == 1 ||
+            (step.when && !(*step.when > 0.5f)))
+          break;
+        for (auto [data, count] : step.reduce)
+          if (Status status =
+                  collective_->allReduce(data, count, step.reduction);
+              !status.isOk())
+            return Status::error(plan_.path +
+                                 ": all_reduce step: " + status.message());
+        timings_.allReduce.seconds += secondsSince(stepStart);
+        ++timings_.allReduce.calls;
+        break;
+      }
       }
     }
 

@@ -117,6 +117,21 @@ struct CudaExecutor::State {
   std::vector<Launch> launches;
   std::vector<Gemm> gemms;
 
+  /// all_reduce steps: the stream NCCL runs on, per step an event the
+  /// communication waits for and one marking its end, and per step the
+  /// all_reduce steps whose end it must wait for (index steps.size(): the
+  /// end of the sequence).
+  CUstream commStream = nullptr;
+  std::vector<CUevent> ready, done;
+  std::vector<std::vector<size_t>> waitsBefore;
+  bool communicates() const {
+    return options.collective && options.collective->size() > 1;
+  }
+  /// Whether all_reduce step `s` runs on this call (its `when` flag, from
+  /// the host image of the input that holds it).
+  bool allReduceRuns(const PlanStep &s) const;
+  Status planCommunication();
+
   ~State();
   CUdeviceptr address(int64_t buffer, int64_t offset = 0) const {
     return arena + CUdeviceptr(plan.buffers[buffer].offset + offset);
@@ -149,6 +164,14 @@ CudaExecutor::State::~State() {
     cu->cuMemFree(workspace);
   if (arenaBase)
     cu->cuMemFree(arenaBase);
+  for (CUevent e : ready)
+    if (e)
+      cu->cuEventDestroy(e);
+  for (CUevent e : done)
+    if (e)
+      cu->cuEventDestroy(e);
+  if (commStream)
+    cu->cuStreamDestroy(commStream);
   if (stream)
     cu->cuStreamDestroy(stream);
   if (module)
@@ -227,6 +250,10 @@ Status CudaExecutor::State::prepare() {
   GROWC_LT(lt->cublasLtCreate(&handle));
 
   for (const PlanStep &step : plan.steps) {
+    if (step.op == PlanStep::Op::AllReduce) {
+      launches.push_back(Launch{});
+      continue;
+    }
     if (step.op == PlanStep::Op::Kernel) {
       const PlanKernel &kernel = plan.kernels[step.kernel];
       Launch launch;
@@ -258,7 +285,82 @@ Status CudaExecutor::State::prepare() {
   for (const PlanTensor &t : plan.outputs)
     hostBuffers[t.buffer].resize(size_t(t.byteSize));
   paramsLoaded = plan.params.empty();
+  return planCommunication();
+}
+
+/// The bytes of the arena a step reads or writes, as [begin, end) ranges.
+static std::vector<std::pair<int64_t, int64_t>> bytesOf(const Plan &plan,
+                                                        const PlanStep &s) {
+  std::vector<std::pair<int64_t, int64_t>> ranges;
+  auto whole = [&](int64_t id) {
+    const PlanBuffer &b = plan.buffers[id];
+    ranges.emplace_back(b.offset, b.offset + b.size);
+  };
+  switch (s.op) {
+  case PlanStep::Op::Kernel:
+    for (int64_t id : s.args)
+      whole(id);
+    break;
+  case PlanStep::Op::Gemm:
+    for (int64_t id : {s.a, s.b, s.c})
+      whole(id);
+    break;
+  case PlanStep::Op::AllReduce:
+    for (int64_t id : s.buffers)
+      whole(id);
+    break;
+  }
+  return ranges;
+}
+
+Status CudaExecutor::State::planCommunication() {
+  const size_t n = plan.steps.size();
+  waitsBefore.assign(n + 1, {});
+  ready.assign(n, nullptr);
+  done.assign(n, nullptr);
+  bool any = false;
+  for (size_t i = 0; i < n; ++i) {
+    const PlanStep &s = plan.steps[i];
+    if (s.op != PlanStep::Op::AllReduce)
+      continue;
+    any = true;
+    // The flag must be on the host when the steps are enqueued.
+    bool flagIsInput = false;
+    for (const PlanTensor &input : plan.inputs)
+      flagIsInput = flagIsInput || input.buffer == s.when;
+    if (s.when >= 0 && !flagIsInput)
+      return Status::error(plan.path + ": steps[" + std::to_string(i) +
+                           "]: the GPU executor needs an all_reduce step's "
+                           "'when' flag to be an input");
+    // The first later step touching the bucket's bytes waits for it.
+    std::vector<std::pair<int64_t, int64_t>> bucket = bytesOf(plan, s);
+    size_t waiter = n;
+    for (size_t j = i + 1; j < n && waiter == n; ++j)
+      for (auto [b0, b1] : bytesOf(plan, plan.steps[j]))
+        for (auto [r0, r1] : bucket)
+          if (b0 < r1 && r0 < b1)
+            waiter = j;
+    waitsBefore[waiter].push_back(i);
+  }
+  if (!any || !communicates())
+    return Status::ok();
+  GROWC_CU(cu->cuStreamCreate(&commStream, CU_STREAM_NON_BLOCKING));
+  for (size_t i = 0; i < n; ++i)
+    if (plan.steps[i].op == PlanStep::Op::AllReduce) {
+      GROWC_CU(cu->cuEventCreate(&ready[i], CU_EVENT_DISABLE_TIMING));
+      GROWC_CU(cu->cuEventCreate(&done[i], CU_EVENT_DISABLE_TIMING));
+    }
   return Status::ok();
+}
+
+bool CudaExecutor::State::allReduceRuns(const PlanStep &s) const {
+  if (!communicates())
+    return false;
+  if (s.when < 0)
+    return true;
+  float flag = 0;
+  std::memcpy(&flag, hostBuffers[s.when].data(), sizeof flag);
+  return flag > 0.5f;
 }
 
 Status CudaExecutor::State::describeGemm(Gemm &gemm) {
@@ -399,8 +501,35 @@ Status CudaExecutor::State::chooseAlgorithms() {
 
 Status CudaExecutor::State::enqueueSteps() {
   size_t g = 0;
+  std::vector<bool> reducing(plan.steps.size(), false);
+  auto join = [&](size_t i) -> Status {
+    for (size_t j : waitsBefore[i])
+      if (reducing[j])
+        GROWC_CU(cu->cuStreamWaitEvent(stream, done[j], 0));
+    return Status::ok();
+  };
   for (size_t i = 0; i < plan.steps.size(); ++i) {
     const PlanStep &s = plan.steps[i];
+    if (Status st = join(i); !st.isOk())
+      return st;
+    if (s.op == PlanStep::Op::AllReduce) {
+      if (!allReduceRuns(s))
+        continue;
+      GROWC_CU(cu->cuEventRecord(ready[i], stream));
+      GROWC_CU(cu->cuStreamWaitEvent(commStream, ready[i], 0));
+      ReduceOp op =
+          s.reduction == PlanReduction::Sum ? ReduceOp::Sum : ReduceOp::Mean;
+      for (int64_t id : s.buffers)
+        if (Status st = options.collective->allReduceDevice(
+                address(id), plan.buffers[id].size / int64_t(sizeof(float)), op,
+                commStream);
+            !st.isOk())
+          return Status::error(plan.path +
+                               ": all_reduce step: " + st.message());
+      GROWC_CU(cu->cuEventRecord(done[i], commStream));
+      reducing[i] = true;
+      continue;
+    }
     if (s.op == PlanStep::Op::Kernel) {
       Launch &l = launches[i];
       const PlanLaunch &cfg = *l.launch;
@@ -422,7 +551,9 @@ Status CudaExecutor::State::enqueueSteps() {
         reinterpret_cast<void *>(workspace), kWorkspaceBytes,
         reinterpret_cast<cudaStream_t>(stream)));
   }
-  return Status::ok();
+  // Reductions nothing waited for join the compute stream at the end (and
+  // a captured graph's fork joins back).
+  return join(plan.steps.size());
 }
 
 Status CudaExecutor::State::run() {
@@ -435,7 +566,11 @@ Status CudaExecutor::State::run() {
       return s;
   if (Status s = enqueueSteps(); !s.isOk())
     return s;
-  if (!options.useGraphs)
+  // A graph would freeze which gated (`when`) all_reduce steps ran.
+  bool gated = false;
+  for (const PlanStep &s : plan.steps)
+    gated = gated || (s.op == PlanStep::Op::AllReduce && s.when >= 0);
+  if (!options.useGraphs || (gated && communicates()))
     return Status::ok();
   // Later runs replay the whole sequence as one graph: one launch instead
   // of one per step.
@@ -477,8 +612,15 @@ Status CudaExecutor::loadParams(const SafetensorsFile &checkpoint) {
   State &st = *state_;
   const Plan &plan = st.plan;
   std::vector<std::pair<const PlanParam *, const TensorView *>> copies;
+  std::vector<const PlanParam *> zeroed;
   for (const PlanParam &param : plan.params) {
     const TensorView *tensor = checkpoint.find(param.name);
+    // A training step's optimizer state starts at zero when the checkpoint
+    // has none yet (a fresh run), as on the CPU.
+    if (!tensor && param.name.compare(0, 10, "optimizer.") == 0) {
+      zeroed.push_back(&param);
+      continue;
+    }
     if (!tensor)
       return Status::error(checkpoint.path() + ": missing parameter " +
                            inQuotes(param.name) + " of model " +
@@ -492,6 +634,10 @@ Status CudaExecutor::loadParams(const SafetensorsFile &checkpoint) {
     copies.emplace_back(&param, tensor);
   }
   auto &cu = st.cu;
+  for (const PlanParam *param : zeroed)
+    GROWC_CU(cu->cuMemsetD8Async(st.address(param->buffer), 0,
+                                 size_t(param->byteSize), st.stream));
+  GROWC_CU(cu->cuStreamSynchronize(st.stream));
   for (auto [param, tensor] : copies)
     GROWC_CU(cu->cuMemcpyHtoD(st.address(param->buffer), tensor->data,
                               size_t(param->byteSize)));

@@ -115,6 +115,8 @@ private:
                          PlanStep &out);
   Status parseGemmStep(const JsonValue &step, const std::string &ctx,
                        PlanStep &out);
+  Status parseAllReduceStep(const JsonValue &step, const std::string &ctx,
+                            PlanStep &out);
   Status parseGrowth(const JsonValue &root);
 
   Plan &plan;
@@ -650,6 +652,78 @@ Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
   return Status::ok();
 }
 
+Status PlanParser::parseAllReduceStep(const JsonValue &step,
+                                      const std::string &ctx, PlanStep &out) {
+  GROWC_RETURN_IF_ERROR(
+      checkKeys(step, ctx, {"op", "buffers", "reduction", "when"}));
+  out.op = PlanStep::Op::AllReduce;
+  std::string reduction;
+  GROWC_RETURN_IF_ERROR(getString(step, ctx, "reduction", reduction));
+  if (reduction == "mean")
+    out.reduction = PlanReduction::Mean;
+  else if (reduction == "sum")
+    out.reduction = PlanReduction::Sum;
+  else
+    return Status::error(ctx + ".reduction: unknown reduction " +
+                         inQuotes(reduction) + " (expected 'mean' or 'sum')");
+  const JsonValue *buffers;
+  GROWC_RETURN_IF_ERROR(getArray(step, ctx, "buffers", buffers));
+  if (buffers->size() == 0)
+    return Status::error(ctx + ".buffers: an all_reduce step needs at least "
+                               "one buffer");
+  for (size_t j = 0; j < buffers->size(); ++j) {
+    const JsonValue &entry = buffers->elements()[j];
+    std::string entryCtx = ctx + ".buffers[" + std::to_string(j) + "]";
+    int64_t id;
+    if (!entry.isInteger() || !entry.getInt64(id) || id < 0 ||
+        id >= static_cast<int64_t>(plan.buffers.size()))
+      return Status::error(entryCtx + ": unknown buffer id " +
+                           describeJson(entry) + " (the plan has " +
+                           std::to_string(plan.buffers.size()) + " buffers)");
+    const PlanBuffer &buffer = plan.buffers[id];
+    // The executor reduces the buffer's floats.
+    if (buffer.size % int64_t(sizeof(float)) != 0)
+      return Status::error(entryCtx + ": buffer " + std::to_string(id) +
+                           " holds " + std::to_string(buffer.size) +
+                           " bytes, not a whole number of floats");
+    // Two buffers over the same bytes would be reduced twice.
+    for (int64_t other : out.buffers) {
+      const PlanBuffer &o = plan.buffers[other];
+      if (other == id || (buffer.offset < o.offset + o.size &&
+                          o.offset < buffer.offset + buffer.size))
+        return Status::error(entryCtx + ": buffer " + std::to_string(id) +
+                             (other == id ? " is listed twice"
+                                          : " overlaps buffer " +
+                                                std::to_string(other) +
+                                                " of the same step"));
+    }
+    out.buffers.push_back(id);
+  }
+  const JsonValue *when;
+  GROWC_RETURN_IF_ERROR(getField(step, ctx, "when", when));
+  if (!when->isInteger() || !when->getInt64(out.when) || out.when < -1 ||
+      out.when >= static_cast<int64_t>(plan.buffers.size()))
+    return Status::error(
+        ctx + ".when: must be -1 (always) or the id of a flag buffer, got " +
+        describeJson(*when) + " (the plan has " +
+        std::to_string(plan.buffers.size()) + " buffers)");
+  if (out.when >= 0) {
+    const PlanBuffer &flag = plan.buffers[out.when];
+    if (flag.size < int64_t(sizeof(float)))
+      return Status::error(ctx + ".when: flag buffer " +
+                           std::to_string(out.when) + " holds " +
+                           std::to_string(flag.size) + " bytes, not a float");
+    for (int64_t id : out.buffers) {
+      const PlanBuffer &b = plan.buffers[id];
+      if (flag.offset < b.offset + b.size && b.offset < flag.offset + flag.size)
+        return Status::error(ctx + ".when: flag buffer " +
+                             std::to_string(out.when) +
+                             " overlaps reduced buffer " + std::to_string(id));
+    }
+  }
+  return Status::ok();
+}
+
 Status PlanParser::parseSteps(const JsonValue &root) {
   const JsonValue *steps;
   GROWC_RETURN_IF_ERROR(getArray(root, "", "steps", steps));
@@ -664,9 +738,11 @@ Status PlanParser::parseSteps(const JsonValue &root) {
       GROWC_RETURN_IF_ERROR(parseKernelStep(entry, ctx, step));
     else if (op == "gemm")
       GROWC_RETURN_IF_ERROR(parseGemmStep(entry, ctx, step));
+    else if (op == "all_reduce")
+      GROWC_RETURN_IF_ERROR(parseAllReduceStep(entry, ctx, step));
     else
       return Status::error(ctx + ".op: unknown op " + inQuotes(op) +
-                           " (expected 'kernel' or 'gemm')");
+                           " (expected 'kernel', 'gemm' or 'all_reduce')");
     plan.steps.push_back(std::move(step));
   }
   return Status::ok();

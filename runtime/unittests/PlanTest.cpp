@@ -554,6 +554,85 @@ TEST(PlanTest, GemmOperandsAtOffsets) {
       {"steps[1]", "gemm output C (buffer 3) overlaps operand A (buffer 3)"});
 }
 
+//===----------------------------------------------------------------------===//
+// all_reduce steps (data parallelism)
+//===----------------------------------------------------------------------===//
+
+/// The toy plan with `step` appended to its steps.
+std::string withStep(const std::string &step) {
+  return replaceOnce(
+      kToyPlan, R"({"op": "kernel", "kernel": 1, "args": [4, 5]})",
+      R"({"op": "kernel", "kernel": 1, "args": [4, 5]}, )" + step);
+}
+
+TEST(PlanTest, AllReduceStepParses) {
+  StatusOr<Plan> plan = parsePlan(
+      withStep(R"({"op": "all_reduce", "buffers": [3, 4], "reduction": "mean",
+                   "when": -1},
+                  {"op": "all_reduce", "buffers": [5], "reduction": "sum",
+                   "when": 0})"),
+      kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  ASSERT_EQ(plan->steps.size(), 5u);
+  const PlanStep &mean = plan->steps[3];
+  EXPECT_EQ(mean.op, PlanStep::Op::AllReduce);
+  EXPECT_EQ(mean.buffers, (std::vector<int64_t>{3, 4}));
+  EXPECT_EQ(mean.reduction, PlanReduction::Mean);
+  EXPECT_EQ(mean.when, -1);
+  EXPECT_EQ(plan->steps[4].reduction, PlanReduction::Sum);
+  EXPECT_EQ(plan->steps[4].when, 0);
+}
+
+TEST(PlanTest, MalformedAllReduceStepsAreRejected) {
+  auto step = [](const std::string &buffers, const std::string &reduction,
+                 const std::string &when) {
+    return withStep(R"({"op": "all_reduce", "buffers": )" + buffers +
+                    R"(, "reduction": )" + reduction + R"(, "when": )" + when +
+                    "}");
+  };
+  expectRejected(step("[]", R"("mean")", "-1"),
+                 {"steps[3].buffers", "at least one buffer"});
+  expectRejected(step("[9]", R"("mean")", "-1"),
+                 {"steps[3].buffers[0]: unknown buffer id 9"});
+  expectRejected(step("[-1]", R"("mean")", "-1"),
+                 {"steps[3].buffers[0]: unknown buffer id -1"});
+  expectRejected(step(R"(["3"])", R"("mean")", "-1"),
+                 {"steps[3].buffers[0]: unknown buffer id \"3\""});
+  expectRejected(step("[3, 3]", R"("mean")", "-1"),
+                 {"steps[3].buffers[1]: buffer 3 is listed twice"});
+  expectRejected(step("3", R"("mean")", "-1"),
+                 {"steps[3].buffers must be an array"});
+  expectRejected(step("[3]", R"("max")", "-1"),
+                 {"steps[3].reduction: unknown reduction 'max'"});
+  expectRejected(step("[3]", "1", "-1"),
+                 {"steps[3].reduction must be a string"});
+  expectRejected(step("[3]", R"("mean")", "-2"),
+                 {"steps[3].when: must be -1 (always) or the id of a flag "
+                  "buffer, got -2"});
+  expectRejected(step("[3]", R"("mean")", "6"), {"steps[3].when", "got 6"});
+  expectRejected(step("[3]", R"("mean")", "3"),
+                 {"steps[3].when: flag buffer 3 overlaps reduced buffer 3"});
+  expectRejected(
+      withStep(R"({"op": "all_reduce", "buffers": [3], "reduction": "mean"})"),
+      {"steps[3]: missing field 'when'"});
+  expectRejected(withStep(R"({"op": "all_reduce", "buffers": [3],
+                              "reduction": "mean", "when": -1, "bucket": 0})"),
+                 {"steps[3]: unknown field 'bucket'"});
+  // Buffers sharing bytes would be reduced twice; a buffer must hold whole
+  // floats.
+  expectRejected(
+      replaceOnce(step("[1, 2]", R"("mean")", "-1"),
+                  R"({"id": 2, "offset": 192, "size": 128})",
+                  R"({"id": 2, "offset": 128, "size": 128})"),
+      {"steps[3].buffers[1]: buffer 2 overlaps buffer 1 of the same step"});
+  expectRejected(
+      replaceOnce(step("[3]", R"("mean")", "-1"),
+                  R"({"id": 3, "offset": 320, "size": 128})",
+                  R"({"id": 3, "offset": 320, "size": 126})"),
+      {"steps[3].buffers[0]: buffer 3 holds 126 bytes, not a whole number "
+       "of floats"});
+}
+
 TEST(PlanTest, RejectsInvalidJson) {
   expectRejected("not json", {"invalid JSON"});
   expectRejected("", {"invalid JSON"});

@@ -4,10 +4,13 @@
 //       --emit=mlir -o grown.mlir [--weights-in W --weights-out G]
 // growc --import-hf-config config.json -o model.mlir
 // growc model.mlir --print-schedule --total-steps=T [--stages=k] ...
+// growc model.mlir [--grow=lidas] -o train.ptx|train.so  (--graph=train,
+//       the default; --graph=forward|loss|grad choose another graph)
 //
 // Parses or imports a model, runs the growth pipeline (the same passes
 // growc-opt exposes), checks the grown model's contract, migrates a
-// checkpoint by the provenance table and writes everything atomically.
+// checkpoint by the provenance table, compiles a graph to kernels and a
+// plan, and writes everything atomically.
 //
 //===----------------------------------------------------------------------===//
 
@@ -70,12 +73,13 @@ cl::opt<std::string> emit("emit",
 
 // Code generation.
 cl::opt<std::string> graph("graph",
-                           cl::desc("Graph to compile: forward (default), "
-                                    "loss (tokens and targets in, mean "
-                                    "cross-entropy out), grad (also "
-                                    "grad.<param> for every parameter) or "
-                                    "train (one clipped AdamW step)"),
-                           cl::init("forward"), cl::cat(growCat));
+                           cl::desc("Graph to compile: train (default: one "
+                                    "clipped AdamW step), forward (the "
+                                    "model's outputs), loss (tokens and "
+                                    "targets in, mean cross-entropy out) or "
+                                    "grad (also grad.<param> for every "
+                                    "parameter)"),
+                           cl::init("train"), cl::cat(growCat));
 cl::opt<std::string> target("target",
                             cl::desc("Code generation target: cpu (-o *.so) "
                                      "or nvptx (-o *.ptx)"),
@@ -125,6 +129,12 @@ cl::opt<int64_t> vocabChunk(
              "train graphs (default 0: automatic, the whole vocabulary when "
              "its fp32 logits fit in 256 MiB, else chunks of <= 64 MiB)"),
     cl::init(CodegenOptions().vocabChunk), cl::cat(growCat));
+cl::opt<double> allReduceBucketMb(
+    "all-reduce-bucket-mb",
+    cl::desc("With --graph=train: MiB of gradients per all_reduce step of "
+             "data-parallel training (default 25, PyTorch DDP's; each "
+             "bucket is reduced as soon as its last gradient is complete)"),
+    cl::init(25.0), cl::cat(growCat));
 cl::opt<std::string> analysisPasses(
     "analysis-passes",
     cl::desc("Analysis rewrites applied after growth, as a pass pipeline, "
@@ -364,23 +374,22 @@ FailureOr<CompiledGraph> compileGraph(MLIRContext &context, ModuleOp module,
   options.accumulate = accumulate;
   PassManager pm(&context);
   buildBufferizedForwardPipeline(pm, options);
+  // Blocks for both targets: rows (and attention tiles) are what the GPU's
+  // blocks and the CPU runtime's threads share out; a CPU block is one
+  // thread wide. Before the plan: a kernel the GPU runs in more than one
+  // launch adds kernels and scratch buffers to the host function.
+  pm.addPass(
+      createDistributeKernels({gpuKernels ? threadsPerBlock.getValue() : 1,
+                               /*keepOtherKernels=*/!gpuKernels}));
   if (failed(pm.run(*out.kernels)))
     return failure();
-  auto plan = emitPlan(*out.kernels, ptx ? "nvptx" : "cpu", kernelsFile);
+  auto plan = emitPlan(*out.kernels, ptx ? "nvptx" : "cpu", kernelsFile,
+                       int64_t(allReduceBucketMb * 1024 * 1024));
   if (!plan) {
     fail(llvm::toString(plan.takeError()));
     return failure();
   }
   out.plan = std::move(*plan);
-  // Blocks for both targets: rows (and attention tiles) are what the GPU's
-  // blocks and the CPU runtime's threads share out; a CPU block is one
-  // thread wide.
-  PassManager distribute(&context);
-  distribute.addPass(
-      createDistributeKernels({gpuKernels ? threadsPerBlock.getValue() : 1,
-                               /*keepOtherKernels=*/!gpuKernels}));
-  if (failed(distribute.run(*out.kernels)))
-    return failure();
   return out;
 }
 
@@ -658,11 +667,6 @@ int run(MLIRContext &context) {
                 " is not available; this build compiles the forward graph "
                 "(--graph=forward), the loss (--graph=loss), the gradients "
                 "(--graph=grad) and the training step (--graph=train)");
-  if (graph != "forward" && emit == "ptx")
-    return fail("--graph=" + graph +
-                " compiles for the CPU in this build (-o model.so): its "
-                "reductions over all rows are not distributed for the GPU "
-                "yet");
   if (outputFile != "-" && !outputFile.empty() && emit == "mlir" &&
       outExt != ".mlir" && !emit.getNumOccurrences())
     return fail("cannot infer what to write to '" + outputFile +
@@ -673,6 +677,8 @@ int run(MLIRContext &context) {
     return fail("--accumulate N (N >= 1) applies to --graph=train");
   if (vocabChunk < 0)
     return fail("--vocab-chunk must be non-negative (0: automatic)");
+  if (!(allReduceBucketMb > 0) || allReduceBucketMb > 1e6)
+    return fail("--all-reduce-bucket-mb must be in (0, 1e6]");
   if (weightsIn.empty() != weightsOut.empty())
     return fail("--weights-in and --weights-out go together");
   if (growSteps < 0)
@@ -760,9 +766,11 @@ int run(MLIRContext &context) {
   if (analysisSuite) {
     if (emit != "so" && emit != "ptx")
       return fail("--analysis-suite compiles artifacts: -o suite.so");
-    if (graph != "forward" || !analysisPasses.empty())
+    if ((graph.getNumOccurrences() && graph != "forward") ||
+        !analysisPasses.empty())
       return fail("--analysis-suite builds its own forward graphs; drop "
                   "--graph and --analysis-passes");
+    graph = "forward";
     AnalysisSuiteOptions opts;
     opts.split = analysisSplit;
     if (!analysisSwapWindows.empty())

@@ -47,10 +47,12 @@ void buildBufferizedForwardPipeline(mlir::OpPassManager &pm,
 /// Reads the bufferized host function of `module` (the function with
 /// `growc.param_names`) into a plan, assigns arena offsets by liveness,
 /// erases the host function and leaves only the kernels. `kernelsFile` is
-/// recorded in the plan.
-llvm::Expected<llvm::json::Object> emitPlan(mlir::ModuleOp module,
-                                            llvm::StringRef target,
-                                            llvm::StringRef kernelsFile);
+/// recorded in the plan. A train graph's gradients are all-reduced in
+/// buckets of at most `allReduceBucketBytes` (PyTorch DDP's default 25 MiB).
+llvm::Expected<llvm::json::Object>
+emitPlan(mlir::ModuleOp module, llvm::StringRef target,
+         llvm::StringRef kernelsFile,
+         int64_t allReduceBucketBytes = int64_t(25) << 20);
 
 /// Lowers the kernel functions of `module` to the LLVM dialect and adds
 /// `<kernel>_packed(void **args, int64_t begin, int64_t end)` entry points.

@@ -15,8 +15,10 @@
 //===----------------------------------------------------------------------===//
 
 #include "Analyze.h"
+#include "DataParallel.h"
 #include "Options.h"
 
+#include "growc/runtime/Collective.h"
 #include "growc/runtime/CpuExecutor.h"
 #ifdef GROWC_HAVE_CUDA
 #include "growc/runtime/CudaExecutor.h"
@@ -43,6 +45,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
 #include <vector>
 
 #include <sys/stat.h>
@@ -89,7 +92,7 @@ constexpr const char *kUsage =
     "        [--warmup K] [--seed S] [--val-every K] [--save-every K]\n"
     "        [--metrics M.jsonl] [--stop-at K] [--threads N]\n"
     "        [--grow M] [--stages K] [--alpha A] [--grow-fraction G]\n"
-    "        [--block-size B] [--zero-new-moments]\n"
+    "        [--block-size B] [--zero-new-moments] [--nproc N]\n"
     "      Trains with a train graph: batches from SPEC (primitives:NAME\n"
     "      [:MIN-MAX][:answers] -- :answers scores only the answer tokens --,\n"
     "      text:PATH, u16:PATH, u32:PATH), warmup-stable-decay\n"
@@ -108,6 +111,13 @@ constexpr const char *kUsage =
     "      --zero-new-moments (inserted copies start with zero moments).\n"
     "      The run ends with the compute it used against the same run\n"
     "      without growth (FLOPs, and measured time per stage).\n"
+    "      Data parallelism: --nproc N runs N ranks on this machine (under\n"
+    "      mpirun, started by growc-run); a job started by mpirun, or with\n"
+    "      RANK, WORLD_SIZE, MASTER_ADDR and MASTER_PORT set, is one rank\n"
+    "      of a run across machines. Each rank trains on its own B rows of\n"
+    "      every global batch of ranks x B rows, gradients are averaged\n"
+    "      over the ranks, and rank 0 alone writes metrics and checkpoints\n"
+    "      (which resume on any number of ranks).\n"
     "\n"
     "  eval ART --weights C.safetensors --primitive NAME [--depth K|MIN-MAX]\n"
     "       [--shots 5] [--count 200] [--seed S]\n"
@@ -144,10 +154,10 @@ constexpr const char *kUsage =
     "      count 1.\n"
     "\n"
     "Options:\n"
-    "  --device=cpu|cuda  Where to run (default: the artifact's target):\n"
-    "                 cuda runs a PTX artifact with libcuda and cuBLASLt "
-    "(opened\n"
-    "                 at run time). Not yet run on a GPU: see docs/gpu.md.\n"
+    "  --device=cpu|cuda  Where forward, grad and train-step run (default:\n"
+    "                 the artifact's target): cuda runs a PTX artifact with\n"
+    "                 libcuda and cuBLASLt (opened at run time). Not yet run\n"
+    "                 on a GPU: see docs/gpu.md.\n"
     "  --verbose      Print what is run and its timing to stderr.\n"
     "  --repeat N     Run the forward pass N times (benchmarks; --verbose\n"
     "                 reports the fastest).\n"
@@ -157,7 +167,12 @@ constexpr const char *kUsage =
     "\n"
     "Environment:\n"
     "  GROWC_NUM_THREADS  Default for --threads. OpenBLAS runs single-\n"
-    "                     threaded inside growc's own threads.\n";
+    "                     threaded inside growc's own threads. A rank of a\n"
+    "                     data-parallel run defaults to the cores divided\n"
+    "                     by the ranks on its machine.\n"
+    "  GROWC_MPIRUN       The mpirun that --nproc uses (default: PATH's).\n"
+    "  GROWC_COLLECTIVE   auto (default), single, mpi or tcp: how ranks\n"
+    "                     communicate (docs/training.md).\n";
 
 #ifndef GROWC_HAVE_CUDA
 constexpr const char *kCudaMissing =
@@ -656,12 +671,23 @@ void reportGrowthCompute(const GrowthSchedule &schedule,
 int runTrain(const std::vector<std::string_view> &args) {
   std::string artifact, weights, resume, data, out, metricsPath, growMethod;
   long long steps = 0, warmup = -1, valEvery = 0, saveEvery = 0, threads = 0,
-            stopAt = 0, stagesOpt = 0, blockSizeOpt = 0;
+            stopAt = 0, stagesOpt = 0, blockSizeOpt = 0, nproc = 0;
   unsigned long long seed = 0;
   double lr = 3e-3, alpha = 1.0, growFraction = 0.8;
   bool zeroNewMoments = false;
+  // The arguments the ranks get when --nproc starts them: all but --nproc.
+  std::vector<std::string_view> rankArgs;
   for (size_t i = 0; i < args.size(); ++i) {
     std::string_view name = args[i];
+    if (name == "--nproc" || name.substr(0, 8) == "--nproc=") {
+      std::optional<std::string> value = optionValue(args, i, name);
+      if (!value || !parseInteger(*value, 1, 4096, nproc))
+        return fail("train: --nproc must be a number of ranks in [1, 4096], "
+                    "got '" +
+                    value.value_or("") + "'");
+      continue;
+    }
+    rankArgs.push_back(args[i]);
     if (name == "--zero-new-moments") {
       zeroNewMoments = true;
       continue;
@@ -672,9 +698,12 @@ int runTrain(const std::vector<std::string_view> &args) {
       artifact = std::string(name);
       continue;
     }
+    size_t optionIndex = i;
     std::optional<std::string> value = optionValue(args, i, name);
     if (!value || value->empty())
       return fail("train: " + std::string(name) + " needs a value");
+    if (i != optionIndex)
+      rankArgs.push_back(args[i]); // the value, given separately
     auto integer = [&](long long min, long long &outValue) {
       return parseInteger(*value, min, std::numeric_limits<long long>::max(),
                           outValue);
@@ -781,9 +810,6 @@ int runTrain(const std::vector<std::string_view> &args) {
     if (!planned.isOk())
       return fail("train: " + planned.status().message());
     schedule = std::move(*planned);
-    FlopModel flops = flopModelOf(stagePlans.back());
-    std::fprintf(stderr, "growc-run: %s growth run\n%s", growth.method.c_str(),
-                 schedule->format(&flops).c_str());
   } else if (!growMethod.empty() || stagesOpt || blockSizeOpt ||
              zeroNewMoments) {
     return fail("train: " + plan->path +
@@ -793,6 +819,63 @@ int runTrain(const std::vector<std::string_view> &args) {
                 " --stages=K -o run.so");
   }
 
+  // Data parallelism (docs/training.md): --nproc N becomes N ranks under
+  // mpirun; a rank learns its place from the environment.
+  if (nproc > 0 && insideDistributedJob())
+    return fail("train: --nproc starts its own ranks; inside an mpirun job "
+                "or with WORLD_SIZE set, leave it out");
+  bool allReduces = hasAllReduceSteps(*plan);
+  for (const Plan &stagePlan : stagePlans)
+    allReduces = allReduces && hasAllReduceSteps(stagePlan);
+  auto noAllReduce = [&] {
+    return plan->path + " has no all_reduce steps (compiled by a growc "
+                        "without data parallelism), so its ranks would "
+                        "never average their gradients; recompile it with "
+                        "growc --graph=train";
+  };
+  if (nproc > 1) {
+    if (!allReduces)
+      return fail("train: --nproc " + std::to_string(nproc) + ": " +
+                  noAllReduce());
+    return fail(relaunchUnderMpirun(nproc, rankArgs));
+  }
+  std::unique_ptr<Collective> collective;
+  {
+    StatusOr<std::unique_ptr<Collective>> made = createCollective();
+    if (!made.isOk())
+      return fail("train: " + made.status().message());
+    collective = std::move(*made);
+  }
+  const int rank = collective->rank(), world = collective->size();
+  const bool leader = rank == 0;
+  // From here on a rank that fails ends the whole job (the others would
+  // wait for it at the next all_reduce forever), naming itself.
+  auto fail = [&](const auto &error) -> int {
+    std::string message;
+    if constexpr (std::is_same_v<std::decay_t<decltype(error)>, Status>)
+      message = error.message();
+    else
+      message = error;
+    if (world == 1)
+      return ::fail(message);
+    ::fail("rank " + std::to_string(rank) + " of " + std::to_string(world) +
+           ": " + message);
+    std::fflush(stderr);
+    collective->abort(1);
+  };
+  if (world > 1) {
+    if (!allReduces)
+      return fail(noAllReduce());
+    if (threads == 0)
+      threads = threadsPerRank(*collective);
+  }
+  if (schedule && leader) {
+    FlopModel flops = flopModelOf(stagePlans.back());
+    std::fprintf(stderr, "growc-run: %s growth run\n%s",
+                 stagePlans[0].growth->method.c_str(),
+                 schedule->format(&flops).c_str());
+  }
+
   std::unique_ptr<CpuExecutor> exec;
   {
     StatusOr<std::unique_ptr<CpuExecutor>> executor =
@@ -800,6 +883,7 @@ int runTrain(const std::vector<std::string_view> &args) {
     if (!executor.isOk())
       return fail(executor.status());
     exec = std::move(*executor);
+    exec->setCollective(collective.get());
   }
 
   // Where the run starts: step 0 of a new run, or a checkpoint's step,
@@ -840,6 +924,7 @@ int runTrain(const std::vector<std::string_view> &args) {
       if (!executor.isOk())
         return fail(executor.status());
       exec = std::move(*executor);
+      exec->setCollective(collective.get());
     }
   }
   if (Status status = exec->loadParams(*start); !status.isOk())
@@ -875,15 +960,47 @@ int runTrain(const std::vector<std::string_view> &args) {
     return fail(validation.status());
   if (warmup < 0)
     warmup = std::min<long long>(10, steps / 10);
+  // Every rank must run the same plans and schedule from the same state:
+  // the collectives only line up if they do, and the replicas only stay
+  // equal if they start equal.
+  auto paramsHash = [&] {
+    uint64_t hash = hashBytes(nullptr, 0);
+    for (const TensorToWrite &t : exec->paramTensors())
+      hash = hashBytes(t.data, t.byteSize, hash);
+    return hash;
+  };
+  if (world > 1) {
+    uint64_t hash = hashFile(exec->plan().path, hashBytes(nullptr, 0));
+    for (const Plan &stagePlan : stagePlans)
+      hash = hashFile(stagePlan.path, hash);
+    char options[512];
+    std::snprintf(options, sizeof options,
+                  "%lld %lld %lld %lld %lld %llu %.17g %.17g %.17g %d %lld "
+                  "%lld %llu %lld",
+                  steps, warmup, valEvery, saveEvery, stopAt, seed, lr, alpha,
+                  growFraction, int(zeroNewMoments), stagesOpt, firstStep,
+                  (unsigned long long)position, (long long)stage);
+    hash = hashBytes(options, std::strlen(options), hash);
+    hash = hashBytes(data.data(), data.size(), hash);
+    if (Status s = agreeWithRankZero(*collective, hash,
+                                     "plans, data or training options");
+        !s.isOk())
+      return ::fail(s);
+    if (Status s =
+            agreeWithRankZero(*collective, paramsHash(), "starting weights");
+        !s.isOk())
+      return ::fail(s.message() + " (every rank must start from the same "
+                                  "--weights or --resume checkpoint)");
+  }
 
   std::FILE *metrics = nullptr;
-  if (!metricsPath.empty()) {
+  if (!metricsPath.empty() && leader) {
     metrics = std::fopen(metricsPath.c_str(), resume.empty() ? "w" : "a");
     if (!metrics)
       return fail("train: cannot write " + metricsPath + ": " +
                   std::strerror(errno));
   }
-  bool terminal = ::isatty(2);
+  bool terminal = leader && ::isatty(2);
   std::vector<int32_t> tokens(batch * seq), targets(batch * seq);
   auto view = [&](std::vector<int32_t> &values) {
     return TensorView{"",
@@ -904,7 +1021,27 @@ int runTrain(const std::vector<std::string_view> &args) {
     int64_t savedStage = stage;
     if (schedule)
       tensors.push_back({"growc.train.stage", DType::I64, {1}, &savedStage, 8});
+    // Every rank holds the same model; rank 0 writes it, after checking
+    // that the replicas are still equal (they are, bit for bit, unless a
+    // collective returned different bits to different ranks).
+    if (world > 1)
+      if (Status s =
+              agreeWithRankZero(*collective, paramsHash(),
+                                "weights after step " + std::to_string(step));
+          !s.isOk())
+        return Status::error("the replicas diverged: " + s.message());
+    if (!leader)
+      return Status::ok();
     return writeSafetensors(path, tensors);
+  };
+  // Rank r's rows of a global batch: rank r takes micro-batches
+  // [r·M, (r+1)·M) of the world·M micro-batches of B rows that one
+  // optimizer step draws from the stream (every rank draws them all, keeps
+  // its own), so the stream's position stays global.
+  std::vector<int32_t> skippedTokens(batch * seq), skippedTargets(batch * seq);
+  auto skipBatches = [&](TokenStream &from, int64_t count) {
+    for (int64_t i = 0; i < count; ++i)
+      from.nextBatch(batch, seq, skippedTokens.data(), skippedTargets.data());
   };
   auto began = std::chrono::steady_clock::now();
   double firstLoss = 0, lastLoss = 0;
@@ -920,23 +1057,25 @@ int runTrain(const std::vector<std::string_view> &args) {
           CpuExecutor::create(stagePlans[stage], int(threads));
       if (!next.isOk())
         return fail(next.status());
+      (*next)->setCollective(collective.get());
       StatusOr<CpuExecutor::Migration> moved =
           (*next)->migrateFrom(*exec, zeroNewMoments);
       if (!moved.isOk())
         return fail(moved.status());
       if (terminal)
         std::fputc('\n', stderr);
-      std::fprintf(
-          stderr,
-          "growc-run: after step %lld: %s growth to stage %lld/%zu, %lld "
-          "-> %lld layers (%lld tensors migrated, %lld start an "
-          "inserted copy%s)\n",
-          (long long)step, stagePlans[0].growth->method.c_str(),
-          (long long)stage + 1, stagePlans.size(),
-          (long long)schedule->stages[stage - 1].layers,
-          (long long)schedule->stages[stage].layers, (long long)moved->copied,
-          (long long)moved->duplicated,
-          moved->zeroedMoments ? ", their moments zeroed" : "");
+      if (leader)
+        std::fprintf(
+            stderr,
+            "growc-run: after step %lld: %s growth to stage %lld/%zu, %lld "
+            "-> %lld layers (%lld tensors migrated, %lld start an "
+            "inserted copy%s)\n",
+            (long long)step, stagePlans[0].growth->method.c_str(),
+            (long long)stage + 1, stagePlans.size(),
+            (long long)schedule->stages[stage - 1].layers,
+            (long long)schedule->stages[stage].layers, (long long)moved->copied,
+            (long long)moved->duplicated,
+            moved->zeroedMoments ? ", their moments zeroed" : "");
       if (metrics)
         std::fprintf(metrics,
                      "{\"event\": \"grow\", \"at_step\": %lld, "
@@ -952,6 +1091,7 @@ int runTrain(const std::vector<std::string_view> &args) {
     // the accumulated gradient (a plain train graph has one).
     const int64_t micro = exec->plan().microBatches;
     double loss = 0;
+    skipBatches(**stream, rank * micro);
     for (int64_t k = 0; k < micro; ++k) {
       (*stream)->nextBatch(batch, seq, tokens.data(), targets.data());
       TensorView tokenView = view(tokens), targetView = view(targets);
@@ -966,6 +1106,12 @@ int runTrain(const std::vector<std::string_view> &args) {
       if (Status status = exec->commitNextValues(*outputs); !status.isOk())
         return fail(status);
     }
+    skipBatches(**stream, (world - 1 - rank) * micro);
+    // The global loss: the mean of the ranks' (equally weighted, like the
+    // gradients they average).
+    if (Status status = collective->allReduce(&loss, 1, ReduceOp::Mean);
+        !status.isOk())
+      return fail(status);
     if (step == firstStep)
       firstLoss = loss;
     lastLoss = loss;
@@ -977,25 +1123,34 @@ int runTrain(const std::vector<std::string_view> &args) {
         std::chrono::duration<double>(std::chrono::steady_clock::now() - began)
             .count();
     double tokensPerSecond = double(step + 1 - firstStep) * batch * seq *
-                             double(exec->plan().microBatches) /
+                             double(exec->plan().microBatches) * world /
                              std::max(seconds, 1e-9);
     std::string valText;
     if (valEvery > 0 && (step + 1) % valEvery == 0) {
       // The step graph with learning rate 0 and its outputs not committed:
       // the loss of held-out batches at the current weights.
+      // With several ranks, rank r scores batch r of `world` held-out
+      // batches, without communicating: nothing is applied.
       std::vector<int32_t> vt(batch * seq), vy(batch * seq);
+      skipBatches(**validation, rank);
       (*validation)->nextBatch(batch, seq, vt.data(), vy.data());
+      skipBatches(**validation, world - 1 - rank);
       TensorView vtView = view(vt), vyView = view(vy);
       std::map<std::string, float> valScalars = {{"lr", 0.0f},
                                                  {"step", float(step + 1)}};
       if (exec->plan().microBatches > 1)
         valScalars["apply"] = 0.0f;
+      exec->setCollective(nullptr);
       auto val = exec->forward(vtView, &vyView, valScalars);
+      exec->setCollective(collective.get());
       if (!val.isOk())
         return fail(val.status());
+      double valLoss = val->at("loss").data[0];
+      if (Status status = collective->allReduce(&valLoss, 1, ReduceOp::Mean);
+          !status.isOk())
+        return fail(status);
       char buf[64];
-      std::snprintf(buf, sizeof buf, ", \"val_loss\": %.6f",
-                    double(val->at("loss").data[0]));
+      std::snprintf(buf, sizeof buf, ", \"val_loss\": %.6f", valLoss);
       valText = buf;
     }
     if (schedule) {
@@ -1018,8 +1173,9 @@ int runTrain(const std::vector<std::string_view> &args) {
           stderr, "\r[%.*s%*s] step %lld/%lld loss %.4f %.0f tok/s ETA %.0fs ",
           done, "##############################", width - done, "",
           (long long)step + 1, (long long)steps, loss, tokensPerSecond, eta);
-    } else if ((step + 1) % std::max<long long>(1, steps / 10) == 0 ||
-               step + 1 == steps) {
+    } else if (leader &&
+               ((step + 1) % std::max<long long>(1, steps / 10) == 0 ||
+                step + 1 == steps)) {
       std::fprintf(stderr,
                    "growc-run: step %lld/%lld loss %.4f lr %.3g %.0f tok/s "
                    "ETA %.0fs\n",
@@ -1036,18 +1192,23 @@ int runTrain(const std::vector<std::string_view> &args) {
   }
   if (terminal)
     std::fputc('\n', stderr);
-  if (schedule)
+  if (schedule && leader)
     reportGrowthCompute(*schedule, stagePlans, stageSeconds, stageSteps,
                         metrics);
   if (metrics)
     std::fclose(metrics);
   if (Status status = save(out); !status.isOk())
     return fail(status);
-  std::fprintf(stderr,
-               "growc-run: trained steps %lld..%lld of %lld, loss %.4f -> "
-               "%.4f; wrote %s\n",
-               firstStep + 1, lastStep, (long long)steps, firstLoss, lastLoss,
-               out.c_str());
+  if (leader)
+    std::fprintf(stderr,
+                 "growc-run: trained steps %lld..%lld of %lld, loss %.4f -> "
+                 "%.4f; wrote %s%s\n",
+                 firstStep + 1, lastStep, (long long)steps, firstLoss, lastLoss,
+                 out.c_str(),
+                 world > 1 ? (" (" + std::to_string(world) + " " +
+                              collective->engine() + " ranks)")
+                                 .c_str()
+                           : "");
   return 0;
 }
 

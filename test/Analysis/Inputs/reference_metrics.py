@@ -350,8 +350,8 @@ def main():
                                     "growc-add-early-exit-heads")):
         so = os.path.join(a.tmp, name + ".so")
         out = os.path.join(a.tmp, name + ".safetensors")
-        run([a.growc, model, "--analysis-passes=" + passes, "--batch", str(B),
-             "--seq", str(T), "-o", so])
+        run([a.growc, model, "--graph=forward", "--analysis-passes=" + passes,
+             "--batch", str(B), "--seq", str(T), "-o", so])
         run([a.growc_run, "forward", so, "--weights", wpath, "--tokens", tok_path,
              "--out", out, "--threads", "1"])
         outs[name] = ref.read_safetensors(out)

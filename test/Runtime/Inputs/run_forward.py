@@ -49,8 +49,7 @@ def main():
     if a.analysis_passes:
         cmd.append("--analysis-passes=" + a.analysis_passes)
     cmd += a.growc_flags.split()
-    if a.loss:
-        cmd.append("--graph=loss")
+    cmd.append("--graph=loss" if a.loss else "--graph=forward")
     run(cmd)
     plan = json.load(open(os.path.join(a.tmp, "art", "forward.plan.json")))
     names = [o["name"] for o in plan["outputs"]]

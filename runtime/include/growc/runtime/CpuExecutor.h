@@ -22,6 +22,7 @@
 #ifndef GROWC_RUNTIME_CPUEXECUTOR_H
 #define GROWC_RUNTIME_CPUEXECUTOR_H
 
+#include "growc/runtime/Collective.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/RunInterface.h"
 #include "growc/runtime/Safetensors.h"
@@ -49,6 +50,9 @@ struct StepKindTiming {
 struct ExecutorTimings {
   StepKindTiming kernel;
   StepKindTiming gemm;
+  /// all_reduce steps that communicated (waiting for the other ranks
+  /// included).
+  StepKindTiming allReduce;
   StepKindTiming other;
   /// `kernel` split by plan kernel index.
   std::vector<StepKindTiming> perKernel;
@@ -105,6 +109,13 @@ public:
   forward(const TensorView &tokens, const TensorView *targets = nullptr,
           const std::map<std::string, float> &scalars = {});
 
+  /// The collective that the plan's all_reduce steps reduce over (not
+  /// owned; it must outlive the runs). Without one, or with a one-process
+  /// one, all_reduce steps do nothing: a single-process run computes
+  /// exactly what it would without them.
+  void setCollective(Collective *collective) { collective_ = collective; }
+  Collective *collective() const { return collective_; }
+
   /// A train graph's outputs named like parameters are their next values:
   /// copies them into the parameters, so the next run continues from them.
   Status commitNextValues(const std::map<std::string, OutputTensor> &outputs);
@@ -159,6 +170,10 @@ private:
     int m = 0, n = 0, k = 0;
     float beta = 0.0f;
     bool transA = false, transB = true;
+    // AllReduce: the buffers' floats, and the flag that gates the step.
+    std::vector<std::pair<float *, int64_t>> reduce;
+    const float *when = nullptr;
+    ReduceOp reduction = ReduceOp::Mean;
   };
 
   CpuExecutor(Plan plan, int threads)
@@ -180,6 +195,7 @@ private:
   uint8_t *arena_ = nullptr;
   std::vector<PreparedStep> steps_;
   bool paramsLoaded_ = false;
+  Collective *collective_ = nullptr;
   ExecutorTimings timings_;
 };
 

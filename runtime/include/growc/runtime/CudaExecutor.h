@@ -10,6 +10,12 @@
 // the steps; later runs replay the whole step sequence as one CUDA graph.
 // Every CUDA call's status is checked.
 //
+// all_reduce steps (data parallelism) run NCCL on a second stream: the step
+// records an event on the compute stream, the communication stream waits
+// for it and reduces the bucket, and the compute stream waits for the
+// reduction only before the first later step that touches the bucket's
+// bytes, so buckets reduce while the backward pass goes on.
+//
 // Status: written and compiled against the CUDA 13 headers, its failure
 // paths (no driver, no device, a bad PTX file) unit-tested; it has not yet
 // run on a GPU (no GPU was available to the session that wrote it).
@@ -45,6 +51,10 @@ public:
     std::string blasPath;
     /// Replay the steps as a CUDA graph after the first run.
     bool useGraphs = true;
+    /// What the plan's all_reduce steps reduce over (not owned): the nccl
+    /// engine (NcclCollective.h) in a data-parallel run; nullptr or a
+    /// one-process engine makes them no-ops.
+    Collective *collective = nullptr;
   };
 
   /// Prepares `plan` (target nvptx) on the GPU. Fails with a plain message

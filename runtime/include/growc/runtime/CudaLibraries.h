@@ -74,6 +74,7 @@ struct Driver {
   X(cuStreamCreate)                                                            \
   X(cuStreamDestroy)                                                           \
   X(cuStreamSynchronize)                                                       \
+  X(cuStreamWaitEvent)                                                         \
   X(cuStreamBeginCapture)                                                      \
   X(cuStreamEndCapture)                                                        \
   X(cuGraphInstantiate)                                                        \
@@ -131,6 +132,7 @@ struct Nccl {
   X(ncclGetUniqueId)                                                           \
   X(ncclCommInitRank)                                                          \
   X(ncclCommDestroy)                                                           \
+  X(ncclCommAbort)                                                             \
   X(ncclAllReduce)                                                             \
   X(ncclGroupStart)                                                            \
   X(ncclGroupEnd)

@@ -88,9 +88,12 @@ struct PlanKernel {
   std::optional<PlanLaunch> launch;
 };
 
+/// How an all_reduce step combines the ranks' values.
+enum class PlanReduction { Sum, Mean };
+
 /// One step, run in order.
 struct PlanStep {
-  enum class Op { Kernel, Gemm };
+  enum class Op { Kernel, Gemm, AllReduce };
   Op op = Op::Kernel;
 
   // Op::Kernel: call kernels[kernel] with the addresses of buffers `args`.
@@ -112,6 +115,16 @@ struct PlanStep {
   /// Bᵀ with B stored [n, k] (1, the forward's weights) or B stored [k, n]
   /// (0).
   int64_t transA = 0, transB = 1;
+
+  // Op::AllReduce (data-parallel training): every float of each buffer in
+  // `buffers` (a bucket of gradients) is replaced, in place, by its
+  // reduction over the ranks; a no-op in a single process.
+  std::vector<int64_t> buffers;
+  PlanReduction reduction = PlanReduction::Mean;
+  /// -1: always; else a buffer whose first float says whether the step runs
+  /// (> 0.5): the `apply` input of gradient accumulation, so that only the
+  /// applying micro-batch communicates.
+  int64_t when = -1;
 };
 
 /// One stage of a growth run compiled ahead (growc --grow=M --stages=K):

@@ -11,6 +11,7 @@
 #ifndef GROWC_RUNTIME_THREADPOOL_H
 #define GROWC_RUNTIME_THREADPOOL_H
 
+#include <atomic>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -49,8 +50,10 @@ private:
   const std::function<void(int64_t, int64_t)> *task_ = nullptr;
   int64_t n_ = 0;
   int chunks_ = 0;
-  uint64_t generation_ = 0;
-  int pending_ = 0;
+  /// Written under the mutex; atomic so that workers and the caller can
+  /// spin on them briefly before blocking (see ThreadPool.cpp).
+  std::atomic<uint64_t> generation_{0};
+  std::atomic<int> pending_{0};
   bool stop_ = false;
 };
 

@@ -1,0 +1,177 @@
+//===- Distribution.h - shared pieces of growc-distribute-kernels -*- C++
+//-*-===//
+//
+// growc-distribute-kernels gives every kernel the block / thread structure
+// of a GPU launch, as loops. Its kinds of kernels live in their own files
+// (DistributeKernels.cpp: the pass and row kernels; DistributeAttention.cpp:
+// growk.attention and growk.attention_grad; DistributeOwnKernels.cpp:
+// kernels of their own — parameter-shaped elementwise work, reductions over
+// all rows, block loops); this header is what they share: building mapped
+// foralls and loops, evaluating a linalg op's body at given indices, and
+// the host-side changes a distribution may need (scratch buffers in global
+// memory and further launches after a kernel).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_PASSES_GPU_DISTRIBUTION_H
+#define GROWC_PASSES_GPU_DISTRIBUTION_H
+
+#include "passes/Gpu/Passes.h"
+
+#include "llvm/ADT/DenseMap.h"
+
+namespace growc {
+namespace distribution {
+
+/// Static shared memory a block may declare without opting in to more (the
+/// kernels use no dynamic shared memory).
+constexpr int64_t kSharedMemoryBytes = 48 * 1024;
+
+mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc,
+                          int64_t value);
+mlir::Value f32Constant(mlir::OpBuilder &b, mlir::Location loc, double value);
+
+/// An scf.forall from 0 to `counts` with the given GPU mapping; the builder
+/// is left at the start of its body.
+mlir::scf::ForallOp createForall(mlir::OpBuilder &b, mlir::Location loc,
+                                 llvm::ArrayRef<int64_t> counts,
+                                 llvm::ArrayRef<mlir::Attribute> mapping);
+/// The mapping of the i-th grid dimension (x, y, z).
+mlir::Attribute blockDim(mlir::MLIRContext *ctx, unsigned i);
+mlir::Attribute threadX(mlir::MLIRContext *ctx);
+
+/// `for i = start; i < end; i += step` with the body built by `body`.
+void stridedLoop(mlir::OpBuilder &b, mlir::Location loc, mlir::Value start,
+                 mlir::Value end, mlir::Value step,
+                 llvm::function_ref<void(mlir::OpBuilder &, mlir::Value)> body);
+void stridedLoop(mlir::OpBuilder &b, mlir::Location loc, mlir::Value start,
+                 int64_t end, int64_t step,
+                 llvm::function_ref<void(mlir::OpBuilder &, mlir::Value)> body);
+/// `for i = start; i < end; i += step` carrying one f32 `init`; `body`
+/// returns the next value. Returns the final value.
+mlir::Value foldLoop(
+    mlir::OpBuilder &b, mlir::Location loc, mlir::Value start, mlir::Value end,
+    mlir::Value step, mlir::Value init,
+    llvm::function_ref<mlir::Value(mlir::OpBuilder &, mlir::Value, mlir::Value)>
+        body);
+
+/// Splits `flat` into indices of the row-major `sizes`.
+llvm::SmallVector<mlir::Value> delinearize(mlir::OpBuilder &b,
+                                           mlir::Location loc, mlir::Value flat,
+                                           llvm::ArrayRef<int64_t> sizes);
+
+/// The combining op of a reduction body `yield f(in, out)`, with the
+/// identity element to start partial results from.
+struct Combiner {
+  enum Kind { Add, Max } kind;
+  double identity;
+  mlir::Value combine(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lhs,
+                      mlir::Value rhs) const;
+};
+/// Sum or max, where the output is used once, by the yielded op.
+mlir::FailureOr<Combiner> findCombiner(mlir::linalg::LinalgOp op);
+
+/// The buffer under views (reshapes and subviews) of `value`.
+mlir::Value baseBuffer(mlir::Value value);
+
+/// Emits the scalar work of linalg ops at given loop indices. A buffer may
+/// be replaced by a smaller one indexed without its leading index (an
+/// intermediate of [B·T, ·] shrunk to the block's row).
+class LinalgScalarizer {
+public:
+  void dropLeadingIndex(mlir::Value buffer, mlir::Value replacement) {
+    shrunk[buffer] = replacement;
+  }
+
+  /// The indices of `operand` of `op` at the loop indices `ivs`, and in
+  /// `buffer` the memref to address with them.
+  llvm::SmallVector<mlir::Value>
+  indicesOf(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::LinalgOp op,
+            mlir::OpOperand &operand, llvm::ArrayRef<mlir::Value> ivs,
+            mlir::Value &buffer);
+  /// Loads (or forwards, for a scalar) `operand` at `ivs`.
+  mlir::Value read(mlir::OpBuilder &b, mlir::Location loc,
+                   mlir::linalg::LinalgOp op, mlir::OpOperand &operand,
+                   llvm::ArrayRef<mlir::Value> ivs);
+  /// The value `op` yields at `ivs` with `outValue` as the output's current
+  /// value (null when the body does not read it).
+  mlir::Value evaluate(mlir::OpBuilder &b, mlir::Location loc,
+                       mlir::linalg::LinalgOp op,
+                       llvm::ArrayRef<mlir::Value> ivs, mlir::Value outValue);
+  /// Stores `value` into the output of `op` at `ivs`.
+  void write(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::LinalgOp op,
+             llvm::ArrayRef<mlir::Value> ivs, mlir::Value value);
+
+  /// Emits, at `b`'s insertion point, thread loops (scf.forall mapped to
+  /// threads, `threads` wide) that compute `op` with its leading loops fixed
+  /// at `fixed`: the remaining parallel iterations strided over the
+  /// threads, each reducing its reduction loops in order; or, when only
+  /// reduction loops remain, per-thread partials in `partials` (a [threads]
+  /// f32 block buffer from `getPartials`) combined by one thread in thread
+  /// order, so results do not depend on timing.
+  void emitOverThreads(mlir::OpBuilder &b, mlir::linalg::LinalgOp op,
+                       llvm::ArrayRef<mlir::Value> fixed, int64_t threads,
+                       llvm::function_ref<mlir::Value()> getPartials);
+
+private:
+  llvm::DenseMap<mlir::Value, mlir::Value> shrunk;
+};
+
+/// Whether `op` may read other elements of the buffer it writes (an input
+/// on the same buffer at another index, a load from it in the body): a
+/// race once its iterations run in different threads. Diagnoses why.
+mlir::LogicalResult checkNoSelfOverlap(mlir::linalg::LinalgOp op);
+
+/// Whether only reduction loops of `op` remain after its first `fixed`.
+bool reducesEverythingAfter(mlir::linalg::LinalgOp op, unsigned fixed);
+
+/// Host-side changes a kernel's distribution asks for.
+struct HostChanges {
+  /// Global-memory buffers the kernel's launches share (per-block data too
+  /// large for shared memory, partial results between launches): appended
+  /// to the kernel's arguments and allocated by the host at every call.
+  llvm::SmallVector<mlir::MemRefType> scratch;
+  /// Kernels launched right after the kernel, in order, with the same
+  /// arguments (the kernel's, then the scratch buffers).
+  llvm::SmallVector<mlir::func::FuncOp> followers;
+};
+
+/// Appends `types` to `kernel`'s arguments and returns the new arguments.
+llvm::SmallVector<mlir::Value>
+addScratchArguments(mlir::func::FuncOp kernel,
+                    llvm::ArrayRef<mlir::MemRefType> types);
+/// A copy of `kernel` (signature and body, not yet distributed) named
+/// `<kernel>_<suffix>`, placed after it: a follower's distribution rewrites
+/// the copies of the ops it shares with the kernel.
+mlir::func::FuncOp createFollower(mlir::func::FuncOp kernel,
+                                  llvm::StringRef suffix);
+/// Rewrites every call of `kernel` in `module` as `changes` asks.
+void applyHostChanges(mlir::ModuleOp module, mlir::func::FuncOp kernel,
+                      const HostChanges &changes);
+
+//===----------------------------------------------------------------------===//
+// The kinds of kernels
+//===----------------------------------------------------------------------===//
+
+/// One block per (query tile, head, batch); one thread per query row walks
+/// its keys with an online softmax.
+mlir::LogicalResult distributeAttention(mlir::func::FuncOp kernel,
+                                        growk::AttentionOp attention);
+/// Flash-attention-2's backward in two launches (see the definition).
+mlir::LogicalResult distributeAttentionGrad(mlir::func::FuncOp kernel,
+                                            growk::AttentionGradOp op,
+                                            HostChanges &changes);
+/// A kernel of its own around one linalg op marked growc.own_kernel:
+/// elementwise work grid-strided, reductions as block partials.
+mlir::LogicalResult distributeOwnKernel(mlir::func::FuncOp kernel,
+                                        int64_t threads, HostChanges &changes);
+/// A kernel that is one scf.forall of independent iterations: one block per
+/// iteration, the linalg work inside it over the block's threads.
+mlir::LogicalResult distributeBlockLoop(mlir::func::FuncOp kernel,
+                                        mlir::scf::ForallOp loop,
+                                        int64_t threads);
+
+} // namespace distribution
+} // namespace growc
+
+#endif // GROWC_PASSES_GPU_DISTRIBUTION_H
