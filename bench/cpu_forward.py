@@ -24,7 +24,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "test", "Reference"))
 import llama_reference  # noqa: E402
 
-BIN = os.path.join(ROOT, "build", "bin")
+BIN = os.path.join(os.environ.get("GROWC_BUILD_DIR", os.path.join(ROOT, "build")), "bin")
 
 
 def run(cmd, env=None):
