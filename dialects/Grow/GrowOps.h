@@ -71,6 +71,8 @@ class ReturnOp;
 
 } // namespace growc::grow
 
+#include "dialects/Grow/Vjp.h"
+
 #include "dialects/Grow/GrowInterfaces.h.inc"
 
 #define GET_OP_CLASSES

@@ -118,7 +118,8 @@ def Grow_ReturnOp : Grow_Op<"return", [Terminator, HasParent<"ModelOp">,
 
 def Grow_EmbedOp : Grow_Op<"embed", [Pure,
     DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>,
-    DeclareOpInterfaceMethods<Grow_ParameterUserOpInterface>]> {
+    DeclareOpInterfaceMethods<Grow_ParameterUserOpInterface>,
+    DeclareOpInterfaceMethods<Grow_VjpOpInterface>]> {
   let summary = "Token embedding lookup";
   let description = [{
     `h_0 = E[tokens]` with `E = model.embed_tokens.weight`, `[vocab, hidden]`.
@@ -132,7 +133,8 @@ def Grow_EmbedOp : Grow_Op<"embed", [Pure,
 
 def Grow_LayerOp : Grow_Op<"layer", [Pure, AllTypesMatch<["input", "output"]>,
     DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>,
-    DeclareOpInterfaceMethods<Grow_ParameterUserOpInterface>]> {
+    DeclareOpInterfaceMethods<Grow_ParameterUserOpInterface>,
+    DeclareOpInterfaceMethods<Grow_VjpOpInterface>]> {
   let summary = "One pre-norm decoder layer";
   let description = [{
     `a = Attn(s·RMSNorm_1(h))`, `ĥ = h + a`, `m = MLP(s·RMSNorm_2(ĥ))`,
@@ -171,7 +173,8 @@ def Grow_LayerOp : Grow_Op<"layer", [Pure, AllTypesMatch<["input", "output"]>,
 
 def Grow_RMSNormOp : Grow_Op<"rms_norm", [Pure, SameOperandsAndResultType,
     DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>,
-    DeclareOpInterfaceMethods<Grow_ParameterUserOpInterface>]> {
+    DeclareOpInterfaceMethods<Grow_ParameterUserOpInterface>,
+    DeclareOpInterfaceMethods<Grow_VjpOpInterface>]> {
   let summary = "The final RMSNorm";
   let description = [{
     `x / sqrt(mean(x^2) + eps) * w` over the hidden dimension, computed in
@@ -186,7 +189,8 @@ def Grow_RMSNormOp : Grow_Op<"rms_norm", [Pure, SameOperandsAndResultType,
 
 def Grow_LMHeadOp : Grow_Op<"lm_head", [Pure,
     DeclareOpInterfaceMethods<OpAsmOpInterface, ["getAsmResultNames"]>,
-    DeclareOpInterfaceMethods<Grow_ParameterUserOpInterface>]> {
+    DeclareOpInterfaceMethods<Grow_ParameterUserOpInterface>,
+    DeclareOpInterfaceMethods<Grow_VjpOpInterface>]> {
   let summary = "Unembedding to vocabulary logits";
   let description = [{
     `z = x · W^T` with `W = lm_head.weight`, or `model.embed_tokens.weight`

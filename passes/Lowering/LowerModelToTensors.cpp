@@ -103,6 +103,7 @@ public:
                                                 Value o, Value dout);
   /// The gradient of the embedding table from that of its gathered rows.
   Value embedGrad(Value tokens, Value dEmbedded, int64_t vocab);
+  int64_t vocabSize() { return config.getVocab(); }
   /// min(1, maxNorm / (‖grads‖₂ + 1e-6)) [1], as torch's clip_grad_norm_.
   Value clipCoefficient(ArrayRef<Value> grads, double maxNorm);
   /// One AdamW step (torch.optim.AdamW: decoupled weight decay, bias
@@ -989,6 +990,90 @@ Value ForwardBuilder::unflatten(Value x) {
       b, loc, out, x, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
 }
 
+/// The lowering's side of reverse mode (dialects/Grow/Vjp.h): the forward's
+/// tensors and tape, the cotangents gathered so far, and ForwardBuilder's
+/// tensor-level VJP rules.
+class LoweringVjpContext : public grow::VjpContext {
+public:
+  LoweringVjpContext(ForwardBuilder &fb, const DenseMap<Value, Value> &lowered,
+                     const DenseMap<Operation *, SmallVector<Value>> &tape,
+                     const llvm::StringMap<Value> &params, Value tokens,
+                     Value targets, Value lossLogits)
+      : fb(fb), lowered(lowered), tape(tape), params(params),
+        tokenInput(tokens), targetInput(targets), lossLogits(lossLogits) {}
+
+  Value forward(Value modelValue) override {
+    return lowered.lookup(modelValue);
+  }
+  ArrayRef<Value> saved(Operation *op) override {
+    auto it = tape.find(op);
+    return it == tape.end() ? ArrayRef<Value>() : ArrayRef<Value>(it->second);
+  }
+  Value param(StringRef name) override { return params.lookup(name); }
+  Value tokens() override { return tokenInput; }
+  Value targets() override { return targetInput; }
+
+  void addCotangent(Value modelValue, Value cotangent) override {
+    Value &slot = cotangents[modelValue];
+    slot = slot ? fb.add(slot, cotangent) : cotangent;
+  }
+  void addParamGrad(StringRef name, Value grad) override {
+    Value &slot = grads[name];
+    slot = slot ? fb.add(slot, grad) : grad;
+  }
+  void setLoss(Value value) override { loss = value; }
+  bool isLossLogits(Value modelValue) override {
+    return modelValue == lossLogits;
+  }
+
+  Value add(Value lhs, Value rhs) override { return fb.add(lhs, rhs); }
+  Value matmulInputGrad(Value dy, Value weight) override {
+    return fb.matmulInputGrad(dy, weight);
+  }
+  Value matmulWeightGrad(Value dy, Value x) override {
+    return fb.matmulWeightGrad(dy, x);
+  }
+  std::pair<Value, Value> rmsNormGrad(Value x, Value weight, double scale,
+                                      Value dy) override {
+    return fb.rmsNormGrad(x, weight, scale, dy);
+  }
+  Value ropeGrad(Value dy, int64_t heads) override {
+    return fb.ropeGrad(dy, heads);
+  }
+  std::pair<Value, Value> swigluGrad(Value gate, Value up, Value dy) override {
+    return fb.swigluGrad(gate, up, dy);
+  }
+  std::tuple<Value, Value, Value> attentionGrad(Value q, Value k, Value v,
+                                                Value o, Value dout) override {
+    return fb.attentionGrad(q, k, v, o, dout);
+  }
+  Value embedGrad(Value tokens, Value dy) override {
+    return fb.embedGrad(tokens, dy, fb.vocabSize());
+  }
+  std::tuple<Value, Value, Value> crossEntropyGrad(Value normed, Value weight,
+                                                   Value targets) override {
+    ForwardBuilder::HeadLoss head =
+        fb.headCrossEntropy(normed, weight, targets, /*withGrads=*/true);
+    return {head.loss, head.dnormed, head.dweight};
+  }
+
+  /// The cotangent reaching a model value so far (null if none).
+  Value cotangentOf(Value modelValue) const {
+    return cotangents.lookup(modelValue);
+  }
+
+  llvm::StringMap<Value> grads;
+  Value loss;
+
+private:
+  ForwardBuilder &fb;
+  const DenseMap<Value, Value> &lowered;
+  const DenseMap<Operation *, SmallVector<Value>> &tape;
+  const llvm::StringMap<Value> &params;
+  Value tokenInput, targetInput, lossLogits;
+  DenseMap<Value, Value> cotangents;
+};
+
 struct LowerModelToTensorsPass
     : growc::impl::LowerModelToTensorsBase<LowerModelToTensorsPass> {
   using LowerModelToTensorsBase::LowerModelToTensorsBase;
@@ -1154,31 +1239,14 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
   ForwardBuilder fb(builder, loc, config, batch, seq, keyBlock, vocabChunk);
   DenseMap<Value, Value> lowered; // grow value -> [B·T, F] tensor
 
-  // What the grad graph's VJPs read, recorded by the forward.
-  struct SavedLayer {
-    LayerOp layer;
-    double scale;
-    Value h, n1, q, k, v, qRoped, kRoped, attn, mid, n2, gate, up, gated;
-  };
-  SmallVector<SavedLayer> savedLayers;
-  EmbedOp savedEmbed;
-  RMSNormOp savedFinalNorm;
+  // What the grad graph's VJP rules read, recorded by the forward
+  // (grow::LayerTape for a layer).
+  DenseMap<Operation *, SmallVector<Value>> tape;
   // The head whose logits the loss scores: lowered with the loss, chunk by
   // chunk, instead of as one [B·T, V] GEMM.
   LMHeadOp lossHead;
 
   for (Operation &op : model.getBodyBlock()) {
-    if (gradGraph) {
-      if (auto embed = dyn_cast<EmbedOp>(op))
-        savedEmbed = embed;
-      if (auto norm = dyn_cast<RMSNormOp>(op))
-        savedFinalNorm = norm;
-      if (auto layer = dyn_cast<LayerOp>(op))
-        if (layer.getSkip() || layer.exposesSublayers())
-          return layer.emitOpError("the grad graph differentiates plain "
-                                   "layers; skipped layers and sublayer "
-                                   "outputs are analysis rewrites");
-    }
     if (auto embed = dyn_cast<EmbedOp>(op)) {
       lowered[embed.getOutput()] =
           fb.embed(entry->getArgument(0), paramValues[embed.getWeight()]);
@@ -1233,8 +1301,8 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
         Value up = fb.matmul(n2, param("mlp.up_proj.weight"));
         Value gated = fb.swiglu(gate, up);
         if (gradGraph)
-          savedLayers.push_back({layer, scale, h, n1, qRaw, kRaw, v, q, k, attn,
-                                 mid, n2, gate, up, gated});
+          tape[layer] = {h,    n1,  qRaw, kRaw, v,  q,    k,
+                         attn, mid, n2,   gate, up, gated};
         // The MLP residual stays an add, fused into the next RMSNorm
         // kernel where it is nearly free: folding it too would make the
         // whole residual stream one in-place buffer, and one-shot
@@ -1258,74 +1326,39 @@ LogicalResult LowerModelToTensorsPass::lower(ModelOp model) {
     } else if (auto ret = dyn_cast<ReturnOp>(op)) {
       SmallVector<Value> results;
       if (gradGraph) {
-        // Reverse mode: the VJP of each forward piece, last to first; a
-        // parameter used twice (the tied embedding) sums its gradients.
-        llvm::StringMap<Value> grads;
-        auto addGrad = [&](StringRef name, Value grad) {
-          Value &slot = grads[name];
-          slot = slot ? fb.add(slot, grad) : grad;
-        };
-        if (!savedEmbed || !savedFinalNorm || !lossHead)
-          return model.emitOpError("the grad graph needs an embedding, a "
-                                   "final norm and an LM head");
-        ForwardBuilder::HeadLoss head = fb.headCrossEntropy(
-            lowered[lossHead.getInput()], paramValues[lossHead.getWeight()],
-            entry->getArgument(1), /*withGrads=*/true);
-        results.push_back(head.loss);
-        addGrad(lossHead.getWeight(), head.dweight);
-        Value dnormed = head.dnormed;
-        auto [dh, dFinal] = fb.rmsNormGrad(
-            lowered[savedFinalNorm.getInput()],
-            paramValues[savedFinalNorm.getWeight()], 1.0, dnormed);
-        addGrad(savedFinalNorm.getWeight(), dFinal);
-        for (SavedLayer &l : llvm::reverse(savedLayers)) {
-          auto name = [&](StringRef suffix) {
-            return l.layer.getParamName(suffix);
-          };
-          auto weight = [&](StringRef suffix) {
-            return paramValues[name(suffix)];
-          };
-          // out = mid + gated · Wdᵀ
-          addGrad(name("mlp.down_proj.weight"),
-                  fb.matmulWeightGrad(dh, l.gated));
-          Value dgated = fb.matmulInputGrad(dh, weight("mlp.down_proj.weight"));
-          auto [dgate, dup] = fb.swigluGrad(l.gate, l.up, dgated);
-          addGrad(name("mlp.gate_proj.weight"),
-                  fb.matmulWeightGrad(dgate, l.n2));
-          addGrad(name("mlp.up_proj.weight"), fb.matmulWeightGrad(dup, l.n2));
-          Value dn2 =
-              fb.add(fb.matmulInputGrad(dgate, weight("mlp.gate_proj.weight")),
-                     fb.matmulInputGrad(dup, weight("mlp.up_proj.weight")));
-          auto [dmidNorm, dw2] = fb.rmsNormGrad(
-              l.mid, weight("post_attention_layernorm.weight"), l.scale, dn2);
-          addGrad(name("post_attention_layernorm.weight"), dw2);
-          Value dmid = fb.add(dh, dmidNorm);
-          // mid = h + attn · Woᵀ
-          addGrad(name("self_attn.o_proj.weight"),
-                  fb.matmulWeightGrad(dmid, l.attn));
-          Value dattn =
-              fb.matmulInputGrad(dmid, weight("self_attn.o_proj.weight"));
-          auto [dqRoped, dkRoped, dv] =
-              fb.attentionGrad(l.qRoped, l.kRoped, l.v, l.attn, dattn);
-          Value dq = fb.ropeGrad(dqRoped, config.getHeads());
-          Value dk = fb.ropeGrad(dkRoped, config.getKvHeads());
-          addGrad(name("self_attn.q_proj.weight"),
-                  fb.matmulWeightGrad(dq, l.n1));
-          addGrad(name("self_attn.k_proj.weight"),
-                  fb.matmulWeightGrad(dk, l.n1));
-          addGrad(name("self_attn.v_proj.weight"),
-                  fb.matmulWeightGrad(dv, l.n1));
-          Value dn1 = fb.add(
-              fb.add(fb.matmulInputGrad(dq, weight("self_attn.q_proj.weight")),
-                     fb.matmulInputGrad(dk, weight("self_attn.k_proj.weight"))),
-              fb.matmulInputGrad(dv, weight("self_attn.v_proj.weight")));
-          auto [dhNorm, dw1] = fb.rmsNormGrad(
-              l.h, weight("input_layernorm.weight"), l.scale, dn1);
-          addGrad(name("input_layernorm.weight"), dw1);
-          dh = fb.add(dmid, dhNorm);
+        // Reverse mode: the model's ops last to first, each differentiated
+        // by its VJP rule (grow::VjpOpInterface) from the cotangents of its
+        // results; cotangents of a value used twice, and gradients of a
+        // parameter used twice (the tied embedding), are summed. The seed
+        // is the loss head: its rule computes the mean cross-entropy and
+        // its gradient.
+        if (!lossHead)
+          return model.emitOpError("the grad graph needs an LM head whose "
+                                   "logits are the 'logits' output");
+        LoweringVjpContext vjp(fb, lowered, tape, paramValues,
+                               entry->getArgument(0), entry->getArgument(1),
+                               lossHead.getLogits());
+        for (Operation &backOp : llvm::reverse(model.getBodyBlock())) {
+          if (isa<ReturnOp, ParamOp>(backOp))
+            continue;
+          SmallVector<Value> cotangents;
+          bool reached = false;
+          for (Value result : backOp.getResults()) {
+            cotangents.push_back(vjp.cotangentOf(result));
+            reached |= cotangents.back() || vjp.isLossLogits(result);
+          }
+          if (!reached)
+            continue;
+          auto rule = dyn_cast<grow::VjpOpInterface>(backOp);
+          if (!rule)
+            return backOp.emitOpError("has no VJP rule (grow::VjpOpInterface), "
+                                      "so the grad graph cannot differentiate "
+                                      "it");
+          if (failed(rule.buildVjp(vjp, cotangents)))
+            return failure();
         }
-        addGrad(savedEmbed.getWeight(),
-                fb.embedGrad(entry->getArgument(0), dh, config.getVocab()));
+        results.push_back(vjp.loss);
+        llvm::StringMap<Value> &grads = vjp.grads;
         SmallVector<Value> paramGrads;
         for (ParamOp param : params) {
           Value grad = grads.lookup(param.getSymName());

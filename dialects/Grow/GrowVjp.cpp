@@ -1,0 +1,121 @@
+//===- GrowVjp.cpp - the VJP rules of the model-level ops -----------------===//
+//
+// Each rule reads the cotangents of its op's results and adds those of its
+// inputs and parameters to the VjpContext (Vjp.h). The decoder layer's rule
+// is the composition of its pieces' rules, last piece first; it reads the
+// forward's intermediates from the tape the lowering recorded, in the order
+// of LayerTape.
+//
+//===----------------------------------------------------------------------===//
+
+#include "dialects/Grow/GrowOps.h"
+
+using namespace mlir;
+using namespace growc::grow;
+
+LogicalResult EmbedOp::buildVjp(VjpContext &context,
+                                ValueRange resultCotangents) {
+  Value dh = resultCotangents[0];
+  if (dh)
+    context.addParamGrad(getWeight(), context.embedGrad(context.tokens(), dh));
+  return success();
+}
+
+LogicalResult RMSNormOp::buildVjp(VjpContext &context,
+                                  ValueRange resultCotangents) {
+  Value dy = resultCotangents[0];
+  if (!dy)
+    return success();
+  auto [dx, dw] = context.rmsNormGrad(context.forward(getInput()),
+                                      context.param(getWeight()), 1.0, dy);
+  context.addCotangent(getInput(), dx);
+  context.addParamGrad(getWeight(), dw);
+  return success();
+}
+
+LogicalResult LMHeadOp::buildVjp(VjpContext &context,
+                                 ValueRange resultCotangents) {
+  Value x = context.forward(getInput()), w = context.param(getWeight());
+  if (context.isLossLogits(getLogits())) {
+    // The seed: the mean cross-entropy of these logits, computed with its
+    // gradient chunk by chunk so the logits never exist whole.
+    auto [loss, dx, dw] = context.crossEntropyGrad(x, w, context.targets());
+    context.setLoss(loss);
+    context.addParamGrad(getWeight(), dw);
+    context.addCotangent(getInput(), dx);
+    return success();
+  }
+  Value dz = resultCotangents[0];
+  if (!dz)
+    return success();
+  context.addParamGrad(getWeight(), context.matmulWeightGrad(dz, x));
+  context.addCotangent(getInput(), context.matmulInputGrad(dz, w));
+  return success();
+}
+
+LogicalResult LayerOp::buildVjp(VjpContext &context,
+                                ValueRange resultCotangents) {
+  if (getSkip() || exposesSublayers())
+    return emitOpError("the grad graph differentiates plain layers; skipped "
+                       "layers and sublayer outputs are analysis rewrites");
+  Value dh = resultCotangents[0];
+  if (!dh)
+    return success();
+  ArrayRef<Value> tape = context.saved(getOperation());
+  if (tape.size() != static_cast<size_t>(LayerTape::Count))
+    return emitOpError("the forward lowering recorded ")
+           << tape.size() << " values for this layer's VJP, expected "
+           << static_cast<int>(LayerTape::Count);
+  auto at = [&](LayerTape entry) { return tape[static_cast<int>(entry)]; };
+  auto weight = [&](StringRef suffix) {
+    return context.param(getParamName(suffix));
+  };
+  auto addGrad = [&](StringRef suffix, Value grad) {
+    context.addParamGrad(getParamName(suffix), grad);
+  };
+  double scale = getNormScale().convertToDouble();
+  // out = mid + down(swiglu(gate(n2), up(n2))), n2 = s·RMSNorm(mid).
+  addGrad("mlp.down_proj.weight",
+          context.matmulWeightGrad(dh, at(LayerTape::Gated)));
+  Value dgated = context.matmulInputGrad(dh, weight("mlp.down_proj.weight"));
+  auto [dgate, dup] =
+      context.swigluGrad(at(LayerTape::Gate), at(LayerTape::Up), dgated);
+  addGrad("mlp.gate_proj.weight",
+          context.matmulWeightGrad(dgate, at(LayerTape::Norm2)));
+  addGrad("mlp.up_proj.weight",
+          context.matmulWeightGrad(dup, at(LayerTape::Norm2)));
+  Value dn2 = context.add(
+      context.matmulInputGrad(dgate, weight("mlp.gate_proj.weight")),
+      context.matmulInputGrad(dup, weight("mlp.up_proj.weight")));
+  auto [dmidNorm, dw2] = context.rmsNormGrad(
+      at(LayerTape::Mid), weight("post_attention_layernorm.weight"), scale,
+      dn2);
+  addGrad("post_attention_layernorm.weight", dw2);
+  Value dmid = context.add(dh, dmidNorm);
+  // mid = h + o_proj(attention(rope(q(n1)), rope(k(n1)), v(n1))),
+  // n1 = s·RMSNorm(h).
+  addGrad("self_attn.o_proj.weight",
+          context.matmulWeightGrad(dmid, at(LayerTape::Attn)));
+  Value dattn =
+      context.matmulInputGrad(dmid, weight("self_attn.o_proj.weight"));
+  auto [dqRoped, dkRoped, dv] =
+      context.attentionGrad(at(LayerTape::Q), at(LayerTape::K),
+                            at(LayerTape::V), at(LayerTape::Attn), dattn);
+  ConfigAttr config = getOperation()->getParentOfType<ModelOp>().getConfig();
+  Value dq = context.ropeGrad(dqRoped, config.getHeads());
+  Value dk = context.ropeGrad(dkRoped, config.getKvHeads());
+  Value n1 = at(LayerTape::Norm1);
+  addGrad("self_attn.q_proj.weight", context.matmulWeightGrad(dq, n1));
+  addGrad("self_attn.k_proj.weight", context.matmulWeightGrad(dk, n1));
+  addGrad("self_attn.v_proj.weight", context.matmulWeightGrad(dv, n1));
+  Value dn1 = context.add(
+      context.add(
+          context.matmulInputGrad(dq, weight("self_attn.q_proj.weight")),
+          context.matmulInputGrad(dk, weight("self_attn.k_proj.weight"))),
+      context.matmulInputGrad(dv, weight("self_attn.v_proj.weight")));
+  auto [dhNorm, dw1] = context.rmsNormGrad(
+      at(LayerTape::Input), weight("input_layernorm.weight"), scale, dn1);
+  addGrad("input_layernorm.weight", dw1);
+  context.addCotangent(getInput(), context.add(dmid, dhNorm));
+  return success();
+}

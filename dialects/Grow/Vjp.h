@@ -1,0 +1,103 @@
+//===- Vjp.h - what a model-level op's VJP rule is given ---------*- C++
+//-*-===//
+//
+// Reverse mode over a grow.model: the lowering walks the model's ops last to
+// first and asks each one, through VjpOpInterface, for the cotangents of its
+// operands and parameters given those of its results. A rule is written at
+// the model level (which values, which parameters) in terms of the
+// tensor-level VJP rules the lowering provides here (RMSNorm, RoPE,
+// attention, SwiGLU, GEMM, embedding, cross-entropy), so the dialect does not
+// depend on how a target builds tensors and a new op is one more rule.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_DIALECT_GROW_VJP_H
+#define GROWC_DIALECT_GROW_VJP_H
+
+#include "mlir/IR/Operation.h"
+#include "mlir/IR/Value.h"
+#include "llvm/ADT/StringRef.h"
+
+#include <tuple>
+#include <utility>
+
+namespace growc::grow {
+
+/// What the forward lowering of a grow.layer records for its VJP, in this
+/// order: the input h, n1 = s·RMSNorm(h), the q and k projections before
+/// RoPE, v, q and k after RoPE, the attention output, mid = h + o_proj(·),
+/// n2 = s·RMSNorm(mid), the gate and up projections and SwiGLU's output.
+enum class LayerTape {
+  Input,
+  Norm1,
+  QRaw,
+  KRaw,
+  V,
+  Q,
+  K,
+  Attn,
+  Mid,
+  Norm2,
+  Gate,
+  Up,
+  Gated,
+  Count
+};
+
+class VjpContext {
+public:
+  virtual ~VjpContext() = default;
+
+  // The forward pass, as the lowering built it.
+  /// The tensor the forward computed for a model-level value.
+  virtual mlir::Value forward(mlir::Value modelValue) = 0;
+  /// The tensors `op`'s forward lowering recorded for its VJP (the tape).
+  virtual llvm::ArrayRef<mlir::Value> saved(mlir::Operation *op) = 0;
+  /// A parameter's tensor, by checkpoint name.
+  virtual mlir::Value param(llvm::StringRef name) = 0;
+  /// The int32 [B, T] token and target inputs.
+  virtual mlir::Value tokens() = 0;
+  virtual mlir::Value targets() = 0;
+
+  // What a rule produces. Cotangents of a value (or parameter) reached
+  // along several paths are summed.
+  virtual void addCotangent(mlir::Value modelValue, mlir::Value cotangent) = 0;
+  virtual void addParamGrad(llvm::StringRef name, mlir::Value grad) = 0;
+  /// The scalar loss, once the rule that seeds the reverse pass built it.
+  virtual void setLoss(mlir::Value loss) = 0;
+  /// True for the model value the loss scores (the seed of the reverse
+  /// pass: its cotangent is that of the mean cross-entropy).
+  virtual bool isLossLogits(mlir::Value modelValue) = 0;
+
+  // Tensor-level VJP rules; activations are [B·T, features] rows.
+  virtual mlir::Value add(mlir::Value lhs, mlir::Value rhs) = 0;
+  /// For y = x · wᵀ: dx = dy · w.
+  virtual mlir::Value matmulInputGrad(mlir::Value dy, mlir::Value weight) = 0;
+  /// For y = x · wᵀ: dw = dyᵀ · x.
+  virtual mlir::Value matmulWeightGrad(mlir::Value dy, mlir::Value x) = 0;
+  /// For y = rms_norm(x) · w · scale: (dx, dw).
+  virtual std::pair<mlir::Value, mlir::Value> rmsNormGrad(mlir::Value x,
+                                                          mlir::Value weight,
+                                                          double scale,
+                                                          mlir::Value dy) = 0;
+  /// For y = rope(x) over `heads` heads: dx.
+  virtual mlir::Value ropeGrad(mlir::Value dy, int64_t heads) = 0;
+  /// For y = silu(gate) · up: (dgate, dup).
+  virtual std::pair<mlir::Value, mlir::Value>
+  swigluGrad(mlir::Value gate, mlir::Value up, mlir::Value dy) = 0;
+  /// For o = attention(q, k, v) (causal, grouped KV): (dq, dk, dv).
+  virtual std::tuple<mlir::Value, mlir::Value, mlir::Value>
+  attentionGrad(mlir::Value q, mlir::Value k, mlir::Value v, mlir::Value o,
+                mlir::Value dout) = 0;
+  /// For h = table[tokens]: dtable.
+  virtual mlir::Value embedGrad(mlir::Value tokens, mlir::Value dy) = 0;
+  /// The mean cross-entropy of logits = normed · weightᵀ against targets
+  /// and its gradients, without the full logits: (loss, dnormed, dweight).
+  virtual std::tuple<mlir::Value, mlir::Value, mlir::Value>
+  crossEntropyGrad(mlir::Value normed, mlir::Value weight,
+                   mlir::Value targets) = 0;
+};
+
+} // namespace growc::grow
+
+#endif // GROWC_DIALECT_GROW_VJP_H
