@@ -603,13 +603,15 @@ std::pair<Value, Value> ForwardBuilder::rmsNormGrad(Value x, Value weight,
         return arith::SubFOp::create(nb, l, arith::MulFOp::create(nb, l, r, g),
                                      correction);
       });
-  // dims (d, n): the weight gradient sums over rows.
-  AffineMap rowsInner = map(2, {dim(1), dim(0)});
+  // dims (n, d): the weight gradient sums over rows, rows outside so the
+  // inner loop runs along contiguous rows of dy and x (with the columns
+  // outside, every step of a column's sum was a cache line of its own).
+  AffineMap rows = map(2, {dim(0), dim(1)});
   // A reduction over all rows: a kernel of its own, so that the rows of the
   // kernel computing dx stay independent (one block per row).
   Value dw = ownKernel(generic(
       {dy, x, inverseRms}, zeros({hidden}),
-      {rowsInner, rowsInner, map(2, {dim(1)}), map(2, {dim(0)})}, {kPar, kRed},
+      {rows, rows, map(2, {dim(0)}), map(2, {dim(1)})}, {kRed, kPar},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value v =
             scaled(nb, l,
