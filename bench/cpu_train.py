@@ -40,7 +40,7 @@ def growc_step(artifact, weights, batch, threads, repeat, tmp):
                "--weights", weights, "--batch", batch, "--lr", "1e-3", "--step", "1",
                "--out", os.path.join(tmp, "next.safetensors"), "--verbose",
                "--repeat", str(repeat), "--threads", str(threads)]).stderr
-    total = float(re.search(r"forward ([0-9.]+) ms", out).group(1))
+    total = float(re.search(r"step ([0-9.]+) ms", out).group(1))
     gemm = float(re.search(r"gemm\s+\d+ calls\s+([0-9.]+) ms", out).group(1))
     return total, gemm
 

@@ -525,8 +525,10 @@ int runForward(const std::vector<std::string_view> &args,
     const ExecutorTimings &t = best;
     std::fprintf(stderr,
                  "growc-run: prepare %.3f ms, load parameters %.3f ms, "
-                 "forward %.3f ms (best of %d, %d threads)\n",
-                 prepareMs, loadMs, forwardMs, opts.repeat, exec.threads());
+                 "%s %.3f ms (best of %d, %d threads)\n",
+                 prepareMs, loadMs,
+                 exec.plan().graph == "forward" ? "forward" : "step",
+                 forwardMs, opts.repeat, exec.threads());
     for (auto [kind, timing] :
          {std::pair{"kernel", t.kernel}, std::pair{"gemm", t.gemm}})
       std::fprintf(stderr, "growc-run:   %-6s %6lld calls %10.3f ms\n", kind,
