@@ -81,6 +81,11 @@ std::optional<RowContraction> match(linalg::GenericOp op) {
   if (!op.hasPureBufferSemantics() || op.getNumDpsInputs() != 2 ||
       op.getNumDpsInits() != 1 || !isMultiplyAccumulate(op))
     return std::nullopt;
+  // The rewrite reads the output row once and stores it once, so an input
+  // that is the output buffer itself would be read stale.
+  Value out = op.getDpsInits()[0];
+  if (llvm::is_contained(op.getDpsInputs(), out))
+    return std::nullopt;
   SmallVector<MemRefType> types;
   for (Value operand : op->getOperands()) {
     auto type = dyn_cast<MemRefType>(operand.getType());

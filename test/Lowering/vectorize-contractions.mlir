@@ -98,3 +98,21 @@ func.func @untouched(%a: memref<4x16xf32>, %b: memref<8x16xf32>, %c: memref<4x8x
   }
   return
 }
+
+// Left alone: the row input is the output buffer itself.
+// CHECK-LABEL: func.func @aliased
+// CHECK:       linalg.generic
+// CHECK-NOT:   vector.
+func.func @aliased(%a: memref<4x4xf32>, %c: memref<4x8xf32>) {
+  linalg.generic {indexing_maps = [affine_map<(i, k, n) -> (i, k)>,
+                                   affine_map<(i, k, n) -> (k, n)>,
+                                   affine_map<(i, k, n) -> (i, n)>],
+                  iterator_types = ["parallel", "reduction", "parallel"]}
+      ins(%a, %c : memref<4x4xf32>, memref<4x8xf32>) outs(%c : memref<4x8xf32>) {
+  ^bb0(%x: f32, %y: f32, %acc: f32):
+    %m = arith.mulf %x, %y : f32
+    %r = arith.addf %m, %acc : f32
+    linalg.yield %r : f32
+  }
+  return
+}
