@@ -41,8 +41,11 @@ prepare)
     read -r name config layers batch seq <<<"$entry"
     "$build/bin/growc" --import-hf-config "$root/$config" --num-layers "$layers" \
       -o "$kit/art/$name.mlir"
-    "$build/bin/growc" "$kit/art/$name.mlir" --graph=forward --batch "$batch" --seq "$seq" \
-      -o "$kit/art/$name.ptx"
+    # fp32 (1e-4 against the reference) and bf16 (1e-2), the GPU default.
+    for precision in fp32 bf16; do
+      "$build/bin/growc" "$kit/art/$name.mlir" --graph=forward --batch "$batch" \
+        --seq "$seq" --precision=$precision -o "$kit/art/$name.$precision.ptx"
+    done
   done
   for entry in "${train_artifacts[@]}"; do
     read -r name config layers batch seq check <<<"$entry"
@@ -63,21 +66,25 @@ run)
   : >"$results"
   for entry in "${artifacts[@]}"; do
     read -r name config layers batch seq <<<"$entry"
-    python3 "$root/bench/gpu_forward.py" --artifact "$kit/art/$name.ptx" \
-      --config "$root/$config" --layers "$layers" --batch "$batch" --seq "$seq" \
-      --growc-run "$kit/bin/growc-run" | tee -a "$results" || true
+    for precision in fp32 bf16; do
+      tolerance=1e-4
+      [[ $precision == bf16 ]] && tolerance=1e-2
+      python3 "$root/bench/gpu_forward.py" --artifact "$kit/art/$name.$precision.ptx" \
+        --config "$root/$config" --layers "$layers" --batch "$batch" --seq "$seq" \
+        --tolerance $tolerance --growc-run "$kit/bin/growc-run" | tee -a "$results" || true
+    done
   done
   python3 - "$results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("| model | layers | B x T | growc forward (ms) | tokens/s | max rel err vs PyTorch | ok |")
-print("|---|---|---|---|---|---|---|")
+print("| model | layers | B x T | precision | growc forward (ms) | tokens/s | max rel err vs PyTorch | ok |")
+print("|---|---|---|---|---|---|---|---|")
 for r in rows:
     if "error" in r:
-        print("| %s | | | error: %s | | | no |" % (r["config"], r["error"].splitlines()[-1]))
+        print("| %s | | | | error: %s | | | no |" % (r["config"], r["error"].splitlines()[-1]))
     else:
-        print("| %s | %d | %dx%d | %.3f | %.0f | %.2e | %s |" % (
-            r["config"], r["layers"], r["batch"], r["seq"], r["growc_ms"],
+        print("| %s | %d | %dx%d | %s | %.3f | %.0f | %.2e | %s |" % (
+            r["config"], r["layers"], r["batch"], r["seq"], r["precision"], r["growc_ms"],
             r["tokens_per_s"], r["max_rel_err"], "yes" if r["ok"] else "NO"))
 PY
   train_results="$kit/train-results.jsonl"

@@ -45,7 +45,9 @@ def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure]> {
                        Optional<2DTensorOf<[F32]>>:$acc,
                        DefaultValuedAttr<BoolAttr, "false">:$transpose_lhs,
                        DefaultValuedAttr<BoolAttr, "true">:$transpose_rhs);
-  let results = (outs 2DTensorOf<[F32]>:$result);
+  // Products are summed in f32 (the compute type) whatever the operands;
+  // a bf16 result is that sum rounded once (mixed precision).
+  let results = (outs 2DTensorOf<[F32, BF16]>:$result);
   let assemblyFormat = [{
     $lhs `,` $rhs (`acc` `(` $acc^ `:` type($acc) `)`)? attr-dict `:`
     type($lhs) `,` type($rhs) `->` type($result)

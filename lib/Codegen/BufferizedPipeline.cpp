@@ -25,6 +25,10 @@ void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
   // into tiled tensor loops (one scf.forall its runtime splits over
   // threads), the GPU distributes the op itself (growc-distribute-kernels).
   pm.addPass(createFormKernels());
+  // Mixed precision changes only what crosses kernel and GEMM boundaries,
+  // so it follows kernel formation.
+  if (options.precision != "fp32")
+    pm.addPass(createDemoteActivations({options.precision}));
   if (options.target == CodegenTarget::Cpu)
     pm.addPass(createExpandAttention());
   pm.addPass(createLowerLibraryCallsToLinalg({/*libraryCall=*/true}));

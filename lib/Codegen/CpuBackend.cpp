@@ -15,6 +15,7 @@
 #include "passes/Lowering/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Arith/Transforms/Passes.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -263,6 +264,10 @@ FailureOr<llvm::StringMap<int64_t>> growc::lowerKernelsToLLVM(ModuleOp module) {
   populateMathPolynomialApproximationPatterns(patterns, [](StringRef name) {
     return name == "exp" || name == math::ExpOp::getOperationName();
   });
+  // bf16 conversions (--precision=bf16 kernels run for checking) as
+  // integer arithmetic, round to nearest even: x86 has no portable bf16
+  // instructions and LLVM would call a libgcc helper Debian's lacks.
+  arith::populateExpandBFloat16Patterns(patterns);
   if (failed(applyPatternsGreedily(module, std::move(patterns))))
     return module.emitError("polynomial approximation of exp failed");
   PassManager pm(module.getContext());

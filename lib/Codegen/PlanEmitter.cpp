@@ -46,6 +46,8 @@ int64_t alignUp(int64_t value) {
 std::optional<StringRef> dtypeName(Type type) {
   if (type.isF32())
     return StringRef("F32");
+  if (type.isBF16())
+    return StringRef("BF16");
   if (type.isInteger(32))
     return StringRef("I32");
   return std::nullopt;
@@ -416,20 +418,36 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
         if (!isContiguous(cast<MemRefType>(operand.getType())))
           return fail("a GEMM operand that is not a contiguous matrix");
       recordStep(*ids);
-      steps.push_back(
-          json::Object{{"op", "gemm"},
-                       {"a", (*ids)[0]},
-                       {"b", (*ids)[1]},
-                       {"c", (*ids)[2]},
-                       {"a_offset", byteOffsetOf(op.getOperand(0))},
-                       {"b_offset", byteOffsetOf(op.getOperand(1))},
-                       {"c_offset", byteOffsetOf(op.getOperand(2))},
-                       {"m", c.getDimSize(0)},
-                       {"n", c.getDimSize(1)},
-                       {"k", a.getDimSize(call->transposeA ? 0 : 1)},
-                       {"trans_a", call->transposeA ? 1 : 0},
-                       {"trans_b", call->transposeB ? 1 : 0},
-                       {"beta", call->accumulate ? 1 : 0}});
+      json::Object gemm{{"op", "gemm"},
+                        {"a", (*ids)[0]},
+                        {"b", (*ids)[1]},
+                        {"c", (*ids)[2]},
+                        {"a_offset", byteOffsetOf(op.getOperand(0))},
+                        {"b_offset", byteOffsetOf(op.getOperand(1))},
+                        {"c_offset", byteOffsetOf(op.getOperand(2))},
+                        {"m", c.getDimSize(0)},
+                        {"n", c.getDimSize(1)},
+                        {"k", a.getDimSize(call->transposeA ? 0 : 1)},
+                        {"trans_a", call->transposeA ? 1 : 0},
+                        {"trans_b", call->transposeB ? 1 : 0},
+                        {"beta", call->accumulate ? 1 : 0}};
+      // Element types other than all-f32 (--precision=bf16) are recorded
+      // with the compute type; an fp32 plan stays as it was (docs/plan.md).
+      SmallVector<StringRef, 3> dtypes;
+      for (Value operand : op.getOperands()) {
+        std::optional<StringRef> dtype =
+            dtypeName(cast<MemRefType>(operand.getType()).getElementType());
+        if (!dtype || *dtype == "I32")
+          return fail("a GEMM operand of an unsupported element type");
+        dtypes.push_back(*dtype);
+      }
+      if (llvm::any_of(dtypes, [](StringRef d) { return d != "F32"; })) {
+        gemm["a_dtype"] = dtypes[0];
+        gemm["b_dtype"] = dtypes[1];
+        gemm["c_dtype"] = dtypes[2];
+        gemm["compute"] = "F32";
+      }
+      steps.push_back(std::move(gemm));
     } else if (auto reduce = dyn_cast<growk::AllReduceOp>(op)) {
       // A whole buffer: the step reduces buffers, not views of them.
       auto type = cast<MemRefType>(reduce.getValue().getType());

@@ -38,4 +38,43 @@ def FormKernels : Pass<"growc-form-kernels", "::mlir::ModuleOp"> {
   let dependentDialects = ["::mlir::func::FuncDialect"];
 }
 
+def DemoteActivations : Pass<"growc-demote-activations", "::mlir::ModuleOp"> {
+  let summary = "Store what the GEMMs read and write as bf16 (mixed precision)";
+  let description = [{
+    Runs after `growc-form-kernels` on the tensor-level host function. With
+    `precision=bf16`, every GEMM operand becomes bf16 and every GEMM result
+    and kernel result read only by kernels and GEMMs is stored as bf16:
+    kernels keep computing in f32 (a variant of a kernel widens its bf16
+    arguments with `arith.extf` and rounds its bf16 results with
+    `arith.truncf`), GEMMs accumulate in f32. f32 operands with no bf16
+    producer (the master weights, attention's output) are copied to bf16
+    by cast kernels (`cast_bf16_<n>`) before their first GEMM. Values
+    passed only between kernels (the residual stream), a GEMM's
+    accumulator and the graph's outputs stay f32. `precision=fp32` changes
+    nothing.
+
+    Before:
+    ```mlir
+    %n = call @kernel1(%h, %w0) : (...) -> tensor<8x64xf32>
+    %q = growk.matmul %n, %wq transpose_rhs : ... -> tensor<8x64xf32>
+    %r = call @kernel2(%q, ...)
+    ```
+    After:
+    ```mlir
+    %n = call @kernel1_bf16_0(%h, %w0) : (...) -> tensor<8x64xbf16>
+    %wq16 = call @cast_bf16_0(%wq) : (tensor<64x64xf32>) -> tensor<64x64xbf16>
+    %q = growk.matmul %n, %wq16 transpose_rhs : ... -> tensor<8x64xbf16>
+    %r = call @kernel2_bf16_1(%q, ...)
+    ```
+  }];
+  let options = [
+    Option<"precision", "precision", "std::string", /*default=*/"\"bf16\"",
+           "bf16 (demote) or fp32 (leave everything f32)">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect",
+                           "::mlir::linalg::LinalgDialect",
+                           "::mlir::arith::ArithDialect",
+                           "::mlir::tensor::TensorDialect"];
+}
+
 #endif // GROWC_PASSES_FUSION_PASSES_TD

@@ -102,9 +102,16 @@ struct LowerLibraryCallsToLinalgPass
               lhs = arith::ExtFOp::create(nb, l, f32, lhs);
             if (rhs.getType() != f32)
               rhs = arith::ExtFOp::create(nb, l, f32, rhs);
+            // Accumulation is f32 (the compute type) whatever C stores.
+            Value acc = args[2];
+            Type outType = acc.getType();
+            if (outType != f32)
+              acc = arith::ExtFOp::create(nb, l, f32, acc);
             Value prod = arith::MulFOp::create(nb, l, lhs, rhs);
-            linalg::YieldOp::create(
-                nb, l, arith::AddFOp::create(nb, l, prod, args[2]).getResult());
+            Value sum = arith::AddFOp::create(nb, l, prod, acc);
+            if (outType != f32)
+              sum = arith::TruncFOp::create(nb, l, outType, sum);
+            linalg::YieldOp::create(nb, l, sum);
           });
       op.replaceAllUsesWith(generic.getResult(0));
       op.erase();

@@ -56,6 +56,29 @@ void keepKernelTemporariesOnTheHeap() {
   });
 }
 
+/// bf16 is the upper half of an fp32: widening is a shift, exact.
+void widenBf16(const uint16_t *from, std::vector<float> &to) {
+  for (size_t i = 0; i < to.size(); ++i) {
+    uint32_t bits = uint32_t(from[i]) << 16;
+    std::memcpy(&to[i], &bits, sizeof(bits));
+  }
+}
+
+/// fp32 to bf16, round to nearest even (what the GPU's cvt.rn.bf16.f32 and
+/// the kernels' arith.truncf do); NaNs stay quiet NaNs.
+void roundToBf16(const std::vector<float> &from, uint16_t *to) {
+  for (size_t i = 0; i < from.size(); ++i) {
+    uint32_t bits;
+    std::memcpy(&bits, &from[i], sizeof(bits));
+    if ((bits & 0x7fffffffu) > 0x7f800000u) {
+      to[i] = uint16_t((bits >> 16) | 0x40u);
+      continue;
+    }
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    to[i] = uint16_t(bits >> 16);
+  }
+}
+
 /// Makes OpenBLAS single-threaded, once per process: the executor splits
 /// GEMMs over its own threads. The setter is looked up dynamically because
 /// it is an OpenBLAS extension that other CBLAS implementations lack.
@@ -176,6 +199,24 @@ Status CpuExecutor::prepare() {
           reinterpret_cast<const float *>(bufferAddress(step.b) + step.bOffset);
       prepared.c =
           reinterpret_cast<float *>(bufferAddress(step.c) + step.cOffset);
+      // bf16 operands run through fp32 copies: widening is exact, so the
+      // sgemm computes what an fp32-accumulating bf16 GEMM does (up to the
+      // order of its sums).
+      if (step.aType == DType::BF16) {
+        prepared.a16 = reinterpret_cast<const uint16_t *>(prepared.a);
+        prepared.wideA.resize(size_t(step.m) * size_t(step.k));
+        prepared.a = prepared.wideA.data();
+      }
+      if (step.bType == DType::BF16) {
+        prepared.b16 = reinterpret_cast<const uint16_t *>(prepared.b);
+        prepared.wideB.resize(size_t(step.n) * size_t(step.k));
+        prepared.b = prepared.wideB.data();
+      }
+      if (step.cType == DType::BF16) {
+        prepared.c16 = reinterpret_cast<uint16_t *>(prepared.c);
+        prepared.wideC.resize(size_t(step.m) * size_t(step.n));
+        prepared.c = prepared.wideC.data();
+      }
       // The plan bounds m, n, k by INT32_MAX.
       prepared.m = static_cast<int>(step.m);
       prepared.n = static_cast<int>(step.n);
@@ -420,6 +461,12 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
         // C split over the threads, unless the GEMM is too small to repay
         // waking them (below ~8 MFLOP: a few hundred microseconds).
         bool small = double(step.m) * step.n * step.k < kSmallGemmMacs;
+        if (step.a16)
+          widenBf16(step.a16, step.wideA);
+        if (step.b16)
+          widenBf16(step.b16, step.wideB);
+        if (step.c16 && step.beta != 0.0f)
+          widenBf16(step.c16, step.wideC);
         pool_->parallelFor(small ? 1 : step.m, [&](int64_t begin, int64_t end) {
           if (small)
             end = step.m;
@@ -433,6 +480,8 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
                       step.transB ? step.k : step.n, step.beta,
                       step.c + begin * step.n, step.n);
         });
+        if (step.c16)
+          roundToBf16(step.wideC, step.c16);
         timings_.gemm.seconds += secondsSince(stepStart);
         ++timings_.gemm.calls;
         break;

@@ -375,17 +375,29 @@ Status CudaExecutor::State::describeGemm(Gemm &gemm) {
   GROWC_LT(lt->cublasLtMatmulDescSetAttribute(
       gemm.desc, CUBLASLT_MATMUL_DESC_TRANSB, &opB, sizeof opB));
   // The plan's B stored [n, k] (transB) or [k, n]; its A [m, k] or [k, m].
+  // Element types from the plan (bf16 with --precision=bf16; the compute
+  // and scale types stay fp32: bf16 A and B with bf16 or fp32 C/D is one of
+  // cuBLASLt's supported CUBLAS_COMPUTE_32F combinations). Not yet run on
+  // a GPU (docs/gpu.md).
+  auto cudaType = [](DType t) {
+    return t == DType::BF16 ? CUDA_R_16BF : CUDA_R_32F;
+  };
+  // cuBLASLt's A and B are the plan's B and A (the transposition above).
   uint64_t aRows = s.transB ? s.k : s.n, aCols = s.transB ? s.n : s.k;
   uint64_t bRows = s.transA ? s.m : s.k, bCols = s.transA ? s.k : s.m;
-  GROWC_LT(lt->cublasLtMatrixLayoutCreate(&gemm.a, CUDA_R_32F, aRows, aCols,
-                                          int64_t(aRows)));
-  GROWC_LT(lt->cublasLtMatrixLayoutCreate(&gemm.b, CUDA_R_32F, bRows, bCols,
-                                          int64_t(bRows)));
-  GROWC_LT(lt->cublasLtMatrixLayoutCreate(&gemm.c, CUDA_R_32F, s.n, s.m,
+  GROWC_LT(lt->cublasLtMatrixLayoutCreate(&gemm.a, cudaType(s.bType), aRows,
+                                          aCols, int64_t(aRows)));
+  GROWC_LT(lt->cublasLtMatrixLayoutCreate(&gemm.b, cudaType(s.aType), bRows,
+                                          bCols, int64_t(bRows)));
+  GROWC_LT(lt->cublasLtMatrixLayoutCreate(&gemm.c, cudaType(s.cType), s.n, s.m,
                                           int64_t(s.n)));
   gemm.key = std::to_string(s.m) + " " + std::to_string(s.n) + " " +
              std::to_string(s.k) + " " + std::to_string(s.transA) + " " +
              std::to_string(s.transB) + " " + std::to_string(s.beta);
+  // Algorithms cached for fp32 GEMMs keep their keys.
+  if (s.aType != DType::F32 || s.cType != DType::F32)
+    gemm.key +=
+        std::string(" ") + dtypeName(s.aType) + " " + dtypeName(s.cType);
   return Status::ok();
 }
 

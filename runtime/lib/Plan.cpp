@@ -586,8 +586,42 @@ Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
   GROWC_RETURN_IF_ERROR(
       checkKeys(step, ctx,
                 {"op", "a", "b", "c", "a_offset", "b_offset", "c_offset", "m",
-                 "n", "k", "trans_a", "trans_b", "beta"}));
+                 "n", "k", "trans_a", "trans_b", "beta", "a_dtype", "b_dtype",
+                 "c_dtype", "compute"}));
   out.op = PlanStep::Op::Gemm;
+  // Mixed precision (docs/plan.md): the four fields come together; a plan
+  // without them is all-F32.
+  const char *precisionKeys[] = {"a_dtype", "b_dtype", "c_dtype", "compute"};
+  int present = 0;
+  for (const char *key : precisionKeys)
+    present += step.find(key) != nullptr;
+  if (present != 0 && present != 4)
+    return Status::error(ctx + ": a gemm names a_dtype, b_dtype, c_dtype and "
+                               "compute together or none of them");
+  if (present) {
+    DType *types[] = {&out.aType, &out.bType, &out.cType};
+    for (int i = 0; i < 3; ++i) {
+      std::string name;
+      GROWC_RETURN_IF_ERROR(getString(step, ctx, precisionKeys[i], name));
+      std::optional<DType> dtype = parseDType(name);
+      if (!dtype || (*dtype != DType::F32 && *dtype != DType::BF16))
+        return Status::error(fieldPath(ctx, precisionKeys[i]) + ": " +
+                             inQuotes(name) + " is not a gemm element type " +
+                             "(F32 or BF16)");
+      *types[i] = *dtype;
+    }
+    std::string compute;
+    GROWC_RETURN_IF_ERROR(getString(step, ctx, "compute", compute));
+    if (compute != "F32")
+      return Status::error(fieldPath(ctx, "compute") + ": " +
+                           inQuotes(compute) +
+                           " is not a compute type (expected 'F32')");
+    // A and B are read by one library call in one precision.
+    if (out.aType != out.bType)
+      return Status::error(ctx + ": gemm operands A (" + dtypeName(out.aType) +
+                           ") and B (" + dtypeName(out.bType) +
+                           ") differ in element type");
+  }
   GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "a", out.a));
   GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "b", out.b));
   GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "c", out.c));
@@ -612,21 +646,26 @@ Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
     int64_t buffer;
     int64_t offset; ///< bytes into the buffer
     int64_t rows, cols;
-    int64_t bytes() const { return rows * cols * int64_t(sizeof(float)); }
+    int64_t elementSize;
+    int64_t bytes() const { return rows * cols * elementSize; }
   };
-  const Operand a{"A", out.a, out.aOffset, out.m, out.k};
-  const Operand b{"B", out.b, out.bOffset, out.n, out.k};
-  const Operand c{"C", out.c, out.cOffset, out.m, out.n};
+  const Operand a{"A",   out.a, out.aOffset,
+                  out.m, out.k, int64_t(dtypeSize(out.aType))};
+  const Operand b{"B",   out.b, out.bOffset,
+                  out.n, out.k, int64_t(dtypeSize(out.bType))};
+  const Operand c{"C",   out.c, out.cOffset,
+                  out.m, out.n, int64_t(dtypeSize(out.cType))};
   for (const Operand &op : {a, b, c}) {
     const PlanBuffer &buffer = plan.buffers[op.buffer];
     std::string what = std::string("gemm operand ") + op.name + " [" +
                        std::to_string(op.rows) + ", " +
                        std::to_string(op.cols) + "]";
-    // The executor addresses floats from here.
-    if (op.offset % int64_t(sizeof(float)) != 0)
+    // The executor addresses whole elements from here.
+    if (op.offset % op.elementSize != 0)
       return Status::error(ctx + ": " + what + " starts at byte " +
                            std::to_string(op.offset) + " of buffer " +
-                           std::to_string(op.buffer) + ", not a multiple of 4");
+                           std::to_string(op.buffer) + ", not a multiple of " +
+                           std::to_string(op.elementSize));
     // Both terms are below 2^62 (offset bound, dimensions below 2^31).
     if (op.offset + op.bytes() > buffer.size)
       return Status::error(

@@ -301,6 +301,79 @@ TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
   }
 }
 
+TEST_F(CpuExecutorTest, Bf16GemmsWidenAndRound) {
+  // Mixed precision (--precision=bf16): T = A·Bᵀ with bf16 A, B and a bf16
+  // T, then the fp32 C = T·Dᵀ. Products are summed in fp32 and T is rounded
+  // to nearest even once, so C must equal a float64 loop over the bf16
+  // values with T rounded the same way.
+  const int64_t m = 5, n = 7, k = 9, p = 3;
+  auto toBf16 = [](float x) {
+    uint32_t bits;
+    std::memcpy(&bits, &x, 4);
+    bits += 0x7fffu + ((bits >> 16) & 1u);
+    return uint16_t(bits >> 16);
+  };
+  auto toFloat = [](uint16_t h) {
+    uint32_t bits = uint32_t(h) << 16;
+    float x;
+    std::memcpy(&x, &bits, 4);
+    return x;
+  };
+  std::mt19937 rng(11);
+  std::uniform_real_distribution<float> dist(-1.0f, 1.0f);
+  std::vector<uint16_t> a(m * k), b(n * k), d(p * n);
+  for (std::vector<uint16_t> *v : {&a, &b, &d})
+    for (uint16_t &x : *v)
+      x = toBf16(dist(rng));
+  std::vector<double> expected(m * p, 0.0);
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < n; ++j) {
+      double t = 0;
+      for (int64_t l = 0; l < k; ++l)
+        t += double(toFloat(a[i * k + l])) * toFloat(b[j * k + l]);
+      float rounded = toFloat(toBf16(float(t)));
+      for (int64_t q = 0; q < p; ++q)
+        expected[i * p + q] += double(rounded) * toFloat(d[q * n + j]);
+    }
+  std::string plan = R"({"format": "growc-plan", "version": 1,
+    "graph": "forward", "target": "cpu", "model": "gemm",
+    "kernels_file": "fwd.so", "batch": 1, "seq": 1, "vocab_size": 2,
+    "alignment": 64, "arena_size": 576,
+    "buffers": [{"id": 0, "offset": 0, "size": 64},
+      {"id": 1, "offset": 64, "size": 90}, {"id": 2, "offset": 192, "size": 126},
+      {"id": 3, "offset": 320, "size": 42}, {"id": 4, "offset": 384, "size": 60},
+      {"id": 5, "offset": 448, "size": 70}],
+    "inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [1, 1]}],
+    "params": [
+      {"name": "a", "buffer": 1, "dtype": "BF16", "shape": [5, 9], "source": "a", "copy": false},
+      {"name": "b", "buffer": 2, "dtype": "BF16", "shape": [7, 9], "source": "b", "copy": false},
+      {"name": "d", "buffer": 3, "dtype": "BF16", "shape": [3, 7], "source": "d", "copy": false}],
+    "outputs": [{"name": "c", "buffer": 4, "dtype": "F32", "shape": [5, 3]}],
+    "kernels": [],
+    "steps": [{"op": "gemm", "a": 1, "b": 2, "c": 5, "a_offset": 0,
+      "b_offset": 0, "c_offset": 0, "m": 5, "n": 7, "k": 9, "trans_a": 0,
+      "trans_b": 1, "beta": 0, "a_dtype": "BF16", "b_dtype": "BF16",
+      "c_dtype": "BF16", "compute": "F32"},
+      {"op": "gemm", "a": 5, "b": 3, "c": 4, "a_offset": 0,
+      "b_offset": 0, "c_offset": 0, "m": 5, "n": 3, "k": 7, "trans_a": 0,
+      "trans_b": 1, "beta": 0, "a_dtype": "BF16", "b_dtype": "BF16",
+      "c_dtype": "F32", "compute": "F32"}]})";
+  std::unique_ptr<CpuExecutor> executor = load(plan, /*threads=*/2);
+  ASSERT_TRUE(executor);
+  Status status = executor->loadParams(
+      checkpoint({{"a", DType::BF16, {m, k}, a.data(), a.size() * 2},
+                  {"b", DType::BF16, {n, k}, b.data(), b.size() * 2},
+                  {"d", DType::BF16, {p, n}, d.data(), d.size() * 2}}));
+  ASSERT_TRUE(status.isOk()) << status.message();
+  std::vector<int32_t> tokens = {1};
+  auto outputs = executor->forward(tokensView(tokens, {1, 1}));
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  ASSERT_EQ(static_cast<size_t>(outputs->at("c").numElements), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i)
+    EXPECT_NEAR(outputs->at("c").data[i], expected[i], 1e-5)
+        << "c[" << i << "]";
+}
+
 TEST_F(CpuExecutorTest, GemmOnRowBlocks) {
   // Operands at offsets into their buffers, as the chunked cross-entropy
   // uses them: C = X · Wᵀ written in two row blocks of C (rows of X from

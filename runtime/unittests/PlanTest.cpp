@@ -442,6 +442,28 @@ const BadPlan kBadPlans[] = {
      R"("c_offset": 4611686018427387900)",
      {"steps[1]", "gemm operand C [6, 5] needs 120 bytes from byte "
                   "4611686018427387900"}},
+    // Mixed precision: dtypes and the compute type come together, operands
+    // are F32 or BF16 alike, the compute type is F32.
+    {"GemmPartialPrecision",
+     R"("c_offset": 0)",
+     R"("c_offset": 0, "a_dtype": "BF16")",
+     {"steps[1]", "names a_dtype, b_dtype, c_dtype and compute together"}},
+    {"GemmUnknownElementType",
+     R"("c_offset": 0)",
+     R"("c_offset": 0, "a_dtype": "F16", "b_dtype": "F16", "c_dtype": "F32", "compute": "F32")",
+     {"steps[1].a_dtype", "'F16' is not a gemm element type"}},
+    {"GemmComputeNotF32",
+     R"("c_offset": 0)",
+     R"("c_offset": 0, "a_dtype": "BF16", "b_dtype": "BF16", "c_dtype": "F32", "compute": "BF16")",
+     {"steps[1].compute", "'BF16' is not a compute type"}},
+    {"GemmMixedOperands",
+     R"("c_offset": 0)",
+     R"("c_offset": 0, "a_dtype": "BF16", "b_dtype": "F32", "c_dtype": "F32", "compute": "F32")",
+     {"steps[1]", "operands A (BF16) and B (F32) differ"}},
+    {"GemmBf16OffsetNotAnElement",
+     R"("b_offset": 0)",
+     R"("b_offset": 1, "a_dtype": "BF16", "b_dtype": "BF16", "c_dtype": "F32", "compute": "F32")",
+     {"steps[1]", "starts at byte 1 of buffer 2, not a multiple of 2"}},
     // Not a plan at all.
     {"TruncatedJson",
      R"("steps": [)",
@@ -539,6 +561,24 @@ TEST(PlanTest, TrainGraphOutputsMayNameParameters) {
 // A GEMM operand may start inside its buffer (a block of rows of a larger
 // matrix); only the bytes it covers count, for the bounds and for C
 // overlapping an operand.
+TEST(PlanTest, GemmElementTypes) {
+  // Without dtypes a GEMM is fp32; with them, bf16 operands take half the
+  // bytes (B [5, 4] from byte 88 of a 128-byte buffer fits only as bf16).
+  StatusOr<Plan> fp32 = parsePlan(kToyPlan, kPlanPath);
+  ASSERT_TRUE(fp32.isOk()) << fp32.status().message();
+  EXPECT_EQ(fp32->steps[1].aType, DType::F32);
+  EXPECT_EQ(fp32->steps[1].cType, DType::F32);
+  StatusOr<Plan> bf16 = parsePlan(
+      replaceOnce(kToyPlan, R"("b_offset": 0)",
+                  R"("b_offset": 88, "a_dtype": "BF16", "b_dtype": "BF16", )"
+                  R"("c_dtype": "F32", "compute": "F32")"),
+      kPlanPath);
+  ASSERT_TRUE(bf16.isOk()) << bf16.status().message();
+  EXPECT_EQ(bf16->steps[1].aType, DType::BF16);
+  EXPECT_EQ(bf16->steps[1].bType, DType::BF16);
+  EXPECT_EQ(bf16->steps[1].cType, DType::F32);
+}
+
 TEST(PlanTest, GemmOperandsAtOffsets) {
   // B [5, 4] = 80 bytes ending exactly at the end of its 128-byte buffer.
   StatusOr<Plan> plan =

@@ -105,6 +105,14 @@ cl::opt<std::string> kernelForm(
     cl::desc("With -o *.so: 'cpu' (default) or 'gpu', the GPU-shaped "
              "kernels run as loops on the CPU (for checking them)"),
     cl::init("cpu"), cl::cat(growCat));
+cl::opt<std::string> precision(
+    "precision",
+    cl::desc("Storage precision of GEMM operands and activations: bf16 "
+             "(fp32 compute and accumulation, fp32 master weights; the "
+             "default for -o *.ptx --graph=forward) or fp32 (the default "
+             "elsewhere; the CPU target is fp32, --kernel-form=gpu runs "
+             "bf16 GPU kernels on the CPU for checking)"),
+    cl::init(""), cl::cat(growCat));
 cl::opt<int64_t> batchSize("batch", cl::desc("Compiled batch size B"),
                            cl::init(1), cl::cat(growCat));
 cl::opt<int64_t> seqLength("seq",
@@ -372,6 +380,7 @@ FailureOr<CompiledGraph> compileGraph(MLIRContext &context, ModuleOp module,
   options.graph = graph;
   options.vocabChunk = vocabChunk;
   options.accumulate = accumulate;
+  options.precision = precision;
   PassManager pm(&context);
   buildBufferizedForwardPipeline(pm, options);
   // Blocks for both targets: rows (and attention tiles) are what the GPU's
@@ -659,6 +668,18 @@ int run(MLIRContext &context) {
   if (kernelForm == "gpu" && emit != "so")
     return fail("--kernel-form=gpu compiles the GPU-shaped kernels for the "
                 "CPU (-o model.so); PTX always has them");
+  if (!precision.empty() && precision != "bf16" && precision != "fp32")
+    return fail("--precision must be bf16 or fp32, got '" + precision + "'");
+  if (precision.empty())
+    precision = emit == "ptx" && graph == "forward" ? "bf16" : "fp32";
+  if (precision == "bf16" && emit == "so" && kernelForm != "gpu")
+    return fail("--precision=bf16 is for the GPU target (-o *.ptx); the CPU "
+                "target computes in fp32 (--kernel-form=gpu runs the bf16 GPU "
+                "kernels on the CPU, for checking them)");
+  if (precision == "bf16" && graph != "forward" && emit != "mlir")
+    return fail("--precision=bf16 is implemented for --graph=forward only; "
+                "compile --graph=" +
+                graph + " with --precision=fp32");
   if (threadsPerBlock < 1 || threadsPerBlock > 1024)
     return fail("--gpu-threads must be in [1, 1024]");
   if (graph != "forward" && graph != "loss" && graph != "grad" &&

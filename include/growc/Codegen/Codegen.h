@@ -36,6 +36,9 @@ struct CodegenOptions {
   int64_t vocabChunk = 0;
   /// Train graph: micro-batches per optimizer step (gradient accumulation).
   int64_t accumulate = 1;
+  /// "fp32", or "bf16": GEMM operands and the activations they read and
+  /// write stored as bf16, f32 compute (growc-demote-activations).
+  std::string precision = "fp32";
 };
 
 /// grow.model -> bufferized host function + kernel functions: lowering to

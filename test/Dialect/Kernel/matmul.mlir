@@ -63,3 +63,31 @@ func.func @contraction(%a: tensor<4x8xf32>, %w: tensor<6x7xf32>) -> tensor<4x6xf
   %0 = growk.matmul %a, %w : tensor<4x8xf32>, tensor<6x7xf32> -> tensor<4x6xf32>
   return %0 : tensor<4x6xf32>
 }
+
+// -----
+
+// Mixed precision: bf16 operands, a bf16 result, products summed in f32 and
+// rounded once (the JIT form widens each operand and C, rounds the sum).
+// CHECK-LABEL: func.func @bf16
+// CHECK: growk.matmul %arg0, %arg1 : tensor<4x8xbf16>, tensor<6x8xbf16> -> tensor<4x6xbf16>
+// LIBCALL-LABEL: func.func @bf16
+// LIBCALL: linalg.generic {{.*}}library_call = "growc_gemm_abt"} ins(%arg0, %arg1 : tensor<4x8xbf16>, tensor<6x8xbf16>) outs(%{{.*}} : tensor<4x6xbf16>)
+// JIT-LABEL: func.func @bf16
+// JIT: ^bb0(%[[A:.+]]: bf16, %[[B:.+]]: bf16, %[[C:.+]]: bf16):
+// JIT: %[[C32:.+]] = arith.extf %[[C]] : bf16 to f32
+// JIT: %[[SUM:.+]] = arith.addf %{{.+}}, %[[C32]] : f32
+// JIT: arith.truncf %[[SUM]] : f32 to bf16
+func.func @bf16(%a: tensor<4x8xbf16>, %w: tensor<6x8xbf16>) -> tensor<4x6xbf16> {
+  %0 = growk.matmul %a, %w : tensor<4x8xbf16>, tensor<6x8xbf16> -> tensor<4x6xbf16>
+  return %0 : tensor<4x6xbf16>
+}
+
+// -----
+
+// The accumulator of a folded residual is f32, so a bf16 result cannot take
+// one.
+func.func @bf16_acc(%a: tensor<4x8xbf16>, %w: tensor<6x8xbf16>, %r: tensor<4x6xf32>) -> tensor<4x6xbf16> {
+  // expected-error @+1 {{acc must have the result type 'tensor<4x6xbf16>', got 'tensor<4x6xf32>'}}
+  %0 = growk.matmul %a, %w acc(%r : tensor<4x6xf32>) : tensor<4x8xbf16>, tensor<6x8xbf16> -> tensor<4x6xbf16>
+  return %0 : tensor<4x6xbf16>
+}

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """End-to-end CPU check: growc compiles a model to native kernels + plan,
 growc-run executes it on a checkpoint, and the outputs match the independent
-PyTorch reference (test/Reference/llama_reference.py, float64).
+PyTorch reference (test/Reference/llama_reference.py, float64). With
+--precision=bf16 in --growc-flags (the GPU-shaped bf16 kernels run on the
+CPU) the tolerance is bf16's (--tolerance 1e-2) and --gemm-dtype BF16
+checks that the plan's GEMMs really read bf16.
 
 Optional growth (with the checkpoint migrated by growc) and analysis
 rewrites (--analysis-passes, mirrored by --reference keyword arguments).
@@ -38,6 +41,9 @@ def main():
                     help="extra growc-run flags, e.g. '--threads 3'")
     ap.add_argument("--growc-flags", default="",
                     help="extra compile flags, e.g. '--kernel-form=gpu'")
+    ap.add_argument("--gemm-dtype", default="F32",
+                    help="element type every GEMM of the plan must read "
+                         "(BF16 with --precision=bf16)")
     a = ap.parse_args()
     rng = np.random.default_rng(a.seed)
     config, model, weights_path, weights = prepare_model(a, rng)
@@ -53,6 +59,15 @@ def main():
     run(cmd)
     plan = json.load(open(os.path.join(a.tmp, "art", "forward.plan.json")))
     names = [o["name"] for o in plan["outputs"]]
+    # The precision is the plan's: an fp32 GEMM names no dtypes.
+    gemms = [s for s in plan["steps"] if s["op"] == "gemm"]
+    for step in gemms:
+        read = (step.get("a_dtype", "F32"), step.get("b_dtype", "F32"))
+        if read != (a.gemm_dtype, a.gemm_dtype):
+            sys.exit("FAIL: a GEMM reads %s x %s, expected %s" % (
+                read + (a.gemm_dtype,)))
+    if a.gemm_dtype != "F32":
+        print("run-forward: %d GEMMs read %s operands" % (len(gemms), a.gemm_dtype))
 
     b = a.tokens_batch or a.batch
     t = a.tokens_seq or a.seq

@@ -167,6 +167,12 @@ private:
     const float *a = nullptr; // Gemm operands.
     const float *b = nullptr;
     float *c = nullptr;
+    // Gemm with bf16 operands (a plan of --precision=bf16 GPU kernels run
+    // for checking): the bf16 data, widened into the fp32 copies that a, b
+    // and c point to before the sgemm; c16 gets C rounded back after it.
+    const uint16_t *a16 = nullptr, *b16 = nullptr;
+    uint16_t *c16 = nullptr;
+    std::vector<float> wideA, wideB, wideC;
     int m = 0, n = 0, k = 0;
     float beta = 0.0f;
     bool transA = false, transB = true;

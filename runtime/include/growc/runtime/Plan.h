@@ -115,6 +115,9 @@ struct PlanStep {
   /// Bᵀ with B stored [n, k] (1, the forward's weights) or B stored [k, n]
   /// (0).
   int64_t transA = 0, transB = 1;
+  /// Element types of A, B and C (F32 or BF16; all F32 when a plan does not
+  /// name them). Products and sums are always fp32 (the compute type).
+  DType aType = DType::F32, bType = DType::F32, cType = DType::F32;
 
   // Op::AllReduce (data-parallel training): every float of each buffer in
   // `buffers` (a bucket of gradients) is replaced, in place, by its

@@ -1,0 +1,362 @@
+//===- DemoteActivations.cpp - bf16 GEMM operands and outputs -------------===//
+//
+// Mixed precision for the GPU target (`--precision=bf16`): after kernel
+// formation, the tensors that the GEMMs read and write are stored as bf16,
+// while every kernel still computes in f32 and every GEMM accumulates in
+// f32 (its compute type). What is demoted:
+//
+//  - a GEMM's result whose every use reads bf16 (a kernel argument or a
+//    GEMM operand, through host reshapes): q/k/v, gate/up, down;
+//  - a kernel's result that a GEMM reads, under the same condition (the
+//    RMSNorm outputs, the SwiGLU product);
+//  - any other f32 GEMM operand (the f32 master weights, the attention
+//    output) gets a bf16 copy from a cast kernel placed before its first
+//    GEMM.
+//
+// Values only passed between kernels (the residual stream, the RoPE tables,
+// q and k into attention) stay f32, as does a GEMM output that a residual
+// accumulates into (`acc`, f32 by the op's definition) or that leaves the
+// graph (the logits). A kernel whose call sites now see other element types
+// is cloned into a variant per signature: `arith.extf` of each bf16
+// argument at its start, `arith.truncf` of each bf16 result at its end,
+// each an elementwise linalg.generic that distribution treats like the
+// kernel's other row work. Attention kernels and kernels of their own
+// (`growc.own_kernel`) are distributed by the shape of their one op, so
+// their signatures are left alone.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Fusion/Passes.h"
+
+#include "mlir/IR/IRMapping.h"
+
+namespace growc {
+#define GEN_PASS_DEF_DEMOTEACTIVATIONS
+#include "passes/Fusion/Passes.h.inc"
+} // namespace growc
+
+using namespace mlir;
+using namespace growc;
+
+namespace {
+
+/// A kernel whose signature must stay as formed: its distribution expects
+/// exactly one op (attention, its gradient, an op of its own) and no
+/// elementwise conversions around it.
+bool hasFixedSignature(func::FuncOp kernel) {
+  return kernel
+      .walk([](Operation *op) {
+        return isa<growk::AttentionOp, growk::AttentionGradOp>(op) ||
+                       op->hasAttr("growc.own_kernel")
+                   ? WalkResult::interrupt()
+                   : WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
+/// `value` converted elementwise to `elementType` (extf or truncf) by one
+/// linalg.generic over its whole shape.
+Value convertElements(OpBuilder &b, Location loc, Value value,
+                      Type elementType) {
+  auto type = cast<RankedTensorType>(value.getType());
+  Value init = tensor::EmptyOp::create(b, loc, type.getShape(), elementType);
+  AffineMap identity = b.getMultiDimIdentityMap(type.getRank());
+  SmallVector<utils::IteratorType> iterators(type.getRank(),
+                                             utils::IteratorType::parallel);
+  bool widen = elementType.getIntOrFloatBitWidth() >
+               type.getElementType().getIntOrFloatBitWidth();
+  return linalg::GenericOp::create(
+             b, loc, TypeRange{init.getType()}, ValueRange{value},
+             ValueRange{init}, ArrayRef<AffineMap>{identity, identity},
+             iterators,
+             [&](OpBuilder &nb, Location l, ValueRange args) {
+               Value converted =
+                   widen ? arith::ExtFOp::create(nb, l, elementType, args[0])
+                               .getResult()
+                         : arith::TruncFOp::create(nb, l, elementType, args[0])
+                               .getResult();
+               linalg::YieldOp::create(nb, l, converted);
+             })
+      .getResult(0);
+}
+
+RankedTensorType withElementType(Type type, Type elementType) {
+  return cast<RankedTensorType>(type).clone(elementType);
+}
+
+/// Whether every read of the kernel argument `value` is an element read
+/// (a linalg.generic input, a tensor.extract in a body, through reshapes),
+/// which can widen the element it reads instead of the whole tensor. A
+/// widened copy would be a buffer the kernel writes, and rows that read
+/// other rows of it (RoPE's rotated half) cannot be distributed.
+bool canWidenWhereRead(Value value) {
+  for (OpOperand &use : value.getUses()) {
+    Operation *user = use.getOwner();
+    if (isa<tensor::ExtractOp>(user))
+      continue;
+    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user)) {
+      if (!canWidenWhereRead(user->getResult(0)))
+        return false;
+      continue;
+    }
+    auto generic = dyn_cast<linalg::GenericOp>(user);
+    if (!generic || !generic.isDpsInput(&use))
+      return false;
+  }
+  return true;
+}
+
+/// Widens, for each read of the bf16 `value`, the element it reads to
+/// `f32`; canWidenWhereRead(value) must hold.
+void widenWhereRead(Value value, Type f32) {
+  for (OpOperand &use : llvm::make_early_inc_range(value.getUses())) {
+    Operation *user = use.getOwner();
+    OpBuilder b(user);
+    if (auto extract = dyn_cast<tensor::ExtractOp>(user)) {
+      extract.getResult().setType(
+          cast<RankedTensorType>(value.getType()).getElementType());
+      b.setInsertionPointAfter(extract);
+      auto widened =
+          arith::ExtFOp::create(b, extract.getLoc(), f32, extract.getResult());
+      extract.getResult().replaceAllUsesExcept(widened, widened);
+    } else if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user)) {
+      Value result = user->getResult(0);
+      result.setType(withElementType(
+          result.getType(),
+          cast<RankedTensorType>(value.getType()).getElementType()));
+      widenWhereRead(result, f32);
+    } else {
+      auto generic = cast<linalg::GenericOp>(user);
+      BlockArgument element = generic.getMatchingBlockArgument(&use);
+      element.setType(cast<RankedTensorType>(value.getType()).getElementType());
+      b.setInsertionPointToStart(generic.getBody());
+      auto widened = arith::ExtFOp::create(b, generic.getLoc(), f32, element);
+      element.replaceAllUsesExcept(widened, widened);
+    }
+  }
+}
+
+class Demoter {
+public:
+  Demoter(ModuleOp module)
+      : module(module), bf16(BFloat16Type::get(module.getContext())) {}
+
+  LogicalResult run(func::FuncOp host);
+
+private:
+  bool isKernelCall(Operation *op) const {
+    auto call = dyn_cast<func::CallOp>(op);
+    return call && kernelOf(call);
+  }
+  func::FuncOp kernelOf(func::CallOp call) const {
+    auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
+        call, call.getCalleeAttr());
+    return callee && callee->hasAttr("growc.kernel") ? callee : nullptr;
+  }
+  /// Whether every use of `value` reads bf16 as well as f32; counts the
+  /// uses that are GEMM operands.
+  bool allUsesTakeBf16(Value value, unsigned &gemmUses);
+  /// Gives `value` (and the host reshapes of it) bf16 elements.
+  void demote(Value value);
+  /// A bf16 copy of `value` made by a cast kernel called before `before`.
+  Value castToBf16(Value value, Operation *before);
+  /// The kernel `kernel` with argument and result types `type`.
+  func::FuncOp variantOf(func::FuncOp kernel, FunctionType type);
+
+  ModuleOp module;
+  Type bf16;
+  DenseMap<Value, Value> casts;
+  DenseMap<Type, func::FuncOp> castKernels;
+  DenseMap<std::pair<Operation *, Type>, func::FuncOp> variants;
+};
+
+bool Demoter::allUsesTakeBf16(Value value, unsigned &gemmUses) {
+  for (OpOperand &use : value.getUses()) {
+    Operation *user = use.getOwner();
+    if (auto matmul = dyn_cast<growk::MatmulOp>(user)) {
+      // The accumulator is f32 by the op's definition.
+      if (&use != &matmul.getLhsMutable() && &use != &matmul.getRhsMutable())
+        return false;
+      ++gemmUses;
+      continue;
+    }
+    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user)) {
+      if (!allUsesTakeBf16(user->getResult(0), gemmUses))
+        return false;
+      continue;
+    }
+    auto call = dyn_cast<func::CallOp>(user);
+    func::FuncOp kernel = call ? kernelOf(call) : nullptr;
+    if (!kernel || hasFixedSignature(kernel))
+      return false;
+  }
+  return true;
+}
+
+void Demoter::demote(Value value) {
+  value.setType(withElementType(value.getType(), bf16));
+  for (Operation *user : value.getUsers())
+    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user))
+      demote(user->getResult(0));
+}
+
+Value Demoter::castToBf16(Value value, Operation *before) {
+  if (Value cast = casts.lookup(value))
+    return cast;
+  auto type = cast<RankedTensorType>(value.getType());
+  auto castType = withElementType(type, bf16);
+  func::FuncOp &kernel = castKernels[type];
+  Location loc = before->getLoc();
+  if (!kernel) {
+    OpBuilder b(module.getContext());
+    b.setInsertionPointToEnd(module.getBody());
+    kernel = func::FuncOp::create(
+        b, loc, ("cast_bf16_" + Twine(castKernels.size() - 1)).str(),
+        b.getFunctionType({type}, {castType}));
+    kernel->setAttr("growc.kernel", b.getUnitAttr());
+    Block *entry = kernel.addEntryBlock();
+    b.setInsertionPointToStart(entry);
+    func::ReturnOp::create(
+        b, loc, convertElements(b, loc, entry->getArgument(0), bf16));
+  }
+  OpBuilder b(before);
+  Value cast = func::CallOp::create(b, loc, kernel, value).getResult(0);
+  casts[value] = cast;
+  return cast;
+}
+
+func::FuncOp Demoter::variantOf(func::FuncOp kernel, FunctionType type) {
+  func::FuncOp &variant = variants[{kernel.getOperation(), type}];
+  if (variant)
+    return variant;
+  OpBuilder b(kernel);
+  b.setInsertionPointAfter(kernel);
+  variant = cast<func::FuncOp>(b.clone(*kernel));
+  variant.setSymName(
+      (kernel.getSymName() + "_bf16_" + Twine(variants.size() - 1)).str());
+  Block &entry = variant.getBody().front();
+  Location loc = variant.getLoc();
+  for (auto [arg, newType] : llvm::zip(entry.getArguments(), type.getInputs()))
+    if (arg.getType() != newType) {
+      Type f32 = cast<RankedTensorType>(arg.getType()).getElementType();
+      arg.setType(newType);
+      if (canWidenWhereRead(arg)) {
+        widenWhereRead(arg, f32);
+        continue;
+      }
+      // Otherwise widened once, at the start.
+      b.setInsertionPointToStart(&entry);
+      Value widened = convertElements(b, loc, arg, f32);
+      arg.replaceAllUsesExcept(widened, widened.getDefiningOp());
+    }
+  // Results written as bf16 are rounded once, at the end.
+  auto ret = cast<func::ReturnOp>(entry.getTerminator());
+  b.setInsertionPoint(ret);
+  for (auto [operand, newType] :
+       llvm::zip(ret->getOpOperands(), type.getResults()))
+    if (operand.get().getType() != newType)
+      operand.set(
+          convertElements(b, loc, operand.get(),
+                          cast<RankedTensorType>(newType).getElementType()));
+  variant.setFunctionType(type);
+  return variant;
+}
+
+LogicalResult Demoter::run(func::FuncOp host) {
+  Block &body = host.getBody().front();
+  // 1. Which GEMM results and kernel results are stored as bf16.
+  SmallVector<Value> demoted;
+  for (Operation &op : body) {
+    auto matmul = dyn_cast<growk::MatmulOp>(op);
+    bool fixedKernel = false;
+    if (auto call = dyn_cast<func::CallOp>(op))
+      fixedKernel = !kernelOf(call) || hasFixedSignature(kernelOf(call));
+    if (!matmul && (!isKernelCall(&op) || fixedKernel))
+      continue;
+    if (matmul && matmul.getAcc())
+      continue;
+    for (Value result : op.getResults()) {
+      auto type = dyn_cast<RankedTensorType>(result.getType());
+      if (!type || !type.getElementType().isF32())
+        continue;
+      unsigned gemmUses = 0;
+      if (!allUsesTakeBf16(result, gemmUses))
+        continue;
+      // Kernel-to-kernel values keep f32: only what a GEMM reads is
+      // demoted, where bf16 halves the traffic and feeds tensor cores.
+      if (matmul || gemmUses > 0)
+        demoted.push_back(result);
+    }
+  }
+  for (Value value : demoted)
+    demote(value);
+
+  // 2. The remaining f32 GEMM operands get bf16 copies.
+  SmallVector<growk::MatmulOp> matmuls(body.getOps<growk::MatmulOp>());
+  for (growk::MatmulOp matmul : matmuls)
+    for (OpOperand *operand :
+         {&matmul.getLhsMutable(), &matmul.getRhsMutable()}) {
+      auto type = cast<RankedTensorType>(operand->get().getType());
+      if (type.getElementType().isF32())
+        operand->set(castToBf16(operand->get(), matmul));
+      else if (!type.getElementType().isBF16())
+        return matmul.emitOpError("operand of element type ")
+               << type.getElementType() << " cannot be demoted to bf16";
+    }
+
+  // 3. Every kernel call whose types changed calls a variant.
+  SmallVector<func::CallOp> calls(body.getOps<func::CallOp>());
+  for (func::CallOp call : calls) {
+    func::FuncOp kernel = kernelOf(call);
+    if (!kernel)
+      continue;
+    auto type = FunctionType::get(module.getContext(), call.getOperandTypes(),
+                                  call.getResultTypes());
+    if (type == kernel.getFunctionType())
+      continue;
+    if (hasFixedSignature(kernel))
+      return call.emitOpError("would change the signature of ")
+             << kernel.getSymName() << ", whose distribution keeps it";
+    call.setCallee(variantOf(kernel, type).getSymName());
+  }
+  return success();
+}
+
+struct DemoteActivationsPass
+    : growc::impl::DemoteActivationsBase<DemoteActivationsPass> {
+  using DemoteActivationsBase::DemoteActivationsBase;
+
+  void runOnOperation() override {
+    ModuleOp module = getOperation();
+    if (precision == "fp32")
+      return;
+    if (precision != "bf16") {
+      module.emitError("growc-demote-activations: precision must be bf16 "
+                       "or fp32, got '")
+          << precision << "'";
+      return signalPassFailure();
+    }
+    SmallVector<func::FuncOp> hosts;
+    for (auto func : module.getOps<func::FuncOp>())
+      if (func->hasAttr("growc.param_names"))
+        hosts.push_back(func);
+    Demoter demoter(module);
+    for (func::FuncOp host : hosts) {
+      if (!host.getBody().hasOneBlock()) {
+        host.emitOpError("growc-demote-activations expects a single-block "
+                         "forward function");
+        return signalPassFailure();
+      }
+      if (failed(demoter.run(host)))
+        return signalPassFailure();
+    }
+    // Kernels every call now reaches through a variant are dropped.
+    for (auto kernel :
+         llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
+      if (kernel->hasAttr("growc.kernel") &&
+          SymbolTable::symbolKnownUseEmpty(kernel, module))
+        kernel.erase();
+  }
+};
+
+} // namespace
