@@ -439,6 +439,13 @@ int runForward(const std::vector<std::string_view> &args,
                 std::string(requiredGraph) + " runs a " +
                 std::string(requiredGraph) +
                 " graph (growc --graph=" + std::string(requiredGraph) + ")");
+  if (requiredGraph.empty() && plan->graph != "forward" &&
+      plan->graph != "loss")
+    return fail(plan->path + " is a " + plan->graph +
+                " graph (growc's default is the training step); growc-run "
+                "forward runs forward and loss graphs: compile with "
+                "growc --graph=forward, or run this one with growc-run " +
+                (plan->graph == "grad" ? "grad" : "train-step or train"));
   if (opts.device && *opts.device == "cuda" && plan->target != "nvptx")
     return fail(plan->path + " is a CPU artifact; --device=cuda runs GPU "
                              "artifacts (growc -o model.ptx)");
@@ -527,8 +534,8 @@ int runForward(const std::vector<std::string_view> &args,
                  "growc-run: prepare %.3f ms, load parameters %.3f ms, "
                  "%s %.3f ms (best of %d, %d threads)\n",
                  prepareMs, loadMs,
-                 exec.plan().graph == "forward" ? "forward" : "step",
-                 forwardMs, opts.repeat, exec.threads());
+                 exec.plan().graph == "forward" ? "forward" : "step", forwardMs,
+                 opts.repeat, exec.threads());
     for (auto [kind, timing] :
          {std::pair{"kernel", t.kernel}, std::pair{"gemm", t.gemm}})
       std::fprintf(stderr, "growc-run:   %-6s %6lld calls %10.3f ms\n", kind,
