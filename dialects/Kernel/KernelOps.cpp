@@ -14,6 +14,22 @@ void GrowKDialect::initialize() {
       >();
 }
 
+/// The rules growk.attention and growk.attention_grad share: whole
+/// sequences of rows, grouped KV heads, q a whole number of heads wide.
+static LogicalResult verifyHeadGeometry(Operation *op, int64_t rows,
+                                        int64_t qWidth, int64_t heads,
+                                        int64_t kvHeads, int64_t seqLen) {
+  if (rows % seqLen != 0)
+    return op->emitOpError("rows (")
+           << rows << ") must be a multiple of seq_len (" << seqLen << ")";
+  if (heads % kvHeads != 0)
+    return op->emitOpError("heads (")
+           << heads << ") must be a multiple of kv_heads (" << kvHeads << ")";
+  if (qWidth % heads != 0)
+    return op->emitOpError("q width ") << qWidth << " is not heads x head_dim";
+  return success();
+}
+
 /// The buffer of every operand of a destination-style op being bufferized.
 static FailureOr<SmallVector<Value>>
 operandBuffers(Operation *op, RewriterBase &rewriter,
@@ -153,15 +169,9 @@ LogicalResult AttentionOp::verify() {
       init.getDimSize(0) != rows)
     return emitOpError("q, k, v and init must have the same rows, got ")
            << q << ", " << k << ", " << v << ", " << init;
-  if (rows % getSeqLen() != 0)
-    return emitOpError("rows (")
-           << rows << ") must be a multiple of seq_len (" << getSeqLen() << ")";
-  if (heads % kvHeads != 0)
-    return emitOpError("heads (")
-           << heads << ") must be a multiple of kv_heads (" << kvHeads << ")";
-  if (q.getDimSize(1) % heads != 0)
-    return emitOpError("q width ")
-           << q.getDimSize(1) << " is not heads x head_dim";
+  if (failed(verifyHeadGeometry(*this, rows, q.getDimSize(1), heads, kvHeads,
+                                getSeqLen())))
+    return failure();
   int64_t headDim = q.getDimSize(1) / heads;
   if (k.getDimSize(1) != kvHeads * headDim ||
       v.getDimSize(1) != kvHeads * headDim)
@@ -247,15 +257,9 @@ LogicalResult AttentionGradOp::verify() {
     if (shape(operand).getDimSize(0) != rows)
       return emitOpError("every operand must have ")
              << rows << " rows, got " << operand.getType();
-  if (rows % getSeqLen() != 0)
-    return emitOpError("rows (")
-           << rows << ") must be a multiple of seq_len (" << getSeqLen() << ")";
-  if (heads % kvHeads != 0)
-    return emitOpError("heads (")
-           << heads << ") must be a multiple of kv_heads (" << kvHeads << ")";
-  if (q.getDimSize(1) % heads != 0)
-    return emitOpError("q width ")
-           << q.getDimSize(1) << " is not heads x head_dim";
+  if (failed(verifyHeadGeometry(*this, rows, q.getDimSize(1), heads, kvHeads,
+                                getSeqLen())))
+    return failure();
   int64_t qWidth = q.getDimSize(1), kvWidth = kvHeads * (qWidth / heads);
   for (Value operand : {getO(), getDout(), getDqInit()})
     if (shape(operand).getDimSize(1) != qWidth)
