@@ -10,22 +10,28 @@ the same checks on the CPU (how this script is tested without a GPU).
   2. a short training run: --steps train-step calls on one fixed batch, each
      from the previous step's checkpoint, at learning rate 1e-3: the loss
      must fall;
-  3. the train step's time (growc-run train-step --repeat) against PyTorch
-     eager and, where it works, torch.compile, both on --torch-device: the
-     same model (a compact Llama with scaled_dot_product_attention), loss,
-     backward, clip_grad_norm_(1), AdamW(fused where available).
+  3. the optimizer step's time in the training loop (growc-run train on
+     random tokens, --metrics' step_ms, the median after two warm-up
+     steps: parameters and moments stay on the device, only the loss comes
+     back) against PyTorch eager and, where it works, torch.compile, both
+     on --torch-device: the same model (a compact Llama with
+     scaled_dot_product_attention), loss, backward, clip_grad_norm_(1),
+     AdamW(fused where available); with --precision bf16, PyTorch runs
+     under bf16 autocast. Also the model FLOPs utilisation where the GPU's
+     peak is known (6 N per token for the N GEMM parameters, LM head
+     included, plus 6 T d per layer and token for causal attention).
 
-Prints one JSON line.
+The grad artifact may be of either precision (--grad-tolerance: 1e-4 for
+fp32, the check the table reports). Prints one JSON line.
 
   python3 bench/gpu_train.py --grad A.grad.ptx --train A.train.ptx
       --config C.json [--layers L] --batch B --seq T [--device cuda]
       [--torch-device cuda] [--growc-run PATH] [--steps 8] [--repeat 10]
-      [--no-check] [--no-compile]
+      [--precision fp32|bf16] [--no-check] [--no-compile]
 """
 import argparse
 import json
 import os
-import re
 import subprocess
 import sys
 import tempfile
@@ -158,6 +164,42 @@ class Llama(torch.nn.Module):
         return h @ self.w(self.head).t()
 
 
+# Dense peak FLOP/s by device name and precision (NVIDIA's data sheets,
+# SXM parts; fp32 without TF32, which cuBLASLt's CUBLAS_COMPUTE_32F does
+# not use).
+PEAKS = {"H100": {"bf16": 989.4e12, "fp32": 66.9e12},
+         "H200": {"bf16": 989.4e12, "fp32": 66.9e12}}
+
+
+def model_flops_per_token(config, layers, seq):
+    """Training FLOPs per token: 6 per GEMM parameter and token (forward
+    and backward), plus causal attention's 6 T d per layer (scores and
+    values, half the positions, times three)."""
+    d, H, KV, hd = (config["hidden_size"], config["num_attention_heads"],
+                    config["num_key_value_heads"], config["head_dim"])
+    ffn, V = config["intermediate_size"], config["vocab_size"]
+    per_layer = d * H * hd + 2 * d * KV * hd + H * hd * d + 3 * d * ffn
+    gemm_params = layers * per_layer + V * d
+    return 6 * gemm_params + 6 * layers * seq * H * hd
+
+
+def growc_loop_step_ms(a, config, tmp, wpath):
+    """The median optimizer step of growc-run train on random tokens."""
+    rng = np.random.default_rng(1)
+    data = os.path.join(tmp, "tokens.u32")
+    rng.integers(0, config["vocab_size"], (a.repeat + 3) * a.batch * (a.seq + 1) + 1,
+                 dtype=np.uint32).astype("<u4").tofile(data)
+    metrics = os.path.join(tmp, "loop.jsonl")
+    growc_run([a.growc_run, "train", a.train, "--device=" + a.device, "--weights", wpath,
+               "--data", "u32:" + data, "--steps", str(a.repeat + 2), "--lr", "1e-3",
+               "--metrics", metrics, "--out", os.path.join(tmp, "loop.safetensors")])
+    steps = [json.loads(l) for l in open(metrics) if l.strip()]
+    times = sorted(r["step_ms"] for r in steps[2:] if "step_ms" in r)
+    if not times:
+        raise RuntimeError("growc-run train wrote no step_ms metrics")
+    return times[len(times) // 2]
+
+
 def torch_step_ms(a, config, weights, layers, tokens, targets, compiled):
     device = torch.device(a.torch_device)
     model = Llama(config, weights, layers, device)
@@ -179,11 +221,18 @@ def torch_step_ms(a, config, weights, layers, tokens, targets, compiled):
         raise RuntimeError("the PyTorch baseline's logits differ from the reference "
                            "(%.2e)" % rel_err(got, want))
 
+    autocast = (torch.autocast(device.type, dtype=torch.bfloat16)
+                if a.precision == "bf16" else None)
+
     def step():
         opt.zero_grad(set_to_none=True)
-        logits = fn(t)
-        loss = torch.nn.functional.cross_entropy(logits.reshape(-1, logits.shape[-1]), y,
-                                                 ignore_index=-100)
+        if autocast is not None:
+            with autocast:
+                logits = fn(t)
+        else:
+            logits = fn(t)
+        loss = torch.nn.functional.cross_entropy(
+            logits.float().reshape(-1, logits.shape[-1]), y, ignore_index=-100)
         loss.backward()
         torch.nn.utils.clip_grad_norm_(params, 1.0)
         opt.step()
@@ -203,7 +252,7 @@ def torch_step_ms(a, config, weights, layers, tokens, targets, compiled):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--grad", required=True, help="grad artifact (growc --graph=grad)")
+    ap.add_argument("--grad", help="grad artifact (growc --graph=grad); needed unless --no-check")
     ap.add_argument("--train", required=True, help="train artifact (growc --graph=train)")
     ap.add_argument("--config", required=True)
     ap.add_argument("--layers", type=int, default=0)
@@ -215,10 +264,15 @@ def main():
     ap.add_argument("--steps", type=int, default=8)
     ap.add_argument("--repeat", type=int, default=10)
     ap.add_argument("--no-compile", action="store_true", help="skip torch.compile")
+    ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
+                    help="the train artifact's (PyTorch runs under bf16 autocast to match)")
+    ap.add_argument("--grad-tolerance", type=float, default=1e-4)
     ap.add_argument("--no-check", action="store_true",
                     help="timing only: skip the float64 gradient reference "
                     "(minutes on the CPU at full size)")
     a = ap.parse_args()
+    if not a.no_check and not a.grad:
+        ap.error("--grad is needed for the gradient check (or --no-check)")
     config = json.load(open(a.config))
     config.setdefault("num_key_value_heads", config["num_attention_heads"])
     config.setdefault("head_dim", config["hidden_size"] // config["num_attention_heads"])
@@ -233,17 +287,13 @@ def main():
     llama_reference.write_safetensors(wpath, weights)
     llama_reference.write_safetensors(bpath, {"tokens": tokens, "targets": targets})
     row = {"config": os.path.basename(os.path.dirname(a.config)), "layers": layers,
-           "batch": a.batch, "seq": a.seq, "device": a.device}
+           "batch": a.batch, "seq": a.seq, "device": a.device, "precision": a.precision}
     try:
         if not a.no_check:
             row["grad_max_rel_err"], row["loss"] = check_grads(
                 a, config, weights, tokens, targets, tmp, wpath, bpath)
         row["losses"] = short_run(a, tmp, wpath, bpath)
-        err = growc_run([a.growc_run, "train-step", a.train, "--device=" + a.device,
-                         "--weights", wpath, "--batch", bpath, "--lr", "1e-3", "--step", "1",
-                         "--out", os.path.join(tmp, "timed.safetensors"),
-                         "--repeat", str(a.repeat), "--verbose"])
-        row["growc_step_ms"] = float(re.search(r"step ([0-9.]+) ms", err).group(1))
+        row["growc_step_ms"] = growc_loop_step_ms(a, config, tmp, wpath)
     except RuntimeError as e:
         row["error"] = str(e)
         print(json.dumps(row))
@@ -256,8 +306,16 @@ def main():
         except Exception as e:  # torch.compile needs a working Triton/C++ toolchain
             row["torch_compile_error"] = str(e).splitlines()[0][:200]
     row["tokens_per_s"] = a.batch * a.seq / row["growc_step_ms"] * 1e3
+    if a.device == "cuda" and torch.cuda.is_available():
+        name = torch.cuda.get_device_name()
+        row["gpu"] = name
+        peak = next((p[a.precision] for k, p in PEAKS.items() if k in name), None)
+        if peak:
+            flops = model_flops_per_token(config, layers, a.seq) * row["tokens_per_s"]
+            row["mfu"] = flops / peak
     row["loss_falls"] = row["losses"][-1] < 0.9 * row["losses"][0]
-    row["ok"] = row.get("grad_max_rel_err", 0.0) < 1e-4 and row["loss_falls"]
+    row["ok"] = (row.get("grad_max_rel_err", 0.0) < a.grad_tolerance
+                 and row["loss_falls"])
     print(json.dumps(row))
 
 

@@ -9,9 +9,12 @@
 #                                 against the PyTorch reference, and its
 #                                 timing; then the grad graph against
 #                                 autograd, a short training run, and the
-#                                 train step's time against PyTorch eager
-#                                 and torch.compile (bench/gpu_train.py), as
-#                                 tables
+#                                 training loop's step time against PyTorch
+#                                 eager and torch.compile, with MFU
+#                                 (bench/gpu_train.py); then the training
+#                                 loop on the GPU (fp32 and bf16) against
+#                                 the same run on the CPU, made by prepare
+#                                 (bench/compare_loss_curves.py); as tables
 set -euo pipefail
 
 root=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -21,12 +24,15 @@ artifacts=(
   "tiny examples/tiny/config.json 4 2 32"
   "smollm-135m examples/smollm-135m/config.json 30 4 256"
 )
-# Train checks: name config layers batch seq check (no: timing only)
+# Train checks: name config layers batch seq check precisions (check no:
+# timing only; the gradient check runs on an fp32 grad artifact)
 train_artifacts=(
-  "tiny examples/tiny/config.json 4 2 32 yes"
-  "smollm-135m-2l examples/smollm-135m/config.json 2 2 256 yes"
-  "smollm-135m-t2048 examples/smollm-135m/config.json 30 4 2048 no"
+  "tiny examples/tiny/config.json 4 2 32 yes fp32,bf16"
+  "smollm-135m-2l examples/smollm-135m/config.json 2 2 256 yes fp32,bf16"
+  "smollm-135m-t2048 examples/smollm-135m/config.json 30 4 2048 no bf16"
 )
+# The training loop on both devices: the same data, seed and schedule.
+loop_flags=(--data primitives:var-assign-math:0-1 --seed 3 --steps 30 --val-every 10)
 
 case "${1:-}" in
 prepare)
@@ -48,14 +54,23 @@ prepare)
     done
   done
   for entry in "${train_artifacts[@]}"; do
-    read -r name config layers batch seq check <<<"$entry"
+    read -r name config layers batch seq check precisions <<<"$entry"
     "$build/bin/growc" --import-hf-config "$root/$config" --num-layers "$layers" \
       -o "$kit/art/$name.mlir"
-    for graph in grad train; do
-      "$build/bin/growc" "$kit/art/$name.mlir" --graph=$graph --batch "$batch" \
-        --seq "$seq" -o "$kit/art/$name.$graph.ptx"
+    [[ $check == yes ]] && "$build/bin/growc" "$kit/art/$name.mlir" --graph=grad \
+      --precision=fp32 --batch "$batch" --seq "$seq" -o "$kit/art/$name.grad.ptx"
+    for precision in ${precisions//,/ }; do
+      "$build/bin/growc" "$kit/art/$name.mlir" --graph=train --precision=$precision \
+        --batch "$batch" --seq "$seq" -o "$kit/art/$name.train.$precision.ptx"
     done
   done
+  # The CPU's run of the training loop that the GPU's must reproduce.
+  "$build/bin/growc" "$kit/art/tiny.mlir" --init-weights-out "$kit/art/tiny.w.safetensors"
+  "$build/bin/growc" "$kit/art/tiny.mlir" --graph=train --batch 2 --seq 32 \
+    -o "$kit/art/tiny.loop.so"
+  "$build/bin/growc-run" train "$kit/art/tiny.loop.so" --weights "$kit/art/tiny.w.safetensors" \
+    "${loop_flags[@]}" --metrics "$kit/art/tiny.loop.cpu.jsonl" --out "$kit/art/tiny.loop.cpu.safetensors"
+  rm "$kit/art/tiny.loop.so" "$kit/art/tiny.loop.plan.json"
   du -sh "$kit"
   ;;
 run)
@@ -90,31 +105,72 @@ PY
   train_results="$kit/train-results.jsonl"
   : >"$train_results"
   for entry in "${train_artifacts[@]}"; do
-    read -r name config layers batch seq check <<<"$entry"
-    flags=()
-    [[ "$check" == no ]] && flags+=(--no-check --steps 2)
-    python3 "$root/bench/gpu_train.py" --grad "$kit/art/$name.grad.ptx" \
-      --train "$kit/art/$name.train.ptx" --config "$root/$config" --layers "$layers" \
-      --batch "$batch" --seq "$seq" --growc-run "$kit/bin/growc-run" "${flags[@]}" |
-      tee -a "$train_results" || true
+    read -r name config layers batch seq check precisions <<<"$entry"
+    for precision in ${precisions//,/ }; do
+      flags=(--precision "$precision")
+      if [[ "$check" == yes && $precision == fp32 ]]; then
+        flags+=(--grad "$kit/art/$name.grad.ptx")
+      else
+        flags+=(--no-check)
+      fi
+      [[ "$check" == no ]] && flags+=(--steps 2)
+      python3 "$root/bench/gpu_train.py" --train "$kit/art/$name.train.$precision.ptx" \
+        --config "$root/$config" --layers "$layers" --batch "$batch" --seq "$seq" \
+        --growc-run "$kit/bin/growc-run" "${flags[@]}" | tee -a "$train_results" || true
+    done
   done
   python3 - "$train_results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("| model | layers | B x T | grad max rel err | loss first -> last | growc step (ms) | tokens/s | eager (ms) | compile (ms) | vs eager | vs compile | ok |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| model | layers | B x T | precision | grad max rel err | loss first -> last | growc step (ms) | tokens/s | MFU | eager (ms) | compile (ms) | vs eager | vs compile | ok |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     if "error" in r:
-        print("| %s | %d | %dx%d | error: %s | | | | | | | | no |" % (
-            r["config"], r["layers"], r["batch"], r["seq"], r["error"].splitlines()[-1]))
+        print("| %s | %d | %dx%d | %s | error: %s | | | | | | | | | no |" % (
+            r["config"], r["layers"], r["batch"], r["seq"], r["precision"],
+            r["error"].splitlines()[-1]))
         continue
     g, e, c = r["growc_step_ms"], r["torch_eager_ms"], r.get("torch_compile_ms")
-    print("| %s | %d | %dx%d | %s | %.3f -> %.3f | %.2f | %.0f | %.2f | %s | %.2fx | %s | %s |" % (
-        r["config"], r["layers"], r["batch"], r["seq"],
+    print("| %s | %d | %dx%d | %s | %s | %.3f -> %.3f | %.2f | %.0f | %s | %.2f | %s | %.2fx | %s | %s |" % (
+        r["config"], r["layers"], r["batch"], r["seq"], r["precision"],
         "%.2e" % r["grad_max_rel_err"] if "grad_max_rel_err" in r else "not checked",
-        r["losses"][0], r["losses"][-1], g, r["tokens_per_s"], e,
+        r["losses"][0], r["losses"][-1], g, r["tokens_per_s"],
+        "%.1f%%" % (100 * r["mfu"]) if "mfu" in r else "n/a", e,
         "%.2f" % c if c else "n/a", e / g, "%.2fx" % (c / g) if c else "n/a",
         "yes" if r["ok"] else "NO"))
+PY
+  # The training loop (data, schedule, commits on the device, validation)
+  # against the CPU's run: fp32 within reduction-order noise, bf16 within
+  # its rounding.
+  loop_results="$kit/loop-results.jsonl"
+  : >"$loop_results"
+  for precision in fp32 bf16; do
+    tolerance=2e-3
+    [[ $precision == bf16 ]] && tolerance=2e-2
+    metrics="$kit/tiny.loop.$precision.jsonl"
+    if "$kit/bin/growc-run" train "$kit/art/tiny.train.$precision.ptx" \
+      --weights "$kit/art/tiny.w.safetensors" "${loop_flags[@]}" --metrics "$metrics" \
+      --out "$kit/tiny.loop.$precision.safetensors"; then
+      python3 "$root/bench/compare_loss_curves.py" "$kit/art/tiny.loop.cpu.jsonl" "$metrics" \
+        --tolerance $tolerance --label "tiny $precision" | tee -a "$loop_results" || true
+    else
+      echo "{\"label\": \"tiny $precision\", \"error\": \"growc-run train failed\"}" |
+        tee -a "$loop_results"
+    fi
+  done
+  python3 - "$loop_results" <<'PY'
+import json, sys
+rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
+print("| training loop on the GPU vs the CPU | steps | CPU loss first -> last | GPU last | max rel diff (loss / val) | tolerance | ok |")
+print("|---|---|---|---|---|---|---|")
+for r in rows:
+    if "error" in r:
+        print("| %s | | error: %s | | | | no |" % (r["label"], r["error"]))
+    else:
+        print("| %s | %d | %.3f -> %.3f | %.3f | %.1e / %.1e | %.0e | %s |" % (
+            r["label"], r["steps"], r["first_loss"], r["last_loss"], r["run_last_loss"],
+            r["max_rel_diff_loss"], r["max_rel_diff_val_loss"], r["tolerance"],
+            "yes" if r["ok"] else "NO"))
 PY
   ;;
 *)

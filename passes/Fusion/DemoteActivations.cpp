@@ -11,7 +11,8 @@
 //    RMSNorm outputs, the SwiGLU product);
 //  - any other f32 GEMM operand (the f32 master weights, the attention
 //    output) gets a bf16 copy from a cast kernel placed before its first
-//    GEMM.
+//    GEMM; a GEMM reading a block of a tensor (a vocabulary chunk of the
+//    LM head) reads that block of the whole tensor's bf16 copy.
 //
 // Values only passed between kernels (the residual stream, the RoPE tables,
 // q and k into attention) stay f32, as does a GEMM output that a residual
@@ -82,6 +83,35 @@ Value convertElements(OpBuilder &b, Location loc, Value value,
 
 RankedTensorType withElementType(Type type, Type elementType) {
   return cast<RankedTensorType>(type).clone(elementType);
+}
+
+/// Rounds the kernel result `value` to `elementType` inside the
+/// linalg.generic that computes it, when that generic writes it into a
+/// fresh tensor without reading it and nothing but the return reads it.
+/// A separate rounding op would need the whole f32 value as an
+/// intermediate: in a GPU row kernel, a per-block buffer as long as a row
+/// (the cross-entropy gradient's 49152-wide logits rows are 192 KiB, four
+/// times the shared memory).
+bool roundInProducer(OpBuilder &b, Value value, Type elementType) {
+  auto result = dyn_cast<OpResult>(value);
+  auto generic = value.getDefiningOp<linalg::GenericOp>();
+  if (!result || !generic || !value.hasOneUse())
+    return false;
+  OpOperand *init = generic.getDpsInitOperand(result.getResultNumber());
+  BlockArgument out = generic.getMatchingBlockArgument(init);
+  if (!init->get().getDefiningOp<tensor::EmptyOp>() || !out.use_empty())
+    return false;
+  Location loc = generic.getLoc();
+  RankedTensorType type = withElementType(value.getType(), elementType);
+  b.setInsertionPoint(generic);
+  init->set(tensor::EmptyOp::create(b, loc, type.getShape(), elementType));
+  out.setType(elementType);
+  result.setType(type);
+  auto yield = cast<linalg::YieldOp>(generic.getBody()->getTerminator());
+  OpOperand &yielded = yield->getOpOperand(result.getResultNumber());
+  b.setInsertionPoint(yield);
+  yielded.set(arith::TruncFOp::create(b, loc, elementType, yielded.get()));
+  return true;
 }
 
 /// Whether every read of the kernel argument `value` is an element read
@@ -249,15 +279,19 @@ func::FuncOp Demoter::variantOf(func::FuncOp kernel, FunctionType type) {
       Value widened = convertElements(b, loc, arg, f32);
       arg.replaceAllUsesExcept(widened, widened.getDefiningOp());
     }
-  // Results written as bf16 are rounded once, at the end.
+  // Results written as bf16 are rounded once: where they are computed, or
+  // at the end.
   auto ret = cast<func::ReturnOp>(entry.getTerminator());
-  b.setInsertionPoint(ret);
   for (auto [operand, newType] :
-       llvm::zip(ret->getOpOperands(), type.getResults()))
-    if (operand.get().getType() != newType)
-      operand.set(
-          convertElements(b, loc, operand.get(),
-                          cast<RankedTensorType>(newType).getElementType()));
+       llvm::zip(ret->getOpOperands(), type.getResults())) {
+    if (operand.get().getType() == newType)
+      continue;
+    Type elementType = cast<RankedTensorType>(newType).getElementType();
+    if (roundInProducer(b, operand.get(), elementType))
+      continue;
+    b.setInsertionPoint(ret);
+    operand.set(convertElements(b, loc, operand.get(), elementType));
+  }
   variant.setFunctionType(type);
   return variant;
 }
@@ -297,7 +331,20 @@ LogicalResult Demoter::run(func::FuncOp host) {
     for (OpOperand *operand :
          {&matmul.getLhsMutable(), &matmul.getRhsMutable()}) {
       auto type = cast<RankedTensorType>(operand->get().getType());
-      if (type.getElementType().isF32())
+      auto slice = operand->get().getDefiningOp<tensor::ExtractSliceOp>();
+      if (type.getElementType().isF32() && slice) {
+        // A block of a weight (the chunked cross-entropy's rows of the LM
+        // head): the whole weight is cast once, and the GEMM reads its
+        // block of the bf16 copy, a view at an offset. A cast kernel of
+        // the block would read its argument at an offset, which a kernel
+        // cannot (its arguments are buffer starts).
+        Value whole = castToBf16(slice.getSource(), matmul);
+        OpBuilder b(matmul);
+        operand->set(tensor::ExtractSliceOp::create(
+            b, slice.getLoc(), withElementType(slice.getType(), bf16), whole,
+            slice.getMixedOffsets(), slice.getMixedSizes(),
+            slice.getMixedStrides()));
+      } else if (type.getElementType().isF32())
         operand->set(castToBf16(operand->get(), matmul));
       else if (!type.getElementType().isBF16())
         return matmul.emitOpError("operand of element type ")

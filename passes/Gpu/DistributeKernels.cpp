@@ -259,8 +259,9 @@ struct DistributeKernelsPass
     llvm::append_range(launches, changes.followers);
     for (func::FuncOp launch : launches)
       if (int64_t bytes = sharedBytes(launch); bytes > kSharedMemoryBytes)
-        return launch.emitOpError("needs ")
-               << bytes << " bytes of per-block buffers, more than the "
+        return launch.emitOpError("'")
+               << launch.getSymName() << "' needs " << bytes
+               << " bytes of per-block buffers, more than the "
                << kSharedMemoryBytes << " bytes of static shared memory";
     return success();
   }

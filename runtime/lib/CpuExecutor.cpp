@@ -352,68 +352,50 @@ std::vector<TensorToWrite> CpuExecutor::paramTensors() const {
 
 StatusOr<CpuExecutor::Migration>
 CpuExecutor::migrateFrom(const CpuExecutor &previous, bool zeroCopiedMoments) {
-  const Plan &old = previous.plan_;
-  struct Move {
-    const PlanParam *to;
-    const PlanParam *from;  // nullptr: zero
-    const PlanParam *owner; // the model parameter `to` is (the state of)
-  };
-  std::vector<Move> moves;
-  Migration report;
-  for (const PlanParam &param : plan_.params) {
-    // Moments follow their parameter's provenance: the plan records the
-    // model's parameters' sources, and optimizer.<kind>.<name> is the
-    // state of <name>.
-    const PlanParam *owner = &param;
-    std::string prefix;
-    for (const char *kind :
-         {"optimizer.exp_avg.", "optimizer.exp_avg_sq.", "optimizer.grad_sum."})
-      if (startsWith(param.name, kind)) {
-        prefix = kind;
-        owner = plan_.findParam(param.name.substr(prefix.size()));
-        if (!owner)
-          return Status::error(plan_.path + ": optimizer state " +
-                               inQuotes(param.name) +
-                               " belongs to no parameter");
-      }
-    if (prefix.empty() && startsWith(param.name, "optimizer."))
-      return Status::error(plan_.path + ": unknown optimizer state " +
-                           inQuotes(param.name));
-    const std::string &source =
-        owner->source.empty() ? owner->name : owner->source;
-    if (!prefix.empty() && owner->copy && zeroCopiedMoments) {
-      moves.push_back({&param, nullptr, owner});
-      continue;
-    }
-    const PlanParam *from = old.findParam(prefix + source);
-    if (!from)
-      return Status::error(plan_.path + ": " + inQuotes(param.name) +
-                           " starts from " + inQuotes(prefix + source) +
-                           ", which model " + inQuotes(old.model) + " (plan " +
-                           old.path + ") does not have");
-    if (from->dtype != param.dtype || from->shape != param.shape)
-      return Status::error(plan_.path + ": " + inQuotes(param.name) + " (" +
-                           dtypeName(param.dtype) + " " +
-                           formatShape(param.shape) + ") cannot start from " +
-                           inQuotes(from->name) + " (" +
-                           dtypeName(from->dtype) + " " +
-                           formatShape(from->shape) + ") of " + old.path);
-    moves.push_back({&param, from, owner});
-  }
-  for (const Move &move : moves) {
+  StatusOr<std::vector<ParamMove>> moves =
+      planParamMigration(plan_, previous.plan_, zeroCopiedMoments);
+  if (!moves.isOk())
+    return moves.status();
+  for (const ParamMove &move : *moves) {
     uint8_t *to = bufferAddress(move.to->buffer);
-    if (move.from) {
+    if (move.from)
       std::memcpy(to, previous.bufferAddress(move.from->buffer),
                   static_cast<size_t>(move.to->byteSize));
-      ++report.copied;
-      report.duplicated += move.owner->copy;
-    } else {
+    else
       std::memset(to, 0, static_cast<size_t>(move.to->byteSize));
-      ++report.zeroedMoments;
-    }
   }
   paramsLoaded_ = true;
-  return report;
+  return reportOf(*moves);
+}
+
+StatusOr<MigrationReport> CpuExecutor::migrateFrom(const Executor &previous,
+                                                   bool zeroCopiedMoments) {
+  const auto *cpu = dynamic_cast<const CpuExecutor *>(&previous);
+  if (!cpu)
+    return Status::error(plan_.path + ": cannot take the training state of " +
+                         previous.describe() +
+                         " (a growth run stays on one device)");
+  return migrateFrom(*cpu, zeroCopiedMoments);
+}
+
+std::string CpuExecutor::describe() const {
+  return "cpu (" + std::to_string(threads()) + " threads)";
+}
+
+StatusOr<std::map<std::string, OutputTensor>>
+CpuExecutor::trainStep(const TensorView &tokens, const TensorView &targets,
+                       const std::map<std::string, float> &scalars,
+                       bool commit) {
+  StatusOr<std::map<std::string, OutputTensor>> outputs =
+      forward(tokens, &targets, scalars);
+  if (!outputs.isOk())
+    return outputs;
+  if (commit)
+    if (Status status = commitNextValues(*outputs); !status.isOk())
+      return status;
+  for (auto it = outputs->begin(); it != outputs->end();)
+    it = plan_.findParam(it->first) ? outputs->erase(it) : std::next(it);
+  return outputs;
 }
 
 Status CpuExecutor::checkTokens(const TensorView &tokens) const {

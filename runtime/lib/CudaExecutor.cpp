@@ -17,6 +17,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <functional>
 #include <sstream>
 #include <unistd.h>
 
@@ -93,11 +94,26 @@ struct CudaExecutor::State {
   CUdeviceptr arenaBase = 0, arena = 0, workspace = 0;
   std::string deviceName;
   cublasLtHandle_t handle = nullptr;
-  CUgraphExec graphExec = nullptr;
+  Collective *collective = nullptr;
+  /// The captured step sequence per way of running (graphKey).
+  std::map<int, CUgraphExec> graphs;
   bool paramsLoaded = false;
   bool algorithmsChosen = false;
-  /// Host images of the input and output buffers.
+  /// Host images of the input and output buffers (those of next values
+  /// only once forward() needs them).
   std::vector<std::vector<uint8_t>> hostBuffers;
+  /// Host copies of the parameters for readParams.
+  std::vector<std::vector<uint8_t>> paramMirror;
+
+  /// A train graph's next value and the parameter it replaces.
+  struct Commit {
+    CUdeviceptr to = 0, from = 0;
+    size_t bytes = 0;
+  };
+  std::vector<Commit> commits;
+  bool isNextValue(const PlanTensor &output) const {
+    return plan.findParam(output.name) != nullptr;
+  }
 
   struct Gemm {
     const PlanStep *step = nullptr;
@@ -124,13 +140,17 @@ struct CudaExecutor::State {
   CUstream commStream = nullptr;
   std::vector<CUevent> ready, done;
   std::vector<std::vector<size_t>> waitsBefore;
-  bool communicates() const {
-    return options.collective && options.collective->size() > 1;
+  bool communicates() const { return collective && collective->size() > 1; }
+  int graphKey(bool commit) const {
+    return (commit ? 1 : 0) | (communicates() ? 2 : 0);
   }
   /// Whether all_reduce step `s` runs on this call (its `when` flag, from
   /// the host image of the input that holds it).
   bool allReduceRuns(const PlanStep &s) const;
   Status planCommunication();
+  /// The communication stream and events, made the first time a run
+  /// communicates.
+  Status prepareCommunication();
 
   ~State();
   CUdeviceptr address(int64_t buffer, int64_t offset = 0) const {
@@ -139,16 +159,24 @@ struct CudaExecutor::State {
   Status prepare();
   Status describeGemm(Gemm &gemm);
   Status chooseAlgorithms();
-  Status enqueueSteps();
-  Status run();
+  Status enqueueSteps(bool commit);
+  Status run(bool commit);
+  Status copyInputs();
+  /// One run: the inputs staged and copied in, the steps (with the commit
+  /// copies), and the outputs `fetch` accepts (all without one) copied
+  /// back and cut to the tokens' shape.
+  StatusOr<std::map<std::string, OutputTensor>>
+  execute(const TensorView &tokens, const TensorView *targets,
+          const std::map<std::string, float> &scalars, bool commit,
+          const std::function<bool(const PlanTensor &)> &fetch);
 };
 
 CudaExecutor::State::~State() {
   if (!cu)
     return;
   // Teardown errors cannot be reported; the context goes with the process.
-  if (graphExec)
-    cu->cuGraphExecDestroy(graphExec);
+  for (auto &[key, graph] : graphs)
+    cu->cuGraphExecDestroy(graph);
   if (lt) {
     for (Gemm &g : gemms) {
       if (g.desc)
@@ -180,12 +208,18 @@ CudaExecutor::State::~State() {
     cu->cuDevicePrimaryCtxRelease(device);
 }
 
+// Returns the failed call's Status from the enclosing function; a single
+// statement, so that it nests safely under an unbraced if/else.
 #define GROWC_CU(call)                                                         \
-  if (Status s_ = cu->check(call, #call); !s_.isOk())                          \
-    return s_;
+  do {                                                                         \
+    if (Status s_ = cu->check(call, #call); !s_.isOk())                        \
+      return s_;                                                               \
+  } while (false)
 #define GROWC_LT(call)                                                         \
-  if (Status s_ = lt->check(call, #call); !s_.isOk())                          \
-    return s_;
+  do {                                                                         \
+    if (Status s_ = lt->check(call, #call); !s_.isOk())                        \
+      return s_;                                                               \
+  } while (false)
 
 Status CudaExecutor::State::prepare() {
   if (plan.target != "nvptx")
@@ -282,8 +316,18 @@ Status CudaExecutor::State::prepare() {
   hostBuffers.resize(plan.buffers.size());
   for (const PlanTensor &t : plan.inputs)
     hostBuffers[t.buffer].resize(size_t(t.byteSize));
-  for (const PlanTensor &t : plan.outputs)
-    hostBuffers[t.buffer].resize(size_t(t.byteSize));
+  for (const PlanTensor &t : plan.outputs) {
+    const PlanParam *param = plan.findParam(t.name);
+    if (!param) {
+      hostBuffers[t.buffer].resize(size_t(t.byteSize));
+      continue;
+    }
+    if (t.byteSize != param->byteSize)
+      return Status::error(plan.path + ": output " + inQuotes(t.name) +
+                           " does not have its parameter's size");
+    commits.push_back(
+        {address(param->buffer), address(t.buffer), size_t(t.byteSize)});
+  }
   paramsLoaded = plan.params.empty();
   return planCommunication();
 }
@@ -318,12 +362,10 @@ Status CudaExecutor::State::planCommunication() {
   waitsBefore.assign(n + 1, {});
   ready.assign(n, nullptr);
   done.assign(n, nullptr);
-  bool any = false;
   for (size_t i = 0; i < n; ++i) {
     const PlanStep &s = plan.steps[i];
     if (s.op != PlanStep::Op::AllReduce)
       continue;
-    any = true;
     // The flag must be on the host when the steps are enqueued.
     bool flagIsInput = false;
     for (const PlanTensor &input : plan.inputs)
@@ -342,8 +384,13 @@ Status CudaExecutor::State::planCommunication() {
             waiter = j;
     waitsBefore[waiter].push_back(i);
   }
-  if (!any || !communicates())
+  return Status::ok();
+}
+
+Status CudaExecutor::State::prepareCommunication() {
+  if (commStream || !communicates())
     return Status::ok();
+  const size_t n = plan.steps.size();
   GROWC_CU(cu->cuStreamCreate(&commStream, CU_STREAM_NON_BLOCKING));
   for (size_t i = 0; i < n; ++i)
     if (plan.steps[i].op == PlanStep::Op::AllReduce) {
@@ -511,7 +558,7 @@ Status CudaExecutor::State::chooseAlgorithms() {
   return Status::ok();
 }
 
-Status CudaExecutor::State::enqueueSteps() {
+Status CudaExecutor::State::enqueueSteps(bool commit) {
   size_t g = 0;
   std::vector<bool> reducing(plan.steps.size(), false);
   auto join = [&](size_t i) -> Status {
@@ -532,7 +579,7 @@ Status CudaExecutor::State::enqueueSteps() {
       ReduceOp op =
           s.reduction == PlanReduction::Sum ? ReduceOp::Sum : ReduceOp::Mean;
       for (int64_t id : s.buffers)
-        if (Status st = options.collective->allReduceDevice(
+        if (Status st = collective->allReduceDevice(
                 address(id), plan.buffers[id].size / int64_t(sizeof(float)), op,
                 commStream);
             !st.isOk())
@@ -565,18 +612,28 @@ Status CudaExecutor::State::enqueueSteps() {
   }
   // Reductions nothing waited for join the compute stream at the end (and
   // a captured graph's fork joins back).
-  return join(plan.steps.size());
+  if (Status st = join(plan.steps.size()); !st.isOk())
+    return st;
+  // A training step's next values become the parameters, after every step
+  // has read the old ones.
+  if (commit)
+    for (const Commit &c : commits)
+      GROWC_CU(cu->cuMemcpyDtoDAsync(c.to, c.from, c.bytes, stream));
+  return Status::ok();
 }
 
-Status CudaExecutor::State::run() {
-  if (graphExec) {
-    GROWC_CU(cu->cuGraphLaunch(graphExec, stream));
+Status CudaExecutor::State::run(bool commit) {
+  const int key = graphKey(commit);
+  if (auto it = graphs.find(key); it != graphs.end()) {
+    GROWC_CU(cu->cuGraphLaunch(it->second, stream));
     return Status::ok();
   }
+  if (Status s = prepareCommunication(); !s.isOk())
+    return s;
   if (!algorithmsChosen)
     if (Status s = chooseAlgorithms(); !s.isOk())
       return s;
-  if (Status s = enqueueSteps(); !s.isOk())
+  if (Status s = enqueueSteps(commit); !s.isOk())
     return s;
   // A graph would freeze which gated (`when`) all_reduce steps ran.
   bool gated = false;
@@ -586,18 +643,30 @@ Status CudaExecutor::State::run() {
     return Status::ok();
   // Later runs replay the whole sequence as one graph: one launch instead
   // of one per step.
+  // Capturing records the steps without running them: the run above has
+  // computed this call's results, and its commit must not happen twice.
   GROWC_CU(cu->cuStreamSynchronize(stream));
   GROWC_CU(
       cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-  Status captured = enqueueSteps();
+  Status captured = enqueueSteps(commit);
   CUgraph graph = nullptr;
   CUresult ended = cu->cuStreamEndCapture(stream, &graph);
   if (!captured.isOk())
     return captured;
   GROWC_CU(ended);
+  CUgraphExec graphExec = nullptr;
   CUresult made = cu->cuGraphInstantiate(&graphExec, graph, 0);
   cu->cuGraphDestroy(graph);
   GROWC_CU(made);
+  graphs[key] = graphExec;
+  return Status::ok();
+}
+
+Status CudaExecutor::State::copyInputs() {
+  for (const PlanTensor &input : plan.inputs)
+    GROWC_CU(cu->cuMemcpyHtoDAsync(address(input.buffer),
+                                   hostBuffers[input.buffer].data(),
+                                   size_t(input.byteSize), stream));
   return Status::ok();
 }
 
@@ -657,32 +726,109 @@ Status CudaExecutor::loadParams(const SafetensorsFile &checkpoint) {
   return Status::ok();
 }
 
-StatusOr<std::map<std::string, OutputTensor>>
-CudaExecutor::forward(const TensorView &tokens, const TensorView *targets,
-                      const std::map<std::string, float> &scalars) {
-  State &st = *state_;
-  const Plan &plan = st.plan;
-  auto &cu = st.cu;
-  if (Status s = stageRunInputs(plan, st.paramsLoaded, tokens, targets, scalars,
+StatusOr<std::map<std::string, OutputTensor>> CudaExecutor::State::execute(
+    const TensorView &tokens, const TensorView *targets,
+    const std::map<std::string, float> &scalars, bool commit,
+    const std::function<bool(const PlanTensor &)> &fetch) {
+  if (Status s = stageRunInputs(plan, paramsLoaded, tokens, targets, scalars,
                                 [&](const PlanTensor &input) {
-                                  return st.hostBuffers[input.buffer].data();
+                                  return hostBuffers[input.buffer].data();
                                 });
       !s.isOk())
     return s;
-  for (const PlanTensor &input : plan.inputs)
-    GROWC_CU(cu->cuMemcpyHtoDAsync(st.address(input.buffer),
-                                   st.hostBuffers[input.buffer].data(),
-                                   size_t(input.byteSize), st.stream));
-  if (Status s = st.run(); !s.isOk())
+  if (Status s = copyInputs(); !s.isOk())
     return s;
-  for (const PlanTensor &output : plan.outputs)
-    GROWC_CU(cu->cuMemcpyDtoHAsync(st.hostBuffers[output.buffer].data(),
-                                   st.address(output.buffer),
-                                   size_t(output.byteSize), st.stream));
+  if (Status s = run(commit); !s.isOk())
+    return s;
+  for (const PlanTensor &output : plan.outputs) {
+    if (fetch && !fetch(output))
+      continue;
+    std::vector<uint8_t> &host = hostBuffers[output.buffer];
+    host.resize(size_t(output.byteSize));
+    GROWC_CU(cu->cuMemcpyDtoHAsync(host.data(), address(output.buffer),
+                                   size_t(output.byteSize), stream));
+  }
+  GROWC_CU(cu->cuStreamSynchronize(stream));
+  return collectRunOutputs(
+      plan, tokens, targets,
+      [&](const PlanTensor &output) {
+        return reinterpret_cast<const float *>(
+            hostBuffers[output.buffer].data());
+      },
+      fetch);
+}
+
+StatusOr<std::map<std::string, OutputTensor>>
+CudaExecutor::forward(const TensorView &tokens, const TensorView *targets,
+                      const std::map<std::string, float> &scalars) {
+  return state_->execute(tokens, targets, scalars, /*commit=*/false,
+                         /*fetch=*/nullptr);
+}
+
+void CudaExecutor::setCollective(Collective *collective) {
+  state_->collective = collective;
+}
+
+StatusOr<std::map<std::string, OutputTensor>>
+CudaExecutor::trainStep(const TensorView &tokens, const TensorView &targets,
+                        const std::map<std::string, float> &scalars,
+                        bool commit) {
+  State &st = *state_;
+  if (st.plan.graph != "train")
+    return Status::error(st.plan.path + ": a " + st.plan.graph +
+                         " graph; a training step runs a train graph");
+  // Only the loss comes back; next values stay on the device.
+  return st.execute(
+      tokens, &targets, scalars, commit,
+      [&](const PlanTensor &output) { return !st.isNextValue(output); });
+}
+
+StatusOr<std::vector<TensorToWrite>> CudaExecutor::readParams() {
+  State &st = *state_;
+  auto &cu = st.cu;
   GROWC_CU(cu->cuStreamSynchronize(st.stream));
-  return collectRunOutputs(plan, tokens, targets,
-                           [&](const PlanTensor &output) {
-                             return reinterpret_cast<const float *>(
-                                 st.hostBuffers[output.buffer].data());
-                           });
+  st.paramMirror.resize(st.plan.params.size());
+  std::vector<TensorToWrite> tensors;
+  for (size_t i = 0; i < st.plan.params.size(); ++i) {
+    const PlanParam &param = st.plan.params[i];
+    std::vector<uint8_t> &host = st.paramMirror[i];
+    host.resize(size_t(param.byteSize));
+    GROWC_CU(
+        cu->cuMemcpyDtoH(host.data(), st.address(param.buffer), host.size()));
+    tensors.push_back(
+        {param.name, param.dtype, param.shape, host.data(), host.size()});
+  }
+  return tensors;
+}
+
+StatusOr<MigrationReport> CudaExecutor::migrateFrom(const Executor &previous,
+                                                    bool zeroCopiedMoments) {
+  State &st = *state_;
+  auto &cu = st.cu;
+  const auto *gpu = dynamic_cast<const CudaExecutor *>(&previous);
+  if (!gpu || gpu->state_->device != st.device)
+    return Status::error(st.plan.path + ": cannot take the training state of " +
+                         previous.describe() + " (a growth run stays on " +
+                         st.deviceName + ")");
+  const State &from = *gpu->state_;
+  StatusOr<std::vector<ParamMove>> moves =
+      planParamMigration(st.plan, from.plan, zeroCopiedMoments);
+  if (!moves.isOk())
+    return moves.status();
+  // The previous stage's last step must have finished writing.
+  GROWC_CU(cu->cuStreamSynchronize(from.stream));
+  for (const ParamMove &move : *moves) {
+    size_t bytes = size_t(move.to->byteSize);
+    if (move.from) {
+      GROWC_CU(cu->cuMemcpyDtoDAsync(st.address(move.to->buffer),
+                                     from.address(move.from->buffer), bytes,
+                                     st.stream));
+    } else {
+      GROWC_CU(cu->cuMemsetD8Async(st.address(move.to->buffer), 0, bytes,
+                                   st.stream));
+    }
+  }
+  GROWC_CU(cu->cuStreamSynchronize(st.stream));
+  st.paramsLoaded = true;
+  return reportOf(*moves);
 }

@@ -152,13 +152,16 @@ Status growc::rt::stageRunInputs(
 
 StatusOr<std::map<std::string, OutputTensor>> growc::rt::collectRunOutputs(
     const Plan &plan, const TensorView &tokens, const TensorView *targets,
-    const std::function<const float *(const PlanTensor &)> &dataOf) {
+    const std::function<const float *(const PlanTensor &)> &dataOf,
+    const std::function<bool(const PlanTensor &)> &include) {
   const std::string &path = plan.path;
   const int64_t b = tokens.shape[0], t = tokens.shape[1];
   // The top-left [b, t, ...] block of each output. Rows are independent
   // and attention is causal, so it does not depend on the padding.
   std::map<std::string, OutputTensor> results;
   for (const PlanTensor &output : plan.outputs) {
+    if (include && !include(output))
+      continue;
     const float *data = dataOf(output);
     OutputTensor result;
     bool sliceable = output.shape.size() >= 2 &&

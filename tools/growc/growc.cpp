@@ -109,11 +109,9 @@ cl::opt<std::string> precision(
     "precision",
     cl::desc("Storage precision of GEMM operands and activations: bf16 "
              "(fp32 compute and accumulation, fp32 master weights and "
-             "AdamW moments; the default for -o *.ptx --graph=forward) or "
-             "fp32 (the default elsewhere: the training graphs stay fp32 by "
-             "default until bf16 training has run on a GPU; the CPU target "
-             "is fp32, --kernel-form=gpu runs bf16 GPU kernels on the CPU "
-             "for checking)"),
+             "AdamW moments; the default for -o *.ptx, every graph) or "
+             "fp32 (for checking; the CPU target is fp32, --kernel-form=gpu "
+             "runs bf16 GPU kernels on the CPU for checking them)"),
     cl::init(""), cl::cat(growCat));
 cl::opt<int64_t> batchSize("batch", cl::desc("Compiled batch size B"),
                            cl::init(1), cl::cat(growCat));
@@ -673,7 +671,7 @@ int run(MLIRContext &context) {
   if (!precision.empty() && precision != "bf16" && precision != "fp32")
     return fail("--precision must be bf16 or fp32, got '" + precision + "'");
   if (precision.empty())
-    precision = emit == "ptx" && graph == "forward" ? "bf16" : "fp32";
+    precision = emit == "ptx" ? "bf16" : "fp32";
   if (precision == "bf16" && emit == "so" && kernelForm != "gpu")
     return fail("--precision=bf16 is for the GPU target (-o *.ptx); the CPU "
                 "target computes in fp32 (--kernel-form=gpu runs the bf16 GPU "

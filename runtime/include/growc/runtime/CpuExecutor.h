@@ -23,6 +23,7 @@
 #define GROWC_RUNTIME_CPUEXECUTOR_H
 
 #include "growc/runtime/Collective.h"
+#include "growc/runtime/Executor.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/RunInterface.h"
 #include "growc/runtime/Safetensors.h"
@@ -58,7 +59,7 @@ struct ExecutorTimings {
   std::vector<StepKindTiming> perKernel;
 };
 
-class CpuExecutor {
+class CpuExecutor final : public Executor {
 public:
   /// Prepares `plan` (already verified by loadPlan/parsePlan) for running:
   /// checks that it targets the CPU, dlopens its kernels file (RTLD_NOW |
@@ -80,7 +81,8 @@ public:
   CpuExecutor(const CpuExecutor &) = delete;
   CpuExecutor &operator=(const CpuExecutor &) = delete;
 
-  const Plan &plan() const { return plan_; }
+  const Plan &plan() const override { return plan_; }
+  std::string describe() const override;
 
   /// Copies every parameter of the plan from `checkpoint` into its buffer.
   /// Each parameter must be present with the plan's dtype and shape;
@@ -88,7 +90,7 @@ public:
   /// not a parameter is an error. Checks everything before copying anything,
   /// so that a rejected checkpoint leaves previously loaded parameters
   /// intact.
-  Status loadParams(const SafetensorsFile &checkpoint);
+  Status loadParams(const SafetensorsFile &checkpoint) override;
 
   /// Runs the graph on `tokens` (int32 [b, t] with b <= batch, t <= seq and
   /// every token in [0, vocab_size)). The tokens go to the top-left of the
@@ -113,7 +115,9 @@ public:
   /// owned; it must outlive the runs). Without one, or with a one-process
   /// one, all_reduce steps do nothing: a single-process run computes
   /// exactly what it would without them.
-  void setCollective(Collective *collective) { collective_ = collective; }
+  void setCollective(Collective *collective) override {
+    collective_ = collective;
+  }
   Collective *collective() const { return collective_; }
 
   /// A train graph's outputs named like parameters are their next values:
@@ -124,21 +128,23 @@ public:
   /// a checkpoint; valid until the next run).
   std::vector<TensorToWrite> paramTensors() const;
 
-  /// What migrateFrom moved.
-  struct Migration {
-    int64_t copied = 0;     ///< tensors taken from the previous model
-    int64_t duplicated = 0; ///< of which starting an inserted copy
-    int64_t zeroedMoments = 0;
-  };
+  using Migration = MigrationReport;
   /// A growth step inside a live run: sets every parameter of this plan
-  /// from `previous`'s by this plan's provenance. A parameter takes the
-  /// value of its `source` in the previous model; its AdamW moments
-  /// (`optimizer.exp_avg[_sq].<name>`) take the source's moments, or zero
-  /// for inserted copies with `zeroCopiedMoments` (SPEC.md §2). Checks the
-  /// whole table (every source present with the same dtype and shape)
-  /// before writing anything.
+  /// from `previous`'s by this plan's provenance (planParamMigration,
+  /// Executor.h; SPEC.md §2). Checks the whole table before writing
+  /// anything.
   StatusOr<Migration> migrateFrom(const CpuExecutor &previous,
                                   bool zeroCopiedMoments = false);
+
+  // Executor (the training loop's interface).
+  StatusOr<std::map<std::string, OutputTensor>>
+  trainStep(const TensorView &tokens, const TensorView &targets,
+            const std::map<std::string, float> &scalars, bool commit) override;
+  StatusOr<std::vector<TensorToWrite>> readParams() override {
+    return paramTensors();
+  }
+  StatusOr<MigrationReport> migrateFrom(const Executor &previous,
+                                        bool zeroCopiedMoments) override;
 
   /// The target that contributes nothing to a loss (PyTorch's default).
   static constexpr int32_t kIgnoreIndex = rt::kIgnoreIndex;

@@ -16,6 +16,12 @@
 // reduction only before the first later step that touches the bucket's
 // bytes, so buckets reduce while the backward pass goes on.
 //
+// Training (the Executor interface): a committing trainStep copies each
+// next value into its parameter on the device, inside the same CUDA graph
+// as the steps, and only the outputs that are not next values (the loss)
+// come back to the host. A run keeps one graph per way of running
+// (committing or not, communicating or not).
+//
 // Status: written and compiled against the CUDA 13 headers, its failure
 // paths (no driver, no device, a bad PTX file) unit-tested; it has not yet
 // run on a GPU (no GPU was available to the session that wrote it).
@@ -26,6 +32,7 @@
 #define GROWC_RUNTIME_CUDAEXECUTOR_H
 
 #include "growc/runtime/CpuExecutor.h"
+#include "growc/runtime/Executor.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Status.h"
@@ -41,7 +48,7 @@ namespace growc::rt {
 /// cublaslt-algorithms.txt.
 std::string algorithmCachePath();
 
-class CudaExecutor {
+class CudaExecutor final : public Executor {
 public:
   struct Options {
     int device = 0;
@@ -51,10 +58,6 @@ public:
     std::string blasPath;
     /// Replay the steps as a CUDA graph after the first run.
     bool useGraphs = true;
-    /// What the plan's all_reduce steps reduce over (not owned): the nccl
-    /// engine (NcclCollective.h) in a data-parallel run; nullptr or a
-    /// one-process engine makes them no-ops.
-    Collective *collective = nullptr;
   };
 
   /// Prepares `plan` (target nvptx) on the GPU. Fails with a plain message
@@ -65,16 +68,29 @@ public:
   CudaExecutor(const CudaExecutor &) = delete;
   CudaExecutor &operator=(const CudaExecutor &) = delete;
 
-  const Plan &plan() const;
+  const Plan &plan() const override;
   /// As CpuExecutor::loadParams: every parameter present with its dtype and
   /// shape, checked before anything is copied to the device.
-  Status loadParams(const SafetensorsFile &checkpoint);
-  /// As CpuExecutor::forward; outputs are copied back to the host.
+  Status loadParams(const SafetensorsFile &checkpoint) override;
+  /// What the plan's all_reduce steps reduce over (not owned): the nccl
+  /// engine (NcclCollective.h) in a data-parallel run; nullptr or a
+  /// one-process engine makes them no-ops.
+  void setCollective(Collective *collective) override;
+  /// As CpuExecutor::forward; every output is copied back to the host.
   StatusOr<std::map<std::string, OutputTensor>>
   forward(const TensorView &tokens, const TensorView *targets = nullptr,
           const std::map<std::string, float> &scalars = {});
   /// The device's name, for messages and benchmark tables.
   const std::string &deviceName() const;
+  std::string describe() const override { return deviceName(); }
+
+  // Executor (the training loop's interface).
+  StatusOr<std::map<std::string, OutputTensor>>
+  trainStep(const TensorView &tokens, const TensorView &targets,
+            const std::map<std::string, float> &scalars, bool commit) override;
+  StatusOr<std::vector<TensorToWrite>> readParams() override;
+  StatusOr<MigrationReport> migrateFrom(const Executor &previous,
+                                        bool zeroCopiedMoments) override;
 
   struct State;
 

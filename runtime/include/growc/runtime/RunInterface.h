@@ -61,10 +61,12 @@ stageRunInputs(const Plan &plan, bool paramsLoaded, const TensorView &tokens,
                const std::function<uint8_t *(const PlanTensor &)> &bytesOf);
 
 /// Each output's [b, t, ...] block from the host data `dataOf(output)` of
-/// its buffer (zero-copy when the tokens have the compiled shape).
+/// its buffer (zero-copy when the tokens have the compiled shape); only the
+/// outputs `include` accepts, when it is given.
 StatusOr<std::map<std::string, OutputTensor>> collectRunOutputs(
     const Plan &plan, const TensorView &tokens, const TensorView *targets,
-    const std::function<const float *(const PlanTensor &)> &dataOf);
+    const std::function<const float *(const PlanTensor &)> &dataOf,
+    const std::function<bool(const PlanTensor &)> &include = nullptr);
 
 } // namespace growc::rt
 
