@@ -27,7 +27,12 @@ fp32, the check the table reports). Prints one JSON line.
   python3 bench/gpu_train.py --grad A.grad.ptx --train A.train.ptx
       --config C.json [--layers L] --batch B --seq T [--device cuda]
       [--torch-device cuda] [--growc-run PATH] [--steps 8] [--repeat 10]
-      [--precision fp32|bf16] [--no-check] [--no-compile]
+      [--precision fp32|bf16] [--no-check] [--no-compile] [--profile P.json]
+
+--profile also runs growc-run train-step --profile-json P.json: where the
+step's time goes, with the memory-bound kernels' bandwidth against the
+device's copy bandwidth and each GEMM against the fastest cuBLASLt
+candidate for its shape; the row gets the summary.
 """
 import argparse
 import json
@@ -267,6 +272,7 @@ def main():
     ap.add_argument("--precision", choices=["fp32", "bf16"], default="fp32",
                     help="the train artifact's (PyTorch runs under bf16 autocast to match)")
     ap.add_argument("--grad-tolerance", type=float, default=1e-4)
+    ap.add_argument("--profile", help="write growc-run's step profile (JSON) here")
     ap.add_argument("--no-check", action="store_true",
                     help="timing only: skip the float64 gradient reference "
                     "(minutes on the CPU at full size)")
@@ -294,6 +300,13 @@ def main():
                 a, config, weights, tokens, targets, tmp, wpath, bpath)
         row["losses"] = short_run(a, tmp, wpath, bpath)
         row["growc_step_ms"] = growc_loop_step_ms(a, config, tmp, wpath)
+        if a.profile:
+            growc_run([a.growc_run, "train-step", a.train, "--device=" + a.device,
+                       "--weights", wpath, "--batch", bpath, "--lr", "1e-3", "--step", "1",
+                       "--out", os.path.join(tmp, "profiled.safetensors"), "--repeat", "3",
+                       "--profile-json", a.profile])
+            profile = json.load(open(a.profile))
+            row["profile"] = {k: v for k, v in profile.items() if k != "groups"}
     except RuntimeError as e:
         row["error"] = str(e)
         print(json.dumps(row))

@@ -114,6 +114,7 @@ PY
         flags+=(--no-check)
       fi
       [[ "$check" == no ]] && flags+=(--steps 2)
+      flags+=(--profile "$kit/$name.$precision.profile.json")
       python3 "$root/bench/gpu_train.py" --train "$kit/art/$name.train.$precision.ptx" \
         --config "$root/$config" --layers "$layers" --batch "$batch" --seq "$seq" \
         --growc-run "$kit/bin/growc-run" "${flags[@]}" | tee -a "$train_results" || true
@@ -122,22 +123,28 @@ PY
   python3 - "$train_results" <<'PY'
 import json, sys
 rows = [json.loads(l) for l in open(sys.argv[1]) if l.strip()]
-print("| model | layers | B x T | precision | grad max rel err | loss first -> last | growc step (ms) | tokens/s | MFU | eager (ms) | compile (ms) | vs eager | vs compile | ok |")
-print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
+print("| model | layers | B x T | precision | grad max rel err | loss first -> last | growc step (ms) | tokens/s | MFU | eager (ms) | compile (ms) | vs eager | vs compile | kernels vs copy BW | GEMMs vs best | ok |")
+print("|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|")
 for r in rows:
     if "error" in r:
-        print("| %s | %d | %dx%d | %s | error: %s | | | | | | | | | no |" % (
+        print("| %s | %d | %dx%d | %s | error: %s | | | | | | | | | | | no |" % (
             r["config"], r["layers"], r["batch"], r["seq"], r["precision"],
             r["error"].splitlines()[-1]))
         continue
     g, e, c = r["growc_step_ms"], r["torch_eager_ms"], r.get("torch_compile_ms")
-    print("| %s | %d | %dx%d | %s | %s | %.3f -> %.3f | %.2f | %.0f | %s | %.2f | %s | %.2fx | %s | %s |" % (
+    p = r.get("profile", {})
+    bw = ("%.0f%% (%.0f%% of time at >= 75%%)" % (100 * p["memory_bound_copy_fraction"],
+                                                  100 * p["memory_bound_time_at_target"])
+          if "memory_bound_copy_fraction" in p else "n/a")
+    gemm = ("%.2fx (worst %.2fx)" % (p["gemm_ms"] / p["gemm_best_ms"], p["gemm_worst_ratio"])
+            if p.get("gemm_best_ms") else "n/a")
+    print("| %s | %d | %dx%d | %s | %s | %.3f -> %.3f | %.2f | %.0f | %s | %.2f | %s | %.2fx | %s | %s | %s | %s |" % (
         r["config"], r["layers"], r["batch"], r["seq"], r["precision"],
         "%.2e" % r["grad_max_rel_err"] if "grad_max_rel_err" in r else "not checked",
         r["losses"][0], r["losses"][-1], g, r["tokens_per_s"],
         "%.1f%%" % (100 * r["mfu"]) if "mfu" in r else "n/a", e,
         "%.2f" % c if c else "n/a", e / g, "%.2fx" % (c / g) if c else "n/a",
-        "yes" if r["ok"] else "NO"))
+        bw, gemm, "yes" if r["ok"] else "NO"))
 PY
   # The training loop (data, schedule, commits on the device, validation)
   # against the CPU's run: fp32 within reduction-order noise, bf16 within

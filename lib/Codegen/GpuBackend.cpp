@@ -382,6 +382,8 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
 
     GpuLaunch launch;
     launch.name = kernel.getSymName().str();
+    if (auto kind = kernel->getAttrOfType<StringAttr>("growc.kernel_kind"))
+      launch.kind = kind.str();
     gpu::KernelDim3 grid = launchFunc.getGridSizeOperandValues();
     gpu::KernelDim3 block = launchFunc.getBlockSizeOperandValues();
     Value sizes[6] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};

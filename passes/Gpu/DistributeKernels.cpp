@@ -257,6 +257,12 @@ struct DistributeKernelsPass
     // Per-block buffers are static shared memory, which has a limit.
     SmallVector<func::FuncOp> launches = {kernel};
     llvm::append_range(launches, changes.followers);
+    // The plan says which launches are attention (compute-bound), so that
+    // profiles measure the others against the memory bandwidth.
+    if (attention || attentionGrad)
+      for (func::FuncOp launch : launches)
+        launch->setAttr("growc.kernel_kind",
+                        StringAttr::get(&getContext(), "attention"));
     for (func::FuncOp launch : launches)
       if (int64_t bytes = sharedBytes(launch); bytes > kSharedMemoryBytes)
         return launch.emitOpError("'")

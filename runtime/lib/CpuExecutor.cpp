@@ -421,7 +421,9 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
       return status;
     timings_.other.seconds += secondsSince(start);
 
-    for (PreparedStep &step : steps_) {
+    timings_.perStep.resize(steps_.size());
+    for (size_t index = 0; index < steps_.size(); ++index) {
+      PreparedStep &step = steps_[index];
       Clock::time_point stepStart = Clock::now();
       switch (step.op) {
       case PlanStep::Op::Kernel:
@@ -485,6 +487,8 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
         break;
       }
       }
+      timings_.perStep[index].seconds += secondsSince(stepStart);
+      ++timings_.perStep[index].calls;
     }
 
     // The top-left [b, t, ...] block of each output. Rows are independent

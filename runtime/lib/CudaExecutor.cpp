@@ -13,6 +13,7 @@
 #include "growc/runtime/RunInterface.h"
 #include "growc/runtime/Text.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -158,8 +159,17 @@ struct CudaExecutor::State {
   }
   Status prepare();
   Status describeGemm(Gemm &gemm);
+  /// The heuristic's first `count` candidates for `gemm`, each timed on
+  /// the arena's operands (mean of 5 calls); those that cannot run the
+  /// shape are left out.
+  struct TimedAlgorithm {
+    cublasLtMatmulAlgo_t algo;
+    double ms;
+  };
+  StatusOr<std::vector<TimedAlgorithm>> timeCandidates(const Gemm &gemm,
+                                                       int count);
   Status chooseAlgorithms();
-  Status enqueueSteps(bool commit);
+  Status enqueueSteps(bool commit, const std::vector<CUevent> *marks = nullptr);
   Status run(bool commit);
   Status copyInputs();
   /// One run: the inputs staged and copied in, the steps (with the commit
@@ -448,6 +458,71 @@ Status CudaExecutor::State::describeGemm(Gemm &gemm) {
   return Status::ok();
 }
 
+StatusOr<std::vector<CudaExecutor::State::TimedAlgorithm>>
+CudaExecutor::State::timeCandidates(const Gemm &gemm, int count) {
+  cublasLtMatmulPreference_t preference = nullptr;
+  GROWC_LT(lt->cublasLtMatmulPreferenceCreate(&preference));
+  CUevent start = nullptr, stop = nullptr;
+  std::vector<cublasLtMatmulHeuristicResult_t> results(
+      static_cast<size_t>(count));
+  std::vector<TimedAlgorithm> timed;
+  // Everything made here is destroyed on every path out.
+  auto run = [&]() -> Status {
+    size_t workspaceBytes = kWorkspaceBytes;
+    GROWC_LT(lt->cublasLtMatmulPreferenceSetAttribute(
+        preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspaceBytes,
+        sizeof workspaceBytes));
+    GROWC_CU(cu->cuEventCreate(&start, CU_EVENT_DEFAULT));
+    GROWC_CU(cu->cuEventCreate(&stop, CU_EVENT_DEFAULT));
+    int found = 0;
+    GROWC_LT(lt->cublasLtMatmulAlgoGetHeuristic(
+        handle, gemm.desc, gemm.a, gemm.b, gemm.c, gemm.c, preference, count,
+        results.data(), &found));
+    if (found == 0)
+      return Status::error("cuBLASLt has no algorithm for the GEMM " +
+                           gemm.key);
+    // Each candidate on the real operands (the steps recompute every
+    // buffer afterwards, so what the timing writes does not matter).
+    const PlanStep &s = *gemm.step;
+    float alpha = 1.0f, beta = float(s.beta);
+    for (int i = 0; i < found; ++i) {
+      auto call = [&] {
+        return lt->cublasLtMatmul(
+            handle, gemm.desc, &alpha,
+            reinterpret_cast<void *>(address(s.b, s.bOffset)), gemm.a,
+            reinterpret_cast<void *>(address(s.a, s.aOffset)), gemm.b, &beta,
+            reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
+            reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
+            &results[size_t(i)].algo, reinterpret_cast<void *>(workspace),
+            kWorkspaceBytes, reinterpret_cast<cudaStream_t>(stream));
+      };
+      if (call() != CUBLAS_STATUS_SUCCESS)
+        continue; // a candidate that cannot run this shape
+      constexpr int kTimedCalls = 5;
+      GROWC_CU(cu->cuEventRecord(start, stream));
+      for (int r = 0; r < kTimedCalls; ++r)
+        GROWC_LT(call());
+      GROWC_CU(cu->cuEventRecord(stop, stream));
+      GROWC_CU(cu->cuEventSynchronize(stop));
+      float ms = 0;
+      GROWC_CU(cu->cuEventElapsedTime(&ms, start, stop));
+      timed.push_back({results[size_t(i)].algo, double(ms) / kTimedCalls});
+    }
+    if (timed.empty())
+      return Status::error("no cuBLASLt candidate ran the GEMM " + gemm.key);
+    return Status::ok();
+  };
+  Status status = run();
+  if (start)
+    cu->cuEventDestroy(start);
+  if (stop)
+    cu->cuEventDestroy(stop);
+  lt->cublasLtMatmulPreferenceDestroy(preference);
+  if (!status.isOk())
+    return status;
+  return timed;
+}
+
 Status CudaExecutor::State::chooseAlgorithms() {
   // The cache: "<device>|<m n k transA transB beta> <hex algo>" per line.
   std::map<std::string, std::string> cache;
@@ -462,16 +537,6 @@ Status CudaExecutor::State::chooseAlgorithms() {
     }
   }
   bool changed = false;
-  cublasLtMatmulPreference_t preference = nullptr;
-  GROWC_LT(lt->cublasLtMatmulPreferenceCreate(&preference));
-  size_t workspaceBytes = kWorkspaceBytes;
-  GROWC_LT(lt->cublasLtMatmulPreferenceSetAttribute(
-      preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspaceBytes,
-      sizeof workspaceBytes));
-  CUevent start = nullptr, stop = nullptr;
-  GROWC_CU(cu->cuEventCreate(&start, CU_EVENT_DEFAULT));
-  GROWC_CU(cu->cuEventCreate(&stop, CU_EVENT_DEFAULT));
-  Status status;
   for (Gemm &gemm : gemms) {
     std::string key = deviceName + "|" + gemm.key;
     if (auto it = cache.find(key);
@@ -479,67 +544,19 @@ Status CudaExecutor::State::chooseAlgorithms() {
       gemm.haveAlgo = true;
       continue;
     }
-    cublasLtMatmulHeuristicResult_t results[kCandidates];
-    int found = 0;
-    status = lt->check(lt->cublasLtMatmulAlgoGetHeuristic(
-                           handle, gemm.desc, gemm.a, gemm.b, gemm.c, gemm.c,
-                           preference, kCandidates, results, &found),
-                       "cublasLtMatmulAlgoGetHeuristic");
-    if (!status.isOk())
-      break;
-    if (found == 0) {
-      status =
-          Status::error("cuBLASLt has no algorithm for the GEMM " + gemm.key);
-      break;
-    }
-    // Time each candidate on the real operands (the steps recompute every
-    // buffer afterwards, so what the timing writes does not matter).
-    const PlanStep &s = *gemm.step;
-    float alpha = 1.0f, beta = float(s.beta), best = 0;
-    for (int i = 0; i < found && status.isOk(); ++i) {
-      auto call = [&] {
-        return lt->cublasLtMatmul(
-            handle, gemm.desc, &alpha,
-            reinterpret_cast<void *>(address(s.b, s.bOffset)), gemm.a,
-            reinterpret_cast<void *>(address(s.a, s.aOffset)), gemm.b, &beta,
-            reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
-            reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
-            &results[i].algo, reinterpret_cast<void *>(workspace),
-            kWorkspaceBytes, reinterpret_cast<cudaStream_t>(stream));
-      };
-      if (call() != CUBLAS_STATUS_SUCCESS)
-        continue; // a candidate that cannot run this shape
-      status = cu->check(cu->cuEventRecord(start, stream), "cuEventRecord");
-      for (int r = 0; r < 5 && status.isOk(); ++r)
-        status = lt->check(call(), "cublasLtMatmul");
-      if (status.isOk())
-        status = cu->check(cu->cuEventRecord(stop, stream), "cuEventRecord");
-      if (status.isOk())
-        status = cu->check(cu->cuEventSynchronize(stop), "cuEventSynchronize");
-      float ms = 0;
-      if (status.isOk())
-        status = cu->check(cu->cuEventElapsedTime(&ms, start, stop),
-                           "cuEventElapsedTime");
-      if (status.isOk() && (!gemm.haveAlgo || ms < best)) {
-        best = ms;
-        gemm.algo = results[i].algo;
-        gemm.haveAlgo = true;
-      }
-    }
-    if (!status.isOk())
-      break;
-    if (!gemm.haveAlgo) {
-      status = Status::error("no cuBLASLt candidate ran the GEMM " + gemm.key);
-      break;
-    }
+    StatusOr<std::vector<TimedAlgorithm>> timed =
+        timeCandidates(gemm, kCandidates);
+    if (!timed.isOk())
+      return timed.status();
+    const TimedAlgorithm *best = &timed->front();
+    for (const TimedAlgorithm &candidate : *timed)
+      if (candidate.ms < best->ms)
+        best = &candidate;
+    gemm.algo = best->algo;
+    gemm.haveAlgo = true;
     cache[key] = hexOf(gemm.algo);
     changed = true;
   }
-  cu->cuEventDestroy(start);
-  cu->cuEventDestroy(stop);
-  lt->cublasLtMatmulPreferenceDestroy(preference);
-  if (!status.isOk())
-    return status;
   if (changed) {
     // Best effort (a read-only home must not fail a run), atomically.
     std::string dir = cachePath.substr(0, cachePath.rfind('/'));
@@ -558,7 +575,8 @@ Status CudaExecutor::State::chooseAlgorithms() {
   return Status::ok();
 }
 
-Status CudaExecutor::State::enqueueSteps(bool commit) {
+Status CudaExecutor::State::enqueueSteps(bool commit,
+                                         const std::vector<CUevent> *marks) {
   size_t g = 0;
   std::vector<bool> reducing(plan.steps.size(), false);
   auto join = [&](size_t i) -> Status {
@@ -571,6 +589,9 @@ Status CudaExecutor::State::enqueueSteps(bool commit) {
     const PlanStep &s = plan.steps[i];
     if (Status st = join(i); !st.isOk())
       return st;
+    // Profiling: an event before each step and one after the last.
+    if (marks)
+      GROWC_CU(cu->cuEventRecord((*marks)[i], stream));
     if (s.op == PlanStep::Op::AllReduce) {
       if (!allReduceRuns(s))
         continue;
@@ -614,6 +635,8 @@ Status CudaExecutor::State::enqueueSteps(bool commit) {
   // a captured graph's fork joins back).
   if (Status st = join(plan.steps.size()); !st.isOk())
     return st;
+  if (marks)
+    GROWC_CU(cu->cuEventRecord(marks->back(), stream));
   // A training step's next values become the parameters, after every step
   // has read the old ones.
   if (commit)
@@ -781,6 +804,82 @@ CudaExecutor::trainStep(const TensorView &tokens, const TensorView &targets,
   return st.execute(
       tokens, &targets, scalars, commit,
       [&](const PlanTensor &output) { return !st.isNextValue(output); });
+}
+
+StatusOr<CudaExecutor::StepProfile>
+CudaExecutor::profile(const TensorView &tokens, const TensorView *targets,
+                      const std::map<std::string, float> &scalars,
+                      int repeats) {
+  State &st = *state_;
+  auto &cu = st.cu;
+  // A first run chooses the algorithms and faults everything in.
+  if (StatusOr<std::map<std::string, OutputTensor>> warm =
+          st.execute(tokens, targets, scalars, /*commit=*/false,
+                     [](const PlanTensor &) { return false; });
+      !warm.isOk())
+    return warm.status();
+  const size_t n = st.plan.steps.size();
+  StepProfile result;
+  result.stepMs.assign(n, 0.0);
+  result.bestGemmMs.assign(n, 0.0);
+  std::vector<CUevent> marks(n + 1, nullptr);
+  CUdeviceptr from = 0, to = 0;
+  auto measure = [&]() -> Status {
+    for (CUevent &mark : marks)
+      GROWC_CU(cu->cuEventCreate(&mark, CU_EVENT_DEFAULT));
+    // The steps one by one (no graph), events between them.
+    for (int r = 0; r < repeats; ++r) {
+      if (Status s = st.enqueueSteps(/*commit=*/false, &marks); !s.isOk())
+        return s;
+      GROWC_CU(cu->cuEventSynchronize(marks.back()));
+      for (size_t i = 0; i < n; ++i) {
+        float ms = 0;
+        GROWC_CU(cu->cuEventElapsedTime(&ms, marks[i], marks[i + 1]));
+        result.stepMs[i] += double(ms) / repeats;
+      }
+    }
+    // Each GEMM's fastest plain candidate, timed alone.
+    size_t g = 0;
+    for (size_t i = 0; i < n; ++i) {
+      if (st.plan.steps[i].op != PlanStep::Op::Gemm)
+        continue;
+      StatusOr<std::vector<State::TimedAlgorithm>> timed =
+          st.timeCandidates(st.gemms[g++], 32);
+      if (!timed.isOk())
+        return timed.status();
+      result.bestGemmMs[i] = timed->front().ms;
+      for (const State::TimedAlgorithm &candidate : *timed)
+        result.bestGemmMs[i] = std::min(result.bestGemmMs[i], candidate.ms);
+    }
+    // The device's copy bandwidth: bytes read and written per second by
+    // cuMemcpyDtoD of 256 MiB, the best of 10.
+    constexpr size_t kCopyBytes = size_t(256) << 20;
+    GROWC_CU(cu->cuMemAlloc(&from, kCopyBytes));
+    GROWC_CU(cu->cuMemAlloc(&to, kCopyBytes));
+    GROWC_CU(cu->cuMemcpyDtoDAsync(to, from, kCopyBytes, st.stream));
+    float best = 0;
+    for (int r = 0; r < 10; ++r) {
+      GROWC_CU(cu->cuEventRecord(marks[0], st.stream));
+      GROWC_CU(cu->cuMemcpyDtoDAsync(to, from, kCopyBytes, st.stream));
+      GROWC_CU(cu->cuEventRecord(marks[1], st.stream));
+      GROWC_CU(cu->cuEventSynchronize(marks[1]));
+      float ms = 0;
+      GROWC_CU(cu->cuEventElapsedTime(&ms, marks[0], marks[1]));
+      best = r == 0 ? ms : std::min(best, ms);
+    }
+    result.copyBytesPerSecond = 2.0 * double(kCopyBytes) / (best * 1e-3);
+    return Status::ok();
+  };
+  Status status = measure();
+  for (CUevent mark : marks)
+    if (mark)
+      cu->cuEventDestroy(mark);
+  for (CUdeviceptr buffer : {from, to})
+    if (buffer)
+      cu->cuMemFree(buffer);
+  if (!status.isOk())
+    return status;
+  return result;
 }
 
 StatusOr<std::vector<TensorToWrite>> CudaExecutor::readParams() {

@@ -499,8 +499,8 @@ Status PlanParser::parseKernels(const JsonValue &root) {
     const JsonValue &entry = kernels->elements()[i];
     std::string ctx = "kernels[" + std::to_string(i) + "]";
     GROWC_RETURN_IF_ERROR(expectObject(entry, ctx));
-    GROWC_RETURN_IF_ERROR(
-        checkKeys(entry, ctx, {"name", "symbol", "blocks", "args", "launch"}));
+    GROWC_RETURN_IF_ERROR(checkKeys(
+        entry, ctx, {"name", "symbol", "blocks", "args", "launch", "kind"}));
     PlanKernel kernel;
     GROWC_RETURN_IF_ERROR(getString(entry, ctx, "name", kernel.name));
     if (kernel.name.empty())
@@ -510,6 +510,12 @@ Status PlanParser::parseKernels(const JsonValue &root) {
                            inQuotes(kernel.name) + " (also kernels[" +
                            std::to_string(it->second) + "])");
     GROWC_RETURN_IF_ERROR(getString(entry, ctx, "symbol", kernel.symbol));
+    if (entry.find("kind")) {
+      GROWC_RETURN_IF_ERROR(getString(entry, ctx, "kind", kernel.kind));
+      if (kernel.kind != "attention")
+        return Status::error(ctx + ": unknown kind " + inQuotes(kernel.kind) +
+                             " (expected 'attention')");
+    }
     // dlsym takes a C string: an empty name or an embedded NUL would look
     // up a different symbol than the plan names.
     if (kernel.symbol.empty() || kernel.symbol.find('\0') != std::string::npos)

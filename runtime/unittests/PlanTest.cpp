@@ -496,6 +496,18 @@ TEST(PlanTest, GpuPlanParsesLaunches) {
   EXPECT_FALSE(parsePlan(kToyPlan, kPlanPath)->kernels[0].launch.has_value());
 }
 
+// Attention kernels say so (for profiles); no other kind exists.
+TEST(PlanTest, KernelKind) {
+  StatusOr<Plan> plan =
+      parsePlan(gpuPlan(std::string(R"("kind": "attention", )") + kEmbedLaunch),
+                kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_EQ(plan->kernels[0].kind, "attention");
+  EXPECT_EQ(plan->kernels[1].kind, "");
+  expectRejected(gpuPlan(std::string(R"("kind": "gemm", )") + kEmbedLaunch),
+                 {"kernels[0]", "unknown kind 'gemm'"});
+}
+
 TEST(PlanTest, GpuPlanRejectsBadLaunches) {
   expectRejected(gpuPlan(""), {"kernels[0]", "an nvptx kernel needs"});
   expectRejected(gpuPlan(R"("blocks": 2, )" + std::string(kEmbedLaunch)),

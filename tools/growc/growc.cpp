@@ -443,6 +443,8 @@ int writeKernels(CompiledGraph &graph, bool ptx, StringRef kernelsPath) {
           {"block",
            json::Array{launch->block[0], launch->block[1], launch->block[2]}},
           {"params", json::Array(launch->params)}};
+      if (!launch->kind.empty())
+        kernel["kind"] = launch->kind;
     }
     if (llvm::Error err = writeAtomically(
             kernelsPath, [&](llvm::raw_ostream &os) { os << artifact->ptx; }))

@@ -82,6 +82,8 @@ struct PtxOptions {
 /// parameters, in order (one device pointer each).
 struct GpuLaunch {
   std::string name;
+  /// "attention" for the attention kernels (growc.kernel_kind), else empty.
+  std::string kind;
   int64_t grid[3] = {1, 1, 1};
   int64_t block[3] = {1, 1, 1};
   llvm::SmallVector<unsigned> params;

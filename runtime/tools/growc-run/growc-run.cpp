@@ -17,6 +17,7 @@
 #include "Analyze.h"
 #include "DataParallel.h"
 #include "Options.h"
+#include "Profile.h"
 
 #include "growc/runtime/Collective.h"
 #include "growc/runtime/CpuExecutor.h"
@@ -166,6 +167,13 @@ constexpr const char *kUsage =
     "  --verbose      Print what is run and its timing to stderr.\n"
     "  --repeat N     Run the forward pass N times (benchmarks; --verbose\n"
     "                 reports the fastest).\n"
+    "  --profile      forward, grad, train-step: where the time goes, by\n"
+    "                 kernel and GEMM shape (the fastest of --repeat runs;\n"
+    "                 on the GPU the steps run one by one between CUDA\n"
+    "                 events, kernels are measured against the copy\n"
+    "                 bandwidth and GEMMs against the fastest cuBLASLt\n"
+    "                 candidate for their shape). --profile-json F also\n"
+    "                 writes it to F.\n"
     "  --threads N    Threads that kernels and GEMMs are split over\n"
     "                 (default: GROWC_NUM_THREADS, else the core count).\n"
     "  -h, --help     Print this help.\n"
@@ -208,6 +216,10 @@ struct ForwardOptions {
   int threads = 0;
   /// Scalar inputs of a training step: lr and step.
   std::map<std::string, float> scalars;
+  /// --profile: where the time of a run goes, step by step; --profile-json
+  /// also writes it to a file.
+  bool profile = false;
+  std::string profileJson;
 };
 
 /// Parses the arguments after "forward". Options take their value either
@@ -238,6 +250,13 @@ Status parseForwardArgs(const std::vector<std::string_view> &args,
       if (value)
         return Status::error("forward: --verbose takes no value");
       opts.verbose = true;
+      continue;
+    }
+    if (name == "--profile") {
+      if (value)
+        return Status::error("forward: --profile takes no value (use "
+                             "--profile-json FILE for a file)");
+      opts.profile = true;
       continue;
     }
     if (name == "--lr" || name == "--step") {
@@ -287,6 +306,8 @@ Status parseForwardArgs(const std::vector<std::string_view> &args,
       target = &opts.out;
     else if (name == "--device")
       optionalTarget = &opts.device;
+    else if (name == "--profile-json")
+      target = &opts.profileJson;
     else
       return Status::error("forward: unknown option '" + std::string(name) +
                            "' (see growc-run --help)");
@@ -320,6 +341,7 @@ Status parseForwardArgs(const std::vector<std::string_view> &args,
         std::pair{&opts.tokens, "--tokens"}, std::pair{&opts.out, "--out"}})
     if (value->empty())
       return Status::error(std::string("forward: missing ") + name);
+  opts.profile = opts.profile || !opts.profileJson.empty();
   return Status::ok();
 }
 
@@ -414,6 +436,18 @@ int runForwardOnGpu(Plan plan, const ForwardOptions &opts) {
                  "growc-run: %s: prepare %.3f ms, forward %.3f ms (best of "
                  "%d, CUDA graph replay after the first)\n",
                  exec.deviceName().c_str(), prepareMs, bestMs, opts.repeat);
+  if (opts.profile) {
+    StatusOr<CudaExecutor::StepProfile> profile =
+        exec.profile(**tokens, targets, opts.scalars, opts.repeat);
+    if (!profile.isOk())
+      return fail(profile.status());
+    StepTimes times{profile->stepMs, profile->bestGemmMs,
+                    profile->copyBytesPerSecond, exec.deviceName()};
+    if (Status status =
+            reportProfile(stderr, exec.plan(), times, opts.profileJson);
+        !status.isOk())
+      return fail(status);
+  }
   return 0;
 }
 #endif
@@ -556,6 +590,17 @@ int runForward(const std::vector<std::string_view> &args,
       std::fprintf(stderr, "growc-run: wrote %s F32 %s to %s\n",
                    tensor.name.c_str(), formatShape(tensor.shape).c_str(),
                    opts.out.c_str());
+  }
+  if (opts.profile) {
+    // The fastest run's steps.
+    StepTimes times;
+    times.device = exec.describe();
+    for (const StepKindTiming &step : best.perStep)
+      times.stepMs.push_back(step.calls ? step.seconds * 1e3 / step.calls : 0);
+    if (Status status =
+            reportProfile(stderr, exec.plan(), times, opts.profileJson);
+        !status.isOk())
+      return fail(status);
   }
   return 0;
 }

@@ -39,6 +39,9 @@ def main():
                     help="compile and check the loss graph")
     ap.add_argument("--run-flags", default="",
                     help="extra growc-run flags, e.g. '--threads 3'")
+    ap.add_argument("--artifact", choices=["so", "ptx"], default="so",
+                    help="ptx: compile for the GPU and run there (growc-run "
+                    "picks the device from the artifact)")
     ap.add_argument("--growc-flags", default="",
                     help="extra compile flags, e.g. '--kernel-form=gpu'")
     ap.add_argument("--gemm-dtype", default="F32",
@@ -48,7 +51,7 @@ def main():
     rng = np.random.default_rng(a.seed)
     config, model, weights_path, weights = prepare_model(a, rng)
 
-    artifact = os.path.join(a.tmp, "art", "forward.so")
+    artifact = os.path.join(a.tmp, "art", "forward." + a.artifact)
     os.makedirs(os.path.dirname(artifact), exist_ok=True)
     cmd = [a.growc, model, "--batch", str(a.batch), "--seq", str(a.seq),
            "--key-block", str(a.key_block), "-o", artifact]

@@ -23,6 +23,9 @@ def main():
     ap.add_argument("--batch", type=int, required=True)
     ap.add_argument("--seq", type=int, required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
+    ap.add_argument("--artifact", choices=["so", "ptx"], default="so",
+                    help="ptx: compile for the GPU and run there (growc-run "
+                    "picks the device from the artifact)")
     ap.add_argument("--growc-flags", default="",
                     help="extra compile flags for both graphs, e.g. "
                     "'--vocab-chunk=4'")
@@ -42,7 +45,7 @@ def main():
     if a.ln_scaling:
         a.growc_flags += " --analysis-passes=growc-scale-layer-norms"
 
-    artifact = os.path.join(a.tmp, "grad.so")
+    artifact = os.path.join(a.tmp, "grad." + a.artifact)
     run([a.growc, model, "--graph=grad", "--batch", str(a.batch), "--seq", str(a.seq),
          "-o", artifact] + a.growc_flags.split())
     plan = json.load(open(os.path.join(a.tmp, "grad.plan.json")))
@@ -96,7 +99,7 @@ def main():
     # Finite differences through growc itself: the loss graph, compiled
     # from the same model, at weights nudged by ±eps in the entries with the
     # largest gradients (central differences, float32, so a loose bound).
-    loss_artifact = os.path.join(a.tmp, "loss.so")
+    loss_artifact = os.path.join(a.tmp, "loss." + a.artifact)
     run([a.growc, model, "--graph=loss", "--batch", str(a.batch), "--seq", str(a.seq),
          "-o", loss_artifact] + a.growc_flags.split())
 

@@ -57,6 +57,8 @@ struct ExecutorTimings {
   StepKindTiming other;
   /// `kernel` split by plan kernel index.
   std::vector<StepKindTiming> perKernel;
+  /// By plan step index (growc-run --profile).
+  std::vector<StepKindTiming> perStep;
 };
 
 class CpuExecutor final : public Executor {

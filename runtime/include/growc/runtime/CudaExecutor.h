@@ -40,6 +40,7 @@
 #include <map>
 #include <memory>
 #include <string>
+#include <vector>
 
 namespace growc::rt {
 
@@ -80,6 +81,23 @@ public:
   StatusOr<std::map<std::string, OutputTensor>>
   forward(const TensorView &tokens, const TensorView *targets = nullptr,
           const std::map<std::string, float> &scalars = {});
+  /// Where a run's time goes (growc-run --profile): the steps run one by
+  /// one, without a graph, `repeats` times after a first run, with CUDA
+  /// events between them.
+  struct StepProfile {
+    /// Per plan step, the mean milliseconds.
+    std::vector<double> stepMs;
+    /// Per plan step: for a GEMM, the fastest of the cuBLASLt heuristic's
+    /// first 32 candidates for its shape, timed alone; 0 otherwise.
+    std::vector<double> bestGemmMs;
+    /// What cuMemcpyDtoD of 256 MiB reads and writes per second (the
+    /// bandwidth a memory-bound kernel is measured against).
+    double copyBytesPerSecond = 0;
+  };
+  StatusOr<StepProfile> profile(const TensorView &tokens,
+                                const TensorView *targets,
+                                const std::map<std::string, float> &scalars,
+                                int repeats);
   /// The device's name, for messages and benchmark tables.
   const std::string &deviceName() const;
   std::string describe() const override { return deviceName(); }

@@ -86,6 +86,9 @@ struct PlanKernel {
   int64_t blocks = 1;
   /// Present exactly for the nvptx target.
   std::optional<PlanLaunch> launch;
+  /// "attention" for attention kernels (compute-bound, so profiles leave
+  /// them out of the bandwidth figures); empty for the rest.
+  std::string kind;
 };
 
 /// How an all_reduce step combines the ranks' values.
