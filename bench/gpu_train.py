@@ -273,6 +273,7 @@ def main():
                     help="the train artifact's (PyTorch runs under bf16 autocast to match)")
     ap.add_argument("--grad-tolerance", type=float, default=1e-4)
     ap.add_argument("--profile", help="write growc-run's step profile (JSON) here")
+    ap.add_argument("--label", help="the row's name (default: the config's directory)")
     ap.add_argument("--no-check", action="store_true",
                     help="timing only: skip the float64 gradient reference "
                     "(minutes on the CPU at full size)")
@@ -292,7 +293,7 @@ def main():
     wpath, bpath = os.path.join(tmp, "w.safetensors"), os.path.join(tmp, "b.safetensors")
     llama_reference.write_safetensors(wpath, weights)
     llama_reference.write_safetensors(bpath, {"tokens": tokens, "targets": targets})
-    row = {"config": os.path.basename(os.path.dirname(a.config)), "layers": layers,
+    row = {"config": a.label or os.path.basename(os.path.dirname(a.config)), "layers": layers,
            "batch": a.batch, "seq": a.seq, "device": a.device, "precision": a.precision}
     try:
         if not a.no_check:

@@ -24,12 +24,15 @@ artifacts=(
   "tiny examples/tiny/config.json 4 2 32"
   "smollm-135m examples/smollm-135m/config.json 30 4 256"
 )
-# Train checks: name config layers batch seq check precisions (check no:
-# timing only; the gradient check runs on an fp32 grad artifact)
+# Train checks: name config layers batch seq check precisions attention
+# (check no: timing only; the gradient check runs on an fp32 grad artifact;
+# attention: growc --gpu-attention, flash or gemm)
 train_artifacts=(
-  "tiny examples/tiny/config.json 4 2 32 yes fp32,bf16"
-  "smollm-135m-2l examples/smollm-135m/config.json 2 2 256 yes fp32,bf16"
-  "smollm-135m-t2048 examples/smollm-135m/config.json 30 4 2048 no bf16"
+  "tiny examples/tiny/config.json 4 2 32 yes fp32,bf16 flash"
+  "tiny-gemm examples/tiny/config.json 4 2 32 yes fp32,bf16 gemm"
+  "smollm-135m-2l examples/smollm-135m/config.json 2 2 256 yes fp32,bf16 flash"
+  "smollm-135m-t2048 examples/smollm-135m/config.json 30 4 2048 no bf16 flash"
+  "smollm-135m-t2048-gemm examples/smollm-135m/config.json 30 4 2048 no bf16 gemm"
 )
 # The training loop on both devices: the same data, seed and schedule.
 loop_flags=(--data primitives:var-assign-math:0-1 --seed 3 --steps 30 --val-every 10)
@@ -54,14 +57,16 @@ prepare)
     done
   done
   for entry in "${train_artifacts[@]}"; do
-    read -r name config layers batch seq check precisions <<<"$entry"
+    read -r name config layers batch seq check precisions attention <<<"$entry"
     "$build/bin/growc" --import-hf-config "$root/$config" --num-layers "$layers" \
       -o "$kit/art/$name.mlir"
     [[ $check == yes ]] && "$build/bin/growc" "$kit/art/$name.mlir" --graph=grad \
-      --precision=fp32 --batch "$batch" --seq "$seq" -o "$kit/art/$name.grad.ptx"
+      --precision=fp32 --gpu-attention=$attention --batch "$batch" --seq "$seq" \
+      -o "$kit/art/$name.grad.ptx"
     for precision in ${precisions//,/ }; do
       "$build/bin/growc" "$kit/art/$name.mlir" --graph=train --precision=$precision \
-        --batch "$batch" --seq "$seq" -o "$kit/art/$name.train.$precision.ptx"
+        --gpu-attention=$attention --batch "$batch" --seq "$seq" \
+        -o "$kit/art/$name.train.$precision.ptx"
     done
   done
   # The CPU's run of the training loop that the GPU's must reproduce.
@@ -105,9 +110,9 @@ PY
   train_results="$kit/train-results.jsonl"
   : >"$train_results"
   for entry in "${train_artifacts[@]}"; do
-    read -r name config layers batch seq check precisions <<<"$entry"
+    read -r name config layers batch seq check precisions attention <<<"$entry"
     for precision in ${precisions//,/ }; do
-      flags=(--precision "$precision")
+      flags=(--precision "$precision" --label "$name")
       if [[ "$check" == yes && $precision == fp32 ]]; then
         flags+=(--grad "$kit/art/$name.grad.ptx")
       else
@@ -151,19 +156,22 @@ PY
   # its rounding.
   loop_results="$kit/loop-results.jsonl"
   : >"$loop_results"
-  for precision in fp32 bf16; do
-    tolerance=2e-3
-    [[ $precision == bf16 ]] && tolerance=2e-2
-    metrics="$kit/tiny.loop.$precision.jsonl"
-    if "$kit/bin/growc-run" train "$kit/art/tiny.train.$precision.ptx" \
-      --weights "$kit/art/tiny.w.safetensors" "${loop_flags[@]}" --metrics "$metrics" \
-      --out "$kit/tiny.loop.$precision.safetensors"; then
-      python3 "$root/bench/compare_loss_curves.py" "$kit/art/tiny.loop.cpu.jsonl" "$metrics" \
-        --tolerance $tolerance --label "tiny $precision" | tee -a "$loop_results" || true
-    else
-      echo "{\"label\": \"tiny $precision\", \"error\": \"growc-run train failed\"}" |
-        tee -a "$loop_results"
-    fi
+  for variant in tiny tiny-gemm; do
+    for precision in fp32 bf16; do
+      tolerance=2e-3
+      [[ $precision == bf16 ]] && tolerance=2e-2
+      metrics="$kit/$variant.loop.$precision.jsonl"
+      if "$kit/bin/growc-run" train "$kit/art/$variant.train.$precision.ptx" \
+        --weights "$kit/art/tiny.w.safetensors" "${loop_flags[@]}" --metrics "$metrics" \
+        --out "$kit/$variant.loop.$precision.safetensors"; then
+        python3 "$root/bench/compare_loss_curves.py" "$kit/art/tiny.loop.cpu.jsonl" \
+          "$metrics" --tolerance $tolerance --label "$variant $precision" |
+          tee -a "$loop_results" || true
+      else
+        echo "{\"label\": \"$variant $precision\", \"error\": \"growc-run train failed\"}" |
+          tee -a "$loop_results"
+      fi
+    done
   done
   python3 - "$loop_results" <<'PY'
 import json, sys

@@ -6,7 +6,10 @@
 // f32 (its compute type). What is demoted:
 //
 //  - a GEMM's result whose every use reads bf16 (a kernel argument or a
-//    GEMM operand, through host reshapes): q/k/v, gate/up, down;
+//    GEMM operand, through host reshapes and row blocks): q/k/v, gate/up,
+//    down; also GEMM results written as blocks of one tensor that is read
+//    as bf16 (the per-(sample, KV head) scores of
+//    growc-attention-to-gemms);
 //  - a kernel's result that a GEMM reads, under the same condition (the
 //    RMSNorm outputs, the SwiGLU product);
 //  - any other f32 GEMM operand (the f32 master weights, the attention
@@ -172,6 +175,10 @@ public:
       : module(module), bf16(BFloat16Type::get(module.getContext())) {}
 
   LogicalResult run(func::FuncOp host);
+  /// GEMM results written into blocks of one tensor (tensor.empty, then a
+  /// chain of insert_slices: the per-(sample, KV head) scores of
+  /// growc-attention-to-gemms) whose whole reads bf16: every piece bf16.
+  void demoteAssembledProducts(Block &body);
 
 private:
   bool isKernelCall(Operation *op) const {
@@ -210,7 +217,10 @@ bool Demoter::allUsesTakeBf16(Value value, unsigned &gemmUses) {
       ++gemmUses;
       continue;
     }
-    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user)) {
+    // Host views: reshapes, and blocks of rows that GEMMs read (the
+    // per-(sample, KV head) blocks of growc-attention-to-gemms).
+    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user) ||
+        (isa<tensor::ExtractSliceOp>(user) && &use == &user->getOpOperand(0))) {
       if (!allUsesTakeBf16(user->getResult(0), gemmUses))
         return false;
       continue;
@@ -226,7 +236,8 @@ bool Demoter::allUsesTakeBf16(Value value, unsigned &gemmUses) {
 void Demoter::demote(Value value) {
   value.setType(withElementType(value.getType(), bf16));
   for (Operation *user : value.getUsers())
-    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user))
+    if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp,
+            tensor::ExtractSliceOp>(user))
       demote(user->getResult(0));
 }
 
@@ -296,8 +307,42 @@ func::FuncOp Demoter::variantOf(func::FuncOp kernel, FunctionType type) {
   return variant;
 }
 
+void Demoter::demoteAssembledProducts(Block &body) {
+  SmallVector<tensor::EmptyOp> empties(body.getOps<tensor::EmptyOp>());
+  for (tensor::EmptyOp empty : empties) {
+    if (!empty.getType().getElementType().isF32() || !empty->hasOneUse())
+      continue;
+    // Follow the chain: each insert_slice writes a GEMM's result (used
+    // nowhere else) into the previous one's result.
+    SmallVector<tensor::InsertSliceOp> chain;
+    Value whole = empty.getResult();
+    bool valid = true;
+    while (valid && whole.hasOneUse()) {
+      auto insert = dyn_cast<tensor::InsertSliceOp>(*whole.getUsers().begin());
+      if (!insert || insert.getDest() != whole)
+        break;
+      auto matmul = insert.getSource().getDefiningOp<growk::MatmulOp>();
+      valid = matmul && !matmul.getAcc() && insert.getSource().hasOneUse();
+      chain.push_back(insert);
+      whole = insert.getResult();
+    }
+    unsigned gemmUses = 0;
+    if (!valid || chain.empty() || !allUsesTakeBf16(whole, gemmUses))
+      continue;
+    empty.getResult().setType(withElementType(empty.getType(), bf16));
+    for (tensor::InsertSliceOp insert : chain) {
+      insert.getSource().setType(
+          withElementType(insert.getSource().getType(), bf16));
+      insert.getResult().setType(
+          withElementType(insert.getResult().getType(), bf16));
+    }
+    demote(whole);
+  }
+}
+
 LogicalResult Demoter::run(func::FuncOp host) {
   Block &body = host.getBody().front();
+  demoteAssembledProducts(body);
   // 1. Which GEMM results and kernel results are stored as bf16.
   SmallVector<Value> demoted;
   for (Operation &op : body) {

@@ -56,6 +56,17 @@ bool isGemmView(Operation *op) {
   return false;
 }
 
+/// A reshape that only kernels of their own read (the head-major copies of
+/// growc-attention-to-gemms): a view of its operand's buffer, so it stays
+/// on the host instead of joining, and reshaping the result of, the kernel
+/// that produces its operand.
+bool isOwnKernelView(Operation *op) {
+  return isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op) &&
+         !op->use_empty() && llvm::all_of(op->getUsers(), [](Operation *user) {
+           return user->hasAttr(kOwnKernelAttr);
+         });
+}
+
 /// Whether `op` only prepares an operand of a kernel of its own — the
 /// initial value of its reduction (a fill) or a view of an input — from
 /// values available anywhere (block arguments, constants). It then goes
@@ -212,6 +223,8 @@ struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
           prepared.push_back(&op);
           continue;
         }
+        if (isOwnKernelView(&op))
+          continue;
         // An unexpanded attention or attention gradient (the GPU target)
         // is a kernel of its own: it reads every key row, so it cannot
         // share a grid with the row-wise work (RoPE) that produces them.

@@ -87,6 +87,26 @@ def ExpandAttention : Pass<"growc-expand-attention", "::mlir::ModuleOp"> {
     "::mlir::tensor::TensorDialect"];
 }
 
+def AttentionToGemms : Pass<"growc-attention-to-gemms", "::mlir::ModuleOp"> {
+  let summary = "Attention as per-(sample, KV head) GEMMs and row kernels "
+                "(the GPU's --gpu-attention=gemm)";
+  let description = [{
+    Replaces each `growk.attention` by head-major copies of q, k and v
+    (kernels of their own), one `growk.matmul` per (sample, KV head) for
+    the scores `S = Q·Kᵀ` (the group's query heads are consecutive rows),
+    the causal softmax of `S·scale` as a row computation, one GEMM per
+    block for `O = P·V`, and the copy back to token-major. Each
+    `growk.attention_grad` recomputes `S` and `P` and adds `dP = dO·Vᵀ`,
+    `dS = P∘(dP − rowsum(dO∘O))·scale`, `dV = Pᵀ·dO`, `dQ = dS·K` and
+    `dK = dSᵀ·Q`, again per block. The score tensors are `[B·H·T, T]`:
+    tensor-core GEMMs for twice the flash form's products and T² memory.
+    Runs before `growc-form-kernels`.
+  }];
+  let dependentDialects = [
+    "::mlir::arith::ArithDialect", "::mlir::linalg::LinalgDialect",
+    "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
+}
+
 def LowerLibraryCallsToLinalg
     : Pass<"growc-lower-library-calls-to-linalg", "::mlir::ModuleOp"> {
   let summary = "Turn growk library calls into linalg (reference lowering)";

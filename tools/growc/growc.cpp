@@ -105,6 +105,13 @@ cl::opt<std::string> kernelForm(
     cl::desc("With -o *.so: 'cpu' (default) or 'gpu', the GPU-shaped "
              "kernels run as loops on the CPU (for checking them)"),
     cl::init("cpu"), cl::cat(growCat));
+cl::opt<std::string> gpuAttention(
+    "gpu-attention",
+    cl::desc("The GPU form of attention: 'flash' (default: flash-style "
+             "kernels, the T x T scores never stored) or 'gemm' (per-(sample, "
+             "KV head) GEMMs on the tensor cores and row kernels, the scores "
+             "stored; growc-attention-to-gemms)"),
+    cl::init("flash"), cl::cat(growCat));
 cl::opt<std::string> precision(
     "precision",
     cl::desc("Storage precision of GEMM operands and activations: bf16 "
@@ -381,6 +388,7 @@ FailureOr<CompiledGraph> compileGraph(MLIRContext &context, ModuleOp module,
   options.vocabChunk = vocabChunk;
   options.accumulate = accumulate;
   options.precision = precision;
+  options.gpuAttention = gpuAttention;
   PassManager pm(&context);
   buildBufferizedForwardPipeline(pm, options);
   // Blocks for both targets: rows (and attention tiles) are what the GPU's
@@ -670,6 +678,12 @@ int run(MLIRContext &context) {
   if (kernelForm == "gpu" && emit != "so")
     return fail("--kernel-form=gpu compiles the GPU-shaped kernels for the "
                 "CPU (-o model.so); PTX always has them");
+  if (gpuAttention != "flash" && gpuAttention != "gemm")
+    return fail("--gpu-attention must be flash or gemm, got '" + gpuAttention +
+                "'");
+  if (gpuAttention == "gemm" && emit == "so" && kernelForm != "gpu")
+    return fail("--gpu-attention is for the GPU target (-o *.ptx, or "
+                "--kernel-form=gpu to run the GPU kernels on the CPU)");
   if (!precision.empty() && precision != "bf16" && precision != "fp32")
     return fail("--precision must be bf16 or fp32, got '" + precision + "'");
   if (precision.empty())

@@ -39,6 +39,9 @@ struct CodegenOptions {
   /// "fp32", or "bf16": GEMM operands and the activations they read and
   /// write stored as bf16, f32 compute (growc-demote-activations).
   std::string precision = "fp32";
+  /// The GPU form of attention: "flash" (growk.attention distributed as
+  /// its own kernels) or "gemm" (growc-attention-to-gemms).
+  std::string gpuAttention = "flash";
 };
 
 /// grow.model -> bufferized host function + kernel functions: lowering to
