@@ -1,0 +1,293 @@
+//===- CudaExecutorFakeTest.cpp - the CUDA executor on a fake driver ------===//
+//
+// The executor's host logic without a GPU: FakeCuda.cpp stands in for
+// libcuda and cuBLASLt, doing their documented work in host memory. What
+// this checks: a plan's steps run in order on device buffers and give the
+// toy model's reference outputs, the second run (a CUDA graph replay) gives
+// them again, every GEMM transposition and offset of the plan maps onto
+// cuBLASLt's column-major convention correctly (against a row-major
+// reference), a training step commits its next values on the device inside
+// the graph and a scoring step does not, readParams and migrateFrom move
+// the state, and profiles time every step. What it cannot check: PTX, real
+// kernels, real cuBLASLt numerics and timings (docs/gpu.md).
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/runtime/CudaExecutor.h"
+
+#include "ToyModel.h"
+
+#include <gtest/gtest.h>
+
+#include <cstdlib>
+#include <functional>
+
+using namespace growc::rt;
+using namespace growc::rt::test;
+
+namespace {
+
+TensorView int32View(const std::vector<int32_t> &data, const char *name) {
+  return TensorView{name,
+                    DType::I32,
+                    {kBatch, kSeq},
+                    reinterpret_cast<const uint8_t *>(data.data()),
+                    data.size() * sizeof(int32_t)};
+}
+
+/// The toy training step of the fake's "sgd" kernel: w [5, 4] is the
+/// parameter, loss = Σ w and w's next value w - lr.
+const char *const kTrainPlan = R"({
+  "format": "growc-plan", "version": 1, "graph": "train", "target": "nvptx",
+  "model": "toy", "kernels_file": "fwd.ptx", "batch": 2, "seq": 3,
+  "vocab_size": 5, "alignment": 64, "arena_size": 512,
+  "buffers": [
+    {"id": 0, "offset": 0, "size": 64}, {"id": 1, "offset": 64, "size": 64},
+    {"id": 2, "offset": 128, "size": 64}, {"id": 3, "offset": 192, "size": 128},
+    {"id": 4, "offset": 320, "size": 128}, {"id": 5, "offset": 448, "size": 64}
+  ],
+  "inputs": [
+    {"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]},
+    {"name": "targets", "buffer": 1, "dtype": "I32", "shape": [2, 3]},
+    {"name": "lr", "buffer": 2, "dtype": "F32", "shape": [1]}
+  ],
+  "params": [{"name": "w", "buffer": 3, "dtype": "F32", "shape": [5, 4],
+              "source": "w", "copy": false}],
+  "outputs": [
+    {"name": "loss", "buffer": 5, "dtype": "F32", "shape": [1]},
+    {"name": "w", "buffer": 4, "dtype": "F32", "shape": [5, 4]}
+  ],
+  "kernels": [
+    {"name": "sgd", "symbol": "sgd",
+     "launch": {"grid": [1, 1, 1], "block": [32, 1, 1], "params": [0, 1, 2, 3]},
+     "args": [{"dtype": "F32", "shape": [5, 4]}, {"dtype": "F32", "shape": [1]},
+              {"dtype": "F32", "shape": [5, 4]}, {"dtype": "F32", "shape": [1]}]}
+  ],
+  "steps": [{"op": "kernel", "kernel": 0, "args": [3, 2, 4, 5]}]
+})";
+
+class CudaExecutorFakeTest : public TempDirTest {
+protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    // The algorithm cache goes to the test's directory.
+    ::setenv("GROWC_CACHE_DIR", dir.c_str(), 1);
+  }
+  void TearDown() override {
+    ::unsetenv("GROWC_CACHE_DIR");
+    TempDirTest::TearDown();
+  }
+
+  std::unique_ptr<CudaExecutor> create(const std::string &planText,
+                                       bool useGraphs = true) {
+    writeText("fwd.plan.json", planText);
+    writeText("fwd.ptx", "// the fake driver compiles nothing\n");
+    StatusOr<Plan> plan = loadPlan(file("fwd.plan.json"));
+    EXPECT_TRUE(plan.isOk()) << plan.status().message();
+    if (!plan.isOk())
+      return nullptr;
+    CudaExecutor::Options options;
+    options.driverPath = GROWC_FAKE_CUDA_PATH;
+    options.blasPath = GROWC_FAKE_CUDA_PATH;
+    options.useGraphs = useGraphs;
+    StatusOr<std::unique_ptr<CudaExecutor>> executor =
+        CudaExecutor::create(std::move(*plan), options);
+    EXPECT_TRUE(executor.isOk()) << executor.status().message();
+    return executor.isOk() ? std::move(*executor) : nullptr;
+  }
+
+  Status load(CudaExecutor &executor,
+              const std::vector<TensorToWrite> &tensors) {
+    writeTensors("weights.safetensors", tensors);
+    StatusOr<SafetensorsFile> file =
+        SafetensorsFile::open(this->file("weights.safetensors"));
+    if (!file.isOk())
+      return file.status();
+    return executor.loadParams(*file);
+  }
+};
+
+std::string gpuToyPlan() {
+  return replaceOnce(gpuPlan(), R"("kernels_file": "fwd.so")",
+                     R"("kernels_file": "fwd.ptx")");
+}
+
+TEST_F(CudaExecutorFakeTest, ForwardMatchesTheReferenceAndGraphReplays) {
+  for (bool graphs : {false, true}) {
+    std::unique_ptr<CudaExecutor> executor = create(gpuToyPlan(), graphs);
+    ASSERT_TRUE(executor);
+    EXPECT_EQ(executor->deviceName(), "growc fake GPU");
+    ToyWeights weights;
+    ASSERT_TRUE(load(*executor, weights.tensors()).isOk());
+    // Different tokens each run: a replay must read the new ones.
+    for (std::vector<int32_t> tokens :
+         {std::vector<int32_t>{0, 1, 2, 3, 4, 0},
+          std::vector<int32_t>{4, 4, 1, 0, 2, 3},
+          std::vector<int32_t>{1, 2, 3, 4, 0, 1}}) {
+      auto outputs = executor->forward(int32View(tokens, "tokens"));
+      ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+      ToyReference want = toyReference(weights, tokens);
+      std::vector<float> logits = outputs->at("logits").toVector();
+      std::vector<float> hidden = outputs->at("hidden").toVector();
+      ASSERT_EQ(logits.size(), want.logits.size());
+      for (size_t i = 0; i < logits.size(); ++i)
+        EXPECT_NEAR(logits[i], want.logits[i], 1e-5f) << "logits " << i;
+      EXPECT_EQ(hidden, want.hidden);
+    }
+  }
+}
+
+/// A plan of one GEMM, C[m, n] = op(A) · op(B), over the parameters A and B
+/// (at byte offsets aOffset, bOffset into their buffers), checked against
+/// the plan's row-major definition.
+void checkGemm(
+    const std::function<std::unique_ptr<CudaExecutor>(const std::string &)>
+        &create,
+    const std::function<Status(CudaExecutor &,
+                               const std::vector<TensorToWrite> &)> &load,
+    int m, int n, int k, bool transA, bool transB, int aOffset, int bOffset) {
+  SCOPED_TRACE(testing::Message()
+               << "m " << m << " n " << n << " k " << k << " transA " << transA
+               << " transB " << transB << " offsets " << aOffset << " "
+               << bOffset);
+  const int aFloats = m * k + aOffset / 4, bFloats = k * n + bOffset / 4;
+  std::string plan = R"({
+  "format": "growc-plan", "version": 1, "graph": "forward",
+  "target": "nvptx", "model": "gemm", "kernels_file": "fwd.ptx",
+  "batch": 2, "seq": 3, "vocab_size": 5, "alignment": 64,
+  "arena_size": 1024,
+  "buffers": [{"id": 0, "offset": 0, "size": 64},
+              {"id": 1, "offset": 64, "size": 256},
+              {"id": 2, "offset": 320, "size": 256},
+              {"id": 3, "offset": 576, "size": 256}],
+  "inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],
+  "params": [
+    {"name": "a", "buffer": 1, "dtype": "F32", "shape": [AF],
+     "source": "a", "copy": false},
+    {"name": "b", "buffer": 2, "dtype": "F32", "shape": [BF],
+     "source": "b", "copy": false}],
+  "outputs": [{"name": "c", "buffer": 3, "dtype": "F32", "shape": [M, N]}],
+  "kernels": [],
+  "steps": [{"op": "gemm", "a": 1, "b": 2, "c": 3, "m": M, "n": N, "k": K,
+             "a_offset": AO, "b_offset": BO, "c_offset": 0,
+             "trans_a": TA, "trans_b": TB, "beta": 0}]
+})";
+  for (auto [key, value] : {std::pair<std::string, int>{"AF", aFloats},
+                            {"BF", bFloats},
+                            {"M", m},
+                            {"N", n},
+                            {"K", k},
+                            {"AO", aOffset},
+                            {"BO", bOffset},
+                            {"TA", transA},
+                            {"TB", transB}})
+    for (size_t at; (at = plan.find(key)) != std::string::npos;)
+      plan.replace(at, key.size(), std::to_string(value));
+  std::unique_ptr<CudaExecutor> executor = create(plan);
+  ASSERT_TRUE(executor);
+  std::vector<float> a(static_cast<size_t>(aFloats)),
+      b(static_cast<size_t>(bFloats));
+  for (size_t i = 0; i < a.size(); ++i)
+    a[i] = float(int(i * 7 % 11) - 5);
+  for (size_t i = 0; i < b.size(); ++i)
+    b[i] = float(int(i * 5 % 13) - 6) * 0.5f;
+  ASSERT_TRUE(
+      load(*executor, {{"a", DType::F32, {aFloats}, a.data(), a.size() * 4},
+                       {"b", DType::F32, {bFloats}, b.data(), b.size() * 4}})
+          .isOk());
+  std::vector<int32_t> tokens(6, 0);
+  for (int run = 0; run < 2; ++run) {
+    auto outputs = executor->forward(int32View(tokens, "tokens"));
+    ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+    std::vector<float> c = outputs->at("c").toVector();
+    ASSERT_EQ(c.size(), size_t(m * n));
+    // Row-major, as the plan defines: A stored [m, k] or, transposed,
+    // [k, m]; B stored [k, n] or [n, k].
+    const float *pa = a.data() + aOffset / 4, *pb = b.data() + bOffset / 4;
+    for (int i = 0; i < m; ++i)
+      for (int j = 0; j < n; ++j) {
+        float sum = 0;
+        for (int p = 0; p < k; ++p)
+          sum += (transA ? pa[p * m + i] : pa[i * k + p]) *
+                 (transB ? pb[j * k + p] : pb[p * n + j]);
+        EXPECT_EQ(c[size_t(i * n + j)], sum) << "c[" << i << ", " << j << "]";
+      }
+  }
+}
+
+TEST_F(CudaExecutorFakeTest, GemmLayoutsMapOntoColumnMajor) {
+  auto create = [&](const std::string &plan) { return this->create(plan); };
+  auto load = [&](CudaExecutor &e, const std::vector<TensorToWrite> &t) {
+    return this->load(e, t);
+  };
+  for (bool transA : {false, true})
+    for (bool transB : {false, true}) {
+      checkGemm(create, load, 3, 5, 4, transA, transB, 0, 0);
+      checkGemm(create, load, 2, 3, 7, transA, transB, 8, 20);
+    }
+}
+
+TEST_F(CudaExecutorFakeTest, TrainStepCommitsOnTheDevice) {
+  std::unique_ptr<CudaExecutor> executor = create(kTrainPlan);
+  ASSERT_TRUE(executor);
+  std::vector<float> w(20);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = float(i);
+  ASSERT_TRUE(
+      load(*executor, {{"w", DType::F32, {5, 4}, w.data(), 80}}).isOk());
+  std::vector<int32_t> tokens(6, 1), targets(6, 2);
+  TensorView t = int32View(tokens, "tokens"), y = int32View(targets, "targets");
+  auto step = [&](float lr, bool commit) -> float {
+    auto outputs = executor->trainStep(t, y, {{"lr", lr}}, commit);
+    EXPECT_TRUE(outputs.isOk()) << outputs.status().message();
+    if (!outputs.isOk())
+      return 0;
+    // Only the loss comes back.
+    EXPECT_EQ(outputs->size(), 1u);
+    return outputs->at("loss").data[0];
+  };
+  auto params = [&]() {
+    StatusOr<std::vector<TensorToWrite>> read = executor->readParams();
+    EXPECT_TRUE(read.isOk()) << read.status().message();
+    const auto *data = static_cast<const float *>((*read)[0].data);
+    return std::vector<float>(data, data + 20);
+  };
+  // Σ 0..19 = 190; each committed step subtracts lr from all 20 entries.
+  EXPECT_EQ(step(0.5f, true), 190.0f); // first run: enqueued, then captured
+  EXPECT_EQ(step(0.5f, true), 180.0f); // a graph replay commits too
+  EXPECT_EQ(step(0.25f, true), 170.0f);
+  EXPECT_EQ(step(1.0f, false), 165.0f); // scoring: a graph of its own
+  EXPECT_EQ(step(1.0f, false), 165.0f); // ... that commits nothing
+  std::vector<float> now = params();
+  for (size_t i = 0; i < now.size(); ++i)
+    EXPECT_EQ(now[i], float(i) - 1.25f);
+  EXPECT_EQ(step(0.0f, true), 165.0f);
+
+  // The state moves device to device into another executor of the plan.
+  std::unique_ptr<CudaExecutor> next = create(kTrainPlan);
+  ASSERT_TRUE(next);
+  StatusOr<MigrationReport> moved = next->migrateFrom(*executor, false);
+  ASSERT_TRUE(moved.isOk()) << moved.status().message();
+  EXPECT_EQ(moved->copied, 1);
+  auto outputs = next->trainStep(t, y, {{"lr", 0.0f}}, false);
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  EXPECT_EQ(outputs->at("loss").data[0], 165.0f);
+}
+
+TEST_F(CudaExecutorFakeTest, ProfileTimesEveryStep) {
+  std::unique_ptr<CudaExecutor> executor = create(gpuToyPlan());
+  ASSERT_TRUE(executor);
+  ASSERT_TRUE(load(*executor, ToyWeights().tensors()).isOk());
+  std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
+  StatusOr<CudaExecutor::StepProfile> profile =
+      executor->profile(int32View(tokens, "tokens"), nullptr, {}, 2);
+  ASSERT_TRUE(profile.isOk()) << profile.status().message();
+  ASSERT_EQ(profile->stepMs.size(), 3u);
+  for (double ms : profile->stepMs)
+    EXPECT_GT(ms, 0.0);
+  EXPECT_EQ(profile->bestGemmMs[0], 0.0);
+  EXPECT_GT(profile->bestGemmMs[1], 0.0); // the GEMM step
+  EXPECT_GT(profile->copyBytesPerSecond, 0.0);
+}
+
+} // namespace

@@ -1,0 +1,452 @@
+//===- FakeCuda.cpp - A host-memory CUDA driver and cuBLASLt for tests ----===//
+//
+// A test double of the two libraries the CUDA executor opens (test
+// infrastructure, not a product): the driver-API entry points and the
+// cuBLASLt ones of CudaLibraries.h, exported under their ABI names, doing
+// the work in host memory on the calling thread. It lets CudaExecutorTest
+// run the executor's host logic on a machine without a GPU: device memory
+// and copies, the steps in order, stream capture into CUDA graphs and
+// their replay, the commits of a training step, readParams, migrations,
+// profiling events and the algorithm cache.
+//
+// - Device pointers are host pointers. Every stream runs its work at once,
+//   unless it is capturing: then the work is recorded, and a graph launch
+//   runs the recording.
+// - Kernels: "PTX" is not compiled; cuModuleGetFunction knows the kernels
+//   of the executor tests' toy plans by name (ToyModel.h, CudaExecutorTest)
+//   and cuLaunchKernel runs them with the launch's parameters, in the
+//   order the plan's `launch.params` gives.
+// - cublasLtMatmul computes D = alpha·op(A)·op(B) + beta·C in cuBLASLt's
+//   column-major convention from the matrix layouts (rows, columns,
+//   leading dimension) and the descriptor's TRANSA/TRANSB, fp32 or bf16
+//   elements, fp32 accumulation: the documented semantics, written
+//   independently of the executor's row-major mapping that it checks.
+//
+//===----------------------------------------------------------------------===//
+
+#include <cublasLt.h>
+#include <cuda.h>
+
+#include <cstdint>
+#include <cstdlib>
+#include <cstring>
+#include <functional>
+#include <string>
+#include <vector>
+
+#define FAKE_EXPORT __attribute__((visibility("default")))
+
+struct CUctx_st {};
+struct CUmod_st {};
+struct CUfunc_st {
+  std::string name;
+};
+struct CUstream_st {
+  bool capturing = false;
+  std::vector<std::function<void()>> recording;
+};
+struct CUevent_st {
+  uint64_t tick = 0;
+};
+struct CUgraph_st {
+  std::vector<std::function<void()>> work;
+};
+struct CUgraphExec_st {
+  std::vector<std::function<void()>> work;
+};
+
+namespace {
+
+CUctx_st theContext;
+CUmod_st theModule;
+/// Advances with every piece of work, so events measure "time".
+uint64_t ticks = 0;
+
+/// Runs `work` on `stream`, or records it while the stream captures.
+void enqueue(CUstream stream, std::function<void()> work) {
+  if (stream && stream->capturing) {
+    stream->recording.push_back(std::move(work));
+    return;
+  }
+  ++ticks;
+  work();
+}
+
+float *f32(CUdeviceptr p) { return reinterpret_cast<float *>(p); }
+
+// The executor tests' kernels, by name; `p` are the launch's parameters.
+void runKernel(const std::string &name, const std::vector<CUdeviceptr> &p) {
+  if (name == "embed") {
+    // ToyModel.h, launch params [0, 2, 1]: tokens, out, table.
+    const auto *tokens = reinterpret_cast<const int32_t *>(p[0]);
+    for (int i = 0; i < 6; ++i)
+      for (int d = 0; d < 4; ++d)
+        f32(p[1])[i * 4 + d] = f32(p[2])[tokens[i] * 4 + d];
+  } else if (name == "add_one") {
+    // Launch params [1, 0]: out, in.
+    for (int i = 0; i < 30; ++i)
+      f32(p[0])[i] = f32(p[1])[i] + 1.0f;
+  } else if (name == "sgd") {
+    // CudaExecutorTest's toy training step: params w [20], lr [1],
+    // w_next [20], loss [1]: loss = Σ w, w_next = w - lr.
+    float sum = 0;
+    for (int i = 0; i < 20; ++i) {
+      sum += f32(p[0])[i];
+      f32(p[2])[i] = f32(p[0])[i] - f32(p[1])[0];
+    }
+    f32(p[3])[0] = sum;
+  } else {
+    std::abort(); // cuModuleGetFunction only hands out the names above
+  }
+}
+
+struct Layout {
+  cudaDataType type;
+  uint64_t rows, cols;
+  int64_t ld;
+};
+struct Desc {
+  cublasOperation_t transA = CUBLAS_OP_N, transB = CUBLAS_OP_N;
+};
+static_assert(sizeof(Layout) <= sizeof(cublasLtMatrixLayoutOpaque_t));
+static_assert(sizeof(Desc) <= sizeof(cublasLtMatmulDescOpaque_t));
+
+float load(const void *base, cudaDataType type, size_t index) {
+  if (type == CUDA_R_32F)
+    return static_cast<const float *>(base)[index];
+  uint32_t bits = uint32_t(static_cast<const uint16_t *>(base)[index]) << 16;
+  float value;
+  std::memcpy(&value, &bits, 4);
+  return value;
+}
+
+void store(void *base, cudaDataType type, size_t index, float value) {
+  if (type == CUDA_R_32F) {
+    static_cast<float *>(base)[index] = value;
+    return;
+  }
+  uint32_t bits;
+  std::memcpy(&bits, &value, 4);
+  bits += 0x7fff + ((bits >> 16) & 1); // round to nearest even
+  static_cast<uint16_t *>(base)[index] = uint16_t(bits >> 16);
+}
+
+/// Element (i, j) of op(X) for X stored column-major as `layout`.
+float element(const void *x, const Layout &layout, cublasOperation_t op,
+              uint64_t i, uint64_t j) {
+  if (op == CUBLAS_OP_T)
+    std::swap(i, j);
+  return load(x, layout.type, i + j * uint64_t(layout.ld));
+}
+
+} // namespace
+
+// The driver API.
+extern "C" {
+
+FAKE_EXPORT CUresult cuInit(unsigned int) { return CUDA_SUCCESS; }
+FAKE_EXPORT CUresult cuDriverGetVersion(int *version) {
+  *version = 13000;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuGetErrorName(CUresult, const char **name) {
+  *name = "CUDA_ERROR_FAKE";
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuGetErrorString(CUresult, const char **text) {
+  *text = "an error of the fake driver";
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDeviceGetCount(int *count) {
+  *count = 1;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDeviceGet(CUdevice *device, int ordinal) {
+  if (ordinal != 0)
+    return CUDA_ERROR_INVALID_DEVICE;
+  *device = 0;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDeviceGetName(char *name, int length, CUdevice) {
+  std::strncpy(name, "growc fake GPU", size_t(length));
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute,
+                                          CUdevice) {
+  *value = 0;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice) {
+  *context = &theContext;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice) {
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuCtxSetCurrent(CUcontext) { return CUDA_SUCCESS; }
+FAKE_EXPORT CUresult cuModuleLoadDataEx(CUmodule *module, const void *,
+                                        unsigned int, CUjit_option *, void **) {
+  *module = &theModule;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuModuleUnload(CUmodule) { return CUDA_SUCCESS; }
+FAKE_EXPORT CUresult cuModuleGetFunction(CUfunction *function, CUmodule,
+                                         const char *name) {
+  std::string known = name;
+  if (known != "embed" && known != "add_one" && known != "sgd")
+    return CUDA_ERROR_NOT_FOUND;
+  *function = new CUfunc_st{known}; // lives as long as the test process
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
+  void *memory = std::calloc(1, bytes ? bytes : 1);
+  if (!memory)
+    return CUDA_ERROR_OUT_OF_MEMORY;
+  *pointer = reinterpret_cast<CUdeviceptr>(memory);
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemFree(CUdeviceptr pointer) {
+  std::free(reinterpret_cast<void *>(pointer));
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemcpyHtoD(CUdeviceptr to, const void *from,
+                                  size_t bytes) {
+  std::memcpy(reinterpret_cast<void *>(to), from, bytes);
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemcpyDtoH(void *to, CUdeviceptr from, size_t bytes) {
+  std::memcpy(to, reinterpret_cast<void *>(from), bytes);
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemcpyHtoDAsync(CUdeviceptr to, const void *from,
+                                       size_t bytes, CUstream stream) {
+  enqueue(stream,
+          [=] { std::memcpy(reinterpret_cast<void *>(to), from, bytes); });
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemcpyDtoHAsync(void *to, CUdeviceptr from, size_t bytes,
+                                       CUstream stream) {
+  enqueue(stream,
+          [=] { std::memcpy(to, reinterpret_cast<void *>(from), bytes); });
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemcpyDtoDAsync(CUdeviceptr to, CUdeviceptr from,
+                                       size_t bytes, CUstream stream) {
+  enqueue(stream, [=] {
+    std::memmove(reinterpret_cast<void *>(to), reinterpret_cast<void *>(from),
+                 bytes);
+  });
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuMemsetD8Async(CUdeviceptr to, unsigned char value,
+                                     size_t bytes, CUstream stream) {
+  enqueue(stream,
+          [=] { std::memset(reinterpret_cast<void *>(to), value, bytes); });
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamCreate(CUstream *stream, unsigned int) {
+  *stream = new CUstream_st;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamDestroy(CUstream stream) {
+  delete stream;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamSynchronize(CUstream stream) {
+  // Synchronising a capturing stream is an error in CUDA too.
+  return stream && stream->capturing ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
+                                     : CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamWaitEvent(CUstream, CUevent, unsigned int) {
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamBeginCapture(CUstream stream,
+                                          CUstreamCaptureMode) {
+  if (stream->capturing)
+    return CUDA_ERROR_ILLEGAL_STATE;
+  stream->capturing = true;
+  stream->recording.clear();
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuStreamEndCapture(CUstream stream, CUgraph *graph) {
+  if (!stream->capturing)
+    return CUDA_ERROR_ILLEGAL_STATE;
+  stream->capturing = false;
+  *graph = new CUgraph_st{std::move(stream->recording)};
+  stream->recording.clear();
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuGraphInstantiate(CUgraphExec *exec, CUgraph graph,
+                                        unsigned long long) {
+  *exec = new CUgraphExec_st{graph->work};
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuGraphLaunch(CUgraphExec exec, CUstream stream) {
+  for (const std::function<void()> &work : exec->work)
+    enqueue(stream, work);
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuGraphDestroy(CUgraph graph) {
+  delete graph;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
+  delete exec;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int, unsigned int,
+                                    unsigned int, unsigned int, unsigned int,
+                                    unsigned int, unsigned int, CUstream stream,
+                                    void **params, void **) {
+  // The parameters' values now: a graph keeps what was launched.
+  size_t count = f->name == "embed" ? 3 : f->name == "add_one" ? 2 : 4;
+  std::vector<CUdeviceptr> values;
+  for (size_t i = 0; i < count; ++i)
+    values.push_back(*static_cast<CUdeviceptr *>(params[i]));
+  std::string name = f->name;
+  enqueue(stream, [=] { runKernel(name, values); });
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuEventCreate(CUevent *event, unsigned int) {
+  *event = new CUevent_st;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuEventRecord(CUevent event, CUstream stream) {
+  enqueue(stream, [=] { event->tick = ticks; });
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuEventSynchronize(CUevent) { return CUDA_SUCCESS; }
+FAKE_EXPORT CUresult cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
+  // A microsecond per piece of work in between.
+  *ms = float(end->tick - start->tick) * 1e-3f;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuEventDestroy(CUevent event) {
+  delete event;
+  return CUDA_SUCCESS;
+}
+
+// cuBLASLt.
+
+FAKE_EXPORT cublasStatus_t cublasLtCreate(cublasLtHandle_t *handle) {
+  *handle = reinterpret_cast<cublasLtHandle_t>(&theContext);
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t cublasLtDestroy(cublasLtHandle_t) {
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT const char *cublasLtGetStatusString(cublasStatus_t) {
+  return "CUBLAS_STATUS_FAKE";
+}
+FAKE_EXPORT cublasStatus_t cublasLtMatmulDescCreate(cublasLtMatmulDesc_t *desc,
+                                                    cublasComputeType_t,
+                                                    cudaDataType_t) {
+  *desc = new cublasLtMatmulDescOpaque_t{};
+  new (*desc) Desc();
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t
+cublasLtMatmulDescDestroy(cublasLtMatmulDesc_t desc) {
+  delete desc;
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t cublasLtMatmulDescSetAttribute(
+    cublasLtMatmulDesc_t desc, cublasLtMatmulDescAttributes_t attribute,
+    const void *value, size_t size) {
+  Desc &d = *reinterpret_cast<Desc *>(desc);
+  if (size != sizeof(cublasOperation_t))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  if (attribute == CUBLASLT_MATMUL_DESC_TRANSA)
+    std::memcpy(&d.transA, value, size);
+  else if (attribute == CUBLASLT_MATMUL_DESC_TRANSB)
+    std::memcpy(&d.transB, value, size);
+  else
+    return CUBLAS_STATUS_NOT_SUPPORTED;
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t
+cublasLtMatrixLayoutCreate(cublasLtMatrixLayout_t *layout, cudaDataType type,
+                           uint64_t rows, uint64_t cols, int64_t ld) {
+  if ((type != CUDA_R_32F && type != CUDA_R_16BF) || ld < int64_t(rows))
+    return CUBLAS_STATUS_INVALID_VALUE;
+  *layout = new cublasLtMatrixLayoutOpaque_t{};
+  new (*layout) Layout{type, rows, cols, ld};
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t
+cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
+  delete layout;
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t
+cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *preference) {
+  *preference = new cublasLtMatmulPreferenceOpaque_t{};
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t
+cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t preference) {
+  delete preference;
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t cublasLtMatmulPreferenceSetAttribute(
+    cublasLtMatmulPreference_t, cublasLtMatmulPreferenceAttributes_t,
+    const void *, size_t) {
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t cublasLtMatmulAlgoGetHeuristic(
+    cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t,
+    cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
+    cublasLtMatmulPreference_t, int requested,
+    cublasLtMatmulHeuristicResult_t results[], int *returned) {
+  // Two candidates, told apart by their first word.
+  *returned = std::min(requested, 2);
+  for (int i = 0; i < *returned; ++i) {
+    results[i] = cublasLtMatmulHeuristicResult_t{};
+    results[i].algo.data[0] = uint64_t(i + 1);
+    results[i].state = CUBLAS_STATUS_SUCCESS;
+  }
+  return CUBLAS_STATUS_SUCCESS;
+}
+FAKE_EXPORT cublasStatus_t cublasLtMatmul(
+    cublasLtHandle_t, cublasLtMatmulDesc_t desc, const void *alpha,
+    const void *a, cublasLtMatrixLayout_t aLayout, const void *b,
+    cublasLtMatrixLayout_t bLayout, const void *beta, const void *c,
+    cublasLtMatrixLayout_t cLayout, void *d, cublasLtMatrixLayout_t dLayout,
+    const cublasLtMatmulAlgo_t *algo, void *, size_t, cudaStream_t stream) {
+  Desc op = *reinterpret_cast<Desc *>(desc);
+  Layout la = *reinterpret_cast<Layout *>(aLayout),
+         lb = *reinterpret_cast<Layout *>(bLayout),
+         lc = *reinterpret_cast<Layout *>(cLayout),
+         ld = *reinterpret_cast<Layout *>(dLayout);
+  // op(A) is m x k, op(B) k x n, C and D m x n.
+  uint64_t m = op.transA == CUBLAS_OP_T ? la.cols : la.rows;
+  uint64_t k = op.transA == CUBLAS_OP_T ? la.rows : la.cols;
+  uint64_t kb = op.transB == CUBLAS_OP_T ? lb.cols : lb.rows;
+  uint64_t n = op.transB == CUBLAS_OP_T ? lb.rows : lb.cols;
+  if (!algo || algo->data[0] == 0 || k != kb || lc.rows != m || lc.cols != n ||
+      ld.rows != m || ld.cols != n)
+    return CUBLAS_STATUS_INVALID_VALUE;
+  float alphaValue = *static_cast<const float *>(alpha),
+        betaValue = *static_cast<const float *>(beta);
+  enqueue(reinterpret_cast<CUstream>(stream), [=] {
+    // Row by row into a temporary: C may be D.
+    std::vector<float> out(m * n);
+    for (uint64_t i = 0; i < m; ++i)
+      for (uint64_t j = 0; j < n; ++j) {
+        float sum = 0;
+        for (uint64_t p = 0; p < k; ++p)
+          sum +=
+              element(a, la, op.transA, i, p) * element(b, lb, op.transB, p, j);
+        float value = alphaValue * sum;
+        if (betaValue != 0)
+          value += betaValue * load(c, lc.type, i + j * uint64_t(lc.ld));
+        out[i + j * m] = value;
+      }
+    for (uint64_t i = 0; i < m; ++i)
+      for (uint64_t j = 0; j < n; ++j)
+        store(d, ld.type, i + j * uint64_t(ld.ld), out[i + j * m]);
+  });
+  return CUBLAS_STATUS_SUCCESS;
+}
+
+} // extern "C"
