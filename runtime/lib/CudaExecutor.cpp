@@ -236,8 +236,10 @@ Status CudaExecutor::State::prepare() {
     return Status::error(plan.path + ": a " + plan.target +
                          " plan; --device=cuda runs artifacts compiled with "
                          "-o model.ptx (--target=nvptx)");
-  StatusOr<std::shared_ptr<Driver>> driver = Driver::load(
-      options.driverPath.empty() ? "libcuda.so.1" : options.driverPath);
+  const std::string driverPath =
+      libraryPath(options.driverPath, "GROWC_LIBCUDA");
+  StatusOr<std::shared_ptr<Driver>> driver =
+      Driver::load(driverPath.empty() ? "libcuda.so.1" : driverPath);
   if (!driver.isOk())
     return driver.status();
   cu = *driver;
@@ -287,7 +289,8 @@ Status CudaExecutor::State::prepare() {
           ~CUdeviceptr(plan.alignment - 1);
   GROWC_CU(cu->cuMemAlloc(&workspace, kWorkspaceBytes));
 
-  StatusOr<std::shared_ptr<BlasLt>> blas = BlasLt::load(options.blasPath);
+  StatusOr<std::shared_ptr<BlasLt>> blas =
+      BlasLt::load(libraryPath(options.blasPath, "GROWC_LIBCUBLASLT"));
   if (!blas.isOk())
     return blas.status();
   lt = *blas;

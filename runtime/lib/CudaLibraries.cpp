@@ -2,6 +2,8 @@
 
 #include "growc/runtime/CudaLibraries.h"
 
+#include <cstdlib>
+
 #include <dlfcn.h>
 
 #include <string>
@@ -88,6 +90,14 @@ Status Driver::check(CUresult result, const char *call) const {
   return Status::error(std::string(call) + ": " +
                        (name ? name : "CUDA error " + std::to_string(result)) +
                        (text ? std::string(" (") + text + ")" : ""));
+}
+
+std::string growc::rt::cuda::libraryPath(const std::string &configured,
+                                         const char *variable) {
+  if (!configured.empty())
+    return configured;
+  const char *value = std::getenv(variable);
+  return value ? std::string(value) : std::string();
 }
 
 StatusOr<std::shared_ptr<BlasLt>> BlasLt::load(const std::string &path) {

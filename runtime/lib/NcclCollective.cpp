@@ -79,8 +79,10 @@ private:
     return s_;
 
 Status Nccl::setUpLocally(const NcclOptions &options) {
-  StatusOr<std::shared_ptr<cuda::Driver>> driver = cuda::Driver::load(
-      options.driverPath.empty() ? "libcuda.so.1" : options.driverPath);
+  const std::string driverPath =
+      cuda::libraryPath(options.driverPath, "GROWC_LIBCUDA");
+  StatusOr<std::shared_ptr<cuda::Driver>> driver =
+      cuda::Driver::load(driverPath.empty() ? "libcuda.so.1" : driverPath);
   if (!driver.isOk())
     return driver.status();
   cu_ = *driver;
@@ -107,7 +109,9 @@ Status Nccl::setUpLocally(const NcclOptions &options) {
   GROWC_CU(cu_->cuCtxSetCurrent(context_));
 
   StatusOr<std::shared_ptr<cuda::Nccl>> nccl = cuda::Nccl::load(
-      options.ncclPath.empty() ? "libnccl.so.2" : options.ncclPath);
+      cuda::libraryPath(options.ncclPath, "GROWC_LIBNCCL").empty()
+          ? "libnccl.so.2"
+          : cuda::libraryPath(options.ncclPath, "GROWC_LIBNCCL"));
   if (!nccl.isOk())
     return Status::error(nccl.status().message() +
                          " (NCCL ships with the CUDA toolkit or as "

@@ -20,7 +20,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <fstream>
 #include <functional>
+#include <iterator>
 
 using namespace growc::rt;
 using namespace growc::rt::test;
@@ -40,16 +42,18 @@ TensorView int32View(const std::vector<int32_t> &data, const char *name) {
 const char *const kTrainPlan = R"({
   "format": "growc-plan", "version": 1, "graph": "train", "target": "nvptx",
   "model": "toy", "kernels_file": "fwd.ptx", "batch": 2, "seq": 3,
-  "vocab_size": 5, "alignment": 64, "arena_size": 512,
+  "vocab_size": 5, "alignment": 64, "arena_size": 576,
   "buffers": [
     {"id": 0, "offset": 0, "size": 64}, {"id": 1, "offset": 64, "size": 64},
     {"id": 2, "offset": 128, "size": 64}, {"id": 3, "offset": 192, "size": 128},
-    {"id": 4, "offset": 320, "size": 128}, {"id": 5, "offset": 448, "size": 64}
+    {"id": 4, "offset": 320, "size": 128}, {"id": 5, "offset": 448, "size": 64},
+    {"id": 6, "offset": 512, "size": 64}
   ],
   "inputs": [
     {"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]},
     {"name": "targets", "buffer": 1, "dtype": "I32", "shape": [2, 3]},
-    {"name": "lr", "buffer": 2, "dtype": "F32", "shape": [1]}
+    {"name": "lr", "buffer": 2, "dtype": "F32", "shape": [1]},
+    {"name": "step", "buffer": 6, "dtype": "F32", "shape": [1]}
   ],
   "params": [{"name": "w", "buffer": 3, "dtype": "F32", "shape": [5, 4],
               "source": "w", "copy": false}],
@@ -238,7 +242,8 @@ TEST_F(CudaExecutorFakeTest, TrainStepCommitsOnTheDevice) {
   std::vector<int32_t> tokens(6, 1), targets(6, 2);
   TensorView t = int32View(tokens, "tokens"), y = int32View(targets, "targets");
   auto step = [&](float lr, bool commit) -> float {
-    auto outputs = executor->trainStep(t, y, {{"lr", lr}}, commit);
+    auto outputs =
+        executor->trainStep(t, y, {{"lr", lr}, {"step", 1.0f}}, commit);
     EXPECT_TRUE(outputs.isOk()) << outputs.status().message();
     if (!outputs.isOk())
       return 0;
@@ -269,9 +274,100 @@ TEST_F(CudaExecutorFakeTest, TrainStepCommitsOnTheDevice) {
   StatusOr<MigrationReport> moved = next->migrateFrom(*executor, false);
   ASSERT_TRUE(moved.isOk()) << moved.status().message();
   EXPECT_EQ(moved->copied, 1);
-  auto outputs = next->trainStep(t, y, {{"lr", 0.0f}}, false);
+  auto outputs = next->trainStep(t, y, {{"lr", 0.0f}, {"step", 1.0f}}, false);
   ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
   EXPECT_EQ(outputs->at("loss").data[0], 165.0f);
+}
+
+// growc-run train on the GPU path end to end (GROWC_LIBCUDA and
+// GROWC_LIBCUBLASLT name the fake): every loss is Σ w before its step, the
+// validation losses Σ w after it, and the checkpoint read back from the
+// device is w minus the learning rates of the steps.
+TEST_F(CudaExecutorFakeTest, GrowcRunTrainsOnTheDevice) {
+  writeText("fwd.plan.json", kTrainPlan);
+  writeText("fwd.ptx", "// the fake driver compiles nothing\n");
+  std::vector<float> w(20);
+  for (size_t i = 0; i < w.size(); ++i)
+    w[i] = float(i) * 0.25f;
+  writeTensors("w.safetensors", {{"w", DType::F32, {5, 4}, w.data(), 80}});
+  {
+    std::ofstream data(file("tokens.u32"), std::ios::binary);
+    for (uint32_t i = 0; i < 200; ++i) {
+      uint32_t token = i % 5;
+      data.write(reinterpret_cast<const char *>(&token), 4);
+    }
+  }
+  std::string command =
+      "GROWC_LIBCUDA='" + std::string(GROWC_FAKE_CUDA_PATH) +
+      "' GROWC_LIBCUBLASLT='" + GROWC_FAKE_CUDA_PATH + "' '" + GROWC_RUN_PATH +
+      "' train '" + file("fwd.plan.json") + "' --weights '" +
+      file("w.safetensors") + "' --data u32:'" + file("tokens.u32") +
+      "' --steps 6 --lr 0.1 --val-every 3 --metrics '" + file("m.jsonl") +
+      "' --out '" + file("c.safetensors") + "' 2>'" + file("err.txt") + "'";
+  ASSERT_EQ(std::system(command.c_str()), 0) << [&] {
+    std::ifstream err(file("err.txt"));
+    return std::string(std::istreambuf_iterator<char>(err), {});
+  }();
+  std::ifstream metrics(file("m.jsonl"));
+  double sum = 0;
+  for (float x : w)
+    sum += x;
+  int steps = 0;
+  for (std::string line; std::getline(metrics, line); ++steps) {
+    auto number = [&](const std::string &key) {
+      size_t at = line.find("\"" + key + "\": ");
+      EXPECT_NE(at, std::string::npos) << key << " in " << line;
+      return std::strtod(line.c_str() + at + key.size() + 4, nullptr);
+    };
+    EXPECT_NEAR(number("loss"), sum, 1e-4) << line;
+    sum -= 20 * number("lr");
+    if (steps % 3 == 2)
+      EXPECT_NEAR(number("val_loss"), sum, 1e-4) << line;
+    else
+      EXPECT_EQ(line.find("val_loss"), std::string::npos) << line;
+  }
+  EXPECT_EQ(steps, 6);
+  StatusOr<SafetensorsFile> checkpoint =
+      SafetensorsFile::open(file("c.safetensors"));
+  ASSERT_TRUE(checkpoint.isOk()) << checkpoint.status().message();
+  const TensorView *saved = checkpoint->find("w");
+  ASSERT_NE(saved, nullptr);
+  double savedSum = 0;
+  for (int i = 0; i < 20; ++i)
+    savedSum += reinterpret_cast<const float *>(saved->data)[i];
+  EXPECT_NEAR(savedSum, sum, 1e-4);
+}
+
+// growc-run forward --profile on the GPU path: the table and the summary
+// against the copy bandwidth and the best GEMM candidates.
+TEST_F(CudaExecutorFakeTest, GrowcRunProfilesOnTheDevice) {
+  writeText("fwd.plan.json", gpuToyPlan());
+  writeText("fwd.ptx", "// the fake driver compiles nothing\n");
+  writeTensors("w.safetensors", ToyWeights().tensors());
+  std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
+  writeTensors("t.safetensors",
+               {{"tokens", DType::I32, {kBatch, kSeq}, tokens.data(), 24}});
+  std::string command = "GROWC_LIBCUDA='" + std::string(GROWC_FAKE_CUDA_PATH) +
+                        "' GROWC_LIBCUBLASLT='" + GROWC_FAKE_CUDA_PATH + "' '" +
+                        GROWC_RUN_PATH + "' forward '" + file("fwd.plan.json") +
+                        "' --weights '" + file("w.safetensors") +
+                        "' --tokens '" + file("t.safetensors") + "' --out '" +
+                        file("o.safetensors") + "' --profile --profile-json '" +
+                        file("p.json") + "' 2>'" + file("err.txt") + "'";
+  int status = std::system(command.c_str());
+  std::ifstream errFile(file("err.txt"));
+  std::string err(std::istreambuf_iterator<char>(errFile), {});
+  ASSERT_EQ(status, 0) << err;
+  EXPECT_TRUE(contains(err, "on growc fake GPU: 3 steps"));
+  EXPECT_TRUE(contains(err, "device-to-device copy bandwidth"));
+  EXPECT_TRUE(contains(err, "% of copy"));
+  EXPECT_TRUE(contains(err, "x best"));
+  EXPECT_TRUE(contains(err, "memory-bound kernels:"));
+  EXPECT_TRUE(contains(err, "GEMMs:"));
+  std::ifstream json(file("p.json"));
+  std::string text(std::istreambuf_iterator<char>(json), {});
+  EXPECT_TRUE(contains(text, "\"gemm_worst_ratio\""));
+  EXPECT_TRUE(contains(text, "\"memory_bound_copy_fraction\""));
 }
 
 TEST_F(CudaExecutorFakeTest, ProfileTimesEveryStep) {

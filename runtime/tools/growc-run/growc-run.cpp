@@ -184,6 +184,10 @@ constexpr const char *kUsage =
     "                     data-parallel run defaults to the cores divided\n"
     "                     by the ranks on its machine.\n"
     "  GROWC_MPIRUN       The mpirun that --nproc uses (default: PATH's).\n"
+    "  GROWC_LIBCUDA, GROWC_LIBCUBLASLT, GROWC_LIBNCCL\n"
+    "                     Paths of the CUDA libraries opened at run time\n"
+    "                     (default: libcuda.so.1, libcublasLt.so.13/.12,\n"
+    "                     libnccl.so.2 from the loader's search path).\n"
     "  GROWC_COLLECTIVE   auto (default), single, mpi or tcp: how ranks\n"
     "                     communicate (docs/training.md).\n";
 

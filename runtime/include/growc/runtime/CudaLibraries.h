@@ -46,6 +46,12 @@ private:
   std::string name_;
 };
 
+/// The library to open for `what`: `configured` if given, else the
+/// environment variable `variable` (GROWC_LIBCUDA, GROWC_LIBCUBLASLT,
+/// GROWC_LIBNCCL: a path, for libraries outside the loader's search path),
+/// else "" (the default sonames).
+std::string libraryPath(const std::string &configured, const char *variable);
+
 /// The CUDA driver API (libcuda.so.1, installed with the NVIDIA driver).
 struct Driver {
   std::shared_ptr<Library> library;
