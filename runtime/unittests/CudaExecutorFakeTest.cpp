@@ -20,6 +20,10 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <list>
+
+#include <cuda.h>
+#include <dlfcn.h>
 #include <fstream>
 #include <functional>
 #include <iterator>
@@ -384,6 +388,120 @@ TEST_F(CudaExecutorFakeTest, ProfileTimesEveryStep) {
   EXPECT_EQ(profile->bestGemmMs[0], 0.0);
   EXPECT_GT(profile->bestGemmMs[1], 0.0); // the GEMM step
   EXPECT_GT(profile->copyBytesPerSecond, 0.0);
+}
+
+/// Two ranks holding the same values, for the plan's all_reduce steps on
+/// the device: a sum doubles the floats, enqueued on the executor's
+/// communication stream through the fake driver (so graphs capture it).
+class EchoDeviceCollective : public Collective {
+public:
+  using Collective::allReduce;
+  const char *engine() const override { return "echo"; }
+  int rank() const override { return 0; }
+  int size() const override { return 2; }
+  int localRank() const override { return 0; }
+  int localSize() const override { return 1; }
+  Status allReduce(void *, int64_t, ElementType, ReduceOp) override {
+    return Status::error("host memory is not reduced here");
+  }
+  Status broadcast(void *, int64_t, int) override { return Status::ok(); }
+  Status barrier() override { return Status::ok(); }
+  Status allReduceDevice(uint64_t data, int64_t count, ReduceOp op,
+                         void *stream) override {
+    calls.push_back(count);
+    if (op != ReduceOp::Sum)
+      return Status::error("the test reduces sums only");
+    using Enqueue = void (*)(CUstream, void (*)(void *), void *);
+    void *fake = ::dlopen(GROWC_FAKE_CUDA_PATH, RTLD_NOW | RTLD_NOLOAD);
+    auto enqueue =
+        fake ? reinterpret_cast<Enqueue>(::dlsym(fake, "growcFakeEnqueue"))
+             : nullptr;
+    if (!enqueue)
+      return Status::error("the fake driver is not loaded");
+    pending.push_back({reinterpret_cast<float *>(data), count});
+    enqueue(static_cast<CUstream>(stream), &doubleFloats, &pending.back());
+    ::dlclose(fake);
+    return Status::ok();
+  }
+  std::vector<int64_t> calls;
+
+private:
+  struct Span {
+    float *data;
+    int64_t count;
+  };
+  static void doubleFloats(void *argument) {
+    auto *span = static_cast<Span *>(argument);
+    for (int64_t i = 0; i < span->count; ++i)
+      span->data[i] *= 2;
+  }
+  std::list<Span> pending; // stable addresses for recorded work
+};
+
+TEST_F(CudaExecutorFakeTest, AllReduceStepsRunOnTheDevice) {
+  // The toy forward with the logits (buffer 5) summed over two ranks.
+  std::string plan = replaceOnce(
+      gpuToyPlan(), R"({"op": "kernel", "kernel": 1, "args": [4, 5]})",
+      R"({"op": "kernel", "kernel": 1, "args": [4, 5]},
+         {"op": "all_reduce", "buffers": [5], "reduction": "sum", "when": -1})");
+  std::unique_ptr<CudaExecutor> executor = create(plan);
+  ASSERT_TRUE(executor);
+  ToyWeights weights;
+  ASSERT_TRUE(load(*executor, weights.tensors()).isOk());
+  std::vector<int32_t> tokens = {1, 2, 3, 4, 0, 1};
+  std::vector<float> want = toyReference(weights, tokens).logits;
+  auto logits = [&] {
+    auto outputs = executor->forward(int32View(tokens, "tokens"));
+    EXPECT_TRUE(outputs.isOk()) << outputs.status().message();
+    return outputs.isOk() ? outputs->at("logits").toVector()
+                          : std::vector<float>();
+  };
+  auto expectScaled = [&](const std::vector<float> &got, float scale) {
+    ASSERT_EQ(got.size(), want.size());
+    for (size_t i = 0; i < got.size(); ++i)
+      EXPECT_NEAR(got[i], want[i] * scale, 1e-5f) << i;
+  };
+  // Without a collective the step does nothing.
+  expectScaled(logits(), 1);
+  EchoDeviceCollective echo;
+  executor->setCollective(&echo);
+  // Enqueued, then captured with the reduction, then replayed: each run
+  // reduces its own logits once.
+  for (int run = 0; run < 3; ++run)
+    expectScaled(logits(), 2);
+  // The whole 128-byte buffer, once when run and once when captured.
+  EXPECT_EQ(echo.calls, (std::vector<int64_t>{32, 32}));
+  executor->setCollective(nullptr);
+  expectScaled(logits(), 1);
+}
+
+TEST_F(CudaExecutorFakeTest, GatedAllReduceFollowsItsFlag) {
+  // The toy training step's next value summed over two ranks when the
+  // scalar `step` (an input) is positive: an accumulation step's flag.
+  std::string plan = replaceOnce(kTrainPlan, R"("args": [3, 2, 4, 5]}])",
+                                 R"("args": [3, 2, 4, 5]},
+      {"op": "all_reduce", "buffers": [4], "reduction": "sum", "when": 6}])");
+  std::unique_ptr<CudaExecutor> executor = create(plan);
+  ASSERT_TRUE(executor);
+  std::vector<float> w(20, 1.0f);
+  ASSERT_TRUE(
+      load(*executor, {{"w", DType::F32, {5, 4}, w.data(), 80}}).isOk());
+  EchoDeviceCollective echo;
+  executor->setCollective(&echo);
+  std::vector<int32_t> tokens(6, 1), targets(6, 2);
+  auto loss = [&](float flag) {
+    auto outputs = executor->trainStep(int32View(tokens, "tokens"),
+                                       int32View(targets, "targets"),
+                                       {{"lr", 0.5f}, {"step", flag}}, true);
+    EXPECT_TRUE(outputs.isOk()) << outputs.status().message();
+    return outputs.isOk() ? outputs->at("loss").data[0] : -1.0f;
+  };
+  EXPECT_EQ(loss(0.0f), 20.0f);  // w = 1 - 0.5, not reduced
+  EXPECT_EQ(loss(1.0f), 10.0f);  // w = 2 (0.5 - 0.5) = 0
+  EXPECT_EQ(loss(0.0f), 0.0f);   // w = -0.5; a gated plan is never a graph
+  EXPECT_EQ(loss(1.0f), -10.0f); // w = 2 (-0.5 - 0.5) = -2
+  EXPECT_EQ(loss(0.0f), -40.0f);
+  EXPECT_EQ(echo.calls.size(), 2u);
 }
 
 } // namespace

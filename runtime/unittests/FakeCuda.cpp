@@ -11,11 +11,14 @@
 //
 // - Device pointers are host pointers. Every stream runs its work at once,
 //   unless it is capturing: then the work is recorded, and a graph launch
-//   runs the recording.
+//   runs the recording. A stream that waits for an event recorded during a
+//   capture joins that capture (CUDA's fork into a second stream).
 // - Kernels: "PTX" is not compiled; cuModuleGetFunction knows the kernels
 //   of the executor tests' toy plans by name (ToyModel.h, CudaExecutorTest)
 //   and cuLaunchKernel runs them with the launch's parameters, in the
 //   order the plan's `launch.params` gives.
+// - growcFakeEnqueue lets a test's collective put its reduction on a
+//   stream, as NCCL does.
 // - cublasLtMatmul computes D = alpha·op(A)·op(B) + beta·C in cuBLASLt's
 //   column-major convention from the matrix layouts (rows, columns,
 //   leading dimension) and the descriptor's TRANSA/TRANSB, fp32 or bf16
@@ -44,9 +47,15 @@ struct CUfunc_st {
 struct CUstream_st {
   bool capturing = false;
   std::vector<std::function<void()>> recording;
+  /// A stream that joined this one's capture by waiting for an event
+  /// recorded in it (as CUDA's cross-stream capture does) records here.
+  CUstream_st *joined = nullptr;
+  std::vector<CUstream_st *> joiners;
 };
 struct CUevent_st {
   uint64_t tick = 0;
+  /// The capturing stream it was last recorded in, if any.
+  CUstream_st *capture = nullptr;
 };
 struct CUgraph_st {
   std::vector<std::function<void()>> work;
@@ -64,6 +73,10 @@ uint64_t ticks = 0;
 
 /// Runs `work` on `stream`, or records it while the stream captures.
 void enqueue(CUstream stream, std::function<void()> work) {
+  if (stream && stream->joined) {
+    stream->joined->recording.push_back(std::move(work));
+    return;
+  }
   if (stream && stream->capturing) {
     stream->recording.push_back(std::move(work));
     return;
@@ -257,7 +270,16 @@ FAKE_EXPORT CUresult cuStreamSynchronize(CUstream stream) {
   return stream && stream->capturing ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
                                      : CUDA_SUCCESS;
 }
-FAKE_EXPORT CUresult cuStreamWaitEvent(CUstream, CUevent, unsigned int) {
+FAKE_EXPORT CUresult cuStreamWaitEvent(CUstream stream, CUevent event,
+                                       unsigned int) {
+  // Work runs in order on the calling thread, so waiting is only about
+  // capture: a stream waiting for an event of a capture joins it.
+  CUstream origin = event->capture;
+  if (origin && stream && origin != stream && !stream->joined &&
+      !stream->capturing) {
+    stream->joined = origin;
+    origin->joiners.push_back(stream);
+  }
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuStreamBeginCapture(CUstream stream,
@@ -272,6 +294,9 @@ FAKE_EXPORT CUresult cuStreamEndCapture(CUstream stream, CUgraph *graph) {
   if (!stream->capturing)
     return CUDA_ERROR_ILLEGAL_STATE;
   stream->capturing = false;
+  for (CUstream joiner : stream->joiners)
+    joiner->joined = nullptr;
+  stream->joiners.clear();
   *graph = new CUgraph_st{std::move(stream->recording)};
   stream->recording.clear();
   return CUDA_SUCCESS;
@@ -312,6 +337,10 @@ FAKE_EXPORT CUresult cuEventCreate(CUevent *event, unsigned int) {
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuEventRecord(CUevent event, CUstream stream) {
+  event->capture = !stream             ? nullptr
+                   : stream->joined    ? stream->joined
+                   : stream->capturing ? stream
+                                       : nullptr;
   enqueue(stream, [=] { event->tick = ticks; });
   return CUDA_SUCCESS;
 }
@@ -324,6 +353,13 @@ FAKE_EXPORT CUresult cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
 FAKE_EXPORT CUresult cuEventDestroy(CUevent event) {
   delete event;
   return CUDA_SUCCESS;
+}
+
+// For test collectives (CudaExecutorFakeTest): work on `stream` like any
+// other, recorded while it captures, so that a graph replays it.
+FAKE_EXPORT void growcFakeEnqueue(CUstream stream, void (*work)(void *),
+                                  void *argument) {
+  enqueue(stream, [=] { work(argument); });
 }
 
 // cuBLASLt.
