@@ -15,6 +15,7 @@
 
 #include "growc/runtime/CudaExecutor.h"
 
+#include "EchoCollective.h"
 #include "ToyModel.h"
 
 #include <gtest/gtest.h>
@@ -393,19 +394,12 @@ TEST_F(CudaExecutorFakeTest, ProfileTimesEveryStep) {
 /// Two ranks holding the same values, for the plan's all_reduce steps on
 /// the device: a sum doubles the floats, enqueued on the executor's
 /// communication stream through the fake driver (so graphs capture it).
-class EchoDeviceCollective : public Collective {
+class EchoDeviceCollective : public EchoCollectiveBase {
 public:
   using Collective::allReduce;
-  const char *engine() const override { return "echo"; }
-  int rank() const override { return 0; }
-  int size() const override { return 2; }
-  int localRank() const override { return 0; }
-  int localSize() const override { return 1; }
   Status allReduce(void *, int64_t, ElementType, ReduceOp) override {
     return Status::error("host memory is not reduced here");
   }
-  Status broadcast(void *, int64_t, int) override { return Status::ok(); }
-  Status barrier() override { return Status::ok(); }
   Status allReduceDevice(uint64_t data, int64_t count, ReduceOp op,
                          void *stream) override {
     calls.push_back(count);

@@ -112,6 +112,7 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
                "calls", "ms", "share", "GB/s", "TFLOP/s",
                gpu ? "vs target" : "");
   std::ostringstream rows;
+  rows.precision(12);
   double boundMs = 0, boundAtSpeedMs = 0, boundBytes = 0, gemmMs = 0,
          gemmBestMs = 0, worstGemm = 0, attentionMs = 0;
   for (const Group *g : order) {
@@ -158,6 +159,7 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
          << ", \"best_ms\": " << g->bestMs << "}";
   }
   std::ostringstream summary;
+  summary.precision(12);
   summary << "\"total_ms\": " << totalMs << ", \"gemm_ms\": " << gemmMs
           << ", \"attention_ms\": " << attentionMs
           << ", \"memory_bound_ms\": " << boundMs;
