@@ -16,11 +16,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/Codegen/Codegen.h"
+#include "passes/Gpu/Distribution.h"
 #include "passes/Gpu/Passes.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/LLVMIR/LLVMDialect.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
@@ -262,14 +264,38 @@ LogicalResult mapKernelToLaunch(func::FuncOp kernel) {
   };
   auto workgroup =
       gpu::AddressSpaceAttr::get(b.getContext(), gpu::AddressSpace::Workgroup);
+  auto sharedType = [&](memref::AllocOp alloc) {
+    return MemRefType::get(alloc.getType().getShape(),
+                           alloc.getType().getElementType(),
+                           MemRefLayoutAttrInterface(), workgroup);
+  };
+  // Per-block buffers up to the static limit are workgroup attributions
+  // (static shared memory); beyond it they are views of dynamic shared
+  // memory at 16-byte aligned offsets, and the plan's launch says how much
+  // the runtime must opt in to.
+  SmallVector<int64_t> offsets;
+  int64_t sharedBytes = 0;
+  for (memref::AllocOp alloc : shared) {
+    offsets.push_back(sharedBytes);
+    int64_t bytes = alloc.getType().getNumElements() *
+                    ((alloc.getType().getElementTypeBitWidth() + 7) / 8);
+    sharedBytes += (bytes + 15) / 16 * 16;
+  }
+  const bool dynamic = sharedBytes > distribution::kSharedMemoryBytes;
   SmallVector<Type> sharedTypes;
-  for (memref::AllocOp alloc : shared)
-    sharedTypes.push_back(MemRefType::get(
-        alloc.getType().getShape(), alloc.getType().getElementType(),
-        MemRefLayoutAttrInterface(), workgroup));
+  if (!dynamic)
+    for (memref::AllocOp alloc : shared)
+      sharedTypes.push_back(sharedType(alloc));
+  Value dynamicBytes;
+  if (dynamic) {
+    dynamicBytes =
+        arith::ConstantIntOp::create(b, loc, b.getI32Type(), sharedBytes);
+    kernel->setAttr("growc.dynamic_shared_bytes",
+                    b.getI64IntegerAttr(sharedBytes));
+  }
   auto launch = gpu::LaunchOp::create(
       b, loc, cst(gridSize[0]), cst(gridSize[1]), cst(gridSize[2]),
-      cst(blockSize), cst(1), cst(1), /*dynamicSharedMemorySize=*/nullptr,
+      cst(blockSize), cst(1), cst(1), dynamicBytes,
       /*asyncTokenType=*/nullptr, /*asyncDependencies=*/{}, sharedTypes);
   Block &body = launch.getBody().front();
   b.setInsertionPointToEnd(&body);
@@ -279,9 +305,20 @@ LogicalResult mapKernelToLaunch(func::FuncOp kernel) {
   Value ids[3] = {blockIds.x, blockIds.y, blockIds.z};
   for (unsigned d = 0; d < rank; ++d)
     mapping.map(grid.getInductionVar(d), ids[d]);
-  for (auto [alloc, attribution] :
-       llvm::zip(shared, launch.getWorkgroupAttributions()))
-    mapping.map(alloc.getResult(), attribution);
+  if (dynamic) {
+    Value base = gpu::DynamicSharedMemoryOp::create(
+        b, loc,
+        MemRefType::get({ShapedType::kDynamic}, b.getI8Type(),
+                        MemRefLayoutAttrInterface(), workgroup));
+    for (auto [alloc, offset] : llvm::zip(shared, offsets))
+      mapping.map(alloc.getResult(),
+                  memref::ViewOp::create(b, loc, sharedType(alloc), base,
+                                         cst(offset), ValueRange{}));
+  } else {
+    for (auto [alloc, attribution] :
+         llvm::zip(shared, launch.getWorkgroupAttributions()))
+      mapping.map(alloc.getResult(), attribution);
+  }
   // Constants and reshapes used inside are rematerialised in the launch, so
   // that only buffers cross into the kernel, each once (two reshapes of
   // one buffer would otherwise be two parameters for the same pointer).
@@ -384,6 +421,9 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
     launch.name = kernel.getSymName().str();
     if (auto kind = kernel->getAttrOfType<StringAttr>("growc.kernel_kind"))
       launch.kind = kind.str();
+    if (auto bytes =
+            kernel->getAttrOfType<IntegerAttr>("growc.dynamic_shared_bytes"))
+      launch.dynamicSharedBytes = bytes.getInt();
     gpu::KernelDim3 grid = launchFunc.getGridSizeOperandValues();
     gpu::KernelDim3 block = launchFunc.getBlockSizeOperandValues();
     Value sizes[6] = {grid.x, grid.y, grid.z, block.x, block.y, block.z};
@@ -424,11 +464,24 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
       " features=" + options.features + " O=3 l=" + libdevice +
       "},gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
       "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},canonicalize,cse,"
-      "reconcile-unrealized-casts),gpu-module-to-binary{format=isa}";
+      "reconcile-unrealized-casts)";
   PassManager pm(ctx);
   if (failed(parsePassPipeline(pipeline, pm)))
     return fail("cannot build the NVVM pipeline: " + pipeline);
   if (failed(pm.run(module)))
+    return fail("lowering the kernels to PTX failed");
+  // Dynamic shared memory is a zero-sized shared array that the launch
+  // sizes; with internal linkage NVPTX demotes it into the one kernel using
+  // it as a 1-byte static variable, so it is made an external declaration
+  // (`.extern .shared ... []`), as CUDA C++'s `extern __shared__` is.
+  module.walk([](LLVM::GlobalOp global) {
+    if (global.getAddrSpace() == 3 &&
+        global.getSymName().starts_with("__dynamic_shmem__"))
+      global.setLinkage(LLVM::Linkage::External);
+  });
+  PassManager toBinary(ctx);
+  if (failed(parsePassPipeline("gpu-module-to-binary{format=isa}", toBinary)) ||
+      failed(toBinary.run(module)))
     return fail("lowering the kernels to PTX failed");
 
   gpu::BinaryOp binary;

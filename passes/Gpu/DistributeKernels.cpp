@@ -254,7 +254,7 @@ struct DistributeKernelsPass
     if (failed(result))
       return failure();
     applyHostChanges(module, kernel, changes);
-    // Per-block buffers are static shared memory, which has a limit.
+    // Per-block buffers are shared memory, which has a limit.
     SmallVector<func::FuncOp> launches = {kernel};
     llvm::append_range(launches, changes.followers);
     // The plan says which launches are attention (compute-bound), so that
@@ -264,11 +264,12 @@ struct DistributeKernelsPass
         launch->setAttr("growc.kernel_kind",
                         StringAttr::get(&getContext(), "attention"));
     for (func::FuncOp launch : launches)
-      if (int64_t bytes = sharedBytes(launch); bytes > kSharedMemoryBytes)
+      if (int64_t bytes = sharedBytes(launch); bytes > kMaxSharedMemoryBytes)
         return launch.emitOpError("'")
                << launch.getSymName() << "' needs " << bytes
                << " bytes of per-block buffers, more than the "
-               << kSharedMemoryBytes << " bytes of static shared memory";
+               << kMaxSharedMemoryBytes
+               << " bytes of shared memory a block can have";
     return success();
   }
 

@@ -23,9 +23,12 @@
 namespace growc {
 namespace distribution {
 
-/// Static shared memory a block may declare without opting in to more (the
-/// kernels use no dynamic shared memory).
+/// Static shared memory a block may declare without opting in to more;
+/// kernels whose per-block buffers need more get them as dynamic shared
+/// memory (the plan's launch says how much, and the runtime opts in).
 constexpr int64_t kSharedMemoryBytes = 48 * 1024;
+/// The most shared memory a block of an sm_90 GPU can opt in to.
+constexpr int64_t kMaxSharedMemoryBytes = 227 * 1024;
 
 mlir::Value indexConstant(mlir::OpBuilder &b, mlir::Location loc,
                           int64_t value);

@@ -307,6 +307,12 @@ Status CudaExecutor::State::prepare() {
       GROWC_CU(
           cu->cuModuleGetFunction(&launch.fn, module, kernel.symbol.c_str()));
       launch.launch = &*kernel.launch;
+      // Per-block buffers beyond the 48 KiB of static shared memory are
+      // dynamic shared memory, which a kernel must opt in to.
+      if (kernel.launch->sharedBytes > 0)
+        GROWC_CU(cu->cuFuncSetAttribute(
+            launch.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+            int(kernel.launch->sharedBytes)));
       for (int64_t param : kernel.launch->params)
         launch.values.push_back(address(step.args[param]));
       for (CUdeviceptr &value : launch.values)
@@ -619,8 +625,8 @@ Status CudaExecutor::State::enqueueSteps(bool commit,
       GROWC_CU(cu->cuLaunchKernel(
           l.fn, unsigned(cfg.grid[0]), unsigned(cfg.grid[1]),
           unsigned(cfg.grid[2]), unsigned(cfg.block[0]), unsigned(cfg.block[1]),
-          unsigned(cfg.block[2]),
-          /*sharedMemBytes=*/0, stream, l.params.data(), nullptr));
+          unsigned(cfg.block[2]), unsigned(cfg.sharedBytes), stream,
+          l.params.data(), nullptr));
       continue;
     }
     Gemm &gemm = gemms[g++];

@@ -445,8 +445,8 @@ Status PlanParser::parseLaunch(const JsonValue &entry, const std::string &ctx,
     return Status::error(ctx + ": \"launch\" is only for nvptx kernels");
   std::string launchCtx = ctx + ".launch";
   GROWC_RETURN_IF_ERROR(expectObject(*launch, launchCtx));
-  GROWC_RETURN_IF_ERROR(
-      checkKeys(*launch, launchCtx, {"grid", "block", "params"}));
+  GROWC_RETURN_IF_ERROR(checkKeys(*launch, launchCtx,
+                                  {"grid", "block", "params", "shared_bytes"}));
   PlanLaunch out;
   // CUDA's limits: grid x < 2^31, y and z <= 65535; at most 1024 threads.
   for (auto [key, sizes, limits] :
@@ -487,6 +487,10 @@ Status PlanParser::parseLaunch(const JsonValue &entry, const std::string &ctx,
     seen[index] = true;
     out.params.push_back(index);
   }
+  // Dynamic shared memory, at most what an sm_90 block can opt in to.
+  if (launch->find("shared_bytes"))
+    GROWC_RETURN_IF_ERROR(getInt(*launch, launchCtx, "shared_bytes", 0,
+                                 227 * 1024, out.sharedBytes));
   kernel.launch = std::move(out);
   return Status::ok();
 }

@@ -146,6 +146,25 @@ TEST_F(CudaExecutorFakeTest, ForwardMatchesTheReferenceAndGraphReplays) {
   }
 }
 
+// A launch with more per-block buffers than static shared memory holds:
+// the executor opts the kernel in to its dynamic shared memory (the fake,
+// like a GPU, rejects the launch otherwise).
+TEST_F(CudaExecutorFakeTest, DynamicSharedMemoryIsOptedInTo) {
+  std::string plan =
+      replaceOnce(gpuToyPlan(), R"("params": [0, 2, 1]})",
+                  R"("params": [0, 2, 1], "shared_bytes": 65536})");
+  std::unique_ptr<CudaExecutor> executor = create(plan);
+  ASSERT_TRUE(executor);
+  ASSERT_EQ(executor->plan().kernels[0].launch->sharedBytes, 65536);
+  ToyWeights weights;
+  ASSERT_TRUE(load(*executor, weights.tensors()).isOk());
+  std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
+  auto outputs = executor->forward(int32View(tokens, "tokens"));
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  EXPECT_EQ(outputs->at("hidden").toVector(),
+            toyReference(weights, tokens).hidden);
+}
+
 /// A plan of one GEMM, C[m, n] = op(A) · op(B), over the parameters A and B
 /// (at byte offsets aOffset, bOffset into their buffers), checked against
 /// the plan's row-major definition.

@@ -43,6 +43,9 @@ struct CUctx_st {};
 struct CUmod_st {};
 struct CUfunc_st {
   std::string name;
+  /// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: what a launch may ask
+  /// for beyond the 48 KiB every kernel has.
+  int maxDynamicShared = 48 * 1024;
 };
 struct CUstream_st {
   bool capturing = false;
@@ -211,6 +214,15 @@ FAKE_EXPORT CUresult cuModuleGetFunction(CUfunction *function, CUmodule,
   *function = new CUfunc_st{known}; // lives as long as the test process
   return CUDA_SUCCESS;
 }
+FAKE_EXPORT CUresult cuFuncSetAttribute(CUfunction function,
+                                        CUfunction_attribute attribute,
+                                        int value) {
+  if (attribute != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES ||
+      value < 0 || value > 227 * 1024)
+    return CUDA_ERROR_INVALID_VALUE;
+  function->maxDynamicShared = value;
+  return CUDA_SUCCESS;
+}
 FAKE_EXPORT CUresult cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
   void *memory = std::calloc(1, bytes ? bytes : 1);
   if (!memory)
@@ -321,8 +333,12 @@ FAKE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
 }
 FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int, unsigned int,
                                     unsigned int, unsigned int, unsigned int,
-                                    unsigned int, unsigned int, CUstream stream,
-                                    void **params, void **) {
+                                    unsigned int, unsigned int sharedMemBytes,
+                                    CUstream stream, void **params, void **) {
+  // As on a GPU: more dynamic shared memory than the kernel opted in to
+  // is an invalid launch.
+  if (int64_t(sharedMemBytes) > f->maxDynamicShared)
+    return CUDA_ERROR_INVALID_VALUE;
   // The parameters' values now: a graph keeps what was launched.
   size_t count = f->name == "embed" ? 3 : f->name == "add_one" ? 2 : 4;
   std::vector<CUdeviceptr> values;

@@ -496,6 +496,24 @@ TEST(PlanTest, GpuPlanParsesLaunches) {
   EXPECT_FALSE(parsePlan(kToyPlan, kPlanPath)->kernels[0].launch.has_value());
 }
 
+// A launch may ask for dynamic shared memory, up to what an sm_90 block can
+// opt in to.
+TEST(PlanTest, LaunchSharedBytes) {
+  StatusOr<Plan> plan = parsePlan(gpuPlan(), kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_EQ(plan->kernels[0].launch->sharedBytes, 0);
+  auto withShared = [](const std::string &bytes) {
+    return gpuPlan(R"("launch": {"grid": [6, 1, 1], "block": [256, 1, 1], )"
+                   R"("params": [0, 2, 1], "shared_bytes": )" +
+                   bytes + "},");
+  };
+  plan = parsePlan(withShared("232448"), kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_EQ(plan->kernels[0].launch->sharedBytes, 232448);
+  expectRejected(withShared("232449"),
+                 {"kernels[0].launch.shared_bytes must be an integer in [0, 232448]"});
+}
+
 // Attention kernels say so (for profiles); no other kind exists.
 TEST(PlanTest, KernelKind) {
   StatusOr<Plan> plan =

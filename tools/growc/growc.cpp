@@ -453,6 +453,9 @@ int writeKernels(CompiledGraph &graph, bool ptx, StringRef kernelsPath) {
           {"params", json::Array(launch->params)}};
       if (!launch->kind.empty())
         kernel["kind"] = launch->kind;
+      if (launch->dynamicSharedBytes > 0)
+        (*kernel.getObject("launch"))["shared_bytes"] =
+            launch->dynamicSharedBytes;
     }
     if (llvm::Error err = writeAtomically(
             kernelsPath, [&](llvm::raw_ostream &os) { os << artifact->ptx; }))

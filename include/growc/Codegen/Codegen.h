@@ -87,6 +87,9 @@ struct GpuLaunch {
   std::string name;
   /// "attention" for the attention kernels (growc.kernel_kind), else empty.
   std::string kind;
+  /// Dynamic shared memory the launch needs (per-block buffers beyond the
+  /// 48 KiB of static shared memory), 0 for none.
+  int64_t dynamicSharedBytes = 0;
   int64_t grid[3] = {1, 1, 1};
   int64_t block[3] = {1, 1, 1};
   llvm::SmallVector<unsigned> params;

@@ -71,6 +71,8 @@ struct PlanLaunch {
   int64_t grid[3] = {1, 1, 1};
   int64_t block[3] = {1, 1, 1};
   std::vector<int64_t> params;
+  /// Dynamic shared memory per block (bytes; 0: static shared memory only).
+  int64_t sharedBytes = 0;
 };
 
 /// A generated function. On the CPU, `symbol` is exported by the kernels
