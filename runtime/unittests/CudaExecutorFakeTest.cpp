@@ -21,6 +21,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <ctime>
 #include <list>
 
 #include <cuda.h>
@@ -28,6 +29,7 @@
 #include <fstream>
 #include <functional>
 #include <iterator>
+#include <unistd.h>
 
 using namespace growc::rt;
 using namespace growc::rt::test;
@@ -392,6 +394,83 @@ TEST_F(CudaExecutorFakeTest, GrowcRunProfilesOnTheDevice) {
   std::string text(std::istreambuf_iterator<char>(json), {});
   EXPECT_TRUE(contains(text, "\"gemm_worst_ratio\""));
   EXPECT_TRUE(contains(text, "\"memory_bound_copy_fraction\""));
+}
+
+/// A data-parallel toy step (the training plan's interface): g = the mean
+/// token of this rank's batch ("tokgrad"), averaged over the ranks
+/// (all_reduce), then w -= lr·g ("sgd_g"). Ranks see different batches, so
+/// their replicas stay equal only if the reduction happens.
+std::string dataParallelPlan() {
+  std::string plan =
+      replaceOnce(kTrainPlan, R"("arena_size": 576)", R"("arena_size": 640)");
+  plan = replaceOnce(plan, R"({"id": 6, "offset": 512, "size": 64})",
+                     R"({"id": 6, "offset": 512, "size": 64},
+    {"id": 7, "offset": 576, "size": 64})");
+  size_t kernels = plan.find(R"("kernels": [)");
+  return plan.substr(0, kernels) + R"("kernels": [
+    {"name": "tokgrad", "symbol": "tokgrad",
+     "launch": {"grid": [1, 1, 1], "block": [32, 1, 1], "params": [0, 1]},
+     "args": [{"dtype": "I32", "shape": [2, 3]}, {"dtype": "F32", "shape": [1]}]},
+    {"name": "sgd_g", "symbol": "sgd_g",
+     "launch": {"grid": [1, 1, 1], "block": [32, 1, 1],
+                "params": [0, 1, 2, 3, 4]},
+     "args": [{"dtype": "F32", "shape": [5, 4]}, {"dtype": "F32", "shape": [1]},
+              {"dtype": "F32", "shape": [1]}, {"dtype": "F32", "shape": [5, 4]},
+              {"dtype": "F32", "shape": [1]}]}
+  ],
+  "steps": [
+    {"op": "kernel", "kernel": 0, "args": [0, 7]},
+    {"op": "all_reduce", "buffers": [7], "reduction": "mean", "when": -1},
+    {"op": "kernel", "kernel": 1, "args": [3, 2, 7, 4, 5]}
+  ]
+})";
+}
+
+// growc-run train on two ranks of the GPU path (the TCP bootstrap, NCCL and
+// the driver all the fake): the gradients are averaged on the device, so
+// the replicas agree when the checkpoint is written.
+TEST_F(CudaExecutorFakeTest, GrowcRunTrainsDataParallelThroughNccl) {
+  writeText("fwd.plan.json", dataParallelPlan());
+  writeText("fwd.ptx", "// the fake driver compiles nothing\n");
+  std::vector<float> w(20, 1.0f);
+  writeTensors("w.safetensors", {{"w", DType::F32, {5, 4}, w.data(), 80}});
+  {
+    std::ofstream data(file("tokens.u32"), std::ios::binary);
+    uint32_t state = 12345;
+    for (int i = 0; i < 400; ++i) {
+      state = state * 1103515245u + 12345u;
+      uint32_t token = (state >> 16) % 5;
+      data.write(reinterpret_cast<const char *>(&token), 4);
+    }
+  }
+  const int port = 20000 + int((::getpid() * 7919 + ::time(nullptr)) % 40000);
+  std::string fake = GROWC_FAKE_CUDA_PATH;
+  auto rank = [&](int r) {
+    return "RANK=" + std::to_string(r) + " LOCAL_RANK=" + std::to_string(r) +
+           " WORLD_SIZE=2 LOCAL_WORLD_SIZE=2 MASTER_ADDR=127.0.0.1 "
+           "MASTER_PORT=" +
+           std::to_string(port) +
+           " GROWC_COLLECTIVE=tcp GROWC_RENDEZVOUS_TIMEOUT=60 "
+           "GROWC_FAKE_CUDA_DEVICES=2 GROWC_LIBCUDA='" +
+           fake + "' GROWC_LIBCUBLASLT='" + fake + "' GROWC_LIBNCCL='" + fake +
+           "' '" + GROWC_RUN_PATH + "' train '" + file("fwd.plan.json") +
+           "' --weights '" + file("w.safetensors") + "' --data u32:'" +
+           file("tokens.u32") + "' --steps 5 --lr 0.1 --out '" +
+           file("c.safetensors") + "' 2>'" + file("err" + std::to_string(r)) +
+           "'; echo $? >'" + file("rc" + std::to_string(r)) + "'";
+  };
+  std::string command = "(" + rank(0) + ") & (" + rank(1) + ") & wait";
+  ASSERT_EQ(std::system(command.c_str()), 0);
+  auto read = [&](const std::string &name) {
+    std::ifstream in(file(name));
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  EXPECT_EQ(read("rc0"), "0\n") << read("err0");
+  EXPECT_EQ(read("rc1"), "0\n") << read("err1");
+  EXPECT_TRUE(contains(read("err0"), "(2 nccl ranks)"));
+  StatusOr<SafetensorsFile> checkpoint =
+      SafetensorsFile::open(file("c.safetensors"));
+  ASSERT_TRUE(checkpoint.isOk()) << checkpoint.status().message();
 }
 
 TEST_F(CudaExecutorFakeTest, ProfileTimesEveryStep) {

@@ -19,6 +19,12 @@
 //   order the plan's `launch.params` gives.
 // - growcFakeEnqueue lets a test's collective put its reduction on a
 //   stream, as NCCL does.
+// - NCCL: ranks in separate processes (each with this library) meet on a
+//   Unix socket named in the unique id; an all-reduce sends every rank's
+//   floats to rank 0, which reduces them in rank order and sends the
+//   result back, as work on the calling stream.
+// - The device count is GROWC_FAKE_CUDA_DEVICES (default 1), so that a
+//   data-parallel test can give each rank a device.
 // - cublasLtMatmul computes D = alpha·op(A)·op(B) + beta·C in cuBLASLt's
 //   column-major convention from the matrix layouts (rows, columns,
 //   leading dimension) and the descriptor's TRANSA/TRANSB, fp32 or bf16
@@ -29,6 +35,11 @@
 
 #include <cublasLt.h>
 #include <cuda.h>
+#include <nccl.h>
+
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
 
 #include <cstdint>
 #include <cstdlib>
@@ -102,6 +113,23 @@ void runKernel(const std::string &name, const std::vector<CUdeviceptr> &p) {
     // Launch params [1, 0]: out, in.
     for (int i = 0; i < 30; ++i)
       f32(p[0])[i] = f32(p[1])[i] + 1.0f;
+  } else if (name == "tokgrad") {
+    // CudaExecutorFakeTest's data-parallel step: params tokens [6], g [1]:
+    // g = the mean token, a "gradient" that differs between ranks.
+    const auto *tokens = reinterpret_cast<const int32_t *>(p[0]);
+    float sum = 0;
+    for (int i = 0; i < 6; ++i)
+      sum += float(tokens[i]);
+    f32(p[1])[0] = sum / 6;
+  } else if (name == "sgd_g") {
+    // params w [20], lr [1], g [1], w_next [20], loss [1]:
+    // loss = Σ w, w_next = w - lr·g.
+    float sum = 0;
+    for (int i = 0; i < 20; ++i) {
+      sum += f32(p[0])[i];
+      f32(p[3])[i] = f32(p[0])[i] - f32(p[1])[0] * f32(p[2])[0];
+    }
+    f32(p[4])[0] = sum;
   } else if (name == "sgd") {
     // CudaExecutorTest's toy training step: params w [20], lr [1],
     // w_next [20], loss [1]: loss = Σ w, w_next = w - lr.
@@ -174,13 +202,16 @@ FAKE_EXPORT CUresult cuGetErrorString(CUresult, const char **text) {
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuDeviceGetCount(int *count) {
-  *count = 1;
+  const char *devices = std::getenv("GROWC_FAKE_CUDA_DEVICES");
+  *count = devices ? std::atoi(devices) : 1;
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuDeviceGet(CUdevice *device, int ordinal) {
-  if (ordinal != 0)
+  int count = 0;
+  cuDeviceGetCount(&count);
+  if (ordinal < 0 || ordinal >= count)
     return CUDA_ERROR_INVALID_DEVICE;
-  *device = 0;
+  *device = ordinal;
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuDeviceGetName(char *name, int length, CUdevice) {
@@ -209,7 +240,8 @@ FAKE_EXPORT CUresult cuModuleUnload(CUmodule) { return CUDA_SUCCESS; }
 FAKE_EXPORT CUresult cuModuleGetFunction(CUfunction *function, CUmodule,
                                          const char *name) {
   std::string known = name;
-  if (known != "embed" && known != "add_one" && known != "sgd")
+  if (known != "embed" && known != "add_one" && known != "sgd" &&
+      known != "tokgrad" && known != "sgd_g")
     return CUDA_ERROR_NOT_FOUND;
   *function = new CUfunc_st{known}; // lives as long as the test process
   return CUDA_SUCCESS;
@@ -340,7 +372,11 @@ FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int, unsigned int,
   if (int64_t(sharedMemBytes) > f->maxDynamicShared)
     return CUDA_ERROR_INVALID_VALUE;
   // The parameters' values now: a graph keeps what was launched.
-  size_t count = f->name == "embed" ? 3 : f->name == "add_one" ? 2 : 4;
+  size_t count = f->name == "embed"     ? 3
+                 : f->name == "add_one" ? 2
+                 : f->name == "tokgrad" ? 2
+                 : f->name == "sgd_g"   ? 5
+                                        : 4;
   std::vector<CUdeviceptr> values;
   for (size_t i = 0; i < count; ++i)
     values.push_back(*static_cast<CUdeviceptr *>(params[i]));
@@ -376,6 +412,149 @@ FAKE_EXPORT CUresult cuEventDestroy(CUevent event) {
 FAKE_EXPORT void growcFakeEnqueue(CUstream stream, void (*work)(void *),
                                   void *argument) {
   enqueue(stream, [=] { work(argument); });
+}
+
+// NCCL.
+
+struct ncclComm {
+  int rank = 0, size = 1;
+  /// Rank 0: a connection per other rank (index rank - 1); others: one to
+  /// rank 0.
+  std::vector<int> peers;
+  std::string path;
+};
+
+namespace {
+
+bool sendAll(int fd, const void *data, size_t bytes) {
+  const char *p = static_cast<const char *>(data);
+  while (bytes > 0) {
+    ssize_t n = ::write(fd, p, bytes);
+    if (n <= 0)
+      return false;
+    p += n;
+    bytes -= size_t(n);
+  }
+  return true;
+}
+
+bool receiveAll(int fd, void *data, size_t bytes) {
+  char *p = static_cast<char *>(data);
+  while (bytes > 0) {
+    ssize_t n = ::read(fd, p, bytes);
+    if (n <= 0)
+      return false;
+    p += n;
+    bytes -= size_t(n);
+  }
+  return true;
+}
+
+} // namespace
+
+FAKE_EXPORT ncclResult_t ncclGetVersion(int *version) {
+  *version = 22800;
+  return ncclSuccess;
+}
+FAKE_EXPORT const char *ncclGetErrorString(ncclResult_t) {
+  return "an error of the fake NCCL";
+}
+FAKE_EXPORT ncclResult_t ncclGetUniqueId(ncclUniqueId *id) {
+  std::memset(id, 0, sizeof *id);
+  static int made = 0;
+  std::snprintf(id->internal, sizeof id->internal, "/tmp/growc-fake-nccl-%d-%d",
+                int(::getpid()), made++);
+  return ncclSuccess;
+}
+FAKE_EXPORT ncclResult_t ncclCommInitRank(ncclComm_t *comm, int nranks,
+                                          ncclUniqueId id, int rank) {
+  auto *c = new ncclComm;
+  c->rank = rank;
+  c->size = nranks;
+  c->path = std::string(id.internal, strnlen(id.internal, sizeof id.internal));
+  sockaddr_un address{};
+  address.sun_family = AF_UNIX;
+  std::strncpy(address.sun_path, c->path.c_str(), sizeof address.sun_path - 1);
+  if (rank == 0) {
+    int listener = ::socket(AF_UNIX, SOCK_STREAM, 0);
+    ::unlink(c->path.c_str());
+    if (listener < 0 ||
+        ::bind(listener, reinterpret_cast<sockaddr *>(&address),
+               sizeof address) != 0 ||
+        ::listen(listener, nranks) != 0)
+      return ncclSystemError;
+    c->peers.assign(size_t(nranks - 1), -1);
+    for (int i = 1; i < nranks; ++i) {
+      int fd = ::accept(listener, nullptr, nullptr);
+      int32_t peer = 0;
+      if (fd < 0 || !receiveAll(fd, &peer, 4) || peer < 1 || peer >= nranks)
+        return ncclSystemError;
+      c->peers[size_t(peer - 1)] = fd;
+    }
+    ::close(listener);
+  } else {
+    int fd = -1;
+    for (int tries = 0; tries < 1000; ++tries) { // rank 0 may not listen yet
+      fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
+      if (::connect(fd, reinterpret_cast<sockaddr *>(&address),
+                    sizeof address) == 0)
+        break;
+      ::close(fd);
+      fd = -1;
+      ::usleep(10000);
+    }
+    int32_t me = rank;
+    if (fd < 0 || !sendAll(fd, &me, 4))
+      return ncclSystemError;
+    c->peers.push_back(fd);
+  }
+  *comm = c;
+  return ncclSuccess;
+}
+FAKE_EXPORT ncclResult_t ncclCommDestroy(ncclComm_t comm) {
+  for (int fd : comm->peers)
+    ::close(fd);
+  if (comm->rank == 0)
+    ::unlink(comm->path.c_str());
+  delete comm;
+  return ncclSuccess;
+}
+FAKE_EXPORT ncclResult_t ncclCommAbort(ncclComm_t comm) {
+  return ncclCommDestroy(comm);
+}
+FAKE_EXPORT ncclResult_t ncclGroupStart() { return ncclSuccess; }
+FAKE_EXPORT ncclResult_t ncclGroupEnd() { return ncclSuccess; }
+FAKE_EXPORT ncclResult_t ncclAllReduce(const void *send, void *receive,
+                                       size_t count, ncclDataType_t type,
+                                       ncclRedOp_t op, ncclComm_t comm,
+                                       cudaStream_t stream) {
+  if (type != ncclFloat32 || (op != ncclSum && op != ncclAvg))
+    return ncclInvalidArgument;
+  enqueue(reinterpret_cast<CUstream>(stream), [=] {
+    std::vector<float> values(static_cast<const float *>(send),
+                              static_cast<const float *>(send) + count);
+    size_t bytes = count * sizeof(float);
+    if (comm->rank == 0) {
+      std::vector<float> other(count);
+      for (int fd : comm->peers) {
+        if (!receiveAll(fd, other.data(), bytes))
+          std::abort();
+        for (size_t i = 0; i < count; ++i)
+          values[i] += other[i];
+      }
+      if (op == ncclAvg)
+        for (float &v : values)
+          v /= float(comm->size);
+      for (int fd : comm->peers)
+        if (!sendAll(fd, values.data(), bytes))
+          std::abort();
+    } else if (!sendAll(comm->peers[0], values.data(), bytes) ||
+               !receiveAll(comm->peers[0], values.data(), bytes)) {
+      std::abort();
+    }
+    std::memcpy(receive, values.data(), bytes);
+  });
+  return ncclSuccess;
 }
 
 // cuBLASLt.
