@@ -2,10 +2,17 @@
 # GPU checks and benchmarks, in two halves because the GPU machine has no
 # MLIR (docs/gpu.md):
 #   bash scripts/gpu.sh prepare   here: build, then put growc-run (with the
-#                                 non-system libraries it needs) and the PTX
-#                                 artifacts into gpu-kit/
+#                                 non-system libraries it needs), what
+#                                 building the runtime needs that a GPU
+#                                 image may lack (OpenBLAS's headers,
+#                                 GoogleTest) and the PTX artifacts into
+#                                 gpu-kit/
 #   bash scripts/gpu.sh run       on the GPU machine (repository root, gpu-kit
-#                                 carried): each artifact's forward on the GPU
+#                                 carried): builds the runtime there with
+#                                 CMake and runs its unit tests (the CUDA
+#                                 executor on the real GPU included; the
+#                                 carried growc-run is the fallback); then
+#                                 each artifact's forward on the GPU
 #                                 against the PyTorch reference, and its
 #                                 timing; then the grad graph against
 #                                 autograd, a short training run, and the
@@ -46,6 +53,16 @@ prepare)
   # OpenBLAS and its Fortran runtime are not on the GPU image.
   ldd "$build/bin/growc-run" | awk '/openblas|gfortran|quadmath/ {print $3}' |
     while read -r lib; do cp -L "$lib" "$kit/lib/"; done
+  # For building the runtime on the GPU machine: OpenBLAS's headers and
+  # GoogleTest (a relocatable CMake package).
+  cblas_dir=$(sed -n 's/^GROWC_CBLAS_INCLUDE_DIR:PATH=//p' "$build/CMakeCache.txt")
+  mkdir -p "$kit/include"
+  cp "$cblas_dir"/cblas.h "$cblas_dir"/openblas_config.h "$kit/include/"
+  multiarch=lib/x86_64-linux-gnu
+  mkdir -p "$kit/gtest/include" "$kit/gtest/$multiarch/cmake"
+  cp -r /usr/include/gtest /usr/include/gmock "$kit/gtest/include/"
+  cp /usr/$multiarch/libgtest*.a /usr/$multiarch/libgmock*.a "$kit/gtest/$multiarch/"
+  cp -r /usr/$multiarch/cmake/GTest "$kit/gtest/$multiarch/cmake/"
   for entry in "${artifacts[@]}"; do
     read -r name config layers batch seq <<<"$entry"
     "$build/bin/growc" --import-hf-config "$root/$config" --num-layers "$layers" \
@@ -82,6 +99,20 @@ run)
   [[ -x "$kit/bin/growc-run" ]] || { echo "gpu.sh: no $kit; run 'prepare' first" >&2; exit 1; }
   export LD_LIBRARY_PATH="$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   nvidia-smi -L || true
+  # The runtime built here (no MLIR needed) and its unit tests, on the GPU.
+  growc_run="$kit/bin/growc-run"
+  if command -v cmake >/dev/null &&
+    cmake -S "$root/runtime" -B "$kit/build" -DCMAKE_BUILD_TYPE=Release \
+      -DGROWC_OPENBLAS="$kit/lib/libopenblas.so.0" -DGROWC_CBLAS_INCLUDE_DIR="$kit/include" \
+      -DGTest_DIR="$kit/gtest/lib/x86_64-linux-gnu/cmake/GTest" >"$kit/build.log" 2>&1 &&
+    cmake --build "$kit/build" -j "$(nproc)" >>"$kit/build.log" 2>&1; then
+    growc_run="$kit/build/growc-run"
+    echo "gpu.sh: built the runtime on this machine; its unit tests:"
+    (cd "$kit/build" && ctest --output-on-failure -j "$(nproc)" 2>&1 | tail -25) || true
+  else
+    echo "gpu.sh: building the runtime here failed (see $kit/build.log);" \
+      "using the carried growc-run" >&2
+  fi
   results="$kit/results.jsonl"
   : >"$results"
   for entry in "${artifacts[@]}"; do
@@ -91,7 +122,7 @@ run)
       [[ $precision == bf16 ]] && tolerance=1e-2
       python3 "$root/bench/gpu_forward.py" --artifact "$kit/art/$name.$precision.ptx" \
         --config "$root/$config" --layers "$layers" --batch "$batch" --seq "$seq" \
-        --tolerance $tolerance --growc-run "$kit/bin/growc-run" | tee -a "$results" || true
+        --tolerance $tolerance --growc-run "$growc_run" | tee -a "$results" || true
     done
   done
   python3 - "$results" <<'PY'
@@ -122,7 +153,7 @@ PY
       flags+=(--profile "$kit/$name.$precision.profile.json")
       python3 "$root/bench/gpu_train.py" --train "$kit/art/$name.train.$precision.ptx" \
         --config "$root/$config" --layers "$layers" --batch "$batch" --seq "$seq" \
-        --growc-run "$kit/bin/growc-run" "${flags[@]}" | tee -a "$train_results" || true
+        --growc-run "$growc_run" "${flags[@]}" | tee -a "$train_results" || true
     done
   done
   python3 - "$train_results" <<'PY'
@@ -161,7 +192,7 @@ PY
       tolerance=2e-3
       [[ $precision == bf16 ]] && tolerance=2e-2
       metrics="$kit/$variant.loop.$precision.jsonl"
-      if "$kit/bin/growc-run" train "$kit/art/$variant.train.$precision.ptx" \
+      if "$growc_run" train "$kit/art/$variant.train.$precision.ptx" \
         --weights "$kit/art/tiny.w.safetensors" "${loop_flags[@]}" --metrics "$metrics" \
         --out "$kit/$variant.loop.$precision.safetensors"; then
         python3 "$root/bench/compare_loss_curves.py" "$kit/art/tiny.loop.cpu.jsonl" \
