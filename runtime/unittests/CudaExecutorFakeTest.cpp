@@ -36,14 +36,6 @@ using namespace growc::rt::test;
 
 namespace {
 
-TensorView int32View(const std::vector<int32_t> &data, const char *name) {
-  return TensorView{name,
-                    DType::I32,
-                    {kBatch, kSeq},
-                    reinterpret_cast<const uint8_t *>(data.data()),
-                    data.size() * sizeof(int32_t)};
-}
-
 /// The toy training step of the fake's "sgd" kernel: w [5, 4] is the
 /// parameter, loss = Σ w and w's next value w - lr.
 const char *const kTrainPlan = R"({
@@ -77,18 +69,8 @@ const char *const kTrainPlan = R"({
   "steps": [{"op": "kernel", "kernel": 0, "args": [3, 2, 4, 5]}]
 })";
 
-class CudaExecutorFakeTest : public TempDirTest {
+class CudaExecutorFakeTest : public CudaCacheDirTest {
 protected:
-  void SetUp() override {
-    TempDirTest::SetUp();
-    // The algorithm cache goes to the test's directory.
-    ::setenv("GROWC_CACHE_DIR", dir.c_str(), 1);
-  }
-  void TearDown() override {
-    ::unsetenv("GROWC_CACHE_DIR");
-    TempDirTest::TearDown();
-  }
-
   std::unique_ptr<CudaExecutor> create(const std::string &planText,
                                        bool useGraphs = true) {
     writeText("fwd.plan.json", planText);

@@ -23,25 +23,8 @@ using namespace growc::rt::test;
 
 namespace {
 
-TensorView int32View(const std::vector<int32_t> &data, const char *name) {
-  return TensorView{name,
-                    DType::I32,
-                    {kBatch, kSeq},
-                    reinterpret_cast<const uint8_t *>(data.data()),
-                    data.size() * sizeof(int32_t)};
-}
-
-class CudaExecutorGpuTest : public TempDirTest {
+class CudaExecutorGpuTest : public CudaCacheDirTest {
 protected:
-  void SetUp() override {
-    TempDirTest::SetUp();
-    ::setenv("GROWC_CACHE_DIR", dir.c_str(), 1);
-  }
-  void TearDown() override {
-    ::unsetenv("GROWC_CACHE_DIR");
-    TempDirTest::TearDown();
-  }
-
   /// The executor on the real GPU, or nullptr with `skip` set when this
   /// machine has none.
   std::unique_ptr<CudaExecutor> create(const std::string &planText,

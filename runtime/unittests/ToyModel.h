@@ -201,6 +201,30 @@ protected:
   std::string dir;
 };
 
+/// An int32 [batch, seq] view of `data` named `name` (tokens, targets).
+inline TensorView int32View(const std::vector<int32_t> &data,
+                            const char *name) {
+  return TensorView{name,
+                    DType::I32,
+                    {kBatch, kSeq},
+                    reinterpret_cast<const uint8_t *>(data.data()),
+                    data.size() * sizeof(int32_t)};
+}
+
+/// The CUDA executor tests' fixture: the cuBLASLt algorithm cache goes to
+/// the test's directory.
+class CudaCacheDirTest : public TempDirTest {
+protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    ::setenv("GROWC_CACHE_DIR", dir.c_str(), 1);
+  }
+  void TearDown() override {
+    ::unsetenv("GROWC_CACHE_DIR");
+    TempDirTest::TearDown();
+  }
+};
+
 inline const char *const kEmbedLaunch =
     R"("launch": {"grid": [6, 1, 1], "block": [256, 1, 1], "params": [0, 2, 1]},)";
 inline const char *const kAddOneLaunch =
