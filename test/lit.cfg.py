@@ -39,6 +39,21 @@ if shutil.which("nvidia-smi") and subprocess.run(
         ["nvidia-smi", "-L"], capture_output=True).returncode == 0:
     config.available_features.add("gpu")
 
+# `cuda-device`: --device=cuda runs, on the GPU where there is one, else
+# on the fake driver (runtime/unittests/FakeCuda.cpp), whose PTX interpreter
+# runs the artifact's kernels and whose cuBLASLt and NCCL work in host
+# memory (feature `emulated-gpu`). %cuda-env prefixes such a command.
+fake_cuda = getattr(config, "fake_cuda_library", "")
+if "gpu" in config.available_features:
+    config.available_features.add("cuda-device")
+    config.substitutions.append(("%cuda-env", ""))
+elif fake_cuda and os.path.exists(fake_cuda):
+    config.available_features.add("cuda-device")
+    config.available_features.add("emulated-gpu")
+    config.substitutions.append(
+        ("%cuda-env", "env GROWC_LIBCUDA={0} GROWC_LIBCUBLASLT={0} "
+                      "GROWC_LIBNCCL={0}".format(fake_cuda)))
+
 # Headless Chromium and plotly.js (Debian's chromium and python3-plotly), for
 # checking that the HTML analysis reports render every plot.
 chromium = shutil.which("chromium") or shutil.which("chromium-browser")

@@ -71,6 +71,17 @@ StatusOr<std::shared_ptr<Driver>> Driver::load(const std::string &path) {
   return table;
 }
 
+/// The library function a checked call names: "cuLaunchKernel" for the
+/// macro-stringified "cu->cuLaunchKernel(l.fn, ...)", so that messages
+/// stay one readable line.
+static std::string callName(const char *call) {
+  std::string text = call;
+  text = text.substr(0, text.find('('));
+  if (size_t arrow = text.rfind("->"); arrow != std::string::npos)
+    text = text.substr(arrow + 2);
+  return text;
+}
+
 Status Driver::check(CUresult result, const char *call) const {
   if (result == CUDA_SUCCESS)
     return Status::ok();
@@ -87,7 +98,7 @@ Status Driver::check(CUresult result, const char *call) const {
   } else if (!name && result == CUDA_ERROR_NO_DEVICE) {
     name = "CUDA_ERROR_NO_DEVICE";
   }
-  return Status::error(std::string(call) + ": " +
+  return Status::error(callName(call) + ": " +
                        (name ? name : "CUDA error " + std::to_string(result)) +
                        (text ? std::string(" (") + text + ")" : ""));
 }
@@ -128,7 +139,7 @@ Status BlasLt::check(cublasStatus_t status, const char *call) const {
   const char *text =
       cublasLtGetStatusString ? cublasLtGetStatusString(status) : nullptr;
   return Status::error(
-      std::string(call) + ": " +
+      callName(call) + ": " +
       (text ? text : "cuBLAS status " + std::to_string(int(status))));
 }
 
@@ -147,6 +158,6 @@ Status Nccl::check(ncclResult_t result, const char *call) const {
     return Status::ok();
   const char *text = ncclGetErrorString ? ncclGetErrorString(result) : nullptr;
   return Status::error(
-      std::string(call) + ": " +
+      callName(call) + ": " +
       (text ? text : "NCCL error " + std::to_string(int(result))));
 }

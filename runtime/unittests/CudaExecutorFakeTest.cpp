@@ -8,8 +8,10 @@
 // cuBLASLt's column-major convention correctly (against a row-major
 // reference), a training step commits its next values on the device inside
 // the graph and a scoring step does not, readParams and migrateFrom move
-// the state, and profiles time every step. What it cannot check: PTX, real
-// kernels, real cuBLASLt numerics and timings (docs/gpu.md).
+// the state, and profiles time every step. The toy plans' kernels are host
+// functions; growc's real PTX runs on the same fake driver through its PTX
+// interpreter in the lit tests (test/Runtime/gpu*.test). Neither checks
+// real cuBLASLt numerics or timings (docs/gpu.md).
 //
 //===----------------------------------------------------------------------===//
 

@@ -13,10 +13,15 @@
 //   unless it is capturing: then the work is recorded, and a graph launch
 //   runs the recording. A stream that waits for an event recorded during a
 //   capture joins that capture (CUDA's fork into a second stream).
-// - Kernels: "PTX" is not compiled; cuModuleGetFunction knows the kernels
-//   of the executor tests' toy plans by name (ToyModel.h, CudaExecutorTest)
-//   and cuLaunchKernel runs them with the launch's parameters, in the
-//   order the plan's `launch.params` gives.
+// - Kernels: a module whose image is PTX with entry points is parsed and
+//   its kernels run by the PTX interpreter (PtxInterpreter.h): real
+//   growc artifacts run end to end, every access checked against the
+//   allocations, and a fault is sticky, as CUDA_ERROR_ILLEGAL_ADDRESS is:
+//   the next synchronising call returns it (the details go to stderr).
+//   PTX the interpreter cannot run fails to load, with the reason in the
+//   JIT error log. An image without entry points (the executor tests'
+//   toy plans) gets the toy kernels by name (ToyModel.h,
+//   CudaExecutorTest), run on the host with the launch's parameters.
 // - growcFakeEnqueue lets a test's collective put its reduction on a
 //   stream, as NCCL does.
 // - NCCL: ranks in separate processes (each with this library) meet on a
@@ -41,19 +46,29 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include "PtxInterpreter.h"
+
 #include <cstdint>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <functional>
+#include <map>
+#include <memory>
 #include <string>
 #include <vector>
 
 #define FAKE_EXPORT __attribute__((visibility("default")))
 
 struct CUctx_st {};
-struct CUmod_st {};
+struct CUmod_st {
+  /// The parsed PTX; null for an image without entry points.
+  std::unique_ptr<growc::ptx::Module> ptx;
+};
 struct CUfunc_st {
   std::string name;
+  const growc::ptx::Module *module = nullptr;
+  const growc::ptx::Kernel *kernel = nullptr;
   /// CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES: what a launch may ask
   /// for beyond the 48 KiB every kernel has.
   int maxDynamicShared = 48 * 1024;
@@ -81,7 +96,28 @@ struct CUgraphExec_st {
 namespace {
 
 CUctx_st theContext;
-CUmod_st theModule;
+/// The live device allocations, base -> bytes, for checking accesses.
+std::map<uint64_t, uint64_t> allocations;
+/// A kernel's fault, returned by every synchronising call from then on.
+CUresult stickyError = CUDA_SUCCESS;
+
+/// The allocation that holds `address`.
+bool findAllocation(uint64_t address, uint64_t &base, uint64_t &size) {
+  auto it = allocations.upper_bound(address);
+  if (it == allocations.begin())
+    return false;
+  --it;
+  if (address >= it->first + it->second)
+    return false;
+  base = it->first;
+  size = it->second;
+  return true;
+}
+
+bool isAllocated(uint64_t address, uint64_t bytes) {
+  uint64_t base, size;
+  return findAllocation(address, base, size) && address + bytes <= base + size;
+}
 /// Advances with every piece of work, so events measure "time".
 uint64_t ticks = 0;
 
@@ -193,12 +229,30 @@ FAKE_EXPORT CUresult cuDriverGetVersion(int *version) {
   *version = 13000;
   return CUDA_SUCCESS;
 }
-FAKE_EXPORT CUresult cuGetErrorName(CUresult, const char **name) {
-  *name = "CUDA_ERROR_FAKE";
+FAKE_EXPORT CUresult cuGetErrorName(CUresult error, const char **name) {
+  switch (error) {
+  case CUDA_ERROR_ILLEGAL_ADDRESS:
+    *name = "CUDA_ERROR_ILLEGAL_ADDRESS";
+    break;
+  case CUDA_ERROR_INVALID_PTX:
+    *name = "CUDA_ERROR_INVALID_PTX";
+    break;
+  case CUDA_ERROR_INVALID_VALUE:
+    *name = "CUDA_ERROR_INVALID_VALUE";
+    break;
+  case CUDA_ERROR_NOT_FOUND:
+    *name = "CUDA_ERROR_NOT_FOUND";
+    break;
+  default:
+    *name = "CUDA_ERROR_FAKE";
+  }
   return CUDA_SUCCESS;
 }
-FAKE_EXPORT CUresult cuGetErrorString(CUresult, const char **text) {
-  *text = "an error of the fake driver";
+FAKE_EXPORT CUresult cuGetErrorString(CUresult error, const char **text) {
+  *text = error == CUDA_ERROR_ILLEGAL_ADDRESS
+              ? "a kernel or GEMM accessed memory outside the allocations "
+                "(details above)"
+              : "an error of the fake driver";
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuDeviceGetCount(int *count) {
@@ -231,15 +285,46 @@ FAKE_EXPORT CUresult cuDevicePrimaryCtxRelease(CUdevice) {
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuCtxSetCurrent(CUcontext) { return CUDA_SUCCESS; }
-FAKE_EXPORT CUresult cuModuleLoadDataEx(CUmodule *module, const void *,
-                                        unsigned int, CUjit_option *, void **) {
-  *module = &theModule;
+FAKE_EXPORT CUresult cuModuleLoadDataEx(CUmodule *module, const void *image,
+                                        unsigned int count,
+                                        CUjit_option *options, void **values) {
+  std::string text = static_cast<const char *>(image);
+  auto loaded = std::make_unique<CUmod_st>();
+  if (text.find(".entry") != std::string::npos) {
+    std::string error;
+    loaded->ptx = growc::ptx::Module::parse(text, error);
+    if (!loaded->ptx) {
+      // As the JIT does: the reason in the error log buffer.
+      char *log = nullptr;
+      size_t size = 0;
+      for (unsigned i = 0; i < count; ++i) {
+        if (options[i] == CU_JIT_ERROR_LOG_BUFFER)
+          log = static_cast<char *>(values[i]);
+        if (options[i] == CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES)
+          size = size_t(reinterpret_cast<uintptr_t>(values[i]));
+      }
+      if (log && size)
+        std::snprintf(log, size, "fake driver: %s", error.c_str());
+      return CUDA_ERROR_INVALID_PTX;
+    }
+  }
+  *module = loaded.release();
   return CUDA_SUCCESS;
 }
-FAKE_EXPORT CUresult cuModuleUnload(CUmodule) { return CUDA_SUCCESS; }
-FAKE_EXPORT CUresult cuModuleGetFunction(CUfunction *function, CUmodule,
+FAKE_EXPORT CUresult cuModuleUnload(CUmodule module) {
+  delete module;
+  return CUDA_SUCCESS;
+}
+FAKE_EXPORT CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
                                          const char *name) {
   std::string known = name;
+  if (module->ptx) {
+    const growc::ptx::Kernel *kernel = module->ptx->find(known);
+    if (!kernel)
+      return CUDA_ERROR_NOT_FOUND;
+    *function = new CUfunc_st{known, module->ptx.get(), kernel};
+    return CUDA_SUCCESS;
+  }
   if (known != "embed" && known != "add_one" && known != "sgd" &&
       known != "tokgrad" && known != "sgd_g")
     return CUDA_ERROR_NOT_FOUND;
@@ -260,9 +345,11 @@ FAKE_EXPORT CUresult cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
   if (!memory)
     return CUDA_ERROR_OUT_OF_MEMORY;
   *pointer = reinterpret_cast<CUdeviceptr>(memory);
+  allocations[uint64_t(*pointer)] = bytes;
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuMemFree(CUdeviceptr pointer) {
+  allocations.erase(uint64_t(pointer));
   std::free(reinterpret_cast<void *>(pointer));
   return CUDA_SUCCESS;
 }
@@ -273,7 +360,7 @@ FAKE_EXPORT CUresult cuMemcpyHtoD(CUdeviceptr to, const void *from,
 }
 FAKE_EXPORT CUresult cuMemcpyDtoH(void *to, CUdeviceptr from, size_t bytes) {
   std::memcpy(to, reinterpret_cast<void *>(from), bytes);
-  return CUDA_SUCCESS;
+  return stickyError;
 }
 FAKE_EXPORT CUresult cuMemcpyHtoDAsync(CUdeviceptr to, const void *from,
                                        size_t bytes, CUstream stream) {
@@ -312,7 +399,7 @@ FAKE_EXPORT CUresult cuStreamDestroy(CUstream stream) {
 FAKE_EXPORT CUresult cuStreamSynchronize(CUstream stream) {
   // Synchronising a capturing stream is an error in CUDA too.
   return stream && stream->capturing ? CUDA_ERROR_STREAM_CAPTURE_UNSUPPORTED
-                                     : CUDA_SUCCESS;
+                                     : stickyError;
 }
 FAKE_EXPORT CUresult cuStreamWaitEvent(CUstream stream, CUevent event,
                                        unsigned int) {
@@ -363,15 +450,48 @@ FAKE_EXPORT CUresult cuGraphExecDestroy(CUgraphExec exec) {
   delete exec;
   return CUDA_SUCCESS;
 }
-FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int, unsigned int,
-                                    unsigned int, unsigned int, unsigned int,
-                                    unsigned int, unsigned int sharedMemBytes,
+FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridX,
+                                    unsigned int gridY, unsigned int gridZ,
+                                    unsigned int blockX, unsigned int blockY,
+                                    unsigned int blockZ,
+                                    unsigned int sharedMemBytes,
                                     CUstream stream, void **params, void **) {
   // As on a GPU: more dynamic shared memory than the kernel opted in to
   // is an invalid launch.
   if (int64_t(sharedMemBytes) > f->maxDynamicShared)
     return CUDA_ERROR_INVALID_VALUE;
-  // The parameters' values now: a graph keeps what was launched.
+  if (stickyError != CUDA_SUCCESS)
+    return stickyError;
+  if (f->kernel) {
+    // The parameters' bytes now, as the kernel declares them: a graph
+    // keeps what was launched.
+    growc::ptx::Launch launch;
+    launch.grid[0] = gridX, launch.grid[1] = gridY, launch.grid[2] = gridZ;
+    launch.block[0] = blockX, launch.block[1] = blockY,
+    launch.block[2] = blockZ;
+    launch.dynamicShared = sharedMemBytes;
+    std::vector<unsigned> sizes = growc::ptx::Module::paramSizes(*f->kernel);
+    for (size_t i = 0; i < sizes.size(); ++i) {
+      size_t offset =
+          (launch.params.size() + sizes[i] - 1) / sizes[i] * sizes[i];
+      launch.params.resize(offset + sizes[i]);
+      std::memcpy(launch.params.data() + offset, params[i], sizes[i]);
+    }
+    const growc::ptx::Module *module = f->module;
+    const growc::ptx::Kernel *kernel = f->kernel;
+    enqueue(stream, [=] {
+      if (stickyError != CUDA_SUCCESS)
+        return;
+      std::string error =
+          growc::ptx::run(*module, *kernel, launch, findAllocation);
+      if (!error.empty()) {
+        std::fprintf(stderr, "fake driver: %s\n", error.c_str());
+        stickyError = CUDA_ERROR_ILLEGAL_ADDRESS;
+      }
+    });
+    return CUDA_SUCCESS;
+  }
+  // The toy kernels' parameters' values now.
   size_t count = f->name == "embed"     ? 3
                  : f->name == "add_one" ? 2
                  : f->name == "tokgrad" ? 2
@@ -396,7 +516,7 @@ FAKE_EXPORT CUresult cuEventRecord(CUevent event, CUstream stream) {
   enqueue(stream, [=] { event->tick = ticks; });
   return CUDA_SUCCESS;
 }
-FAKE_EXPORT CUresult cuEventSynchronize(CUevent) { return CUDA_SUCCESS; }
+FAKE_EXPORT CUresult cuEventSynchronize(CUevent) { return stickyError; }
 FAKE_EXPORT CUresult cuEventElapsedTime(float *ms, CUevent start, CUevent end) {
   // A microsecond per piece of work in between.
   *ms = float(end->tick - start->tick) * 1e-3f;
@@ -659,7 +779,28 @@ FAKE_EXPORT cublasStatus_t cublasLtMatmul(
     return CUBLAS_STATUS_INVALID_VALUE;
   float alphaValue = *static_cast<const float *>(alpha),
         betaValue = *static_cast<const float *>(beta);
+  // The bytes a column-major matrix spans.
+  auto span = [](const Layout &l) {
+    return (l.cols - 1) * uint64_t(l.ld) * (l.type == CUDA_R_32F ? 4 : 2) +
+           l.rows * (l.type == CUDA_R_32F ? 4 : 2);
+  };
   enqueue(reinterpret_cast<CUstream>(stream), [=] {
+    if (stickyError != CUDA_SUCCESS)
+      return;
+    // A GEMM outside the allocations faults on a GPU too.
+    auto outside = [&](const void *x, const Layout &l) {
+      return !isAllocated(reinterpret_cast<uint64_t>(x), span(l));
+    };
+    if (outside(a, la) || outside(b, lb) || outside(d, ld) ||
+        (betaValue != 0 && outside(c, lc))) {
+      std::fprintf(stderr,
+                   "fake cuBLASLt: a %llux%llux%llu GEMM reads or "
+                   "writes outside the allocations\n",
+                   (unsigned long long)m, (unsigned long long)n,
+                   (unsigned long long)k);
+      stickyError = CUDA_ERROR_ILLEGAL_ADDRESS;
+      return;
+    }
     // Row by row into a temporary: C may be D.
     std::vector<float> out(m * n);
     for (uint64_t i = 0; i < m; ++i)

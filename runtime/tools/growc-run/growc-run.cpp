@@ -421,6 +421,14 @@ int runForwardOnGpu(Plan plan, const ForwardOptions &opts) {
     return fail(tokens.status());
   const TensorView *targets =
       exec.plan().findInput("targets") ? tokensFile->find("targets") : nullptr;
+  // Input problems name the tokens file; a failure on the device after
+  // that is the device's (its message says which call).
+  if (Status status = checkTokens(exec.plan(), **tokens); !status.isOk())
+    return fail(opts.tokens + ": " + status.message());
+  if (targets)
+    if (Status status = checkTargets(exec.plan(), **tokens, *targets);
+        !status.isOk())
+      return fail(opts.tokens + ": " + status.message());
   StatusOr<std::map<std::string, OutputTensor>> outputs =
       Status::error("no forward pass ran");
   double bestMs = 0;
@@ -428,7 +436,7 @@ int runForwardOnGpu(Plan plan, const ForwardOptions &opts) {
     start = Clock::now();
     outputs = exec.forward(**tokens, targets, opts.scalars);
     if (!outputs.isOk())
-      return fail(opts.tokens + ": " + outputs.status().message());
+      return fail(outputs.status());
     double ms = millisecondsSince(start);
     bestMs = i == 0 ? ms : std::min(bestMs, ms);
   }

@@ -1,0 +1,91 @@
+//===- PtxInterpreter.h - Runs PTX kernels on the host, for tests -*- C++
+//-*-===//
+//
+// Test infrastructure, not a product: an interpreter for the subset of PTX
+// that LLVM's NVPTX backend emits for growc's kernels (and nvcc's for the
+// toy kernels), so that the fake driver (FakeCuda.cpp) runs a compiled
+// artifact's real kernels and the CUDA executor can be checked end to end,
+// against PyTorch, on a machine without a GPU.
+//
+// - Parsing rejects what it does not implement (an instruction, a modifier,
+//   an operand form) with the PTX line, so an unsupported kernel is a clear
+//   load error, never a silently wrong result.
+// - Execution: the blocks of a grid one after another; in a block, each
+//   thread runs alone until it reaches a barrier or exits, then the next
+//   (barriers release when every live thread has arrived). That is a valid
+//   schedule for data-race-free kernels that synchronise with bar.sync,
+//   which is what growc emits; warp-synchronous instructions (shfl, vote)
+//   are rejected at load.
+// - Addresses are host addresses: global memory is the fake driver's
+//   allocations, and each block's shared memory and each thread's local
+//   memory are host buffers. Every load and store is checked against its
+//   state space (global: the allocations the caller knows), so an
+//   out-of-bounds access is reported with the kernel, the PTX line, the
+//   thread and the block, like compute-sanitizer.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_RUNTIME_UNITTESTS_PTXINTERPRETER_H
+#define GROWC_RUNTIME_UNITTESTS_PTXINTERPRETER_H
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace growc::ptx {
+
+struct Kernel;
+
+/// A parsed PTX module: its entry points and module-scope variables.
+class Module {
+public:
+  /// Parses `text`; on failure returns null and sets `error` to a message
+  /// that names the line.
+  static std::unique_ptr<Module> parse(const std::string &text,
+                                       std::string &error);
+  ~Module();
+
+  /// The entry point called `name`, or null.
+  const Kernel *find(const std::string &name) const;
+  /// Byte size of each of the kernel's parameters, in order.
+  static std::vector<unsigned> paramSizes(const Kernel &kernel);
+  /// The most threads a block of the kernel may have (.maxntid/.reqntid),
+  /// or 0 where the PTX does not say.
+  static unsigned maxThreads(const Kernel &kernel);
+  /// Static shared memory of the kernel, in bytes.
+  static uint64_t staticShared(const Kernel &kernel);
+
+  /// The module-scope global variable that holds `address`, if any.
+  bool findGlobal(uint64_t address, uint64_t &base, uint64_t &size) const;
+
+  struct Impl;
+
+private:
+  explicit Module(std::unique_ptr<Impl> impl);
+  std::unique_ptr<Impl> impl;
+};
+
+struct Launch {
+  unsigned grid[3] = {1, 1, 1};
+  unsigned block[3] = {1, 1, 1};
+  unsigned dynamicShared = 0;
+  /// The parameters' bytes, packed at the offsets paramSizes implies
+  /// (each aligned to its size).
+  std::vector<uint8_t> params;
+};
+
+/// The global allocation that holds `address` (its base and size), if any.
+using GlobalCheck =
+    std::function<bool(uint64_t address, uint64_t &base, uint64_t &size)>;
+
+/// Runs `kernel` over the grid. Returns an empty string, or what went
+/// wrong (an out-of-bounds access, a barrier that can never release, a
+/// launch the kernel does not allow).
+std::string run(const Module &module, const Kernel &kernel,
+                const Launch &launch, const GlobalCheck &isGlobal);
+
+} // namespace growc::ptx
+
+#endif // GROWC_RUNTIME_UNITTESTS_PTXINTERPRETER_H
