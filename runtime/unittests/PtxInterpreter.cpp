@@ -41,6 +41,7 @@ enum class Ty : uint8_t {
   S32,
   S64,
   BF16,
+  BF16X2,
   F32,
   F64,
   Pred
@@ -57,6 +58,7 @@ unsigned bitsOf(Ty t) {
   case Ty::S16:
   case Ty::BF16:
     return 16;
+  case Ty::BF16X2:
   case Ty::B32:
   case Ty::U32:
   case Ty::S32:
@@ -81,12 +83,12 @@ bool isFloat(Ty t) { return t == Ty::F32 || t == Ty::F64 || t == Ty::BF16; }
 
 Ty parseType(const std::string &s) {
   static const std::unordered_map<std::string, Ty> types = {
-      {"b8", Ty::B8},     {"b16", Ty::B16}, {"b32", Ty::B32},
-      {"b64", Ty::B64},   {"u8", Ty::U8},   {"u16", Ty::U16},
-      {"u32", Ty::U32},   {"u64", Ty::U64}, {"s8", Ty::S8},
-      {"s16", Ty::S16},   {"s32", Ty::S32}, {"s64", Ty::S64},
-      {"bf16", Ty::BF16}, {"f32", Ty::F32}, {"f64", Ty::F64},
-      {"pred", Ty::Pred}};
+      {"b8", Ty::B8},     {"b16", Ty::B16},       {"b32", Ty::B32},
+      {"b64", Ty::B64},   {"u8", Ty::U8},         {"u16", Ty::U16},
+      {"u32", Ty::U32},   {"u64", Ty::U64},       {"s8", Ty::S8},
+      {"s16", Ty::S16},   {"s32", Ty::S32},       {"s64", Ty::S64},
+      {"bf16", Ty::BF16}, {"bf16x2", Ty::BF16X2}, {"f32", Ty::F32},
+      {"f64", Ty::F64},   {"pred", Ty::Pred}};
   auto it = types.find(s);
   return it == types.end() ? Ty::None : it->second;
 }
@@ -132,7 +134,11 @@ enum class Op : uint8_t {
   Bra,
   Ret,
   Bar,
-  Nop
+  Nop,
+  // Warp-collective: every lane of the warp takes part at once.
+  Shfl,
+  Mma,
+  Ldmatrix
 };
 
 enum class Space : uint8_t { Generic, Global, Shared, Local, Param, Const };
@@ -209,7 +215,12 @@ struct Inst {
   int32_t guard = -1;
   bool guardNegated = false;
   uint8_t count = 0;
-  Operand ops[4];
+  Operand ops[5];
+  /// shfl: the mode (0 up, 1 down, 2 bfly, 3 idx) and its `|p` predicate;
+  /// ldmatrix: how many 8x8 matrices, and whether transposed.
+  uint8_t mode = 0, matrices = 1;
+  bool transposed = false;
+  int32_t predicate = -1;
   int32_t target = -1;
   int line = 0;
 };
@@ -812,9 +823,21 @@ private:
       k.code.push_back(in);
       return true;
     }
-    if (parts.size() > 4) {
+    if (parts.size() > 5) {
       error = "too many operands in '" + text + "'";
       return false;
+    }
+    if (in.op == Op::Shfl && !parts.empty()) {
+      // `d|p`: the destination and whether the source lane was in range.
+      if (size_t bar = parts[0].find('|'); bar != std::string::npos) {
+        auto it = registers.find(trim(parts[0].substr(bar + 1)));
+        if (it == registers.end()) {
+          error = "unknown predicate in '" + parts[0] + "'";
+          return false;
+        }
+        in.predicate = it->second;
+        parts[0] = trim(parts[0].substr(0, bar));
+      }
     }
     in.count = uint8_t(parts.size());
     for (size_t i = 0; i < parts.size(); ++i)
@@ -844,21 +867,22 @@ private:
     }
     parts.push_back(cur);
     static const std::unordered_map<std::string, Op> ops = {
-        {"add", Op::Add},    {"sub", Op::Sub},     {"mul", Op::Mul},
-        {"mad", Op::Mad},    {"madc", Op::Madc},   {"fma", Op::Fma},
-        {"div", Op::Div},    {"rem", Op::Rem},     {"rcp", Op::Rcp},
-        {"sqrt", Op::Sqrt},  {"rsqrt", Op::Rsqrt}, {"ex2", Op::Ex2},
-        {"lg2", Op::Lg2},    {"sin", Op::Sin},     {"cos", Op::Cos},
-        {"tanh", Op::Tanh},  {"neg", Op::Neg},     {"abs", Op::Abs},
-        {"min", Op::Min},    {"max", Op::Max},     {"and", Op::And},
-        {"or", Op::Or},      {"xor", Op::Xor},     {"not", Op::Not},
-        {"shl", Op::Shl},    {"shr", Op::Shr},     {"shf", Op::Shf},
-        {"bfe", Op::Bfe},    {"popc", Op::Popc},   {"clz", Op::Clz},
-        {"setp", Op::Setp},  {"selp", Op::Selp},   {"mov", Op::Mov},
-        {"cvt", Op::Cvt},    {"cvta", Op::Cvta},   {"ld", Op::Ld},
-        {"st", Op::St},      {"bra", Op::Bra},     {"ret", Op::Ret},
-        {"exit", Op::Ret},   {"bar", Op::Bar},     {"barrier", Op::Bar},
-        {"membar", Op::Nop}, {"fence", Op::Nop}};
+        {"add", Op::Add},    {"sub", Op::Sub},          {"mul", Op::Mul},
+        {"mad", Op::Mad},    {"madc", Op::Madc},        {"fma", Op::Fma},
+        {"div", Op::Div},    {"rem", Op::Rem},          {"rcp", Op::Rcp},
+        {"sqrt", Op::Sqrt},  {"rsqrt", Op::Rsqrt},      {"ex2", Op::Ex2},
+        {"lg2", Op::Lg2},    {"sin", Op::Sin},          {"cos", Op::Cos},
+        {"tanh", Op::Tanh},  {"neg", Op::Neg},          {"abs", Op::Abs},
+        {"min", Op::Min},    {"max", Op::Max},          {"and", Op::And},
+        {"or", Op::Or},      {"xor", Op::Xor},          {"not", Op::Not},
+        {"shl", Op::Shl},    {"shr", Op::Shr},          {"shf", Op::Shf},
+        {"bfe", Op::Bfe},    {"popc", Op::Popc},        {"clz", Op::Clz},
+        {"setp", Op::Setp},  {"selp", Op::Selp},        {"mov", Op::Mov},
+        {"cvt", Op::Cvt},    {"cvta", Op::Cvta},        {"ld", Op::Ld},
+        {"st", Op::St},      {"bra", Op::Bra},          {"ret", Op::Ret},
+        {"exit", Op::Ret},   {"bar", Op::Bar},          {"barrier", Op::Bar},
+        {"membar", Op::Nop}, {"fence", Op::Nop},        {"shfl", Op::Shfl},
+        {"mma", Op::Mma},    {"ldmatrix", Op::Ldmatrix}};
     auto it = ops.find(parts[0]);
     if (it == ops.end())
       return false;
@@ -938,6 +962,20 @@ private:
                 m == "relaxed") &&
                (in.op == Op::Ld || in.op == Op::St))
         continue;
+      else if (in.op == Op::Shfl &&
+               (m == "up" || m == "down" || m == "bfly" || m == "idx"))
+        in.mode = m == "up" ? 0 : m == "down" ? 1 : m == "bfly" ? 2 : 3;
+      else if ((m == "sync" || m == "aligned") &&
+               (in.op == Op::Shfl || in.op == Op::Mma || in.op == Op::Ldmatrix))
+        continue;
+      else if (in.op == Op::Mma &&
+               (m == "m16n8k16" || m == "row" || m == "col"))
+        continue;
+      else if (in.op == Op::Ldmatrix &&
+               (m == "m8n8" || m == "x1" || m == "x2" || m == "x4"))
+        in.matrices = m == "x4" ? 4 : m == "x2" ? 2 : 1;
+      else if (in.op == Op::Ldmatrix && m == "trans")
+        in.transposed = true;
       else if (m == "to" && in.op == Op::Cvta)
         continue;
       else if (m == "uni" && in.op == Op::Bra)
@@ -952,6 +990,22 @@ private:
         error = "modifier '" + m + "'";
         return false;
       }
+    }
+    if (in.op == Op::Mma) {
+      // The one shape growc's kernels use: bf16 inputs, f32 accumulators.
+      if (types.size() != 4 || types[0] != Ty::F32 || types[1] != Ty::BF16 ||
+          types[2] != Ty::BF16 || types[3] != Ty::F32 ||
+          opcode.find(".m16n8k16.row.col.") == std::string::npos) {
+        error = "only mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32";
+        return false;
+      }
+      in.type = Ty::F32;
+      return true;
+    }
+    if (in.op == Op::Ldmatrix && (opcode.find(".m8n8.") == std::string::npos ||
+                                  (in.space != Space::Shared))) {
+      error = "only ldmatrix.sync.aligned.m8n8 from shared memory";
+      return false;
     }
     if (in.op == Op::Cvt) {
       if (types.size() != 2) {
@@ -979,6 +1033,11 @@ private:
     if (in.type == Ty::BF16 && in.op != Op::Cvt && in.op != Op::Ld &&
         in.op != Op::St && in.op != Op::Mov) {
       error = "bf16 arithmetic";
+      return false;
+    }
+    if (in.type == Ty::BF16X2 &&
+        !(in.op == Op::Mov || (in.op == Op::Cvt && in.type2 == Ty::F32))) {
+      error = "bf16x2 other than cvt from f32 or mov";
       return false;
     }
     if (in.type2 == Ty::BF16 && in.type != Ty::F32) {
@@ -1189,7 +1248,7 @@ struct Thread {
   uint64_t local;
   uint32_t pc = 0;
   bool carry = false;
-  enum : uint8_t { Running, Waiting, Done } state = Running;
+  enum : uint8_t { Running, Waiting, AtCollective, Done } state = Running;
   unsigned tid[3];
   int32_t index = 0; // in the block
 };
@@ -1256,25 +1315,195 @@ private:
       t.index = int32_t(i);
     }
     unsigned live = threads;
-    // Each pass runs every live thread to the barrier or its end; then
-    // the barrier releases.
-    while (live) {
-      ++epoch;
+    ++epoch;
+    auto where = [&](const Thread &t) {
+      return " (thread " + std::to_string(t.tid[0]) + "," +
+             std::to_string(t.tid[1]) + "," + std::to_string(t.tid[2]) +
+             " of block " + std::to_string(ctaid[0]) + "," +
+             std::to_string(ctaid[1]) + "," + std::to_string(ctaid[2]) + ")";
+    };
+    // Each pass runs every running thread to a barrier, a warp-collective
+    // instruction or its end. Then warps whose lanes all wait at the same
+    // collective run it and go on; when nothing can go on, every live
+    // thread waits at the barrier, which releases.
+    for (;;) {
       for (unsigned i = 0; i < threads; ++i) {
         Thread &t = pool[i];
-        if (t.state == Thread::Done)
+        if (t.state != Thread::Running)
           continue;
-        t.state = Thread::Running;
         if (std::string e = step(t); !e.empty())
-          return e + " (thread " + std::to_string(t.tid[0]) + "," +
-                 std::to_string(t.tid[1]) + "," + std::to_string(t.tid[2]) +
-                 " of block " + std::to_string(ctaid[0]) + "," +
-                 std::to_string(ctaid[1]) + "," + std::to_string(ctaid[2]) +
-                 ")";
+          return e + where(t);
         if (t.state == Thread::Done)
           --live;
       }
+      bool resumed = false;
+      for (unsigned first = 0; first < threads; first += 32) {
+        unsigned end = std::min(threads, first + 32);
+        bool any = false, all = true;
+        for (unsigned i = first; i < end; ++i) {
+          if (pool[i].state == Thread::AtCollective)
+            any = true;
+          else if (pool[i].state != Thread::Done)
+            all = false;
+        }
+        if (!any || !all)
+          continue;
+        if (std::string e = collective(first, end); !e.empty())
+          return e + where(pool[first]);
+        resumed = true;
+      }
+      if (resumed)
+        continue;
+      if (live == 0)
+        return "";
+      for (unsigned i = 0; i < threads; ++i)
+        if (pool[i].state == Thread::AtCollective)
+          return "kernel '" + k.name + "', PTX line " +
+                 std::to_string(k.code[pool[i].pc].line) +
+                 ": a warp-collective instruction that not every lane of "
+                 "the warp reached (the others wait at a barrier)" +
+                 where(pool[i]);
+      ++epoch;
+      for (unsigned i = 0; i < threads; ++i)
+        if (pool[i].state == Thread::Waiting)
+          pool[i].state = Thread::Running;
     }
+  }
+
+  static float bf16ToFloat(uint64_t bits) {
+    return asF32((bits & 0xffff) << 16);
+  }
+
+  /// Runs the collective instruction the lanes [first, end) of a warp wait
+  /// at, as the PTX ISA defines it for the whole warp, and resumes them.
+  std::string collective(unsigned first, unsigned end) {
+    const Inst &in = k.code[pool[first].pc];
+    std::vector<Thread *> lanes(32, nullptr);
+    for (unsigned i = first; i < end; ++i) {
+      if (pool[i].state != Thread::AtCollective)
+        continue;
+      if (&k.code[pool[i].pc] != &in)
+        return "kernel '" + k.name + "', PTX line " + std::to_string(in.line) +
+               ": the lanes of a warp wait at different collective "
+               "instructions (lines " +
+               std::to_string(in.line) + " and " +
+               std::to_string(k.code[pool[i].pc].line) + ")";
+      lanes[i - first] = &pool[i];
+    }
+    auto fail = [&](const std::string &why) {
+      return "kernel '" + k.name + "', PTX line " + std::to_string(in.line) +
+             ": " + why;
+    };
+    bool whole = std::all_of(lanes.begin(), lanes.end(),
+                             [](Thread *t) { return t != nullptr; });
+    if (in.op == Op::Shfl) {
+      uint32_t values[32] = {};
+      for (unsigned l = 0; l < 32; ++l)
+        if (lanes[l])
+          values[l] = uint32_t(value(in.ops[1], *lanes[l]));
+      for (unsigned lane = 0; lane < 32; ++lane) {
+        Thread *t = lanes[lane];
+        if (!t)
+          continue;
+        uint32_t b = uint32_t(value(in.ops[2], *t)) & 31;
+        uint32_t c = uint32_t(value(in.ops[3], *t));
+        uint32_t clamp = c & 31, segmask = (c >> 8) & 31;
+        uint32_t maxLane = (lane & segmask) | (clamp & ~segmask);
+        uint32_t minLane = lane & segmask;
+        int32_t j;
+        bool inRange;
+        switch (in.mode) {
+        case 0: // up
+          j = int32_t(lane) - int32_t(b);
+          inRange = j >= int32_t(maxLane);
+          break;
+        case 1: // down
+          j = int32_t(lane + b);
+          inRange = j <= int32_t(maxLane);
+          break;
+        case 2: // bfly
+          j = int32_t(lane ^ b);
+          inRange = j <= int32_t(maxLane);
+          break;
+        default: // idx
+          j = int32_t(minLane | (b & ~segmask));
+          inRange = j <= int32_t(maxLane);
+          break;
+        }
+        if (!inRange)
+          j = int32_t(lane);
+        if (!lanes[j])
+          return fail("shfl reads lane " + std::to_string(j) +
+                      ", which is not taking part");
+        write(*t, in.ops[0], values[j], Ty::B32);
+        if (in.predicate >= 0)
+          t->regs[in.predicate] = inRange;
+      }
+    } else if (in.op == Op::Mma) {
+      if (!whole)
+        return fail("mma.sync needs all 32 lanes of the warp");
+      // Fragments of m16n8k16 with bf16 A (row-major) and B (column-major),
+      // f32 C/D (PTX ISA, "Matrix Fragments for mma.m16n8k16"): lane l
+      // has group g = l / 4 and index q = l % 4 in it.
+      double a[16][16], b[16][8], c[16][8];
+      for (unsigned l = 0; l < 32; ++l) {
+        const Thread &t = *lanes[l];
+        unsigned g = l / 4, q = l % 4;
+        for (unsigned i = 0; i < 8; ++i) {
+          uint64_t reg = t.regs[in.ops[1].regs[i / 2]] >> (16 * (i % 2));
+          unsigned row = g + ((i / 2) % 2) * 8,
+                   col = 2 * q + i % 2 + (i / 4) * 8;
+          a[row][col] = bf16ToFloat(reg);
+        }
+        for (unsigned i = 0; i < 4; ++i) {
+          uint64_t reg = t.regs[in.ops[2].regs[i / 2]] >> (16 * (i % 2));
+          b[2 * q + i % 2 + (i / 2) * 8][g] = bf16ToFloat(reg);
+          c[g + (i / 2) * 8][2 * q + i % 2] = asF32(t.regs[in.ops[3].regs[i]]);
+        }
+      }
+      for (unsigned l = 0; l < 32; ++l) {
+        unsigned g = l / 4, q = l % 4;
+        for (unsigned i = 0; i < 4; ++i) {
+          unsigned row = g + (i / 2) * 8, col = 2 * q + i % 2;
+          double sum = c[row][col];
+          for (unsigned kk = 0; kk < 16; ++kk)
+            sum += a[row][kk] * b[kk][col];
+          lanes[l]->regs[in.ops[0].regs[i]] = ofF32(float(sum));
+        }
+      }
+    } else { // ldmatrix
+      if (!whole)
+        return fail("ldmatrix needs all 32 lanes of the warp");
+      // Matrix m's row r is at the address lane 8m + r gives; each row is
+      // eight b16.
+      uint16_t m[4][8][8];
+      for (unsigned mat = 0; mat < in.matrices; ++mat)
+        for (unsigned r = 0; r < 8; ++r) {
+          Thread &t = *lanes[8 * mat + r];
+          uint64_t address = value(in.ops[1], t) + uint64_t(in.ops[1].offset);
+          if (!accessible(Space::Shared, address, 16, t))
+            return fail("out-of-bounds ldmatrix row at lane " +
+                        std::to_string(8 * mat + r));
+          Inst read = in;
+          read.op = Op::Ld;
+          if (std::string race = checkRace(read, t, address, 16); !race.empty())
+            return race;
+          std::memcpy(m[mat][r], reinterpret_cast<void *>(address), 16);
+        }
+      for (unsigned l = 0; l < 32; ++l)
+        for (unsigned mat = 0; mat < in.matrices; ++mat) {
+          unsigned row = l / 4, col = 2 * (l % 4);
+          uint64_t lo = in.transposed ? m[mat][col][row] : m[mat][row][col];
+          uint64_t hi =
+              in.transposed ? m[mat][col + 1][row] : m[mat][row][col + 1];
+          lanes[l]->regs[in.ops[0].regs[mat]] = lo | hi << 16;
+        }
+    }
+    for (Thread *t : lanes)
+      if (t) {
+        ++t->pc;
+        t->state = Thread::Running;
+      }
     return "";
   }
 
@@ -1785,6 +2014,13 @@ private:
         return "";
       case Op::Nop:
         continue;
+      case Op::Shfl:
+      case Op::Mma:
+      case Op::Ldmatrix:
+        // The warp's lanes meet here; block() runs it for all of them.
+        --t.pc;
+        t.state = Thread::AtCollective;
+        return "";
       case Op::Ld:
       case Op::St: {
         const Operand &m = in.op == Op::Ld ? in.ops[1] : in.ops[0];
@@ -1848,6 +2084,12 @@ private:
         write(t, d, value(in.ops[1], t), in.type);
         continue;
       case Op::Cvt:
+        if (in.type == Ty::BF16X2) { // a into the upper half, b the lower
+          uint64_t hi = toBf16(f32(in, value(in.ops[1], t)), in.rounding);
+          uint64_t lo = toBf16(f32(in, value(in.ops[2], t)), in.rounding);
+          write(t, d, hi << 16 | lo, in.type);
+          continue;
+        }
         write(t, d, convert(in, value(in.ops[1], t)), in.type);
         continue;
       case Op::Setp:

@@ -14,8 +14,11 @@
 //   thread runs alone until it reaches a barrier or exits, then the next
 //   (barriers release when every live thread has arrived). That is a valid
 //   schedule for data-race-free kernels that synchronise with bar.sync,
-//   which is what growc emits; warp-synchronous instructions (shfl, vote)
-//   are rejected at load.
+//   which is what growc emits. Warp-collective instructions (shfl.sync,
+//   ldmatrix, mma.sync m16n8k16 bf16) wait until every lane of the warp
+//   has reached them and then run for the whole warp, with the fragment
+//   layouts of the PTX ISA; others (vote, atomics, wgmma) are rejected at
+//   load.
 // - Addresses are host addresses: global memory is the fake driver's
 //   allocations, and each block's shared memory and each thread's local
 //   memory are host buffers. Every load and store is checked against its

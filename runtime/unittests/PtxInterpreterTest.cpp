@@ -4,7 +4,8 @@
 // growc's GPU artifacts; these tests check it against values worked out by
 // hand from the PTX ISA, not against itself: the rounding and saturation
 // of conversions, funnel shifts, carry chains, bit-field extraction, NaN
-// rules; barriers and (dynamic) shared memory; the bounds checks, the
+// rules; barriers and (dynamic) shared memory; warp shuffles and
+// tensor-core mma with ldmatrix fragments; the bounds checks, the
 // shared-memory race check and the load errors; and nvcc's own PTX for the toy
 // kernels (ToyKernels.cu), where nvcc exists.
 //
@@ -300,20 +301,223 @@ TEST(PtxInterpreterTest, WhatItCannotRunFailsToLoadWithTheLine) {
 {
   .reg .b32 %r<4>;
   mov.u32 %r1, %tid.x;
-  shfl.sync.bfly.b32 %r2, %r1, 1, 31, -1;
+  vote.sync.ballot.b32 %r2, %p1, -1;
   ret;
 }
 )";
   EXPECT_FALSE(Module::parse(ptx, error));
-  EXPECT_EQ(error, "PTX line 8: unsupported instruction 'shfl.sync.bfly.b32'");
+  EXPECT_EQ(error,
+            "PTX line 8: unsupported instruction 'vote.sync.ballot.b32'");
 
   std::string undeclared = ptx;
-  undeclared.replace(undeclared.find("shfl"),
+  undeclared.replace(undeclared.find("vote"),
                      undeclared.find(";", undeclared.find("shfl")) -
                          undeclared.find("shfl"),
                      "add.s32 %r2, %r9, 1");
   EXPECT_FALSE(Module::parse(undeclared, error));
   EXPECT_EQ(error, "PTX line 8: unknown register '%r9'");
+}
+
+// Warp shuffles, two warps of 32: each lane offers 10 * its thread index.
+const char *kShuffle = R"(
+.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry shuffle(.param .u64 out)
+{
+  .reg .b32 %r<16>;
+  .reg .b64 %rd<8>;
+  .reg .pred %p<4>;
+  ld.param.u64 %rd1, [out];
+  mov.u32 %r1, %tid.x;
+  mul.lo.s32 %r2, %r1, 10;
+  shfl.sync.bfly.b32 %r3, %r2, 1, 31, -1;
+  shfl.sync.idx.b32 %r4, %r2, 5, 31, -1;
+  shfl.sync.down.b32 %r5|%p1, %r2, 1, 31, -1;
+  selp.b32 %r6, 1, 0, %p1;
+  shfl.sync.up.b32 %r7|%p2, %r2, 1, 0, -1;
+  selp.b32 %r8, 1, 0, %p2;
+  mul.wide.u32 %rd2, %r1, 24;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.b32 [%rd3], %r3;
+  st.global.b32 [%rd3+4], %r4;
+  st.global.b32 [%rd3+8], %r5;
+  st.global.b32 [%rd3+12], %r6;
+  st.global.b32 [%rd3+16], %r7;
+  st.global.b32 [%rd3+20], %r8;
+  ret;
+}
+)";
+
+TEST(PtxInterpreterTest, ShufflesFollowTheIsaPerWarp) {
+  std::string error;
+  std::unique_ptr<Module> module = Module::parse(kShuffle, error);
+  ASSERT_TRUE(module) << error;
+  std::vector<uint8_t> out(64 * 24, 0);
+  Memory memory{{&out}};
+  Launch launch;
+  launch.block[0] = 64;
+  addPointer(launch, out.data());
+  ASSERT_EQ(growc::ptx::run(*module, *module->find("shuffle"), launch,
+                            memory.check()),
+            "");
+  for (uint32_t t = 0; t < 64; ++t) {
+    uint32_t lane = t % 32, warp = t - lane;
+    EXPECT_EQ(word(out, 6 * t), (t ^ 1) * 10) << t;        // butterfly
+    EXPECT_EQ(word(out, 6 * t + 1), (warp + 5) * 10) << t; // lane 5
+    // down by 1 within [0, 31]: the last lane keeps its own value.
+    EXPECT_EQ(word(out, 6 * t + 2), lane < 31 ? (t + 1) * 10 : t * 10) << t;
+    EXPECT_EQ(word(out, 6 * t + 3), lane < 31 ? 1u : 0u) << t;
+    // up by 1: the first lane keeps its own.
+    EXPECT_EQ(word(out, 6 * t + 4), lane > 0 ? (t - 1) * 10 : t * 10) << t;
+    EXPECT_EQ(word(out, 6 * t + 5), lane > 0 ? 1u : 0u) << t;
+  }
+}
+
+// One warp: D = A * B + C with m16n8k16 (bf16 in, f32 accumulators),
+// A's fragments from ldmatrix.x4 of a row-major 16x16 tile, B's from
+// ldmatrix.x2 of B transposed (8x16, as mma's "col" layout wants) and,
+// again, from ldmatrix.x2.trans of B row-major (16x8): the recipe of
+// CUTLASS and FlashAttention-2. Both products must equal the host's.
+const char *kMma = R"(
+.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry mma(.param .u64 pA, .param .u64 pBt, .param .u64 pB,
+                    .param .u64 pC, .param .u64 pD1, .param .u64 pD2)
+.reqntid 32, 1, 1
+{
+  .reg .b32 %r<64>;
+  .reg .b64 %rd<32>;
+  .reg .f32 %f<16>;
+  .shared .align 16 .b8 sA[512];
+  .shared .align 16 .b8 sBt[256];
+  .shared .align 16 .b8 sB[256];
+  ld.param.u64 %rd1, [pA];
+  ld.param.u64 %rd2, [pBt];
+  ld.param.u64 %rd3, [pB];
+  ld.param.u64 %rd4, [pC];
+  ld.param.u64 %rd5, [pD1];
+  ld.param.u64 %rd6, [pD2];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd7, %r1, 16;
+  add.s64 %rd8, %rd1, %rd7;
+  ld.global.v4.b32 {%r2, %r3, %r4, %r5}, [%rd8];
+  mov.u64 %rd9, sA;
+  add.s64 %rd10, %rd9, %rd7;
+  st.shared.v4.b32 [%rd10], {%r2, %r3, %r4, %r5};
+  mul.wide.u32 %rd11, %r1, 8;
+  add.s64 %rd12, %rd2, %rd11;
+  ld.global.v2.b32 {%r6, %r7}, [%rd12];
+  mov.u64 %rd13, sBt;
+  add.s64 %rd14, %rd13, %rd11;
+  st.shared.v2.b32 [%rd14], {%r6, %r7};
+  add.s64 %rd15, %rd3, %rd11;
+  ld.global.v2.b32 {%r8, %r9}, [%rd15];
+  mov.u64 %rd16, sB;
+  add.s64 %rd17, %rd16, %rd11;
+  st.shared.v2.b32 [%rd17], {%r8, %r9};
+  bar.sync 0;
+  // A: lane l gives row l % 8 + 8 * ((l / 8) % 2), column 8 * (l / 16).
+  and.b32 %r10, %r1, 7;
+  shr.u32 %r11, %r1, 3;
+  and.b32 %r12, %r11, 1;
+  shl.b32 %r13, %r12, 3;
+  add.s32 %r14, %r10, %r13;
+  shr.u32 %r15, %r1, 4;
+  shl.b32 %r16, %r15, 3;
+  shl.b32 %r17, %r14, 4;
+  add.s32 %r18, %r17, %r16;
+  mul.wide.u32 %rd18, %r18, 2;
+  add.s64 %rd19, %rd9, %rd18;
+  ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%r20, %r21, %r22, %r23}, [%rd19];
+  // B transposed: lane l gives row (n) l % 8, column (k) 8 * ((l / 8) % 2).
+  shl.b32 %r24, %r10, 4;
+  add.s32 %r25, %r24, %r13;
+  mul.wide.u32 %rd20, %r25, 2;
+  add.s64 %rd21, %rd13, %rd20;
+  ldmatrix.sync.aligned.m8n8.x2.shared.b16 {%r26, %r27}, [%rd21];
+  // B row-major, transposed by ldmatrix: lane l gives row (k) l % 16.
+  and.b32 %r28, %r1, 15;
+  mul.wide.u32 %rd22, %r28, 16;
+  add.s64 %rd23, %rd16, %rd22;
+  ldmatrix.sync.aligned.m8n8.x2.trans.shared.b16 {%r29, %r30}, [%rd23];
+  // C and D: lane l holds row l / 4 (and + 8), columns 2 * (l % 4) + 0, 1.
+  shr.u32 %r31, %r1, 2;
+  and.b32 %r32, %r1, 3;
+  shl.b32 %r33, %r31, 3;
+  shl.b32 %r34, %r32, 1;
+  add.s32 %r35, %r33, %r34;
+  mul.wide.u32 %rd24, %r35, 4;
+  add.s64 %rd25, %rd4, %rd24;
+  ld.global.v2.f32 {%f1, %f2}, [%rd25];
+  ld.global.v2.f32 {%f3, %f4}, [%rd25+256];
+  mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%f5, %f6, %f7, %f8}, {%r20, %r21, %r22, %r23}, {%r26, %r27}, {%f1, %f2, %f3, %f4};
+  mma.sync.aligned.m16n8k16.row.col.f32.bf16.bf16.f32 {%f9, %f10, %f11, %f12}, {%r20, %r21, %r22, %r23}, {%r29, %r30}, {%f1, %f2, %f3, %f4};
+  add.s64 %rd26, %rd5, %rd24;
+  st.global.v2.f32 [%rd26], {%f5, %f6};
+  st.global.v2.f32 [%rd26+256], {%f7, %f8};
+  add.s64 %rd27, %rd6, %rd24;
+  st.global.v2.f32 [%rd27], {%f9, %f10};
+  st.global.v2.f32 [%rd27+256], {%f11, %f12};
+  ret;
+}
+)";
+
+uint16_t bf16Bits(float f) {
+  uint32_t bits;
+  std::memcpy(&bits, &f, 4);
+  return uint16_t(bits >> 16); // values chosen to be exact in bf16
+}
+
+TEST(PtxInterpreterTest, TensorCoreMmaWithLdmatrixFragments) {
+  std::string error;
+  std::unique_ptr<Module> module = Module::parse(kMma, error);
+  ASSERT_TRUE(module) << error;
+  // Small integers and halves: exact in bf16, sums exact in f32.
+  float a[16][16], b[16][8], c[16][8];
+  for (int i = 0; i < 16; ++i)
+    for (int k = 0; k < 16; ++k)
+      a[i][k] = float((i * 7 + k * 3) % 11 - 5) * 0.5f;
+  for (int k = 0; k < 16; ++k)
+    for (int j = 0; j < 8; ++j)
+      b[k][j] = float((k * 5 + j * 13) % 9 - 4);
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 8; ++j)
+      c[i][j] = float(i * 8 + j) * 0.25f;
+  std::vector<uint8_t> aBytes(512), btBytes(256), bBytes(256), cBytes(512),
+      d1(512, 0), d2(512, 0);
+  for (int i = 0; i < 16; ++i)
+    for (int k = 0; k < 16; ++k) {
+      uint16_t v = bf16Bits(a[i][k]);
+      std::memcpy(aBytes.data() + 2 * (i * 16 + k), &v, 2);
+    }
+  for (int k = 0; k < 16; ++k)
+    for (int j = 0; j < 8; ++j) {
+      uint16_t v = bf16Bits(b[k][j]);
+      std::memcpy(btBytes.data() + 2 * (j * 16 + k), &v, 2);
+      std::memcpy(bBytes.data() + 2 * (k * 8 + j), &v, 2);
+    }
+  std::memcpy(cBytes.data(), c, 512);
+  Memory memory{{&aBytes, &btBytes, &bBytes, &cBytes, &d1, &d2}};
+  Launch launch;
+  launch.block[0] = 32;
+  for (std::vector<uint8_t> *buffer : memory.buffers)
+    addPointer(launch, buffer->data());
+  ASSERT_EQ(
+      growc::ptx::run(*module, *module->find("mma"), launch, memory.check()),
+      "");
+  for (int i = 0; i < 16; ++i)
+    for (int j = 0; j < 8; ++j) {
+      float want = c[i][j];
+      for (int k = 0; k < 16; ++k)
+        want += a[i][k] * b[k][j];
+      float got1, got2;
+      std::memcpy(&got1, d1.data() + 4 * (i * 8 + j), 4);
+      std::memcpy(&got2, d2.data() + 4 * (i * 8 + j), 4);
+      EXPECT_EQ(got1, want) << i << "," << j;
+      EXPECT_EQ(got2, want) << i << "," << j;
+    }
 }
 
 // nvcc's PTX for the executor tests' toy kernels (a different compiler
