@@ -222,9 +222,13 @@ AttentionOp::bufferize(RewriterBase &rewriter,
   if (failed(buffers))
     return failure();
   rewriter.setInsertionPoint(*this);
-  AttentionOp::create(rewriter, getLoc(), TypeRange{}, (*buffers)[0],
-                      (*buffers)[1], (*buffers)[2], (*buffers)[3], getHeads(),
-                      getKvHeads(), getSeqLen(), getKeyBlock());
+  auto onBuffers =
+      AttentionOp::create(rewriter, getLoc(), TypeRange{}, (*buffers)[0],
+                          (*buffers)[1], (*buffers)[2], (*buffers)[3],
+                          getHeads(), getKvHeads(), getSeqLen(), getKeyBlock());
+  // Discardable attributes (growc.library_kernel) say how it runs.
+  for (NamedAttribute attr : (*this)->getDiscardableAttrs())
+    onBuffers->setAttr(attr.getName(), attr.getValue());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, (*buffers)[3]);
   return success();
 }

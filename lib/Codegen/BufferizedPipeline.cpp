@@ -21,9 +21,12 @@ void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
   pm.addPass(createLowerModelToTensors(
       {options.batch, options.seq, options.keyBlock, options.graph,
        options.vocabChunk, options.accumulate}));
-  // On the GPU, attention can instead be GEMMs and row kernels.
+  // On the GPU, attention can instead be GEMMs and row kernels, or the
+  // kernel library's tensor-core FlashAttention.
   if (options.target == CodegenTarget::Nvptx && options.gpuAttention == "gemm")
     pm.addPass(createAttentionToGemms());
+  if (options.target == CodegenTarget::Nvptx && options.gpuAttention == "mma")
+    pm.addPass(createAttentionToTensorCores());
   // Attention is a kernel of its own on both targets; the CPU expands it
   // into tiled tensor loops (one scf.forall its runtime splits over
   // threads), the GPU distributes the op itself (growc-distribute-kernels).

@@ -448,6 +448,42 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
         gemm["compute"] = "F32";
       }
       steps.push_back(std::move(gemm));
+    } else if (auto attention = dyn_cast<growk::AttentionOp>(op)) {
+      // A library kernel's attention (growc-attention-to-tensor-cores): the
+      // runtime launches `symbol` with the four matrices (docs/plan.md).
+      auto symbol =
+          attention->getAttrOfType<StringAttr>("growc.library_kernel");
+      if (!symbol)
+        return fail("an attention left in the host function without a "
+                    "library kernel");
+      SmallVector<Value, 4> operands = {attention.getQ(), attention.getK(),
+                                        attention.getV(), attention.getInit()};
+      auto ids = argBuffers(&op, operands, index);
+      if (!ids)
+        return ids.takeError();
+      for (Value operand : operands)
+        if (!isContiguous(cast<MemRefType>(operand.getType())) ||
+            !cast<MemRefType>(operand.getType()).getElementType().isF32())
+          return fail("an attention operand that is not a contiguous f32 "
+                      "matrix");
+      recordStep(*ids);
+      int64_t rows = cast<MemRefType>(attention.getQ().getType()).getDimSize(0);
+      steps.push_back(
+          json::Object{{"op", "attention"},
+                       {"symbol", symbol.getValue()},
+                       {"q", (*ids)[0]},
+                       {"k", (*ids)[1]},
+                       {"v", (*ids)[2]},
+                       {"o", (*ids)[3]},
+                       {"q_offset", byteOffsetOf(attention.getQ())},
+                       {"k_offset", byteOffsetOf(attention.getK())},
+                       {"v_offset", byteOffsetOf(attention.getV())},
+                       {"o_offset", byteOffsetOf(attention.getInit())},
+                       {"batch", rows / attention.getSeqLen()},
+                       {"seq_len", attention.getSeqLen()},
+                       {"heads", attention.getHeads()},
+                       {"kv_heads", attention.getKvHeads()},
+                       {"head_dim", attention.getHeadDim()}});
     } else if (auto reduce = dyn_cast<growk::AllReduceOp>(op)) {
       // A whole buffer: the step reduces buffers, not views of them.
       auto type = cast<MemRefType>(reduce.getValue().getType());

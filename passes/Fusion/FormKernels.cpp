@@ -33,7 +33,10 @@ constexpr llvm::StringLiteral kOwnKernelAttr = "growc.own_kernel";
 
 /// Ops that end a group and stay in the host function.
 bool isBoundary(Operation *op) {
-  return isa<growk::MatmulOp, growk::AllReduceOp, func::ReturnOp>(op);
+  // An attention run by a library kernel (growc-attention-to-tensor-cores)
+  // stays on the host, a plan step like a GEMM.
+  return isa<growk::MatmulOp, growk::AllReduceOp, func::ReturnOp>(op) ||
+         op->hasAttr("growc.library_kernel");
 }
 
 /// Ops that are free to recreate wherever they are used.

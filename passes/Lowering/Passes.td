@@ -107,6 +107,24 @@ def AttentionToGemms : Pass<"growc-attention-to-gemms", "::mlir::ModuleOp"> {
     "::mlir::math::MathDialect", "::mlir::tensor::TensorDialect"];
 }
 
+def AttentionToTensorCores
+    : Pass<"growc-attention-to-tensor-cores", "::mlir::ModuleOp"> {
+  let summary = "Forward attention as the tensor-core FlashAttention kernel "
+                "(the GPU's --gpu-attention=mma)";
+  let description = [{
+    Marks each `growk.attention` with f32 operands and a head size that the
+    kernel library has an instance for (16, 32 or 64) with
+    `growc.library_kernel = "growc_flash_forward_hd<hd>_f32_f32"`:
+    `growc-form-kernels` then leaves it on the host like a GEMM, the plan
+    gets an `attention` step that the runtime launches, and the artifact's
+    PTX carries the kernel (lib/Codegen/Kernels/FlashAttention.cu:
+    FlashAttention-2 on mma.sync, docs/gpu.md). Other attentions keep the
+    distributed flash form, with a warning; `growk.attention_grad` is
+    untouched (the distributed flash backward reads q, k, v, o and dout,
+    whichever kernel produced o). Runs before `growc-form-kernels`.
+  }];
+}
+
 def LowerLibraryCallsToLinalg
     : Pass<"growc-lower-library-calls-to-linalg", "::mlir::ModuleOp"> {
   let summary = "Turn growk library calls into linalg (reference lowering)";

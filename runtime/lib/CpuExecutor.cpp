@@ -225,6 +225,10 @@ Status CpuExecutor::prepare() {
       prepared.transA = step.transA != 0;
       prepared.transB = step.transB != 0;
       break;
+    case PlanStep::Op::Attention:
+      // The plan admits these only for the GPU target.
+      return Status::error(path + ": an attention step runs the GPU kernel "
+                                  "library's PTX; the CPU cannot run it");
     case PlanStep::Op::AllReduce:
       // The plan checked that the buffers hold whole floats.
       for (int64_t id : step.buffers)
@@ -470,6 +474,8 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
         ++timings_.gemm.calls;
         break;
       }
+      case PlanStep::Op::Attention: // refused when the plan was prepared
+        break;
       case PlanStep::Op::AllReduce: {
         // Blocking: the CPU has no second stream to overlap it with, and
         // the ranks' threads are busy with their own backward passes.

@@ -128,7 +128,11 @@ struct CudaExecutor::State {
     CUfunction fn = nullptr;
     const PlanLaunch *launch = nullptr;
     std::vector<CUdeviceptr> values;
+    /// Scalar parameters (a library kernel's shapes), after the pointers.
+    std::vector<int32_t> scalars;
     std::vector<void *> params;
+    /// The configuration of a library kernel's launch (attention steps).
+    PlanLaunch own;
   };
   /// One per plan step, in order: a kernel launch or a GEMM.
   std::vector<Launch> launches;
@@ -320,6 +324,25 @@ Status CudaExecutor::State::prepare() {
       launches.push_back(std::move(launch));
       continue;
     }
+    if (step.op == PlanStep::Op::Attention) {
+      // The kernel library's FlashAttention (lib/Codegen/Kernels/
+      // FlashAttention.cu): (q, k, v, o, lse, seqLen, heads, kvHeads),
+      // grid (ceil(T / 64), heads, batch) of 128 threads; no lse here.
+      Launch launch;
+      GROWC_CU(
+          cu->cuModuleGetFunction(&launch.fn, module, step.symbol.c_str()));
+      launch.own.grid[0] = (step.seqLen + 63) / 64;
+      launch.own.grid[1] = step.heads;
+      launch.own.grid[2] = step.batch;
+      launch.own.block[0] = 128;
+      for (int i = 0; i < 4; ++i)
+        launch.values.push_back(address(step.qkvo[i], step.qkvoOffsets[i]));
+      launch.values.push_back(0);
+      launch.scalars = {int32_t(step.seqLen), int32_t(step.heads),
+                        int32_t(step.kvHeads)};
+      launches.push_back(std::move(launch));
+      continue;
+    }
     Gemm gemm;
     gemm.step = &step;
     if (Status s = describeGemm(gemm); !s.isOk())
@@ -328,9 +351,15 @@ Status CudaExecutor::State::prepare() {
     launches.push_back(Launch{});
   }
   // Stable addresses for the kernel parameter arrays from here on.
-  for (Launch &launch : launches)
-    for (size_t i = 0; i < launch.values.size(); ++i)
-      launch.params[i] = &launch.values[i];
+  for (Launch &launch : launches) {
+    if (!launch.scalars.empty())
+      launch.launch = &launch.own;
+    launch.params.clear();
+    for (CUdeviceptr &value : launch.values)
+      launch.params.push_back(&value);
+    for (int32_t &scalar : launch.scalars)
+      launch.params.push_back(&scalar);
+  }
 
   hostBuffers.resize(plan.buffers.size());
   for (const PlanTensor &t : plan.inputs)
@@ -370,6 +399,10 @@ static std::vector<std::pair<int64_t, int64_t>> bytesOf(const Plan &plan,
     break;
   case PlanStep::Op::AllReduce:
     for (int64_t id : s.buffers)
+      whole(id);
+    break;
+  case PlanStep::Op::Attention:
+    for (int64_t id : s.qkvo)
       whole(id);
     break;
   }
@@ -619,7 +652,7 @@ Status CudaExecutor::State::enqueueSteps(bool commit,
       reducing[i] = true;
       continue;
     }
-    if (s.op == PlanStep::Op::Kernel) {
+    if (s.op == PlanStep::Op::Kernel || s.op == PlanStep::Op::Attention) {
       Launch &l = launches[i];
       const PlanLaunch &cfg = *l.launch;
       GROWC_CU(cu->cuLaunchKernel(

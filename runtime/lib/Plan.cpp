@@ -115,6 +115,8 @@ private:
                          PlanStep &out);
   Status parseGemmStep(const JsonValue &step, const std::string &ctx,
                        PlanStep &out);
+  Status parseAttentionStep(const JsonValue &step, const std::string &ctx,
+                            PlanStep &out);
   Status parseAllReduceStep(const JsonValue &step, const std::string &ctx,
                             PlanStep &out);
   Status parseGrowth(const JsonValue &root);
@@ -701,6 +703,53 @@ Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
   return Status::ok();
 }
 
+Status PlanParser::parseAttentionStep(const JsonValue &step,
+                                      const std::string &ctx, PlanStep &out) {
+  GROWC_RETURN_IF_ERROR(checkKeys(
+      step, ctx,
+      {"op", "symbol", "q", "k", "v", "o", "q_offset", "k_offset", "v_offset",
+       "o_offset", "batch", "seq_len", "heads", "kv_heads", "head_dim"}));
+  out.op = PlanStep::Op::Attention;
+  if (plan.target != "nvptx")
+    return Status::error(ctx + ": an attention step in a " + plan.target +
+                         " plan (its kernel is the GPU library's)");
+  GROWC_RETURN_IF_ERROR(getString(step, ctx, "symbol", out.symbol));
+  if (out.symbol.rfind("growc_", 0) != 0)
+    return Status::error(fieldPath(ctx, "symbol") + ": " +
+                         inQuotes(out.symbol) +
+                         " is not a kernel library entry point (growc_*)");
+  constexpr int64_t kMaxDim = 1 << 24;
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "batch", 1, kMaxDim, out.batch));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "seq_len", 1, kMaxDim, out.seqLen));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "heads", 1, 4096, out.heads));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "kv_heads", 1, 4096, out.kvHeads));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "head_dim", 1, 4096, out.headDim));
+  if (out.heads % out.kvHeads != 0)
+    return Status::error(ctx + ": " + std::to_string(out.heads) +
+                         " heads do not group over " +
+                         std::to_string(out.kvHeads) + " KV heads");
+  const char *names[4] = {"q", "k", "v", "o"};
+  for (int i = 0; i < 4; ++i) {
+    GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, names[i], out.qkvo[i]));
+    std::string key = std::string(names[i]) + "_offset";
+    GROWC_RETURN_IF_ERROR(getInt(step, ctx, key.c_str(), 0,
+                                 std::numeric_limits<int64_t>::max() / 2,
+                                 out.qkvoOffsets[i]));
+    int64_t width = (i == 1 || i == 2 ? out.kvHeads : out.heads) * out.headDim;
+    int64_t bytes = out.batch * out.seqLen * width * 4;
+    const PlanBuffer &buffer = plan.buffers[out.qkvo[i]];
+    if (out.qkvoOffsets[i] % 4 != 0 || out.qkvoOffsets[i] + bytes > buffer.size)
+      return Status::error(ctx + ": attention operand " + names[i] + " (f32 [" +
+                           std::to_string(out.batch * out.seqLen) + ", " +
+                           std::to_string(width) + "]) needs " +
+                           std::to_string(bytes) + " bytes from byte " +
+                           std::to_string(out.qkvoOffsets[i]) + " but buffer " +
+                           std::to_string(out.qkvo[i]) + " holds " +
+                           std::to_string(buffer.size));
+  }
+  return Status::ok();
+}
+
 Status PlanParser::parseAllReduceStep(const JsonValue &step,
                                       const std::string &ctx, PlanStep &out) {
   GROWC_RETURN_IF_ERROR(
@@ -789,9 +838,12 @@ Status PlanParser::parseSteps(const JsonValue &root) {
       GROWC_RETURN_IF_ERROR(parseGemmStep(entry, ctx, step));
     else if (op == "all_reduce")
       GROWC_RETURN_IF_ERROR(parseAllReduceStep(entry, ctx, step));
+    else if (op == "attention")
+      GROWC_RETURN_IF_ERROR(parseAttentionStep(entry, ctx, step));
     else
       return Status::error(ctx + ".op: unknown op " + inQuotes(op) +
-                           " (expected 'kernel', 'gemm' or 'all_reduce')");
+                           " (expected 'kernel', 'gemm', 'attention' or "
+                           "'all_reduce')");
     plan.steps.push_back(std::move(step));
   }
   return Status::ok();

@@ -510,8 +510,9 @@ TEST(PlanTest, LaunchSharedBytes) {
   plan = parsePlan(withShared("232448"), kPlanPath);
   ASSERT_TRUE(plan.isOk()) << plan.status().message();
   EXPECT_EQ(plan->kernels[0].launch->sharedBytes, 232448);
-  expectRejected(withShared("232449"),
-                 {"kernels[0].launch.shared_bytes must be an integer in [0, 232448]"});
+  expectRejected(
+      withShared("232449"),
+      {"kernels[0].launch.shared_bytes must be an integer in [0, 232448]"});
 }
 
 // Attention kernels say so (for profiles); no other kind exists.
@@ -625,7 +626,7 @@ TEST(PlanTest, GemmOperandsAtOffsets) {
 }
 
 //===----------------------------------------------------------------------===//
-// all_reduce steps (data parallelism)
+// attention steps (the GPU kernel library's tensor-core attention)
 //===----------------------------------------------------------------------===//
 
 /// The toy plan with `step` appended to its steps.
@@ -634,6 +635,67 @@ std::string withStep(const std::string &step) {
       kToyPlan, R"({"op": "kernel", "kernel": 1, "args": [4, 5]})",
       R"({"op": "kernel", "kernel": 1, "args": [4, 5]}, )" + step);
 }
+
+/// An attention step over 128-byte buffers: q and o [2, 16] f32 (2 heads of
+/// 8), k and v [2, 8] (1 KV head), with `from` replaced by `to`.
+std::string attentionStep(const std::string &from = "",
+                          const std::string &to = "") {
+  std::string step =
+      R"({"op": "attention", "symbol": "growc_flash_forward_hd8_f32_f32", )"
+      R"("q": 2, "k": 3, "v": 4, "o": 5, "q_offset": 0, "k_offset": 0, )"
+      R"("v_offset": 64, "o_offset": 0, "batch": 1, "seq_len": 2, )"
+      R"("heads": 2, "kv_heads": 1, "head_dim": 8})";
+  return from.empty() ? step : replaceOnce(step, from, to);
+}
+
+std::string gpuPlanWithStep(const std::string &step) {
+  return replaceOnce(
+      gpuPlan(), R"({"op": "kernel", "kernel": 1, "args": [4, 5]})",
+      R"({"op": "kernel", "kernel": 1, "args": [4, 5]}, )" + step);
+}
+
+TEST(PlanTest, AttentionStepParses) {
+  StatusOr<Plan> plan = parsePlan(gpuPlanWithStep(attentionStep()), kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  const PlanStep &step = plan->steps.back();
+  EXPECT_EQ(step.op, PlanStep::Op::Attention);
+  EXPECT_EQ(step.symbol, "growc_flash_forward_hd8_f32_f32");
+  EXPECT_EQ(step.qkvo[0], 2);
+  EXPECT_EQ(step.qkvo[3], 5);
+  EXPECT_EQ(step.qkvoOffsets[2], 64);
+  EXPECT_EQ(step.seqLen, 2);
+  EXPECT_EQ(step.heads, 2);
+  EXPECT_EQ(step.kvHeads, 1);
+  EXPECT_EQ(step.headDim, 8);
+}
+
+TEST(PlanTest, MalformedAttentionStepsAreRejected) {
+  // Only GPU plans: the kernel is PTX.
+  expectRejected(withStep(attentionStep()),
+                 {"steps[3]", "an attention step in a cpu plan"});
+  expectRejected(
+      gpuPlanWithStep(
+          attentionStep("growc_flash_forward_hd8_f32_f32", "kernel0")),
+      {"steps[3].symbol", "'kernel0' is not a kernel library entry point"});
+  expectRejected(gpuPlanWithStep(attentionStep(R"("heads": 2, "kv_heads": 1)",
+                                               R"("heads": 3, "kv_heads": 2)")),
+                 {"steps[3]", "3 heads do not group over 2 KV heads"});
+  // q [4, 16] f32 is 256 bytes; its buffer holds 128.
+  expectRejected(
+      gpuPlanWithStep(attentionStep(R"("seq_len": 2)", R"("seq_len": 4)")),
+      {"steps[3]", "attention operand q (f32 [4, 16]) needs 256 "
+                   "bytes from byte 0 but buffer 2 holds 128"});
+  expectRejected(
+      gpuPlanWithStep(attentionStep(R"("v_offset": 64)", R"("v_offset": 66)")),
+      {"steps[3]", "attention operand v"});
+  expectRejected(gpuPlanWithStep(attentionStep(R"("head_dim": 8)",
+                                               R"("head_dim": 8, "lse": 1)")),
+                 {"steps[3]", "lse"});
+}
+
+//===----------------------------------------------------------------------===//
+// all_reduce steps (data parallelism)
+//===----------------------------------------------------------------------===//
 
 TEST(PlanTest, AllReduceStepParses) {
   StatusOr<Plan> plan = parsePlan(

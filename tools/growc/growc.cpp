@@ -108,9 +108,11 @@ cl::opt<std::string> kernelForm(
 cl::opt<std::string> gpuAttention(
     "gpu-attention",
     cl::desc("The GPU form of attention: 'flash' (default: flash-style "
-             "kernels, the T x T scores never stored) or 'gemm' (per-(sample, "
+             "kernels, the T x T scores never stored), 'gemm' (per-(sample, "
              "KV head) GEMMs on the tensor cores and row kernels, the scores "
-             "stored; growc-attention-to-gemms)"),
+             "stored; growc-attention-to-gemms) or 'mma' (the forward as the "
+             "kernel library's tensor-core FlashAttention-2, head sizes 16, "
+             "32 and 64; growc-attention-to-tensor-cores)"),
     cl::init("flash"), cl::cat(growCat));
 cl::opt<std::string> precision(
     "precision",
@@ -457,6 +459,15 @@ int writeKernels(CompiledGraph &graph, bool ptx, StringRef kernelsPath) {
         (*kernel.getObject("launch"))["shared_bytes"] =
             launch->dynamicSharedBytes;
     }
+    // Attention steps launch the kernel library's entry points, which the
+    // artifact carries.
+    bool usesLibrary = llvm::any_of(
+        *graph.plan.getArray("steps"), [](const json::Value &step) {
+          return step.getAsObject()->getString("op") == "attention";
+        });
+    if (usesLibrary)
+      if (llvm::Error err = linkKernelLibrary(artifact->ptx))
+        return fail(llvm::toString(std::move(err)));
     if (llvm::Error err = writeAtomically(
             kernelsPath, [&](llvm::raw_ostream &os) { os << artifact->ptx; }))
       return fail("cannot write '" + kernelsPath +
@@ -681,12 +692,17 @@ int run(MLIRContext &context) {
   if (kernelForm == "gpu" && emit != "so")
     return fail("--kernel-form=gpu compiles the GPU-shaped kernels for the "
                 "CPU (-o model.so); PTX always has them");
-  if (gpuAttention != "flash" && gpuAttention != "gemm")
-    return fail("--gpu-attention must be flash or gemm, got '" + gpuAttention +
-                "'");
+  if (gpuAttention != "flash" && gpuAttention != "gemm" &&
+      gpuAttention != "mma")
+    return fail("--gpu-attention must be flash, gemm or mma, got '" +
+                gpuAttention + "'");
   if (gpuAttention == "gemm" && emit == "so" && kernelForm != "gpu")
     return fail("--gpu-attention is for the GPU target (-o *.ptx, or "
                 "--kernel-form=gpu to run the GPU kernels on the CPU)");
+  // The library kernel is PTX; the CPU cannot run it, not even as loops.
+  if (gpuAttention == "mma" && emit == "so")
+    return fail("--gpu-attention=mma is for the GPU target (-o *.ptx): its "
+                "kernel exists only as PTX");
   if (!precision.empty() && precision != "bf16" && precision != "fp32")
     return fail("--precision must be bf16 or fp32, got '" + precision + "'");
   if (precision.empty())

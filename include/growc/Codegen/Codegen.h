@@ -40,7 +40,9 @@ struct CodegenOptions {
   /// write stored as bf16, f32 compute (growc-demote-activations).
   std::string precision = "fp32";
   /// The GPU form of attention: "flash" (growk.attention distributed as
-  /// its own kernels) or "gemm" (growc-attention-to-gemms).
+  /// its own kernels), "gemm" (growc-attention-to-gemms) or "mma" (the
+  /// forward as the kernel library's tensor-core FlashAttention,
+  /// growc-attention-to-tensor-cores).
   std::string gpuAttention = "flash";
 };
 
@@ -104,6 +106,12 @@ struct PtxArtifact {
 /// GPU launches and compiles them to one PTX module; consumes the kernels.
 llvm::Expected<PtxArtifact> compileKernelsToPtx(mlir::ModuleOp module,
                                                 const PtxOptions &options);
+
+/// Appends the kernel library's entry points (the tensor-core attention of
+/// lib/Codegen/Kernels) to the PTX module `ptx`, for a plan with
+/// `attention` steps; fails if the library was built for another target or
+/// PTX ISA.
+llvm::Error linkKernelLibrary(std::string &ptx);
 
 } // namespace growc
 

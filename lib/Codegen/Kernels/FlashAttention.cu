@@ -94,24 +94,14 @@ GROWC_DEVICE void mma(float (&acc)[4], const u32 (&a)[4], const u32 (&b)[2]) {
                  "r"(b[1]));
 }
 
-/// The maximum / sum over the four lanes that share an accumulator row.
-GROWC_DEVICE float quadMax(float x) {
+/// The maximum (or sum) over the four lanes that share an accumulator row.
+GROWC_DEVICE float quadReduce(float x, bool maximum) {
   for (int offset = 1; offset < 4; offset *= 2) {
     u32 other;
     asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 31, -1;"
                  : "=r"(other)
                  : "r"(asBits(x)), "r"(offset));
-    x = __builtin_fmaxf(x, asFloat(other));
-  }
-  return x;
-}
-GROWC_DEVICE float quadSum(float x) {
-  for (int offset = 1; offset < 4; offset *= 2) {
-    u32 other;
-    asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 31, -1;"
-                 : "=r"(other)
-                 : "r"(asBits(x)), "r"(offset));
-    x += asFloat(other);
+    x = maximum ? __builtin_fmaxf(x, asFloat(other)) : x + asFloat(other);
   }
   return x;
 }
@@ -212,7 +202,7 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
       }
     float rescale[2], base[2];
     for (int r = 0; r < 2; ++r) {
-      float newMax = __builtin_fmaxf(rowMax[r], quadMax(tileMax[r]));
+      float newMax = __builtin_fmaxf(rowMax[r], quadReduce(tileMax[r], true));
       // A row with no visible key yet (padding rows) stays at zero.
       base[r] = newMax == -__builtin_inff() ? 0.0f : newMax;
       rescale[r] = exp2Approx(rowMax[r] - base[r]);
@@ -243,7 +233,7 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
   }
 
   for (int r = 0; r < 2; ++r) {
-    float total = quadSum(rowSum[r]);
+    float total = quadReduce(rowSum[r], false);
     int query = firstQuery + warp * 16 + group + 8 * r;
     if (query >= seqLen)
       continue;

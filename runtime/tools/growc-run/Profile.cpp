@@ -85,6 +85,16 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
       probe.what = "all_reduce";
       probe.op = "all_reduce";
       break;
+    case PlanStep::Op::Attention: {
+      probe.what = s.symbol;
+      probe.attention = true;
+      // Causal: half the T x T scores, for S = QK^T and O = PV.
+      double pairs = double(s.seqLen) * double(s.seqLen + 1) / 2;
+      flops = 4.0 * double(s.batch * s.heads) * pairs * double(s.headDim);
+      bytes = 4.0 * double(s.batch * s.seqLen * s.headDim) *
+              double(2 * s.heads + 2 * s.kvHeads);
+      break;
+    }
     }
     Group &group = groups.emplace(probe.what, probe).first->second;
     ++group.calls;

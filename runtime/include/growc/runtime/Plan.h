@@ -98,7 +98,7 @@ enum class PlanReduction { Sum, Mean };
 
 /// One step, run in order.
 struct PlanStep {
-  enum class Op { Kernel, Gemm, AllReduce };
+  enum class Op { Kernel, Gemm, AllReduce, Attention };
   Op op = Op::Kernel;
 
   // Op::Kernel: call kernels[kernel] with the addresses of buffers `args`.
@@ -133,6 +133,16 @@ struct PlanStep {
   /// (> 0.5): the `apply` input of gradient accumulation, so that only the
   /// applying micro-batch communicates.
   int64_t when = -1;
+
+  // Op::Attention (GPU plans): causal attention with grouped KV heads run
+  // by the kernel library's entry point `symbol` (growc
+  // --gpu-attention=mma): q and o are f32 [batch * seqLen, heads *
+  // headDim], k and v f32 [batch * seqLen, kvHeads * headDim], each at
+  // `qkvoOffsets` bytes into buffers `qkvo` (docs/plan.md).
+  std::string symbol;
+  int64_t qkvo[4] = {0, 0, 0, 0};
+  int64_t qkvoOffsets[4] = {0, 0, 0, 0};
+  int64_t batch = 0, seqLen = 0, heads = 0, kvHeads = 0, headDim = 0;
 };
 
 /// One stage of a growth run compiled ahead (growc --grow=M --stages=K):

@@ -1,0 +1,55 @@
+//===- KernelLibrary.cpp - hand-written kernels linked into artifacts -----===//
+//
+// Some kernels are written by hand rather than generated: the tensor-core
+// FlashAttention of Kernels/FlashAttention.cu (compiled to PTX by clang at
+// build time and embedded here). An artifact whose plan launches one
+// (an `attention` step) carries the library's entry points in its PTX
+// module, after the generated kernels; the library uses the same target,
+// PTX ISA and address size, which is checked, and its symbols start with
+// `growc_`, which generated kernels' names (`kernelN...`) never do.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Codegen/Codegen.h"
+
+#include "llvm/ADT/StringRef.h"
+#include "llvm/Support/Error.h"
+
+using namespace growc;
+
+namespace {
+
+const char kFlashAttentionPtx[] =
+#include "FlashAttentionPtx.inc"
+    ;
+
+/// The module header lines (.version, .target, .address_size) of `ptx`.
+std::string headerOf(llvm::StringRef ptx) {
+  std::string header;
+  for (const char *directive : {".version", ".target", ".address_size"}) {
+    size_t at = ptx.find(std::string("\n") + directive);
+    if (at == llvm::StringRef::npos)
+      return "";
+    header += ptx.substr(at + 1, ptx.find('\n', at + 1) - at - 1).str() + "\n";
+  }
+  return header;
+}
+
+} // namespace
+
+llvm::Error growc::linkKernelLibrary(std::string &ptx) {
+  llvm::StringRef library(kFlashAttentionPtx);
+  std::string header = headerOf(library);
+  if (header.empty() || header != headerOf(ptx))
+    return llvm::createStringError(
+        "the kernel library's PTX is for\n" + header +
+        "but the generated kernels are for\n" + headerOf(ptx) +
+        "(the tensor-core attention kernels are built for sm_90, PTX 8.0: "
+        "compile with the default --gpu-chip and --ptx-features)");
+  size_t body = library.find(".address_size");
+  body = library.find('\n', body);
+  ptx += "\n// The kernel library (lib/Codegen/Kernels): tensor-core "
+         "FlashAttention.\n";
+  ptx += library.substr(body + 1).str();
+  return llvm::Error::success();
+}

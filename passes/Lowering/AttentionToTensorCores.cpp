@@ -1,0 +1,57 @@
+//===- AttentionToTensorCores.cpp - attention as a library kernel ---------===//
+//
+// The GPU's third form of attention (growc --gpu-attention=mma): the
+// forward as the hand-written FlashAttention-2 kernel of the kernel
+// library (lib/Codegen/Kernels/FlashAttention.cu), the way GEMMs are
+// cuBLASLt calls. The pass only decides which attentions qualify and
+// names their kernel; kernel formation keeps a marked op on the host, the
+// plan emitter writes an `attention` step for it and the GPU backend links
+// the library's PTX into the artifact.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Lowering/Passes.h"
+
+#include "llvm/Support/FormatVariadic.h"
+
+namespace growc {
+#define GEN_PASS_DEF_ATTENTIONTOTENSORCORES
+#include "passes/Lowering/Passes.h.inc"
+} // namespace growc
+
+using namespace mlir;
+using namespace growc;
+
+namespace {
+
+/// The head sizes FlashAttention.cu instantiates for f32 activations.
+bool hasInstance(int64_t headDim) {
+  return headDim == 16 || headDim == 32 || headDim == 64;
+}
+
+struct AttentionToTensorCoresPass
+    : growc::impl::AttentionToTensorCoresBase<AttentionToTensorCoresPass> {
+  void runOnOperation() override {
+    getOperation().walk([](growk::AttentionOp op) {
+      int64_t headDim = op.getHeadDim();
+      bool f32 = llvm::all_of(op->getOperands(), [](Value v) {
+        return cast<ShapedType>(v.getType()).getElementType().isF32();
+      });
+      if (!hasInstance(headDim) || !f32) {
+        op.emitWarning(llvm::formatv(
+            "no tensor-core attention kernel for head size {0}{1}; this "
+            "attention keeps the flash form",
+            headDim, f32 ? "" : " with these element types"));
+        return;
+      }
+      op->setAttr(
+          "growc.library_kernel",
+          StringAttr::get(
+              op.getContext(),
+              llvm::formatv("growc_flash_forward_hd{0}_f32_f32", headDim)
+                  .str()));
+    });
+  }
+};
+
+} // namespace
