@@ -126,47 +126,122 @@ GROWC_DEVICE void loadTile(u16 *tile, const In *source, long stride,
   }
 }
 
+/// The warp's 16 rows of a 64-row tile as mma A fragments, one per 16
+/// head dimensions.
+template <int HD>
+GROWC_DEVICE void loadRowFragments(u32 (&a)[HD / 16][4], const u16 *tile,
+                                   int warp, int lane) {
+  constexpr int kStride = HD + 8;
+  for (int ks = 0; ks < HD / 16; ++ks) {
+    int row = warp * 16 + lane % 8 + 8 * ((lane / 8) % 2);
+    ldmatrixX4(a[ks], tile + row * kStride + ks * 16 + 8 * (lane / 16));
+  }
+}
+
+/// acc = A * tile^T: the warp's 16 rows against the tile's 64 rows (S =
+/// Q K^T, dP = dO V^T, and transposed, S^T = K Q^T, dP^T = V dO^T).
+template <int HD>
+GROWC_DEVICE void rowsTimesTileT(float (&acc)[kBlockKeys / 8][4],
+                                 const u32 (&a)[HD / 16][4], const u16 *tile,
+                                 int lane) {
+  constexpr int kStride = HD + 8;
+  for (int n = 0; n < kBlockKeys / 8; ++n) {
+    for (int i = 0; i < 4; ++i)
+      acc[n][i] = 0.0f;
+    for (int ks = 0; ks < HD / 16; ++ks) {
+      u32 b[2];
+      ldmatrixX2(b, tile + (n * 8 + lane % 8) * kStride + ks * 16 +
+                        8 * ((lane / 8) % 2));
+      mma(acc[n], a[ks], b);
+    }
+  }
+}
+
+/// out += P * tile, P the warp's 16 x 64 accumulators (as bf16: their
+/// fragments are already mma's A layout), the tile 64 rows of HD (O += P
+/// V, dV += P^T dO, dK += dS^T Q, dQ += dS K).
+template <int HD>
+GROWC_DEVICE void accumulateTimesTile(float (&out)[HD / 8][4],
+                                      const float (&p)[kBlockKeys / 8][4],
+                                      const u16 *tile, int lane) {
+  constexpr int kStride = HD + 8;
+  for (int kk = 0; kk < kBlockKeys / 16; ++kk) {
+    u32 a[4] = {packBf16(p[2 * kk][0], p[2 * kk][1]),
+                packBf16(p[2 * kk][2], p[2 * kk][3]),
+                packBf16(p[2 * kk + 1][0], p[2 * kk + 1][1]),
+                packBf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    for (int d = 0; d < HD / 8; ++d) {
+      u32 b[2];
+      ldmatrixX2Trans(b, tile + (kk * 16 + lane % 16) * kStride + d * 8);
+      mma(out[d], a, b);
+    }
+  }
+}
+
+/// Where a block works: its tile, head, sample, the warp and lane, and the
+/// softmax scale in log2 units (exp(x / sqrt(hd)) = exp2(x * scale)).
+struct Place {
+  int tile, head, sample, warp, lane, group, inGroup;
+  float scale;
+};
+
+template <int HD> GROWC_DEVICE Place place() {
+  Place at;
+  at.tile = int(__nvvm_read_ptx_sreg_ctaid_x()) * kBlockRows;
+  at.head = int(__nvvm_read_ptx_sreg_ctaid_y());
+  at.sample = int(__nvvm_read_ptx_sreg_ctaid_z());
+  at.lane = int(threadIndex() % 32);
+  at.warp = int(threadIndex() / 32);
+  at.group = at.lane / 4;
+  at.inGroup = at.lane % 4;
+  at.scale = 1.4426950408889634f / __nvvm_sqrt_rn_f(float(HD));
+  return at;
+}
+
+/// Writes the warp's 16 x HD accumulator rows (times `factor`, per row r
+/// of the lane's two) to `base` (rows of `stride` elements from `first`),
+/// rows below `limit` only.
+template <int HD, typename Out>
+GROWC_DEVICE void storeRows(Out *base, long stride, int first, int limit,
+                            const Place &at, const float (&acc)[HD / 8][4],
+                            const float (&factor)[2]) {
+  for (int r = 0; r < 2; ++r) {
+    int row = first + at.warp * 16 + at.group + 8 * r;
+    if (row >= limit)
+      continue;
+    Out *out = base + (long)row * stride;
+    for (int d = 0; d < HD / 8; ++d) {
+      store(out + d * 8 + 2 * at.inGroup, acc[d][2 * r] * factor[r]);
+      store(out + d * 8 + 2 * at.inGroup + 1, acc[d][2 * r + 1] * factor[r]);
+    }
+  }
+}
+
 template <int HD, typename In, typename Out>
 GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
                                float *lse, int seqLen, int heads,
                                int kvHeads) {
-  constexpr int kStride = HD + 8;
-  GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * kStride];
-  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * kStride];
-  GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * kStride];
-
-  const int queryBlock = int(__nvvm_read_ptx_sreg_ctaid_x());
-  const int head = int(__nvvm_read_ptx_sreg_ctaid_y());
-  const int sample = int(__nvvm_read_ptx_sreg_ctaid_z());
-  const int kvHead = head / (heads / kvHeads);
+  GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * (HD + 8)];
+  const Place at = place<HD>();
+  const int kvHead = at.head / (heads / kvHeads);
   const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
-  const In *qBase = q + (long)sample * seqLen * qStride + head * HD;
-  const In *kBase = k + (long)sample * seqLen * kvStride + kvHead * HD;
-  const In *vBase = v + (long)sample * seqLen * kvStride + kvHead * HD;
-  const int lane = int(threadIndex() % 32), warp = int(threadIndex() / 32);
-  const int group = lane / 4, inGroup = lane % 4;
-  const int firstQuery = queryBlock * kBlockRows;
-  // Scores in log2 units: exp(x * scale) = exp2(x * scale * log2(e)).
-  const float scale = 1.4426950408889634f / __nvvm_sqrt_rn_f(float(HD));
+  const In *qBase = q + (long)at.sample * seqLen * qStride + at.head * HD;
+  const In *kBase = k + (long)at.sample * seqLen * kvStride + kvHead * HD;
+  const In *vBase = v + (long)at.sample * seqLen * kvStride + kvHead * HD;
+  const int firstQuery = at.tile;
 
   loadTile<HD>(qTile, qBase, qStride, firstQuery, seqLen);
   barrier();
-  // This warp's 16 query rows as A fragments, one per 16 head dimensions.
   u32 qFragment[HD / 16][4];
-  for (int ks = 0; ks < HD / 16; ++ks) {
-    int row = warp * 16 + lane % 8 + 8 * ((lane / 8) % 2);
-    int col = ks * 16 + 8 * (lane / 16);
-    ldmatrixX4(qFragment[ks], qTile + row * kStride + col);
-  }
+  loadRowFragments<HD>(qFragment, qTile, at.warp, at.lane);
 
   // Rows group and group + 8 of the warp's 16: running max, partial sums
   // (this lane's columns only, summed over the quad at the end), output.
   float rowMax[2] = {-__builtin_inff(), -__builtin_inff()};
   float rowSum[2] = {0.0f, 0.0f};
-  float out[HD / 8][4];
-  for (int d = 0; d < HD / 8; ++d)
-    for (int i = 0; i < 4; ++i)
-      out[d][i] = 0.0f;
+  float out[HD / 8][4] = {};
 
   const int lastKey = firstQuery + kBlockRows - 1 < seqLen - 1
                           ? firstQuery + kBlockRows - 1
@@ -177,26 +252,15 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
     loadTile<HD>(vTile, vBase, kvStride, firstKey, seqLen);
     barrier();
 
-    // S = Q K^T for this warp's 16 rows and the tile's 64 keys.
     float s[kBlockKeys / 8][4];
-    for (int n = 0; n < kBlockKeys / 8; ++n) {
-      for (int i = 0; i < 4; ++i)
-        s[n][i] = 0.0f;
-      for (int ks = 0; ks < HD / 16; ++ks) {
-        u32 b[2];
-        ldmatrixX2(b, kTile + (n * 8 + lane % 8) * kStride + ks * 16 +
-                          8 * ((lane / 8) % 2));
-        mma(s[n], qFragment[ks], b);
-      }
-    }
-
+    rowsTimesTileT<HD>(s, qFragment, kTile, at.lane);
     // Scale, causal mask, online softmax.
     float tileMax[2] = {-__builtin_inff(), -__builtin_inff()};
     for (int n = 0; n < kBlockKeys / 8; ++n)
       for (int i = 0; i < 4; ++i) {
-        int query = firstQuery + warp * 16 + group + 8 * (i / 2);
-        int key = firstKey + n * 8 + 2 * inGroup + i % 2;
-        s[n][i] = key <= query && key < seqLen ? s[n][i] * scale
+        int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
+        int key = firstKey + n * 8 + 2 * at.inGroup + i % 2;
+        s[n][i] = key <= query && key < seqLen ? s[n][i] * at.scale
                                                : -__builtin_inff();
         tileMax[i / 2] = __builtin_fmaxf(tileMax[i / 2], s[n][i]);
       }
@@ -217,36 +281,245 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
         s[n][i] = exp2Approx(s[n][i] - base[i / 2]);
         rowSum[i / 2] += s[n][i];
       }
-
-    // O += P V: P's accumulator fragments are already mma's A layout.
-    for (int kk = 0; kk < kBlockKeys / 16; ++kk) {
-      u32 p[4] = {packBf16(s[2 * kk][0], s[2 * kk][1]),
-                  packBf16(s[2 * kk][2], s[2 * kk][3]),
-                  packBf16(s[2 * kk + 1][0], s[2 * kk + 1][1]),
-                  packBf16(s[2 * kk + 1][2], s[2 * kk + 1][3])};
-      for (int d = 0; d < HD / 8; ++d) {
-        u32 b[2];
-        ldmatrixX2Trans(b, vTile + (kk * 16 + lane % 16) * kStride + d * 8);
-        mma(out[d], p, b);
-      }
-    }
+    accumulateTimesTile<HD>(out, s, vTile, at.lane);
   }
 
+  float inverse[2];
   for (int r = 0; r < 2; ++r) {
     float total = quadReduce(rowSum[r], false);
-    int query = firstQuery + warp * 16 + group + 8 * r;
-    if (query >= seqLen)
-      continue;
-    float inverse = 1.0f / total;
-    Out *row = o + ((long)sample * seqLen + query) * qStride + head * HD;
-    for (int d = 0; d < HD / 8; ++d) {
-      store(row + d * 8 + 2 * inGroup, out[d][2 * r] * inverse);
-      store(row + d * 8 + 2 * inGroup + 1, out[d][2 * r + 1] * inverse);
-    }
-    if (lse && inGroup == 0)
-      lse[((long)sample * heads + head) * seqLen + query] =
+    inverse[r] = 1.0f / total;
+    int query = firstQuery + at.warp * 16 + at.group + 8 * r;
+    if (lse && at.inGroup == 0 && query < seqLen)
+      lse[((long)at.sample * heads + at.head) * seqLen + query] =
           (rowMax[r] + __nvvm_lg2_approx_f(total)) * 0.6931471805599453f;
   }
+  storeRows<HD>(o + (long)at.sample * seqLen * qStride + at.head * HD,
+                qStride, firstQuery, seqLen, at, out, inverse);
+}
+
+//===----------------------------------------------------------------------===//
+// The backward (FlashAttention-2's, without atomics): a statistics pass
+// per query tile (each row's log-sum-exp, recomputed since growk.attention
+// keeps none, and D = rowsum(dO o O)); a pass per key tile accumulating dK
+// and dV over the group's heads and every later query tile; a pass per
+// query tile accumulating dQ. P is exp2(S * scale - lse) from the stored
+// statistics, dS = P o (dP - D); scale is applied to dQ and dK at the end.
+// `stats` holds [B, H, T] log-sum-exps (log2 units of the scaled scores)
+// then [B, H, T] D's.
+//===----------------------------------------------------------------------===//
+
+template <int HD>
+GROWC_DEVICE void flashStats(const float *q, const float *k, const float *o,
+                             const float *dout, float *stats, int seqLen,
+                             int heads, int kvHeads, int batch) {
+  GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
+  const Place at = place<HD>();
+  const int kvHead = at.head / (heads / kvHeads);
+  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
+  const long rowBase = (long)at.sample * seqLen;
+  const float *qBase = q + rowBase * qStride + at.head * HD;
+  const float *kBase = k + rowBase * kvStride + kvHead * HD;
+  float *lse = stats + ((long)at.sample * heads + at.head) * seqLen;
+  float *delta = lse + (long)batch * heads * seqLen;
+  const int firstQuery = at.tile;
+
+  // D: two threads per row, each half of the row, then the pair's sum.
+  {
+    int row = firstQuery + int(threadIndex() / 2), half = int(threadIndex() % 2);
+    float sum = 0.0f;
+    if (row < seqLen) {
+      const float *oRow = o + (rowBase + row) * qStride + at.head * HD;
+      const float *dRow = dout + (rowBase + row) * qStride + at.head * HD;
+      for (int d = half * (HD / 2); d < (half + 1) * (HD / 2); ++d)
+        sum += oRow[d] * dRow[d];
+    }
+    u32 other;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, 1, 31, -1;"
+                 : "=r"(other)
+                 : "r"(asBits(sum)));
+    if (row < seqLen && half == 0)
+      delta[row] = sum + asFloat(other);
+  }
+
+  loadTile<HD>(qTile, qBase, qStride, firstQuery, seqLen);
+  barrier();
+  u32 qFragment[HD / 16][4];
+  loadRowFragments<HD>(qFragment, qTile, at.warp, at.lane);
+  float rowMax[2] = {-__builtin_inff(), -__builtin_inff()};
+  float rowSum[2] = {0.0f, 0.0f};
+  const int lastKey = firstQuery + kBlockRows - 1 < seqLen - 1
+                          ? firstQuery + kBlockRows - 1
+                          : seqLen - 1;
+  for (int firstKey = 0; firstKey <= lastKey; firstKey += kBlockKeys) {
+    barrier();
+    loadTile<HD>(kTile, kBase, kvStride, firstKey, seqLen);
+    barrier();
+    float s[kBlockKeys / 8][4];
+    rowsTimesTileT<HD>(s, qFragment, kTile, at.lane);
+    float tileMax[2] = {-__builtin_inff(), -__builtin_inff()};
+    for (int n = 0; n < kBlockKeys / 8; ++n)
+      for (int i = 0; i < 4; ++i) {
+        int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
+        int key = firstKey + n * 8 + 2 * at.inGroup + i % 2;
+        s[n][i] = key <= query && key < seqLen ? s[n][i] * at.scale
+                                               : -__builtin_inff();
+        tileMax[i / 2] = __builtin_fmaxf(tileMax[i / 2], s[n][i]);
+      }
+    for (int r = 0; r < 2; ++r) {
+      float newMax = __builtin_fmaxf(rowMax[r], quadReduce(tileMax[r], true));
+      float base = newMax == -__builtin_inff() ? 0.0f : newMax;
+      rowSum[r] *= exp2Approx(rowMax[r] - base);
+      rowMax[r] = newMax;
+      for (int n = 0; n < kBlockKeys / 8; ++n)
+        for (int i = 2 * r; i < 2 * r + 2; ++i)
+          rowSum[r] += exp2Approx(s[n][i] - base);
+    }
+  }
+  for (int r = 0; r < 2; ++r) {
+    float total = quadReduce(rowSum[r], false);
+    int query = firstQuery + at.warp * 16 + at.group + 8 * r;
+    if (at.inGroup == 0 && query < seqLen)
+      lse[query] = rowMax[r] + __nvvm_lg2_approx_f(total);
+  }
+}
+
+/// dK and dV for the block's 64 keys (grid: key tiles, KV heads, batch).
+template <int HD>
+GROWC_DEVICE void flashKeyGradients(const float *q, const float *k,
+                                    const float *v, const float *dout,
+                                    const float *stats, float *dk, float *dv,
+                                    int seqLen, int heads, int kvHeads,
+                                    int batch) {
+  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16))) u16 dTile[kBlockRows * (HD + 8)];
+  GROWC_SHARED float lseTile[kBlockRows], deltaTile[kBlockRows];
+  const Place at = place<HD>(); // head: the KV head
+  const int group = heads / kvHeads;
+  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
+  const long rowBase = (long)at.sample * seqLen;
+  const int firstKey = at.tile;
+
+  loadTile<HD>(kTile, k + rowBase * kvStride + at.head * HD, kvStride,
+               firstKey, seqLen);
+  loadTile<HD>(vTile, v + rowBase * kvStride + at.head * HD, kvStride,
+               firstKey, seqLen);
+  barrier();
+  u32 kFragment[HD / 16][4], vFragment[HD / 16][4];
+  loadRowFragments<HD>(kFragment, kTile, at.warp, at.lane);
+  loadRowFragments<HD>(vFragment, vTile, at.warp, at.lane);
+  float dKey[HD / 8][4] = {}, dValue[HD / 8][4] = {};
+
+  for (int head = at.head * group; head < (at.head + 1) * group; ++head) {
+    const float *lse = stats + ((long)at.sample * heads + head) * seqLen;
+    const float *delta = lse + (long)batch * heads * seqLen;
+    // Causal: only query tiles at or after this key tile see its keys.
+    for (int firstQuery = firstKey; firstQuery < seqLen;
+         firstQuery += kBlockRows) {
+      barrier();
+      loadTile<HD>(qTile, q + rowBase * qStride + head * HD, qStride,
+                   firstQuery, seqLen);
+      loadTile<HD>(dTile, dout + rowBase * qStride + head * HD, qStride,
+                   firstQuery, seqLen);
+      for (int i = int(threadIndex()); i < kBlockRows; i += kThreads) {
+        bool inside = firstQuery + i < seqLen;
+        lseTile[i] = inside ? lse[firstQuery + i] : 0.0f;
+        deltaTile[i] = inside ? delta[firstQuery + i] : 0.0f;
+      }
+      barrier();
+      // Transposed: the warp's 16 keys by the tile's 64 queries.
+      float p[kBlockKeys / 8][4], dS[kBlockKeys / 8][4];
+      rowsTimesTileT<HD>(p, kFragment, qTile, at.lane);
+      rowsTimesTileT<HD>(dS, vFragment, dTile, at.lane);
+      for (int n = 0; n < kBlockKeys / 8; ++n)
+        for (int i = 0; i < 4; ++i) {
+          int key = firstKey + at.warp * 16 + at.group + 8 * (i / 2);
+          int column = n * 8 + 2 * at.inGroup + i % 2;
+          int query = firstQuery + column;
+          bool visible = key <= query && query < seqLen && key < seqLen;
+          float prob = visible ? exp2Approx(p[n][i] * at.scale - lseTile[column])
+                               : 0.0f;
+          p[n][i] = prob;
+          dS[n][i] = prob * (dS[n][i] - deltaTile[column]);
+        }
+      accumulateTimesTile<HD>(dValue, p, dTile, at.lane);
+      accumulateTimesTile<HD>(dKey, dS, qTile, at.lane);
+    }
+  }
+  const float one[2] = {1.0f, 1.0f};
+  const float scale = 1.0f / __nvvm_sqrt_rn_f(float(HD));
+  const float scaled[2] = {scale, scale};
+  storeRows<HD>(dv + rowBase * kvStride + at.head * HD, kvStride, firstKey,
+                seqLen, at, dValue, one);
+  storeRows<HD>(dk + rowBase * kvStride + at.head * HD, kvStride, firstKey,
+                seqLen, at, dKey, scaled);
+}
+
+/// dQ for the block's 64 queries of one head (grid: query tiles, heads,
+/// batch).
+template <int HD>
+GROWC_DEVICE void flashQueryGradients(const float *q, const float *k,
+                                      const float *v, const float *dout,
+                                      const float *stats, float *dq,
+                                      int seqLen, int heads, int kvHeads,
+                                      int batch) {
+  GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16))) u16 dTile[kBlockRows * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * (HD + 8)];
+  const Place at = place<HD>();
+  const int kvHead = at.head / (heads / kvHeads);
+  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
+  const long rowBase = (long)at.sample * seqLen;
+  const float *lse = stats + ((long)at.sample * heads + at.head) * seqLen;
+  const float *delta = lse + (long)batch * heads * seqLen;
+  const int firstQuery = at.tile;
+
+  loadTile<HD>(qTile, q + rowBase * qStride + at.head * HD, qStride,
+               firstQuery, seqLen);
+  loadTile<HD>(dTile, dout + rowBase * qStride + at.head * HD, qStride,
+               firstQuery, seqLen);
+  barrier();
+  u32 qFragment[HD / 16][4], dFragment[HD / 16][4];
+  loadRowFragments<HD>(qFragment, qTile, at.warp, at.lane);
+  loadRowFragments<HD>(dFragment, dTile, at.warp, at.lane);
+  float rowLse[2], rowDelta[2];
+  for (int r = 0; r < 2; ++r) {
+    int query = firstQuery + at.warp * 16 + at.group + 8 * r;
+    rowLse[r] = query < seqLen ? lse[query] : 0.0f;
+    rowDelta[r] = query < seqLen ? delta[query] : 0.0f;
+  }
+  float dQuery[HD / 8][4] = {};
+  const int lastKey = firstQuery + kBlockRows - 1 < seqLen - 1
+                          ? firstQuery + kBlockRows - 1
+                          : seqLen - 1;
+  for (int firstKey = 0; firstKey <= lastKey; firstKey += kBlockKeys) {
+    barrier();
+    loadTile<HD>(kTile, k + rowBase * kvStride + kvHead * HD, kvStride,
+                 firstKey, seqLen);
+    loadTile<HD>(vTile, v + rowBase * kvStride + kvHead * HD, kvStride,
+                 firstKey, seqLen);
+    barrier();
+    float p[kBlockKeys / 8][4], dS[kBlockKeys / 8][4];
+    rowsTimesTileT<HD>(p, qFragment, kTile, at.lane);
+    rowsTimesTileT<HD>(dS, dFragment, vTile, at.lane);
+    for (int n = 0; n < kBlockKeys / 8; ++n)
+      for (int i = 0; i < 4; ++i) {
+        int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
+        int key = firstKey + n * 8 + 2 * at.inGroup + i % 2;
+        bool visible = key <= query && key < seqLen && query < seqLen;
+        float prob =
+            visible ? exp2Approx(p[n][i] * at.scale - rowLse[i / 2]) : 0.0f;
+        dS[n][i] = prob * (dS[n][i] - rowDelta[i / 2]);
+      }
+    accumulateTimesTile<HD>(dQuery, dS, kTile, at.lane);
+  }
+  const float scale = 1.0f / __nvvm_sqrt_rn_f(float(HD));
+  const float scaled[2] = {scale, scale};
+  storeRows<HD>(dq + rowBase * qStride + at.head * HD, qStride, firstQuery,
+                seqLen, at, dQuery, scaled);
 }
 
 } // namespace
@@ -264,3 +537,33 @@ GROWC_FLASH_FORWARD(16, float, float, growc_flash_forward_hd16_f32_f32)
 GROWC_FLASH_FORWARD(32, float, float, growc_flash_forward_hd32_f32_f32)
 GROWC_FLASH_FORWARD(64, float, float, growc_flash_forward_hd64_f32_f32)
 GROWC_FLASH_FORWARD(64, u16, u16, growc_flash_forward_hd64_bf16_bf16)
+
+// The backward's three passes, f32 in and out, 128 threads each: stats and
+// dQ over (ceil(T / 64), H, B), dK and dV over (ceil(T / 64), KVH, B).
+#define GROWC_FLASH_BACKWARD(HD)                                               \
+  extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
+  void growc_flash_stats_hd##HD##_f32(                                         \
+      const float *q, const float *k, const float *o, const float *dout,       \
+      float *stats, int seqLen, int heads, int kvHeads, int batch) {           \
+    flashStats<HD>(q, k, o, dout, stats, seqLen, heads, kvHeads, batch);       \
+  }                                                                            \
+  extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
+  void growc_flash_key_grad_hd##HD##_f32(                                      \
+      const float *q, const float *k, const float *v, const float *dout,       \
+      const float *stats, float *dk, float *dv, int seqLen, int heads,         \
+      int kvHeads, int batch) {                                                \
+    flashKeyGradients<HD>(q, k, v, dout, stats, dk, dv, seqLen, heads,         \
+                          kvHeads, batch);                                     \
+  }                                                                            \
+  extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
+  void growc_flash_query_grad_hd##HD##_f32(                                    \
+      const float *q, const float *k, const float *v, const float *dout,       \
+      const float *stats, float *dq, int seqLen, int heads, int kvHeads,       \
+      int batch) {                                                             \
+    flashQueryGradients<HD>(q, k, v, dout, stats, dq, seqLen, heads, kvHeads,  \
+                            batch);                                            \
+  }
+
+GROWC_FLASH_BACKWARD(16)
+GROWC_FLASH_BACKWARD(32)
+GROWC_FLASH_BACKWARD(64)
