@@ -320,9 +320,11 @@ AttentionGradOp::bufferize(RewriterBase &rewriter,
     return failure();
   rewriter.setInsertionPoint(*this);
   ArrayRef<Value> b = *buffers;
-  AttentionGradOp::create(rewriter, getLoc(), TypeRange{}, b[0], b[1], b[2],
-                          b[3], b[4], b[5], b[6], b[7], getHeads(),
-                          getKvHeads(), getSeqLen(), getKeyBlock());
+  auto onBuffers = AttentionGradOp::create(
+      rewriter, getLoc(), TypeRange{}, b[0], b[1], b[2], b[3], b[4], b[5], b[6],
+      b[7], getHeads(), getKvHeads(), getSeqLen(), getKeyBlock());
+  for (NamedAttribute attr : (*this)->getDiscardableAttrs())
+    onBuffers->setAttr(attr.getName(), attr.getValue());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, b.take_back(3));
   return success();
 }

@@ -448,16 +448,44 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
         gemm["compute"] = "F32";
       }
       steps.push_back(std::move(gemm));
-    } else if (auto attention = dyn_cast<growk::AttentionOp>(op)) {
-      // A library kernel's attention (growc-attention-to-tensor-cores): the
-      // runtime launches `symbol` with the four matrices (docs/plan.md).
-      auto symbol =
-          attention->getAttrOfType<StringAttr>("growc.library_kernel");
-      if (!symbol)
+    } else if (isa<growk::AttentionOp, growk::AttentionGradOp>(op)) {
+      // A library kernel's attention or attention gradient
+      // (growc-attention-to-tensor-cores): the runtime launches the named
+      // entry points on the operands (docs/plan.md).
+      auto marker = op.getAttrOfType<StringAttr>("growc.library_kernel");
+      if (!marker)
         return fail("an attention left in the host function without a "
                     "library kernel");
-      SmallVector<Value, 4> operands = {attention.getQ(), attention.getK(),
-                                        attention.getV(), attention.getInit()};
+      SmallVector<Value, 8> operands;
+      SmallVector<StringRef, 8> names = {"q", "k", "v", "o"};
+      json::Object step;
+      int64_t seqLen, heads, kvHeads, headDim;
+      if (auto forward = dyn_cast<growk::AttentionOp>(op)) {
+        operands = {forward.getQ(), forward.getK(), forward.getV(),
+                    forward.getInit()};
+        step = json::Object{{"op", "attention"}, {"symbol", marker.getValue()}};
+        seqLen = forward.getSeqLen(), heads = forward.getHeads();
+        kvHeads = forward.getKvHeads(), headDim = forward.getHeadDim();
+      } else {
+        auto grad = cast<growk::AttentionGradOp>(op);
+        operands = {grad.getQ(),      grad.getK(),     grad.getV(),
+                    grad.getO(),      grad.getDout(),  grad.getDqInit(),
+                    grad.getDkInit(), grad.getDvInit()};
+        names.append({"dout", "dq", "dk", "dv"});
+        // The backward's three passes, named from the op's marker.
+        std::string symbol = marker.getValue().str();
+        size_t at = symbol.find("_backward_");
+        if (at == std::string::npos)
+          return fail("an attention gradient's library kernel '" + symbol +
+                      "' names no backward");
+        json::Array symbols;
+        for (StringRef pass : {"_stats_", "_key_grad_", "_query_grad_"})
+          symbols.push_back(std::string(symbol).replace(at, 10, pass.str()));
+        step = json::Object{{"op", "attention_grad"},
+                            {"symbols", std::move(symbols)}};
+        seqLen = grad.getSeqLen(), heads = grad.getHeads();
+        kvHeads = grad.getKvHeads(), headDim = grad.getHeadDim();
+      }
       auto ids = argBuffers(&op, operands, index);
       if (!ids)
         return ids.takeError();
@@ -467,23 +495,17 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
           return fail("an attention operand that is not a contiguous f32 "
                       "matrix");
       recordStep(*ids);
-      int64_t rows = cast<MemRefType>(attention.getQ().getType()).getDimSize(0);
-      steps.push_back(
-          json::Object{{"op", "attention"},
-                       {"symbol", symbol.getValue()},
-                       {"q", (*ids)[0]},
-                       {"k", (*ids)[1]},
-                       {"v", (*ids)[2]},
-                       {"o", (*ids)[3]},
-                       {"q_offset", byteOffsetOf(attention.getQ())},
-                       {"k_offset", byteOffsetOf(attention.getK())},
-                       {"v_offset", byteOffsetOf(attention.getV())},
-                       {"o_offset", byteOffsetOf(attention.getInit())},
-                       {"batch", rows / attention.getSeqLen()},
-                       {"seq_len", attention.getSeqLen()},
-                       {"heads", attention.getHeads()},
-                       {"kv_heads", attention.getKvHeads()},
-                       {"head_dim", attention.getHeadDim()}});
+      int64_t rows = cast<MemRefType>(operands[0].getType()).getDimSize(0);
+      step["batch"] = rows / seqLen;
+      step["seq_len"] = seqLen;
+      step["heads"] = heads;
+      step["kv_heads"] = kvHeads;
+      step["head_dim"] = headDim;
+      for (auto [i, name] : llvm::enumerate(names)) {
+        step[name] = (*ids)[i];
+        step[(name + "_offset").str()] = byteOffsetOf(operands[i]);
+      }
+      steps.push_back(std::move(step));
     } else if (auto reduce = dyn_cast<growk::AllReduceOp>(op)) {
       // A whole buffer: the step reduces buffers, not views of them.
       auto type = cast<MemRefType>(reduce.getValue().getType());

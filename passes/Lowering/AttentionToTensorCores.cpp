@@ -29,27 +29,37 @@ bool hasInstance(int64_t headDim) {
   return headDim == 16 || headDim == 32 || headDim == 64;
 }
 
+/// Names `op`'s library kernel `name` (formatted with its head size) if
+/// the library has one for its head size and element types; else warns.
+void markForLibrary(Operation *op, int64_t headDim, StringRef what,
+                    const char *name) {
+  bool f32 = llvm::all_of(op->getOperands(), [](Value v) {
+    return cast<ShapedType>(v.getType()).getElementType().isF32();
+  });
+  if (!hasInstance(headDim) || !f32) {
+    op->emitWarning(llvm::formatv(
+        "no tensor-core {0} kernel for head size {1}{2}; it keeps the flash "
+        "form",
+        what, headDim, f32 ? "" : " with these element types"));
+    return;
+  }
+  op->setAttr(
+      "growc.library_kernel",
+      StringAttr::get(op->getContext(), llvm::formatv(name, headDim).str()));
+}
+
 struct AttentionToTensorCoresPass
     : growc::impl::AttentionToTensorCoresBase<AttentionToTensorCoresPass> {
   void runOnOperation() override {
-    getOperation().walk([](growk::AttentionOp op) {
-      int64_t headDim = op.getHeadDim();
-      bool f32 = llvm::all_of(op->getOperands(), [](Value v) {
-        return cast<ShapedType>(v.getType()).getElementType().isF32();
-      });
-      if (!hasInstance(headDim) || !f32) {
-        op.emitWarning(llvm::formatv(
-            "no tensor-core attention kernel for head size {0}{1}; this "
-            "attention keeps the flash form",
-            headDim, f32 ? "" : " with these element types"));
-        return;
-      }
-      op->setAttr(
-          "growc.library_kernel",
-          StringAttr::get(
-              op.getContext(),
-              llvm::formatv("growc_flash_forward_hd{0}_f32_f32", headDim)
-                  .str()));
+    getOperation().walk([](Operation *op) {
+      if (auto forward = dyn_cast<growk::AttentionOp>(op))
+        markForLibrary(op, forward.getHeadDim(), "attention",
+                       "growc_flash_forward_hd{0}_f32_f32");
+      // The backward's three passes are growc_flash_{stats,key_grad,
+      // query_grad}_hd<hd>_f32; the plan emitter lists them.
+      if (auto backward = dyn_cast<growk::AttentionGradOp>(op))
+        markForLibrary(op, backward.getHeadDim(), "attention gradient",
+                       "growc_flash_backward_hd{0}_f32");
     });
   }
 };

@@ -119,9 +119,11 @@ def AttentionToTensorCores
     gets an `attention` step that the runtime launches, and the artifact's
     PTX carries the kernel (lib/Codegen/Kernels/FlashAttention.cu:
     FlashAttention-2 on mma.sync, docs/gpu.md). Other attentions keep the
-    distributed flash form, with a warning; `growk.attention_grad` is
-    untouched (the distributed flash backward reads q, k, v, o and dout,
-    whichever kernel produced o). Runs before `growc-form-kernels`.
+    distributed flash form, with a warning. Each qualifying
+    `growk.attention_grad` gets `"growc_flash_backward_hd<hd>_f32"`: the
+    plan's `attention_grad` step runs the library's three backward passes
+    (row statistics, dK and dV per key tile, dQ per query tile). Runs
+    before `growc-form-kernels`.
   }];
 }
 

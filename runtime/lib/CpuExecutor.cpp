@@ -226,6 +226,7 @@ Status CpuExecutor::prepare() {
       prepared.transB = step.transB != 0;
       break;
     case PlanStep::Op::Attention:
+    case PlanStep::Op::AttentionGrad:
       // The plan admits these only for the GPU target.
       return Status::error(path + ": an attention step runs the GPU kernel "
                                   "library's PTX; the CPU cannot run it");
@@ -475,6 +476,7 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
         break;
       }
       case PlanStep::Op::Attention: // refused when the plan was prepared
+      case PlanStep::Op::AttentionGrad:
         break;
       case PlanStep::Op::AllReduce: {
         // Blocking: the CPU has no second stream to overlap it with, and

@@ -133,7 +133,21 @@ struct CudaExecutor::State {
     std::vector<void *> params;
     /// The configuration of a library kernel's launch (attention steps).
     PlanLaunch own;
+    /// An attention_grad step's three launches (statistics, dK/dV, dQ).
+    std::vector<Launch> passes;
+    std::vector<Launch *> passesInOrder() {
+      std::vector<Launch *> out;
+      for (Launch &pass : passes)
+        out.push_back(&pass);
+      return out;
+    }
   };
+  /// The launches of a library attention step (forward or backward).
+  Status prepareAttention(const PlanStep &step, Launch &launch);
+  /// Scratch for the attention backward's statistics (log-sum-exp and D
+  /// per query row), shared by the steps, which run in order.
+  CUdeviceptr attentionStats = 0;
+  size_t attentionStatsBytes = 0;
   /// One per plan step, in order: a kernel launch or a GEMM.
   std::vector<Launch> launches;
   std::vector<Gemm> gemms;
@@ -204,6 +218,8 @@ CudaExecutor::State::~State() {
   }
   if (workspace)
     cu->cuMemFree(workspace);
+  if (attentionStats)
+    cu->cuMemFree(attentionStats);
   if (arenaBase)
     cu->cuMemFree(arenaBase);
   for (CUevent e : ready)
@@ -324,22 +340,11 @@ Status CudaExecutor::State::prepare() {
       launches.push_back(std::move(launch));
       continue;
     }
-    if (step.op == PlanStep::Op::Attention) {
-      // The kernel library's FlashAttention (lib/Codegen/Kernels/
-      // FlashAttention.cu): (q, k, v, o, lse, seqLen, heads, kvHeads),
-      // grid (ceil(T / 64), heads, batch) of 128 threads; no lse here.
+    if (step.op == PlanStep::Op::Attention ||
+        step.op == PlanStep::Op::AttentionGrad) {
       Launch launch;
-      GROWC_CU(
-          cu->cuModuleGetFunction(&launch.fn, module, step.symbol.c_str()));
-      launch.own.grid[0] = (step.seqLen + 63) / 64;
-      launch.own.grid[1] = step.heads;
-      launch.own.grid[2] = step.batch;
-      launch.own.block[0] = 128;
-      for (int i = 0; i < 4; ++i)
-        launch.values.push_back(address(step.qkvo[i], step.qkvoOffsets[i]));
-      launch.values.push_back(0);
-      launch.scalars = {int32_t(step.seqLen), int32_t(step.heads),
-                        int32_t(step.kvHeads)};
+      if (Status s = prepareAttention(step, launch); !s.isOk())
+        return s;
       launches.push_back(std::move(launch));
       continue;
     }
@@ -351,7 +356,7 @@ Status CudaExecutor::State::prepare() {
     launches.push_back(Launch{});
   }
   // Stable addresses for the kernel parameter arrays from here on.
-  for (Launch &launch : launches) {
+  auto settle = [](Launch &launch) {
     if (!launch.scalars.empty())
       launch.launch = &launch.own;
     launch.params.clear();
@@ -359,6 +364,11 @@ Status CudaExecutor::State::prepare() {
       launch.params.push_back(&value);
     for (int32_t &scalar : launch.scalars)
       launch.params.push_back(&scalar);
+  };
+  for (Launch &launch : launches) {
+    settle(launch);
+    for (Launch &pass : launch.passes)
+      settle(pass);
   }
 
   hostBuffers.resize(plan.buffers.size());
@@ -378,6 +388,67 @@ Status CudaExecutor::State::prepare() {
   }
   paramsLoaded = plan.params.empty();
   return planCommunication();
+}
+
+/// The kernel library's attention (lib/Codegen/Kernels/FlashAttention.cu,
+/// docs/plan.md): the forward is `symbol(q, k, v, o, lse, T, H, KVH)` with
+/// no lse; the backward three passes over a statistics scratch of
+/// 2 * B * H * T floats: stats(q, k, o, dout, stats, T, H, KVH, B),
+/// key_grad(q, k, v, dout, stats, dk, dv, ...), query_grad(q, k, v, dout,
+/// stats, dq, ...). 128 threads a block; query-tile passes on (ceil(T /
+/// 64), H, B) blocks, the key-tile pass on (ceil(T / 64), KVH, B).
+Status CudaExecutor::State::prepareAttention(const PlanStep &step,
+                                             Launch &launch) {
+  auto pass = [&](const std::string &symbol, int64_t heads,
+                  std::initializer_list<CUdeviceptr> pointers,
+                  std::vector<int32_t> scalars) -> StatusOr<Launch> {
+    Launch l;
+    GROWC_CU(cu->cuModuleGetFunction(&l.fn, module, symbol.c_str()));
+    l.own.grid[0] = (step.seqLen + 63) / 64;
+    l.own.grid[1] = heads;
+    l.own.grid[2] = step.batch;
+    l.own.block[0] = 128;
+    l.values = pointers;
+    l.scalars = std::move(scalars);
+    return l;
+  };
+  std::vector<CUdeviceptr> at;
+  for (size_t i = 0; i < step.operands.size(); ++i)
+    at.push_back(address(step.operands[i], step.operandOffsets[i]));
+  const int32_t T = int32_t(step.seqLen), H = int32_t(step.heads),
+                KVH = int32_t(step.kvHeads), B = int32_t(step.batch);
+  if (step.op == PlanStep::Op::Attention) {
+    StatusOr<Launch> forward =
+        pass(step.symbols[0], H, {at[0], at[1], at[2], at[3], 0}, {T, H, KVH});
+    if (!forward.isOk())
+      return forward.status();
+    launch = std::move(*forward);
+    return Status::ok();
+  }
+  size_t statsBytes = size_t(2) * size_t(B) * size_t(H) * size_t(T) * 4;
+  if (statsBytes > attentionStatsBytes) {
+    if (attentionStats)
+      GROWC_CU(cu->cuMemFree(attentionStats));
+    attentionStats = 0;
+    GROWC_CU(cu->cuMemAlloc(&attentionStats, statsBytes));
+    attentionStatsBytes = statsBytes;
+  }
+  // at: q, k, v, o, dout, dq, dk, dv.
+  StatusOr<Launch> passes[3] = {
+      pass(step.symbols[0], H, {at[0], at[1], at[3], at[4], attentionStats},
+           {T, H, KVH, B}),
+      pass(step.symbols[1], KVH,
+           {at[0], at[1], at[2], at[4], attentionStats, at[6], at[7]},
+           {T, H, KVH, B}),
+      pass(step.symbols[2], H,
+           {at[0], at[1], at[2], at[4], attentionStats, at[5]},
+           {T, H, KVH, B})};
+  for (StatusOr<Launch> &p : passes) {
+    if (!p.isOk())
+      return p.status();
+    launch.passes.push_back(std::move(*p));
+  }
+  return Status::ok();
 }
 
 /// The bytes of the arena a step reads or writes, as [begin, end) ranges.
@@ -402,7 +473,8 @@ static std::vector<std::pair<int64_t, int64_t>> bytesOf(const Plan &plan,
       whole(id);
     break;
   case PlanStep::Op::Attention:
-    for (int64_t id : s.qkvo)
+  case PlanStep::Op::AttentionGrad:
+    for (int64_t id : s.operands)
       whole(id);
     break;
   }
@@ -652,14 +724,18 @@ Status CudaExecutor::State::enqueueSteps(bool commit,
       reducing[i] = true;
       continue;
     }
-    if (s.op == PlanStep::Op::Kernel || s.op == PlanStep::Op::Attention) {
-      Launch &l = launches[i];
-      const PlanLaunch &cfg = *l.launch;
-      GROWC_CU(cu->cuLaunchKernel(
-          l.fn, unsigned(cfg.grid[0]), unsigned(cfg.grid[1]),
-          unsigned(cfg.grid[2]), unsigned(cfg.block[0]), unsigned(cfg.block[1]),
-          unsigned(cfg.block[2]), unsigned(cfg.sharedBytes), stream,
-          l.params.data(), nullptr));
+    if (s.op == PlanStep::Op::Kernel || s.op == PlanStep::Op::Attention ||
+        s.op == PlanStep::Op::AttentionGrad) {
+      Launch &step = launches[i];
+      for (Launch *l : step.passes.empty() ? std::vector<Launch *>{&step}
+                                           : step.passesInOrder()) {
+        const PlanLaunch &cfg = *l->launch;
+        GROWC_CU(cu->cuLaunchKernel(
+            l->fn, unsigned(cfg.grid[0]), unsigned(cfg.grid[1]),
+            unsigned(cfg.grid[2]), unsigned(cfg.block[0]),
+            unsigned(cfg.block[1]), unsigned(cfg.block[2]),
+            unsigned(cfg.sharedBytes), stream, l->params.data(), nullptr));
+      }
       continue;
     }
     Gemm &gemm = gemms[g++];

@@ -83,7 +83,7 @@ private:
   // top level, "buffers[3]", ...).
   Status expectObject(const JsonValue &v, const std::string &ctx);
   Status checkKeys(const JsonValue &obj, const std::string &ctx,
-                   std::initializer_list<std::string_view> allowed);
+                   const std::vector<std::string_view> &allowed);
   Status getField(const JsonValue &obj, const std::string &ctx,
                   std::string_view key, const JsonValue *&out);
   Status getString(const JsonValue &obj, const std::string &ctx,
@@ -134,7 +134,7 @@ Status PlanParser::expectObject(const JsonValue &v, const std::string &ctx) {
 }
 
 Status PlanParser::checkKeys(const JsonValue &obj, const std::string &ctx,
-                             std::initializer_list<std::string_view> allowed) {
+                             const std::vector<std::string_view> &allowed) {
   for (const JsonValue::Member &member : obj.members()) {
     bool known = false;
     for (std::string_view key : allowed)
@@ -705,19 +705,54 @@ Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
 
 Status PlanParser::parseAttentionStep(const JsonValue &step,
                                       const std::string &ctx, PlanStep &out) {
+  std::string op;
+  GROWC_RETURN_IF_ERROR(getString(step, ctx, "op", op));
+  const bool backward = op == "attention_grad";
+  // Forward: q, k, v, o; backward: q, k, v, o, dout, dq, dk, dv. The
+  // k-like ones have KV heads' width.
+  std::vector<std::string> names = {"q", "k", "v", "o"};
+  if (backward)
+    names.insert(names.end(), {"dout", "dq", "dk", "dv"});
+  std::vector<std::string> keys = {"op",
+                                   "batch",
+                                   "seq_len",
+                                   "heads",
+                                   "kv_heads",
+                                   "head_dim",
+                                   backward ? "symbols" : "symbol"};
+  for (const std::string &name : names) {
+    keys.push_back(name);
+    keys.push_back(name + "_offset");
+  }
   GROWC_RETURN_IF_ERROR(checkKeys(
-      step, ctx,
-      {"op", "symbol", "q", "k", "v", "o", "q_offset", "k_offset", "v_offset",
-       "o_offset", "batch", "seq_len", "heads", "kv_heads", "head_dim"}));
-  out.op = PlanStep::Op::Attention;
+      step, ctx, std::vector<std::string_view>(keys.begin(), keys.end())));
+  out.op = backward ? PlanStep::Op::AttentionGrad : PlanStep::Op::Attention;
   if (plan.target != "nvptx")
-    return Status::error(ctx + ": an attention step in a " + plan.target +
-                         " plan (its kernel is the GPU library's)");
-  GROWC_RETURN_IF_ERROR(getString(step, ctx, "symbol", out.symbol));
-  if (out.symbol.rfind("growc_", 0) != 0)
-    return Status::error(fieldPath(ctx, "symbol") + ": " +
-                         inQuotes(out.symbol) +
-                         " is not a kernel library entry point (growc_*)");
+    return Status::error(ctx + ": an " + op + " step in a " + plan.target +
+                         " plan (its kernels are the GPU library's)");
+  if (backward) {
+    const JsonValue *symbols;
+    GROWC_RETURN_IF_ERROR(getArray(step, ctx, "symbols", symbols));
+    for (const JsonValue &symbol : symbols->elements()) {
+      if (!symbol.isString())
+        return Status::error(fieldPath(ctx, "symbols") +
+                             ": entries must be strings");
+      out.symbols.push_back(symbol.asString());
+    }
+    if (out.symbols.size() != 3)
+      return Status::error(fieldPath(ctx, "symbols") +
+                           ": the backward has 3 passes (statistics, dK and "
+                           "dV, dQ), not " +
+                           std::to_string(out.symbols.size()));
+  } else {
+    out.symbols.emplace_back();
+    GROWC_RETURN_IF_ERROR(getString(step, ctx, "symbol", out.symbols[0]));
+  }
+  for (const std::string &symbol : out.symbols)
+    if (symbol.rfind("growc_", 0) != 0)
+      return Status::error(fieldPath(ctx, backward ? "symbols" : "symbol") +
+                           ": " + inQuotes(symbol) +
+                           " is not a kernel library entry point (growc_*)");
   constexpr int64_t kMaxDim = 1 << 24;
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "batch", 1, kMaxDim, out.batch));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "seq_len", 1, kMaxDim, out.seqLen));
@@ -728,24 +763,26 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
     return Status::error(ctx + ": " + std::to_string(out.heads) +
                          " heads do not group over " +
                          std::to_string(out.kvHeads) + " KV heads");
-  const char *names[4] = {"q", "k", "v", "o"};
-  for (int i = 0; i < 4; ++i) {
-    GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, names[i], out.qkvo[i]));
-    std::string key = std::string(names[i]) + "_offset";
+  for (const std::string &name : names) {
+    int64_t id, offset;
+    GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, name.c_str(), id));
+    std::string key = name + "_offset";
     GROWC_RETURN_IF_ERROR(getInt(step, ctx, key.c_str(), 0,
                                  std::numeric_limits<int64_t>::max() / 2,
-                                 out.qkvoOffsets[i]));
-    int64_t width = (i == 1 || i == 2 ? out.kvHeads : out.heads) * out.headDim;
+                                 offset));
+    bool kvWidth = name == "k" || name == "v" || name == "dk" || name == "dv";
+    int64_t width = (kvWidth ? out.kvHeads : out.heads) * out.headDim;
     int64_t bytes = out.batch * out.seqLen * width * 4;
-    const PlanBuffer &buffer = plan.buffers[out.qkvo[i]];
-    if (out.qkvoOffsets[i] % 4 != 0 || out.qkvoOffsets[i] + bytes > buffer.size)
-      return Status::error(ctx + ": attention operand " + names[i] + " (f32 [" +
-                           std::to_string(out.batch * out.seqLen) + ", " +
-                           std::to_string(width) + "]) needs " +
-                           std::to_string(bytes) + " bytes from byte " +
-                           std::to_string(out.qkvoOffsets[i]) + " but buffer " +
-                           std::to_string(out.qkvo[i]) + " holds " +
-                           std::to_string(buffer.size));
+    const PlanBuffer &buffer = plan.buffers[id];
+    if (offset % 4 != 0 || offset + bytes > buffer.size)
+      return Status::error(
+          ctx + ": " + op + " operand " + name + " (f32 [" +
+          std::to_string(out.batch * out.seqLen) + ", " +
+          std::to_string(width) + "]) needs " + std::to_string(bytes) +
+          " bytes from byte " + std::to_string(offset) + " but buffer " +
+          std::to_string(id) + " holds " + std::to_string(buffer.size));
+    out.operands.push_back(id);
+    out.operandOffsets.push_back(offset);
   }
   return Status::ok();
 }
@@ -838,12 +875,12 @@ Status PlanParser::parseSteps(const JsonValue &root) {
       GROWC_RETURN_IF_ERROR(parseGemmStep(entry, ctx, step));
     else if (op == "all_reduce")
       GROWC_RETURN_IF_ERROR(parseAllReduceStep(entry, ctx, step));
-    else if (op == "attention")
+    else if (op == "attention" || op == "attention_grad")
       GROWC_RETURN_IF_ERROR(parseAttentionStep(entry, ctx, step));
     else
       return Status::error(ctx + ".op: unknown op " + inQuotes(op) +
-                           " (expected 'kernel', 'gemm', 'attention' or "
-                           "'all_reduce')");
+                           " (expected 'kernel', 'gemm', 'attention', "
+                           "'attention_grad' or 'all_reduce')");
     plan.steps.push_back(std::move(step));
   }
   return Status::ok();

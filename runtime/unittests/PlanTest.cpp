@@ -659,14 +659,41 @@ TEST(PlanTest, AttentionStepParses) {
   ASSERT_TRUE(plan.isOk()) << plan.status().message();
   const PlanStep &step = plan->steps.back();
   EXPECT_EQ(step.op, PlanStep::Op::Attention);
-  EXPECT_EQ(step.symbol, "growc_flash_forward_hd8_f32_f32");
-  EXPECT_EQ(step.qkvo[0], 2);
-  EXPECT_EQ(step.qkvo[3], 5);
-  EXPECT_EQ(step.qkvoOffsets[2], 64);
+  EXPECT_EQ(step.symbols,
+            std::vector<std::string>{"growc_flash_forward_hd8_f32_f32"});
+  EXPECT_EQ(step.operands, (std::vector<int64_t>{2, 3, 4, 5}));
+  EXPECT_EQ(step.operandOffsets, (std::vector<int64_t>{0, 0, 64, 0}));
   EXPECT_EQ(step.seqLen, 2);
   EXPECT_EQ(step.heads, 2);
   EXPECT_EQ(step.kvHeads, 1);
   EXPECT_EQ(step.headDim, 8);
+}
+
+/// The backward over the same buffers: three passes, eight operands.
+std::string attentionGradStep(const std::string &symbols) {
+  return R"({"op": "attention_grad", "symbols": )" + symbols +
+         R"(, "q": 2, "k": 3, "v": 3, "o": 5, "dout": 2, "dq": 5, "dk": 4, )"
+         R"("dv": 4, "q_offset": 0, "k_offset": 0, "v_offset": 64, )"
+         R"("o_offset": 0, "dout_offset": 0, "dq_offset": 0, "dk_offset": 0, )"
+         R"("dv_offset": 64, "batch": 1, "seq_len": 2, "heads": 2, )"
+         R"("kv_heads": 1, "head_dim": 8})";
+}
+
+TEST(PlanTest, AttentionGradStepParses) {
+  StatusOr<Plan> plan = parsePlan(
+      gpuPlanWithStep(attentionGradStep(
+          R"(["growc_flash_stats_hd8_f32", "growc_flash_key_grad_hd8_f32", )"
+          R"("growc_flash_query_grad_hd8_f32"])")),
+      kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  const PlanStep &step = plan->steps.back();
+  EXPECT_EQ(step.op, PlanStep::Op::AttentionGrad);
+  EXPECT_EQ(step.symbols.size(), 3u);
+  EXPECT_EQ(step.operands, (std::vector<int64_t>{2, 3, 3, 5, 2, 5, 4, 4}));
+  EXPECT_EQ(step.operandOffsets[7], 64);
+  expectRejected(
+      gpuPlanWithStep(attentionGradStep(R"(["growc_flash_stats_hd8_f32"])")),
+      {"steps[3].symbols", "the backward has 3 passes"});
 }
 
 TEST(PlanTest, MalformedAttentionStepsAreRejected) {

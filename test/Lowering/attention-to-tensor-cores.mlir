@@ -1,8 +1,8 @@
 // growc-attention-to-tensor-cores (the GPU's --gpu-attention=mma): an
-// attention whose head size has a tensor-core kernel in the library gets
-// its name, and kernel formation then leaves it on the host, a step of its
-// own like a GEMM; its gradient keeps the distributed flash form. A head
-// size without an instance (4 here) is a warning and keeps the flash form.
+// attention (and its gradient) whose head size has tensor-core kernels in
+// the library gets their name, and kernel formation then leaves it on the
+// host, a step of its own like a GEMM. A head size without an instance (4
+// here) is a warning and keeps the flash form.
 // Numerics: test/Runtime/gpu.test runs the kernel (on the GPU or the fake
 // driver's PTX interpreter) against PyTorch.
 // RUN: growc --import-hf-config %S/Inputs/mha-hd32-untied.json --num-layers 1 --block-size 1 --model-name one -o %t.mlir
@@ -12,20 +12,19 @@
 // RUN: growc-opt %t.small.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=4" --growc-attention-to-tensor-cores 2>&1 | FileCheck %s --check-prefix=SMALL
 
 // CHECK: growk.attention ins({{.+}} : tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs({{.+}} : tensor<16x64xf32>) {growc.library_kernel = "growc_flash_forward_hd32_f32_f32", heads = 2 : i64, key_block = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64}
-// CHECK: growk.attention_grad
-// CHECK-NOT: growc.library_kernel
+// CHECK: growk.attention_grad ins({{.+}}) outs({{.+}}) {growc.library_kernel = "growc_flash_backward_hd32_f32", heads = 2 : i64
 
-// The forward attention is a host op between kernel calls; the gradient
-// is inside a kernel.
+// Both are host ops between kernel calls and GEMMs.
 // HOST-LABEL: func.func @one(
 // HOST: call @kernel1(
 // HOST-NEXT: tensor.empty
 // HOST-NEXT: %[[O:.+]] = growk.attention ins({{.+}}) {growc.library_kernel = "growc_flash_forward_hd32_f32_f32"
 // HOST-NEXT: growk.matmul %[[O]], %arg7
 // HOST-NEXT: call @kernel2(
+// HOST: growk.attention_grad ins({{.+}}) {growc.library_kernel = "growc_flash_backward_hd32_f32"
 // HOST: func.func {{.*}}@kernel{{[0-9]+}}(
-// HOST: growk.attention_grad
+// HOST-NOT: growk.attention
 
-// SMALL: warning: no tensor-core attention kernel for head size 4; this attention keeps the flash form
+// SMALL: warning: no tensor-core attention kernel for head size 4; it keeps the flash form
 // SMALL: growk.attention
 // SMALL-NOT: growc.library_kernel

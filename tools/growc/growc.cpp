@@ -463,7 +463,8 @@ int writeKernels(CompiledGraph &graph, bool ptx, StringRef kernelsPath) {
     // artifact carries.
     bool usesLibrary = llvm::any_of(
         *graph.plan.getArray("steps"), [](const json::Value &step) {
-          return step.getAsObject()->getString("op") == "attention";
+          std::optional<StringRef> op = step.getAsObject()->getString("op");
+          return op == "attention" || op == "attention_grad";
         });
     if (usesLibrary)
       if (llvm::Error err = linkKernelLibrary(artifact->ptx))

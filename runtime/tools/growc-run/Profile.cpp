@@ -85,14 +85,20 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
       probe.what = "all_reduce";
       probe.op = "all_reduce";
       break;
-    case PlanStep::Op::Attention: {
-      probe.what = s.symbol;
+    case PlanStep::Op::Attention:
+    case PlanStep::Op::AttentionGrad: {
+      bool backward = s.op == PlanStep::Op::AttentionGrad;
+      probe.what = backward ? "attention_grad " + s.symbols[1] : s.symbols[0];
       probe.attention = true;
-      // Causal: half the T x T scores, for S = QK^T and O = PV.
+      // Causal: half the T x T scores; the forward's two products (S, PV),
+      // the backward's seven (S in each pass, dP twice, dV, dK, dQ).
       double pairs = double(s.seqLen) * double(s.seqLen + 1) / 2;
-      flops = 4.0 * double(s.batch * s.heads) * pairs * double(s.headDim);
-      bytes = 4.0 * double(s.batch * s.seqLen * s.headDim) *
-              double(2 * s.heads + 2 * s.kvHeads);
+      flops = (backward ? 14.0 : 4.0) * double(s.batch * s.heads) * pairs *
+              double(s.headDim);
+      // Each operand read or written once.
+      for (size_t i = 0; i < s.operands.size(); ++i)
+        bytes += 4.0 * double(s.batch * s.seqLen * s.headDim) *
+                 double(i % 4 == 1 || i % 4 == 2 ? s.kvHeads : s.heads);
       break;
     }
     }

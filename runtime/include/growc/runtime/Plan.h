@@ -98,7 +98,7 @@ enum class PlanReduction { Sum, Mean };
 
 /// One step, run in order.
 struct PlanStep {
-  enum class Op { Kernel, Gemm, AllReduce, Attention };
+  enum class Op { Kernel, Gemm, AllReduce, Attention, AttentionGrad };
   Op op = Op::Kernel;
 
   // Op::Kernel: call kernels[kernel] with the addresses of buffers `args`.
@@ -134,14 +134,16 @@ struct PlanStep {
   /// applying micro-batch communicates.
   int64_t when = -1;
 
-  // Op::Attention (GPU plans): causal attention with grouped KV heads run
-  // by the kernel library's entry point `symbol` (growc
-  // --gpu-attention=mma): q and o are f32 [batch * seqLen, heads *
-  // headDim], k and v f32 [batch * seqLen, kvHeads * headDim], each at
-  // `qkvoOffsets` bytes into buffers `qkvo` (docs/plan.md).
-  std::string symbol;
-  int64_t qkvo[4] = {0, 0, 0, 0};
-  int64_t qkvoOffsets[4] = {0, 0, 0, 0};
+  // Op::Attention and Op::AttentionGrad (GPU plans, growc
+  // --gpu-attention=mma): causal attention with grouped KV heads run by the
+  // kernel library's entry points `symbols` (one for the forward; the
+  // backward's statistics, dK/dV and dQ passes). `operands` are buffer ids,
+  // each read from `operandOffsets` bytes: q, k, v, o for the forward; q,
+  // k, v, o, dout, dq, dk, dv for the backward. q, o, dout and dq are f32
+  // [batch * seqLen, heads * headDim], k, v, dk and dv f32 [batch * seqLen,
+  // kvHeads * headDim] (docs/plan.md).
+  std::vector<std::string> symbols;
+  std::vector<int64_t> operands, operandOffsets;
   int64_t batch = 0, seqLen = 0, heads = 0, kvHeads = 0, headDim = 0;
 };
 
