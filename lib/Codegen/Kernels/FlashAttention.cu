@@ -96,6 +96,7 @@ GROWC_DEVICE void mma(float (&acc)[4], const u32 (&a)[4], const u32 (&b)[2]) {
 
 /// The maximum (or sum) over the four lanes that share an accumulator row.
 GROWC_DEVICE float quadReduce(float x, bool maximum) {
+  #pragma unroll
   for (int offset = 1; offset < 4; offset *= 2) {
     u32 other;
     asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 31, -1;"
@@ -132,22 +133,26 @@ template <int HD>
 GROWC_DEVICE void loadRowFragments(u32 (&a)[HD / 16][4], const u16 *tile,
                                    int warp, int lane) {
   constexpr int kStride = HD + 8;
+  #pragma unroll
   for (int ks = 0; ks < HD / 16; ++ks) {
     int row = warp * 16 + lane % 8 + 8 * ((lane / 8) % 2);
     ldmatrixX4(a[ks], tile + row * kStride + ks * 16 + 8 * (lane / 16));
   }
 }
 
-/// acc = A * tile^T: the warp's 16 rows against the tile's 64 rows (S =
+/// acc = A * tile^T: the warp's 16 rows against N rows of a tile (S =
 /// Q K^T, dP = dO V^T, and transposed, S^T = K Q^T, dP^T = V dO^T).
-template <int HD>
-GROWC_DEVICE void rowsTimesTileT(float (&acc)[kBlockKeys / 8][4],
+template <int HD, int N = kBlockKeys>
+GROWC_DEVICE void rowsTimesTileT(float (&acc)[N / 8][4],
                                  const u32 (&a)[HD / 16][4], const u16 *tile,
                                  int lane) {
   constexpr int kStride = HD + 8;
-  for (int n = 0; n < kBlockKeys / 8; ++n) {
+  #pragma unroll
+  for (int n = 0; n < N / 8; ++n) {
+    #pragma unroll
     for (int i = 0; i < 4; ++i)
       acc[n][i] = 0.0f;
+    #pragma unroll
     for (int ks = 0; ks < HD / 16; ++ks) {
       u32 b[2];
       ldmatrixX2(b, tile + (n * 8 + lane % 8) * kStride + ks * 16 +
@@ -157,19 +162,21 @@ GROWC_DEVICE void rowsTimesTileT(float (&acc)[kBlockKeys / 8][4],
   }
 }
 
-/// out += P * tile, P the warp's 16 x 64 accumulators (as bf16: their
-/// fragments are already mma's A layout), the tile 64 rows of HD (O += P
+/// out += P * tile, P the warp's 16 x N accumulators (as bf16: their
+/// fragments are already mma's A layout), the tile N rows of HD (O += P
 /// V, dV += P^T dO, dK += dS^T Q, dQ += dS K).
-template <int HD>
+template <int HD, int N = kBlockKeys>
 GROWC_DEVICE void accumulateTimesTile(float (&out)[HD / 8][4],
-                                      const float (&p)[kBlockKeys / 8][4],
+                                      const float (&p)[N / 8][4],
                                       const u16 *tile, int lane) {
   constexpr int kStride = HD + 8;
-  for (int kk = 0; kk < kBlockKeys / 16; ++kk) {
+  #pragma unroll
+  for (int kk = 0; kk < N / 16; ++kk) {
     u32 a[4] = {packBf16(p[2 * kk][0], p[2 * kk][1]),
                 packBf16(p[2 * kk][2], p[2 * kk][3]),
                 packBf16(p[2 * kk + 1][0], p[2 * kk + 1][1]),
                 packBf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
+    #pragma unroll
     for (int d = 0; d < HD / 8; ++d) {
       u32 b[2];
       ldmatrixX2Trans(b, tile + (kk * 16 + lane % 16) * kStride + d * 8);
@@ -205,11 +212,13 @@ template <int HD, typename Out>
 GROWC_DEVICE void storeRows(Out *base, long stride, int first, int limit,
                             const Place &at, const float (&acc)[HD / 8][4],
                             const float (&factor)[2]) {
+  #pragma unroll
   for (int r = 0; r < 2; ++r) {
     int row = first + at.warp * 16 + at.group + 8 * r;
     if (row >= limit)
       continue;
     Out *out = base + (long)row * stride;
+    #pragma unroll
     for (int d = 0; d < HD / 8; ++d) {
       store(out + d * 8 + 2 * at.inGroup, acc[d][2 * r] * factor[r]);
       store(out + d * 8 + 2 * at.inGroup + 1, acc[d][2 * r + 1] * factor[r]);
@@ -225,6 +234,9 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
   GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
   GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * (HD + 8)];
   const Place at = place<HD>();
+  // Keys per online-softmax step: at head size 64 a whole tile's scores
+  // beside the output accumulators exceed the registers.
+  constexpr int kColumns = HD >= 64 ? 32 : 64;
   const int kvHead = at.head / (heads / kvHeads);
   const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
   const In *qBase = q + (long)at.sample * seqLen * qStride + at.head * HD;
@@ -252,39 +264,54 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
     loadTile<HD>(vTile, vBase, kvStride, firstKey, seqLen);
     barrier();
 
-    float s[kBlockKeys / 8][4];
-    rowsTimesTileT<HD>(s, qFragment, kTile, at.lane);
-    // Scale, causal mask, online softmax.
-    float tileMax[2] = {-__builtin_inff(), -__builtin_inff()};
-    for (int n = 0; n < kBlockKeys / 8; ++n)
-      for (int i = 0; i < 4; ++i) {
-        int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
-        int key = firstKey + n * 8 + 2 * at.inGroup + i % 2;
-        s[n][i] = key <= query && key < seqLen ? s[n][i] * at.scale
-                                               : -__builtin_inff();
-        tileMax[i / 2] = __builtin_fmaxf(tileMax[i / 2], s[n][i]);
+    // kColumns keys at a time: each part is a step of the online softmax.
+    #pragma unroll 1
+    for (int part = 0; part < kBlockKeys; part += kColumns) {
+      float s[kColumns / 8][4];
+      rowsTimesTileT<HD, kColumns>(s, qFragment, kTile + part * (HD + 8),
+                                   at.lane);
+      // Scale, causal mask, online softmax.
+      float tileMax[2] = {-__builtin_inff(), -__builtin_inff()};
+      #pragma unroll
+      for (int n = 0; n < kColumns / 8; ++n)
+        #pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
+          int key = firstKey + part + n * 8 + 2 * at.inGroup + i % 2;
+          s[n][i] = key <= query && key < seqLen ? s[n][i] * at.scale
+                                                 : -__builtin_inff();
+          tileMax[i / 2] = __builtin_fmaxf(tileMax[i / 2], s[n][i]);
+        }
+      float rescale[2], base[2];
+      #pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        float newMax =
+            __builtin_fmaxf(rowMax[r], quadReduce(tileMax[r], true));
+        // A row with no visible key yet (padding rows) stays at zero.
+        base[r] = newMax == -__builtin_inff() ? 0.0f : newMax;
+        rescale[r] = exp2Approx(rowMax[r] - base[r]);
+        rowMax[r] = newMax;
+        rowSum[r] *= rescale[r];
       }
-    float rescale[2], base[2];
-    for (int r = 0; r < 2; ++r) {
-      float newMax = __builtin_fmaxf(rowMax[r], quadReduce(tileMax[r], true));
-      // A row with no visible key yet (padding rows) stays at zero.
-      base[r] = newMax == -__builtin_inff() ? 0.0f : newMax;
-      rescale[r] = exp2Approx(rowMax[r] - base[r]);
-      rowMax[r] = newMax;
-      rowSum[r] *= rescale[r];
+      #pragma unroll
+      for (int d = 0; d < HD / 8; ++d)
+        #pragma unroll
+        for (int i = 0; i < 4; ++i)
+          out[d][i] *= rescale[i / 2];
+      #pragma unroll
+      for (int n = 0; n < kColumns / 8; ++n)
+        #pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          s[n][i] = exp2Approx(s[n][i] - base[i / 2]);
+          rowSum[i / 2] += s[n][i];
+        }
+      accumulateTimesTile<HD, kColumns>(out, s, vTile + part * (HD + 8),
+                                        at.lane);
     }
-    for (int d = 0; d < HD / 8; ++d)
-      for (int i = 0; i < 4; ++i)
-        out[d][i] *= rescale[i / 2];
-    for (int n = 0; n < kBlockKeys / 8; ++n)
-      for (int i = 0; i < 4; ++i) {
-        s[n][i] = exp2Approx(s[n][i] - base[i / 2]);
-        rowSum[i / 2] += s[n][i];
-      }
-    accumulateTimesTile<HD>(out, s, vTile, at.lane);
   }
 
   float inverse[2];
+  #pragma unroll
   for (int r = 0; r < 2; ++r) {
     float total = quadReduce(rowSum[r], false);
     inverse[r] = 1.0f / total;
@@ -307,6 +334,23 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
 // `stats` holds [B, H, T] log-sum-exps (log2 units of the scaled scores)
 // then [B, H, T] D's.
 //===----------------------------------------------------------------------===//
+
+/// The backward's two score-shaped products over N columns: first =
+/// (own rows of firstRows) * firstPart^T and second = (own rows of
+/// secondRows) * secondPart^T. The warp's own fragments are reloaded from
+/// shared memory each time: held in registers beside the accumulators
+/// they spill.
+template <int HD, int N>
+GROWC_DEVICE void twoProducts(float (&first)[N / 8][4], const u16 *firstRows,
+                              const u16 *firstPart, float (&second)[N / 8][4],
+                              const u16 *secondRows, const u16 *secondPart,
+                              const Place &at) {
+  u32 fragment[HD / 16][4];
+  loadRowFragments<HD>(fragment, firstRows, at.warp, at.lane);
+  rowsTimesTileT<HD, N>(first, fragment, firstPart, at.lane);
+  loadRowFragments<HD>(fragment, secondRows, at.warp, at.lane);
+  rowsTimesTileT<HD, N>(second, fragment, secondPart, at.lane);
+}
 
 template <int HD>
 GROWC_DEVICE void flashStats(const float *q, const float *k, const float *o,
@@ -358,7 +402,9 @@ GROWC_DEVICE void flashStats(const float *q, const float *k, const float *o,
     float s[kBlockKeys / 8][4];
     rowsTimesTileT<HD>(s, qFragment, kTile, at.lane);
     float tileMax[2] = {-__builtin_inff(), -__builtin_inff()};
+    #pragma unroll
     for (int n = 0; n < kBlockKeys / 8; ++n)
+      #pragma unroll
       for (int i = 0; i < 4; ++i) {
         int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
         int key = firstKey + n * 8 + 2 * at.inGroup + i % 2;
@@ -366,16 +412,20 @@ GROWC_DEVICE void flashStats(const float *q, const float *k, const float *o,
                                                : -__builtin_inff();
         tileMax[i / 2] = __builtin_fmaxf(tileMax[i / 2], s[n][i]);
       }
+    #pragma unroll
     for (int r = 0; r < 2; ++r) {
       float newMax = __builtin_fmaxf(rowMax[r], quadReduce(tileMax[r], true));
       float base = newMax == -__builtin_inff() ? 0.0f : newMax;
       rowSum[r] *= exp2Approx(rowMax[r] - base);
       rowMax[r] = newMax;
+      #pragma unroll
       for (int n = 0; n < kBlockKeys / 8; ++n)
+        #pragma unroll
         for (int i = 2 * r; i < 2 * r + 2; ++i)
           rowSum[r] += exp2Approx(s[n][i] - base);
     }
   }
+  #pragma unroll
   for (int r = 0; r < 2; ++r) {
     float total = quadReduce(rowSum[r], false);
     int query = firstQuery + at.warp * 16 + at.group + 8 * r;
@@ -397,6 +447,9 @@ GROWC_DEVICE void flashKeyGradients(const float *q, const float *k,
   GROWC_SHARED __attribute__((aligned(16))) u16 dTile[kBlockRows * (HD + 8)];
   GROWC_SHARED float lseTile[kBlockRows], deltaTile[kBlockRows];
   const Place at = place<HD>(); // head: the KV head
+  // Queries per pass: from head size 32 a whole tile's score and gradient
+  // accumulators beside dK and dV exceed the registers.
+  constexpr int kColumns = HD >= 32 ? 32 : 64;
   const int group = heads / kvHeads;
   const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
   const long rowBase = (long)at.sample * seqLen;
@@ -406,10 +459,6 @@ GROWC_DEVICE void flashKeyGradients(const float *q, const float *k,
                firstKey, seqLen);
   loadTile<HD>(vTile, v + rowBase * kvStride + at.head * HD, kvStride,
                firstKey, seqLen);
-  barrier();
-  u32 kFragment[HD / 16][4], vFragment[HD / 16][4];
-  loadRowFragments<HD>(kFragment, kTile, at.warp, at.lane);
-  loadRowFragments<HD>(vFragment, vTile, at.warp, at.lane);
   float dKey[HD / 8][4] = {}, dValue[HD / 8][4] = {};
 
   for (int head = at.head * group; head < (at.head + 1) * group; ++head) {
@@ -429,23 +478,31 @@ GROWC_DEVICE void flashKeyGradients(const float *q, const float *k,
         deltaTile[i] = inside ? delta[firstQuery + i] : 0.0f;
       }
       barrier();
-      // Transposed: the warp's 16 keys by the tile's 64 queries.
-      float p[kBlockKeys / 8][4], dS[kBlockKeys / 8][4];
-      rowsTimesTileT<HD>(p, kFragment, qTile, at.lane);
-      rowsTimesTileT<HD>(dS, vFragment, dTile, at.lane);
-      for (int n = 0; n < kBlockKeys / 8; ++n)
-        for (int i = 0; i < 4; ++i) {
-          int key = firstKey + at.warp * 16 + at.group + 8 * (i / 2);
-          int column = n * 8 + 2 * at.inGroup + i % 2;
-          int query = firstQuery + column;
-          bool visible = key <= query && query < seqLen && key < seqLen;
-          float prob = visible ? exp2Approx(p[n][i] * at.scale - lseTile[column])
-                               : 0.0f;
-          p[n][i] = prob;
-          dS[n][i] = prob * (dS[n][i] - deltaTile[column]);
-        }
-      accumulateTimesTile<HD>(dValue, p, dTile, at.lane);
-      accumulateTimesTile<HD>(dKey, dS, qTile, at.lane);
+      // Transposed: the warp's 16 keys by the tile's queries, kColumns at
+      // a time.
+      #pragma unroll 1
+      for (int part = 0; part < kBlockRows; part += kColumns) {
+        const u16 *qPart = qTile + part * (HD + 8);
+        const u16 *dPart = dTile + part * (HD + 8);
+        float p[kColumns / 8][4], dS[kColumns / 8][4];
+        twoProducts<HD, kColumns>(p, kTile, qPart, dS, vTile, dPart, at);
+        #pragma unroll
+        for (int n = 0; n < kColumns / 8; ++n)
+          #pragma unroll
+          for (int i = 0; i < 4; ++i) {
+            int key = firstKey + at.warp * 16 + at.group + 8 * (i / 2);
+            int column = part + n * 8 + 2 * at.inGroup + i % 2;
+            int query = firstQuery + column;
+            bool visible = key <= query && query < seqLen && key < seqLen;
+            float prob = visible ? exp2Approx(p[n][i] * at.scale -
+                                              lseTile[column])
+                                 : 0.0f;
+            p[n][i] = prob;
+            dS[n][i] = prob * (dS[n][i] - deltaTile[column]);
+          }
+        accumulateTimesTile<HD, kColumns>(dValue, p, dPart, at.lane);
+        accumulateTimesTile<HD, kColumns>(dKey, dS, qPart, at.lane);
+      }
     }
   }
   const float one[2] = {1.0f, 1.0f};
@@ -470,6 +527,9 @@ GROWC_DEVICE void flashQueryGradients(const float *q, const float *k,
   GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
   GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * (HD + 8)];
   const Place at = place<HD>();
+  // Keys per pass: at head size 64 a whole tile's accumulators beside dQ
+  // exceed the registers.
+  constexpr int kColumns = HD >= 64 ? 32 : 64;
   const int kvHead = at.head / (heads / kvHeads);
   const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
   const long rowBase = (long)at.sample * seqLen;
@@ -481,11 +541,8 @@ GROWC_DEVICE void flashQueryGradients(const float *q, const float *k,
                firstQuery, seqLen);
   loadTile<HD>(dTile, dout + rowBase * qStride + at.head * HD, qStride,
                firstQuery, seqLen);
-  barrier();
-  u32 qFragment[HD / 16][4], dFragment[HD / 16][4];
-  loadRowFragments<HD>(qFragment, qTile, at.warp, at.lane);
-  loadRowFragments<HD>(dFragment, dTile, at.warp, at.lane);
   float rowLse[2], rowDelta[2];
+  #pragma unroll
   for (int r = 0; r < 2; ++r) {
     int query = firstQuery + at.warp * 16 + at.group + 8 * r;
     rowLse[r] = query < seqLen ? lse[query] : 0.0f;
@@ -502,19 +559,25 @@ GROWC_DEVICE void flashQueryGradients(const float *q, const float *k,
     loadTile<HD>(vTile, v + rowBase * kvStride + kvHead * HD, kvStride,
                  firstKey, seqLen);
     barrier();
-    float p[kBlockKeys / 8][4], dS[kBlockKeys / 8][4];
-    rowsTimesTileT<HD>(p, qFragment, kTile, at.lane);
-    rowsTimesTileT<HD>(dS, dFragment, vTile, at.lane);
-    for (int n = 0; n < kBlockKeys / 8; ++n)
-      for (int i = 0; i < 4; ++i) {
-        int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
-        int key = firstKey + n * 8 + 2 * at.inGroup + i % 2;
-        bool visible = key <= query && key < seqLen && query < seqLen;
-        float prob =
-            visible ? exp2Approx(p[n][i] * at.scale - rowLse[i / 2]) : 0.0f;
-        dS[n][i] = prob * (dS[n][i] - rowDelta[i / 2]);
-      }
-    accumulateTimesTile<HD>(dQuery, dS, kTile, at.lane);
+    #pragma unroll 1
+    for (int part = 0; part < kBlockKeys; part += kColumns) {
+      const u16 *kPart = kTile + part * (HD + 8);
+      const u16 *vPart = vTile + part * (HD + 8);
+      float p[kColumns / 8][4], dS[kColumns / 8][4];
+      twoProducts<HD, kColumns>(p, qTile, kPart, dS, dTile, vPart, at);
+      #pragma unroll
+      for (int n = 0; n < kColumns / 8; ++n)
+        #pragma unroll
+        for (int i = 0; i < 4; ++i) {
+          int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
+          int key = firstKey + part + n * 8 + 2 * at.inGroup + i % 2;
+          bool visible = key <= query && key < seqLen && query < seqLen;
+          float prob =
+              visible ? exp2Approx(p[n][i] * at.scale - rowLse[i / 2]) : 0.0f;
+          dS[n][i] = prob * (dS[n][i] - rowDelta[i / 2]);
+        }
+      accumulateTimesTile<HD, kColumns>(dQuery, dS, kPart, at.lane);
+    }
   }
   const float scale = 1.0f / __nvvm_sqrt_rn_f(float(HD));
   const float scaled[2] = {scale, scale};
