@@ -25,8 +25,12 @@ void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
   // kernel library's tensor-core FlashAttention.
   if (options.target == CodegenTarget::Nvptx && options.gpuAttention == "gemm")
     pm.addPass(createAttentionToGemms());
-  if (options.target == CodegenTarget::Nvptx && options.gpuAttention == "mma")
-    pm.addPass(createAttentionToTensorCores());
+  // "mma-default": chosen by default (bf16), so head sizes without a
+  // kernel fall back to the flash form without a warning.
+  if (options.target == CodegenTarget::Nvptx &&
+      (options.gpuAttention == "mma" || options.gpuAttention == "mma-default"))
+    pm.addPass(createAttentionToTensorCores(
+        {/*warnUnsupported=*/options.gpuAttention == "mma"}));
   // Attention is a kernel of its own on both targets; the CPU expands it
   // into tiled tensor loops (one scf.forall its runtime splits over
   // threads), the GPU distributes the op itself (growc-distribute-kernels).

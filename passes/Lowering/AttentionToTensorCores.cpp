@@ -30,37 +30,45 @@ bool hasInstance(int64_t headDim) {
 }
 
 /// Names `op`'s library kernel `name` (formatted with its head size) if
-/// the library has one for its head size and element types; else warns.
-void markForLibrary(Operation *op, int64_t headDim, StringRef what,
-                    const char *name) {
+/// the library has one for its head size and element types; returns
+/// whether it does.
+bool markForLibrary(Operation *op, int64_t headDim, const char *name) {
   bool f32 = llvm::all_of(op->getOperands(), [](Value v) {
     return cast<ShapedType>(v.getType()).getElementType().isF32();
   });
-  if (!hasInstance(headDim) || !f32) {
-    op->emitWarning(llvm::formatv(
-        "no tensor-core {0} kernel for head size {1}{2}; it keeps the flash "
-        "form",
-        what, headDim, f32 ? "" : " with these element types"));
-    return;
-  }
+  if (!hasInstance(headDim) || !f32)
+    return false;
   op->setAttr(
       "growc.library_kernel",
       StringAttr::get(op->getContext(), llvm::formatv(name, headDim).str()));
+  return true;
 }
 
 struct AttentionToTensorCoresPass
     : growc::impl::AttentionToTensorCoresBase<AttentionToTensorCoresPass> {
+  using AttentionToTensorCoresBase::AttentionToTensorCoresBase;
+
   void runOnOperation() override {
-    getOperation().walk([](Operation *op) {
+    // Ops left in the flash form: one warning for all of them.
+    SmallVector<std::pair<Operation *, int64_t>> unsupported;
+    getOperation().walk([&](Operation *op) {
       if (auto forward = dyn_cast<growk::AttentionOp>(op))
-        markForLibrary(op, forward.getHeadDim(), "attention",
-                       "growc_flash_forward_hd{0}_f32_f32");
+        if (!markForLibrary(op, forward.getHeadDim(),
+                            "growc_flash_forward_hd{0}_f32_f32"))
+          unsupported.emplace_back(op, forward.getHeadDim());
       // The backward's three passes are growc_flash_{stats,key_grad,
       // query_grad}_hd<hd>_f32; the plan emitter lists them.
       if (auto backward = dyn_cast<growk::AttentionGradOp>(op))
-        markForLibrary(op, backward.getHeadDim(), "attention gradient",
-                       "growc_flash_backward_hd{0}_f32");
+        if (!markForLibrary(op, backward.getHeadDim(),
+                            "growc_flash_backward_hd{0}_f32"))
+          unsupported.emplace_back(op, backward.getHeadDim());
     });
+    if (warnUnsupported && !unsupported.empty())
+      unsupported.front().first->emitWarning(llvm::formatv(
+          "no tensor-core attention kernel for head size {0} (the library "
+          "has 16, 32 and 64, f32 activations); {1} attention op(s) keep the "
+          "flash form",
+          unsupported.front().second, unsupported.size()));
   }
 };
 

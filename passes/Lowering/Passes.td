@@ -125,6 +125,11 @@ def AttentionToTensorCores
     (row statistics, dK and dV per key tile, dQ per query tile). Runs
     before `growc-form-kernels`.
   }];
+  let options = [
+    Option<"warnUnsupported", "warn-unsupported", "bool", /*default=*/"true",
+           "Warn about attentions without a library kernel (off when the "
+           "tensor-core form is the default rather than asked for)">
+  ];
 }
 
 def LowerLibraryCallsToLinalg

@@ -107,13 +107,16 @@ cl::opt<std::string> kernelForm(
     cl::init("cpu"), cl::cat(growCat));
 cl::opt<std::string> gpuAttention(
     "gpu-attention",
-    cl::desc("The GPU form of attention: 'flash' (default: flash-style "
-             "kernels, the T x T scores never stored), 'gemm' (per-(sample, "
-             "KV head) GEMMs on the tensor cores and row kernels, the scores "
-             "stored; growc-attention-to-gemms) or 'mma' (the forward as the "
-             "kernel library's tensor-core FlashAttention-2, head sizes 16, "
-             "32 and 64; growc-attention-to-tensor-cores)"),
-    cl::init("flash"), cl::cat(growCat));
+    cl::desc("The GPU form of attention: 'mma' (the kernel library's "
+             "tensor-core FlashAttention-2 for attention and its gradient, "
+             "head sizes 16, 32 and 64, bf16 inside; "
+             "growc-attention-to-tensor-cores), 'flash' (distributed "
+             "flash-style kernels on the CUDA cores, fp32, the T x T scores "
+             "never stored) or 'gemm' (per-(sample, KV head) GEMMs and row "
+             "kernels, the scores stored; growc-attention-to-gemms). Default: "
+             "mma with --precision=bf16 (flash for head sizes it has no "
+             "kernel for), flash with --precision=fp32"),
+    cl::init(""), cl::cat(growCat));
 cl::opt<std::string> precision(
     "precision",
     cl::desc("Storage precision of GEMM operands and activations: bf16 "
@@ -693,8 +696,8 @@ int run(MLIRContext &context) {
   if (kernelForm == "gpu" && emit != "so")
     return fail("--kernel-form=gpu compiles the GPU-shaped kernels for the "
                 "CPU (-o model.so); PTX always has them");
-  if (gpuAttention != "flash" && gpuAttention != "gemm" &&
-      gpuAttention != "mma")
+  if (!gpuAttention.empty() && gpuAttention != "flash" &&
+      gpuAttention != "gemm" && gpuAttention != "mma")
     return fail("--gpu-attention must be flash, gemm or mma, got '" +
                 gpuAttention + "'");
   if (gpuAttention == "gemm" && emit == "so" && kernelForm != "gpu")
@@ -708,6 +711,11 @@ int run(MLIRContext &context) {
     return fail("--precision must be bf16 or fp32, got '" + precision + "'");
   if (precision.empty())
     precision = emit == "ptx" ? "bf16" : "fp32";
+  // bf16 graphs accept bf16 rounding inside attention too, so they get the
+  // tensor cores; fp32 graphs, for checking, keep fp32 attention.
+  if (gpuAttention.empty())
+    gpuAttention =
+        emit == "ptx" && precision == "bf16" ? "mma-default" : "flash";
   if (precision == "bf16" && emit == "so" && kernelForm != "gpu")
     return fail("--precision=bf16 is for the GPU target (-o *.ptx); the CPU "
                 "target computes in fp32 (--kernel-form=gpu runs the bf16 GPU "
@@ -930,5 +938,13 @@ int main(int argc, char **argv) {
   registerAllPasses();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
+  // Passes' warnings (a head size without a tensor-core attention kernel)
+  // reach the user; errors keep MLIR's default reporting.
+  ScopedDiagnosticHandler warnings(&context, [](Diagnostic &diag) {
+    if (diag.getSeverity() != DiagnosticSeverity::Warning)
+      return failure();
+    llvm::WithColor::warning(llvm::errs(), "growc") << diag.str() << "\n";
+    return success();
+  });
   return run(context);
 }
