@@ -65,7 +65,8 @@ echo "      sm_90: kernels + launch plan"
 mkdir -p "$out/gpu"
 if "$growc" "$out/tiny-lidas.mlir" --batch 2 --seq 32 \
     -o "$out/gpu/tiny-lidas.ptx" 2>"$out/gpu/error.txt"; then
-  echo "wrote $out/gpu/tiny-lidas.ptx: $(grep -c '\.entry' "$out/gpu/tiny-lidas.ptx") kernels, $(grep -m1 '^\.target' "$out/gpu/tiny-lidas.ptx")"
+  ptx="$out/gpu/tiny-lidas.ptx"
+  echo "wrote $ptx: $(grep '\.entry' "$ptx" | grep -vc 'growc_flash') generated kernels + $(grep -c '\.entry growc_flash' "$ptx") tensor-core attention kernels (the library), $(grep -m1 '^\.target' "$ptx")"
   ptxas=$(command -v ptxas || echo "${CUDA_HOME:-/usr/local/cuda}/bin/ptxas")
   if [ -x "$ptxas" ]; then
     "$ptxas" -arch=sm_90 "$out/gpu/tiny-lidas.ptx" -o /dev/null
