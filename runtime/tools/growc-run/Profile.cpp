@@ -88,7 +88,10 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
     case PlanStep::Op::Attention:
     case PlanStep::Op::AttentionGrad: {
       bool backward = s.op == PlanStep::Op::AttentionGrad;
-      probe.what = backward ? "attention_grad " + s.symbols[1] : s.symbols[0];
+      // One group per kind and head size (the library's instances).
+      probe.what =
+          std::string(backward ? "mma attention_grad" : "mma attention") +
+          " hd" + std::to_string(s.headDim);
       probe.attention = true;
       // Causal: half the T x T scores; the forward's two products (S, PV),
       // the backward's seven (S in each pass, dP twice, dV, dK, dQ).
