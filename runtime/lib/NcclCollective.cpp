@@ -4,6 +4,7 @@
 
 #include "growc/runtime/CudaLibraries.h"
 
+#include <cstdlib>
 #include <cstring>
 
 namespace growc::rt {
@@ -63,6 +64,7 @@ public:
       nccl_->ncclCommAbort(comm_);
     comm_ = nullptr;
     bootstrap_->abort(code);
+    std::_Exit(code); // not reached: the bootstrap's abort ends the process
   }
 
 private:

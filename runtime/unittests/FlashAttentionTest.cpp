@@ -249,6 +249,14 @@ TEST_P(FlashAttentionTest, ForwardMatchesFloat64CausalAttention) {
   EXPECT_LT(worstLse, 2e-3);
 }
 
+/// hd<head size>_h<heads>_kv<KV heads>_t<T>_b<B>_<f32|bf16>.
+std::string caseName(const ::testing::TestParamInfo<Case> &info) {
+  const Case &c = info.param;
+  return "hd" + std::to_string(c.headDim) + "_h" + std::to_string(c.heads) +
+         "_kv" + std::to_string(c.kvHeads) + "_t" + std::to_string(c.seqLen) +
+         "_b" + std::to_string(c.batch) + (c.bf16 ? "_bf16" : "_f32");
+}
+
 INSTANTIATE_TEST_SUITE_P(
     Shapes, FlashAttentionTest,
     ::testing::Values(
@@ -257,7 +265,8 @@ INSTANTIATE_TEST_SUITE_P(
         Case{"growc_flash_forward_hd32_f32_f32", 32, 2, 1, 33, 1, false},
         // SmolLM's head size: three query heads on one KV head, 3 tiles.
         Case{"growc_flash_forward_hd64_f32_f32", 64, 3, 1, 130, 1, false},
-        Case{"growc_flash_forward_hd64_bf16_bf16", 64, 2, 2, 80, 1, true}));
+        Case{"growc_flash_forward_hd64_bf16_bf16", 64, 2, 2, 80, 1, true}),
+    caseName);
 
 // The backward's three passes against float64 gradients of the same
 // attention for a random output cotangent: dV = P^T dO, dS = P o (dP - D)
@@ -346,6 +355,7 @@ TEST_P(FlashAttentionBackwardTest, GradientsMatchFloat64) {
 INSTANTIATE_TEST_SUITE_P(Shapes, FlashAttentionBackwardTest,
                          ::testing::Values(Case{"", 16, 4, 2, 70, 2, false},
                                            Case{"", 32, 2, 1, 33, 1, false},
-                                           Case{"", 64, 3, 1, 130, 1, false}));
+                                           Case{"", 64, 3, 1, 130, 1, false}),
+                         caseName);
 
 } // namespace

@@ -952,6 +952,7 @@ int runTrain(const std::vector<std::string_view> &args) {
            ": " + message);
     std::fflush(stderr);
     collective->abort(1);
+    return 1; // not reached: abort ends the process
   };
   if (world > 1) {
     if (!allReduces)
