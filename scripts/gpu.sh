@@ -96,10 +96,15 @@ prepare)
   "$build/bin/growc-run" train "$kit/art/tiny.loop.so" --weights "$kit/art/tiny.w.safetensors" \
     "${loop_flags[@]}" --metrics "$kit/art/tiny.loop.cpu.jsonl" --out "$kit/art/tiny.loop.cpu.safetensors"
   rm "$kit/art/tiny.loop.so" "$kit/art/tiny.loop.plan.json"
+  # The libraries compressed (36 MB of OpenBLAS becomes 12), so that the kit
+  # and the repository stay well under the device's 64 MiB carry limit;
+  # 'run' unpacks them.
+  tar -C "$kit" -czf "$kit/lib.tgz" lib && rm -rf "$kit/lib"
   du -sh "$kit"
   ;;
 run)
   [[ -x "$kit/bin/growc-run" ]] || { echo "gpu.sh: no $kit; run 'prepare' first" >&2; exit 1; }
+  [[ -d "$kit/lib" ]] || tar -C "$kit" -xzf "$kit/lib.tgz"
   export LD_LIBRARY_PATH="$kit/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
   nvidia-smi -L || true
   # The runtime built here (no MLIR needed) and its unit tests, on the GPU.
