@@ -341,9 +341,13 @@ FAKE_EXPORT CUresult cuFuncSetAttribute(CUfunction function,
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
-  void *memory = std::calloc(1, bytes ? bytes : 1);
+  // 256-byte aligned, as the driver's allocations are, so that the PTX
+  // interpreter's alignment checks see what a GPU would.
+  size_t rounded = ((bytes ? bytes : 1) + 255) / 256 * 256;
+  void *memory = std::aligned_alloc(256, rounded);
   if (!memory)
     return CUDA_ERROR_OUT_OF_MEMORY;
+  std::memset(memory, 0, rounded);
   *pointer = reinterpret_cast<CUdeviceptr>(memory);
   allocations[uint64_t(*pointer)] = bytes;
   return CUDA_SUCCESS;

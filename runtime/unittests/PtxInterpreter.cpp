@@ -1484,6 +1484,9 @@ private:
           if (!accessible(Space::Shared, address, 16, t))
             return fail("out-of-bounds ldmatrix row at lane " +
                         std::to_string(8 * mat + r));
+          if (address % 16 != 0)
+            return fail("ldmatrix row at lane " + std::to_string(8 * mat + r) +
+                        " is not 16-byte aligned");
           Inst read = in;
           read.op = Op::Ld;
           if (std::string race = checkRace(read, t, address, 16); !race.empty())
@@ -2037,6 +2040,14 @@ private:
                    s << std::hex << address;
                    return s.str();
                  }();
+        // PTX requires accesses aligned to their size (a vector's whole
+        // size); a GPU faults on a misaligned one.
+        if (address % (uint64_t(bytes) * lanes) != 0)
+          return "kernel '" + k.name + "', PTX line " +
+                 std::to_string(in.line) + ": misaligned " +
+                 (in.op == Op::Ld ? "load" : "store") + " of " +
+                 std::to_string(bytes * lanes) + " bytes at offset " +
+                 std::to_string(address % 256) + " mod 256";
         if (std::string race = checkRace(in, t, address, bytes * lanes);
             !race.empty())
           return race;

@@ -292,6 +292,36 @@ TEST(PtxInterpreterTest, GlobalAccessesOutsideTheAllocationsAreFaults) {
   EXPECT_NE(error.find("thread 32,0,0"), std::string::npos) << error;
 }
 
+// A vector access must be aligned to its whole size, as on a GPU, which
+// faults otherwise: 16 bytes read from 4 bytes into an allocation.
+TEST(PtxInterpreterTest, MisalignedAccessesAreFaults) {
+  const char *ptx = R"(.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry misaligned(.param .u64 in)
+{
+  .reg .b32 %r<5>;
+  .reg .b64 %rd<3>;
+  ld.param.u64 %rd1, [in];
+  ld.global.v4.b32 {%r1, %r2, %r3, %r4}, [%rd1+4];
+  ret;
+}
+)";
+  std::string error;
+  std::unique_ptr<Module> module = Module::parse(ptx, error);
+  ASSERT_TRUE(module) << error;
+  std::vector<uint8_t> in(64); // 16-byte aligned, as operator new gives
+  ASSERT_EQ(reinterpret_cast<uintptr_t>(in.data()) % 16, 0u);
+  Memory memory{{&in}};
+  Launch launch;
+  addPointer(launch, in.data());
+  error = growc::ptx::run(*module, *module->find("misaligned"), launch,
+                          memory.check());
+  EXPECT_NE(error.find("PTX line 9: misaligned load of 16 bytes"),
+            std::string::npos)
+      << error;
+}
+
 TEST(PtxInterpreterTest, WhatItCannotRunFailsToLoadWithTheLine) {
   std::string error;
   std::string ptx = R"(.version 8.0
