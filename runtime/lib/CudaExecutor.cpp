@@ -123,6 +123,10 @@ struct CudaExecutor::State {
     cublasLtMatmulAlgo_t algo{};
     bool haveAlgo = false;
     std::string key;
+    /// The alignment (a power of two, at most 256) of cuBLASLt's A, B and
+    /// C/D pointers: the heuristic assumes 256 unless told, and an
+    /// algorithm that needs more than an operand has may fault.
+    uint32_t alignment[3] = {256, 256, 256};
   };
   struct Launch {
     CUfunction fn = nullptr;
@@ -569,6 +573,21 @@ Status CudaExecutor::State::describeGemm(Gemm &gemm) {
   if (s.aType != DType::F32 || s.cType != DType::F32)
     gemm.key +=
         std::string(" ") + dtypeName(s.aType) + " " + dtypeName(s.cType);
+  // Operands at offsets (vocabulary chunks, per-head blocks) may be less
+  // aligned than the 256 bytes the heuristic assumes by default; an
+  // algorithm chosen for one alignment is cached only for it.
+  CUdeviceptr pointers[3] = {address(s.b, s.bOffset), address(s.a, s.aOffset),
+                             address(s.c, s.cOffset)};
+  for (int i = 0; i < 3; ++i) {
+    gemm.alignment[i] = 256;
+    while (gemm.alignment[i] > 1 && pointers[i] % gemm.alignment[i] != 0)
+      gemm.alignment[i] /= 2;
+  }
+  if (gemm.alignment[0] < 256 || gemm.alignment[1] < 256 ||
+      gemm.alignment[2] < 256)
+    gemm.key += " align " + std::to_string(gemm.alignment[0]) + " " +
+                std::to_string(gemm.alignment[1]) + " " +
+                std::to_string(gemm.alignment[2]);
   return Status::ok();
 }
 
@@ -586,6 +605,15 @@ CudaExecutor::State::timeCandidates(const Gemm &gemm, int count) {
     GROWC_LT(lt->cublasLtMatmulPreferenceSetAttribute(
         preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspaceBytes,
         sizeof workspaceBytes));
+    const cublasLtMatmulPreferenceAttributes_t alignments[4] = {
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
+        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
+    for (int i = 0; i < 4; ++i)
+      GROWC_LT(lt->cublasLtMatmulPreferenceSetAttribute(
+          preference, alignments[i], &gemm.alignment[i < 3 ? i : 2],
+          sizeof(uint32_t)));
     GROWC_CU(cu->cuEventCreate(&start, CU_EVENT_DEFAULT));
     GROWC_CU(cu->cuEventCreate(&stop, CU_EVENT_DEFAULT));
     int found = 0;

@@ -30,6 +30,8 @@
 //   result back, as work on the calling stream.
 // - The device count is GROWC_FAKE_CUDA_DEVICES (default 1), so that a
 //   data-parallel test can give each rank a device.
+// - cuBLASLt's algorithms need the operand alignment the preference asked
+//   for (256 bytes by default), which cublasLtMatmul checks.
 // - cublasLtMatmul computes D = alpha·op(A)·op(B) + beta·C in cuBLASLt's
 //   column-major convention from the matrix layouts (rows, columns,
 //   leading dimension) and the descriptor's TRANSA/TRANSB, fp32 or bf16
@@ -55,6 +57,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <new>
 #include <string>
 #include <vector>
 
@@ -188,6 +191,11 @@ struct Layout {
 struct Desc {
   cublasOperation_t transA = CUBLAS_OP_N, transB = CUBLAS_OP_N;
 };
+/// The minimum alignments (A, B, C, D) a preference asks algorithms for.
+struct Preference {
+  uint32_t alignment[4] = {256, 256, 256, 256};
+};
+static_assert(sizeof(Preference) <= sizeof(cublasLtMatmulPreferenceOpaque_t));
 static_assert(sizeof(Layout) <= sizeof(cublasLtMatrixLayoutOpaque_t));
 static_assert(sizeof(Desc) <= sizeof(cublasLtMatmulDescOpaque_t));
 
@@ -736,6 +744,7 @@ cublasLtMatrixLayoutDestroy(cublasLtMatrixLayout_t layout) {
 FAKE_EXPORT cublasStatus_t
 cublasLtMatmulPreferenceCreate(cublasLtMatmulPreference_t *preference) {
   *preference = new cublasLtMatmulPreferenceOpaque_t{};
+  new (*preference) Preference();
   return CUBLAS_STATUS_SUCCESS;
 }
 FAKE_EXPORT cublasStatus_t
@@ -744,20 +753,37 @@ cublasLtMatmulPreferenceDestroy(cublasLtMatmulPreference_t preference) {
   return CUBLAS_STATUS_SUCCESS;
 }
 FAKE_EXPORT cublasStatus_t cublasLtMatmulPreferenceSetAttribute(
-    cublasLtMatmulPreference_t, cublasLtMatmulPreferenceAttributes_t,
-    const void *, size_t) {
+    cublasLtMatmulPreference_t preference,
+    cublasLtMatmulPreferenceAttributes_t attribute, const void *value,
+    size_t size) {
+  auto &wanted = reinterpret_cast<Preference *>(preference)->alignment;
+  int operand = attribute == CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES   ? 0
+                : attribute == CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES ? 1
+                : attribute == CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES ? 2
+                : attribute == CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES ? 3
+                                                                          : -1;
+  if (operand >= 0) {
+    if (size != sizeof(uint32_t))
+      return CUBLAS_STATUS_INVALID_VALUE;
+    std::memcpy(&wanted[operand], value, sizeof(uint32_t));
+  }
   return CUBLAS_STATUS_SUCCESS;
 }
 FAKE_EXPORT cublasStatus_t cublasLtMatmulAlgoGetHeuristic(
     cublasLtHandle_t, cublasLtMatmulDesc_t, cublasLtMatrixLayout_t,
     cublasLtMatrixLayout_t, cublasLtMatrixLayout_t, cublasLtMatrixLayout_t,
-    cublasLtMatmulPreference_t, int requested,
+    cublasLtMatmulPreference_t preference, int requested,
     cublasLtMatmulHeuristicResult_t results[], int *returned) {
-  // Two candidates, told apart by their first word.
+  // Two candidates, told apart by their first word. Like cuBLASLt's, they
+  // need the operands aligned as the preference said (256 bytes unless
+  // told otherwise); words 1-4 record it for cublasLtMatmul to check.
+  const auto &wanted = reinterpret_cast<Preference *>(preference)->alignment;
   *returned = std::min(requested, 2);
   for (int i = 0; i < *returned; ++i) {
     results[i] = cublasLtMatmulHeuristicResult_t{};
     results[i].algo.data[0] = uint64_t(i + 1);
+    for (int operand = 0; operand < 4; ++operand)
+      results[i].algo.data[1 + operand] = wanted[operand];
     results[i].state = CUBLAS_STATUS_SUCCESS;
   }
   return CUBLAS_STATUS_SUCCESS;
@@ -781,6 +807,17 @@ FAKE_EXPORT cublasStatus_t cublasLtMatmul(
   if (!algo || algo->data[0] == 0 || k != kb || lc.rows != m || lc.cols != n ||
       ld.rows != m || ld.cols != n)
     return CUBLAS_STATUS_INVALID_VALUE;
+  // An algorithm needs its operands as aligned as it was chosen for.
+  const void *operands[4] = {a, b, c, d};
+  for (int i = 0; i < 4; ++i)
+    if (algo->data[1 + i] &&
+        reinterpret_cast<uintptr_t>(operands[i]) % algo->data[1 + i] != 0) {
+      std::fprintf(stderr,
+                   "fake cuBLASLt: operand %c is less aligned than the %llu "
+                   "bytes its algorithm was chosen for\n",
+                   "ABCD"[i], (unsigned long long)algo -> data[1 + i]);
+      return CUBLAS_STATUS_INVALID_VALUE;
+    }
   float alphaValue = *static_cast<const float *>(alpha),
         betaValue = *static_cast<const float *>(beta);
   // The bytes a column-major matrix spans.
