@@ -754,7 +754,9 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
                            ": " + inQuotes(symbol) +
                            " is not a kernel library entry point (growc_*)");
   constexpr int64_t kMaxDim = 1 << 24;
-  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "batch", 1, kMaxDim, out.batch));
+  // The kernels' grids are (tiles, heads, batch): CUDA caps y and z at
+  // 65535.
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "batch", 1, 65535, out.batch));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "seq_len", 1, kMaxDim, out.seqLen));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "heads", 1, 4096, out.heads));
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "kv_heads", 1, 4096, out.kvHeads));

@@ -718,6 +718,10 @@ TEST(PlanTest, MalformedAttentionStepsAreRejected) {
   expectRejected(gpuPlanWithStep(attentionStep(R"("head_dim": 8)",
                                                R"("head_dim": 8, "lse": 1)")),
                  {"steps[3]", "lse"});
+  // The batch is a grid dimension of the kernels, at most 65535.
+  expectRejected(gpuPlanWithStep(attentionStep(R"("batch": 1)",
+                                               R"("batch": 65536)")),
+                 {"steps[3].batch"});
 }
 
 //===----------------------------------------------------------------------===//
