@@ -1,0 +1,60 @@
+//===- AttrNames.h - the growc.* discardable attribute names ----*- C++ -*-===//
+//
+// Every discardable attribute growc's passes put on functions and ops, named
+// once (as Triton names AttrNumWarpsName): the lowering writes them, fusion,
+// distribution, the backends and the plan emitter read them. A new attribute
+// gets its constant here and a line saying who writes and who reads it.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_ATTRNAMES_H
+#define GROWC_ATTRNAMES_H
+
+#include "llvm/ADT/StringRef.h"
+
+namespace growc::attr {
+
+//===----------------------------------------------------------------------===//
+// On the host function (growc-lower-model-to-tensors; read by the plan
+// emitter)
+//===----------------------------------------------------------------------===//
+
+/// Names of the parameter (and optimizer state) arguments, in order.
+constexpr llvm::StringLiteral kParamNames = "growc.param_names";
+/// Provenance of each parameter: the parameter of the model before growth it
+/// starts from, and whether it is an inserted copy.
+constexpr llvm::StringLiteral kParamSources = "growc.param_sources";
+constexpr llvm::StringLiteral kParamCopies = "growc.param_copies";
+/// Names of the non-parameter inputs (tokens, targets, lr, step, apply).
+constexpr llvm::StringLiteral kInputNames = "growc.input_names";
+/// Names of the results, in order.
+constexpr llvm::StringLiteral kOutputNames = "growc.output_names";
+/// "forward", "loss", "grad" or "train".
+constexpr llvm::StringLiteral kGraph = "growc.graph";
+constexpr llvm::StringLiteral kVocabSize = "growc.vocab_size";
+constexpr llvm::StringLiteral kBatch = "growc.batch";
+constexpr llvm::StringLiteral kSeq = "growc.seq";
+/// Train graphs with gradient accumulation: micro-batches per step.
+constexpr llvm::StringLiteral kMicroBatches = "growc.micro_batches";
+
+//===----------------------------------------------------------------------===//
+// On ops and kernels
+//===----------------------------------------------------------------------===//
+
+/// An op the lowering wants alone in a kernel (an AdamW update, a
+/// reduction's own pass); read by kernel formation and distribution.
+constexpr llvm::StringLiteral kOwnKernel = "growc.own_kernel";
+/// A function outlined by kernel formation (growc-form-kernels).
+constexpr llvm::StringLiteral kKernel = "growc.kernel";
+/// An op run by the hand-written kernel library (the tensor-core
+/// attention): its entry point names; it stays on the host as a plan step.
+constexpr llvm::StringLiteral kLibraryKernel = "growc.library_kernel";
+/// The kind of a kernel the plan reports ("attention").
+constexpr llvm::StringLiteral kKernelKind = "growc.kernel_kind";
+/// Dynamic shared memory a distributed GPU kernel needs, in bytes.
+constexpr llvm::StringLiteral kDynamicSharedBytes =
+    "growc.dynamic_shared_bytes";
+
+} // namespace growc::attr
+
+#endif // GROWC_ATTRNAMES_H
