@@ -4,7 +4,7 @@
 // prompts and reduces their outputs to the metrics of SPEC.md §5. Every
 // reduction is in double precision; the definitions (and the guards against
 // zero norms) are the ones docs/analysis.md states and
-// test/Analysis/Inputs/reference_metrics.py re-implements in PyTorch.
+// test/growc/Inputs/reference_metrics.py re-implements in PyTorch.
 //
 //===----------------------------------------------------------------------===//
 

@@ -2,7 +2,7 @@
 //
 // Checks planGrowthStep against SPEC.md §2's worked table and its invalid
 // requests; the exhaustive n x b sweep lives in the lit suite
-// (test/Passes/Growth/lineage-sweep.test).
+// (test/Growth/lineage-sweep.test).
 //
 //===----------------------------------------------------------------------===//
 
