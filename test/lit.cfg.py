@@ -18,12 +18,21 @@ config.environment["PATH"] = os.pathsep.join(
 # Keep FileCheck output deterministic regardless of the caller's terminal.
 config.environment.pop("FILECHECK_OPTS", None)
 
+# Before %growc, which is a prefix of it: the build directory.
+config.substitutions.append(("%growc-build", config.growc_obj_root))
 config.substitutions.append(("%growc-opt", os.path.join(config.growc_tools_dir, "growc-opt")))
 config.substitutions.append(("%growc-run", os.path.join(config.growc_tools_dir, "growc-run")))
 config.substitutions.append(("%growc", os.path.join(config.growc_tools_dir, "growc")))
 config.substitutions.append(("%python", config.torch_python))
 config.substitutions.append(("%examples", os.path.join(config.growc_src_root, "examples")))
 config.substitutions.append(("%scripts", os.path.join(config.growc_src_root, "scripts")))
+# The build's own CMake, generator and compiler, for building a project
+# against `cmake --install`'s output (test/Install).
+config.substitutions.append(("%cmake-configure",
+    "{} -G '{}' -DCMAKE_MAKE_PROGRAM={} -DCMAKE_CXX_COMPILER={}".format(
+        config.cmake_command, config.cmake_generator,
+        config.cmake_make_program, config.cxx_compiler)))
+config.substitutions.append(("%cmake", config.cmake_command))
 
 # Features: numerical tests need PyTorch under the configured interpreter.
 def has_torch(python):
