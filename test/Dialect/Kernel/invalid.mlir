@@ -1,0 +1,326 @@
+// growk: one case per verifier rule of every op (ODS constraints and the
+// C++ verifiers in dialects/Kernel/KernelOps.cpp).
+// RUN: %growc-opt %s -split-input-file -verify-diagnostics
+
+// With transpose_lhs, A is [K, M]: its K must match B's.
+func.func @matmul_transposed_sizes(%dy: tensor<4x6xf32>, %x: tensor<5x8xf32>) -> tensor<6x8xf32> {
+  // expected-error @+1 {{contraction sizes differ: A is 'tensor<4x6xf32>' ([K, M]) and B is 'tensor<5x8xf32>' (B is [K, N])}}
+  %dw = growk.matmul %dy, %x {transpose_lhs = true, transpose_rhs = false} : tensor<4x6xf32>, tensor<5x8xf32> -> tensor<6x8xf32>
+  return %dw : tensor<6x8xf32>
+}
+
+// -----
+
+// The folded residual has the result's type.
+func.func @matmul_acc_shape(%a: tensor<4x8xf32>, %w: tensor<6x8xf32>, %r: tensor<6x4xf32>) -> tensor<4x6xf32> {
+  // expected-error @+1 {{acc must have the result type 'tensor<4x6xf32>', got 'tensor<6x4xf32>'}}
+  %0 = growk.matmul %a, %w acc(%r : tensor<6x4xf32>) : tensor<4x8xf32>, tensor<6x8xf32> -> tensor<4x6xf32>
+  return %0 : tensor<4x6xf32>
+}
+
+// -----
+
+// A [M, K] and B [N, K] share K.
+func.func @matmul_contraction(%a: tensor<4x8xf32>, %w: tensor<6x7xf32>) -> tensor<4x6xf32> {
+  // expected-error @+1 {{contraction sizes differ}}
+  %0 = growk.matmul %a, %w : tensor<4x8xf32>, tensor<6x7xf32> -> tensor<4x6xf32>
+  return %0 : tensor<4x6xf32>
+}
+
+// -----
+
+// The accumulator of a folded residual is f32, so a bf16 result cannot take
+// one.
+func.func @matmul_bf16_acc(%a: tensor<4x8xbf16>, %w: tensor<6x8xbf16>, %r: tensor<4x6xf32>) -> tensor<4x6xbf16> {
+  // expected-error @+1 {{acc must have the result type 'tensor<4x6xbf16>', got 'tensor<4x6xf32>'}}
+  %0 = growk.matmul %a, %w acc(%r : tensor<4x6xf32>) : tensor<4x8xbf16>, tensor<6x8xbf16> -> tensor<4x6xbf16>
+  return %0 : tensor<4x6xbf16>
+}
+
+// -----
+
+// The result is [M, N].
+func.func @matmul_result_shape(%a: tensor<4x8xf32>, %w: tensor<6x8xf32>) -> tensor<4x5xf32> {
+  // expected-error @+1 {{result must be [4, 6], got 'tensor<4x5xf32>'}}
+  %0 = growk.matmul %a, %w : tensor<4x8xf32>, tensor<6x8xf32> -> tensor<4x5xf32>
+  return %0 : tensor<4x5xf32>
+}
+
+// -----
+
+// Operands are floats (ODS constraint).
+func.func @matmul_integer(%a: tensor<4x8xi32>, %w: tensor<6x8xf32>) -> tensor<4x6xf32> {
+  // expected-error @+1 {{operand #0 must be 2D tensor of 32-bit float or bfloat16 type or 16-bit float values}}
+  %0 = growk.matmul %a, %w : tensor<4x8xi32>, tensor<6x8xf32> -> tensor<4x6xf32>
+  return %0 : tensor<4x6xf32>
+}
+
+// -----
+
+// Gradients are reduced in f32 only.
+func.func @all_reduce_not_f32(%g: tensor<4xf16>) {
+  // expected-error @+1 {{reduces a static f32 tensor or memref, got 'tensor<4xf16>'}}
+  %r = growk.all_reduce %g : tensor<4xf16> -> tensor<4xf16>
+  return
+}
+
+// -----
+
+// On tensors the result is the reduced value's type.
+func.func @all_reduce_result_type(%g: tensor<4xf32>) {
+  // expected-error @+1 {{result type must be the value's type 'tensor<4xf32>'}}
+  %r = growk.all_reduce %g : tensor<4xf32> -> tensor<2x2xf32>
+  return
+}
+
+// -----
+
+// On tensors the reduced value is a result.
+func.func @all_reduce_no_result_on_tensors(%g: tensor<4xf32>) {
+  // expected-error @+1 {{on tensors has one result}}
+  growk.all_reduce %g : tensor<4xf32>
+  return
+}
+
+// -----
+
+// The 'when' flag is one element.
+func.func @all_reduce_flag_shape(%g: tensor<4xf32>, %apply: tensor<2xf32>) {
+  // expected-error @+1 {{'when' must be a one-element f32 tensor, got 'tensor<2xf32>'}}
+  %r = growk.all_reduce %g when(%apply : tensor<2xf32>) : tensor<4xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// The flag is a memref when the value is.
+func.func @all_reduce_flag_kind(%g: memref<4xf32>, %apply: tensor<1xf32>) {
+  // expected-error @+1 {{'when' must be a one-element f32 memref}}
+  growk.all_reduce %g when(%apply : tensor<1xf32>) : memref<4xf32>
+  return
+}
+
+// -----
+
+// Only the mean and the sum are collectives the runtime has.
+func.func @all_reduce_reduction(%g: tensor<4xf32>) {
+  // expected-error @+1 {{reduction must be "mean" or "sum", got "max"}}
+  %r = growk.all_reduce %g {reduction = "max"} : tensor<4xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// On memrefs it reduces in place: no result.
+func.func @all_reduce_result_on_memrefs(%g: memref<4xf32>) {
+  // expected-error @+1 {{on memrefs has no result}}
+  %r = growk.all_reduce %g : memref<4xf32> -> tensor<4xf32>
+  return
+}
+
+// -----
+
+// Tensors and memrefs are not mixed.
+func.func @attention_mixed(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: memref<16x64xf32>) {
+  // expected-error @+1 {{operands must be all tensors or all memrefs}}
+  growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : memref<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// Rows are whole sequences.
+func.func @attention_rows_not_batches(%q: tensor<15x64xf32>, %k: tensor<15x32xf32>, %v: tensor<15x32xf32>, %o: tensor<15x64xf32>) {
+  // expected-error @+1 {{rows (15) must be a multiple of seq_len (8)}}
+  %r = growk.attention ins(%q, %k, %v : tensor<15x64xf32>, tensor<15x32xf32>, tensor<15x32xf32>) outs(%o : tensor<15x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<15x64xf32>
+  return
+}
+
+// -----
+
+// Query heads share KV heads in equal groups.
+func.func @attention_groups(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>) {
+  // expected-error @+1 {{heads (4) must be a multiple of kv_heads (3)}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 3 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  return
+}
+
+// -----
+
+// K and V hold kv_heads heads of q's head size.
+func.func @attention_kv_width(%q: tensor<16x64xf32>, %k: tensor<16x16xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>) {
+  // expected-error @+1 {{k and v must be [rows, kv_heads x head_dim = 32]}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x16xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  return
+}
+
+// -----
+
+// Every operand has one row per token.
+func.func @attention_row_mismatch(%q: tensor<16x64xf32>, %k: tensor<8x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>) {
+  // expected-error @+1 {{q, k, v and init must have the same rows}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<8x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  return
+}
+
+// -----
+
+// On memrefs it writes init in place: no result.
+func.func @attention_result_on_memrefs(%q: memref<16x64xf32>, %k: memref<16x32xf32>, %v: memref<16x32xf32>, %o: memref<16x64xf32>) {
+  // expected-error @+1 {{on memrefs has no result}}
+  %r = growk.attention ins(%q, %k, %v : memref<16x64xf32>, memref<16x32xf32>, memref<16x32xf32>) outs(%o : memref<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  return
+}
+
+// -----
+
+// The generated attention is f32.
+func.func @attention_f16(%q: tensor<16x64xf16>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>) {
+  // expected-error @+1 {{operands must be static 2-D f32, got 'tensor<16x64xf16>'}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xf16>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  return
+}
+
+// -----
+
+// Tiles have at least one key (ODS constraint).
+func.func @attention_zero_block(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>) {
+  // expected-error @+1 {{attribute 'key_block' failed to satisfy constraint}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 0 : i64} -> tensor<16x64xf32>
+  return
+}
+
+// -----
+
+// On tensors the output is a result.
+func.func @attention_no_result_on_tensors(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>) {
+  // expected-error @+1 {{on tensors has one result}}
+  growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// The result has init's type.
+func.func @attention_result_type(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>) {
+  // expected-error @+1 {{result type must be the init type 'tensor<16x64xf32>'}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<8x128xf32>
+  return
+}
+
+// -----
+
+// The output has q's shape.
+func.func @attention_init_shape(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x32xf32>) {
+  // expected-error @+1 {{init must have the shape of q}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x32xf32>
+  return
+}
+
+// -----
+
+// q's width is a whole number of heads.
+func.func @attention_q_width(%q: tensor<16x66xf32>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x66xf32>) {
+  // expected-error @+1 {{q width 66 is not heads x head_dim}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x66xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x66xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x66xf32>
+  return
+}
+
+// -----
+
+// Tensors and memrefs are not mixed.
+func.func @attention_grad_mixed(%t: tensor<16x64xf32>, %m: memref<16x64xf32>) {
+  // expected-error @+1 {{operands must be all tensors or all memrefs}}
+  growk.attention_grad ins(%t, %t, %t, %t, %t : tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs(%m, %m, %m : memref<16x64xf32>, memref<16x64xf32>, memref<16x64xf32>) {heads = 4 : i64, kv_heads = 4 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// The generated attention gradient is f32.
+func.func @attention_grad_f16(%x: memref<16x64xf16>) {
+  // expected-error @+1 {{operands must be static 2-D f32}}
+  growk.attention_grad ins(%x, %x, %x, %x, %x : memref<16x64xf16>, memref<16x64xf16>, memref<16x64xf16>, memref<16x64xf16>, memref<16x64xf16>) outs(%x, %x, %x : memref<16x64xf16>, memref<16x64xf16>, memref<16x64xf16>) {heads = 4 : i64, kv_heads = 4 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// On memrefs it writes the inits in place: no results.
+func.func @attention_grad_results_on_memrefs(%x: memref<16x64xf32>) {
+  // expected-error @+1 {{on memrefs has no result}}
+  %a, %b, %c = growk.attention_grad ins(%x, %x, %x, %x, %x : memref<16x64xf32>, memref<16x64xf32>, memref<16x64xf32>, memref<16x64xf32>, memref<16x64xf32>) outs(%x, %x, %x : memref<16x64xf32>, memref<16x64xf32>, memref<16x64xf32>) {heads = 4 : i64, kv_heads = 4 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>
+  return
+}
+
+// -----
+
+// Each result has its init's type.
+func.func @attention_grad_result_type(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>) {
+  // expected-error @+1 {{result types must be the init types}}
+  %a, %b, %c = growk.attention_grad ins(%q, %k, %k, %q, %q : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs(%q, %k, %k : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x32xf32>
+  return
+}
+
+// -----
+
+// Every operand has one row per token.
+func.func @attention_grad_rows(%q: memref<16x64xf32>, %k: memref<8x32xf32>) {
+  // expected-error @+1 {{every operand must have 16 rows}}
+  growk.attention_grad ins(%q, %k, %k, %q, %q : memref<16x64xf32>, memref<8x32xf32>, memref<8x32xf32>, memref<16x64xf32>, memref<16x64xf32>) outs(%q, %k, %k : memref<16x64xf32>, memref<8x32xf32>, memref<8x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// Rows are whole sequences.
+func.func @attention_grad_seq_len(%q: memref<16x64xf32>, %k: memref<16x32xf32>) {
+  // expected-error @+1 {{rows (16) must be a multiple of seq_len (5)}}
+  growk.attention_grad ins(%q, %k, %k, %q, %q : memref<16x64xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16x64xf32>, memref<16x64xf32>) outs(%q, %k, %k : memref<16x64xf32>, memref<16x32xf32>, memref<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 5 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// Query heads share KV heads in equal groups.
+func.func @attention_grad_groups(%q: memref<16x64xf32>, %k: memref<16x48xf32>) {
+  // expected-error @+1 {{heads (4) must be a multiple of kv_heads (3)}}
+  growk.attention_grad ins(%q, %k, %k, %q, %q : memref<16x64xf32>, memref<16x48xf32>, memref<16x48xf32>, memref<16x64xf32>, memref<16x64xf32>) outs(%q, %k, %k : memref<16x64xf32>, memref<16x48xf32>, memref<16x48xf32>) {heads = 4 : i64, kv_heads = 3 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// q's width is a whole number of heads.
+func.func @attention_grad_q_width(%q: memref<16x66xf32>, %k: memref<16x32xf32>) {
+  // expected-error @+1 {{q width 66 is not heads x head_dim}}
+  growk.attention_grad ins(%q, %k, %k, %q, %q : memref<16x66xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16x66xf32>, memref<16x66xf32>) outs(%q, %k, %k : memref<16x66xf32>, memref<16x32xf32>, memref<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// o, dout and dq have q's shape.
+func.func @attention_grad_dout_shape(%q: memref<16x64xf32>, %k: memref<16x32xf32>) {
+  // expected-error @+1 {{o, dout and dq_init must have the shape of q}}
+  growk.attention_grad ins(%q, %k, %k, %q, %k : memref<16x64xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16x64xf32>, memref<16x32xf32>) outs(%q, %k, %k : memref<16x64xf32>, memref<16x32xf32>, memref<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// dk and dv have k's shape.
+func.func @attention_grad_kv_shape(%q: memref<16x64xf32>, %k: memref<16x32xf32>) {
+  // expected-error @+1 {{k, v, dk_init and dv_init must be [rows, kv_heads x head_dim = 32]}}
+  growk.attention_grad ins(%q, %k, %k, %q, %q : memref<16x64xf32>, memref<16x32xf32>, memref<16x32xf32>, memref<16x64xf32>, memref<16x64xf32>) outs(%q, %k, %q : memref<16x64xf32>, memref<16x32xf32>, memref<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}
+
+// -----
+
+// On tensors dq, dk and dv are results.
+func.func @attention_grad_no_results_on_tensors(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>) {
+  // expected-error @+1 {{on tensors has three results (dq, dk, dv)}}
+  growk.attention_grad ins(%q, %k, %k, %q, %q : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs(%q, %k, %k : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64}
+  return
+}

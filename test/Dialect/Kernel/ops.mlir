@@ -1,0 +1,100 @@
+// growk: every op in every form it takes (tensors and memrefs, optional
+// operands and attributes), printed, parsed again and printed the same.
+// RUN: %growc-opt %s -split-input-file | %growc-opt -split-input-file | FileCheck %s
+
+// A GEMM against a weight in [out, in] layout, and with a folded residual
+// (acc).
+// CHECK-LABEL: func.func @matmul
+// CHECK: growk.matmul %arg0, %arg1 : tensor<4x8xf32>, tensor<6x8xf32> -> tensor<4x6xf32>
+// CHECK: growk.matmul %arg0, %arg1 acc(%arg2 : tensor<4x6xf32>) : tensor<4x8xf32>, tensor<6x8xf32> -> tensor<4x6xf32>
+func.func @matmul(%a: tensor<4x8xf32>, %w: tensor<6x8xf32>, %r: tensor<4x6xf32>) -> (tensor<4x6xf32>, tensor<4x6xf32>) {
+  %0 = growk.matmul %a, %w : tensor<4x8xf32>, tensor<6x8xf32> -> tensor<4x6xf32>
+  %1 = growk.matmul %a, %w acc(%r : tensor<4x6xf32>) : tensor<4x8xf32>, tensor<6x8xf32> -> tensor<4x6xf32>
+  return %0, %1 : tensor<4x6xf32>, tensor<4x6xf32>
+}
+
+// -----
+
+// The backward layouts: dX = dY · W (B stored [K, N]) and dW = dYᵀ · X (A
+// stored [K, M]); the default transpose_lhs = false is not printed.
+// CHECK-LABEL: func.func @matmul_layouts
+// CHECK: growk.matmul %arg0, %arg1 {transpose_rhs = false} : tensor<4x6xf32>, tensor<6x8xf32> -> tensor<4x8xf32>
+// CHECK: growk.matmul %arg0, %arg2 {transpose_lhs = true, transpose_rhs = false} : tensor<4x6xf32>, tensor<4x8xf32> -> tensor<6x8xf32>
+func.func @matmul_layouts(%dy: tensor<4x6xf32>, %w: tensor<6x8xf32>, %x: tensor<4x8xf32>) -> (tensor<4x8xf32>, tensor<6x8xf32>) {
+  %dx = growk.matmul %dy, %w {transpose_lhs = false, transpose_rhs = false} : tensor<4x6xf32>, tensor<6x8xf32> -> tensor<4x8xf32>
+  %dw = growk.matmul %dy, %x {transpose_lhs = true, transpose_rhs = false} : tensor<4x6xf32>, tensor<4x8xf32> -> tensor<6x8xf32>
+  return %dx, %dw : tensor<4x8xf32>, tensor<6x8xf32>
+}
+
+// -----
+
+// Mixed precision: bf16 and f16 operands.
+// CHECK-LABEL: func.func @matmul_half
+// CHECK: growk.matmul %arg0, %arg1 : tensor<4x8xbf16>, tensor<6x8xbf16> -> tensor<4x6xbf16>
+// CHECK: growk.matmul %arg2, %arg2 : tensor<4x8xf16>, tensor<4x8xf16> -> tensor<4x4xf32>
+func.func @matmul_half(%a: tensor<4x8xbf16>, %w: tensor<6x8xbf16>, %h: tensor<4x8xf16>) -> (tensor<4x6xbf16>, tensor<4x4xf32>) {
+  %0 = growk.matmul %a, %w : tensor<4x8xbf16>, tensor<6x8xbf16> -> tensor<4x6xbf16>
+  %1 = growk.matmul %h, %h : tensor<4x8xf16>, tensor<4x8xf16> -> tensor<4x4xf32>
+  return %0, %1 : tensor<4x6xbf16>, tensor<4x4xf32>
+}
+
+// -----
+
+// On tensors, with the default reduction (mean, not printed) and a `when`
+// flag with the sum.
+// CHECK-LABEL: func.func @all_reduce_tensors
+// CHECK: %[[R:.+]] = growk.all_reduce %arg0 : tensor<4x8xf32> -> tensor<4x8xf32>
+// CHECK: growk.all_reduce %[[R]] when(%arg1 : tensor<1xf32>) {reduction = "sum"} : tensor<4x8xf32> -> tensor<4x8xf32>
+func.func @all_reduce_tensors(%g: tensor<4x8xf32>, %apply: tensor<1xf32>) -> tensor<4x8xf32> {
+  %r = growk.all_reduce %g {reduction = "mean"} : tensor<4x8xf32> -> tensor<4x8xf32>
+  %s = growk.all_reduce %r when(%apply : tensor<1xf32>) {reduction = "sum"} : tensor<4x8xf32> -> tensor<4x8xf32>
+  return %s : tensor<4x8xf32>
+}
+
+// -----
+
+// On memrefs, in place: no result.
+// CHECK-LABEL: func.func @all_reduce_memrefs
+// CHECK: growk.all_reduce %arg0 : memref<16xf32>{{$}}
+// CHECK: growk.all_reduce %arg0 when(%arg1 : memref<1xf32>) : memref<16xf32>{{$}}
+func.func @all_reduce_memrefs(%g: memref<16xf32>, %apply: memref<1xf32>) {
+  growk.all_reduce %g : memref<16xf32>
+  growk.all_reduce %g when(%apply : memref<1xf32>) : memref<16xf32>
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_tensors
+// CHECK: growk.attention ins(%arg0, %arg1, %arg2 : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%arg3 : tensor<16x64xf32>) {heads = 4 : i64, key_block = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64} -> tensor<16x64xf32>
+func.func @attention_tensors(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_memrefs
+// CHECK: growk.attention ins(%arg0, %arg1, %arg2 : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) outs(%arg3 : memref<14x32xf32>) {heads = 1 : i64, key_block = 64 : i64, kv_heads = 1 : i64, seq_len = 7 : i64}{{$}}
+func.func @attention_memrefs(%q: memref<14x32xf32>, %k: memref<14x32xf32>, %v: memref<14x32xf32>, %o: memref<14x32xf32>) {
+  growk.attention ins(%q, %k, %v : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) outs(%o : memref<14x32xf32>) {heads = 1 : i64, kv_heads = 1 : i64, seq_len = 7 : i64, key_block = 64 : i64}
+  return
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_grad_tensors
+// CHECK: %{{.+}}:3 = growk.attention_grad ins(%arg0, %arg1, %arg2, %arg3, %arg4 : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs(%arg0, %arg1, %arg2 : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {heads = 4 : i64, key_block = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64} -> tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>
+func.func @attention_grad_tensors(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>, %do: tensor<16x64xf32>) -> (tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {
+  %dq, %dk, %dv = growk.attention_grad ins(%q, %k, %v, %o, %do : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>
+  return %dq, %dk, %dv : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>
+}
+
+// -----
+
+// CHECK-LABEL: func.func @attention_grad_memrefs
+// CHECK: growk.attention_grad ins(%arg0, %arg0, %arg0, %arg0, %arg0 : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) outs(%arg0, %arg0, %arg0 : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) {heads = 1 : i64, key_block = 64 : i64, kv_heads = 1 : i64, seq_len = 7 : i64}{{$}}
+func.func @attention_grad_memrefs(%x: memref<14x32xf32>) {
+  growk.attention_grad ins(%x, %x, %x, %x, %x : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) outs(%x, %x, %x : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) {heads = 1 : i64, kv_heads = 1 : i64, seq_len = 7 : i64, key_block = 64 : i64}
+  return
+}
