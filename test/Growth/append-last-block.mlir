@@ -1,4 +1,5 @@
-// RUN: growc-opt %s --growc-append-last-block | FileCheck %s
+// RUN: %growc-opt %s -split-input-file --growc-append-last-block -verify-diagnostics | FileCheck %s
+// RUN: %growc-opt %s -split-input-file --growc-append-last-block="steps=2" -verify-diagnostics | FileCheck %s --check-prefix=TWO
 
 // GradStack copies the last block old[2:4] and appends it: 0 1 2 3 2' 3'.
 // CHECK-LABEL: grow.model @mini
@@ -8,6 +9,12 @@
 // CHECK: %[[L4:.+]] = grow.layer 4 block 2
 // CHECK: %[[L5:.+]] = grow.layer 5 block 2 (%[[L4]])
 // CHECK: grow.rms_norm @model.norm.weight(%[[L5]])
+// Two steps copy the last block of the grown model, itself a copy: the
+// provenance composes to the original layers 2 and 3.
+// TWO-LABEL: grow.model @mini
+// TWO: grow.param @model.layers.6.self_attn.q_proj.weight : {{.*}} copy from "model.layers.2.self_attn.q_proj.weight"
+// TWO: grow.param @model.layers.7.self_attn.q_proj.weight : {{.*}} copy from "model.layers.3.self_attn.q_proj.weight"
+// TWO: grow.layer 7 block 3
 grow.model @mini <vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 2> (%tokens: tensor<?x?xi32>) {
   grow.param @model.embed_tokens.weight : tensor<8x4xf32>
   grow.param @model.layers.0.input_layernorm.weight : tensor<4xf32>

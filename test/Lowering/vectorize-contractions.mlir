@@ -1,6 +1,6 @@
 // growc-vectorize-contractions: row contractions out[.., n] += a * b[.., n]
 // become loops whose reduction carries the output row as a vector.
-// RUN: growc-opt %s --growc-vectorize-contractions | FileCheck %s
+// RUN: %growc-opt %s -split-input-file --growc-vectorize-contractions | FileCheck %s
 // The numerics of the rewritten kernels are checked end to end by the
 // Runtime tests (every CPU kernel goes through this pass).
 
@@ -36,6 +36,8 @@ func.func @dq(%ds: memref<2x8x8xf32>, %k: memref<8x16xf32, strided<[32, 1], offs
   return
 }
 
+// -----
+
 // A row of 130 values: two full chunks of 64 in a loop, then 2.
 // CHECK-LABEL: func.func @wide
 // CHECK:       scf.for %[[I:.*]] = %c0 to %c4
@@ -57,6 +59,8 @@ func.func @wide(%a: memref<4x3xf32>, %b: memref<3x130xf32>, %c: memref<4x130xf32
   }
   return
 }
+
+// -----
 
 // Left alone: the reduction is the innermost dimension of b (a dot
 // product), the row of b is strided, and a body that is not mul + add.
@@ -98,6 +102,8 @@ func.func @untouched(%a: memref<4x16xf32>, %b: memref<8x16xf32>, %c: memref<4x8x
   }
   return
 }
+
+// -----
 
 // Left alone: the row input is the output buffer itself.
 // CHECK-LABEL: func.func @aliased
