@@ -1,20 +1,56 @@
 // growc-attention-to-tensor-cores (the GPU's --gpu-attention=mma): an
 // attention (and its gradient) whose head size has tensor-core kernels in
 // the library gets their name, and kernel formation then leaves it on the
-// host, a step of its own like a GEMM. A head size without an instance (4
-// here) is a warning and keeps the flash form.
+// host, a step of its own like a GEMM. A head size without an instance is a
+// warning and keeps the flash form.
 // Numerics: test/Runtime/gpu.test runs the kernel (on the GPU or the fake
 // driver's PTX interpreter) against PyTorch.
-// RUN: growc --import-hf-config %S/Inputs/mha-hd32-untied.json --num-layers 1 --block-size 1 --model-name one -o %t.mlir
-// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=4 graph=grad" --growc-attention-to-tensor-cores | FileCheck %s
-// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=4 graph=grad" --growc-attention-to-tensor-cores --growc-form-kernels | FileCheck %s --check-prefix=HOST
-// RUN: growc --import-hf-config %S/Inputs/gqa2-tied.json --num-layers 1 --block-size 1 --model-name small -o %t.small.mlir
-// RUN: growc-opt %t.small.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=4" --growc-attention-to-tensor-cores 2>&1 | FileCheck %s --check-prefix=SMALL
+// RUN: %growc-opt %s -split-input-file --growc-attention-to-tensor-cores -verify-diagnostics | FileCheck %s
+// RUN: %growc-opt %s -split-input-file --growc-attention-to-tensor-cores="warn-unsupported=false" 2>&1 | FileCheck %s --check-prefix=QUIET
+// On a lowered model, with kernel formation after it: both ops stay on the
+// host between kernel calls and GEMMs.
+// RUN: %growc --import-hf-config %S/Inputs/mha-hd32-untied.json --num-layers 1 --block-size 1 --model-name one -o %t.mlir
+// RUN: %growc-opt %t.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=4 graph=grad" --growc-attention-to-tensor-cores --growc-form-kernels | FileCheck %s --check-prefix=HOST
 
-// CHECK: growk.attention ins({{.+}} : tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs({{.+}} : tensor<16x64xf32>) {growc.library_kernel = "growc_flash_forward_hd32_f32_f32", heads = 2 : i64, key_block = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64}
-// CHECK: growk.attention_grad ins({{.+}}) outs({{.+}}) {growc.library_kernel = "growc_flash_backward_hd32_f32", heads = 2 : i64
+// Multi-head attention with head size 32 (2 heads x 32 = 64 columns).
+// CHECK-LABEL: func.func @forward_hd32
+// CHECK: growk.attention {{.*}} {growc.library_kernel = "growc_flash_forward_hd32_f32_f32", heads = 2 : i64
+func.func @forward_hd32(%q: tensor<16x64xf32>, %k: tensor<16x64xf32>, %v: tensor<16x64xf32>, %o: tensor<16x64xf32>) -> tensor<16x64xf32> {
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs(%o : tensor<16x64xf32>) {heads = 2 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  return %r : tensor<16x64xf32>
+}
 
-// Both are host ops between kernel calls and GEMMs.
+// -----
+
+// Grouped heads (4 query heads on 2 KV heads): the forward at head size 16
+// and the gradient at head size 64 each get their instance.
+// CHECK-LABEL: func.func @grouped
+// CHECK: growk.attention {{.*}} {growc.library_kernel = "growc_flash_forward_hd16_f32_f32", heads = 4 : i64
+// CHECK: growk.attention_grad {{.*}} {growc.library_kernel = "growc_flash_backward_hd64_f32", heads = 4 : i64
+func.func @grouped(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %o: tensor<16x64xf32>, %gq: tensor<16x256xf32>, %gk: tensor<16x128xf32>) -> (tensor<16x64xf32>, tensor<16x256xf32>) {
+  %r = growk.attention ins(%q, %k, %k : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  %dq, %dk, %dv = growk.attention_grad ins(%gq, %gk, %gk, %gq, %gq : tensor<16x256xf32>, tensor<16x128xf32>, tensor<16x128xf32>, tensor<16x256xf32>, tensor<16x256xf32>) outs(%gq, %gk, %gk : tensor<16x256xf32>, tensor<16x128xf32>, tensor<16x128xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x256xf32>, tensor<16x128xf32>, tensor<16x128xf32>
+  return %r, %dq : tensor<16x64xf32>, tensor<16x256xf32>
+}
+
+// -----
+
+// Head size 4 has no instance: one warning for every such op, at the
+// first, and both keep the flash form.
+// With warn-unsupported=false (the tensor-core form as a default rather
+// than asked for), silently.
+// CHECK-LABEL: func.func @no_instance
+// CHECK-NOT: growc.library_kernel
+// QUIET-NOT: warning: no tensor-core
+// QUIET-LABEL: func.func @no_instance
+// QUIET-NOT: warning: no tensor-core
+func.func @no_instance(%q: tensor<16x8xf32>, %k: tensor<16x4xf32>, %o: tensor<16x8xf32>) -> (tensor<16x8xf32>, tensor<16x8xf32>) {
+  // expected-warning @+1 {{no tensor-core attention kernel for head size 4 (the library has 16, 32 and 64, f32 activations); 2 attention op(s) keep the flash form}}
+  %r = growk.attention ins(%q, %k, %k : tensor<16x8xf32>, tensor<16x4xf32>, tensor<16x4xf32>) outs(%o : tensor<16x8xf32>) {heads = 2 : i64, kv_heads = 1 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x8xf32>
+  %dq, %dk, %dv = growk.attention_grad ins(%q, %k, %k, %q, %q : tensor<16x8xf32>, tensor<16x4xf32>, tensor<16x4xf32>, tensor<16x8xf32>, tensor<16x8xf32>) outs(%q, %k, %k : tensor<16x8xf32>, tensor<16x4xf32>, tensor<16x4xf32>) {heads = 2 : i64, kv_heads = 1 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x8xf32>, tensor<16x4xf32>, tensor<16x4xf32>
+  return %r, %dq : tensor<16x8xf32>, tensor<16x8xf32>
+}
+
 // HOST-LABEL: func.func @one(
 // HOST: call @kernel1(
 // HOST-NEXT: tensor.empty
@@ -24,7 +60,3 @@
 // HOST: growk.attention_grad ins({{.+}}) {growc.library_kernel = "growc_flash_backward_hd32_f32"
 // HOST: func.func {{.*}}@kernel{{[0-9]+}}(
 // HOST-NOT: growk.attention
-
-// SMALL: warning: no tensor-core attention kernel for head size 4 (the library has 16, 32 and 64, f32 activations); 1 attention op(s) keep the flash form
-// SMALL: growk.attention
-// SMALL-NOT: growc.library_kernel
