@@ -1,6 +1,7 @@
 //===- InitAll.cpp - register every growc dialect and pass ----------------===//
 
 #include "growc/InitAll.h"
+#include "growc/Pipelines.h"
 
 #include "dialects/Grow/GrowOps.h"
 #include "passes/Analysis/Passes.h"
@@ -8,6 +9,7 @@
 #include "passes/Gpu/Passes.h"
 #include "passes/Growth/Passes.h"
 #include "passes/Lowering/Passes.h"
+#include "passes/Training/Passes.h"
 
 #include "mlir/InitAllDialects.h"
 #include "mlir/InitAllExtensions.h"
@@ -27,7 +29,9 @@ void growc::registerAllPasses() {
   registerGrowthPasses();
   registerAnalysisPasses();
   registerLoweringPasses();
+  registerTrainingPasses();
   registerFusionPasses();
   registerGpuPasses();
+  registerPipelines();
   mlir::registerAllPasses();
 }

@@ -11,6 +11,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/Codegen/Codegen.h"
+#include "growc/Pipelines.h"
 
 #include "passes/Lowering/Passes.h"
 
@@ -27,7 +28,6 @@
 #include "mlir/IR/BuiltinTypes.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/LLVMIR/LLVMToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Export.h"
@@ -81,16 +81,6 @@ void optimizeKernels(llvm::Module &module, llvm::TargetMachine &machine) {
   builder.buildPerModuleDefaultPipeline(llvm::OptimizationLevel::O3)
       .run(module, modules);
 }
-
-/// The upstream lowering of bufferized kernels to the LLVM dialect.
-constexpr const char *kKernelsToLLVM =
-    "buffer-deallocation-pipeline,convert-linalg-to-loops,"
-    "scf-forall-to-for,convert-scf-to-cf,expand-strided-metadata,"
-    "lower-affine,convert-vector-to-llvm,finalize-memref-to-llvm,convert-math-"
-    "to-llvm,"
-    "convert-arith-to-llvm,convert-index-to-llvm,convert-cf-to-llvm,"
-    "convert-func-to-llvm,"
-    "reconcile-unrealized-casts";
 
 /// Adds `void <name>_packed(void **args, int64_t begin, int64_t end)`
 /// calling `<name>` with, for each memref argument of static type
@@ -217,7 +207,7 @@ int64_t addBlockRange(func::FuncOp kernel) {
 FailureOr<llvm::StringMap<int64_t>> growc::lowerKernelsToLLVM(ModuleOp module) {
   SmallVector<std::pair<std::string, SmallVector<MemRefType>>> kernels;
   for (auto func : module.getOps<func::FuncOp>()) {
-    if (!func->hasAttr("growc.kernel"))
+    if (!func->hasAttr(attr::kKernel))
       return func.emitOpError("only kernels may be left for the CPU backend");
     SmallVector<MemRefType> types;
     for (Type type : func.getArgumentTypes()) {
@@ -272,7 +262,8 @@ FailureOr<llvm::StringMap<int64_t>> growc::lowerKernelsToLLVM(ModuleOp module) {
     return module.emitError("polynomial approximation of exp failed");
   PassManager pm(module.getContext());
   pm.addPass(createVectorizeContractions());
-  if (failed(parsePassPipeline(kKernelsToLLVM, pm)) || failed(pm.run(module)))
+  buildCpuLLVMPipeline(pm);
+  if (failed(pm.run(module)))
     return failure();
   OpBuilder builder(module.getContext());
   builder.setInsertionPointToEnd(module.getBody());

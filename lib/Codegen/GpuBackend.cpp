@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/Codegen/Codegen.h"
+#include "growc/Pipelines.h"
 #include "passes/Gpu/Distribution.h"
 #include "passes/Gpu/Passes.h"
 
@@ -27,7 +28,7 @@
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Pass/PassRegistry.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
@@ -290,7 +291,7 @@ LogicalResult mapKernelToLaunch(func::FuncOp kernel) {
   if (dynamic) {
     dynamicBytes =
         arith::ConstantIntOp::create(b, loc, b.getI32Type(), sharedBytes);
-    kernel->setAttr("growc.dynamic_shared_bytes",
+    kernel->setAttr(attr::kDynamicSharedBytes,
                     b.getI64IntegerAttr(sharedBytes));
   }
   auto launch = gpu::LaunchOp::create(
@@ -377,7 +378,7 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
 
   SmallVector<func::FuncOp> kernels;
   for (auto func : module.getOps<func::FuncOp>()) {
-    if (!func->hasAttr("growc.kernel"))
+    if (!func->hasAttr(attr::kKernel))
       return fail("only kernels may be left for the GPU backend, found @" +
                   func.getSymName());
     kernels.push_back(func);
@@ -390,8 +391,8 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
                   UnitAttr::get(ctx));
   {
     PassManager pm(ctx);
-    if (failed(parsePassPipeline("gpu-kernel-outlining", pm)) ||
-        failed(pm.run(module)))
+    pm.addPass(createGpuKernelOutliningPass());
+    if (failed(pm.run(module)))
       return fail("outlining the launches failed");
   }
 
@@ -419,10 +420,10 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
 
     GpuLaunch launch;
     launch.name = kernel.getSymName().str();
-    if (auto kind = kernel->getAttrOfType<StringAttr>("growc.kernel_kind"))
+    if (auto kind = kernel->getAttrOfType<StringAttr>(attr::kKernelKind))
       launch.kind = kind.str();
     if (auto bytes =
-            kernel->getAttrOfType<IntegerAttr>("growc.dynamic_shared_bytes"))
+            kernel->getAttrOfType<IntegerAttr>(attr::kDynamicSharedBytes))
       launch.dynamicSharedBytes = bytes.getInt();
     gpu::KernelDim3 grid = launchFunc.getGridSizeOperandValues();
     gpu::KernelDim3 block = launchFunc.getBlockSizeOperandValues();
@@ -459,15 +460,8 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
   registerGPUDialectTranslation(registry);
   NVVM::registerNVVMTargetInterfaceExternalModels(registry);
   ctx->appendDialectRegistry(registry);
-  std::string pipeline =
-      "nvvm-attach-target{chip=" + options.chip +
-      " features=" + options.features + " O=3 l=" + libdevice +
-      "},gpu.module(expand-strided-metadata,lower-affine,convert-scf-to-cf,"
-      "convert-gpu-to-nvvm{use-bare-ptr-memref-call-conv=1},canonicalize,cse,"
-      "reconcile-unrealized-casts)";
   PassManager pm(ctx);
-  if (failed(parsePassPipeline(pipeline, pm)))
-    return fail("cannot build the NVVM pipeline: " + pipeline);
+  buildNvvmPipeline(pm, {options.chip, options.features, libdevice});
   if (failed(pm.run(module)))
     return fail("lowering the kernels to PTX failed");
   // Dynamic shared memory is a zero-sized shared array that the launch
@@ -480,8 +474,10 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
       global.setLinkage(LLVM::Linkage::External);
   });
   PassManager toBinary(ctx);
-  if (failed(parsePassPipeline("gpu-module-to-binary{format=isa}", toBinary)) ||
-      failed(toBinary.run(module)))
+  GpuModuleToBinaryPassOptions isa;
+  isa.compilationTarget = "isa";
+  toBinary.addPass(createGpuModuleToBinaryPass(isa));
+  if (failed(toBinary.run(module)))
     return fail("lowering the kernels to PTX failed");
 
   gpu::BinaryOp binary;

@@ -1,9 +1,9 @@
 //===- Codegen.h - from a grow.model to an executable artifact --*- C++ -*-===//
 //
-// The compilation pipeline shared by the growc driver and growc-opt:
-// tensor-level lowering, kernel formation, bufferization, plan emission and
-// the CPU backend (kernels -> LLVM -> native shared object). The artifact is
-// the kernels file plus the JSON plan of docs/plan.md.
+// What follows the kernel pipeline (growc/Pipelines.h): plan emission and
+// the two backends, CPU (kernels -> LLVM -> native shared object) and NVPTX
+// (kernels -> GPU launches -> PTX). The artifact is the kernels file plus
+// the JSON plan of docs/plan.md.
 //
 //===----------------------------------------------------------------------===//
 
@@ -11,7 +11,6 @@
 #define GROWC_CODEGEN_CODEGEN_H
 
 #include "mlir/IR/BuiltinOps.h"
-#include "mlir/Pass/PassManager.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
 #include "llvm/Support/JSON.h"
@@ -20,37 +19,6 @@
 #include <vector>
 
 namespace growc {
-
-enum class CodegenTarget { Cpu, Nvptx };
-
-struct CodegenOptions {
-  CodegenTarget target = CodegenTarget::Cpu;
-  int64_t batch = 1;
-  int64_t seq = 256;
-  int64_t keyBlock = 64;
-  /// "forward" or "loss" (growc-lower-model-to-tensors' graph option).
-  std::string graph = "forward";
-  /// Vocabulary rows per cross-entropy chunk of the loss, grad and train
-  /// graphs (its vocab-chunk option; 0: automatic, chunks of at most 64
-  /// MiB of fp32 logits when all of them would exceed 256 MiB).
-  int64_t vocabChunk = 0;
-  /// Train graph: micro-batches per optimizer step (gradient accumulation).
-  int64_t accumulate = 1;
-  /// "fp32", or "bf16": GEMM operands and the activations they read and
-  /// write stored as bf16, f32 compute (growc-demote-activations).
-  std::string precision = "fp32";
-  /// The GPU form of attention: "flash" (growk.attention distributed as
-  /// its own kernels), "gemm" (growc-attention-to-gemms) or "mma" (the
-  /// forward as the kernel library's tensor-core FlashAttention,
-  /// growc-attention-to-tensor-cores).
-  std::string gpuAttention = "flash";
-};
-
-/// grow.model -> bufferized host function + kernel functions: lowering to
-/// tensors, kernel formation, GEMMs marked as library calls, one-shot
-/// bufferization with results turned into out-parameters.
-void buildBufferizedForwardPipeline(mlir::OpPassManager &pm,
-                                    const CodegenOptions &options);
 
 /// Reads the bufferized host function of `module` (the function with
 /// `growc.param_names`) into a plan, assigns arena offsets by liveness,

@@ -1,15 +1,13 @@
 //===- AnalysisSuite.cpp - every analysis graph of a checkpoint -----------===//
 //
 // Builds the variants of SPEC.md §5 with the analysis passes (the same
-// pipelines `growc --analysis-passes` accepts), lowers each through the
-// driver's code generation, merges their kernels into one kernels file and
-// writes a plan per variant plus the manifest growc-run analyze reads.
+// pipelines `growc --analysis-passes` accepts), lowers each like any
+// forward graph (compileGraph), merges their kernels into one kernels file
+// and writes a plan per variant plus the manifest growc-run analyze reads.
 //
 //===----------------------------------------------------------------------===//
 
-#include "AnalysisSuite.h"
-
-#include "dialects/Grow/GrowOps.h"
+#include "growc/Driver.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/IR/SymbolTable.h"
@@ -21,7 +19,6 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
-#include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
 using namespace mlir;
@@ -29,11 +26,6 @@ using namespace growc;
 namespace json = llvm::json;
 
 namespace {
-
-int fail(const llvm::Twine &message) {
-  llvm::WithColor::error(llvm::errs(), "growc") << message << "\n";
-  return 1;
-}
 
 /// One analysis graph: a name (used in file names), the manifest entry's
 /// fields and the pass pipeline that builds it from the model.
@@ -111,7 +103,7 @@ public:
 
   /// Moves the kernels of `graph` into the merged module (adding only those
   /// not present yet) and renames its plan's kernel entries.
-  LogicalResult add(SuiteGraph &graph, int64_t variantIndex) {
+  LogicalResult add(CompiledGraph &graph, int64_t variantIndex) {
     llvm::StringMap<std::string> renamed;
     for (auto func : graph.kernels->getOps<func::FuncOp>()) {
       if (func.isDeclaration()) {
@@ -181,30 +173,32 @@ private:
 
 } // namespace
 
-int growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
-                                StringRef kernelsPath,
-                                const AnalysisSuiteOptions &options,
-                                const AnalysisSuiteHooks &hooks) {
+LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
+                                          const ArtifactOptions &artifact,
+                                          const AnalysisSuiteOptions &options,
+                                          StringRef kernelsPath) {
   auto models = llvm::to_vector(module.getOps<grow::ModelOp>());
   if (models.size() != 1)
-    return fail(llvm::formatv("expected exactly one grow.model, found {0}",
-                              models.size()));
+    return reportError(llvm::formatv(
+        "expected exactly one grow.model, found {0}", models.size()));
   grow::ModelOp model = models.front();
   int64_t layers = model.getLayers().size();
   if (layers < 1)
-    return fail("--analysis-suite needs a model with layers");
-  int64_t split = options.split < 0 ? options.seq / 2 : options.split;
-  if (split < 1 || split >= options.seq)
-    return fail(llvm::formatv("--analysis-split must be in [1, {0}) (the "
-                              "compiled --seq {1}): positions before it are "
-                              "skipped, effects are measured from it on",
-                              options.seq, options.seq));
+    return reportError("--analysis-suite needs a model with layers");
+  int64_t seq = artifact.graph.seq;
+  int64_t split = options.split < 0 ? seq / 2 : options.split;
+  if (split < 1 || split >= seq)
+    return reportError(
+        llvm::formatv("--analysis-split must be in [1, {0}) (the "
+                      "compiled --seq {1}): positions before it are "
+                      "skipped, effects are measured from it on",
+                      seq, seq));
   for (int64_t s : options.swapWindows)
     if (s < 0)
-      return fail("--analysis-swap-windows must be non-negative");
+      return reportError("--analysis-swap-windows must be non-negative");
   for (int64_t s : options.reverseWindows)
     if (s < 2)
-      return fail("--analysis-reverse-windows must be at least 2");
+      return reportError("--analysis-reverse-windows must be at least 2");
 
   std::string base = kernelsPath.str();
   StringRef ext = llvm::sys::path::extension(kernelsPath);
@@ -227,26 +221,25 @@ int growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
     OwningOpRef<ModuleOp> rewritten = module.clone();
     PassManager pm(&context);
     if (failed(parsePassPipeline(variant.pipeline, pm)))
-      return fail("cannot build the analysis pipeline '" + variant.pipeline +
-                  "'");
+      return reportError("cannot build the analysis pipeline '" +
+                         variant.pipeline + "'");
     if (failed(pm.run(*rewritten)))
-      return 1;
-    FailureOr<SuiteGraph> graph = hooks.compile(*rewritten, kernelsName);
-    if (failed(graph))
-      return 1;
-    if (failed(merger.add(*graph, int64_t(i))))
-      return 1;
+      return failure();
+    FailureOr<CompiledGraph> graph =
+        compileGraph(context, *rewritten, artifact, kernelsName);
+    if (failed(graph) || failed(merger.add(*graph, int64_t(i))))
+      return failure();
     plans.push_back(std::move(graph->plan));
   }
 
   // One kernels file for every variant; then each plan takes its kernels'
   // completed entries (block counts on the CPU, launches for PTX).
-  SuiteGraph all;
+  CompiledGraph all;
   all.kernels = std::move(merged);
   all.plan["kernels"] = merger.takeEntries();
   size_t kernelCount = all.plan.getArray("kernels")->size();
-  if (int rc = hooks.writeKernels(all, kernelsPath))
-    return rc;
+  if (failed(writeKernels(all, artifact, kernelsPath)))
+    return failure();
   written.push_back(kernelsPath.str());
   llvm::StringMap<json::Object> completed;
   for (const json::Value &entry : *all.plan.getArray("kernels"))
@@ -258,8 +251,8 @@ int growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
       value = json::Value(
           json::Object(completed.at(*value.getAsObject()->getString("name"))));
     std::string planPath = stem + "." + variants[i].name + ".plan.json";
-    if (int rc = hooks.writePlan(planPath, std::move(plans[i])))
-      return rc;
+    if (failed(writeJson(planPath, std::move(plans[i]))))
+      return failure();
     written.push_back(planPath);
     json::Object entry = std::move(variants[i].entry);
     entry["name"] = variants[i].name;
@@ -278,15 +271,15 @@ int growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
       {"layers", layers},
       {"block_size", model.getConfig().getBlockSize()},
       {"ln_scaling", bool(model.getLnScaling())},
-      {"batch", options.batch},
-      {"seq", options.seq},
+      {"batch", artifact.graph.batch},
+      {"seq", seq},
       {"split", split},
       {"variants", std::move(entries)},
   };
-  if (int rc = hooks.writePlan(manifestPath, std::move(manifest)))
-    return rc;
+  if (failed(writeJson(manifestPath, std::move(manifest))))
+    return failure();
   written.push_back(manifestPath);
-  if (!options.quiet)
+  if (!artifact.quiet)
     llvm::errs() << llvm::formatv("growc: analysis suite: {0} graphs of a "
                                   "{1}-layer model, {2} kernels in {3}, "
                                   "manifest {4}\n",
@@ -294,5 +287,5 @@ int growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
                                   kernelsName,
                                   llvm::sys::path::filename(manifestPath));
   removeWritten.release();
-  return 0;
+  return success();
 }

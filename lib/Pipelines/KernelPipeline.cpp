@@ -1,14 +1,21 @@
-//===- BufferizedPipeline.cpp - grow.model to bufferized kernels ----------===//
+//===- KernelPipeline.cpp - growc-kernel-pipeline
+//--------------------------===//
 //
-// The target-independent part of code generation. After it, the module holds
-// one host function (library calls, kernel calls, allocations, views) and
-// the kernels, all on memrefs with out-parameters instead of results.
+// The target-shaped middle of code generation: from the tensor-level
+// function to what the plan emitter reads, one bufferized host function
+// (library calls, kernel calls, allocations, views; out-parameters instead
+// of results) and the kernels, distributed over blocks.
+//
+//   attention form (GPU) -> kernel formation -> mixed precision
+//   -> attention expansion (CPU) -> library calls -> bufferization
+//   -> distribution
 //
 //===----------------------------------------------------------------------===//
 
-#include "growc/Codegen/Codegen.h"
+#include "growc/Pipelines.h"
 
 #include "passes/Fusion/Passes.h"
+#include "passes/Gpu/Passes.h"
 #include "passes/Lowering/Passes.h"
 
 #include "mlir/Dialect/Bufferization/Transforms/Passes.h"
@@ -16,18 +23,16 @@
 
 using namespace mlir;
 
-void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
-                                           const CodegenOptions &options) {
-  pm.addPass(createLowerModelToTensors(
-      {options.batch, options.seq, options.keyBlock, options.graph,
-       options.vocabChunk, options.accumulate}));
+void growc::buildKernelPipeline(OpPassManager &pm,
+                                const KernelPipelineOptions &options) {
+  bool gpu = options.target == CodegenTarget::Nvptx;
   // On the GPU, attention can instead be GEMMs and row kernels, or the
   // kernel library's tensor-core FlashAttention.
-  if (options.target == CodegenTarget::Nvptx && options.gpuAttention == "gemm")
+  if (gpu && options.gpuAttention == "gemm")
     pm.addPass(createAttentionToGemms());
   // "mma-default": chosen by default (bf16), so head sizes without a
   // kernel fall back to the flash form without a warning.
-  if (options.target == CodegenTarget::Nvptx &&
+  if (gpu &&
       (options.gpuAttention == "mma" || options.gpuAttention == "mma-default"))
     pm.addPass(createAttentionToTensorCores(
         {/*warnUnsupported=*/options.gpuAttention == "mma"}));
@@ -39,7 +44,7 @@ void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
   // so it follows kernel formation.
   if (options.precision != "fp32")
     pm.addPass(createDemoteActivations({options.precision}));
-  if (options.target == CodegenTarget::Cpu)
+  if (!gpu)
     pm.addPass(createExpandAttention());
   pm.addPass(createLowerLibraryCallsToLinalg({/*libraryCall=*/true}));
   bufferization::OneShotBufferizePassOptions bufferize;
@@ -54,4 +59,10 @@ void growc::buildBufferizedForwardPipeline(OpPassManager &pm,
   outParams.modifyPublicFunctions = true;
   pm.addPass(bufferization::createBufferResultsToOutParamsPass(outParams));
   pm.addPass(createCanonicalizerPass());
+  // Blocks for both targets: rows (and attention tiles) are what the GPU's
+  // blocks and the CPU runtime's threads share out; a CPU block is one
+  // thread wide. Before the plan: a kernel the GPU runs in more than one
+  // launch adds kernels and scratch buffers to the host function.
+  pm.addPass(createDistributeKernels(
+      {gpu ? options.threadsPerBlock : 1, /*keepOtherKernels=*/!gpu}));
 }

@@ -1,0 +1,173 @@
+//===- Artifact.cpp - one graph to kernels + plan
+//--------------------------===//
+//
+// The artifact of one graph: the training-graph and kernel pipelines, the
+// plan emitter, then a backend (native CPU code or PTX) whose results
+// complete the plan's kernel entries. `-o fwd.so` writes fwd.so and
+// fwd.plan.json; `-o fwd.ptx` writes fwd.ptx and fwd.plan.json. Files
+// appear whole or not at all.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Driver.h"
+
+#include "mlir/Pass/PassManager.h"
+#include "mlir/Support/Timing.h"
+#include "llvm/ADT/STLExtras.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/WithColor.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace growc;
+namespace json = llvm::json;
+
+LogicalResult growc::reportError(const llvm::Twine &message) {
+  llvm::WithColor::error(llvm::errs(), "growc") << message << "\n";
+  return failure();
+}
+
+namespace {
+
+/// Writes `path` atomically (a temporary file, then a rename).
+llvm::Error
+writeAtomically(StringRef path,
+                llvm::function_ref<void(llvm::raw_ostream &)> fill) {
+  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) -> llvm::Error {
+    fill(os);
+    return llvm::Error::success();
+  });
+}
+
+/// The plan's kernels gain their launch configuration (PTX).
+LogicalResult addLaunches(json::Object &plan,
+                          const std::vector<GpuLaunch> &launches) {
+  for (json::Value &entry : *plan.getArray("kernels")) {
+    json::Object &kernel = *entry.getAsObject();
+    StringRef name = *kernel.getString("name");
+    auto launch = llvm::find_if(
+        launches, [&](const GpuLaunch &l) { return l.name == name; });
+    if (launch == launches.end())
+      return reportError("kernel '" + name + "' has no GPU launch");
+    kernel["symbol"] = name;
+    kernel["launch"] = json::Object{
+        {"grid",
+         json::Array{launch->grid[0], launch->grid[1], launch->grid[2]}},
+        {"block",
+         json::Array{launch->block[0], launch->block[1], launch->block[2]}},
+        {"params", json::Array(launch->params)}};
+    if (!launch->kind.empty())
+      kernel["kind"] = launch->kind;
+    if (launch->dynamicSharedBytes > 0)
+      (*kernel.getObject("launch"))["shared_bytes"] =
+          launch->dynamicSharedBytes;
+  }
+  return success();
+}
+
+/// The plan's kernels gain their block counts (the CPU runtime's unit of
+/// splitting a kernel over threads).
+LogicalResult addBlockCounts(json::Object &plan,
+                             const llvm::StringMap<int64_t> &blocks) {
+  for (json::Value &entry : *plan.getArray("kernels")) {
+    json::Object &kernel = *entry.getAsObject();
+    auto it = blocks.find(*kernel.getString("name"));
+    if (it == blocks.end())
+      return reportError("kernel '" + *kernel.getString("name") +
+                         "' has no block count");
+    kernel["blocks"] = it->second;
+  }
+  return success();
+}
+
+} // namespace
+
+FailureOr<CompiledGraph> growc::compileGraph(MLIRContext &context,
+                                             ModuleOp module,
+                                             const ArtifactOptions &options,
+                                             StringRef kernelsFile) {
+  CompiledGraph out;
+  out.kernels = module.clone();
+  // MLIR's pass-manager options (--mlir-print-ir-after-all, --mlir-timing,
+  // ...) apply to the pipelines, as in growc-opt.
+  PassManager pm(&context);
+  if (failed(applyPassManagerCLOptions(pm)))
+    return failure();
+  applyDefaultTimingPassManagerCLOptions(pm);
+  buildTrainingGraphPipeline(pm, options.graph);
+  buildKernelPipeline(pm, options.kernels);
+  if (failed(pm.run(*out.kernels)))
+    return failure();
+  auto plan = emitPlan(*out.kernels, options.ptx ? "nvptx" : "cpu", kernelsFile,
+                       options.allReduceBucketBytes);
+  if (!plan) {
+    (void)reportError(llvm::toString(plan.takeError()));
+    return failure();
+  }
+  out.plan = std::move(*plan);
+  return out;
+}
+
+LogicalResult growc::writeKernels(CompiledGraph &graph,
+                                  const ArtifactOptions &options,
+                                  StringRef kernelsPath) {
+  if (!options.ptx) {
+    auto blocks = lowerKernelsToLLVM(*graph.kernels);
+    if (failed(blocks) || failed(addBlockCounts(graph.plan, *blocks)))
+      return failure();
+    if (llvm::Error err = writeCpuSharedObject(*graph.kernels, kernelsPath))
+      return reportError(llvm::toString(std::move(err)));
+    return success();
+  }
+  auto artifact = compileKernelsToPtx(*graph.kernels, options.ptxOptions);
+  if (!artifact)
+    return reportError(llvm::toString(artifact.takeError()));
+  if (failed(addLaunches(graph.plan, artifact->launches)))
+    return failure();
+  // Attention steps launch the kernel library's entry points, which the
+  // artifact carries.
+  bool usesLibrary =
+      llvm::any_of(*graph.plan.getArray("steps"), [](const json::Value &step) {
+        std::optional<StringRef> op = step.getAsObject()->getString("op");
+        return op == "attention" || op == "attention_grad";
+      });
+  if (usesLibrary)
+    if (llvm::Error err = linkKernelLibrary(artifact->ptx))
+      return reportError(llvm::toString(std::move(err)));
+  if (llvm::Error err = writeAtomically(
+          kernelsPath, [&](llvm::raw_ostream &os) { os << artifact->ptx; }))
+    return reportError("cannot write '" + kernelsPath +
+                       "': " + llvm::toString(std::move(err)));
+  return success();
+}
+
+LogicalResult growc::writeJson(StringRef path, json::Object value) {
+  if (llvm::Error err = writeAtomically(path, [&](llvm::raw_ostream &os) {
+        os << llvm::formatv("{0:2}", json::Value(std::move(value))) << "\n";
+      }))
+    return reportError("cannot write '" + path +
+                       "': " + llvm::toString(std::move(err)));
+  return success();
+}
+
+std::string growc::planPathOf(StringRef kernelsPath) {
+  llvm::SmallString<128> planPath(kernelsPath);
+  llvm::sys::path::replace_extension(planPath, ".plan.json");
+  return std::string(planPath);
+}
+
+LogicalResult growc::compileArtifact(MLIRContext &context, ModuleOp module,
+                                     const ArtifactOptions &options,
+                                     StringRef kernelsPath) {
+  auto compiled = compileGraph(context, module, options,
+                               llvm::sys::path::filename(kernelsPath));
+  if (failed(compiled) || failed(writeKernels(*compiled, options, kernelsPath)))
+    return failure();
+  if (failed(writeJson(planPathOf(kernelsPath), std::move(compiled->plan)))) {
+    llvm::sys::fs::remove(kernelsPath);
+    return failure();
+  }
+  return success();
+}

@@ -1,0 +1,143 @@
+//===- GrowthRun.cpp - the stages of a growth run
+//---------------------------===//
+//
+// `growc start.mlir --grow=M --stages=K -o run.so`: the K stages of a
+// growth run, stage i being the input grown i-1 times. Stage 1 is an
+// ordinary artifact (run.so, run.plan.json) whose plan lists the stages;
+// stage i's plan (run.stage<i>.plan.json) has its parameters' provenance in
+// stage i-1's model, which is how growc-run migrates a live run. Kernels
+// are compiled once: a stage whose kernels print exactly like stage 1's
+// (the usual case: repeated layers repeat the same shapes) uses run.so.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/Driver.h"
+
+#include "mlir/Dialect/Func/IR/FuncOps.h"
+#include "llvm/ADT/ScopeExit.h"
+#include "llvm/ADT/StringMap.h"
+#include "llvm/Support/FileSystem.h"
+#include "llvm/Support/FormatVariadic.h"
+#include "llvm/Support/Path.h"
+#include "llvm/Support/raw_ostream.h"
+
+using namespace mlir;
+using namespace growc;
+namespace json = llvm::json;
+
+namespace {
+
+/// Each kernel function of `kernels` printed: two graphs whose kernels
+/// print alike share one kernels file.
+llvm::StringMap<std::string> kernelFingerprints(ModuleOp kernels) {
+  llvm::StringMap<std::string> prints;
+  for (auto func : kernels.getOps<func::FuncOp>()) {
+    std::string text;
+    llvm::raw_string_ostream os(text);
+    func.print(os);
+    prints[func.getSymName()] = std::move(text);
+  }
+  return prints;
+}
+
+} // namespace
+
+LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
+                                      const ArtifactOptions &options,
+                                      const GrowthPipelineOptions &growth,
+                                      StringRef methodName, int64_t stages,
+                                      StringRef kernelsPath) {
+  if (stages < 1 || stages > 64)
+    return reportError("--stages must be in [1, 64] for a growth run");
+  FailureOr<grow::ModelOp> startModel = findModel(start);
+  if (failed(startModel))
+    return failure();
+  int64_t b = growth.blockSize ? growth.blockSize
+                               : startModel->getConfig().getBlockSize();
+  std::string base = kernelsPath.str();
+  StringRef ext = llvm::sys::path::extension(kernelsPath);
+  std::string stem = base.substr(0, base.size() - ext.size());
+  std::string kernelsName = llvm::sys::path::filename(kernelsPath).str();
+  GrowthPipelineOptions oneStep = growth;
+  oneStep.steps = 1;
+
+  std::vector<std::string> written;
+  llvm::scope_exit removeWritten([&] {
+    for (const std::string &path : written)
+      llvm::sys::fs::remove(path);
+  });
+  OwningOpRef<ModuleOp> module = start.clone();
+  resetProvenance(*findModel(*module));
+  json::Array stageList;
+  llvm::StringMap<std::string> sharedKernels;
+  json::Array sharedKernelEntries;
+  std::optional<json::Object> firstPlan;
+  for (int64_t i = 1; i <= stages; ++i) {
+    if (i > 1) {
+      resetProvenance(*findModel(*module));
+      if (failed(growModel(context, *module, oneStep)))
+        return failure();
+    }
+    int64_t layers = findModel(*module)->getLayers().size();
+    std::string planPath =
+        i == 1 ? planPathOf(kernelsPath)
+               : stem + ".stage" + std::to_string(i) + ".plan.json";
+    stageList.push_back(json::Object{
+        {"stage", i},
+        {"layers", layers},
+        {"plan", std::string(llvm::sys::path::filename(planPath))}});
+    auto compiled = compileGraph(context, *module, options, kernelsName);
+    if (failed(compiled))
+      return failure();
+    llvm::StringMap<std::string> prints =
+        kernelFingerprints(*compiled->kernels);
+    bool shared =
+        i > 1 && llvm::all_of(prints, [&](const auto &entry) {
+          auto it = sharedKernels.find(entry.getKey());
+          return it != sharedKernels.end() && it->second == entry.getValue();
+        });
+    if (i == 1) {
+      sharedKernels = std::move(prints);
+      if (failed(writeKernels(*compiled, options, kernelsPath)))
+        return failure();
+      written.push_back(kernelsPath.str());
+      sharedKernelEntries = *compiled->plan.getArray("kernels");
+    } else if (shared) {
+      // Same kernels: take stage 1's entries (block counts, launches).
+      for (json::Value &entry : *compiled->plan.getArray("kernels")) {
+        json::Object &kernel = *entry.getAsObject();
+        for (const json::Value &known : sharedKernelEntries)
+          if (known.getAsObject()->getString("name") ==
+              kernel.getString("name"))
+            kernel = *known.getAsObject();
+      }
+    } else {
+      std::string ownKernels = stem + ".stage" + std::to_string(i) + ext.str();
+      compiled->plan["kernels_file"] =
+          std::string(llvm::sys::path::filename(ownKernels));
+      if (failed(writeKernels(*compiled, options, ownKernels)))
+        return failure();
+      written.push_back(ownKernels);
+    }
+    if (!options.quiet)
+      llvm::errs() << llvm::formatv(
+          "growc: stage {0}/{1}: {2} layers, {3}\n", i, stages, layers,
+          i == 1   ? "kernels compiled"
+          : shared ? "kernels shared with stage 1 (none recompiled)"
+                   : "kernels of its own");
+    if (i == 1) {
+      firstPlan = std::move(compiled->plan);
+      continue;
+    }
+    if (failed(writeJson(planPath, std::move(compiled->plan))))
+      return failure();
+    written.push_back(planPath);
+  }
+  (*firstPlan)["growth"] = json::Object{{"method", methodName.str()},
+                                        {"block_size", b},
+                                        {"stages", std::move(stageList)}};
+  if (failed(writeJson(planPathOf(kernelsPath), std::move(*firstPlan))))
+    return failure();
+  removeWritten.release();
+  return success();
+}

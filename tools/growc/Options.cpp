@@ -1,0 +1,230 @@
+//===- Options.cpp - growc's command-line options -------------------------===//
+//
+// Every option of the growc driver with its help text (`growc --help`).
+// growc.cpp checks their combinations and runs the driver library.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Options.h"
+
+#include <cstdint>
+
+namespace cl = llvm::cl;
+
+namespace growc::opts {
+
+cl::OptionCategory growCat("growc options");
+
+cl::opt<std::string> inputFile(cl::Positional, cl::desc("<model.mlir>"),
+                               cl::init(""), cl::cat(growCat));
+cl::opt<std::string> outputFile("o", cl::desc("Output file ('-' for stdout)"),
+                                cl::value_desc("file"), cl::init(""),
+                                cl::cat(growCat));
+cl::opt<std::string> emit("emit",
+                          cl::desc("What to write: 'mlir' (the model after "
+                                   "the requested transformations), 'so' "
+                                   "(native CPU kernels + plan; the default "
+                                   "for -o *.so) or 'ptx' (sm_90 kernels + "
+                                   "plan; the default for -o *.ptx)"),
+                          cl::init(""), cl::cat(growCat));
+
+// Code generation.
+cl::opt<std::string> graph("graph",
+                           cl::desc("Graph to compile: train (default: one "
+                                    "clipped AdamW step), forward (the "
+                                    "model's outputs), loss (tokens and "
+                                    "targets in, mean cross-entropy out) or "
+                                    "grad (also grad.<param> for every "
+                                    "parameter)"),
+                           cl::init("train"), cl::cat(growCat));
+cl::opt<std::string> target("target",
+                            cl::desc("Code generation target: cpu (-o *.so) "
+                                     "or nvptx (-o *.ptx)"),
+                            cl::init(""), cl::cat(growCat));
+cl::opt<std::string> gpuChip("gpu-chip",
+                             cl::desc("With -o *.ptx: the GPU (default sm_90)"),
+                             cl::init("sm_90"), cl::cat(growCat));
+cl::opt<std::string> ptxFeatures("ptx-features",
+                                 cl::desc("With -o *.ptx: PTX ISA feature "
+                                          "(default +ptx80)"),
+                                 cl::init("+ptx80"), cl::cat(growCat));
+cl::opt<std::string> libdevice("libdevice",
+                               cl::desc("With -o *.ptx: libdevice.10.bc "
+                                        "(default: from $CUDA_HOME, "
+                                        "$CUDA_PATH or /usr/local/cuda)"),
+                               cl::init(""), cl::cat(growCat));
+cl::opt<int64_t> threadsPerBlock("gpu-threads",
+                                 cl::desc("GPU threads per block of the row "
+                                          "kernels (default 256)"),
+                                 cl::init(256), cl::cat(growCat));
+cl::opt<std::string> kernelForm(
+    "kernel-form",
+    cl::desc("With -o *.so: 'cpu' (default) or 'gpu', the GPU-shaped "
+             "kernels run as loops on the CPU (for checking them)"),
+    cl::init("cpu"), cl::cat(growCat));
+cl::opt<std::string> gpuAttention(
+    "gpu-attention",
+    cl::desc("The GPU form of attention: 'mma' (the kernel library's "
+             "tensor-core FlashAttention-2 for attention and its gradient, "
+             "head sizes 16, 32 and 64, bf16 inside; "
+             "growc-attention-to-tensor-cores), 'flash' (distributed "
+             "flash-style kernels on the CUDA cores, fp32, the T x T scores "
+             "never stored) or 'gemm' (per-(sample, KV head) GEMMs and row "
+             "kernels, the scores stored; growc-attention-to-gemms). Default: "
+             "mma with --precision=bf16 (flash for head sizes it has no "
+             "kernel for), flash with --precision=fp32"),
+    cl::init(""), cl::cat(growCat));
+cl::opt<std::string> precision(
+    "precision",
+    cl::desc("Storage precision of GEMM operands and activations: bf16 "
+             "(fp32 compute and accumulation, fp32 master weights and "
+             "AdamW moments; the default for -o *.ptx, every graph) or "
+             "fp32 (for checking; the CPU target is fp32, --kernel-form=gpu "
+             "runs bf16 GPU kernels on the CPU for checking them)"),
+    cl::init(""), cl::cat(growCat));
+cl::opt<int64_t> batchSize("batch", cl::desc("Compiled batch size B"),
+                           cl::init(1), cl::cat(growCat));
+cl::opt<int64_t> seqLength("seq",
+                           cl::desc("Compiled sequence length T (default "
+                                    "256, at most the model's context); "
+                                    "with --print-schedule, the sequence "
+                                    "length of the attention FLOPs (default: "
+                                    "the context)"),
+                           cl::init(256), cl::cat(growCat));
+cl::opt<int64_t> keyBlock("key-block",
+                          cl::desc("Keys per flash-attention block"),
+                          cl::init(64), cl::cat(growCat));
+cl::opt<int64_t> accumulate(
+    "accumulate",
+    cl::desc("With --graph=train: micro-batches per optimizer step "
+             "(gradient accumulation; growc-run train runs N micro-batches "
+             "of the compiled batch per step)"),
+    cl::init(1), cl::cat(growCat));
+cl::opt<int64_t> vocabChunk(
+    "vocab-chunk",
+    cl::desc("Vocabulary rows per cross-entropy chunk of the loss, grad and "
+             "train graphs (default 0: automatic, the whole vocabulary when "
+             "its fp32 logits fit in 256 MiB, else chunks of <= 64 MiB)"),
+    cl::init(0), cl::cat(growCat));
+cl::opt<double> allReduceBucketMb(
+    "all-reduce-bucket-mb",
+    cl::desc("With --graph=train: MiB of gradients per all_reduce step of "
+             "data-parallel training (default 25, PyTorch DDP's; each "
+             "bucket is reduced as soon as its last gradient is complete)"),
+    cl::init(25.0), cl::cat(growCat));
+cl::opt<std::string> analysisPasses(
+    "analysis-passes",
+    cl::desc("Analysis rewrites applied after growth, as a pass pipeline, "
+             "e.g. 'growc-skip-layers{layers=3},growc-add-early-exit-heads'"),
+    cl::init(""), cl::cat(growCat));
+
+cl::opt<bool> analysisSuite(
+    "analysis-suite",
+    cl::desc("With -o suite.so: compile every forward graph growc-run "
+             "analyze needs (clean + early-exit heads, skip-until-t, skips, "
+             "window swaps and reversals) into one kernels file, a plan per "
+             "graph and suite.analysis.json (docs/analysis.md)"),
+    cl::init(false), cl::cat(growCat));
+cl::opt<int64_t> analysisSplit(
+    "analysis-split",
+    cl::desc("With --analysis-suite: the depth score's split position t "
+             "(skip before t, measure from t on; default seq/2)"),
+    cl::init(-1), cl::cat(growCat));
+cl::list<int64_t> analysisSwapWindows(
+    "analysis-swap-windows",
+    cl::desc("With --analysis-suite: block-swap window sizes (default "
+             "1,2,4,8; 0 = the unmodified model)"),
+    cl::CommaSeparated, cl::cat(growCat));
+cl::list<int64_t> analysisReverseWindows(
+    "analysis-reverse-windows",
+    cl::desc("With --analysis-suite: window-reverse sizes (default 2,4,8)"),
+    cl::CommaSeparated, cl::cat(growCat));
+
+// Import.
+cl::opt<std::string> importConfig(
+    "import-hf-config",
+    cl::desc("Build the model from a Hugging Face LlamaConfig config.json"),
+    cl::value_desc("config.json"), cl::init(""), cl::cat(growCat));
+cl::opt<int64_t> numLayers("num-layers",
+                           cl::desc("With --import-hf-config: override "
+                                    "num_hidden_layers (start shallow)"),
+                           cl::init(-1), cl::cat(growCat));
+cl::opt<std::string> modelName("model-name",
+                               cl::desc("With --import-hf-config: the "
+                                        "model's symbol name"),
+                               cl::init("model"), cl::cat(growCat));
+cl::opt<std::string> paramDType("param-dtype",
+                                cl::desc("With --import-hf-config: parameter "
+                                         "dtype f32 | bf16 | f16"),
+                                cl::init("f32"), cl::cat(growCat));
+
+// Growth.
+cl::opt<std::string> growMethod("grow",
+                                cl::desc("Growth operator: midas | lidas | "
+                                         "gradstack"),
+                                cl::init(""), cl::cat(growCat));
+cl::opt<int64_t> blockSize("block-size",
+                           cl::desc("Layers per block (default: the model's; "
+                                    "with --import-hf-config 4, 2 or 1)"),
+                           cl::init(0), cl::cat(growCat));
+cl::opt<int64_t> growSteps("grow-steps",
+                           cl::desc("Apply the growth operator K times"),
+                           cl::init(1), cl::cat(growCat));
+cl::opt<std::string> lidasOdd("lidas-odd",
+                              cl::desc("LIDAS with an odd block count: midas "
+                                       "(copy the central block, default) | "
+                                       "centred"),
+                              cl::init("midas"), cl::cat(growCat));
+cl::opt<bool> printLineage("print-lineage",
+                           cl::desc("Print each layer's source layer in the "
+                                    "input model (* marks copies)"),
+                           cl::init(false), cl::cat(growCat));
+cl::opt<bool> quiet("quiet", cl::desc("Do not describe the growth steps"),
+                    cl::init(false), cl::cat(growCat));
+
+// Checkpoints.
+cl::opt<std::string> weightsIn("weights-in",
+                               cl::desc("Checkpoint of the input model "
+                                        "(safetensors)"),
+                               cl::init(""), cl::cat(growCat));
+cl::opt<std::string> weightsOut("weights-out",
+                                cl::desc("Write the grown model's checkpoint "
+                                         "here"),
+                                cl::init(""), cl::cat(growCat));
+cl::opt<std::string> initWeightsOut(
+    "init-weights-out",
+    cl::desc("Write freshly initialised weights of the input model (before "
+             "growth): N(0, 0.02) matrices, unit norms"),
+    cl::init(""), cl::cat(growCat));
+cl::opt<uint64_t> seed("seed", cl::desc("Seed for --init-weights-out"),
+                       cl::init(0), cl::cat(growCat));
+cl::opt<bool> zeroNewMoments("zero-new-moments",
+                             cl::desc("Zero the AdamW moments of inserted "
+                                      "copies (default: copy the source's)"),
+                             cl::init(false), cl::cat(growCat));
+
+// Schedule.
+cl::opt<bool> printSchedule("print-schedule",
+                            cl::desc("Print the Prop-alpha growth schedule"),
+                            cl::init(false), cl::cat(growCat));
+cl::opt<int64_t> totalSteps("total-steps",
+                            cl::desc("Schedule: training budget in steps"),
+                            cl::init(0), cl::cat(growCat));
+cl::opt<int64_t> stages("stages",
+                        cl::desc("Schedule: number of stages (default: the "
+                                 "model's block count). With --grow and "
+                                 "-o run.so/.ptx: compile a growth run of K "
+                                 "stages (the input grown 0..K-1 times) for "
+                                 "growc-run train"),
+                        cl::init(0), cl::cat(growCat));
+cl::opt<double> alpha("alpha", cl::desc("Schedule: Prop-alpha exponent"),
+                      cl::init(1.0), cl::cat(growCat));
+cl::opt<double> growFraction("grow-fraction",
+                             cl::desc("Schedule: fraction of steps spent "
+                                      "growing"),
+                             cl::init(0.8), cl::cat(growCat));
+cl::opt<int64_t> startBlocks("start-blocks",
+                             cl::desc("Schedule: blocks in stage 1"),
+                             cl::init(1), cl::cat(growCat));
+
+} // namespace growc::opts
