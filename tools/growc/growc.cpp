@@ -368,6 +368,8 @@ int run(MLIRContext &context) {
 
 int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
+  // Passes first: --mlir-print-ir-after=<pass> names a registered pass.
+  registerAllPasses();
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
@@ -378,7 +380,6 @@ int main(int argc, char **argv) {
                               "Transformer models\n");
   DialectRegistry registry;
   registerAllDialects(registry);
-  registerAllPasses();
   MLIRContext context(registry);
   context.loadAllAvailableDialects();
   // Passes' warnings (a head size without a tensor-core attention kernel)
