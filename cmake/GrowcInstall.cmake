@@ -114,15 +114,20 @@ install(EXPORT GrowcTargets NAMESPACE Growc::
 configure_package_config_file(${PROJECT_SOURCE_DIR}/cmake/GrowcConfig.cmake.in
   ${PROJECT_BINARY_DIR}/cmake/GrowcConfig.cmake
   INSTALL_DESTINATION ${GROWC_INSTALL_CMAKEDIR})
-# growc's version (cmake/GrowcVersion.cmake; included once per build, so
-# this only reads GROWC_VERSION if a tool included it already).
-include(${PROJECT_SOURCE_DIR}/cmake/GrowcVersion.cmake)
-write_basic_package_version_file(
-  ${PROJECT_BINARY_DIR}/cmake/GrowcConfigVersion.cmake
-  VERSION ${GROWC_VERSION} COMPATIBILITY SameMinorVersion)
 install(FILES ${PROJECT_BINARY_DIR}/cmake/GrowcConfig.cmake
-              ${PROJECT_BINARY_DIR}/cmake/GrowcConfigVersion.cmake
   DESTINATION ${GROWC_INSTALL_CMAKEDIR})
+
+# growc's version, for find_package(Growc 0.14): cmake/GrowcVersion.cmake
+# guards itself, so when the runtime has included it already this only
+# reads GROWC_VERSION.
+if(EXISTS ${PROJECT_SOURCE_DIR}/cmake/GrowcVersion.cmake)
+  include(${PROJECT_SOURCE_DIR}/cmake/GrowcVersion.cmake)
+  write_basic_package_version_file(
+    ${PROJECT_BINARY_DIR}/cmake/GrowcConfigVersion.cmake
+    VERSION ${GROWC_VERSION} COMPATIBILITY SameMinorVersion)
+  install(FILES ${PROJECT_BINARY_DIR}/cmake/GrowcConfigVersion.cmake
+    DESTINATION ${GROWC_INSTALL_CMAKEDIR})
+endif()
 
 #===------------------------------------------------------------------------===#
 # Tools
