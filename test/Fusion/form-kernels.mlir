@@ -4,6 +4,7 @@
 // RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-expand-attention | FileCheck %s --check-prefix=COUNT
 // RUN: growc-opt %t.12.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-expand-attention | FileCheck %s --check-prefix=COUNT
 // RUN: growc-opt %t.2.mlir --growc-duplicate-middle-block --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-expand-attention | FileCheck %s --check-prefix=COUNT
+// RUN: %growc-opt %s -split-input-file --growc-form-kernels | FileCheck %s --check-prefix=HAND
 
 // The host function is GEMM library calls and kernel calls: per layer one
 // RoPE kernel after the three projections, attention as a kernel of its
@@ -59,3 +60,82 @@
 // have the same seven kernels.
 // COUNT-COUNT-7: attributes {growc.kernel}
 // COUNT-NOT: growc.kernel
+
+// Hand-written cases (HAND): the runs between host steps become kernels,
+// checked by role, not by the kernels' names.
+
+// Two structurally equal runs (exp) around a GEMM are one kernel called
+// twice; the tensor.empty a run uses is cloned into its kernel, not
+// passed; a function without growc.param_names is not a forward graph and
+// stays as it is.
+// HAND-LABEL: func.func @dedup(
+// HAND: %[[A:.+]] = call @[[EXP:[A-Za-z0-9_]+]](%arg0) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+// HAND-NEXT: %[[M:.+]] = growk.matmul %[[A]], %arg1
+// HAND-NEXT: %[[B:.+]] = call @[[EXP]](%[[M]])
+// HAND-NEXT: %[[N:.+]] = growk.matmul %[[B]], %arg1
+// HAND-NEXT: %[[C:.+]] = call @[[ADD:[A-Za-z0-9_]+]](%[[N]], %arg0)
+// HAND-NEXT: return %[[C]]
+// HAND-LABEL: func.func @not_forward(
+// HAND-NEXT: return %arg0
+// HAND: func.func @[[EXP]](%{{.+}}: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {growc.kernel}
+// HAND-NEXT: tensor.empty
+// HAND-NEXT: linalg.generic
+// HAND: math.exp
+// HAND: func.func @[[ADD]](%{{.+}}: tensor<4x8xf32>, %{{.+}}: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {growc.kernel}
+// HAND: arith.addf
+// HAND-NOT: growc.kernel
+#id = affine_map<(i, j) -> (i, j)>
+func.func @dedup(%x: tensor<4x8xf32>, %w: tensor<8x8xf32>) -> tensor<4x8xf32> attributes {growc.param_names = ["w"]} {
+  %e0 = tensor.empty() : tensor<4x8xf32>
+  %a = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x8xf32>) outs(%e0 : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = math.exp %in : f32
+    linalg.yield %y : f32
+  } -> tensor<4x8xf32>
+  %m = growk.matmul %a, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %e1 = tensor.empty() : tensor<4x8xf32>
+  %b = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%m : tensor<4x8xf32>) outs(%e1 : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = math.exp %in : f32
+    linalg.yield %y : f32
+  } -> tensor<4x8xf32>
+  %n = growk.matmul %b, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %c = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%n, %x : tensor<4x8xf32>, tensor<4x8xf32>) outs(%e1 : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %in2: f32, %out: f32):
+    %y = arith.addf %in, %in2 : f32
+    linalg.yield %y : f32
+  } -> tensor<4x8xf32>
+  return %c : tensor<4x8xf32>
+}
+func.func @not_forward(%x: tensor<4xf32>) -> tensor<4xf32> {
+  return %x : tensor<4xf32>
+}
+
+// -----
+
+// Host steps end a run: the library attention (growc.library_kernel) and
+// the all-reduce stay on the host; the generated attention is a kernel of
+// its own.
+// HAND-LABEL: func.func @host_steps(
+// HAND: %[[LIB:.+]] = growk.attention {{.*}}growc.library_kernel = "growc_flash_forward_hd4_f32_f32"
+// HAND-NEXT: %[[GEN:.+]] = call @[[ATT:[A-Za-z0-9_]+]](%[[LIB]], %arg1, %arg2)
+// HAND-NEXT: %[[R:.+]] = growk.all_reduce %[[GEN]] when(%arg3 : tensor<1xf32>)
+// HAND-NEXT: %[[S:.+]] = call @{{[A-Za-z0-9_]+}}(%[[R]], %arg0)
+// HAND-NEXT: return %[[S]], %[[LIB]]
+// HAND: func.func @[[ATT]]({{.*}}) -> tensor<16x8xf32> attributes {growc.kernel}
+// HAND-NEXT: growk.attention
+// HAND-NOT: growc.library_kernel
+// HAND: return
+#id = affine_map<(i, j) -> (i, j)>
+func.func @host_steps(%x: tensor<16x8xf32>, %k: tensor<16x4xf32>, %o: tensor<16x8xf32>, %apply: tensor<1xf32>) -> (tensor<16x8xf32>, tensor<16x8xf32>) attributes {growc.param_names = []} {
+  %lib = growk.attention ins(%x, %k, %k : tensor<16x8xf32>, tensor<16x4xf32>, tensor<16x4xf32>) outs(%o : tensor<16x8xf32>) {growc.library_kernel = "growc_flash_forward_hd4_f32_f32", heads = 2 : i64, kv_heads = 1 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x8xf32>
+  %gen = growk.attention ins(%lib, %k, %k : tensor<16x8xf32>, tensor<16x4xf32>, tensor<16x4xf32>) outs(%o : tensor<16x8xf32>) {heads = 2 : i64, kv_heads = 1 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x8xf32>
+  %r = growk.all_reduce %gen when(%apply : tensor<1xf32>) : tensor<16x8xf32> -> tensor<16x8xf32>
+  %e = tensor.empty() : tensor<16x8xf32>
+  %s = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%r, %x : tensor<16x8xf32>, tensor<16x8xf32>) outs(%e : tensor<16x8xf32>) {
+  ^bb0(%in: f32, %in2: f32, %out: f32):
+    %y = arith.addf %in, %in2 : f32
+    linalg.yield %y : f32
+  } -> tensor<16x8xf32>
+  return %s, %lib : tensor<16x8xf32>, tensor<16x8xf32>
+}
