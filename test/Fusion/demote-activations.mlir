@@ -3,6 +3,8 @@
 // RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations=precision=fp32 | FileCheck %s --check-prefix=FP32
 // RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4 graph=loss vocab-chunk=4" --growc-form-kernels --growc-demote-activations | FileCheck %s --check-prefix=CHUNK
 // RUN: not growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations=precision=fp16 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: %growc-opt %s -split-input-file --growc-demote-activations | FileCheck %s --check-prefix=HAND
+// RUN: %growc-opt %s -split-input-file --growc-demote-activations=precision=fp32 | FileCheck %s --check-prefix=HAND32
 
 // GEMMs read bf16: the RMSNorm kernel writes its output as bf16, each f32
 // master weight is copied to bf16 by a cast kernel before its GEMM.
@@ -62,3 +64,58 @@
 
 // FP32-NOT: bf16
 // BAD: precision must be bf16 or fp32, got 'fp16'
+
+// Hand-written cases (HAND, HAND32), on kernels as growc-form-kernels
+// leaves them, checked by role rather than by the kernels' names.
+
+// exp -> GEMM -> exp -> GEMM -> add with x, the add's result the output:
+// the GEMMs read and write bf16; the first exp gets a variant that rounds
+// its result, the second one that also widens its argument, the add one
+// that widens the GEMM's output and keeps the graph's f32 output; the
+// master weight is copied to bf16 once, by a cast kernel, for both GEMMs.
+// HAND-LABEL: func.func @chain(
+// HAND: %[[A:.+]] = call @[[EXP_OUT:[A-Za-z0-9_]+]](%arg0) : (tensor<4x8xf32>) -> tensor<4x8xbf16>
+// HAND: %[[W:.+]] = call @[[CAST:[A-Za-z0-9_]+]](%arg1) : (tensor<8x8xf32>) -> tensor<8x8xbf16>
+// HAND: %[[M:.+]] = growk.matmul %[[A]], %[[W]] : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
+// HAND: %[[B:.+]] = call @[[EXP_BOTH:[A-Za-z0-9_]+]](%[[M]]) : (tensor<4x8xbf16>) -> tensor<4x8xbf16>
+// HAND: %[[N:.+]] = growk.matmul %[[B]], %[[W]] : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
+// HAND: %[[C:.+]] = call @[[ADD:[A-Za-z0-9_]+]](%[[N]], %arg0) : (tensor<4x8xbf16>, tensor<4x8xf32>) -> tensor<4x8xf32>
+// HAND: return %[[C]] : tensor<4x8xf32>
+// HAND-DAG: func.func @[[EXP_OUT]](%{{.+}}: tensor<4x8xf32>) -> tensor<4x8xbf16> attributes {growc.kernel}
+// HAND-DAG: func.func @[[EXP_BOTH]](%{{.+}}: tensor<4x8xbf16>) -> tensor<4x8xbf16> attributes {growc.kernel}
+// HAND-DAG: func.func @[[ADD]](%{{.+}}: tensor<4x8xbf16>, %{{.+}}: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {growc.kernel}
+// HAND-DAG: func.func @[[CAST]](%{{.+}}: tensor<8x8xf32>) -> tensor<8x8xbf16> attributes {growc.kernel}
+// HAND-DAG: ^bb0(%{{.+}}: bf16, %{{.+}}: bf16):
+// HAND-DAG: arith.extf %{{.+}} : bf16 to f32
+// HAND-DAG: arith.truncf %{{.+}} : f32 to bf16
+// With precision=fp32 nothing changes.
+// HAND32-LABEL: func.func @chain(
+// HAND32: call @exp(%arg0) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+// HAND32-NOT: bf16
+#id = affine_map<(i, j) -> (i, j)>
+func.func @chain(%x: tensor<4x8xf32>, %w: tensor<8x8xf32>) -> tensor<4x8xf32> attributes {growc.param_names = ["w"]} {
+  %a = call @exp(%x) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %m = growk.matmul %a, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %b = call @exp(%m) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %n = growk.matmul %b, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %c = call @add(%n, %x) : (tensor<4x8xf32>, tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %c : tensor<4x8xf32>
+}
+func.func @exp(%x: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {growc.kernel} {
+  %e = tensor.empty() : tensor<4x8xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = math.exp %in : f32
+    linalg.yield %y : f32
+  } -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+func.func @add(%x: tensor<4x8xf32>, %y: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {growc.kernel} {
+  %e = tensor.empty() : tensor<4x8xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%x, %y : tensor<4x8xf32>, tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %in2: f32, %out: f32):
+    %s = arith.addf %in, %in2 : f32
+    linalg.yield %s : f32
+  } -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
