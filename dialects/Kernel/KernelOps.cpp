@@ -1,10 +1,18 @@
 //===- KernelOps.cpp - the kernel-level growk dialect ---------------------===//
+//
+// Verifiers, memory effects and bufferization of the growk ops, and which
+// of them are host steps (HostStepOpInterface).
+//
+//===----------------------------------------------------------------------===//
 
 #include "dialects/Kernel/KernelOps.h"
+
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
 using namespace growc::growk;
 
+#include "dialects/Kernel/HostStepOpInterface.cpp.inc"
 #include "dialects/Kernel/KernelDialect.cpp.inc"
 
 void GrowKDialect::initialize() {
@@ -13,6 +21,41 @@ void GrowKDialect::initialize() {
 #include "dialects/Kernel/KernelOps.cpp.inc"
       >();
 }
+
+//===----------------------------------------------------------------------===//
+// Host steps
+//===----------------------------------------------------------------------===//
+
+bool growc::growk::isHostStepView(Operation *op) {
+  auto takesViews = [](Operation *step) {
+    auto hostStep = dyn_cast_if_present<HostStepOpInterface>(step);
+    return hostStep && hostStep.isHostStep() && hostStep.takesViews();
+  };
+  if (auto extract = dyn_cast<tensor::ExtractSliceOp>(op))
+    return !extract->use_empty() &&
+           llvm::all_of(extract->getUsers(), takesViews);
+  if (auto insert = dyn_cast<tensor::InsertSliceOp>(op))
+    return takesViews(insert.getSource().getDefiningOp());
+  return false;
+}
+
+// A GEMM is a cuBLASLt / OpenBLAS call with an offset per operand.
+bool MatmulOp::takesViews() { return true; }
+
+// Attention is the library's only when growc-attention-to-tensor-cores
+// named its kernel; its plan step has an offset per operand.
+bool AttentionOp::isHostStep() {
+  return (*this)->hasAttr(growc::attr::kLibraryKernel);
+}
+bool AttentionOp::takesViews() { return isHostStep(); }
+bool AttentionGradOp::isHostStep() {
+  return (*this)->hasAttr(growc::attr::kLibraryKernel);
+}
+bool AttentionGradOp::takesViews() { return isHostStep(); }
+
+//===----------------------------------------------------------------------===//
+// Verifiers and bufferization
+//===----------------------------------------------------------------------===//
 
 /// The rules growk.attention and growk.attention_grad share: whole
 /// sequences of rows, grouped KV heads, q a whole number of heads wide.
@@ -226,7 +269,7 @@ AttentionOp::bufferize(RewriterBase &rewriter,
       AttentionOp::create(rewriter, getLoc(), TypeRange{}, (*buffers)[0],
                           (*buffers)[1], (*buffers)[2], (*buffers)[3],
                           getHeads(), getKvHeads(), getSeqLen(), getKeyBlock());
-  // Discardable attributes (growc.library_kernel) say how it runs.
+  // Discardable attributes (attr::kLibraryKernel) say how it runs.
   for (NamedAttribute attr : (*this)->getDiscardableAttrs())
     onBuffers->setAttr(attr.getName(), attr.getValue());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, (*buffers)[3]);

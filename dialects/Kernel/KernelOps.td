@@ -11,6 +11,7 @@
 #ifndef GROWC_DIALECT_KERNEL_KERNELOPS_TD
 #define GROWC_DIALECT_KERNEL_KERNELOPS_TD
 
+include "HostStepOpInterface.td"
 include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 include "mlir/IR/OpBase.td"
 include "mlir/Interfaces/DestinationStyleOpInterface.td"
@@ -22,7 +23,8 @@ def GrowK_Dialect : Dialect {
   let cppNamespace = "::growc::growk";
 }
 
-def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure]> {
+def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure,
+    DeclareOpInterfaceMethods<GrowK_HostStepOpInterface, ["takesViews"]>]> {
   let summary = "GEMM against a weight in [out, in] layout: C = A · Bᵀ (+ acc)";
   let description = [{
     `A` is `[M, K]` activations, `B` a `[N, K]` weight as Hugging Face
@@ -32,8 +34,9 @@ def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure]> {
     gradients `dY · W`); the defaults are the forward's `A · Bᵀ`. With `acc`, the result is
     `A · Bᵀ + acc`: a residual add folded into the GEMM's epilogue (BLAS
     `beta = 1`, cuBLASLt's C input), so no kernel reads the GEMM's output
-    and the residual just to add them. A library call: never generated, so
-    fusion treats it as a boundary.
+    and the residual just to add them. A library call: never generated, a
+    host step (`HostStepOpInterface`) that kernel formation leaves on the
+    host; slices of its operands and result stay views there.
 
     ```mlir
     %q = growk.matmul %x, %wq : tensor<10x64xf32>, tensor<64x64xf32> -> tensor<10x64xf32>
@@ -67,6 +70,7 @@ def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure]> {
 }
 
 def GrowK_AllReduceOp : Op<GrowK_Dialect, "all_reduce", [
+    GrowK_HostStepOpInterface,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
     DeclareOpInterfaceMethods<BufferizableOpInterface,
         ["bufferize", "bufferizesToMemoryRead", "bufferizesToMemoryWrite",
@@ -105,6 +109,8 @@ def GrowK_AllReduceOp : Op<GrowK_Dialect, "all_reduce", [
 
 def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
     DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<GrowK_HostStepOpInterface,
+        ["isHostStep", "takesViews"]>,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
     DeclareOpInterfaceMethods<BufferizableOpInterface,
         ["bufferize", "bufferizesToMemoryRead", "bufferizesToMemoryWrite",
@@ -122,7 +128,10 @@ def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
     `key_block` queries and keys with an online softmax), the GPU
     distribution gives each thread one query row in blocks of `key_block`
     rows. Neither materialises the `T x T` scores. Destination-style, so it
-    bufferizes in place into `init`; on memrefs it has no result.
+    bufferizes in place into `init`; on memrefs it has no result. Marked
+    `growc.library_kernel` (growc-attention-to-tensor-cores), it is the
+    kernel library's and a host step (`HostStepOpInterface`); otherwise a
+    generated kernel of its own.
 
     ```mlir
     %o = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>)
@@ -158,6 +167,8 @@ def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
 
 def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
     DestinationStyleOpInterface,
+    DeclareOpInterfaceMethods<GrowK_HostStepOpInterface,
+        ["isHostStep", "takesViews"]>,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
     DeclareOpInterfaceMethods<BufferizableOpInterface,
         ["bufferize", "bufferizesToMemoryRead", "bufferizesToMemoryWrite",
@@ -179,7 +190,8 @@ def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
     log-sum-exp, then a second pass accumulating dq for the tile and dk,
     dv for the key tiles); the GPU distribution is
     `growc-distribute-kernels`'. Destination-style: it bufferizes in place
-    into the three inits; on memrefs it has no results.
+    into the three inits; on memrefs it has no results. Like
+    `growk.attention`, a host step when marked `growc.library_kernel`.
 
     ```mlir
     %dq, %dk, %dv = growk.attention_grad

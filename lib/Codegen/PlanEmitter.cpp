@@ -452,7 +452,7 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
       // A library kernel's attention or attention gradient
       // (growc-attention-to-tensor-cores): the runtime launches the named
       // entry points on the operands (docs/plan.md).
-      auto marker = op.getAttrOfType<StringAttr>("growc.library_kernel");
+      auto marker = op.getAttrOfType<StringAttr>(attr::kLibraryKernel);
       if (!marker)
         return fail("an attention left in the host function without a "
                     "library kernel");

@@ -32,6 +32,9 @@
 
 #include "passes/Fusion/Passes.h"
 
+#include "growc/AttrNames.h"
+#include "passes/Fusion/KernelOutlining.h"
+
 #include "mlir/IR/IRMapping.h"
 
 namespace growc {
@@ -51,7 +54,7 @@ bool hasFixedSignature(func::FuncOp kernel) {
   return kernel
       .walk([](Operation *op) {
         return isa<growk::AttentionOp, growk::AttentionGradOp>(op) ||
-                       op->hasAttr("growc.own_kernel")
+                       op->hasAttr(attr::kOwnKernel)
                    ? WalkResult::interrupt()
                    : WalkResult::advance();
       })
@@ -183,12 +186,7 @@ public:
 private:
   bool isKernelCall(Operation *op) const {
     auto call = dyn_cast<func::CallOp>(op);
-    return call && kernelOf(call);
-  }
-  func::FuncOp kernelOf(func::CallOp call) const {
-    auto callee = SymbolTable::lookupNearestSymbolFrom<func::FuncOp>(
-        call, call.getCalleeAttr());
-    return callee && callee->hasAttr("growc.kernel") ? callee : nullptr;
+    return call && getCalledKernel(call);
   }
   /// Whether every use of `value` reads bf16 as well as f32; counts the
   /// uses that are GEMM operands.
@@ -226,7 +224,7 @@ bool Demoter::allUsesTakeBf16(Value value, unsigned &gemmUses) {
       continue;
     }
     auto call = dyn_cast<func::CallOp>(user);
-    func::FuncOp kernel = call ? kernelOf(call) : nullptr;
+    func::FuncOp kernel = call ? getCalledKernel(call) : nullptr;
     if (!kernel || hasFixedSignature(kernel))
       return false;
   }
@@ -254,7 +252,7 @@ Value Demoter::castToBf16(Value value, Operation *before) {
     kernel = func::FuncOp::create(
         b, loc, ("cast_bf16_" + Twine(castKernels.size() - 1)).str(),
         b.getFunctionType({type}, {castType}));
-    kernel->setAttr("growc.kernel", b.getUnitAttr());
+    kernel->setAttr(attr::kKernel, b.getUnitAttr());
     Block *entry = kernel.addEntryBlock();
     b.setInsertionPointToStart(entry);
     func::ReturnOp::create(
@@ -349,7 +347,8 @@ LogicalResult Demoter::run(func::FuncOp host) {
     auto matmul = dyn_cast<growk::MatmulOp>(op);
     bool fixedKernel = false;
     if (auto call = dyn_cast<func::CallOp>(op))
-      fixedKernel = !kernelOf(call) || hasFixedSignature(kernelOf(call));
+      fixedKernel =
+          !getCalledKernel(call) || hasFixedSignature(getCalledKernel(call));
     if (!matmul && (!isKernelCall(&op) || fixedKernel))
       continue;
     if (matmul && matmul.getAcc())
@@ -399,7 +398,7 @@ LogicalResult Demoter::run(func::FuncOp host) {
   // 3. Every kernel call whose types changed calls a variant.
   SmallVector<func::CallOp> calls(body.getOps<func::CallOp>());
   for (func::CallOp call : calls) {
-    func::FuncOp kernel = kernelOf(call);
+    func::FuncOp kernel = getCalledKernel(call);
     if (!kernel)
       continue;
     auto type = FunctionType::get(module.getContext(), call.getOperandTypes(),
@@ -430,7 +429,7 @@ struct DemoteActivationsPass
     }
     SmallVector<func::FuncOp> hosts;
     for (auto func : module.getOps<func::FuncOp>())
-      if (func->hasAttr("growc.param_names"))
+      if (func->hasAttr(attr::kParamNames))
         hosts.push_back(func);
     Demoter demoter(module);
     for (func::FuncOp host : hosts) {
@@ -445,8 +444,7 @@ struct DemoteActivationsPass
     // Kernels every call now reaches through a variant are dropped.
     for (auto kernel :
          llvm::make_early_inc_range(module.getOps<func::FuncOp>()))
-      if (kernel->hasAttr("growc.kernel") &&
-          SymbolTable::symbolKnownUseEmpty(kernel, module))
+      if (isKernel(kernel) && SymbolTable::symbolKnownUseEmpty(kernel, module))
         kernel.erase();
   }
 };

@@ -13,9 +13,11 @@ def FormKernels : Pass<"growc-form-kernels", "::mlir::ModuleOp"> {
   let summary = "Group the work between library calls into deduplicated kernels";
   let description = [{
     In each forward function (one with `growc.param_names`), every maximal
-    run of ops between library calls (`growk.matmul`) and the return that
-    does real work becomes one kernel: a `func.func` marked `growc.kernel`,
-    called from the host function. A Llama layer so becomes four fused
+    run of ops between host steps (`growk.matmul`, `growk.all_reduce`,
+    library attention: `HostStepOpInterface`), calls of kernels formed
+    before and the return that does real work becomes one kernel: a
+    `func.func` marked `growc.kernel`, called from the host function
+    (outlined by passes/Fusion/KernelOutlining.h). A Llama layer so becomes four fused
     kernels — RMSNorm (with the residual add before it), RoPE + attention,
     SwiGLU — around its seven GEMMs. Constants and `tensor.empty` used by a
     kernel are cloned into it rather than passed. Kernels whose bodies are

@@ -22,6 +22,8 @@
 
 #include "passes/Gpu/Distribution.h"
 
+#include "growc/AttrNames.h"
+
 #include "llvm/ADT/SetVector.h"
 
 namespace growc {
@@ -183,10 +185,10 @@ bool isBlockLoop(func::FuncOp kernel) {
   return loops == 1;
 }
 
-/// The op marked growc.own_kernel in `kernel`, if any.
+/// The op marked attr::kOwnKernel in `kernel`, if any.
 linalg::LinalgOp ownKernelOp(func::FuncOp kernel) {
   for (Operation &op : kernel.getBody().front())
-    if (op.hasAttr("growc.own_kernel"))
+    if (op.hasAttr(attr::kOwnKernel))
       if (auto linalgOp = dyn_cast<linalg::LinalgOp>(&op))
         return linalgOp;
   return {};
@@ -261,7 +263,7 @@ struct DistributeKernelsPass
     // profiles measure the others against the memory bandwidth.
     if (attention || attentionGrad)
       for (func::FuncOp launch : launches)
-        launch->setAttr("growc.kernel_kind",
+        launch->setAttr(attr::kKernelKind,
                         StringAttr::get(&getContext(), "attention"));
     for (func::FuncOp launch : launches)
       if (int64_t bytes = sharedBytes(launch); bytes > kMaxSharedMemoryBytes)
@@ -308,7 +310,7 @@ struct DistributeKernelsPass
     // Kernels added on the way (followers) are distributed when created.
     SmallVector<func::FuncOp> kernels;
     for (auto kernel : module.getOps<func::FuncOp>())
-      if (kernel->hasAttr("growc.kernel"))
+      if (kernel->hasAttr(attr::kKernel))
         kernels.push_back(kernel);
     for (func::FuncOp kernel : kernels) {
       if (!kernel.getBody().hasOneBlock()) {

@@ -21,6 +21,8 @@
 
 #include "passes/Gpu/Distribution.h"
 
+#include "growc/AttrNames.h"
+
 #include "llvm/ADT/SmallBitVector.h"
 
 using namespace mlir;
@@ -113,7 +115,7 @@ FailureOr<OwnKernelOps> collectOwnKernelOps(func::FuncOp kernel) {
     auto linalgOp = dyn_cast<linalg::LinalgOp>(&op);
     if (!linalgOp)
       return op.emitOpError("cannot share a kernel with an op of its own");
-    if (op.hasAttr("growc.own_kernel")) {
+    if (op.hasAttr(attr::kOwnKernel)) {
       if (ops.main)
         return op.emitOpError("a kernel has one op of its own");
       ops.main = linalgOp;

@@ -30,6 +30,8 @@
 #include "passes/Lowering/Passes.h"
 #include "passes/Lowering/TensorBuilder.h"
 
+#include "growc/AttrNames.h"
+
 #include <cmath>
 #include <limits>
 
@@ -42,8 +44,6 @@ using namespace mlir;
 using namespace growc;
 
 namespace {
-
-constexpr llvm::StringLiteral kOwnKernelAttr = "growc.own_kernel";
 
 class AttentionGemms : TensorBuilder {
 public:
@@ -163,7 +163,7 @@ private:
                  map(4, {dim(0), dim(1), dim(2), dim(3)})},
                 {kPar, kPar, kPar, kPar},
                 [](OpBuilder &, Location, ValueRange args) { return args[0]; });
-    out.getDefiningOp()->setAttr(kOwnKernelAttr, b.getUnitAttr());
+    out.getDefiningOp()->setAttr(attr::kOwnKernel, b.getUnitAttr());
     return out;
   }
 

@@ -12,6 +12,8 @@
 
 #include "passes/Lowering/Passes.h"
 
+#include "growc/AttrNames.h"
+
 #include "llvm/Support/FormatVariadic.h"
 
 namespace growc {
@@ -39,7 +41,7 @@ bool markForLibrary(Operation *op, int64_t headDim, const char *name) {
   if (!hasInstance(headDim) || !f32)
     return false;
   op->setAttr(
-      "growc.library_kernel",
+      attr::kLibraryKernel,
       StringAttr::get(op->getContext(), llvm::formatv(name, headDim).str()));
   return true;
 }
