@@ -79,4 +79,37 @@ def DemoteActivations : Pass<"growc-demote-activations", "::mlir::ModuleOp"> {
                            "::mlir::tensor::TensorDialect"];
 }
 
+def OutlineElementwise : Pass<"growc-outline-elementwise", "::mlir::ModuleOp"> {
+  let summary = "Give the elementwise ops of one kind kernels of their own";
+  let description = [{
+    Opt-in (not in any growc pipeline), and the worked example of
+    docs/fusion.md: in each host function (one with `growc.param_names`),
+    every elementwise `linalg.generic` (all loops parallel) whose body
+    holds an op named `body-op` becomes a kernel of its own, outlined and
+    deduplicated by passes/Fusion/KernelOutlining.h. Run before
+    `growc-form-kernels`, which keeps the calls as boundaries and fuses
+    the rest around them. Useful to see one kind of op as launches of its
+    own in a profile, or to try a hand-written kernel for it.
+
+    Before (`body-op=math.exp`):
+    ```mlir
+    %e = linalg.generic {... ["parallel", "parallel"]} ins(%g ...) {
+      math.exp ...
+    }
+    %s = linalg.generic {...} ins(%e, %u ...)
+    ```
+    After:
+    ```mlir
+    %e = call @kernel0(%g) : (tensor<8x64xf32>) -> tensor<8x64xf32>
+    %s = linalg.generic {...} ins(%e, %u ...)
+    ```
+  }];
+  let options = [
+    Option<"bodyOp", "body-op", "std::string", /*default=*/"\"math.exp\"",
+           "The op (by name) whose elementwise generics get kernels of "
+           "their own">,
+  ];
+  let dependentDialects = ["::mlir::func::FuncDialect"];
+}
+
 #endif // GROWC_PASSES_FUSION_PASSES_TD
