@@ -3,8 +3,7 @@
 // Each rule reads the cotangents of its op's results and adds those of its
 // inputs and parameters to the VjpContext (Vjp.h). The decoder layer's rule
 // is the composition of its pieces' rules, last piece first; it reads the
-// forward's intermediates from the tape the lowering recorded, in the order
-// of LayerTape.
+// forward's intermediates from the LayerTape the lowering recorded.
 //
 //===----------------------------------------------------------------------===//
 
@@ -61,12 +60,10 @@ LogicalResult LayerOp::buildVjp(VjpContext &context,
   Value dh = resultCotangents[0];
   if (!dh)
     return success();
-  ArrayRef<Value> tape = context.saved(getOperation());
-  if (tape.size() != static_cast<size_t>(LayerTape::Count))
-    return emitOpError("the forward lowering recorded ")
-           << tape.size() << " values for this layer's VJP, expected "
-           << static_cast<int>(LayerTape::Count);
-  auto at = [&](LayerTape entry) { return tape[static_cast<int>(entry)]; };
+  const LayerTape *tape = context.layerTape(getOperation());
+  if (!tape)
+    return emitOpError("the forward lowering recorded no tape for this "
+                       "layer's VJP");
   auto weight = [&](StringRef suffix) {
     return context.param(getParamName(suffix));
   };
@@ -75,36 +72,30 @@ LogicalResult LayerOp::buildVjp(VjpContext &context,
   };
   double scale = getNormScale().convertToDouble();
   // out = mid + down(swiglu(gate(n2), up(n2))), n2 = s·RMSNorm(mid).
-  addGrad("mlp.down_proj.weight",
-          context.matmulWeightGrad(dh, at(LayerTape::Gated)));
+  addGrad("mlp.down_proj.weight", context.matmulWeightGrad(dh, tape->gated));
   Value dgated = context.matmulInputGrad(dh, weight("mlp.down_proj.weight"));
-  auto [dgate, dup] =
-      context.swigluGrad(at(LayerTape::Gate), at(LayerTape::Up), dgated);
-  addGrad("mlp.gate_proj.weight",
-          context.matmulWeightGrad(dgate, at(LayerTape::Norm2)));
-  addGrad("mlp.up_proj.weight",
-          context.matmulWeightGrad(dup, at(LayerTape::Norm2)));
+  auto [dgate, dup] = context.swigluGrad(tape->gate, tape->up, dgated);
+  addGrad("mlp.gate_proj.weight", context.matmulWeightGrad(dgate, tape->norm2));
+  addGrad("mlp.up_proj.weight", context.matmulWeightGrad(dup, tape->norm2));
   Value dn2 = context.add(
       context.matmulInputGrad(dgate, weight("mlp.gate_proj.weight")),
       context.matmulInputGrad(dup, weight("mlp.up_proj.weight")));
   auto [dmidNorm, dw2] = context.rmsNormGrad(
-      at(LayerTape::Mid), weight("post_attention_layernorm.weight"), scale,
-      dn2);
+      tape->mid, weight("post_attention_layernorm.weight"), scale, dn2);
   addGrad("post_attention_layernorm.weight", dw2);
   Value dmid = context.add(dh, dmidNorm);
   // mid = h + o_proj(attention(rope(q(n1)), rope(k(n1)), v(n1))),
   // n1 = s·RMSNorm(h).
   addGrad("self_attn.o_proj.weight",
-          context.matmulWeightGrad(dmid, at(LayerTape::Attn)));
+          context.matmulWeightGrad(dmid, tape->attn));
   Value dattn =
       context.matmulInputGrad(dmid, weight("self_attn.o_proj.weight"));
   auto [dqRoped, dkRoped, dv] =
-      context.attentionGrad(at(LayerTape::Q), at(LayerTape::K),
-                            at(LayerTape::V), at(LayerTape::Attn), dattn);
+      context.attentionGrad(tape->q, tape->k, tape->v, tape->attn, dattn);
   ConfigAttr config = getOperation()->getParentOfType<ModelOp>().getConfig();
   Value dq = context.ropeGrad(dqRoped, config.getHeads());
   Value dk = context.ropeGrad(dkRoped, config.getKvHeads());
-  Value n1 = at(LayerTape::Norm1);
+  Value n1 = tape->norm1;
   addGrad("self_attn.q_proj.weight", context.matmulWeightGrad(dq, n1));
   addGrad("self_attn.k_proj.weight", context.matmulWeightGrad(dk, n1));
   addGrad("self_attn.v_proj.weight", context.matmulWeightGrad(dv, n1));
@@ -114,7 +105,7 @@ LogicalResult LayerOp::buildVjp(VjpContext &context,
           context.matmulInputGrad(dk, weight("self_attn.k_proj.weight"))),
       context.matmulInputGrad(dv, weight("self_attn.v_proj.weight")));
   auto [dhNorm, dw1] = context.rmsNormGrad(
-      at(LayerTape::Input), weight("input_layernorm.weight"), scale, dn1);
+      tape->input, weight("input_layernorm.weight"), scale, dn1);
   addGrad("input_layernorm.weight", dw1);
   context.addCotangent(getInput(), context.add(dmid, dhNorm));
   return success();

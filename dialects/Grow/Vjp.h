@@ -1,11 +1,10 @@
-//===- Vjp.h - what a model-level op's VJP rule is given ---------*- C++
-//-*-===//
+//===- Vjp.h - what a model-level op's VJP rule is given --------*- C++ -*-===//
 //
-// Reverse mode over a grow.model: the lowering walks the model's ops last to
-// first and asks each one, through VjpOpInterface, for the cotangents of its
-// operands and parameters given those of its results. A rule is written at
-// the model level (which values, which parameters) in terms of the
-// tensor-level VJP rules the lowering provides here (RMSNorm, RoPE,
+// Reverse mode over a grow.model: growc-differentiate-model walks the model's
+// ops last to first and asks each one, through VjpOpInterface, for the
+// cotangents of its operands and parameters given those of its results. A
+// rule is written at the model level (which values, which parameters) in
+// terms of the tensor-level VJP rules the pass provides here (RMSNorm, RoPE,
 // attention, SwiGLU, GEMM, embedding, cross-entropy), so the dialect does not
 // depend on how a target builds tensors and a new op is one more rule.
 //
@@ -16,32 +15,44 @@
 
 #include "mlir/IR/Operation.h"
 #include "mlir/IR/Value.h"
+#include "llvm/ADT/SmallVector.h"
 #include "llvm/ADT/StringRef.h"
 
+#include <cassert>
 #include <tuple>
 #include <utility>
 
 namespace growc::grow {
 
-/// What the forward lowering of a grow.layer records for its VJP, in this
-/// order: the input h, n1 = s·RMSNorm(h), the q and k projections before
-/// RoPE, v, q and k after RoPE, the attention output, mid = h + o_proj(·),
-/// n2 = s·RMSNorm(mid), the gate and up projections and SwiGLU's output.
-enum class LayerTape {
-  Input,
-  Norm1,
-  QRaw,
-  KRaw,
-  V,
-  Q,
-  K,
-  Attn,
-  Mid,
-  Norm2,
-  Gate,
-  Up,
-  Gated,
-  Count
+/// What the forward lowering of a grow.layer records for its VJP: the
+/// layer's intermediates, so the reverse pass reads them instead of
+/// recomputing them. growk.forward_tape carries them in the IR in field
+/// order (`toValues` / `fromValues`).
+struct LayerTape {
+  mlir::Value input;      ///< h
+  mlir::Value norm1;      ///< n1 = s·RMSNorm(h)
+  mlir::Value qRaw, kRaw; ///< the q and k projections before RoPE
+  mlir::Value v;
+  mlir::Value q, k;     ///< after RoPE
+  mlir::Value attn;     ///< the attention output
+  mlir::Value mid;      ///< h + o_proj(attn)
+  mlir::Value norm2;    ///< n2 = s·RMSNorm(mid)
+  mlir::Value gate, up; ///< the MLP's projections
+  mlir::Value gated;    ///< silu(gate) · up
+
+  static constexpr unsigned kNumFields = 13;
+
+  llvm::SmallVector<mlir::Value, kNumFields> toValues() const {
+    return {input, norm1, qRaw,  kRaw, v,  q,    k,
+            attn,  mid,   norm2, gate, up, gated};
+  }
+  /// The inverse of toValues; `values` has kNumFields entries.
+  static LayerTape fromValues(llvm::ArrayRef<mlir::Value> values) {
+    assert(values.size() == kNumFields && "a layer tape has 13 fields");
+    return {values[0],  values[1],  values[2], values[3], values[4],
+            values[5],  values[6],  values[7], values[8], values[9],
+            values[10], values[11], values[12]};
+  }
 };
 
 class VjpContext {
@@ -51,8 +62,8 @@ public:
   // The forward pass, as the lowering built it.
   /// The tensor the forward computed for a model-level value.
   virtual mlir::Value forward(mlir::Value modelValue) = 0;
-  /// The tensors `op`'s forward lowering recorded for its VJP (the tape).
-  virtual llvm::ArrayRef<mlir::Value> saved(mlir::Operation *op) = 0;
+  /// What the forward lowering recorded for a layer's VJP; null if nothing.
+  virtual const LayerTape *layerTape(mlir::Operation *layer) = 0;
   /// A parameter's tensor, by checkpoint name.
   virtual mlir::Value param(llvm::StringRef name) = 0;
   /// The int32 [B, T] token and target inputs.

@@ -372,5 +372,21 @@ AttentionGradOp::bufferize(RewriterBase &rewriter,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// Forward tape
+//===----------------------------------------------------------------------===//
+
+LogicalResult ForwardTapeOp::verify() {
+  size_t n = getValues().size();
+  if (getPositions().size() != n || getSlots().size() != n)
+    return emitOpError("records ")
+           << n << " values but " << getPositions().size() << " positions and "
+           << getSlots().size() << " slots; each value needs one of each";
+  if (llvm::any_of(getPositions(), [](int64_t p) { return p < 0; }))
+    return emitOpError("positions index the model's body and cannot be "
+                       "negative");
+  return success();
+}
+
 #define GET_OP_CLASSES
 #include "dialects/Kernel/KernelOps.cpp.inc"

@@ -233,4 +233,41 @@ def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
   let hasVerifier = 1;
 }
 
+def GrowK_ForwardTapeOp : Op<GrowK_Dialect, "forward_tape"> {
+  let summary = "A grad graph's forward values, held for the reverse pass";
+  let description = [{
+    Lives only between `growc-lower-model-to-tensors{forward-only}` and
+    `growc-differentiate-model` (passes/Training/Passes.td): the forward
+    lowering of a grad graph keeps the `grow.model` it lowered (renamed
+    `@<name>.model`, since the function takes its name) and records here
+    every forward value the model's VJP rules read. Value `i` belongs to the
+    op at position `positions[i]` of the model's body: its result
+    `slots[i]` when `slots[i] >= 0`, else entry `-1 - slots[i]` of the op's
+    tape (a layer's `grow::LayerTape` fields in order; the embedding's
+    rotary cos and sin tables). `key_block` and `vocab_chunk` are the
+    lowering's options the backward must agree with. The results stand for
+    the function's outputs (the loss, then each parameter's gradient) until
+    the reverse pass builds them, replaces this op and erases the model.
+
+    ```mlir
+    %loss, %g0 = growk.forward_tape @m.model(%cos, %sin, %h, %x)
+        {positions = array<i64: 1, 1, 1, 2>, slots = array<i64: -1, -2, 0, 0>,
+         key_block = 4 : i64, vocab_chunk = 0 : i64}
+        : (tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x8xf32>, tensor<4x8xf32>)
+        -> (tensor<1xf32>, tensor<16x8xf32>)
+    ```
+  }];
+  let arguments = (ins FlatSymbolRefAttr:$model,
+                       Variadic<AnyRankedTensor>:$values,
+                       DenseI64ArrayAttr:$positions,
+                       DenseI64ArrayAttr:$slots,
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$key_block,
+                       ConfinedAttr<I64Attr, [IntMinValue<0>]>:$vocab_chunk);
+  let results = (outs Variadic<AnyRankedTensor>:$outputs);
+  let assemblyFormat = [{
+    $model `(` $values `)` attr-dict `:` functional-type($values, $outputs)
+  }];
+  let hasVerifier = 1;
+}
+
 #endif // GROWC_DIALECT_KERNEL_KERNELOPS_TD

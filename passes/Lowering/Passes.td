@@ -34,6 +34,30 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
     the logits are chunked only when they would not fit in 256 MiB, and
     then into chunks of at most 64 MiB. The forward graph returns the full
     logits.
+
+    `graph=grad` and `graph=train` are the forward followed by the stages
+    of passes/Training: this pass lowers the forward, then runs
+    `growc-differentiate-model` (and for train
+    `growc-append-optimizer-step{accumulate}`) on the module. With
+    `forward-only` it stops after the forward, as the training-graph
+    pipeline asks, leaving the grad function's forward, the values the
+    reverse pass reads in a `growk.forward_tape` standing for its outputs,
+    and the model renamed `@<name>.model`:
+
+    ```mlir
+    // graph=grad forward-only
+    grow.model @m.model attributes {config = ...} { ... }
+    func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>,
+                 %embed: tensor<16x8xf32>, ...)
+        -> (tensor<1xf32>, tensor<16x8xf32>, ...)
+        attributes {growc.graph = "grad", growc.output_names = ["loss",
+                    "grad.model.embed_tokens.weight", ...], ...} {
+      ...                                   // the forward
+      %loss, %grads:N = growk.forward_tape @m.model(%cos, %sin, %h0, ...)
+          {positions = array<i64: ...>, slots = array<i64: ...>, ...}
+      return %loss, %grads#0, ...
+    }
+    ```
   }];
   let dependentDialects = [
     "::growc::growk::GrowKDialect", "::mlir::arith::ArithDialect",
@@ -49,8 +73,8 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
            "Queries and keys per attention tile (recorded on growk.attention)">,
     Option<"graph", "graph", "std::string", /*default=*/"\"forward\"",
            "forward (the model's outputs), loss (a targets input and the "
-           "mean cross-entropy as the only output) or grad (the loss and "
-           "the gradient of every parameter)">,
+           "mean cross-entropy as the only output), grad (the loss and "
+           "the gradient of every parameter) or train (one optimizer step)">,
     Option<"vocabChunk", "vocab-chunk", "int64_t", /*default=*/"0",
            "Vocabulary rows of the LM head per cross-entropy chunk in the "
            "loss, grad and train graphs; 0 (automatic): the whole "
@@ -63,6 +87,10 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
            "'optimizer.grad_sum.<name>' (returned like the parameters); "
            "each run adds its gradient / N, and a run with apply = 1 clips "
            "and applies the sum and resets it">,
+    Option<"forwardOnly", "forward-only", "bool", /*default=*/"false",
+           "Grad and train graphs: stop after the forward and its "
+           "growk.forward_tape, for growc-differentiate-model (and "
+           "growc-append-optimizer-step) to run as passes of their own">,
   ];
 }
 

@@ -1,5 +1,4 @@
-//===- TensorBuilder.h - building tensor-level IR -----------------*- C++
-//-*-===//
+//===- TensorBuilder.h - building tensor-level IR ---------------*- C++ -*-===//
 //
 // Small helpers shared by the passes that write tensor-level IR
 // (linalg.generic with one output, fills, constants, affine maps).
@@ -8,6 +7,8 @@
 
 #ifndef GROWC_PASSES_LOWERING_TENSORBUILDER_H
 #define GROWC_PASSES_LOWERING_TENSORBUILDER_H
+
+#include "growc/AttrNames.h"
 
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Linalg/IR/Linalg.h"
@@ -80,6 +81,12 @@ protected:
                          mlir::arith::MulFOp::create(nb, l, args[0], args[1]),
                          args[2]);
                    });
+  }
+
+  /// Marks the op defining `v` as a kernel of its own (growc-form-kernels).
+  Value ownKernel(Value v) {
+    v.getDefiningOp()->setAttr(attr::kOwnKernel, b.getUnitAttr());
+    return v;
   }
 
   OpBuilder &b;

@@ -10,6 +10,10 @@
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=loss" | FileCheck %s --check-prefix=LOSS
 // RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="graph=eval" 2>&1 | FileCheck %s --check-prefix=GRAPH
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=grad" | FileCheck %s --check-prefix=GRAD
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=grad forward-only" | FileCheck %s --check-prefix=TAPE
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train accumulate=2" -o %t.train.mlir
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train forward-only" --growc-differentiate-model --growc-append-optimizer-step=accumulate=2 -o %t.stages.mlir
+// RUN: diff %t.train.mlir %t.stages.mlir
 
 // The model becomes a function of the tokens and the parameters (in model
 // order), returning the named outputs at the compiled shape.
@@ -107,3 +111,17 @@
 // GRAD: growk.matmul %[[DL]], %arg2 {transpose_rhs = false} : tensor<4x11xf32>, tensor<11x16xf32> -> tensor<4x16xf32>
 // GRAD: growk.matmul {{.*}} {transpose_lhs = true, transpose_rhs = false} : tensor<4x24xf32>, tensor<4x16xf32> -> tensor<24x16xf32>
 // GRAD: return
+
+// With forward-only, a grad graph stops after the forward: the tape records
+// the embedding's rows and rotary tables (op 11), the layer's 13 entries
+// (op 12) and its output, and the normed rows (op 13); its results stand for
+// the loss and the gradients. The model stays for the reverse pass, renamed.
+// graph=train is exactly that forward followed by growc-differentiate-model
+// and growc-append-optimizer-step (the diff above).
+// TAPE-LABEL: func.func @one(
+// TAPE-SAME: growc.graph = "grad"
+// TAPE: %[[TAPE:.+]]:12 = growk.forward_tape @one.model(
+// TAPE-SAME: positions = array<i64: 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13>
+// TAPE-SAME: slots = array<i64: 0, -1, -2, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, 0, 0>
+// TAPE-NEXT: return %[[TAPE]]#0, %[[TAPE]]#1,
+// TAPE: grow.model @one.model

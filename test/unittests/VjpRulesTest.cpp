@@ -57,9 +57,9 @@ public:
     forwardReads.push_back(modelValue);
     return fresh("forward");
   }
-  ArrayRef<Value> saved(Operation *op) override {
+  const LayerTape *layerTape(Operation *op) override {
     auto it = tape.find(op);
-    return it == tape.end() ? ArrayRef<Value>() : ArrayRef<Value>(it->second);
+    return it == tape.end() ? nullptr : &it->second;
   }
   Value param(StringRef name) override {
     params.push_back(name.str());
@@ -107,7 +107,7 @@ public:
   std::vector<Value> pool;
   size_t next = 0;
   std::vector<std::string> made;
-  llvm::DenseMap<Operation *, SmallVector<Value>> tape;
+  llvm::DenseMap<Operation *, LayerTape> tape;
   Value lossLogits;
   std::vector<Value> forwardReads, cotangentsTo, attentionInputs;
   std::vector<std::string> params;
@@ -139,11 +139,11 @@ protected:
   }
 
   /// A distinct placeholder per tape entry, as the lowering records them.
-  SmallVector<Value> tapeFor(RecordingContext &ctx) {
+  LayerTape tapeFor(RecordingContext &ctx) {
     SmallVector<Value> tape;
-    for (int i = 0; i < static_cast<int>(LayerTape::Count); ++i)
+    for (unsigned i = 0; i < LayerTape::kNumFields; ++i)
       tape.push_back(ctx.pool[i % ctx.pool.size()]);
-    return tape;
+    return LayerTape::fromValues(tape);
   }
 
   MLIRContext context;
@@ -202,7 +202,7 @@ TEST_F(VjpRules, LayerDifferentiatesEveryParameterFromItsTape) {
   RecordingContext ctx(model);
   LayerOp layer = layers[1];
   layer.setNormScale(APFloat(0.5));
-  SmallVector<Value> tape = tapeFor(ctx);
+  LayerTape tape = tapeFor(ctx);
   ctx.tape[layer] = tape;
   ASSERT_TRUE(succeeded(cast<VjpOpInterface>(layer.getOperation())
                             .buildVjp(ctx, ValueRange{ctx.pool[3]})));
@@ -217,10 +217,8 @@ TEST_F(VjpRules, LayerDifferentiatesEveryParameterFromItsTape) {
   ASSERT_EQ(ctx.cotangentsTo.size(), 1u);
   EXPECT_EQ(ctx.cotangentsTo[0], layer.getInput());
   // Attention is differentiated at its RoPE'd q and k, its v and output.
-  auto at = [&](LayerTape e) { return tape[static_cast<int>(e)]; };
   EXPECT_EQ(ctx.attentionInputs,
-            (std::vector<Value>{at(LayerTape::Q), at(LayerTape::K),
-                                at(LayerTape::V), at(LayerTape::Attn)}));
+            (std::vector<Value>{tape.q, tape.k, tape.v, tape.attn}));
   EXPECT_EQ(ctx.ropeHeads, (std::vector<int64_t>{4, 2}));
   // Both norms scaled by the layer's LayerNorm-Scaling factor.
   EXPECT_EQ(ctx.normScales, (std::vector<double>{0.5, 0.5}));
@@ -238,7 +236,7 @@ TEST_F(VjpRules, LayerRejectsAMissingTapeAndAnalysisRewrites) {
   auto rule = cast<VjpOpInterface>(layers[0].getOperation());
   EXPECT_TRUE(failed(rule.buildVjp(ctx, ValueRange{ctx.pool[0]})));
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].find("recorded 0 values"), std::string::npos)
+  EXPECT_NE(errors[0].find("recorded no tape"), std::string::npos)
       << errors[0];
   layers[0].setSkip(true);
   ctx.tape[layers[0]] = tapeFor(ctx);

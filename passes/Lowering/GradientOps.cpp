@@ -1,0 +1,261 @@
+//===- GradientOps.cpp - the tensor-level VJPs of the forward's pieces ----===//
+//
+// What growc-differentiate-model builds the backward from: the VJPs of
+// RMSNorm, RoPE, SwiGLU, attention and the embedding lookup, each the
+// tensor-level rule a grow op's VJP rule (dialects/Grow/GrowVjp.cpp) asks
+// for through its VjpContext.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Lowering/TensorOps.h"
+
+#include "dialects/Kernel/KernelOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace growc;
+
+/// The embedding gradient's blocks: ranges of vocabulary rows (enough for
+/// a GPU's SMs, few enough that re-reading the tokens stays cheap).
+constexpr int64_t kEmbedGradRanges = 256;
+
+std::pair<Value, Value>
+ModelTensorBuilder::rmsNormGrad(Value x, Value weight, double scale, Value dy) {
+  // y = s·w·x·r, r = (mean x² + eps)^-1/2; with g = s·w·dy:
+  // dx = r·g - x·r³·(g·x)/D, dw = Σ_rows s·dy·x·r.
+  int64_t hidden = config.getHidden();
+  double eps = config.getEps().convertToDouble();
+  AffineMap id = map(2, {dim(0), dim(1)}), row = map(2, {dim(0)}),
+            col = map(2, {dim(1)});
+  Value sumSq = generic(
+      {x}, zeros({rows}), {id, row}, {kPar, kRed},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        return arith::AddFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, args[0], args[0]), args[1]);
+      });
+  Value inverseRms = generic(
+      {sumSq}, empty({rows}), {map(1, {dim(0)}), map(1, {dim(0)})}, {kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value mean = arith::DivFOp::create(
+            nb, l, args[0],
+            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(hidden)));
+        Value rms = math::SqrtOp::create(
+            nb, l,
+            arith::AddFOp::create(
+                nb, l, mean,
+                arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(eps))));
+        return arith::DivFOp::create(
+            nb, l, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)),
+            rms);
+      });
+  auto scaled = [&](OpBuilder &nb, Location l, Value v) -> Value {
+    if (scale == 1.0)
+      return v;
+    return arith::MulFOp::create(
+        nb, l, v, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(scale)));
+  };
+  Value gDotX = generic(
+      {dy, weight, x}, zeros({rows}), {id, col, id, row}, {kPar, kRed},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value g = scaled(nb, l, arith::MulFOp::create(nb, l, args[0], args[1]));
+        return arith::AddFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, g, args[2]), args[3]);
+      });
+  Value dx = generic(
+      {dy, weight, x, inverseRms, gDotX}, empty({rows, hidden}),
+      {id, col, id, row, row, id}, {kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value g = scaled(nb, l, arith::MulFOp::create(nb, l, args[0], args[1]));
+        Value r = args[3];
+        Value r3 =
+            arith::MulFOp::create(nb, l, r, arith::MulFOp::create(nb, l, r, r));
+        Value correction = arith::DivFOp::create(
+            nb, l,
+            arith::MulFOp::create(
+                nb, l, arith::MulFOp::create(nb, l, args[2], r3), args[4]),
+            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(hidden)));
+        return arith::SubFOp::create(nb, l, arith::MulFOp::create(nb, l, r, g),
+                                     correction);
+      });
+  // dims (n, d): the weight gradient sums over rows, rows outside so the
+  // inner loop runs along contiguous rows of dy and x (with the columns
+  // outside, every step of a column's sum was a cache line of its own).
+  AffineMap rows = map(2, {dim(0), dim(1)});
+  // A reduction over all rows: a kernel of its own, so that the rows of the
+  // kernel computing dx stay independent (one block per row).
+  Value dw = ownKernel(generic(
+      {dy, x, inverseRms}, zeros({hidden}),
+      {rows, rows, map(2, {dim(0)}), map(2, {dim(1)})}, {kRed, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value v =
+            scaled(nb, l,
+                   arith::MulFOp::create(
+                       nb, l, arith::MulFOp::create(nb, l, args[0], args[1]),
+                       args[2]));
+        return arith::AddFOp::create(nb, l, v, args[3]);
+      }));
+  return {dx, dw};
+}
+
+Value ModelTensorBuilder::ropeGrad(Value dy, int64_t heads) {
+  return rope(dy, heads, /*inverse=*/true);
+}
+
+std::pair<Value, Value> ModelTensorBuilder::swigluGrad(Value gate, Value up,
+                                                       Value dout) {
+  auto type = cast<RankedTensorType>(gate.getType());
+  AffineMap id = map(2, {dim(0), dim(1)});
+  auto sigmoid = [](OpBuilder &nb, Location l, Value g) -> Value {
+    Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+    return arith::DivFOp::create(
+        nb, l, one,
+        arith::AddFOp::create(
+            nb, l, one,
+            math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, g))));
+  };
+  Value dgate = generic(
+      {gate, up, dout}, empty(type.getShape()), {id, id, id, id}, {kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        // silu'(g) = σ(g)·(1 + g·(1 - σ(g)))
+        Value s = sigmoid(nb, l, args[0]);
+        Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+        Value derivative = arith::MulFOp::create(
+            nb, l, s,
+            arith::AddFOp::create(
+                nb, l, one,
+                arith::MulFOp::create(nb, l, args[0],
+                                      arith::SubFOp::create(nb, l, one, s))));
+        return arith::MulFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, args[2], args[1]), derivative);
+      });
+  Value dup =
+      generic({gate, dout}, empty(type.getShape()), {id, id, id}, {kPar, kPar},
+              [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                Value silu = arith::MulFOp::create(nb, l, args[0],
+                                                   sigmoid(nb, l, args[0]));
+                return arith::MulFOp::create(nb, l, args[1], silu);
+              });
+  return {dgate, dup};
+}
+
+std::tuple<Value, Value, Value>
+ModelTensorBuilder::attentionGrad(Value q, Value k, Value v, Value o,
+                                  Value dout) {
+  auto qType = cast<RankedTensorType>(q.getType());
+  auto kvType = cast<RankedTensorType>(k.getType());
+  auto grad = growk::AttentionGradOp::create(
+      b, loc, TypeRange{qType, kvType, kvType}, q, k, v, o, dout,
+      empty(qType.getShape()), empty(kvType.getShape()),
+      empty(kvType.getShape()), config.getHeads(), config.getKvHeads(), seq,
+      keyBlock);
+  return {grad.getResult(0), grad.getResult(1), grad.getResult(2)};
+}
+
+Value ModelTensorBuilder::embedGrad(Value tokens, Value dEmbedded) {
+  int64_t vocab = config.getVocab(), hidden = config.getHidden();
+  // A scatter-add: table row v sums the rows n of dEmbedded whose token is
+  // v. One block per range of vocabulary rows walks the token list in order
+  // and adds the rows that fall in its range: every table row has a single
+  // writer (no races; on the GPU no float atomics), its sum is in token
+  // order on every target and thread count, and the blocks are shared out
+  // like any kernel's. Each block reads all B·T tokens, O(ranges·B·T),
+  // next to the O(B·T·D) adds.
+  int64_t ranges = std::min<int64_t>(vocab, kEmbedGradRanges);
+  int64_t rangeRows = llvm::divideCeil(vocab, ranges);
+  ranges = llvm::divideCeil(vocab, rangeRows);
+  auto forall =
+      scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+                            ArrayRef<OpFoldResult>{b.getIndexAttr(ranges)},
+                            ArrayRef<OpFoldResult>{b.getIndexAttr(1)},
+                            ValueRange{empty({vocab, hidden})}, std::nullopt);
+  forall->setAttr(attr::kOwnKernel, b.getUnitAttr());
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  Value first = arith::MulIOp::create(b, loc, forall.getInductionVar(0),
+                                      index(rangeRows));
+  // The last range may be shorter.
+  Value size = arith::MinUIOp::create(
+      b, loc, index(rangeRows),
+      arith::SubIOp::create(b, loc, index(vocab), first));
+  auto unit = [&]() { return SmallVector<OpFoldResult>(2, b.getIndexAttr(1)); };
+  auto rangeOf = [&](Value table) -> Value {
+    return tensor::ExtractSliceOp::create(
+        b, loc, table, ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+        ArrayRef<OpFoldResult>{size, b.getIndexAttr(hidden)}, unit());
+  };
+  Value flat = tensor::CollapseShapeOp::create(
+      b, loc, tokens, ArrayRef<ReassociationIndices>{{0, 1}});
+  auto rowType = RankedTensorType::get({1, hidden}, f32);
+  // The block zeroes its own rows (a fill of the whole table before the
+  // loop would be work outside the blocks), one [1, D] row at a time so
+  // that every shape in the block is static.
+  auto zeroed = scf::ForOp::create(
+      b, loc, index(0), size, index(1),
+      ValueRange{rangeOf(forall.getRegionIterArgs()[0])},
+      [&](OpBuilder &lb, Location l, Value j, ValueRange acc) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+        SmallVector<OpFoldResult> at = {j, b.getIndexAttr(0)};
+        SmallVector<OpFoldResult> sizes = {b.getIndexAttr(1),
+                                           b.getIndexAttr(hidden)};
+        Value row = tensor::ExtractSliceOp::create(b, l, rowType, acc[0], at,
+                                                   sizes, unit());
+        Value zero = arith::ConstantOp::create(b, l, b.getF32FloatAttr(0));
+        Value cleared =
+            linalg::FillOp::create(b, l, ValueRange{zero}, ValueRange{row})
+                .getResult(0);
+        scf::YieldOp::create(b, l,
+                             ValueRange{tensor::InsertSliceOp::create(
+                                 b, l, cleared, acc[0], at, sizes, unit())});
+      });
+  auto loop = scf::ForOp::create(
+      b, loc, index(0), index(rows), index(1), zeroed.getResults(),
+      [&](OpBuilder &lb, Location l, Value n, ValueRange acc) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+        Value token = arith::IndexCastOp::create(
+            b, l, b.getIndexType(),
+            tensor::ExtractOp::create(b, l, flat, ValueRange{n}));
+        Value local = arith::SubIOp::create(b, l, token, first);
+        // token - first < size, unsigned: also false below the range.
+        Value inRange =
+            arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, local, size);
+        auto branch = scf::IfOp::create(b, l, TypeRange{acc[0].getType()},
+                                        inRange, /*withElseRegion=*/true);
+        b.setInsertionPointToStart(branch.thenBlock());
+        auto rowAt = [&](Value at) {
+          return std::make_tuple(
+              SmallVector<OpFoldResult>{at, b.getIndexAttr(0)},
+              SmallVector<OpFoldResult>{b.getIndexAttr(1),
+                                        b.getIndexAttr(hidden)},
+              unit());
+        };
+        auto [tableAt, rowSizes, strides] = rowAt(local);
+        Value current = tensor::ExtractSliceOp::create(
+            b, l, rowType, acc[0], tableAt, rowSizes, strides);
+        auto [inputAt, inputSizes, inputStrides] = rowAt(n);
+        Value row = tensor::ExtractSliceOp::create(
+            b, l, rowType, dEmbedded, inputAt, inputSizes, inputStrides);
+        AffineMap id = map(2, {dim(0), dim(1)});
+        Value sum =
+            generic({row}, current, {id, id}, {kPar, kPar},
+                    [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                      return arith::AddFOp::create(nb, nl, args[0], args[1]);
+                    });
+        scf::YieldOp::create(
+            b, l,
+            ValueRange{tensor::InsertSliceOp::create(b, l, sum, acc[0], tableAt,
+                                                     rowSizes, strides)});
+        b.setInsertionPointToStart(branch.elseBlock());
+        scf::YieldOp::create(b, l, acc[0]);
+        b.setInsertionPointAfter(branch);
+        scf::YieldOp::create(b, l, branch.getResults());
+      });
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(
+      b, loc, loop.getResult(0), forall.getRegionIterArgs()[0],
+      ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{size, b.getIndexAttr(hidden)}, unit());
+  return forall.getResult(0);
+}

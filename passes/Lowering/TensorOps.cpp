@@ -1,0 +1,213 @@
+//===- TensorOps.cpp - the forward's tensor-level building blocks ---------===//
+//
+// Semantics follow Hugging Face Llama: RMSNorm in fp32 (x · rsqrt(mean x² +
+// eps) · w), rotate-half RoPE with inv_freq = 1 / θ^(2k/d), causal attention
+// with grouped KV heads (a growk.attention op, expanded per target), SwiGLU
+// MLP. Projections are growk.matmul library calls; everything else is
+// linalg.generic on tensors, written so the fusion and bufferization passes
+// downstream see plain elementwise ops and reductions.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Lowering/TensorOps.h"
+
+#include "dialects/Kernel/KernelOps.h"
+#include "mlir/Dialect/Math/IR/Math.h"
+#include "mlir/Dialect/SCF/IR/SCF.h"
+
+using namespace mlir;
+using namespace growc;
+
+Value ModelTensorBuilder::embed(Value tokens, Value table) {
+  Value flat = tensor::CollapseShapeOp::create(
+      b, loc, tokens, ArrayRef<ReassociationIndices>{{0, 1}});
+  int64_t hidden = config.getHidden();
+  return generic(
+      {flat}, empty({rows, hidden}),
+      {map(2, {dim(0)}), map(2, {dim(0), dim(1)})}, {kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value row =
+            arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
+        Value col = linalg::IndexOp::create(nb, l, 1);
+        return tensor::ExtractOp::create(nb, l, table, ValueRange{row, col});
+      });
+}
+
+Value ModelTensorBuilder::rmsNorm(Value x, Value weight, double scale) {
+  int64_t hidden = config.getHidden();
+  Value sumSq = generic(
+      {x}, zeros({rows}), {map(2, {dim(0), dim(1)}), map(2, {dim(0)})},
+      {kPar, kRed}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value sq = arith::MulFOp::create(nb, l, args[0], args[0]);
+        return arith::AddFOp::create(nb, l, sq, args[1]);
+      });
+  double eps = config.getEps().convertToDouble();
+  return generic(
+      {x, sumSq, weight}, empty({rows, hidden}),
+      {map(2, {dim(0), dim(1)}), map(2, {dim(0)}), map(2, {dim(1)}),
+       map(2, {dim(0), dim(1)})},
+      {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value n = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(hidden));
+        Value e = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(eps));
+        Value mean = arith::DivFOp::create(nb, l, args[1], n);
+        Value rms =
+            math::SqrtOp::create(nb, l, arith::AddFOp::create(nb, l, mean, e));
+        Value normed = arith::DivFOp::create(nb, l, args[0], rms);
+        Value out = arith::MulFOp::create(nb, l, normed, args[2]);
+        if (scale != 1.0)
+          out = arith::MulFOp::create(
+              nb, l, out,
+              arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(scale)));
+        return out;
+      });
+}
+
+Value ModelTensorBuilder::matmul(Value x, Value weight, Value acc) {
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto wType = cast<RankedTensorType>(weight.getType());
+  auto type =
+      RankedTensorType::get({xType.getDimSize(0), wType.getDimSize(0)}, f32);
+  return growk::MatmulOp::create(b, loc, type, x, weight, acc);
+}
+
+void ModelTensorBuilder::buildRopeTables() {
+  int64_t headDim = config.getHeadDim(), half = headDim / 2;
+  double theta = config.getRopeTheta().convertToDouble();
+  auto table = [&](bool isCos) {
+    AffineMap id = map(2, {dim(0), dim(1)});
+    return generic(
+        {}, empty({rows, half}), {id}, {kPar, kPar},
+        [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+          Value row = linalg::IndexOp::create(nb, l, 0);
+          Value k = linalg::IndexOp::create(nb, l, 1);
+          // inv_freq_k = 1 / theta^(2k/d), computed in fp32 as HF does.
+          Value exponent = arith::DivFOp::create(
+              nb, l,
+              indexToF32(
+                  nb, l,
+                  arith::MulIOp::create(
+                      nb, l, k, arith::ConstantIndexOp::create(nb, l, 2))),
+              arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(headDim)));
+          Value base =
+              arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(theta));
+          Value invFreq = arith::DivFOp::create(
+              nb, l, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1.0)),
+              math::PowFOp::create(nb, l, base, exponent));
+          Value angle = arith::MulFOp::create(
+              nb, l, indexToF32(nb, l, positionOf(nb, l, row)), invFreq);
+          return isCos ? Value(math::CosOp::create(nb, l, angle))
+                       : Value(math::SinOp::create(nb, l, angle));
+        });
+  };
+  ropeCos = table(true);
+  ropeSin = table(false);
+}
+
+Value ModelTensorBuilder::rope(Value x, int64_t heads, bool inverse) {
+  int64_t headDim = config.getHeadDim(), half = headDim / 2;
+  // Element i of a head rotates with angle k = i mod d/2.
+  AffineExpr angleIndex = (dim(1) % headDim) % half;
+  return generic(
+      {x, ropeCos, ropeSin}, empty({rows, heads * headDim}),
+      {map(2, {dim(0), dim(1)}), map(2, {dim(0), angleIndex}),
+       map(2, {dim(0), angleIndex}), map(2, {dim(0), dim(1)})},
+      {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value row = linalg::IndexOp::create(nb, l, 0);
+        Value col = linalg::IndexOp::create(nb, l, 1);
+        Value hd = arith::ConstantIndexOp::create(nb, l, headDim);
+        Value halfIdx = arith::ConstantIndexOp::create(nb, l, half);
+        Value i = arith::RemUIOp::create(nb, l, col, hd);
+        Value low =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, i, halfIdx);
+        // rotate_half pairs element i with i ± d/2 of the same head.
+        Value partner = arith::SelectOp::create(
+            nb, l, low, arith::AddIOp::create(nb, l, col, halfIdx),
+            arith::SubIOp::create(nb, l, col, halfIdx));
+        Value other =
+            tensor::ExtractOp::create(nb, l, x, ValueRange{row, partner});
+        Value signedOther = arith::SelectOp::create(
+            nb, l, low, arith::NegFOp::create(nb, l, other), other);
+        Value sin =
+            inverse ? Value(arith::NegFOp::create(nb, l, args[2])) : args[2];
+        return arith::AddFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, args[0], args[1]),
+            arith::MulFOp::create(nb, l, signedOther, sin));
+      });
+}
+
+Value ModelTensorBuilder::attention(Value q, Value k, Value v) {
+  auto type = cast<RankedTensorType>(q.getType());
+  return growk::AttentionOp::create(b, loc, TypeRange{type}, q, k, v,
+                                    empty(type.getShape()), config.getHeads(),
+                                    config.getKvHeads(), seq, keyBlock)
+      .getResult()[0];
+}
+
+Value ModelTensorBuilder::swiglu(Value gate, Value up) {
+  auto type = cast<RankedTensorType>(gate.getType());
+  AffineMap id = map(2, {dim(0), dim(1)});
+  return generic(
+      {gate, up}, empty(type.getShape()), {id, id, id}, {kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        // silu(g) = g / (1 + e^-g)
+        Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+        Value denom = arith::AddFOp::create(
+            nb, l, one,
+            math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, args[0])));
+        Value silu = arith::DivFOp::create(nb, l, args[0], denom);
+        return arith::MulFOp::create(nb, l, silu, args[1]);
+      });
+}
+
+Value ModelTensorBuilder::matmulInputGrad(Value dy, Value weight, Value acc) {
+  auto dyType = cast<RankedTensorType>(dy.getType());
+  auto wType = cast<RankedTensorType>(weight.getType());
+  auto type =
+      RankedTensorType::get({dyType.getDimSize(0), wType.getDimSize(1)}, f32);
+  return growk::MatmulOp::create(b, loc, type, dy, weight, acc,
+                                 /*transposeLhs=*/false,
+                                 /*transposeRhs=*/false);
+}
+
+Value ModelTensorBuilder::matmulWeightGrad(Value dy, Value x) {
+  auto dyType = cast<RankedTensorType>(dy.getType());
+  auto xType = cast<RankedTensorType>(x.getType());
+  auto type =
+      RankedTensorType::get({dyType.getDimSize(1), xType.getDimSize(1)}, f32);
+  return growk::MatmulOp::create(b, loc, type, dy, x, Value(),
+                                 /*transposeLhs=*/true,
+                                 /*transposeRhs=*/false);
+}
+
+Value ModelTensorBuilder::add(Value lhs, Value rhs) {
+  auto type = cast<RankedTensorType>(lhs.getType());
+  AffineMap id = map(2, {dim(0), dim(1)});
+  return generic({lhs, rhs}, empty(type.getShape()), {id, id, id}, {kPar, kPar},
+                 [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                   return arith::AddFOp::create(nb, l, args[0], args[1]);
+                 });
+}
+
+Value ModelTensorBuilder::maskPositions(Value ifSkipped, Value otherwise,
+                                        int64_t until) {
+  if (until < 0)
+    return ifSkipped;
+  auto type = cast<RankedTensorType>(otherwise.getType());
+  AffineMap id = map(2, {dim(0), dim(1)});
+  return generic(
+      {ifSkipped, otherwise}, empty(type.getShape()), {id, id, id},
+      {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value pos = positionOf(nb, l, linalg::IndexOp::create(nb, l, 0));
+        Value skipped =
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, pos,
+                                  arith::ConstantIndexOp::create(nb, l, until));
+        return arith::SelectOp::create(nb, l, skipped, args[0], args[1]);
+      });
+}
+
+Value ModelTensorBuilder::unflatten(Value x) {
+  auto type = cast<RankedTensorType>(x.getType());
+  auto out = RankedTensorType::get({batch, seq, type.getDimSize(1)}, f32);
+  return tensor::ExpandShapeOp::create(
+      b, loc, out, x, ArrayRef<ReassociationIndices>{{0, 1}, {2}});
+}

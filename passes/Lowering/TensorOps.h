@@ -1,0 +1,130 @@
+//===- TensorOps.h - a model's tensor-level building blocks -----*- C++ -*-===//
+//
+// The pieces a grow.model lowers to, at a compiled batch B and sequence T,
+// with activations as [B·T, features] rows: the forward's (embedding,
+// RMSNorm, GEMMs, RoPE, attention, SwiGLU; TensorOps.cpp), the chunked
+// cross-entropy of the LM head (CrossEntropy.cpp) and the VJPs the reverse
+// pass builds from them (GradientOps.cpp). growc-lower-model-to-tensors
+// builds the forward with them, growc-differentiate-model the backward, so
+// one class holds what both must agree on (the rotary tables, the chunking).
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_PASSES_LOWERING_TENSOROPS_H
+#define GROWC_PASSES_LOWERING_TENSOROPS_H
+
+#include "dialects/Grow/GrowOps.h"
+#include "passes/Lowering/TensorBuilder.h"
+
+#include <tuple>
+#include <utility>
+
+namespace growc {
+
+/// Emits tensor-level IR for one model into the builder's insertion point.
+class ModelTensorBuilder : public TensorBuilder {
+public:
+  ModelTensorBuilder(OpBuilder &builder, Location loc, grow::ConfigAttr config,
+                     int64_t batch, int64_t seq, int64_t keyBlock,
+                     int64_t vocabChunk)
+      : TensorBuilder(builder, loc), config(config), batch(batch), seq(seq),
+        rows(batch * seq), keyBlock(std::min(keyBlock, seq)),
+        vocabChunk(vocabChunk) {}
+
+  //===--------------------------------------------------------------------===//
+  // Forward (TensorOps.cpp)
+  //===--------------------------------------------------------------------===//
+
+  Value embed(Value tokens, Value table);
+  Value rmsNorm(Value x, Value weight, double scale);
+  /// x · weightᵀ, plus `acc` when given (the residual, folded into the
+  /// GEMM's epilogue).
+  Value matmul(Value x, Value weight, Value acc = Value());
+  /// cos and sin of every rotary angle, [B·T, hd/2] each: computed once per
+  /// forward (the trigonometry would otherwise be redone for every head of
+  /// every layer) and read by each layer's RoPE and its VJP.
+  void buildRopeTables();
+  std::pair<Value, Value> ropeTables() const { return {ropeCos, ropeSin}; }
+  /// The tables a forward built, for a builder that continues it (the
+  /// reverse pass).
+  void setRopeTables(Value cos, Value sin) {
+    ropeCos = cos;
+    ropeSin = sin;
+  }
+  Value rope(Value x, int64_t heads, bool inverse = false);
+  Value attention(Value q, Value k, Value v);
+  Value swiglu(Value gate, Value up);
+  Value add(Value lhs, Value rhs);
+  /// select(position < until, ifSkipped, otherwise) row-wise; until < 0
+  /// means every position.
+  Value maskPositions(Value ifSkipped, Value otherwise, int64_t until);
+  using TensorBuilder::zeros;
+  /// [B·T, F] -> [B, T, F].
+  Value unflatten(Value x);
+  /// The other GEMM layouts, for y = x · Wᵀ: dY · W (+ acc), and dYᵀ · X.
+  Value matmulInputGrad(Value dy, Value weight, Value acc = Value());
+  Value matmulWeightGrad(Value dy, Value x);
+
+  //===--------------------------------------------------------------------===//
+  // Loss (CrossEntropy.cpp)
+  //===--------------------------------------------------------------------===//
+
+  /// The loss of the LM head and, for the grad graph, its gradients.
+  struct HeadLoss {
+    Value loss;    ///< [1]
+    Value dnormed; ///< [B·T, D]: d loss / d normed
+    Value dweight; ///< [V, D]: d loss / d weight
+  };
+  /// The mean cross-entropy [1] of the head's logits `normed · weightᵀ`
+  /// against `targets` [B, T] (int32; -100 = ignored), with the gradients
+  /// when `withGrads`. The vocabulary is taken `vocabChunk` rows of the
+  /// weight at a time, with a running max and sum of exponentials per row,
+  /// so the [B·T, V] logits never exist; the gradient recomputes each
+  /// chunk's logits once the log-sum-exp is known.
+  HeadLoss headCrossEntropy(Value normed, Value weight, Value targets,
+                            bool withGrads);
+
+  //===--------------------------------------------------------------------===//
+  // Vector-Jacobian products (GradientOps.cpp)
+  //===--------------------------------------------------------------------===//
+
+  /// For y = rmsNorm(x, w, scale): dx, and dw (accumulated over rows).
+  std::pair<Value, Value> rmsNormGrad(Value x, Value weight, double scale,
+                                      Value dy);
+  /// RoPE is a rotation; its VJP is the rotation by minus the angle.
+  Value ropeGrad(Value dy, int64_t heads);
+  /// For out = silu(gate) · up: (dgate, dup).
+  std::pair<Value, Value> swigluGrad(Value gate, Value up, Value dout);
+  /// For o = attention(q, k, v) (causal, grouped KV): (dq, dk, dv), one
+  /// growk.attention_grad expanded per target like the forward.
+  std::tuple<Value, Value, Value> attentionGrad(Value q, Value k, Value v,
+                                                Value o, Value dout);
+  /// The gradient of the embedding table from that of its gathered rows.
+  Value embedGrad(Value tokens, Value dEmbedded);
+
+private:
+  /// The token position (row mod T) of row index `row` inside a body.
+  Value positionOf(OpBuilder &nb, Location l, Value row) {
+    Value seqLen = mlir::arith::ConstantIndexOp::create(nb, l, seq);
+    return mlir::arith::RemUIOp::create(nb, l, row, seqLen);
+  }
+  Value indexToF32(OpBuilder &nb, Location l, Value i) {
+    Value i64 = mlir::arith::IndexCastOp::create(nb, l, nb.getI64Type(), i);
+    return mlir::arith::SIToFPOp::create(nb, l, nb.getF32Type(), i64);
+  }
+  /// The targets [B, T] as rows [B·T]; a new view per use, so that each
+  /// kernel reshapes the input itself instead of receiving a view from
+  /// another kernel.
+  Value flatTargets(Value targets) {
+    return mlir::tensor::CollapseShapeOp::create(
+        b, loc, targets, ArrayRef<mlir::ReassociationIndices>{{0, 1}});
+  }
+
+  grow::ConfigAttr config;
+  int64_t batch, seq, rows, keyBlock, vocabChunk;
+  Value ropeCos, ropeSin;
+};
+
+} // namespace growc
+
+#endif // GROWC_PASSES_LOWERING_TENSOROPS_H

@@ -1,0 +1,192 @@
+//===- AppendOptimizerStep.cpp - a grad function becomes a train step -----===//
+//
+// The optimizer as a pass of its own over the grad graph's interface (the
+// loss and one gradient per parameter, named by growc.* attributes), so
+// that it does not care how the gradients were built: accumulation over
+// micro-batches, the data-parallel mean, the global-norm clip and AdamW,
+// appended before the return, with the moments (and sums) as state the
+// step reads and returns.
+//
+//===----------------------------------------------------------------------===//
+
+#include "passes/Training/Passes.h"
+
+#include "growc/AttrNames.h"
+#include "passes/Training/OptimizerOps.h"
+
+namespace growc {
+#define GEN_PASS_DEF_APPENDOPTIMIZERSTEP
+#include "passes/Training/Passes.h.inc"
+} // namespace growc
+
+using namespace mlir;
+using namespace growc;
+
+namespace {
+
+struct AppendOptimizerStepPass
+    : growc::impl::AppendOptimizerStepBase<AppendOptimizerStepPass> {
+  using AppendOptimizerStepBase::AppendOptimizerStepBase;
+
+  LogicalResult append(func::FuncOp func);
+
+  void runOnOperation() override {
+    if (accumulate < 1) {
+      getOperation().emitError("growc-append-optimizer-step: accumulate must "
+                               "be at least 1, got ")
+          << int64_t(accumulate);
+      return signalPassFailure();
+    }
+    for (auto func : getOperation().getOps<func::FuncOp>()) {
+      auto graph = func->getAttrOfType<StringAttr>(attr::kGraph);
+      if (graph && graph.getValue() == "grad" && failed(append(func)))
+        return signalPassFailure();
+    }
+  }
+};
+
+/// The name a checkpoint gives a parameter's optimizer state
+/// (docs/checkpoints.md).
+std::string stateName(StringRef kind, StringRef param) {
+  return ("optimizer." + kind + "." + param).str();
+}
+
+LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
+  MLIRContext *ctx = func.getContext();
+  auto paramNames = func->getAttrOfType<ArrayAttr>(attr::kParamNames);
+  auto paramSources = func->getAttrOfType<ArrayAttr>(attr::kParamSources);
+  auto paramCopies = func->getAttrOfType<ArrayAttr>(attr::kParamCopies);
+  auto inputNames = func->getAttrOfType<ArrayAttr>(attr::kInputNames);
+  auto outputNames = func->getAttrOfType<ArrayAttr>(attr::kOutputNames);
+  if (!paramNames || !paramSources || !paramCopies || !inputNames ||
+      !outputNames)
+    return func.emitOpError("a grad function records ")
+           << attr::kParamNames << ", " << attr::kParamSources << ", "
+           << attr::kParamCopies << ", " << attr::kInputNames << " and "
+           << attr::kOutputNames;
+  size_t n = paramNames.size();
+  if (inputNames != ArrayAttr::get(ctx, {StringAttr::get(ctx, "tokens"),
+                                         StringAttr::get(ctx, "targets")}) ||
+      func.getNumArguments() != 2 + n)
+    return func.emitOpError("a grad function takes tokens, targets and the ")
+           << n << " parameters of " << attr::kParamNames;
+  SmallVector<std::string> expectedOutputs = {"loss"};
+  for (StringRef name : paramNames.getAsValueRange<StringAttr>())
+    expectedOutputs.push_back(("grad." + name).str());
+  if (func.getNumResults() != 1 + n ||
+      llvm::map_to_vector(outputNames.getAsValueRange<StringAttr>(),
+                          [](StringRef s) { return s.str(); }) !=
+          expectedOutputs)
+    return func.emitOpError("a grad function returns 'loss', then 'grad.<p>' "
+                            "for each parameter p of ")
+           << attr::kParamNames << ", in order";
+  auto scalarType = RankedTensorType::get({1}, Float32Type::get(ctx));
+  if (func.getResultTypes()[0] != scalarType)
+    return func.emitOpError("the loss must be ") << scalarType;
+  for (size_t i = 0; i < n; ++i)
+    if (func.getResultTypes()[1 + i] != func.getArgumentTypes()[2 + i])
+      return func.emitOpError("the gradient of '")
+             << paramNames[i] << "' must have the parameter's type";
+
+  // The step's inputs: lr, step (and apply) after the targets; each state
+  // kind for every parameter after the parameters.
+  bool accumulating = accumulate > 1;
+  SmallVector<StringRef> stateKinds = {"exp_avg", "exp_avg_sq"};
+  if (accumulating)
+    stateKinds.push_back("grad_sum");
+  Location loc = func.getLoc();
+  SmallVector<Type> paramTypes(func.getArgumentTypes().drop_front(2));
+  SmallVector<unsigned> argIndices;
+  SmallVector<Type> argTypes;
+  for (int i = 0, e = accumulating ? 3 : 2; i < e; ++i) {
+    argIndices.push_back(2);
+    argTypes.push_back(scalarType);
+  }
+  for (size_t k = 0; k < stateKinds.size(); ++k)
+    for (Type type : paramTypes) {
+      argIndices.push_back(2 + n);
+      argTypes.push_back(type);
+    }
+  if (failed(func.insertArguments(argIndices, argTypes,
+                                  SmallVector<DictionaryAttr>(argTypes.size()),
+                                  SmallVector<Location>(argTypes.size(), loc))))
+    return failure();
+
+  Block &entry = func.getBody().front();
+  Value lr = entry.getArgument(2), step = entry.getArgument(3);
+  Value apply = accumulating ? entry.getArgument(4) : Value();
+  unsigned firstParam = accumulating ? 5 : 4;
+  auto stateArg = [&](size_t kind, size_t i) {
+    return entry.getArgument(firstParam + (1 + kind) * n + i);
+  };
+  auto ret = cast<func::ReturnOp>(entry.getTerminator());
+  Value loss = ret.getOperand(0);
+  SmallVector<Value> grads(ret.getOperands().drop_front());
+
+  OpBuilder builder(ret);
+  OptimizerBuilder ob(builder, loc);
+  // Gradient accumulation: this micro-batch's share joins the running sum,
+  // which is what the optimizer sees.
+  SmallVector<Value> carriedSums;
+  if (accumulating)
+    for (size_t i = 0; i < n; ++i) {
+      auto [total, carried] =
+          ob.accumulateGrad(stateArg(2, i), grads[i], accumulate, apply);
+      grads[i] = total;
+      carriedSums.push_back(carried);
+    }
+  // Data parallelism: each rank's gradients (with accumulation, the sums,
+  // on the applying micro-batch only) become their mean over the ranks
+  // before anything reads them: a plan step of its own, a no-op in a
+  // one-process run (docs/training.md).
+  for (Value &grad : grads)
+    grad = growk::AllReduceOp::create(builder, loc, grad.getType(), grad, apply,
+                                      builder.getStringAttr("mean"))
+               .getResult();
+  // Clip by the global norm, then one AdamW step (SPEC.md §3).
+  Value coef = ob.clipCoefficient(grads, maxGradNorm);
+  SmallVector<Value> results = {loss}, newAvg, newAvgSq;
+  for (size_t i = 0; i < n; ++i) {
+    auto [p2, m2, v2] =
+        ob.adamW(entry.getArgument(firstParam + i), stateArg(0, i),
+                 stateArg(1, i), grads[i], coef, lr, step, apply);
+    results.push_back(p2);
+    newAvg.push_back(m2);
+    newAvgSq.push_back(v2);
+  }
+  llvm::append_range(results, newAvg);
+  llvm::append_range(results, newAvgSq);
+  llvm::append_range(results, carriedSums);
+  ret->setOperands(results);
+  func.setFunctionType(
+      FunctionType::get(ctx, func.getArgumentTypes(), TypeRange(results)));
+
+  // The interface of a train step (docs/plan.md): the state is named like
+  // the parameters and joins them in the checkpoint.
+  SmallVector<Attribute> names(paramNames.getValue()),
+      sources(paramSources.getValue()), copies(paramCopies.getValue()),
+      outputs = {StringAttr::get(ctx, "loss")};
+  llvm::append_range(outputs, paramNames);
+  for (StringRef kind : stateKinds)
+    for (StringRef param : paramNames.getAsValueRange<StringAttr>()) {
+      auto name = StringAttr::get(ctx, stateName(kind, param));
+      names.push_back(name);
+      sources.push_back(name);
+      copies.push_back(BoolAttr::get(ctx, false));
+      outputs.push_back(name);
+    }
+  func->setAttr(attr::kParamNames, ArrayAttr::get(ctx, names));
+  func->setAttr(attr::kParamSources, ArrayAttr::get(ctx, sources));
+  func->setAttr(attr::kParamCopies, ArrayAttr::get(ctx, copies));
+  func->setAttr(attr::kOutputNames, ArrayAttr::get(ctx, outputs));
+  func->setAttr(attr::kGraph, StringAttr::get(ctx, "train"));
+  SmallVector<StringRef> inputs = {"tokens", "targets", "lr", "step"};
+  if (accumulating) {
+    inputs.push_back("apply");
+    func->setAttr(attr::kMicroBatches, builder.getI64IntegerAttr(accumulate));
+  }
+  func->setAttr(attr::kInputNames, builder.getStrArrayAttr(inputs));
+  return success();
+}
+
+} // namespace

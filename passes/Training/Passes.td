@@ -1,0 +1,126 @@
+//===- Passes.td - the training stages ------------------*- tablegen -*-===//
+//
+// From a model's lowered forward to a training step: the reverse pass over
+// the grow ops' VJP rules (the grad graph), then the optimizer step appended
+// to it (the train graph). growc-lower-model-to-tensors builds the forward
+// and its tape; lib/Pipelines/TrainingGraphPipeline.cpp runs the three in a
+// row.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_PASSES_TRAINING_PASSES_TD
+#define GROWC_PASSES_TRAINING_PASSES_TD
+
+include "mlir/Pass/PassBase.td"
+
+def DifferentiateModel
+    : Pass<"growc-differentiate-model", "::mlir::ModuleOp"> {
+  let summary = "Build a grad graph's backward from the grow ops' VJP rules";
+  let description = [{
+    Input: what `growc-lower-model-to-tensors{graph=grad forward-only}`
+    leaves, a function whose forward ends in a `growk.forward_tape` and the
+    `grow.model` it was lowered from, renamed `@<name>.model`. The tape
+    records the forward tensor of each model value and each op's tape
+    (`grow::LayerTape`, the rotary tables); its results stand for the
+    function's outputs: the loss, then one gradient per parameter in
+    `growc.param_names` order.
+
+    Walks the model's ops last to first; each op reached by a cotangent (or
+    the loss head, the seed) builds its VJP (`grow::VjpOpInterface`,
+    dialects/Grow/GrowVjp.cpp) at the tape, from the tensor-level rules of
+    passes/Lowering/TensorOps.h. Cotangents of a value used twice, and the
+    gradients of a parameter used twice (the tied embedding), are summed.
+    The loss head's rule computes the mean cross-entropy with its gradient,
+    chunk by chunk. The built loss and gradients replace the tape's
+    results; the tape and the model are erased.
+
+    ```mlir
+    // before
+    grow.model @m.model attributes {config = ...} { ... }
+    func.func @m(%tokens, %targets, %embed: tensor<16x8xf32>, ...)
+        -> (tensor<1xf32>, tensor<16x8xf32>, ...) {
+      %h = linalg.generic ...              // the forward
+      %loss, %g:N = growk.forward_tape @m.model(%cos, %sin, %h, ...) {...}
+      return %loss, %g#0, ...
+    }
+    // after
+    func.func @m(...) {
+      %h = linalg.generic ...              // the forward, unchanged
+      ...                                  // cross-entropy and its gradient
+      %dtable = scf.forall ...             // ... down to the embedding's
+      return %loss, %dtable, ...
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::growc::growk::GrowKDialect", "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"];
+}
+
+def AppendOptimizerStep
+    : Pass<"growc-append-optimizer-step", "::mlir::ModuleOp"> {
+  let summary = "Turn a grad function into a training step (accumulation, "
+                "all-reduce, clipping, AdamW)";
+  let description = [{
+    Rewrites each function with `growc.graph = "grad"` (inputs `tokens`,
+    `targets`, the parameters; outputs `loss`, then `grad.<p>` for each
+    parameter `p` of `growc.param_names`) into the train step
+    (`growc.graph = "train"`, docs/training.md):
+
+    - inputs `lr` and `step` ([1] f32, step 1-based) after `targets`, with
+      `accumulate` > 1 also `apply`; after the parameters, their AdamW
+      moments `optimizer.exp_avg.<p>`, `optimizer.exp_avg_sq.<p>` and with
+      accumulation the running sums `optimizer.grad_sum.<p>`, named as
+      checkpoints name them and recorded in `growc.param_names`;
+    - with accumulation, each gradient becomes `sum + grad / accumulate`,
+      and the carried sum is reset on the applying micro-batch;
+    - each gradient (sum) is averaged over the data-parallel ranks by a
+      `growk.all_reduce` (with accumulation, only where `apply` is set);
+    - one coefficient clips the global gradient norm to `max-grad-norm`;
+    - one AdamW step per parameter (betas 0.9 and 0.95, eps 1e-8, weight
+      decay 0.01; with accumulation, only where `apply` is set);
+    - outputs: the loss, the updated parameters, both moments and the
+      carried sums, named like the inputs in `growc.output_names`.
+
+    ```mlir
+    // before
+    func.func @m(%tokens, %targets, %w: tensor<8x4xf32>)
+        -> (tensor<1xf32>, tensor<8x4xf32>)
+        attributes {growc.graph = "grad",
+                    growc.output_names = ["loss", "grad.w"], ...} {
+      return %loss, %dw
+    }
+    // after
+    func.func @m(%tokens, %targets, %lr: tensor<1xf32>, %step: tensor<1xf32>,
+                 %w, %m: tensor<8x4xf32>, %v: tensor<8x4xf32>)
+        -> (tensor<1xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>)
+        attributes {growc.graph = "train", growc.output_names = ["loss",
+                    "w", "optimizer.exp_avg.w", "optimizer.exp_avg_sq.w"]} {
+      %dw2 = growk.all_reduce %dw : ...
+      %coef = linalg.generic ...          // min(1, max / (‖g‖ + 1e-6))
+      %m2 = linalg.generic ...            // the moments
+      %v2 = linalg.generic ...
+      %w2 = linalg.generic ...            // the AdamW update
+      return %loss, %w2, %m2, %v2
+    }
+    ```
+  }];
+  let dependentDialects = [
+    "::growc::growk::GrowKDialect", "::mlir::arith::ArithDialect",
+    "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
+    "::mlir::tensor::TensorDialect"];
+  let options = [
+    Option<"accumulate", "accumulate", "int64_t", /*default=*/"1",
+           "Micro-batches per optimizer step. Above 1 the step also takes an "
+           "'apply' flag [1] and the running gradient sums "
+           "'optimizer.grad_sum.<name>' (returned like the parameters); each "
+           "run adds its gradient / N, and a run with apply = 1 clips and "
+           "applies the sum and resets it">,
+    Option<"maxGradNorm", "max-grad-norm", "double", /*default=*/"1.0",
+           "The global gradient norm is clipped to this (torch's "
+           "clip_grad_norm_)">,
+  ];
+}
+
+#endif // GROWC_PASSES_TRAINING_PASSES_TD
