@@ -13,7 +13,7 @@ build=${GROWC_BUILD_DIR:-$root/build}
 packages=(
   cmake ninja-build clang-22
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
-  libgtest-dev libopenblas-dev libopenmpi-dev openmpi-bin
+  libgtest-dev libopenblas-dev libopenmpi-dev openmpi-bin libcli11-dev
   python3-torch python3-numpy
   python3-plotly chromium
 )

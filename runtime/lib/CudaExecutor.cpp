@@ -3,13 +3,15 @@
 // GEMMs: the plan's GEMMs are row-major, cuBLASLt is column-major. A
 // row-major matrix is its transpose in column-major, so the plan's
 // C = op(A)·op(B) is computed as Cᵀ = op(B)ᵀ·op(A)ᵀ with cuBLASLt's "A" the
-// plan's B and its "B" the plan's A (see describeGemm).
+// plan's B and its "B" the plan's A (see describeGemm). Which cuBLASLt
+// algorithm each GEMM runs is chosen by GemmTuning.cpp.
 //
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/CudaExecutor.h"
 
 #include "growc/runtime/CudaLibraries.h"
+#include "growc/runtime/GemmTuning.h"
 #include "growc/runtime/RunInterface.h"
 #include "growc/runtime/Text.h"
 
@@ -27,8 +29,6 @@ using namespace growc::rt::cuda;
 
 namespace {
 
-/// cuBLASLt workspace for every GEMM (NVIDIA recommends 32 MiB on Hopper).
-constexpr size_t kWorkspaceBytes = size_t(32) << 20;
 /// Heuristic candidates timed per GEMM shape.
 constexpr int kCandidates = 8;
 
@@ -43,44 +43,7 @@ std::string readWhole(const std::string &path, Status &status) {
   return text.str();
 }
 
-std::string hexOf(const cublasLtMatmulAlgo_t &algo) {
-  std::string out;
-  char buf[3];
-  const auto *bytes = reinterpret_cast<const unsigned char *>(&algo);
-  for (size_t i = 0; i < sizeof algo; ++i) {
-    std::snprintf(buf, sizeof buf, "%02x", bytes[i]);
-    out += buf;
-  }
-  return out;
-}
-
-bool algoFromHex(const std::string &hex, cublasLtMatmulAlgo_t &algo) {
-  if (hex.size() != 2 * sizeof algo)
-    return false;
-  auto *bytes = reinterpret_cast<unsigned char *>(&algo);
-  for (size_t i = 0; i < sizeof algo; ++i) {
-    unsigned value;
-    if (std::sscanf(hex.c_str() + 2 * i, "%2x", &value) != 1)
-      return false;
-    bytes[i] = static_cast<unsigned char>(value);
-  }
-  return true;
-}
-
 } // namespace
-
-std::string growc::rt::algorithmCachePath() {
-  std::string dir;
-  if (const char *d = std::getenv("GROWC_CACHE_DIR"); d && *d)
-    dir = d;
-  else if (const char *x = std::getenv("XDG_CACHE_HOME"); x && *x)
-    dir = std::string(x) + "/growc";
-  else if (const char *h = std::getenv("HOME"); h && *h)
-    dir = std::string(h) + "/.cache/growc";
-  else
-    dir = "/tmp/growc-cache";
-  return dir + "/cublaslt-algorithms.txt";
-}
 
 /// Everything the executor holds on the device.
 struct CudaExecutor::State {
@@ -181,15 +144,11 @@ struct CudaExecutor::State {
   }
   Status prepare();
   Status describeGemm(Gemm &gemm);
-  /// The heuristic's first `count` candidates for `gemm`, each timed on
-  /// the arena's operands (mean of 5 calls); those that cannot run the
-  /// shape are left out.
-  struct TimedAlgorithm {
-    cublasLtMatmulAlgo_t algo;
-    double ms;
-  };
-  StatusOr<std::vector<TimedAlgorithm>> timeCandidates(const Gemm &gemm,
-                                                       int count);
+  /// What GemmTuning needs to time `gemm` on this executor's device.
+  GemmDevice gemmDevice() const {
+    return {cu.get(), lt.get(), handle, stream, workspace};
+  }
+  GemmCall callOf(const Gemm &gemm) const;
   Status chooseAlgorithms();
   Status enqueueSteps(bool commit, const std::vector<CUevent> *marks = nullptr);
   Status run(bool commit);
@@ -311,7 +270,7 @@ Status CudaExecutor::State::prepare() {
   GROWC_CU(cu->cuMemAlloc(&arenaBase, size_t(plan.arenaSize + plan.alignment)));
   arena = (arenaBase + CUdeviceptr(plan.alignment - 1)) &
           ~CUdeviceptr(plan.alignment - 1);
-  GROWC_CU(cu->cuMemAlloc(&workspace, kWorkspaceBytes));
+  GROWC_CU(cu->cuMemAlloc(&workspace, kGemmWorkspaceBytes));
 
   StatusOr<std::shared_ptr<BlasLt>> blas =
       BlasLt::load(libraryPath(options.blasPath, "GROWC_LIBCUBLASLT"));
@@ -591,128 +550,40 @@ Status CudaExecutor::State::describeGemm(Gemm &gemm) {
   return Status::ok();
 }
 
-StatusOr<std::vector<CudaExecutor::State::TimedAlgorithm>>
-CudaExecutor::State::timeCandidates(const Gemm &gemm, int count) {
-  cublasLtMatmulPreference_t preference = nullptr;
-  GROWC_LT(lt->cublasLtMatmulPreferenceCreate(&preference));
-  CUevent start = nullptr, stop = nullptr;
-  std::vector<cublasLtMatmulHeuristicResult_t> results(
-      static_cast<size_t>(count));
-  std::vector<TimedAlgorithm> timed;
-  // Everything made here is destroyed on every path out.
-  auto run = [&]() -> Status {
-    size_t workspaceBytes = kWorkspaceBytes;
-    GROWC_LT(lt->cublasLtMatmulPreferenceSetAttribute(
-        preference, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &workspaceBytes,
-        sizeof workspaceBytes));
-    const cublasLtMatmulPreferenceAttributes_t alignments[4] = {
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_A_BYTES,
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_B_BYTES,
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_C_BYTES,
-        CUBLASLT_MATMUL_PREF_MIN_ALIGNMENT_D_BYTES};
-    for (int i = 0; i < 4; ++i)
-      GROWC_LT(lt->cublasLtMatmulPreferenceSetAttribute(
-          preference, alignments[i], &gemm.alignment[i < 3 ? i : 2],
-          sizeof(uint32_t)));
-    GROWC_CU(cu->cuEventCreate(&start, CU_EVENT_DEFAULT));
-    GROWC_CU(cu->cuEventCreate(&stop, CU_EVENT_DEFAULT));
-    int found = 0;
-    GROWC_LT(lt->cublasLtMatmulAlgoGetHeuristic(
-        handle, gemm.desc, gemm.a, gemm.b, gemm.c, gemm.c, preference, count,
-        results.data(), &found));
-    if (found == 0)
-      return Status::error("cuBLASLt has no algorithm for the GEMM " +
-                           gemm.key);
-    // Each candidate on the real operands (the steps recompute every
-    // buffer afterwards, so what the timing writes does not matter).
-    const PlanStep &s = *gemm.step;
-    float alpha = 1.0f, beta = float(s.beta);
-    for (int i = 0; i < found; ++i) {
-      auto call = [&] {
-        return lt->cublasLtMatmul(
-            handle, gemm.desc, &alpha,
-            reinterpret_cast<void *>(address(s.b, s.bOffset)), gemm.a,
-            reinterpret_cast<void *>(address(s.a, s.aOffset)), gemm.b, &beta,
-            reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
-            reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
-            &results[size_t(i)].algo, reinterpret_cast<void *>(workspace),
-            kWorkspaceBytes, reinterpret_cast<cudaStream_t>(stream));
-      };
-      if (call() != CUBLAS_STATUS_SUCCESS)
-        continue; // a candidate that cannot run this shape
-      constexpr int kTimedCalls = 5;
-      GROWC_CU(cu->cuEventRecord(start, stream));
-      for (int r = 0; r < kTimedCalls; ++r)
-        GROWC_LT(call());
-      GROWC_CU(cu->cuEventRecord(stop, stream));
-      GROWC_CU(cu->cuEventSynchronize(stop));
-      float ms = 0;
-      GROWC_CU(cu->cuEventElapsedTime(&ms, start, stop));
-      timed.push_back({results[size_t(i)].algo, double(ms) / kTimedCalls});
-    }
-    if (timed.empty())
-      return Status::error("no cuBLASLt candidate ran the GEMM " + gemm.key);
-    return Status::ok();
-  };
-  Status status = run();
-  if (start)
-    cu->cuEventDestroy(start);
-  if (stop)
-    cu->cuEventDestroy(stop);
-  lt->cublasLtMatmulPreferenceDestroy(preference);
-  if (!status.isOk())
-    return status;
-  return timed;
+GemmCall CudaExecutor::State::callOf(const Gemm &gemm) const {
+  // cuBLASLt's A and B are the plan's B and A (see the file comment).
+  const PlanStep &s = *gemm.step;
+  GemmCall call;
+  call.desc = gemm.desc;
+  call.a = gemm.a;
+  call.b = gemm.b;
+  call.c = gemm.c;
+  call.aPtr = address(s.b, s.bOffset);
+  call.bPtr = address(s.a, s.aOffset);
+  call.cPtr = address(s.c, s.cOffset);
+  call.beta = float(s.beta);
+  for (int i = 0; i < 3; ++i)
+    call.alignment[i] = gemm.alignment[i];
+  call.key = gemm.key;
+  return call;
 }
 
 Status CudaExecutor::State::chooseAlgorithms() {
-  // The cache: "<device>|<m n k transA transB beta> <hex algo>" per line.
-  std::map<std::string, std::string> cache;
-  const std::string cachePath = algorithmCachePath();
-  {
-    std::ifstream in(cachePath);
-    std::string line;
-    while (std::getline(in, line)) {
-      size_t space = line.rfind(' ');
-      if (space != std::string::npos)
-        cache[line.substr(0, space)] = line.substr(space + 1);
-    }
-  }
-  bool changed = false;
+  GemmAlgorithmCache cache;
   for (Gemm &gemm : gemms) {
-    std::string key = deviceName + "|" + gemm.key;
-    if (auto it = cache.find(key);
-        it != cache.end() && algoFromHex(it->second, gemm.algo)) {
+    if (cache.find(deviceName, gemm.key, gemm.algo)) {
       gemm.haveAlgo = true;
       continue;
     }
-    StatusOr<std::vector<TimedAlgorithm>> timed =
-        timeCandidates(gemm, kCandidates);
-    if (!timed.isOk())
-      return timed.status();
-    const TimedAlgorithm *best = &timed->front();
-    for (const TimedAlgorithm &candidate : *timed)
-      if (candidate.ms < best->ms)
-        best = &candidate;
-    gemm.algo = best->algo;
+    StatusOr<cublasLtMatmulAlgo_t> best =
+        tuneGemm(gemmDevice(), callOf(gemm), kCandidates);
+    if (!best.isOk())
+      return best.status();
+    gemm.algo = *best;
     gemm.haveAlgo = true;
-    cache[key] = hexOf(gemm.algo);
-    changed = true;
+    cache.insert(deviceName, gemm.key, gemm.algo);
   }
-  if (changed) {
-    // Best effort (a read-only home must not fail a run), atomically.
-    std::string dir = cachePath.substr(0, cachePath.rfind('/'));
-    std::string mkdir = "mkdir -p '" + dir + "'";
-    if (std::system(mkdir.c_str()) == 0) {
-      std::string temp = cachePath + ".tmp." + std::to_string(::getpid());
-      std::ofstream out(temp);
-      for (const auto &[key, hex] : cache)
-        out << key << " " << hex << "\n";
-      out.close();
-      if (!out || std::rename(temp.c_str(), cachePath.c_str()) != 0)
-        std::remove(temp.c_str());
-    }
-  }
+  cache.save();
   algorithmsChosen = true;
   return Status::ok();
 }
@@ -774,7 +645,7 @@ Status CudaExecutor::State::enqueueSteps(bool commit,
         reinterpret_cast<void *>(address(s.a, s.aOffset)), gemm.b, &beta,
         reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c,
         reinterpret_cast<void *>(address(s.c, s.cOffset)), gemm.c, &gemm.algo,
-        reinterpret_cast<void *>(workspace), kWorkspaceBytes,
+        reinterpret_cast<void *>(workspace), kGemmWorkspaceBytes,
         reinterpret_cast<cudaStream_t>(stream)));
   }
   // Reductions nothing waited for join the compute stream at the end (and
@@ -989,12 +860,12 @@ CudaExecutor::profile(const TensorView &tokens, const TensorView *targets,
     for (size_t i = 0; i < n; ++i) {
       if (st.plan.steps[i].op != PlanStep::Op::Gemm)
         continue;
-      StatusOr<std::vector<State::TimedAlgorithm>> timed =
-          st.timeCandidates(st.gemms[g++], 32);
+      StatusOr<std::vector<TimedAlgorithm>> timed =
+          timeGemmCandidates(st.gemmDevice(), st.callOf(st.gemms[g++]), 32);
       if (!timed.isOk())
         return timed.status();
       result.bestGemmMs[i] = timed->front().ms;
-      for (const State::TimedAlgorithm &candidate : *timed)
+      for (const TimedAlgorithm &candidate : *timed)
         result.bestGemmMs[i] = std::min(result.bestGemmMs[i], candidate.ms);
     }
     // The device's copy bandwidth: bytes read and written per second by

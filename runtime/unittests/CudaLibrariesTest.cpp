@@ -11,6 +11,7 @@
 
 #include "growc/runtime/CudaLibraries.h"
 #include "growc/runtime/CudaExecutor.h"
+#include "growc/runtime/GemmTuning.h"
 
 #include "ToyModel.h"
 

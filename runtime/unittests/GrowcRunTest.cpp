@@ -166,7 +166,7 @@ TEST_F(GrowcRunTest, Help) {
   for (const char *flag : {"--help", "-h"}) {
     RunResult result = run({flag});
     EXPECT_EQ(result.exitCode, 0);
-    EXPECT_NE(result.stdoutText.find("usage: growc-run"), std::string::npos);
+    EXPECT_NE(result.stdoutText.find("Usage: growc-run"), std::string::npos);
   }
   RunResult result = run({"forward", "--help"});
   EXPECT_EQ(result.exitCode, 0);
@@ -185,7 +185,7 @@ TEST_F(GrowcRunTest, UsageErrors) {
 
   args = forwardArgs();
   args.resize(args.size() - 2); // Drop --out O.
-  expectFails(args, "missing --out");
+  expectFails(args, "forward: --out is required");
 
   args = forwardArgs();
   args.push_back("--out");
@@ -200,7 +200,7 @@ TEST_F(GrowcRunTest, UsageErrors) {
   expectFails(args, "--weights is given more than once");
 
   expectFails({"forward", "--weights", file("w.safetensors")},
-              "missing the artifact");
+              "forward: ART is required");
 }
 
 TEST_F(GrowcRunTest, Devices) {
@@ -210,7 +210,7 @@ TEST_F(GrowcRunTest, Devices) {
   expectFails(args, "is a CPU artifact; --device=cuda runs GPU artifacts");
   args = forwardArgs();
   args.push_back("--device=tpu");
-  expectFails(args, "unknown device 'tpu'");
+  expectFails(args, "bad value 'tpu' for --device: must be cpu or cuda");
 
   // A GPU artifact: with --device=cpu, an error; without --device, the CUDA
   // executor, which on a machine without a driver (or a binary without

@@ -10,8 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
-#include "Analyze.h"
-#include "Options.h"
+#include "Commands.h"
 
 #include "growc/runtime/Analysis.h"
 #include "growc/runtime/AnalysisReport.h"
@@ -23,17 +22,12 @@
 #include <cstdlib>
 #include <fstream>
 #include <limits>
-#include <optional>
+#include <memory>
 #include <sstream>
 
 using namespace growc::rt;
 
 namespace {
-
-int fail(const std::string &message) {
-  std::fprintf(stderr, "growc-run: %s\n", message.c_str());
-  return 1;
-}
 
 Status writeText(const std::string &path, const std::string &text) {
   return writeFileAtomically(path, [&](std::FILE *file) -> Status {
@@ -57,68 +51,29 @@ StatusOr<JsonValue> readJsonFile(const std::string &path) {
 
 } // namespace
 
-int growc::rt::runAnalyze(const std::vector<std::string_view> &args) {
-  std::string suitePath, weights, out, html, plotlyJs, dataSpec;
-  std::string primitiveText = "var-assign-math";
-  long minDepth = 0, maxDepth = 2, shots = 5, count = 100, windowCount = 4,
-       threads = 0;
-  unsigned long long seed = 0;
-  bool meanAggregate = false, verbose = false;
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view name = args[i];
-    if (name.size() < 2 || name.substr(0, 2) != "--") {
-      if (!suitePath.empty())
-        return fail("analyze: unexpected argument '" + std::string(name) + "'");
-      suitePath = std::string(name);
-      continue;
-    }
-    if (name == "--verbose") {
-      verbose = true;
-      continue;
-    }
-    std::optional<std::string> value = optionValue(args, i, name);
-    if (!value || value->empty())
-      return fail("analyze: " + std::string(name) + " needs a value");
-    bool ok = true;
-    if (name == "--weights")
-      weights = *value;
-    else if (name == "--out")
-      out = *value;
-    else if (name == "--html")
-      html = *value;
-    else if (name == "--plotly-js")
-      plotlyJs = *value;
-    else if (name == "--data")
-      dataSpec = *value;
-    else if (name == "--primitive")
-      primitiveText = *value;
-    else if (name == "--depth")
-      ok = parseDepthRange(*value, 8, minDepth, maxDepth);
-    else if (name == "--shots")
-      ok = parseInteger(*value, 0, 64, shots);
-    else if (name == "--count")
-      ok = parseInteger(*value, 1, 1000000, count);
-    else if (name == "--windows")
-      ok = parseInteger(*value, 1, 100000, windowCount);
-    else if (name == "--threads")
-      ok = parseInteger(*value, 1, 1024, threads);
-    else if (name == "--seed") {
-      long n = 0;
-      ok = parseInteger(*value, 0, std::numeric_limits<long>::max(), n);
-      seed = static_cast<unsigned long long>(n);
-    } else if (name == "--aggregate") {
-      ok = *value == "max" || *value == "mean";
-      meanAggregate = *value == "mean";
-    } else
-      return fail("analyze: unknown option '" + std::string(name) +
-                  "' (see growc-run --help)");
-    if (!ok)
-      return fail("analyze: bad value '" + *value + "' for " +
-                  std::string(name));
-  }
-  if (suitePath.empty() || weights.empty() || out.empty())
-    return fail("analyze: SUITE, --weights and --out are required");
+namespace {
 
+struct AnalyzeArgs {
+  std::string suitePath, weights, out, html, plotlyJs, dataSpec;
+  std::string primitiveText = "var-assign-math", depth = "0-2",
+              aggregate = "max";
+  long shots = 5, count = 100, windowCount = 4, threads = 0;
+  unsigned long long seed = 0;
+  bool verbose = false;
+};
+
+int runAnalyze(AnalyzeArgs args) {
+  long minDepth = 0, maxDepth = 2;
+  parseDepthRange(args.depth, minDepth, maxDepth);
+  const std::string &suitePath = args.suitePath, &weights = args.weights,
+                    &out = args.out, &html = args.html,
+                    &plotlyJs = args.plotlyJs,
+                    &primitiveText = args.primitiveText;
+  std::string &dataSpec = args.dataSpec;
+  long shots = args.shots, count = args.count, windowCount = args.windowCount,
+       threads = args.threads;
+  unsigned long long seed = args.seed;
+  bool meanAggregate = args.aggregate == "mean", verbose = args.verbose;
   StatusOr<AnalysisSuite> suite = loadAnalysisSuite(suitePath);
   if (!suite.isOk())
     return fail("analyze: " + suite.status().message());
@@ -194,30 +149,15 @@ int growc::rt::runAnalyze(const std::vector<std::string_view> &args) {
   return 0;
 }
 
-int growc::rt::runReport(const std::vector<std::string_view> &args) {
+struct ReportArgs {
   std::vector<std::string> inputs, labels;
   std::string html, plotlyJs, title = "growc depth analyses";
-  for (size_t i = 0; i < args.size(); ++i) {
-    std::string_view name = args[i];
-    if (name.size() < 2 || name.substr(0, 2) != "--") {
-      inputs.push_back(std::string(name));
-      continue;
-    }
-    std::optional<std::string> value = optionValue(args, i, name);
-    if (!value || value->empty())
-      return fail("report: " + std::string(name) + " needs a value");
-    if (name == "--html")
-      html = *value;
-    else if (name == "--label")
-      labels.push_back(*value);
-    else if (name == "--title")
-      title = *value;
-    else if (name == "--plotly-js")
-      plotlyJs = *value;
-    else
-      return fail("report: unknown option '" + std::string(name) +
-                  "' (see growc-run --help)");
-  }
+};
+
+int runReport(const ReportArgs &args) {
+  const std::vector<std::string> &inputs = args.inputs, &labels = args.labels;
+  const std::string &html = args.html, &plotlyJs = args.plotlyJs,
+                    &title = args.title;
   if (inputs.empty() || html.empty())
     return fail("report: at least one report.json and --html are required");
   if (!labels.empty() && labels.size() != inputs.size())
@@ -235,4 +175,71 @@ int growc::rt::runReport(const std::vector<std::string_view> &args) {
   if (Status s = writeHtmlReport(html, reports, title, *plotly); !s.isOk())
     return fail("report: " + s.message());
   return 0;
+}
+
+} // namespace
+
+Command growc::rt::addAnalyzeCommand(CLI::App &app) {
+  auto args = std::make_shared<AnalyzeArgs>();
+  CLI::App *command = addCommand(
+      app, "analyze", "The depth analyses of a checkpoint",
+      "The depth analyses of SPEC.md section 5 on checkpoint C, from the\n"
+      "graphs of SUITE (growc model.mlir --analysis-suite -o suite.so;\n"
+      "SUITE is suite.so or suite.analysis.json): logit-lens overlap and KL,\n"
+      "early-exit accuracy, the depth score (r, e, o), block swaps, layer\n"
+      "skips and window reversals (task accuracy and held-out loss),\n"
+      "residual-stream statistics and weight similarity. Task: NAME's\n"
+      "prompts (default var-assign-math, depths 0-2, COUNT per depth);\n"
+      "held-out windows: SPEC (default the task's examples). R.json has\n"
+      "every number; R.html plots them (docs/analysis.md).");
+  command->add_option("SUITE", args->suitePath, "The analysis suite")
+      ->required();
+  command->add_option("--weights", args->weights, "The checkpoint C")
+      ->required();
+  command->add_option("--out", args->out, "The report R.json")->required();
+  command->add_option("--html", args->html, "Also plot it to R.html");
+  command->add_option("--plotly-js", args->plotlyJs,
+                      "plotly.js to copy into the page (default: found at "
+                      "configure time, or GROWC_PLOTLY_JS)");
+  command->add_option("--data", args->dataSpec,
+                      "Held-out windows from SPEC (default: the task's "
+                      "examples)");
+  command->add_option("--primitive", args->primitiveText,
+                      "The task (var-assign-math)");
+  depthRange(
+      command->add_option("--depth", args->depth, "Task depths MIN-MAX (0-2)"),
+      8);
+  integerIn(command->add_option("--shots", args->shots, "Shots (5)"), 0, 64);
+  integerIn(
+      command->add_option("--count", args->count, "Prompts per depth (100)"), 1,
+      1000000);
+  integerIn(command->add_option("--windows", args->windowCount,
+                                "Held-out windows (4)"),
+            1, 100000);
+  integerIn(command->add_option("--threads", args->threads,
+                                "Threads of the CPU executor"),
+            1, 1024, "a count in [1, 1024]");
+  integerIn(command->add_option("--seed", args->seed, "Prompt seed (0)"), 0,
+            std::numeric_limits<long>::max(), "a non-negative integer");
+  oneOf(command->add_option("--aggregate", args->aggregate,
+                            "Over prompts: max or mean (max)"),
+        {"max", "mean"});
+  addFlag(*command, "--verbose", args->verbose, "Print progress to stderr");
+  return {command, [args] { return runAnalyze(*args); }};
+}
+
+Command growc::rt::addReportCommand(CLI::App &app) {
+  auto args = std::make_shared<ReportArgs>();
+  CLI::App *command =
+      addCommand(app, "report", "One HTML page comparing analysis reports",
+                 "One self-contained HTML page comparing analysis reports\n"
+                 "(growc-run analyze --out R.json).");
+  command->add_option("REPORTS", args->inputs, "R1.json [R2.json ...]");
+  command->add_option("--label", args->labels,
+                      "A name per report, in order (default: its path)");
+  command->add_option("--html", args->html, "The page OUT.html");
+  command->add_option("--title", args->title, "The page's title");
+  command->add_option("--plotly-js", args->plotlyJs,
+                      "plotly.js to copy into the page");
+  return {command, [args] { return runReport(*args); }};
 }

@@ -1,16 +1,18 @@
 //===- DataParallel.cpp - growc-run train on several ranks ----------------===//
+//
+// Starting the ranks of `growc-run train --nproc N` under mpirun.
+//
+//===----------------------------------------------------------------------===//
 
 #include "DataParallel.h"
 
-#include "growc/runtime/ThreadPool.h"
+#include "growc/runtime/Collective.h"
 
 #include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
-#include <fstream>
 #include <limits.h>
-#include <thread>
 
 #include <sys/stat.h>
 #include <unistd.h>
@@ -110,59 +112,6 @@ Status relaunchUnderMpirun(int64_t nproc,
   ::execv(mpirun.c_str(), pointers.data());
   return Status::error("train: cannot run " + mpirun + ": " +
                        std::strerror(errno));
-}
-
-bool hasAllReduceSteps(const Plan &plan) {
-  return std::any_of(
-      plan.steps.begin(), plan.steps.end(),
-      [](const PlanStep &step) { return step.op == PlanStep::Op::AllReduce; });
-}
-
-uint64_t hashBytes(const void *data, size_t bytes, uint64_t hash) {
-  const auto *p = static_cast<const unsigned char *>(data);
-  for (size_t i = 0; i < bytes; ++i) {
-    hash ^= p[i];
-    hash *= 0x100000001b3ULL;
-  }
-  return hash;
-}
-
-uint64_t hashFile(const std::string &path, uint64_t hash) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in)
-    return hashBytes(path.data(), path.size(), hash);
-  char buffer[1 << 16];
-  while (in) {
-    in.read(buffer, sizeof buffer);
-    hash = hashBytes(buffer, size_t(in.gcount()), hash);
-  }
-  return hash;
-}
-
-Status agreeWithRankZero(Collective &collective, uint64_t fingerprint,
-                         const std::string &what) {
-  uint64_t rankZero = fingerprint;
-  if (Status s = collective.broadcast(&rankZero, sizeof rankZero, 0); !s.isOk())
-    return s;
-  double differing = rankZero == fingerprint ? 0 : 1;
-  if (Status s = collective.allReduce(&differing, 1, ReduceOp::Sum); !s.isOk())
-    return s;
-  if (differing == 0)
-    return Status::ok();
-  if (rankZero != fingerprint)
-    return Status::error("rank " + std::to_string(collective.rank()) + "'s " +
-                         what + " differ from rank 0's");
-  return Status::error(std::to_string(int(differing)) + " of " +
-                       std::to_string(collective.size()) + " ranks' " + what +
-                       " differ from rank 0's");
-}
-
-int threadsPerRank(const Collective &collective) {
-  if (const char *env = std::getenv("GROWC_NUM_THREADS"); env && *env)
-    return ThreadPool::defaultThreads();
-  unsigned cores = std::thread::hardware_concurrency();
-  int perRank = int(std::max(1u, cores) / unsigned(collective.localSize()));
-  return std::clamp(perRank, 1, 1024);
 }
 
 } // namespace growc::rt

@@ -6,7 +6,7 @@
 // in the message when it fails) and every kernel, allocates the single
 // arena, and builds one cuBLASLt matmul descriptor per GEMM step. The first
 // run picks each GEMM's algorithm by timing the heuristic's top candidates
-// (cached on disk per device and shape, see algorithmCachePath) and runs
+// (cached on disk per device and shape, see GemmTuning.h) and runs
 // the steps; later runs replay the whole step sequence as one CUDA graph.
 // Every CUDA call's status is checked.
 //
@@ -43,11 +43,6 @@
 #include <vector>
 
 namespace growc::rt {
-
-/// Where cuBLASLt algorithm choices are cached: $GROWC_CACHE_DIR, else
-/// $XDG_CACHE_HOME/growc, else $HOME/.cache/growc; file
-/// cublaslt-algorithms.txt.
-std::string algorithmCachePath();
 
 class CudaExecutor final : public Executor {
 public:

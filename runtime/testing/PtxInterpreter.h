@@ -1,5 +1,4 @@
-//===- PtxInterpreter.h - Runs PTX kernels on the host, for tests -*- C++
-//-*-===//
+//===- PtxInterpreter.h - Runs PTX kernels on the host, for tests -*- C++ -*-//
 //
 // Test infrastructure, not a product: an interpreter for the subset of PTX
 // that LLVM's NVPTX backend emits for growc's kernels (and nvcc's for the
@@ -28,47 +27,17 @@
 //
 //===----------------------------------------------------------------------===//
 
-#ifndef GROWC_RUNTIME_UNITTESTS_PTXINTERPRETER_H
-#define GROWC_RUNTIME_UNITTESTS_PTXINTERPRETER_H
+#ifndef GROWC_RUNTIME_TESTING_PTXINTERPRETER_H
+#define GROWC_RUNTIME_TESTING_PTXINTERPRETER_H
+
+#include "PtxParser.h"
 
 #include <cstdint>
 #include <functional>
-#include <memory>
 #include <string>
 #include <vector>
 
 namespace growc::ptx {
-
-struct Kernel;
-
-/// A parsed PTX module: its entry points and module-scope variables.
-class Module {
-public:
-  /// Parses `text`; on failure returns null and sets `error` to a message
-  /// that names the line.
-  static std::unique_ptr<Module> parse(const std::string &text,
-                                       std::string &error);
-  ~Module();
-
-  /// The entry point called `name`, or null.
-  const Kernel *find(const std::string &name) const;
-  /// Byte size of each of the kernel's parameters, in order.
-  static std::vector<unsigned> paramSizes(const Kernel &kernel);
-  /// The most threads a block of the kernel may have (.maxntid/.reqntid),
-  /// or 0 where the PTX does not say.
-  static unsigned maxThreads(const Kernel &kernel);
-  /// Static shared memory of the kernel, in bytes.
-  static uint64_t staticShared(const Kernel &kernel);
-
-  /// The module-scope global variable that holds `address`, if any.
-  bool findGlobal(uint64_t address, uint64_t &base, uint64_t &size) const;
-
-  struct Impl;
-
-private:
-  explicit Module(std::unique_ptr<Impl> impl);
-  std::unique_ptr<Impl> impl;
-};
 
 struct Launch {
   unsigned grid[3] = {1, 1, 1};
@@ -91,4 +60,4 @@ std::string run(const Module &module, const Kernel &kernel,
 
 } // namespace growc::ptx
 
-#endif // GROWC_RUNTIME_UNITTESTS_PTXINTERPRETER_H
+#endif // GROWC_RUNTIME_TESTING_PTXINTERPRETER_H

@@ -1,0 +1,176 @@
+//===- TrainLoop.h - The training loop over a train graph -------*- C++ -*-===//
+//
+// What `growc-run train` runs, as a library: steps of a train graph on
+// batches of a token stream with a warmup-stable-decay learning rate,
+// validation loss, atomic checkpoints that resume bit for bit, growth
+// stages that migrate the training state into the next stage's model, and
+// data parallelism over a Collective (docs/training.md). The caller loads
+// the plans, chooses the executors (CPU or GPU) and the data, and prints;
+// the loop reports each step, each growth step and its totals through
+// callbacks and a summary.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_RUNTIME_TRAINLOOP_H
+#define GROWC_RUNTIME_TRAINLOOP_H
+
+#include "growc/runtime/Collective.h"
+#include "growc/runtime/Data.h"
+#include "growc/runtime/Executor.h"
+#include "growc/runtime/GrowthSchedule.h"
+#include "growc/runtime/Plan.h"
+#include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Status.h"
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace growc::rt {
+
+//===----------------------------------------------------------------------===//
+// Plans of a run
+//===----------------------------------------------------------------------===//
+
+/// Decoder layers of a plan's model: parameters model.layers.<i>.*.
+int64_t countLayers(const Plan &plan);
+
+/// Training FLOPs per token of `plan`'s model (GrowthSchedule's model:
+/// layer parameters, the unembedding, attention at the compiled length).
+FlopModel flopModelOf(const Plan &plan);
+
+/// The plans of a growth run's stages (stage 1 = `first`), each checked to
+/// be a train graph of the same shape with the layer count its stage entry
+/// says, so that a broken stage fails before the first step, not hours in.
+StatusOr<std::vector<Plan>> loadGrowthStages(const Plan &first);
+
+/// What a run moves through: one plan, or every growth stage's plan (stage
+/// 1 first) with the schedule that says when to move on.
+struct TrainPlans {
+  std::vector<Plan> stages;
+  std::optional<GrowthSchedule> schedule;
+};
+
+//===----------------------------------------------------------------------===//
+// Data parallelism
+//===----------------------------------------------------------------------===//
+
+/// Whether `plan` has all_reduce steps (compiled by a growc that knows
+/// data parallelism); every train plan of this growc has.
+bool hasAllReduceSteps(const Plan &plan);
+
+/// FNV-1a, 64 bits: a fingerprint of bytes, chained through `hash`.
+uint64_t hashBytes(const void *data, size_t bytes,
+                   uint64_t hash = 0xcbf29ce484222325ULL);
+/// The bytes of the file at `path` chained into `hash`; an unreadable file
+/// hashes its name only (loading it has already failed or will).
+uint64_t hashFile(const std::string &path, uint64_t hash);
+
+/// Every rank compares its `fingerprint` of `what` with rank 0's. Ok when
+/// all agree; otherwise every rank returns an error (the differing ones
+/// say so, rank 0 counts them), so that the job stops together.
+Status agreeWithRankZero(Collective &collective, uint64_t fingerprint,
+                         const std::string &what);
+
+/// Threads for one rank's executor when none are asked for:
+/// GROWC_NUM_THREADS, else the cores shared by the ranks on this machine.
+int threadsPerRank(const Collective &collective);
+
+//===----------------------------------------------------------------------===//
+// The loop
+//===----------------------------------------------------------------------===//
+
+struct TrainLoopOptions {
+  /// Length of the learning-rate (and growth) schedule.
+  int64_t steps = 0;
+  /// Warmup steps; negative: min(10, steps / 10).
+  int64_t warmup = -1;
+  /// Peak learning rate.
+  double lr = 3e-3;
+  /// Validation loss every K steps, a checkpoint every K steps (0: never).
+  int64_t valEvery = 0, saveEvery = 0;
+  /// End after this step of the schedule (0: at its end), as a preemption
+  /// would; the checkpoint then resumes where it stopped.
+  int64_t stopAt = 0;
+  /// The data seed of a new run (a resumed run takes its checkpoint's).
+  uint64_t seed = 0;
+  /// Whether the start file is a checkpoint of this loop to continue.
+  bool resume = false;
+  /// Inserted copies start with zero AdamW moments at a growth step.
+  bool zeroNewMoments = false;
+  /// Where checkpoints go (written by rank 0, atomically).
+  std::string out;
+  /// Whatever else every rank must agree on (the data spec, the growth
+  /// options), hashed with the options above.
+  std::string fingerprint;
+};
+
+/// One optimizer step, as the loop saw it.
+struct TrainStepReport {
+  int64_t step = 0;       ///< 1-based: steps done so far
+  int64_t totalSteps = 0; ///< the schedule's length
+  double loss = 0;        ///< mean over micro-batches and ranks
+  double lr = 0;
+  double tokensPerSecond = 0; ///< over this invocation, all ranks
+  double stepSeconds = 0;     ///< this step: data, micro-batches, loss
+  double etaSeconds = 0;      ///< to the end of the schedule
+  std::optional<double> valLoss;
+  /// The model's layers in a growth run.
+  std::optional<int64_t> layers;
+};
+
+/// A growth step inside the run.
+struct GrowthStepReport {
+  int64_t afterStep = 0; ///< steps done before it
+  int64_t stage = 0;     ///< the stage it moved to (1-based)
+  int64_t stages = 0;
+  int64_t fromLayers = 0, toLayers = 0;
+  MigrationReport migration;
+};
+
+/// What a run did in this invocation.
+struct TrainSummary {
+  int64_t firstStep = 0; ///< 0-based step it started at
+  int64_t lastStep = 0;  ///< steps done when it ended
+  double firstLoss = 0, lastLoss = 0;
+  /// Wall time and steps per stage (index = 1-based stage), for the
+  /// growth-compute report.
+  std::vector<double> stageSeconds;
+  std::vector<int64_t> stageSteps;
+};
+
+struct TrainCallbacks {
+  std::function<void(const TrainStepReport &)> onStep;
+  std::function<void(const GrowthStepReport &)> onGrow;
+  /// A rank of a multi-rank run failed with this message ("rank R of W:
+  /// ..."); the loop then ends the whole job (Collective::abort), since
+  /// the other ranks would wait for it forever.
+  std::function<void(const std::string &)> onFatal;
+};
+
+/// Makes a stage's executor on this rank's device; the loop sets its
+/// collective.
+using ExecutorFactory =
+    std::function<StatusOr<std::unique_ptr<Executor>>(const Plan &)>;
+/// Opens the token stream for a seed (training: the run's seed;
+/// validation: seed ^ 0x5eed).
+using DataOpener =
+    std::function<StatusOr<std::unique_ptr<TokenStream>>(uint64_t seed)>;
+
+/// Runs the loop from `start` (new weights, or a checkpoint with
+/// options.resume) to options.stopAt or the schedule's end, writing
+/// checkpoints to options.out (every options.saveEvery steps and at the
+/// end). Each rank of `collective` trains on its own rows of every global
+/// batch; gradients are averaged by the plans' all_reduce steps.
+StatusOr<TrainSummary>
+runTrainLoop(const TrainPlans &plans, const SafetensorsFile &start,
+             const ExecutorFactory &makeExecutor, const DataOpener &openData,
+             Collective &collective, const TrainLoopOptions &options,
+             const TrainCallbacks &callbacks = {});
+
+} // namespace growc::rt
+
+#endif // GROWC_RUNTIME_TRAINLOOP_H

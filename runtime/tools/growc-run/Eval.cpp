@@ -1,0 +1,104 @@
+//===- Eval.cpp - growc-run eval ------------------------------------------===//
+//
+//   growc-run eval ART --weights C.safetensors --primitive NAME
+//       [--depth K|MIN-MAX] [--shots 5] [--count 200] [--seed S]
+//
+// Accuracy of a forward graph with the weights of a checkpoint on seeded
+// k-shot prompts of a reasoning primitive (SPEC.md section 6;
+// runtime/lib/Eval.cpp scores them), one JSON line per depth.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+
+#include "growc/runtime/CpuExecutor.h"
+#include "growc/runtime/Data.h"
+#include "growc/runtime/Eval.h"
+#include "growc/runtime/Safetensors.h"
+
+#include <cstdio>
+#include <limits>
+#include <memory>
+
+using namespace growc::rt;
+
+namespace {
+
+struct EvalOptions {
+  std::string artifact, weights, primitiveName, depth = "0";
+  long shots = 5, count = 200, threads = 0;
+  unsigned long long seed = 0;
+};
+
+int runEval(const EvalOptions &opts) {
+  long minDepth = 0, maxDepth = 0;
+  parseDepthRange(opts.depth, minDepth, maxDepth);
+  StatusOr<Primitive> primitive = parsePrimitive(opts.primitiveName);
+  if (!primitive.isOk())
+    return fail("eval: " + primitive.status().message());
+  if (*primitive == Primitive::InductionCopy)
+    maxDepth = minDepth = 0;
+  StatusOr<std::unique_ptr<CpuExecutor>> exec =
+      CpuExecutor::load(opts.artifact, int(opts.threads));
+  if (!exec.isOk())
+    return fail(exec.status());
+  if ((*exec)->plan().graph != "forward")
+    return fail((*exec)->plan().path + " is a " + (*exec)->plan().graph +
+                " graph; eval runs a forward graph (growc --graph=forward)");
+  StatusOr<SafetensorsFile> checkpoint = SafetensorsFile::open(opts.weights);
+  if (!checkpoint.isOk())
+    return fail(checkpoint.status());
+  if (Status status = (*exec)->loadParams(*checkpoint); !status.isOk())
+    return fail(status);
+  for (long depth = minDepth; depth <= maxDepth; ++depth) {
+    AccuracyOptions options;
+    options.primitive = *primitive;
+    options.depth = int(depth);
+    options.shots = int(opts.shots);
+    options.count = opts.count;
+    // One prompt set per depth, the same for every checkpoint.
+    options.seed = opts.seed + uint64_t(depth);
+    StatusOr<AccuracyResult> result = primitiveAccuracy(**exec, options);
+    if (!result.isOk())
+      return fail("eval: " + result.status().message());
+    std::printf(
+        "{\"primitive\": \"%s\", \"depth\": %ld, \"shots\": %ld, "
+        "\"count\": %lld, \"correct\": %lld, \"accuracy\": %.4f}\n",
+        opts.primitiveName.c_str(), depth, opts.shots, (long long)result->count,
+        (long long)result->correct.at("logits"), result->accuracy("logits"));
+  }
+  return 0;
+}
+
+} // namespace
+
+Command growc::rt::addEvalCommand(CLI::App &app) {
+  auto opts = std::make_shared<EvalOptions>();
+  CLI::App *command = addCommand(
+      app, "eval", "Accuracy of a checkpoint on reasoning-primitive prompts",
+      "Accuracy of a forward graph with the weights of C on seeded k-shot\n"
+      "prompts of a reasoning primitive (SPEC.md section 6): the answer\n"
+      "token by argmax after the prompt, exact match. Prompts are laid out\n"
+      "like the training stream (each example after an EOS). Prints one\n"
+      "JSON line per depth.");
+  command->add_option("ART", opts->artifact, "A forward artifact")->required();
+  command->add_option("--weights", opts->weights, "The checkpoint C")
+      ->required();
+  command
+      ->add_option("--primitive", opts->primitiveName,
+                   "var-assign-math, var-assign-code or induction-copy")
+      ->required();
+  depthRange(command->add_option("--depth", opts->depth,
+                                 "A depth K or a range MIN-MAX (0)"),
+             8);
+  integerIn(command->add_option("--shots", opts->shots, "Shots (5)"), 0, 64);
+  integerIn(
+      command->add_option("--count", opts->count, "Prompts per depth (200)"), 1,
+      1000000);
+  integerIn(command->add_option("--seed", opts->seed, "Prompt seed (0)"), 0,
+            std::numeric_limits<long>::max(), "a non-negative integer");
+  integerIn(command->add_option("--threads", opts->threads,
+                                "Threads of the CPU executor"),
+            1, 1024, "a count in [1, 1024]");
+  return {command, [opts] { return runEval(*opts); }};
+}

@@ -1,0 +1,505 @@
+//===- Train.cpp - growc-run train ----------------------------------------===//
+//
+//   growc-run train ART (--weights W | --resume C) --data SPEC --steps N
+//       --out C.safetensors [--lr 3e-3] [--metrics M.jsonl] ...
+//
+// The command line of the training loop (runtime/lib/TrainLoop.cpp): it
+// checks the options against the artifact, starts the ranks of a
+// data-parallel run, picks the executors (CPU or GPU) and prints what the
+// loop reports: a JSON line per step, a progress bar on a terminal, growth
+// steps and the compute a growth run saved.
+//
+//===----------------------------------------------------------------------===//
+
+#include "Commands.h"
+#include "DataParallel.h"
+
+#include "growc/runtime/Collective.h"
+#include "growc/runtime/CpuExecutor.h"
+#ifdef GROWC_HAVE_CUDA
+#include "growc/runtime/CudaExecutor.h"
+#include "growc/runtime/NcclCollective.h"
+#endif
+#include "growc/runtime/Data.h"
+#include "growc/runtime/GrowthSchedule.h"
+#include "growc/runtime/Plan.h"
+#include "growc/runtime/Safetensors.h"
+#include "growc/runtime/TrainLoop.h"
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <limits>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <unistd.h>
+
+using namespace growc::rt;
+
+namespace {
+
+struct TrainOptions {
+  std::string artifact, weights, resume, data, out, metricsPath, growMethod,
+      device;
+  long long steps = 0, warmup = -1, valEvery = 0, saveEvery = 0, threads = 0,
+            stopAt = 0, stages = 0, blockSize = 0, nproc = 0;
+  unsigned long long seed = 0;
+  double lr = 3e-3, alpha = 1.0, growFraction = 0.8;
+  bool zeroNewMoments = false;
+};
+
+constexpr const char *kTrainDetails =
+    "Trains with a train graph: batches from SPEC (primitives:NAME\n"
+    "[:MIN-MAX][:answers] -- :answers scores only the answer tokens --,\n"
+    "text:PATH, u16:PATH, u32:PATH), warmup-stable-decay learning rate\n"
+    "peaking at --lr, a JSON line per step in M, a progress bar on a\n"
+    "terminal (plain lines otherwise), validation loss every K steps, and\n"
+    "C: weights, AdamW moments, step, data seed and position, written\n"
+    "atomically; --resume C continues exactly where C stopped (--stop-at K\n"
+    "ends a run after step K of the N-step schedule, as a preemption would).\n"
+    "\n"
+    "Growth runs: for ART compiled with growc --grow=M --stages=K, the run\n"
+    "follows the Prop-alpha schedule (SPEC.md section 3) over the N steps\n"
+    "and moves to the next stage's model at each boundary, migrating\n"
+    "weights and AdamW moments by its provenance table. The run ends with\n"
+    "the compute it used against the same run without growth (FLOPs, and\n"
+    "measured time per stage).\n"
+    "\n"
+    "Data parallelism: --nproc N runs N ranks on this machine (under\n"
+    "mpirun, started by growc-run; GROWC_MPIRUN names another mpirun); a\n"
+    "job started by mpirun, or with RANK, WORLD_SIZE, MASTER_ADDR and\n"
+    "MASTER_PORT set, is one rank of a run across machines. Each rank\n"
+    "trains on its own B rows of every global batch of ranks x B rows,\n"
+    "gradients are averaged over the ranks, and rank 0 alone writes metrics\n"
+    "and checkpoints (which resume on any number of ranks). On a GPU (a PTX\n"
+    "artifact, --device=cuda) each rank drives the GPU of its local rank\n"
+    "and gradients are all-reduced by NCCL. GROWC_COLLECTIVE (auto, single,\n"
+    "mpi or tcp) says how ranks communicate (docs/training.md).";
+
+/// The end of a growth run: the compute its schedule uses against the same
+/// run without growth (training FLOPs of the whole schedule, the paper's
+/// measure), and the measured time per stage of this invocation with the
+/// non-grown run's time estimated from the full-depth step time.
+void reportGrowthCompute(const GrowthSchedule &schedule,
+                         const std::vector<Plan> &stagePlans,
+                         const TrainSummary &summary, std::FILE *metrics) {
+  const std::vector<double> &stageSeconds = summary.stageSeconds;
+  const std::vector<int64_t> &stageSteps = summary.stageSteps;
+  FlopModel flops = flopModelOf(stagePlans.back());
+  double perToken = flops.trainFlopsPerToken(schedule.finalLayers());
+  double tokens = double(schedule.options.totalSteps) * stagePlans[0].batch *
+                  stagePlans[0].seq;
+  double baseline = perToken * tokens;
+  double grown = baseline / schedule.modelFlopSaving(flops);
+  std::fprintf(stderr,
+               "growc-run: growth compute over the %lld-step schedule: "
+               "%.3g training FLOPs vs %.3g for the non-grown %lld-layer run "
+               "(%.3fx less; layer FLOPs %.3fx)\n",
+               (long long)schedule.options.totalSteps, grown, baseline,
+               (long long)schedule.finalLayers(),
+               schedule.modelFlopSaving(flops), schedule.layerFlopSaving());
+  double seconds = 0;
+  int64_t steps = 0;
+  std::string perStage;
+  for (size_t i = 1; i < stageSteps.size(); ++i) {
+    if (!stageSteps[i])
+      continue;
+    seconds += stageSeconds[i];
+    steps += stageSteps[i];
+    char buf[96];
+    std::snprintf(buf, sizeof buf, "%s%lld layers %.2f ms/step",
+                  perStage.empty() ? "" : ", ",
+                  (long long)schedule.stages[i - 1].layers,
+                  1e3 * stageSeconds[i] / double(stageSteps[i]));
+    perStage += buf;
+  }
+  double fullStep =
+      stageSteps.back() ? stageSeconds.back() / double(stageSteps.back()) : 0.0;
+  if (steps)
+    std::fprintf(stderr, "growc-run: measured (%lld steps here): %s\n",
+                 (long long)steps, perStage.c_str());
+  if (steps && fullStep > 0)
+    std::fprintf(stderr,
+                 "growc-run: these %lld steps took %.2f s; at the measured "
+                 "full-depth step time the non-grown run would take %.2f s "
+                 "(%.3fx)\n",
+                 (long long)steps, seconds, fullStep * double(steps),
+                 fullStep * double(steps) / seconds);
+  if (metrics)
+    std::fprintf(metrics,
+                 "{\"event\": \"growth_compute\", \"flops\": %.6g, "
+                 "\"baseline_flops\": %.6g, \"flop_saving\": %.6f, "
+                 "\"layer_flop_saving\": %.6f, \"seconds\": %.4f, "
+                 "\"baseline_seconds_estimate\": %.4f}\n",
+                 grown, baseline, schedule.modelFlopSaving(flops),
+                 schedule.layerFlopSaving(), seconds, fullStep * double(steps));
+}
+
+/// The plans of the run: `first`, or every growth stage of it, checked
+/// against the growth options.
+StatusOr<TrainPlans> trainPlansFor(const Plan &first,
+                                   const TrainOptions &opts) {
+  TrainPlans plans;
+  if (!first.growth) {
+    if (!opts.growMethod.empty() || opts.stages || opts.blockSize ||
+        opts.zeroNewMoments)
+      return Status::error(
+          "train: " + first.path +
+          " has no growth stages; compile a growth run with growc "
+          "START.mlir --graph=train --grow=" +
+          (opts.growMethod.empty() ? std::string("lidas") : opts.growMethod) +
+          " --stages=K -o run.so");
+    plans.stages.push_back(first);
+    return plans;
+  }
+  StatusOr<std::vector<Plan>> stagePlans = loadGrowthStages(first);
+  if (!stagePlans.isOk())
+    return stagePlans.status();
+  plans.stages = std::move(*stagePlans);
+  const PlanGrowth &growth = *first.growth;
+  if (!opts.growMethod.empty() && opts.growMethod != growth.method)
+    return Status::error("train: --grow=" + opts.growMethod + ", but " +
+                         first.path + " was compiled for " + growth.method +
+                         " growth (growc --grow=" + opts.growMethod +
+                         " --stages=K)");
+  if (opts.blockSize && opts.blockSize != growth.blockSize)
+    return Status::error(
+        "train: --block-size " + std::to_string(opts.blockSize) + ", but " +
+        first.path + " grows by blocks of " + std::to_string(growth.blockSize));
+  if (opts.stages > int64_t(plans.stages.size()))
+    return Status::error("train: --stages " + std::to_string(opts.stages) +
+                         ", but " + first.path + " holds " +
+                         std::to_string(plans.stages.size()) +
+                         " stages (compile more with growc --stages)");
+  if (opts.stages)
+    plans.stages.resize(opts.stages);
+  ScheduleOptions options;
+  options.totalSteps = opts.steps;
+  options.stages = int64_t(plans.stages.size());
+  options.alpha = opts.alpha;
+  options.growFraction = opts.growFraction;
+  options.blockSize = growth.blockSize;
+  options.startBlocks = growth.stages[0].layers / growth.blockSize;
+  StatusOr<GrowthSchedule> planned = planGrowthSchedule(options);
+  if (!planned.isOk())
+    return Status::error("train: " + planned.status().message());
+  plans.schedule = std::move(*planned);
+  return plans;
+}
+
+/// The arguments the ranks get when --nproc starts them: all but --nproc.
+std::vector<std::string_view> rankArgsOf(const std::vector<std::string> &args) {
+  std::vector<std::string_view> rankArgs;
+  for (size_t i = 0; i < args.size(); ++i) {
+    if (args[i] == "--nproc") {
+      ++i;
+      continue;
+    }
+    if (args[i].rfind("--nproc=", 0) == 0)
+      continue;
+    rankArgs.push_back(args[i]);
+  }
+  return rankArgs;
+}
+
+int runTrain(const TrainOptions &opts, const RawArgs &raw) {
+  if (opts.weights.empty() == opts.resume.empty())
+    return fail("train: give exactly one of --weights (a new run) and "
+                "--resume (a checkpoint of this loop)");
+  StatusOr<Plan> plan = loadPlan(planPathFor(opts.artifact));
+  if (!plan.isOk())
+    return fail(plan.status());
+  if (plan->graph != "train")
+    return fail(plan->path + " is a " + plan->graph +
+                " graph; growc-run train runs a train graph (growc "
+                "--graph=train)");
+  const bool onGpu = plan->target == "nvptx";
+  if (opts.device == "cuda" && !onGpu)
+    return fail(plan->path + " is a CPU artifact; --device=cuda trains with "
+                             "a GPU artifact (growc --graph=train -o "
+                             "train.ptx)");
+  if (opts.device == "cpu" && onGpu)
+    return fail(plan->path + " is a GPU (nvptx) artifact and cannot run "
+                             "with --device=cpu; compile it with "
+                             "--target=cpu (-o train.so)");
+#ifndef GROWC_HAVE_CUDA
+  if (onGpu)
+    return fail(plan->path + " is a GPU (nvptx) artifact, and " + kCudaMissing);
+#endif
+
+  // A growth run: the artifact holds every stage's plan (growc --grow=M
+  // --stages=K), the Prop-alpha schedule over --steps says when to move to
+  // the next one, and the state migrates by the next plan's provenance.
+  StatusOr<TrainPlans> plans = trainPlansFor(*plan, opts);
+  if (!plans.isOk())
+    return fail(plans.status());
+
+  // Data parallelism (docs/training.md): --nproc N becomes N ranks under
+  // mpirun; a rank learns its place from the environment.
+  if (opts.nproc > 0 && insideDistributedJob())
+    return fail("train: --nproc starts its own ranks; inside an mpirun job "
+                "or with WORLD_SIZE set, leave it out");
+  if (opts.nproc > 1) {
+    for (const Plan &stagePlan : plans->stages)
+      if (!hasAllReduceSteps(stagePlan))
+        return fail("train: --nproc " + std::to_string(opts.nproc) + ": " +
+                    plan->path +
+                    " has no all_reduce steps (compiled by a growc without "
+                    "data parallelism), so its ranks would never average "
+                    "their gradients; recompile it with growc --graph=train");
+    return fail(relaunchUnderMpirun(opts.nproc, rankArgsOf(raw.afterCommand)));
+  }
+  std::unique_ptr<Collective> collective;
+  {
+    StatusOr<std::unique_ptr<Collective>> made = createCollective();
+    if (!made.isOk())
+      return fail("train: " + made.status().message());
+    collective = std::move(*made);
+  }
+  const int rank = collective->rank(), world = collective->size();
+  const bool leader = rank == 0;
+  // A rank's own failure before the loop ends the whole job (the others
+  // would wait for it at the next collective forever), naming itself.
+  auto rankFailed = [&](const std::string &message) {
+    fail("rank " + std::to_string(rank) + " of " + std::to_string(world) +
+         ": " + message);
+    std::fflush(stderr);
+  };
+  auto failRank = [&](const std::string &message) -> int {
+    if (world == 1)
+      return fail(message);
+    rankFailed(message);
+    collective->abort(1);
+  };
+  int threads = int(opts.threads);
+  if (world > 1 && threads == 0)
+    threads = threadsPerRank(*collective);
+#ifdef GROWC_HAVE_CUDA
+  // On GPUs the gradients are reduced in device memory by NCCL, which
+  // bootstraps over the host collective (and keeps it for the loop's
+  // scalars).
+  if (onGpu && world > 1) {
+    StatusOr<std::unique_ptr<Collective>> nccl =
+        createNcclCollective(std::move(collective));
+    if (!nccl.isOk())
+      return fail("rank " + std::to_string(rank) + " of " +
+                  std::to_string(world) + ": " + nccl.status().message());
+    collective = std::move(*nccl);
+  }
+#endif
+  // One executor per growth stage, on this rank's device.
+  ExecutorFactory makeExecutor =
+      [&](const Plan &stagePlan) -> StatusOr<std::unique_ptr<Executor>> {
+    if (onGpu) {
+#ifdef GROWC_HAVE_CUDA
+      CudaExecutor::Options options;
+      options.device = collective->localRank();
+      StatusOr<std::unique_ptr<CudaExecutor>> gpu =
+          CudaExecutor::create(stagePlan, options);
+      if (!gpu.isOk())
+        return gpu.status();
+      return std::unique_ptr<Executor>(std::move(*gpu));
+#endif
+    }
+    StatusOr<std::unique_ptr<CpuExecutor>> cpu =
+        CpuExecutor::create(stagePlan, threads);
+    if (!cpu.isOk())
+      return cpu.status();
+    return std::unique_ptr<Executor>(std::move(*cpu));
+  };
+  const int64_t vocab = plan->vocabSize;
+  DataOpener openData = [&](uint64_t seed) {
+    return openDataSpec(opts.data, seed, vocab);
+  };
+  if (plans->schedule && leader) {
+    FlopModel flops = flopModelOf(plans->stages.back());
+    std::fprintf(stderr, "growc-run: %s growth run\n%s",
+                 plan->growth->method.c_str(),
+                 plans->schedule->format(&flops).c_str());
+  }
+
+  StatusOr<SafetensorsFile> start =
+      SafetensorsFile::open(opts.resume.empty() ? opts.weights : opts.resume);
+  if (!start.isOk())
+    return failRank(start.status().message());
+  std::FILE *metrics = nullptr;
+  if (!opts.metricsPath.empty() && leader) {
+    metrics =
+        std::fopen(opts.metricsPath.c_str(), opts.resume.empty() ? "w" : "a");
+    if (!metrics)
+      return failRank("train: cannot write " + opts.metricsPath + ": " +
+                      std::strerror(errno));
+  }
+
+  TrainLoopOptions loop;
+  loop.steps = opts.steps;
+  loop.warmup = opts.warmup;
+  loop.lr = opts.lr;
+  loop.valEvery = opts.valEvery;
+  loop.saveEvery = opts.saveEvery;
+  loop.stopAt = opts.stopAt;
+  loop.seed = opts.seed;
+  loop.resume = !opts.resume.empty();
+  loop.zeroNewMoments = opts.zeroNewMoments;
+  loop.out = opts.out;
+  char growthText[128];
+  std::snprintf(growthText, sizeof growthText, " %.17g %.17g %lld", opts.alpha,
+                opts.growFraction, opts.stages);
+  loop.fingerprint = opts.data + growthText;
+
+  const bool terminal = leader && ::isatty(2);
+  TrainCallbacks callbacks;
+  callbacks.onFatal = rankFailed;
+  callbacks.onGrow = [&](const GrowthStepReport &grow) {
+    if (terminal)
+      std::fputc('\n', stderr);
+    if (leader)
+      std::fprintf(stderr,
+                   "growc-run: after step %lld: %s growth to stage %lld/%lld, "
+                   "%lld -> %lld layers (%lld tensors migrated, %lld start an "
+                   "inserted copy%s)\n",
+                   (long long)grow.afterStep, plan->growth->method.c_str(),
+                   (long long)grow.stage, (long long)grow.stages,
+                   (long long)grow.fromLayers, (long long)grow.toLayers,
+                   (long long)grow.migration.copied,
+                   (long long)grow.migration.duplicated,
+                   grow.migration.zeroedMoments ? ", their moments zeroed"
+                                                : "");
+    if (metrics)
+      std::fprintf(metrics,
+                   "{\"event\": \"grow\", \"at_step\": %lld, "
+                   "\"stage\": %lld, \"layers\": %lld}\n",
+                   (long long)grow.afterStep, (long long)grow.stage,
+                   (long long)grow.toLayers);
+  };
+  callbacks.onStep = [&](const TrainStepReport &step) {
+    std::string extra;
+    char buf[64];
+    if (step.valLoss) {
+      std::snprintf(buf, sizeof buf, ", \"val_loss\": %.6f", *step.valLoss);
+      extra = buf;
+    }
+    if (step.layers) {
+      std::snprintf(buf, sizeof buf, ", \"layers\": %lld",
+                    (long long)*step.layers);
+      extra += buf;
+    }
+    if (metrics)
+      std::fprintf(metrics,
+                   "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, "
+                   "\"tokens_per_s\": %.1f, \"step_ms\": %.3f%s}\n",
+                   (long long)step.step, step.loss, step.lr,
+                   step.tokensPerSecond, step.stepSeconds * 1e3, extra.c_str());
+    if (terminal) {
+      int width = 30, done = int(width * step.step / step.totalSteps);
+      std::fprintf(stderr,
+                   "\r[%.*s%*s] step %lld/%lld loss %.4f %.0f tok/s ETA %.0fs ",
+                   done, "##############################", width - done, "",
+                   (long long)step.step, (long long)step.totalSteps, step.loss,
+                   step.tokensPerSecond, step.etaSeconds);
+    } else if (leader &&
+               (step.step % std::max<int64_t>(1, step.totalSteps / 10) == 0 ||
+                step.step == step.totalSteps)) {
+      std::fprintf(stderr,
+                   "growc-run: step %lld/%lld loss %.4f lr %.3g %.0f tok/s "
+                   "ETA %.0fs\n",
+                   (long long)step.step, (long long)step.totalSteps, step.loss,
+                   step.lr, step.tokensPerSecond, step.etaSeconds);
+    }
+  };
+
+  StatusOr<TrainSummary> summary = runTrainLoop(
+      *plans, *start, makeExecutor, openData, *collective, loop, callbacks);
+  if (terminal)
+    std::fputc('\n', stderr);
+  if (!summary.isOk()) {
+    if (metrics)
+      std::fclose(metrics);
+    return fail(summary.status());
+  }
+  if (plans->schedule && leader)
+    reportGrowthCompute(*plans->schedule, plans->stages, *summary, metrics);
+  if (metrics)
+    std::fclose(metrics);
+  if (leader)
+    std::fprintf(stderr,
+                 "growc-run: trained steps %lld..%lld of %lld, loss %.4f -> "
+                 "%.4f; wrote %s%s\n",
+                 (long long)summary->firstStep + 1,
+                 (long long)summary->lastStep, opts.steps, summary->firstLoss,
+                 summary->lastLoss, opts.out.c_str(),
+                 world > 1 ? (" (" + std::to_string(world) + " " +
+                              collective->engine() + " ranks)")
+                                 .c_str()
+                           : "");
+  return 0;
+}
+
+} // namespace
+
+Command growc::rt::addTrainCommand(CLI::App &app, const RawArgs &raw) {
+  auto opts = std::make_shared<TrainOptions>();
+  CLI::App *command =
+      addCommand(app, "train", "Train with a train graph", kTrainDetails);
+  command->add_option("ART", opts->artifact, "The train artifact")->required();
+  CLI::Option *weights = command->add_option("--weights", opts->weights,
+                                             "Starting weights of a new run");
+  CLI::Option *resume = command->add_option(
+      "--resume", opts->resume, "A checkpoint of this loop to continue");
+  weights->excludes(resume);
+  command->add_option("--data", opts->data, "Where batches come from (SPEC)")
+      ->required();
+  integerIn(command->add_option("--steps", opts->steps, "Steps of the schedule")
+                ->required(),
+            1, std::numeric_limits<long long>::max(), "a step count >= 1");
+  command->add_option("--out", opts->out, "The checkpoint written")->required();
+  numberWhere(
+      command->add_option("--lr", opts->lr, "Peak learning rate (3e-3)"),
+      [](double x) { return x > 0 && x < 10; }, "a rate in (0, 10)");
+  integerIn(command->add_option("--warmup", opts->warmup,
+                                "Warmup steps (default: min(10, N/10))"),
+            0, std::numeric_limits<long long>::max(), "a step count >= 0");
+  integerIn(command->add_option("--seed", opts->seed, "Data seed (0)"), 0,
+            std::numeric_limits<long long>::max(), "a non-negative integer");
+  integerIn(command->add_option("--val-every", opts->valEvery,
+                                "Validation loss every K steps"),
+            0, std::numeric_limits<long long>::max(), "a step count >= 0");
+  integerIn(command->add_option("--save-every", opts->saveEvery,
+                                "A checkpoint every K steps"),
+            0, std::numeric_limits<long long>::max(), "a step count >= 0");
+  command->add_option("--metrics", opts->metricsPath,
+                      "A JSON line per step to this file");
+  integerIn(command->add_option("--stop-at", opts->stopAt,
+                                "End after step K of the schedule"),
+            1, std::numeric_limits<long long>::max(), "a step count >= 1");
+  integerIn(command->add_option("--threads", opts->threads,
+                                "Threads of the CPU executor"),
+            1, 1024, "a count in [1, 1024]");
+  command->add_option("--grow", opts->growMethod,
+                      "The growth method ART was compiled for (M)");
+  integerIn(command->add_option("--stages", opts->stages,
+                                "Growth stages to run (at most ART's; "
+                                "default all)"),
+            1, std::numeric_limits<long long>::max(), "a count >= 1");
+  numberWhere(
+      command->add_option("--alpha", opts->alpha, "Prop-alpha's alpha (1)"),
+      [](double) { return true; }, "a finite number");
+  numberWhere(
+      command->add_option("--grow-fraction", opts->growFraction,
+                          "Fraction of the steps spent growing "
+                          "(0.8)"),
+      [](double) { return true; }, "a finite number");
+  integerIn(command->add_option("--block-size", opts->blockSize,
+                                "Layers per growth block (must match ART)"),
+            1, std::numeric_limits<long long>::max(), "a count >= 1");
+  addFlag(*command, "--zero-new-moments", opts->zeroNewMoments,
+          "Inserted copies start with zero AdamW moments");
+  integerIn(command->add_option("--nproc", opts->nproc,
+                                "Run N data-parallel ranks on this machine"),
+            1, 4096, "a number of ranks in [1, 4096]");
+  addDevice(*command, opts->device);
+  return {command, [opts, &raw] { return runTrain(*opts, raw); }};
+}
