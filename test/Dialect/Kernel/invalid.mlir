@@ -324,3 +324,39 @@ func.func @attention_grad_no_results_on_tensors(%q: tensor<16x64xf32>, %k: tenso
   growk.attention_grad ins(%q, %k, %k, %q, %q : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs(%q, %k, %k : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64}
   return
 }
+
+// -----
+
+// Each taped value has one position and one slot.
+func.func @forward_tape_counts(%h: tensor<4x8xf32>) {
+  // expected-error @+1 {{records 1 values but 2 positions and 1 slots; each value needs one of each}}
+  growk.forward_tape @m.model(%h) {positions = array<i64: 1, 2>, slots = array<i64: 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x8xf32>) -> ()
+  return
+}
+
+// -----
+
+// Positions index the model's body.
+func.func @forward_tape_position(%h: tensor<4x8xf32>) {
+  // expected-error @+1 {{positions index the model's body and cannot be negative}}
+  growk.forward_tape @m.model(%h) {positions = array<i64: -1>, slots = array<i64: 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x8xf32>) -> ()
+  return
+}
+
+// -----
+
+// Tiles have at least one key; the vocabulary chunk is 0 (automatic) or
+// more (ODS constraints).
+func.func @forward_tape_key_block(%h: tensor<4x8xf32>) {
+  // expected-error @+1 {{attribute 'key_block' failed to satisfy constraint}}
+  growk.forward_tape @m.model(%h) {positions = array<i64: 1>, slots = array<i64: 0>, key_block = 0 : i64, vocab_chunk = 0 : i64} : (tensor<4x8xf32>) -> ()
+  return
+}
+
+// -----
+
+func.func @forward_tape_vocab_chunk(%h: tensor<4x8xf32>) {
+  // expected-error @+1 {{attribute 'vocab_chunk' failed to satisfy constraint}}
+  growk.forward_tape @m.model(%h) {positions = array<i64: 1>, slots = array<i64: 0>, key_block = 4 : i64, vocab_chunk = -1 : i64} : (tensor<4x8xf32>) -> ()
+  return
+}

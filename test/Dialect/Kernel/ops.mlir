@@ -98,3 +98,14 @@ func.func @attention_grad_memrefs(%x: memref<14x32xf32>) {
   growk.attention_grad ins(%x, %x, %x, %x, %x : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) outs(%x, %x, %x : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) {heads = 1 : i64, kv_heads = 1 : i64, seq_len = 7 : i64, key_block = 64 : i64}
   return
 }
+
+// -----
+
+// The tape a grad graph's forward lowering leaves for the reverse pass:
+// values with their (op position, slot), the loss and gradients as results.
+// CHECK-LABEL: func.func @forward_tape
+// CHECK: %{{.+}}:2 = growk.forward_tape @m.model(%arg0, %arg1, %arg2) {key_block = 4 : i64, positions = array<i64: 1, 1, 2>, slots = array<i64: -1, -2, 0>, vocab_chunk = 0 : i64} : (tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x8xf32>) -> (tensor<1xf32>, tensor<16x8xf32>)
+func.func @forward_tape(%cos: tensor<4x2xf32>, %sin: tensor<4x2xf32>, %h: tensor<4x8xf32>) -> (tensor<1xf32>, tensor<16x8xf32>) {
+  %loss, %g0 = growk.forward_tape @m.model(%cos, %sin, %h) {positions = array<i64: 1, 1, 2>, slots = array<i64: -1, -2, 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x8xf32>) -> (tensor<1xf32>, tensor<16x8xf32>)
+  return %loss, %g0 : tensor<1xf32>, tensor<16x8xf32>
+}
