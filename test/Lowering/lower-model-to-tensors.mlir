@@ -14,6 +14,7 @@
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train accumulate=2" -o %t.train.mlir
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train forward-only" --growc-differentiate-model --growc-append-optimizer-step=accumulate=2 -o %t.stages.mlir
 // RUN: diff %t.train.mlir %t.stages.mlir
+// RUN: %growc-opt %s -split-input-file --growc-lower-model-to-tensors="batch=2 seq=3" | FileCheck %s --check-prefix=HAND
 
 // The model becomes a function of the tokens and the parameters (in model
 // order), returning the named outputs at the compiled shape.
@@ -125,3 +126,49 @@
 // TAPE-SAME: slots = array<i64: 0, -1, -2, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, 0, 0>
 // TAPE-NEXT: return %[[TAPE]]#0, %[[TAPE]]#1,
 // TAPE: grow.model @one.model
+
+// Hand-written models (HAND), without layers: what the embedding, the final
+// norm and the LM head become on their own.
+
+// Tied: the tokens [B, T] are gathered from the embedding as [B·T, hidden]
+// rows, normalised (mean of squares over hidden = 4, eps), and the LM head
+// is a GEMM against the embedding itself, reshaped to [B, T, vocab].
+// HAND-LABEL: func.func @tied(
+// HAND-SAME: %arg0: tensor<2x3xi32>, %arg1: tensor<8x4xf32>, %arg2: tensor<4xf32>) -> tensor<2x3x8xf32>
+// HAND-SAME: growc.param_names = ["model.embed_tokens.weight", "model.norm.weight"]
+// HAND: %[[TOK:.+]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1]] : tensor<2x3xi32> into tensor<6xi32>
+// HAND: %[[H:.+]] = linalg.generic {{.*}} ins(%[[TOK]] : tensor<6xi32>) outs(%{{.+}} : tensor<6x4xf32>)
+// HAND: tensor.extract %arg1
+// HAND: %[[SS:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[H]] : tensor<6x4xf32>)
+// HAND: %[[N:.+]] = linalg.generic {{.*}} ins(%[[H]], %[[SS]], %arg2 : tensor<6x4xf32>, tensor<6xf32>, tensor<4xf32>)
+// HAND: arith.constant 4.000000e+00 : f32
+// HAND: arith.constant 9.99999974E-6 : f32
+// HAND: math.sqrt
+// HAND: %[[L:.+]] = growk.matmul %[[N]], %arg1 : tensor<6x4xf32>, tensor<8x4xf32> -> tensor<6x8xf32>
+// HAND: %[[OUT:.+]] = tensor.expand_shape %[[L]] {{\[\[}}0, 1], [2]] output_shape [2, 3, 8]
+// HAND: return %[[OUT]] : tensor<2x3x8xf32>
+grow.model @tied <vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 1> (%tokens : tensor<?x?xi32>) {
+  grow.param @model.embed_tokens.weight : tensor<8x4xf32>
+  grow.param @model.norm.weight : tensor<4xf32>
+  %h0 = grow.embed @model.embed_tokens.weight(%tokens) : tensor<?x?xi32> -> tensor<?x?x4xf32>
+  %n = grow.rms_norm @model.norm.weight(%h0) : tensor<?x?x4xf32>
+  %z = grow.lm_head @model.embed_tokens.weight(%n) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
+  grow.return names ["logits"] %z : tensor<?x?x8xf32>
+}
+
+// -----
+
+// Untied: the LM head's own weight is the last parameter and its GEMM's B.
+// HAND-LABEL: func.func @untied(
+// HAND-SAME: %arg1: tensor<8x4xf32>, %arg2: tensor<4xf32>, %arg3: tensor<8x4xf32>) -> tensor<2x3x8xf32>
+// HAND-SAME: growc.param_names = ["model.embed_tokens.weight", "model.norm.weight", "lm_head.weight"]
+// HAND: growk.matmul %{{.+}}, %arg3 : tensor<6x4xf32>, tensor<8x4xf32> -> tensor<6x8xf32>
+grow.model @untied <vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = false, block_size = 1> (%tokens : tensor<?x?xi32>) {
+  grow.param @model.embed_tokens.weight : tensor<8x4xf32>
+  grow.param @model.norm.weight : tensor<4xf32>
+  grow.param @lm_head.weight : tensor<8x4xf32>
+  %h0 = grow.embed @model.embed_tokens.weight(%tokens) : tensor<?x?xi32> -> tensor<?x?x4xf32>
+  %n = grow.rms_norm @model.norm.weight(%h0) : tensor<?x?x4xf32>
+  %z = grow.lm_head @lm_head.weight(%n) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
+  grow.return names ["logits"] %z : tensor<?x?x8xf32>
+}
