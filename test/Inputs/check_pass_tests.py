@@ -1,7 +1,8 @@
 """Checks that test/ mirrors passes/: every pass declared in
 passes/<Group>/Passes.td (`def X : ...Pass<"growc-<name>"...>`) has its
-test file test/<Group>/<name>.mlir, and that file runs the pass. Prints one
-line per pass; exits 1 if any is missing.
+test file test/<Group>/<name>.mlir, and that file runs the pass on its own
+cases (`%s -split-input-file`) checked function by function (`-LABEL`).
+Prints one line per pass; exits 1 if any falls short.
 
 Usage: check_pass_tests.py SOURCE_ROOT
 """
@@ -28,6 +29,14 @@ for td in sorted(glob.glob(os.path.join(root, "passes", "*", "Passes.td"))):
         elif not re.search(r"RUN:.*--?" + re.escape(name) + r"\b",
                            open(path, encoding="utf-8").read()):
             print("not run: {} does not run {}".format(test, name))
+            missing += 1
+        elif not re.search(r"RUN:.*%s --?split-input-file",
+                           open(path, encoding="utf-8").read()):
+            print("not split: {} has no hand-written cases split with "
+                  "-split-input-file".format(test))
+            missing += 1
+        elif "-LABEL:" not in open(path, encoding="utf-8").read():
+            print("no label: {} has no CHECK-LABEL".format(test))
             missing += 1
         else:
             print("ok: {} {}".format(name, test))
