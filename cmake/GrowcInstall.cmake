@@ -15,13 +15,15 @@ include(CMakePackageConfigHelpers)
 set(GROWC_INSTALL_CMAKEDIR ${CMAKE_INSTALL_LIBDIR}/cmake/Growc)
 
 # Appends to `out` every target of `kind` (a regex on the TYPE property)
-# defined in `dir` or below it.
+# defined in `dir` or below it, except those a plain build does not build
+# (EXCLUDE_FROM_ALL), which an install could not find.
 function(growc_targets_below dir kind out)
   set(found)
   get_property(targets DIRECTORY ${dir} PROPERTY BUILDSYSTEM_TARGETS)
   foreach(target IN LISTS targets)
     get_target_property(type ${target} TYPE)
-    if(type MATCHES "${kind}")
+    get_target_property(excluded ${target} EXCLUDE_FROM_ALL)
+    if(type MATCHES "${kind}" AND NOT excluded)
       list(APPEND found ${target})
     endif()
   endforeach()
