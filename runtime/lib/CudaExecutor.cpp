@@ -10,6 +10,8 @@
 
 #include "growc/runtime/CudaExecutor.h"
 
+#include "CudaExecutorState.h"
+
 #include "growc/runtime/CudaLibraries.h"
 #include "growc/runtime/GemmTuning.h"
 #include "growc/runtime/RunInterface.h"
@@ -44,123 +46,6 @@ std::string readWhole(const std::string &path, Status &status) {
 }
 
 } // namespace
-
-/// Everything the executor holds on the device.
-struct CudaExecutor::State {
-  Plan plan;
-  Options options;
-  std::shared_ptr<Driver> cu;
-  std::shared_ptr<BlasLt> lt;
-  CUdevice device = 0;
-  CUcontext context = nullptr;
-  CUmodule module = nullptr;
-  CUstream stream = nullptr;
-  CUdeviceptr arenaBase = 0, arena = 0, workspace = 0;
-  std::string deviceName;
-  cublasLtHandle_t handle = nullptr;
-  Collective *collective = nullptr;
-  /// The captured step sequence per way of running (graphKey).
-  std::map<int, CUgraphExec> graphs;
-  bool paramsLoaded = false;
-  bool algorithmsChosen = false;
-  /// Host images of the input and output buffers (those of next values
-  /// only once forward() needs them).
-  std::vector<std::vector<uint8_t>> hostBuffers;
-  /// Host copies of the parameters for readParams.
-  std::vector<std::vector<uint8_t>> paramMirror;
-
-  /// A train graph's next value and the parameter it replaces.
-  struct Commit {
-    CUdeviceptr to = 0, from = 0;
-    size_t bytes = 0;
-  };
-  std::vector<Commit> commits;
-  bool isNextValue(const PlanTensor &output) const {
-    return plan.findParam(output.name) != nullptr;
-  }
-
-  struct Gemm {
-    const PlanStep *step = nullptr;
-    cublasLtMatmulDesc_t desc = nullptr;
-    cublasLtMatrixLayout_t a = nullptr, b = nullptr, c = nullptr;
-    cublasLtMatmulAlgo_t algo{};
-    bool haveAlgo = false;
-    std::string key;
-    /// The alignment (a power of two, at most 256) of cuBLASLt's A, B and
-    /// C/D pointers: the heuristic assumes 256 unless told, and an
-    /// algorithm that needs more than an operand has may fault.
-    uint32_t alignment[3] = {256, 256, 256};
-  };
-  struct Launch {
-    CUfunction fn = nullptr;
-    const PlanLaunch *launch = nullptr;
-    std::vector<CUdeviceptr> values;
-    /// Scalar parameters (a library kernel's shapes), after the pointers.
-    std::vector<int32_t> scalars;
-    std::vector<void *> params;
-    /// The configuration of a library kernel's launch (attention steps).
-    PlanLaunch own;
-    /// An attention_grad step's three launches (statistics, dK/dV, dQ).
-    std::vector<Launch> passes;
-    std::vector<Launch *> passesInOrder() {
-      std::vector<Launch *> out;
-      for (Launch &pass : passes)
-        out.push_back(&pass);
-      return out;
-    }
-  };
-  /// The launches of a library attention step (forward or backward).
-  Status prepareAttention(const PlanStep &step, Launch &launch);
-  /// Scratch for the attention backward's statistics (log-sum-exp and D
-  /// per query row), shared by the steps, which run in order.
-  CUdeviceptr attentionStats = 0;
-  size_t attentionStatsBytes = 0;
-  /// One per plan step, in order: a kernel launch or a GEMM.
-  std::vector<Launch> launches;
-  std::vector<Gemm> gemms;
-
-  /// all_reduce steps: the stream NCCL runs on, per step an event the
-  /// communication waits for and one marking its end, and per step the
-  /// all_reduce steps whose end it must wait for (index steps.size(): the
-  /// end of the sequence).
-  CUstream commStream = nullptr;
-  std::vector<CUevent> ready, done;
-  std::vector<std::vector<size_t>> waitsBefore;
-  bool communicates() const { return collective && collective->size() > 1; }
-  int graphKey(bool commit) const {
-    return (commit ? 1 : 0) | (communicates() ? 2 : 0);
-  }
-  /// Whether all_reduce step `s` runs on this call (its `when` flag, from
-  /// the host image of the input that holds it).
-  bool allReduceRuns(const PlanStep &s) const;
-  Status planCommunication();
-  /// The communication stream and events, made the first time a run
-  /// communicates.
-  Status prepareCommunication();
-
-  ~State();
-  CUdeviceptr address(int64_t buffer, int64_t offset = 0) const {
-    return arena + CUdeviceptr(plan.buffers[buffer].offset + offset);
-  }
-  Status prepare();
-  Status describeGemm(Gemm &gemm);
-  /// What GemmTuning needs to time `gemm` on this executor's device.
-  GemmDevice gemmDevice() const {
-    return {cu.get(), lt.get(), handle, stream, workspace};
-  }
-  GemmCall callOf(const Gemm &gemm) const;
-  Status chooseAlgorithms();
-  Status enqueueSteps(bool commit, const std::vector<CUevent> *marks = nullptr);
-  Status run(bool commit);
-  Status copyInputs();
-  /// One run: the inputs staged and copied in, the steps (with the commit
-  /// copies), and the outputs `fetch` accepts (all without one) copied
-  /// back and cut to the tokens' shape.
-  StatusOr<std::map<std::string, OutputTensor>>
-  execute(const TensorView &tokens, const TensorView *targets,
-          const std::map<std::string, float> &scalars, bool commit,
-          const std::function<bool(const PlanTensor &)> &fetch);
-};
 
 CudaExecutor::State::~State() {
   if (!cu)
