@@ -79,7 +79,7 @@ struct ArtifactOptions {
 /// A compiled graph before its kernels are written: the plan and the
 /// module holding the kernels, distributed for their target.
 struct CompiledGraph {
-  llvm::json::Object plan;
+  rt::Plan plan;
   mlir::OwningOpRef<mlir::ModuleOp> kernels;
 };
 
@@ -98,7 +98,13 @@ mlir::LogicalResult writeKernels(CompiledGraph &graph,
                                  const ArtifactOptions &options,
                                  llvm::StringRef kernelsPath);
 
-/// Writes JSON (a plan, a manifest) to `path` atomically.
+/// Writes `plan` to `path` atomically as the schema serialises it
+/// (rt::serializePlan), after the runtime's verifier (rt::parsePlan) has
+/// accepted that text: a plan the runtime would reject is an internal error
+/// and is not written.
+mlir::LogicalResult writePlan(llvm::StringRef path, const rt::Plan &plan);
+
+/// Writes other JSON (the analysis suite's manifest) to `path` atomically.
 mlir::LogicalResult writeJson(llvm::StringRef path, llvm::json::Object value);
 
 /// x.so / x.ptx -> x.plan.json.

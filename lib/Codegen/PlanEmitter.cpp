@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "growc/AttrNames.h"
 #include "growc/Codegen/Codegen.h"
 
 #include "dialects/Grow/GrowOps.h"
@@ -27,7 +28,6 @@
 
 using namespace mlir;
 using namespace growc;
-namespace json = llvm::json;
 
 namespace {
 
@@ -43,21 +43,19 @@ int64_t alignUp(int64_t value) {
   return (value + kAlignment - 1) / kAlignment * kAlignment;
 }
 
-std::optional<StringRef> dtypeName(Type type) {
+/// The plan's element type of a memref element type.
+std::optional<rt::DType> dtypeOf(Type type) {
   if (type.isF32())
-    return StringRef("F32");
+    return rt::DType::F32;
   if (type.isBF16())
-    return StringRef("BF16");
+    return rt::DType::BF16;
   if (type.isInteger(32))
-    return StringRef("I32");
+    return rt::DType::I32;
   return std::nullopt;
 }
 
-json::Array shapeOf(MemRefType type) {
-  json::Array shape;
-  for (int64_t d : type.getShape())
-    shape.push_back(d);
-  return shape;
+std::vector<int64_t> shapeOf(MemRefType type) {
+  return std::vector<int64_t>(type.getShape().begin(), type.getShape().end());
 }
 
 /// One arena allocation.
@@ -74,7 +72,7 @@ struct Buffer {
 struct PendingReduce {
   unsigned buffer = 0;
   int64_t when = -1; ///< flag buffer, -1: always
-  StringRef reduction;
+  rt::PlanReduction reduction = rt::PlanReduction::Mean;
   /// Steps [ready, deadline) may hold its all_reduce: after the last step
   /// that touches the buffer before the op, before the first one after it.
   size_t ready = 0, deadline = 0;
@@ -85,7 +83,7 @@ public:
   PlanBuilder(func::FuncOp host, int64_t bucketBytes)
       : host(host), bucketBytes(bucketBytes) {}
 
-  llvm::Expected<json::Object> build(StringRef target, StringRef kernelsFile);
+  llvm::Expected<rt::Plan> build(StringRef target, StringRef kernelsFile);
 
 private:
   /// The buffer a memref value lives in (views resolve to their source).
@@ -109,18 +107,44 @@ private:
     bufferIds[value] = buffers.size() - 1;
     return buffers.size() - 1;
   }
+  /// The buffer of a value used at op `index`, whose lifetime that use
+  /// extends.
+  std::optional<unsigned> useBuffer(Value value, int64_t index);
+  /// The buffers of `values`, used at op `index`.
+  llvm::Expected<std::vector<int64_t>>
+  argBuffers(Operation *op, ValueRange values, int64_t index);
+  /// Appends `step`, remembering which buffers it touches.
+  void addStep(rt::PlanStep step, ArrayRef<int64_t> touched);
+  /// A named tensor at the start of `buffer`.
+  llvm::Expected<rt::PlanTensor> tensorEntry(StringRef name, Value value,
+                                             unsigned buffer);
+
+  // One function per host op that becomes (part of) a step.
+  llvm::Error addView(Operation &op, int64_t index);
+  llvm::Error addKernelCall(func::CallOp call, int64_t index);
+  llvm::Error addGemm(linalg::GenericOp generic, int64_t index);
+  llvm::Error addAttention(Operation &op, int64_t index);
+  llvm::Error addAllReduce(growk::AllReduceOp reduce, int64_t index);
+  llvm::Error addCopy(memref::CopyOp copy, int64_t index);
+
   void assignOffsets();
   /// Groups `reduces` into buckets of at most `bucketBytes` (a gradient
   /// larger than that is a bucket of its own) and inserts their steps.
-  void insertAllReduceSteps(json::Array &steps,
-                            ArrayRef<SmallVector<unsigned>> stepBuffers,
-                            MutableArrayRef<PendingReduce> reduces);
+  void insertAllReduceSteps();
 
   func::FuncOp host;
   int64_t bucketBytes;
+  rt::Plan plan;
+  unsigned numInputs = 0, numParams = 0;
+  Block *body = nullptr;
   SmallVector<Buffer> buffers;
   DenseMap<Value, unsigned> bufferIds;
   DenseMap<Value, int64_t> byteOffsets;
+  llvm::StringMap<unsigned> kernelIndex;
+  DenseMap<unsigned, unsigned> outputBuffer; // output index -> buffer
+  /// The buffers each step touches, and the gradients to reduce.
+  SmallVector<SmallVector<unsigned>> stepBuffers;
+  SmallVector<PendingReduce> reduces;
 };
 
 /// Whether `type` is laid out row-major without gaps (any offset), so that
@@ -177,9 +201,8 @@ void PlanBuilder::assignOffsets() {
   }
 }
 
-void PlanBuilder::insertAllReduceSteps(
-    json::Array &steps, ArrayRef<SmallVector<unsigned>> stepBuffers,
-    MutableArrayRef<PendingReduce> reduces) {
+void PlanBuilder::insertAllReduceSteps() {
+  std::vector<rt::PlanStep> &steps = plan.steps;
   // `ready` was the op's position; move it back past the steps that touch
   // neither the buffer nor its flag, and find the first later step that
   // touches the buffer.
@@ -209,7 +232,7 @@ void PlanBuilder::insertAllReduceSteps(
   struct Bucket {
     SmallVector<unsigned> buffers;
     int64_t bytes = 0, when = -1;
-    StringRef reduction;
+    rt::PlanReduction reduction = rt::PlanReduction::Mean;
     size_t position = 0, deadline = SIZE_MAX;
   };
   SmallVector<Bucket> buckets;
@@ -232,17 +255,17 @@ void PlanBuilder::insertAllReduceSteps(
     last->position = std::max(last->position, r.ready);
     last->deadline = std::min(last->deadline, r.deadline);
   }
-  json::Array merged;
+  std::vector<rt::PlanStep> merged;
   size_t next = 0;
   for (size_t i = 0; i <= steps.size(); ++i) {
     for (; next < buckets.size() && buckets[next].position == i; ++next) {
-      json::Array ids;
-      for (unsigned id : buckets[next].buffers)
-        ids.push_back(id);
-      merged.push_back(json::Object{{"op", "all_reduce"},
-                                    {"buffers", std::move(ids)},
-                                    {"reduction", buckets[next].reduction},
-                                    {"when", buckets[next].when}});
+      rt::PlanStep reduce;
+      reduce.op = rt::PlanStep::Op::AllReduce;
+      reduce.buffers.assign(buckets[next].buffers.begin(),
+                            buckets[next].buffers.end());
+      reduce.reduction = buckets[next].reduction;
+      reduce.when = buckets[next].when;
+      merged.push_back(std::move(reduce));
     }
     if (i < steps.size())
       merged.push_back(std::move(steps[i]));
@@ -250,309 +273,344 @@ void PlanBuilder::insertAllReduceSteps(
   steps = std::move(merged);
 }
 
-llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
-                                                StringRef kernelsFile) {
-  auto paramNames = host->getAttrOfType<ArrayAttr>("growc.param_names");
-  auto outputNames = host->getAttrOfType<ArrayAttr>("growc.output_names");
+std::optional<unsigned> PlanBuilder::useBuffer(Value v, int64_t index) {
+  std::optional<unsigned> id = bufferOf(v);
+  // An out-parameter written in place (a hoisted allocation) is its own
+  // persistent buffer from its first use on.
+  auto arg = dyn_cast<BlockArgument>(v);
+  if (!id && arg && arg.getOwner() == body &&
+      arg.getArgNumber() >= numInputs + numParams)
+    id = newBuffer(arg, 0, /*persistent=*/true);
+  if (id)
+    buffers[*id].lastUse = std::max(buffers[*id].lastUse, index);
+  return id;
+}
+
+llvm::Expected<std::vector<int64_t>>
+PlanBuilder::argBuffers(Operation *op, ValueRange values, int64_t index) {
+  std::vector<int64_t> ids;
+  for (Value v : values) {
+    std::optional<unsigned> id = useBuffer(v, index);
+    if (!id)
+      return fail(
+          llvm::formatv("'{0}' reads a value with no buffer", op->getName()));
+    ids.push_back(*id);
+  }
+  return ids;
+}
+
+void PlanBuilder::addStep(rt::PlanStep step, ArrayRef<int64_t> touched) {
+  stepBuffers.push_back(
+      llvm::map_to_vector(touched, [](int64_t id) { return unsigned(id); }));
+  plan.steps.push_back(std::move(step));
+}
+
+llvm::Expected<rt::PlanTensor>
+PlanBuilder::tensorEntry(StringRef name, Value value, unsigned buffer) {
+  auto type = cast<MemRefType>(value.getType());
+  std::optional<rt::DType> dtype = dtypeOf(type.getElementType());
+  if (!dtype)
+    return fail("tensor '" + name + "' has an unsupported element type");
+  rt::PlanTensor tensor;
+  tensor.name = name.str();
+  tensor.buffer = buffer;
+  tensor.dtype = *dtype;
+  tensor.shape = shapeOf(type);
+  return tensor;
+}
+
+/// A view (reshape, or a block of rows) uses its source's buffer.
+llvm::Error PlanBuilder::addView(Operation &op, int64_t index) {
+  if (isa<memref::ExpandShapeOp, memref::CollapseShapeOp>(op)) {
+    std::optional<unsigned> id = useBuffer(op.getOperand(0), index);
+    if (!id)
+      return fail("a view of a value with no buffer");
+    bufferIds[op.getResult(0)] = *id;
+    byteOffsets[op.getResult(0)] = byteOffsetOf(op.getOperand(0));
+    return llvm::Error::success();
+  }
+  // A block of rows (the chunked cross-entropy's slices of the LM head and
+  // of its gradient): its source's buffer from an offset. The layout's
+  // offset counts from the start of the underlying buffer.
+  auto subview = cast<memref::SubViewOp>(op);
+  MemRefType type = subview.getType();
+  SmallVector<int64_t> strides;
+  int64_t offset;
+  if (failed(type.getStridesAndOffset(strides, offset)) ||
+      ShapedType::isDynamic(offset) || !type.hasStaticShape() ||
+      !isContiguous(type))
+    return fail("a view that is not a static, contiguous block of its "
+                "buffer");
+  std::optional<unsigned> id = useBuffer(subview.getSource(), index);
+  if (!id)
+    return fail("a view of a value with no buffer");
+  bufferIds[subview.getResult()] = *id;
+  byteOffsets[subview.getResult()] =
+      offset * ((type.getElementTypeBitWidth() + 7) / 8);
+  return llvm::Error::success();
+}
+
+/// A call of a generated kernel: a `kernel` step (and the kernel's entry
+/// the first time it is called).
+llvm::Error PlanBuilder::addKernelCall(func::CallOp call, int64_t index) {
+  auto [it, inserted] =
+      kernelIndex.try_emplace(call.getCallee(), plan.kernels.size());
+  if (inserted) {
+    rt::PlanKernel kernel;
+    kernel.name = call.getCallee().str();
+    kernel.symbol = (call.getCallee() + "_packed").str();
+    for (Type type : call.getOperandTypes()) {
+      auto memref = cast<MemRefType>(type);
+      std::optional<rt::DType> dtype = dtypeOf(memref.getElementType());
+      if (!dtype)
+        return fail("kernel '" + call.getCallee() +
+                    "' has an unsupported argument type");
+      rt::PlanKernelArg arg;
+      arg.dtype = *dtype;
+      arg.shape = shapeOf(memref);
+      kernel.args.push_back(std::move(arg));
+    }
+    plan.kernels.push_back(std::move(kernel));
+  }
+  auto ids = argBuffers(call, call.getOperands(), index);
+  if (!ids)
+    return ids.takeError();
+  // Kernels get buffer starts (docs/plan.md); bufferization copies a view
+  // into a kernel argument of its own.
+  for (Value operand : call.getOperands())
+    if (byteOffsetOf(operand) != 0)
+      return fail("kernel '" + call.getCallee() +
+                  "' reads a view at an offset into its buffer");
+  rt::PlanStep step;
+  step.op = rt::PlanStep::Op::Kernel;
+  step.kernel = it->second;
+  step.args = *ids;
+  addStep(std::move(step), *ids);
+  return llvm::Error::success();
+}
+
+/// A GEMM library call (growk.matmul after bufferization): a `gemm` step.
+llvm::Error PlanBuilder::addGemm(linalg::GenericOp generic, int64_t index) {
+  std::optional<GemmCall> call = GemmCall::parse(generic.getLibraryCallName());
+  if (!call)
+    return fail("a linalg op other than a GEMM library call is left in "
+                "the host function");
+  Operation *op = generic;
+  auto a = cast<MemRefType>(generic.getDpsInputs()[0].getType());
+  auto c = cast<MemRefType>(generic.getDpsInits()[0].getType());
+  auto ids = argBuffers(op, op->getOperands(), index);
+  if (!ids)
+    return ids.takeError();
+  for (Value operand : op->getOperands())
+    if (!isContiguous(cast<MemRefType>(operand.getType())))
+      return fail("a GEMM operand that is not a contiguous matrix");
+  rt::PlanStep gemm;
+  gemm.op = rt::PlanStep::Op::Gemm;
+  gemm.a = (*ids)[0];
+  gemm.b = (*ids)[1];
+  gemm.c = (*ids)[2];
+  gemm.aOffset = byteOffsetOf(op->getOperand(0));
+  gemm.bOffset = byteOffsetOf(op->getOperand(1));
+  gemm.cOffset = byteOffsetOf(op->getOperand(2));
+  gemm.m = c.getDimSize(0);
+  gemm.n = c.getDimSize(1);
+  gemm.k = a.getDimSize(call->transposeA ? 0 : 1);
+  gemm.transA = call->transposeA ? 1 : 0;
+  gemm.transB = call->transposeB ? 1 : 0;
+  gemm.beta = call->accumulate ? 1 : 0;
+  // Element types other than all-f32 (--precision=bf16) are written with
+  // the compute type; an fp32 plan names none (docs/plan.md).
+  rt::DType *types[] = {&gemm.aType, &gemm.bType, &gemm.cType};
+  for (auto [i, operand] : llvm::enumerate(op->getOperands())) {
+    std::optional<rt::DType> dtype =
+        dtypeOf(cast<MemRefType>(operand.getType()).getElementType());
+    if (!dtype || *dtype == rt::DType::I32)
+      return fail("a GEMM operand of an unsupported element type");
+    *types[i] = *dtype;
+  }
+  addStep(std::move(gemm), *ids);
+  return llvm::Error::success();
+}
+
+/// A library kernel's attention or attention gradient
+/// (growc-attention-to-tensor-cores): the runtime launches the named entry
+/// points on the operands (docs/plan.md).
+llvm::Error PlanBuilder::addAttention(Operation &op, int64_t index) {
+  auto marker = op.getAttrOfType<StringAttr>(attr::kLibraryKernel);
+  if (!marker)
+    return fail("an attention left in the host function without a "
+                "library kernel");
+  SmallVector<Value, 8> operands;
+  rt::PlanStep step;
+  if (auto forward = dyn_cast<growk::AttentionOp>(op)) {
+    operands = {forward.getQ(), forward.getK(), forward.getV(),
+                forward.getInit()};
+    step.op = rt::PlanStep::Op::Attention;
+    step.symbols = {marker.getValue().str()};
+    step.seqLen = forward.getSeqLen(), step.heads = forward.getHeads();
+    step.kvHeads = forward.getKvHeads(), step.headDim = forward.getHeadDim();
+  } else {
+    auto grad = cast<growk::AttentionGradOp>(op);
+    operands = {grad.getQ(),      grad.getK(),     grad.getV(),
+                grad.getO(),      grad.getDout(),  grad.getDqInit(),
+                grad.getDkInit(), grad.getDvInit()};
+    // The backward's three passes, named from the op's marker.
+    std::string symbol = marker.getValue().str();
+    size_t at = symbol.find("_backward_");
+    if (at == std::string::npos)
+      return fail("an attention gradient's library kernel '" + symbol +
+                  "' names no backward");
+    step.op = rt::PlanStep::Op::AttentionGrad;
+    for (StringRef pass : {"_stats_", "_key_grad_", "_query_grad_"})
+      step.symbols.push_back(std::string(symbol).replace(at, 10, pass.str()));
+    step.seqLen = grad.getSeqLen(), step.heads = grad.getHeads();
+    step.kvHeads = grad.getKvHeads(), step.headDim = grad.getHeadDim();
+  }
+  auto ids = argBuffers(&op, operands, index);
+  if (!ids)
+    return ids.takeError();
+  for (Value operand : operands)
+    if (!isContiguous(cast<MemRefType>(operand.getType())) ||
+        !cast<MemRefType>(operand.getType()).getElementType().isF32())
+      return fail("an attention operand that is not a contiguous f32 "
+                  "matrix");
+  int64_t rows = cast<MemRefType>(operands[0].getType()).getDimSize(0);
+  step.batch = rows / step.seqLen;
+  step.operands = *ids;
+  for (Value operand : operands)
+    step.operandOffsets.push_back(byteOffsetOf(operand));
+  addStep(std::move(step), *ids);
+  return llvm::Error::success();
+}
+
+/// A gradient to reduce over the ranks: bucketed into `all_reduce` steps
+/// once every step is known (insertAllReduceSteps).
+llvm::Error PlanBuilder::addAllReduce(growk::AllReduceOp reduce,
+                                      int64_t index) {
+  // A whole buffer: the step reduces buffers, not views of them.
+  auto type = cast<MemRefType>(reduce.getValue().getType());
+  std::optional<unsigned> id = useBuffer(reduce.getValue(), index);
+  if (!id || byteOffsetOf(reduce.getValue()) != 0 ||
+      type.getNumElements() * 4 != buffers[*id].size)
+    return fail("an all_reduce of a value that is not a whole buffer");
+  PendingReduce pending;
+  pending.buffer = *id;
+  if (reduce.getReduction() == "mean")
+    pending.reduction = rt::PlanReduction::Mean;
+  else if (reduce.getReduction() == "sum")
+    pending.reduction = rt::PlanReduction::Sum;
+  else
+    return fail("an all_reduce with the unknown reduction '" +
+                reduce.getReduction() + "'");
+  pending.ready = plan.steps.size();
+  if (Value when = reduce.getWhen()) {
+    std::optional<unsigned> flag = useBuffer(when, index);
+    if (!flag || byteOffsetOf(when) != 0)
+      return fail("an all_reduce whose flag has no buffer");
+    pending.when = *flag;
+  }
+  reduces.push_back(pending);
+  return llvm::Error::success();
+}
+
+/// A copy into an out-parameter: that output lives in the copied buffer.
+llvm::Error PlanBuilder::addCopy(memref::CopyOp copy, int64_t index) {
+  // A copy of bytes onto themselves: what bufferization leaves of an
+  // insert_slice whose source was computed in place (a GEMM writing its
+  // rows of the LM head's gradient).
+  std::optional<unsigned> from = bufferOf(copy.getSource());
+  std::optional<unsigned> to = bufferOf(copy.getTarget());
+  if (from && to && *from == *to &&
+      byteOffsetOf(copy.getSource()) == byteOffsetOf(copy.getTarget()) &&
+      copy.getSource().getType() == copy.getTarget().getType()) {
+    buffers[*from].lastUse = std::max(buffers[*from].lastUse, index);
+    return llvm::Error::success();
+  }
+  auto target = dyn_cast<BlockArgument>(copy.getTarget());
+  std::optional<unsigned> source = bufferOf(copy.getSource());
+  if (!target || target.getArgNumber() < numInputs + numParams || !source)
+    return fail("a copy that does not produce a model output");
+  if (byteOffsetOf(copy.getSource()) != 0)
+    return fail("a model output copied from a view at an offset");
+  outputBuffer[target.getArgNumber() - numInputs - numParams] = *source;
+  buffers[*source].persistent = true;
+  return llvm::Error::success();
+}
+
+llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
+                                            StringRef kernelsFile) {
+  auto paramNames = host->getAttrOfType<ArrayAttr>(attr::kParamNames);
+  auto outputNames = host->getAttrOfType<ArrayAttr>(attr::kOutputNames);
   StringRef graphName = "forward";
-  if (auto graph = host->getAttrOfType<StringAttr>("growc.graph"))
+  if (auto graph = host->getAttrOfType<StringAttr>(attr::kGraph))
     graphName = graph.getValue();
-  auto batch = host->getAttrOfType<IntegerAttr>("growc.batch");
-  auto seq = host->getAttrOfType<IntegerAttr>("growc.seq");
-  auto vocab = host->getAttrOfType<IntegerAttr>("growc.vocab_size");
+  auto batch = host->getAttrOfType<IntegerAttr>(attr::kBatch);
+  auto seq = host->getAttrOfType<IntegerAttr>(attr::kSeq);
+  auto vocab = host->getAttrOfType<IntegerAttr>(attr::kVocabSize);
   if (!paramNames || !outputNames || !batch || !seq || !vocab)
     return fail("the host function lacks its growc.* attributes");
-  Block &body = host.getBody().front();
+  body = &host.getBody().front();
   // Inputs come first: `tokens`, and `targets` for a loss graph.
   SmallVector<StringRef> inputNames = {"tokens"};
-  if (auto names = host->getAttrOfType<ArrayAttr>("growc.input_names"))
+  if (auto names = host->getAttrOfType<ArrayAttr>(attr::kInputNames))
     inputNames = llvm::map_to_vector(names, [](Attribute name) {
       return cast<StringAttr>(name).getValue();
     });
-  unsigned numInputs = inputNames.size();
-  unsigned numParams = paramNames.size(), numOutputs = outputNames.size();
-  if (body.getNumArguments() != numInputs + numParams + numOutputs)
+  numInputs = inputNames.size();
+  numParams = paramNames.size();
+  unsigned numOutputs = outputNames.size();
+  if (body->getNumArguments() != numInputs + numParams + numOutputs)
     return fail(llvm::formatv("host function has {0} arguments, expected "
                               "{1} inputs + {2} parameters + {3} outputs",
-                              body.getNumArguments(), numInputs, numParams,
+                              body->getNumArguments(), numInputs, numParams,
                               numOutputs));
 
   // Arguments: inputs, parameters, then one out-parameter per output.
-  json::Array inputs, params, outputs;
-  auto tensorEntry = [&](StringRef name, Value value,
-                         unsigned buffer) -> llvm::Expected<json::Object> {
-    auto type = cast<MemRefType>(value.getType());
-    std::optional<StringRef> dtype = dtypeName(type.getElementType());
-    if (!dtype)
-      return fail("tensor '" + name + "' has an unsupported element type");
-    return json::Object{{"name", name},
-                        {"buffer", buffer},
-                        {"dtype", *dtype},
-                        {"shape", shapeOf(type)}};
-  };
   for (BlockArgument arg :
-       body.getArguments().take_front(numInputs + numParams))
+       body->getArguments().take_front(numInputs + numParams))
     newBuffer(arg, 0, /*persistent=*/true);
   for (auto [i, name] : llvm::enumerate(inputNames)) {
-    auto input = tensorEntry(name, body.getArgument(i), i);
+    auto input = tensorEntry(name, body->getArgument(i), i);
     if (!input)
       return input.takeError();
-    inputs.push_back(std::move(*input));
+    plan.inputs.push_back(std::move(*input));
   }
 
-  // Walk the host ops: allocations and views define buffers; kernel calls
-  // and GEMMs become steps; a copy into an out-parameter makes that output
-  // live in the copied buffer.
-  json::Array steps, kernels;
-  llvm::StringMap<unsigned> kernelIndex;
-  DenseMap<unsigned, unsigned> outputBuffer; // output index -> buffer
-  // The buffer of a value used at op `index`, whose lifetime that use
-  // extends.
-  auto useBuffer = [&](Value v, int64_t index) -> std::optional<unsigned> {
-    std::optional<unsigned> id = bufferOf(v);
-    // An out-parameter written in place (a hoisted allocation) is its own
-    // persistent buffer from its first use on.
-    auto arg = dyn_cast<BlockArgument>(v);
-    if (!id && arg && arg.getOwner() == &body &&
-        arg.getArgNumber() >= numInputs + numParams)
-      id = newBuffer(arg, 0, /*persistent=*/true);
-    if (id)
-      buffers[*id].lastUse = std::max(buffers[*id].lastUse, index);
-    return id;
-  };
-  auto argBuffers = [&](Operation *op, ValueRange values,
-                        int64_t index) -> llvm::Expected<json::Array> {
-    json::Array ids;
-    for (Value v : values) {
-      std::optional<unsigned> id = useBuffer(v, index);
-      if (!id)
-        return fail(
-            llvm::formatv("'{0}' reads a value with no buffer", op->getName()));
-      ids.push_back(*id);
-    }
-    return ids;
-  };
-  // The buffers each step touches, and the gradients to reduce.
-  SmallVector<SmallVector<unsigned>> stepBuffers;
-  auto recordStep = [&](const json::Array &ids) {
-    SmallVector<unsigned> touched;
-    for (const json::Value &id : ids)
-      touched.push_back(unsigned(*id.getAsInteger()));
-    stepBuffers.push_back(std::move(touched));
-  };
-  SmallVector<PendingReduce> reduces;
+  // Walk the host ops: allocations and views define buffers; kernel calls,
+  // GEMMs and library attention become steps; a copy into an out-parameter
+  // makes that output live in the copied buffer.
   int64_t index = 0;
-  for (Operation &op : body) {
+  for (Operation &op : *body) {
     ++index;
+    llvm::Error err = llvm::Error::success();
     if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
       if (!alloc.getType().hasStaticShape())
         return fail("dynamic allocation in the host function");
       newBuffer(alloc.getResult(), index, false);
-    } else if (isa<memref::ExpandShapeOp, memref::CollapseShapeOp>(op)) {
-      std::optional<unsigned> id = useBuffer(op.getOperand(0), index);
-      if (!id)
-        return fail("a view of a value with no buffer");
-      bufferIds[op.getResult(0)] = *id;
-      byteOffsets[op.getResult(0)] = byteOffsetOf(op.getOperand(0));
-    } else if (auto subview = dyn_cast<memref::SubViewOp>(op)) {
-      // A block of rows (the chunked cross-entropy's slices of the LM head
-      // and of its gradient): its source's buffer from an offset. The
-      // layout's offset counts from the start of the underlying buffer.
-      MemRefType type = subview.getType();
-      SmallVector<int64_t> strides;
-      int64_t offset;
-      if (failed(type.getStridesAndOffset(strides, offset)) ||
-          ShapedType::isDynamic(offset) || !type.hasStaticShape() ||
-          !isContiguous(type))
-        return fail("a view that is not a static, contiguous block of its "
-                    "buffer");
-      std::optional<unsigned> id = useBuffer(subview.getSource(), index);
-      if (!id)
-        return fail("a view of a value with no buffer");
-      bufferIds[subview.getResult()] = *id;
-      byteOffsets[subview.getResult()] =
-          offset * ((type.getElementTypeBitWidth() + 7) / 8);
+    } else if (isa<memref::ExpandShapeOp, memref::CollapseShapeOp,
+                   memref::SubViewOp>(op)) {
+      err = addView(op, index);
     } else if (auto call = dyn_cast<func::CallOp>(op)) {
-      auto [it, inserted] =
-          kernelIndex.try_emplace(call.getCallee(), kernels.size());
-      if (inserted) {
-        json::Array args;
-        for (Type type : call.getOperandTypes()) {
-          auto memref = cast<MemRefType>(type);
-          std::optional<StringRef> dtype = dtypeName(memref.getElementType());
-          if (!dtype)
-            return fail("kernel '" + call.getCallee() +
-                        "' has an unsupported argument type");
-          args.push_back(
-              json::Object{{"dtype", *dtype}, {"shape", shapeOf(memref)}});
-        }
-        kernels.push_back(
-            json::Object{{"name", call.getCallee()},
-                         {"symbol", (call.getCallee() + "_packed").str()},
-                         {"args", std::move(args)}});
-      }
-      auto ids = argBuffers(call, call.getOperands(), index);
-      if (!ids)
-        return ids.takeError();
-      // Kernels get buffer starts (docs/plan.md); bufferization copies a
-      // view into a kernel argument of its own.
-      for (Value operand : call.getOperands())
-        if (byteOffsetOf(operand) != 0)
-          return fail("kernel '" + call.getCallee() +
-                      "' reads a view at an offset into its buffer");
-      recordStep(*ids);
-      steps.push_back(json::Object{
-          {"op", "kernel"}, {"kernel", it->second}, {"args", std::move(*ids)}});
+      err = addKernelCall(call, index);
     } else if (auto generic = dyn_cast<linalg::GenericOp>(op)) {
-      std::optional<GemmCall> call =
-          GemmCall::parse(generic.getLibraryCallName());
-      if (!call)
-        return fail("a linalg op other than a GEMM library call is left in "
-                    "the host function");
-      auto a = cast<MemRefType>(generic.getDpsInputs()[0].getType());
-      auto c = cast<MemRefType>(generic.getDpsInits()[0].getType());
-      auto ids = argBuffers(&op, op.getOperands(), index);
-      if (!ids)
-        return ids.takeError();
-      for (Value operand : op.getOperands())
-        if (!isContiguous(cast<MemRefType>(operand.getType())))
-          return fail("a GEMM operand that is not a contiguous matrix");
-      recordStep(*ids);
-      json::Object gemm{{"op", "gemm"},
-                        {"a", (*ids)[0]},
-                        {"b", (*ids)[1]},
-                        {"c", (*ids)[2]},
-                        {"a_offset", byteOffsetOf(op.getOperand(0))},
-                        {"b_offset", byteOffsetOf(op.getOperand(1))},
-                        {"c_offset", byteOffsetOf(op.getOperand(2))},
-                        {"m", c.getDimSize(0)},
-                        {"n", c.getDimSize(1)},
-                        {"k", a.getDimSize(call->transposeA ? 0 : 1)},
-                        {"trans_a", call->transposeA ? 1 : 0},
-                        {"trans_b", call->transposeB ? 1 : 0},
-                        {"beta", call->accumulate ? 1 : 0}};
-      // Element types other than all-f32 (--precision=bf16) are recorded
-      // with the compute type; an fp32 plan stays as it was (docs/plan.md).
-      SmallVector<StringRef, 3> dtypes;
-      for (Value operand : op.getOperands()) {
-        std::optional<StringRef> dtype =
-            dtypeName(cast<MemRefType>(operand.getType()).getElementType());
-        if (!dtype || *dtype == "I32")
-          return fail("a GEMM operand of an unsupported element type");
-        dtypes.push_back(*dtype);
-      }
-      if (llvm::any_of(dtypes, [](StringRef d) { return d != "F32"; })) {
-        gemm["a_dtype"] = dtypes[0];
-        gemm["b_dtype"] = dtypes[1];
-        gemm["c_dtype"] = dtypes[2];
-        gemm["compute"] = "F32";
-      }
-      steps.push_back(std::move(gemm));
+      err = addGemm(generic, index);
     } else if (isa<growk::AttentionOp, growk::AttentionGradOp>(op)) {
-      // A library kernel's attention or attention gradient
-      // (growc-attention-to-tensor-cores): the runtime launches the named
-      // entry points on the operands (docs/plan.md).
-      auto marker = op.getAttrOfType<StringAttr>(attr::kLibraryKernel);
-      if (!marker)
-        return fail("an attention left in the host function without a "
-                    "library kernel");
-      SmallVector<Value, 8> operands;
-      SmallVector<StringRef, 8> names = {"q", "k", "v", "o"};
-      json::Object step;
-      int64_t seqLen, heads, kvHeads, headDim;
-      if (auto forward = dyn_cast<growk::AttentionOp>(op)) {
-        operands = {forward.getQ(), forward.getK(), forward.getV(),
-                    forward.getInit()};
-        step = json::Object{{"op", "attention"}, {"symbol", marker.getValue()}};
-        seqLen = forward.getSeqLen(), heads = forward.getHeads();
-        kvHeads = forward.getKvHeads(), headDim = forward.getHeadDim();
-      } else {
-        auto grad = cast<growk::AttentionGradOp>(op);
-        operands = {grad.getQ(),      grad.getK(),     grad.getV(),
-                    grad.getO(),      grad.getDout(),  grad.getDqInit(),
-                    grad.getDkInit(), grad.getDvInit()};
-        names.append({"dout", "dq", "dk", "dv"});
-        // The backward's three passes, named from the op's marker.
-        std::string symbol = marker.getValue().str();
-        size_t at = symbol.find("_backward_");
-        if (at == std::string::npos)
-          return fail("an attention gradient's library kernel '" + symbol +
-                      "' names no backward");
-        json::Array symbols;
-        for (StringRef pass : {"_stats_", "_key_grad_", "_query_grad_"})
-          symbols.push_back(std::string(symbol).replace(at, 10, pass.str()));
-        step = json::Object{{"op", "attention_grad"},
-                            {"symbols", std::move(symbols)}};
-        seqLen = grad.getSeqLen(), heads = grad.getHeads();
-        kvHeads = grad.getKvHeads(), headDim = grad.getHeadDim();
-      }
-      auto ids = argBuffers(&op, operands, index);
-      if (!ids)
-        return ids.takeError();
-      for (Value operand : operands)
-        if (!isContiguous(cast<MemRefType>(operand.getType())) ||
-            !cast<MemRefType>(operand.getType()).getElementType().isF32())
-          return fail("an attention operand that is not a contiguous f32 "
-                      "matrix");
-      recordStep(*ids);
-      int64_t rows = cast<MemRefType>(operands[0].getType()).getDimSize(0);
-      step["batch"] = rows / seqLen;
-      step["seq_len"] = seqLen;
-      step["heads"] = heads;
-      step["kv_heads"] = kvHeads;
-      step["head_dim"] = headDim;
-      for (auto [i, name] : llvm::enumerate(names)) {
-        step[name] = (*ids)[i];
-        step[(name + "_offset").str()] = byteOffsetOf(operands[i]);
-      }
-      steps.push_back(std::move(step));
+      err = addAttention(op, index);
     } else if (auto reduce = dyn_cast<growk::AllReduceOp>(op)) {
-      // A whole buffer: the step reduces buffers, not views of them.
-      auto type = cast<MemRefType>(reduce.getValue().getType());
-      std::optional<unsigned> id = useBuffer(reduce.getValue(), index);
-      if (!id || byteOffsetOf(reduce.getValue()) != 0 ||
-          type.getNumElements() * 4 != buffers[*id].size)
-        return fail("an all_reduce of a value that is not a whole buffer");
-      PendingReduce pending;
-      pending.buffer = *id;
-      pending.reduction = reduce.getReduction();
-      pending.ready = steps.size();
-      if (Value when = reduce.getWhen()) {
-        std::optional<unsigned> flag = useBuffer(when, index);
-        if (!flag || byteOffsetOf(when) != 0)
-          return fail("an all_reduce whose flag has no buffer");
-        pending.when = *flag;
-      }
-      reduces.push_back(pending);
+      err = addAllReduce(reduce, index);
     } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
-      // A copy of bytes onto themselves: what bufferization leaves of an
-      // insert_slice whose source was computed in place (a GEMM writing its
-      // rows of the LM head's gradient).
-      std::optional<unsigned> from = bufferOf(copy.getSource());
-      std::optional<unsigned> to = bufferOf(copy.getTarget());
-      if (from && to && *from == *to &&
-          byteOffsetOf(copy.getSource()) == byteOffsetOf(copy.getTarget()) &&
-          copy.getSource().getType() == copy.getTarget().getType()) {
-        buffers[*from].lastUse = std::max(buffers[*from].lastUse, index);
-        continue;
-      }
-      auto target = dyn_cast<BlockArgument>(copy.getTarget());
-      std::optional<unsigned> source = bufferOf(copy.getSource());
-      if (!target || target.getArgNumber() < numInputs + numParams || !source)
-        return fail("a copy that does not produce a model output");
-      if (byteOffsetOf(copy.getSource()) != 0)
-        return fail("a model output copied from a view at an offset");
-      outputBuffer[target.getArgNumber() - numInputs - numParams] = *source;
-      buffers[*source].persistent = true;
+      err = addCopy(copy, index);
     } else if (!isa<func::ReturnOp>(op)) {
       return fail(llvm::formatv("unsupported op '{0}' in the host function",
                                 op.getName()));
     }
+    if (err)
+      return std::move(err);
   }
-  insertAllReduceSteps(steps, stepBuffers, reduces);
+  insertAllReduceSteps();
   // Outputs written in place (hoisted allocations) are their own buffers.
   for (unsigned i = 0; i < numOutputs; ++i) {
-    BlockArgument arg = body.getArgument(numInputs + numParams + i);
+    BlockArgument arg = body->getArgument(numInputs + numParams + i);
     if (!outputBuffer.count(i)) {
       std::optional<unsigned> id = bufferOf(arg);
       if (!id)
@@ -564,64 +622,55 @@ llvm::Expected<json::Object> PlanBuilder::build(StringRef target,
                              outputBuffer[i]);
     if (!entry)
       return entry.takeError();
-    outputs.push_back(std::move(*entry));
+    plan.outputs.push_back(std::move(*entry));
   }
-  auto sources = host->getAttrOfType<ArrayAttr>("growc.param_sources");
-  auto copies = host->getAttrOfType<ArrayAttr>("growc.param_copies");
+  auto sources = host->getAttrOfType<ArrayAttr>(attr::kParamSources);
+  auto copies = host->getAttrOfType<ArrayAttr>(attr::kParamCopies);
+  if (!sources || !copies || sources.size() != numParams ||
+      copies.size() != numParams)
+    return fail("the host function lacks the parameters' provenance");
   for (auto [i, name] : llvm::enumerate(paramNames)) {
     auto entry = tensorEntry(cast<StringAttr>(name).getValue(),
-                             body.getArgument(numInputs + i), numInputs + i);
+                             body->getArgument(numInputs + i), numInputs + i);
     if (!entry)
       return entry.takeError();
     // Provenance travels with the artifact (DESIGN.md "Growth is data").
-    if (sources && copies && i < sources.size() && i < copies.size()) {
-      (*entry)["source"] = cast<StringAttr>(sources[i]).getValue();
-      (*entry)["copy"] = cast<BoolAttr>(copies[i]).getValue();
-    }
-    params.push_back(std::move(*entry));
+    rt::PlanParam param;
+    static_cast<rt::PlanTensor &>(param) = std::move(*entry);
+    param.source = cast<StringAttr>(sources[i]).getValue().str();
+    param.copy = cast<BoolAttr>(copies[i]).getValue();
+    plan.params.push_back(std::move(param));
   }
 
   assignOffsets();
-  json::Array bufferList;
-  int64_t arenaSize = 0;
   for (auto [id, buffer] : llvm::enumerate(buffers)) {
-    bufferList.push_back(json::Object{
-        {"id", int64_t(id)}, {"offset", buffer.offset}, {"size", buffer.size}});
-    arenaSize = std::max(arenaSize, alignUp(buffer.offset + buffer.size));
+    plan.buffers.push_back({int64_t(id), buffer.offset, buffer.size});
+    plan.arenaSize =
+        std::max(plan.arenaSize, alignUp(buffer.offset + buffer.size));
   }
-
-  json::Object plan{{"format", "growc-plan"},
-                    {"version", 1},
-                    {"graph", graphName},
-                    {"target", target},
-                    {"model", host.getSymName()},
-                    {"kernels_file", kernelsFile},
-                    {"batch", batch.getInt()},
-                    {"seq", seq.getInt()},
-                    {"vocab_size", vocab.getInt()},
-                    {"alignment", kAlignment},
-                    {"arena_size", arenaSize},
-                    {"buffers", std::move(bufferList)},
-                    {"inputs", std::move(inputs)},
-                    {"params", std::move(params)},
-                    {"outputs", std::move(outputs)},
-                    {"kernels", std::move(kernels)},
-                    {"steps", std::move(steps)}};
+  plan.graph = graphName.str();
+  plan.target = target.str();
+  plan.model = host.getSymName().str();
+  plan.kernelsFile = kernelsFile.str();
+  plan.batch = batch.getInt();
+  plan.seq = seq.getInt();
+  plan.vocabSize = vocab.getInt();
+  plan.alignment = kAlignment;
   // Gradient accumulation: the runtime runs this many micro-batches per
   // optimizer step (the last with apply = 1).
-  if (auto micro = host->getAttrOfType<IntegerAttr>("growc.micro_batches"))
-    plan["micro_batches"] = micro.getInt();
-  return plan;
+  if (auto micro = host->getAttrOfType<IntegerAttr>(attr::kMicroBatches))
+    plan.microBatches = micro.getInt();
+  return std::move(plan);
 }
 
 } // namespace
 
-llvm::Expected<json::Object> growc::emitPlan(ModuleOp module, StringRef target,
-                                             StringRef kernelsFile,
-                                             int64_t allReduceBucketBytes) {
+llvm::Expected<rt::Plan> growc::emitPlan(ModuleOp module, StringRef target,
+                                         StringRef kernelsFile,
+                                         int64_t allReduceBucketBytes) {
   SmallVector<func::FuncOp> hosts;
   for (auto func : module.getOps<func::FuncOp>())
-    if (func->hasAttr("growc.param_names"))
+    if (func->hasAttr(attr::kParamNames))
       hosts.push_back(func);
   if (hosts.size() != 1)
     return fail(llvm::formatv("expected one forward function, found {0}",

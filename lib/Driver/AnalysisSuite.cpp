@@ -134,32 +134,30 @@ public:
       merged.push_back(copy);
       byPrint[print] = name;
       renamed[func.getSymName()] = name;
-      kernelEntries.push_back(json::Value(nullptr));
+      kernelEntries.emplace_back();
       entryIndex[name] = kernelEntries.size() - 1;
     }
-    for (json::Value &value : *graph.plan.getArray("kernels")) {
-      json::Object &kernel = *value.getAsObject();
-      auto it = renamed.find(*kernel.getString("name"));
+    for (rt::PlanKernel &kernel : graph.plan.kernels) {
+      auto it = renamed.find(kernel.name);
       if (it == renamed.end())
         return emitError(UnknownLoc::get(merged.getContext()))
-               << "plan kernel '" << *kernel.getString("name")
-               << "' has no kernel function";
+               << "plan kernel '" << kernel.name << "' has no kernel function";
       std::string name = it->second;
-      kernel["name"] = name;
-      kernel["symbol"] = name + "_packed";
-      json::Value &slot = kernelEntries[entryIndex.at(name)];
-      if (slot.kind() == json::Value::Null)
-        slot = json::Value(json::Object(kernel));
+      kernel.name = name;
+      kernel.symbol = name + "_packed";
+      std::optional<rt::PlanKernel> &slot = kernelEntries[entryIndex.at(name)];
+      if (!slot)
+        slot = kernel;
     }
     return success();
   }
 
   /// The plan entries of every merged kernel (for writeKernels to complete).
-  json::Array takeEntries() {
-    json::Array entries;
-    for (json::Value &entry : kernelEntries)
-      if (entry.kind() != json::Value::Null)
-        entries.push_back(std::move(entry));
+  std::vector<rt::PlanKernel> takeEntries() {
+    std::vector<rt::PlanKernel> entries;
+    for (std::optional<rt::PlanKernel> &entry : kernelEntries)
+      if (entry)
+        entries.push_back(std::move(*entry));
     return entries;
   }
 
@@ -167,7 +165,7 @@ private:
   ModuleOp merged;
   llvm::StringSet<> names;
   llvm::StringMap<std::string> byPrint;
-  std::vector<json::Value> kernelEntries;
+  std::vector<std::optional<rt::PlanKernel>> kernelEntries;
   llvm::StringMap<size_t> entryIndex;
 };
 
@@ -215,7 +213,7 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
   std::vector<Variant> variants = planVariants(layers, split, options);
   OwningOpRef<ModuleOp> merged = ModuleOp::create(UnknownLoc::get(&context));
   KernelMerger merger(*merged);
-  std::vector<json::Object> plans;
+  std::vector<rt::Plan> plans;
   for (size_t i = 0; i < variants.size(); ++i) {
     Variant &variant = variants[i];
     OwningOpRef<ModuleOp> rewritten = module.clone();
@@ -236,22 +234,27 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
   // completed entries (block counts on the CPU, launches for PTX).
   CompiledGraph all;
   all.kernels = std::move(merged);
-  all.plan["kernels"] = merger.takeEntries();
-  size_t kernelCount = all.plan.getArray("kernels")->size();
+  all.plan.kernels = merger.takeEntries();
+  // The variants' library attention steps: PTX then carries the library.
+  for (const rt::Plan &plan : plans)
+    for (const rt::PlanStep &step : plan.steps)
+      if (step.op == rt::PlanStep::Op::Attention ||
+          step.op == rt::PlanStep::Op::AttentionGrad)
+        all.plan.steps.push_back(step);
+  size_t kernelCount = all.plan.kernels.size();
   if (failed(writeKernels(all, artifact, kernelsPath)))
     return failure();
   written.push_back(kernelsPath.str());
-  llvm::StringMap<json::Object> completed;
-  for (const json::Value &entry : *all.plan.getArray("kernels"))
-    completed[*entry.getAsObject()->getString("name")] = *entry.getAsObject();
+  llvm::StringMap<rt::PlanKernel> completed;
+  for (const rt::PlanKernel &kernel : all.plan.kernels)
+    completed[kernel.name] = kernel;
 
   json::Array entries;
   for (size_t i = 0; i < variants.size(); ++i) {
-    for (json::Value &value : *plans[i].getArray("kernels"))
-      value = json::Value(
-          json::Object(completed.at(*value.getAsObject()->getString("name"))));
+    for (rt::PlanKernel &kernel : plans[i].kernels)
+      kernel = completed.at(kernel.name);
     std::string planPath = stem + "." + variants[i].name + ".plan.json";
-    if (failed(writeJson(planPath, std::move(plans[i]))))
+    if (failed(writePlan(planPath, plans[i])))
       return failure();
     written.push_back(planPath);
     json::Object entry = std::move(variants[i].entry);

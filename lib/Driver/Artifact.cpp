@@ -10,6 +10,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/Driver.h"
+#include "growc/runtime/Plan.h"
 
 #include "mlir/Pass/PassManager.h"
 #include "mlir/Support/Timing.h"
@@ -42,42 +43,33 @@ writeAtomically(StringRef path,
 }
 
 /// The plan's kernels gain their launch configuration (PTX).
-LogicalResult addLaunches(json::Object &plan,
+LogicalResult addLaunches(rt::Plan &plan,
                           const std::vector<GpuLaunch> &launches) {
-  for (json::Value &entry : *plan.getArray("kernels")) {
-    json::Object &kernel = *entry.getAsObject();
-    StringRef name = *kernel.getString("name");
+  for (rt::PlanKernel &kernel : plan.kernels) {
     auto launch = llvm::find_if(
-        launches, [&](const GpuLaunch &l) { return l.name == name; });
+        launches, [&](const GpuLaunch &l) { return l.name == kernel.name; });
     if (launch == launches.end())
-      return reportError("kernel '" + name + "' has no GPU launch");
-    kernel["symbol"] = name;
-    kernel["launch"] = json::Object{
-        {"grid",
-         json::Array{launch->grid[0], launch->grid[1], launch->grid[2]}},
-        {"block",
-         json::Array{launch->block[0], launch->block[1], launch->block[2]}},
-        {"params", json::Array(launch->params)}};
-    if (!launch->kind.empty())
-      kernel["kind"] = launch->kind;
-    if (launch->dynamicSharedBytes > 0)
-      (*kernel.getObject("launch"))["shared_bytes"] =
-          launch->dynamicSharedBytes;
+      return reportError("kernel '" + kernel.name + "' has no GPU launch");
+    kernel.symbol = kernel.name;
+    rt::PlanLaunch &config = kernel.launch.emplace();
+    llvm::copy(launch->grid, config.grid);
+    llvm::copy(launch->block, config.block);
+    config.params.assign(launch->params.begin(), launch->params.end());
+    config.sharedBytes = launch->dynamicSharedBytes;
+    kernel.kind = launch->kind;
   }
   return success();
 }
 
 /// The plan's kernels gain their block counts (the CPU runtime's unit of
 /// splitting a kernel over threads).
-LogicalResult addBlockCounts(json::Object &plan,
+LogicalResult addBlockCounts(rt::Plan &plan,
                              const llvm::StringMap<int64_t> &blocks) {
-  for (json::Value &entry : *plan.getArray("kernels")) {
-    json::Object &kernel = *entry.getAsObject();
-    auto it = blocks.find(*kernel.getString("name"));
+  for (rt::PlanKernel &kernel : plan.kernels) {
+    auto it = blocks.find(kernel.name);
     if (it == blocks.end())
-      return reportError("kernel '" + *kernel.getString("name") +
-                         "' has no block count");
-    kernel["blocks"] = it->second;
+      return reportError("kernel '" + kernel.name + "' has no block count");
+    kernel.blocks = it->second;
   }
   return success();
 }
@@ -128,11 +120,10 @@ LogicalResult growc::writeKernels(CompiledGraph &graph,
     return failure();
   // Attention steps launch the kernel library's entry points, which the
   // artifact carries.
-  bool usesLibrary =
-      llvm::any_of(*graph.plan.getArray("steps"), [](const json::Value &step) {
-        std::optional<StringRef> op = step.getAsObject()->getString("op");
-        return op == "attention" || op == "attention_grad";
-      });
+  bool usesLibrary = llvm::any_of(graph.plan.steps, [](const rt::PlanStep &s) {
+    return s.op == rt::PlanStep::Op::Attention ||
+           s.op == rt::PlanStep::Op::AttentionGrad;
+  });
   if (usesLibrary)
     if (llvm::Error err = linkKernelLibrary(artifact->ptx))
       return reportError(llvm::toString(std::move(err)));
@@ -152,6 +143,22 @@ LogicalResult growc::writeJson(StringRef path, json::Object value) {
   return success();
 }
 
+LogicalResult growc::writePlan(StringRef path, const rt::Plan &plan) {
+  // The runtime's writer and verifier (runtime/lib/Plan*.cpp): what is
+  // written is the schema's own text, and only once the runtime accepts it.
+  std::string text = rt::serializePlan(plan);
+  rt::StatusOr<rt::Plan> verified = rt::parsePlan(text, path.str());
+  if (!verified.isOk())
+    return reportError("internal error: the plan fails the runtime's "
+                       "verification: " +
+                       verified.status().message());
+  if (llvm::Error err =
+          writeAtomically(path, [&](llvm::raw_ostream &os) { os << text; }))
+    return reportError("cannot write '" + path +
+                       "': " + llvm::toString(std::move(err)));
+  return success();
+}
+
 std::string growc::planPathOf(StringRef kernelsPath) {
   llvm::SmallString<128> planPath(kernelsPath);
   llvm::sys::path::replace_extension(planPath, ".plan.json");
@@ -165,7 +172,7 @@ LogicalResult growc::compileArtifact(MLIRContext &context, ModuleOp module,
                                llvm::sys::path::filename(kernelsPath));
   if (failed(compiled) || failed(writeKernels(*compiled, options, kernelsPath)))
     return failure();
-  if (failed(writeJson(planPathOf(kernelsPath), std::move(compiled->plan)))) {
+  if (failed(writePlan(planPathOf(kernelsPath), compiled->plan))) {
     llvm::sys::fs::remove(kernelsPath);
     return failure();
   }

@@ -23,7 +23,6 @@
 
 using namespace mlir;
 using namespace growc;
-namespace json = llvm::json;
 
 namespace {
 
@@ -68,10 +67,12 @@ LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
   });
   OwningOpRef<ModuleOp> module = start.clone();
   resetProvenance(*findModel(*module));
-  json::Array stageList;
+  rt::PlanGrowth growthSection;
+  growthSection.method = methodName.str();
+  growthSection.blockSize = b;
   llvm::StringMap<std::string> sharedKernels;
-  json::Array sharedKernelEntries;
-  std::optional<json::Object> firstPlan;
+  std::vector<rt::PlanKernel> sharedKernelEntries;
+  std::optional<rt::Plan> firstPlan;
   for (int64_t i = 1; i <= stages; ++i) {
     if (i > 1) {
       resetProvenance(*findModel(*module));
@@ -82,10 +83,10 @@ LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
     std::string planPath =
         i == 1 ? planPathOf(kernelsPath)
                : stem + ".stage" + std::to_string(i) + ".plan.json";
-    stageList.push_back(json::Object{
-        {"stage", i},
-        {"layers", layers},
-        {"plan", std::string(llvm::sys::path::filename(planPath))}});
+    rt::PlanGrowthStage &stage = growthSection.stages.emplace_back();
+    stage.stage = i;
+    stage.layers = layers;
+    stage.planFile = llvm::sys::path::filename(planPath).str();
     auto compiled = compileGraph(context, *module, options, kernelsName);
     if (failed(compiled))
       return failure();
@@ -101,20 +102,16 @@ LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
       if (failed(writeKernels(*compiled, options, kernelsPath)))
         return failure();
       written.push_back(kernelsPath.str());
-      sharedKernelEntries = *compiled->plan.getArray("kernels");
+      sharedKernelEntries = compiled->plan.kernels;
     } else if (shared) {
       // Same kernels: take stage 1's entries (block counts, launches).
-      for (json::Value &entry : *compiled->plan.getArray("kernels")) {
-        json::Object &kernel = *entry.getAsObject();
-        for (const json::Value &known : sharedKernelEntries)
-          if (known.getAsObject()->getString("name") ==
-              kernel.getString("name"))
-            kernel = *known.getAsObject();
-      }
+      for (rt::PlanKernel &kernel : compiled->plan.kernels)
+        for (const rt::PlanKernel &known : sharedKernelEntries)
+          if (known.name == kernel.name)
+            kernel = known;
     } else {
       std::string ownKernels = stem + ".stage" + std::to_string(i) + ext.str();
-      compiled->plan["kernels_file"] =
-          std::string(llvm::sys::path::filename(ownKernels));
+      compiled->plan.kernelsFile = llvm::sys::path::filename(ownKernels).str();
       if (failed(writeKernels(*compiled, options, ownKernels)))
         return failure();
       written.push_back(ownKernels);
@@ -129,14 +126,12 @@ LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
       firstPlan = std::move(compiled->plan);
       continue;
     }
-    if (failed(writeJson(planPath, std::move(compiled->plan))))
+    if (failed(writePlan(planPath, compiled->plan)))
       return failure();
     written.push_back(planPath);
   }
-  (*firstPlan)["growth"] = json::Object{{"method", methodName.str()},
-                                        {"block_size", b},
-                                        {"stages", std::move(stageList)}};
-  if (failed(writeJson(planPathOf(kernelsPath), std::move(*firstPlan))))
+  firstPlan->growth = std::move(growthSection);
+  if (failed(writePlan(planPathOf(kernelsPath), *firstPlan)))
     return failure();
   removeWritten.release();
   return success();

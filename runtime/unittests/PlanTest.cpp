@@ -8,12 +8,17 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/Plan.h"
+#include "growc/runtime/Json.h"
 
 #include "ToyModel.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -719,9 +724,9 @@ TEST(PlanTest, MalformedAttentionStepsAreRejected) {
                                                R"("head_dim": 8, "lse": 1)")),
                  {"steps[3]", "lse"});
   // The batch is a grid dimension of the kernels, at most 65535.
-  expectRejected(gpuPlanWithStep(attentionStep(R"("batch": 1)",
-                                               R"("batch": 65536)")),
-                 {"steps[3].batch"});
+  expectRejected(
+      gpuPlanWithStep(attentionStep(R"("batch": 1)", R"("batch": 65536)")),
+      {"steps[3].batch"});
 }
 
 //===----------------------------------------------------------------------===//
@@ -817,6 +822,146 @@ TEST(PlanTest, LongValuesAreShortenedInMessages) {
       kPlanPath);
   ASSERT_FALSE(plan.isOk());
   EXPECT_LT(plan.status().message().size(), 200u) << plan.status().message();
+}
+
+//===----------------------------------------------------------------------===//
+// Writing plans (serializePlan): one schema for the compiler and the runtime
+//===----------------------------------------------------------------------===//
+
+/// The toy plans in every form the schema has: CPU and GPU kernels (launch,
+/// shared memory, kind), bf16 GEMMs, attention and its gradient,
+/// all_reduce steps with and without a flag, accumulation and a growth
+/// section.
+std::vector<std::string> everyPlanForm() {
+  std::string gradSymbols =
+      R"(["growc_flash_stats_hd8_f32", "growc_flash_key_grad_hd8_f32", )"
+      R"("growc_flash_query_grad_hd8_f32"])";
+  std::string shared =
+      gpuPlan(R"("kind": "attention", "launch": {"grid": [6, 1, 1], )"
+              R"("block": [256, 1, 1], "params": [0, 2, 1], )"
+              R"("shared_bytes": 1024},)");
+  std::string bf16 =
+      replaceOnce(kToyPlan, R"("b_offset": 0)",
+                  R"("b_offset": 88, "a_dtype": "BF16", "b_dtype": "BF16", )"
+                  R"("c_dtype": "F32", "compute": "F32")");
+  std::string reduces =
+      withStep(R"({"op": "all_reduce", "buffers": [3, 4], "reduction": "mean",
+                   "when": -1},
+                  {"op": "all_reduce", "buffers": [5], "reduction": "sum",
+                   "when": 0})");
+  std::string growth = replaceOnce(
+      kToyPlan, R"("format": "growc-plan",)",
+      R"("format": "growc-plan", "micro_batches": 4, "growth": )"
+      R"({"method": "lidas", "block_size": 2, "stages": [)"
+      R"({"stage": 1, "layers": 2, "plan": "fwd.plan.json"}, )"
+      R"({"stage": 2, "layers": 4, "plan": "fwd.stage2.plan.json"}]},)");
+  return {kToyPlan,
+          gpuPlan(),
+          shared,
+          bf16,
+          reduces,
+          gpuPlanWithStep(attentionStep()),
+          gpuPlanWithStep(attentionGradStep(gradSymbols)),
+          growth};
+}
+
+/// Whether every object in `value` lists its keys in sorted order.
+bool keysSorted(const JsonValue &value) {
+  if (value.isObject()) {
+    for (size_t i = 1; i < value.members().size(); ++i)
+      if (!(value.members()[i - 1].first < value.members()[i].first))
+        return false;
+    for (const auto &member : value.members())
+      if (!keysSorted(member.second))
+        return false;
+  }
+  if (value.isArray())
+    for (const JsonValue &element : value.elements())
+      if (!keysSorted(element))
+        return false;
+  return true;
+}
+
+/// `value` with every object's keys in sorted order.
+JsonValue sortedKeys(const JsonValue &value) {
+  if (value.isArray()) {
+    JsonValue array = JsonValue::array();
+    for (const JsonValue &element : value.elements())
+      array.push(sortedKeys(element));
+    return array;
+  }
+  if (!value.isObject())
+    return value;
+  auto members = value.members();
+  std::sort(members.begin(), members.end(),
+            [](const auto &a, const auto &b) { return a.first < b.first; });
+  JsonValue object = JsonValue::object();
+  for (const auto &[key, member] : members)
+    object.set(key, sortedKeys(member));
+  return object;
+}
+
+// parse -> serialize -> parse gives the same plan and the same text, and the
+// text is canonical (sorted keys, the layout growc writes).
+TEST(PlanTest, SerializeRoundTripsEveryForm) {
+  for (const std::string &text : everyPlanForm()) {
+    StatusOr<Plan> first = parsePlan(text, kPlanPath);
+    ASSERT_TRUE(first.isOk()) << first.status().message();
+    std::string written = serializePlan(*first);
+    StatusOr<Plan> second = parsePlan(written, kPlanPath);
+    ASSERT_TRUE(second.isOk()) << second.status().message() << "\n" << written;
+    EXPECT_EQ(serializePlan(*second), written);
+    // The text says what the original said, value for value.
+    StatusOr<JsonValue> original = parseJson(text);
+    StatusOr<JsonValue> canonical = parseJson(written);
+    ASSERT_TRUE(original.isOk() && canonical.isOk());
+    EXPECT_TRUE(sortedKeys(*original) == *canonical) << written;
+    EXPECT_TRUE(keysSorted(*canonical)) << written;
+    EXPECT_EQ(written.substr(0, 4), "{\n  ");
+    EXPECT_EQ(written.back(), '\n');
+  }
+}
+
+/// Every key the writer can produce, collected from `value`.
+void collectKeys(const JsonValue &value, std::set<std::string> &keys) {
+  if (value.isObject())
+    for (const auto &[key, member] : value.members()) {
+      keys.insert(key);
+      collectKeys(member, keys);
+    }
+  if (value.isArray())
+    for (const JsonValue &element : value.elements())
+      collectKeys(element, keys);
+}
+
+// docs/plan.md is the human description of this schema: its example parses,
+// and every field the writer produces is documented there.
+TEST(PlanTest, DocsDescribeEveryField) {
+  std::ifstream file(GROWC_PLAN_DOC);
+  ASSERT_TRUE(file) << "cannot read " << GROWC_PLAN_DOC;
+  std::stringstream buffer;
+  buffer << file.rdbuf();
+  std::string doc = buffer.str();
+  size_t begin = doc.find("```json\n");
+  ASSERT_NE(begin, std::string::npos) << "docs/plan.md has no JSON example";
+  begin += 8;
+  size_t end = doc.find("```", begin);
+  StatusOr<Plan> example = parsePlan(doc.substr(begin, end - begin), kPlanPath);
+  EXPECT_TRUE(example.isOk())
+      << "docs/plan.md's example: " << example.status().message();
+  std::set<std::string> keys;
+  for (const std::string &text : everyPlanForm()) {
+    StatusOr<Plan> plan = parsePlan(text, kPlanPath);
+    ASSERT_TRUE(plan.isOk()) << plan.status().message();
+    StatusOr<JsonValue> written = parseJson(serializePlan(*plan));
+    ASSERT_TRUE(written.isOk());
+    collectKeys(*written, keys);
+  }
+  EXPECT_GT(keys.size(), 60u);
+  for (const std::string &key : keys)
+    EXPECT_TRUE(doc.find("`" + key + "`") != std::string::npos ||
+                doc.find("\"" + key + "\"") != std::string::npos)
+        << "docs/plan.md does not describe the field '" << key << "'";
 }
 
 } // namespace

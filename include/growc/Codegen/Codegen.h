@@ -10,10 +10,11 @@
 #ifndef GROWC_CODEGEN_CODEGEN_H
 #define GROWC_CODEGEN_CODEGEN_H
 
+#include "growc/runtime/Plan.h"
+
 #include "mlir/IR/BuiltinOps.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/Error.h"
-#include "llvm/Support/JSON.h"
 
 #include <string>
 #include <vector>
@@ -25,10 +26,13 @@ namespace growc {
 /// erases the host function and leaves only the kernels. `kernelsFile` is
 /// recorded in the plan. A train graph's gradients are all-reduced in
 /// buckets of at most `allReduceBucketBytes` (PyTorch DDP's default 25 MiB).
-llvm::Expected<llvm::json::Object>
-emitPlan(mlir::ModuleOp module, llvm::StringRef target,
-         llvm::StringRef kernelsFile,
-         int64_t allReduceBucketBytes = int64_t(25) << 20);
+/// The plan is the runtime's own type (one schema for both sides); its
+/// kernels still lack their block counts (CPU) or launches (PTX), which the
+/// backends provide.
+llvm::Expected<rt::Plan> emitPlan(mlir::ModuleOp module, llvm::StringRef target,
+                                  llvm::StringRef kernelsFile,
+                                  int64_t allReduceBucketBytes = int64_t(25)
+                                                                 << 20);
 
 /// Lowers the kernel functions of `module` to the LLVM dialect and adds
 /// `<kernel>_packed(void **args, int64_t begin, int64_t end)` entry points.

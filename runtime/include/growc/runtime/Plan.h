@@ -221,6 +221,14 @@ StatusOr<Plan> parsePlan(std::string_view text, const std::string &planPath);
 /// kernels file exists and is a regular file.
 StatusOr<Plan> loadPlan(const std::string &planPath);
 
+/// The JSON text of `plan` (docs/plan.md), canonical: keys sorted, two-space
+/// indentation, a final newline; optional fields (launch, blocks, kind,
+/// shared_bytes, GEMM element types, micro_batches, growth) only where they
+/// apply. For every plan parsePlan accepts, parsePlan(serializePlan(p))
+/// gives p back, and serializePlan(parsePlan(text)) == text for a canonical
+/// text (what growc writes).
+std::string serializePlan(const Plan &plan);
+
 /// The plan of an artifact given on a command line: `x.plan.json` is the plan
 /// itself; for the kernels file `x.so` or `x.ptx` it is the sibling
 /// `x.plan.json`. Any other path is taken to be a plan.
