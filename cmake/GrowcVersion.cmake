@@ -62,7 +62,10 @@ add_custom_target(growc_version_header
   VERBATIM)
 
 # `target` may include "growc/Version.h" (generated before it compiles).
+# (The path is spelled out: a directory that include()s this file after
+# include_guard has fired does not see the variables set above.)
 function(growc_use_version target)
-  target_include_directories(${target} PRIVATE ${GROWC_VERSION_INCLUDE_DIR})
+  target_include_directories(${target} PRIVATE
+    "${CMAKE_BINARY_DIR}/growc-version/include")
   add_dependencies(${target} growc_version_header)
 endfunction()

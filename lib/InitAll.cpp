@@ -16,6 +16,11 @@
 #include "mlir/InitAllPasses.h"
 
 #include "mlir/IR/DialectRegistry.h"
+#include "llvm/Config/llvm-config.h"
+#include "llvm/Support/CommandLine.h"
+#include "llvm/Support/raw_ostream.h"
+
+#include <string>
 
 void growc::registerAllDialects(mlir::DialectRegistry &registry) {
   registry.insert<grow::GrowDialect, growk::GrowKDialect>();
@@ -34,4 +39,13 @@ void growc::registerAllPasses() {
   registerGpuPasses();
   registerPipelines();
   mlir::registerAllPasses();
+}
+
+void growc::setVersionPrinter(const char *tool, const char *version,
+                              const char *commit) {
+  static std::string line;
+  line = std::string(tool) + " " + version + " (commit " + commit + ")";
+  llvm::cl::SetVersionPrinter([](llvm::raw_ostream &os) {
+    os << line << "\n  built with LLVM/MLIR " << LLVM_VERSION_STRING << "\n";
+  });
 }

@@ -20,6 +20,13 @@ void registerAllDialects(mlir::DialectRegistry &registry);
 /// Registers every growc pass and named pipeline with MLIR's pass registry.
 void registerAllPasses();
 
+/// Makes `--version` print growc's own version and commit (`tool version
+/// (commit abc1234)`) and the LLVM/MLIR it was built with, instead of
+/// LLVM's version alone. `version` and `commit` come from growc/Version.h,
+/// which the tool includes (cmake/GrowcVersion.cmake).
+void setVersionPrinter(const char *tool, const char *version,
+                       const char *commit);
+
 } // namespace growc
 
 #endif // GROWC_INITALL_H

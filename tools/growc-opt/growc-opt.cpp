@@ -6,6 +6,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/InitAll.h"
+#include "growc/Version.h"
 
 #include "mlir/IR/DialectRegistry.h"
 #include "mlir/Tools/mlir-opt/MlirOptMain.h"
@@ -14,6 +15,7 @@ int main(int argc, char **argv) {
   mlir::DialectRegistry registry;
   growc::registerAllDialects(registry);
   growc::registerAllPasses();
+  growc::setVersionPrinter("growc-opt", GROWC_VERSION, GROWC_COMMIT);
   return mlir::asMainReturnCode(
       mlir::MlirOptMain(argc, argv, "growc optimizer driver\n", registry));
 }

@@ -22,6 +22,7 @@
 #include "growc/Growth/MigrateCheckpoint.h"
 #include "growc/Import/HFConfig.h"
 #include "growc/InitAll.h"
+#include "growc/Version.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -370,6 +371,7 @@ int main(int argc, char **argv) {
   llvm::InitLLVM init(argc, argv);
   // Passes first: --mlir-print-ir-after=<pass> names a registered pass.
   registerAllPasses();
+  setVersionPrinter("growc", GROWC_VERSION, GROWC_COMMIT);
   registerAsmPrinterCLOptions();
   registerMLIRContextCLOptions();
   registerPassManagerCLOptions();
