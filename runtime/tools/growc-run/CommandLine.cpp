@@ -182,13 +182,15 @@ std::string describeParseError(const CLI::ParseError &error) {
       message.compare(message.size() - 8, 8, " missing") == 0)
     if (size_t colon = message.find(": "); colon != std::string::npos)
       return message.substr(0, colon) + " needs a value";
-  // "NAME was given a disallowed flag override": `--flag=value`.
+  // "NAME was given a disallowed flag override": `--flag=value` (CLI11
+  // names the flag without its dashes here).
   const std::string override = " was given a disallowed flag override";
   if (message.size() > override.size() &&
       message.compare(message.size() - override.size(), override.size(),
-                      override) == 0)
-    return message.substr(0, message.size() - override.size()) +
-           " takes no value";
+                      override) == 0) {
+    std::string name = message.substr(0, message.size() - override.size());
+    return (name.rfind("-", 0) == 0 ? name : "--" + name) + " takes no value";
+  }
   return message;
 }
 
