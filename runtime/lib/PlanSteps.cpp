@@ -1,0 +1,363 @@
+//===- PlanSteps.cpp - The plan's steps -----------------------------------===//
+//
+// The steps of a plan (docs/plan.md), the list an executor runs: generated
+// kernels, GEMMs, library attention (forward and backward) and all-reduces.
+// Each step is checked against the buffers and kernels read before it
+// (PlanSections.cpp): every buffer it names exists and holds the bytes it
+// addresses, so that an executor runs a loaded plan without further checks.
+//
+//===----------------------------------------------------------------------===//
+
+#include "PlanParser.h"
+
+#include <initializer_list>
+#include <limits>
+#include <optional>
+
+namespace growc::rt::detail {
+
+namespace {
+
+/// cblas_sgemm takes int dimensions (32-bit in Debian's OpenBLAS).
+constexpr int64_t kMaxGemmDim = std::numeric_limits<int32_t>::max();
+
+} // namespace
+
+Status PlanParser::parseSteps(const JsonValue &root) {
+  const JsonValue *steps;
+  GROWC_RETURN_IF_ERROR(getArray(root, "", "steps", steps));
+  for (size_t i = 0; i < steps->size(); ++i) {
+    const JsonValue &entry = steps->elements()[i];
+    std::string ctx = "steps[" + std::to_string(i) + "]";
+    GROWC_RETURN_IF_ERROR(expectObject(entry, ctx));
+    std::string op;
+    GROWC_RETURN_IF_ERROR(getString(entry, ctx, "op", op));
+    PlanStep step;
+    if (op == "kernel")
+      GROWC_RETURN_IF_ERROR(parseKernelStep(entry, ctx, step));
+    else if (op == "gemm")
+      GROWC_RETURN_IF_ERROR(parseGemmStep(entry, ctx, step));
+    else if (op == "all_reduce")
+      GROWC_RETURN_IF_ERROR(parseAllReduceStep(entry, ctx, step));
+    else if (op == "attention" || op == "attention_grad")
+      GROWC_RETURN_IF_ERROR(parseAttentionStep(entry, ctx, step));
+    else
+      return Status::error(ctx + ".op: unknown op " + inQuotes(op) +
+                           " (expected 'kernel', 'gemm', 'attention', "
+                           "'attention_grad' or 'all_reduce')");
+    plan.steps.push_back(std::move(step));
+  }
+  return Status::ok();
+}
+
+Status PlanParser::parseKernelStep(const JsonValue &step,
+                                   const std::string &ctx, PlanStep &out) {
+  GROWC_RETURN_IF_ERROR(checkKeys(step, ctx, {"op", "kernel", "args"}));
+  out.op = PlanStep::Op::Kernel;
+  const JsonValue *index;
+  GROWC_RETURN_IF_ERROR(getField(step, ctx, "kernel", index));
+  if (!index->isInteger() || !index->getInt64(out.kernel) || out.kernel < 0 ||
+      out.kernel >= static_cast<int64_t>(plan.kernels.size()))
+    return Status::error(ctx + ".kernel: kernel index " + describeJson(*index) +
+                         " out of range (the plan has " +
+                         std::to_string(plan.kernels.size()) + " kernels)");
+  const PlanKernel &kernel = plan.kernels[out.kernel];
+
+  const JsonValue *args;
+  GROWC_RETURN_IF_ERROR(getArray(step, ctx, "args", args));
+  if (args->size() != kernel.args.size())
+    return Status::error(ctx + ": passes " + std::to_string(args->size()) +
+                         " buffers but kernel " + std::to_string(out.kernel) +
+                         " (" + inQuotes(kernel.name) + ") takes " +
+                         std::to_string(kernel.args.size()) + " arguments");
+  for (size_t j = 0; j < args->size(); ++j) {
+    const JsonValue &arg = args->elements()[j];
+    std::string argCtx = ctx + ".args[" + std::to_string(j) + "]";
+    int64_t id;
+    if (!arg.isInteger() || !arg.getInt64(id) || id < 0 ||
+        id >= static_cast<int64_t>(plan.buffers.size()))
+      return Status::error(argCtx + ": unknown buffer id " + describeJson(arg) +
+                           " (the plan has " +
+                           std::to_string(plan.buffers.size()) + " buffers)");
+    const PlanKernelArg &expected = kernel.args[j];
+    if (expected.byteSize > plan.buffers[id].size)
+      return Status::error(
+          argCtx + ": buffer " + std::to_string(id) + " holds " +
+          std::to_string(plan.buffers[id].size) + " bytes but argument " +
+          std::to_string(j) + " of kernel " + inQuotes(kernel.name) + " (" +
+          dtypeName(expected.dtype) + " " + formatShape(expected.shape) +
+          ") needs " + std::to_string(expected.byteSize));
+    out.args.push_back(id);
+  }
+  return Status::ok();
+}
+
+Status PlanParser::parseGemmStep(const JsonValue &step, const std::string &ctx,
+                                 PlanStep &out) {
+  GROWC_RETURN_IF_ERROR(
+      checkKeys(step, ctx,
+                {"op", "a", "b", "c", "a_offset", "b_offset", "c_offset", "m",
+                 "n", "k", "trans_a", "trans_b", "beta", "a_dtype", "b_dtype",
+                 "c_dtype", "compute"}));
+  out.op = PlanStep::Op::Gemm;
+  // Mixed precision (docs/plan.md): the four fields come together; a plan
+  // without them is all-F32.
+  const char *precisionKeys[] = {"a_dtype", "b_dtype", "c_dtype", "compute"};
+  int present = 0;
+  for (const char *key : precisionKeys)
+    present += step.find(key) != nullptr;
+  if (present != 0 && present != 4)
+    return Status::error(ctx + ": a gemm names a_dtype, b_dtype, c_dtype and "
+                               "compute together or none of them");
+  if (present) {
+    DType *types[] = {&out.aType, &out.bType, &out.cType};
+    for (int i = 0; i < 3; ++i) {
+      std::string name;
+      GROWC_RETURN_IF_ERROR(getString(step, ctx, precisionKeys[i], name));
+      std::optional<DType> dtype = parseDType(name);
+      if (!dtype || (*dtype != DType::F32 && *dtype != DType::BF16))
+        return Status::error(fieldPath(ctx, precisionKeys[i]) + ": " +
+                             inQuotes(name) + " is not a gemm element type " +
+                             "(F32 or BF16)");
+      *types[i] = *dtype;
+    }
+    std::string compute;
+    GROWC_RETURN_IF_ERROR(getString(step, ctx, "compute", compute));
+    if (compute != "F32")
+      return Status::error(fieldPath(ctx, "compute") + ": " +
+                           inQuotes(compute) +
+                           " is not a compute type (expected 'F32')");
+    // A and B are read by one library call in one precision.
+    if (out.aType != out.bType)
+      return Status::error(ctx + ": gemm operands A (" + dtypeName(out.aType) +
+                           ") and B (" + dtypeName(out.bType) +
+                           ") differ in element type");
+  }
+  GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "a", out.a));
+  GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "b", out.b));
+  GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, "c", out.c));
+  // Bounded by the arena's size below (offset + bytes within the buffer).
+  constexpr int64_t kMaxOffset = std::numeric_limits<int64_t>::max() / 2;
+  GROWC_RETURN_IF_ERROR(
+      getInt(step, ctx, "a_offset", 0, kMaxOffset, out.aOffset));
+  GROWC_RETURN_IF_ERROR(
+      getInt(step, ctx, "b_offset", 0, kMaxOffset, out.bOffset));
+  GROWC_RETURN_IF_ERROR(
+      getInt(step, ctx, "c_offset", 0, kMaxOffset, out.cOffset));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "m", 1, kMaxGemmDim, out.m));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "n", 1, kMaxGemmDim, out.n));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "k", 1, kMaxGemmDim, out.k));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "trans_a", 0, 1, out.transA));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "trans_b", 0, 1, out.transB));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "beta", 0, 1, out.beta));
+
+  // Dimensions are below 2^31, so the products fit in int64_t.
+  struct Operand {
+    const char *name;
+    int64_t buffer;
+    int64_t offset; ///< bytes into the buffer
+    int64_t rows, cols;
+    int64_t elementSize;
+    int64_t bytes() const { return rows * cols * elementSize; }
+  };
+  const Operand a{"A",   out.a, out.aOffset,
+                  out.m, out.k, int64_t(dtypeSize(out.aType))};
+  const Operand b{"B",   out.b, out.bOffset,
+                  out.n, out.k, int64_t(dtypeSize(out.bType))};
+  const Operand c{"C",   out.c, out.cOffset,
+                  out.m, out.n, int64_t(dtypeSize(out.cType))};
+  for (const Operand &op : {a, b, c}) {
+    const PlanBuffer &buffer = plan.buffers[op.buffer];
+    std::string what = std::string("gemm operand ") + op.name + " [" +
+                       std::to_string(op.rows) + ", " +
+                       std::to_string(op.cols) + "]";
+    // The executor addresses whole elements from here.
+    if (op.offset % op.elementSize != 0)
+      return Status::error(ctx + ": " + what + " starts at byte " +
+                           std::to_string(op.offset) + " of buffer " +
+                           std::to_string(op.buffer) + ", not a multiple of " +
+                           std::to_string(op.elementSize));
+    // Both terms are below 2^62 (offset bound, dimensions below 2^31).
+    if (op.offset + op.bytes() > buffer.size)
+      return Status::error(
+          ctx + ": " + what + " needs " + std::to_string(op.bytes()) +
+          " bytes" +
+          (op.offset ? " from byte " + std::to_string(op.offset) : "") +
+          " but buffer " + std::to_string(op.buffer) + " holds " +
+          std::to_string(buffer.size));
+  }
+  // BLAS leaves an output that aliases an input undefined; the memory
+  // planner must never place C over a live operand.
+  auto overlaps = [&](const Operand &x, const Operand &y) {
+    int64_t xBegin = plan.buffers[x.buffer].offset + x.offset;
+    int64_t yBegin = plan.buffers[y.buffer].offset + y.offset;
+    return xBegin < yBegin + y.bytes() && yBegin < xBegin + x.bytes();
+  };
+  for (const Operand &op : {a, b})
+    if (overlaps(c, op))
+      return Status::error(ctx + ": gemm output C (buffer " +
+                           std::to_string(c.buffer) + ") overlaps operand " +
+                           op.name + " (buffer " + std::to_string(op.buffer) +
+                           ")");
+  return Status::ok();
+}
+
+Status PlanParser::parseAttentionStep(const JsonValue &step,
+                                      const std::string &ctx, PlanStep &out) {
+  std::string op;
+  GROWC_RETURN_IF_ERROR(getString(step, ctx, "op", op));
+  const bool backward = op == "attention_grad";
+  // Forward: q, k, v, o; backward: q, k, v, o, dout, dq, dk, dv. The
+  // k-like ones have KV heads' width.
+  std::vector<std::string> names = {"q", "k", "v", "o"};
+  if (backward)
+    names.insert(names.end(), {"dout", "dq", "dk", "dv"});
+  std::vector<std::string> keys = {"op",
+                                   "batch",
+                                   "seq_len",
+                                   "heads",
+                                   "kv_heads",
+                                   "head_dim",
+                                   backward ? "symbols" : "symbol"};
+  for (const std::string &name : names) {
+    keys.push_back(name);
+    keys.push_back(name + "_offset");
+  }
+  GROWC_RETURN_IF_ERROR(checkKeys(
+      step, ctx, std::vector<std::string_view>(keys.begin(), keys.end())));
+  out.op = backward ? PlanStep::Op::AttentionGrad : PlanStep::Op::Attention;
+  if (plan.target != "nvptx")
+    return Status::error(ctx + ": an " + op + " step in a " + plan.target +
+                         " plan (its kernels are the GPU library's)");
+  if (backward) {
+    const JsonValue *symbols;
+    GROWC_RETURN_IF_ERROR(getArray(step, ctx, "symbols", symbols));
+    for (const JsonValue &symbol : symbols->elements()) {
+      if (!symbol.isString())
+        return Status::error(fieldPath(ctx, "symbols") +
+                             ": entries must be strings");
+      out.symbols.push_back(symbol.asString());
+    }
+    if (out.symbols.size() != 3)
+      return Status::error(fieldPath(ctx, "symbols") +
+                           ": the backward has 3 passes (statistics, dK and "
+                           "dV, dQ), not " +
+                           std::to_string(out.symbols.size()));
+  } else {
+    out.symbols.emplace_back();
+    GROWC_RETURN_IF_ERROR(getString(step, ctx, "symbol", out.symbols[0]));
+  }
+  for (const std::string &symbol : out.symbols)
+    if (symbol.rfind("growc_", 0) != 0)
+      return Status::error(fieldPath(ctx, backward ? "symbols" : "symbol") +
+                           ": " + inQuotes(symbol) +
+                           " is not a kernel library entry point (growc_*)");
+  constexpr int64_t kMaxDim = 1 << 24;
+  // The kernels' grids are (tiles, heads, batch): CUDA caps y and z at
+  // 65535.
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "batch", 1, 65535, out.batch));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "seq_len", 1, kMaxDim, out.seqLen));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "heads", 1, 4096, out.heads));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "kv_heads", 1, 4096, out.kvHeads));
+  GROWC_RETURN_IF_ERROR(getInt(step, ctx, "head_dim", 1, 4096, out.headDim));
+  if (out.heads % out.kvHeads != 0)
+    return Status::error(ctx + ": " + std::to_string(out.heads) +
+                         " heads do not group over " +
+                         std::to_string(out.kvHeads) + " KV heads");
+  for (const std::string &name : names) {
+    int64_t id, offset;
+    GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, name.c_str(), id));
+    std::string key = name + "_offset";
+    GROWC_RETURN_IF_ERROR(getInt(step, ctx, key.c_str(), 0,
+                                 std::numeric_limits<int64_t>::max() / 2,
+                                 offset));
+    bool kvWidth = name == "k" || name == "v" || name == "dk" || name == "dv";
+    int64_t width = (kvWidth ? out.kvHeads : out.heads) * out.headDim;
+    int64_t bytes = out.batch * out.seqLen * width * 4;
+    const PlanBuffer &buffer = plan.buffers[id];
+    if (offset % 4 != 0 || offset + bytes > buffer.size)
+      return Status::error(
+          ctx + ": " + op + " operand " + name + " (f32 [" +
+          std::to_string(out.batch * out.seqLen) + ", " +
+          std::to_string(width) + "]) needs " + std::to_string(bytes) +
+          " bytes from byte " + std::to_string(offset) + " but buffer " +
+          std::to_string(id) + " holds " + std::to_string(buffer.size));
+    out.operands.push_back(id);
+    out.operandOffsets.push_back(offset);
+  }
+  return Status::ok();
+}
+
+Status PlanParser::parseAllReduceStep(const JsonValue &step,
+                                      const std::string &ctx, PlanStep &out) {
+  GROWC_RETURN_IF_ERROR(
+      checkKeys(step, ctx, {"op", "buffers", "reduction", "when"}));
+  out.op = PlanStep::Op::AllReduce;
+  std::string reduction;
+  GROWC_RETURN_IF_ERROR(getString(step, ctx, "reduction", reduction));
+  if (reduction == "mean")
+    out.reduction = PlanReduction::Mean;
+  else if (reduction == "sum")
+    out.reduction = PlanReduction::Sum;
+  else
+    return Status::error(ctx + ".reduction: unknown reduction " +
+                         inQuotes(reduction) + " (expected 'mean' or 'sum')");
+  const JsonValue *buffers;
+  GROWC_RETURN_IF_ERROR(getArray(step, ctx, "buffers", buffers));
+  if (buffers->size() == 0)
+    return Status::error(ctx + ".buffers: an all_reduce step needs at least "
+                               "one buffer");
+  for (size_t j = 0; j < buffers->size(); ++j) {
+    const JsonValue &entry = buffers->elements()[j];
+    std::string entryCtx = ctx + ".buffers[" + std::to_string(j) + "]";
+    int64_t id;
+    if (!entry.isInteger() || !entry.getInt64(id) || id < 0 ||
+        id >= static_cast<int64_t>(plan.buffers.size()))
+      return Status::error(entryCtx + ": unknown buffer id " +
+                           describeJson(entry) + " (the plan has " +
+                           std::to_string(plan.buffers.size()) + " buffers)");
+    const PlanBuffer &buffer = plan.buffers[id];
+    // The executor reduces the buffer's floats.
+    if (buffer.size % int64_t(sizeof(float)) != 0)
+      return Status::error(entryCtx + ": buffer " + std::to_string(id) +
+                           " holds " + std::to_string(buffer.size) +
+                           " bytes, not a whole number of floats");
+    // Two buffers over the same bytes would be reduced twice.
+    for (int64_t other : out.buffers) {
+      const PlanBuffer &o = plan.buffers[other];
+      if (other == id || (buffer.offset < o.offset + o.size &&
+                          o.offset < buffer.offset + buffer.size))
+        return Status::error(entryCtx + ": buffer " + std::to_string(id) +
+                             (other == id ? " is listed twice"
+                                          : " overlaps buffer " +
+                                                std::to_string(other) +
+                                                " of the same step"));
+    }
+    out.buffers.push_back(id);
+  }
+  const JsonValue *when;
+  GROWC_RETURN_IF_ERROR(getField(step, ctx, "when", when));
+  if (!when->isInteger() || !when->getInt64(out.when) || out.when < -1 ||
+      out.when >= static_cast<int64_t>(plan.buffers.size()))
+    return Status::error(
+        ctx + ".when: must be -1 (always) or the id of a flag buffer, got " +
+        describeJson(*when) + " (the plan has " +
+        std::to_string(plan.buffers.size()) + " buffers)");
+  if (out.when >= 0) {
+    const PlanBuffer &flag = plan.buffers[out.when];
+    if (flag.size < int64_t(sizeof(float)))
+      return Status::error(ctx + ".when: flag buffer " +
+                           std::to_string(out.when) + " holds " +
+                           std::to_string(flag.size) + " bytes, not a float");
+    for (int64_t id : out.buffers) {
+      const PlanBuffer &b = plan.buffers[id];
+      if (flag.offset < b.offset + b.size && b.offset < flag.offset + flag.size)
+        return Status::error(ctx + ".when: flag buffer " +
+                             std::to_string(out.when) +
+                             " overlaps reduced buffer " + std::to_string(id));
+    }
+  }
+  return Status::ok();
+}
+
+} // namespace growc::rt::detail
