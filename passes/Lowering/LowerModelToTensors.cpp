@@ -57,7 +57,7 @@ private:
   LogicalResult lowerOp(RMSNormOp norm);
   LogicalResult lowerOp(LMHeadOp head);
   LogicalResult lowerOp(LayerOp layer);
-  LogicalResult lowerOp(ReturnOp ret);
+  LogicalResult lowerOp(ReturnOp);
 
   /// The tensor of a model value, and for the grad graph its place on the
   /// tape.
@@ -271,7 +271,7 @@ LogicalResult ModelLowering::lowerOp(LayerOp layer) {
   return success();
 }
 
-LogicalResult ModelLowering::lowerOp(ReturnOp ret) {
+LogicalResult ModelLowering::lowerOp(ReturnOp) {
   Location loc = model.getLoc();
   SmallVector<Value> results;
   if (graph == Graph::Grad) {
@@ -311,7 +311,7 @@ LogicalResult ModelLowering::lower() {
     return failure();
   for (auto [index, op] : llvm::enumerate(model.getBodyBlock())) {
     position = index;
-    LogicalResult lowered =
+    LogicalResult result =
         TypeSwitch<Operation *, LogicalResult>(&op)
             .Case<EmbedOp, RMSNormOp, LMHeadOp, LayerOp, ReturnOp>(
                 [&](auto op) { return lowerOp(op); })
@@ -319,7 +319,7 @@ LogicalResult ModelLowering::lower() {
             .Default([](Operation *op) {
               return op->emitOpError("has no tensor-level lowering");
             });
-    if (failed(lowered))
+    if (failed(result))
       return failure();
   }
   if (graph != Graph::Grad)

@@ -58,12 +58,15 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
   auto paramCopies = func->getAttrOfType<ArrayAttr>(attr::kParamCopies);
   auto inputNames = func->getAttrOfType<ArrayAttr>(attr::kInputNames);
   auto outputNames = func->getAttrOfType<ArrayAttr>(attr::kOutputNames);
+  auto allStrings = [](ArrayAttr names) {
+    return llvm::all_of(names, llvm::IsaPred<StringAttr>);
+  };
   if (!paramNames || !paramSources || !paramCopies || !inputNames ||
-      !outputNames)
+      !outputNames || !allStrings(paramNames) || !allStrings(outputNames))
     return func.emitOpError("a grad function records ")
            << attr::kParamNames << ", " << attr::kParamSources << ", "
            << attr::kParamCopies << ", " << attr::kInputNames << " and "
-           << attr::kOutputNames;
+           << attr::kOutputNames << " (names as strings)";
   size_t n = paramNames.size();
   if (inputNames != ArrayAttr::get(ctx, {StringAttr::get(ctx, "tokens"),
                                          StringAttr::get(ctx, "targets")}) ||

@@ -134,7 +134,11 @@ LogicalResult DifferentiateModelPass::differentiate(growk::ForwardTapeOp tape) {
            << tape.getModelAttr();
   auto paramNames = func->getAttrOfType<ArrayAttr>(attr::kParamNames);
   auto inputNames = func->getAttrOfType<ArrayAttr>(attr::kInputNames);
-  if (!paramNames || !inputNames || func.getNumArguments() < 2 ||
+  auto allStrings = [](ArrayAttr names) {
+    return llvm::all_of(names, llvm::IsaPred<StringAttr>);
+  };
+  if (!paramNames || !inputNames || !allStrings(paramNames) ||
+      func.getNumArguments() < 2 ||
       func.getNumArguments() != inputNames.size() + paramNames.size())
     return func.emitOpError("a grad function takes its inputs (")
            << attr::kInputNames << ", tokens and targets first) then its "

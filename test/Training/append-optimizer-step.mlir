@@ -91,7 +91,7 @@ func.func @shape(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %w: tensor
 // -----
 
 // The parameter names are part of the interface.
-// expected-error @below {{a grad function records growc.param_names, growc.param_sources, growc.param_copies, growc.input_names and growc.output_names}}
+// expected-error @below {{a grad function records growc.param_names, growc.param_sources, growc.param_copies, growc.input_names and growc.output_names (names as strings)}}
 func.func @unnamed(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>) -> tensor<1xf32> attributes {growc.graph = "grad"} {
   %loss = tensor.empty() : tensor<1xf32>
   return %loss : tensor<1xf32>
