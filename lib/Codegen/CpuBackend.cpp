@@ -202,6 +202,54 @@ int64_t addBlockRange(func::FuncOp kernel) {
   return blocks;
 }
 
+/// bf16 values only cross memory as bits: after the expansion above every
+/// bf16 load is bitcast to i16 and every stored bf16 was bitcast from i16.
+/// Without native bf16 (most x86), LLVM keeps a bf16 value in an f32
+/// register, so a load or store of `bfloat` costs a conversion that LLVM
+/// 22 emits as a call to __truncsfbf2, which Debian's libgcc lacks (the
+/// kernels would not load). Loading and storing the i16 instead moves the
+/// same bytes with no conversion.
+void storeBFloat16AsBits(ModuleOp module) {
+  auto isBF16 = [](Type type) { return getElementTypeOrSelf(type).isBF16(); };
+  SmallVector<LLVM::LoadOp> loads;
+  SmallVector<LLVM::StoreOp> stores;
+  module.walk([&](Operation *op) {
+    if (auto load = dyn_cast<LLVM::LoadOp>(op); load && isBF16(load.getType()))
+      loads.push_back(load);
+    if (auto store = dyn_cast<LLVM::StoreOp>(op);
+        store && isBF16(store.getValue().getType()))
+      stores.push_back(store);
+  });
+  for (LLVM::StoreOp store : stores) {
+    auto cast = store.getValue().getDefiningOp<LLVM::BitcastOp>();
+    if (!cast || isBF16(cast.getArg().getType()))
+      continue;
+    store.getValueMutable().assign(cast.getArg());
+    if (cast->use_empty())
+      cast->erase();
+  }
+  for (LLVM::LoadOp load : loads) {
+    if (load->use_empty() || !llvm::all_of(load->getUsers(), [](Operation *u) {
+          return isa<LLVM::BitcastOp>(u);
+        }))
+      continue;
+    Type bits = cast<LLVM::BitcastOp>(*load->getUsers().begin()).getType();
+    if (!llvm::all_of(load->getUsers(), [&](Operation *u) {
+          return u->getResultTypes()[0] == bits;
+        }))
+      continue;
+    OpBuilder b(load);
+    auto wide = LLVM::LoadOp::create(
+        b, load.getLoc(), bits, load.getAddr(), load.getAlignment().value_or(0),
+        load.getVolatile_(), load.getNontemporal());
+    for (Operation *user : llvm::to_vector(load->getUsers())) {
+      user->getResult(0).replaceAllUsesWith(wide.getResult());
+      user->erase();
+    }
+    load.erase();
+  }
+}
+
 } // namespace
 
 FailureOr<llvm::StringMap<int64_t>> growc::lowerKernelsToLLVM(ModuleOp module) {
@@ -265,6 +313,7 @@ FailureOr<llvm::StringMap<int64_t>> growc::lowerKernelsToLLVM(ModuleOp module) {
   buildCpuLLVMPipeline(pm);
   if (failed(pm.run(module)))
     return failure();
+  storeBFloat16AsBits(module);
   OpBuilder builder(module.getContext());
   builder.setInsertionPointToEnd(module.getBody());
   for (auto &[name, types] : kernels) {
