@@ -49,7 +49,7 @@ if shutil.which("nvidia-smi") and subprocess.run(
     config.available_features.add("gpu")
 
 # `cuda-device`: --device=cuda runs, on the GPU where there is one, else
-# on the fake driver (runtime/unittests/FakeCuda.cpp), whose PTX interpreter
+# on the fake driver (runtime/testing/FakeCuda.cpp), whose PTX interpreter
 # runs the artifact's kernels and whose cuBLASLt and NCCL work in host
 # memory (feature `emulated-gpu`). %cuda-env prefixes such a command.
 fake_cuda = getattr(config, "fake_cuda_library", "")
