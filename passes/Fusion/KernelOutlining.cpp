@@ -65,12 +65,13 @@ func::FuncOp KernelCache::lookup(func::FuncOp candidate) const {
 }
 
 void KernelCache::insert(func::FuncOp kernel) {
-  // kernel<N>, N the kernel's index in the cache, unless the module has
-  // that name already (kernels formed before under other names).
+  // What it computes and its index in the cache ("rmsnorm_3"), the index
+  // moved on past names the module already has.
   unsigned index = kernels.size();
-  std::string name = ("kernel" + Twine(index)).str();
+  std::string stem = describeKernel(kernel) + "_";
+  std::string name = (stem + Twine(index)).str();
   while (SymbolTable::lookupSymbolIn(module, name))
-    name = ("kernel" + Twine(++index)).str();
+    name = (stem + Twine(++index)).str();
   kernel.setSymName(name);
   kernel->setAttr(attr::kKernel, UnitAttr::get(module.getContext()));
   kernels.push_back(kernel);

@@ -34,6 +34,12 @@ bool isRematerializable(mlir::Operation *op);
 /// Erases the rematerializable ops of `host` that outlining left unused.
 void eraseUnusedRematerializable(mlir::func::FuncOp host);
 
+/// The stem of a kernel's name, from what its ops compute: up to three
+/// tags in op order ("rmsnorm", "rope", "swiglu", "attention", "adamw",
+/// ...), or the shape of its work ("reduce", "map") when none applies.
+/// KernelCache appends the kernel's index ("rmsnorm_rope_3").
+std::string describeKernel(mlir::func::FuncOp kernel);
+
 /// The kernels of one module, looked up by structure: outlining a group
 /// equal to an earlier one (same signature, equal body) reuses that kernel.
 class KernelCache {
@@ -44,8 +50,9 @@ public:
 
   /// The kernel whose type and body equal `candidate`'s, or null.
   mlir::func::FuncOp lookup(mlir::func::FuncOp candidate) const;
-  /// Adds the new kernel `kernel`: marks it as a kernel and gives it a
-  /// name unique in the module.
+  /// Adds the new kernel `kernel`: marks it as a kernel and names it
+  /// after what it computes and its index (describeKernel: "swiglu_4"),
+  /// unique in the module.
   void insert(mlir::func::FuncOp kernel);
 
   mlir::ModuleOp getModule() const { return module; }

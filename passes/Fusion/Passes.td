@@ -17,7 +17,8 @@ def FormKernels : Pass<"growc-form-kernels", "::mlir::ModuleOp"> {
     library attention: `HostStepOpInterface`), calls of kernels formed
     before and the return that does real work becomes one kernel: a
     `func.func` marked `growc.kernel`, called from the host function
-    (outlined by passes/Fusion/KernelOutlining.h). A Llama layer so becomes four fused
+    (outlined by passes/Fusion/KernelOutlining.h) and named after what it
+    computes and its index (`rmsnorm_3`, `swiglu_4`: KernelNames.cpp). A Llama layer so becomes four fused
     kernels — RMSNorm (with the residual add before it), RoPE + attention,
     SwiGLU — around its seven GEMMs. Constants and `tensor.empty` used by a
     kernel are cloned into it rather than passed. Kernels whose bodies are
@@ -33,7 +34,7 @@ def FormKernels : Pass<"growc-form-kernels", "::mlir::ModuleOp"> {
     After:
     ```mlir
     %a = growk.matmul ...
-    %s, %n = call @kernel1(%h, %a, %w) : (...) -> (...)
+    %s, %n = call @rmsnorm_1(%h, %a, %w) : (...) -> (...)
     %b = growk.matmul %n, ...
     ```
   }];
@@ -57,16 +58,16 @@ def DemoteActivations : Pass<"growc-demote-activations", "::mlir::ModuleOp"> {
 
     Before:
     ```mlir
-    %n = call @kernel1(%h, %w0) : (...) -> tensor<8x64xf32>
+    %n = call @rmsnorm_1(%h, %w0) : (...) -> tensor<8x64xf32>
     %q = growk.matmul %n, %wq transpose_rhs : ... -> tensor<8x64xf32>
-    %r = call @kernel2(%q, ...)
+    %r = call @rope_2(%q, ...)
     ```
     After:
     ```mlir
-    %n = call @kernel1_bf16_0(%h, %w0) : (...) -> tensor<8x64xbf16>
+    %n = call @rmsnorm_1_bf16_0(%h, %w0) : (...) -> tensor<8x64xbf16>
     %wq16 = call @cast_bf16_0(%wq) : (tensor<64x64xf32>) -> tensor<64x64xbf16>
     %q = growk.matmul %n, %wq16 transpose_rhs : ... -> tensor<8x64xbf16>
-    %r = call @kernel2_bf16_1(%q, ...)
+    %r = call @rope_2_bf16_1(%q, ...)
     ```
   }];
   let options = [
@@ -100,7 +101,7 @@ def OutlineElementwise : Pass<"growc-outline-elementwise", "::mlir::ModuleOp"> {
     ```
     After:
     ```mlir
-    %e = call @kernel0(%g) : (tensor<8x64xf32>) -> tensor<8x64xf32>
+    %e = call @swiglu_0(%g) : (tensor<8x64xf32>) -> tensor<8x64xf32>
     %s = linalg.generic {...} ins(%e, %u ...)
     ```
   }];

@@ -9,15 +9,15 @@
 // GEMMs read bf16: the RMSNorm kernel writes its output as bf16, each f32
 // master weight is copied to bf16 by a cast kernel before its GEMM.
 // CHECK-LABEL: func.func @two(
-// CHECK: %[[EMB:.+]]:4 = call @kernel0_bf16_0(%arg0, %arg1, %arg2) : ({{.*}}) -> (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xf32>, tensor<8x16xbf16>)
+// CHECK: %[[EMB:.+]]:4 = call @embedding_rope_rmsnorm_0_bf16_0(%arg0, %arg1, %arg2) : ({{.*}}) -> (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xf32>, tensor<8x16xbf16>)
 // CHECK: %[[WQ:.+]] = call @cast_bf16_0(%arg3) : (tensor<16x16xf32>) -> tensor<16x16xbf16>
 // q and k go to the RoPE kernel: bf16. v goes to attention, whose kernel
 // keeps its f32 signature, so its GEMM writes f32.
 // CHECK: %[[Q:.+]] = growk.matmul %[[EMB]]#3, %[[WQ]] : tensor<8x16xbf16>, tensor<16x16xbf16> -> tensor<8x16xbf16>
 // CHECK: %[[K:.+]] = growk.matmul %[[EMB]]#3, %{{.+}} : tensor<8x16xbf16>, tensor<8x16xbf16> -> tensor<8x8xbf16>
 // CHECK: %[[V:.+]] = growk.matmul %[[EMB]]#3, %{{.+}} : tensor<8x16xbf16>, tensor<8x16xbf16> -> tensor<8x8xf32>
-// CHECK: %[[ROPE:.+]]:2 = call @kernel1_bf16_1(%[[Q]], %[[EMB]]#1, %[[EMB]]#2, %[[K]]) : ({{.*}}) -> (tensor<8x16xf32>, tensor<8x8xf32>)
-// CHECK: %[[ATT:.+]] = call @kernel2(%[[ROPE]]#0, %[[ROPE]]#1, %[[V]])
+// CHECK: %[[ROPE:.+]]:2 = call @rope_1_bf16_1(%[[Q]], %[[EMB]]#1, %[[EMB]]#2, %[[K]]) : ({{.*}}) -> (tensor<8x16xf32>, tensor<8x8xf32>)
+// CHECK: %[[ATT:.+]] = call @attention_2(%[[ROPE]]#0, %[[ROPE]]#1, %[[V]])
 // Attention's output is cast; the residual stream and the GEMM that
 // accumulates into it stay f32.
 // CHECK: %[[ATT16:.+]] = call @cast_bf16_1(%[[ATT]]) : (tensor<8x16xf32>) -> tensor<8x16xbf16>
@@ -29,9 +29,9 @@
 
 // A variant computes in f32: each bf16 element is widened where it is read
 // (RoPE's rotated half included), each bf16 result rounded at the end.
-// CHECK-LABEL: func.func @kernel0_bf16_0(
+// CHECK-LABEL: func.func @embedding_rope_rmsnorm_0_bf16_0(
 // CHECK: arith.truncf %{{.+}} : f32 to bf16
-// CHECK-LABEL: func.func @kernel1_bf16_1(%{{.+}}: tensor<8x16xbf16>
+// CHECK-LABEL: func.func @rope_1_bf16_1(%{{.+}}: tensor<8x16xbf16>
 // CHECK: ^bb0(%[[IN:.+]]: bf16,
 // CHECK-NEXT: arith.extf %[[IN]] : bf16 to f32
 // CHECK: %[[ROT:.+]] = tensor.extract %{{.+}} : tensor<8x16xbf16>
@@ -39,7 +39,7 @@
 // A bf16 result is rounded where it is computed, inside the generic that
 // writes it (no f32 intermediate as long as the result: in a GPU row kernel
 // that would be a shared-memory buffer).
-// CHECK-LABEL: func.func @kernel3_bf16_2(
+// CHECK-LABEL: func.func @rmsnorm_3_bf16_2(
 // CHECK: linalg.generic {{.+}} outs(%{{.+}} : tensor<8x16xbf16>)
 // CHECK: %[[R:.+]] = arith.truncf %{{.+}} : f32 to bf16
 // CHECK-NEXT: linalg.yield %[[R]] : bf16
@@ -48,7 +48,7 @@
 // CHECK-LABEL: func.func @cast_bf16_0(%{{.+}}: tensor<16x16xf32>) -> tensor<16x16xbf16>
 // CHECK: arith.truncf %{{.+}} : f32 to bf16
 // Kernels every call reaches through a variant are gone.
-// CHECK-NOT: func.func @kernel0(
+// CHECK-NOT: func.func @embedding_rope_rmsnorm_0(
 
 // Vocabulary chunks of the (tied) LM head: one cast of the whole weight,
 // each chunk's GEMM reads its rows of the bf16 copy.

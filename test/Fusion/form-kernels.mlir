@@ -14,27 +14,27 @@
 // CHECK-LABEL: func.func @two(
 // The first kernel embeds, builds the RoPE cos / sin tables every layer
 // reads, and normalises.
-// CHECK: %[[EMB:.+]]:4 = call @kernel0(%arg0, %arg1, %arg2)
+// CHECK: %[[EMB:.+]]:4 = call @embedding_rope_rmsnorm_0(%arg0, %arg1, %arg2)
 // CHECK: %[[Q:.+]] = growk.matmul %[[EMB]]#3, %arg3
 // CHECK: %[[K:.+]] = growk.matmul %[[EMB]]#3, %arg4
 // CHECK: %[[V:.+]] = growk.matmul %[[EMB]]#3, %arg5
-// CHECK: %[[ROPE:.+]]:2 = call @kernel1(%[[Q]], %[[EMB]]#1, %[[EMB]]#2, %[[K]])
-// CHECK: %[[ATT:.+]] = call @kernel2(%[[ROPE]]#0, %[[ROPE]]#1, %[[V]])
+// CHECK: %[[ROPE:.+]]:2 = call @rope_1(%[[Q]], %[[EMB]]#1, %[[EMB]]#2, %[[K]])
+// CHECK: %[[ATT:.+]] = call @attention_2(%[[ROPE]]#0, %[[ROPE]]#1, %[[V]])
 // CHECK: %[[MID:.+]] = growk.matmul %[[ATT]], %arg6 acc(%[[EMB]]#0 : tensor<8x16xf32>)
-// CHECK: %[[N2:.+]] = call @kernel3(%[[MID]], %arg7)
+// CHECK: %[[N2:.+]] = call @rmsnorm_3(%[[MID]], %arg7)
 // CHECK: %[[G:.+]] = growk.matmul %[[N2]], %arg8
 // CHECK: %[[U:.+]] = growk.matmul %[[N2]], %arg9
-// CHECK: %[[S:.+]] = call @kernel4(%[[G]], %[[U]])
+// CHECK: %[[S:.+]] = call @swiglu_4(%[[G]], %[[U]])
 // CHECK: %[[D:.+]] = growk.matmul %[[S]], %arg10 :
-// CHECK: %[[NEXT:.+]]:2 = call @kernel5(%[[MID]], %[[D]], %arg11)
+// CHECK: %[[NEXT:.+]]:2 = call @rmsnorm_5(%[[MID]], %[[D]], %arg11)
 // Layer 1 reuses layer 0's kernels.
-// CHECK: call @kernel1(
-// CHECK: call @kernel2(
+// CHECK: call @rope_1(
+// CHECK: call @attention_2(
 // CHECK: growk.matmul {{.*}} acc(%[[NEXT]]#0 : tensor<8x16xf32>)
-// CHECK: call @kernel3(
-// CHECK: call @kernel4(
+// CHECK: call @rmsnorm_3(
+// CHECK: call @swiglu_4(
 // The last residual + final norm has one output fewer: its own kernel.
-// CHECK: %[[FIN:.+]] = call @kernel6(
+// CHECK: %[[FIN:.+]] = call @rmsnorm_6(
 // CHECK: %[[LOGITS:.+]] = growk.matmul %[[FIN]], %arg1
 // The final reshape is a view and stays on the host.
 // CHECK: %[[OUT:.+]] = tensor.expand_shape %[[LOGITS]]
@@ -42,18 +42,18 @@
 
 // Kernels are functions marked growc.kernel; the attention kernel holds the
 // key-block loop.
-// CHECK: func.func @kernel0(%{{.*}}: tensor<1x8xi32>, %{{.*}}: tensor<11x16xf32>, %{{.*}}: tensor<16xf32>) -> (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xf32>, tensor<8x16xf32>) attributes {growc.kernel}
+// CHECK: func.func @embedding_rope_rmsnorm_0(%{{.*}}: tensor<1x8xi32>, %{{.*}}: tensor<11x16xf32>, %{{.*}}: tensor<16xf32>) -> (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xf32>, tensor<8x16xf32>) attributes {growc.kernel}
 // CHECK: tensor.extract
 // CHECK: math.cos
 // CHECK: math.sin
-// CHECK: func.func @kernel1(%{{.*}}: tensor<8x16xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x8xf32>) -> (tensor<8x16xf32>, tensor<8x8xf32>) attributes {growc.kernel}
+// CHECK: func.func @rope_1(%{{.*}}: tensor<8x16xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x8xf32>) -> (tensor<8x16xf32>, tensor<8x8xf32>) attributes {growc.kernel}
 // CHECK-NOT: math.cos
-// CHECK: func.func @kernel2(
+// CHECK: func.func @attention_2(
 // CHECK: scf.forall
 // CHECK: scf.for
-// CHECK: func.func @kernel3(
+// CHECK: func.func @rmsnorm_3(
 // CHECK: math.sqrt
-// CHECK: func.func @kernel4(
+// CHECK: func.func @swiglu_4(
 // CHECK: math.exp
 
 // Depth adds calls, not kernels: 2 layers, 12 layers and a grown model all

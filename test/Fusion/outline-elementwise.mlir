@@ -14,35 +14,35 @@
 // reduction, not elementwise) stay.
 // CHECK-LABEL: func.func @host(
 // CHECK: %[[A:.+]] = growk.matmul %arg0, %arg1
-// CHECK: %[[S:.+]] = call @kernel0(%[[A]]) : (tensor<8x16xf32>) -> tensor<8x16xf32>
+// CHECK: %[[S:.+]] = call @swiglu_0(%[[A]]) : (tensor<8x16xf32>) -> tensor<8x16xf32>
 // CHECK: %[[T:.+]] = linalg.generic {{.+}} ins(%[[S]], %arg0 :
 // CHECK: %[[B:.+]] = growk.matmul %[[T]], %arg2
-// CHECK: %[[S2:.+]] = call @kernel0(%[[B]]) : (tensor<8x16xf32>) -> tensor<8x16xf32>
+// CHECK: %[[S2:.+]] = call @swiglu_0(%[[B]]) : (tensor<8x16xf32>) -> tensor<8x16xf32>
 // CHECK: linalg.generic {{.+}}"reduction"{{.+}} ins(%[[S2]] :
 // CHECK: math.exp
 // The kernel clones the empty tensor it writes instead of taking it.
-// CHECK-LABEL: func.func @kernel0(%{{.+}}: tensor<8x16xf32>) -> tensor<8x16xf32> attributes {growc.kernel}
+// CHECK-LABEL: func.func @swiglu_0(%{{.+}}: tensor<8x16xf32>) -> tensor<8x16xf32> attributes {growc.kernel}
 // CHECK: tensor.empty() : tensor<8x16xf32>
 // CHECK: math.exp
-// CHECK-NOT: func.func @kernel1
+// CHECK-NOT: attributes {growc.kernel}
 
 // Another op: addf is in the SiLUs and the residual add, which now get
 // kernels too; the reduction still stays.
 // ADD-LABEL: func.func @host(
-// ADD: %[[S:.+]] = call @kernel0(
-// ADD: %[[T:.+]] = call @kernel1(%[[S]], %arg0)
-// ADD: call @kernel0(
+// ADD: %[[S:.+]] = call @swiglu_0(
+// ADD: %[[T:.+]] = call @add_1(%[[S]], %arg0)
+// ADD: call @swiglu_0(
 // ADD: linalg.generic {{.+}}"reduction"
 
 // Kernel formation keeps the outlined calls as boundaries, fuses the rest
 // into kernels numbered after them and reuses nothing by mistake.
 // FORM-LABEL: func.func @host(
 // FORM: %[[A:.+]] = growk.matmul %arg0, %arg1
-// FORM: %[[S:.+]] = call @kernel0(%[[A]])
-// FORM: %[[T:.+]] = call @kernel1(%[[S]], %arg0)
+// FORM: %[[S:.+]] = call @swiglu_0(%[[A]])
+// FORM: %[[T:.+]] = call @add_1(%[[S]], %arg0)
 // FORM: %[[B:.+]] = growk.matmul %[[T]], %arg2
-// FORM: %[[S2:.+]] = call @kernel0(%[[B]])
-// FORM: %[[SUM:.+]] = call @kernel2(%[[S2]])
+// FORM: %[[S2:.+]] = call @swiglu_0(%[[B]])
+// FORM: %[[SUM:.+]] = call @softmax_2(%[[S2]])
 // FORM: return %[[SUM]]
 // FORM-COUNT-3: attributes {growc.kernel}
 // FORM-NOT: attributes {growc.kernel}
@@ -53,17 +53,17 @@
 // outlined first, one kernel for both layers; kernel formation, bufferization
 // and GPU distribution take it like any row kernel.
 // PIPE-LABEL: func.func @two(
-// PIPE: call @kernel0(
-// PIPE: call @kernel0(
-// PIPE-LABEL: func.func @kernel0(
+// PIPE: call @swiglu_0(
+// PIPE: call @swiglu_0(
+// PIPE-LABEL: func.func @swiglu_0(
 // PIPE: scf.forall
 // PIPE: math.exp
 // PIPE: {mapping = [#gpu.thread<x>]}
 // PIPE-NEXT: {mapping = [#gpu.block<x>]}
 // The training step compiles too; its SwiGLUs are still one kernel.
 // TRAIN-LABEL: func.func @two(
-// TRAIN-COUNT-2: call @kernel0(
-// TRAIN-LABEL: func.func @kernel0(
+// TRAIN-COUNT-2: call @swiglu_0(
+// TRAIN-LABEL: func.func @swiglu_0(
 // TRAIN: math.exp
 
 func.func @host(%x: tensor<8x16xf32>, %w: tensor<16x16xf32>,

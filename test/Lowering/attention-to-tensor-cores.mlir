@@ -52,11 +52,11 @@ func.func @no_instance(%q: tensor<16x8xf32>, %k: tensor<16x4xf32>, %o: tensor<16
 }
 
 // HOST-LABEL: func.func @one(
-// HOST: call @kernel1(
+// HOST: call @rope_1(
 // HOST-NEXT: tensor.empty
 // HOST-NEXT: %[[O:.+]] = growk.attention ins({{.+}}) {growc.library_kernel = "growc_flash_forward_hd32_f32_f32"
 // HOST-NEXT: growk.matmul %[[O]], %arg7
-// HOST-NEXT: call @kernel2(
+// HOST-NEXT: call @rmsnorm_2(
 // HOST: growk.attention_grad ins({{.+}}) {growc.library_kernel = "growc_flash_backward_hd32_f32"
-// HOST: func.func {{.*}}@kernel{{[0-9]+}}(
+// HOST: func.func {{.*}}@{{[a-z_]+_[0-9]+}}(
 // HOST-NOT: growk.attention

@@ -1,0 +1,39 @@
+// RUN: growc --import-hf-config %S/../Lowering/Inputs/gqa2-tied.json --num-layers 2 --block-size 1 --model-name two -o %t.mlir
+// RUN: growc-opt %t.mlir --growc-training-graph-pipeline="graph=train batch=1 seq=8 key-block=4" --growc-form-kernels | FileCheck %s
+// RUN: growc-opt %t.mlir --growc-training-graph-pipeline="graph=train batch=1 seq=8 key-block=4" --growc-attention-to-gemms --growc-form-kernels | FileCheck %s --check-prefix=GEMM
+
+// Kernels are named after what they compute (passes/Fusion/KernelNames.cpp),
+// numbered in the order they are formed, so the kernels of a training step
+// read like the step. The forward: embedding with the RoPE tables and the
+// first RMSNorm, RoPE, attention, the residual RMSNorm, SwiGLU.
+// CHECK-LABEL: func.func @two(
+// CHECK-LABEL: func.func @embedding_rope_rmsnorm_0(
+// CHECK-LABEL: func.func @rope_1(
+// CHECK-LABEL: func.func @attention_2(
+// CHECK-LABEL: func.func @rmsnorm_3(
+// CHECK-LABEL: func.func @swiglu_4(
+// The loss: a sum over all rows in a kernel of its own (reduce), softmax
+// and cross-entropy with its gradient.
+// CHECK-LABEL: func.func @reduce_5(
+// CHECK-LABEL: func.func @softmax_cross_entropy_6(
+// The backward, layer by layer in reverse; the embedding's gradient is a
+// scatter by token.
+// CHECK-LABEL: func.func @rmsnorm_8(
+// CHECK-LABEL: func.func @swiglu_10(
+// CHECK-LABEL: func.func @attention_grad_13(
+// CHECK-LABEL: func.func @rope_14(
+// CHECK-LABEL: func.func @embedding_15(
+// The optimizer: clipping by the global norm, then per parameter the two
+// moments and the AdamW update.
+// CHECK-LABEL: func.func @clip_24(
+// CHECK-LABEL: func.func @moment_25(
+// CHECK-LABEL: func.func @moment_26(
+// CHECK-LABEL: func.func @adamw_27(
+
+// Attention as GEMMs: head-major copies around the score GEMMs and a
+// softmax kernel, forward and backward.
+// GEMM-LABEL: func.func @rope_1(
+// GEMM-LABEL: func.func @copy_2(
+// GEMM-LABEL: func.func @softmax_4(
+// GEMM-LABEL: func.func @copy_5(
+// GEMM-LABEL: func.func @softmax_16(
