@@ -10,6 +10,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "growc/AttrNames.h"
 #include "growc/Codegen/Codegen.h"
 #include "growc/Pipelines.h"
 

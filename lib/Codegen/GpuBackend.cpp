@@ -15,6 +15,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "growc/AttrNames.h"
 #include "growc/Codegen/Codegen.h"
 #include "growc/Pipelines.h"
 #include "passes/Gpu/Distribution.h"
