@@ -59,7 +59,7 @@ def main():
     shape = ["--batch", str(a.batch), "--seq", str(a.seq)]
     t_full = min(timed([growc, model, "--graph=forward"] + shape + ["-o", os.path.join(tmp, "full.so")]) for _ in range(3))
     t_two = min(timed([growc, shallow, "--graph=forward"] + shape + ["-o", os.path.join(tmp, "two.so")]) for _ in range(3))
-    plan = json.load(open(os.path.join(tmp, "full.plan.json")))
+    plan = json.load(open(os.path.join(tmp, "full.so.plan.json")))
     layers = config["num_hidden_layers"]
     launches = sum(s["op"] == "kernel" for s in plan["steps"])
 

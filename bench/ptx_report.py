@@ -96,7 +96,7 @@ def main():
         t_two = best_time([growc, two] + shape +
                           ["-o", os.path.join(tmp, "two.ptx")], a.repeat)
         kernels = ptxas_report(ptxas, ptx)
-        plan = json.load(open(os.path.join(tmp, "fwd.plan.json")))
+        plan = json.load(open(ptx + ".plan.json"))
         launches = {k["name"]: k["launch"] for k in plan["kernels"]}
         steps = plan["steps"]
         n_kernel_steps = sum(1 for s in steps if s["op"] == "kernel")

@@ -56,7 +56,7 @@ PY
 "$build/bin/growc-run" forward "$out/tiny-lidas.so" \
   --weights "$out/tiny-lidas.safetensors" --tokens "$out/tokens.safetensors" \
   --out "$out/logits.safetensors" --verbose
-python3 -c "import json; p = json.load(open('$out/tiny-lidas.plan.json')); \
+python3 -c "import json; p = json.load(open('$out/tiny-lidas.so.plan.json')); \
 print('plan: %d kernels, %d steps, arena %.1f MB' % (len(p['kernels']), len(p['steps']), p['arena_size'] / 1e6))"
 
 echo

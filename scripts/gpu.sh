@@ -95,7 +95,7 @@ prepare)
     -o "$kit/art/tiny.loop.so"
   "$build/bin/growc-run" train "$kit/art/tiny.loop.so" --weights "$kit/art/tiny.w.safetensors" \
     "${loop_flags[@]}" --metrics "$kit/art/tiny.loop.cpu.jsonl" --out "$kit/art/tiny.loop.cpu.safetensors"
-  rm "$kit/art/tiny.loop.so" "$kit/art/tiny.loop.plan.json"
+  rm "$kit/art/tiny.loop.so" "$kit/art/tiny.loop.so.plan.json"
   # The libraries compressed (36 MB of OpenBLAS becomes 12), so that the kit
   # and the repository stay well under the device's 64 MiB carry limit;
   # 'run' unpacks them.

@@ -107,11 +107,11 @@ mlir::LogicalResult writePlan(llvm::StringRef path, const rt::Plan &plan);
 /// Writes other JSON (the analysis suite's manifest) to `path` atomically.
 mlir::LogicalResult writeJson(llvm::StringRef path, llvm::json::Object value);
 
-/// x.so / x.ptx -> x.plan.json.
+/// x.so / x.ptx -> x.so.plan.json / x.ptx.plan.json.
 std::string planPathOf(llvm::StringRef kernelsPath);
 
 /// Compiles the model to `kernelsPath` (x.so or x.ptx) and the plan beside
-/// it (x.plan.json).
+/// it (x.so.plan.json, x.ptx.plan.json).
 mlir::LogicalResult compileArtifact(mlir::MLIRContext &context,
                                     mlir::ModuleOp module,
                                     const ArtifactOptions &options,
@@ -149,7 +149,7 @@ struct AnalysisSuiteOptions {
 /// early-exit heads, the depth score's skip-until-t graphs, layer skips,
 /// window swaps and window reversals. Their kernels are merged into one
 /// kernels file (kernels that print alike are compiled once); a manifest
-/// (suite.analysis.json) lists the variants with their plans.
+/// (suite.so.analysis.json) lists the variants with their plans.
 mlir::LogicalResult compileAnalysisSuite(mlir::MLIRContext &context,
                                          mlir::ModuleOp module,
                                          const ArtifactOptions &artifact,

@@ -199,10 +199,8 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
       return reportError("--analysis-reverse-windows must be at least 2");
 
   std::string base = kernelsPath.str();
-  StringRef ext = llvm::sys::path::extension(kernelsPath);
-  std::string stem = base.substr(0, base.size() - ext.size());
   std::string kernelsName = llvm::sys::path::filename(kernelsPath).str();
-  std::string manifestPath = stem + ".analysis.json";
+  std::string manifestPath = base + ".analysis.json";
 
   std::vector<std::string> written;
   llvm::scope_exit removeWritten([&] {
@@ -253,7 +251,7 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
   for (size_t i = 0; i < variants.size(); ++i) {
     for (rt::PlanKernel &kernel : plans[i].kernels)
       kernel = completed.at(kernel.name);
-    std::string planPath = stem + "." + variants[i].name + ".plan.json";
+    std::string planPath = base + "." + variants[i].name + ".plan.json";
     if (failed(writePlan(planPath, plans[i])))
       return failure();
     written.push_back(planPath);

@@ -4,7 +4,7 @@
 // The artifact of one graph: the training-graph and kernel pipelines, the
 // plan emitter, then a backend (native CPU code or PTX) whose results
 // complete the plan's kernel entries. `-o fwd.so` writes fwd.so and
-// fwd.plan.json; `-o fwd.ptx` writes fwd.ptx and fwd.plan.json. Files
+// fwd.so.plan.json; `-o fwd.ptx` writes fwd.ptx and fwd.ptx.plan.json. Files
 // appear whole or not at all.
 //
 //===----------------------------------------------------------------------===//
@@ -160,9 +160,9 @@ LogicalResult growc::writePlan(StringRef path, const rt::Plan &plan) {
 }
 
 std::string growc::planPathOf(StringRef kernelsPath) {
-  llvm::SmallString<128> planPath(kernelsPath);
-  llvm::sys::path::replace_extension(planPath, ".plan.json");
-  return std::string(planPath);
+  // The kernels file's whole name: fwd.so and fwd.ptx in one folder have
+  // plans of their own (fwd.so.plan.json, fwd.ptx.plan.json).
+  return (kernelsPath + ".plan.json").str();
 }
 
 LogicalResult growc::compileArtifact(MLIRContext &context, ModuleOp module,

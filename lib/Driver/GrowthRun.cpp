@@ -3,8 +3,8 @@
 //
 // `growc start.mlir --grow=M --stages=K -o run.so`: the K stages of a
 // growth run, stage i being the input grown i-1 times. Stage 1 is an
-// ordinary artifact (run.so, run.plan.json) whose plan lists the stages;
-// stage i's plan (run.stage<i>.plan.json) has its parameters' provenance in
+// ordinary artifact (run.so, run.so.plan.json) whose plan lists the stages;
+// stage i's plan (run.so.stage<i>.plan.json) has its parameters' provenance in
 // stage i-1's model, which is how growc-run migrates a live run. Kernels
 // are compiled once: a stage whose kernels print exactly like stage 1's
 // (the usual case: repeated layers repeat the same shapes) uses run.so.
@@ -82,7 +82,7 @@ LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
     int64_t layers = findModel(*module)->getLayers().size();
     std::string planPath =
         i == 1 ? planPathOf(kernelsPath)
-               : stem + ".stage" + std::to_string(i) + ".plan.json";
+               : base + ".stage" + std::to_string(i) + ".plan.json";
     rt::PlanGrowthStage &stage = growthSection.stages.emplace_back();
     stage.stage = i;
     stage.layers = layers;

@@ -262,13 +262,10 @@ StatusOr<AnalysisSuite> growc::rt::loadAnalysisSuite(const std::string &path) {
            manifest.compare(manifest.size() - suffix.size(), suffix.size(),
                             suffix) == 0;
   };
-  if (!endsWith(".json")) {
-    size_t dot = manifest.rfind('.');
-    size_t slash = manifest.rfind('/');
-    if (dot != std::string::npos && (slash == std::string::npos || dot > slash))
-      manifest = manifest.substr(0, dot);
+  // suite.so -> suite.so.analysis.json (the kernels file's whole name, as
+  // for plans).
+  if (!endsWith(".json"))
     manifest += ".analysis.json";
-  }
   StatusOr<std::string> text = readText(manifest);
   if (!text.isOk())
     return Status::error(text.status().message() +

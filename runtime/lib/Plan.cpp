@@ -333,8 +333,7 @@ std::string planPathFor(const std::string &artifact) {
     return artifact;
   for (std::string_view kernelsSuffix : {".so", ".ptx"})
     if (endsWith(artifact, kernelsSuffix))
-      return artifact.substr(0, artifact.size() - kernelsSuffix.size()) +
-             std::string(kPlanSuffix);
+      return artifact + std::string(kPlanSuffix);
   return artifact;
 }
 

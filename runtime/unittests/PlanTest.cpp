@@ -132,9 +132,9 @@ TEST(PlanTest, EmptySectionsAreValid) {
 
 TEST(PlanTest, PlanPathFor) {
   EXPECT_EQ(planPathFor("out/fwd.plan.json"), "out/fwd.plan.json");
-  EXPECT_EQ(planPathFor("out/fwd.so"), "out/fwd.plan.json");
-  EXPECT_EQ(planPathFor("train.ptx"), "train.plan.json");
-  EXPECT_EQ(planPathFor("/a.b/c.so"), "/a.b/c.plan.json");
+  EXPECT_EQ(planPathFor("out/fwd.so"), "out/fwd.so.plan.json");
+  EXPECT_EQ(planPathFor("train.ptx"), "train.ptx.plan.json");
+  EXPECT_EQ(planPathFor("/a.b/c.so"), "/a.b/c.so.plan.json");
   // Anything else is taken to be a plan.
   EXPECT_EQ(planPathFor("custom.json"), "custom.json");
 }

@@ -178,9 +178,11 @@ protected:
     out << contents;
     ASSERT_TRUE(out.good()) << "cannot write " << file(name);
   }
-  /// Writes `plan` as fwd.plan.json and the test kernels as fwd.so.
+  /// Writes `plan` as fwd.plan.json and the test kernels as fwd.so; the
+  /// plan is also fwd.so.plan.json, where `growc-run CMD fwd.so` looks.
   void writeArtifact(const std::string &plan = kToyPlan) const {
     writeText("fwd.plan.json", plan);
+    writeText("fwd.so.plan.json", plan);
     // Copy, then rename over fwd.so: rewriting a shared object in place
     // would change the code of a copy that an earlier executor of the same
     // test still has mapped.

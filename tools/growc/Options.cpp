@@ -123,7 +123,7 @@ cl::opt<bool> analysisSuite(
     cl::desc("With -o suite.so: compile every forward graph growc-run "
              "analyze needs (clean + early-exit heads, skip-until-t, skips, "
              "window swaps and reversals) into one kernels file, a plan per "
-             "graph and suite.analysis.json (docs/analysis.md)"),
+             "graph and suite.so.analysis.json (docs/analysis.md)"),
     cl::init(false), cl::cat(growCat));
 cl::opt<int64_t> analysisSplit(
     "analysis-split",

@@ -185,7 +185,7 @@ Command growc::rt::addAnalyzeCommand(CLI::App &app) {
       app, "analyze", "The depth analyses of a checkpoint",
       "The depth analyses of SPEC.md section 5 on checkpoint C, from the\n"
       "graphs of SUITE (growc model.mlir --analysis-suite -o suite.so;\n"
-      "SUITE is suite.so or suite.analysis.json): logit-lens overlap and KL,\n"
+      "SUITE is suite.so or suite.so.analysis.json): logit-lens overlap and KL,\n"
       "early-exit accuracy, the depth score (r, e, o), block swaps, layer\n"
       "skips and window reversals (task accuracy and held-out loss),\n"
       "residual-stream statistics and weight similarity. Task: NAME's\n"

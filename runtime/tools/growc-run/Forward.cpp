@@ -3,11 +3,11 @@
 //   growc-run forward ART --weights W.safetensors --tokens T.safetensors
 //                         --out O.safetensors [--device=cpu] [--verbose]
 //
-// One run of a graph on files: ART is the artifact's plan (x.plan.json) or
-// its kernels file (x.so, x.ptx). The tokens file holds the tensor `tokens`
-// (int32 [B, T]); the output file gets one float32 tensor per output of the
-// plan (`logits` [B, T, V], and the other named outputs of analysis
-// graphs). grad and train-step are the same run, insisting on a grad or a
+// One run of a graph on files: ART is the artifact's kernels file (x.so,
+// x.ptx) or its plan (x.so.plan.json, x.ptx.plan.json). The tokens file
+// holds the tensor `tokens` (int32 [B, T]); the output file gets one
+// float32 tensor per output of the plan (`logits` [B, T, V], and the other
+// named outputs of analysis graphs). grad and train-step are the same run, insisting on a grad or a
 // train graph. Nothing is printed on success unless --verbose is given.
 //
 //===----------------------------------------------------------------------===//
@@ -340,8 +340,8 @@ Command addForwardLike(CLI::App &app, const std::string &name,
   CLI::App *command = addCommand(app, name, summary, details);
   command
       ->add_option("ART", opts->artifact,
-                   "The artifact: its plan x.plan.json, or its kernels "
-                   "file x.so / x.ptx with the plan beside it")
+                   "The artifact: its kernels file x.so / x.ptx (the plan "
+                   "x.so.plan.json / x.ptx.plan.json beside it), or the plan")
       ->required();
   command->add_option("--weights", opts->weights, "Parameters (safetensors)")
       ->required();

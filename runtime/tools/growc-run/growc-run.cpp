@@ -25,8 +25,9 @@ using namespace growc::rt;
 namespace {
 
 constexpr const char *kDescription =
-    "growc-run: runs a compiled growc artifact (ART: its plan x.plan.json,\n"
-    "or its kernels file x.so / x.ptx with the plan beside it).";
+    "growc-run: runs a compiled growc artifact (ART: its kernels file x.so /\n"
+    "x.ptx, whose plan x.so.plan.json / x.ptx.plan.json lies beside it, or\n"
+    "that plan).";
 
 constexpr const char *kEnvironment =
     "Environment:\n"

@@ -60,7 +60,7 @@ def main():
     cmd += a.growc_flags.split()
     cmd.append("--graph=loss" if a.loss else "--graph=forward")
     run(cmd)
-    plan = json.load(open(os.path.join(a.tmp, "art", "forward.plan.json")))
+    plan = json.load(open(artifact + ".plan.json"))
     names = [o["name"] for o in plan["outputs"]]
     # The precision is the plan's: an fp32 GEMM names no dtypes.
     gemms = [s for s in plan["steps"] if s["op"] == "gemm"]

@@ -48,7 +48,7 @@ def main():
     artifact = os.path.join(a.tmp, "grad." + a.artifact)
     run([a.growc, model, "--graph=grad", "--batch", str(a.batch), "--seq", str(a.seq),
          "-o", artifact] + a.growc_flags.split())
-    plan = json.load(open(os.path.join(a.tmp, "grad.plan.json")))
+    plan = json.load(open(artifact + ".plan.json"))
 
     tokens, targets = random_batch(config, a.batch, a.seq, rng)
     batch_path = os.path.join(a.tmp, "batch.safetensors")

@@ -37,7 +37,7 @@ struct SuiteVariant {
   std::string planPath;
 };
 
-/// A suite manifest (suite.analysis.json), checked.
+/// A suite manifest (suite.so.analysis.json), checked.
 struct AnalysisSuite {
   std::string path;
   std::string model;
@@ -53,7 +53,7 @@ struct AnalysisSuite {
 };
 
 /// Loads a manifest; `path` may also be the suite's kernels file (x.so,
-/// whose manifest is x.analysis.json). Checks the format, that every
+/// whose manifest is x.so.analysis.json). Checks the format, that every
 /// variant's plan exists and that there is a clean variant.
 StatusOr<AnalysisSuite> loadAnalysisSuite(const std::string &path);
 

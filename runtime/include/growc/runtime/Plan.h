@@ -231,7 +231,9 @@ std::string serializePlan(const Plan &plan);
 
 /// The plan of an artifact given on a command line: `x.plan.json` is the plan
 /// itself; for the kernels file `x.so` or `x.ptx` it is the sibling
-/// `x.plan.json`. Any other path is taken to be a plan.
+/// `x.so.plan.json` or `x.ptx.plan.json` (each kernels file has its own
+/// plan, so the file named is the one that runs). Any other path is taken to
+/// be a plan.
 std::string planPathFor(const std::string &artifact);
 
 } // namespace growc::rt
