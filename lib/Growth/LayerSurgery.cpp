@@ -8,6 +8,7 @@
 #include "growc/Growth/LayerSurgery.h"
 
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/SymbolTable.h"
 
 #include <cmath>
 
@@ -72,11 +73,14 @@ LogicalResult growc::rebuildLayers(ModelOp model,
              << src.oldIndex << " of a model with " << oldLayers.size()
              << " layers";
 
-  // Recipes for the new parameters, read before anything is erased.
+  // Recipes for the new parameters, read before anything is erased. One
+  // symbol table for all lookups: ModelOp::lookupParam scans the body, which
+  // made each rebuild quadratic in the layer count.
+  SymbolTable symbols(model);
   SmallVector<ParamRecipe> recipes;
   for (auto [position, src] : llvm::enumerate(newLayers)) {
     for (const char *suffix : kLayerParamSuffixes) {
-      ParamOp old = model.lookupParam(layerParamName(src.oldIndex, suffix));
+      auto old = symbols.lookup<ParamOp>(layerParamName(src.oldIndex, suffix));
       if (!old)
         return model.emitOpError("layer ")
                << src.oldIndex << " has no parameter '" << suffix << "'";
@@ -189,17 +193,40 @@ LogicalResult growc::growModel(ModelOp model, GrowthMethod method,
   for (ParamOp param : model.getParams())
     if (!param.getSource())
       param.setSource(param.getSymName());
+  if (steps == 0)
+    return success();
+  if (failed(checkGrowable(model)))
+    return failure();
+  // The steps are composed into one layer list and the IR is rebuilt once:
+  // rebuilding after every step cloned the whole model each time (quadratic
+  // in the steps, cubic with the lookups). Composing gives the same IR, since
+  // a layer cloned from a clone equals one cloned from the original, and a
+  // parameter's provenance is its original's with `copy` set if any step
+  // copied it.
+  int64_t layerCount = model.getLayers().size();
+  SmallVector<LayerSource> composed;
+  for (int64_t i = 0; i < layerCount; ++i)
+    composed.push_back({i, false});
   for (int64_t i = 0; i < steps; ++i) {
     llvm::Expected<GrowthStep> step =
-        planGrowthStep(method, model.getLayers().size(), blockSize, oddPolicy);
+        planGrowthStep(method, composed.size(), blockSize, oddPolicy);
     if (!step)
       return model.emitOpError("cannot apply ")
              << growthMethodName(method)
              << " growth: " << llvm::toString(step.takeError());
-    if (failed(rebuildLayers(model, step->layers, blockSize)))
-      return failure();
+    SmallVector<LayerSource> next;
+    next.reserve(step->layers.size());
+    for (const LayerSource &src : step->layers) {
+      if (src.oldIndex < 0 || src.oldIndex >= int64_t(composed.size()))
+        return model.emitOpError("growth plan names layer ")
+               << src.oldIndex << " of a model with " << composed.size()
+               << " layers";
+      const LayerSource &origin = composed[src.oldIndex];
+      next.push_back({origin.oldIndex, origin.isCopy || src.isCopy});
+    }
+    composed = std::move(next);
     if (onStep)
       onStep(*step);
   }
-  return success();
+  return rebuildLayers(model, composed, blockSize);
 }
