@@ -164,6 +164,9 @@ OwningOpRef<ModuleOp> growc::buildModel(MLIRContext *context, StringRef name,
 llvm::Expected<ImportResult>
 growc::importHFConfig(MLIRContext *context, StringRef json,
                       const ImportOptions &options) {
+  // ConfigAttr::getChecked below needs the dialect loaded (it registers the
+  // attribute's storage); a caller's context may not have loaded it yet.
+  context->getOrLoadDialect<GrowDialect>();
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(json);
   if (!parsed)
     return fail("not valid JSON: " + llvm::toString(parsed.takeError()));

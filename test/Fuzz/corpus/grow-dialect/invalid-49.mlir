@@ -1,0 +1,7 @@
+// Two block arguments (only the generic form can write them).
+"grow.model"() <{sym_name = "two_arguments", config = #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 1>}> ({
+^bb0(%tokens: tensor<?x?xi32>, %extra: tensor<?x?xi32>):
+  grow.param @model.embed_tokens.weight : tensor<8x4xf32>
+  %h0 = grow.embed @model.embed_tokens.weight(%tokens) : tensor<?x?xi32> -> tensor<?x?x4xf32>
+  grow.return names ["logits"] %h0 : tensor<?x?x4xf32>
+}) : () -> ()
