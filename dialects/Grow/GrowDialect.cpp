@@ -7,12 +7,16 @@
 
 #include "dialects/Grow/GrowOps.h"
 
+#include "growc/runtime/Limits.h"
+
 #include "mlir/IR/DialectImplementation.h"
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringSwitch.h"
 #include "llvm/ADT/TypeSwitch.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace growc::grow;
@@ -130,6 +134,23 @@ LogicalResult ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
     if (value < 1)
       return emitError() << "#grow.config: " << name
                          << " must be positive, got " << value;
+  // Sizes the runtime cannot run (docs/usage.md#limits): token ids are
+  // int32, and hidden, ffn and the attention width are GEMM dimensions.
+  namespace limits = growc::rt::limits;
+  if (vocab > limits::kMaxVocab)
+    return emitError() << "#grow.config: vocab (" << vocab
+                       << ") exceeds 2^31 - 1, the most that 32-bit token ids "
+                          "can index (docs/usage.md#limits)";
+  int64_t qWidth; // heads x head_dim, saturated: the check only compares it
+  if (llvm::MulOverflow(heads, headDim, qWidth))
+    qWidth = std::numeric_limits<int64_t>::max();
+  std::pair<const char *, int64_t> gemmDims[] = {
+      {"hidden", hidden}, {"ffn", ffn}, {"heads x head_dim", qWidth}};
+  for (auto [name, value] : gemmDims)
+    if (value > limits::kMaxGemmDim)
+      return emitError() << "#grow.config: " << name << " (" << value
+                         << ") exceeds 2^31 - 1, the largest GEMM dimension "
+                            "the runtime accepts (docs/usage.md#limits)";
   if (hidden % heads != 0)
     return emitError() << "#grow.config: hidden (" << hidden
                        << ") must be divisible by heads (" << heads << ")";

@@ -88,6 +88,7 @@ llvm::Expected<GrowthStep> growc::planGrowthStep(GrowthMethod method,
   }
   step.copyEnd = step.copyBegin + blockSize;
 
+  step.layers.reserve(numLayers + blockSize);
   for (int64_t i = 0; i < step.insertAt; ++i)
     step.layers.push_back({i, false});
   for (int64_t i = step.copyBegin; i < step.copyEnd; ++i)

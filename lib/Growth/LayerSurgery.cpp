@@ -7,8 +7,11 @@
 
 #include "growc/Growth/LayerSurgery.h"
 
+#include "growc/runtime/Limits.h"
+
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
+#include "llvm/Support/MathExtras.h"
 
 #include <cmath>
 
@@ -204,6 +207,14 @@ LogicalResult growc::growModel(ModelOp model, GrowthMethod method,
   // parameter's provenance is its original's with `copy` set if any step
   // copied it.
   int64_t layerCount = model.getLayers().size();
+  int64_t added, grownCount;
+  if (llvm::MulOverflow(steps, std::max<int64_t>(blockSize, 1), added) ||
+      llvm::AddOverflow(layerCount, added, grownCount) ||
+      grownCount > rt::limits::kMaxLayers)
+    return model.emitOpError("growing ")
+           << layerCount << " layers " << steps
+           << " times exceeds growc's limit of " << rt::limits::kMaxLayers
+           << " layers (docs/usage.md#limits)";
   SmallVector<LayerSource> composed;
   for (int64_t i = 0; i < layerCount; ++i)
     composed.push_back({i, false});
@@ -214,17 +225,15 @@ LogicalResult growc::growModel(ModelOp model, GrowthMethod method,
       return model.emitOpError("cannot apply ")
              << growthMethodName(method)
              << " growth: " << llvm::toString(step.takeError());
-    SmallVector<LayerSource> next;
-    next.reserve(step->layers.size());
-    for (const LayerSource &src : step->layers) {
-      if (src.oldIndex < 0 || src.oldIndex >= int64_t(composed.size()))
-        return model.emitOpError("growth plan names layer ")
-               << src.oldIndex << " of a model with " << composed.size()
-               << " layers";
-      const LayerSource &origin = composed[src.oldIndex];
-      next.push_back({origin.oldIndex, origin.isCopy || src.isCopy});
-    }
-    composed = std::move(next);
+    // The step keeps every old layer in order and inserts copies of
+    // [copyBegin, copyEnd) before insertAt (GrowthPlan.h), so the composed
+    // list grows in place.
+    SmallVector<LayerSource> copies(composed.begin() + step->copyBegin,
+                                    composed.begin() + step->copyEnd);
+    for (LayerSource &copy : copies)
+      copy.isCopy = true;
+    composed.insert(composed.begin() + step->insertAt, copies.begin(),
+                    copies.end());
     if (onStep)
       onStep(*step);
   }

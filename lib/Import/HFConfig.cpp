@@ -10,6 +10,8 @@
 
 #include "growc/Import/HFConfig.h"
 
+#include "growc/runtime/Limits.h"
+
 #include "mlir/IR/Builders.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -24,6 +26,33 @@ namespace {
 llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                  "config: " + message);
+}
+
+/// The byte offset at which `text` opens its (maxDepth + 1)-th nested array
+/// or object, if it does. Brackets inside strings (escapes honoured) do not
+/// count; anything malformed is left to the JSON parser, which runs only on
+/// texts this accepts, so its recursion stays bounded.
+std::optional<size_t> findNestingBeyond(llvm::StringRef text,
+                                        unsigned maxDepth) {
+  unsigned depth = 0;
+  bool inString = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    char c = text[i];
+    if (inString) {
+      if (c == '\\')
+        ++i; // The escaped character cannot end the string.
+      else if (c == '"')
+        inString = false;
+    } else if (c == '"') {
+      inString = true;
+    } else if (c == '[' || c == '{') {
+      if (++depth > maxDepth)
+        return i;
+    } else if ((c == ']' || c == '}') && depth > 0) {
+      --depth;
+    }
+  }
+  return std::nullopt;
 }
 
 /// Fields that do not change the computation.
@@ -167,6 +196,11 @@ growc::importHFConfig(MLIRContext *context, StringRef json,
   // ConfigAttr::getChecked below needs the dialect loaded (it registers the
   // attribute's storage); a caller's context may not have loaded it yet.
   context->getOrLoadDialect<GrowDialect>();
+  if (std::optional<size_t> at = findNestingBeyond(json, kMaxConfigJsonDepth))
+    return fail(
+        llvm::formatv("JSON nested deeper than {0} levels (at byte {1})",
+                      kMaxConfigJsonDepth, *at)
+            .str());
   llvm::Expected<llvm::json::Value> parsed = llvm::json::parse(json);
   if (!parsed)
     return fail("not valid JSON: " + llvm::toString(parsed.takeError()));
@@ -226,6 +260,11 @@ growc::importHFConfig(MLIRContext *context, StringRef json,
   int64_t layers = options.numLayers ? *options.numLayers : ints[3];
   if (layers < 0)
     return fail("the layer count must be non-negative");
+  if (layers > rt::limits::kMaxLayers)
+    return fail(llvm::formatv("{0} layers exceed growc's limit of {1} "
+                              "(docs/usage.md#limits)",
+                              layers, rt::limits::kMaxLayers)
+                    .str());
   auto kvHeads = read.integer("num_key_value_heads", heads);
   auto headDim = read.integer("head_dim", hidden / heads);
   auto context_ = read.integer("max_position_embeddings", 2048);

@@ -23,6 +23,7 @@
 #include "growc/Import/HFConfig.h"
 #include "growc/InitAll.h"
 #include "growc/Version.h"
+#include "growc/runtime/Limits.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -37,6 +38,7 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/InitLLVM.h"
+#include "llvm/Support/MathExtras.h"
 #include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/SourceMgr.h"
@@ -56,6 +58,94 @@ namespace {
 int fail(const llvm::Twine &message) {
   (void)reportError(message);
   return 1;
+}
+
+//===----------------------------------------------------------------------===//
+// Sizes that cannot run (docs/usage.md#limits), rejected before any pass runs
+//===----------------------------------------------------------------------===//
+
+namespace limits = growc::rt::limits;
+
+/// a * b, or nullopt when the product overflows int64.
+std::optional<int64_t> checkedMul(int64_t a, int64_t b) {
+  int64_t product;
+  if (llvm::MulOverflow(a, b, product))
+    return std::nullopt;
+  return product;
+}
+
+std::string bytesText(std::optional<int64_t> bytes) {
+  return bytes ? llvm::formatv("{0:e1} bytes", double(*bytes)).str()
+               : std::string("more than 2^63 bytes");
+}
+
+/// The layer count after `steps` growth steps of blocks of `blockSize`
+/// layers, failing past growc's layer limit: describing and running a
+/// billion steps would otherwise take hours before any error.
+int checkGrownLayers(grow::ModelOp model, int64_t steps, int64_t blockSize,
+                     const llvm::Twine &request) {
+  int64_t layers = model.getLayers().size();
+  std::optional<int64_t> added = checkedMul(steps, blockSize);
+  int64_t grown;
+  if (added && !llvm::AddOverflow(layers, *added, grown) &&
+      grown <= limits::kMaxLayers)
+    return 0;
+  return fail(request + ": the grown model would have " +
+              (added ? std::to_string(layers + *added) : "more than 2^63") +
+              " layers; growc builds at most " +
+              std::to_string(limits::kMaxLayers) + " (docs/usage.md#limits)");
+}
+
+/// Fails a compile that needs an arena larger than any the runtime can map,
+/// from the sizes known before lowering: the parameters of the model with
+/// `layers` layers and, for the forward graph, its logits output. Both are
+/// in the arena whatever the kernels, so their sum is a lower bound.
+int checkArenaSize(grow::ModelOp model, int64_t layers, bool forward) {
+  grow::ConfigAttr config = model.getConfig();
+  auto embed = model.lookupParam(grow::kEmbedName);
+  int64_t elementBytes =
+      embed ? (embed.getType().getElementTypeBitWidth() + 7) / 8 : 4;
+  // Every factor is below 2^31 (the #grow.config limits), so one layer's
+  // and the embedding's element counts fit; layers and bytes are checked.
+  int64_t layerElements = 0;
+  for (const char *suffix : grow::kLayerParamSuffixes) {
+    int64_t n = 1;
+    for (int64_t d : grow::layerParamShape(config, suffix))
+      n *= d;
+    layerElements += n;
+  }
+  int64_t fixedElements =
+      config.getVocab() * config.getHidden() * (config.getTied() ? 1 : 2) +
+      config.getHidden();
+  std::optional<int64_t> allLayers = checkedMul(layerElements, layers);
+  std::optional<int64_t> paramBytes;
+  int64_t elements;
+  if (allLayers && !llvm::AddOverflow(*allLayers, fixedElements, elements))
+    paramBytes = checkedMul(elements, elementBytes);
+  if (!paramBytes || *paramBytes > limits::kMaxArenaBytes)
+    return fail(llvm::formatv("the {0}-layer model's parameters would need "
+                              "{1}; the runtime's arena holds at most 2^47 "
+                              "bytes (docs/usage.md#limits)",
+                              layers, bytesText(paramBytes))
+                    .str());
+  if (!forward)
+    return 0;
+  // batch x seq was checked against the GEMM limit, so this fits.
+  std::optional<int64_t> logitsBytes =
+      checkedMul(batchSize * seqLength, config.getVocab());
+  if (logitsBytes)
+    logitsBytes = checkedMul(*logitsBytes, 4);
+  int64_t total;
+  if (!logitsBytes || llvm::AddOverflow(*logitsBytes, *paramBytes, total) ||
+      total > limits::kMaxArenaBytes)
+    return fail(llvm::formatv("--batch {0} --seq {1}: the forward graph's "
+                              "logits (batch x seq x vocab {2} x 4) would "
+                              "need {3}; the runtime's arena holds at most "
+                              "2^47 bytes (docs/usage.md#limits)",
+                              int64_t(batchSize), int64_t(seqLength),
+                              config.getVocab(), bytesText(logitsBytes))
+                    .str());
+  return 0;
 }
 
 int printGrowthSchedule(std::optional<grow::ModelOp> model) {
@@ -191,6 +281,29 @@ int run(MLIRContext &context) {
     return fail("--weights-in and --weights-out go together");
   if (growSteps < 0)
     return fail("--grow-steps must be non-negative");
+  if (emit != "mlir") {
+    // What the runtime's plan verifier would reject (docs/usage.md#limits).
+    std::optional<int64_t> tokens = checkedMul(batchSize, seqLength);
+    if (!tokens || *tokens > limits::kMaxGemmDim)
+      return fail(llvm::formatv("--batch {0} --seq {1}: {2} tokens per "
+                                "micro-batch; the runtime's GEMMs take at "
+                                "most 2^31 - 1 rows (docs/usage.md#limits)",
+                                int64_t(batchSize), int64_t(seqLength),
+                                tokens ? std::to_string(*tokens)
+                                       : std::string("more than 2^63"))
+                      .str());
+    if (seqLength > limits::kMaxSeq)
+      return fail(llvm::formatv("--seq {0}: the runtime's attention takes at "
+                                "most 2^24 positions (docs/usage.md#limits)",
+                                int64_t(seqLength))
+                      .str());
+    if (accumulate > limits::kMaxMicroBatches)
+      return fail(llvm::formatv("--accumulate {0}: the runtime runs at most "
+                                "2^20 micro-batches per step "
+                                "(docs/usage.md#limits)",
+                                int64_t(accumulate))
+                      .str());
+  }
 
   // Load or import the model.
   OwningOpRef<ModuleOp> module;
@@ -260,7 +373,23 @@ int run(MLIRContext &context) {
       return fail("--lidas-odd must be midas or centred, got '" + lidasOdd +
                   "'");
     GrowthPipelineOptions growth{*method, blockSize, growSteps, lidasOdd};
-    if (stages.getNumOccurrences() && compiling) {
+    bool growthRun = stages.getNumOccurrences() && compiling;
+    // A growth run's last stage is grown stages - 1 times; compileGrowthRun
+    // checks the stage count itself.
+    int64_t steps =
+        growthRun ? std::clamp<int64_t>(stages, 1, 64) - 1 : int64_t(growSteps);
+    // An invalid block size is reported by the growth pass.
+    int64_t b = std::max<int64_t>(
+        blockSize ? int64_t(blockSize) : model->getConfig().getBlockSize(), 1);
+    if (int rc = checkGrownLayers(
+            *model, steps, b,
+            growthRun ? "--stages " + std::to_string(stages)
+                      : "--grow-steps " + std::to_string(growSteps)))
+      return rc;
+    if (growthRun) {
+      if (int rc = checkArenaSize(*model, model->getLayers().size() + steps * b,
+                                  graph == "forward"))
+        return rc;
       if (!analysisPasses.empty())
         return fail("--analysis-passes apply to one model, not to the "
                     "stages of a growth run (--stages)");
@@ -288,6 +417,9 @@ int run(MLIRContext &context) {
       return fail("--analysis-suite builds its own forward graphs; drop "
                   "--graph and --analysis-passes");
     graph = "forward";
+    if (int rc = checkArenaSize(*model, model->getLayers().size(),
+                                /*forward=*/true))
+      return rc;
     AnalysisSuiteOptions opts;
     opts.split = analysisSplit;
     if (!analysisSwapWindows.empty())
@@ -313,6 +445,9 @@ int run(MLIRContext &context) {
     if (!weightsIn.empty())
       return fail("--weights-in/--weights-out migrate checkpoints with "
                   "--emit=mlir; compile the grown model.mlir separately");
+    if (int rc = checkArenaSize(*model, model->getLayers().size(),
+                                graph == "forward"))
+      return rc;
     return failed(compileArtifact(context, *module,
                                   artifactOptions(emit == "ptx"), outputFile));
   }

@@ -20,6 +20,11 @@
 
 namespace growc {
 
+/// The deepest JSON nesting (arrays and objects) a config may have. LLVM's
+/// JSON parser recurses once per level, so a deeper text (100 KB of `[`)
+/// would overflow the stack; an HF config nests about 3 levels.
+inline constexpr unsigned kMaxConfigJsonDepth = 64;
+
 struct ImportOptions {
   /// Overrides num_hidden_layers (to start a growth run shallow).
   std::optional<int64_t> numLayers;
@@ -39,7 +44,9 @@ struct ImportResult {
 
 /// Parses `json` (the text of a config.json) and builds the model. Fails
 /// with a message naming the field for missing, mistyped or unsupported
-/// settings (non-SiLU activations, attention/MLP biases, RoPE scaling, ...).
+/// settings (non-SiLU activations, attention/MLP biases, RoPE scaling, ...),
+/// for JSON nested deeper than kMaxConfigJsonDepth and for sizes the runtime
+/// cannot run (docs/usage.md#limits).
 llvm::Expected<ImportResult> importHFConfig(mlir::MLIRContext *context,
                                             llvm::StringRef json,
                                             const ImportOptions &options);
