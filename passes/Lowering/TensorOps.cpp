@@ -22,12 +22,20 @@ Value ModelTensorBuilder::embed(Value tokens, Value table) {
   Value flat = tensor::CollapseShapeOp::create(
       b, loc, tokens, ArrayRef<ReassociationIndices>{{0, 1}});
   int64_t hidden = config.getHidden();
+  int64_t vocab = cast<RankedTensorType>(table.getType()).getDimSize(0);
   return generic(
       {flat}, empty({rows, hidden}),
       {map(2, {dim(0)}), map(2, {dim(0), dim(1)})}, {kPar, kPar},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value row =
-            arith::IndexCastOp::create(nb, l, nb.getIndexType(), args[0]);
+        // The token buffer is data: the runtime checks tokens before a run,
+        // but a kernel must not address memory by a value it loaded. The
+        // row is the token clamped, as an unsigned value, to the last row
+        // (negative ids too): one op, and rows of valid tokens unchanged
+        // (docs/codegen.md).
+        Value last =
+            arith::ConstantOp::create(nb, l, nb.getI32IntegerAttr(vocab - 1));
+        Value token = arith::MinUIOp::create(nb, l, args[0], last);
+        Value row = arith::IndexCastOp::create(nb, l, nb.getIndexType(), token);
         Value col = linalg::IndexOp::create(nb, l, 1);
         return tensor::ExtractOp::create(nb, l, table, ValueRange{row, col});
       });

@@ -5,14 +5,22 @@
 // Each step is checked against the buffers and kernels read before it
 // (PlanSections.cpp): every buffer it names exists and holds the bytes it
 // addresses, so that an executor runs a loaded plan without further checks.
+// Once all steps are read, the buffers' lifetimes over them are known, and no
+// two buffers that are live at the same step may share bytes: otherwise one
+// step's output overwrites a value that a later step still reads (a token
+// buffer filled with floats, say), which no per-step check can see.
 //
 //===----------------------------------------------------------------------===//
 
 #include "PlanParser.h"
 
+#include <algorithm>
 #include <initializer_list>
 #include <limits>
+#include <map>
 #include <optional>
+#include <queue>
+#include <utility>
 
 namespace growc::rt::detail {
 
@@ -20,6 +28,106 @@ namespace {
 
 /// cblas_sgemm takes int dimensions (32-bit in Debian's OpenBLAS).
 constexpr int64_t kMaxGemmDim = std::numeric_limits<int32_t>::max();
+
+/// The buffers a step reads or writes (its flag included).
+std::vector<int64_t> touchedBuffers(const PlanStep &step) {
+  switch (step.op) {
+  case PlanStep::Op::Kernel:
+    return step.args;
+  case PlanStep::Op::Gemm:
+    return {step.a, step.b, step.c};
+  case PlanStep::Op::Attention:
+  case PlanStep::Op::AttentionGrad:
+    return step.operands;
+  case PlanStep::Op::AllReduce: {
+    std::vector<int64_t> ids = step.buffers;
+    if (step.when >= 0)
+      ids.push_back(step.when);
+    return ids;
+  }
+  }
+  return {};
+}
+
+/// Checks that no two buffers share bytes while both are live. A buffer is
+/// live from the first to the last step that touches it, both included
+/// (the rule by which the compiler's PlanEmitter::assignOffsets shares
+/// bytes, over host ops rather than steps: its lifetimes contain these).
+/// Inputs, parameters and outputs are live for the whole run and across
+/// runs (the runtime writes them before the first step and reads them after
+/// the last). A sweep over the steps keeps the live buffers in a map by
+/// offset: they are disjoint, so a new one can only overlap its neighbours,
+/// O(n log n) for n buffers.
+Status checkLiveBuffersDisjoint(const Plan &plan) {
+  const int64_t numSteps = static_cast<int64_t>(plan.steps.size());
+  constexpr int64_t kNever = std::numeric_limits<int64_t>::max();
+  // [first, last] per buffer; first = kNever: never live.
+  std::vector<std::pair<int64_t, int64_t>> live(plan.buffers.size(),
+                                                {kNever, -1});
+  const std::pair<int64_t, int64_t> wholeRun = {-1, numSteps};
+  auto persistent = [&](int64_t id) { live[id] = wholeRun; };
+  for (const PlanTensor &t : plan.inputs)
+    persistent(t.buffer);
+  for (const PlanParam &t : plan.params)
+    persistent(t.buffer);
+  for (const PlanTensor &t : plan.outputs)
+    persistent(t.buffer);
+  for (int64_t s = 0; s < numSteps; ++s)
+    for (int64_t id : touchedBuffers(plan.steps[s])) {
+      if (live[id] == wholeRun)
+        continue;
+      live[id].first = std::min(live[id].first, s);
+      live[id].second = std::max(live[id].second, s);
+    }
+
+  std::vector<int64_t> order;
+  for (const PlanBuffer &buffer : plan.buffers)
+    if (buffer.size > 0 && live[buffer.id].first != kNever)
+      order.push_back(buffer.id);
+  std::stable_sort(order.begin(), order.end(), [&](int64_t x, int64_t y) {
+    return live[x].first < live[y].first;
+  });
+  auto describe = [&](int64_t id) {
+    const PlanBuffer &b = plan.buffers[id];
+    return "buffers[" + std::to_string(id) + "] (bytes [" +
+           std::to_string(b.offset) + ", " + std::to_string(b.offset + b.size) +
+           "))";
+  };
+  auto lifetime = [&](int64_t id) {
+    return live[id] == wholeRun ? std::string("the whole run")
+                                : "steps " + std::to_string(live[id].first) +
+                                      ".." + std::to_string(live[id].second);
+  };
+  // Live buffers by offset, and by the step after which they end.
+  std::map<int64_t, int64_t> byOffset;
+  using Ending = std::pair<int64_t, int64_t>; // (last step, id)
+  std::priority_queue<Ending, std::vector<Ending>, std::greater<Ending>> ends;
+  for (int64_t id : order) {
+    const PlanBuffer &buffer = plan.buffers[id];
+    // Closed intervals: a buffer whose last step is this one's first is
+    // still live.
+    while (!ends.empty() && ends.top().first < live[id].first) {
+      byOffset.erase(plan.buffers[ends.top().second].offset);
+      ends.pop();
+    }
+    std::optional<int64_t> clash;
+    auto next = byOffset.lower_bound(buffer.offset);
+    if (next != byOffset.end() && next->first < buffer.offset + buffer.size)
+      clash = next->second;
+    else if (next != byOffset.begin()) {
+      const PlanBuffer &prev = plan.buffers[std::prev(next)->second];
+      if (prev.offset + prev.size > buffer.offset)
+        clash = prev.id;
+    }
+    if (clash)
+      return Status::error(describe(id) + " overlaps " + describe(*clash) +
+                           " while both are live (" + lifetime(id) + " and " +
+                           lifetime(*clash) + ")");
+    byOffset.emplace(buffer.offset, id);
+    ends.emplace(live[id].second, id);
+  }
+  return Status::ok();
+}
 
 } // namespace
 
@@ -47,7 +155,7 @@ Status PlanParser::parseSteps(const JsonValue &root) {
                            "'attention_grad' or 'all_reduce')");
     plan.steps.push_back(std::move(step));
   }
-  return Status::ok();
+  return checkLiveBuffersDisjoint(plan);
 }
 
 Status PlanParser::parseKernelStep(const JsonValue &step,

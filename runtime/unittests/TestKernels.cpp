@@ -9,12 +9,14 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include <algorithm>
 #include <cstdint>
 
 namespace {
 // The toy plan's shapes (ToyModel.h): tokens [2, 3], embedding [5, 4],
 // logits [2, 3, 5].
 constexpr int kTokens = 2 * 3;
+constexpr int kVocab = 5;
 constexpr int kDim = 4;
 constexpr int kLogits = 2 * 3 * 5;
 } // namespace
@@ -22,14 +24,19 @@ constexpr int kLogits = 2 * 3 * 5;
 #define GROWC_TEST_EXPORT extern "C" __attribute__((visibility("default")))
 
 /// args: tokens (I32 [2, 3]), table (F32 [5, 4]) -> out (F32 [2, 3, 4]):
-/// out[i, j, :] = table[tokens[i, j], :].
+/// out[i, j, :] = table[tokens[i, j], :]. Like a generated embedding
+/// (docs/codegen.md), the row is the token clamped, as an unsigned value, to
+/// the last row, never an address taken from a value it loaded
+/// (PlanMutationTest).
 GROWC_TEST_EXPORT void embed_packed(void **args, int64_t begin, int64_t end) {
   const auto *tokens = static_cast<const int32_t *>(args[0]);
   const auto *table = static_cast<const float *>(args[1]);
   auto *out = static_cast<float *>(args[2]);
-  for (int64_t i = begin; i < end && i < kTokens; ++i)
+  for (int64_t i = begin; i < end && i < kTokens; ++i) {
+    uint32_t row = std::min(uint32_t(tokens[i]), uint32_t(kVocab - 1));
     for (int d = 0; d < kDim; ++d)
-      out[i * kDim + d] = table[tokens[i] * kDim + d];
+      out[i * kDim + d] = table[row * kDim + d];
+  }
 }
 
 /// args: in (F32 [30]) -> out (F32 [30]): out[i] = in[i] + 1.

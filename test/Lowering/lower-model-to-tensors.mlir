@@ -132,13 +132,21 @@
 
 // Tied: the tokens [B, T] are gathered from the embedding as [B·T, hidden]
 // rows, normalised (mean of squares over hidden = 4, eps), and the LM head
-// is a GEMM against the embedding itself, reshaped to [B, T, vocab].
+// is a GEMM against the embedding itself, reshaped to [B, T, vocab]. The
+// row of a token is clamped, unsigned, to the last row: no address comes
+// from a loaded value unchecked.
 // HAND-LABEL: func.func @tied(
 // HAND-SAME: %arg0: tensor<2x3xi32>, %arg1: tensor<8x4xf32>, %arg2: tensor<4xf32>) -> tensor<2x3x8xf32>
 // HAND-SAME: growc.param_names = ["model.embed_tokens.weight", "model.norm.weight"]
 // HAND: %[[TOK:.+]] = tensor.collapse_shape %arg0 {{\[\[}}0, 1]] : tensor<2x3xi32> into tensor<6xi32>
 // HAND: %[[H:.+]] = linalg.generic {{.*}} ins(%[[TOK]] : tensor<6xi32>) outs(%{{.+}} : tensor<6x4xf32>)
-// HAND: tensor.extract %arg1
+// HAND-NEXT: ^bb0(%[[T:.+]]: i32, %{{.+}}: f32):
+// HAND-NEXT: %[[LAST:.+]] = arith.constant 7 : i32
+// HAND-NEXT: %[[SAFE:.+]] = arith.minui %[[T]], %[[LAST]] : i32
+// HAND-NEXT: %[[ROW:.+]] = arith.index_cast %[[SAFE]] : i32 to index
+// HAND-NEXT: %[[COL:.+]] = linalg.index 1 : index
+// HAND-NEXT: %[[E:.+]] = tensor.extract %arg1[%[[ROW]], %[[COL]]] : tensor<8x4xf32>
+// HAND-NEXT: linalg.yield %[[E]] : f32
 // HAND: %[[SS:.+]] = linalg.generic {{.*}} iterator_types = ["parallel", "reduction"]} ins(%[[H]] : tensor<6x4xf32>)
 // HAND: %[[N:.+]] = linalg.generic {{.*}} ins(%[[H]], %[[SS]], %arg2 : tensor<6x4xf32>, tensor<6xf32>, tensor<4xf32>)
 // HAND: arith.constant 4.000000e+00 : f32
