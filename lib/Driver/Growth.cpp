@@ -9,6 +9,7 @@
 
 #include "growc/Driver.h"
 
+#include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
 
@@ -27,9 +28,12 @@ FailureOr<grow::ModelOp> growc::findModel(ModuleOp module) {
 
 std::string growc::formatLineage(grow::ModelOp model) {
   std::string out = "lineage:";
+  // One symbol table: ModelOp::lookupParam scans the body, quadratic in the
+  // layers of a model grown many steps.
+  SymbolTable symbols(model);
   for (grow::LayerOp layer : model.getLayers()) {
-    grow::ParamOp q =
-        model.lookupParam(layer.getParamName("self_attn.q_proj.weight"));
+    auto q = symbols.lookup<grow::ParamOp>(
+        layer.getParamName("self_attn.q_proj.weight"));
     StringRef source = q.getSource() ? *q.getSource() : q.getSymName();
     auto parsed = grow::parseLayerParamName(source);
     out += " " + (parsed ? std::to_string(parsed->first) : source.str());
