@@ -70,12 +70,17 @@ std::optional<double> constantFactor(Value product) {
 }
 
 /// Whether `generic` yields x * c + y * (1 - c): an exponential moving
-/// average, AdamW's first and second moments.
+/// average, AdamW's first and second moments. The train step yields it
+/// through a select that keeps the old value where the update is off (a
+/// non-finite step, a micro-batch that does not apply).
 bool isMovingAverage(linalg::GenericOp generic) {
   auto yield = cast<linalg::YieldOp>(generic.getBody()->getTerminator());
   if (yield->getNumOperands() != 1)
     return false;
-  auto add = yield->getOperand(0).getDefiningOp<arith::AddFOp>();
+  Value yielded = yield->getOperand(0);
+  if (auto select = yielded.getDefiningOp<arith::SelectOp>())
+    yielded = select.getTrueValue();
+  auto add = yielded.getDefiningOp<arith::AddFOp>();
   if (!add)
     return false;
   std::optional<double> a = constantFactor(add.getLhs());

@@ -147,12 +147,25 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
                                       builder.getStringAttr("mean"))
                .getResult();
   // Clip by the global norm, then one AdamW step (SPEC.md §3).
-  Value coef = ob.clipCoefficient(grads, maxGradNorm);
-  SmallVector<Value> results = {loss}, newAvg, newAvgSq;
+  Value squaredNorm = ob.squaredNorm(grads);
+  Value coef = ob.clipCoefficient(squaredNorm, maxGradNorm);
+  // A non-finite loss or gradient norm skips the update in the graph
+  // (select, not a multiply by 0: NaN·0 is NaN), so that a bad step never
+  // reaches the parameters or moments, and says so in `nonfinite` for the
+  // loop to stop or count. The flag must be the same on every rank: the
+  // norm already is (the gradients were reduced); each rank's loss flag is
+  // summed over the ranks like the gradients.
+  Value lossNonfinite =
+      growk::AllReduceOp::create(builder, loc, scalarType, ob.nonfinite(loss),
+                                 apply, builder.getStringAttr("sum"))
+          .getResult();
+  auto [nonfinite, update] =
+      ob.skipNonfinite(squaredNorm, lossNonfinite, apply);
+  SmallVector<Value> results = {loss, nonfinite}, newAvg, newAvgSq;
   for (size_t i = 0; i < n; ++i) {
     auto [p2, m2, v2] =
         ob.adamW(entry.getArgument(firstParam + i), stateArg(0, i),
-                 stateArg(1, i), grads[i], coef, lr, step, apply);
+                 stateArg(1, i), grads[i], coef, lr, step, update);
     results.push_back(p2);
     newAvg.push_back(m2);
     newAvgSq.push_back(v2);
@@ -168,7 +181,8 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
   // the parameters and joins them in the checkpoint.
   SmallVector<Attribute> names(paramNames.getValue()),
       sources(paramSources.getValue()), copies(paramCopies.getValue()),
-      outputs = {StringAttr::get(ctx, "loss")};
+      outputs = {StringAttr::get(ctx, "loss"),
+                 StringAttr::get(ctx, "nonfinite")};
   llvm::append_range(outputs, paramNames);
   for (StringRef kind : stateKinds)
     for (StringRef param : paramNames.getAsValueRange<StringAttr>()) {

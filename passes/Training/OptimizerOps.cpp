@@ -12,6 +12,7 @@
 #include "mlir/Dialect/Math/IR/Math.h"
 
 #include <cmath>
+#include <limits>
 
 using namespace mlir;
 using namespace growc;
@@ -25,7 +26,7 @@ OptimizerBuilder::elementMaps(mlir::RankedTensorType type) {
   return {map(rank, all), map(rank, {b.getAffineConstantExpr(0)})};
 }
 
-Value OptimizerBuilder::clipCoefficient(ArrayRef<Value> grads, double maxNorm) {
+Value OptimizerBuilder::squaredNorm(ArrayRef<Value> grads) {
   // Σ g² per parameter, each a kernel of its own that depends only on the
   // parameter's shape (the layers share it, and a deeper model, a growth
   // stage, needs no new kernel), then added into a [1] running total by a
@@ -55,8 +56,13 @@ Value OptimizerBuilder::clipCoefficient(ArrayRef<Value> grads, double maxNorm) {
                   return arith::AddFOp::create(nb, l, args[0], args[1]);
                 }));
   }
+  return total;
+}
+
+Value OptimizerBuilder::clipCoefficient(Value squaredNorm, double maxNorm) {
+  AffineMap one = map(1, {dim(0)});
   return generic(
-      {total}, empty({1}), {one, one}, {kPar},
+      {squaredNorm}, empty({1}), {one, one}, {kPar},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value norm = math::SqrtOp::create(nb, l, args[0]);
         Value ratio = arith::DivFOp::create(
@@ -69,6 +75,63 @@ Value OptimizerBuilder::clipCoefficient(ArrayRef<Value> grads, double maxNorm) {
             nb, l, ratio,
             arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)));
       });
+}
+
+/// 1 where x is NaN or ±Inf, else 0: |x| >= inf or unordered. The CPU
+/// pipeline's fast-math flags (reassoc, contract) leave this comparison
+/// alone; nnan/ninf would fold it away.
+static Value nonfiniteAsOne(OpBuilder &nb, Location l, Value x) {
+  Value inf = arith::ConstantOp::create(
+      nb, l, nb.getF32FloatAttr(std::numeric_limits<float>::infinity()));
+  Value bad = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::UGE,
+                                    math::AbsFOp::create(nb, l, x), inf);
+  return arith::SelectOp::create(
+      nb, l, bad, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)),
+      arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0)));
+}
+
+Value OptimizerBuilder::nonfinite(Value scalar) {
+  AffineMap one = map(1, {dim(0)});
+  return generic({scalar}, empty({1}), {one, one}, {kPar},
+                 [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                   return nonfiniteAsOne(nb, l, args[0]);
+                 });
+}
+
+std::pair<Value, Value> OptimizerBuilder::skipNonfinite(Value squaredNorm,
+                                                        Value lossNonfinite,
+                                                        Value apply) {
+  AffineMap one = map(1, {dim(0)});
+  Value flag = generic(
+      {squaredNorm, lossNonfinite}, empty({1}), {one, one, one}, {kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value half = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0.5));
+        Value lossBad = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                              args[1], half);
+        return arith::SelectOp::create(
+            nb, l, lossBad,
+            arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1)),
+            nonfiniteAsOne(nb, l, args[0]));
+      });
+  // The update happens where it was to (every step, or the applying
+  // micro-batch) and the step is finite.
+  SmallVector<Value> operands = {flag};
+  if (apply)
+    operands.push_back(apply);
+  SmallVector<AffineMap> maps(operands.size() + 1, one);
+  Value update = generic(
+      operands, empty({1}), maps, {kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value half = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0.5));
+        Value zero = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
+        Value wanted =
+            apply ? args[1]
+                  : arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+        Value bad = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT,
+                                          args[0], half);
+        return arith::SelectOp::create(nb, l, bad, zero, wanted);
+      });
+  return {flag, update};
 }
 
 std::tuple<Value, Value, Value>

@@ -27,13 +27,25 @@ class OptimizerBuilder : public TensorBuilder {
 public:
   using TensorBuilder::TensorBuilder;
 
-  /// min(1, maxNorm / (‖grads‖₂ + 1e-6)) [1], as torch's clip_grad_norm_.
-  Value clipCoefficient(ArrayRef<Value> grads, double maxNorm);
+  /// ‖grads‖₂² [1]: a kernel per gradient and a running total.
+  Value squaredNorm(ArrayRef<Value> grads);
+  /// min(1, maxNorm / (√squaredNorm + 1e-6)) [1], as torch's
+  /// clip_grad_norm_.
+  Value clipCoefficient(Value squaredNorm, double maxNorm);
+  /// 1 where the [1] `scalar` is NaN or ±Inf, else 0 ([1]).
+  Value nonfinite(Value scalar);
+  /// The step's `nonfinite` flag (1 where the squared gradient norm is
+  /// NaN/Inf or `lossNonfinite` > 0.5) and the flag AdamW applies by: 1
+  /// where `apply` is set (no `apply`: every step) and the step is finite,
+  /// so that a bad step leaves parameters and moments as they were.
+  std::pair<Value, Value> skipNonfinite(Value squaredNorm, Value lossNonfinite,
+                                        Value apply);
   /// One AdamW step (torch.optim.AdamW: decoupled weight decay, bias
   /// correction from `step`, 1-based) with gradient `grad · coef`: the new
   /// parameter and moments.
-  /// With `apply` (a [1] flag, gradient accumulation), each result is the
-  /// updated value where apply > 0.5 and the old one otherwise.
+  /// With `apply` (a [1] flag: the applying micro-batch of gradient
+  /// accumulation, and a finite step), each result is the updated value
+  /// where apply > 0.5 and the old one otherwise (a select).
   std::tuple<Value, Value, Value> adamW(Value param, Value avg, Value avgSq,
                                         Value grad, Value coef, Value lr,
                                         Value step, Value apply = Value());

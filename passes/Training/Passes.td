@@ -78,10 +78,13 @@ def AppendOptimizerStep
     - each gradient (sum) is averaged over the data-parallel ranks by a
       `growk.all_reduce` (with accumulation, only where `apply` is set);
     - one coefficient clips the global gradient norm to `max-grad-norm`;
+    - a `nonfinite` flag, 1 where the loss (summed over the ranks) or the
+      global gradient norm is NaN or Inf;
     - one AdamW step per parameter (betas 0.9 and 0.95, eps 1e-8, weight
-      decay 0.01; with accumulation, only where `apply` is set);
-    - outputs: the loss, the updated parameters, both moments and the
-      carried sums, named like the inputs in `growc.output_names`.
+      decay 0.01; with accumulation, only where `apply` is set), skipped by
+      a select where `nonfinite` is set, so that a bad step changes nothing;
+    - outputs: the loss, `nonfinite`, the updated parameters, both moments
+      and the carried sums, named like the inputs in `growc.output_names`.
 
     ```mlir
     // before
@@ -94,15 +97,18 @@ def AppendOptimizerStep
     // after
     func.func @m(%tokens, %targets, %lr: tensor<1xf32>, %step: tensor<1xf32>,
                  %w, %m: tensor<8x4xf32>, %v: tensor<8x4xf32>)
-        -> (tensor<1xf32>, tensor<8x4xf32>, tensor<8x4xf32>, tensor<8x4xf32>)
+        -> (tensor<1xf32>, tensor<1xf32>, tensor<8x4xf32>, tensor<8x4xf32>,
+            tensor<8x4xf32>)
         attributes {growc.graph = "train", growc.output_names = ["loss",
-                    "w", "optimizer.exp_avg.w", "optimizer.exp_avg_sq.w"]} {
+                    "nonfinite", "w", "optimizer.exp_avg.w",
+                    "optimizer.exp_avg_sq.w"]} {
       %dw2 = growk.all_reduce %dw : ...
       %coef = linalg.generic ...          // min(1, max / (‖g‖ + 1e-6))
-      %m2 = linalg.generic ...            // the moments
+      %bad = linalg.generic ...           // loss or ‖g‖² NaN/Inf
+      %m2 = linalg.generic ...            // the moments (unless %bad)
       %v2 = linalg.generic ...
-      %w2 = linalg.generic ...            // the AdamW update
-      return %loss, %w2, %m2, %v2
+      %w2 = linalg.generic ...            // the AdamW update (unless %bad)
+      return %loss, %bad, %w2, %m2, %v2
     }
     ```
   }];

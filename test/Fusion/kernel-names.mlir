@@ -23,12 +23,14 @@
 // CHECK-LABEL: func.func @attention_grad_13(
 // CHECK-LABEL: func.func @rope_14(
 // CHECK-LABEL: func.func @embedding_15(
-// The optimizer: clipping by the global norm, then per parameter the two
-// moments and the AdamW update.
+// The optimizer: clipping by the global norm (with the step's non-finite
+// flag), whether to update (map), then per parameter the two moments and
+// the AdamW update.
 // CHECK-LABEL: func.func @clip_24(
-// CHECK-LABEL: func.func @moment_25(
+// CHECK-LABEL: func.func @map_25(
 // CHECK-LABEL: func.func @moment_26(
-// CHECK-LABEL: func.func @adamw_27(
+// CHECK-LABEL: func.func @moment_27(
+// CHECK-LABEL: func.func @adamw_28(
 
 // Attention as GEMMs: head-major copies around the score GEMMs and a
 // softmax kernel, forward and backward.

@@ -4,13 +4,13 @@
 
 // A grad function of two parameters becomes one AdamW step: lr and step
 // after the targets, both moments of each parameter after the parameters,
-// and the updated parameters and moments after the loss, named as
-// checkpoints name them.
+// and the non-finite flag, the updated parameters and moments after the
+// loss, named as checkpoints name them.
 // CHECK-LABEL: func.func @m(
 // CHECK-SAME: %{{[^:]+}}: tensor<1x4xi32>, %{{[^:]+}}: tensor<1x4xi32>, %[[LR:[^:]+]]: tensor<1xf32>, %[[STEP:[^:]+]]: tensor<1xf32>, %[[W:[^:]+]]: tensor<8x4xf32>, %[[B:[^:]+]]: tensor<4xf32>, %[[MW:[^:]+]]: tensor<8x4xf32>, %[[MB:[^:]+]]: tensor<4xf32>, %[[VW:[^:]+]]: tensor<8x4xf32>, %[[VB:[^:]+]]: tensor<4xf32>)
-// CHECK-SAME: -> (tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>)
+// CHECK-SAME: -> (tensor<1xf32>, tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>)
 // CHECK-SAME: growc.graph = "train", growc.input_names = ["tokens", "targets", "lr", "step"]
-// CHECK-SAME: growc.output_names = ["loss", "w", "b", "optimizer.exp_avg.w", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.w", "optimizer.exp_avg_sq.b"]
+// CHECK-SAME: growc.output_names = ["loss", "nonfinite", "w", "b", "optimizer.exp_avg.w", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.w", "optimizer.exp_avg_sq.b"]
 // CHECK-SAME: growc.param_copies = [true, false, false, false, false, false]
 // CHECK-SAME: growc.param_names = ["w", "b", "optimizer.exp_avg.w", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.w", "optimizer.exp_avg_sq.b"]
 // CHECK-SAME: growc.param_sources = ["w0", "b", "optimizer.exp_avg.w",
@@ -31,14 +31,27 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %w: tensor<8x4
   // CHECK: %[[COEF:.+]] = linalg.generic {{.*}} ins(%[[TOTAL]] : tensor<1xf32>)
   // CHECK-NEXT: ^bb0
   // CHECK-NEXT: math.sqrt
-  // Both moments, then the parameter, for each parameter in turn.
-  // CHECK: %[[MW2:.+]] = linalg.generic {{.*}} ins(%[[MW]], %[[RW]], %[[COEF]] :
-  // CHECK: %[[VW2:.+]] = linalg.generic {{.*}} ins(%[[VW]], %[[RW]], %[[COEF]] :
-  // CHECK: %[[W2:.+]] = linalg.generic {{.*}} ins(%[[W]], %[[MW2]], %[[VW2]], %[[LR]], %[[STEP]] :
-  // CHECK: %[[MB2:.+]] = linalg.generic {{.*}} ins(%[[MB]], %[[RB]], %[[COEF]] :
-  // CHECK: %[[VB2:.+]] = linalg.generic {{.*}} ins(%[[VB]], %[[RB]], %[[COEF]] :
-  // CHECK: %[[B2:.+]] = linalg.generic {{.*}} ins(%[[B]], %[[MB2]], %[[VB2]], %[[LR]], %[[STEP]] :
-  // CHECK: return %[[LOSS]], %[[W2]], %[[B2]], %[[MW2]], %[[MB2]], %[[VW2]], %[[VB2]]
+  // A NaN/Inf loss (summed over the ranks) or squared norm sets the flag,
+  // and the flag turns the update off.
+  // CHECK: %[[LB:.+]] = linalg.generic {{.*}} ins(%[[LOSS]] : tensor<1xf32>)
+  // CHECK: math.absf
+  // CHECK-NEXT: arith.cmpf uge
+  // CHECK: %[[LBR:.+]] = growk.all_reduce %[[LB]] {reduction = "sum"} : tensor<1xf32>
+  // CHECK: %[[BAD:.+]] = linalg.generic {{.*}} ins(%[[TOTAL]], %[[LBR]] : tensor<1xf32>, tensor<1xf32>)
+  // CHECK: arith.cmpf uge
+  // CHECK: %[[UPD:.+]] = linalg.generic {{.*}} ins(%[[BAD]] : tensor<1xf32>)
+  // CHECK: arith.select
+  // Both moments, then the parameter, for each parameter in turn; each
+  // keeps its old value (a select) where the update is off.
+  // CHECK: %[[MW2:.+]] = linalg.generic {{.*}} ins(%[[MW]], %[[RW]], %[[COEF]], %[[UPD]] :
+  // CHECK: arith.select
+  // CHECK: %[[VW2:.+]] = linalg.generic {{.*}} ins(%[[VW]], %[[RW]], %[[COEF]], %[[UPD]] :
+  // CHECK: %[[W2:.+]] = linalg.generic {{.*}} ins(%[[W]], %[[MW2]], %[[VW2]], %[[LR]], %[[STEP]], %[[UPD]] :
+  // CHECK: arith.select
+  // CHECK: %[[MB2:.+]] = linalg.generic {{.*}} ins(%[[MB]], %[[RB]], %[[COEF]], %[[UPD]] :
+  // CHECK: %[[VB2:.+]] = linalg.generic {{.*}} ins(%[[VB]], %[[RB]], %[[COEF]], %[[UPD]] :
+  // CHECK: %[[B2:.+]] = linalg.generic {{.*}} ins(%[[B]], %[[MB2]], %[[VB2]], %[[LR]], %[[STEP]], %[[UPD]] :
+  // CHECK: return %[[LOSS]], %[[BAD]], %[[W2]], %[[B2]], %[[MW2]], %[[MB2]], %[[VW2]], %[[VB2]]
 
   // With accumulation, an apply flag and the running sums: each gradient
   // joins its sum (reset when applied), and only the applying micro-batch
@@ -53,7 +66,9 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %w: tensor<8x4
   // ACC: arith.constant 2.500000e-01 : f32
   // ACC: %[[CW:.+]] = linalg.generic {{.*}} ins(%[[TW]], %[[APPLY]] :
   // ACC: growk.all_reduce %[[TW]] when(%[[APPLY]] : tensor<1xf32>)
-  // ACC: linalg.generic {{.*}} ins(%[[W]], %{{.*}}, %{{.*}}, %[[LR]], %[[STEP]], %[[APPLY]] :
+  // ACC: growk.all_reduce %{{.*}} when(%[[APPLY]] : tensor<1xf32>) {reduction = "sum"}
+  // ACC: %[[UPD:.+]] = linalg.generic {{.*}} ins(%{{.*}}, %[[APPLY]] : tensor<1xf32>, tensor<1xf32>)
+  // ACC: linalg.generic {{.*}} ins(%[[W]], %{{.*}}, %{{.*}}, %[[LR]], %[[STEP]], %[[UPD]] :
   // ACC: return {{.*}}, %[[CW]], %{{.*}} :
   return %loss, %dw, %db : tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>
 }
