@@ -8,7 +8,8 @@
 //
 // Errors are reported on stderr as "growc: error: ..." (or as MLIR
 // diagnostics at the offending op) and returned as failure(). Every file
-// is written atomically; a set of files appears whole or not at all.
+// is written through an ArtifactSet: a set of files appears whole or not at
+// all.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,7 +24,9 @@
 
 #include "mlir/IR/BuiltinOps.h"
 #include "mlir/IR/OwningOpRef.h"
+#include "llvm/ADT/STLFunctionalExtras.h"
 #include "llvm/Support/JSON.h"
+#include "llvm/Support/raw_ostream.h"
 
 #include <string>
 #include <vector>
@@ -63,6 +66,49 @@ mlir::LogicalResult describeGrowth(grow::ModelOp model,
 // Artifacts
 //===----------------------------------------------------------------------===//
 
+/// The files of one output of growc, written all or none (ArtifactSet.cpp):
+/// each file is written to a temporary beside its final path and checked;
+/// commit() renames them into place, kernels files and data first, plans
+/// last; the destructor removes every temporary not committed (Ctrl-C
+/// removes them too). Errors are reported ("cannot write 'x': <reason>")
+/// naming the final path.
+class ArtifactSet {
+public:
+  ArtifactSet() = default;
+  ArtifactSet(const ArtifactSet &) = delete;
+  ArtifactSet &operator=(const ArtifactSet &) = delete;
+  ~ArtifactSet();
+
+  /// A new, empty temporary file that becomes `path` on commit, for a
+  /// writer that takes a file name (the linker, the checkpoint writer).
+  /// `plan`: renamed after the files that are not plans.
+  mlir::FailureOr<std::string> stage(llvm::StringRef path, bool plan = false);
+
+  /// Stages `path` and fills it through a stream, checking every write and
+  /// the close.
+  mlir::LogicalResult write(llvm::StringRef path,
+                            llvm::function_ref<void(llvm::raw_ostream &)> fill,
+                            bool plan = false);
+  mlir::LogicalResult writeText(llvm::StringRef path, llvm::StringRef text,
+                                bool plan = false);
+
+  /// `message` with every temporary's name replaced by its final path (for
+  /// errors of writers that were handed a temporary).
+  std::string finalNames(std::string message) const;
+
+  /// Renames every staged file into place.
+  mlir::LogicalResult commit();
+
+private:
+  struct File {
+    std::string path, temp;
+    bool plan = false, committed = false;
+  };
+  static void discard(llvm::StringRef temp);
+
+  std::vector<File> files;
+};
+
 struct ArtifactOptions {
   /// The kernels file is PTX (else a native CPU shared object).
   bool ptx = false;
@@ -91,21 +137,26 @@ mlir::FailureOr<CompiledGraph> compileGraph(mlir::MLIRContext &context,
                                             const ArtifactOptions &options,
                                             llvm::StringRef kernelsFile);
 
-/// Compiles the kernels of `graph` into `kernelsPath` (atomically) and
+/// Compiles the kernels of `graph` into `kernelsPath` (staged in `set`) and
 /// completes the plan's kernel entries: block counts on the CPU, launch
-/// configurations for PTX.
+/// configurations for PTX. The kernels file carries the entries as its
+/// signature table (rt/KernelsFile.h) and the plan records its content
+/// hash (`kernels_hash`).
 mlir::LogicalResult writeKernels(CompiledGraph &graph,
                                  const ArtifactOptions &options,
-                                 llvm::StringRef kernelsPath);
+                                 llvm::StringRef kernelsPath, ArtifactSet &set);
 
-/// Writes `plan` to `path` atomically as the schema serialises it
+/// Stages `plan` for `path` in `set` as the schema serialises it
 /// (rt::serializePlan), after the runtime's verifier (rt::parsePlan) has
 /// accepted that text: a plan the runtime would reject is an internal error
 /// and is not written.
-mlir::LogicalResult writePlan(llvm::StringRef path, const rt::Plan &plan);
+mlir::LogicalResult writePlan(llvm::StringRef path, const rt::Plan &plan,
+                              ArtifactSet &set);
 
-/// Writes other JSON (the analysis suite's manifest) to `path` atomically.
-mlir::LogicalResult writeJson(llvm::StringRef path, llvm::json::Object value);
+/// Stages other JSON (the analysis suite's manifest) for `path` in `set`,
+/// renamed with the plans.
+mlir::LogicalResult writeJson(llvm::StringRef path, llvm::json::Object value,
+                              ArtifactSet &set);
 
 /// x.so / x.ptx -> x.so.plan.json / x.ptx.plan.json.
 std::string planPathOf(llvm::StringRef kernelsPath);

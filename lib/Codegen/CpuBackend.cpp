@@ -6,13 +6,16 @@
 // shape, so the runtime passes plain pointers), translated to LLVM IR,
 // optimised at -O3 for the host CPU (whose SIMD width the loop vectoriser then
 // uses), emitted as an object and linked into a shared object by the system
-// compiler driver.
+// compiler driver. The shared object also exports the kernels' signature
+// table (growc_kernel_signatures), which the runtime checks its plan
+// against.
 //
 //===----------------------------------------------------------------------===//
 
 #include "growc/AttrNames.h"
 #include "growc/Codegen/Codegen.h"
 #include "growc/Pipelines.h"
+#include "growc/runtime/KernelsFile.h"
 
 #include "passes/Lowering/Passes.h"
 
@@ -38,9 +41,10 @@
 #include "llvm/MC/TargetRegistry.h"
 #include "llvm/Passes/PassBuilder.h"
 #include "llvm/Support/FileSystem.h"
-#include "llvm/Support/FileUtilities.h"
+#include "llvm/Support/MemoryBuffer.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Program.h"
+#include "llvm/Support/Signals.h"
 #include "llvm/Support/TargetSelect.h"
 #include "llvm/Support/raw_ostream.h"
 #include "llvm/Target/TargetMachine.h"
@@ -251,7 +255,35 @@ void storeBFloat16AsBits(ModuleOp module) {
   }
 }
 
+/// A temporary file removed when this goes out of scope or the process
+/// is interrupted.
+class TemporaryFile {
+public:
+  explicit TemporaryFile(llvm::StringRef path) : path(path.str()) {
+    llvm::sys::RemoveFileOnSignal(path);
+  }
+  ~TemporaryFile() {
+    llvm::sys::fs::remove(path);
+    llvm::sys::DontRemoveFileOnSignal(path);
+  }
+
+private:
+  std::string path;
+};
+
 } // namespace
+
+void growc::embedKernelSignatures(ModuleOp module, llvm::StringRef table) {
+  OpBuilder builder = OpBuilder::atBlockEnd(module.getBody());
+  std::string text = table.str();
+  text.push_back('\0');
+  auto type = LLVM::LLVMArrayType::get(builder.getI8Type(), text.size());
+  // External linkage and default visibility: the runtime finds it with
+  // dlsym (rt::kKernelSignaturesSymbol).
+  LLVM::GlobalOp::create(builder, module.getLoc(), type, /*isConstant=*/true,
+                         LLVM::Linkage::External, rt::kKernelSignaturesSymbol,
+                         builder.getStringAttr(text));
+}
 
 FailureOr<llvm::StringMap<int64_t>> growc::lowerKernelsToLLVM(ModuleOp module) {
   SmallVector<std::pair<std::string, SmallVector<MemRefType>>> kernels;
@@ -372,28 +404,37 @@ llvm::Error growc::writeCpuSharedObject(ModuleOp module, llvm::StringRef path) {
         function.addFnAttr("prefer-vector-width", "512");
   optimizeKernels(*llvmModule, *machine);
 
-  // Object file and shared object go to temporaries next to `path`; only the
-  // finished shared object is renamed into place.
-  llvm::SmallString<128> object, shared;
+  // The object file and the linker's messages go to temporaries beside
+  // `path` (itself a temporary of the artifact set), removed however this
+  // ends, Ctrl-C included.
+  llvm::SmallString<128> object, log;
   if (std::error_code ec =
           llvm::sys::fs::createUniqueFile(path + ".%%%%%%.o", object))
-    return fail("cannot create a temporary object file: " + ec.message());
-  llvm::FileRemover removeObject(object);
+    return fail("cannot write " + path + ": " + ec.message());
+  TemporaryFile removeObject(object);
   {
     std::error_code ec;
     llvm::raw_fd_ostream os(object, ec, llvm::sys::fs::OF_None);
     if (ec)
-      return fail("cannot write " + object + ": " + ec.message());
+      return fail("cannot write " + path + ": " + ec.message());
     llvm::legacy::PassManager codegen;
     if (machine->addPassesToEmitFile(codegen, os, nullptr,
                                      llvm::CodeGenFileType::ObjectFile))
       return fail("the host target cannot emit object files");
     codegen.run(*llvmModule);
+    os.close();
+    // Checked here: a stream destroyed with an error aborts the process
+    // ("LLVM ERROR: IO failure").
+    if (os.has_error()) {
+      std::string reason = os.error().message();
+      os.clear_error();
+      return fail("cannot write " + path + ": " + reason);
+    }
   }
   if (std::error_code ec =
-          llvm::sys::fs::createUniqueFile(path + ".%%%%%%.tmp", shared))
-    return fail("cannot create a temporary file: " + ec.message());
-  llvm::FileRemover removeShared(shared);
+          llvm::sys::fs::createUniqueFile(path + ".%%%%%%.log", log))
+    return fail("cannot write " + path + ": " + ec.message());
+  TemporaryFile removeLog(log);
 
   std::string linker;
   for (const char *name : {"clang-22", "clang", "cc"})
@@ -406,13 +447,19 @@ llvm::Error growc::writeCpuSharedObject(ModuleOp module, llvm::StringRef path) {
                 "shared object");
   std::string message;
   SmallVector<llvm::StringRef> argv = {linker, "-shared", "-o",
-                                       shared, object,    "-lm"};
-  if (llvm::sys::ExecuteAndWait(linker, argv, std::nullopt, {}, 0, 0,
-                                &message) != 0)
-    return fail("linking the shared object failed" +
-                (message.empty() ? "" : ": " + message));
-  if (std::error_code ec = llvm::sys::fs::rename(shared, path))
-    return fail("cannot write " + path + ": " + ec.message());
-  removeShared.releaseFile();
-  return llvm::Error::success();
+                                       path,   object,    "-lm"};
+  std::optional<llvm::StringRef> redirects[] = {
+      std::nullopt, llvm::StringRef(log), llvm::StringRef(log)};
+  if (llvm::sys::ExecuteAndWait(linker, argv, std::nullopt, redirects, 0, 0,
+                                &message) == 0)
+    return llvm::Error::success();
+  // The linker's own first message says why (a full disk: "... File too
+  // large" / "No space left on device").
+  std::string reason = message;
+  if (auto text = llvm::MemoryBuffer::getFile(log); text && reason.empty()) {
+    llvm::StringRef first = (*text)->getBuffer().trim().split('\n').first;
+    reason = first.str();
+  }
+  return fail("cannot write " + path + ": linking the shared object failed" +
+              (reason.empty() ? "" : ": " + reason));
 }

@@ -16,7 +16,6 @@
 #include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/ADT/StringSet.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -202,11 +201,9 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
   std::string kernelsName = llvm::sys::path::filename(kernelsPath).str();
   std::string manifestPath = base + ".analysis.json";
 
-  std::vector<std::string> written;
-  llvm::scope_exit removeWritten([&] {
-    for (const std::string &path : written)
-      llvm::sys::fs::remove(path);
-  });
+  // The kernels file, every variant's plan and the manifest, renamed into
+  // place together (plans and manifest last) once all are written.
+  ArtifactSet set;
 
   std::vector<Variant> variants = planVariants(layers, split, options);
   OwningOpRef<ModuleOp> merged = ModuleOp::create(UnknownLoc::get(&context));
@@ -240,9 +237,8 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
           step.op == rt::PlanStep::Op::AttentionGrad)
         all.plan.steps.push_back(step);
   size_t kernelCount = all.plan.kernels.size();
-  if (failed(writeKernels(all, artifact, kernelsPath)))
+  if (failed(writeKernels(all, artifact, kernelsPath, set)))
     return failure();
-  written.push_back(kernelsPath.str());
   llvm::StringMap<rt::PlanKernel> completed;
   for (const rt::PlanKernel &kernel : all.plan.kernels)
     completed[kernel.name] = kernel;
@@ -251,10 +247,10 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
   for (size_t i = 0; i < variants.size(); ++i) {
     for (rt::PlanKernel &kernel : plans[i].kernels)
       kernel = completed.at(kernel.name);
+    plans[i].kernelsHash = all.plan.kernelsHash;
     std::string planPath = base + "." + variants[i].name + ".plan.json";
-    if (failed(writePlan(planPath, plans[i])))
+    if (failed(writePlan(planPath, plans[i], set)))
       return failure();
-    written.push_back(planPath);
     json::Object entry = std::move(variants[i].entry);
     entry["name"] = variants[i].name;
     entry["plan"] = llvm::sys::path::filename(planPath).str();
@@ -277,9 +273,9 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
       {"split", split},
       {"variants", std::move(entries)},
   };
-  if (failed(writeJson(manifestPath, std::move(manifest))))
+  if (failed(writeJson(manifestPath, std::move(manifest), set)) ||
+      failed(set.commit()))
     return failure();
-  written.push_back(manifestPath);
   if (!artifact.quiet)
     llvm::errs() << llvm::formatv("growc: analysis suite: {0} graphs of a "
                                   "{1}-layer model, {2} kernels in {3}, "
@@ -287,6 +283,5 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
                                   variants.size(), layers, kernelCount,
                                   kernelsName,
                                   llvm::sys::path::filename(manifestPath));
-  removeWritten.release();
   return success();
 }

@@ -5,11 +5,15 @@
 // plan emitter, then a backend (native CPU code or PTX) whose results
 // complete the plan's kernel entries. `-o fwd.so` writes fwd.so and
 // fwd.so.plan.json; `-o fwd.ptx` writes fwd.ptx and fwd.ptx.plan.json. Files
-// appear whole or not at all.
+// appear whole or not at all (ArtifactSet), and the plan is bound to its
+// kernels file: it records the file's content hash, and the file carries
+// the plan's kernel entries as its signature table (rt/KernelsFile.h).
 //
 //===----------------------------------------------------------------------===//
 
 #include "growc/Driver.h"
+#include "growc/runtime/ContentHash.h"
+#include "growc/runtime/KernelsFile.h"
 #include "growc/runtime/Plan.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -31,16 +35,6 @@ LogicalResult growc::reportError(const llvm::Twine &message) {
 }
 
 namespace {
-
-/// Writes `path` atomically (a temporary file, then a rename).
-llvm::Error
-writeAtomically(StringRef path,
-                llvm::function_ref<void(llvm::raw_ostream &)> fill) {
-  return llvm::writeToOutput(path, [&](llvm::raw_ostream &os) -> llvm::Error {
-    fill(os);
-    return llvm::Error::success();
-  });
-}
 
 /// The plan's kernels gain their launch configuration (PTX).
 LogicalResult addLaunches(rt::Plan &plan,
@@ -104,13 +98,24 @@ FailureOr<CompiledGraph> growc::compileGraph(MLIRContext &context,
 
 LogicalResult growc::writeKernels(CompiledGraph &graph,
                                   const ArtifactOptions &options,
-                                  StringRef kernelsPath) {
+                                  StringRef kernelsPath, ArtifactSet &set) {
   if (!options.ptx) {
     auto blocks = lowerKernelsToLLVM(*graph.kernels);
     if (failed(blocks) || failed(addBlockCounts(graph.plan, *blocks)))
       return failure();
-    if (llvm::Error err = writeCpuSharedObject(*graph.kernels, kernelsPath))
-      return reportError(llvm::toString(std::move(err)));
+    // The plan's kernel entries are complete: they are what was compiled.
+    embedKernelSignatures(*graph.kernels,
+                          rt::serializeKernelTable(graph.plan.kernels));
+    FailureOr<std::string> temp = set.stage(kernelsPath);
+    if (failed(temp))
+      return failure();
+    if (llvm::Error err = writeCpuSharedObject(*graph.kernels, *temp))
+      return reportError(set.finalNames(llvm::toString(std::move(err))));
+    // The plan is bound to the file exactly as written.
+    rt::StatusOr<std::string> hash = rt::hashFile(*temp);
+    if (!hash.isOk())
+      return reportError(set.finalNames(hash.status().message()));
+    graph.plan.kernelsHash = *hash;
     return success();
   }
   auto artifact = compileKernelsToPtx(*graph.kernels, options.ptxOptions);
@@ -127,23 +132,26 @@ LogicalResult growc::writeKernels(CompiledGraph &graph,
   if (usesLibrary)
     if (llvm::Error err = linkKernelLibrary(artifact->ptx))
       return reportError(llvm::toString(std::move(err)));
-  if (llvm::Error err = writeAtomically(
-          kernelsPath, [&](llvm::raw_ostream &os) { os << artifact->ptx; }))
-    return reportError("cannot write '" + kernelsPath +
-                       "': " + llvm::toString(std::move(err)));
-  return success();
+  std::string &ptx = artifact->ptx;
+  if (!ptx.empty() && ptx.back() != '\n')
+    ptx += '\n';
+  ptx += rt::ptxSignatureLine(rt::serializeKernelTable(graph.plan.kernels));
+  graph.plan.kernelsHash = rt::hashBytes(ptx);
+  return set.writeText(kernelsPath, ptx);
 }
 
-LogicalResult growc::writeJson(StringRef path, json::Object value) {
-  if (llvm::Error err = writeAtomically(path, [&](llvm::raw_ostream &os) {
+LogicalResult growc::writeJson(StringRef path, json::Object value,
+                               ArtifactSet &set) {
+  return set.write(
+      path,
+      [&](llvm::raw_ostream &os) {
         os << llvm::formatv("{0:2}", json::Value(std::move(value))) << "\n";
-      }))
-    return reportError("cannot write '" + path +
-                       "': " + llvm::toString(std::move(err)));
-  return success();
+      },
+      /*plan=*/true);
 }
 
-LogicalResult growc::writePlan(StringRef path, const rt::Plan &plan) {
+LogicalResult growc::writePlan(StringRef path, const rt::Plan &plan,
+                               ArtifactSet &set) {
   // The runtime's writer and verifier (runtime/lib/Plan*.cpp): what is
   // written is the schema's own text, and only once the runtime accepts it.
   std::string text = rt::serializePlan(plan);
@@ -152,11 +160,7 @@ LogicalResult growc::writePlan(StringRef path, const rt::Plan &plan) {
     return reportError("internal error: the plan fails the runtime's "
                        "verification: " +
                        verified.status().message());
-  if (llvm::Error err =
-          writeAtomically(path, [&](llvm::raw_ostream &os) { os << text; }))
-    return reportError("cannot write '" + path +
-                       "': " + llvm::toString(std::move(err)));
-  return success();
+  return set.writeText(path, text, /*plan=*/true);
 }
 
 std::string growc::planPathOf(StringRef kernelsPath) {
@@ -170,11 +174,10 @@ LogicalResult growc::compileArtifact(MLIRContext &context, ModuleOp module,
                                      StringRef kernelsPath) {
   auto compiled = compileGraph(context, module, options,
                                llvm::sys::path::filename(kernelsPath));
-  if (failed(compiled) || failed(writeKernels(*compiled, options, kernelsPath)))
+  ArtifactSet set;
+  if (failed(compiled) ||
+      failed(writeKernels(*compiled, options, kernelsPath, set)) ||
+      failed(writePlan(planPathOf(kernelsPath), compiled->plan, set)))
     return failure();
-  if (failed(writePlan(planPathOf(kernelsPath), compiled->plan))) {
-    llvm::sys::fs::remove(kernelsPath);
-    return failure();
-  }
-  return success();
+  return set.commit();
 }

@@ -14,9 +14,7 @@
 #include "growc/Driver.h"
 
 #include "mlir/Dialect/Func/IR/FuncOps.h"
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/ADT/StringMap.h"
-#include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/raw_ostream.h"
@@ -60,11 +58,9 @@ LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
   GrowthPipelineOptions oneStep = growth;
   oneStep.steps = 1;
 
-  std::vector<std::string> written;
-  llvm::scope_exit removeWritten([&] {
-    for (const std::string &path : written)
-      llvm::sys::fs::remove(path);
-  });
+  // Every kernels file and plan of the run, renamed into place together
+  // (plans last) once all are written.
+  ArtifactSet set;
   OwningOpRef<ModuleOp> module = start.clone();
   resetProvenance(*findModel(*module));
   rt::PlanGrowth growthSection;
@@ -72,6 +68,7 @@ LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
   growthSection.blockSize = b;
   llvm::StringMap<std::string> sharedKernels;
   std::vector<rt::PlanKernel> sharedKernelEntries;
+  std::string sharedKernelsHash;
   std::optional<rt::Plan> firstPlan;
   for (int64_t i = 1; i <= stages; ++i) {
     if (i > 1) {
@@ -99,22 +96,22 @@ LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
         });
     if (i == 1) {
       sharedKernels = std::move(prints);
-      if (failed(writeKernels(*compiled, options, kernelsPath)))
+      if (failed(writeKernels(*compiled, options, kernelsPath, set)))
         return failure();
-      written.push_back(kernelsPath.str());
       sharedKernelEntries = compiled->plan.kernels;
+      sharedKernelsHash = compiled->plan.kernelsHash;
     } else if (shared) {
       // Same kernels: take stage 1's entries (block counts, launches).
       for (rt::PlanKernel &kernel : compiled->plan.kernels)
         for (const rt::PlanKernel &known : sharedKernelEntries)
           if (known.name == kernel.name)
             kernel = known;
+      compiled->plan.kernelsHash = sharedKernelsHash;
     } else {
       std::string ownKernels = stem + ".stage" + std::to_string(i) + ext.str();
       compiled->plan.kernelsFile = llvm::sys::path::filename(ownKernels).str();
-      if (failed(writeKernels(*compiled, options, ownKernels)))
+      if (failed(writeKernels(*compiled, options, ownKernels, set)))
         return failure();
-      written.push_back(ownKernels);
     }
     if (!options.quiet)
       llvm::errs() << llvm::formatv(
@@ -126,13 +123,11 @@ LogicalResult growc::compileGrowthRun(MLIRContext &context, ModuleOp start,
       firstPlan = std::move(compiled->plan);
       continue;
     }
-    if (failed(writePlan(planPath, compiled->plan)))
+    if (failed(writePlan(planPath, compiled->plan, set)))
       return failure();
-    written.push_back(planPath);
   }
   firstPlan->growth = std::move(growthSection);
-  if (failed(writePlan(planPathOf(kernelsPath), *firstPlan)))
+  if (failed(writePlan(planPathOf(kernelsPath), *firstPlan, set)))
     return failure();
-  removeWritten.release();
-  return success();
+  return set.commit();
 }

@@ -9,6 +9,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/CpuExecutor.h"
+#include "growc/runtime/KernelsFile.h"
 #include "growc/runtime/Text.h"
 
 #include <cblas.h>
@@ -137,6 +138,10 @@ Status CpuExecutor::prepare() {
     return Status::error(path + ": the plan targets " + inQuotes(plan_.target) +
                          ", not 'cpu'; the CPU executor cannot run it");
 
+  // Only the kernels file the plan was compiled with is loaded: dlopen runs
+  // the file's initialisers, and its kernels trust the plan's shapes.
+  if (Status status = checkKernelsFileHash(plan_); !status.isOk())
+    return status;
   // RTLD_NOW: a kernels file with unresolved references fails here, with
   // dlerror's message, rather than at the first call. RTLD_LOCAL: kernels
   // of different artifacts use the same symbol names.
@@ -160,6 +165,17 @@ Status CpuExecutor::prepare() {
     }
     kernelFns.push_back(reinterpret_cast<KernelFn>(sym));
   }
+  // The kernels as compiled: the plan must describe each exactly so.
+  ::dlerror();
+  const char *signatures =
+      static_cast<const char *>(::dlsym(dlHandle_, kKernelSignaturesSymbol));
+  if (!signatures)
+    return Status::error(path + ": kernels file " + plan_.kernelsPath +
+                         " has no kernel signature table (" +
+                         kKernelSignaturesSymbol +
+                         "); recompile it with this growc");
+  if (Status status = checkKernelSignatures(plan_, signatures); !status.isOk())
+    return status;
 
   // The arena: an anonymous mapping is zero-filled without touching the
   // pages and page-aligned; a larger alignment is obtained by over-mapping.

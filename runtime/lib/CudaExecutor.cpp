@@ -12,8 +12,10 @@
 
 #include "CudaExecutorState.h"
 
+#include "growc/runtime/ContentHash.h"
 #include "growc/runtime/CudaLibraries.h"
 #include "growc/runtime/GemmTuning.h"
+#include "growc/runtime/KernelsFile.h"
 #include "growc/runtime/RunInterface.h"
 #include "growc/runtime/Text.h"
 
@@ -136,6 +138,15 @@ Status CudaExecutor::State::prepare() {
   std::string ptx = readWhole(plan.kernelsPath, readStatus);
   if (!readStatus.isOk())
     return readStatus;
+  // Only the PTX the plan was compiled with, describing its kernels as the
+  // plan does (KernelsFile.h); the bytes checked are the bytes loaded.
+  if (Status s = checkKernelsHash(plan, hashBytes(ptx)); !s.isOk())
+    return s;
+  StatusOr<std::string_view> signatures = findPtxSignatureTable(plan, ptx);
+  if (!signatures.isOk())
+    return signatures.status();
+  if (Status s = checkKernelSignatures(plan, *signatures); !s.isOk())
+    return s;
   std::vector<char> errorLog(16384, '\0'), infoLog(16384, '\0');
   CUjit_option jitOptions[] = {
       CU_JIT_ERROR_LOG_BUFFER, CU_JIT_ERROR_LOG_BUFFER_SIZE_BYTES,

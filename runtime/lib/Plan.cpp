@@ -304,6 +304,24 @@ StatusOr<Plan> parsePlan(std::string_view text, const std::string &planPath) {
   }
 }
 
+StatusOr<std::vector<PlanKernel>> parseKernelTable(std::string_view text,
+                                                   const std::string &target) {
+  try {
+    StatusOr<JsonValue> json = parseJson(text);
+    if (!json.isOk())
+      return Status::error("invalid JSON: " + json.status().message());
+    Plan plan;
+    plan.target = target;
+    detail::PlanParser parser(plan);
+    GROWC_RETURN_IF_ERROR(parser.parseKernelTable(*json));
+    return std::move(plan.kernels);
+  } catch (const std::bad_alloc &) {
+    return Status::error("out of memory");
+  } catch (const std::exception &e) {
+    return Status::error(e.what());
+  }
+}
+
 StatusOr<Plan> loadPlan(const std::string &planPath) {
   try {
     StatusOr<std::string> text = readFile(planPath);

@@ -48,6 +48,9 @@ public:
   explicit PlanParser(Plan &plan) : plan(plan) {}
 
   Status parse(const JsonValue &root);
+  /// A kernels file's signature table (a "kernels" array on its own), read
+  /// with the rules of the plan's kernels for plan.target.
+  Status parseKernelTable(const JsonValue &table);
 
 private:
   // Field access (Plan.cpp). `ctx` is the path of the enclosing object ("" for

@@ -11,6 +11,8 @@
 
 #include "PlanParser.h"
 
+#include "growc/runtime/ContentHash.h"
+
 #include <array>
 #include <climits>
 #include <filesystem>
@@ -42,16 +44,26 @@ Status PlanParser::parseHeader(const JsonValue &root) {
   const JsonValue *version;
   GROWC_RETURN_IF_ERROR(getField(root, "", "version", version));
   int64_t v;
-  if (!version->isInteger() || !version->getInt64(v) || v != Plan::kVersion)
+  if (!version->isInteger() || !version->getInt64(v) || v > Plan::kVersion ||
+      v < 1)
     return Status::error("unsupported plan version " + describeJson(*version) +
                          " (this runtime reads version " +
                          std::to_string(Plan::kVersion) + ")");
+  // Older plans are not bound to their kernels file (no kernels_hash):
+  // running one could silently use kernels compiled for another shape.
+  if (v < Plan::kVersion)
+    return Status::error("plan version " + std::to_string(v) +
+                         " comes from an older growc (this runtime reads "
+                         "version " +
+                         std::to_string(Plan::kVersion) +
+                         "); recompile the model with this growc");
 
   GROWC_RETURN_IF_ERROR(checkKeys(
       root, "",
-      {"format", "version", "graph", "target", "model", "kernels_file", "batch",
-       "seq", "vocab_size", "alignment", "arena_size", "buffers", "inputs",
-       "params", "outputs", "kernels", "steps", "growth", "micro_batches"}));
+      {"format",       "version",      "graph",   "target", "model",
+       "kernels_file", "kernels_hash", "batch",   "seq",    "vocab_size",
+       "alignment",    "arena_size",   "buffers", "inputs", "params",
+       "outputs",      "kernels",      "steps",   "growth", "micro_batches"}));
 
   GROWC_RETURN_IF_ERROR(getString(root, "", "graph", plan.graph));
   if (plan.graph.empty())
@@ -74,6 +86,12 @@ Status PlanParser::parseHeader(const JsonValue &root) {
   // bare file name instead of opening the file next to the plan.
   plan.kernelsPath =
       (fs::path(plan.directory) / fs::path(plan.kernelsFile)).string();
+  GROWC_RETURN_IF_ERROR(getString(root, "", "kernels_hash", plan.kernelsHash));
+  if (!isContentHash(plan.kernelsHash))
+    return Status::error("kernels_hash " + inQuotes(plan.kernelsHash) +
+                         " is not a content hash (expected " +
+                         std::string(kContentHashPrefix) +
+                         " and 32 lowercase hex digits)");
 
   const int64_t kMax = std::numeric_limits<int64_t>::max();
   GROWC_RETURN_IF_ERROR(getInt(root, "", "batch", 1, kMax, plan.batch));
@@ -313,6 +331,15 @@ Status PlanParser::parseKernels(const JsonValue &root) {
     plan.kernels.push_back(std::move(kernel));
   }
   return Status::ok();
+}
+
+Status PlanParser::parseKernelTable(const JsonValue &table) {
+  if (!table.isArray())
+    return Status::error("the table must be a JSON array, got " +
+                         describeJson(table));
+  JsonValue root = JsonValue::object();
+  root.set("kernels", table);
+  return parseKernels(root);
 }
 
 Status PlanParser::parseGrowth(const JsonValue &root) {

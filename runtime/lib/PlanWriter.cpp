@@ -216,6 +216,7 @@ std::string serializePlan(const Plan &plan) {
       .add("target", plan.target)
       .add("model", plan.model)
       .add("kernels_file", plan.kernelsFile)
+      .add("kernels_hash", plan.kernelsHash)
       .add("batch", plan.batch)
       .add("seq", plan.seq)
       .add("vocab_size", plan.vocabSize)
@@ -232,6 +233,14 @@ std::string serializePlan(const Plan &plan) {
   if (plan.growth)
     root.add("growth", growthJson(*plan.growth));
   return toJson(root.take(), /*indent=*/2) + "\n";
+}
+
+std::string serializeKernelTable(const std::vector<PlanKernel> &kernels) {
+  JsonValue table = JsonValue::array();
+  for (const PlanKernel &kernel : kernels)
+    table.push(kernelJson(kernel));
+  // Compact: the table is one line (a PTX comment, a C string).
+  return toJson(table);
 }
 
 } // namespace growc::rt

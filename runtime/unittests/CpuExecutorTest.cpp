@@ -8,12 +8,15 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/CpuExecutor.h"
+#include "growc/runtime/Text.h"
 
 #include "ToyModel.h"
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstring>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <random>
@@ -220,7 +223,8 @@ TEST_F(CpuExecutorTest, GemmMatchesNaiveLoop) {
                   arena = cOff + padded(m * n * 4);
     auto num = [](int64_t v) { return std::to_string(v); };
     std::string plan =
-        R"({"format": "growc-plan", "version": 1, "graph": "forward",
+        R"({"format": "growc-plan", "version": 2,
+    "kernels_hash": "xxh3-128:00000000000000000000000000000000", "graph": "forward",
       "target": "cpu", "model": "gemm", "kernels_file": "fwd.so",
       "batch": 1, "seq": 1, "vocab_size": 2, "alignment": 64,
       "arena_size": )" +
@@ -335,7 +339,8 @@ TEST_F(CpuExecutorTest, Bf16GemmsWidenAndRound) {
       for (int64_t q = 0; q < p; ++q)
         expected[i * p + q] += double(rounded) * toFloat(d[q * n + j]);
     }
-  std::string plan = R"({"format": "growc-plan", "version": 1,
+  std::string plan = R"({"format": "growc-plan", "version": 2,
+    "kernels_hash": "xxh3-128:00000000000000000000000000000000",
     "graph": "forward", "target": "cpu", "model": "gemm",
     "kernels_file": "fwd.so", "batch": 1, "seq": 1, "vocab_size": 2,
     "alignment": 64, "arena_size": 576,
@@ -379,7 +384,8 @@ TEST_F(CpuExecutorTest, GemmOnRowBlocks) {
   // uses them: C = X · Wᵀ written in two row blocks of C (rows of X from
   // an offset too), and F = X · W[3:7]ᵀ, the last four rows of W as B.
   const int64_t m = 6, v = 7, k = 3;
-  std::string plan = R"({"format": "growc-plan", "version": 1,
+  std::string plan = R"({"format": "growc-plan", "version": 2,
+    "kernels_hash": "xxh3-128:00000000000000000000000000000000",
     "graph": "forward", "target": "cpu", "model": "blocks",
     "kernels_file": "fwd.so", "batch": 1, "seq": 1, "vocab_size": 2,
     "alignment": 64, "arena_size": 576,
@@ -469,8 +475,8 @@ TEST_F(CpuExecutorTest, MissingKernelsFile) {
 }
 
 TEST_F(CpuExecutorTest, KernelsFileIsNotASharedObject) {
-  writeText("fwd.plan.json", kToyPlan);
   writeText("fwd.so", "this is not an ELF file");
+  writeText("fwd.so.plan.json", bindPlan(kToyPlan, file("fwd.so")));
   auto executor = CpuExecutor::load(file("fwd.so"));
   ASSERT_FALSE(executor.isOk());
   EXPECT_TRUE(contains(executor.status().message(),
@@ -613,7 +619,9 @@ TEST_F(CpuExecutorTest, MigrateFromFollowsProvenance) {
   std::unique_ptr<CpuExecutor> before = load(toyPlanWithMoment());
   ASSERT_TRUE(before);
   ASSERT_TRUE(before->loadParams(checkpoint(tensors)).isOk());
-  writeText("grown.plan.json", grownToyPlan("model.embed_tokens.weight"));
+  writeText(
+      "grown.plan.json",
+      bindPlan(grownToyPlan("model.embed_tokens.weight"), file("fwd.so")));
 
   for (bool zero : {false, true}) {
     StatusOr<std::unique_ptr<CpuExecutor>> grown =
@@ -648,7 +656,9 @@ TEST_F(CpuExecutorTest, MigrateFromFollowsProvenance) {
 TEST_F(CpuExecutorTest, MigrateFromRejectsAnUnknownSource) {
   std::unique_ptr<CpuExecutor> before = load(toyPlanWithMoment());
   ASSERT_TRUE(before);
-  writeText("grown.plan.json", grownToyPlan("model.layers.7.mlp.up_proj"));
+  writeText(
+      "grown.plan.json",
+      bindPlan(grownToyPlan("model.layers.7.mlp.up_proj"), file("fwd.so")));
   StatusOr<std::unique_ptr<CpuExecutor>> grown =
       CpuExecutor::load(file("grown.plan.json"));
   ASSERT_TRUE(grown.isOk()) << grown.status().message();
@@ -779,6 +789,87 @@ TEST_F(CpuExecutorTest, NonFloatOutput) {
   ASSERT_FALSE(result.isOk());
   EXPECT_TRUE(contains(result.status().message(),
                        "output 'hidden' is I32; forward runs return F32"));
+}
+
+//===----------------------------------------------------------------------===//
+// A plan bound to its kernels file (docs/plan.md, "The kernels file")
+//===----------------------------------------------------------------------===//
+
+/// A real compiled forward artifact (PlanMutationTest's), copied into the
+/// test's directory: its plan, and a loader for edits of it.
+class CompiledArtifactTest : public TempDirTest {
+protected:
+  void SetUp() override {
+    TempDirTest::SetUp();
+    const std::string artifacts = GROWC_MUTATION_ARTIFACTS_DIR;
+    if (artifacts.empty())
+      GTEST_SKIP() << "a runtime-only build compiles no artifacts";
+    std::filesystem::copy_file(artifacts + "/fwd.so", file("fwd.so"));
+    StatusOr<Plan> loaded = loadPlan(artifacts + "/fwd.so.plan.json");
+    ASSERT_TRUE(loaded.isOk()) << loaded.status().message();
+    plan = std::move(*loaded);
+  }
+
+  /// Loads `edited` as fwd.so's plan.
+  Status load(const Plan &edited) {
+    writeText("fwd.so.plan.json", serializePlan(edited));
+    return CpuExecutor::load(file("fwd.so")).status();
+  }
+
+  Plan plan;
+};
+
+TEST_F(CompiledArtifactTest, UneditedPlanLoads) {
+  Status status = load(plan);
+  EXPECT_TRUE(status.isOk()) << status.message();
+}
+
+TEST_F(CompiledArtifactTest, EditedBlockCountIsRefused) {
+  // One more block than compiled would run past the kernel's buffers.
+  auto kernel = std::find_if(plan.kernels.begin(), plan.kernels.end(),
+                             [](const PlanKernel &k) { return k.blocks > 1; });
+  ASSERT_NE(kernel, plan.kernels.end());
+  int64_t compiled = kernel->blocks;
+  kernel->blocks = compiled + 1;
+  Status status = load(plan);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_TRUE(contains(status.message(),
+                       "kernel '" + kernel->name + "' blocks " +
+                           std::to_string(compiled + 1) +
+                           " but compiled with " + std::to_string(compiled)));
+}
+
+TEST_F(CompiledArtifactTest, EditedArgumentShapeIsRefused) {
+  // A smaller argument still fits its buffer (the verifier accepts it), but
+  // the kernel was compiled for the larger shape.
+  PlanKernel &kernel = plan.kernels.front();
+  size_t index = kernel.args.size() - 1;
+  PlanKernelArg &arg = kernel.args[index];
+  ASSERT_GT(arg.shape.at(0), 1);
+  std::string compiled = formatShape(arg.shape);
+  arg.shape[0] /= 2;
+  Status status = load(plan);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_TRUE(contains(status.message(),
+                       "kernel '" + kernel.name + "' argument " +
+                           std::to_string(index) + ": the plan says " +
+                           dtypeName(arg.dtype) + " " + formatShape(arg.shape) +
+                           ", the kernels file was compiled for " +
+                           dtypeName(arg.dtype) + " " + compiled));
+}
+
+TEST_F(CompiledArtifactTest, OtherKernelsFileIsRefused) {
+  // The test kernels under fwd.so's name: the content hash differs.
+  std::filesystem::copy_file(GROWC_TEST_KERNELS_PATH, file("fwd.so"),
+                             std::filesystem::copy_options::overwrite_existing);
+  Status status = load(plan);
+  ASSERT_FALSE(status.isOk());
+  EXPECT_TRUE(contains(status.message(),
+                       "kernels file " + file("fwd.so") +
+                           " does not match this plan (its content hash is " +
+                           *hashFile(file("fwd.so")) +
+                           ", the plan was compiled with " + plan.kernelsHash +
+                           "); recompile or use the plan written with it"));
 }
 
 } // namespace

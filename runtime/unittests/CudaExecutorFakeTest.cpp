@@ -41,7 +41,8 @@ namespace {
 /// The toy training step of the fake's "sgd" kernel: w [5, 4] is the
 /// parameter, loss = Σ w and w's next value w - lr.
 const char *const kTrainPlan = R"({
-  "format": "growc-plan", "version": 1, "graph": "train", "target": "nvptx",
+  "format": "growc-plan", "version": 2,
+    "kernels_hash": "xxh3-128:00000000000000000000000000000000", "graph": "train", "target": "nvptx",
   "model": "toy", "kernels_file": "fwd.ptx", "batch": 2, "seq": 3,
   "vocab_size": 5, "alignment": 64, "arena_size": 576,
   "buffers": [
@@ -75,8 +76,7 @@ class CudaExecutorFakeTest : public CudaCacheDirTest {
 protected:
   std::unique_ptr<CudaExecutor> create(const std::string &planText,
                                        bool useGraphs = true) {
-    writeText("fwd.plan.json", planText);
-    writeText("fwd.ptx", "// the fake driver compiles nothing\n");
+    writePtxArtifact("fwd.plan.json", planText);
     StatusOr<Plan> plan = loadPlan(file("fwd.plan.json"));
     EXPECT_TRUE(plan.isOk()) << plan.status().message();
     if (!plan.isOk())
@@ -166,7 +166,8 @@ void checkGemm(
                << bOffset);
   const int aFloats = m * k + aOffset / 4, bFloats = k * n + bOffset / 4;
   std::string plan = R"({
-  "format": "growc-plan", "version": 1, "graph": "forward",
+  "format": "growc-plan", "version": 2,
+    "kernels_hash": "xxh3-128:00000000000000000000000000000000", "graph": "forward",
   "target": "nvptx", "model": "gemm", "kernels_file": "fwd.ptx",
   "batch": 2, "seq": 3, "vocab_size": 5, "alignment": 64,
   "arena_size": 1024,
@@ -294,8 +295,7 @@ TEST_F(CudaExecutorFakeTest, TrainStepCommitsOnTheDevice) {
 // validation losses Σ w after it, and the checkpoint read back from the
 // device is w minus the learning rates of the steps.
 TEST_F(CudaExecutorFakeTest, GrowcRunTrainsOnTheDevice) {
-  writeText("fwd.plan.json", kTrainPlan);
-  writeText("fwd.ptx", "// the fake driver compiles nothing\n");
+  writePtxArtifact("fwd.plan.json", kTrainPlan);
   std::vector<float> w(20);
   for (size_t i = 0; i < w.size(); ++i)
     w[i] = float(i) * 0.25f;
@@ -351,8 +351,7 @@ TEST_F(CudaExecutorFakeTest, GrowcRunTrainsOnTheDevice) {
 // growc-run forward --profile on the GPU path: the table and the summary
 // against the copy bandwidth and the best GEMM candidates.
 TEST_F(CudaExecutorFakeTest, GrowcRunProfilesOnTheDevice) {
-  writeText("fwd.plan.json", gpuToyPlan());
-  writeText("fwd.ptx", "// the fake driver compiles nothing\n");
+  writePtxArtifact("fwd.plan.json", gpuToyPlan());
   writeTensors("w.safetensors", ToyWeights().tensors());
   std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
   writeTensors("t.safetensors",
@@ -414,8 +413,7 @@ std::string dataParallelPlan() {
 // the driver all the fake): the gradients are averaged on the device, so
 // the replicas agree when the checkpoint is written.
 TEST_F(CudaExecutorFakeTest, GrowcRunTrainsDataParallelThroughNccl) {
-  writeText("fwd.plan.json", dataParallelPlan());
-  writeText("fwd.ptx", "// the fake driver compiles nothing\n");
+  writePtxArtifact("fwd.plan.json", dataParallelPlan());
   std::vector<float> w(20, 1.0f);
   writeTensors("w.safetensors", {{"w", DType::F32, {5, 4}, w.data(), 80}});
   {

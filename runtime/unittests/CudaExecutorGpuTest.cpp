@@ -34,10 +34,15 @@ protected:
       skip = "no toy PTX (nvcc was not found at build time)";
       return nullptr;
     }
-    std::filesystem::copy_file(
-        ptx, file("fwd.ptx"),
-        std::filesystem::copy_options::overwrite_existing);
-    writeText("fwd.plan.json", planText);
+    // The toy PTX with the signature table of the plan's kernels, as growc
+    // appends it, and the plan bound to that file.
+    std::ifstream in(ptx, std::ios::binary);
+    std::string text((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    if (!text.empty() && text.back() != '\n')
+      text += '\n';
+    writeText("fwd.ptx", text + ptxSignatureLine(kernelTableOf(planText)));
+    writeText("fwd.plan.json", bindPlan(planText, file("fwd.ptx")));
     StatusOr<Plan> plan = loadPlan(file("fwd.plan.json"));
     EXPECT_TRUE(plan.isOk()) << plan.status().message();
     if (!plan.isOk())

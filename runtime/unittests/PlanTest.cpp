@@ -118,7 +118,8 @@ TEST(PlanTest, ValidPlanParses) {
 
 TEST(PlanTest, EmptySectionsAreValid) {
   // A graph with nothing to do is odd but well-formed.
-  std::string text = R"({"format": "growc-plan", "version": 1,
+  std::string text = R"({"format": "growc-plan", "version": 2,
+    "kernels_hash": "xxh3-128:00000000000000000000000000000000",
     "graph": "forward", "target": "nvptx", "model": "", "kernels_file": "k.ptx",
     "batch": 1, "seq": 1, "vocab_size": 1, "alignment": 1, "arena_size": 0,
     "buffers": [], "inputs": [], "params": [], "outputs": [], "kernels": [],
@@ -228,13 +229,28 @@ const BadPlan kBadPlans[] = {
      R"("format": 1)",
      {"format must be a string"}},
     {"NewerVersion",
-     R"("version": 1)",
      R"("version": 2)",
-     {"unsupported plan version 2", "reads version 1"}},
+     R"("version": 3)",
+     {"unsupported plan version 3", "reads version 2"}},
     {"VersionAsString",
+     R"("version": 2)",
+     R"("version": "2")",
+     {"unsupported plan version \"2\""}},
+    // Version 1 plans carry no kernels_hash: not bound to their kernels.
+    {"OlderVersion",
+     R"("version": 2)",
      R"("version": 1)",
-     R"("version": "1")",
-     {"unsupported plan version \"1\""}},
+     {"plan version 1 comes from an older growc", "reads version 2",
+      "recompile"}},
+    {"MissingKernelsHash",
+     R"("kernels_hash": "xxh3-128:00000000000000000000000000000000",)",
+     "",
+     {"missing field 'kernels_hash'"}},
+    {"MalformedKernelsHash",
+     R"("xxh3-128:00000000000000000000000000000000")",
+     R"("md5:00000000000000000000000000000000")",
+     {"kernels_hash 'md5:00000000000000000000000000000000' is not a content "
+      "hash"}},
     // Header fields.
     {"MissingField", R"("seq": 3,)", "", {"missing field 'seq'"}},
     {"GemmTransNotZeroOrOne",

@@ -23,6 +23,14 @@ constexpr int kLogits = 2 * 3 * 5;
 
 #define GROWC_TEST_EXPORT extern "C" __attribute__((visibility("default")))
 
+/// The kernels file's signature table (growc_kernel_signatures, see
+/// growc/runtime/KernelsFile.h): a placeholder that the tests' writeArtifact
+/// (ToyModel.h) overwrites, in its copy of this file, with the table of the
+/// plan it writes beside it, since the tests describe these kernels in
+/// several ways (block counts, launches, symbols).
+GROWC_TEST_EXPORT const char growc_kernel_signatures[16384] =
+    "GROWC_TEST_KERNEL_SIGNATURES";
+
 /// args: tokens (I32 [2, 3]), table (F32 [5, 4]) -> out (F32 [2, 3, 4]):
 /// out[i, j, :] = table[tokens[i, j], :]. Like a generated embedding
 /// (docs/codegen.md), the row is the token clamped, as an unsigned value, to

@@ -12,6 +12,9 @@
 #ifndef GROWC_RUNTIME_UNITTESTS_TOYMODEL_H
 #define GROWC_RUNTIME_UNITTESTS_TOYMODEL_H
 
+#include "growc/runtime/ContentHash.h"
+#include "growc/runtime/KernelsFile.h"
+#include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
 
 #include <gtest/gtest.h>
@@ -19,6 +22,7 @@
 #include <cstdint>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <random>
 #include <string>
 #include <string_view>
@@ -34,11 +38,12 @@ inline constexpr int kBatch = 2, kSeq = 3, kVocab = 5, kDim = 4;
 
 inline const char *const kToyPlan = R"({
   "format": "growc-plan",
-  "version": 1,
+  "version": 2,
   "graph": "forward",
   "target": "cpu",
   "model": "toy",
   "kernels_file": "fwd.so",
+  "kernels_hash": "xxh3-128:00000000000000000000000000000000",
   "batch": 2,
   "seq": 3,
   "vocab_size": 5,
@@ -80,6 +85,32 @@ inline const char *const kToyPlan = R"({
     {"op": "kernel", "kernel": 1, "args": [4, 5]}
   ]
 })";
+
+/// The kernels_hash of the tests' plan texts until a fixture binds them to
+/// the kernels file it writes (bindPlan).
+inline constexpr std::string_view kUnboundHash =
+    "xxh3-128:00000000000000000000000000000000";
+
+/// The signature table of the kernels `plan` describes: the kernels file a
+/// test writes for its plan is compiled "as the plan says", so that each
+/// test still checks what it checked before plans were bound to their
+/// kernels ("[]" for a plan that does not parse: it fails before its
+/// kernels file is read).
+inline std::string kernelTableOf(const std::string &plan) {
+  StatusOr<Plan> parsed = parsePlan(plan, "test.plan.json");
+  return parsed.isOk() ? serializeKernelTable(parsed->kernels) : "[]";
+}
+
+/// `plan` with its kUnboundHash replaced by the content hash of the kernels
+/// file at `kernelsPath`, as growc writes it.
+inline std::string bindPlan(std::string plan, const std::string &kernelsPath) {
+  StatusOr<std::string> hash = hashFile(kernelsPath);
+  EXPECT_TRUE(hash.isOk()) << hash.status().message();
+  size_t pos = plan.find(kUnboundHash);
+  if (hash.isOk() && pos != std::string::npos)
+    plan.replace(pos, kUnboundHash.size(), *hash);
+  return plan;
+}
 
 /// Whether `message` contains `part`, for error-message checks.
 inline ::testing::AssertionResult contains(const std::string &message,
@@ -178,21 +209,38 @@ protected:
     out << contents;
     ASSERT_TRUE(out.good()) << "cannot write " << file(name);
   }
-  /// Writes `plan` as fwd.plan.json and the test kernels as fwd.so; the
-  /// plan is also fwd.so.plan.json, where `growc-run CMD fwd.so` looks.
+  /// Writes the test kernels as fwd.so, with the signature table of
+  /// `plan`'s kernels (TestKernels.cpp's placeholder, overwritten in the
+  /// copy), and `plan` bound to it as fwd.plan.json; the plan is also
+  /// fwd.so.plan.json, where `growc-run CMD fwd.so` looks.
   void writeArtifact(const std::string &plan = kToyPlan) const {
-    writeText("fwd.plan.json", plan);
-    writeText("fwd.so.plan.json", plan);
-    // Copy, then rename over fwd.so: rewriting a shared object in place
+    std::ifstream in(GROWC_TEST_KERNELS_PATH, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)),
+                      std::istreambuf_iterator<char>());
+    const std::string_view placeholder = "GROWC_TEST_KERNEL_SIGNATURES";
+    size_t pos = bytes.find(placeholder);
+    ASSERT_NE(pos, std::string::npos) << "the test kernels have no table";
+    std::string table = kernelTableOf(plan);
+    ASSERT_LT(table.size(), size_t(16384)) << "TestKernels.cpp's table size";
+    bytes.replace(pos, table.size() + 1, table + '\0');
+    // Write, then rename over fwd.so: rewriting a shared object in place
     // would change the code of a copy that an earlier executor of the same
     // test still has mapped.
+    writeText("fwd.so.tmp", bytes);
     std::error_code ec;
-    std::filesystem::copy_file(
-        GROWC_TEST_KERNELS_PATH, file("fwd.so.tmp"),
-        std::filesystem::copy_options::overwrite_existing, ec);
-    ASSERT_FALSE(ec) << "cannot copy the test kernels: " << ec.message();
     std::filesystem::rename(file("fwd.so.tmp"), file("fwd.so"), ec);
     ASSERT_FALSE(ec) << "cannot rename the test kernels: " << ec.message();
+    writeText("fwd.plan.json", bindPlan(plan, file("fwd.so")));
+    writeText("fwd.so.plan.json", bindPlan(plan, file("fwd.so")));
+  }
+  /// Writes a PTX kernels file `ptxName` for the fake driver (which
+  /// compiles nothing) carrying the signature table of `plan`'s kernels,
+  /// and `plan` bound to it as `planName`.
+  void writePtxArtifact(const std::string &planName, const std::string &plan,
+                        const std::string &ptxName = "fwd.ptx") const {
+    writeText(ptxName, "// the fake driver compiles nothing\n" +
+                           ptxSignatureLine(kernelTableOf(plan)));
+    writeText(planName, bindPlan(plan, file(ptxName)));
   }
   void writeTensors(const std::string &name,
                     const std::vector<TensorToWrite> &tensors) const {

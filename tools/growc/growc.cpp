@@ -33,7 +33,6 @@
 #include "mlir/Pass/PassRegistry.h"
 #include "mlir/Support/FileUtilities.h"
 #include "mlir/Support/Timing.h"
-#include "llvm/ADT/ScopeExit.h"
 #include "llvm/Support/CommandLine.h"
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/FormatVariadic.h"
@@ -46,7 +45,7 @@
 #include "llvm/Support/WithColor.h"
 #include "llvm/Support/raw_ostream.h"
 
-#include <unistd.h>
+#include <csignal>
 
 using namespace mlir;
 using namespace growc;
@@ -354,8 +353,14 @@ int run(MLIRContext &context) {
   if (!initWeightsOut.empty()) {
     InitOptions opts;
     opts.seed = seed;
-    if (llvm::Error err = writeInitialWeights(*model, initWeightsOut, opts))
-      return fail(llvm::toString(std::move(err)));
+    ArtifactSet set;
+    FailureOr<std::string> temp = set.stage(initWeightsOut);
+    if (failed(temp))
+      return 1;
+    if (llvm::Error err = writeInitialWeights(*model, *temp, opts))
+      return fail(set.finalNames(llvm::toString(std::move(err))));
+    if (failed(set.commit()))
+      return 1;
   }
 
   // Grow.
@@ -452,50 +457,36 @@ int run(MLIRContext &context) {
                                   artifactOptions(emit == "ptx"), outputFile));
   }
 
-  // Both outputs appear or neither: the IR goes to a temporary file first,
-  // the checkpoint is migrated (atomically, after all its checks), and only
-  // then is the IR renamed into place.
-  std::string irTemp;
-  if (!outputFile.empty() && outputFile != "-") {
-    irTemp = outputFile + ".tmp." + std::to_string(::getpid());
-    if (llvm::Error err = llvm::writeToOutput(
-            irTemp, [&](llvm::raw_ostream &os) -> llvm::Error {
-              module->print(os);
-              return llvm::Error::success();
-            }))
-      return fail("cannot write '" + outputFile +
-                  "': " + llvm::toString(std::move(err)));
-  }
-  llvm::scope_exit discardTemp([&] {
-    if (!irTemp.empty())
-      llvm::sys::fs::remove(irTemp);
-  });
-
+  // The IR and the migrated checkpoint appear together or not at all.
+  ArtifactSet set;
+  bool irFile = !outputFile.empty() && outputFile != "-";
+  if (irFile && failed(set.write(outputFile, [&](llvm::raw_ostream &os) {
+        module->print(os);
+      })))
+    return 1;
+  std::optional<MigrationReport> report;
   if (!weightsIn.empty()) {
+    FailureOr<std::string> temp = set.stage(weightsOut);
+    if (failed(temp))
+      return 1;
     auto before = findModel(*original);
     MigrationOptions opts;
     opts.zeroCopiedMoments = zeroNewMoments;
-    auto report =
-        migrateCheckpoint(*before, *model, weightsIn, weightsOut, opts);
-    if (!report)
-      return fail(llvm::toString(report.takeError()));
-    if (!quiet)
-      llvm::errs() << "growc: wrote " << weightsOut << ": "
-                   << report->weightsWritten << " weights, "
-                   << report->momentsWritten << " moments copied, "
-                   << report->momentsZeroed << " moments zeroed\n";
+    auto migrated = migrateCheckpoint(*before, *model, weightsIn, *temp, opts);
+    if (!migrated)
+      return fail(set.finalNames(llvm::toString(migrated.takeError())));
+    report = *migrated;
   }
-
+  if (failed(set.commit()))
+    return 1;
+  if (report && !quiet)
+    llvm::errs() << "growc: wrote " << weightsOut << ": "
+                 << report->weightsWritten << " weights, "
+                 << report->momentsWritten << " moments copied, "
+                 << report->momentsZeroed << " moments zeroed\n";
   if (outputFile == "-") {
     module->print(llvm::outs());
     llvm::outs() << "\n";
-  } else if (!irTemp.empty()) {
-    if (std::error_code ec = llvm::sys::fs::rename(irTemp, outputFile)) {
-      if (!weightsOut.empty())
-        llvm::sys::fs::remove(weightsOut);
-      return fail("cannot write '" + outputFile + "': " + ec.message());
-    }
-    irTemp.clear();
   }
   return 0;
 }
@@ -503,7 +494,15 @@ int run(MLIRContext &context) {
 } // namespace
 
 int main(int argc, char **argv) {
+  // LLVM's crash handlers take over SIGXFSZ; a caller that ignores it (a
+  // file-size limit then fails writes with EFBIG, like a full disk) gets
+  // plain write errors from growc, not a stack dump.
+  struct sigaction xfsz = {};
+  bool ignoreXfsz =
+      ::sigaction(SIGXFSZ, nullptr, &xfsz) == 0 && xfsz.sa_handler == SIG_IGN;
   llvm::InitLLVM init(argc, argv);
+  if (ignoreXfsz)
+    ::signal(SIGXFSZ, SIG_IGN);
   // Passes first: --mlir-print-ir-after=<pass> names a registered pass.
   registerAllPasses();
   setVersionPrinter("growc", GROWC_VERSION, GROWC_COMMIT);

@@ -42,8 +42,16 @@ llvm::Expected<rt::Plan> emitPlan(mlir::ModuleOp module, llvm::StringRef target,
 mlir::FailureOr<llvm::StringMap<int64_t>>
 lowerKernelsToLLVM(mlir::ModuleOp module);
 
+/// Adds the kernels file's signature table `table` (rt::serializeKernelTable
+/// of the plan's completed kernel entries) to the LLVM-dialect `module` as
+/// the exported, NUL-terminated constant rt::kKernelSignaturesSymbol.
+void embedKernelSignatures(mlir::ModuleOp module, llvm::StringRef table);
+
 /// Compiles an LLVM-dialect `module` for the host CPU at -O3 and links it
-/// into the shared object `path` (written atomically).
+/// into the shared object `path` (a temporary of the caller's ArtifactSet:
+/// on failure it may hold a partial file). The intermediate object file and
+/// the linker's messages live in temporaries that are always removed; an
+/// error names `path` and the reason.
 llvm::Error writeCpuSharedObject(mlir::ModuleOp module, llvm::StringRef path);
 
 struct PtxOptions {

@@ -167,9 +167,11 @@ struct PlanGrowth {
   std::vector<PlanGrowthStage> stages;
 };
 
-/// A verified plan (docs/plan.md, version 1).
+/// A verified plan (docs/plan.md, version 2).
 struct Plan {
-  static constexpr int64_t kVersion = 1;
+  /// Version 2 added `kernels_hash` (and kernels files carry their
+  /// signature table); version-1 plans are refused: recompile them.
+  static constexpr int64_t kVersion = 2;
 
   /// Where the plan was read from (for messages), and the directory that
   /// `kernelsFile` is relative to.
@@ -184,6 +186,9 @@ struct Plan {
   /// `directory` / `kernelsFile`, always containing a '/', so that it can be
   /// handed to dlopen without a library search.
   std::string kernelsPath;
+  /// The content hash of the kernels file the plan was compiled with
+  /// (ContentHash.h); executors refuse any other file.
+  std::string kernelsHash;
 
   int64_t batch = 0;
   int64_t seq = 0;
@@ -228,6 +233,17 @@ StatusOr<Plan> loadPlan(const std::string &planPath);
 /// gives p back, and serializePlan(parsePlan(text)) == text for a canonical
 /// text (what growc writes).
 std::string serializePlan(const Plan &plan);
+
+/// A kernels file's signature table: the canonical JSON of `kernels` as a
+/// plan's "kernels" array writes them, on one line. growc embeds it in the
+/// kernels file (KernelsFile.h) so that a plan cannot describe a kernel
+/// differently from what was compiled.
+std::string serializeKernelTable(const std::vector<PlanKernel> &kernels);
+
+/// Parses and verifies a signature table for `target` ("cpu" or "nvptx")
+/// with the plan's own kernel rules; messages name the entry at fault.
+StatusOr<std::vector<PlanKernel>> parseKernelTable(std::string_view text,
+                                                   const std::string &target);
 
 /// The plan of an artifact given on a command line: `x.plan.json` is the plan
 /// itself; for the kernels file `x.so` or `x.ptx` it is the sibling
