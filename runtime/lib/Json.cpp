@@ -705,7 +705,8 @@ void appendJsonString(std::string &out, std::string_view s) {
 
 class JsonWriter {
 public:
-  JsonWriter(std::string &out, int indent) : out(out), indent(indent) {}
+  JsonWriter(std::string &out, int indent, bool spaced = false)
+      : out(out), indent(indent), spaced(spaced) {}
 
   void write(const JsonValue &v, int level) {
     switch (v.kind_) {
@@ -729,7 +730,7 @@ public:
       out += '[';
       for (size_t i = 0; i < v.elements_.size(); ++i) {
         if (i)
-          out += ',';
+          out += separator();
         newline(level + 1);
         write(v.elements_[i], level + 1);
       }
@@ -744,10 +745,10 @@ public:
       out += '{';
       for (size_t i = 0; i < v.members_.size(); ++i) {
         if (i)
-          out += ',';
+          out += separator();
         newline(level + 1);
         appendJsonString(out, v.members_[i].first);
-        out += indent < 0 ? ":" : ": ";
+        out += indent < 0 && !spaced ? ":" : ": ";
         write(v.members_[i].second, level + 1);
       }
       newline(level);
@@ -759,6 +760,10 @@ public:
 private:
   std::string &out;
   int indent;
+  /// One line with a space after each ',' and ':' (toJsonLine).
+  bool spaced;
+
+  const char *separator() const { return spaced ? ", " : ","; }
 
   void newline(int level) {
     if (indent < 0)
@@ -792,6 +797,12 @@ private:
 std::string toJson(const JsonValue &value, int indent) {
   std::string out;
   JsonWriter(out, indent).write(value, 0);
+  return out;
+}
+
+std::string toJsonLine(const JsonValue &value) {
+  std::string out;
+  JsonWriter(out, /*indent=*/-1, /*spaced=*/true).write(value, 0);
   return out;
 }
 

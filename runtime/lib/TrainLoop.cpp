@@ -15,9 +15,11 @@
 #include "growc/runtime/TrainLoop.h"
 
 #include "growc/runtime/ThreadPool.h"
+#include "growc/runtime/TrainOutputs.h"
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -194,7 +196,14 @@ private:
   StatusOr<uint64_t> paramsHash();
   Status save();
   Status growIfDue();
-  StatusOr<double> trainOneStep(double rate);
+  /// One optimizer step's global loss and whether it was non-finite.
+  struct StepResult {
+    double loss = 0;
+    bool nonfinite = false;
+  };
+  StatusOr<StepResult> trainOneStep(double rate);
+  /// The error that ends a run at non-finite step(s) `from`..step+1.
+  Status nonfiniteStop(const StepResult &result, int64_t from) const;
   StatusOr<double> validationLoss();
   TensorView view(std::vector<int32_t> &values) const;
   void skipBatches(TokenStream &from, int64_t count);
@@ -215,6 +224,10 @@ private:
   uint64_t seed = 0, position = 0;
   std::vector<int32_t> tokens, targets, skippedTokens, skippedTargets;
   TrainSummary summary;
+  /// The newest checkpoint of the run (the resumed one until this
+  /// invocation writes one) and its step; empty: none.
+  std::string lastCheckpoint;
+  int64_t lastCheckpointStep = 0;
 };
 
 Status TrainLoop::fatal(const Status &status) {
@@ -300,7 +313,10 @@ Status TrainLoop::startFrom(const SafetensorsFile &start) {
                              "growc.train.step, .data_position or .seed)");
     std::memcpy(&firstStep, stepT->data, 8);
     std::memcpy(&position, positionT->data, 8);
-    std::memcpy(&seed, seedT->data, 8);
+    if (!options.overrideSeed)
+      std::memcpy(&seed, seedT->data, 8);
+    lastCheckpoint = start.path();
+    lastCheckpointStep = firstStep;
     if (firstStep >= options.steps)
       return Status::error(start.path() + ": the checkpoint is at step " +
                            std::to_string(firstStep) + ", not before --steps " +
@@ -390,9 +406,19 @@ Status TrainLoop::save() {
         !s.isOk())
       return Status::error("the replicas diverged: " + s.message());
   }
+  if (callbacks.beforeCheckpoint)
+    if (Status s = callbacks.beforeCheckpoint(step); !s.isOk())
+      return s;
   if (rank != 0)
     return Status::ok();
-  return writeSafetensors(options.out, tensors);
+  std::vector<std::pair<std::string, std::string>> metadata;
+  if (!options.runOptions.empty())
+    metadata.emplace_back(kRunOptionsKey, options.runOptions);
+  if (Status s = writeSafetensors(options.out, tensors, metadata); !s.isOk())
+    return s;
+  lastCheckpoint = options.out;
+  lastCheckpointStep = step;
+  return Status::ok();
 }
 
 /// Moves to the next growth stage(s) whose boundary `step` has reached.
@@ -425,10 +451,15 @@ Status TrainLoop::growIfDue() {
 }
 
 /// One optimizer step: the plan's micro-batches, the last one applying the
-/// accumulated gradient (a plain train graph has one); the global loss.
-StatusOr<double> TrainLoop::trainOneStep(double rate) {
+/// accumulated gradient (a plain train graph has one); the global loss and
+/// the graph's `nonfinite` flag of the applying micro-batch, which is
+/// already global (the graph reduces it over the ranks). On the GPU it
+/// comes back in the copy that brings the loss back, which every step
+/// waits for anyway: no extra synchronization.
+StatusOr<TrainLoop::StepResult> TrainLoop::trainOneStep(double rate) {
   const int64_t micro = exec->plan().microBatches;
   double loss = 0;
+  bool flagged = false;
   skipBatches(*stream, rank * micro);
   for (int64_t k = 0; k < micro; ++k) {
     stream->nextBatch(batch, seq, tokens.data(), targets.data());
@@ -442,6 +473,10 @@ StatusOr<double> TrainLoop::trainOneStep(double rate) {
     if (!outputs.isOk())
       return outputs.status();
     loss += outputs->at("loss").data[0] / double(micro);
+    // Plans compiled before the flag existed lack it: the loss alone.
+    if (auto flag = outputs->find("nonfinite");
+        flag != outputs->end() && k + 1 == micro)
+      flagged = flag->second.data[0] > 0.5f;
   }
   skipBatches(*stream, (world - 1 - rank) * micro);
   // The mean of the ranks' losses (equally weighted, like the gradients
@@ -449,7 +484,35 @@ StatusOr<double> TrainLoop::trainOneStep(double rate) {
   if (Status status = collective.allReduce(&loss, 1, ReduceOp::Mean);
       !status.isOk())
     return status;
-  return loss;
+  return StepResult{loss, flagged || !std::isfinite(loss)};
+}
+
+Status TrainLoop::nonfiniteStop(const StepResult &result, int64_t from) const {
+  char what[160];
+  if (std::isnan(result.loss))
+    std::snprintf(what, sizeof what, "the loss is nan");
+  else if (!std::isfinite(result.loss))
+    std::snprintf(what, sizeof what, "the loss is %s",
+                  result.loss > 0 ? "inf" : "-inf");
+  else
+    std::snprintf(what, sizeof what,
+                  "the gradient norm is NaN or Inf (the loss is %g)",
+                  result.loss);
+  std::string message =
+      from == step + 1
+          ? "step " + std::to_string(step + 1) + ": " + what
+          : "steps " + std::to_string(from) + ".." + std::to_string(step + 1) +
+                ": " + std::to_string(step + 2 - from) +
+                " non-finite steps in a row, skipped (at the last, " + what +
+                ")";
+  message += "; stopping.";
+  if (!lastCheckpoint.empty())
+    message += " The last checkpoint, " + lastCheckpoint + " at step " +
+               std::to_string(lastCheckpointStep) + ", is kept.";
+  else
+    message += " No checkpoint was written (--save-every K writes one every "
+               "K steps).";
+  return Status::error(message);
 }
 
 /// The step graph with learning rate 0 and its outputs not committed: the
@@ -512,16 +575,25 @@ StatusOr<TrainSummary> TrainLoop::run(const SafetensorsFile &start) {
   summary.stageSeconds.assign(stagePlans.size() + 1, 0.0);
   summary.stageSteps.assign(stagePlans.size() + 1, 0);
   Clock::time_point began = Clock::now();
+  int64_t inARow = 0; // non-finite steps up to this one
   for (; step < lastStep; ++step) {
     if (Status status = growIfDue(); !status.isOk())
       return fatal(status);
     Clock::time_point stepBegan = Clock::now();
     TrainStepReport report;
     report.lr = wsdLearningRate(step, steps, warmup, options.lr);
-    StatusOr<double> loss = trainOneStep(report.lr);
-    if (!loss.isOk())
-      return fatal(loss.status());
-    report.loss = *loss;
+    StatusOr<StepResult> result = trainOneStep(report.lr);
+    if (!result.isOk())
+      return fatal(result.status());
+    report.loss = result->loss;
+    report.nonfinite = result->nonfinite;
+    if (result->nonfinite) {
+      ++summary.skippedSteps;
+      ++inARow;
+    } else {
+      inARow = 0;
+    }
+    report.skippedSteps = summary.skippedSteps;
     if (step == firstStep)
       summary.firstLoss = report.loss;
     summary.lastLoss = report.loss;
@@ -534,7 +606,8 @@ StatusOr<TrainSummary> TrainLoop::run(const SafetensorsFile &start) {
     report.tokensPerSecond = double(step + 1 - firstStep) * batch * seq *
                              double(exec->plan().microBatches) * world /
                              std::max(seconds, 1e-9);
-    if (options.valEvery > 0 && (step + 1) % options.valEvery == 0) {
+    if (options.valEvery > 0 && (step + 1) % options.valEvery == 0 &&
+        !result->nonfinite) {
       StatusOr<double> valLoss = validationLoss();
       if (!valLoss.isOk())
         return fatal(valLoss.status());
@@ -548,6 +621,13 @@ StatusOr<TrainSummary> TrainLoop::run(const SafetensorsFile &start) {
         seconds / double(step + 1 - firstStep) * double(steps - step - 1);
     if (callbacks.onStep)
       callbacks.onStep(report);
+    if (callbacks.record)
+      if (Status status = callbacks.record(report); !status.isOk())
+        return fatal(status);
+    // Every rank decides alike: the loss and the flag are global.
+    if (result->nonfinite && (options.onNonfinite == NonfinitePolicy::Stop ||
+                              inARow >= options.maxSkippedInARow))
+      return nonfiniteStop(*result, step + 2 - inARow);
     if (options.saveEvery > 0 && (step + 1) % options.saveEvery == 0 &&
         step + 1 < steps) {
       ++step; // the checkpoint is at the next step to run

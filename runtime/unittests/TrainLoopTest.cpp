@@ -7,23 +7,33 @@
 // The data is a learnable task (target = 2 * token + 1 mod V) whose
 // stream seeks by position like the real ones. The tests check what the
 // loop promises: the loss falls, a run stopped and resumed from its
-// checkpoint ends bit for bit where an uninterrupted run ends, and a growth
-// step migrates weights and AdamW moments by the next plan's provenance.
+// checkpoint ends bit for bit where an uninterrupted run ends, a growth
+// step migrates weights and AdamW moments by the next plan's provenance, a
+// non-finite step stops the run (or is skipped) without touching the last
+// checkpoint, and the outputs (TrainOutputs.h) keep their promises: the
+// lock, stale temporaries, metrics cut back on resume, run options.
 //
 //===----------------------------------------------------------------------===//
 
 #include "ToyModel.h"
 
 #include "growc/runtime/TrainLoop.h"
+#include "growc/runtime/TrainOutputs.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
 #include <cstring>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <set>
+#include <sstream>
 #include <string>
 #include <vector>
+
+#include <sys/wait.h>
+#include <unistd.h>
 
 namespace growc::rt::test {
 namespace {
@@ -110,6 +120,19 @@ public:
   StatusOr<std::map<std::string, OutputTensor>>
   trainStep(const TensorView &tokens, const TensorView &targets,
             const std::map<std::string, float> &scalars, bool commit) override {
+    // A poisoned step behaves like the train graph at a NaN loss: the
+    // flag is set and nothing changes.
+    if (commit && poisoned.count(int64_t(scalars.at("step")))) {
+      lossValue = {NAN};
+      flagValue = {1.0f};
+      OutputTensor loss, flag;
+      loss.shape = flag.shape = {1};
+      loss.numElements = flag.numElements = 1;
+      loss.data = lossValue.data();
+      flag.data = flagValue.data();
+      return std::map<std::string, OutputTensor>{{"loss", loss},
+                                                 {"nonfinite", flag}};
+    }
     std::map<std::string, std::vector<float>> grads;
     for (auto &[name, value] : values)
       grads[name].assign(value.size(), 0.0f);
@@ -218,10 +241,13 @@ public:
     return values.at(name);
   }
 
+  /// 1-based steps at which the step is non-finite.
+  std::set<int64_t> poisoned;
+
 private:
   Plan thePlan;
   std::map<std::string, std::vector<float>> values;
-  std::vector<float> lossValue;
+  std::vector<float> lossValue, flagValue;
 };
 
 /// A learnable task: random tokens, target 2 * token + 1 mod V. The i-th
@@ -287,6 +313,7 @@ protected:
     ExecutorFactory factory =
         [&](const Plan &plan) -> StatusOr<std::unique_ptr<Executor>> {
       auto trainer = std::make_unique<ToyTrainer>(plan);
+      trainer->poisoned = poisonedSteps;
       made.push_back(trainer.get());
       return std::unique_ptr<Executor>(std::move(trainer));
     };
@@ -319,7 +346,25 @@ protected:
     return opts;
   }
 
+  /// The model's tensors of a checkpoint, without the loop's state.
+  std::map<std::string, std::vector<uint8_t>>
+  modelTensors(const std::string &path) {
+    auto tensors = read(path);
+    for (auto it = tensors.begin(); it != tensors.end();)
+      it = it->first.rfind("growc.train.", 0) == 0 ? tensors.erase(it)
+                                                   : std::next(it);
+    return tensors;
+  }
+
+  std::string readText(const std::string &path) {
+    std::ifstream in(path, std::ios::binary);
+    std::stringstream text;
+    text << in.rdbuf();
+    return text.str();
+  }
+
   std::unique_ptr<Collective> collective;
+  std::set<int64_t> poisonedSteps;
   std::vector<float> ones;
   ToyWeights startWeights;
   std::vector<ToyTrainer *> made;
@@ -533,6 +578,277 @@ TEST_F(TrainLoopTest, GrowthMigratesWeightsAndMoments) {
   ASSERT_EQ(a.size(), b.size());
   for (const auto &[name, bytes] : a)
     EXPECT_EQ(bytes, b[name]) << name;
+}
+
+} // namespace
+} // namespace growc::rt::test
+
+namespace growc::rt::test {
+namespace {
+
+//===----------------------------------------------------------------------===//
+// Non-finite steps
+//===----------------------------------------------------------------------===//
+
+TEST_F(TrainLoopTest, ANonfiniteStepStopsAndKeepsTheLastCheckpoint) {
+  std::string start = writeStart(1);
+  // The reference: the same run stopped after step 4.
+  TrainLoopOptions clean = options(10, "clean.safetensors");
+  clean.saveEvery = 2;
+  clean.stopAt = 4;
+  ASSERT_TRUE(train(plainRun(1), start, clean).isOk());
+
+  poisonedSteps = {5};
+  TrainLoopOptions opts = options(10, "run.safetensors");
+  opts.saveEvery = 2;
+  std::vector<int64_t> reported;
+  std::vector<int64_t> checkpoints;
+  TrainCallbacks callbacks;
+  callbacks.onStep = [&](const TrainStepReport &step) {
+    reported.push_back(step.step);
+    EXPECT_EQ(step.nonfinite, step.step == 5);
+  };
+  callbacks.beforeCheckpoint = [&](int64_t step) {
+    checkpoints.push_back(step);
+    return Status::ok();
+  };
+  StatusOr<TrainSummary> run = train(plainRun(1), start, opts, callbacks);
+  ASSERT_FALSE(run.isOk());
+  EXPECT_EQ(run.status().message(),
+            "step 5: the loss is nan; stopping. The last checkpoint, " +
+                file("run.safetensors") + " at step 4, is kept.");
+  EXPECT_EQ(reported, (std::vector<int64_t>{1, 2, 3, 4, 5}));
+  // Nothing was written after the bad step: the file is step 4's.
+  EXPECT_EQ(checkpoints, (std::vector<int64_t>{2, 4}));
+  EXPECT_EQ(read(file("run.safetensors")), read(file("clean.safetensors")));
+}
+
+TEST_F(TrainLoopTest, SkippedStepsChangeNothingAndTooManyStop) {
+  std::string start = writeStart(1);
+  TrainLoopOptions two = options(10, "two.safetensors");
+  two.stopAt = 2;
+  ASSERT_TRUE(train(plainRun(1), start, two).isOk());
+
+  // Steps 3 and 4 skipped: the model after step 4 is the one after step 2.
+  poisonedSteps = {3, 4};
+  TrainLoopOptions skip = options(10, "skip.safetensors");
+  skip.stopAt = 4;
+  skip.onNonfinite = NonfinitePolicy::Skip;
+  std::vector<int64_t> skipped;
+  TrainCallbacks callbacks;
+  callbacks.record = [&](const TrainStepReport &step) {
+    skipped.push_back(step.skippedSteps);
+    return Status::ok();
+  };
+  StatusOr<TrainSummary> run = train(plainRun(1), start, skip, callbacks);
+  ASSERT_TRUE(run.isOk()) << run.status().message();
+  EXPECT_EQ(run->skippedSteps, 2);
+  EXPECT_EQ(skipped, (std::vector<int64_t>{0, 0, 1, 2}));
+  EXPECT_EQ(modelTensors(file("skip.safetensors")),
+            modelTensors(file("two.safetensors")));
+
+  // Three in a row (the limit) end the run, naming them.
+  poisonedSteps = {3, 4, 5, 6, 7};
+  skip.stopAt = 0;
+  skip.maxSkippedInARow = 3;
+  skip.out = file("many.safetensors");
+  StatusOr<TrainSummary> many = train(plainRun(1), start, skip);
+  ASSERT_FALSE(many.isOk());
+  EXPECT_EQ(many.status().message(),
+            "steps 3..5: 3 non-finite steps in a row, skipped (at the last, "
+            "the loss is nan); stopping. No checkpoint was written "
+            "(--save-every K writes one every K steps).");
+}
+
+//===----------------------------------------------------------------------===//
+// Run options
+//===----------------------------------------------------------------------===//
+
+TEST_F(TrainLoopTest, CheckpointsRecordTheRunOptions) {
+  std::string start = writeStart(1);
+  TrainLoopOptions opts = options(4, "out.safetensors");
+  opts.runOptions = R"({"steps":4,"lr":0.05})";
+  ASSERT_TRUE(train(plainRun(1), start, opts).isOk());
+  StatusOr<SafetensorsFile> saved =
+      SafetensorsFile::open(file("out.safetensors"));
+  ASSERT_TRUE(saved.isOk());
+  ASSERT_EQ(saved->metadata().size(), 1u);
+  EXPECT_EQ(saved->metadata()[0].first, kRunOptionsKey);
+  EXPECT_EQ(saved->metadata()[0].second, opts.runOptions);
+}
+
+std::vector<RunOption> commandOptions(bool seedGiven, uint64_t seed,
+                                      bool lrGiven, double lr) {
+  return {
+      {"steps", JsonValue::number(100), true, false},
+      {"lr", JsonValue::number(lr), lrGiven, false},
+      {"seed", JsonValue::number(seed), seedGiven, false},
+      {"data", JsonValue::string("primitives:induction-copy"), false, false},
+      {"global_batch", JsonValue::number(8), true, true}};
+}
+
+TEST(RunOptions, AResumeTakesRecordedOptionsAndRefusesOthers) {
+  JsonValue recorded = runOptionsJson(commandOptions(true, 1, true, 0.001));
+  recorded.set("data", JsonValue::string("text:a.txt"));
+  // Different options given: refused, naming each one both ways.
+  StatusOr<ResumedOptions> changed =
+      resolveResumedOptions(recorded, commandOptions(true, 2, true, 0.002), {});
+  ASSERT_FALSE(changed.isOk());
+  EXPECT_EQ(changed.status().message(),
+            "--resume: the run was started with --lr 0.001 --seed 1; this "
+            "command says --lr 0.002 --seed 2. Pass --override lr,seed to "
+            "change them deliberately.");
+  // Named by --override: taken from the command.
+  StatusOr<ResumedOptions> overridden = resolveResumedOptions(
+      recorded, commandOptions(true, 2, true, 0.002), {"seed", "lr"});
+  ASSERT_TRUE(overridden.isOk()) << overridden.status().message();
+  EXPECT_EQ(formatRunOptions(overridden->options),
+            "--steps 100 --lr 0.002 --seed 2 --data text:a.txt global batch 8");
+  EXPECT_EQ(overridden->overridden, (std::vector<std::string>{"lr", "seed"}));
+  // Left out: the recorded values (and said so where they differ from
+  // this command's defaults).
+  StatusOr<ResumedOptions> taken = resolveResumedOptions(
+      recorded, commandOptions(false, 0, false, 0.003), {});
+  ASSERT_TRUE(taken.isOk()) << taken.status().message();
+  EXPECT_EQ(formatRunOptions(taken->options),
+            "--steps 100 --lr 0.001 --seed 1 --data text:a.txt global batch 8");
+  EXPECT_EQ(taken->taken, (std::vector<std::string>{"lr", "seed", "data"}));
+  // The artifact's global batch is compared like a flag.
+  StatusOr<ResumedOptions> batch = resolveResumedOptions(
+      runOptionsJson(commandOptions(true, 1, true, 0.001)),
+      {{"global_batch", JsonValue::number(16), true, true}}, {});
+  ASSERT_FALSE(batch.isOk());
+  EXPECT_TRUE(contains(batch.status().message(),
+                       "started with global batch 8; this command says "
+                       "global batch 16. Pass --override global_batch"));
+  // A checkpoint without recorded options: the command's, unchecked.
+  StatusOr<ResumedOptions> none = resolveResumedOptions(
+      std::nullopt, commandOptions(true, 2, false, 0.003), {});
+  ASSERT_TRUE(none.isOk());
+  EXPECT_TRUE(none->taken.empty());
+  // --override of something a run does not record.
+  StatusOr<ResumedOptions> unknown = resolveResumedOptions(
+      recorded, commandOptions(true, 1, true, 0.001), {"threads"});
+  ASSERT_FALSE(unknown.isOk());
+  EXPECT_EQ(unknown.status().message(),
+            "--override: 'threads' is not an option a run records (steps, "
+            "lr, seed, data, global_batch)");
+}
+
+//===----------------------------------------------------------------------===//
+// Outputs
+//===----------------------------------------------------------------------===//
+
+TEST_F(TrainLoopTest, MetricsAreJsonLinesCutBackOnResume) {
+  std::string path = file("m.jsonl");
+  StatusOr<std::unique_ptr<MetricsLog>> log = MetricsLog::open(path, {});
+  ASSERT_TRUE(log.isOk()) << log.status().message();
+  for (int step = 1; step <= 6; ++step) {
+    JsonValue line = JsonValue::object();
+    line.set("step", JsonValue::number(step))
+        .set("loss", JsonValue::number(step == 6 ? NAN : 1.5));
+    ASSERT_TRUE((*log)->write(line).isOk());
+    if (step == 3) {
+      JsonValue grow = JsonValue::object();
+      grow.set("event", JsonValue::string("grow"))
+          .set("at_step", JsonValue::number(3));
+      ASSERT_TRUE((*log)->write(grow).isOk());
+    }
+  }
+  ASSERT_TRUE((*log)->sync().isOk());
+  ASSERT_TRUE((*log)->close().isOk());
+  const std::string firstFour = "{\"step\": 1, \"loss\": 1.5}\n"
+                                "{\"step\": 2, \"loss\": 1.5}\n"
+                                "{\"step\": 3, \"loss\": 1.5}\n"
+                                "{\"event\": \"grow\", \"at_step\": 3}\n"
+                                "{\"step\": 4, \"loss\": 1.5}\n";
+  EXPECT_EQ(readText(path), firstFour + "{\"step\": 5, \"loss\": 1.5}\n"
+                                        "{\"step\": 6, \"loss\": null}\n");
+  // A killed run's last line, cut short.
+  { std::ofstream(path, std::ios::app) << "{\"step\": 7, \"lo"; }
+  // Resumed from a checkpoint after step 4: steps 1-4 and the growth
+  // before step 4 stay; steps 5-6 and the cut line go.
+  int64_t dropped = 0;
+  log = MetricsLog::open(path, 4, &dropped);
+  ASSERT_TRUE(log.isOk()) << log.status().message();
+  EXPECT_EQ(dropped, 3);
+  JsonValue five = JsonValue::object();
+  five.set("step", JsonValue::number(5));
+  ASSERT_TRUE((*log)->write(five).isOk());
+  ASSERT_TRUE((*log)->close().isOk());
+  EXPECT_EQ(readText(path), firstFour + "{\"step\": 5}\n");
+  // A file that is not metrics is refused, not cut.
+  writeText("notes.txt", "my notes\nabout the run\n");
+  StatusOr<std::unique_ptr<MetricsLog>> notes =
+      MetricsLog::open(file("notes.txt"), 4);
+  ASSERT_FALSE(notes.isOk());
+  EXPECT_TRUE(contains(notes.status().message(),
+                       "notes.txt:1: not a JSON line of growc-run train's "
+                       "metrics"));
+  EXPECT_EQ(readText(file("notes.txt")), "my notes\nabout the run\n");
+  // A write error is an error.
+  StatusOr<std::unique_ptr<MetricsLog>> full =
+      MetricsLog::open("/dev/full", {});
+  ASSERT_TRUE(full.isOk());
+  Status written = (*full)->write(five);
+  ASSERT_FALSE(written.isOk());
+  EXPECT_TRUE(contains(written.message(), "--metrics /dev/full: cannot write"));
+}
+
+TEST_F(TrainLoopTest, OneRunAtATimeWritesAnOut) {
+  std::string out = file("c.safetensors");
+  StatusOr<std::unique_ptr<OutputLock>> first = OutputLock::acquire(out);
+  ASSERT_TRUE(first.isOk()) << first.status().message();
+  EXPECT_EQ(readText(out + ".lock"), std::to_string(::getpid()) + "\n");
+  StatusOr<std::unique_ptr<OutputLock>> second = OutputLock::acquire(out);
+  ASSERT_FALSE(second.isOk());
+  EXPECT_EQ(second.status().message(),
+            "--out " + out +
+                " is being written by another growc-run train "
+                "(PID " +
+                std::to_string(::getpid()) + "), which holds " + out +
+                ".lock; wait for it to end or choose another --out");
+  first->reset();
+  EXPECT_FALSE(std::ifstream(out + ".lock").good());
+  EXPECT_TRUE(OutputLock::acquire(out).isOk());
+}
+
+TEST_F(TrainLoopTest, KilledRunsTemporariesAreRemoved) {
+  std::string out = file("c.safetensors");
+  // A PID that has ended: a child that exited.
+  pid_t child = ::fork();
+  if (child == 0)
+    ::_exit(0);
+  ASSERT_GT(child, 0);
+  ::waitpid(child, nullptr, 0);
+  std::string dead = out + ".tmp." + std::to_string(child) + ".a1b2c3";
+  std::string live = out + ".tmp." + std::to_string(::getpid()) + ".d4e5f6";
+  std::string other =
+      file("other.safetensors.tmp." + std::to_string(child) + ".a1b2c3");
+  for (const std::string &path : {dead, live, other})
+    std::ofstream(path) << "partial";
+  EXPECT_EQ(removeStaleTemporaries(out), std::vector<std::string>{dead});
+  EXPECT_FALSE(std::ifstream(dead).good());
+  EXPECT_TRUE(std::ifstream(live).good());
+  EXPECT_TRUE(std::ifstream(other).good());
+}
+
+TEST_F(TrainLoopTest, TheCheckpointFolderIsCheckedBeforeTheFirstStep) {
+  EXPECT_TRUE(checkCheckpointWritable(file("c.safetensors")).isOk());
+  Status folder = checkCheckpointWritable(dir);
+  ASSERT_FALSE(folder.isOk());
+  EXPECT_TRUE(contains(folder.message(), "is a folder"));
+  Status missing = checkCheckpointWritable(file("nodir/c.safetensors"));
+  ASSERT_FALSE(missing.isOk());
+  EXPECT_EQ(missing.message(), "--out " + file("nodir/c.safetensors") +
+                                   ": cannot write a checkpoint in " +
+                                   file("nodir") +
+                                   ": No such file or directory");
+  // Nothing is left behind by the check.
+  std::vector<std::string> left;
+  for (const auto &entry : std::filesystem::directory_iterator(dir))
+    left.push_back(entry.path().filename().string());
+  EXPECT_TRUE(left.empty());
 }
 
 } // namespace

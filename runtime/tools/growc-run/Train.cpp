@@ -22,16 +22,21 @@
 #endif
 #include "growc/runtime/Data.h"
 #include "growc/runtime/GrowthSchedule.h"
+#include "growc/runtime/Json.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/TrainLoop.h"
+#include "growc/runtime/TrainOutputs.h"
 
 #include <algorithm>
 #include <cerrno>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <limits>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -43,12 +48,14 @@ namespace {
 
 struct TrainOptions {
   std::string artifact, weights, resume, data, out, metricsPath, growMethod,
-      device;
+      device, onNonfinite = "stop", overrides;
   long long steps = 0, warmup = -1, valEvery = 0, saveEvery = 0, threads = 0,
             stopAt = 0, stages = 0, blockSize = 0, nproc = 0;
   unsigned long long seed = 0;
   double lr = 3e-3, alpha = 1.0, growFraction = 0.8;
   bool zeroNewMoments = false;
+  /// The options a checkpoint records, by name: whether each was given.
+  std::map<std::string, CLI::Option *> recorded;
 };
 
 constexpr const char *kTrainDetails =
@@ -77,15 +84,23 @@ constexpr const char *kTrainDetails =
     "and checkpoints (which resume on any number of ranks). On a GPU (a PTX\n"
     "artifact, --device=cuda) each rank drives the GPU of its local rank\n"
     "and gradients are all-reduced by NCCL. GROWC_COLLECTIVE (auto, single,\n"
-    "mpi or tcp) says how ranks communicate (docs/training.md).";
+    "mpi or tcp) says how ranks communicate (docs/training.md).\n"
+    "\n"
+    "Safety: a step whose loss or gradient norm is NaN or Inf changes\n"
+    "nothing and stops the run (--on-nonfinite=skip: skipped, 10 in a row\n"
+    "stop); one run at a time writes C (C.lock); C's folder and M are\n"
+    "checked before the first step. C records the run's options: --resume\n"
+    "takes those the command leaves out and refuses different ones unless\n"
+    "--override names them (--override steps,lr). M is cut back to C's\n"
+    "step on --resume.";
 
 /// The end of a growth run: the compute its schedule uses against the same
 /// run without growth (training FLOPs of the whole schedule, the paper's
 /// measure), and the measured time per stage of this invocation with the
 /// non-grown run's time estimated from the full-depth step time.
-void reportGrowthCompute(const GrowthSchedule &schedule,
-                         const std::vector<Plan> &stagePlans,
-                         const TrainSummary &summary, std::FILE *metrics) {
+Status reportGrowthCompute(const GrowthSchedule &schedule,
+                           const std::vector<Plan> &stagePlans,
+                           const TrainSummary &summary, MetricsLog *metrics) {
   const std::vector<double> &stageSeconds = summary.stageSeconds;
   const std::vector<int64_t> &stageSteps = summary.stageSteps;
   FlopModel flops = flopModelOf(stagePlans.back());
@@ -128,14 +143,18 @@ void reportGrowthCompute(const GrowthSchedule &schedule,
                  "(%.3fx)\n",
                  (long long)steps, seconds, fullStep * double(steps),
                  fullStep * double(steps) / seconds);
-  if (metrics)
-    std::fprintf(metrics,
-                 "{\"event\": \"growth_compute\", \"flops\": %.6g, "
-                 "\"baseline_flops\": %.6g, \"flop_saving\": %.6f, "
-                 "\"layer_flop_saving\": %.6f, \"seconds\": %.4f, "
-                 "\"baseline_seconds_estimate\": %.4f}\n",
-                 grown, baseline, schedule.modelFlopSaving(flops),
-                 schedule.layerFlopSaving(), seconds, fullStep * double(steps));
+  if (!metrics)
+    return Status::ok();
+  JsonValue line = JsonValue::object();
+  line.set("event", JsonValue::string("growth_compute"))
+      .set("flops", JsonValue::number(grown))
+      .set("baseline_flops", JsonValue::number(baseline))
+      .set("flop_saving", JsonValue::number(schedule.modelFlopSaving(flops)))
+      .set("layer_flop_saving", JsonValue::number(schedule.layerFlopSaving()))
+      .set("seconds", JsonValue::number(seconds))
+      .set("baseline_seconds_estimate",
+           JsonValue::number(fullStep * double(steps)));
+  return metrics->write(line);
 }
 
 /// The plans of the run: `first`, or every growth stage of it, checked
@@ -205,10 +224,146 @@ std::vector<std::string_view> rankArgsOf(const std::vector<std::string> &args) {
   return rankArgs;
 }
 
-int runTrain(const TrainOptions &opts, const RawArgs &raw) {
+/// The options a checkpoint records (docs/training.md): what decides the
+/// run's result. Not recorded, so free to change on a resume: --stop-at,
+/// --val-every, --save-every, --threads, --device, --on-nonfinite, the
+/// metrics, and the number of ranks as long as the global batch stays.
+std::vector<RunOption> runOptionsOf(const TrainOptions &opts, const Plan &plan,
+                                    int world) {
+  std::vector<RunOption> options;
+  auto add = [&](const char *name, JsonValue value) {
+    auto it = opts.recorded.find(name);
+    bool given = it != opts.recorded.end() && it->second->count() > 0;
+    options.push_back({name, std::move(value), given, false});
+  };
+  add("steps", JsonValue::number(opts.steps));
+  add("warmup", opts.warmup < 0 ? JsonValue::string("auto")
+                                : JsonValue::number(opts.warmup));
+  add("lr", JsonValue::number(opts.lr));
+  add("seed", JsonValue::number(opts.seed));
+  add("data", JsonValue::string(opts.data));
+  // The growth options as they take effect (all of ART's stages, its
+  // block size), so that leaving one out records what giving it would.
+  const PlanGrowth *growth = plan.growth ? &*plan.growth : nullptr;
+  add("stages", JsonValue::number(opts.stages || !growth
+                                      ? opts.stages
+                                      : (long long)growth->stages.size()));
+  add("alpha", JsonValue::number(opts.alpha));
+  add("grow-fraction", JsonValue::number(opts.growFraction));
+  add("block-size",
+      JsonValue::number(opts.blockSize || !growth ? opts.blockSize
+                                                  : growth->blockSize));
+  add("zero-new-moments", JsonValue::boolean(opts.zeroNewMoments));
+  // Rows per optimizer step over every rank and micro-batch, and the
+  // sequence length: the artifact's and the job's, not flags.
+  options.push_back({"global_batch",
+                     JsonValue::number(plan.batch * plan.microBatches * world),
+                     true, true});
+  options.push_back({"seq", JsonValue::number(plan.seq), true, true});
+  return options;
+}
+
+/// Sets the options of `opts` from a resumed run's `options`.
+void applyRunOptions(TrainOptions &opts,
+                     const std::vector<RunOption> &options) {
+  for (const RunOption &option : options) {
+    const std::string &name = option.name;
+    const JsonValue &value = option.value;
+    if (name == "steps")
+      opts.steps = value.asInt64().value_or(opts.steps);
+    else if (name == "warmup")
+      opts.warmup = value.isString() ? -1 : value.asInt64().value_or(-1);
+    else if (name == "lr")
+      opts.lr = value.asDouble();
+    else if (name == "seed")
+      opts.seed = (unsigned long long)value.asInt64().value_or(0);
+    else if (name == "data")
+      opts.data = value.asString();
+    else if (name == "stages")
+      opts.stages = value.asInt64().value_or(0);
+    else if (name == "alpha")
+      opts.alpha = value.asDouble();
+    else if (name == "grow-fraction")
+      opts.growFraction = value.asDouble();
+    else if (name == "block-size")
+      opts.blockSize = value.asInt64().value_or(0);
+    else if (name == "zero-new-moments")
+      opts.zeroNewMoments = value.asBool();
+  }
+}
+
+/// A resumed run: the options its checkpoint recorded for those this
+/// command leaves out, and an error for those it changes without
+/// --override; says on stderr (rank 0) what it took. The checkpoint's step.
+StatusOr<int64_t> resumeOptions(TrainOptions &opts, const Plan &plan,
+                                const SafetensorsFile &checkpoint, int world,
+                                bool leader, std::string &recordedText) {
+  const TensorView *stepT = checkpoint.find("growc.train.step");
+  if (!stepT || stepT->byteSize != 8)
+    return Status::error(checkpoint.path() +
+                         ": not a growc-run train checkpoint (it lacks "
+                         "growc.train.step, .data_position or .seed)");
+  int64_t step;
+  std::memcpy(&step, stepT->data, 8);
+  std::optional<JsonValue> recorded;
+  for (const auto &[key, text] : checkpoint.metadata()) {
+    if (key != kRunOptionsKey)
+      continue;
+    StatusOr<JsonValue> parsed = parseJson(text);
+    if (!parsed.isOk() || !parsed->isObject())
+      return Status::error(checkpoint.path() + ": its " + kRunOptionsKey +
+                           " metadata is not a JSON object");
+    recorded = std::move(*parsed);
+  }
+  std::vector<std::string> overrides;
+  for (size_t begin = 0; begin < opts.overrides.size();) {
+    size_t comma =
+        std::min(opts.overrides.find(',', begin), opts.overrides.size());
+    if (comma > begin)
+      overrides.push_back(opts.overrides.substr(begin, comma - begin));
+    begin = comma + 1;
+  }
+  StatusOr<ResumedOptions> resumed = resolveResumedOptions(
+      recorded, runOptionsOf(opts, plan, world), overrides);
+  if (!resumed.isOk())
+    return resumed.status();
+  applyRunOptions(opts, resumed->options);
+  recordedText = toJson(runOptionsJson(resumed->options));
+  auto named = [&](const std::vector<std::string> &names) {
+    std::vector<RunOption> chosen;
+    for (const RunOption &option : resumed->options)
+      if (std::count(names.begin(), names.end(), option.name))
+        chosen.push_back(option);
+    return formatRunOptions(chosen);
+  };
+  if (leader && !recorded)
+    std::fprintf(stderr,
+                 "growc-run: %s records no run options (written by an "
+                 "older growc-run); resuming with this command's\n",
+                 checkpoint.path().c_str());
+  if (leader && !resumed->taken.empty())
+    std::fprintf(stderr,
+                 "growc-run: resuming %s at step %lld with the run's %s\n",
+                 checkpoint.path().c_str(), (long long)step,
+                 named(resumed->taken).c_str());
+  if (leader && !resumed->overridden.empty())
+    std::fprintf(stderr, "growc-run: --override: now %s\n",
+                 named(resumed->overridden).c_str());
+  return step;
+}
+
+int runTrain(const TrainOptions &given, const RawArgs &raw) {
+  TrainOptions opts = given; // a resume fills in its checkpoint's options
   if (opts.weights.empty() == opts.resume.empty())
     return fail("train: give exactly one of --weights (a new run) and "
                 "--resume (a checkpoint of this loop)");
+  if (opts.resume.empty() && opts.data.empty())
+    return fail("train: --data is required");
+  if (opts.resume.empty() && opts.steps == 0)
+    return fail("train: --steps is required");
+  if (!opts.overrides.empty() && opts.resume.empty())
+    return fail("train: --override changes options of a resumed run; a new "
+                "run (--weights) takes its options as given");
   StatusOr<Plan> plan = loadPlan(planPathFor(opts.artifact));
   if (!plan.isOk())
     return fail(plan.status());
@@ -230,12 +385,38 @@ int runTrain(const TrainOptions &opts, const RawArgs &raw) {
     return fail(plan->path + " is a GPU (nvptx) artifact, and " + kCudaMissing);
 #endif
 
-  // A growth run: the artifact holds every stage's plan (growc --grow=M
-  // --stages=K), the Prop-alpha schedule over --steps says when to move to
-  // the next one, and the state migrates by the next plan's provenance.
-  StatusOr<TrainPlans> plans = trainPlansFor(*plan, opts);
-  if (!plans.isOk())
-    return fail(plans.status());
+  // The start (new weights or a checkpoint whose recorded options a
+  // resume takes), then the plans: a growth run's artifact holds every
+  // stage's plan (growc --grow=M --stages=K), the Prop-alpha schedule over
+  // --steps says when to move to the next one, and the state migrates by
+  // the next plan's provenance.
+  std::optional<SafetensorsFile> start;
+  std::optional<int64_t> resumeStep;
+  std::string recordedOptions;
+  StatusOr<TrainPlans> plans = Status::error("no plans");
+  auto prepare = [&](int world, bool leader) -> Status {
+    StatusOr<SafetensorsFile> opened =
+        SafetensorsFile::open(opts.resume.empty() ? opts.weights : opts.resume);
+    if (!opened.isOk())
+      return opened.status();
+    start = std::move(*opened);
+    if (!opts.resume.empty()) {
+      StatusOr<int64_t> step =
+          resumeOptions(opts, *plan, *start, world, leader, recordedOptions);
+      if (!step.isOk())
+        return Status::error("train: " + step.status().message());
+      resumeStep = *step;
+    } else {
+      recordedOptions =
+          toJson(runOptionsJson(runOptionsOf(opts, *plan, world)));
+    }
+    if (opts.steps == 0)
+      return Status::error("train: --steps is required");
+    if (opts.data.empty())
+      return Status::error("train: --data is required");
+    plans = trainPlansFor(*plan, opts);
+    return plans.status();
+  };
 
   // Data parallelism (docs/training.md): --nproc N becomes N ranks under
   // mpirun; a rank learns its place from the environment.
@@ -243,6 +424,9 @@ int runTrain(const TrainOptions &opts, const RawArgs &raw) {
     return fail("train: --nproc starts its own ranks; inside an mpirun job "
                 "or with WORLD_SIZE set, leave it out");
   if (opts.nproc > 1) {
+    if (Status status = prepare(int(opts.nproc), /*leader=*/false);
+        !status.isOk())
+      return fail(status);
     for (const Plan &stagePlan : plans->stages)
       if (!hasAllReduceSteps(stagePlan))
         return fail("train: --nproc " + std::to_string(opts.nproc) + ": " +
@@ -261,6 +445,8 @@ int runTrain(const TrainOptions &opts, const RawArgs &raw) {
   }
   const int rank = collective->rank(), world = collective->size();
   const bool leader = rank == 0;
+  if (Status status = prepare(world, leader); !status.isOk())
+    return fail(status);
   // A rank's own failure before the loop ends the whole job (the others
   // would wait for it at the next collective forever), naming itself.
   auto rankFailed = [&](const std::string &message) {
@@ -321,17 +507,38 @@ int runTrain(const TrainOptions &opts, const RawArgs &raw) {
                  plans->schedule->format(&flops).c_str());
   }
 
-  StatusOr<SafetensorsFile> start =
-      SafetensorsFile::open(opts.resume.empty() ? opts.weights : opts.resume);
-  if (!start.isOk())
-    return failRank(start.status().message());
-  std::FILE *metrics = nullptr;
-  if (!opts.metricsPath.empty() && leader) {
-    metrics =
-        std::fopen(opts.metricsPath.c_str(), opts.resume.empty() ? "w" : "a");
-    if (!metrics)
-      return failRank("train: cannot write " + opts.metricsPath + ": " +
-                      std::strerror(errno));
+  // Rank 0 writes the outputs: before the first step it holds --out's
+  // lock, removes what a killed run left, and checks that the checkpoint
+  // and the metrics can be written (a typo must not cost the whole run).
+  std::unique_ptr<OutputLock> lock;
+  std::unique_ptr<MetricsLog> metrics;
+  if (leader) {
+    if (Status status = checkCheckpointWritable(opts.out); !status.isOk())
+      return failRank("train: " + status.message());
+    StatusOr<std::unique_ptr<OutputLock>> locked =
+        OutputLock::acquire(opts.out);
+    if (!locked.isOk())
+      return failRank("train: " + locked.status().message());
+    lock = std::move(*locked);
+    for (const std::string &stale : removeStaleTemporaries(opts.out))
+      std::fprintf(stderr,
+                   "growc-run: removed %s, the temporary checkpoint of a run "
+                   "that was killed\n",
+                   stale.c_str());
+    if (!opts.metricsPath.empty()) {
+      int64_t dropped = 0;
+      StatusOr<std::unique_ptr<MetricsLog>> opened =
+          MetricsLog::open(opts.metricsPath, resumeStep, &dropped);
+      if (!opened.isOk())
+        return failRank("train: " + opened.status().message());
+      metrics = std::move(*opened);
+      if (dropped)
+        std::fprintf(stderr,
+                     "growc-run: --metrics %s: cut %lld line(s) after step "
+                     "%lld, the checkpoint's\n",
+                     opts.metricsPath.c_str(), (long long)dropped,
+                     (long long)*resumeStep);
+    }
   }
 
   TrainLoopOptions loop;
@@ -343,6 +550,10 @@ int runTrain(const TrainOptions &opts, const RawArgs &raw) {
   loop.stopAt = opts.stopAt;
   loop.seed = opts.seed;
   loop.resume = !opts.resume.empty();
+  loop.overrideSeed = opts.overrides.find("seed") != std::string::npos;
+  loop.onNonfinite = opts.onNonfinite == "skip" ? NonfinitePolicy::Skip
+                                                : NonfinitePolicy::Stop;
+  loop.runOptions = recordedOptions;
   loop.zeroNewMoments = opts.zeroNewMoments;
   loop.out = opts.out;
   char growthText[128];
@@ -351,6 +562,7 @@ int runTrain(const TrainOptions &opts, const RawArgs &raw) {
   loop.fingerprint = opts.data + growthText;
 
   const bool terminal = leader && ::isatty(2);
+  Status metricsError = Status::ok();
   TrainCallbacks callbacks;
   callbacks.onFatal = rankFailed;
   callbacks.onGrow = [&](const GrowthStepReport &grow) {
@@ -368,31 +580,45 @@ int runTrain(const TrainOptions &opts, const RawArgs &raw) {
                    (long long)grow.migration.duplicated,
                    grow.migration.zeroedMoments ? ", their moments zeroed"
                                                 : "");
-    if (metrics)
-      std::fprintf(metrics,
-                   "{\"event\": \"grow\", \"at_step\": %lld, "
-                   "\"stage\": %lld, \"layers\": %lld}\n",
-                   (long long)grow.afterStep, (long long)grow.stage,
-                   (long long)grow.toLayers);
+    if (metrics && metricsError.isOk()) {
+      JsonValue line = JsonValue::object();
+      line.set("event", JsonValue::string("grow"))
+          .set("at_step", JsonValue::number(grow.afterStep))
+          .set("stage", JsonValue::number(grow.stage))
+          .set("layers", JsonValue::number(grow.toLayers));
+      metricsError = metrics->write(line);
+    }
+  };
+  // A JSON line per step through the runtime's writer: NaN and Inf are
+  // null; timings rounded (they differ from run to run anyway).
+  callbacks.record = [&](const TrainStepReport &step) -> Status {
+    if (!metrics || !metricsError.isOk())
+      return metricsError;
+    JsonValue line = JsonValue::object();
+    line.set("step", JsonValue::number(step.step))
+        .set("loss", JsonValue::number(step.loss))
+        .set("lr", JsonValue::number(step.lr))
+        .set("tokens_per_s",
+             JsonValue::number(std::round(step.tokensPerSecond * 10) / 10))
+        .set("step_ms",
+             JsonValue::number(std::round(step.stepSeconds * 1e6) / 1e3));
+    if (step.valLoss)
+      line.set("val_loss", JsonValue::number(*step.valLoss));
+    if (step.layers)
+      line.set("layers", JsonValue::number(*step.layers));
+    if (step.nonfinite)
+      line.set("nonfinite", JsonValue::boolean(true));
+    if (loop.onNonfinite == NonfinitePolicy::Skip && step.skippedSteps)
+      line.set("skipped_steps", JsonValue::number(step.skippedSteps));
+    return metrics->write(line);
+  };
+  // The metrics on disk hold every step a checkpoint holds.
+  callbacks.beforeCheckpoint = [&](int64_t) -> Status {
+    if (!metrics || !metricsError.isOk())
+      return metricsError;
+    return metrics->sync();
   };
   callbacks.onStep = [&](const TrainStepReport &step) {
-    std::string extra;
-    char buf[64];
-    if (step.valLoss) {
-      std::snprintf(buf, sizeof buf, ", \"val_loss\": %.6f", *step.valLoss);
-      extra = buf;
-    }
-    if (step.layers) {
-      std::snprintf(buf, sizeof buf, ", \"layers\": %lld",
-                    (long long)*step.layers);
-      extra += buf;
-    }
-    if (metrics)
-      std::fprintf(metrics,
-                   "{\"step\": %lld, \"loss\": %.6f, \"lr\": %.6g, "
-                   "\"tokens_per_s\": %.1f, \"step_ms\": %.3f%s}\n",
-                   (long long)step.step, step.loss, step.lr,
-                   step.tokensPerSecond, step.stepSeconds * 1e3, extra.c_str());
     if (terminal) {
       int width = 30, done = int(width * step.step / step.totalSteps);
       std::fprintf(stderr,
@@ -415,15 +641,21 @@ int runTrain(const TrainOptions &opts, const RawArgs &raw) {
       *plans, *start, makeExecutor, openData, *collective, loop, callbacks);
   if (terminal)
     std::fputc('\n', stderr);
-  if (!summary.isOk()) {
-    if (metrics)
-      std::fclose(metrics);
+  if (!summary.isOk())
     return fail(summary.status());
-  }
+  if (leader && summary->skippedSteps)
+    std::fprintf(stderr,
+                 "growc-run: skipped %lld non-finite step(s) "
+                 "(--on-nonfinite=skip)\n",
+                 (long long)summary->skippedSteps);
   if (plans->schedule && leader)
-    reportGrowthCompute(*plans->schedule, plans->stages, *summary, metrics);
+    if (Status status = reportGrowthCompute(*plans->schedule, plans->stages,
+                                            *summary, metrics.get());
+        !status.isOk())
+      return fail(status);
   if (metrics)
-    std::fclose(metrics);
+    if (Status status = metrics->close(); !status.isOk())
+      return fail(status);
   if (leader)
     std::fprintf(stderr,
                  "growc-run: trained steps %lld..%lld of %lld, loss %.4f -> "
@@ -450,20 +682,24 @@ Command growc::rt::addTrainCommand(CLI::App &app, const RawArgs &raw) {
   CLI::Option *resume = command->add_option(
       "--resume", opts->resume, "A checkpoint of this loop to continue");
   weights->excludes(resume);
-  command->add_option("--data", opts->data, "Where batches come from (SPEC)")
-      ->required();
-  integerIn(command->add_option("--steps", opts->steps, "Steps of the schedule")
-                ->required(),
-            1, std::numeric_limits<long long>::max(), "a step count >= 1");
+  // --data and --steps are required of a new run; a resume takes its
+  // checkpoint's.
+  CLI::Option *data = command->add_option("--data", opts->data,
+                                          "Where batches come from (SPEC)");
+  CLI::Option *steps = integerIn(
+      command->add_option("--steps", opts->steps, "Steps of the schedule"), 1,
+      std::numeric_limits<long long>::max(), "a step count >= 1");
   command->add_option("--out", opts->out, "The checkpoint written")->required();
-  numberWhere(
+  CLI::Option *lr = numberWhere(
       command->add_option("--lr", opts->lr, "Peak learning rate (3e-3)"),
       [](double x) { return x > 0 && x < 10; }, "a rate in (0, 10)");
-  integerIn(command->add_option("--warmup", opts->warmup,
-                                "Warmup steps (default: min(10, N/10))"),
-            0, std::numeric_limits<long long>::max(), "a step count >= 0");
-  integerIn(command->add_option("--seed", opts->seed, "Data seed (0)"), 0,
-            std::numeric_limits<long long>::max(), "a non-negative integer");
+  CLI::Option *warmup =
+      integerIn(command->add_option("--warmup", opts->warmup,
+                                    "Warmup steps (default: min(10, N/10))"),
+                0, std::numeric_limits<long long>::max(), "a step count >= 0");
+  CLI::Option *seed = integerIn(
+      command->add_option("--seed", opts->seed, "Data seed (0)"), 0,
+      std::numeric_limits<long long>::max(), "a non-negative integer");
   integerIn(command->add_option("--val-every", opts->valEvery,
                                 "Validation loss every K steps"),
             0, std::numeric_limits<long long>::max(), "a step count >= 0");
@@ -480,23 +716,43 @@ Command growc::rt::addTrainCommand(CLI::App &app, const RawArgs &raw) {
             1, 1024, "a count in [1, 1024]");
   command->add_option("--grow", opts->growMethod,
                       "The growth method ART was compiled for (M)");
-  integerIn(command->add_option("--stages", opts->stages,
-                                "Growth stages to run (at most ART's; "
-                                "default all)"),
-            1, std::numeric_limits<long long>::max(), "a count >= 1");
-  numberWhere(
+  CLI::Option *stages =
+      integerIn(command->add_option("--stages", opts->stages,
+                                    "Growth stages to run (at most ART's; "
+                                    "default all)"),
+                1, std::numeric_limits<long long>::max(), "a count >= 1");
+  CLI::Option *alpha = numberWhere(
       command->add_option("--alpha", opts->alpha, "Prop-alpha's alpha (1)"),
       [](double) { return true; }, "a finite number");
-  numberWhere(
+  CLI::Option *growFraction = numberWhere(
       command->add_option("--grow-fraction", opts->growFraction,
                           "Fraction of the steps spent growing "
                           "(0.8)"),
       [](double) { return true; }, "a finite number");
-  integerIn(command->add_option("--block-size", opts->blockSize,
-                                "Layers per growth block (must match ART)"),
-            1, std::numeric_limits<long long>::max(), "a count >= 1");
-  addFlag(*command, "--zero-new-moments", opts->zeroNewMoments,
-          "Inserted copies start with zero AdamW moments");
+  CLI::Option *blockSize =
+      integerIn(command->add_option("--block-size", opts->blockSize,
+                                    "Layers per growth block (must match ART)"),
+                1, std::numeric_limits<long long>::max(), "a count >= 1");
+  CLI::Option *zeroNewMoments =
+      addFlag(*command, "--zero-new-moments", opts->zeroNewMoments,
+              "Inserted copies start with zero AdamW moments");
+  oneOf(command->add_option("--on-nonfinite", opts->onNonfinite,
+                            "At a NaN/Inf loss or gradient norm: stop "
+                            "(default) or skip the step"),
+        {"stop", "skip"});
+  command->add_option("--override", opts->overrides,
+                      "With --resume: options (seed,lr,...) that may differ "
+                      "from the checkpoint's run");
+  opts->recorded = {{"steps", steps},
+                    {"warmup", warmup},
+                    {"lr", lr},
+                    {"seed", seed},
+                    {"data", data},
+                    {"stages", stages},
+                    {"alpha", alpha},
+                    {"grow-fraction", growFraction},
+                    {"block-size", blockSize},
+                    {"zero-new-moments", zeroNewMoments}};
   integerIn(command->add_option("--nproc", opts->nproc,
                                 "Run N data-parallel ranks on this machine"),
             1, 4096, "a number of ranks in [1, 4096]");

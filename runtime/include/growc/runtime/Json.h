@@ -155,6 +155,11 @@ StatusOr<JsonValue> parseJson(std::string_view text);
 /// NaN and infinities, which JSON cannot represent, are written as null.
 std::string toJson(const JsonValue &value, int indent = -1);
 
+/// `value` on one line with a space after each ',' and ':' (`{"step": 1,
+/// "loss": 2.5}`): the form of JSON-lines logs that people read too.
+/// Numbers and non-finite values as in toJson.
+std::string toJsonLine(const JsonValue &value);
+
 /// Appends `s` as a quoted JSON string literal to `out`, escaping '"', '\\'
 /// and control characters. Other bytes (including UTF-8) are copied as is.
 void appendJsonString(std::string &out, std::string_view s);

@@ -83,6 +83,18 @@ int threadsPerRank(const Collective &collective);
 // The loop
 //===----------------------------------------------------------------------===//
 
+/// What the loop does at a step whose loss or global gradient norm is NaN
+/// or Inf (the train graph's `nonfinite` output; the graph has already
+/// left the weights and moments as they were).
+enum class NonfinitePolicy {
+  /// End the run with an error naming the step; no checkpoint is written
+  /// after it, so the last one stays the last good state.
+  Stop,
+  /// Count it and go on with the next batch; a run of
+  /// TrainLoopOptions::maxSkippedInARow such steps ends the run.
+  Skip,
+};
+
 struct TrainLoopOptions {
   /// Length of the learning-rate (and growth) schedule.
   int64_t steps = 0;
@@ -99,6 +111,14 @@ struct TrainLoopOptions {
   uint64_t seed = 0;
   /// Whether the start file is a checkpoint of this loop to continue.
   bool resume = false;
+  /// A resumed run takes its checkpoint's data seed unless this is set
+  /// (--override seed).
+  bool overrideSeed = false;
+  NonfinitePolicy onNonfinite = NonfinitePolicy::Stop;
+  int64_t maxSkippedInARow = 10;
+  /// Recorded in every checkpoint's metadata under kRunOptionsKey
+  /// (TrainOutputs.h): the run's options as a JSON object.
+  std::string runOptions;
   /// Inserted copies start with zero AdamW moments at a growth step.
   bool zeroNewMoments = false;
   /// Where checkpoints go (written by rank 0, atomically).
@@ -120,6 +140,11 @@ struct TrainStepReport {
   std::optional<double> valLoss;
   /// The model's layers in a growth run.
   std::optional<int64_t> layers;
+  /// The loss or the global gradient norm was NaN or Inf: the step
+  /// changed nothing.
+  bool nonfinite = false;
+  /// Non-finite steps skipped so far in this invocation (policy Skip).
+  int64_t skippedSteps = 0;
 };
 
 /// A growth step inside the run.
@@ -136,6 +161,7 @@ struct TrainSummary {
   int64_t firstStep = 0; ///< 0-based step it started at
   int64_t lastStep = 0;  ///< steps done when it ended
   double firstLoss = 0, lastLoss = 0;
+  int64_t skippedSteps = 0;
   /// Wall time and steps per stage (index = 1-based stage), for the
   /// growth-compute report.
   std::vector<double> stageSeconds;
@@ -144,6 +170,12 @@ struct TrainSummary {
 
 struct TrainCallbacks {
   std::function<void(const TrainStepReport &)> onStep;
+  /// Records a step (the metrics); an error ends the run.
+  std::function<Status(const TrainStepReport &)> record;
+  /// Before each checkpoint is written, at `step` steps done (the metrics
+  /// are synced to disk here, so that they hold every step the checkpoint
+  /// holds); an error ends the run.
+  std::function<Status(int64_t step)> beforeCheckpoint;
   std::function<void(const GrowthStepReport &)> onGrow;
   /// A rank of a multi-rank run failed with this message ("rank R of W:
   /// ..."); the loop then ends the whole job (Collective::abort), since
