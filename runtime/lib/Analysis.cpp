@@ -12,6 +12,7 @@
 
 #include "growc/runtime/CpuExecutor.h"
 #include "growc/runtime/Eval.h"
+#include "growc/runtime/Text.h"
 
 #include <algorithm>
 #include <chrono>
@@ -170,6 +171,28 @@ openVariant(const SuiteVariant &variant, const SafetensorsFile &checkpoint,
                          "shape [" +
                          std::to_string(suite.batch) + ", " +
                          std::to_string(suite.seq) + "]");
+  // The analyses index every output by these shapes and the logits by the
+  // targets; the plan is a file, so check them before reading any. The
+  // widths are the parameters', which loadParams ties to the checkpoint,
+  // so every variant of a run agrees with the clean model's.
+  const PlanParam *embed = plan.findParam("model.embed_tokens.weight");
+  const PlanParam *norm = plan.findParam("model.norm.weight");
+  if (!embed || !norm || embed->shape.size() != 2 || norm->shape.size() != 1 ||
+      embed->shape[0] != plan.vocabSize)
+    return Status::error(plan.path +
+                         " lacks model.embed_tokens.weight [vocab_size, "
+                         "hidden] or model.norm.weight [hidden]; recompile "
+                         "the suite");
+  for (const PlanTensor &out : plan.outputs) {
+    bool overVocab =
+        out.name == "logits" || out.name.rfind("logit_lens.", 0) == 0;
+    std::vector<int64_t> expected = {
+        plan.batch, plan.seq, overVocab ? plan.vocabSize : norm->shape[0]};
+    if (out.dtype != DType::F32 || out.shape != expected)
+      return Status::error(plan.path + ": output " + out.name + " is " +
+                           dtypeName(out.dtype) + " " + formatShape(out.shape) +
+                           ", expected F32 " + formatShape(expected));
+  }
   if (Status status = (*exec)->loadParams(checkpoint); !status.isOk())
     return status;
   return exec;
