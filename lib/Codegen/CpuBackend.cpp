@@ -451,8 +451,13 @@ llvm::Error growc::writeCpuSharedObject(ModuleOp module, llvm::StringRef path) {
   std::optional<llvm::StringRef> redirects[] = {
       std::nullopt, llvm::StringRef(log), llvm::StringRef(log)};
   if (llvm::sys::ExecuteAndWait(linker, argv, std::nullopt, redirects, 0, 0,
-                                &message) == 0)
+                                &message) == 0) {
+    // Warnings of a successful link still reach the user.
+    if (auto text = llvm::MemoryBuffer::getFile(log);
+        text && !(*text)->getBuffer().empty())
+      llvm::errs() << (*text)->getBuffer();
     return llvm::Error::success();
+  }
   // The linker's own first message says why (a full disk: "... File too
   // large" / "No space left on device").
   std::string reason = message;
