@@ -65,12 +65,21 @@ int fail(const llvm::Twine &message) {
 
 namespace limits = growc::rt::limits;
 
-/// a * b, or nullopt when the product overflows int64.
-std::optional<int64_t> checkedMul(int64_t a, int64_t b) {
-  int64_t product;
-  if (llvm::MulOverflow(a, b, product))
+/// a * b and a + b, or nullopt when an operand is nullopt or the result
+/// overflows int64.
+std::optional<int64_t> checkedMul(std::optional<int64_t> a,
+                                  std::optional<int64_t> b) {
+  int64_t result;
+  if (!a || !b || llvm::MulOverflow(*a, *b, result))
     return std::nullopt;
-  return product;
+  return result;
+}
+std::optional<int64_t> checkedAdd(std::optional<int64_t> a,
+                                  std::optional<int64_t> b) {
+  int64_t result;
+  if (!a || !b || llvm::AddOverflow(*a, *b, result))
+    return std::nullopt;
+  return result;
 }
 
 std::string bytesText(std::optional<int64_t> bytes) {
@@ -84,13 +93,12 @@ std::string bytesText(std::optional<int64_t> bytes) {
 int checkGrownLayers(grow::ModelOp model, int64_t steps, int64_t blockSize,
                      const llvm::Twine &request) {
   int64_t layers = model.getLayers().size();
-  std::optional<int64_t> added = checkedMul(steps, blockSize);
-  int64_t grown;
-  if (added && !llvm::AddOverflow(layers, *added, grown) &&
-      grown <= limits::kMaxLayers)
+  std::optional<int64_t> grown =
+      checkedAdd(layers, checkedMul(steps, blockSize));
+  if (grown && *grown <= limits::kMaxLayers)
     return 0;
   return fail(request + ": the grown model would have " +
-              (added ? std::to_string(layers + *added) : "more than 2^63") +
+              (grown ? std::to_string(*grown) : "more than 2^63") +
               " layers; growc builds at most " +
               std::to_string(limits::kMaxLayers) + " (docs/usage.md#limits)");
 }
@@ -104,23 +112,20 @@ int checkArenaSize(grow::ModelOp model, int64_t layers, bool forward) {
   auto embed = model.lookupParam(grow::kEmbedName);
   int64_t elementBytes =
       embed ? (embed.getType().getElementTypeBitWidth() + 7) / 8 : 4;
-  // Every factor is below 2^31 (the #grow.config limits), so one layer's
-  // and the embedding's element counts fit; layers and bytes are checked.
-  int64_t layerElements = 0;
+  std::optional<int64_t> layerElements = 0;
   for (const char *suffix : grow::kLayerParamSuffixes) {
-    int64_t n = 1;
+    std::optional<int64_t> n = 1;
     for (int64_t d : grow::layerParamShape(config, suffix))
-      n *= d;
-    layerElements += n;
+      n = checkedMul(n, d);
+    layerElements = checkedAdd(layerElements, n);
   }
-  int64_t fixedElements =
-      config.getVocab() * config.getHidden() * (config.getTied() ? 1 : 2) +
-      config.getHidden();
-  std::optional<int64_t> allLayers = checkedMul(layerElements, layers);
-  std::optional<int64_t> paramBytes;
-  int64_t elements;
-  if (allLayers && !llvm::AddOverflow(*allLayers, fixedElements, elements))
-    paramBytes = checkedMul(elements, elementBytes);
+  std::optional<int64_t> embedElements =
+      checkedMul(config.getVocab(), config.getHidden());
+  std::optional<int64_t> elements =
+      checkedAdd(checkedMul(layerElements, layers),
+                 checkedAdd(checkedMul(embedElements, config.getTied() ? 1 : 2),
+                            config.getHidden()));
+  std::optional<int64_t> paramBytes = checkedMul(elements, elementBytes);
   if (!paramBytes || *paramBytes > limits::kMaxArenaBytes)
     return fail(llvm::formatv("the {0}-layer model's parameters would need "
                               "{1}; the runtime's arena holds at most 2^47 "
@@ -131,12 +136,9 @@ int checkArenaSize(grow::ModelOp model, int64_t layers, bool forward) {
     return 0;
   // batch x seq was checked against the GEMM limit, so this fits.
   std::optional<int64_t> logitsBytes =
-      checkedMul(batchSize * seqLength, config.getVocab());
-  if (logitsBytes)
-    logitsBytes = checkedMul(*logitsBytes, 4);
-  int64_t total;
-  if (!logitsBytes || llvm::AddOverflow(*logitsBytes, *paramBytes, total) ||
-      total > limits::kMaxArenaBytes)
+      checkedMul(checkedMul(batchSize * seqLength, config.getVocab()), 4);
+  std::optional<int64_t> total = checkedAdd(logitsBytes, paramBytes);
+  if (!total || *total > limits::kMaxArenaBytes)
     return fail(llvm::formatv("--batch {0} --seq {1}: the forward graph's "
                               "logits (batch x seq x vocab {2} x 4) would "
                               "need {3}; the runtime's arena holds at most "
@@ -282,7 +284,8 @@ int run(MLIRContext &context) {
     return fail("--grow-steps must be non-negative");
   if (emit != "mlir") {
     // What the runtime's plan verifier would reject (docs/usage.md#limits).
-    std::optional<int64_t> tokens = checkedMul(batchSize, seqLength);
+    std::optional<int64_t> tokens =
+        checkedMul(int64_t(batchSize), int64_t(seqLength));
     if (!tokens || *tokens > limits::kMaxGemmDim)
       return fail(llvm::formatv("--batch {0} --seq {1}: {2} tokens per "
                                 "micro-batch; the runtime's GEMMs take at "
