@@ -217,7 +217,7 @@ TEST_F(GrowcRunTest, Devices) {
   // CUDA support) says so. LD_LIBRARY_PATH cannot hide an installed
   // driver, so where one exists this only checks that the run failed on
   // the test kernels' fake PTX rather than crashed.
-  writeText("fwd.plan.json", gpuPlan());
+  writeText("fwd.so.plan.json", gpuPlan());
   args = forwardArgs();
   args.push_back("--device=cpu");
   expectFails(args, "is a GPU (nvptx) artifact and cannot run with "
@@ -234,7 +234,7 @@ TEST_F(GrowcRunTest, BadFiles) {
   writeInputs();
   std::vector<std::string> args = forwardArgs();
   args[1] = file("missing.so");
-  expectFails(args, file("missing.plan.json") + ": cannot open");
+  expectFails(args, file("missing.so.plan.json") + ": cannot open");
 
   args = forwardArgs();
   args[3] = file("missing.safetensors");

@@ -147,9 +147,9 @@ TEST(PlanTest, PlanPathFor) {
 using PlanFileTest = TempDirTest;
 
 TEST_F(PlanFileTest, LoadsPlanWithKernelsFile) {
-  writeText("fwd.plan.json", kToyPlan);
+  writeText("fwd.so.plan.json", kToyPlan);
   writeText("fwd.so", "");
-  StatusOr<Plan> plan = loadPlan(file("fwd.plan.json"));
+  StatusOr<Plan> plan = loadPlan(file("fwd.so.plan.json"));
   ASSERT_TRUE(plan.isOk()) << plan.status().message();
   EXPECT_EQ(plan->kernelsPath, file("fwd.so"));
   // Through the kernels file's name as well.
