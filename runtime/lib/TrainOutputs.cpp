@@ -138,7 +138,11 @@ std::vector<std::string> removeStaleTemporaries(const std::string &out) {
     long pid = std::strtol(file.c_str() + digits, nullptr, 10);
     if (pid <= 0 || (::kill(pid_t(pid), 0) != 0 ? errno != ESRCH : true))
       continue;
-    std::string path = dir + "/" + file;
+    // Named as --out names its folder ("c.safetensors.tmp..." for a bare
+    // name).
+    size_t slash = out.rfind('/');
+    std::string path =
+        (slash == std::string::npos ? "" : out.substr(0, slash + 1)) + file;
     if (::unlink(path.c_str()) == 0)
       removed.push_back(path);
   }
