@@ -32,6 +32,11 @@ if(GROWC_FUZZ)
   add_compile_options(
     "$<$<COMPILE_LANGUAGE:CXX>:-fsanitize=address,undefined;-fno-sanitize-recover=all;-fsanitize=fuzzer-no-link;-fno-omit-frame-pointer;-g>")
   add_link_options(-fsanitize=address,undefined)
+  # Shared libraries (the test kernels, the fake CUDA driver) leave the
+  # sanitizer and coverage symbols to the executable that loads them; LLVM's
+  # options link them with -z defs, which would refuse that.
+  add_link_options(
+    "$<$<IN_LIST:$<TARGET_PROPERTY:TYPE>,SHARED_LIBRARY;MODULE_LIBRARY>:LINKER:-z,undefs>")
 endif()
 
 # growc_add_fuzzer(<name> SOURCES <files> LIBS <libraries>): the libFuzzer

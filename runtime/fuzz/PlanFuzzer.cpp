@@ -87,7 +87,8 @@ void note(const char *stage, const Status &status) {
 void runOnce(Plan plan) {
   if (plan.target != "cpu" || plan.kernelsPath != setup().kernelsPath ||
       plan.arenaSize > kMaxArenaBytes || plan.vocabSize <= 0 ||
-      plan.batch * plan.seq > kMaxTokens)
+      plan.batch <= 0 || plan.seq <= 0 || plan.batch > kMaxTokens ||
+      plan.seq > kMaxTokens || plan.batch * plan.seq > kMaxTokens)
     return;
   StatusOr<std::unique_ptr<CpuExecutor>> executor =
       CpuExecutor::create(std::move(plan), /*threads=*/1);
