@@ -14,6 +14,7 @@
 #include "growc/Driver.h"
 #include "growc/runtime/ContentHash.h"
 #include "growc/runtime/KernelsFile.h"
+#include "growc/runtime/Limits.h"
 #include "growc/runtime/Plan.h"
 
 #include "mlir/Pass/PassManager.h"
@@ -93,6 +94,14 @@ FailureOr<CompiledGraph> growc::compileGraph(MLIRContext &context,
     return failure();
   }
   out.plan = std::move(*plan);
+  // The driver's bounds before lowering are lower bounds (parameters,
+  // logits); the planned arena is the whole truth, checked before anything
+  // is written.
+  if (out.plan.arenaSize > rt::limits::kMaxArenaBytes)
+    return reportError(llvm::formatv(
+        "the graph needs a {0:e1}-byte arena (batch {1}, seq {2}); the "
+        "runtime's arena holds at most 2^47 bytes (docs/usage.md#limits)",
+        double(out.plan.arenaSize), out.plan.batch, out.plan.seq));
   return out;
 }
 

@@ -12,6 +12,7 @@
 #include "PlanParser.h"
 
 #include "growc/runtime/ContentHash.h"
+#include "growc/runtime/Limits.h"
 
 #include <array>
 #include <climits>
@@ -104,11 +105,11 @@ Status PlanParser::parseHeader(const JsonValue &root) {
     return Status::error("alignment must be a power of two, got " +
                          std::to_string(plan.alignment));
   // The arena is allocated with `alignment` slack; keep the sum in range.
-  GROWC_RETURN_IF_ERROR(
-      getInt(root, "", "arena_size", 0, kMax - kMaxAlignment, plan.arenaSize));
+  GROWC_RETURN_IF_ERROR(getInt(root, "", "arena_size", 0,
+                               limits::kMaxArenaBytes, plan.arenaSize));
   if (root.find("micro_batches"))
-    GROWC_RETURN_IF_ERROR(
-        getInt(root, "", "micro_batches", 1, 1 << 20, plan.microBatches));
+    GROWC_RETURN_IF_ERROR(getInt(root, "", "micro_batches", 1,
+                                 limits::kMaxMicroBatches, plan.microBatches));
   return Status::ok();
 }
 

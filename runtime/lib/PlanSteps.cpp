@@ -14,6 +14,8 @@
 
 #include "PlanParser.h"
 
+#include "growc/runtime/Limits.h"
+
 #include <algorithm>
 #include <initializer_list>
 #include <limits>
@@ -27,7 +29,7 @@ namespace growc::rt::detail {
 namespace {
 
 /// cblas_sgemm takes int dimensions (32-bit in Debian's OpenBLAS).
-constexpr int64_t kMaxGemmDim = std::numeric_limits<int32_t>::max();
+constexpr int64_t kMaxGemmDim = limits::kMaxGemmDim;
 
 /// The buffers a step reads or writes (its flag included).
 std::vector<int64_t> touchedBuffers(const PlanStep &step) {
@@ -360,7 +362,7 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
       return Status::error(fieldPath(ctx, backward ? "symbols" : "symbol") +
                            ": " + inQuotes(symbol) +
                            " is not a kernel library entry point (growc_*)");
-  constexpr int64_t kMaxDim = 1 << 24;
+  constexpr int64_t kMaxDim = limits::kMaxSeq;
   // The kernels' grids are (tiles, heads, batch): CUDA caps y and z at
   // 65535.
   GROWC_RETURN_IF_ERROR(getInt(step, ctx, "batch", 1, 65535, out.batch));
