@@ -14,7 +14,7 @@ packages=(
   cmake ninja-build clang-22
   llvm-22-dev llvm-22-tools libmlir-22-dev mlir-22-tools
   libgtest-dev libopenblas-dev libopenmpi-dev openmpi-bin libcli11-dev
-  libxxhash-dev libclang-rt-22-dev
+  libxxhash-dev libonig-dev libclang-rt-22-dev
   python3-torch python3-numpy
   python3-plotly chromium
 )

@@ -44,6 +44,13 @@ public:
   /// The id placed between documents of a token stream (EOS /
   /// `<|endoftext|>`), if the tokenizer has one.
   virtual std::optional<int32_t> documentSeparator() const = 0;
+  /// The id of the token spelled `token` exactly (a special token such as
+  /// "<|im_start|>", or a vocabulary entry in the tokenizer's own spelling,
+  /// "Ġthe" for byte-level BPE); none if there is no such token.
+  virtual std::optional<int32_t> tokenId(std::string_view token) const {
+    (void)token;
+    return std::nullopt;
+  }
   /// "byte" or the tokenizer.json path, for messages and run metadata.
   virtual std::string describe() const = 0;
   /// True for the 259-id byte tokenizer.
@@ -58,6 +65,9 @@ std::unique_ptr<Tokenizer> makeByteTokenizer();
 /// `path` may also be a directory holding tokenizer.json. Anything the
 /// implementation does not reproduce exactly (another model type, a
 /// normalizer or pre-tokenizer it does not know) is an error naming it.
+/// The document separator is `<|endoftext|>` if the tokenizer has it, else
+/// the eos_token of a tokenizer_config.json beside the file, else none.
+/// Text that is not valid UTF-8 is an encode() error. docs/tokenizer.md.
 StatusOr<std::unique_ptr<Tokenizer>> loadTokenizer(const std::string &path);
 
 } // namespace growc::rt
