@@ -114,9 +114,11 @@ StringRef tagOf(Operation *op) {
     return "rope"; // the rotated half: (-x2, x1)
   if (s.gather && s.integerInput && !s.select)
     return "embedding"; // rows of the table by token id
+  if (s.sqrt && generic.getBody()->getOperations().size() == 2)
+    return "norm"; // √x alone: the global gradient norm of the train step
   if (s.sqrt && s.exp)
     return "adamw"; // bias corrections as exponentials, sqrt(v)
-  if (s.sqrt && s.minimum)
+  if (s.minimum)
     return "clip"; // min(1, max_norm / (norm + eps))
   if (s.sqrt)
     return "rmsnorm";

@@ -147,8 +147,12 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
                                       builder.getStringAttr("mean"))
                .getResult();
   // Clip by the global norm, then one AdamW step (SPEC.md §3).
+  // The norm is also an output, for the metrics: what clip_grad_norm_
+  // returns, of the reduced gradients (so every rank reports the same) and
+  // with accumulation of the whole sum on the applying micro-batch.
   Value squaredNorm = ob.squaredNorm(grads);
-  Value coef = ob.clipCoefficient(squaredNorm, maxGradNorm);
+  Value gradNorm = ob.globalNorm(squaredNorm);
+  Value coef = ob.clipCoefficient(gradNorm, maxGradNorm);
   // A non-finite loss or gradient norm skips the update in the graph
   // (select, not a multiply by 0: NaN·0 is NaN), so that a bad step never
   // reaches the parameters or moments, and says so in `nonfinite` for the
@@ -161,7 +165,7 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
           .getResult();
   auto [nonfinite, update] =
       ob.skipNonfinite(squaredNorm, lossNonfinite, apply);
-  SmallVector<Value> results = {loss, nonfinite}, newAvg, newAvgSq;
+  SmallVector<Value> results = {loss, nonfinite, gradNorm}, newAvg, newAvgSq;
   for (size_t i = 0; i < n; ++i) {
     auto [p2, m2, v2] =
         ob.adamW(entry.getArgument(firstParam + i), stateArg(0, i),
@@ -182,7 +186,8 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
   SmallVector<Attribute> names(paramNames.getValue()),
       sources(paramSources.getValue()), copies(paramCopies.getValue()),
       outputs = {StringAttr::get(ctx, "loss"),
-                 StringAttr::get(ctx, "nonfinite")};
+                 StringAttr::get(ctx, "nonfinite"),
+                 StringAttr::get(ctx, "grad_norm")};
   llvm::append_range(outputs, paramNames);
   for (StringRef kind : stateKinds)
     for (StringRef param : paramNames.getAsValueRange<StringAttr>()) {

@@ -59,12 +59,20 @@ Value OptimizerBuilder::squaredNorm(ArrayRef<Value> grads) {
   return total;
 }
 
-Value OptimizerBuilder::clipCoefficient(Value squaredNorm, double maxNorm) {
+Value OptimizerBuilder::globalNorm(Value squaredNorm) {
+  AffineMap one = map(1, {dim(0)});
+  return generic({squaredNorm}, empty({1}), {one, one}, {kPar},
+                 [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+                   return math::SqrtOp::create(nb, l, args[0]);
+                 });
+}
+
+Value OptimizerBuilder::clipCoefficient(Value norm, double maxNorm) {
   AffineMap one = map(1, {dim(0)});
   return generic(
-      {squaredNorm}, empty({1}), {one, one}, {kPar},
+      {norm}, empty({1}), {one, one}, {kPar},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value norm = math::SqrtOp::create(nb, l, args[0]);
+        Value norm = args[0];
         Value ratio = arith::DivFOp::create(
             nb, l,
             arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(maxNorm)),

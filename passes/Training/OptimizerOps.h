@@ -29,9 +29,11 @@ public:
 
   /// ‖grads‖₂² [1]: a kernel per gradient and a running total.
   Value squaredNorm(ArrayRef<Value> grads);
-  /// min(1, maxNorm / (√squaredNorm + 1e-6)) [1], as torch's
-  /// clip_grad_norm_.
-  Value clipCoefficient(Value squaredNorm, double maxNorm);
+  /// √squaredNorm [1]: the global gradient norm before clipping, what
+  /// torch's clip_grad_norm_ returns (NaN or Inf where the gradient is).
+  Value globalNorm(Value squaredNorm);
+  /// min(1, maxNorm / (norm + 1e-6)) [1], as torch's clip_grad_norm_.
+  Value clipCoefficient(Value norm, double maxNorm);
   /// 1 where the [1] `scalar` is NaN or ±Inf, else 0 ([1]).
   Value nonfinite(Value scalar);
   /// The step's `nonfinite` flag (1 where the squared gradient norm is

@@ -80,10 +80,14 @@ def AppendOptimizerStep
     - one coefficient clips the global gradient norm to `max-grad-norm`;
     - a `nonfinite` flag, 1 where the loss (summed over the ranks) or the
       global gradient norm is NaN or Inf;
+    - `grad_norm`, the global gradient norm before clipping (what torch's
+      `clip_grad_norm_` returns), of the reduced gradients, for the
+      metrics;
     - one AdamW step per parameter (betas 0.9 and 0.95, eps 1e-8, weight
       decay 0.01; with accumulation, only where `apply` is set), skipped by
       a select where `nonfinite` is set, so that a bad step changes nothing;
-    - outputs: the loss, `nonfinite`, the updated parameters, both moments
+    - outputs: the loss, `nonfinite`, `grad_norm`, the updated parameters,
+      both moments
       and the carried sums, named like the inputs in `growc.output_names`.
 
     ```mlir
@@ -97,18 +101,19 @@ def AppendOptimizerStep
     // after
     func.func @m(%tokens, %targets, %lr: tensor<1xf32>, %step: tensor<1xf32>,
                  %w, %m: tensor<8x4xf32>, %v: tensor<8x4xf32>)
-        -> (tensor<1xf32>, tensor<1xf32>, tensor<8x4xf32>, tensor<8x4xf32>,
-            tensor<8x4xf32>)
+        -> (tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<8x4xf32>,
+            tensor<8x4xf32>, tensor<8x4xf32>)
         attributes {growc.graph = "train", growc.output_names = ["loss",
-                    "nonfinite", "w", "optimizer.exp_avg.w",
+                    "nonfinite", "grad_norm", "w", "optimizer.exp_avg.w",
                     "optimizer.exp_avg_sq.w"]} {
       %dw2 = growk.all_reduce %dw : ...
       %coef = linalg.generic ...          // min(1, max / (‖g‖ + 1e-6))
       %bad = linalg.generic ...           // loss or ‖g‖² NaN/Inf
+      %norm = linalg.generic ...          // ‖g‖
       %m2 = linalg.generic ...            // the moments (unless %bad)
       %v2 = linalg.generic ...
       %w2 = linalg.generic ...            // the AdamW update (unless %bad)
-      return %loss, %bad, %w2, %m2, %v2
+      return %loss, %bad, %norm, %w2, %m2, %v2
     }
     ```
   }];

@@ -23,10 +23,10 @@
 // CHECK-LABEL: func.func @attention_grad_13(
 // CHECK-LABEL: func.func @rope_14(
 // CHECK-LABEL: func.func @embedding_15(
-// The optimizer: clipping by the global norm (with the step's non-finite
-// flag), whether to update (map), then per parameter the two moments and
-// the AdamW update.
-// CHECK-LABEL: func.func @clip_24(
+// The optimizer: the global gradient norm and the clip coefficient (with
+// the step's non-finite flag), whether to update (map), then per parameter
+// the two moments and the AdamW update.
+// CHECK-LABEL: func.func @norm_clip_24(
 // CHECK-LABEL: func.func @map_25(
 // CHECK-LABEL: func.func @moment_26(
 // CHECK-LABEL: func.func @moment_27(

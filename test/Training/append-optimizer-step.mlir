@@ -4,13 +4,13 @@
 
 // A grad function of two parameters becomes one AdamW step: lr and step
 // after the targets, both moments of each parameter after the parameters,
-// and the non-finite flag, the updated parameters and moments after the
-// loss, named as checkpoints name them.
+// and the non-finite flag, the gradient norm, the updated parameters and
+// moments after the loss, named as checkpoints name them.
 // CHECK-LABEL: func.func @m(
 // CHECK-SAME: %{{[^:]+}}: tensor<1x4xi32>, %{{[^:]+}}: tensor<1x4xi32>, %[[LR:[^:]+]]: tensor<1xf32>, %[[STEP:[^:]+]]: tensor<1xf32>, %[[W:[^:]+]]: tensor<8x4xf32>, %[[B:[^:]+]]: tensor<4xf32>, %[[MW:[^:]+]]: tensor<8x4xf32>, %[[MB:[^:]+]]: tensor<4xf32>, %[[VW:[^:]+]]: tensor<8x4xf32>, %[[VB:[^:]+]]: tensor<4xf32>)
-// CHECK-SAME: -> (tensor<1xf32>, tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>)
+// CHECK-SAME: -> (tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>)
 // CHECK-SAME: growc.graph = "train", growc.input_names = ["tokens", "targets", "lr", "step"]
-// CHECK-SAME: growc.output_names = ["loss", "nonfinite", "w", "b", "optimizer.exp_avg.w", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.w", "optimizer.exp_avg_sq.b"]
+// CHECK-SAME: growc.output_names = ["loss", "nonfinite", "grad_norm", "w", "b", "optimizer.exp_avg.w", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.w", "optimizer.exp_avg_sq.b"]
 // CHECK-SAME: growc.param_copies = [true, false, false, false, false, false]
 // CHECK-SAME: growc.param_names = ["w", "b", "optimizer.exp_avg.w", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.w", "optimizer.exp_avg_sq.b"]
 // CHECK-SAME: growc.param_sources = ["w0", "b", "optimizer.exp_avg.w",
@@ -24,13 +24,16 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %w: tensor<8x4
   // Every gradient is averaged over the ranks before anything reads it.
   // CHECK: %[[RW:.+]] = growk.all_reduce %[[DW]] : tensor<8x4xf32> -> tensor<8x4xf32>
   // CHECK: %[[RB:.+]] = growk.all_reduce %[[DB]] : tensor<4xf32> -> tensor<4xf32>
-  // One clip coefficient from each gradient's sum of squares.
+  // The global norm from each gradient's sum of squares (an output: what
+  // clip_grad_norm_ returns), and the clip coefficient from it.
   // CHECK: linalg.generic {{.*}} ins(%[[RW]] : tensor<8x4xf32>) {{.*}} attrs = {growc.own_kernel}
   // CHECK: linalg.generic {{.*}} ins(%[[RB]] : tensor<4xf32>) {{.*}} attrs = {growc.own_kernel}
   // CHECK: %[[TOTAL:.+]] = linalg.generic {{.*}} : tensor<1xf32>, tensor<1xf32>) {{.*}} attrs = {growc.own_kernel}
-  // CHECK: %[[COEF:.+]] = linalg.generic {{.*}} ins(%[[TOTAL]] : tensor<1xf32>)
+  // CHECK: %[[NORM:.+]] = linalg.generic {{.*}} ins(%[[TOTAL]] : tensor<1xf32>)
   // CHECK-NEXT: ^bb0
   // CHECK-NEXT: math.sqrt
+  // CHECK: %[[COEF:.+]] = linalg.generic {{.*}} ins(%[[NORM]] : tensor<1xf32>)
+  // CHECK: arith.minimumf
   // A NaN/Inf loss (summed over the ranks) or squared norm sets the flag,
   // and the flag turns the update off.
   // CHECK: %[[LB:.+]] = linalg.generic {{.*}} ins(%[[LOSS]] : tensor<1xf32>)
@@ -51,7 +54,7 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %w: tensor<8x4
   // CHECK: %[[MB2:.+]] = linalg.generic {{.*}} ins(%[[MB]], %[[RB]], %[[COEF]], %[[UPD]] :
   // CHECK: %[[VB2:.+]] = linalg.generic {{.*}} ins(%[[VB]], %[[RB]], %[[COEF]], %[[UPD]] :
   // CHECK: %[[B2:.+]] = linalg.generic {{.*}} ins(%[[B]], %[[MB2]], %[[VB2]], %[[LR]], %[[STEP]], %[[UPD]] :
-  // CHECK: return %[[LOSS]], %[[BAD]], %[[W2]], %[[B2]], %[[MW2]], %[[MB2]], %[[VW2]], %[[VB2]]
+  // CHECK: return %[[LOSS]], %[[BAD]], %[[NORM]], %[[W2]], %[[B2]], %[[MW2]], %[[MB2]], %[[VW2]], %[[VB2]]
 
   // With accumulation, an apply flag and the running sums: each gradient
   // joins its sum (reset when applied), and only the applying micro-batch

@@ -1,6 +1,7 @@
 #!/usr/bin/env python3
 """Checks growc's training step (growc --graph=train, growc-run train-step):
-the loss, gradients clipped at global norm 1.0 and one AdamW step
+the loss, the gradient norm (the grad_norm output: what clip_grad_norm_
+returns), gradients clipped at global norm 1.0 and one AdamW step
 (betas 0.9/0.95, eps 1e-8, weight decay 0.01) against PyTorch autograd,
 torch.nn.utils.clip_grad_norm_ and torch.optim.AdamW on the independent
 reference model (float64). --step > 1 starts from given moments (bias
@@ -54,7 +55,7 @@ def main():
     got = llama_reference.read_safetensors(out_path)
 
     params, loss = reference_loss(config, weights, tokens, targets)
-    torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
+    grad_norm = torch.nn.utils.clip_grad_norm_(list(params.values()), 1.0)
     optimizer = torch.optim.AdamW(list(params.values()), lr=a.lr, betas=(0.9, 0.95),
                                   eps=1e-8, weight_decay=0.01, foreach=False)
     if a.step > 1:
@@ -65,9 +66,11 @@ def main():
                 "exp_avg_sq": torch.tensor(moments[name][1], dtype=torch.float64)}
     optimizer.step()
 
-    # The step is finite: its non-finite flag is 0 (docs/training.md).
+    # The step is finite: its non-finite flag is 0 (docs/training.md); its
+    # gradient norm is what clip_grad_norm_ returns (before clipping).
     expected = {"loss": loss.detach().reshape(1).numpy(),
-                "nonfinite": np.zeros(1)}
+                "nonfinite": np.zeros(1),
+                "grad_norm": grad_norm.detach().reshape(1).numpy()}
     for name, p in params.items():
         state = optimizer.state[p]
         expected[name] = p.detach().numpy()
@@ -88,8 +91,8 @@ def main():
             worst, worst_name = err, name
         if not err < a.tolerance:
             raise SystemExit("FAIL: %s: relative error %.3g >= %g" % (name, err, a.tolerance))
-    print("run-train-step: loss, %d updated weights and their AdamW moments match "
-          "torch.optim.AdamW at step %d (worst relative error %s)" % (
+    print("run-train-step: loss, gradient norm, %d updated weights and their AdamW "
+          "moments match torch.optim.AdamW at step %d (worst relative error %s)" % (
               len(weights), a.step,
               "below 1e-5" if worst < 1e-5 else "%.1e in %s" % (worst, worst_name)))
 
