@@ -44,16 +44,19 @@ void GrowDialect::initialize() {
 //===----------------------------------------------------------------------===//
 
 namespace {
-/// The config's keywords in printing order.
-constexpr std::array<const char *, 11> kConfigKeys = {
-    "vocab",   "hidden", "ffn",        "heads", "kv_heads",  "head_dim",
-    "context", "eps",    "rope_theta", "tied",  "block_size"};
+/// The config's keywords in printing order; all but rope_scaling required.
+constexpr std::array<const char *, 12> kConfigKeys = {
+    "vocab",      "hidden",       "ffn",     "heads",
+    "kv_heads",   "head_dim",     "context", "eps",
+    "rope_theta", "rope_scaling", "tied",    "block_size"};
+constexpr size_t kRopeScalingSlot = 9;
 } // namespace
 
 Attribute ConfigAttr::parse(AsmParser &parser, Type) {
   int64_t ints[8] = {};
   double eps = 0, theta = 0;
   bool tied = false;
+  RopeScalingAttr scaling;
   std::array<bool, kConfigKeys.size()> seen = {};
   auto parseField = [&]() -> ParseResult {
     SMLoc loc = parser.getCurrentLocation();
@@ -73,6 +76,16 @@ Attribute ConfigAttr::parse(AsmParser &parser, Type) {
       return parser.parseFloat(eps);
     if (key == "rope_theta")
       return parser.parseFloat(theta);
+    if (key == "rope_scaling") {
+      SMLoc valueLoc = parser.getCurrentLocation();
+      Attribute attr;
+      if (parser.parseAttribute(attr))
+        return failure();
+      scaling = dyn_cast<RopeScalingAttr>(attr);
+      if (!scaling)
+        return parser.emitError(valueLoc, "expected a #grow.rope_scaling");
+      return success();
+    }
     if (key == "tied") {
       StringRef value;
       SMLoc valueLoc = parser.getCurrentLocation();
@@ -84,21 +97,22 @@ Attribute ConfigAttr::parse(AsmParser &parser, Type) {
       return success();
     }
     // Integer fields: slots 0..6 map to ints[0..6], block_size to ints[7].
-    return parser.parseInteger(ints[slot == 10 ? 7 : slot]);
+    return parser.parseInteger(ints[slot == kConfigKeys.size() - 1 ? 7 : slot]);
   };
   if (parser.parseLess() ||
       parser.parseCommaSeparatedList(AsmParser::Delimiter::None, parseField) ||
       parser.parseGreater())
     return {};
   for (size_t i = 0; i < kConfigKeys.size(); ++i)
-    if (!seen[i]) {
+    if (!seen[i] && i != kRopeScalingSlot) {
       parser.emitError(parser.getNameLoc(), "#grow.config is missing field '")
           << kConfigKeys[i] << "'";
       return {};
     }
   return parser.getChecked<ConfigAttr>(
       parser.getContext(), ints[0], ints[1], ints[2], ints[3], ints[4], ints[5],
-      ints[6], llvm::APFloat(eps), llvm::APFloat(theta), tied, ints[7]);
+      ints[6], llvm::APFloat(eps), llvm::APFloat(theta), scaling, tied,
+      ints[7]);
 }
 
 void ConfigAttr::print(AsmPrinter &printer) const {
@@ -109,17 +123,20 @@ void ConfigAttr::print(AsmPrinter &printer) const {
   printer.printFloat(getEps());
   printer << ", rope_theta = ";
   printer.printFloat(getRopeTheta());
+  // Plain RoPE prints nothing, so configs without scaling keep the text
+  // they had before scaling existed.
+  if (RopeScalingAttr scaling = getRopeScaling())
+    printer << ", rope_scaling = " << Attribute(scaling);
   printer << ", tied = " << (getTied() ? "true" : "false")
           << ", block_size = " << getBlockSize() << ">";
 }
 
-LogicalResult ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError,
-                                 int64_t vocab, int64_t hidden, int64_t ffn,
-                                 int64_t heads, int64_t kvHeads,
-                                 int64_t headDim, int64_t contextLength,
-                                 llvm::APFloat epsValue,
-                                 llvm::APFloat ropeThetaValue, bool tied,
-                                 int64_t blockSize) {
+LogicalResult
+ConfigAttr::verify(function_ref<InFlightDiagnostic()> emitError, int64_t vocab,
+                   int64_t hidden, int64_t ffn, int64_t heads, int64_t kvHeads,
+                   int64_t headDim, int64_t contextLength,
+                   llvm::APFloat epsValue, llvm::APFloat ropeThetaValue,
+                   RopeScalingAttr ropeScaling, bool tied, int64_t blockSize) {
   double eps = epsValue.convertToDouble();
   double ropeTheta = ropeThetaValue.convertToDouble();
   std::pair<const char *, int64_t> positives[] = {{"vocab", vocab},
@@ -172,7 +189,121 @@ ConfigAttr ConfigAttr::withBlockSize(int64_t blockSize) const {
   return ConfigAttr::get(getContext(), getVocab(), getHidden(), getFfn(),
                          getHeads(), getKvHeads(), getHeadDim(),
                          getContextLength(), getEps(), getRopeTheta(),
-                         getTied(), blockSize);
+                         getRopeScaling(), getTied(), blockSize);
+}
+
+//===----------------------------------------------------------------------===//
+// RopeScalingAttr
+//===----------------------------------------------------------------------===//
+
+namespace {
+/// The keywords after the kind, per kind, in printing order.
+constexpr std::array<const char *, 1> kLinearKeys = {"factor"};
+constexpr std::array<const char *, 4> kLlama3Keys = {
+    "factor", "low_freq_factor", "high_freq_factor", "original_context"};
+} // namespace
+
+Attribute RopeScalingAttr::parse(AsmParser &parser, Type) {
+  SMLoc kindLoc = parser.getCurrentLocation();
+  StringRef kind;
+  if (parser.parseLess() || parser.parseKeyword(&kind))
+    return {};
+  ArrayRef<const char *> keys;
+  if (kind == "linear") {
+    keys = kLinearKeys;
+  } else if (kind == "llama3") {
+    keys = kLlama3Keys;
+  } else {
+    parser.emitError(kindLoc, "unknown #grow.rope_scaling kind '")
+        << kind << "' (expected linear or llama3)";
+    return {};
+  }
+  // factor, low_freq_factor, high_freq_factor; original_context apart.
+  double floats[3] = {};
+  int64_t originalContext = 0;
+  SmallVector<bool, 4> seen(keys.size(), false);
+  while (succeeded(parser.parseOptionalComma())) {
+    SMLoc loc = parser.getCurrentLocation();
+    std::string key;
+    if (parser.parseKeywordOrString(&key) || parser.parseEqual())
+      return {};
+    auto it = llvm::find(keys, key);
+    if (it == keys.end()) {
+      parser.emitError(loc, "unknown #grow.rope_scaling<")
+          << kind << "> field '" << key << "'";
+      return {};
+    }
+    size_t slot = it - keys.begin();
+    if (seen[slot]) {
+      parser.emitError(loc, "duplicate #grow.rope_scaling field '")
+          << key << "'";
+      return {};
+    }
+    seen[slot] = true;
+    if (key == "original_context" ? parser.parseInteger(originalContext)
+                                  : parser.parseFloat(floats[slot]))
+      return {};
+  }
+  if (parser.parseGreater())
+    return {};
+  for (size_t i = 0; i < keys.size(); ++i)
+    if (!seen[i]) {
+      parser.emitError(parser.getNameLoc(), "#grow.rope_scaling<")
+          << kind << "> is missing field '" << keys[i] << "'";
+      return {};
+    }
+  return parser.getChecked<RopeScalingAttr>(
+      parser.getContext(), kind, llvm::APFloat(floats[0]),
+      llvm::APFloat(floats[1]), llvm::APFloat(floats[2]), originalContext);
+}
+
+void RopeScalingAttr::print(AsmPrinter &printer) const {
+  printer << "<" << getKind() << ", factor = ";
+  printer.printFloat(getFactor());
+  if (isLlama3()) {
+    printer << ", low_freq_factor = ";
+    printer.printFloat(getLowFreqFactor());
+    printer << ", high_freq_factor = ";
+    printer.printFloat(getHighFreqFactor());
+    printer << ", original_context = " << getOriginalContext();
+  }
+  printer << ">";
+}
+
+LogicalResult
+RopeScalingAttr::verify(function_ref<InFlightDiagnostic()> emitError,
+                        StringRef kind, llvm::APFloat factorValue,
+                        llvm::APFloat lowValue, llvm::APFloat highValue,
+                        int64_t originalContext) {
+  double factor = factorValue.convertToDouble();
+  double low = lowValue.convertToDouble();
+  double high = highValue.convertToDouble();
+  if (kind != "linear" && kind != "llama3")
+    return emitError() << "#grow.rope_scaling: unknown kind '" << kind
+                       << "' (expected linear or llama3)";
+  if (!(factor > 0) || !std::isfinite(factor))
+    return emitError() << "#grow.rope_scaling: factor must be positive and "
+                          "finite";
+  if (kind == "linear") {
+    // One spelling per scaling: the llama3 fields stay 0, so equal
+    // scalings are equal attributes.
+    if (low != 0 || high != 0 || originalContext != 0)
+      return emitError() << "#grow.rope_scaling: linear scaling has only a "
+                            "factor";
+    return success();
+  }
+  // llama3 blends by (original / wavelength - low) / (high - low).
+  if (!(low > 0) || !std::isfinite(low) || !std::isfinite(high))
+    return emitError() << "#grow.rope_scaling: low_freq_factor must be "
+                          "positive and finite";
+  if (!(high > low))
+    return emitError() << "#grow.rope_scaling: high_freq_factor (" << high
+                       << ") must exceed low_freq_factor (" << low << ")";
+  if (originalContext < 1)
+    return emitError() << "#grow.rope_scaling: original_context must be "
+                          "positive, got "
+                       << originalContext;
+  return success();
 }
 
 //===----------------------------------------------------------------------===//

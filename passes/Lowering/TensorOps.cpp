@@ -1,7 +1,8 @@
 //===- TensorOps.cpp - the forward's tensor-level building blocks ---------===//
 //
 // Semantics follow Hugging Face Llama: RMSNorm in fp32 (x · rsqrt(mean x² +
-// eps) · w), rotate-half RoPE with inv_freq = 1 / θ^(2k/d), causal attention
+// eps) · w), rotate-half RoPE with inv_freq = 1 / θ^(2k/d) (rescaled by the
+// config's linear or llama3 rope_scaling), causal attention
 // with grouped KV heads (a growk.attention op, expanded per target), SwiGLU
 // MLP. Projections are growk.matmul library calls; everything else is
 // linalg.generic on tensors, written so the fusion and bufferization passes
@@ -14,6 +15,7 @@
 #include "dialects/Kernel/KernelOps.h"
 #include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
+#include "llvm/Support/MathExtras.h"
 
 using namespace mlir;
 using namespace growc;
@@ -101,6 +103,8 @@ void ModelTensorBuilder::buildRopeTables() {
           Value invFreq = arith::DivFOp::create(
               nb, l, arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1.0)),
               math::PowFOp::create(nb, l, base, exponent));
+          if (grow::RopeScalingAttr scaling = config.getRopeScaling())
+            invFreq = scaleInvFreq(nb, l, invFreq, scaling);
           Value angle = arith::MulFOp::create(
               nb, l, indexToF32(nb, l, positionOf(nb, l, row)), invFreq);
           return isCos ? Value(math::CosOp::create(nb, l, angle))
@@ -109,6 +113,45 @@ void ModelTensorBuilder::buildRopeTables() {
   };
   ropeCos = table(true);
   ropeSin = table(false);
+}
+
+Value ModelTensorBuilder::scaleInvFreq(OpBuilder &nb, Location l, Value invFreq,
+                                       grow::RopeScalingAttr scaling) {
+  // fp32 throughout, as transformers computes inv_freq (modeling_rope_utils).
+  auto f32Const = [&](double value) -> Value {
+    return arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(value));
+  };
+  double factor = scaling.getFactor().convertToDouble();
+  Value divided = arith::DivFOp::create(nb, l, invFreq, f32Const(factor));
+  if (scaling.isLinear())
+    return divided;
+  // llama3: by wavelength 2π / inv_freq, keep the high frequencies, divide
+  // the low ones by the factor and blend the band between.
+  double low = scaling.getLowFreqFactor().convertToDouble();
+  double high = scaling.getHighFreqFactor().convertToDouble();
+  double original = double(scaling.getOriginalContext());
+  Value wavelen =
+      arith::DivFOp::create(nb, l, f32Const(2.0 * llvm::numbers::pi), invFreq);
+  // s = (original / wavelen - low) / (high - low)
+  Value smooth = arith::DivFOp::create(
+      nb, l,
+      arith::SubFOp::create(
+          nb, l, arith::DivFOp::create(nb, l, f32Const(original), wavelen),
+          f32Const(low)),
+      f32Const(high - low));
+  // (1 - s) · inv_freq / factor + s · inv_freq
+  Value blended = arith::AddFOp::create(
+      nb, l,
+      arith::MulFOp::create(
+          nb, l, arith::SubFOp::create(nb, l, f32Const(1.0), smooth), divided),
+      arith::MulFOp::create(nb, l, smooth, invFreq));
+  Value isLow = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OGT, wavelen,
+                                      f32Const(original / low));
+  Value isHigh = arith::CmpFOp::create(nb, l, arith::CmpFPredicate::OLT,
+                                       wavelen, f32Const(original / high));
+  return arith::SelectOp::create(
+      nb, l, isLow, divided,
+      arith::SelectOp::create(nb, l, isHigh, invFreq, blended));
 }
 
 Value ModelTensorBuilder::rope(Value x, int64_t heads, bool inverse) {

@@ -44,6 +44,10 @@ public:
   /// forward (the trigonometry would otherwise be redone for every head of
   /// every layer) and read by each layer's RoPE and its VJP.
   void buildRopeTables();
+  /// inv_freq rescaled by a linear or llama3 RoPE scaling, inside the
+  /// tables' body (transformers' modeling_rope_utils formulas).
+  Value scaleInvFreq(OpBuilder &nb, Location l, Value invFreq,
+                     grow::RopeScalingAttr scaling);
   std::pair<Value, Value> ropeTables() const { return {ropeCos, ropeSin}; }
   /// The tables a forward built, for a builder that continues it (the
   /// reverse pass).

@@ -180,3 +180,63 @@ grow.model @untied <vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, hea
   %z = grow.lm_head @lm_head.weight(%n) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
   grow.return names ["logits"] %z : tensor<?x?x8xf32>
 }
+
+// -----
+
+// linear RoPE scaling: every inv_freq divided by the factor before the
+// angle (positions interpolated).
+// HAND-LABEL: func.func @linear(
+// HAND: %[[POW:.+]] = math.powf
+// HAND-NEXT: %[[INV:.+]] = arith.divf %{{.+}}, %[[POW]] : f32
+// HAND-NEXT: %[[F:.+]] = arith.constant 4.000000e+00 : f32
+// HAND-NEXT: %[[SCALED:.+]] = arith.divf %[[INV]], %[[F]] : f32
+// HAND: arith.mulf %{{.+}}, %[[SCALED]] : f32
+// HAND-NEXT: math.cos
+grow.model @linear <vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, rope_scaling = #grow.rope_scaling<linear, factor = 4.000000e+00>, tied = true, block_size = 1> (%tokens : tensor<?x?xi32>) {
+  grow.param @model.embed_tokens.weight : tensor<8x4xf32>
+  grow.param @model.norm.weight : tensor<4xf32>
+  %h0 = grow.embed @model.embed_tokens.weight(%tokens) : tensor<?x?xi32> -> tensor<?x?x4xf32>
+  %n = grow.rms_norm @model.norm.weight(%h0) : tensor<?x?x4xf32>
+  %z = grow.lm_head @model.embed_tokens.weight(%n) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
+  grow.return names ["logits"] %z : tensor<?x?x8xf32>
+}
+
+// -----
+
+// llama3 RoPE scaling: by wavelength 2π / inv_freq, kept below
+// original / high_freq_factor (8192 / 4), divided by the factor above
+// original / low_freq_factor (8192 / 1), blended between with
+// s = (8192 / wavelength - 1) / (4 - 1).
+// HAND-LABEL: func.func @llama3(
+// HAND: %[[POW:.+]] = math.powf
+// HAND-NEXT: %[[INV:.+]] = arith.divf %{{.+}}, %[[POW]] : f32
+// HAND-NEXT: %[[F:.+]] = arith.constant 8.000000e+00 : f32
+// HAND-NEXT: %[[DIV:.+]] = arith.divf %[[INV]], %[[F]] : f32
+// HAND-NEXT: %[[TWOPI:.+]] = arith.constant 6.28318548 : f32
+// HAND-NEXT: %[[WL:.+]] = arith.divf %[[TWOPI]], %[[INV]] : f32
+// HAND-NEXT: %[[ORIG:.+]] = arith.constant 8.192000e+03 : f32
+// HAND-NEXT: %[[RATIO:.+]] = arith.divf %[[ORIG]], %[[WL]] : f32
+// HAND-NEXT: %[[LOW:.+]] = arith.constant 1.000000e+00 : f32
+// HAND-NEXT: %[[NUM:.+]] = arith.subf %[[RATIO]], %[[LOW]] : f32
+// HAND-NEXT: %[[SPAN:.+]] = arith.constant 3.000000e+00 : f32
+// HAND-NEXT: %[[S:.+]] = arith.divf %[[NUM]], %[[SPAN]] : f32
+// HAND-NEXT: %[[ONE:.+]] = arith.constant 1.000000e+00 : f32
+// HAND-NEXT: %[[OMS:.+]] = arith.subf %[[ONE]], %[[S]] : f32
+// HAND-NEXT: %[[A:.+]] = arith.mulf %[[OMS]], %[[DIV]] : f32
+// HAND-NEXT: %[[B:.+]] = arith.mulf %[[S]], %[[INV]] : f32
+// HAND-NEXT: %[[BLEND:.+]] = arith.addf %[[A]], %[[B]] : f32
+// HAND-NEXT: %[[LOWWL:.+]] = arith.constant 8.192000e+03 : f32
+// HAND-NEXT: %[[ISLOW:.+]] = arith.cmpf ogt, %[[WL]], %[[LOWWL]] : f32
+// HAND-NEXT: %[[HIGHWL:.+]] = arith.constant 2.048000e+03 : f32
+// HAND-NEXT: %[[ISHIGH:.+]] = arith.cmpf olt, %[[WL]], %[[HIGHWL]] : f32
+// HAND-NEXT: %[[KEEP:.+]] = arith.select %[[ISHIGH]], %[[INV]], %[[BLEND]] : f32
+// HAND-NEXT: %[[FREQ:.+]] = arith.select %[[ISLOW]], %[[DIV]], %[[KEEP]] : f32
+// HAND: arith.mulf %{{.+}}, %[[FREQ]] : f32
+grow.model @llama3 <vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, rope_scaling = #grow.rope_scaling<llama3, factor = 8.000000e+00, low_freq_factor = 1.000000e+00, high_freq_factor = 4.000000e+00, original_context = 8192>, tied = true, block_size = 1> (%tokens : tensor<?x?xi32>) {
+  grow.param @model.embed_tokens.weight : tensor<8x4xf32>
+  grow.param @model.norm.weight : tensor<4xf32>
+  %h0 = grow.embed @model.embed_tokens.weight(%tokens) : tensor<?x?xi32> -> tensor<?x?x4xf32>
+  %n = grow.rms_norm @model.norm.weight(%h0) : tensor<?x?x4xf32>
+  %z = grow.lm_head @model.embed_tokens.weight(%n) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
+  grow.return names ["logits"] %z : tensor<?x?x8xf32>
+}

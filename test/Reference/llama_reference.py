@@ -110,7 +110,7 @@ class ModelConfig:
         self.head_dim = self.hidden // self.heads if hd is None else int(hd)
         eps = config.get("rms_norm_eps")
         self.eps = 1e-6 if eps is None else float(eps)
-        self.rope_theta = _rope_theta(config)
+        self.rope_theta, self.rope_scaling = _rope_settings(config)
         self.tied = bool(config.get("tie_word_embeddings", False))
         # The weights decide the depth: grown checkpoints may come with a
         # config whose num_hidden_layers was not updated.
@@ -127,26 +127,71 @@ def _reject_unsupported(config):
     act = config.get("hidden_act", "silu")
     if act not in (None, "silu"):
         raise NotImplementedError("hidden_act %r (only silu)" % act)
-    for key in ("attention_bias", "mlp_bias"):
+    for key in ("attention_bias", "mlp_bias", "rope_interleaved"):
         if config.get(key):
-            raise NotImplementedError("%s = true (biases are not modelled)" % key)
-    if config.get("rope_scaling") not in (None, {}):
-        raise NotImplementedError("rope_scaling %r" % (config["rope_scaling"],))
+            raise NotImplementedError("%s = true (not modelled)" % key)
+    if config.get("partial_rotary_factor", 1.0) not in (None, 1.0):
+        raise NotImplementedError("partial_rotary_factor %r" % config["partial_rotary_factor"])
     model_type = config.get("model_type", "llama")
     if model_type not in (None, "llama"):
         raise NotImplementedError("model_type %r (only llama)" % model_type)
+    _rope_settings(config)
+
+
+# The parameters each implemented RoPE type reads (transformers'
+# modeling_rope_utils); "default" reads none.
+ROPE_TYPE_KEYS = {
+    "default": (),
+    "linear": ("factor",),
+    "llama3": ("factor", "low_freq_factor", "high_freq_factor",
+               "original_max_position_embeddings"),
+}
+
+
+def _rope_spelling(params, where):
+    """(theta or None, scaling dict or None) from a rope_scaling (v4) or
+    rope_parameters (v5) object."""
+    if params in (None, {}):
+        return None, None
+    if not isinstance(params, dict):
+        raise ValueError("%s must be an object" % where)
+    rope_type = params.get("rope_type", params.get("type", "default"))
+    if rope_type not in ROPE_TYPE_KEYS:
+        raise NotImplementedError("rope_type %r" % rope_type)
+    if params.get("partial_rotary_factor", 1.0) != 1.0:
+        raise NotImplementedError("partial_rotary_factor %r" % params["partial_rotary_factor"])
+    theta = params.get("rope_theta")
+    if rope_type == "default":
+        return theta, None
+    scaling = {"rope_type": rope_type}
+    for key in ROPE_TYPE_KEYS[rope_type]:
+        if params.get(key) is None:
+            raise ValueError("%s (%s) lacks %s" % (where, rope_type, key))
+        scaling[key] = params[key]
+    return theta, scaling
+
+
+def _rope_settings(config):
+    """(theta, scaling) of a v4 (rope_theta + rope_scaling) or v5
+    (rope_parameters) config; spellings that disagree are an error."""
+    theta_v4, scaling_v4 = _rope_spelling(config.get("rope_scaling"), "rope_scaling")
+    theta_v5, scaling_v5 = _rope_spelling(config.get("rope_parameters"), "rope_parameters")
+    has_v4 = config.get("rope_scaling") not in (None, {})
+    has_v5 = config.get("rope_parameters") not in (None, {})
+    if has_v4 and has_v5 and scaling_v4 != scaling_v5:
+        raise ValueError("rope_scaling %r and rope_parameters %r disagree"
+                         % (scaling_v4, scaling_v5))
+    thetas = {float(t) for t in (config.get("rope_theta"), theta_v5, theta_v4)
+              if t is not None}
+    if len(thetas) > 1:
+        raise ValueError("the config states different rope_theta values: %s"
+                         % sorted(thetas))
+    theta = thetas.pop() if thetas else 10000.0
+    return theta, (scaling_v4 if has_v4 else scaling_v5)
 
 
 def _rope_theta(config):
-    # transformers >= 5 moves rope_theta into rope_parameters.
-    params = config.get("rope_parameters")
-    if isinstance(params, dict):
-        if params.get("rope_type", "default") != "default":
-            raise NotImplementedError("rope_type %r" % params.get("rope_type"))
-        if params.get("rope_theta") is not None:
-            return float(params["rope_theta"])
-    theta = config.get("rope_theta")
-    return 10000.0 if theta is None else float(theta)
+    return _rope_settings(config)[0]
 
 
 def count_layers(weights):
@@ -247,20 +292,41 @@ def rms_norm(x, weight, eps):
     return weight * (x * torch.rsqrt(variance + eps))
 
 
-def rope_inv_freq(head_dim, theta):
-    """inv_freq exactly as LlamaRotaryEmbedding builds it (a float32 buffer)."""
+def rope_inv_freq(head_dim, theta, scaling=None):
+    """inv_freq exactly as LlamaRotaryEmbedding builds it (a float32 buffer),
+    rescaled by a linear or llama3 `scaling` (a rope_scaling dict) as
+    transformers' _compute_linear_scaling_rope_parameters and
+    _compute_llama3_parameters do it."""
     exponent = torch.arange(0, head_dim, 2, dtype=torch.int64).float() / head_dim
-    return 1.0 / (theta ** exponent)
+    inv_freq = 1.0 / (theta ** exponent)
+    if scaling is None:
+        return inv_freq
+    factor = scaling["factor"]
+    if scaling["rope_type"] == "linear":
+        # Positions divided by the factor, folded into the frequencies.
+        return inv_freq / factor
+    # llama3: by wavelength, keep the high frequencies (short wavelengths),
+    # divide the low ones by the factor, interpolate the band between.
+    low, high = scaling["low_freq_factor"], scaling["high_freq_factor"]
+    old_context = scaling["original_max_position_embeddings"]
+    low_freq_wavelen = old_context / low
+    high_freq_wavelen = old_context / high
+    wavelen = 2 * math.pi / inv_freq
+    scaled = torch.where(wavelen > low_freq_wavelen, inv_freq / factor, inv_freq)
+    smooth = (old_context / wavelen - low) / (high - low)
+    smoothed = (1 - smooth) * scaled / factor + smooth * scaled
+    medium = ~(wavelen < high_freq_wavelen) & ~(wavelen > low_freq_wavelen)
+    return torch.where(medium, smoothed, scaled)
 
 
-def rope_cos_sin(seq_len, head_dim, theta, dtype):
+def rope_cos_sin(seq_len, head_dim, theta, dtype, scaling=None):
     """cos/sin tables [T, head_dim] for positions 0..T-1.
 
     The angles are float32 products, as in transformers (which disables
     autocast and computes inv_freq @ positions in float32 for every model
     dtype); cos/sin are then evaluated in `dtype`.
     """
-    inv_freq = rope_inv_freq(head_dim, theta)
+    inv_freq = rope_inv_freq(head_dim, theta, scaling)
     positions = torch.arange(seq_len, dtype=torch.int64).float()
     freqs = positions[:, None] * inv_freq[None, :]
     emb = torch.cat((freqs, freqs), dim=-1).to(dtype)
@@ -404,7 +470,8 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
     w = Weights(weights, cfg, dtype, keep_graph=differentiable)
     result = {}
     with (contextlib.nullcontext() if differentiable else torch.no_grad()):
-        cos, sin = rope_cos_sin(seq, cfg.head_dim, cfg.rope_theta, dtype)
+        cos, sin = rope_cos_sin(seq, cfg.head_dim, cfg.rope_theta, dtype,
+                                cfg.rope_scaling)
 
         def head(h):
             return F.linear(rms_norm(h, w.final_norm(), cfg.eps), w.unembed())
@@ -644,10 +711,28 @@ def _naive_attention(x, lw, cfg, cos=None, sin=None):
     n_rep = cfg.heads // cfg.kv_heads
     xd = x.double()
 
+    def frequency(i):
+        # One frequency in float64, the scaling written as its three cases.
+        f = cfg.rope_theta ** (-2.0 * i / hd)
+        sc = cfg.rope_scaling
+        if sc is None:
+            return f
+        if sc["rope_type"] == "linear":
+            return f / sc["factor"]
+        context = sc["original_max_position_embeddings"]
+        wavelength = 2 * math.pi / f
+        if wavelength < context / sc["high_freq_factor"]:
+            return f
+        if wavelength > context / sc["low_freq_factor"]:
+            return f / sc["factor"]
+        s = ((context / wavelength - sc["low_freq_factor"])
+             / (sc["high_freq_factor"] - sc["low_freq_factor"]))
+        return (1 - s) * f / sc["factor"] + s * f
+
     def rope(vec, pos):
         out = vec.clone()
         for i in range(half):
-            angle = pos * cfg.rope_theta ** (-2.0 * i / hd)
+            angle = pos * frequency(i)
             c, s = math.cos(angle), math.sin(angle)
             out[i] = vec[i] * c - vec[i + half] * s
             out[i + half] = vec[i + half] * c + vec[i] * s
@@ -887,6 +972,64 @@ def self_test():
     for label, c, w in (("", cfg_dict, weights), (" (head_dim 6)", wide_cfg, wide_weights)):
         close("naive whole model = forward" + label, _naive_forward(c, w, tokens),
               vectorised[label], 1e-6)
+
+    # (11) RoPE scaling. linear: position 2p with factor 2 is plain
+    # position p. llama3: the three bands by wavelength (kept, divided,
+    # blended), and the loop model (float64 frequencies, the cases as
+    # branches) agrees with the vectorised one on a config with one
+    # frequency in each band (head_dim 6: wavelengths 6.3, 135, 2916 against
+    # 2048 / 16 and 2048 / 2).
+    linear = {"rope_type": "linear", "factor": 2.0}
+    plain_cos, plain_sin = rope_cos_sin(6, 16, 10000.0, f64)
+    lin_cos, lin_sin = rope_cos_sin(12, 16, 10000.0, f64, linear)
+    check("linear scaling: position 2p = plain position p",
+          torch.equal(lin_cos[::2], plain_cos) and torch.equal(lin_sin[::2], plain_sin))
+    llama3 = {"rope_type": "llama3", "factor": 8.0, "low_freq_factor": 1.0,
+              "high_freq_factor": 4.0, "original_max_position_embeddings": 256}
+    plain_f, scaled_f = rope_inv_freq(16, 10000.0), rope_inv_freq(16, 10000.0, llama3)
+    wavelen = 2 * math.pi / plain_f
+    high_band, low_band = wavelen < 256 / 4.0, wavelen > 256 / 1.0
+    mid_band = ~high_band & ~low_band
+    check("llama3 bands all occur (head_dim 16, original 256)",
+          bool(high_band.any() and low_band.any() and mid_band.any()),
+          str(wavelen.tolist()))
+    check("llama3 keeps the high frequencies", torch.equal(scaled_f[high_band], plain_f[high_band]))
+    close("llama3 divides the low frequencies by the factor", scaled_f[low_band].double(),
+          plain_f[low_band].double() / 8.0, 1e-7)
+    check("llama3 blends the band between",
+          bool(((scaled_f[mid_band] > plain_f[mid_band] / 8.0)
+                & (scaled_f[mid_band] < plain_f[mid_band])).all()))
+    llama3_cfg = dict(wide_cfg, rope_scaling={
+        "rope_type": "llama3", "factor": 4.0, "low_freq_factor": 2.0,
+        "high_freq_factor": 16.0, "original_max_position_embeddings": 2048})
+    linear_cfg = dict(wide_cfg, rope_theta=None, rope_parameters=dict(
+        linear, rope_theta=wide_cfg["rope_theta"]))
+    for label, c in (("llama3", llama3_cfg), ("linear (v5 rope_parameters)", linear_cfg)):
+        scaled_logits = run(config=c, weights=wide_weights)["logits"]
+        check("%s scaling changes the logits" % label,
+              not torch.allclose(scaled_logits, vectorised[" (head_dim 6)"]))
+        close("naive whole model = forward, %s scaling" % label,
+              _naive_forward(c, wide_weights, tokens), scaled_logits, 1e-6)
+    # The config's spellings: v5 rope_parameters, v4 rope_theta +
+    # rope_scaling ("type" is the older key), disagreement refused.
+    check("v5 rope_parameters theta is read",
+          _rope_settings({"rope_parameters": {"rope_theta": 1e5, "rope_type": "default"}})
+          == (1e5, None))
+    check("v4 rope_scaling with the legacy 'type' key is read",
+          _rope_settings({"rope_theta": 5e5, "rope_scaling": {"type": "linear", "factor": 2}})
+          == (5e5, {"rope_type": "linear", "factor": 2}))
+    for label, bad, error in (
+            ("two thetas", {"rope_theta": 1e4, "rope_parameters": {"rope_theta": 1e5}},
+             ValueError),
+            ("two scalings", {"rope_scaling": linear, "rope_parameters": {"rope_type": "default"}},
+             ValueError),
+            ("yarn", {"rope_scaling": {"rope_type": "yarn", "factor": 4.0}},
+             NotImplementedError)):
+        try:
+            _rope_settings(bad)
+            check("refuses %s" % label, False)
+        except error:
+            check("refuses %s" % label, True)
 
     # Tied embeddings: no lm_head.weight, the embedding is the unembedding.
     tied_cfg = dict(cfg_dict, tie_word_embeddings=True)

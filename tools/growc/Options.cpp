@@ -143,8 +143,14 @@ cl::list<int64_t> analysisReverseWindows(
 // Import.
 cl::opt<std::string> importConfig(
     "import-hf-config",
-    cl::desc("Build the model from a Hugging Face LlamaConfig config.json"),
-    cl::value_desc("config.json"), cl::init(""), cl::cat(growCat));
+    cl::desc("Build the model from a Hugging Face LlamaConfig config.json "
+             "(or a model folder holding one)"),
+    cl::value_desc("config.json|dir"), cl::init(""), cl::cat(growCat));
+cl::list<std::string> ignoreConfigFields(
+    "ignore-config-field",
+    cl::desc("With --import-hf-config: accept these unknown config fields "
+             "(you vouch that they do not change the model)"),
+    cl::value_desc("name"), cl::CommaSeparated, cl::cat(growCat));
 cl::opt<int64_t> numLayers("num-layers",
                            cl::desc("With --import-hf-config: override "
                                     "num_hidden_layers (start shallow)"),

@@ -310,9 +310,11 @@ int run(MLIRContext &context) {
   // Load or import the model.
   OwningOpRef<ModuleOp> module;
   if (!importConfig.empty()) {
-    auto text = llvm::MemoryBuffer::getFile(importConfig, /*IsText=*/true);
+    // A model folder names its config.json.
+    std::string configFile = hfConfigPath(importConfig);
+    auto text = llvm::MemoryBuffer::getFile(configFile, /*IsText=*/true);
     if (!text)
-      return fail("cannot read '" + importConfig +
+      return fail("cannot read '" + configFile +
                   "': " + text.getError().message());
     ImportOptions opts;
     if (numLayers >= 0)
@@ -321,12 +323,14 @@ int run(MLIRContext &context) {
       opts.blockSize = blockSize;
     opts.modelName = modelName;
     opts.paramDType = paramDType;
+    opts.ignoredFields.assign(ignoreConfigFields.begin(),
+                              ignoreConfigFields.end());
     auto imported = importHFConfig(&context, (*text)->getBuffer(), opts);
     if (!imported)
-      return fail(importConfig + ": " + llvm::toString(imported.takeError()));
+      return fail(configFile + ": " + llvm::toString(imported.takeError()));
     for (const std::string &note : imported->notes)
       llvm::WithColor::note(llvm::errs(), "growc")
-          << importConfig << ": " << note << "\n";
+          << configFile << ": " << note << "\n";
     module = std::move(imported->module);
     if (failed(verify(*module)))
       return 1;

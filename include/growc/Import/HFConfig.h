@@ -1,7 +1,8 @@
 //===- HFConfig.h - import Hugging Face Llama configs -----------*- C++ -*-===//
 //
-// Turns a Hugging Face LlamaConfig (config.json) into a grow.model, and
-// builds the canonical model IR for a configuration.
+// Turns a Hugging Face LlamaConfig (config.json, transformers v4 or v5) into
+// a grow.model, and builds the canonical model IR for a configuration.
+// docs/hf-config.md lists how each config field is handled.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,6 +35,9 @@ struct ImportOptions {
   std::string modelName = "model";
   /// Parameter element type: "f32", "bf16" or "f16".
   std::string paramDType = "f32";
+  /// Unknown fields the user vouches for (growc --ignore-config-field):
+  /// noted instead of refused.
+  std::vector<std::string> ignoredFields;
 };
 
 struct ImportResult {
@@ -42,11 +46,16 @@ struct ImportResult {
   std::vector<std::string> notes;
 };
 
+/// The config file for `path`: `path/config.json` when it is a directory
+/// (a Hugging Face model folder), else `path`.
+std::string hfConfigPath(llvm::StringRef path);
+
 /// Parses `json` (the text of a config.json) and builds the model. Fails
-/// with a message naming the field for missing, mistyped or unsupported
-/// settings (non-SiLU activations, attention/MLP biases, RoPE scaling, ...),
-/// for JSON nested deeper than kMaxConfigJsonDepth and for sizes the runtime
-/// cannot run (docs/usage.md#limits).
+/// with a message naming the field for missing, mistyped, unknown or
+/// unsupported settings (non-SiLU activations, biases, RoPE types other
+/// than default / linear / llama3, spellings that disagree, ...), for JSON
+/// nested deeper than kMaxConfigJsonDepth and for sizes the runtime cannot
+/// run (docs/usage.md#limits).
 llvm::Expected<ImportResult> importHFConfig(mlir::MLIRContext *context,
                                             llvm::StringRef json,
                                             const ImportOptions &options);

@@ -80,6 +80,48 @@ module attributes {test.config = #grow.config<vocab = 8, hidden = 4, ffn = 6, he
 
 // -----
 
+// rope_scaling holds a #grow.rope_scaling.
+// expected-error @+1 {{expected a #grow.rope_scaling}}
+module attributes {test.config = #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, rope_scaling = 2.0, tied = true, block_size = 1>} {}
+
+// -----
+
+// Scaling kinds are linear and llama3 (others are refused at import).
+// expected-error @+1 {{unknown #grow.rope_scaling kind 'yarn' (expected linear or llama3)}}
+module attributes {test.config = #grow.rope_scaling<yarn, factor = 4.000000e+00>} {}
+
+// -----
+
+// A linear scaling has only a factor.
+// expected-error @+1 {{unknown #grow.rope_scaling<linear> field 'original_context'}}
+module attributes {test.config = #grow.rope_scaling<linear, factor = 2.000000e+00, original_context = 8192>} {}
+
+// -----
+
+// llama3 needs all four fields.
+// expected-error @+1 {{#grow.rope_scaling<llama3> is missing field 'original_context'}}
+module attributes {test.config = #grow.rope_scaling<llama3, factor = 8.000000e+00, low_freq_factor = 1.000000e+00, high_freq_factor = 4.000000e+00>} {}
+
+// -----
+
+// The factor divides frequencies.
+// expected-error @+1 {{#grow.rope_scaling: factor must be positive and finite}}
+module attributes {test.config = #grow.rope_scaling<linear, factor = 0.000000e+00>} {}
+
+// -----
+
+// llama3 blends by 1 / (high_freq_factor - low_freq_factor).
+// expected-error @+1 {{#grow.rope_scaling: high_freq_factor (1.000000e+00) must exceed low_freq_factor (1.000000e+00)}}
+module attributes {test.config = #grow.rope_scaling<llama3, factor = 8.000000e+00, low_freq_factor = 1.000000e+00, high_freq_factor = 1.000000e+00, original_context = 8192>} {}
+
+// -----
+
+// llama3's original context is a length.
+// expected-error @+1 {{#grow.rope_scaling: original_context must be positive, got 0}}
+module attributes {test.config = #grow.rope_scaling<llama3, factor = 8.000000e+00, low_freq_factor = 1.000000e+00, high_freq_factor = 4.000000e+00, original_context = 0>} {}
+
+// -----
+
 //===----------------------------------------------------------------------===//
 // grow.param
 //===----------------------------------------------------------------------===//

@@ -366,3 +366,13 @@ grow.model @no_layers #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv
 // CHECK-LABEL: grow.model @no_layers
 // CHECK:         [[E:%.+]] = grow.embed
 // CHECK-NEXT:    grow.rms_norm @model.norm.weight([[E]])
+
+// -----
+
+// RoPE scaling in the config (linear, llama3): printed after rope_theta
+// whatever the order it was written in; a config without one prints as
+// before scaling existed.
+module attributes {test.linear = #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, rope_scaling = #grow.rope_scaling<linear, factor = 4.000000e+00>, tied = true, block_size = 1>, test.llama3 = #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, tied = true, rope_scaling = #grow.rope_scaling<llama3, original_context = 8192, factor = 8.0, high_freq_factor = 4.0, low_freq_factor = 1.0>, eps = 1.000000e-05, rope_theta = 5.000000e+05, block_size = 1>} {}
+// CHECK-LABEL: module attributes
+// CHECK-SAME:    test.linear = #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, rope_scaling = #grow.rope_scaling<linear, factor = 4.000000e+00>, tied = true, block_size = 1>
+// CHECK-SAME:    test.llama3 = #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 5.000000e+05, rope_scaling = #grow.rope_scaling<llama3, factor = 8.000000e+00, low_freq_factor = 1.000000e+00, high_freq_factor = 4.000000e+00, original_context = 8192>, tied = true, block_size = 1>
