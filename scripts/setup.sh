@@ -33,6 +33,16 @@ if ((${#missing[@]})); then
     apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 
+# The independent tokenizer implementation test/Tokenizer compares growc's
+# with (@huggingface/tokenizers, pinned by its package-lock.json); skipped
+# without npm, and then those tests are unsupported.
+js="$root/test/Tokenizer/js"
+if [[ ! -d "$js/node_modules/@huggingface/tokenizers" ]] && command -v npm >/dev/null; then
+  echo "setup: npm ci in $js"
+  (cd "$js" && npm ci --no-audit --no-fund --loglevel=error) ||
+    echo "setup: npm ci failed: test/Tokenizer/compare-js.test will be unsupported"
+fi
+
 if [[ ! -f "$build/build.ninja" ]]; then
   echo "setup: configuring $build"
   cmake -G Ninja -S "$root" -B "$build" \

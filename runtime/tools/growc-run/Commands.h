@@ -23,6 +23,8 @@ Command addSampleCommand(CLI::App &app);
 /// analyze and report: the depth analyses (Analyze.cpp).
 Command addAnalyzeCommand(CLI::App &app);
 Command addReportCommand(CLI::App &app);
+/// tokenize: text to llm.c token shards (Tokenize.cpp).
+Command addTokenizeCommand(CLI::App &app);
 
 #ifndef GROWC_HAVE_CUDA
 /// Why a GPU artifact cannot run in this build.

@@ -62,6 +62,7 @@ int run(int argc, char **argv) {
   commands.push_back(addAnalyzeCommand(app));
   commands.push_back(addReportCommand(app));
   commands.push_back(addSampleCommand(app));
+  commands.push_back(addTokenizeCommand(app));
 
   // Usage errors name the command they are about.
   std::string prefix;
