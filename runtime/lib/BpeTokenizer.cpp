@@ -81,7 +81,9 @@ public:
   /// crate's find_iter: an empty match right where the previous match ended
   /// is skipped by advancing one character.
   template <typename F> Status forEachMatch(std::string_view text, F match) {
-    std::unique_ptr<OnigRegion, void (*)(OnigRegion *)> region(
+    // One region per thread, reused: `match` may search again (a nested
+    // pre-tokenizer), which is fine since this loop keeps only offsets.
+    thread_local std::unique_ptr<OnigRegion, void (*)(OnigRegion *)> region(
         onig_region_new(), [](OnigRegion *r) { onig_region_free(r, 1); });
     const auto *base = reinterpret_cast<const OnigUChar *>(text.data());
     const OnigUChar *end = base + text.size();
@@ -935,16 +937,42 @@ Status BpeTokenizer::preTokenize(std::string_view piece, size_t index,
     encodeWord(piece, ids);
     return Status::ok();
   }
+  auto next = [&](size_t begin, size_t end) -> Status {
+    if (end == begin)
+      return Status::ok();
+    std::string_view sub = piece.substr(begin, end - begin);
+    if (step.byteLevel) {
+      encodeWord(sub, ids);
+      return Status::ok();
+    }
+    return preTokenize(sub, index + 1, ids);
+  };
+  if (step.regex && step.behavior == Behavior::Isolated && !step.invert) {
+    // The common case (the GPT-2 pattern, digits, Llama 3's Split): every
+    // match and every gap between matches is a piece, handed on as found.
+    size_t previous = 0;
+    Status inner = Status::ok();
+    Status search =
+        step.regex->forEachMatch(piece, [&](size_t begin, size_t end) {
+          if (!inner.isOk())
+            return;
+          inner = next(previous, begin);
+          if (inner.isOk())
+            inner = next(begin, end);
+          previous = end;
+        });
+    if (!search.isOk())
+      return search;
+    if (!inner.isOk())
+      return inner;
+    return next(previous, piece.size());
+  }
   std::vector<Span> pieces;
   if (Status s = splitPieces(piece, step, pieces); !s.isOk())
     return s;
-  for (Span span : pieces) {
-    std::string_view sub = piece.substr(span.begin, span.end - span.begin);
-    if (step.byteLevel)
-      encodeWord(sub, ids);
-    else if (Status s = preTokenize(sub, index + 1, ids); !s.isOk())
+  for (Span span : pieces)
+    if (Status s = next(span.begin, span.end); !s.isOk())
       return s;
-  }
   return Status::ok();
 }
 
