@@ -1,15 +1,20 @@
 //===- MigrateCheckpoint.cpp - move a checkpoint through growth -----------===//
 //
-// Every check happens before the first byte is written, and the writer
-// renames a finished temporary file into place, so a bad checkpoint never
-// leaves a partial output behind. Tensor bytes are copied from the mmapped
-// input straight into the output file.
+// The input is any checkpoint rt::Checkpoint opens (a file, an index of
+// shards, a model directory) and is read by the runtime's rules
+// (Checkpoint.h): weights in bf16 or f16 are widened exactly to a model
+// that declares f32, the RoPE buffers of Hub checkpoints are dropped, and
+// a tied model's saved head must equal its embedding. Every check happens
+// before the first byte is written, and the writer renames a finished
+// temporary file into place, so a bad checkpoint never leaves a partial
+// output behind. Tensor bytes in the declared dtype are copied from the
+// mmapped input straight into the output file.
 //
 //===----------------------------------------------------------------------===//
 
 #include "growc/Growth/MigrateCheckpoint.h"
 
-#include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Checkpoint.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
@@ -50,24 +55,29 @@ std::string formatShape(llvm::ArrayRef<int64_t> shape) {
          "]";
 }
 
-/// Checks that `tensor` exists in `file` with `dtype` and `shape`.
+/// Checks that `tensor` exists in `file` with `shape` and a dtype that
+/// converts exactly to `dtype` (the same, or bf16/f16 for f32).
 llvm::Expected<const rt::TensorView *>
-expectTensor(const rt::SafetensorsFile &file, llvm::StringRef name,
-             rt::DType dtype, llvm::ArrayRef<int64_t> shape) {
+expectTensor(const rt::Checkpoint &file, llvm::StringRef name, rt::DType dtype,
+             llvm::ArrayRef<int64_t> shape) {
   const rt::TensorView *view = file.find(name);
   if (!view)
     return fail(llvm::formatv("checkpoint '{0}' has no tensor '{1}'",
                               file.path(), name));
-  if (view->dtype != dtype)
-    return fail(llvm::formatv("checkpoint '{0}': tensor '{1}' has dtype {2}, "
-                              "expected {3}",
-                              file.path(), name, rt::dtypeName(view->dtype),
-                              rt::dtypeName(dtype)));
+  if (!rt::convertsExactly(view->dtype, dtype))
+    return fail(llvm::formatv(
+        "checkpoint '{0}': tensor '{1}' has dtype {2}, expected {3}{4}",
+        file.fileOf(*view), name, rt::dtypeName(view->dtype),
+        rt::dtypeName(dtype),
+        dtype == rt::DType::F32
+            ? ""
+            : " (growc does not round weights; convert the checkpoint, or "
+              "import the model with --param-dtype f32)"));
   if (llvm::ArrayRef<int64_t>(view->shape) != shape)
     return fail(llvm::formatv("checkpoint '{0}': tensor '{1}' has shape {2}, "
                               "expected {3}",
-                              file.path(), name, formatShape(view->shape),
-                              formatShape(shape)));
+                              file.fileOf(*view), name,
+                              formatShape(view->shape), formatShape(shape)));
   return view;
 }
 
@@ -77,23 +87,31 @@ llvm::Expected<MigrationReport>
 growc::migrateCheckpoint(ModelOp before, ModelOp after,
                          llvm::StringRef inputPath, llvm::StringRef outputPath,
                          const MigrationOptions &options) {
-  rt::StatusOr<rt::SafetensorsFile> opened =
-      rt::SafetensorsFile::open(inputPath.str());
+  rt::StatusOr<rt::Checkpoint> opened = rt::Checkpoint::open(inputPath.str());
   if (!opened.isOk())
     return fail(opened.status().message());
-  const rt::SafetensorsFile &file = *opened;
+  const rt::Checkpoint &file = *opened;
 
   // Classify every input tensor; anything unknown means the checkpoint does
   // not belong to this model.
   llvm::StringMap<ParamOp> beforeParams;
   for (ParamOp param : before.getParams())
     beforeParams[param.getSymName()] = param;
+  // A tied model saved with its head (as transformers may): checked
+  // against the embedding below and not carried over.
+  const rt::TensorView *tiedHead = nullptr;
   bool hasMoments = false;
   for (const rt::TensorView &tensor : file.tensors()) {
     llvm::StringRef name = tensor.name;
     llvm::StringRef paramName = name;
-    if (name == kStep || name.starts_with(kTrainState))
+    if (name == kStep || name.starts_with(kTrainState) ||
+        rt::isIgnoredBuffer(name))
       continue;
+    if (name == rt::kLmHeadName && beforeParams.count(rt::kEmbedName) &&
+        !beforeParams.count(rt::kLmHeadName)) {
+      tiedHead = &tensor;
+      continue;
+    }
     if (paramName.consume_front(kExpAvgSq) || paramName.consume_front(kExpAvg))
       hasMoments = true;
     if (!beforeParams.count(paramName))
@@ -133,6 +151,34 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
     expAvgSq[name] = *v;
   }
 
+  if (tiedHead) {
+    rt::DType embedType = *dtypeOf(
+        beforeParams[rt::kEmbedName].getTensorType().getElementType());
+    if (!rt::convertsExactly(tiedHead->dtype, embedType))
+      return fail(llvm::formatv("checkpoint '{0}': tensor '{1}' has dtype "
+                                "{2}, the embedding it ties to {3}",
+                                file.fileOf(*tiedHead), tiedHead->name,
+                                rt::dtypeName(tiedHead->dtype),
+                                rt::dtypeName(embedType)));
+    rt::Status same = rt::checkTiedHead(file, *tiedHead,
+                                        *weights[rt::kEmbedName], embedType);
+    if (!same.isOk())
+      return fail(same.message());
+  }
+
+  // Weights in the model's declared dtype: widened once per source (a
+  // source may start several copies).
+  llvm::StringMap<std::vector<uint8_t>> widened;
+  for (ParamOp param : before.getParams()) {
+    const rt::TensorView *src = weights[param.getSymName()];
+    rt::DType declared = *dtypeOf(param.getTensorType().getElementType());
+    if (src->dtype == declared)
+      continue;
+    std::vector<uint8_t> &bytes = widened[param.getSymName()];
+    bytes.resize(size_t(src->numElements()) * rt::dtypeSize(declared));
+    rt::convertTensor(*src, declared, bytes.data());
+  }
+
   // Assemble the grown checkpoint by provenance.
   MigrationReport report;
   std::vector<rt::TensorToWrite> out;
@@ -153,8 +199,15 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
       return fail(llvm::formatv("parameter '{0}' has a different shape than "
                                 "its source '{1}'",
                                 param.getSymName(), source));
-    out.push_back({param.getSymName().str(), src->dtype, src->shape, src->data,
-                   src->byteSize});
+    auto converted = widened.find(source);
+    if (converted == widened.end())
+      out.push_back({param.getSymName().str(), src->dtype, src->shape,
+                     src->data, src->byteSize});
+    else
+      out.push_back({param.getSymName().str(),
+                     *dtypeOf(param.getTensorType().getElementType()),
+                     src->shape, converted->second.data(),
+                     converted->second.size()});
     ++report.weightsWritten;
     if (options.zeroCopiedMoments && param.getCopy())
       zeros.resize(std::max(zeros.size(), expAvg.lookup(source)

@@ -156,9 +156,10 @@ output(const std::map<std::string, OutputTensor> &outputs,
 }
 
 /// Runs one variant of the suite: an executor with the checkpoint loaded.
-StatusOr<std::unique_ptr<CpuExecutor>>
-openVariant(const SuiteVariant &variant, const SafetensorsFile &checkpoint,
-            const AnalysisSuite &suite, int threads) {
+StatusOr<std::unique_ptr<CpuExecutor>> openVariant(const SuiteVariant &variant,
+                                                   const Checkpoint &checkpoint,
+                                                   const AnalysisSuite &suite,
+                                                   int threads) {
   StatusOr<std::unique_ptr<CpuExecutor>> exec =
       CpuExecutor::load(variant.planPath, threads);
   if (!exec.isOk())
@@ -387,7 +388,7 @@ EvalWindows growc::rt::drawWindows(TokenStream &stream, int64_t count,
   return windows;
 }
 
-StatusOr<JsonValue> growc::rt::weightSimilarity(const SafetensorsFile &ckpt,
+StatusOr<JsonValue> growc::rt::weightSimilarity(const Checkpoint &ckpt,
                                                 int64_t layers,
                                                 int64_t blockSize) {
   static const char *const kGroups[] = {
@@ -400,29 +401,29 @@ StatusOr<JsonValue> growc::rt::weightSimilarity(const SafetensorsFile &ckpt,
   double periodSum = 0, mirrorSum = 0, symmetrySum = 0;
   int64_t periodGroups = 0, mirrorGroups = 0, symmetryGroups = 0;
   for (const char *group : kGroups) {
-    std::vector<const float *> weights;
+    std::vector<const TensorView *> weights;
     int64_t size = -1;
     for (int64_t l = 0; l < layers; ++l) {
       std::string name = "model.layers." + std::to_string(l) + "." + group;
       const TensorView *tensor = ckpt.find(name);
       if (!tensor)
         return Status::error(ckpt.path() + ": no tensor " + name);
-      if (tensor->dtype != DType::F32)
-        return Status::error(ckpt.path() + ": " + name +
-                             " is not F32 (weight similarity reads F32 "
-                             "checkpoints)");
+      if (!convertsExactly(tensor->dtype, DType::F32))
+        return Status::error(ckpt.fileOf(*tensor) + ": " + name + " is " +
+                             dtypeName(tensor->dtype) +
+                             " (weight similarity reads F32, BF16 or F16)");
       if (size >= 0 && tensor->numElements() != size)
         return Status::error(ckpt.path() + ": " + name +
                              " differs in size from layer 0's");
       size = tensor->numElements();
-      // Safetensors data is only byte-aligned; floats are read through
-      // memcpy'd copies where needed.
-      weights.push_back(reinterpret_cast<const float *>(tensor->data));
+      weights.push_back(tensor);
     }
+    // Safetensors data is only byte-aligned: the floats are read into
+    // copies (widened from bf16 or f16 checkpoints).
     std::vector<std::vector<float>> aligned(layers);
     for (int64_t l = 0; l < layers; ++l) {
       aligned[l].resize(size);
-      std::memcpy(aligned[l].data(), weights[l], size * sizeof(float));
+      convertTensor(*weights[l], DType::F32, aligned[l].data());
     }
     std::vector<double> norms(layers);
     for (int64_t l = 0; l < layers; ++l)
@@ -500,7 +501,7 @@ StatusOr<JsonValue> growc::rt::weightSimilarity(const SafetensorsFile &ckpt,
 }
 
 StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
-    const AnalysisSuite &suite, const SafetensorsFile &checkpoint,
+    const AnalysisSuite &suite, const Checkpoint &checkpoint,
     const EvalWindows &windows, const AnalyzeOptions &options) {
   const int64_t L = suite.layers, rows = windows.rows, seq = windows.seq;
   const int64_t t = suite.split;

@@ -40,10 +40,6 @@ double secondsSince(Clock::time_point start) {
   return std::chrono::duration<double>(Clock::now() - start).count();
 }
 
-bool startsWith(std::string_view s, std::string_view prefix) {
-  return s.substr(0, prefix.size()) == prefix;
-}
-
 /// Generated kernels allocate their block-local temporaries (attention's
 /// score and probability tiles, ~150 KB each) with malloc inside their
 /// loops. Above glibc's default 128 KB mmap threshold every such malloc is
@@ -273,74 +269,14 @@ Status CpuExecutor::prepare() {
 // Parameters
 //===----------------------------------------------------------------------===//
 
-Status CpuExecutor::loadParams(const SafetensorsFile &checkpoint) {
-  try {
-    const std::string &file = checkpoint.path();
-    // Check everything first: a rejected checkpoint must not leave a mix of
-    // old and new parameters behind.
-    std::vector<std::pair<const PlanParam *, const TensorView *>> copies;
-    size_t missing = 0;
-    const PlanParam *firstMissing = nullptr;
-    std::vector<const PlanParam *> zeroed;
-    for (const PlanParam &param : plan_.params) {
-      const TensorView *tensor = checkpoint.find(param.name);
-      if (!tensor) {
-        // A training step's optimizer state starts at zero when the
-        // checkpoint has none yet (a fresh run).
-        if (startsWith(param.name, "optimizer.")) {
-          zeroed.push_back(&param);
-          continue;
-        }
-        if (!missing++)
-          firstMissing = &param;
-        continue;
-      }
-      copies.emplace_back(&param, tensor);
-    }
-    if (missing)
-      return Status::error(
-          file + ": missing parameter " + inQuotes(firstMissing->name) +
-          (missing > 1 ? " (and " + std::to_string(missing - 1) + " more)"
-                       : std::string()) +
-          " of model " + inQuotes(plan_.model) + " (plan " + plan_.path + ")");
-    for (const PlanParam *param : zeroed)
-      std::memset(bufferAddress(param->buffer), 0,
-                  static_cast<size_t>(param->byteSize));
-    for (auto [param, tensor] : copies) {
-      if (tensor->dtype != param->dtype)
-        return Status::error(file + ": parameter " + inQuotes(param->name) +
-                             " is " + dtypeName(tensor->dtype) +
-                             ", the plan expects " + dtypeName(param->dtype));
-      if (tensor->shape != param->shape)
-        return Status::error(file + ": parameter " + inQuotes(param->name) +
-                             " has shape " + formatShape(tensor->shape) +
-                             ", the plan expects " + formatShape(param->shape));
-    }
-    for (const TensorView &tensor : checkpoint.tensors()) {
-      // Optimizer state (moments) and the training loop's position live
-      // beside the weights in training checkpoints; they are not inputs of
-      // this graph.
-      if (startsWith(tensor.name, "optimizer.") ||
-          startsWith(tensor.name, "growc.train."))
-        continue;
-      if (!plan_.findParam(tensor.name))
-        return Status::error(file + ": tensor " + inQuotes(tensor.name) +
-                             " is not a parameter of model " +
-                             inQuotes(plan_.model) + " (plan " + plan_.path +
-                             "); is this the checkpoint of a different model?");
-    }
-
-    for (const PlanParam *param : zeroed)
-      std::memset(bufferAddress(param->buffer), 0,
-                  static_cast<size_t>(param->byteSize));
-    for (auto [param, tensor] : copies)
-      std::memcpy(bufferAddress(param->buffer), tensor->data,
-                  static_cast<size_t>(param->byteSize));
-    paramsLoaded_ = true;
-    return Status::ok();
-  } catch (const std::bad_alloc &) {
-    return Status::error(checkpoint.path() + ": out of memory");
-  }
+Status CpuExecutor::loadParams(const Checkpoint &checkpoint) {
+  StatusOr<std::vector<ParamLoad>> loads = planParamLoad(plan_, checkpoint);
+  if (!loads.isOk())
+    return loads.status();
+  for (const ParamLoad &load : *loads)
+    load.writeTo(bufferAddress(load.param->buffer));
+  paramsLoaded_ = true;
+  return Status::ok();
 }
 
 //===----------------------------------------------------------------------===//

@@ -625,39 +625,35 @@ const std::string &CudaExecutor::deviceName() const {
   return state_->deviceName;
 }
 
-Status CudaExecutor::loadParams(const SafetensorsFile &checkpoint) {
+Status CudaExecutor::loadParams(const Checkpoint &checkpoint) {
   State &st = *state_;
-  const Plan &plan = st.plan;
-  std::vector<std::pair<const PlanParam *, const TensorView *>> copies;
-  std::vector<const PlanParam *> zeroed;
-  for (const PlanParam &param : plan.params) {
-    const TensorView *tensor = checkpoint.find(param.name);
-    // A training step's optimizer state starts at zero when the checkpoint
-    // has none yet (a fresh run), as on the CPU.
-    if (!tensor && param.name.compare(0, 10, "optimizer.") == 0) {
-      zeroed.push_back(&param);
-      continue;
-    }
-    if (!tensor)
-      return Status::error(checkpoint.path() + ": missing parameter " +
-                           inQuotes(param.name) + " of model " +
-                           inQuotes(plan.model));
-    if (tensor->dtype != param.dtype || tensor->shape != param.shape)
-      return Status::error(
-          checkpoint.path() + ": parameter " + inQuotes(param.name) + " is " +
-          dtypeName(tensor->dtype) + " " + formatShape(tensor->shape) +
-          ", the plan expects " + dtypeName(param.dtype) + " " +
-          formatShape(param.shape));
-    copies.emplace_back(&param, tensor);
-  }
+  StatusOr<std::vector<ParamLoad>> loads = planParamLoad(st.plan, checkpoint);
+  if (!loads.isOk())
+    return loads.status();
   auto &cu = st.cu;
-  for (const PlanParam *param : zeroed)
-    GROWC_CU(cu->cuMemsetD8Async(st.address(param->buffer), 0,
-                                 size_t(param->byteSize), st.stream));
+  for (const ParamLoad &load : *loads)
+    if (!load.tensor)
+      GROWC_CU(cu->cuMemsetD8Async(st.address(load.param->buffer), 0,
+                                   size_t(load.param->byteSize), st.stream));
   GROWC_CU(cu->cuStreamSynchronize(st.stream));
-  for (auto [param, tensor] : copies)
-    GROWC_CU(cu->cuMemcpyHtoD(st.address(param->buffer), tensor->data,
-                              size_t(param->byteSize)));
+  // Tensors already in the plan's dtype go straight from the mapping.
+  std::vector<uint8_t> converted;
+  for (const ParamLoad &load : *loads) {
+    if (!load.tensor)
+      continue;
+    const void *source = load.tensor->data;
+    if (load.tensor->dtype != load.param->dtype) {
+      try {
+        converted.resize(size_t(load.param->byteSize));
+      } catch (const std::bad_alloc &) {
+        return Status::error(checkpoint.path() + ": out of memory");
+      }
+      load.writeTo(converted.data());
+      source = converted.data();
+    }
+    GROWC_CU(cu->cuMemcpyHtoD(st.address(load.param->buffer), source,
+                              size_t(load.param->byteSize)));
+  }
   st.paramsLoaded = true;
   return Status::ok();
 }

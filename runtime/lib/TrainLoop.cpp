@@ -184,14 +184,14 @@ public:
         rank(collective.rank()), world(collective.size()),
         batch(plans.stages[0].batch), seq(plans.stages[0].seq) {}
 
-  StatusOr<TrainSummary> run(const SafetensorsFile &start);
+  StatusOr<TrainSummary> run(const Checkpoint &start);
 
 private:
   /// A rank's own failure: returned on one rank; with several, reported
   /// and the job ended (the others would wait at the next collective).
   Status fatal(const Status &status);
   StatusOr<std::unique_ptr<Executor>> makeExecutor(const Plan &plan);
-  Status startFrom(const SafetensorsFile &start);
+  Status startFrom(const Checkpoint &start);
   Status checkRanksAgree();
   StatusOr<uint64_t> paramsHash();
   Status save();
@@ -266,7 +266,7 @@ void TrainLoop::skipBatches(TokenStream &from, int64_t count) {
 
 /// Where the run starts: step 0 of a new run, or a checkpoint's step, data
 /// seed, position and growth stage (so that it continues bit-identically).
-Status TrainLoop::startFrom(const SafetensorsFile &start) {
+Status TrainLoop::startFrom(const Checkpoint &start) {
   const std::vector<Plan> &stagePlans = plans.stages;
   const TensorView *stageT = start.find("growc.train.stage");
   if (stageT || stagePlans.size() > 1) {
@@ -541,7 +541,7 @@ StatusOr<double> TrainLoop::validationLoss() {
   return valLoss;
 }
 
-StatusOr<TrainSummary> TrainLoop::run(const SafetensorsFile &start) {
+StatusOr<TrainSummary> TrainLoop::run(const Checkpoint &start) {
   const std::vector<Plan> &stagePlans = plans.stages;
   if (world > 1)
     for (const Plan &plan : stagePlans)
@@ -645,7 +645,7 @@ StatusOr<TrainSummary> TrainLoop::run(const SafetensorsFile &start) {
 } // namespace
 
 StatusOr<TrainSummary>
-runTrainLoop(const TrainPlans &plans, const SafetensorsFile &start,
+runTrainLoop(const TrainPlans &plans, const Checkpoint &start,
              const ExecutorFactory &makeExecutor, const DataOpener &openData,
              Collective &collective, const TrainLoopOptions &options,
              const TrainCallbacks &callbacks) {

@@ -100,7 +100,7 @@ public:
   std::string describe() const override { return "toy trainer"; }
   void setCollective(Collective *) override {}
 
-  Status loadParams(const SafetensorsFile &checkpoint) override {
+  Status loadParams(const Checkpoint &checkpoint) override {
     for (const PlanParam &param : thePlan.params) {
       std::vector<float> &value = values[param.name];
       const TensorView *tensor = checkpoint.find(param.name);

@@ -31,10 +31,13 @@ struct MigrationReport {
   size_t momentsZeroed = 0;
 };
 
-/// Validates `inputPath` against `before` (every parameter present with its
-/// shape and dtype, optimizer state complete or absent, nothing unknown) and
-/// writes the checkpoint of `after` to `outputPath` atomically. On any error
-/// nothing is written.
+/// Validates `inputPath` (a safetensors file, a model.safetensors.index.json
+/// or a model directory: rt::Checkpoint) against `before` (every parameter
+/// present with its shape and a dtype that widens exactly to the declared
+/// one, optimizer state complete or absent, nothing unknown but the RoPE
+/// buffers and a tied model's copy of its embedding) and writes the
+/// checkpoint of `after`, weights in their declared dtype, to `outputPath`
+/// atomically. On any error nothing is written.
 llvm::Expected<MigrationReport>
 migrateCheckpoint(grow::ModelOp before, grow::ModelOp after,
                   llvm::StringRef inputPath, llvm::StringRef outputPath,

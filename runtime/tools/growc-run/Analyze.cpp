@@ -14,6 +14,7 @@
 
 #include "growc/runtime/Analysis.h"
 #include "growc/runtime/AnalysisReport.h"
+#include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Safetensors.h"
 
@@ -88,7 +89,7 @@ int runAnalyze(AnalyzeArgs args) {
       return fail("analyze: " + found.status().message());
     plotlyPath = *found;
   }
-  StatusOr<SafetensorsFile> checkpoint = SafetensorsFile::open(weights);
+  StatusOr<Checkpoint> checkpoint = Checkpoint::open(weights);
   if (!checkpoint.isOk())
     return fail("analyze: " + checkpoint.status().message());
 

@@ -11,6 +11,7 @@
 
 #include "Commands.h"
 
+#include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/CpuExecutor.h"
 #include "growc/runtime/Data.h"
 #include "growc/runtime/Eval.h"
@@ -45,7 +46,7 @@ int runEval(const EvalOptions &opts) {
   if ((*exec)->plan().graph != "forward")
     return fail((*exec)->plan().path + " is a " + (*exec)->plan().graph +
                 " graph; eval runs a forward graph (growc --graph=forward)");
-  StatusOr<SafetensorsFile> checkpoint = SafetensorsFile::open(opts.weights);
+  StatusOr<Checkpoint> checkpoint = Checkpoint::open(opts.weights);
   if (!checkpoint.isOk())
     return fail(checkpoint.status());
   if (Status status = (*exec)->loadParams(*checkpoint); !status.isOk())

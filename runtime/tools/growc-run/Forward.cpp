@@ -4,10 +4,12 @@
 //                         --out O.safetensors [--device=cpu] [--verbose]
 //
 // One run of a graph on files: ART is the artifact's kernels file (x.so,
-// x.ptx) or its plan (x.so.plan.json, x.ptx.plan.json). The tokens file
-// holds the tensor `tokens` (int32 [B, T]); the output file gets one
-// float32 tensor per output of the plan (`logits` [B, T, V], and the other
-// named outputs of analysis graphs). grad and train-step are the same run, insisting on a grad or a
+// x.ptx) or its plan (x.so.plan.json, x.ptx.plan.json); W is a checkpoint
+// (a file, an index of shards or a model directory: Checkpoint.h). The
+// tokens file holds the tensor `tokens` (int32, or int64 as PyTorch saves
+// input_ids, [B, T]); the output file gets one float32 tensor per output
+// of the plan (`logits` [B, T, V], and the other named outputs of analysis
+// graphs). grad and train-step are the same run, insisting on a grad or a
 // train graph. Nothing is printed on success unless --verbose is given.
 //
 //===----------------------------------------------------------------------===//
@@ -15,6 +17,7 @@
 #include "Commands.h"
 #include "Profile.h"
 
+#include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/CpuExecutor.h"
 #ifdef GROWC_HAVE_CUDA
 #include "growc/runtime/CudaExecutor.h"
@@ -26,6 +29,8 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <cstring>
+#include <limits>
 #include <map>
 #include <memory>
 #include <optional>
@@ -83,6 +88,72 @@ StatusOr<const TensorView *> findTokens(const SafetensorsFile &file) {
                                       : " (it has " + names + ")"));
 }
 
+/// Token ids as the int32 the plans take: int64 ids (PyTorch's input_ids,
+/// torch.long) are narrowed into `storage`, each checked to fit (reported
+/// as the int32 checks report ids outside the vocabulary); other tensors
+/// come back as they are, for those checks.
+StatusOr<const TensorView *> asInt32Ids(const TensorView *ids, const Plan &plan,
+                                        TensorView &narrowed,
+                                        std::vector<int32_t> &storage) {
+  if (!ids || ids->dtype != DType::I64)
+    return ids;
+  const bool targets = ids->name == "targets";
+  const int64_t count = ids->numElements();
+  const int64_t cols = ids->shape.size() == 2 ? ids->shape[1] : count;
+  storage.resize(size_t(count));
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t id; // The data carries no alignment guarantee.
+    std::memcpy(&id, ids->data + 8 * i, 8);
+    if (id < std::numeric_limits<int32_t>::min() ||
+        id > std::numeric_limits<int32_t>::max()) {
+      std::string at = " at [" + std::to_string(i / cols) + ", " +
+                       std::to_string(i % cols) + "]";
+      std::string vocab = "[0, " + std::to_string(plan.vocabSize) + ")";
+      return Status::error(
+          targets ? "targets: target " + std::to_string(id) + at +
+                        " is neither in the vocabulary " + vocab + " nor " +
+                        std::to_string(kIgnoreIndex) + " (ignored)"
+                  : "tokens: token " + std::to_string(id) + at +
+                        " is outside the vocabulary " + vocab);
+    }
+    storage[size_t(i)] = int32_t(id);
+  }
+  narrowed = {ids->name, DType::I32, ids->shape,
+              reinterpret_cast<const uint8_t *>(storage.data()),
+              storage.size() * sizeof(int32_t)};
+  return &narrowed;
+}
+
+/// The tokens of a tokens file, and its targets where the plan takes them
+/// (null if the file has none), as int32 (asInt32Ids). Not movable: the
+/// pointers may point into it.
+struct TokenInputs {
+  const TensorView *tokens = nullptr;
+  const TensorView *targets = nullptr;
+  TensorView narrowed[2];
+  std::vector<int32_t> ids[2];
+};
+
+Status readTokenInputs(const SafetensorsFile &file, const Plan &plan,
+                       TokenInputs &in) {
+  StatusOr<const TensorView *> found = findTokens(file);
+  if (!found.isOk())
+    return found.status();
+  StatusOr<const TensorView *> tokens =
+      asInt32Ids(*found, plan, in.narrowed[0], in.ids[0]);
+  if (!tokens.isOk())
+    return Status::error(file.path() + ": " + tokens.status().message());
+  in.tokens = *tokens;
+  if (!plan.findInput("targets"))
+    return Status::ok();
+  StatusOr<const TensorView *> targets =
+      asInt32Ids(file.find("targets"), plan, in.narrowed[1], in.ids[1]);
+  if (!targets.isOk())
+    return Status::error(file.path() + ": " + targets.status().message());
+  in.targets = *targets;
+  return Status::ok();
+}
+
 double millisecondsSince(std::chrono::steady_clock::time_point start) {
   return std::chrono::duration<double, std::milli>(
              std::chrono::steady_clock::now() - start)
@@ -116,7 +187,7 @@ int runForwardOnGpu(Plan plan, const ForwardOptions &opts) {
     return fail(executor.status());
   CudaExecutor &exec = **executor;
   double prepareMs = millisecondsSince(start);
-  StatusOr<SafetensorsFile> weights = SafetensorsFile::open(opts.weights);
+  StatusOr<Checkpoint> weights = Checkpoint::open(opts.weights);
   if (!weights.isOk())
     return fail(weights.status());
   if (Status status = exec.loadParams(*weights); !status.isOk())
@@ -124,17 +195,17 @@ int runForwardOnGpu(Plan plan, const ForwardOptions &opts) {
   StatusOr<SafetensorsFile> tokensFile = SafetensorsFile::open(opts.tokens);
   if (!tokensFile.isOk())
     return fail(tokensFile.status());
-  StatusOr<const TensorView *> tokens = findTokens(*tokensFile);
-  if (!tokens.isOk())
-    return fail(tokens.status());
-  const TensorView *targets =
-      exec.plan().findInput("targets") ? tokensFile->find("targets") : nullptr;
+  TokenInputs inputs;
+  if (Status status = readTokenInputs(*tokensFile, exec.plan(), inputs);
+      !status.isOk())
+    return fail(status);
+  const TensorView *tokens = inputs.tokens, *targets = inputs.targets;
   // Input problems name the tokens file; a failure on the device after
   // that is the device's (its message says which call).
-  if (Status status = checkTokens(exec.plan(), **tokens); !status.isOk())
+  if (Status status = checkTokens(exec.plan(), *tokens); !status.isOk())
     return fail(opts.tokens + ": " + status.message());
   if (targets)
-    if (Status status = checkTargets(exec.plan(), **tokens, *targets);
+    if (Status status = checkTargets(exec.plan(), *tokens, *targets);
         !status.isOk())
       return fail(opts.tokens + ": " + status.message());
   StatusOr<std::map<std::string, OutputTensor>> outputs =
@@ -142,7 +213,7 @@ int runForwardOnGpu(Plan plan, const ForwardOptions &opts) {
   double bestMs = 0;
   for (int i = 0; i < opts.repeat; ++i) {
     start = Clock::now();
-    outputs = exec.forward(**tokens, targets, opts.scalars);
+    outputs = exec.forward(*tokens, targets, opts.scalars);
     if (!outputs.isOk())
       return fail(outputs.status());
     double ms = millisecondsSince(start);
@@ -158,7 +229,7 @@ int runForwardOnGpu(Plan plan, const ForwardOptions &opts) {
                  exec.deviceName().c_str(), prepareMs, bestMs, opts.repeat);
   if (opts.profile) {
     StatusOr<CudaExecutor::StepProfile> profile =
-        exec.profile(**tokens, targets, opts.scalars, opts.repeat);
+        exec.profile(*tokens, targets, opts.scalars, opts.repeat);
     if (!profile.isOk())
       return fail(profile.status());
     StepTimes times{profile->stepMs, profile->bestGemmMs,
@@ -225,7 +296,7 @@ int runForward(const ForwardOptions &opts, std::string_view requiredGraph) {
   double prepareMs = millisecondsSince(start);
 
   start = Clock::now();
-  StatusOr<SafetensorsFile> weights = SafetensorsFile::open(opts.weights);
+  StatusOr<Checkpoint> weights = Checkpoint::open(opts.weights);
   if (!weights.isOk())
     return fail(weights.status());
   if (Status status = exec.loadParams(*weights); !status.isOk())
@@ -235,21 +306,21 @@ int runForward(const ForwardOptions &opts, std::string_view requiredGraph) {
   StatusOr<SafetensorsFile> tokensFile = SafetensorsFile::open(opts.tokens);
   if (!tokensFile.isOk())
     return fail(tokensFile.status());
-  StatusOr<const TensorView *> tokens = findTokens(*tokensFile);
-  if (!tokens.isOk())
-    return fail(tokens.status());
+  TokenInputs inputs;
+  if (Status status = readTokenInputs(*tokensFile, exec.plan(), inputs);
+      !status.isOk())
+    return fail(status);
+  const TensorView *tokens = inputs.tokens, *targets = inputs.targets;
 
-  if (Status status = exec.checkTokens(**tokens); !status.isOk())
+  if (Status status = exec.checkTokens(*tokens); !status.isOk())
     return fail(opts.tokens + ": " + status.message());
   // A loss graph reads its targets from the same file.
-  const TensorView *targets = nullptr;
   if (exec.plan().findInput("targets")) {
-    targets = tokensFile->find("targets");
     if (!targets || !tokensFile->find("tokens"))
       return fail(opts.tokens + ": a " + exec.plan().graph +
-                  " graph needs tensors 'tokens' and 'targets' (int32 [B, "
-                  "T]; -100 = ignored)");
-    if (Status status = exec.checkTargets(**tokens, *targets); !status.isOk())
+                  " graph needs tensors 'tokens' and 'targets' (int32 or "
+                  "int64 [B, T]; -100 = ignored)");
+    if (Status status = exec.checkTargets(*tokens, *targets); !status.isOk())
       return fail(opts.tokens + ": " + status.message());
   }
 
@@ -262,7 +333,7 @@ int runForward(const ForwardOptions &opts, std::string_view requiredGraph) {
   for (int i = 0; i < opts.repeat; ++i) {
     exec.resetTimings();
     start = Clock::now();
-    outputs = exec.forward(**tokens, targets, opts.scalars);
+    outputs = exec.forward(*tokens, targets, opts.scalars);
     if (!outputs.isOk())
       return fail(outputs.status());
     double ms = millisecondsSince(start);

@@ -254,13 +254,13 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
   // stage's plan (growc --grow=M --stages=K), the Prop-alpha schedule over
   // --steps says when to move to the next one, and the state migrates by
   // the next plan's provenance.
-  std::optional<SafetensorsFile> start;
+  std::optional<Checkpoint> start;
   std::optional<int64_t> resumeStep;
   std::string recordedOptions;
   StatusOr<TrainPlans> plans = Status::error("no plans");
   auto prepare = [&](int world, bool leader) -> Status {
-    StatusOr<SafetensorsFile> opened =
-        SafetensorsFile::open(opts.resume.empty() ? opts.weights : opts.resume);
+    StatusOr<Checkpoint> opened =
+        Checkpoint::open(opts.resume.empty() ? opts.weights : opts.resume);
     if (!opened.isOk())
       return opened.status();
     start = std::move(*opened);

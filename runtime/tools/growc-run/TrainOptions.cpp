@@ -93,7 +93,7 @@ void applyRunOptions(TrainOptions &opts,
 /// command leaves out, and an error for those it changes without
 /// --override; says on stderr (rank 0) what it took. The checkpoint's step.
 StatusOr<int64_t> resumeOptions(TrainOptions &opts, const Plan &plan,
-                                const SafetensorsFile &checkpoint, int world,
+                                const Checkpoint &checkpoint, int world,
                                 bool leader, std::string &recordedText) {
   const TensorView *stepT = checkpoint.find("growc.train.step");
   if (!stepT || stepT->byteSize != 8)

@@ -11,6 +11,7 @@
 #ifndef GROWC_RUNTIME_TOOLS_GROWC_RUN_TRAINOPTIONS_H
 #define GROWC_RUNTIME_TOOLS_GROWC_RUN_TRAINOPTIONS_H
 
+#include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/TrainOutputs.h"
@@ -45,7 +46,7 @@ std::vector<RunOption> runOptionsOf(const TrainOptions &opts, const Plan &plan,
 /// --override; says on stderr (when `leader`) what it took. Returns the
 /// checkpoint's step and sets `recordedText` to the options to record.
 StatusOr<int64_t> resumeOptions(TrainOptions &opts, const Plan &plan,
-                                const SafetensorsFile &checkpoint, int world,
+                                const Checkpoint &checkpoint, int world,
                                 bool leader, std::string &recordedText);
 
 } // namespace growc::rt

@@ -14,6 +14,7 @@
 #ifndef GROWC_RUNTIME_ANALYSIS_H
 #define GROWC_RUNTIME_ANALYSIS_H
 
+#include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/Data.h"
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Safetensors.h"
@@ -93,13 +94,13 @@ struct AnalyzeOptions {
 /// Every metric of SPEC.md §5 for `checkpoint` (see docs/analysis.md for
 /// the exact definitions and the JSON layout).
 StatusOr<JsonValue> analyzeCheckpoint(const AnalysisSuite &suite,
-                                      const SafetensorsFile &checkpoint,
+                                      const Checkpoint &checkpoint,
                                       const EvalWindows &windows,
                                       const AnalyzeOptions &options);
 
 /// SPEC.md §5.7: per parameter group, the L x L cosine similarities of the
 /// layers' flattened weights, plus summaries of their structure.
-StatusOr<JsonValue> weightSimilarity(const SafetensorsFile &checkpoint,
+StatusOr<JsonValue> weightSimilarity(const Checkpoint &checkpoint,
                                      int64_t layers, int64_t blockSize);
 
 } // namespace growc::rt

@@ -86,13 +86,12 @@ public:
   const Plan &plan() const override { return plan_; }
   std::string describe() const override;
 
-  /// Copies every parameter of the plan from `checkpoint` into its buffer.
-  /// Each parameter must be present with the plan's dtype and shape;
-  /// optimizer state (`optimizer.*`) is ignored and any other tensor that is
-  /// not a parameter is an error. Checks everything before copying anything,
-  /// so that a rejected checkpoint leaves previously loaded parameters
-  /// intact.
-  Status loadParams(const SafetensorsFile &checkpoint) override;
+  /// Copies every parameter of the plan from `checkpoint` into its buffer,
+  /// converted to the plan's dtype (planParamLoad, Executor.h: what a
+  /// checkpoint may hold and how its tensors convert). Checks everything
+  /// before copying anything, so that a rejected checkpoint leaves
+  /// previously loaded parameters intact.
+  Status loadParams(const Checkpoint &checkpoint) override;
 
   /// Runs the graph on `tokens` (int32 [b, t] with b <= batch, t <= seq and
   /// every token in [0, vocab_size)). The tokens go to the top-left of the

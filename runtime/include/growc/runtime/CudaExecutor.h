@@ -65,9 +65,10 @@ public:
   CudaExecutor &operator=(const CudaExecutor &) = delete;
 
   const Plan &plan() const override;
-  /// As CpuExecutor::loadParams: every parameter present with its dtype and
-  /// shape, checked before anything is copied to the device.
-  Status loadParams(const SafetensorsFile &checkpoint) override;
+  /// As CpuExecutor::loadParams (planParamLoad): everything checked before
+  /// anything is copied to the device; a tensor that needs converting goes
+  /// through a host buffer of its converted bytes.
+  Status loadParams(const Checkpoint &checkpoint) override;
   /// What the plan's all_reduce steps reduce over (not owned): the nccl
   /// engine (NcclCollective.h) in a data-parallel run; nullptr or a
   /// one-process engine makes them no-ops.

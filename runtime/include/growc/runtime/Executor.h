@@ -10,13 +10,16 @@
 // Migration is planned here, once for both devices (planParamMigration):
 // which of the new plan's tensors start from which of the old plan's (by
 // the new plan's provenance, SPEC.md §2) and which optimizer moments start
-// at zero. The executors only copy bytes.
+// at zero. So is loading a checkpoint (planParamLoad): which tensor each
+// parameter comes from and in which element type, what a checkpoint may
+// hold beside the parameters. The executors only copy bytes.
 //
 //===----------------------------------------------------------------------===//
 
 #ifndef GROWC_RUNTIME_EXECUTOR_H
 #define GROWC_RUNTIME_EXECUTOR_H
 
+#include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/Collective.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/RunInterface.h"
@@ -58,6 +61,29 @@ planParamMigration(const Plan &to, const Plan &from, bool zeroCopiedMoments);
 /// The counts of a migration table.
 MigrationReport reportOf(const std::vector<ParamMove> &moves);
 
+/// One tensor of a plan and the checkpoint tensor its value comes from.
+struct ParamLoad {
+  const PlanParam *param = nullptr;
+  /// nullptr: zero (optimizer state that the checkpoint does not have yet).
+  const TensorView *tensor = nullptr;
+
+  /// Writes the value, converted to the parameter's dtype, to `dst`
+  /// (param->byteSize bytes, no alignment needed).
+  void writeTo(void *dst) const;
+};
+
+/// Every tensor of `plan` and where it comes from in `checkpoint`, checked
+/// whole before anything is copied: each parameter present with the plan's
+/// shape and a dtype that converts exactly (convertsExactly: BF16/F16 into
+/// F32 master weights; a plan of bf16 parameters takes bf16 only); optimizer
+/// state (`optimizer.*`) zero where absent. Beside them the checkpoint may
+/// hold optimizer state and the training loop's position (`growc.train.*`),
+/// the RoPE buffers of isIgnoredBuffer and, for a tied model, an
+/// `lm_head.weight` equal to the embedding (checkTiedHead); any other tensor
+/// is an error naming it and its file.
+StatusOr<std::vector<ParamLoad>> planParamLoad(const Plan &plan,
+                                               const Checkpoint &checkpoint);
+
 class Executor {
 public:
   virtual ~Executor();
@@ -66,10 +92,10 @@ public:
   /// Where it runs, for messages: "cpu (N threads)" or the GPU's name.
   virtual std::string describe() const = 0;
 
-  /// Every parameter of the plan from `checkpoint` (dtype and shape
-  /// checked before anything is copied); optimizer state that the
-  /// checkpoint lacks starts at zero.
-  virtual Status loadParams(const SafetensorsFile &checkpoint) = 0;
+  /// Every parameter of the plan from `checkpoint` by planParamLoad
+  /// (everything checked before anything is copied); optimizer state that
+  /// the checkpoint lacks starts at zero.
+  virtual Status loadParams(const Checkpoint &checkpoint) = 0;
 
   /// What the plan's all_reduce steps reduce over (not owned); nullptr or
   /// a one-process collective makes them no-ops.

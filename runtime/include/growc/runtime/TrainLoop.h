@@ -15,6 +15,7 @@
 #define GROWC_RUNTIME_TRAINLOOP_H
 
 #include "growc/runtime/Collective.h"
+#include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/Data.h"
 #include "growc/runtime/Executor.h"
 #include "growc/runtime/GrowthSchedule.h"
@@ -198,7 +199,7 @@ using DataOpener =
 /// end). Each rank of `collective` trains on its own rows of every global
 /// batch; gradients are averaged by the plans' all_reduce steps.
 StatusOr<TrainSummary>
-runTrainLoop(const TrainPlans &plans, const SafetensorsFile &start,
+runTrainLoop(const TrainPlans &plans, const Checkpoint &start,
              const ExecutorFactory &makeExecutor, const DataOpener &openData,
              Collective &collective, const TrainLoopOptions &options,
              const TrainCallbacks &callbacks = {});
