@@ -85,6 +85,7 @@ namespace {
 
 constexpr uint64_t kMaxHeaderSize = 100ull << 20; // Same as the reference.
 constexpr const char *kMetadataKey = "__metadata__";
+constexpr const char *kFormatKey = "format";
 
 /// Product of `shape`, or nullopt if a dimension is negative or the product
 /// overflows int64_t. A zero dimension makes the product 0 regardless of the
@@ -572,25 +573,32 @@ Status writeSafetensors(
     for (const auto &kv : metadata)
       if (!metadataKeys.insert(kv.first).second)
         return fail("duplicate metadata key " + inQuotes(kv.first));
+    // transformers (up to at least 4.46) refuses a safetensors file whose
+    // metadata lacks "format"; torch.save-compatible files say "pt", as
+    // save_pretrained writes them.
+    std::vector<std::pair<std::string, std::string>> withFormat;
+    if (!metadataKeys.count(kFormatKey)) {
+      withFormat.reserve(metadata.size() + 1);
+      withFormat.emplace_back(kFormatKey, "pt");
+      withFormat.insert(withFormat.end(), metadata.begin(), metadata.end());
+    }
+    const std::vector<std::pair<std::string, std::string>> &allMetadata =
+        metadataKeys.count(kFormatKey) ? metadata : withFormat;
 
     std::string header = "{";
-    if (!metadata.empty()) {
-      appendJsonString(header, kMetadataKey);
-      header += ":{";
-      for (size_t i = 0; i < metadata.size(); ++i) {
-        if (i)
-          header += ',';
-        appendJsonString(header, metadata[i].first);
-        header += ':';
-        appendJsonString(header, metadata[i].second);
-      }
-      header += '}';
-    }
-    uint64_t offset = 0;
-    for (size_t i = 0; i < tensors.size(); ++i) {
-      const TensorToWrite &t = tensors[i];
-      if (i || !metadata.empty())
+    appendJsonString(header, kMetadataKey);
+    header += ":{";
+    for (size_t i = 0; i < allMetadata.size(); ++i) {
+      if (i)
         header += ',';
+      appendJsonString(header, allMetadata[i].first);
+      header += ':';
+      appendJsonString(header, allMetadata[i].second);
+    }
+    header += '}';
+    uint64_t offset = 0;
+    for (const TensorToWrite &t : tensors) {
+      header += ',';
       appendJsonString(header, t.name);
       header += ":{\"dtype\":\"";
       header += dtypeName(t.dtype);

@@ -285,12 +285,14 @@ TEST_F(SafetensorsTest, MovedFileKeepsDataValid) {
 TEST_F(SafetensorsTest, EmptyFileRoundTrip) {
   std::string path = file("empty.safetensors");
   ASSERT_TRUE(writeSafetensors(path, {}).isOk());
-  // "{}" padded to 8 bytes: 8 + 8 bytes in total.
-  EXPECT_EQ(readAll(path), makeImage("{}      "));
+  // Only the metadata every file gets, padded to 8 bytes.
+  EXPECT_EQ(readAll(path),
+            makeImage(padLikePython(R"({"__metadata__":{"format":"pt"}})")));
   StatusOr<SafetensorsFile> f = SafetensorsFile::open(path);
   ASSERT_TRUE(f.isOk()) << f.status().message();
   EXPECT_TRUE(f->tensors().empty());
-  EXPECT_TRUE(f->metadata().empty());
+  using Metadata = std::vector<std::pair<std::string, std::string>>;
+  EXPECT_EQ(f->metadata(), (Metadata{{"format", "pt"}}));
 }
 
 TEST_F(SafetensorsTest, OverwritesExistingFile) {
@@ -339,6 +341,32 @@ TEST_F(SafetensorsTest, WritesPythonLayoutByteForByte) {
       padLikePython(R"({"__metadata__":{"format":"pt"},)"
                     R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})");
   EXPECT_EQ(readAll(path), makeImage(header, toBytes<float>({1.5f, -2.0f})));
+}
+
+TEST_F(SafetensorsTest, AddsFormatPtWhereTheCallerGivesNone) {
+  // transformers (up to at least 4.46) refuses a file without "format":
+  // without it from the caller, the file is what save_pretrained writes;
+  // the caller's own keys follow it; the caller's "format" is kept.
+  using Metadata = std::vector<std::pair<std::string, std::string>>;
+  std::vector<float> a = {1.5f, -2.0f};
+  std::vector<TensorToWrite> tensors = {{"a", DType::F32, {2}, a.data(), 8}};
+  std::string path = file("a.safetensors");
+  ASSERT_TRUE(writeSafetensors(path, tensors).isOk());
+  std::string header =
+      padLikePython(R"({"__metadata__":{"format":"pt"},)"
+                    R"("a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]}})");
+  EXPECT_EQ(readAll(path), makeImage(header, toBytes<float>({1.5f, -2.0f})));
+
+  ASSERT_TRUE(writeSafetensors(path, tensors, {{"step", "3"}}).isOk());
+  StatusOr<SafetensorsFile> f = SafetensorsFile::open(path);
+  ASSERT_TRUE(f.isOk()) << f.status().message();
+  EXPECT_EQ(f->metadata(), (Metadata{{"format", "pt"}, {"step", "3"}}));
+
+  ASSERT_TRUE(writeSafetensors(path, tensors, {{"step", "3"}, {"format", "np"}})
+                  .isOk());
+  f = SafetensorsFile::open(path);
+  ASSERT_TRUE(f.isOk()) << f.status().message();
+  EXPECT_EQ(f->metadata(), (Metadata{{"step", "3"}, {"format", "np"}}));
 }
 
 TEST(SafetensorsCompat, PythonStyleMultiTensorLayouts) {

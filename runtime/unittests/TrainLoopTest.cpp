@@ -672,9 +672,11 @@ TEST_F(TrainLoopTest, CheckpointsRecordTheRunOptions) {
   StatusOr<SafetensorsFile> saved =
       SafetensorsFile::open(file("out.safetensors"));
   ASSERT_TRUE(saved.isOk());
-  ASSERT_EQ(saved->metadata().size(), 1u);
-  EXPECT_EQ(saved->metadata()[0].first, kRunOptionsKey);
-  EXPECT_EQ(saved->metadata()[0].second, opts.runOptions);
+  // After the "format" that every file gets (Safetensors.h).
+  ASSERT_EQ(saved->metadata().size(), 2u);
+  EXPECT_EQ(saved->metadata()[0].first, "format");
+  EXPECT_EQ(saved->metadata()[1].first, kRunOptionsKey);
+  EXPECT_EQ(saved->metadata()[1].second, opts.runOptions);
 }
 
 std::vector<RunOption> commandOptions(bool seedGiven, uint64_t seed,

@@ -134,6 +134,8 @@ struct TensorToWrite {
 /// non-empty, unique and not "__metadata__", that metadata keys are unique,
 /// and that each byteSize equals numElements * dtypeSize; on any error
 /// nothing is written and an existing file at `path` is left untouched.
+/// The metadata gets "format": "pt" in front when it has no "format" key
+/// (transformers refuses files without it), so every file has metadata.
 Status writeSafetensors(
     const std::string &path, const std::vector<TensorToWrite> &tensors,
     const std::vector<std::pair<std::string, std::string>> &metadata = {});
