@@ -41,11 +41,16 @@ Analysis options (growc's `grow.layer` attributes, docs/decisions.md):
 * `ln_scaling`: both pre-sublayer norms of position p are multiplied by
   1/sqrt(p+1) (the final norm is not).
 
+A Hugging Face model folder (--model-dir) is read as from_pretrained reads
+it (config.json; model.safetensors, or model.safetensors.index.json and its
+shards; F32/F16/BF16 upcast to the compute dtype), except that a missing or
+unexpected tensor is an error, not a warning.
+
 Outputs: "logits", "logit_lens.<l>" = W_U . RMSNorm_final(h_{l+1}),
 "hidden.<l>" = h_l (l = 0..L), "attn.<l>" = a_l, "mlp.<l>" = m_l.
 
 Command line:
-    llama_reference.py --config config.json --weights W.safetensors
+    llama_reference.py (--config config.json --weights W.safetensors | --model-dir DIR)
         --tokens T.safetensors --out O.safetensors
         [--outputs logits,logit_lens.0,...] [--float64]
         [--layer-order 2,1,0] [--skip 1,2] [--skip-until 3] [--ln-scaling]
@@ -516,9 +521,11 @@ _ST_DTYPES = {
 _ST_ITEMSIZE = dict({k: np.dtype(v).itemsize for k, v in _ST_DTYPES.items()}, BF16=2)
 
 
-def read_safetensors(path):
+def read_safetensors(path, with_metadata=False):
     """{name: numpy array} from a safetensors file; BF16 is widened to float32
-    exactly. Rejects malformed headers, overlaps, holes and trailing bytes."""
+    exactly (F16 stays float16; the forward upcasts both). Rejects malformed
+    headers, overlaps, holes and trailing bytes. with_metadata: returns
+    (tensors, the __metadata__ dict or None)."""
     with open(path, "rb") as f:
         blob = f.read()
     if len(blob) < 8:
@@ -556,7 +563,108 @@ def read_safetensors(path):
         cursor = end
     if cursor != len(data):
         raise ValueError("%s: %d trailing bytes after the tensor data" % (path, len(data) - cursor))
+    if with_metadata:
+        return tensors, header.get("__metadata__")
     return tensors
+
+
+# ---------------------------------------------------------------------------
+# A Hugging Face model folder, as from_pretrained reads it
+# ---------------------------------------------------------------------------
+
+INDEX_NAME = "model.safetensors.index.json"
+
+
+def expected_parameters(config):
+    """The parameter names of the config's LlamaForCausalLM, in its
+    state_dict order (num_hidden_layers decides the depth)."""
+    layers = config.get("num_hidden_layers")
+    if not isinstance(layers, int) or isinstance(layers, bool) or layers < 1:
+        raise ValueError("config.json: num_hidden_layers must be a positive "
+                         "integer, got %r" % (layers,))
+    names = [EMBED]
+    for index in range(layers):
+        names += ["model.layers.%d.%s" % (index, suffix) for suffix in LAYER_PARAMS.values()]
+    names.append(FINAL_NORM)
+    if not config.get("tie_word_embeddings", False):
+        names.append(LM_HEAD)
+    return names
+
+
+def _read_weights_file(path):
+    """Tensors of one safetensors file of a model folder; transformers (up to
+    at least 4.46) refuses a file whose metadata lacks format "pt"."""
+    tensors, metadata = read_safetensors(path, with_metadata=True)
+    if not metadata or metadata.get("format") != "pt":
+        raise ValueError("%s: metadata %r lacks {\"format\": \"pt\"}, which "
+                         "transformers' from_pretrained requires" % (path, metadata))
+    return tensors
+
+
+def _stored_bytes(path):
+    """Bytes of tensor data in a safetensors file, as stored (BF16 as 2)."""
+    with open(path, "rb") as f:
+        (header_len,) = struct.unpack("<Q", f.read(8))
+        header = json.loads(f.read(header_len).decode("utf-8"))
+    return sum(info["data_offsets"][1] - info["data_offsets"][0]
+               for name, info in header.items() if name != "__metadata__")
+
+
+def read_model_dir(path):
+    """(config dict, {name: array}) of a Hugging Face model folder:
+    config.json, and model.safetensors or model.safetensors.index.json with
+    the shards it names (F32, F16 or BF16 tensors). Where from_pretrained
+    would initialise a missing parameter at random, or drop an unexpected
+    tensor, with only a warning, this is an error; so is an index whose
+    weight_map or total_size disagrees with its shards."""
+    with open(os.path.join(path, "config.json")) as f:
+        config = json.load(f)
+    single = os.path.join(path, "model.safetensors")
+    index_path = os.path.join(path, INDEX_NAME)
+    if os.path.exists(single) and os.path.exists(index_path):
+        raise ValueError("%s: holds both model.safetensors and %s" % (path, INDEX_NAME))
+    if os.path.exists(single):
+        weights = _read_weights_file(single)
+    elif os.path.exists(index_path):
+        with open(index_path) as f:
+            index = json.load(f)
+        weight_map = index.get("weight_map")
+        if not isinstance(weight_map, dict) or not weight_map:
+            raise ValueError("%s: no weight_map" % index_path)
+        weights, total = {}, 0
+        for shard in sorted(set(weight_map.values())):
+            if os.path.basename(shard) != shard:
+                raise ValueError("%s: shard %r is not a file of the folder" % (index_path, shard))
+            tensors = _read_weights_file(os.path.join(path, shard))
+            named = {k for k, v in weight_map.items() if v == shard}
+            if set(tensors) != named:
+                raise ValueError("%s: %s holds %s, the weight_map says %s" % (
+                    index_path, shard, sorted(set(tensors) - named) or "no others",
+                    sorted(named - set(tensors)) or "no others"))
+            total += _stored_bytes(os.path.join(path, shard))
+            weights.update(tensors)
+        size = (index.get("metadata") or {}).get("total_size")
+        if size != total:
+            raise ValueError("%s: total_size %r, the shards hold %d bytes of tensors"
+                             % (index_path, size, total))
+    else:
+        raise ValueError("%s: holds neither model.safetensors nor %s" % (path, INDEX_NAME))
+    wanted = expected_parameters(config)
+    missing = [n for n in wanted if n not in weights]
+    unexpected = sorted(set(weights) - set(wanted))
+    if config.get("tie_word_embeddings", False) and LM_HEAD in unexpected:
+        # A tied head saved anyway is the embedding; anything else would be lost.
+        if np.array_equal(weights[LM_HEAD], weights[EMBED]):
+            unexpected.remove(LM_HEAD)
+            del weights[LM_HEAD]
+    if missing:
+        raise ValueError("%s: lacks %d parameters of the config's model, first %s "
+                         "(from_pretrained would initialise them at random)"
+                         % (path, len(missing), missing[0]))
+    if unexpected:
+        raise ValueError("%s: holds %d tensors the config's model does not have, "
+                         "first %s" % (path, len(unexpected), unexpected[0]))
+    return config, weights
 
 
 def _st_encode(value):
@@ -618,6 +726,9 @@ def main(argv=None):
                         help="run the internal consistency checks and exit")
     parser.add_argument("--config", help="Hugging Face config.json")
     parser.add_argument("--weights", help="safetensors checkpoint with HF names")
+    parser.add_argument("--model-dir", help="a Hugging Face model folder (config.json and "
+                        "model.safetensors or its index and shards), instead of "
+                        "--config and --weights")
     parser.add_argument("--tokens", help="safetensors file with one int tensor [B, T]")
     parser.add_argument("--out", help="safetensors file to write (float32 tensors)")
     parser.add_argument("--outputs", default="logits",
@@ -631,15 +742,21 @@ def main(argv=None):
 
     if args.self_test:
         return self_test()
-    missing = [flag for flag, value in (("--config", args.config), ("--weights", args.weights),
-                                        ("--tokens", args.tokens), ("--out", args.out))
+    if args.model_dir and (args.config or args.weights):
+        parser.error("--model-dir excludes --config and --weights")
+    model = (() if args.model_dir else (("--config", args.config), ("--weights", args.weights)))
+    missing = [flag for flag, value in model + (("--tokens", args.tokens), ("--out", args.out))
                if value is None]
     if missing:
         parser.error("missing %s" % ", ".join(missing))
     try:
-        with open(args.config) as f:
-            config = json.load(f)
-        result = forward(config, read_safetensors(args.weights), _read_tokens(args.tokens),
+        if args.model_dir:
+            config, weights = read_model_dir(args.model_dir)
+        else:
+            with open(args.config) as f:
+                config = json.load(f)
+            weights = read_safetensors(args.weights)
+        result = forward(config, weights, _read_tokens(args.tokens),
                          layer_order=args.layer_order, skip=args.skip,
                          skip_until=args.skip_until, ln_scaling=args.ln_scaling,
                          outputs=args.outputs,
@@ -1059,6 +1176,56 @@ def self_test():
               and all(a.dtype == np.float32 for a in got.values()), str(list(got)))
         check("CLI (BF16 weights) = forward",
               all(np.array_equal(got[k], expected[k].numpy()) for k in expected))
+
+    # A Hugging Face folder: BF16 shards behind an index, as save_pretrained
+    # writes them, give the forward of the rounded weights; a missing or an
+    # unexpected tensor, a shard without {"format": "pt"} are errors.
+    with tempfile.TemporaryDirectory() as tmp:
+        bf16 = {k: v.to(torch.bfloat16) for k, v in weights.items()}
+        names = expected_parameters(cfg_dict)
+        halves = {"model-00001-of-00002.safetensors": names[:len(names) // 2],
+                  "model-00002-of-00002.safetensors": names[len(names) // 2:]}
+
+        def save(folder, tensors, drop=(), metadata=None):
+            os.makedirs(folder)
+            with open(os.path.join(folder, "config.json"), "w") as f:
+                json.dump(cfg_dict, f)
+            weight_map = {}
+            for shard, part in halves.items():
+                part = [n for n in part if n not in drop]
+                write_safetensors(os.path.join(folder, shard), {n: tensors[n] for n in part},
+                                  metadata=metadata or {"format": "pt"})
+                weight_map.update({n: shard for n in part})
+            with open(os.path.join(folder, INDEX_NAME), "w") as f:
+                json.dump({"metadata": {"total_size": 2 * sum(
+                    tensors[n].numel() for n in weight_map)}, "weight_map": weight_map}, f)
+            return folder
+
+        def refused(folder, words):
+            try:
+                read_model_dir(folder)
+            except ValueError as e:
+                return all(w in str(e) for w in words)
+            return False
+
+        config, loaded = read_model_dir(save(os.path.join(tmp, "ok"), bf16))
+        close("model folder (BF16 shards + index) = forward of the rounded weights",
+              forward(config, loaded, tokens)["logits"],
+              forward(cfg_dict, {k: v.float() for k, v in bf16.items()}, tokens)["logits"], 0.0)
+        check("model folder: a missing layer tensor is an error",
+              refused(save(os.path.join(tmp, "missing"), bf16,
+                           drop=("model.layers.2.mlp.up_proj.weight",)),
+                      ["lacks", "model.layers.2.mlp.up_proj.weight"]))
+        extra = "model.layers.3.mlp.up_proj.weight"
+        halves["model-00002-of-00002.safetensors"].append(extra)
+        check("model folder: an unexpected tensor is an error",
+              refused(save(os.path.join(tmp, "extra"),
+                           dict(bf16, **{extra: bf16["model.layers.0.mlp.up_proj.weight"]})),
+                      ["does not have", extra]))
+        halves["model-00002-of-00002.safetensors"].remove(extra)
+        check("model folder: a shard without format pt is an error",
+              refused(save(os.path.join(tmp, "noformat"), bf16, metadata={"x": "y"}),
+                      ["format"]))
 
     failed = [(n, d) for n, ok, d in checks if not ok]
     for name, detail in failed:

@@ -25,6 +25,8 @@ Command addAnalyzeCommand(CLI::App &app);
 Command addReportCommand(CLI::App &app);
 /// tokenize: text to llm.c token shards (Tokenize.cpp).
 Command addTokenizeCommand(CLI::App &app);
+/// export: a checkpoint as a Hugging Face model folder (Export.cpp).
+Command addExportCommand(CLI::App &app);
 
 #ifndef GROWC_HAVE_CUDA
 /// Why a GPU artifact cannot run in this build.

@@ -63,6 +63,7 @@ int run(int argc, char **argv) {
   commands.push_back(addReportCommand(app));
   commands.push_back(addSampleCommand(app));
   commands.push_back(addTokenizeCommand(app));
+  commands.push_back(addExportCommand(app));
 
   // Usage errors name the command they are about.
   std::string prefix;

@@ -16,6 +16,12 @@ per limit and "ok: N limits" at the end; the first violation is an error.
 
 Arguments naming the output directory are written with "@OUT@", replaced by
 the directory of each run.
+
+A set may hold folders (growc-run export writes one): files are named by
+their path below DIR. --error-prefix is the start of the one error line
+("growc-run: export: " for growc-run); --old-set=reference makes the older
+set a copy of the set written without a limit (a folder that the command
+would replace, such as an earlier export) instead of files of other bytes.
 """
 
 import argparse
@@ -40,12 +46,18 @@ def run(argv, out, blocks=None):
                           preexec_fn=limit if blocks else None)
 
 
-def listing(directory):
-    """Every entry (hidden ones too) with its bytes."""
+def listing(directory, below=""):
+    """Every entry (hidden ones too) with its bytes, by path below
+    `directory`; a folder is an entry too (None), then its own entries."""
     result = {}
-    for name in sorted(os.listdir(directory)):
-        with open(os.path.join(directory, name), "rb") as f:
-            result[name] = f.read()
+    for name in sorted(os.listdir(os.path.join(directory, below))):
+        path = os.path.join(below, name)
+        if os.path.isdir(os.path.join(directory, path)):
+            result[path + "/"] = None
+            result.update(listing(directory, path))
+            continue
+        with open(os.path.join(directory, path), "rb") as f:
+            result[path] = f.read()
     return result
 
 
@@ -58,6 +70,8 @@ def main():
     parser = argparse.ArgumentParser()
     parser.add_argument("--tmp", required=True)
     parser.add_argument("--limits", type=int, default=8)
+    parser.add_argument("--error-prefix", default="growc: error: ")
+    parser.add_argument("--old-set", choices=["scribble", "reference"], default="scribble")
     parser.add_argument("growc", nargs=argparse.REMAINDER)
     opts = parser.parse_args()
     argv = opts.growc[1:] if opts.growc[:1] == ["--"] else opts.growc
@@ -68,7 +82,8 @@ def main():
     done = run(argv, reference)
     if done.returncode != 0:
         fail("without a limit growc failed:\n" + done.stderr)
-    files = listing(reference)
+    entries = listing(reference)
+    files = {name: data for name, data in entries.items() if data is not None}
     largest = max(len(data) for data in files.values())
     print("set: " + " ".join(sorted(files)))
 
@@ -87,8 +102,15 @@ def main():
         out = os.path.join(opts.tmp, "limit%d" % blocks)
         os.makedirs(out)
         old_set = i % 2 == 1
-        if old_set:
+        if old_set and opts.old_set == "reference":
+            for name, data in entries.items():
+                os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
+                if data is not None:
+                    with open(os.path.join(out, name), "wb") as f:
+                        f.write(data)
+        elif old_set:
             for name in files:
+                os.makedirs(os.path.dirname(os.path.join(out, name)), exist_ok=True)
                 with open(os.path.join(out, name), "w") as f:
                     f.write("an older %s\n" % name)
         before = listing(out)
@@ -99,9 +121,9 @@ def main():
         if result.returncode != 1:
             fail("%s: exit %d, expected 1; stderr:\n%s" %
                  (what, result.returncode, result.stderr))
-        if len(lines) != 1 or not lines[0].startswith("growc: error: "):
-            fail("%s: expected one 'growc: error:' line, got:\n%s" %
-                 (what, result.stderr))
+        if len(lines) != 1 or not lines[0].startswith(opts.error_prefix):
+            fail("%s: expected one '%s' line, got:\n%s" %
+                 (what, opts.error_prefix.strip(), result.stderr))
         if not any(name in lines[0] for name in files):
             fail("%s: the error names no file of the set: %s" %
                  (what, lines[0]))
