@@ -196,10 +196,12 @@ private:
   StatusOr<uint64_t> paramsHash();
   Status save();
   Status growIfDue();
-  /// One optimizer step's global loss and whether it was non-finite.
+  /// One optimizer step's global loss, whether it was non-finite and its
+  /// global gradient norm (where the plan outputs it).
   struct StepResult {
     double loss = 0;
     bool nonfinite = false;
+    std::optional<double> gradNorm;
   };
   StatusOr<StepResult> trainOneStep(double rate);
   /// The error that ends a run at non-finite step(s) `from`..step+1.
@@ -452,14 +454,15 @@ Status TrainLoop::growIfDue() {
 
 /// One optimizer step: the plan's micro-batches, the last one applying the
 /// accumulated gradient (a plain train graph has one); the global loss and
-/// the graph's `nonfinite` flag of the applying micro-batch, which is
-/// already global (the graph reduces it over the ranks). On the GPU it
-/// comes back in the copy that brings the loss back, which every step
-/// waits for anyway: no extra synchronization.
+/// the graph's `nonfinite` flag and `grad_norm` of the applying
+/// micro-batch, which are already global (the graph reduces them over the
+/// ranks). On the GPU they come back in the copy that brings the loss
+/// back, which every step waits for anyway: no extra synchronization.
 StatusOr<TrainLoop::StepResult> TrainLoop::trainOneStep(double rate) {
   const int64_t micro = exec->plan().microBatches;
   double loss = 0;
   bool flagged = false;
+  std::optional<double> gradNorm;
   skipBatches(*stream, rank * micro);
   for (int64_t k = 0; k < micro; ++k) {
     stream->nextBatch(batch, seq, tokens.data(), targets.data());
@@ -477,6 +480,9 @@ StatusOr<TrainLoop::StepResult> TrainLoop::trainOneStep(double rate) {
     if (auto flag = outputs->find("nonfinite");
         flag != outputs->end() && k + 1 == micro)
       flagged = flag->second.data[0] > 0.5f;
+    if (auto norm = outputs->find("grad_norm");
+        norm != outputs->end() && k + 1 == micro)
+      gradNorm = norm->second.data[0];
   }
   skipBatches(*stream, (world - 1 - rank) * micro);
   // The mean of the ranks' losses (equally weighted, like the gradients
@@ -484,7 +490,7 @@ StatusOr<TrainLoop::StepResult> TrainLoop::trainOneStep(double rate) {
   if (Status status = collective.allReduce(&loss, 1, ReduceOp::Mean);
       !status.isOk())
     return status;
-  return StepResult{loss, flagged || !std::isfinite(loss)};
+  return StepResult{loss, flagged || !std::isfinite(loss), gradNorm};
 }
 
 Status TrainLoop::nonfiniteStop(const StepResult &result, int64_t from) const {
@@ -587,6 +593,7 @@ StatusOr<TrainSummary> TrainLoop::run(const Checkpoint &start) {
       return fatal(result.status());
     report.loss = result->loss;
     report.nonfinite = result->nonfinite;
+    report.gradNorm = result->gradNorm;
     if (result->nonfinite) {
       ++summary.skippedSteps;
       ++inARow;
@@ -603,9 +610,13 @@ StatusOr<TrainSummary> TrainLoop::run(const Checkpoint &start) {
     summary.stageSeconds[stage] += report.stepSeconds;
     ++summary.stageSteps[stage];
     double seconds = secondsSince(began);
-    report.tokensPerSecond = double(step + 1 - firstStep) * batch * seq *
-                             double(exec->plan().microBatches) * world /
+    report.stepTokens = batch * seq * exec->plan().microBatches * world;
+    report.tokensPerSecond = double(step + 1 - firstStep) *
+                             double(report.stepTokens) /
                              std::max(seconds, 1e-9);
+    report.flopsPerToken =
+        flopModelOf(exec->plan()).trainFlopsPerToken(countLayers(exec->plan()));
+    report.elapsedSeconds = seconds;
     if (options.valEvery > 0 && (step + 1) % options.valEvery == 0 &&
         !result->nonfinite) {
       StatusOr<double> valLoss = validationLoss();

@@ -26,13 +26,16 @@
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Throughput.h"
 #include "growc/runtime/TrainLoop.h"
 #include "growc/runtime/TrainOutputs.h"
 
 #include <algorithm>
 #include <cerrno>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <limits>
 #include <map>
@@ -56,6 +59,11 @@ constexpr const char *kTrainDetails =
     "C: weights, AdamW moments, step, data seed and position, written\n"
     "atomically; --resume C continues exactly where C stopped (--stop-at K\n"
     "ends a run after step K of the N-step schedule, as a preemption would).\n"
+    "\n"
+    "Metrics (docs/training.md): each line has the gradient norm before\n"
+    "clipping, tokens/s, achieved model TFLOP/s and MFU against a GPU's\n"
+    "datasheet peak or --peak-tflops (none on a CPU without it), and the\n"
+    "time (ISO-8601 UTC) and seconds since the first step.\n"
     "\n"
     "Growth runs: for ART compiled with growc --grow=M --stages=K, the run\n"
     "follows the Prop-alpha schedule (SPEC.md section 3) over the N steps\n"
@@ -340,6 +348,12 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
     collective = std::move(*nccl);
   }
 #endif
+  // What MFU is measured against (Throughput.h): --peak-tflops, else the
+  // datasheet peak of the GPU the first executor runs on for the plan's
+  // GEMM precision; a CPU has no standard peak, so none, never a guess.
+  std::optional<PeakRate> peak;
+  if (opts.peakTflops > 0)
+    peak = PeakRate{opts.peakTflops, "--peak-tflops"};
   // One executor per growth stage, on this rank's device.
   ExecutorFactory makeExecutor =
       [&](const Plan &stagePlan) -> StatusOr<std::unique_ptr<Executor>> {
@@ -351,6 +365,8 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
           CudaExecutor::create(stagePlan, options);
       if (!gpu.isOk())
         return gpu.status();
+      if (!peak)
+        peak = gpuPeak((*gpu)->deviceName(), gemmsInBf16(stagePlan));
       return std::unique_ptr<Executor>(std::move(*gpu));
 #endif
     }
@@ -458,14 +474,38 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
   callbacks.record = [&](const TrainStepReport &step) -> Status {
     if (!metrics || !metricsError.isOk())
       return metricsError;
+    auto now = std::chrono::system_clock::now();
+    StepThroughput rate = stepThroughput(step.stepTokens, step.stepSeconds,
+                                         step.flopsPerToken, peak);
+    // To `digits` decimals, printed as such (x / 10^d reads back exactly in
+    // the shortest form; x · 10^-d need not).
+    auto rounded = [](double x, int digits) {
+      double scale = std::pow(10.0, digits);
+      return JsonValue::number(std::round(x * scale) / scale);
+    };
+    // To 6 significant digits: rates that span orders of magnitude (a tiny
+    // model on a CPU, a large one on a GPU).
+    auto significant = [](double x) {
+      char text[32];
+      std::snprintf(text, sizeof text, "%.6g", x);
+      return JsonValue::number(std::strtod(text, nullptr));
+    };
     JsonValue line = JsonValue::object();
     line.set("step", JsonValue::number(step.step))
-        .set("loss", JsonValue::number(step.loss))
-        .set("lr", JsonValue::number(step.lr))
+        .set("loss", JsonValue::number(step.loss));
+    if (step.gradNorm)
+      line.set("grad_norm", JsonValue::number(*step.gradNorm));
+    line.set("lr", JsonValue::number(step.lr))
         .set("tokens_per_s",
              JsonValue::number(std::round(step.tokensPerSecond * 10) / 10))
         .set("step_ms",
-             JsonValue::number(std::round(step.stepSeconds * 1e6) / 1e3));
+             JsonValue::number(std::round(step.stepSeconds * 1e6) / 1e3))
+        .set("step_tokens_per_s", rounded(rate.tokensPerSecond, 1))
+        .set("model_tflops", significant(rate.modelTflops))
+        .set("mfu", rate.mfu ? significant(*rate.mfu) : JsonValue::null())
+        .set("time", JsonValue::string(isoTimestamp(now)))
+        .set("unix_time", JsonValue::number(unixSeconds(now)))
+        .set("elapsed_s", rounded(step.elapsedSeconds, 6));
     if (step.valLoss)
       line.set("val_loss", JsonValue::number(*step.valLoss));
     if (step.layers)
@@ -482,23 +522,47 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
       return metricsError;
     return metrics->sync();
   };
+  // The progress line shows this step's figures, as llm.c's does: the
+  // gradient norm, tokens/s and MFU (where there is a peak), said once.
+  bool peakSaid = false;
   callbacks.onStep = [&](const TrainStepReport &step) {
+    if (leader && !peakSaid) {
+      peakSaid = true;
+      if (peak)
+        std::fprintf(stderr, "growc-run: MFU against %.1f TFLOP/s (%s)\n",
+                     peak->tflops, peak->source.c_str());
+      else
+        std::fprintf(stderr,
+                     "growc-run: no MFU: %s (--peak-tflops X gives "
+                     "one); model TFLOP/s are in the metrics\n",
+                     onGpu ? "no datasheet peak for this GPU"
+                           : "a CPU has no standard peak");
+    }
+    StepThroughput rate = stepThroughput(step.stepTokens, step.stepSeconds,
+                                         step.flopsPerToken, peak);
+    char figures[96] = "";
+    int used = 0;
+    if (step.gradNorm)
+      used = std::snprintf(figures, sizeof figures, "norm %.4f ",
+                           shown(*step.gradNorm));
+    used += std::snprintf(figures + used, sizeof figures - size_t(used),
+                          "%.0f tok/s", rate.tokensPerSecond);
+    if (rate.mfu)
+      std::snprintf(figures + used, sizeof figures - size_t(used),
+                    " mfu %.1f%%", 100 * *rate.mfu);
     if (terminal) {
       int width = 30, done = int(width * step.step / step.totalSteps);
-      std::fprintf(stderr,
-                   "\r[%.*s%*s] step %lld/%lld loss %.4f %.0f tok/s ETA %.0fs ",
+      std::fprintf(stderr, "\r[%.*s%*s] step %lld/%lld loss %.4f %s ETA %.0fs ",
                    done, "##############################", width - done, "",
                    (long long)step.step, (long long)step.totalSteps,
-                   shown(step.loss), step.tokensPerSecond, step.etaSeconds);
+                   shown(step.loss), figures, step.etaSeconds);
     } else if (leader &&
                (step.step % std::max<int64_t>(1, step.totalSteps / 10) == 0 ||
                 step.step == step.totalSteps)) {
       std::fprintf(stderr,
-                   "growc-run: step %lld/%lld loss %.4f lr %.3g %.0f tok/s "
-                   "ETA %.0fs\n",
+                   "growc-run: step %lld/%lld loss %.4f lr %.3g %s ETA %.0fs\n",
                    (long long)step.step, (long long)step.totalSteps,
-                   shown(step.loss), step.lr, step.tokensPerSecond,
-                   step.etaSeconds);
+                   shown(step.loss), step.lr, figures, step.etaSeconds);
     }
   };
 
@@ -606,6 +670,12 @@ Command growc::rt::addTrainCommand(CLI::App &app, const RawArgs &raw) {
                             "At a NaN/Inf loss or gradient norm: stop "
                             "(default) or skip the step"),
         {"stop", "skip"});
+  numberWhere(
+      command->add_option("--peak-tflops", opts->peakTflops,
+                          "Peak TFLOP/s the metrics' MFU is measured "
+                          "against (default: the GPU's datasheet "
+                          "peak; none on a CPU)"),
+      [](double x) { return x > 0 && x < 1e9; }, "a rate in TFLOP/s > 0");
   command->add_option("--override", opts->overrides,
                       "With --resume: options (seed,lr,...) that may differ "
                       "from the checkpoint's run");

@@ -32,6 +32,9 @@ struct TrainOptions {
   unsigned long long seed = 0;
   double lr = 3e-3, alpha = 1.0, growFraction = 0.8;
   bool zeroNewMoments = false;
+  /// --peak-tflops: the peak MFU is measured against (0: a known GPU's
+  /// datasheet peak, else no MFU); not recorded, like --threads.
+  double peakTflops = 0;
   /// The options a checkpoint records, by name: whether each was given.
   std::map<std::string, CLI::Option *> recorded;
 };

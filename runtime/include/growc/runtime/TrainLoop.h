@@ -135,9 +135,20 @@ struct TrainStepReport {
   int64_t totalSteps = 0; ///< the schedule's length
   double loss = 0;        ///< mean over micro-batches and ranks
   double lr = 0;
+  /// The global gradient norm before clipping (the train graph's
+  /// `grad_norm`: of the accumulated, reduced gradient, NaN or Inf where
+  /// it is); none for a plan compiled before the output existed.
+  std::optional<double> gradNorm;
   double tokensPerSecond = 0; ///< over this invocation, all ranks
   double stepSeconds = 0;     ///< this step: data, micro-batches, loss
-  double etaSeconds = 0;      ///< to the end of the schedule
+  /// Tokens of this step (all ranks and micro-batches): batch · seq ·
+  /// micro-batches · ranks.
+  int64_t stepTokens = 0;
+  /// Training FLOPs per token of the model this step trained (FlopModel:
+  /// 6·N + 12·L·T·d_attn), for achieved TFLOP/s and MFU.
+  double flopsPerToken = 0;
+  double elapsedSeconds = 0; ///< since this invocation's first step began
+  double etaSeconds = 0;     ///< to the end of the schedule
   std::optional<double> valLoss;
   /// The model's layers in a growth run.
   std::optional<int64_t> layers;
