@@ -462,11 +462,17 @@ private:
   TokenTrie rawTrie, normalizedTrie;
   std::unique_ptr<Regex> wordChar, whitespace;
 
-  // BPE results per pre-token (its bytes), bounded: cleared when full.
-  static constexpr size_t kCacheEntries = 1 << 18;
+  // BPE results per pre-token (its bytes), bounded: a shard is cleared
+  // when full. Sharded by hash so that threads encoding documents in
+  // parallel (growc-run tokenize) rarely wait for each other.
+  struct CacheShard {
+    std::mutex mutex;
+    std::unordered_map<std::string, std::vector<int32_t>> words;
+  };
+  static constexpr size_t kCacheShards = 32;
+  static constexpr size_t kCacheEntriesPerShard = 1 << 13;
   static constexpr size_t kCachedWordBytes = 256;
-  mutable std::mutex cacheMutex;
-  mutable std::unordered_map<std::string, std::vector<int32_t>> cache;
+  mutable std::array<CacheShard, kCacheShards> cache;
 };
 
 const JsonValue *member(const JsonValue &object, std::string_view key) {
@@ -987,25 +993,26 @@ void BpeTokenizer::encodeWord(std::string_view word,
       return;
     }
   }
-  bool cacheable = word.size() <= kCachedWordBytes;
-  std::string key;
-  if (cacheable) {
-    key.assign(word);
-    std::lock_guard<std::mutex> lock(cacheMutex);
-    if (auto it = cache.find(key); it != cache.end()) {
+  if (word.size() > kCachedWordBytes) {
+    mergeWord(word, ids);
+    return;
+  }
+  CacheShard &shard = cache[std::hash<std::string_view>()(word) % kCacheShards];
+  std::string key(word);
+  {
+    std::lock_guard<std::mutex> lock(shard.mutex);
+    if (auto it = shard.words.find(key); it != shard.words.end()) {
       ids.insert(ids.end(), it->second.begin(), it->second.end());
       return;
     }
   }
   size_t first = ids.size();
   mergeWord(word, ids);
-  if (cacheable) {
-    std::lock_guard<std::mutex> lock(cacheMutex);
-    if (cache.size() >= kCacheEntries)
-      cache.clear();
-    cache.emplace(std::move(key),
-                  std::vector<int32_t>(ids.begin() + first, ids.end()));
-  }
+  std::lock_guard<std::mutex> lock(shard.mutex);
+  if (shard.words.size() >= kCacheEntriesPerShard)
+    shard.words.clear();
+  shard.words.emplace(std::move(key),
+                      std::vector<int32_t>(ids.begin() + first, ids.end()));
 }
 
 void BpeTokenizer::mergeWord(std::string_view word,
