@@ -3,13 +3,15 @@
 // Everything is checked before anything is written (config fields, the
 // checkpoint's layers and shapes, the destination, the tokenizer), then the
 // folder is staged beside the destination and renamed into place, so that
-// a failed export (a full disk included) leaves the destination as it was.
+// a failed export (a full disk included) leaves the destination as it was
+// (ModelFolder.cpp).
 // Names, order, sharding and the index follow transformers'
 // save_pretrained (split_torch_state_dict_into_shards, sort_keys JSON).
 //
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/HfExport.h"
+#include "ModelFolder.h"
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Text.h"
 
@@ -24,12 +26,8 @@
 #include <memory>
 #include <new>
 #include <optional>
-#include <set>
 
-#include <dirent.h>
-#include <fcntl.h>
 #include <sys/stat.h>
-#include <unistd.h>
 
 namespace growc::rt {
 
@@ -173,11 +171,6 @@ StatusOr<JsonValue> readJsonFile(const std::string &path) {
   if (!json.isOk())
     return Status::error(path + ": " + json.status().message());
   return json;
-}
-
-bool isDirectory(const std::string &path) {
-  struct stat st;
-  return ::stat(path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
 StatusOr<ModelShape> readModelShape(const JsonValue &config,
@@ -477,29 +470,6 @@ constexpr const char *kTokenizerFiles[] = {
     "tokenizer.json", "tokenizer_config.json", "special_tokens_map.json",
     "vocab.json", "merges.txt"};
 
-std::string parentOf(const std::string &path) {
-  size_t slash = path.find_last_of('/');
-  if (slash == std::string::npos)
-    return ".";
-  return slash == 0 ? "/" : path.substr(0, slash);
-}
-
-/// The entries of a folder (without . and ..), or an error.
-StatusOr<std::vector<std::string>> listFolder(const std::string &path) {
-  DIR *dir = ::opendir(path.c_str());
-  if (!dir)
-    return Status::error(path + ": cannot open: " + std::strerror(errno));
-  std::vector<std::string> names;
-  while (dirent *entry = ::readdir(dir)) {
-    std::string name = entry->d_name;
-    if (name != "." && name != "..")
-      names.push_back(name);
-  }
-  ::closedir(dir);
-  std::sort(names.begin(), names.end());
-  return names;
-}
-
 bool isShardName(const std::string &name) {
   unsigned k, n;
   int used = 0;
@@ -536,80 +506,6 @@ bool isEarlierExport(const std::string &dir,
     anyWeights = true;
   }
   return anyWeights;
-}
-
-/// Removes a folder this export made, with the plain files in it.
-void removeFolder(const std::string &path) {
-  StatusOr<std::vector<std::string>> names = listFolder(path);
-  if (names.isOk())
-    for (const std::string &name : *names)
-      ::unlink((path + "/" + name).c_str());
-  ::rmdir(path.c_str());
-}
-
-void syncPath(const std::string &path) {
-  int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
-  if (fd >= 0) {
-    (void)::fsync(fd);
-    ::close(fd);
-  }
-}
-
-/// The folder under construction beside the destination; removed unless
-/// committed.
-class StagingFolder {
-public:
-  static StatusOr<std::unique_ptr<StagingFolder>>
-  create(const std::string &out) {
-    for (int attempt = 0; attempt < 8; ++attempt) {
-      char suffix[32];
-      std::snprintf(suffix, sizeof suffix, ".tmp.%d.%08x", int(::getpid()),
-                    unsigned(std::rand()) ^ unsigned(attempt * 0x9e3779b9u));
-      std::string path = out + suffix;
-      if (::mkdir(path.c_str(), 0777) == 0)
-        return std::unique_ptr<StagingFolder>(new StagingFolder(path));
-      if (errno != EEXIST)
-        return Status::error("cannot create " + path + ": " +
-                             std::strerror(errno));
-    }
-    return Status::error("cannot create a temporary folder beside " + out);
-  }
-  ~StagingFolder() {
-    if (!path.empty())
-      removeFolder(path);
-  }
-  std::string path;
-
-private:
-  explicit StagingFolder(std::string path) : path(std::move(path)) {}
-};
-
-Status writeText(const std::string &path, const std::string &text) {
-  return writeFileAtomically(path, [&](std::FILE *f) -> Status {
-    if (std::fwrite(text.data(), 1, text.size(), f) != text.size())
-      return Status::error(std::string("write failed: ") +
-                           std::strerror(errno));
-    return Status::ok();
-  });
-}
-
-Status copyFile(const std::string &from, const std::string &to) {
-  std::FILE *in = std::fopen(from.c_str(), "rb");
-  if (!in)
-    return Status::error(from + ": cannot open: " + std::strerror(errno));
-  Status status = writeFileAtomically(to, [&](std::FILE *out) -> Status {
-    char buffer[1 << 16];
-    size_t n;
-    while ((n = std::fread(buffer, 1, sizeof buffer, in)) > 0)
-      if (std::fwrite(buffer, 1, n, out) != n)
-        return Status::error(std::string("write failed: ") +
-                             std::strerror(errno));
-    if (std::ferror(in))
-      return Status::error(from + ": cannot read: " + std::strerror(errno));
-    return Status::ok();
-  });
-  std::fclose(in);
-  return status;
 }
 
 /// The tokenizer files to copy (tokenizer.json and those of its companions
@@ -655,55 +551,10 @@ StatusOr<std::vector<std::string>> tokenizerFiles(const std::string &given,
   return files;
 }
 
-std::string baseName(const std::string &path) {
-  size_t slash = path.find_last_of('/');
-  return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
 std::string shardName(size_t k, size_t n) {
   char name[64];
   std::snprintf(name, sizeof name, "model-%05zu-of-%05zu.safetensors", k, n);
   return name;
-}
-
-/// Puts the staged folder at `out`: a plain rename where `out` is absent or
-/// an empty folder, an atomic exchange where it is an earlier export (whose
-/// files are then removed).
-Status placeFolder(const std::string &staged, const std::string &out,
-                   bool replace) {
-  if (!replace) {
-    if (std::rename(staged.c_str(), out.c_str()) != 0)
-      return Status::error("cannot rename " + staged + " to " + out + ": " +
-                           std::strerror(errno));
-  } else {
-#ifdef RENAME_EXCHANGE
-    if (::renameat2(AT_FDCWD, staged.c_str(), AT_FDCWD, out.c_str(),
-                    RENAME_EXCHANGE) != 0)
-#else
-    errno = ENOSYS;
-#endif
-    {
-      // No exchange on this file system: move the old export aside first
-      // (a moment without `out`, never a half-written one).
-      std::string aside = staged + ".old";
-      if (std::rename(out.c_str(), aside.c_str()) != 0)
-        return Status::error("cannot move " + out +
-                             " aside: " + std::strerror(errno));
-      if (std::rename(staged.c_str(), out.c_str()) != 0) {
-        int err = errno;
-        (void)std::rename(aside.c_str(), out.c_str());
-        return Status::error("cannot rename " + staged + " to " + out + ": " +
-                             std::strerror(err));
-      }
-      removeFolder(aside);
-      syncPath(parentOf(out));
-      return Status::ok();
-    }
-    // `staged` now names the earlier export.
-    removeFolder(staged);
-  }
-  syncPath(parentOf(out));
-  return Status::ok();
 }
 
 } // namespace
