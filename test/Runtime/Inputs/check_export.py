@@ -12,7 +12,8 @@ Commands separated by "+" run in one process:
   folder DIR CONFIG CHECKPOINT DTYPE [MAX_SHARD_BYTES]
       DIR is what save_pretrained writes for the checkpoint's model: the
       config's fields in order with num_hidden_layers and the dtype field(s)
-      changed; every safetensors file {"format": "pt"}; the model's tensors
+      changed; generation_config.json with the config's special token ids
+      (none without any); every safetensors file {"format": "pt"}; the model's tensors
       only (no optimizer.*, growc.*; lm_head only when untied), each equal
       to the checkpoint's converted by torch (round to nearest even, NaN
       and Inf kept); shards split as transformers splits them and an index
@@ -160,6 +161,18 @@ def folder(path, config_path, checkpoint, dtype, limit=None):
                                      "architectures"}
     if extra:
         fail("config.json gained %s" % sorted(extra))
+
+    # generation_config.json as GenerationConfig.from_model_config derives it.
+    special = {k: given[k] for k in ("bos_token_id", "eos_token_id", "pad_token_id")
+               if given.get(k) is not None}
+    generation = os.path.join(path, "generation_config.json")
+    if special:
+        with open(generation) as f:
+            got_generation = json.load(f)
+        if got_generation != dict(special, _from_model_config=True):
+            fail("generation_config.json %s, expected %s" % (got_generation, special))
+    elif os.path.exists(generation):
+        fail("generation_config.json, though the config names no special token")
 
     want = state_dict_order(layers, given.get("tie_word_embeddings", False))
     stored = NAMES[dtype]
