@@ -18,8 +18,6 @@ Commands separated by "+" run in one process:
       to the checkpoint's converted by torch (round to nearest even, NaN
       and Inf kept); shards split as transformers splits them and an index
       sorted with the right total_size. Prints a summary.
-  widen DIR OUT.safetensors
-      the tensors of an export (any dtype) as float32 in one file.
   craft IN.safetensors OUT.safetensors [--drop NAME] [--rename OLD=NEW]
       [--copy FROM=TO] [--special NAME] [--metadata KEY=VALUE]
       a copy of a checkpoint's float tensors, some dropped, renamed or
@@ -220,12 +218,6 @@ def folder(path, config_path, checkpoint, dtype, limit=None):
     print("folder ok: %d layers, %s, %d tensors in %s" % (layers, dtype, checked, ", ".join(files)))
 
 
-def widen(path, out):
-    config, weights = ref.read_model_dir(path)
-    ref.write_safetensors(out, {n: np.asarray(v, dtype=np.float32) for n, v in weights.items()},
-                          metadata={"format": "pt"})
-
-
 def craft(path, out, args):
     header, data = raw(path)
     metadata = header.pop("__metadata__", None) or {}
@@ -307,8 +299,6 @@ def run(command, args):
         logits(*args)
     elif command == "folder":
         folder(args[0], args[1], args[2], args[3], int(args[4]) if len(args) > 4 else None)
-    elif command == "widen":
-        widen(*args)
     elif command == "craft":
         craft(args[0], args[1], args[2:])
     elif command == "tokenizer":
