@@ -190,8 +190,9 @@ cl::opt<bool> quiet("quiet", cl::desc("Do not describe the growth steps"),
 
 // Checkpoints.
 cl::opt<std::string> weightsIn("weights-in",
-                               cl::desc("Checkpoint of the input model "
-                                        "(safetensors)"),
+                               cl::desc("Checkpoint of the input model (a "
+                                        "safetensors file, a model.safetensors"
+                                        ".index.json or a model directory)"),
                                cl::init(""), cl::cat(growCat));
 cl::opt<std::string> weightsOut("weights-out",
                                 cl::desc("Write the grown model's checkpoint "

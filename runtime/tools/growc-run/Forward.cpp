@@ -414,12 +414,15 @@ Command addForwardLike(CLI::App &app, const std::string &name,
                    "The artifact: its kernels file x.so / x.ptx (the plan "
                    "x.so.plan.json / x.ptx.plan.json beside it), or the plan")
       ->required();
-  command->add_option("--weights", opts->weights, "Parameters (safetensors)")
+  command
+      ->add_option("--weights", opts->weights,
+                   "Parameters: a safetensors file, a "
+                   "model.safetensors.index.json or a model directory")
       ->required();
   command
       ->add_option("--tokens,--batch", opts->tokens,
                    "'tokens' (and 'targets' for loss, grad and train "
-                   "graphs), int32 [B, T]")
+                   "graphs), int32 or int64 [B, T]")
       ->required();
   command->add_option("--out", opts->out, "Outputs (safetensors)")->required();
   addDevice(*command, opts->device);
