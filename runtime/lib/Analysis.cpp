@@ -215,6 +215,7 @@ taskAccuracy(CpuExecutor &exec, const AnalyzeOptions &options,
     acc.shots = options.shots;
     acc.count = options.count;
     acc.seed = options.seed + uint64_t(depth);
+    acc.tokenizer = options.tokenizer;
     StatusOr<AccuracyResult> result = primitiveAccuracy(exec, acc, outputs);
     if (!result.isOk())
       return result.status();

@@ -12,10 +12,12 @@
 #include "growc/runtime/Data.h"
 
 #include <algorithm>
+#include <cerrno>
 #include <cstdio>
 #include <cstring>
 #include <fstream>
 #include <iterator>
+#include <optional>
 #include <sstream>
 
 using namespace growc::rt;
@@ -168,22 +170,86 @@ StatusOr<PrimitiveExample> growc::rt::generateExample(Primitive primitive,
   return varAssign(depth, primitive == Primitive::VarAssignCode, rng);
 }
 
-StatusOr<PrimitiveExample>
-growc::rt::generatePrompt(Primitive primitive, int depth, int shots, Rng &rng) {
+StatusOr<std::vector<PrimitiveExample>>
+growc::rt::generatePromptExamples(Primitive primitive, int depth, int shots,
+                                  Rng &rng) {
   if (shots < 0 || shots > 64)
     return Status::error("shots must be in [0, 64], got " +
                          std::to_string(shots));
-  std::string prefix;
-  for (int i = 0; i < shots; ++i) {
-    StatusOr<PrimitiveExample> shot = generateExample(primitive, depth, rng);
-    if (!shot.isOk())
-      return shot.status();
-    prefix += shot->prompt + shot->answer + "\n";
+  std::vector<PrimitiveExample> examples;
+  for (int i = 0; i <= shots; ++i) {
+    StatusOr<PrimitiveExample> example = generateExample(primitive, depth, rng);
+    if (!example.isOk())
+      return example.status();
+    examples.push_back(std::move(*example));
   }
-  StatusOr<PrimitiveExample> query = generateExample(primitive, depth, rng);
-  if (!query.isOk())
-    return query.status();
-  return PrimitiveExample{prefix + query->prompt, query->answer};
+  return examples;
+}
+
+StatusOr<PrimitiveExample>
+growc::rt::generatePrompt(Primitive primitive, int depth, int shots, Rng &rng) {
+  StatusOr<std::vector<PrimitiveExample>> examples =
+      generatePromptExamples(primitive, depth, shots, rng);
+  if (!examples.isOk())
+    return examples.status();
+  std::string prefix;
+  for (int i = 0; i < shots; ++i)
+    prefix += (*examples)[i].prompt + (*examples)[i].answer + "\n";
+  return PrimitiveExample{prefix + examples->back().prompt,
+                          examples->back().answer};
+}
+
+StatusOr<EncodedExample>
+growc::rt::encodeExample(const Tokenizer &tokenizer,
+                         const PrimitiveExample &example) {
+  StatusOr<std::vector<int32_t>> prompt = tokenizer.encode(example.prompt);
+  if (!prompt.isOk())
+    return prompt.status();
+  StatusOr<std::vector<int32_t>> answer = tokenizer.encode(example.answer);
+  if (!answer.isOk())
+    return answer.status();
+  if (answer->empty())
+    return Status::error(tokenizer.describe() + " encodes the answer '" +
+                         example.answer + "' as no tokens");
+  return EncodedExample{std::move(*prompt), std::move(*answer)};
+}
+
+StatusOr<std::unique_ptr<Tokenizer>>
+growc::rt::loadTokenizerOption(const std::string &path) {
+  if (path.empty())
+    return std::unique_ptr<Tokenizer>();
+  StatusOr<std::unique_ptr<Tokenizer>> loaded = loadTokenizer(path);
+  if (!loaded.isOk())
+    return Status::error("--tokenizer " + path + ": " +
+                         loaded.status().message());
+  return loaded;
+}
+
+StatusOr<const Tokenizer *> growc::rt::tokenizerFor(const Tokenizer *tokenizer,
+                                                    int64_t vocabSize,
+                                                    const std::string &what) {
+  static const std::unique_ptr<Tokenizer> bytes = makeByteTokenizer();
+  if (!tokenizer || tokenizer->isByteLevel()) {
+    if (vocabSize != ByteTokenizer::kVocabSize)
+      return Status::error(
+          what + ": the model's vocabulary has " + std::to_string(vocabSize) +
+          " tokens, not the " + std::to_string(ByteTokenizer::kVocabSize) +
+          " of the byte tokenizer; give --tokenizer (the model's "
+          "tokenizer.json, or the folder holding it) to render text and "
+          "prompts as its tokens");
+    return bytes.get();
+  }
+  if (tokenizer->vocabSize() > vocabSize)
+    return Status::error("--tokenizer " + tokenizer->describe() + " has " +
+                         std::to_string(tokenizer->vocabSize()) +
+                         " ids, more than the model's vocabulary of " +
+                         std::to_string(vocabSize));
+  if (!tokenizer->documentSeparator())
+    return Status::error("--tokenizer " + tokenizer->describe() +
+                         " has no document separator (an EOS or "
+                         "<|endoftext|> token) to put between documents and "
+                         "examples");
+  return tokenizer;
 }
 
 //===----------------------------------------------------------------------===//
@@ -230,31 +296,48 @@ StatusOr<std::string> readWholeFile(const std::string &path) {
   return bytes;
 }
 
-/// Solved examples separated by EOS. Example j comes from its own
-/// generator seeded by (seed, j), so a position is (example, offset).
 /// PyTorch's ignore index, which the loss graphs use.
 constexpr int32_t kIgnoreTarget = -100;
 
+/// Solved examples separated by EOS. Example j comes from its own
+/// generator seeded by (seed, j), so a position is (example, offset).
 class PrimitiveStream : public TokenStream {
 public:
   PrimitiveStream(Primitive primitive, int minDepth, int maxDepth,
-                  uint64_t seed, bool answersOnly)
+                  uint64_t seed, bool answersOnly, const Tokenizer &tokenizer)
       : primitive_(primitive), minDepth_(minDepth), maxDepth_(maxDepth),
-        seed_(seed), answersOnly_(answersOnly) {
-    load();
-  }
+        seed_(seed), answersOnly_(answersOnly), tokenizer_(tokenizer),
+        eos_(*tokenizer.documentSeparator()) {}
+
+  /// Example 0 rendered, so that a tokenizer that cannot render the
+  /// primitives fails at open rather than in nextBatch.
+  Status check() const { return render(0, nullptr); }
 
   void nextBatch(int64_t batch, int64_t seq, int32_t *tokens,
                  int32_t *targets) override {
+    std::vector<int32_t> window;
+    std::vector<bool> answer;
     for (int64_t row = 0; row < batch; ++row) {
-      for (int64_t i = 0; i <= seq; ++i) {
-        bool isAnswer = false;
-        int32_t token = peek(i, &isAnswer);
-        if (i < seq)
-          tokens[row * seq + i] = token;
-        if (i > 0)
-          targets[row * seq + i - 1] =
-              !answersOnly_ || isAnswer ? token : kIgnoreTarget;
+      // seq + 1 tokens from (example_, offset_) on.
+      window.clear();
+      answer.clear();
+      uint64_t example = example_, offset = offset_;
+      Example current;
+      while (int64_t(window.size()) <= seq) {
+        (void)render(example, &current); // a lone EOS if it failed
+        for (uint64_t i = offset;
+             i < current.tokens.size() && int64_t(window.size()) <= seq; ++i) {
+          window.push_back(current.tokens[i]);
+          answer.push_back(i >= current.answerBegin &&
+                           i + 1 < current.tokens.size());
+        }
+        ++example;
+        offset = 0;
+      }
+      for (int64_t i = 0; i < seq; ++i) {
+        tokens[row * seq + i] = window[i];
+        targets[row * seq + i] =
+            !answersOnly_ || answer[i + 1] ? window[i + 1] : kIgnoreTarget;
       }
       advance(seq);
     }
@@ -263,44 +346,57 @@ public:
   void seek(uint64_t position) override {
     example_ = position >> 16;
     offset_ = position & 0xffff;
-    load();
+    length_ = 0;
   }
 
 private:
-  std::vector<int32_t> tokensOf(uint64_t example) const {
+  /// An example's tokens (prompt, answer, EOS) and where its answer starts.
+  struct Example {
+    std::vector<int32_t> tokens;
+    uint64_t answerBegin = 0;
+  };
+  /// Renders example `example` into `out` (when not null). check() has
+  /// rendered one example at open, and every example is made of the same
+  /// few characters, so this does not fail; if it did, the example would
+  /// be a lone EOS, never a stream that stops advancing.
+  Status render(uint64_t example, Example *out) const {
+    if (out) {
+      out->tokens.assign(1, eos_);
+      out->answerBegin = 1;
+    }
     Rng rng(seed_ ^ (example * 0xd1342543de82ef95ULL + 1));
     int depth =
         minDepth_ + static_cast<int>(rng.below(maxDepth_ - minDepth_ + 1));
-    PrimitiveExample ex = *generateExample(primitive_, depth, rng);
-    std::vector<int32_t> ids = ByteTokenizer::encode(ex.prompt + ex.answer);
-    ids.push_back(ByteTokenizer::kEos);
-    return ids;
+    StatusOr<PrimitiveExample> ex = generateExample(primitive_, depth, rng);
+    if (!ex.isOk())
+      return ex.status();
+    StatusOr<EncodedExample> encoded = encodeExample(tokenizer_, *ex);
+    if (!encoded.isOk())
+      return encoded.status();
+    if (out) {
+      out->tokens = std::move(encoded->prompt);
+      out->answerBegin = out->tokens.size();
+      out->tokens.insert(out->tokens.end(), encoded->answer.begin(),
+                         encoded->answer.end());
+      out->tokens.push_back(eos_);
+    }
+    return Status::ok();
   }
-  void load() { current_ = tokensOf(example_); }
-  /// The token `ahead` positions from the current one, and whether it is
-  /// an example's answer (the token before its EOS).
-  int32_t peek(int64_t ahead, bool *isAnswer) const {
-    uint64_t offset = offset_ + ahead;
-    if (offset < current_.size()) {
-      *isAnswer = offset + 2 == current_.size();
-      return current_[offset];
+  /// The length of the current example (rendered once per example).
+  uint64_t currentLength() {
+    if (!length_) {
+      Example current;
+      (void)render(example_, &current); // a lone EOS if it failed
+      length_ = current.tokens.size();
     }
-    uint64_t example = example_;
-    offset -= current_.size();
-    std::vector<int32_t> tokens = tokensOf(++example);
-    while (offset >= tokens.size()) {
-      offset -= tokens.size();
-      tokens = tokensOf(++example);
-    }
-    *isAnswer = offset + 2 == tokens.size();
-    return tokens[offset];
+    return length_;
   }
   void advance(int64_t count) {
     offset_ += count;
-    while (offset_ >= current_.size()) {
-      offset_ -= current_.size();
+    while (offset_ >= currentLength()) {
+      offset_ -= currentLength();
       ++example_;
-      load();
+      length_ = 0;
     }
   }
 
@@ -308,8 +404,9 @@ private:
   int minDepth_, maxDepth_;
   uint64_t seed_;
   bool answersOnly_;
-  uint64_t example_ = 0, offset_ = 0;
-  std::vector<int32_t> current_;
+  const Tokenizer &tokenizer_;
+  int32_t eos_;
+  uint64_t example_ = 0, offset_ = 0, length_ = 0;
 };
 
 /// Rows taken round-robin from several streams (see mixedStream).
@@ -353,50 +450,32 @@ private:
 } // namespace
 
 StatusOr<std::unique_ptr<TokenStream>>
-growc::rt::openTokenFile(const std::string &path, TokenFileDType dtype,
-                         int64_t vocabSize) {
-  StatusOr<std::string> bytes = readWholeFile(path);
-  if (!bytes.isOk())
-    return bytes.status();
-  size_t width = dtype == TokenFileDType::U16 ? 2 : 4;
-  if (bytes->empty())
-    return Status::error(path + ": empty token file");
-  if (bytes->size() % width != 0)
-    return Status::error(path + ": " + std::to_string(bytes->size()) +
-                         " bytes is not a whole number of " +
-                         (width == 2 ? "uint16" : "uint32") + " tokens");
-  std::vector<int32_t> tokens(bytes->size() / width);
-  const auto *data = reinterpret_cast<const unsigned char *>(bytes->data());
-  for (size_t i = 0; i < tokens.size(); ++i) {
-    uint64_t value = 0;
-    for (size_t b = 0; b < width; ++b) // little-endian on every host
-      value |= uint64_t(data[i * width + b]) << (8 * b);
-    if (value >= static_cast<uint64_t>(vocabSize))
-      return Status::error(path + ": token " + std::to_string(value) +
-                           " at index " + std::to_string(i) +
-                           " is outside the vocabulary [0, " +
-                           std::to_string(vocabSize) + ")");
-    tokens[i] = static_cast<int32_t>(value);
-  }
+growc::rt::openTextFile(const std::string &path, const Tokenizer *tokenizer) {
+  if (!tokenizer || tokenizer->isByteLevel())
+    return openTokenFile(path, TokenFileFormat::Bytes,
+                         ByteTokenizer::kVocabSize);
+  std::optional<int32_t> separator = tokenizer->documentSeparator();
+  if (!separator)
+    return Status::error(path + ": " + tokenizer->describe() +
+                         " has no document separator to begin the document "
+                         "with");
+  StatusOr<std::string> text = readWholeFile(path);
+  if (!text.isOk())
+    return text.status();
+  StatusOr<std::vector<int32_t>> ids = tokenizer->encode(*text);
+  if (!ids.isOk())
+    return Status::error(path + ": " + ids.status().message());
+  std::vector<int32_t> tokens{*separator};
+  tokens.insert(tokens.end(), ids->begin(), ids->end());
   if (tokens.size() < 2)
-    return Status::error(path + ": a token file needs at least 2 tokens");
+    return Status::error(path + ": an empty text file");
   return std::unique_ptr<TokenStream>(new BufferStream(std::move(tokens)));
 }
 
 StatusOr<std::unique_ptr<TokenStream>>
-growc::rt::openTextFile(const std::string &path) {
-  StatusOr<std::string> bytes = readWholeFile(path);
-  if (!bytes.isOk())
-    return bytes.status();
-  if (bytes->size() < 2)
-    return Status::error(path + ": a text file needs at least 2 bytes");
-  return std::unique_ptr<TokenStream>(
-      new BufferStream(ByteTokenizer::encode(*bytes)));
-}
-
-StatusOr<std::unique_ptr<TokenStream>>
 growc::rt::primitiveStream(Primitive primitive, int minDepth, int maxDepth,
-                           uint64_t seed, bool answersOnly) {
+                           uint64_t seed, bool answersOnly,
+                           const Tokenizer *tokenizer) {
   if (primitive != Primitive::InductionCopy &&
       (minDepth < 0 || maxDepth > kMaxDepth || minDepth > maxDepth))
     return Status::error(
@@ -405,8 +484,18 @@ growc::rt::primitiveStream(Primitive primitive, int minDepth, int maxDepth,
         "]");
   if (primitive == Primitive::InductionCopy)
     minDepth = maxDepth = 0;
-  return std::unique_ptr<TokenStream>(
-      new PrimitiveStream(primitive, minDepth, maxDepth, seed, answersOnly));
+  static const std::unique_ptr<Tokenizer> bytes = makeByteTokenizer();
+  if (!tokenizer)
+    tokenizer = bytes.get();
+  if (!tokenizer->documentSeparator())
+    return Status::error(tokenizer->describe() +
+                         " has no document separator to put between "
+                         "examples");
+  auto stream = std::make_unique<PrimitiveStream>(
+      primitive, minDepth, maxDepth, seed, answersOnly, *tokenizer);
+  if (Status status = stream->check(); !status.isOk())
+    return status;
+  return std::unique_ptr<TokenStream>(std::move(stream));
 }
 
 double growc::rt::wsdLearningRate(int64_t step, int64_t total, int64_t warmup,
@@ -435,18 +524,66 @@ growc::rt::mixedStream(std::vector<std::unique_ptr<TokenStream>> parts) {
   return std::unique_ptr<TokenStream>(new MixedStream(std::move(parts)));
 }
 
+namespace {
+
+/// A spec's kind (before the first colon) and the rest.
+std::pair<std::string, std::string> splitSpec(const std::string &spec) {
+  size_t colon = spec.find(':');
+  return {spec.substr(0, colon),
+          colon == std::string::npos ? "" : spec.substr(colon + 1)};
+}
+
+bool isFileKind(const std::string &kind) {
+  return kind == "text" || kind == "tokens" || kind == "u16" || kind == "u32";
+}
+
+} // namespace
+
+bool growc::rt::dataSpecReadsFiles(const std::string &spec) {
+  auto [kind, rest] = splitSpec(spec);
+  if (kind != "mix")
+    return isFileKind(kind);
+  for (size_t begin = 0;;) {
+    size_t end = rest.find(',', begin);
+    if (isFileKind(splitSpec(rest.substr(begin, end - begin)).first))
+      return true;
+    if (end == std::string::npos)
+      return false;
+    begin = end + 1;
+  }
+}
+
 StatusOr<std::unique_ptr<TokenStream>>
 growc::rt::openDataSpec(const std::string &spec, uint64_t seed,
-                        int64_t vocabSize) {
-  size_t colon = spec.find(':');
-  std::string kind = spec.substr(0, colon);
-  std::string rest = colon == std::string::npos ? "" : spec.substr(colon + 1);
+                        int64_t vocabSize, const Tokenizer *tokenizer) {
+  auto [kind, rest] = splitSpec(spec);
+  if (tokenizer && tokenizer->vocabSize() > vocabSize)
+    return Status::error("--tokenizer " + tokenizer->describe() + " has " +
+                         std::to_string(tokenizer->vocabSize()) +
+                         " ids, more than the model's vocabulary of " +
+                         std::to_string(vocabSize));
+  // Text and primitives are rendered by the tokenizer, which must be the
+  // model's.
+  const Tokenizer *renderer = nullptr;
+  if (kind == "text" || kind == "primitives") {
+    StatusOr<const Tokenizer *> chosen =
+        tokenizerFor(tokenizer, vocabSize, spec);
+    if (!chosen.isOk())
+      return chosen.status();
+    renderer = *chosen;
+  }
   if (kind == "text")
-    return openTextFile(rest);
-  if (kind == "u16" || kind == "u32")
-    return openTokenFile(
-        rest, kind == "u16" ? TokenFileDType::U16 : TokenFileDType::U32,
-        vocabSize);
+    return openTextFile(rest, renderer);
+  if (kind == "tokens" || kind == "u16" || kind == "u32") {
+    StatusOr<std::vector<std::string>> paths = expandPathPattern(rest);
+    if (!paths.isOk())
+      return paths.status();
+    return openTokenFiles(*paths,
+                          kind == "tokens" ? TokenFileFormat::LlmC
+                          : kind == "u16"  ? TokenFileFormat::U16
+                                           : TokenFileFormat::U32,
+                          vocabSize);
+  }
   if (kind == "mix") {
     std::vector<std::unique_ptr<TokenStream>> parts;
     size_t begin = 0;
@@ -458,7 +595,7 @@ growc::rt::openDataSpec(const std::string &spec, uint64_t seed,
                              ": write mix:SPEC,SPEC,... with non-empty "
                              "parts that are not mixes themselves");
       StatusOr<std::unique_ptr<TokenStream>> stream =
-          openDataSpec(part, seed + k, vocabSize);
+          openDataSpec(part, seed + k, vocabSize, tokenizer);
       if (!stream.isOk())
         return stream.status();
       parts.push_back(std::move(*stream));
@@ -493,10 +630,11 @@ growc::rt::openDataSpec(const std::string &spec, uint64_t seed,
     if (!primitive.isOk())
       return Status::error("--data " + spec + ": " +
                            primitive.status().message());
-    return primitiveStream(*primitive, minDepth, maxDepth, seed, answersOnly);
+    return primitiveStream(*primitive, minDepth, maxDepth, seed, answersOnly,
+                           renderer);
   }
   return Status::error("--data must be primitives:NAME[:MIN-MAX][:answers], "
-                       "text:PATH, u16:PATH, u32:PATH or mix:SPEC,SPEC,..., "
-                       "got '" +
+                       "text:PATH, tokens:PATH_OR_GLOB, u16:PATH_OR_GLOB, "
+                       "u32:PATH_OR_GLOB or mix:SPEC,SPEC,..., got '" +
                        spec + "'");
 }

@@ -1,25 +1,40 @@
 //===- Eval.cpp - accuracy on the reasoning primitives --------------------===//
+//
+// Seeded k-shot prompts rendered by the model's tokenizer (Eval.h), scored
+// by greedy exact match of the answer's tokens.
+//
+//===----------------------------------------------------------------------===//
 
 #include "growc/runtime/Eval.h"
 
 #include <algorithm>
+#include <optional>
 
 using namespace growc::rt;
 
-std::vector<int32_t> growc::rt::encodePrompt(const std::string &prompt) {
-  std::vector<int32_t> ids{ByteTokenizer::kEos};
-  size_t begin = 0;
-  while (true) {
-    size_t end = prompt.find('\n', begin);
-    std::vector<int32_t> line =
-        ByteTokenizer::encode(std::string_view(prompt).substr(
-            begin, end == std::string::npos ? std::string::npos : end - begin));
-    ids.insert(ids.end(), line.begin(), line.end());
-    if (end == std::string::npos)
-      return ids;
-    ids.push_back(ByteTokenizer::kEos);
-    begin = end + 1;
+StatusOr<EncodedPrompt>
+growc::rt::encodePrompt(const Tokenizer &tokenizer,
+                        const std::vector<PrimitiveExample> &examples) {
+  std::optional<int32_t> eos = tokenizer.documentSeparator();
+  if (!eos)
+    return Status::error(tokenizer.describe() +
+                         " has no document separator to put between "
+                         "examples");
+  EncodedPrompt encoded;
+  for (size_t i = 0; i < examples.size(); ++i) {
+    StatusOr<EncodedExample> example = encodeExample(tokenizer, examples[i]);
+    if (!example.isOk())
+      return example.status();
+    encoded.prompt.push_back(*eos);
+    encoded.prompt.insert(encoded.prompt.end(), example->prompt.begin(),
+                          example->prompt.end());
+    if (i + 1 < examples.size())
+      encoded.prompt.insert(encoded.prompt.end(), example->answer.begin(),
+                            example->answer.end());
+    else
+      encoded.answer = std::move(example->answer);
   }
+  return encoded;
 }
 
 StatusOr<AccuracyResult>
@@ -33,6 +48,12 @@ growc::rt::primitiveAccuracy(CpuExecutor &exec, const AccuracyOptions &options,
       return Status::error(plan.path + ": no output " + name +
                            " of shape [batch, seq, vocab]");
   }
+  StatusOr<const Tokenizer *> tokenizer =
+      tokenizerFor(options.tokenizer, plan.vocabSize,
+                   std::string(primitiveName(options.primitive)) + " prompts");
+  if (!tokenizer.isOk())
+    return tokenizer.status();
+  const int32_t eos = *(*tokenizer)->documentSeparator();
   Rng rng(options.seed);
   AccuracyResult result;
   for (const std::string &name : outputs)
@@ -40,17 +61,25 @@ growc::rt::primitiveAccuracy(CpuExecutor &exec, const AccuracyOptions &options,
   const int64_t batch = plan.batch, seq = plan.seq;
   while (result.count < options.count) {
     int64_t rows = std::min(batch, options.count - result.count);
-    std::vector<std::vector<int32_t>> prompts;
-    std::vector<int32_t> answers;
+    // Each row: the prompt, then the answer's tokens but its last, so that
+    // position prompt - 1 + i predicts answer token i.
+    std::vector<std::vector<int32_t>> inputs;
+    std::vector<EncodedPrompt> prompts;
     int64_t longest = 0;
     for (int64_t r = 0; r < rows; ++r) {
-      StatusOr<PrimitiveExample> example =
-          generatePrompt(options.primitive, options.depth, options.shots, rng);
-      if (!example.isOk())
-        return example.status();
-      prompts.push_back(encodePrompt(example->prompt));
-      answers.push_back(ByteTokenizer::encode(example->answer).at(0));
-      longest = std::max<int64_t>(longest, prompts.back().size());
+      StatusOr<std::vector<PrimitiveExample>> examples = generatePromptExamples(
+          options.primitive, options.depth, options.shots, rng);
+      if (!examples.isOk())
+        return examples.status();
+      StatusOr<EncodedPrompt> prompt = encodePrompt(**tokenizer, *examples);
+      if (!prompt.isOk())
+        return prompt.status();
+      std::vector<int32_t> input = prompt->prompt;
+      input.insert(input.end(), prompt->answer.begin(),
+                   prompt->answer.end() - 1);
+      longest = std::max<int64_t>(longest, input.size());
+      inputs.push_back(std::move(input));
+      prompts.push_back(std::move(*prompt));
     }
     if (longest > seq)
       return Status::error("a " + std::to_string(options.shots) + "-shot " +
@@ -61,9 +90,9 @@ growc::rt::primitiveAccuracy(CpuExecutor &exec, const AccuracyOptions &options,
                            std::to_string(seq) + " (growc --seq)");
     // Right-padded with EOS: causal attention keeps padding out of every
     // prompt position.
-    std::vector<int32_t> tokens(rows * longest, ByteTokenizer::kEos);
+    std::vector<int32_t> tokens(rows * longest, eos);
     for (int64_t r = 0; r < rows; ++r)
-      std::copy(prompts[r].begin(), prompts[r].end(),
+      std::copy(inputs[r].begin(), inputs[r].end(),
                 tokens.begin() + r * longest);
     TensorView view{"tokens",
                     DType::I32,
@@ -77,11 +106,15 @@ growc::rt::primitiveAccuracy(CpuExecutor &exec, const AccuracyOptions &options,
       const OutputTensor &logits = computed->at(name);
       const int64_t vocab = logits.shape[2];
       for (int64_t r = 0; r < rows; ++r) {
-        const float *row =
-            logits.data +
-            (r * longest + int64_t(prompts[r].size()) - 1) * vocab;
-        int64_t best = std::max_element(row, row + vocab) - row;
-        result.correct[name] += best == answers[r];
+        const std::vector<int32_t> &answer = prompts[r].answer;
+        const int64_t first = int64_t(prompts[r].prompt.size()) - 1;
+        bool correct = true;
+        for (size_t i = 0; i < answer.size() && correct; ++i) {
+          const float *row =
+              logits.data + (r * longest + first + int64_t(i)) * vocab;
+          correct = std::max_element(row, row + vocab) - row == answer[i];
+        }
+        result.correct[name] += correct;
       }
     }
     result.count += rows;

@@ -324,12 +324,13 @@ Status TrainLoop::startFrom(const Checkpoint &start) {
                            std::to_string(firstStep) + ", not before --steps " +
                            std::to_string(options.steps));
   }
-  StatusOr<std::unique_ptr<TokenStream>> opened = openData(seed);
+  StatusOr<std::unique_ptr<TokenStream>> opened =
+      openData(seed, /*validation=*/false);
   if (!opened.isOk())
     return opened.status();
   stream = std::move(*opened);
   stream->seek(position);
-  opened = openData(seed ^ 0x5eedULL);
+  opened = openData(seed ^ 0x5eedULL, /*validation=*/true);
   if (!opened.isOk())
     return opened.status();
   validation = std::move(*opened);
@@ -617,8 +618,8 @@ StatusOr<TrainSummary> TrainLoop::run(const Checkpoint &start) {
     report.flopsPerToken =
         flopModelOf(exec->plan()).trainFlopsPerToken(countLayers(exec->plan()));
     report.elapsedSeconds = seconds;
-    if (options.valEvery > 0 && (step + 1) % options.valEvery == 0 &&
-        !result->nonfinite) {
+    if (validation && options.valEvery > 0 &&
+        (step + 1) % options.valEvery == 0 && !result->nonfinite) {
       StatusOr<double> valLoss = validationLoss();
       if (!valLoss.isOk())
         return fatal(valLoss.status());

@@ -298,6 +298,8 @@ std::string formatOne(const std::string &name, const JsonValue &value,
   }
   if (value.isBool())
     return value.asBool() ? "--" + name : "no --" + name;
+  if (value.isNull()) // an option not given: no --tokenizer
+    return "no --" + name;
   return "--" + name + " " +
          (value.isString() ? value.asString() : toJson(value));
 }

@@ -4,11 +4,15 @@
 // prompt and following the assignments / finding the copied span), the
 // generator against SplitMix64's published reference values, the streams
 // by their shift-by-one invariant, wrap-around, seek/position round trips
-// and malformed files, and the schedule at its corners.
+// (across the shards of a glob) and malformed files (llm.c headers:
+// version, count against size, a shard read headerless), token files by
+// the heap they do not take (mapped, not copied), and the schedule at its
+// corners.
 //
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/Data.h"
+#include "growc/runtime/Eval.h"
 
 #include <gtest/gtest.h>
 
@@ -167,11 +171,18 @@ void expectShifted(const std::vector<int32_t> &tokens,
       EXPECT_EQ(targets[row * seq + i], tokens[row * seq + i + 1]);
 }
 
+void expectError(const StatusOr<std::unique_ptr<TokenStream>> &s,
+                 const std::string &part) {
+  ASSERT_FALSE(s.isOk()) << "expected an error with: " << part;
+  EXPECT_NE(s.status().message().find(part), std::string::npos)
+      << s.status().message();
+}
+
 TEST_F(StreamTest, TokenFileWindowsWrapAndSeek) {
   std::string bytes;
   for (uint16_t t = 0; t < 10; ++t)
     bytes += std::string{char(t * 3), char(0)}; // tokens 0, 3, ..., 27
-  auto stream = openTokenFile(write("t.bin", bytes), TokenFileDType::U16, 30);
+  auto stream = openTokenFile(write("t.bin", bytes), TokenFileFormat::U16, 30);
   ASSERT_TRUE(stream.isOk()) << stream.status().message();
   std::vector<int32_t> tokens(2 * 4), targets(2 * 4);
   (*stream)->nextBatch(2, 4, tokens.data(), targets.data());
@@ -189,23 +200,192 @@ TEST_F(StreamTest, TokenFileWindowsWrapAndSeek) {
 }
 
 TEST_F(StreamTest, TokenFileRejectsBadFiles) {
-  auto expectError = [&](StatusOr<std::unique_ptr<TokenStream>> s,
-                         const std::string &part) {
-    ASSERT_FALSE(s.isOk());
-    EXPECT_NE(s.status().message().find(part), std::string::npos)
-        << s.status().message();
-  };
-  expectError(openTokenFile(write("e.bin", ""), TokenFileDType::U16, 10),
+  expectError(openTokenFile(write("e.bin", ""), TokenFileFormat::U16, 10),
               "empty token file");
-  expectError(openTokenFile(write("r.bin", "abc"), TokenFileDType::U16, 1000),
+  expectError(openTokenFile(write("r.bin", "abc"), TokenFileFormat::U16, 1000),
               "not a whole number of uint16 tokens");
   expectError(
       openTokenFile(write("v.bin", std::string("\x05\0\0\0\x0b\0\0\0", 8)),
-                    TokenFileDType::U32, 10),
+                    TokenFileFormat::U32, 10),
       "token 11 at index 1 is outside the vocabulary [0, 10)");
-  expectError(openTokenFile(dir + "/missing.bin", TokenFileDType::U16, 10),
+  expectError(openTokenFile(dir + "/missing.bin", TokenFileFormat::U16, 10),
               "cannot open");
   expectError(openTextFile(write("one.txt", "x")), "at least 2 bytes");
+}
+
+/// An llm.c shard: the 256 x int32 header, then `tokens` of `width` bytes
+/// (version 1: 2, version 2: 4); `count` overrides the header's count.
+std::string llmcShard(const std::vector<uint32_t> &tokens, int32_t version = 1,
+                      int64_t count = -1) {
+  std::vector<int32_t> header(256, 0);
+  header[0] = kLlmcShardMagic;
+  header[1] = version;
+  header[2] = int32_t(count < 0 ? int64_t(tokens.size()) : count);
+  std::string bytes(reinterpret_cast<const char *>(header.data()), 1024);
+  for (uint32_t t : tokens)
+    for (int b = 0; b < (version == 2 ? 4 : 2); ++b)
+      bytes.push_back(char((t >> (8 * b)) & 0xff));
+  return bytes;
+}
+
+/// `count` tokens of a stream from `position` on (rows of one token).
+std::vector<int32_t> tokensAt(TokenStream &stream, uint64_t position,
+                              int64_t count) {
+  stream.seek(position);
+  std::vector<int32_t> tokens(count), targets(count);
+  stream.nextBatch(count, 1, tokens.data(), targets.data());
+  return tokens;
+}
+
+TEST_F(StreamTest, LlmcShardsAreReadByTheirHeader) {
+  // Version 1: uint16 tokens after the 1024-byte header, not the header.
+  std::string v1 = write("v1.bin", llmcShard({7, 300, 65535, 1}, 1));
+  auto stream = openDataSpec("tokens:" + v1, 0, 65536);
+  ASSERT_TRUE(stream.isOk()) << stream.status().message();
+  EXPECT_EQ(tokensAt(**stream, 0, 5),
+            (std::vector<int32_t>{7, 300, 65535, 1, 7}));
+  // Version 2: uint32 tokens (vocabularies over 65,536).
+  std::string v2 = write("v2.bin", llmcShard({70000, 5, 128255}, 2));
+  stream = openDataSpec("tokens:" + v2, 0, 128256);
+  ASSERT_TRUE(stream.isOk()) << stream.status().message();
+  EXPECT_EQ(tokensAt(**stream, 1, 3), (std::vector<int32_t>{5, 128255, 70000}));
+  // Tokens are checked against the vocabulary, naming file and index.
+  expectError(openDataSpec("tokens:" + v2, 0, 128255),
+              v2 + ": token 128255 at index 2 is outside the vocabulary "
+                   "[0, 128255)");
+}
+
+TEST_F(StreamTest, LlmcShardErrors) {
+  expectError(
+      openDataSpec("tokens:" + write("v3.bin", llmcShard({1, 2}, 3)), 0, 10),
+      "v3.bin: llm.c shard version 3 is not supported (1: uint16 "
+      "tokens, 2: uint32 tokens)");
+  // The header promises 5 tokens, the file holds 3.
+  expectError(
+      openDataSpec("tokens:" + write("short.bin", llmcShard({1, 2, 3}, 1, 5)),
+                   0, 10),
+      "short.bin: truncated llm.c shard: its header gives 5 uint16 tokens "
+      "(10 bytes), the file holds 6 bytes after the header");
+  expectError(
+      openDataSpec("tokens:" + write("long.bin", llmcShard({1, 2, 3}, 2, 2)), 0,
+                   10),
+      "long.bin: its header gives 2 uint32 tokens (8 bytes), the "
+      "file holds 12 bytes after the header");
+  expectError(
+      openDataSpec("tokens:" + write("head.bin", llmcShard({}).substr(0, 100)),
+                   0, 10),
+      "head.bin: truncated llm.c shard: 100 bytes, less than its 1024-byte "
+      "header");
+  expectError(
+      openDataSpec("tokens:" + write("raw.bin", "\x01\x00\x02\x00"), 0, 10),
+      "raw.bin: not an llm.c token shard (it does not start with the "
+      "magic 20240520); read a headerless token file with u16:");
+  // Read headerless, a shard's header would be tokens: refused.
+  std::string shard = write("s.bin", llmcShard({1, 2, 3}));
+  expectError(openDataSpec("u16:" + shard, 0, 65536),
+              "s.bin: an llm.c token shard (magic 20240520, version 1, 3 "
+              "tokens), not a headerless uint16 file; read it with tokens:");
+  expectError(openDataSpec("tokens:" + write("one.bin", llmcShard({1})), 0, 10),
+              "a token file needs at least 2 tokens");
+  expectError(openDataSpec("tokens:" + dir + "/none_*.bin", 0, 10),
+              "none_*.bin: no file matches");
+}
+
+TEST_F(StreamTest, ShardGlobsConcatenateInOrderAndResumeExactly) {
+  // Written out of order; read sorted: 0..4 | 5..7 | 8..12 (an empty shard
+  // between them is skipped).
+  write("train_000002.bin", llmcShard({8, 9, 10, 11, 12}));
+  write("train_000000.bin", llmcShard({0, 1, 2, 3, 4}));
+  write("train_000001.bin", llmcShard({5, 6, 7}));
+  write("train_000001a.bin", llmcShard({}));
+  write("other_000000.bin", llmcShard({99, 99}));
+  const std::string spec = "tokens:" + dir + "/train_*.bin";
+  auto stream = openDataSpec(spec, 0, 100);
+  ASSERT_TRUE(stream.isOk()) << stream.status().message();
+  const int64_t seq = 4;
+  std::vector<int32_t> tokens(3 * seq), targets(3 * seq);
+  (*stream)->nextBatch(3, seq, tokens.data(), targets.data());
+  // Windows cross the shard ends and wrap at the end of the last one.
+  EXPECT_EQ(tokens,
+            (std::vector<int32_t>{0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}));
+  EXPECT_EQ(targets,
+            (std::vector<int32_t>{1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12}));
+  (*stream)->nextBatch(1, seq, tokens.data(), targets.data());
+  EXPECT_EQ(std::vector<int32_t>(tokens.begin(), tokens.begin() + seq),
+            (std::vector<int32_t>{12, 0, 1, 2}));
+  // A position inside the second shard, saved and restored in a new
+  // stream (a checkpoint and its resume), continues exactly.
+  (*stream)->seek(6);
+  uint64_t saved = (*stream)->position();
+  std::vector<int32_t> next(2 * seq), nextTargets(2 * seq);
+  (*stream)->nextBatch(2, seq, next.data(), nextTargets.data());
+  EXPECT_EQ(next, (std::vector<int32_t>{6, 7, 8, 9, 10, 11, 12, 0}));
+  auto resumed = openDataSpec(spec, 0, 100);
+  ASSERT_TRUE(resumed.isOk());
+  (*resumed)->seek(saved);
+  std::vector<int32_t> again(2 * seq), againTargets(2 * seq);
+  (*resumed)->nextBatch(2, seq, again.data(), againTargets.data());
+  EXPECT_EQ(again, next);
+  EXPECT_EQ(againTargets, nextTargets);
+  // A bad token in a later shard names that shard and its index.
+  write("train_000003.bin", llmcShard({1, 100}));
+  expectError(openDataSpec(spec, 0, 100),
+              "train_000003.bin: token 100 at index 1 is outside");
+}
+
+/// The process's anonymous resident memory (heap), in bytes.
+int64_t anonymousResidentBytes() {
+  std::ifstream status("/proc/self/status");
+  std::string line;
+  while (std::getline(status, line))
+    if (line.rfind("RssAnon:", 0) == 0)
+      return std::stoll(line.substr(8)) * 1024;
+  return -1;
+}
+
+TEST_F(StreamTest, TokenFilesAreMappedNotCopied) {
+  // 16M uint16 tokens (32 MB) below a vocabulary that makes every one
+  // checked. Read into memory they were 96 MB of heap (the bytes and an
+  // int32 copy); mapped, the heap does not grow with the file.
+  const uint64_t count = uint64_t(16) << 20;
+  std::string path = dir + "/big.bin";
+  {
+    std::vector<uint16_t> tokens(count);
+    for (uint64_t i = 0; i < count; ++i)
+      tokens[i] = uint16_t(i % 50000);
+    std::ofstream(path, std::ios::binary)
+        .write(reinterpret_cast<const char *>(tokens.data()), count * 2);
+  }
+  int64_t before = anonymousResidentBytes();
+  ASSERT_GT(before, 0);
+  auto stream = openDataSpec("u16:" + path, 0, 50000);
+  ASSERT_TRUE(stream.isOk()) << stream.status().message();
+  EXPECT_LT(anonymousResidentBytes() - before, int64_t(8) << 20);
+  EXPECT_EQ(tokensAt(**stream, count - 2, 3),
+            (std::vector<int32_t>{int32_t((count - 2) % 50000),
+                                  int32_t((count - 1) % 50000), 0}));
+}
+
+TEST_F(StreamTest, FileDataHasNoHeldOutPart) {
+  EXPECT_TRUE(dataSpecReadsFiles("tokens:x_*.bin"));
+  EXPECT_TRUE(dataSpecReadsFiles("u16:x.bin"));
+  EXPECT_TRUE(dataSpecReadsFiles("text:x.txt"));
+  EXPECT_TRUE(dataSpecReadsFiles("mix:primitives:induction-copy,text:x.txt"));
+  EXPECT_FALSE(dataSpecReadsFiles("primitives:induction-copy"));
+  EXPECT_FALSE(dataSpecReadsFiles(
+      "mix:primitives:induction-copy,primitives:var-assign-math"));
+}
+
+TEST_F(StreamTest, ByteDataNeedsTheByteVocabulary) {
+  std::string text = write("t.txt", "hello world!");
+  for (const std::string &spec :
+       {"text:" + text, std::string("primitives:induction-copy"),
+        "mix:u16:" + text + ",primitives:var-assign-math"})
+    expectError(openDataSpec(spec, 0, 49152),
+                "the model's vocabulary has 49152 tokens, not the 259 of the "
+                "byte tokenizer; give --tokenizer");
+  // Token files need no tokenizer.
+  EXPECT_TRUE(openDataSpec("u16:" + text, 0, 49152).isOk());
 }
 
 TEST_F(StreamTest, TextFileIsByteTokens) {
@@ -284,6 +464,102 @@ TEST(PrimitiveStreamTest, AnswersOnlyScoresTheAnswerTokens) {
   for (int32_t y : y1)
     eos += y == ByteTokenizer::kEos;
   EXPECT_NEAR(scored, eos, 1);
+}
+
+/// A tokenizer whose every character is two tokens (1000 + byte, then 1),
+/// so that an answer is a span of two; 2000 separates documents.
+class PairTokenizer : public Tokenizer {
+public:
+  StatusOr<std::vector<int32_t>> encode(std::string_view text) const override {
+    std::vector<int32_t> ids;
+    for (char c : text) {
+      ids.push_back(1000 + static_cast<unsigned char>(c));
+      ids.push_back(1);
+    }
+    return ids;
+  }
+  StatusOr<std::string> decode(const std::vector<int32_t> &ids) const override {
+    std::string text;
+    for (int32_t id : ids)
+      if (id >= 1000 && id < 1256)
+        text.push_back(char(id - 1000));
+    return text;
+  }
+  int64_t vocabSize() const override { return 2001; }
+  std::optional<int32_t> documentSeparator() const override {
+    return separator;
+  }
+  std::string describe() const override { return "pairs.json"; }
+  std::optional<int32_t> separator = 2000;
+};
+
+TEST_F(StreamTest, PrimitivesAndTextRenderThroughTheTokenizer) {
+  PairTokenizer pairs;
+  auto stream =
+      openDataSpec("primitives:var-assign-math:0-1:answers", 9, 4096, &pairs);
+  ASSERT_TRUE(stream.isOk()) << stream.status().message();
+  const int64_t seq = 400;
+  std::vector<int32_t> tokens(seq), targets(seq);
+  (*stream)->nextBatch(1, seq, tokens.data(), targets.data());
+  // The byte stream's examples, each character as its pair, EOS = 2000.
+  auto bytes = primitiveStream(Primitive::VarAssignMath, 0, 1, 9, true);
+  std::vector<int32_t> byteTokens(seq / 2), byteTargets(seq / 2);
+  (*bytes)->nextBatch(1, seq / 2, byteTokens.data(), byteTargets.data());
+  // The first example, each character as its pair, then the separator.
+  for (int64_t i = 0; i < seq / 2; ++i) {
+    if (byteTokens[i] == ByteTokenizer::kEos) {
+      EXPECT_EQ(tokens[2 * i], 2000) << i;
+      break;
+    }
+    EXPECT_EQ(tokens[2 * i], 1000 + byteTokens[i]) << i;
+    EXPECT_EQ(tokens[2 * i + 1], 1) << i;
+  }
+  // :answers scores both tokens of each answer (a digit's pair), then
+  // nothing until the next answer.
+  int answers = 0;
+  for (int64_t i = 0; i + 3 < seq; ++i) {
+    if (targets[i] == -100 || targets[i] == 1)
+      continue;
+    ++answers;
+    EXPECT_GE(targets[i], 1000 + '0');
+    EXPECT_LE(targets[i], 1000 + '9');
+    EXPECT_EQ(targets[i + 1], 1);    // the answer's second token
+    EXPECT_EQ(targets[i + 2], -100); // the separator after it
+    EXPECT_EQ(tokens[i + 3], 2000);
+  }
+  EXPECT_GT(answers, 2);
+  // An eval prompt: each example after the separator, the shots with
+  // their answers, the query without; the answer is its two tokens.
+  Rng rng(3);
+  auto examples = generatePromptExamples(Primitive::InductionCopy, 0, 2, rng);
+  ASSERT_TRUE(examples.isOk());
+  auto prompt = encodePrompt(pairs, *examples);
+  ASSERT_TRUE(prompt.isOk());
+  std::vector<int32_t> expected;
+  for (size_t i = 0; i < examples->size(); ++i) {
+    expected.push_back(2000);
+    std::string text = (*examples)[i].prompt;
+    if (i + 1 < examples->size())
+      text += (*examples)[i].answer;
+    std::vector<int32_t> ids = *pairs.encode(text);
+    expected.insert(expected.end(), ids.begin(), ids.end());
+  }
+  EXPECT_EQ(prompt->prompt, expected);
+  EXPECT_EQ(prompt->answer, *pairs.encode(examples->back().answer));
+  // A text file is one document after the separator.
+  auto text = openDataSpec("text:" + write("t.txt", "ab"), 0, 2001, &pairs);
+  ASSERT_TRUE(text.isOk()) << text.status().message();
+  EXPECT_EQ(tokensAt(**text, 0, 5),
+            (std::vector<int32_t>{2000, 1097, 1, 1098, 1}));
+  // A tokenizer larger than the model, or without a separator: refused.
+  expectError(openDataSpec("primitives:induction-copy", 0, 2000, &pairs),
+              "--tokenizer pairs.json has 2001 ids, more than the model's "
+              "vocabulary of 2000");
+  expectError(openDataSpec("tokens:x.bin", 0, 2000, &pairs),
+              "more than the model's vocabulary of 2000");
+  pairs.separator.reset();
+  expectError(openDataSpec("primitives:induction-copy", 0, 2001, &pairs),
+              "--tokenizer pairs.json has no document separator");
 }
 
 TEST_F(StreamTest, MixedStreamInterleavesRowsAndResumes) {

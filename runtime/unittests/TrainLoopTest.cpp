@@ -317,8 +317,8 @@ protected:
       made.push_back(trainer.get());
       return std::unique_ptr<Executor>(std::move(trainer));
     };
-    DataOpener data =
-        [](uint64_t seed) -> StatusOr<std::unique_ptr<TokenStream>> {
+    DataOpener data = [](uint64_t seed,
+                         bool) -> StatusOr<std::unique_ptr<TokenStream>> {
       return std::unique_ptr<TokenStream>(new LearnableStream(seed));
     };
     return runTrainLoop(plans, *file, factory, data, *collective, options,

@@ -16,7 +16,9 @@
 #include "growc/runtime/AnalysisReport.h"
 #include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/Json.h"
+#include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Tokenizer.h"
 
 #include <chrono>
 #include <cstdio>
@@ -55,7 +57,7 @@ StatusOr<JsonValue> readJsonFile(const std::string &path) {
 namespace {
 
 struct AnalyzeArgs {
-  std::string suitePath, weights, out, html, plotlyJs, dataSpec;
+  std::string suitePath, weights, out, html, plotlyJs, dataSpec, tokenizer;
   std::string primitiveText = "var-assign-math", depth = "0-2",
               aggregate = "max";
   long shots = 5, count = 100, windowCount = 4, threads = 0;
@@ -99,8 +101,24 @@ int runAnalyze(AnalyzeArgs args) {
     dataSpec = "primitives:" + primitiveText + ":" + std::to_string(minDepth) +
                "-" + std::to_string(maxDepth);
   const uint64_t heldOutSeed = 0x5eed0000ULL + seed;
+  // The model's vocabulary (the clean graph's) decides how text and
+  // prompts become tokens: bytes for the byte vocabulary, --tokenizer
+  // otherwise.
+  const SuiteVariant *clean = suite->find("clean");
+  StatusOr<Plan> cleanPlan = loadPlan(clean->planPath);
+  if (!cleanPlan.isOk())
+    return fail("analyze: " + cleanPlan.status().message());
+  StatusOr<std::unique_ptr<Tokenizer>> loaded =
+      loadTokenizerOption(args.tokenizer);
+  if (!loaded.isOk())
+    return fail("analyze: " + loaded.status().message());
+  const Tokenizer *given = loaded->get();
+  if (StatusOr<const Tokenizer *> tokenizer =
+          tokenizerFor(given, cleanPlan->vocabSize, primitiveText + " prompts");
+      !tokenizer.isOk())
+    return fail("analyze: " + tokenizer.status().message());
   StatusOr<std::unique_ptr<TokenStream>> stream =
-      openDataSpec(dataSpec, heldOutSeed, ByteTokenizer::kVocabSize);
+      openDataSpec(dataSpec, heldOutSeed, cleanPlan->vocabSize, given);
   if (!stream.isOk())
     return fail("analyze: " + stream.status().message());
   EvalWindows windows =
@@ -116,6 +134,7 @@ int runAnalyze(AnalyzeArgs args) {
   options.meanOverPrompts = meanAggregate;
   options.threads = int(threads);
   options.dataSpec = dataSpec;
+  options.tokenizer = given;
   if (verbose)
     options.progress = [](const std::string &what) {
       std::fprintf(stderr, "growc-run analyze: %s\n", what.c_str());
@@ -191,8 +210,9 @@ Command growc::rt::addAnalyzeCommand(CLI::App &app) {
       "skips and window reversals (task accuracy and held-out loss),\n"
       "residual-stream statistics and weight similarity. Task: NAME's\n"
       "prompts (default var-assign-math, depths 0-2, COUNT per depth);\n"
-      "held-out windows: SPEC (default the task's examples). R.json has\n"
-      "every number; R.html plots them (docs/analysis.md).");
+      "held-out windows: SPEC (default the task's examples). A model\n"
+      "without the 259-token byte vocabulary needs --tokenizer T. R.json\n"
+      "has every number; R.html plots them (docs/analysis.md).");
   command->add_option("SUITE", args->suitePath, "The analysis suite")
       ->required();
   command->add_option("--weights", args->weights, "The checkpoint C")
@@ -207,6 +227,9 @@ Command growc::rt::addAnalyzeCommand(CLI::App &app) {
                       "examples)");
   command->add_option("--primitive", args->primitiveText,
                       "The task (var-assign-math)");
+  command->add_option("--tokenizer", args->tokenizer,
+                      "tokenizer.json (or its folder) rendering prompts and "
+                      "text for a model without the byte vocabulary");
   depthRange(
       command->add_option("--depth", args->depth, "Task depths MIN-MAX (0-2)"),
       8);

@@ -2,6 +2,7 @@
 //
 //   growc-run eval ART --weights C.safetensors --primitive NAME
 //       [--depth K|MIN-MAX] [--shots 5] [--count 200] [--seed S]
+//       [--tokenizer T]
 //
 // Accuracy of a forward graph with the weights of a checkpoint on seeded
 // k-shot prompts of a reasoning primitive (SPEC.md section 6;
@@ -16,6 +17,7 @@
 #include "growc/runtime/Data.h"
 #include "growc/runtime/Eval.h"
 #include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Tokenizer.h"
 
 #include <cstdio>
 #include <limits>
@@ -26,7 +28,7 @@ using namespace growc::rt;
 namespace {
 
 struct EvalOptions {
-  std::string artifact, weights, primitiveName, depth = "0";
+  std::string artifact, weights, primitiveName, depth = "0", tokenizer;
   long shots = 5, count = 200, threads = 0;
   unsigned long long seed = 0;
 };
@@ -51,8 +53,13 @@ int runEval(const EvalOptions &opts) {
     return fail(checkpoint.status());
   if (Status status = (*exec)->loadParams(*checkpoint); !status.isOk())
     return fail(status);
+  StatusOr<std::unique_ptr<Tokenizer>> tokenizer =
+      loadTokenizerOption(opts.tokenizer);
+  if (!tokenizer.isOk())
+    return fail("eval: " + tokenizer.status().message());
   for (long depth = minDepth; depth <= maxDepth; ++depth) {
     AccuracyOptions options;
+    options.tokenizer = tokenizer->get();
     options.primitive = *primitive;
     options.depth = int(depth);
     options.shots = int(opts.shots);
@@ -78,10 +85,11 @@ Command growc::rt::addEvalCommand(CLI::App &app) {
   CLI::App *command = addCommand(
       app, "eval", "Accuracy of a checkpoint on reasoning-primitive prompts",
       "Accuracy of a forward graph with the weights of C on seeded k-shot\n"
-      "prompts of a reasoning primitive (SPEC.md section 6): the answer\n"
-      "token by argmax after the prompt, exact match. Prompts are laid out\n"
-      "like the training stream (each example after an EOS). Prints one\n"
-      "JSON line per depth.");
+      "prompts of a reasoning primitive (SPEC.md section 6): the answer by\n"
+      "greedy decoding after the prompt, exact match. Prompts are laid out\n"
+      "like the training stream (each example after an EOS); a model\n"
+      "without the 259-token byte vocabulary renders them through\n"
+      "--tokenizer T. Prints one JSON line per depth.");
   command->add_option("ART", opts->artifact, "A forward artifact")->required();
   command->add_option("--weights", opts->weights, "The checkpoint C")
       ->required();
@@ -98,6 +106,9 @@ Command growc::rt::addEvalCommand(CLI::App &app) {
       1000000);
   integerIn(command->add_option("--seed", opts->seed, "Prompt seed (0)"), 0,
             std::numeric_limits<long>::max(), "a non-negative integer");
+  command->add_option("--tokenizer", opts->tokenizer,
+                      "tokenizer.json (or its folder) rendering the prompts "
+                      "for a model without the byte vocabulary");
   integerIn(command->add_option("--threads", opts->threads,
                                 "Threads of the CPU executor"),
             1, 1024, "a count in [1, 1024]");

@@ -26,6 +26,7 @@
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
+#include "growc/runtime/Tokenizer.h"
 #include "growc/runtime/Throughput.h"
 #include "growc/runtime/TrainLoop.h"
 #include "growc/runtime/TrainOutputs.h"
@@ -53,12 +54,20 @@ namespace {
 constexpr const char *kTrainDetails =
     "Trains with a train graph: batches from SPEC (primitives:NAME\n"
     "[:MIN-MAX][:answers] -- :answers scores only the answer tokens --,\n"
-    "text:PATH, u16:PATH, u32:PATH), warmup-stable-decay learning rate\n"
-    "peaking at --lr, a JSON line per step in M, a progress bar on a\n"
-    "terminal (plain lines otherwise), validation loss every K steps, and\n"
-    "C: weights, AdamW moments, step, data seed and position, written\n"
-    "atomically; --resume C continues exactly where C stopped (--stop-at K\n"
-    "ends a run after step K of the N-step schedule, as a preemption would).\n"
+    "text:PATH, tokens:PATH_OR_GLOB for llm.c shards, u16:PATH_OR_GLOB or\n"
+    "u32:PATH_OR_GLOB for headerless token files, mix:SPEC,SPEC,...;\n"
+    "docs/data.md), warmup-stable-decay learning rate peaking at --lr, a\n"
+    "JSON line per step in M, a progress bar on a terminal (plain lines\n"
+    "otherwise), validation loss every K steps on --val-data (held-out\n"
+    "data; primitives without it validate on unseen examples, files get\n"
+    "no val_loss), and C: weights, AdamW moments, step, data seed and\n"
+    "position, written atomically; --resume C continues exactly where C\n"
+    "stopped (--stop-at K ends a run after step K of the N-step schedule,\n"
+    "as a preemption would).\n"
+    "\n"
+    "Text and primitives are byte tokens for the 259-token byte\n"
+    "vocabulary; a model with another vocabulary needs --tokenizer T (its\n"
+    "tokenizer.json or the folder holding it), which C records.\n"
     "\n"
     "Metrics (docs/training.md): each line has the gradient norm before\n"
     "clipping, tokens/s, achieved model TFLOP/s and MFU against a GPU's\n"
@@ -377,8 +386,42 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
     return std::unique_ptr<Executor>(std::move(*cpu));
   };
   const int64_t vocab = plan->vocabSize;
-  DataOpener openData = [&](uint64_t seed) {
-    return openDataSpec(opts.data, seed, vocab);
+  // The tokenizer renders text and primitives (and is recorded for
+  // export); without one they are byte tokens, for the byte vocabulary
+  // only (openDataSpec refuses them for another).
+  StatusOr<std::unique_ptr<Tokenizer>> loaded =
+      loadTokenizerOption(opts.tokenizer);
+  if (!loaded.isOk())
+    return failRank("train: " + loaded.status().message());
+  const std::unique_ptr<Tokenizer> tokenizer = std::move(*loaded);
+  if (tokenizer && tokenizer->vocabSize() > vocab)
+    return failRank("train: --tokenizer " + opts.tokenizer + " has " +
+                    std::to_string(tokenizer->vocabSize()) +
+                    " ids, more than the vocabulary of " + plan->path + " (" +
+                    std::to_string(vocab) + ")");
+  // Held-out windows: --val-data, or the primitives' unseen examples (the
+  // validation seed); never the training file's own windows.
+  const bool heldOut = !opts.valData.empty() || !dataSpecReadsFiles(opts.data);
+  if (leader && opts.valEvery > 0 && !heldOut)
+    std::fprintf(stderr,
+                 "growc-run: no val_loss: --data %s has no held-out part "
+                 "(validating on it would score windows it trains on); "
+                 "--val-data SPEC names held-out data\n",
+                 opts.data.c_str());
+  if (leader && !opts.valData.empty() && opts.valEvery == 0)
+    std::fprintf(stderr, "growc-run: --val-data is used every --val-every K "
+                         "steps; without it, never\n");
+  DataOpener openData =
+      [&](uint64_t seed,
+          bool validation) -> StatusOr<std::unique_ptr<TokenStream>> {
+    if (validation && !heldOut)
+      return std::unique_ptr<TokenStream>();
+    StatusOr<std::unique_ptr<TokenStream>> stream = openDataSpec(
+        validation && !opts.valData.empty() ? opts.valData : opts.data, seed,
+        vocab, tokenizer.get());
+    if (!stream.isOk() && validation && !opts.valData.empty())
+      return Status::error("--val-data: " + stream.status().message());
+    return stream;
   };
   if (plans->schedule && leader) {
     FlopModel flops = flopModelOf(plans->stages.back());
@@ -439,7 +482,8 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
   char growthText[128];
   std::snprintf(growthText, sizeof growthText, " %.17g %.17g %lld", opts.alpha,
                 opts.growFraction, opts.stages);
-  loop.fingerprint = opts.data + growthText;
+  loop.fingerprint =
+      opts.data + growthText + " " + opts.tokenizer + " " + opts.valData;
 
   const bool terminal = leader && ::isatty(2);
   Status metricsError = Status::ok();
@@ -616,6 +660,11 @@ Command growc::rt::addTrainCommand(CLI::App &app, const RawArgs &raw) {
   // checkpoint's.
   CLI::Option *data = command->add_option("--data", opts->data,
                                           "Where batches come from (SPEC)");
+  command->add_option("--val-data", opts->valData,
+                      "Held-out data for the validation loss (SPEC)");
+  CLI::Option *tokenizerOption = command->add_option(
+      "--tokenizer", opts->tokenizer,
+      "tokenizer.json (or its folder) rendering text and primitives");
   CLI::Option *steps = integerIn(
       command->add_option("--steps", opts->steps, "Steps of the schedule"), 1,
       std::numeric_limits<long long>::max(), "a step count >= 1");
@@ -684,6 +733,7 @@ Command growc::rt::addTrainCommand(CLI::App &app, const RawArgs &raw) {
                     {"lr", lr},
                     {"seed", seed},
                     {"data", data},
+                    {"tokenizer", tokenizerOption},
                     {"stages", stages},
                     {"alpha", alpha},
                     {"grow-fraction", growFraction},

@@ -13,14 +13,15 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <filesystem>
 #include <optional>
 
 namespace growc::rt {
 
 /// The options a checkpoint records (docs/training.md): what decides the
 /// run's result. Not recorded, so free to change on a resume: --stop-at,
-/// --val-every, --save-every, --threads, --device, --on-nonfinite, the
-/// metrics, and the number of ranks as long as the global batch stays.
+/// --val-every, --val-data, --save-every, --threads, --device, --on-nonfinite,
+/// the metrics, and the number of ranks as long as the global batch stays.
 std::vector<RunOption> runOptionsOf(const TrainOptions &opts, const Plan &plan,
                                     int world) {
   std::vector<RunOption> options;
@@ -35,6 +36,14 @@ std::vector<RunOption> runOptionsOf(const TrainOptions &opts, const Plan &plan,
   add("lr", JsonValue::number(opts.lr));
   add("seed", JsonValue::number(opts.seed));
   add("data", JsonValue::string(opts.data));
+  // Absolute, so that a resume from another folder compares the same file
+  // and `growc-run export` finds the tokenizer files to copy.
+  add("tokenizer",
+      opts.tokenizer.empty()
+          ? JsonValue::null()
+          : JsonValue::string(std::filesystem::absolute(opts.tokenizer)
+                                  .lexically_normal()
+                                  .string()));
   // The growth options as they take effect (all of ART's stages, its
   // block size), so that leaving one out records what giving it would.
   const PlanGrowth *growth = plan.growth ? &*plan.growth : nullptr;
@@ -74,6 +83,8 @@ void applyRunOptions(TrainOptions &opts,
       opts.seed = (unsigned long long)value.asInt64().value_or(0);
     else if (name == "data")
       opts.data = value.asString();
+    else if (name == "tokenizer")
+      opts.tokenizer = value.isString() ? value.asString() : "";
     else if (name == "stages")
       opts.stages = value.asInt64().value_or(0);
     else if (name == "alpha")

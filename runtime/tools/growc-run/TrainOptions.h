@@ -27,6 +27,9 @@ namespace growc::rt {
 struct TrainOptions {
   std::string artifact, weights, resume, data, out, metricsPath, growMethod,
       device, onNonfinite = "stop", overrides;
+  /// --val-data (held-out windows; not recorded, like --val-every) and
+  /// --tokenizer (recorded as an absolute path).
+  std::string valData, tokenizer;
   long long steps = 0, warmup = -1, valEvery = 0, saveEvery = 0, threads = 0,
             stopAt = 0, stages = 0, blockSize = 0, nproc = 0;
   unsigned long long seed = 0;

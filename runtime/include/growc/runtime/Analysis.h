@@ -85,6 +85,9 @@ struct AnalyzeOptions {
   bool meanOverPrompts = false;
   /// Executor threads (0: the default).
   int threads = 0;
+  /// Renders the task's prompts (AccuracyOptions::tokenizer): null for
+  /// the byte tokenizer.
+  const Tokenizer *tokenizer = nullptr;
   /// Described in the report (where the held-out windows come from).
   std::string dataSpec;
   /// Called with a short description of each stage (progress on stderr).

@@ -1,10 +1,12 @@
 //===- Eval.h - accuracy on the reasoning primitives ------------*- C++ -*-===//
 //
 // SPEC.md §6's evaluation: seeded k-shot prompts of a reasoning primitive,
-// the answer token decoded by argmax at the prompt's last position, exact
-// match. Prompts are laid out the way the training stream lays out solved
-// examples (each example after an EOS token), so a model trained on
-// `primitives:NAME` sees its shots in the format it learned. Any float
+// the answer decoded greedily after the prompt, exact match. Prompts are
+// laid out the way the training stream lays out solved examples (each
+// example after an EOS token, prompt and answer encoded on their own), so
+// a model trained on `primitives:NAME` sees its shots in the format it
+// learned; a model with another vocabulary gets them through its
+// tokenizer. Any float
 // output [B, T, V] of a forward graph can be scored, which is how the
 // early-exit heads of an analysis graph are scored layer by layer.
 //
@@ -29,6 +31,9 @@ struct AccuracyOptions {
   int shots = 5;
   int64_t count = 200;
   uint64_t seed = 0;
+  /// Renders the prompts (tokenizerFor in Data.h): null for the byte
+  /// tokenizer, which only a model with the byte vocabulary accepts.
+  const Tokenizer *tokenizer = nullptr;
 };
 
 struct AccuracyResult {
@@ -40,14 +45,23 @@ struct AccuracyResult {
   }
 };
 
-/// The token ids of a prompt: EOS, then each line of `prompt` (the shots
-/// and the query) with an EOS between lines.
-std::vector<int32_t> encodePrompt(const std::string &prompt);
+/// A prompt's token ids: each example of `examples` (generatePromptExamples:
+/// the shots, then the query) after the tokenizer's EOS, the shots with
+/// their answers; and the query's answer.
+struct EncodedPrompt {
+  std::vector<int32_t> prompt, answer;
+};
+StatusOr<EncodedPrompt>
+encodePrompt(const Tokenizer &tokenizer,
+             const std::vector<PrimitiveExample> &examples);
 
 /// Runs `options.count` prompts through `exec` (a forward graph, params
 /// loaded) in batches of its compiled batch size and scores each output in
-/// `outputs` (float [B, T, vocab]). A prompt longer than the compiled
-/// sequence is an error naming the length needed.
+/// `outputs` (float [B, T, vocab]). An answer of several tokens (under a
+/// BPE tokenizer) is correct when the argmax at each of its positions,
+/// given the prompt and the answer's earlier tokens, is its token: what
+/// greedy decoding of that many tokens gives. A prompt longer than the
+/// compiled sequence is an error naming the length needed.
 StatusOr<AccuracyResult>
 primitiveAccuracy(CpuExecutor &exec, const AccuracyOptions &options,
                   const std::vector<std::string> &outputs = {"logits"});

@@ -199,10 +199,11 @@ struct TrainCallbacks {
 /// collective.
 using ExecutorFactory =
     std::function<StatusOr<std::unique_ptr<Executor>>(const Plan &)>;
-/// Opens the token stream for a seed (training: the run's seed;
-/// validation: seed ^ 0x5eed).
-using DataOpener =
-    std::function<StatusOr<std::unique_ptr<TokenStream>>(uint64_t seed)>;
+/// Opens the token stream for a seed: the training stream (the run's
+/// seed), or with `validation` the held-out one (seed ^ 0x5eed), where a
+/// null stream means the run has no held-out data and logs no val_loss.
+using DataOpener = std::function<StatusOr<std::unique_ptr<TokenStream>>(
+    uint64_t seed, bool validation)>;
 
 /// Runs the loop from `start` (new weights, or a checkpoint with
 /// options.resume) to options.stopAt or the schedule's end, writing
