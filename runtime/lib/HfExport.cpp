@@ -12,6 +12,7 @@
 
 #include "growc/runtime/HfExport.h"
 #include "ModelFolder.h"
+#include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Text.h"
 
@@ -73,24 +74,6 @@ uint16_t floatToF16(float value) {
   uint32_t bits = bitsOf(base);
   uint32_t nonsign = ((bits >> 13) & 0x7c00u) + (bits & 0x0fffu);
   return uint16_t((sign >> 16) | (shl1 > 0xff000000u ? 0x7e00u : nonsign));
-}
-
-float f16ToFloat(uint16_t h) {
-  uint32_t sign = uint32_t(h & 0x8000u) << 16;
-  uint32_t exponent = (h >> 10) & 0x1fu, mantissa = h & 0x3ffu;
-  if (exponent == 0x1f)
-    return floatOf(sign | 0x7f800000u | (mantissa << 13));
-  if (exponent != 0)
-    return floatOf(sign | ((exponent + 112) << 23) | (mantissa << 13));
-  if (mantissa == 0)
-    return floatOf(sign);
-  // A subnormal half is a normal float: shift the leading one out.
-  uint32_t e = 113;
-  while (!(mantissa & 0x400u)) {
-    mantissa <<= 1;
-    --e;
-  }
-  return floatOf(sign | (e << 23) | ((mantissa & 0x3ffu) << 13));
 }
 
 //===----------------------------------------------------------------------===//
@@ -437,26 +420,18 @@ modelTensors(const SafetensorsFile &checkpoint, const ModelShape &m,
 /// `t` in `dtype`, into `out` (a copy only where the dtype changes).
 void convert(const TensorView &t, DType dtype, std::vector<uint8_t> &out) {
   size_t n = size_t(t.numElements());
-  auto load = [&](size_t i) -> float {
-    uint32_t bits = 0;
-    if (t.dtype == DType::F32) {
-      std::memcpy(&bits, t.data + 4 * i, 4);
-      return floatOf(bits);
-    }
-    uint16_t half;
-    std::memcpy(&half, t.data + 2 * i, 2);
-    return t.dtype == DType::BF16 ? floatOf(uint32_t(half) << 16)
-                                  : f16ToFloat(half);
-  };
-  out.resize(n * dtypeSize(dtype));
+  if (dtype == DType::F32) {
+    out.resize(n * 4);
+    convertTensor(t, DType::F32, out.data());
+    return;
+  }
+  std::vector<float> wide(n);
+  convertTensor(t, DType::F32, wide.data());
+  out.resize(n * 2);
   for (size_t i = 0; i < n; ++i) {
-    float x = load(i);
-    if (dtype == DType::F32) {
-      std::memcpy(out.data() + 4 * i, &x, 4);
-    } else {
-      uint16_t h = dtype == DType::BF16 ? floatToBf16(x) : floatToF16(x);
-      std::memcpy(out.data() + 2 * i, &h, 2);
-    }
+    uint16_t h =
+        dtype == DType::BF16 ? floatToBf16(wide[i]) : floatToF16(wide[i]);
+    std::memcpy(out.data() + 2 * i, &h, 2);
   }
 }
 

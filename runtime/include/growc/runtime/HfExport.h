@@ -79,8 +79,6 @@ uint16_t floatToBf16(float value);
 /// IEEE float32 to float16, rounding to nearest even (overflow to
 /// infinity, subnormals kept); NaN stays a quiet NaN of the same sign.
 uint16_t floatToF16(float value);
-/// float16 to float32, exactly.
-float f16ToFloat(uint16_t bits);
 
 } // namespace growc::rt
 
