@@ -43,8 +43,9 @@ Analysis options (growc's `grow.layer` attributes, docs/decisions.md):
 
 A Hugging Face model folder (--model-dir) is read as from_pretrained reads
 it (config.json; model.safetensors, or model.safetensors.index.json and its
-shards; F32/F16/BF16 upcast to the compute dtype), except that a missing or
-unexpected tensor is an error, not a warning.
+shards; F32/F16/BF16 upcast to the compute dtype; saved RoPE tables
+ignored), except that a missing or unexpected tensor is an error, not a
+warning.
 
 Outputs: "logits", "logit_lens.<l>" = W_U . RMSNorm_final(h_{l+1}),
 "hidden.<l>" = h_l (l = 0..L), "attn.<l>" = a_l, "mlp.<l>" = m_l.
@@ -573,6 +574,7 @@ def read_safetensors(path, with_metadata=False):
 # ---------------------------------------------------------------------------
 
 INDEX_NAME = "model.safetensors.index.json"
+_ROPE_BUFFER = re.compile(r"^model\.(layers\.\d+\.self_attn\.)?rotary_emb\.inv_freq$")
 
 
 def expected_parameters(config):
@@ -651,6 +653,10 @@ def read_model_dir(path):
         raise ValueError("%s: holds neither model.safetensors nor %s" % (path, INDEX_NAME))
     wanted = expected_parameters(config)
     missing = [n for n in wanted if n not in weights]
+    for name in [n for n in weights if _ROPE_BUFFER.match(n)]:
+        # Older checkpoints saved the RoPE tables; LlamaForCausalLM lists
+        # them in _keys_to_ignore_on_load_unexpected and recomputes them.
+        del weights[name]
     unexpected = sorted(set(weights) - set(wanted))
     if config.get("tie_word_embeddings", False) and LM_HEAD in unexpected:
         # A tied head saved anyway is the embedding; anything else would be lost.
@@ -1223,6 +1229,13 @@ def self_test():
                            dict(bf16, **{extra: bf16["model.layers.0.mlp.up_proj.weight"]})),
                       ["does not have", extra]))
         halves["model-00002-of-00002.safetensors"].remove(extra)
+        rope = "model.layers.0.self_attn.rotary_emb.inv_freq"
+        halves["model-00002-of-00002.safetensors"].append(rope)
+        config, loaded = read_model_dir(save(os.path.join(tmp, "rope"), dict(
+            bf16, **{rope: torch.ones(2, dtype=torch.bfloat16)})))
+        check("model folder: saved RoPE tables are ignored, as from_pretrained does",
+              rope not in loaded and set(loaded) == set(names))
+        halves["model-00002-of-00002.safetensors"].remove(rope)
         check("model folder: a shard without format pt is an error",
               refused(save(os.path.join(tmp, "noformat"), bf16, metadata={"x": "y"}),
                       ["format"]))
