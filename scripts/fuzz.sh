@@ -28,7 +28,7 @@ fuzzbuild=${GROWC_FUZZ_BUILD_DIR:-$root/build-fuzz}
 mode=""
 seconds=20
 runs=10000000
-targets="safetensors json tokens plan hf-config grow-dialect"
+targets="safetensors json tokens tokenizer plan hf-config grow-dialect"
 while (($#)); do
   case "$1" in
   --ci) mode=ci; if [[ ${2:-} =~ ^[0-9]+$ ]]; then seconds=$2; shift; fi ;;
