@@ -625,6 +625,7 @@ StatusOr<HfExportSummary> exportHuggingFace(const SafetensorsFile &checkpoint,
     if (!current.empty())
       shards.push_back(std::move(current));
 
+    summary.removedStaging = removeStaleStaging(out);
     StatusOr<std::unique_ptr<StagingFolder>> staging =
         StagingFolder::create(out);
     if (!staging.isOk())

@@ -12,6 +12,7 @@
 #include "growc/runtime/Safetensors.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cerrno>
 #include <cstdio>
 #include <cstdlib>
@@ -19,6 +20,7 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -91,6 +93,37 @@ StagingFolder::create(const std::string &out) {
 StagingFolder::~StagingFolder() {
   if (!path.empty())
     removeFolder(path);
+}
+
+std::vector<std::string> removeStaleStaging(const std::string &out) {
+  std::vector<std::string> removed;
+  std::string parent = parentOf(out);
+  std::string prefix = baseName(out) + ".tmp.";
+  StatusOr<std::vector<std::string>> names = listFolder(parent);
+  if (!names.isOk())
+    return removed;
+  for (const std::string &name : *names) {
+    if (name.compare(0, prefix.size(), prefix) != 0)
+      continue;
+    size_t digits = prefix.size(), end = digits;
+    while (end < name.size() && std::isdigit((unsigned char)name[end]))
+      ++end;
+    if (end == digits || end >= name.size() || name[end] != '.')
+      continue;
+    long pid = std::strtol(name.c_str() + digits, nullptr, 10);
+    // Only a process that has ended (kill says ESRCH) left it for good.
+    if (pid <= 0 || ::kill(pid_t(pid), 0) == 0 || errno != ESRCH)
+      continue;
+    std::string path =
+        (out.find('/') == std::string::npos ? std::string() : parent + "/") +
+        name;
+    if (!isDirectory(path))
+      continue;
+    removeFolder(path);
+    if (!isDirectory(path))
+      removed.push_back(path);
+  }
+  return removed;
 }
 
 Status writeText(const std::string &path, const std::string &text) {

@@ -45,6 +45,11 @@ private:
   explicit StagingFolder(std::string path) : path(std::move(path)) {}
 };
 
+/// Removes the staging folders of `out` (out + ".tmp.<pid>.…") whose
+/// process has ended: what an export killed midway leaves. Returns their
+/// paths.
+std::vector<std::string> removeStaleStaging(const std::string &out);
+
 /// `text` as the file `path`, written atomically (writeFileAtomically).
 Status writeText(const std::string &path, const std::string &text);
 /// A copy of `from` at `to`, written atomically.

@@ -84,6 +84,11 @@ int runExport(const ExportOptions &opts) {
              "; --tokenizer PATH names another)";
     return fail("export: " + summary.status().message() + hint);
   }
+  for (const std::string &stale : summary->removedStaging)
+    std::fprintf(stderr,
+                 "growc-run: export: removed %s, left by an export that "
+                 "was killed\n",
+                 stale.c_str());
   std::string files;
   for (const std::string &file : summary->files)
     files += (files.empty() ? "" : ", ") + file;

@@ -58,6 +58,9 @@ struct HfExportSummary {
   uint64_t totalSize = 0;
   /// The files of the folder, sorted.
   std::vector<std::string> files;
+  /// Staging folders of exports to the same destination that were killed
+  /// midway, removed.
+  std::vector<std::string> removedStaging;
 };
 
 /// Exports the model tensors of `checkpoint` (a growc checkpoint: HF
