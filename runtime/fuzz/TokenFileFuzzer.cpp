@@ -1,8 +1,9 @@
 //===- TokenFileFuzzer.cpp - libFuzzer target: the token-file readers -----===//
 //
 // Feeds arbitrary bytes to the readers behind `growc-run train --data`
-// (runtime/lib/Data.cpp): the first byte picks the format and the
-// vocabulary size, the rest is the file (written to /dev/shm, since the
+// (runtime/lib/Data.cpp, TokenFiles.cpp): the first byte picks the format
+// (headerless uint16/uint32, an llm.c shard, text) and the vocabulary
+// size, the rest is the file (written to /dev/shm, since the
 // readers take paths) or, for the last format, the data spec itself
 // (primitives:NAME[:MIN-MAX][:answers] and mixes of them; specs naming files
 // are skipped, so an input never opens an arbitrary path). Checks that
@@ -65,12 +66,14 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   std::string spec;
   static const std::string path =
       "/dev/shm/growc-fuzz-tokens." + std::to_string(::getpid());
+  // Bit 4 reads the file as an llm.c shard (its header says the width).
+  const bool llmc = data[0] & 0x10;
   switch (data[0] % 4) {
   case 0:
-    spec = "u16:" + path;
+    spec = (llmc ? "tokens:" : "u16:") + path;
     break;
   case 1:
-    spec = "u32:" + path;
+    spec = (llmc ? "tokens:" : "u32:") + path;
     break;
   case 2:
     spec = "text:" + path;
@@ -78,7 +81,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     vocabSize = ByteTokenizer::kVocabSize;
     break;
   default:
-    for (const char *kind : {"text:", "u16:", "u32:"})
+    for (const char *kind : {"text:", "u16:", "u32:", "tokens:"})
       if (body.find(kind) != std::string::npos)
         return 0;
     spec = body;

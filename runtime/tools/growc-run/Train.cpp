@@ -26,8 +26,8 @@
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
-#include "growc/runtime/Tokenizer.h"
 #include "growc/runtime/Throughput.h"
+#include "growc/runtime/Tokenizer.h"
 #include "growc/runtime/TrainLoop.h"
 #include "growc/runtime/TrainOutputs.h"
 
