@@ -20,6 +20,7 @@
 #include <cctype>
 #include <cerrno>
 #include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstring>
 #include <limits>
@@ -169,10 +170,10 @@ StatusOr<ModelShape> readModelShape(const JsonValue &config,
         return Status::error(path + ": lacks " + name);
       return Status::ok();
     }
-    if (!value->getInt64(out) || out <= 0)
-      return Status::error(path + ": " + name +
-                           " must be a positive integer, "
-                           "got " +
+    // Bounded so that products of two fields (heads x head_dim) stay exact.
+    if (!value->getInt64(out) || out <= 0 || out > INT32_MAX)
+      return Status::error(path + ": " + name + " must be an integer in [1, " +
+                           std::to_string(INT32_MAX) + "], got " +
                            describeJson(*value));
     return Status::ok();
   };
@@ -201,10 +202,8 @@ StatusOr<ModelShape> readModelShape(const JsonValue &config,
   }
   if (const JsonValue *tied = config.find("tie_word_embeddings")) {
     if (!tied->isBool())
-      return Status::error(path +
-                           ": tie_word_embeddings must be true or "
-                           "false, got " +
-                           describeJson(*tied));
+      return Status::error(path + ": tie_word_embeddings must be true or " +
+                           "false, got " + describeJson(*tied));
     shape.tied = tied->asBool();
   }
   if (const JsonValue *type = config.find("model_type"))
