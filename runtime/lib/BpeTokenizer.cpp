@@ -97,8 +97,17 @@ public:
       if (rc < 0) {
         OnigUChar message[ONIG_MAX_ERROR_MESSAGE_LEN];
         onig_error_code_to_str(message, rc);
-        return Status::error(std::string("regex search failed: ") +
-                             reinterpret_cast<const char *>(message));
+        // In practice the backtracking limit (10^7 steps per search), on
+        // megabytes of whitespace without a newline under Llama 3's
+        // pattern; the Rust library runs the same engine under the same
+        // limit.
+        return Status::error("pre-tokenizer regex search failed " +
+                             std::to_string(from) + " bytes into a piece of " +
+                             std::to_string(text.size()) + ": " +
+                             reinterpret_cast<const char *>(message) +
+                             (rc == ONIGERR_RETRY_LIMIT_IN_MATCH_OVER
+                                  ? " (Oniguruma's backtracking limit)"
+                                  : ""));
       }
       size_t begin = region->beg[0], stop = region->end[0];
       if (begin == stop && lastEnd && *lastEnd == stop) {
