@@ -62,12 +62,13 @@ std::optional<PeakRate> gpuPeak(std::string_view deviceName, bool bf16) {
 
 StepThroughput stepThroughput(int64_t tokens, double seconds,
                               double flopsPerToken,
-                              const std::optional<PeakRate> &peak) {
+                              const std::optional<PeakRate> &peak,
+                              int devices) {
   StepThroughput result;
   result.tokensPerSecond = double(tokens) / std::max(seconds, 1e-9);
   result.modelTflops = flopsPerToken * result.tokensPerSecond / 1e12;
-  if (peak && peak->tflops > 0)
-    result.mfu = result.modelTflops / peak->tflops;
+  if (peak && peak->tflops > 0 && devices > 0)
+    result.mfu = result.modelTflops / (peak->tflops * devices);
   return result;
 }
 

@@ -40,6 +40,10 @@ TEST(ThroughputTest, StepRatesAndMfu) {
   EXPECT_DOUBLE_EQ(rate.modelTflops, 8.192);
   ASSERT_TRUE(rate.mfu);
   EXPECT_DOUBLE_EQ(*rate.mfu, 0.08192);
+  // Two ranks of that peak: the job's MFU is of twice the peak.
+  StepThroughput two = stepThroughput(4096, 0.5, 1e9, peak, 2);
+  EXPECT_DOUBLE_EQ(two.modelTflops, 8.192);
+  EXPECT_DOUBLE_EQ(*two.mfu, 0.04096);
   // No peak, no MFU; the achieved rate is still there.
   StepThroughput cpu = stepThroughput(4096, 0.5, 1e9, std::nullopt);
   EXPECT_FALSE(cpu.mfu);

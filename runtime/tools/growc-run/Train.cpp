@@ -360,7 +360,9 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
   // What MFU is measured against (Throughput.h): --peak-tflops, else the
   // datasheet peak of the GPU the first executor runs on for the plan's
   // GEMM precision; a CPU has no standard peak, so none, never a guess.
+  // Per device: a job of N ranks has N times the peak.
   std::optional<PeakRate> peak;
+  std::string deviceName;
   if (opts.peakTflops > 0)
     peak = PeakRate{opts.peakTflops, "--peak-tflops"};
   // One executor per growth stage, on this rank's device.
@@ -374,8 +376,9 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
           CudaExecutor::create(stagePlan, options);
       if (!gpu.isOk())
         return gpu.status();
+      deviceName = (*gpu)->deviceName();
       if (!peak)
-        peak = gpuPeak((*gpu)->deviceName(), gemmsInBf16(stagePlan));
+        peak = gpuPeak(deviceName, gemmsInBf16(stagePlan));
       return std::unique_ptr<Executor>(std::move(*gpu));
 #endif
     }
@@ -520,7 +523,7 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
       return metricsError;
     auto now = std::chrono::system_clock::now();
     StepThroughput rate = stepThroughput(step.stepTokens, step.stepSeconds,
-                                         step.flopsPerToken, peak);
+                                         step.flopsPerToken, peak, world);
     // To `digits` decimals, printed as such (x / 10^d reads back exactly in
     // the shortest form; x · 10^-d need not).
     auto rounded = [](double x, int digits) {
@@ -572,18 +575,25 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
   callbacks.onStep = [&](const TrainStepReport &step) {
     if (leader && !peakSaid) {
       peakSaid = true;
+      std::string ranks =
+          world > 1 ? std::to_string(world) + " ranks x " : std::string();
       if (peak)
-        std::fprintf(stderr, "growc-run: MFU against %.1f TFLOP/s (%s)\n",
-                     peak->tflops, peak->source.c_str());
+        std::fprintf(stderr, "growc-run: MFU against %s%.1f TFLOP/s (%s)\n",
+                     ranks.c_str(), peak->tflops, peak->source.c_str());
+      else if (onGpu)
+        std::fprintf(stderr,
+                     "growc-run: no MFU: no datasheet peak for %s "
+                     "(--peak-tflops X gives one); model TFLOP/s are in the "
+                     "metrics\n",
+                     deviceName.c_str());
       else
         std::fprintf(stderr,
-                     "growc-run: no MFU: %s (--peak-tflops X gives "
-                     "one); model TFLOP/s are in the metrics\n",
-                     onGpu ? "no datasheet peak for this GPU"
-                           : "a CPU has no standard peak");
+                     "growc-run: no MFU: a CPU has no standard peak "
+                     "(--peak-tflops X gives one); model TFLOP/s are in the "
+                     "metrics\n");
     }
     StepThroughput rate = stepThroughput(step.stepTokens, step.stepSeconds,
-                                         step.flopsPerToken, peak);
+                                         step.flopsPerToken, peak, world);
     char figures[96] = "";
     int used = 0;
     if (step.gradNorm)
@@ -721,9 +731,9 @@ Command growc::rt::addTrainCommand(CLI::App &app, const RawArgs &raw) {
         {"stop", "skip"});
   numberWhere(
       command->add_option("--peak-tflops", opts->peakTflops,
-                          "Peak TFLOP/s the metrics' MFU is measured "
-                          "against (default: the GPU's datasheet "
-                          "peak; none on a CPU)"),
+                          "Peak TFLOP/s of one device (rank) the metrics' "
+                          "MFU is measured against (default: the GPU's "
+                          "datasheet peak; none on a CPU)"),
       [](double x) { return x > 0 && x < 1e9; }, "a rate in TFLOP/s > 0");
   command->add_option("--override", opts->overrides,
                       "With --resume: options (seed,lr,...) that may differ "

@@ -45,15 +45,18 @@ struct StepThroughput {
   double tokensPerSecond = 0;
   /// Achieved model TFLOP/s: flopsPerToken · tokensPerSecond / 1e12.
   double modelTflops = 0;
-  /// modelTflops / peak; none without a peak.
+  /// modelTflops / (devices · peak); none without a peak.
   std::optional<double> mfu;
 };
 
 /// `tokens` trained in `seconds` by a model of `flopsPerToken` training
-/// FLOPs per token, against `peak` (none: no MFU).
+/// FLOPs per token on `devices` devices (the ranks of a data-parallel job),
+/// each of peak `peak` (none: no MFU): MFU is of the job's total peak, as
+/// each device's would be with the work spread evenly.
 StepThroughput stepThroughput(int64_t tokens, double seconds,
                               double flopsPerToken,
-                              const std::optional<PeakRate> &peak);
+                              const std::optional<PeakRate> &peak,
+                              int devices = 1);
 
 /// `time` as ISO-8601 UTC with milliseconds: 2026-12-07T09:01:02.345Z.
 std::string isoTimestamp(std::chrono::system_clock::time_point time);
