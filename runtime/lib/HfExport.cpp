@@ -206,6 +206,12 @@ StatusOr<ModelShape> readModelShape(const JsonValue &config,
                            "false, got " + describeJson(*tied));
     shape.tied = tied->asBool();
   }
+  if (const JsonValue *types = config.find("layer_types"))
+    for (const JsonValue &type : types->elements())
+      if (type != types->elements()[0])
+        return Status::error(path + ": layer_types " + describeJson(*types) +
+                             " mixes types; an export of another depth "
+                             "could not say which type a layer has");
   if (const JsonValue *type = config.find("model_type"))
     if (!type->isString() || type->asString() != "llama")
       return Status::error(path + ": model_type " + describeJson(*type) +
@@ -238,6 +244,15 @@ JsonValue exportedConfig(const JsonValue &config, int64_t layers, DType dtype) {
   if (v4 || !v5)
     out.set("torch_dtype", name);
   out.set("num_hidden_layers", JsonValue::number(layers));
+  // transformers checks that layer_types has one entry per layer; the
+  // grown layers are of the (one) type the others have.
+  if (const JsonValue *types = config.find("layer_types");
+      types && types->isArray() && types->size() > 0) {
+    JsonValue resized = JsonValue::array();
+    for (int64_t i = 0; i < layers; ++i)
+      resized.push(types->elements()[0]);
+    out.set("layer_types", std::move(resized));
+  }
   if (!config.find("model_type"))
     out.set("model_type", JsonValue::string("llama"));
   if (!config.find("architectures"))

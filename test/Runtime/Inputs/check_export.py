@@ -146,6 +146,8 @@ def folder(path, config_path, checkpoint, dtype, limit=None):
     dtype_keys = [k for k in ("dtype", "torch_dtype") if k in given] or ["torch_dtype"]
     for key, value in config:
         want = layers if key == "num_hidden_layers" else value
+        if key == "layer_types":
+            want = value[:1] * layers
         if key in dtype_keys:
             want = dtype
         if got[key] != want:
