@@ -292,8 +292,9 @@ TEST_F(CudaExecutorFakeTest, TrainStepCommitsOnTheDevice) {
 
 // growc-run train on the GPU path end to end (GROWC_LIBCUDA and
 // GROWC_LIBCUBLASLT name the fake): every loss is Σ w before its step, the
-// validation losses Σ w after it, and the checkpoint read back from the
-// device is w minus the learning rates of the steps.
+// validation losses (file data validates on --val-data) Σ w after it, and the
+// checkpoint read back from the device is w minus the learning rates of the
+// steps.
 TEST_F(CudaExecutorFakeTest, GrowcRunTrainsOnTheDevice) {
   writePtxArtifact("fwd.plan.json", kTrainPlan);
   std::vector<float> w(20);
@@ -312,6 +313,7 @@ TEST_F(CudaExecutorFakeTest, GrowcRunTrainsOnTheDevice) {
       "' GROWC_LIBCUBLASLT='" + GROWC_FAKE_CUDA_PATH + "' '" + GROWC_RUN_PATH +
       "' train '" + file("fwd.plan.json") + "' --weights '" +
       file("w.safetensors") + "' --data u32:'" + file("tokens.u32") +
+      "' --val-data u32:'" + file("tokens.u32") +
       "' --steps 6 --lr 0.1 --val-every 3 --metrics '" + file("m.jsonl") +
       "' --out '" + file("c.safetensors") + "' 2>'" + file("err.txt") + "'";
   ASSERT_EQ(std::system(command.c_str()), 0) << [&] {
