@@ -454,6 +454,11 @@ growc::rt::openTextFile(const std::string &path, const Tokenizer *tokenizer) {
   if (!tokenizer || tokenizer->isByteLevel())
     return openTokenFile(path, TokenFileFormat::Bytes,
                          ByteTokenizer::kVocabSize);
+  // One document per file: JSON lines would be tokenized as JSON.
+  if (path.size() >= 6 && path.compare(path.size() - 6, 6, ".jsonl") == 0)
+    return Status::error(path + ": text: reads a file as one document; "
+                                "tokenize JSON lines with growc-run tokenize "
+                                "and train on tokens:OUT.bin");
   std::optional<int32_t> separator = tokenizer->documentSeparator();
   if (!separator)
     return Status::error(path + ": " + tokenizer->describe() +

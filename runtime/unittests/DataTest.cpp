@@ -551,6 +551,10 @@ TEST_F(StreamTest, PrimitivesAndTextRenderThroughTheTokenizer) {
   ASSERT_TRUE(text.isOk()) << text.status().message();
   EXPECT_EQ(tokensAt(**text, 0, 5),
             (std::vector<int32_t>{2000, 1097, 1, 1098, 1}));
+  expectError(openDataSpec("text:" + write("d.jsonl", "{\"text\": \"a\"}\n"), 0,
+                           2001, &pairs),
+              "d.jsonl: text: reads a file as one document; tokenize JSON "
+              "lines with growc-run tokenize");
   // A tokenizer larger than the model, or without a separator: refused.
   expectError(openDataSpec("primitives:induction-copy", 0, 2000, &pairs),
               "--tokenizer pairs.json has 2001 ids, more than the model's "
