@@ -55,16 +55,17 @@ std::string formatShape(llvm::ArrayRef<int64_t> shape) {
          "]";
 }
 
-/// Checks that `tensor` exists in `file` with `shape` and a dtype that
-/// converts exactly to `dtype` (the same, or bf16/f16 for f32).
+/// Checks that `tensor` exists in `file` with `shape` and `dtype`, or for
+/// a weight a dtype that converts exactly to it (bf16/f16 for f32). Moments
+/// are copied as they are, so they must be f32 already.
 llvm::Expected<const rt::TensorView *>
 expectTensor(const rt::Checkpoint &file, llvm::StringRef name, rt::DType dtype,
-             llvm::ArrayRef<int64_t> shape) {
+             llvm::ArrayRef<int64_t> shape, bool widens) {
   const rt::TensorView *view = file.find(name);
   if (!view)
     return fail(llvm::formatv("checkpoint '{0}' has no tensor '{1}'",
                               file.path(), name));
-  if (!rt::convertsExactly(view->dtype, dtype))
+  if (widens ? !rt::convertsExactly(view->dtype, dtype) : view->dtype != dtype)
     return fail(llvm::formatv(
         "checkpoint '{0}': tensor '{1}' has dtype {2}, expected {3}{4}",
         file.fileOf(*view), name, rt::dtypeName(view->dtype),
@@ -133,18 +134,19 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
       return fail(llvm::formatv("parameter '{0}' has an element type "
                                 "checkpoints cannot hold",
                                 name));
-    auto weight = expectTensor(file, name, *dtype, type.getShape());
+    auto weight =
+        expectTensor(file, name, *dtype, type.getShape(), /*widens=*/true);
     if (!weight)
       return weight.takeError();
     weights[name] = *weight;
     if (!hasMoments)
       continue;
     auto m = expectTensor(file, (kExpAvg + name).str(), rt::DType::F32,
-                          type.getShape());
+                          type.getShape(), /*widens=*/false);
     if (!m)
       return m.takeError();
     auto v = expectTensor(file, (kExpAvgSq + name).str(), rt::DType::F32,
-                          type.getShape());
+                          type.getShape(), /*widens=*/false);
     if (!v)
       return v.takeError();
     expAvg[name] = *m;
@@ -152,16 +154,16 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
   }
 
   if (tiedHead) {
-    rt::DType embedType = *dtypeOf(
-        beforeParams[rt::kEmbedName].getTensorType().getElementType());
+    rt::DType embedType =
+        *dtypeOf(beforeParams[rt::kEmbedName].getTensorType().getElementType());
     if (!rt::convertsExactly(tiedHead->dtype, embedType))
       return fail(llvm::formatv("checkpoint '{0}': tensor '{1}' has dtype "
                                 "{2}, the embedding it ties to {3}",
                                 file.fileOf(*tiedHead), tiedHead->name,
                                 rt::dtypeName(tiedHead->dtype),
                                 rt::dtypeName(embedType)));
-    rt::Status same = rt::checkTiedHead(file, *tiedHead,
-                                        *weights[rt::kEmbedName], embedType);
+    rt::Status same =
+        rt::checkTiedHead(file, *tiedHead, *weights[rt::kEmbedName], embedType);
     if (!same.isOk())
       return fail(same.message());
   }
