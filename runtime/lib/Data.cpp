@@ -15,6 +15,7 @@
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
+#include <deque>
 #include <fstream>
 #include <iterator>
 #include <optional>
@@ -322,9 +323,8 @@ public:
       window.clear();
       answer.clear();
       uint64_t example = example_, offset = offset_;
-      Example current;
       while (int64_t(window.size()) <= seq) {
-        (void)render(example, &current); // a lone EOS if it failed
+        const Example &current = rendered(example);
         for (uint64_t i = offset;
              i < current.tokens.size() && int64_t(window.size()) <= seq; ++i) {
           window.push_back(current.tokens[i]);
@@ -346,7 +346,6 @@ public:
   void seek(uint64_t position) override {
     example_ = position >> 16;
     offset_ = position & 0xffff;
-    length_ = 0;
   }
 
 private:
@@ -382,21 +381,30 @@ private:
     }
     return Status::ok();
   }
-  /// The length of the current example (rendered once per example).
-  uint64_t currentLength() {
-    if (!length_) {
-      Example current;
-      (void)render(example_, &current); // a lone EOS if it failed
-      length_ = current.tokens.size();
+  /// Example `example`, rendered once: the examples a row reads (and the
+  /// next row starts in) are kept until the stream has passed them, since
+  /// rendering through a BPE tokenizer is most of the stream's cost.
+  const Example &rendered(uint64_t example) {
+    if (example < cacheFirst_ || example > cacheFirst_ + cache_.size()) {
+      cache_.clear();
+      cacheFirst_ = example;
     }
-    return length_;
+    while (example >= cacheFirst_ + cache_.size()) {
+      cache_.emplace_back();
+      // A lone EOS if it failed.
+      (void)render(cacheFirst_ + cache_.size() - 1, &cache_.back());
+    }
+    return cache_[example - cacheFirst_];
   }
   void advance(int64_t count) {
     offset_ += count;
-    while (offset_ >= currentLength()) {
-      offset_ -= currentLength();
+    while (offset_ >= rendered(example_).tokens.size()) {
+      offset_ -= rendered(example_).tokens.size();
       ++example_;
-      length_ = 0;
+    }
+    while (!cache_.empty() && cacheFirst_ < example_) {
+      cache_.pop_front();
+      ++cacheFirst_;
     }
   }
 
@@ -406,7 +414,9 @@ private:
   bool answersOnly_;
   const Tokenizer &tokenizer_;
   int32_t eos_;
-  uint64_t example_ = 0, offset_ = 0, length_ = 0;
+  uint64_t example_ = 0, offset_ = 0;
+  std::deque<Example> cache_;
+  uint64_t cacheFirst_ = 0; ///< the example cache_.front() holds
 };
 
 /// Rows taken round-robin from several streams (see mixedStream).
