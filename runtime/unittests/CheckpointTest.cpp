@@ -114,7 +114,7 @@ TEST(CheckpointIndexTest, RejectsMalformedIndexes) {
       {R"({"weight_map": {"a": "../s.safetensors"}})", "leaves the"},
       {R"({"weight_map": {"a": "x/../../s.safetensors"}})", "leaves the"},
       {R"({"weight_map": {"a": ""}})", "is empty"},
-      {R"({"weight_map": {"a": "s", "a": "t"}})", "'a'"},
+      {R"({"weight_map": {"a": "s", "a": "t"}})", "duplicate key 'a'"},
   };
   for (const Case &c : cases) {
     auto entries = parseCheckpointIndex(c.text, "i.json");
