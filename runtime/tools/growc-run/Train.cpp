@@ -602,8 +602,12 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
     used += std::snprintf(figures + used, sizeof figures - size_t(used),
                           "%.0f tok/s", rate.tokensPerSecond);
     if (rate.mfu)
-      std::snprintf(figures + used, sizeof figures - size_t(used),
-                    " mfu %.1f%%", 100 * *rate.mfu);
+      used += std::snprintf(figures + used, sizeof figures - size_t(used),
+                            " mfu %.1f%%", 100 * *rate.mfu);
+    // The held-out loss of this step, where it was measured.
+    if (step.valLoss)
+      std::snprintf(figures + used, sizeof figures - size_t(used), " val %.4f",
+                    shown(*step.valLoss));
     if (terminal) {
       int width = 30, done = int(width * step.step / step.totalSteps);
       std::fprintf(stderr, "\r[%.*s%*s] step %lld/%lld loss %.4f %s ETA %.0fs ",
