@@ -436,7 +436,8 @@ TEST_F(PlanParamLoadTest, TiedHeadEqualToTheEmbeddingIsAccepted) {
   StatusOr<Checkpoint> checkpoint =
       open({{kLmHeadName, DType::F32, {3, 2}, head.data(), 24}});
   ASSERT_TRUE(checkpoint.isOk());
-  auto loads = planParamLoad(tinyPlan(), *checkpoint);
+  Plan plan = tinyPlan();
+  auto loads = planParamLoad(plan, *checkpoint);
   EXPECT_TRUE(loads.isOk()) << loads.status().message();
 }
 
@@ -458,8 +459,8 @@ TEST_F(PlanParamLoadTest, TiedHeadThatDiffersIsRefused) {
 TEST_F(PlanParamLoadTest, UntiedPlanNeedsItsHead) {
   StatusOr<Checkpoint> checkpoint = open();
   ASSERT_TRUE(checkpoint.isOk());
-  auto loads =
-      planParamLoad(tinyPlan(DType::F32, /*untied=*/true), *checkpoint);
+  Plan plan = tinyPlan(DType::F32, /*untied=*/true);
+  auto loads = planParamLoad(plan, *checkpoint);
   ASSERT_FALSE(loads.isOk());
   EXPECT_NE(loads.status().message().find("missing parameter 'lm_head.weight'"),
             std::string::npos);
@@ -474,7 +475,8 @@ TEST_F(PlanParamLoadTest, RopeBuffersAreIgnored) {
     buffers.push_back({name, DType::F32, {2}, invFreq.data(), 8});
   StatusOr<Checkpoint> checkpoint = open(buffers);
   ASSERT_TRUE(checkpoint.isOk());
-  auto loads = planParamLoad(tinyPlan(), *checkpoint);
+  Plan plan = tinyPlan();
+  auto loads = planParamLoad(plan, *checkpoint);
   EXPECT_TRUE(loads.isOk()) << loads.status().message();
   // Near misses are still unknown tensors.
   for (const char *name : {"model.layers.x.self_attn.rotary_emb.inv_freq",
@@ -498,7 +500,8 @@ TEST_F(PlanParamLoadTest, TrainingStateIsAccepted) {
              8},
             {"growc.train.step", DType::I64, {1}, &step, 8}});
   ASSERT_TRUE(checkpoint.isOk());
-  auto loads = planParamLoad(tinyPlan(), *checkpoint);
+  Plan plan = tinyPlan();
+  auto loads = planParamLoad(plan, *checkpoint);
   ASSERT_TRUE(loads.isOk()) << loads.status().message();
   std::vector<float> out(2);
   (*loads)[2].writeTo(out.data());
@@ -520,7 +523,8 @@ TEST_F(PlanParamLoadTest, UnknownTensorNamesItsShard) {
       {{kEmbedName, "s1"}, {"model.norm.weight", "s2"}, {"model.extra", "s2"}});
   StatusOr<Checkpoint> checkpoint = Checkpoint::open(file("i.json"));
   ASSERT_TRUE(checkpoint.isOk()) << checkpoint.status().message();
-  auto loads = planParamLoad(tinyPlan(), *checkpoint);
+  Plan plan = tinyPlan();
+  auto loads = planParamLoad(plan, *checkpoint);
   ASSERT_FALSE(loads.isOk());
   EXPECT_EQ(loads.status().message().rfind(file("s2") + ": tensor "
                                                         "'model.extra' is not "

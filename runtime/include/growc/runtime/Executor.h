@@ -83,6 +83,9 @@ struct ParamLoad {
 /// is an error naming it and its file.
 StatusOr<std::vector<ParamLoad>> planParamLoad(const Plan &plan,
                                                const Checkpoint &checkpoint);
+/// The loads point into the plan: a temporary one would leave them dangling.
+StatusOr<std::vector<ParamLoad>>
+planParamLoad(Plan &&plan, const Checkpoint &checkpoint) = delete;
 
 class Executor {
 public:
