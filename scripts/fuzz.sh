@@ -4,7 +4,7 @@
 # GoogleTests), compiles the kernels file the plan target runs with the
 # normal build's growc, then fuzzes.
 #
-#   bash scripts/fuzz.sh --ci [SECONDS]   # CI: each target SECONDS (20), two
+#   bash scripts/fuzz.sh --ci [SECONDS]   # CI: each target SECONDS (10), two
 #                                          # at a time, then the runtime's
 #                                          # GoogleTests under ASan + UBSan
 #   bash scripts/fuzz.sh --long SECONDS   # the long run, all targets at once
@@ -26,7 +26,7 @@ build=${GROWC_BUILD_DIR:-$root/build}
 fuzzbuild=${GROWC_FUZZ_BUILD_DIR:-$root/build-fuzz}
 
 mode=""
-seconds=20
+seconds=10
 runs=10000000
 targets="safetensors json tokens tokenizer plan hf-config grow-dialect"
 while (($#)); do
