@@ -23,6 +23,21 @@ def run(cmd):
     return result
 
 
+def cases(argv):
+    """Splits COMMON + CASE + CASE ... (a lone "+" between them) into one
+    argument list per case, each COMMON followed by that case's arguments,
+    so a test runs all its cases in one process (torch imports once). No
+    "+": one case."""
+    parts, start = [], 0
+    for i, arg in enumerate(argv + ["+"]):
+        if arg == "+":
+            parts.append(argv[start:i])
+            start = i + 1
+    if len(parts) == 1:
+        return parts
+    return [parts[0] + case for case in parts[1:]]
+
+
 def add_model_arguments(ap):
     ap.add_argument("--growc", required=True)
     ap.add_argument("--growc-run", required=True)

@@ -5,19 +5,22 @@ number is compared with PyTorch autograd through the independent reference
 model (test/Reference/llama_reference.py, float64) and
 torch.nn.functional.cross_entropy (ignore_index -100, a quarter of the
 targets ignored). Optionally on a grown model with its migrated checkpoint.
+Several cases run in one process: COMMON-ARGS + CASE-ARGS + CASE-ARGS ...;
+each prints "run-grad: case TMP" before its results.
 """
 import argparse
 import json
 import os
+import sys
 
 import numpy as np
 import torch
 
-from e2e import (add_model_arguments, llama_reference, prepare_model,
+from e2e import (add_model_arguments, cases, llama_reference, prepare_model,
                  random_batch, reference_loss, run)
 
 
-def main():
+def check_case(argv):
     ap = argparse.ArgumentParser()
     add_model_arguments(ap)
     ap.add_argument("--batch", type=int, required=True)
@@ -39,7 +42,8 @@ def main():
                     "rounding alone exceeds the tolerance")
     ap.add_argument("--fd-params", type=int, default=3,
                     help="parameters to spot-check by finite differences")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    print("run-grad: case %s" % os.path.basename(a.tmp), flush=True)
     rng = np.random.default_rng(a.seed)
     config, model, weights_path, weights = prepare_model(a, rng)
     if a.ln_scaling:
@@ -135,6 +139,12 @@ def main():
     if autocast_err:
         print("run-grad: PyTorch bf16 autocast's worst relative error: %.1e" %
               max(autocast_err.values()))
+    sys.stdout.flush()
+
+
+def main():
+    for argv in cases(sys.argv[1:]):
+        check_case(argv)
 
 
 if __name__ == "__main__":
