@@ -12,6 +12,8 @@ Tokens may be smaller than the compiled shape (--tokens-batch/--tokens-seq).
 With --loss the loss graph is compiled (growc --graph=loss) and its mean
 cross-entropy compared with torch.nn.functional.cross_entropy of the
 reference logits, a quarter of the targets ignored (-100).
+Several cases run in one process: COMMON-ARGS + CASE-ARGS + CASE-ARGS ...;
+each prints "run-forward: case TMP" before its results.
 """
 import argparse
 import json
@@ -21,10 +23,10 @@ import sys
 import numpy as np
 import torch
 
-from e2e import add_model_arguments, llama_reference, prepare_model, run
+from e2e import add_model_arguments, cases, llama_reference, prepare_model, run
 
 
-def main():
+def check_case(argv):
     ap = argparse.ArgumentParser()
     add_model_arguments(ap)
     ap.add_argument("--batch", type=int, required=True)
@@ -47,7 +49,8 @@ def main():
     ap.add_argument("--gemm-dtype", default="F32",
                     help="element type every GEMM of the plan must read "
                          "(BF16 with --precision=bf16)")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    print("run-forward: case %s" % os.path.basename(a.tmp), flush=True)
     rng = np.random.default_rng(a.seed)
     config, model, weights_path, weights = prepare_model(a, rng)
 
@@ -114,7 +117,12 @@ def main():
     print("run-forward: %d outputs match the PyTorch reference with %d kernels "
           "and %d steps (worst relative error %s)" % (
               len(names), len(plan["kernels"]), len(plan["steps"]),
-              "below 1e-5" if worst < 1e-5 else "%.1e" % worst))
+              "below 1e-5" if worst < 1e-5 else "%.1e" % worst), flush=True)
+
+
+def main():
+    for argv in cases(sys.argv[1:]):
+        check_case(argv)
 
 
 if __name__ == "__main__":
