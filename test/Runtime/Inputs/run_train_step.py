@@ -6,18 +6,21 @@ returns), gradients clipped at global norm 1.0 and one AdamW step
 torch.nn.utils.clip_grad_norm_ and torch.optim.AdamW on the independent
 reference model (float64). --step > 1 starts from given moments (bias
 correction of a later step); otherwise the moments start at zero.
+Several cases run in one process: COMMON-ARGS + CASE-ARGS + CASE-ARGS ...;
+each prints "run-train-step: case TMP" before its result.
 """
 import argparse
 import os
+import sys
 
 import numpy as np
 import torch
 
-from e2e import (add_model_arguments, llama_reference, prepare_model,
+from e2e import (add_model_arguments, cases, llama_reference, prepare_model,
                  random_batch, reference_loss, run)
 
 
-def main():
+def check_case(argv):
     ap = argparse.ArgumentParser()
     add_model_arguments(ap)
     ap.add_argument("--batch", type=int, required=True)
@@ -27,7 +30,8 @@ def main():
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--growc-flags", default="",
                     help="extra compile flags, e.g. '--vocab-chunk=4'")
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    print("run-train-step: case %s" % os.path.basename(a.tmp), flush=True)
     rng = np.random.default_rng(a.seed)
     config, model, weights_path, weights = prepare_model(a, rng)
 
@@ -94,7 +98,13 @@ def main():
     print("run-train-step: loss, gradient norm, %d updated weights and their AdamW "
           "moments match torch.optim.AdamW at step %d (worst relative error %s)" % (
               len(weights), a.step,
-              "below 1e-5" if worst < 1e-5 else "%.1e in %s" % (worst, worst_name)))
+              "below 1e-5" if worst < 1e-5 else "%.1e in %s" % (worst, worst_name)),
+          flush=True)
+
+
+def main():
+    for argv in cases(sys.argv[1:]):
+        check_case(argv)
 
 
 if __name__ == "__main__":
