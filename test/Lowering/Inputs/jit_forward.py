@@ -7,6 +7,8 @@ wrapped in a `main` that feeds seeded random weights and tokens as constants
 and prints every output, lowered to LLVM with upstream MLIR passes and run by
 mlir-runner. Analysis rewrites given with --passes are applied before the
 lowering and mirrored in the reference call.
+Several cases run in one process: COMMON-ARGS + CASE-ARGS + CASE-ARGS ...;
+each prints "jit-forward: case TMP" before its result.
 """
 import argparse
 import json
@@ -20,7 +22,9 @@ import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, "..", "..", "Reference"))
+sys.path.insert(0, os.path.join(HERE, "..", "..", "Runtime", "Inputs"))
 import llama_reference  # noqa: E402
+from e2e import cases  # noqa: E402
 from random_model import random_weights  # noqa: E402
 
 LLVM_LIB = "/usr/lib/llvm-22/lib"
@@ -70,7 +74,7 @@ def parse_prints(text):
     return out
 
 
-def main():
+def check_case(argv):
     ap = argparse.ArgumentParser()
     ap.add_argument("--growc", required=True)
     ap.add_argument("--growc-opt", required=True)
@@ -91,7 +95,8 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tmp", required=True)
     ap.add_argument("--tolerance", type=float, default=1e-4)
-    a = ap.parse_args()
+    a = ap.parse_args(argv)
+    print("jit-forward: case %s" % os.path.basename(a.tmp), flush=True)
     os.makedirs(a.tmp, exist_ok=True)
     config = json.load(open(a.config))
     config.setdefault("num_key_value_heads", config["num_attention_heads"])
@@ -170,7 +175,13 @@ def main():
         if not err < a.tolerance:
             sys.exit("FAIL: output %s: relative error %.3g >= %g" % (name, err, a.tolerance))
     print("jit-forward: %d outputs match the PyTorch reference (worst relative "
-          "error %s)" % (len(names), "below 1e-5" if worst < 1e-5 else "%.1e" % worst))
+          "error %s)" % (len(names), "below 1e-5" if worst < 1e-5 else "%.1e" % worst),
+          flush=True)
+
+
+def main():
+    for argv in cases(sys.argv[1:]):
+        check_case(argv)
 
 
 if __name__ == "__main__":
