@@ -181,12 +181,7 @@ void Checkpoint::addFile(const SafetensorsFile &file) {
 }
 
 const TensorView *Checkpoint::find(std::string_view name) const {
-  auto it = std::lower_bound(
-      tensors_.begin(), tensors_.end(), name,
-      [](const TensorView &t, std::string_view n) { return t.name < n; });
-  if (it == tensors_.end() || it->name != name)
-    return nullptr;
-  return &*it;
+  return findTensor(tensors_, name);
 }
 
 const std::string &Checkpoint::fileOf(const TensorView &tensor) const {

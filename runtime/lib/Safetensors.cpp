@@ -159,13 +159,18 @@ SafetensorsFile &
 SafetensorsFile::operator=(SafetensorsFile &&) noexcept = default;
 SafetensorsFile::~SafetensorsFile() = default;
 
-const TensorView *SafetensorsFile::find(std::string_view name) const {
+const TensorView *growc::rt::findTensor(const std::vector<TensorView> &tensors,
+                                        std::string_view name) {
   auto it = std::lower_bound(
-      tensors_.begin(), tensors_.end(), name,
+      tensors.begin(), tensors.end(), name,
       [](const TensorView &t, std::string_view n) { return t.name < n; });
-  if (it == tensors_.end() || it->name != name)
+  if (it == tensors.end() || it->name != name)
     return nullptr;
   return &*it;
+}
+
+const TensorView *SafetensorsFile::find(std::string_view name) const {
+  return findTensor(tensors_, name);
 }
 
 StatusOr<SafetensorsFile> SafetensorsFile::open(const std::string &path) {

@@ -77,6 +77,11 @@ struct TensorView {
   int64_t numElements() const;
 };
 
+/// The tensor called `name` in `tensors` sorted by name, or nullptr.
+/// O(log n).
+const TensorView *findTensor(const std::vector<TensorView> &tensors,
+                             std::string_view name);
+
 /// A validated, read-only safetensors file.
 class SafetensorsFile {
 public:
