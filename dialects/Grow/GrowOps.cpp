@@ -10,6 +10,8 @@
 #include "mlir/IR/OpImplementation.h"
 #include "llvm/ADT/StringSet.h"
 
+#include <cmath>
+
 using namespace mlir;
 using namespace growc::grow;
 
@@ -99,6 +101,21 @@ LogicalResult ParamOp::verify() {
   if (getSource() && getSource()->empty())
     return emitOpError("parameter '")
            << getSymName() << "' has an empty source";
+  if ((getZero() || getScale()) && !getSource())
+    return emitOpError("parameter '")
+           << getSymName() << "' has an initialiser (zero or scaled) but no "
+           << "'from' source";
+  if (getZero() && getScale())
+    return emitOpError("parameter '")
+           << getSymName() << "' is both zero and scaled";
+  if (FloatAttr scaleAttr = getScaleAttr()) {
+    double scale = scaleAttr.getValueAsDouble();
+    if (!std::isfinite(scale) || scale == 0.0 || scale == 1.0)
+      return emitOpError("parameter '")
+             << getSymName() << "' has scale " << scale
+             << "; a scale must be finite and not 0 (write 'zero') or 1 "
+             << "(write nothing)";
+  }
   return success();
 }
 

@@ -77,18 +77,28 @@ def Grow_ParamOp : Grow_Op<"param", [Symbol, HasParent<"ModelOp">]> {
     After growth, `from` records where the initial value comes from: the name
     of a parameter of the model the growth started from. `copy` marks a
     parameter that is a new duplicate (its optimizer moments may be zeroed
-    instead of copied).
+    instead of copied). The initialiser is the source's value unless `zero`
+    (all zeros: the source gives only shape and type, as for LLaMA Pro's
+    zeroed output projections) or `scaled S` (S times the source's value).
+    `frozen` marks a parameter the train graph does not update: it gets no
+    gradient, no optimizer state and no AdamW step.
 
     ```mlir
     grow.param @"model.layers.4.mlp.up_proj.weight" : tensor<128x64xf32> copy from "model.layers.2.mlp.up_proj.weight"
+    grow.param @"model.layers.4.mlp.down_proj.weight" : tensor<64x128xf32> copy zero from "model.layers.2.mlp.down_proj.weight"
+    grow.param @"model.layers.0.mlp.down_proj.weight" : tensor<64x128xf32> frozen
     ```
   }];
   let arguments = (ins SymbolNameAttr:$sym_name,
                        TypeAttrOf<AnyRankedTensor>:$type,
                        UnitAttr:$copy,
-                       OptionalAttr<StrAttr>:$source);
+                       UnitAttr:$zero,
+                       OptionalAttr<F64Attr>:$scale,
+                       OptionalAttr<StrAttr>:$source,
+                       UnitAttr:$frozen);
   let assemblyFormat = [{
-    $sym_name `:` $type (`copy` $copy^)? (`from` $source^)? attr-dict
+    $sym_name `:` $type (`copy` $copy^)? (`zero` $zero^)? (`scaled` $scale^)?
+    (`from` $source^)? (`frozen` $frozen^)? attr-dict
   }];
   let hasVerifier = 1;
   let extraClassDeclaration = [{

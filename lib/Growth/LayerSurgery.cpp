@@ -112,7 +112,8 @@ LogicalResult growc::rebuildLayers(ModelOp model,
   for (const ParamRecipe &recipe : recipes) {
     ParamOp::create(builder, loc, recipe.name,
                     cast<RankedTensorType>(recipe.type.getValue()), recipe.copy,
-                    builder.getStringAttr(recipe.source));
+                    /*zero=*/false, /*scale=*/FloatAttr(),
+                    builder.getStringAttr(recipe.source), /*frozen=*/false);
   }
 
   // Clone the layers into a new chain in front of the old one.

@@ -621,7 +621,8 @@ OwningOpRef<ModuleOp> growc::buildModel(MLIRContext *context, StringRef name,
   auto param = [&](StringRef paramName, ArrayRef<int64_t> shape) {
     ParamOp::create(builder, loc, paramName,
                     RankedTensorType::get(shape, paramType),
-                    /*copy=*/false, /*source=*/StringAttr());
+                    /*copy=*/false, /*zero=*/false, /*scale=*/FloatAttr(),
+                    /*source=*/StringAttr(), /*frozen=*/false);
   };
   param(kEmbedName, {config.getVocab(), config.getHidden()});
   for (int64_t layer = 0; layer < numLayers; ++layer)

@@ -40,6 +40,11 @@ struct LayerSource {
   int64_t oldIndex;
   /// True for the inserted duplicates, false for the layers kept in place.
   bool isCopy;
+  /// Factor on the layer's two output projections (self_attn.o_proj and
+  /// mlp.down_proj, the matrices that write into the residual stream): 0
+  /// zero-initialises them (LLaMA Pro's block expansion: the new layer
+  /// starts as the identity), 1 copies them, another value is a scaled copy.
+  double outputScale = 1.0;
 };
 
 /// One growth step: n blocks -> n + 1 blocks.
