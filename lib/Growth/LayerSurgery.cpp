@@ -55,8 +55,21 @@ struct ParamRecipe {
   TypeAttr type;
   std::string source;
   bool copy;
+  /// The initialiser: 0 zero, 1 the source's value, else a scaled copy.
+  double scale;
 };
 } // namespace
+
+bool growc::isOutputProjection(StringRef suffix) {
+  return suffix == "self_attn.o_proj.weight" ||
+         suffix == "mlp.down_proj.weight";
+}
+
+double growc::initialScale(ParamOp param) {
+  if (param.getZero())
+    return 0.0;
+  return param.getScale() ? param.getScale()->convertToDouble() : 1.0;
+}
 
 LogicalResult growc::rebuildLayers(ModelOp model,
                                    ArrayRef<LayerSource> newLayers,
@@ -70,11 +83,17 @@ LogicalResult growc::rebuildLayers(ModelOp model,
     return model.emitOpError("the new layer list (")
            << newLayers.size() << " layers) is not a whole number of blocks of "
            << blockSize;
-  for (const LayerSource &src : newLayers)
+  for (const LayerSource &src : newLayers) {
     if (src.oldIndex < 0 || src.oldIndex >= int64_t(oldLayers.size()))
       return model.emitOpError("growth plan names layer ")
              << src.oldIndex << " of a model with " << oldLayers.size()
              << " layers";
+    if (!std::isfinite(src.outputScale))
+      return model.emitOpError("growth plan scales the output projections "
+                               "of a copy of layer ")
+             << src.oldIndex << " by " << src.outputScale
+             << "; the factor must be finite";
+  }
 
   // Recipes for the new parameters, read before anything is erased. One
   // symbol table for all lookups: ModelOp::lookupParam scans the body, which
@@ -87,10 +106,25 @@ LogicalResult growc::rebuildLayers(ModelOp model,
       if (!old)
         return model.emitOpError("layer ")
                << src.oldIndex << " has no parameter '" << suffix << "'";
+      // Initialisers compose like the provenance: the output projections
+      // of a layer copied with outputScale S start from S times whatever
+      // the old parameter started from (zero stays zero).
+      double scale = initialScale(old);
+      if (isOutputProjection(suffix))
+        scale *= src.outputScale;
+      if (!std::isfinite(scale))
+        return model.emitOpError("the initial scale of '")
+               << layerParamName(position, suffix)
+               << "' overflows: " << initialScale(old) << " (of '"
+               << old.getSymName() << "') times the growth plan's "
+               << src.outputScale;
+      // A layer whose value is not its source's is a new layer: its
+      // moments are those of a new one (--zero-new-moments), and all of a
+      // layer's parameters share one copy flag (growc-verify-grown-model).
       recipes.push_back(
           {layerParamName(position, suffix), old.getTypeAttr(),
            old.getSource() ? old.getSource()->str() : old.getSymName().str(),
-           src.isCopy || old.getCopy()});
+           src.isCopy || old.getCopy() || src.outputScale != 1.0, scale});
     }
   }
 
@@ -110,10 +144,14 @@ LogicalResult growc::rebuildLayers(ModelOp model,
   for (ParamOp param : oldParams)
     param.erase();
   for (const ParamRecipe &recipe : recipes) {
+    bool zero = recipe.scale == 0.0;
+    FloatAttr scale = zero || recipe.scale == 1.0
+                          ? FloatAttr()
+                          : builder.getF64FloatAttr(recipe.scale);
     ParamOp::create(builder, loc, recipe.name,
                     cast<RankedTensorType>(recipe.type.getValue()), recipe.copy,
-                    /*zero=*/false, /*scale=*/FloatAttr(),
-                    builder.getStringAttr(recipe.source), /*frozen=*/false);
+                    zero, scale, builder.getStringAttr(recipe.source),
+                    /*frozen=*/false);
   }
 
   // Clone the layers into a new chain in front of the old one.

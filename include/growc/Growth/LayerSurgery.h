@@ -24,7 +24,11 @@ mlir::LogicalResult checkGrowable(grow::ModelOp model);
 /// clone of old layer newLayers[i].oldIndex) and regroups them into blocks of
 /// `blockSize`. Every layer parameter is recreated under its new name with
 /// its provenance composed: `from` names the parameter of the model before
-/// the *first* growth, `copy` is set on duplicates.
+/// the *first* growth, `copy` is set on duplicates, and the initialiser is
+/// the old parameter's, times the source's outputScale for the two output
+/// projections (zero stays zero; a product of 1 is a plain copy, of 0
+/// `zero`). A layer with outputScale != 1 is new, so all its parameters are
+/// `copy`.
 mlir::LogicalResult rebuildLayers(grow::ModelOp model,
                                   llvm::ArrayRef<LayerSource> newLayers,
                                   int64_t blockSize);
@@ -42,6 +46,16 @@ mlir::LogicalResult
 growModel(grow::ModelOp model, GrowthMethod method, int64_t blockSize,
           int64_t steps, LidasOddPolicy oddPolicy,
           llvm::function_ref<void(const GrowthStep &)> onStep = nullptr);
+
+/// True for the layer parameter suffixes that write into the residual
+/// stream (self_attn.o_proj, mlp.down_proj): the only ones LayerSource's
+/// outputScale applies to, and the only ones a grown model may zero or
+/// scale (growc-verify-grown-model).
+bool isOutputProjection(llvm::StringRef suffix);
+
+/// The factor on its source's value that `param` starts from: 0 for `zero`,
+/// S for `scaled S`, 1 otherwise.
+double initialScale(grow::ParamOp param);
 
 /// Sets every layer's block (and, with ln_scaling, its norm_scale) from its
 /// position.
