@@ -233,17 +233,19 @@ Status CudaExecutor::State::prepare() {
   hostBuffers.resize(plan.buffers.size());
   for (const PlanTensor &t : plan.inputs)
     hostBuffers[t.buffer].resize(size_t(t.byteSize));
-  for (const PlanTensor &t : plan.outputs) {
-    const PlanParam *param = plan.findParam(t.name);
-    if (!param) {
+  for (const PlanTensor &t : plan.outputs)
+    if (!plan.findParam(t.name))
       hostBuffers[t.buffer].resize(size_t(t.byteSize));
-      continue;
-    }
-    if (t.byteSize != param->byteSize)
-      return Status::error(plan.path + ": output " + inQuotes(t.name) +
+  // The copies a committing run adds, counted by the cost model from the
+  // same list.
+  for (const NextValue &next : planNextValues(plan)) {
+    if (next.output->byteSize != next.param->byteSize)
+      return Status::error(plan.path + ": output " +
+                           inQuotes(next.output->name) +
                            " does not have its parameter's size");
-    commits.push_back(
-        {address(param->buffer), address(t.buffer), size_t(t.byteSize)});
+    commits.push_back({address(next.param->buffer),
+                       address(next.output->buffer),
+                       size_t(next.output->byteSize)});
   }
   paramsLoaded = plan.params.empty();
   return planCommunication();

@@ -6,27 +6,13 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/GrowthSchedule.h"
+#include "growc/runtime/Text.h"
 
 #include <algorithm>
 #include <cmath>
-#include <cstdarg>
 #include <cstdio>
 
 using namespace growc::rt;
-
-namespace {
-
-/// printf into a std::string.
-std::string format(const char *fmt, ...) {
-  va_list args;
-  va_start(args, fmt);
-  char buf[512];
-  std::vsnprintf(buf, sizeof buf, fmt, args);
-  va_end(args);
-  return buf;
-}
-
-} // namespace
 
 double FlopModel::trainFlopsPerToken(int64_t layers) const {
   return 6.0 * (double(layers) * layerParams + double(headParams)) +
@@ -95,33 +81,35 @@ const ScheduleStage &GrowthSchedule::stageAt(int64_t step) const {
 }
 
 std::string GrowthSchedule::format(const FlopModel *model) const {
-  std::string out = ::format(
+  std::string out = printfString(
       "Prop-alpha growth schedule: %lld steps, %lld stages, alpha %.2f, "
       "grow fraction %.2f, block size %lld\n",
       (long long)options.totalSteps, (long long)options.stages, options.alpha,
       options.growFraction, (long long)options.blockSize);
   out += "stage  blocks  layers       begin         end       steps\n";
   for (const ScheduleStage &stage : stages)
-    out += ::format("%5lld  %6lld  %6lld  %10lld  %10lld  %10lld\n",
-                    (long long)stage.stage, (long long)stage.blocks,
-                    (long long)stage.layers, (long long)stage.beginStep,
-                    (long long)stage.endStep,
-                    (long long)(stage.endStep - stage.beginStep));
+    out += printfString("%5lld  %6lld  %6lld  %10lld  %10lld  %10lld\n",
+                        (long long)stage.stage, (long long)stage.blocks,
+                        (long long)stage.layers, (long long)stage.beginStep,
+                        (long long)stage.endStep,
+                        (long long)(stage.endStep - stage.beginStep));
   int64_t cooldownBegin =
       std::llround(options.growFraction * double(options.totalSteps));
   if (stages.size() > 1 || cooldownBegin < options.totalSteps)
-    out += ::format("growth after stages 1..%zu; steps [%lld, %lld) are the "
-                    "cooldown at full depth\n",
-                    stages.size() - 1,
-                    (long long)std::max(cooldownBegin, stages.back().beginStep),
-                    (long long)options.totalSteps);
-  out += ::format("layer-FLOP saving vs the non-grown %lld-layer baseline: "
-                  "%.3fx (%.0f vs %.0f layer-steps)\n",
-                  (long long)finalLayers(), layerFlopSaving(), grownLayerSteps,
-                  baselineLayerSteps);
+    out += printfString(
+        "growth after stages 1..%zu; steps [%lld, %lld) are the "
+        "cooldown at full depth\n",
+        stages.size() - 1,
+        (long long)std::max(cooldownBegin, stages.back().beginStep),
+        (long long)options.totalSteps);
+  out += printfString("layer-FLOP saving vs the non-grown %lld-layer baseline: "
+                      "%.3fx (%.0f vs %.0f layer-steps)\n",
+                      (long long)finalLayers(), layerFlopSaving(),
+                      grownLayerSteps, baselineLayerSteps);
   if (model)
-    out += ::format("training-FLOP saving with embedding/head and attention "
-                    "at seq %lld: %.3fx\n",
-                    (long long)model->seqLen, modelFlopSaving(*model));
+    out +=
+        printfString("training-FLOP saving with embedding/head and attention "
+                     "at seq %lld: %.3fx\n",
+                     (long long)model->seqLen, modelFlopSaving(*model));
   return out;
 }

@@ -202,3 +202,11 @@ StatusOr<std::map<std::string, OutputTensor>> growc::rt::collectRunOutputs(
   }
   return results;
 }
+
+std::vector<NextValue> growc::rt::planNextValues(const Plan &plan) {
+  std::vector<NextValue> next;
+  for (const PlanTensor &output : plan.outputs)
+    if (const PlanParam *param = plan.findParam(output.name))
+      next.push_back({param, &output});
+  return next;
+}

@@ -4,7 +4,23 @@
 
 #include "growc/runtime/Json.h"
 
+#include <cstdarg>
+#include <cstdio>
+
 namespace growc::rt {
+
+std::string printfString(const char *format, ...) {
+  va_list args, again;
+  va_start(args, format);
+  va_copy(again, args);
+  int size = std::vsnprintf(nullptr, 0, format, args);
+  va_end(args);
+  std::string text(size > 0 ? size_t(size) : 0, '\0');
+  if (size > 0)
+    std::vsnprintf(text.data(), text.size() + 1, format, again);
+  va_end(again);
+  return text;
+}
 
 std::string formatShape(const std::vector<int64_t> &shape,
                         const char *separator) {

@@ -3,7 +3,8 @@
 // The peak table, the per-step figures and the timestamps of the training
 // log (Throughput.h). The peaks are NVIDIA's datasheet numbers, dense (the
 // datasheets quote bf16 with 2:4 sparsity; half of it is the dense rate),
-// per GPU: what llm.c's and nanoGPT's MFU divide by.
+// per GPU: what llm.c's and nanoGPT's MFU divide by. The same table gives
+// the cost model (CostModel.h) its memory bandwidths.
 //
 //===----------------------------------------------------------------------===//
 
@@ -31,33 +32,50 @@ struct GpuPeak {
   std::string_view namePart;
   std::string_view model;
   double bf16, fp32;
+  /// HBM bandwidth, TB/s; 0 where the name does not fix it (the A100's
+  /// 40 and 80 GB parts differ).
+  double memoryTBps;
 };
 
 // NVIDIA H100 / H200 / A100 datasheets: bf16 tensor-core dense, fp32 CUDA
-// cores. "NVIDIA H100 80GB HBM3" is the SXM part; the GH200 superchip's
-// GPU ("NVIDIA GH200 480GB") has the H100 SXM's rates.
+// cores, HBM bandwidth. "NVIDIA H100 80GB HBM3" is the SXM part; the GH200
+// superchip's GPU ("NVIDIA GH200 480GB") has the H100 SXM's rates.
 // The H100 SXM and H200 figures are bench/gpu_train.py's.
 constexpr GpuPeak kGpuPeaks[] = {
-    {"H100 NVL", "H100 NVL", 835.5, 60},
-    {"H100 PCIe", "H100 PCIe", 756.5, 51.2},
-    {"H100", "H100 SXM", 989.4, 66.9},
-    {"H200 NVL", "H200 NVL", 835.5, 60},
-    {"H200", "H200 SXM", 989.4, 66.9},
-    {"A100", "A100", 312, 19.5},
+    {"H100 NVL", "H100 NVL", 835.5, 60, 3.9},
+    {"H100 PCIe", "H100 PCIe", 756.5, 51.2, 2.0},
+    {"H100", "H100 SXM", 989.4, 66.9, 3.35},
+    {"H200 NVL", "H200 NVL", 835.5, 60, 4.8},
+    {"H200", "H200 SXM", 989.4, 66.9, 4.8},
+    {"A100", "A100", 312, 19.5, 0},
 };
+
+const GpuPeak *findGpu(std::string_view deviceName) {
+  for (const GpuPeak &gpu : kGpuPeaks)
+    if (deviceName.find(gpu.namePart) != std::string_view::npos)
+      return &gpu;
+  return nullptr;
+}
 
 } // namespace
 
 std::optional<PeakRate> gpuPeak(std::string_view deviceName, bool bf16) {
-  for (const GpuPeak &gpu : kGpuPeaks)
-    if (deviceName.find(gpu.namePart) != std::string_view::npos) {
-      PeakRate peak;
-      peak.tflops = bf16 ? gpu.bf16 : gpu.fp32;
-      peak.source = std::string(gpu.model) + (bf16 ? " bf16 dense" : " fp32") +
-                    " datasheet peak";
-      return peak;
-    }
-  return std::nullopt;
+  const GpuPeak *gpu = findGpu(deviceName);
+  if (!gpu)
+    return std::nullopt;
+  PeakRate peak;
+  peak.tflops = bf16 ? gpu->bf16 : gpu->fp32;
+  peak.source = std::string(gpu->model) + (bf16 ? " bf16 dense" : " fp32") +
+                " datasheet peak";
+  return peak;
+}
+
+std::optional<MemoryRate> gpuMemoryBandwidth(std::string_view deviceName) {
+  const GpuPeak *gpu = findGpu(deviceName);
+  if (!gpu || gpu->memoryTBps <= 0)
+    return std::nullopt;
+  return MemoryRate{gpu->memoryTBps,
+                    std::string(gpu->model) + " HBM datasheet bandwidth"};
 }
 
 StepThroughput stepThroughput(int64_t tokens, double seconds,

@@ -27,6 +27,8 @@ Command addReportCommand(CLI::App &app);
 Command addTokenizeCommand(CLI::App &app);
 /// export: a checkpoint as a Hugging Face model folder (Export.cpp).
 Command addExportCommand(CLI::App &app);
+/// cost: one step's GPU cost, predicted from the plan (Cost.cpp).
+Command addCostCommand(CLI::App &app);
 
 #ifndef GROWC_HAVE_CUDA
 /// Why a GPU artifact cannot run in this build.

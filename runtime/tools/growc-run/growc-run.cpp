@@ -64,6 +64,7 @@ int run(int argc, char **argv) {
   commands.push_back(addSampleCommand(app));
   commands.push_back(addTokenizeCommand(app));
   commands.push_back(addExportCommand(app));
+  commands.push_back(addCostCommand(app));
 
   // Usage errors name the command they are about.
   std::string prefix;

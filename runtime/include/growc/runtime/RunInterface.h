@@ -68,6 +68,20 @@ StatusOr<std::map<std::string, OutputTensor>> collectRunOutputs(
     const std::function<const float *(const PlanTensor &)> &dataOf,
     const std::function<bool(const PlanTensor &)> &include = nullptr);
 
+/// A train graph's next value: an output named like a parameter (its value
+/// after the step), which a committing run copies into the parameter once
+/// every step has read the old one.
+struct NextValue {
+  const PlanParam *param = nullptr;
+  const PlanTensor *output = nullptr;
+};
+
+/// `plan`'s next values, in output order. The CUDA executor issues one
+/// device-to-device copy per entry on each committing run, outside the
+/// plan's steps but inside its graph; the cost model (CostModel.h) counts
+/// those copies from this list, so that the two cannot disagree.
+std::vector<NextValue> planNextValues(const Plan &plan);
+
 } // namespace growc::rt
 
 #endif // GROWC_RUNTIME_RUNINTERFACE_H

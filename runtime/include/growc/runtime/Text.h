@@ -22,6 +22,10 @@ class JsonValue;
 std::string formatShape(const std::vector<int64_t> &shape,
                         const char *separator = ", ");
 
+/// printf into a std::string (any length).
+std::string printfString(const char *format, ...)
+    __attribute__((format(printf, 1, 2)));
+
 /// "'name'".
 inline std::string inQuotes(std::string_view s) {
   return "'" + std::string(s) + "'";

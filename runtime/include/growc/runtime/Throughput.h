@@ -40,6 +40,17 @@ bool gemmsInBf16(const Plan &plan);
 /// the table does not know.
 std::optional<PeakRate> gpuPeak(std::string_view deviceName, bool bf16);
 
+/// A GPU's memory bandwidth and where it comes from.
+struct MemoryRate {
+  double terabytesPerSecond = 0;
+  std::string source;
+};
+
+/// The HBM bandwidth of the NVIDIA GPU `deviceName` from the same
+/// datasheets as gpuPeak; none for a GPU the table does not know or whose
+/// name does not fix it.
+std::optional<MemoryRate> gpuMemoryBandwidth(std::string_view deviceName);
+
 /// One step's throughput.
 struct StepThroughput {
   double tokensPerSecond = 0;

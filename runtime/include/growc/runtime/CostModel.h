@@ -1,0 +1,160 @@
+//===- CostModel.h - One step's GPU cost, from the plan alone ---*- C++ -*-===//
+//
+// `growc-run cost`: what one step of a plan's graph asks of a GPU, without
+// a GPU. Two kinds of number, never mixed up:
+//
+//  * counted, exact from the plan: the CUDA graph's nodes (each kernel,
+//    GEMM and attention launch of the steps plus the device-to-device
+//    copies the CUDA executor adds outside them, planNextValues), the FLOPs
+//    of every GEMM (2·m·n·k) and attention pass, and the bytes each launch
+//    must move at least (every operand read or written once, from shapes
+//    and dtypes);
+//  * predicted, from datasheet constants and stated assumptions: each
+//    launch's roofline time max(FLOPs / rate, bytes / bandwidth) plus a
+//    fixed cost per graph node, summed in plan order (the executor runs
+//    one stream), and the tokens/s and MFU that follow. Two predictions:
+//    at the datasheet limits (a lower bound on the step time given the
+//    node cost) and with the efficiency factors (what kernels of this kind
+//    reach in practice).
+//
+// Nothing here is measured; docs/gpu.md ("Cost model") lists the
+// assumptions.
+//
+//===----------------------------------------------------------------------===//
+
+#ifndef GROWC_RUNTIME_COSTMODEL_H
+#define GROWC_RUNTIME_COSTMODEL_H
+
+#include "growc/runtime/Plan.h"
+#include "growc/runtime/Status.h"
+#include "growc/runtime/Throughput.h"
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace growc::rt {
+
+/// The GPU a prediction is for: datasheet rates from Throughput.h's table.
+struct GpuRates {
+  std::string key;  ///< what --gpu named: "h100", "h200"
+  std::string name; ///< the device name the table is asked about
+  PeakRate bf16, fp32;
+  MemoryRate memory;
+};
+
+/// The GPUs `growc-run cost --gpu` knows, by key.
+std::vector<std::string> costModelGpus();
+
+/// The rates of GPU `key` (one of costModelGpus()).
+StatusOr<GpuRates> gpuRatesFor(std::string_view key);
+
+/// The assumptions of the "predicted" column (the "limit" column sets
+/// every efficiency to 1 and keeps the node cost).
+struct CostAssumptions {
+  /// Per CUDA-graph node (kernel, GEMM, attention pass, copy): launch and
+  /// dependency latency between dependent nodes of one graph.
+  double nodeMicroseconds = 2.0;
+  /// Fraction of the tensor peak cuBLASLt's GEMMs reach (large bf16 GEMMs
+  /// on an H100 reach 0.7-0.8; a small model's narrow ones less).
+  double gemmEfficiency = 0.7;
+  /// Fraction of the bf16 tensor peak the kernel library's mma.sync
+  /// attention passes reach: FlashAttention-2 itself runs causal head-dim
+  /// 64 attention at about 0.2-0.3 of an H100's peak (FlashAttention-3
+  /// paper, Shah et al. 2024), and the library's kernel is simpler.
+  double attentionEfficiency = 0.2;
+  /// Fraction of the HBM bandwidth memory-bound launches reach: a
+  /// device-to-device copy reaches about 0.85, and issue 19's target for
+  /// generated kernels is 0.75 of the copy's.
+  double memoryEfficiency = 0.7;
+};
+
+/// Launches of one kind on one step.
+struct KindCost {
+  std::string kind; ///< "kernel", "gemm", "attention", "copy"
+  int64_t nodes = 0;
+  double flops = 0; ///< counted (executed)
+  double bytes = 0; ///< counted (lower bound)
+  /// Predicted seconds, node cost included, at the limits and with the
+  /// efficiency factors; nodeSeconds is the node cost alone.
+  double limitSeconds = 0, predictedSeconds = 0, nodeSeconds = 0;
+};
+
+/// One generated kernel's launches on one step.
+struct KernelCost {
+  std::string name;
+  int64_t calls = 0;
+  double bytes = 0;
+  double predictedSeconds = 0;
+};
+
+/// A predicted step: its time and what follows from it.
+struct StepPrediction {
+  double seconds = 0;
+  StepThroughput throughput;
+};
+
+/// One step of a plan's graph: a train graph's optimizer step (all its
+/// micro-batches, each a committing call), one call of any other graph.
+struct StepCost {
+  std::string planPath, graph, target;
+  GpuRates gpu;
+  CostAssumptions assumptions;
+  /// Calls of the graph per step (a train graph's micro-batches) and the
+  /// tokens they process.
+  int64_t calls = 1, tokens = 0;
+
+  // Counted.
+  /// Per kind: "kernel", "gemm", "attention", "copy", in that order.
+  std::vector<KindCost> kinds;
+  int64_t nodes = 0;
+  /// Kernel launches that only convert one f32 tensor to bf16.
+  int64_t pureCastLaunches = 0;
+  /// Generated kernels marked "kind": "attention" (--gpu-attention=flash
+  /// or gemm): their bytes are counted, their FLOPs are not.
+  int64_t generatedAttentionLaunches = 0;
+  /// all_reduce steps: no node on one GPU (data-parallel runs only).
+  int64_t allReduceSteps = 0;
+  int64_t gemmSteps = 0, attentionSteps = 0, attentionGradSteps = 0;
+  int64_t copies = 0;
+  double gemmFlops = 0;
+  /// Weights of matrix products (every rank-2 parameter but a separate
+  /// lm_head's embedding table; a tied table counts once, as the head) and
+  /// the standard count over them: 6·N·tokens (train, grad) or 2·N·tokens.
+  int64_t matmulParams = 0;
+  double modelGemmFlops = 0;
+  int modelGemmFactor = 0;
+  /// Attention: what the kernel library's passes execute (whole 64x64
+  /// tiles up to the diagonal; the backward recomputes the scores in each
+  /// pass) and the causal half that a model needs (T(T+1)/2 pairs).
+  double attentionFlopsExecuted = 0, attentionFlopsCausal = 0;
+  /// The model FLOPs of the training metrics' MFU (Throughput.h,
+  /// FlopModel): per token, a third of it for forward and loss graphs.
+  double mfuFlopsPerToken = 0;
+  std::optional<PeakRate> mfuPeak;
+  /// Host copies around the graph (inputs in, fetched outputs back): not
+  /// graph nodes and not in the prediction.
+  int64_t hostCopiesIn = 0, hostCopiesOut = 0;
+  double hostBytesIn = 0, hostBytesOut = 0;
+  /// Generated kernels by bytes, most first (all of them).
+  std::vector<KernelCost> kernels;
+
+  // Predicted.
+  StepPrediction limit, predicted;
+};
+
+/// The cost of one step of `plan` on `gpu`.
+StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
+                          const CostAssumptions &assumptions);
+
+/// The report `growc-run cost` prints; `topKernels` kernels by bytes.
+std::string formatStepCost(const StepCost &cost, int topKernels = 10);
+
+/// The same as one JSON object (docs/gpu.md, "Cost model").
+std::string stepCostJson(const StepCost &cost, int topKernels = 10);
+
+} // namespace growc::rt
+
+#endif // GROWC_RUNTIME_COSTMODEL_H

@@ -1,0 +1,622 @@
+//===- CostModel.cpp - One step's GPU cost, from the plan alone -----------===//
+//
+// Walks the plan's steps in order, as CudaExecutor enqueues them, turning
+// each into the graph nodes it becomes (a kernel step one launch, a GEMM
+// one cuBLASLt call, an attention step one launch, an attention_grad step
+// the library's three passes), then adds the executor's commit copies
+// (planNextValues). Each node gets its counted FLOPs and bytes and a
+// roofline time; CostModel.h says what is counted and what is predicted.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/runtime/CostModel.h"
+
+#include "growc/runtime/Json.h"
+#include "growc/runtime/RunInterface.h"
+#include "growc/runtime/Text.h"
+#include "growc/runtime/TrainLoop.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstdio>
+#include <iterator>
+#include <map>
+#include <string_view>
+#include <utility>
+
+namespace growc::rt {
+
+namespace {
+
+/// The kernel library's attention tiles (lib/Codegen/Kernels/
+/// FlashAttention.cu: kBlockRows query rows by kBlockKeys keys): each
+/// query tile computes every key tile up to and including the diagonal
+/// one whole, masking inside it.
+constexpr int64_t kAttentionTile = 64;
+
+/// The device names gpuRatesFor asks Throughput.h's table about: what
+/// cuDeviceGetName reports for the SXM parts.
+struct KnownGpu {
+  std::string_view key, deviceName;
+};
+constexpr KnownGpu kKnownGpus[] = {
+    {"h100", "NVIDIA H100 80GB HBM3"},
+    {"h200", "NVIDIA H200"},
+};
+
+/// 1234567 as "1,234,567".
+std::string withCommas(int64_t value) {
+  std::string digits = std::to_string(value < 0 ? -value : value), out;
+  for (size_t i = 0; i < digits.size(); ++i) {
+    if (i > 0 && (digits.size() - i) % 3 == 0)
+      out += ',';
+    out += digits[i];
+  }
+  return value < 0 ? "-" + out : out;
+}
+
+/// `value` with an SI prefix and four significant digits: "7.054 TFLOP",
+/// "65.06 GB", "12 B".
+std::string si(double value, const char *unit) {
+  static const char *const kPrefixes[] = {"", "k", "M", "G", "T", "P", "E"};
+  size_t i = 0;
+  while (i + 1 < std::size(kPrefixes) && std::fabs(value) >= 999.95)
+    value /= 1000, ++i;
+  return printfString(i == 0 ? "%.0f %s%s" : "%.4g %s%s", value, kPrefixes[i],
+                      unit);
+}
+
+/// Which rate bounds a launch's arithmetic.
+enum class Rate { None, Bf16Gemm, Fp32Gemm, Attention };
+
+/// One graph node's work.
+struct Node {
+  size_t kind = 0; ///< index into StepCost::kinds
+  double flops = 0, bytes = 0;
+  Rate rate = Rate::None;
+};
+
+enum KindIndex : size_t { kKernel, kGemm, kAttention, kCopy, kKinds };
+constexpr const char *kKindNames[kKinds] = {"kernel", "gemm", "attention",
+                                            "copy"};
+
+/// Seconds of `node` at the given fractions of the peaks and bandwidth,
+/// node cost included.
+double nodeSeconds(const Node &node, const GpuRates &gpu,
+                   const CostAssumptions &a, bool atLimit) {
+  double computeRate = 0;
+  switch (node.rate) {
+  case Rate::None:
+    break;
+  case Rate::Bf16Gemm:
+    computeRate = gpu.bf16.tflops * (atLimit ? 1 : a.gemmEfficiency);
+    break;
+  case Rate::Fp32Gemm:
+    computeRate = gpu.fp32.tflops * (atLimit ? 1 : a.gemmEfficiency);
+    break;
+  case Rate::Attention:
+    computeRate = gpu.bf16.tflops * (atLimit ? 1 : a.attentionEfficiency);
+    break;
+  }
+  double compute = computeRate > 0 ? node.flops / (computeRate * 1e12) : 0;
+  double memory = node.bytes / (gpu.memory.terabytesPerSecond * 1e12 *
+                                (atLimit ? 1 : a.memoryEfficiency));
+  return std::max(compute, memory) + a.nodeMicroseconds * 1e-6;
+}
+
+/// Bytes a generated kernel's launch reads or writes at least: each of its
+/// arguments once (on the GPU, those its launch passes).
+double kernelBytes(const PlanKernel &kernel) {
+  double bytes = 0;
+  if (kernel.launch) {
+    for (int64_t param : kernel.launch->params)
+      bytes += double(kernel.args[param].byteSize);
+    return bytes;
+  }
+  for (const PlanKernelArg &arg : kernel.args)
+    bytes += double(arg.byteSize);
+  return bytes;
+}
+
+/// A kernel whose only work is an f32 tensor's bf16 copy.
+bool isPureCast(const PlanKernel &kernel) {
+  return kernel.args.size() == 2 && kernel.args[0].dtype == DType::F32 &&
+         kernel.args[1].dtype == DType::BF16 &&
+         kernel.args[0].numElements == kernel.args[1].numElements;
+}
+
+/// Bytes per element of an attention entry point's inputs and of its
+/// output, from the dtypes its name ends with (FlashAttention.cu:
+/// growc_flash_forward_hd64_f32_f32, ..._hd64_bf16_bf16; the backward's
+/// growc_flash_stats_hd64_f32 and its siblings name one for both).
+std::pair<double, double> attentionElementBytes(const std::string &symbol) {
+  auto size = [](std::string_view dtype) {
+    return dtype == "bf16" ? 2.0 : 4.0;
+  };
+  std::vector<std::string_view> parts;
+  std::string_view rest = symbol;
+  for (size_t cut; (cut = rest.rfind('_')) != std::string_view::npos;
+       rest = rest.substr(0, cut)) {
+    std::string_view part = rest.substr(cut + 1);
+    if (part.rfind("hd", 0) == 0)
+      break;
+    parts.insert(parts.begin(), part);
+  }
+  if (parts.empty())
+    return {4.0, 4.0};
+  return {size(parts.front()), size(parts.back())};
+}
+
+/// The nodes of an attention or attention_grad step (FlashAttention.cu):
+/// executed FLOPs per query-key pair per head dimension are 4 for the
+/// forward (S = QKᵀ, PV), 2 for the statistics pass (S), 8 for the dK/dV
+/// pass (S, dP, dV, dK) and 6 for the dQ pass (S, dP, dQ). Each operand is
+/// read or written once; the backward's statistics scratch holds 2·B·H·T
+/// floats.
+std::vector<Node> attentionNodes(const PlanStep &s, double &causalFlops) {
+  const double tiles = double((s.seqLen + kAttentionTile - 1) / kAttentionTile);
+  const double executedPairs =
+      double(kAttentionTile * kAttentionTile) * tiles * (tiles + 1) / 2;
+  const double causalPairs = double(s.seqLen) * double(s.seqLen + 1) / 2;
+  const double perPair = double(s.batch * s.heads * s.headDim);
+  auto [in, out] = s.symbols.empty() ? std::pair<double, double>{4.0, 4.0}
+                                     : attentionElementBytes(s.symbols.front());
+  // Elements of q (and o, dout, dq) and of k (and v, dk, dv).
+  const double q = double(s.batch * s.seqLen * s.heads * s.headDim);
+  const double kv = double(s.batch * s.seqLen * s.kvHeads * s.headDim);
+  const double stats = 4.0 * 2 * double(s.batch * s.heads * s.seqLen);
+  auto node = [&](double flopsPerPair, double bytes) {
+    return Node{kAttention, flopsPerPair * executedPairs * perPair, bytes,
+                Rate::Attention};
+  };
+  if (s.op == PlanStep::Op::Attention) {
+    causalFlops += 4 * causalPairs * perPair;
+    return {node(4, in * (q + 2 * kv) + out * q)};
+  }
+  causalFlops += 8 * causalPairs * perPair;
+  return {node(2, in * (3 * q + kv) + stats),      // q, o, dout, k
+          node(8, in * (2 * q + 4 * kv) + stats),  // q, dout, k, v, dk, dv
+          node(6, in * (3 * q + 2 * kv) + stats)}; // q, dout, dq, k, v
+}
+
+bool isTrainingGraph(const std::string &graph) {
+  return graph == "train" || graph == "grad";
+}
+
+} // namespace
+
+std::vector<std::string> costModelGpus() {
+  std::vector<std::string> keys;
+  for (const KnownGpu &gpu : kKnownGpus)
+    keys.emplace_back(gpu.key);
+  return keys;
+}
+
+StatusOr<GpuRates> gpuRatesFor(std::string_view key) {
+  for (const KnownGpu &known : kKnownGpus) {
+    if (known.key != key)
+      continue;
+    GpuRates rates;
+    rates.key = std::string(key);
+    rates.name = std::string(known.deviceName);
+    std::optional<PeakRate> bf16 = gpuPeak(known.deviceName, true);
+    std::optional<PeakRate> fp32 = gpuPeak(known.deviceName, false);
+    std::optional<MemoryRate> memory = gpuMemoryBandwidth(known.deviceName);
+    if (!bf16 || !fp32 || !memory)
+      return Status::error("GPU '" + rates.key + "' (" + rates.name +
+                           ") is not in the datasheet table of Throughput.cpp");
+    rates.bf16 = *bf16;
+    rates.fp32 = *fp32;
+    rates.memory = *memory;
+    return rates;
+  }
+  std::string known;
+  for (const std::string &k : costModelGpus())
+    known += (known.empty() ? "" : ", ") + k;
+  return Status::error("unknown GPU '" + std::string(key) +
+                       "' (known: " + known + ")");
+}
+
+StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
+                          const CostAssumptions &assumptions) {
+  StepCost cost;
+  cost.planPath = plan.path;
+  cost.graph = plan.graph;
+  cost.target = plan.target;
+  cost.gpu = gpu;
+  cost.assumptions = assumptions;
+  const bool train = plan.graph == "train";
+  cost.calls = train ? plan.microBatches : 1;
+  cost.tokens = plan.batch * plan.seq * cost.calls;
+
+  // One call's nodes, in the executor's order.
+  std::vector<Node> nodes;
+  std::map<std::string, KernelCost> kernels;
+  double causalFlops = 0;
+  for (const PlanStep &s : plan.steps) {
+    switch (s.op) {
+    case PlanStep::Op::Kernel: {
+      const PlanKernel &kernel = plan.kernels[s.kernel];
+      Node node{kKernel, 0, kernelBytes(kernel), Rate::None};
+      nodes.push_back(node);
+      KernelCost &k = kernels[kernel.name];
+      k.name = kernel.name;
+      ++k.calls;
+      k.bytes += node.bytes;
+      k.predictedSeconds += nodeSeconds(node, gpu, assumptions, false);
+      cost.pureCastLaunches += isPureCast(kernel);
+      cost.generatedAttentionLaunches += kernel.kind == "attention";
+      break;
+    }
+    case PlanStep::Op::Gemm: {
+      double bytes =
+          double(s.m * s.k * int64_t(dtypeSize(s.aType)) +
+                 s.k * s.n * int64_t(dtypeSize(s.bType)) +
+                 s.m * s.n * int64_t(dtypeSize(s.cType)) * (s.beta ? 2 : 1));
+      bool bf16 = s.aType == DType::BF16 || s.bType == DType::BF16;
+      nodes.push_back(Node{kGemm, 2.0 * double(s.m) * double(s.n) * double(s.k),
+                           bytes, bf16 ? Rate::Bf16Gemm : Rate::Fp32Gemm});
+      ++cost.gemmSteps;
+      break;
+    }
+    case PlanStep::Op::Attention:
+    case PlanStep::Op::AttentionGrad:
+      for (const Node &node : attentionNodes(s, causalFlops))
+        nodes.push_back(node);
+      ++(s.op == PlanStep::Op::Attention ? cost.attentionSteps
+                                         : cost.attentionGradSteps);
+      break;
+    case PlanStep::Op::AllReduce:
+      ++cost.allReduceSteps;
+      break;
+    }
+  }
+  // A training step commits (TrainLoop: every micro-batch); other graphs'
+  // calls do not.
+  if (train)
+    for (const NextValue &next : planNextValues(plan)) {
+      nodes.push_back(
+          Node{kCopy, 0, 2.0 * double(next.output->byteSize), Rate::None});
+      ++cost.copies;
+    }
+
+  cost.kinds.resize(kKinds);
+  for (size_t i = 0; i < kKinds; ++i)
+    cost.kinds[i].kind = kKindNames[i];
+  for (const Node &node : nodes) {
+    KindCost &kind = cost.kinds[node.kind];
+    ++kind.nodes;
+    kind.flops += node.flops;
+    kind.bytes += node.bytes;
+    kind.limitSeconds += nodeSeconds(node, gpu, assumptions, true);
+    kind.predictedSeconds += nodeSeconds(node, gpu, assumptions, false);
+    kind.nodeSeconds += assumptions.nodeMicroseconds * 1e-6;
+  }
+  const double calls = double(cost.calls);
+  for (KindCost &kind : cost.kinds) {
+    kind.nodes *= cost.calls;
+    kind.flops *= calls;
+    kind.bytes *= calls;
+    kind.limitSeconds *= calls;
+    kind.predictedSeconds *= calls;
+    kind.nodeSeconds *= calls;
+    cost.nodes += kind.nodes;
+    cost.limit.seconds += kind.limitSeconds;
+    cost.predicted.seconds += kind.predictedSeconds;
+  }
+  cost.gemmSteps *= cost.calls;
+  cost.attentionSteps *= cost.calls;
+  cost.attentionGradSteps *= cost.calls;
+  cost.allReduceSteps *= cost.calls;
+  cost.copies *= cost.calls;
+  cost.pureCastLaunches *= cost.calls;
+  cost.generatedAttentionLaunches *= cost.calls;
+  cost.gemmFlops = cost.kinds[kGemm].flops;
+  cost.attentionFlopsExecuted = cost.kinds[kAttention].flops;
+  cost.attentionFlopsCausal = causalFlops * calls;
+  for (auto &[name, kernel] : kernels) {
+    kernel.calls *= cost.calls;
+    kernel.bytes *= calls;
+    kernel.predictedSeconds *= calls;
+    cost.kernels.push_back(kernel);
+  }
+  std::sort(cost.kernels.begin(), cost.kernels.end(),
+            [](const KernelCost &a, const KernelCost &b) {
+              return a.bytes != b.bytes ? a.bytes > b.bytes : a.name < b.name;
+            });
+
+  // The model's GEMMs: every weight matrix once per token forward, three
+  // times with the backward (dX and dW); the embedding lookup is no GEMM
+  // unless the table is also the (tied) head.
+  const bool separateHead = plan.findParam("lm_head.weight") != nullptr;
+  for (const PlanParam &param : plan.params) {
+    if (param.name.rfind("optimizer.", 0) == 0 || param.shape.size() != 2)
+      continue;
+    if (separateHead && param.name == "model.embed_tokens.weight")
+      continue;
+    cost.matmulParams += param.numElements;
+  }
+  cost.modelGemmFactor = isTrainingGraph(plan.graph) ? 6 : 2;
+  cost.modelGemmFlops = double(cost.modelGemmFactor) *
+                        double(cost.matmulParams) * double(cost.tokens);
+
+  // Host copies: each input in, the outputs the executor fetches back (a
+  // training step leaves its next values on the device).
+  for (const PlanTensor &input : plan.inputs) {
+    ++cost.hostCopiesIn;
+    cost.hostBytesIn += double(input.byteSize);
+  }
+  for (const PlanTensor &output : plan.outputs) {
+    if (train && plan.findParam(output.name))
+      continue;
+    ++cost.hostCopiesOut;
+    cost.hostBytesOut += double(output.byteSize);
+  }
+  cost.hostCopiesIn *= cost.calls;
+  cost.hostCopiesOut *= cost.calls;
+  cost.hostBytesIn *= calls;
+  cost.hostBytesOut *= calls;
+
+  // MFU as the training metrics define it.
+  cost.mfuFlopsPerToken =
+      flopModelOf(plan).trainFlopsPerToken(countLayers(plan)) /
+      (isTrainingGraph(plan.graph) ? 1 : 3);
+  cost.mfuPeak = gpuPeak(gpu.name, gemmsInBf16(plan));
+  for (StepPrediction *p : {&cost.limit, &cost.predicted})
+    p->throughput = stepThroughput(cost.tokens, p->seconds,
+                                   cost.mfuFlopsPerToken, cost.mfuPeak);
+  return cost;
+}
+
+std::string formatStepCost(const StepCost &c, int topKernels) {
+  const CostAssumptions &a = c.assumptions;
+  std::string out;
+  auto line = [&](const std::string &text) { out += text + "\n"; };
+  line(printfString(
+      "growc-run cost: %s: %s graph (%s), %s tokens per step%s",
+      c.planPath.c_str(), c.graph.c_str(), c.target.c_str(),
+      withCommas(c.tokens).c_str(),
+      c.calls > 1
+          ? printfString(" (%lld micro-batches)", (long long)c.calls).c_str()
+          : ""));
+  line(printfString(
+      "Predicted for the %s (--gpu %s) from the constants below%s; "
+      "counted numbers are exact from the plan; nothing is measured.",
+      c.gpu.bf16.source.substr(0, c.gpu.bf16.source.find(" bf16")).c_str(),
+      c.gpu.key.c_str(),
+      c.target == "nvptx"
+          ? ""
+          : printfString(" (a %s artifact: its kernels, counted as if "
+                         "they ran on the GPU)",
+                         c.target.c_str())
+                .c_str()));
+  line(printfString("  bf16 dense tensor peak %8.1f TFLOP/s  %s",
+                    c.gpu.bf16.tflops, c.gpu.bf16.source.c_str()));
+  line(
+      printfString("  fp32 peak              %8.1f TFLOP/s  %s (fp32 GEMMs: no "
+                   "TF32)",
+                   c.gpu.fp32.tflops, c.gpu.fp32.source.c_str()));
+  line(printfString("  HBM bandwidth          %8.2f TB/s     %s",
+                    c.gpu.memory.terabytesPerSecond,
+                    c.gpu.memory.source.c_str()));
+  line(printfString(
+      "  per graph node         %8.2f us       assumed: launch and "
+      "dependency latency of a CUDA-graph node",
+      a.nodeMicroseconds));
+  line(printfString(
+      "  efficiency (predicted) GEMM %.2f, attention %.2f of peak; "
+      "memory %.2f of bandwidth (limit: all 1)",
+      a.gemmEfficiency, a.attentionEfficiency, a.memoryEfficiency));
+
+  const KindCost &kernel = c.kinds[kKernel], &gemm = c.kinds[kGemm],
+                 &attention = c.kinds[kAttention], &copy = c.kinds[kCopy];
+  line("");
+  line(printfString("Graph nodes per step (counted): %s",
+                    withCommas(c.nodes).c_str()));
+  std::string kernelNote = printfString("%s pure f32->bf16 casts",
+                                        withCommas(c.pureCastLaunches).c_str());
+  if (c.generatedAttentionLaunches)
+    kernelNote +=
+        printfString(", %s generated attention kernels",
+                     withCommas(c.generatedAttentionLaunches).c_str());
+  line(printfString("  generated kernels  %8s  (%s)",
+                    withCommas(kernel.nodes).c_str(), kernelNote.c_str()));
+  line(
+      printfString("  cuBLASLt GEMMs     %8s", withCommas(gemm.nodes).c_str()));
+  line(printfString(
+      "  attention launches %8s  (%s forward steps x 1, %s backward "
+      "x 3: the kernel library)",
+      withCommas(attention.nodes).c_str(), withCommas(c.attentionSteps).c_str(),
+      withCommas(c.attentionGradSteps).c_str()));
+  line(printfString(
+      "  device copies      %8s  (next values into their parameters "
+      "and moments: CudaExecutor, outside the plan)",
+      withCommas(copy.nodes).c_str()));
+  line(printfString(
+      "  all_reduce steps   %8s  (not nodes: they communicate only in "
+      "data-parallel runs)",
+      withCommas(c.allReduceSteps).c_str()));
+
+  line("");
+  line("FLOPs per step (counted)");
+  line(printfString("  GEMMs executed      %12s  (2·m·n·k over %s GEMM steps)",
+                    si(c.gemmFlops, "FLOP").c_str(),
+                    withCommas(c.gemmSteps).c_str()));
+  line(printfString("  GEMMs of the model  %12s  (%d · %s weights of matrix "
+                    "products · %s tokens; LM head included)",
+                    si(c.modelGemmFlops, "FLOP").c_str(), c.modelGemmFactor,
+                    withCommas(c.matmulParams).c_str(),
+                    withCommas(c.tokens).c_str()));
+  if (c.modelGemmFlops > 0)
+    line(printfString("  executed / model    %12.3f",
+                      c.gemmFlops / c.modelGemmFlops));
+  line(printfString("  attention executed  %12s  (64x64 tiles up to the "
+                    "diagonal; per pair and head dim: forward 4, backward 16)",
+                    si(c.attentionFlopsExecuted, "FLOP").c_str()));
+  line(printfString("  attention causal    %12s  (T(T+1)/2 pairs; forward "
+                    "4, backward 8)",
+                    si(c.attentionFlopsCausal, "FLOP").c_str()));
+  line(printfString("  MFU's model FLOPs   %12s  (6N + 12·L·T·d_attn per "
+                    "token%s, Throughput.h)",
+                    si(c.mfuFlopsPerToken * double(c.tokens), "FLOP").c_str(),
+                    isTrainingGraph(c.graph) ? ""
+                                             : ", a third for a forward pass"));
+
+  line("");
+  line("Per kind (nodes, FLOPs and bytes counted; bytes a lower bound; "
+       "times predicted, node cost included)");
+  line(printfString("  %-10s %8s %12s %12s %10s %12s", "kind", "nodes", "FLOPs",
+                    "bytes", "limit ms", "predicted ms"));
+  double overhead = 0, bytes = 0, flops = 0;
+  for (const KindCost &k : c.kinds) {
+    line(printfString("  %-10s %8lld %12s %12s %10.3f %12.3f", k.kind.c_str(),
+                      (long long)k.nodes, si(k.flops, "").c_str(),
+                      si(k.bytes, "B").c_str(), k.limitSeconds * 1e3,
+                      k.predictedSeconds * 1e3));
+    overhead += k.nodeSeconds;
+    bytes += k.bytes;
+    flops += k.flops;
+  }
+  line(printfString("  %-10s %8lld %12s %12s %10.3f %12.3f", "total",
+                    (long long)c.nodes, si(flops, "").c_str(),
+                    si(bytes, "B").c_str(), c.limit.seconds * 1e3,
+                    c.predicted.seconds * 1e3));
+  line(printfString("  of which node cost %.3f ms", overhead * 1e3));
+
+  line("");
+  line(printfString("Step (predicted)  %12s %12s", "limit", "predicted"));
+  line(printfString("  time ms         %12.3f %12.3f", c.limit.seconds * 1e3,
+                    c.predicted.seconds * 1e3));
+  line(printfString("  tokens/s        %12.0f %12.0f",
+                    c.limit.throughput.tokensPerSecond,
+                    c.predicted.throughput.tokensPerSecond));
+  if (c.mfuPeak && c.limit.throughput.mfu && c.predicted.throughput.mfu)
+    line(printfString(
+        "  MFU             %11.3g%% %11.3g%%  (of %.1f TFLOP/s, %s)",
+        100 * *c.limit.throughput.mfu, 100 * *c.predicted.throughput.mfu,
+        c.mfuPeak->tflops, c.mfuPeak->source.c_str()));
+
+  if (!c.kernels.empty() && topKernels > 0) {
+    line("");
+    line(printfString(
+        "Top %d generated kernels by bytes (counted) and their time "
+        "(predicted)",
+        int(std::min<size_t>(size_t(topKernels), c.kernels.size()))));
+    line(printfString("  %-44s %7s %12s %12s", "kernel", "calls", "bytes",
+                      "predicted ms"));
+    for (size_t i = 0; i < c.kernels.size() && int(i) < topKernels; ++i) {
+      const KernelCost &k = c.kernels[i];
+      line(printfString("  %-44s %7lld %12s %12.3f", k.name.c_str(),
+                        (long long)k.calls, si(k.bytes, "B").c_str(),
+                        k.predictedSeconds * 1e3));
+    }
+  }
+  line("");
+  line(printfString(
+      "Host copies around the graph per step (counted; not graph "
+      "nodes, not in the prediction): %lld in (%s), %lld out (%s)",
+      (long long)c.hostCopiesIn, si(c.hostBytesIn, "B").c_str(),
+      (long long)c.hostCopiesOut, si(c.hostBytesOut, "B").c_str()));
+  return out;
+}
+
+std::string stepCostJson(const StepCost &c, int topKernels) {
+  const CostAssumptions &a = c.assumptions;
+  // Counted FLOPs and bytes are whole numbers (below 2^53, exact in a
+  // double): written as integers.
+  auto count = [](double value) {
+    return JsonValue::number(int64_t(std::llround(value)));
+  };
+  auto rate = [](double value, const std::string &source) {
+    return JsonValue::object()
+        .set("value", JsonValue::number(value))
+        .set("source", JsonValue::string(source));
+  };
+  JsonValue constants = JsonValue::object();
+  constants.set("bf16_tflops", rate(c.gpu.bf16.tflops, c.gpu.bf16.source))
+      .set("fp32_tflops", rate(c.gpu.fp32.tflops, c.gpu.fp32.source))
+      .set("memory_tbps",
+           rate(c.gpu.memory.terabytesPerSecond, c.gpu.memory.source))
+      .set("node_us", rate(a.nodeMicroseconds, "assumed"))
+      .set("gemm_efficiency", JsonValue::number(a.gemmEfficiency))
+      .set("attention_efficiency", JsonValue::number(a.attentionEfficiency))
+      .set("memory_efficiency", JsonValue::number(a.memoryEfficiency));
+
+  JsonValue kinds = JsonValue::array();
+  for (const KindCost &k : c.kinds)
+    kinds.push(JsonValue::object()
+                   .set("kind", JsonValue::string(k.kind))
+                   .set("nodes", JsonValue::number(k.nodes))
+                   .set("flops", count(k.flops))
+                   .set("bytes", count(k.bytes)));
+  JsonValue kernels = JsonValue::array();
+  for (size_t i = 0; i < c.kernels.size() && int(i) < topKernels; ++i)
+    kernels.push(JsonValue::object()
+                     .set("name", JsonValue::string(c.kernels[i].name))
+                     .set("calls", JsonValue::number(c.kernels[i].calls))
+                     .set("bytes", count(c.kernels[i].bytes)));
+  JsonValue counted = JsonValue::object();
+  counted.set("nodes", JsonValue::number(c.nodes))
+      .set("kinds", std::move(kinds))
+      .set("pure_cast_launches", JsonValue::number(c.pureCastLaunches))
+      .set("generated_attention_launches",
+           JsonValue::number(c.generatedAttentionLaunches))
+      .set("gemm_steps", JsonValue::number(c.gemmSteps))
+      .set("attention_steps", JsonValue::number(c.attentionSteps))
+      .set("attention_grad_steps", JsonValue::number(c.attentionGradSteps))
+      .set("all_reduce_steps", JsonValue::number(c.allReduceSteps))
+      .set("copies", JsonValue::number(c.copies))
+      .set("gemm_flops", count(c.gemmFlops))
+      .set("matmul_params", JsonValue::number(c.matmulParams))
+      .set("model_gemm_factor", JsonValue::number(c.modelGemmFactor))
+      .set("model_gemm_flops", count(c.modelGemmFlops))
+      .set("gemm_flops_ratio",
+           JsonValue::number(
+               c.modelGemmFlops > 0 ? c.gemmFlops / c.modelGemmFlops : 0.0))
+      .set("attention_flops_executed", count(c.attentionFlopsExecuted))
+      .set("attention_flops_causal", count(c.attentionFlopsCausal))
+      .set("mfu_flops_per_token", JsonValue::number(c.mfuFlopsPerToken))
+      .set("host_copies_in", JsonValue::number(c.hostCopiesIn))
+      .set("host_bytes_in", count(c.hostBytesIn))
+      .set("host_copies_out", JsonValue::number(c.hostCopiesOut))
+      .set("host_bytes_out", count(c.hostBytesOut))
+      .set("top_kernels", std::move(kernels));
+
+  auto prediction = [&](const StepPrediction &p, bool atLimit) {
+    JsonValue kindTimes = JsonValue::object();
+    for (const KindCost &k : c.kinds)
+      kindTimes.set(k.kind,
+                    JsonValue::number(
+                        (atLimit ? k.limitSeconds : k.predictedSeconds) * 1e3));
+    JsonValue out = JsonValue::object();
+    out.set("step_ms", JsonValue::number(p.seconds * 1e3))
+        .set("kind_ms", std::move(kindTimes))
+        .set("tokens_per_s", JsonValue::number(p.throughput.tokensPerSecond))
+        .set("mfu", p.throughput.mfu ? JsonValue::number(*p.throughput.mfu)
+                                     : JsonValue::null());
+    return out;
+  };
+  double overhead = 0;
+  for (const KindCost &k : c.kinds)
+    overhead += k.nodeSeconds;
+  JsonValue predicted = JsonValue::object();
+  predicted.set("limit", prediction(c.limit, true))
+      .set("predicted", prediction(c.predicted, false))
+      .set("node_ms", JsonValue::number(overhead * 1e3))
+      .set("mfu_peak_tflops", c.mfuPeak ? JsonValue::number(c.mfuPeak->tflops)
+                                        : JsonValue::null());
+
+  JsonValue root = JsonValue::object();
+  root.set("plan", JsonValue::string(c.planPath))
+      .set("graph", JsonValue::string(c.graph))
+      .set("target", JsonValue::string(c.target))
+      .set("gpu", JsonValue::string(c.gpu.key))
+      .set("calls", JsonValue::number(c.calls))
+      .set("tokens", JsonValue::number(c.tokens))
+      .set("constants", std::move(constants))
+      .set("counted", std::move(counted))
+      .set("predicted", std::move(predicted));
+  return toJson(root, 2) + "\n";
+}
+
+} // namespace growc::rt

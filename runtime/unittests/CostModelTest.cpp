@@ -1,0 +1,275 @@
+//===- CostModelTest.cpp - growc-run cost's counts and predictions --------===//
+//
+// The cost model (CostModel.h) on plans small enough to count by hand:
+// the toy forward plan, and a hand-built two-micro-batch nvptx train plan
+// with a kernel whose launch passes part of its arguments, a pure cast, a
+// bf16 GEMM with a residual, both attention steps, an all_reduce and two
+// next values. Every expected number below is hand arithmetic.
+//
+//===----------------------------------------------------------------------===//
+
+#include "growc/runtime/CostModel.h"
+#include "growc/runtime/Json.h"
+#include "growc/runtime/RunInterface.h"
+
+#include "ToyModel.h"
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+
+namespace growc::rt::test {
+namespace {
+
+PlanKernelArg arg(DType dtype, std::vector<int64_t> shape) {
+  PlanKernelArg a;
+  a.dtype = dtype;
+  a.shape = shape;
+  a.numElements = 1;
+  for (int64_t d : shape)
+    a.numElements *= d;
+  a.byteSize = a.numElements * int64_t(dtypeSize(dtype));
+  return a;
+}
+
+template <typename T>
+T tensor(const std::string &name, DType dtype, std::vector<int64_t> shape) {
+  T t;
+  t.name = name;
+  t.dtype = dtype;
+  t.shape = shape;
+  PlanKernelArg a = arg(dtype, shape);
+  t.numElements = a.numElements;
+  t.byteSize = a.byteSize;
+  return t;
+}
+
+/// batch 2, seq 128, 2 micro-batches: 512 tokens per optimizer step.
+Plan trainPlan() {
+  Plan plan;
+  plan.path = "hand.plan.json";
+  plan.graph = "train";
+  plan.target = "nvptx";
+  plan.batch = 2;
+  plan.seq = 128;
+  plan.microBatches = 2;
+  const std::string q = "model.layers.0.self_attn.q_proj.weight";
+  // A tied embedding [10, 8] (the head's weights), one [8, 8] projection,
+  // a norm (no matrix product) and a moment (no weight of the model).
+  plan.params = {
+      tensor<PlanParam>("model.embed_tokens.weight", DType::F32, {10, 8}),
+      tensor<PlanParam>(q, DType::F32, {8, 8}),
+      tensor<PlanParam>("model.norm.weight", DType::F32, {8}),
+      tensor<PlanParam>("optimizer.exp_avg." + q, DType::F32, {8, 8})};
+  plan.inputs = {tensor<PlanTensor>("tokens", DType::I32, {2, 128}),
+                 tensor<PlanTensor>("lr", DType::F32, {1})};
+  // Two next values, a loss.
+  plan.outputs = {
+      tensor<PlanTensor>("loss", DType::F32, {1}),
+      tensor<PlanTensor>(q, DType::F32, {8, 8}),
+      tensor<PlanTensor>("optimizer.exp_avg." + q, DType::F32, {8, 8})};
+
+  PlanKernel partial;
+  partial.name = "partial";
+  partial.args = {arg(DType::F32, {4, 4}), arg(DType::BF16, {4, 4}),
+                  arg(DType::F32, {100})};
+  partial.launch = PlanLaunch{};
+  partial.launch->params = {0, 1}; // the scratch is not passed
+  PlanKernel cast;
+  cast.name = "cast";
+  cast.args = {arg(DType::F32, {8, 8}), arg(DType::BF16, {8, 8})};
+  cast.launch = PlanLaunch{};
+  cast.launch->params = {0, 1};
+  plan.kernels = {partial, cast};
+
+  PlanStep kernel0, kernel1, gemm, attention, attentionGrad, allReduce;
+  kernel0.kernel = 0;
+  kernel1.kernel = 1;
+  gemm.op = PlanStep::Op::Gemm;
+  gemm.m = 256;
+  gemm.n = 8;
+  gemm.k = 8;
+  gemm.beta = 1;
+  gemm.aType = gemm.bType = DType::BF16;
+  attention.op = PlanStep::Op::Attention;
+  attention.symbols = {"growc_flash_forward_hd16_f32_f32"};
+  attentionGrad.op = PlanStep::Op::AttentionGrad;
+  attentionGrad.symbols = {"growc_flash_stats_hd16_f32",
+                           "growc_flash_key_grad_hd16_f32",
+                           "growc_flash_query_grad_hd16_f32"};
+  for (PlanStep *s : {&attention, &attentionGrad}) {
+    s->batch = 2;
+    s->seqLen = 128;
+    s->heads = 2;
+    s->kvHeads = 1;
+    s->headDim = 16;
+  }
+  allReduce.op = PlanStep::Op::AllReduce;
+  plan.steps = {kernel0, kernel1, gemm, attention, attentionGrad, allReduce};
+  return plan;
+}
+
+GpuRates h100() {
+  StatusOr<GpuRates> rates = gpuRatesFor("h100");
+  EXPECT_TRUE(rates.isOk()) << rates.status().message();
+  return *rates;
+}
+
+const KindCost &kind(const StepCost &cost, const std::string &name) {
+  auto it = std::find_if(cost.kinds.begin(), cost.kinds.end(),
+                         [&](const KindCost &k) { return k.kind == name; });
+  EXPECT_NE(it, cost.kinds.end()) << name;
+  return *it;
+}
+
+TEST(CostModelTest, TrainStepCountsMatchHandArithmetic) {
+  Plan plan = trainPlan();
+  StepCost cost = estimateStepCost(plan, h100(), CostAssumptions{});
+  // Per call: 2 kernels, 1 GEMM, 1 + 3 attention launches, 2 copies (the
+  // all_reduce is no node); two committing calls per optimizer step.
+  EXPECT_EQ(cost.calls, 2);
+  EXPECT_EQ(cost.tokens, 512);
+  EXPECT_EQ(kind(cost, "kernel").nodes, 4);
+  EXPECT_EQ(kind(cost, "gemm").nodes, 2);
+  EXPECT_EQ(kind(cost, "attention").nodes, 8);
+  EXPECT_EQ(kind(cost, "copy").nodes, 4);
+  EXPECT_EQ(cost.nodes, 18);
+  EXPECT_EQ(cost.allReduceSteps, 2);
+  EXPECT_EQ(cost.pureCastLaunches, 2);
+  // The copies are the executor's commits.
+  EXPECT_EQ(cost.copies, 2 * int64_t(planNextValues(plan).size()));
+
+  // GEMM: 2·256·8·8 per call; A 256x8 bf16, B 8x8 bf16, C 256x8 f32 read
+  // and written (beta 1).
+  EXPECT_DOUBLE_EQ(cost.gemmFlops, 2 * 2.0 * 256 * 8 * 8);
+  EXPECT_DOUBLE_EQ(kind(cost, "gemm").bytes,
+                   2 * (256 * 8 * 2 + 8 * 8 * 2 + 2 * 256 * 8 * 4.0));
+  // The model: tied head 10x8 + q_proj 8x8 = 144 weights, 6·144·512.
+  EXPECT_EQ(cost.matmulParams, 144);
+  EXPECT_EQ(cost.modelGemmFactor, 6);
+  EXPECT_DOUBLE_EQ(cost.modelGemmFlops, 6.0 * 144 * 512);
+
+  // Kernels: the launch's two arguments (64 + 32 bytes), the cast's
+  // 256 + 128. Copies: 256 bytes read and written, twice.
+  EXPECT_DOUBLE_EQ(kind(cost, "kernel").bytes, 2 * (96 + 384.0));
+  EXPECT_DOUBLE_EQ(kind(cost, "copy").bytes, 2 * 2 * 512.0);
+
+  // Attention at T = 128: two 64-row tiles, 3 tile pairs of 64x64 = 12288
+  // pairs executed, 128·129/2 = 8256 causal; B·H·hd = 64. Executed: 4 +
+  // 16 FLOPs per pair and head dim; causal 4 + 8.
+  EXPECT_DOUBLE_EQ(cost.attentionFlopsExecuted, 2 * 20.0 * 12288 * 64);
+  EXPECT_DOUBLE_EQ(cost.attentionFlopsCausal, 2 * 12.0 * 8256 * 64);
+  // q/o/dout/dq 2·128·2·16 f32 (32 KiB), k/v/dk/dv half of that, the
+  // statistics 2·2·2·128 floats (4 KiB): forward q, k, v, o; stats q, o,
+  // dout, k + scratch; key_grad q, dout, k, v, dk, dv + scratch; query_grad
+  // q, dout, dq, k, v + scratch.
+  const double q = 32768, kv = 16384, stats = 4096;
+  EXPECT_DOUBLE_EQ(kind(cost, "attention").bytes,
+                   2 * ((2 * q + 2 * kv) + (3 * q + kv + stats) +
+                        (2 * q + 4 * kv + stats) + (3 * q + 2 * kv + stats)));
+
+  // Host copies: 2 inputs in, the loss out (next values stay), per call.
+  EXPECT_EQ(cost.hostCopiesIn, 4);
+  EXPECT_EQ(cost.hostCopiesOut, 2);
+  EXPECT_DOUBLE_EQ(cost.hostBytesOut, 8);
+}
+
+TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
+  Plan plan = trainPlan();
+  GpuRates gpu = h100();
+  CostAssumptions a;
+  a.nodeMicroseconds = 0;
+  StepCost cost = estimateStepCost(plan, gpu, a);
+  // The GEMM is memory-bound at the limit: its bytes at 3.35 TB/s.
+  const KindCost &gemm = kind(cost, "gemm");
+  EXPECT_DOUBLE_EQ(gemm.limitSeconds, gemm.bytes / 3.35e12);
+  EXPECT_DOUBLE_EQ(gemm.predictedSeconds,
+                   gemm.bytes / (3.35e12 * a.memoryEfficiency));
+  // Bytes-only kinds scale with the memory efficiency.
+  const KindCost &copy = kind(cost, "copy");
+  EXPECT_DOUBLE_EQ(copy.predictedSeconds,
+                   copy.limitSeconds / a.memoryEfficiency);
+  // Attention at T = 128 is memory-bound in every pass; alone at T = 4096
+  // (2080 tile pairs: 4·2080·4096·64 FLOPs against 3 MiB) compute-bound,
+  // at the bf16 peak or its efficiency.
+  const KindCost &attention = kind(cost, "attention");
+  EXPECT_NEAR(attention.limitSeconds, attention.bytes / 3.35e12,
+              1e-9 * attention.limitSeconds);
+  Plan long_ = plan;
+  long_.steps = {plan.steps[3]};
+  long_.steps[0].seqLen = 4096;
+  StepCost longCost = estimateStepCost(long_, gpu, a);
+  const KindCost &forward = kind(longCost, "attention");
+  EXPECT_DOUBLE_EQ(forward.flops, 2 * 4.0 * 2080 * 4096 * 64);
+  EXPECT_DOUBLE_EQ(forward.limitSeconds, forward.flops / 989.4e12);
+  EXPECT_DOUBLE_EQ(forward.predictedSeconds,
+                   forward.flops / (989.4e12 * a.attentionEfficiency));
+
+  // A node cost adds to every node, at the limit and predicted alike.
+  a.nodeMicroseconds = 2;
+  StepCost withNodes = estimateStepCost(plan, gpu, a);
+  EXPECT_NEAR(withNodes.limit.seconds - cost.limit.seconds, 18 * 2e-6, 1e-15);
+  EXPECT_NEAR(withNodes.predicted.seconds - cost.predicted.seconds, 18 * 2e-6,
+              1e-15);
+  // Tokens per second and MFU follow from the time (Throughput.h).
+  EXPECT_DOUBLE_EQ(withNodes.predicted.throughput.tokensPerSecond,
+                   512 / withNodes.predicted.seconds);
+  ASSERT_TRUE(withNodes.predicted.throughput.mfu);
+  EXPECT_DOUBLE_EQ(*withNodes.predicted.throughput.mfu,
+                   withNodes.mfuFlopsPerToken * 512 /
+                       withNodes.predicted.seconds / 989.4e12);
+}
+
+TEST(CostModelTest, ForwardPlanCountsOneCallWithoutCopies) {
+  StatusOr<Plan> plan = parsePlan(kToyPlan, "toy.plan.json");
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  StepCost cost = estimateStepCost(*plan, h100(), CostAssumptions{});
+  EXPECT_EQ(cost.calls, 1);
+  EXPECT_EQ(cost.tokens, kBatch * kSeq);
+  EXPECT_EQ(cost.nodes, 3);
+  EXPECT_EQ(cost.copies, 0);
+  // The GEMM 6x5x4; the model's only matrix product the separate head:
+  // 2·20·6, the same.
+  EXPECT_DOUBLE_EQ(cost.gemmFlops, 2.0 * 6 * 5 * 4);
+  EXPECT_EQ(cost.matmulParams, kVocab * kDim);
+  EXPECT_DOUBLE_EQ(cost.modelGemmFlops, cost.gemmFlops);
+  // A CPU kernel touches all its arguments: embed's 24 + 80 + 96 bytes,
+  // add_one's 120 + 120.
+  EXPECT_DOUBLE_EQ(kind(cost, "kernel").bytes, 200 + 240.0);
+  // The forward's outputs come back to the host.
+  EXPECT_EQ(cost.hostCopiesOut, 2);
+}
+
+TEST(CostModelTest, GpusComeFromTheDatasheetTable) {
+  StatusOr<GpuRates> h200 = gpuRatesFor("h200");
+  ASSERT_TRUE(h200.isOk()) << h200.status().message();
+  EXPECT_DOUBLE_EQ(h200->bf16.tflops, 989.4);
+  EXPECT_DOUBLE_EQ(h200->memory.terabytesPerSecond, 4.8);
+  EXPECT_DOUBLE_EQ(h100().memory.terabytesPerSecond, 3.35);
+  EXPECT_DOUBLE_EQ(gpuMemoryBandwidth("NVIDIA H100 PCIe")->terabytesPerSecond,
+                   2.0);
+  // The A100's name does not say which memory it has: no guess.
+  EXPECT_FALSE(gpuMemoryBandwidth("NVIDIA A100-SXM4-40GB"));
+  StatusOr<GpuRates> unknown = gpuRatesFor("a100");
+  ASSERT_FALSE(unknown.isOk());
+  EXPECT_TRUE(contains(unknown.status().message(), "unknown GPU 'a100'"));
+}
+
+TEST(CostModelTest, JsonCarriesTheCountsExactly) {
+  StepCost cost = estimateStepCost(trainPlan(), h100(), CostAssumptions{});
+  StatusOr<JsonValue> json = parseJson(stepCostJson(cost));
+  ASSERT_TRUE(json.isOk()) << json.status().message();
+  const JsonValue *counted = json->find("counted");
+  ASSERT_TRUE(counted);
+  EXPECT_EQ(counted->find("nodes")->asInt64(), 18);
+  EXPECT_EQ(counted->find("gemm_flops")->asInt64(), 65536);
+  EXPECT_EQ(counted->find("model_gemm_flops")->asInt64(), 442368);
+  const JsonValue *predicted = json->find("predicted");
+  ASSERT_TRUE(predicted);
+  EXPECT_DOUBLE_EQ(predicted->find("predicted")->find("step_ms")->asDouble(),
+                   cost.predicted.seconds * 1e3);
+  EXPECT_EQ(json->find("gpu")->asString(), "h100");
+}
+
+} // namespace
+} // namespace growc::rt::test

@@ -1,0 +1,70 @@
+"""Checks `growc-run cost --json` against numbers derived without it.
+
+    check_cost.py CONFIG.json PLAN.json COST.json exact|chunked
+
+From the Hugging Face config alone: the model's GEMM FLOPs (6 · N · tokens,
+N the weights of the decoder's seven projections and the LM head). From the
+plan's JSON, read here independently of the runtime: the graph nodes (one
+per kernel, GEMM and attention step, three per attention_grad step, none
+per all_reduce, plus one device copy per output named like a parameter;
+each micro-batch one call) and the executed GEMM FLOPs (2·m·n·k). `exact`: no chunked cross-entropy,
+so the executed GEMMs are the model's; `chunked`: the backward recomputes
+some of the LM head's logits, at most 2 · V · D · tokens more. Prints one
+line per property; a mismatch exits 1.
+"""
+
+import json
+import sys
+
+
+def main():
+    config_path, plan_path, cost_path, mode = sys.argv[1:]
+    config = json.load(open(config_path))
+    plan = json.load(open(plan_path))
+    cost = json.load(open(cost_path))
+    counted = cost["counted"]
+    failed = False
+
+    def check(what, got, expected):
+        nonlocal failed
+        ok = got == expected
+        failed |= not ok
+        print(f"{what}: {'ok' if ok else 'MISMATCH'} {got} (expected {expected})")
+
+    d = config["hidden_size"]
+    heads = config["num_attention_heads"]
+    kv_heads = config["num_key_value_heads"]
+    head_dim = config.get("head_dim", d // heads)
+    inter = config["intermediate_size"]
+    layer = d * heads * head_dim * 2 + d * kv_heads * head_dim * 2 + 3 * d * inter
+    vocab = config["vocab_size"]
+    n = config["num_hidden_layers"] * layer + vocab * d
+    # A train graph's step is all its micro-batches, each one call.
+    calls = plan.get("micro_batches", 1)
+    tokens = plan["batch"] * plan["seq"] * calls
+    model = 6 * n * tokens
+    check("tokens", cost["tokens"], tokens)
+    check("matmul params", counted["matmul_params"], n)
+    check("model gemm flops", counted["model_gemm_flops"], model)
+
+    steps = plan["steps"]
+    params = {p["name"] for p in plan["params"]}
+    copies = sum(1 for o in plan["outputs"] if o["name"] in params)
+    launches = sum({"kernel": 1, "gemm": 1, "attention": 1,
+                    "attention_grad": 3, "all_reduce": 0}[s["op"]] for s in steps)
+    check("nodes", counted["nodes"], calls * (launches + copies))
+    check("copies", counted["copies"], calls * copies)
+    executed = calls * sum(2 * s["m"] * s["n"] * s["k"]
+                           for s in steps if s["op"] == "gemm")
+    check("gemm flops", counted["gemm_flops"], executed)
+    if mode == "exact":
+        check("executed == model", executed == model, True)
+    else:
+        recompute = executed - model
+        check("0 < recompute <= 2 V D tokens",
+              0 < recompute <= 2 * vocab * d * tokens, True)
+    sys.exit(1 if failed else 0)
+
+
+if __name__ == "__main__":
+    main()
