@@ -43,7 +43,9 @@ mlir::LogicalResult reportError(const llvm::Twine &message);
 /// The single grow.model of `module`, or a diagnostic.
 mlir::FailureOr<grow::ModelOp> findModel(mlir::ModuleOp module);
 
-/// "lineage: 0 1 2 3 2* 3* ..." from the layer parameters' provenance.
+/// "lineage: 0 1 2 3 2* 3* ..." from the layer parameters' provenance: each
+/// layer's source layer, `*` for a copy, then `z` when its output
+/// projections start at zero or `x<S>` when they are scaled by S ("1 1*z").
 std::string formatLineage(grow::ModelOp model);
 
 /// Clears the provenance of `model`'s parameters: the model becomes the

@@ -9,9 +9,13 @@
 
 #include "growc/Driver.h"
 
+#include "growc/Growth/LayerSurgery.h"
+
 #include "mlir/IR/SymbolTable.h"
 #include "mlir/Pass/PassManager.h"
 #include "llvm/Support/raw_ostream.h"
+
+#include <charconv>
 
 using namespace mlir;
 using namespace growc;
@@ -39,6 +43,18 @@ std::string growc::formatLineage(grow::ModelOp model) {
     out += " " + (parsed ? std::to_string(parsed->first) : source.str());
     if (q.getCopy())
       out += "*";
+    // The output projections' initialiser (growc-verify-grown-model keeps
+    // both alike): "z" zero (the layer starts as the identity), "x0.5"
+    // scaled.
+    double scale = initialScale(symbols.lookup<grow::ParamOp>(
+        layer.getParamName("self_attn.o_proj.weight")));
+    if (scale == 0.0) {
+      out += "z";
+    } else if (scale != 1.0) {
+      char text[32];
+      auto end = std::to_chars(text, text + sizeof(text), scale).ptr;
+      out += "x" + std::string(text, end);
+    }
   }
   return out;
 }
@@ -47,6 +63,10 @@ void growc::resetProvenance(grow::ModelOp model) {
   for (grow::ParamOp param : model.getParams()) {
     param.removeSourceAttr();
     param.removeCopyAttr();
+    // The initialisers describe the value the base started from, which its
+    // checkpoint already holds.
+    param.removeZeroAttr();
+    param.removeScaleAttr();
   }
 }
 

@@ -8,17 +8,24 @@
 // before the first byte is written, and the writer renames a finished
 // temporary file into place, so a bad checkpoint never leaves a partial
 // output behind. Tensor bytes in the declared dtype are copied from the
-// mmapped input straight into the output file.
+// mmapped input straight into the output file, except for the initialisers
+// growth asks for: `zero` parameters are written as zeros and `scaled S`
+// ones as S times their source (scaleWeights).
 //
 //===----------------------------------------------------------------------===//
 
 #include "growc/Growth/MigrateCheckpoint.h"
 
+#include "growc/Growth/LayerSurgery.h"
 #include "growc/runtime/Checkpoint.h"
+#include "growc/runtime/HfExport.h"
 
 #include "llvm/ADT/StringExtras.h"
 #include "llvm/ADT/StringMap.h"
 #include "llvm/Support/FormatVariadic.h"
+
+#include <cstring>
+#include <deque>
 
 using namespace mlir;
 using namespace growc;
@@ -80,6 +87,33 @@ expectTensor(const rt::Checkpoint &file, llvm::StringRef name, rt::DType dtype,
                               file.fileOf(*view), name,
                               formatShape(view->shape), formatShape(shape)));
   return view;
+}
+
+/// S times the weights of `src`, in dtype `declared` (src's or, for f32, one
+/// that widens exactly), as PyTorch's `w * S` computes it: in f32 with S
+/// rounded to f32 (one rounding: exact IEEE products for f32 weights), bf16
+/// and f16 products rounded to nearest even.
+std::vector<uint8_t> scaleWeights(const rt::TensorView &src, rt::DType declared,
+                                  double scale) {
+  std::vector<float> values(src.numElements());
+  if (src.dtype == rt::DType::F32)
+    std::memcpy(values.data(), src.data, src.byteSize);
+  else
+    rt::convertTensor(src, rt::DType::F32, values.data());
+  float factor = float(scale);
+  for (float &value : values)
+    value *= factor;
+  std::vector<uint8_t> bytes(values.size() * rt::dtypeSize(declared));
+  if (declared == rt::DType::F32) {
+    std::memcpy(bytes.data(), values.data(), bytes.size());
+    return bytes;
+  }
+  for (size_t i = 0; i < values.size(); ++i) {
+    uint16_t half = declared == rt::DType::BF16 ? rt::floatToBf16(values[i])
+                                                : rt::floatToF16(values[i]);
+    std::memcpy(bytes.data() + 2 * i, &half, 2);
+  }
+  return bytes;
 }
 
 } // namespace
@@ -184,10 +218,26 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
   // Assemble the grown checkpoint by provenance.
   MigrationReport report;
   std::vector<rt::TensorToWrite> out;
-  std::vector<uint8_t> zeros;
   auto sourceOf = [&](ParamOp param) {
     return param.getSource() ? *param.getSource() : param.getSymName();
   };
+  // One buffer of zeros serves every zero-initialised weight and zeroed
+  // moment (all-zero bytes are 0.0 in f32, bf16 and f16 alike); sized
+  // first, since `out` keeps pointers into it.
+  std::vector<uint8_t> zeros;
+  for (ParamOp param : after.getParams()) {
+    size_t elements = param.getTensorType().getNumElements();
+    if (initialScale(param) == 0.0)
+      zeros.resize(std::max(
+          zeros.size(),
+          elements *
+              rt::dtypeSize(*dtypeOf(param.getTensorType().getElementType()))));
+    if (hasMoments && options.zeroCopiedMoments && param.getCopy())
+      zeros.resize(
+          std::max(zeros.size(), elements * rt::dtypeSize(rt::DType::F32)));
+  }
+  // Scaled copies, one buffer each (a deque: growing it moves no buffer).
+  std::deque<std::vector<uint8_t>> scaled;
   for (ParamOp param : after.getParams()) {
     llvm::StringRef source = sourceOf(param);
     auto it = weights.find(source);
@@ -201,25 +251,29 @@ growc::migrateCheckpoint(ModelOp before, ModelOp after,
       return fail(llvm::formatv("parameter '{0}' has a different shape than "
                                 "its source '{1}'",
                                 param.getSymName(), source));
+    rt::DType declared = *dtypeOf(param.getTensorType().getElementType());
     auto converted = widened.find(source);
-    if (converted == widened.end())
-      out.push_back({param.getSymName().str(), src->dtype, src->shape,
-                     src->data, src->byteSize});
-    else
-      out.push_back({param.getSymName().str(),
-                     *dtypeOf(param.getTensorType().getElementType()),
-                     src->shape, converted->second.data(),
-                     converted->second.size()});
+    const uint8_t *data =
+        converted == widened.end() ? src->data : converted->second.data();
+    size_t byteSize = size_t(src->numElements()) * rt::dtypeSize(declared);
+    double scale = initialScale(param);
+    if (scale == 0.0) {
+      data = zeros.data();
+      ++report.weightsZeroed;
+    } else if (scale != 1.0) {
+      data = scaled.emplace_back(scaleWeights(*src, declared, scale)).data();
+      ++report.weightsScaled;
+    }
+    out.push_back(
+        {param.getSymName().str(), declared, src->shape, data, byteSize});
     ++report.weightsWritten;
-    if (options.zeroCopiedMoments && param.getCopy())
-      zeros.resize(std::max(zeros.size(), expAvg.lookup(source)
-                                              ? expAvg.lookup(source)->byteSize
-                                              : size_t(0)));
   }
   if (hasMoments) {
     for (llvm::StringRef prefix : {kExpAvg, kExpAvgSq}) {
       const auto &moments = prefix == kExpAvg ? expAvg : expAvgSq;
       for (ParamOp param : after.getParams()) {
+        // A zero or scaled weight's moments follow the copy flag like any
+        // copy's (copied, or zeroed with --zero-new-moments).
         const rt::TensorView *src = moments.lookup(sourceOf(param));
         bool zero = options.zeroCopiedMoments && param.getCopy();
         out.push_back({(prefix + param.getSymName()).str(), rt::DType::F32,

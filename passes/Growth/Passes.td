@@ -75,6 +75,16 @@ def VerifyGrownModel : Pass<"growc-verify-grown-model", "::mlir::ModuleOp"> {
     from themselves) and of the same type, and `copy` only on layer
     parameters. `source-layers` (if > 0) is the layer count of the model the
     growth started from; sources must then name layers below it.
+
+    Initialisers: `zero` and `scaled S` are allowed only on a layer's two
+    output projections (`self_attn.o_proj`, `mlp.down_proj`: the matrices
+    that write into the residual stream, so zeroing them makes a layer the
+    identity and scaling them scales its contribution linearly; on any other
+    parameter they would change the function in ways no growth method
+    intends), only with `copy` (a parameter whose value is not its source's
+    is new), and with the same initialiser on both projections of a layer.
+    All of a layer's parameters come from one source layer with one copy
+    flag.
   }];
   let options = [
     Option<"sourceLayers", "source-layers", "int64_t", /*default=*/"0",

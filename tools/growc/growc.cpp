@@ -488,8 +488,14 @@ int run(MLIRContext &context) {
     return 1;
   if (report && !quiet)
     llvm::errs() << "growc: wrote " << weightsOut << ": "
-                 << report->weightsWritten << " weights, "
-                 << report->momentsWritten << " moments copied, "
+                 << report->weightsWritten << " weights"
+                 << (report->weightsZeroed || report->weightsScaled
+                         ? " (" + std::to_string(report->weightsZeroed) +
+                               " zero-initialised, " +
+                               std::to_string(report->weightsScaled) +
+                               " scaled)"
+                         : std::string())
+                 << ", " << report->momentsWritten << " moments copied, "
                  << report->momentsZeroed << " moments zeroed\n";
   if (outputFile == "-") {
     module->print(llvm::outs());

@@ -27,6 +27,10 @@ struct MigrationOptions {
 
 struct MigrationReport {
   size_t weightsWritten = 0;
+  /// Of weightsWritten: `zero` parameters written as zeros, `scaled`
+  /// parameters written as a multiple of their source.
+  size_t weightsZeroed = 0;
+  size_t weightsScaled = 0;
   size_t momentsWritten = 0;
   size_t momentsZeroed = 0;
 };
