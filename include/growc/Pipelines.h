@@ -45,9 +45,21 @@ struct GrowthPipelineOptions {
   std::string lidasOdd = "midas";
   /// Layers of the model before growth (0: provenance ranges unchecked).
   int64_t sourceLayers = 0;
+  /// The one-shot recipes' parameters (LayerRecipe; 0 / empty: not given).
+  /// With a recipe, `blockSize` is the grown model's block size and `steps`
+  /// is not read.
+  int64_t expandEvery = 0;
+  double expandOutputScale = 0.0;
+  int64_t upscaleDrop = 0;
+  std::string layerRanges;
+  int64_t stackFactor = 0;
+
+  /// The recipe of a one-shot `method`, as its pass reads it.
+  LayerRecipe layerRecipe() const;
 };
 
-/// The growth operator `steps` times, then growc-verify-grown-model.
+/// The growth operator `steps` times (a recipe once), then
+/// growc-verify-grown-model.
 void buildGrowthPipeline(mlir::OpPassManager &pm,
                          const GrowthPipelineOptions &options);
 

@@ -78,6 +78,17 @@ LogicalResult growc::describeGrowth(grow::ModelOp model,
     return reportError("--lidas-odd must be midas or centred, got '" +
                        options.lidasOdd + "'");
   int64_t layers = model.getLayers().size();
+  if (isLayerRecipe(options.method)) {
+    // A one-shot recipe: one line for the whole rewrite.
+    auto plan = planLayerRecipe(options.layerRecipe(), layers,
+                                model.getConfig().getBlockSize());
+    if (!plan)
+      return reportError("--grow=" + growthMethodName(options.method) + ": " +
+                         llvm::toString(plan.takeError()));
+    if (!quiet)
+      llvm::errs() << "growc: " << plan->describe() << "\n";
+    return success();
+  }
   int64_t b =
       options.blockSize ? options.blockSize : model.getConfig().getBlockSize();
   for (int64_t i = 0; i < options.steps; ++i) {

@@ -278,3 +278,16 @@ LogicalResult growc::growModel(ModelOp model, GrowthMethod method,
   }
   return rebuildLayers(model, composed, blockSize);
 }
+
+LogicalResult growc::applyLayerRecipe(ModelOp model,
+                                      const LayerRecipe &recipe) {
+  if (failed(checkGrowable(model)))
+    return failure();
+  llvm::Expected<LayerPlan> plan = planLayerRecipe(
+      recipe, model.getLayers().size(), model.getConfig().getBlockSize());
+  if (!plan)
+    return model.emitOpError("cannot apply ")
+           << growthMethodName(recipe.method) << ": "
+           << llvm::toString(plan.takeError());
+  return rebuildLayers(model, plan->layers, plan->blockSize);
+}

@@ -1,9 +1,9 @@
 //===- GrowthPipeline.cpp - growc-growth-pipeline
 //--------------------------===//
 //
-// The growth operator applied `steps` times, then the contract check of a
-// grown model. The driver runs it for --grow / --grow-steps and for each
-// stage of a growth run (--stages).
+// The growth operator applied `steps` times (a one-shot recipe once), then
+// the contract check of a grown model. The driver runs it for --grow /
+// --grow-steps and for each stage of a growth run (--stages).
 //
 //===----------------------------------------------------------------------===//
 
@@ -12,6 +12,18 @@
 #include "passes/Growth/Passes.h"
 
 using namespace mlir;
+
+LayerRecipe growc::GrowthPipelineOptions::layerRecipe() const {
+  LayerRecipe recipe;
+  recipe.method = method;
+  recipe.expandEvery = expandEvery;
+  recipe.expandOutputScale = expandOutputScale;
+  recipe.upscaleDrop = upscaleDrop;
+  recipe.layerRanges = layerRanges;
+  recipe.stackFactor = stackFactor;
+  recipe.blockSize = blockSize;
+  return recipe;
+}
 
 void growc::buildGrowthPipeline(OpPassManager &pm,
                                 const GrowthPipelineOptions &options) {
@@ -25,6 +37,19 @@ void growc::buildGrowthPipeline(OpPassManager &pm,
     break;
   case GrowthMethod::GradStack:
     pm.addPass(createAppendLastBlock({options.blockSize, options.steps}));
+    break;
+  case GrowthMethod::BlockExpansion:
+    pm.addPass(createExpandBlocks(
+        {options.expandEvery, options.expandOutputScale, options.blockSize}));
+    break;
+  case GrowthMethod::DepthUpscale:
+    pm.addPass(createUpscaleDepth({options.upscaleDrop, options.blockSize}));
+    break;
+  case GrowthMethod::Layers:
+    pm.addPass(createSelectLayers({options.layerRanges, options.blockSize}));
+    break;
+  case GrowthMethod::GStack:
+    pm.addPass(createStackLayers({options.stackFactor, options.blockSize}));
     break;
   }
   pm.addPass(createVerifyGrownModel({options.sourceLayers}));

@@ -22,9 +22,11 @@ namespace {
 
 struct GrowthPipelineCLOptions
     : public PassPipelineOptions<GrowthPipelineCLOptions> {
-  Option<std::string> method{*this, "method",
-                             llvm::cl::desc("midas, lidas or gradstack"),
-                             llvm::cl::init("lidas")};
+  Option<std::string> method{
+      *this, "method",
+      llvm::cl::desc("midas, lidas, gradstack, block-expansion, "
+                     "depth-upscale, layers or gstack"),
+      llvm::cl::init("lidas")};
   Option<int64_t> blockSize{
       *this, "block-size",
       llvm::cl::desc("Layers per block (0: the model's block size)"),
@@ -39,6 +41,28 @@ struct GrowthPipelineCLOptions
   Option<int64_t> sourceLayers{
       *this, "source-layers",
       llvm::cl::desc("Layers before growth (0: source ranges unchecked)"),
+      llvm::cl::init(0)};
+  // The one-shot recipes' options, as their passes name them.
+  Option<int64_t> expandEvery{
+      *this, "expand-every",
+      llvm::cl::desc("block-expansion: a new layer after every N"),
+      llvm::cl::init(0)};
+  Option<double> expandOutputScale{
+      *this, "expand-output-scale",
+      llvm::cl::desc("block-expansion: factor on the new layers' output "
+                     "projections (0: zero)"),
+      llvm::cl::init(0.0)};
+  Option<int64_t> upscaleDrop{
+      *this, "upscale-drop",
+      llvm::cl::desc("depth-upscale: layers dropped from each copy"),
+      llvm::cl::init(0)};
+  Option<std::string> layerRanges{
+      *this, "layer-ranges",
+      llvm::cl::desc("layers: half-open ranges BEGIN:END,..."),
+      llvm::cl::init("")};
+  Option<int64_t> stackFactor{
+      *this, "stack-factor",
+      llvm::cl::desc("gstack: how many times the layers are stacked"),
       llvm::cl::init(0)};
 };
 
@@ -129,8 +153,9 @@ void growc::registerPipelines() {
       [](OpPassManager &pm, const GrowthPipelineCLOptions &cl, ErrorFn error) {
         std::optional<GrowthMethod> method = parseGrowthMethod(cl.method);
         if (!method)
-          return error("growc-growth-pipeline: method must be midas, lidas "
-                       "or gradstack, got '" +
+          return error("growc-growth-pipeline: method must be midas, lidas, "
+                       "gradstack, block-expansion, depth-upscale, layers or "
+                       "gstack, got '" +
                        cl.method + "'");
         GrowthPipelineOptions options;
         options.method = *method;
@@ -138,6 +163,11 @@ void growc::registerPipelines() {
         options.steps = cl.steps;
         options.lidasOdd = cl.lidasOdd;
         options.sourceLayers = cl.sourceLayers;
+        options.expandEvery = cl.expandEvery;
+        options.expandOutputScale = cl.expandOutputScale;
+        options.upscaleDrop = cl.upscaleDrop;
+        options.layerRanges = cl.layerRanges;
+        options.stackFactor = cl.stackFactor;
         buildGrowthPipeline(pm, options);
         return success();
       });

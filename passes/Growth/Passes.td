@@ -65,6 +65,98 @@ def AppendLastBlock
   let options = growthOptions;
 }
 
+// One-shot recipes for pretrained models (docs/pretrained-growth.md): each
+// computes a new layer list from the whole model at once, so they take no
+// `steps`; `block-size` sets the grown model's block size.
+class LayerRecipePassBase<string arg> : Pass<arg, "::mlir::ModuleOp"> {
+  let dependentDialects = ["::growc::grow::GrowDialect"];
+  Option recipeBlockSize =
+    Option<"blockSize", "block-size", "int64_t", /*default=*/"0",
+           "Block size of the grown model (0: chosen by the recipe; another "
+           "value must divide the new layer count)">;
+}
+
+def ExpandBlocks : LayerRecipePassBase<"growc-expand-blocks"> {
+  let summary = "Block expansion (LLaMA Pro): after every N layers, a copy of "
+                "the N-th with its output projections zeroed";
+  let description = [{
+    Wu et al. 2024: the L layers form L/N groups of N; after each group a copy
+    of its last layer is inserted whose `self_attn.o_proj` and
+    `mlp.down_proj` start at `expand-output-scale` times the source (0, the
+    default: zero, so the new layer is the identity on the residual stream
+    and the grown model computes the same function). L must be a multiple of
+    N; the grown model has blocks of N + 1 unless `block-size` says
+    otherwise.
+
+    Before (N = 2): `a b c d`.  After: `a b b' c d d'` (b', d': o_proj and
+    down_proj `copy zero from` b's and d's).
+  }];
+  let options = [
+    Option<"expandEvery", "expand-every", "int64_t", /*default=*/"0",
+           "Insert a new layer after every N layers (required; N divides L)">,
+    Option<"expandOutputScale", "expand-output-scale", "double",
+           /*default=*/"0.0",
+           "Factor on the new layers' o_proj and down_proj (0: zero, LLaMA "
+           "Pro; 1: plain copies)">,
+    recipeBlockSize,
+  ];
+}
+
+def UpscaleDepth : LayerRecipePassBase<"growc-upscale-depth"> {
+  let summary = "Depth up-scaling (SOLAR): layers [0, L-M) then [M, L)";
+  let description = [{
+    Kim et al. 2023: two copies of the model, the last M layers removed from
+    the first and the first M from the second, concatenated: L -> 2(L - M)
+    layers (SOLAR 10.7B: L = 32, M = 8 -> 48). 0 < M < L. A layer's first
+    occurrence keeps its role; its second occurrence is a `copy`. The block
+    size is kept when it divides 2(L - M), else the gcd.
+
+    Before (M = 1): `a b c d`.  After: `a b c b' c' d`.
+  }];
+  let options = [
+    Option<"upscaleDrop", "upscale-drop", "int64_t", /*default=*/"0",
+           "Layers M removed from each copy (required; 0 < M < L)">,
+    recipeBlockSize,
+  ];
+}
+
+def SelectLayers : LayerRecipePassBase<"growc-select-layers"> {
+  let summary = "Layer ranges (mergekit passthrough): concatenate half-open "
+                "ranges of the model's layers";
+  let description = [{
+    `layer-ranges=0:8,4:12` builds the model from layers [0, 8) then [4, 12),
+    as mergekit's `passthrough` merge with `layer_range`s of one model. A
+    layer's first occurrence keeps its role, later ones are copies; layers
+    no range names are dropped (pruning). Ranges must be non-empty, not
+    reversed and inside the model. The block size is kept when it divides
+    the new count, else the gcd.
+
+    Before (`layer-ranges=0:2,1:3`): `a b c d`.  After: `a b b' c` (d
+    dropped).
+  }];
+  let options = [
+    Option<"layerRanges", "layer-ranges", "std::string", /*default=*/"",
+           "Comma-separated half-open ranges BEGIN:END (required)">,
+    recipeBlockSize,
+  ];
+}
+
+def StackLayers : LayerRecipePassBase<"growc-stack-layers"> {
+  let summary = "G_stack: the whole layer stack repeated G times";
+  let description = [{
+    Du et al. 2024 ("Stacking Your Transformers"): layers [0, L) repeated G
+    times, G >= 2; every repetition after the first is a copy. The block size
+    is kept (it divides G·L).
+
+    Before (G = 2): `a b`.  After: `a b a' b'`.
+  }];
+  let options = [
+    Option<"stackFactor", "stack-factor", "int64_t", /*default=*/"0",
+           "How many times the layers are stacked (required; G >= 2)">,
+    recipeBlockSize,
+  ];
+}
+
 def VerifyGrownModel : Pass<"growc-verify-grown-model", "::mlir::ModuleOp"> {
   let summary = "Check the contract a grown model must satisfy";
   let description = [{

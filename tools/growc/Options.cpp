@@ -165,13 +165,16 @@ cl::opt<std::string> paramDType("param-dtype",
                                 cl::init("f32"), cl::cat(growCat));
 
 // Growth.
-cl::opt<std::string> growMethod("grow",
-                                cl::desc("Growth operator: midas | lidas | "
-                                         "gradstack"),
-                                cl::init(""), cl::cat(growCat));
+cl::opt<std::string> growMethod(
+    "grow",
+    cl::desc("Growth operator: midas | lidas | gradstack (growth steps), or a "
+             "one-shot recipe for a pretrained model: block-expansion | "
+             "depth-upscale | layers | gstack (docs/pretrained-growth.md)"),
+    cl::init(""), cl::cat(growCat));
 cl::opt<int64_t> blockSize("block-size",
                            cl::desc("Layers per block (default: the model's; "
-                                    "with --import-hf-config 4, 2 or 1)"),
+                                    "with --import-hf-config 4, 2 or 1; with "
+                                    "a recipe, the grown model's)"),
                            cl::init(0), cl::cat(growCat));
 cl::opt<int64_t> growSteps("grow-steps",
                            cl::desc("Apply the growth operator K times"),
@@ -181,6 +184,33 @@ cl::opt<std::string> lidasOdd("lidas-odd",
                                        "(copy the central block, default) | "
                                        "centred"),
                               cl::init("midas"), cl::cat(growCat));
+cl::opt<int64_t>
+    expandEvery("expand-every",
+                cl::desc("--grow=block-expansion: insert a layer after every "
+                         "N (a copy of the N-th, its output projections "
+                         "zeroed); N divides the layer count"),
+                cl::value_desc("N"), cl::init(0), cl::cat(growCat));
+cl::opt<double> expandOutputScale(
+    "expand-output-scale",
+    cl::desc("--grow=block-expansion: factor on the new layers' o_proj and "
+             "down_proj (default 0: zero, LLaMA Pro; 1: plain copies)"),
+    cl::value_desc("S"), cl::init(0.0), cl::cat(growCat));
+cl::opt<int64_t> upscaleDrop(
+    "upscale-drop",
+    cl::desc("--grow=depth-upscale: L layers -> [0, L-M) then [M, L) "
+             "(SOLAR); 0 < M < L"),
+    cl::value_desc("M"), cl::init(0), cl::cat(growCat));
+cl::opt<std::string> layerRanges(
+    "layer-ranges",
+    cl::desc("--grow=layers: half-open layer ranges concatenated, like "
+             "mergekit's layer_range (e.g. 0:8,4:12); layers not named are "
+             "dropped"),
+    cl::value_desc("B:E,..."), cl::init(""), cl::cat(growCat));
+cl::opt<int64_t> stackFactor("stack-factor",
+                             cl::desc("--grow=gstack: the layers repeated G "
+                                      "times (G_stack); G >= 2"),
+                             cl::value_desc("G"), cl::init(0),
+                             cl::cat(growCat));
 cl::opt<bool> printLineage("print-lineage",
                            cl::desc("Print each layer's source layer in the "
                                     "input model (* marks copies)"),

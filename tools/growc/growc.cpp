@@ -103,6 +103,48 @@ int checkGrownLayers(grow::ModelOp model, int64_t steps, int64_t blockSize,
               std::to_string(limits::kMaxLayers) + " (docs/usage.md#limits)");
 }
 
+/// Each one-shot recipe's options belong to it alone and the recipes are
+/// not schedules: fails on an option given to another method (or to none),
+/// a missing required option, --grow-steps other than 1 and --stages.
+int checkRecipeOptions() {
+  struct RecipeOption {
+    const llvm::cl::Option &option;
+    GrowthMethod method;
+    const char *usage;
+  };
+  const RecipeOption recipeOptions[] = {
+      {expandEvery, GrowthMethod::BlockExpansion, "--expand-every=N"},
+      {expandOutputScale, GrowthMethod::BlockExpansion, ""},
+      {upscaleDrop, GrowthMethod::DepthUpscale, "--upscale-drop=M"},
+      {layerRanges, GrowthMethod::Layers, "--layer-ranges=B:E,..."},
+      {stackFactor, GrowthMethod::GStack, "--stack-factor=G"},
+  };
+  std::optional<GrowthMethod> method = parseGrowthMethod(growMethod);
+  for (const RecipeOption &opt : recipeOptions) {
+    std::string name = ("--" + opt.option.ArgStr).str();
+    std::string owner = ("--grow=" + growthMethodName(opt.method)).str();
+    if (opt.option.getNumOccurrences() && method != opt.method)
+      return fail(name + " applies to " + owner + ", not to " +
+                  (growMethod.empty() ? std::string("a run without --grow")
+                                      : "--grow=" + growMethod));
+    if (method == opt.method && *opt.usage && !opt.option.getNumOccurrences())
+      return fail(owner + " needs " + opt.usage);
+  }
+  if (!method || !isLayerRecipe(*method))
+    return 0;
+  std::string recipe = "--grow=" + growMethod;
+  if (growSteps != 1)
+    return fail(recipe +
+                " is a one-shot recipe for a pretrained model, not "
+                "a schedule: --grow-steps must be 1, got " +
+                std::to_string(growSteps));
+  if (stages.getNumOccurrences())
+    return fail(recipe + " is a one-shot recipe for a pretrained model, not "
+                         "a schedule: --stages does not apply (grow once, "
+                         "then train the grown model)");
+  return 0;
+}
+
 /// Fails a compile that needs an arena larger than any the runtime can map,
 /// from the sizes known before lowering: the parameters of the model with
 /// `layers` layers and, for the forward graph, its logits output. Both are
@@ -282,6 +324,8 @@ int run(MLIRContext &context) {
     return fail("--weights-in and --weights-out go together");
   if (growSteps < 0)
     return fail("--grow-steps must be non-negative");
+  if (int rc = checkRecipeOptions())
+    return rc;
   if (emit != "mlir") {
     // What the runtime's plan verifier would reject (docs/usage.md#limits).
     std::optional<int64_t> tokens =
@@ -379,12 +423,22 @@ int run(MLIRContext &context) {
   if (!growMethod.empty()) {
     std::optional<GrowthMethod> method = parseGrowthMethod(growMethod);
     if (!method)
-      return fail("--grow must be midas, lidas or gradstack, got '" +
+      return fail("--grow must be midas, lidas, gradstack, block-expansion, "
+                  "depth-upscale, layers or gstack, got '" +
                   growMethod + "'");
     if (!parseLidasOddPolicy(lidasOdd))
       return fail("--lidas-odd must be midas or centred, got '" + lidasOdd +
                   "'");
-    GrowthPipelineOptions growth{*method, blockSize, growSteps, lidasOdd};
+    GrowthPipelineOptions growth;
+    growth.method = *method;
+    growth.blockSize = blockSize;
+    growth.steps = growSteps;
+    growth.lidasOdd = lidasOdd;
+    growth.expandEvery = expandEvery;
+    growth.expandOutputScale = expandOutputScale;
+    growth.upscaleDrop = upscaleDrop;
+    growth.layerRanges = layerRanges;
+    growth.stackFactor = stackFactor;
     bool growthRun = stages.getNumOccurrences() && compiling;
     // A growth run's last stage is grown stages - 1 times; compileGrowthRun
     // checks the stage count itself.
@@ -393,11 +447,13 @@ int run(MLIRContext &context) {
     // An invalid block size is reported by the growth pass.
     int64_t b = std::max<int64_t>(
         blockSize ? int64_t(blockSize) : model->getConfig().getBlockSize(), 1);
-    if (int rc = checkGrownLayers(
-            *model, steps, b,
-            growthRun ? "--stages " + std::to_string(stages)
-                      : "--grow-steps " + std::to_string(growSteps)))
-      return rc;
+    // A recipe's planner checks the layer limit itself (describeGrowth).
+    if (!isLayerRecipe(*method))
+      if (int rc = checkGrownLayers(
+              *model, steps, b,
+              growthRun ? "--stages " + std::to_string(stages)
+                        : "--grow-steps " + std::to_string(growSteps)))
+        return rc;
     if (growthRun) {
       if (int rc = checkArenaSize(*model, model->getLayers().size() + steps * b,
                                   graph == "forward"))

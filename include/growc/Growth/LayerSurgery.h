@@ -61,6 +61,12 @@ double initialScale(grow::ParamOp param);
 /// position.
 void renumberPositions(grow::ModelOp model);
 
+/// Applies a one-shot recipe (block-expansion, depth-upscale, layers,
+/// gstack) to a growable `model`: plans it with planLayerRecipe and rebuilds
+/// the layers once. An invalid request is an error on the model.
+mlir::LogicalResult applyLayerRecipe(grow::ModelOp model,
+                                     const LayerRecipe &recipe);
+
 } // namespace growc
 
 #endif // GROWC_GROWTH_LAYERSURGERY_H
