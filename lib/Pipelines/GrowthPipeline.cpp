@@ -13,7 +13,7 @@
 
 using namespace mlir;
 
-LayerRecipe growc::GrowthPipelineOptions::layerRecipe() const {
+growc::LayerRecipe growc::GrowthPipelineOptions::layerRecipe() const {
   LayerRecipe recipe;
   recipe.method = method;
   recipe.expandEvery = expandEvery;
