@@ -25,6 +25,11 @@ constexpr llvm::StringLiteral kParamNames = "growc.param_names";
 /// starts from, and whether it is an inserted copy.
 constexpr llvm::StringLiteral kParamSources = "growc.param_sources";
 constexpr llvm::StringLiteral kParamCopies = "growc.param_copies";
+/// Which parameters the train graph does not update (grow.param `frozen`):
+/// booleans beside growc.param_names, present only where one is frozen. The
+/// lowering writes it and gives those no gradient; the optimizer step gives
+/// them no state; the plan emitter marks them "frozen".
+constexpr llvm::StringLiteral kParamFrozen = "growc.param_frozen";
 /// Names of the non-parameter inputs (tokens, targets, lr, step, apply).
 constexpr llvm::StringLiteral kInputNames = "growc.input_names";
 /// Names of the results, in order.

@@ -629,6 +629,12 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
   if (!sources || !copies || sources.size() != numParams ||
       copies.size() != numParams)
     return fail("the host function lacks the parameters' provenance");
+  // Absent where nothing is frozen (growc-freeze-parameters).
+  auto frozen = host->getAttrOfType<ArrayAttr>(attr::kParamFrozen);
+  if (frozen && (frozen.size() != numParams ||
+                 !llvm::all_of(frozen, llvm::IsaPred<BoolAttr>)))
+    return fail("the host function's frozen flags do not match its "
+                "parameters");
   for (auto [i, name] : llvm::enumerate(paramNames)) {
     auto entry = tensorEntry(cast<StringAttr>(name).getValue(),
                              body->getArgument(numInputs + i), numInputs + i);
@@ -639,6 +645,7 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
     static_cast<rt::PlanTensor &>(param) = std::move(*entry);
     param.source = cast<StringAttr>(sources[i]).getValue().str();
     param.copy = cast<BoolAttr>(copies[i]).getValue();
+    param.frozen = frozen && cast<BoolAttr>(frozen[i]).getValue();
     plan.params.push_back(std::move(param));
   }
 

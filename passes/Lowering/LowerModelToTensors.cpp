@@ -106,11 +106,14 @@ LogicalResult ModelLowering::buildFunction() {
   if (lossGraph)
     inputTypes.push_back(tokenType); // targets
   SmallVector<ParamOp> params = model.getParams();
-  SmallVector<Attribute> paramNames, paramSources, paramCopies;
+  SmallVector<Attribute> paramNames, paramSources, paramCopies, paramFrozen;
+  bool anyFrozen = false;
   for (ParamOp param : params) {
     paramSources.push_back(param.getSource() ? param.getSourceAttr()
                                              : param.getSymNameAttr());
     paramCopies.push_back(BoolAttr::get(ctx, param.getCopy()));
+    paramFrozen.push_back(BoolAttr::get(ctx, param.getFrozen()));
+    anyFrozen |= param.getFrozen();
     if (!param.getTensorType().getElementType().isF32())
       return param.emitOpError("lowering needs f32 parameters; '")
              << param.getSymName() << "' is "
@@ -131,8 +134,11 @@ LogicalResult ModelLowering::buildFunction() {
                              "outputs are not differentiated");
     outputTypes.push_back(RankedTensorType::get({1}, Float32Type::get(ctx)));
     outputNames.push_back("loss");
+    // A frozen parameter is an input without a gradient.
     if (graph == Graph::Grad)
       for (ParamOp param : params) {
+        if (param.getFrozen())
+          continue;
         outputTypes.push_back(param.getTensorType());
         outputNames.push_back(("grad." + param.getSymName()).str());
       }
@@ -149,6 +155,10 @@ LogicalResult ModelLowering::buildFunction() {
   func->setAttr(attr::kParamNames, builder.getArrayAttr(paramNames));
   func->setAttr(attr::kParamSources, builder.getArrayAttr(paramSources));
   func->setAttr(attr::kParamCopies, builder.getArrayAttr(paramCopies));
+  // Only where something is frozen, so that a model that trains whole
+  // compiles exactly as before.
+  if (anyFrozen && graph == Graph::Grad)
+    func->setAttr(attr::kParamFrozen, builder.getArrayAttr(paramFrozen));
   func->setAttr(
       attr::kOutputNames,
       lossGraph

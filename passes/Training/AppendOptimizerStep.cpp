@@ -68,37 +68,58 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
            << attr::kParamCopies << ", " << attr::kInputNames << " and "
            << attr::kOutputNames << " (names as strings)";
   size_t n = paramNames.size();
+  // Frozen parameters (growc-freeze-parameters) are inputs only: no
+  // gradient, no state, no update. `trained` lists the others, in order.
+  auto frozen = func->getAttrOfType<ArrayAttr>(attr::kParamFrozen);
+  if (frozen &&
+      (frozen.size() != n || !llvm::all_of(frozen, llvm::IsaPred<BoolAttr>)))
+    return func.emitOpError()
+           << attr::kParamFrozen << " must hold one boolean per parameter";
+  SmallVector<size_t> trained;
+  for (size_t i = 0; i < n; ++i)
+    if (!frozen || !cast<BoolAttr>(frozen[i]).getValue())
+      trained.push_back(i);
+  if (trained.empty())
+    return func.emitOpError("every parameter is frozen: a train step would "
+                            "update nothing");
+  size_t t = trained.size();
   if (inputNames != ArrayAttr::get(ctx, {StringAttr::get(ctx, "tokens"),
                                          StringAttr::get(ctx, "targets")}) ||
       func.getNumArguments() != 2 + n)
     return func.emitOpError("a grad function takes tokens, targets and the ")
            << n << " parameters of " << attr::kParamNames;
+  auto nameOf = [&](size_t i) {
+    return cast<StringAttr>(paramNames[i]).getValue();
+  };
   SmallVector<std::string> expectedOutputs = {"loss"};
-  for (StringRef name : paramNames.getAsValueRange<StringAttr>())
-    expectedOutputs.push_back(("grad." + name).str());
-  if (func.getNumResults() != 1 + n ||
+  for (size_t i : trained)
+    expectedOutputs.push_back(("grad." + nameOf(i)).str());
+  if (func.getNumResults() != 1 + t ||
       llvm::map_to_vector(outputNames.getAsValueRange<StringAttr>(),
                           [](StringRef s) { return s.str(); }) !=
           expectedOutputs)
     return func.emitOpError("a grad function returns 'loss', then 'grad.<p>' "
                             "for each parameter p of ")
-           << attr::kParamNames << ", in order";
+           << attr::kParamNames << ", in order"
+           << (frozen ? " (none for a frozen one)" : "");
   auto scalarType = RankedTensorType::get({1}, Float32Type::get(ctx));
   if (func.getResultTypes()[0] != scalarType)
     return func.emitOpError("the loss must be ") << scalarType;
-  for (size_t i = 0; i < n; ++i)
-    if (func.getResultTypes()[1 + i] != func.getArgumentTypes()[2 + i])
+  for (auto [j, i] : llvm::enumerate(trained))
+    if (func.getResultTypes()[1 + j] != func.getArgumentTypes()[2 + i])
       return func.emitOpError("the gradient of '")
              << paramNames[i] << "' must have the parameter's type";
 
   // The step's inputs: lr, step (and apply) after the targets; each state
-  // kind for every parameter after the parameters.
+  // kind for every trained parameter after the parameters.
   bool accumulating = accumulate > 1;
   SmallVector<StringRef> stateKinds = {"exp_avg", "exp_avg_sq"};
   if (accumulating)
     stateKinds.push_back("grad_sum");
   Location loc = func.getLoc();
-  SmallVector<Type> paramTypes(func.getArgumentTypes().drop_front(2));
+  SmallVector<Type> paramTypes;
+  for (size_t i : trained)
+    paramTypes.push_back(func.getArgumentTypes()[2 + i]);
   SmallVector<unsigned> argIndices;
   SmallVector<Type> argTypes;
   for (int i = 0, e = accumulating ? 3 : 2; i < e; ++i) {
@@ -119,8 +140,8 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
   Value lr = entry.getArgument(2), step = entry.getArgument(3);
   Value apply = accumulating ? entry.getArgument(4) : Value();
   unsigned firstParam = accumulating ? 5 : 4;
-  auto stateArg = [&](size_t kind, size_t i) {
-    return entry.getArgument(firstParam + (1 + kind) * n + i);
+  auto stateArg = [&](size_t kind, size_t j) {
+    return entry.getArgument(firstParam + n + kind * t + j);
   };
   auto ret = cast<func::ReturnOp>(entry.getTerminator());
   Value loss = ret.getOperand(0);
@@ -132,10 +153,10 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
   // which is what the optimizer sees.
   SmallVector<Value> carriedSums;
   if (accumulating)
-    for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < t; ++j) {
       auto [total, carried] =
-          ob.accumulateGrad(stateArg(2, i), grads[i], accumulate, apply);
-      grads[i] = total;
+          ob.accumulateGrad(stateArg(2, j), grads[j], accumulate, apply);
+      grads[j] = total;
       carriedSums.push_back(carried);
     }
   // Data parallelism: each rank's gradients (with accumulation, the sums,
@@ -166,10 +187,10 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
   auto [nonfinite, update] =
       ob.skipNonfinite(squaredNorm, lossNonfinite, apply);
   SmallVector<Value> results = {loss, nonfinite, gradNorm}, newAvg, newAvgSq;
-  for (size_t i = 0; i < n; ++i) {
+  for (auto [j, i] : llvm::enumerate(trained)) {
     auto [p2, m2, v2] =
-        ob.adamW(entry.getArgument(firstParam + i), stateArg(0, i),
-                 stateArg(1, i), grads[i], coef, lr, step, update);
+        ob.adamW(entry.getArgument(firstParam + i), stateArg(0, j),
+                 stateArg(1, j), grads[j], coef, lr, step, update);
     results.push_back(p2);
     newAvg.push_back(m2);
     newAvgSq.push_back(v2);
@@ -188,18 +209,26 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
       outputs = {StringAttr::get(ctx, "loss"),
                  StringAttr::get(ctx, "nonfinite"),
                  StringAttr::get(ctx, "grad_norm")};
-  llvm::append_range(outputs, paramNames);
+  SmallVector<Attribute> frozenFlags;
+  if (frozen)
+    frozenFlags.assign(frozen.begin(), frozen.end());
+  for (size_t i : trained)
+    outputs.push_back(paramNames[i]);
   for (StringRef kind : stateKinds)
-    for (StringRef param : paramNames.getAsValueRange<StringAttr>()) {
-      auto name = StringAttr::get(ctx, stateName(kind, param));
+    for (size_t i : trained) {
+      auto name = StringAttr::get(ctx, stateName(kind, nameOf(i)));
       names.push_back(name);
       sources.push_back(name);
       copies.push_back(BoolAttr::get(ctx, false));
+      if (frozen)
+        frozenFlags.push_back(BoolAttr::get(ctx, false));
       outputs.push_back(name);
     }
   func->setAttr(attr::kParamNames, ArrayAttr::get(ctx, names));
   func->setAttr(attr::kParamSources, ArrayAttr::get(ctx, sources));
   func->setAttr(attr::kParamCopies, ArrayAttr::get(ctx, copies));
+  if (frozen)
+    func->setAttr(attr::kParamFrozen, ArrayAttr::get(ctx, frozenFlags));
   func->setAttr(attr::kOutputNames, ArrayAttr::get(ctx, outputs));
   func->setAttr(attr::kGraph, StringAttr::get(ctx, "train"));
   SmallVector<StringRef> inputs = {"tokens", "targets", "lr", "step"};

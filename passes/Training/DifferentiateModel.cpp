@@ -230,7 +230,15 @@ LogicalResult DifferentiateModelPass::differentiate(growk::ForwardTapeOp tape) {
   }
 
   SmallVector<Value> results = {vjp.loss};
+  bool anyFrozen = false;
+  // Frozen parameters get no gradient output. Their VJP rules still built
+  // one (the rules do not ask), but nothing reads it: the weight-gradient
+  // GEMMs, and the whole backward below the lowest trainable parameter,
+  // are dead code, dropped below.
   for (ParamOp param : model.getParams()) {
+    anyFrozen |= param.getFrozen();
+    if (param.getFrozen())
+      continue;
     Value grad = vjp.grads.lookup(param.getSymName());
     if (!grad)
       return param.emitOpError("has no gradient: it is not used by the "
@@ -244,6 +252,15 @@ LogicalResult DifferentiateModelPass::differentiate(growk::ForwardTapeOp tape) {
   tape.replaceAllUsesWith(results);
   tape.erase();
   model.erase();
+  // Drop what no result reads: with frozen parameters, their weight
+  // gradients and the backward below the lowest trainable parameter (last
+  // to first, so that a chain goes in one sweep). Before kernel formation,
+  // which would keep them alive as kernel calls. A model that trains whole
+  // has none, and its graph stays exactly as it was.
+  if (anyFrozen)
+    for (Operation &op : llvm::make_early_inc_range(llvm::reverse(entry)))
+      if (isOpTriviallyDead(&op))
+        op.erase();
   return success();
 }
 

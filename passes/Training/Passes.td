@@ -13,6 +13,42 @@
 
 include "mlir/Pass/PassBase.td"
 
+def FreezeParameters
+    : Pass<"growc-freeze-parameters", "::mlir::ModuleOp"> {
+  let summary = "Mark the parameters a train graph does not update 'frozen'";
+  let description = [{
+    Training only part of a model, as LLaMA Pro trains only the blocks that
+    block expansion inserted: every `grow.param` that `trainable` does not
+    select gets `frozen`, every selected one loses it, so that the SPEC
+    alone says what trains. The lowering then gives a frozen parameter no
+    gradient (its weight-gradient GEMMs, and the backward of layers below
+    the lowest trainable parameter, are never built or are dead), and the
+    optimizer step no moments and no AdamW update; the parameter stays an
+    input of the train graph.
+
+    SPEC (growc/runtime/Trainable.h, shared with `growc-run train
+    --trainable`): `all` (nothing frozen), `inserted` (the parameters with
+    `copy` provenance: what growth inserted; an error without provenance),
+    or a comma list of layer indices `N`, half-open layer ranges `A:B` and
+    `embed`, `norm`, `lm_head` (an untied head; a tied head is the
+    embedding). A malformed item, a layer the model lacks or a SPEC that
+    selects nothing is an error naming it.
+
+    ```mlir
+    // --growc-freeze-parameters=trainable=1,norm
+    grow.param @"model.layers.0.mlp.up_proj.weight" : tensor<128x64xf32> frozen
+    grow.param @"model.layers.1.mlp.up_proj.weight" : tensor<128x64xf32> copy from "model.layers.0.mlp.up_proj.weight"
+    grow.param @"model.norm.weight" : tensor<64xf32>
+    grow.param @"model.embed_tokens.weight" : tensor<256x64xf32> frozen
+    ```
+  }];
+  let options = [
+    Option<"trainable", "trainable", "std::string", /*default=*/"\"all\"",
+           "What trains: all, inserted, or a comma list of layers N, "
+           "ranges A:B (half-open), embed, norm, lm_head">,
+  ];
+}
+
 def DifferentiateModel
     : Pass<"growc-differentiate-model", "::mlir::ModuleOp"> {
   let summary = "Build a grad graph's backward from the grow ops' VJP rules";
@@ -89,6 +125,11 @@ def AppendOptimizerStep
     - outputs: the loss, `nonfinite`, `grad_norm`, the updated parameters,
       both moments
       and the carried sums, named like the inputs in `growc.output_names`.
+
+    Parameters marked in `growc.param_frozen` (growc-freeze-parameters)
+    have no gradient in the grad function and get no state, no clip term
+    and no update: they stay inputs, not outputs (PyTorch's optimizer and
+    `clip_grad_norm_` over the parameters with `requires_grad`).
 
     ```mlir
     // before

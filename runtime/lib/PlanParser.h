@@ -53,6 +53,9 @@ public:
   Status parseKernelTable(const JsonValue &table);
 
 private:
+  /// Frozen parameters have no optimizer state (PlanSections.cpp).
+  Status checkFrozenParams() const;
+
   // Field access (Plan.cpp). `ctx` is the path of the enclosing object ("" for
   // the top level, "buffers[3]", ...).
   Status expectObject(const JsonValue &v, const std::string &ctx);

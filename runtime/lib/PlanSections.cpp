@@ -156,7 +156,8 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
     GROWC_RETURN_IF_ERROR(expectObject(entry, ctx));
     if (isParam)
       GROWC_RETURN_IF_ERROR(checkKeys(
-          entry, ctx, {"name", "buffer", "dtype", "shape", "source", "copy"}));
+          entry, ctx,
+          {"name", "buffer", "dtype", "shape", "source", "copy", "frozen"}));
     else
       GROWC_RETURN_IF_ERROR(
           checkKeys(entry, ctx, {"name", "buffer", "dtype", "shape"}));
@@ -192,6 +193,11 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
                              inQuotes(tensor.name) + " must be " +
                              dtypeName(param->dtype) + " " +
                              formatShape(param->shape));
+    if (nextValue)
+      if (const PlanParam *param = plan.findParam(tensor.name);
+          param && param->frozen)
+        return Status::error(ctx + ": parameter " + inQuotes(tensor.name) +
+                             " is frozen; a train graph never writes it");
     const PlanBuffer &buffer = plan.buffers[tensor.buffer];
     if (tensor.byteSize > buffer.size)
       return Status::error(ctx + ": " + dtypeName(tensor.dtype) + " " +
@@ -202,11 +208,39 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
     if (isParam) {
       GROWC_RETURN_IF_ERROR(getString(entry, ctx, "source", tensor.source));
       GROWC_RETURN_IF_ERROR(getBool(entry, ctx, "copy", tensor.copy));
+      // Optional; the writer writes it only where true.
+      if (entry.find("frozen"))
+        GROWC_RETURN_IF_ERROR(getBool(entry, ctx, "frozen", tensor.frozen));
       plan.params.push_back(std::move(tensor));
     } else if (section == "inputs") {
       plan.inputs.push_back(std::move(static_cast<PlanTensor &>(tensor)));
     } else {
       plan.outputs.push_back(std::move(static_cast<PlanTensor &>(tensor)));
+    }
+  }
+  if (isParam)
+    return checkFrozenParams();
+  return Status::ok();
+}
+
+/// A frozen parameter has no optimizer state (nor is it state itself): the
+/// train graph neither computes nor updates any for it.
+Status PlanParser::checkFrozenParams() const {
+  for (size_t i = 0; i < plan.params.size(); ++i) {
+    const PlanParam &param = plan.params[i];
+    if (!param.frozen)
+      continue;
+    const std::string ctx =
+        "params[" + std::to_string(i) + "] (" + inQuotes(param.name) + ")";
+    if (param.name.rfind("optimizer.", 0) == 0)
+      return Status::error(ctx + ": optimizer state cannot be frozen");
+    for (const char *kind : {"exp_avg", "exp_avg_sq", "grad_sum"}) {
+      std::string state = std::string("optimizer.") + kind + "." + param.name;
+      if (plan.findParam(state))
+        return Status::error(ctx +
+                             " is frozen but the plan has its "
+                             "optimizer state " +
+                             inQuotes(state));
     }
   }
   return Status::ok();

@@ -196,11 +196,14 @@ std::string serializePlan(const Plan &plan) {
             outputs = JsonValue::array();
   for (const PlanTensor &input : plan.inputs)
     inputs.push(tensorFields(input).take());
-  for (const PlanParam &param : plan.params)
-    params.push(tensorFields(param)
-                    .add("source", param.source)
-                    .add("copy", JsonValue::boolean(param.copy))
-                    .take());
+  for (const PlanParam &param : plan.params) {
+    Fields fields = tensorFields(param);
+    fields.add("source", param.source)
+        .add("copy", JsonValue::boolean(param.copy));
+    if (param.frozen)
+      fields.add("frozen", JsonValue::boolean(true));
+    params.push(fields.take());
+  }
   for (const PlanTensor &output : plan.outputs)
     outputs.push(tensorFields(output).take());
   JsonValue kernels = JsonValue::array(), steps = JsonValue::array();

@@ -878,7 +878,10 @@ std::vector<std::string> everyPlanForm() {
           reduces,
           gpuPlanWithStep(attentionStep()),
           gpuPlanWithStep(attentionGradStep(gradSymbols)),
-          growth};
+          growth,
+          // A frozen parameter (growc --trainable).
+          replaceOnce(kToyPlan, R"("copy": false})",
+                      R"("copy": false, "frozen": true})")};
 }
 
 /// Whether every object in `value` lists its keys in sorted order.

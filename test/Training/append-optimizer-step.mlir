@@ -114,3 +114,32 @@ func.func @unnamed(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>) -> tenso
   %loss = tensor.empty() : tensor<1xf32>
   return %loss : tensor<1xf32>
 }
+
+// -----
+
+// A frozen parameter (growc-freeze-parameters) has no gradient: it gets no
+// moments, no clip term and no update, and stays an input only.
+// CHECK-LABEL: func.func @frozen(
+// CHECK-SAME: %[[W:[^:]+]]: tensor<8x4xf32>, %{{[^:]+}}: tensor<4xf32>, %{{[^:]+}}: tensor<4xf32>, %{{[^:]+}}: tensor<4xf32>)
+// CHECK-SAME: -> (tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<4xf32>, tensor<4xf32>, tensor<4xf32>)
+// CHECK-SAME: growc.output_names = ["loss", "nonfinite", "grad_norm", "b", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.b"]
+// CHECK-SAME: growc.param_frozen = [true, false, false, false]
+// CHECK-SAME: growc.param_names = ["w", "b", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.b"]
+// CHECK-NOT: %[[W]]
+// CHECK: return
+// ACC-LABEL: func.func @frozen(
+// ACC-SAME: growc.param_names = ["w", "b", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.b", "optimizer.grad_sum.b"]
+func.func @frozen(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %w: tensor<8x4xf32>, %b: tensor<4xf32>) -> (tensor<1xf32>, tensor<4xf32>) attributes {growc.graph = "grad", growc.input_names = ["tokens", "targets"], growc.output_names = ["loss", "grad.b"], growc.param_names = ["w", "b"], growc.param_sources = ["w", "b"], growc.param_copies = [false, false], growc.param_frozen = [true, false]} {
+  %loss = tensor.empty() : tensor<1xf32>
+  %db = tensor.empty() : tensor<4xf32>
+  return %loss, %db : tensor<1xf32>, tensor<4xf32>
+}
+
+// -----
+
+// A step that would update nothing is an error.
+// expected-error @below {{every parameter is frozen: a train step would update nothing}}
+func.func @nothing(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %w: tensor<4xf32>) -> tensor<1xf32> attributes {growc.graph = "grad", growc.input_names = ["tokens", "targets"], growc.output_names = ["loss"], growc.param_names = ["w"], growc.param_sources = ["w"], growc.param_copies = [false], growc.param_frozen = [true]} {
+  %loss = tensor.empty() : tensor<1xf32>
+  return %loss : tensor<1xf32>
+}

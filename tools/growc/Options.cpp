@@ -100,6 +100,15 @@ cl::opt<int64_t> accumulate(
              "(gradient accumulation; growc-run train runs N micro-batches "
              "of the compiled batch per step)"),
     cl::init(1), cl::cat(growCat));
+cl::opt<std::string> trainable(
+    "trainable",
+    cl::desc("With --graph=train or grad: the parameters the step updates; "
+             "the others are frozen (no gradient, no AdamW moments, no "
+             "update). 'all' (default), 'inserted' (what growth inserted: "
+             "--grow in the same command, or a grown model.mlir with its "
+             "provenance), or a comma list of layers N, half-open ranges "
+             "A:B, embed, norm, lm_head (docs/training.md)"),
+    cl::init("all"), cl::cat(growCat));
 cl::opt<int64_t> vocabChunk(
     "vocab-chunk",
     cl::desc("Vocabulary rows per cross-entropy chunk of the loss, grad and "

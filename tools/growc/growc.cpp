@@ -24,6 +24,7 @@
 #include "growc/InitAll.h"
 #include "growc/Version.h"
 #include "growc/runtime/Limits.h"
+#include "passes/Training/Passes.h"
 
 #include "mlir/IR/AsmState.h"
 #include "mlir/IR/MLIRContext.h"
@@ -252,6 +253,14 @@ ArtifactOptions artifactOptions(bool ptx) {
   return options;
 }
 
+/// growc-freeze-parameters with --trainable: marks what the train graph
+/// does not update.
+LogicalResult freezeParameters(MLIRContext &context, ModuleOp module) {
+  PassManager pm(&context);
+  pm.addPass(createFreezeParameters({trainable}));
+  return pm.run(module);
+}
+
 int run(MLIRContext &context) {
   if (inputFile.empty() == importConfig.empty())
     return fail("give exactly one input: a model .mlir file or "
@@ -324,6 +333,19 @@ int run(MLIRContext &context) {
     return fail("--weights-in and --weights-out go together");
   if (growSteps < 0)
     return fail("--grow-steps must be non-negative");
+  // Only gradients can be frozen, and a growth run's stages each train
+  // whole (their moments migrate from stage to stage).
+  if (trainable != "all" && emit != "mlir" &&
+      (graph == "forward" || graph == "loss" || analysisSuite))
+    return fail("--trainable=" + trainable +
+                " chooses what the train (or grad) graph updates; " +
+                (analysisSuite ? "--analysis-suite compiles forward graphs"
+                               : "--graph=" + graph + " has no gradients"));
+  if (trainable != "all" && emit != "mlir" && stages.getNumOccurrences())
+    return fail("--trainable=" + trainable +
+                ": a growth run (--stages) trains every stage whole; compile "
+                "the grown model alone (--grow without --stages) to train "
+                "part of it");
   if (int rc = checkRecipeOptions())
     return rc;
   if (emit != "mlir") {
@@ -417,6 +439,12 @@ int run(MLIRContext &context) {
   // Grow.
   // The input is the base of this growth: provenance left by an earlier
   // growth names *its* input, not this checkpoint's tensors, so it is reset.
+  // --trainable=inserted means what this command's growth inserts, or
+  // without --grow what the input's provenance says was inserted: it is
+  // read here, before the reset.
+  if (trainable.getNumOccurrences() && growMethod.empty() &&
+      failed(freezeParameters(context, *module)))
+    return 1;
   resetProvenance(*model);
   OwningOpRef<ModuleOp> original = module->clone();
   bool compiling = emit == "so" || emit == "ptx";
@@ -474,6 +502,9 @@ int run(MLIRContext &context) {
     }
     if (failed(describeGrowth(*model, growth, quiet)) ||
         failed(growModel(context, *module, growth)))
+      return 1;
+    if (trainable.getNumOccurrences() &&
+        failed(freezeParameters(context, *module)))
       return 1;
     model = findModel(*module);
   }

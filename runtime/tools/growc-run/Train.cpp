@@ -30,6 +30,7 @@
 #include "growc/runtime/Tokenizer.h"
 #include "growc/runtime/TrainLoop.h"
 #include "growc/runtime/TrainOutputs.h"
+#include "growc/runtime/Trainable.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -252,6 +253,10 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
     return fail(plan->path + " is a " + plan->graph +
                 " graph; growc-run train runs a train graph (growc "
                 "--graph=train)");
+  // What trains is compiled into the graph: --trainable only checks it.
+  if (!opts.trainable.empty())
+    if (Status status = checkTrainable(*plan, opts.trainable); !status.isOk())
+      return fail("train: " + status.message());
   const bool onGpu = plan->target == "nvptx";
   if (opts.device == "cuda" && !onGpu)
     return fail(plan->path + " is a CPU artifact; --device=cuda trains with "
@@ -426,6 +431,11 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
       return Status::error("--val-data: " + stream.status().message());
     return stream;
   };
+  if (leader && hasFrozenParams(*plan)) {
+    std::fprintf(stderr, "growc-run: %s\n", describeTraining(*plan).c_str());
+    if (std::string note = frozenStateNote(*plan, *start); !note.empty())
+      std::fprintf(stderr, "growc-run: note: %s\n", note.c_str());
+  }
   if (plans->schedule && leader) {
     FlopModel flops = flopModelOf(plans->stages.back());
     std::fprintf(stderr, "growc-run: %s growth run\n%s",
@@ -670,6 +680,11 @@ Command growc::rt::addTrainCommand(CLI::App &app, const RawArgs &raw) {
   CLI::Option *resume = command->add_option(
       "--resume", opts->resume, "A checkpoint of this loop to continue");
   weights->excludes(resume);
+  command->add_option(
+      "--trainable", opts->trainable,
+      "Check that the plan trains exactly SPEC (all, inserted, or layers "
+      "N, ranges A:B, embed, norm, lm_head); what trains is compiled in "
+      "(growc --trainable=SPEC)");
   // --data and --steps are required of a new run; a resume takes its
   // checkpoint's.
   CLI::Option *data = command->add_option("--data", opts->data,

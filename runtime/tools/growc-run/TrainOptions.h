@@ -30,6 +30,9 @@ struct TrainOptions {
   /// --val-data (held-out windows; not recorded, like --val-every) and
   /// --tokenizer (recorded as an absolute path).
   std::string valData, tokenizer;
+  /// --trainable: checked against the plan's frozen set, not recorded (the
+  /// plan is what trains).
+  std::string trainable;
   long long steps = 0, warmup = -1, valEvery = 0, saveEvery = 0, threads = 0,
             stopAt = 0, stages = 0, blockSize = 0, nproc = 0;
   unsigned long long seed = 0;

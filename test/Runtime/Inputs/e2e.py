@@ -79,15 +79,21 @@ def random_batch(config, batch, seq, rng):
     return tokens, targets
 
 
+def mean_cross_entropy(config, params, tokens, targets, ln_scaling=False):
+    """The reference model's mean cross-entropy (float64, differentiable)
+    over {name: parameter tensor}."""
+    logits = llama_reference.forward(config, params, tokens, dtype=torch.float64,
+                                     differentiable=True, ln_scaling=ln_scaling)["logits"]
+    return torch.nn.functional.cross_entropy(
+        logits.reshape(-1, logits.shape[-1]),
+        torch.from_numpy(targets.astype(np.int64)).reshape(-1), ignore_index=-100)
+
+
 def reference_loss(config, weights, tokens, targets, ln_scaling=False):
     """The reference model's mean cross-entropy in float64 with autograd run:
     returns ({name: parameter tensor with .grad}, loss)."""
     params = {k: torch.tensor(v, dtype=torch.float64, requires_grad=True)
               for k, v in weights.items()}
-    logits = llama_reference.forward(config, params, tokens, dtype=torch.float64,
-                                     differentiable=True, ln_scaling=ln_scaling)["logits"]
-    loss = torch.nn.functional.cross_entropy(
-        logits.reshape(-1, logits.shape[-1]),
-        torch.from_numpy(targets.astype(np.int64)).reshape(-1), ignore_index=-100)
+    loss = mean_cross_entropy(config, params, tokens, targets, ln_scaling)
     loss.backward()
     return params, loss

@@ -52,9 +52,12 @@ struct PlanTensor {
 /// parameter of the model before the growth step that this one starts from
 /// (itself when not grown), `copy` marks an inserted copy. A growth run's
 /// stages migrate the training state by it (CpuExecutor::migrateFrom).
+/// `frozen` marks a parameter the train graph does not update (growc
+/// --trainable): an input only, with no optimizer state and no next value.
 struct PlanParam : PlanTensor {
   std::string source;
   bool copy = false;
+  bool frozen = false;
 };
 
 /// One argument of a generated kernel.
