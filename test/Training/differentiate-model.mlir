@@ -84,3 +84,34 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %table: tensor
   %loss, %g0, %g1 = growk.forward_tape @m.model(%cos) {positions = array<i64: 2>, slots = array<i64: -1>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x1xf32>) -> (tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>)
   return %loss, %g0, %g1 : tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>
 }
+
+// -----
+
+// The same model with its (tied) embedding frozen: only the final norm's
+// gradient is returned, and what only the table's gradient needed is gone:
+// the head's weight-gradient GEMM, the embedding's scatter, their sum.
+grow.model @m.model <vocab = 8, hidden = 4, ffn = 8, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 1> (%tokens: tensor<?x?xi32>) {
+  grow.param @model.embed_tokens.weight : tensor<8x4xf32> frozen
+  grow.param @model.norm.weight : tensor<4xf32>
+  %embed = grow.embed @model.embed_tokens.weight(%tokens) : tensor<?x?xi32> -> tensor<?x?x4xf32>
+  %normed = grow.rms_norm @model.norm.weight(%embed) : tensor<?x?x4xf32>
+  %logits = grow.lm_head @model.embed_tokens.weight(%normed) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
+  grow.return names ["logits"] %logits : tensor<?x?x8xf32>
+}
+// CHECK-LABEL: func.func @frozen(
+// CHECK-SAME: %{{[^:]+}}: tensor<1x4xi32>, %{{[^:]+}}: tensor<1x4xi32>, %[[TABLE:[^:]+]]: tensor<8x4xf32>, %[[W:[^:]+]]: tensor<4xf32>
+// CHECK: growk.matmul %{{.+}}, %[[TABLE]] : tensor<4x4xf32>, tensor<8x4xf32> -> tensor<4x8xf32>
+// CHECK: %[[LOSS:.+]] = linalg.generic {{.*}} attrs = {growc.own_kernel}
+// CHECK-NOT: transpose_lhs = true
+// CHECK: %[[DN:.+]] = growk.matmul %{{.+}}, %[[TABLE]] {transpose_rhs = false}
+// CHECK: %[[DW:.+]] = linalg.generic {{.*}} ins(%[[DN]], %{{.+}}, %{{.*}} : {{.*}} attrs = {growc.own_kernel}
+// CHECK-NOT: scf.forall
+// CHECK: return %[[LOSS]], %[[DW]] : tensor<1xf32>, tensor<4xf32>
+func.func @frozen(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %table: tensor<8x4xf32>, %w: tensor<4xf32>) -> (tensor<1xf32>, tensor<4xf32>) attributes {growc.graph = "grad", growc.input_names = ["tokens", "targets"], growc.param_names = ["model.embed_tokens.weight", "model.norm.weight"], growc.param_frozen = [true, false]} {
+  %h = tensor.empty() : tensor<4x4xf32>
+  %n = tensor.empty() : tensor<4x4xf32>
+  %cos = tensor.empty() : tensor<4x1xf32>
+  %sin = tensor.empty() : tensor<4x1xf32>
+  %loss, %g1 = growk.forward_tape @m.model(%cos, %sin, %h, %n) {positions = array<i64: 2, 2, 2, 3>, slots = array<i64: -1, -2, 0, 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x1xf32>, tensor<4x1xf32>, tensor<4x4xf32>, tensor<4x4xf32>) -> (tensor<1xf32>, tensor<4xf32>)
+  return %loss, %g1 : tensor<1xf32>, tensor<4xf32>
+}
