@@ -19,6 +19,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <iterator>
 #include <map>
 #include <string_view>
@@ -179,6 +180,38 @@ std::vector<Node> attentionNodes(const PlanStep &s, double &causalFlops) {
           node(6, in * (3 * q + 2 * kv) + stats)}; // q, dout, dq, k, v
 }
 
+/// Where a parameter is used in the forward pass, as a sortable (layer,
+/// place) pair: the embedding first; in decoder layer i its attention norm,
+/// q/k/v, o, MLP norm, gate/up, down; then the final norm and the LM head
+/// (and any other parameter). A matrix product's input gradient is needed
+/// exactly when a trainable parameter comes before it.
+std::pair<int64_t, int> forwardPlace(const std::string &name, int64_t layers) {
+  static constexpr std::string_view kLayer = "model.layers.";
+  if (name == "model.embed_tokens.weight")
+    return {-1, 0};
+  if (name == "model.norm.weight")
+    return {layers, 0};
+  if (name.rfind(kLayer, 0) != 0)
+    return {layers, 1};
+  size_t dot = name.find('.', kLayer.size());
+  int64_t layer =
+      std::atoll(name.substr(kLayer.size(), dot - kLayer.size()).c_str());
+  std::string_view rest = std::string_view(name).substr(dot + 1);
+  constexpr std::pair<std::string_view, int> kPlaces[] = {
+      {"self_attn.q_proj", 1},
+      {"self_attn.k_proj", 1},
+      {"self_attn.v_proj", 1},
+      {"self_attn.o_proj", 2},
+      {"post_attention_layernorm", 3},
+      {"mlp.gate_proj", 4},
+      {"mlp.up_proj", 4},
+      {"mlp.down_proj", 5}};
+  for (auto [prefix, place] : kPlaces)
+    if (rest.rfind(prefix, 0) == 0)
+      return {layer, place};
+  return {layer, 0}; // input_layernorm, or earliest in its layer
+}
+
 bool isTrainingGraph(const std::string &graph) {
   return graph == "train" || graph == "grad";
 }
@@ -329,16 +362,42 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
   // times with the backward (dX and dW); the embedding lookup is no GEMM
   // unless the table is also the (tied) head.
   const bool separateHead = plan.findParam("lm_head.weight") != nullptr;
+  const int64_t layers = countLayers(plan);
+  std::vector<const PlanParam *> matrices;
+  // The first trainable parameter in the forward pass (a tied table is
+  // first used as the embedding).
+  std::pair<int64_t, int> firstTrainable{layers + 1, 0};
   for (const PlanParam &param : plan.params) {
-    if (param.name.rfind("optimizer.", 0) == 0 || param.shape.size() != 2)
+    if (param.name.rfind("optimizer.", 0) == 0)
       continue;
-    if (separateHead && param.name == "model.embed_tokens.weight")
+    if (!param.frozen) {
+      firstTrainable =
+          std::min(firstTrainable, forwardPlace(param.name, layers));
+    } else {
+      cost.frozenParams += param.numElements;
+    }
+    if (param.shape.size() != 2 ||
+        (separateHead && param.name == "model.embed_tokens.weight"))
       continue;
+    matrices.push_back(&param);
     cost.matmulParams += param.numElements;
   }
-  cost.modelGemmFactor = isTrainingGraph(plan.graph) ? 6 : 2;
+  const bool training = isTrainingGraph(plan.graph);
+  cost.modelGemmFactor = training ? 6 : 2;
   cost.modelGemmFlops = double(cost.modelGemmFactor) *
                         double(cost.matmulParams) * double(cost.tokens);
+  // With frozen parameters: a frozen weight needs no weight gradient, and
+  // no input gradient is needed before the first trainable parameter.
+  for (const PlanParam *param : matrices) {
+    std::pair<int64_t, int> place = param->name == "model.embed_tokens.weight"
+                                        ? std::pair<int64_t, int>{layers, 1}
+                                        : forwardPlace(param->name, layers);
+    int passes = 1;
+    if (training)
+      passes += (firstTrainable < place) + !param->frozen;
+    cost.neededGemmFlops +=
+        2.0 * passes * double(param->numElements) * double(cost.tokens);
+  }
 
   // Host copies: each input in, the outputs the executor fetches back (a
   // training step leaves its next values on the device).
@@ -417,7 +476,8 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
                                         withCommas(c.pureCastLaunches).c_str());
   if (c.generatedAttentionLaunches)
     kernelNote +=
-        printfString(", %s generated attention kernels",
+        printfString(", %s generated attention kernels: bytes only, their "
+                     "FLOPs are not counted",
                      withCommas(c.generatedAttentionLaunches).c_str());
   line(printfString("  generated kernels  %8s  (%s)",
                     withCommas(kernel.nodes).c_str(), kernelNote.c_str()));
@@ -450,6 +510,16 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
   if (c.modelGemmFlops > 0)
     line(printfString("  executed / model    %12.3f",
                       c.gemmFlops / c.modelGemmFlops));
+  if (c.frozenParams > 0) {
+    line(printfString("  GEMMs needed        %12s  (%s frozen parameters: no "
+                      "weight gradient for them, no input gradient before "
+                      "the first trainable parameter)",
+                      si(c.neededGemmFlops, "FLOP").c_str(),
+                      withCommas(c.frozenParams).c_str()));
+    if (c.neededGemmFlops > 0)
+      line(printfString("  executed / needed   %12.3f",
+                        c.gemmFlops / c.neededGemmFlops));
+  }
   line(printfString("  attention executed  %12s  (64x64 tiles up to the "
                     "diagonal; per pair and head dim: forward 4, backward 16)",
                     si(c.attentionFlopsExecuted, "FLOP").c_str()));
@@ -570,6 +640,8 @@ std::string stepCostJson(const StepCost &c, int topKernels) {
       .set("matmul_params", JsonValue::number(c.matmulParams))
       .set("model_gemm_factor", JsonValue::number(c.modelGemmFactor))
       .set("model_gemm_flops", count(c.modelGemmFlops))
+      .set("frozen_params", JsonValue::number(c.frozenParams))
+      .set("needed_gemm_flops", count(c.neededGemmFlops))
       .set("gemm_flops_ratio",
            JsonValue::number(
                c.modelGemmFlops > 0 ? c.gemmFlops / c.modelGemmFlops : 0.0))

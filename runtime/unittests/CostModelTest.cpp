@@ -4,7 +4,8 @@
 // the toy forward plan, and a hand-built two-micro-batch nvptx train plan
 // with a kernel whose launch passes part of its arguments, a pure cast, a
 // bf16 GEMM with a residual, both attention steps, an all_reduce and two
-// next values. Every expected number below is hand arithmetic.
+// next values; and the GEMMs a model with frozen weights needs. Every
+// expected number below is hand arithmetic.
 //
 //===----------------------------------------------------------------------===//
 
@@ -238,6 +239,42 @@ TEST(CostModelTest, ForwardPlanCountsOneCallWithoutCopies) {
   EXPECT_DOUBLE_EQ(kind(cost, "kernel").bytes, 200 + 240.0);
   // The forward's outputs come back to the host.
   EXPECT_EQ(cost.hostCopiesOut, 2);
+}
+
+TEST(CostModelTest, FrozenWeightsNeedNoWeightGradientsNorEarlyInputGradients) {
+  // Two layers; the tied table and layer 0's q_proj frozen, layer 1's
+  // trainable: the head needs forward and dX (layer 1 trains below it), no
+  // dW; layer 0's q_proj only its forward; layer 1's q_proj forward and
+  // dW, no dX (nothing before it trains).
+  Plan plan;
+  plan.graph = "train";
+  plan.batch = 1;
+  plan.seq = 4;
+  auto param = [](const std::string &name, std::vector<int64_t> shape,
+                  bool frozen) {
+    PlanParam p = tensor<PlanParam>(name, DType::F32, shape);
+    p.frozen = frozen;
+    return p;
+  };
+  plan.params = {
+      param("model.embed_tokens.weight", {10, 8}, true),
+      param("model.layers.0.self_attn.q_proj.weight", {8, 8}, true),
+      param("model.layers.1.self_attn.q_proj.weight", {8, 8}, false)};
+  StepCost cost = estimateStepCost(plan, h100(), CostAssumptions{});
+  EXPECT_EQ(cost.frozenParams, 80 + 64);
+  EXPECT_DOUBLE_EQ(cost.modelGemmFlops, 6.0 * (80 + 64 + 64) * 4);
+  EXPECT_DOUBLE_EQ(cost.neededGemmFlops, (4.0 * 80 + 2 * 64 + 4 * 64) * 4);
+  // Layer 1's attention norm trainable too: its q_proj needs dX as well.
+  plan.params.push_back(
+      param("model.layers.1.input_layernorm.weight", {8}, false));
+  cost = estimateStepCost(plan, h100(), CostAssumptions{});
+  EXPECT_DOUBLE_EQ(cost.neededGemmFlops, (4.0 * 80 + 2 * 64 + 6 * 64) * 4);
+  // Nothing frozen: the standard 6·N.
+  for (PlanParam &p : plan.params)
+    p.frozen = false;
+  cost = estimateStepCost(plan, h100(), CostAssumptions{});
+  EXPECT_EQ(cost.frozenParams, 0);
+  EXPECT_DOUBLE_EQ(cost.neededGemmFlops, cost.modelGemmFlops);
 }
 
 TEST(CostModelTest, GpusComeFromTheDatasheetTable) {

@@ -1,6 +1,6 @@
 """Checks `growc-run cost --json` against numbers derived without it.
 
-    check_cost.py CONFIG.json PLAN.json COST.json exact|chunked
+    check_cost.py CONFIG.json PLAN.json COST.json exact|chunked|frozen
 
 From the Hugging Face config alone: the model's GEMM FLOPs (6 · N · tokens,
 N the weights of the decoder's seven projections and the LM head). From the
@@ -9,8 +9,10 @@ per kernel, GEMM and attention step, three per attention_grad step, none
 per all_reduce, plus one device copy per output named like a parameter;
 each micro-batch one call) and the executed GEMM FLOPs (2·m·n·k). `exact`: no chunked cross-entropy,
 so the executed GEMMs are the model's; `chunked`: the backward recomputes
-some of the LM head's logits, at most 2 · V · D · tokens more. Prints one
-line per property; a mismatch exits 1.
+some of the LM head's logits, at most 2 · V · D · tokens more; `frozen`:
+the compiler left out the GEMMs of frozen weights (growc --trainable), and
+the executed GEMMs are exactly those the cost model says the model needs.
+Prints one line per property; a mismatch exits 1.
 """
 
 import json
@@ -59,6 +61,10 @@ def main():
     check("gemm flops", counted["gemm_flops"], executed)
     if mode == "exact":
         check("executed == model", executed == model, True)
+    elif mode == "frozen":
+        check("frozen", counted["frozen_params"] > 0, True)
+        check("executed == needed < model",
+              executed == counted["needed_gemm_flops"] < model, True)
     else:
         recompute = executed - model
         check("0 < recompute <= 2 V D tokens",

@@ -126,6 +126,13 @@ struct StepCost {
   int64_t matmulParams = 0;
   double modelGemmFlops = 0;
   int modelGemmFactor = 0;
+  /// Elements of frozen parameters (growc --trainable), and the GEMM
+  /// FLOPs the model needs with them frozen: no weight gradient for a
+  /// frozen weight, no input gradient before the first trainable
+  /// parameter in the forward pass (HF names give the order). Equal to
+  /// modelGemmFlops when nothing is frozen.
+  int64_t frozenParams = 0;
+  double neededGemmFlops = 0;
   /// Attention: what the kernel library's passes execute (whole 64x64
   /// tiles up to the diagonal; the backward recomputes the scores in each
   /// pass) and the causal half that a model needs (T(T+1)/2 pairs).
