@@ -25,6 +25,10 @@ constexpr llvm::StringLiteral kParamNames = "growc.param_names";
 /// starts from, and whether it is an inserted copy.
 constexpr llvm::StringLiteral kParamSources = "growc.param_sources";
 constexpr llvm::StringLiteral kParamCopies = "growc.param_copies";
+/// Initial values that are not the source's (grow.param `zero`, `scaled S`):
+/// a dictionary from parameter name to its factor on the source (0.0 for
+/// zero), present only where one is; read by the plan emitter ("scale").
+constexpr llvm::StringLiteral kParamScales = "growc.param_scales";
 /// Which parameters the train graph does not update (grow.param `frozen`):
 /// booleans beside growc.param_names, present only where one is frozen. The
 /// lowering writes it and gives those no gradient; the optimizer step gives

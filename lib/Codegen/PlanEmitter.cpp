@@ -629,6 +629,8 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
   if (!sources || !copies || sources.size() != numParams ||
       copies.size() != numParams)
     return fail("the host function lacks the parameters' provenance");
+  // Absent where every parameter starts as its source's value.
+  auto scales = host->getAttrOfType<DictionaryAttr>(attr::kParamScales);
   // Absent where nothing is frozen (growc-freeze-parameters).
   auto frozen = host->getAttrOfType<ArrayAttr>(attr::kParamFrozen);
   if (frozen && (frozen.size() != numParams ||
@@ -645,6 +647,9 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
     static_cast<rt::PlanTensor &>(param) = std::move(*entry);
     param.source = cast<StringAttr>(sources[i]).getValue().str();
     param.copy = cast<BoolAttr>(copies[i]).getValue();
+    if (scales)
+      if (auto scale = scales.getAs<FloatAttr>(cast<StringAttr>(name)))
+        param.scale = scale.getValueAsDouble();
     param.frozen = frozen && cast<BoolAttr>(frozen[i]).getValue();
     plan.params.push_back(std::move(param));
   }

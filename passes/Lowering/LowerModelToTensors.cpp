@@ -106,12 +106,18 @@ LogicalResult ModelLowering::buildFunction() {
   if (lossGraph)
     inputTypes.push_back(tokenType); // targets
   SmallVector<ParamOp> params = model.getParams();
+  NamedAttrList paramScales;
   SmallVector<Attribute> paramNames, paramSources, paramCopies, paramFrozen;
   bool anyFrozen = false;
   for (ParamOp param : params) {
     paramSources.push_back(param.getSource() ? param.getSourceAttr()
                                              : param.getSymNameAttr());
     paramCopies.push_back(BoolAttr::get(ctx, param.getCopy()));
+    if (param.getZero() || param.getScale())
+      paramScales.append(
+          param.getSymNameAttr(),
+          builder.getF64FloatAttr(
+              param.getZero() ? 0.0 : param.getScale()->convertToDouble()));
     paramFrozen.push_back(BoolAttr::get(ctx, param.getFrozen()));
     anyFrozen |= param.getFrozen();
     if (!param.getTensorType().getElementType().isF32())
@@ -155,6 +161,8 @@ LogicalResult ModelLowering::buildFunction() {
   func->setAttr(attr::kParamNames, builder.getArrayAttr(paramNames));
   func->setAttr(attr::kParamSources, builder.getArrayAttr(paramSources));
   func->setAttr(attr::kParamCopies, builder.getArrayAttr(paramCopies));
+  if (!paramScales.empty())
+    func->setAttr(attr::kParamScales, paramScales.getDictionary(ctx));
   // Only where something is frozen, so that a model that trains whole
   // compiles exactly as before.
   if (anyFrozen && graph == Graph::Grad)

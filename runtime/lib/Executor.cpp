@@ -2,6 +2,7 @@
 
 #include "growc/runtime/Executor.h"
 
+#include "growc/runtime/Json.h"
 #include "growc/runtime/Text.h"
 
 #include <cstring>
@@ -37,6 +38,16 @@ growc::rt::planParamMigration(const Plan &to, const Plan &from,
     if (prefix.empty() && startsWith(param.name, "optimizer."))
       return Status::error(to.path + ": unknown optimizer state " +
                            inQuotes(param.name));
+    // Growth runs (MIDAS, LIDAS, GradStack) only copy; a zero or scaled
+    // initialiser would need a kernel on the GPU, so it is refused rather
+    // than silently copied.
+    if (prefix.empty() && param.scale != 1.0)
+      return Status::error(
+          to.path + ": " + inQuotes(param.name) + " starts at " +
+          describeJson(JsonValue::number(param.scale)) + " times " +
+          inQuotes(param.source.empty() ? param.name : param.source) +
+          "; migrating live training state applies only plain copies (grow "
+          "the checkpoint with growc --weights-in/--weights-out instead)");
     const std::string &source =
         owner->source.empty() ? owner->name : owner->source;
     if (!prefix.empty() && owner->copy && zeroCopiedMoments) {

@@ -16,6 +16,7 @@
 
 #include <array>
 #include <climits>
+#include <cmath>
 #include <filesystem>
 #include <limits>
 #include <map>
@@ -155,9 +156,9 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
     std::string ctx = std::string(section) + "[" + std::to_string(i) + "]";
     GROWC_RETURN_IF_ERROR(expectObject(entry, ctx));
     if (isParam)
-      GROWC_RETURN_IF_ERROR(checkKeys(
-          entry, ctx,
-          {"name", "buffer", "dtype", "shape", "source", "copy", "frozen"}));
+      GROWC_RETURN_IF_ERROR(checkKeys(entry, ctx,
+                                      {"name", "buffer", "dtype", "shape",
+                                       "source", "copy", "scale", "frozen"}));
     else
       GROWC_RETURN_IF_ERROR(
           checkKeys(entry, ctx, {"name", "buffer", "dtype", "shape"}));
@@ -208,6 +209,14 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
     if (isParam) {
       GROWC_RETURN_IF_ERROR(getString(entry, ctx, "source", tensor.source));
       GROWC_RETURN_IF_ERROR(getBool(entry, ctx, "copy", tensor.copy));
+      // Optional (absent: 1, a plain copy); the writer writes it only
+      // where it is not 1.
+      if (const JsonValue *scale = entry.find("scale")) {
+        if (!scale->isNumber() || !std::isfinite(scale->asDouble()))
+          return Status::error(ctx + ": scale must be a finite number, got " +
+                               describeJson(*scale));
+        tensor.scale = scale->asDouble();
+      }
       // Optional; the writer writes it only where true.
       if (entry.find("frozen"))
         GROWC_RETURN_IF_ERROR(getBool(entry, ctx, "frozen", tensor.frozen));

@@ -200,6 +200,8 @@ std::string serializePlan(const Plan &plan) {
     Fields fields = tensorFields(param);
     fields.add("source", param.source)
         .add("copy", JsonValue::boolean(param.copy));
+    if (param.scale != 1.0)
+      fields.add("scale", JsonValue::number(param.scale));
     if (param.frozen)
       fields.add("frozen", JsonValue::boolean(true));
     params.push(fields.take());

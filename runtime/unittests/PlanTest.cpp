@@ -8,6 +8,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/Plan.h"
+#include "growc/runtime/Executor.h"
 #include "growc/runtime/Json.h"
 
 #include "ToyModel.h"
@@ -366,6 +367,16 @@ const BadPlan kBadPlans[] = {
      R"("copy": true)",
      R"("copy": "yes")",
      {"copy must be true or false"}},
+    {"ParamScaleNotNumber",
+     R"("copy": true)",
+     R"("copy": true, "scale": "half")",
+     {"params[1] ('lm_head.weight')", "scale must be a finite number",
+      "\"half\""}},
+    {"ParamScaleNull",
+     R"("copy": true)",
+     R"("copy": true, "scale": null)",
+     {"params[1] ('lm_head.weight')", "scale must be a finite number",
+      "got null"}},
     {"UnknownFieldInOutput",
      R"("name": "logits", "buffer": 5)",
      R"("name": "logits", "layout": "nhwc", "buffer": 5)",
@@ -608,6 +619,42 @@ TEST(PlanTest, TrainGraphOutputsMayNameParameters) {
       replaceOnce(train, R"("buffer": 3, "dtype": "F32", "shape": [5, 4]})",
                   R"("buffer": 3, "dtype": "F32", "shape": [4, 5]})"),
       {"the next value of parameter 'lm_head.weight' must be F32 [5, 4]"});
+}
+
+// A parameter's initialiser: "scale" is optional (absent: 1, a plain copy),
+// written only where it is not 1, and read back as it was.
+TEST(PlanTest, ParamScale) {
+  StatusOr<Plan> plain = parsePlan(kToyPlan, kPlanPath);
+  ASSERT_TRUE(plain.isOk()) << plain.status().message();
+  EXPECT_EQ(plain->params[1].scale, 1.0);
+  EXPECT_EQ(serializePlan(*plain).find("\"scale\""), std::string::npos);
+  for (double scale : {0.0, 0.5, -2.0}) {
+    Plan scaled = *plain;
+    scaled.params[1].scale = scale;
+    std::string written = serializePlan(scaled);
+    EXPECT_NE(written.find("\"scale\""), std::string::npos) << written;
+    StatusOr<Plan> back = parsePlan(written, kPlanPath);
+    ASSERT_TRUE(back.isOk()) << back.status().message();
+    EXPECT_EQ(back->params[1].scale, scale);
+    EXPECT_EQ(back->params[0].scale, 1.0);
+  }
+}
+
+// Migrating a growth run's live state applies only plain copies: a zero or
+// scaled parameter is refused by name, not silently copied.
+TEST(PlanTest, MigrationRefusesScaledParams) {
+  StatusOr<Plan> from = parsePlan(kToyPlan, kPlanPath);
+  ASSERT_TRUE(from.isOk()) << from.status().message();
+  Plan to = *from;
+  EXPECT_TRUE(planParamMigration(to, *from, false).isOk());
+  to.params[1].scale = 0.0;
+  auto refused = planParamMigration(to, *from, false);
+  ASSERT_FALSE(refused.isOk());
+  EXPECT_NE(refused.status().message().find(
+                "'lm_head.weight' starts at 0.0 times 'lm_head.weight'; "
+                "migrating live training state applies only plain copies"),
+            std::string::npos)
+      << refused.status().message();
 }
 
 // A GEMM operand may start inside its buffer (a block of rows of a larger

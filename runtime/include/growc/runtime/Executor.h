@@ -54,7 +54,9 @@ struct ParamMove {
 /// value of its provenance `source`; its AdamW moments
 /// (`optimizer.exp_avg[_sq].<name>`, `optimizer.grad_sum.<name>`) take the
 /// source's, or zero for inserted copies with `zeroCopiedMoments`. Checks
-/// the whole table (every source present with the same dtype and shape).
+/// the whole table (every source present with the same dtype and shape);
+/// refuses a parameter whose `scale` is not 1 (only plain copies migrate
+/// live state).
 StatusOr<std::vector<ParamMove>>
 planParamMigration(const Plan &to, const Plan &from, bool zeroCopiedMoments);
 

@@ -54,9 +54,12 @@ struct PlanTensor {
 /// stages migrate the training state by it (CpuExecutor::migrateFrom).
 /// `frozen` marks a parameter the train graph does not update (growc
 /// --trainable): an input only, with no optimizer state and no next value.
+/// `scale` is the initialiser: the factor on the source's value the
+/// parameter starts from (0: zero-initialised, 1: a plain copy).
 struct PlanParam : PlanTensor {
   std::string source;
   bool copy = false;
+  double scale = 1.0;
   bool frozen = false;
 };
 
