@@ -22,29 +22,14 @@ import json
 import struct
 import sys
 
+# The block-expansion checks' safetensors reader and failure exit.
+from recipe_check import fail, read_safetensors as read
+
 # The standard library only: a product of two f32 values is exact in a
 # Python float (48 significant bits), so rounding it once to f32 (array
 # "f") is the IEEE f32 product.
 OUTPUT_PROJECTIONS = ("self_attn.o_proj.weight", "mlp.down_proj.weight")
 MOMENTS = ("optimizer.exp_avg.", "optimizer.exp_avg_sq.")
-
-
-def fail(message):
-    print("FAIL: " + message)
-    sys.exit(1)
-
-
-def read(path):
-    """{name: (dtype, shape, raw bytes)} of a safetensors file."""
-    with open(path, "rb") as f:
-        blob = f.read()
-    (size,) = struct.unpack("<Q", blob[:8])
-    header = json.loads(blob[8:8 + size])
-    header.pop("__metadata__", None)
-    data = blob[8 + size:]
-    return {name: (info["dtype"], info["shape"],
-                   data[info["data_offsets"][0]:info["data_offsets"][1]])
-            for name, info in header.items()}
 
 
 def write(path, tensors):
