@@ -37,6 +37,56 @@ growc::rt::encodePrompt(const Tokenizer &tokenizer,
   return encoded;
 }
 
+namespace {
+
+/// One prompt of `options` drawn from `rng` and what the model reads for
+/// it: the prompt, then the answer's tokens but its last, so that position
+/// prompt - 1 + i predicts answer token i.
+struct PromptRow {
+  EncodedPrompt prompt;
+  std::vector<int32_t> input;
+};
+
+StatusOr<PromptRow> drawPrompt(const Tokenizer &tokenizer,
+                               const AccuracyOptions &options, Rng &rng) {
+  StatusOr<std::vector<PrimitiveExample>> examples = generatePromptExamples(
+      options.primitive, options.depth, options.shots, rng);
+  if (!examples.isOk())
+    return examples.status();
+  StatusOr<EncodedPrompt> prompt = encodePrompt(tokenizer, *examples);
+  if (!prompt.isOk())
+    return prompt.status();
+  PromptRow row{std::move(*prompt), {}};
+  row.input = row.prompt.prompt;
+  row.input.insert(row.input.end(), row.prompt.answer.begin(),
+                   row.prompt.answer.end() - 1);
+  return row;
+}
+
+} // namespace
+
+StatusOr<PromptLengths> growc::rt::promptLengths(const AccuracyOptions &options,
+                                                 int64_t vocabSize,
+                                                 int64_t context) {
+  StatusOr<const Tokenizer *> tokenizer =
+      tokenizerFor(options.tokenizer, vocabSize,
+                   std::string(primitiveName(options.primitive)) + " prompts");
+  if (!tokenizer.isOk())
+    return tokenizer.status();
+  // The same draws, in the same order, as primitiveAccuracy makes.
+  Rng rng(options.seed);
+  PromptLengths lengths;
+  for (int64_t i = 0; i < options.count; ++i) {
+    StatusOr<PromptRow> row = drawPrompt(**tokenizer, options, rng);
+    if (!row.isOk())
+      return row.status();
+    int64_t length = int64_t(row->input.size());
+    lengths.longest = std::max(lengths.longest, length);
+    lengths.beyond += context > 0 && length > context;
+  }
+  return lengths;
+}
+
 StatusOr<AccuracyResult>
 growc::rt::primitiveAccuracy(CpuExecutor &exec, const AccuracyOptions &options,
                              const std::vector<std::string> &outputs) {
@@ -61,25 +111,16 @@ growc::rt::primitiveAccuracy(CpuExecutor &exec, const AccuracyOptions &options,
   const int64_t batch = plan.batch, seq = plan.seq;
   while (result.count < options.count) {
     int64_t rows = std::min(batch, options.count - result.count);
-    // Each row: the prompt, then the answer's tokens but its last, so that
-    // position prompt - 1 + i predicts answer token i.
     std::vector<std::vector<int32_t>> inputs;
     std::vector<EncodedPrompt> prompts;
     int64_t longest = 0;
     for (int64_t r = 0; r < rows; ++r) {
-      StatusOr<std::vector<PrimitiveExample>> examples = generatePromptExamples(
-          options.primitive, options.depth, options.shots, rng);
-      if (!examples.isOk())
-        return examples.status();
-      StatusOr<EncodedPrompt> prompt = encodePrompt(**tokenizer, *examples);
-      if (!prompt.isOk())
-        return prompt.status();
-      std::vector<int32_t> input = prompt->prompt;
-      input.insert(input.end(), prompt->answer.begin(),
-                   prompt->answer.end() - 1);
-      longest = std::max<int64_t>(longest, input.size());
-      inputs.push_back(std::move(input));
-      prompts.push_back(std::move(*prompt));
+      StatusOr<PromptRow> row = drawPrompt(**tokenizer, options, rng);
+      if (!row.isOk())
+        return row.status();
+      longest = std::max<int64_t>(longest, row->input.size());
+      inputs.push_back(std::move(row->input));
+      prompts.push_back(std::move(row->prompt));
     }
     if (longest > seq)
       return Status::error("a " + std::to_string(options.shots) + "-shot " +

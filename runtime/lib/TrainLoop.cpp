@@ -417,6 +417,9 @@ Status TrainLoop::save() {
   std::vector<std::pair<std::string, std::string>> metadata;
   if (!options.runOptions.empty())
     metadata.emplace_back(kRunOptionsKey, options.runOptions);
+  if (options.trainedContext > 0)
+    metadata.emplace_back(kTrainedContextKey,
+                          std::to_string(options.trainedContext));
   if (Status s = writeSafetensors(options.out, tensors, metadata); !s.isOk())
     return s;
   lastCheckpoint = options.out;

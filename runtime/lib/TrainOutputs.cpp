@@ -361,4 +361,23 @@ resolveResumedOptions(const std::optional<JsonValue> &recorded,
   return resumed;
 }
 
+StatusOr<std::optional<int64_t>> recordedTrainedContext(
+    const std::string &path,
+    const std::vector<std::pair<std::string, std::string>> &metadata) {
+  for (const auto &[key, text] : metadata) {
+    if (key != kTrainedContextKey)
+      continue;
+    char *end = nullptr;
+    errno = 0;
+    long long value = text.empty() ? 0 : std::strtoll(text.c_str(), &end, 10);
+    if (text.empty() || *end != '\0' || errno || value <= 0 ||
+        !std::isdigit((unsigned char)text[0]))
+      return Status::error(path + ": its " + kTrainedContextKey +
+                           " metadata '" + text +
+                           "' is not a positive token count");
+    return std::optional<int64_t>(value);
+  }
+  return std::optional<int64_t>();
+}
+
 } // namespace growc::rt

@@ -679,6 +679,38 @@ TEST_F(TrainLoopTest, CheckpointsRecordTheRunOptions) {
   EXPECT_EQ(saved->metadata()[1].second, opts.runOptions);
 }
 
+TEST_F(TrainLoopTest, CheckpointsRecordTheTrainedContext) {
+  std::string start = writeStart(1);
+  TrainLoopOptions opts = options(4, "out.safetensors");
+  opts.trainedContext = 64;
+  ASSERT_TRUE(train(plainRun(1), start, opts).isOk());
+  StatusOr<SafetensorsFile> saved =
+      SafetensorsFile::open(file("out.safetensors"));
+  ASSERT_TRUE(saved.isOk());
+  StatusOr<std::optional<int64_t>> context =
+      recordedTrainedContext(saved->path(), saved->metadata());
+  ASSERT_TRUE(context.isOk()) << context.status().message();
+  EXPECT_EQ(*context, std::optional<int64_t>(64));
+}
+
+TEST(TrainedContext, ARecordIsAPositiveTokenCount) {
+  using Metadata = std::vector<std::pair<std::string, std::string>>;
+  StatusOr<std::optional<int64_t>> none =
+      recordedTrainedContext("w.safetensors", Metadata{{"format", "pt"}});
+  ASSERT_TRUE(none.isOk());
+  EXPECT_FALSE(none->has_value());
+  for (const char *bad :
+       {"", "0", "-16", "16k", " 16", "99999999999999999999"}) {
+    StatusOr<std::optional<int64_t>> parsed = recordedTrainedContext(
+        "c.safetensors", Metadata{{kTrainedContextKey, bad}});
+    ASSERT_FALSE(parsed.isOk()) << bad;
+    EXPECT_EQ(
+        parsed.status().message(),
+        std::string("c.safetensors: its growc.trained_context metadata '") +
+            bad + "' is not a positive token count");
+  }
+}
+
 std::vector<RunOption> commandOptions(bool seedGiven, uint64_t seed,
                                       bool lrGiven, double lr) {
   return {

@@ -2,11 +2,15 @@
 //
 //   growc-run analyze SUITE --weights C.safetensors [--primitive NAME]
 //       [--depth MIN-MAX] [--count N] [--data SPEC] [--windows N]
-//       [--aggregate max|mean] --out report.json [--html report.html]
+//       [--aggregate max|mean] [--allow-beyond-context]
+//       --out report.json [--html report.html]
 //   growc-run report A.json [B.json ...] [--label NAME ...] --html out.html
 //
 // The command-line side of the depth analyses (runtime/lib/Analysis.cpp
-// computes them, AnalysisReport.cpp draws them).
+// computes them, AnalysisReport.cpp draws them). A suite whose sequence
+// (and so its depth-score split and prompts) reaches beyond the context the
+// checkpoint was trained at is refused unless --allow-beyond-context, which
+// the report then records.
 //
 //===----------------------------------------------------------------------===//
 
@@ -19,6 +23,7 @@
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Tokenizer.h"
+#include "growc/runtime/TrainOutputs.h"
 
 #include <chrono>
 #include <cstdio>
@@ -62,7 +67,7 @@ struct AnalyzeArgs {
               aggregate = "max";
   long shots = 5, count = 100, windowCount = 4, threads = 0;
   unsigned long long seed = 0;
-  bool verbose = false;
+  bool verbose = false, allowBeyondContext = false;
 };
 
 int runAnalyze(AnalyzeArgs args) {
@@ -94,6 +99,31 @@ int runAnalyze(AnalyzeArgs args) {
   StatusOr<Checkpoint> checkpoint = Checkpoint::open(weights);
   if (!checkpoint.isOk())
     return fail("analyze: " + checkpoint.status().message());
+  // Every window and the depth score's future positions (from the split)
+  // run to the suite's seq; past the trained context they measure a model
+  // on positions it never saw.
+  StatusOr<std::optional<int64_t>> context =
+      trainedContextOf("analyze", *checkpoint);
+  if (!context.isOk())
+    return fail("analyze: " + context.status().message());
+  const bool beyondContext = *context && suite->seq > **context;
+  if (beyondContext) {
+    std::string said =
+        suite->path + " runs windows of " + std::to_string(suite->seq) +
+        " tokens (the depth score's split at " + std::to_string(suite->split) +
+        "), beyond the " + std::to_string(**context) + " tokens " + weights +
+        " was trained at (" + kTrainedContextKey + ")";
+    if (!args.allowBeyondContext)
+      return fail("analyze: " + said +
+                  "; compile the suite with growc --analysis-suite --seq " +
+                  std::to_string(**context) +
+                  " or less, or give --allow-beyond-context to analyse "
+                  "where the model was not trained");
+    std::fprintf(stderr,
+                 "growc-run: analyze: WARNING: --allow-beyond-context: %s; "
+                 "the report is measured beyond the trained context\n",
+                 said.c_str());
+  }
 
   // Held-out windows: by default the task's own examples, from a seed far
   // from the training streams' (which start at the run's --seed).
@@ -147,6 +177,13 @@ int runAnalyze(AnalyzeArgs args) {
   double seconds =
       std::chrono::duration<double>(std::chrono::steady_clock::now() - started)
           .count();
+  JsonValue trained = JsonValue::object();
+  trained.set("context",
+              *context ? JsonValue::number(**context) : JsonValue::null());
+  trained.set("seq", JsonValue::number(suite->seq));
+  trained.set("split", JsonValue::number(suite->split));
+  trained.set("beyond_context", JsonValue::boolean(beyondContext));
+  report->set("trained_context", std::move(trained));
   if (Status s = writeText(out, toJson(*report, 1) + "\n"); !s.isOk())
     return fail("analyze: " + s.message());
   if (!html.empty()) {
@@ -205,14 +242,17 @@ Command growc::rt::addAnalyzeCommand(CLI::App &app) {
       app, "analyze", "The depth analyses of a checkpoint",
       "The depth analyses of SPEC.md section 5 on checkpoint C, from the\n"
       "graphs of SUITE (growc model.mlir --analysis-suite -o suite.so;\n"
-      "SUITE is suite.so or suite.so.analysis.json): logit-lens overlap and KL,\n"
+      "SUITE is suite.so or suite.so.analysis.json): logit-lens overlap and "
+      "KL,\n"
       "early-exit accuracy, the depth score (r, e, o), block swaps, layer\n"
       "skips and window reversals (task accuracy and held-out loss),\n"
       "residual-stream statistics and weight similarity. Task: NAME's\n"
       "prompts (default var-assign-math, depths 0-2, COUNT per depth);\n"
       "held-out windows: SPEC (default the task's examples). A model\n"
-      "without the 259-token byte vocabulary needs --tokenizer T. R.json\n"
-      "has every number; R.html plots them (docs/analysis.md).");
+      "without the 259-token byte vocabulary needs --tokenizer T. A suite\n"
+      "whose seq exceeds the context C was trained at (growc.trained_context)\n"
+      "is refused unless --allow-beyond-context. R.json has every number;\n"
+      "R.html plots them (docs/analysis.md).");
   command->add_option("SUITE", args->suitePath, "The analysis suite")
       ->required();
   command->add_option("--weights", args->weights, "The checkpoint C")
@@ -248,6 +288,10 @@ Command growc::rt::addAnalyzeCommand(CLI::App &app) {
   oneOf(command->add_option("--aggregate", args->aggregate,
                             "Over prompts: max or mean (max)"),
         {"max", "mean"});
+  addFlag(*command, "--allow-beyond-context", args->allowBeyondContext,
+          "Analyse a suite whose seq exceeds the context the checkpoint was "
+          "trained at (refused otherwise), with a warning; the report "
+          "records it (trained_context.beyond_context)");
   addFlag(*command, "--verbose", args->verbose, "Print progress to stderr");
   return {command, [args] { return runAnalyze(*args); }};
 }

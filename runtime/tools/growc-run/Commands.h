@@ -10,6 +10,11 @@
 
 #include "CommandLine.h"
 
+#include "growc/runtime/Checkpoint.h"
+
+#include <cstdint>
+#include <optional>
+
 namespace growc::rt {
 
 /// forward, grad and train-step: one run of a graph on files (Forward.cpp).
@@ -29,6 +34,14 @@ Command addTokenizeCommand(CLI::App &app);
 Command addExportCommand(CLI::App &app);
 /// cost: one step's GPU cost, predicted from the plan (Cost.cpp).
 Command addCostCommand(CLI::App &app);
+
+/// The context the weights of `checkpoint` were trained at, as eval and
+/// analyze check prompts and windows against it (Eval.cpp): its
+/// growc.trained_context record, or nullopt, said once on stderr as
+/// "trained context unknown", when it has none (weights from growc
+/// --init-weights-out or a Hugging Face checkpoint).
+StatusOr<std::optional<int64_t>> trainedContextOf(const std::string &command,
+                                                  const Checkpoint &checkpoint);
 
 #ifndef GROWC_HAVE_CUDA
 /// Why a GPU artifact cannot run in this build.

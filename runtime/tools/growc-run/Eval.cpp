@@ -2,11 +2,13 @@
 //
 //   growc-run eval ART --weights C.safetensors --primitive NAME
 //       [--depth K|MIN-MAX] [--shots 5] [--count 200] [--seed S]
-//       [--tokenizer T]
+//       [--tokenizer T] [--allow-beyond-context]
 //
 // Accuracy of a forward graph with the weights of a checkpoint on seeded
 // k-shot prompts of a reasoning primitive (SPEC.md section 6;
-// runtime/lib/Eval.cpp scores them), one JSON line per depth.
+// runtime/lib/Eval.cpp scores them), one JSON line per depth. Prompts
+// longer than the context the checkpoint was trained at are refused unless
+// --allow-beyond-context, which the JSON lines then record.
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +20,7 @@
 #include "growc/runtime/Eval.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Tokenizer.h"
+#include "growc/runtime/TrainOutputs.h"
 
 #include <cstdio>
 #include <limits>
@@ -31,7 +34,22 @@ struct EvalOptions {
   std::string artifact, weights, primitiveName, depth = "0", tokenizer;
   long shots = 5, count = 200, threads = 0;
   unsigned long long seed = 0;
+  bool allowBeyondContext = false;
 };
+
+/// The AccuracyOptions of depth `depth`.
+AccuracyOptions accuracyOptions(const EvalOptions &opts, Primitive primitive,
+                                const Tokenizer *tokenizer, long depth) {
+  AccuracyOptions options;
+  options.tokenizer = tokenizer;
+  options.primitive = primitive;
+  options.depth = int(depth);
+  options.shots = int(opts.shots);
+  options.count = opts.count;
+  // One prompt set per depth, the same for every checkpoint.
+  options.seed = opts.seed + uint64_t(depth);
+  return options;
+}
 
 int runEval(const EvalOptions &opts) {
   long minDepth = 0, maxDepth = 0;
@@ -57,23 +75,56 @@ int runEval(const EvalOptions &opts) {
       loadTokenizerOption(opts.tokenizer);
   if (!tokenizer.isOk())
     return fail("eval: " + tokenizer.status().message());
+  StatusOr<std::optional<int64_t>> context =
+      trainedContextOf("eval", *checkpoint);
+  if (!context.isOk())
+    return fail("eval: " + context.status().message());
+  // Every depth's prompts against the trained context before any runs, so
+  // that a refusal comes before the first result. Prompts longer than the
+  // compiled sequence are primitiveAccuracy's error, as before.
+  const Plan &plan = (*exec)->plan();
+  std::vector<PromptLengths> lengths;
   for (long depth = minDepth; depth <= maxDepth; ++depth) {
-    AccuracyOptions options;
-    options.tokenizer = tokenizer->get();
-    options.primitive = *primitive;
-    options.depth = int(depth);
-    options.shots = int(opts.shots);
-    options.count = opts.count;
-    // One prompt set per depth, the same for every checkpoint.
-    options.seed = opts.seed + uint64_t(depth);
-    StatusOr<AccuracyResult> result = primitiveAccuracy(**exec, options);
+    StatusOr<PromptLengths> measured = promptLengths(
+        accuracyOptions(opts, *primitive, tokenizer->get(), depth),
+        plan.vocabSize, context->value_or(0));
+    if (!measured.isOk())
+      return fail("eval: " + measured.status().message());
+    lengths.push_back(*measured);
+    if (!measured->beyond || measured->longest > plan.seq)
+      continue;
+    std::string said =
+        std::to_string(measured->beyond) + " of " + std::to_string(opts.count) +
+        " " + std::to_string(opts.shots) + "-shot " + opts.primitiveName +
+        " prompts of depth " + std::to_string(depth) + " read more than the " +
+        std::to_string(**context) + " tokens " + opts.weights +
+        " was trained at (" + kTrainedContextKey + "), up to " +
+        std::to_string(measured->longest);
+    if (!opts.allowBeyondContext)
+      return fail("eval: " + said +
+                  "; give fewer --shots, or --allow-beyond-context to "
+                  "evaluate where the model was not trained");
+    std::fprintf(stderr,
+                 "growc-run: eval: WARNING: --allow-beyond-context: %s; "
+                 "their accuracy is measured beyond the trained context\n",
+                 said.c_str());
+  }
+  for (long depth = minDepth; depth <= maxDepth; ++depth) {
+    StatusOr<AccuracyResult> result = primitiveAccuracy(
+        **exec, accuracyOptions(opts, *primitive, tokenizer->get(), depth));
     if (!result.isOk())
       return fail("eval: " + result.status().message());
+    const PromptLengths &measured = lengths[depth - minDepth];
+    std::string known = *context ? std::to_string(**context) : "null",
+                beyond = *context ? std::to_string(measured.beyond) : "null";
     std::printf(
         "{\"primitive\": \"%s\", \"depth\": %ld, \"shots\": %ld, "
-        "\"count\": %lld, \"correct\": %lld, \"accuracy\": %.4f}\n",
+        "\"count\": %lld, \"correct\": %lld, \"accuracy\": %.4f, "
+        "\"longest_prompt\": %lld, \"trained_context\": %s, "
+        "\"beyond_context\": %s}\n",
         opts.primitiveName.c_str(), depth, opts.shots, (long long)result->count,
-        (long long)result->correct.at("logits"), result->accuracy("logits"));
+        (long long)result->correct.at("logits"), result->accuracy("logits"),
+        (long long)measured.longest, known.c_str(), beyond.c_str());
   }
   return 0;
 }
@@ -89,7 +140,9 @@ Command growc::rt::addEvalCommand(CLI::App &app) {
       "greedy decoding after the prompt, exact match. Prompts are laid out\n"
       "like the training stream (each example after an EOS); a model\n"
       "without the 259-token byte vocabulary renders them through\n"
-      "--tokenizer T. Prints one JSON line per depth.");
+      "--tokenizer T. Prompts longer than the context C was trained at\n"
+      "(growc.trained_context, written by growc-run train) are refused\n"
+      "unless --allow-beyond-context. Prints one JSON line per depth.");
   command->add_option("ART", opts->artifact, "A forward artifact")->required();
   command->add_option("--weights", opts->weights, "The checkpoint C")
       ->required();
@@ -109,8 +162,27 @@ Command growc::rt::addEvalCommand(CLI::App &app) {
   command->add_option("--tokenizer", opts->tokenizer,
                       "tokenizer.json (or its folder) rendering the prompts "
                       "for a model without the byte vocabulary");
+  addFlag(*command, "--allow-beyond-context", opts->allowBeyondContext,
+          "Evaluate prompts longer than the context the checkpoint was "
+          "trained at (refused otherwise), with a warning; the JSON lines "
+          "count them (beyond_context)");
   integerIn(command->add_option("--threads", opts->threads,
                                 "Threads of the CPU executor"),
             1, 1024, "a count in [1, 1024]");
   return {command, [opts] { return runEval(*opts); }};
+}
+
+StatusOr<std::optional<int64_t>>
+growc::rt::trainedContextOf(const std::string &command,
+                            const Checkpoint &checkpoint) {
+  StatusOr<std::optional<int64_t>> context =
+      recordedTrainedContext(checkpoint.path(), checkpoint.metadata());
+  if (context.isOk() && !*context)
+    std::fprintf(stderr,
+                 "growc-run: %s: note: trained context unknown: %s records "
+                 "no %s (not written by growc-run train), so nothing is "
+                 "checked against it\n",
+                 command.c_str(), checkpoint.path().c_str(),
+                 kTrainedContextKey);
+  return context;
 }

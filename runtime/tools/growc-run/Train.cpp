@@ -279,6 +279,9 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
   std::optional<Checkpoint> start;
   std::optional<int64_t> resumeStep;
   std::string recordedOptions;
+  // The longest sequence the weights will have been trained at: this
+  // run's (a growth run's stages share it) or the one the start recorded.
+  int64_t trainedContext = 0;
   StatusOr<TrainPlans> plans = Status::error("no plans");
   auto prepare = [&](int world, bool leader) -> Status {
     StatusOr<Checkpoint> opened =
@@ -301,7 +304,16 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
     if (opts.data.empty())
       return Status::error("train: --data is required");
     plans = trainPlansFor(*plan, opts);
-    return plans.status();
+    if (!plans.isOk())
+      return plans.status();
+    StatusOr<std::optional<int64_t>> inherited =
+        recordedTrainedContext(start->path(), start->metadata());
+    if (!inherited.isOk())
+      return Status::error("train: " + inherited.status().message());
+    trainedContext = inherited->value_or(0);
+    for (const Plan &stagePlan : plans->stages)
+      trainedContext = std::max(trainedContext, stagePlan.seq);
+    return Status::ok();
   };
 
   // Data parallelism (docs/training.md): --nproc N becomes N ranks under
@@ -490,6 +502,7 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
   loop.onNonfinite = opts.onNonfinite == "skip" ? NonfinitePolicy::Skip
                                                 : NonfinitePolicy::Stop;
   loop.runOptions = recordedOptions;
+  loop.trainedContext = trainedContext;
   loop.zeroNewMoments = opts.zeroNewMoments;
   loop.out = opts.out;
   char growthText[128];

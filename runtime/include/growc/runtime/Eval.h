@@ -55,6 +55,17 @@ StatusOr<EncodedPrompt>
 encodePrompt(const Tokenizer &tokenizer,
              const std::vector<PrimitiveExample> &examples);
 
+/// The lengths of the prompts primitiveAccuracy would run for `options`
+/// on a model of `vocabSize` tokens, counted as the model reads them (the
+/// prompt and the answer's tokens but its last).
+struct PromptLengths {
+  int64_t longest = 0;
+  /// How many are longer than the `context` given (0 when it is not).
+  int64_t beyond = 0;
+};
+StatusOr<PromptLengths> promptLengths(const AccuracyOptions &options,
+                                      int64_t vocabSize, int64_t context = 0);
+
 /// Runs `options.count` prompts through `exec` (a forward graph, params
 /// loaded) in batches of its compiled batch size and scores each output in
 /// `outputs` (float [B, T, vocab]). An answer of several tokens (under a

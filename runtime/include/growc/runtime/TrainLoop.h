@@ -14,8 +14,8 @@
 #ifndef GROWC_RUNTIME_TRAINLOOP_H
 #define GROWC_RUNTIME_TRAINLOOP_H
 
-#include "growc/runtime/Collective.h"
 #include "growc/runtime/Checkpoint.h"
+#include "growc/runtime/Collective.h"
 #include "growc/runtime/Data.h"
 #include "growc/runtime/Executor.h"
 #include "growc/runtime/GrowthSchedule.h"
@@ -120,6 +120,10 @@ struct TrainLoopOptions {
   /// Recorded in every checkpoint's metadata under kRunOptionsKey
   /// (TrainOutputs.h): the run's options as a JSON object.
   std::string runOptions;
+  /// Recorded in every checkpoint's metadata under kTrainedContextKey
+  /// (TrainOutputs.h) when positive: the longest sequence the weights
+  /// were trained at.
+  int64_t trainedContext = 0;
   /// Inserted copies start with zero AdamW moments at a growth step.
   bool zeroNewMoments = false;
   /// Where checkpoints go (written by rank 0, atomically).

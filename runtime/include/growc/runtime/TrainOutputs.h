@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace growc::rt {
@@ -134,6 +135,26 @@ resolveResumedOptions(const std::optional<JsonValue> &recorded,
 
 /// "--seed 1 --lr 0.001": options as a command line says them.
 std::string formatRunOptions(const std::vector<RunOption> &options);
+
+//===----------------------------------------------------------------------===//
+// The trained context
+//===----------------------------------------------------------------------===//
+
+/// The safetensors metadata key under which a checkpoint records its
+/// trained context: the longest sequence (tokens) its weights were trained
+/// at, over every run that led to them (the run's own seq and the one its
+/// --weights or --resume checkpoint recorded), as a decimal string. The
+/// longest rather than the latest, because positions a model was trained
+/// at stay trained when a later run uses shorter windows, as
+/// max_position_embeddings does not shrink on a short fine-tune.
+constexpr const char *kTrainedContextKey = "growc.trained_context";
+
+/// The trained context `metadata` (a checkpoint's, from `path`) records:
+/// nullopt when it records none; an error naming `path` when the record is
+/// not a positive integer.
+StatusOr<std::optional<int64_t>> recordedTrainedContext(
+    const std::string &path,
+    const std::vector<std::pair<std::string, std::string>> &metadata);
 
 } // namespace growc::rt
 
