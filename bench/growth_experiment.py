@@ -12,15 +12,18 @@ for --steps steps on the same data with the same LR schedule:
 
 The data is a reasoning primitive (default variable assignment, depths 0-2,
 supervised on the answer tokens: primitives:NAME:MIN-MAX:answers). Each run
-is then evaluated with growc-run eval (5-shot exact match of the answer,
-per depth) on held-out prompts, and its loss curve, accuracies, training
+is then evaluated with growc-run eval (--shots, default 0: exact match of
+the answer, per depth) on held-out prompts inside the context it was
+trained at (0-shot prompts of depths 0-2 need at most 34 tokens of the
+64; growc-run eval refuses longer ones, issue 17), and its loss curve, accuracies, training
 time and compute (the growth runs' own report) are written to
 OUT/results.json, a markdown table OUT/results.md and, when matplotlib is
 available, OUT/loss-curves.png.
 
   /usr/bin/python3 bench/growth_experiment.py [--steps 2000] [--seeds 0 1]
       [--layers 8] [--start-layers 2] [--block-size 2] [--batch 16] [--seq 64]
-      [--lr 3e-3] [--data var-assign-math:0-2] [--out out/growth-experiment]
+      [--lr 3e-3] [--data var-assign-math:0-2] [--shots 0]
+      [--out out/growth-experiment]
 """
 import argparse
 import json
@@ -94,7 +97,7 @@ def train_and_eval(a, out, models, artifacts, forward, stages, method, seed):
     name, depths = a.data.split(":")[0], a.data.split(":")[1] if ":" in a.data else "0"
     evaluated, _ = run([tool("growc-run"), "eval", forward, "--weights", checkpoint,
                         "--primitive", name, "--depth", depths, "--count", str(a.eval_count),
-                        "--seed", "1000"])
+                        "--shots", str(a.shots), "--seed", "1000"])
     accuracy = {str(r["depth"]): r["accuracy"]
                 for r in map(json.loads, evaluated.stdout.splitlines())}
     return {
@@ -179,10 +182,14 @@ def main():
     ap.add_argument("--data", default="var-assign-math:0-2")
     ap.add_argument("--val-every", type=int, default=100)
     ap.add_argument("--eval-count", type=int, default=300)
-    ap.add_argument("--eval-seq", type=int, default=256)
+    ap.add_argument("--shots", type=int, default=0,
+                    help="shots of the eval prompts (0: inside the default --seq 64)")
+    ap.add_argument("--eval-seq", type=int, default=None,
+                    help="the forward graph's seq (default --seq: the trained context)")
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--out", default=os.path.join(ROOT, "out", "growth-experiment"))
     a = ap.parse_args()
+    a.eval_seq = a.eval_seq or a.seq
     if (a.layers - a.start_layers) % a.block_size or a.start_layers % a.block_size:
         sys.exit("growth_experiment: --layers and --start-layers must be whole blocks")
     os.makedirs(a.out, exist_ok=True)

@@ -18,11 +18,14 @@ assignment (depths 0-2) and induction copy, supervised on their answers
 (growc-run eval: variable assignment depths 0, 1, 2 and induction copy),
 the analysis suite of its final model (growc --analysis-suite) and
 growc-run analyze (held-out text loss, task accuracy on variable assignment
-0-2); finally growc-run report draws the four together (study.html), with
+0-2); eval and analyze run inside the context the models were trained at
+(--seq: forward graphs and the analysis suite at --seq, its depth-score
+split at --seq/2, --shots 2 prompts of at most 106 tokens of the 128;
+growc-run refuses longer ones, issue 17); finally growc-run report draws the four together (study.html), with
 study.json and a markdown table (study.md) of the numbers and timings.
 
   python3 examples/depth-study/study.py [--steps 800] [--layers 8]
-      [--block-size 2] [--batch 8] [--seq 128] [--lr 3e-3] [--seed 0]
+      [--block-size 2] [--batch 8] [--seq 128] [--shots 2] [--lr 3e-3] [--seed 0]
       [--out out/depth-study]
 
 The defaults finish in about 10 minutes on a 2-core machine; --steps,
@@ -96,6 +99,8 @@ def main():
     ap.add_argument("--block-size", type=int, default=2)
     ap.add_argument("--batch", type=int, default=8)
     ap.add_argument("--seq", type=int, default=128)
+    ap.add_argument("--shots", type=int, default=2,
+                    help="shots of the eval and analyze prompts (2: inside the default --seq)")
     ap.add_argument("--lr", type=float, default=3e-3)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--threads", type=int, default=2)
@@ -134,11 +139,11 @@ def main():
         else:
             run([tool("growc"), final_model[m], "--graph=train"] + shape +
                 ["-o", artifacts[m]])
-    # Forward graphs for growc-run eval: prompts of depth 2 need ~210 tokens.
+    # Forward graphs for growc-run eval at the trained context.
     forwards = {}
     for m in models:
         forwards[m] = os.path.join(a.out, m + ".fwd.so")
-        run([tool("growc"), final_model[m], "--graph=forward", "--batch", "16", "--seq", "256",
+        run([tool("growc"), final_model[m], "--graph=forward", "--batch", "16", "--seq", str(a.seq),
              "--quiet", "-o", forwards[m]])
     train_text, held_text = corpora(a.out)
     data = ("mix:text:%s,primitives:var-assign-math:0-2:answers,"
@@ -174,13 +179,15 @@ def main():
         acc = {}
         out, _ = run([tool("growc-run"), "eval", forwards[m], "--weights", ckpt,
                       "--primitive", "var-assign-math", "--depth", "0-2",
+                      "--shots", str(a.shots),
                       "--count", str(a.eval_count), "--seed", "1000",
                       "--threads", str(a.threads)])
         for line in out.stdout.splitlines():
             x = json.loads(line)
             acc["var-assign d%d" % x["depth"]] = x["accuracy"]
         out, _ = run([tool("growc-run"), "eval", forwards[m], "--weights", ckpt,
-                      "--primitive", "induction-copy", "--count", str(a.eval_count),
+                      "--primitive", "induction-copy", "--shots", str(a.shots),
+                      "--count", str(a.eval_count),
                       "--seed", "1000", "--threads", str(a.threads)])
         acc["induction copy"] = json.loads(out.stdout.splitlines()[0])["accuracy"]
         r["accuracy"] = acc
@@ -190,11 +197,12 @@ def main():
         suite = os.path.join(a.out, m + ".suite.so")
         print("study: analysing %s" % m, flush=True)
         _, r["suite_compile_s"] = run([tool("growc"), final_model[m], "--analysis-suite",
-                                       "--batch", "8", "--seq", "256", "--quiet",
+                                       "--batch", "8", "--seq", str(a.seq), "--quiet",
                                        "-o", suite])
         report = os.path.join(a.out, m + ".report.json")
         _, r["analyze_s"] = run([tool("growc-run"), "analyze", suite, "--weights", ckpt,
                                  "--primitive", "var-assign-math", "--depth", "0-2",
+                                 "--shots", str(a.shots),
                                  "--count", str(max(8, a.eval_count // 2)),
                                  "--data", "text:" + held_text, "--windows", "4",
                                  "--threads", str(a.threads), "--out", report])
@@ -223,9 +231,12 @@ def main():
 
     # One comparison report.
     html = os.path.join(a.out, "study.html")
+    # The reports, then their labels in the same order: growc-run report
+    # takes no report after a --label.
     cmd = [tool("growc-run"), "report"]
+    cmd += [os.path.join(a.out, results[m]["report"]) for m in models]
     for m in models:
-        cmd += [os.path.join(a.out, results[m]["report"]), "--label", m]
+        cmd += ["--label", m]
     _, timings["report_s"] = run(cmd + ["--title", "growc depth-analysis mini-study",
                                         "--html", html])
     timings["total_s"] = time.time() - began
