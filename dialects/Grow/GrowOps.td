@@ -49,8 +49,10 @@ def Grow_ModelOp : Grow_Op<"model", [
     }
     ```
 
-    The optional unit attribute `ln_scaling` says LayerNorm-Scaling is on: the
-    layers' `norm_scale` is `1/sqrt(position + 1)` and growth keeps it so.
+    The optional unit attribute `ln_scaling` says LayerNorm-Scaling is on:
+    each layer's `norm_scale` is `1/sqrt(index + 1)`, the factor of its own
+    index (growth sets it for the new indices; swaps and reversals move it
+    with the layer).
   }];
   let arguments = (ins SymbolNameAttr:$sym_name, Grow_ConfigAttr:$config,
                        UnitAttr:$ln_scaling);

@@ -135,12 +135,16 @@ LogicalResult verifyLayers(ModelOp model, ConfigAttr config) {
              << position << " must be in block " << expectedBlock
              << " (block_size " << blockSize << "), got block "
              << layer.getBlock();
+    // The LN-Scaling factor belongs to the layer (its index, the depth it
+    // was trained at), not to its position: swaps and reversals move it
+    // with the layer.
     if (model.getLnScaling()) {
-      double expected = 1.0 / std::sqrt(static_cast<double>(position) + 1.0);
+      double expected = 1.0 / std::sqrt(static_cast<double>(index) + 1.0);
       double scale = layer.getNormScale().convertToDouble();
       if (std::abs(scale - expected) > 1e-12 * expected)
-        return layer.emitOpError("with ln_scaling, the layer at position ")
-               << position << " must have norm_scale 1/sqrt(" << position + 1
+        return layer.emitOpError("with ln_scaling, layer ")
+               << index << " (at position " << position
+               << ") must have norm_scale 1/sqrt(" << index + 1
                << ") = " << expected << ", got " << scale;
     }
   }

@@ -40,12 +40,19 @@ void growc::renumberPositions(ModelOp model) {
   MLIRContext *ctx = model.getContext();
   int64_t blockSize = model.getConfig().getBlockSize();
   Builder b(ctx);
-  for (auto [position, layer] : llvm::enumerate(model.getLayers())) {
+  for (auto [position, layer] : llvm::enumerate(model.getLayers()))
     layer.setBlockAttr(b.getI64IntegerAttr(position / blockSize));
-    if (model.getLnScaling())
-      layer.setNormScaleAttr(
-          b.getF64FloatAttr(1.0 / std::sqrt(double(position) + 1.0)));
-  }
+}
+
+void growc::setLnScalingFactors(ModelOp model) {
+  if (!model.getLnScaling())
+    return;
+  Builder b(model.getContext());
+  // The same expression as the verifier's check (GrowVerifier.cpp), so the
+  // factors compare exactly.
+  for (LayerOp layer : model.getLayers())
+    layer.setNormScaleAttr(
+        b.getF64FloatAttr(1.0 / std::sqrt(double(layer.getIndex()) + 1.0)));
 }
 
 namespace {
@@ -171,6 +178,10 @@ LogicalResult growc::rebuildLayers(ModelOp model,
 
   model.setConfigAttr(model.getConfig().withBlockSize(blockSize));
   renumberPositions(model);
+  // Growth gives layers new indices (index = position in the grown model,
+  // which is trained as such), so a grown layer gets the factor of its new
+  // index, not of the layer it was copied from.
+  setLnScalingFactors(model);
   return success();
 }
 
@@ -217,6 +228,8 @@ LogicalResult growc::reorderLayers(ModelOp model, ArrayRef<int64_t> order) {
     layer.getInputMutable().assign(stream);
     stream = layer.getOutput();
   }
+  // Indices and norm_scale move with the layers: only blocks follow the
+  // position.
   renumberPositions(model);
   return success();
 }

@@ -20,9 +20,12 @@ def ScaleLayerNorms : AnalysisPass<"growc-scale-layer-norms"> {
   let summary = "LayerNorm-Scaling: scale both pre-sublayer norms by 1/sqrt(l+1)";
   let description = [{
     Sun et al. 2025. Sets the model's `ln_scaling` flag and every layer's
-    `norm_scale` to `1/sqrt(l + 1)` for its position l. No new parameters;
-    the final norm is not scaled; growth keeps the factor following the
-    position.
+    `norm_scale` to `1/sqrt(l + 1)` for its index l (its position in the
+    model as trained). No new parameters; the final norm is not scaled. The
+    factor is a property of the layer: growth, which gives layers new
+    indices, sets it for them; swaps, reversals and skips keep it, so a
+    swapped LN-Scaling model runs each layer with the factor it was trained
+    with, and scaling before or after a reordering gives the same model.
 
     Before: `grow.layer 2 block 1 (%x)`.
     After:  `grow.layer 2 block 1 (%x) {norm_scale = 0.57735026918962584 : f64}`.
@@ -34,7 +37,8 @@ def SkipLayers : AnalysisPass<"growc-skip-layers"> {
   let description = [{
     Marks each listed layer `skip`: its output equals its input. With
     `until = t` (t >= 0) the skip applies only at token positions `< t`,
-    the intervention of the depth score (Csordás et al. 2025).
+    the intervention of the depth score (Csordás et al. 2025). The other
+    layers keep their positions and LN-Scaling factors.
   }];
   let options = [
     ListOption<"positions", "layers", "int64_t",
@@ -48,7 +52,8 @@ def SwapLayerWindows : AnalysisPass<"growc-swap-layer-windows"> {
   let summary = "Exchange layers [p, p+s) with [p+s, p+2s)";
   let description = [{
     Block-swap robustness (SPEC.md §5.4). `size = 0` leaves the model as it
-    is. Each layer keeps its parameters; only the order changes.
+    is. Each layer keeps its parameters and its LN-Scaling factor; only the
+    order (and the blocks) change.
 
     Before (p = 1, s = 1): `l0 l1 l2 l3`.  After: `l0 l2 l1 l3`.
   }];
@@ -64,7 +69,8 @@ def ReverseLayerWindow : AnalysisPass<"growc-reverse-layer-window"> {
   let summary = "Reverse the order of the layers in [start, start+size)";
   let description = [{
     Before (start = 1, size = 3): `l0 l1 l2 l3 l4`.
-    After: `l0 l3 l2 l1 l4`.
+    After: `l0 l3 l2 l1 l4`. Each layer keeps its parameters and its
+    LN-Scaling factor.
   }];
   let options = [
     Option<"start", "start", "int64_t", /*default=*/"0",

@@ -1,9 +1,10 @@
 //===- ScaleLayerNorms.cpp - LayerNorm-Scaling pass -----------------------===//
 //
 // Turns a model into the LayerNorm-Scaling baseline (SPEC.md §4). The factor
-// is a function of position, so it is stored as the model-level flag plus
-// per-layer values that renumberPositions keeps in step under growth and
-// reordering.
+// 1/sqrt(l+1) belongs to the layer of index l (its depth in the model as
+// trained): it is stored as the model-level flag plus per-layer values that
+// growth sets for the new indices and that swaps, reversals and skips carry
+// along with the layer, as the reference analyses of a trained model do.
 //
 //===----------------------------------------------------------------------===//
 
@@ -24,7 +25,7 @@ struct ScaleLayerNormsPass
   void runOnOperation() override {
     for (auto model : getOperation().getOps<grow::ModelOp>()) {
       model.setLnScaling(true);
-      renumberPositions(model);
+      setLnScalingFactors(model);
     }
   }
 };

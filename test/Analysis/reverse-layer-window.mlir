@@ -113,8 +113,9 @@ grow.model @four #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_head
 
 // -----
 
-// LayerNorm-Scaling follows the position: after the reversal layer 3 sits at
-// position 1 and gets 1/sqrt(2); layer 1 at position 3 gets 1/2.
+// The LayerNorm-Scaling factor belongs to the layer: after the reversal
+// layer 3 sits at position 1 and keeps its 1/2, layer 1 at position 3 keeps
+// its 1/sqrt(2) (as reversing the layers of a trained model does).
 grow.model @scaled #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 2> (%tokens : tensor<?x?xi32>) attributes {ln_scaling} {
   grow.param @model.embed_tokens.weight : tensor<8x4xf32>
   grow.param @model.layers.0.input_layernorm.weight : tensor<4xf32>
@@ -167,12 +168,12 @@ grow.model @scaled #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_he
 // CHECK-LABEL: grow.model @scaled
 // CHECK-SAME:    attributes {ln_scaling}
 // CHECK:         [[L0:%.+]] = grow.layer 0 block 0 ({{%.+}}) : tensor<?x?x4xf32>
-// CHECK-NEXT:    [[L3:%.+]] = grow.layer 3 block 0 ([[L0]]) {norm_scale = 0.70710678118654746 : f64}
+// CHECK-NEXT:    [[L3:%.+]] = grow.layer 3 block 0 ([[L0]]) {norm_scale = 5.000000e-01 : f64}
 // CHECK-NEXT:    [[L2:%.+]] = grow.layer 2 block 1 ([[L3]]) {norm_scale = 0.57735026918962584 : f64}
-// CHECK-NEXT:    grow.layer 1 block 1 ([[L2]]) {norm_scale = 5.000000e-01 : f64}
+// CHECK-NEXT:    grow.layer 1 block 1 ([[L2]]) {norm_scale = 0.70710678118654746 : f64}
 
 // ALL-LABEL: grow.model @scaled
-// ALL:         [[L3:%.+]] = grow.layer 3 block 0 ({{%.+}}) : tensor<?x?x4xf32>
-// ALL-NEXT:    [[L2:%.+]] = grow.layer 2 block 0 ([[L3]]) {norm_scale = 0.70710678118654746 : f64}
-// ALL-NEXT:    [[L1:%.+]] = grow.layer 1 block 1 ([[L2]]) {norm_scale = 0.57735026918962584 : f64}
-// ALL-NEXT:    grow.layer 0 block 1 ([[L1]]) {norm_scale = 5.000000e-01 : f64}
+// ALL:         [[L3:%.+]] = grow.layer 3 block 0 ({{%.+}}) {norm_scale = 5.000000e-01 : f64}
+// ALL-NEXT:    [[L2:%.+]] = grow.layer 2 block 0 ([[L3]]) {norm_scale = 0.57735026918962584 : f64}
+// ALL-NEXT:    [[L1:%.+]] = grow.layer 1 block 1 ([[L2]]) {norm_scale = 0.70710678118654746 : f64}
+// ALL-NEXT:    grow.layer 0 block 1 ([[L1]]) : tensor<?x?x4xf32>

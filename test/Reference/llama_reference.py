@@ -9,8 +9,10 @@ no code with growc.
 Model (SPEC.md section 1; layers are numbered by *position* p = 0..L-1):
 
     h_0     = E[tokens]
-    a_p     = Attn(s_p * RMSNorm_in(h_p))           s_p = 1/sqrt(p+1) with
-    hhat_p  = h_p + a_p                                   LN-Scaling, else 1
+    a_p     = Attn(s_p * RMSNorm_in(h_p))           s_p = 1/sqrt(i+1) with
+    hhat_p  = h_p + a_p                                   LN-Scaling (i: the
+                                                          index of the layer
+                                                          at p), else 1
     m_p     = MLP(s_p * RMSNorm_post(hhat_p))
     h_{p+1} = hhat_p + m_p
     logits  = W_U . RMSNorm_final(h_L)               (W_U = E when tied)
@@ -38,8 +40,11 @@ Analysis options (growc's `grow.layer` attributes, docs/decisions.md):
   for every position and then `where(pos < t, h, layer_out)` is taken, so
   later positions attend to the (un-updated) inputs of earlier ones exactly
   as a masked layer would. a_p = m_p = 0 at skipped positions.
-* `ln_scaling`: both pre-sublayer norms of position p are multiplied by
-  1/sqrt(p+1) (the final norm is not).
+* `ln_scaling`: both pre-sublayer norms of the layer of index i are
+  multiplied by 1/sqrt(i+1) (the final norm is not). The factor belongs to
+  the layer, not to its position: with `layer_order` each layer runs with
+  the factor it was trained with, as in a swap of a trained LN-Scaling
+  model (Csordás et al. 2025 permute the trained layers, factors included).
 
 A Hugging Face model folder (--model-dir) is read as from_pretrained reads
 it (config.json; model.safetensors, or model.safetensors.index.json and its
@@ -446,7 +451,8 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
     layer_order execution order: position p runs layer layer_order[p].
     skip        layer positions (not parameter indices) to skip.
     skip_until  if given, skip only token positions < skip_until.
-    ln_scaling  LayerNorm-Scaling: norms at position p scaled by 1/sqrt(p+1).
+    ln_scaling  LayerNorm-Scaling: the norms of layer i scaled by 1/sqrt(i+1),
+                wherever layer_order puts it.
     outputs     names among logits, logit_lens.<l>, hidden.<l>, attn.<l>, mlp.<l>.
     dtype       torch.float32 or torch.float64.
     differentiable  keep autograd on: weights given as tensors of `dtype`
@@ -486,7 +492,7 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
         if "hidden.0" in wanted:
             result["hidden.0"] = h
         for p, index in enumerate(order):
-            scale = 1.0 / math.sqrt(p + 1) if ln_scaling else None
+            scale = 1.0 / math.sqrt(index + 1) if ln_scaling else None
             if p in skip_set and skip_until is None:
                 # Skipped everywhere: the identity, nothing to compute.
                 a = m = torch.zeros_like(h)
@@ -1031,7 +1037,8 @@ def self_test():
 
     # (7) Layer order: identity is the default; a permutation equals a
     # checkpoint whose layers were renamed into that order; LN-Scaling equals
-    # norm weights pre-multiplied by 1/sqrt(p+1).
+    # norm weights of layer i pre-multiplied by 1/sqrt(i+1), also when the
+    # layers are permuted (the factor moves with the layer).
     check("layer_order identity = default",
           torch.equal(run(layer_order=list(range(n_layers)))["logits"], logits))
     perm = [2, 0, 1]
@@ -1046,10 +1053,13 @@ def self_test():
         for key in ("input_norm", "post_norm"):
             name = "model.layers.%d.%s" % (p, LAYER_PARAMS[key])
             scaled[name] = weights[name] / math.sqrt(p + 1)
-    close("ln_scaling = norm weights scaled by 1/sqrt(p+1)",
+    close("ln_scaling = norm weights scaled by 1/sqrt(i+1)",
           run(ln_scaling=True)["logits"], run(weights=scaled)["logits"], 1e-12)
     check("ln_scaling changes the logits",
           not torch.allclose(run(ln_scaling=True)["logits"], logits))
+    close("ln_scaling under a permutation = permuted pre-scaled layers",
+          run(ln_scaling=True, layer_order=perm)["logits"],
+          run(weights=scaled, layer_order=perm)["logits"], 1e-12)
 
     # (8) RoPE: identity at position 0; relative (q.k depends only on the
     # offset) and norm-preserving elsewhere.

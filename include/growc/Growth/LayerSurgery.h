@@ -3,8 +3,10 @@
 // The two structural edits every growth and analysis pass reduces to:
 // rebuilding the layer list from sources (growth: clones with new parameters
 // and provenance), and permuting layer positions (analysis: swap, reverse).
-// Both keep the residual-stream chain, block numbering and LayerNorm-Scaling
-// factors consistent with the new positions.
+// Both keep the residual-stream chain and the block numbering consistent
+// with the new positions. A LayerNorm-Scaling factor belongs to the layer
+// (its index), not to its position: growth sets it for the new indices,
+// reordering moves it with the layer.
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,8 +36,11 @@ mlir::LogicalResult rebuildLayers(grow::ModelOp model,
                                   int64_t blockSize);
 
 /// Moves layers so that position i holds the layer that was at position
-/// order[i]; order must be a permutation. Fails (with a diagnostic) when
-/// layer outputs are read by anything but the next layer and the final norm.
+/// order[i]; order must be a permutation. Each layer keeps its index and its
+/// norm_scale (the LN-Scaling factor of the layer it is, as in Csordás et
+/// al.'s swaps of a trained model); only the blocks are renumbered. Fails
+/// (with a diagnostic) when layer outputs are read by anything but the next
+/// layer and the final norm.
 mlir::LogicalResult reorderLayers(grow::ModelOp model,
                                   llvm::ArrayRef<int64_t> order);
 
@@ -57,9 +62,13 @@ bool isOutputProjection(llvm::StringRef suffix);
 /// S for `scaled S`, 1 otherwise.
 double initialScale(grow::ParamOp param);
 
-/// Sets every layer's block (and, with ln_scaling, its norm_scale) from its
-/// position.
+/// Sets every layer's block from its position.
 void renumberPositions(grow::ModelOp model);
+
+/// With ln_scaling, sets every layer's norm_scale to 1/sqrt(index + 1), the
+/// factor of its own index (its position in the model as trained); without,
+/// leaves the layers alone.
+void setLnScalingFactors(grow::ModelOp model);
 
 /// Applies a one-shot recipe (block-expansion, depth-upscale, layers,
 /// gstack) to a growable `model`: plans it with planLayerRecipe and rebuilds

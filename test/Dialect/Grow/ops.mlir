@@ -219,7 +219,7 @@ grow.model @norm_scale #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, k
 
 // -----
 
-// LayerNorm-Scaling: norm_scale = 1/sqrt(position + 1) at every position.
+// LayerNorm-Scaling: norm_scale = 1/sqrt(index + 1) for every layer.
 grow.model @ln_scaling #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 2> (%tokens : tensor<?x?xi32>) attributes {ln_scaling} {
   grow.param @model.embed_tokens.weight : tensor<8x4xf32>
   grow.param @model.layers.0.input_layernorm.weight : tensor<4xf32>
@@ -275,6 +275,45 @@ grow.model @ln_scaling #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, k
 // CHECK-NEXT:    [[L1:%.+]] = grow.layer 1 block 0 ([[L0]]) {norm_scale = 0.70710678118654746 : f64} : tensor<?x?x4xf32>
 // CHECK-NEXT:    [[L2:%.+]] = grow.layer 2 block 1 ([[L1]]) {norm_scale = 0.57735026918962584 : f64} : tensor<?x?x4xf32>
 // CHECK-NEXT:    grow.layer 3 block 1 ([[L2]]) {norm_scale = 5.000000e-01 : f64} : tensor<?x?x4xf32>
+
+// -----
+
+// LayerNorm-Scaling after a swap: each layer keeps the factor of its own
+// index, so layer 1 at position 0 has 1/sqrt(2) and layer 0 at position 1
+// has 1.
+grow.model @ln_scaling_swapped #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 1> (%tokens : tensor<?x?xi32>) attributes {ln_scaling} {
+  grow.param @model.embed_tokens.weight : tensor<8x4xf32>
+  grow.param @model.layers.0.input_layernorm.weight : tensor<4xf32>
+  grow.param @model.layers.0.self_attn.q_proj.weight : tensor<4x4xf32>
+  grow.param @model.layers.0.self_attn.k_proj.weight : tensor<2x4xf32>
+  grow.param @model.layers.0.self_attn.v_proj.weight : tensor<2x4xf32>
+  grow.param @model.layers.0.self_attn.o_proj.weight : tensor<4x4xf32>
+  grow.param @model.layers.0.post_attention_layernorm.weight : tensor<4xf32>
+  grow.param @model.layers.0.mlp.gate_proj.weight : tensor<6x4xf32>
+  grow.param @model.layers.0.mlp.up_proj.weight : tensor<6x4xf32>
+  grow.param @model.layers.0.mlp.down_proj.weight : tensor<4x6xf32>
+  grow.param @model.layers.1.input_layernorm.weight : tensor<4xf32>
+  grow.param @model.layers.1.self_attn.q_proj.weight : tensor<4x4xf32>
+  grow.param @model.layers.1.self_attn.k_proj.weight : tensor<2x4xf32>
+  grow.param @model.layers.1.self_attn.v_proj.weight : tensor<2x4xf32>
+  grow.param @model.layers.1.self_attn.o_proj.weight : tensor<4x4xf32>
+  grow.param @model.layers.1.post_attention_layernorm.weight : tensor<4xf32>
+  grow.param @model.layers.1.mlp.gate_proj.weight : tensor<6x4xf32>
+  grow.param @model.layers.1.mlp.up_proj.weight : tensor<6x4xf32>
+  grow.param @model.layers.1.mlp.down_proj.weight : tensor<4x6xf32>
+  grow.param @model.norm.weight : tensor<4xf32>
+  %h0 = grow.embed @model.embed_tokens.weight(%tokens) : tensor<?x?xi32> -> tensor<?x?x4xf32>
+  %h1 = grow.layer 1 block 0 (%h0) {norm_scale = 0.70710678118654746 : f64} : tensor<?x?x4xf32>
+  %h2 = grow.layer 0 block 1 (%h1) : tensor<?x?x4xf32>
+  %n = grow.rms_norm @model.norm.weight(%h2) : tensor<?x?x4xf32>
+  %z = grow.lm_head @model.embed_tokens.weight(%n) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
+  grow.return names ["logits"] %z : tensor<?x?x8xf32>
+}
+
+// CHECK-LABEL: grow.model @ln_scaling_swapped
+// CHECK-SAME:    attributes {ln_scaling} {
+// CHECK:         [[L1:%.+]] = grow.layer 1 block 0 ({{%.+}}) {norm_scale = 0.70710678118654746 : f64} : tensor<?x?x4xf32>
+// CHECK-NEXT:    grow.layer 0 block 1 ([[L1]]) : tensor<?x?x4xf32>
 
 // -----
 

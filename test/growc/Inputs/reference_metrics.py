@@ -10,7 +10,9 @@ skips and skip-until-t, and shares no code with growc): logit-lens overlap
 and KL, early-exit accuracy, r_{l,j}, e_l, the depth score, o_l, the skip /
 swap / reverse interventions' held-out loss and accuracy, the residual-stream
 statistics and the weight similarity matrices. With --zero-layer Z, layer
-Z's weights are all zero and e_Z must be 0.
+Z's weights are all zero and e_Z must be 0. With --ln-scaling the model is
+the LayerNorm-Scaling one (growc-scale-layer-norms), and every swapped or
+reversed layer keeps the factor of its own index on both sides.
 
 Also checks the invariants: a window-0 swap and a skip of nothing give the
 clean model's numbers.
@@ -32,6 +34,14 @@ from random_model import random_weights  # noqa: E402
 
 EOS = 257
 FAILURES = []
+# Keyword arguments of every reference forward pass (--ln-scaling adds
+# ln_scaling=True: the reference keeps each layer's own factor under swaps
+# and reversals, as growc must).
+FORWARD_OPTIONS = {}
+
+
+def forward(config, weights, tokens, **kw):
+    return ref.forward(config, weights, tokens, **FORWARD_OPTIONS, **kw)
 
 
 def run(cmd):
@@ -123,14 +133,14 @@ def residual_stats(out, L):
 def depth_score(config, weights, windows, L, t, aggregate="max"):
     """r_{l,j}, e_l, DS and o_l (SPEC.md 5.3) over the rows of every window."""
     hidden = ["hidden.%d" % i for i in range(L + 1)]
-    clean = [ref.forward(config, weights, w, outputs=hidden + ["logits"]) for w in windows]
+    clean = [forward(config, weights, w, outputs=hidden + ["logits"]) for w in windows]
     r = np.full((L, L), np.nan)
     e = np.zeros(L)
     o = np.zeros(L)
     for l in range(L):
         per_row_r, per_row_o = [], []
         for w, c in zip(windows, clean):
-            x = ref.forward(config, weights, w, skip=[l], skip_until=t,
+            x = forward(config, weights, w, skip=[l], skip_until=t,
                             outputs=hidden + ["logits"])
             rows = []
             for j in range(l + 1, L):
@@ -156,7 +166,7 @@ def depth_score(config, weights, windows, L, t, aggregate="max"):
 def held_out_loss(config, weights, windows, targets, **kw):
     total, count = 0.0, 0
     for w, tg in zip(windows, targets):
-        logits = ref.forward(config, weights, w, **kw)["logits"].double()
+        logits = forward(config, weights, w, **kw)["logits"].double()
         tg = torch.from_numpy(tg.astype(np.int64))
         loss = torch.nn.functional.cross_entropy(
             logits.reshape(-1, logits.shape[-1]), tg.reshape(-1), ignore_index=-100,
@@ -178,7 +188,7 @@ def encode_prompt(prompt):
 def task_accuracy(config, weights, prompts, outputs, **kw):
     correct = {name: 0 for name in outputs}
     for tokens, answer in prompts:
-        out = ref.forward(config, weights, np.array([tokens], dtype=np.int64),
+        out = forward(config, weights, np.array([tokens], dtype=np.int64),
                           outputs=outputs, **kw)
         for name in outputs:
             correct[name] += int(out[name][0, -1].argmax().item() == answer)
@@ -208,6 +218,8 @@ def main():
     ap.add_argument("--zero-layer", type=int, default=-1)
     ap.add_argument("--aggregate", default="max")
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--ln-scaling", action="store_true",
+                    help="analyse the LayerNorm-Scaling version of the model")
     ap.add_argument("--tmp", required=True)
     a = ap.parse_args()
     os.makedirs(a.tmp, exist_ok=True)
@@ -222,6 +234,10 @@ def main():
     wpath = os.path.join(a.tmp, "w.safetensors")
     run([a.growc, "--import-hf-config", a.config, "--num-layers", str(L),
          "--block-size", str(a.block_size), "-o", model])
+    if a.ln_scaling:
+        run([a.growc, model, "--analysis-passes=growc-scale-layer-norms",
+             "--emit=mlir", "-o", model])
+        FORWARD_OPTIONS["ln_scaling"] = True
     weights = random_weights(config, L, rng)
     if a.zero_layer >= 0:
         for name in weights:
@@ -258,6 +274,7 @@ def main():
          "--data", "u16:" + data, "--windows", str(nwin), "--aggregate", a.aggregate,
          "--threads", "1"])
     rep = json.load(open(report_path))
+    check("report ln_scaling = %s" % a.ln_scaling, rep["ln_scaling"] == a.ln_scaling)
 
     # Prompts of the task exactly as growc-run generates them (seed + depth).
     lines = run([a.growc_run, "sample", "--primitive", "var-assign-math", "--depth", "0",
@@ -268,7 +285,7 @@ def main():
     outputs = (["logits"] + ["logit_lens.%d" % l for l in range(L)] +
                ["hidden.%d" % l for l in range(L + 1)] +
                ["attn.%d" % l for l in range(L)] + ["mlp.%d" % l for l in range(L)])
-    clean = [ref.forward(config, weights, w, outputs=outputs) for w in windows]
+    clean = [forward(config, weights, w, outputs=outputs) for w in windows]
     cat = {k: torch.cat([c[k] for c in clean], 0) for k in outputs}
 
     # Logit lens.
