@@ -345,6 +345,12 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
   const bool leader = rank == 0;
   if (Status status = prepare(world, leader); !status.isOk())
     return fail(status);
+  if (leader && trainedContext > plan->seq)
+    std::fprintf(stderr,
+                 "growc-run: %s was trained at %lld tokens, this run at "
+                 "%lld: its checkpoints record the longer (%s)\n",
+                 start->path().c_str(), (long long)trainedContext,
+                 (long long)plan->seq, kTrainedContextKey);
   // A rank's own failure before the loop ends the whole job (the others
   // would wait for it at the next collective forever), naming itself.
   auto rankFailed = [&](const std::string &message) {
