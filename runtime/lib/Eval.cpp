@@ -8,7 +8,9 @@
 #include "growc/runtime/Eval.h"
 
 #include <algorithm>
+#include <cmath>
 #include <optional>
+#include <set>
 
 using namespace growc::rt;
 
@@ -161,4 +163,55 @@ growc::rt::primitiveAccuracy(CpuExecutor &exec, const AccuracyOptions &options,
     result.count += rows;
   }
   return result;
+}
+
+double PrimitiveFloors::highest() const {
+  return std::max({copy, constant, chance});
+}
+
+StatusOr<PrimitiveFloors> growc::rt::primitiveFloors(Primitive primitive,
+                                                     int depth, int64_t samples,
+                                                     uint64_t seed) {
+  if (samples <= 0)
+    return Status::error("primitive floors need at least one sample");
+  const bool letters = primitive == Primitive::InductionCopy;
+  auto isCandidate = [letters](char c) {
+    return letters ? c >= 'a' && c <= 'z' : c >= '0' && c <= '9';
+  };
+  Rng rng(seed);
+  std::map<std::string, int64_t> answers;
+  double copyTotal = 0;
+  for (int64_t i = 0; i < samples; ++i) {
+    StatusOr<PrimitiveExample> example = generateExample(primitive, depth, rng);
+    if (!example.isOk())
+      return example.status();
+    ++answers[example->answer];
+    // The copy heuristic's candidates: what the example itself offers. For
+    // induction copy only the sequence before the space (the copied span
+    // repeats letters of it).
+    std::string_view text = example->prompt;
+    if (letters)
+      text = text.substr(0, text.find(' '));
+    std::set<char> candidates;
+    for (char c : text)
+      if (isCandidate(c))
+        candidates.insert(c);
+    if (!candidates.empty() && example->answer.size() == 1 &&
+        candidates.count(example->answer[0]))
+      copyTotal += 1.0 / double(candidates.size());
+  }
+  PrimitiveFloors floors;
+  floors.copy = copyTotal / double(samples);
+  int64_t most = 0;
+  for (const auto &[answer, count] : answers)
+    most = std::max(most, count);
+  floors.constant = double(most) / double(samples);
+  floors.chance = letters ? 1.0 / 26 : 1.0 / 10;
+  return floors;
+}
+
+bool growc::rt::aboveFloor(double accuracy, int64_t count, double floor) {
+  if (count <= 0)
+    return false;
+  return accuracy > floor + 2 * std::sqrt(floor * (1 - floor) / double(count));
 }

@@ -123,6 +123,58 @@ TEST(PrimitiveTest, InductionCopyIsUnambiguous) {
   }
 }
 
+// The floors against a brute-force simulation: a copy heuristic that
+// actually guesses (a uniform pick among the digits or letters it finds in
+// the example, from its own generator) and a count of every answer.
+TEST(PrimitiveTest, FloorsMatchABruteForceCount) {
+  struct Case {
+    Primitive primitive;
+    int depth;
+  };
+  const int64_t samples = 20000;
+  for (Case c :
+       {Case{Primitive::VarAssignMath, 0}, Case{Primitive::VarAssignCode, 3},
+        Case{Primitive::InductionCopy, 0}}) {
+    StatusOr<PrimitiveFloors> floors =
+        primitiveFloors(c.primitive, c.depth, samples, 7);
+    ASSERT_TRUE(floors.isOk()) << floors.status().message();
+    const bool letters = c.primitive == Primitive::InductionCopy;
+    Rng rng(7), guesser(12345);
+    int64_t hits = 0;
+    std::map<std::string, int64_t> answers;
+    for (int64_t i = 0; i < samples; ++i) {
+      StatusOr<PrimitiveExample> ex =
+          generateExample(c.primitive, c.depth, rng);
+      ASSERT_TRUE(ex.isOk());
+      ++answers[ex->answer];
+      std::string seen;
+      for (char ch : ex->prompt.substr(0, letters ? ex->prompt.find(' ')
+                                                  : std::string::npos))
+        if ((letters ? isalpha(ch) : isdigit(ch)) &&
+            seen.find(ch) == std::string::npos)
+          seen.push_back(ch);
+      hits += std::string(1, seen[guesser.below(seen.size())]) == ex->answer;
+    }
+    int64_t most = 0;
+    for (const auto &entry : answers)
+      most = std::max(most, entry.second);
+    // Monte Carlo: 5 standard errors of a 20000-draw mean at most ~0.017.
+    EXPECT_NEAR(floors->copy, double(hits) / samples, 0.017);
+    EXPECT_DOUBLE_EQ(floors->constant, double(most) / samples);
+    EXPECT_DOUBLE_EQ(floors->chance, letters ? 1.0 / 26 : 0.1);
+  }
+  // Three chains at depth 0, two deeper, every answer among them: exact.
+  EXPECT_NEAR(primitiveFloors(Primitive::VarAssignMath, 0)->copy, 1.0 / 3,
+              1e-9);
+  EXPECT_DOUBLE_EQ(primitiveFloors(Primitive::VarAssignMath, 1)->copy, 0.5);
+  EXPECT_DOUBLE_EQ(primitiveFloors(Primitive::VarAssignMath, 1)->highest(),
+                   0.5);
+  EXPECT_FALSE(primitiveFloors(Primitive::VarAssignMath, 9).isOk());
+  // Two standard errors of 0.5 over 100 prompts: 0.1.
+  EXPECT_FALSE(aboveFloor(0.59, 100, 0.5));
+  EXPECT_TRUE(aboveFloor(0.61, 100, 0.5));
+}
+
 TEST(PrimitiveTest, PromptsAreSeededAndShotsSolved) {
   Rng a(9), b(9), c(10);
   auto first = generatePrompt(Primitive::VarAssignMath, 2, 5, a);

@@ -6,7 +6,10 @@
 //
 // Accuracy of a forward graph with the weights of a checkpoint on seeded
 // k-shot prompts of a reasoning primitive (SPEC.md section 6;
-// runtime/lib/Eval.cpp scores them), one JSON line per depth. Prompts
+// runtime/lib/Eval.cpp scores them), one JSON line per depth with the
+// task's floors beside the accuracy (primitiveFloors: the copy heuristic,
+// the best constant answer, uniform chance) and whether the accuracy is
+// above the highest by two binomial standard errors. Prompts
 // longer than the context the checkpoint was trained at are refused unless
 // --allow-beyond-context, which the JSON lines then record.
 //
@@ -114,6 +117,12 @@ int runEval(const EvalOptions &opts) {
         **exec, accuracyOptions(opts, *primitive, tokenizer->get(), depth));
     if (!result.isOk())
       return fail("eval: " + result.status().message());
+    // The task's floors (a property of the generator, not of this prompt
+    // set, so a fixed seed): an accuracy reads against them, not 0.
+    StatusOr<PrimitiveFloors> floors = primitiveFloors(*primitive, int(depth));
+    if (!floors.isOk())
+      return fail("eval: " + floors.status().message());
+    const double accuracy = result->accuracy("logits");
     const PromptLengths &measured = lengths[depth - minDepth];
     std::string known = *context ? std::to_string(**context) : "null",
                 beyond = *context ? std::to_string(measured.beyond) : "null";
@@ -121,10 +130,15 @@ int runEval(const EvalOptions &opts) {
         "{\"primitive\": \"%s\", \"depth\": %ld, \"shots\": %ld, "
         "\"count\": %lld, \"correct\": %lld, \"accuracy\": %.4f, "
         "\"longest_prompt\": %lld, \"trained_context\": %s, "
-        "\"beyond_context\": %s}\n",
+        "\"beyond_context\": %s, \"floor_copy\": %.4f, "
+        "\"floor_constant\": %.4f, \"chance\": %.4f, "
+        "\"above_floor\": %s}\n",
         opts.primitiveName.c_str(), depth, opts.shots, (long long)result->count,
-        (long long)result->correct.at("logits"), result->accuracy("logits"),
-        (long long)measured.longest, known.c_str(), beyond.c_str());
+        (long long)result->correct.at("logits"), accuracy,
+        (long long)measured.longest, known.c_str(), beyond.c_str(),
+        floors->copy, floors->constant, floors->chance,
+        aboveFloor(accuracy, result->count, floors->highest()) ? "true"
+                                                               : "false");
   }
   return 0;
 }
@@ -142,7 +156,11 @@ Command growc::rt::addEvalCommand(CLI::App &app) {
       "without the 259-token byte vocabulary renders them through\n"
       "--tokenizer T. Prompts longer than the context C was trained at\n"
       "(growc.trained_context, written by growc-run train) are refused\n"
-      "unless --allow-beyond-context. Prints one JSON line per depth.");
+      "unless --allow-beyond-context. Prints one JSON line per depth, with\n"
+      "the task's floors beside the accuracy: floor_copy (answering with a\n"
+      "value the example assigns), floor_constant (the most frequent\n"
+      "answer), chance (uniform over the answers), and above_floor (the\n"
+      "accuracy beats the highest by two binomial standard errors).");
   command->add_option("ART", opts->artifact, "A forward artifact")->required();
   command->add_option("--weights", opts->weights, "The checkpoint C")
       ->required();

@@ -66,6 +66,30 @@ struct PromptLengths {
 StatusOr<PromptLengths> promptLengths(const AccuracyOptions &options,
                                       int64_t vocabSize, int64_t context = 0);
 
+/// What a model scores without solving the task, measured on the
+/// generator's own examples (generateExample of `primitive` at `depth`):
+/// `copy` is the expected accuracy of answering with a candidate drawn
+/// uniformly from those the current example offers (the digits it assigns
+/// for variable assignment, so 1/3 at depth 0 where three chains start and
+/// 1/2 deeper; the distinct letters of the sequence for induction copy);
+/// `constant` is the frequency of the most frequent answer (the best
+/// single answer); `chance` is uniform over the answer vocabulary (10
+/// digits or 26 letters). `samples` examples drawn from `seed`.
+struct PrimitiveFloors {
+  double copy = 0, constant = 0, chance = 0;
+  /// The highest of the three: the accuracy to beat.
+  double highest() const;
+};
+StatusOr<PrimitiveFloors> primitiveFloors(Primitive primitive, int depth,
+                                          int64_t samples = 20000,
+                                          uint64_t seed = 0);
+
+/// Whether `accuracy` over `count` prompts is above `floor` by more than
+/// two binomial standard errors of the floor (sqrt(floor (1 - floor) /
+/// count)): below that the model is indistinguishable from its floor and
+/// a ratio of its accuracies says nothing.
+bool aboveFloor(double accuracy, int64_t count, double floor);
+
 /// Runs `options.count` prompts through `exec` (a forward graph, params
 /// loaded) in batches of its compiled batch size and scores each output in
 /// `outputs` (float [B, T, vocab]). An answer of several tokens (under a
