@@ -194,6 +194,10 @@ struct AnalysisSuiteOptions {
   std::vector<int64_t> swapWindows = {1, 2, 4, 8};
   /// Window-reverse sizes (each at every valid start).
   std::vector<int64_t> reverseWindows = {2, 4, 8};
+  /// Where the clean graph's logit lens reads the residual stream: "input"
+  /// (h_l, Csordás et al.'s index, outputs logit_lens_in.<l>) or "output"
+  /// (h_{l+1}, outputs logit_lens.<l>).
+  std::string lensAt = "input";
 };
 
 /// `growc model.mlir --analysis-suite -o suite.so` compiles, in one

@@ -42,7 +42,8 @@ std::vector<Variant> planVariants(int64_t layers, int64_t split,
                                   const AnalysisSuiteOptions &options) {
   std::vector<Variant> variants;
   variants.push_back(
-      {"clean", json::Object{{"kind", "clean"}}, "growc-add-early-exit-heads"});
+      {"clean", json::Object{{"kind", "clean"}},
+       "growc-add-early-exit-heads{lens-at=" + options.lensAt + "}"});
   // Depth score: hidden.* for the contributions Δ_j, logits for o_l.
   for (int64_t l = 0; l < layers; ++l)
     variants.push_back(
@@ -196,6 +197,9 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
   for (int64_t s : options.reverseWindows)
     if (s < 2)
       return reportError("--analysis-reverse-windows must be at least 2");
+  if (options.lensAt != "input" && options.lensAt != "output")
+    return reportError("--analysis-lens-at must be 'input' or 'output', not '" +
+                       options.lensAt + "'");
 
   std::string base = kernelsPath.str();
   std::string kernelsName = llvm::sys::path::filename(kernelsPath).str();

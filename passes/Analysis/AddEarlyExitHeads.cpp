@@ -1,7 +1,8 @@
 //===- AddEarlyExitHeads.cpp - expose logit-lens and residual tensors -----===//
 //
 // Adds the model outputs the depth analyses read (SPEC.md §5): each layer's
-// early-exit logits decoded with the model's own final norm and head, and
+// logit-lens logits decoded with the model's own final norm and head (from
+// the layer's output h_{l+1}, or with lens-at=input from its input h_l), and
 // the residual stream h_l with the attention and MLP contributions a_l, m_l.
 // Outputs are named so the runtime can write them under those names.
 //
@@ -49,6 +50,15 @@ struct AddEarlyExitHeadsPass
     if (!logitLens && !residualStream)
       return model.emitOpError("growc-add-early-exit-heads: logit-lens and "
                                "residual-stream are both off; nothing to add");
+    if (lensAt != "output" && lensAt != "input")
+      return model.emitOpError("growc-add-early-exit-heads: lens-at must be "
+                               "'input' or 'output', not '")
+             << lensAt << "'";
+    // The two conventions get different names so that no reader can take
+    // one for the other: logit_lens.<l> decodes h_{l+1}, logit_lens_in.<l>
+    // decodes h_l (Csordás et al.'s index; l = 0 is the embeddings).
+    const bool atInput = lensAt == "input";
+    const std::string lensPrefix = atInput ? "logit_lens_in." : "logit_lens.";
     ReturnOp ret = model.getReturn();
     if (ret.getOutputs().size() != 1)
       return model.emitOpError("already has analysis outputs; add early-exit "
@@ -87,13 +97,18 @@ struct AddEarlyExitHeadsPass
               {"hidden." + std::to_string(l + 1), layer.getOutput()});
       }
       if (logitLens) {
-        builder.setInsertionPointAfter(layer);
-        Value normed = RMSNormOp::create(
-            builder, layer.getLoc(), norm.getWeightAttr(), layer.getOutput());
+        // Decoding h_l goes before layer l, so the graph reads in depth order.
+        if (atInput)
+          builder.setInsertionPoint(layer);
+        else
+          builder.setInsertionPointAfter(layer);
+        Value normed =
+            RMSNormOp::create(builder, layer.getLoc(), norm.getWeightAttr(),
+                              atInput ? layer.getInput() : layer.getOutput());
         Value logits = LMHeadOp::create(builder, layer.getLoc(),
                                         head.getLogits().getType(),
                                         head.getWeightAttr(), normed);
-        lens.push_back({"logit_lens." + std::to_string(l), logits});
+        lens.push_back({lensPrefix + std::to_string(l), logits});
       }
     }
     // h_l is defined before h_{l+1}; sort so names come in depth order.

@@ -85,7 +85,10 @@ def AddEarlyExitHeads : AnalysisPass<"growc-add-early-exit-heads"> {
   let description = [{
     For every selected layer position l, adds model outputs:
     `logit_lens.<l>` = `W_U · RMSNorm_final(h_{l+1})` (the model's own final
-    norm and head), and with `residual-stream` also `hidden.<l>` = h_l (and
+    norm and head), or with `lens-at=input` instead `logit_lens_in.<l>` =
+    `W_U · RMSNorm_final(h_l)` (Csordás et al.'s index: the input of layer l,
+    `logit_lens_in.0` decodes the embeddings), and with `residual-stream`
+    also `hidden.<l>` = h_l (and
     `hidden.<L>` = h_L), `attn.<l>` = a_l and `mlp.<l>` = m_l, the attention
     and MLP outputs (zero where a layer is skipped). Run it after reordering
     or skipping layers, as the last analysis rewrite.
@@ -95,6 +98,9 @@ def AddEarlyExitHeads : AnalysisPass<"growc-add-early-exit-heads"> {
                "Layer positions to expose (default: all)">,
     Option<"logitLens", "logit-lens", "bool", /*default=*/"true",
            "Add the logit-lens outputs">,
+    Option<"lensAt", "lens-at", "std::string", /*default=*/"\"output\"",
+           "Decode each layer's output h_{l+1} as logit_lens.<l> ('output') "
+           "or its input h_l as logit_lens_in.<l> ('input')">,
     Option<"residualStream", "residual-stream", "bool", /*default=*/"true",
            "Add the hidden / attn / mlp outputs">,
   ];

@@ -185,8 +185,9 @@ StatusOr<std::unique_ptr<CpuExecutor>> openVariant(const SuiteVariant &variant,
                          "hidden] or model.norm.weight [hidden]; recompile "
                          "the suite");
   for (const PlanTensor &out : plan.outputs) {
-    bool overVocab =
-        out.name == "logits" || out.name.rfind("logit_lens.", 0) == 0;
+    bool overVocab = out.name == "logits" ||
+                     out.name.rfind("logit_lens.", 0) == 0 ||
+                     out.name.rfind("logit_lens_in.", 0) == 0;
     std::vector<int64_t> expected = {
         plan.batch, plan.seq, overVocab ? plan.vocabSize : norm->shape[0]};
     if (out.dtype != DType::F32 || out.shape != expected)
@@ -521,6 +522,14 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
       openVariant(*suite.find("clean"), checkpoint, suite, options.threads);
   if (!clean.isOk())
     return clean.status();
+  // The suite's clean graph decodes either each layer's input h_l
+  // (logit_lens_in.<l>, Csordás et al.'s index, the default of growc
+  // --analysis-suite) or its output h_{l+1} (logit_lens.<l>); the report
+  // says which.
+  bool lensAtInput = false;
+  for (const PlanTensor &out : (*clean)->plan().outputs)
+    lensAtInput |= out.name.rfind("logit_lens_in.", 0) == 0;
+  const std::string lensPrefix = lensAtInput ? "logit_lens_in." : "logit_lens.";
   std::vector<double> overlap(L), kl(L);
   ResidualSums res(L);
   CleanReference ref;
@@ -547,7 +556,7 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
       if (s.isOk() && l < L)
         s = get("mlp." + std::to_string(l), m[l]);
       if (s.isOk() && l < L)
-        s = get("logit_lens." + std::to_string(l), lens[l]);
+        s = get(lensPrefix + std::to_string(l), lens[l]);
       if (!s.isOk())
         return s;
     }
@@ -643,7 +652,7 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
 
   std::vector<std::string> lensNames = {"logits"};
   for (int64_t l = 0; l < L; ++l)
-    lensNames.push_back("logit_lens." + std::to_string(l));
+    lensNames.push_back(lensPrefix + std::to_string(l));
   auto accuracy = taskAccuracy(**clean, options, lensNames);
   if (!accuracy.isOk())
     return accuracy.status();
@@ -651,7 +660,7 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   const double cleanLoss = cleanLossSum / double(cleanLossCount);
   std::vector<double> exitAccuracy(L), exitRelative(L);
   for (int64_t l = 0; l < L; ++l) {
-    exitAccuracy[l] = accuracy->at("logit_lens." + std::to_string(l));
+    exitAccuracy[l] = accuracy->at(lensPrefix + std::to_string(l));
     exitRelative[l] =
         cleanAccuracy > 0 ? exitAccuracy[l] / cleanAccuracy : std::nan("");
   }
@@ -823,6 +832,7 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   cleanJson.set("loss", numberOrNull(cleanLoss));
   report.set("clean", std::move(cleanJson));
   JsonValue lensJson = JsonValue::object();
+  lensJson.set("at", JsonValue::string(lensAtInput ? "input" : "output"));
   lensJson.set("overlap_top5", toArray(overlap));
   lensJson.set("kl", toArray(kl));
   report.set("logit_lens", std::move(lensJson));

@@ -115,7 +115,11 @@ constexpr const char *kPlotScript = R"JS(
 
   section('Logit lens (SPEC.md 5.1)', 'Each layer decoded with the final ' +
           'norm and head: top-5 agreement with the final layer, and ' +
-          'KL(p_l || p_final), mean over held-out tokens.');
+          'KL(p_l || p_final), mean over held-out tokens. Layer l reads ' +
+          'its input h_l (0: the embeddings; Csordás et al.) or its output ' +
+          'h_{l+1}: ' + REPORTS.map(r => r.label + ' ' +
+          ((r.report.logit_lens.at || 'output') === 'input' ? 'h_l' :
+           'h_{l+1}')).join(', ') + '.');
   perLayer('top-5 overlap with the final layer', p => p.logit_lens.overlap_top5,
            'overlap', {yaxis: {range: [0, 1.05], title: {text: 'overlap'}}});
   perLayer('KL(p_l || p_final)', p => p.logit_lens.kl, 'nats');

@@ -1,6 +1,8 @@
 // RUN: %growc-opt %s -split-input-file --growc-add-early-exit-heads | FileCheck %s
 // RUN: %growc-opt %s -split-input-file --growc-add-early-exit-heads="layers=2,0" | FileCheck %s --check-prefix=SUBSET
 // RUN: %growc-opt %s -split-input-file --growc-add-early-exit-heads="residual-stream=false" | FileCheck %s --check-prefix=LENS
+// RUN: %growc-opt %s -split-input-file --growc-add-early-exit-heads="residual-stream=false lens-at=output" | FileCheck %s --check-prefix=LENS
+// RUN: %growc-opt %s -split-input-file --growc-add-early-exit-heads="lens-at=input" | FileCheck %s --check-prefix=INPUT
 // RUN: %growc-opt %s -split-input-file --growc-add-early-exit-heads="logit-lens=false layers=1" | FileCheck %s --check-prefix=STREAM
 // RUN: %growc-opt %s -split-input-file --growc-skip-layers="layers=1" --growc-add-early-exit-heads="logit-lens=false layers=1" | FileCheck %s --check-prefix=SKIP
 // RUN: %growc-opt %s -split-input-file --growc-swap-layer-windows="position=0 size=1" --growc-add-early-exit-heads="layers=0 residual-stream=false" | FileCheck %s --check-prefix=SWAPPED
@@ -15,6 +17,8 @@
 // RUN: not %growc-opt %s -split-input-file --growc-add-early-exit-heads --growc-duplicate-middle-block 2>&1 | FileCheck %s --check-prefix=ERR-GROW-SUBLAYERS
 // RUN: not %growc-opt %s -split-input-file --growc-add-early-exit-heads="residual-stream=false" --growc-append-last-block 2>&1 | FileCheck %s --check-prefix=ERR-GROW-OUTPUTS
 // RUN: not %growc-opt %s -split-input-file --growc-add-early-exit-heads="logit-lens=false residual-stream=false" 2>&1 | FileCheck %s --check-prefix=ERR-NOTHING
+// RUN: not %growc-opt %s -split-input-file --growc-add-early-exit-heads="lens-at=middle" 2>&1 | FileCheck %s --check-prefix=ERR-LENS-AT
+// ERR-LENS-AT: error: 'grow.model' op growc-add-early-exit-heads: lens-at must be 'input' or 'output', not 'middle'
 // ERR-NOTHING: error: 'grow.model' op growc-add-early-exit-heads: logit-lens and residual-stream are both off; nothing to add
 
 // ERR-RANGE: error: 'grow.model' op growc-add-early-exit-heads: layer position 3 is out of range; the model has 3 layers
@@ -108,6 +112,25 @@ grow.model @three #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_hea
 // LENS-NEXT:    [[L1:%.+]] = grow.layer 1 block 1 ([[L0]]) : tensor<?x?x4xf32>{{$}}
 // LENS:         grow.return names ["logits", "logit_lens.0", "logit_lens.1", "logit_lens.2"] {{%.+}}, [[Z0]], {{%.+}}, {{%.+}} :
 
+// lens-at=input (Csordás et al.'s index): lens l decodes the input h_l of
+// layer l, so logit_lens_in.0 decodes the embeddings and the last layer's
+// output is decoded only by the model's own head.
+// INPUT-LABEL: grow.model @three
+// INPUT:         [[E:%.+]] = grow.embed
+// INPUT-NEXT:    [[N0:%.+]] = grow.rms_norm @model.norm.weight([[E]])
+// INPUT-NEXT:    [[Z0:%.+]] = grow.lm_head @model.embed_tokens.weight([[N0]]) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
+// INPUT-NEXT:    [[L0:%.+]], [[A0:%.+]], [[M0:%.+]] = grow.layer 0 block 0 ([[E]])
+// INPUT-NEXT:    [[N1:%.+]] = grow.rms_norm @model.norm.weight([[L0]])
+// INPUT-NEXT:    [[Z1:%.+]] = grow.lm_head @model.embed_tokens.weight([[N1]])
+// INPUT-NEXT:    [[L1:%.+]], [[A1:%.+]], [[M1:%.+]] = grow.layer 1 block 1 ([[L0]])
+// INPUT-NEXT:    [[N2:%.+]] = grow.rms_norm @model.norm.weight([[L1]])
+// INPUT-NEXT:    [[Z2:%.+]] = grow.lm_head @model.embed_tokens.weight([[N2]])
+// INPUT-NEXT:    [[L2:%.+]], [[A2:%.+]], [[M2:%.+]] = grow.layer 2 block 2 ([[L1]])
+// INPUT-NEXT:    [[N:%.+]] = grow.rms_norm @model.norm.weight([[L2]])
+// INPUT-NEXT:    [[Z:%.+]] = grow.lm_head @model.embed_tokens.weight([[N]])
+// INPUT-NEXT:    grow.return names ["logits", "logit_lens_in.0", "logit_lens_in.1", "logit_lens_in.2", "hidden.0", "hidden.1", "hidden.2", "hidden.3", "attn.0", "attn.1", "attn.2", "mlp.0", "mlp.1", "mlp.2"]
+// INPUT-SAME:      [[Z]], [[Z0]], [[Z1]], [[Z2]], [[E]], [[L0]], [[L1]], [[L2]], [[A0]], [[A1]], [[A2]], [[M0]], [[M1]], [[M2]] :
+
 // Residual stream of layer 1 only: h_1, h_2, a_1, m_1; no new heads.
 // STREAM-LABEL: grow.model @three
 // STREAM:         [[L0:%.+]] = grow.layer 0 block 0 ({{%.+}}) : tensor<?x?x4xf32>{{$}}
@@ -176,3 +199,8 @@ grow.model @untied #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_he
 // LENS:         [[L0:%.+]] = grow.layer 0 block 0
 // LENS-NEXT:    [[N0:%.+]] = grow.rms_norm @model.norm.weight([[L0]])
 // LENS-NEXT:    grow.lm_head @lm_head.weight([[N0]])
+
+// INPUT-LABEL: grow.model @untied
+// INPUT:         [[E:%.+]] = grow.embed
+// INPUT-NEXT:    [[N0:%.+]] = grow.rms_norm @model.norm.weight([[E]])
+// INPUT-NEXT:    grow.lm_head @lm_head.weight([[N0]])

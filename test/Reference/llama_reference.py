@@ -53,7 +53,9 @@ ignored), except that a missing or unexpected tensor is an error, not a
 warning.
 
 Outputs: "logits", "logit_lens.<l>" = W_U . RMSNorm_final(h_{l+1}),
-"hidden.<l>" = h_l (l = 0..L), "attn.<l>" = a_l, "mlp.<l>" = m_l.
+"logit_lens_in.<l>" = W_U . RMSNorm_final(h_l) (the lens at the input of
+layer l, Csordás et al.'s index), "hidden.<l>" = h_l (l = 0..L),
+"attn.<l>" = a_l, "mlp.<l>" = m_l.
 
 Command line:
     llama_reference.py (--config config.json --weights W.safetensors | --model-dir DIR)
@@ -423,7 +425,8 @@ def _as_tokens(tokens, vocab):
 def _parse_outputs(outputs, num_positions):
     if isinstance(outputs, str):
         outputs = [o for o in outputs.split(",") if o]
-    limits = {"logit_lens": num_positions, "hidden": num_positions + 1,
+    limits = {"logit_lens": num_positions, "logit_lens_in": num_positions,
+              "hidden": num_positions + 1,
               "attn": num_positions, "mlp": num_positions}
     names = []
     for name in outputs:
@@ -453,7 +456,8 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
     skip_until  if given, skip only token positions < skip_until.
     ln_scaling  LayerNorm-Scaling: the norms of layer i scaled by 1/sqrt(i+1),
                 wherever layer_order puts it.
-    outputs     names among logits, logit_lens.<l>, hidden.<l>, attn.<l>, mlp.<l>.
+    outputs     names among logits, logit_lens.<l>, logit_lens_in.<l>,
+                hidden.<l>, attn.<l>, mlp.<l>.
     dtype       torch.float32 or torch.float64.
     differentiable  keep autograd on: weights given as tensors of `dtype`
                 with requires_grad get gradients from .backward().
@@ -492,6 +496,8 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
         if "hidden.0" in wanted:
             result["hidden.0"] = h
         for p, index in enumerate(order):
+            if "logit_lens_in.%d" % p in wanted:
+                result["logit_lens_in.%d" % p] = head(h)
             scale = 1.0 / math.sqrt(index + 1) if ln_scaling else None
             if p in skip_set and skip_until is None:
                 # Skipped everywhere: the identity, nothing to compute.

@@ -144,6 +144,12 @@ cl::list<int64_t> analysisSwapWindows(
     cl::desc("With --analysis-suite: block-swap window sizes (default "
              "1,2,4,8; 0 = the unmodified model)"),
     cl::CommaSeparated, cl::cat(growCat));
+cl::opt<std::string> analysisLensAt(
+    "analysis-lens-at",
+    cl::desc("With --analysis-suite: the logit lens of layer l decodes its "
+             "input h_l ('input', Csordás et al.'s index; default) or its "
+             "output h_{l+1} ('output')"),
+    cl::init("input"), cl::cat(growCat));
 cl::list<int64_t> analysisReverseWindows(
     "analysis-reverse-windows",
     cl::desc("With --analysis-suite: window-reverse sizes (default 2,4,8)"),

@@ -521,6 +521,7 @@ int run(MLIRContext &context) {
       return rc;
     AnalysisSuiteOptions opts;
     opts.split = analysisSplit;
+    opts.lensAt = analysisLensAt;
     if (!analysisSwapWindows.empty())
       opts.swapWindows.assign(analysisSwapWindows.begin(),
                               analysisSwapWindows.end());

@@ -84,13 +84,13 @@ def log_softmax(z):
     return torch.log_softmax(z.double(), dim=-1)
 
 
-def logit_lens(out, L):
+def logit_lens(out, L, lens):
     final = out["logits"].double()
     top_final = torch.topk(final, 5, dim=-1).indices
     logp_final = log_softmax(final)
     overlap, kl = [], []
     for l in range(L):
-        z = out["logit_lens.%d" % l].double()
+        z = out[lens % l].double()
         top = torch.topk(z, 5, dim=-1).indices
         common = (top.unsqueeze(-1) == top_final.unsqueeze(-2)).any(-1).sum(-1)
         overlap.append((common.double() / 5).mean().item())
@@ -220,6 +220,10 @@ def main():
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--ln-scaling", action="store_true",
                     help="analyse the LayerNorm-Scaling version of the model")
+    ap.add_argument("--lens-at", choices=("input", "output"), default="input",
+                    help="the suite's logit lens decodes each layer's input "
+                         "h_l (logit_lens_in.<l>) or output h_{l+1} "
+                         "(logit_lens.<l>)")
     ap.add_argument("--tmp", required=True)
     a = ap.parse_args()
     os.makedirs(a.tmp, exist_ok=True)
@@ -248,7 +252,8 @@ def main():
     suite = os.path.join(a.tmp, "suite.so")
     run([a.growc, model, "--analysis-suite", "--batch", str(B), "--seq", str(T),
          "--analysis-split", str(split), "--analysis-swap-windows=0,1,2",
-         "--analysis-reverse-windows=2,3", "--quiet", "-o", suite])
+         "--analysis-reverse-windows=2,3", "--analysis-lens-at", a.lens_at,
+         "--quiet", "-o", suite])
 
     # Held-out windows: a token file read as consecutive [B, T] windows.
     nwin = 2
@@ -282,14 +287,18 @@ def main():
     prompts = [(encode_prompt(json.loads(x)["prompt"]), ord(json.loads(x)["answer"]))
                for x in lines]
 
-    outputs = (["logits"] + ["logit_lens.%d" % l for l in range(L)] +
+    # The lens the report should hold, computed by the reference itself.
+    lens = "logit_lens_in.%d" if a.lens_at == "input" else "logit_lens.%d"
+    check("report logit_lens.at = %s" % a.lens_at,
+          rep["logit_lens"]["at"] == a.lens_at)
+    outputs = (["logits"] + [lens % l for l in range(L)] +
                ["hidden.%d" % l for l in range(L + 1)] +
                ["attn.%d" % l for l in range(L)] + ["mlp.%d" % l for l in range(L)])
     clean = [forward(config, weights, w, outputs=outputs) for w in windows]
     cat = {k: torch.cat([c[k] for c in clean], 0) for k in outputs}
 
     # Logit lens.
-    overlap, kl = logit_lens(cat, L)
+    overlap, kl = logit_lens(cat, L, lens)
     close("logit-lens top-5 overlap", rep["logit_lens"]["overlap_top5"], overlap, 0, 2e-3)
     close("logit-lens KL", rep["logit_lens"]["kl"], kl, 2e-3, 1e-6)
 
@@ -303,12 +312,12 @@ def main():
     close("clean held-out loss", rep["clean"]["loss"], clean_loss, 1e-5, 0)
 
     # Early exit: accuracy of every layer's decoded answer.
-    names = ["logits"] + ["logit_lens.%d" % l for l in range(L)]
+    names = ["logits"] + [lens % l for l in range(L)]
     acc = task_accuracy(config, weights, prompts, names)
     check("clean accuracy", abs(rep["clean"]["accuracy"] - acc["logits"]) < 1e-9,
           "%s vs %s" % (rep["clean"]["accuracy"], acc["logits"]))
     close("early-exit accuracy", rep["early_exit"]["accuracy"],
-          [acc["logit_lens.%d" % l] for l in range(L)], 0, 1e-9)
+          [acc[lens % l] for l in range(L)], 0, 1e-9)
 
     # Depth score.
     r, e, ds, o = depth_score(config, weights, windows, L, split, a.aggregate)
