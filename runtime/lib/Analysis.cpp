@@ -230,6 +230,32 @@ taskAccuracy(CpuExecutor &exec, const AnalyzeOptions &options,
   return accuracy;
 }
 
+/// The floors of the task metric: each depth's primitiveFloors averaged
+/// (taskAccuracy pools the same count of prompts per depth), and how many
+/// prompts it pools.
+struct TaskFloors {
+  PrimitiveFloors floors;
+  int64_t count = 0;
+};
+StatusOr<TaskFloors> taskFloors(const AnalyzeOptions &options) {
+  int maxDepth = options.primitive == Primitive::InductionCopy
+                     ? options.minDepth
+                     : options.maxDepth;
+  TaskFloors task;
+  const int depths = maxDepth - options.minDepth + 1;
+  for (int depth = options.minDepth; depth <= maxDepth; ++depth) {
+    StatusOr<PrimitiveFloors> floors =
+        primitiveFloors(options.primitive, depth);
+    if (!floors.isOk())
+      return floors.status();
+    task.floors.copy += floors->copy / depths;
+    task.floors.constant += floors->constant / depths;
+    task.floors.chance += floors->chance / depths;
+  }
+  task.count = options.count * depths;
+  return task;
+}
+
 /// Held-out loss of a graph's `logits` on every window.
 StatusOr<double> heldOutLoss(CpuExecutor &exec, const EvalWindows &windows) {
   double sum = 0;
@@ -658,11 +684,21 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
     return accuracy.status();
   const double cleanAccuracy = accuracy->at("logits");
   const double cleanLoss = cleanLossSum / double(cleanLossCount);
+  // Relative accuracies are undefined (null) while the model is at its
+  // floor: its layers would all read "as good as the last".
+  auto floors = taskFloors(options);
+  if (!floors.isOk())
+    return floors.status();
+  const bool atFloor =
+      !aboveFloor(cleanAccuracy, floors->count, floors->floors.highest());
+  auto relative = [&](double accuracy) {
+    return relativeAccuracy(accuracy, cleanAccuracy, floors->count,
+                            floors->floors.highest());
+  };
   std::vector<double> exitAccuracy(L), exitRelative(L);
   for (int64_t l = 0; l < L; ++l) {
     exitAccuracy[l] = accuracy->at(lensPrefix + std::to_string(l));
-    exitRelative[l] =
-        cleanAccuracy > 0 ? exitAccuracy[l] / cleanAccuracy : std::nan("");
+    exitRelative[l] = relative(exitAccuracy[l]);
   }
   clean->reset();
   timings.set("clean_seconds", JsonValue::number(secondsSince(started)));
@@ -782,9 +818,7 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
     }
     double a = acc->at("logits");
     entry.set("accuracy", JsonValue::number(a));
-    entry.set(
-        "relative_accuracy",
-        numberOrNull(cleanAccuracy > 0 ? a / cleanAccuracy : std::nan("")));
+    entry.set("relative_accuracy", numberOrNull(relative(a)));
     entry.set("loss", numberOrNull(*loss));
     entry.set("relative_loss", numberOrNull(*loss / cleanLoss));
     (variant.kind == "swap"   ? swaps
@@ -826,9 +860,15 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   task.set("shots", JsonValue::number(options.shots));
   task.set("count_per_depth", JsonValue::number(options.count));
   task.set("seed", JsonValue::number(options.seed));
+  JsonValue floorsJson = JsonValue::object();
+  floorsJson.set("copy", JsonValue::number(floors->floors.copy));
+  floorsJson.set("constant", JsonValue::number(floors->floors.constant));
+  floorsJson.set("chance", JsonValue::number(floors->floors.chance));
+  task.set("floors", std::move(floorsJson));
   report.set("task", std::move(task));
   JsonValue cleanJson = JsonValue::object();
   cleanJson.set("accuracy", JsonValue::number(cleanAccuracy));
+  cleanJson.set("at_floor", JsonValue::boolean(atFloor));
   cleanJson.set("loss", numberOrNull(cleanLoss));
   report.set("clean", std::move(cleanJson));
   JsonValue lensJson = JsonValue::object();

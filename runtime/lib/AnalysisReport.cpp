@@ -77,7 +77,8 @@ constexpr const char *kPlotScript = R"JS(
 
   // Summary table.
   const table = document.getElementById('summary');
-  const head = ['model', 'layers', 'LN-Scaling', 'accuracy', 'held-out loss',
+  const head = ['model', 'layers', 'LN-Scaling', 'accuracy',
+                'floors: copy / constant / chance', 'held-out loss',
                 'depth score', 'mean top-5 overlap', 'weights: block period',
                 'weights: block mirror'];
   let html = '<tr>' + head.map(h => '<th>' + h + '</th>').join('') + '</tr>';
@@ -86,7 +87,13 @@ constexpr const char *kPlotScript = R"JS(
     const o = p.logit_lens.overlap_top5;
     const meanOverlap = o.reduce((a, b) => a + b, 0) / o.length;
     const cells = [r.label, p.layers, p.ln_scaling ? 'yes' : 'no',
-                   fmt(p.clean.accuracy, 3), fmt(p.clean.loss, 4),
+                   fmt(p.clean.accuracy, 3) +
+                       (p.clean.at_floor ? ' (at its floor)' : ''),
+                   p.task && p.task.floors
+                       ? [p.task.floors.copy, p.task.floors.constant,
+                          p.task.floors.chance].map(v => fmt(v, 3)).join(' / ')
+                       : 'n/a',
+                   fmt(p.clean.loss, 4),
                    fmt(p.depth_score.score, 2), fmt(meanOverlap, 3),
                    fmt(p.weight_similarity.mean.block_period, 3),
                    fmt(p.weight_similarity.mean.block_mirror, 3)];
@@ -125,7 +132,12 @@ constexpr const char *kPlotScript = R"JS(
   perLayer('KL(p_l || p_final)', p => p.logit_lens.kl, 'nats');
 
   section('Early exit (SPEC.md 5.2)', 'Primitive accuracy of the answer ' +
-          'decoded at layer l, divided by the full model\'s.');
+          'decoded at layer l, divided by the full model\'s; undefined ' +
+          'where the full model is not above its floor by two binomial ' +
+          'standard errors (summary table).' + REPORTS.filter(
+              r => r.report.clean.at_floor).map(
+              r => ' ' + r.label + ': undefined: the model is at its floor.')
+              .join(''));
   perLayer('early-exit relative accuracy', p => p.early_exit.relative,
            'relative accuracy');
 

@@ -215,3 +215,10 @@ bool growc::rt::aboveFloor(double accuracy, int64_t count, double floor) {
     return false;
   return accuracy > floor + 2 * std::sqrt(floor * (1 - floor) / double(count));
 }
+
+double growc::rt::relativeAccuracy(double accuracy, double final, int64_t count,
+                                   double floor) {
+  if (!aboveFloor(final, count, floor))
+    return std::nan("");
+  return accuracy / final;
+}

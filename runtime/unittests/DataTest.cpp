@@ -16,6 +16,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
@@ -173,6 +174,10 @@ TEST(PrimitiveTest, FloorsMatchABruteForceCount) {
   // Two standard errors of 0.5 over 100 prompts: 0.1.
   EXPECT_FALSE(aboveFloor(0.59, 100, 0.5));
   EXPECT_TRUE(aboveFloor(0.61, 100, 0.5));
+  // A model at its copy floor (1/3 at depth 0) has layers as good as its
+  // last: undefined, not a relative accuracy of 1.
+  EXPECT_TRUE(std::isnan(relativeAccuracy(0.34, 0.34, 200, 1.0 / 3)));
+  EXPECT_DOUBLE_EQ(relativeAccuracy(0.45, 0.9, 200, 1.0 / 3), 0.5);
 }
 
 TEST(PrimitiveTest, PromptsAreSeededAndShotsSolved) {

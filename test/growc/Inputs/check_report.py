@@ -2,11 +2,15 @@
 """Opens an HTML analysis report in headless Chromium and checks that every
 plot rendered: the page marks <body data-plots-rendered="N"> once plotly.js
 has drawn all N plots (and data-plot-error if one failed); each of the N
-div.plot must hold plotly's SVG and be marked data-rendered.
+div.plot must hold plotly's SVG and be marked data-rendered; each --expect
+text must be on the drawn page (what the page's scripts wrote, e.g. the
+summary table's cells).
 
     check_report.py --chromium chromium report.html [--min-plots K]
+                    [--expect TEXT]...
 """
 import argparse
+import html
 import html.parser
 import subprocess
 import sys
@@ -46,6 +50,7 @@ def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--chromium", required=True)
     ap.add_argument("--min-plots", type=int, default=1)
+    ap.add_argument("--expect", action="append", default=[])
     ap.add_argument("report")
     a = ap.parse_args()
     dom = subprocess.run(
@@ -69,6 +74,9 @@ def main():
     if int(rendered) != len(parser.plots) or len(parser.plots) < a.min_plots:
         sys.exit("FAIL: %s plots rendered, %d on the page, at least %d expected"
                  % (rendered, len(parser.plots), a.min_plots))
+    missing = [t for t in a.expect if html.unescape(t) not in html.unescape(dom.stdout)]
+    if missing:
+        sys.exit("FAIL: not on the page: %s" % missing)
     print("check-report: %d plots rendered" % len(parser.plots))
 
 

@@ -90,6 +90,13 @@ StatusOr<PrimitiveFloors> primitiveFloors(Primitive primitive, int depth,
 /// a ratio of its accuracies says nothing.
 bool aboveFloor(double accuracy, int64_t count, double floor);
 
+/// `accuracy` relative to the full model's `final` accuracy over `count`
+/// prompts: NaN (undefined) unless `final` is aboveFloor `floor`, since a
+/// model at its floor has every layer "as good as the last" and a ratio of
+/// 1.0 would read as a result.
+double relativeAccuracy(double accuracy, double final, int64_t count,
+                        double floor);
+
 /// Runs `options.count` prompts through `exec` (a forward graph, params
 /// loaded) in batches of its compiled batch size and scores each output in
 /// `outputs` (float [B, T, vocab]). An answer of several tokens (under a
