@@ -194,7 +194,9 @@ private:
   Status startFrom(const Checkpoint &start);
   Status checkRanksAgree();
   StatusOr<uint64_t> paramsHash();
-  Status save();
+  /// Writes the loop's state to options.out and, when `keptPath` is not
+  /// empty, to that file as well (--keep-every's copies).
+  Status save(bool toOut = true, const std::string &keptPath = "");
   Status growIfDue();
   /// One optimizer step's global loss, whether it was non-finite and its
   /// global gradient norm (where the plan outputs it).
@@ -383,7 +385,7 @@ Status TrainLoop::checkRanksAgree() {
 }
 
 /// A checkpoint at `step` (the next step to run) to options.out.
-Status TrainLoop::save() {
+Status TrainLoop::save(bool toOut, const std::string &keptPath) {
   StatusOr<std::vector<TensorToWrite>> params = exec->readParams();
   if (!params.isOk())
     return params.status();
@@ -420,6 +422,11 @@ Status TrainLoop::save() {
   if (options.trainedContext > 0)
     metadata.emplace_back(kTrainedContextKey,
                           std::to_string(options.trainedContext));
+  if (!keptPath.empty())
+    if (Status s = writeSafetensors(keptPath, tensors, metadata); !s.isOk())
+      return s;
+  if (!toOut)
+    return Status::ok();
   if (Status s = writeSafetensors(options.out, tensors, metadata); !s.isOk())
     return s;
   lastCheckpoint = options.out;
@@ -643,10 +650,12 @@ StatusOr<TrainSummary> TrainLoop::run(const Checkpoint &start) {
     if (result->nonfinite && (options.onNonfinite == NonfinitePolicy::Stop ||
                               inARow >= options.maxSkippedInARow))
       return nonfiniteStop(*result, step + 2 - inARow);
-    if (options.saveEvery > 0 && (step + 1) % options.saveEvery == 0 &&
-        step + 1 < steps) {
+    bool due = options.saveEvery > 0 && (step + 1) % options.saveEvery == 0;
+    bool keep = options.keepEvery > 0 && (step + 1) % options.keepEvery == 0;
+    if ((due || keep) && step + 1 < steps) {
       ++step; // the checkpoint is at the next step to run
-      Status status = save();
+      Status status =
+          save(due, keep ? keptCheckpointPath(options.out, step) : "");
       --step;
       if (!status.isOk())
         return fatal(status);
@@ -658,6 +667,15 @@ StatusOr<TrainSummary> TrainLoop::run(const Checkpoint &start) {
 }
 
 } // namespace
+
+std::string keptCheckpointPath(const std::string &out, int64_t step) {
+  static const std::string suffix = ".safetensors";
+  std::string tag = ".step" + std::to_string(step);
+  if (out.size() > suffix.size() &&
+      out.compare(out.size() - suffix.size(), suffix.size(), suffix) == 0)
+    return out.substr(0, out.size() - suffix.size()) + tag + suffix;
+  return out + tag;
+}
 
 StatusOr<TrainSummary>
 runTrainLoop(const TrainPlans &plans, const Checkpoint &start,

@@ -623,6 +623,29 @@ TEST_F(TrainLoopTest, ANonfiniteStepStopsAndKeepsTheLastCheckpoint) {
   EXPECT_EQ(read(file("run.safetensors")), read(file("clean.safetensors")));
 }
 
+TEST_F(TrainLoopTest, KeepEveryKeepsEachKthCheckpointBesideTheRollingOne) {
+  std::string start = writeStart(1);
+  // The references: the same run stopped after steps 2 and 4.
+  for (int64_t stop : {2, 4}) {
+    TrainLoopOptions ref =
+        options(6, "ref" + std::to_string(stop) + ".safetensors");
+    ref.stopAt = stop;
+    ASSERT_TRUE(train(plainRun(1), start, ref).isOk());
+  }
+  TrainLoopOptions opts = options(6, "run.safetensors");
+  opts.keepEvery = 2;
+  ASSERT_TRUE(train(plainRun(1), start, opts).isOk());
+  EXPECT_EQ(read(file("run.step2.safetensors")),
+            read(file("ref2.safetensors")));
+  EXPECT_EQ(read(file("run.step4.safetensors")),
+            read(file("ref4.safetensors")));
+  // The end of the run is the --out checkpoint itself, not a kept copy.
+  EXPECT_FALSE(std::filesystem::exists(file("run.step6.safetensors")));
+  EXPECT_EQ(keptCheckpointPath("dir/c.safetensors", 50),
+            "dir/c.step50.safetensors");
+  EXPECT_EQ(keptCheckpointPath("c.ckpt", 7), "c.ckpt.step7");
+}
+
 TEST_F(TrainLoopTest, SkippedStepsChangeNothingAndTooManyStop) {
   std::string start = writeStart(1);
   TrainLoopOptions two = options(10, "two.safetensors");

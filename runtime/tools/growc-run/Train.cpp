@@ -501,6 +501,7 @@ int runTrain(const TrainOptions &given, const RawArgs &raw) {
   loop.lr = opts.lr;
   loop.valEvery = opts.valEvery;
   loop.saveEvery = opts.saveEvery;
+  loop.keepEvery = opts.keepEvery;
   loop.stopAt = opts.stopAt;
   loop.seed = opts.seed;
   loop.resume = !opts.resume.empty();
@@ -733,6 +734,11 @@ Command growc::rt::addTrainCommand(CLI::App &app, const RawArgs &raw) {
   integerIn(command->add_option("--save-every", opts->saveEvery,
                                 "A checkpoint every K steps"),
             0, std::numeric_limits<long long>::max(), "a step count >= 0");
+  integerIn(
+      command->add_option("--keep-every", opts->keepEvery,
+                          "Also keep the checkpoint of every K-th step as "
+                          "OUT's name with .step<K> before .safetensors"),
+      0, std::numeric_limits<long long>::max(), "a step count >= 0");
   command->add_option("--metrics", opts->metricsPath,
                       "A JSON line per step to this file");
   integerIn(command->add_option("--stop-at", opts->stopAt,

@@ -20,7 +20,7 @@ namespace growc::rt {
 
 /// The options a checkpoint records (docs/training.md): what decides the
 /// run's result. Not recorded, so free to change on a resume: --stop-at,
-/// --val-every, --val-data, --save-every, --threads, --device, --on-nonfinite,
+/// --val-every, --val-data, --save-every, --keep-every, --threads, --device, --on-nonfinite,
 /// the metrics, and the number of ranks as long as the global batch stays.
 std::vector<RunOption> runOptionsOf(const TrainOptions &opts, const Plan &plan,
                                     int world) {

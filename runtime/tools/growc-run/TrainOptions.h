@@ -33,8 +33,8 @@ struct TrainOptions {
   /// --trainable: checked against the plan's frozen set, not recorded (the
   /// plan is what trains).
   std::string trainable;
-  long long steps = 0, warmup = -1, valEvery = 0, saveEvery = 0, threads = 0,
-            stopAt = 0, stages = 0, blockSize = 0, nproc = 0;
+  long long steps = 0, warmup = -1, valEvery = 0, saveEvery = 0, keepEvery = 0,
+            threads = 0, stopAt = 0, stages = 0, blockSize = 0, nproc = 0;
   unsigned long long seed = 0;
   double lr = 3e-3, alpha = 1.0, growFraction = 0.8;
   bool zeroNewMoments = false;

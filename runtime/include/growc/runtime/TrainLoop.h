@@ -105,6 +105,9 @@ struct TrainLoopOptions {
   double lr = 3e-3;
   /// Validation loss every K steps, a checkpoint every K steps (0: never).
   int64_t valEvery = 0, saveEvery = 0;
+  /// Also keep a copy of the checkpoint every K steps (0: never), at
+  /// keptCheckpointPath(out, step): the points a study scores later.
+  int64_t keepEvery = 0;
   /// End after this step of the schedule (0: at its end), as a preemption
   /// would; the checkpoint then resumes where it stopped.
   int64_t stopAt = 0;
@@ -208,6 +211,11 @@ using ExecutorFactory =
 /// null stream means the run has no held-out data and logs no val_loss.
 using DataOpener = std::function<StatusOr<std::unique_ptr<TokenStream>>(
     uint64_t seed, bool validation)>;
+
+/// Where --keep-every keeps the checkpoint of `step`: `out` with
+/// `.step<step>` before its `.safetensors` suffix (appended when it has
+/// none), e.g. run.safetensors -> run.step50.safetensors.
+std::string keptCheckpointPath(const std::string &out, int64_t step);
 
 /// Runs the loop from `start` (new weights, or a checkpoint with
 /// options.resume) to options.stopAt or the schedule's end, writing
