@@ -12,6 +12,7 @@
 
 #include "growc/runtime/CpuExecutor.h"
 #include "growc/runtime/Eval.h"
+#include "growc/runtime/Periodicity.h"
 #include "growc/runtime/Text.h"
 
 #include <algorithm>
@@ -22,6 +23,7 @@
 #include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 using namespace growc::rt;
@@ -563,6 +565,7 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   double cleanLossSum = 0;
   int64_t cleanLossCount = 0;
   std::vector<double> logpFinal, logpLayer;
+  std::unique_ptr<TunedLensData> tuned;
   for (size_t w = 0; w < windows.tokens.size(); ++w) {
     auto outputs = (*clean)->forward(tokensView(windows.tokens[w], rows, seq));
     if (!outputs.isOk())
@@ -647,6 +650,15 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
       }
     }
     lensTokens += tokens;
+    if (options.tunedLens) {
+      // The states the logit lens decodes, for the tuned lens's translators.
+      if (!tuned)
+        tuned = std::make_unique<TunedLensData>(L, hidden, vocab);
+      std::vector<const float *> states(L);
+      for (int64_t l = 0; l < L; ++l)
+        states[l] = h[lensAtInput ? l : l + 1]->data;
+      tuned->append(states, lens[0]->data, (*logits)->data, tokens);
+    }
 
     // References for the depth score: Δ_j, and p at positions >= t.
     std::vector<std::vector<float>> deltas(L);
@@ -702,6 +714,19 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   }
   clean->reset();
   timings.set("clean_seconds", JsonValue::number(secondsSince(started)));
+
+  //===--- Tuned lens (Belrose et al. 2023), on request -------------------===//
+  std::optional<JsonValue> tunedJson;
+  if (tuned) {
+    started = std::chrono::steady_clock::now();
+    auto trained =
+        tunedLens(*tuned, checkpoint, options.tunedLensOptions, progress);
+    if (!trained.isOk())
+      return trained.status();
+    tunedJson = std::move(*trained);
+    tuned.reset();
+    timings.set("tuned_lens_seconds", JsonValue::number(secondsSince(started)));
+  }
 
   //===--- Depth score (SPEC.md §5.3) ------------------------------------===//
   started = std::chrono::steady_clock::now();
@@ -876,6 +901,8 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   lensJson.set("overlap_top5", toArray(overlap));
   lensJson.set("kl", toArray(kl));
   report.set("logit_lens", std::move(lensJson));
+  if (tunedJson)
+    report.set("tuned_lens", std::move(*tunedJson));
   JsonValue exitJson = JsonValue::object();
   exitJson.set("accuracy", toArray(exitAccuracy));
   exitJson.set("relative", toArray(exitRelative));
@@ -905,6 +932,8 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   residual.set("cos_mlp", toArray(mean(res.cosM)));
   residual.set("cos_delta", toArray(mean(res.cosD)));
   residual.set("cos_next", toArray(mean(res.cosNext)));
+  // The period-b oscillation of the sublayer contributions (SPEC.md §5.6).
+  report.set("periodicity", periodicityReport(residual, suite.blockSize));
   report.set("residual", std::move(residual));
   report.set("weight_similarity", std::move(*similarity));
   report.set("timings", std::move(timings));

@@ -19,6 +19,7 @@
 #include "growc/runtime/Json.h"
 #include "growc/runtime/Safetensors.h"
 #include "growc/runtime/Status.h"
+#include "growc/runtime/TunedLens.h"
 
 #include <cstdint>
 #include <functional>
@@ -83,6 +84,10 @@ struct AnalyzeOptions {
   /// Depth score: aggregate r_{l,j} and o_l over prompts (rows) by max
   /// (SPEC's default) or mean.
   bool meanOverPrompts = false;
+  /// Also train and evaluate a tuned lens (TunedLens.h) on the held-out
+  /// windows' tokens.
+  bool tunedLens = false;
+  TunedLensOptions tunedLensOptions;
   /// Executor threads (0: the default).
   int threads = 0;
   /// Renders the task's prompts (AccuracyOptions::tokenizer): null for
