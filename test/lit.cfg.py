@@ -74,6 +74,13 @@ if chromium and os.path.exists(plotly_js):
     if "GROWC_PLOTLY_JS" in os.environ:
         config.environment["GROWC_PLOTLY_JS"] = os.environ["GROWC_PLOTLY_JS"]
 
+# node, for running an HTML analysis report's script without a browser
+# (test/growc/analysis-report-seeds.test).
+node = shutil.which("node")
+if node:
+    config.available_features.add("node")
+    config.substitutions.append(("%node", node))
+
 # MPI (Debian's openmpi-bin, and a growc-run linked with libmpi), for the
 # data-parallel training tests (growc-run train --nproc N, mpirun). OpenMPI
 # refuses to run as root unless told, and containers often run as root.

@@ -4,14 +4,18 @@ plot rendered: the page marks <body data-plots-rendered="N"> once plotly.js
 has drawn all N plots (and data-plot-error if one failed); each of the N
 div.plot must hold plotly's SVG and be marked data-rendered; each --expect
 text must be on the drawn page (what the page's scripts wrote, e.g. the
-summary table's cells).
+summary table's cells). --props FILE writes, per plot, its title, the
+properties the page read back from plotly.js's full layout once drawn
+(data-props: axis types and ticks, colour ranges, error bars, shapes) and
+the number of shapes drawn in its SVG, for report_properties.py.
 
     check_report.py --chromium chromium report.html [--min-plots K]
-                    [--expect TEXT]...
+                    [--expect TEXT]... [--props FILE]
 """
 import argparse
 import html
 import html.parser
+import json
 import subprocess
 import sys
 
@@ -22,6 +26,8 @@ class Plots(html.parser.HTMLParser):
         self.body = {}
         self.plots = []      # [attrs, svg count]
         self.stack = []      # open tags, plot index or None
+        self.classes = []    # open tags' classes
+        self.shapes = {}     # plot index -> paths drawn in a shapelayer
 
     def handle_starttag(self, tag, attrs):
         attrs = dict(attrs)
@@ -36,14 +42,21 @@ class Plots(html.parser.HTMLParser):
                 if open_index is not None:
                     self.plots[open_index][1] += 1
                     break
+        if tag == "path" and any("shapelayer" in c for c in self.classes):
+            for open_index in reversed(self.stack):
+                if open_index is not None:
+                    self.shapes[open_index] = self.shapes.get(open_index, 0) + 1
+                    break
         if tag not in ("br", "img", "input", "meta", "link", "path", "rect",
                        "line", "circle", "stop", "use", "image"):
             self.stack.append(index)
+            self.classes.append(attrs.get("class") or "")
 
     def handle_endtag(self, tag):
         if self.stack and tag not in ("path", "rect", "line", "circle", "stop",
                                       "use", "image"):
             self.stack.pop()
+            self.classes.pop()
 
 
 def main():
@@ -51,6 +64,7 @@ def main():
     ap.add_argument("--chromium", required=True)
     ap.add_argument("--min-plots", type=int, default=1)
     ap.add_argument("--expect", action="append", default=[])
+    ap.add_argument("--props")
     ap.add_argument("report")
     a = ap.parse_args()
     dom = subprocess.run(
@@ -77,6 +91,12 @@ def main():
     missing = [t for t in a.expect if html.unescape(t) not in html.unescape(dom.stdout)]
     if missing:
         sys.exit("FAIL: not on the page: %s" % missing)
+    if a.props:
+        with open(a.props, "w") as f:
+            json.dump([dict(json.loads(p[0].get("data-props") or "{}"),
+                            title=p[0].get("data-title"),
+                            svg_shapes=parser.shapes.get(i, 0))
+                       for i, p in enumerate(parser.plots)], f, indent=1)
     print("check-report: %d plots rendered" % len(parser.plots))
 
 
