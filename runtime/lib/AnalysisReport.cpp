@@ -99,7 +99,7 @@ constexpr const char *kPlotScript = R"JS(
   }
   // Layer axes: integer ticks only.
   function layerAxis(title) {
-    return {title: {text: title}, dtick: 1, tick0: 0};
+    return {title: {text: title}, dtick: 1, tick0: 0, zeroline: false};
   }
 
   function section(title, text) {
@@ -175,6 +175,15 @@ constexpr const char *kPlotScript = R"JS(
       });
     return {shapes: shapes, annotations: annotations};
   }
+  // Said on a plot none of whose arms has a value (all null in the
+  // reports), rather than left as empty axes.
+  const noValues = {xref: 'paper', yref: 'paper', x: 0.5, y: 0.5,
+                    showarrow: false, font: {size: 13, color: '#666'},
+                    text: 'no values: undefined (null) in every report, ' +
+                          'e.g. a relative accuracy at the floor'};
+  function anyFinite(rows) {
+    return rows.some(r => Array.isArray(r) ? anyFinite(r) : num(r));
+  }
   // Dotted lines between the blocks of b layers (the period of §4.3).
   function blockLines(from) {
     const b = pick(arms[0].reports[0], p => p.block_size);
@@ -221,7 +230,8 @@ constexpr const char *kPlotScript = R"JS(
       yaxis: Object.assign({title: {text: yTitle}},
                            opts.log ? {type: 'log'} : {}, opts.yaxis || {}),
       shapes: floors.shapes.concat(opts.shapes || []),
-      annotations: floors.annotations};
+      annotations: floors.annotations.concat(
+          anyFinite(traces.map(t => t.y)) ? [] : [noValues])};
     plot(title, traces, layout);
   }
   // One arm's bars over categories: get(report, category)'s seed means,
@@ -257,8 +267,10 @@ constexpr const char *kPlotScript = R"JS(
       plot(title + ': ' + armName(m.arm) +
                (m.arm.reports.length > 1 ? ', seed mean' : ''),
            traces, Object.assign({
-             xaxis: m.xAxis || layerAxis(xTitle),
-             yaxis: m.yAxis || layerAxis(yTitle), height: 380},
+             xaxis: Object.assign(m.xAxis || layerAxis(xTitle),
+                                  {range: [-0.5, m.x.length - 0.5]}),
+             yaxis: m.yAxis || layerAxis(yTitle), height: 380,
+             annotations: anyFinite(traces.map(t => t.z)) ? [] : [noValues]},
              m.layout || {}));
     }
   }
@@ -413,7 +425,7 @@ constexpr const char *kPlotScript = R"JS(
           'Σ l·e_l / Σ e_l per arm (seed mean ± one standard deviation).');
   plot('depth score', arms.map(arm => Object.assign(
       armBars(arm, [arm.label], p => p.depth_score.score),
-      {showlegend: false, textposition: 'outside',
+      {showlegend: false, textposition: 'inside',
        text: [fmtStat(armStat(arm, p => p.depth_score.score), 2,
                       arm.reports.length)]})),
        {xaxis: {title: {text: 'arm'}},
