@@ -422,7 +422,15 @@ constexpr const char *kPlotScript = R"JS(
   section('Depth score (SPEC.md 5.3)', 'Skip layer l before the split; ' +
           'e_l: mean relative change of the later layers\' contributions; ' +
           'o_l: change of the output distribution; the depth score ' +
-          'Σ l·e_l / Σ e_l per arm (seed mean ± one standard deviation).');
+          'Σ l·e_l / Σ e_l per arm (seed mean ± one standard deviation).' +
+          (REPORTS.some(r => r.report.depth_score.source) ? ' Splits: ' +
+           arms.map(a => a.label + ' ' + [...new Set(a.reports.map(p => {
+             const d = p.depth_score;
+             return (d.source || 'windows') +
+                    (d.keep_position_0 === true ? ', position 0 kept'
+                     : d.keep_position_0 === false ? ', position 0 skipped'
+                                                   : '');
+           }))].join(' / ')).join('; ') + '.' : ''));
   plot('depth score', arms.map(arm => Object.assign(
       armBars(arm, [arm.label], p => p.depth_score.score),
       {showlegend: false, textposition: 'inside',

@@ -52,6 +52,7 @@ def main():
             "definition": "fraction of the spectral power of the per-layer "
                           "series at period b"}
         ds = r["depth_score"]
+        ds["source"], ds["keep_position_0"] = "prompts", True
         ds["by_level"] = [
             {"level": level, "prompts": 8, "splits": 32,
              "score": ds["score"] * (1 + 0.1 * k) + 0.05 * seed,

@@ -7,8 +7,8 @@
 //
 // writes what check_report.py --props writes (per plot: its title, axes,
 // traces and shapes, here from the stub's full layout; svg_shapes: its
-// layout's shapes, as nothing is drawn) and prints the summary table's rows
-// and the notes.
+// layout's shapes, as nothing is drawn) and prints the summary table's rows,
+// the notes and the sections' headings and texts.
 'use strict';
 const fs = require('fs');
 const vm = require('vm');
@@ -97,5 +97,11 @@ function finish() {
   for (const e of body.walk())
     if (e.className === 'note')
       console.log('note: ' + e.textContent);
+  // Each section's heading and text.
+  for (const e of plots.children)
+    if (e.tagName === 'h2')
+      console.log('text: ' + e.textContent + ':');
+    else if (e.tagName === 'p')
+      console.log('text: ' + e.textContent);
 }
 setTimeout(finish, 0);
