@@ -3,6 +3,7 @@
 //   growc-run analyze SUITE --weights C.safetensors [--primitive NAME]
 //       [--depth MIN-MAX] [--count N] [--data SPEC] [--windows N]
 //       [--aggregate max|mean] [--allow-beyond-context]
+//       [--tuned-lens [--tuned-lens-steps N] [--tuned-lens-lr X]]
 //       --out report.json [--html report.html]
 //   growc-run report A.json [B.json ...] [--label NAME ...] --html out.html
 //
@@ -68,6 +69,9 @@ struct AnalyzeArgs {
   long shots = 5, count = 100, windowCount = 4, threads = 0;
   unsigned long long seed = 0;
   bool verbose = false, allowBeyondContext = false;
+  bool tunedLens = false;
+  long tunedLensSteps = TunedLensOptions().steps;
+  double tunedLensLr = TunedLensOptions().lr;
 };
 
 int runAnalyze(AnalyzeArgs args) {
@@ -165,6 +169,9 @@ int runAnalyze(AnalyzeArgs args) {
   options.threads = int(threads);
   options.dataSpec = dataSpec;
   options.tokenizer = given;
+  options.tunedLens = args.tunedLens;
+  options.tunedLensOptions.steps = args.tunedLensSteps;
+  options.tunedLensOptions.lr = args.tunedLensLr;
   if (verbose)
     options.progress = [](const std::string &what) {
       std::fprintf(stderr, "growc-run analyze: %s\n", what.c_str());
@@ -296,6 +303,19 @@ Command growc::rt::addAnalyzeCommand(CLI::App &app) {
           "Analyse a suite whose seq exceeds the context the checkpoint was "
           "trained at (refused otherwise), with a warning; the report "
           "records it (trained_context.beyond_context)");
+  addFlag(*command, "--tuned-lens", args->tunedLens,
+          "Also train a tuned lens (Belrose et al. 2023) on the first half "
+          "of the held-out tokens and evaluate it on the second "
+          "(tuned_lens in R.json; docs/analysis.md)");
+  integerIn(command->add_option("--tuned-lens-steps", args->tunedLensSteps,
+                                "Its full-batch optimizer steps (100)"),
+            0, 1000000);
+  numberWhere(
+      command->add_option(
+          "--tuned-lens-lr", args->tunedLensLr,
+          "Its initial learning rate, SGD with Nesterov momentum "
+          "0.9 decaying linearly to 0 (0.03)"),
+      [](double x) { return x >= 0 && x <= 1e6; }, "a rate >= 0");
   addFlag(*command, "--verbose", args->verbose, "Print progress to stderr");
   return {command, [args] { return runAnalyze(*args); }};
 }

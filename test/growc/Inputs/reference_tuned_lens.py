@@ -121,7 +121,7 @@ def main():
     ap.add_argument("--layers", type=int, default=4)
     ap.add_argument("--block-size", type=int, default=2)
     ap.add_argument("--steps", type=int, default=40)
-    ap.add_argument("--lr", type=float, default=0.1)
+    ap.add_argument("--lr", type=float, default=0.03)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--tmp", required=True)
     a = ap.parse_args()

@@ -29,7 +29,7 @@ struct TunedLensOptions {
   /// Full-batch steps of SGD with Nesterov momentum 0.9, the learning rate
   /// decaying linearly from `lr` to 0 (Belrose et al.'s optimizer).
   int64_t steps = 100;
-  double lr = 0.1;
+  double lr = 0.03;
 };
 
 /// What the tuned lens trains and evaluates on, gathered from the clean
