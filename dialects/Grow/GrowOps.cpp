@@ -166,6 +166,11 @@ LogicalResult LayerOp::verify() {
     return emitOpError("norm_scale must be positive and finite, got ") << scale;
   if (getSkipUntil() && !getSkip())
     return emitOpError("skip_until needs the skip attribute");
+  if (getSkipSplit() && (!getSkip() || getSkipUntil()))
+    return emitOpError("skip_split needs the skip attribute and excludes "
+                       "skip_until");
+  if (getSkipFrom() && !getSkipUntil() && !getSkipSplit())
+    return emitOpError("skip_from needs skip_until or skip_split");
   return success();
 }
 

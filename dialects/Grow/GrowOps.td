@@ -154,7 +154,12 @@ def Grow_LayerOp : Grow_Op<"layer", [Pure, AllTypesMatch<["input", "output"]>,
     MLP is SwiGLU, and `s = norm_scale` (1 unless LayerNorm-Scaling is on).
     `index` names the parameters (`model.layers.<index>.*`); `block` is the
     block of the layer's position. Analysis attributes: `skip` makes the layer
-    the identity; with `skip_until = t` only at positions `< t`. When the
+    the identity; with `skip_until = t` only at positions `< t`; with
+    `skip_split` only at positions `< split[b]`, where `split` is an I32
+    [batch] input that lowering adds to the graph (the depth score's split
+    per prompt row, chosen at run time); `skip_from = f` further limits
+    either to positions `>= f` (1 keeps position 0, the attention sink, as
+    Csordás et al. do). When the
     layer has three results the extra two are the attention and MLP outputs
     `a` and `m` (residual-stream analyses).
 
@@ -168,6 +173,8 @@ def Grow_LayerOp : Grow_Op<"layer", [Pure, AllTypesMatch<["input", "output"]>,
                        DefaultValuedAttr<F64Attr, "1.0">:$norm_scale,
                        UnitAttr:$skip,
                        OptionalAttr<ConfinedAttr<I64Attr, [IntNonNegative]>>:$skip_until,
+                       UnitAttr:$skip_split,
+                       OptionalAttr<ConfinedAttr<I64Attr, [IntNonNegative]>>:$skip_from,
                        Grow_Hidden:$input);
   let results = (outs Grow_Hidden:$output, Variadic<Grow_Hidden>:$sublayers);
   let assemblyFormat = [{

@@ -198,6 +198,10 @@ struct AnalysisSuiteOptions {
   /// (h_l, Csordás et al.'s index, outputs logit_lens_in.<l>) or "output"
   /// (h_{l+1}, outputs logit_lens.<l>).
   std::string lensAt = "input";
+  /// The depth-score graphs skip the layer at position 0 too (the old
+  /// behaviour); by default position 0, the attention sink, keeps it, as in
+  /// Csordás et al.'s code (SPEC.md §5.3).
+  bool skipPosition0 = false;
 };
 
 /// `growc model.mlir --analysis-suite -o suite.so` compiles, in one

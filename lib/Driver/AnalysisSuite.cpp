@@ -44,14 +44,23 @@ std::vector<Variant> planVariants(int64_t layers, int64_t split,
   variants.push_back(
       {"clean", json::Object{{"kind", "clean"}},
        "growc-add-early-exit-heads{lens-at=" + options.lensAt + "}"});
-  // Depth score: hidden.* for the contributions Δ_j, logits for o_l.
+  // Depth score: hidden.* for the contributions Δ_j, logits for o_l. The
+  // split is the graph input `split`, one per batch row, so that growc-run
+  // analyze can split each prompt at its own answer positions; `until` is
+  // the split of held-out windows.
+  const int64_t from = options.skipPosition0 ? 0 : 1;
   for (int64_t l = 0; l < layers; ++l)
     variants.push_back(
         {llvm::formatv("skip_until.{0}", l).str(),
-         json::Object{{"kind", "skip_until"}, {"layer", l}, {"until", split}},
-         llvm::formatv("growc-skip-layers{{layers={0} until={1}},"
-                       "growc-add-early-exit-heads{{logit-lens=false}",
-                       l, split)
+         json::Object{{"kind", "skip_until"},
+                      {"layer", l},
+                      {"until", split},
+                      {"split_input", true},
+                      {"from", from}},
+         llvm::formatv(
+             "growc-skip-layers{{layers={0} split-input=true "
+             "from={1}},growc-add-early-exit-heads{{logit-lens=false}",
+             l, from)
              .str()});
   for (int64_t l = 0; l < layers; ++l)
     variants.push_back(
@@ -275,6 +284,7 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
       {"batch", artifact.graph.batch},
       {"seq", seq},
       {"split", split},
+      {"keep_position_0", !options.skipPosition0},
       {"variants", std::move(entries)},
   };
   if (failed(writeJson(manifestPath, std::move(manifest), set)) ||

@@ -37,14 +37,22 @@ def SkipLayers : AnalysisPass<"growc-skip-layers"> {
   let description = [{
     Marks each listed layer `skip`: its output equals its input. With
     `until = t` (t >= 0) the skip applies only at token positions `< t`,
-    the intervention of the depth score (Csordás et al. 2025). The other
-    layers keep their positions and LN-Scaling factors.
+    the intervention of the depth score (Csordás et al. 2025). With
+    `split-input` the bound comes per batch row from an I32 [batch] graph
+    input named `split` instead (the depth score's per-prompt splits);
+    `from = f` keeps positions `< f` unskipped (`from = 1` keeps position 0,
+    as Csordás et al.'s code does). The other layers keep their positions
+    and LN-Scaling factors.
   }];
   let options = [
     ListOption<"positions", "layers", "int64_t",
                "Layer positions to skip (0-based)">,
     Option<"until", "until", "int64_t", /*default=*/"-1",
            "Skip only at token positions < until (-1: at every position)">,
+    Option<"splitInput", "split-input", "bool", /*default=*/"false",
+           "Skip only at positions < split[row], the graph input 'split'">,
+    Option<"from", "from", "int64_t", /*default=*/"0",
+           "With until or split-input: skip only at positions >= from">,
   ];
 }
 

@@ -1,8 +1,9 @@
 //===- SkipLayers.cpp - make chosen layers the identity -------------------===//
 //
 // The skip intervention of the layer-skip analysis and, with `until`, of the
-// depth score. Skipping is an attribute rather than an erased op so the
-// layer's parameters stay in the model and the checkpoint still loads.
+// depth score (`until`, or `split-input` for a split chosen per row at run
+// time, and `from`). Skipping is an attribute rather than an erased op so
+// the layer's parameters stay in the model and the checkpoint still loads.
 //
 //===----------------------------------------------------------------------===//
 
@@ -28,6 +29,17 @@ struct SkipLayersPass : growc::impl::SkipLayersBase<SkipLayersPass> {
           << int64_t(until);
       return signalPassFailure();
     }
+    if (splitInput && until >= 0) {
+      getOperation().emitError("growc-skip-layers: until and split-input "
+                               "exclude each other");
+      return signalPassFailure();
+    }
+    if (from < 0 || (from > 0 && until < 0 && !splitInput)) {
+      getOperation().emitError("growc-skip-layers: from must be >= 0 and "
+                               "needs until or split-input, got ")
+          << int64_t(from);
+      return signalPassFailure();
+    }
     for (auto model : getOperation().getOps<grow::ModelOp>()) {
       llvm::SmallVector<grow::LayerOp> layers = model.getLayers();
       mlir::Builder b(model.getContext());
@@ -50,6 +62,12 @@ struct SkipLayersPass : growc::impl::SkipLayersBase<SkipLayersPass> {
           layer.setSkipUntilAttr(b.getI64IntegerAttr(until));
         else
           layer.removeSkipUntilAttr();
+        layer.setSkipSplit(splitInput);
+        // Only where asked, so that existing pipelines print as before.
+        if (from > 0)
+          layer.setSkipFromAttr(b.getI64IntegerAttr(from));
+        else
+          layer.removeSkipFromAttr();
       }
     }
   }

@@ -83,6 +83,9 @@ private:
   ModelTensorBuilder fb;
   func::FuncOp func;
   Value tokens, targets;
+  // The depth score's per-row split (I32 [batch]) when a layer skips up to
+  // it (skip_split); null otherwise.
+  Value split;
   llvm::StringMap<Value> paramValues;
   DenseMap<Value, Value> lowered; // grow value -> [B·T, F] tensor
   // The head whose logits the loss scores: lowered with the loss, chunk by
@@ -105,6 +108,16 @@ LogicalResult ModelLowering::buildFunction() {
   SmallVector<Type> inputTypes = {tokenType};
   if (lossGraph)
     inputTypes.push_back(tokenType); // targets
+  // A layer skipped up to a split chosen per row at run time reads it from
+  // an input after the tokens; graphs without one keep their interface.
+  bool splitInput = llvm::any_of(
+      model.getLayers(), [](LayerOp layer) { return layer.getSkipSplit(); });
+  if (splitInput && lossGraph)
+    return model.emitOpError("skip_split (the per-row split input) is an "
+                             "analysis of forward graphs only");
+  if (splitInput)
+    inputTypes.push_back(
+        RankedTensorType::get({batch}, IntegerType::get(ctx, 32)));
   SmallVector<ParamOp> params = model.getParams();
   NamedAttrList paramScales;
   SmallVector<Attribute> paramNames, paramSources, paramCopies, paramFrozen;
@@ -180,6 +193,9 @@ LogicalResult ModelLowering::buildFunction() {
   if (lossGraph)
     func->setAttr(attr::kInputNames,
                   builder.getStrArrayAttr({"tokens", "targets"}));
+  if (splitInput)
+    func->setAttr(attr::kInputNames,
+                  builder.getStrArrayAttr({"tokens", "split"}));
   func->setAttr(attr::kVocabSize, builder.getI64IntegerAttr(config.getVocab()));
   func->setAttr(attr::kBatch, builder.getI64IntegerAttr(batch));
   func->setAttr(attr::kSeq, builder.getI64IntegerAttr(seq));
@@ -188,8 +204,11 @@ LogicalResult ModelLowering::buildFunction() {
   tokens = entry->getArgument(0);
   if (lossGraph)
     targets = entry->getArgument(1);
-  for (auto [param, arg] :
-       llvm::zip(params, entry->getArguments().drop_front(lossGraph ? 2 : 1)))
+  if (splitInput)
+    split = entry->getArgument(1);
+  for (auto [param, arg] : llvm::zip(
+           params,
+           entry->getArguments().drop_front(lossGraph || splitInput ? 2 : 1)))
     paramValues[param.getSymName()] = arg;
   return success();
 }
@@ -228,7 +247,8 @@ LogicalResult ModelLowering::lowerOp(LayerOp layer) {
   ConfigAttr config = model.getConfig();
   int64_t rows = options.batch * options.seq, hidden = config.getHidden();
   Value h = lowered[layer.getInput()];
-  bool skipAll = layer.getSkip() && !layer.getSkipUntil();
+  bool skipAll =
+      layer.getSkip() && !layer.getSkipUntil() && !layer.getSkipSplit();
   Value out = h, attnOut, mlpOut;
   if (skipAll) {
     // The identity: no computation, zero sublayer contributions.
@@ -274,11 +294,17 @@ LogicalResult ModelLowering::lowerOp(LayerOp layer) {
     mlpOut = fb.matmul(tape.gated, weight("mlp.down_proj.weight"));
     out = fb.add(tape.mid, mlpOut);
     if (layer.getSkip()) {
-      int64_t until = *layer.getSkipUntil();
+      PositionMask mask;
+      if (auto from = layer.getSkipFrom())
+        mask.from = int64_t(*from);
+      if (auto until = layer.getSkipUntil())
+        mask.until = int64_t(*until);
+      if (layer.getSkipSplit())
+        mask.split = split;
       Value zero = fb.zeros({rows, hidden});
-      out = fb.maskPositions(h, out, until);
-      attnOut = fb.maskPositions(zero, attnOut, until);
-      mlpOut = fb.maskPositions(zero, mlpOut, until);
+      out = fb.maskPositions(h, out, mask);
+      attnOut = fb.maskPositions(zero, attnOut, mask);
+      mlpOut = fb.maskPositions(zero, mlpOut, mask);
     }
   }
   setLowered(layer.getOutput(), out);

@@ -240,18 +240,37 @@ Value ModelTensorBuilder::add(Value lhs, Value rhs) {
 }
 
 Value ModelTensorBuilder::maskPositions(Value ifSkipped, Value otherwise,
-                                        int64_t until) {
-  if (until < 0)
+                                        const PositionMask &mask) {
+  if (mask.until < 0 && !mask.split)
     return ifSkipped;
   auto type = cast<RankedTensorType>(otherwise.getType());
   AffineMap id = map(2, {dim(0), dim(1)});
   return generic(
       {ifSkipped, otherwise}, empty(type.getShape()), {id, id, id},
       {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value pos = positionOf(nb, l, linalg::IndexOp::create(nb, l, 0));
+        Value row = linalg::IndexOp::create(nb, l, 0);
+        Value pos = positionOf(nb, l, row);
+        Value bound;
+        if (mask.split) {
+          // The split is only compared with, never used as an address, so
+          // a bad value skips too much or too little but reads nothing
+          // outside a buffer.
+          Value seqLen = arith::ConstantIndexOp::create(nb, l, seq);
+          Value batchRow = arith::DivUIOp::create(nb, l, row, seqLen);
+          Value split = tensor::ExtractOp::create(nb, l, mask.split,
+                                                  ValueRange{batchRow});
+          bound = arith::IndexCastOp::create(nb, l, nb.getIndexType(), split);
+        } else {
+          bound = arith::ConstantIndexOp::create(nb, l, mask.until);
+        }
         Value skipped =
-            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, pos,
-                                  arith::ConstantIndexOp::create(nb, l, until));
+            arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, pos, bound);
+        if (mask.from > 0)
+          skipped = arith::AndIOp::create(
+              nb, l, skipped,
+              arith::CmpIOp::create(
+                  nb, l, arith::CmpIPredicate::uge, pos,
+                  arith::ConstantIndexOp::create(nb, l, mask.from)));
         return arith::SelectOp::create(nb, l, skipped, args[0], args[1]);
       });
 }

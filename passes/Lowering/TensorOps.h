@@ -21,6 +21,14 @@
 
 namespace growc {
 
+/// Which positions a partly skipped layer skips: from <= i < until, or
+/// from <= i < split[b] with `split` the graph's I32 [B] input.
+struct PositionMask {
+  int64_t from = 0;
+  int64_t until = -1;
+  mlir::Value split;
+};
+
 /// Emits tensor-level IR for one model into the builder's insertion point.
 class ModelTensorBuilder : public TensorBuilder {
 public:
@@ -59,9 +67,11 @@ public:
   Value attention(Value q, Value k, Value v);
   Value swiglu(Value gate, Value up);
   Value add(Value lhs, Value rhs);
-  /// select(position < until, ifSkipped, otherwise) row-wise; until < 0
-  /// means every position.
-  Value maskPositions(Value ifSkipped, Value otherwise, int64_t until);
+  /// select(from <= position < bound, ifSkipped, otherwise) row-wise, where
+  /// the bound is split[row / T] when `split` (I32 [B]) is given, else
+  /// `until`; no split and until < 0 means every position.
+  Value maskPositions(Value ifSkipped, Value otherwise,
+                      const PositionMask &mask);
   using TensorBuilder::zeros;
   /// [B·T, F] -> [B, T, F].
   Value unflatten(Value x);

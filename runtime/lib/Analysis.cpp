@@ -290,16 +290,6 @@ struct ResidualSums {
   int64_t tokens = 0;
 };
 
-/// What the depth score compares against: the clean model's layer
-/// contributions Δ_j and output distributions at positions >= t.
-struct CleanReference {
-  // [window][layer][row * seq + position][hidden]
-  std::vector<std::vector<std::vector<float>>> delta;
-  // [window][row * seq + position][vocab], softmax, positions >= t only
-  // (others left empty)
-  std::vector<std::vector<float>> probs;
-};
-
 } // namespace
 
 const SuiteVariant *AnalysisSuite::find(const std::string &name) const {
@@ -354,10 +344,13 @@ StatusOr<AnalysisSuite> growc::rt::loadAnalysisSuite(const std::string &path) {
     suite.model = model->asString();
   if (const JsonValue *ln = json->find("ln_scaling"))
     suite.lnScaling = ln->asBool();
+  if (const JsonValue *keep = json->find("keep_position_0"))
+    suite.keepPosition0 = keep->asBool();
   const JsonValue *variants = json->find("variants");
   if (!variants || !variants->isArray() || variants->size() == 0)
     return bad("no variants");
   std::string dir = directoryOf(manifest);
+  bool sawSkipUntil = false;
   for (const JsonValue &entry : variants->elements()) {
     SuiteVariant variant;
     const JsonValue *name = entry.find("name");
@@ -394,6 +387,15 @@ StatusOr<AnalysisSuite> growc::rt::loadAnalysisSuite(const std::string &path) {
     if (!fileExists(variant.planPath))
       return bad("variant '" + variant.name + "': cannot read " +
                  variant.planPath);
+    if (variant.kind == "skip_until") {
+      // All or none: analyze passes the split to every depth-score graph.
+      const JsonValue *input = entry.find("split_input");
+      bool splitInput = input && input->asBool();
+      if (sawSkipUntil && splitInput != suite.splitInput)
+        return bad("the skip_until variants disagree on split_input");
+      suite.splitInput = splitInput;
+      sawSkipUntil = true;
+    }
     if (suite.find(variant.name))
       return bad("variant '" + variant.name + "' is listed twice");
     suite.variants.push_back(std::move(variant));
@@ -402,6 +404,79 @@ StatusOr<AnalysisSuite> growc::rt::loadAnalysisSuite(const std::string &path) {
   if (!clean || clean->kind != "clean")
     return bad("no clean variant");
   return suite;
+}
+
+StatusOr<std::vector<DepthPrompt>>
+growc::rt::loadDepthPrompts(const std::string &path, const Tokenizer &tokenizer,
+                            int64_t seq) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error("cannot read prompt file " + path);
+  std::vector<DepthPrompt> prompts;
+  std::string line;
+  for (int64_t number = 1; std::getline(in, line); ++number) {
+    auto bad = [&](const std::string &why) {
+      return Status::error(path + ":" + std::to_string(number) + ": " + why);
+    };
+    if (line.find_first_not_of(" \t\r") == std::string::npos)
+      continue;
+    StatusOr<JsonValue> json = parseJson(line);
+    if (!json.isOk())
+      return bad("not JSON: " + json.status().message());
+    const JsonValue *prompt = json->find("prompt");
+    const JsonValue *answer = json->find("answer");
+    if (!json->isObject() || !prompt || !prompt->isString() || !answer ||
+        !answer->isString())
+      return bad("expected {\"prompt\": string, \"answer\": string[, "
+                 "\"level\": string or integer]}");
+    DepthPrompt item;
+    if (const JsonValue *level = json->find("level")) {
+      int64_t n;
+      if (level->isString())
+        item.level = level->asString();
+      else if (level->getInt64(n))
+        item.level = std::to_string(n);
+      else
+        return bad("\"level\" must be a string or an integer");
+    }
+    StatusOr<std::vector<int32_t>> head = tokenizer.encode(prompt->asString());
+    StatusOr<std::vector<int32_t>> tail = tokenizer.encode(answer->asString());
+    if (!head.isOk() || !tail.isOk())
+      return bad((head.isOk() ? tail : head).status().message());
+    if (tail->empty())
+      return bad("the answer is empty (no token to split at)");
+    // Position 0 is the document separator (EOS / <|endoftext|>), as
+    // before every document of the training streams and every task prompt
+    // of eval: the BOS-like attention sink the depth score keeps.
+    if (std::optional<int32_t> separator = tokenizer.documentSeparator())
+      item.tokens.push_back(*separator);
+    item.tokens.insert(item.tokens.end(), head->begin(), head->end());
+    item.answerStart = int64_t(item.tokens.size());
+    item.tokens.insert(item.tokens.end(), tail->begin(), tail->end());
+    if (int64_t(item.tokens.size()) > seq)
+      return bad("separator + prompt + answer is " +
+                 std::to_string(item.tokens.size()) +
+                 " tokens, longer than the suite's seq " + std::to_string(seq) +
+                 "; shorten it or compile the suite with a longer --seq");
+    prompts.push_back(std::move(item));
+  }
+  if (in.bad())
+    return Status::error("cannot read prompt file " + path);
+  if (prompts.empty())
+    return Status::error(path + ": no prompts (expected JSON lines "
+                                "{\"prompt\": ..., \"answer\": ...})");
+  return prompts;
+}
+
+std::vector<int64_t> growc::rt::answerSplits(int64_t start, int64_t end,
+                                             int64_t n) {
+  std::vector<int64_t> splits;
+  for (int64_t k = 0; k < n; ++k) {
+    int64_t split = start + k * (end - start) / n;
+    if (splits.empty() || splits.back() != split)
+      splits.push_back(split);
+  }
+  return splits;
 }
 
 EvalWindows growc::rt::drawWindows(TokenStream &stream, int64_t count,
@@ -560,7 +635,6 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   const std::string lensPrefix = lensAtInput ? "logit_lens_in." : "logit_lens.";
   std::vector<double> overlap(L), kl(L);
   ResidualSums res(L);
-  CleanReference ref;
   int64_t hidden = 0, vocab = 0, lensTokens = 0;
   double cleanLossSum = 0;
   int64_t cleanLossCount = 0;
@@ -659,24 +733,6 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
         states[l] = h[lensAtInput ? l : l + 1]->data;
       tuned->append(states, lens[0]->data, (*logits)->data, tokens);
     }
-
-    // References for the depth score: Δ_j, and p at positions >= t.
-    std::vector<std::vector<float>> deltas(L);
-    for (int64_t j = 0; j < L; ++j) {
-      deltas[j].resize(tokens * hidden);
-      for (int64_t k = 0; k < tokens * hidden; ++k)
-        deltas[j][k] = h[j + 1]->data[k] - h[j]->data[k];
-    }
-    ref.delta.push_back(std::move(deltas));
-    std::vector<float> probs(tokens * vocab);
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t i = t; i < seq; ++i) {
-        int64_t row = r * seq + i;
-        logSoftmax((*logits)->data + row * vocab, vocab, logpFinal);
-        for (int64_t v = 0; v < vocab; ++v)
-          probs[row * vocab + v] = float(std::exp(logpFinal[v]));
-      }
-    ref.probs.push_back(std::move(probs));
   }
   for (int64_t l = 0; l < L; ++l) {
     overlap[l] /= double(lensTokens);
@@ -730,8 +786,120 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
 
   //===--- Depth score (SPEC.md §5.3) ------------------------------------===//
   started = std::chrono::steady_clock::now();
-  std::vector<std::vector<double>> r(L, std::vector<double>(L, std::nan("")));
-  std::vector<double> effect(L, 0.0), outputEffect(L, 0.0);
+  // The rows it measures: the held-out windows split at the suite's split,
+  // or each prompt of --prompts split at positions of its answer. Each row
+  // has its own split t and length n (the future positions t <= i < n).
+  struct DepthRow {
+    std::vector<int32_t> tokens; // [seq], padded with token 0
+    int64_t split, length, group;
+  };
+  const bool fromPrompts = !options.depthPrompts.empty();
+  std::vector<std::string> levels; // group names, sorted
+  std::vector<int64_t> levelPrompts;
+  std::vector<DepthRow> depthRows;
+  if (fromPrompts) {
+    if (!suite.splitInput)
+      return Status::error(suite.path +
+                           ": its depth-score graphs compile the split in; "
+                           "--prompts needs a suite from this growc "
+                           "(recompile it with growc --analysis-suite)");
+    std::map<std::string, int64_t> index;
+    for (const DepthPrompt &prompt : options.depthPrompts)
+      index.emplace(prompt.level, 0);
+    for (auto &[level, i] : index) {
+      i = int64_t(levels.size());
+      levels.push_back(level);
+    }
+    levelPrompts.assign(levels.size(), 0);
+    for (const DepthPrompt &prompt : options.depthPrompts) {
+      int64_t group = index.at(prompt.level);
+      ++levelPrompts[group];
+      std::vector<int32_t> tokens(seq, 0);
+      std::copy(prompt.tokens.begin(), prompt.tokens.end(), tokens.begin());
+      const int64_t n = int64_t(prompt.tokens.size());
+      for (int64_t split :
+           answerSplits(prompt.answerStart, n, options.depthSplits))
+        depthRows.push_back({tokens, split, n, group});
+    }
+  } else {
+    for (const std::vector<int32_t> &window : windows.tokens)
+      for (int64_t row = 0; row < rows; ++row)
+        depthRows.push_back(
+            {std::vector<int32_t>(window.begin() + row * seq,
+                                  window.begin() + (row + 1) * seq),
+             t, seq, 0});
+  }
+  // Batches of the suite's rows (the last one maybe shorter).
+  struct DepthBatch {
+    std::vector<int32_t> tokens, split;
+    int64_t first, count;
+  };
+  std::vector<DepthBatch> batches;
+  for (int64_t first = 0; first < int64_t(depthRows.size()); first += rows) {
+    DepthBatch batch{
+        {}, {}, first, std::min<int64_t>(rows, depthRows.size() - first)};
+    for (int64_t r = 0; r < batch.count; ++r) {
+      const DepthRow &row = depthRows[first + r];
+      batch.tokens.insert(batch.tokens.end(), row.tokens.begin(),
+                          row.tokens.end());
+      batch.split.push_back(int32_t(row.split));
+    }
+    batches.push_back(std::move(batch));
+  }
+  // The clean model's contributions Δ_j and output distributions at the
+  // rows' future positions: [batch][layer][row * seq + i][hidden] and
+  // [batch][row * seq + i][vocab] (positions outside [t, n) left zero).
+  std::vector<std::vector<std::vector<float>>> refDelta;
+  std::vector<std::vector<float>> refProbs;
+  {
+    auto cleanExec =
+        openVariant(*suite.find("clean"), checkpoint, suite, options.threads);
+    if (!cleanExec.isOk())
+      return cleanExec.status();
+    for (const DepthBatch &batch : batches) {
+      auto outputs =
+          (*cleanExec)->forward(tokensView(batch.tokens, batch.count, seq));
+      if (!outputs.isOk())
+        return outputs.status();
+      const std::string &plan = (*cleanExec)->plan().path;
+      std::vector<const OutputTensor *> h(L + 1);
+      for (int64_t j = 0; j <= L; ++j) {
+        auto o = output(*outputs, "hidden." + std::to_string(j), plan);
+        if (!o.isOk())
+          return o.status();
+        h[j] = *o;
+      }
+      auto logits = output(*outputs, "logits", plan);
+      if (!logits.isOk())
+        return logits.status();
+      const int64_t tokens = batch.count * seq;
+      std::vector<std::vector<float>> deltas(L);
+      for (int64_t j = 0; j < L; ++j) {
+        deltas[j].resize(tokens * hidden);
+        for (int64_t k = 0; k < tokens * hidden; ++k)
+          deltas[j][k] = h[j + 1]->data[k] - h[j]->data[k];
+      }
+      refDelta.push_back(std::move(deltas));
+      std::vector<float> probs(tokens * vocab, 0.0f);
+      for (int64_t r = 0; r < batch.count; ++r) {
+        const DepthRow &row = depthRows[batch.first + r];
+        for (int64_t i = row.split; i < row.length; ++i) {
+          int64_t k = r * seq + i;
+          logSoftmax((*logits)->data + k * vocab, vocab, logpFinal);
+          for (int64_t v = 0; v < vocab; ++v)
+            probs[k * vocab + v] = float(std::exp(logpFinal[v]));
+        }
+      }
+      refProbs.push_back(std::move(probs));
+    }
+  }
+  // Per row, the maxima over its future positions: worstR[l][row][j]
+  // (relative change of Δ_j with layer l skipped before t) and
+  // worstO[l][row] (L2 change of the output distribution).
+  const int64_t R = int64_t(depthRows.size());
+  std::vector<std::vector<std::vector<double>>> worstR(
+      L, std::vector<std::vector<double>>(R, std::vector<double>(L, 0.0)));
+  std::vector<std::vector<double>> worstO(L, std::vector<double>(R, 0.0));
   bool haveDepthScore = true;
   for (int64_t l = 0; l < L; ++l) {
     const SuiteVariant *variant = suite.find("skip_until." + std::to_string(l));
@@ -739,19 +907,27 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
       haveDepthScore = false;
       continue;
     }
-    progress("depth score: skip layer " + std::to_string(l) + " before " +
-             std::to_string(t));
+    progress(
+        "depth score: skip layer " + std::to_string(l) + " before " +
+        (fromPrompts ? std::string("each answer split") : std::to_string(t)));
     auto exec = openVariant(*variant, checkpoint, suite, options.threads);
     if (!exec.isOk())
       return exec.status();
-    // Per prompt (row) maxima over positions i >= t, then aggregated over
-    // prompts by max or mean.
-    std::vector<double> agg(L, 0.0);
-    double outAgg = 0;
-    int64_t prompts = 0;
+    // A suite from before issue 17 compiles the split in.
+    const bool takesSplit = (*exec)->plan().findInput("split") != nullptr;
     std::vector<double> logp;
-    for (size_t w = 0; w < windows.tokens.size(); ++w) {
-      auto outputs = (*exec)->forward(tokensView(windows.tokens[w], rows, seq));
+    std::vector<float> diff(hidden);
+    for (size_t bi = 0; bi < batches.size(); ++bi) {
+      const DepthBatch &batch = batches[bi];
+      TensorView splitView{
+          "split",
+          DType::I32,
+          {batch.count},
+          reinterpret_cast<const uint8_t *>(batch.split.data()),
+          batch.split.size() * sizeof(int32_t)};
+      auto outputs =
+          (*exec)->forward(tokensView(batch.tokens, batch.count, seq), nullptr,
+                           {}, takesSplit ? &splitView : nullptr);
       if (!outputs.isOk())
         return outputs.status();
       std::vector<const OutputTensor *> h(L + 1);
@@ -765,27 +941,27 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
       auto logits = output(*outputs, "logits", (*exec)->plan().path);
       if (!logits.isOk())
         return logits.status();
-      std::vector<float> diff(hidden);
-      for (int64_t row = 0; row < rows; ++row, ++prompts) {
+      for (int64_t r = 0; r < batch.count; ++r) {
+        const int64_t index = batch.first + r;
+        const DepthRow &row = depthRows[index];
         for (int64_t j = l + 1; j < L; ++j) {
           double worst = 0;
-          for (int64_t i = t; i < seq; ++i) {
-            int64_t k = (row * seq + i) * hidden;
-            const float *clean = ref.delta[w][j].data() + k;
+          for (int64_t i = row.split; i < row.length; ++i) {
+            int64_t k = (r * seq + i) * hidden;
+            const float *clean = refDelta[bi][j].data() + k;
             for (int64_t d = 0; d < hidden; ++d)
               diff[d] = (h[j + 1]->data[k + d] - h[j]->data[k + d]) - clean[d];
             worst =
                 std::max(worst, norm(diff.data(), hidden) /
                                     std::max(norm(clean, hidden), kRatioFloor));
           }
-          agg[j] = options.meanOverPrompts ? agg[j] + worst
-                                           : std::max(agg[j], worst);
+          worstR[l][index][j] = worst;
         }
         double worst = 0;
-        for (int64_t i = t; i < seq; ++i) {
-          int64_t k = row * seq + i;
+        for (int64_t i = row.split; i < row.length; ++i) {
+          int64_t k = r * seq + i;
           logSoftmax((*logits)->data + k * vocab, vocab, logp);
-          const float *p = ref.probs[w].data() + k * vocab;
+          const float *p = refProbs[bi].data() + k * vocab;
           double sq = 0;
           for (int64_t v = 0; v < vocab; ++v) {
             double e = std::exp(logp[v]) - double(p[v]);
@@ -793,26 +969,66 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
           }
           worst = std::max(worst, std::sqrt(sq));
         }
-        outAgg =
-            options.meanOverPrompts ? outAgg + worst : std::max(outAgg, worst);
+        worstO[l][index] = worst;
       }
     }
-    double sum = 0;
-    for (int64_t j = l + 1; j < L; ++j) {
-      r[l][j] = options.meanOverPrompts ? agg[j] / double(prompts) : agg[j];
-      sum += r[l][j];
+  }
+  // r_{l,j}, e_l, the score and o_l over a group of rows (all of them, or
+  // one level's), aggregated over rows by max or mean.
+  auto depthScoreOf = [&](auto inGroup) {
+    std::vector<std::vector<double>> r(L, std::vector<double>(L, std::nan("")));
+    std::vector<double> effect(L, 0.0), outputEffect(L, 0.0);
+    int64_t count = 0;
+    for (int64_t row = 0; row < R; ++row)
+      count += inGroup(row) ? 1 : 0;
+    auto aggregate = [&](auto value) {
+      double agg = 0;
+      for (int64_t row = 0; row < R; ++row)
+        if (inGroup(row))
+          agg = options.meanOverPrompts ? agg + value(row)
+                                        : std::max(agg, value(row));
+      return options.meanOverPrompts ? agg / double(std::max<int64_t>(1, count))
+                                     : agg;
+    };
+    for (int64_t l = 0; l < L; ++l) {
+      double sum = 0;
+      for (int64_t j = l + 1; j < L; ++j) {
+        r[l][j] = aggregate([&](int64_t row) { return worstR[l][row][j]; });
+        sum += r[l][j];
+      }
+      effect[l] = sum / double(std::max<int64_t>(1, L - 1 - l));
+      outputEffect[l] = aggregate([&](int64_t row) { return worstO[l][row]; });
     }
-    effect[l] = sum / double(std::max<int64_t>(1, L - 1 - l));
-    outputEffect[l] =
-        options.meanOverPrompts ? outAgg / double(prompts) : outAgg;
+    double weighted = 0, total = 0;
+    for (int64_t l = 0; l < L; ++l) {
+      weighted += double(l) * effect[l];
+      total += effect[l];
+    }
+    JsonValue json = JsonValue::object();
+    json.set("score",
+             numberOrNull(haveDepthScore && total > 0 ? weighted / total
+                                                      : std::nan("")));
+    json.set("e", toArray(effect));
+    json.set("r", toMatrix(r));
+    json.set("output_effect", toArray(outputEffect));
+    return json;
+  };
+  JsonValue pooled = depthScoreOf([](int64_t) { return true; });
+  JsonValue byLevel = JsonValue::array();
+  for (int64_t g = 0; g < int64_t(levels.size()); ++g) {
+    JsonValue level =
+        depthScoreOf([&](int64_t row) { return depthRows[row].group == g; });
+    JsonValue entry = JsonValue::object();
+    entry.set("level", JsonValue::string(levels[g]));
+    entry.set("prompts", JsonValue::number(levelPrompts[g]));
+    int64_t splits = 0;
+    for (const DepthRow &row : depthRows)
+      splits += row.group == g ? 1 : 0;
+    entry.set("splits", JsonValue::number(splits));
+    for (const char *key : {"score", "e", "r", "output_effect"})
+      entry.set(key, *level.find(key));
+    byLevel.push(std::move(entry));
   }
-  double weighted = 0, total = 0;
-  for (int64_t l = 0; l < L; ++l) {
-    weighted += double(l) * effect[l];
-    total += effect[l];
-  }
-  double depthScore =
-      haveDepthScore && total > 0 ? weighted / total : std::nan("");
   timings.set("depth_score_seconds", JsonValue::number(secondsSince(started)));
 
   //===--- Skips, swaps, reversals (SPEC.md §5.4-5) -----------------------===//
@@ -911,10 +1127,16 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   ds.set("split", JsonValue::number(t));
   ds.set("aggregate",
          JsonValue::string(options.meanOverPrompts ? "mean" : "max"));
-  ds.set("r", toMatrix(r));
-  ds.set("e", toArray(effect));
-  ds.set("score", numberOrNull(depthScore));
-  ds.set("output_effect", toArray(outputEffect));
+  ds.set("source", JsonValue::string(fromPrompts ? "prompts" : "windows"));
+  ds.set("keep_position_0", JsonValue::boolean(suite.keepPosition0));
+  for (const char *key : {"r", "e", "score", "output_effect"})
+    ds.set(key, *pooled.find(key));
+  if (fromPrompts) {
+    ds.set("prompts", JsonValue::number(int64_t(options.depthPrompts.size())));
+    ds.set("splits_per_answer", JsonValue::number(options.depthSplits));
+    ds.set("rows", JsonValue::number(R));
+    ds.set("by_level", std::move(byLevel));
+  }
   report.set("depth_score", std::move(ds));
   JsonValue interventions = JsonValue::object();
   interventions.set("swap", std::move(swaps));

@@ -366,14 +366,16 @@ Status CpuExecutor::checkTargets(const TensorView &tokens,
 
 StatusOr<std::map<std::string, OutputTensor>>
 CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
-                     const std::map<std::string, float> &scalars) {
+                     const std::map<std::string, float> &scalars,
+                     const TensorView *split) {
   try {
     Clock::time_point start = Clock::now();
-    if (Status status =
-            stageRunInputs(plan_, paramsLoaded_, tokens, targets, scalars,
-                           [&](const PlanTensor &input) {
-                             return bufferAddress(input.buffer);
-                           });
+    if (Status status = stageRunInputs(
+            plan_, paramsLoaded_, tokens, targets, scalars,
+            [&](const PlanTensor &input) {
+              return bufferAddress(input.buffer);
+            },
+            split);
         !status.isOk())
       return status;
     timings_.other.seconds += secondsSince(start);

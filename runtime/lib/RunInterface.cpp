@@ -68,11 +68,14 @@ Status growc::rt::checkTargets(const Plan &plan, const TensorView &tokens,
 Status growc::rt::stageRunInputs(
     const Plan &plan, bool paramsLoaded, const TensorView &tokens,
     const TensorView *targets, const std::map<std::string, float> &scalars,
-    const std::function<uint8_t *(const PlanTensor &)> &bytesOf) {
+    const std::function<uint8_t *(const PlanTensor &)> &bytesOf,
+    const TensorView *split) {
   const std::string &path = plan.path;
-  // The graph's interface: tokens, and targets for a loss graph.
+  // The graph's interface: tokens, targets for a loss graph, the split per
+  // row for a depth-score graph.
   const PlanTensor *input = plan.findInput("tokens");
   const PlanTensor *targetInput = plan.findInput("targets");
+  const PlanTensor *splitInput = plan.findInput("split");
   const std::vector<int64_t> compiledShape = {plan.batch, plan.seq};
   auto isTokenTensor = [&](const PlanTensor *tensor) {
     return tensor && tensor->dtype == DType::I32 &&
@@ -82,7 +85,7 @@ Status growc::rt::stageRunInputs(
   std::vector<const PlanTensor *> scalarInputs;
   bool scalarsOk = true;
   for (const PlanTensor &other : plan.inputs)
-    if (&other != input && &other != targetInput) {
+    if (&other != input && &other != targetInput && &other != splitInput) {
       scalarInputs.push_back(&other);
       scalarsOk = scalarsOk && other.dtype == DType::F32 &&
                   other.shape == std::vector<int64_t>{1};
@@ -109,8 +112,22 @@ Status growc::rt::stageRunInputs(
     if (!scalars.count(scalar->name))
       return Status::error(path + ": the " + plan.graph +
                            " graph needs the scalar " + inQuotes(scalar->name));
+  if (splitInput && (splitInput->dtype != DType::I32 ||
+                     splitInput->shape != std::vector<int64_t>{plan.batch}))
+    return Status::error(path + ": input 'split' is " +
+                         dtypeName(splitInput->dtype) + " " +
+                         formatShape(splitInput->shape) + ", not I32 [" +
+                         std::to_string(plan.batch) + "]");
+  if (splitInput && !split)
+    return Status::error(path + ": the " + plan.graph +
+                         " graph needs 'split', a split position per row "
+                         "(a depth-score graph of growc --analysis-suite)");
+  if (!splitInput && split)
+    return Status::error(path + ": the " + plan.graph +
+                         " graph takes no 'split' input");
   for (const auto &[name, value] : scalars)
-    if (!plan.findInput(name) || name == "tokens" || name == "targets")
+    if (!plan.findInput(name) || name == "tokens" || name == "targets" ||
+        name == "split")
       return Status::error(path + ": the " + plan.graph +
                            " graph has no scalar input " + inQuotes(name));
   for (const PlanTensor &output : plan.outputs)
@@ -128,6 +145,25 @@ Status growc::rt::stageRunInputs(
     if (Status status = checkTargets(plan, tokens, *targets); !status.isOk())
       return status;
   const int64_t b = tokens.shape[0], t = tokens.shape[1];
+  if (split) {
+    if (split->dtype != DType::I32 || split->shape != std::vector<int64_t>{b})
+      return Status::error(
+          path + ": 'split' must be I32 [" + std::to_string(b) +
+          "] (one per row of the tokens), "
+          "got " +
+          dtypeName(split->dtype) + " " + formatShape(split->shape));
+    auto *out = reinterpret_cast<int32_t *>(bytesOf(*splitInput));
+    std::fill_n(out, plan.batch, 0);
+    for (int64_t i = 0; i < b; ++i) {
+      int32_t value;
+      std::memcpy(&value, split->data + i * 4, 4);
+      if (value < 0 || value > plan.seq)
+        return Status::error(path + ": 'split' of row " + std::to_string(i) +
+                             " is " + std::to_string(value) + ", outside [0, " +
+                             std::to_string(plan.seq) + "] (the compiled seq)");
+      out[i] = value;
+    }
+  }
 
   // Pad into the [batch, seq] input: token 0 outside the top-left block,
   // and targets there ignored, so padding never enters a loss.

@@ -100,6 +100,23 @@ protected:
     return status.isOk() ? std::move(executor) : nullptr;
   }
 
+  /// The toy artifact with `input` (a plan input's JSON) after `tokens`,
+  /// with `weights` loaded.
+  std::unique_ptr<CpuExecutor> loadedWithInput(const std::string &input,
+                                               const ToyWeights &weights) {
+    std::string plan = replaceOnce(
+        kToyPlan,
+        R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)",
+        R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]}, )" +
+            input + "],");
+    std::unique_ptr<CpuExecutor> executor = load(plan);
+    if (!executor)
+      return nullptr;
+    Status status = executor->loadParams(checkpoint(weights.tensors()));
+    EXPECT_TRUE(status.isOk()) << status.message();
+    return status.isOk() ? std::move(executor) : nullptr;
+  }
+
   /// Running the toy model on `tokens` of `shape` must fail with a message
   /// containing every string of `expected`.
   void expectTokensRejected(const std::vector<int32_t> &tokens,
@@ -738,15 +755,11 @@ TEST_F(CpuExecutorTest, PlanWithOtherInputs) {
 // A plan with a `targets` input (a loss graph) needs targets of the tokens'
 // shape, each in the vocabulary or -100; a plan without one takes none.
 TEST_F(CpuExecutorTest, TargetsAreChecked) {
-  std::string plan = replaceOnce(
-      kToyPlan,
-      R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)",
-      R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]},
-                    {"name": "targets", "buffer": 5, "dtype": "I32", "shape": [2, 3]}],)");
-  std::unique_ptr<CpuExecutor> executor = load(plan);
-  ASSERT_TRUE(executor);
   ToyWeights w;
-  ASSERT_TRUE(executor->loadParams(checkpoint(w.tensors())).isOk());
+  std::unique_ptr<CpuExecutor> executor = loadedWithInput(
+      R"({"name": "targets", "buffer": 5, "dtype": "I32", "shape": [2, 3]})",
+      w);
+  ASSERT_TRUE(executor);
   std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
   TensorView tokenView = tokensView(tokens, {kBatch, kSeq});
   auto missing = executor->forward(tokenView);
@@ -774,6 +787,54 @@ TEST_F(CpuExecutorTest, TargetsAreChecked) {
   auto extra = plain->forward(tokenView, &targetView);
   ASSERT_FALSE(extra.isOk());
   EXPECT_TRUE(contains(extra.status().message(), "graph takes no targets"));
+}
+
+// A plan with a `split` input (a depth-score graph of growc
+// --analysis-suite) needs one I32 split per row of the tokens, each in
+// [0, seq]; a plan without one takes none.
+TEST_F(CpuExecutorTest, SplitIsChecked) {
+  ToyWeights w;
+  std::unique_ptr<CpuExecutor> executor = loadedWithInput(
+      R"({"name": "split", "buffer": 5, "dtype": "I32", "shape": [2]})", w);
+  ASSERT_TRUE(executor);
+  std::vector<int32_t> tokens = {0, 1, 2, 3, 4, 0};
+  TensorView tokenView = tokensView(tokens, {kBatch, kSeq});
+  auto missing = executor->forward(tokenView);
+  ASSERT_FALSE(missing.isOk());
+  EXPECT_TRUE(contains(missing.status().message(),
+                       "graph needs 'split', a split position per row"));
+  std::vector<int32_t> split = {1, 3};
+  TensorView splitView = tokensView(split, {kBatch});
+  EXPECT_TRUE(executor->forward(tokenView, nullptr, {}, &splitView).isOk());
+  split[1] = kSeq + 1;
+  auto outside = executor->forward(tokenView, nullptr, {}, &splitView);
+  ASSERT_FALSE(outside.isOk());
+  EXPECT_TRUE(contains(outside.status().message(),
+                       "'split' of row 1 is 4, outside [0, 3]"));
+  split[1] = -1;
+  EXPECT_FALSE(executor->forward(tokenView, nullptr, {}, &splitView).isOk());
+  TensorView wrongShape = tokensView(split, {1, 2});
+  auto shape = executor->forward(tokenView, nullptr, {}, &wrongShape);
+  ASSERT_FALSE(shape.isOk());
+  EXPECT_TRUE(contains(shape.status().message(),
+                       "'split' must be I32 [2] (one per row of the tokens), "
+                       "got I32 [1, 2]"));
+  std::vector<float> floats = {1, 2};
+  TensorView wrongType{"split",
+                       DType::F32,
+                       {kBatch},
+                       reinterpret_cast<const uint8_t *>(floats.data()),
+                       8};
+  auto dtype = executor->forward(tokenView, nullptr, {}, &wrongType);
+  ASSERT_FALSE(dtype.isOk());
+  EXPECT_TRUE(contains(dtype.status().message(), "got F32 [2]"));
+
+  std::unique_ptr<CpuExecutor> plain = loaded(w);
+  ASSERT_TRUE(plain);
+  split[1] = 2;
+  auto extra = plain->forward(tokenView, nullptr, {}, &splitView);
+  ASSERT_FALSE(extra.isOk());
+  EXPECT_TRUE(contains(extra.status().message(), "takes no 'split' input"));
 }
 
 TEST_F(CpuExecutorTest, NonFloatOutput) {

@@ -1,6 +1,7 @@
 // RUN: %growc-opt %s -split-input-file --growc-skip-layers="layers=1" | FileCheck %s
 // RUN: %growc-opt %s -split-input-file --growc-skip-layers="layers=3,0 until=5" | FileCheck %s --check-prefix=UNTIL
 // RUN: %growc-opt %s -split-input-file --growc-skip-layers | FileCheck %s --check-prefix=NONE
+// RUN: %growc-opt %s -split-input-file --growc-skip-layers="layers=1 split-input=true from=1" | FileCheck %s --check-prefix=SPLIT
 // RUN: %growc-opt %s -split-input-file --growc-skip-layers="layers=2 until=3" --growc-skip-layers="layers=2" | FileCheck %s --check-prefix=OVERRIDE
 // RUN: %growc-opt %s -split-input-file --growc-swap-layer-windows="position=0 size=1" --growc-skip-layers="layers=0" | FileCheck %s --check-prefix=POSITION
 
@@ -8,6 +9,8 @@
 // RUN: not %growc-opt %s -split-input-file --growc-skip-layers="layers=4" 2>&1 | FileCheck %s --check-prefix=ERR-RANGE
 // RUN: not %growc-opt %s -split-input-file --growc-skip-layers="layers=-1" 2>&1 | FileCheck %s --check-prefix=ERR-NEG
 // RUN: not %growc-opt %s -split-input-file --growc-skip-layers="layers=1 until=-2" 2>&1 | FileCheck %s --check-prefix=ERR-UNTIL
+// RUN: not %growc-opt %s -split-input-file --growc-skip-layers="layers=1 until=3 split-input=true" 2>&1 | FileCheck %s --check-prefix=ERR-BOTH
+// RUN: not %growc-opt %s -split-input-file --growc-skip-layers="layers=1 from=1" 2>&1 | FileCheck %s --check-prefix=ERR-FROM
 
 // Growth refuses a model with skipped layers.
 // RUN: not %growc-opt %s -split-input-file --growc-skip-layers="layers=1" --growc-duplicate-middle-block 2>&1 | FileCheck %s --check-prefix=ERR-GROW
@@ -17,6 +20,8 @@
 // ERR-RANGE: error: growc-skip-layers: layer position 4 is out of range; the model has 4 layers
 // ERR-NEG: error: growc-skip-layers: layer position -1 is out of range; the model has 4 layers
 // ERR-UNTIL: error: growc-skip-layers: until must be -1 (every position) or a token position >= 0, got -2
+// ERR-BOTH: error: growc-skip-layers: until and split-input exclude each other
+// ERR-FROM: error: growc-skip-layers: from must be >= 0 and needs until or split-input, got 1
 // ERR-GROW: error: 'grow.layer' op cannot grow a model with analysis attributes (skip or exposed sublayers); grow first, then apply the analysis rewrite
 
 // Four layers in blocks of two. The skipped layer and its parameters stay.
@@ -75,6 +80,11 @@ grow.model @four #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_head
 // CHECK-NEXT:    [[L1:%.+]] = grow.layer 1 block 0 ([[L0]]) {skip} : tensor<?x?x4xf32>
 // CHECK-NEXT:    [[L2:%.+]] = grow.layer 2 block 1 ([[L1]]) : tensor<?x?x4xf32>
 // CHECK-NEXT:    grow.layer 3 block 1 ([[L2]]) : tensor<?x?x4xf32>
+
+// The depth score's split per batch row (the graph input `split`), position
+// 0 kept.
+// SPLIT-LABEL: grow.model @four
+// SPLIT:         grow.layer 1 block 0 ({{%.+}}) {skip, skip_from = 1 : i64, skip_split} : tensor<?x?x4xf32>
 
 // UNTIL-LABEL: grow.model @four
 // UNTIL:         [[L0:%.+]] = grow.layer 0 block 0 ({{%.+}}) {skip, skip_until = 5 : i64} : tensor<?x?x4xf32>

@@ -39,7 +39,9 @@ Analysis options (growc's `grow.layer` attributes, docs/decisions.md):
   token positions < t (0-based) are skipped. The layer is computed normally
   for every position and then `where(pos < t, h, layer_out)` is taken, so
   later positions attend to the (un-updated) inputs of earlier ones exactly
-  as a masked layer would. a_p = m_p = 0 at skipped positions.
+  as a masked layer would. a_p = m_p = 0 at skipped positions. `skip_until`
+  may also be a list, one split per batch row, and `skip_from = f` skips
+  only positions >= f (1 keeps position 0, the depth score's default).
 * `ln_scaling`: both pre-sublayer norms of the layer of index i are
   multiplied by 1/sqrt(i+1) (the final norm is not). The factor belongs to
   the layer, not to its position: with `layer_order` each layer runs with
@@ -443,7 +445,7 @@ def _parse_outputs(outputs, num_positions):
 
 
 def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=None,
-            ln_scaling=False, outputs=("logits",), dtype=torch.float32,
+            skip_from=0, ln_scaling=False, outputs=("logits",), dtype=torch.float32,
             differentiable=False):
     """Run the model and return {output name: tensor of `dtype`}.
 
@@ -453,7 +455,9 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
     tokens      int array [B, T].
     layer_order execution order: position p runs layer layer_order[p].
     skip        layer positions (not parameter indices) to skip.
-    skip_until  if given, skip only token positions < skip_until.
+    skip_until  if given, skip only token positions < skip_until (an int, or
+                one per batch row).
+    skip_from   with skip_until: skip only token positions >= skip_from.
     ln_scaling  LayerNorm-Scaling: the norms of layer i scaled by 1/sqrt(i+1),
                 wherever layer_order puts it.
     outputs     names among logits, logit_lens.<l>, logit_lens_in.<l>,
@@ -478,7 +482,7 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
     for p in skip_set:
         if not 0 <= p < positions:
             raise ValueError("skip position %d out of range [0, %d)" % (p, positions))
-    if skip_until is not None and int(skip_until) < 0:
+    if skip_until is not None and min(np.atleast_1d(skip_until)) < 0:
         raise ValueError("skip_until must be >= 0")
     names = _parse_outputs(outputs, positions)
     wanted = set(names)
@@ -507,7 +511,9 @@ def forward(config, weights, tokens, *, layer_order=None, skip=None, skip_until=
                 a, m = decoder_layer(h, w.layer(index), cfg, cos, sin, scale)
                 h_next = (h + a) + m  # transformers' residual order
                 if p in skip_set:
-                    skipped = (torch.arange(seq) < int(skip_until)).view(1, seq, 1)
+                    pos = torch.arange(seq).view(1, seq)
+                    until = torch.as_tensor(np.atleast_1d(skip_until)).view(-1, 1)
+                    skipped = ((pos >= int(skip_from)) & (pos < until)).unsqueeze(-1)
                     h_next = torch.where(skipped, h, h_next)
                     a = torch.where(skipped, torch.zeros_like(a), a)
                     m = torch.where(skipped, torch.zeros_like(m), m)

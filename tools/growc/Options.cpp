@@ -150,6 +150,13 @@ cl::opt<std::string> analysisLensAt(
              "input h_l ('input', Csordás et al.'s index; default) or its "
              "output h_{l+1} ('output')"),
     cl::init("input"), cl::cat(growCat));
+cl::opt<bool> analysisSkipPosition0(
+    "analysis-skip-position-0",
+    cl::desc("With --analysis-suite: the depth score's skipped layer is the "
+             "identity at position 0 too (before issue 17; by default "
+             "position 0, the attention sink, keeps the layer as in Csordas "
+             "et al.'s code)"),
+    cl::init(false), cl::cat(growCat));
 cl::list<int64_t> analysisReverseWindows(
     "analysis-reverse-windows",
     cl::desc("With --analysis-suite: window-reverse sizes (default 2,4,8)"),

@@ -41,6 +41,7 @@ extern llvm::cl::opt<int64_t> analysisSplit;
 extern llvm::cl::list<int64_t> analysisSwapWindows;
 extern llvm::cl::list<int64_t> analysisReverseWindows;
 extern llvm::cl::opt<std::string> analysisLensAt;
+extern llvm::cl::opt<bool> analysisSkipPosition0;
 extern llvm::cl::opt<std::string> importConfig;
 extern llvm::cl::list<std::string> ignoreConfigFields;
 extern llvm::cl::opt<int64_t> numLayers;

@@ -522,6 +522,7 @@ int run(MLIRContext &context) {
     AnalysisSuiteOptions opts;
     opts.split = analysisSplit;
     opts.lensAt = analysisLensAt;
+    opts.skipPosition0 = analysisSkipPosition0;
     if (!analysisSwapWindows.empty())
       opts.swapWindows.assign(analysisSwapWindows.begin(),
                               analysisSwapWindows.end());

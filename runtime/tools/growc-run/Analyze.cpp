@@ -3,6 +3,7 @@
 //   growc-run analyze SUITE --weights C.safetensors [--primitive NAME]
 //       [--depth MIN-MAX] [--count N] [--data SPEC] [--windows N]
 //       [--aggregate max|mean] [--allow-beyond-context]
+//       [--prompts ITEMS.jsonl [--splits N]]
 //       [--tuned-lens [--tuned-lens-steps N] [--tuned-lens-lr X]]
 //       --out report.json [--html report.html]
 //   growc-run report A.json [B.json ...] [--label NAME ...] --html out.html
@@ -64,6 +65,8 @@ namespace {
 
 struct AnalyzeArgs {
   std::string suitePath, weights, out, html, plotlyJs, dataSpec, tokenizer;
+  std::string prompts; // depth-score prompt file (JSON lines)
+  long splits = 4;     // depth-score splits per answer
   std::string primitiveText = "var-assign-math", depth = "0-2",
               aggregate = "max";
   long shots = 5, count = 100, windowCount = 4, threads = 0;
@@ -147,10 +150,19 @@ int runAnalyze(AnalyzeArgs args) {
   if (!loaded.isOk())
     return fail("analyze: " + loaded.status().message());
   const Tokenizer *given = loaded->get();
-  if (StatusOr<const Tokenizer *> tokenizer =
-          tokenizerFor(given, cleanPlan->vocabSize, primitiveText + " prompts");
-      !tokenizer.isOk())
+  StatusOr<const Tokenizer *> tokenizer =
+      tokenizerFor(given, cleanPlan->vocabSize, primitiveText + " prompts");
+  if (!tokenizer.isOk())
     return fail("analyze: " + tokenizer.status().message());
+  // Answer-span prompts for the depth score, in the model's tokens.
+  std::vector<DepthPrompt> depthPrompts;
+  if (!args.prompts.empty()) {
+    StatusOr<std::vector<DepthPrompt>> loadedPrompts =
+        loadDepthPrompts(args.prompts, **tokenizer, suite->seq);
+    if (!loadedPrompts.isOk())
+      return fail("analyze: --prompts " + loadedPrompts.status().message());
+    depthPrompts = std::move(*loadedPrompts);
+  }
   StatusOr<std::unique_ptr<TokenStream>> stream =
       openDataSpec(dataSpec, heldOutSeed, cleanPlan->vocabSize, given);
   if (!stream.isOk())
@@ -169,6 +181,8 @@ int runAnalyze(AnalyzeArgs args) {
   options.threads = int(threads);
   options.dataSpec = dataSpec;
   options.tokenizer = given;
+  options.depthPrompts = std::move(depthPrompts);
+  options.depthSplits = args.splits;
   options.tunedLens = args.tunedLens;
   options.tunedLensOptions.steps = args.tunedLensSteps;
   options.tunedLensOptions.lr = args.tunedLensLr;
@@ -299,6 +313,14 @@ Command growc::rt::addAnalyzeCommand(CLI::App &app) {
   oneOf(command->add_option("--aggregate", args->aggregate,
                             "Over prompts: max or mean (max)"),
         {"max", "mean"});
+  command->add_option("--prompts", args->prompts,
+                      "Depth score on answer spans: JSON lines {\"prompt\": "
+                      "..., \"answer\": ...[, \"level\": ...]}, each split "
+                      "at --splits positions of its answer, scored per level "
+                      "(default: the held-out windows at the suite's split)");
+  integerIn(command->add_option("--splits", args->splits,
+                                "With --prompts: splits per answer (4)"),
+            1, 1024);
   addFlag(*command, "--allow-beyond-context", args->allowBeyondContext,
           "Analyse a suite whose seq exceeds the context the checkpoint was "
           "trained at (refused otherwise), with a warning; the report "

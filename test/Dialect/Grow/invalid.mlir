@@ -563,6 +563,53 @@ grow.model @skip_until_without_skip #grow.config<vocab = 8, hidden = 4, ffn = 6,
 
 // -----
 
+// skip_split (the split from the graph input) refines skip too, and
+// excludes skip_until.
+grow.model @skip_split_without_skip #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 1> (%tokens : tensor<?x?xi32>) {
+  grow.param @model.embed_tokens.weight : tensor<8x4xf32>
+  grow.param @model.layers.0.input_layernorm.weight : tensor<4xf32>
+  grow.param @model.layers.0.self_attn.q_proj.weight : tensor<4x4xf32>
+  grow.param @model.layers.0.self_attn.k_proj.weight : tensor<2x4xf32>
+  grow.param @model.layers.0.self_attn.v_proj.weight : tensor<2x4xf32>
+  grow.param @model.layers.0.self_attn.o_proj.weight : tensor<4x4xf32>
+  grow.param @model.layers.0.post_attention_layernorm.weight : tensor<4xf32>
+  grow.param @model.layers.0.mlp.gate_proj.weight : tensor<6x4xf32>
+  grow.param @model.layers.0.mlp.up_proj.weight : tensor<6x4xf32>
+  grow.param @model.layers.0.mlp.down_proj.weight : tensor<4x6xf32>
+  grow.param @model.norm.weight : tensor<4xf32>
+  %h0 = grow.embed @model.embed_tokens.weight(%tokens) : tensor<?x?xi32> -> tensor<?x?x4xf32>
+  // expected-error @+1 {{skip_split needs the skip attribute and excludes skip_until}}
+  %h1 = grow.layer 0 block 0 (%h0) {skip_split} : tensor<?x?x4xf32>
+  %n = grow.rms_norm @model.norm.weight(%h1) : tensor<?x?x4xf32>
+  %z = grow.lm_head @model.embed_tokens.weight(%n) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
+  grow.return names ["logits"] %z : tensor<?x?x8xf32>
+}
+
+// -----
+
+// skip_from bounds skip_until or skip_split from below.
+grow.model @skip_from_alone #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 1> (%tokens : tensor<?x?xi32>) {
+  grow.param @model.embed_tokens.weight : tensor<8x4xf32>
+  grow.param @model.layers.0.input_layernorm.weight : tensor<4xf32>
+  grow.param @model.layers.0.self_attn.q_proj.weight : tensor<4x4xf32>
+  grow.param @model.layers.0.self_attn.k_proj.weight : tensor<2x4xf32>
+  grow.param @model.layers.0.self_attn.v_proj.weight : tensor<2x4xf32>
+  grow.param @model.layers.0.self_attn.o_proj.weight : tensor<4x4xf32>
+  grow.param @model.layers.0.post_attention_layernorm.weight : tensor<4xf32>
+  grow.param @model.layers.0.mlp.gate_proj.weight : tensor<6x4xf32>
+  grow.param @model.layers.0.mlp.up_proj.weight : tensor<6x4xf32>
+  grow.param @model.layers.0.mlp.down_proj.weight : tensor<4x6xf32>
+  grow.param @model.norm.weight : tensor<4xf32>
+  %h0 = grow.embed @model.embed_tokens.weight(%tokens) : tensor<?x?xi32> -> tensor<?x?x4xf32>
+  // expected-error @+1 {{skip_from needs skip_until or skip_split}}
+  %h1 = grow.layer 0 block 0 (%h0) {skip, skip_from = 1 : i64} : tensor<?x?x4xf32>
+  %n = grow.rms_norm @model.norm.weight(%h1) : tensor<?x?x4xf32>
+  %z = grow.lm_head @model.embed_tokens.weight(%n) : tensor<?x?x4xf32> -> tensor<?x?x8xf32>
+  grow.return names ["logits"] %z : tensor<?x?x8xf32>
+}
+
+// -----
+
 // norm_scale = 0.
 grow.model @zero_norm_scale #grow.config<vocab = 8, hidden = 4, ffn = 6, heads = 2, kv_heads = 1, head_dim = 2, context = 16, eps = 1.000000e-05, rope_theta = 1.000000e+04, tied = true, block_size = 1> (%tokens : tensor<?x?xi32>) {
   grow.param @model.embed_tokens.weight : tensor<8x4xf32>

@@ -130,37 +130,71 @@ def residual_stats(out, L):
     return s
 
 
-def depth_score(config, weights, windows, L, t, aggregate="max"):
-    """r_{l,j}, e_l, DS and o_l (SPEC.md 5.3) over the rows of every window."""
+def depth_score_rows(config, weights, rows, L, aggregate="max", skip_from=1):
+    """r_{l,j}, e_l, DS and o_l (SPEC.md 5.3) per group of rows.
+
+    rows: (tokens [T], split t, length n, level); each row's layer l is
+    skipped at positions skip_from <= i < t (skip_from = 1 keeps position 0,
+    as Csordas et al. do) and its effects are maxima over its future
+    positions t <= i < n. Returns {level: (r, e, ds, o)} plus None: all rows.
+    """
     hidden = ["hidden.%d" % i for i in range(L + 1)]
-    clean = [forward(config, weights, w, outputs=hidden + ["logits"]) for w in windows]
-    r = np.full((L, L), np.nan)
-    e = np.zeros(L)
-    o = np.zeros(L)
+    tokens = np.stack([row[0] for row in rows])
+    splits = [row[1] for row in rows]
+    valid = torch.zeros(len(rows), tokens.shape[1], dtype=torch.bool)
+    for k, (_, t, n, _) in enumerate(rows):
+        valid[k, t:n] = True
+    c = forward(config, weights, tokens, outputs=hidden + ["logits"])
+    per_r = torch.zeros(L, len(rows), L, dtype=torch.float64)
+    per_o = torch.zeros(L, len(rows), dtype=torch.float64)
+
+    def masked_max(v):  # [R, T] -> [R], over each row's future positions
+        return torch.where(valid, v, torch.zeros_like(v)).max(dim=1).values
+
     for l in range(L):
-        per_row_r, per_row_o = [], []
-        for w, c in zip(windows, clean):
-            x = forward(config, weights, w, skip=[l], skip_until=t,
-                            outputs=hidden + ["logits"])
-            rows = []
-            for j in range(l + 1, L):
-                d = (c[hidden[j + 1]] - c[hidden[j]]).double()[:, t:]
-                dt = (x[hidden[j + 1]] - x[hidden[j]]).double()[:, t:]
-                ratio = (dt - d).norm(dim=-1) / torch.clamp(d.norm(dim=-1), min=1e-6)
-                rows.append(ratio.max(dim=1).values)  # per row: max over i >= t
-            per_row_r.append(torch.stack(rows, 1) if rows else torch.zeros(w.shape[0], 0))
-            p = torch.softmax(c["logits"].double()[:, t:], -1)
-            pt = torch.softmax(x["logits"].double()[:, t:], -1)
-            per_row_o.append((pt - p).norm(dim=-1).max(dim=1).values)
-        rr = torch.cat(per_row_r, 0)
-        oo = torch.cat(per_row_o, 0)
+        x = forward(config, weights, tokens, skip=[l], skip_until=splits,
+                    skip_from=skip_from, outputs=hidden + ["logits"])
+        for j in range(l + 1, L):
+            d = (c[hidden[j + 1]] - c[hidden[j]]).double()
+            dt = (x[hidden[j + 1]] - x[hidden[j]]).double()
+            ratio = (dt - d).norm(dim=-1) / torch.clamp(d.norm(dim=-1), min=1e-6)
+            per_r[l, :, j] = masked_max(ratio)
+        p = torch.softmax(c["logits"].double(), -1)
+        pt = torch.softmax(x["logits"].double(), -1)
+        per_o[l] = masked_max((pt - p).norm(dim=-1))
+    result = {}
+    for level in [None] + sorted({row[3] for row in rows}):
+        idx = [k for k, row in enumerate(rows) if level is None or row[3] == level]
         agg = (lambda v: v.max(0).values) if aggregate == "max" else (lambda v: v.mean(0))
-        if rr.shape[1]:
-            r[l, l + 1:] = agg(rr).numpy()
-            e[l] = r[l, l + 1:].sum() / max(1, L - 1 - l)
-        o[l] = agg(oo).item()
-    ds = float((np.arange(L) * e).sum() / e.sum()) if e.sum() > 0 else float("nan")
-    return r, e, ds, o
+        r = np.full((L, L), np.nan)
+        e = np.zeros(L)
+        o = np.zeros(L)
+        for l in range(L):
+            if l + 1 < L:
+                r[l, l + 1:] = agg(per_r[l, idx, l + 1:]).numpy()
+                e[l] = r[l, l + 1:].sum() / max(1, L - 1 - l)
+            o[l] = agg(per_o[l, idx]).item()
+        ds = float((np.arange(L) * e).sum() / e.sum()) if e.sum() > 0 else float("nan")
+        result[level] = (r, e, ds, o)
+    return result
+
+
+def answer_splits(start, end, n):
+    """The splits inside an answer at [start, end), as growc-run chooses them."""
+    splits = []
+    for k in range(n):
+        s = start + k * (end - start) // n
+        if not splits or splits[-1] != s:
+            splits.append(s)
+    return splits
+
+
+def check_depth_score(name, got, expected):
+    r, e, ds, o = expected
+    close(name + " r_{l,j}", as_array(got["r"]), r, 1e-3, 1e-5)
+    close(name + " e_l", got["e"], e, 1e-3, 1e-5)
+    close(name + " DS", got["score"], ds, 1e-3, 1e-5)
+    close(name + " o_l", got["output_effect"], o, 1e-3, 1e-5)
 
 
 def held_out_loss(config, weights, windows, targets, **kw):
@@ -224,6 +258,9 @@ def main():
                     help="the suite's logit lens decodes each layer's input "
                          "h_l (logit_lens_in.<l>) or output h_{l+1} "
                          "(logit_lens.<l>)")
+    ap.add_argument("--skip-position-0", action="store_true",
+                    help="compile the suite with --analysis-skip-position-0 "
+                         "(the depth score skips position 0 too)")
     ap.add_argument("--tmp", required=True)
     a = ap.parse_args()
     os.makedirs(a.tmp, exist_ok=True)
@@ -253,7 +290,9 @@ def main():
     run([a.growc, model, "--analysis-suite", "--batch", str(B), "--seq", str(T),
          "--analysis-split", str(split), "--analysis-swap-windows=0,1,2",
          "--analysis-reverse-windows=2,3", "--analysis-lens-at", a.lens_at,
-         "--quiet", "-o", suite])
+         "--quiet", "-o", suite] +
+        (["--analysis-skip-position-0"] if a.skip_position_0 else []))
+    skip_from = 0 if a.skip_position_0 else 1
 
     # Held-out windows: a token file read as consecutive [B, T] windows.
     nwin = 2
@@ -319,12 +358,14 @@ def main():
     close("early-exit accuracy", rep["early_exit"]["accuracy"],
           [acc[lens % l] for l in range(L)], 0, 1e-9)
 
-    # Depth score.
-    r, e, ds, o = depth_score(config, weights, windows, L, split, a.aggregate)
-    close("depth score r_{l,j}", as_array(rep["depth_score"]["r"]), r, 1e-3, 1e-5)
-    close("depth score e_l", rep["depth_score"]["e"], e, 1e-3, 1e-5)
-    close("depth score DS", rep["depth_score"]["score"], ds, 1e-3, 1e-5)
-    close("output effect o_l", rep["depth_score"]["output_effect"], o, 1e-3, 1e-5)
+    # Depth score on the held-out windows, split at the suite's split.
+    check("depth score keep_position_0 = %s" % (not a.skip_position_0),
+          rep["depth_score"]["keep_position_0"] == (not a.skip_position_0)
+          and rep["depth_score"]["source"] == "windows")
+    window_rows = [(w[k], split, T, "") for w in windows for k in range(B)]
+    r, e, ds, o = depth_score_rows(config, weights, window_rows, L, a.aggregate,
+                                   skip_from)[None]
+    check_depth_score("depth score", rep["depth_score"], (r, e, ds, o))
     print("depth score: growc %.6f, reference %.6f" % (rep["depth_score"]["score"], ds))
 
     # Interventions: held-out loss relative to clean.
@@ -353,6 +394,44 @@ def main():
     check("swap windows of size 1 at every valid position", len(swap1) == L - 1)
     check("no swap window larger than the model",
           all(x["position"] + 2 * x["size"] <= L for x in rep["interventions"]["swap"]))
+
+    # Depth score on answer spans: two levels, answers of one token and of
+    # several, each split at the answer start and inside the answer.
+    items = [("x=3;y=x+1;y?", "4", 1), ("a=5;b=a;b=", "5", 1),
+             ("q=12;r=q*2;r is ", "24 (twelve times two)", 2),
+             ("n=7", "seven", 2), ("k=1;k+k=", "2", "2")]
+    prompts_path = os.path.join(a.tmp, "prompts.jsonl")
+    with open(prompts_path, "w") as f:
+        for prompt, answer, level in items:
+            f.write(json.dumps({"prompt": prompt, "answer": answer,
+                                "level": level}) + "\n")
+    prompt_report = os.path.join(a.tmp, "prompts.json")
+    run([a.growc_run, "analyze", suite, "--weights", wpath, "--out", prompt_report,
+         "--primitive", "var-assign-math", "--depth", "0", "--count", "1",
+         "--data", "u16:" + data, "--windows", "1", "--aggregate", a.aggregate,
+         "--prompts", prompts_path, "--splits", "3", "--threads", "1"])
+    prep = json.load(open(prompt_report))["depth_score"]
+    prompt_rows = []
+    for prompt, answer, level in items:
+        # The byte tokenizer's document separator (EOS) at position 0.
+        ids = [EOS] + list(prompt.encode()) + list(answer.encode())
+        tok = np.zeros(T, dtype=np.int64)
+        tok[:len(ids)] = ids
+        for t in answer_splits(1 + len(prompt.encode()), len(ids), 3):
+            prompt_rows.append((tok, t, len(ids), str(level)))
+    expected = depth_score_rows(config, weights, prompt_rows, L, a.aggregate, skip_from)
+    check("prompts: source, levels, rows",
+          prep["source"] == "prompts" and prep["rows"] == len(prompt_rows)
+          and [x["level"] for x in prep["by_level"]] == ["1", "2"]
+          and [x["prompts"] for x in prep["by_level"]] == [2, 3]
+          and [x["splits"] for x in prep["by_level"]] == [2, 3 + 3 + 1],
+          json.dumps([(x["level"], x["prompts"], x["splits"]) for x in prep["by_level"]]))
+    check_depth_score("prompts pooled", prep, expected[None])
+    for entry in prep["by_level"]:
+        check_depth_score("prompts level %s" % entry["level"], entry,
+                          expected[entry["level"]])
+    print("prompts depth score: growc %.6f, reference %.6f"
+          % (prep["score"], expected[None][2]))
 
     # Weight similarity.
     for group, entry in rep["weight_similarity"]["groups"].items():

@@ -49,6 +49,12 @@ struct AnalysisSuite {
   int64_t batch = 0;
   int64_t seq = 0;
   int64_t split = 0;
+  /// The depth-score graphs take their split per row as the input `split`
+  /// (suites before issue 17 compiled `split` into them).
+  bool splitInput = false;
+  /// The depth-score graphs keep the layer at position 0 (suites before
+  /// issue 17 skipped it there; growc --analysis-skip-position-0 still does).
+  bool keepPosition0 = false;
   std::vector<SuiteVariant> variants;
 
   const SuiteVariant *find(const std::string &name) const;
@@ -67,6 +73,28 @@ struct EvalWindows {
   std::vector<std::vector<int32_t>> tokens;
   std::vector<std::vector<int32_t>> targets;
 };
+
+/// One item of a depth-score prompt file: prompt + answer as tokens, the
+/// position of the answer's first token, and its level ("" if none).
+struct DepthPrompt {
+  std::string level;
+  std::vector<int32_t> tokens;
+  int64_t answerStart = 0;
+};
+
+/// Reads JSON lines {"prompt": str, "answer": str[, "level": str|int]},
+/// each tokenized as [separator] + encode(prompt) + encode(answer) by
+/// `tokenizer` (its document separator, when it has one, at position 0);
+/// refuses (naming the file and line) bad JSON, missing or empty fields, an
+/// empty file and items longer than `seq` tokens.
+StatusOr<std::vector<DepthPrompt>> loadDepthPrompts(const std::string &path,
+                                                    const Tokenizer &tokenizer,
+                                                    int64_t seq);
+
+/// The depth score's splits inside an answer at [start, end): start +
+/// floor(k (end - start) / n) for k = 0..n-1, without repeats (one split
+/// for a one-token answer).
+std::vector<int64_t> answerSplits(int64_t start, int64_t end, int64_t n);
 
 /// Draws `count` windows of [rows, seq] from `stream`.
 EvalWindows drawWindows(TokenStream &stream, int64_t count, int64_t rows,
@@ -93,6 +121,11 @@ struct AnalyzeOptions {
   /// Renders the task's prompts (AccuracyOptions::tokenizer): null for
   /// the byte tokenizer.
   const Tokenizer *tokenizer = nullptr;
+  /// Depth score on answer spans (growc-run analyze --prompts): each prompt
+  /// split at `depthSplits` positions of its answer; empty: the held-out
+  /// windows, split at the suite's split.
+  std::vector<DepthPrompt> depthPrompts;
+  int64_t depthSplits = 4;
   /// Described in the report (where the held-out windows come from).
   std::string dataSpec;
   /// Called with a short description of each stage (progress on stderr).

@@ -108,9 +108,13 @@ public:
   /// A training step also takes float scalars by input name (`lr`,
   /// `step`); its optimizer state parameters (`optimizer.*`) start at zero
   /// when the checkpoint has none.
+  ///
+  /// A depth-score graph (growc-skip-layers split-input) also needs `split`:
+  /// int32 [b], one split position in [0, seq] per row of the tokens.
   StatusOr<std::map<std::string, OutputTensor>>
   forward(const TensorView &tokens, const TensorView *targets = nullptr,
-          const std::map<std::string, float> &scalars = {});
+          const std::map<std::string, float> &scalars = {},
+          const TensorView *split = nullptr);
 
   /// The collective that the plan's all_reduce steps reduce over (not
   /// owned; it must outlive the runs). Without one, or with a one-process

@@ -53,12 +53,16 @@ Status checkTargets(const Plan &plan, const TensorView &tokens,
 /// Checks a run against the plan's interface (inputs `tokens`, `targets`
 /// for loss graphs, F32 [1] scalars by name; F32 outputs; parameters
 /// loaded) and writes the inputs, padded with token 0 and ignored targets,
-/// into the host bytes `bytesOf(input)` of each input's buffer.
+/// into the host bytes `bytesOf(input)` of each input's buffer. A graph
+/// with an input `split` (the depth score's per-row split, I32 [batch])
+/// needs `split`: I32 [b] for tokens [b, t], each in [0, seq]; padding rows
+/// get split 0.
 Status
 stageRunInputs(const Plan &plan, bool paramsLoaded, const TensorView &tokens,
                const TensorView *targets,
                const std::map<std::string, float> &scalars,
-               const std::function<uint8_t *(const PlanTensor &)> &bytesOf);
+               const std::function<uint8_t *(const PlanTensor &)> &bytesOf,
+               const TensorView *split = nullptr);
 
 /// Each output's [b, t, ...] block from the host data `dataOf(output)` of
 /// its buffer (zero-copy when the tokens have the compiled shape); only the
