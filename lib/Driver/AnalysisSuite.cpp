@@ -281,6 +281,8 @@ LogicalResult growc::compileAnalysisSuite(MLIRContext &context, ModuleOp module,
       {"layers", layers},
       {"block_size", model.getConfig().getBlockSize()},
       {"ln_scaling", bool(model.getLnScaling())},
+      // The final norm's epsilon: the tuned lens decodes through that norm.
+      {"rms_norm_eps", model.getConfig().getEps().convertToDouble()},
       {"batch", artifact.graph.batch},
       {"seq", seq},
       {"split", split},

@@ -346,6 +346,11 @@ StatusOr<AnalysisSuite> growc::rt::loadAnalysisSuite(const std::string &path) {
     suite.lnScaling = ln->asBool();
   if (const JsonValue *keep = json->find("keep_position_0"))
     suite.keepPosition0 = keep->asBool();
+  if (const JsonValue *eps = json->find("rms_norm_eps")) {
+    if (!eps->isNumber() || !(eps->asDouble() >= 0))
+      return bad("rms_norm_eps must be a number >= 0");
+    suite.rmsNormEps = eps->asDouble();
+  }
   const JsonValue *variants = json->find("variants");
   if (!variants || !variants->isArray() || variants->size() == 0)
     return bad("no variants");
@@ -612,6 +617,12 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   const int64_t t = suite.split;
   if (rows != suite.batch || seq != suite.seq || windows.tokens.empty())
     return Status::error("analysis windows must be [batch, seq] of the suite");
+  if (options.tunedLens && !suite.rmsNormEps)
+    return Status::error(suite.path +
+                         ": the manifest does not record the model's "
+                         "rms_norm_eps, which the tuned lens decodes with "
+                         "(a suite compiled before it did); compile the "
+                         "suite again with growc --analysis-suite");
   auto progress = [&](const std::string &what) {
     if (options.progress)
       options.progress(what);
@@ -731,7 +742,7 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
       std::vector<const float *> states(L);
       for (int64_t l = 0; l < L; ++l)
         states[l] = h[lensAtInput ? l : l + 1]->data;
-      tuned->append(states, lens[0]->data, (*logits)->data, tokens);
+      tuned->append(states, (*logits)->data, tokens);
     }
   }
   for (int64_t l = 0; l < L; ++l) {
@@ -775,8 +786,8 @@ StatusOr<JsonValue> growc::rt::analyzeCheckpoint(
   std::optional<JsonValue> tunedJson;
   if (tuned) {
     started = std::chrono::steady_clock::now();
-    auto trained =
-        tunedLens(*tuned, checkpoint, options.tunedLensOptions, progress);
+    auto trained = tunedLens(*tuned, checkpoint, *suite.rmsNormEps,
+                             options.tunedLensOptions, progress);
     if (!trained.isOk())
       return trained.status();
     tunedJson = std::move(*trained);

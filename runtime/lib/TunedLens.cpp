@@ -80,43 +80,6 @@ std::vector<int64_t> topK(const T *row, int64_t n, int64_t k) {
   return index;
 }
 
-/// The final norm's epsilon, read back from the graph's own layer-0 lens:
-/// z = W_U (w * h) / sqrt(mean(h^2) + eps), so with u = W_U (w * h) the
-/// scale s = <z, u> / <u, u> gives eps = 1/s^2 - mean(h^2) (the median
-/// over tokens; the plan does not record it). Its error is float32
-/// rounding of mean(h^2) + eps, below what the lens could resolve.
-StatusOr<double> readBackEps(const Head &head, const float *states,
-                             const float *lens0, int64_t tokens) {
-  const int64_t d = head.hidden, V = head.vocab;
-  std::vector<double> estimates, x(d);
-  for (int64_t i = 0; i < tokens; ++i) {
-    double mean = 0;
-    for (int64_t k = 0; k < d; ++k) {
-      double h = states[i * d + k];
-      mean += h * h / double(d);
-      x[k] = head.norm[k] * h;
-    }
-    double zu = 0, uu = 0;
-    for (int64_t v = 0; v < V; ++v) {
-      const double *row = head.unembed.data() + v * d;
-      double u = 0;
-      for (int64_t k = 0; k < d; ++k)
-        u += row[k] * x[k];
-      zu += double(lens0[i * V + v]) * u;
-      uu += u * u;
-    }
-    if (uu > 0 && zu > 0)
-      estimates.push_back(uu * uu / (zu * zu) - mean);
-  }
-  if (estimates.empty())
-    return Status::error("the tuned lens cannot read the final norm's "
-                         "epsilon back from the layer-0 lens (every state "
-                         "or its decoding is zero)");
-  std::nth_element(estimates.begin(), estimates.begin() + estimates.size() / 2,
-                   estimates.end());
-  return std::max(0.0, estimates[estimates.size() / 2]);
-}
-
 /// One translator: y = A x + b, A row-major [hidden, hidden].
 struct Translator {
   std::vector<double> A, b;
@@ -213,21 +176,17 @@ TunedLensData::TunedLensData(int64_t layers, int64_t hidden, int64_t vocab)
     : layers_(layers), hidden_(hidden), vocab_(vocab), states_(layers) {}
 
 void TunedLensData::append(const std::vector<const float *> &states,
-                           const float *lens0, const float *logits,
-                           int64_t tokens) {
+                           const float *logits, int64_t tokens) {
   for (int64_t l = 0; l < layers_; ++l)
     states_[l].insert(states_[l].end(), states[l],
                       states[l] + tokens * hidden_);
-  const int64_t kept =
-      std::min(tokens, std::max<int64_t>(0, kEpsTokens - tokens_));
-  lens0_.insert(lens0_.end(), lens0, lens0 + kept * vocab_);
   logits_.insert(logits_.end(), logits, logits + tokens * vocab_);
   tokens_ += tokens;
 }
 
 StatusOr<JsonValue>
 growc::rt::tunedLens(const TunedLensData &data, const Checkpoint &checkpoint,
-                     const TunedLensOptions &options,
+                     double rmsNormEps, const TunedLensOptions &options,
                      const std::function<void(const std::string &)> &progress) {
   auto started = std::chrono::steady_clock::now();
   const int64_t L = data.layers(), d = data.hidden(), V = data.vocab();
@@ -250,11 +209,7 @@ growc::rt::tunedLens(const TunedLensData &data, const Checkpoint &checkpoint,
   if (!unembed.isOk())
     return unembed.status();
   head.unembed = std::move(*unembed);
-  auto eps = readBackEps(head, data.states(0), data.lens0(),
-                         std::min(N, TunedLensData::kEpsTokens));
-  if (!eps.isOk())
-    return eps.status();
-  head.eps = *eps;
+  head.eps = rmsNormEps;
 
   std::vector<double> overlap(L), kl(L), klObjective(L), logitLensKl(L),
       logitLensObjective(L), trainInitial(L), trainFinal(L);

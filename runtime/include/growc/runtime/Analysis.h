@@ -55,6 +55,9 @@ struct AnalysisSuite {
   /// The depth-score graphs keep the layer at position 0 (suites before
   /// issue 17 skipped it there; growc --analysis-skip-position-0 still does).
   bool keepPosition0 = false;
+  /// The model's RMSNorm epsilon (suites before issue 17 do not record it;
+  /// the tuned lens needs it).
+  std::optional<double> rmsNormEps;
   std::vector<SuiteVariant> variants;
 
   const SuiteVariant *find(const std::string &name) const;

@@ -34,42 +34,36 @@ struct TunedLensOptions {
 
 /// What the tuned lens trains and evaluates on, gathered from the clean
 /// model's forward runs: per token (in window, row, position order), the
-/// states the logit lens decodes at each layer, the logit lens's output at
-/// layer 0 (from which the final norm's epsilon is read back) and the final
-/// logits.
+/// states the logit lens decodes at each layer and the final logits.
 class TunedLensData {
 public:
   TunedLensData(int64_t layers, int64_t hidden, int64_t vocab);
   /// Appends `tokens` tokens: states[l] is [tokens, hidden] for l < layers,
-  /// lens0 and logits [tokens, vocab] (lens0 kept for the first kEpsTokens
-  /// tokens only).
-  void append(const std::vector<const float *> &states, const float *lens0,
-              const float *logits, int64_t tokens);
+  /// logits [tokens, vocab].
+  void append(const std::vector<const float *> &states, const float *logits,
+              int64_t tokens);
   int64_t layers() const { return layers_; }
   int64_t hidden() const { return hidden_; }
   int64_t vocab() const { return vocab_; }
   int64_t tokens() const { return tokens_; }
-  /// Tokens whose layer-0 lens output is kept (to read epsilon back).
-  static constexpr int64_t kEpsTokens = 64;
 
   const float *states(int64_t layer) const { return states_[layer].data(); }
-  const float *lens0() const { return lens0_.data(); }
   const float *logits() const { return logits_.data(); }
 
 private:
   int64_t layers_, hidden_, vocab_, tokens_ = 0;
   std::vector<std::vector<float>> states_; // [layer][token * hidden]
-  std::vector<float> lens0_, logits_;      // [token * vocab], lens0_ <= 64
-                                           // tokens
+  std::vector<float> logits_;              // [token * vocab]
 };
 
 /// Trains the translators on the first floor(N/2) tokens and evaluates them
 /// on the rest: the report's `tuned_lens` object (docs/analysis.md). The
 /// final norm and the head (lm_head.weight, or the tied embedding) come
-/// from `checkpoint`; `progress` is told each layer.
+/// from `checkpoint`, the norm's epsilon from the suite manifest;
+/// `progress` is told each layer.
 StatusOr<JsonValue>
 tunedLens(const TunedLensData &data, const Checkpoint &checkpoint,
-          const TunedLensOptions &options,
+          double rmsNormEps, const TunedLensOptions &options,
           const std::function<void(const std::string &)> &progress = {});
 
 } // namespace growc::rt
