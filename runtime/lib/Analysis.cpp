@@ -15,6 +15,8 @@
 #include "growc/runtime/Periodicity.h"
 #include "growc/runtime/Text.h"
 
+#include "LogitRows.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -86,32 +88,6 @@ double norm(const float *a, int64_t n) { return std::sqrt(dot(a, a, n)); }
 
 double cosine(double ab, double na, double nb) {
   return ab / std::max(na * nb, kCosineFloor);
-}
-
-/// log-softmax of one row of logits, in double.
-void logSoftmax(const float *logits, int64_t vocab, std::vector<double> &out) {
-  out.resize(vocab);
-  double top = *std::max_element(logits, logits + vocab);
-  double sum = 0;
-  for (int64_t v = 0; v < vocab; ++v)
-    sum += std::exp(double(logits[v]) - top);
-  double logSum = top + std::log(sum);
-  for (int64_t v = 0; v < vocab; ++v)
-    out[v] = double(logits[v]) - logSum;
-}
-
-/// The indices of the k largest entries (ties: the lower index first).
-std::vector<int64_t> topK(const float *row, int64_t vocab, int64_t k) {
-  std::vector<int64_t> index(vocab);
-  for (int64_t v = 0; v < vocab; ++v)
-    index[v] = v;
-  k = std::min(k, vocab);
-  std::partial_sort(index.begin(), index.begin() + k, index.end(),
-                    [&](int64_t a, int64_t b) {
-                      return row[a] > row[b] || (row[a] == row[b] && a < b);
-                    });
-  index.resize(k);
-  return index;
 }
 
 /// Mean next-token cross-entropy of `logits` [rows, seq, vocab] over the

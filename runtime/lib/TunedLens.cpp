@@ -14,6 +14,8 @@
 #include "growc/runtime/TunedLens.h"
 #include "growc/runtime/Text.h"
 
+#include "LogitRows.h"
+
 #include <algorithm>
 #include <chrono>
 #include <cmath>
@@ -53,31 +55,6 @@ StatusOr<std::vector<double>> readWeight(const Checkpoint &checkpoint,
   std::vector<float> values(tensor->numElements());
   convertTensor(*tensor, DType::F32, values.data());
   return std::vector<double>(values.begin(), values.end());
-}
-
-void logSoftmax(const double *z, int64_t n, std::vector<double> &out) {
-  out.resize(n);
-  double top = *std::max_element(z, z + n), sum = 0;
-  for (int64_t v = 0; v < n; ++v)
-    sum += std::exp(z[v] - top);
-  double logSum = top + std::log(sum);
-  for (int64_t v = 0; v < n; ++v)
-    out[v] = z[v] - logSum;
-}
-
-/// The k largest entries (ties: the lower index first), as Analysis.cpp.
-template <typename T>
-std::vector<int64_t> topK(const T *row, int64_t n, int64_t k) {
-  std::vector<int64_t> index(n);
-  for (int64_t v = 0; v < n; ++v)
-    index[v] = v;
-  k = std::min(k, n);
-  std::partial_sort(index.begin(), index.begin() + k, index.end(),
-                    [&](int64_t a, int64_t b) {
-                      return row[a] > row[b] || (row[a] == row[b] && a < b);
-                    });
-  index.resize(k);
-  return index;
 }
 
 /// One translator: y = A x + b, A row-major [hidden, hidden].
