@@ -45,7 +45,7 @@ error bars), the per-run reports, logs and checkpoints.
       [--block-size 2] [--batch 8] [--seq 128] [--shots 2] [--lrs 1e-3,3e-3,1e-2]
       [--seeds 0,1,2] [--save-every 50] [--out out/depth-study]
 
-The defaults take about 50 minutes on a quiet 2-core machine (most of it
+The defaults take about 45 minutes on a quiet 2-core machine (most of it
 the 20 training runs); --lrs with one rate skips the sweep. Needs growc
 and growc-run in $GROWC_BUILD_DIR/bin (default build/bin).
 """
