@@ -46,7 +46,7 @@ error bars), the per-run reports, logs and checkpoints.
       [--seeds 0,1,2] [--save-every 50] [--out out/depth-study]
 
 The defaults take about 45 minutes on a quiet 2-core machine (most of it
-the 20 training runs); --lrs with one rate skips the sweep. Needs growc
+the 20-28 training runs); --lrs with one rate skips the sweep. Needs growc
 and growc-run in $GROWC_BUILD_DIR/bin (default build/bin).
 """
 import argparse
