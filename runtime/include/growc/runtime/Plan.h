@@ -104,7 +104,7 @@ enum class PlanReduction { Sum, Mean };
 
 /// One step, run in order.
 struct PlanStep {
-  enum class Op { Kernel, Gemm, AllReduce, Attention, AttentionGrad };
+  enum class Op { Kernel, Gemm, AllReduce, Attention, AttentionGrad, AdamW };
   Op op = Op::Kernel;
 
   // Op::Kernel: call kernels[kernel] with the addresses of buffers `args`.
@@ -151,6 +151,25 @@ struct PlanStep {
   std::vector<std::string> symbols;
   std::vector<int64_t> operands, operandOffsets;
   int64_t batch = 0, seqLen = 0, heads = 0, kvHeads = 0, headDim = 0;
+
+  // Op::AdamW (train graphs): the whole optimizer step over every trained
+  // parameter at once (docs/plan.md), in place. One buffer id per trained
+  // parameter in each list, in the same order; each list's buffers lie in
+  // the arena as one flat region with the same element layout, so the
+  // step is elementwise over that region. The global gradient norm of
+  // `grads` (after any all_reduce) clips them; `paramsIn` etc. are updated
+  // in place, `gradSums` (gradient accumulation only) becomes 0 where
+  // `apply` > 0.5 and the gradient otherwise. Scalars are buffer ids of
+  // F32 [1] tensors; `apply` is -1 without accumulation. `symbols` (nvptx
+  // plans only) names the kernel library's three entry points: the squared
+  // norm's block partials, the scalars, the flat update. The CPU runtime
+  // runs the step itself.
+  std::vector<int64_t> adamParams, adamGrads, adamExpAvg, adamExpAvgSq,
+      adamGradSums;
+  int64_t adamLr = -1, adamStep = -1, adamApply = -1, adamLossNonfinite = -1,
+          adamGradNorm = -1, adamNonfinite = -1;
+  double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weightDecay = 0.01,
+         maxGradNorm = 1.0;
 };
 
 /// One stage of a growth run compiled ahead (growc --grow=M --stages=K):
