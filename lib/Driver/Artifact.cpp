@@ -132,15 +132,10 @@ LogicalResult growc::writeKernels(CompiledGraph &graph,
     return reportError(llvm::toString(artifact.takeError()));
   if (failed(addLaunches(graph.plan, artifact->launches)))
     return failure();
-  // Attention steps launch the kernel library's entry points, which the
-  // artifact carries.
-  bool usesLibrary = llvm::any_of(graph.plan.steps, [](const rt::PlanStep &s) {
-    return s.op == rt::PlanStep::Op::Attention ||
-           s.op == rt::PlanStep::Op::AttentionGrad;
-  });
-  if (usesLibrary)
-    if (llvm::Error err = linkKernelLibrary(artifact->ptx))
-      return reportError(llvm::toString(std::move(err)));
+  // Attention and adamw steps launch the kernel library's entry points,
+  // which the artifact carries.
+  if (llvm::Error err = linkKernelLibrary(graph.plan, artifact->ptx))
+    return reportError(llvm::toString(std::move(err)));
   std::string &ptx = artifact->ptx;
   if (!ptx.empty() && ptx.back() != '\n')
     ptx += '\n';

@@ -87,11 +87,11 @@ struct PtxArtifact {
 llvm::Expected<PtxArtifact> compileKernelsToPtx(mlir::ModuleOp module,
                                                 const PtxOptions &options);
 
-/// Appends the kernel library's entry points (the tensor-core attention of
-/// lib/Codegen/Kernels) to the PTX module `ptx`, for a plan with
-/// `attention` steps; fails if the library was built for another target or
-/// PTX ISA.
-llvm::Error linkKernelLibrary(std::string &ptx);
+/// Appends the kernel library's entry points that `plan` launches to the
+/// PTX module `ptx` (lib/Codegen/Kernels: the tensor-core attention for
+/// `attention` and `attention_grad` steps, the flat AdamW for an `adamw`
+/// step); fails if the library was built for another target or PTX ISA.
+llvm::Error linkKernelLibrary(const rt::Plan &plan, std::string &ptx);
 
 } // namespace growc
 
