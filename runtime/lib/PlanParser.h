@@ -9,7 +9,8 @@
 //   PlanSections.cpp  the header fields, buffers, tensors, kernels with
 //                     their launches, and growth;
 //   PlanSteps.cpp     the steps: kernel, gemm, attention, attention_grad
-//                     and all_reduce.
+//                     and all_reduce;
+//   PlanAdamW.cpp     the adamw step and its flat layout.
 //
 //===----------------------------------------------------------------------===//
 
@@ -78,6 +79,12 @@ private:
                   int64_t &byteSize);
   Status getBufferRef(const JsonValue &obj, const std::string &ctx,
                       std::string_view key, int64_t &out);
+  /// Reads "symbols": `count` entry points of the GPU kernel library
+  /// (`growc_*`); `what` says what they are when the count is wrong
+  /// (PlanSteps.cpp).
+  Status getLibrarySymbols(const JsonValue &step, const std::string &ctx,
+                           size_t count, const std::string &what,
+                           std::vector<std::string> &out);
 
   // Sections (PlanSections.cpp).
   Status parseHeader(const JsonValue &root);
@@ -99,6 +106,11 @@ private:
                             PlanStep &out);
   Status parseAllReduceStep(const JsonValue &step, const std::string &ctx,
                             PlanStep &out);
+
+  // The adamw step (PlanAdamW.cpp).
+  Status parseAdamWStep(const JsonValue &step, const std::string &ctx,
+                        PlanStep &out);
+  Status checkAdamWLayout(const std::string &ctx, const PlanStep &step) const;
 
   Plan &plan;
   /// Tensor name -> where it was first defined, for duplicate messages.

@@ -1,7 +1,8 @@
 //===- PlanSteps.cpp - The plan's steps -----------------------------------===//
 //
 // The steps of a plan (docs/plan.md), the list an executor runs: generated
-// kernels, GEMMs, library attention (forward and backward) and all-reduces.
+// kernels, GEMMs, library attention (forward and backward), all-reduces and
+// the flat AdamW step.
 // Each step is checked against the buffers and kernels read before it
 // (PlanSections.cpp): every buffer it names exists and holds the bytes it
 // addresses, so that an executor runs a loaded plan without further checks.
@@ -45,6 +46,19 @@ std::vector<int64_t> touchedBuffers(const PlanStep &step) {
     std::vector<int64_t> ids = step.buffers;
     if (step.when >= 0)
       ids.push_back(step.when);
+    return ids;
+  }
+  case PlanStep::Op::AdamW: {
+    std::vector<int64_t> ids;
+    for (const std::vector<int64_t> *list :
+         {&step.adamParams, &step.adamGrads, &step.adamExpAvg,
+          &step.adamExpAvgSq, &step.adamGradSums})
+      ids.insert(ids.end(), list->begin(), list->end());
+    for (int64_t id :
+         {step.adamLr, step.adamStep, step.adamApply, step.adamLossNonfinite,
+          step.adamGradNorm, step.adamNonfinite})
+      if (id >= 0)
+        ids.push_back(id);
     return ids;
   }
   }
@@ -151,10 +165,20 @@ Status PlanParser::parseSteps(const JsonValue &root) {
       GROWC_RETURN_IF_ERROR(parseAllReduceStep(entry, ctx, step));
     else if (op == "attention" || op == "attention_grad")
       GROWC_RETURN_IF_ERROR(parseAttentionStep(entry, ctx, step));
+    else if (op == "adamw")
+      GROWC_RETURN_IF_ERROR(parseAdamWStep(entry, ctx, step));
     else
       return Status::error(ctx + ".op: unknown op " + inQuotes(op) +
                            " (expected 'kernel', 'gemm', 'attention', "
-                           "'attention_grad' or 'all_reduce')");
+                           "'attention_grad', 'all_reduce' or 'adamw')");
+    // The optimizer step updates the whole training state once; a second
+    // one would apply every update twice.
+    if (step.op == PlanStep::Op::AdamW)
+      for (size_t j = 0; j < plan.steps.size(); ++j)
+        if (plan.steps[j].op == PlanStep::Op::AdamW)
+          return Status::error(ctx + ": a second adamw step (also steps[" +
+                               std::to_string(j) +
+                               "]); a plan has at most one");
     plan.steps.push_back(std::move(step));
   }
   return checkLiveBuffersDisjoint(plan);
@@ -340,28 +364,17 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
     return Status::error(ctx + ": an " + op + " step in a " + plan.target +
                          " plan (its kernels are the GPU library's)");
   if (backward) {
-    const JsonValue *symbols;
-    GROWC_RETURN_IF_ERROR(getArray(step, ctx, "symbols", symbols));
-    for (const JsonValue &symbol : symbols->elements()) {
-      if (!symbol.isString())
-        return Status::error(fieldPath(ctx, "symbols") +
-                             ": entries must be strings");
-      out.symbols.push_back(symbol.asString());
-    }
-    if (out.symbols.size() != 3)
-      return Status::error(fieldPath(ctx, "symbols") +
-                           ": the backward has 3 passes (statistics, dK and "
-                           "dV, dQ), not " +
-                           std::to_string(out.symbols.size()));
+    GROWC_RETURN_IF_ERROR(getLibrarySymbols(
+        step, ctx, 3, "the backward has 3 passes (statistics, dK and dV, dQ)",
+        out.symbols));
   } else {
     out.symbols.emplace_back();
     GROWC_RETURN_IF_ERROR(getString(step, ctx, "symbol", out.symbols[0]));
-  }
-  for (const std::string &symbol : out.symbols)
-    if (symbol.rfind("growc_", 0) != 0)
-      return Status::error(fieldPath(ctx, backward ? "symbols" : "symbol") +
-                           ": " + inQuotes(symbol) +
+    if (out.symbols[0].rfind("growc_", 0) != 0)
+      return Status::error(fieldPath(ctx, "symbol") + ": " +
+                           inQuotes(out.symbols[0]) +
                            " is not a kernel library entry point (growc_*)");
+  }
   constexpr int64_t kMaxDim = limits::kMaxSeq;
   // The kernels' grids are (tiles, heads, batch): CUDA caps y and z at
   // 65535.
@@ -395,6 +408,29 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
     out.operands.push_back(id);
     out.operandOffsets.push_back(offset);
   }
+  return Status::ok();
+}
+
+Status PlanParser::getLibrarySymbols(const JsonValue &step,
+                                     const std::string &ctx, size_t count,
+                                     const std::string &what,
+                                     std::vector<std::string> &out) {
+  const JsonValue *symbols;
+  GROWC_RETURN_IF_ERROR(getArray(step, ctx, "symbols", symbols));
+  for (const JsonValue &symbol : symbols->elements()) {
+    if (!symbol.isString())
+      return Status::error(fieldPath(ctx, "symbols") +
+                           ": entries must be strings");
+    out.push_back(symbol.asString());
+  }
+  if (out.size() != count)
+    return Status::error(fieldPath(ctx, "symbols") + ": " + what + ", not " +
+                         std::to_string(out.size()));
+  // Generated kernels' symbols never start so.
+  for (const std::string &symbol : out)
+    if (symbol.rfind("growc_", 0) != 0)
+      return Status::error(fieldPath(ctx, "symbols") + ": " + inQuotes(symbol) +
+                           " is not a kernel library entry point (growc_*)");
   return Status::ok();
 }
 

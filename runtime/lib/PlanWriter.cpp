@@ -163,6 +163,35 @@ JsonValue stepJson(const PlanStep &step) {
                step.operandOffsets[i]);
     break;
   }
+  case PlanStep::Op::AdamW: {
+    fields.add("op", "adamw")
+        .add("params", intArray(step.adamParams))
+        .add("grads", intArray(step.adamGrads))
+        .add("exp_avg", intArray(step.adamExpAvg))
+        .add("exp_avg_sq", intArray(step.adamExpAvgSq))
+        .add("lr", step.adamLr)
+        .add("step", step.adamStep)
+        .add("apply", step.adamApply)
+        .add("loss_nonfinite", step.adamLossNonfinite)
+        .add("grad_norm", step.adamGradNorm)
+        .add("nonfinite", step.adamNonfinite)
+        .add("beta1", JsonValue::number(step.beta1))
+        .add("beta2", JsonValue::number(step.beta2))
+        .add("eps", JsonValue::number(step.eps))
+        .add("weight_decay", JsonValue::number(step.weightDecay))
+        .add("max_grad_norm", JsonValue::number(step.maxGradNorm));
+    // Gradient accumulation only; the kernel library's entries on nvptx
+    // only.
+    if (!step.adamGradSums.empty())
+      fields.add("grad_sums", intArray(step.adamGradSums));
+    if (!step.symbols.empty()) {
+      JsonValue symbols = JsonValue::array();
+      for (const std::string &symbol : step.symbols)
+        symbols.push(JsonValue::string(symbol));
+      fields.add("symbols", std::move(symbols));
+    }
+    break;
+  }
   }
   return fields.take();
 }

@@ -11,6 +11,7 @@
 #include "growc/runtime/Executor.h"
 #include "growc/runtime/Json.h"
 
+#include "AdamWPlan.h"
 #include "ToyModel.h"
 
 #include <gtest/gtest.h>
@@ -18,6 +19,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <set>
 #include <sstream>
 #include <string>
@@ -864,6 +866,198 @@ TEST(PlanTest, MalformedAllReduceStepsAreRejected) {
        "of floats"});
 }
 
+//===----------------------------------------------------------------------===//
+// The adamw step (the flat optimizer of train graphs)
+//===----------------------------------------------------------------------===//
+
+TEST(PlanTest, AdamWStepParses) {
+  for (bool accumulate : {false, true})
+    for (const char *target : {"cpu", "nvptx"}) {
+      AdamWPlanOptions options;
+      options.accumulate = accumulate;
+      options.target = target;
+      Plan built = adamWPlan(options);
+      StatusOr<Plan> plan = parsePlan(serializePlan(built), kPlanPath);
+      ASSERT_TRUE(plan.isOk()) << plan.status().message();
+      ASSERT_EQ(plan->steps.size(), 1u);
+      const PlanStep &step = plan->steps[0], &want = built.steps[0];
+      EXPECT_EQ(step.op, PlanStep::Op::AdamW);
+      EXPECT_EQ(step.adamParams, want.adamParams);
+      EXPECT_EQ(step.adamGrads, want.adamGrads);
+      EXPECT_EQ(step.adamExpAvg, want.adamExpAvg);
+      EXPECT_EQ(step.adamExpAvgSq, want.adamExpAvgSq);
+      EXPECT_EQ(step.adamGradSums, want.adamGradSums);
+      EXPECT_EQ(step.adamGradSums.size(), accumulate ? 3u : 0u);
+      EXPECT_EQ(step.adamApply, want.adamApply);
+      EXPECT_EQ(step.adamApply >= 0, accumulate);
+      EXPECT_EQ(step.adamLr, want.adamLr);
+      EXPECT_EQ(step.adamStep, want.adamStep);
+      EXPECT_EQ(step.adamLossNonfinite, want.adamLossNonfinite);
+      EXPECT_EQ(step.adamGradNorm, want.adamGradNorm);
+      EXPECT_EQ(step.adamNonfinite, want.adamNonfinite);
+      EXPECT_EQ(step.symbols.size(), std::string(target) == "cpu" ? 0u : 3u);
+      EXPECT_DOUBLE_EQ(step.beta2, 0.95);
+      // The next values live in the parameters' own buffers.
+      EXPECT_EQ(plan->findOutput("p1")->buffer, plan->findParam("p1")->buffer);
+    }
+  // Plans whose next values have buffers of their own still load.
+  AdamWPlanOptions own;
+  own.ownNextValueBuffers = true;
+  StatusOr<Plan> plan = parsePlan(adamWPlanText(own), kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_NE(plan->findOutput("p1")->buffer, plan->findParam("p1")->buffer);
+}
+
+/// The adamw plan with one change, written out.
+std::string adamWPlanWith(const std::function<void(Plan &, PlanStep &)> &edit,
+                          const AdamWPlanOptions &options = {}) {
+  Plan plan = adamWPlan(options);
+  edit(plan, plan.steps[0]);
+  return serializePlan(plan);
+}
+
+TEST(PlanTest, MalformedAdamWStepsAreRejected) {
+  AdamWPlanOptions gpu;
+  gpu.target = "nvptx";
+  AdamWPlanOptions accumulate;
+  accumulate.accumulate = true;
+  // Kernel library entry points: three growc_ symbols on nvptx, none on
+  // cpu.
+  expectRejected(adamWPlanWith([](Plan &, PlanStep &s) {
+                   s.symbols = {"growc_a", "growc_b", "growc_c"};
+                 }),
+                 {"steps[0].symbols: only nvptx plans"});
+  expectRejected(
+      adamWPlanWith([](Plan &, PlanStep &s) { s.symbols.clear(); }, gpu),
+      {"steps[0]: missing field 'symbols'"});
+  expectRejected(
+      adamWPlanWith([](Plan &, PlanStep &s) { s.symbols[1] = "adamw_s"; }, gpu),
+      {"steps[0].symbols: 'adamw_s' is not a kernel library"});
+  expectRejected(
+      adamWPlanWith([](Plan &, PlanStep &s) { s.symbols.pop_back(); }, gpu),
+      {"steps[0].symbols: the step has 3 launches", "not 2"});
+  // One optimizer step per plan.
+  expectRejected(
+      adamWPlanWith([](Plan &p, PlanStep &s) { p.steps.push_back(s); }),
+      {"steps[1]: a second adamw step (also steps[0])"});
+  // The lists: one buffer per trained parameter each, known ids.
+  expectRejected(
+      adamWPlanWith([](Plan &, PlanStep &s) { s.adamExpAvg.pop_back(); }),
+      {"steps[0].exp_avg: 2 buffers, but the step has 3 params"});
+  expectRejected(adamWPlanWith([](Plan &, PlanStep &s) {
+                   s.adamParams.clear();
+                   s.adamGrads.clear();
+                   s.adamExpAvg.clear();
+                   s.adamExpAvgSq.clear();
+                 }),
+                 {"steps[0].params: an adamw step updates at least one"});
+  expectRejected(adamWPlanWith([](Plan &p, PlanStep &s) {
+                   s.adamGrads[2] = int64_t(p.buffers.size());
+                 }),
+                 {"steps[0].grads[2]: unknown buffer id"});
+  expectRejected(
+      adamWPlanWith([](Plan &, PlanStep &s) { s.adamApply = -1; }, accumulate),
+      {"steps[0].grad_sums: gradient sums need an apply flag"});
+  expectRejected(adamWPlanWith([](Plan &, PlanStep &s) { s.adamApply = -2; }),
+                 {"steps[0].apply: must be -1", "got -2"});
+  expectRejected(adamWPlanWith([](Plan &, PlanStep &s) { s.beta1 = 1.0; }),
+                 {"steps[0].beta1 must be a finite number in [0, 1), got 1"});
+  expectRejected(adamWPlanWith([](Plan &, PlanStep &s) { s.eps = 0.0; }),
+                 {"steps[0].eps must be a finite number in (0, inf)"});
+  expectRejected(
+      adamWPlanWith([](Plan &, PlanStep &s) { s.maxGradNorm = -1.0; }),
+      {"steps[0].max_grad_norm must be a finite number"});
+  expectRejected(replaceOnce(adamWPlanText(), R"("op": "adamw",)",
+                             R"("op": "adamw", "lr_schedule": 1,)"),
+                 {"steps[0]: unknown field 'lr_schedule'"});
+  expectRejected(replaceOnce(adamWPlanText(), R"("apply": -1,)", ""),
+                 {"steps[0]: missing field 'apply'"});
+}
+
+TEST(PlanTest, AdamWLayoutIsVerified) {
+  // The k-th buffers of all lists have one size.
+  expectRejected(adamWPlanWith([](Plan &p, PlanStep &s) {
+                   p.buffers[s.adamExpAvg[1]].size += 4;
+                 }),
+                 {"steps[0].exp_avg[1]: buffer",
+                  "holds 32 bytes but "
+                  "params[1]",
+                  "holds 28"});
+  // Every list has the params' element layout (D_k).
+  expectRejected(adamWPlanWith([](Plan &p, PlanStep &s) {
+                   p.buffers[s.adamGrads[1]].offset += 64;
+                 }),
+                 {"steps[0].grads[1]: buffer", "starts 320 bytes after "
+                                               "grads[0], but params[1] "
+                                               "starts 256"});
+  // In order, without overlap.
+  expectRejected(
+      adamWPlanWith([](Plan &, PlanStep &s) {
+        for (std::vector<int64_t> *list :
+             {&s.adamParams, &s.adamGrads, &s.adamExpAvg, &s.adamExpAvgSq})
+          std::swap((*list)[1], (*list)[2]);
+      }),
+      {"steps[0].params[2]: buffer", "does not follow buffer", "of params[1]"});
+  // Nothing else inside a region, not even in a gap: the step writes it.
+  expectRejected(adamWPlanWith([](Plan &p, PlanStep &s) {
+                   int64_t gap = p.buffers[s.adamExpAvgSq[0]].offset + 192;
+                   p.buffers.push_back({int64_t(p.buffers.size()), gap, 4});
+                 }),
+                 {"steps[0].exp_avg_sq: buffer 19 (bytes [", "lies inside "
+                                                             "the list's "
+                                                             "region"});
+  // Only F32 data.
+  expectRejected(adamWPlanWith([](Plan &p, PlanStep &) {
+                   for (PlanParam &param : p.params)
+                     if (param.name == "grad.p1")
+                       param.dtype = DType::BF16;
+                 }),
+                 {"steps[0].grads[1]: buffer", "holds 'grad.p1' (BF16)"});
+  // Scalars: F32 [1], outside the regions, the written ones apart.
+  expectRejected(
+      adamWPlanWith([](Plan &p, PlanStep &s) { p.buffers[s.adamLr].size = 8; }),
+      {"steps[0].lr: buffer", "holds 8 bytes; a scalar is F32 [1]"});
+  expectRejected(adamWPlanWith([](Plan &p, PlanStep &s) {
+                   p.inputs.erase(p.inputs.begin() + 4); // loss_nonfinite
+                   p.buffers[s.adamLossNonfinite].offset =
+                       p.buffers[s.adamParams[0]].offset + 192;
+                 }),
+                 {"steps[0].params: buffer 4", "lies inside the list's"});
+  expectRejected(
+      adamWPlanWith([](Plan &, PlanStep &s) { s.adamGradNorm = s.adamLr; }),
+      {"steps[0].grad_norm: buffer 2 shares bytes with lr"});
+  expectRejected(adamWPlanWith([](Plan &, PlanStep &s) {
+                   s.adamNonfinite = s.adamGradNorm;
+                 }),
+                 {"steps[0].nonfinite: buffer 5 shares bytes with grad_norm"});
+}
+
+// The step touches every buffer it names: an intermediate it reads is live
+// there, so no other live buffer may share its bytes.
+TEST(PlanTest, AdamWStepKeepsItsBuffersLive) {
+  auto plan = [](bool overlap) {
+    return adamWPlanWith([&](Plan &p, PlanStep &s) {
+      // loss_nonfinite becomes an intermediate; another one, live around
+      // the step, is placed at its bytes.
+      p.inputs.erase(p.inputs.begin() + 4);
+      int64_t offset =
+          overlap ? p.buffers[s.adamLossNonfinite].offset : p.arenaSize;
+      p.buffers.push_back({int64_t(p.buffers.size()), offset, 4});
+      p.arenaSize += 64;
+      PlanStep reduce;
+      reduce.op = PlanStep::Op::AllReduce;
+      reduce.buffers = {p.buffers.back().id};
+      p.steps.insert(p.steps.begin(), reduce);
+      p.steps.push_back(reduce);
+    });
+  };
+  StatusOr<Plan> apart = parsePlan(plan(false), kPlanPath);
+  EXPECT_TRUE(apart.isOk()) << apart.status().message();
+  expectRejected(plan(true), {"buffers[4]", "overlaps buffers[19]",
+                              "while both are live (steps 1..1 and steps "
+                              "0..2)"});
+}
+
 TEST(PlanTest, RejectsInvalidJson) {
   expectRejected("not json", {"invalid JSON"});
   expectRejected("", {"invalid JSON"});
@@ -893,8 +1087,8 @@ TEST(PlanTest, LongValuesAreShortenedInMessages) {
 
 /// The toy plans in every form the schema has: CPU and GPU kernels (launch,
 /// shared memory, kind), bf16 GEMMs, attention and its gradient,
-/// all_reduce steps with and without a flag, accumulation and a growth
-/// section.
+/// all_reduce steps with and without a flag, accumulation, a growth
+/// section and the adamw step.
 std::vector<std::string> everyPlanForm() {
   std::string gradSymbols =
       R"(["growc_flash_stats_hd8_f32", "growc_flash_key_grad_hd8_f32", )"
@@ -918,17 +1112,17 @@ std::vector<std::string> everyPlanForm() {
       R"({"method": "lidas", "block_size": 2, "stages": [)"
       R"({"stage": 1, "layers": 2, "plan": "fwd.plan.json"}, )"
       R"({"stage": 2, "layers": 4, "plan": "fwd.stage2.plan.json"}]},)");
-  return {kToyPlan,
-          gpuPlan(),
-          shared,
-          bf16,
-          reduces,
+  AdamWPlanOptions gpuAccumulating;
+  gpuAccumulating.target = "nvptx";
+  gpuAccumulating.accumulate = true;
+  return {kToyPlan, gpuPlan(), shared, bf16, reduces,
           gpuPlanWithStep(attentionStep()),
-          gpuPlanWithStep(attentionGradStep(gradSymbols)),
-          growth,
+          gpuPlanWithStep(attentionGradStep(gradSymbols)), growth,
           // A frozen parameter (growc --trainable).
           replaceOnce(kToyPlan, R"("copy": false})",
-                      R"("copy": false, "frozen": true})")};
+                      R"("copy": false, "frozen": true})"),
+          // The flat optimizer step, with accumulation on the GPU.
+          adamWPlanText(), adamWPlanText(gpuAccumulating)};
 }
 
 /// Whether every object in `value` lists its keys in sorted order.
