@@ -20,6 +20,7 @@
 #include "growc/runtime/Text.h"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -70,6 +71,8 @@ CudaExecutor::State::~State() {
     cu->cuMemFree(workspace);
   if (attentionStats)
     cu->cuMemFree(attentionStats);
+  for (CUdeviceptr scratch : adamScratch)
+    cu->cuMemFree(scratch);
   if (arenaBase)
     cu->cuMemFree(arenaBase);
   for (CUevent e : ready)
@@ -163,9 +166,15 @@ Status CudaExecutor::State::prepare() {
         (errorLog[0] ? "\n" + std::string(errorLog.data()) : std::string()));
 
   // One arena, aligned like the plan's offsets; a workspace for cuBLASLt.
+  // The arena starts at zero, as the CPU's does: the adamw step runs over
+  // flat regions whose gaps between tensors no other step writes, and
+  // cuMemAlloc leaves memory as it was.
   GROWC_CU(cu->cuMemAlloc(&arenaBase, size_t(plan.arenaSize + plan.alignment)));
   arena = (arenaBase + CUdeviceptr(plan.alignment - 1)) &
           ~CUdeviceptr(plan.alignment - 1);
+  GROWC_CU(cu->cuMemsetD8Async(
+      arenaBase, 0, size_t(plan.arenaSize + plan.alignment), stream));
+  GROWC_CU(cu->cuStreamSynchronize(stream));
   GROWC_CU(cu->cuMemAlloc(&workspace, kGemmWorkspaceBytes));
 
   StatusOr<std::shared_ptr<BlasLt>> blas =
@@ -207,6 +216,13 @@ Status CudaExecutor::State::prepare() {
       launches.push_back(std::move(launch));
       continue;
     }
+    if (step.op == PlanStep::Op::AdamW) {
+      Launch launch;
+      if (Status s = prepareAdamW(step, launch); !s.isOk())
+        return s;
+      launches.push_back(std::move(launch));
+      continue;
+    }
     Gemm gemm;
     gemm.step = &step;
     if (Status s = describeGemm(gemm); !s.isOk())
@@ -216,7 +232,7 @@ Status CudaExecutor::State::prepare() {
   }
   // Stable addresses for the kernel parameter arrays from here on.
   auto settle = [](Launch &launch) {
-    if (!launch.scalars.empty())
+    if (launch.library)
       launch.launch = &launch.own;
     launch.params.clear();
     for (CUdeviceptr &value : launch.values)
@@ -269,6 +285,7 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
     l.own.grid[1] = heads;
     l.own.grid[2] = step.batch;
     l.own.block[0] = 128;
+    l.library = true;
     l.values = pointers;
     l.scalars = std::move(scalars);
     return l;
@@ -312,6 +329,96 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
   return Status::ok();
 }
 
+namespace {
+
+/// Threads per block of the AdamW kernels (their launch bounds).
+constexpr int64_t kAdamThreads = 256;
+
+/// A float kernel parameter as the 32 bits Launch::scalars holds.
+int32_t floatBits(double value) {
+  float f = float(value);
+  int32_t bits;
+  std::memcpy(&bits, &f, sizeof bits);
+  return bits;
+}
+
+} // namespace
+
+/// The kernel library's AdamW (lib/Codegen/Kernels/Optimizer.cu, docs/
+/// plan.md): over the N floats from the first buffer of each list to the
+/// end of its last (the lists share one layout, which the plan verifier
+/// checks), sumsq(grads, N, partials) on P blocks, scalars(partials,
+/// loss_nonfinite, apply, lr, step, grad_norm, nonfinite, scalars, P,
+/// log β1, log β2, weight decay, max norm) on one, update(params, grads,
+/// exp_avg, exp_avg_sq, grad_sums, scalars, N, β1, β2, 1-β1, 1-β2, eps)
+/// grid-stride; 256 threads a block. Null pointers for a missing apply
+/// and grad_sums.
+Status CudaExecutor::State::prepareAdamW(const PlanStep &step, Launch &launch) {
+  if (step.symbols.size() != 3)
+    return Status::error(plan.path +
+                         ": an adamw step needs the kernel library's three "
+                         "symbols (sumsq, scalars, update)");
+  auto region = [&](const std::vector<int64_t> &list) -> CUdeviceptr {
+    return list.empty() ? 0 : address(list.front());
+  };
+  int64_t n = 0;
+  if (!step.adamParams.empty()) {
+    const PlanBuffer &first = plan.buffers[step.adamParams.front()];
+    const PlanBuffer &last = plan.buffers[step.adamParams.back()];
+    n = (last.offset + last.size - first.offset) / int64_t(sizeof(float));
+  }
+  // Enough groups of four per thread that the partials stay few; at most
+  // 1024 blocks (the scalars' block sums them), at least one.
+  const int64_t blocks = std::clamp<int64_t>(
+      (n + 16 * kAdamThreads - 1) / (16 * kAdamThreads), 1, 1024);
+  const int64_t updateBlocks = std::clamp<int64_t>(
+      (n + 4 * kAdamThreads - 1) / (4 * kAdamThreads), 1, 4096);
+  // The step's scratch: the partials, then the scalars 256-byte aligned.
+  const size_t scalarsAt = (size_t(blocks) * sizeof(double) + 255) / 256 * 256;
+  CUdeviceptr scratch = 0;
+  GROWC_CU(cu->cuMemAlloc(&scratch, scalarsAt + 256));
+  adamScratch.push_back(scratch);
+  const CUdeviceptr partials = scratch, scalars = scratch + scalarsAt;
+  auto pass = [&](const std::string &symbol, int64_t grid,
+                  std::vector<CUdeviceptr> values,
+                  std::vector<int32_t> constants) -> StatusOr<Launch> {
+    Launch l;
+    GROWC_CU(cu->cuModuleGetFunction(&l.fn, module, symbol.c_str()));
+    l.own.grid[0] = grid;
+    l.own.block[0] = kAdamThreads;
+    l.library = true;
+    l.values = std::move(values);
+    l.scalars = std::move(constants);
+    return l;
+  };
+  auto scalar = [&](int64_t id) -> CUdeviceptr {
+    return id < 0 ? 0 : address(id);
+  };
+  StatusOr<Launch> passes[3] = {
+      pass(step.symbols[0], blocks,
+           {region(step.adamGrads), CUdeviceptr(n), partials}, {}),
+      pass(step.symbols[1], 1,
+           {partials, scalar(step.adamLossNonfinite), scalar(step.adamApply),
+            scalar(step.adamLr), scalar(step.adamStep),
+            scalar(step.adamGradNorm), scalar(step.adamNonfinite), scalars},
+           {int32_t(blocks), floatBits(std::log(step.beta1)),
+            floatBits(std::log(step.beta2)), floatBits(step.weightDecay),
+            floatBits(step.maxGradNorm)}),
+      pass(step.symbols[2], updateBlocks,
+           {region(step.adamParams), region(step.adamGrads),
+            region(step.adamExpAvg), region(step.adamExpAvgSq),
+            region(step.adamGradSums), scalars, CUdeviceptr(n)},
+           {floatBits(step.beta1), floatBits(step.beta2),
+            floatBits(1 - step.beta1), floatBits(1 - step.beta2),
+            floatBits(step.eps)})};
+  for (StatusOr<Launch> &p : passes) {
+    if (!p.isOk())
+      return p.status();
+    launch.passes.push_back(std::move(*p));
+  }
+  return Status::ok();
+}
+
 /// The bytes of the arena a step reads or writes, as [begin, end) ranges.
 static std::vector<std::pair<int64_t, int64_t>> bytesOf(const Plan &plan,
                                                         const PlanStep &s) {
@@ -337,6 +444,19 @@ static std::vector<std::pair<int64_t, int64_t>> bytesOf(const Plan &plan,
   case PlanStep::Op::AttentionGrad:
     for (int64_t id : s.operands)
       whole(id);
+    break;
+  case PlanStep::Op::AdamW:
+    // Every listed buffer and scalar (the gaps between a list's buffers
+    // belong to no other buffer).
+    for (const std::vector<int64_t> *list :
+         {&s.adamParams, &s.adamGrads, &s.adamExpAvg, &s.adamExpAvgSq,
+          &s.adamGradSums})
+      for (int64_t id : *list)
+        whole(id);
+    for (int64_t id : {s.adamLr, s.adamStep, s.adamApply, s.adamLossNonfinite,
+                       s.adamGradNorm, s.adamNonfinite})
+      if (id >= 0)
+        whole(id);
     break;
   }
   return ranges;
@@ -486,7 +606,7 @@ Status CudaExecutor::State::chooseAlgorithms() {
   return Status::ok();
 }
 
-Status CudaExecutor::State::enqueueSteps(bool commit,
+Status CudaExecutor::State::enqueueSteps(RunMode mode,
                                          const std::vector<CUevent> *marks) {
   size_t g = 0;
   std::vector<bool> reducing(plan.steps.size(), false);
@@ -521,8 +641,11 @@ Status CudaExecutor::State::enqueueSteps(bool commit,
       reducing[i] = true;
       continue;
     }
+    // Validation leaves the parameters and moments as they are.
+    if (s.op == PlanStep::Op::AdamW && !mode.optimizer)
+      continue;
     if (s.op == PlanStep::Op::Kernel || s.op == PlanStep::Op::Attention ||
-        s.op == PlanStep::Op::AttentionGrad) {
+        s.op == PlanStep::Op::AttentionGrad || s.op == PlanStep::Op::AdamW) {
       Launch &step = launches[i];
       for (Launch *l : step.passes.empty() ? std::vector<Launch *>{&step}
                                            : step.passesInOrder()) {
@@ -553,15 +676,16 @@ Status CudaExecutor::State::enqueueSteps(bool commit,
   if (marks)
     GROWC_CU(cu->cuEventRecord(marks->back(), stream));
   // A training step's next values become the parameters, after every step
-  // has read the old ones.
-  if (commit)
+  // has read the old ones (older plans: next values in buffers of their
+  // own).
+  if (mode.copies)
     for (const Commit &c : commits)
       GROWC_CU(cu->cuMemcpyDtoDAsync(c.to, c.from, c.bytes, stream));
   return Status::ok();
 }
 
-Status CudaExecutor::State::run(bool commit) {
-  const int key = graphKey(commit);
+Status CudaExecutor::State::run(RunMode mode) {
+  const int key = graphKey(mode);
   if (auto it = graphs.find(key); it != graphs.end()) {
     GROWC_CU(cu->cuGraphLaunch(it->second, stream));
     return Status::ok();
@@ -571,7 +695,7 @@ Status CudaExecutor::State::run(bool commit) {
   if (!algorithmsChosen)
     if (Status s = chooseAlgorithms(); !s.isOk())
       return s;
-  if (Status s = enqueueSteps(commit); !s.isOk())
+  if (Status s = enqueueSteps(mode); !s.isOk())
     return s;
   // A graph would freeze which gated (`when`) all_reduce steps ran.
   bool gated = false;
@@ -582,11 +706,12 @@ Status CudaExecutor::State::run(bool commit) {
   // Later runs replay the whole sequence as one graph: one launch instead
   // of one per step.
   // Capturing records the steps without running them: the run above has
-  // computed this call's results, and its commit must not happen twice.
+  // computed this call's results, and its update and commit must not
+  // happen twice.
   GROWC_CU(cu->cuStreamSynchronize(stream));
   GROWC_CU(
       cu->cuStreamBeginCapture(stream, CU_STREAM_CAPTURE_MODE_THREAD_LOCAL));
-  Status captured = enqueueSteps(commit);
+  Status captured = enqueueSteps(mode);
   CUgraph graph = nullptr;
   CUresult ended = cu->cuStreamEndCapture(stream, &graph);
   if (!captured.isOk())
@@ -662,7 +787,7 @@ Status CudaExecutor::loadParams(const Checkpoint &checkpoint) {
 
 StatusOr<std::map<std::string, OutputTensor>> CudaExecutor::State::execute(
     const TensorView &tokens, const TensorView *targets,
-    const std::map<std::string, float> &scalars, bool commit,
+    const std::map<std::string, float> &scalars, RunMode mode,
     const std::function<bool(const PlanTensor &)> &fetch) {
   if (Status s = stageRunInputs(plan, paramsLoaded, tokens, targets, scalars,
                                 [&](const PlanTensor &input) {
@@ -672,7 +797,7 @@ StatusOr<std::map<std::string, OutputTensor>> CudaExecutor::State::execute(
     return s;
   if (Status s = copyInputs(); !s.isOk())
     return s;
-  if (Status s = run(commit); !s.isOk())
+  if (Status s = run(mode); !s.isOk())
     return s;
   for (const PlanTensor &output : plan.outputs) {
     if (fetch && !fetch(output))
@@ -695,7 +820,8 @@ StatusOr<std::map<std::string, OutputTensor>> CudaExecutor::State::execute(
 StatusOr<std::map<std::string, OutputTensor>>
 CudaExecutor::forward(const TensorView &tokens, const TensorView *targets,
                       const std::map<std::string, float> &scalars) {
-  return state_->execute(tokens, targets, scalars, /*commit=*/false,
+  // A train graph's outputs are its next values: its optimizer runs.
+  return state_->execute(tokens, targets, scalars, State::kForward,
                          /*fetch=*/nullptr);
 }
 
@@ -713,7 +839,7 @@ CudaExecutor::trainStep(const TensorView &tokens, const TensorView &targets,
                          " graph; a training step runs a train graph");
   // Only the loss comes back; next values stay on the device.
   return st.execute(
-      tokens, &targets, scalars, commit,
+      tokens, &targets, scalars, commit ? State::kCommit : State::kValidate,
       [&](const PlanTensor &output) { return !st.isNextValue(output); });
 }
 
@@ -723,9 +849,11 @@ CudaExecutor::profile(const TensorView &tokens, const TensorView *targets,
                       int repeats) {
   State &st = *state_;
   auto &cu = st.cu;
-  // A first run chooses the algorithms and faults everything in.
+  // A first run chooses the algorithms and faults everything in. Runs are
+  // forward() runs: a train graph's optimizer is timed too (and moves the
+  // parameters by a step each time; the outputs were taken before).
   if (StatusOr<std::map<std::string, OutputTensor>> warm =
-          st.execute(tokens, targets, scalars, /*commit=*/false,
+          st.execute(tokens, targets, scalars, State::kForward,
                      [](const PlanTensor &) { return false; });
       !warm.isOk())
     return warm.status();
@@ -740,7 +868,7 @@ CudaExecutor::profile(const TensorView &tokens, const TensorView *targets,
       GROWC_CU(cu->cuEventCreate(&mark, CU_EVENT_DEFAULT));
     // The steps one by one (no graph), events between them.
     for (int r = 0; r < repeats; ++r) {
-      if (Status s = st.enqueueSteps(/*commit=*/false, &marks); !s.isOk())
+      if (Status s = st.enqueueSteps(State::kForward, &marks); !s.isOk())
         return s;
       GROWC_CU(cu->cuEventSynchronize(marks.back()));
       for (size_t i = 0; i < n; ++i) {

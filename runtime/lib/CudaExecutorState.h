@@ -47,6 +47,18 @@ struct CudaExecutor::State {
   /// Host copies of the parameters for readParams.
   std::vector<std::vector<uint8_t>> paramMirror;
 
+  /// What a call runs beyond the plan's computing steps. A train graph's
+  /// optimizer (its adamw step) updates the parameters and moments in
+  /// place: it runs on committing training steps and on forward(), whose
+  /// outputs are the next values, and is skipped on non-committing
+  /// (validation) steps. The copies are older plans' next values (outputs
+  /// with buffers of their own) into the parameters, on committing steps.
+  struct RunMode {
+    bool optimizer = false, copies = false;
+  };
+  static constexpr RunMode kForward{true, false}, kCommit{true, true},
+      kValidate{false, false};
+
   /// A train graph's next value and the parameter it replaces.
   struct Commit {
     CUdeviceptr to = 0, from = 0;
@@ -76,9 +88,12 @@ struct CudaExecutor::State {
     /// Scalar parameters (a library kernel's shapes), after the pointers.
     std::vector<int32_t> scalars;
     std::vector<void *> params;
-    /// The configuration of a library kernel's launch (attention steps).
+    /// The configuration of a library kernel's launch (attention and adamw
+    /// steps), which `launch` points to.
     PlanLaunch own;
-    /// An attention_grad step's three launches (statistics, dK/dV, dQ).
+    bool library = false;
+    /// An attention_grad step's three launches (statistics, dK/dV, dQ); an
+    /// adamw step's three (squared-norm partials, scalars, update).
     std::vector<Launch> passes;
     std::vector<Launch *> passesInOrder() {
       std::vector<Launch *> out;
@@ -93,6 +108,11 @@ struct CudaExecutor::State {
   /// per query row), shared by the steps, which run in order.
   CUdeviceptr attentionStats = 0;
   size_t attentionStatsBytes = 0;
+  /// The launches of an adamw step (lib/Codegen/Kernels/Optimizer.cu).
+  Status prepareAdamW(const PlanStep &step, Launch &launch);
+  /// Per adamw step, scratch for its block partials (doubles) and the
+  /// scalars its update reads.
+  std::vector<CUdeviceptr> adamScratch;
   /// One per plan step, in order: a kernel launch or a GEMM.
   std::vector<Launch> launches;
   std::vector<Gemm> gemms;
@@ -105,8 +125,9 @@ struct CudaExecutor::State {
   std::vector<CUevent> ready, done;
   std::vector<std::vector<size_t>> waitsBefore;
   bool communicates() const { return collective && collective->size() > 1; }
-  int graphKey(bool commit) const {
-    return (commit ? 1 : 0) | (communicates() ? 2 : 0);
+  int graphKey(RunMode mode) const {
+    return (mode.optimizer ? 1 : 0) | (mode.copies ? 2 : 0) |
+           (communicates() ? 4 : 0);
   }
   /// Whether all_reduce step `s` runs on this call (its `when` flag, from
   /// the host image of the input that holds it).
@@ -128,15 +149,16 @@ struct CudaExecutor::State {
   }
   GemmCall callOf(const Gemm &gemm) const;
   Status chooseAlgorithms();
-  Status enqueueSteps(bool commit, const std::vector<CUevent> *marks = nullptr);
-  Status run(bool commit);
+  Status enqueueSteps(RunMode mode,
+                      const std::vector<CUevent> *marks = nullptr);
+  Status run(RunMode mode);
   Status copyInputs();
-  /// One run: the inputs staged and copied in, the steps (with the commit
-  /// copies), and the outputs `fetch` accepts (all without one) copied
-  /// back and cut to the tokens' shape.
+  /// One run: the inputs staged and copied in, the steps as `mode` says,
+  /// and the outputs `fetch` accepts (all without one) copied back and cut
+  /// to the tokens' shape.
   StatusOr<std::map<std::string, OutputTensor>>
   execute(const TensorView &tokens, const TensorView *targets,
-          const std::map<std::string, float> &scalars, bool commit,
+          const std::map<std::string, float> &scalars, RunMode mode,
           const std::function<bool(const PlanTensor &)> &fetch);
 };
 

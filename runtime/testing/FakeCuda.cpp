@@ -9,8 +9,9 @@
 // their replay, the commits of a training step, readParams, migrations,
 // profiling events and the algorithm cache.
 //
-// - Device pointers are host pointers. Every stream runs its work at once,
-//   unless it is capturing: then the work is recorded, and a graph launch
+// - Device pointers are host pointers; fresh allocations hold NaNs (all
+//   bits set), as CUDA's hold what was there. Every stream runs its work at
+//   once, unless it is capturing: then the work is recorded, and a graph launch
 //   runs the recording. A stream that waits for an event recorded during a
 //   capture joins that capture (CUDA's fork into a second stream).
 // - Kernels: a module whose image is PTX with entry points is parsed and
@@ -355,7 +356,9 @@ FAKE_EXPORT CUresult cuMemAlloc(CUdeviceptr *pointer, size_t bytes) {
   void *memory = std::aligned_alloc(256, rounded);
   if (!memory)
     return CUDA_ERROR_OUT_OF_MEMORY;
-  std::memset(memory, 0, rounded);
+  // A GPU allocation holds whatever was there before: here all bits set
+  // (NaN as floats), so that reading memory nothing wrote shows.
+  std::memset(memory, 0xff, rounded);
   *pointer = reinterpret_cast<CUdeviceptr>(memory);
   allocations[uint64_t(*pointer)] = bytes;
   return CUDA_SUCCESS;

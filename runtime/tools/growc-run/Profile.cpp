@@ -104,6 +104,22 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
                  double(i % 4 == 1 || i % 4 == 2 ? s.kvHeads : s.heads);
       break;
     }
+    case PlanStep::Op::AdamW: {
+      // The whole optimizer, one group: its three launches over the flat
+      // regions (each list's span, gaps included, as the kernels walk
+      // it): the gradients read twice (norm, update), parameters and
+      // both moments read and written, gradient sums written.
+      probe.what = "optimizer (adamw)";
+      probe.op = "optimizer";
+      double span = 0;
+      if (!s.adamParams.empty()) {
+        const PlanBuffer &first = plan.buffers[s.adamParams.front()];
+        const PlanBuffer &last = plan.buffers[s.adamParams.back()];
+        span = double(last.offset + last.size - first.offset);
+      }
+      bytes = span * (2 + 2 * 3 + (s.adamGradSums.empty() ? 0 : 1));
+      break;
+    }
     }
     Group &group = groups.emplace(probe.what, probe).first->second;
     ++group.calls;
@@ -140,7 +156,9 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
     double tflops = seconds > 0 ? g->flops / seconds * 1e-12 : 0;
     std::string verdict;
     char buf[64];
-    bool memoryBound = std::string(g->op) == "kernel" && !g->attention;
+    bool memoryBound =
+        (std::string(g->op) == "kernel" || std::string(g->op) == "optimizer") &&
+        !g->attention;
     if (memoryBound) {
       boundMs += g->ms;
       boundBytes += g->bytes;
