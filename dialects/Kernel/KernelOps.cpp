@@ -189,6 +189,192 @@ AllReduceOp::bufferize(RewriterBase &rewriter,
   return success();
 }
 
+//===----------------------------------------------------------------------===//
+// AdamW
+//===----------------------------------------------------------------------===//
+
+SmallVector<OpOperand *> AdamWOp::getWrittenOperands() {
+  SmallVector<OpOperand *> written;
+  for (MutableOperandRange group : {getParamsMutable(), getExpAvgMutable(),
+                                    getExpAvgSqMutable(), getGradSumsMutable()})
+    for (OpOperand &operand : static_cast<MutableArrayRef<OpOperand>>(group))
+      written.push_back(&operand);
+  written.push_back(&getGradNormInitMutable());
+  written.push_back(&getNonfiniteInitMutable());
+  return written;
+}
+
+LogicalResult
+AdamWOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
+                          ValueRange operands, DictionaryAttr attributes,
+                          OpaqueProperties properties, RegionRange regions,
+                          SmallVectorImpl<Type> &inferredReturnTypes) {
+  // On tensors each written operand has its result; memrefs have none.
+  Adaptor adaptor(operands, attributes, properties, regions);
+  if (!isa<RankedTensorType>(adaptor.getLr().getType()))
+    return success();
+  for (ValueRange group : {adaptor.getParams(), adaptor.getExpAvg(),
+                           adaptor.getExpAvgSq(), adaptor.getGradSums()})
+    llvm::append_range(inferredReturnTypes, group.getTypes());
+  inferredReturnTypes.push_back(adaptor.getGradNormInit().getType());
+  inferredReturnTypes.push_back(adaptor.getNonfiniteInit().getType());
+  return success();
+}
+
+LogicalResult AdamWOp::verify() {
+  size_t n = getParams().size();
+  if (n == 0)
+    return emitOpError("updates at least one parameter");
+  bool onTensors = isa<RankedTensorType>(getLr().getType());
+  for (Value operand : getOperands())
+    if (isa<RankedTensorType>(operand.getType()) != onTensors)
+      return emitOpError("operands must be all tensors or all memrefs");
+  std::pair<StringRef, OperandRange> groups[] = {{"grads", getGrads()},
+                                                 {"exp_avg", getExpAvg()},
+                                                 {"exp_avg_sq", getExpAvgSq()},
+                                                 {"grad_sums", getGradSums()}};
+  for (auto [name, group] : groups) {
+    if (group.size() != n && !(name == "grad_sums" && group.empty()))
+      return emitOpError("has ")
+             << n << " params but " << group.size() << " " << name
+             << "; each list holds one per parameter, in the same order";
+  }
+  // The step is elementwise over flat regions of f32 whose k-th tensors
+  // have the same shape.
+  for (auto [k, param] : llvm::enumerate(getParams())) {
+    auto type = cast<ShapedType>(param.getType());
+    if (!type.hasStaticShape() || !type.getElementType().isF32())
+      return emitOpError("params must be static f32, got ") << type;
+    for (auto [name, group] : groups) {
+      if (group.empty())
+        continue;
+      auto other = cast<ShapedType>(group[k].getType());
+      if (other.getShape() != type.getShape() ||
+          other.getElementType() != type.getElementType())
+        return emitOpError() << name << " #" << k << " must have the shape "
+                             << "and element type of params #" << k << " ("
+                             << type << "), got " << other;
+    }
+  }
+  std::pair<StringRef, Value> scalars[] = {
+      {"lr", getLr()},
+      {"step", getStep()},
+      {"apply", getApply()},
+      {"loss_nonfinite", getLossNonfinite()},
+      {"grad_norm", getGradNormInit()},
+      {"nonfinite", getNonfiniteInit()}};
+  for (auto [name, scalar] : scalars) {
+    if (!scalar)
+      continue;
+    auto type = cast<ShapedType>(scalar.getType());
+    if (!type.hasStaticShape() || type.getNumElements() != 1 ||
+        !type.getElementType().isF32())
+      return emitOpError() << "'" << name << "' must be a one-element f32 "
+                           << (onTensors ? "tensor" : "memref") << ", got "
+                           << type;
+  }
+  // The sums are reset on the applying micro-batch, which only `apply`
+  // names.
+  if (!getGradSums().empty() && !getApply())
+    return emitOpError("grad_sums (gradient accumulation) need 'apply'");
+  double beta1 = getBeta1().convertToDouble(),
+         beta2 = getBeta2().convertToDouble();
+  if (!(beta1 >= 0 && beta1 < 1) || !(beta2 >= 0 && beta2 < 1))
+    return emitOpError("beta1 and beta2 must be in [0, 1), got ")
+           << beta1 << " and " << beta2;
+  if (!(getEps().convertToDouble() > 0) ||
+      !(getMaxGradNorm().convertToDouble() > 0) ||
+      !(getWeightDecay().convertToDouble() >= 0))
+    return emitOpError("eps and max_grad_norm must be positive and "
+                       "weight_decay non-negative");
+  return success();
+}
+
+/// Whether the step reads `operand`'s old value: everything but the sums
+/// (overwritten with 0 or the gradient) and the two destinations.
+static bool adamWReads(AdamWOp op, OpOperand &operand) {
+  OperandRange sums = op.getGradSums();
+  unsigned number = operand.getOperandNumber();
+  bool isSum = !sums.empty() && number >= sums.getBeginOperandIndex() &&
+               number < sums.getBeginOperandIndex() + sums.size();
+  return !isSum && &operand != &op.getGradNormInitMutable() &&
+         &operand != &op.getNonfiniteInitMutable();
+}
+
+void AdamWOp::getEffects(
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  if (!isa<MemRefType>(getLr().getType()))
+    return;
+  SmallVector<OpOperand *> written = getWrittenOperands();
+  for (OpOperand &operand : getOperation()->getOpOperands()) {
+    if (adamWReads(*this, operand))
+      effects.emplace_back(MemoryEffects::Read::get(), &operand,
+                           SideEffects::DefaultResource::get());
+    if (llvm::is_contained(written, &operand))
+      effects.emplace_back(MemoryEffects::Write::get(), &operand,
+                           SideEffects::DefaultResource::get());
+  }
+}
+
+bool AdamWOp::bufferizesToMemoryRead(OpOperand &operand,
+                                     const bufferization::AnalysisState &) {
+  return adamWReads(*this, operand);
+}
+
+bool AdamWOp::bufferizesToMemoryWrite(OpOperand &operand,
+                                      const bufferization::AnalysisState &) {
+  return llvm::is_contained(getWrittenOperands(), &operand);
+}
+
+bufferization::AliasingValueList
+AdamWOp::getAliasingValues(OpOperand &operand,
+                           const bufferization::AnalysisState &) {
+  SmallVector<OpOperand *> written = getWrittenOperands();
+  auto *it = llvm::find(written, &operand);
+  if (it == written.end())
+    return {};
+  return {{getResult(it - written.begin()),
+           bufferization::BufferRelation::Equivalent}};
+}
+
+LogicalResult
+AdamWOp::bufferize(RewriterBase &rewriter,
+                   const bufferization::BufferizationOptions &options,
+                   bufferization::BufferizationState &state) {
+  // The same op on the operands' buffers; the written buffers are the
+  // results.
+  FailureOr<SmallVector<Value>> buffers =
+      operandBuffers(*this, rewriter, options, state);
+  if (failed(buffers))
+    return failure();
+  ArrayRef<Value> b = *buffers;
+  auto group = [&](OperandRange range) {
+    return range.empty() ? ValueRange()
+                         : b.slice(range.getBeginOperandIndex(), range.size());
+  };
+  SmallVector<Value> results =
+      llvm::map_to_vector(getWrittenOperands(), [&](OpOperand *operand) {
+        return b[operand->getOperandNumber()];
+      });
+  auto at = [&](OpOperand &operand) { return b[operand.getOperandNumber()]; };
+  Value apply;
+  if (!getApplyMutable().empty())
+    apply = at(getApplyMutable()[0]);
+  rewriter.setInsertionPoint(*this);
+  auto onBuffers = AdamWOp::create(
+      rewriter, getLoc(), TypeRange{}, group(getParams()), group(getGrads()),
+      group(getExpAvg()), group(getExpAvgSq()), group(getGradSums()),
+      at(getLrMutable()), at(getStepMutable()), apply,
+      at(getLossNonfiniteMutable()), at(getGradNormInitMutable()),
+      at(getNonfiniteInitMutable()), getBeta1Attr(), getBeta2Attr(),
+      getEpsAttr(), getWeightDecayAttr(), getMaxGradNormAttr());
+  for (NamedAttribute attr : (*this)->getDiscardableAttrs())
+    onBuffers->setAttr(attr.getName(), attr.getValue());
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, results);
+  return success();
+}
+
 LogicalResult AttentionOp::verify() {
   auto q = cast<ShapedType>(getQ().getType());
   auto k = cast<ShapedType>(getK().getType());

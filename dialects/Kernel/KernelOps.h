@@ -1,6 +1,7 @@
 //===- KernelOps.h - the kernel-level growk dialect -------------*- C++ -*-===//
 //
-// Library-call and attention ops of the tensor level (see KernelOps.td).
+// Library-call, attention and optimizer ops of the tensor level (see
+// KernelOps.td).
 //
 //===----------------------------------------------------------------------===//
 
@@ -18,6 +19,7 @@
 #include "mlir/IR/OpDefinition.h"
 #include "mlir/IR/OpImplementation.h"
 #include "mlir/Interfaces/DestinationStyleOpInterface.h"
+#include "mlir/Interfaces/InferTypeOpInterface.h"
 #include "mlir/Interfaces/SideEffectInterfaces.h"
 
 #include "dialects/Kernel/HostStepOpInterface.h.inc"

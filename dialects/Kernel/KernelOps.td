@@ -2,8 +2,9 @@
 //
 // Tensor-level ops that linalg alone cannot say: calls the code generator
 // must hand to a library (cuBLASLt on the GPU, OpenBLAS on the CPU) instead
-// of generating a kernel, and attention, whose best loop structure differs
-// per target. Everything else at this level is linalg, tensor, arith, math
+// of generating a kernel, attention, whose best loop structure differs
+// per target, and the optimizer step, which the runtime performs over flat
+// arena regions. Everything else at this level is linalg, tensor, arith, math
 // and scf.
 //
 //===----------------------------------------------------------------------===//
@@ -15,6 +16,7 @@ include "HostStepOpInterface.td"
 include "mlir/Dialect/Bufferization/IR/BufferizableOpInterface.td"
 include "mlir/IR/OpBase.td"
 include "mlir/Interfaces/DestinationStyleOpInterface.td"
+include "mlir/Interfaces/InferTypeOpInterface.td"
 include "mlir/Interfaces/SideEffectInterfaces.td"
 
 def GrowK_Dialect : Dialect {
@@ -34,7 +36,10 @@ def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure,
     gradients `dY · W`); the defaults are the forward's `A · Bᵀ`. With `acc`, the result is
     `A · Bᵀ + acc`: a residual add folded into the GEMM's epilogue (BLAS
     `beta = 1`, cuBLASLt's C input), so no kernel reads the GEMM's output
-    and the residual just to add them. A library call: never generated, a
+    and the residual just to add them. The accumulator has the result's
+    type: f32 (the residual stream), or bf16 under mixed precision where a
+    chain of input-gradient products sums into a bf16 cotangent (the sum
+    of f32 products rounded once per GEMM). A library call: never generated, a
     host step (`HostStepOpInterface`) that kernel formation leaves on the
     host; slices of its operands and result stay views there.
 
@@ -45,7 +50,7 @@ def GrowK_MatmulOp : Op<GrowK_Dialect, "matmul", [Pure,
   }];
   let arguments = (ins 2DTensorOf<[F32, BF16, F16]>:$lhs,
                        2DTensorOf<[F32, BF16, F16]>:$rhs,
-                       Optional<2DTensorOf<[F32]>>:$acc,
+                       Optional<2DTensorOf<[F32, BF16]>>:$acc,
                        DefaultValuedAttr<BoolAttr, "false">:$transpose_lhs,
                        DefaultValuedAttr<BoolAttr, "true">:$transpose_rhs);
   // Products are summed in f32 (the compute type) whatever the operands;
@@ -103,6 +108,101 @@ def GrowK_AllReduceOp : Op<GrowK_Dialect, "all_reduce", [
   let assemblyFormat = [{
     $value (`when` `(` $when^ `:` type($when) `)`)? attr-dict `:`
     type($value) (`->` type($result)^)?
+  }];
+  let hasVerifier = 1;
+}
+
+def GrowK_AdamWOp : Op<GrowK_Dialect, "adamw", [
+    AttrSizedOperandSegments,
+    GrowK_HostStepOpInterface,
+    DeclareOpInterfaceMethods<InferTypeOpInterface>,
+    DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
+    DeclareOpInterfaceMethods<BufferizableOpInterface,
+        ["bufferize", "bufferizesToMemoryRead", "bufferizesToMemoryWrite",
+         "getAliasingValues"]>]> {
+  let summary = "The whole optimizer step, in place: global-norm clip and "
+                "AdamW over every trained parameter";
+  let description = [{
+    One update of every trained parameter at once (docs/training.md): the
+    global norm of `grads` (one per parameter, in the order of `params`),
+    the clip coefficient `min(1, max_grad_norm / (norm + 1e-6))`, and one
+    AdamW step (torch.optim.AdamW: decoupled weight decay, bias correction
+    from `step`, 1-based) of each parameter and its moments `exp_avg` and
+    `exp_avg_sq`, where `update` is set: `nonfinite` is 0 (neither the
+    loss flag `loss_nonfinite` nor the squared norm says NaN/Inf) and
+    `apply`, when given, is > 0.5. With `grad_sums` (gradient
+    accumulation) each sum becomes 0 where `apply` > 0.5 and its gradient
+    otherwise. `lr`, `step`, `apply`, `loss_nonfinite` and the two
+    destinations `grad_norm` and `nonfinite` (written, never read) are
+    one-element f32.
+
+    A host step (`HostStepOpInterface`) and one plan step of its own
+    (`adamw`, docs/plan.md) that the runtime performs over flat arena
+    regions: the CPU runtime itself, the GPU in three launches of the
+    kernel library. On tensors it updates in place: the new parameters,
+    moments and sums are results equivalent to their operands (so the
+    step's outputs are the parameters' own buffers), followed by
+    `grad_norm` and `nonfinite`; on memrefs it has no results.
+
+    ```mlir
+    %w2, %m2, %v2, %norm, %bad = growk.adamw params(%w : tensor<8xf32>)
+        grads(%g : tensor<8xf32>) exp_avg(%m : tensor<8xf32>)
+        exp_avg_sq(%v : tensor<8xf32>) lr(%lr : tensor<1xf32>)
+        step(%step : tensor<1xf32>) loss_nonfinite(%lb : tensor<1xf32>)
+        outs(%n0, %b0 : tensor<1xf32>, tensor<1xf32>)
+        {beta1 = 9.000000e-01 : f64, beta2 = 9.500000e-01 : f64,
+         eps = 1.000000e-08 : f64, max_grad_norm = 1.000000e+00 : f64,
+         weight_decay = 0.00999999977 : f64}
+    ```
+  }];
+  let arguments = (ins Variadic<AnyShaped>:$params,
+                       Variadic<AnyShaped>:$grads,
+                       Variadic<AnyShaped>:$exp_avg,
+                       Variadic<AnyShaped>:$exp_avg_sq,
+                       Variadic<AnyShaped>:$grad_sums,
+                       AnyShaped:$lr, AnyShaped:$step,
+                       Optional<AnyShaped>:$apply,
+                       AnyShaped:$loss_nonfinite,
+                       AnyShaped:$grad_norm_init,
+                       AnyShaped:$nonfinite_init,
+                       F64Attr:$beta1, F64Attr:$beta2, F64Attr:$eps,
+                       F64Attr:$weight_decay, F64Attr:$max_grad_norm);
+  // On tensors: the new params, exp_avg, exp_avg_sq, (grad_sums), then
+  // grad_norm and nonfinite (see the accessors below).
+  let results = (outs Variadic<AnyRankedTensor>:$results);
+  let assemblyFormat = [{
+    `params` `(` $params `:` type($params) `)`
+    `grads` `(` $grads `:` type($grads) `)`
+    `exp_avg` `(` $exp_avg `:` type($exp_avg) `)`
+    `exp_avg_sq` `(` $exp_avg_sq `:` type($exp_avg_sq) `)`
+    (`grad_sums` `(` $grad_sums^ `:` type($grad_sums) `)`)?
+    `lr` `(` $lr `:` type($lr) `)` `step` `(` $step `:` type($step) `)`
+    (`apply` `(` $apply^ `:` type($apply) `)`)?
+    `loss_nonfinite` `(` $loss_nonfinite `:` type($loss_nonfinite) `)`
+    `outs` `(` $grad_norm_init `,` $nonfinite_init `:`
+        type($grad_norm_init) `,` type($nonfinite_init) `)` attr-dict
+  }];
+  let extraClassDeclaration = [{
+    /// The in-place results (tensors only), one per trained parameter.
+    ::mlir::ResultRange getNewParams() {
+      return getResults().take_front(getParams().size());
+    }
+    ::mlir::ResultRange getNewExpAvg() {
+      return getResults().slice(getParams().size(), getParams().size());
+    }
+    ::mlir::ResultRange getNewExpAvgSq() {
+      return getResults().slice(2 * getParams().size(), getParams().size());
+    }
+    ::mlir::ResultRange getNewGradSums() {
+      return getResults().slice(3 * getParams().size(),
+                                getGradSums().size());
+    }
+    ::mlir::Value getGradNorm() { return getResults().drop_back().back(); }
+    ::mlir::Value getNonfinite() { return getResults().back(); }
+    /// The operands the step writes, in the order of the results on
+    /// tensors: params, exp_avg, exp_avg_sq, grad_sums, grad_norm_init,
+    /// nonfinite_init.
+    ::llvm::SmallVector<::mlir::OpOperand *> getWrittenOperands();
   }];
   let hasVerifier = 1;
 }
@@ -244,7 +344,7 @@ def GrowK_ForwardTapeOp : Op<GrowK_Dialect, "forward_tape"> {
     op at position `positions[i]` of the model's body: its result
     `slots[i]` when `slots[i] >= 0`, else entry `-1 - slots[i]` of the op's
     tape (a layer's `grow::LayerTape` fields in order; the embedding's
-    rotary cos and sin tables). `key_block` and `vocab_chunk` are the
+    rotary cos and sin tables). `key_block` and `loss_rows` are the
     lowering's options the backward must agree with. The results stand for
     the function's outputs (the loss, then each parameter's gradient) until
     the reverse pass builds them, replaces this op and erases the model.
@@ -252,7 +352,7 @@ def GrowK_ForwardTapeOp : Op<GrowK_Dialect, "forward_tape"> {
     ```mlir
     %loss, %g0 = growk.forward_tape @m.model(%cos, %sin, %h, %x)
         {positions = array<i64: 1, 1, 1, 2>, slots = array<i64: -1, -2, 0, 0>,
-         key_block = 4 : i64, vocab_chunk = 0 : i64}
+         key_block = 4 : i64, loss_rows = 0 : i64}
         : (tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x8xf32>, tensor<4x8xf32>)
         -> (tensor<1xf32>, tensor<16x8xf32>)
     ```
@@ -262,7 +362,7 @@ def GrowK_ForwardTapeOp : Op<GrowK_Dialect, "forward_tape"> {
                        DenseI64ArrayAttr:$positions,
                        DenseI64ArrayAttr:$slots,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$key_block,
-                       ConfinedAttr<I64Attr, [IntMinValue<0>]>:$vocab_chunk);
+                       ConfinedAttr<I64Attr, [IntMinValue<0>]>:$loss_rows);
   let results = (outs Variadic<AnyRankedTensor>:$outputs);
   let assemblyFormat = [{
     $model `(` $values `)` attr-dict `:` functional-type($values, $outputs)

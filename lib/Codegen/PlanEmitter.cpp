@@ -13,6 +13,11 @@
 // bucket's last gradient, so that an executor with a second stream (NCCL on
 // the GPU) reduces it while the backward pass continues.
 //
+// The optimizer: the train graph's growk.adamw becomes one `adamw` step
+// that runs elementwise over flat regions, so its lists (parameters,
+// moments, gradient sums, gradients) are placed here as regions with one
+// element layout (docs/plan.md).
+//
 //===----------------------------------------------------------------------===//
 
 #include "growc/AttrNames.h"
@@ -32,6 +37,10 @@ using namespace growc;
 namespace {
 
 constexpr int64_t kAlignment = 64;
+/// Where an adamw region starts, and the element multiple each of its
+/// tensors is padded to (32 floats: 128 bytes), so that every tensor of a
+/// region starts 128-byte aligned for the GPU's vector accesses.
+constexpr int64_t kRegionAlignment = 128, kRegionElements = 32;
 using growc::growk::GemmCall;
 
 llvm::Error fail(const llvm::Twine &message) {
@@ -125,6 +134,7 @@ private:
   llvm::Error addGemm(linalg::GenericOp generic, int64_t index);
   llvm::Error addAttention(Operation &op, int64_t index);
   llvm::Error addAllReduce(growk::AllReduceOp reduce, int64_t index);
+  llvm::Error addAdamW(growk::AdamWOp adamw, int64_t index);
   llvm::Error addCopy(memref::CopyOp copy, int64_t index);
 
   void assignOffsets();
@@ -134,6 +144,7 @@ private:
 
   func::FuncOp host;
   int64_t bucketBytes;
+  bool nvptx = false;
   rt::Plan plan;
   unsigned numInputs = 0, numParams = 0;
   Block *body = nullptr;
@@ -145,6 +156,8 @@ private:
   /// The buffers each step touches, and the gradients to reduce.
   SmallVector<SmallVector<unsigned>> stepBuffers;
   SmallVector<PendingReduce> reduces;
+  /// The adamw step's lists, each placed as one flat region.
+  SmallVector<SmallVector<unsigned>> regions;
 };
 
 /// Whether `type` is laid out row-major without gaps (any offset), so that
@@ -164,11 +177,25 @@ bool isContiguous(MemRefType type) {
 }
 
 void PlanBuilder::assignOffsets() {
-  // Persistent buffers first, back to back; then first-fit by lifetime for
+  // The adamw step's regions first: the k-th buffer of every list at the
+  // same distance D_k = 4 * sum_{j<k} roundUp(n_j, 32) from its list's
+  // start, and nothing else in a region (its gaps stay zero). Then the
+  // other persistent buffers, back to back; then first-fit by lifetime for
   // the intermediates, in order of definition.
   int64_t end = 0;
+  for (ArrayRef<unsigned> region : regions) {
+    end = (end + kRegionAlignment - 1) / kRegionAlignment * kRegionAlignment;
+    int64_t distance = 0;
+    for (unsigned id : region) {
+      buffers[id].offset = end + distance;
+      int64_t elements = buffers[id].size / 4;
+      distance += 4 * ((elements + kRegionElements - 1) / kRegionElements *
+                       kRegionElements);
+    }
+    end = alignUp(buffers[region.back()].offset + buffers[region.back()].size);
+  }
   for (Buffer &buffer : buffers)
-    if (buffer.persistent) {
+    if (buffer.persistent && buffer.offset < 0) {
       buffer.offset = end;
       end = alignUp(end + buffer.size);
     }
@@ -513,6 +540,103 @@ llvm::Error PlanBuilder::addAllReduce(growk::AllReduceOp reduce,
   return llvm::Error::success();
 }
 
+/// The optimizer (growk.adamw): one `adamw` step over the flat regions of
+/// its lists, which assignOffsets places. The parameters, moments and sums
+/// must be the plan's parameters themselves (updated in place, so the
+/// outputs named like them share their buffers); each gradient must be a
+/// whole buffer of its own, which becomes persistent to join its region.
+llvm::Error PlanBuilder::addAdamW(growk::AdamWOp adamw, int64_t index) {
+  if (!regions.empty())
+    return fail("more than one adamw step in the host function");
+  SmallVector<unsigned> all;
+  auto list = [&](StringRef name, ValueRange values,
+                  bool planParams) -> llvm::Expected<std::vector<int64_t>> {
+    std::vector<int64_t> ids;
+    for (auto [k, value] : llvm::enumerate(values)) {
+      auto type = cast<MemRefType>(value.getType());
+      std::optional<unsigned> id = useBuffer(value, index);
+      std::string what = llvm::formatv("the adamw step's {0} #{1}", name, k);
+      if (!id || byteOffsetOf(value) != 0 || !type.getElementType().isF32() ||
+          type.getNumElements() * 4 != buffers[*id].size)
+        return fail(what + " is not a whole f32 buffer (a view at an "
+                           "offset, or part of a larger buffer)");
+      bool isParam = *id >= numInputs && *id < numInputs + numParams;
+      if (planParams && !isParam)
+        return fail(what + " is not the plan parameter itself: "
+                           "bufferization did not update it in place");
+      bool isArgument = llvm::any_of(
+          body->getArguments(), [&](Value arg) { return bufferOf(arg) == id; });
+      if (!planParams && isArgument)
+        return fail(what + " is a graph input or output, not a gradient "
+                           "buffer of its own");
+      if (llvm::is_contained(all, *id))
+        return fail(what + " shares its buffer with another member of the "
+                           "step's lists");
+      all.push_back(*id);
+      buffers[*id].persistent = true;
+      ids.push_back(*id);
+    }
+    regions.emplace_back(ids.begin(), ids.end());
+    return ids;
+  };
+  rt::PlanStep step;
+  step.op = rt::PlanStep::Op::AdamW;
+  std::pair<std::vector<int64_t> *, std::pair<StringRef, ValueRange>> lists[] =
+      {{&step.adamParams, {"params", adamw.getParams()}},
+       {&step.adamExpAvg, {"exp_avg", adamw.getExpAvg()}},
+       {&step.adamExpAvgSq, {"exp_avg_sq", adamw.getExpAvgSq()}},
+       {&step.adamGradSums, {"grad_sums", adamw.getGradSums()}},
+       {&step.adamGrads, {"grads", adamw.getGrads()}}};
+  for (auto &[field, named] : lists) {
+    if (named.second.empty())
+      continue;
+    auto ids = list(named.first, named.second,
+                    /*planParams=*/field != &step.adamGrads);
+    if (!ids)
+      return ids.takeError();
+    *field = std::move(*ids);
+  }
+  // The scalars: F32 [1] buffers outside every region.
+  std::pair<int64_t *, std::pair<StringRef, Value>> scalars[] = {
+      {&step.adamLr, {"lr", adamw.getLr()}},
+      {&step.adamStep, {"step", adamw.getStep()}},
+      {&step.adamApply, {"apply", adamw.getApply()}},
+      {&step.adamLossNonfinite, {"loss_nonfinite", adamw.getLossNonfinite()}},
+      {&step.adamGradNorm, {"grad_norm", adamw.getGradNormInit()}},
+      {&step.adamNonfinite, {"nonfinite", adamw.getNonfiniteInit()}}};
+  std::vector<int64_t> touched;
+  for (auto &[field, named] : scalars) {
+    Value value = named.second;
+    if (!value)
+      continue;
+    std::optional<unsigned> id = useBuffer(value, index);
+    if (!id || byteOffsetOf(value) != 0 || buffers[*id].size != 4 ||
+        llvm::is_contained(all, *id))
+      return fail("the adamw step's " + named.first +
+                  " is not a one-element buffer of its own");
+    *field = *id;
+    touched.push_back(*id);
+  }
+  // The step writes the norm and the flag, so they cannot be inputs.
+  for (int64_t written : {step.adamGradNorm, step.adamNonfinite})
+    if (written < numInputs + numParams || llvm::count(touched, written) != 1)
+      return fail("the adamw step's grad_norm and nonfinite must be fresh "
+                  "buffers of their own");
+  step.beta1 = adamw.getBeta1().convertToDouble();
+  step.beta2 = adamw.getBeta2().convertToDouble();
+  step.eps = adamw.getEps().convertToDouble();
+  step.weightDecay = adamw.getWeightDecay().convertToDouble();
+  step.maxGradNorm = adamw.getMaxGradNorm().convertToDouble();
+  // The kernel library's entry points (lib/Codegen/Kernels/Optimizer.cu);
+  // the CPU runtime runs the step itself.
+  if (nvptx)
+    step.symbols = {"growc_adamw_sumsq", "growc_adamw_scalars",
+                    "growc_adamw_update"};
+  llvm::append_range(touched, all);
+  addStep(std::move(step), touched);
+  return llvm::Error::success();
+}
+
 /// A copy into an out-parameter: that output lives in the copied buffer.
 llvm::Error PlanBuilder::addCopy(memref::CopyOp copy, int64_t index) {
   // A copy of bytes onto themselves: what bufferization leaves of an
@@ -550,6 +674,7 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
   if (!paramNames || !outputNames || !batch || !seq || !vocab)
     return fail("the host function lacks its growc.* attributes");
   body = &host.getBody().front();
+  nvptx = target == "nvptx";
   // Inputs come first: `tokens`, and `targets` for a loss graph.
   SmallVector<StringRef> inputNames = {"tokens"};
   if (auto names = host->getAttrOfType<ArrayAttr>(attr::kInputNames))
@@ -598,6 +723,8 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
       err = addAttention(op, index);
     } else if (auto reduce = dyn_cast<growk::AllReduceOp>(op)) {
       err = addAllReduce(reduce, index);
+    } else if (auto adamw = dyn_cast<growk::AdamWOp>(op)) {
+      err = addAdamW(adamw, index);
     } else if (auto copy = dyn_cast<memref::CopyOp>(op)) {
       err = addCopy(copy, index);
     } else if (!isa<func::ReturnOp>(op)) {

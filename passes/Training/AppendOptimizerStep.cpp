@@ -3,9 +3,10 @@
 // The optimizer as a pass of its own over the grad graph's interface (the
 // loss and one gradient per parameter, named by growc.* attributes), so
 // that it does not care how the gradients were built: accumulation over
-// micro-batches, the data-parallel mean, the global-norm clip and AdamW,
-// appended before the return, with the moments (and sums) as state the
-// step reads and returns.
+// micro-batches, the data-parallel mean, then the global-norm clip and
+// AdamW as one in-place growk.adamw over every trained parameter, appended
+// before the return, with the moments (and sums) as state the step reads
+// and returns.
 //
 //===----------------------------------------------------------------------===//
 
@@ -150,15 +151,10 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
   OpBuilder builder(ret);
   OptimizerBuilder ob(builder, loc);
   // Gradient accumulation: this micro-batch's share joins the running sum,
-  // which is what the optimizer sees.
-  SmallVector<Value> carriedSums;
+  // which is what the optimizer sees (the optimizer step resets the sums).
   if (accumulating)
-    for (size_t j = 0; j < t; ++j) {
-      auto [total, carried] =
-          ob.accumulateGrad(stateArg(2, j), grads[j], accumulate, apply);
-      grads[j] = total;
-      carriedSums.push_back(carried);
-    }
+    for (size_t j = 0; j < t; ++j)
+      grads[j] = ob.accumulateGrad(stateArg(2, j), grads[j], accumulate);
   // Data parallelism: each rank's gradients (with accumulation, the sums,
   // on the applying micro-batch only) become their mean over the ranks
   // before anything reads them: a plan step of its own, a no-op in a
@@ -167,37 +163,47 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
     grad = growk::AllReduceOp::create(builder, loc, grad.getType(), grad, apply,
                                       builder.getStringAttr("mean"))
                .getResult();
-  // Clip by the global norm, then one AdamW step (SPEC.md §3).
-  // The norm is also an output, for the metrics: what clip_grad_norm_
-  // returns, of the reduced gradients (so every rank reports the same) and
-  // with accumulation of the whole sum on the applying micro-batch.
-  Value squaredNorm = ob.squaredNorm(grads);
-  Value gradNorm = ob.globalNorm(squaredNorm);
-  Value coef = ob.clipCoefficient(gradNorm, maxGradNorm);
-  // A non-finite loss or gradient norm skips the update in the graph
-  // (select, not a multiply by 0: NaN·0 is NaN), so that a bad step never
-  // reaches the parameters or moments, and says so in `nonfinite` for the
-  // loop to stop or count. The flag must be the same on every rank: the
-  // norm already is (the gradients were reduced); each rank's loss flag is
-  // summed over the ranks like the gradients.
+  // A non-finite loss or gradient norm skips the update, so that a bad step
+  // never reaches the parameters or moments, and says so in `nonfinite`
+  // for the loop to stop or count. The flag must be the same on every
+  // rank: the norm already is (the gradients were reduced); each rank's
+  // loss flag is summed over the ranks like the gradients.
   Value lossNonfinite =
       growk::AllReduceOp::create(builder, loc, scalarType, ob.nonfinite(loss),
                                  apply, builder.getStringAttr("sum"))
           .getResult();
-  auto [nonfinite, update] =
-      ob.skipNonfinite(squaredNorm, lossNonfinite, apply);
-  SmallVector<Value> results = {loss, nonfinite, gradNorm}, newAvg, newAvgSq;
+  // Clip by the global norm, then one AdamW step (SPEC.md §3), of every
+  // trained parameter at once and in place: one plan step over the flat
+  // regions of the parameters, gradients and state (docs/training.md).
+  // The norm is also an output, for the metrics: what clip_grad_norm_
+  // returns, of the reduced gradients (so every rank reports the same) and
+  // with accumulation of the whole sum on the applying micro-batch.
+  SmallVector<Value> params, avgs, avgSqs, sums;
   for (auto [j, i] : llvm::enumerate(trained)) {
-    auto [p2, m2, v2] =
-        ob.adamW(entry.getArgument(firstParam + i), stateArg(0, j),
-                 stateArg(1, j), grads[j], coef, lr, step, update);
-    results.push_back(p2);
-    newAvg.push_back(m2);
-    newAvgSq.push_back(v2);
+    params.push_back(entry.getArgument(firstParam + i));
+    avgs.push_back(stateArg(0, j));
+    avgSqs.push_back(stateArg(1, j));
+    if (accumulating)
+      sums.push_back(stateArg(2, j));
   }
-  llvm::append_range(results, newAvg);
-  llvm::append_range(results, newAvgSq);
-  llvm::append_range(results, carriedSums);
+  // The norm and the flag are fresh [1] tensors the step writes.
+  auto scalarInit = [&]() -> Value {
+    return tensor::EmptyOp::create(builder, loc, scalarType.getShape(),
+                                   scalarType.getElementType());
+  };
+  auto adamw = growk::AdamWOp::create(
+      builder, loc, params, grads, avgs, avgSqs, sums, lr, step, apply,
+      lossNonfinite, scalarInit(), scalarInit(),
+      builder.getF64FloatAttr(kAdamBeta1), builder.getF64FloatAttr(kAdamBeta2),
+      builder.getF64FloatAttr(kAdamEps),
+      builder.getF64FloatAttr(kAdamWeightDecay),
+      builder.getF64FloatAttr(maxGradNorm));
+  SmallVector<Value> results = {loss, adamw.getNonfinite(),
+                                adamw.getGradNorm()};
+  llvm::append_range(results, adamw.getNewParams());
+  llvm::append_range(results, adamw.getNewExpAvg());
+  llvm::append_range(results, adamw.getNewExpAvgSq());
+  llvm::append_range(results, adamw.getNewGradSums());
   ret->setOperands(results);
   func.setFunctionType(
       FunctionType::get(ctx, func.getArgumentTypes(), TypeRange(results)));

@@ -97,7 +97,7 @@ def DifferentiateModel
 def AppendOptimizerStep
     : Pass<"growc-append-optimizer-step", "::mlir::ModuleOp"> {
   let summary = "Turn a grad function into a training step (accumulation, "
-                "all-reduce, clipping, AdamW)";
+                "all-reduce, one in-place growk.adamw)";
   let description = [{
     Rewrites each function with `growc.graph = "grad"` (inputs `tokens`,
     `targets`, the parameters; outputs `loss`, then `grad.<p>` for each
@@ -109,22 +109,20 @@ def AppendOptimizerStep
       moments `optimizer.exp_avg.<p>`, `optimizer.exp_avg_sq.<p>` and with
       accumulation the running sums `optimizer.grad_sum.<p>`, named as
       checkpoints name them and recorded in `growc.param_names`;
-    - with accumulation, each gradient becomes `sum + grad / accumulate`,
-      and the carried sum is reset on the applying micro-batch;
+    - with accumulation, each gradient becomes `sum + grad / accumulate`;
     - each gradient (sum) is averaged over the data-parallel ranks by a
-      `growk.all_reduce` (with accumulation, only where `apply` is set);
-    - one coefficient clips the global gradient norm to `max-grad-norm`;
-    - a `nonfinite` flag, 1 where the loss (summed over the ranks) or the
-      global gradient norm is NaN or Inf;
-    - `grad_norm`, the global gradient norm before clipping (what torch's
-      `clip_grad_norm_` returns), of the reduced gradients, for the
-      metrics;
-    - one AdamW step per parameter (betas 0.9 and 0.95, eps 1e-8, weight
-      decay 0.01; with accumulation, only where `apply` is set), skipped by
-      a select where `nonfinite` is set, so that a bad step changes nothing;
+      `growk.all_reduce` (with accumulation, only where `apply` is set),
+      and the loss's NaN/Inf flag is summed over them;
+    - then one `growk.adamw` over every trained parameter, in place: the
+      global gradient norm (`grad_norm`, what torch's `clip_grad_norm_`
+      returns, of the reduced gradients), the clip to `max-grad-norm`, a
+      `nonfinite` flag (1 where the loss or the norm is NaN or Inf, which
+      skips the update so that a bad step changes nothing) and AdamW
+      (betas 0.9 and 0.95, eps 1e-8, weight decay 0.01; with accumulation
+      only where `apply` is set, and the sums reset there);
     - outputs: the loss, `nonfinite`, `grad_norm`, the updated parameters,
-      both moments
-      and the carried sums, named like the inputs in `growc.output_names`.
+      both moments and the carried sums (the step's in-place results),
+      named like the inputs in `growc.output_names`.
 
     Parameters marked in `growc.param_frozen` (growc-freeze-parameters)
     have no gradient in the grad function and get no state, no clip term
@@ -148,12 +146,11 @@ def AppendOptimizerStep
                     "nonfinite", "grad_norm", "w", "optimizer.exp_avg.w",
                     "optimizer.exp_avg_sq.w"]} {
       %dw2 = growk.all_reduce %dw : ...
-      %coef = linalg.generic ...          // min(1, max / (‖g‖ + 1e-6))
-      %bad = linalg.generic ...           // loss or ‖g‖² NaN/Inf
-      %norm = linalg.generic ...          // ‖g‖
-      %m2 = linalg.generic ...            // the moments (unless %bad)
-      %v2 = linalg.generic ...
-      %w2 = linalg.generic ...            // the AdamW update (unless %bad)
+      %lb = growk.all_reduce %lossbad {reduction = "sum"} : ...
+      %w2, %m2, %v2, %norm, %bad = growk.adamw params(%w : ...)
+          grads(%dw2 : ...) exp_avg(%m : ...) exp_avg_sq(%v : ...)
+          lr(%lr : ...) step(%step : ...) loss_nonfinite(%lb : ...)
+          outs(%n0, %b0 : ...) {beta1 = 0.9, beta2 = 0.95, ...}
       return %loss, %bad, %norm, %w2, %m2, %v2
     }
     ```

@@ -2,10 +2,10 @@
 // RUN: growc-opt %s --split-input-file --growc-append-optimizer-step=accumulate=4 --verify-diagnostics | FileCheck %s --check-prefix=ACC
 // RUN: not growc-opt %s --split-input-file --growc-append-optimizer-step=accumulate=0 2>&1 | FileCheck %s --check-prefix=ZERO
 
-// A grad function of two parameters becomes one AdamW step: lr and step
-// after the targets, both moments of each parameter after the parameters,
-// and the non-finite flag, the gradient norm, the updated parameters and
-// moments after the loss, named as checkpoints name them.
+// A grad function of two parameters becomes one growk.adamw step: lr and
+// step after the targets, both moments of each parameter after the
+// parameters, and the non-finite flag, the gradient norm, the updated
+// parameters and moments after the loss, named as checkpoints name them.
 // CHECK-LABEL: func.func @m(
 // CHECK-SAME: %{{[^:]+}}: tensor<1x4xi32>, %{{[^:]+}}: tensor<1x4xi32>, %[[LR:[^:]+]]: tensor<1xf32>, %[[STEP:[^:]+]]: tensor<1xf32>, %[[W:[^:]+]]: tensor<8x4xf32>, %[[B:[^:]+]]: tensor<4xf32>, %[[MW:[^:]+]]: tensor<8x4xf32>, %[[MB:[^:]+]]: tensor<4xf32>, %[[VW:[^:]+]]: tensor<8x4xf32>, %[[VB:[^:]+]]: tensor<4xf32>)
 // CHECK-SAME: -> (tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>, tensor<8x4xf32>, tensor<4xf32>)
@@ -24,41 +24,25 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %w: tensor<8x4
   // Every gradient is averaged over the ranks before anything reads it.
   // CHECK: %[[RW:.+]] = growk.all_reduce %[[DW]] : tensor<8x4xf32> -> tensor<8x4xf32>
   // CHECK: %[[RB:.+]] = growk.all_reduce %[[DB]] : tensor<4xf32> -> tensor<4xf32>
-  // The global norm from each gradient's sum of squares (an output: what
-  // clip_grad_norm_ returns), and the clip coefficient from it.
-  // CHECK: linalg.generic {{.*}} ins(%[[RW]] : tensor<8x4xf32>) {{.*}} attrs = {growc.own_kernel}
-  // CHECK: linalg.generic {{.*}} ins(%[[RB]] : tensor<4xf32>) {{.*}} attrs = {growc.own_kernel}
-  // CHECK: %[[TOTAL:.+]] = linalg.generic {{.*}} : tensor<1xf32>, tensor<1xf32>) {{.*}} attrs = {growc.own_kernel}
-  // CHECK: %[[NORM:.+]] = linalg.generic {{.*}} ins(%[[TOTAL]] : tensor<1xf32>)
-  // CHECK-NEXT: ^bb0
-  // CHECK-NEXT: math.sqrt
-  // CHECK: %[[COEF:.+]] = linalg.generic {{.*}} ins(%[[NORM]] : tensor<1xf32>)
-  // CHECK: arith.minimumf
-  // A NaN/Inf loss (summed over the ranks) or squared norm sets the flag,
-  // and the flag turns the update off.
+  // A NaN/Inf loss (summed over the ranks) sets the step's flag.
   // CHECK: %[[LB:.+]] = linalg.generic {{.*}} ins(%[[LOSS]] : tensor<1xf32>)
   // CHECK: math.absf
   // CHECK-NEXT: arith.cmpf uge
   // CHECK: %[[LBR:.+]] = growk.all_reduce %[[LB]] {reduction = "sum"} : tensor<1xf32>
-  // CHECK: %[[BAD:.+]] = linalg.generic {{.*}} ins(%[[TOTAL]], %[[LBR]] : tensor<1xf32>, tensor<1xf32>)
-  // CHECK: arith.cmpf uge
-  // CHECK: %[[UPD:.+]] = linalg.generic {{.*}} ins(%[[BAD]] : tensor<1xf32>)
-  // CHECK: arith.select
-  // Both moments, then the parameter, for each parameter in turn; each
-  // keeps its old value (a select) where the update is off.
-  // CHECK: %[[MW2:.+]] = linalg.generic {{.*}} ins(%[[MW]], %[[RW]], %[[COEF]], %[[UPD]] :
-  // CHECK: arith.select
-  // CHECK: %[[VW2:.+]] = linalg.generic {{.*}} ins(%[[VW]], %[[RW]], %[[COEF]], %[[UPD]] :
-  // CHECK: %[[W2:.+]] = linalg.generic {{.*}} ins(%[[W]], %[[MW2]], %[[VW2]], %[[LR]], %[[STEP]], %[[UPD]] :
-  // CHECK: arith.select
-  // CHECK: %[[MB2:.+]] = linalg.generic {{.*}} ins(%[[MB]], %[[RB]], %[[COEF]], %[[UPD]] :
-  // CHECK: %[[VB2:.+]] = linalg.generic {{.*}} ins(%[[VB]], %[[RB]], %[[COEF]], %[[UPD]] :
-  // CHECK: %[[B2:.+]] = linalg.generic {{.*}} ins(%[[B]], %[[MB2]], %[[VB2]], %[[LR]], %[[STEP]], %[[UPD]] :
-  // CHECK: return %[[LOSS]], %[[BAD]], %[[NORM]], %[[W2]], %[[B2]], %[[MW2]], %[[MB2]], %[[VW2]], %[[VB2]]
+  // Then the whole optimizer is one in-place step over every parameter
+  // (no per-parameter norm or AdamW kernels): the clip, the flag and
+  // AdamW, with the norm and the flag as fresh [1] results.
+  // CHECK-NOT: linalg.generic
+  // CHECK: %[[N0:.+]] = tensor.empty() : tensor<1xf32>
+  // CHECK: %[[F0:.+]] = tensor.empty() : tensor<1xf32>
+  // CHECK-NOT: linalg.generic
+  // CHECK: %[[S:.+]]:8 = growk.adamw params(%[[W]], %[[B]] : tensor<8x4xf32>, tensor<4xf32>) grads(%[[RW]], %[[RB]] : tensor<8x4xf32>, tensor<4xf32>) exp_avg(%[[MW]], %[[MB]] : tensor<8x4xf32>, tensor<4xf32>) exp_avg_sq(%[[VW]], %[[VB]] : tensor<8x4xf32>, tensor<4xf32>) lr(%[[LR]] : tensor<1xf32>) step(%[[STEP]] : tensor<1xf32>) loss_nonfinite(%[[LBR]] : tensor<1xf32>) outs(%[[N0]], %[[F0]] : tensor<1xf32>, tensor<1xf32>) {beta1 = 9.000000e-01 : f64, beta2 = 0.94999999999999996 : f64, eps = 1.000000e-08 : f64, max_grad_norm = 1.000000e+00 : f64, weight_decay = 1.000000e-02 : f64}
+  // The outputs are its results, in the interface's order.
+  // CHECK-NEXT: return %[[LOSS]], %[[S]]#7, %[[S]]#6, %[[S]]#0, %[[S]]#1, %[[S]]#2, %[[S]]#3, %[[S]]#4, %[[S]]#5 :
 
   // With accumulation, an apply flag and the running sums: each gradient
-  // joins its sum (reset when applied), and only the applying micro-batch
-  // reduces and updates.
+  // joins its sum, only the applying micro-batch reduces and updates, and
+  // the step resets the sums in place (no kernels carry them).
   // ACC-LABEL: func.func @m(
   // ACC-SAME: %[[LR:[^:]+]]: tensor<1xf32>, %[[STEP:[^:]+]]: tensor<1xf32>, %[[APPLY:[^:]+]]: tensor<1xf32>, %[[W:[^:]+]]: tensor<8x4xf32>
   // ACC-SAME: %[[SW:[^:]+]]: tensor<8x4xf32>, %[[SB:[^:]+]]: tensor<4xf32>)
@@ -67,12 +51,13 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %w: tensor<8x4
   // ACC: %[[DW:.+]] = tensor.empty() : tensor<8x4xf32>
   // ACC: %[[TW:.+]] = linalg.generic {{.*}} ins(%[[SW]], %[[DW]] :
   // ACC: arith.constant 2.500000e-01 : f32
-  // ACC: %[[CW:.+]] = linalg.generic {{.*}} ins(%[[TW]], %[[APPLY]] :
-  // ACC: growk.all_reduce %[[TW]] when(%[[APPLY]] : tensor<1xf32>)
+  // ACC: %[[TB:.+]] = linalg.generic {{.*}} ins(%[[SB]], %{{.*}} :
+  // ACC-NOT: ins(%[[TW]]
+  // ACC: %[[RW:.+]] = growk.all_reduce %[[TW]] when(%[[APPLY]] : tensor<1xf32>)
+  // ACC: %[[RB:.+]] = growk.all_reduce %[[TB]] when(%[[APPLY]] : tensor<1xf32>)
   // ACC: growk.all_reduce %{{.*}} when(%[[APPLY]] : tensor<1xf32>) {reduction = "sum"}
-  // ACC: %[[UPD:.+]] = linalg.generic {{.*}} ins(%{{.*}}, %[[APPLY]] : tensor<1xf32>, tensor<1xf32>)
-  // ACC: linalg.generic {{.*}} ins(%[[W]], %{{.*}}, %{{.*}}, %[[LR]], %[[STEP]], %[[UPD]] :
-  // ACC: return {{.*}}, %[[CW]], %{{.*}} :
+  // ACC: %[[S:.+]]:10 = growk.adamw params(%[[W]], %{{.*}}) grads(%[[RW]], %[[RB]] : {{.*}}) exp_avg({{.*}}) exp_avg_sq({{.*}}) grad_sums(%[[SW]], %[[SB]] : tensor<8x4xf32>, tensor<4xf32>) lr(%[[LR]] : tensor<1xf32>) step(%[[STEP]] : tensor<1xf32>) apply(%[[APPLY]] : tensor<1xf32>)
+  // ACC-NEXT: return {{.*}}, %[[S]]#6, %[[S]]#7 :
   return %loss, %dw, %db : tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>
 }
 
@@ -125,6 +110,8 @@ func.func @unnamed(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>) -> tenso
 // CHECK-SAME: growc.output_names = ["loss", "nonfinite", "grad_norm", "b", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.b"]
 // CHECK-SAME: growc.param_frozen = [true, false, false, false]
 // CHECK-SAME: growc.param_names = ["w", "b", "optimizer.exp_avg.b", "optimizer.exp_avg_sq.b"]
+// CHECK-NOT: %[[W]]
+// CHECK: growk.adamw params(%{{[^ ]+}} : tensor<4xf32>) grads(%{{[^ ]+}} : tensor<4xf32>)
 // CHECK-NOT: %[[W]]
 // CHECK: return
 // ACC-LABEL: func.func @frozen(

@@ -330,7 +330,7 @@ func.func @attention_grad_no_results_on_tensors(%q: tensor<16x64xf32>, %k: tenso
 // Each taped value has one position and one slot.
 func.func @forward_tape_counts(%h: tensor<4x8xf32>) {
   // expected-error @+1 {{records 1 values but 2 positions and 1 slots; each value needs one of each}}
-  growk.forward_tape @m.model(%h) {positions = array<i64: 1, 2>, slots = array<i64: 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x8xf32>) -> ()
+  growk.forward_tape @m.model(%h) {positions = array<i64: 1, 2>, slots = array<i64: 0>, key_block = 4 : i64, loss_rows = 0 : i64} : (tensor<4x8xf32>) -> ()
   return
 }
 
@@ -339,7 +339,7 @@ func.func @forward_tape_counts(%h: tensor<4x8xf32>) {
 // Positions index the model's body.
 func.func @forward_tape_position(%h: tensor<4x8xf32>) {
   // expected-error @+1 {{positions index the model's body and cannot be negative}}
-  growk.forward_tape @m.model(%h) {positions = array<i64: -1>, slots = array<i64: 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x8xf32>) -> ()
+  growk.forward_tape @m.model(%h) {positions = array<i64: -1>, slots = array<i64: 0>, key_block = 4 : i64, loss_rows = 0 : i64} : (tensor<4x8xf32>) -> ()
   return
 }
 
@@ -349,14 +349,112 @@ func.func @forward_tape_position(%h: tensor<4x8xf32>) {
 // more (ODS constraints).
 func.func @forward_tape_key_block(%h: tensor<4x8xf32>) {
   // expected-error @+1 {{attribute 'key_block' failed to satisfy constraint}}
-  growk.forward_tape @m.model(%h) {positions = array<i64: 1>, slots = array<i64: 0>, key_block = 0 : i64, vocab_chunk = 0 : i64} : (tensor<4x8xf32>) -> ()
+  growk.forward_tape @m.model(%h) {positions = array<i64: 1>, slots = array<i64: 0>, key_block = 0 : i64, loss_rows = 0 : i64} : (tensor<4x8xf32>) -> ()
   return
 }
 
 // -----
 
-func.func @forward_tape_vocab_chunk(%h: tensor<4x8xf32>) {
-  // expected-error @+1 {{attribute 'vocab_chunk' failed to satisfy constraint}}
-  growk.forward_tape @m.model(%h) {positions = array<i64: 1>, slots = array<i64: 0>, key_block = 4 : i64, vocab_chunk = -1 : i64} : (tensor<4x8xf32>) -> ()
+func.func @forward_tape_loss_rows(%h: tensor<4x8xf32>) {
+  // expected-error @+1 {{attribute 'loss_rows' failed to satisfy constraint}}
+  growk.forward_tape @m.model(%h) {positions = array<i64: 1>, slots = array<i64: 0>, key_block = 4 : i64, loss_rows = -1 : i64} : (tensor<4x8xf32>) -> ()
+  return
+}
+
+// -----
+
+// growk.adamw: one entry per parameter in every list.
+func.func @adamw_list_length(%p: tensor<8xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{has 1 params but 2 exp_avg; each list holds one per parameter, in the same order}}
+  %r:6 = growk.adamw params(%p : tensor<8xf32>) grads(%p : tensor<8xf32>) exp_avg(%p, %p : tensor<8xf32>, tensor<8xf32>) exp_avg_sq(%p : tensor<8xf32>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+// The sums, when present, too.
+func.func @adamw_sums_length(%p: tensor<8xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{has 2 params but 1 grad_sums}}
+  %r:9 = growk.adamw params(%p, %p : tensor<8xf32>, tensor<8xf32>) grads(%p, %p : tensor<8xf32>, tensor<8xf32>) exp_avg(%p, %p : tensor<8xf32>, tensor<8xf32>) exp_avg_sq(%p, %p : tensor<8xf32>, tensor<8xf32>) grad_sums(%p : tensor<8xf32>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) apply(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+// At least one parameter.
+func.func @adamw_empty(%s: tensor<1xf32>) {
+  // expected-error @+1 {{updates at least one parameter}}
+  %r:2 = "growk.adamw"(%s, %s, %s, %s, %s) <{operandSegmentSizes = array<i32: 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1>, beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}> : (tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> (tensor<1xf32>, tensor<1xf32>)
+  return
+}
+
+// -----
+
+// The k-th entries of the lists have the k-th parameter's shape.
+func.func @adamw_shape(%p: tensor<8xf32>, %g: tensor<4xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{grads #0 must have the shape and element type of params #0 ('tensor<8xf32>'), got 'tensor<4xf32>'}}
+  %r:5 = growk.adamw params(%p : tensor<8xf32>) grads(%g : tensor<4xf32>) exp_avg(%p : tensor<8xf32>) exp_avg_sq(%p : tensor<8xf32>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+// The optimizer state is f32 (the master weights), whatever the GEMMs read.
+func.func @adamw_bf16(%p: tensor<8xbf16>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{params must be static f32, got 'tensor<8xbf16>'}}
+  %r:5 = growk.adamw params(%p : tensor<8xbf16>) grads(%p : tensor<8xbf16>) exp_avg(%p : tensor<8xbf16>) exp_avg_sq(%p : tensor<8xbf16>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+// Scalars are one element.
+func.func @adamw_scalar(%p: tensor<8xf32>, %s: tensor<1xf32>, %lr: tensor<2xf32>) {
+  // expected-error @+1 {{'lr' must be a one-element f32 tensor, got 'tensor<2xf32>'}}
+  %r:5 = growk.adamw params(%p : tensor<8xf32>) grads(%p : tensor<8xf32>) exp_avg(%p : tensor<8xf32>) exp_avg_sq(%p : tensor<8xf32>) lr(%lr : tensor<2xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+// Tensors and memrefs do not mix.
+func.func @adamw_mixed(%p: tensor<8xf32>, %s: tensor<1xf32>, %m: memref<1xf32>) {
+  // expected-error @+1 {{operands must be all tensors or all memrefs}}
+  growk.adamw params(%p : tensor<8xf32>) grads(%p : tensor<8xf32>) exp_avg(%p : tensor<8xf32>) exp_avg_sq(%p : tensor<8xf32>) lr(%m : memref<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+// The sums are reset on the applying micro-batch, which needs the flag.
+func.func @adamw_sums_without_apply(%p: tensor<8xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{grad_sums (gradient accumulation) need 'apply'}}
+  %r:6 = growk.adamw params(%p : tensor<8xf32>) grads(%p : tensor<8xf32>) exp_avg(%p : tensor<8xf32>) exp_avg_sq(%p : tensor<8xf32>) grad_sums(%p : tensor<8xf32>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+func.func @adamw_beta(%p: tensor<8xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{beta1 and beta2 must be in [0, 1), got 1.000000e+00 and 9.500000e-01}}
+  %r:5 = growk.adamw params(%p : tensor<8xf32>) grads(%p : tensor<8xf32>) exp_avg(%p : tensor<8xf32>) exp_avg_sq(%p : tensor<8xf32>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 1.0 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+func.func @adamw_eps(%p: tensor<8xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{eps and max_grad_norm must be positive and weight_decay non-negative}}
+  %r:5 = growk.adamw params(%p : tensor<8xf32>) grads(%p : tensor<8xf32>) exp_avg(%p : tensor<8xf32>) exp_avg_sq(%p : tensor<8xf32>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 0.0 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+// On tensors the results are the written operands' types (inferred).
+func.func @adamw_results(%p: tensor<8xf32>, %s: tensor<1xf32>) {
+  // expected-error @+2 {{inferred type(s) 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<1xf32>', 'tensor<1xf32>' are incompatible with return type(s) of operation 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<1xf32>'}}
+  // expected-error @+1 {{failed to infer returned types}}
+  %r:4 = "growk.adamw"(%p, %p, %p, %p, %s, %s, %s, %s, %s) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1>, beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}> : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>)
   return
 }

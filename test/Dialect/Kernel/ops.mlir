@@ -104,8 +104,30 @@ func.func @attention_grad_memrefs(%x: memref<14x32xf32>) {
 // The tape a grad graph's forward lowering leaves for the reverse pass:
 // values with their (op position, slot), the loss and gradients as results.
 // CHECK-LABEL: func.func @forward_tape
-// CHECK: %{{.+}}:2 = growk.forward_tape @m.model(%arg0, %arg1, %arg2) {key_block = 4 : i64, positions = array<i64: 1, 1, 2>, slots = array<i64: -1, -2, 0>, vocab_chunk = 0 : i64} : (tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x8xf32>) -> (tensor<1xf32>, tensor<16x8xf32>)
+// CHECK: %{{.+}}:2 = growk.forward_tape @m.model(%arg0, %arg1, %arg2) {key_block = 4 : i64, loss_rows = 0 : i64, positions = array<i64: 1, 1, 2>, slots = array<i64: -1, -2, 0>} : (tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x8xf32>) -> (tensor<1xf32>, tensor<16x8xf32>)
 func.func @forward_tape(%cos: tensor<4x2xf32>, %sin: tensor<4x2xf32>, %h: tensor<4x8xf32>) -> (tensor<1xf32>, tensor<16x8xf32>) {
-  %loss, %g0 = growk.forward_tape @m.model(%cos, %sin, %h) {positions = array<i64: 1, 1, 2>, slots = array<i64: -1, -2, 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x8xf32>) -> (tensor<1xf32>, tensor<16x8xf32>)
+  %loss, %g0 = growk.forward_tape @m.model(%cos, %sin, %h) {positions = array<i64: 1, 1, 2>, slots = array<i64: -1, -2, 0>, key_block = 4 : i64, loss_rows = 0 : i64} : (tensor<4x2xf32>, tensor<4x2xf32>, tensor<4x8xf32>) -> (tensor<1xf32>, tensor<16x8xf32>)
   return %loss, %g0 : tensor<1xf32>, tensor<16x8xf32>
+}
+
+// -----
+
+// The optimizer step on tensors: the new params and moments (in place),
+// then grad_norm and nonfinite. Result types come from the operands.
+// CHECK-LABEL: func.func @adamw_tensors
+// CHECK: %{{.+}}:8 = growk.adamw params(%arg0, %arg1 : tensor<4x8xf32>, tensor<8xf32>) grads(%arg2, %arg3 : tensor<4x8xf32>, tensor<8xf32>) exp_avg(%arg4, %arg5 : tensor<4x8xf32>, tensor<8xf32>) exp_avg_sq(%arg6, %arg7 : tensor<4x8xf32>, tensor<8xf32>) lr(%arg8 : tensor<1xf32>) step(%arg9 : tensor<1xf32>) loss_nonfinite(%arg10 : tensor<1xf32>) outs(%arg11, %arg12 : tensor<1xf32>, tensor<1xf32>) {beta1 = 9.000000e-01 : f64, beta2 = 0.94999999999999996 : f64, eps = 1.000000e-08 : f64, max_grad_norm = 1.000000e+00 : f64, weight_decay = 1.000000e-02 : f64}{{$}}
+func.func @adamw_tensors(%w: tensor<4x8xf32>, %b: tensor<8xf32>, %gw: tensor<4x8xf32>, %gb: tensor<8xf32>, %mw: tensor<4x8xf32>, %mb: tensor<8xf32>, %vw: tensor<4x8xf32>, %vb: tensor<8xf32>, %lr: tensor<1xf32>, %step: tensor<1xf32>, %lb: tensor<1xf32>, %n0: tensor<1xf32>, %f0: tensor<1xf32>) -> (tensor<4x8xf32>, tensor<1xf32>) {
+  %r:8 = growk.adamw params(%w, %b : tensor<4x8xf32>, tensor<8xf32>) grads(%gw, %gb : tensor<4x8xf32>, tensor<8xf32>) exp_avg(%mw, %mb : tensor<4x8xf32>, tensor<8xf32>) exp_avg_sq(%vw, %vb : tensor<4x8xf32>, tensor<8xf32>) lr(%lr : tensor<1xf32>) step(%step : tensor<1xf32>) loss_nonfinite(%lb : tensor<1xf32>) outs(%n0, %f0 : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return %r#0, %r#6 : tensor<4x8xf32>, tensor<1xf32>
+}
+
+// -----
+
+// With gradient accumulation: the sums and the apply flag; on memrefs, in
+// place with no results.
+// CHECK-LABEL: func.func @adamw_memrefs
+// CHECK: growk.adamw params(%arg0 : memref<8xf32>) grads(%arg1 : memref<8xf32>) exp_avg(%arg2 : memref<8xf32>) exp_avg_sq(%arg3 : memref<8xf32>) grad_sums(%arg4 : memref<8xf32>) lr(%arg5 : memref<1xf32>) step(%arg5 : memref<1xf32>) apply(%arg6 : memref<1xf32>) loss_nonfinite(%arg6 : memref<1xf32>) outs(%arg7, %arg8 : memref<1xf32>, memref<1xf32>) {beta1 = 5.000000e-01 : f64, beta2 = 0.000000e+00 : f64, eps = 1.000000e-08 : f64, max_grad_norm = 2.000000e+00 : f64, weight_decay = 0.000000e+00 : f64}{{$}}
+func.func @adamw_memrefs(%p: memref<8xf32>, %g: memref<8xf32>, %m: memref<8xf32>, %v: memref<8xf32>, %s: memref<8xf32>, %lr: memref<1xf32>, %apply: memref<1xf32>, %norm: memref<1xf32>, %bad: memref<1xf32>) {
+  growk.adamw params(%p : memref<8xf32>) grads(%g : memref<8xf32>) exp_avg(%m : memref<8xf32>) exp_avg_sq(%v : memref<8xf32>) grad_sums(%s : memref<8xf32>) lr(%lr : memref<1xf32>) step(%lr : memref<1xf32>) apply(%apply : memref<1xf32>) loss_nonfinite(%apply : memref<1xf32>) outs(%norm, %bad : memref<1xf32>, memref<1xf32>) {beta1 = 0.5 : f64, beta2 = 0.0 : f64, eps = 1.0e-8 : f64, weight_decay = 0.0 : f64, max_grad_norm = 2.0 : f64}
+  return
 }
