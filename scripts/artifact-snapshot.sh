@@ -66,7 +66,7 @@ for model in tied untied tiny-lidas tied-midas; do
   done
   "$growc" $model.mlir --graph=train --batch 2 --seq 16 --accumulate 2 \
     --all-reduce-bucket-mb 0.01 -o $model-train-acc.so
-  "$growc" $model.mlir --graph=loss --batch 2 --seq 16 --vocab-chunk 8 \
+  "$growc" $model.mlir --graph=loss --batch 2 --seq 16 --loss-rows 12 \
     -o $model-loss-chunked.so
 done
 

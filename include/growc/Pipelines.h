@@ -74,8 +74,8 @@ struct TrainingGraphOptions {
   int64_t seq = 256;
   /// Keys per flash-attention block.
   int64_t keyBlock = 64;
-  /// Vocabulary rows per cross-entropy chunk (0: automatic).
-  int64_t vocabChunk = 0;
+  /// Token rows per cross-entropy block (0: automatic).
+  int64_t lossRows = 0;
   /// Train graph: micro-batches per optimizer step.
   int64_t accumulate = 1;
 };

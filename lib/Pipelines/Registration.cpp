@@ -78,9 +78,9 @@ struct TrainingGraphCLOptions
   Option<int64_t> keyBlock{*this, "key-block",
                            llvm::cl::desc("Keys per flash-attention block"),
                            llvm::cl::init(64)};
-  Option<int64_t> vocabChunk{
-      *this, "vocab-chunk",
-      llvm::cl::desc("Vocabulary rows per cross-entropy chunk (0: auto)"),
+  Option<int64_t> lossRows{
+      *this, "loss-rows",
+      llvm::cl::desc("Token rows per cross-entropy block (0: auto)"),
       llvm::cl::init(0)};
   Option<int64_t> accumulate{
       *this, "accumulate",
@@ -177,7 +177,7 @@ void growc::registerPipelines() {
       [](OpPassManager &pm, const TrainingGraphCLOptions &cl, ErrorFn) {
         // The lowering checks the graph and sizes itself, with diagnostics.
         buildTrainingGraphPipeline(pm, {cl.graph, cl.batch, cl.seq, cl.keyBlock,
-                                        cl.vocabChunk, cl.accumulate});
+                                        cl.lossRows, cl.accumulate});
         return success();
       });
   registerWithOptions<KernelPipelineCLOptions>(

@@ -44,7 +44,7 @@ public:
       : model(model), ret(model.getReturn()), graph(graph), options(options),
         builder(model),
         fb(builder, model.getLoc(), model.getConfig(), options.batch,
-           options.seq, options.keyBlock, options.vocabChunk) {}
+           options.seq, options.keyBlock, options.lossRows) {}
 
   LogicalResult lower();
 
@@ -325,7 +325,7 @@ LogicalResult ModelLowering::lowerOp(ReturnOp) {
     std::string modelName = (model.getSymName() + ".model").str();
     auto tape = growk::ForwardTapeOp::create(
         builder, loc, func.getResultTypes(), modelName, tapeValues,
-        tapePositions, tapeSlots, options.keyBlock, options.vocabChunk);
+        tapePositions, tapeSlots, options.keyBlock, options.lossRows);
     llvm::append_range(results, tape.getResults());
     model.setSymName(modelName);
   } else if (graph == Graph::Loss) {
@@ -388,8 +388,8 @@ struct LowerModelToTensorsPass
                                "key-block must be positive");
       return signalPassFailure();
     }
-    if (vocabChunk < 0) {
-      getOperation().emitError("growc-lower-model-to-tensors: vocab-chunk "
+    if (lossRows < 0) {
+      getOperation().emitError("growc-lower-model-to-tensors: loss-rows "
                                "must be non-negative (0: automatic)");
       return signalPassFailure();
     }
@@ -398,7 +398,7 @@ struct LowerModelToTensorsPass
                  : graph == "loss"  ? Graph::Loss
                                     : Graph::Grad;
     LowerModelToTensorsOptions options{
-        batch, seq, keyBlock, graph, vocabChunk, accumulate, forwardOnly};
+        batch, seq, keyBlock, graph, lossRows, accumulate, forwardOnly};
     for (ModelOp model : llvm::to_vector(getOperation().getOps<ModelOp>()))
       if (failed(ModelLowering(model, kind, options).lower()))
         return signalPassFailure();

@@ -25,15 +25,18 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
     `targets` (int32 [B, T], -100 = ignored) after `tokens` and returns
     only `loss` ([1]): the mean cross-entropy of the logits over the
     positions whose target is not ignored (computed from each row's max and
-    log-sum-exp, as PyTorch does). The loss, grad and train graphs can
-    compute it without the full `[B·T, V]` logits: the LM head is then
-    taken `vocab-chunk` rows of its weight at a time, with a running max
-    and sum of exponentials per row; the gradient recomputes each chunk's
-    logits once the log-sum-exp is known (all but the last chunk, which is
-    still live) and writes its rows of the head-weight gradient. By default
-    the logits are chunked only when they would not fit in 256 MiB, and
-    then into chunks of at most 64 MiB. The forward graph returns the full
-    logits.
+    log-sum-exp, as PyTorch does). The loss, grad and train graphs take
+    the token rows in blocks of `loss-rows` (the last possibly smaller), so
+    that the full `[B·T, V]` logits need not exist: per block, one GEMM
+    computes its logits and one kernel each row's max, sum of exponentials,
+    target logit and nll and (grad) the logit gradient; the grad graph's
+    two GEMMs then write the block's rows of the normed input's gradient
+    and add its share of the head-weight gradient (`beta = 1` after the
+    first block), so no logit is computed twice. One kernel sums every
+    block's nll into the mean. By default the batch is one block when its
+    fp32 logits fit in 256 MiB, else the fewest blocks of at most 256 MiB
+    of logits, each a multiple of 64 rows. The forward graph returns the
+    full logits.
 
     `graph=grad` and `graph=train` are the forward followed by the stages
     of passes/Training: this pass lowers the forward, then runs
@@ -75,12 +78,11 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
            "forward (the model's outputs), loss (a targets input and the "
            "mean cross-entropy as the only output), grad (the loss and "
            "the gradient of every parameter) or train (one optimizer step)">,
-    Option<"vocabChunk", "vocab-chunk", "int64_t", /*default=*/"0",
-           "Vocabulary rows of the LM head per cross-entropy chunk in the "
-           "loss, grad and train graphs; 0 (automatic): the whole "
-           "vocabulary when its fp32 logits [B·T, V] fit in 256 MiB, else "
-           "chunks of at most 64 MiB of logits (a multiple of 64 rows when "
-           "that many fit)">,
+    Option<"lossRows", "loss-rows", "int64_t", /*default=*/"0",
+           "Token rows per cross-entropy block in the loss, grad and train "
+           "graphs; 0 (automatic): the whole batch when its fp32 logits "
+           "[B·T, V] fit in 256 MiB, else the fewest blocks of at most "
+           "256 MiB of logits, each a multiple of 64 rows when 64 fit">,
     Option<"accumulate", "accumulate", "int64_t", /*default=*/"1",
            "Train graph: micro-batches per optimizer step. Above 1 the step "
            "also takes an 'apply' flag [1] and the running gradient sums "

@@ -220,12 +220,12 @@ Value ModelTensorBuilder::matmulInputGrad(Value dy, Value weight, Value acc) {
                                  /*transposeRhs=*/false);
 }
 
-Value ModelTensorBuilder::matmulWeightGrad(Value dy, Value x) {
+Value ModelTensorBuilder::matmulWeightGrad(Value dy, Value x, Value acc) {
   auto dyType = cast<RankedTensorType>(dy.getType());
   auto xType = cast<RankedTensorType>(x.getType());
   auto type =
       RankedTensorType::get({dyType.getDimSize(1), xType.getDimSize(1)}, f32);
-  return growk::MatmulOp::create(b, loc, type, dy, x, Value(),
+  return growk::MatmulOp::create(b, loc, type, dy, x, acc,
                                  /*transposeLhs=*/true,
                                  /*transposeRhs=*/false);
 }

@@ -2,11 +2,12 @@
 //
 // The pieces a grow.model lowers to, at a compiled batch B and sequence T,
 // with activations as [B·T, features] rows: the forward's (embedding,
-// RMSNorm, GEMMs, RoPE, attention, SwiGLU; TensorOps.cpp), the chunked
-// cross-entropy of the LM head (CrossEntropy.cpp) and the VJPs the reverse
-// pass builds from them (GradientOps.cpp). growc-lower-model-to-tensors
-// builds the forward with them, growc-differentiate-model the backward, so
-// one class holds what both must agree on (the rotary tables, the chunking).
+// RMSNorm, GEMMs, RoPE, attention, SwiGLU; TensorOps.cpp), the
+// cross-entropy of the LM head in blocks of token rows (CrossEntropy.cpp)
+// and the VJPs the reverse pass builds from them (GradientOps.cpp).
+// growc-lower-model-to-tensors builds the forward with them,
+// growc-differentiate-model the backward, so one class holds what both
+// must agree on (the rotary tables, the loss blocks).
 //
 //===----------------------------------------------------------------------===//
 
@@ -34,10 +35,10 @@ class ModelTensorBuilder : public TensorBuilder {
 public:
   ModelTensorBuilder(OpBuilder &builder, Location loc, grow::ConfigAttr config,
                      int64_t batch, int64_t seq, int64_t keyBlock,
-                     int64_t vocabChunk)
+                     int64_t lossRows)
       : TensorBuilder(builder, loc), config(config), batch(batch), seq(seq),
         rows(batch * seq), keyBlock(std::min(keyBlock, seq)),
-        vocabChunk(vocabChunk) {}
+        lossRows(lossRows) {}
 
   //===--------------------------------------------------------------------===//
   // Forward (TensorOps.cpp)
@@ -75,9 +76,10 @@ public:
   using TensorBuilder::zeros;
   /// [B·T, F] -> [B, T, F].
   Value unflatten(Value x);
-  /// The other GEMM layouts, for y = x · Wᵀ: dY · W (+ acc), and dYᵀ · X.
+  /// The other GEMM layouts, for y = x · Wᵀ: dY · W (+ acc), and dYᵀ · X
+  /// (+ acc).
   Value matmulInputGrad(Value dy, Value weight, Value acc = Value());
-  Value matmulWeightGrad(Value dy, Value x);
+  Value matmulWeightGrad(Value dy, Value x, Value acc = Value());
 
   //===--------------------------------------------------------------------===//
   // Loss (CrossEntropy.cpp)
@@ -91,12 +93,14 @@ public:
   };
   /// The mean cross-entropy [1] of the head's logits `normed · weightᵀ`
   /// against `targets` [B, T] (int32; -100 = ignored), with the gradients
-  /// when `withGrads`. The vocabulary is taken `vocabChunk` rows of the
-  /// weight at a time, with a running max and sum of exponentials per row,
-  /// so the [B·T, V] logits never exist; the gradient recomputes each
-  /// chunk's logits once the log-sum-exp is known.
+  /// when `withGrads`. The token rows are taken lossBlockRows() at a time:
+  /// each block's logits are computed once, and one kernel derives the
+  /// block's nll and logit gradient from them.
   HeadLoss headCrossEntropy(Value normed, Value weight, Value targets,
                             bool withGrads);
+  /// Token rows per cross-entropy block for a vocabulary of `vocab`:
+  /// `lossRows` when given, else automatic (CrossEntropy.cpp).
+  int64_t lossBlockRows(int64_t vocab) const;
 
   //===--------------------------------------------------------------------===//
   // Vector-Jacobian products (GradientOps.cpp)
@@ -135,7 +139,7 @@ private:
   }
 
   grow::ConfigAttr config;
-  int64_t batch, seq, rows, keyBlock, vocabChunk;
+  int64_t batch, seq, rows, keyBlock, lossRows;
   Value ropeCos, ropeSin;
 };
 

@@ -164,7 +164,7 @@ LogicalResult DifferentiateModelPass::differentiate(growk::ForwardTapeOp tape) {
   OpBuilder builder(tape);
   ModelTensorBuilder fb(builder, tape.getLoc(), config, tokenType.getDimSize(0),
                         tokenType.getDimSize(1), tape.getKeyBlock(),
-                        tape.getVocabChunk());
+                        tape.getLossRows());
   TapeVjpContext vjp(fb, entry.getArgument(0), entry.getArgument(1),
                      lossHead.getLogits());
   for (auto [i, name] :

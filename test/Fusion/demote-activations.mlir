@@ -1,7 +1,7 @@
 // RUN: growc --import-hf-config %S/../Lowering/Inputs/gqa2-tied.json --num-layers 2 --block-size 1 --model-name two -o %t.2.mlir
 // RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations | FileCheck %s
 // RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations=precision=fp32 | FileCheck %s --check-prefix=FP32
-// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4 graph=loss vocab-chunk=4" --growc-form-kernels --growc-demote-activations | FileCheck %s --check-prefix=CHUNK
+// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4 graph=grad loss-rows=3" --growc-form-kernels --growc-demote-activations | FileCheck %s --check-prefix=CHUNK
 // RUN: not growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations=precision=fp16 2>&1 | FileCheck %s --check-prefix=BAD
 // RUN: %growc-opt %s -split-input-file --growc-demote-activations | FileCheck %s --check-prefix=HAND
 // RUN: %growc-opt %s -split-input-file --growc-demote-activations=precision=fp32 | FileCheck %s --check-prefix=HAND32
@@ -50,17 +50,25 @@
 // Kernels every call reaches through a variant are gone.
 // CHECK-NOT: func.func @embedding_rope_rmsnorm_0(
 
-// Vocabulary chunks of the (tied) LM head: one cast of the whole weight,
-// each chunk's GEMM reads its rows of the bf16 copy.
-// CHUNK: %[[HEAD16:.+]] = call @cast_bf16_{{[0-9]+}}(%arg2) : (tensor<11x16xf32>) -> tensor<11x16xbf16>
-// CHUNK-NEXT: %[[C0:.+]] = tensor.extract_slice %[[HEAD16]][0, 0] [4, 16] [1, 1] : tensor<11x16xbf16> to tensor<4x16xbf16>
-// CHUNK-NEXT: growk.matmul %{{.+}}, %[[C0]] :
+// The cross-entropy in blocks of token rows (3, 3 and 2) with its
+// gradient: the final norm writes bf16 for the GEMMs, which read its row
+// blocks as views; one cast of the (tied) LM head serves every block's
+// logit and d normed GEMMs; each block's kernel reads bf16 logits and
+// writes a bf16 logit gradient; the head's weight gradient accumulates in
+// f32 and d normed's rows are f32.
+// CHUNK: %[[R0:.+]] = tensor.extract_slice %[[NORMED:[0-9]+]]#1[0, 0] [3, 16] [1, 1] : tensor<8x16xbf16> to tensor<3x16xbf16>
+// CHUNK-NEXT: %[[HEAD16:.+]] = call @cast_bf16_{{[0-9]+}}(%arg2) : (tensor<11x16xf32>) -> tensor<11x16xbf16>
+// CHUNK-NEXT: %[[L0:.+]] = growk.matmul %[[R0]], %[[HEAD16]] : tensor<3x16xbf16>, tensor<11x16xbf16> -> tensor<3x11xbf16>
+// CHUNK-NEXT: %[[B0:.+]]:2 = call @softmax_cross_entropy_{{.*}}(%arg1, %[[L0]], %{{.*}}) : (tensor<1x8xi32>, tensor<3x11xbf16>, tensor<1xf32>) -> (tensor<3xf32>, tensor<3x11xbf16>)
+// CHUNK-NEXT: %[[DW0:.+]] = growk.matmul %[[B0]]#1, %[[R0]] {transpose_lhs = true, transpose_rhs = false} : tensor<3x11xbf16>, tensor<3x16xbf16> -> tensor<11x16xf32>
+// CHUNK-NEXT: growk.matmul %[[B0]]#1, %[[HEAD16]] {transpose_rhs = false} : tensor<3x11xbf16>, tensor<11x16xbf16> -> tensor<3x16xf32>
 // CHUNK-NOT: call @cast_bf16
-// CHUNK: %[[C1:.+]] = tensor.extract_slice %[[HEAD16]][4, 0] [4, 16]
-// CHUNK-NEXT: growk.matmul %{{.+}}, %[[C1]] :
+// CHUNK: %[[R1:.+]] = tensor.extract_slice %[[NORMED]]#1[3, 0] [3, 16]
+// CHUNK-NEXT: growk.matmul %[[R1]], %[[HEAD16]] :
 // CHUNK-NOT: call @cast_bf16
-// CHUNK: %[[C2:.+]] = tensor.extract_slice %[[HEAD16]][8, 0] [3, 16]
-// CHUNK-NEXT: growk.matmul %{{.+}}, %[[C2]] :
+// CHUNK: growk.matmul %{{.+}}, %[[R1]] acc(%[[DW0]] : tensor<11x16xf32>)
+// CHUNK: %[[R2:.+]] = tensor.extract_slice %[[NORMED]]#1[6, 0] [2, 16]
+// CHUNK-NEXT: growk.matmul %[[R2]], %[[HEAD16]] :
 
 // FP32-NOT: bf16
 // BAD: precision must be bf16 or fp32, got 'fp16'
@@ -116,6 +124,46 @@ func.func @add(%x: tensor<4x8xf32>, %y: tensor<4x8xf32>) -> tensor<4x8xf32> attr
   ^bb0(%in: f32, %in2: f32, %out: f32):
     %s = arith.addf %in, %in2 : f32
     linalg.yield %s : f32
+  } -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
+
+// -----
+
+// An input gradient summed over two GEMMs (dX = dA·W + dB·W through the
+// second GEMM's accumulator) and read by a kernel: both links bf16, the
+// second reading the first as its C. In @shared the first link is also
+// read by a kernel, so the chain keeps f32 accumulators (and its products
+// f32 outputs).
+// HAND-LABEL: func.func @sum(
+// HAND: %[[D1:.+]] = growk.matmul %{{.+}}, %{{.+}} {transpose_rhs = false} : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
+// HAND: %[[D2:.+]] = growk.matmul %{{.+}}, %{{.+}} acc(%[[D1]] : tensor<4x8xbf16>) {transpose_rhs = false} : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
+// HAND: call @{{.+}}(%[[D2]]) : (tensor<4x8xbf16>) -> tensor<4x8xf32>
+// HAND-LABEL: func.func @shared(
+// HAND: %[[S1:.+]] = growk.matmul %{{.+}}, %{{.+}} {transpose_rhs = false} : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xf32>
+// HAND: growk.matmul %{{.+}}, %{{.+}} acc(%[[S1]] : tensor<4x8xf32>) {transpose_rhs = false} : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xf32>
+// HAND32-LABEL: func.func @sum(
+// HAND32-NOT: bf16
+#id = affine_map<(i, j) -> (i, j)>
+func.func @sum(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %w: tensor<8x8xf32>, %v: tensor<8x8xf32>) -> tensor<4x8xf32> attributes {growc.param_names = ["w", "v"]} {
+  %d1 = growk.matmul %a, %w {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %d2 = growk.matmul %b, %v acc(%d1 : tensor<4x8xf32>) {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %e = call @exp(%d2) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %e : tensor<4x8xf32>
+}
+func.func @shared(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %w: tensor<8x8xf32>, %v: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) attributes {growc.param_names = ["w", "v"]} {
+  %d1 = growk.matmul %a, %w {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %d2 = growk.matmul %b, %v acc(%d1 : tensor<4x8xf32>) {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %e = call @exp(%d2) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %f = call @exp(%d1) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %e, %f : tensor<4x8xf32>, tensor<4x8xf32>
+}
+func.func @exp(%x: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {growc.kernel} {
+  %e = tensor.empty() : tensor<4x8xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = math.exp %in : f32
+    linalg.yield %y : f32
   } -> tensor<4x8xf32>
   return %r : tensor<4x8xf32>
 }

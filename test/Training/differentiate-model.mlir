@@ -36,7 +36,7 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %table: tensor
   // CHECK: %[[DTABLE:.+]] = linalg.generic {{.*}} ins(%[[DHEAD]], %[[DEMBED]] :
   // CHECK: return %[[LOSS]], %[[DTABLE]], %[[DW]] : tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>
   // CHECK-NOT: growk.forward_tape
-  %loss, %g0, %g1 = growk.forward_tape @m.model(%cos, %sin, %h, %n) {positions = array<i64: 2, 2, 2, 3>, slots = array<i64: -1, -2, 0, 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x1xf32>, tensor<4x1xf32>, tensor<4x4xf32>, tensor<4x4xf32>) -> (tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>)
+  %loss, %g0, %g1 = growk.forward_tape @m.model(%cos, %sin, %h, %n) {positions = array<i64: 2, 2, 2, 3>, slots = array<i64: -1, -2, 0, 0>, key_block = 4 : i64, loss_rows = 0 : i64} : (tensor<4x1xf32>, tensor<4x1xf32>, tensor<4x4xf32>, tensor<4x4xf32>) -> (tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>)
   return %loss, %g0, %g1 : tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>
 }
 
@@ -54,7 +54,7 @@ func.func @forward(%x: tensor<4xf32>) -> tensor<4xf32> attributes {growc.graph =
 // The tape names a model the module does not hold.
 func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>) -> tensor<1xf32> attributes {growc.input_names = ["tokens", "targets"], growc.param_names = []} {
   // expected-error @below {{needs to be in a function of the module that holds its grow.model @missing}}
-  %loss = growk.forward_tape @missing() {positions = array<i64>, slots = array<i64>, key_block = 4 : i64, vocab_chunk = 0 : i64} : () -> tensor<1xf32>
+  %loss = growk.forward_tape @missing() {positions = array<i64>, slots = array<i64>, key_block = 4 : i64, loss_rows = 0 : i64} : () -> tensor<1xf32>
   return %loss : tensor<1xf32>
 }
 
@@ -63,7 +63,7 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>) -> tensor<1xf3
 // Every recorded value needs a position and a slot.
 func.func @m(%x: tensor<4xf32>) -> tensor<1xf32> {
   // expected-error @below {{records 1 values but 0 positions and 1 slots}}
-  %loss = growk.forward_tape @m.model(%x) {positions = array<i64>, slots = array<i64: 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4xf32>) -> tensor<1xf32>
+  %loss = growk.forward_tape @m.model(%x) {positions = array<i64>, slots = array<i64: 0>, key_block = 4 : i64, loss_rows = 0 : i64} : (tensor<4xf32>) -> tensor<1xf32>
   return %loss : tensor<1xf32>
 }
 
@@ -81,7 +81,7 @@ grow.model @m.model <vocab = 8, hidden = 4, ffn = 8, heads = 2, kv_heads = 1, he
 func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %table: tensor<8x4xf32>, %w: tensor<4xf32>) -> (tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>) attributes {growc.input_names = ["tokens", "targets"], growc.param_names = ["model.embed_tokens.weight", "model.norm.weight"]} {
   %cos = tensor.empty() : tensor<4x1xf32>
   // expected-error @below {{records 1 tape entries for 'grow.embed'; a layer has 13, the embedding 2 (the rotary tables), other ops none}}
-  %loss, %g0, %g1 = growk.forward_tape @m.model(%cos) {positions = array<i64: 2>, slots = array<i64: -1>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x1xf32>) -> (tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>)
+  %loss, %g0, %g1 = growk.forward_tape @m.model(%cos) {positions = array<i64: 2>, slots = array<i64: -1>, key_block = 4 : i64, loss_rows = 0 : i64} : (tensor<4x1xf32>) -> (tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>)
   return %loss, %g0, %g1 : tensor<1xf32>, tensor<8x4xf32>, tensor<4xf32>
 }
 
@@ -112,6 +112,6 @@ func.func @frozen(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %table: t
   %n = tensor.empty() : tensor<4x4xf32>
   %cos = tensor.empty() : tensor<4x1xf32>
   %sin = tensor.empty() : tensor<4x1xf32>
-  %loss, %g1 = growk.forward_tape @m.model(%cos, %sin, %h, %n) {positions = array<i64: 2, 2, 2, 3>, slots = array<i64: -1, -2, 0, 0>, key_block = 4 : i64, vocab_chunk = 0 : i64} : (tensor<4x1xf32>, tensor<4x1xf32>, tensor<4x4xf32>, tensor<4x4xf32>) -> (tensor<1xf32>, tensor<4xf32>)
+  %loss, %g1 = growk.forward_tape @m.model(%cos, %sin, %h, %n) {positions = array<i64: 2, 2, 2, 3>, slots = array<i64: -1, -2, 0, 0>, key_block = 4 : i64, loss_rows = 0 : i64} : (tensor<4x1xf32>, tensor<4x1xf32>, tensor<4x4xf32>, tensor<4x4xf32>) -> (tensor<1xf32>, tensor<4xf32>)
   return %loss, %g1 : tensor<1xf32>, tensor<4xf32>
 }

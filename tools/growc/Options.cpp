@@ -109,11 +109,11 @@ cl::opt<std::string> trainable(
              "provenance), or a comma list of layers N, half-open ranges "
              "A:B, embed, norm, lm_head (docs/training.md)"),
     cl::init("all"), cl::cat(growCat));
-cl::opt<int64_t> vocabChunk(
-    "vocab-chunk",
-    cl::desc("Vocabulary rows per cross-entropy chunk of the loss, grad and "
-             "train graphs (default 0: automatic, the whole vocabulary when "
-             "its fp32 logits fit in 256 MiB, else chunks of <= 64 MiB)"),
+cl::opt<int64_t> lossRows(
+    "loss-rows",
+    cl::desc("Token rows per cross-entropy block of the loss, grad and train "
+             "graphs (default 0: automatic, blocks whose fp32 logits fit in "
+             "256 MiB: the whole batch when its logits do)"),
     cl::init(0), cl::cat(growCat));
 cl::opt<double> allReduceBucketMb(
     "all-reduce-bucket-mb",

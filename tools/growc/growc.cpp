@@ -237,8 +237,7 @@ int printGrowthSchedule(std::optional<grow::ModelOp> model) {
 ArtifactOptions artifactOptions(bool ptx) {
   ArtifactOptions options;
   options.ptx = ptx;
-  options.graph = {graph,    batchSize,  seqLength,
-                   keyBlock, vocabChunk, accumulate};
+  options.graph = {graph, batchSize, seqLength, keyBlock, lossRows, accumulate};
   bool gpuKernels = ptx || kernelForm == "gpu";
   options.kernels.target =
       gpuKernels ? CodegenTarget::Nvptx : CodegenTarget::Cpu;
@@ -325,8 +324,8 @@ int run(MLIRContext &context) {
     return fail("--batch, --seq and --key-block must be positive");
   if (accumulate < 1 || (accumulate > 1 && graph != "train"))
     return fail("--accumulate N (N >= 1) applies to --graph=train");
-  if (vocabChunk < 0)
-    return fail("--vocab-chunk must be non-negative (0: automatic)");
+  if (lossRows < 0)
+    return fail("--loss-rows must be non-negative (0: automatic)");
   if (!(allReduceBucketMb > 0) || allReduceBucketMb > 1e6)
     return fail("--all-reduce-bucket-mb must be in (0, 1e6]");
   if (weightsIn.empty() != weightsOut.empty())

@@ -31,7 +31,7 @@ def check_case(argv):
                     "picks the device from the artifact)")
     ap.add_argument("--growc-flags", default="",
                     help="extra compile flags for both graphs, e.g. "
-                    "'--vocab-chunk=4'")
+                    "'--loss-rows=4'")
     ap.add_argument("--ln-scaling", action="store_true",
                     help="compile with growc-scale-layer-norms and compare "
                     "with the reference's LayerNorm-Scaling")

@@ -29,7 +29,7 @@ def check_case(argv):
     ap.add_argument("--step", type=int, default=1)
     ap.add_argument("--tolerance", type=float, default=1e-4)
     ap.add_argument("--growc-flags", default="",
-                    help="extra compile flags, e.g. '--vocab-chunk=4'")
+                    help="extra compile flags, e.g. '--loss-rows=4'")
     a = ap.parse_args(argv)
     print("run-train-step: case %s" % os.path.basename(a.tmp), flush=True)
     rng = np.random.default_rng(a.seed)
