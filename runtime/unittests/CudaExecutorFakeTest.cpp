@@ -17,6 +17,8 @@
 
 #include "growc/runtime/CudaExecutor.h"
 
+#include "AdamWPlan.h"
+#include "AdamWReference.h"
 #include "EchoCollective.h"
 #include "ToyModel.h"
 
@@ -25,6 +27,8 @@
 #include <cstdlib>
 #include <ctime>
 #include <list>
+#include <random>
+#include <sstream>
 
 #include <cuda.h>
 #include <dlfcn.h>
@@ -288,6 +292,128 @@ TEST_F(CudaExecutorFakeTest, TrainStepCommitsOnTheDevice) {
   auto outputs = next->trainStep(t, y, {{"lr", 0.0f}, {"step", 1.0f}}, false);
   ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
   EXPECT_EQ(outputs->at("loss").data[0], 165.0f);
+}
+
+// The flat AdamW step (AdamWPlan.h: three parameters of 40, 7 and 32
+// floats, gradients loaded as parameters) runs as the kernel library's
+// three launches on the fake driver's PTX interpreter: a committing step
+// and its graph replay update the parameters and moments in place as the
+// contract says (AdamWReference.h), a validation step leaves them, and
+// forward() runs the optimizer.
+// The gaps between the tensors of each region are read by the squared
+// norm: they are zero only because the executor zeroes its arena (the fake
+// driver's allocations start as NaNs, which would make every step
+// nonfinite).
+TEST_F(CudaExecutorFakeTest, AdamWStepUpdatesInPlace) {
+  if (std::string(GROWC_OPTIMIZER_PTX_PATH).empty())
+    GTEST_SKIP() << "built without the compiler (standalone runtime)";
+  AdamWPlanOptions options;
+  options.target = "nvptx";
+  const std::string plan = adamWPlanText(options);
+  std::ifstream library(GROWC_OPTIMIZER_PTX_PATH);
+  std::stringstream ptx;
+  ptx << library.rdbuf();
+  writeText("fwd.ptx", ptx.str() + ptxSignatureLine(kernelTableOf(plan)));
+  writeText("fwd.plan.json", bindPlan(plan, file("fwd.ptx")));
+  StatusOr<Plan> loaded = loadPlan(file("fwd.plan.json"));
+  ASSERT_TRUE(loaded.isOk()) << loaded.status().message();
+  CudaExecutor::Options cuda;
+  cuda.driverPath = GROWC_FAKE_CUDA_PATH;
+  cuda.blasPath = GROWC_FAKE_CUDA_PATH;
+  StatusOr<std::unique_ptr<CudaExecutor>> created =
+      CudaExecutor::create(std::move(*loaded), cuda);
+  ASSERT_TRUE(created.isOk()) << created.status().message();
+  CudaExecutor &executor = **created;
+
+  // Random parameters and gradients; the moments start at zero.
+  AdamWCase want;
+  std::mt19937 rng(5);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<float>> values;
+  std::vector<TensorToWrite> tensors;
+  for (const std::string prefix : {"", "grad."})
+    for (size_t k = 0; k < options.sizes.size(); ++k) {
+      values.emplace_back();
+      for (int64_t i = 0; i < options.sizes[k]; ++i)
+        values.back().push_back(normal(rng));
+      std::vector<float> &flat = prefix.empty() ? want.params : want.grads;
+      flat.insert(flat.end(), values.back().begin(), values.back().end());
+    }
+  for (size_t j = 0; j < values.size(); ++j) {
+    size_t k = j % options.sizes.size();
+    tensors.push_back(
+        {(j < options.sizes.size() ? "p" : "grad.p") + std::to_string(k),
+         DType::F32,
+         {options.sizes[k]},
+         values[j].data(),
+         values[j].size() * 4});
+  }
+  want.expAvg.assign(want.params.size(), 0.0f);
+  want.expAvgSq.assign(want.params.size(), 0.0f);
+  ASSERT_TRUE(load(executor, tensors).isOk());
+
+  // The trained state, concatenated in the lists' order.
+  auto state = [&](const std::string &prefix) {
+    StatusOr<std::vector<TensorToWrite>> read = executor.readParams();
+    EXPECT_TRUE(read.isOk()) << read.status().message();
+    std::vector<float> flat;
+    for (size_t k = 0; read.isOk() && k < options.sizes.size(); ++k)
+      for (const TensorToWrite &t : *read)
+        if (t.name == prefix + "p" + std::to_string(k)) {
+          const auto *data = static_cast<const float *>(t.data);
+          flat.insert(flat.end(), data, data + options.sizes[k]);
+        }
+    return flat;
+  };
+  std::vector<int32_t> tokens(2, 1), targets(2, 2);
+  TensorView t{"tokens",
+               DType::I32,
+               {1, 2},
+               reinterpret_cast<const uint8_t *>(tokens.data()),
+               8};
+  TensorView y{"targets",
+               DType::I32,
+               {1, 2},
+               reinterpret_cast<const uint8_t *>(targets.data()),
+               8};
+  auto step = [&](float number, bool commit) {
+    want.step = number;
+    return executor.trainStep(
+        t, y, {{"lr", want.lr}, {"step", number}, {"loss_nonfinite", 0.0f}},
+        commit);
+  };
+  auto expectState = [&](const char *when) {
+    SCOPED_TRACE(when);
+    EXPECT_TRUE(closeFloats(state(""), want.params, "params"));
+    EXPECT_TRUE(
+        closeFloats(state("optimizer.exp_avg."), want.expAvg, "exp_avg"));
+    EXPECT_TRUE(closeFloats(state("optimizer.exp_avg_sq."), want.expAvgSq,
+                            "exp_avg_sq"));
+  };
+  for (float number : {1.0f, 2.0f}) { // enqueued and captured, then replayed
+    auto outputs = step(number, /*commit=*/true);
+    ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+    want.run();
+    ASSERT_EQ(want.nonfinite, 0.0f);
+    EXPECT_TRUE(closeFloats({outputs->at("grad_norm").data[0]}, {want.gradNorm},
+                            "grad_norm", 1));
+    EXPECT_EQ(outputs->at("nonfinite").data[0], 0.0f);
+    expectState(number == 1 ? "first step" : "graph replay");
+  }
+  // Validation: the optimizer does not run.
+  ASSERT_TRUE(step(3.0f, /*commit=*/false).isOk());
+  expectState("validation");
+  // forward(): the train graph's outputs are the next values.
+  auto forward = executor.forward(
+      t, &y, {{"lr", want.lr}, {"step", 3.0f}, {"loss_nonfinite", 0.0f}});
+  ASSERT_TRUE(forward.isOk()) << forward.status().message();
+  want.step = 3;
+  want.run();
+  EXPECT_TRUE(closeFloats(
+      forward->at("p1").toVector(),
+      std::vector<float>(want.params.begin() + 40, want.params.begin() + 47),
+      "forward's p1"));
+  expectState("forward");
 }
 
 // growc-run train on the GPU path end to end (GROWC_LIBCUDA and

@@ -14,6 +14,7 @@
 //
 //===----------------------------------------------------------------------===//
 
+#include "AdamWReference.h"
 #include "PtxInterpreter.h"
 
 #include <gtest/gtest.h>
@@ -30,59 +31,21 @@ namespace {
 
 using growc::ptx::Launch;
 using growc::ptx::Module;
+using growc::rt::test::AdamWCase;
+using growc::rt::test::closeFloats;
 
-constexpr float kBeta1 = 0.9f, kBeta2 = 0.95f, kEps = 1e-8f;
-constexpr double kBeta1d = 0.9, kBeta2d = 0.95, kWeightDecay = 0.01;
-
-/// The regions, the scalars and the scratch one step reads and writes, in
-/// host memory the interpreter takes for device memory.
-struct Step {
-  int64_t n = 0;
-  std::vector<float> params, grads, expAvg, expAvgSq, gradSums;
-  float lr = 3e-3f, step = 3, apply = -1, lossNonfinite = 0;
-  double maxGradNorm = 1.0;
-  bool accumulate = false;
-  /// Elements before each region's first (1: misaligned by 4 bytes).
+/// A step and where its regions start.
+struct Step : AdamWCase {
+  /// Floats before each region's first (1: misaligned by 4 bytes).
   int64_t shift = 0;
+  int64_t size() const { return int64_t(params.size()); }
 };
 
-struct Result {
-  std::vector<float> params, expAvg, expAvgSq, gradSums;
-  float gradNorm = 0, nonfinite = 0;
-};
-
-/// The contract's semantics (docs/plan.md, the adamw step), written from it.
-Result reference(const Step &s) {
-  double sum = 0;
-  for (float g : s.grads)
-    sum += double(g) * double(g);
-  float sq = float(sum);
-  Result r{s.params, s.expAvg, s.expAvgSq, {}, 0, 0};
-  if (s.accumulate)
-    r.gradSums = s.gradSums;
-  r.gradNorm = std::sqrt(sq);
-  float coef = std::fmin(float(s.maxGradNorm) / (r.gradNorm + 1e-6f), 1.0f);
-  r.nonfinite = s.lossNonfinite > 0.5f ? 1.0f : (std::isfinite(sq) ? 0 : 1);
-  float update = r.nonfinite > 0.5f ? 0.0f : (s.accumulate ? s.apply : 1.0f);
-  float c1 = 1 - std::exp(s.step * float(std::log(kBeta1d)));
-  float c2 = 1 - std::exp(s.step * float(std::log(kBeta2d)));
-  float stepSize = s.lr / c1, decay = 1 - s.lr * float(kWeightDecay);
-  const float b1 = float(kBeta1d), b2 = float(kBeta2d);
-  const float omb1 = float(1 - kBeta1d), omb2 = float(1 - kBeta2d);
-  for (int64_t i = 0; i < s.n; ++i) {
-    if (update > 0.5f) {
-      float g = s.grads[i] * coef;
-      float m = s.expAvg[i] * b1 + g * omb1;
-      float v = s.expAvgSq[i] * b2 + (g * g) * omb2;
-      float denom = std::sqrt(v) / std::sqrt(c2) + kEps;
-      r.params[i] = s.params[i] * decay - stepSize * (m / denom);
-      r.expAvg[i] = m;
-      r.expAvgSq[i] = v;
-    }
-    if (s.accumulate)
-      r.gradSums[i] = s.apply > 0.5f ? 0.0f : s.grads[i];
-  }
-  return r;
+/// What the kernels left, in an AdamWCase (state and scalars).
+AdamWCase expected(const Step &s) {
+  AdamWCase want = s;
+  want.run();
+  return want;
 }
 
 /// Parameters packed as a kernel takes them: each aligned to its size.
@@ -159,23 +122,24 @@ protected:
     return first;
   }
 
-  /// The three launches of one adamw step, like CudaExecutor's.
-  Result run(const Step &s, unsigned partialBlocks, unsigned updateBlocks) {
-    Result r;
+  /// The three launches of one adamw step, like CudaExecutor's; the
+  /// state and the two written scalars afterwards.
+  AdamWCase run(const Step &s, unsigned partialBlocks, unsigned updateBlocks) {
+    const bool sums = s.accumulates();
     float *params = device(s.params, s.shift),
           *grads = device(s.grads, s.shift),
           *expAvg = device(s.expAvg, s.shift),
           *expAvgSq = device(s.expAvgSq, s.shift);
-    float *gradSums = s.accumulate ? device(s.gradSums, s.shift) : nullptr;
+    float *gradSums = sums ? device(s.gradSums, s.shift) : nullptr;
     float *lr = device({s.lr}), *step = device({s.step}),
-          *apply = s.accumulate ? device({s.apply}) : nullptr,
+          *apply = sums ? device({s.apply}) : nullptr,
           *lossNonfinite = device({s.lossNonfinite}), *gradNorm = device({-1}),
           *nonfinite = device({-1}),
           *scalars = device(std::vector<float>(8, -1));
     auto *partials = reinterpret_cast<double *>(
         device(std::vector<float>(2 * partialBlocks, -1)));
     EXPECT_EQ(launch("growc_adamw_sumsq", partialBlocks,
-                     Params().add(grads).add(int64_t(s.n)).add(partials)),
+                     Params().add(grads).add(s.size()).add(partials)),
               "");
     EXPECT_EQ(launch("growc_adamw_scalars", 1,
                      Params()
@@ -188,9 +152,9 @@ protected:
                          .add(nonfinite)
                          .add(scalars)
                          .add(int32_t(partialBlocks))
-                         .add(float(std::log(kBeta1d)))
-                         .add(float(std::log(kBeta2d)))
-                         .add(float(kWeightDecay))
+                         .add(float(std::log(s.beta1)))
+                         .add(float(std::log(s.beta2)))
+                         .add(float(s.weightDecay))
                          .add(float(s.maxGradNorm))),
               "");
     EXPECT_EQ(launch("growc_adamw_update", updateBlocks,
@@ -201,30 +165,30 @@ protected:
                          .add(expAvgSq)
                          .add(gradSums)
                          .add(static_cast<const float *>(scalars))
-                         .add(int64_t(s.n))
-                         .add(kBeta1)
-                         .add(kBeta2)
-                         .add(float(1 - kBeta1d))
-                         .add(float(1 - kBeta2d))
-                         .add(kEps)),
+                         .add(s.size())
+                         .add(float(s.beta1))
+                         .add(float(s.beta2))
+                         .add(float(1 - s.beta1))
+                         .add(float(1 - s.beta2))
+                         .add(float(s.eps))),
               "");
     auto read = [&](const float *at) {
-      return std::vector<float>(at, at + s.n);
+      return std::vector<float>(at, at + s.size());
     };
-    r.params = read(params);
-    r.expAvg = read(expAvg);
-    r.expAvgSq = read(expAvgSq);
+    AdamWCase got = s;
+    got.params = read(params);
+    got.expAvg = read(expAvg);
+    got.expAvgSq = read(expAvgSq);
     if (gradSums)
-      r.gradSums = read(gradSums);
-    r.gradNorm = *gradNorm;
-    r.nonfinite = *nonfinite;
-    return r;
+      got.gradSums = read(gradSums);
+    got.gradNorm = *gradNorm;
+    got.nonfinite = *nonfinite;
+    return got;
   }
 
   /// A step over n elements of random state; gradients scaled by `scale`.
   static Step randomStep(int64_t n, float scale) {
     Step s;
-    s.n = n;
     std::mt19937 rng(static_cast<unsigned>(n));
     std::normal_distribution<float> normal(0.0f, 1.0f);
     for (std::vector<float> *x : {&s.params, &s.grads, &s.expAvg, &s.gradSums})
@@ -247,32 +211,13 @@ protected:
 Module *OptimizerKernelTest::module = nullptr;
 std::string OptimizerKernelTest::parseError;
 
-/// Whether got and want agree to `ulps` units in the last place (NaNs
-/// agree with NaNs).
-::testing::AssertionResult close(const std::vector<float> &got,
-                                 const std::vector<float> &want,
-                                 const char *what, float ulps = 4) {
-  if (got.size() != want.size())
-    return ::testing::AssertionFailure() << what << ": sizes differ";
-  for (size_t i = 0; i < want.size(); ++i) {
-    if (got[i] == want[i] || (std::isnan(want[i]) && std::isnan(got[i])))
-      continue;
-    float tolerance = ulps * std::numeric_limits<float>::epsilon() *
-                      std::max(std::fabs(want[i]), 1e-30f);
-    if (!(std::fabs(got[i] - want[i]) <= tolerance))
-      return ::testing::AssertionFailure()
-             << what << "[" << i << "] = " << got[i] << ", want " << want[i];
-  }
-  return ::testing::AssertionSuccess();
-}
-
-void expectSame(const Result &got, const Result &want) {
-  EXPECT_TRUE(close({got.gradNorm}, {want.gradNorm}, "grad_norm", 1));
+void expectSame(const AdamWCase &got, const AdamWCase &want) {
+  EXPECT_TRUE(closeFloats({got.gradNorm}, {want.gradNorm}, "grad_norm", 1));
   EXPECT_EQ(got.nonfinite, want.nonfinite);
-  EXPECT_TRUE(close(got.params, want.params, "params"));
-  EXPECT_TRUE(close(got.expAvg, want.expAvg, "exp_avg"));
-  EXPECT_TRUE(close(got.expAvgSq, want.expAvgSq, "exp_avg_sq"));
-  EXPECT_TRUE(close(got.gradSums, want.gradSums, "grad_sums"));
+  EXPECT_TRUE(closeFloats(got.params, want.params, "params"));
+  EXPECT_TRUE(closeFloats(got.expAvg, want.expAvg, "exp_avg"));
+  EXPECT_TRUE(closeFloats(got.expAvgSq, want.expAvgSq, "exp_avg_sq"));
+  EXPECT_TRUE(closeFloats(got.gradSums, want.gradSums, "grad_sums"));
 }
 
 // 4,099 elements: 1,024 groups of four and a tail of three. Two partial
@@ -282,9 +227,9 @@ constexpr int64_t kN = 4099;
 
 TEST_F(OptimizerKernelTest, ClippedUpdateMatchesTheContract) {
   Step s = randomStep(kN, 1.0f); // norm about 64: clipped to 1
-  Result want = reference(s);
+  AdamWCase want = expected(s);
   ASSERT_GT(want.gradNorm, 10.0f);
-  Result got = run(s, 2, 3);
+  AdamWCase got = run(s, 2, 3);
   expectSame(got, want);
   // Every element moved, the tail included.
   for (int64_t i = 0; i < kN; ++i)
@@ -293,7 +238,7 @@ TEST_F(OptimizerKernelTest, ClippedUpdateMatchesTheContract) {
 
 TEST_F(OptimizerKernelTest, UnclippedUpdateMatchesTheContract) {
   Step s = randomStep(kN, 1e-3f); // norm about 0.064: coefficient 1
-  Result want = reference(s);
+  AdamWCase want = expected(s);
   ASSERT_LT(want.gradNorm, 1.0f);
   expectSame(run(s, 3, 2), want);
 }
@@ -303,51 +248,49 @@ TEST_F(OptimizerKernelTest, MisalignedRegionsTakeTheScalarPath) {
   s.shift = 1; // 4 bytes past a 16-byte boundary: no 128-bit access
   s.step = 1;
   s.maxGradNorm = 0.5;
-  expectSame(run(s, 2, 2), reference(s));
+  expectSame(run(s, 2, 2), expected(s));
 }
 
 TEST_F(OptimizerKernelTest, NonfiniteGradientSkipsTheUpdate) {
   Step s = randomStep(kN, 1.0f);
   s.grads[kN - 1] = std::numeric_limits<float>::infinity(); // in the tail
-  Result got = run(s, 2, 3);
+  AdamWCase got = run(s, 2, 3);
   EXPECT_EQ(got.nonfinite, 1.0f);
   EXPECT_TRUE(std::isinf(got.gradNorm));
   EXPECT_EQ(got.params, s.params);
   EXPECT_EQ(got.expAvg, s.expAvg);
   EXPECT_EQ(got.expAvgSq, s.expAvgSq);
-  expectSame(got, reference(s));
+  expectSame(got, expected(s));
 }
 
 TEST_F(OptimizerKernelTest, NonfiniteLossSkipsTheUpdate) {
   Step s = randomStep(kN, 1.0f);
   s.lossNonfinite = 1;
-  Result got = run(s, 2, 3);
+  AdamWCase got = run(s, 2, 3);
   EXPECT_EQ(got.nonfinite, 1.0f);
   EXPECT_EQ(got.params, s.params);
-  expectSame(got, reference(s));
+  expectSame(got, expected(s));
 }
 
 TEST_F(OptimizerKernelTest, AccumulationCarriesOrResetsTheSums) {
   for (float apply : {0.0f, 1.0f}) {
     SCOPED_TRACE(apply);
     Step s = randomStep(kN, 1.0f);
-    s.accumulate = true;
     s.apply = apply;
-    Result got = run(s, 2, 3);
+    AdamWCase got = run(s, 2, 3);
     if (apply == 0.0f) {
       EXPECT_EQ(got.params, s.params); // not the applying micro-batch
       EXPECT_EQ(got.gradSums, s.grads);
     } else {
       EXPECT_EQ(got.gradSums, std::vector<float>(kN, 0.0f));
     }
-    expectSame(got, reference(s));
+    expectSame(got, expected(s));
   }
   // A nonfinite step keeps the parameters but still resets the sums.
   Step s = randomStep(kN, 1.0f);
-  s.accumulate = true;
   s.apply = 1;
   s.grads[5] = std::numeric_limits<float>::quiet_NaN();
-  Result got = run(s, 2, 3);
+  AdamWCase got = run(s, 2, 3);
   EXPECT_EQ(got.nonfinite, 1.0f);
   EXPECT_EQ(got.params, s.params);
   EXPECT_EQ(got.gradSums, std::vector<float>(kN, 0.0f));
