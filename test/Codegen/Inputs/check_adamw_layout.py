@@ -1,0 +1,93 @@
+#!/usr/bin/env python3
+"""Checks a train plan's adamw step against the layout growc promises
+(docs/plan.md, "adamw"): one step; its lists hold one buffer per trained
+parameter in the parameters' order; each list is one flat region whose
+k-th buffer lies D_k = 4 * sum_{j<k} roundUp(n_j, 32) bytes from its start
+(128-byte aligned); no other buffer touches a region and regions are
+disjoint; the scalars are [1] buffers outside them; the outputs named like
+a parameter live in that parameter's buffer (nothing is copied back).
+Prints one summary line per plan, or the first violation and exits 1."""
+import json
+import sys
+
+
+def fail(path, message):
+    print("error: %s: %s" % (path, message))
+    sys.exit(1)
+
+
+def check(path):
+    plan = json.load(open(path))
+    steps = [s for s in plan["steps"] if s["op"] == "adamw"]
+    if len(steps) != 1:
+        fail(path, "%d adamw steps" % len(steps))
+    step = steps[0]
+    buffers = {b["id"]: b for b in plan["buffers"]}
+    params = {p["name"]: p for p in plan["params"]}
+    trained = [p for p in plan["params"]
+               if not p["name"].startswith("optimizer.")
+               and not p.get("frozen", False)]
+    by_buffer = {p["buffer"]: p["name"] for p in plan["params"]}
+    expected = {"params": lambda p: p["name"],
+                "exp_avg": lambda p: "optimizer.exp_avg." + p["name"],
+                "exp_avg_sq": lambda p: "optimizer.exp_avg_sq." + p["name"],
+                "grad_sums": lambda p: "optimizer.grad_sum." + p["name"]}
+    lists = [k for k in ("params", "exp_avg", "exp_avg_sq", "grad_sums",
+                         "grads") if k in step]
+    for name in lists:
+        if len(step[name]) != len(trained):
+            fail(path, "%s has %d buffers for %d trained parameters"
+                 % (name, len(step[name]), len(trained)))
+        if name in expected:
+            got = [by_buffer.get(b) for b in step[name]]
+            if got != [expected[name](p) for p in trained]:
+                fail(path, "%s is not the trained parameters' %s in order"
+                     % (name, name))
+    spans, members = [], set()
+    for name in lists:
+        ids = step[name]
+        start, distance = buffers[ids[0]]["offset"], 0
+        if start % 128:
+            fail(path, "%s starts at %d, not 128-byte aligned" % (name, start))
+        for k, b in enumerate(ids):
+            size = buffers[b]["size"]
+            if size != buffers[step["params"][k]]["size"]:
+                fail(path, "%s #%d is not its parameter's size" % (name, k))
+            if buffers[b]["offset"] - start != distance:
+                fail(path, "%s #%d at D=%d, expected %d" % (
+                    name, k, buffers[b]["offset"] - start, distance))
+            last = distance
+            distance += 4 * ((size // 4 + 31) // 32 * 32)
+            if b in members:
+                fail(path, "buffer %d is in two lists" % b)
+            members.add(b)
+        spans.append((start, start + last + buffers[ids[-1]]["size"], name))
+    for b in plan["buffers"]:
+        if b["id"] in members:
+            continue
+        for start, end, name in spans:
+            if b["offset"] < end and start < b["offset"] + b["size"]:
+                fail(path, "buffer %d overlaps the %s region" % (b["id"], name))
+    spans.sort()
+    for a, b in zip(spans, spans[1:]):
+        if a[1] > b[0]:
+            fail(path, "the %s and %s regions overlap" % (a[2], b[2]))
+    for name in ("lr", "step", "apply", "loss_nonfinite", "grad_norm",
+                 "nonfinite"):
+        b = step.get(name, -1)
+        if b >= 0 and (buffers[b]["size"] != 4 or b in members):
+            fail(path, "%s is not a [1] buffer outside the regions" % name)
+    outputs = {o["name"]: o["buffer"] for o in plan["outputs"]}
+    copied = [n for n in outputs if n in params and
+              outputs[n] != params[n]["buffer"]]
+    if copied:
+        fail(path, "output %s does not share its parameter's buffer"
+             % copied[0])
+    print("ok: %d trained of %d params, lists %s, symbols %s, %d next values "
+          "in place" % (len(trained), len(plan["params"]), " ".join(lists),
+                        step.get("symbols", "none"),
+                        sum(1 for n in outputs if n in params)))
+
+
+for path in sys.argv[1:]:
+    check(path)
