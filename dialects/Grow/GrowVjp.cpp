@@ -77,9 +77,10 @@ LogicalResult LayerOp::buildVjp(VjpContext &context,
   auto [dgate, dup] = context.swigluGrad(tape->gate, tape->up, dgated);
   addGrad("mlp.gate_proj.weight", context.matmulWeightGrad(dgate, tape->norm2));
   addGrad("mlp.up_proj.weight", context.matmulWeightGrad(dup, tape->norm2));
-  Value dn2 = context.add(
-      context.matmulInputGrad(dgate, weight("mlp.gate_proj.weight")),
-      context.matmulInputGrad(dup, weight("mlp.up_proj.weight")));
+  // The two products sum through the second GEMM (beta = 1).
+  Value dn2 = context.matmulInputGrad(
+      dup, weight("mlp.up_proj.weight"),
+      context.matmulInputGrad(dgate, weight("mlp.gate_proj.weight")));
   auto [dmidNorm, dw2] = context.rmsNormGrad(
       tape->mid, weight("post_attention_layernorm.weight"), scale, dn2);
   addGrad("post_attention_layernorm.weight", dw2);
@@ -99,11 +100,11 @@ LogicalResult LayerOp::buildVjp(VjpContext &context,
   addGrad("self_attn.q_proj.weight", context.matmulWeightGrad(dq, n1));
   addGrad("self_attn.k_proj.weight", context.matmulWeightGrad(dk, n1));
   addGrad("self_attn.v_proj.weight", context.matmulWeightGrad(dv, n1));
-  Value dn1 = context.add(
-      context.add(
-          context.matmulInputGrad(dq, weight("self_attn.q_proj.weight")),
-          context.matmulInputGrad(dk, weight("self_attn.k_proj.weight"))),
-      context.matmulInputGrad(dv, weight("self_attn.v_proj.weight")));
+  Value dn1 = context.matmulInputGrad(
+      dv, weight("self_attn.v_proj.weight"),
+      context.matmulInputGrad(
+          dk, weight("self_attn.k_proj.weight"),
+          context.matmulInputGrad(dq, weight("self_attn.q_proj.weight"))));
   auto [dhNorm, dw1] = context.rmsNormGrad(
       tape->input, weight("input_layernorm.weight"), scale, dn1);
   addGrad("input_layernorm.weight", dw1);

@@ -82,8 +82,11 @@ public:
 
   // Tensor-level VJP rules; activations are [B·T, features] rows.
   virtual mlir::Value add(mlir::Value lhs, mlir::Value rhs) = 0;
-  /// For y = x · wᵀ: dx = dy · w.
-  virtual mlir::Value matmulInputGrad(mlir::Value dy, mlir::Value weight) = 0;
+  /// For y = x · wᵀ: dx = dy · w, plus `acc` when given (a cotangent that
+  /// sums several products accumulates in the GEMM, beta = 1, instead of
+  /// an add kernel).
+  virtual mlir::Value matmulInputGrad(mlir::Value dy, mlir::Value weight,
+                                      mlir::Value acc = mlir::Value()) = 0;
   /// For y = x · wᵀ: dw = dyᵀ · x.
   virtual mlir::Value matmulWeightGrad(mlir::Value dy, mlir::Value x) = 0;
   /// For y = rms_norm(x) · w · scale: (dx, dw).

@@ -17,10 +17,17 @@
 //    GEMM; a GEMM reading a block of a tensor (a vocabulary chunk of the
 //    LM head) reads that block of the whole tensor's bf16 copy.
 //
+//  - a chain of GEMMs summing into one result through their accumulators
+//    (`acc`: the input gradients of q/k/v and of gate/up, dX = Σ dYᵢ·Wᵢ
+//    with beta = 1), when the chain's last result is read as bf16 and every
+//    other link only feeds the next: each link's output bf16, which the
+//    next GEMM reads as its C (so the chain moves the bytes the separate
+//    bf16 products and an add kernel moved, without the kernel).
+//
 // Values only passed between kernels (the residual stream, the RoPE tables,
 // q and k into attention) stay f32, as does a GEMM output that a residual
-// accumulates into (`acc`, f32 by the op's definition) or that leaves the
-// graph (the logits). A kernel whose call sites now see other element types
+// accumulates into (a residual stream `acc`) or that leaves the graph (the
+// logits). A kernel whose call sites now see other element types
 // is cloned into a variant per signature: `arith.extf` of each bf16
 // argument at its start, `arith.truncf` of each bf16 result at its end,
 // each an elementwise linalg.generic that distribution treats like the
@@ -193,6 +200,12 @@ private:
   bool allUsesTakeBf16(Value value, unsigned &gemmUses);
   /// Gives `value` (and the host reshapes of it) bf16 elements.
   void demote(Value value);
+  /// The f32 results of a chain of GEMMs that sum into `last` through
+  /// their accumulators, `last`'s included, when every link but the last
+  /// is a GEMM result read only as the next link's accumulator; empty
+  /// otherwise (an accumulator that is the residual stream or is read
+  /// elsewhere keeps f32).
+  SmallVector<Value> accumulatorChain(growk::MatmulOp last);
   /// A bf16 copy of `value` made by a cast kernel called before `before`.
   Value castToBf16(Value value, Operation *before);
   /// The kernel `kernel` with argument and result types `type`.
@@ -229,6 +242,23 @@ bool Demoter::allUsesTakeBf16(Value value, unsigned &gemmUses) {
       return false;
   }
   return true;
+}
+
+SmallVector<Value> Demoter::accumulatorChain(growk::MatmulOp last) {
+  SmallVector<Value> chain;
+  for (growk::MatmulOp link = last; link;) {
+    if (!link.getResult().getType().getElementType().isF32())
+      return {};
+    chain.push_back(link.getResult());
+    Value acc = link.getAcc();
+    if (!acc)
+      return chain;
+    auto producer = acc.getDefiningOp<growk::MatmulOp>();
+    if (!producer || !acc.hasOneUse())
+      return {};
+    link = producer;
+  }
+  return chain;
 }
 
 void Demoter::demote(Value value) {
@@ -351,8 +381,13 @@ LogicalResult Demoter::run(func::FuncOp host) {
           !getCalledKernel(call) || hasFixedSignature(getCalledKernel(call));
     if (!matmul && (!isKernelCall(&op) || fixedKernel))
       continue;
-    if (matmul && matmul.getAcc())
+    if (matmul && matmul.getAcc()) {
+      SmallVector<Value> chain = accumulatorChain(matmul);
+      unsigned gemmUses = 0;
+      if (!chain.empty() && allUsesTakeBf16(matmul.getResult(), gemmUses))
+        llvm::append_range(demoted, chain);
       continue;
+    }
     for (Value result : op.getResults()) {
       auto type = dyn_cast<RankedTensorType>(result.getType());
       if (!type || !type.getElementType().isF32())

@@ -61,8 +61,8 @@ public:
   }
 
   Value add(Value lhs, Value rhs) override { return fb.add(lhs, rhs); }
-  Value matmulInputGrad(Value dy, Value weight) override {
-    return fb.matmulInputGrad(dy, weight);
+  Value matmulInputGrad(Value dy, Value weight, Value acc) override {
+    return fb.matmulInputGrad(dy, weight, acc);
   }
   Value matmulWeightGrad(Value dy, Value x) override {
     return fb.matmulWeightGrad(dy, x);

@@ -78,7 +78,7 @@ public:
     return modelValue == lossLogits;
   }
   Value add(Value, Value) override { return fresh("add"); }
-  Value matmulInputGrad(Value, Value) override { return fresh("dx"); }
+  Value matmulInputGrad(Value, Value, Value) override { return fresh("dx"); }
   Value matmulWeightGrad(Value, Value) override { return fresh("dw"); }
   std::pair<Value, Value> rmsNormGrad(Value, Value, double scale,
                                       Value) override {
