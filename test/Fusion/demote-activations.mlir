@@ -127,3 +127,43 @@ func.func @add(%x: tensor<4x8xf32>, %y: tensor<4x8xf32>) -> tensor<4x8xf32> attr
   } -> tensor<4x8xf32>
   return %r : tensor<4x8xf32>
 }
+
+// -----
+
+// An input gradient summed over two GEMMs (dX = dA·W + dB·W through the
+// second GEMM's accumulator) and read by a kernel: both links bf16, the
+// second reading the first as its C. In @shared the first link is also
+// read by a kernel, so the chain keeps f32 accumulators (and its products
+// f32 outputs).
+// HAND-LABEL: func.func @sum(
+// HAND: %[[D1:.+]] = growk.matmul %{{.+}}, %{{.+}} {transpose_rhs = false} : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
+// HAND: %[[D2:.+]] = growk.matmul %{{.+}}, %{{.+}} acc(%[[D1]] : tensor<4x8xbf16>) {transpose_rhs = false} : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
+// HAND: call @{{.+}}(%[[D2]]) : (tensor<4x8xbf16>) -> tensor<4x8xf32>
+// HAND-LABEL: func.func @shared(
+// HAND: %[[S1:.+]] = growk.matmul %{{.+}}, %{{.+}} {transpose_rhs = false} : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xf32>
+// HAND: growk.matmul %{{.+}}, %{{.+}} acc(%[[S1]] : tensor<4x8xf32>) {transpose_rhs = false} : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xf32>
+// HAND32-LABEL: func.func @sum(
+// HAND32-NOT: bf16
+#id = affine_map<(i, j) -> (i, j)>
+func.func @sum(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %w: tensor<8x8xf32>, %v: tensor<8x8xf32>) -> tensor<4x8xf32> attributes {growc.param_names = ["w", "v"]} {
+  %d1 = growk.matmul %a, %w {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %d2 = growk.matmul %b, %v acc(%d1 : tensor<4x8xf32>) {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %e = call @exp(%d2) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %e : tensor<4x8xf32>
+}
+func.func @shared(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %w: tensor<8x8xf32>, %v: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) attributes {growc.param_names = ["w", "v"]} {
+  %d1 = growk.matmul %a, %w {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %d2 = growk.matmul %b, %v acc(%d1 : tensor<4x8xf32>) {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %e = call @exp(%d2) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  %f = call @exp(%d1) : (tensor<4x8xf32>) -> tensor<4x8xf32>
+  return %e, %f : tensor<4x8xf32>, tensor<4x8xf32>
+}
+func.func @exp(%x: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {growc.kernel} {
+  %e = tensor.empty() : tensor<4x8xf32>
+  %r = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<4x8xf32>) outs(%e : tensor<4x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %y = math.exp %in : f32
+    linalg.yield %y : f32
+  } -> tensor<4x8xf32>
+  return %r : tensor<4x8xf32>
+}
