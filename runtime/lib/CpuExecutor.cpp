@@ -16,6 +16,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <exception>
@@ -75,6 +76,33 @@ void roundToBf16(const std::vector<float> &from, uint16_t *to) {
     to[i] = uint16_t(bits >> 16);
   }
 }
+
+/// Elements per partial sum of the adamw step's squared norm: fixed, so
+/// that the sum (partials added in chunk order) is the same for every
+/// thread count.
+constexpr int64_t kNormChunk = 65536;
+
+/// Floats below which the adamw update runs on the calling thread alone.
+constexpr int64_t kSmallUpdate = 32768;
+
+/// Σ x² over n floats in double. Eight running sums (element i into sum
+/// i % 8) added in a fixed tree: deterministic, and independent sums the
+/// compiler keeps in vector registers.
+double sumOfSquares(const float *x, int64_t n) {
+  double lanes[8] = {};
+  int64_t i = 0;
+  for (; i + 8 <= n; i += 8)
+    for (int l = 0; l < 8; ++l)
+      lanes[l] += double(x[i + l]) * double(x[i + l]);
+  for (int l = 0; i < n; ++i, ++l)
+    lanes[l] += double(x[i]) * double(x[i]);
+  return ((lanes[0] + lanes[1]) + (lanes[2] + lanes[3])) +
+         ((lanes[4] + lanes[5]) + (lanes[6] + lanes[7]));
+}
+
+/// sqrtf without errno (the argument is never negative here), so that
+/// loops using it vectorize.
+inline float squareRoot(float x) { return __builtin_elementwise_sqrt(x); }
 
 /// Makes OpenBLAS single-threaded, once per process: the executor splits
 /// GEMMs over its own threads. The setter is looked up dynamically because
@@ -254,9 +282,39 @@ Status CpuExecutor::prepare() {
       prepared.reduction =
           step.reduction == PlanReduction::Sum ? ReduceOp::Sum : ReduceOp::Mean;
       break;
+    case PlanStep::Op::AdamW: {
+      // The plan checked the layout: each list is one flat F32 region of
+      // the same element layout, so its first buffer's address is the
+      // region's.
+      PreparedStep::AdamW &adam = prepared.adam;
+      auto floats = [&](int64_t id) {
+        return id < 0 ? nullptr : reinterpret_cast<float *>(bufferAddress(id));
+      };
+      adam.params = floats(step.adamParams[0]);
+      adam.grads = floats(step.adamGrads[0]);
+      adam.expAvg = floats(step.adamExpAvg[0]);
+      adam.expAvgSq = floats(step.adamExpAvgSq[0]);
+      if (!step.adamGradSums.empty())
+        adam.gradSums = floats(step.adamGradSums[0]);
+      adam.n = adamWElementCount(plan_, step);
+      adam.lr = floats(step.adamLr);
+      adam.step = floats(step.adamStep);
+      adam.apply = floats(step.adamApply);
+      adam.lossNonfinite = floats(step.adamLossNonfinite);
+      adam.gradNorm = floats(step.adamGradNorm);
+      adam.nonfinite = floats(step.adamNonfinite);
+      adam.beta1 = step.beta1;
+      adam.beta2 = step.beta2;
+      adam.eps = step.eps;
+      adam.weightDecay = step.weightDecay;
+      adam.maxGradNorm = step.maxGradNorm;
+      adam.partials.resize(size_t((adam.n + kNormChunk - 1) / kNormChunk));
+      break;
+    }
     }
     steps_.push_back(std::move(prepared));
   }
+  nextValues_ = planNextValues(plan_);
 
   // A plan without parameters needs no checkpoint.
   paramsLoaded_ = plan_.params.empty();
@@ -285,15 +343,17 @@ Status CpuExecutor::loadParams(const Checkpoint &checkpoint) {
 
 Status CpuExecutor::commitNextValues(
     const std::map<std::string, OutputTensor> &outputs) {
-  for (const auto &[name, output] : outputs) {
-    const PlanParam *param = plan_.findParam(name);
-    if (!param)
+  for (const NextValue &next : nextValues_) {
+    auto it = outputs.find(next.output->name);
+    if (it == outputs.end())
       continue;
-    if (output.numElements * 4 != param->byteSize)
-      return Status::error(plan_.path + ": output " + inQuotes(name) +
+    const OutputTensor &output = it->second;
+    const PlanParam &param = *next.param;
+    if (output.numElements * 4 != param.byteSize)
+      return Status::error(plan_.path + ": output " + inQuotes(param.name) +
                            " does not have its parameter's size");
-    std::memmove(bufferAddress(param->buffer), output.data,
-                 static_cast<size_t>(param->byteSize));
+    std::memmove(bufferAddress(param.buffer), output.data,
+                 static_cast<size_t>(param.byteSize));
   }
   return Status::ok();
 }
@@ -343,8 +403,10 @@ StatusOr<std::map<std::string, OutputTensor>>
 CpuExecutor::trainStep(const TensorView &tokens, const TensorView &targets,
                        const std::map<std::string, float> &scalars,
                        bool commit) {
+  // A non-committing run (validation) leaves the state alone: no adamw
+  // step, no copies.
   StatusOr<std::map<std::string, OutputTensor>> outputs =
-      forward(tokens, &targets, scalars);
+      run(tokens, &targets, scalars, nullptr, /*runOptimizer=*/commit);
   if (!outputs.isOk())
     return outputs;
   if (commit)
@@ -368,6 +430,79 @@ StatusOr<std::map<std::string, OutputTensor>>
 CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
                      const std::map<std::string, float> &scalars,
                      const TensorView *split) {
+  return run(tokens, targets, scalars, split, /*runOptimizer=*/true);
+}
+
+void CpuExecutor::runAdamW(PreparedStep::AdamW &a) {
+  // The squared norm: fixed chunks in double, summed in chunk order, so the
+  // result is the same for every thread count.
+  const int64_t chunks = int64_t(a.partials.size());
+  pool_->parallelFor(chunks, [&](int64_t begin, int64_t end) {
+    for (int64_t c = begin; c < end; ++c)
+      a.partials[c] = sumOfSquares(a.grads + c * kNormChunk,
+                                   std::min(kNormChunk, a.n - c * kNormChunk));
+  });
+  double sum = 0;
+  for (double partial : a.partials)
+    sum += partial;
+  const float sq = float(sum);
+  const float norm = squareRoot(sq);
+  *a.gradNorm = norm;
+  const float coef = std::fmin(float(a.maxGradNorm) / (norm + 1e-6f), 1.0f);
+  // A bad loss or gradient skips the update, so that it never reaches the
+  // state; the flag says so.
+  const float flag = *a.lossNonfinite > 0.5f ? 1.0f
+                     : std::isfinite(sq)     ? 0.0f
+                                             : 1.0f;
+  *a.nonfinite = flag;
+  const float update = flag > 0.5f ? 0.0f : (a.apply ? *a.apply : 1.0f);
+  const bool applied = update > 0.5f;
+  const bool resetSums = a.apply && *a.apply > 0.5f;
+  if (!applied && !a.gradSums)
+    return;
+
+  // The scalars, in f32 as the graph computed them: bias corrections
+  // 1 - β^step = 1 - exp(step · log β).
+  const float lr = *a.lr, step = *a.step;
+  const float beta1 = float(a.beta1), beta2 = float(a.beta2);
+  const float oneMinusBeta1 = float(1.0 - a.beta1),
+              oneMinusBeta2 = float(1.0 - a.beta2);
+  const float eps = float(a.eps);
+  const float c1 = 1.0f - std::exp(step * float(std::log(a.beta1)));
+  const float c2 = 1.0f - std::exp(step * float(std::log(a.beta2)));
+  const float stepSize = lr / c1, sqrtC2 = squareRoot(c2);
+  const float decay = 1.0f - lr * float(a.weightDecay);
+  float *params = a.params, *expAvg = a.expAvg, *expAvgSq = a.expAvgSq,
+        *gradSums = a.gradSums;
+  const float *grads = a.grads;
+  auto range = [&](int64_t begin, int64_t end) {
+    if (applied)
+      for (int64_t i = begin; i < end; ++i) {
+        const float g = grads[i] * coef;
+        const float m = expAvg[i] * beta1 + g * oneMinusBeta1;
+        const float v = expAvgSq[i] * beta2 + (g * g) * oneMinusBeta2;
+        const float denom = squareRoot(v) / sqrtC2 + eps;
+        params[i] = params[i] * decay - stepSize * (m / denom);
+        expAvg[i] = m;
+        expAvgSq[i] = v;
+      }
+    if (gradSums) {
+      if (resetSums)
+        std::fill(gradSums + begin, gradSums + end, 0.0f);
+      else
+        std::copy(grads + begin, grads + end, gradSums + begin);
+    }
+  };
+  if (a.n < kSmallUpdate)
+    range(0, a.n);
+  else
+    pool_->parallelFor(a.n, range);
+}
+
+StatusOr<std::map<std::string, OutputTensor>>
+CpuExecutor::run(const TensorView &tokens, const TensorView *targets,
+                 const std::map<std::string, float> &scalars,
+                 const TensorView *split, bool runOptimizer) {
   try {
     Clock::time_point start = Clock::now();
     if (Status status = stageRunInputs(
@@ -448,6 +583,13 @@ CpuExecutor::forward(const TensorView &tokens, const TensorView *targets,
         ++timings_.allReduce.calls;
         break;
       }
+      case PlanStep::Op::AdamW:
+        if (!runOptimizer)
+          break;
+        runAdamW(step.adam);
+        timings_.optimizer.seconds += secondsSince(stepStart);
+        ++timings_.optimizer.calls;
+        break;
       }
       timings_.perStep[index].seconds += secondsSince(stepStart);
       ++timings_.perStep[index].calls;

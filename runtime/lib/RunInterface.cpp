@@ -242,7 +242,14 @@ StatusOr<std::map<std::string, OutputTensor>> growc::rt::collectRunOutputs(
 std::vector<NextValue> growc::rt::planNextValues(const Plan &plan) {
   std::vector<NextValue> next;
   for (const PlanTensor &output : plan.outputs)
-    if (const PlanParam *param = plan.findParam(output.name))
+    if (const PlanParam *param = plan.findParam(output.name);
+        param && param->buffer != output.buffer)
       next.push_back({param, &output});
   return next;
+}
+
+int64_t growc::rt::adamWElementCount(const Plan &plan, const PlanStep &step) {
+  const PlanBuffer &first = plan.buffers[step.adamParams.front()];
+  const PlanBuffer &last = plan.buffers[step.adamParams.back()];
+  return (last.offset + last.size - first.offset) / 4;
 }

@@ -64,11 +64,16 @@ Plan trainPlan() {
       tensor<PlanParam>("optimizer.exp_avg." + q, DType::F32, {8, 8})};
   plan.inputs = {tensor<PlanTensor>("tokens", DType::I32, {2, 128}),
                  tensor<PlanTensor>("lr", DType::F32, {1})};
-  // Two next values, a loss.
+  // Two next values in buffers of their own (a plan without the adamw
+  // step), a loss.
   plan.outputs = {
       tensor<PlanTensor>("loss", DType::F32, {1}),
       tensor<PlanTensor>(q, DType::F32, {8, 8}),
       tensor<PlanTensor>("optimizer.exp_avg." + q, DType::F32, {8, 8})};
+  for (size_t i = 0; i < plan.params.size(); ++i)
+    plan.params[i].buffer = int64_t(i);
+  for (size_t i = 0; i < plan.outputs.size(); ++i)
+    plan.outputs[i].buffer = int64_t(plan.params.size() + i);
 
   PlanKernel partial;
   partial.name = "partial";

@@ -2,21 +2,25 @@
 //
 // End-to-end runs of the toy artifact (ToyModel.h, kernels from
 // TestKernels.cpp) checked against the reference computed here, a GEMM
-// checked against a naive triple loop, and the executor's errors: kernels
-// file and symbols, checkpoints, tokens, and plans it cannot run.
+// checked against a naive triple loop, the adamw step against the
+// docs/plan.md semantics written out per tensor, and the executor's errors:
+// kernels file and symbols, checkpoints, tokens, and plans it cannot run.
 //
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/CpuExecutor.h"
 #include "growc/runtime/Text.h"
 
+#include "AdamWPlan.h"
 #include "ToyModel.h"
 
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <limits>
 #include <map>
 #include <memory>
 #include <random>
@@ -931,6 +935,263 @@ TEST_F(CompiledArtifactTest, OtherKernelsFileIsRefused) {
                            *hashFile(file("fwd.so")) +
                            ", the plan was compiled with " + plan.kernelsHash +
                            "); recompile or use the plan written with it"));
+}
+
+//===----------------------------------------------------------------------===//
+// The adamw step
+//===----------------------------------------------------------------------===//
+
+using TensorValues = std::map<std::string, std::vector<float>>;
+
+/// The scalars of one adamw run.
+struct AdamWRun {
+  float lr = 1e-2f, step = 3.0f, lossNonfinite = 0.0f;
+  float apply = -1.0f; ///< -1: the plan has no apply input
+};
+
+/// What docs/plan.md says the step computes, written out per tensor, in
+/// double where the order of operations does not matter.
+struct AdamWReference {
+  double gradNorm = 0;
+  float nonfinite = 0;
+  TensorValues state;
+};
+
+AdamWReference adamWReference(const TensorValues &before, size_t params,
+                              const AdamWRun &run) {
+  const double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, decay = 0.01;
+  AdamWReference ref;
+  ref.state = before;
+  double sq = 0;
+  for (size_t k = 0; k < params; ++k)
+    for (float g : before.at("grad.p" + std::to_string(k)))
+      sq += double(g) * g;
+  ref.gradNorm = std::sqrt(sq);
+  const double coef = std::min(1.0, 1.0 / (ref.gradNorm + 1e-6));
+  ref.nonfinite = run.lossNonfinite > 0.5f || !std::isfinite(sq) ? 1.0f : 0.0f;
+  const bool update = ref.nonfinite == 0 && (run.apply < 0 || run.apply > 0.5f);
+  const double c1 = 1 - std::pow(beta1, run.step);
+  const double c2 = 1 - std::pow(beta2, run.step);
+  for (size_t k = 0; k < params; ++k) {
+    const std::string name = "p" + std::to_string(k);
+    const std::vector<float> &grad = before.at("grad." + name);
+    std::vector<float> &p = ref.state[name];
+    std::vector<float> &m = ref.state["optimizer.exp_avg." + name];
+    std::vector<float> &v = ref.state["optimizer.exp_avg_sq." + name];
+    for (size_t i = 0; update && i < p.size(); ++i) {
+      double g = grad[i] * coef;
+      double mi = beta1 * m[i] + (1 - beta1) * g;
+      double vi = beta2 * v[i] + (1 - beta2) * g * g;
+      p[i] = float(p[i] * (1 - run.lr * decay) -
+                   run.lr / c1 * mi / (std::sqrt(vi) / std::sqrt(c2) + eps));
+      m[i] = float(mi);
+      v[i] = float(vi);
+    }
+    auto sums = ref.state.find("optimizer.grad_sum." + name);
+    if (sums != ref.state.end())
+      for (size_t i = 0; i < grad.size(); ++i)
+        sums->second[i] = run.apply > 0.5f ? 0.0f : grad[i];
+  }
+  return ref;
+}
+
+class CpuAdamWTest : public CpuExecutorTest {
+protected:
+  void SetUp() override {
+    CpuExecutorTest::SetUp();
+    // A gap after p0 and p1 (not multiples of 32), and p2 over two of the
+    // squared norm's 65536-float chunks.
+    options.sizes = {40, 7, 66000};
+  }
+
+  /// Random parameters, moments and sums, and gradients of about
+  /// `gradScale` (the global norm is ~150 · gradScale).
+  void randomState(float gradScale) {
+    std::mt19937 rng(7);
+    std::uniform_real_distribution<float> unit(-1.0f, 1.0f);
+    for (const PlanParam &param : adamWPlan(options).params) {
+      std::vector<float> &values = state[param.name];
+      const bool moment2 = param.name.rfind("optimizer.exp_avg_sq.", 0) == 0;
+      const bool moment1 = param.name.rfind("optimizer.exp_avg.", 0) == 0;
+      const float scale = param.name.rfind("grad.", 0) == 0 ? gradScale
+                          : moment1                         ? 0.1f
+                          : moment2                         ? 0.01f
+                                                            : 1.0f;
+      for (int64_t i = 0; i < param.shape[0]; ++i)
+        values.push_back(moment2 ? scale * std::abs(unit(rng))
+                                 : scale * unit(rng));
+    }
+  }
+
+  std::unique_ptr<CpuExecutor> loadedAdamW(int threads = 2) {
+    std::unique_ptr<CpuExecutor> executor =
+        load(adamWPlanText(options), threads);
+    if (!executor)
+      return nullptr;
+    std::vector<TensorToWrite> tensors;
+    for (const auto &[name, values] : state)
+      tensors.push_back({name,
+                         DType::F32,
+                         {int64_t(values.size())},
+                         values.data(),
+                         values.size() * sizeof(float)});
+    Status status = executor->loadParams(checkpoint(tensors));
+    EXPECT_TRUE(status.isOk()) << status.message();
+    return status.isOk() ? std::move(executor) : nullptr;
+  }
+
+  /// One trainStep; returns grad_norm and nonfinite.
+  std::pair<float, float> trainStep(CpuExecutor &executor, const AdamWRun &run,
+                                    bool commit = true) {
+    static const std::vector<int32_t> tokens = {1, 2}, targets = {2, 3};
+    std::map<std::string, float> scalars = {
+        {"lr", run.lr},
+        {"step", run.step},
+        {"loss_nonfinite", run.lossNonfinite}};
+    if (options.accumulate)
+      scalars["apply"] = run.apply;
+    auto outputs =
+        executor.trainStep(tokensView(tokens, {1, 2}),
+                           tokensView(targets, {1, 2}), scalars, commit);
+    EXPECT_TRUE(outputs.isOk()) << outputs.status().message();
+    if (!outputs.isOk())
+      return {-1, -1};
+    // Next values are not outputs of a step.
+    EXPECT_EQ(outputs->count("p0"), 0u);
+    return {outputs->at("grad_norm").data[0], outputs->at("nonfinite").data[0]};
+  }
+
+  static TensorValues read(const CpuExecutor &executor) {
+    TensorValues values;
+    for (const TensorToWrite &t : executor.paramTensors()) {
+      const auto *data = static_cast<const float *>(t.data);
+      values[t.name].assign(data, data + t.byteSize / sizeof(float));
+    }
+    return values;
+  }
+
+  /// Checks `actual` against the reference, every element, to float
+  /// rounding: relative to the element and to its tensor's largest value
+  /// (an update that nearly cancels a parameter keeps the parameter's
+  /// absolute error).
+  void expectState(const TensorValues &actual, const TensorValues &expected) {
+    ASSERT_EQ(actual.size(), expected.size());
+    for (const auto &[name, want] : expected) {
+      const std::vector<float> &got = actual.at(name);
+      ASSERT_EQ(got.size(), want.size()) << name;
+      float scale = 0;
+      for (float x : want)
+        scale = std::max(scale, std::abs(x));
+      int bad = 0;
+      for (size_t i = 0; i < want.size() && bad < 5; ++i)
+        if (!(std::abs(got[i] - want[i]) <=
+              2e-6f * std::abs(want[i]) + 2e-7f * scale))
+          ADD_FAILURE() << name << "[" << i << "]: " << got[i] << " vs "
+                        << want[i] << " (" << ++bad << ")";
+    }
+  }
+
+  /// Runs one committing step and checks it against the reference.
+  void checkStep(const AdamWRun &run, int threads = 2) {
+    std::unique_ptr<CpuExecutor> executor = loadedAdamW(threads);
+    ASSERT_TRUE(executor);
+    AdamWReference ref = adamWReference(state, options.sizes.size(), run);
+    auto [norm, nonfinite] = trainStep(*executor, run);
+    EXPECT_NEAR(norm, ref.gradNorm, 1e-6 * ref.gradNorm);
+    EXPECT_EQ(nonfinite, ref.nonfinite);
+    expectState(read(*executor), ref.state);
+  }
+
+  AdamWPlanOptions options;
+  TensorValues state;
+};
+
+TEST_F(CpuAdamWTest, ClippedStepMatchesReference) {
+  randomState(0.02f);
+  ASSERT_GT(adamWReference(state, 3, {}).gradNorm, 2.0);
+  checkStep({});
+}
+
+TEST_F(CpuAdamWTest, UnclippedStepMatchesReference) {
+  randomState(0.001f);
+  ASSERT_LT(adamWReference(state, 3, {}).gradNorm, 0.5);
+  checkStep({/*lr=*/3e-3f, /*step=*/1.0f});
+}
+
+TEST_F(CpuAdamWTest, NonfiniteLossOrGradientChangesNothing) {
+  randomState(0.02f);
+  AdamWRun badLoss;
+  badLoss.lossNonfinite = 1.0f;
+  ASSERT_EQ(adamWReference(state, 3, badLoss).state, state);
+  checkStep(badLoss);
+  state["grad.p1"][3] = std::numeric_limits<float>::quiet_NaN();
+  std::unique_ptr<CpuExecutor> executor = loadedAdamW();
+  ASSERT_TRUE(executor);
+  auto [norm, nonfinite] = trainStep(*executor, {});
+  EXPECT_TRUE(std::isnan(norm));
+  EXPECT_EQ(nonfinite, 1.0f);
+  TensorValues after = read(*executor);
+  for (const auto &[name, values] : state)
+    if (name.rfind("grad.", 0) != 0)
+      EXPECT_EQ(after.at(name), values) << name;
+}
+
+TEST_F(CpuAdamWTest, AccumulationAppliesAndResetsOnApply) {
+  options.accumulate = true;
+  randomState(0.02f);
+  for (float apply : {0.0f, 1.0f}) {
+    AdamWRun run;
+    run.apply = apply;
+    // Not applying: the state stays, the sums carry the gradients.
+    ASSERT_EQ(adamWReference(state, 3, run).state.at("p2") == state.at("p2"),
+              apply == 0.0f);
+    checkStep(run);
+  }
+  // A bad step still carries or resets the sums.
+  AdamWRun bad;
+  bad.apply = 1.0f;
+  bad.lossNonfinite = 1.0f;
+  checkStep(bad);
+}
+
+TEST_F(CpuAdamWTest, NonCommittingStepLeavesEverythingUnchanged) {
+  options.accumulate = true;
+  randomState(0.02f);
+  std::unique_ptr<CpuExecutor> executor = loadedAdamW();
+  ASSERT_TRUE(executor);
+  AdamWRun run;
+  run.apply = 1.0f;
+  auto [norm, nonfinite] = trainStep(*executor, run, /*commit=*/false);
+  // Not even grad_norm is written (the arena starts at zero).
+  EXPECT_EQ(norm, 0.0f);
+  EXPECT_EQ(nonfinite, 0.0f);
+  EXPECT_EQ(read(*executor), state);
+}
+
+TEST_F(CpuAdamWTest, ThreadCountsGiveTheSameBits) {
+  randomState(0.02f);
+  std::unique_ptr<CpuExecutor> one = loadedAdamW(1);
+  ASSERT_TRUE(one);
+  auto first = trainStep(*one, {});
+  TensorValues firstState = read(*one);
+  std::unique_ptr<CpuExecutor> three = loadedAdamW(3);
+  ASSERT_TRUE(three);
+  EXPECT_EQ(trainStep(*three, {}), first);
+  EXPECT_EQ(read(*three), firstState);
+}
+
+// Next values in their parameters' buffers are not copied; older plans'
+// next values are (planNextValues lists exactly those).
+TEST(CpuAdamWPlanTest, PlanNextValuesListsOnlySeparateBuffers) {
+  StatusOr<Plan> shared = parsePlan(adamWPlanText(), "a.plan.json");
+  ASSERT_TRUE(shared.isOk()) << shared.status().message();
+  EXPECT_TRUE(planNextValues(*shared).empty());
+  AdamWPlanOptions own;
+  own.ownNextValueBuffers = true;
+  StatusOr<Plan> separate = parsePlan(adamWPlanText(own), "a.plan.json");
+  ASSERT_TRUE(separate.isOk()) << separate.status().message();
+  // p0..p2 and both moments of each.
+  EXPECT_EQ(planNextValues(*separate).size(), 9u);
 }
 
 } // namespace

@@ -54,6 +54,8 @@ struct ExecutorTimings {
   /// all_reduce steps that communicated (waiting for the other ranks
   /// included).
   StepKindTiming allReduce;
+  /// The adamw step (the whole optimizer of a train graph).
+  StepKindTiming optimizer;
   StepKindTiming other;
   /// `kernel` split by plan kernel index.
   std::vector<StepKindTiming> perKernel;
@@ -107,7 +109,10 @@ public:
   ///
   /// A training step also takes float scalars by input name (`lr`,
   /// `step`); its optimizer state parameters (`optimizer.*`) start at zero
-  /// when the checkpoint has none.
+  /// when the checkpoint has none. A plan's adamw step runs here too: it
+  /// updates the parameters and their state in place, so a train graph's
+  /// forward is one committed step for the parameters whose next values
+  /// share their buffers (trainStep with commit = false skips it).
   ///
   /// A depth-score graph (growc-skip-layers split-input) also needs `split`:
   /// int32 [b], one split position in [0, seq] per row of the tokens.
@@ -126,7 +131,9 @@ public:
   Collective *collective() const { return collective_; }
 
   /// A train graph's outputs named like parameters are their next values:
-  /// copies them into the parameters, so the next run continues from them.
+  /// copies those in buffers of their own (planNextValues) into the
+  /// parameters, so the next run continues from them. Next values that
+  /// share their parameter's buffer (the adamw step's) are already there.
   Status commitNextValues(const std::map<std::string, OutputTensor> &outputs);
 
   /// Every parameter as it is in the arena now, in plan order (for writing
@@ -191,6 +198,21 @@ private:
     std::vector<std::pair<float *, int64_t>> reduce;
     const float *when = nullptr;
     ReduceOp reduction = ReduceOp::Mean;
+    // AdamW: the starts of the flat regions (gradSums null without
+    // accumulation) and their length in floats, the scalars (apply null
+    // without accumulation), the constants, and the squared norm's
+    // per-chunk partial sums.
+    struct AdamW {
+      float *params = nullptr, *expAvg = nullptr, *expAvgSq = nullptr,
+            *gradSums = nullptr;
+      const float *grads = nullptr;
+      int64_t n = 0;
+      const float *lr = nullptr, *step = nullptr, *apply = nullptr,
+                  *lossNonfinite = nullptr;
+      float *gradNorm = nullptr, *nonfinite = nullptr;
+      double beta1 = 0, beta2 = 0, eps = 0, weightDecay = 0, maxGradNorm = 0;
+      std::vector<double> partials;
+    } adam;
   };
 
   CpuExecutor(Plan plan, int threads)
@@ -198,6 +220,13 @@ private:
         pool_(std::make_unique<ThreadPool>(
             threads > 0 ? threads : ThreadPool::defaultThreads())) {}
   Status prepare();
+  /// forward(), with or without the adamw step.
+  StatusOr<std::map<std::string, OutputTensor>>
+  run(const TensorView &tokens, const TensorView *targets,
+      const std::map<std::string, float> &scalars, const TensorView *split,
+      bool runOptimizer);
+  /// The adamw step over the thread pool (docs/plan.md's semantics).
+  void runAdamW(PreparedStep::AdamW &adam);
   uint8_t *bufferAddress(int64_t id) const {
     return arena_ + plan_.buffers[id].offset;
   }
@@ -211,6 +240,8 @@ private:
   size_t mappingSize_ = 0;
   uint8_t *arena_ = nullptr;
   std::vector<PreparedStep> steps_;
+  /// The next values a committing run copies (planNextValues).
+  std::vector<NextValue> nextValues_;
   bool paramsLoaded_ = false;
   Collective *collective_ = nullptr;
   ExecutorTimings timings_;

@@ -72,19 +72,28 @@ StatusOr<std::map<std::string, OutputTensor>> collectRunOutputs(
     const std::function<const float *(const PlanTensor &)> &dataOf,
     const std::function<bool(const PlanTensor &)> &include = nullptr);
 
-/// A train graph's next value: an output named like a parameter (its value
-/// after the step), which a committing run copies into the parameter once
-/// every step has read the old one.
+/// A train graph's next value that lives apart from its parameter: an
+/// output named like a parameter (its value after the step) in a buffer of
+/// its own, which a committing run copies into the parameter once every
+/// step has read the old one.
 struct NextValue {
   const PlanParam *param = nullptr;
   const PlanTensor *output = nullptr;
 };
 
-/// `plan`'s next values, in output order. The CUDA executor issues one
-/// device-to-device copy per entry on each committing run, outside the
-/// plan's steps but inside its graph; the cost model (CostModel.h) counts
-/// those copies from this list, so that the two cannot disagree.
+/// `plan`'s next values that need that copy, in output order: those whose
+/// buffer is not the parameter's. A plan with the adamw step updates the
+/// parameters and their state in place, and its next values share the
+/// parameters' buffers, so it lists none; older plans list every one. The
+/// executors copy exactly these on each committing run (the CUDA executor
+/// as device-to-device copies outside the plan's steps but inside its
+/// graph), and the cost model (CostModel.h) counts its copies from this
+/// list, so that the two cannot disagree.
 std::vector<NextValue> planNextValues(const Plan &plan);
+
+/// The floats an adamw step of `plan` runs over: its regions' common
+/// length, (D_last + size_last) / 4 (docs/plan.md), gaps included.
+int64_t adamWElementCount(const Plan &plan, const PlanStep &step);
 
 } // namespace growc::rt
 
