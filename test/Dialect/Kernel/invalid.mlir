@@ -345,7 +345,7 @@ func.func @forward_tape_position(%h: tensor<4x8xf32>) {
 
 // -----
 
-// Tiles have at least one key; the vocabulary chunk is 0 (automatic) or
+// Tiles have at least one key; loss rows are 0 (automatic) or
 // more (ODS constraints).
 func.func @forward_tape_key_block(%h: tensor<4x8xf32>) {
   // expected-error @+1 {{attribute 'key_block' failed to satisfy constraint}}
