@@ -3,8 +3,9 @@
 // Walks the plan's steps in order, as CudaExecutor enqueues them, turning
 // each into the graph nodes it becomes (a kernel step one launch, a GEMM
 // one cuBLASLt call, an attention step one launch, an attention_grad step
-// the library's three passes), then adds the executor's commit copies
-// (planNextValues). Each node gets its counted FLOPs and bytes and a
+// and the adamw step the library's three launches each), then adds the
+// executor's commit copies (planNextValues: only next values outside their
+// parameters' buffers). Each node gets its counted FLOPs and bytes and a
 // roofline time; CostModel.h says what is counted and what is predicted.
 //
 //===----------------------------------------------------------------------===//
@@ -77,9 +78,16 @@ struct Node {
   Rate rate = Rate::None;
 };
 
-enum KindIndex : size_t { kKernel, kGemm, kAttention, kCopy, kKinds };
+enum KindIndex : size_t {
+  kKernel,
+  kGemm,
+  kAttention,
+  kOptimizer,
+  kCopy,
+  kKinds
+};
 constexpr const char *kKindNames[kKinds] = {"kernel", "gemm", "attention",
-                                            "copy"};
+                                            "optimizer", "copy"};
 
 /// Seconds of `node` at the given fractions of the peaks and bandwidth,
 /// node cost included.
@@ -180,6 +188,35 @@ std::vector<Node> attentionNodes(const PlanStep &s, double &causalFlops) {
           node(6, in * (3 * q + 2 * kv) + stats)}; // q, dout, dq, k, v
 }
 
+/// The adamw step's three launches on each call of one optimizer step
+/// (`calls` micro-batches, the last one applying), memory-bound: the
+/// squared-norm partials read the gradients; the scalars pass reads lr,
+/// step, apply and the loss flag and writes grad_norm and nonfinite; the
+/// update reads the gradients again and, where it applies, reads and
+/// writes the parameters and both moments, and writes the gradient sums.
+/// A micro-batch that does not apply moves only the gradients into the
+/// sums. Every list covers the same N floats (gaps included: the launches
+/// run over the whole region).
+std::vector<Node> adamWNodes(const Plan &plan, const PlanStep &s,
+                             int64_t calls) {
+  const double region = 4.0 * double(adamWElementCount(plan, s));
+  const double sums = s.adamGradSums.empty() ? 0.0 : region;
+  double scalars = 0;
+  for (int64_t id : {s.adamLr, s.adamStep, s.adamApply, s.adamLossNonfinite,
+                     s.adamGradNorm, s.adamNonfinite})
+    scalars += id >= 0 ? 4.0 : 0.0;
+  std::vector<Node> nodes;
+  for (int64_t call = 0; call < calls; ++call) {
+    const bool applies = call == calls - 1;
+    nodes.push_back(Node{kOptimizer, 0, region, Rate::None});
+    nodes.push_back(Node{kOptimizer, 0, scalars, Rate::None});
+    nodes.push_back(Node{kOptimizer, 0,
+                         region + (applies ? 6 * region : 0.0) + sums,
+                         Rate::None});
+  }
+  return nodes;
+}
+
 /// Where a parameter is used in the forward pass, as a sortable (layer,
 /// place) pair: the embedding first; in decoder layer i its attention norm,
 /// q/k/v, o, MLP norm, gate/up, down; then the final norm and the LM head
@@ -262,8 +299,9 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
   cost.calls = train ? plan.microBatches : 1;
   cost.tokens = plan.batch * plan.seq * cost.calls;
 
-  // One call's nodes, in the executor's order.
-  std::vector<Node> nodes;
+  // One call's nodes, in the executor's order; the optimizer's, whose
+  // bytes differ between the calls of one step, for the whole step.
+  std::vector<Node> nodes, stepNodes;
   std::map<std::string, KernelCost> kernels;
   double causalFlops = 0;
   for (const PlanStep &s : plan.steps) {
@@ -302,6 +340,11 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
     case PlanStep::Op::AllReduce:
       ++cost.allReduceSteps;
       break;
+    case PlanStep::Op::AdamW:
+      for (const Node &node : adamWNodes(plan, s, cost.calls))
+        stepNodes.push_back(node);
+      ++cost.adamWSteps;
+      break;
     }
   }
   // A training step commits (TrainLoop: every micro-batch); other graphs'
@@ -316,23 +359,22 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
   cost.kinds.resize(kKinds);
   for (size_t i = 0; i < kKinds; ++i)
     cost.kinds[i].kind = kKindNames[i];
-  for (const Node &node : nodes) {
+  auto add = [&](const Node &node, int64_t times) {
     KindCost &kind = cost.kinds[node.kind];
-    ++kind.nodes;
-    kind.flops += node.flops;
-    kind.bytes += node.bytes;
-    kind.limitSeconds += nodeSeconds(node, gpu, assumptions, true);
-    kind.predictedSeconds += nodeSeconds(node, gpu, assumptions, false);
-    kind.nodeSeconds += assumptions.nodeMicroseconds * 1e-6;
-  }
+    const double t = double(times);
+    kind.nodes += times;
+    kind.flops += t * node.flops;
+    kind.bytes += t * node.bytes;
+    kind.limitSeconds += t * nodeSeconds(node, gpu, assumptions, true);
+    kind.predictedSeconds += t * nodeSeconds(node, gpu, assumptions, false);
+    kind.nodeSeconds += t * assumptions.nodeMicroseconds * 1e-6;
+  };
+  for (const Node &node : nodes)
+    add(node, cost.calls);
+  for (const Node &node : stepNodes)
+    add(node, 1);
   const double calls = double(cost.calls);
   for (KindCost &kind : cost.kinds) {
-    kind.nodes *= cost.calls;
-    kind.flops *= calls;
-    kind.bytes *= calls;
-    kind.limitSeconds *= calls;
-    kind.predictedSeconds *= calls;
-    kind.nodeSeconds *= calls;
     cost.nodes += kind.nodes;
     cost.limit.seconds += kind.limitSeconds;
     cost.predicted.seconds += kind.predictedSeconds;
@@ -340,6 +382,7 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
   cost.gemmSteps *= cost.calls;
   cost.attentionSteps *= cost.calls;
   cost.attentionGradSteps *= cost.calls;
+  cost.adamWSteps *= cost.calls;
   cost.allReduceSteps *= cost.calls;
   cost.copies *= cost.calls;
   cost.pureCastLaunches *= cost.calls;
@@ -468,7 +511,8 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
       a.gemmEfficiency, a.attentionEfficiency, a.memoryEfficiency));
 
   const KindCost &kernel = c.kinds[kKernel], &gemm = c.kinds[kGemm],
-                 &attention = c.kinds[kAttention], &copy = c.kinds[kCopy];
+                 &attention = c.kinds[kAttention],
+                 &optimizer = c.kinds[kOptimizer], &copy = c.kinds[kCopy];
   line("");
   line(printfString("Graph nodes per step (counted): %s",
                     withCommas(c.nodes).c_str()));
@@ -489,8 +533,12 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
       withCommas(attention.nodes).c_str(), withCommas(c.attentionSteps).c_str(),
       withCommas(c.attentionGradSteps).c_str()));
   line(printfString(
-      "  device copies      %8s  (next values into their parameters "
-      "and moments: CudaExecutor, outside the plan)",
+      "  optimizer launches %8s  (%s adamw steps x 3: the kernel library's "
+      "flat AdamW, in place)",
+      withCommas(optimizer.nodes).c_str(), withCommas(c.adamWSteps).c_str()));
+  line(printfString(
+      "  device copies      %8s  (next values outside their parameters' "
+      "buffers: CudaExecutor, outside the plan)",
       withCommas(copy.nodes).c_str()));
   line(printfString(
       "  all_reduce steps   %8s  (not nodes: they communicate only in "
@@ -635,6 +683,7 @@ std::string stepCostJson(const StepCost &c, int topKernels) {
       .set("attention_steps", JsonValue::number(c.attentionSteps))
       .set("attention_grad_steps", JsonValue::number(c.attentionGradSteps))
       .set("all_reduce_steps", JsonValue::number(c.allReduceSteps))
+      .set("adamw_steps", JsonValue::number(c.adamWSteps))
       .set("copies", JsonValue::number(c.copies))
       .set("gemm_flops", count(c.gemmFlops))
       .set("matmul_params", JsonValue::number(c.matmulParams))

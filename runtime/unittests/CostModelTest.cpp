@@ -4,7 +4,8 @@
 // the toy forward plan, and a hand-built two-micro-batch nvptx train plan
 // with a kernel whose launch passes part of its arguments, a pure cast, a
 // bf16 GEMM with a residual, both attention steps, an all_reduce and two
-// next values; and the GEMMs a model with frozen weights needs. Every
+// next values; AdamWPlan.h's adamw step; and the GEMMs a model with frozen
+// weights needs. Every
 // expected number below is hand arithmetic.
 //
 //===----------------------------------------------------------------------===//
@@ -13,6 +14,7 @@
 #include "growc/runtime/Json.h"
 #include "growc/runtime/RunInterface.h"
 
+#include "AdamWPlan.h"
 #include "ToyModel.h"
 
 #include <gtest/gtest.h>
@@ -224,6 +226,63 @@ TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
   EXPECT_DOUBLE_EQ(*withNodes.predicted.throughput.mfu,
                    withNodes.mfuFlopsPerToken * 512 /
                        withNodes.predicted.seconds / 989.4e12);
+}
+
+// The adamw step: three memory-bound launches per call, no copies for next
+// values in their parameters' buffers. AdamWPlan.h's regions cover
+// N = (D_2 + 4·32) / 4 = (384 + 128) / 4 = 128 floats: R = 512 bytes.
+TEST(CostModelTest, AdamWStepIsThreeMemoryBoundLaunchesPerCall) {
+  CostAssumptions a;
+  AdamWPlanOptions options;
+  options.target = "nvptx";
+  StepCost cost = estimateStepCost(adamWPlan(options), h100(), a);
+  const double r = 512;
+  // sumsq reads the gradients; the scalars pass 4 reads and 2 writes of 4
+  // bytes; the update reads the gradients, reads and writes p, m and v.
+  const KindCost &optimizer = kind(cost, "optimizer");
+  EXPECT_EQ(optimizer.nodes, 3);
+  EXPECT_EQ(cost.adamWSteps, 1);
+  EXPECT_EQ(cost.nodes, 3);
+  EXPECT_EQ(cost.copies, 0);
+  EXPECT_EQ(kind(cost, "copy").nodes, 0);
+  EXPECT_EQ(cost.pureCastLaunches, 0);
+  EXPECT_DOUBLE_EQ(optimizer.flops, 0);
+  EXPECT_DOUBLE_EQ(optimizer.bytes, r + 5 * 4 + (r + 6 * r));
+  // Memory-bound: bytes over the bandwidth, plus the node cost.
+  EXPECT_NEAR(optimizer.predictedSeconds,
+              optimizer.bytes / (3.35e12 * a.memoryEfficiency) + 3 * 2e-6,
+              1e-15);
+
+  // Two micro-batches: both calls compute the norm and carry the sums,
+  // the applying one also updates; the scalars include apply.
+  options.accumulate = true;
+  StepCost accumulating = estimateStepCost(adamWPlan(options), h100(), a);
+  EXPECT_EQ(kind(accumulating, "optimizer").nodes, 6);
+  EXPECT_EQ(accumulating.adamWSteps, 2);
+  EXPECT_DOUBLE_EQ(kind(accumulating, "optimizer").bytes,
+                   2 * (r + 6 * 4) + (r + 6 * r + r) + (r + r));
+
+  // Next values in buffers of their own are still copied: 3 parameters,
+  // their 2 moments and their sums, per call.
+  options.ownNextValueBuffers = true;
+  StepCost copying = estimateStepCost(adamWPlan(options), h100(), a);
+  EXPECT_EQ(copying.copies, 2 * 12);
+  EXPECT_EQ(kind(copying, "copy").nodes, 2 * 12);
+  EXPECT_EQ(copying.nodes, 6 + 2 * 12);
+
+  // The report and the JSON say so.
+  std::string report = formatStepCost(cost);
+  EXPECT_NE(report.find("optimizer launches        3  (1 adamw steps x 3"),
+            std::string::npos)
+      << report;
+  StatusOr<JsonValue> json = parseJson(stepCostJson(accumulating));
+  ASSERT_TRUE(json.isOk());
+  const JsonValue *counted = json->find("counted");
+  EXPECT_EQ(counted->find("adamw_steps")->asInt64(), 2);
+  EXPECT_EQ(counted->find("kinds")->elements()[3].find("kind")->asString(),
+            "optimizer");
+  EXPECT_EQ(counted->find("kinds")->elements()[3].find("bytes")->asInt64(),
+            int64_t(2 * (r + 24) + 10 * r));
 }
 
 TEST(CostModelTest, ForwardPlanCountsOneCallWithoutCopies) {

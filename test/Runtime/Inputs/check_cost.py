@@ -5,9 +5,14 @@
 From the Hugging Face config alone: the model's GEMM FLOPs (6 · N · tokens,
 N the weights of the decoder's seven projections and the LM head). From the
 plan's JSON, read here independently of the runtime: the graph nodes (one
-per kernel, GEMM and attention step, three per attention_grad step, none
-per all_reduce, plus one device copy per output named like a parameter;
-each micro-batch one call) and the executed GEMM FLOPs (2·m·n·k). `exact`:
+per kernel, GEMM and attention step, three per attention_grad and adamw
+step, none per all_reduce, plus one device copy per output named like a
+parameter that is not in the parameter's buffer; each micro-batch one
+call), the executed GEMM FLOPs (2·m·n·k) and the adamw step's bytes (its
+regions' N floats, R = 4·N bytes, from the buffers of its params list:
+per call R for the squared norm and 4 per scalar; the update R of
+gradients, 6·R of parameters and moments on the applying call, R of
+gradient sums with accumulation). `exact`:
 the executed GEMMs are the model's; `blocks`: so are they with the
 cross-entropy in blocks of token rows, whose logit GEMMs (one per block,
 [rows, V]) are counted; `frozen`:
@@ -51,12 +56,30 @@ def main():
     check("model gemm flops", counted["model_gemm_flops"], model)
 
     steps = plan["steps"]
-    params = {p["name"] for p in plan["params"]}
-    copies = sum(1 for o in plan["outputs"] if o["name"] in params)
+    param_buffers = {p["name"]: p["buffer"] for p in plan["params"]}
+    copies = sum(1 for o in plan["outputs"]
+                 if o["name"] in param_buffers
+                 and o["buffer"] != param_buffers[o["name"]])
     launches = sum({"kernel": 1, "gemm": 1, "attention": 1,
-                    "attention_grad": 3, "all_reduce": 0}[s["op"]] for s in steps)
+                    "attention_grad": 3, "adamw": 3,
+                    "all_reduce": 0}[s["op"]] for s in steps)
     check("nodes", counted["nodes"], calls * (launches + copies))
     check("copies", counted["copies"], calls * copies)
+    buffers = plan["buffers"]
+    optimizer = 0
+    for s in steps:
+        if s["op"] != "adamw":
+            continue
+        first, last = buffers[s["params"][0]], buffers[s["params"][-1]]
+        region = last["offset"] + last["size"] - first["offset"]
+        sums = region if s.get("grad_sums") else 0
+        scalars = 4 * sum(1 for key in ("lr", "step", "apply", "loss_nonfinite",
+                                        "grad_norm", "nonfinite") if s[key] >= 0)
+        optimizer += calls * (region + scalars + region + sums) + 6 * region
+    kinds = {k["kind"]: k for k in counted["kinds"]}
+    check("optimizer nodes", kinds["optimizer"]["nodes"],
+          calls * 3 * sum(1 for s in steps if s["op"] == "adamw"))
+    check("optimizer bytes", kinds["optimizer"]["bytes"], optimizer)
     executed = calls * sum(2 * s["m"] * s["n"] * s["k"]
                            for s in steps if s["op"] == "gemm")
     check("gemm flops", counted["gemm_flops"], executed)

@@ -4,8 +4,9 @@
 // a GPU. Two kinds of number, never mixed up:
 //
 //  * counted, exact from the plan: the CUDA graph's nodes (each kernel,
-//    GEMM and attention launch of the steps plus the device-to-device
-//    copies the CUDA executor adds outside them, planNextValues), the FLOPs
+//    GEMM, attention and optimizer launch of the steps plus the
+//    device-to-device copies the CUDA executor adds outside them for next
+//    values outside their parameters' buffers, planNextValues), the FLOPs
 //    of every GEMM (2·m·n·k) and attention pass, and the bytes each launch
 //    must move at least (every operand read or written once, from shapes
 //    and dtypes);
@@ -73,7 +74,7 @@ struct CostAssumptions {
 
 /// Launches of one kind on one step.
 struct KindCost {
-  std::string kind; ///< "kernel", "gemm", "attention", "copy"
+  std::string kind; ///< "kernel", "gemm", "attention", "optimizer", "copy"
   int64_t nodes = 0;
   double flops = 0; ///< counted (executed)
   double bytes = 0; ///< counted (lower bound)
@@ -107,7 +108,8 @@ struct StepCost {
   int64_t calls = 1, tokens = 0;
 
   // Counted.
-  /// Per kind: "kernel", "gemm", "attention", "copy", in that order.
+  /// Per kind: "kernel", "gemm", "attention", "optimizer" (the adamw
+  /// step's three launches per call, memory-bound), "copy", in that order.
   std::vector<KindCost> kinds;
   int64_t nodes = 0;
   /// Kernel launches that only convert one f32 tensor to bf16.
@@ -118,6 +120,8 @@ struct StepCost {
   /// all_reduce steps: no node on one GPU (data-parallel runs only).
   int64_t allReduceSteps = 0;
   int64_t gemmSteps = 0, attentionSteps = 0, attentionGradSteps = 0;
+  /// adamw steps run (one per call of a train graph that has one).
+  int64_t adamWSteps = 0;
   int64_t copies = 0;
   double gemmFlops = 0;
   /// Weights of matrix products (every rank-2 parameter but a separate
