@@ -79,11 +79,10 @@ Status PlanParser::parseAdamWStep(const JsonValue &step, const std::string &ctx,
         "the step has 3 launches (squared-norm partials, scalars, update)",
         out.symbols));
   } else if (symbols) {
-    return Status::error(fieldPath(ctx, "symbols") +
-                         ": only nvptx plans name "
-                         "kernels for the adamw "
-                         "step (the " +
-                         plan.target + " runtime runs it itself)");
+    return Status::error(
+        fieldPath(ctx, "symbols") +
+        ": only nvptx plans name kernels for the adamw step (the " +
+        plan.target + " runtime runs it itself)");
   }
 
   for (const AdamWList &list : kAdamWLists) {
