@@ -17,12 +17,13 @@
 //    GEMM; a GEMM reading a block of a tensor (a vocabulary chunk of the
 //    LM head) reads that block of the whole tensor's bf16 copy.
 //
-//  - a chain of GEMMs summing into one result through their accumulators
-//    (`acc`: the input gradients of q/k/v and of gate/up, dX = Σ dYᵢ·Wᵢ
-//    with beta = 1), when the chain's last result is read as bf16 and every
-//    other link only feeds the next: each link's output bf16, which the
-//    next GEMM reads as its C (so the chain moves the bytes the separate
-//    bf16 products and an add kernel moved, without the kernel).
+//  - a chain of input-gradient GEMMs summing into one result through their
+//    accumulators (`acc`: the input gradients of q/k/v and of gate/up,
+//    dX = Σ dYᵢ·Wᵢ with beta = 1), when the chain's last result is read as
+//    bf16 and every other link only feeds the next: each link's output
+//    bf16, which the next GEMM reads as its C (so the chain moves the bytes
+//    the separate bf16 products and an add kernel moved, without the
+//    kernel). Weight gradients summed over blocks keep f32.
 //
 // Values only passed between kernels (the residual stream, the RoPE tables,
 // q and k into attention) stay f32, as does a GEMM output that a residual
@@ -200,11 +201,11 @@ private:
   bool allUsesTakeBf16(Value value, unsigned &gemmUses);
   /// Gives `value` (and the host reshapes of it) bf16 elements.
   void demote(Value value);
-  /// The f32 results of a chain of GEMMs that sum into `last` through
-  /// their accumulators, `last`'s included, when every link but the last
-  /// is a GEMM result read only as the next link's accumulator; empty
-  /// otherwise (an accumulator that is the residual stream or is read
-  /// elsewhere keeps f32).
+  /// The f32 results of a chain of input-gradient GEMMs that sum into
+  /// `last` through their accumulators, `last`'s included, when every link
+  /// but the last is a GEMM result read only as the next link's
+  /// accumulator; empty otherwise (an accumulator that is the residual
+  /// stream, is read elsewhere or sums weight gradients keeps f32).
   SmallVector<Value> accumulatorChain(growk::MatmulOp last);
   /// A bf16 copy of `value` made by a cast kernel called before `before`.
   Value castToBf16(Value value, Operation *before);
@@ -247,7 +248,10 @@ bool Demoter::allUsesTakeBf16(Value value, unsigned &gemmUses) {
 SmallVector<Value> Demoter::accumulatorChain(growk::MatmulOp last) {
   SmallVector<Value> chain;
   for (growk::MatmulOp link = last; link;) {
-    if (!link.getResult().getType().getElementType().isF32())
+    // Weight gradients (dYᵀ·X, the loss row blocks' LM-head gradient)
+    // accumulate in f32: they are master gradients.
+    if (!link.getResult().getType().getElementType().isF32() ||
+        link.getTransposeLhs())
       return {};
     chain.push_back(link.getResult());
     Value acc = link.getAcc();

@@ -55,19 +55,20 @@
 // blocks as views; one cast of the (tied) LM head serves every block's
 // logit and d normed GEMMs; each block's kernel reads bf16 logits and
 // writes a bf16 logit gradient; d normed's rows are f32. The head's weight
-// gradient accumulates over the blocks through the GEMMs' C, a chain kept
-// bf16 because its last link feeds a kernel (the tied embedding's add).
+// gradient accumulates over the blocks through the GEMMs' C in f32, though
+// its last link feeds a kernel (the tied embedding's add): weight
+// gradients are never summed in bf16.
 // CHUNK: %[[R0:.+]] = tensor.extract_slice %[[NORMED:[0-9]+]]#1[0, 0] [3, 16] [1, 1] : tensor<8x16xbf16> to tensor<3x16xbf16>
 // CHUNK-NEXT: %[[HEAD16:.+]] = call @cast_bf16_{{[0-9]+}}(%arg2) : (tensor<11x16xf32>) -> tensor<11x16xbf16>
 // CHUNK-NEXT: %[[L0:.+]] = growk.matmul %[[R0]], %[[HEAD16]] : tensor<3x16xbf16>, tensor<11x16xbf16> -> tensor<3x11xbf16>
 // CHUNK-NEXT: %[[B0:.+]]:2 = call @softmax_cross_entropy_{{.*}}(%arg1, %[[L0]], %{{.*}}) : (tensor<1x8xi32>, tensor<3x11xbf16>, tensor<1xf32>) -> (tensor<3xf32>, tensor<3x11xbf16>)
-// CHUNK-NEXT: %[[DW0:.+]] = growk.matmul %[[B0]]#1, %[[R0]] {transpose_lhs = true, transpose_rhs = false} : tensor<3x11xbf16>, tensor<3x16xbf16> -> tensor<11x16xbf16>
+// CHUNK-NEXT: %[[DW0:.+]] = growk.matmul %[[B0]]#1, %[[R0]] {transpose_lhs = true, transpose_rhs = false} : tensor<3x11xbf16>, tensor<3x16xbf16> -> tensor<11x16xf32>
 // CHUNK-NEXT: growk.matmul %[[B0]]#1, %[[HEAD16]] {transpose_rhs = false} : tensor<3x11xbf16>, tensor<11x16xbf16> -> tensor<3x16xf32>
 // CHUNK-NOT: call @cast_bf16
 // CHUNK: %[[R1:.+]] = tensor.extract_slice %[[NORMED]]#1[3, 0] [3, 16]
 // CHUNK-NEXT: growk.matmul %[[R1]], %[[HEAD16]] :
 // CHUNK-NOT: call @cast_bf16
-// CHUNK: growk.matmul %{{.+}}, %[[R1]] acc(%[[DW0]] : tensor<11x16xbf16>)
+// CHUNK: growk.matmul %{{.+}}, %[[R1]] acc(%[[DW0]] : tensor<11x16xf32>)
 // CHUNK: %[[R2:.+]] = tensor.extract_slice %[[NORMED]]#1[6, 0] [2, 16]
 // CHUNK-NEXT: growk.matmul %[[R2]], %[[HEAD16]] :
 
