@@ -16,7 +16,7 @@ German, Spanish, Russian, Greek, Chinese, Japanese, Korean, Python code,
 numbers, emoji), one JSON line each. Every measurement runs --repeat times,
 each a fresh process (cold caches both sides); min and median are reported.
 
-  /usr/bin/python3 bench/tokenize.py [--mb 20] [--merges 16000] [--repeat 3]
+  /usr/bin/python3 bench/tokenizer_speed.py [--mb 20] [--merges 16000] [--repeat 3]
       [--tokenizer tokenizer.json] [--seed 0] [--keep DIR]
 """
 import argparse
