@@ -61,6 +61,13 @@ struct PlanParam : PlanTensor {
   bool copy = false;
   double scale = 1.0;
   bool frozen = false;
+  /// Mixed precision: the buffer of the parameter's bf16 copy (its value
+  /// rounded to nearest even), which the GEMMs read instead of a cast
+  /// kernel's output; -1 for none. Derived state: the executor writes it
+  /// whenever it sets the parameter from outside a step (loading,
+  /// migrating) and the adamw step writes it with the update; it is never
+  /// saved.
+  int64_t bf16Copy = -1;
 };
 
 /// One argument of a generated kernel.
@@ -157,7 +164,7 @@ struct PlanStep {
   // parameter in each list, in the same order; each list's buffers lie in
   // the arena as one flat region with the same element layout, so the
   // step is elementwise over that region. The global gradient norm of
-  // `grads` (after any all_reduce) clips them; `paramsIn` etc. are updated
+  // `grads` (after any all_reduce) clips them; `adamParams` etc. are updated
   // in place, `gradSums` (gradient accumulation only) becomes 0 where
   // `apply` > 0.5 and the gradient otherwise. Scalars are buffer ids of
   // F32 [1] tensors; `apply` is -1 without accumulation. `symbols` (nvptx
@@ -166,6 +173,11 @@ struct PlanStep {
   // runs the step itself.
   std::vector<int64_t> adamParams, adamGrads, adamExpAvg, adamExpAvgSq,
       adamGradSums;
+  /// Mixed precision (optional): the bf16 copy buffer of each parameter of
+  /// `adamParams` (its PlanParam::bf16Copy), laid out with the params'
+  /// element layout at half the byte offsets; the step writes the rounded
+  /// new value where it applies the update.
+  std::vector<int64_t> adamBf16Params;
   int64_t adamLr = -1, adamStep = -1, adamApply = -1, adamLossNonfinite = -1,
           adamGradNorm = -1, adamNonfinite = -1;
   double beta1 = 0.9, beta2 = 0.95, eps = 1e-8, weightDecay = 0.01,
