@@ -2,20 +2,32 @@
 //
 //   growc-run cost ART [--gpu h100|h200] [--json] [--top N]
 //       [--node-us U] [--gemm-efficiency F] [--attention-efficiency F]
-//       [--memory-efficiency F]
+//       [--memory-efficiency F] [--profile --weights W [--repeat N]]
 //
 // One step's GPU cost from the plan alone, on a machine without a GPU
 // (runtime/lib/CostModel.cpp): graph nodes, FLOPs and bytes counted from
 // the plan, times, tokens/s and MFU predicted from datasheet constants.
+// With --profile (a PTX artifact, a GPU) the step also runs, and the
+// measured time of each kind and of the whole step stands beside the
+// prediction, labelled with the device that measured it.
 //
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
 
+#include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/CostModel.h"
+#include "growc/runtime/Json.h"
 #include "growc/runtime/Plan.h"
 
+#ifdef GROWC_HAVE_CUDA
+#include "growc/runtime/CudaExecutor.h"
+#endif
+
+#include <algorithm>
+#include <chrono>
 #include <cstdio>
+#include <map>
 #include <memory>
 
 using namespace growc::rt;
@@ -27,7 +39,192 @@ struct CostOptions {
   bool json = false;
   int top = 10;
   CostAssumptions assumptions;
+  /// --profile: run the step on the GPU and measure it.
+  bool profile = false;
+  std::string weights;
+  int repeat = 10;
 };
+
+/// What --profile measured: per cost kind the summed mean time of its
+/// steps (run one by one between CUDA events), and the whole step replayed
+/// as the CUDA graph the training loop uses (best of the repeats).
+struct Measured {
+  std::string device;
+  int repeat = 0;
+  std::map<std::string, double> kindMs;
+  double stepsMs = 0, graphMs = 0;
+};
+
+/// The cost model's kind of plan step `step` ("" for one that adds no
+/// graph node on one GPU: all_reduce).
+std::string costKindOf(const PlanStep &step) {
+  switch (step.op) {
+  case PlanStep::Op::Kernel:
+    return "kernel";
+  case PlanStep::Op::Gemm:
+    return "gemm";
+  case PlanStep::Op::Attention:
+  case PlanStep::Op::AttentionGrad:
+    return "attention";
+  case PlanStep::Op::AdamW:
+    return "optimizer";
+  case PlanStep::Op::AllReduce:
+    return "";
+  }
+  return "";
+}
+
+#ifdef GROWC_HAVE_CUDA
+StatusOr<Measured> measureStep(const Plan &plan, const CostOptions &opts) {
+  if (plan.target != "nvptx")
+    return Status::error("--profile runs a PTX artifact on the GPU; " +
+                         plan.path + " is a " + plan.target + " plan");
+  StatusOr<std::unique_ptr<CudaExecutor>> executor =
+      CudaExecutor::create(plan, CudaExecutor::Options());
+  if (!executor.isOk())
+    return executor.status();
+  CudaExecutor &exec = **executor;
+  StatusOr<Checkpoint> weights = Checkpoint::open(opts.weights);
+  if (!weights.isOk())
+    return weights.status();
+  if (Status status = exec.loadParams(*weights); !status.isOk())
+    return status;
+  // A full batch of fixed pseudo-random tokens, each row's targets its
+  // next tokens: the time does not depend on the values.
+  std::vector<int32_t> ids(plan.batch * plan.seq), next(ids.size());
+  uint32_t state = 12345;
+  for (int32_t &id : ids) {
+    state = state * 1664525u + 1013904223u;
+    id = int32_t((state >> 8) % uint32_t(plan.vocabSize));
+  }
+  for (size_t i = 0; i < ids.size(); ++i)
+    next[i] = (i + 1) % plan.seq == 0 ? -100 : ids[i + 1];
+  auto view = [&](const char *name, const std::vector<int32_t> &data) {
+    return TensorView{name,
+                      DType::I32,
+                      {plan.batch, plan.seq},
+                      reinterpret_cast<const uint8_t *>(data.data()),
+                      data.size() * sizeof(int32_t)};
+  };
+  TensorView tokens = view("tokens", ids), targets = view("targets", next);
+  bool scored = plan.findInput("targets") != nullptr;
+  std::map<std::string, float> scalars;
+  if (plan.graph == "train") {
+    // A small step, so that repeated updates leave the weights sane.
+    scalars = {{"lr", 1e-6f}, {"step", 1.0f}};
+    if (plan.microBatches > 1)
+      scalars["apply"] = 1.0f;
+  }
+  Measured measured;
+  measured.device = exec.deviceName();
+  measured.repeat = opts.repeat;
+  // The whole step as the training loop runs it: a CUDA graph, replayed
+  // (the first run captures it).
+  using Clock = std::chrono::steady_clock;
+  for (int i = 0; i <= opts.repeat; ++i) {
+    Clock::time_point start = Clock::now();
+    auto outputs =
+        plan.graph == "train"
+            ? exec.trainStep(tokens, targets, scalars, true)
+            : exec.forward(tokens, scored ? &targets : nullptr, scalars);
+    if (!outputs.isOk())
+      return outputs.status();
+    double ms =
+        std::chrono::duration<double, std::milli>(Clock::now() - start).count();
+    if (i == 1 || (i > 1 && ms < measured.graphMs))
+      measured.graphMs = ms;
+  }
+  StatusOr<CudaExecutor::StepProfile> profile =
+      exec.profile(tokens, scored ? &targets : nullptr, scalars, opts.repeat);
+  if (!profile.isOk())
+    return profile.status();
+  for (size_t i = 0; i < plan.steps.size(); ++i) {
+    std::string kind = costKindOf(plan.steps[i]);
+    if (kind.empty())
+      continue;
+    measured.kindMs[kind] += profile->stepMs[i];
+    measured.stepsMs += profile->stepMs[i];
+  }
+  return measured;
+}
+#else
+StatusOr<Measured> measureStep(const Plan &, const CostOptions &) {
+  return Status::error("--profile runs the step on a GPU, and this "
+                       "growc-run was built without the CUDA executor");
+}
+#endif
+
+/// The measured column: per kind beside the prediction, then the step.
+/// A train graph's step is `cost.calls` calls of the graph.
+std::string formatMeasured(const StepCost &cost, const Measured &m) {
+  std::string out;
+  auto line = [&](const char *format, auto... args) {
+    char buffer[256];
+    std::snprintf(buffer, sizeof buffer, format, args...);
+    out += buffer;
+  };
+  double calls = double(cost.calls);
+  line("\nMeasured on %s (--profile): each kind's steps one by one between "
+       "CUDA events (mean of %d), the whole step as a CUDA graph (best of "
+       "%d)\n",
+       m.device.c_str(), m.repeat, m.repeat);
+  line("  %-10s %6s %13s %12s %9s\n", "kind", "nodes", "predicted ms",
+       "measured ms", "measured/predicted");
+  for (const KindCost &kind : cost.kinds) {
+    auto it = m.kindMs.find(kind.kind);
+    if (it == m.kindMs.end()) {
+      if (kind.nodes)
+        line("  %-10s %6lld %13.3f %12s\n", kind.kind.c_str(),
+             static_cast<long long>(kind.nodes), kind.predictedSeconds * 1e3,
+             "not run");
+      continue;
+    }
+    double ms = it->second * calls, predicted = kind.predictedSeconds * 1e3;
+    line("  %-10s %6lld %13.3f %12.3f %9.2f\n", kind.kind.c_str(),
+         static_cast<long long>(kind.nodes), predicted, ms,
+         predicted > 0 ? ms / predicted : 0.0);
+  }
+  double stepsMs = m.stepsMs * calls, graphMs = m.graphMs * calls;
+  double predicted = cost.predicted.seconds * 1e3;
+  line("  step, launches one by one %13.3f %12.3f\n", predicted, stepsMs);
+  line("  step, CUDA graph          %13.3f %12.3f\n", predicted, graphMs);
+  if (graphMs > 0) {
+    StepThroughput got = stepThroughput(cost.tokens, graphMs / 1e3,
+                                        cost.mfuFlopsPerToken, cost.mfuPeak);
+    line("  tokens/s (graph)          %13.0f %12.0f\n",
+         cost.predicted.throughput.tokensPerSecond, got.tokensPerSecond);
+    if (got.mfu && cost.predicted.throughput.mfu)
+      line("  MFU (graph)               %12.1f%% %11.1f%%\n",
+           100 * *cost.predicted.throughput.mfu, 100 * *got.mfu);
+  }
+  return out;
+}
+
+/// stepCostJson's object with `measured` added.
+StatusOr<std::string> measuredJson(const StepCost &cost, int top,
+                                   const Measured &m) {
+  StatusOr<JsonValue> root = parseJson(stepCostJson(cost, top));
+  if (!root.isOk())
+    return root.status();
+  double calls = double(cost.calls);
+  JsonValue measured = JsonValue::object(), kinds = JsonValue::object();
+  for (const auto &[kind, ms] : m.kindMs)
+    kinds.set(kind, JsonValue::number(ms * calls));
+  measured.set("device", JsonValue::string(m.device));
+  measured.set("repeat", JsonValue::number(m.repeat));
+  measured.set("kind_ms", std::move(kinds));
+  measured.set("steps_ms", JsonValue::number(m.stepsMs * calls));
+  measured.set("graph_step_ms", JsonValue::number(m.graphMs * calls));
+  if (m.graphMs > 0) {
+    StepThroughput got = stepThroughput(cost.tokens, m.graphMs * calls / 1e3,
+                                        cost.mfuFlopsPerToken, cost.mfuPeak);
+    measured.set("tokens_per_s", JsonValue::number(got.tokensPerSecond));
+    if (got.mfu)
+      measured.set("mfu", JsonValue::number(*got.mfu));
+  }
+  root->set("measured", std::move(measured));
+  return toJson(*root, 2) + "\n";
+}
 
 int runCost(const CostOptions &opts) {
   const std::string planPath = planPathFor(opts.artifact);
@@ -50,6 +247,19 @@ int runCost(const CostOptions &opts) {
   StepCost cost = estimateStepCost(*plan, *gpu, opts.assumptions);
   std::string text =
       opts.json ? stepCostJson(cost, opts.top) : formatStepCost(cost, opts.top);
+  if (opts.profile) {
+    StatusOr<Measured> measured = measureStep(*plan, opts);
+    if (!measured.isOk())
+      return fail("cost: --profile: " + measured.status().message());
+    if (!opts.json) {
+      text += formatMeasured(cost, *measured);
+    } else {
+      StatusOr<std::string> json = measuredJson(cost, opts.top, *measured);
+      if (!json.isOk())
+        return fail("cost: " + json.status().message());
+      text = *json;
+    }
+  }
   if (plan->growth && !opts.json)
     text += "Stage 1 of a " + std::to_string(plan->growth->stages.size()) +
             "-stage growth run; each stage's plan has its own cost.\n";
@@ -113,5 +323,22 @@ Command growc::rt::addCostCommand(CLI::App &app) {
                                   "Fraction of the HBM bandwidth "
                                   "memory-bound launches reach (default 0.7)"),
               fraction, "a fraction in (0, 1]");
-  return {command, [opts] { return runCost(*opts); }};
+  addFlag(*command, "--profile", opts->profile,
+          "Also run the step on the GPU (a PTX artifact; needs --weights) "
+          "and print the measured time of each kind and of the whole step "
+          "beside the prediction");
+  command->add_option("--weights", opts->weights,
+                      "The parameters --profile runs with (safetensors or a "
+                      "Hub folder, as growc-run train reads them)");
+  integerIn(command->add_option("--repeat", opts->repeat,
+                                "--profile: runs measured (default 10)"),
+            1, 100000, "a count in [1, 100000]");
+  return {command, [opts] {
+            if (opts->profile && opts->weights.empty())
+              return fail("cost: --profile needs --weights W (the "
+                          "parameters to run the step with)");
+            if (!opts->profile && !opts->weights.empty())
+              return fail("cost: --weights is read only with --profile");
+            return runCost(*opts);
+          }};
 }
