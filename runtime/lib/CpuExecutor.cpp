@@ -64,17 +64,17 @@ void widenBf16(const uint16_t *from, std::vector<float> &to) {
 
 /// fp32 to bf16, round to nearest even (what the GPU's cvt.rn.bf16.f32 and
 /// the kernels' arith.truncf do); NaNs stay quiet NaNs.
-void roundToBf16(const std::vector<float> &from, uint16_t *to) {
-  for (size_t i = 0; i < from.size(); ++i) {
-    uint32_t bits;
-    std::memcpy(&bits, &from[i], sizeof(bits));
-    if ((bits & 0x7fffffffu) > 0x7f800000u) {
-      to[i] = uint16_t((bits >> 16) | 0x40u);
-      continue;
-    }
-    bits += 0x7fffu + ((bits >> 16) & 1u);
-    to[i] = uint16_t(bits >> 16);
-  }
+inline uint16_t bf16Of(float x) {
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof(bits));
+  if ((bits & 0x7fffffffu) > 0x7f800000u)
+    return uint16_t((bits >> 16) | 0x40u);
+  return uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+void roundToBf16(const float *from, int64_t n, uint16_t *to) {
+  for (int64_t i = 0; i < n; ++i)
+    to[i] = bf16Of(from[i]);
 }
 
 /// Elements per partial sum of the adamw step's squared norm: fixed, so
@@ -296,6 +296,9 @@ Status CpuExecutor::prepare() {
       adam.expAvgSq = floats(step.adamExpAvgSq[0]);
       if (!step.adamGradSums.empty())
         adam.gradSums = floats(step.adamGradSums[0]);
+      if (!step.adamBf16Params.empty())
+        adam.bf16Params =
+            reinterpret_cast<uint16_t *>(bufferAddress(step.adamBf16Params[0]));
       adam.n = adamWElementCount(plan_, step);
       adam.lr = floats(step.adamLr);
       adam.step = floats(step.adamStep);
@@ -333,8 +336,27 @@ Status CpuExecutor::loadParams(const Checkpoint &checkpoint) {
     return loads.status();
   for (const ParamLoad &load : *loads)
     load.writeTo(bufferAddress(load.param->buffer));
+  for (const PlanParam &param : plan_.params)
+    roundBf16Copy(param);
   paramsLoaded_ = true;
   return Status::ok();
+}
+
+void CpuExecutor::roundBf16Copy(const PlanParam &param) {
+  if (param.bf16Copy < 0)
+    return;
+  const auto *from =
+      reinterpret_cast<const float *>(bufferAddress(param.buffer));
+  uint16_t *to = reinterpret_cast<uint16_t *>(bufferAddress(param.bf16Copy));
+  pool_->parallelFor(param.numElements, [&](int64_t begin, int64_t end) {
+    roundToBf16(from + begin, end - begin, to + begin);
+  });
+}
+
+const uint16_t *CpuExecutor::bf16Copy(const PlanParam &param) const {
+  return param.bf16Copy < 0 ? nullptr
+                            : reinterpret_cast<const uint16_t *>(
+                                  bufferAddress(param.bf16Copy));
 }
 
 //===----------------------------------------------------------------------===//
@@ -354,6 +376,7 @@ Status CpuExecutor::commitNextValues(
                            " does not have its parameter's size");
     std::memmove(bufferAddress(param.buffer), output.data,
                  static_cast<size_t>(param.byteSize));
+    roundBf16Copy(param);
   }
   return Status::ok();
 }
@@ -381,6 +404,10 @@ CpuExecutor::migrateFrom(const CpuExecutor &previous, bool zeroCopiedMoments) {
     else
       std::memset(to, 0, static_cast<size_t>(move.to->byteSize));
   }
+  // The copies follow their parameters (re-rounded: the same bits as the
+  // source's copy, which was bf16 of the same value).
+  for (const PlanParam &param : plan_.params)
+    roundBf16Copy(param);
   paramsLoaded_ = true;
   return reportOf(*moves);
 }
@@ -475,17 +502,26 @@ void CpuExecutor::runAdamW(PreparedStep::AdamW &a) {
   float *params = a.params, *expAvg = a.expAvg, *expAvgSq = a.expAvgSq,
         *gradSums = a.gradSums;
   const float *grads = a.grads;
+  uint16_t *bf16Params = a.bf16Params;
+  auto updateAt = [&](int64_t i) {
+    const float g = grads[i] * coef;
+    const float m = expAvg[i] * beta1 + g * oneMinusBeta1;
+    const float v = expAvgSq[i] * beta2 + (g * g) * oneMinusBeta2;
+    const float denom = squareRoot(v) / sqrtC2 + eps;
+    const float p = params[i] * decay - stepSize * (m / denom);
+    params[i] = p;
+    expAvg[i] = m;
+    expAvgSq[i] = v;
+    return p;
+  };
   auto range = [&](int64_t begin, int64_t end) {
-    if (applied)
-      for (int64_t i = begin; i < end; ++i) {
-        const float g = grads[i] * coef;
-        const float m = expAvg[i] * beta1 + g * oneMinusBeta1;
-        const float v = expAvgSq[i] * beta2 + (g * g) * oneMinusBeta2;
-        const float denom = squareRoot(v) / sqrtC2 + eps;
-        params[i] = params[i] * decay - stepSize * (m / denom);
-        expAvg[i] = m;
-        expAvgSq[i] = v;
-      }
+    // Two loops, so that the f32-only one stays as it was.
+    if (applied && bf16Params)
+      for (int64_t i = begin; i < end; ++i)
+        bf16Params[i] = bf16Of(updateAt(i));
+    else if (applied)
+      for (int64_t i = begin; i < end; ++i)
+        updateAt(i);
     if (gradSums) {
       if (resetSums)
         std::fill(gradSums + begin, gradSums + end, 0.0f);
@@ -559,7 +595,7 @@ CpuExecutor::run(const TensorView &tokens, const TensorView *targets,
                       step.c + begin * step.n, step.n);
         });
         if (step.c16)
-          roundToBf16(step.wideC, step.c16);
+          roundToBf16(step.wideC.data(), int64_t(step.wideC.size()), step.c16);
         timings_.gemm.seconds += secondsSince(stepStart);
         ++timings_.gemm.calls;
         break;

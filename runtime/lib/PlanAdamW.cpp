@@ -63,11 +63,12 @@ std::string bytesOf(const PlanBuffer &b) {
 
 Status PlanParser::parseAdamWStep(const JsonValue &step, const std::string &ctx,
                                   PlanStep &out) {
-  GROWC_RETURN_IF_ERROR(checkKeys(
-      step, ctx,
-      {"op", "params", "grads", "exp_avg", "exp_avg_sq", "grad_sums", "lr",
-       "step", "apply", "loss_nonfinite", "grad_norm", "nonfinite", "beta1",
-       "beta2", "eps", "weight_decay", "max_grad_norm", "symbols"}));
+  GROWC_RETURN_IF_ERROR(
+      checkKeys(step, ctx,
+                {"op", "params", "grads", "exp_avg", "exp_avg_sq", "grad_sums",
+                 "lr", "step", "apply", "loss_nonfinite", "grad_norm",
+                 "nonfinite", "beta1", "beta2", "eps", "weight_decay",
+                 "max_grad_norm", "symbols", "bf16_params"}));
   out.op = PlanStep::Op::AdamW;
 
   // The GPU runs the step as the kernel library's three entry points; the
@@ -129,6 +130,21 @@ Status PlanParser::parseAdamWStep(const JsonValue &step, const std::string &ctx,
           ": must be -1 (no gradient accumulation) or a buffer id, got " +
           describeJson(*v) + " (the plan has " +
           std::to_string(plan.buffers.size()) + " buffers)");
+  }
+  // Mixed precision: the parameters' bf16 copies (checked with the layout).
+  if (const JsonValue *array = step.find("bf16_params")) {
+    GROWC_RETURN_IF_ERROR(getArray(step, ctx, "bf16_params", array));
+    for (size_t k = 0; k < array->size(); ++k) {
+      const JsonValue &entry = array->elements()[k];
+      int64_t id;
+      if (!entry.isInteger() || !entry.getInt64(id) || id < 0 ||
+          id >= static_cast<int64_t>(plan.buffers.size()))
+        return Status::error(fieldPath(ctx, "bf16_params") + "[" +
+                             std::to_string(k) + "]: unknown buffer id " +
+                             describeJson(entry) + " (the plan has " +
+                             std::to_string(plan.buffers.size()) + " buffers)");
+      out.adamBf16Params.push_back(id);
+    }
   }
   // The sums are reset by `apply`; without it nothing says when.
   if (!out.adamGradSums.empty() && out.adamApply < 0)
@@ -263,6 +279,8 @@ Status PlanParser::checkAdamWLayout(const std::string &ctx,
             "), which the adamw step updates whole");
   }
 
+  GROWC_RETURN_IF_ERROR(checkAdamWBf16Layout(ctx, step, delta));
+
   for (const AdamWScalar &scalar : kAdamWScalars) {
     const int64_t id = step.*scalar.id;
     if (id < 0)
@@ -304,6 +322,86 @@ Status PlanParser::checkAdamWLayout(const std::string &ctx,
                              "other scalars");
     }
   }
+  return Status::ok();
+}
+
+/// The `bf16_params` list: the copy (PlanParam::bf16Copy) of each listed
+/// parameter, at half the params' byte offsets (the same element layout in
+/// 2-byte elements), alone in its span. Every listed parameter that has a
+/// copy must be in it, or the step would leave that copy stale.
+Status
+PlanParser::checkAdamWBf16Layout(const std::string &ctx, const PlanStep &step,
+                                 const std::vector<int64_t> &delta) const {
+  const std::vector<int64_t> &params = step.adamParams;
+  const std::vector<int64_t> &copies = step.adamBf16Params;
+  const std::string where = fieldPath(ctx, "bf16_params");
+  // The parameter whose buffer each params entry is.
+  std::map<int64_t, const PlanParam *> paramIn;
+  for (const PlanParam &param : plan.params)
+    paramIn.emplace(param.buffer, &param);
+  if (copies.empty()) {
+    for (size_t k = 0; k < params.size(); ++k)
+      if (auto it = paramIn.find(params[k]);
+          it != paramIn.end() && it->second->bf16Copy >= 0)
+        return Status::error(
+            fieldPath(ctx, "params") + "[" + std::to_string(k) +
+            "]: parameter " + inQuotes(it->second->name) +
+            " has a bf16_copy (buffer " + std::to_string(it->second->bf16Copy) +
+            ") but the step has no bf16_params; the update would leave the "
+            "copy stale");
+    return Status::ok();
+  }
+  if (copies.size() != params.size())
+    return Status::error(where + ": " + std::to_string(copies.size()) +
+                         " buffers, but the step has " +
+                         std::to_string(params.size()) +
+                         " params (one bf16 copy per trained parameter)");
+  const int64_t base = plan.buffers[copies[0]].offset;
+  for (size_t k = 0; k < copies.size(); ++k) {
+    const std::string entry = where + "[" + std::to_string(k) + "]";
+    const PlanBuffer &b = plan.buffers[copies[k]];
+    auto it = paramIn.find(params[k]);
+    if (it == paramIn.end())
+      return Status::error(entry + ": params[" + std::to_string(k) +
+                           "] (buffer " + std::to_string(params[k]) +
+                           ") is no parameter's buffer, so it has no bf16 "
+                           "copy");
+    const PlanParam &param = *it->second;
+    if (param.bf16Copy != b.id)
+      return Status::error(
+          entry + ": buffer " + std::to_string(b.id) +
+          " is not the bf16_copy of params[" + std::to_string(k) +
+          "]'s parameter " + inQuotes(param.name) + " (" +
+          (param.bf16Copy < 0
+               ? std::string("it has none")
+               : "that is buffer " + std::to_string(param.bf16Copy)) +
+          ")");
+    if (2 * b.size != plan.buffers[params[k]].size)
+      return Status::error(entry + ": buffer " + std::to_string(b.id) +
+                           " holds " + std::to_string(b.size) +
+                           " bytes, not half of params[" + std::to_string(k) +
+                           "]'s " +
+                           std::to_string(plan.buffers[params[k]].size));
+    if (2 * (b.offset - base) != delta[k])
+      return Status::error(
+          entry + ": buffer " + std::to_string(b.id) + " starts " +
+          std::to_string(b.offset - base) +
+          " bytes after bf16_params[0], but params[" + std::to_string(k) +
+          "] starts " + std::to_string(delta[k]) +
+          " bytes after params[0]; the bf16 copies lie at half the params' "
+          "offsets");
+  }
+  const int64_t end =
+      base + delta.back() / 2 + plan.buffers[copies.back()].size;
+  std::set<int64_t> members(copies.begin(), copies.end());
+  for (const PlanBuffer &other : plan.buffers)
+    if (other.size > 0 && !members.count(other.id) &&
+        overlaps(other.offset, other.offset + other.size, base, end))
+      return Status::error(where + ": buffer " + std::to_string(other.id) +
+                           " (" + bytesOf(other) +
+                           ") lies inside the list's region [" +
+                           std::to_string(base) + ", " + std::to_string(end) +
+                           "), which the adamw step updates whole");
   return Status::ok();
 }
 

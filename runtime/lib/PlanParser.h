@@ -56,6 +56,9 @@ public:
 private:
   /// Frozen parameters have no optimizer state (PlanSections.cpp).
   Status checkFrozenParams() const;
+  /// Each bf16_copy is a buffer of its own, apart from every other one
+  /// (PlanSections.cpp).
+  Status checkBf16Copies() const;
 
   // Field access (Plan.cpp). `ctx` is the path of the enclosing object ("" for
   // the top level, "buffers[3]", ...).
@@ -111,6 +114,9 @@ private:
   Status parseAdamWStep(const JsonValue &step, const std::string &ctx,
                         PlanStep &out);
   Status checkAdamWLayout(const std::string &ctx, const PlanStep &step) const;
+  /// `delta`: the params' offsets from params[0] (D_k).
+  Status checkAdamWBf16Layout(const std::string &ctx, const PlanStep &step,
+                              const std::vector<int64_t> &delta) const;
 
   Plan &plan;
   /// Tensor name -> where it was first defined, for duplicate messages.

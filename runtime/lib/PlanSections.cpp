@@ -156,9 +156,10 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
     std::string ctx = std::string(section) + "[" + std::to_string(i) + "]";
     GROWC_RETURN_IF_ERROR(expectObject(entry, ctx));
     if (isParam)
-      GROWC_RETURN_IF_ERROR(checkKeys(entry, ctx,
-                                      {"name", "buffer", "dtype", "shape",
-                                       "source", "copy", "scale", "frozen"}));
+      GROWC_RETURN_IF_ERROR(
+          checkKeys(entry, ctx,
+                    {"name", "buffer", "dtype", "shape", "source", "copy",
+                     "scale", "frozen", "bf16_copy"}));
     else
       GROWC_RETURN_IF_ERROR(
           checkKeys(entry, ctx, {"name", "buffer", "dtype", "shape"}));
@@ -220,6 +221,10 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
       // Optional; the writer writes it only where true.
       if (entry.find("frozen"))
         GROWC_RETURN_IF_ERROR(getBool(entry, ctx, "frozen", tensor.frozen));
+      // Optional (mixed precision); the writer writes it only where present.
+      if (entry.find("bf16_copy"))
+        GROWC_RETURN_IF_ERROR(
+            getBufferRef(entry, ctx, "bf16_copy", tensor.bf16Copy));
       plan.params.push_back(std::move(tensor));
     } else if (section == "inputs") {
       plan.inputs.push_back(std::move(static_cast<PlanTensor &>(tensor)));
@@ -251,6 +256,61 @@ Status PlanParser::checkFrozenParams() const {
                              "optimizer state " +
                              inQuotes(state));
     }
+  }
+  return Status::ok();
+}
+
+/// A parameter's bf16 copy is derived state the executor keeps equal to
+/// bf16(parameter) at all times: a buffer of its own, exactly the rounded
+/// tensor's size, that no step's intermediate may reuse (it lives across
+/// runs like the parameter), and that no other tensor or copy shares.
+/// Checked once the outputs are read (they may not use it either).
+Status PlanParser::checkBf16Copies() const {
+  std::map<int64_t, std::string> tensorIn; // buffer -> a tensor in it
+  for (const PlanTensor &t : plan.inputs)
+    tensorIn.emplace(t.buffer, inQuotes(t.name));
+  for (const PlanTensor &t : plan.params)
+    tensorIn.emplace(t.buffer, inQuotes(t.name));
+  for (const PlanTensor &t : plan.outputs)
+    tensorIn.emplace(t.buffer, inQuotes(t.name));
+  std::map<int64_t, std::string> copyOf; // copy buffer -> its parameter
+  for (size_t i = 0; i < plan.params.size(); ++i) {
+    const PlanParam &param = plan.params[i];
+    if (param.bf16Copy < 0)
+      continue;
+    const std::string ctx = "params[" + std::to_string(i) + "] (" +
+                            inQuotes(param.name) + ").bf16_copy";
+    const PlanBuffer &copy = plan.buffers[param.bf16Copy];
+    const std::string which = "buffer " + std::to_string(copy.id);
+    if (param.dtype != DType::F32)
+      return Status::error(ctx + ": the parameter is " +
+                           dtypeName(param.dtype) +
+                           "; only F32 parameters have a bf16 copy");
+    if (copy.size != param.numElements * 2)
+      return Status::error(ctx + ": " + which + " holds " +
+                           std::to_string(copy.size) + " bytes, but BF16 " +
+                           formatShape(param.shape) + " is " +
+                           std::to_string(param.numElements * 2));
+    if (auto it = tensorIn.find(copy.id); it != tensorIn.end())
+      return Status::error(ctx + ": " + which + " holds the tensor " +
+                           it->second +
+                           "; a bf16 copy has a buffer of its own");
+    if (auto [it, inserted] = copyOf.emplace(copy.id, inQuotes(param.name));
+        !inserted)
+      return Status::error(ctx + ": " + which + " is also the bf16_copy of " +
+                           it->second);
+    for (const PlanBuffer &other : plan.buffers)
+      if (other.id != copy.id && other.size > 0 &&
+          other.offset < copy.offset + copy.size &&
+          copy.offset < other.offset + other.size)
+        return Status::error(
+            ctx + ": " + which + " (bytes [" + std::to_string(copy.offset) +
+            ", " + std::to_string(copy.offset + copy.size) +
+            ")) overlaps buffer " + std::to_string(other.id) + " (bytes [" +
+            std::to_string(other.offset) + ", " +
+            std::to_string(other.offset + other.size) +
+            ")); a bf16 copy lives for the whole run, apart from every other "
+            "buffer");
   }
   return Status::ok();
 }

@@ -52,7 +52,7 @@ std::vector<int64_t> touchedBuffers(const PlanStep &step) {
     std::vector<int64_t> ids;
     for (const std::vector<int64_t> *list :
          {&step.adamParams, &step.adamGrads, &step.adamExpAvg,
-          &step.adamExpAvgSq, &step.adamGradSums})
+          &step.adamExpAvgSq, &step.adamGradSums, &step.adamBf16Params})
       ids.insert(ids.end(), list->begin(), list->end());
     for (int64_t id :
          {step.adamLr, step.adamStep, step.adamApply, step.adamLossNonfinite,
@@ -84,8 +84,12 @@ Status checkLiveBuffersDisjoint(const Plan &plan) {
   auto persistent = [&](int64_t id) { live[id] = wholeRun; };
   for (const PlanTensor &t : plan.inputs)
     persistent(t.buffer);
-  for (const PlanParam &t : plan.params)
+  for (const PlanParam &t : plan.params) {
     persistent(t.buffer);
+    // Kept equal to bf16(parameter) across runs.
+    if (t.bf16Copy >= 0)
+      persistent(t.bf16Copy);
+  }
   for (const PlanTensor &t : plan.outputs)
     persistent(t.buffer);
   for (int64_t s = 0; s < numSteps; ++s)

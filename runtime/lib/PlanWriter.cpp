@@ -184,6 +184,9 @@ JsonValue stepJson(const PlanStep &step) {
     // only.
     if (!step.adamGradSums.empty())
       fields.add("grad_sums", intArray(step.adamGradSums));
+    // Mixed precision only: the parameters' bf16 copies.
+    if (!step.adamBf16Params.empty())
+      fields.add("bf16_params", intArray(step.adamBf16Params));
     if (!step.symbols.empty()) {
       JsonValue symbols = JsonValue::array();
       for (const std::string &symbol : step.symbols)
@@ -233,6 +236,8 @@ std::string serializePlan(const Plan &plan) {
       fields.add("scale", JsonValue::number(param.scale));
     if (param.frozen)
       fields.add("frozen", JsonValue::boolean(true));
+    if (param.bf16Copy >= 0)
+      fields.add("bf16_copy", param.bf16Copy);
     params.push(fields.take());
   }
   for (const PlanTensor &output : plan.outputs)

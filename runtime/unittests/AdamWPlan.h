@@ -10,7 +10,9 @@
 // To run it without kernels that compute gradients, the gradients are
 // parameters of the plan (`grad.<p>`, loaded from the checkpoint) and the
 // loss flag is a scalar input (`loss_nonfinite`), like `lr`, `step` and,
-// with accumulation, `apply`.
+// with accumulation, `apply`. With bf16Copies, the parameters' bf16 copies
+// follow the regions at half their offsets (roundUp(n_j, 32) elements of 2
+// bytes, 64-byte aligned).
 //
 //===----------------------------------------------------------------------===//
 
@@ -35,6 +37,9 @@ struct AdamWPlanOptions {
   /// Next values in their own buffers (plans before the flat step) instead
   /// of sharing the parameters'.
   bool ownNextValueBuffers = false;
+  /// Mixed precision: each trained parameter has a bf16 copy, laid out as
+  /// one region at half the params' offsets, and the step's `bf16_params`.
+  bool bf16Copies = false;
 };
 
 inline Plan adamWPlan(const AdamWPlanOptions &options = {}) {
@@ -108,6 +113,15 @@ inline Plan adamWPlan(const AdamWPlanOptions &options = {}) {
       param.source = param.name;
       plan.params.push_back(param);
       delta += 4 * ((n + 31) / 32 * 32);
+    }
+  }
+  if (options.bf16Copies) {
+    int64_t base = alignedEnd(), delta = 0;
+    for (size_t k = 0; k < options.sizes.size(); ++k) {
+      int64_t n = options.sizes[k];
+      step.adamBf16Params.push_back(addBuffer(base + delta, 2 * n));
+      plan.params[k].bf16Copy = step.adamBf16Params.back();
+      delta += 2 * ((n + 31) / 32 * 32);
     }
   }
   // The next values, named like the parameters they replace.

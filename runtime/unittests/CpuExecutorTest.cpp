@@ -12,6 +12,7 @@
 #include "growc/runtime/Text.h"
 
 #include "AdamWPlan.h"
+#include "AdamWReference.h"
 #include "ToyModel.h"
 
 #include <gtest/gtest.h>
@@ -1178,6 +1179,78 @@ TEST_F(CpuAdamWTest, ThreadCountsGiveTheSameBits) {
   ASSERT_TRUE(three);
   EXPECT_EQ(trainStep(*three, {}), first);
   EXPECT_EQ(read(*three), firstState);
+}
+
+// Mixed precision: each trained parameter's bf16 copy is bf16(parameter)
+// after the load, after a step that applies the update (written by the
+// step with the parameter) and after one that does not (left alone).
+class CpuAdamWBf16Test : public CpuAdamWTest {
+protected:
+  void SetUp() override {
+    CpuAdamWTest::SetUp();
+    options.bf16Copies = true;
+  }
+
+  /// Each of p0..p2's copy against bf16 of its value now.
+  static void expectCopiesRound(const CpuExecutor &executor) {
+    for (const char *name : {"p0", "p1", "p2"}) {
+      const PlanParam &param = *executor.plan().findParam(name);
+      const uint16_t *copy = executor.bf16Copy(param);
+      ASSERT_NE(copy, nullptr) << name;
+      const auto *value = reinterpret_cast<const float *>(
+          executor.paramTensors()[&param - executor.plan().params.data()].data);
+      EXPECT_TRUE(copiesRoundParams(
+          std::vector<uint16_t>(copy, copy + param.numElements),
+          std::vector<float>(value, value + param.numElements)))
+          << name;
+    }
+  }
+};
+
+TEST_F(CpuAdamWBf16Test, StepWritesTheCopiesWhereItApplies) {
+  options.accumulate = true;
+  randomState(0.02f);
+  std::unique_ptr<CpuExecutor> executor = loadedAdamW();
+  ASSERT_TRUE(executor);
+  // Filled on load.
+  expectCopiesRound(*executor);
+  // Not applied (apply 0, then a bad loss): parameters and copies stay.
+  for (float lossNonfinite : {0.0f, 1.0f}) {
+    AdamWRun skip;
+    skip.apply = lossNonfinite > 0 ? 1.0f : 0.0f;
+    skip.lossNonfinite = lossNonfinite;
+    trainStep(*executor, skip);
+    EXPECT_EQ(read(*executor).at("p2"), state.at("p2"));
+    expectCopiesRound(*executor);
+  }
+  // Applied: the rounded new values, the f32 update as without copies.
+  AdamWRun run;
+  run.apply = 1.0f;
+  AdamWReference ref = adamWReference(state, 3, run);
+  trainStep(*executor, run);
+  TensorValues after = read(*executor);
+  EXPECT_NE(after.at("p2"), state.at("p2"));
+  expectState(after, ref.state);
+  expectCopiesRound(*executor);
+}
+
+TEST_F(CpuAdamWBf16Test, MigrationFillsTheCopies) {
+  randomState(0.02f);
+  std::unique_ptr<CpuExecutor> before = loadedAdamW();
+  ASSERT_TRUE(before);
+  trainStep(*before, {});
+  // A fresh executor of the same model takes the state by provenance
+  // (every source is itself): parameters and copies.
+  std::unique_ptr<CpuExecutor> after = load(adamWPlanText(options), 2);
+  ASSERT_TRUE(after);
+  StatusOr<CpuExecutor::Migration> moved = after->migrateFrom(*before);
+  ASSERT_TRUE(moved.isOk()) << moved.status().message();
+  EXPECT_EQ(read(*after), read(*before));
+  expectCopiesRound(*after);
+  const PlanParam &p0 = *after->plan().findParam("p0");
+  EXPECT_EQ(std::memcmp(after->bf16Copy(p0), before->bf16Copy(p0),
+                        size_t(p0.numElements) * 2),
+            0);
 }
 
 // Next values in their parameters' buffers are not copied; older plans'

@@ -1058,6 +1058,123 @@ TEST(PlanTest, AdamWStepKeepsItsBuffersLive) {
                               "0..2)"});
 }
 
+// Mixed precision: the parameters' bf16 copies and the step's bf16_params.
+TEST(PlanTest, AdamWBf16CopiesParse) {
+  for (const char *target : {"cpu", "nvptx"}) {
+    AdamWPlanOptions options;
+    options.target = target;
+    options.bf16Copies = true;
+    Plan built = adamWPlan(options);
+    StatusOr<Plan> plan = parsePlan(serializePlan(built), kPlanPath);
+    ASSERT_TRUE(plan.isOk()) << plan.status().message();
+    const PlanStep &step = plan->steps[0];
+    EXPECT_EQ(step.adamBf16Params, built.steps[0].adamBf16Params);
+    ASSERT_EQ(step.adamBf16Params.size(), 3u);
+    for (size_t k = 0; k < 3; ++k)
+      EXPECT_EQ(plan->params[k].bf16Copy, step.adamBf16Params[k]);
+    EXPECT_EQ(plan->findParam("grad.p0")->bf16Copy, -1);
+  }
+  // A parameter no step updates (a frozen one, or a forward graph's) may
+  // have a copy without any adamw step.
+  Plan frozen = adamWPlan();
+  frozen.steps.clear();
+  frozen.params[0].bf16Copy = int64_t(frozen.buffers.size());
+  frozen.buffers.push_back({frozen.params[0].bf16Copy, frozen.arenaSize, 80});
+  frozen.arenaSize += 128;
+  StatusOr<Plan> plan = parsePlan(serializePlan(frozen), kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_EQ(plan->params[0].bf16Copy, frozen.params[0].bf16Copy);
+}
+
+TEST(PlanTest, Bf16CopiesAreVerified) {
+  AdamWPlanOptions bf16;
+  bf16.bf16Copies = true;
+  auto with = [&](const std::function<void(Plan &, PlanStep &)> &edit,
+                  AdamWPlanOptions options) {
+    options.bf16Copies = true;
+    return adamWPlanWith(edit, options);
+  };
+  // The copy: numElements * 2 bytes of its own, of an F32 parameter.
+  expectRejected(
+      with([](Plan &p,
+              PlanStep &s) { p.buffers[s.adamBf16Params[1]].size = 16; },
+           bf16),
+      {"params[1] ('p1').bf16_copy: buffer 20 holds 16 bytes, but BF16 [7] "
+       "is 14"});
+  expectRejected(with(
+                     [](Plan &p, PlanStep &) {
+                       p.params[1].dtype = DType::BF16;
+                       p.outputs[3].dtype = DType::BF16; // its next value
+                     },
+                     bf16),
+                 {"params[1] ('p1').bf16_copy: the parameter is BF16"});
+  expectRejected(with(
+                     [](Plan &p, PlanStep &s) {
+                       PlanTensor view;
+                       view.name = "view";
+                       view.buffer = s.adamBf16Params[1];
+                       view.shape = {3};
+                       p.outputs.push_back(view);
+                     },
+                     bf16),
+                 {"params[1] ('p1').bf16_copy: buffer 20 holds the tensor "
+                  "'view'; a bf16 copy has a buffer of its own"});
+  AdamWPlanOptions twins = bf16;
+  twins.sizes = {40, 7, 7};
+  expectRejected(
+      with([](Plan &p,
+              PlanStep &) { p.params[2].bf16Copy = p.params[1].bf16Copy; },
+           twins),
+      {"params[2] ('p2').bf16_copy: buffer 20 is also the bf16_copy of 'p1'"});
+  expectRejected(with(
+                     [](Plan &p, PlanStep &s) {
+                       int64_t at = p.buffers[s.adamBf16Params[0]].offset;
+                       p.buffers.push_back({int64_t(p.buffers.size()), at, 4});
+                     },
+                     bf16),
+                 {"params[0] ('p0').bf16_copy: buffer 19 (bytes [",
+                  "overlaps buffer 22", "apart from every other buffer"});
+  // The step's list: one per parameter, each its parameter's copy.
+  expectRejected(
+      with([](Plan &, PlanStep &s) { s.adamBf16Params.pop_back(); }, bf16),
+      {"steps[0].bf16_params: 2 buffers, but the step has 3 params"});
+  expectRejected(
+      with([](Plan &, PlanStep &s) { s.adamBf16Params.clear(); }, bf16),
+      {"steps[0].params[0]: parameter 'p0' has a bf16_copy (buffer 19) but "
+       "the step has no bf16_params"});
+  expectRejected(
+      with([](Plan &,
+              PlanStep &s) { s.adamBf16Params[1] = s.adamBf16Params[2]; },
+           bf16),
+      {"steps[0].bf16_params[1]: buffer 21 is not the bf16_copy of "
+       "params[1]'s parameter 'p1' (that is buffer 20)"});
+  expectRejected(
+      with([](Plan &p,
+              PlanStep &s) { s.adamBf16Params[1] = int64_t(p.buffers.size()); },
+           bf16),
+      {"steps[0].bf16_params[1]: unknown buffer id 22"});
+  // Its layout: half the params' offsets, nothing else in the span.
+  expectRejected(with(
+                     [](Plan &p, PlanStep &s) {
+                       p.buffers[s.adamBf16Params[2]].offset += 64;
+                       p.arenaSize += 128;
+                     },
+                     bf16),
+                 {"steps[0].bf16_params[2]: buffer 21 starts 256 bytes after "
+                  "bf16_params[0], but params[2] starts 384 bytes after "
+                  "params[0]"});
+  expectRejected(with(
+                     [](Plan &p, PlanStep &s) {
+                       // Finer alignment: room for a buffer in a gap.
+                       p.alignment = 16;
+                       int64_t gap = p.buffers[s.adamBf16Params[1]].offset + 16;
+                       p.buffers.push_back({int64_t(p.buffers.size()), gap, 4});
+                     },
+                     bf16),
+                 {"steps[0].bf16_params: buffer 22 (bytes [", "lies inside the "
+                                                              "list's region"});
+}
+
 TEST(PlanTest, RejectsInvalidJson) {
   expectRejected("not json", {"invalid JSON"});
   expectRejected("", {"invalid JSON"});
@@ -1115,6 +1232,8 @@ std::vector<std::string> everyPlanForm() {
   AdamWPlanOptions gpuAccumulating;
   gpuAccumulating.target = "nvptx";
   gpuAccumulating.accumulate = true;
+  AdamWPlanOptions bf16Copies;
+  bf16Copies.bf16Copies = true;
   return {kToyPlan, gpuPlan(), shared, bf16, reduces,
           gpuPlanWithStep(attentionStep()),
           gpuPlanWithStep(attentionGradStep(gradSymbols)), growth,
@@ -1122,7 +1241,9 @@ std::vector<std::string> everyPlanForm() {
           replaceOnce(kToyPlan, R"("copy": false})",
                       R"("copy": false, "frozen": true})"),
           // The flat optimizer step, with accumulation on the GPU.
-          adamWPlanText(), adamWPlanText(gpuAccumulating)};
+          adamWPlanText(), adamWPlanText(gpuAccumulating),
+          // Mixed precision: the parameters' bf16 copies.
+          adamWPlanText(bf16Copies)};
 }
 
 /// Whether every object in `value` lists its keys in sorted order.

@@ -92,7 +92,8 @@ public:
   /// converted to the plan's dtype (planParamLoad, Executor.h: what a
   /// checkpoint may hold and how its tensors convert). Checks everything
   /// before copying anything, so that a rejected checkpoint leaves
-  /// previously loaded parameters intact.
+  /// previously loaded parameters intact. Each parameter's bf16 copy
+  /// (mixed precision) is set to bf16 of its new value.
   Status loadParams(const Checkpoint &checkpoint) override;
 
   /// Runs the graph on `tokens` (int32 [b, t] with b <= batch, t <= seq and
@@ -140,11 +141,17 @@ public:
   /// a checkpoint; valid until the next run).
   std::vector<TensorToWrite> paramTensors() const;
 
+  /// The bf16 copy of `param` (a parameter of this plan) as it is now:
+  /// numElements values, bf16(parameter) after every load, migration and
+  /// step (docs/plan.md); nullptr when it has none. For checks: copies are
+  /// derived state, never part of paramTensors or a checkpoint.
+  const uint16_t *bf16Copy(const PlanParam &param) const;
+
   using Migration = MigrationReport;
   /// A growth step inside a live run: sets every parameter of this plan
   /// from `previous`'s by this plan's provenance (planParamMigration,
   /// Executor.h; SPEC.md §2). Checks the whole table before writing
-  /// anything.
+  /// anything; the bf16 copies follow their parameters.
   StatusOr<Migration> migrateFrom(const CpuExecutor &previous,
                                   bool zeroCopiedMoments = false);
 
@@ -173,6 +180,11 @@ public:
   void resetTimings() { timings_ = ExecutorTimings(); }
 
 private:
+  /// Sets `param`'s bf16 copy (if it has one) from its value, over the
+  /// threads: after anything that writes the parameter from outside a
+  /// step.
+  void roundBf16Copy(const PlanParam &param);
+
   using KernelFn = void (*)(void **, int64_t, int64_t);
 
   /// A step with its kernel and buffer addresses resolved.
@@ -205,6 +217,9 @@ private:
     struct AdamW {
       float *params = nullptr, *expAvg = nullptr, *expAvgSq = nullptr,
             *gradSums = nullptr;
+      /// Mixed precision: the parameters' bf16 copies (null: none), at the
+      /// params' element indices.
+      uint16_t *bf16Params = nullptr;
       const float *grads = nullptr;
       int64_t n = 0;
       const float *lr = nullptr, *step = nullptr, *apply = nullptr,
