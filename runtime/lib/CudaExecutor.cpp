@@ -15,6 +15,7 @@
 #include "growc/runtime/ContentHash.h"
 #include "growc/runtime/CudaLibraries.h"
 #include "growc/runtime/GemmTuning.h"
+#include "growc/runtime/HfExport.h"
 #include "growc/runtime/KernelsFile.h"
 #include "growc/runtime/RunInterface.h"
 #include "growc/runtime/Text.h"
@@ -334,6 +335,18 @@ namespace {
 /// Threads per block of the AdamW kernels (their launch bounds).
 constexpr int64_t kAdamThreads = 256;
 
+/// A parameter's bf16 copy from its f32 value (`n` floats, any
+/// alignment): round to nearest even, the adamw kernel's cvt.rn.bf16.f32.
+std::vector<uint16_t> roundToBf16(const void *value, int64_t n) {
+  std::vector<uint16_t> copy(static_cast<size_t>(n));
+  for (size_t i = 0; i < copy.size(); ++i) {
+    float x;
+    std::memcpy(&x, static_cast<const uint8_t *>(value) + 4 * i, sizeof x);
+    copy[i] = floatToBf16(x);
+  }
+  return copy;
+}
+
 /// A float kernel parameter as the 32 bits Launch::scalars holds.
 int32_t floatBits(double value) {
   float f = float(value);
@@ -350,9 +363,10 @@ int32_t floatBits(double value) {
 /// checks), sumsq(grads, N, partials) on P blocks, scalars(partials,
 /// loss_nonfinite, apply, lr, step, grad_norm, nonfinite, scalars, P,
 /// log β1, log β2, weight decay, max norm) on one, update(params, grads,
-/// exp_avg, exp_avg_sq, grad_sums, scalars, N, β1, β2, 1-β1, 1-β2, eps)
-/// grid-stride; 256 threads a block. Null pointers for a missing apply
-/// and grad_sums.
+/// exp_avg, exp_avg_sq, grad_sums, bf16_params, scalars, N, β1, β2, 1-β1,
+/// 1-β2, eps) grid-stride; 256 threads a block. Null pointers for a
+/// missing apply, grad_sums and bf16_params (the bf16 list shares the
+/// element layout at half the bytes, so N covers it too).
 Status CudaExecutor::State::prepareAdamW(const PlanStep &step, Launch &launch) {
   if (step.symbols.size() != 3)
     return Status::error(plan.path +
@@ -407,7 +421,8 @@ Status CudaExecutor::State::prepareAdamW(const PlanStep &step, Launch &launch) {
       pass(step.symbols[2], updateBlocks,
            {region(step.adamParams), region(step.adamGrads),
             region(step.adamExpAvg), region(step.adamExpAvgSq),
-            region(step.adamGradSums), scalars, CUdeviceptr(n)},
+            region(step.adamGradSums), region(step.adamBf16Params), scalars,
+            CUdeviceptr(n)},
            {floatBits(step.beta1), floatBits(step.beta2),
             floatBits(1 - step.beta1), floatBits(1 - step.beta2),
             floatBits(step.eps)})};
@@ -450,7 +465,7 @@ static std::vector<std::pair<int64_t, int64_t>> bytesOf(const Plan &plan,
     // belong to no other buffer).
     for (const std::vector<int64_t> *list :
          {&s.adamParams, &s.adamGrads, &s.adamExpAvg, &s.adamExpAvgSq,
-          &s.adamGradSums})
+          &s.adamGradSums, &s.adamBf16Params})
       for (int64_t id : *list)
         whole(id);
     for (int64_t id : {s.adamLr, s.adamStep, s.adamApply, s.adamLossNonfinite,
@@ -752,16 +767,35 @@ const std::string &CudaExecutor::deviceName() const {
   return state_->deviceName;
 }
 
+Status CudaExecutor::State::checkBf16Copies() const {
+  for (const PlanParam &param : plan.params)
+    if (param.bf16Copy >= 0 &&
+        (param.dtype != DType::F32 ||
+         plan.buffers[param.bf16Copy].size < param.byteSize / 2))
+      return Status::error(plan.path + ": parameter " + inQuotes(param.name) +
+                           ": a bf16 copy needs an F32 parameter and " +
+                           std::to_string(param.byteSize / 2) + " bytes");
+  return Status::ok();
+}
+
 Status CudaExecutor::loadParams(const Checkpoint &checkpoint) {
   State &st = *state_;
   StatusOr<std::vector<ParamLoad>> loads = planParamLoad(st.plan, checkpoint);
   if (!loads.isOk())
     return loads.status();
+  if (Status s = st.checkBf16Copies(); !s.isOk())
+    return s;
   auto &cu = st.cu;
-  for (const ParamLoad &load : *loads)
-    if (!load.tensor)
-      GROWC_CU(cu->cuMemsetD8Async(st.address(load.param->buffer), 0,
-                                   size_t(load.param->byteSize), st.stream));
+  for (const ParamLoad &load : *loads) {
+    const PlanParam &param = *load.param;
+    if (load.tensor)
+      continue;
+    GROWC_CU(cu->cuMemsetD8Async(st.address(param.buffer), 0,
+                                 size_t(param.byteSize), st.stream));
+    if (param.bf16Copy >= 0) // bf16(0) = 0
+      GROWC_CU(cu->cuMemsetD8Async(st.address(param.bf16Copy), 0,
+                                   size_t(param.byteSize / 2), st.stream));
+  }
   GROWC_CU(cu->cuStreamSynchronize(st.stream));
   // Tensors already in the plan's dtype go straight from the mapping.
   std::vector<uint8_t> converted;
@@ -780,6 +814,13 @@ Status CudaExecutor::loadParams(const Checkpoint &checkpoint) {
     }
     GROWC_CU(cu->cuMemcpyHtoD(st.address(load.param->buffer), source,
                               size_t(load.param->byteSize)));
+    // The GEMMs read the bf16 copy: it starts as the loaded value rounded.
+    if (load.param->bf16Copy >= 0) {
+      std::vector<uint16_t> copy =
+          roundToBf16(source, load.param->byteSize / 4);
+      GROWC_CU(cu->cuMemcpyHtoD(st.address(load.param->bf16Copy), copy.data(),
+                                copy.size() * sizeof(uint16_t)));
+    }
   }
   st.paramsLoaded = true;
   return Status::ok();
@@ -939,6 +980,17 @@ StatusOr<std::vector<TensorToWrite>> CudaExecutor::readParams() {
   return tensors;
 }
 
+StatusOr<std::vector<uint8_t>> CudaExecutor::readBuffer(int64_t id) {
+  State &st = *state_;
+  if (id < 0 || id >= int64_t(st.plan.buffers.size()))
+    return Status::error(st.plan.path + ": no buffer " + std::to_string(id));
+  auto &cu = st.cu;
+  std::vector<uint8_t> bytes(size_t(st.plan.buffers[id].size));
+  GROWC_CU(cu->cuStreamSynchronize(st.stream));
+  GROWC_CU(cu->cuMemcpyDtoH(bytes.data(), st.address(id), bytes.size()));
+  return bytes;
+}
+
 StatusOr<MigrationReport> CudaExecutor::migrateFrom(const Executor &previous,
                                                     bool zeroCopiedMoments) {
   State &st = *state_;
@@ -953,20 +1005,46 @@ StatusOr<MigrationReport> CudaExecutor::migrateFrom(const Executor &previous,
       planParamMigration(st.plan, from.plan, zeroCopiedMoments);
   if (!moves.isOk())
     return moves.status();
+  if (Status s = st.checkBf16Copies(); !s.isOk())
+    return s;
   // The previous stage's last step must have finished writing.
   GROWC_CU(cu->cuStreamSynchronize(from.stream));
+  // Parameters with a bf16 copy whose source has none (a stage compiled
+  // for fp32): rounded on the host once their value is here.
+  std::vector<const PlanParam *> rounded;
   for (const ParamMove &move : *moves) {
-    size_t bytes = size_t(move.to->byteSize);
+    const PlanParam &to = *move.to;
+    size_t bytes = size_t(to.byteSize);
     if (move.from) {
-      GROWC_CU(cu->cuMemcpyDtoDAsync(st.address(move.to->buffer),
+      GROWC_CU(cu->cuMemcpyDtoDAsync(st.address(to.buffer),
                                      from.address(move.from->buffer), bytes,
                                      st.stream));
     } else {
-      GROWC_CU(cu->cuMemsetD8Async(st.address(move.to->buffer), 0, bytes,
-                                   st.stream));
+      GROWC_CU(cu->cuMemsetD8Async(st.address(to.buffer), 0, bytes, st.stream));
     }
+    if (to.bf16Copy < 0)
+      continue;
+    // The copy moves with its parameter (it is bf16 of the same value).
+    if (move.from && move.from->bf16Copy >= 0)
+      GROWC_CU(cu->cuMemcpyDtoDAsync(st.address(to.bf16Copy),
+                                     from.address(move.from->bf16Copy),
+                                     bytes / 2, st.stream));
+    else if (move.from)
+      rounded.push_back(&to);
+    else
+      GROWC_CU(cu->cuMemsetD8Async(st.address(to.bf16Copy), 0, bytes / 2,
+                                   st.stream));
   }
   GROWC_CU(cu->cuStreamSynchronize(st.stream));
+  std::vector<uint8_t> value;
+  for (const PlanParam *param : rounded) {
+    value.resize(size_t(param->byteSize));
+    GROWC_CU(cu->cuMemcpyDtoH(value.data(), st.address(param->buffer),
+                              value.size()));
+    std::vector<uint16_t> copy = roundToBf16(value.data(), param->byteSize / 4);
+    GROWC_CU(cu->cuMemcpyHtoD(st.address(param->bf16Copy), copy.data(),
+                              copy.size() * sizeof(uint16_t)));
+  }
   st.paramsLoaded = true;
   return reportOf(*moves);
 }

@@ -46,6 +46,10 @@ struct CudaExecutor::State {
   std::vector<std::vector<uint8_t>> hostBuffers;
   /// Host copies of the parameters for readParams.
   std::vector<std::vector<uint8_t>> paramMirror;
+  /// Whether every parameter with a bf16 copy (PlanParam::bf16Copy, which
+  /// loadParams and migrateFrom write by rounding, as the adamw step does)
+  /// is F32 with a buffer big enough, before anything is written.
+  Status checkBf16Copies() const;
 
   /// What a call runs beyond the plan's computing steps. A train graph's
   /// optimizer (its adamw step) updates the parameters and moments in

@@ -5,7 +5,8 @@
 // executor, for the tests of the GPU's kernels (OptimizerKernelTest) and of
 // the CUDA executor running the step (CudaExecutorFakeTest). f32
 // operations one by one (the test binary, like the runtime, is built
-// without FMA contraction), the squared norm in double.
+// without FMA contraction), the squared norm in double; the parameters'
+// bf16 copies (--precision=bf16) rounded to nearest even.
 //
 //===----------------------------------------------------------------------===//
 
@@ -15,15 +16,52 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdint>
+#include <cstring>
 #include <limits>
 #include <vector>
 
 namespace growc::rt::test {
 
+/// bf16(x) as the contract says: round to nearest even, NaN a NaN.
+inline uint16_t bf16Of(float x) {
+  if (std::isnan(x))
+    return 0x7fc0;
+  uint32_t bits;
+  std::memcpy(&bits, &x, sizeof bits);
+  // Halfway cases go to the even upper half: add 0x7fff, plus one if odd.
+  return uint16_t((bits + 0x7fffu + ((bits >> 16) & 1u)) >> 16);
+}
+
+inline bool isBf16Nan(uint16_t bits) {
+  return (bits & 0x7f80u) == 0x7f80u && (bits & 0x7fu) != 0;
+}
+
+/// Whether `copies` are bf16(params) bit for bit (any NaN for a NaN).
+inline ::testing::AssertionResult
+copiesRoundParams(const std::vector<uint16_t> &copies,
+                  const std::vector<float> &params) {
+  if (copies.size() != params.size())
+    return ::testing::AssertionFailure() << copies.size() << " bf16 copies of "
+                                         << params.size() << " parameters";
+  for (size_t i = 0; i < params.size(); ++i) {
+    uint16_t want = bf16Of(params[i]);
+    if (copies[i] != want && !(isBf16Nan(want) && isBf16Nan(copies[i])))
+      return ::testing::AssertionFailure()
+             << "bf16 copy [" << i << "] = 0x" << std::hex << copies[i]
+             << ", want 0x" << want << std::dec << " (bf16 of " << params[i]
+             << ")";
+  }
+  return ::testing::AssertionSuccess();
+}
+
 /// One step's state and scalars; run() updates the state in place and
 /// sets gradNorm and nonfinite.
 struct AdamWCase {
   std::vector<float> params, grads, expAvg, expAvgSq;
+  /// Mixed precision: the parameters' bf16 copies (empty: none), written
+  /// where the update is applied.
+  std::vector<uint16_t> bf16Params;
   /// Gradient accumulation: the sums, with apply >= 0 the flag's value.
   std::vector<float> gradSums;
   float apply = -1;
@@ -58,6 +96,8 @@ struct AdamWCase {
         params[i] = params[i] * decay - stepSize * (m / denom);
         expAvg[i] = m;
         expAvgSq[i] = v;
+        if (!bf16Params.empty())
+          bf16Params[i] = bf16Of(params[i]);
       }
       if (accumulates())
         gradSums[i] = apply > 0.5f ? 0.0f : grads[i];

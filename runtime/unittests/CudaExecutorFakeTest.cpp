@@ -25,7 +25,9 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <ctime>
+#include <limits>
 #include <list>
 #include <random>
 #include <sstream>
@@ -93,6 +95,38 @@ protected:
         CudaExecutor::create(std::move(*plan), options);
     EXPECT_TRUE(executor.isOk()) << executor.status().message();
     return executor.isOk() ? std::move(*executor) : nullptr;
+  }
+
+  /// An executor of the hand-built adamw plan (AdamWPlan.h) on nvptx, its
+  /// kernels the kernel library's optimizer PTX.
+  std::unique_ptr<CudaExecutor> createAdamW(AdamWPlanOptions options) {
+    options.target = "nvptx";
+    const std::string plan = adamWPlanText(options);
+    std::ifstream library(GROWC_OPTIMIZER_PTX_PATH);
+    std::stringstream ptx;
+    ptx << library.rdbuf();
+    writeText("fwd.ptx", ptx.str() + ptxSignatureLine(kernelTableOf(plan)));
+    writeText("fwd.plan.json", bindPlan(plan, file("fwd.ptx")));
+    StatusOr<Plan> loaded = loadPlan(file("fwd.plan.json"));
+    EXPECT_TRUE(loaded.isOk()) << loaded.status().message();
+    if (!loaded.isOk())
+      return nullptr;
+    CudaExecutor::Options cuda;
+    cuda.driverPath = GROWC_FAKE_CUDA_PATH;
+    cuda.blasPath = GROWC_FAKE_CUDA_PATH;
+    StatusOr<std::unique_ptr<CudaExecutor>> created =
+        CudaExecutor::create(std::move(*loaded), cuda);
+    EXPECT_TRUE(created.isOk()) << created.status().message();
+    return created.isOk() ? std::move(*created) : nullptr;
+  }
+  /// The adamw plan's tokens or targets ([1, 2], unused by its step).
+  static TensorView adamWBatch(const std::vector<int32_t> &data,
+                               const char *name) {
+    return TensorView{name,
+                      DType::I32,
+                      {1, 2},
+                      reinterpret_cast<const uint8_t *>(data.data()),
+                      8};
   }
 
   Status load(CudaExecutor &executor,
@@ -308,22 +342,9 @@ TEST_F(CudaExecutorFakeTest, AdamWStepUpdatesInPlace) {
   if (std::string(GROWC_OPTIMIZER_PTX_PATH).empty())
     GTEST_SKIP() << "built without the compiler (standalone runtime)";
   AdamWPlanOptions options;
-  options.target = "nvptx";
-  const std::string plan = adamWPlanText(options);
-  std::ifstream library(GROWC_OPTIMIZER_PTX_PATH);
-  std::stringstream ptx;
-  ptx << library.rdbuf();
-  writeText("fwd.ptx", ptx.str() + ptxSignatureLine(kernelTableOf(plan)));
-  writeText("fwd.plan.json", bindPlan(plan, file("fwd.ptx")));
-  StatusOr<Plan> loaded = loadPlan(file("fwd.plan.json"));
-  ASSERT_TRUE(loaded.isOk()) << loaded.status().message();
-  CudaExecutor::Options cuda;
-  cuda.driverPath = GROWC_FAKE_CUDA_PATH;
-  cuda.blasPath = GROWC_FAKE_CUDA_PATH;
-  StatusOr<std::unique_ptr<CudaExecutor>> created =
-      CudaExecutor::create(std::move(*loaded), cuda);
-  ASSERT_TRUE(created.isOk()) << created.status().message();
-  CudaExecutor &executor = **created;
+  std::unique_ptr<CudaExecutor> created = createAdamW(options);
+  ASSERT_TRUE(created);
+  CudaExecutor &executor = *created;
 
   // Random parameters and gradients; the moments start at zero.
   AdamWCase want;
@@ -366,16 +387,8 @@ TEST_F(CudaExecutorFakeTest, AdamWStepUpdatesInPlace) {
     return flat;
   };
   std::vector<int32_t> tokens(2, 1), targets(2, 2);
-  TensorView t{"tokens",
-               DType::I32,
-               {1, 2},
-               reinterpret_cast<const uint8_t *>(tokens.data()),
-               8};
-  TensorView y{"targets",
-               DType::I32,
-               {1, 2},
-               reinterpret_cast<const uint8_t *>(targets.data()),
-               8};
+  TensorView t = adamWBatch(tokens, "tokens"),
+             y = adamWBatch(targets, "targets");
   auto step = [&](float number, bool commit) {
     want.step = number;
     return executor.trainStep(
@@ -414,6 +427,112 @@ TEST_F(CudaExecutorFakeTest, AdamWStepUpdatesInPlace) {
       std::vector<float>(want.params.begin() + 40, want.params.begin() + 47),
       "forward's p1"));
   expectState("forward");
+}
+
+// Mixed precision: each trained parameter's bf16 copy (the GEMMs' operand)
+// is bf16(parameter) bit for bit after loading (rounded on the host), after
+// committing steps (the update kernel writes it) and a validation step
+// (untouched), and after a growth migration, both from a stage with copies
+// (device to device) and from one without (rounded on the host).
+TEST_F(CudaExecutorFakeTest, Bf16CopiesFollowLoadStepAndMigration) {
+  if (std::string(GROWC_OPTIMIZER_PTX_PATH).empty())
+    GTEST_SKIP() << "built without the compiler (standalone runtime)";
+  AdamWPlanOptions bf16, noCopies;
+  bf16.bf16Copies = true;
+  const std::vector<int64_t> sizes = AdamWPlanOptions().sizes;
+  // The parameters and their copies, each concatenated in the lists' order.
+  auto params = [&](CudaExecutor &executor) {
+    StatusOr<std::vector<TensorToWrite>> read = executor.readParams();
+    EXPECT_TRUE(read.isOk()) << read.status().message();
+    std::vector<float> flat;
+    for (size_t k = 0; read.isOk() && k < sizes.size(); ++k) {
+      const auto *data = static_cast<const float *>((*read)[k].data);
+      flat.insert(flat.end(), data, data + sizes[k]);
+    }
+    return flat;
+  };
+  auto copies = [&](CudaExecutor &executor) {
+    std::vector<uint16_t> flat;
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      StatusOr<std::vector<uint8_t>> bytes =
+          executor.readBuffer(executor.plan().params[k].bf16Copy);
+      EXPECT_TRUE(bytes.isOk()) << bytes.status().message();
+      if (!bytes.isOk())
+        return flat;
+      EXPECT_EQ(int64_t(bytes->size()), 2 * sizes[k]);
+      size_t at = flat.size();
+      flat.resize(at + bytes->size() / 2);
+      std::memcpy(flat.data() + at, bytes->data(), bytes->size());
+    }
+    return flat;
+  };
+
+  std::unique_ptr<CudaExecutor> executor = createAdamW(bf16);
+  ASSERT_TRUE(executor);
+  // Random parameters (one a NaN, one a tie that rounds to even) and
+  // gradients.
+  std::mt19937 rng(7);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::vector<std::vector<float>> values;
+  std::vector<TensorToWrite> tensors;
+  for (const std::string prefix : {"", "grad."})
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      values.emplace_back();
+      for (int64_t i = 0; i < sizes[k]; ++i)
+        values.back().push_back(normal(rng));
+      tensors.push_back({prefix + "p" + std::to_string(k),
+                         DType::F32,
+                         {sizes[k]},
+                         values.back().data(),
+                         size_t(sizes[k]) * 4});
+    }
+  values[0][3] = std::numeric_limits<float>::quiet_NaN();
+  values[1][2] = 1.00390625f; // 1 + 2^-8: halfway, rounds down to 1
+  for (size_t j = 0; j < tensors.size(); ++j)
+    tensors[j].data = values[j].data();
+  ASSERT_TRUE(load(*executor, tensors).isOk());
+  std::vector<float> loaded = params(*executor);
+  EXPECT_TRUE(copiesRoundParams(copies(*executor), loaded)) << "after load";
+  EXPECT_EQ(copies(*executor)[40 + 2], 0x3f80) << "the tie";
+
+  values[0][3] = 0.5f; // a finite state to step from
+  ASSERT_TRUE(load(*executor, tensors).isOk());
+  std::vector<int32_t> tokens(2, 1), targets(2, 2);
+  TensorView t = adamWBatch(tokens, "tokens"),
+             y = adamWBatch(targets, "targets");
+  auto step = [&](float number, bool commit) {
+    auto outputs = executor->trainStep(
+        t, y, {{"lr", 3e-3f}, {"step", number}, {"loss_nonfinite", 0.0f}},
+        commit);
+    ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+    ASSERT_EQ(outputs->at("nonfinite").data[0], 0.0f);
+  };
+  for (float number : {1.0f, 2.0f}) { // enqueued and captured, then replayed
+    std::vector<float> before = params(*executor);
+    step(number, /*commit=*/true);
+    std::vector<float> after = params(*executor);
+    ASSERT_NE(after, before);
+    EXPECT_TRUE(copiesRoundParams(copies(*executor), after))
+        << "after step " << number;
+  }
+  std::vector<uint16_t> trained = copies(*executor);
+  step(3.0f, /*commit=*/false);
+  EXPECT_EQ(copies(*executor), trained) << "after validation";
+
+  // Growth: the copies move with the parameters device to device ...
+  std::unique_ptr<CudaExecutor> next = createAdamW(bf16);
+  ASSERT_TRUE(next);
+  ASSERT_TRUE(next->migrateFrom(*executor, false).isOk());
+  EXPECT_EQ(params(*next), params(*executor));
+  EXPECT_EQ(copies(*next), trained) << "after migration";
+  // ... or, from a stage without copies (fp32), are rounded on the host.
+  std::unique_ptr<CudaExecutor> fp32 = createAdamW(noCopies);
+  ASSERT_TRUE(fp32);
+  ASSERT_TRUE(fp32->migrateFrom(*executor, false).isOk());
+  std::unique_ptr<CudaExecutor> rounded = createAdamW(bf16);
+  ASSERT_TRUE(rounded);
+  ASSERT_TRUE(rounded->migrateFrom(*fp32, false).isOk());
+  EXPECT_EQ(copies(*rounded), trained) << "after migration from fp32";
 }
 
 // growc-run train on the GPU path end to end (GROWC_LIBCUDA and

@@ -10,7 +10,10 @@
 // gradient accumulation with and without the applying micro-batch, and a
 // region that is not 16-byte aligned (the scalar path throughout). The
 // kernels round each f32 operation as the reference does and sum the
-// squares in double, so the results agree to a few ulps.
+// squares in double, so the results agree to a few ulps. The parameters'
+// bf16 copies (--precision=bf16) are bf16 of the new parameters bit for
+// bit where the update applies (64-bit quads, the scalar tail, a region
+// only 2-byte aligned, a NaN) and keep their old bits where it does not.
 //
 //===----------------------------------------------------------------------===//
 
@@ -33,11 +36,15 @@ using growc::ptx::Launch;
 using growc::ptx::Module;
 using growc::rt::test::AdamWCase;
 using growc::rt::test::closeFloats;
+using growc::rt::test::copiesRoundParams;
+using growc::rt::test::isBf16Nan;
 
 /// A step and where its regions start.
 struct Step : AdamWCase {
   /// Floats before each region's first (1: misaligned by 4 bytes).
   int64_t shift = 0;
+  /// bf16 values before the copies' first (odd: not 8-byte aligned).
+  int64_t bf16Shift = 0;
   int64_t size() const { return int64_t(params.size()); }
 };
 
@@ -114,12 +121,17 @@ protected:
   /// A device buffer holding `values` after `shift` unused floats, in
   /// 16-byte aligned storage as a GPU allocation is (so that `shift` alone
   /// decides the alignment); returns the address of the first value.
-  float *device(const std::vector<float> &values, int64_t shift = 0) {
-    size_t count = size_t(shift) + values.size();
-    memory.push_back(std::make_unique<std::vector<Quad>>((count + 3) / 4));
-    float *first = reinterpret_cast<float *>(memory.back()->data()) + shift;
-    std::memcpy(first, values.data(), values.size() * 4);
+  template <typename T>
+  T *device(const std::vector<T> &values, int64_t shift = 0) {
+    size_t bytes = (size_t(shift) + values.size()) * sizeof(T);
+    memory.push_back(
+        std::make_unique<std::vector<Quad>>((bytes + 15) / sizeof(Quad)));
+    T *first = reinterpret_cast<T *>(memory.back()->data()) + shift;
+    std::memcpy(first, values.data(), values.size() * sizeof(T));
     return first;
+  }
+  float *device(std::initializer_list<float> values) {
+    return device(std::vector<float>(values));
   }
 
   /// The three launches of one adamw step, like CudaExecutor's; the
@@ -131,6 +143,8 @@ protected:
           *expAvg = device(s.expAvg, s.shift),
           *expAvgSq = device(s.expAvgSq, s.shift);
     float *gradSums = sums ? device(s.gradSums, s.shift) : nullptr;
+    uint16_t *bf16 =
+        s.bf16Params.empty() ? nullptr : device(s.bf16Params, s.bf16Shift);
     float *lr = device({s.lr}), *step = device({s.step}),
           *apply = sums ? device({s.apply}) : nullptr,
           *lossNonfinite = device({s.lossNonfinite}), *gradNorm = device({-1}),
@@ -164,6 +178,7 @@ protected:
                          .add(expAvg)
                          .add(expAvgSq)
                          .add(gradSums)
+                         .add(bf16)
                          .add(static_cast<const float *>(scalars))
                          .add(s.size())
                          .add(float(s.beta1))
@@ -181,12 +196,16 @@ protected:
     got.expAvgSq = read(expAvgSq);
     if (gradSums)
       got.gradSums = read(gradSums);
+    if (bf16)
+      got.bf16Params.assign(bf16, bf16 + s.size());
     got.gradNorm = *gradNorm;
     got.nonfinite = *nonfinite;
     return got;
   }
 
-  /// A step over n elements of random state; gradients scaled by `scale`.
+  /// A step over n elements of random state; gradients scaled by `scale`;
+  /// bf16 copies holding bits no parameter rounds to (denormals), so that
+  /// a copy left alone is told from one written.
   static Step randomStep(int64_t n, float scale) {
     Step s;
     std::mt19937 rng(static_cast<unsigned>(n));
@@ -198,6 +217,8 @@ protected:
       g *= scale;
     for (int64_t i = 0; i < n; ++i)
       s.expAvgSq.push_back(std::fabs(normal(rng)) * 1e-2f);
+    for (int64_t i = 0; i < n; ++i)
+      s.bf16Params.push_back(uint16_t(1 + i % 64));
     return s;
   }
 
@@ -218,6 +239,13 @@ void expectSame(const AdamWCase &got, const AdamWCase &want) {
   EXPECT_TRUE(closeFloats(got.expAvg, want.expAvg, "exp_avg"));
   EXPECT_TRUE(closeFloats(got.expAvgSq, want.expAvgSq, "exp_avg_sq"));
   EXPECT_TRUE(closeFloats(got.gradSums, want.gradSums, "grad_sums"));
+  // The copies are the rounded parameters the kernel wrote, bit for bit,
+  // and where the update was skipped what they were.
+  if (want.bf16Params.empty() || want.nonfinite > 0.5f ||
+      (want.accumulates() && want.apply <= 0.5f))
+    EXPECT_EQ(got.bf16Params, want.bf16Params);
+  else
+    EXPECT_TRUE(copiesRoundParams(got.bf16Params, got.params));
 }
 
 // 4,099 elements: 1,024 groups of four and a tail of three. Two partial
@@ -227,13 +255,34 @@ constexpr int64_t kN = 4099;
 
 TEST_F(OptimizerKernelTest, ClippedUpdateMatchesTheContract) {
   Step s = randomStep(kN, 1.0f); // norm about 64: clipped to 1
+  s.params[6] = std::numeric_limits<float>::quiet_NaN(); // its copy a NaN
   AdamWCase want = expected(s);
   ASSERT_GT(want.gradNorm, 10.0f);
   AdamWCase got = run(s, 2, 3);
   expectSame(got, want);
-  // Every element moved, the tail included.
-  for (int64_t i = 0; i < kN; ++i)
+  // Every element moved, the tail included, and every copy was written.
+  for (int64_t i = 0; i < kN; ++i) {
     ASSERT_NE(got.params[i], s.params[i]) << i;
+    ASSERT_NE(got.bf16Params[i], s.bf16Params[i]) << i;
+  }
+  EXPECT_TRUE(isBf16Nan(got.bf16Params[6]));
+}
+
+TEST_F(OptimizerKernelTest, UpdateWithoutCopiesMatchesTheContract) {
+  Step s = randomStep(kN, 1.0f); // fp32: no copies (a null pointer)
+  s.bf16Params.clear();
+  AdamWCase got = run(s, 2, 3);
+  expectSame(got, expected(s));
+  EXPECT_TRUE(got.bf16Params.empty());
+}
+
+TEST_F(OptimizerKernelTest, CopiesOnlyTwoByteAlignedTakeTheScalarPath) {
+  Step s = randomStep(kN, 1.0f);
+  s.bf16Shift = 1; // 2 bytes past an 8-byte boundary: no 64-bit store
+  AdamWCase got = run(s, 2, 3);
+  expectSame(got, expected(s));
+  for (int64_t i = 0; i < kN; ++i)
+    ASSERT_NE(got.bf16Params[i], s.bf16Params[i]) << i;
 }
 
 TEST_F(OptimizerKernelTest, UnclippedUpdateMatchesTheContract) {
@@ -246,6 +295,7 @@ TEST_F(OptimizerKernelTest, UnclippedUpdateMatchesTheContract) {
 TEST_F(OptimizerKernelTest, MisalignedRegionsTakeTheScalarPath) {
   Step s = randomStep(kN, 1.0f);
   s.shift = 1; // 4 bytes past a 16-byte boundary: no 128-bit access
+  s.bf16Shift = 1;
   s.step = 1;
   s.maxGradNorm = 0.5;
   expectSame(run(s, 2, 2), expected(s));
@@ -260,6 +310,7 @@ TEST_F(OptimizerKernelTest, NonfiniteGradientSkipsTheUpdate) {
   EXPECT_EQ(got.params, s.params);
   EXPECT_EQ(got.expAvg, s.expAvg);
   EXPECT_EQ(got.expAvgSq, s.expAvgSq);
+  EXPECT_EQ(got.bf16Params, s.bf16Params);
   expectSame(got, expected(s));
 }
 
@@ -280,6 +331,7 @@ TEST_F(OptimizerKernelTest, AccumulationCarriesOrResetsTheSums) {
     AdamWCase got = run(s, 2, 3);
     if (apply == 0.0f) {
       EXPECT_EQ(got.params, s.params); // not the applying micro-batch
+      EXPECT_EQ(got.bf16Params, s.bf16Params);
       EXPECT_EQ(got.gradSums, s.grads);
     } else {
       EXPECT_EQ(got.gradSums, std::vector<float>(kN, 0.0f));

@@ -18,7 +18,10 @@
 //    vector the update reads.
 // 3. growc_adamw_update: elementwise over the regions, grid-stride, with
 //    128-bit loads and stores where every region is 16-byte aligned (the
-//    compiler aligns them to 128 bytes) and a scalar tail.
+//    compiler aligns them to 128 bytes) and a scalar tail. Under
+//    --precision=bf16 it also writes each updated parameter's bf16 copy
+//    (the GEMMs' operand, which no cast kernel makes any more): round to
+//    nearest even by cvt.rn.bf16x2.f32, four copies as one 64-bit store.
 //
 // The arithmetic is the step's semantics (docs/plan.md), which is what the
 // CPU executor computes: f32 operations rounded one by one (the file is
@@ -26,7 +29,7 @@
 // form either), correctly rounded division and square root, and e^x in
 // double rounded once (glibc's expf is correctly rounded in practice).
 // On the PTX interpreter the results equal a host reference bit for bit.
-// ptxas -arch=sm_90: 32 to 40 registers, no spills.
+// ptxas -arch=sm_90: 32 to 44 registers, no spills.
 //
 // Compiled to PTX at build time like FlashAttention.cu (clang's CUDA
 // device mode, no CUDA headers) and linked into artifacts whose plan has
@@ -147,8 +150,24 @@ GROWC_DEVICE void store4(float *p, Float4 v) {
   *reinterpret_cast<Float4 *>(p) = v;
 }
 
-GROWC_DEVICE bool aligned16(const void *p) {
-  return (__builtin_bit_cast(u64, p) & 15) == 0;
+GROWC_DEVICE bool aligned(const void *p, u64 bytes) {
+  return (__builtin_bit_cast(u64, p) & (bytes - 1)) == 0;
+}
+GROWC_DEVICE bool aligned16(const void *p) { return aligned(p, 16); }
+
+typedef unsigned short u16;
+/// Four bf16 values as one 64-bit access (st.global.v2.u32).
+typedef u32 Bf16Quad __attribute__((ext_vector_type(2)));
+
+/// bf16(x), round to nearest even, NaN a NaN (cvt.rn.bf16.f32).
+GROWC_DEVICE u16 toBf16(float x) {
+  return __builtin_bit_cast(u16, __nvvm_f2bf16_rn(x));
+}
+/// bf16 of four floats in memory order (cvt.rn.bf16x2.f32 puts its first
+/// operand in the upper half).
+GROWC_DEVICE Bf16Quad toBf16(Float4 x) {
+  return Bf16Quad{__builtin_bit_cast(u32, __nvvm_ff2bf16x2_rn(x.y, x.x)),
+                  __builtin_bit_cast(u32, __nvvm_ff2bf16x2_rn(x.w, x.z))};
 }
 
 } // namespace
@@ -212,15 +231,16 @@ GROWC_KERNEL void growc_adamw_scalars(const double *partials,
   scalars[kResetSums] = !apply || *apply > 0.5f ? 1.0f : 0.0f;
 }
 
-/// The update over [0, n) in place, where scalars[kUpdate] says; the
-/// gradient sums (null: none) become 0 or the gradient, as
+/// The update over [0, n) in place, where scalars[kUpdate] says, with
+/// each new parameter's bf16 copy (`bf16`, null: none) where it updates;
+/// the gradient sums (null: none) become 0 or the gradient, as
 /// scalars[kResetSums] says, whether or not the update happens.
 GROWC_KERNEL void growc_adamw_update(float *params, const float *grads,
                                      float *expAvg, float *expAvgSq,
-                                     float *gradSums, const float *scalars,
-                                     i64 n, float beta1, float beta2,
-                                     float oneMinusBeta1, float oneMinusBeta2,
-                                     float eps) {
+                                     float *gradSums, u16 *bf16,
+                                     const float *scalars, i64 n, float beta1,
+                                     float beta2, float oneMinusBeta1,
+                                     float oneMinusBeta2, float eps) {
   const bool update = scalars[kUpdate] > 0.5f;
   const bool reset = scalars[kResetSums] > 0.5f;
   if (!update && !gradSums)
@@ -238,7 +258,8 @@ GROWC_KERNEL void growc_adamw_update(float *params, const float *grads,
   const i64 stride = i64(blockCount()) * kThreads;
   const bool vector = aligned16(params) && aligned16(grads) &&
                       aligned16(expAvg) && aligned16(expAvgSq) &&
-                      (!gradSums || aligned16(gradSums));
+                      (!gradSums || aligned16(gradSums)) &&
+                      (!bf16 || aligned(bf16, 8));
   i64 groups = vector ? n / 4 : 0;
   for (i64 i = first; i < groups; i += stride) {
     Float4 g = load4(grads + 4 * i);
@@ -254,14 +275,21 @@ GROWC_KERNEL void growc_adamw_update(float *params, const float *grads,
       store4(params + 4 * i, p);
       store4(expAvg + 4 * i, m);
       store4(expAvgSq + 4 * i, v);
+      if (bf16)
+        *reinterpret_cast<Bf16Quad *>(bf16 + 4 * i) = toBf16(p);
     }
     if (gradSums)
       store4(gradSums + 4 * i, reset ? Float4(0.0f) : g);
   }
   for (i64 i = 4 * groups + first; i < n; i += stride) {
     float g = grads[i];
-    if (update)
-      adam.apply(params[i], g, expAvg[i], expAvgSq[i]);
+    if (update) {
+      float p = params[i], m = expAvg[i], v = expAvgSq[i];
+      adam.apply(p, g, m, v);
+      params[i] = p, expAvg[i] = m, expAvgSq[i] = v;
+      if (bf16)
+        bf16[i] = toBf16(p);
+    }
     if (gradSums)
       gradSums[i] = reset ? 0.0f : g;
   }

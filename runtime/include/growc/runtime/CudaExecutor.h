@@ -94,6 +94,10 @@ public:
                                 const TensorView *targets,
                                 const std::map<std::string, float> &scalars,
                                 int repeats);
+  /// The bytes of plan buffer `id` as the device holds them now, for tests
+  /// and debugging: derived state such as the parameters' bf16 copies,
+  /// which readParams does not return.
+  StatusOr<std::vector<uint8_t>> readBuffer(int64_t id);
   /// The device's name, for messages and benchmark tables.
   const std::string &deviceName() const;
   std::string describe() const override { return deviceName(); }
