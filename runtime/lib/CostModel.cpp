@@ -193,14 +193,16 @@ std::vector<Node> attentionNodes(const PlanStep &s, double &causalFlops) {
 /// squared-norm partials read the gradients; the scalars pass reads lr,
 /// step, apply and the loss flag and writes grad_norm and nonfinite; the
 /// update reads the gradients again and, where it applies, reads and
-/// writes the parameters and both moments, and writes the gradient sums.
-/// A micro-batch that does not apply moves only the gradients into the
-/// sums. Every list covers the same N floats (gaps included: the launches
-/// run over the whole region).
+/// writes the parameters and both moments, writes the parameters' bf16
+/// copies (mixed precision: 2 bytes per element) and writes the gradient
+/// sums. A micro-batch that does not apply moves only the gradients into
+/// the sums. Every list covers the same N elements (gaps included: the
+/// launches run over the whole region).
 std::vector<Node> adamWNodes(const Plan &plan, const PlanStep &s,
                              int64_t calls) {
   const double region = 4.0 * double(adamWElementCount(plan, s));
   const double sums = s.adamGradSums.empty() ? 0.0 : region;
+  const double bf16Copies = s.adamBf16Params.empty() ? 0.0 : region / 2;
   double scalars = 0;
   for (int64_t id : {s.adamLr, s.adamStep, s.adamApply, s.adamLossNonfinite,
                      s.adamGradNorm, s.adamNonfinite})
@@ -210,9 +212,9 @@ std::vector<Node> adamWNodes(const Plan &plan, const PlanStep &s,
     const bool applies = call == calls - 1;
     nodes.push_back(Node{kOptimizer, 0, region, Rate::None});
     nodes.push_back(Node{kOptimizer, 0, scalars, Rate::None});
-    nodes.push_back(Node{kOptimizer, 0,
-                         region + (applies ? 6 * region : 0.0) + sums,
-                         Rate::None});
+    nodes.push_back(Node{
+        kOptimizer, 0,
+        region + (applies ? 6 * region + bf16Copies : 0.0) + sums, Rate::None});
   }
   return nodes;
 }

@@ -262,6 +262,19 @@ TEST(CostModelTest, AdamWStepIsThreeMemoryBoundLaunchesPerCall) {
   EXPECT_DOUBLE_EQ(kind(accumulating, "optimizer").bytes,
                    2 * (r + 6 * 4) + (r + 6 * r + r) + (r + r));
 
+  // Mixed precision: the applying call also writes the parameters' bf16
+  // copies, 2 bytes per element (R/2); the other call does not.
+  options.bf16Copies = true;
+  EXPECT_DOUBLE_EQ(
+      kind(estimateStepCost(adamWPlan(options), h100(), a), "optimizer").bytes,
+      2 * (r + 6 * 4) + (r + 6 * r + r / 2 + r) + (r + r));
+  options.accumulate = false;
+  EXPECT_DOUBLE_EQ(
+      kind(estimateStepCost(adamWPlan(options), h100(), a), "optimizer").bytes,
+      r + 5 * 4 + (r + 6 * r + r / 2));
+  options.bf16Copies = false;
+  options.accumulate = true;
+
   // Next values in buffers of their own are still copied: 3 parameters,
   // their 2 moments and their sums, per call.
   options.ownNextValueBuffers = true;

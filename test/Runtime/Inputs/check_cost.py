@@ -11,8 +11,10 @@ parameter that is not in the parameter's buffer; each micro-batch one
 call), the executed GEMM FLOPs (2·m·n·k) and the adamw step's bytes (its
 regions' N floats, R = 4·N bytes, from the buffers of its params list:
 per call R for the squared norm and 4 per scalar; the update R of
-gradients, 6·R of parameters and moments on the applying call, R of
-gradient sums with accumulation). `exact`:
+gradients, 6·R of parameters and moments and R/2 of the parameters' bf16
+copies (`bf16_params`) on the applying call, R of gradient sums with
+accumulation), and the pure cast launches (kernels whose two arguments are
+an F32 tensor and a BF16 one of as many elements). `exact`:
 the executed GEMMs are the model's; `blocks`: so are they with the
 cross-entropy in blocks of token rows, whose logit GEMMs (one per block,
 [rows, V]) are counted; `frozen`:
@@ -75,11 +77,29 @@ def main():
         sums = region if s.get("grad_sums") else 0
         scalars = 4 * sum(1 for key in ("lr", "step", "apply", "loss_nonfinite",
                                         "grad_norm", "nonfinite") if s[key] >= 0)
-        optimizer += calls * (region + scalars + region + sums) + 6 * region
+        # The applying call also writes the parameters' bf16 copies (2 bytes
+        # per element of the region) under mixed precision.
+        copies_bf16 = region // 2 if s.get("bf16_params") else 0
+        optimizer += (calls * (region + scalars + region + sums)
+                      + 6 * region + copies_bf16)
     kinds = {k["kind"]: k for k in counted["kinds"]}
     check("optimizer nodes", kinds["optimizer"]["nodes"],
           calls * 3 * sum(1 for s in steps if s["op"] == "adamw"))
     check("optimizer bytes", kinds["optimizer"]["bytes"], optimizer)
+    # Pure casts: kernels whose only work is an F32 tensor's BF16 copy.
+    kernels = plan["kernels"]
+
+    def pure_cast(kernel):
+        args = kernel["args"]
+        count = [1] * len(args)
+        for i, arg in enumerate(args):
+            for d in arg["shape"]:
+                count[i] *= d
+        return (len(args) == 2 and args[0]["dtype"] == "F32"
+                and args[1]["dtype"] == "BF16" and count[0] == count[1])
+    casts = calls * sum(1 for s in steps if s["op"] == "kernel"
+                        and pure_cast(kernels[s["kernel"]]))
+    check("pure casts", counted["pure_cast_launches"], casts)
     executed = calls * sum(2 * s["m"] * s["n"] * s["k"]
                            for s in steps if s["op"] == "gemm")
     check("gemm flops", counted["gemm_flops"], executed)
