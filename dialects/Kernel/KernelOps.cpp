@@ -195,8 +195,9 @@ AllReduceOp::bufferize(RewriterBase &rewriter,
 
 SmallVector<OpOperand *> AdamWOp::getWrittenOperands() {
   SmallVector<OpOperand *> written;
-  for (MutableOperandRange group : {getParamsMutable(), getExpAvgMutable(),
-                                    getExpAvgSqMutable(), getGradSumsMutable()})
+  for (MutableOperandRange group :
+       {getParamsMutable(), getExpAvgMutable(), getExpAvgSqMutable(),
+        getGradSumsMutable(), getBf16ParamsMutable()})
     for (OpOperand &operand : static_cast<MutableArrayRef<OpOperand>>(group))
       written.push_back(&operand);
   written.push_back(&getGradNormInitMutable());
@@ -213,8 +214,9 @@ AdamWOp::inferReturnTypes(MLIRContext *, std::optional<Location>,
   Adaptor adaptor(operands, attributes, properties, regions);
   if (!isa<RankedTensorType>(adaptor.getLr().getType()))
     return success();
-  for (ValueRange group : {adaptor.getParams(), adaptor.getExpAvg(),
-                           adaptor.getExpAvgSq(), adaptor.getGradSums()})
+  for (ValueRange group :
+       {adaptor.getParams(), adaptor.getExpAvg(), adaptor.getExpAvgSq(),
+        adaptor.getGradSums(), adaptor.getBf16Params()})
     llvm::append_range(inferredReturnTypes, group.getTypes());
   inferredReturnTypes.push_back(adaptor.getGradNormInit().getType());
   inferredReturnTypes.push_back(adaptor.getNonfiniteInit().getType());
@@ -255,6 +257,20 @@ LogicalResult AdamWOp::verify() {
                              << "and element type of params #" << k << " ("
                              << type << "), got " << other;
     }
+  }
+  // The bf16 copies: one per parameter (or none), its shape in bf16.
+  if (!getBf16Params().empty() && getBf16Params().size() != n)
+    return emitOpError("has ")
+           << n << " params but " << getBf16Params().size()
+           << " bf16_params; each list holds one per parameter, in the same "
+              "order";
+  for (auto [k, copy] : llvm::enumerate(getBf16Params())) {
+    auto type = cast<ShapedType>(getParams()[k].getType());
+    auto other = cast<ShapedType>(copy.getType());
+    if (other.getShape() != type.getShape() || !other.getElementType().isBF16())
+      return emitOpError() << "bf16_params #" << k << " must have the shape "
+                           << "of params #" << k << " (" << type
+                           << ") in bf16, got " << other;
   }
   std::pair<StringRef, Value> scalars[] = {
       {"lr", getLr()},
@@ -365,7 +381,7 @@ AdamWOp::bufferize(RewriterBase &rewriter,
   auto onBuffers = AdamWOp::create(
       rewriter, getLoc(), TypeRange{}, group(getParams()), group(getGrads()),
       group(getExpAvg()), group(getExpAvgSq()), group(getGradSums()),
-      at(getLrMutable()), at(getStepMutable()), apply,
+      group(getBf16Params()), at(getLrMutable()), at(getStepMutable()), apply,
       at(getLossNonfiniteMutable()), at(getGradNormInitMutable()),
       at(getNonfiniteInitMutable()), getBeta1Attr(), getBeta2Attr(),
       getEpsAttr(), getWeightDecayAttr(), getMaxGradNormAttr());

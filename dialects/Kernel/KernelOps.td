@@ -132,16 +132,22 @@ def GrowK_AdamWOp : Op<GrowK_Dialect, "adamw", [
     loss flag `loss_nonfinite` nor the squared norm says NaN/Inf) and
     `apply`, when given, is > 0.5. With `grad_sums` (gradient
     accumulation) each sum becomes 0 where `apply` > 0.5 and its gradient
-    otherwise. `lr`, `step`, `apply`, `loss_nonfinite` and the two
-    destinations `grad_norm` and `nonfinite` (written, never read) are
-    one-element f32.
+    otherwise. With `bf16_params` (mixed precision: the bf16 copies of
+    the parameters that the GEMMs read, one per parameter, same shapes,
+    written by growc-demote-activations) each copy becomes the new
+    parameter rounded to nearest even where the update is applied, and
+    stays unchanged elsewhere. `lr`, `step`, `apply`, `loss_nonfinite`
+    and the two destinations `grad_norm` and `nonfinite` (written, never
+    read) are one-element f32.
 
     A host step (`HostStepOpInterface`) and one plan step of its own
     (`adamw`, docs/plan.md) that the runtime performs over flat arena
     regions: the CPU runtime itself, the GPU in three launches of the
     kernel library. On tensors it updates in place: the new parameters,
     moments and sums are results equivalent to their operands (so the
-    step's outputs are the parameters' own buffers), followed by
+    step's outputs are the parameters' own buffers), then the new bf16
+    copies (which the function need not return: the writes land in the
+    copies' argument buffers), followed by
     `grad_norm` and `nonfinite`; on memrefs it has no results.
 
     ```mlir
@@ -160,6 +166,7 @@ def GrowK_AdamWOp : Op<GrowK_Dialect, "adamw", [
                        Variadic<AnyShaped>:$exp_avg,
                        Variadic<AnyShaped>:$exp_avg_sq,
                        Variadic<AnyShaped>:$grad_sums,
+                       Variadic<AnyShaped>:$bf16_params,
                        AnyShaped:$lr, AnyShaped:$step,
                        Optional<AnyShaped>:$apply,
                        AnyShaped:$loss_nonfinite,
@@ -167,8 +174,8 @@ def GrowK_AdamWOp : Op<GrowK_Dialect, "adamw", [
                        AnyShaped:$nonfinite_init,
                        F64Attr:$beta1, F64Attr:$beta2, F64Attr:$eps,
                        F64Attr:$weight_decay, F64Attr:$max_grad_norm);
-  // On tensors: the new params, exp_avg, exp_avg_sq, (grad_sums), then
-  // grad_norm and nonfinite (see the accessors below).
+  // On tensors: the new params, exp_avg, exp_avg_sq, (grad_sums),
+  // (bf16_params), then grad_norm and nonfinite (see the accessors below).
   let results = (outs Variadic<AnyRankedTensor>:$results);
   let assemblyFormat = [{
     `params` `(` $params `:` type($params) `)`
@@ -176,6 +183,7 @@ def GrowK_AdamWOp : Op<GrowK_Dialect, "adamw", [
     `exp_avg` `(` $exp_avg `:` type($exp_avg) `)`
     `exp_avg_sq` `(` $exp_avg_sq `:` type($exp_avg_sq) `)`
     (`grad_sums` `(` $grad_sums^ `:` type($grad_sums) `)`)?
+    (`bf16_params` `(` $bf16_params^ `:` type($bf16_params) `)`)?
     `lr` `(` $lr `:` type($lr) `)` `step` `(` $step `:` type($step) `)`
     (`apply` `(` $apply^ `:` type($apply) `)`)?
     `loss_nonfinite` `(` $loss_nonfinite `:` type($loss_nonfinite) `)`
@@ -197,11 +205,15 @@ def GrowK_AdamWOp : Op<GrowK_Dialect, "adamw", [
       return getResults().slice(3 * getParams().size(),
                                 getGradSums().size());
     }
+    ::mlir::ResultRange getNewBf16Params() {
+      return getResults().slice(3 * getParams().size() + getGradSums().size(),
+                                getBf16Params().size());
+    }
     ::mlir::Value getGradNorm() { return getResults().drop_back().back(); }
     ::mlir::Value getNonfinite() { return getResults().back(); }
     /// The operands the step writes, in the order of the results on
-    /// tensors: params, exp_avg, exp_avg_sq, grad_sums, grad_norm_init,
-    /// nonfinite_init.
+    /// tensors: params, exp_avg, exp_avg_sq, grad_sums, bf16_params,
+    /// grad_norm_init, nonfinite_init.
     ::llvm::SmallVector<::mlir::OpOperand *> getWrittenOperands();
   }];
   let hasVerifier = 1;

@@ -34,6 +34,12 @@ constexpr llvm::StringLiteral kParamScales = "growc.param_scales";
 /// lowering writes it and gives those no gradient; the optimizer step gives
 /// them no state; the plan emitter marks them "frozen".
 constexpr llvm::StringLiteral kParamFrozen = "growc.param_frozen";
+/// Mixed precision: the parameters whose bf16 copies are host arguments
+/// appended after all others, one i64 per appended argument (the index of
+/// its parameter in growc.param_names). growc-demote-activations writes it
+/// (the GEMMs read the copies, growk.adamw writes those of the trained
+/// parameters); the plan emitter reads it ("bf16_copy").
+constexpr llvm::StringLiteral kParamBf16Copies = "growc.param_bf16_copies";
 /// Names of the non-parameter inputs (tokens, targets, lr, step, apply).
 constexpr llvm::StringLiteral kInputNames = "growc.input_names";
 /// Names of the results, in order.

@@ -16,7 +16,10 @@
 // The optimizer: the train graph's growk.adamw becomes one `adamw` step
 // that runs elementwise over flat regions, so its lists (parameters,
 // moments, gradient sums, gradients) are placed here as regions with one
-// element layout (docs/plan.md).
+// element layout (docs/plan.md). Under mixed precision the parameters'
+// bf16 copies (host arguments appended by growc-demote-activations) are
+// persistent buffers named by each parameter's `bf16_copy`; the adamw
+// step's `bf16_params` list is one more region, at half the byte offsets.
 //
 //===----------------------------------------------------------------------===//
 
@@ -146,7 +149,12 @@ private:
   int64_t bucketBytes;
   bool nvptx = false;
   rt::Plan plan;
-  unsigned numInputs = 0, numParams = 0;
+  unsigned numInputs = 0, numParams = 0, numCopies = 0;
+  /// The bf16 copy buffer of each parameter (index in the plan's params)
+  /// that has one.
+  DenseMap<unsigned, unsigned> copyBuffers;
+  /// Arguments up to the first out-parameter: inputs, parameters, copies.
+  unsigned numLeading() const { return numInputs + numParams + numCopies; }
   Block *body = nullptr;
   SmallVector<Buffer> buffers;
   DenseMap<Value, unsigned> bufferIds;
@@ -156,8 +164,9 @@ private:
   /// The buffers each step touches, and the gradients to reduce.
   SmallVector<SmallVector<unsigned>> stepBuffers;
   SmallVector<PendingReduce> reduces;
-  /// The adamw step's lists, each placed as one flat region.
-  SmallVector<SmallVector<unsigned>> regions;
+  /// The adamw step's lists, each placed as one flat region, with the
+  /// bytes of its elements (4, or 2 for the bf16 copies).
+  SmallVector<std::pair<SmallVector<unsigned>, int64_t>> regions;
 };
 
 /// Whether `type` is laid out row-major without gaps (any offset), so that
@@ -179,18 +188,19 @@ bool isContiguous(MemRefType type) {
 void PlanBuilder::assignOffsets() {
   // The adamw step's regions first: the k-th buffer of every list at the
   // same distance D_k = 4 * sum_{j<k} roundUp(n_j, 32) from its list's
-  // start, and nothing else in a region (its gaps stay zero). Then the
-  // other persistent buffers, back to back; then first-fit by lifetime for
-  // the intermediates, in order of definition.
+  // start (D_k / 2 in the bf16 copies' list), and nothing else in a region
+  // (its gaps stay zero). Then the other persistent buffers, back to back;
+  // then first-fit by lifetime for the intermediates, in order of
+  // definition.
   int64_t end = 0;
-  for (ArrayRef<unsigned> region : regions) {
+  for (auto &[region, elementBytes] : regions) {
     end = (end + kRegionAlignment - 1) / kRegionAlignment * kRegionAlignment;
     int64_t distance = 0;
     for (unsigned id : region) {
       buffers[id].offset = end + distance;
-      int64_t elements = buffers[id].size / 4;
-      distance += 4 * ((elements + kRegionElements - 1) / kRegionElements *
-                       kRegionElements);
+      int64_t elements = buffers[id].size / elementBytes;
+      distance += elementBytes * ((elements + kRegionElements - 1) /
+                                  kRegionElements * kRegionElements);
     }
     end = alignUp(buffers[region.back()].offset + buffers[region.back()].size);
   }
@@ -306,7 +316,7 @@ std::optional<unsigned> PlanBuilder::useBuffer(Value v, int64_t index) {
   // persistent buffer from its first use on.
   auto arg = dyn_cast<BlockArgument>(v);
   if (!id && arg && arg.getOwner() == body &&
-      arg.getArgNumber() >= numInputs + numParams)
+      arg.getArgNumber() >= numLeading())
     id = newBuffer(arg, 0, /*persistent=*/true);
   if (id)
     buffers[*id].lastUse = std::max(buffers[*id].lastUse, index);
@@ -576,7 +586,7 @@ llvm::Error PlanBuilder::addAdamW(growk::AdamWOp adamw, int64_t index) {
       buffers[*id].persistent = true;
       ids.push_back(*id);
     }
-    regions.emplace_back(ids.begin(), ids.end());
+    regions.emplace_back(SmallVector<unsigned>(ids.begin(), ids.end()), 4);
     return ids;
   };
   rt::PlanStep step;
@@ -595,6 +605,24 @@ llvm::Error PlanBuilder::addAdamW(growk::AdamWOp adamw, int64_t index) {
     if (!ids)
       return ids.takeError();
     *field = std::move(*ids);
+  }
+  // The bf16 copies (mixed precision): the k-th is the copy of params #k,
+  // one more region at half the offsets.
+  if (!adamw.getBf16Params().empty()) {
+    SmallVector<unsigned> copies;
+    for (auto [k, value] : llvm::enumerate(adamw.getBf16Params())) {
+      std::optional<unsigned> id = useBuffer(value, index);
+      auto copy = copyBuffers.find(step.adamParams[k] - numInputs);
+      if (!id || copy == copyBuffers.end() || copy->second != *id ||
+          byteOffsetOf(value) != 0)
+        return fail(llvm::formatv("the adamw step's bf16_params #{0} is not "
+                                  "the bf16 copy of its params #{0}",
+                                  k));
+      copies.push_back(*id);
+      all.push_back(*id);
+      step.adamBf16Params.push_back(*id);
+    }
+    regions.emplace_back(std::move(copies), 2);
   }
   // The scalars: F32 [1] buffers outside every region.
   std::pair<int64_t *, std::pair<StringRef, Value>> scalars[] = {
@@ -619,7 +647,7 @@ llvm::Error PlanBuilder::addAdamW(growk::AdamWOp adamw, int64_t index) {
   }
   // The step writes the norm and the flag, so they cannot be inputs.
   for (int64_t written : {step.adamGradNorm, step.adamNonfinite})
-    if (written < numInputs + numParams || llvm::count(touched, written) != 1)
+    if (written < numLeading() || llvm::count(touched, written) != 1)
       return fail("the adamw step's grad_norm and nonfinite must be fresh "
                   "buffers of their own");
   step.beta1 = adamw.getBeta1().convertToDouble();
@@ -652,11 +680,11 @@ llvm::Error PlanBuilder::addCopy(memref::CopyOp copy, int64_t index) {
   }
   auto target = dyn_cast<BlockArgument>(copy.getTarget());
   std::optional<unsigned> source = bufferOf(copy.getSource());
-  if (!target || target.getArgNumber() < numInputs + numParams || !source)
+  if (!target || target.getArgNumber() < numLeading() || !source)
     return fail("a copy that does not produce a model output");
   if (byteOffsetOf(copy.getSource()) != 0)
     return fail("a model output copied from a view at an offset");
-  outputBuffer[target.getArgNumber() - numInputs - numParams] = *source;
+  outputBuffer[target.getArgNumber() - numLeading()] = *source;
   buffers[*source].persistent = true;
   return llvm::Error::success();
 }
@@ -683,17 +711,39 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
     });
   numInputs = inputNames.size();
   numParams = paramNames.size();
+  // Mixed precision: the parameters' bf16 copies, appended after them.
+  auto copyParams = host->getAttrOfType<ArrayAttr>(attr::kParamBf16Copies);
+  numCopies = copyParams ? copyParams.size() : 0;
   unsigned numOutputs = outputNames.size();
-  if (body->getNumArguments() != numInputs + numParams + numOutputs)
+  if (body->getNumArguments() != numLeading() + numOutputs)
     return fail(llvm::formatv("host function has {0} arguments, expected "
-                              "{1} inputs + {2} parameters + {3} outputs",
+                              "{1} inputs + {2} parameters + {3} bf16 copies "
+                              "+ {4} outputs",
                               body->getNumArguments(), numInputs, numParams,
-                              numOutputs));
+                              numCopies, numOutputs));
 
-  // Arguments: inputs, parameters, then one out-parameter per output.
-  for (BlockArgument arg :
-       body->getArguments().take_front(numInputs + numParams))
+  // Arguments: inputs, parameters, the copies, then one out-parameter per
+  // output.
+  for (BlockArgument arg : body->getArguments().take_front(numLeading()))
     newBuffer(arg, 0, /*persistent=*/true);
+  for (auto [i, attr] : llvm::enumerate(copyParams ? copyParams.getValue()
+                                                   : ArrayRef<Attribute>())) {
+    auto param = dyn_cast<IntegerAttr>(attr);
+    BlockArgument copy = body->getArgument(numInputs + numParams + i);
+    if (!param || param.getInt() < 0 || param.getInt() >= numParams ||
+        copyBuffers.count(param.getInt()))
+      return fail("the host function's bf16 copies do not name distinct "
+                  "parameters");
+    auto type = cast<MemRefType>(copy.getType());
+    auto paramType = cast<MemRefType>(
+        body->getArgument(numInputs + param.getInt()).getType());
+    if (!type.getElementType().isBF16() ||
+        type.getShape() != paramType.getShape())
+      return fail(llvm::formatv("the bf16 copy of parameter #{0} is not a "
+                                "bf16 tensor of its shape",
+                                param.getInt()));
+    copyBuffers[param.getInt()] = numLeading() - numCopies + i;
+  }
   for (auto [i, name] : llvm::enumerate(inputNames)) {
     auto input = tensorEntry(name, body->getArgument(i), i);
     if (!input)
@@ -737,7 +787,7 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
   insertAllReduceSteps();
   // Outputs written in place (hoisted allocations) are their own buffers.
   for (unsigned i = 0; i < numOutputs; ++i) {
-    BlockArgument arg = body->getArgument(numInputs + numParams + i);
+    BlockArgument arg = body->getArgument(numLeading() + i);
     if (!outputBuffer.count(i)) {
       std::optional<unsigned> id = bufferOf(arg);
       if (!id)
@@ -778,6 +828,8 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
       if (auto scale = scales.getAs<FloatAttr>(cast<StringAttr>(name)))
         param.scale = scale.getValueAsDouble();
     param.frozen = frozen && cast<BoolAttr>(frozen[i]).getValue();
+    if (auto copy = copyBuffers.find(i); copy != copyBuffers.end())
+      param.bf16Copy = copy->second;
     plan.params.push_back(std::move(param));
   }
 

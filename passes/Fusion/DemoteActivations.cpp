@@ -12,10 +12,19 @@
 //    growc-attention-to-gemms);
 //  - a kernel's result that a GEMM reads, under the same condition (the
 //    RMSNorm outputs, the SwiGLU product);
-//  - any other f32 GEMM operand (the f32 master weights, the attention
-//    output) gets a bf16 copy from a cast kernel placed before its first
-//    GEMM; a GEMM reading a block of a tensor (a vocabulary chunk of the
-//    LM head) reads that block of the whole tensor's bf16 copy.
+//  - an f32 master weight a GEMM reads (a parameter argument, or a block
+//    of rows of one) is read from a persistent
+//    bf16 copy instead: a host argument appended after all others, once
+//    per parameter, listed in `growc.param_bf16_copies`. The runtime keeps
+//    the copy equal to the rounded parameter (it fills it when it loads
+//    or migrates the weights; in a train graph growk.adamw writes it with
+//    the update, so every trained parameter gets a copy, the ones no GEMM
+//    reads too, and the optimizer's bf16 region has the parameters'
+//    element layout). No cast kernel runs for a weight on any step, and a
+//    frozen weight is rounded once, not every step;
+//  - any other f32 GEMM operand (the attention output) gets a bf16 copy
+//    from a cast kernel placed before its first GEMM; a GEMM reading a
+//    block of a tensor reads that block of the whole tensor's bf16 copy.
 //
 //  - a chain of input-gradient GEMMs summing into one result through their
 //    accumulators (`acc`: the input gradients of q/k/v and of gate/up,
@@ -209,6 +218,17 @@ private:
   SmallVector<Value> accumulatorChain(growk::MatmulOp last);
   /// A bf16 copy of `value` made by a cast kernel called before `before`.
   Value castToBf16(Value value, Operation *before);
+  /// The parameter argument `value` is, if it is one.
+  std::optional<unsigned> paramIndexOf(Value value) const;
+  /// The bf16 copy argument of parameter `index`, appended to the host
+  /// the first time it is asked for.
+  Value paramCopy(func::FuncOp host, unsigned index);
+  /// The bf16 operand a GEMM reads for the f32 `value` (a parameter, a
+  /// block of rows of one, anything else), made before `before`.
+  Value bf16Operand(func::FuncOp host, Value value, Operation *before);
+  /// A train graph's optimizer step with a copy of each parameter it
+  /// updates as its `bf16_params`.
+  LogicalResult addBf16Params(func::FuncOp host, growk::AdamWOp adamw);
   /// The kernel `kernel` with argument and result types `type`.
   func::FuncOp variantOf(func::FuncOp kernel, FunctionType type);
 
@@ -216,6 +236,10 @@ private:
   Type bf16;
   DenseMap<Value, Value> casts;
   DenseMap<Type, func::FuncOp> castKernels;
+  /// Per host: where its parameter arguments start, how many there are,
+  /// and each parameter's copy argument in order of creation.
+  unsigned firstParam = 0, numParams = 0;
+  SmallVector<std::pair<unsigned, Value>> paramCopies;
   DenseMap<std::pair<Operation *, Type>, func::FuncOp> variants;
 };
 
@@ -298,6 +322,82 @@ Value Demoter::castToBf16(Value value, Operation *before) {
   return cast;
 }
 
+std::optional<unsigned> Demoter::paramIndexOf(Value value) const {
+  auto arg = dyn_cast<BlockArgument>(value);
+  if (!arg || !isa<func::FuncOp>(arg.getOwner()->getParentOp()) ||
+      arg.getArgNumber() < firstParam ||
+      arg.getArgNumber() >= firstParam + numParams)
+    return std::nullopt;
+  return arg.getArgNumber() - firstParam;
+}
+
+Value Demoter::paramCopy(func::FuncOp host, unsigned index) {
+  for (auto [param, copy] : paramCopies)
+    if (param == index)
+      return copy;
+  BlockArgument param = host.getArgument(firstParam + index);
+  auto type = withElementType(param.getType(), bf16); // the parameter's shape
+  unsigned position = host.getNumArguments();
+  // Appended after every argument, so the inputs and parameters keep
+  // their positions (BufferResultsToOutParams appends the outputs after
+  // these). func.func accepts any argument type, so this cannot fail.
+  (void)host.insertArgument(position, type, DictionaryAttr(), param.getLoc());
+  Value copy = host.getArgument(position);
+  paramCopies.emplace_back(index, copy);
+  return copy;
+}
+
+Value Demoter::bf16Operand(func::FuncOp host, Value value, Operation *before) {
+  if (std::optional<unsigned> index = paramIndexOf(value))
+    return paramCopy(host, *index);
+  auto slice = value.getDefiningOp<tensor::ExtractSliceOp>();
+  if (!slice)
+    return castToBf16(value, before);
+  // A block of rows of a weight or other f32 tensor: the GEMM reads its
+  // block of the whole tensor's bf16 copy, a view at an offset. A cast
+  // kernel of the block would read its argument at an offset, which a
+  // kernel cannot (its arguments are buffer starts).
+  Value source = slice.getSource();
+  std::optional<unsigned> index = paramIndexOf(source);
+  Value whole = index ? paramCopy(host, *index) : castToBf16(source, before);
+  OpBuilder b(before);
+  return tensor::ExtractSliceOp::create(
+      b, slice.getLoc(), withElementType(slice.getType(), bf16), whole,
+      slice.getMixedOffsets(), slice.getMixedSizes(), slice.getMixedStrides());
+}
+
+LogicalResult Demoter::addBf16Params(func::FuncOp host, growk::AdamWOp adamw) {
+  if (!adamw.getBf16Params().empty())
+    return success();
+  SmallVector<Value> copies;
+  for (auto [k, param] : llvm::enumerate(adamw.getParams())) {
+    std::optional<unsigned> index = paramIndexOf(param);
+    if (!index)
+      return adamw.emitOpError("params #")
+             << k << " is not a parameter argument of the host function, "
+             << "so it has no bf16 copy";
+    copies.push_back(paramCopy(host, *index));
+  }
+  OpBuilder b(adamw);
+  auto updated = growk::AdamWOp::create(
+      b, adamw.getLoc(), adamw.getParams(), adamw.getGrads(), adamw.getExpAvg(),
+      adamw.getExpAvgSq(), adamw.getGradSums(), copies, adamw.getLr(),
+      adamw.getStep(), adamw.getApply(), adamw.getLossNonfinite(),
+      adamw.getGradNormInit(), adamw.getNonfiniteInit(), adamw.getBeta1Attr(),
+      adamw.getBeta2Attr(), adamw.getEpsAttr(), adamw.getWeightDecayAttr(),
+      adamw.getMaxGradNormAttr());
+  for (NamedAttribute attr : adamw->getDiscardableAttrs())
+    updated->setAttr(attr.getName(), attr.getValue());
+  // The new copies are written into their arguments in place; nothing
+  // reads the results.
+  size_t before = adamw.getNumResults() - 2;
+  for (size_t i = 0; i < adamw.getNumResults(); ++i)
+    adamw.getResult(i).replaceAllUsesWith(
+        updated.getResult(i < before ? i : i + copies.size()));
+  adamw.erase();
+  return success();
+}
+
 func::FuncOp Demoter::variantOf(func::FuncOp kernel, FunctionType type) {
   func::FuncOp &variant = variants[{kernel.getOperation(), type}];
   if (variant)
@@ -374,6 +474,19 @@ void Demoter::demoteAssembledProducts(Block &body) {
 
 LogicalResult Demoter::run(func::FuncOp host) {
   Block &body = host.getBody().front();
+  // The arguments: the inputs (tokens, ...), then the parameters.
+  auto paramNames = host->getAttrOfType<ArrayAttr>(attr::kParamNames);
+  auto inputNames = host->getAttrOfType<ArrayAttr>(attr::kInputNames);
+  numParams = paramNames.size();
+  firstParam = inputNames ? inputNames.size() : 1;
+  paramCopies.clear();
+  if (host.getNumArguments() != firstParam + numParams ||
+      host->hasAttr(attr::kParamBf16Copies))
+    return host.emitOpError("growc-demote-activations expects ")
+           << firstParam << " inputs and " << numParams
+           << " parameters as the arguments of an undemoted host function, "
+              "got "
+           << host.getNumArguments() << " arguments";
   demoteAssembledProducts(body);
   // 1. Which GEMM results and kernel results are stored as bf16.
   SmallVector<Value> demoted;
@@ -408,31 +521,31 @@ LogicalResult Demoter::run(func::FuncOp host) {
   for (Value value : demoted)
     demote(value);
 
-  // 2. The remaining f32 GEMM operands get bf16 copies.
+  // 2. The remaining f32 GEMM operands get bf16 copies: the parameters'
+  // appended arguments, a cast kernel's result for anything else.
   SmallVector<growk::MatmulOp> matmuls(body.getOps<growk::MatmulOp>());
   for (growk::MatmulOp matmul : matmuls)
     for (OpOperand *operand :
          {&matmul.getLhsMutable(), &matmul.getRhsMutable()}) {
       auto type = cast<RankedTensorType>(operand->get().getType());
-      auto slice = operand->get().getDefiningOp<tensor::ExtractSliceOp>();
-      if (type.getElementType().isF32() && slice) {
-        // A block of a weight (the chunked cross-entropy's rows of the LM
-        // head): the whole weight is cast once, and the GEMM reads its
-        // block of the bf16 copy, a view at an offset. A cast kernel of
-        // the block would read its argument at an offset, which a kernel
-        // cannot (its arguments are buffer starts).
-        Value whole = castToBf16(slice.getSource(), matmul);
-        OpBuilder b(matmul);
-        operand->set(tensor::ExtractSliceOp::create(
-            b, slice.getLoc(), withElementType(slice.getType(), bf16), whole,
-            slice.getMixedOffsets(), slice.getMixedSizes(),
-            slice.getMixedStrides()));
-      } else if (type.getElementType().isF32())
-        operand->set(castToBf16(operand->get(), matmul));
+      if (type.getElementType().isF32())
+        operand->set(bf16Operand(host, operand->get(), matmul));
       else if (!type.getElementType().isBF16())
         return matmul.emitOpError("operand of element type ")
                << type.getElementType() << " cannot be demoted to bf16";
     }
+  // A train graph's optimizer writes the copies of what it updates.
+  SmallVector<growk::AdamWOp> steps(body.getOps<growk::AdamWOp>());
+  for (growk::AdamWOp adamw : steps)
+    if (failed(addBf16Params(host, adamw)))
+      return failure();
+  if (!paramCopies.empty()) {
+    Builder b(host.getContext());
+    host->setAttr(
+        attr::kParamBf16Copies,
+        b.getI64ArrayAttr(llvm::map_to_vector(
+            paramCopies, [](auto copy) -> int64_t { return copy.first; })));
+  }
 
   // 3. Every kernel call whose types changed calls a variant.
   SmallVector<func::CallOp> calls(body.getOps<func::CallOp>());

@@ -49,9 +49,14 @@ def DemoteActivations : Pass<"growc-demote-activations", "::mlir::ModuleOp"> {
     and kernel result read only by kernels and GEMMs is stored as bf16:
     kernels keep computing in f32 (a variant of a kernel widens its bf16
     arguments with `arith.extf` and rounds its bf16 results with
-    `arith.truncf`), GEMMs accumulate in f32. f32 operands with no bf16
-    producer (the master weights, attention's output) are copied to bf16
-    by cast kernels (`cast_bf16_<n>`) before their first GEMM. Values
+    `arith.truncf`), GEMMs accumulate in f32. The f32 master weights are
+    read from bf16 copies, host arguments appended after all others
+    (`growc.param_bf16_copies`: each one's parameter index) that the
+    runtime keeps equal to the rounded weights; in a train graph every
+    trained parameter gets one and growk.adamw writes them
+    (`bf16_params`). Other f32 operands with no bf16 producer
+    (attention's output) are copied to bf16 by cast kernels
+    (`cast_bf16_<n>`) before their first GEMM. Values
     passed only between kernels (the residual stream), a GEMM's
     accumulator and the graph's outputs stay f32. `precision=fp32` changes
     nothing.
@@ -64,8 +69,8 @@ def DemoteActivations : Pass<"growc-demote-activations", "::mlir::ModuleOp"> {
     ```
     After:
     ```mlir
+    // %wq16: tensor<64x64xbf16>, an argument appended to the host
     %n = call @rmsnorm_1_bf16_0(%h, %w0) : (...) -> tensor<8x64xbf16>
-    %wq16 = call @cast_bf16_0(%wq) : (tensor<64x64xf32>) -> tensor<64x64xbf16>
     %q = growk.matmul %n, %wq16 transpose_rhs : ... -> tensor<8x64xbf16>
     %r = call @rope_2_bf16_1(%q, ...)
     ```

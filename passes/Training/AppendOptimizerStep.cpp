@@ -192,10 +192,10 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
                                    scalarType.getElementType());
   };
   auto adamw = growk::AdamWOp::create(
-      builder, loc, params, grads, avgs, avgSqs, sums, lr, step, apply,
-      lossNonfinite, scalarInit(), scalarInit(),
-      builder.getF64FloatAttr(kAdamBeta1), builder.getF64FloatAttr(kAdamBeta2),
-      builder.getF64FloatAttr(kAdamEps),
+      builder, loc, params, grads, avgs, avgSqs, sums,
+      /*bf16Params=*/ValueRange(), lr, step, apply, lossNonfinite, scalarInit(),
+      scalarInit(), builder.getF64FloatAttr(kAdamBeta1),
+      builder.getF64FloatAttr(kAdamBeta2), builder.getF64FloatAttr(kAdamEps),
       builder.getF64FloatAttr(kAdamWeightDecay),
       builder.getF64FloatAttr(maxGradNorm));
   SmallVector<Value> results = {loss, adamw.getNonfinite(),

@@ -7,25 +7,31 @@
 // RUN: %growc-opt %s -split-input-file --growc-demote-activations=precision=fp32 | FileCheck %s --check-prefix=HAND32
 
 // GEMMs read bf16: the RMSNorm kernel writes its output as bf16, each f32
-// master weight is copied to bf16 by a cast kernel before its GEMM.
+// master weight a GEMM reads is read from its bf16 copy, an argument
+// appended after the parameters (in order of first need: q, k, v, o,
+// gate, up, down of each layer, then the tied head's embedding, parameter
+// 0), which the runtime keeps equal to the rounded weight: no cast kernel
+// for a weight.
 // CHECK-LABEL: func.func @two(
+// CHECK-SAME: %arg20: tensor<16xf32>, %arg21: tensor<16x16xbf16>, %arg22: tensor<8x16xbf16>,
+// CHECK-SAME: %arg35: tensor<11x16xbf16>) -> tensor<1x8x11xf32>
+// CHECK-SAME: growc.param_bf16_copies = [2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 0]
 // CHECK: %[[EMB:.+]]:4 = call @embedding_rope_rmsnorm_0_bf16_0(%arg0, %arg1, %arg2) : ({{.*}}) -> (tensor<8x16xf32>, tensor<8x2xf32>, tensor<8x2xf32>, tensor<8x16xbf16>)
-// CHECK: %[[WQ:.+]] = call @cast_bf16_0(%arg3) : (tensor<16x16xf32>) -> tensor<16x16xbf16>
+// CHECK-NOT: call @cast_bf16
+// CHECK: %[[Q:.+]] = growk.matmul %[[EMB]]#3, %arg21 : tensor<8x16xbf16>, tensor<16x16xbf16> -> tensor<8x16xbf16>
 // q and k go to the RoPE kernel: bf16. v goes to attention, whose kernel
 // keeps its f32 signature, so its GEMM writes f32.
-// CHECK: %[[Q:.+]] = growk.matmul %[[EMB]]#3, %[[WQ]] : tensor<8x16xbf16>, tensor<16x16xbf16> -> tensor<8x16xbf16>
 // CHECK: %[[K:.+]] = growk.matmul %[[EMB]]#3, %{{.+}} : tensor<8x16xbf16>, tensor<8x16xbf16> -> tensor<8x8xbf16>
 // CHECK: %[[V:.+]] = growk.matmul %[[EMB]]#3, %{{.+}} : tensor<8x16xbf16>, tensor<8x16xbf16> -> tensor<8x8xf32>
 // CHECK: %[[ROPE:.+]]:2 = call @rope_1_bf16_1(%[[Q]], %[[EMB]]#1, %[[EMB]]#2, %[[K]]) : ({{.*}}) -> (tensor<8x16xf32>, tensor<8x8xf32>)
 // CHECK: %[[ATT:.+]] = call @attention_2(%[[ROPE]]#0, %[[ROPE]]#1, %[[V]])
 // Attention's output is cast; the residual stream and the GEMM that
 // accumulates into it stay f32.
-// CHECK: %[[ATT16:.+]] = call @cast_bf16_1(%[[ATT]]) : (tensor<8x16xf32>) -> tensor<8x16xbf16>
-// CHECK: growk.matmul %[[ATT16]], %{{.+}} acc(%[[EMB]]#0 : tensor<8x16xf32>) : tensor<8x16xbf16>, tensor<16x16xbf16> -> tensor<8x16xf32>
-// The tied LM head reads a bf16 copy of the embedding; the logits leave
-// the graph as f32.
-// CHECK: %[[EMB16:.+]] = call @cast_bf16_4(%arg1) : (tensor<11x16xf32>) -> tensor<11x16xbf16>
-// CHECK: growk.matmul %{{.+}}, %[[EMB16]] : tensor<8x16xbf16>, tensor<11x16xbf16> -> tensor<8x11xf32>
+// CHECK: %[[ATT16:.+]] = call @cast_bf16_0(%[[ATT]]) : (tensor<8x16xf32>) -> tensor<8x16xbf16>
+// CHECK: growk.matmul %[[ATT16]], %arg24 acc(%[[EMB]]#0 : tensor<8x16xf32>) : tensor<8x16xbf16>, tensor<16x16xbf16> -> tensor<8x16xf32>
+// The tied LM head reads the embedding's copy; the logits leave the
+// graph as f32.
+// CHECK: growk.matmul %{{.+}}, %arg35 : tensor<8x16xbf16>, tensor<11x16xbf16> -> tensor<8x11xf32>
 
 // A variant computes in f32: each bf16 element is widened where it is read
 // (RoPE's rotated half included), each bf16 result rounded at the end.
@@ -45,21 +51,23 @@
 // CHECK-NEXT: linalg.yield %[[R]] : bf16
 // CHECK-NEXT: } -> tensor<8x16xbf16>
 // CHECK-NEXT: return
-// CHECK-LABEL: func.func @cast_bf16_0(%{{.+}}: tensor<16x16xf32>) -> tensor<16x16xbf16>
+// CHECK-LABEL: func.func @cast_bf16_0(%{{.+}}: tensor<8x16xf32>) -> tensor<8x16xbf16>
 // CHECK: arith.truncf %{{.+}} : f32 to bf16
 // Kernels every call reaches through a variant are gone.
 // CHECK-NOT: func.func @embedding_rope_rmsnorm_0(
 
 // The cross-entropy in blocks of token rows (3, 3 and 2) with its
 // gradient: the final norm writes bf16 for the GEMMs, which read its row
-// blocks as views; one cast of the (tied) LM head serves every block's
-// logit and d normed GEMMs; each block's kernel reads bf16 logits and
+// blocks as views; the (tied) LM head's bf16 copy argument serves every
+// block's logit and d normed GEMMs (no cast kernel); each block's kernel reads bf16 logits and
 // writes a bf16 logit gradient; d normed's rows are f32. The head's weight
 // gradient accumulates over the blocks through the GEMMs' C in f32, though
 // its last link feeds a kernel (the tied embedding's add): weight
 // gradients are never summed in bf16.
+// CHUNK-LABEL: func.func @two(
+// CHUNK-SAME: %[[HEAD16:arg36]]: tensor<11x16xbf16>) -> (
+// CHUNK-SAME: growc.param_bf16_copies = [2, 3, 4, 5, 7, 8, 9, 11, 12, 13, 14, 16, 17, 18, 0]
 // CHUNK: %[[R0:.+]] = tensor.extract_slice %[[NORMED:[0-9]+]]#1[0, 0] [3, 16] [1, 1] : tensor<8x16xbf16> to tensor<3x16xbf16>
-// CHUNK-NEXT: %[[HEAD16:.+]] = call @cast_bf16_{{[0-9]+}}(%arg2) : (tensor<11x16xf32>) -> tensor<11x16xbf16>
 // CHUNK-NEXT: %[[L0:.+]] = growk.matmul %[[R0]], %[[HEAD16]] : tensor<3x16xbf16>, tensor<11x16xbf16> -> tensor<3x11xbf16>
 // CHUNK-NEXT: %[[B0:.+]]:2 = call @softmax_cross_entropy_{{.*}}(%arg1, %[[L0]], %{{.*}}) : (tensor<1x8xi32>, tensor<3x11xbf16>, tensor<1xf32>) -> (tensor<3xf32>, tensor<3x11xbf16>)
 // CHUNK-NEXT: %[[DW0:.+]] = growk.matmul %[[B0]]#1, %[[R0]] {transpose_lhs = true, transpose_rhs = false} : tensor<3x11xbf16>, tensor<3x16xbf16> -> tensor<11x16xf32>
@@ -81,20 +89,21 @@
 // exp -> GEMM -> exp -> GEMM -> add with x, the add's result the output:
 // the GEMMs read and write bf16; the first exp gets a variant that rounds
 // its result, the second one that also widens its argument, the add one
-// that widens the GEMM's output and keeps the graph's f32 output; the
-// master weight is copied to bf16 once, by a cast kernel, for both GEMMs.
+// that widens the GEMM's output and keeps the graph's f32 output; both
+// GEMMs read the master weight's bf16 copy, one appended argument.
 // HAND-LABEL: func.func @chain(
+// HAND-SAME: %arg0: tensor<4x8xf32>, %arg1: tensor<8x8xf32>, %arg2: tensor<8x8xbf16>) -> tensor<4x8xf32>
+// HAND-SAME: growc.param_bf16_copies = [0]
 // HAND: %[[A:.+]] = call @[[EXP_OUT:[A-Za-z0-9_]+]](%arg0) : (tensor<4x8xf32>) -> tensor<4x8xbf16>
-// HAND: %[[W:.+]] = call @[[CAST:[A-Za-z0-9_]+]](%arg1) : (tensor<8x8xf32>) -> tensor<8x8xbf16>
-// HAND: %[[M:.+]] = growk.matmul %[[A]], %[[W]] : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
+// HAND-NOT: call
+// HAND: %[[M:.+]] = growk.matmul %[[A]], %arg2 : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
 // HAND: %[[B:.+]] = call @[[EXP_BOTH:[A-Za-z0-9_]+]](%[[M]]) : (tensor<4x8xbf16>) -> tensor<4x8xbf16>
-// HAND: %[[N:.+]] = growk.matmul %[[B]], %[[W]] : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
+// HAND: %[[N:.+]] = growk.matmul %[[B]], %arg2 : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
 // HAND: %[[C:.+]] = call @[[ADD:[A-Za-z0-9_]+]](%[[N]], %arg0) : (tensor<4x8xbf16>, tensor<4x8xf32>) -> tensor<4x8xf32>
 // HAND: return %[[C]] : tensor<4x8xf32>
 // HAND-DAG: func.func @[[EXP_OUT]](%{{.+}}: tensor<4x8xf32>) -> tensor<4x8xbf16> attributes {growc.kernel}
 // HAND-DAG: func.func @[[EXP_BOTH]](%{{.+}}: tensor<4x8xbf16>) -> tensor<4x8xbf16> attributes {growc.kernel}
 // HAND-DAG: func.func @[[ADD]](%{{.+}}: tensor<4x8xbf16>, %{{.+}}: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {growc.kernel}
-// HAND-DAG: func.func @[[CAST]](%{{.+}}: tensor<8x8xf32>) -> tensor<8x8xbf16> attributes {growc.kernel}
 // HAND-DAG: ^bb0(%{{.+}}: bf16, %{{.+}}: bf16):
 // HAND-DAG: arith.extf %{{.+}} : bf16 to f32
 // HAND-DAG: arith.truncf %{{.+}} : f32 to bf16
@@ -147,13 +156,13 @@ func.func @add(%x: tensor<4x8xf32>, %y: tensor<4x8xf32>) -> tensor<4x8xf32> attr
 // HAND32-LABEL: func.func @sum(
 // HAND32-NOT: bf16
 #id = affine_map<(i, j) -> (i, j)>
-func.func @sum(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %w: tensor<8x8xf32>, %v: tensor<8x8xf32>) -> tensor<4x8xf32> attributes {growc.param_names = ["w", "v"]} {
+func.func @sum(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %w: tensor<8x8xf32>, %v: tensor<8x8xf32>) -> tensor<4x8xf32> attributes {growc.input_names = ["a", "b"], growc.param_names = ["w", "v"]} {
   %d1 = growk.matmul %a, %w {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
   %d2 = growk.matmul %b, %v acc(%d1 : tensor<4x8xf32>) {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
   %e = call @exp(%d2) : (tensor<4x8xf32>) -> tensor<4x8xf32>
   return %e : tensor<4x8xf32>
 }
-func.func @shared(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %w: tensor<8x8xf32>, %v: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) attributes {growc.param_names = ["w", "v"]} {
+func.func @shared(%a: tensor<4x8xf32>, %b: tensor<4x8xf32>, %w: tensor<8x8xf32>, %v: tensor<8x8xf32>) -> (tensor<4x8xf32>, tensor<4x8xf32>) attributes {growc.input_names = ["a", "b"], growc.param_names = ["w", "v"]} {
   %d1 = growk.matmul %a, %w {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
   %d2 = growk.matmul %b, %v acc(%d1 : tensor<4x8xf32>) {transpose_rhs = false} : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
   %e = call @exp(%d2) : (tensor<4x8xf32>) -> tensor<4x8xf32>
@@ -168,4 +177,31 @@ func.func @exp(%x: tensor<4x8xf32>) -> tensor<4x8xf32> attributes {growc.kernel}
     linalg.yield %y : f32
   } -> tensor<4x8xf32>
   return %r : tensor<4x8xf32>
+}
+
+// -----
+
+// A train graph: every parameter the optimizer updates gets a copy, the
+// ones no GEMM reads too (n), and growk.adamw writes them (bf16_params, in
+// its parameters' order); a frozen weight a GEMM reads (f, not in the
+// optimizer's lists) gets a copy the runtime fills once, and no cast
+// kernel. The copies come in order of first need (f, w, then n); an input
+// (x) a GEMM reads is still cast.
+// HAND-LABEL: func.func @train(
+// HAND-SAME: %arg11: tensor<8x8xbf16>, %arg12: tensor<8x8xbf16>, %arg13: tensor<8xbf16>)
+// HAND-SAME: growc.param_bf16_copies = [1, 0, 2]
+// HAND: %[[X:.+]] = call @{{.+}}(%arg0) : (tensor<4x8xf32>) -> tensor<4x8xbf16>
+// HAND: %[[H:.+]] = growk.matmul %[[X]], %arg11 : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xbf16>
+// HAND: growk.matmul %[[H]], %arg12 : tensor<4x8xbf16>, tensor<8x8xbf16> -> tensor<4x8xf32>
+// HAND: %[[R:.+]]:10 = growk.adamw params(%arg4, %arg6 : tensor<8x8xf32>, tensor<8xf32>) {{.+}} bf16_params(%arg12, %arg13 : tensor<8x8xbf16>, tensor<8xbf16>) lr(
+// HAND: return %{{.+}}, %[[R]]#0, %[[R]]#1, %[[R]]#8 :
+// HAND32-LABEL: func.func @train(
+// HAND32-NOT: bf16
+func.func @train(%x: tensor<4x8xf32>, %gw: tensor<8x8xf32>, %gn: tensor<8xf32>, %lr: tensor<1xf32>, %w: tensor<8x8xf32>, %f: tensor<8x8xf32>, %n: tensor<8xf32>, %mw: tensor<8x8xf32>, %vw: tensor<8x8xf32>, %mn: tensor<8xf32>, %vn: tensor<8xf32>) -> (tensor<4x8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<1xf32>) attributes {growc.input_names = ["x", "gw", "gn", "lr"], growc.param_names = ["w", "f", "n", "optimizer.exp_avg.w", "optimizer.exp_avg_sq.w", "optimizer.exp_avg.n", "optimizer.exp_avg_sq.n"]} {
+  %h = growk.matmul %x, %f : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %y = growk.matmul %h, %w : tensor<4x8xf32>, tensor<8x8xf32> -> tensor<4x8xf32>
+  %e1 = tensor.empty() : tensor<1xf32>
+  %e2 = tensor.empty() : tensor<1xf32>
+  %r:8 = growk.adamw params(%w, %n : tensor<8x8xf32>, tensor<8xf32>) grads(%gw, %gn : tensor<8x8xf32>, tensor<8xf32>) exp_avg(%mw, %mn : tensor<8x8xf32>, tensor<8xf32>) exp_avg_sq(%vw, %vn : tensor<8x8xf32>, tensor<8xf32>) lr(%lr : tensor<1xf32>) step(%lr : tensor<1xf32>) loss_nonfinite(%lr : tensor<1xf32>) outs(%e1, %e2 : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return %y, %r#0, %r#1, %r#6 : tensor<4x8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<1xf32>
 }

@@ -6,6 +6,10 @@ k-th buffer lies D_k = 4 * sum_{j<k} roundUp(n_j, 32) bytes from its start
 (128-byte aligned); no other buffer touches a region and regions are
 disjoint; the scalars are [1] buffers outside them; the outputs named like
 a parameter live in that parameter's buffer (nothing is copied back).
+Mixed precision: each trained parameter's `bf16_copy` is the k-th buffer
+of `bf16_params`, a region at half the offsets (D_k / 2) that no other
+buffer touches; a frozen parameter a GEMM reads has a copy outside the
+lists; no cast kernel reads a parameter (the GEMMs read the copies).
 Prints one summary line per plan, or the first violation and exits 1."""
 import json
 import sys
@@ -43,21 +47,41 @@ def check(path):
             if got != [expected[name](p) for p in trained]:
                 fail(path, "%s is not the trained parameters' %s in order"
                      % (name, name))
+    copies = [p for p in plan["params"] if "bf16_copy" in p]
+    if "bf16_params" in step:
+        if step["bf16_params"] != [p.get("bf16_copy") for p in trained]:
+            fail(path, "bf16_params is not the trained parameters' bf16_copy "
+                 "in order")
+        lists.append("bf16_params")
+    elif copies:
+        fail(path, "parameters have bf16 copies but the adamw step has no "
+             "bf16_params")
+    for p in copies:
+        if buffers[p["bf16_copy"]]["size"] * 2 != buffers[p["buffer"]]["size"]:
+            fail(path, "%s's bf16 copy is not half its size" % p["name"])
+    param_buffers = {p["buffer"] for p in plan["params"]}
+    for s in plan["steps"]:
+        if s["op"] == "kernel" and \
+                plan["kernels"][s["kernel"]]["name"].startswith("cast_bf16") \
+                and s["args"][0] in param_buffers:
+            fail(path, "a cast kernel reads parameter buffer %d"
+                 % s["args"][0])
     spans, members = [], set()
     for name in lists:
         ids = step[name]
+        scale = 2 if name == "bf16_params" else 1
         start, distance = buffers[ids[0]]["offset"], 0
         if start % 128:
             fail(path, "%s starts at %d, not 128-byte aligned" % (name, start))
         for k, b in enumerate(ids):
             size = buffers[b]["size"]
-            if size != buffers[step["params"][k]]["size"]:
+            if size * scale != buffers[step["params"][k]]["size"]:
                 fail(path, "%s #%d is not its parameter's size" % (name, k))
             if buffers[b]["offset"] - start != distance:
                 fail(path, "%s #%d at D=%d, expected %d" % (
                     name, k, buffers[b]["offset"] - start, distance))
             last = distance
-            distance += 4 * ((size // 4 + 31) // 32 * 32)
+            distance += 4 // scale * ((size * scale // 4 + 31) // 32 * 32)
             if b in members:
                 fail(path, "buffer %d is in two lists" % b)
             members.add(b)
@@ -84,9 +108,13 @@ def check(path):
         fail(path, "output %s does not share its parameter's buffer"
              % copied[0])
     print("ok: %d trained of %d params, lists %s, symbols %s, %d next values "
-          "in place" % (len(trained), len(plan["params"]), " ".join(lists),
-                        step.get("symbols", "none"),
-                        sum(1 for n in outputs if n in params)))
+          "in place%s" % (len(trained), len(plan["params"]), " ".join(lists),
+                          step.get("symbols", "none"),
+                          sum(1 for n in outputs if n in params),
+                          ", %d bf16 copies (%d frozen)" % (
+                              len(copies),
+                              sum(1 for p in copies if p.get("frozen")))
+                          if copies else ""))
 
 
 for path in sys.argv[1:]:

@@ -81,3 +81,20 @@ func.func @adamw_read_after(%p: tensor<8xf32>, %g: tensor<8xf32>, %m: tensor<8xf
   %r:5 = growk.adamw params(%p : tensor<8xf32>) grads(%g : tensor<8xf32>) exp_avg(%m : tensor<8xf32>) exp_avg_sq(%v : tensor<8xf32>) lr(%lr : tensor<1xf32>) step(%lr : tensor<1xf32>) loss_nonfinite(%lr : tensor<1xf32>) outs(%n, %f : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
   return %p, %r#0 : tensor<8xf32>, tensor<8xf32>
 }
+
+// -----
+
+// The parameters' bf16 copies (function arguments the GEMMs read, not
+// returned) are written in place too: no copy, no allocation but the two
+// scalars.
+// CHECK-LABEL: func.func @adamw_bf16(
+// CHECK-NOT: memref.copy
+// CHECK: growk.adamw params(%arg0 : {{.*}}) {{.*}} bf16_params(%arg4 : memref<8xbf16{{.*}}>) {{.*}} outs(
+// CHECK-NOT: memref.copy
+// CHECK: return %arg0, %arg2, %arg3, %{{.+}}, %{{.+}} :
+func.func @adamw_bf16(%p: tensor<8xf32>, %g: tensor<8xf32>, %m: tensor<8xf32>, %v: tensor<8xf32>, %c: tensor<8xbf16>, %lr: tensor<1xf32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>, tensor<1xf32>) {
+  %n = tensor.empty() : tensor<1xf32>
+  %f = tensor.empty() : tensor<1xf32>
+  %r:6 = growk.adamw params(%p : tensor<8xf32>) grads(%g : tensor<8xf32>) exp_avg(%m : tensor<8xf32>) exp_avg_sq(%v : tensor<8xf32>) bf16_params(%c : tensor<8xbf16>) lr(%lr : tensor<1xf32>) step(%lr : tensor<1xf32>) loss_nonfinite(%lr : tensor<1xf32>) outs(%n, %f : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return %r#0, %r#1, %r#2, %r#4, %r#5 : tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>, tensor<1xf32>
+}

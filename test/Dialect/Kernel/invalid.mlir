@@ -381,10 +381,28 @@ func.func @adamw_sums_length(%p: tensor<8xf32>, %s: tensor<1xf32>) {
 
 // -----
 
+// The bf16 copies (mixed precision), when present: one per parameter...
+func.func @adamw_bf16_length(%p: tensor<8xf32>, %c: tensor<8xbf16>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{has 2 params but 1 bf16_params; each list holds one per parameter, in the same order}}
+  %r:9 = growk.adamw params(%p, %p : tensor<8xf32>, tensor<8xf32>) grads(%p, %p : tensor<8xf32>, tensor<8xf32>) exp_avg(%p, %p : tensor<8xf32>, tensor<8xf32>) exp_avg_sq(%p, %p : tensor<8xf32>, tensor<8xf32>) bf16_params(%c : tensor<8xbf16>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
+// ...each its parameter's shape in bf16.
+func.func @adamw_bf16_type(%p: tensor<8xf32>, %s: tensor<1xf32>) {
+  // expected-error @+1 {{bf16_params #0 must have the shape of params #0 ('tensor<8xf32>') in bf16, got 'tensor<8xf32>'}}
+  %r:6 = growk.adamw params(%p : tensor<8xf32>) grads(%p : tensor<8xf32>) exp_avg(%p : tensor<8xf32>) exp_avg_sq(%p : tensor<8xf32>) bf16_params(%p : tensor<8xf32>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return
+}
+
+// -----
+
 // At least one parameter.
 func.func @adamw_empty(%s: tensor<1xf32>) {
   // expected-error @+1 {{updates at least one parameter}}
-  %r:2 = "growk.adamw"(%s, %s, %s, %s, %s) <{operandSegmentSizes = array<i32: 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1>, beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}> : (tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> (tensor<1xf32>, tensor<1xf32>)
+  %r:2 = "growk.adamw"(%s, %s, %s, %s, %s) <{operandSegmentSizes = array<i32: 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1>, beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}> : (tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> (tensor<1xf32>, tensor<1xf32>)
   return
 }
 
@@ -455,6 +473,6 @@ func.func @adamw_eps(%p: tensor<8xf32>, %s: tensor<1xf32>) {
 func.func @adamw_results(%p: tensor<8xf32>, %s: tensor<1xf32>) {
   // expected-error @+2 {{inferred type(s) 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<1xf32>', 'tensor<1xf32>' are incompatible with return type(s) of operation 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<1xf32>'}}
   // expected-error @+1 {{failed to infer returned types}}
-  %r:4 = "growk.adamw"(%p, %p, %p, %p, %s, %s, %s, %s, %s) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 1, 1, 0, 1, 1, 1>, beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}> : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>)
+  %r:4 = "growk.adamw"(%p, %p, %p, %p, %s, %s, %s, %s, %s) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1>, beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}> : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>)
   return
 }

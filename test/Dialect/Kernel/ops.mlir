@@ -131,3 +131,14 @@ func.func @adamw_memrefs(%p: memref<8xf32>, %g: memref<8xf32>, %m: memref<8xf32>
   growk.adamw params(%p : memref<8xf32>) grads(%g : memref<8xf32>) exp_avg(%m : memref<8xf32>) exp_avg_sq(%v : memref<8xf32>) grad_sums(%s : memref<8xf32>) lr(%lr : memref<1xf32>) step(%lr : memref<1xf32>) apply(%apply : memref<1xf32>) loss_nonfinite(%apply : memref<1xf32>) outs(%norm, %bad : memref<1xf32>, memref<1xf32>) {beta1 = 0.5 : f64, beta2 = 0.0 : f64, eps = 1.0e-8 : f64, weight_decay = 0.0 : f64, max_grad_norm = 2.0 : f64}
   return
 }
+
+// With the parameters' bf16 copies (mixed precision): one more in-place
+// result per parameter, before grad_norm and nonfinite.
+// CHECK-LABEL: func.func @adamw_bf16
+// CHECK: %{{.+}}:6 = growk.adamw params(%arg0 : tensor<8xf32>) grads(%arg0 : tensor<8xf32>) exp_avg(%arg0 : tensor<8xf32>) exp_avg_sq(%arg0 : tensor<8xf32>) bf16_params(%arg1 : tensor<8xbf16>) lr(%arg2 : tensor<1xf32>)
+// CHECK: growk.adamw params(%arg3 : memref<8xf32>) {{.*}} bf16_params(%arg4 : memref<8xbf16>) lr(
+func.func @adamw_bf16(%p: tensor<8xf32>, %c: tensor<8xbf16>, %s: tensor<1xf32>, %pm: memref<8xf32>, %cm: memref<8xbf16>, %sm: memref<1xf32>) -> tensor<8xbf16> {
+  %r:6 = growk.adamw params(%p : tensor<8xf32>) grads(%p : tensor<8xf32>) exp_avg(%p : tensor<8xf32>) exp_avg_sq(%p : tensor<8xf32>) bf16_params(%c : tensor<8xbf16>) lr(%s : tensor<1xf32>) step(%s : tensor<1xf32>) loss_nonfinite(%s : tensor<1xf32>) outs(%s, %s : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  growk.adamw params(%pm : memref<8xf32>) grads(%pm : memref<8xf32>) exp_avg(%pm : memref<8xf32>) exp_avg_sq(%pm : memref<8xf32>) bf16_params(%cm : memref<8xbf16>) lr(%sm : memref<1xf32>) step(%sm : memref<1xf32>) loss_nonfinite(%sm : memref<1xf32>) outs(%sm, %sm : memref<1xf32>, memref<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
+  return %r#3 : tensor<8xbf16>
+}
