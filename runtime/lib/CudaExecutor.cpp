@@ -565,7 +565,7 @@ Status CudaExecutor::State::describeGemm(Gemm &gemm) {
   if (s.aType != DType::F32 || s.cType != DType::F32)
     gemm.key +=
         std::string(" ") + dtypeName(s.aType) + " " + dtypeName(s.cType);
-  // Operands at offsets (vocabulary chunks, per-head blocks) may be less
+  // Operands at offsets (loss row blocks, per-head blocks) may be less
   // aligned than the 256 bytes the heuristic assumes by default; an
   // algorithm chosen for one alignment is cached only for it.
   CUdeviceptr pointers[3] = {address(s.b, s.bOffset), address(s.a, s.aOffset),

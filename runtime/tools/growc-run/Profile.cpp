@@ -108,7 +108,8 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
       // The whole optimizer, one group: its three launches over the flat
       // regions (each list's span, gaps included, as the kernels walk
       // it): the gradients read twice (norm, update), parameters and
-      // both moments read and written, gradient sums written.
+      // both moments read and written, gradient sums and the weights'
+      // bf16 copies (half the span) written.
       probe.what = "optimizer (adamw)";
       probe.op = "optimizer";
       double span = 0;
@@ -117,7 +118,8 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
         const PlanBuffer &last = plan.buffers[s.adamParams.back()];
         span = double(last.offset + last.size - first.offset);
       }
-      bytes = span * (2 + 2 * 3 + (s.adamGradSums.empty() ? 0 : 1));
+      bytes = span * (2 + 2 * 3 + (s.adamGradSums.empty() ? 0 : 1) +
+                      (s.adamBf16Params.empty() ? 0 : 0.5));
       break;
     }
     }

@@ -122,8 +122,8 @@ struct PlanStep {
   // overwritten. a, b, c are buffer ids.
   int64_t a = 0, b = 0, c = 0;
   /// Where each operand starts in its buffer, in bytes (a multiple of 4):
-  /// a block of rows of a larger matrix, such as one vocabulary chunk of
-  /// the LM head and of its gradient.
+  /// a block of rows of a larger matrix, such as one loss row block of the
+  /// final norm's output and of its gradient.
   int64_t aOffset = 0, bOffset = 0, cOffset = 0;
   int64_t m = 0, n = 0, k = 0;
   /// 0: C = op(A)·op(B) (C overwritten); 1: C = op(A)·op(B) + C (a
