@@ -5,6 +5,10 @@
 // pre-norm decoder this yields exactly the fused kernels worth having
 // (residual + RMSNorm, RoPE + attention, SwiGLU) and keeps every
 // intermediate of a group out of memory once the kernel is generated.
+// Work that needs a kernel of its own (attention, a column reduction such
+// as an RMSNorm weight's gradient) does not split the run around it: the
+// row work after it that does not read it stays in the run's kernel (the
+// residual gradient's add in the RMSNorm backward's row kernel).
 // This file only decides the groups; outlining them into deduplicated
 // kernel functions is KernelOutlining.h's job, shared with other fusion
 // passes.
@@ -77,6 +81,19 @@ bool doesWork(ArrayRef<Operation *> group) {
   });
 }
 
+/// Whether `op` or an op nested in it reads a result of an op in `defs`.
+bool readsAny(Operation *op, const llvm::SmallPtrSetImpl<Operation *> &defs) {
+  return op
+      ->walk([&](Operation *nested) {
+        for (Value operand : nested->getOperands())
+          if (Operation *def = operand.getDefiningOp();
+              def && defs.contains(def))
+            return WalkResult::interrupt();
+        return WalkResult::advance();
+      })
+      .wasInterrupted();
+}
+
 struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
   void runOnOperation() override {
     ModuleOp module = getOperation();
@@ -93,43 +110,79 @@ struct FormKernelsPass : growc::impl::FormKernelsBase<FormKernelsPass> {
       }
       SmallVector<SmallVector<Operation *>> groups(1);
       SmallVector<Operation *> prepared;
+      // Kernels of their own met while groups.back() was open, and what
+      // reads their results outside a kernel (views): the open group goes
+      // on past them until one of its ops reads them.
+      SmallVector<SmallVector<Operation *>> deferred;
+      llvm::SmallPtrSet<Operation *, 8> deferredDefs;
+      auto endGroup = [&] {
+        if (!groups.back().empty())
+          groups.emplace_back();
+        // After the group they followed: their calls stay where the ops
+        // were, after the group's call (placed at its first op), so they
+        // read the group's results.
+        for (SmallVector<Operation *> &own : deferred)
+          groups.insert(std::prev(groups.end()), std::move(own));
+        deferred.clear();
+        deferredDefs.clear();
+      };
       for (Operation &op : llvm::make_early_inc_range(host.getBody().front())) {
         if (isBoundary(&op)) {
-          if (!groups.back().empty())
-            groups.emplace_back();
+          endGroup();
           continue;
         }
+        bool readsDeferred =
+            !deferredDefs.empty() && readsAny(&op, deferredDefs);
         // Constants and empty tensors are cloned into each kernel that
-        // uses them, never passed between kernels.
-        if (isRematerializable(&op) || growk::isHostStepView(&op))
+        // uses them, never passed between kernels; views stay on the host.
+        if (isRematerializable(&op) || growk::isHostStepView(&op)) {
+          if (readsDeferred)
+            deferredDefs.insert(&op);
           continue;
+        }
         if (ownKernelPreparedFor(&op)) {
           prepared.push_back(&op);
           continue;
         }
-        if (isOwnKernelView(&op))
+        if (isOwnKernelView(&op)) {
+          if (readsDeferred)
+            deferredDefs.insert(&op);
           continue;
+        }
         // An unexpanded attention or attention gradient (the GPU target)
         // is a kernel of its own: it reads every key row, so it cannot
-        // share a grid with the row-wise work (RoPE) that produces them.
+        // share a grid with the row-wise work (RoPE) that produces them;
+        // so is an op the lowering marked (a column reduction). An open
+        // group does not end there: the kernel is outlined after it, and
+        // the group's later ops that do not read it stay in the group.
         if (isa<growk::AttentionOp, growk::AttentionGradOp>(op) ||
             op.hasAttr(attr::kOwnKernel)) {
-          if (!groups.back().empty())
-            groups.emplace_back();
+          SmallVector<Operation *> own;
           // Its prepared operands move next to it (they read only block
           // arguments and constants), so the kernel's call, placed at the
           // group's first op, still follows the op's other operands.
           for (Operation *prep : prepared)
             if (ownKernelPreparedFor(prep) == &op) {
               prep->moveBefore(&op);
-              groups.back().push_back(prep);
+              own.push_back(prep);
             }
-          groups.back().push_back(&op);
-          groups.emplace_back();
+          own.push_back(&op);
+          if (groups.back().empty()) {
+            groups.back() = std::move(own);
+            groups.emplace_back();
+          } else {
+            deferred.push_back(std::move(own));
+            deferredDefs.insert(&op);
+          }
           continue;
         }
+        // The open group's call comes before the deferred kernels, so an
+        // op reading them starts the next group.
+        if (readsDeferred)
+          endGroup();
         groups.back().push_back(&op);
       }
+      endGroup();
       for (ArrayRef<Operation *> group : groups)
         if (!group.empty() && doesWork(group) &&
             failed(outlineKernel(host, group, cache)))

@@ -139,3 +139,86 @@ func.func @host_steps(%x: tensor<16x8xf32>, %k: tensor<16x4xf32>, %o: tensor<16x
   } -> tensor<16x8xf32>
   return %s, %lib : tensor<16x8xf32>, tensor<16x8xf32>
 }
+
+// -----
+
+// A kernel of its own (here a column reduction, like an RMSNorm weight's
+// gradient) does not end the run before it: the row work after it that
+// does not read it (like the residual gradient's add) joins that run's
+// kernel, whose call comes first, so the reduction still reads what the
+// run computed. The reduction's fill goes into the reduction's kernel.
+// HAND-LABEL: func.func @after_own_kernel(
+// HAND-NEXT: %[[ROW:.+]]:2 = call @[[ROWK:[A-Za-z0-9_]+]](%arg0, %arg1)
+// HAND-NEXT: %[[SUM:.+]] = call @[[COLK:[A-Za-z0-9_]+]](%[[ROW]]#0)
+// HAND-NEXT: return %[[SUM]], %[[ROW]]#1
+// HAND: func.func @[[ROWK]](%{{.+}}: tensor<16x8xf32>, %{{.+}}: tensor<16x8xf32>) -> (tensor<16x8xf32>, tensor<16x8xf32>) attributes {growc.kernel}
+// HAND: math.exp
+// HAND: arith.addf
+// HAND: func.func @[[COLK]](%{{.+}}: tensor<16x8xf32>) -> tensor<8xf32> attributes {growc.kernel}
+// HAND: linalg.fill
+// HAND: growc.own_kernel
+// HAND-NOT: growc.kernel
+#id = affine_map<(i, j) -> (i, j)>
+#col = affine_map<(i, j) -> (j)>
+func.func @after_own_kernel(%x: tensor<16x8xf32>, %y: tensor<16x8xf32>) -> (tensor<8xf32>, tensor<16x8xf32>) attributes {growc.param_names = []} {
+  %e = tensor.empty() : tensor<16x8xf32>
+  %a = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<16x8xf32>) outs(%e : tensor<16x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = math.exp %in : f32
+    linalg.yield %r : f32
+  } -> tensor<16x8xf32>
+  %zero = arith.constant 0.0 : f32
+  %ec = tensor.empty() : tensor<8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%ec : tensor<8xf32>) -> tensor<8xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #col], iterator_types = ["reduction", "parallel"]} ins(%a : tensor<16x8xf32>) outs(%init : tensor<8xf32>) attrs = {growc.own_kernel} {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.addf %in, %out : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %b = linalg.generic {indexing_maps = [#id, #id, #id], iterator_types = ["parallel", "parallel"]} ins(%a, %y : tensor<16x8xf32>, tensor<16x8xf32>) outs(%e : tensor<16x8xf32>) {
+  ^bb0(%in: f32, %in2: f32, %out: f32):
+    %r = arith.addf %in, %in2 : f32
+    linalg.yield %r : f32
+  } -> tensor<16x8xf32>
+  return %sum, %b : tensor<8xf32>, tensor<16x8xf32>
+}
+
+// -----
+
+// Row work that reads the kernel of its own's result stays after it, in a
+// kernel of its own.
+// HAND-LABEL: func.func @reads_own_kernel(
+// HAND-NEXT: %[[ROW:.+]] = call @[[ROWK:[A-Za-z0-9_]+]](%arg0)
+// HAND-NEXT: %[[SUM:.+]] = call @[[COLK:[A-Za-z0-9_]+]](%[[ROW]])
+// HAND-NEXT: %[[OUT:.+]] = call @[[ADDK:[A-Za-z0-9_]+]](%[[ROW]], %[[SUM]])
+// HAND-NEXT: return %[[OUT]]
+// HAND: func.func @[[ROWK]](%{{.+}}: tensor<16x8xf32>) -> tensor<16x8xf32> attributes {growc.kernel}
+// HAND: math.exp
+// HAND: func.func @[[COLK]](%{{.+}}: tensor<16x8xf32>) -> tensor<8xf32> attributes {growc.kernel}
+// HAND: func.func @[[ADDK]](%{{.+}}: tensor<16x8xf32>, %{{.+}}: tensor<8xf32>) -> tensor<16x8xf32> attributes {growc.kernel}
+// HAND: arith.addf
+// HAND-NOT: growc.kernel
+#id = affine_map<(i, j) -> (i, j)>
+#col = affine_map<(i, j) -> (j)>
+func.func @reads_own_kernel(%x: tensor<16x8xf32>) -> tensor<16x8xf32> attributes {growc.param_names = []} {
+  %e = tensor.empty() : tensor<16x8xf32>
+  %a = linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%x : tensor<16x8xf32>) outs(%e : tensor<16x8xf32>) {
+  ^bb0(%in: f32, %out: f32):
+    %r = math.exp %in : f32
+    linalg.yield %r : f32
+  } -> tensor<16x8xf32>
+  %zero = arith.constant 0.0 : f32
+  %ec = tensor.empty() : tensor<8xf32>
+  %init = linalg.fill ins(%zero : f32) outs(%ec : tensor<8xf32>) -> tensor<8xf32>
+  %sum = linalg.generic {indexing_maps = [#id, #col], iterator_types = ["reduction", "parallel"]} ins(%a : tensor<16x8xf32>) outs(%init : tensor<8xf32>) attrs = {growc.own_kernel} {
+  ^bb0(%in: f32, %out: f32):
+    %r = arith.addf %in, %out : f32
+    linalg.yield %r : f32
+  } -> tensor<8xf32>
+  %b = linalg.generic {indexing_maps = [#id, #col, #id], iterator_types = ["parallel", "parallel"]} ins(%a, %sum : tensor<16x8xf32>, tensor<8xf32>) outs(%e : tensor<16x8xf32>) {
+  ^bb0(%in: f32, %in2: f32, %out: f32):
+    %r = arith.addf %in, %in2 : f32
+    linalg.yield %r : f32
+  } -> tensor<16x8xf32>
+  return %b : tensor<16x8xf32>
+}
