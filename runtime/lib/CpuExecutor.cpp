@@ -335,7 +335,7 @@ Status CpuExecutor::loadParams(const Checkpoint &checkpoint) {
   if (!loads.isOk())
     return loads.status();
   for (const ParamLoad &load : *loads)
-    load.writeTo(bufferAddress(load.param->buffer));
+    load.writeTo(tensorAddress(*load.param));
   for (const PlanParam &param : plan_.params)
     roundBf16Copy(param);
   paramsLoaded_ = true;
@@ -345,18 +345,15 @@ Status CpuExecutor::loadParams(const Checkpoint &checkpoint) {
 void CpuExecutor::roundBf16Copy(const PlanParam &param) {
   if (param.bf16Copy < 0)
     return;
-  const auto *from =
-      reinterpret_cast<const float *>(bufferAddress(param.buffer));
-  uint16_t *to = reinterpret_cast<uint16_t *>(bufferAddress(param.bf16Copy));
+  const auto *from = reinterpret_cast<const float *>(tensorAddress(param));
+  uint16_t *to = bf16CopyAddress(param);
   pool_->parallelFor(param.numElements, [&](int64_t begin, int64_t end) {
     roundToBf16(from + begin, end - begin, to + begin);
   });
 }
 
 const uint16_t *CpuExecutor::bf16Copy(const PlanParam &param) const {
-  return param.bf16Copy < 0 ? nullptr
-                            : reinterpret_cast<const uint16_t *>(
-                                  bufferAddress(param.bf16Copy));
+  return param.bf16Copy < 0 ? nullptr : bf16CopyAddress(param);
 }
 
 //===----------------------------------------------------------------------===//
@@ -374,7 +371,7 @@ Status CpuExecutor::commitNextValues(
     if (output.numElements * 4 != param.byteSize)
       return Status::error(plan_.path + ": output " + inQuotes(param.name) +
                            " does not have its parameter's size");
-    std::memmove(bufferAddress(param.buffer), output.data,
+    std::memmove(tensorAddress(param), output.data,
                  static_cast<size_t>(param.byteSize));
     roundBf16Copy(param);
   }
@@ -385,7 +382,7 @@ std::vector<TensorToWrite> CpuExecutor::paramTensors() const {
   std::vector<TensorToWrite> tensors;
   for (const PlanParam &param : plan_.params)
     tensors.push_back({param.name, param.dtype, param.shape,
-                       bufferAddress(param.buffer),
+                       tensorAddress(param),
                        static_cast<size_t>(param.byteSize)});
   return tensors;
 }
@@ -397,9 +394,9 @@ CpuExecutor::migrateFrom(const CpuExecutor &previous, bool zeroCopiedMoments) {
   if (!moves.isOk())
     return moves.status();
   for (const ParamMove &move : *moves) {
-    uint8_t *to = bufferAddress(move.to->buffer);
+    uint8_t *to = tensorAddress(*move.to);
     if (move.from)
-      std::memcpy(to, previous.bufferAddress(move.from->buffer),
+      std::memcpy(to, previous.tensorAddress(*move.from),
                   static_cast<size_t>(move.to->byteSize));
     else
       std::memset(to, 0, static_cast<size_t>(move.to->byteSize));
@@ -543,9 +540,7 @@ CpuExecutor::run(const TensorView &tokens, const TensorView *targets,
     Clock::time_point start = Clock::now();
     if (Status status = stageRunInputs(
             plan_, paramsLoaded_, tokens, targets, scalars,
-            [&](const PlanTensor &input) {
-              return bufferAddress(input.buffer);
-            },
+            [&](const PlanTensor &input) { return tensorAddress(input); },
             split);
         !status.isOk())
       return status;
@@ -636,7 +631,7 @@ CpuExecutor::run(const TensorView &tokens, const TensorView *targets,
     Clock::time_point outStart = Clock::now();
     auto results = collectRunOutputs(
         plan_, tokens, targets, [&](const PlanTensor &output) {
-          return reinterpret_cast<const float *>(bufferAddress(output.buffer));
+          return reinterpret_cast<const float *>(tensorAddress(output));
         });
     timings_.other.seconds += secondsSince(outStart);
     ++timings_.other.calls;

@@ -248,11 +248,15 @@ Status CudaExecutor::State::prepare() {
   }
 
   hostBuffers.resize(plan.buffers.size());
+  auto stage = [&](const PlanTensor &t) {
+    std::vector<uint8_t> &host = hostBuffers[t.buffer];
+    host.resize(std::max(host.size(), size_t(t.offset + t.byteSize)));
+  };
   for (const PlanTensor &t : plan.inputs)
-    hostBuffers[t.buffer].resize(size_t(t.byteSize));
+    stage(t);
   for (const PlanTensor &t : plan.outputs)
     if (!plan.findParam(t.name))
-      hostBuffers[t.buffer].resize(size_t(t.byteSize));
+      stage(t);
   // The copies a committing run adds, counted by the cost model from the
   // same list.
   for (const NextValue &next : planNextValues(plan)) {
@@ -260,8 +264,7 @@ Status CudaExecutor::State::prepare() {
       return Status::error(plan.path + ": output " +
                            inQuotes(next.output->name) +
                            " does not have its parameter's size");
-    commits.push_back({address(next.param->buffer),
-                       address(next.output->buffer),
+    commits.push_back({address(*next.param), address(*next.output),
                        size_t(next.output->byteSize)});
   }
   paramsLoaded = plan.params.empty();
@@ -489,7 +492,8 @@ Status CudaExecutor::State::planCommunication() {
     // The flag must be on the host when the steps are enqueued.
     bool flagIsInput = false;
     for (const PlanTensor &input : plan.inputs)
-      flagIsInput = flagIsInput || input.buffer == s.when;
+      flagIsInput =
+          flagIsInput || (input.buffer == s.when && input.offset == 0);
     if (s.when >= 0 && !flagIsInput)
       return Status::error(plan.path + ": steps[" + std::to_string(i) +
                            "]: the GPU executor needs an all_reduce step's "
@@ -742,8 +746,7 @@ Status CudaExecutor::State::run(RunMode mode) {
 
 Status CudaExecutor::State::copyInputs() {
   for (const PlanTensor &input : plan.inputs)
-    GROWC_CU(cu->cuMemcpyHtoDAsync(address(input.buffer),
-                                   hostBuffers[input.buffer].data(),
+    GROWC_CU(cu->cuMemcpyHtoDAsync(address(input), hostData(input),
                                    size_t(input.byteSize), stream));
   return Status::ok();
 }
@@ -770,11 +773,12 @@ const std::string &CudaExecutor::deviceName() const {
 Status CudaExecutor::State::checkBf16Copies() const {
   for (const PlanParam &param : plan.params)
     if (param.bf16Copy >= 0 &&
-        (param.dtype != DType::F32 ||
-         plan.buffers[param.bf16Copy].size < param.byteSize / 2))
+        (param.dtype != DType::F32 || plan.buffers[param.bf16Copy].size <
+                                          (param.offset + param.byteSize) / 2))
       return Status::error(plan.path + ": parameter " + inQuotes(param.name) +
                            ": a bf16 copy needs an F32 parameter and " +
-                           std::to_string(param.byteSize / 2) + " bytes");
+                           std::to_string((param.offset + param.byteSize) / 2) +
+                           " bytes");
   return Status::ok();
 }
 
@@ -790,10 +794,10 @@ Status CudaExecutor::loadParams(const Checkpoint &checkpoint) {
     const PlanParam &param = *load.param;
     if (load.tensor)
       continue;
-    GROWC_CU(cu->cuMemsetD8Async(st.address(param.buffer), 0,
-                                 size_t(param.byteSize), st.stream));
+    GROWC_CU(cu->cuMemsetD8Async(st.address(param), 0, size_t(param.byteSize),
+                                 st.stream));
     if (param.bf16Copy >= 0) // bf16(0) = 0
-      GROWC_CU(cu->cuMemsetD8Async(st.address(param.bf16Copy), 0,
+      GROWC_CU(cu->cuMemsetD8Async(st.bf16CopyAddress(param), 0,
                                    size_t(param.byteSize / 2), st.stream));
   }
   GROWC_CU(cu->cuStreamSynchronize(st.stream));
@@ -812,13 +816,13 @@ Status CudaExecutor::loadParams(const Checkpoint &checkpoint) {
       load.writeTo(converted.data());
       source = converted.data();
     }
-    GROWC_CU(cu->cuMemcpyHtoD(st.address(load.param->buffer), source,
+    GROWC_CU(cu->cuMemcpyHtoD(st.address(*load.param), source,
                               size_t(load.param->byteSize)));
     // The GEMMs read the bf16 copy: it starts as the loaded value rounded.
     if (load.param->bf16Copy >= 0) {
       std::vector<uint16_t> copy =
           roundToBf16(source, load.param->byteSize / 4);
-      GROWC_CU(cu->cuMemcpyHtoD(st.address(load.param->bf16Copy), copy.data(),
+      GROWC_CU(cu->cuMemcpyHtoD(st.bf16CopyAddress(*load.param), copy.data(),
                                 copy.size() * sizeof(uint16_t)));
     }
   }
@@ -830,30 +834,33 @@ StatusOr<std::map<std::string, OutputTensor>> CudaExecutor::State::execute(
     const TensorView &tokens, const TensorView *targets,
     const std::map<std::string, float> &scalars, RunMode mode,
     const std::function<bool(const PlanTensor &)> &fetch) {
-  if (Status s = stageRunInputs(plan, paramsLoaded, tokens, targets, scalars,
-                                [&](const PlanTensor &input) {
-                                  return hostBuffers[input.buffer].data();
-                                });
+  if (Status s = stageRunInputs(
+          plan, paramsLoaded, tokens, targets, scalars,
+          [&](const PlanTensor &input) { return hostData(input); });
       !s.isOk())
     return s;
   if (Status s = copyInputs(); !s.isOk())
     return s;
   if (Status s = run(mode); !s.isOk())
     return s;
-  for (const PlanTensor &output : plan.outputs) {
-    if (fetch && !fetch(output))
-      continue;
-    std::vector<uint8_t> &host = hostBuffers[output.buffer];
-    host.resize(size_t(output.byteSize));
-    GROWC_CU(cu->cuMemcpyDtoHAsync(host.data(), address(output.buffer),
-                                   size_t(output.byteSize), stream));
-  }
+  // Every host image at its full size before the first copy is enqueued:
+  // outputs may share a buffer, and growing its image for a later one would
+  // move the bytes an earlier copy is still writing.
+  for (const PlanTensor &output : plan.outputs)
+    if (!fetch || fetch(output)) {
+      std::vector<uint8_t> &host = hostBuffers[output.buffer];
+      host.resize(
+          std::max(host.size(), size_t(output.offset + output.byteSize)));
+    }
+  for (const PlanTensor &output : plan.outputs)
+    if (!fetch || fetch(output))
+      GROWC_CU(cu->cuMemcpyDtoHAsync(hostData(output), address(output),
+                                     size_t(output.byteSize), stream));
   GROWC_CU(cu->cuStreamSynchronize(stream));
   return collectRunOutputs(
       plan, tokens, targets,
       [&](const PlanTensor &output) {
-        return reinterpret_cast<const float *>(
-            hostBuffers[output.buffer].data());
+        return reinterpret_cast<const float *>(hostData(output));
       },
       fetch);
 }
@@ -972,8 +979,7 @@ StatusOr<std::vector<TensorToWrite>> CudaExecutor::readParams() {
     const PlanParam &param = st.plan.params[i];
     std::vector<uint8_t> &host = st.paramMirror[i];
     host.resize(size_t(param.byteSize));
-    GROWC_CU(
-        cu->cuMemcpyDtoH(host.data(), st.address(param.buffer), host.size()));
+    GROWC_CU(cu->cuMemcpyDtoH(host.data(), st.address(param), host.size()));
     tensors.push_back(
         {param.name, param.dtype, param.shape, host.data(), host.size()});
   }
@@ -1016,33 +1022,31 @@ StatusOr<MigrationReport> CudaExecutor::migrateFrom(const Executor &previous,
     const PlanParam &to = *move.to;
     size_t bytes = size_t(to.byteSize);
     if (move.from) {
-      GROWC_CU(cu->cuMemcpyDtoDAsync(st.address(to.buffer),
-                                     from.address(move.from->buffer), bytes,
-                                     st.stream));
+      GROWC_CU(cu->cuMemcpyDtoDAsync(st.address(to), from.address(*move.from),
+                                     bytes, st.stream));
     } else {
-      GROWC_CU(cu->cuMemsetD8Async(st.address(to.buffer), 0, bytes, st.stream));
+      GROWC_CU(cu->cuMemsetD8Async(st.address(to), 0, bytes, st.stream));
     }
     if (to.bf16Copy < 0)
       continue;
     // The copy moves with its parameter (it is bf16 of the same value).
     if (move.from && move.from->bf16Copy >= 0)
-      GROWC_CU(cu->cuMemcpyDtoDAsync(st.address(to.bf16Copy),
-                                     from.address(move.from->bf16Copy),
+      GROWC_CU(cu->cuMemcpyDtoDAsync(st.bf16CopyAddress(to),
+                                     from.bf16CopyAddress(*move.from),
                                      bytes / 2, st.stream));
     else if (move.from)
       rounded.push_back(&to);
     else
-      GROWC_CU(cu->cuMemsetD8Async(st.address(to.bf16Copy), 0, bytes / 2,
-                                   st.stream));
+      GROWC_CU(
+          cu->cuMemsetD8Async(st.bf16CopyAddress(to), 0, bytes / 2, st.stream));
   }
   GROWC_CU(cu->cuStreamSynchronize(st.stream));
   std::vector<uint8_t> value;
   for (const PlanParam *param : rounded) {
     value.resize(size_t(param->byteSize));
-    GROWC_CU(cu->cuMemcpyDtoH(value.data(), st.address(param->buffer),
-                              value.size()));
+    GROWC_CU(cu->cuMemcpyDtoH(value.data(), st.address(*param), value.size()));
     std::vector<uint16_t> copy = roundToBf16(value.data(), param->byteSize / 4);
-    GROWC_CU(cu->cuMemcpyHtoD(st.address(param->bf16Copy), copy.data(),
+    GROWC_CU(cu->cuMemcpyHtoD(st.bf16CopyAddress(*param), copy.data(),
                               copy.size() * sizeof(uint16_t)));
   }
   st.paramsLoaded = true;

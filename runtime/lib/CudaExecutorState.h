@@ -41,8 +41,9 @@ struct CudaExecutor::State {
   std::map<int, CUgraphExec> graphs;
   bool paramsLoaded = false;
   bool algorithmsChosen = false;
-  /// Host images of the input and output buffers (those of next values
-  /// only once forward() needs them).
+  /// Host images of the input and output buffers, each up to the end of
+  /// the last tensor staged in it (those of next values only once forward()
+  /// needs them).
   std::vector<std::vector<uint8_t>> hostBuffers;
   /// Host copies of the parameters for readParams.
   std::vector<std::vector<uint8_t>> paramMirror;
@@ -144,6 +145,20 @@ struct CudaExecutor::State {
   ~State();
   CUdeviceptr address(int64_t buffer, int64_t offset = 0) const {
     return arena + CUdeviceptr(plan.buffers[buffer].offset + offset);
+  }
+  /// A tensor's first byte (it may share its buffer with others).
+  CUdeviceptr address(const PlanTensor &t) const {
+    return address(t.buffer, t.offset);
+  }
+  /// A parameter's bf16 copy: half the parameter's offset into the copy
+  /// buffer.
+  CUdeviceptr bf16CopyAddress(const PlanParam &param) const {
+    return address(param.bf16Copy, param.offset / 2);
+  }
+  /// The host image of an input or output (hostBuffers holds whole
+  /// buffers, so tensors sharing one keep their offsets).
+  uint8_t *hostData(const PlanTensor &t) {
+    return hostBuffers[t.buffer].data() + t.offset;
   }
   Status prepare();
   Status describeGemm(Gemm &gemm);

@@ -56,6 +56,8 @@ public:
 private:
   /// Frozen parameters have no optimizer state (PlanSections.cpp).
   Status checkFrozenParams() const;
+  /// The rules of tensors of one section sharing a buffer.
+  Status checkSharedBuffers(std::string_view section) const;
   /// Each bf16_copy is a buffer of its own, apart from every other one
   /// (PlanSections.cpp).
   Status checkBf16Copies() const;

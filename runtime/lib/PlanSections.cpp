@@ -14,6 +14,7 @@
 #include "growc/runtime/ContentHash.h"
 #include "growc/runtime/Limits.h"
 
+#include <algorithm>
 #include <array>
 #include <climits>
 #include <cmath>
@@ -158,11 +159,11 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
     if (isParam)
       GROWC_RETURN_IF_ERROR(
           checkKeys(entry, ctx,
-                    {"name", "buffer", "dtype", "shape", "source", "copy",
-                     "scale", "frozen", "bf16_copy"}));
+                    {"name", "buffer", "offset", "dtype", "shape", "source",
+                     "copy", "scale", "frozen", "bf16_copy"}));
     else
-      GROWC_RETURN_IF_ERROR(
-          checkKeys(entry, ctx, {"name", "buffer", "dtype", "shape"}));
+      GROWC_RETURN_IF_ERROR(checkKeys(
+          entry, ctx, {"name", "buffer", "offset", "dtype", "shape"}));
 
     PlanParam tensor;
     GROWC_RETURN_IF_ERROR(getString(entry, ctx, "name", tensor.name));
@@ -200,13 +201,30 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
           param && param->frozen)
         return Status::error(ctx + ": parameter " + inQuotes(tensor.name) +
                              " is frozen; a train graph never writes it");
+    // Optional (absent: 0, the buffer's start); the writer writes it only
+    // where it is not 0.
+    if (entry.find("offset"))
+      GROWC_RETURN_IF_ERROR(getInt(entry, ctx, "offset", 0,
+                                   std::numeric_limits<int64_t>::max(),
+                                   tensor.offset));
     const PlanBuffer &buffer = plan.buffers[tensor.buffer];
-    if (tensor.byteSize > buffer.size)
-      return Status::error(ctx + ": " + dtypeName(tensor.dtype) + " " +
-                           formatShape(tensor.shape) + " needs " +
-                           std::to_string(tensor.byteSize) +
-                           " bytes but buffer " + std::to_string(buffer.id) +
-                           " holds " + std::to_string(buffer.size));
+    // The executors address whole elements from here.
+    const int64_t elementSize = int64_t(dtypeSize(tensor.dtype));
+    if (tensor.offset % elementSize != 0)
+      return Status::error(ctx + ": offset " + std::to_string(tensor.offset) +
+                           " is not a multiple of the " +
+                           dtypeName(tensor.dtype) + " element size " +
+                           std::to_string(elementSize));
+    // Both sides are at most the arena size (below 2^63) apart.
+    if (tensor.offset > buffer.size ||
+        tensor.byteSize > buffer.size - tensor.offset)
+      return Status::error(
+          ctx + ": " + dtypeName(tensor.dtype) + " " +
+          formatShape(tensor.shape) + " needs " +
+          std::to_string(tensor.byteSize) + " bytes" +
+          (tensor.offset ? " from byte " + std::to_string(tensor.offset) : "") +
+          " but buffer " + std::to_string(buffer.id) + " holds " +
+          std::to_string(buffer.size));
     if (isParam) {
       GROWC_RETURN_IF_ERROR(getString(entry, ctx, "source", tensor.source));
       GROWC_RETURN_IF_ERROR(getBool(entry, ctx, "copy", tensor.copy));
@@ -232,8 +250,86 @@ Status PlanParser::parseTensors(const JsonValue &root, std::string_view section,
       plan.outputs.push_back(std::move(static_cast<PlanTensor &>(tensor)));
     }
   }
+  GROWC_RETURN_IF_ERROR(checkSharedBuffers(section));
   if (isParam)
     return checkFrozenParams();
+  return Status::ok();
+}
+
+/// Tensors of one section that share a buffer lie apart (a next value is
+/// its parameter's bytes only through the other section). Parameters that
+/// share a buffer are one unit for the adamw step, which updates buffers
+/// whole, and for the fused GEMMs that read their bf16 copies as one
+/// matrix: the same dtype, the same `frozen` flag and the same copy buffer
+/// (or none).
+Status PlanParser::checkSharedBuffers(std::string_view section) const {
+  struct Entry {
+    size_t index;
+    const PlanTensor *tensor;
+  };
+  std::vector<Entry> entries;
+  auto collect = [&](const auto &tensors) {
+    for (size_t i = 0; i < tensors.size(); ++i)
+      entries.push_back({i, &tensors[i]});
+  };
+  if (section == "inputs")
+    collect(plan.inputs);
+  else if (section == "params")
+    collect(plan.params);
+  else
+    collect(plan.outputs);
+  // By buffer, then offset: only neighbours can overlap.
+  std::stable_sort(entries.begin(), entries.end(),
+                   [](const Entry &x, const Entry &y) {
+                     return std::make_pair(x.tensor->buffer, x.tensor->offset) <
+                            std::make_pair(y.tensor->buffer, y.tensor->offset);
+                   });
+  auto describe = [&](const Entry &e) {
+    return std::string(section) + "[" + std::to_string(e.index) + "] (" +
+           inQuotes(e.tensor->name) + ")";
+  };
+  auto span = [](const PlanTensor &t) {
+    return "bytes [" + std::to_string(t.offset) + ", " +
+           std::to_string(t.offset + t.byteSize) + ")";
+  };
+  for (size_t k = 1; k < entries.size(); ++k) {
+    const Entry &prev = entries[k - 1], &cur = entries[k];
+    const PlanTensor &a = *prev.tensor, &b = *cur.tensor;
+    if (a.buffer != b.buffer)
+      continue;
+    const std::string ctx = describe(cur);
+    // Empty tensors hold no bytes, so they overlap nothing.
+    if (b.offset < a.offset + a.byteSize && a.byteSize > 0 && b.byteSize > 0)
+      return Status::error(ctx + ": " + span(b) + " of buffer " +
+                           std::to_string(b.buffer) + " overlap " +
+                           describe(prev) + " (" + span(a) +
+                           "); tensors sharing a buffer lie apart");
+    if (section != "params")
+      continue;
+    const auto &pa = static_cast<const PlanParam &>(a);
+    const auto &pb = static_cast<const PlanParam &>(b);
+    const std::string shares = " but shares buffer " +
+                               std::to_string(b.buffer) + " with " +
+                               describe(prev);
+    if (pa.dtype != pb.dtype)
+      return Status::error(ctx + " is " + dtypeName(pb.dtype) + shares +
+                           ", which is " + dtypeName(pa.dtype) +
+                           "; parameters sharing a buffer have one dtype");
+    if (pa.frozen != pb.frozen)
+      return Status::error(ctx + (pb.frozen ? " is" : " is not") + " frozen" +
+                           shares +
+                           (pa.frozen ? ", which is" : ", which is not") +
+                           "; the adamw step updates a buffer whole");
+    if (pa.bf16Copy != pb.bf16Copy) {
+      auto copyOf = [](const PlanParam &p) {
+        return p.bf16Copy < 0 ? std::string("no bf16_copy")
+                              : "bf16_copy " + std::to_string(p.bf16Copy);
+      };
+      return Status::error(ctx + " has " + copyOf(pb) + shares +
+                           ", which has " + copyOf(pa) +
+                           "; parameters sharing a buffer share its copy");
+    }
+  }
   return Status::ok();
 }
 
@@ -261,10 +357,12 @@ Status PlanParser::checkFrozenParams() const {
 }
 
 /// A parameter's bf16 copy is derived state the executor keeps equal to
-/// bf16(parameter) at all times: a buffer of its own, exactly the rounded
-/// tensor's size, that no step's intermediate may reuse (it lives across
-/// runs like the parameter), and that no other tensor or copy shares.
-/// Checked once the outputs are read (they may not use it either).
+/// bf16(parameter) at all times: a buffer of its own, half the size of the
+/// parameter's buffer (the copy of a parameter at byte offset o is at o /
+/// 2), that no step's intermediate may reuse (it lives across runs like the
+/// parameter), and that no other tensor, nor the copy of another
+/// parameter buffer, shares. Checked once the outputs are read (they may
+/// not use it either).
 Status PlanParser::checkBf16Copies() const {
   std::map<int64_t, std::string> tensorIn; // buffer -> a tensor in it
   for (const PlanTensor &t : plan.inputs)
@@ -273,7 +371,8 @@ Status PlanParser::checkBf16Copies() const {
     tensorIn.emplace(t.buffer, inQuotes(t.name));
   for (const PlanTensor &t : plan.outputs)
     tensorIn.emplace(t.buffer, inQuotes(t.name));
-  std::map<int64_t, std::string> copyOf; // copy buffer -> its parameter
+  // copy buffer -> the first parameter it is the copy of
+  std::map<int64_t, const PlanParam *> copyOf;
   for (size_t i = 0; i < plan.params.size(); ++i) {
     const PlanParam &param = plan.params[i];
     if (param.bf16Copy < 0)
@@ -286,19 +385,26 @@ Status PlanParser::checkBf16Copies() const {
       return Status::error(ctx + ": the parameter is " +
                            dtypeName(param.dtype) +
                            "; only F32 parameters have a bf16 copy");
-    if (copy.size != param.numElements * 2)
-      return Status::error(ctx + ": " + which + " holds " +
-                           std::to_string(copy.size) + " bytes, but BF16 " +
-                           formatShape(param.shape) + " is " +
-                           std::to_string(param.numElements * 2));
+    // The rounded buffer: the rounded tensor's size where the buffer holds
+    // one parameter, all of them back to back where it holds several.
+    const PlanBuffer &own = plan.buffers[param.buffer];
+    if (2 * copy.size != own.size)
+      return Status::error(
+          ctx + ": " + which + " holds " + std::to_string(copy.size) +
+          " bytes, but the parameter's buffer " + std::to_string(own.id) +
+          " holds " + std::to_string(own.size) +
+          " (F32), so its BF16 copy is " + std::to_string(own.size / 2));
     if (auto it = tensorIn.find(copy.id); it != tensorIn.end())
       return Status::error(ctx + ": " + which + " holds the tensor " +
                            it->second +
                            "; a bf16 copy has a buffer of its own");
-    if (auto [it, inserted] = copyOf.emplace(copy.id, inQuotes(param.name));
-        !inserted)
+    // Parameters of one buffer share their copy (checkSharedBuffers); any
+    // other sharing is an error.
+    if (auto [it, inserted] = copyOf.emplace(copy.id, &param);
+        !inserted && it->second->buffer != param.buffer)
       return Status::error(ctx + ": " + which + " is also the bf16_copy of " +
-                           it->second);
+                           inQuotes(it->second->name) + " (buffer " +
+                           std::to_string(it->second->buffer) + ")");
     for (const PlanBuffer &other : plan.buffers)
       if (other.id != copy.id && other.size > 0 &&
           other.offset < copy.offset + copy.size &&

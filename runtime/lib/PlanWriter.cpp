@@ -70,6 +70,9 @@ Fields tensorFields(const PlanTensor &tensor) {
       .add("buffer", tensor.buffer)
       .add("dtype", dtypeName(tensor.dtype))
       .add("shape", intArray(tensor.shape));
+  // Optional: only a tensor that shares its buffer starts past byte 0.
+  if (tensor.offset != 0)
+    fields.add("offset", tensor.offset);
   return fields;
 }
 

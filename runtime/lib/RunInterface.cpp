@@ -243,7 +243,8 @@ std::vector<NextValue> growc::rt::planNextValues(const Plan &plan) {
   std::vector<NextValue> next;
   for (const PlanTensor &output : plan.outputs)
     if (const PlanParam *param = plan.findParam(output.name);
-        param && param->buffer != output.buffer)
+        param &&
+        (param->buffer != output.buffer || param->offset != output.offset))
       next.push_back({param, &output});
   return next;
 }

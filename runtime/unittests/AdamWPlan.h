@@ -12,7 +12,8 @@
 // loss flag is a scalar input (`loss_nonfinite`), like `lr`, `step` and,
 // with accumulation, `apply`. With bf16Copies, the parameters' bf16 copies
 // follow the regions at half their offsets (roundUp(n_j, 32) elements of 2
-// bytes, 64-byte aligned).
+// bytes, 64-byte aligned). With `fused`, the first parameters share one
+// buffer per list at byte offsets, as the compiler places Q/K/V.
 //
 //===----------------------------------------------------------------------===//
 
@@ -40,6 +41,10 @@ struct AdamWPlanOptions {
   /// Mixed precision: each trained parameter has a bf16 copy, laid out as
   /// one region at half the params' offsets, and the step's `bf16_params`.
   bool bf16Copies = false;
+  /// The first `fused` parameters lie back to back in one buffer (at byte
+  /// offsets, as the compiler places Q/K/V), and so do their gradients,
+  /// moments and bf16 copies; the step lists each such buffer once.
+  size_t fused = 0;
 };
 
 inline Plan adamWPlan(const AdamWPlanOptions &options = {}) {
@@ -102,36 +107,57 @@ inline Plan adamWPlan(const AdamWPlanOptions &options = {}) {
       {"optimizer.exp_avg_sq.", &step.adamExpAvgSq}};
   if (options.accumulate)
     regions.push_back({"optimizer.grad_sum.", &step.adamGradSums});
-  for (auto &[prefix, ids] : regions) {
+  // Elements of each buffer of a list: the fused group first, then one
+  // buffer per parameter; and each parameter's element offset in its
+  // buffer.
+  std::vector<int64_t> bufferElements, bufferOf, elementOffset;
+  for (size_t k = 0; k < options.sizes.size(); ++k) {
+    int64_t n = options.sizes[k];
+    bool joins = k > 0 && k < options.fused;
+    if (!joins)
+      bufferElements.push_back(0);
+    bufferOf.push_back(int64_t(bufferElements.size()) - 1);
+    elementOffset.push_back(bufferElements.back());
+    bufferElements.back() += n;
+  }
+  // One list's buffers, `bytes` per element, laid out as the compiler lays
+  // them out; their ids are appended to `ids`.
+  auto addList = [&](int64_t bytes, std::vector<int64_t> &ids) {
     int64_t base = alignedEnd(), delta = 0;
+    for (int64_t n : bufferElements) {
+      ids.push_back(addBuffer(base + delta, bytes * n));
+      delta += bytes * ((n + 31) / 32 * 32);
+    }
+  };
+  for (auto &[prefix, ids] : regions) {
+    addList(4, *ids);
     for (size_t k = 0; k < options.sizes.size(); ++k) {
-      int64_t n = options.sizes[k];
-      ids->push_back(addBuffer(base + delta, 4 * n));
       PlanParam param;
-      static_cast<PlanTensor &>(param) = tensor(
-          prefix + "p" + std::to_string(k), ids->back(), DType::F32, {n});
+      static_cast<PlanTensor &>(param) =
+          tensor(prefix + "p" + std::to_string(k), (*ids)[bufferOf[k]],
+                 DType::F32, {options.sizes[k]});
+      param.offset = 4 * elementOffset[k];
       param.source = param.name;
       plan.params.push_back(param);
-      delta += 4 * ((n + 31) / 32 * 32);
     }
   }
   if (options.bf16Copies) {
-    int64_t base = alignedEnd(), delta = 0;
-    for (size_t k = 0; k < options.sizes.size(); ++k) {
-      int64_t n = options.sizes[k];
-      step.adamBf16Params.push_back(addBuffer(base + delta, 2 * n));
-      plan.params[k].bf16Copy = step.adamBf16Params.back();
-      delta += 2 * ((n + 31) / 32 * 32);
-    }
+    addList(2, step.adamBf16Params);
+    for (size_t k = 0; k < options.sizes.size(); ++k)
+      plan.params[k].bf16Copy = step.adamBf16Params[bufferOf[k]];
   }
-  // The next values, named like the parameters they replace.
+  // The next values, named like the parameters they replace (at their
+  // bytes: updated in place).
   for (const PlanParam &param : std::vector<PlanParam>(plan.params))
     if (param.name.rfind("grad.", 0) != 0) {
-      int64_t buffer = param.buffer;
-      if (options.ownNextValueBuffers)
-        buffer = addBuffer(alignedEnd(), param.shape[0] * 4);
-      plan.outputs.push_back(
-          tensor(param.name, buffer, DType::F32, param.shape));
+      PlanTensor next =
+          tensor(param.name, param.buffer, DType::F32, param.shape);
+      next.offset = param.offset;
+      if (options.ownNextValueBuffers) {
+        next.buffer = addBuffer(alignedEnd(), param.shape[0] * 4);
+        next.offset = 0;
+      }
+      plan.outputs.push_back(next);
     }
   if (options.target == "nvptx")
     step.symbols = {"growc_adamw_sumsq", "growc_adamw_scalars",

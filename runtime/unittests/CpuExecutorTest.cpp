@@ -743,7 +743,7 @@ TEST_F(CpuExecutorTest, PlanWithOtherInputs) {
       kToyPlan,
       R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)",
       R"("inputs": [{"name": "tokens", "buffer": 0, "dtype": "I32", "shape": [2, 3]},
-                    {"name": "labels", "buffer": 0, "dtype": "I32", "shape": [2, 3]}],)");
+                    {"name": "labels", "buffer": 0, "offset": 32, "dtype": "I32", "shape": [2, 3]}],)");
   std::unique_ptr<CpuExecutor> executor = load(plan);
   ASSERT_TRUE(executor);
   ToyWeights w;
@@ -1251,6 +1251,105 @@ TEST_F(CpuAdamWBf16Test, MigrationFillsTheCopies) {
   EXPECT_EQ(std::memcmp(after->bf16Copy(p0), before->bf16Copy(p0),
                         size_t(p0.numElements) * 2),
             0);
+}
+
+// Parameters sharing one buffer at byte offsets (the compiler's fused
+// Q/K/V): p0 and p1 lie back to back in one buffer per list and one bf16
+// copy buffer. Each tensor is loaded, stepped, saved and migrated at its
+// own bytes, by name.
+class CpuAdamWFusedTest : public CpuAdamWBf16Test {
+protected:
+  void SetUp() override {
+    CpuAdamWBf16Test::SetUp();
+    options.fused = 2;
+  }
+
+  /// The bytes of `name` as paramTensors() gives them.
+  static const uint8_t *bytesOf(const CpuExecutor &executor,
+                                const std::string &name) {
+    for (const TensorToWrite &t : executor.paramTensors())
+      if (t.name == name)
+        return static_cast<const uint8_t *>(t.data);
+    return nullptr;
+  }
+};
+
+TEST_F(CpuAdamWFusedTest, LoadStepSaveAndReload) {
+  randomState(0.02f);
+  std::unique_ptr<CpuExecutor> executor = loadedAdamW();
+  ASSERT_TRUE(executor);
+  const Plan &plan = executor->plan();
+  const PlanParam &p0 = *plan.findParam("p0"), &p1 = *plan.findParam("p1");
+  ASSERT_EQ(p0.buffer, p1.buffer);
+  ASSERT_EQ(p1.offset, 160);
+  // Each tensor at its offset of the shared buffers, read back by name.
+  for (const char *prefix :
+       {"", "grad.", "optimizer.exp_avg.", "optimizer.exp_avg_sq."})
+    EXPECT_EQ(bytesOf(*executor, std::string(prefix) + "p1"),
+              bytesOf(*executor, std::string(prefix) + "p0") + 160)
+        << prefix;
+  EXPECT_EQ(read(*executor), state);
+  // The copies at half the offsets.
+  EXPECT_EQ(executor->bf16Copy(p1), executor->bf16Copy(p0) + 40);
+  expectCopiesRound(*executor);
+
+  // One step over the shared buffers is the per-tensor update.
+  AdamWReference ref = adamWReference(state, 3, {});
+  trainStep(*executor, {});
+  TensorValues after = read(*executor);
+  expectState(after, ref.state);
+  expectCopiesRound(*executor);
+
+  // Saved by name, loaded back into a fresh executor at the same bytes.
+  std::vector<TensorToWrite> saved = executor->paramTensors();
+  std::unique_ptr<CpuExecutor> reloaded = load(adamWPlanText(options), 2);
+  ASSERT_TRUE(reloaded);
+  Status status = reloaded->loadParams(checkpoint(saved));
+  ASSERT_TRUE(status.isOk()) << status.message();
+  EXPECT_EQ(read(*reloaded), after);
+  expectCopiesRound(*reloaded);
+}
+
+// Migration follows provenance between layouts: shared buffers to buffers
+// of their own and back, and a growth whose parameters swap places inside
+// the shared buffer (p0 starts from p1 and p1 from p0, moments following).
+TEST_F(CpuAdamWFusedTest, MigrationKeepsEachTensor) {
+  options.sizes = {24, 24, 40};
+  randomState(0.02f);
+  std::unique_ptr<CpuExecutor> fused = loadedAdamW();
+  ASSERT_TRUE(fused);
+  ASSERT_EQ(read(*fused), state);
+  trainStep(*fused, {});
+  const TensorValues trained = read(*fused);
+  expectState(trained, adamWReference(state, 3, {}).state);
+
+  AdamWPlanOptions apart = options;
+  apart.fused = 0;
+  std::unique_ptr<CpuExecutor> own = load(adamWPlanText(apart), 2);
+  ASSERT_TRUE(own);
+  ASSERT_NE(own->plan().findParam("p0")->buffer,
+            own->plan().findParam("p1")->buffer);
+  StatusOr<CpuExecutor::Migration> moved = own->migrateFrom(*fused);
+  ASSERT_TRUE(moved.isOk()) << moved.status().message();
+  EXPECT_EQ(read(*own), trained);
+  expectCopiesRound(*own);
+
+  Plan swapped = adamWPlan(options);
+  for (PlanParam &param : swapped.params)
+    if (param.name == "p0")
+      param.source = "p1";
+    else if (param.name == "p1")
+      param.source = "p0";
+  std::unique_ptr<CpuExecutor> grown = load(serializePlan(swapped), 2);
+  ASSERT_TRUE(grown);
+  moved = grown->migrateFrom(*own);
+  ASSERT_TRUE(moved.isOk()) << moved.status().message();
+  TensorValues expected = trained;
+  for (const char *prefix : {"", "optimizer.exp_avg.", "optimizer.exp_avg_sq."})
+    std::swap(expected[std::string(prefix) + "p0"],
+              expected[std::string(prefix) + "p1"]);
+  EXPECT_EQ(read(*grown), expected);
+  expectCopiesRound(*grown);
 }
 
 // Next values in their parameters' buffers are not copied; older plans'

@@ -29,6 +29,7 @@
 #include <ctime>
 #include <limits>
 #include <list>
+#include <map>
 #include <random>
 #include <sstream>
 
@@ -118,6 +119,17 @@ protected:
         CudaExecutor::create(std::move(*loaded), cuda);
     EXPECT_TRUE(created.isOk()) << created.status().message();
     return created.isOk() ? std::move(*created) : nullptr;
+  }
+  /// A new adamw executor for `options` that took `previous`'s training
+  /// state by provenance (a growth stage's migration).
+  std::unique_ptr<CudaExecutor> migratedAdamW(AdamWPlanOptions options,
+                                              const CudaExecutor &previous) {
+    std::unique_ptr<CudaExecutor> executor = createAdamW(std::move(options));
+    if (!executor)
+      return nullptr;
+    StatusOr<MigrationReport> moved = executor->migrateFrom(previous, false);
+    EXPECT_TRUE(moved.isOk()) << moved.status().message();
+    return moved.isOk() ? std::move(executor) : nullptr;
   }
   /// The adamw plan's tokens or targets ([1, 2], unused by its step).
   static TensorView adamWBatch(const std::vector<int32_t> &data,
@@ -520,19 +532,124 @@ TEST_F(CudaExecutorFakeTest, Bf16CopiesFollowLoadStepAndMigration) {
   EXPECT_EQ(copies(*executor), trained) << "after validation";
 
   // Growth: the copies move with the parameters device to device ...
-  std::unique_ptr<CudaExecutor> next = createAdamW(bf16);
+  std::unique_ptr<CudaExecutor> next = migratedAdamW(bf16, *executor);
   ASSERT_TRUE(next);
-  ASSERT_TRUE(next->migrateFrom(*executor, false).isOk());
   EXPECT_EQ(params(*next), params(*executor));
   EXPECT_EQ(copies(*next), trained) << "after migration";
   // ... or, from a stage without copies (fp32), are rounded on the host.
-  std::unique_ptr<CudaExecutor> fp32 = createAdamW(noCopies);
+  std::unique_ptr<CudaExecutor> fp32 = migratedAdamW(noCopies, *executor);
   ASSERT_TRUE(fp32);
-  ASSERT_TRUE(fp32->migrateFrom(*executor, false).isOk());
-  std::unique_ptr<CudaExecutor> rounded = createAdamW(bf16);
+  std::unique_ptr<CudaExecutor> rounded = migratedAdamW(bf16, *fp32);
   ASSERT_TRUE(rounded);
-  ASSERT_TRUE(rounded->migrateFrom(*fp32, false).isOk());
   EXPECT_EQ(copies(*rounded), trained) << "after migration from fp32";
+}
+
+// Parameters sharing one buffer at byte offsets (fused Q/K/V): p0 and p1
+// lie back to back in one buffer, their bf16 copies in one copy buffer at
+// half the offsets. Loading writes each copy at its offset / 2, the step
+// keeps them, and migration moves them device to device (to and from a
+// layout with a buffer per parameter) or rounds them on the host (from an
+// fp32 stage); values are read back by name.
+TEST_F(CudaExecutorFakeTest, Bf16CopiesOfSharedBuffersAtHalfOffsets) {
+  if (std::string(GROWC_OPTIMIZER_PTX_PATH).empty())
+    GTEST_SKIP() << "built without the compiler (standalone runtime)";
+  AdamWPlanOptions fused;
+  fused.bf16Copies = true;
+  fused.fused = 2;
+  AdamWPlanOptions apart = fused, fp32 = fused;
+  apart.fused = 0;
+  fp32.bf16Copies = false;
+  const std::vector<int64_t> sizes = fused.sizes;
+  const std::vector<std::string> names = {"p0", "p1", "p2"};
+  auto valueOf = [](CudaExecutor &executor, const std::string &name) {
+    StatusOr<std::vector<TensorToWrite>> read = executor.readParams();
+    EXPECT_TRUE(read.isOk()) << read.status().message();
+    for (size_t k = 0; read.isOk() && k < read->size(); ++k)
+      if ((*read)[k].name == name) {
+        const auto *data = static_cast<const float *>((*read)[k].data);
+        return std::vector<float>(data, data + (*read)[k].byteSize / 4);
+      }
+    ADD_FAILURE() << "no parameter " << name;
+    return std::vector<float>();
+  };
+  // The copy of `name`: offset / 2 into its copy buffer.
+  auto copyOf = [](CudaExecutor &executor, const std::string &name) {
+    const PlanParam &param = *executor.plan().findParam(name);
+    StatusOr<std::vector<uint8_t>> bytes = executor.readBuffer(param.bf16Copy);
+    EXPECT_TRUE(bytes.isOk()) << bytes.status().message();
+    std::vector<uint16_t> copy(size_t(param.numElements));
+    if (bytes.isOk() &&
+        int64_t(bytes->size()) >= param.offset / 2 + param.numElements * 2)
+      std::memcpy(copy.data(), bytes->data() + param.offset / 2,
+                  copy.size() * 2);
+    return copy;
+  };
+  auto expectCopiesRound = [&](CudaExecutor &executor, const char *when) {
+    for (const std::string &name : names)
+      EXPECT_TRUE(
+          copiesRoundParams(copyOf(executor, name), valueOf(executor, name)))
+          << name << " " << when;
+  };
+
+  std::unique_ptr<CudaExecutor> executor = createAdamW(fused);
+  ASSERT_TRUE(executor);
+  const Plan &plan = executor->plan();
+  ASSERT_EQ(plan.findParam("p0")->bf16Copy, plan.findParam("p1")->bf16Copy);
+  ASSERT_EQ(plan.findParam("p1")->offset, 160);
+  std::mt19937 rng(11);
+  std::normal_distribution<float> normal(0.0f, 1.0f);
+  std::map<std::string, std::vector<float>> values;
+  std::vector<TensorToWrite> tensors;
+  for (const std::string prefix : {"", "grad."})
+    for (size_t k = 0; k < sizes.size(); ++k) {
+      std::vector<float> &v = values[prefix + names[k]];
+      for (int64_t i = 0; i < sizes[k]; ++i)
+        v.push_back(normal(rng));
+      tensors.push_back(
+          {prefix + names[k], DType::F32, {sizes[k]}, v.data(), v.size() * 4});
+    }
+  ASSERT_TRUE(load(*executor, tensors).isOk());
+  for (const std::string &name : names)
+    EXPECT_EQ(valueOf(*executor, name), values[name]) << name;
+  expectCopiesRound(*executor, "after load");
+
+  std::vector<int32_t> tokens(2, 1), targets(2, 2);
+  auto outputs = executor->trainStep(
+      adamWBatch(tokens, "tokens"), adamWBatch(targets, "targets"),
+      {{"lr", 3e-3f}, {"step", 1.0f}, {"loss_nonfinite", 0.0f}}, true);
+  ASSERT_TRUE(outputs.isOk()) << outputs.status().message();
+  ASSERT_NE(valueOf(*executor, "p1"), values["p1"]);
+  expectCopiesRound(*executor, "after a step");
+  // forward(): the next values, read from the shared buffer's offsets.
+  TensorView y = adamWBatch(targets, "targets");
+  auto forward = executor->forward(
+      adamWBatch(tokens, "tokens"), &y,
+      {{"lr", 3e-3f}, {"step", 2.0f}, {"loss_nonfinite", 0.0f}});
+  ASSERT_TRUE(forward.isOk()) << forward.status().message();
+  for (const std::string &name : names)
+    EXPECT_EQ(forward->at(name).toVector(), valueOf(*executor, name)) << name;
+
+  // Device to device, from offset / 2 to a buffer of its own and back.
+  std::unique_ptr<CudaExecutor> own = migratedAdamW(apart, *executor);
+  ASSERT_TRUE(own);
+  std::unique_ptr<CudaExecutor> back = migratedAdamW(fused, *own);
+  ASSERT_TRUE(back);
+  for (const std::string &name :
+       {"p0", "p1", "p2", "optimizer.exp_avg.p1", "optimizer.exp_avg_sq.p1"}) {
+    EXPECT_EQ(valueOf(*own, name), valueOf(*executor, name)) << name;
+    EXPECT_EQ(valueOf(*back, name), valueOf(*executor, name)) << name;
+  }
+  for (const std::string &name : names) {
+    EXPECT_EQ(copyOf(*own, name), copyOf(*executor, name)) << name;
+    EXPECT_EQ(copyOf(*back, name), copyOf(*executor, name)) << name;
+  }
+  // From an fp32 stage: rounded on the host into offset / 2.
+  std::unique_ptr<CudaExecutor> single = migratedAdamW(fp32, *executor);
+  ASSERT_TRUE(single);
+  std::unique_ptr<CudaExecutor> rounded = migratedAdamW(fused, *single);
+  ASSERT_TRUE(rounded);
+  for (const std::string &name : names)
+    EXPECT_EQ(copyOf(*rounded, name), copyOf(*executor, name)) << name;
 }
 
 // growc-run train on the GPU path end to end (GROWC_LIBCUDA and

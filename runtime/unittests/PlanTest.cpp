@@ -10,6 +10,7 @@
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Executor.h"
 #include "growc/runtime/Json.h"
+#include "growc/runtime/RunInterface.h"
 
 #include "AdamWPlan.h"
 #include "ToyModel.h"
@@ -1094,13 +1095,13 @@ TEST(PlanTest, Bf16CopiesAreVerified) {
     options.bf16Copies = true;
     return adamWPlanWith(edit, options);
   };
-  // The copy: numElements * 2 bytes of its own, of an F32 parameter.
+  // The copy: half its parameter's buffer, of its own, of an F32 parameter.
   expectRejected(
       with([](Plan &p,
               PlanStep &s) { p.buffers[s.adamBf16Params[1]].size = 16; },
            bf16),
-      {"params[1] ('p1').bf16_copy: buffer 20 holds 16 bytes, but BF16 [7] "
-       "is 14"});
+      {"params[1] ('p1').bf16_copy: buffer 20 holds 16 bytes, but the "
+       "parameter's buffer 8 holds 28 (F32), so its BF16 copy is 14"});
   expectRejected(with(
                      [](Plan &p, PlanStep &) {
                        p.params[1].dtype = DType::BF16;
@@ -1175,6 +1176,144 @@ TEST(PlanTest, Bf16CopiesAreVerified) {
                                                               "list's region"});
 }
 
+// Tensors at byte offsets of a shared buffer (the compiler's fused Q/K/V
+// and gate|up weights): p0 and p1 lie back to back in one buffer per list,
+// their bf16 copies in one copy buffer at half the offsets; `offset` is
+// written only where it is not 0 and read back as it was.
+TEST(PlanTest, ParamsShareABufferAtOffsets) {
+  AdamWPlanOptions fused;
+  fused.fused = 2;
+  fused.bf16Copies = true;
+  Plan built = adamWPlan(fused);
+  std::string text = serializePlan(built);
+  StatusOr<Plan> plan = parsePlan(text, kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_EQ(serializePlan(*plan), text);
+  const PlanParam *p0 = plan->findParam("p0"), *p1 = plan->findParam("p1");
+  ASSERT_TRUE(p0 && p1);
+  EXPECT_EQ(p0->buffer, p1->buffer);
+  EXPECT_EQ(p0->offset, 0);
+  EXPECT_EQ(p1->offset, 160); // 40 floats
+  EXPECT_EQ(plan->buffers[p0->buffer].size, 188);
+  EXPECT_EQ(p0->bf16Copy, p1->bf16Copy);
+  EXPECT_EQ(plan->buffers[p0->bf16Copy].size, 94);
+  EXPECT_EQ(plan->findParam("optimizer.exp_avg.p1")->offset, 160);
+  EXPECT_EQ(plan->findOutput("p1")->offset, 160);
+  // The step lists the shared buffer once.
+  EXPECT_EQ(plan->steps[0].adamParams.size(), 2u);
+  EXPECT_EQ(plan->steps[0].adamBf16Params.size(), 2u);
+  // Next values at their parameters' bytes are updated in place.
+  EXPECT_TRUE(planNextValues(*plan).empty());
+  // "offset" appears exactly where it is not 0: on p1, its gradient, its
+  // state and their next values; a plan without shared buffers has none.
+  auto tensorsWithOffset = [](const std::string &planText) {
+    std::vector<std::string> names;
+    StatusOr<JsonValue> json = parseJson(planText);
+    EXPECT_TRUE(json.isOk());
+    for (const char *section : {"inputs", "params", "outputs"})
+      for (const JsonValue &entry : json->find(section)->elements())
+        if (entry.find("offset"))
+          names.push_back(entry.find("name")->asString());
+    return names;
+  };
+  const std::vector<std::string> moved = {
+      "p1", "grad.p1", "optimizer.exp_avg.p1", "optimizer.exp_avg_sq.p1",
+      // the next values
+      "p1", "optimizer.exp_avg.p1", "optimizer.exp_avg_sq.p1"};
+  EXPECT_EQ(tensorsWithOffset(text), moved);
+  EXPECT_TRUE(tensorsWithOffset(adamWPlanText()).empty());
+}
+
+// A next value at its parameter's buffer but another offset is a copy.
+TEST(PlanTest, NextValueAtAnotherOffsetIsCopied) {
+  AdamWPlanOptions fused;
+  fused.fused = 2;
+  fused.sizes = {8, 8, 32};
+  StatusOr<Plan> swapped = parsePlan(adamWPlanWith(
+                                         [](Plan &p, PlanStep &) {
+                                           for (PlanTensor &out : p.outputs)
+                                             if (out.name == "p0")
+                                               out.offset = 32;
+                                             else if (out.name == "p1")
+                                               out.offset = 0;
+                                         },
+                                         fused),
+                                     kPlanPath);
+  ASSERT_TRUE(swapped.isOk()) << swapped.status().message();
+  std::vector<NextValue> next = planNextValues(*swapped);
+  ASSERT_EQ(next.size(), 2u);
+  EXPECT_EQ(next[0].param->name, "p0");
+  EXPECT_EQ(next[0].output->offset, 32);
+  EXPECT_EQ(next[1].param->name, "p1");
+  EXPECT_EQ(next[1].output->offset, 0);
+}
+
+TEST(PlanTest, SharedBuffersAreVerified) {
+  AdamWPlanOptions fused;
+  fused.fused = 2;
+  const Plan base = adamWPlan(fused);
+  const std::string shared = std::to_string(base.params[0].buffer);
+  auto with = [&](const std::function<void(Plan &)> &edit,
+                  AdamWPlanOptions options) {
+    return adamWPlanWith([&](Plan &p, PlanStep &) { edit(p); }, options);
+  };
+  expectRejected(with([](Plan &p) { p.params[1].offset = 162; }, fused),
+                 {"params[1] ('p1'): offset 162 is not a multiple of the F32 "
+                  "element size 4"});
+  expectRejected(
+      with([](Plan &p) { p.params[1].offset = 164; }, fused),
+      {"params[1] ('p1'): F32 [7] needs 28 bytes from byte 164 but buffer " +
+       shared + " holds 188"});
+  expectRejected(with([](Plan &p) { p.params[0].offset = -4; }, fused),
+                 {"params[0] ('p0').offset must be an integer >= 0"});
+  expectRejected(with([](Plan &p) { p.params[1].offset = 156; }, fused),
+                 {"params[1] ('p1'): bytes [156, 184) of buffer " + shared +
+                  " overlap params[0] ('p0') (bytes [0, 160)); tensors "
+                  "sharing a buffer lie apart"});
+  expectRejected(with(
+                     [](Plan &p) {
+                       for (PlanTensor &out : p.outputs)
+                         if (out.name == "p1")
+                           out.offset = 156;
+                     },
+                     fused),
+                 {"overlap outputs[", "('p0') (bytes [0, 160))"});
+  expectRejected(with([](Plan &p) { p.params[1].dtype = DType::BF16; }, fused),
+                 {"params[1] ('p1') is BF16 but shares buffer " + shared +
+                  " with params[0] ('p0'), which is F32"});
+  expectRejected(with([](Plan &p) { p.params[1].frozen = true; }, fused),
+                 {"params[1] ('p1') is frozen but shares buffer " + shared +
+                  " with params[0] ('p0'), which is not; the adamw step "
+                  "updates a buffer whole"});
+  AdamWPlanOptions copies = fused;
+  copies.bf16Copies = true;
+  const Plan withCopies = adamWPlan(copies);
+  const std::string copy = std::to_string(withCopies.params[0].bf16Copy);
+  const std::string other = std::to_string(withCopies.params[2].bf16Copy);
+  expectRejected(
+      with([](Plan &p) { p.params[1].bf16Copy = p.params[2].bf16Copy; },
+           copies),
+      {"params[1] ('p1') has bf16_copy " + other + " but shares buffer " +
+       shared + " with params[0] ('p0'), which has bf16_copy " + copy});
+  expectRejected(with([](Plan &p) { p.params[1].bf16Copy = -1; }, copies),
+                 {"params[1] ('p1') has no bf16_copy but shares buffer"});
+  expectRejected(
+      with([](Plan &p) { p.buffers[p.params[0].bf16Copy].size = 80; }, copies),
+      {"params[0] ('p0').bf16_copy: buffer " + copy +
+       " holds 80 bytes, but the parameter's buffer " + shared +
+       " holds 188 (F32), so its BF16 copy is 94"});
+  // A copy buffer of two parameter buffers stays an error.
+  AdamWPlanOptions twins = copies;
+  twins.sizes = {7, 7, 14};
+  const Plan twinPlan = adamWPlan(twins);
+  expectRejected(
+      with([](Plan &p) { p.params[2].bf16Copy = p.params[0].bf16Copy; }, twins),
+      {"params[2] ('p2').bf16_copy: buffer " +
+       std::to_string(twinPlan.params[0].bf16Copy) +
+       " is also the bf16_copy of 'p0' (buffer " +
+       std::to_string(twinPlan.params[0].buffer) + ")"});
+}
+
 TEST(PlanTest, RejectsInvalidJson) {
   expectRejected("not json", {"invalid JSON"});
   expectRejected("", {"invalid JSON"});
@@ -1234,6 +1373,8 @@ std::vector<std::string> everyPlanForm() {
   gpuAccumulating.accumulate = true;
   AdamWPlanOptions bf16Copies;
   bf16Copies.bf16Copies = true;
+  AdamWPlanOptions fusedCopies = bf16Copies;
+  fusedCopies.fused = 2;
   return {kToyPlan, gpuPlan(), shared, bf16, reduces,
           gpuPlanWithStep(attentionStep()),
           gpuPlanWithStep(attentionGradStep(gradSymbols)), growth,
@@ -1242,6 +1383,8 @@ std::vector<std::string> everyPlanForm() {
                       R"("copy": false, "frozen": true})"),
           // The flat optimizer step, with accumulation on the GPU.
           adamWPlanText(), adamWPlanText(gpuAccumulating),
+          // Parameters sharing buffers at offsets (fused Q/K/V).
+          adamWPlanText(fusedCopies),
           // Mixed precision: the parameters' bf16 copies.
           adamWPlanText(bf16Copies)};
 }

@@ -245,6 +245,16 @@ private:
   uint8_t *bufferAddress(int64_t id) const {
     return arena_ + plan_.buffers[id].offset;
   }
+  /// A tensor's first byte (it may share its buffer with others).
+  uint8_t *tensorAddress(const PlanTensor &t) const {
+    return bufferAddress(t.buffer) + t.offset;
+  }
+  /// A parameter's bf16 copy: half the parameter's offset into the copy
+  /// buffer (the plan checked that it has one).
+  uint16_t *bf16CopyAddress(const PlanParam &param) const {
+    return reinterpret_cast<uint16_t *>(bufferAddress(param.bf16Copy) +
+                                        param.offset / 2);
+  }
 
   Plan plan_;
   std::unique_ptr<ThreadPool> pool_;

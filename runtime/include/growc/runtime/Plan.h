@@ -36,10 +36,15 @@ struct PlanBuffer {
 };
 
 /// A named tensor (an input, parameter or output), stored contiguously and
-/// row-major at the start of its buffer.
+/// row-major from byte `offset` of its buffer. Several tensors may share a
+/// buffer at different offsets: the fused Q/K/V and gate|up GEMMs read
+/// parameters that lie back to back as one matrix (docs/plan.md).
 struct PlanTensor {
   std::string name;
   int64_t buffer = 0;
+  /// Where the tensor starts in its buffer, in bytes (a multiple of the
+  /// dtype's size; 0 when the plan does not say).
+  int64_t offset = 0;
   DType dtype = DType::F32;
   std::vector<int64_t> shape;
   /// Number of elements (product of shape), filled in by the loader.
@@ -63,7 +68,9 @@ struct PlanParam : PlanTensor {
   bool frozen = false;
   /// Mixed precision: the buffer of the parameter's bf16 copy (its value
   /// rounded to nearest even), which the GEMMs read instead of a cast
-  /// kernel's output; -1 for none. Derived state: the executor writes it
+  /// kernel's output; -1 for none. The copy starts at byte offset / 2 of
+  /// that buffer (parameters sharing a buffer share its copy buffer, in the
+  /// same order). Derived state: the executor writes it
   /// whenever it sets the parameter from outside a step (loading,
   /// migrating) and the adamw step writes it with the update; it is never
   /// saved.

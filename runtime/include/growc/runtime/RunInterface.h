@@ -73,7 +73,7 @@ StatusOr<std::map<std::string, OutputTensor>> collectRunOutputs(
     const std::function<bool(const PlanTensor &)> &include = nullptr);
 
 /// A train graph's next value that lives apart from its parameter: an
-/// output named like a parameter (its value after the step) in a buffer of
+/// output named like a parameter (its value after the step) in bytes of
 /// its own, which a committing run copies into the parameter once every
 /// step has read the old one.
 struct NextValue {
@@ -81,12 +81,12 @@ struct NextValue {
   const PlanTensor *output = nullptr;
 };
 
-/// `plan`'s next values that need that copy, in output order: those whose
-/// buffer is not the parameter's. A plan with the adamw step updates the
-/// parameters and their state in place, and its next values share the
-/// parameters' buffers, so it lists none; older plans list every one. The
-/// executors copy exactly these on each committing run (the CUDA executor
-/// as device-to-device copies outside the plan's steps but inside its
+/// `plan`'s next values that need that copy, in output order: those not at
+/// the parameter's bytes (another buffer, or another offset in it). A plan with
+/// the adamw step updates the parameters and their state in place, and its next
+/// values are the parameters' bytes, so it lists none; older plans list
+/// every one. The executors copy exactly these on each committing run (the CUDA
+/// executor as device-to-device copies outside the plan's steps but inside its
 /// graph), and the cost model (CostModel.h) counts its copies from this
 /// list, so that the two cannot disagree.
 std::vector<NextValue> planNextValues(const Plan &plan);
