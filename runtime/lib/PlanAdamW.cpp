@@ -335,7 +335,8 @@ PlanParser::checkAdamWBf16Layout(const std::string &ctx, const PlanStep &step,
   const std::vector<int64_t> &params = step.adamParams;
   const std::vector<int64_t> &copies = step.adamBf16Params;
   const std::string where = fieldPath(ctx, "bf16_params");
-  // The parameter whose buffer each params entry is.
+  // The parameter whose buffer each params entry is (the first, where the
+  // buffer holds several: they share one bf16_copy, checkSharedBuffers).
   std::map<int64_t, const PlanParam *> paramIn;
   for (const PlanParam &param : plan.params)
     paramIn.emplace(param.buffer, &param);
