@@ -71,16 +71,37 @@ LogicalResult LayerOp::buildVjp(VjpContext &context,
     context.addParamGrad(getParamName(suffix), grad);
   };
   double scale = getNormScale().convertToDouble();
+  // A fused projection's weight gradient is one GEMM; each parameter's
+  // gradient is its block of rows (a view).
+  auto addBlockGrads = [&](Value fused, ArrayRef<StringRef> suffixes) {
+    int64_t first = 0;
+    for (StringRef suffix : suffixes) {
+      int64_t rows = cast<ShapedType>(weight(suffix).getType()).getDimSize(0);
+      addGrad(suffix, context.rowBlock(fused, first, rows));
+      first += rows;
+    }
+  };
+  auto weights = [&](ArrayRef<StringRef> suffixes) {
+    return llvm::map_to_vector(suffixes, weight);
+  };
   // out = mid + down(swiglu(gate(n2), up(n2))), n2 = s·RMSNorm(mid).
   addGrad("mlp.down_proj.weight", context.matmulWeightGrad(dh, tape->gated));
   Value dgated = context.matmulInputGrad(dh, weight("mlp.down_proj.weight"));
-  auto [dgate, dup] = context.swigluGrad(tape->gate, tape->up, dgated);
-  addGrad("mlp.gate_proj.weight", context.matmulWeightGrad(dgate, tape->norm2));
-  addGrad("mlp.up_proj.weight", context.matmulWeightGrad(dup, tape->norm2));
-  // The two products sum through the second GEMM (beta = 1).
-  Value dn2 = context.matmulInputGrad(
-      dup, weight("mlp.up_proj.weight"),
-      context.matmulInputGrad(dgate, weight("mlp.gate_proj.weight")));
+  StringRef mlp[] = {"mlp.gate_proj.weight", "mlp.up_proj.weight"};
+  Value dn2;
+  if (tape->fusedProjections()) {
+    // One gate|up GEMM: dY = [dgate | dup] for the weight gradient and dX.
+    Value dgateUp = context.swigluHalvesGrad(tape->gate, dgated);
+    addBlockGrads(context.matmulWeightGrad(dgateUp, tape->norm2), mlp);
+    dn2 = context.matmulInputGrad(dgateUp, context.concatRows(weights(mlp)));
+  } else {
+    auto [dgate, dup] = context.swigluGrad(tape->gate, tape->up, dgated);
+    addGrad(mlp[0], context.matmulWeightGrad(dgate, tape->norm2));
+    addGrad(mlp[1], context.matmulWeightGrad(dup, tape->norm2));
+    // The two products sum through the second GEMM (beta = 1).
+    dn2 = context.matmulInputGrad(
+        dup, weight(mlp[1]), context.matmulInputGrad(dgate, weight(mlp[0])));
+  }
   auto [dmidNorm, dw2] = context.rmsNormGrad(
       tape->mid, weight("post_attention_layernorm.weight"), scale, dn2);
   addGrad("post_attention_layernorm.weight", dw2);
@@ -93,18 +114,27 @@ LogicalResult LayerOp::buildVjp(VjpContext &context,
       context.matmulInputGrad(dmid, weight("self_attn.o_proj.weight"));
   auto [dqRoped, dkRoped, dv] =
       context.attentionGrad(tape->q, tape->k, tape->v, tape->attn, dattn);
-  ConfigAttr config = getOperation()->getParentOfType<ModelOp>().getConfig();
-  Value dq = context.ropeGrad(dqRoped, config.getHeads());
-  Value dk = context.ropeGrad(dkRoped, config.getKvHeads());
-  Value n1 = tape->norm1;
-  addGrad("self_attn.q_proj.weight", context.matmulWeightGrad(dq, n1));
-  addGrad("self_attn.k_proj.weight", context.matmulWeightGrad(dk, n1));
-  addGrad("self_attn.v_proj.weight", context.matmulWeightGrad(dv, n1));
-  Value dn1 = context.matmulInputGrad(
-      dv, weight("self_attn.v_proj.weight"),
-      context.matmulInputGrad(
-          dk, weight("self_attn.k_proj.weight"),
-          context.matmulInputGrad(dq, weight("self_attn.q_proj.weight"))));
+  StringRef attention[] = {"self_attn.q_proj.weight", "self_attn.k_proj.weight",
+                           "self_attn.v_proj.weight"};
+  Value n1 = tape->norm1, dn1;
+  if (tape->fusedProjections()) {
+    // One q|k|v GEMM: one kernel writes dY = [dq | dk | dv].
+    Value dqkv = context.qkvGrad(dqRoped, dkRoped, dv);
+    addBlockGrads(context.matmulWeightGrad(dqkv, n1), attention);
+    dn1 = context.matmulInputGrad(dqkv, context.concatRows(weights(attention)));
+  } else {
+    ConfigAttr config = getOperation()->getParentOfType<ModelOp>().getConfig();
+    Value dq = context.ropeGrad(dqRoped, config.getHeads());
+    Value dk = context.ropeGrad(dkRoped, config.getKvHeads());
+    addGrad(attention[0], context.matmulWeightGrad(dq, n1));
+    addGrad(attention[1], context.matmulWeightGrad(dk, n1));
+    addGrad(attention[2], context.matmulWeightGrad(dv, n1));
+    dn1 = context.matmulInputGrad(
+        dv, weight(attention[2]),
+        context.matmulInputGrad(
+            dk, weight(attention[1]),
+            context.matmulInputGrad(dq, weight(attention[0]))));
+  }
   auto [dhNorm, dw1] = context.rmsNormGrad(
       tape->input, weight("input_layernorm.weight"), scale, dn1);
   addGrad("input_layernorm.weight", dw1);

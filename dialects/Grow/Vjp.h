@@ -29,29 +29,31 @@ namespace growc::grow {
 /// recomputing them. growk.forward_tape carries them in the IR in field
 /// order (`toValues` / `fromValues`).
 struct LayerTape {
-  mlir::Value input;      ///< h
-  mlir::Value norm1;      ///< n1 = s·RMSNorm(h)
-  mlir::Value qRaw, kRaw; ///< the q and k projections before RoPE
+  mlir::Value input; ///< h
+  mlir::Value norm1; ///< n1 = s·RMSNorm(h)
+  mlir::Value q, k;  ///< after RoPE
   mlir::Value v;
-  mlir::Value q, k;     ///< after RoPE
-  mlir::Value attn;     ///< the attention output
-  mlir::Value mid;      ///< h + o_proj(attn)
-  mlir::Value norm2;    ///< n2 = s·RMSNorm(mid)
-  mlir::Value gate, up; ///< the MLP's projections
-  mlir::Value gated;    ///< silu(gate) · up
+  mlir::Value attn;  ///< the attention output
+  mlir::Value mid;   ///< h + o_proj(attn)
+  mlir::Value norm2; ///< n2 = s·RMSNorm(mid)
+  /// The MLP's projections. Under fused projections both are the one
+  /// gate|up GEMM's output [gate | up] (fusedProjections()).
+  mlir::Value gate, up;
+  mlir::Value gated; ///< silu(gate) · up
 
-  static constexpr unsigned kNumFields = 13;
+  /// Whether the forward computed q|k|v and gate|up as one GEMM each
+  /// (ModelTensorBuilder::concatRows), so the VJP does too.
+  bool fusedProjections() const { return gate == up; }
 
+  static constexpr unsigned kNumFields = 11;
   llvm::SmallVector<mlir::Value, kNumFields> toValues() const {
-    return {input, norm1, qRaw,  kRaw, v,  q,    k,
-            attn,  mid,   norm2, gate, up, gated};
+    return {input, norm1, q, k, v, attn, mid, norm2, gate, up, gated};
   }
   /// The inverse of toValues; `values` has kNumFields entries.
   static LayerTape fromValues(llvm::ArrayRef<mlir::Value> values) {
-    assert(values.size() == kNumFields && "a layer tape has 13 fields");
-    return {values[0],  values[1],  values[2], values[3], values[4],
-            values[5],  values[6],  values[7], values[8], values[9],
-            values[10], values[11], values[12]};
+    assert(values.size() == kNumFields && "a layer tape has 11 fields");
+    return {values[0], values[1], values[2], values[3], values[4], values[5],
+            values[6], values[7], values[8], values[9], values[10]};
   }
 };
 
@@ -99,6 +101,15 @@ public:
   /// For y = silu(gate) · up: (dgate, dup).
   virtual std::pair<mlir::Value, mlir::Value>
   swigluGrad(mlir::Value gate, mlir::Value up, mlir::Value dy) = 0;
+  /// Fused projections (LayerTape::fusedProjections): the weights' rows
+  /// one after another, a block of rows of a fused weight gradient, and
+  /// the fused GEMMs' dY: [dgate | dup] from gateUp = [gate | up], and
+  /// [rope⁻¹(dq) | rope⁻¹(dk) | dv].
+  virtual mlir::Value concatRows(mlir::ValueRange weights) = 0;
+  virtual mlir::Value rowBlock(mlir::Value x, int64_t first, int64_t count) = 0;
+  virtual mlir::Value swigluHalvesGrad(mlir::Value gateUp, mlir::Value dy) = 0;
+  virtual mlir::Value qkvGrad(mlir::Value dqRoped, mlir::Value dkRoped,
+                              mlir::Value dv) = 0;
   /// For o = attention(q, k, v) (causal, grouped KV): (dq, dk, dv).
   virtual std::tuple<mlir::Value, mlir::Value, mlir::Value>
   attentionGrad(mlir::Value q, mlir::Value k, mlir::Value v, mlir::Value o,

@@ -7,6 +7,7 @@
 
 #include "dialects/Kernel/KernelOps.h"
 
+#include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
 using namespace mlir;
@@ -31,16 +32,39 @@ bool growc::growk::isHostStepView(Operation *op) {
     auto hostStep = dyn_cast_if_present<HostStepOpInterface>(step);
     return hostStep && hostStep.isHostStep() && hostStep.takesViews();
   };
-  if (auto extract = dyn_cast<tensor::ExtractSliceOp>(op))
+  if (auto extract = dyn_cast<tensor::ExtractSliceOp>(op)) {
+    // A block of whole rows is contiguous: returned, it is an output at an
+    // offset into its buffer (a fused projection's gradient in a grad
+    // graph) rather than a copy kernel.
+    auto source = extract.getSourceType();
+    bool rowBlock = source.getRank() == 2 && extract.hasUnitStride() &&
+                    extract.getStaticOffsets().back() == 0 &&
+                    !ShapedType::isDynamic(extract.getStaticOffsets()[0]) &&
+                    extract.getType().getRank() == 2 &&
+                    extract.getStaticSizes()[1] == source.getDimSize(1);
     return !extract->use_empty() &&
-           llvm::all_of(extract->getUsers(), takesViews);
+           llvm::all_of(extract->getUsers(), [&](Operation *user) {
+             return takesViews(user) || (rowBlock && isa<func::ReturnOp>(user));
+           });
+  }
   if (auto insert = dyn_cast<tensor::InsertSliceOp>(op))
     return takesViews(insert.getSource().getDefiningOp());
+  // Weights' rows one after another (fused projections): a view of
+  // parameters the plan places back to back.
+  if (auto concat = dyn_cast<tensor::ConcatOp>(op))
+    return concat.getDim() == 0 && !concat->use_empty() &&
+           llvm::all_of(concat.getInputs(), llvm::IsaPred<BlockArgument>) &&
+           llvm::all_of(concat->getUsers(), takesViews);
   return false;
 }
 
 // A GEMM is a cuBLASLt / OpenBLAS call with an offset per operand.
 bool MatmulOp::takesViews() { return true; }
+
+// Its lists name whole buffers, but the gradients of fused projections are
+// blocks of rows of one GEMM's output that, in order, tile it: the plan
+// emitter merges such consecutive views into their buffer.
+bool AdamWOp::takesViews() { return true; }
 
 // Attention is the library's only when growc-attention-to-tensor-cores
 // named its kernel; its plan step has an offset per operand.

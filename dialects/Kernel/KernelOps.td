@@ -114,7 +114,7 @@ def GrowK_AllReduceOp : Op<GrowK_Dialect, "all_reduce", [
 
 def GrowK_AdamWOp : Op<GrowK_Dialect, "adamw", [
     AttrSizedOperandSegments,
-    GrowK_HostStepOpInterface,
+    DeclareOpInterfaceMethods<GrowK_HostStepOpInterface, ["takesViews"]>,
     DeclareOpInterfaceMethods<InferTypeOpInterface>,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
     DeclareOpInterfaceMethods<BufferizableOpInterface,

@@ -78,6 +78,9 @@ struct TrainingGraphOptions {
   int64_t lossRows = 0;
   /// Train graph: micro-batches per optimizer step.
   int64_t accumulate = 1;
+  /// One GEMM for each layer's q|k|v and one for gate|up (off with
+  /// accumulate > 1: growc-lower-model-to-tensors).
+  bool fuseProjections = true;
 };
 
 /// grow.model -> the tensor-level function of `graph`: the forward lowering,

@@ -127,9 +127,11 @@ private:
   argBuffers(Operation *op, ValueRange values, int64_t index);
   /// Appends `step`, remembering which buffers it touches.
   void addStep(rt::PlanStep step, ArrayRef<int64_t> touched);
-  /// A named tensor at the start of `buffer`.
-  llvm::Expected<rt::PlanTensor> tensorEntry(StringRef name, Value value,
-                                             unsigned buffer);
+  /// A named tensor from byte `offset` of `buffer`.
+  llvm::Expected<rt::PlanTensor>
+  tensorEntry(StringRef name, Value value, unsigned buffer, int64_t offset = 0);
+  /// Which parameter a host argument is, or whose bf16 copy (true).
+  std::optional<std::pair<unsigned, bool>> paramOf(Value value) const;
 
   // One function per host op that becomes (part of) a step.
   llvm::Error addView(Operation &op, int64_t index);
@@ -139,6 +141,20 @@ private:
   llvm::Error addAllReduce(growk::AllReduceOp reduce, int64_t index);
   llvm::Error addAdamW(growk::AdamWOp adamw, int64_t index);
   llvm::Error addCopy(memref::CopyOp copy, int64_t index);
+
+  /// Fused projections: the parameters whose rows a GEMM reads as one
+  /// matrix (a tensor.concat, bufferized into an allocation filled by
+  /// copies of the arguments) share one buffer, in that order, and so do
+  /// their bf16 copies and their optimizer state (the adamw step's lists
+  /// are per buffer). Finds the groups and the allocations that become
+  /// views of them.
+  llvm::Error findParamGroups();
+  /// The arguments' buffers: one per argument, or one per group.
+  void addArgumentBuffers();
+  /// The leading argument of parameter `index` or of its bf16 copy.
+  BlockArgument paramArg(unsigned index) const {
+    return body->getArgument(numInputs + index);
+  }
 
   void assignOffsets();
   /// Groups `reduces` into buckets of at most `bucketBytes` (a gradient
@@ -150,9 +166,22 @@ private:
   bool nvptx = false;
   rt::Plan plan;
   unsigned numInputs = 0, numParams = 0, numCopies = 0;
-  /// The bf16 copy buffer of each parameter (index in the plan's params)
-  /// that has one.
-  DenseMap<unsigned, unsigned> copyBuffers;
+  /// The bf16 copy argument of each parameter (index in the plan's
+  /// params) that has one.
+  DenseMap<unsigned, BlockArgument> copyArgs;
+  /// Parameter groups (indices in the plan's params, in buffer order), and
+  /// the group of each grouped parameter.
+  SmallVector<SmallVector<unsigned>> paramGroups;
+  DenseMap<unsigned, unsigned> groupOf;
+  /// Allocations that are a concatenation of grouped arguments (the group,
+  /// and whether of their bf16 copies), and the copies that filled them.
+  DenseMap<Operation *, std::pair<unsigned, bool>> concatAllocs;
+  DenseSet<Operation *> concatFills;
+  /// The copy buffer of each parameter buffer that has one.
+  DenseMap<unsigned, unsigned> copyBufferOf;
+  /// Output index -> byte offset in its buffer (a parameter of a group).
+  DenseMap<unsigned, int64_t> outputOffset;
+
   /// Arguments up to the first out-parameter: inputs, parameters, copies.
   unsigned numLeading() const { return numInputs + numParams + numCopies; }
   Block *body = nullptr;
@@ -183,6 +212,190 @@ bool isContiguous(MemRefType type) {
     expected *= type.getDimSize(d);
   }
   return true;
+}
+
+std::optional<std::pair<unsigned, bool>>
+PlanBuilder::paramOf(Value value) const {
+  auto arg = dyn_cast<BlockArgument>(value);
+  if (!arg || arg.getOwner() != body)
+    return std::nullopt;
+  unsigned number = arg.getArgNumber();
+  if (number >= numInputs && number < numInputs + numParams)
+    return std::make_pair(number - numInputs, false);
+  for (auto [index, copy] : copyArgs)
+    if (copy == arg)
+      return std::make_pair(index, true);
+  return std::nullopt;
+}
+
+llvm::Error PlanBuilder::findParamGroups() {
+  auto paramNames = host->getAttrOfType<ArrayAttr>(attr::kParamNames);
+  auto nameOf = [&](unsigned index) {
+    return cast<StringAttr>(paramNames[index]).getValue();
+  };
+  // A group once, however many concatenations read it; a parameter in two
+  // different groups cannot lie in both orders at once.
+  auto addGroup = [&](ArrayRef<unsigned> members) -> llvm::Expected<unsigned> {
+    for (auto [g, group] : llvm::enumerate(paramGroups))
+      if (ArrayRef<unsigned>(group) == members)
+        return unsigned(g);
+    for (unsigned member : members)
+      if (groupOf.count(member))
+        return fail("parameter '" + nameOf(member) +
+                    "' is concatenated with different parameters in two "
+                    "places; one buffer cannot hold both orders");
+    unsigned g = paramGroups.size();
+    paramGroups.emplace_back(members.begin(), members.end());
+    for (unsigned member : members)
+      groupOf[member] = g;
+    return g;
+  };
+  // tensor.concat bufferized: an allocation whose row blocks are filled by
+  // copies of arguments (memref.subview + memref.copy), read as a whole.
+  for (Operation &op : *body) {
+    auto alloc = dyn_cast<memref::AllocOp>(op);
+    if (!alloc)
+      continue;
+    struct Part {
+      int64_t offset;
+      std::pair<unsigned, bool> param;
+      Operation *view, *fill;
+    };
+    SmallVector<Part> parts;
+    bool concat = true;
+    for (Operation *user : alloc->getUsers()) {
+      auto view = dyn_cast<memref::SubViewOp>(user);
+      if (!view) {
+        // Only GEMMs read the whole: nothing may write the parameters'
+        // bytes through it.
+        auto gemm = dyn_cast<linalg::GenericOp>(user);
+        if (!gemm ||
+            llvm::is_contained(gemm.getDpsInits(), alloc.getResult())) {
+          concat = false;
+          break;
+        }
+        continue;
+      }
+      auto fill = view->hasOneUse()
+                      ? dyn_cast<memref::CopyOp>(*view->getUsers().begin())
+                      : memref::CopyOp();
+      std::optional<std::pair<unsigned, bool>> param;
+      if (fill && fill.getTarget() == view.getResult())
+        param = paramOf(fill.getSource());
+      SmallVector<int64_t> strides;
+      int64_t offset;
+      if (!param ||
+          failed(view.getType().getStridesAndOffset(strides, offset)) ||
+          ShapedType::isDynamic(offset) || !isContiguous(view.getType())) {
+        concat = false;
+        break;
+      }
+      parts.push_back({offset, *param, view, fill});
+    }
+    if (!concat || parts.empty())
+      continue;
+    llvm::sort(parts, [](const Part &a, const Part &b) {
+      return a.offset < b.offset;
+    });
+    int64_t next = 0;
+    for (const Part &part : parts) {
+      if (part.offset != next || part.param.second != parts[0].param.second)
+        concat = false;
+      next +=
+          cast<MemRefType>(part.view->getResult(0).getType()).getNumElements();
+    }
+    if (!concat || next != alloc.getType().getNumElements())
+      continue;
+    SmallVector<unsigned> members = llvm::map_to_vector(
+        parts, [](const Part &part) { return part.param.first; });
+    auto group = addGroup(members);
+    if (!group)
+      return group.takeError();
+    concatAllocs[alloc] = {*group, parts[0].param.second};
+    for (const Part &part : parts) {
+      concatFills.insert(part.view);
+      concatFills.insert(part.fill);
+    }
+  }
+  // The optimizer's state follows the grouping of its parameters: the
+  // adamw step's lists have one layout (docs/plan.md).
+  for (auto adamw : body->getOps<growk::AdamWOp>()) {
+    SmallVector<int64_t> listed;
+    for (Value param : adamw.getParams()) {
+      auto index = paramOf(param);
+      listed.push_back(index && !index->second ? int64_t(index->first) : -1);
+    }
+    for (unsigned g = 0, e = paramGroups.size(); g < e; ++g) {
+      SmallVector<unsigned> group = paramGroups[g];
+      auto at = llvm::find(listed, int64_t(group[0]));
+      size_t first = at - listed.begin();
+      bool whole = at != listed.end() && first + group.size() <= listed.size();
+      for (size_t i = 0; whole && i < group.size(); ++i)
+        whole = listed[first + i] == int64_t(group[i]);
+      if (!whole) {
+        if (llvm::any_of(group, [&](unsigned member) {
+              return llvm::is_contained(listed, int64_t(member));
+            }))
+          return fail("the adamw step does not list the parameters that "
+                      "share a buffer (from '" +
+                      nameOf(group[0]) + "') together and in order");
+        continue; // frozen
+      }
+      for (ValueRange list :
+           {adamw.getExpAvg(), adamw.getExpAvgSq(), adamw.getGradSums()}) {
+        if (list.empty())
+          continue;
+        SmallVector<unsigned> state;
+        for (size_t i = 0; i < group.size(); ++i) {
+          auto index = paramOf(list[first + i]);
+          if (!index || index->second)
+            return fail("the adamw step's optimizer state of '" +
+                        nameOf(group[i]) + "' is not a parameter");
+          state.push_back(index->first);
+        }
+        if (auto added = addGroup(state); !added)
+          return added.takeError();
+      }
+    }
+  }
+  // A group's bf16 copies are one buffer too, in the same order.
+  for (ArrayRef<unsigned> group : paramGroups) {
+    size_t copies = llvm::count_if(
+        group, [&](unsigned member) { return copyArgs.count(member); });
+    if (copies != 0 && copies != group.size())
+      return fail("only some of the parameters that share a buffer (from '" +
+                  nameOf(group[0]) + "') have a bf16 copy");
+  }
+  return llvm::Error::success();
+}
+
+void PlanBuilder::addArgumentBuffers() {
+  auto bytesOf = [](Value value) {
+    auto type = cast<MemRefType>(value.getType());
+    return type.getNumElements() * ((type.getElementTypeBitWidth() + 7) / 8);
+  };
+  for (BlockArgument arg : body->getArguments().take_front(numLeading())) {
+    if (bufferIds.count(arg))
+      continue;
+    auto param = paramOf(arg);
+    if (!param || !groupOf.count(param->first)) {
+      newBuffer(arg, 0, /*persistent=*/true);
+      continue;
+    }
+    // The whole group (or its copies) at once, in the group's order.
+    ArrayRef<unsigned> group = paramGroups[groupOf[param->first]];
+    auto member = [&](unsigned index) -> Value {
+      return param->second ? Value(copyArgs[index]) : Value(paramArg(index));
+    };
+    unsigned id = newBuffer(member(group[0]), 0, /*persistent=*/true);
+    int64_t offset = 0;
+    for (unsigned index : group) {
+      bufferIds[member(index)] = id;
+      byteOffsets[member(index)] = offset;
+      offset += bytesOf(member(index));
+    }
+    buffers[id].size = offset;
+  }
 }
 
 void PlanBuilder::assignOffsets() {
@@ -342,8 +555,10 @@ void PlanBuilder::addStep(rt::PlanStep step, ArrayRef<int64_t> touched) {
   plan.steps.push_back(std::move(step));
 }
 
-llvm::Expected<rt::PlanTensor>
-PlanBuilder::tensorEntry(StringRef name, Value value, unsigned buffer) {
+llvm::Expected<rt::PlanTensor> PlanBuilder::tensorEntry(StringRef name,
+                                                        Value value,
+                                                        unsigned buffer,
+                                                        int64_t offset) {
   auto type = cast<MemRefType>(value.getType());
   std::optional<rt::DType> dtype = dtypeOf(type.getElementType());
   if (!dtype)
@@ -351,6 +566,7 @@ PlanBuilder::tensorEntry(StringRef name, Value value, unsigned buffer) {
   rt::PlanTensor tensor;
   tensor.name = name.str();
   tensor.buffer = buffer;
+  tensor.offset = offset;
   tensor.dtype = *dtype;
   tensor.shape = shapeOf(type);
   return tensor;
@@ -559,34 +775,59 @@ llvm::Error PlanBuilder::addAdamW(growk::AdamWOp adamw, int64_t index) {
   if (!regions.empty())
     return fail("more than one adamw step in the host function");
   SmallVector<unsigned> all;
-  auto list = [&](StringRef name, ValueRange values,
-                  bool planParams) -> llvm::Expected<std::vector<int64_t>> {
+  DenseSet<unsigned> paramBuffers;
+  for (unsigned i = 0; i < numParams; ++i)
+    paramBuffers.insert(*bufferOf(paramArg(i)));
+  // Each list names buffers: a whole buffer per member, or blocks that
+  // tile one buffer in order (the parameters of a group, the gradients of
+  // fused projections), which are that buffer once.
+  auto list = [&](StringRef name, ValueRange values, int64_t elementBytes,
+                  auto &&checkMember) -> llvm::Expected<std::vector<int64_t>> {
     std::vector<int64_t> ids;
+    int64_t covered = 0;
+    auto whole = [&]() {
+      return ids.empty() || covered == buffers[ids.back()].size;
+    };
     for (auto [k, value] : llvm::enumerate(values)) {
       auto type = cast<MemRefType>(value.getType());
       std::optional<unsigned> id = useBuffer(value, index);
       std::string what = llvm::formatv("the adamw step's {0} #{1}", name, k);
-      if (!id || byteOffsetOf(value) != 0 || !type.getElementType().isF32() ||
-          type.getNumElements() * 4 != buffers[*id].size)
-        return fail(what + " is not a whole f32 buffer (a view at an "
-                           "offset, or part of a larger buffer)");
-      bool isParam = *id >= numInputs && *id < numInputs + numParams;
-      if (planParams && !isParam)
-        return fail(what + " is not the plan parameter itself: "
-                           "bufferization did not update it in place");
-      bool isArgument = llvm::any_of(
-          body->getArguments(), [&](Value arg) { return bufferOf(arg) == id; });
-      if (!planParams && isArgument)
-        return fail(what + " is a graph input or output, not a gradient "
-                           "buffer of its own");
+      int64_t bytes = type.getNumElements() * elementBytes;
+      if (elementBytes == 4 ? !type.getElementType().isF32()
+                            : !type.getElementType().isBF16())
+        return fail(what + " is not " + (elementBytes == 4 ? "f32" : "bf16"));
+      if (id && !ids.empty() && unsigned(ids.back()) == *id) {
+        if (byteOffsetOf(value) != covered)
+          return fail(what + " is a block of the previous member's buffer "
+                             "out of order");
+        covered += bytes;
+        continue;
+      }
+      if (!whole())
+        return fail(llvm::formatv("the adamw step's {0} #{1} is part of a "
+                                  "larger buffer the list does not cover",
+                                  name, k - 1)
+                        .str());
+      if (!id || byteOffsetOf(value) != 0)
+        return fail(what + " is not a whole buffer or the first block of "
+                           "one (a view at an offset)");
+      if (llvm::Error err = checkMember(what, *id, k))
+        return std::move(err);
       if (llvm::is_contained(all, *id))
         return fail(what + " shares its buffer with another member of the "
                            "step's lists");
       all.push_back(*id);
       buffers[*id].persistent = true;
       ids.push_back(*id);
+      covered = bytes;
     }
-    regions.emplace_back(SmallVector<unsigned>(ids.begin(), ids.end()), 4);
+    if (!whole())
+      return fail(llvm::formatv("the adamw step's {0} #{1} is part of a "
+                                "larger buffer the list does not cover",
+                                name, values.size() - 1)
+                      .str());
+    regions.emplace_back(SmallVector<unsigned>(ids.begin(), ids.end()),
+                         elementBytes);
     return ids;
   };
   rt::PlanStep step;
@@ -600,8 +841,20 @@ llvm::Error PlanBuilder::addAdamW(growk::AdamWOp adamw, int64_t index) {
   for (auto &[field, named] : lists) {
     if (named.second.empty())
       continue;
-    auto ids = list(named.first, named.second,
-                    /*planParams=*/field != &step.adamGrads);
+    bool planParams = field != &step.adamGrads;
+    auto checkMember = [&](const std::string &what, unsigned id,
+                           size_t) -> llvm::Error {
+      if (planParams && !paramBuffers.contains(id))
+        return fail(what + " is not the plan parameter itself: "
+                           "bufferization did not update it in place");
+      bool isArgument = llvm::any_of(
+          body->getArguments(), [&](Value arg) { return bufferOf(arg) == id; });
+      if (!planParams && isArgument)
+        return fail(what + " is a graph input or output, not a gradient "
+                           "buffer of its own");
+      return llvm::Error::success();
+    };
+    auto ids = list(named.first, named.second, 4, checkMember);
     if (!ids)
       return ids.takeError();
     *field = std::move(*ids);
@@ -609,20 +862,25 @@ llvm::Error PlanBuilder::addAdamW(growk::AdamWOp adamw, int64_t index) {
   // The bf16 copies (mixed precision): the k-th is the copy of params #k,
   // one more region at half the offsets.
   if (!adamw.getBf16Params().empty()) {
-    SmallVector<unsigned> copies;
-    for (auto [k, value] : llvm::enumerate(adamw.getBf16Params())) {
-      std::optional<unsigned> id = useBuffer(value, index);
-      auto copy = copyBuffers.find(step.adamParams[k] - numInputs);
-      if (!id || copy == copyBuffers.end() || copy->second != *id ||
-          byteOffsetOf(value) != 0)
+    auto checkCopy = [&](const std::string &, unsigned id,
+                         size_t k) -> llvm::Error {
+      size_t position = step.adamBf16Params.size();
+      auto copy = position < step.adamParams.size()
+                      ? copyBufferOf.find(step.adamParams[position])
+                      : copyBufferOf.end();
+      if (copy == copyBufferOf.end() || copy->second != id)
         return fail(llvm::formatv("the adamw step's bf16_params #{0} is not "
-                                  "the bf16 copy of its params #{0}",
+                                  "the bf16 copy of its params",
                                   k));
-      copies.push_back(*id);
-      all.push_back(*id);
-      step.adamBf16Params.push_back(*id);
-    }
-    regions.emplace_back(std::move(copies), 2);
+      step.adamBf16Params.push_back(id);
+      return llvm::Error::success();
+    };
+    auto ids = list("bf16_params", adamw.getBf16Params(), 2, checkCopy);
+    if (!ids)
+      return ids.takeError();
+    if (ids->size() != step.adamParams.size())
+      return fail("the adamw step's bf16_params are not one copy per "
+                  "params buffer");
   }
   // The scalars: F32 [1] buffers outside every region.
   std::pair<int64_t *, std::pair<StringRef, Value>> scalars[] = {
@@ -682,9 +940,11 @@ llvm::Error PlanBuilder::addCopy(memref::CopyOp copy, int64_t index) {
   std::optional<unsigned> source = bufferOf(copy.getSource());
   if (!target || target.getArgNumber() < numLeading() || !source)
     return fail("a copy that does not produce a model output");
-  if (byteOffsetOf(copy.getSource()) != 0)
-    return fail("a model output copied from a view at an offset");
+  // A view at an offset: a parameter of a group (a train graph's next
+  // value, updated in place) or another block of a buffer.
   outputBuffer[target.getArgNumber() - numLeading()] = *source;
+  outputOffset[target.getArgNumber() - numLeading()] =
+      byteOffsetOf(copy.getSource());
   buffers[*source].persistent = true;
   return llvm::Error::success();
 }
@@ -724,28 +984,31 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
 
   // Arguments: inputs, parameters, the copies, then one out-parameter per
   // output.
-  for (BlockArgument arg : body->getArguments().take_front(numLeading()))
-    newBuffer(arg, 0, /*persistent=*/true);
   for (auto [i, attr] : llvm::enumerate(copyParams ? copyParams.getValue()
                                                    : ArrayRef<Attribute>())) {
     auto param = dyn_cast<IntegerAttr>(attr);
     BlockArgument copy = body->getArgument(numInputs + numParams + i);
     if (!param || param.getInt() < 0 || param.getInt() >= numParams ||
-        copyBuffers.count(param.getInt()))
+        copyArgs.count(param.getInt()))
       return fail("the host function's bf16 copies do not name distinct "
                   "parameters");
     auto type = cast<MemRefType>(copy.getType());
-    auto paramType = cast<MemRefType>(
-        body->getArgument(numInputs + param.getInt()).getType());
+    auto paramType = cast<MemRefType>(paramArg(param.getInt()).getType());
     if (!type.getElementType().isBF16() ||
         type.getShape() != paramType.getShape())
       return fail(llvm::formatv("the bf16 copy of parameter #{0} is not a "
                                 "bf16 tensor of its shape",
                                 param.getInt()));
-    copyBuffers[param.getInt()] = numLeading() - numCopies + i;
+    copyArgs[param.getInt()] = copy;
   }
+  if (llvm::Error err = findParamGroups())
+    return std::move(err);
+  addArgumentBuffers();
+  for (auto [index, copy] : copyArgs)
+    copyBufferOf[*bufferOf(paramArg(index))] = *bufferOf(copy);
   for (auto [i, name] : llvm::enumerate(inputNames)) {
-    auto input = tensorEntry(name, body->getArgument(i), i);
+    auto input = tensorEntry(name, body->getArgument(i),
+                             *bufferOf(body->getArgument(i)));
     if (!input)
       return input.takeError();
     plan.inputs.push_back(std::move(*input));
@@ -758,9 +1021,19 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
   for (Operation &op : *body) {
     ++index;
     llvm::Error err = llvm::Error::success();
+    if (concatFills.contains(&op))
+      continue; // the group's buffer holds these rows already
     if (auto alloc = dyn_cast<memref::AllocOp>(op)) {
       if (!alloc.getType().hasStaticShape())
         return fail("dynamic allocation in the host function");
+      if (auto it = concatAllocs.find(alloc); it != concatAllocs.end()) {
+        // Parameters' rows one after another: their shared buffer.
+        unsigned first = paramGroups[it->second.first].front();
+        Value arg =
+            it->second.second ? Value(copyArgs[first]) : Value(paramArg(first));
+        bufferIds[alloc.getResult()] = *bufferOf(arg);
+        continue;
+      }
       newBuffer(alloc.getResult(), index, false);
     } else if (isa<memref::ExpandShapeOp, memref::CollapseShapeOp,
                    memref::SubViewOp>(op)) {
@@ -796,7 +1069,7 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
       outputBuffer[i] = *id;
     }
     auto entry = tensorEntry(cast<StringAttr>(outputNames[i]).getValue(), arg,
-                             outputBuffer[i]);
+                             outputBuffer[i], outputOffset.lookup(i));
     if (!entry)
       return entry.takeError();
     plan.outputs.push_back(std::move(*entry));
@@ -815,8 +1088,9 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
     return fail("the host function's frozen flags do not match its "
                 "parameters");
   for (auto [i, name] : llvm::enumerate(paramNames)) {
-    auto entry = tensorEntry(cast<StringAttr>(name).getValue(),
-                             body->getArgument(numInputs + i), numInputs + i);
+    BlockArgument arg = paramArg(i);
+    auto entry = tensorEntry(cast<StringAttr>(name).getValue(), arg,
+                             *bufferOf(arg), byteOffsetOf(arg));
     if (!entry)
       return entry.takeError();
     // Provenance travels with the artifact (DESIGN.md "Growth is data").
@@ -828,8 +1102,8 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
       if (auto scale = scales.getAs<FloatAttr>(cast<StringAttr>(name)))
         param.scale = scale.getValueAsDouble();
     param.frozen = frozen && cast<BoolAttr>(frozen[i]).getValue();
-    if (auto copy = copyBuffers.find(i); copy != copyBuffers.end())
-      param.bf16Copy = copy->second;
+    if (auto copy = copyArgs.find(i); copy != copyArgs.end())
+      param.bf16Copy = *bufferOf(copy->second);
     plan.params.push_back(std::move(param));
   }
 

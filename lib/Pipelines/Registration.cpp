@@ -86,6 +86,10 @@ struct TrainingGraphCLOptions
       *this, "accumulate",
       llvm::cl::desc("Train graph: micro-batches per optimizer step"),
       llvm::cl::init(1)};
+  Option<bool> fuseProjections{
+      *this, "fuse-projections",
+      llvm::cl::desc("One GEMM for q|k|v and one for gate|up per layer"),
+      llvm::cl::init(true)};
 };
 
 struct KernelPipelineCLOptions
@@ -177,7 +181,8 @@ void growc::registerPipelines() {
       [](OpPassManager &pm, const TrainingGraphCLOptions &cl, ErrorFn) {
         // The lowering checks the graph and sizes itself, with diagnostics.
         buildTrainingGraphPipeline(pm, {cl.graph, cl.batch, cl.seq, cl.keyBlock,
-                                        cl.lossRows, cl.accumulate});
+                                        cl.lossRows, cl.accumulate,
+                                        cl.fuseProjections});
         return success();
       });
   registerWithOptions<KernelPipelineCLOptions>(

@@ -18,7 +18,8 @@ void growc::buildTrainingGraphPipeline(OpPassManager &pm,
                                        const TrainingGraphOptions &options) {
   pm.addPass(createLowerModelToTensors(
       {options.batch, options.seq, options.keyBlock, options.graph,
-       options.lossRows, options.accumulate, /*forwardOnly=*/true}));
+       options.lossRows, options.accumulate, /*forwardOnly=*/true,
+       options.fuseProjections}));
   if (options.graph == "grad" || options.graph == "train")
     pm.addPass(createDifferentiateModel());
   if (options.graph == "train")

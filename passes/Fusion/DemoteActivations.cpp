@@ -350,6 +350,21 @@ Value Demoter::paramCopy(func::FuncOp host, unsigned index) {
 Value Demoter::bf16Operand(func::FuncOp host, Value value, Operation *before) {
   if (std::optional<unsigned> index = paramIndexOf(value))
     return paramCopy(host, *index);
+  // Parameters' rows one after another (a fused projection's weights): the
+  // same of their copies, which the plan places back to back like them.
+  if (auto concat = value.getDefiningOp<tensor::ConcatOp>();
+      concat && llvm::all_of(concat.getInputs(), [&](Value input) {
+        return paramIndexOf(input).has_value();
+      })) {
+    SmallVector<Value> copies =
+        llvm::map_to_vector(concat.getInputs(), [&](Value input) {
+          return paramCopy(host, *paramIndexOf(input));
+        });
+    OpBuilder b(before);
+    Value copy =
+        tensor::ConcatOp::create(b, concat.getLoc(), concat.getDim(), copies);
+    return copy;
+  }
   auto slice = value.getDefiningOp<tensor::ExtractSliceOp>();
   if (!slice)
     return castToBf16(value, before);
@@ -534,6 +549,12 @@ LogicalResult Demoter::run(func::FuncOp host) {
         return matmul.emitOpError("operand of element type ")
                << type.getElementType() << " cannot be demoted to bf16";
     }
+  // The f32 concatenations the copies' ones replaced: bufferized, an unused
+  // one would still be a buffer and copies.
+  for (auto concat :
+       llvm::make_early_inc_range(body.getOps<tensor::ConcatOp>()))
+    if (concat->use_empty())
+      concat.erase();
   // A train graph's optimizer writes the copies of what it updates.
   SmallVector<growk::AdamWOp> steps(body.getOps<growk::AdamWOp>());
   for (growk::AdamWOp adamw : steps)

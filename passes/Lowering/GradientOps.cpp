@@ -139,6 +139,95 @@ std::pair<Value, Value> ModelTensorBuilder::swigluGrad(Value gate, Value up,
   return {dgate, dup};
 }
 
+Value ModelTensorBuilder::swigluHalvesGrad(Value gateUp, Value dout) {
+  auto type = cast<RankedTensorType>(gateUp.getType());
+  int64_t width = type.getDimSize(1) / 2;
+  // Column j of the result is dgate_j (j < width) or dup_{j - width}; both
+  // read gate, up and dout at column j mod width.
+  AffineExpr column = dim(1) % width;
+  return generic(
+      {gateUp, gateUp, dout}, empty(type.getShape()),
+      {map(2, {dim(0), column}), map(2, {dim(0), column + width}),
+       map(2, {dim(0), column}), map(2, {dim(0), dim(1)})},
+      {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        Value g = args[0], up = args[1], dy = args[2];
+        Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+        Value s = arith::DivFOp::create(
+            nb, l, one,
+            arith::AddFOp::create(
+                nb, l, one,
+                math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, g))));
+        // silu'(g) = σ(g)·(1 + g·(1 - σ(g))); silu(g) = g·σ(g).
+        Value derivative = arith::MulFOp::create(
+            nb, l, s,
+            arith::AddFOp::create(
+                nb, l, one,
+                arith::MulFOp::create(nb, l, g,
+                                      arith::SubFOp::create(nb, l, one, s))));
+        Value dgate = arith::MulFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, dy, up), derivative);
+        Value dup = arith::MulFOp::create(nb, l, dy,
+                                          arith::MulFOp::create(nb, l, g, s));
+        Value isGate = arith::CmpIOp::create(
+            nb, l, arith::CmpIPredicate::ult, linalg::IndexOp::create(nb, l, 1),
+            arith::ConstantIndexOp::create(nb, l, width));
+        return arith::SelectOp::create(nb, l, isGate, dgate, dup);
+      });
+}
+
+Value ModelTensorBuilder::qkvGrad(Value dqRoped, Value dkRoped, Value dv) {
+  int64_t headDim = config.getHeadDim(), half = headDim / 2;
+  int64_t qWidth = cast<RankedTensorType>(dqRoped.getType()).getDimSize(1);
+  int64_t kvWidth = cast<RankedTensorType>(dkRoped.getType()).getDimSize(1);
+  // Column j of [dq | dk | dv]: q's heads, then k's, then v's, each block
+  // a whole number of heads, so j mod hd is the position in j's head in
+  // every block, and (as heads is a multiple of kv_heads) j mod K is j's
+  // column within the k block and within the v block.
+  AffineExpr angleIndex = (dim(1) % headDim) % half;
+  return generic(
+      {dqRoped, dkRoped, dv, ropeCos, ropeSin},
+      empty({rows, qWidth + 2 * kvWidth}),
+      {map(2, {dim(0), dim(1) % qWidth}), map(2, {dim(0), dim(1) % kvWidth}),
+       map(2, {dim(0), dim(1) % kvWidth}), map(2, {dim(0), angleIndex}),
+       map(2, {dim(0), angleIndex}), map(2, {dim(0), dim(1)})},
+      {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+        auto index = [&](int64_t v) {
+          return arith::ConstantIndexOp::create(nb, l, v);
+        };
+        auto below = [&](Value a, int64_t bound) -> Value {
+          return arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, a,
+                                       index(bound));
+        };
+        Value row = linalg::IndexOp::create(nb, l, 0);
+        Value col = linalg::IndexOp::create(nb, l, 1);
+        Value inQ = below(col, qWidth);
+        Value inK = below(col, qWidth + kvWidth);
+        Value low =
+            below(arith::RemUIOp::create(nb, l, col, index(headDim)), half);
+        // The rotation's partner, i ± d/2 in the same head and block.
+        Value partner = arith::SelectOp::create(
+            nb, l, low, arith::AddIOp::create(nb, l, col, index(half)),
+            arith::SubIOp::create(nb, l, col, index(half)));
+        Value fromQ = tensor::ExtractOp::create(
+            nb, l, dqRoped,
+            ValueRange{row,
+                       arith::RemUIOp::create(nb, l, partner, index(qWidth))});
+        Value fromK = tensor::ExtractOp::create(
+            nb, l, dkRoped,
+            ValueRange{row,
+                       arith::RemUIOp::create(nb, l, partner, index(kvWidth))});
+        Value x = arith::SelectOp::create(nb, l, inQ, args[0], args[1]);
+        Value other = arith::SelectOp::create(nb, l, inQ, fromQ, fromK);
+        Value signedOther = arith::SelectOp::create(
+            nb, l, low, arith::NegFOp::create(nb, l, other), other);
+        // The inverse rotation: the angle's sine negated.
+        Value rotated = arith::SubFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, x, args[3]),
+            arith::MulFOp::create(nb, l, signedOther, args[4]));
+        return arith::SelectOp::create(nb, l, inK, rotated, args[2]);
+      });
+}
+
 std::tuple<Value, Value, Value>
 ModelTensorBuilder::attentionGrad(Value q, Value k, Value v, Value o,
                                   Value dout) {

@@ -259,12 +259,28 @@ LogicalResult ModelLowering::lowerOp(LayerOp layer) {
     tape.input = h;
     tape.norm1 = fb.rmsNorm(h, weight("input_layernorm.weight"), scale);
     // All three projections first, so that RoPE and attention form one
-    // run between library calls (one fused kernel).
-    tape.qRaw = fb.matmul(tape.norm1, weight("self_attn.q_proj.weight"));
-    tape.kRaw = fb.matmul(tape.norm1, weight("self_attn.k_proj.weight"));
-    tape.v = fb.matmul(tape.norm1, weight("self_attn.v_proj.weight"));
-    tape.q = fb.rope(tape.qRaw, config.getHeads());
-    tape.k = fb.rope(tape.kRaw, config.getKvHeads());
+    // run between library calls (one fused kernel). Fused: one GEMM over
+    // the weights' rows [Wq; Wk; Wv], whose column blocks that kernel
+    // splits (RoPE of q and k, v copied for attention).
+    int64_t heads = config.getHeads(), kvHeads = config.getKvHeads();
+    bool fuse = options.fuseProjections && options.accumulate <= 1;
+    if (fuse) {
+      int64_t qWidth = heads * config.getHeadDim();
+      int64_t kvWidth = kvHeads * config.getHeadDim();
+      Value qkv = fb.matmul(tape.norm1,
+                            fb.concatRows({weight("self_attn.q_proj.weight"),
+                                           weight("self_attn.k_proj.weight"),
+                                           weight("self_attn.v_proj.weight")}));
+      tape.q = fb.rope(qkv, heads, /*inverse=*/false, /*column=*/0);
+      tape.k = fb.rope(qkv, kvHeads, /*inverse=*/false, qWidth);
+      tape.v = fb.columns(qkv, qWidth + kvWidth, kvWidth);
+    } else {
+      Value qRaw = fb.matmul(tape.norm1, weight("self_attn.q_proj.weight"));
+      Value kRaw = fb.matmul(tape.norm1, weight("self_attn.k_proj.weight"));
+      tape.v = fb.matmul(tape.norm1, weight("self_attn.v_proj.weight"));
+      tape.q = fb.rope(qRaw, heads);
+      tape.k = fb.rope(kRaw, kvHeads);
+    }
     tape.attn = fb.attention(tape.q, tape.k, tape.v);
     // The attention residual goes into the o_proj GEMM as its accumulator
     // (bufferized in place: h dies there), unless the sublayer outputs
@@ -280,9 +296,17 @@ LogicalResult ModelLowering::lowerOp(LayerOp layer) {
     }
     tape.norm2 =
         fb.rmsNorm(tape.mid, weight("post_attention_layernorm.weight"), scale);
-    tape.gate = fb.matmul(tape.norm2, weight("mlp.gate_proj.weight"));
-    tape.up = fb.matmul(tape.norm2, weight("mlp.up_proj.weight"));
-    tape.gated = fb.swiglu(tape.gate, tape.up);
+    if (fuse) {
+      // gate|up as one GEMM; the tape holds it as both (fusedProjections).
+      tape.gate = tape.up =
+          fb.matmul(tape.norm2, fb.concatRows({weight("mlp.gate_proj.weight"),
+                                               weight("mlp.up_proj.weight")}));
+      tape.gated = fb.swigluHalves(tape.gate);
+    } else {
+      tape.gate = fb.matmul(tape.norm2, weight("mlp.gate_proj.weight"));
+      tape.up = fb.matmul(tape.norm2, weight("mlp.up_proj.weight"));
+      tape.gated = fb.swiglu(tape.gate, tape.up);
+    }
     if (graph == Graph::Grad)
       for (auto [slot, value] : llvm::enumerate(tape.toValues()))
         save(slot, value);
@@ -398,7 +422,8 @@ struct LowerModelToTensorsPass
                  : graph == "loss"  ? Graph::Loss
                                     : Graph::Grad;
     LowerModelToTensorsOptions options{
-        batch, seq, keyBlock, graph, lossRows, accumulate, forwardOnly};
+        batch,    seq,        keyBlock,    graph,
+        lossRows, accumulate, forwardOnly, fuseProjections};
     for (ModelOp model : llvm::to_vector(getOperation().getOps<ModelOp>()))
       if (failed(ModelLowering(model, kind, options).lower()))
         return signalPassFailure();

@@ -93,6 +93,12 @@ def LowerModelToTensors : Pass<"growc-lower-model-to-tensors", "::mlir::ModuleOp
            "Grad and train graphs: stop after the forward and its "
            "growk.forward_tape, for growc-differentiate-model (and "
            "growc-append-optimizer-step) to run as passes of their own">,
+    Option<"fuseProjections", "fuse-projections", "bool", /*default=*/"true",
+           "Compute each layer's q|k|v and gate|up projections as one GEMM "
+           "each, over the weights' rows concatenated (a view: the plan "
+           "places those parameters back to back in one buffer), and their "
+           "gradients likewise. Off with accumulate > 1 (the accumulation "
+           "kernels read each parameter's gradient sum whole)">,
   ];
 }
 

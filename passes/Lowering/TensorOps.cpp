@@ -154,19 +154,32 @@ Value ModelTensorBuilder::scaleInvFreq(OpBuilder &nb, Location l, Value invFreq,
       arith::SelectOp::create(nb, l, isHigh, invFreq, blended));
 }
 
-Value ModelTensorBuilder::rope(Value x, int64_t heads, bool inverse) {
+Value ModelTensorBuilder::rope(Value x, int64_t heads, bool inverse,
+                               int64_t column) {
   int64_t headDim = config.getHeadDim(), half = headDim / 2;
+  int64_t width = heads * headDim;
   // Element i of a head rotates with angle k = i mod d/2.
   AffineExpr angleIndex = (dim(1) % headDim) % half;
+  // A block of a wider tensor is read element by element (tensor.extract):
+  // as an operand its identity map would make its width the loop's range.
+  bool block =
+      column != 0 || cast<RankedTensorType>(x.getType()).getDimSize(1) != width;
+  SmallVector<Value> inputs = {ropeCos, ropeSin};
+  SmallVector<AffineMap> maps = {map(2, {dim(0), angleIndex}),
+                                 map(2, {dim(0), angleIndex}),
+                                 map(2, {dim(0), dim(1)})};
+  if (!block) {
+    inputs.insert(inputs.begin(), x);
+    maps.insert(maps.begin(), map(2, {dim(0), dim(1)}));
+  }
   return generic(
-      {x, ropeCos, ropeSin}, empty({rows, heads * headDim}),
-      {map(2, {dim(0), dim(1)}), map(2, {dim(0), angleIndex}),
-       map(2, {dim(0), angleIndex}), map(2, {dim(0), dim(1)})},
-      {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+      inputs, empty({rows, width}), maps, {kPar, kPar},
+      [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value row = linalg::IndexOp::create(nb, l, 0);
         Value col = linalg::IndexOp::create(nb, l, 1);
         Value hd = arith::ConstantIndexOp::create(nb, l, headDim);
         Value halfIdx = arith::ConstantIndexOp::create(nb, l, half);
+        Value first = arith::ConstantIndexOp::create(nb, l, column);
         Value i = arith::RemUIOp::create(nb, l, col, hd);
         Value low =
             arith::CmpIOp::create(nb, l, arith::CmpIPredicate::ult, i, halfIdx);
@@ -174,15 +187,75 @@ Value ModelTensorBuilder::rope(Value x, int64_t heads, bool inverse) {
         Value partner = arith::SelectOp::create(
             nb, l, low, arith::AddIOp::create(nb, l, col, halfIdx),
             arith::SubIOp::create(nb, l, col, halfIdx));
-        Value other =
-            tensor::ExtractOp::create(nb, l, x, ValueRange{row, partner});
+        Value element =
+            block ? Value(tensor::ExtractOp::create(
+                        nb, l, x,
+                        ValueRange{row,
+                                   arith::AddIOp::create(nb, l, col, first)}))
+                  : args[0];
+        Value other = tensor::ExtractOp::create(
+            nb, l, x,
+            ValueRange{
+                row, block ? Value(arith::AddIOp::create(nb, l, partner, first))
+                           : partner});
         Value signedOther = arith::SelectOp::create(
             nb, l, low, arith::NegFOp::create(nb, l, other), other);
-        Value sin =
-            inverse ? Value(arith::NegFOp::create(nb, l, args[2])) : args[2];
+        Value cos = args[block ? 0 : 1], sin = args[block ? 1 : 2];
+        if (inverse)
+          sin = arith::NegFOp::create(nb, l, sin);
         return arith::AddFOp::create(
-            nb, l, arith::MulFOp::create(nb, l, args[0], args[1]),
+            nb, l, arith::MulFOp::create(nb, l, element, cos),
             arith::MulFOp::create(nb, l, signedOther, sin));
+      });
+}
+
+Value ModelTensorBuilder::concatRows(ValueRange weights) {
+  return tensor::ConcatOp::create(b, loc, /*dim=*/0, weights);
+}
+
+Value ModelTensorBuilder::rowBlock(Value x, int64_t first, int64_t count) {
+  auto type = cast<RankedTensorType>(x.getType());
+  return tensor::ExtractSliceOp::create(
+      b, loc, x,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(first), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(count),
+                             b.getIndexAttr(type.getDimSize(1))},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(1)});
+}
+
+Value ModelTensorBuilder::columns(Value x, int64_t first, int64_t width) {
+  int64_t n = cast<RankedTensorType>(x.getType()).getDimSize(0);
+  return generic(
+      {x}, empty({n, width}),
+      {map(2, {dim(0), dim(1) + first}), map(2, {dim(0), dim(1)})},
+      {kPar, kPar},
+      [&](OpBuilder &, Location, ValueRange args) -> Value { return args[0]; });
+}
+
+Value ModelTensorBuilder::swigluHalves(Value gateUp) {
+  auto type = cast<RankedTensorType>(gateUp.getType());
+  int64_t width = type.getDimSize(1) / 2;
+  // Both halves read element by element: as an operand, gateUp's identity
+  // map would make its whole width the loop's range.
+  return generic(
+      {}, empty({type.getDimSize(0), width}), {map(2, {dim(0), dim(1)})},
+      {kPar, kPar}, [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+        Value row = linalg::IndexOp::create(nb, l, 0);
+        Value col = linalg::IndexOp::create(nb, l, 1);
+        Value g =
+            tensor::ExtractOp::create(nb, l, gateUp, ValueRange{row, col});
+        Value up = tensor::ExtractOp::create(
+            nb, l, gateUp,
+            ValueRange{row, arith::AddIOp::create(
+                                nb, l, col,
+                                arith::ConstantIndexOp::create(nb, l, width))});
+        // silu(g) = g / (1 + e^-g)
+        Value one = arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(1));
+        Value denom = arith::AddFOp::create(
+            nb, l, one,
+            math::ExpOp::create(nb, l, arith::NegFOp::create(nb, l, g)));
+        Value silu = arith::DivFOp::create(nb, l, g, denom);
+        return arith::MulFOp::create(nb, l, silu, up);
       });
 }
 

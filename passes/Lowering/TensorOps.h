@@ -64,9 +64,27 @@ public:
     ropeCos = cos;
     ropeSin = sin;
   }
-  Value rope(Value x, int64_t heads, bool inverse = false);
+  /// RoPE of `heads` heads read from columns [column, column + heads·hd)
+  /// of x (a fused projection's output; 0: all of x).
+  Value rope(Value x, int64_t heads, bool inverse = false, int64_t column = 0);
   Value attention(Value q, Value k, Value v);
   Value swiglu(Value gate, Value up);
+
+  // Fused projections: the weights of projections that read the same input
+  // are one GEMM's operand, their outputs one tensor's column blocks.
+
+  /// The weights' rows one after another (tensor.concat along rows): a
+  /// view on the host, since the plan emitter places the parameters back
+  /// to back in one buffer; never a kernel.
+  Value concatRows(ValueRange weights);
+  /// Rows [first, first + count) of x: a view (a fused weight gradient's
+  /// block for one parameter).
+  Value rowBlock(Value x, int64_t first, int64_t count);
+  /// Columns [first, first + width) of x, copied (the kernel that splits a
+  /// fused q|k|v output writes v on its own for attention).
+  Value columns(Value x, int64_t first, int64_t width);
+  /// silu(gate) · up for gateUp = [gate | up] (two column halves).
+  Value swigluHalves(Value gateUp);
   Value add(Value lhs, Value rhs);
   /// select(from <= position < bound, ifSkipped, otherwise) row-wise, where
   /// the bound is split[row / T] when `split` (I32 [B]) is given, else
@@ -113,6 +131,13 @@ public:
   Value ropeGrad(Value dy, int64_t heads);
   /// For out = silu(gate) · up: (dgate, dup).
   std::pair<Value, Value> swigluGrad(Value gate, Value up, Value dout);
+  /// For out = swigluHalves(gateUp): [dgate | dup], one tensor shaped like
+  /// gateUp (the fused gate|up GEMMs' dY).
+  Value swigluHalvesGrad(Value gateUp, Value dout);
+  /// For q = rope(qkv, heads, 0), k = rope(qkv, kvHeads, Q) and
+  /// v = columns(qkv, Q + K, K): [dqkv] = [rope⁻¹(dq) | rope⁻¹(dk) | dv],
+  /// one tensor (the fused q|k|v GEMMs' dY) written by one kernel.
+  Value qkvGrad(Value dqRoped, Value dkRoped, Value dv);
   /// For o = attention(q, k, v) (causal, grouped KV): (dq, dk, dv), one
   /// growk.attention_grad expanded per target like the forward.
   std::tuple<Value, Value, Value> attentionGrad(Value q, Value k, Value v,

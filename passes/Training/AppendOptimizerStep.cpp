@@ -15,6 +15,8 @@
 #include "growc/AttrNames.h"
 #include "passes/Training/OptimizerOps.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
+
 namespace growc {
 #define GEN_PASS_DEF_APPENDOPTIMIZERSTEP
 #include "passes/Training/Passes.h.inc"
@@ -24,6 +26,15 @@ using namespace mlir;
 using namespace growc;
 
 namespace {
+
+/// Whether `block` is rows [first, first + n) of its source, whole rows.
+bool isRowBlockAt(tensor::ExtractSliceOp block, int64_t first) {
+  auto source = block.getSourceType();
+  return source.getRank() == 2 && block.hasUnitStride() &&
+         block.getStaticOffsets() == ArrayRef<int64_t>{first, 0} &&
+         block.getType().getRank() == 2 &&
+         block.getStaticSizes()[1] == source.getDimSize(1);
+}
 
 struct AppendOptimizerStepPass
     : growc::impl::AppendOptimizerStepBase<AppendOptimizerStepPass> {
@@ -153,16 +164,56 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
   // Gradient accumulation: this micro-batch's share joins the running sum,
   // which is what the optimizer sees (the optimizer step resets the sums).
   if (accumulating)
-    for (size_t j = 0; j < t; ++j)
+    for (size_t j = 0; j < t; ++j) {
+      // The sums are whole buffers the accumulation kernels read; a fused
+      // projection's gradient is a view of a shared one.
+      if (grads[j].getDefiningOp<tensor::ExtractSliceOp>())
+        return emitError(loc)
+               << "gradient accumulation needs unfused projections: lower "
+                  "the model with accumulate="
+               << accumulate << " too (growc-lower-model-to-tensors)";
       grads[j] = ob.accumulateGrad(stateArg(2, j), grads[j], accumulate);
+    }
   // Data parallelism: each rank's gradients (with accumulation, the sums,
   // on the applying micro-batch only) become their mean over the ranks
   // before anything reads them: a plan step of its own, a no-op in a
   // one-process run (docs/training.md).
-  for (Value &grad : grads)
-    grad = growk::AllReduceOp::create(builder, loc, grad.getType(), grad, apply,
+  // The gradients of fused projections are blocks of rows that together
+  // tile one GEMM's output (LayerOp's VJP): that output is reduced once,
+  // in place as a whole buffer, and the blocks are taken of the result.
+  SmallVector<tensor::ExtractSliceOp> unreducedBlocks;
+  auto reduce = [&](Value grad) {
+    return growk::AllReduceOp::create(builder, loc, grad.getType(), grad, apply,
                                       builder.getStringAttr("mean"))
-               .getResult();
+        .getResult();
+  };
+  for (size_t j = 0; j < grads.size();) {
+    SmallVector<tensor::ExtractSliceOp> blocks;
+    int64_t covered = 0;
+    for (size_t k = j; k < grads.size(); ++k) {
+      auto block = grads[k].getDefiningOp<tensor::ExtractSliceOp>();
+      if (!block || !isRowBlockAt(block, covered) ||
+          (!blocks.empty() && block.getSource() != blocks[0].getSource()))
+        break;
+      blocks.push_back(block);
+      covered += block.getType().getDimSize(0);
+    }
+    if (blocks.empty() || covered != blocks[0].getSourceType().getDimSize(0)) {
+      grads[j] = reduce(grads[j]);
+      ++j;
+      continue;
+    }
+    Value whole = reduce(blocks[0].getSource());
+    for (tensor::ExtractSliceOp block : blocks)
+      grads[j++] = tensor::ExtractSliceOp::create(
+          builder, loc, whole, block.getMixedOffsets(), block.getMixedSizes(),
+          block.getMixedStrides());
+    // The unreduced blocks are read by the return only, which the step
+    // replaces below; erased, they cannot become a kernel of views.
+    for (tensor::ExtractSliceOp block : blocks)
+      if (llvm::all_of(block->getUsers(), llvm::IsaPred<func::ReturnOp>))
+        unreducedBlocks.push_back(block);
+  }
   // A non-finite loss or gradient norm skips the update, so that a bad step
   // never reaches the parameters or moments, and says so in `nonfinite`
   // for the loop to stop or count. The flag must be the same on every
@@ -205,6 +256,9 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
   llvm::append_range(results, adamw.getNewExpAvgSq());
   llvm::append_range(results, adamw.getNewGradSums());
   ret->setOperands(results);
+  for (tensor::ExtractSliceOp block : unreducedBlocks)
+    if (block->use_empty())
+      block.erase();
   func.setFunctionType(
       FunctionType::get(ctx, func.getArgumentTypes(), TypeRange(results)));
 

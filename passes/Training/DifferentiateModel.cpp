@@ -77,6 +77,18 @@ public:
   std::pair<Value, Value> swigluGrad(Value gate, Value up, Value dy) override {
     return fb.swigluGrad(gate, up, dy);
   }
+  Value concatRows(ValueRange weights) override {
+    return fb.concatRows(weights);
+  }
+  Value rowBlock(Value x, int64_t first, int64_t count) override {
+    return fb.rowBlock(x, first, count);
+  }
+  Value swigluHalvesGrad(Value gateUp, Value dy) override {
+    return fb.swigluHalvesGrad(gateUp, dy);
+  }
+  Value qkvGrad(Value dqRoped, Value dkRoped, Value dv) override {
+    return fb.qkvGrad(dqRoped, dkRoped, dv);
+  }
   std::tuple<Value, Value, Value> attentionGrad(Value q, Value k, Value v,
                                                 Value o, Value dout) override {
     return fb.attentionGrad(q, k, v, o, dout);

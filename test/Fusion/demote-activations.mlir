@@ -1,5 +1,6 @@
 // RUN: growc --import-hf-config %S/../Lowering/Inputs/gqa2-tied.json --num-layers 2 --block-size 1 --model-name two -o %t.2.mlir
-// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations | FileCheck %s
+// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4 fuse-projections=false" --growc-form-kernels --growc-demote-activations | FileCheck %s
+// RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations | FileCheck %s --check-prefix=FUSED
 // RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations=precision=fp32 | FileCheck %s --check-prefix=FP32
 // RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4 graph=grad loss-rows=3" --growc-form-kernels --growc-demote-activations | FileCheck %s --check-prefix=CHUNK
 // RUN: not growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations=precision=fp16 2>&1 | FileCheck %s --check-prefix=BAD
@@ -32,6 +33,22 @@
 // The tied LM head reads the embedding's copy; the logits leave the
 // graph as f32.
 // CHECK: growk.matmul %{{.+}}, %arg35 : tensor<8x16xbf16>, tensor<11x16xbf16> -> tensor<8x11xf32>
+
+// Fused projections: the GEMM reads the concatenation of the weights' bf16
+// copies (the plan places them back to back like the weights), and the
+// f32 concatenation is gone; q|k|v leaves the GEMM as bf16 for the kernel
+// that splits it (RoPE of q and k, v widened for attention), gate|up for
+// SwiGLU.
+// FUSED-LABEL: func.func @two(
+// FUSED-NOT: tensor.concat {{.*}}xf32>
+// FUSED: %[[W:.+]] = tensor.concat dim(0) %arg21, %arg22, %arg23 : (tensor<16x16xbf16>, tensor<8x16xbf16>, tensor<8x16xbf16>) -> tensor<32x16xbf16>
+// FUSED: %[[QKV:.+]] = growk.matmul %{{.+}}, %[[W]] : tensor<8x16xbf16>, tensor<32x16xbf16> -> tensor<8x32xbf16>
+// FUSED: %[[SPLIT:.+]]:3 = call @rope_1_bf16_1(%[[QKV]], %{{.+}}, %{{.+}}) : ({{.*}}) -> (tensor<8x16xf32>, tensor<8x8xf32>, tensor<8x8xf32>)
+// FUSED: call @attention_2(%[[SPLIT]]#0, %[[SPLIT]]#1, %[[SPLIT]]#2)
+// FUSED: %[[WGU:.+]] = tensor.concat dim(0) %arg25, %arg26 : (tensor<24x16xbf16>, tensor<24x16xbf16>) -> tensor<48x16xbf16>
+// FUSED: %[[GU:.+]] = growk.matmul %{{.+}}, %[[WGU]] : tensor<8x16xbf16>, tensor<48x16xbf16> -> tensor<8x48xbf16>
+// FUSED: call @swiglu_4_bf16_3(%[[GU]]) : (tensor<8x48xbf16>) -> tensor<8x24xbf16>
+// FUSED-NOT: tensor.concat {{.*}}xf32>
 
 // A variant computes in f32: each bf16 element is widened where it is read
 // (RoPE's rotated half included), each bf16 result rounded at the end.

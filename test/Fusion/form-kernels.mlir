@@ -7,24 +7,25 @@
 // RUN: %growc-opt %s -split-input-file --growc-form-kernels | FileCheck %s --check-prefix=HAND
 
 // The host function is GEMM library calls and kernel calls: per layer one
-// RoPE kernel after the three projections, attention as a kernel of its
-// own, an RMSNorm kernel after o_proj (whose GEMM adds the attention
-// residual itself: growk.matmul acc), one SwiGLU kernel between up and
-// down, and a residual add + RMSNorm kernel after down_proj.
+// q|k|v GEMM over the weights' rows back to back (tensor.concat, a view on
+// the host), one kernel splitting its output (RoPE of q and k, v copied),
+// attention as a kernel of its own, an RMSNorm kernel after o_proj (whose
+// GEMM adds the attention residual itself: growk.matmul acc), one gate|up
+// GEMM and a SwiGLU kernel reading its halves, and a residual add +
+// RMSNorm kernel after down_proj.
 // CHECK-LABEL: func.func @two(
 // The first kernel embeds, builds the RoPE cos / sin tables every layer
 // reads, and normalises.
 // CHECK: %[[EMB:.+]]:4 = call @embedding_rope_rmsnorm_0(%arg0, %arg1, %arg2)
-// CHECK: %[[Q:.+]] = growk.matmul %[[EMB]]#3, %arg3
-// CHECK: %[[K:.+]] = growk.matmul %[[EMB]]#3, %arg4
-// CHECK: %[[V:.+]] = growk.matmul %[[EMB]]#3, %arg5
-// CHECK: %[[ROPE:.+]]:2 = call @rope_1(%[[Q]], %[[EMB]]#1, %[[EMB]]#2, %[[K]])
-// CHECK: %[[ATT:.+]] = call @attention_2(%[[ROPE]]#0, %[[ROPE]]#1, %[[V]])
+// CHECK: %[[WQKV:.+]] = tensor.concat dim(0) %arg3, %arg4, %arg5
+// CHECK: %[[QKV:.+]] = growk.matmul %[[EMB]]#3, %[[WQKV]]
+// CHECK: %[[ROPE:.+]]:3 = call @rope_1(%[[QKV]], %[[EMB]]#1, %[[EMB]]#2)
+// CHECK: %[[ATT:.+]] = call @attention_2(%[[ROPE]]#0, %[[ROPE]]#1, %[[ROPE]]#2)
 // CHECK: %[[MID:.+]] = growk.matmul %[[ATT]], %arg6 acc(%[[EMB]]#0 : tensor<8x16xf32>)
 // CHECK: %[[N2:.+]] = call @rmsnorm_3(%[[MID]], %arg7)
-// CHECK: %[[G:.+]] = growk.matmul %[[N2]], %arg8
-// CHECK: %[[U:.+]] = growk.matmul %[[N2]], %arg9
-// CHECK: %[[S:.+]] = call @swiglu_4(%[[G]], %[[U]])
+// CHECK: %[[WGU:.+]] = tensor.concat dim(0) %arg8, %arg9
+// CHECK: %[[GU:.+]] = growk.matmul %[[N2]], %[[WGU]]
+// CHECK: %[[S:.+]] = call @swiglu_4(%[[GU]])
 // CHECK: %[[D:.+]] = growk.matmul %[[S]], %arg10 :
 // CHECK: %[[NEXT:.+]]:2 = call @rmsnorm_5(%[[MID]], %[[D]], %arg11)
 // Layer 1 reuses layer 0's kernels.
@@ -46,7 +47,7 @@
 // CHECK: tensor.extract
 // CHECK: math.cos
 // CHECK: math.sin
-// CHECK: func.func @rope_1(%{{.*}}: tensor<8x16xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x8xf32>) -> (tensor<8x16xf32>, tensor<8x8xf32>) attributes {growc.kernel}
+// CHECK: func.func @rope_1(%{{.*}}: tensor<8x32xf32>, %{{.*}}: tensor<8x2xf32>, %{{.*}}: tensor<8x2xf32>) -> (tensor<8x16xf32>, tensor<8x8xf32>, tensor<8x8xf32>) attributes {growc.kernel}
 // CHECK-NOT: math.cos
 // CHECK: func.func @attention_2(
 // CHECK: scf.forall

@@ -12,7 +12,7 @@
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=grad" | FileCheck %s --check-prefix=GRAD
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=grad forward-only" | FileCheck %s --check-prefix=TAPE
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train accumulate=2" -o %t.train.mlir
-// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train forward-only" --growc-differentiate-model --growc-append-optimizer-step=accumulate=2 -o %t.stages.mlir
+// RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train forward-only accumulate=2" --growc-differentiate-model --growc-append-optimizer-step=accumulate=2 -o %t.stages.mlir
 // RUN: diff %t.train.mlir %t.stages.mlir
 // RUN: %growc-opt %s -split-input-file --growc-lower-model-to-tensors="batch=2 seq=3" | FileCheck %s --check-prefix=HAND
 
@@ -26,17 +26,19 @@
 // CHECK-SAME: growc.param_sources = ["model.embed_tokens.weight",
 // CHECK-SAME: growc.seq = 8 : i64, growc.vocab_size = 11 : i64
 
-// Projections are library calls on [B*T, features] activations: q, k, v.
-// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
-// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<8x16xf32> -> tensor<16x8xf32>
-// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<8x16xf32> -> tensor<16x8xf32>
+// Projections are library calls on [B*T, features] activations: q, k and
+// v as one GEMM over the weights' rows back to back (a view on the host).
+// CHECK: %[[WQKV:.+]] = tensor.concat dim(0) %{{.*}}, %{{.*}}, %{{.*}} : (tensor<16x16xf32>, tensor<8x16xf32>, tensor<8x16xf32>) -> tensor<32x16xf32>
+// CHECK: growk.matmul %{{.*}}, %[[WQKV]] : tensor<16x16xf32>, tensor<32x16xf32> -> tensor<16x32xf32>
 
 // Before expansion, attention is one op on the RoPE'd q (%[[Q]]) and k and
-// the plain v, recording the tile size for the targets.
-// OP: growk.matmul %{{.*}} -> tensor<16x8xf32>
-// OP: %[[V:.+]] = growk.matmul %{{.*}} -> tensor<16x8xf32>
+// the plain v, each from its columns of q|k|v, recording the tile size for
+// the targets.
+// OP: %[[QKV:.+]] = growk.matmul %{{.*}} -> tensor<16x32xf32>
 // OP: %[[Q:.+]] = linalg.generic
+// OP: tensor.extract %[[QKV]]
 // OP: %[[K:.+]] = linalg.generic
+// OP: %[[V:.+]] = linalg.generic {{.*}} ins(%[[QKV]] : tensor<16x32xf32>) outs(%{{.*}} : tensor<16x8xf32>)
 // OP: growk.attention ins(%[[Q]], %[[K]], %[[V]] : tensor<16x16xf32>, tensor<16x8xf32>, tensor<16x8xf32>) outs(%{{.*}} : tensor<16x16xf32>) {heads = 4 : i64, key_block = 2 : i64, kv_heads = 2 : i64, seq_len = 8 : i64} -> tensor<16x16xf32>
 
 // Expanded (growc-expand-attention, the CPU form), flash-style attention in
@@ -62,9 +64,9 @@
 // CHECK-NEXT: tensor.parallel_insert_slice %[[ROWS]] into %{{.*}}[%{{.*}}, %{{.*}}] [2, 4] [1, 1] : tensor<2x4xf32> into tensor<16x16xf32>
 // CHECK-NOT: tensor<2x4x8x8xf32>
 // CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<16x16xf32> -> tensor<16x16xf32>
-// Gate, up, down, then the tied head reads the embedding.
-// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<24x16xf32> -> tensor<16x24xf32>
-// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<24x16xf32> -> tensor<16x24xf32>
+// Gate|up as one GEMM (SwiGLU reads its two column halves), down, then the
+// tied head reads the embedding.
+// CHECK: growk.matmul %{{.*}} : tensor<16x16xf32>, tensor<48x16xf32> -> tensor<16x48xf32>
 // CHECK: growk.matmul %{{.*}} : tensor<16x24xf32>, tensor<16x24xf32> -> tensor<16x16xf32>
 // CHECK: growk.matmul %{{.*}}, %arg1 : tensor<16x16xf32>, tensor<11x16xf32> -> tensor<16x11xf32>
 // CHECK: tensor.expand_shape {{.*}} into tensor<2x8x11xf32>
@@ -110,11 +112,16 @@
 // GRAD: growk.matmul %{{.*}}, %arg2 : tensor<4x16xf32>, tensor<11x16xf32> -> tensor<4x11xf32>
 // GRAD: growk.matmul %[[DL:.+]], %{{.*}} {transpose_lhs = true, transpose_rhs = false} : tensor<4x11xf32>, tensor<4x16xf32> -> tensor<11x16xf32>
 // GRAD: growk.matmul %[[DL]], %arg2 {transpose_rhs = false} : tensor<4x11xf32>, tensor<11x16xf32> -> tensor<4x16xf32>
-// GRAD: growk.matmul {{.*}} {transpose_lhs = true, transpose_rhs = false} : tensor<4x24xf32>, tensor<4x16xf32> -> tensor<24x16xf32>
+// The fused projections' backward: gate|up's and q|k|v's weight gradients
+// and dX are one GEMM each.
+// GRAD: growk.matmul {{.*}} {transpose_lhs = true, transpose_rhs = false} : tensor<4x48xf32>, tensor<4x16xf32> -> tensor<48x16xf32>
+// GRAD: growk.matmul {{.*}} {transpose_rhs = false} : tensor<4x48xf32>, tensor<48x16xf32> -> tensor<4x16xf32>
+// GRAD: growk.matmul {{.*}} {transpose_lhs = true, transpose_rhs = false} : tensor<4x32xf32>, tensor<4x16xf32> -> tensor<32x16xf32>
+// GRAD: growk.matmul {{.*}} {transpose_rhs = false} : tensor<4x32xf32>, tensor<32x16xf32> -> tensor<4x16xf32>
 // GRAD: return
 
 // With forward-only, a grad graph stops after the forward: the tape records
-// the embedding's rows and rotary tables (op 11), the layer's 13 entries
+// the embedding's rows and rotary tables (op 11), the layer's 11 entries
 // (op 12) and its output, and the normed rows (op 13); its results stand for
 // the loss and the gradients. The model stays for the reverse pass, renamed.
 // graph=train is exactly that forward followed by growc-differentiate-model
@@ -122,8 +129,8 @@
 // TAPE-LABEL: func.func @one(
 // TAPE-SAME: growc.graph = "grad"
 // TAPE: %[[TAPE:.+]]:12 = growk.forward_tape @one.model(
-// TAPE-SAME: positions = array<i64: 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13>
-// TAPE-SAME: slots = array<i64: 0, -1, -2, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, -12, -13, 0, 0>
+// TAPE-SAME: positions = array<i64: 11, 11, 11, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 12, 13>
+// TAPE-SAME: slots = array<i64: 0, -1, -2, -1, -2, -3, -4, -5, -6, -7, -8, -9, -10, -11, 0, 0>
 // TAPE-NEXT: return %[[TAPE]]#0, %[[TAPE]]#1,
 // TAPE: grow.model @one.model
 

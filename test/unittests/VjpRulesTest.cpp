@@ -92,6 +92,13 @@ public:
   std::pair<Value, Value> swigluGrad(Value, Value, Value) override {
     return {fresh("dgate"), fresh("dup")};
   }
+  Value concatRows(ValueRange weights) override {
+    concatSizes.push_back(weights.size());
+    return fresh("concat");
+  }
+  Value rowBlock(Value, int64_t, int64_t) override { return fresh("block"); }
+  Value swigluHalvesGrad(Value, Value) override { return fresh("dgate|dup"); }
+  Value qkvGrad(Value, Value, Value) override { return fresh("dq|dk|dv"); }
   std::tuple<Value, Value, Value> attentionGrad(Value q, Value k, Value v,
                                                 Value o, Value) override {
     attentionInputs = {q, k, v, o};
@@ -114,6 +121,7 @@ public:
   std::map<std::string, int> paramGrads;
   std::vector<double> normScales;
   std::vector<int64_t> ropeHeads;
+  std::vector<size_t> concatSizes;
   int losses = 0;
 };
 
@@ -136,6 +144,18 @@ protected:
         this->head = head;
     }
     ASSERT_EQ(layers.size(), 2u);
+  }
+
+  /// Each parameter of layer `index` with one gradient.
+  static std::map<std::string, int> oneGradPerParameter(int index) {
+    std::map<std::string, int> expected;
+    for (const char *suffix :
+         {"input_layernorm.weight", "self_attn.q_proj.weight",
+          "self_attn.k_proj.weight", "self_attn.v_proj.weight",
+          "self_attn.o_proj.weight", "post_attention_layernorm.weight",
+          "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"})
+      expected["model.layers." + std::to_string(index) + "." + suffix] = 1;
+    return expected;
   }
 
   /// A distinct placeholder per tape entry, as the lowering records them.
@@ -206,14 +226,7 @@ TEST_F(VjpRules, LayerDifferentiatesEveryParameterFromItsTape) {
   ctx.tape[layer] = tape;
   ASSERT_TRUE(succeeded(cast<VjpOpInterface>(layer.getOperation())
                             .buildVjp(ctx, ValueRange{ctx.pool[3]})));
-  std::map<std::string, int> expected;
-  for (const char *suffix :
-       {"input_layernorm.weight", "self_attn.q_proj.weight",
-        "self_attn.k_proj.weight", "self_attn.v_proj.weight",
-        "self_attn.o_proj.weight", "post_attention_layernorm.weight",
-        "mlp.gate_proj.weight", "mlp.up_proj.weight", "mlp.down_proj.weight"})
-    expected["model.layers.1." + std::string(suffix)] = 1;
-  EXPECT_EQ(ctx.paramGrads, expected);
+  EXPECT_EQ(ctx.paramGrads, oneGradPerParameter(1));
   ASSERT_EQ(ctx.cotangentsTo.size(), 1u);
   EXPECT_EQ(ctx.cotangentsTo[0], layer.getInput());
   // Attention is differentiated at its RoPE'd q and k, its v and output.
@@ -226,6 +239,26 @@ TEST_F(VjpRules, LayerDifferentiatesEveryParameterFromItsTape) {
   EXPECT_TRUE(ctx.forwardReads.empty());
 }
 
+TEST_F(VjpRules, FusedProjectionsDifferentiateThroughOneGemmEach) {
+  RecordingContext ctx(model);
+  LayerOp layer = layers[0];
+  LayerTape tape = tapeFor(ctx);
+  tape.up = tape.gate; // the one gate|up GEMM output: fused projections
+  ASSERT_TRUE(tape.fusedProjections());
+  ctx.tape[layer] = tape;
+  ASSERT_TRUE(succeeded(cast<VjpOpInterface>(layer.getOperation())
+                            .buildVjp(ctx, ValueRange{ctx.pool[3]})));
+  // Still one gradient per parameter (blocks of the fused ones' rows).
+  EXPECT_EQ(ctx.paramGrads, oneGradPerParameter(0));
+  // gate|up and q|k|v: one concatenation (one GEMM operand) each; RoPE's
+  // VJP is inside the fused dY kernel, not a rule call of its own.
+  EXPECT_EQ(ctx.concatSizes, (std::vector<size_t>{2, 3}));
+  EXPECT_TRUE(ctx.ropeHeads.empty());
+  EXPECT_EQ(llvm::count(ctx.made, "dq|dk|dv"), 1);
+  EXPECT_EQ(llvm::count(ctx.made, "dgate|dup"), 1);
+  EXPECT_EQ(llvm::count(ctx.made, "dgate"), 0);
+}
+
 TEST_F(VjpRules, LayerRejectsAMissingTapeAndAnalysisRewrites) {
   std::vector<std::string> errors;
   ScopedDiagnosticHandler handler(&context, [&](Diagnostic &d) {
@@ -236,8 +269,7 @@ TEST_F(VjpRules, LayerRejectsAMissingTapeAndAnalysisRewrites) {
   auto rule = cast<VjpOpInterface>(layers[0].getOperation());
   EXPECT_TRUE(failed(rule.buildVjp(ctx, ValueRange{ctx.pool[0]})));
   ASSERT_EQ(errors.size(), 1u);
-  EXPECT_NE(errors[0].find("recorded no tape"), std::string::npos)
-      << errors[0];
+  EXPECT_NE(errors[0].find("recorded no tape"), std::string::npos) << errors[0];
   layers[0].setSkip(true);
   ctx.tape[layers[0]] = tapeFor(ctx);
   EXPECT_TRUE(failed(rule.buildVjp(ctx, ValueRange{ctx.pool[0]})));

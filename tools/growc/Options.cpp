@@ -115,6 +115,13 @@ cl::opt<int64_t> lossRows(
              "graphs (default 0: automatic, blocks whose fp32 logits fit in "
              "256 MiB: the whole batch when its logits do)"),
     cl::init(0), cl::cat(growCat));
+cl::opt<bool> fuseProjections(
+    "fuse-projections",
+    cl::desc("Compute each layer's q|k|v and gate|up projections as one GEMM "
+             "each over the weights' rows back to back in one buffer, and "
+             "their gradients likewise (default true; always off with "
+             "--accumulate > 1)"),
+    cl::init(true), cl::cat(growCat));
 cl::opt<double> allReduceBucketMb(
     "all-reduce-bucket-mb",
     cl::desc("With --graph=train: MiB of gradients per all_reduce step of "

@@ -34,6 +34,7 @@ extern llvm::cl::opt<int64_t> keyBlock;
 extern llvm::cl::opt<int64_t> accumulate;
 extern llvm::cl::opt<std::string> trainable;
 extern llvm::cl::opt<int64_t> lossRows;
+extern llvm::cl::opt<bool> fuseProjections;
 extern llvm::cl::opt<double> allReduceBucketMb;
 extern llvm::cl::opt<std::string> analysisPasses;
 extern llvm::cl::opt<bool> analysisSuite;

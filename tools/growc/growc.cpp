@@ -237,7 +237,8 @@ int printGrowthSchedule(std::optional<grow::ModelOp> model) {
 ArtifactOptions artifactOptions(bool ptx) {
   ArtifactOptions options;
   options.ptx = ptx;
-  options.graph = {graph, batchSize, seqLength, keyBlock, lossRows, accumulate};
+  options.graph = {graph,    batchSize,  seqLength,      keyBlock,
+                   lossRows, accumulate, fuseProjections};
   bool gpuKernels = ptx || kernelForm == "gpu";
   options.kernels.target =
       gpuKernels ? CodegenTarget::Nvptx : CodegenTarget::Cpu;

@@ -1,11 +1,14 @@
 #!/usr/bin/env python3
 """Checks a train plan's adamw step against the layout growc promises
 (docs/plan.md, "adamw"): one step; its lists hold one buffer per trained
-parameter in the parameters' order; each list is one flat region whose
+parameter in the parameters' order, or per group of parameters that lie
+back to back in one buffer (fused projections: q|k|v, gate|up), whose
+optimizer state shares one buffer per list at the same offsets; each list is one flat region whose
 k-th buffer lies D_k = 4 * sum_{j<k} roundUp(n_j, 32) bytes from its start
 (128-byte aligned); no other buffer touches a region and regions are
 disjoint; the scalars are [1] buffers outside them; the outputs named like
-a parameter live in that parameter's buffer (nothing is copied back).
+a parameter live in that parameter's buffer and offset (nothing is copied
+back).
 Mixed precision: each trained parameter's `bf16_copy` is the k-th buffer
 of `bf16_params`, a region at half the offsets (D_k / 2) that no other
 buffer touches; a frozen parameter a GEMM reads has a copy outside the
@@ -13,6 +16,7 @@ lists; no cast kernel reads a parameter (the GEMMs read the copies).
 Prints one summary line per plan, or the first violation and exits 1."""
 import json
 import sys
+from math import prod
 
 
 def fail(path, message):
@@ -31,7 +35,24 @@ def check(path):
     trained = [p for p in plan["params"]
                if not p["name"].startswith("optimizer.")
                and not p.get("frozen", False)]
-    by_buffer = {p["buffer"]: p["name"] for p in plan["params"]}
+    at = {(p["buffer"], p.get("offset", 0)): p["name"]
+          for p in plan["params"]}
+    # The trained parameters by buffer, in order; a buffer's parameters
+    # back to back from its start.
+    groups = []
+    for p in trained:
+        if groups and groups[-1][0] == p["buffer"]:
+            groups[-1][1].append(p)
+        else:
+            groups.append((p["buffer"], [p]))
+    for buffer, members in groups:
+        offset = 0
+        for p in sorted(members, key=lambda p: p.get("offset", 0)):
+            if p.get("offset", 0) != offset:
+                fail(path, "%s is not back to back in its buffer" % p["name"])
+            offset += 4 * prod(p["shape"])
+        if offset != buffers[buffer]["size"]:
+            fail(path, "buffer %d is not its parameters' bytes" % buffer)
     expected = {"params": lambda p: p["name"],
                 "exp_avg": lambda p: "optimizer.exp_avg." + p["name"],
                 "exp_avg_sq": lambda p: "optimizer.exp_avg_sq." + p["name"],
@@ -39,17 +60,21 @@ def check(path):
     lists = [k for k in ("params", "exp_avg", "exp_avg_sq", "grad_sums",
                          "grads") if k in step]
     for name in lists:
-        if len(step[name]) != len(trained):
-            fail(path, "%s has %d buffers for %d trained parameters"
-                 % (name, len(step[name]), len(trained)))
+        if len(step[name]) != len(groups):
+            fail(path, "%s has %d buffers for %d buffers of trained "
+                 "parameters" % (name, len(step[name]), len(groups)))
         if name in expected:
-            got = [by_buffer.get(b) for b in step[name]]
-            if got != [expected[name](p) for p in trained]:
-                fail(path, "%s is not the trained parameters' %s in order"
-                     % (name, name))
+            for b, (_, members) in zip(step[name], groups):
+                for p in members:
+                    if at.get((b, p.get("offset", 0))) != expected[name](p):
+                        fail(path, "%s is not the trained parameters' %s in "
+                             "order, at their offsets" % (name, name))
     copies = [p for p in plan["params"] if "bf16_copy" in p]
     if "bf16_params" in step:
-        if step["bf16_params"] != [p.get("bf16_copy") for p in trained]:
+        if len(step["bf16_params"]) != len(groups) or any(
+                p.get("bf16_copy") != c
+                for c, (_, members) in zip(step["bf16_params"], groups)
+                for p in members):
             fail(path, "bf16_params is not the trained parameters' bf16_copy "
                  "in order")
         lists.append("bf16_params")
@@ -101,14 +126,15 @@ def check(path):
         b = step.get(name, -1)
         if b >= 0 and (buffers[b]["size"] != 4 or b in members):
             fail(path, "%s is not a [1] buffer outside the regions" % name)
-    outputs = {o["name"]: o["buffer"] for o in plan["outputs"]}
+    outputs = {o["name"]: (o["buffer"], o.get("offset", 0))
+               for o in plan["outputs"]}
     copied = [n for n in outputs if n in params and
-              outputs[n] != params[n]["buffer"]]
+              outputs[n] != (params[n]["buffer"], params[n].get("offset", 0))]
     if copied:
         fail(path, "output %s does not share its parameter's buffer"
              % copied[0])
-    print("ok: %d trained of %d params, lists %s, symbols %s, %d next values "
-          "in place%s" % (len(trained), len(plan["params"]), " ".join(lists),
+    print("ok: %d trained (%d buffers) of %d params, lists %s, symbols %s, %d next values "
+          "in place%s" % (len(trained), len(groups), len(plan["params"]), " ".join(lists),
                           step.get("symbols", "none"),
                           sum(1 for n in outputs if n in params),
                           ", %d bf16 copies (%d frozen)" % (
