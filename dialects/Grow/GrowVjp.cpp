@@ -102,10 +102,10 @@ LogicalResult LayerOp::buildVjp(VjpContext &context,
     dn2 = context.matmulInputGrad(
         dup, weight(mlp[1]), context.matmulInputGrad(dgate, weight(mlp[0])));
   }
-  auto [dmidNorm, dw2] = context.rmsNormGrad(
-      tape->mid, weight("post_attention_layernorm.weight"), scale, dn2);
+  // The residual: dmid = dh + the norm's dx.
+  auto [dmid, dw2] = context.rmsNormGrad(
+      tape->mid, weight("post_attention_layernorm.weight"), scale, dn2, dh);
   addGrad("post_attention_layernorm.weight", dw2);
-  Value dmid = context.add(dh, dmidNorm);
   // mid = h + o_proj(attention(rope(q(n1)), rope(k(n1)), v(n1))),
   // n1 = s·RMSNorm(h).
   addGrad("self_attn.o_proj.weight",
@@ -135,9 +135,9 @@ LogicalResult LayerOp::buildVjp(VjpContext &context,
             dk, weight(attention[1]),
             context.matmulInputGrad(dq, weight(attention[0]))));
   }
-  auto [dhNorm, dw1] = context.rmsNormGrad(
-      tape->input, weight("input_layernorm.weight"), scale, dn1);
+  auto [dh0, dw1] = context.rmsNormGrad(
+      tape->input, weight("input_layernorm.weight"), scale, dn1, dmid);
   addGrad("input_layernorm.weight", dw1);
-  context.addCotangent(getInput(), context.add(dmid, dhNorm));
+  context.addCotangent(getInput(), dh0);
   return success();
 }

@@ -91,11 +91,12 @@ public:
                                       mlir::Value acc = mlir::Value()) = 0;
   /// For y = x · wᵀ: dw = dyᵀ · x.
   virtual mlir::Value matmulWeightGrad(mlir::Value dy, mlir::Value x) = 0;
-  /// For y = rms_norm(x) · w · scale: (dx, dw).
-  virtual std::pair<mlir::Value, mlir::Value> rmsNormGrad(mlir::Value x,
-                                                          mlir::Value weight,
-                                                          double scale,
-                                                          mlir::Value dy) = 0;
+  /// For y = rms_norm(x) · w · scale: (dx, dw); dx plus `residual` when
+  /// given (the cotangent x also gets along the residual stream, summed in
+  /// the same kernel).
+  virtual std::pair<mlir::Value, mlir::Value>
+  rmsNormGrad(mlir::Value x, mlir::Value weight, double scale, mlir::Value dy,
+              mlir::Value residual = mlir::Value()) = 0;
   /// For y = rope(x) over `heads` heads: dx.
   virtual mlir::Value ropeGrad(mlir::Value dy, int64_t heads) = 0;
   /// For y = silu(gate) · up: (dgate, dup).

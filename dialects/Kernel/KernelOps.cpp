@@ -49,6 +49,17 @@ bool growc::growk::isHostStepView(Operation *op) {
   }
   if (auto insert = dyn_cast<tensor::InsertSliceOp>(op))
     return takesViews(insert.getSource().getDefiningOp());
+  // A reshape that only host steps (and the return) read: a view of its
+  // operand's buffer, not a kernel's output (an RMSNorm's inverse RMS as
+  // the [1, rows] operand of its weight gradient's GEMM, whose [1, D]
+  // result is the gradient).
+  if (isa<tensor::ExpandShapeOp, tensor::CollapseShapeOp>(op))
+    return !op->use_empty() &&
+           llvm::all_of(op->getUsers(), [](Operation *user) {
+             auto hostStep = dyn_cast<HostStepOpInterface>(user);
+             return isa<func::ReturnOp>(user) ||
+                    (hostStep && hostStep.isHostStep());
+           });
   // Weights' rows one after another (fused projections): a view of
   // parameters the plan places back to back.
   if (auto concat = dyn_cast<tensor::ConcatOp>(op))

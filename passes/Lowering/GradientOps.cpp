@@ -20,8 +20,9 @@ using namespace growc;
 /// a GPU's SMs, few enough that re-reading the tokens stays cheap).
 constexpr int64_t kEmbedGradRanges = 256;
 
-std::pair<Value, Value>
-ModelTensorBuilder::rmsNormGrad(Value x, Value weight, double scale, Value dy) {
+std::pair<Value, Value> ModelTensorBuilder::rmsNormGrad(Value x, Value weight,
+                                                        double scale, Value dy,
+                                                        Value residual) {
   // y = s·w·x·r, r = (mean x² + eps)^-1/2; with g = s·w·dy:
   // dx = r·g - x·r³·(g·x)/D, dw = Σ_rows s·dy·x·r.
   int64_t hidden = config.getHidden();
@@ -62,9 +63,14 @@ ModelTensorBuilder::rmsNormGrad(Value x, Value weight, double scale, Value dy) {
         return arith::AddFOp::create(
             nb, l, arith::MulFOp::create(nb, l, g, args[2]), args[3]);
       });
+  SmallVector<Value> dxInputs = {dy, weight, x, inverseRms, gDotX};
+  SmallVector<AffineMap> dxMaps = {id, col, id, row, row, id};
+  if (residual) {
+    dxInputs.push_back(residual);
+    dxMaps.insert(dxMaps.end() - 1, id);
+  }
   Value dx = generic(
-      {dy, weight, x, inverseRms, gDotX}, empty({rows, hidden}),
-      {id, col, id, row, row, id}, {kPar, kPar},
+      dxInputs, empty({rows, hidden}), dxMaps, {kPar, kPar},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
         Value g = scaled(nb, l, arith::MulFOp::create(nb, l, args[0], args[1]));
         Value r = args[3];
@@ -75,26 +81,26 @@ ModelTensorBuilder::rmsNormGrad(Value x, Value weight, double scale, Value dy) {
             arith::MulFOp::create(
                 nb, l, arith::MulFOp::create(nb, l, args[2], r3), args[4]),
             arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(hidden)));
-        return arith::SubFOp::create(nb, l, arith::MulFOp::create(nb, l, r, g),
-                                     correction);
+        Value grad = arith::SubFOp::create(
+            nb, l, arith::MulFOp::create(nb, l, r, g), correction);
+        return residual ? Value(arith::AddFOp::create(nb, l, args[5], grad))
+                        : grad;
       });
-  // dims (n, d): the weight gradient sums over rows, rows outside so the
-  // inner loop runs along contiguous rows of dy and x (with the columns
-  // outside, every step of a column's sum was a cache line of its own).
-  AffineMap rows = map(2, {dim(0), dim(1)});
-  // A reduction over all rows: a kernel of its own, so that the rows of the
-  // kernel computing dx stay independent (one block per row).
-  Value dw = ownKernel(generic(
-      {dy, x, inverseRms}, zeros({hidden}),
-      {rows, rows, map(2, {dim(0)}), map(2, {dim(1)})}, {kRed, kPar},
+  // dw = Σ_rows r·(s·dy·x) = rᵀ · P, P = s·dy∘x: a GEMM ([1, rows] ·
+  // [rows, D]) over a product the dx kernel writes alongside dx, instead
+  // of a column reduction over all rows, which would be a kernel of its
+  // own in two launches (partial sums, then their sum).
+  Value product = generic(
+      {dy, x}, empty({rows, hidden}), {id, id, id}, {kPar, kPar},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
-        Value v =
-            scaled(nb, l,
-                   arith::MulFOp::create(
-                       nb, l, arith::MulFOp::create(nb, l, args[0], args[1]),
-                       args[2]));
-        return arith::AddFOp::create(nb, l, v, args[3]);
-      }));
+        return scaled(nb, l, arith::MulFOp::create(nb, l, args[0], args[1]));
+      });
+  Value inverseRmsRow = tensor::ExpandShapeOp::create(
+      b, loc, RankedTensorType::get({1, rows}, f32), inverseRms,
+      ArrayRef<ReassociationIndices>{{0, 1}});
+  Value dw = tensor::CollapseShapeOp::create(
+      b, loc, matmulInputGrad(inverseRmsRow, product),
+      ArrayRef<ReassociationIndices>{{0, 1}});
   return {dx, dw};
 }
 

@@ -125,8 +125,11 @@ public:
   //===--------------------------------------------------------------------===//
 
   /// For y = rmsNorm(x, w, scale): dx, and dw (accumulated over rows).
+  /// dx plus `residual` when given, in the same kernel. dw = rᵀ · (s·dy∘x)
+  /// with r the rows' inverse RMS: a GEMM over a product the dx kernel
+  /// writes, instead of a column reduction of its own (two launches).
   std::pair<Value, Value> rmsNormGrad(Value x, Value weight, double scale,
-                                      Value dy);
+                                      Value dy, Value residual = Value());
   /// RoPE is a rotation; its VJP is the rotation by minus the angle.
   Value ropeGrad(Value dy, int64_t heads);
   /// For out = silu(gate) · up: (dgate, dup).

@@ -68,8 +68,8 @@ public:
     return fb.matmulWeightGrad(dy, x);
   }
   std::pair<Value, Value> rmsNormGrad(Value x, Value weight, double scale,
-                                      Value dy) override {
-    return fb.rmsNormGrad(x, weight, scale, dy);
+                                      Value dy, Value residual) override {
+    return fb.rmsNormGrad(x, weight, scale, dy, residual);
   }
   Value ropeGrad(Value dy, int64_t heads) override {
     return fb.ropeGrad(dy, heads);

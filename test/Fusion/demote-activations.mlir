@@ -77,7 +77,9 @@
 // gradient: the final norm writes bf16 for the GEMMs, which read its row
 // blocks as views; the (tied) LM head's bf16 copy argument serves every
 // block's logit and d normed GEMMs (no cast kernel); each block's kernel reads bf16 logits and
-// writes a bf16 logit gradient; d normed's rows are f32. The head's weight
+// writes a bf16 logit gradient; d normed's rows are bf16 too, as the final
+// norm's backward kernel reads them (its weight gradient is a GEMM, not an
+// f32 reduction kernel that would keep them f32). The head's weight
 // gradient accumulates over the blocks through the GEMMs' C in f32, though
 // its last link feeds a kernel (the tied embedding's add): weight
 // gradients are never summed in bf16.
@@ -88,7 +90,7 @@
 // CHUNK-NEXT: %[[L0:.+]] = growk.matmul %[[R0]], %[[HEAD16]] : tensor<3x16xbf16>, tensor<11x16xbf16> -> tensor<3x11xbf16>
 // CHUNK-NEXT: %[[B0:.+]]:2 = call @softmax_cross_entropy_{{.*}}(%arg1, %[[L0]], %{{.*}}) : (tensor<1x8xi32>, tensor<3x11xbf16>, tensor<1xf32>) -> (tensor<3xf32>, tensor<3x11xbf16>)
 // CHUNK-NEXT: %[[DW0:.+]] = growk.matmul %[[B0]]#1, %[[R0]] {transpose_lhs = true, transpose_rhs = false} : tensor<3x11xbf16>, tensor<3x16xbf16> -> tensor<11x16xf32>
-// CHUNK-NEXT: growk.matmul %[[B0]]#1, %[[HEAD16]] {transpose_rhs = false} : tensor<3x11xbf16>, tensor<11x16xbf16> -> tensor<3x16xf32>
+// CHUNK-NEXT: growk.matmul %[[B0]]#1, %[[HEAD16]] {transpose_rhs = false} : tensor<3x11xbf16>, tensor<11x16xbf16> -> tensor<3x16xbf16>
 // CHUNK-NOT: call @cast_bf16
 // CHUNK: %[[R1:.+]] = tensor.extract_slice %[[NORMED]]#1[3, 0] [3, 16]
 // CHUNK-NEXT: growk.matmul %[[R1]], %[[HEAD16]] :

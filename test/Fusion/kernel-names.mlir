@@ -16,16 +16,21 @@
 // and cross-entropy with its gradient.
 // CHECK-LABEL: func.func @reduce_5(
 // CHECK-LABEL: func.func @softmax_cross_entropy_6(
-// The backward, layer by layer in reverse; the embedding's gradient is a
-// scatter by token.
+// The backward, layer by layer in reverse: the final norm's backward
+// (whose weight gradient is a GEMM), SwiGLU's, the layer norm's (with the
+// residual), attention's, the kernel writing RoPE's inverse of q and k
+// beside dv; the embedding's gradient is a scatter by token, summed with
+// the tied head's (add).
 // CHECK-LABEL: func.func @rmsnorm_8(
-// CHECK-LABEL: func.func @swiglu_10(
-// CHECK-LABEL: func.func @attention_grad_12(
-// CHECK-LABEL: func.func @rope_13(
-// CHECK-LABEL: func.func @embedding_14(
+// CHECK-LABEL: func.func @swiglu_9(
+// CHECK-LABEL: func.func @rmsnorm_10(
+// CHECK-LABEL: func.func @attention_grad_11(
+// CHECK-LABEL: func.func @rope_12(
+// CHECK-LABEL: func.func @embedding_13(
+// CHECK-LABEL: func.func @add_14(
 // The optimizer: only the loss's non-finite flag is a kernel (map); the
 // clip and AdamW are one growk.adamw, a plan step of its own.
-// CHECK-LABEL: func.func @map_16(
+// CHECK-LABEL: func.func @map_15(
 // CHECK-NOT: func.func @
 
 // Attention as GEMMs: head-major copies around the score GEMMs and a
@@ -34,4 +39,4 @@
 // GEMM-LABEL: func.func @copy_2(
 // GEMM-LABEL: func.func @softmax_4(
 // GEMM-LABEL: func.func @copy_5(
-// GEMM-LABEL: func.func @softmax_15(
+// GEMM-LABEL: func.func @softmax_14(

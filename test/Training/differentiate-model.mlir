@@ -29,7 +29,12 @@ func.func @m(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %table: tensor
   // CHECK: %[[DN:.+]] = growk.matmul %[[DL]], %[[TABLE]] {transpose_rhs = false}
   // The final norm's VJP reads the recorded embedding rows.
   // CHECK: linalg.generic {{.*}} ins(%[[DN]], %[[W]], %[[H]] :
-  // CHECK: %[[DW:.+]] = linalg.generic {{.*}} ins(%[[DN]], %[[H]], %{{.*}} : {{.*}} attrs = {growc.own_kernel}
+  // Its weight gradient: the rows' inverse RMS [1, rows] times the product
+  // dy·x, a GEMM.
+  // CHECK: %[[P:.+]] = linalg.generic {{.*}} ins(%[[DN]], %[[H]] :
+  // CHECK: %[[R:.+]] = tensor.expand_shape %{{.+}} {{\[\[}}0, 1]] output_shape [1, 4] : tensor<4xf32> into tensor<1x4xf32>
+  // CHECK: %[[DWROW:.+]] = growk.matmul %[[R]], %[[P]] {transpose_rhs = false} : tensor<1x4xf32>, tensor<4x4xf32> -> tensor<1x4xf32>
+  // CHECK: %[[DW:.+]] = tensor.collapse_shape %[[DWROW]]
   // The embedding's scatter-add, and the tied table's two gradients summed.
   // CHECK: %[[DEMBED:.+]] = scf.forall
   // CHECK: } {growc.own_kernel}
@@ -104,7 +109,8 @@ grow.model @m.model <vocab = 8, hidden = 4, ffn = 8, heads = 2, kv_heads = 1, he
 // CHECK: %[[LOSS:.+]] = linalg.generic {{.*}} attrs = {growc.own_kernel}
 // CHECK-NOT: transpose_lhs = true
 // CHECK: %[[DN:.+]] = growk.matmul %{{.+}}, %[[TABLE]] {transpose_rhs = false}
-// CHECK: %[[DW:.+]] = linalg.generic {{.*}} ins(%[[DN]], %{{.+}}, %{{.*}} : {{.*}} attrs = {growc.own_kernel}
+// CHECK: %[[DWROW:.+]] = growk.matmul %{{.+}}, %{{.+}} {transpose_rhs = false} : tensor<1x4xf32>, tensor<4x4xf32> -> tensor<1x4xf32>
+// CHECK: %[[DW:.+]] = tensor.collapse_shape %[[DWROW]]
 // CHECK-NOT: scf.forall
 // CHECK: return %[[LOSS]], %[[DW]] : tensor<1xf32>, tensor<4xf32>
 func.func @frozen(%tokens: tensor<1x4xi32>, %targets: tensor<1x4xi32>, %table: tensor<8x4xf32>, %w: tensor<4xf32>) -> (tensor<1xf32>, tensor<4xf32>) attributes {growc.graph = "grad", growc.input_names = ["tokens", "targets"], growc.param_names = ["model.embed_tokens.weight", "model.norm.weight"], growc.param_frozen = [true, false]} {

@@ -80,7 +80,7 @@ public:
   Value add(Value, Value) override { return fresh("add"); }
   Value matmulInputGrad(Value, Value, Value) override { return fresh("dx"); }
   Value matmulWeightGrad(Value, Value) override { return fresh("dw"); }
-  std::pair<Value, Value> rmsNormGrad(Value, Value, double scale,
+  std::pair<Value, Value> rmsNormGrad(Value, Value, double scale, Value,
                                       Value) override {
     normScales.push_back(scale);
     return {fresh("rms dx"), fresh("rms dw")};

@@ -20,6 +20,8 @@ cross-entropy in blocks of token rows, whose logit GEMMs (one per block,
 [rows, V]) are counted; `frozen`:
 the compiler left out the GEMMs of frozen weights (growc --trainable), and
 the executed GEMMs are exactly those the cost model says the model needs.
+Beside those: one [1, tokens] x [tokens, D] GEMM per trained RMSNorm
+weight, its gradient (counted and checked apart).
 Prints one line per property; a mismatch exits 1.
 """
 
@@ -103,6 +105,19 @@ def main():
     executed = calls * sum(2 * s["m"] * s["n"] * s["k"]
                            for s in steps if s["op"] == "gemm")
     check("gemm flops", counted["gemm_flops"], executed)
+    # Each trained RMSNorm weight's gradient is one GEMM of the rows'
+    # inverse RMS [1, tokens] by a [tokens, D] product: beside the model's
+    # matrix-product GEMMs, 2 · tokens · D FLOPs each.
+    norms = [p for p in plan["params"]
+             if p["name"].endswith("norm.weight")
+             and not p["name"].startswith("optimizer.")
+             and not p.get("frozen", False)]
+    norm_gemms = sorted((s["n"], s["k"]) for s in steps
+                        if s["op"] == "gemm" and s["m"] == 1)
+    tokens = plan["batch"] * plan["seq"]
+    check("norm weight GEMMs", norm_gemms,
+          sorted((p["shape"][0], tokens) for p in norms))
+    executed -= calls * sum(2 * n * k for n, k in norm_gemms)
     if mode == "frozen":
         check("frozen", counted["frozen_params"] > 0, True)
         check("executed == needed < model",
