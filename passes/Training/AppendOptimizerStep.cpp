@@ -171,7 +171,7 @@ LogicalResult AppendOptimizerStepPass::append(func::FuncOp func) {
         return emitError(loc)
                << "gradient accumulation needs unfused projections: lower "
                   "the model with accumulate="
-               << accumulate << " too (growc-lower-model-to-tensors)";
+               << int64_t(accumulate) << " too (growc-lower-model-to-tensors)";
       grads[j] = ob.accumulateGrad(stateArg(2, j), grads[j], accumulate);
     }
   // Data parallelism: each rank's gradients (with accumulation, the sums,

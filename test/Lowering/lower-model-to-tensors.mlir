@@ -14,6 +14,7 @@
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train accumulate=2" -o %t.train.mlir
 // RUN: growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train forward-only accumulate=2" --growc-differentiate-model --growc-append-optimizer-step=accumulate=2 -o %t.stages.mlir
 // RUN: diff %t.train.mlir %t.stages.mlir
+// RUN: not growc-opt %t.mlir --growc-lower-model-to-tensors="batch=1 seq=4 graph=train forward-only" --growc-differentiate-model --growc-append-optimizer-step=accumulate=2 2>&1 | FileCheck %s --check-prefix=FUSEDACC
 // RUN: %growc-opt %s -split-input-file --growc-lower-model-to-tensors="batch=2 seq=3" | FileCheck %s --check-prefix=HAND
 
 // The model becomes a function of the tokens and the parameters (in model
@@ -119,6 +120,10 @@
 // GRAD: growk.matmul {{.*}} {transpose_lhs = true, transpose_rhs = false} : tensor<4x32xf32>, tensor<4x16xf32> -> tensor<32x16xf32>
 // GRAD: growk.matmul {{.*}} {transpose_rhs = false} : tensor<4x32xf32>, tensor<32x16xf32> -> tensor<4x16xf32>
 // GRAD: return
+
+// Accumulation's sum kernels read each gradient whole: a forward lowered
+// with fused projections (no accumulate given) cannot accumulate.
+// FUSEDACC: error: gradient accumulation needs unfused projections: lower the model with accumulate=2 too (growc-lower-model-to-tensors)
 
 // With forward-only, a grad graph stops after the forward: the tape records
 // the embedding's rows and rotary tables (op 11), the layer's 11 entries
