@@ -84,6 +84,12 @@ protected:
   std::unique_ptr<CudaExecutor> create(const std::string &planText,
                                        bool useGraphs = true) {
     writePtxArtifact("fwd.plan.json", planText);
+    return createWritten(useGraphs);
+  }
+
+  /// An executor of the artifact written as fwd.plan.json, on the fake
+  /// driver.
+  std::unique_ptr<CudaExecutor> createWritten(bool useGraphs = true) {
     StatusOr<Plan> plan = loadPlan(file("fwd.plan.json"));
     EXPECT_TRUE(plan.isOk()) << plan.status().message();
     if (!plan.isOk())
@@ -108,17 +114,7 @@ protected:
     ptx << library.rdbuf();
     writeText("fwd.ptx", ptx.str() + ptxSignatureLine(kernelTableOf(plan)));
     writeText("fwd.plan.json", bindPlan(plan, file("fwd.ptx")));
-    StatusOr<Plan> loaded = loadPlan(file("fwd.plan.json"));
-    EXPECT_TRUE(loaded.isOk()) << loaded.status().message();
-    if (!loaded.isOk())
-      return nullptr;
-    CudaExecutor::Options cuda;
-    cuda.driverPath = GROWC_FAKE_CUDA_PATH;
-    cuda.blasPath = GROWC_FAKE_CUDA_PATH;
-    StatusOr<std::unique_ptr<CudaExecutor>> created =
-        CudaExecutor::create(std::move(*loaded), cuda);
-    EXPECT_TRUE(created.isOk()) << created.status().message();
-    return created.isOk() ? std::move(*created) : nullptr;
+    return createWritten();
   }
   /// A new adamw executor for `options` that took `previous`'s training
   /// state by provenance (a growth stage's migration).
