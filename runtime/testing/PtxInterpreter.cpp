@@ -3,7 +3,8 @@
 // Test infrastructure (see PtxInterpreter.h): the interpreter that runs each
 // thread of a block to its next barrier, warp-collective instructions for
 // the whole warp, and every memory access checked against its state space
-// and, in shared memory, against races. The module comes parsed
+// and, in shared memory, against races; where the caller asks, what the
+// accesses did at the warp level (MemoryStats). The module comes parsed
 // (PtxParser.cpp); what one instruction computes is PtxArithmetic.cpp's.
 //
 //===----------------------------------------------------------------------===//
@@ -41,11 +42,38 @@ struct Shadow {
 };
 constexpr int32_t kSeveralReaders = -2;
 
+/// One lane's global or shared access, recorded for MemoryStats: the
+/// memory instruction (its index among the kernel's ld/st), how many times
+/// this thread had run it before, the lane, and what it touched.
+struct Access {
+  uint32_t mem, occurrence;
+  uint8_t lane, bytes;
+  bool shared;
+  uint64_t address;
+};
+
+/// The most distinct 4-byte words that `words` addresses in one of the 32
+/// banks: the wavefronts one phase of a shared request takes.
+uint64_t wavefrontsOf(std::vector<uint64_t> &words) {
+  if (words.empty())
+    return 0;
+  std::sort(words.begin(), words.end());
+  words.erase(std::unique(words.begin(), words.end()), words.end());
+  unsigned perBank[32] = {};
+  unsigned most = 0;
+  for (uint64_t word : words)
+    most = std::max(most, ++perBank[word % 32]);
+  return most;
+}
+
+uint64_t ceilDiv(uint64_t a, uint64_t b) { return (a + b - 1) / b; }
+
 class Executor {
 public:
   Executor(const Module &module, const Kernel &k, const Launch &launch,
-           const GlobalCheck &isGlobal)
-      : module(module), k(k), launch(launch), isGlobal(isGlobal) {}
+           const GlobalCheck &isGlobal, MemoryStats *stats)
+      : module(module), k(k), launch(launch), isGlobal(isGlobal), stats(stats) {
+  }
 
   std::string run() {
     unsigned threads = launch.block[0] * launch.block[1] * launch.block[2];
@@ -67,6 +95,15 @@ public:
     registers.assign(size_t(threads) * std::max(1u, k.registers), 0);
     local.assign(size_t(threads) * std::max<uint64_t>(k.localBytes, 1), 0);
     pool.resize(threads);
+    if (stats) {
+      ++stats->launches;
+      memIndex.assign(k.code.size(), 0);
+      for (size_t pc = 0; pc < k.code.size(); ++pc)
+        if (k.code[pc].op == Op::Ld || k.code[pc].op == Op::St)
+          memIndex[pc] = memCount++;
+      occurrences.resize(size_t(threads) * memCount);
+      pending.resize((threads + 31) / 32);
+    }
     for (unsigned z = 0; z < launch.grid[2]; ++z)
       for (unsigned y = 0; y < launch.grid[1]; ++y)
         for (unsigned x = 0; x < launch.grid[0]; ++x) {
@@ -82,6 +119,7 @@ private:
     std::fill(shared.begin(), shared.end(), 0);
     std::fill(registers.begin(), registers.end(), 0);
     std::fill(local.begin(), local.end(), 0);
+    std::fill(occurrences.begin(), occurrences.end(), 0);
     for (unsigned i = 0; i < threads; ++i) {
       Thread &t = pool[i];
       t = Thread{};
@@ -114,6 +152,12 @@ private:
           return e + where(t);
         if (t.state == Thread::Done)
           --live;
+        // A warp whose lanes are all done adds no more to its requests.
+        if (stats && (i % 32 == 31 || i + 1 == threads) &&
+            std::all_of(&pool[i - i % 32], &pool[i] + 1, [](const Thread &l) {
+              return l.state == Thread::Done;
+            }))
+          flush(i / 32);
       }
       bool resumed = false;
       for (unsigned first = 0; first < threads; first += 32) {
@@ -133,6 +177,9 @@ private:
       }
       if (resumed)
         continue;
+      if (live == 0 || stats) // a barrier releases, or the block is done
+        for (unsigned w = 0; w < pending.size(); ++w)
+          flush(w);
       if (live == 0)
         return "";
       for (unsigned i = 0; i < threads; ++i)
@@ -256,7 +303,9 @@ private:
       // Matrix m's row r is at the address lane 8m + r gives; each row is
       // eight b16.
       uint16_t m[4][8][8];
-      for (unsigned mat = 0; mat < in.matrices; ++mat)
+      for (unsigned mat = 0; mat < in.matrices; ++mat) {
+        // A matrix's rows are one phase of the request: 8 x 16 bytes.
+        words.clear();
         for (unsigned r = 0; r < 8; ++r) {
           Thread &t = *lanes[8 * mat + r];
           uint64_t address = value(in.ops[1], t) + uint64_t(in.ops[1].offset);
@@ -271,7 +320,19 @@ private:
           if (std::string race = checkRace(read, t, address, 16); !race.empty())
             return race;
           std::memcpy(m[mat][r], reinterpret_cast<void *>(address), 16);
+          // Banks count from the start of shared memory.
+          uint64_t offset = address - reinterpret_cast<uint64_t>(shared.data());
+          for (uint64_t w = 0; stats && w < 4; ++w)
+            words.push_back(offset / 4 + w);
         }
+        if (stats)
+          stats->wavefronts += wavefrontsOf(words);
+      }
+      if (stats) {
+        ++stats->sharedRequests;
+        stats->sharedBytes += 128 * in.matrices;
+        stats->idealWavefronts += in.matrices;
+      }
       for (unsigned l = 0; l < 32; ++l)
         for (unsigned mat = 0; mat < in.matrices; ++mat) {
           unsigned row = l / 4, col = 2 * (l % 4);
@@ -499,6 +560,85 @@ private:
     return "";
   }
 
+  /// Records `t`'s access of `bytes` at `address` by `in` (global or
+  /// shared; local and parameter accesses are not memory traffic here),
+  /// for flush() to combine with the other lanes'.
+  void record(const Inst &in, const Thread &t, uint64_t address,
+              unsigned bytes) {
+    uint64_t sharedBase = reinterpret_cast<uint64_t>(shared.data());
+    bool inShared = inside(address, bytes, sharedBase, sharedBytes);
+    if (in.space == Space::Generic
+            ? !inShared && inside(address, bytes, t.local, k.localBytes)
+            : in.space != Space::Global && in.space != Space::Shared)
+      return;
+    bool isShared =
+        in.space == Space::Shared || (in.space == Space::Generic && inShared);
+    if (!isShared) {
+      (in.op == Op::Ld ? stats->loadBytes : stats->storeBytes) += bytes;
+      if (bytes == 8)
+        stats->bytes64 += bytes;
+      else if (bytes == 16)
+        stats->bytes128 += bytes;
+    }
+    if (isShared) // banks count from the start of shared memory
+      address -= sharedBase;
+    uint32_t mem = memIndex[&in - k.code.data()];
+    uint32_t occurrence = occurrences[size_t(t.index) * memCount + mem]++;
+    pending[t.index / 32].push_back({mem, occurrence, uint8_t(t.index % 32),
+                                     uint8_t(bytes), isShared, address});
+  }
+
+  /// Combines the accesses warp `w` recorded into warp-level requests: the
+  /// lanes' accesses at the same instruction and occurrence.
+  void flush(unsigned w) {
+    std::vector<Access> &accesses = pending[w];
+    std::sort(
+        accesses.begin(), accesses.end(), [](const Access &a, const Access &b) {
+          return a.mem != b.mem                 ? a.mem < b.mem
+                 : a.occurrence != b.occurrence ? a.occurrence < b.occurrence
+                                                : a.lane < b.lane;
+        });
+    for (size_t first = 0, end; first < accesses.size(); first = end) {
+      uint64_t bytes = 0;
+      for (end = first;
+           end < accesses.size() && accesses[end].mem == accesses[first].mem &&
+           accesses[end].occurrence == accesses[first].occurrence;
+           ++end)
+        bytes += accesses[end].bytes;
+      words.clear();
+      if (!accesses[first].shared) {
+        // The distinct 32-byte sectors the request touched.
+        for (size_t i = first; i < end; ++i)
+          for (uint64_t s = accesses[i].address / 32;
+               s <= (accesses[i].address + accesses[i].bytes - 1) / 32; ++s)
+            words.push_back(s);
+        std::sort(words.begin(), words.end());
+        ++stats->requests;
+        stats->sectors +=
+            std::unique(words.begin(), words.end()) - words.begin();
+        stats->idealSectors += ceilDiv(bytes, 32);
+        continue;
+      }
+      // Phases of 128 bytes: lanes [p * perPhase, (p + 1) * perPhase).
+      unsigned perPhase = 128 / std::max<unsigned>(4, accesses[first].bytes);
+      ++stats->sharedRequests;
+      stats->sharedBytes += bytes;
+      stats->idealWavefronts += ceilDiv(bytes, 128);
+      for (size_t i = first; i < end; ++i) {
+        if (i > first &&
+            accesses[i].lane / perPhase != accesses[i - 1].lane / perPhase) {
+          stats->wavefronts += wavefrontsOf(words);
+          words.clear();
+        }
+        for (uint64_t word = accesses[i].address / 4;
+             word <= (accesses[i].address + accesses[i].bytes - 1) / 4; ++word)
+          words.push_back(word);
+      }
+      stats->wavefronts += wavefrontsOf(words);
+    }
+    accesses.clear();
+  }
+
   /// Runs `t` to its next barrier or its end.
   std::string step(Thread &t) {
     const Inst *code = k.code.data();
@@ -553,6 +693,8 @@ private:
         if (std::string race = checkRace(in, t, address, bytes * lanes);
             !race.empty())
           return race;
+        if (stats)
+          record(in, t, address, bytes * lanes);
         for (unsigned lane = 0; lane < lanes; ++lane) {
           void *at = reinterpret_cast<void *>(address + lane * bytes);
           int32_t reg = r.kind == Kind::Vector ? r.regs[lane] : r.reg;
@@ -710,12 +852,37 @@ private:
   uint32_t epoch = 0;
   /// The global allocation the last checked access was in.
   mutable uint64_t lastGlobalBase = 0, lastGlobalSize = 0;
+  /// MemoryStats: where to add them (null: nothing is recorded), each
+  /// instruction's index among the kernel's ld/st, how many times each
+  /// thread ran each of them in this block, each warp's accesses not yet
+  /// combined, and scratch for sectors and words.
+  MemoryStats *stats;
+  std::vector<uint32_t> memIndex, occurrences;
+  uint32_t memCount = 0;
+  std::vector<std::vector<Access>> pending;
+  std::vector<uint64_t> words;
 };
 
 } // namespace
 
+void MemoryStats::add(const MemoryStats &o) {
+  launches += o.launches;
+  loadBytes += o.loadBytes;
+  storeBytes += o.storeBytes;
+  bytes64 += o.bytes64;
+  bytes128 += o.bytes128;
+  requests += o.requests;
+  sectors += o.sectors;
+  idealSectors += o.idealSectors;
+  sharedRequests += o.sharedRequests;
+  sharedBytes += o.sharedBytes;
+  wavefronts += o.wavefronts;
+  idealWavefronts += o.idealWavefronts;
+}
+
 std::string run(const Module &module, const Kernel &kernel,
-                const Launch &launch, const GlobalCheck &isGlobal) {
-  return Executor(module, kernel, launch, isGlobal).run();
+                const Launch &launch, const GlobalCheck &isGlobal,
+                MemoryStats *stats) {
+  return Executor(module, kernel, launch, isGlobal, stats).run();
 }
 } // namespace growc::ptx

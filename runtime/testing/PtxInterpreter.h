@@ -24,6 +24,15 @@
 //   state space (global: the allocations the caller knows), so an
 //   out-of-bounds access is reported with the kernel, the PTX line, the
 //   thread and the block, like compute-sanitizer.
+// - Memory behaviour, where the caller asks for it (MemoryStats): the
+//   global bytes each kernel loads and stores and the access widths that
+//   move them, the 32-byte sectors each warp-level global request touches
+//   and the wavefronts each warp-level shared access takes (bank
+//   conflicts). Threads run one at a time, so each access is recorded with
+//   its warp, instruction and per-thread occurrence, and a warp's lanes at
+//   the same dynamic instruction are combined when the warp can no longer
+//   add to it (at a barrier's release, when the warp is done). Without
+//   MemoryStats nothing is recorded.
 //
 //===----------------------------------------------------------------------===//
 
@@ -48,15 +57,49 @@ struct Launch {
   std::vector<uint8_t> params;
 };
 
+/// What a kernel's memory accesses did, summed over its launches (the
+/// emulated GPU as an instrument; docs/gpu.md). A warp-level request is
+/// one ld/st (or ldmatrix) executed by the active lanes of one warp at
+/// the same dynamic instruction. Caches are not modelled: every request
+/// counts its sectors whether or not an earlier one touched them.
+struct MemoryStats {
+  uint64_t launches = 0;
+  /// Global memory (ld/st .global, or generic addresses outside shared
+  /// and local memory): the bytes the lanes asked for.
+  uint64_t loadBytes = 0, storeBytes = 0;
+  /// Of those, the bytes moved by accesses of 8 and of 16 bytes per lane
+  /// (ld/st .v2.b32, .b64/.u64/.f64, .v4.b16; .v4.b32, .v2.b64).
+  uint64_t bytes64 = 0, bytes128 = 0;
+  /// Warp-level global requests, the distinct 32-byte sectors they
+  /// touched, and the fewest they could have touched (each request's
+  /// bytes / 32, rounded up).
+  uint64_t requests = 0, sectors = 0, idealSectors = 0;
+  /// Warp-level shared-memory requests (ld/st .shared or generic, and
+  /// ldmatrix), the wavefronts they took with 32 banks of 4 bytes, and
+  /// the fewest they could have taken (each request's bytes / 128,
+  /// rounded up). A request's lanes are served in phases of 128 bytes
+  /// (the whole warp for accesses up to 4 bytes, half-warps for 8-byte
+  /// ones, quarter-warps for 16-byte ones, one 8x8 matrix of ldmatrix at
+  /// a time); a phase takes as many wavefronts as the most distinct
+  /// 4-byte words it addresses in one bank (lanes reading the same word
+  /// share it: a broadcast).
+  uint64_t sharedRequests = 0, sharedBytes = 0, wavefronts = 0,
+           idealWavefronts = 0;
+
+  void add(const MemoryStats &other);
+};
+
 /// The global allocation that holds `address` (its base and size), if any.
 using GlobalCheck =
     std::function<bool(uint64_t address, uint64_t &base, uint64_t &size)>;
 
 /// Runs `kernel` over the grid. Returns an empty string, or what went
 /// wrong (an out-of-bounds access, a barrier that can never release, a
-/// launch the kernel does not allow).
+/// launch the kernel does not allow). With `stats`, adds the launch's
+/// memory behaviour to it.
 std::string run(const Module &module, const Kernel &kernel,
-                const Launch &launch, const GlobalCheck &isGlobal);
+                const Launch &launch, const GlobalCheck &isGlobal,
+                MemoryStats *stats = nullptr);
 
 } // namespace growc::ptx
 

@@ -6,8 +6,10 @@
 // of conversions, funnel shifts, carry chains, bit-field extraction, NaN
 // rules; barriers and (dynamic) shared memory; warp shuffles and
 // tensor-core mma with ldmatrix fragments; the bounds checks, the
-// shared-memory race check and the load errors; and nvcc's own PTX for the toy
-// kernels (ToyKernels.cu), where nvcc exists.
+// shared-memory race check and the load errors; the memory behaviour it
+// measures (bytes, access widths, sectors per request, bank conflicts) on
+// kernels whose numbers follow from their access patterns; and nvcc's own
+// PTX for the toy kernels (ToyKernels.cu), where nvcc exists.
 //
 //===----------------------------------------------------------------------===//
 
@@ -21,6 +23,7 @@
 #include <sstream>
 
 using growc::ptx::Launch;
+using growc::ptx::MemoryStats;
 using growc::ptx::Module;
 
 namespace {
@@ -534,9 +537,19 @@ TEST(PtxInterpreterTest, TensorCoreMmaWithLdmatrixFragments) {
   launch.block[0] = 32;
   for (std::vector<uint8_t> *buffer : memory.buffers)
     addPointer(launch, buffer->data());
-  ASSERT_EQ(
-      growc::ptx::run(*module, *module->find("mma"), launch, memory.check()),
-      "");
+  MemoryStats stats;
+  ASSERT_EQ(growc::ptx::run(*module, *module->find("mma"), launch,
+                            memory.check(), &stats),
+            "");
+  // Shared memory: the tiles' stores are conflict-free (v4: 4 quarter-warp
+  // phases of 128 contiguous bytes; v2: 2 half-warp phases, twice). A's
+  // and Bt's rows are 32 bytes apart, so an 8x8 matrix's eight rows of 16
+  // bytes fall in the banks twice: 2 wavefronts per matrix (x4: 8, x2:
+  // 4); B's 16-byte rows are contiguous: 1 per matrix (2).
+  EXPECT_EQ(stats.sharedRequests, 6u);
+  EXPECT_EQ(stats.sharedBytes, 512u + 256 + 256 + 512 + 256 + 256);
+  EXPECT_EQ(stats.wavefronts, 4u + 2 + 2 + 8 + 4 + 2);
+  EXPECT_EQ(stats.idealWavefronts, 4u + 2 + 2 + 4 + 2 + 2);
   for (int i = 0; i < 16; ++i)
     for (int j = 0; j < 8; ++j) {
       float want = c[i][j];
@@ -548,6 +561,236 @@ TEST(PtxInterpreterTest, TensorCoreMmaWithLdmatrixFragments) {
       EXPECT_EQ(got1, want) << i << "," << j;
       EXPECT_EQ(got2, want) << i << "," << j;
     }
+}
+
+/// A copy kernel: each thread of the grid copies the element at index
+/// (its global index) x `stride` of `in` to `out`, `bytes` bytes with
+/// `load` and `store` (their operand `%v`).
+std::string copyKernel(unsigned bytes, const std::string &load,
+                       const std::string &store) {
+  return R"(.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry copy(.param .u64 in, .param .u64 out, .param .u32 stride)
+{
+  .reg .b32 %r<16>;
+  .reg .b64 %rd<16>;
+  ld.param.u64 %rd1, [in];
+  ld.param.u64 %rd2, [out];
+  ld.param.u32 %r1, [stride];
+  mov.u32 %r2, %tid.x;
+  mov.u32 %r3, %ctaid.x;
+  mov.u32 %r4, %ntid.x;
+  mad.lo.s32 %r5, %r3, %r4, %r2;
+  mul.lo.s32 %r6, %r5, %r1;
+  mul.wide.u32 %rd3, %r6, )" +
+         std::to_string(bytes) + R"(;
+  add.s64 %rd4, %rd1, %rd3;
+  add.s64 %rd5, %rd2, %rd3;
+  )" + load +
+         R"(, [%rd4];
+  )" + store +
+         R"( [%rd5], )" +
+         (load.find('{') != std::string::npos
+              ? load.substr(load.find('{'))
+              : load.substr(load.rfind(' ') + 1)) +
+         R"(;
+  ret;
+}
+)";
+}
+
+/// The first 256-byte aligned byte of `v` (the driver's allocations are
+/// aligned so; sector counts depend on it).
+uint8_t *aligned(std::vector<uint8_t> &v) {
+  uint64_t a = reinterpret_cast<uint64_t>(v.data());
+  return v.data() + (256 - a % 256) % 256;
+}
+
+/// Runs `ptx`'s `copy` over 2 blocks of 64 threads (4 warps) with `stride`,
+/// on 256-byte aligned buffers as the driver's are; returns what it
+/// measured.
+MemoryStats measureCopy(const std::string &ptx, unsigned bytes,
+                        unsigned stride) {
+  std::string error;
+  std::unique_ptr<Module> module = Module::parse(ptx, error);
+  EXPECT_TRUE(module) << error;
+  if (!module)
+    return {};
+  size_t size = 128 * stride * bytes + 256;
+  std::vector<uint8_t> in(size, 1), out(size, 0);
+  Memory memory{{&in, &out}};
+  Launch launch;
+  launch.grid[0] = 2;
+  launch.block[0] = 64;
+  addPointer(launch, aligned(in));
+  addPointer(launch, aligned(out));
+  launch.params.resize(launch.params.size() + 4);
+  std::memcpy(launch.params.data() + 16, &stride, 4);
+  MemoryStats stats;
+  EXPECT_EQ(growc::ptx::run(*module, *module->find("copy"), launch,
+                            memory.check(), &stats),
+            "");
+  return stats;
+}
+
+// Global memory: 128 threads in 4 warps, each warp one load request and
+// one store request, so 8 requests; what each touches follows from the
+// addresses.
+TEST(PtxInterpreterTest, MeasuresGlobalBytesWidthsAndSectors) {
+  std::string f32 = copyKernel(4, "ld.global.f32 %r7", "st.global.f32");
+  // Coalesced: a warp's 32 x 4 bytes are 4 whole sectors.
+  MemoryStats s = measureCopy(f32, 4, 1);
+  EXPECT_EQ(s.launches, 1u);
+  EXPECT_EQ(s.loadBytes, 512u);
+  EXPECT_EQ(s.storeBytes, 512u);
+  EXPECT_EQ(s.bytes64 + s.bytes128, 0u);
+  EXPECT_EQ(s.requests, 8u);
+  EXPECT_EQ(s.sectors, 8u * 4);
+  EXPECT_EQ(s.idealSectors, 8u * 4);
+  // A stride of 32 floats: every lane its own sector, 32 per request.
+  s = measureCopy(f32, 4, 32);
+  EXPECT_EQ(s.loadBytes, 512u);
+  EXPECT_EQ(s.requests, 8u);
+  EXPECT_EQ(s.sectors, 8u * 32);
+  EXPECT_EQ(s.idealSectors, 8u * 4);
+  // 128-bit vectors: every byte, 16 sectors per request.
+  s = measureCopy(copyKernel(16, "ld.global.v4.f32 {%r7, %r8, %r9, %r10}",
+                             "st.global.v4.f32"),
+                  16, 1);
+  EXPECT_EQ(s.loadBytes, 2048u);
+  EXPECT_EQ(s.storeBytes, 2048u);
+  EXPECT_EQ(s.bytes128, 4096u);
+  EXPECT_EQ(s.bytes64, 0u);
+  EXPECT_EQ(s.requests, 8u);
+  EXPECT_EQ(s.sectors, 8u * 16);
+  EXPECT_EQ(s.idealSectors, 8u * 16);
+  // 64-bit scalars: 8 sectors per request.
+  s = measureCopy(copyKernel(8, "ld.global.b64 %rd6", "st.global.b64"), 8, 1);
+  EXPECT_EQ(s.bytes64, 2048u);
+  EXPECT_EQ(s.bytes128, 0u);
+  EXPECT_EQ(s.sectors, 8u * 8);
+}
+
+// A loop: one block of 64 threads copies n floats, thread t elements t,
+// t + 64, ... A warp's lanes meet at each iteration's load and store (the
+// same instruction, the same occurrence in each thread), so n = 256 is 4
+// iterations of 2 coalesced requests per warp; n = 240 leaves warp 1's last
+// iteration to lanes 0-15 (2 sectors per request).
+const char *kCopyLoop = R"(.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry copy_loop(.param .u64 in, .param .u64 out, .param .u32 n)
+{
+  .reg .pred %p<4>;
+  .reg .b32 %r<16>;
+  .reg .b64 %rd<16>;
+  ld.param.u64 %rd1, [in];
+  ld.param.u64 %rd2, [out];
+  ld.param.u32 %r1, [n];
+  mov.u32 %r2, %tid.x;
+$loop:
+  setp.ge.u32 %p1, %r2, %r1;
+  @%p1 bra $done;
+  mul.wide.u32 %rd3, %r2, 4;
+  add.s64 %rd4, %rd1, %rd3;
+  add.s64 %rd5, %rd2, %rd3;
+  ld.global.f32 %r3, [%rd4];
+  st.global.f32 [%rd5], %r3;
+  add.s32 %r2, %r2, 64;
+  bra $loop;
+$done:
+  ret;
+}
+)";
+
+TEST(PtxInterpreterTest, MeasuresRequestsPerLoopIteration) {
+  std::string error;
+  std::unique_ptr<Module> module = Module::parse(kCopyLoop, error);
+  ASSERT_TRUE(module) << error;
+  for (auto [n, requests, sectors] :
+       {std::tuple<uint32_t, uint64_t, uint64_t>{256, 16, 16 * 4},
+        {240, 16, 14 * 4 + 2 * 2}}) {
+    std::vector<uint8_t> in(256 * 4 + 256, 1), out(256 * 4 + 256, 0);
+    Memory memory{{&in, &out}};
+    Launch launch;
+    launch.block[0] = 64;
+    addPointer(launch, aligned(in));
+    addPointer(launch, aligned(out));
+    launch.params.resize(20);
+    std::memcpy(launch.params.data() + 16, &n, 4);
+    MemoryStats stats;
+    ASSERT_EQ(growc::ptx::run(*module, *module->find("copy_loop"), launch,
+                              memory.check(), &stats),
+              "");
+    EXPECT_EQ(stats.loadBytes, 4 * n) << n;
+    EXPECT_EQ(stats.requests, requests) << n;
+    EXPECT_EQ(stats.sectors, sectors) << n;
+    EXPECT_EQ(stats.idealSectors, sectors) << n;
+  }
+}
+
+// Shared memory, one warp: each lane stores its word at its index (one
+// conflict-free request), then reads word lane x stride through a generic
+// address (cvta), which must count as shared.
+const char *kBanks = R"(.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry banks(.param .u64 out, .param .u32 stride)
+.reqntid 32, 1, 1
+{
+  .reg .b32 %r<16>;
+  .reg .b64 %rd<16>;
+  .shared .align 16 .b8 s[4096];
+  ld.param.u64 %rd1, [out];
+  ld.param.u32 %r1, [stride];
+  mov.u32 %r2, %tid.x;
+  mov.u64 %rd2, s;
+  mul.wide.u32 %rd3, %r2, 4;
+  add.s64 %rd4, %rd2, %rd3;
+  st.shared.b32 [%rd4], %r2;
+  bar.sync 0;
+  mul.lo.s32 %r3, %r2, %r1;
+  mul.wide.u32 %rd5, %r3, 4;
+  add.s64 %rd6, %rd2, %rd5;
+  cvta.shared.u64 %rd7, %rd6;
+  ld.b32 %r4, [%rd7];
+  add.s64 %rd8, %rd1, %rd3;
+  st.global.b32 [%rd8], %r4;
+  ret;
+}
+)";
+
+TEST(PtxInterpreterTest, MeasuresSharedMemoryBankConflicts) {
+  std::string error;
+  std::unique_ptr<Module> module = Module::parse(kBanks, error);
+  ASSERT_TRUE(module) << error;
+  // The read's wavefronts by stride: 0 is a broadcast of one word, 1 one
+  // word per bank, 2 puts lanes l and l + 16 in one bank (2-way), 32 all
+  // lanes in bank 0 (32-way).
+  for (auto [stride, wavefronts] :
+       {std::pair<uint32_t, uint64_t>{0, 1}, {1, 1}, {2, 2}, {32, 32}}) {
+    std::vector<uint8_t> out(32 * 4, 0);
+    Memory memory{{&out}};
+    Launch launch;
+    launch.block[0] = 32;
+    addPointer(launch, out.data());
+    launch.params.resize(12);
+    std::memcpy(launch.params.data() + 8, &stride, 4);
+    MemoryStats stats;
+    ASSERT_EQ(growc::ptx::run(*module, *module->find("banks"), launch,
+                              memory.check(), &stats),
+              "");
+    EXPECT_EQ(word(out, 3), stride * 3 < 32 ? stride * 3 : 0) << stride;
+    EXPECT_EQ(stats.sharedRequests, 2u) << stride;
+    EXPECT_EQ(stats.sharedBytes, 256u) << stride;
+    EXPECT_EQ(stats.wavefronts, 1 + wavefronts) << stride;
+    EXPECT_EQ(stats.idealWavefronts, 2u) << stride;
+    // Only the output store is global.
+    EXPECT_EQ(stats.requests, 1u) << stride;
+    EXPECT_EQ(stats.loadBytes, 0u) << stride;
+    EXPECT_EQ(stats.storeBytes, 128u) << stride;
+  }
 }
 
 // nvcc's PTX for the executor tests' toy kernels (a different compiler
