@@ -25,6 +25,17 @@
 //   CudaExecutorTest), run on the host with the launch's parameters.
 // - growcFakeEnqueue lets a test's collective put its reduction on a
 //   stream, as NCCL does.
+// - Memory behaviour (docs/gpu.md, "Memory behaviour on the emulated
+//   GPU"): with GROWC_FAKE_CUDA_PROFILE=<file> in the environment, the
+//   interpreter counts each kernel's global bytes, access widths, sectors
+//   per request and shared-memory wavefronts (ptx::MemoryStats) per entry
+//   point, summed over launches, and the report is written to the file as
+//   JSON at exit (atomically: a temporary file renamed). growc-run
+//   --profile reads the same report in-process through two extension
+//   entry points, found with dlsym: growcFakeCudaProfileMemory(1) starts
+//   counting from zero (0 stops it), growcFakeCudaMemoryProfile() returns
+//   the report so far. A real driver has neither. Counting slows the
+//   interpreter, so nothing is counted otherwise.
 // - NCCL: ranks in separate processes (each with this library) meet on a
 //   Unix socket named in the unique id; an all-reduce sends every rank's
 //   floats to rank 0, which reduces them in rank order and sends the
@@ -59,6 +70,7 @@
 #include <map>
 #include <memory>
 #include <new>
+#include <sstream>
 #include <string>
 #include <vector>
 
@@ -104,6 +116,68 @@ CUctx_st theContext;
 std::map<uint64_t, uint64_t> allocations;
 /// A kernel's fault, returned by every synchronising call from then on.
 CUresult stickyError = CUDA_SUCCESS;
+
+/// What the kernels' memory accesses did, per entry point, while counting
+/// is on: from the start where GROWC_FAKE_CUDA_PROFILE names a file, which
+/// gets the report at exit, or from growcFakeCudaProfileMemory(1).
+struct MemoryProfile {
+  bool on = false;
+  std::string path;
+  std::map<std::string, growc::ptx::MemoryStats> kernels;
+  /// The last report growcFakeCudaMemoryProfile returned.
+  std::string report;
+
+  MemoryProfile() {
+    if (const char *file = std::getenv("GROWC_FAKE_CUDA_PROFILE");
+        file && *file) {
+      path = file;
+      on = true;
+    }
+  }
+  ~MemoryProfile() {
+    if (path.empty())
+      return;
+    std::string text = json(),
+                temporary = path + ".tmp" + std::to_string(::getpid());
+    std::FILE *file = std::fopen(temporary.c_str(), "w");
+    bool written =
+        file && std::fwrite(text.data(), 1, text.size(), file) == text.size() &&
+        std::fclose(file) == 0;
+    if (!written || std::rename(temporary.c_str(), path.c_str()) != 0)
+      std::fprintf(stderr,
+                   "fake driver: cannot write the memory profile %s "
+                   "(GROWC_FAKE_CUDA_PROFILE)\n",
+                   path.c_str());
+  }
+
+  /// {"emulated": true, "kernels": [{"name": ..., "launches": ..., ...}]}:
+  /// every MemoryStats field, in snake case.
+  std::string json() const {
+    std::ostringstream out;
+    out << "{\"emulated\": true, \"kernels\": [";
+    const char *separator = "\n  ";
+    for (const auto &[name, s] : kernels) {
+      out << separator << "{\"name\": \"";
+      for (char c : name)
+        out << (c == '"' || c == '\\' ? "\\" : "") << c;
+      out << "\", \"launches\": " << s.launches
+          << ", \"load_bytes\": " << s.loadBytes
+          << ", \"store_bytes\": " << s.storeBytes
+          << ", \"bytes_64\": " << s.bytes64
+          << ", \"bytes_128\": " << s.bytes128
+          << ", \"requests\": " << s.requests << ", \"sectors\": " << s.sectors
+          << ", \"ideal_sectors\": " << s.idealSectors
+          << ", \"shared_requests\": " << s.sharedRequests
+          << ", \"shared_bytes\": " << s.sharedBytes
+          << ", \"wavefronts\": " << s.wavefronts
+          << ", \"ideal_wavefronts\": " << s.idealWavefronts << "}";
+      separator = ",\n  ";
+    }
+    out << "\n]}\n";
+    return out.str();
+  }
+};
+MemoryProfile memoryProfile;
 
 /// The allocation that holds `address`.
 bool findAllocation(uint64_t address, uint64_t &base, uint64_t &size) {
@@ -497,8 +571,9 @@ FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridX,
     enqueue(stream, [=] {
       if (stickyError != CUDA_SUCCESS)
         return;
-      std::string error =
-          growc::ptx::run(*module, *kernel, launch, findAllocation);
+      std::string error = growc::ptx::run(
+          *module, *kernel, launch, findAllocation,
+          memoryProfile.on ? &memoryProfile.kernels[kernel->name] : nullptr);
       if (!error.empty()) {
         std::fprintf(stderr, "fake driver: %s\n", error.c_str());
         stickyError = CUDA_ERROR_ILLEGAL_ADDRESS;
@@ -547,6 +622,19 @@ FAKE_EXPORT CUresult cuEventDestroy(CUevent event) {
 FAKE_EXPORT void growcFakeEnqueue(CUstream stream, void (*work)(void *),
                                   void *argument) {
   enqueue(stream, [=] { work(argument); });
+}
+
+// growc-run --profile on the emulated GPU: counting memory behaviour
+// from zero (1) or not (0), and the report so far, as
+// GROWC_FAKE_CUDA_PROFILE writes it (valid until the next call).
+FAKE_EXPORT void growcFakeCudaProfileMemory(int on) {
+  if (on)
+    memoryProfile.kernels.clear();
+  memoryProfile.on = on != 0;
+}
+FAKE_EXPORT const char *growcFakeCudaMemoryProfile() {
+  memoryProfile.report = memoryProfile.json();
+  return memoryProfile.report.c_str();
 }
 
 // NCCL.

@@ -233,12 +233,26 @@ int runForwardOnGpu(Plan plan, const ForwardOptions &opts) {
                  "%d, CUDA graph replay after the first)\n",
                  exec.deviceName().c_str(), prepareMs, bestMs, opts.repeat);
   if (opts.profile) {
+    // On the emulated GPU, the kernels' memory behaviour in the profiled
+    // runs (the first and `repeat` more).
+    std::unique_ptr<EmulatedMemory> memory = EmulatedMemory::start();
     StatusOr<CudaExecutor::StepProfile> profile =
         exec.profile(*tokens, targets, opts.scalars, opts.repeat);
     if (!profile.isOk())
       return fail(profile.status());
-    StepTimes times{profile->stepMs, profile->bestGemmMs,
-                    profile->copyBytesPerSecond, exec.deviceName()};
+    StepTimes times;
+    times.stepMs = profile->stepMs;
+    times.bestGemmMs = profile->bestGemmMs;
+    times.copyBytesPerSecond = profile->copyBytesPerSecond;
+    times.device = exec.deviceName();
+    if (memory) {
+      StatusOr<std::vector<KernelMemory>> kernels = memory->read();
+      if (!kernels.isOk())
+        return fail(kernels.status());
+      times.emulated = true;
+      times.memory = std::move(*kernels);
+      times.runs = opts.repeat + 1;
+    }
     if (Status status =
             reportProfile(stderr, exec.plan(), times, opts.profileJson);
         !status.isOk())

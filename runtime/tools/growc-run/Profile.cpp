@@ -2,13 +2,17 @@
 
 #include "Profile.h"
 
+#include "growc/runtime/Json.h"
 #include "growc/runtime/Safetensors.h"
 
 #include <algorithm>
 #include <cstdint>
+#include <cstdlib>
 #include <map>
 #include <set>
 #include <sstream>
+
+#include <dlfcn.h>
 
 namespace growc::rt {
 
@@ -46,7 +50,161 @@ std::string jsonString(const std::string &text) {
   return out + "\"";
 }
 
+/// Prints the emulated GPU's memory behaviour per kernel (per run of the
+/// step), most bytes first, with a total; returns it as JSON rows.
+std::string reportMemory(std::FILE *out, const StepTimes &times) {
+  std::vector<KernelMemory> kernels = times.memory;
+  std::sort(kernels.begin(), kernels.end(),
+            [](const KernelMemory &a, const KernelMemory &b) {
+              return a.bytes() != b.bytes() ? a.bytes() > b.bytes()
+                                            : a.name < b.name;
+            });
+  double runs = std::max(1, times.runs);
+  std::fprintf(out,
+               "growc-run: emulated memory behaviour per kernel (the PTX "
+               "interpreter's counts per run of the step, mean of %d; caches "
+               "not modelled):\n",
+               times.runs);
+  std::fprintf(out, "growc-run: %-44s %6s %12s %6s %7s %8s %6s %9s\n", "kernel",
+               "calls", "global bytes", "64-bit", "128-bit", "sect/req",
+               "ideal", "bank x");
+  KernelMemory total;
+  total.name = "total";
+  std::ostringstream rows;
+  rows.precision(12);
+  auto row = [&](const KernelMemory &k) {
+    // Bank conflicts: "-" for a kernel without shared-memory accesses.
+    char banks[32] = "-";
+    if (k.sharedRequests)
+      std::snprintf(banks, sizeof banks, "%.2f", k.bankConflicts());
+    std::fprintf(
+        out, "growc-run: %-44s %6.0f %12.0f %5.1f%% %6.1f%% %8.2f %6.2f %9s\n",
+        k.name.c_str(), double(k.launches) / runs, double(k.bytes()) / runs,
+        k.bytes() ? 100.0 * double(k.bytes64) / double(k.bytes()) : 0,
+        k.bytes() ? 100.0 * double(k.bytes128) / double(k.bytes()) : 0,
+        k.sectorsPerRequest(), k.idealSectorsPerRequest(), banks);
+  };
+  for (const KernelMemory &k : kernels) {
+    row(k);
+    total.add(k);
+    rows << (rows.tellp() > 0 ? ",\n    " : "    ")
+         << "{\"kernel\": " << jsonString(k.name)
+         << ", \"launches\": " << k.launches
+         << ", \"load_bytes\": " << k.loadBytes
+         << ", \"store_bytes\": " << k.storeBytes
+         << ", \"bytes_64\": " << k.bytes64 << ", \"bytes_128\": " << k.bytes128
+         << ", \"requests\": " << k.requests << ", \"sectors\": " << k.sectors
+         << ", \"ideal_sectors\": " << k.idealSectors
+         << ", \"shared_requests\": " << k.sharedRequests
+         << ", \"shared_bytes\": " << k.sharedBytes
+         << ", \"wavefronts\": " << k.wavefronts
+         << ", \"ideal_wavefronts\": " << k.idealWavefronts
+         << ", \"vector_share\": " << k.vectorShare()
+         << ", \"sectors_per_request\": " << k.sectorsPerRequest()
+         << ", \"bank_conflicts\": " << k.bankConflicts() << "}";
+  }
+  row(total);
+  return rows.str();
+}
+
 } // namespace
+
+double KernelMemory::vectorShare() const {
+  return bytes() ? double(bytes64 + bytes128) / double(bytes()) : 0;
+}
+double KernelMemory::sectorsPerRequest() const {
+  return requests ? double(sectors) / double(requests) : 0;
+}
+double KernelMemory::idealSectorsPerRequest() const {
+  return requests ? double(idealSectors) / double(requests) : 0;
+}
+double KernelMemory::bankConflicts() const {
+  return idealWavefronts ? double(wavefronts) / double(idealWavefronts) : 0;
+}
+void KernelMemory::add(const KernelMemory &o) {
+  launches += o.launches;
+  loadBytes += o.loadBytes;
+  storeBytes += o.storeBytes;
+  bytes64 += o.bytes64;
+  bytes128 += o.bytes128;
+  requests += o.requests;
+  sectors += o.sectors;
+  idealSectors += o.idealSectors;
+  sharedRequests += o.sharedRequests;
+  sharedBytes += o.sharedBytes;
+  wavefronts += o.wavefronts;
+  idealWavefronts += o.idealWavefronts;
+}
+
+StatusOr<std::vector<KernelMemory>> parseMemoryReport(std::string_view json,
+                                                      const std::string &what) {
+  StatusOr<JsonValue> root = parseJson(json);
+  if (!root.isOk())
+    return Status::error(what + ": " + root.status().message());
+  const JsonValue *list = root->find("kernels");
+  if (!list || !list->isArray())
+    return Status::error(what + ": no \"kernels\" array");
+  std::vector<KernelMemory> kernels;
+  for (const JsonValue &entry : list->elements()) {
+    KernelMemory k;
+    const JsonValue *name = entry.find("name");
+    if (!name || !name->isString())
+      return Status::error(what + ": a kernel without a \"name\"");
+    k.name = name->asString();
+    for (auto [key, field] : std::initializer_list<
+             std::pair<const char *, int64_t KernelMemory::*>>{
+             {"launches", &KernelMemory::launches},
+             {"load_bytes", &KernelMemory::loadBytes},
+             {"store_bytes", &KernelMemory::storeBytes},
+             {"bytes_64", &KernelMemory::bytes64},
+             {"bytes_128", &KernelMemory::bytes128},
+             {"requests", &KernelMemory::requests},
+             {"sectors", &KernelMemory::sectors},
+             {"ideal_sectors", &KernelMemory::idealSectors},
+             {"shared_requests", &KernelMemory::sharedRequests},
+             {"shared_bytes", &KernelMemory::sharedBytes},
+             {"wavefronts", &KernelMemory::wavefronts},
+             {"ideal_wavefronts", &KernelMemory::idealWavefronts}}) {
+      const JsonValue *value = entry.find(key);
+      if (!value || !value->getInt64(k.*field) || k.*field < 0)
+        return Status::error(what + ": kernel '" + k.name + "': \"" + key +
+                             "\" is not a count");
+    }
+    kernels.push_back(std::move(k));
+  }
+  return kernels;
+}
+
+std::unique_ptr<EmulatedMemory> EmulatedMemory::start() {
+  const char *configured = std::getenv("GROWC_LIBCUDA");
+  // The driver the executor loaded, if it is loaded: no second copy.
+  void *library =
+      ::dlopen(configured && *configured ? configured : "libcuda.so.1",
+               RTLD_NOW | RTLD_LOCAL | RTLD_NOLOAD);
+  if (!library)
+    return nullptr;
+  auto memory = std::unique_ptr<EmulatedMemory>(new EmulatedMemory);
+  memory->library = library;
+  memory->profileMemory = reinterpret_cast<void (*)(int)>(
+      ::dlsym(library, "growcFakeCudaProfileMemory"));
+  memory->report = reinterpret_cast<const char *(*)()>(
+      ::dlsym(library, "growcFakeCudaMemoryProfile"));
+  if (!memory->profileMemory || !memory->report)
+    return nullptr; // a real driver
+  memory->profileMemory(1);
+  return memory;
+}
+
+EmulatedMemory::~EmulatedMemory() {
+  if (profileMemory)
+    profileMemory(0);
+  if (library)
+    ::dlclose(library);
+}
+
+StatusOr<std::vector<KernelMemory>> EmulatedMemory::read() const {
+  return parseMemoryReport(report(), "the fake driver's memory report");
+}
 
 Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
                      const std::string &jsonPath) {
@@ -139,9 +297,12 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
   });
 
   const bool gpu = times.copyBytesPerSecond > 0;
-  std::fprintf(out, "growc-run: profile of %s on %s: %zu steps, %.3f ms\n",
-               plan.path.c_str(), times.device.c_str(), plan.steps.size(),
-               totalMs);
+  std::fprintf(out, "growc-run: profile of %s on %s%s: %zu steps, %.3f ms\n",
+               plan.path.c_str(), times.device.c_str(),
+               times.emulated ? " (emulated: the PTX interpreter's times, not "
+                                "a GPU's)"
+                              : "",
+               plan.steps.size(), totalMs);
   if (gpu)
     std::fprintf(out, "growc-run: device-to-device copy bandwidth %.1f GB/s\n",
                  times.copyBytesPerSecond * 1e-9);
@@ -224,12 +385,19 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
     summary << ", \"gemm_best_ms\": " << gemmBestMs
             << ", \"gemm_worst_ratio\": " << worstGemm;
   }
+  std::string memoryRows;
+  if (times.emulated)
+    memoryRows = reportMemory(out, times);
   if (jsonPath.empty())
     return Status::ok();
   std::string text = "{\"plan\": " + jsonString(plan.path) +
                      ", \"device\": " + jsonString(times.device) + ", " +
                      summary.str() + ",\n  \"groups\": [\n" + rows.str() +
-                     "\n  ]}\n";
+                     "\n  ]";
+  if (times.emulated)
+    text += ", \"emulated_runs\": " + std::to_string(times.runs) +
+            ",\n  \"emulated_memory\": [\n" + memoryRows + "\n  ]";
+  text += "}\n";
   return writeFileAtomically(jsonPath, [&](std::FILE *file) -> Status {
     if (std::fwrite(text.data(), 1, text.size(), file) != text.size())
       return Status::error(jsonPath + ": write failed");
