@@ -108,6 +108,40 @@ static LogicalResult verifyHeadGeometry(Operation *op, int64_t rows,
   return success();
 }
 
+/// The operand types growk.attention and growk.attention_grad share:
+/// static 2-D, all tensors or all memrefs, f32; or, on the kernel
+/// library's form (growc-demote-activations stores its activations as
+/// bf16), the first `activations` operands bf16 alike and, if
+/// `bf16Output`, the operand after them bf16 too.
+static LogicalResult verifyAttentionOperands(Operation *op, ValueRange operands,
+                                             size_t activations,
+                                             bool bf16Output) {
+  bool onTensors = isa<RankedTensorType>(operands[0].getType());
+  Type activation = cast<ShapedType>(operands[0].getType()).getElementType();
+  for (auto [i, operand] : llvm::enumerate(operands)) {
+    auto type = cast<ShapedType>(operand.getType());
+    if (isa<RankedTensorType>(type) != onTensors)
+      return op->emitOpError("operands must be all tensors or all memrefs");
+    if (!type.hasRank() || type.getRank() != 2 || !type.hasStaticShape())
+      return op->emitOpError("operands must be static 2-D, got ") << type;
+    Type element = type.getElementType();
+    if (i < activations && element != activation)
+      return op->emitOpError("operand #")
+             << i << " must have the element type of q, " << activation
+             << ", got " << type;
+    if (element.isF32())
+      continue;
+    bool mayBeBf16 = i < activations || (bf16Output && i == activations);
+    if (!element.isBF16() || !mayBeBf16)
+      return op->emitOpError("operand #") << i << " must be f32, got " << type;
+    if (!op->hasAttr(growc::attr::kLibraryKernel))
+      return op->emitOpError("bf16 operands need the kernel library's form "
+                             "(growc.library_kernel), got ")
+             << type;
+  }
+  return success();
+}
+
 /// The buffer of every operand of a destination-style op being bufferized.
 static FailureOr<SmallVector<Value>>
 operandBuffers(Operation *op, RewriterBase &rewriter,
@@ -432,13 +466,9 @@ LogicalResult AttentionOp::verify() {
   auto v = cast<ShapedType>(getV().getType());
   auto init = cast<ShapedType>(getInit().getType());
   bool onTensors = isa<RankedTensorType>(q);
-  for (ShapedType type : {q, k, v, init}) {
-    if (isa<RankedTensorType>(type) != onTensors)
-      return emitOpError("operands must be all tensors or all memrefs");
-    if (!type.hasRank() || type.getRank() != 2 || !type.hasStaticShape() ||
-        !type.getElementType().isF32())
-      return emitOpError("operands must be static 2-D f32, got ") << type;
-  }
+  if (failed(verifyAttentionOperands(*this, getOperands(), 3,
+                                     /*bf16Output=*/true)))
+    return failure();
   if (onTensors != (getNumResults() == 1) || getNumResults() > 1)
     return emitOpError(onTensors ? "on tensors has one result"
                                  : "on memrefs has no result");
@@ -518,14 +548,9 @@ LogicalResult AttentionGradOp::verify() {
                                  getO(),      getDout(),  getDqInit(),
                                  getDkInit(), getDvInit()};
   bool onTensors = isa<RankedTensorType>(getQ().getType());
-  for (Value operand : operands) {
-    auto type = cast<ShapedType>(operand.getType());
-    if (isa<RankedTensorType>(type) != onTensors)
-      return emitOpError("operands must be all tensors or all memrefs");
-    if (!type.hasRank() || type.getRank() != 2 || !type.hasStaticShape() ||
-        !type.getElementType().isF32())
-      return emitOpError("operands must be static 2-D f32, got ") << type;
-  }
+  if (failed(verifyAttentionOperands(*this, operands, 5,
+                                     /*bf16Output=*/false)))
+    return failure();
   if (onTensors ? getNumResults() != 3 : getNumResults() != 0)
     return emitOpError(onTensors ? "on tensors has three results (dq, dk, dv)"
                                  : "on memrefs has no result");

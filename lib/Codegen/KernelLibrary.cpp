@@ -5,7 +5,8 @@
 // Kernels/Optimizer.cu (each compiled to PTX by clang at build time and
 // embedded here). An artifact whose plan launches one (an `attention` or
 // `attention_grad` step, an `adamw` step) carries that part's entry points
-// in its PTX module, after the generated kernels; the library uses the
+// in its PTX module, after the generated kernels (of the attention, only
+// the instances its steps name); the library uses the
 // same target, PTX ISA and address size, which is checked, and its symbols
 // start with `growc_`, which generated kernels' names (`kernelN...`) never
 // do.
@@ -16,6 +17,7 @@
 
 #include "llvm/ADT/STLExtras.h"
 #include "llvm/ADT/StringRef.h"
+#include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Error.h"
 
 using namespace growc;
@@ -41,9 +43,33 @@ std::string headerOf(llvm::StringRef ptx) {
   return header;
 }
 
+/// `body` (PTX after the module header) without the entry points that
+/// `keep` rejects: each runs from its `// .globl NAME` line to the `}`
+/// that closes it (clang emits every entry self-contained: its shared
+/// tiles are demoted into it and device functions are inlined). Text
+/// outside entries stays.
+std::string selectEntries(llvm::StringRef body,
+                          llvm::function_ref<bool(llvm::StringRef)> keep) {
+  std::string kept;
+  bool dropping = false;
+  for (llvm::StringRef rest = body; !rest.empty();) {
+    auto [line, next] = rest.split('\n');
+    llvm::StringRef trimmed = line.trim();
+    if (trimmed.consume_front("// .globl"))
+      dropping = !keep(trimmed.trim().split(' ').first.trim());
+    if (!dropping)
+      kept += (line + "\n").str();
+    else if (line == "}")
+      dropping = false;
+    rest = next;
+  }
+  return kept;
+}
+
 /// Appends the body of the library part `library` (its PTX after the
-/// module header) to `ptx`.
+/// module header), with the entry points `keep` accepts, to `ptx`.
 llvm::Error append(llvm::StringRef library, llvm::StringRef what,
+                   llvm::function_ref<bool(llvm::StringRef)> keep,
                    std::string &ptx) {
   std::string header = headerOf(library);
   if (header.empty() || header != headerOf(ptx))
@@ -55,7 +81,7 @@ llvm::Error append(llvm::StringRef library, llvm::StringRef what,
   size_t body = library.find(".address_size");
   body = library.find('\n', body);
   ptx += "\n// The kernel library (lib/Codegen/Kernels): " + what.str() + ".\n";
-  ptx += library.substr(body + 1).str();
+  ptx += selectEntries(library.substr(body + 1), keep);
   return llvm::Error::success();
 }
 
@@ -70,12 +96,28 @@ bool hasStep(const rt::Plan &plan,
 
 llvm::Error growc::linkKernelLibrary(const rt::Plan &plan, std::string &ptx) {
   using Op = rt::PlanStep::Op;
-  if (hasStep(plan, {Op::Attention, Op::AttentionGrad}))
-    if (llvm::Error err =
-            append(kFlashAttentionPtx, "tensor-core FlashAttention", ptx))
+  // Attention: the instances the plan's steps name, each once (27 in the
+  // library, about 40 KB of PTX each, which every load would parse).
+  llvm::StringSet<> used;
+  for (const rt::PlanStep &step : plan.steps)
+    if (step.op == Op::Attention || step.op == Op::AttentionGrad)
+      for (const std::string &symbol : step.symbols) {
+        if (!llvm::StringRef(kFlashAttentionPtx)
+                 .contains(".entry " + symbol + "("))
+          return llvm::createStringError(
+              "the kernel library has no attention entry point '" + symbol +
+              "'");
+        used.insert(symbol);
+      }
+  if (!used.empty())
+    if (llvm::Error err = append(
+            kFlashAttentionPtx, "tensor-core FlashAttention",
+            [&](llvm::StringRef name) { return used.contains(name); }, ptx))
       return err;
   if (hasStep(plan, {Op::AdamW}))
-    if (llvm::Error err = append(kOptimizerPtx, "the flat AdamW step", ptx))
+    if (llvm::Error err = append(
+            kOptimizerPtx, "the flat AdamW step",
+            [](llvm::StringRef) { return true; }, ptx))
       return err;
   return llvm::Error::success();
 }

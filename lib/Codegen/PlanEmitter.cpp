@@ -722,11 +722,23 @@ llvm::Error PlanBuilder::addAttention(Operation &op, int64_t index) {
   auto ids = argBuffers(&op, operands, index);
   if (!ids)
     return ids.takeError();
+  // The activations (q, k, v; o and dout of the gradient) are f32 or bf16
+  // alike, the forward's output f32 or bf16, the gradients f32 (the op's
+  // verifier); the plan records the first two.
+  auto elementType = [](Value operand) {
+    return cast<MemRefType>(operand.getType()).getElementType();
+  };
   for (Value operand : operands)
     if (!isContiguous(cast<MemRefType>(operand.getType())) ||
-        !cast<MemRefType>(operand.getType()).getElementType().isF32())
-      return fail("an attention operand that is not a contiguous f32 "
-                  "matrix");
+        !(elementType(operand).isF32() || elementType(operand).isBF16()))
+      return fail("an attention operand that is not a contiguous f32 or "
+                  "bf16 matrix");
+  auto dtypeOf = [&](Value operand) {
+    return elementType(operand).isBF16() ? rt::DType::BF16 : rt::DType::F32;
+  };
+  step.activationType = dtypeOf(operands[0]);
+  if (step.op == rt::PlanStep::Op::Attention)
+    step.outputType = dtypeOf(operands[3]);
   int64_t rows = cast<MemRefType>(operands[0].getType()).getDimSize(0);
   step.batch = rows / step.seqLen;
   step.operands = *ids;

@@ -5,13 +5,20 @@
 // while every kernel still computes in f32 and every GEMM accumulates in
 // f32 (its compute type). What is demoted:
 //
-//  - a GEMM's result whose every use reads bf16 (a kernel argument or a
-//    GEMM operand, through host reshapes and row blocks): q/k/v, gate/up,
-//    down; also GEMM results written as blocks of one tensor that is read
-//    as bf16 (the per-(sample, KV head) scores of
+//  - a GEMM's result whose every use reads bf16 (a kernel argument, a
+//    GEMM operand or the library attention's input, through host reshapes
+//    and row blocks): q/k/v, gate/up, down, the attention output's
+//    cotangent; also GEMM results written as blocks of one tensor that is
+//    read as bf16 (the per-(sample, KV head) scores of
 //    growc-attention-to-gemms);
-//  - a kernel's result that a GEMM reads, under the same condition (the
-//    RMSNorm outputs, the SwiGLU product);
+//  - a kernel's result that a GEMM or the library attention reads, under
+//    the same condition (the RMSNorm outputs, the SwiGLU product, q, k and
+//    v after RoPE);
+//  - the kernel library's attention (growc-attention-to-tensor-cores) reads
+//    q, k, v (and o, dout in its gradient) as bf16, as the tensor cores
+//    do, and writes its output as bf16 when every reader takes bf16 (the
+//    o projection, the gradient); its marker becomes the instance for
+//    those types (FlashAttentionKernels.h). The gradients stay f32;
 //  - an f32 master weight a GEMM reads (a parameter argument, or a block
 //    of rows of one) is read from a persistent
 //    bf16 copy instead: a host argument appended after all others, once
@@ -22,8 +29,8 @@
 //    reads too, and the optimizer's bf16 region has the parameters'
 //    element layout). No cast kernel runs for a weight on any step, and a
 //    frozen weight is rounded once, not every step;
-//  - any other f32 GEMM operand (the attention output) gets a bf16 copy
-//    from a cast kernel placed before its first GEMM; a GEMM reading a
+//  - any other f32 GEMM or library attention operand gets a bf16 copy
+//    from a cast kernel placed before its first reader; a GEMM reading a
 //    block of a tensor reads that block of the whole tensor's bf16 copy.
 //
 //  - a chain of input-gradient GEMMs summing into one result through their
@@ -34,8 +41,8 @@
 //    the separate bf16 products and an add kernel moved, without the
 //    kernel). Weight gradients summed over blocks keep f32.
 //
-// Values only passed between kernels (the residual stream, the RoPE tables,
-// q and k into attention) stay f32, as does a GEMM output that a residual
+// Values only passed between kernels (the residual stream, the RoPE tables)
+// stay f32, as does a GEMM output that a residual
 // accumulates into (a residual stream `acc`) or that leaves the graph (the
 // logits). A kernel whose call sites now see other element types
 // is cloned into a variant per signature: `arith.extf` of each bf16
@@ -50,6 +57,7 @@
 #include "passes/Fusion/Passes.h"
 
 #include "growc/AttrNames.h"
+#include "growc/Codegen/FlashAttentionKernels.h"
 #include "passes/Fusion/KernelOutlining.h"
 
 #include "mlir/IR/IRMapping.h"
@@ -76,6 +84,22 @@ bool hasFixedSignature(func::FuncOp kernel) {
                    : WalkResult::advance();
       })
       .wasInterrupted();
+}
+
+/// Whether `use` is an activation the kernel library's attention reads (q,
+/// k, v of growk.attention; q, k, v, o, dout of growk.attention_grad),
+/// which it reads as bf16 as well as f32 (FlashAttentionKernels.h).
+bool isLibraryAttentionInput(OpOperand &use) {
+  Operation *user = use.getOwner();
+  if (!user->hasAttr(attr::kLibraryKernel))
+    return false;
+  if (auto forward = dyn_cast<growk::AttentionOp>(user))
+    return hasFlashAttentionInstance(forward.getHeadDim()) &&
+           use.getOperandNumber() < 3;
+  if (auto backward = dyn_cast<growk::AttentionGradOp>(user))
+    return hasFlashAttentionInstance(backward.getHeadDim()) &&
+           use.getOperandNumber() < 5;
+  return false;
 }
 
 /// `value` converted elementwise to `elementType` (extf or truncf) by one
@@ -206,8 +230,9 @@ private:
     return call && getCalledKernel(call);
   }
   /// Whether every use of `value` reads bf16 as well as f32; counts the
-  /// uses that are GEMM operands.
-  bool allUsesTakeBf16(Value value, unsigned &gemmUses);
+  /// uses that are tensor-core operands (a GEMM's, the library
+  /// attention's).
+  bool allUsesTakeBf16(Value value, unsigned &tensorCoreUses);
   /// Gives `value` (and the host reshapes of it) bf16 elements.
   void demote(Value value);
   /// The f32 results of a chain of input-gradient GEMMs that sum into
@@ -226,6 +251,9 @@ private:
   /// The bf16 operand a GEMM reads for the f32 `value` (a parameter, a
   /// block of rows of one, anything else), made before `before`.
   Value bf16Operand(func::FuncOp host, Value value, Operation *before);
+  /// Gives the library attention `op` bf16 activations (copies of those
+  /// still f32) and names its kernel for its element types.
+  LogicalResult demoteLibraryAttention(func::FuncOp host, Operation *op);
   /// A train graph's optimizer step with a copy of each parameter it
   /// updates as its `bf16_params`.
   LogicalResult addBf16Params(func::FuncOp host, growk::AdamWOp adamw);
@@ -243,21 +271,25 @@ private:
   DenseMap<std::pair<Operation *, Type>, func::FuncOp> variants;
 };
 
-bool Demoter::allUsesTakeBf16(Value value, unsigned &gemmUses) {
+bool Demoter::allUsesTakeBf16(Value value, unsigned &tensorCoreUses) {
   for (OpOperand &use : value.getUses()) {
     Operation *user = use.getOwner();
     if (auto matmul = dyn_cast<growk::MatmulOp>(user)) {
       // The accumulator is f32 by the op's definition.
       if (&use != &matmul.getLhsMutable() && &use != &matmul.getRhsMutable())
         return false;
-      ++gemmUses;
+      ++tensorCoreUses;
+      continue;
+    }
+    if (isLibraryAttentionInput(use)) {
+      ++tensorCoreUses;
       continue;
     }
     // Host views: reshapes, and blocks of rows that GEMMs read (the
     // per-(sample, KV head) blocks of growc-attention-to-gemms).
     if (isa<tensor::CollapseShapeOp, tensor::ExpandShapeOp>(user) ||
         (isa<tensor::ExtractSliceOp>(user) && &use == &user->getOpOperand(0))) {
-      if (!allUsesTakeBf16(user->getResult(0), gemmUses))
+      if (!allUsesTakeBf16(user->getResult(0), tensorCoreUses))
         return false;
       continue;
     }
@@ -381,6 +413,31 @@ Value Demoter::bf16Operand(func::FuncOp host, Value value, Operation *before) {
       slice.getMixedOffsets(), slice.getMixedSizes(), slice.getMixedStrides());
 }
 
+LogicalResult Demoter::demoteLibraryAttention(func::FuncOp host,
+                                              Operation *op) {
+  auto forward = dyn_cast<growk::AttentionOp>(op);
+  int64_t headDim = forward ? forward.getHeadDim()
+                            : cast<growk::AttentionGradOp>(op).getHeadDim();
+  if (!hasFlashAttentionInstance(headDim))
+    return success();
+  for (OpOperand &operand : op->getOpOperands())
+    if (isLibraryAttentionInput(operand) &&
+        cast<RankedTensorType>(operand.get().getType())
+            .getElementType()
+            .isF32())
+      operand.set(bf16Operand(host, operand.get(), op));
+  Type activations = op->getOperand(0).getType();
+  std::optional<std::string> kernel =
+      forward ? flashForwardKernel(headDim, activations,
+                                   forward.getInit().getType())
+              : flashBackwardKernel(headDim, activations);
+  if (!kernel)
+    return op->emitOpError("has no kernel library instance for head size ")
+           << headDim << " and activations " << activations;
+  op->setAttr(attr::kLibraryKernel, StringAttr::get(op->getContext(), *kernel));
+  return success();
+}
+
 LogicalResult Demoter::addBf16Params(func::FuncOp host, growk::AdamWOp adamw) {
   if (!adamw.getBf16Params().empty())
     return success();
@@ -473,8 +530,8 @@ void Demoter::demoteAssembledProducts(Block &body) {
       chain.push_back(insert);
       whole = insert.getResult();
     }
-    unsigned gemmUses = 0;
-    if (!valid || chain.empty() || !allUsesTakeBf16(whole, gemmUses))
+    unsigned tensorCoreUses = 0;
+    if (!valid || chain.empty() || !allUsesTakeBf16(whole, tensorCoreUses))
       continue;
     empty.getResult().setType(withElementType(empty.getType(), bf16));
     for (tensor::InsertSliceOp insert : chain) {
@@ -506,6 +563,21 @@ LogicalResult Demoter::run(func::FuncOp host) {
   // 1. Which GEMM results and kernel results are stored as bf16.
   SmallVector<Value> demoted;
   for (Operation &op : body) {
+    // The library attention's output, when all its readers take bf16 (the
+    // o projection's GEMM, the gradient's D = rowsum(dout o o)): written
+    // as bf16 by the kernel, into a bf16 destination.
+    if (auto attention = dyn_cast<growk::AttentionOp>(op)) {
+      unsigned tensorCoreUses = 0;
+      auto empty = attention.getInit().getDefiningOp<tensor::EmptyOp>();
+      if (attention->hasAttr(attr::kLibraryKernel) && empty &&
+          empty->hasOneUse() &&
+          hasFlashAttentionInstance(attention.getHeadDim()) &&
+          allUsesTakeBf16(attention.getResult()[0], tensorCoreUses)) {
+        empty.getResult().setType(withElementType(empty.getType(), bf16));
+        demoted.push_back(attention.getResult()[0]);
+      }
+      continue;
+    }
     auto matmul = dyn_cast<growk::MatmulOp>(op);
     bool fixedKernel = false;
     if (auto call = dyn_cast<func::CallOp>(op))
@@ -515,8 +587,8 @@ LogicalResult Demoter::run(func::FuncOp host) {
       continue;
     if (matmul && matmul.getAcc()) {
       SmallVector<Value> chain = accumulatorChain(matmul);
-      unsigned gemmUses = 0;
-      if (!chain.empty() && allUsesTakeBf16(matmul.getResult(), gemmUses))
+      unsigned tensorCoreUses = 0;
+      if (!chain.empty() && allUsesTakeBf16(matmul.getResult(), tensorCoreUses))
         llvm::append_range(demoted, chain);
       continue;
     }
@@ -524,12 +596,13 @@ LogicalResult Demoter::run(func::FuncOp host) {
       auto type = dyn_cast<RankedTensorType>(result.getType());
       if (!type || !type.getElementType().isF32())
         continue;
-      unsigned gemmUses = 0;
-      if (!allUsesTakeBf16(result, gemmUses))
+      unsigned tensorCoreUses = 0;
+      if (!allUsesTakeBf16(result, tensorCoreUses))
         continue;
-      // Kernel-to-kernel values keep f32: only what a GEMM reads is
-      // demoted, where bf16 halves the traffic and feeds tensor cores.
-      if (matmul || gemmUses > 0)
+      // Kernel-to-kernel values keep f32: only what the tensor cores read
+      // (a GEMM, the library attention) is demoted, where bf16 halves the
+      // traffic.
+      if (matmul || tensorCoreUses > 0)
         demoted.push_back(result);
     }
   }
@@ -549,6 +622,16 @@ LogicalResult Demoter::run(func::FuncOp host) {
         return matmul.emitOpError("operand of element type ")
                << type.getElementType() << " cannot be demoted to bf16";
     }
+  // The library attention reads all its activations as bf16, and its
+  // kernel is the instance for the types it now has.
+  SmallVector<Operation *> attentions;
+  for (Operation &op : body)
+    if (isa<growk::AttentionOp, growk::AttentionGradOp>(op) &&
+        op.hasAttr(attr::kLibraryKernel))
+      attentions.push_back(&op);
+  for (Operation *attention : attentions)
+    if (failed(demoteLibraryAttention(host, attention)))
+      return failure();
   // The f32 concatenations the copies' ones replaced: bufferized, an unused
   // one would still be a buffer and copies.
   for (auto concat :

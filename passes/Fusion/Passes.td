@@ -54,9 +54,13 @@ def DemoteActivations : Pass<"growc-demote-activations", "::mlir::ModuleOp"> {
     (`growc.param_bf16_copies`: each one's parameter index) that the
     runtime keeps equal to the rounded weights; in a train graph every
     trained parameter gets one and growk.adamw writes them
-    (`bf16_params`). Other f32 operands with no bf16 producer
-    (attention's output) are copied to bf16 by cast kernels
-    (`cast_bf16_<n>`) before their first GEMM. Values
+    (`bf16_params`). The kernel library's attention
+    (`growc-attention-to-tensor-cores`) counts as a tensor-core reader
+    too: its q, k, v (and o, dout in the gradient) become bf16, its
+    output bf16 when every reader takes bf16, and its marker names the
+    instance for those types. Other f32 operands with no bf16 producer
+    are copied to bf16 by cast kernels (`cast_bf16_<n>`) before their
+    first reader. Values
     passed only between kernels (the residual stream), a GEMM's
     accumulator and the graph's outputs stay f32. `precision=fp32` changes
     nothing.

@@ -13,6 +13,7 @@
 #include "passes/Lowering/Passes.h"
 
 #include "growc/AttrNames.h"
+#include "growc/Codegen/FlashAttentionKernels.h"
 
 #include "llvm/Support/FormatVariadic.h"
 
@@ -26,23 +27,16 @@ using namespace growc;
 
 namespace {
 
-/// The head sizes FlashAttention.cu instantiates for f32 activations.
-bool hasInstance(int64_t headDim) {
-  return headDim == 16 || headDim == 32 || headDim == 64;
-}
-
-/// Names `op`'s library kernel `name` (formatted with its head size) if
-/// the library has one for its head size and element types; returns
-/// whether it does.
-bool markForLibrary(Operation *op, int64_t headDim, const char *name) {
+/// Names `op`'s library kernel `name`, if there is one; returns whether
+/// there is. Every operand must be f32 (the element types before
+/// growc-demote-activations).
+bool markForLibrary(Operation *op, std::optional<std::string> name) {
   bool f32 = llvm::all_of(op->getOperands(), [](Value v) {
     return cast<ShapedType>(v.getType()).getElementType().isF32();
   });
-  if (!hasInstance(headDim) || !f32)
+  if (!name || !f32)
     return false;
-  op->setAttr(
-      attr::kLibraryKernel,
-      StringAttr::get(op->getContext(), llvm::formatv(name, headDim).str()));
+  op->setAttr(attr::kLibraryKernel, StringAttr::get(op->getContext(), *name));
   return true;
 }
 
@@ -55,14 +49,15 @@ struct AttentionToTensorCoresPass
     SmallVector<std::pair<Operation *, int64_t>> unsupported;
     getOperation().walk([&](Operation *op) {
       if (auto forward = dyn_cast<growk::AttentionOp>(op))
-        if (!markForLibrary(op, forward.getHeadDim(),
-                            "growc_flash_forward_hd{0}_f32_f32"))
+        if (!markForLibrary(op,
+                            flashForwardKernel(forward.getHeadDim(),
+                                               forward.getQ().getType(),
+                                               forward.getInit().getType())))
           unsupported.emplace_back(op, forward.getHeadDim());
-      // The backward's three passes are growc_flash_{stats,key_grad,
-      // query_grad}_hd<hd>_f32; the plan emitter lists them.
+      // The backward's three passes; the plan emitter lists them.
       if (auto backward = dyn_cast<growk::AttentionGradOp>(op))
-        if (!markForLibrary(op, backward.getHeadDim(),
-                            "growc_flash_backward_hd{0}_f32"))
+        if (!markForLibrary(op, flashBackwardKernel(backward.getHeadDim(),
+                                                    backward.getQ().getType())))
           unsupported.emplace_back(op, backward.getHeadDim());
     });
     if (warnUnsupported && !unsupported.empty())

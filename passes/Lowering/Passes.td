@@ -150,7 +150,9 @@ def AttentionToTensorCores
   let description = [{
     Marks each `growk.attention` with f32 operands and a head size that the
     kernel library has an instance for (16, 32 or 64) with
-    `growc.library_kernel = "growc_flash_forward_hd<hd>_f32_f32"`:
+    `growc.library_kernel = "growc_flash_forward_hd<hd>_f32_f32"`
+    (include/growc/Codegen/FlashAttentionKernels.h; in bf16 graphs
+    `growc-demote-activations` renames it to the bf16 instance):
     `growc-form-kernels` then leaves it on the host like a GEMM, the plan
     gets an `attention` step that the runtime launches, and the artifact's
     PTX carries the kernel (lib/Codegen/Kernels/FlashAttention.cu:

@@ -134,42 +134,22 @@ bool isPureCast(const PlanKernel &kernel) {
          kernel.args[0].numElements == kernel.args[1].numElements;
 }
 
-/// Bytes per element of an attention entry point's inputs and of its
-/// output, from the dtypes its name ends with (FlashAttention.cu:
-/// growc_flash_forward_hd64_f32_f32, ..._hd64_bf16_bf16; the backward's
-/// growc_flash_stats_hd64_f32 and its siblings name one for both).
-std::pair<double, double> attentionElementBytes(const std::string &symbol) {
-  auto size = [](std::string_view dtype) {
-    return dtype == "bf16" ? 2.0 : 4.0;
-  };
-  std::vector<std::string_view> parts;
-  std::string_view rest = symbol;
-  for (size_t cut; (cut = rest.rfind('_')) != std::string_view::npos;
-       rest = rest.substr(0, cut)) {
-    std::string_view part = rest.substr(cut + 1);
-    if (part.rfind("hd", 0) == 0)
-      break;
-    parts.insert(parts.begin(), part);
-  }
-  if (parts.empty())
-    return {4.0, 4.0};
-  return {size(parts.front()), size(parts.back())};
-}
-
 /// The nodes of an attention or attention_grad step (FlashAttention.cu):
 /// executed FLOPs per query-key pair per head dimension are 4 for the
 /// forward (S = QKᵀ, PV), 2 for the statistics pass (S), 8 for the dK/dV
 /// pass (S, dP, dV, dK) and 6 for the dQ pass (S, dP, dQ). Each operand is
-/// read or written once; the backward's statistics scratch holds 2·B·H·T
-/// floats.
+/// read or written once, in its element type (the step's activation and
+/// output types; the gradients f32); the backward's statistics scratch
+/// holds 2·B·H·T floats.
 std::vector<Node> attentionNodes(const PlanStep &s, double &causalFlops) {
   const double tiles = double((s.seqLen + kAttentionTile - 1) / kAttentionTile);
   const double executedPairs =
       double(kAttentionTile * kAttentionTile) * tiles * (tiles + 1) / 2;
   const double causalPairs = double(s.seqLen) * double(s.seqLen + 1) / 2;
   const double perPair = double(s.batch * s.heads * s.headDim);
-  auto [in, out] = s.symbols.empty() ? std::pair<double, double>{4.0, 4.0}
-                                     : attentionElementBytes(s.symbols.front());
+  auto bytesOf = [](DType type) { return type == DType::BF16 ? 2.0 : 4.0; };
+  const double in = bytesOf(s.activationType), out = bytesOf(s.outputType),
+               grad = 4.0;
   // Elements of q (and o, dout, dq) and of k (and v, dk, dv).
   const double q = double(s.batch * s.seqLen * s.heads * s.headDim);
   const double kv = double(s.batch * s.seqLen * s.kvHeads * s.headDim);
@@ -183,9 +163,9 @@ std::vector<Node> attentionNodes(const PlanStep &s, double &causalFlops) {
     return {node(4, in * (q + 2 * kv) + out * q)};
   }
   causalFlops += 8 * causalPairs * perPair;
-  return {node(2, in * (3 * q + kv) + stats),      // q, o, dout, k
-          node(8, in * (2 * q + 4 * kv) + stats),  // q, dout, k, v, dk, dv
-          node(6, in * (3 * q + 2 * kv) + stats)}; // q, dout, dq, k, v
+  return {node(2, in * (3 * q + kv) + stats), // q, o, dout, k
+          node(8, in * (2 * q + 2 * kv) + grad * 2 * kv + stats), // + dk, dv
+          node(6, in * (2 * q + 2 * kv) + grad * q + stats)};     // + dq
 }
 
 /// The adamw step's three launches on each call of one optimizer step

@@ -356,7 +356,10 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
                                    "heads",
                                    "kv_heads",
                                    "head_dim",
+                                   "activation_dtype",
                                    backward ? "symbols" : "symbol"};
+  if (!backward)
+    keys.push_back("o_dtype");
   for (const std::string &name : names) {
     keys.push_back(name);
     keys.push_back(name + "_offset");
@@ -391,6 +394,23 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
     return Status::error(ctx + ": " + std::to_string(out.heads) +
                          " heads do not group over " +
                          std::to_string(out.kvHeads) + " KV heads");
+  // Element types (optional, F32 by default): the activations' and the
+  // forward output's.
+  auto elementType = [&](const char *key, DType &type) -> Status {
+    if (!step.find(key))
+      return Status::ok();
+    std::string name;
+    GROWC_RETURN_IF_ERROR(getString(step, ctx, key, name));
+    std::optional<DType> dtype = parseDType(name);
+    if (!dtype || (*dtype != DType::F32 && *dtype != DType::BF16))
+      return Status::error(fieldPath(ctx, key) + ": " + inQuotes(name) +
+                           " is not an attention element type (F32 or BF16)");
+    type = *dtype;
+    return Status::ok();
+  };
+  GROWC_RETURN_IF_ERROR(elementType("activation_dtype", out.activationType));
+  if (!backward)
+    GROWC_RETURN_IF_ERROR(elementType("o_dtype", out.outputType));
   for (const std::string &name : names) {
     int64_t id, offset;
     GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, name.c_str(), id));
@@ -400,11 +420,15 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
                                  offset));
     bool kvWidth = name == "k" || name == "v" || name == "dk" || name == "dv";
     int64_t width = (kvWidth ? out.kvHeads : out.heads) * out.headDim;
-    int64_t bytes = out.batch * out.seqLen * width * 4;
+    DType type = name == "o" && !backward           ? out.outputType
+                 : name[0] == 'd' && name != "dout" ? DType::F32
+                                                    : out.activationType;
+    int64_t elementBytes = type == DType::BF16 ? 2 : 4;
+    int64_t bytes = out.batch * out.seqLen * width * elementBytes;
     const PlanBuffer &buffer = plan.buffers[id];
-    if (offset % 4 != 0 || offset + bytes > buffer.size)
+    if (offset % elementBytes != 0 || offset + bytes > buffer.size)
       return Status::error(
-          ctx + ": " + op + " operand " + name + " (f32 [" +
+          ctx + ": " + op + " operand " + name + " (" + dtypeName(type) + " [" +
           std::to_string(out.batch * out.seqLen) + ", " +
           std::to_string(width) + "]) needs " + std::to_string(bytes) +
           " bytes from byte " + std::to_string(offset) + " but buffer " +

@@ -160,6 +160,11 @@ JsonValue stepJson(const PlanStep &step) {
         .add("heads", step.heads)
         .add("kv_heads", step.kvHeads)
         .add("head_dim", step.headDim);
+    // F32 activations name no element types (docs/plan.md).
+    if (step.activationType != DType::F32)
+      fields.add("activation_dtype", dtypeName(step.activationType));
+    if (step.op == PlanStep::Op::Attention && step.outputType != DType::F32)
+      fields.add("o_dtype", dtypeName(step.outputType));
     for (size_t i = 0; i < step.operands.size(); ++i)
       fields.add(kAttentionOperands[i], step.operands[i])
           .add(std::string(kAttentionOperands[i]) + "_offset",

@@ -182,6 +182,23 @@ TEST(CostModelTest, TrainStepCountsMatchHandArithmetic) {
   EXPECT_DOUBLE_EQ(cost.hostBytesOut, 8);
 }
 
+TEST(CostModelTest, Bf16AttentionMovesActivationsInTwoBytes) {
+  Plan plan = trainPlan();
+  for (PlanStep &step : plan.steps)
+    if (step.op == PlanStep::Op::Attention ||
+        step.op == PlanStep::Op::AttentionGrad)
+      step.activationType = step.outputType = DType::BF16;
+  StepCost cost = estimateStepCost(plan, h100(), CostAssumptions{});
+  // Elements of q (o, dout, dq) and k (v, dk, dv) as in the f32 case: q, k,
+  // v, o and dout move 2 bytes each, dq, dk, dv and the statistics 4.
+  const double q = 8192, kv = 4096, stats = 4096;
+  EXPECT_DOUBLE_EQ(kind(cost, "attention").bytes,
+                   2 * (2 * (2 * q + 2 * kv) +              // forward
+                        2 * (3 * q + kv) + stats +          // statistics
+                        2 * (2 * q + 2 * kv) + 4 * 2 * kv + // dK, dV
+                        stats + 2 * (2 * q + 2 * kv) + 4 * q + stats));
+}
+
 TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
   Plan plan = trainPlan();
   GpuRates gpu = h100();

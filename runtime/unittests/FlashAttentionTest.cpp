@@ -5,7 +5,8 @@
 // interpreter, mma.sync and ldmatrix included, against causal grouped
 // attention and its gradients computed here in float64 from the same
 // bf16-rounded inputs: several head sizes, grouped and single KV heads,
-// sequence lengths that leave partial tiles, f32 and bf16 activations, the
+// sequence lengths that leave partial tiles, f32 and bf16 activations (in
+// the backward too), the
 // forward's log-sum-exp, and the backward's three passes (statistics, dK
 // and dV per key tile, dQ per query tile). The kernels round P (and dS)
 // to bf16 for their second products, so results agree to bf16's
@@ -176,8 +177,23 @@ double relativeError(const std::vector<float> &got,
 struct Case {
   const char *kernel;
   int headDim, heads, kvHeads, seqLen, batch;
-  bool bf16;
+  bool bf16;    // the activations (q, k, v; o and dout of the backward)
+  bool bf16Out; // the forward's output
 };
+
+/// `values` as the device holds them: f32, or bf16 (the upper halves:
+/// the values must be bf16 already).
+std::vector<uint8_t> deviceBytes(const std::vector<float> &values, bool bf16) {
+  std::vector<uint8_t> bytes(values.size() * (bf16 ? 2 : 4));
+  for (size_t i = 0; i < values.size(); ++i) {
+    if (bf16)
+      std::memcpy(bytes.data() + 2 * i,
+                  reinterpret_cast<const uint8_t *>(&values[i]) + 2, 2);
+    else
+      std::memcpy(bytes.data() + 4 * i, &values[i], 4);
+  }
+  return bytes;
+}
 
 class FlashAttentionTest : public ::testing::TestWithParam<Case> {
 protected:
@@ -208,21 +224,12 @@ std::string FlashAttentionTest::parseError;
 TEST_P(FlashAttentionTest, ForwardMatchesFloat64CausalAttention) {
   const Case c = GetParam();
   Reference ref(c.headDim, c.heads, c.kvHeads, c.seqLen, c.batch);
-  auto bytesOf = [&](const std::vector<float> &x) {
-    std::vector<uint8_t> bytes(x.size() * (c.bf16 ? 2 : 4));
-    for (size_t i = 0; i < x.size(); ++i) {
-      if (c.bf16) // the upper half: the values are bf16 already
-        std::memcpy(bytes.data() + 2 * i,
-                    reinterpret_cast<const uint8_t *>(&x[i]) + 2, 2);
-      else
-        std::memcpy(bytes.data() + 4 * i, &x[i], 4);
-    }
-    return bytes;
-  };
   Device device;
-  void *q = device.add(bytesOf(ref.q)), *k = device.add(bytesOf(ref.k)),
-       *v = device.add(bytesOf(ref.v));
-  void *o = device.add(std::vector<uint8_t>(ref.q.size() * (c.bf16 ? 2 : 4)));
+  void *q = device.add(deviceBytes(ref.q, c.bf16)),
+       *k = device.add(deviceBytes(ref.k, c.bf16)),
+       *v = device.add(deviceBytes(ref.v, c.bf16));
+  void *o =
+      device.add(std::vector<uint8_t>(ref.q.size() * (c.bf16Out ? 2 : 4)));
   void *lse = device.add(std::vector<float>(ref.lse.size()));
   ASSERT_EQ(launch(*module, c.kernel, unsigned((c.seqLen + 63) / 64),
                    unsigned(c.heads), unsigned(c.batch), {q, k, v, o, lse},
@@ -231,7 +238,7 @@ TEST_P(FlashAttentionTest, ForwardMatchesFloat64CausalAttention) {
   std::vector<float> out(ref.q.size());
   for (size_t i = 0; i < out.size(); ++i) {
     uint32_t bits = 0;
-    if (c.bf16)
+    if (c.bf16Out)
       std::memcpy(reinterpret_cast<uint8_t *>(&bits) + 2,
                   static_cast<uint8_t *>(o) + 2 * i, 2);
     else
@@ -249,23 +256,30 @@ TEST_P(FlashAttentionTest, ForwardMatchesFloat64CausalAttention) {
   EXPECT_LT(worstLse, 2e-3);
 }
 
-/// hd<head size>_h<heads>_kv<KV heads>_t<T>_b<B>_<f32|bf16>.
+/// hd<head size>_h<heads>_kv<KV heads>_t<T>_b<B>_<in>_<out>.
 std::string caseName(const ::testing::TestParamInfo<Case> &info) {
   const Case &c = info.param;
   return "hd" + std::to_string(c.headDim) + "_h" + std::to_string(c.heads) +
          "_kv" + std::to_string(c.kvHeads) + "_t" + std::to_string(c.seqLen) +
-         "_b" + std::to_string(c.batch) + (c.bf16 ? "_bf16" : "_f32");
+         "_b" + std::to_string(c.batch) + (c.bf16 ? "_bf16" : "_f32") +
+         (c.bf16Out ? "_bf16" : "_f32");
 }
 
 INSTANTIATE_TEST_SUITE_P(
     Shapes, FlashAttentionTest,
     ::testing::Values(
         // Grouped KV heads, two tiles with a partial one, batch of 2.
-        Case{"growc_flash_forward_hd16_f32_f32", 16, 4, 2, 70, 2, false},
-        Case{"growc_flash_forward_hd32_f32_f32", 32, 2, 1, 33, 1, false},
+        Case{"growc_flash_forward_hd16_f32_f32", 16, 4, 2, 70, 2, false, false},
+        Case{"growc_flash_forward_hd32_f32_f32", 32, 2, 1, 33, 1, false, false},
         // SmolLM's head size: three query heads on one KV head, 3 tiles.
-        Case{"growc_flash_forward_hd64_f32_f32", 64, 3, 1, 130, 1, false},
-        Case{"growc_flash_forward_hd64_bf16_bf16", 64, 2, 2, 80, 1, true}),
+        Case{"growc_flash_forward_hd64_f32_f32", 64, 3, 1, 130, 1, false,
+             false},
+        // bf16 activations (growc-demote-activations' graphs), bf16 or f32
+        // out.
+        Case{"growc_flash_forward_hd16_bf16_bf16", 16, 4, 2, 70, 2, true, true},
+        Case{"growc_flash_forward_hd32_bf16_f32", 32, 2, 1, 33, 1, true, false},
+        Case{"growc_flash_forward_hd64_bf16_bf16", 64, 2, 2, 80, 1, true,
+             true}),
     caseName);
 
 // The backward's three passes against float64 gradients of the same
@@ -281,10 +295,12 @@ TEST_P(FlashAttentionBackwardTest, GradientsMatchFloat64) {
   std::mt19937 rng(7 + T);
   std::normal_distribution<float> normal(0.0f, 1.0f);
   std::vector<float> dout(ref.q.size()), o(ref.q.size());
+  // Stored as bf16, o and dout are rounded; the reference reads the
+  // rounded values, as the kernels do.
   for (float &x : dout)
-    x = normal(rng);
+    x = c.bf16 ? roundToBf16(normal(rng)) : normal(rng);
   for (size_t i = 0; i < o.size(); ++i)
-    o[i] = float(ref.o[i]);
+    o[i] = c.bf16 ? roundToBf16(float(ref.o[i])) : float(ref.o[i]);
 
   std::vector<double> dq(ref.q.size(), 0.0), dk(ref.k.size(), 0.0),
       dv(ref.v.size(), 0.0);
@@ -315,27 +331,29 @@ TEST_P(FlashAttentionBackwardTest, GradientsMatchFloat64) {
       }
 
   Device device;
-  const void *q = device.add(ref.q), *k = device.add(ref.k),
-             *v = device.add(ref.v), *oBuffer = device.add(o),
-             *dBuffer = device.add(dout);
+  const void *q = device.add(deviceBytes(ref.q, c.bf16)),
+             *k = device.add(deviceBytes(ref.k, c.bf16)),
+             *v = device.add(deviceBytes(ref.v, c.bf16)),
+             *oBuffer = device.add(deviceBytes(o, c.bf16)),
+             *dBuffer = device.add(deviceBytes(dout, c.bf16));
   void *stats = device.add(std::vector<float>(2 * size_t(B) * c.heads * T));
   void *dqBuffer = device.add(std::vector<float>(dq.size()));
   void *dkBuffer = device.add(std::vector<float>(dk.size()));
   void *dvBuffer = device.add(std::vector<float>(dv.size()));
-  std::string hdName = std::to_string(hd);
+  std::string suffix = std::to_string(hd) + (c.bf16 ? "_bf16" : "_f32");
   unsigned tiles = unsigned((T + 63) / 64);
   std::vector<int32_t> shape = {T, c.heads, c.kvHeads, B};
-  ASSERT_EQ(launch(*module, "growc_flash_stats_hd" + hdName + "_f32", tiles,
+  ASSERT_EQ(launch(*module, "growc_flash_stats_hd" + suffix, tiles,
                    unsigned(c.heads), unsigned(B),
                    {q, k, oBuffer, dBuffer, stats}, shape, device),
             "");
-  ASSERT_EQ(launch(*module, "growc_flash_key_grad_hd" + hdName + "_f32", tiles,
+  ASSERT_EQ(launch(*module, "growc_flash_key_grad_hd" + suffix, tiles,
                    unsigned(c.kvHeads), unsigned(B),
                    {q, k, v, dBuffer, stats, dkBuffer, dvBuffer}, shape,
                    device),
             "");
-  ASSERT_EQ(launch(*module, "growc_flash_query_grad_hd" + hdName + "_f32",
-                   tiles, unsigned(c.heads), unsigned(B),
+  ASSERT_EQ(launch(*module, "growc_flash_query_grad_hd" + suffix, tiles,
+                   unsigned(c.heads), unsigned(B),
                    {q, k, v, dBuffer, stats, dqBuffer}, shape, device),
             "");
   // The statistics: log-sum-exps in log2 units of the scaled scores.
@@ -352,10 +370,14 @@ TEST_P(FlashAttentionBackwardTest, GradientsMatchFloat64) {
   EXPECT_LT(relativeError(Device::floats(dvBuffer, dv.size()), dv), 2e-2);
 }
 
-INSTANTIATE_TEST_SUITE_P(Shapes, FlashAttentionBackwardTest,
-                         ::testing::Values(Case{"", 16, 4, 2, 70, 2, false},
-                                           Case{"", 32, 2, 1, 33, 1, false},
-                                           Case{"", 64, 3, 1, 130, 1, false}),
-                         caseName);
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, FlashAttentionBackwardTest,
+    ::testing::Values(Case{"", 16, 4, 2, 70, 2, false, false},
+                      Case{"", 32, 2, 1, 33, 1, false, false},
+                      Case{"", 64, 3, 1, 130, 1, false, false},
+                      // bf16 q, k, v, o and dout; f32 gradients.
+                      Case{"", 16, 4, 2, 70, 2, true, false},
+                      Case{"", 64, 3, 1, 130, 1, true, false}),
+    caseName);
 
 } // namespace

@@ -767,6 +767,48 @@ TEST(PlanTest, AttentionGradStepParses) {
       {"steps[3].symbols", "the backward has 3 passes"});
 }
 
+TEST(PlanTest, Bf16AttentionOperandsAreSizedInTwoBytes) {
+  // At seq_len 4, q and o [4, 16] need 256 bytes in f32 (rejected below)
+  // but 128 in bf16, what their buffers hold; k and v [4, 8] 64 each.
+  std::string step = attentionStep(
+      R"("seq_len": 2)",
+      R"("seq_len": 4, "activation_dtype": "BF16", "o_dtype": "BF16")");
+  StatusOr<Plan> plan = parsePlan(gpuPlanWithStep(step), kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_EQ(plan->steps.back().activationType, DType::BF16);
+  EXPECT_EQ(plan->steps.back().outputType, DType::BF16);
+  // Written back with both fields; F32 steps name neither.
+  std::string written = serializePlan(*plan);
+  EXPECT_NE(written.find(R"("activation_dtype": "BF16")"), std::string::npos);
+  StatusOr<Plan> again = parsePlan(written, kPlanPath);
+  ASSERT_TRUE(again.isOk()) << again.status().message();
+  EXPECT_EQ(again->steps.back().outputType, DType::BF16);
+  StatusOr<Plan> f32 = parsePlan(gpuPlanWithStep(attentionStep()), kPlanPath);
+  ASSERT_TRUE(f32.isOk());
+  EXPECT_EQ(serializePlan(*f32).find("_dtype"), std::string::npos);
+  // An f32 output at seq_len 4 does not fit; a bf16 offset is 2-aligned.
+  expectRejected(
+      gpuPlanWithStep(attentionStep(
+          R"("seq_len": 2)", R"("seq_len": 4, "activation_dtype": "BF16")")),
+      {"steps[3]", "attention operand o (F32 [4, 16]) needs 256 bytes"});
+  expectRejected(gpuPlanWithStep(replaceOnce(step, R"("v_offset": 64)",
+                                             R"("v_offset": 63)")),
+                 {"steps[3]", "attention operand v (BF16 [4, 8])"});
+  expectRejected(
+      gpuPlanWithStep(attentionStep(
+          R"("seq_len": 2)", R"("seq_len": 2, "activation_dtype": "F16")")),
+      {"steps[3].activation_dtype",
+       "'F16' is not an attention element type (F32 or BF16)"});
+  // The backward's o is an activation: it has no o_dtype.
+  expectRejected(
+      gpuPlanWithStep(replaceOnce(
+          attentionGradStep(R"(["growc_flash_stats_hd8_bf16", )"
+                            R"("growc_flash_key_grad_hd8_bf16", )"
+                            R"("growc_flash_query_grad_hd8_bf16"])"),
+          R"("head_dim": 8)", R"("head_dim": 8, "o_dtype": "BF16")")),
+      {"steps[3]", "o_dtype"});
+}
+
 TEST(PlanTest, MalformedAttentionStepsAreRejected) {
   // Only GPU plans: the kernel is PTX.
   expectRejected(withStep(attentionStep()),
@@ -781,7 +823,7 @@ TEST(PlanTest, MalformedAttentionStepsAreRejected) {
   // q [4, 16] f32 is 256 bytes; its buffer holds 128.
   expectRejected(
       gpuPlanWithStep(attentionStep(R"("seq_len": 2)", R"("seq_len": 4)")),
-      {"steps[3]", "attention operand q (f32 [4, 16]) needs 256 "
+      {"steps[3]", "attention operand q (F32 [4, 16]) needs 256 "
                    "bytes from byte 0 but buffer 2 holds 128"});
   expectRejected(
       gpuPlanWithStep(attentionStep(R"("v_offset": 64)", R"("v_offset": 66)")),

@@ -4,6 +4,8 @@
 // RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations=precision=fp32 | FileCheck %s --check-prefix=FP32
 // RUN: growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4 graph=grad loss-rows=3" --growc-form-kernels --growc-demote-activations | FileCheck %s --check-prefix=CHUNK
 // RUN: not growc-opt %t.2.mlir --growc-lower-model-to-tensors="batch=1 seq=8 key-block=4" --growc-form-kernels --growc-demote-activations=precision=fp16 2>&1 | FileCheck %s --check-prefix=BAD
+// RUN: growc --import-hf-config %S/../Lowering/Inputs/mha-hd32-untied.json --num-layers 1 --block-size 1 -o %t.hd32.mlir
+// RUN: growc-opt %t.hd32.mlir --growc-lower-model-to-tensors="batch=1 seq=8 graph=grad" --growc-attention-to-tensor-cores --growc-form-kernels --growc-demote-activations | FileCheck %s --check-prefix=LIB
 // RUN: %growc-opt %s -split-input-file --growc-demote-activations | FileCheck %s --check-prefix=HAND
 // RUN: %growc-opt %s -split-input-file --growc-demote-activations=precision=fp32 | FileCheck %s --check-prefix=HAND32
 
@@ -98,6 +100,20 @@
 // CHUNK: growk.matmul %{{.+}}, %[[R1]] acc(%[[DW0]] : tensor<11x16xf32>)
 // CHUNK: %[[R2:.+]] = tensor.extract_slice %[[NORMED]]#1[6, 0] [2, 16]
 // CHUNK-NEXT: growk.matmul %[[R2]], %[[HEAD16]] :
+
+// The kernel library's attention (head size 32) reads q, k, v as bf16,
+// so the split kernel writes them as bf16; its output is bf16 for the o
+// projection and the gradient, which also reads the o projection's dX
+// (dout) as bf16; its gradients stay f32. The markers name the bf16
+// instances, and no cast kernel runs.
+// LIB-LABEL: func.func @
+// LIB-NOT: call @cast_bf16
+// LIB: %[[SPLIT:.+]]:3 = call @rope_{{.+}} -> (tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>)
+// LIB: %[[O:.+]] = growk.attention ins(%[[SPLIT]]#0, %[[SPLIT]]#1, %[[SPLIT]]#2 : tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>) outs(%{{.+}} : tensor<8x64xbf16>) {growc.library_kernel = "growc_flash_forward_hd32_bf16_bf16"
+// LIB-NEXT: growk.matmul %[[O]], %{{.+}} : tensor<8x64xbf16>, tensor<64x64xbf16>
+// LIB: %[[DO:.+]] = growk.matmul %{{.+}} {transpose_rhs = false} : tensor<8x64xbf16>, tensor<64x64xbf16> -> tensor<8x64xbf16>
+// LIB: growk.attention_grad ins(%[[SPLIT]]#0, %[[SPLIT]]#1, %[[SPLIT]]#2, %[[O]], %[[DO]] : tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>) outs(%{{.+}} : tensor<8x64xf32>, tensor<8x64xf32>, tensor<8x64xf32>) {growc.library_kernel = "growc_flash_backward_hd32_bf16"
+// LIB-NOT: call @cast_bf16
 
 // FP32-NOT: bf16
 // BAD: precision must be bf16 or fp32, got 'fp16'
@@ -223,4 +239,22 @@ func.func @train(%x: tensor<4x8xf32>, %gw: tensor<8x8xf32>, %gn: tensor<8xf32>, 
   %e2 = tensor.empty() : tensor<1xf32>
   %r:8 = growk.adamw params(%w, %n : tensor<8x8xf32>, tensor<8xf32>) grads(%gw, %gn : tensor<8x8xf32>, tensor<8xf32>) exp_avg(%mw, %mn : tensor<8x8xf32>, tensor<8xf32>) exp_avg_sq(%vw, %vn : tensor<8x8xf32>, tensor<8xf32>) lr(%lr : tensor<1xf32>) step(%lr : tensor<1xf32>) loss_nonfinite(%lr : tensor<1xf32>) outs(%e1, %e2 : tensor<1xf32>, tensor<1xf32>) {beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}
   return %y, %r#0, %r#1, %r#6 : tensor<4x8xf32>, tensor<8x8xf32>, tensor<8xf32>, tensor<1xf32>
+}
+
+// -----
+
+// A library attention whose q and k are graph inputs gets their bf16
+// copies from a cast kernel; an output the graph returns keeps f32, so
+// the forward is the bf16-in, f32-out instance. With precision=fp32
+// nothing changes.
+// HAND-LABEL: func.func @attention_inputs(
+// HAND: %[[Q:.+]] = call @cast_bf16_{{[0-9]+}}(%arg0) : (tensor<16x32xf32>) -> tensor<16x32xbf16>
+// HAND: %[[K:.+]] = call @cast_bf16_{{[0-9]+}}(%arg1) : (tensor<16x32xf32>) -> tensor<16x32xbf16>
+// HAND: growk.attention ins(%[[Q]], %[[K]], %[[K]] : tensor<16x32xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16>) outs(%{{.+}} : tensor<16x32xf32>) {growc.library_kernel = "growc_flash_forward_hd16_bf16_f32"
+// HAND32-LABEL: func.func @attention_inputs(
+// HAND32: growc.library_kernel = "growc_flash_forward_hd16_f32_f32"
+func.func @attention_inputs(%q: tensor<16x32xf32>, %k: tensor<16x32xf32>, %w: tensor<8x8xf32>) -> tensor<16x32xf32> attributes {growc.input_names = ["q", "k"], growc.param_names = ["w"]} {
+  %e = tensor.empty() : tensor<16x32xf32>
+  %o = growk.attention ins(%q, %k, %k : tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%e : tensor<16x32xf32>) {heads = 2 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 8 : i64, growc.library_kernel = "growc_flash_forward_hd16_f32_f32"} -> tensor<16x32xf32>
+  return %o : tensor<16x32xf32>
 }

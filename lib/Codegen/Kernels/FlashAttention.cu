@@ -352,9 +352,9 @@ GROWC_DEVICE void twoProducts(float (&first)[N / 8][4], const u16 *firstRows,
   rowsTimesTileT<HD, N>(second, fragment, secondPart, at.lane);
 }
 
-template <int HD>
-GROWC_DEVICE void flashStats(const float *q, const float *k, const float *o,
-                             const float *dout, float *stats, int seqLen,
+template <int HD, typename In>
+GROWC_DEVICE void flashStats(const In *q, const In *k, const In *o,
+                             const In *dout, float *stats, int seqLen,
                              int heads, int kvHeads, int batch) {
   GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
   GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
@@ -362,8 +362,8 @@ GROWC_DEVICE void flashStats(const float *q, const float *k, const float *o,
   const int kvHead = at.head / (heads / kvHeads);
   const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
   const long rowBase = (long)at.sample * seqLen;
-  const float *qBase = q + rowBase * qStride + at.head * HD;
-  const float *kBase = k + rowBase * kvStride + kvHead * HD;
+  const In *qBase = q + rowBase * qStride + at.head * HD;
+  const In *kBase = k + rowBase * kvStride + kvHead * HD;
   float *lse = stats + ((long)at.sample * heads + at.head) * seqLen;
   float *delta = lse + (long)batch * heads * seqLen;
   const int firstQuery = at.tile;
@@ -373,10 +373,10 @@ GROWC_DEVICE void flashStats(const float *q, const float *k, const float *o,
     int row = firstQuery + int(threadIndex() / 2), half = int(threadIndex() % 2);
     float sum = 0.0f;
     if (row < seqLen) {
-      const float *oRow = o + (rowBase + row) * qStride + at.head * HD;
-      const float *dRow = dout + (rowBase + row) * qStride + at.head * HD;
+      const In *oRow = o + (rowBase + row) * qStride + at.head * HD;
+      const In *dRow = dout + (rowBase + row) * qStride + at.head * HD;
       for (int d = half * (HD / 2); d < (half + 1) * (HD / 2); ++d)
-        sum += oRow[d] * dRow[d];
+        sum += load(oRow + d) * load(dRow + d);
     }
     u32 other;
     asm volatile("shfl.sync.bfly.b32 %0, %1, 1, 31, -1;"
@@ -435,9 +435,9 @@ GROWC_DEVICE void flashStats(const float *q, const float *k, const float *o,
 }
 
 /// dK and dV for the block's 64 keys (grid: key tiles, KV heads, batch).
-template <int HD>
-GROWC_DEVICE void flashKeyGradients(const float *q, const float *k,
-                                    const float *v, const float *dout,
+template <int HD, typename In>
+GROWC_DEVICE void flashKeyGradients(const In *q, const In *k, const In *v,
+                                    const In *dout,
                                     const float *stats, float *dk, float *dv,
                                     int seqLen, int heads, int kvHeads,
                                     int batch) {
@@ -516,9 +516,9 @@ GROWC_DEVICE void flashKeyGradients(const float *q, const float *k,
 
 /// dQ for the block's 64 queries of one head (grid: query tiles, heads,
 /// batch).
-template <int HD>
-GROWC_DEVICE void flashQueryGradients(const float *q, const float *k,
-                                      const float *v, const float *dout,
+template <int HD, typename In>
+GROWC_DEVICE void flashQueryGradients(const In *q, const In *k, const In *v,
+                                      const In *dout,
                                       const float *stats, float *dq,
                                       int seqLen, int heads, int kvHeads,
                                       int batch) {
@@ -587,46 +587,56 @@ GROWC_DEVICE void flashQueryGradients(const float *q, const float *k,
 
 } // namespace
 
-// The instances growc uses: head dimensions 16 to 64, f32 or bf16
-// activations in, f32 or bf16 out. Grid (ceil(T / 64), H, B), 128 threads.
+// The instances growc uses (their names are
+// include/growc/Codegen/FlashAttentionKernels.h's): head dimensions 16 to
+// 64, f32 or bf16 activations in, f32 or bf16 out. Grid (ceil(T / 64), H,
+// B), 128 threads.
 #define GROWC_FLASH_FORWARD(HD, IN, OUT, NAME)                                 \
   extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
   void NAME(const IN *q, const IN *k, const IN *v, OUT *o, float *lse,         \
             int seqLen, int heads, int kvHeads) {                              \
     flashForward<HD>(q, k, v, o, lse, seqLen, heads, kvHeads);                 \
   }
+#define GROWC_FLASH_FORWARDS(HD)                                               \
+  GROWC_FLASH_FORWARD(HD, float, float, growc_flash_forward_hd##HD##_f32_f32)  \
+  GROWC_FLASH_FORWARD(HD, u16, u16, growc_flash_forward_hd##HD##_bf16_bf16)    \
+  GROWC_FLASH_FORWARD(HD, u16, float, growc_flash_forward_hd##HD##_bf16_f32)
 
-GROWC_FLASH_FORWARD(16, float, float, growc_flash_forward_hd16_f32_f32)
-GROWC_FLASH_FORWARD(32, float, float, growc_flash_forward_hd32_f32_f32)
-GROWC_FLASH_FORWARD(64, float, float, growc_flash_forward_hd64_f32_f32)
-GROWC_FLASH_FORWARD(64, u16, u16, growc_flash_forward_hd64_bf16_bf16)
+GROWC_FLASH_FORWARDS(16)
+GROWC_FLASH_FORWARDS(32)
+GROWC_FLASH_FORWARDS(64)
 
-// The backward's three passes, f32 in and out, 128 threads each: stats and
-// dQ over (ceil(T / 64), H, B), dK and dV over (ceil(T / 64), KVH, B).
-#define GROWC_FLASH_BACKWARD(HD)                                               \
+// The backward's three passes, 128 threads each: stats and dQ over
+// (ceil(T / 64), H, B), dK and dV over (ceil(T / 64), KVH, B). q, k, v, o
+// and dout are f32 or bf16 (IN, named DT), dq, dk and dv f32.
+#define GROWC_FLASH_BACKWARD(HD, IN, DT)                                       \
   extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
-  void growc_flash_stats_hd##HD##_f32(                                         \
-      const float *q, const float *k, const float *o, const float *dout,       \
-      float *stats, int seqLen, int heads, int kvHeads, int batch) {           \
+  void growc_flash_stats_hd##HD##_##DT(const IN *q, const IN *k, const IN *o,  \
+                                       const IN *dout, float *stats,           \
+                                       int seqLen, int heads, int kvHeads,     \
+                                       int batch) {                            \
     flashStats<HD>(q, k, o, dout, stats, seqLen, heads, kvHeads, batch);       \
   }                                                                            \
   extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
-  void growc_flash_key_grad_hd##HD##_f32(                                      \
-      const float *q, const float *k, const float *v, const float *dout,       \
+  void growc_flash_key_grad_hd##HD##_##DT(                                     \
+      const IN *q, const IN *k, const IN *v, const IN *dout,                   \
       const float *stats, float *dk, float *dv, int seqLen, int heads,         \
       int kvHeads, int batch) {                                                \
     flashKeyGradients<HD>(q, k, v, dout, stats, dk, dv, seqLen, heads,         \
                           kvHeads, batch);                                     \
   }                                                                            \
   extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
-  void growc_flash_query_grad_hd##HD##_f32(                                    \
-      const float *q, const float *k, const float *v, const float *dout,       \
+  void growc_flash_query_grad_hd##HD##_##DT(                                   \
+      const IN *q, const IN *k, const IN *v, const IN *dout,                   \
       const float *stats, float *dq, int seqLen, int heads, int kvHeads,       \
       int batch) {                                                             \
     flashQueryGradients<HD>(q, k, v, dout, stats, dq, seqLen, heads, kvHeads,  \
                             batch);                                            \
   }
 
-GROWC_FLASH_BACKWARD(16)
-GROWC_FLASH_BACKWARD(32)
-GROWC_FLASH_BACKWARD(64)
+GROWC_FLASH_BACKWARD(16, float, f32)
+GROWC_FLASH_BACKWARD(32, float, f32)
+GROWC_FLASH_BACKWARD(64, float, f32)
+GROWC_FLASH_BACKWARD(16, u16, bf16)
+GROWC_FLASH_BACKWARD(32, u16, bf16)
+GROWC_FLASH_BACKWARD(64, u16, bf16)

@@ -174,9 +174,9 @@ func.func @attention_result_on_memrefs(%q: memref<16x64xf32>, %k: memref<16x32xf
 
 // -----
 
-// The generated attention is f32.
+// Activations are f32 (or bf16, below).
 func.func @attention_f16(%q: tensor<16x64xf16>, %k: tensor<16x32xf32>, %v: tensor<16x32xf32>, %o: tensor<16x64xf32>) {
-  // expected-error @+1 {{operands must be static 2-D f32, got 'tensor<16x64xf16>'}}
+  // expected-error @+1 {{operand #0 must be f32, got 'tensor<16x64xf16>'}}
   %r = growk.attention ins(%q, %k, %v : tensor<16x64xf16>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
   return
 }
@@ -237,9 +237,9 @@ func.func @attention_grad_mixed(%t: tensor<16x64xf32>, %m: memref<16x64xf32>) {
 
 // -----
 
-// The generated attention gradient is f32.
+// The attention gradient's activations are f32 (or bf16, below).
 func.func @attention_grad_f16(%x: memref<16x64xf16>) {
-  // expected-error @+1 {{operands must be static 2-D f32}}
+  // expected-error @+1 {{operand #0 must be f32}}
   growk.attention_grad ins(%x, %x, %x, %x, %x : memref<16x64xf16>, memref<16x64xf16>, memref<16x64xf16>, memref<16x64xf16>, memref<16x64xf16>) outs(%x, %x, %x : memref<16x64xf16>, memref<16x64xf16>, memref<16x64xf16>) {heads = 4 : i64, kv_heads = 4 : i64, seq_len = 8 : i64, key_block = 4 : i64}
   return
 }
@@ -474,5 +474,33 @@ func.func @adamw_results(%p: tensor<8xf32>, %s: tensor<1xf32>) {
   // expected-error @+2 {{inferred type(s) 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<1xf32>', 'tensor<1xf32>' are incompatible with return type(s) of operation 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<8xf32>', 'tensor<1xf32>'}}
   // expected-error @+1 {{failed to infer returned types}}
   %r:4 = "growk.adamw"(%p, %p, %p, %p, %s, %s, %s, %s, %s) <{operandSegmentSizes = array<i32: 1, 1, 1, 1, 0, 0, 1, 1, 0, 1, 1, 1>, beta1 = 0.9 : f64, beta2 = 0.95 : f64, eps = 1.0e-8 : f64, weight_decay = 0.01 : f64, max_grad_norm = 1.0 : f64}> : (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>, tensor<1xf32>) -> (tensor<8xf32>, tensor<8xf32>, tensor<8xf32>, tensor<1xf32>)
+  return
+}
+
+// -----
+
+// bf16 activations are the kernel library's (growc-demote-activations);
+// the generated forms compute on f32.
+func.func @attention_bf16_generated(%q: tensor<16x64xbf16>, %k: tensor<16x32xbf16>, %v: tensor<16x32xbf16>, %o: tensor<16x64xbf16>) {
+  // expected-error @+1 {{bf16 operands need the kernel library's form (growc.library_kernel), got 'tensor<16x64xbf16>'}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16>) outs(%o : tensor<16x64xbf16>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// q, k and v share one element type: one library instance reads them.
+func.func @attention_mixed_activations(%q: tensor<16x64xbf16>, %k: tensor<16x32xf32>, %v: tensor<16x32xbf16>, %o: tensor<16x64xbf16>) {
+  // expected-error @+1 {{operand #1 must have the element type of q, 'bf16', got 'tensor<16x32xf32>'}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xbf16>, tensor<16x32xf32>, tensor<16x32xbf16>) outs(%o : tensor<16x64xbf16>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_forward_hd16_bf16_bf16"} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// The gradients are f32 whatever the activations are.
+func.func @attention_grad_bf16_gradient(%x: memref<16x64xbf16>, %g: memref<16x64xf32>) {
+  // expected-error @+1 {{operand #6 must be f32, got 'memref<16x64xbf16>'}}
+  growk.attention_grad ins(%x, %x, %x, %x, %x : memref<16x64xbf16>, memref<16x64xbf16>, memref<16x64xbf16>, memref<16x64xbf16>, memref<16x64xbf16>) outs(%g, %x, %g : memref<16x64xf32>, memref<16x64xbf16>, memref<16x64xf32>) {heads = 4 : i64, kv_heads = 4 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_backward_hd16_bf16"}
   return
 }

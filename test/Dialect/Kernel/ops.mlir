@@ -92,6 +92,19 @@ func.func @attention_grad_tensors(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, 
 
 // -----
 
+// The kernel library's form may read and write bf16 activations
+// (growc-demote-activations); the gradients stay f32.
+// CHECK-LABEL: func.func @attention_library_bf16
+// CHECK: growk.attention ins(%arg0, %arg1, %arg1 : tensor<16x64xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16>) outs(%arg2 : tensor<16x64xbf16>)
+// CHECK: growk.attention_grad ins(%arg0, %arg1, %arg1, %{{.+}}, %arg0 : tensor<16x64xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16>, tensor<16x64xbf16>, tensor<16x64xbf16>) outs(%arg3, %arg4, %arg4 : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>)
+func.func @attention_library_bf16(%q: tensor<16x64xbf16>, %kv: tensor<16x32xbf16>, %o: tensor<16x64xbf16>, %dq: tensor<16x64xf32>, %dkv: tensor<16x32xf32>) -> tensor<16x64xf32> {
+  %r = growk.attention ins(%q, %kv, %kv : tensor<16x64xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16>) outs(%o : tensor<16x64xbf16>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_forward_hd16_bf16_bf16"} -> tensor<16x64xbf16>
+  %g:3 = growk.attention_grad ins(%q, %kv, %kv, %r, %q : tensor<16x64xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16>, tensor<16x64xbf16>, tensor<16x64xbf16>) outs(%dq, %dkv, %dkv : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_backward_hd16_bf16"} -> tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>
+  return %g#0 : tensor<16x64xf32>
+}
+
+// -----
+
 // CHECK-LABEL: func.func @attention_grad_memrefs
 // CHECK: growk.attention_grad ins(%arg0, %arg0, %arg0, %arg0, %arg0 : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) outs(%arg0, %arg0, %arg0 : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) {heads = 1 : i64, key_block = 64 : i64, kv_heads = 1 : i64, seq_len = 7 : i64}{{$}}
 func.func @attention_grad_memrefs(%x: memref<14x32xf32>) {

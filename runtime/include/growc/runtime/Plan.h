@@ -159,12 +159,15 @@ struct PlanStep {
   // kernel library's entry points `symbols` (one for the forward; the
   // backward's statistics, dK/dV and dQ passes). `operands` are buffer ids,
   // each read from `operandOffsets` bytes: q, k, v, o for the forward; q,
-  // k, v, o, dout, dq, dk, dv for the backward. q, o, dout and dq are f32
-  // [batch * seqLen, heads * headDim], k, v, dk and dv f32 [batch * seqLen,
-  // kvHeads * headDim] (docs/plan.md).
+  // k, v, o, dout, dq, dk, dv for the backward. q, o, dout and dq are
+  // [batch * seqLen, heads * headDim], k, v, dk and dv [batch * seqLen,
+  // kvHeads * headDim] (docs/plan.md). The activations (q, k, v; o and
+  // dout of the backward) are `activationType`, F32 or BF16; the forward's
+  // o is `outputType`; dq, dk and dv are F32.
   std::vector<std::string> symbols;
   std::vector<int64_t> operands, operandOffsets;
   int64_t batch = 0, seqLen = 0, heads = 0, kvHeads = 0, headDim = 0;
+  DType activationType = DType::F32, outputType = DType::F32;
 
   // Op::AdamW (train graphs): the whole optimizer step over every trained
   // parameter at once (docs/plan.md), in place. One buffer id per trained
