@@ -59,6 +59,12 @@ std::string reportMemory(std::FILE *out, const StepTimes &times) {
               return a.bytes() != b.bytes() ? a.bytes() > b.bytes()
                                             : a.name < b.name;
             });
+  if (kernels.empty()) {
+    // The toy kernels of an image without entry points run on the host.
+    std::fprintf(out, "growc-run: emulated memory behaviour: no PTX kernel "
+                      "ran\n");
+    return "";
+  }
   double runs = std::max(1, times.runs);
   std::fprintf(out,
                "growc-run: emulated memory behaviour per kernel (the PTX "
@@ -297,12 +303,12 @@ Status reportProfile(std::FILE *out, const Plan &plan, const StepTimes &times,
   });
 
   const bool gpu = times.copyBytesPerSecond > 0;
-  std::fprintf(out, "growc-run: profile of %s on %s%s: %zu steps, %.3f ms\n",
-               plan.path.c_str(), times.device.c_str(),
+  std::fprintf(out, "growc-run: profile of %s on %s: %zu steps, %.3f ms%s\n",
+               plan.path.c_str(), times.device.c_str(), plan.steps.size(),
+               totalMs,
                times.emulated ? " (emulated: the PTX interpreter's times, not "
                                 "a GPU's)"
-                              : "",
-               plan.steps.size(), totalMs);
+                              : "");
   if (gpu)
     std::fprintf(out, "growc-run: device-to-device copy bandwidth %.1f GB/s\n",
                  times.copyBytesPerSecond * 1e-9);
