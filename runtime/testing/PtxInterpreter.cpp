@@ -23,6 +23,17 @@
 namespace growc::ptx {
 namespace {
 
+/// A cp.async the thread issued and has not waited for: the bytes it read
+/// (the source is read at issue; the rest of a partial copy is zeros), where
+/// they go in shared memory, and its group (kUncommitted until a commit).
+struct PendingCopy {
+  uint64_t destination;
+  uint32_t group;
+  uint8_t bytes;
+  uint8_t data[16];
+};
+constexpr uint32_t kUncommitted = ~uint32_t(0);
+
 struct Thread {
   uint64_t *regs;
   uint64_t local;
@@ -31,6 +42,9 @@ struct Thread {
   enum : uint8_t { Running, Waiting, AtCollective, Done } state = Running;
   unsigned tid[3];
   int32_t index = 0; // in the block
+  /// cp.async: the copies not yet waited for, the groups committed so far.
+  std::vector<PendingCopy> copies;
+  uint32_t groups = 0;
 };
 
 /// What a 2-byte granule of shared memory saw since the last barrier:
@@ -99,7 +113,7 @@ public:
       ++stats->launches;
       memIndex.assign(k.code.size(), 0);
       for (size_t pc = 0; pc < k.code.size(); ++pc)
-        if (k.code[pc].op == Op::Ld || k.code[pc].op == Op::St)
+        if (isMemory(k.code[pc].op))
           memIndex[pc] = memCount++;
       occurrences.resize(size_t(threads) * memCount);
       pending.resize((threads + 31) / 32);
@@ -194,6 +208,12 @@ private:
         if (pool[i].state == Thread::Waiting)
           pool[i].state = Thread::Running;
     }
+  }
+
+  /// The instructions whose accesses MemoryStats records.
+  static bool isMemory(Op op) {
+    return op == Op::Ld || op == Op::St || op == Op::Red || op == Op::Atom ||
+           op == Op::CpAsync;
   }
 
   static float bf16ToFloat(uint64_t bits) {
@@ -574,7 +594,9 @@ private:
     bool isShared =
         in.space == Space::Shared || (in.space == Space::Generic && inShared);
     if (!isShared) {
-      (in.op == Op::Ld ? stats->loadBytes : stats->storeBytes) += bytes;
+      // cp.async loads from global memory; red and atom count as stores.
+      (in.op == Op::Ld || in.op == Op::CpAsync ? stats->loadBytes
+                                               : stats->storeBytes) += bytes;
       if (bytes == 8)
         stats->bytes64 += bytes;
       else if (bytes == 16)
@@ -639,6 +661,108 @@ private:
     accesses.clear();
   }
 
+  std::string fault(const Inst &in, const std::string &why) const {
+    return "kernel '" + k.name + "', PTX line " + std::to_string(in.line) +
+           ": " + why;
+  }
+
+  /// red/atom add: one thread runs at a time, so the read-modify-write is
+  /// atomic by construction. f32 adds round to nearest and flush
+  /// subnormals, as the PTX ISA says of atom.add.f32.
+  std::string atomic(const Inst &in, Thread &t) {
+    const Operand &m = in.ops[in.op == Op::Red ? 0 : 1];
+    uint64_t operand = value(in.ops[in.op == Op::Red ? 1 : 2], t);
+    uint64_t address = value(m, t) + uint64_t(m.offset);
+    unsigned bytes = bitsOf(in.type) / 8;
+    uint64_t sharedBase = reinterpret_cast<uint64_t>(shared.data());
+    if (inside(address, bytes, sharedBase, sharedBytes))
+      return fault(in, "atomics on shared memory are not supported");
+    if (!accessible(Space::Global, address, bytes, t))
+      return fault(in, "out-of-bounds atomic of " + std::to_string(bytes) +
+                           " bytes");
+    if (address % bytes != 0)
+      return fault(in,
+                   "misaligned atomic of " + std::to_string(bytes) + " bytes");
+    if (stats)
+      record(in, t, address, bytes);
+    uint64_t old = 0;
+    std::memcpy(&old, reinterpret_cast<void *>(address), bytes);
+    uint64_t sum = in.type == Ty::F32
+                       ? ofF32(ptx::flush(ptx::flush(asF32(old)) +
+                                          ptx::flush(asF32(operand))))
+                       : (old + operand) & mask(8 * bytes);
+    std::memcpy(reinterpret_cast<void *>(address), &sum, bytes);
+    if (in.op == Op::Atom)
+      write(t, in.ops[0], old, in.type);
+    return "";
+  }
+
+  /// cp.async: checks and reads the source now; the destination is
+  /// written when the thread waits for the copy's group (the latest time
+  /// the ISA allows), so a kernel that reads a tile before waiting for it
+  /// sees stale data. The destination counts as written from the issue
+  /// on: another thread that touches it in the same barrier interval
+  /// races with the copy.
+  std::string copyAsync(const Inst &in, Thread &t) {
+    uint64_t destination = value(in.ops[0], t) + uint64_t(in.ops[0].offset);
+    uint64_t source = value(in.ops[1], t) + uint64_t(in.ops[1].offset);
+    unsigned bytes = unsigned(in.ops[2].imm);
+    uint64_t sourceBytes =
+        in.count == 4 ? value(in.ops[3], t) & 0xffffffff : bytes;
+    if (sourceBytes > bytes)
+      return fault(in, "cp.async source size " + std::to_string(sourceBytes) +
+                           " over the copy's " + std::to_string(bytes));
+    if (!accessible(Space::Shared, destination, bytes, t))
+      return fault(in, "out-of-bounds cp.async into shared memory");
+    if (sourceBytes && !accessible(Space::Global, source, sourceBytes, t))
+      return fault(in, "out-of-bounds cp.async from global memory");
+    if (destination % bytes != 0 || source % bytes != 0)
+      return fault(in, "misaligned cp.async of " + std::to_string(bytes) +
+                           " bytes");
+    Inst store = in;
+    store.op = Op::St;
+    if (std::string race = checkRace(store, t, destination, bytes);
+        !race.empty())
+      return race;
+    if (stats && sourceBytes)
+      record(in, t, source, unsigned(sourceBytes));
+    PendingCopy copy{destination, kUncommitted, uint8_t(bytes), {}};
+    std::memcpy(copy.data, reinterpret_cast<void *>(source), sourceBytes);
+    t.copies.push_back(copy);
+    return "";
+  }
+
+  void commitCopies(Thread &t) {
+    for (PendingCopy &copy : t.copies)
+      if (copy.group == kUncommitted)
+        copy.group = t.groups;
+    ++t.groups;
+  }
+
+  /// cp.async.wait_group n: the copies of all but the n most recent
+  /// committed groups land in shared memory.
+  std::string waitCopies(const Inst &in, Thread &t) {
+    if (in.mode) // wait_all
+      commitCopies(t);
+    uint64_t keep = in.mode ? 0 : in.ops[0].imm;
+    Inst store = in;
+    store.op = Op::St;
+    size_t kept = 0;
+    for (PendingCopy &copy : t.copies) {
+      if (copy.group == kUncommitted || copy.group + keep >= t.groups) {
+        t.copies[kept++] = copy;
+        continue;
+      }
+      if (std::string race = checkRace(store, t, copy.destination, copy.bytes);
+          !race.empty())
+        return race;
+      std::memcpy(reinterpret_cast<void *>(copy.destination), copy.data,
+                  copy.bytes);
+    }
+    t.copies.resize(kept);
+    return "";
+  }
+
   /// Runs `t` to its next barrier or its end.
   std::string step(Thread &t) {
     const Inst *code = k.code.data();
@@ -658,6 +782,22 @@ private:
         t.state = Thread::Waiting;
         return "";
       case Op::Nop:
+        continue;
+      case Op::Red:
+      case Op::Atom:
+        if (std::string e = atomic(in, t); !e.empty())
+          return e;
+        continue;
+      case Op::CpAsync:
+        if (std::string e = copyAsync(in, t); !e.empty())
+          return e;
+        continue;
+      case Op::CpAsyncCommit:
+        commitCopies(t);
+        continue;
+      case Op::CpAsyncWait:
+        if (std::string e = waitCopies(in, t); !e.empty())
+          return e;
         continue;
       case Op::Shfl:
       case Op::Mma:

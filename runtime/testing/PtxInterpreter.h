@@ -16,8 +16,12 @@
 //   which is what growc emits. Warp-collective instructions (shfl.sync,
 //   ldmatrix, mma.sync m16n8k16 bf16) wait until every lane of the warp
 //   has reached them and then run for the whole warp, with the fragment
-//   layouts of the PTX ISA; others (vote, atomics, wgmma) are rejected at
-//   load.
+//   layouts of the PTX ISA; others (vote, wgmma) are rejected at load.
+//   Atomic adds to global memory (red, atom) are atomic by construction.
+//   cp.async reads its source at issue and writes shared memory when the
+//   thread waits for its group (cp.async.wait_group), the latest moment
+//   the ISA allows, so a missing wait reads stale data; the destination
+//   counts as written from the issue on for the race check.
 // - Addresses are host addresses: global memory is the fake driver's
 //   allocations, and each block's shared memory and each thread's local
 //   memory are host buffers. Every load and store is checked against its
@@ -65,7 +69,9 @@ struct Launch {
 struct MemoryStats {
   uint64_t launches = 0;
   /// Global memory (ld/st .global, or generic addresses outside shared
-  /// and local memory): the bytes the lanes asked for.
+  /// and local memory): the bytes the lanes asked for. cp.async counts its
+  /// global source as loaded (its shared side is not counted); red and
+  /// atom count as stored.
   uint64_t loadBytes = 0, storeBytes = 0;
   /// Of those, the bytes moved by accesses of 8 and of 16 bytes per lane
   /// (ld/st .v2.b32, .b64/.u64/.f64, .v4.b16; .v4.b32, .v2.b64).

@@ -361,6 +361,8 @@ private:
     for (size_t i = 0; i < parts.size(); ++i)
       if (!operand(parts[i], in.ops[i], error))
         return false;
+    if (!checkOperands(in, error))
+      return false;
     for (Operand &o : in.ops)
       if (o.kind == Kind::Shared && o.imm == ~uint64_t(0))
         pendingDynamic.push_back(&o - in.ops);
@@ -369,6 +371,103 @@ private:
     for (long op : pendingDynamic)
       dynamicUses.emplace_back(index, int(op));
     pendingDynamic.clear();
+    return true;
+  }
+
+  /// The operand forms of the atomics and cp.async, which the interpreter
+  /// reads without further checks.
+  static bool checkOperands(const Inst &in, std::string &error) {
+    const Operand *o = in.ops;
+    switch (in.op) {
+    case Op::Red:
+      if (in.count == 2 && o[0].memory && !o[1].memory)
+        return true;
+      error = "red takes [address], value";
+      return false;
+    case Op::Atom:
+      if (in.count == 3 && o[0].kind == Kind::Reg && o[1].memory &&
+          !o[2].memory)
+        return true;
+      error = "atom takes a register, [address], value";
+      return false;
+    case Op::CpAsync:
+      if ((in.count == 3 || in.count == 4) && o[0].memory && o[1].memory &&
+          o[2].kind == Kind::Imm &&
+          (o[2].imm == 4 || o[2].imm == 8 || o[2].imm == 16) &&
+          (in.count == 3 || (!o[3].memory && (o[3].kind == Kind::Reg ||
+                                              o[3].kind == Kind::Imm))))
+        return true;
+      error = "cp.async takes [shared], [global], 4|8|16{, source bytes}";
+      return false;
+    case Op::CpAsyncCommit:
+      if (in.count == 0)
+        return true;
+      error = "cp.async.commit_group takes no operands";
+      return false;
+    case Op::CpAsyncWait:
+      if (in.mode ? in.count == 0 : in.count == 1 && o[0].kind == Kind::Imm)
+        return true;
+      error = "cp.async.wait_group takes a constant, wait_all nothing";
+      return false;
+    default:
+      return true;
+    }
+  }
+
+  /// cp.async.{ca,cg}.shared{::cta}.global [dst], [src], size{, srcSize},
+  /// cp.async.commit_group, cp.async.wait_group n, cp.async.wait_all.
+  static bool decodeCpAsync(const std::vector<std::string> &parts, Inst &in,
+                            std::string &error) {
+    if (parts.size() < 3 || parts[1] != "async")
+      return false;
+    if (parts.size() == 3 && parts[2] == "commit_group") {
+      in.op = Op::CpAsyncCommit;
+      return true;
+    }
+    if (parts.size() == 3 &&
+        (parts[2] == "wait_group" || parts[2] == "wait_all")) {
+      in.op = Op::CpAsyncWait;
+      in.mode = parts[2] == "wait_all"; // wait_all also commits
+      return true;
+    }
+    if (parts.size() == 5 && (parts[2] == "ca" || parts[2] == "cg") &&
+        (parts[3] == "shared" || parts[3] == "shared::cta") &&
+        parts[4] == "global") {
+      in.op = Op::CpAsync;
+      in.space = Space::Global; // of the source; the destination is shared
+      return true;
+    }
+    error = "only cp.async.{ca,cg}.shared.global, commit_group, wait_group "
+            "and wait_all";
+    return false;
+  }
+
+  /// red/atom{.global}{.relaxed|.gpu|...}.add.{f32,u32,s32,u64}.
+  static bool decodeAtomic(const std::vector<std::string> &parts, Inst &in,
+                           std::string &error) {
+    in.op = parts[0] == "red" ? Op::Red : Op::Atom;
+    bool add = false;
+    for (size_t i = 1; i < parts.size(); ++i) {
+      const std::string &m = parts[i];
+      Ty t = parseType(m);
+      if (t == Ty::F32 || t == Ty::U32 || t == Ty::S32 || t == Ty::U64) {
+        in.type = t;
+      } else if (m == "add") {
+        add = true;
+      } else if (m == "global") {
+        in.space = Space::Global;
+      } else if (m == "relaxed" || m == "gpu" || m == "sys" || m == "cta") {
+        continue; // one thread runs at a time: every order is sequential
+      } else {
+        error = "modifier '" + m + "' (only add of f32, u32, s32 or u64 in " +
+                "global memory)";
+        return false;
+      }
+    }
+    if (!add || in.type == Ty::None) {
+      error = "only add of f32, u32, s32 or u64";
+      return false;
+    }
     return true;
   }
 
@@ -401,6 +500,10 @@ private:
         {"exit", Op::Ret},   {"bar", Op::Bar},          {"barrier", Op::Bar},
         {"membar", Op::Nop}, {"fence", Op::Nop},        {"shfl", Op::Shfl},
         {"mma", Op::Mma},    {"ldmatrix", Op::Ldmatrix}};
+    if (parts[0] == "cp")
+      return decodeCpAsync(parts, in, error);
+    if (parts[0] == "red" || parts[0] == "atom")
+      return decodeAtomic(parts, in, error);
     auto it = ops.find(parts[0]);
     if (it == ops.end())
       return false;

@@ -123,7 +123,17 @@ enum class Op : uint8_t {
   // Warp-collective: every lane of the warp takes part at once.
   Shfl,
   Mma,
-  Ldmatrix
+  Ldmatrix,
+  // Atomic read-modify-write of global memory (add only): red has no
+  // result, atom returns the old value.
+  Red,
+  Atom,
+  // Asynchronous copies global -> shared (sm_80 cp.async): the copy, the
+  // commit of the thread's copies since the last commit as a group, and
+  // the wait until at most `n` of its groups are pending (wait_all: 0).
+  CpAsync,
+  CpAsyncCommit,
+  CpAsyncWait
 };
 
 enum class Space : uint8_t { Generic, Global, Shared, Local, Param, Const };

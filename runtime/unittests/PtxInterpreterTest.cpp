@@ -5,7 +5,8 @@
 // hand from the PTX ISA, not against itself: the rounding and saturation
 // of conversions, funnel shifts, carry chains, bit-field extraction, NaN
 // rules; barriers and (dynamic) shared memory; warp shuffles and
-// tensor-core mma with ldmatrix fragments; the bounds checks, the
+// tensor-core mma with ldmatrix fragments; atomic adds; cp.async and its
+// groups (a copy lands only once waited for); the bounds checks, the
 // shared-memory race check and the load errors; the memory behaviour it
 // measures (bytes, access widths, sectors per request, bank conflicts) on
 // kernels whose numbers follow from their access patterns; and nvcc's own
@@ -791,6 +792,181 @@ TEST(PtxInterpreterTest, MeasuresSharedMemoryBankConflicts) {
     EXPECT_EQ(stats.loadBytes, 0u) << stride;
     EXPECT_EQ(stats.storeBytes, 128u) << stride;
   }
+}
+
+// Atomic adds from 2 blocks of 64 threads: 1.5 each into out[0]; 2^-24
+// each into out[1] = 1.0, which every f32 add rounds back to 1.0 (a tie, to
+// even), where one exact sum would not; a counter in out[2] whose old
+// values (atom's result) are each taken once: each thread sets out[4 +
+// old].
+const char *kAtomics = R"(.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry atomics(.param .u64 out)
+{
+  .reg .b32 %r<4>;
+  .reg .f32 %f<3>;
+  .reg .b64 %rd<5>;
+  ld.param.u64 %rd1, [out];
+  cvta.to.global.u64 %rd1, %rd1;
+  mov.f32 %f1, 0f3FC00000;
+  red.global.add.f32 [%rd1], %f1;
+  mov.f32 %f2, 0f33800000;
+  red.relaxed.gpu.global.add.f32 [%rd1+4], %f2;
+  atom.global.add.u32 %r1, [%rd1+8], 1;
+  mul.wide.u32 %rd2, %r1, 4;
+  add.s64 %rd3, %rd1, %rd2;
+  st.global.u32 [%rd3+16], 1;
+  ret;
+}
+)";
+
+TEST(PtxInterpreterTest, AtomicAddsAccumulateEveryThread) {
+  std::string error;
+  std::unique_ptr<Module> module = Module::parse(kAtomics, error);
+  ASSERT_TRUE(module) << error;
+  std::vector<uint8_t> out(4 * 132, 0);
+  float one = 1.0f;
+  std::memcpy(out.data() + 4, &one, 4);
+  Memory memory{{&out}};
+  Launch launch;
+  launch.grid[0] = 2;
+  launch.block[0] = 64;
+  addPointer(launch, out.data());
+  MemoryStats stats;
+  ASSERT_EQ(growc::ptx::run(*module, *module->find("atomics"), launch,
+                            memory.check(), &stats),
+            "");
+  float sum, unchanged;
+  std::memcpy(&sum, out.data(), 4);
+  std::memcpy(&unchanged, out.data() + 4, 4);
+  EXPECT_EQ(sum, 192.0f);
+  EXPECT_EQ(unchanged, 1.0f);
+  EXPECT_EQ(word(out, 2), 128u);
+  for (size_t i = 4; i < 132; ++i)
+    EXPECT_EQ(word(out, i), 1u) << i;
+  // Three 4-byte atomics and one store per thread, counted as stored.
+  EXPECT_EQ(stats.storeBytes, 128u * 16u);
+  EXPECT_EQ(stats.loadBytes, 0u);
+
+  std::string cas = kAtomics;
+  cas.replace(cas.find("atom.global.add.u32"), 19, "atom.global.cas.b32");
+  EXPECT_FALSE(Module::parse(cas, error));
+  EXPECT_NE(error.find("PTX line 15: unsupported instruction "
+                       "'atom.global.cas.b32': modifier 'cas'"),
+            std::string::npos)
+      << error;
+}
+
+// cp.async, one warp: each thread copies 16 bytes of `in` to its slot of
+// the tile's first half (a group) and 4 bytes, zero-filled to 16, to its
+// slot of the second half, which it filled with ones before (another
+// group). After wait_group 1 only the first group has landed; after
+// wait_all and the barrier each thread reads its neighbour's (31 - tid)
+// second-half slot. Out, 16 words per thread: the first slot, the second
+// slot's first word before wait_all, the neighbour's second slot.
+const char *kCopyAsync = R"(.version 8.0
+.target sm_90
+.address_size 64
+.visible .entry copies(.param .u64 in, .param .u64 out)
+{
+  .reg .b32 %r<16>;
+  .reg .b64 %rd<12>;
+  .shared .align 16 .b8 tile[1024];
+  ld.param.u64 %rd1, [in];
+  ld.param.u64 %rd2, [out];
+  mov.u32 %r1, %tid.x;
+  mul.wide.u32 %rd3, %r1, 16;
+  add.s64 %rd4, %rd1, %rd3;
+  mov.u64 %rd5, tile;
+  add.s64 %rd6, %rd5, %rd3;
+  mov.b32 %r2, -1;
+  st.shared.v4.b32 [%rd6+512], {%r2, %r2, %r2, %r2};
+  cp.async.cg.shared.global [%rd6], [%rd4], 16;
+  cp.async.commit_group;
+  mov.b32 %r3, 4;
+  cp.async.cg.shared.global [%rd6+512], [%rd4+512], 16, %r3;
+  cp.async.commit_group;
+  cp.async.wait_group 1;
+  ld.shared.v4.b32 {%r4, %r5, %r6, %r7}, [%rd6];
+  ld.shared.b32 %r8, [%rd6+512];
+  cp.async.wait_all;
+  bar.sync 0;
+  mov.b32 %r9, 31;
+  sub.s32 %r10, %r9, %r1;
+  mul.wide.u32 %rd7, %r10, 16;
+  add.s64 %rd8, %rd5, %rd7;
+  ld.shared.v4.b32 {%r11, %r12, %r13, %r14}, [%rd8+512];
+  mul.wide.u32 %rd9, %r1, 64;
+  add.s64 %rd10, %rd2, %rd9;
+  st.global.v4.b32 [%rd10], {%r4, %r5, %r6, %r7};
+  st.global.b32 [%rd10+16], %r8;
+  st.global.v4.b32 [%rd10+32], {%r11, %r12, %r13, %r14};
+  ret;
+}
+)";
+
+/// Runs `ptx`'s `copies` on one warp; `out` gets its output.
+std::string runCopies(const std::string &ptx, std::vector<uint8_t> &out,
+                      MemoryStats *stats = nullptr) {
+  std::string error;
+  std::unique_ptr<Module> module = Module::parse(ptx, error);
+  if (!module)
+    return "parse: " + error;
+  std::vector<uint8_t> in(1024);
+  for (uint32_t w = 0; w < 256; ++w)
+    std::memcpy(in.data() + 4 * w, &w, 4);
+  out.assign(32 * 64, 0);
+  Memory memory{{&in, &out}};
+  Launch launch;
+  launch.block[0] = 32;
+  addPointer(launch, in.data());
+  addPointer(launch, out.data());
+  return growc::ptx::run(*module, *module->find("copies"), launch,
+                         memory.check(), stats);
+}
+
+TEST(PtxInterpreterTest, CpAsyncLandsWhenItsGroupIsWaitedFor) {
+  std::vector<uint8_t> out;
+  MemoryStats stats;
+  ASSERT_EQ(runCopies(kCopyAsync, out, &stats), "");
+  for (uint32_t t = 0; t < 32; ++t) {
+    for (uint32_t i = 0; i < 4; ++i)
+      EXPECT_EQ(word(out, 16 * t + i), 4 * t + i) << t;
+    EXPECT_EQ(word(out, 16 * t + 4), 0xffffffffu) << t; // not yet landed
+    EXPECT_EQ(word(out, 16 * t + 8), 128 + 4 * (31 - t)) << t;
+    for (uint32_t i = 9; i < 12; ++i)
+      EXPECT_EQ(word(out, 16 * t + i), 0u) << t; // zero-filled
+  }
+  // The copies' global sources: 16 bytes (128-bit) and 4 bytes per thread.
+  EXPECT_EQ(stats.loadBytes, 32u * 20u);
+  EXPECT_EQ(stats.bytes128, 32u * 16u + 32u * 32u); // and the v4 stores
+
+  // Without the first wait the thread reads its slot before the copy
+  // lands: the zeros shared memory started with.
+  std::string noWait = kCopyAsync;
+  noWait.replace(noWait.find("  cp.async.wait_group 1;\n"), 25, "");
+  ASSERT_EQ(runCopies(noWait, out), "");
+  EXPECT_EQ(word(out, 16 * 5 + 1), 0u);
+  // Without wait_all the neighbour's slot still holds its ones.
+  std::string noWaitAll = kCopyAsync;
+  noWaitAll.replace(noWaitAll.find("  cp.async.wait_all;\n"), 21, "");
+  ASSERT_EQ(runCopies(noWaitAll, out), "");
+  EXPECT_EQ(word(out, 16 * 5 + 8), 0xffffffffu);
+  // Without the barrier (and the ones) thread 15 reads the slot thread
+  // 16's copy fills: threads run one at a time, so thread 16's cp.async
+  // (now line 20) writes what thread 15 read, from its issue on.
+  std::string noBarrier = kCopyAsync;
+  noBarrier.replace(noBarrier.find("  bar.sync 0;\n"), 14, "");
+  noBarrier.replace(noBarrier.find("  st.shared.v4"),
+                    noBarrier.find("  cp.async.cg") -
+                        noBarrier.find("  st.shared.v4"),
+                    "");
+  std::string error = runCopies(noBarrier, out);
+  EXPECT_NE(error.find("PTX line 20: shared-memory race: this thread writes "
+                       "shared memory that thread 15 read"),
+            std::string::npos)
+      << error;
 }
 
 // nvcc's PTX for the executor tests' toy kernels (a different compiler
