@@ -3,10 +3,13 @@
 // Walks the plan's steps in order, as CudaExecutor enqueues them, turning
 // each into the graph nodes it becomes (a kernel step one launch, a GEMM
 // one cuBLASLt call, an attention step one launch, an attention_grad step
-// and the adamw step the library's three launches each), then adds the
-// executor's commit copies (planNextValues: only next values outside their
-// parameters' buffers). Each node gets its counted FLOPs and bytes and a
-// roofline time; CostModel.h says what is counted and what is predicted.
+// the library's two launches (three in the old form), the adamw step
+// three), then adds the executor's commit copies (planNextValues: only
+// next values outside their parameters' buffers). Each node gets its
+// counted FLOPs and bytes and a roofline time, an attention launch's
+// compute stretched by its simulated block imbalance and a generated
+// kernel's memory time by its measured accesses (a memory profile);
+// CostModel.h says what is counted and what is predicted.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +26,8 @@
 #include <cstdlib>
 #include <iterator>
 #include <map>
+#include <queue>
+#include <set>
 #include <string_view>
 #include <utility>
 
@@ -36,14 +41,23 @@ namespace {
 /// one whole, masking inside it.
 constexpr int64_t kAttentionTile = 64;
 
+/// Whether the forward's blocks are dispatched heaviest first
+/// (FlashAttention.cu's placeHeavyFirst: the n-th heads x samples blocks
+/// dispatched take the n-th heaviest query tile, the last one first) or in
+/// grid order (block x takes query tile x). The saved-LSE backward's main
+/// pass dispatches its key tiles heaviest first (key tile 0 first); the
+/// old three-pass backward's blocks run in grid order.
+constexpr bool kForwardHeaviestFirst = true;
+
 /// The device names gpuRatesFor asks Throughput.h's table about: what
 /// cuDeviceGetName reports for the SXM parts.
 struct KnownGpu {
   std::string_view key, deviceName;
+  int64_t sms; ///< the SXM parts' SM count (H100 and H200 whitepapers)
 };
 constexpr KnownGpu kKnownGpus[] = {
-    {"h100", "NVIDIA H100 80GB HBM3"},
-    {"h200", "NVIDIA H200"},
+    {"h100", "NVIDIA H100 80GB HBM3", 132},
+    {"h200", "NVIDIA H200", 132},
 };
 
 /// 1234567 as "1,234,567".
@@ -76,6 +90,17 @@ struct Node {
   size_t kind = 0; ///< index into StepCost::kinds
   double flops = 0, bytes = 0;
   Rate rate = Rate::None;
+  /// An attention launch's simulated makespan over its balanced time: its
+  /// compute time's factor.
+  double imbalance = 1;
+  /// A measured kernel's sectors over the ideal (the traffic its bytes
+  /// really take, at the limit too) and its bandwidth factor (predicted
+  /// only: an efficiency).
+  double sectorRatio = 1, bandwidthFactor = 1;
+  /// A simulated attention launch: its kind (AttentionBalance::kind), its
+  /// blocks, their tile pairs and the most one block does.
+  const char *launchKind = nullptr;
+  int64_t blocks = 0, pairs = 0, maxBlockPairs = 0;
 };
 
 enum KindIndex : size_t {
@@ -107,9 +132,11 @@ double nodeSeconds(const Node &node, const GpuRates &gpu,
     computeRate = gpu.bf16.tflops * (atLimit ? 1 : a.attentionEfficiency);
     break;
   }
-  double compute = computeRate > 0 ? node.flops / (computeRate * 1e12) : 0;
-  double memory = node.bytes / (gpu.memory.terabytesPerSecond * 1e12 *
-                                (atLimit ? 1 : a.memoryEfficiency));
+  double compute =
+      computeRate > 0 ? node.flops * node.imbalance / (computeRate * 1e12) : 0;
+  double memory = node.bytes * node.sectorRatio /
+                  (gpu.memory.terabytesPerSecond * 1e12 *
+                   (atLimit ? 1 : a.memoryEfficiency * node.bandwidthFactor));
   return std::max(compute, memory) + a.nodeMicroseconds * 1e-6;
 }
 
@@ -134,15 +161,48 @@ bool isPureCast(const PlanKernel &kernel) {
          kernel.args[0].numElements == kernel.args[1].numElements;
 }
 
-/// The nodes of an attention or attention_grad step (FlashAttention.cu):
-/// executed FLOPs per query-key pair per head dimension are 4 for the
-/// forward (S = QKᵀ, PV), 2 for the statistics pass (S), 8 for the dK/dV
-/// pass (S, dP, dV, dK) and 6 for the dQ pass (S, dP, dQ). Each operand is
-/// read or written once, in its element type (the step's activation and
-/// output types; the gradients f32); the backward's statistics scratch
-/// holds 2·B·H·T floats.
-std::vector<Node> attentionNodes(const PlanStep &s, double &causalFlops) {
-  const double tiles = double((s.seqLen + kAttentionTile - 1) / kAttentionTile);
+/// One attention launch's blocks in dispatch order, each as the 64x64
+/// tile pairs it computes: `nTiles` tiles (blockIdx.x) for each of
+/// `copies` (heads or KV heads x samples), tile t doing `pairs(t)`. In grid
+/// order (x fastest: block x takes tile x) or heaviest first (the first
+/// `copies` blocks dispatched take every copy's heaviest tile, the next
+/// the second heaviest, ...).
+template <typename Pairs>
+std::vector<int64_t> attentionBlocks(int64_t nTiles, int64_t copies,
+                                     bool heaviestFirst, Pairs pairs) {
+  std::vector<int64_t> tiles(size_t(nTiles), 0), blocks;
+  for (int64_t t = 0; t < nTiles; ++t)
+    tiles[size_t(t)] = pairs(t);
+  blocks.reserve(size_t(nTiles * copies));
+  if (heaviestFirst) {
+    std::sort(tiles.begin(), tiles.end(), std::greater<int64_t>());
+    for (int64_t work : tiles)
+      blocks.insert(blocks.end(), size_t(copies), work);
+  } else {
+    for (int64_t c = 0; c < copies; ++c)
+      blocks.insert(blocks.end(), tiles.begin(), tiles.end());
+  }
+  return blocks;
+}
+
+/// The nodes of an attention or attention_grad step (FlashAttention.cu).
+/// Executed FLOPs per query-key pair per head dimension: 4 for the
+/// forward (S = QKᵀ, PV); with the saved LSE (2 symbols) 0 for the
+/// backward's prep pass and 10 for its main pass (S, dP, dV, dK, dQ: 5
+/// products); in the old form (3 symbols) 2 for the statistics pass (S),
+/// 8 for the dK/dV pass (S, dP, dV, dK) and 6 for the dQ pass (S, dP,
+/// dQ). Each operand is read or written once, in its element type (the
+/// step's activation and output types; the gradients f32): the forward's
+/// LSE (operand 5, f32 [B, H, T]) when it has one; the old backward's
+/// statistics scratch holds 2·B·H·T floats, the new one's delta B·H·T
+/// (written by prep, read by main) beside the LSE, and main adds into dq
+/// (read and written once) after prep zeroes it. Each launch's compute
+/// time is its block simulation's makespan.
+std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
+                                 const CostAssumptions &a,
+                                 double &causalFlops) {
+  const int64_t nTiles = (s.seqLen + kAttentionTile - 1) / kAttentionTile;
+  const double tiles = double(nTiles);
   const double executedPairs =
       double(kAttentionTile * kAttentionTile) * tiles * (tiles + 1) / 2;
   const double causalPairs = double(s.seqLen) * double(s.seqLen + 1) / 2;
@@ -150,22 +210,62 @@ std::vector<Node> attentionNodes(const PlanStep &s, double &causalFlops) {
   auto bytesOf = [](DType type) { return type == DType::BF16 ? 2.0 : 4.0; };
   const double in = bytesOf(s.activationType), out = bytesOf(s.outputType),
                grad = 4.0;
-  // Elements of q (and o, dout, dq) and of k (and v, dk, dv).
+  // Elements of q (and o, dout, dq) and of k (and v, dk, dv), and floats of
+  // one [B, H, T] row statistic (lse, delta).
   const double q = double(s.batch * s.seqLen * s.heads * s.headDim);
   const double kv = double(s.batch * s.seqLen * s.kvHeads * s.headDim);
-  const double stats = 4.0 * 2 * double(s.batch * s.heads * s.seqLen);
-  auto node = [&](double flopsPerPair, double bytes) {
-    return Node{kAttention, flopsPerPair * executedPairs * perPair, bytes,
-                Rate::Attention};
+  const double rowStat = 4.0 * double(s.batch * s.heads * s.seqLen);
+  const int64_t slots = gpu.sms * a.attentionBlocksPerSm;
+  const int64_t group = s.kvHeads > 0 ? s.heads / s.kvHeads : 1;
+  auto node = [&](const char *kind, double flopsPerPair, double bytes,
+                  const std::vector<int64_t> &blocks) {
+    Node n{kAttention, flopsPerPair * executedPairs * perPair, bytes,
+           Rate::Attention};
+    n.launchKind = kind;
+    n.blocks = int64_t(blocks.size());
+    for (int64_t pairs : blocks) {
+      n.pairs += pairs;
+      n.maxBlockPairs = std::max(n.maxBlockPairs, pairs);
+    }
+    if (n.pairs > 0 && slots > 0)
+      n.imbalance = attentionBlockMakespan(blocks, slots) * double(slots) /
+                    double(n.pairs);
+    return n;
+  };
+  // Blocks that each take one query tile of one head (the tile's key tiles
+  // up to the diagonal), or one key tile of one KV head with every query
+  // tile at or after it of its group's query heads.
+  auto perQueryTile = [&](bool heaviestFirst) {
+    return attentionBlocks(nTiles, s.heads * s.batch, heaviestFirst,
+                           [](int64_t t) { return t + 1; });
+  };
+  auto perKeyTile = [&](bool heaviestFirst) {
+    return attentionBlocks(nTiles, s.kvHeads * s.batch, heaviestFirst,
+                           [&](int64_t t) { return (nTiles - t) * group; });
   };
   if (s.op == PlanStep::Op::Attention) {
     causalFlops += 4 * causalPairs * perPair;
-    return {node(4, in * (q + 2 * kv) + out * q)};
+    const double lse = s.operands.size() > 4 ? rowStat : 0.0;
+    return {node("forward", 4, in * (q + 2 * kv) + out * q + lse,
+                 perQueryTile(kForwardHeaviestFirst))};
   }
   causalFlops += 8 * causalPairs * perPair;
-  return {node(2, in * (3 * q + kv) + stats), // q, o, dout, k
-          node(8, in * (2 * q + 2 * kv) + grad * 2 * kv + stats), // + dk, dv
-          node(6, in * (2 * q + 2 * kv) + grad * q + stats)};     // + dq
+  if (s.symbols.size() == 2) {
+    // prep: o, dout in, delta and dq's zeros out; main: q, k, v, dout, lse
+    // and delta in, dk and dv out, dq read and written.
+    Node prep{kAttention, 0, 2 * in * q + rowStat + grad * q, Rate::None};
+    return {prep,
+            node("backward", 10,
+                 in * (2 * q + 2 * kv) + 2 * rowStat + grad * (2 * kv + 2 * q),
+                 perKeyTile(true))};
+  }
+  const double stats = 2 * rowStat;
+  return {node("statistics", 2, in * (3 * q + kv) + stats,
+               perQueryTile(false)), // q, o, dout, k
+          node("dK/dV", 8, in * (2 * q + 2 * kv) + grad * 2 * kv + stats,
+               perKeyTile(false)), // + dk, dv
+          node("dQ", 6, in * (2 * q + 2 * kv) + grad * q + stats,
+               perQueryTile(false))}; // + dq
 }
 
 /// The adamw step's three launches on each call of one optimizer step
@@ -260,6 +360,7 @@ StatusOr<GpuRates> gpuRatesFor(std::string_view key) {
     rates.bf16 = *bf16;
     rates.fp32 = *fp32;
     rates.memory = *memory;
+    rates.sms = known.sms;
     return rates;
   }
   std::string known;
@@ -269,8 +370,27 @@ StatusOr<GpuRates> gpuRatesFor(std::string_view key) {
                        "' (known: " + known + ")");
 }
 
+double attentionBlockMakespan(const std::vector<int64_t> &blockPairs,
+                              int64_t slots) {
+  // The slots' free times, earliest first; each block in launch order
+  // starts on the earliest.
+  std::priority_queue<int64_t, std::vector<int64_t>, std::greater<int64_t>>
+      free;
+  for (int64_t i = 0; i < std::max<int64_t>(slots, 1); ++i)
+    free.push(0);
+  int64_t makespan = 0;
+  for (int64_t pairs : blockPairs) {
+    int64_t end = free.top() + pairs;
+    free.pop();
+    free.push(end);
+    makespan = std::max(makespan, end);
+  }
+  return double(makespan);
+}
+
 StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
-                          const CostAssumptions &assumptions) {
+                          const CostAssumptions &assumptions,
+                          const MemoryProfile *memory) {
   StepCost cost;
   cost.planPath = plan.path;
   cost.graph = plan.graph;
@@ -285,18 +405,56 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
   // bytes differ between the calls of one step, for the whole step.
   std::vector<Node> nodes, stepNodes;
   std::map<std::string, KernelCost> kernels;
+  // The memory profile's kernels by name (the report sums launches).
+  std::map<std::string, MeasuredKernel> measured;
+  if (memory) {
+    cost.memoryProfile = memory->source;
+    for (const MeasuredKernel &k : memory->kernels) {
+      MeasuredKernel &sum = measured[k.name];
+      sum.name = k.name;
+      sum.bytes += k.bytes;
+      sum.vectorBytes += k.vectorBytes;
+      sum.sectors += k.sectors;
+      sum.idealSectors += k.idealSectors;
+    }
+  }
   double causalFlops = 0;
   for (const PlanStep &s : plan.steps) {
     switch (s.op) {
     case PlanStep::Op::Kernel: {
       const PlanKernel &kernel = plan.kernels[s.kernel];
       Node node{kKernel, 0, kernelBytes(kernel), Rate::None};
-      nodes.push_back(node);
       KernelCost &k = kernels[kernel.name];
       k.name = kernel.name;
+      // The report names entry points (the same as the kernels' names on
+      // the GPU).
+      const std::string &entry =
+          kernel.symbol.empty() ? kernel.name : kernel.symbol;
+      if (auto it = measured.find(entry); it != measured.end()) {
+        // Derated by what the emulator measured at a small shape: the
+        // sectors its requests touched over the fewest possible, and the
+        // scalar bandwidth factor below half vector share.
+        const MeasuredKernel &m = it->second;
+        k.measured = true;
+        k.sectorRatio =
+            m.idealSectors > 0
+                ? std::max(1.0, double(m.sectors) / double(m.idealSectors))
+                : 1.0;
+        k.vectorShare =
+            m.bytes > 0 ? double(m.vectorBytes) / double(m.bytes) : 0.0;
+        node.sectorRatio = k.sectorRatio;
+        node.bandwidthFactor = m.bytes > 0 && k.vectorShare < 0.5
+                                   ? assumptions.scalarBandwidthFactor
+                                   : 1.0;
+        k.memoryFactor = node.sectorRatio / node.bandwidthFactor;
+      }
+      nodes.push_back(node);
       ++k.calls;
       k.bytes += node.bytes;
       k.predictedSeconds += nodeSeconds(node, gpu, assumptions, false);
+      Node plain = node;
+      plain.sectorRatio = plain.bandwidthFactor = 1;
+      k.defaultSeconds += nodeSeconds(plain, gpu, assumptions, false);
       cost.pureCastLaunches += isPureCast(kernel);
       cost.generatedAttentionLaunches += kernel.kind == "attention";
       break;
@@ -314,10 +472,16 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
     }
     case PlanStep::Op::Attention:
     case PlanStep::Op::AttentionGrad:
-      for (const Node &node : attentionNodes(s, causalFlops))
+      for (const Node &node : attentionNodes(s, gpu, assumptions, causalFlops))
         nodes.push_back(node);
-      ++(s.op == PlanStep::Op::Attention ? cost.attentionSteps
-                                         : cost.attentionGradSteps);
+      if (s.op == PlanStep::Op::Attention) {
+        ++cost.attentionSteps;
+        cost.attentionLseWrites += s.operands.size() > 4;
+      } else {
+        ++cost.attentionGradSteps;
+        ++(s.symbols.size() == 2 ? cost.attentionGradLseSteps
+                                 : cost.attentionGradThreePassSteps);
+      }
       break;
     case PlanStep::Op::AllReduce:
       ++cost.allReduceSteps;
@@ -353,6 +517,31 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
   };
   for (const Node &node : nodes)
     add(node, cost.calls);
+  // The attention launches' block simulation, per kind: its imbalance
+  // weighted by the launches' FLOPs.
+  cost.attentionSlots = gpu.sms * assumptions.attentionBlocksPerSm;
+  for (const Node &node : nodes) {
+    if (!node.launchKind)
+      continue;
+    auto it = std::find_if(
+        cost.attentionBalance.begin(), cost.attentionBalance.end(),
+        [&](const AttentionBalance &b) { return b.kind == node.launchKind; });
+    if (it == cost.attentionBalance.end()) {
+      AttentionBalance b;
+      b.kind = node.launchKind;
+      b.blocks = node.blocks;
+      b.pairs = node.pairs;
+      b.maxBlockPairs = node.maxBlockPairs;
+      it = cost.attentionBalance.insert(it, b);
+    }
+    it->launches += cost.calls;
+    it->flops += double(cost.calls) * node.flops;
+    it->imbalance += double(cost.calls) * node.flops * node.imbalance;
+    it->predictedSeconds +=
+        double(cost.calls) * nodeSeconds(node, gpu, assumptions, false);
+  }
+  for (AttentionBalance &b : cost.attentionBalance)
+    b.imbalance = b.flops > 0 ? b.imbalance / b.flops : 1.0;
   for (const Node &node : stepNodes)
     add(node, 1);
   const double calls = double(cost.calls);
@@ -364,6 +553,9 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
   cost.gemmSteps *= cost.calls;
   cost.attentionSteps *= cost.calls;
   cost.attentionGradSteps *= cost.calls;
+  cost.attentionGradLseSteps *= cost.calls;
+  cost.attentionGradThreePassSteps *= cost.calls;
+  cost.attentionLseWrites *= cost.calls;
   cost.adamWSteps *= cost.calls;
   cost.allReduceSteps *= cost.calls;
   cost.copies *= cost.calls;
@@ -376,8 +568,19 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
     kernel.calls *= cost.calls;
     kernel.bytes *= calls;
     kernel.predictedSeconds *= calls;
+    kernel.defaultSeconds *= calls;
     cost.kernels.push_back(kernel);
+    if (memory) {
+      cost.measuredKernels += kernel.measured;
+      cost.deratedKernels += kernel.measured && kernel.memoryFactor > 1;
+      cost.unmeasuredKernels += !kernel.measured;
+    }
   }
+  std::set<std::string> entries;
+  for (const PlanKernel &kernel : plan.kernels)
+    entries.insert(kernel.symbol.empty() ? kernel.name : kernel.symbol);
+  for (const auto &[name, m] : measured)
+    cost.profileOnlyKernels += !entries.count(name);
   std::sort(cost.kernels.begin(), cost.kernels.end(),
             [](const KernelCost &a, const KernelCost &b) {
               return a.bytes != b.bytes ? a.bytes > b.bytes : a.name < b.name;
@@ -465,7 +668,7 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
           : ""));
   line(printfString(
       "Predicted for the %s (--gpu %s) from the constants below%s; "
-      "counted numbers are exact from the plan; nothing is measured.",
+      "counted numbers are exact from the plan; %s.",
       c.gpu.bf16.source.substr(0, c.gpu.bf16.source.find(" bf16")).c_str(),
       c.gpu.key.c_str(),
       c.target == "nvptx"
@@ -473,6 +676,12 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
           : printfString(" (a %s artifact: its kernels, counted as if "
                          "they ran on the GPU)",
                          c.target.c_str())
+                .c_str(),
+      c.memoryProfile.empty()
+          ? "nothing is measured"
+          : ("the generated kernels' memory behaviour was measured on the "
+             "emulated GPU (" +
+             c.memoryProfile + "), nothing else")
                 .c_str()));
   line(printfString("  bf16 dense tensor peak %8.1f TFLOP/s  %s",
                     c.gpu.bf16.tflops, c.gpu.bf16.source.c_str()));
@@ -491,6 +700,17 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
       "  efficiency (predicted) GEMM %.2f, attention %.2f of peak; "
       "memory %.2f of bandwidth (limit: all 1)",
       a.gemmEfficiency, a.attentionEfficiency, a.memoryEfficiency));
+  line(printfString(
+      "  attention blocks       %lld SMs x %lld resident blocks  assumed "
+      "(registers): each block at 1/%lld of peak x attention efficiency, "
+      "in launch order",
+      (long long)c.gpu.sms, (long long)a.attentionBlocksPerSm,
+      (long long)c.attentionSlots));
+  if (!c.memoryProfile.empty())
+    line(printfString(
+        "  measured kernels       memory time x sectors/ideal, / %.2f "
+        "below 50%% vector share (assumed scalar bandwidth factor)",
+        a.scalarBandwidthFactor));
 
   const KindCost &kernel = c.kinds[kKernel], &gemm = c.kinds[kGemm],
                  &attention = c.kinds[kAttention],
@@ -509,11 +729,17 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
                     withCommas(kernel.nodes).c_str(), kernelNote.c_str()));
   line(
       printfString("  cuBLASLt GEMMs     %8s", withCommas(gemm.nodes).c_str()));
-  line(printfString(
-      "  attention launches %8s  (%s forward steps x 1, %s backward "
-      "x 3: the kernel library)",
-      withCommas(attention.nodes).c_str(), withCommas(c.attentionSteps).c_str(),
-      withCommas(c.attentionGradSteps).c_str()));
+  std::string backward;
+  if (c.attentionGradLseSteps)
+    backward += printfString(", %s backward x 2 (prep, main)",
+                             withCommas(c.attentionGradLseSteps).c_str());
+  if (c.attentionGradThreePassSteps)
+    backward += printfString(", %s backward x 3 (statistics, dK/dV, dQ)",
+                             withCommas(c.attentionGradThreePassSteps).c_str());
+  line(printfString("  attention launches %8s  (%s forward steps x 1%s: the "
+                    "kernel library)",
+                    withCommas(attention.nodes).c_str(),
+                    withCommas(c.attentionSteps).c_str(), backward.c_str()));
   line(printfString(
       "  optimizer launches %8s  (%s adamw steps x 3: the kernel library's "
       "flat AdamW, in place)",
@@ -550,9 +776,15 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
       line(printfString("  executed / needed   %12.3f",
                         c.gemmFlops / c.neededGemmFlops));
   }
+  std::string perPair;
+  if (c.attentionGradLseSteps)
+    perPair += ", backward 10 (5 products, the saved LSE)";
+  if (c.attentionGradThreePassSteps)
+    perPair += ", backward 16 (2 + 8 + 6, three passes)";
   line(printfString("  attention executed  %12s  (64x64 tiles up to the "
-                    "diagonal; per pair and head dim: forward 4, backward 16)",
-                    si(c.attentionFlopsExecuted, "FLOP").c_str()));
+                    "diagonal; per pair and head dim: forward 4%s)",
+                    si(c.attentionFlopsExecuted, "FLOP").c_str(),
+                    perPair.c_str()));
   line(printfString("  attention causal    %12s  (T(T+1)/2 pairs; forward "
                     "4, backward 8)",
                     si(c.attentionFlopsCausal, "FLOP").c_str()));
@@ -583,6 +815,26 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
                     c.predicted.seconds * 1e3));
   line(printfString("  of which node cost %.3f ms", overhead * 1e3));
 
+  if (!c.attentionBalance.empty()) {
+    line("");
+    line(printfString(
+        "Attention blocks (simulated: each launch's blocks in launch order "
+        "over %lld slots; imbalance = makespan / perfectly balanced time)",
+        (long long)c.attentionSlots));
+    line(printfString("  %-10s %8s %8s %10s %10s %9s %12s", "pass", "launches",
+                      "blocks", "tile pairs", "max/block", "imbalance",
+                      "predicted ms"));
+    for (const AttentionBalance &b : c.attentionBalance)
+      line(printfString(
+          "  %-10s %8lld %8lld %10lld %10lld %9.3f %12.3f", b.kind.c_str(),
+          (long long)b.launches, (long long)b.blocks, (long long)b.pairs,
+          (long long)b.maxBlockPairs, b.imbalance, b.predictedSeconds * 1e3));
+  }
+  if (c.attentionLseWrites)
+    line(printfString("  %s forward launches write the LSE (4·B·H·T bytes "
+                      "each)",
+                      withCommas(c.attentionLseWrites).c_str()));
+
   line("");
   line(printfString("Step (predicted)  %12s %12s", "limit", "predicted"));
   line(printfString("  time ms         %12.3f %12.3f", c.limit.seconds * 1e3,
@@ -595,6 +847,38 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
         "  MFU             %11.3g%% %11.3g%%  (of %.1f TFLOP/s, %s)",
         100 * *c.limit.throughput.mfu, 100 * *c.predicted.throughput.mfu,
         c.mfuPeak->tflops, c.mfuPeak->source.c_str()));
+
+  if (!c.memoryProfile.empty()) {
+    line("");
+    line(printfString(
+        "Memory profile %s (the emulated GPU's counts at a small shape): "
+        "%lld of %lld generated kernels measured, %lld of them derated; "
+        "%lld not in the profile keep the default (full bandwidth x "
+        "memory efficiency); %lld profile kernels are not this plan's "
+        "generated kernels",
+        c.memoryProfile.c_str(), (long long)c.measuredKernels,
+        (long long)c.kernels.size(), (long long)c.deratedKernels,
+        (long long)c.unmeasuredKernels, (long long)c.profileOnlyKernels));
+    std::vector<const KernelCost *> derated;
+    for (const KernelCost &k : c.kernels)
+      if (k.measured && k.memoryFactor > 1)
+        derated.push_back(&k);
+    std::sort(derated.begin(), derated.end(),
+              [](const KernelCost *a, const KernelCost *b) {
+                double addedA = a->predictedSeconds - a->defaultSeconds,
+                       addedB = b->predictedSeconds - b->defaultSeconds;
+                return addedA != addedB ? addedA > addedB : a->name < b->name;
+              });
+    if (!derated.empty())
+      line(printfString("  %-44s %7s %8s %7s %7s %11s %12s", "derated kernel",
+                        "calls", "sect/id", "vector", "factor", "default ms",
+                        "predicted ms"));
+    for (const KernelCost *k : derated)
+      line(printfString("  %-44s %7lld %8.3f %6.1f%% %7.3f %11.3f %12.3f",
+                        k->name.c_str(), (long long)k->calls, k->sectorRatio,
+                        100 * k->vectorShare, k->memoryFactor,
+                        k->defaultSeconds * 1e3, k->predictedSeconds * 1e3));
+  }
 
   if (!c.kernels.empty() && topKernels > 0) {
     line("");
@@ -640,7 +924,11 @@ std::string stepCostJson(const StepCost &c, int topKernels) {
       .set("node_us", rate(a.nodeMicroseconds, "assumed"))
       .set("gemm_efficiency", JsonValue::number(a.gemmEfficiency))
       .set("attention_efficiency", JsonValue::number(a.attentionEfficiency))
-      .set("memory_efficiency", JsonValue::number(a.memoryEfficiency));
+      .set("memory_efficiency", JsonValue::number(a.memoryEfficiency))
+      .set("sms", JsonValue::number(c.gpu.sms))
+      .set("attention_blocks_per_sm", JsonValue::number(a.attentionBlocksPerSm))
+      .set("scalar_bandwidth_factor",
+           JsonValue::number(a.scalarBandwidthFactor));
 
   JsonValue kinds = JsonValue::array();
   for (const KindCost &k : c.kinds)
@@ -664,6 +952,11 @@ std::string stepCostJson(const StepCost &c, int topKernels) {
       .set("gemm_steps", JsonValue::number(c.gemmSteps))
       .set("attention_steps", JsonValue::number(c.attentionSteps))
       .set("attention_grad_steps", JsonValue::number(c.attentionGradSteps))
+      .set("attention_grad_lse_steps",
+           JsonValue::number(c.attentionGradLseSteps))
+      .set("attention_grad_three_pass_steps",
+           JsonValue::number(c.attentionGradThreePassSteps))
+      .set("attention_lse_writes", JsonValue::number(c.attentionLseWrites))
       .set("all_reduce_steps", JsonValue::number(c.allReduceSteps))
       .set("adamw_steps", JsonValue::number(c.adamWSteps))
       .set("copies", JsonValue::number(c.copies))
@@ -702,7 +995,42 @@ std::string stepCostJson(const StepCost &c, int topKernels) {
   double overhead = 0;
   for (const KindCost &k : c.kinds)
     overhead += k.nodeSeconds;
+  JsonValue balance = JsonValue::array();
+  for (const AttentionBalance &b : c.attentionBalance)
+    balance.push(JsonValue::object()
+                     .set("pass", JsonValue::string(b.kind))
+                     .set("launches", JsonValue::number(b.launches))
+                     .set("blocks", JsonValue::number(b.blocks))
+                     .set("tile_pairs", JsonValue::number(b.pairs))
+                     .set("max_block_pairs", JsonValue::number(b.maxBlockPairs))
+                     .set("imbalance", JsonValue::number(b.imbalance))
+                     .set("ms", JsonValue::number(b.predictedSeconds * 1e3)));
   JsonValue predicted = JsonValue::object();
+  predicted.set("attention_balance", std::move(balance))
+      .set("attention_slots", JsonValue::number(c.attentionSlots));
+  if (!c.memoryProfile.empty()) {
+    JsonValue derated = JsonValue::array();
+    for (const KernelCost &k : c.kernels)
+      if (k.measured && k.memoryFactor > 1)
+        derated.push(
+            JsonValue::object()
+                .set("name", JsonValue::string(k.name))
+                .set("sector_ratio", JsonValue::number(k.sectorRatio))
+                .set("vector_share", JsonValue::number(k.vectorShare))
+                .set("factor", JsonValue::number(k.memoryFactor))
+                .set("default_ms", JsonValue::number(k.defaultSeconds * 1e3))
+                .set("ms", JsonValue::number(k.predictedSeconds * 1e3)));
+    predicted.set(
+        "memory_profile",
+        JsonValue::object()
+            .set("source", JsonValue::string(c.memoryProfile))
+            .set("measured_kernels", JsonValue::number(c.measuredKernels))
+            .set("derated_kernels", JsonValue::number(c.deratedKernels))
+            .set("unmeasured_kernels", JsonValue::number(c.unmeasuredKernels))
+            .set("profile_only_kernels",
+                 JsonValue::number(c.profileOnlyKernels))
+            .set("derated", std::move(derated)));
+  }
   predicted.set("limit", prediction(c.limit, true))
       .set("predicted", prediction(c.predicted, false))
       .set("node_ms", JsonValue::number(overhead * 1e3))

@@ -3,9 +3,11 @@
 // The cost model (CostModel.h) on plans small enough to count by hand:
 // the toy forward plan, and a hand-built two-micro-batch nvptx train plan
 // with a kernel whose launch passes part of its arguments, a pure cast, a
-// bf16 GEMM with a residual, both attention steps, an all_reduce and two
-// next values; AdamWPlan.h's adamw step; and the GEMMs a model with frozen
-// weights needs. Every
+// bf16 GEMM with a residual, both attention steps (the forward saving the
+// LSE, the two-launch backward; the old three-pass form apart), an
+// all_reduce and two next values; AdamWPlan.h's adamw step; the GEMMs a
+// model with frozen weights needs; the attention launches' block
+// simulation on a GPU of two slots; a hand-made memory profile. Every
 // expected number below is hand arithmetic.
 //
 //===----------------------------------------------------------------------===//
@@ -101,10 +103,12 @@ Plan trainPlan() {
   gemm.aType = gemm.bType = DType::BF16;
   attention.op = PlanStep::Op::Attention;
   attention.symbols = {"growc_flash_forward_hd16_f32_f32"};
+  attention.operands = {0, 1, 2, 3, 4}; // q, k, v, o, lse
   attentionGrad.op = PlanStep::Op::AttentionGrad;
-  attentionGrad.symbols = {"growc_flash_stats_hd16_f32",
-                           "growc_flash_key_grad_hd16_f32",
-                           "growc_flash_query_grad_hd16_f32"};
+  attentionGrad.symbols = {"growc_flash_backward_prep_hd16_f32",
+                           "growc_flash_backward_hd16_f32"};
+  // q, k, v, o, dout, dq, dk, dv, lse
+  attentionGrad.operands = {0, 1, 2, 3, 4, 5, 6, 7, 8};
   for (PlanStep *s : {&attention, &attentionGrad}) {
     s->batch = 2;
     s->seqLen = 128;
@@ -133,15 +137,18 @@ const KindCost &kind(const StepCost &cost, const std::string &name) {
 TEST(CostModelTest, TrainStepCountsMatchHandArithmetic) {
   Plan plan = trainPlan();
   StepCost cost = estimateStepCost(plan, h100(), CostAssumptions{});
-  // Per call: 2 kernels, 1 GEMM, 1 + 3 attention launches, 2 copies (the
+  // Per call: 2 kernels, 1 GEMM, 1 + 2 attention launches, 2 copies (the
   // all_reduce is no node); two committing calls per optimizer step.
   EXPECT_EQ(cost.calls, 2);
   EXPECT_EQ(cost.tokens, 512);
   EXPECT_EQ(kind(cost, "kernel").nodes, 4);
   EXPECT_EQ(kind(cost, "gemm").nodes, 2);
-  EXPECT_EQ(kind(cost, "attention").nodes, 8);
+  EXPECT_EQ(kind(cost, "attention").nodes, 6);
   EXPECT_EQ(kind(cost, "copy").nodes, 4);
-  EXPECT_EQ(cost.nodes, 18);
+  EXPECT_EQ(cost.nodes, 16);
+  EXPECT_EQ(cost.attentionGradLseSteps, 2);
+  EXPECT_EQ(cost.attentionGradThreePassSteps, 0);
+  EXPECT_EQ(cost.attentionLseWrites, 2);
   EXPECT_EQ(cost.allReduceSteps, 2);
   EXPECT_EQ(cost.pureCastLaunches, 2);
   // The copies are the executor's commits.
@@ -164,17 +171,18 @@ TEST(CostModelTest, TrainStepCountsMatchHandArithmetic) {
 
   // Attention at T = 128: two 64-row tiles, 3 tile pairs of 64x64 = 12288
   // pairs executed, 128·129/2 = 8256 causal; B·H·hd = 64. Executed: 4 +
-  // 16 FLOPs per pair and head dim; causal 4 + 8.
-  EXPECT_DOUBLE_EQ(cost.attentionFlopsExecuted, 2 * 20.0 * 12288 * 64);
+  // 10 FLOPs per pair and head dim (the backward's 5 products); causal 4
+  // + 8.
+  EXPECT_DOUBLE_EQ(cost.attentionFlopsExecuted, 2 * 14.0 * 12288 * 64);
   EXPECT_DOUBLE_EQ(cost.attentionFlopsCausal, 2 * 12.0 * 8256 * 64);
-  // q/o/dout/dq 2·128·2·16 f32 (32 KiB), k/v/dk/dv half of that, the
-  // statistics 2·2·2·128 floats (4 KiB): forward q, k, v, o; stats q, o,
-  // dout, k + scratch; key_grad q, dout, k, v, dk, dv + scratch; query_grad
-  // q, dout, dq, k, v + scratch.
-  const double q = 32768, kv = 16384, stats = 4096;
+  // q/o/dout/dq 2·128·2·16 f32 (32 KiB), k/v/dk/dv half of that, lse and
+  // delta 2·2·128 floats (2 KiB) each: forward q, k, v, o, lse; prep o,
+  // dout, delta, dq's zeros; main q, k, v, dout, lse, delta, dk, dv and dq
+  // read and written.
+  const double q = 32768, kv = 16384, row = 2048;
   EXPECT_DOUBLE_EQ(kind(cost, "attention").bytes,
-                   2 * ((2 * q + 2 * kv) + (3 * q + kv + stats) +
-                        (2 * q + 4 * kv + stats) + (3 * q + 2 * kv + stats)));
+                   2 * ((2 * q + 2 * kv + row) + (3 * q + row) +
+                        (4 * q + 4 * kv + 2 * row)));
 
   // Host copies: 2 inputs in, the loss out (next values stay), per call.
   EXPECT_EQ(cost.hostCopiesIn, 4);
@@ -190,13 +198,13 @@ TEST(CostModelTest, Bf16AttentionMovesActivationsInTwoBytes) {
       step.activationType = step.outputType = DType::BF16;
   StepCost cost = estimateStepCost(plan, h100(), CostAssumptions{});
   // Elements of q (o, dout, dq) and k (v, dk, dv) as in the f32 case: q, k,
-  // v, o and dout move 2 bytes each, dq, dk, dv and the statistics 4.
-  const double q = 8192, kv = 4096, stats = 4096;
+  // v, o and dout move 2 bytes each, dq, dk, dv, lse and delta 4.
+  const double q = 8192, kv = 4096, row = 2048;
   EXPECT_DOUBLE_EQ(kind(cost, "attention").bytes,
-                   2 * (2 * (2 * q + 2 * kv) +              // forward
-                        2 * (3 * q + kv) + stats +          // statistics
-                        2 * (2 * q + 2 * kv) + 4 * 2 * kv + // dK, dV
-                        stats + 2 * (2 * q + 2 * kv) + 4 * q + stats));
+                   2 * (2 * (2 * q + 2 * kv) + row +     // forward
+                        2 * 2 * q + row + 4 * q +        // prep
+                        2 * (2 * q + 2 * kv) + 2 * row + // main in
+                        4 * (2 * kv + 2 * q)));          // main out
 }
 
 TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
@@ -214,27 +222,41 @@ TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
   const KindCost &copy = kind(cost, "copy");
   EXPECT_DOUBLE_EQ(copy.predictedSeconds,
                    copy.limitSeconds / a.memoryEfficiency);
-  // Attention at T = 128 is memory-bound in every pass; alone at T = 4096
-  // (2080 tile pairs: 4·2080·4096·64 FLOPs against 3 MiB) compute-bound,
-  // at the bf16 peak or its efficiency.
+  // Attention at T = 128: its grids of 8 (forward: 2 tiles x 2 heads x 2
+  // samples, 1 or 2 tile pairs each) and 4 blocks (backward: 2 key tiles x
+  // 1 KV head x 2, 4 or 2 pairs) leave most of 132·2 slots idle: the
+  // makespans, 2 and 4 pairs, against 12 / 264 balanced (44x and 88x),
+  // make both compute-bound; the prep pass moves its bytes (3 q + delta).
+  // Alone at T = 4096 (2080 tile pairs: 4·2080·4096·64 FLOPs against 3
+  // MiB) the forward is compute-bound at the bf16 peak or its efficiency,
+  // stretched by the block simulation: 2·2·64 blocks of 1..64 tile pairs
+  // (8320 in all) each on a slot of its own, the makespan 64 pairs
+  // against 8320 / 264 balanced.
   const KindCost &attention = kind(cost, "attention");
-  EXPECT_NEAR(attention.limitSeconds, attention.bytes / 3.35e12,
-              1e-9 * attention.limitSeconds);
+  EXPECT_NEAR(attention.limitSeconds,
+              2 * (4.0 * 12288 * 64 * 44 / 989.4e12 +
+                   (3 * 32768 + 2048) / 3.35e12 +
+                   10.0 * 12288 * 64 * 88 / 989.4e12),
+              1e-12 * attention.limitSeconds);
   Plan long_ = plan;
   long_.steps = {plan.steps[3]};
   long_.steps[0].seqLen = 4096;
   StepCost longCost = estimateStepCost(long_, gpu, a);
   const KindCost &forward = kind(longCost, "attention");
   EXPECT_DOUBLE_EQ(forward.flops, 2 * 4.0 * 2080 * 4096 * 64);
-  EXPECT_DOUBLE_EQ(forward.limitSeconds, forward.flops / 989.4e12);
+  const double imbalance = 64.0 * 264 / 8320;
+  ASSERT_EQ(longCost.attentionBalance.size(), 1u);
+  EXPECT_DOUBLE_EQ(longCost.attentionBalance[0].imbalance, imbalance);
+  EXPECT_DOUBLE_EQ(forward.limitSeconds, forward.flops * imbalance / 989.4e12);
   EXPECT_DOUBLE_EQ(forward.predictedSeconds,
-                   forward.flops / (989.4e12 * a.attentionEfficiency));
+                   forward.flops * imbalance /
+                       (989.4e12 * a.attentionEfficiency));
 
   // A node cost adds to every node, at the limit and predicted alike.
   a.nodeMicroseconds = 2;
   StepCost withNodes = estimateStepCost(plan, gpu, a);
-  EXPECT_NEAR(withNodes.limit.seconds - cost.limit.seconds, 18 * 2e-6, 1e-15);
-  EXPECT_NEAR(withNodes.predicted.seconds - cost.predicted.seconds, 18 * 2e-6,
+  EXPECT_NEAR(withNodes.limit.seconds - cost.limit.seconds, 16 * 2e-6, 1e-15);
+  EXPECT_NEAR(withNodes.predicted.seconds - cost.predicted.seconds, 16 * 2e-6,
               1e-15);
   // Tokens per second and MFU follow from the time (Throughput.h).
   EXPECT_DOUBLE_EQ(withNodes.predicted.throughput.tokensPerSecond,
@@ -315,6 +337,175 @@ TEST(CostModelTest, AdamWStepIsThreeMemoryBoundLaunchesPerCall) {
             int64_t(2 * (r + 24) + 10 * r));
 }
 
+TEST(CostModelTest, ThreePassBackwardAndForwardWithoutLse) {
+  // The old form: statistics, dK/dV and dQ passes (2 + 8 + 6 FLOPs per pair
+  // and head dim) over a 2·B·H·T-float scratch; a forward without the lse
+  // operand writes none.
+  Plan plan = trainPlan();
+  plan.steps[3].operands.resize(4);
+  plan.steps[4].symbols = {"growc_flash_stats_hd16_f32",
+                           "growc_flash_key_grad_hd16_f32",
+                           "growc_flash_query_grad_hd16_f32"};
+  plan.steps[4].operands.resize(8);
+  StepCost cost = estimateStepCost(plan, h100(), CostAssumptions{});
+  EXPECT_EQ(kind(cost, "attention").nodes, 8);
+  EXPECT_EQ(cost.attentionGradThreePassSteps, 2);
+  EXPECT_EQ(cost.attentionGradLseSteps, 0);
+  EXPECT_EQ(cost.attentionLseWrites, 0);
+  EXPECT_DOUBLE_EQ(cost.attentionFlopsExecuted, 2 * 20.0 * 12288 * 64);
+  const double q = 32768, kv = 16384, stats = 4096;
+  EXPECT_DOUBLE_EQ(kind(cost, "attention").bytes,
+                   2 * ((2 * q + 2 * kv) + (3 * q + kv + stats) +
+                        (2 * q + 4 * kv + stats) + (3 * q + 2 * kv + stats)));
+  std::string report = formatStepCost(cost);
+  EXPECT_NE(report.find("forward 4, backward 16 (2 + 8 + 6, three passes)"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("2 backward x 3 (statistics, dK/dV, dQ)"),
+            std::string::npos)
+      << report;
+}
+
+TEST(CostModelTest, BlocksStartOnTheFirstSlotToComeFree) {
+  // Two slots: the heavy block first leaves the light ones to the other
+  // slot (makespan 4); last, it starts after them (1 + 1 + 4 = 6).
+  EXPECT_DOUBLE_EQ(attentionBlockMakespan({4, 1, 1, 1, 1}, 2), 4);
+  EXPECT_DOUBLE_EQ(attentionBlockMakespan({1, 1, 1, 1, 4}, 2), 6);
+  EXPECT_DOUBLE_EQ(attentionBlockMakespan({3, 3, 3}, 8), 3);
+  EXPECT_DOUBLE_EQ(attentionBlockMakespan({}, 2), 0);
+}
+
+TEST(CostModelTest, AttentionTimeIsTheSimulatedMakespan) {
+  // One sample, T = 256 (4 tiles), 2 query heads on 1 KV head, hd 64, on
+  // a GPU of 3 SMs x 1 block, heaviest blocks first. The forward's blocks
+  // take query tiles 3, 3, 2, 2, ... (4, 4, 3, 3, 2, 2, 1, 1 tile pairs, 20
+  // in all); the slots run 4 | 4 | 3, 3 (from 3) and 2, 2 (from 4), 1, 1
+  // (from 6): makespan 7 against 20 / 3 balanced, 1.05. The backward's
+  // blocks take key tiles 0..3 with both heads: 8, 6, 4, 2 pairs; 8 | 6 |
+  // 4, 2 (from 4): 8 against 20 / 3, 1.2.
+  Plan plan = trainPlan();
+  plan.microBatches = 1;
+  for (PlanStep &s : plan.steps) {
+    s.batch = 1;
+    s.seqLen = 256;
+    s.headDim = 64;
+  }
+  GpuRates gpu = h100();
+  gpu.sms = 3;
+  CostAssumptions a;
+  a.attentionBlocksPerSm = 1;
+  a.nodeMicroseconds = 0;
+  a.attentionEfficiency = 0.01; // compute-bound
+  StepCost cost = estimateStepCost(plan, gpu, a);
+  EXPECT_EQ(cost.attentionSlots, 3);
+  ASSERT_EQ(cost.attentionBalance.size(), 2u);
+  const AttentionBalance &forward = cost.attentionBalance[0],
+                         &backward = cost.attentionBalance[1];
+  EXPECT_EQ(forward.kind, "forward");
+  EXPECT_EQ(forward.launches, 1);
+  EXPECT_EQ(forward.blocks, 8);
+  EXPECT_EQ(forward.pairs, 20);
+  EXPECT_EQ(forward.maxBlockPairs, 4);
+  EXPECT_DOUBLE_EQ(forward.imbalance, 7.0 * 3 / 20);
+  EXPECT_EQ(backward.kind, "backward");
+  EXPECT_EQ(backward.blocks, 4);
+  EXPECT_EQ(backward.pairs, 20);
+  EXPECT_EQ(backward.maxBlockPairs, 8);
+  EXPECT_DOUBLE_EQ(backward.imbalance, 8.0 * 3 / 20);
+  // 10 tile pairs of 64x64 per head, B·H·hd = 128: the forward's 4 FLOPs
+  // per pair and head dim at 1.05 x, the backward's 10 at 1.2 x, of 0.01
+  // of the peak.
+  const double rate = 989.4e12 * 0.01, pairs = 10.0 * 4096 * 128;
+  EXPECT_DOUBLE_EQ(forward.flops, 4 * pairs);
+  EXPECT_DOUBLE_EQ(forward.predictedSeconds, 4 * pairs * (7.0 * 3 / 20) / rate);
+  EXPECT_DOUBLE_EQ(backward.predictedSeconds,
+                   10 * pairs * (8.0 * 3 / 20) / rate);
+  std::string report = formatStepCost(cost);
+  EXPECT_NE(report.find("attention blocks       3 SMs x 1 resident blocks"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("  forward           1        8         20          "
+                        "4     1.050"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("forward 4, backward 10 (5 products, the saved LSE)"),
+            std::string::npos)
+      << report;
+}
+
+TEST(CostModelTest, MemoryProfileDeratesTheKernelsItMeasured) {
+  // "partial" measured in two entries (summed): 1,000 bytes, 100 of them
+  // by vector accesses (10%, below half), 30 sectors against 20: its
+  // memory time x 1.5 / 0.8 = 1.875. "cast" measured perfectly coalesced
+  // and vectorised: unchanged. The adamw update is no generated kernel.
+  Plan plan = trainPlan();
+  MemoryProfile profile;
+  profile.source = "small.json";
+  profile.kernels = {{"partial", 600, 0, 18, 12},
+                     {"cast", 800, 800, 10, 10},
+                     {"growc_adamw_update", 64, 64, 2, 2},
+                     {"partial", 400, 100, 12, 8}};
+  CostAssumptions a;
+  a.nodeMicroseconds = 0;
+  StepCost plain = estimateStepCost(plan, h100(), a);
+  StepCost cost = estimateStepCost(plan, h100(), a, &profile);
+  EXPECT_EQ(cost.memoryProfile, "small.json");
+  EXPECT_EQ(cost.measuredKernels, 2);
+  EXPECT_EQ(cost.deratedKernels, 1);
+  EXPECT_EQ(cost.unmeasuredKernels, 0);
+  EXPECT_EQ(cost.profileOnlyKernels, 1);
+  auto kernel = [&](const std::string &name) {
+    return *std::find_if(cost.kernels.begin(), cost.kernels.end(),
+                         [&](const KernelCost &k) { return k.name == name; });
+  };
+  const KernelCost partial = kernel("partial"), cast = kernel("cast");
+  EXPECT_DOUBLE_EQ(partial.sectorRatio, 1.5);
+  EXPECT_DOUBLE_EQ(partial.vectorShare, 0.1);
+  EXPECT_DOUBLE_EQ(partial.memoryFactor, 1.5 / 0.8);
+  EXPECT_DOUBLE_EQ(partial.defaultSeconds, 2 * 96 / (3.35e12 * 0.7));
+  EXPECT_DOUBLE_EQ(partial.predictedSeconds,
+                   2 * 96 * 1.5 / (3.35e12 * 0.7 * 0.8));
+  EXPECT_DOUBLE_EQ(cast.memoryFactor, 1);
+  EXPECT_DOUBLE_EQ(cast.predictedSeconds, cast.defaultSeconds);
+  // The kernel kind: counted bytes unchanged; the limit takes the extra
+  // sectors, the prediction also the bandwidth factor.
+  const KindCost &kernels = kind(cost, "kernel");
+  EXPECT_DOUBLE_EQ(kernels.bytes, kind(plain, "kernel").bytes);
+  EXPECT_DOUBLE_EQ(kernels.limitSeconds, 2 * (96 * 1.5 + 384) / 3.35e12);
+  EXPECT_DOUBLE_EQ(kernels.predictedSeconds,
+                   2 * (96 * 1.5 / 0.8 + 384) / (3.35e12 * 0.7));
+  // Only generated kernels are derated: the rest of the step is as before.
+  EXPECT_DOUBLE_EQ(cost.predicted.seconds - kernels.predictedSeconds,
+                   plain.predicted.seconds -
+                       kind(plain, "kernel").predictedSeconds);
+  std::string report = formatStepCost(cost);
+  EXPECT_NE(report.find("Memory profile small.json (the emulated GPU's counts "
+                        "at a small shape): 2 of 2 generated kernels measured, "
+                        "1 of them derated; 0 not in the profile"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("  partial                                            "
+                        "2    1.500   10.0%   1.875"),
+            std::string::npos)
+      << report;
+  EXPECT_NE(report.find("memory behaviour was measured on the emulated GPU "
+                        "(small.json)"),
+            std::string::npos)
+      << report;
+  StatusOr<JsonValue> json = parseJson(stepCostJson(cost));
+  ASSERT_TRUE(json.isOk()) << json.status().message();
+  const JsonValue *measured = json->find("predicted")->find("memory_profile");
+  ASSERT_TRUE(measured);
+  EXPECT_EQ(measured->find("derated_kernels")->asInt64(), 1);
+  EXPECT_EQ(measured->find("derated")->elements()[0].find("name")->asString(),
+            "partial");
+  // A profile without "cast": it keeps the default and is counted.
+  profile.kernels.erase(profile.kernels.begin() + 1);
+  StepCost partly = estimateStepCost(plan, h100(), a, &profile);
+  EXPECT_EQ(partly.measuredKernels, 1);
+  EXPECT_EQ(partly.unmeasuredKernels, 1);
+}
+
 TEST(CostModelTest, ForwardPlanCountsOneCallWithoutCopies) {
   StatusOr<Plan> plan = parsePlan(kToyPlan, "toy.plan.json");
   ASSERT_TRUE(plan.isOk()) << plan.status().message();
@@ -392,7 +583,7 @@ TEST(CostModelTest, JsonCarriesTheCountsExactly) {
   ASSERT_TRUE(json.isOk()) << json.status().message();
   const JsonValue *counted = json->find("counted");
   ASSERT_TRUE(counted);
-  EXPECT_EQ(counted->find("nodes")->asInt64(), 18);
+  EXPECT_EQ(counted->find("nodes")->asInt64(), 16);
   EXPECT_EQ(counted->find("gemm_flops")->asInt64(), 65536);
   EXPECT_EQ(counted->find("model_gemm_flops")->asInt64(), 442368);
   const JsonValue *predicted = json->find("predicted");

@@ -2,11 +2,16 @@
 //
 //   growc-run cost ART [--gpu h100|h200] [--json] [--top N]
 //       [--node-us U] [--gemm-efficiency F] [--attention-efficiency F]
-//       [--memory-efficiency F] [--profile --weights W [--repeat N]]
+//       [--memory-efficiency F] [--attention-blocks-per-sm N]
+//       [--scalar-bandwidth-factor F] [--memory-profile FILE]
+//       [--profile --weights W [--repeat N]]
 //
 // One step's GPU cost from the plan alone, on a machine without a GPU
 // (runtime/lib/CostModel.cpp): graph nodes, FLOPs and bytes counted from
 // the plan, times, tokens/s and MFU predicted from datasheet constants.
+// With --memory-profile, the emulated GPU's memory report of the same
+// model at a small shape (GROWC_FAKE_CUDA_PROFILE) derates the generated
+// kernels it measured.
 // With --profile (a PTX artifact, a GPU) the step also runs, and the
 // measured time of each kind and of the whole step stands beside the
 // prediction, labelled with the device that measured it.
@@ -14,6 +19,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "Commands.h"
+#include "Profile.h"
 
 #include "growc/runtime/Checkpoint.h"
 #include "growc/runtime/CostModel.h"
@@ -27,8 +33,11 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
+#include <fstream>
 #include <map>
 #include <memory>
+#include <optional>
+#include <sstream>
 
 using namespace growc::rt;
 
@@ -39,6 +48,8 @@ struct CostOptions {
   bool json = false;
   int top = 10;
   CostAssumptions assumptions;
+  /// --memory-profile: the fake driver's memory report.
+  std::string memoryProfile;
   /// --profile: run the step on the GPU and measure it.
   bool profile = false;
   std::string weights;
@@ -226,6 +237,26 @@ StatusOr<std::string> measuredJson(const StepCost &cost, int top,
   return toJson(*root, 2) + "\n";
 }
 
+/// The fake driver's memory report at `path` as the cost model's
+/// measurements (KernelMemory, Profile.h).
+StatusOr<MemoryProfile> readMemoryProfile(const std::string &path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in)
+    return Status::error("cannot read " + path);
+  std::ostringstream text;
+  text << in.rdbuf();
+  StatusOr<std::vector<KernelMemory>> kernels =
+      parseMemoryReport(text.str(), path);
+  if (!kernels.isOk())
+    return kernels.status();
+  MemoryProfile profile;
+  profile.source = path;
+  for (const KernelMemory &k : *kernels)
+    profile.kernels.push_back(MeasuredKernel{
+        k.name, k.bytes(), k.bytes64 + k.bytes128, k.sectors, k.idealSectors});
+  return profile;
+}
+
 int runCost(const CostOptions &opts) {
   const std::string planPath = planPathFor(opts.artifact);
   StatusOr<Plan> plan = loadPlan(planPath);
@@ -244,7 +275,15 @@ int runCost(const CostOptions &opts) {
   StatusOr<GpuRates> gpu = gpuRatesFor(opts.gpu);
   if (!gpu.isOk())
     return fail("cost: --gpu: " + gpu.status().message());
-  StepCost cost = estimateStepCost(*plan, *gpu, opts.assumptions);
+  std::optional<MemoryProfile> memory;
+  if (!opts.memoryProfile.empty()) {
+    StatusOr<MemoryProfile> read = readMemoryProfile(opts.memoryProfile);
+    if (!read.isOk())
+      return fail("cost: --memory-profile: " + read.status().message());
+    memory = std::move(*read);
+  }
+  StepCost cost = estimateStepCost(*plan, *gpu, opts.assumptions,
+                                   memory ? &*memory : nullptr);
   std::string text =
       opts.json ? stepCostJson(cost, opts.top) : formatStepCost(cost, opts.top);
   if (opts.profile) {
@@ -287,7 +326,10 @@ Command growc::rt::addCostCommand(CLI::App &app) {
       "move at least (every operand once); predicted for the GPU named: the\n"
       "time per kind (roofline per launch plus a cost per graph node), the\n"
       "step time, tokens/s and MFU, at the datasheet limits and with the\n"
-      "efficiency factors. Every constant is printed. A CPU artifact's\n"
+      "efficiency factors; attention launches by a block-level simulation\n"
+      "of their grids over the SMs. Every constant is printed. With\n"
+      "--memory-profile the generated kernels' memory times follow what\n"
+      "the emulated GPU measured. A CPU artifact's\n"
       "plan is counted the same way (its own kernels). docs/gpu.md, \"Cost\n"
       "model\".");
   command->add_option("ART", opts->artifact, "x.ptx, x.so or a plan")
@@ -316,13 +358,34 @@ Command growc::rt::addCostCommand(CLI::App &app) {
   numberWhere(command->add_option("--attention-efficiency",
                                   opts->assumptions.attentionEfficiency,
                                   "Fraction of the bf16 peak attention "
-                                  "launches reach (default 0.2)"),
+                                  "launches reach when their blocks are "
+                                  "balanced: it scales every simulated "
+                                  "block's tile rate (default 0.2)"),
               fraction, "a fraction in (0, 1]");
+  integerIn(command->add_option("--attention-blocks-per-sm",
+                                opts->assumptions.attentionBlocksPerSm,
+                                "Attention blocks resident per SM in the "
+                                "block simulation (default 2)"),
+            1, 64, "a count in [1, 64]");
   numberWhere(command->add_option("--memory-efficiency",
                                   opts->assumptions.memoryEfficiency,
                                   "Fraction of the HBM bandwidth "
                                   "memory-bound launches reach (default 0.7)"),
               fraction, "a fraction in (0, 1]");
+  numberWhere(command->add_option("--scalar-bandwidth-factor",
+                                  opts->assumptions.scalarBandwidthFactor,
+                                  "With --memory-profile: the bandwidth "
+                                  "factor of a kernel measured to move less "
+                                  "than half its bytes by 64/128-bit "
+                                  "accesses (default 0.8)"),
+              fraction, "a fraction in (0, 1]");
+  command->add_option("--memory-profile", opts->memoryProfile,
+                      "The emulated GPU's memory report of this model at a "
+                      "small shape (GROWC_FAKE_CUDA_PROFILE=FILE under the "
+                      "fake driver): each generated kernel it measured has "
+                      "its memory time multiplied by its sectors per "
+                      "request over the ideal and divided by the scalar "
+                      "bandwidth factor below half vector share");
   addFlag(*command, "--profile", opts->profile,
           "Also run the step on the GPU (a PTX artifact; needs --weights) "
           "and print the measured time of each kind and of the whole step "

@@ -5,10 +5,13 @@
 From the Hugging Face config alone: the model's GEMM FLOPs (6 · N · tokens,
 N the weights of the decoder's seven projections and the LM head). From the
 plan's JSON, read here independently of the runtime: the graph nodes (one
-per kernel, GEMM and attention step, three per attention_grad and adamw
-step, none per all_reduce, plus one device copy per output named like a
+per kernel, GEMM and attention step, one per entry point of an
+attention_grad step (prep and main), three per adamw step, none per
+all_reduce, plus one device copy per output named like a
 parameter that is not in the parameter's buffer; each micro-batch one
-call), the executed GEMM FLOPs (2·m·n·k) and the adamw step's bytes (its
+call), the executed GEMM FLOPs (2·m·n·k), the attention FLOPs (whole 64x64
+tiles up to the diagonal: 4 per pair and head dimension forward, 10 in the
+two-launch backward), and the adamw step's bytes (its
 regions' N floats, R = 4·N bytes, from the buffers of its params list:
 per call R for the squared norm and 4 per scalar; the update R of
 gradients, 6·R of parameters and moments and R/2 of the parameters' bf16
@@ -64,8 +67,9 @@ def main():
     copies = sum(1 for o in plan["outputs"]
                  if o["name"] in param_buffers
                  and o["buffer"] != param_buffers[o["name"]])
-    launches = sum({"kernel": 1, "gemm": 1, "attention": 1,
-                    "attention_grad": 3, "adamw": 3,
+    # attention_grad: one launch per library entry point (prep and main).
+    launches = sum(len(s["symbols"]) if s["op"] == "attention_grad" else
+                   {"kernel": 1, "gemm": 1, "attention": 1, "adamw": 3,
                     "all_reduce": 0}[s["op"]] for s in steps)
     check("nodes", counted["nodes"], calls * (launches + copies))
     check("copies", counted["copies"], calls * copies)
@@ -118,6 +122,20 @@ def main():
     check("norm weight GEMMs", norm_gemms,
           sorted((p["shape"][0], tokens) for p in norms))
     executed -= calls * sum(2 * n * k for n, k in norm_gemms)
+    # Attention: whole 64x64 tiles up to the diagonal, per pair and head
+    # dimension 4 FLOPs forward (S, PV), 10 in the saved-LSE backward (5
+    # products: S, dP, dV, dK, dQ), 16 in the old three-pass one.
+    attention = 0
+    for s in steps:
+        if s["op"] not in ("attention", "attention_grad"):
+            continue
+        tiles = -(-s["seq_len"] // 64)
+        pairs = 64 * 64 * tiles * (tiles + 1) // 2
+        per_pair = 4 if s["op"] == "attention" else \
+            (10 if len(s["symbols"]) == 2 else 16)
+        attention += per_pair * pairs * s["batch"] * s["heads"] * s["head_dim"]
+    check("attention flops", counted["attention_flops_executed"],
+          calls * attention)
     if mode == "frozen":
         check("frozen", counted["frozen_params"] > 0, True)
         check("executed == needed < model",

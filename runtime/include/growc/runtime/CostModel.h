@@ -18,7 +18,12 @@
 //    node cost) and with the efficiency factors (what kernels of this kind
 //    reach in practice).
 //
-// Nothing here is measured; docs/gpu.md ("Cost model") lists the
+// Nothing is measured unless asked: with a memory report of the emulated
+// GPU (MemoryProfile: the fake driver's counts, taken at a small shape of
+// the same model) each generated kernel's bandwidth is derated by what its
+// accesses were measured to do. The attention launches' compute time is a
+// block-level simulation of their grids over the GPU's SMs
+// (attentionBlockMakespan). docs/gpu.md ("Cost model") lists the
 // assumptions.
 //
 //===----------------------------------------------------------------------===//
@@ -44,6 +49,8 @@ struct GpuRates {
   std::string name; ///< the device name the table is asked about
   PeakRate bf16, fp32;
   MemoryRate memory;
+  /// Streaming multiprocessors (the datasheet's: 132 on both SXM parts).
+  int64_t sms = 0;
 };
 
 /// The GPUs `growc-run cost --gpu` knows, by key.
@@ -70,6 +77,57 @@ struct CostAssumptions {
   /// device-to-device copy reaches about 0.85, and issue 19's target for
   /// generated kernels is 0.75 of the copy's.
   double memoryEfficiency = 0.7;
+  /// Attention blocks resident on one SM at a time, in the block-level
+  /// simulation: the library's 128-thread blocks hold 27-37 KB of shared
+  /// memory (of 228) but need up to 255 registers per thread, 32,640 of
+  /// the SM's 65,536, so two fit. Each resident block runs at 1 /
+  /// (SMs x this) of the attention rate.
+  int64_t attentionBlocksPerSm = 2;
+  /// With a memory profile: the bandwidth factor of a kernel that moves
+  /// less than half of its global bytes by 64- or 128-bit accesses (one
+  /// 4-byte or 2-byte access per lane needs 2-8x the load/store
+  /// instructions in flight for the same bytes; assumed to cost a fifth
+  /// of the bandwidth).
+  double scalarBandwidthFactor = 0.8;
+};
+
+/// One generated kernel's memory behaviour as the emulated GPU measured it
+/// (the fake driver's report, summed over its launches; growc-run's
+/// KernelMemory): what its bandwidth is derated by.
+struct MeasuredKernel {
+  std::string name;
+  /// Global bytes, those moved by 64- or 128-bit accesses, the 32-byte
+  /// sectors the warps' requests touched and the fewest they could have.
+  int64_t bytes = 0, vectorBytes = 0, sectors = 0, idealSectors = 0;
+};
+
+/// A memory report of the emulated GPU, measured on a small shape of the
+/// model whose plan is costed (kernel names do not depend on the shape).
+struct MemoryProfile {
+  std::string source; ///< the report's file, for the printout
+  std::vector<MeasuredKernel> kernels;
+};
+
+/// The simulated time of one launch's blocks, in units of one tile pair:
+/// `blockPairs` in launch order, each started on the first of `slots`
+/// resident places (SMs x blocks per SM) to come free, as the hardware's
+/// block scheduler hands them out; the makespan.
+double attentionBlockMakespan(const std::vector<int64_t> &blockPairs,
+                              int64_t slots);
+
+/// The block simulation of one kind of attention launch over a step.
+struct AttentionBalance {
+  std::string kind; ///< "forward", "backward", "statistics", "dK/dV", "dQ"
+  int64_t launches = 0;
+  /// Per launch (of the first shape seen): its blocks, their tile pairs,
+  /// the most pairs one block does.
+  int64_t blocks = 0, pairs = 0, maxBlockPairs = 0;
+  /// Makespan over the perfectly balanced time (all pairs spread evenly
+  /// over every slot), FLOP-weighted over the step's launches.
+  double imbalance = 0;
+  /// Predicted seconds of these launches, node cost included.
+  double predictedSeconds = 0;
+  double flops = 0;
 };
 
 /// Launches of one kind on one step.
@@ -89,6 +147,15 @@ struct KernelCost {
   int64_t calls = 0;
   double bytes = 0;
   double predictedSeconds = 0;
+  /// With a memory profile: whether the report has the kernel, its
+  /// sectors over the ideal, its vector share, and the factor its memory
+  /// time was multiplied by (sectors/ideal, divided by the scalar
+  /// bandwidth factor below half vector share; 1 when not measured).
+  bool measured = false;
+  double sectorRatio = 1, vectorShare = 0, memoryFactor = 1;
+  /// Predicted seconds at the default assumption (full bandwidth at the
+  /// memory efficiency).
+  double defaultSeconds = 0;
 };
 
 /// A predicted step: its time and what follows from it.
@@ -120,6 +187,11 @@ struct StepCost {
   /// all_reduce steps: no node on one GPU (data-parallel runs only).
   int64_t allReduceSteps = 0;
   int64_t gemmSteps = 0, attentionSteps = 0, attentionGradSteps = 0;
+  /// attention_grad steps in the saved-LSE form (two launches: prep and
+  /// main, 5 products per tile pair) and in the old three-pass form
+  /// (statistics, dK/dV, dQ: 8 products); forward steps writing the LSE.
+  int64_t attentionGradLseSteps = 0, attentionGradThreePassSteps = 0,
+          attentionLseWrites = 0;
   /// adamw steps run (one per call of a train graph that has one).
   int64_t adamWSteps = 0;
   int64_t copies = 0;
@@ -152,13 +224,28 @@ struct StepCost {
   /// Generated kernels by bytes, most first (all of them).
   std::vector<KernelCost> kernels;
 
+  /// The attention launches' block simulation, per kind, in plan order of
+  /// first appearance; the slots it schedules over (SMs x blocks per SM).
+  std::vector<AttentionBalance> attentionBalance;
+  int64_t attentionSlots = 0;
+
+  /// With a memory profile: its file, the distinct generated kernels of
+  /// the plan it has (measured) and of those the ones derated (factor >
+  /// 1), those it lacks (default assumption), and its kernels this plan
+  /// does not launch as generated kernels (the library's, other plans').
+  std::string memoryProfile;
+  int64_t measuredKernels = 0, deratedKernels = 0, unmeasuredKernels = 0,
+          profileOnlyKernels = 0;
+
   // Predicted.
   StepPrediction limit, predicted;
 };
 
-/// The cost of one step of `plan` on `gpu`.
+/// The cost of one step of `plan` on `gpu`; with `memory`, each generated
+/// kernel the report has is derated by its measured accesses.
 StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
-                          const CostAssumptions &assumptions);
+                          const CostAssumptions &assumptions,
+                          const MemoryProfile *memory = nullptr);
 
 /// The report `growc-run cost` prints; `topKernels` kernels by bytes.
 std::string formatStepCost(const StepCost &cost, int topKernels = 10);
