@@ -847,7 +847,7 @@ private:
               t.regs[reg] = v;
           } else {
             uint64_t v = r.kind == Kind::Reg || r.kind == Kind::Vector
-                             ? (reg >= 0 ? t.regs[reg] : 0)
+                             ? (reg >= 0 ? t.regs[reg] : r.constants[lane])
                              : value(r, t);
             std::memcpy(at, &v, bytes);
           }
@@ -868,7 +868,9 @@ private:
           unsigned part = bitsOf(in.type) / a.count;
           uint64_t v = 0;
           for (unsigned i = 0; i < a.count; ++i)
-            v |= (t.regs[a.regs[i]] & mask(part)) << (i * part);
+            v |= ((a.regs[i] >= 0 ? t.regs[a.regs[i]] : a.constants[i]) &
+                  mask(part))
+                 << (i * part);
           write(t, d, v, in.type);
           continue;
         }

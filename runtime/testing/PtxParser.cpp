@@ -222,6 +222,16 @@ private:
           o.regs[i] = -1;
           continue;
         }
+        if (std::isdigit(static_cast<unsigned char>(parts[i][0])) ||
+            parts[i][0] == '-') {
+          // A constant element (st.v4 of zeros: {0f00000000, ...}).
+          o.regs[i] = -1;
+          if (!parseImmediate(parts[i], o.constants[i])) {
+            error = "malformed immediate '" + parts[i] + "'";
+            return false;
+          }
+          continue;
+        }
         auto it = registers.find(parts[i]);
         if (it == registers.end()) {
           error = "unknown register '" + parts[i] + "'";

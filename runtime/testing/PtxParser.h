@@ -196,8 +196,9 @@ struct Operand {
   uint64_t imm = 0; // immediate bits, symbol offset or address
   int64_t offset = 0;
   uint8_t special = 0;
-  uint8_t count = 0;    // vector
-  int32_t regs[4] = {}; // vector registers, -1 for a sink
+  uint8_t count = 0;          // vector
+  int32_t regs[4] = {};       // vector registers, -1 for a sink or a constant
+  uint64_t constants[4] = {}; // a vector's constant elements (stores)
 };
 
 struct Inst {

@@ -864,7 +864,8 @@ TEST(PtxInterpreterTest, AtomicAddsAccumulateEveryThread) {
 // group). After wait_group 1 only the first group has landed; after
 // wait_all and the barrier each thread reads its neighbour's (31 - tid)
 // second-half slot. Out, 16 words per thread: the first slot, the second
-// slot's first word before wait_all, the neighbour's second slot.
+// slot's first word before wait_all, the neighbour's second slot, and a
+// vector of constants (as LLVM stores zeros: {0f00000000, ...}).
 const char *kCopyAsync = R"(.version 8.0
 .target sm_90
 .address_size 64
@@ -902,6 +903,7 @@ const char *kCopyAsync = R"(.version 8.0
   st.global.v4.b32 [%rd10], {%r4, %r5, %r6, %r7};
   st.global.b32 [%rd10+16], %r8;
   st.global.v4.b32 [%rd10+32], {%r11, %r12, %r13, %r14};
+  st.global.v4.b32 [%rd10+48], {0f3F800000, 1, -1, 0};
   ret;
 }
 )";
@@ -937,10 +939,14 @@ TEST(PtxInterpreterTest, CpAsyncLandsWhenItsGroupIsWaitedFor) {
     EXPECT_EQ(word(out, 16 * t + 8), 128 + 4 * (31 - t)) << t;
     for (uint32_t i = 9; i < 12; ++i)
       EXPECT_EQ(word(out, 16 * t + i), 0u) << t; // zero-filled
+    EXPECT_EQ(word(out, 16 * t + 12), 0x3F800000u);
+    EXPECT_EQ(word(out, 16 * t + 13), 1u);
+    EXPECT_EQ(word(out, 16 * t + 14), 0xffffffffu);
+    EXPECT_EQ(word(out, 16 * t + 15), 0u);
   }
   // The copies' global sources: 16 bytes (128-bit) and 4 bytes per thread.
   EXPECT_EQ(stats.loadBytes, 32u * 20u);
-  EXPECT_EQ(stats.bytes128, 32u * 16u + 32u * 32u); // and the v4 stores
+  EXPECT_EQ(stats.bytes128, 32u * 16u + 32u * 48u); // and the v4 stores
 
   // Without the first wait the thread reads its slot before the copy
   // lands: the zeros shared memory started with.
@@ -958,10 +964,9 @@ TEST(PtxInterpreterTest, CpAsyncLandsWhenItsGroupIsWaitedFor) {
   // (now line 20) writes what thread 15 read, from its issue on.
   std::string noBarrier = kCopyAsync;
   noBarrier.replace(noBarrier.find("  bar.sync 0;\n"), 14, "");
-  noBarrier.replace(noBarrier.find("  st.shared.v4"),
-                    noBarrier.find("  cp.async.cg") -
-                        noBarrier.find("  st.shared.v4"),
-                    "");
+  noBarrier.replace(
+      noBarrier.find("  st.shared.v4"),
+      noBarrier.find("  cp.async.cg") - noBarrier.find("  st.shared.v4"), "");
   std::string error = runCopies(noBarrier, out);
   EXPECT_NE(error.find("PTX line 20: shared-memory race: this thread writes "
                        "shared memory that thread 15 read"),
