@@ -7,10 +7,12 @@
 // bf16-rounded inputs: several head sizes, grouped and single KV heads,
 // sequence lengths that leave partial tiles, f32 and bf16 activations (in
 // the backward too), the
-// forward's log-sum-exp, and the backward's three passes (statistics, dK
-// and dV per key tile, dQ per query tile). The kernels round P (and dS)
-// to bf16 for their second products, so results agree to bf16's
-// precision, not exactly.
+// forward's log-sum-exp, the backward's three passes (statistics, dK and
+// dV per key tile, dQ per query tile) and the two-launch backward that
+// reads the forward's own o and log-sum-exp (prep, then dK and dV per key
+// tile with dQ by atomic adds; bf16 through cp.async). The kernels round P (and
+// dS) to bf16 for their second products, so results agree to bf16's precision,
+// not exactly.
 //
 //===----------------------------------------------------------------------===//
 
@@ -288,25 +290,28 @@ INSTANTIATE_TEST_SUITE_P(
 // Q / sqrt(hd), dK and dV summed over each KV head's query heads.
 class FlashAttentionBackwardTest : public FlashAttentionTest {};
 
-TEST_P(FlashAttentionBackwardTest, GradientsMatchFloat64) {
-  const Case c = GetParam();
-  Reference ref(c.headDim, c.heads, c.kvHeads, c.seqLen, c.batch);
-  const int hd = c.headDim, T = c.seqLen, B = c.batch, G = c.heads / c.kvHeads;
-  std::mt19937 rng(7 + T);
+/// A random output cotangent (rounded to bf16 where stored so).
+std::vector<float> randomCotangent(const Reference &ref, bool bf16) {
+  std::mt19937 rng(7 + ref.T);
   std::normal_distribution<float> normal(0.0f, 1.0f);
-  std::vector<float> dout(ref.q.size()), o(ref.q.size());
-  // Stored as bf16, o and dout are rounded; the reference reads the
-  // rounded values, as the kernels do.
+  std::vector<float> dout(ref.q.size());
   for (float &x : dout)
-    x = c.bf16 ? roundToBf16(normal(rng)) : normal(rng);
-  for (size_t i = 0; i < o.size(); ++i)
-    o[i] = c.bf16 ? roundToBf16(float(ref.o[i])) : float(ref.o[i]);
+    x = bf16 ? roundToBf16(normal(rng)) : normal(rng);
+  return dout;
+}
 
-  std::vector<double> dq(ref.q.size(), 0.0), dk(ref.k.size(), 0.0),
-      dv(ref.v.size(), 0.0);
+/// The float64 gradients of `ref`'s attention for the output cotangent
+/// `dout`, with D computed from `o` (the output as the kernels read it).
+void referenceGradients(const Reference &ref, const std::vector<float> &o,
+                        const std::vector<float> &dout, std::vector<double> &dq,
+                        std::vector<double> &dk, std::vector<double> &dv) {
+  const int hd = ref.hd, T = ref.T, B = ref.B, G = ref.heads / ref.kvHeads;
+  dq.assign(ref.q.size(), 0.0);
+  dk.assign(ref.k.size(), 0.0);
+  dv.assign(ref.v.size(), 0.0);
   const double scale = 1.0 / std::sqrt(double(hd));
   for (int b = 0; b < B; ++b)
-    for (int h = 0; h < c.heads; ++h)
+    for (int h = 0; h < ref.heads; ++h)
       for (int t = 0; t < T; ++t) {
         const std::vector<double> &p = ref.probs[ref.row(b, h, t)];
         double D = 0;
@@ -329,6 +334,39 @@ TEST_P(FlashAttentionBackwardTest, GradientsMatchFloat64) {
           }
         }
       }
+}
+
+/// The kernels' gradients against the float64 ones: dO and dS also pass
+/// through bf16, so within 2e-2 of the largest gradient (measured 2.1e-3
+/// to 5.0e-3).
+void expectGradients(const void *dqBuffer, const void *dkBuffer,
+                     const void *dvBuffer, const std::vector<double> &dq,
+                     const std::vector<double> &dk,
+                     const std::vector<double> &dv) {
+  EXPECT_LT(relativeError(Device::floats(dqBuffer, dq.size()), dq), 2e-2);
+  EXPECT_LT(relativeError(Device::floats(dkBuffer, dk.size()), dk), 2e-2);
+  EXPECT_LT(relativeError(Device::floats(dvBuffer, dv.size()), dv), 2e-2);
+}
+
+/// The backward's shapes: grouped KV heads, partial tiles, batch of 2.
+const Case kBackwardCases[] = {Case{"", 16, 4, 2, 70, 2, false, false},
+                               Case{"", 32, 2, 1, 33, 1, false, false},
+                               Case{"", 64, 3, 1, 130, 1, false, false},
+                               // bf16 q, k, v, o and dout; f32 gradients.
+                               Case{"", 16, 4, 2, 70, 2, true, false},
+                               Case{"", 64, 3, 1, 130, 1, true, false}};
+
+TEST_P(FlashAttentionBackwardTest, GradientsMatchFloat64) {
+  const Case c = GetParam();
+  Reference ref(c.headDim, c.heads, c.kvHeads, c.seqLen, c.batch);
+  const int hd = c.headDim, T = c.seqLen, B = c.batch;
+  std::vector<float> dout = randomCotangent(ref, c.bf16), o(ref.q.size());
+  // Stored as bf16, o and dout are rounded; the reference reads the
+  // rounded values, as the kernels do.
+  for (size_t i = 0; i < o.size(); ++i)
+    o[i] = c.bf16 ? roundToBf16(float(ref.o[i])) : float(ref.o[i]);
+  std::vector<double> dq, dk, dv;
+  referenceGradients(ref, o, dout, dq, dk, dv);
 
   Device device;
   const void *q = device.add(deviceBytes(ref.q, c.bf16)),
@@ -363,21 +401,75 @@ TEST_P(FlashAttentionBackwardTest, GradientsMatchFloat64) {
     worstLse =
         std::max(worstLse, std::fabs(lse2[i] * std::log(2.0) - ref.lse[i]));
   EXPECT_LT(worstLse, 2e-3);
-  // dO and dS also pass through bf16: 2e-2 of the largest gradient
-  // (measured 2.1e-3 to 5.0e-3).
-  EXPECT_LT(relativeError(Device::floats(dqBuffer, dq.size()), dq), 2e-2);
-  EXPECT_LT(relativeError(Device::floats(dkBuffer, dk.size()), dk), 2e-2);
-  EXPECT_LT(relativeError(Device::floats(dvBuffer, dv.size()), dv), 2e-2);
+  expectGradients(dqBuffer, dkBuffer, dvBuffer, dq, dk, dv);
 }
 
-INSTANTIATE_TEST_SUITE_P(
-    Shapes, FlashAttentionBackwardTest,
-    ::testing::Values(Case{"", 16, 4, 2, 70, 2, false, false},
-                      Case{"", 32, 2, 1, 33, 1, false, false},
-                      Case{"", 64, 3, 1, 130, 1, false, false},
-                      // bf16 q, k, v, o and dout; f32 gradients.
-                      Case{"", 16, 4, 2, 70, 2, true, false},
-                      Case{"", 64, 3, 1, 130, 1, true, false}),
-    caseName);
+INSTANTIATE_TEST_SUITE_P(Shapes, FlashAttentionBackwardTest,
+                         ::testing::ValuesIn(kBackwardCases), caseName);
+
+// The backward in two launches (prep: delta and dq's zeros; main: dK and
+// dV per key tile, dQ by atomic adds) as a training step runs it: the
+// forward kernel first, whose o and log-sum-exps (natural log) the
+// backward reads; the same float64 gradients and tolerances as the
+// three-pass backward's.
+class FlashAttentionLseBackwardTest : public FlashAttentionTest {};
+
+TEST_P(FlashAttentionLseBackwardTest, GradientsMatchFloat64) {
+  const Case c = GetParam();
+  Reference ref(c.headDim, c.heads, c.kvHeads, c.seqLen, c.batch);
+  const int hd = c.headDim, T = c.seqLen, B = c.batch;
+  const std::string dtype = c.bf16 ? "bf16" : "f32";
+  Device device;
+  const void *q = device.add(deviceBytes(ref.q, c.bf16)),
+             *k = device.add(deviceBytes(ref.k, c.bf16)),
+             *v = device.add(deviceBytes(ref.v, c.bf16));
+  void *oBuffer =
+      device.add(std::vector<uint8_t>(ref.q.size() * (c.bf16 ? 2 : 4)));
+  void *lse = device.add(std::vector<float>(ref.lse.size()));
+  const unsigned tiles = unsigned((T + 63) / 64);
+  ASSERT_EQ(launch(*module,
+                   "growc_flash_forward_hd" + std::to_string(hd) + "_" + dtype +
+                       "_" + dtype,
+                   tiles, unsigned(c.heads), unsigned(B),
+                   {q, k, v, oBuffer, lse}, {T, c.heads, c.kvHeads}, device),
+            "");
+  // The reference's D reads the forward's o as stored.
+  std::vector<float> o(ref.q.size());
+  for (size_t i = 0; i < o.size(); ++i) {
+    uint32_t bits = 0;
+    if (c.bf16)
+      std::memcpy(reinterpret_cast<uint8_t *>(&bits) + 2,
+                  static_cast<uint8_t *>(oBuffer) + 2 * i, 2);
+    else
+      std::memcpy(&bits, static_cast<uint8_t *>(oBuffer) + 4 * i, 4);
+    std::memcpy(&o[i], &bits, 4);
+  }
+  std::vector<float> dout = randomCotangent(ref, c.bf16);
+  std::vector<double> dq, dk, dv;
+  referenceGradients(ref, o, dout, dq, dk, dv);
+
+  const void *dBuffer = device.add(deviceBytes(dout, c.bf16));
+  void *delta = device.add(std::vector<float>(size_t(B) * c.heads * T));
+  // dq starts as garbage: the prep pass must zero it.
+  void *dqBuffer = device.add(std::vector<float>(dq.size(), 1e3f));
+  void *dkBuffer = device.add(std::vector<float>(dk.size()));
+  void *dvBuffer = device.add(std::vector<float>(dv.size()));
+  std::string suffix = std::to_string(hd) + "_" + dtype;
+  std::vector<int32_t> shape = {T, c.heads, c.kvHeads, B};
+  ASSERT_EQ(launch(*module, "growc_flash_backward_prep_hd" + suffix, tiles,
+                   unsigned(c.heads), unsigned(B),
+                   {oBuffer, dBuffer, delta, dqBuffer}, shape, device),
+            "");
+  ASSERT_EQ(launch(*module, "growc_flash_backward_hd" + suffix, tiles,
+                   unsigned(c.kvHeads), unsigned(B),
+                   {q, k, v, dBuffer, lse, delta, dqBuffer, dkBuffer, dvBuffer},
+                   shape, device),
+            "");
+  expectGradients(dqBuffer, dkBuffer, dvBuffer, dq, dk, dv);
+}
+
+// The same shapes; the bf16 ones go through cp.async.
+INSTANTIATE_TEST_SUITE_P(Shapes, FlashAttentionLseBackwardTest,
+                         ::testing::ValuesIn(kBackwardCases), caseName);
 
 } // namespace

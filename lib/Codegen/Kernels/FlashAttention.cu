@@ -17,9 +17,13 @@
 // h / (H / KVH), scores scaled by 1/sqrt(hd), causal. A block of four
 // warps owns 64 query rows of one (sample, head); each warp 16 of them.
 // Key/value tiles of 64 rows pass through shared memory (row stride
-// hd + 8 bf16, so that ldmatrix's eight rows hit distinct banks). `lse`
-// (optional) receives each row's log-sum-exp of the scaled scores,
-// [B, H, T], for the backward.
+// hd + 8 bf16, so that ldmatrix's eight rows hit distinct banks), double-
+// buffered: bf16 tiles arrive by cp.async while the previous tile
+// computes. `lse` (optional) receives each row's log-sum-exp of the scaled
+// scores (natural log), [B, H, T], for the backward. Work of a forward
+// block with query tile x: x + 1 key tiles of 64 (S and PV, 4 * 64 * 64 *
+// hd FLOPs each); the block dispatched first takes the last query tile,
+// the heaviest (placeHeavyFirst). The backward's two forms follow below.
 //
 //===----------------------------------------------------------------------===//
 
@@ -64,6 +68,38 @@ GROWC_DEVICE u64 sharedAddress(const void *generic) {
   return address;
 }
 
+GROWC_DEVICE u64 globalAddress(const void *generic) {
+  u64 address;
+  asm("cvta.to.global.u64 %0, %1;" : "=l"(address) : "l"(generic));
+  return address;
+}
+
+/// *p += value, atomically (dQ's accumulation across key tiles).
+GROWC_DEVICE void atomicAdd(float *p, float value) {
+  asm volatile("red.global.add.f32 [%0], %1;" ::"l"(globalAddress(p)),
+               "f"(value)
+               : "memory");
+}
+
+/// cp.async (sm_80): 16 bytes global -> shared, bypassing the registers;
+/// `bytes` of them read (0 or 16), the rest zeros.
+GROWC_DEVICE void copyAsync16(u16 *destination, const u16 *source, u32 bytes) {
+  asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;" ::"l"(
+                   sharedAddress(destination)),
+               "l"(globalAddress(source)), "r"(bytes)
+               : "memory");
+}
+/// Closes the copies started since the last commit into a group.
+GROWC_DEVICE void commitCopies() {
+  asm volatile("cp.async.commit_group;" ::: "memory");
+}
+/// Waits until this thread's groups but the newest have landed.
+GROWC_DEVICE void waitAllButNewest() {
+  asm volatile("cp.async.wait_group 1;" ::: "memory");
+}
+
+GROWC_DEVICE bool aligned16(const void *p) { return u64(p) % 16 == 0; }
+
 GROWC_DEVICE void ldmatrixX4(u32 (&r)[4], const u16 *row) {
   asm volatile("ldmatrix.sync.aligned.m8n8.x4.shared.b16 {%0, %1, %2, %3}, "
                "[%4];"
@@ -96,7 +132,7 @@ GROWC_DEVICE void mma(float (&acc)[4], const u32 (&a)[4], const u32 (&b)[2]) {
 
 /// The maximum (or sum) over the four lanes that share an accumulator row.
 GROWC_DEVICE float quadReduce(float x, bool maximum) {
-  #pragma unroll
+#pragma unroll
   for (int offset = 1; offset < 4; offset *= 2) {
     u32 other;
     asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 31, -1;"
@@ -109,13 +145,13 @@ GROWC_DEVICE float quadReduce(float x, bool maximum) {
 
 GROWC_DEVICE float exp2Approx(float x) { return __nvvm_ex2_approx_ftz_f(x); }
 
-/// Copies `rows` x HD elements (row stride `stride`, from row `first`)
+/// Copies `Rows` x HD elements (row stride `stride`, from row `first`)
 /// into a shared tile as bf16, zeros past `limit`.
-template <int HD, typename In>
-GROWC_DEVICE void loadTile(u16 *tile, const In *source, long stride,
-                           int first, int limit) {
+template <int HD, int Rows = kBlockKeys, typename In>
+GROWC_DEVICE void loadTile(u16 *tile, const In *source, long stride, int first,
+                           int limit) {
   constexpr int kStride = HD + 8;
-  for (int i = int(threadIndex()); i < kBlockKeys * HD / 2; i += kThreads) {
+  for (int i = int(threadIndex()); i < Rows * HD / 2; i += kThreads) {
     int row = i / (HD / 2), col = 2 * (i % (HD / 2));
     float lo = 0.0f, hi = 0.0f;
     if (first + row < limit) {
@@ -127,13 +163,35 @@ GROWC_DEVICE void loadTile(u16 *tile, const In *source, long stride,
   }
 }
 
+/// Starts filling a tile as loadTile does: bf16 sources with `async` by
+/// cp.async, 16 bytes per copy (the caller commits and waits), otherwise
+/// (f32 sources convert on the way) loaded now.
+template <int HD, int Rows = kBlockKeys, typename In>
+GROWC_DEVICE void startTile(u16 *tile, const In *source, long stride, int first,
+                            int limit, bool async) {
+  if constexpr (sizeof(In) == 2) {
+    if (async) {
+      constexpr int kStride = HD + 8, kChunks = HD / 8;
+      for (int i = int(threadIndex()); i < Rows * kChunks; i += kThreads) {
+        int row = i / kChunks, col = 8 * (i % kChunks);
+        bool inside = first + row < limit;
+        // Rows past the end read nothing (a valid address all the same).
+        const In *from = source + (inside ? (long)(first + row) * stride : 0);
+        copyAsync16(tile + row * kStride + col, from + col, inside ? 16 : 0);
+      }
+      return;
+    }
+  }
+  loadTile<HD, Rows>(tile, source, stride, first, limit);
+}
+
 /// The warp's 16 rows of a 64-row tile as mma A fragments, one per 16
 /// head dimensions.
 template <int HD>
 GROWC_DEVICE void loadRowFragments(u32 (&a)[HD / 16][4], const u16 *tile,
                                    int warp, int lane) {
   constexpr int kStride = HD + 8;
-  #pragma unroll
+#pragma unroll
   for (int ks = 0; ks < HD / 16; ++ks) {
     int row = warp * 16 + lane % 8 + 8 * ((lane / 8) % 2);
     ldmatrixX4(a[ks], tile + row * kStride + ks * 16 + 8 * (lane / 16));
@@ -147,12 +205,12 @@ GROWC_DEVICE void rowsTimesTileT(float (&acc)[N / 8][4],
                                  const u32 (&a)[HD / 16][4], const u16 *tile,
                                  int lane) {
   constexpr int kStride = HD + 8;
-  #pragma unroll
+#pragma unroll
   for (int n = 0; n < N / 8; ++n) {
-    #pragma unroll
+#pragma unroll
     for (int i = 0; i < 4; ++i)
       acc[n][i] = 0.0f;
-    #pragma unroll
+#pragma unroll
     for (int ks = 0; ks < HD / 16; ++ks) {
       u32 b[2];
       ldmatrixX2(b, tile + (n * 8 + lane % 8) * kStride + ks * 16 +
@@ -170,13 +228,13 @@ GROWC_DEVICE void accumulateTimesTile(float (&out)[HD / 8][4],
                                       const float (&p)[N / 8][4],
                                       const u16 *tile, int lane) {
   constexpr int kStride = HD + 8;
-  #pragma unroll
+#pragma unroll
   for (int kk = 0; kk < N / 16; ++kk) {
     u32 a[4] = {packBf16(p[2 * kk][0], p[2 * kk][1]),
                 packBf16(p[2 * kk][2], p[2 * kk][3]),
                 packBf16(p[2 * kk + 1][0], p[2 * kk + 1][1]),
                 packBf16(p[2 * kk + 1][2], p[2 * kk + 1][3])};
-    #pragma unroll
+#pragma unroll
     for (int d = 0; d < HD / 8; ++d) {
       u32 b[2];
       ldmatrixX2Trans(b, tile + (kk * 16 + lane % 16) * kStride + d * 8);
@@ -192,17 +250,41 @@ struct Place {
   float scale;
 };
 
-template <int HD> GROWC_DEVICE Place place() {
+template <int HD> GROWC_DEVICE Place place(int tile, int head, int sample) {
   Place at;
-  at.tile = int(__nvvm_read_ptx_sreg_ctaid_x()) * kBlockRows;
-  at.head = int(__nvvm_read_ptx_sreg_ctaid_y());
-  at.sample = int(__nvvm_read_ptx_sreg_ctaid_z());
+  at.tile = tile * kBlockRows;
+  at.head = head;
+  at.sample = sample;
   at.lane = int(threadIndex() % 32);
   at.warp = int(threadIndex() / 32);
   at.group = at.lane / 4;
   at.inGroup = at.lane % 4;
   at.scale = 1.4426950408889634f / __nvvm_sqrt_rn_f(float(HD));
   return at;
+}
+
+/// The block's place in its grid's (x, y, z) = (tiles, heads, samples).
+template <int HD> GROWC_DEVICE Place place() {
+  return place<HD>(int(__nvvm_read_ptx_sreg_ctaid_x()),
+                   int(__nvvm_read_ptx_sreg_ctaid_y()),
+                   int(__nvvm_read_ptx_sreg_ctaid_z()));
+}
+
+/// The same grid, heaviest blocks first: blocks are dispatched in linear
+/// order (x fastest), so the n-th y * z blocks dispatched take the n-th
+/// heaviest tile of every (head, sample), counting tiles from the last
+/// (`lastHeaviest`, the forward's query tiles) or from the first (the
+/// backward's key tiles).
+template <int HD> GROWC_DEVICE Place placeHeavyFirst(bool lastHeaviest) {
+  u32 tiles = __nvvm_read_ptx_sreg_nctaid_x();
+  u32 heads = __nvvm_read_ptx_sreg_nctaid_y();
+  u32 perTile = heads * __nvvm_read_ptx_sreg_nctaid_z();
+  u32 linear = __nvvm_read_ptx_sreg_ctaid_x() +
+               tiles * (__nvvm_read_ptx_sreg_ctaid_y() +
+                        heads * __nvvm_read_ptx_sreg_ctaid_z());
+  u32 rank = linear / perTile, rest = linear % perTile;
+  return place<HD>(int(lastHeaviest ? tiles - 1 - rank : rank),
+                   int(rest % heads), int(rest / heads));
 }
 
 /// Writes the warp's 16 x HD accumulator rows (times `factor`, per row r
@@ -212,13 +294,13 @@ template <int HD, typename Out>
 GROWC_DEVICE void storeRows(Out *base, long stride, int first, int limit,
                             const Place &at, const float (&acc)[HD / 8][4],
                             const float (&factor)[2]) {
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 2; ++r) {
     int row = first + at.warp * 16 + at.group + 8 * r;
     if (row >= limit)
       continue;
     Out *out = base + (long)row * stride;
-    #pragma unroll
+#pragma unroll
     for (int d = 0; d < HD / 8; ++d) {
       store(out + d * 8 + 2 * at.inGroup, acc[d][2 * r] * factor[r]);
       store(out + d * 8 + 2 * at.inGroup + 1, acc[d][2 * r + 1] * factor[r]);
@@ -228,12 +310,15 @@ GROWC_DEVICE void storeRows(Out *base, long stride, int first, int limit,
 
 template <int HD, typename In, typename Out>
 GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
-                               float *lse, int seqLen, int heads,
-                               int kvHeads) {
+                               float *lse, int seqLen, int heads, int kvHeads) {
   GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * (HD + 8)];
-  const Place at = place<HD>();
+  // Key and value tiles, double-buffered: the next pair is on its way
+  // (cp.async) while this one is used.
+  GROWC_SHARED __attribute__((aligned(16)))
+  u16 kTiles[2][kBlockKeys * (HD + 8)];
+  GROWC_SHARED __attribute__((aligned(16)))
+  u16 vTiles[2][kBlockKeys * (HD + 8)];
+  const Place at = placeHeavyFirst<HD>(true);
   // Keys per online-softmax step: at head size 64 a whole tile's scores
   // beside the output accumulators exceed the registers.
   constexpr int kColumns = HD >= 64 ? 32 : 64;
@@ -243,11 +328,11 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
   const In *kBase = k + (long)at.sample * seqLen * kvStride + kvHead * HD;
   const In *vBase = v + (long)at.sample * seqLen * kvStride + kvHead * HD;
   const int firstQuery = at.tile;
+  constexpr bool kBf16 = sizeof(In) == 2;
+  const bool async = kBf16 && aligned16(q) && aligned16(k) && aligned16(v);
 
-  loadTile<HD>(qTile, qBase, qStride, firstQuery, seqLen);
-  barrier();
-  u32 qFragment[HD / 16][4];
-  loadRowFragments<HD>(qFragment, qTile, at.warp, at.lane);
+  startTile<HD, kBlockRows>(qTile, qBase, qStride, firstQuery, seqLen, async);
+  u32 qFragment[HD / 16][4] = {};
 
   // Rows group and group + 8 of the warp's 16: running max, partial sums
   // (this lane's columns only, summed over the quad at the end), output.
@@ -258,23 +343,40 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
   const int lastKey = firstQuery + kBlockRows - 1 < seqLen - 1
                           ? firstQuery + kBlockRows - 1
                           : seqLen - 1;
+  startTile<HD>(kTiles[0], kBase, kvStride, 0, seqLen, async);
+  startTile<HD>(vTiles[0], vBase, kvStride, 0, seqLen, async);
+  if constexpr (kBf16)
+    commitCopies(); // the first group: q and the first k, v tiles
   for (int firstKey = 0; firstKey <= lastKey; firstKey += kBlockKeys) {
-    barrier(); // the previous tiles are no longer read
-    loadTile<HD>(kTile, kBase, kvStride, firstKey, seqLen);
-    loadTile<HD>(vTile, vBase, kvStride, firstKey, seqLen);
-    barrier();
+    const int buffer = (firstKey / kBlockKeys) % 2;
+    const u16 *kTile = kTiles[buffer], *vTile = vTiles[buffer];
+    // The next tiles go to the other buffers, which the last iteration's
+    // closing barrier freed.
+    if (firstKey + kBlockKeys <= lastKey) {
+      startTile<HD>(kTiles[1 - buffer], kBase, kvStride, firstKey + kBlockKeys,
+                    seqLen, async);
+      startTile<HD>(vTiles[1 - buffer], vBase, kvStride, firstKey + kBlockKeys,
+                    seqLen, async);
+    }
+    if constexpr (kBf16) {
+      commitCopies(); // possibly empty: the last tile has no successor
+      waitAllButNewest();
+    }
+    barrier(); // this tile (and at first the query tile) is in place
+    if (firstKey == 0)
+      loadRowFragments<HD>(qFragment, qTile, at.warp, at.lane);
 
-    // kColumns keys at a time: each part is a step of the online softmax.
-    #pragma unroll 1
+// kColumns keys at a time: each part is a step of the online softmax.
+#pragma unroll 1
     for (int part = 0; part < kBlockKeys; part += kColumns) {
       float s[kColumns / 8][4];
       rowsTimesTileT<HD, kColumns>(s, qFragment, kTile + part * (HD + 8),
                                    at.lane);
       // Scale, causal mask, online softmax.
       float tileMax[2] = {-__builtin_inff(), -__builtin_inff()};
-      #pragma unroll
+#pragma unroll
       for (int n = 0; n < kColumns / 8; ++n)
-        #pragma unroll
+#pragma unroll
         for (int i = 0; i < 4; ++i) {
           int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
           int key = firstKey + part + n * 8 + 2 * at.inGroup + i % 2;
@@ -283,24 +385,23 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
           tileMax[i / 2] = __builtin_fmaxf(tileMax[i / 2], s[n][i]);
         }
       float rescale[2], base[2];
-      #pragma unroll
+#pragma unroll
       for (int r = 0; r < 2; ++r) {
-        float newMax =
-            __builtin_fmaxf(rowMax[r], quadReduce(tileMax[r], true));
+        float newMax = __builtin_fmaxf(rowMax[r], quadReduce(tileMax[r], true));
         // A row with no visible key yet (padding rows) stays at zero.
         base[r] = newMax == -__builtin_inff() ? 0.0f : newMax;
         rescale[r] = exp2Approx(rowMax[r] - base[r]);
         rowMax[r] = newMax;
         rowSum[r] *= rescale[r];
       }
-      #pragma unroll
+#pragma unroll
       for (int d = 0; d < HD / 8; ++d)
-        #pragma unroll
+#pragma unroll
         for (int i = 0; i < 4; ++i)
           out[d][i] *= rescale[i / 2];
-      #pragma unroll
+#pragma unroll
       for (int n = 0; n < kColumns / 8; ++n)
-        #pragma unroll
+#pragma unroll
         for (int i = 0; i < 4; ++i) {
           s[n][i] = exp2Approx(s[n][i] - base[i / 2]);
           rowSum[i / 2] += s[n][i];
@@ -308,10 +409,11 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
       accumulateTimesTile<HD, kColumns>(out, s, vTile + part * (HD + 8),
                                         at.lane);
     }
+    barrier(); // this tile's buffers are free for the one after next
   }
 
   float inverse[2];
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 2; ++r) {
     float total = quadReduce(rowSum[r], false);
     inverse[r] = 1.0f / total;
@@ -320,8 +422,8 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
       lse[((long)at.sample * heads + at.head) * seqLen + query] =
           (rowMax[r] + __nvvm_lg2_approx_f(total)) * 0.6931471805599453f;
   }
-  storeRows<HD>(o + (long)at.sample * seqLen * qStride + at.head * HD,
-                qStride, firstQuery, seqLen, at, out, inverse);
+  storeRows<HD>(o + (long)at.sample * seqLen * qStride + at.head * HD, qStride,
+                firstQuery, seqLen, at, out, inverse);
 }
 
 //===----------------------------------------------------------------------===//
@@ -370,7 +472,8 @@ GROWC_DEVICE void flashStats(const In *q, const In *k, const In *o,
 
   // D: two threads per row, each half of the row, then the pair's sum.
   {
-    int row = firstQuery + int(threadIndex() / 2), half = int(threadIndex() % 2);
+    int row = firstQuery + int(threadIndex() / 2),
+        half = int(threadIndex() % 2);
     float sum = 0.0f;
     if (row < seqLen) {
       const In *oRow = o + (rowBase + row) * qStride + at.head * HD;
@@ -402,9 +505,9 @@ GROWC_DEVICE void flashStats(const In *q, const In *k, const In *o,
     float s[kBlockKeys / 8][4];
     rowsTimesTileT<HD>(s, qFragment, kTile, at.lane);
     float tileMax[2] = {-__builtin_inff(), -__builtin_inff()};
-    #pragma unroll
+#pragma unroll
     for (int n = 0; n < kBlockKeys / 8; ++n)
-      #pragma unroll
+#pragma unroll
       for (int i = 0; i < 4; ++i) {
         int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
         int key = firstKey + n * 8 + 2 * at.inGroup + i % 2;
@@ -412,20 +515,20 @@ GROWC_DEVICE void flashStats(const In *q, const In *k, const In *o,
                                                : -__builtin_inff();
         tileMax[i / 2] = __builtin_fmaxf(tileMax[i / 2], s[n][i]);
       }
-    #pragma unroll
+#pragma unroll
     for (int r = 0; r < 2; ++r) {
       float newMax = __builtin_fmaxf(rowMax[r], quadReduce(tileMax[r], true));
       float base = newMax == -__builtin_inff() ? 0.0f : newMax;
       rowSum[r] *= exp2Approx(rowMax[r] - base);
       rowMax[r] = newMax;
-      #pragma unroll
+#pragma unroll
       for (int n = 0; n < kBlockKeys / 8; ++n)
-        #pragma unroll
+#pragma unroll
         for (int i = 2 * r; i < 2 * r + 2; ++i)
           rowSum[r] += exp2Approx(s[n][i] - base);
     }
   }
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 2; ++r) {
     float total = quadReduce(rowSum[r], false);
     int query = firstQuery + at.warp * 16 + at.group + 8 * r;
@@ -437,10 +540,9 @@ GROWC_DEVICE void flashStats(const In *q, const In *k, const In *o,
 /// dK and dV for the block's 64 keys (grid: key tiles, KV heads, batch).
 template <int HD, typename In>
 GROWC_DEVICE void flashKeyGradients(const In *q, const In *k, const In *v,
-                                    const In *dout,
-                                    const float *stats, float *dk, float *dv,
-                                    int seqLen, int heads, int kvHeads,
-                                    int batch) {
+                                    const In *dout, const float *stats,
+                                    float *dk, float *dv, int seqLen, int heads,
+                                    int kvHeads, int batch) {
   GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
   GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * (HD + 8)];
   GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
@@ -455,10 +557,10 @@ GROWC_DEVICE void flashKeyGradients(const In *q, const In *k, const In *v,
   const long rowBase = (long)at.sample * seqLen;
   const int firstKey = at.tile;
 
-  loadTile<HD>(kTile, k + rowBase * kvStride + at.head * HD, kvStride,
-               firstKey, seqLen);
-  loadTile<HD>(vTile, v + rowBase * kvStride + at.head * HD, kvStride,
-               firstKey, seqLen);
+  loadTile<HD>(kTile, k + rowBase * kvStride + at.head * HD, kvStride, firstKey,
+               seqLen);
+  loadTile<HD>(vTile, v + rowBase * kvStride + at.head * HD, kvStride, firstKey,
+               seqLen);
   float dKey[HD / 8][4] = {}, dValue[HD / 8][4] = {};
 
   for (int head = at.head * group; head < (at.head + 1) * group; ++head) {
@@ -478,25 +580,25 @@ GROWC_DEVICE void flashKeyGradients(const In *q, const In *k, const In *v,
         deltaTile[i] = inside ? delta[firstQuery + i] : 0.0f;
       }
       barrier();
-      // Transposed: the warp's 16 keys by the tile's queries, kColumns at
-      // a time.
-      #pragma unroll 1
+// Transposed: the warp's 16 keys by the tile's queries, kColumns at
+// a time.
+#pragma unroll 1
       for (int part = 0; part < kBlockRows; part += kColumns) {
         const u16 *qPart = qTile + part * (HD + 8);
         const u16 *dPart = dTile + part * (HD + 8);
         float p[kColumns / 8][4], dS[kColumns / 8][4];
         twoProducts<HD, kColumns>(p, kTile, qPart, dS, vTile, dPart, at);
-        #pragma unroll
+#pragma unroll
         for (int n = 0; n < kColumns / 8; ++n)
-          #pragma unroll
+#pragma unroll
           for (int i = 0; i < 4; ++i) {
             int key = firstKey + at.warp * 16 + at.group + 8 * (i / 2);
             int column = part + n * 8 + 2 * at.inGroup + i % 2;
             int query = firstQuery + column;
             bool visible = key <= query && query < seqLen && key < seqLen;
-            float prob = visible ? exp2Approx(p[n][i] * at.scale -
-                                              lseTile[column])
-                                 : 0.0f;
+            float prob = visible
+                             ? exp2Approx(p[n][i] * at.scale - lseTile[column])
+                             : 0.0f;
             p[n][i] = prob;
             dS[n][i] = prob * (dS[n][i] - deltaTile[column]);
           }
@@ -518,10 +620,9 @@ GROWC_DEVICE void flashKeyGradients(const In *q, const In *k, const In *v,
 /// batch).
 template <int HD, typename In>
 GROWC_DEVICE void flashQueryGradients(const In *q, const In *k, const In *v,
-                                      const In *dout,
-                                      const float *stats, float *dq,
-                                      int seqLen, int heads, int kvHeads,
-                                      int batch) {
+                                      const In *dout, const float *stats,
+                                      float *dq, int seqLen, int heads,
+                                      int kvHeads, int batch) {
   GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
   GROWC_SHARED __attribute__((aligned(16))) u16 dTile[kBlockRows * (HD + 8)];
   GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
@@ -537,12 +638,12 @@ GROWC_DEVICE void flashQueryGradients(const In *q, const In *k, const In *v,
   const float *delta = lse + (long)batch * heads * seqLen;
   const int firstQuery = at.tile;
 
-  loadTile<HD>(qTile, q + rowBase * qStride + at.head * HD, qStride,
-               firstQuery, seqLen);
+  loadTile<HD>(qTile, q + rowBase * qStride + at.head * HD, qStride, firstQuery,
+               seqLen);
   loadTile<HD>(dTile, dout + rowBase * qStride + at.head * HD, qStride,
                firstQuery, seqLen);
   float rowLse[2], rowDelta[2];
-  #pragma unroll
+#pragma unroll
   for (int r = 0; r < 2; ++r) {
     int query = firstQuery + at.warp * 16 + at.group + 8 * r;
     rowLse[r] = query < seqLen ? lse[query] : 0.0f;
@@ -559,15 +660,15 @@ GROWC_DEVICE void flashQueryGradients(const In *q, const In *k, const In *v,
     loadTile<HD>(vTile, v + rowBase * kvStride + kvHead * HD, kvStride,
                  firstKey, seqLen);
     barrier();
-    #pragma unroll 1
+#pragma unroll 1
     for (int part = 0; part < kBlockKeys; part += kColumns) {
       const u16 *kPart = kTile + part * (HD + 8);
       const u16 *vPart = vTile + part * (HD + 8);
       float p[kColumns / 8][4], dS[kColumns / 8][4];
       twoProducts<HD, kColumns>(p, qTile, kPart, dS, dTile, vPart, at);
-      #pragma unroll
+#pragma unroll
       for (int n = 0; n < kColumns / 8; ++n)
-        #pragma unroll
+#pragma unroll
         for (int i = 0; i < 4; ++i) {
           int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
           int key = firstKey + part + n * 8 + 2 * at.inGroup + i % 2;
@@ -585,6 +686,231 @@ GROWC_DEVICE void flashQueryGradients(const In *q, const In *k, const In *v,
                 seqLen, at, dQuery, scaled);
 }
 
+//===----------------------------------------------------------------------===//
+// The backward in two launches (FlashAttention-2's, with dQ by atomics),
+// reading the forward's log-sum-exps (natural log, [B, H, T]):
+//  - prep, per 64 query rows of one head (grid (ceil(T / 64), H, B)):
+//    delta = rowsum(dO o O) [B, H, T] and zeros in the rows' dq columns;
+//  - main, per 64-key tile of one KV head (grid (ceil(T / 64), KVH, B),
+//    128 threads): over each query head of the KV group and each 32-row
+//    query step at or after the key tile, five products per step: S^T =
+//    K Q^T and dP^T = V dO^T (each warp its 16 keys), P = exp(S / sqrt(hd)
+//    - lse), dS = P o (dP - delta), dV += P^T dO, dK += dS^T Q, and, with
+//    dS through shared memory, dQ += dS K added to dq atomically (f32
+//    red.global.add). dK and dV are written whole at the end.
+// Work of a main block with key tile x (tiles of 64 keys, n = ceil(T / 64)
+// of them; G = H / KVH query heads per KV head): G * ceil((T - 64 x) / 32)
+// query steps of 5 products of 64 keys x 32 queries x hd (2 * 64 * 32 *
+// hd FLOPs each), i.e. about 2 G (n - x) steps, plus the dk/dv writes.
+// Key tile 0 is the heaviest (n times tile n - 1's work): blocks are
+// dispatched x fastest, so block (x, y, z) takes the key tile of its
+// linear index's rank, tile 0 for the first KVH * B blocks dispatched and
+// so on (placeHeavyFirst). Greedy dispatch of work sorted largest first
+// onto the SMs' block slots is LPT scheduling: the makespan is within 4/3
+// of the optimum (Graham), in practice within one light block's work of
+// the mean.
+// bf16 instances double-buffer the query steps' Q and dO tiles with
+// cp.async (a step's copies are issued while the previous step computes);
+// f32 ones convert on the way into shared memory, synchronously.
+//===----------------------------------------------------------------------===//
+
+typedef float float4v __attribute__((ext_vector_type(4)));
+typedef u16 u16x4 __attribute__((ext_vector_type(4)));
+
+/// Elements i .. i + 3 of a row as floats, in one 16- (f32) or 8-byte
+/// (bf16) load.
+GROWC_DEVICE float4v load4(const float *p) {
+  return *reinterpret_cast<const float4v *>(p);
+}
+GROWC_DEVICE float4v load4(const u16 *p) {
+  u16x4 bits = *reinterpret_cast<const u16x4 *>(p);
+  return float4v{asFloat(u32(bits.x) << 16), asFloat(u32(bits.y) << 16),
+                 asFloat(u32(bits.z) << 16), asFloat(u32(bits.w) << 16)};
+}
+
+template <int HD, typename In>
+GROWC_DEVICE void flashBackwardPrep(const In *o, const In *dout, float *delta,
+                                    float *dq, int seqLen, int heads) {
+  const Place at = place<HD>();
+  const long qStride = (long)heads * HD;
+  const long rowBase = (long)at.sample * seqLen;
+  const bool vectors = aligned16(o) && aligned16(dout) && aligned16(dq);
+  // delta: two threads per row, each half of the row, then the pair's sum.
+  {
+    int row = at.tile + int(threadIndex() / 2), half = int(threadIndex() % 2);
+    float sum = 0.0f;
+    if (row < seqLen) {
+      const In *oRow = o + (rowBase + row) * qStride + at.head * HD;
+      const In *dRow = dout + (rowBase + row) * qStride + at.head * HD;
+      for (int d = half * (HD / 2); d < (half + 1) * (HD / 2); d += 4) {
+        if (vectors) {
+          float4v a = load4(oRow + d), b = load4(dRow + d);
+          sum += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+        } else {
+          for (int e = d; e < d + 4; ++e)
+            sum += load(oRow + e) * load(dRow + e);
+        }
+      }
+    }
+    u32 other;
+    asm volatile("shfl.sync.bfly.b32 %0, %1, 1, 31, -1;"
+                 : "=r"(other)
+                 : "r"(asBits(sum)));
+    if (row < seqLen && half == 0)
+      delta[((long)at.sample * heads + at.head) * seqLen + row] =
+          sum + asFloat(other);
+  }
+  // The main pass adds each key tile's dQ share into dq: zeros first.
+  for (int i = int(threadIndex()); i < kBlockRows * HD / 4; i += kThreads) {
+    int row = at.tile + i / (HD / 4), col = 4 * (i % (HD / 4));
+    if (row >= seqLen)
+      continue;
+    float *out = dq + (rowBase + row) * qStride + at.head * HD + col;
+    if (vectors)
+      *reinterpret_cast<float4v *>(out) = float4v{0.0f, 0.0f, 0.0f, 0.0f};
+    else
+      out[0] = out[1] = out[2] = out[3] = 0.0f;
+  }
+}
+
+template <int HD, typename In>
+GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
+                                const In *dout, const float *lse,
+                                const float *delta, float *dq, float *dk,
+                                float *dv, int seqLen, int heads, int kvHeads) {
+  constexpr int kStride = HD + 8;
+  constexpr int kSteps = 32; // query rows per step
+  constexpr int kDsStride = kBlockKeys + 8;
+  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * kStride];
+  GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * kStride];
+  GROWC_SHARED __attribute__((aligned(16))) u16 qTiles[2][kSteps * kStride];
+  GROWC_SHARED __attribute__((aligned(16))) u16 dTiles[2][kSteps * kStride];
+  // dS of the step, [query][key], for dQ += dS K.
+  GROWC_SHARED __attribute__((aligned(16))) u16 dsTile[kSteps * kDsStride];
+  GROWC_SHARED float lseTiles[2][kSteps], deltaTiles[2][kSteps];
+  const Place at = placeHeavyFirst<HD>(false); // head: the KV head
+  const int group = heads / kvHeads;
+  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
+  const long rowBase = (long)at.sample * seqLen;
+  const int firstKey = at.tile;
+  constexpr bool kBf16 = sizeof(In) == 2;
+  const bool async =
+      kBf16 && aligned16(q) && aligned16(k) && aligned16(v) && aligned16(dout);
+  // Query steps per head: those at or after the key tile (causal).
+  const int perHead = (seqLen - firstKey + kSteps - 1) / kSteps;
+  const int steps = group * perHead;
+
+  // Starts step `step`'s tiles (Q, dO, the rows' lse in log2 units and
+  // delta) into buffer `buffer`.
+  auto start = [&](int step, int buffer) {
+    int head = at.head * group + step / perHead;
+    int firstQuery = firstKey + (step % perHead) * kSteps;
+    startTile<HD, kSteps>(qTiles[buffer], q + rowBase * qStride + head * HD,
+                          qStride, firstQuery, seqLen, async);
+    startTile<HD, kSteps>(dTiles[buffer], dout + rowBase * qStride + head * HD,
+                          qStride, firstQuery, seqLen, async);
+    int i = int(threadIndex()), row = firstQuery + i % kSteps;
+    const long stats = ((long)at.sample * heads + head) * seqLen;
+    if (i < kSteps)
+      lseTiles[buffer][i] =
+          row < seqLen ? lse[stats + row] * 1.4426950408889634f : 0.0f;
+    else if (i < 2 * kSteps)
+      deltaTiles[buffer][i % kSteps] = row < seqLen ? delta[stats + row] : 0.0f;
+  };
+
+  startTile<HD>(kTile, k + rowBase * kvStride + at.head * HD, kvStride,
+                firstKey, seqLen, async);
+  startTile<HD>(vTile, v + rowBase * kvStride + at.head * HD, kvStride,
+                firstKey, seqLen, async);
+  start(0, 0);
+  if constexpr (kBf16)
+    commitCopies(); // the first group: k, v and the first step
+  float dKey[HD / 8][4] = {}, dValue[HD / 8][4] = {};
+  const float scale = 1.0f / __nvvm_sqrt_rn_f(float(HD));
+
+  for (int step = 0; step < steps; ++step) {
+    const int buffer = step % 2;
+    const int head = at.head * group + step / perHead;
+    const int firstQuery = firstKey + (step % perHead) * kSteps;
+    // The next step's tiles go to the other buffers, which the last
+    // iteration's closing barrier freed.
+    if (step + 1 < steps)
+      start(step + 1, 1 - buffer);
+    if constexpr (kBf16) {
+      commitCopies(); // possibly empty: the last step has no successor
+      waitAllButNewest();
+    }
+    barrier(); // this step's tiles are in place
+    const u16 *qTile = qTiles[buffer], *dTile = dTiles[buffer];
+    const float *lseTile = lseTiles[buffer], *deltaTile = deltaTiles[buffer];
+
+    // Transposed: the warp's 16 keys by the step's queries.
+    float p[kSteps / 8][4], dS[kSteps / 8][4];
+    twoProducts<HD, kSteps>(p, kTile, qTile, dS, vTile, dTile, at);
+#pragma unroll
+    for (int n = 0; n < kSteps / 8; ++n)
+#pragma unroll
+      for (int i = 0; i < 4; ++i) {
+        int key = firstKey + at.warp * 16 + at.group + 8 * (i / 2);
+        int column = n * 8 + 2 * at.inGroup + i % 2;
+        int query = firstQuery + column;
+        bool visible = key <= query && query < seqLen && key < seqLen;
+        float prob =
+            visible ? exp2Approx(p[n][i] * at.scale - lseTile[column]) : 0.0f;
+        p[n][i] = prob;
+        dS[n][i] = prob * (dS[n][i] - deltaTile[column]);
+        dsTile[column * kDsStride + key - firstKey] =
+            u16(packBf16(dS[n][i], 0.0f));
+      }
+    accumulateTimesTile<HD, kSteps>(dValue, p, dTile, at.lane);
+    accumulateTimesTile<HD, kSteps>(dKey, dS, qTile, at.lane);
+    barrier(); // dS is whole
+
+    // dQ += dS K: warp w the step's rows 16 (w % 2) on, head dimensions
+    // HD / 2 * (w / 2) on, over the tile's 64 keys.
+    {
+      constexpr int kHalf = HD / 2;
+      const int rows = 16 * (at.warp % 2), cols = kHalf * (at.warp / 2);
+      float dQuery[kHalf / 8][4] = {};
+#pragma unroll
+      for (int kk = 0; kk < kBlockKeys / 16; ++kk) {
+        u32 a[4];
+        ldmatrixX4(a, dsTile +
+                          (rows + at.lane % 8 + 8 * ((at.lane / 8) % 2)) *
+                              kDsStride +
+                          kk * 16 + 8 * (at.lane / 16));
+#pragma unroll
+        for (int d = 0; d < kHalf / 8; ++d) {
+          u32 b[2];
+          ldmatrixX2Trans(b, kTile + (kk * 16 + at.lane % 16) * kStride + cols +
+                                 d * 8);
+          mma(dQuery[d], a, b);
+        }
+      }
+#pragma unroll
+      for (int r = 0; r < 2; ++r) {
+        int query = firstQuery + rows + at.group + 8 * r;
+        if (query >= seqLen)
+          continue;
+        float *out = dq + (rowBase + query) * qStride + head * HD + cols +
+                     2 * at.inGroup;
+#pragma unroll
+        for (int d = 0; d < kHalf / 8; ++d) {
+          atomicAdd(out + d * 8, dQuery[d][2 * r] * scale);
+          atomicAdd(out + d * 8 + 1, dQuery[d][2 * r + 1] * scale);
+        }
+      }
+    }
+    barrier(); // this step's buffers and dS are free
+  }
+  const float one[2] = {1.0f, 1.0f};
+  const float scaled[2] = {scale, scale};
+  storeRows<HD>(dv + rowBase * kvStride + at.head * HD, kvStride, firstKey,
+                seqLen, at, dValue, one);
+  storeRows<HD>(dk + rowBase * kvStride + at.head * HD, kvStride, firstKey,
+                seqLen, at, dKey, scaled);
+}
+
 } // namespace
 
 // The instances growc uses (their names are
@@ -592,9 +918,9 @@ GROWC_DEVICE void flashQueryGradients(const In *q, const In *k, const In *v,
 // 64, f32 or bf16 activations in, f32 or bf16 out. Grid (ceil(T / 64), H,
 // B), 128 threads.
 #define GROWC_FLASH_FORWARD(HD, IN, OUT, NAME)                                 \
-  extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
-  void NAME(const IN *q, const IN *k, const IN *v, OUT *o, float *lse,         \
-            int seqLen, int heads, int kvHeads) {                              \
+  extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
+  NAME(const IN *q, const IN *k, const IN *v, OUT *o, float *lse, int seqLen,  \
+       int heads, int kvHeads) {                                               \
     flashForward<HD>(q, k, v, o, lse, seqLen, heads, kvHeads);                 \
   }
 #define GROWC_FLASH_FORWARDS(HD)                                               \
@@ -610,29 +936,55 @@ GROWC_FLASH_FORWARDS(64)
 // (ceil(T / 64), H, B), dK and dV over (ceil(T / 64), KVH, B). q, k, v, o
 // and dout are f32 or bf16 (IN, named DT), dq, dk and dv f32.
 #define GROWC_FLASH_BACKWARD(HD, IN, DT)                                       \
-  extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
-  void growc_flash_stats_hd##HD##_##DT(const IN *q, const IN *k, const IN *o,  \
-                                       const IN *dout, float *stats,           \
-                                       int seqLen, int heads, int kvHeads,     \
-                                       int batch) {                            \
+  extern "C" __attribute__((global))                                           \
+  __attribute__((launch_bounds(128))) void growc_flash_stats_hd##HD##_##DT(    \
+      const IN *q, const IN *k, const IN *o, const IN *dout, float *stats,     \
+      int seqLen, int heads, int kvHeads, int batch) {                         \
     flashStats<HD>(q, k, o, dout, stats, seqLen, heads, kvHeads, batch);       \
   }                                                                            \
-  extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
-  void growc_flash_key_grad_hd##HD##_##DT(                                     \
+  extern "C" __attribute__((global))                                           \
+  __attribute__((launch_bounds(128))) void growc_flash_key_grad_hd##HD##_##DT( \
       const IN *q, const IN *k, const IN *v, const IN *dout,                   \
       const float *stats, float *dk, float *dv, int seqLen, int heads,         \
       int kvHeads, int batch) {                                                \
     flashKeyGradients<HD>(q, k, v, dout, stats, dk, dv, seqLen, heads,         \
                           kvHeads, batch);                                     \
   }                                                                            \
-  extern "C" __attribute__((global)) __attribute__((launch_bounds(128)))       \
-  void growc_flash_query_grad_hd##HD##_##DT(                                   \
-      const IN *q, const IN *k, const IN *v, const IN *dout,                   \
-      const float *stats, float *dq, int seqLen, int heads, int kvHeads,       \
-      int batch) {                                                             \
+  extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
+      growc_flash_query_grad_hd##HD##_##DT(                                    \
+          const IN *q, const IN *k, const IN *v, const IN *dout,               \
+          const float *stats, float *dq, int seqLen, int heads, int kvHeads,   \
+          int batch) {                                                         \
     flashQueryGradients<HD>(q, k, v, dout, stats, dq, seqLen, heads, kvHeads,  \
                             batch);                                            \
   }
+
+// The backward in two launches (the prep pass over (ceil(T / 64), H, B),
+// the main pass over (ceil(T / 64), KVH, B), 128 threads each); q, k, v,
+// o and dout f32 or bf16 (IN, named DT), lse and delta [B, H, T] f32, dq,
+// dk and dv f32.
+#define GROWC_FLASH_BACKWARD2(HD, IN, DT)                                      \
+  extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
+      growc_flash_backward_prep_hd##HD##_##DT(                                 \
+          const IN *o, const IN *dout, float *delta, float *dq, int seqLen,    \
+          int heads, int kvHeads, int batch) {                                 \
+    flashBackwardPrep<HD>(o, dout, delta, dq, seqLen, heads);                  \
+  }                                                                            \
+  extern "C" __attribute__((global))                                           \
+  __attribute__((launch_bounds(128))) void growc_flash_backward_hd##HD##_##DT( \
+      const IN *q, const IN *k, const IN *v, const IN *dout, const float *lse, \
+      const float *delta, float *dq, float *dk, float *dv, int seqLen,         \
+      int heads, int kvHeads, int batch) {                                     \
+    flashBackward<HD>(q, k, v, dout, lse, delta, dq, dk, dv, seqLen, heads,    \
+                      kvHeads);                                                \
+  }
+
+GROWC_FLASH_BACKWARD2(16, float, f32)
+GROWC_FLASH_BACKWARD2(32, float, f32)
+GROWC_FLASH_BACKWARD2(64, float, f32)
+GROWC_FLASH_BACKWARD2(16, u16, bf16)
+GROWC_FLASH_BACKWARD2(32, u16, bf16)
+GROWC_FLASH_BACKWARD2(64, u16, bf16)
 
 GROWC_FLASH_BACKWARD(16, float, f32)
 GROWC_FLASH_BACKWARD(32, float, f32)
