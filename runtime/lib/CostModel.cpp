@@ -97,10 +97,11 @@ struct Node {
   /// really take, at the limit too) and its bandwidth factor (predicted
   /// only: an efficiency).
   double sectorRatio = 1, bandwidthFactor = 1;
-  /// A simulated attention launch: its kind (AttentionBalance::kind), its
-  /// blocks, their tile pairs and the most one block does.
+  /// A simulated attention launch: its kind (AttentionBalance::kind), the
+  /// slots it runs on, its blocks, their tile pairs and the most one block
+  /// does.
   const char *launchKind = nullptr;
-  int64_t blocks = 0, pairs = 0, maxBlockPairs = 0;
+  int64_t slots = 0, blocks = 0, pairs = 0, maxBlockPairs = 0;
 };
 
 enum KindIndex : size_t {
@@ -215,13 +216,16 @@ std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
   const double q = double(s.batch * s.seqLen * s.heads * s.headDim);
   const double kv = double(s.batch * s.seqLen * s.kvHeads * s.headDim);
   const double rowStat = 4.0 * double(s.batch * s.heads * s.seqLen);
-  const int64_t slots = gpu.sms * a.attentionBlocksPerSm;
   const int64_t group = s.kvHeads > 0 ? s.heads / s.kvHeads : 1;
   auto node = [&](const char *kind, double flopsPerPair, double bytes,
                   const std::vector<int64_t> &blocks) {
     Node n{kAttention, flopsPerPair * executedPairs * perPair, bytes,
            Rate::Attention};
+    const int64_t slots =
+        gpu.sms * (a.attentionBlocksPerSm > 0 ? a.attentionBlocksPerSm
+                                              : attentionOccupancy(kind));
     n.launchKind = kind;
+    n.slots = slots;
     n.blocks = int64_t(blocks.size());
     for (int64_t pairs : blocks) {
       n.pairs += pairs;
@@ -368,6 +372,23 @@ StatusOr<GpuRates> gpuRatesFor(std::string_view key) {
     known += (known.empty() ? "" : ", ") + k;
   return Status::error("unknown GPU '" + std::string(key) +
                        "' (known: " + known + ")");
+}
+
+int64_t attentionOccupancy(std::string_view kind) {
+  // Registers per thread and shared bytes per block (ptxas, hd 64, bf16):
+  // forward 128 and 46,080 (4 by registers); backward main 255 and 41,984
+  // (256 x 128 = 32,768 registers: 2); statistics 143 and 18,432 (144 x
+  // 128: 3); dK/dV 168 and 37,376 (3); dQ 128 and 36,864 (4); prep 24.
+  constexpr std::pair<std::string_view, int64_t> kOccupancy[] = {
+      {"forward", 4},
+      {"backward", 2},
+      {"statistics", 3},
+      {"dK/dV", 3},
+      {"dQ", 4}};
+  for (auto [name, blocks] : kOccupancy)
+    if (name == kind)
+      return blocks;
+  return 1;
 }
 
 double attentionBlockMakespan(const std::vector<int64_t> &blockPairs,
@@ -519,7 +540,6 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
     add(node, cost.calls);
   // The attention launches' block simulation, per kind: its imbalance
   // weighted by the launches' FLOPs.
-  cost.attentionSlots = gpu.sms * assumptions.attentionBlocksPerSm;
   for (const Node &node : nodes) {
     if (!node.launchKind)
       continue;
@@ -529,6 +549,7 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
     if (it == cost.attentionBalance.end()) {
       AttentionBalance b;
       b.kind = node.launchKind;
+      b.slots = node.slots;
       b.blocks = node.blocks;
       b.pairs = node.pairs;
       b.maxBlockPairs = node.maxBlockPairs;
@@ -701,11 +722,16 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
       "memory %.2f of bandwidth (limit: all 1)",
       a.gemmEfficiency, a.attentionEfficiency, a.memoryEfficiency));
   line(printfString(
-      "  attention blocks       %lld SMs x %lld resident blocks  assumed "
-      "(registers): each block at 1/%lld of peak x attention efficiency, "
-      "in launch order",
-      (long long)c.gpu.sms, (long long)a.attentionBlocksPerSm,
-      (long long)c.attentionSlots));
+      "  attention blocks       %lld SMs x %s resident blocks per SM  %s; "
+      "each block at 1/(SMs x resident) of peak x attention efficiency, "
+      "dispatched in order",
+      (long long)c.gpu.sms,
+      a.attentionBlocksPerSm > 0
+          ? std::to_string(a.attentionBlocksPerSm).c_str()
+          : "(forward 4, backward 2; statistics 3, dK/dV 3, dQ 4)",
+      a.attentionBlocksPerSm > 0
+          ? "given"
+          : "assumed from the library's registers and shared memory"));
   if (!c.memoryProfile.empty())
     line(printfString(
         "  measured kernels       memory time x sectors/ideal, / %.2f "
@@ -817,18 +843,18 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
 
   if (!c.attentionBalance.empty()) {
     line("");
-    line(printfString(
-        "Attention blocks (simulated: each launch's blocks in launch order "
-        "over %lld slots; imbalance = makespan / perfectly balanced time)",
-        (long long)c.attentionSlots));
-    line(printfString("  %-10s %8s %8s %10s %10s %9s %12s", "pass", "launches",
-                      "blocks", "tile pairs", "max/block", "imbalance",
-                      "predicted ms"));
+    line("Attention blocks (simulated: each launch's blocks in dispatch "
+         "order over its slots; imbalance = makespan / perfectly balanced "
+         "time)");
+    line(printfString("  %-10s %8s %6s %8s %10s %10s %9s %12s", "pass",
+                      "launches", "slots", "blocks", "tile pairs", "max/block",
+                      "imbalance", "predicted ms"));
     for (const AttentionBalance &b : c.attentionBalance)
-      line(printfString(
-          "  %-10s %8lld %8lld %10lld %10lld %9.3f %12.3f", b.kind.c_str(),
-          (long long)b.launches, (long long)b.blocks, (long long)b.pairs,
-          (long long)b.maxBlockPairs, b.imbalance, b.predictedSeconds * 1e3));
+      line(printfString("  %-10s %8lld %6lld %8lld %10lld %10lld %9.3f %12.3f",
+                        b.kind.c_str(), (long long)b.launches,
+                        (long long)b.slots, (long long)b.blocks,
+                        (long long)b.pairs, (long long)b.maxBlockPairs,
+                        b.imbalance, b.predictedSeconds * 1e3));
   }
   if (c.attentionLseWrites)
     line(printfString("  %s forward launches write the LSE (4·B·H·T bytes "
@@ -1000,14 +1026,14 @@ std::string stepCostJson(const StepCost &c, int topKernels) {
     balance.push(JsonValue::object()
                      .set("pass", JsonValue::string(b.kind))
                      .set("launches", JsonValue::number(b.launches))
+                     .set("slots", JsonValue::number(b.slots))
                      .set("blocks", JsonValue::number(b.blocks))
                      .set("tile_pairs", JsonValue::number(b.pairs))
                      .set("max_block_pairs", JsonValue::number(b.maxBlockPairs))
                      .set("imbalance", JsonValue::number(b.imbalance))
                      .set("ms", JsonValue::number(b.predictedSeconds * 1e3)));
   JsonValue predicted = JsonValue::object();
-  predicted.set("attention_balance", std::move(balance))
-      .set("attention_slots", JsonValue::number(c.attentionSlots));
+  predicted.set("attention_balance", std::move(balance));
   if (!c.memoryProfile.empty()) {
     JsonValue derated = JsonValue::array();
     for (const KernelCost &k : c.kernels)

@@ -224,17 +224,21 @@ TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
                    copy.limitSeconds / a.memoryEfficiency);
   // Attention at T = 128: its grids of 8 (forward: 2 tiles x 2 heads x 2
   // samples, 1 or 2 tile pairs each) and 4 blocks (backward: 2 key tiles x
-  // 1 KV head x 2, 4 or 2 pairs) leave most of 132·2 slots idle: the
-  // makespans, 2 and 4 pairs, against 12 / 264 balanced (44x and 88x),
-  // make both compute-bound; the prep pass moves its bytes (3 q + delta).
-  // Alone at T = 4096 (2080 tile pairs: 4·2080·4096·64 FLOPs against 3
-  // MiB) the forward is compute-bound at the bf16 peak or its efficiency,
-  // stretched by the block simulation: 2·2·64 blocks of 1..64 tile pairs
-  // (8320 in all) each on a slot of its own, the makespan 64 pairs
-  // against 8320 / 264 balanced.
+  // 1 KV head x 2, 4 or 2 pairs) leave most of their slots (132 SMs x 4
+  // forward blocks, x 2 backward) idle: the makespans, 2 and 4 pairs,
+  // against 12 / 528 and 12 / 264 balanced (88x both), make both
+  // compute-bound; the prep pass moves its bytes (3 q + delta). Alone at T
+  // = 4096 (2080 tile pairs: 4·2080·4096·64 FLOPs against 3 MiB) the
+  // forward is compute-bound at the bf16 peak or its efficiency, stretched
+  // by the block simulation: 2·2·64 blocks of 1..64 tile pairs (8320 in
+  // all) each on a slot of its own, the makespan 64 pairs against 8320 /
+  // 528 balanced.
   const KindCost &attention = kind(cost, "attention");
+  ASSERT_EQ(cost.attentionBalance.size(), 2u);
+  EXPECT_EQ(cost.attentionBalance[0].slots, 528);
+  EXPECT_EQ(cost.attentionBalance[1].slots, 264);
   EXPECT_NEAR(attention.limitSeconds,
-              2 * (4.0 * 12288 * 64 * 44 / 989.4e12 +
+              2 * (4.0 * 12288 * 64 * 88 / 989.4e12 +
                    (3 * 32768 + 2048) / 3.35e12 +
                    10.0 * 12288 * 64 * 88 / 989.4e12),
               1e-12 * attention.limitSeconds);
@@ -244,7 +248,7 @@ TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
   StepCost longCost = estimateStepCost(long_, gpu, a);
   const KindCost &forward = kind(longCost, "attention");
   EXPECT_DOUBLE_EQ(forward.flops, 2 * 4.0 * 2080 * 4096 * 64);
-  const double imbalance = 64.0 * 264 / 8320;
+  const double imbalance = 64.0 * 528 / 8320;
   ASSERT_EQ(longCost.attentionBalance.size(), 1u);
   EXPECT_DOUBLE_EQ(longCost.attentionBalance[0].imbalance, imbalance);
   EXPECT_DOUBLE_EQ(forward.limitSeconds, forward.flops * imbalance / 989.4e12);
@@ -397,17 +401,18 @@ TEST(CostModelTest, AttentionTimeIsTheSimulatedMakespan) {
   a.nodeMicroseconds = 0;
   a.attentionEfficiency = 0.01; // compute-bound
   StepCost cost = estimateStepCost(plan, gpu, a);
-  EXPECT_EQ(cost.attentionSlots, 3);
   ASSERT_EQ(cost.attentionBalance.size(), 2u);
   const AttentionBalance &forward = cost.attentionBalance[0],
                          &backward = cost.attentionBalance[1];
   EXPECT_EQ(forward.kind, "forward");
+  EXPECT_EQ(forward.slots, 3);
   EXPECT_EQ(forward.launches, 1);
   EXPECT_EQ(forward.blocks, 8);
   EXPECT_EQ(forward.pairs, 20);
   EXPECT_EQ(forward.maxBlockPairs, 4);
   EXPECT_DOUBLE_EQ(forward.imbalance, 7.0 * 3 / 20);
   EXPECT_EQ(backward.kind, "backward");
+  EXPECT_EQ(backward.slots, 3);
   EXPECT_EQ(backward.blocks, 4);
   EXPECT_EQ(backward.pairs, 20);
   EXPECT_EQ(backward.maxBlockPairs, 8);
@@ -421,11 +426,12 @@ TEST(CostModelTest, AttentionTimeIsTheSimulatedMakespan) {
   EXPECT_DOUBLE_EQ(backward.predictedSeconds,
                    10 * pairs * (8.0 * 3 / 20) / rate);
   std::string report = formatStepCost(cost);
-  EXPECT_NE(report.find("attention blocks       3 SMs x 1 resident blocks"),
+  EXPECT_NE(report.find("attention blocks       3 SMs x 1 resident blocks "
+                        "per SM  given"),
             std::string::npos)
       << report;
-  EXPECT_NE(report.find("  forward           1        8         20          "
-                        "4     1.050"),
+  EXPECT_NE(report.find("  forward           1      3        8         20     "
+                        "     4     1.050"),
             std::string::npos)
       << report;
   EXPECT_NE(report.find("forward 4, backward 10 (5 products, the saved LSE)"),

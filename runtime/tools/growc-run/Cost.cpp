@@ -365,7 +365,8 @@ Command growc::rt::addCostCommand(CLI::App &app) {
   integerIn(command->add_option("--attention-blocks-per-sm",
                                 opts->assumptions.attentionBlocksPerSm,
                                 "Attention blocks resident per SM in the "
-                                "block simulation (default 2)"),
+                                "block simulation, for every pass (default: "
+                                "per pass, from the library's registers)"),
             1, 64, "a count in [1, 64]");
   numberWhere(command->add_option("--memory-efficiency",
                                   opts->assumptions.memoryEfficiency,

@@ -77,12 +77,11 @@ struct CostAssumptions {
   /// device-to-device copy reaches about 0.85, and issue 19's target for
   /// generated kernels is 0.75 of the copy's.
   double memoryEfficiency = 0.7;
-  /// Attention blocks resident on one SM at a time, in the block-level
-  /// simulation: the library's 128-thread blocks hold 27-37 KB of shared
-  /// memory (of 228) but need up to 255 registers per thread, 32,640 of
-  /// the SM's 65,536, so two fit. Each resident block runs at 1 /
-  /// (SMs x this) of the attention rate.
-  int64_t attentionBlocksPerSm = 2;
+  /// Attention blocks resident on one SM at a time in the block-level
+  /// simulation, for every pass; 0: each pass its own (attentionOccupancy:
+  /// from the library's registers and shared memory). Each resident block
+  /// runs at 1 / (SMs x this) of the attention rate.
+  int64_t attentionBlocksPerSm = 0;
   /// With a memory profile: the bandwidth factor of a kernel that moves
   /// less than half of its global bytes by 64- or 128-bit accesses (one
   /// 4-byte or 2-byte access per lane needs 2-8x the load/store
@@ -115,9 +114,19 @@ struct MemoryProfile {
 double attentionBlockMakespan(const std::vector<int64_t> &blockPairs,
                               int64_t slots);
 
+/// Blocks of the kernel library's attention pass `kind` ("forward",
+/// "backward", "statistics", "dK/dV", "dQ") resident on one SM of compute
+/// capability 9.0: `ptxas -arch=sm_90 -v` (CUDA 13.0) on the head-dim-64
+/// bf16 entry points gives their registers per thread and shared memory
+/// per block; a block of 128 threads holds 4 warps of registers (each warp
+/// rounded up to 256), against the SM's 65,536 registers and 228 KB.
+int64_t attentionOccupancy(std::string_view kind);
+
 /// The block simulation of one kind of attention launch over a step.
 struct AttentionBalance {
   std::string kind; ///< "forward", "backward", "statistics", "dK/dV", "dQ"
+  /// Where its blocks run: SMs x resident blocks per SM.
+  int64_t slots = 0;
   int64_t launches = 0;
   /// Per launch (of the first shape seen): its blocks, their tile pairs,
   /// the most pairs one block does.
@@ -225,9 +234,8 @@ struct StepCost {
   std::vector<KernelCost> kernels;
 
   /// The attention launches' block simulation, per kind, in plan order of
-  /// first appearance; the slots it schedules over (SMs x blocks per SM).
+  /// first appearance.
   std::vector<AttentionBalance> attentionBalance;
-  int64_t attentionSlots = 0;
 
   /// With a memory profile: its file, the distinct generated kernels of
   /// the plan it has (measured) and of those the ones derated (factor >
