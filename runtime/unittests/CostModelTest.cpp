@@ -439,6 +439,31 @@ TEST(CostModelTest, AttentionTimeIsTheSimulatedMakespan) {
       << report;
 }
 
+TEST(CostModelTest, SmolLmBackwardIsBoundByItsHeaviestBlock) {
+  // SmolLM-135M's shape (B = 4, T = 2048: 32 tiles, 9 query heads on 3 KV
+  // heads): the main pass's 384 blocks take 3·(32 − t) tile pairs, 19,008
+  // in all, on 132·2 slots, 72 each if balanced. Key tile 0's 12 blocks
+  // start first and take 96; every other block fits beside them, so the
+  // makespan is 96: 1.33x, whatever the order.
+  Plan plan = trainPlan();
+  plan.microBatches = 1;
+  plan.steps = {plan.steps[4]};
+  PlanStep &s = plan.steps[0];
+  s.batch = 4;
+  s.seqLen = 2048;
+  s.heads = 9;
+  s.kvHeads = 3;
+  s.headDim = 64;
+  StepCost cost = estimateStepCost(plan, h100(), CostAssumptions{});
+  ASSERT_EQ(cost.attentionBalance.size(), 1u);
+  const AttentionBalance &main = cost.attentionBalance[0];
+  EXPECT_EQ(main.slots, 264);
+  EXPECT_EQ(main.blocks, 384);
+  EXPECT_EQ(main.pairs, 19008);
+  EXPECT_EQ(main.maxBlockPairs, 96);
+  EXPECT_DOUBLE_EQ(main.imbalance, 96.0 * 264 / 19008);
+}
+
 TEST(CostModelTest, MemoryProfileDeratesTheKernelsItMeasured) {
   // "partial" measured in two entries (summed): 1,000 bytes, 100 of them
   // by vector accesses (10%, below half), 30 sectors against 20: its
