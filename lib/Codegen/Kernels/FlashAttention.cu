@@ -62,6 +62,27 @@ GROWC_DEVICE void store(u16 *p, float value) {
   *p = u16(packBf16(value, 0.0f)); // the low half: value rounded to bf16
 }
 
+typedef float float2v __attribute__((ext_vector_type(2)));
+
+/// p[0] = lo and p[1] = hi, in one 8-byte (f32) or 4-byte (bf16) store
+/// with `pair` (p aligned to it).
+GROWC_DEVICE void storePair(float *p, float lo, float hi, bool pair) {
+  if (pair) {
+    *reinterpret_cast<float2v *>(p) = float2v{lo, hi};
+    return;
+  }
+  p[0] = lo;
+  p[1] = hi;
+}
+GROWC_DEVICE void storePair(u16 *p, float lo, float hi, bool pair) {
+  if (pair) {
+    *reinterpret_cast<u32 *>(p) = packBf16(lo, hi);
+    return;
+  }
+  store(p, lo);
+  store(p + 1, hi);
+}
+
 GROWC_DEVICE u64 sharedAddress(const void *generic) {
   u64 address;
   asm("cvta.to.shared.u64 %0, %1;" : "=l"(address) : "l"(generic));
@@ -294,6 +315,9 @@ template <int HD, typename Out>
 GROWC_DEVICE void storeRows(Out *base, long stride, int first, int limit,
                             const Place &at, const float (&acc)[HD / 8][4],
                             const float (&factor)[2]) {
+  // Each lane's two adjacent columns in one store where the base allows
+  // (the stride and column are even).
+  const bool pairs = u64(base) % (2 * sizeof(Out)) == 0;
 #pragma unroll
   for (int r = 0; r < 2; ++r) {
     int row = first + at.warp * 16 + at.group + 8 * r;
@@ -301,10 +325,9 @@ GROWC_DEVICE void storeRows(Out *base, long stride, int first, int limit,
       continue;
     Out *out = base + (long)row * stride;
 #pragma unroll
-    for (int d = 0; d < HD / 8; ++d) {
-      store(out + d * 8 + 2 * at.inGroup, acc[d][2 * r] * factor[r]);
-      store(out + d * 8 + 2 * at.inGroup + 1, acc[d][2 * r + 1] * factor[r]);
-    }
+    for (int d = 0; d < HD / 8; ++d)
+      storePair(out + d * 8 + 2 * at.inGroup, acc[d][2 * r] * factor[r],
+                acc[d][2 * r + 1] * factor[r], pairs);
   }
 }
 
@@ -735,30 +758,34 @@ GROWC_DEVICE void flashBackwardPrep(const In *o, const In *dout, float *delta,
   const long qStride = (long)heads * HD;
   const long rowBase = (long)at.sample * seqLen;
   const bool vectors = aligned16(o) && aligned16(dout) && aligned16(dq);
-  // delta: two threads per row, each half of the row, then the pair's sum.
-  {
-    int row = at.tile + int(threadIndex() / 2), half = int(threadIndex() % 2);
+  // delta: HD / 4 adjacent lanes per row, 4 elements each (a warp's
+  // request covers whole rows), summed across them by shuffles.
+  constexpr int kLanes = HD / 4, kRowsPerPass = kThreads / kLanes;
+  for (int first = 0; first < kBlockRows; first += kRowsPerPass) {
+    int row = at.tile + first + int(threadIndex()) / kLanes;
+    int col = 4 * (int(threadIndex()) % kLanes);
     float sum = 0.0f;
     if (row < seqLen) {
-      const In *oRow = o + (rowBase + row) * qStride + at.head * HD;
-      const In *dRow = dout + (rowBase + row) * qStride + at.head * HD;
-      for (int d = half * (HD / 2); d < (half + 1) * (HD / 2); d += 4) {
-        if (vectors) {
-          float4v a = load4(oRow + d), b = load4(dRow + d);
-          sum += a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
-        } else {
-          for (int e = d; e < d + 4; ++e)
-            sum += load(oRow + e) * load(dRow + e);
-        }
+      const In *oRow = o + (rowBase + row) * qStride + at.head * HD + col;
+      const In *dRow = dout + (rowBase + row) * qStride + at.head * HD + col;
+      if (vectors) {
+        float4v a = load4(oRow), b = load4(dRow);
+        sum = a.x * b.x + a.y * b.y + a.z * b.z + a.w * b.w;
+      } else {
+        for (int e = 0; e < 4; ++e)
+          sum += load(oRow + e) * load(dRow + e);
       }
     }
-    u32 other;
-    asm volatile("shfl.sync.bfly.b32 %0, %1, 1, 31, -1;"
-                 : "=r"(other)
-                 : "r"(asBits(sum)));
-    if (row < seqLen && half == 0)
-      delta[((long)at.sample * heads + at.head) * seqLen + row] =
-          sum + asFloat(other);
+#pragma unroll
+    for (int offset = 1; offset < kLanes; offset *= 2) {
+      u32 other;
+      asm volatile("shfl.sync.bfly.b32 %0, %1, %2, 31, -1;"
+                   : "=r"(other)
+                   : "r"(asBits(sum)), "r"(offset));
+      sum += asFloat(other);
+    }
+    if (row < seqLen && col == 0)
+      delta[((long)at.sample * heads + at.head) * seqLen + row] = sum;
   }
   // The main pass adds each key tile's dQ share into dq: zeros first.
   for (int i = int(threadIndex()); i < kBlockRows * HD / 4; i += kThreads) {
