@@ -219,8 +219,9 @@ struct StepCost {
   int64_t frozenParams = 0;
   double neededGemmFlops = 0;
   /// Attention: what the kernel library's passes execute (whole 64x64
-  /// tiles up to the diagonal; the backward recomputes the scores in each
-  /// pass) and the causal half that a model needs (T(T+1)/2 pairs).
+  /// tiles up to the diagonal; the backward recomputes the scores, once in
+  /// its main pass, in each of the old form's three) and the causal half
+  /// that a model needs (T(T+1)/2 pairs).
   double attentionFlopsExecuted = 0, attentionFlopsCausal = 0;
   /// The model FLOPs of the training metrics' MFU (Throughput.h,
   /// FlopModel): per token, a third of it for forward and loss graphs.
