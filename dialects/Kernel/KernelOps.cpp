@@ -142,6 +142,38 @@ static LogicalResult verifyAttentionOperands(Operation *op, ValueRange operands,
   return success();
 }
 
+/// The log-sum-exps the kernel library's forward writes and its gradient
+/// reads: f32 [batch · heads, seq_len], on the library's form only.
+static LogicalResult verifyLse(Operation *op, Value lse, int64_t batch,
+                               int64_t heads, int64_t seqLen, bool onTensors) {
+  auto type = cast<ShapedType>(lse.getType());
+  if (isa<RankedTensorType>(type) != onTensors)
+    return op->emitOpError("operands must be all tensors or all memrefs");
+  if (!op->hasAttr(growc::attr::kLibraryKernel))
+    return op->emitOpError("lse needs the kernel library's form "
+                           "(growc.library_kernel)");
+  if (!type.hasRank() || !type.hasStaticShape() || type.getRank() != 2 ||
+      !type.getElementType().isF32() || type.getDimSize(0) != batch * heads ||
+      type.getDimSize(1) != seqLen)
+    return op->emitOpError("lse must be f32 [batch x heads = ")
+           << batch * heads << ", seq_len = " << seqLen << "], got " << type;
+  return success();
+}
+
+/// A destination-style op on memrefs: it reads its inputs and writes its
+/// inits.
+static void addDestinationStyleEffects(
+    DestinationStyleOpInterface op,
+    SmallVectorImpl<SideEffects::EffectInstance<MemoryEffects::Effect>>
+        &effects) {
+  for (OpOperand &operand : op->getOpOperands())
+    effects.emplace_back(
+        op.isDpsInit(&operand)
+            ? static_cast<MemoryEffects::Effect *>(MemoryEffects::Write::get())
+            : MemoryEffects::Read::get(),
+        &operand, SideEffects::DefaultResource::get());
+}
+
 /// The buffer of every operand of a destination-style op being bufferized.
 static FailureOr<SmallVector<Value>>
 operandBuffers(Operation *op, RewriterBase &rewriter,
@@ -466,14 +498,22 @@ LogicalResult AttentionOp::verify() {
   auto v = cast<ShapedType>(getV().getType());
   auto init = cast<ShapedType>(getInit().getType());
   bool onTensors = isa<RankedTensorType>(q);
-  if (failed(verifyAttentionOperands(*this, getOperands(), 3,
-                                     /*bf16Output=*/true)))
+  if (failed(verifyAttentionOperands(*this, {getQ(), getK(), getV(), getInit()},
+                                     3, /*bf16Output=*/true)))
     return failure();
-  if (onTensors != (getNumResults() == 1) || getNumResults() > 1)
-    return emitOpError(onTensors ? "on tensors has one result"
+  size_t results = getLseInit() ? 2 : 1;
+  if (onTensors ? getNumResults() != results : getNumResults() != 0)
+    return emitOpError(onTensors ? "on tensors has one result per init"
                                  : "on memrefs has no result");
   if (onTensors && getResult()[0].getType() != init)
     return emitOpError("result type must be the init type ") << init;
+  if (Value lse = getLseInit()) {
+    if (failed(verifyLse(*this, lse, q.getDimSize(0) / getSeqLen(), getHeads(),
+                         getSeqLen(), onTensors)))
+      return failure();
+    if (onTensors && getResult()[1].getType() != lse.getType())
+      return emitOpError("the second result's type must be lse_init's");
+  }
   int64_t rows = q.getDimSize(0), heads = getHeads(), kvHeads = getKvHeads();
   if (k.getDimSize(0) != rows || v.getDimSize(0) != rows ||
       init.getDimSize(0) != rows)
@@ -497,30 +537,27 @@ void AttentionOp::getEffects(
         &effects) {
   if (!isa<MemRefType>(getInit().getType()))
     return;
-  for (OpOperand *operand : {&getQMutable(), &getKMutable(), &getVMutable()})
-    effects.emplace_back(MemoryEffects::Read::get(), operand,
-                         SideEffects::DefaultResource::get());
-  effects.emplace_back(MemoryEffects::Write::get(), &getInitMutable(),
-                       SideEffects::DefaultResource::get());
+  addDestinationStyleEffects(*this, effects);
 }
 
 bool AttentionOp::bufferizesToMemoryRead(OpOperand &operand,
                                          const bufferization::AnalysisState &) {
-  // The output is only written.
-  return operand.getOperandNumber() != getInitMutable().getOperandNumber();
+  // The outputs are only written.
+  return !isDpsInit(&operand);
 }
 
 bool AttentionOp::bufferizesToMemoryWrite(
     OpOperand &operand, const bufferization::AnalysisState &) {
-  return operand.getOperandNumber() == getInitMutable().getOperandNumber();
+  return isDpsInit(&operand);
 }
 
 bufferization::AliasingValueList
 AttentionOp::getAliasingValues(OpOperand &operand,
                                const bufferization::AnalysisState &) {
-  if (operand.getOperandNumber() != getInitMutable().getOperandNumber())
+  if (!isDpsInit(&operand))
     return {};
-  return {{getResult()[0], bufferization::BufferRelation::Equivalent}};
+  return {{getResult()[operand.getOperandNumber() - 3],
+           bufferization::BufferRelation::Equivalent}};
 }
 
 LogicalResult
@@ -532,14 +569,16 @@ AttentionOp::bufferize(RewriterBase &rewriter,
   if (failed(buffers))
     return failure();
   rewriter.setInsertionPoint(*this);
+  ArrayRef<Value> b = *buffers;
   auto onBuffers =
-      AttentionOp::create(rewriter, getLoc(), TypeRange{}, (*buffers)[0],
-                          (*buffers)[1], (*buffers)[2], (*buffers)[3],
-                          getHeads(), getKvHeads(), getSeqLen(), getKeyBlock());
+      AttentionOp::create(rewriter, getLoc(), TypeRange{}, b[0], b[1], b[2],
+                          b[3], getLseInit() ? b[4] : Value(), getHeads(),
+                          getKvHeads(), getSeqLen(), getKeyBlock());
   // Discardable attributes (attr::kLibraryKernel) say how it runs.
   for (NamedAttribute attr : (*this)->getDiscardableAttrs())
     onBuffers->setAttr(attr.getName(), attr.getValue());
-  bufferization::replaceOpWithBufferizedValues(rewriter, *this, (*buffers)[3]);
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this,
+                                               b.drop_front(3));
   return success();
 }
 
@@ -548,13 +587,17 @@ LogicalResult AttentionGradOp::verify() {
                                  getO(),      getDout(),  getDqInit(),
                                  getDkInit(), getDvInit()};
   bool onTensors = isa<RankedTensorType>(getQ().getType());
+  auto shape = [](Value v) { return cast<ShapedType>(v.getType()); };
   if (failed(verifyAttentionOperands(*this, operands, 5,
                                      /*bf16Output=*/false)))
     return failure();
+  if (Value lse = getLse())
+    if (failed(verifyLse(*this, lse, shape(getQ()).getDimSize(0) / getSeqLen(),
+                         getHeads(), getSeqLen(), onTensors)))
+      return failure();
   if (onTensors ? getNumResults() != 3 : getNumResults() != 0)
     return emitOpError(onTensors ? "on tensors has three results (dq, dk, dv)"
                                  : "on memrefs has no result");
-  auto shape = [](Value v) { return cast<ShapedType>(v.getType()); };
   if (onTensors)
     for (auto [result, init] : llvm::zip(
              getResults(), ValueRange{getDqInit(), getDkInit(), getDvInit()}))
@@ -586,33 +629,27 @@ void AttentionGradOp::getEffects(
         &effects) {
   if (!isa<MemRefType>(getQ().getType()))
     return;
-  for (OpOperand &operand : getOperation()->getOpOperands())
-    effects.emplace_back(
-        operand.getOperandNumber() < 5
-            ? static_cast<MemoryEffects::Effect *>(MemoryEffects::Read::get())
-            : MemoryEffects::Write::get(),
-        &operand, SideEffects::DefaultResource::get());
+  addDestinationStyleEffects(*this, effects);
 }
 
 bool AttentionGradOp::bufferizesToMemoryRead(
     OpOperand &operand, const bufferization::AnalysisState &) {
   // The gradients are only written.
-  return operand.getOperandNumber() < 5;
+  return !isDpsInit(&operand);
 }
 
 bool AttentionGradOp::bufferizesToMemoryWrite(
     OpOperand &operand, const bufferization::AnalysisState &) {
-  return operand.getOperandNumber() >= 5;
+  return isDpsInit(&operand);
 }
 
 bufferization::AliasingValueList
 AttentionGradOp::getAliasingValues(OpOperand &operand,
                                    const bufferization::AnalysisState &) {
-  unsigned number = operand.getOperandNumber();
-  if (number < 5)
+  if (!isDpsInit(&operand))
     return {};
-  return {
-      {getResults()[number - 5], bufferization::BufferRelation::Equivalent}};
+  return {{getResults()[operand.getOperandNumber() - 5],
+           bufferization::BufferRelation::Equivalent}};
 }
 
 LogicalResult
@@ -627,10 +664,11 @@ AttentionGradOp::bufferize(RewriterBase &rewriter,
   ArrayRef<Value> b = *buffers;
   auto onBuffers = AttentionGradOp::create(
       rewriter, getLoc(), TypeRange{}, b[0], b[1], b[2], b[3], b[4], b[5], b[6],
-      b[7], getHeads(), getKvHeads(), getSeqLen(), getKeyBlock());
+      b[7], getLse() ? b[8] : Value(), getHeads(), getKvHeads(), getSeqLen(),
+      getKeyBlock());
   for (NamedAttribute attr : (*this)->getDiscardableAttrs())
     onBuffers->setAttr(attr.getName(), attr.getValue());
-  bufferization::replaceOpWithBufferizedValues(rewriter, *this, b.take_back(3));
+  bufferization::replaceOpWithBufferizedValues(rewriter, *this, b.slice(5, 3));
   return success();
 }
 

@@ -243,7 +243,10 @@ def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
     bufferizes in place into `init`; on memrefs it has no result. Marked
     `growc.library_kernel` (growc-attention-to-tensor-cores), it is the
     kernel library's and a host step (`HostStepOpInterface`); otherwise a
-    generated kernel of its own.
+    generated kernel of its own. The library's form may also write each
+    query row's log-sum-exp of its scaled scores (natural log) into
+    `lse_init`, f32 `[B · heads, T]`, a second result: the gradient reads
+    it instead of recomputing the scores' statistics.
 
     ```mlir
     %o = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>)
@@ -251,7 +254,7 @@ def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
     ```
   }];
   let arguments = (ins AnyShaped:$q, AnyShaped:$k, AnyShaped:$v,
-                       AnyShaped:$init,
+                       AnyShaped:$init, Optional<AnyShaped>:$lse_init,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$heads,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$kv_heads,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$seq_len,
@@ -259,11 +262,14 @@ def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let assemblyFormat = [{
     `ins` `(` $q `,` $k `,` $v `:` type($q) `,` type($k) `,` type($v) `)`
-    `outs` `(` $init `:` type($init) `)` attr-dict (`->` type($result)^)?
+    `outs` `(` $init `:` type($init) `)`
+    (`lse` `(` $lse_init^ `:` type($lse_init) `)`)?
+    attr-dict (`->` type($result)^)?
   }];
   let extraClassDeclaration = [{
     ::mlir::MutableOperandRange getDpsInitsMutable() {
-      return getInitMutable();
+      return ::mlir::MutableOperandRange(getOperation(), 3,
+                                         getLseInit() ? 2 : 1);
     }
     int64_t getHeadDim() {
       return ::llvm::cast<::mlir::ShapedType>(getQ().getType())
@@ -303,7 +309,9 @@ def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
     dv for the key tiles); the GPU distribution is
     `growc-distribute-kernels`'. Destination-style: it bufferizes in place
     into the three inits; on memrefs it has no results. Like
-    `growk.attention`, a host step when marked `growc.library_kernel`.
+    `growk.attention`, a host step when marked `growc.library_kernel`; that
+    form may read the forward's log-sum-exps as `lse` (f32
+    `[B · heads, T]`, the forward's `lse_init`).
 
     ```mlir
     %dq, %dk, %dv = growk.attention_grad
@@ -316,7 +324,7 @@ def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
   let arguments = (ins AnyShaped:$q, AnyShaped:$k, AnyShaped:$v,
                        AnyShaped:$o, AnyShaped:$dout,
                        AnyShaped:$dq_init, AnyShaped:$dk_init,
-                       AnyShaped:$dv_init,
+                       AnyShaped:$dv_init, Optional<AnyShaped>:$lse,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$heads,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$kv_heads,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$seq_len,
@@ -325,6 +333,7 @@ def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
   let assemblyFormat = [{
     `ins` `(` $q `,` $k `,` $v `,` $o `,` $dout `:` type($q) `,` type($k) `,`
         type($v) `,` type($o) `,` type($dout) `)`
+    (`lse` `(` $lse^ `:` type($lse) `)`)?
     `outs` `(` $dq_init `,` $dk_init `,` $dv_init `:` type($dq_init) `,`
         type($dk_init) `,` type($dv_init) `)` attr-dict
         (`->` type($results)^)?

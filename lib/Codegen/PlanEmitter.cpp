@@ -25,6 +25,7 @@
 
 #include "growc/AttrNames.h"
 #include "growc/Codegen/Codegen.h"
+#include "growc/Codegen/FlashAttentionKernels.h"
 
 #include "dialects/Grow/GrowOps.h"
 #include "dialects/Kernel/KernelOps.h"
@@ -698,24 +699,29 @@ llvm::Error PlanBuilder::addAttention(Operation &op, int64_t index) {
   if (auto forward = dyn_cast<growk::AttentionOp>(op)) {
     operands = {forward.getQ(), forward.getK(), forward.getV(),
                 forward.getInit()};
+    if (Value lse = forward.getLseInit())
+      operands.push_back(lse);
     step.op = rt::PlanStep::Op::Attention;
     step.symbols = {marker.getValue().str()};
     step.seqLen = forward.getSeqLen(), step.heads = forward.getHeads();
     step.kvHeads = forward.getKvHeads(), step.headDim = forward.getHeadDim();
   } else {
     auto grad = cast<growk::AttentionGradOp>(op);
-    operands = {grad.getQ(),      grad.getK(),     grad.getV(),
-                grad.getO(),      grad.getDout(),  grad.getDqInit(),
-                grad.getDkInit(), grad.getDvInit()};
-    // The backward's three passes, named from the op's marker.
+    operands = {grad.getQ(),      grad.getK(),      grad.getV(),
+                grad.getO(),      grad.getDout(),   grad.getDqInit(),
+                grad.getDkInit(), grad.getDvInit(), grad.getLse()};
+    if (!grad.getLse())
+      return fail("an attention gradient of the kernel library without its "
+                  "forward's log-sum-exps (lse)");
+    // The backward's two passes, named from the op's marker
+    // (FlashAttentionKernels.h).
     std::string symbol = marker.getValue().str();
-    size_t at = symbol.find("_backward_");
-    if (at == std::string::npos)
+    std::optional<std::string> prep = flashBackwardPrepKernel(symbol);
+    if (!prep)
       return fail("an attention gradient's library kernel '" + symbol +
                   "' names no backward");
     step.op = rt::PlanStep::Op::AttentionGrad;
-    for (StringRef pass : {"_stats_", "_key_grad_", "_query_grad_"})
-      step.symbols.push_back(std::string(symbol).replace(at, 10, pass.str()));
+    step.symbols = {*prep, symbol};
     step.seqLen = grad.getSeqLen(), step.heads = grad.getHeads();
     step.kvHeads = grad.getKvHeads(), step.headDim = grad.getHeadDim();
   }
@@ -723,8 +729,8 @@ llvm::Error PlanBuilder::addAttention(Operation &op, int64_t index) {
   if (!ids)
     return ids.takeError();
   // The activations (q, k, v; o and dout of the gradient) are f32 or bf16
-  // alike, the forward's output f32 or bf16, the gradients f32 (the op's
-  // verifier); the plan records the first two.
+  // alike, the forward's output f32 or bf16, the gradients and the
+  // log-sum-exps f32 (the op's verifier); the plan records the first two.
   auto elementType = [](Value operand) {
     return cast<MemRefType>(operand.getType()).getElementType();
   };

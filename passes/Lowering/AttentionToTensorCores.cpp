@@ -15,6 +15,7 @@
 #include "growc/AttrNames.h"
 #include "growc/Codegen/FlashAttentionKernels.h"
 
+#include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/Support/FormatVariadic.h"
 
 namespace growc {
@@ -40,6 +41,31 @@ bool markForLibrary(Operation *op, std::optional<std::string> name) {
   return true;
 }
 
+/// Makes the library forward `forward` write its rows' log-sum-exps (a
+/// second result, f32 [B · heads, T]) and `backward` read them.
+void saveLse(growk::AttentionOp &forward, growk::AttentionGradOp backward) {
+  if (!forward.getLseInit()) {
+    OpBuilder b(forward);
+    Location loc = forward.getLoc();
+    auto lseType =
+        RankedTensorType::get({int64_t(forward.getBatch() * forward.getHeads()),
+                               int64_t(forward.getSeqLen())},
+                              b.getF32Type());
+    Value lse = tensor::EmptyOp::create(b, loc, lseType.getShape(),
+                                        lseType.getElementType());
+    auto saving = growk::AttentionOp::create(
+        b, loc, TypeRange{forward.getInit().getType(), lseType}, forward.getQ(),
+        forward.getK(), forward.getV(), forward.getInit(), lse,
+        forward.getHeads(), forward.getKvHeads(), forward.getSeqLen(),
+        forward.getKeyBlock());
+    saving->setDiscardableAttrs(forward->getDiscardableAttrDictionary());
+    forward.getResult()[0].replaceAllUsesWith(saving.getResult()[0]);
+    forward.erase();
+    forward = saving;
+  }
+  backward.getLseMutable().assign(forward.getResult()[1]);
+}
+
 struct AttentionToTensorCoresPass
     : growc::impl::AttentionToTensorCoresBase<AttentionToTensorCoresPass> {
   using AttentionToTensorCoresBase::AttentionToTensorCoresBase;
@@ -47,6 +73,7 @@ struct AttentionToTensorCoresPass
   void runOnOperation() override {
     // Ops left in the flash form: one warning for all of them.
     SmallVector<std::pair<Operation *, int64_t>> unsupported;
+    SmallVector<Operation *> unpaired;
     getOperation().walk([&](Operation *op) {
       if (auto forward = dyn_cast<growk::AttentionOp>(op))
         if (!markForLibrary(op,
@@ -54,11 +81,25 @@ struct AttentionToTensorCoresPass
                                                forward.getQ().getType(),
                                                forward.getInit().getType())))
           unsupported.emplace_back(op, forward.getHeadDim());
-      // The backward's three passes; the plan emitter lists them.
-      if (auto backward = dyn_cast<growk::AttentionGradOp>(op))
+      // The backward's passes; the plan emitter lists them. They read the
+      // forward's log-sum-exps, so a gradient is the library's only if
+      // its forward is (then both are tensors of one function).
+      if (auto backward = dyn_cast<growk::AttentionGradOp>(op)) {
+        auto forward = backward.getO().getDefiningOp<growk::AttentionOp>();
+        bool paired = forward && forward->hasAttr(attr::kLibraryKernel) &&
+                      isa<RankedTensorType>(forward.getInit().getType()) &&
+                      forward.getQ() == backward.getQ() &&
+                      forward.getK() == backward.getK() &&
+                      forward.getV() == backward.getV();
         if (!markForLibrary(op, flashBackwardKernel(backward.getHeadDim(),
                                                     backward.getQ().getType())))
           unsupported.emplace_back(op, backward.getHeadDim());
+        else if (!paired) {
+          op->removeAttr(attr::kLibraryKernel);
+          unpaired.push_back(op);
+        } else
+          saveLse(forward, backward);
+      }
     });
     if (warnUnsupported && !unsupported.empty())
       unsupported.front().first->emitWarning(llvm::formatv(
@@ -66,6 +107,11 @@ struct AttentionToTensorCoresPass
           "has 16, 32 and 64, f32 activations); {1} attention op(s) keep the "
           "flash form",
           unsupported.front().second, unsupported.size()));
+    if (warnUnsupported && !unpaired.empty())
+      unpaired.front()->emitWarning(llvm::formatv(
+          "{0} attention gradient(s) without the library forward they "
+          "differentiate (whose log-sum-exps they read) keep the flash form",
+          unpaired.size()));
   }
 };
 

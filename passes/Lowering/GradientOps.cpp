@@ -242,8 +242,8 @@ ModelTensorBuilder::attentionGrad(Value q, Value k, Value v, Value o,
   auto grad = growk::AttentionGradOp::create(
       b, loc, TypeRange{qType, kvType, kvType}, q, k, v, o, dout,
       empty(qType.getShape()), empty(kvType.getShape()),
-      empty(kvType.getShape()), config.getHeads(), config.getKvHeads(), seq,
-      keyBlock);
+      empty(kvType.getShape()), /*lse=*/Value(), config.getHeads(),
+      config.getKvHeads(), seq, keyBlock);
   return {grad.getResult(0), grad.getResult(1), grad.getResult(2)};
 }
 

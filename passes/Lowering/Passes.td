@@ -158,11 +158,14 @@ def AttentionToTensorCores
     PTX carries the kernel (lib/Codegen/Kernels/FlashAttention.cu:
     FlashAttention-2 on mma.sync, docs/gpu.md). Other attentions keep the
     distributed flash form, with a warning. Each qualifying
-    `growk.attention_grad` gets `"growc_flash_backward_hd<hd>_f32"`: the
-    plan's `attention_grad` step runs the library's three backward passes
-    (row statistics, dK and dV per key tile, dQ per query tile). Runs
-    before `growc-form-kernels`.
+    `growk.attention_grad` whose forward is the library's gets
+    `"growc_flash_backward_hd<hd>_f32"`, and its forward writes its rows'
+    log-sum-exps (`lse_init`, a second result) that the gradient reads
+    (`lse`): the plan's `attention_grad` step runs the library's two
+    backward passes (rowsum(dO o O) per query row, then dK, dV and dQ per
+    key tile). Runs before `growc-form-kernels`.
   }];
+  let dependentDialects = ["::mlir::tensor::TensorDialect"];
   let options = [
     Option<"warnUnsupported", "warn-unsupported", "bool", /*default=*/"true",
            "Warn about attentions without a library kernel (off when the "

@@ -262,7 +262,8 @@ Value ModelTensorBuilder::swigluHalves(Value gateUp) {
 Value ModelTensorBuilder::attention(Value q, Value k, Value v) {
   auto type = cast<RankedTensorType>(q.getType());
   return growk::AttentionOp::create(b, loc, TypeRange{type}, q, k, v,
-                                    empty(type.getShape()), config.getHeads(),
+                                    empty(type.getShape()),
+                                    /*lse_init=*/Value(), config.getHeads(),
                                     config.getKvHeads(), seq, keyBlock)
       .getResult()[0];
 }

@@ -272,12 +272,13 @@ Status CudaExecutor::State::prepare() {
 }
 
 /// The kernel library's attention (lib/Codegen/Kernels/FlashAttention.cu,
-/// docs/plan.md): the forward is `symbol(q, k, v, o, lse, T, H, KVH)` with
-/// no lse; the backward three passes over a statistics scratch of
-/// 2 * B * H * T floats: stats(q, k, o, dout, stats, T, H, KVH, B),
-/// key_grad(q, k, v, dout, stats, dk, dv, ...), query_grad(q, k, v, dout,
-/// stats, dq, ...). 128 threads a block; query-tile passes on (ceil(T /
-/// 64), H, B) blocks, the key-tile pass on (ceil(T / 64), KVH, B).
+/// docs/plan.md): the forward is `symbol(q, k, v, o, lse, T, H, KVH)`, lse
+/// the plan's buffer or null; the backward two passes over a scratch of
+/// B * H * T floats (each query row's rowsum(dO o O)): prep(o, dout,
+/// delta, dq, T, H, KVH, B) on (ceil(T / 64), H, B) blocks, which also
+/// zeroes dq, then main(q, k, v, dout, lse, delta, dq, dk, dv, T, H, KVH,
+/// B) on (ceil(T / 64), KVH, B), which adds each key tile's share of dq.
+/// 128 threads a block.
 Status CudaExecutor::State::prepareAttention(const PlanStep &step,
                                              Launch &launch) {
   auto pass = [&](const std::string &symbol, int64_t heads,
@@ -300,14 +301,15 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
   const int32_t T = int32_t(step.seqLen), H = int32_t(step.heads),
                 KVH = int32_t(step.kvHeads), B = int32_t(step.batch);
   if (step.op == PlanStep::Op::Attention) {
-    StatusOr<Launch> forward =
-        pass(step.symbols[0], H, {at[0], at[1], at[2], at[3], 0}, {T, H, KVH});
+    CUdeviceptr lse = at.size() > 4 ? at[4] : 0;
+    StatusOr<Launch> forward = pass(
+        step.symbols[0], H, {at[0], at[1], at[2], at[3], lse}, {T, H, KVH});
     if (!forward.isOk())
       return forward.status();
     launch = std::move(*forward);
     return Status::ok();
   }
-  size_t statsBytes = size_t(2) * size_t(B) * size_t(H) * size_t(T) * 4;
+  size_t statsBytes = size_t(B) * size_t(H) * size_t(T) * 4;
   if (statsBytes > attentionStatsBytes) {
     if (attentionStats)
       GROWC_CU(cu->cuMemFree(attentionStats));
@@ -315,16 +317,14 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
     GROWC_CU(cu->cuMemAlloc(&attentionStats, statsBytes));
     attentionStatsBytes = statsBytes;
   }
-  // at: q, k, v, o, dout, dq, dk, dv.
-  StatusOr<Launch> passes[3] = {
-      pass(step.symbols[0], H, {at[0], at[1], at[3], at[4], attentionStats},
-           {T, H, KVH, B}),
-      pass(step.symbols[1], KVH,
-           {at[0], at[1], at[2], at[4], attentionStats, at[6], at[7]},
-           {T, H, KVH, B}),
-      pass(step.symbols[2], H,
-           {at[0], at[1], at[2], at[4], attentionStats, at[5]},
-           {T, H, KVH, B})};
+  // at: q, k, v, o, dout, dq, dk, dv, lse.
+  StatusOr<Launch> passes[2] = {pass(step.symbols[0], H,
+                                     {at[3], at[4], attentionStats, at[5]},
+                                     {T, H, KVH, B}),
+                                pass(step.symbols[1], KVH,
+                                     {at[0], at[1], at[2], at[4], at[8],
+                                      attentionStats, at[5], at[6], at[7]},
+                                     {T, H, KVH, B})};
   for (StatusOr<Launch> &p : passes) {
     if (!p.isOk())
       return p.status();

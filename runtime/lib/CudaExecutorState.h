@@ -109,8 +109,9 @@ struct CudaExecutor::State {
   };
   /// The launches of a library attention step (forward or backward).
   Status prepareAttention(const PlanStep &step, Launch &launch);
-  /// Scratch for the attention backward's statistics (log-sum-exp and D
-  /// per query row), shared by the steps, which run in order.
+  /// Scratch for the attention backward's rowsum(dO o O) per query row
+  /// (the log-sum-exps are the plan's), shared by the steps, which run in
+  /// order.
   CUdeviceptr attentionStats = 0;
   size_t attentionStatsBytes = 0;
   /// The launches of an adamw step (lib/Codegen/Kernels/Optimizer.cu).

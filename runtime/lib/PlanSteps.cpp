@@ -345,11 +345,13 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
   std::string op;
   GROWC_RETURN_IF_ERROR(getString(step, ctx, "op", op));
   const bool backward = op == "attention_grad";
-  // Forward: q, k, v, o; backward: q, k, v, o, dout, dq, dk, dv. The
-  // k-like ones have KV heads' width.
+  // Forward: q, k, v, o and optionally lse; backward: q, k, v, o, dout,
+  // dq, dk, dv, lse. The k-like ones have KV heads' width.
   std::vector<std::string> names = {"q", "k", "v", "o"};
   if (backward)
     names.insert(names.end(), {"dout", "dq", "dk", "dv"});
+  if (backward || step.find("lse"))
+    names.push_back("lse");
   std::vector<std::string> keys = {"op",
                                    "batch",
                                    "seq_len",
@@ -359,7 +361,7 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
                                    "activation_dtype",
                                    backward ? "symbols" : "symbol"};
   if (!backward)
-    keys.push_back("o_dtype");
+    keys.insert(keys.end(), {"o_dtype", "lse", "lse_offset"});
   for (const std::string &name : names) {
     keys.push_back(name);
     keys.push_back(name + "_offset");
@@ -372,7 +374,8 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
                          " plan (its kernels are the GPU library's)");
   if (backward) {
     GROWC_RETURN_IF_ERROR(getLibrarySymbols(
-        step, ctx, 3, "the backward has 3 passes (statistics, dK and dV, dQ)",
+        step, ctx, 2,
+        "the backward has 2 passes (rowsum(dO o O), then dK, dV and dQ)",
         out.symbols));
   } else {
     out.symbols.emplace_back();
@@ -420,19 +423,25 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
                                  offset));
     bool kvWidth = name == "k" || name == "v" || name == "dk" || name == "dv";
     int64_t width = (kvWidth ? out.kvHeads : out.heads) * out.headDim;
-    DType type = name == "o" && !backward           ? out.outputType
-                 : name[0] == 'd' && name != "dout" ? DType::F32
-                                                    : out.activationType;
+    // The gradients and the log-sum-exps ([batch * heads, seq_len]) are
+    // f32.
+    bool f32 = (name[0] == 'd' && name != "dout") || name == "lse";
+    DType type = name == "o" && !backward ? out.outputType
+                 : f32                    ? DType::F32
+                                          : out.activationType;
+    int64_t rows = out.batch * out.seqLen;
+    if (name == "lse")
+      rows = out.batch * out.heads, width = out.seqLen;
     int64_t elementBytes = type == DType::BF16 ? 2 : 4;
-    int64_t bytes = out.batch * out.seqLen * width * elementBytes;
+    int64_t bytes = rows * width * elementBytes;
     const PlanBuffer &buffer = plan.buffers[id];
     if (offset % elementBytes != 0 || offset + bytes > buffer.size)
       return Status::error(
           ctx + ": " + op + " operand " + name + " (" + dtypeName(type) + " [" +
-          std::to_string(out.batch * out.seqLen) + ", " +
-          std::to_string(width) + "]) needs " + std::to_string(bytes) +
-          " bytes from byte " + std::to_string(offset) + " but buffer " +
-          std::to_string(id) + " holds " + std::to_string(buffer.size));
+          std::to_string(rows) + ", " + std::to_string(width) + "]) needs " +
+          std::to_string(bytes) + " bytes from byte " + std::to_string(offset) +
+          " but buffer " + std::to_string(id) + " holds " +
+          std::to_string(buffer.size));
     out.operands.push_back(id);
     out.operandOffsets.push_back(offset);
   }

@@ -105,8 +105,8 @@ JsonValue kernelJson(const PlanKernel &kernel) {
 }
 
 /// The operands of an attention step, named as docs/plan.md names them.
-const char *const kAttentionOperands[] = {"q",    "k",  "v",  "o",
-                                          "dout", "dq", "dk", "dv"};
+const char *const kAttentionOperands[] = {"q",  "k",  "v",  "o",  "dout",
+                                          "dq", "dk", "dv", "lse"};
 
 JsonValue stepJson(const PlanStep &step) {
   Fields fields;
@@ -165,10 +165,14 @@ JsonValue stepJson(const PlanStep &step) {
       fields.add("activation_dtype", dtypeName(step.activationType));
     if (step.op == PlanStep::Op::Attention && step.outputType != DType::F32)
       fields.add("o_dtype", dtypeName(step.outputType));
-    for (size_t i = 0; i < step.operands.size(); ++i)
-      fields.add(kAttentionOperands[i], step.operands[i])
-          .add(std::string(kAttentionOperands[i]) + "_offset",
-               step.operandOffsets[i]);
+    // The forward's optional lse is its fifth operand.
+    for (size_t i = 0; i < step.operands.size(); ++i) {
+      const char *name = step.op == PlanStep::Op::Attention && i == 4
+                             ? "lse"
+                             : kAttentionOperands[i];
+      fields.add(name, step.operands[i])
+          .add(std::string(name) + "_offset", step.operandOffsets[i]);
+    }
     break;
   }
   case PlanStep::Op::AdamW: {

@@ -6,13 +6,11 @@
 // attention and its gradients computed here in float64 from the same
 // bf16-rounded inputs: several head sizes, grouped and single KV heads,
 // sequence lengths that leave partial tiles, f32 and bf16 activations (in
-// the backward too), the
-// forward's log-sum-exp, the backward's three passes (statistics, dK and
-// dV per key tile, dQ per query tile) and the two-launch backward that
-// reads the forward's own o and log-sum-exp (prep, then dK and dV per key
-// tile with dQ by atomic adds; bf16 through cp.async). The kernels round P (and
-// dS) to bf16 for their second products, so results agree to bf16's precision,
-// not exactly.
+// the backward too), the forward's log-sum-exp, and the two-launch
+// backward that reads the forward's own o and log-sum-exp (prep, then dK
+// and dV per key tile with dQ by atomic adds; bf16 through cp.async). The
+// kernels round P (and dS) to bf16 for their second products, so results
+// agree to bf16's precision, not exactly.
 //
 //===----------------------------------------------------------------------===//
 
@@ -284,11 +282,10 @@ INSTANTIATE_TEST_SUITE_P(
              true}),
     caseName);
 
-// The backward's three passes against float64 gradients of the same
-// attention for a random output cotangent: dV = P^T dO, dS = P o (dP - D)
-// with dP = dO V^T and D = rowsum(dO o O), dQ = dS K / sqrt(hd), dK = dS^T
-// Q / sqrt(hd), dK and dV summed over each KV head's query heads.
-class FlashAttentionBackwardTest : public FlashAttentionTest {};
+// The backward against float64 gradients of the same attention for a
+// random output cotangent: dV = P^T dO, dS = P o (dP - D) with dP = dO
+// V^T and D = rowsum(dO o O), dQ = dS K / sqrt(hd), dK = dS^T Q /
+// sqrt(hd), dK and dV summed over each KV head's query heads.
 
 /// A random output cotangent (rounded to bf16 where stored so).
 std::vector<float> randomCotangent(const Reference &ref, bool bf16) {
@@ -356,62 +353,10 @@ const Case kBackwardCases[] = {Case{"", 16, 4, 2, 70, 2, false, false},
                                Case{"", 16, 4, 2, 70, 2, true, false},
                                Case{"", 64, 3, 1, 130, 1, true, false}};
 
-TEST_P(FlashAttentionBackwardTest, GradientsMatchFloat64) {
-  const Case c = GetParam();
-  Reference ref(c.headDim, c.heads, c.kvHeads, c.seqLen, c.batch);
-  const int hd = c.headDim, T = c.seqLen, B = c.batch;
-  std::vector<float> dout = randomCotangent(ref, c.bf16), o(ref.q.size());
-  // Stored as bf16, o and dout are rounded; the reference reads the
-  // rounded values, as the kernels do.
-  for (size_t i = 0; i < o.size(); ++i)
-    o[i] = c.bf16 ? roundToBf16(float(ref.o[i])) : float(ref.o[i]);
-  std::vector<double> dq, dk, dv;
-  referenceGradients(ref, o, dout, dq, dk, dv);
-
-  Device device;
-  const void *q = device.add(deviceBytes(ref.q, c.bf16)),
-             *k = device.add(deviceBytes(ref.k, c.bf16)),
-             *v = device.add(deviceBytes(ref.v, c.bf16)),
-             *oBuffer = device.add(deviceBytes(o, c.bf16)),
-             *dBuffer = device.add(deviceBytes(dout, c.bf16));
-  void *stats = device.add(std::vector<float>(2 * size_t(B) * c.heads * T));
-  void *dqBuffer = device.add(std::vector<float>(dq.size()));
-  void *dkBuffer = device.add(std::vector<float>(dk.size()));
-  void *dvBuffer = device.add(std::vector<float>(dv.size()));
-  std::string suffix = std::to_string(hd) + (c.bf16 ? "_bf16" : "_f32");
-  unsigned tiles = unsigned((T + 63) / 64);
-  std::vector<int32_t> shape = {T, c.heads, c.kvHeads, B};
-  ASSERT_EQ(launch(*module, "growc_flash_stats_hd" + suffix, tiles,
-                   unsigned(c.heads), unsigned(B),
-                   {q, k, oBuffer, dBuffer, stats}, shape, device),
-            "");
-  ASSERT_EQ(launch(*module, "growc_flash_key_grad_hd" + suffix, tiles,
-                   unsigned(c.kvHeads), unsigned(B),
-                   {q, k, v, dBuffer, stats, dkBuffer, dvBuffer}, shape,
-                   device),
-            "");
-  ASSERT_EQ(launch(*module, "growc_flash_query_grad_hd" + suffix, tiles,
-                   unsigned(c.heads), unsigned(B),
-                   {q, k, v, dBuffer, stats, dqBuffer}, shape, device),
-            "");
-  // The statistics: log-sum-exps in log2 units of the scaled scores.
-  std::vector<float> lse2 = Device::floats(stats, ref.lse.size());
-  double worstLse = 0;
-  for (size_t i = 0; i < ref.lse.size(); ++i)
-    worstLse =
-        std::max(worstLse, std::fabs(lse2[i] * std::log(2.0) - ref.lse[i]));
-  EXPECT_LT(worstLse, 2e-3);
-  expectGradients(dqBuffer, dkBuffer, dvBuffer, dq, dk, dv);
-}
-
-INSTANTIATE_TEST_SUITE_P(Shapes, FlashAttentionBackwardTest,
-                         ::testing::ValuesIn(kBackwardCases), caseName);
-
 // The backward in two launches (prep: delta and dq's zeros; main: dK and
 // dV per key tile, dQ by atomic adds) as a training step runs it: the
 // forward kernel first, whose o and log-sum-exps (natural log) the
-// backward reads; the same float64 gradients and tolerances as the
-// three-pass backward's.
+// backward reads.
 class FlashAttentionLseBackwardTest : public FlashAttentionTest {};
 
 TEST_P(FlashAttentionLseBackwardTest, GradientsMatchFloat64) {

@@ -740,31 +740,60 @@ TEST(PlanTest, AttentionStepParses) {
   EXPECT_EQ(step.headDim, 8);
 }
 
-/// The backward over the same buffers: three passes, eight operands.
-std::string attentionGradStep(const std::string &symbols) {
+/// The backward's two passes.
+const char *const kGradSymbols =
+    R"(["growc_flash_backward_prep_hd8_f32", "growc_flash_backward_hd8_f32"])";
+
+/// The backward over the same buffers: two passes, nine operands (lse
+/// [2, 2] f32 at byte 96 of buffer 4).
+std::string attentionGradStep(const std::string &symbols = kGradSymbols) {
   return R"({"op": "attention_grad", "symbols": )" + symbols +
          R"(, "q": 2, "k": 3, "v": 3, "o": 5, "dout": 2, "dq": 5, "dk": 4, )"
-         R"("dv": 4, "q_offset": 0, "k_offset": 0, "v_offset": 64, )"
+         R"("dv": 4, "lse": 4, "q_offset": 0, "k_offset": 0, "v_offset": 64, )"
          R"("o_offset": 0, "dout_offset": 0, "dq_offset": 0, "dk_offset": 0, )"
-         R"("dv_offset": 64, "batch": 1, "seq_len": 2, "heads": 2, )"
-         R"("kv_heads": 1, "head_dim": 8})";
+         R"("dv_offset": 64, "lse_offset": 96, "batch": 1, "seq_len": 2, )"
+         R"("heads": 2, "kv_heads": 1, "head_dim": 8})";
 }
 
 TEST(PlanTest, AttentionGradStepParses) {
-  StatusOr<Plan> plan = parsePlan(
-      gpuPlanWithStep(attentionGradStep(
-          R"(["growc_flash_stats_hd8_f32", "growc_flash_key_grad_hd8_f32", )"
-          R"("growc_flash_query_grad_hd8_f32"])")),
-      kPlanPath);
+  StatusOr<Plan> plan =
+      parsePlan(gpuPlanWithStep(attentionGradStep()), kPlanPath);
   ASSERT_TRUE(plan.isOk()) << plan.status().message();
   const PlanStep &step = plan->steps.back();
   EXPECT_EQ(step.op, PlanStep::Op::AttentionGrad);
-  EXPECT_EQ(step.symbols.size(), 3u);
-  EXPECT_EQ(step.operands, (std::vector<int64_t>{2, 3, 3, 5, 2, 5, 4, 4}));
+  EXPECT_EQ(step.symbols.size(), 2u);
+  EXPECT_EQ(step.operands, (std::vector<int64_t>{2, 3, 3, 5, 2, 5, 4, 4, 4}));
   EXPECT_EQ(step.operandOffsets[7], 64);
+  EXPECT_EQ(step.operandOffsets[8], 96);
   expectRejected(
-      gpuPlanWithStep(attentionGradStep(R"(["growc_flash_stats_hd8_f32"])")),
-      {"steps[3].symbols", "the backward has 3 passes"});
+      gpuPlanWithStep(attentionGradStep(R"(["growc_flash_backward_hd8_f32"])")),
+      {"steps[3].symbols", "the backward has 2 passes"});
+  // The backward reads the forward's log-sum-exps: lse is required, f32
+  // [batch x heads, seq_len] (16 bytes).
+  expectRejected(
+      gpuPlanWithStep(replaceOnce(attentionGradStep(), R"("lse": 4, )", "")),
+      {"steps[3]", "lse"});
+  expectRejected(
+      gpuPlanWithStep(replaceOnce(attentionGradStep(), R"("lse_offset": 96)",
+                                  R"("lse_offset": 120)")),
+      {"steps[3]", "attention_grad operand lse (F32 [2, 2]) needs "
+                   "16 bytes from byte 120 but buffer 4 holds 128"});
+}
+
+TEST(PlanTest, AttentionForwardMaySaveItsLogSumExps) {
+  std::string step = attentionStep(
+      R"("head_dim": 8)", R"("head_dim": 8, "lse": 4, "lse_offset": 16)");
+  StatusOr<Plan> plan = parsePlan(gpuPlanWithStep(step), kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_EQ(plan->steps.back().operands, (std::vector<int64_t>{2, 3, 4, 5, 4}));
+  EXPECT_EQ(plan->steps.back().operandOffsets.back(), 16);
+  // Written back under its name, and parsed back the same.
+  std::string written = serializePlan(*plan);
+  EXPECT_NE(written.find(R"("lse": 4)"), std::string::npos);
+  StatusOr<Plan> again = parsePlan(written, kPlanPath);
+  ASSERT_TRUE(again.isOk()) << again.status().message();
+  EXPECT_EQ(again->steps.back().operandOffsets,
+            plan->steps.back().operandOffsets);
 }
 
 TEST(PlanTest, Bf16AttentionOperandsAreSizedInTwoBytes) {
@@ -802,9 +831,8 @@ TEST(PlanTest, Bf16AttentionOperandsAreSizedInTwoBytes) {
   // The backward's o is an activation: it has no o_dtype.
   expectRejected(
       gpuPlanWithStep(replaceOnce(
-          attentionGradStep(R"(["growc_flash_stats_hd8_bf16", )"
-                            R"("growc_flash_key_grad_hd8_bf16", )"
-                            R"("growc_flash_query_grad_hd8_bf16"])"),
+          attentionGradStep(R"(["growc_flash_backward_prep_hd8_bf16", )"
+                            R"("growc_flash_backward_hd8_bf16"])"),
           R"("head_dim": 8)", R"("head_dim": 8, "o_dtype": "BF16")")),
       {"steps[3]", "o_dtype"});
 }
@@ -1388,9 +1416,6 @@ TEST(PlanTest, LongValuesAreShortenedInMessages) {
 /// all_reduce steps with and without a flag, accumulation, a growth
 /// section and the adamw step.
 std::vector<std::string> everyPlanForm() {
-  std::string gradSymbols =
-      R"(["growc_flash_stats_hd8_f32", "growc_flash_key_grad_hd8_f32", )"
-      R"("growc_flash_query_grad_hd8_f32"])";
   std::string shared =
       gpuPlan(R"("kind": "attention", "launch": {"grid": [6, 1, 1], )"
               R"("block": [256, 1, 1], "params": [0, 2, 1], )"
@@ -1419,7 +1444,7 @@ std::vector<std::string> everyPlanForm() {
   fusedCopies.fused = 2;
   return {kToyPlan, gpuPlan(), shared, bf16, reduces,
           gpuPlanWithStep(attentionStep()),
-          gpuPlanWithStep(attentionGradStep(gradSymbols)), growth,
+          gpuPlanWithStep(attentionGradStep()), growth,
           // A frozen parameter (growc --trainable).
           replaceOnce(kToyPlan, R"("copy": false})",
                       R"("copy": false, "frozen": true})"),

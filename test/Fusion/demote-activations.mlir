@@ -109,10 +109,10 @@
 // LIB-LABEL: func.func @
 // LIB-NOT: call @cast_bf16
 // LIB: %[[SPLIT:.+]]:3 = call @rope_{{.+}} -> (tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>)
-// LIB: %[[O:.+]] = growk.attention ins(%[[SPLIT]]#0, %[[SPLIT]]#1, %[[SPLIT]]#2 : tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>) outs(%{{.+}} : tensor<8x64xbf16>) {growc.library_kernel = "growc_flash_forward_hd32_bf16_bf16"
-// LIB-NEXT: growk.matmul %[[O]], %{{.+}} : tensor<8x64xbf16>, tensor<64x64xbf16>
+// LIB: %[[O:.+]]:2 = growk.attention ins(%[[SPLIT]]#0, %[[SPLIT]]#1, %[[SPLIT]]#2 : tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>) outs(%{{.+}} : tensor<8x64xbf16>) lse(%{{.+}} : tensor<2x8xf32>) {growc.library_kernel = "growc_flash_forward_hd32_bf16_bf16"
+// LIB-NEXT: growk.matmul %[[O]]#0, %{{.+}} : tensor<8x64xbf16>, tensor<64x64xbf16>
 // LIB: %[[DO:.+]] = growk.matmul %{{.+}} {transpose_rhs = false} : tensor<8x64xbf16>, tensor<64x64xbf16> -> tensor<8x64xbf16>
-// LIB: growk.attention_grad ins(%[[SPLIT]]#0, %[[SPLIT]]#1, %[[SPLIT]]#2, %[[O]], %[[DO]] : tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>) outs(%{{.+}} : tensor<8x64xf32>, tensor<8x64xf32>, tensor<8x64xf32>) {growc.library_kernel = "growc_flash_backward_hd32_bf16"
+// LIB: growk.attention_grad ins(%[[SPLIT]]#0, %[[SPLIT]]#1, %[[SPLIT]]#2, %[[O]]#0, %[[DO]] : tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>, tensor<8x64xbf16>) lse(%[[O]]#1 : tensor<2x8xf32>) outs(%{{.+}} : tensor<8x64xf32>, tensor<8x64xf32>, tensor<8x64xf32>) {growc.library_kernel = "growc_flash_backward_hd32_bf16"
 // LIB-NOT: call @cast_bf16
 
 // FP32-NOT: bf16

@@ -22,15 +22,30 @@ func.func @forward_hd32(%q: tensor<16x64xf32>, %k: tensor<16x64xf32>, %v: tensor
 
 // -----
 
-// Grouped heads (4 query heads on 2 KV heads): the forward at head size 16
-// and the gradient at head size 64 each get their instance.
+// Grouped heads (4 query heads on 2 KV heads) at head size 16: the forward
+// and its gradient each get their instance, and the forward saves its
+// rows' log-sum-exps ([B x heads, T] = [8, 8]) for the gradient.
 // CHECK-LABEL: func.func @grouped
-// CHECK: growk.attention {{.*}} {growc.library_kernel = "growc_flash_forward_hd16_f32_f32", heads = 4 : i64
-// CHECK: growk.attention_grad {{.*}} {growc.library_kernel = "growc_flash_backward_hd64_f32", heads = 4 : i64
-func.func @grouped(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %o: tensor<16x64xf32>, %gq: tensor<16x256xf32>, %gk: tensor<16x128xf32>) -> (tensor<16x64xf32>, tensor<16x256xf32>) {
+// CHECK: %[[LSE:.+]] = tensor.empty() : tensor<8x8xf32>
+// CHECK: %[[R:.+]]:2 = growk.attention {{.*}} lse(%[[LSE]] : tensor<8x8xf32>) {growc.library_kernel = "growc_flash_forward_hd16_f32_f32", heads = 4 : i64
+// CHECK: growk.attention_grad ins(%arg0, %arg1, %arg1, %[[R]]#0, %arg0 : {{.*}}) lse(%[[R]]#1 : tensor<8x8xf32>) outs({{.*}}) {growc.library_kernel = "growc_flash_backward_hd16_f32", heads = 4 : i64
+// CHECK: return %[[R]]#0, %{{.+}}#0
+func.func @grouped(%q: tensor<16x64xf32>, %k: tensor<16x32xf32>, %o: tensor<16x64xf32>) -> (tensor<16x64xf32>, tensor<16x64xf32>) {
   %r = growk.attention ins(%q, %k, %k : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  %dq, %dk, %dv = growk.attention_grad ins(%q, %k, %k, %r, %q : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x64xf32>, tensor<16x64xf32>) outs(%o, %k, %k : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>
+  return %r, %dq : tensor<16x64xf32>, tensor<16x64xf32>
+}
+
+// -----
+
+// A gradient whose o is not the library forward's has no log-sum-exps to
+// read: it keeps the flash form, with a warning.
+// CHECK-LABEL: func.func @unpaired
+// CHECK-NOT: growc.library_kernel
+func.func @unpaired(%gq: tensor<16x256xf32>, %gk: tensor<16x128xf32>) -> tensor<16x256xf32> {
+  // expected-warning @+1 {{1 attention gradient(s) without the library forward they differentiate (whose log-sum-exps they read) keep the flash form}}
   %dq, %dk, %dv = growk.attention_grad ins(%gq, %gk, %gk, %gq, %gq : tensor<16x256xf32>, tensor<16x128xf32>, tensor<16x128xf32>, tensor<16x256xf32>, tensor<16x256xf32>) outs(%gq, %gk, %gk : tensor<16x256xf32>, tensor<16x128xf32>, tensor<16x128xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x256xf32>, tensor<16x128xf32>, tensor<16x128xf32>
-  return %r, %dq : tensor<16x64xf32>, tensor<16x256xf32>
+  return %dq : tensor<16x256xf32>
 }
 
 // -----
@@ -54,9 +69,10 @@ func.func @no_instance(%q: tensor<16x8xf32>, %k: tensor<16x4xf32>, %o: tensor<16
 // HOST-LABEL: func.func @one(
 // HOST: call @rope_1(
 // HOST-NEXT: tensor.empty
-// HOST-NEXT: %[[O:.+]] = growk.attention ins({{.+}}) {growc.library_kernel = "growc_flash_forward_hd32_f32_f32"
-// HOST-NEXT: growk.matmul %[[O]], %arg7
+// HOST-NEXT: tensor.empty
+// HOST-NEXT: %[[O:.+]]:2 = growk.attention ins({{.+}}) lse({{.+}}) {growc.library_kernel = "growc_flash_forward_hd32_f32_f32"
+// HOST-NEXT: growk.matmul %[[O]]#0, %arg7
 // HOST-NEXT: call @rmsnorm_2(
-// HOST: growk.attention_grad ins({{.+}}) {growc.library_kernel = "growc_flash_backward_hd32_f32"
+// HOST: growk.attention_grad ins({{.+}}) lse(%[[O]]#1 : tensor<4x8xf32>) outs({{.+}}) {growc.library_kernel = "growc_flash_backward_hd32_f32"
 // HOST: func.func {{.*}}@{{[a-z_]+_[0-9]+}}(
 // HOST-NOT: growk.attention

@@ -5,7 +5,7 @@
 // names of its entry points for them. Two passes name them:
 // growc-attention-to-tensor-cores marks the f32 ops, and
 // growc-demote-activations renames the ops whose activations it stores as
-// bf16. The plan emitter lists the backward's three passes from the name.
+// bf16. The plan emitter lists the backward's two passes from the name.
 //
 // Instances: head sizes 16, 32 and 64; the forward with f32 or bf16 q, k,
 // v and f32 or bf16 output (bf16 out only from bf16 in); the backward with
@@ -55,14 +55,24 @@ flashForwardKernel(int64_t headDim, mlir::Type in, mlir::Type out) {
 
 /// The backward's name for activations of type `in` (q, k, v, o and dout
 /// alike; the gradients are f32), if the library has it:
-/// growc_flash_backward_hd<hd>_<dtype>, whose three passes are
-/// growc_flash_{stats,key_grad,query_grad}_hd<hd>_<dtype>.
+/// growc_flash_backward_hd<hd>_<dtype>, its main pass (dK, dV and dQ per
+/// key tile), run after growc_flash_backward_prep_hd<hd>_<dtype> (each
+/// query row's rowsum(dO o O), and dQ zeroed).
 inline std::optional<std::string> flashBackwardKernel(int64_t headDim,
                                                       mlir::Type in) {
   std::optional<llvm::StringRef> dtype = flashDtypeName(in);
   if (!hasFlashAttentionInstance(headDim) || !dtype)
     return std::nullopt;
   return llvm::formatv("growc_flash_backward_hd{0}_{1}", headDim, *dtype).str();
+}
+
+/// The name of the pass that runs before the backward `backward` (a name
+/// flashBackwardKernel made), or nullopt if `backward` is not one.
+inline std::optional<std::string>
+flashBackwardPrepKernel(llvm::StringRef backward) {
+  if (!backward.consume_front("growc_flash_backward_"))
+    return std::nullopt;
+  return ("growc_flash_backward_prep_" + backward).str();
 }
 
 } // namespace growc

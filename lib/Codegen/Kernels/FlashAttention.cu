@@ -23,7 +23,7 @@
 // scores (natural log), [B, H, T], for the backward. Work of a forward
 // block with query tile x: x + 1 key tiles of 64 (S and PV, 4 * 64 * 64 *
 // hd FLOPs each); the block dispatched first takes the last query tile,
-// the heaviest (placeHeavyFirst). The backward's two forms follow below.
+// the heaviest (placeHeavyFirst). The backward follows below.
 //
 //===----------------------------------------------------------------------===//
 
@@ -449,17 +449,6 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
                 firstQuery, seqLen, at, out, inverse);
 }
 
-//===----------------------------------------------------------------------===//
-// The backward (FlashAttention-2's, without atomics): a statistics pass
-// per query tile (each row's log-sum-exp, recomputed since growk.attention
-// keeps none, and D = rowsum(dO o O)); a pass per key tile accumulating dK
-// and dV over the group's heads and every later query tile; a pass per
-// query tile accumulating dQ. P is exp2(S * scale - lse) from the stored
-// statistics, dS = P o (dP - D); scale is applied to dQ and dK at the end.
-// `stats` holds [B, H, T] log-sum-exps (log2 units of the scaled scores)
-// then [B, H, T] D's.
-//===----------------------------------------------------------------------===//
-
 /// The backward's two score-shaped products over N columns: first =
 /// (own rows of firstRows) * firstPart^T and second = (own rows of
 /// secondRows) * secondPart^T. The warp's own fragments are reloaded from
@@ -475,238 +464,6 @@ GROWC_DEVICE void twoProducts(float (&first)[N / 8][4], const u16 *firstRows,
   rowsTimesTileT<HD, N>(first, fragment, firstPart, at.lane);
   loadRowFragments<HD>(fragment, secondRows, at.warp, at.lane);
   rowsTimesTileT<HD, N>(second, fragment, secondPart, at.lane);
-}
-
-template <int HD, typename In>
-GROWC_DEVICE void flashStats(const In *q, const In *k, const In *o,
-                             const In *dout, float *stats, int seqLen,
-                             int heads, int kvHeads, int batch) {
-  GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
-  const Place at = place<HD>();
-  const int kvHead = at.head / (heads / kvHeads);
-  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
-  const long rowBase = (long)at.sample * seqLen;
-  const In *qBase = q + rowBase * qStride + at.head * HD;
-  const In *kBase = k + rowBase * kvStride + kvHead * HD;
-  float *lse = stats + ((long)at.sample * heads + at.head) * seqLen;
-  float *delta = lse + (long)batch * heads * seqLen;
-  const int firstQuery = at.tile;
-
-  // D: two threads per row, each half of the row, then the pair's sum.
-  {
-    int row = firstQuery + int(threadIndex() / 2),
-        half = int(threadIndex() % 2);
-    float sum = 0.0f;
-    if (row < seqLen) {
-      const In *oRow = o + (rowBase + row) * qStride + at.head * HD;
-      const In *dRow = dout + (rowBase + row) * qStride + at.head * HD;
-      for (int d = half * (HD / 2); d < (half + 1) * (HD / 2); ++d)
-        sum += load(oRow + d) * load(dRow + d);
-    }
-    u32 other;
-    asm volatile("shfl.sync.bfly.b32 %0, %1, 1, 31, -1;"
-                 : "=r"(other)
-                 : "r"(asBits(sum)));
-    if (row < seqLen && half == 0)
-      delta[row] = sum + asFloat(other);
-  }
-
-  loadTile<HD>(qTile, qBase, qStride, firstQuery, seqLen);
-  barrier();
-  u32 qFragment[HD / 16][4];
-  loadRowFragments<HD>(qFragment, qTile, at.warp, at.lane);
-  float rowMax[2] = {-__builtin_inff(), -__builtin_inff()};
-  float rowSum[2] = {0.0f, 0.0f};
-  const int lastKey = firstQuery + kBlockRows - 1 < seqLen - 1
-                          ? firstQuery + kBlockRows - 1
-                          : seqLen - 1;
-  for (int firstKey = 0; firstKey <= lastKey; firstKey += kBlockKeys) {
-    barrier();
-    loadTile<HD>(kTile, kBase, kvStride, firstKey, seqLen);
-    barrier();
-    float s[kBlockKeys / 8][4];
-    rowsTimesTileT<HD>(s, qFragment, kTile, at.lane);
-    float tileMax[2] = {-__builtin_inff(), -__builtin_inff()};
-#pragma unroll
-    for (int n = 0; n < kBlockKeys / 8; ++n)
-#pragma unroll
-      for (int i = 0; i < 4; ++i) {
-        int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
-        int key = firstKey + n * 8 + 2 * at.inGroup + i % 2;
-        s[n][i] = key <= query && key < seqLen ? s[n][i] * at.scale
-                                               : -__builtin_inff();
-        tileMax[i / 2] = __builtin_fmaxf(tileMax[i / 2], s[n][i]);
-      }
-#pragma unroll
-    for (int r = 0; r < 2; ++r) {
-      float newMax = __builtin_fmaxf(rowMax[r], quadReduce(tileMax[r], true));
-      float base = newMax == -__builtin_inff() ? 0.0f : newMax;
-      rowSum[r] *= exp2Approx(rowMax[r] - base);
-      rowMax[r] = newMax;
-#pragma unroll
-      for (int n = 0; n < kBlockKeys / 8; ++n)
-#pragma unroll
-        for (int i = 2 * r; i < 2 * r + 2; ++i)
-          rowSum[r] += exp2Approx(s[n][i] - base);
-    }
-  }
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    float total = quadReduce(rowSum[r], false);
-    int query = firstQuery + at.warp * 16 + at.group + 8 * r;
-    if (at.inGroup == 0 && query < seqLen)
-      lse[query] = rowMax[r] + __nvvm_lg2_approx_f(total);
-  }
-}
-
-/// dK and dV for the block's 64 keys (grid: key tiles, KV heads, batch).
-template <int HD, typename In>
-GROWC_DEVICE void flashKeyGradients(const In *q, const In *k, const In *v,
-                                    const In *dout, const float *stats,
-                                    float *dk, float *dv, int seqLen, int heads,
-                                    int kvHeads, int batch) {
-  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16))) u16 dTile[kBlockRows * (HD + 8)];
-  GROWC_SHARED float lseTile[kBlockRows], deltaTile[kBlockRows];
-  const Place at = place<HD>(); // head: the KV head
-  // Queries per pass: from head size 32 a whole tile's score and gradient
-  // accumulators beside dK and dV exceed the registers.
-  constexpr int kColumns = HD >= 32 ? 32 : 64;
-  const int group = heads / kvHeads;
-  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
-  const long rowBase = (long)at.sample * seqLen;
-  const int firstKey = at.tile;
-
-  loadTile<HD>(kTile, k + rowBase * kvStride + at.head * HD, kvStride, firstKey,
-               seqLen);
-  loadTile<HD>(vTile, v + rowBase * kvStride + at.head * HD, kvStride, firstKey,
-               seqLen);
-  float dKey[HD / 8][4] = {}, dValue[HD / 8][4] = {};
-
-  for (int head = at.head * group; head < (at.head + 1) * group; ++head) {
-    const float *lse = stats + ((long)at.sample * heads + head) * seqLen;
-    const float *delta = lse + (long)batch * heads * seqLen;
-    // Causal: only query tiles at or after this key tile see its keys.
-    for (int firstQuery = firstKey; firstQuery < seqLen;
-         firstQuery += kBlockRows) {
-      barrier();
-      loadTile<HD>(qTile, q + rowBase * qStride + head * HD, qStride,
-                   firstQuery, seqLen);
-      loadTile<HD>(dTile, dout + rowBase * qStride + head * HD, qStride,
-                   firstQuery, seqLen);
-      for (int i = int(threadIndex()); i < kBlockRows; i += kThreads) {
-        bool inside = firstQuery + i < seqLen;
-        lseTile[i] = inside ? lse[firstQuery + i] : 0.0f;
-        deltaTile[i] = inside ? delta[firstQuery + i] : 0.0f;
-      }
-      barrier();
-// Transposed: the warp's 16 keys by the tile's queries, kColumns at
-// a time.
-#pragma unroll 1
-      for (int part = 0; part < kBlockRows; part += kColumns) {
-        const u16 *qPart = qTile + part * (HD + 8);
-        const u16 *dPart = dTile + part * (HD + 8);
-        float p[kColumns / 8][4], dS[kColumns / 8][4];
-        twoProducts<HD, kColumns>(p, kTile, qPart, dS, vTile, dPart, at);
-#pragma unroll
-        for (int n = 0; n < kColumns / 8; ++n)
-#pragma unroll
-          for (int i = 0; i < 4; ++i) {
-            int key = firstKey + at.warp * 16 + at.group + 8 * (i / 2);
-            int column = part + n * 8 + 2 * at.inGroup + i % 2;
-            int query = firstQuery + column;
-            bool visible = key <= query && query < seqLen && key < seqLen;
-            float prob = visible
-                             ? exp2Approx(p[n][i] * at.scale - lseTile[column])
-                             : 0.0f;
-            p[n][i] = prob;
-            dS[n][i] = prob * (dS[n][i] - deltaTile[column]);
-          }
-        accumulateTimesTile<HD, kColumns>(dValue, p, dPart, at.lane);
-        accumulateTimesTile<HD, kColumns>(dKey, dS, qPart, at.lane);
-      }
-    }
-  }
-  const float one[2] = {1.0f, 1.0f};
-  const float scale = 1.0f / __nvvm_sqrt_rn_f(float(HD));
-  const float scaled[2] = {scale, scale};
-  storeRows<HD>(dv + rowBase * kvStride + at.head * HD, kvStride, firstKey,
-                seqLen, at, dValue, one);
-  storeRows<HD>(dk + rowBase * kvStride + at.head * HD, kvStride, firstKey,
-                seqLen, at, dKey, scaled);
-}
-
-/// dQ for the block's 64 queries of one head (grid: query tiles, heads,
-/// batch).
-template <int HD, typename In>
-GROWC_DEVICE void flashQueryGradients(const In *q, const In *k, const In *v,
-                                      const In *dout, const float *stats,
-                                      float *dq, int seqLen, int heads,
-                                      int kvHeads, int batch) {
-  GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16))) u16 dTile[kBlockRows * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * (HD + 8)];
-  const Place at = place<HD>();
-  // Keys per pass: at head size 64 a whole tile's accumulators beside dQ
-  // exceed the registers.
-  constexpr int kColumns = HD >= 64 ? 32 : 64;
-  const int kvHead = at.head / (heads / kvHeads);
-  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
-  const long rowBase = (long)at.sample * seqLen;
-  const float *lse = stats + ((long)at.sample * heads + at.head) * seqLen;
-  const float *delta = lse + (long)batch * heads * seqLen;
-  const int firstQuery = at.tile;
-
-  loadTile<HD>(qTile, q + rowBase * qStride + at.head * HD, qStride, firstQuery,
-               seqLen);
-  loadTile<HD>(dTile, dout + rowBase * qStride + at.head * HD, qStride,
-               firstQuery, seqLen);
-  float rowLse[2], rowDelta[2];
-#pragma unroll
-  for (int r = 0; r < 2; ++r) {
-    int query = firstQuery + at.warp * 16 + at.group + 8 * r;
-    rowLse[r] = query < seqLen ? lse[query] : 0.0f;
-    rowDelta[r] = query < seqLen ? delta[query] : 0.0f;
-  }
-  float dQuery[HD / 8][4] = {};
-  const int lastKey = firstQuery + kBlockRows - 1 < seqLen - 1
-                          ? firstQuery + kBlockRows - 1
-                          : seqLen - 1;
-  for (int firstKey = 0; firstKey <= lastKey; firstKey += kBlockKeys) {
-    barrier();
-    loadTile<HD>(kTile, k + rowBase * kvStride + kvHead * HD, kvStride,
-                 firstKey, seqLen);
-    loadTile<HD>(vTile, v + rowBase * kvStride + kvHead * HD, kvStride,
-                 firstKey, seqLen);
-    barrier();
-#pragma unroll 1
-    for (int part = 0; part < kBlockKeys; part += kColumns) {
-      const u16 *kPart = kTile + part * (HD + 8);
-      const u16 *vPart = vTile + part * (HD + 8);
-      float p[kColumns / 8][4], dS[kColumns / 8][4];
-      twoProducts<HD, kColumns>(p, qTile, kPart, dS, dTile, vPart, at);
-#pragma unroll
-      for (int n = 0; n < kColumns / 8; ++n)
-#pragma unroll
-        for (int i = 0; i < 4; ++i) {
-          int query = firstQuery + at.warp * 16 + at.group + 8 * (i / 2);
-          int key = firstKey + part + n * 8 + 2 * at.inGroup + i % 2;
-          bool visible = key <= query && key < seqLen && query < seqLen;
-          float prob =
-              visible ? exp2Approx(p[n][i] * at.scale - rowLse[i / 2]) : 0.0f;
-          dS[n][i] = prob * (dS[n][i] - rowDelta[i / 2]);
-        }
-      accumulateTimesTile<HD, kColumns>(dQuery, dS, kPart, at.lane);
-    }
-  }
-  const float scale = 1.0f / __nvvm_sqrt_rn_f(float(HD));
-  const float scaled[2] = {scale, scale};
-  storeRows<HD>(dq + rowBase * qStride + at.head * HD, qStride, firstQuery,
-                seqLen, at, dQuery, scaled);
 }
 
 //===----------------------------------------------------------------------===//
@@ -959,38 +716,11 @@ GROWC_FLASH_FORWARDS(16)
 GROWC_FLASH_FORWARDS(32)
 GROWC_FLASH_FORWARDS(64)
 
-// The backward's three passes, 128 threads each: stats and dQ over
-// (ceil(T / 64), H, B), dK and dV over (ceil(T / 64), KVH, B). q, k, v, o
-// and dout are f32 or bf16 (IN, named DT), dq, dk and dv f32.
-#define GROWC_FLASH_BACKWARD(HD, IN, DT)                                       \
-  extern "C" __attribute__((global))                                           \
-  __attribute__((launch_bounds(128))) void growc_flash_stats_hd##HD##_##DT(    \
-      const IN *q, const IN *k, const IN *o, const IN *dout, float *stats,     \
-      int seqLen, int heads, int kvHeads, int batch) {                         \
-    flashStats<HD>(q, k, o, dout, stats, seqLen, heads, kvHeads, batch);       \
-  }                                                                            \
-  extern "C" __attribute__((global))                                           \
-  __attribute__((launch_bounds(128))) void growc_flash_key_grad_hd##HD##_##DT( \
-      const IN *q, const IN *k, const IN *v, const IN *dout,                   \
-      const float *stats, float *dk, float *dv, int seqLen, int heads,         \
-      int kvHeads, int batch) {                                                \
-    flashKeyGradients<HD>(q, k, v, dout, stats, dk, dv, seqLen, heads,         \
-                          kvHeads, batch);                                     \
-  }                                                                            \
-  extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
-      growc_flash_query_grad_hd##HD##_##DT(                                    \
-          const IN *q, const IN *k, const IN *v, const IN *dout,               \
-          const float *stats, float *dq, int seqLen, int heads, int kvHeads,   \
-          int batch) {                                                         \
-    flashQueryGradients<HD>(q, k, v, dout, stats, dq, seqLen, heads, kvHeads,  \
-                            batch);                                            \
-  }
-
 // The backward in two launches (the prep pass over (ceil(T / 64), H, B),
 // the main pass over (ceil(T / 64), KVH, B), 128 threads each); q, k, v,
 // o and dout f32 or bf16 (IN, named DT), lse and delta [B, H, T] f32, dq,
 // dk and dv f32.
-#define GROWC_FLASH_BACKWARD2(HD, IN, DT)                                      \
+#define GROWC_FLASH_BACKWARD(HD, IN, DT)                                      \
   extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
       growc_flash_backward_prep_hd##HD##_##DT(                                 \
           const IN *o, const IN *dout, float *delta, float *dq, int seqLen,    \
@@ -1005,13 +735,6 @@ GROWC_FLASH_FORWARDS(64)
     flashBackward<HD>(q, k, v, dout, lse, delta, dq, dk, dv, seqLen, heads,    \
                       kvHeads);                                                \
   }
-
-GROWC_FLASH_BACKWARD2(16, float, f32)
-GROWC_FLASH_BACKWARD2(32, float, f32)
-GROWC_FLASH_BACKWARD2(64, float, f32)
-GROWC_FLASH_BACKWARD2(16, u16, bf16)
-GROWC_FLASH_BACKWARD2(32, u16, bf16)
-GROWC_FLASH_BACKWARD2(64, u16, bf16)
 
 GROWC_FLASH_BACKWARD(16, float, f32)
 GROWC_FLASH_BACKWARD(32, float, f32)

@@ -504,3 +504,30 @@ func.func @attention_grad_bf16_gradient(%x: memref<16x64xbf16>, %g: memref<16x64
   growk.attention_grad ins(%x, %x, %x, %x, %x : memref<16x64xbf16>, memref<16x64xbf16>, memref<16x64xbf16>, memref<16x64xbf16>, memref<16x64xbf16>) outs(%g, %x, %g : memref<16x64xf32>, memref<16x64xbf16>, memref<16x64xf32>) {heads = 4 : i64, kv_heads = 4 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_backward_hd16_bf16"}
   return
 }
+
+// -----
+
+// The log-sum-exps are the kernel library's.
+func.func @attention_lse_generated(%q: tensor<16x64xf32>, %kv: tensor<16x32xf32>, %o: tensor<16x64xf32>, %lse: tensor<8x8xf32>) {
+  // expected-error @+1 {{lse needs the kernel library's form (growc.library_kernel)}}
+  %r:2 = growk.attention ins(%q, %kv, %kv : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) lse(%lse : tensor<8x8xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>, tensor<8x8xf32>
+  return
+}
+
+// -----
+
+// One row per (sample, head), one column per position.
+func.func @attention_lse_shape(%q: tensor<16x64xf32>, %kv: tensor<16x32xf32>, %o: tensor<16x64xf32>, %lse: tensor<4x8xf32>) {
+  // expected-error @+1 {{lse must be f32 [batch x heads = 8, seq_len = 8], got 'tensor<4x8xf32>'}}
+  %r:2 = growk.attention ins(%q, %kv, %kv : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) lse(%lse : tensor<4x8xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_forward_hd16_f32_f32"} -> tensor<16x64xf32>, tensor<4x8xf32>
+  return
+}
+
+// -----
+
+// With lse the forward has two results on tensors.
+func.func @attention_lse_results(%q: tensor<16x64xf32>, %kv: tensor<16x32xf32>, %o: tensor<16x64xf32>, %lse: tensor<8x8xf32>) {
+  // expected-error @+1 {{on tensors has one result per init}}
+  %r = growk.attention ins(%q, %kv, %kv : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) lse(%lse : tensor<8x8xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_forward_hd16_f32_f32"} -> tensor<16x64xf32>
+  return
+}

@@ -105,6 +105,25 @@ func.func @attention_library_bf16(%q: tensor<16x64xbf16>, %kv: tensor<16x32xbf16
 
 // -----
 
+// The library's forward may save its rows' log-sum-exps ([B x heads, T],
+// a second result) for the gradient, which reads them.
+// CHECK-LABEL: func.func @attention_library_lse
+// CHECK: %[[R:.+]]:2 = growk.attention ins(%arg0, %arg1, %arg1 : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%arg2 : tensor<16x64xf32>) lse(%arg3 : tensor<8x8xf32>)
+// CHECK: growk.attention_grad ins(%arg0, %arg1, %arg1, %[[R]]#0, %arg0 : {{.*}}) lse(%[[R]]#1 : tensor<8x8xf32>) outs(
+// CHECK-LABEL: func.func @attention_library_lse_memrefs
+// CHECK: growk.attention ins(%arg0, %arg1, %arg1 : {{.*}}) outs(%arg2 : memref<16x64xf32>) lse(%arg3 : memref<8x8xf32>) {
+func.func @attention_library_lse(%q: tensor<16x64xf32>, %kv: tensor<16x32xf32>, %o: tensor<16x64xf32>, %lse: tensor<8x8xf32>) -> tensor<16x64xf32> {
+  %r:2 = growk.attention ins(%q, %kv, %kv : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) lse(%lse : tensor<8x8xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_forward_hd16_f32_f32"} -> tensor<16x64xf32>, tensor<8x8xf32>
+  %g:3 = growk.attention_grad ins(%q, %kv, %kv, %r#0, %q : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>, tensor<16x64xf32>, tensor<16x64xf32>) lse(%r#1 : tensor<8x8xf32>) outs(%o, %kv, %kv : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_backward_hd16_f32"} -> tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>
+  return %g#0 : tensor<16x64xf32>
+}
+func.func @attention_library_lse_memrefs(%q: memref<16x64xf32>, %kv: memref<16x32xf32>, %o: memref<16x64xf32>, %lse: memref<8x8xf32>) {
+  growk.attention ins(%q, %kv, %kv : memref<16x64xf32>, memref<16x32xf32>, memref<16x32xf32>) outs(%o : memref<16x64xf32>) lse(%lse : memref<8x8xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_forward_hd16_f32_f32"}
+  return
+}
+
+// -----
+
 // CHECK-LABEL: func.func @attention_grad_memrefs
 // CHECK: growk.attention_grad ins(%arg0, %arg0, %arg0, %arg0, %arg0 : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) outs(%arg0, %arg0, %arg0 : memref<14x32xf32>, memref<14x32xf32>, memref<14x32xf32>) {heads = 1 : i64, key_block = 64 : i64, kv_heads = 1 : i64, seq_len = 7 : i64}{{$}}
 func.func @attention_grad_memrefs(%x: memref<14x32xf32>) {

@@ -157,11 +157,12 @@ struct PlanStep {
   // Op::Attention and Op::AttentionGrad (GPU plans, growc
   // --gpu-attention=mma): causal attention with grouped KV heads run by the
   // kernel library's entry points `symbols` (one for the forward; the
-  // backward's statistics, dK/dV and dQ passes). `operands` are buffer ids,
-  // each read from `operandOffsets` bytes: q, k, v, o for the forward; q,
-  // k, v, o, dout, dq, dk, dv for the backward. q, o, dout and dq are
-  // [batch * seqLen, heads * headDim], k, v, dk and dv [batch * seqLen,
-  // kvHeads * headDim] (docs/plan.md). The activations (q, k, v; o and
+  // backward's prep and main passes). `operands` are buffer ids, each read
+  // from `operandOffsets` bytes: q, k, v, o and optionally lse for the
+  // forward; q, k, v, o, dout, dq, dk, dv, lse for the backward. q, o, dout
+  // and dq are [batch * seqLen, heads * headDim], k, v, dk and dv
+  // [batch * seqLen, kvHeads * headDim], lse f32 [batch * heads, seqLen]
+  // (docs/plan.md). The activations (q, k, v; o and
   // dout of the backward) are `activationType`, F32 or BF16; the forward's
   // o is `outputType`; dq, dk and dv are F32.
   std::vector<std::string> symbols;
