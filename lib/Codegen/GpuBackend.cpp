@@ -4,7 +4,10 @@
 // holding thread-mapped scf.foralls) become one gpu.launch each: block ids
 // and thread ids replace the loop indices, sibling thread loops are
 // separated by gpu.barrier, per-block buffers become workgroup (shared)
-// memory. The launches are outlined into one gpu.module, lowered to NVVM
+// memory. A block's partials that growc-distribute-kernels marks
+// (growc.combine_partials) are combined with warp shuffles, and divisions
+// by a sqrt or by a loop-invariant value become multiplications (rsqrt,
+// reciprocal). The launches are outlined into one gpu.module, lowered to NVVM
 // with the bare-pointer calling convention (the runtime passes one device
 // pointer per buffer) and serialised to PTX by LLVM's NVPTX backend for an
 // explicit chip and PTX version.
@@ -24,12 +27,14 @@
 #include "mlir/Dialect/Arith/IR/Arith.h"
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/GPU/IR/GPUDialect.h"
+#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Dialect/LLVMIR/LLVMDialect.h"
+#include "mlir/Dialect/Math/IR/Math.h"
 #include "mlir/Dialect/MemRef/IR/MemRef.h"
 #include "mlir/Dialect/SCF/IR/SCF.h"
 #include "mlir/IR/IRMapping.h"
+#include "mlir/IR/Matchers.h"
 #include "mlir/Pass/PassManager.h"
-#include "mlir/Dialect/GPU/Transforms/Passes.h"
 #include "mlir/Target/LLVM/NVVM/Target.h"
 #include "mlir/Target/LLVMIR/Dialect/Builtin/BuiltinToLLVMIRTranslation.h"
 #include "mlir/Target/LLVMIR/Dialect/GPU/GPUToLLVMIRTranslation.h"
@@ -38,6 +43,8 @@
 #include "llvm/Support/FileSystem.h"
 #include "llvm/Support/Path.h"
 #include "llvm/Support/Process.h"
+
+#include <limits>
 
 using namespace mlir;
 using namespace growc;
@@ -48,6 +55,9 @@ llvm::Error fail(const llvm::Twine &message) {
   return llvm::createStringError(llvm::inconvertibleErrorCode(),
                                  "nvptx backend: " + message);
 }
+
+/// Threads of a warp, which gpu.shuffle exchanges values between.
+constexpr int32_t kWarpSize = 32;
 
 std::optional<int64_t> staticTripCount(scf::ForallOp forall, unsigned dim) {
   std::optional<int64_t> lb =
@@ -79,9 +89,20 @@ bool hasThreadLoops(Operation *op) {
 /// same barriers).
 class LaunchBodyBuilder {
 public:
+  /// A block's per-thread partials combined with warp shuffles: `threads`
+  /// partials, a multiple of the warp size; sum or max.
+  struct WarpReduction {
+    bool max;
+    int64_t threads;
+  };
+  /// Per-block partials buffers whose reductions may use warp shuffles,
+  /// with their width (a kernel's reductions share one buffer).
+  using PartialsWidths = llvm::DenseMap<Value, int64_t>;
+
   LaunchBodyBuilder(OpBuilder &b, IRMapping &mapping, Value threadId,
-                    int64_t blockSize)
-      : b(b), mapping(mapping), threadId(threadId), blockSize(blockSize) {}
+                    int64_t blockSize, PartialsWidths partialsWidths)
+      : b(b), mapping(mapping), threadId(threadId), blockSize(blockSize),
+        partialsWidths(std::move(partialsWidths)) {}
 
   LogicalResult cloneBlock(Block &source, bool top) {
     for (Operation &op : source.without_terminator()) {
@@ -128,11 +149,119 @@ private:
     pendingBarrier = false;
   }
 
+  Value index(Location loc, int64_t value) {
+    return arith::ConstantIndexOp::create(b, loc, value);
+  }
+
+  Value combine(Location loc, const WarpReduction &reduction, Value lhs,
+                Value rhs) {
+    if (reduction.max)
+      return arith::MaximumFOp::create(b, loc, lhs, rhs);
+    return arith::AddFOp::create(b, loc, lhs, rhs);
+  }
+
+  /// Every lane of a warp ends with the combination of the warp's values:
+  /// a butterfly (shfl.sync.bfly) in 5 steps, the same order in every run.
+  Value warpReduce(Location loc, const WarpReduction &reduction, Value value) {
+    for (int32_t offset = kWarpSize / 2; offset >= 1; offset /= 2) {
+      auto shuffled = gpu::ShuffleOp::create(b, loc, value, offset, kWarpSize,
+                                             gpu::ShuffleMode::XOR);
+      value = combine(loc, reduction, value, shuffled.getShuffleResult());
+    }
+    return value;
+  }
+
+  /// The reduction a partials buffer belongs to, if `store` writes a
+  /// thread's partial (`partials[t]`) in a loop as wide as the partials.
+  std::optional<WarpReduction>
+  partialStore(Operation &op, scf::ForallOp threads, int64_t count) {
+    auto store = dyn_cast<memref::StoreOp>(op);
+    if (!store || store.getIndices().size() != 1 ||
+        store.getIndices()[0] != threads.getInductionVar(0))
+      return std::nullopt;
+    std::optional<WarpReduction> reduction =
+        markedReduction(store, store.getMemRef());
+    if (!reduction || reduction->threads != count)
+      return std::nullopt;
+    return reduction;
+  }
+
+  /// The reduction `op` (a partial's store or a combining loop) marks.
+  std::optional<WarpReduction> markedReduction(Operation *op, Value partials) {
+    auto kind = op->getAttrOfType<StringAttr>(distribution::kCombinePartials);
+    auto width = partialsWidths.find(partials);
+    if (!kind || width == partialsWidths.end())
+      return std::nullopt;
+    return WarpReduction{kind.getValue() == "max", width->second};
+  }
+
+  /// The warp-reduced partials buffer `loop` folds, if any.
+  Value combineLoopPartials(scf::ForOp loop) {
+    for (auto load : loop.getBody()->getOps<memref::LoadOp>())
+      if (markedReduction(loop, load.getMemRef()))
+        return load.getMemRef();
+    return {};
+  }
+
+  /// The loop in `threads` that folds a warp-reduced partials buffer.
+  scf::ForOp combineLoop(scf::ForallOp threads) {
+    for (auto loop : threads.getBody()->getOps<scf::ForOp>())
+      if (combineLoopPartials(loop))
+        return loop;
+    return {};
+  }
+
+  /// Warp 0 combines the warps' results (`partials[w]`, stored by the
+  /// partials loop) with shuffles; the value is the block's total in
+  /// lanes of warp 0 (the identity elsewhere).
+  Value combineWarps(Location loc, scf::ForOp loop) {
+    Value partials = combineLoopPartials(loop);
+    WarpReduction reduction = *markedReduction(loop, partials);
+    Type type = loop.getResult(0).getType();
+    auto identity = [&]() -> Value {
+      return arith::ConstantOp::create(
+          b, loc,
+          b.getFloatAttr(type, reduction.max
+                                   ? -std::numeric_limits<double>::infinity()
+                                   : 0.0));
+    };
+    Value inWarp0 = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult,
+                                          threadId, index(loc, kWarpSize));
+    auto warp0 = scf::IfOp::create(b, loc, TypeRange{type}, inWarp0,
+                                   /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPointToStart(warp0.thenBlock());
+    Value hasPartial =
+        arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, threadId,
+                              index(loc, reduction.threads / kWarpSize));
+    auto read = scf::IfOp::create(b, loc, TypeRange{type}, hasPartial,
+                                  /*withElse=*/true);
+    {
+      OpBuilder::InsertionGuard inner(b);
+      b.setInsertionPointToStart(read.thenBlock());
+      scf::YieldOp::create(
+          b, loc,
+          ValueRange{memref::LoadOp::create(b, loc, mapping.lookup(partials),
+                                            ValueRange{threadId})});
+      b.setInsertionPointToStart(read.elseBlock());
+      scf::YieldOp::create(b, loc, ValueRange{identity()});
+    }
+    scf::YieldOp::create(
+        b, loc, ValueRange{warpReduce(loc, reduction, read.getResult(0))});
+    b.setInsertionPointToStart(warp0.elseBlock());
+    scf::YieldOp::create(b, loc, ValueRange{identity()});
+    return warp0.getResult(0);
+  }
+
   void cloneThreadLoop(scf::ForallOp threads) {
     if (pendingBarrier)
       barrier();
     Location loc = threads.getLoc();
     int64_t count = *staticTripCount(threads, 0);
+    // A combining loop of warp-reduced partials: warp 0 reduces them
+    // before the loop's own (narrower) threads use the total.
+    scf::ForOp combined = combineLoop(threads);
+    Value warpsTotal = combined ? combineWarps(loc, combined) : Value();
     OpBuilder::InsertionGuard guard(b);
     if (count < blockSize) {
       Value bound = arith::ConstantIndexOp::create(b, loc, count);
@@ -142,8 +271,37 @@ private:
       b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     }
     mapping.map(threads.getInductionVar(0), threadId);
-    for (Operation &nested : threads.getBody()->without_terminator())
+    for (Operation &nested : threads.getBody()->without_terminator()) {
+      if (&nested == combined.getOperation()) {
+        WarpReduction reduction =
+            *markedReduction(combined, combineLoopPartials(combined));
+        mapping.map(combined.getResult(0),
+                    combine(loc, reduction,
+                            mapping.lookup(combined.getInitArgs()[0]),
+                            warpsTotal));
+        continue;
+      }
+      if (std::optional<WarpReduction> reduction =
+              partialStore(nested, threads, count)) {
+        // Each warp's partials reduced in registers; lane 0 keeps the
+        // warp's result for warp 0 to combine.
+        auto store = cast<memref::StoreOp>(nested);
+        Value value = warpReduce(loc, *reduction,
+                                 mapping.lookup(store.getValueToStore()));
+        Value warpSize = index(loc, kWarpSize);
+        Value lane = arith::RemUIOp::create(b, loc, threadId, warpSize);
+        Value first = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                            lane, index(loc, 0));
+        auto ifOp = scf::IfOp::create(b, loc, first, /*withElse=*/false);
+        OpBuilder::InsertionGuard inner(b);
+        b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+        Value warp = arith::DivUIOp::create(b, loc, threadId, warpSize);
+        memref::StoreOp::create(
+            b, loc, value, mapping.lookup(store.getMemRef()), ValueRange{warp});
+        continue;
+      }
       b.clone(nested, mapping);
+    }
     pendingBarrier = true;
   }
 
@@ -208,8 +366,33 @@ private:
   IRMapping &mapping;
   Value threadId;
   int64_t blockSize;
+  /// Per-block partials buffers (the grid's allocations) whose reductions
+  /// use warp shuffles.
+  PartialsWidths partialsWidths;
   bool pendingBarrier = false;
 };
+
+/// The partials buffers of `grid` that warp shuffles may combine: folded
+/// by a loop marked kCombinePartials over 0..threads (a multiple of the
+/// warp size, at most the block) from a per-block buffer.
+LaunchBodyBuilder::PartialsWidths findWarpReductions(scf::ForallOp grid,
+                                                     int64_t blockSize) {
+  LaunchBodyBuilder::PartialsWidths found;
+  grid.getBody()->walk([&](scf::ForOp loop) {
+    auto kind = loop->getAttrOfType<StringAttr>(distribution::kCombinePartials);
+    std::optional<int64_t> lb = getConstantIntValue(loop.getLowerBound());
+    std::optional<int64_t> ub = getConstantIntValue(loop.getUpperBound());
+    std::optional<int64_t> step = getConstantIntValue(loop.getStep());
+    if (!kind || !lb || !ub || !step || *lb != 0 || *step != 1 ||
+        *ub % kWarpSize != 0 || *ub > blockSize || loop.getNumResults() != 1)
+      return;
+    for (auto load : loop.getBody()->getOps<memref::LoadOp>())
+      if (auto alloc = load.getMemRef().getDefiningOp<memref::AllocOp>();
+          alloc && alloc->getBlock() == grid.getBody())
+        found[load.getMemRef()] = *ub;
+  });
+  return found;
+}
 
 /// Replaces the block-mapped forall of `kernel` by a gpu.launch.
 LogicalResult mapKernelToLaunch(func::FuncOp kernel) {
@@ -338,12 +521,51 @@ LogicalResult mapKernelToLaunch(func::FuncOp kernel) {
     for (Value operand : nested->getOperands())
       rematerialise(operand);
   });
-  LaunchBodyBuilder builder(b, mapping, launch.getThreadIds().x, blockSize);
+  LaunchBodyBuilder builder(b, mapping, launch.getThreadIds().x, blockSize,
+                            findWarpReductions(grid, blockSize));
   if (failed(builder.cloneBlock(*grid.getBody(), /*top=*/true)))
     return failure();
   gpu::TerminatorOp::create(b, loc);
   grid.erase();
   return success();
+}
+
+/// Divisions become multiplications where the math allows, as CUDA code
+/// writes them: `x / sqrt(y)` (RMSNorm's scale) is `x * rsqrt(y)`
+/// (rsqrt.approx, like the sqrt.approx it replaces, instead of a
+/// full-precision div.rn after it), and a division by a value that a loop
+/// does not change (a row's sum or norm) is a multiplication by its
+/// reciprocal computed once before the loop.
+void useReciprocals(func::FuncOp kernel) {
+  SmallVector<arith::DivFOp> divisions;
+  kernel.walk([&](arith::DivFOp div) { divisions.push_back(div); });
+  for (arith::DivFOp div : divisions) {
+    OpBuilder b(div);
+    Location loc = div.getLoc();
+    Value divisor = div.getRhs();
+    if (auto sqrt = divisor.getDefiningOp<math::SqrtOp>()) {
+      Value rsqrt = math::RsqrtOp::create(b, loc, sqrt.getOperand());
+      div.replaceAllUsesWith(
+          arith::MulFOp::create(b, loc, div.getLhs(), rsqrt).getResult());
+      div.erase();
+      if (sqrt->use_empty())
+        sqrt.erase();
+      continue;
+    }
+    auto loop = div->getParentOfType<scf::ForOp>();
+    if (!loop || !isa<FloatType>(divisor.getType()) ||
+        !loop.isDefinedOutsideOfLoop(divisor) ||
+        matchPattern(div.getLhs(), m_OneFloat()))
+      continue;
+    b.setInsertionPoint(loop);
+    Value one = arith::ConstantOp::create(
+        b, loc, b.getFloatAttr(divisor.getType(), 1.0));
+    Value reciprocal = arith::DivFOp::create(b, loc, one, divisor);
+    b.setInsertionPoint(div);
+    div.replaceAllUsesWith(
+        arith::MulFOp::create(b, loc, div.getLhs(), reciprocal).getResult());
+    div.erase();
+  }
 }
 
 std::string findLibdevice(StringRef explicitPath) {
@@ -384,10 +606,12 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
                   func.getSymName());
     kernels.push_back(func);
   }
-  for (func::FuncOp kernel : kernels)
+  for (func::FuncOp kernel : kernels) {
     if (failed(mapKernelToLaunch(kernel)))
       return fail("cannot map kernel @" + kernel.getSymName() +
                   " to a GPU launch");
+    useReciprocals(kernel);
+  }
   module->setAttr(gpu::GPUDialect::getContainerModuleAttrName(),
                   UnitAttr::get(ctx));
   {

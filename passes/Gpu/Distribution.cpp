@@ -13,6 +13,7 @@
 #include "mlir/IR/SymbolTable.h"
 
 #include <limits>
+#include <numeric>
 
 using namespace mlir;
 
@@ -193,11 +194,19 @@ Value LinalgScalarizer::read(OpBuilder &b, Location loc, linalg::LinalgOp op,
 Value LinalgScalarizer::evaluate(OpBuilder &b, Location loc,
                                  linalg::LinalgOp op, ArrayRef<Value> ivs,
                                  Value outValue) {
+  SmallVector<Value> inputs;
+  for (OpOperand *input : op.getDpsInputOperands())
+    inputs.push_back(read(b, loc, op, *input, ivs));
+  return evaluateWith(b, loc, op, ivs, inputs, outValue);
+}
+
+Value LinalgScalarizer::evaluateWith(OpBuilder &b, Location loc,
+                                     linalg::LinalgOp op, ArrayRef<Value> ivs,
+                                     ArrayRef<Value> inputs, Value outValue) {
   Block *body = op.getBlock();
   IRMapping mapping;
-  for (OpOperand *input : op.getDpsInputOperands())
-    mapping.map(body->getArgument(input->getOperandNumber()),
-                read(b, loc, op, *input, ivs));
+  for (auto [input, value] : llvm::zip(op.getDpsInputOperands(), inputs))
+    mapping.map(body->getArgument(input->getOperandNumber()), value);
   if (outValue)
     mapping.map(body->getArguments().back(), outValue);
   for (Operation &nested : body->without_terminator()) {
@@ -216,6 +225,229 @@ void LinalgScalarizer::write(OpBuilder &b, Location loc, linalg::LinalgOp op,
   SmallVector<Value> indices =
       indicesOf(b, loc, op, *op.getDpsInitOperand(0), ivs, buffer);
   memref::StoreOp::create(b, loc, value, buffer, indices);
+}
+
+/// The widest access a vector load or store may use: 128 bits.
+constexpr int64_t kVectorBits = 128;
+
+/// Where the last index of `map` is `inner + c` or `inner mod m + c` (a
+/// half of a row read at a constant offset, a row read for each of two
+/// halves): a number that `c` and `m` are multiples of; elements that
+/// many apart along the loop start contiguous runs of that many.
+static std::optional<int64_t> innerRun(AffineMap map, unsigned inner) {
+  if (map.getNumResults() == 0)
+    return std::nullopt;
+  AffineExpr expr = map.getResults().back();
+  // Peels `expr = lhs <kind> constant`, returning the constant (else 0).
+  auto peel = [&](AffineExprKind kind) -> int64_t {
+    auto binary = dyn_cast<AffineBinaryOpExpr>(expr);
+    if (!binary || binary.getKind() != kind)
+      return 0;
+    auto constant = dyn_cast<AffineConstantExpr>(binary.getRHS());
+    if (!constant)
+      return 0;
+    expr = binary.getLHS();
+    return constant.getValue();
+  };
+  int64_t shift = peel(AffineExprKind::Add);
+  int64_t modulus = peel(AffineExprKind::Mod);
+  if (expr != getAffineDimExpr(inner, map.getContext()) || modulus < 0)
+    return std::nullopt;
+  return std::gcd(std::abs(shift), modulus);
+}
+
+int64_t
+LinalgScalarizer::vectorWidth(linalg::LinalgOp op, unsigned fixed,
+                              SmallVectorImpl<OpOperand *> &vectorOperands) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<utils::IteratorType> iterators = op.getIteratorTypesArray();
+  unsigned inner = ranges.size() - 1;
+  // Elementwise work, or a reduction of everything after `fixed`.
+  if (ranges.size() <= fixed || llvm::any_of(llvm::drop_begin(iterators, fixed),
+                                             [&](utils::IteratorType it) {
+                                               return it != iterators.back();
+                                             }))
+    return 0;
+  // Operands whose innermost index is the innermost loop and whose
+  // elements along it are contiguous; their other strides and offset keep
+  // every vector at a multiple of its width (the base pointer is checked
+  // when the kernel runs).
+  SmallVector<OpOperand *> candidates;
+  llvm::DenseMap<OpOperand *, int64_t> runs;
+  int64_t widestBits = 0;
+  for (OpOperand &operand : op->getOpOperands()) {
+    auto type = dyn_cast<MemRefType>(operand.get().getType());
+    if (!type || shrunk.count(operand.get()) || type.getRank() == 0)
+      continue;
+    unsigned bits = type.getElementTypeBitWidth();
+    if (bits != 16 && bits != 32)
+      continue;
+    AffineMap map = op.getMatchingIndexingMap(&operand);
+    std::optional<int64_t> run = innerRun(map, inner);
+    if (!run ||
+        llvm::any_of(map.getResults().drop_back(), [&](AffineExpr expr) {
+          return expr.isFunctionOfDim(inner);
+        }))
+      continue;
+    candidates.push_back(&operand);
+    runs[&operand] = *run;
+    widestBits = std::max<int64_t>(widestBits, bits);
+  }
+  // Loads in the body (gathers, halves of a row read by index) are one
+  // strided access per element of a vector: where they are all the work
+  // reads (no input is a vector), it keeps the element loop, coalesced.
+  bool gathers = op->walk([](memref::LoadOp) {
+                     return WalkResult::interrupt();
+                   }).wasInterrupted();
+  if (candidates.empty())
+    return 0;
+  for (int64_t width = kVectorBits / widestBits; width >= 2; width /= 2) {
+    if (ranges[inner] % width != 0)
+      continue;
+    vectorOperands.clear();
+    for (OpOperand *operand : candidates) {
+      auto type = cast<MemRefType>(operand->get().getType());
+      SmallVector<int64_t> strides;
+      int64_t offset;
+      if (failed(type.getStridesAndOffset(strides, offset)) ||
+          strides.back() != 1 || ShapedType::isDynamic(offset) ||
+          offset % width != 0 || runs[operand] % width != 0 ||
+          llvm::any_of(
+              ArrayRef<int64_t>(strides).drop_back(), [&](int64_t stride) {
+                return ShapedType::isDynamic(stride) || stride % width != 0;
+              }))
+        continue;
+      vectorOperands.push_back(operand);
+    }
+    bool readsVectors = llvm::any_of(vectorOperands, [&](OpOperand *operand) {
+      return op.isDpsInput(operand);
+    });
+    if (!vectorOperands.empty() && (readsVectors || !gathers))
+      return width;
+  }
+  return 0;
+}
+
+SmallVector<SmallVector<Value>> LinalgScalarizer::vectorLanes(
+    OpBuilder &b, linalg::LinalgOp op, ArrayRef<Value> ivs, int64_t width,
+    ArrayRef<OpOperand *> vectorOperands, SmallVector<Value> &outs) {
+  Location loc = op.getLoc();
+  unsigned inner = ivs.size() - 1;
+  SmallVector<SmallVector<Value>> laneIvs;
+  for (int64_t lane = 0; lane < width; ++lane) {
+    laneIvs.emplace_back(ivs);
+    if (lane > 0)
+      laneIvs.back()[inner] = arith::AddIOp::create(
+          b, loc, ivs[inner], indexConstant(b, loc, lane));
+  }
+  // The values of `operand` per element: one vector load, one load when it
+  // does not vary along the vector, else one per element.
+  auto laneValues = [&](OpOperand &operand) {
+    SmallVector<Value> values;
+    if (!isa<ShapedType>(operand.get().getType())) {
+      values.assign(width, operand.get());
+      return values;
+    }
+    if (llvm::is_contained(vectorOperands, &operand)) {
+      Value buffer;
+      SmallVector<Value> indices = indicesOf(b, loc, op, operand, ivs, buffer);
+      auto type = cast<MemRefType>(buffer.getType());
+      Value vector = vector::LoadOp::create(
+          b, loc, VectorType::get({width}, type.getElementType()), buffer,
+          indices, /*nontemporal=*/false,
+          llvm::MaybeAlign(width * type.getElementTypeBitWidth() / 8));
+      for (int64_t lane = 0; lane < width; ++lane)
+        values.push_back(vector::ExtractOp::create(b, loc, vector, lane));
+      return values;
+    }
+    if (!op.getMatchingIndexingMap(&operand).isFunctionOfDim(inner)) {
+      values.assign(width, read(b, loc, op, operand, ivs));
+      return values;
+    }
+    for (int64_t lane = 0; lane < width; ++lane)
+      values.push_back(read(b, loc, op, operand, laneIvs[lane]));
+    return values;
+  };
+  SmallVector<SmallVector<Value>> inputs;
+  for (OpOperand *input : op.getDpsInputOperands())
+    inputs.push_back(laneValues(*input));
+  // A reduction's output is the running value, not read here.
+  OpOperand *out = op.getDpsInitOperand(0);
+  bool elementwise = llvm::all_of(op.getIteratorTypesArray(), [](auto it) {
+    return it == utils::IteratorType::parallel;
+  });
+  outs = elementwise && op.payloadUsesValueFromOperand(out)
+             ? laneValues(*out)
+             : SmallVector<Value>(width, Value());
+  // Per element: its indices, then its inputs.
+  SmallVector<SmallVector<Value>> lanes;
+  for (int64_t lane = 0; lane < width; ++lane) {
+    lanes.push_back(laneIvs[lane]);
+    for (SmallVector<Value> &values : inputs)
+      lanes.back().push_back(values[lane]);
+  }
+  return lanes;
+}
+
+Value LinalgScalarizer::vectorsAligned(OpBuilder &b, Location loc,
+                                       int64_t width,
+                                       ArrayRef<OpOperand *> vectorOperands) {
+  Value aligned;
+  for (OpOperand *operand : vectorOperands) {
+    auto type = cast<MemRefType>(operand->get().getType());
+    Value pointer =
+        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, operand->get());
+    Value misalignment = arith::RemUIOp::create(
+        b, loc, pointer,
+        indexConstant(b, loc, width * type.getElementTypeBitWidth() / 8));
+    Value ok = arith::CmpIOp::create(b, loc, arith::CmpIPredicate::eq,
+                                     misalignment, indexConstant(b, loc, 0));
+    aligned = aligned ? arith::AndIOp::create(b, loc, aligned, ok) : ok;
+  }
+  return aligned;
+}
+
+void LinalgScalarizer::emitVectorLoop(OpBuilder &b, linalg::LinalgOp op,
+                                      ArrayRef<Value> fixed, Value thread,
+                                      int64_t threads, int64_t width,
+                                      ArrayRef<OpOperand *> vectorOperands) {
+  Location loc = op.getLoc();
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  SmallVector<int64_t> parSizes(ranges.begin() + fixed.size(), ranges.end());
+  int64_t elements = 1;
+  for (int64_t size : parSizes)
+    elements *= size;
+  OpOperand *out = op.getDpsInitOperand(0);
+  unsigned numIvs = ranges.size();
+  stridedLoop(
+      b, loc, thread, elements / width, threads, [&](OpBuilder &nb, Value g) {
+        Value first =
+            arith::MulIOp::create(nb, loc, g, indexConstant(nb, loc, width));
+        SmallVector<Value> ivs(fixed);
+        llvm::append_range(ivs, delinearize(nb, loc, first, parSizes));
+        SmallVector<Value> outs;
+        SmallVector<SmallVector<Value>> lanes =
+            vectorLanes(nb, op, ivs, width, vectorOperands, outs);
+        SmallVector<Value> results;
+        for (int64_t lane = 0; lane < width; ++lane)
+          results.push_back(evaluateWith(
+              nb, loc, op, ArrayRef<Value>(lanes[lane]).take_front(numIvs),
+              ArrayRef<Value>(lanes[lane]).drop_front(numIvs), outs[lane]));
+        if (!llvm::is_contained(vectorOperands, out)) {
+          for (int64_t lane = 0; lane < width; ++lane)
+            write(nb, loc, op, ArrayRef<Value>(lanes[lane]).take_front(numIvs),
+                  results[lane]);
+          return;
+        }
+        Value buffer;
+        SmallVector<Value> indices = indicesOf(nb, loc, op, *out, ivs, buffer);
+        auto type = cast<MemRefType>(buffer.getType());
+        Value vector = vector::FromElementsOp::create(
+            nb, loc, VectorType::get({width}, type.getElementType()), results);
+        vector::StoreOp::create(
+            nb, loc, vector, buffer, indices, /*nontemporal=*/false,
+            llvm::MaybeAlign(width * type.getElementTypeBitWidth() / 8));
+      });
 }
 
 void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
@@ -252,20 +484,61 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
     Value partials = getPartials();
     Type type = cast<MemRefType>(partials.getType()).getElementType();
     int64_t count = product(redSizes);
+    // The GPU backend combines these partials with warp shuffles.
+    StringAttr kind =
+        b.getStringAttr(combiner.kind == Combiner::Add ? "add" : "max");
     {
       auto forall = createForall(b, loc, {threads}, {threadX(ctx)});
       Value thread = forall.getInductionVar(0);
       Value identity = arith::ConstantOp::create(
           b, loc, b.getFloatAttr(type, combiner.identity));
-      Value partial =
-          foldLoop(b, loc, thread, indexConstant(b, loc, count),
-                   indexConstant(b, loc, threads), identity,
-                   [&](OpBuilder &rb, Value r, Value acc) {
-                     return evaluate(
-                         rb, loc, op,
-                         loopIvs({}, delinearize(rb, loc, r, redSizes)), acc);
-                   });
-      memref::StoreOp::create(b, loc, partial, partials, ValueRange{thread});
+      auto scalarFold = [&]() {
+        return foldLoop(b, loc, thread, indexConstant(b, loc, count),
+                        indexConstant(b, loc, threads), identity,
+                        [&](OpBuilder &rb, Value r, Value acc) {
+                          return evaluate(
+                              rb, loc, op,
+                              loopIvs({}, delinearize(rb, loc, r, redSizes)),
+                              acc);
+                        });
+      };
+      // Vectors of consecutive elements where the operands allow (as for
+      // elementwise work), each folded in order into the thread's partial.
+      SmallVector<OpOperand *> vectorOperands;
+      Value partial;
+      if (int64_t width =
+              threads > 1 ? vectorWidth(op, fixed.size(), vectorOperands) : 0) {
+        auto ifOp = scf::IfOp::create(
+            b, loc, TypeRange{type},
+            vectorsAligned(b, loc, width, vectorOperands), /*withElse=*/true);
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPointToStart(ifOp.thenBlock());
+        unsigned numIvs = ranges.size();
+        Value vectorPartial = foldLoop(
+            b, loc, thread, indexConstant(b, loc, count / width),
+            indexConstant(b, loc, threads), identity,
+            [&](OpBuilder &rb, Value g, Value acc) {
+              Value first = arith::MulIOp::create(
+                  rb, loc, g, indexConstant(rb, loc, width));
+              SmallVector<Value> outs;
+              SmallVector<SmallVector<Value>> lanes = vectorLanes(
+                  rb, op, loopIvs({}, delinearize(rb, loc, first, redSizes)),
+                  width, vectorOperands, outs);
+              for (ArrayRef<Value> lane : lanes)
+                acc = evaluateWith(rb, loc, op, lane.take_front(numIvs),
+                                   lane.drop_front(numIvs), acc);
+              return acc;
+            });
+        scf::YieldOp::create(b, loc, ValueRange{vectorPartial});
+        b.setInsertionPointToStart(ifOp.elseBlock());
+        scf::YieldOp::create(b, loc, ValueRange{scalarFold()});
+        partial = ifOp.getResult(0);
+      } else {
+        partial = scalarFold();
+      }
+      auto store = memref::StoreOp::create(b, loc, partial, partials,
+                                           ValueRange{thread});
+      store->setAttr(kCombinePartials, kind);
       b.setInsertionPointAfter(forall);
     }
     auto forall = createForall(b, loc, {1}, {threadX(ctx)});
@@ -280,6 +553,7 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
           Value partial = memref::LoadOp::create(rb, loc, partials, t);
           return combiner.combine(rb, loc, acc, partial);
         });
+    total.getDefiningOp()->setAttr(kCombinePartials, kind);
     memref::StoreOp::create(b, loc, total, buffer, outIndices);
     b.setInsertionPointAfter(forall);
     return;
@@ -292,6 +566,21 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
   int64_t elements = product(parSizes);
   int64_t count = product(redSizes);
   auto forall = createForall(b, loc, {threads}, {threadX(ctx)});
+  // A block's elementwise work moves its global operands in vectors of up
+  // to 128 bits where their base pointers are aligned (checked when the
+  // kernel runs: plan buffers are, views at offsets may not be), else
+  // element by element. A one-thread (CPU) block keeps the scalar loop.
+  SmallVector<OpOperand *> vectorOperands;
+  if (int64_t width =
+          threads > 1 ? vectorWidth(op, fixed.size(), vectorOperands) : 0) {
+    auto ifOp =
+        scf::IfOp::create(b, loc, vectorsAligned(b, loc, width, vectorOperands),
+                          /*withElse=*/true);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    emitVectorLoop(b, op, fixed, forall.getInductionVar(0), threads, width,
+                   vectorOperands);
+    b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+  }
   stridedLoop(
       b, loc, forall.getInductionVar(0), elements, threads,
       [&](OpBuilder &nb, Value e) {

@@ -71,6 +71,14 @@ struct Combiner {
   mlir::Value combine(mlir::OpBuilder &b, mlir::Location loc, mlir::Value lhs,
                       mlir::Value rhs) const;
 };
+/// Marks the store of a thread's partial (`partials[t]`, in a thread loop)
+/// and the loop that folds a block's partials into a reduction's output,
+/// in thread order, with the combining op: "add" or "max". Loops run anywhere
+/// (the CPU runs GPU-shaped kernels as loops); the GPU backend instead
+/// reduces each warp's partials with shuffles and the warps' results in
+/// one warp (lib/Codegen/GpuBackend.cpp).
+constexpr llvm::StringLiteral kCombinePartials = "growc.combine_partials";
+
 /// Sum or max, where the output is used once, by the yielded op.
 mlir::FailureOr<Combiner> findCombiner(mlir::linalg::LinalgOp op);
 
@@ -101,6 +109,12 @@ public:
   mlir::Value evaluate(mlir::OpBuilder &b, mlir::Location loc,
                        mlir::linalg::LinalgOp op,
                        llvm::ArrayRef<mlir::Value> ivs, mlir::Value outValue);
+  /// The same with the inputs' values given (one per DPS input).
+  mlir::Value evaluateWith(mlir::OpBuilder &b, mlir::Location loc,
+                           mlir::linalg::LinalgOp op,
+                           llvm::ArrayRef<mlir::Value> ivs,
+                           llvm::ArrayRef<mlir::Value> inputs,
+                           mlir::Value outValue);
   /// Stores `value` into the output of `op` at `ivs`.
   void write(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::LinalgOp op,
              llvm::ArrayRef<mlir::Value> ivs, mlir::Value value);
@@ -117,6 +131,33 @@ public:
                        llvm::function_ref<mlir::Value()> getPartials);
 
 private:
+  /// Elements per vector access of an elementwise `op` (the innermost loop
+  /// contiguous, divisible and aligned in at least one global operand), or
+  /// 0; `vectorOperands` are the operands accessed as vectors.
+  int64_t vectorWidth(mlir::linalg::LinalgOp op, unsigned fixed,
+                      llvm::SmallVectorImpl<mlir::OpOperand *> &vectorOperands);
+  /// For the `width` elements of a vector starting at loop indices `ivs`
+  /// (the innermost a multiple of `width`): each element's indices then
+  /// its inputs' values, the `vectorOperands` loaded as vectors; in `outs`
+  /// the output's values where the body reads them (elementwise work).
+  llvm::SmallVector<llvm::SmallVector<mlir::Value>>
+  vectorLanes(mlir::OpBuilder &b, mlir::linalg::LinalgOp op,
+              llvm::ArrayRef<mlir::Value> ivs, int64_t width,
+              llvm::ArrayRef<mlir::OpOperand *> vectorOperands,
+              llvm::SmallVector<mlir::Value> &outs);
+  /// Whether the base pointers of `vectorOperands` are aligned to vectors
+  /// of `width` elements (i1, computed when the kernel runs).
+  mlir::Value vectorsAligned(mlir::OpBuilder &b, mlir::Location loc,
+                             int64_t width,
+                             llvm::ArrayRef<mlir::OpOperand *> vectorOperands);
+  /// The strided elementwise loop of `op` over vectors of `width`
+  /// elements: vector loads and stores of `vectorOperands`, the body
+  /// evaluated per element.
+  void emitVectorLoop(mlir::OpBuilder &b, mlir::linalg::LinalgOp op,
+                      llvm::ArrayRef<mlir::Value> fixed, mlir::Value thread,
+                      int64_t threads, int64_t width,
+                      llvm::ArrayRef<mlir::OpOperand *> vectorOperands);
+
   llvm::DenseMap<mlir::Value, mlir::Value> shrunk;
 };
 

@@ -23,9 +23,14 @@ def DistributeKernels : Pass<"growc-distribute-kernels", "::mlir::ModuleOp"> {
     - Row kernels (embedding, RMSNorm, RoPE, residual adds, SwiGLU, the
       cross-entropy's row work, and their backward) have one block per row
       of the `[B·T, ·]` activations. Each linalg op becomes one thread
-      loop: elements of the row strided over the threads; a reduction over
-      the whole row (the RMSNorm sum of squares) becomes per-thread
-      partials in a block buffer combined by one thread. Intermediates
+      loop: elements of the row strided over the threads (with more than
+      one thread, vectors of up to 128 bits of consecutive elements where
+      the global operands are contiguous along the row and, when the
+      kernel runs, aligned); a reduction over the whole row (the RMSNorm
+      sum of squares) becomes per-thread partials in a block buffer
+      combined by one thread in thread order, marked
+      `growc.combine_partials` so that the GPU backend combines them with
+      warp shuffles instead. Intermediates
       allocated inside the kernel shrink to one row per block (workgroup
       memory on the GPU).
     - Attention (`growk.attention` on memrefs) has one block per
@@ -65,7 +70,8 @@ def DistributeKernels : Pass<"growc-distribute-kernels", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect"];
+    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
+    "::mlir::vector::VectorDialect"];
   let options = [
     Option<"threadsPerBlock", "threads", "int64_t", /*default=*/"256",
            "Threads per block of a row kernel">,

@@ -5,14 +5,26 @@
 
 // A row kernel (residual add + RMSNorm): one block per row; the [rows, 8]
 // intermediate shrinks to one row per block; the sum of squares is folded
-// by each thread into a partial and the partials combined by one thread.
+// by each thread into a partial and the partials combined by one thread
+// (both marked for the GPU backend's warp shuffles). Global operands move
+// as 128-bit vectors where their base pointers are aligned.
 // CHECK-LABEL: func.func @add_norm
 // CHECK: scf.forall (%[[ROW:.+]]) in (4) {
 // CHECK-DAG: %[[SUM:.+]] = memref.alloc() : memref<8xf32>
 // CHECK-DAG: %[[SQ:.+]] = memref.alloc() : memref<1xf32>
 // CHECK-DAG: %[[PARTIALS:.+]] = memref.alloc() : memref<32xf32>
-// Residual add: the row's 8 elements strided over 32 threads.
+// Residual add: the row's 2 vectors of 4 elements strided over 32 threads
+// where both inputs are 16-byte aligned, else its 8 elements.
 // CHECK: scf.forall (%[[T:.+]]) in (32) {
+// CHECK: memref.extract_aligned_pointer_as_index %arg0
+// CHECK: memref.extract_aligned_pointer_as_index %arg1
+// CHECK: scf.if
+// CHECK: scf.for %[[G:.+]] = %[[T]] to %{{.*}} step %{{.*}} {
+// CHECK: %[[FIRST:.+]] = arith.muli %[[G]], %{{.*}} : index
+// CHECK: vector.load %arg0[%[[ROW]], %[[FIRST]]] {alignment = 16 : i64} : memref<4x8xf32>, vector<4xf32>
+// CHECK: vector.load %arg1[%[[ROW]], %[[FIRST]]] {alignment = 16 : i64} : memref<4x8xf32>, vector<4xf32>
+// CHECK-COUNT-4: arith.addf
+// CHECK: } else {
 // CHECK: scf.for %[[E:.+]] = %[[T]] to %{{.*}} step %{{.*}} {
 // CHECK: memref.load %arg0[%[[ROW]], %[[E]]]
 // CHECK: arith.addf
@@ -26,11 +38,12 @@
 // CHECK: scf.forall (%[[T2:.+]]) in (32) {
 // CHECK: %[[P:.+]] = scf.for %{{.*}} = %[[T2]] to %{{.*}} step %{{.*}} iter_args(%{{.*}} = %{{.*}}) -> (f32) {
 // CHECK: arith.mulf
-// CHECK: memref.store %[[P]], %[[PARTIALS]][%[[T2]]]
+// CHECK: memref.store %[[P]], %[[PARTIALS]][%[[T2]]] {growc.combine_partials = "add"}
 // CHECK: } {mapping = [#gpu.thread<x>]}
 // CHECK: scf.forall (%{{.*}}) in (1) {
 // CHECK: scf.for {{.*}} -> (f32) {
 // CHECK: memref.load %[[PARTIALS]]
+// CHECK: } {growc.combine_partials = "add"}
 // CHECK: memref.store %{{.*}}, %[[SQ]]
 // CHECK: } {mapping = [#gpu.thread<x>]}
 // CHECK: scf.forall (%{{.*}}) in (32) {
