@@ -3,12 +3,11 @@
 // Walks the plan's steps in order, as CudaExecutor enqueues them, turning
 // each into the graph nodes it becomes (a kernel step one launch, a GEMM
 // one cuBLASLt call, an attention step one launch, an attention_grad step
-// the library's two launches (three in the old form), the adamw step
-// three), then adds the executor's commit copies (planNextValues: only
-// next values outside their parameters' buffers). Each node gets its
-// counted FLOPs and bytes and a roofline time, an attention launch's
-// compute stretched by its simulated block imbalance and a generated
-// kernel's memory time by its measured accesses (a memory profile);
+// the library's two launches, the adamw step three), then adds the executor's
+// commit copies (planNextValues: only next values outside their parameters'
+// buffers). Each node gets its counted FLOPs and bytes and a roofline time, an
+// attention launch's compute stretched by its simulated block imbalance and a
+// generated kernel's memory time by its measured accesses (a memory profile);
 // CostModel.h says what is counted and what is predicted.
 //
 //===----------------------------------------------------------------------===//
@@ -44,9 +43,8 @@ constexpr int64_t kAttentionTile = 64;
 /// Whether the forward's blocks are dispatched heaviest first
 /// (FlashAttention.cu's placeHeavyFirst: the n-th heads x samples blocks
 /// dispatched take the n-th heaviest query tile, the last one first) or in
-/// grid order (block x takes query tile x). The saved-LSE backward's main
-/// pass dispatches its key tiles heaviest first (key tile 0 first); the
-/// old three-pass backward's blocks run in grid order.
+/// grid order (block x takes query tile x). The backward's main pass
+/// dispatches its key tiles heaviest first (key tile 0 first).
 constexpr bool kForwardHeaviestFirst = true;
 
 /// The device names gpuRatesFor asks Throughput.h's table about: what
@@ -164,7 +162,7 @@ bool isPureCast(const PlanKernel &kernel) {
 
 /// One attention launch's blocks in dispatch order, each as the 64x64
 /// tile pairs it computes: `nTiles` tiles (blockIdx.x) for each of
-/// `copies` (heads or KV heads x samples), tile t doing `pairs(t)`. In grid
+/// `copies` (heads x samples), tile t doing `pairs(t)`. In grid
 /// order (x fastest: block x takes tile x) or heaviest first (the first
 /// `copies` blocks dispatched take every copy's heaviest tile, the next
 /// the second heaviest, ...).
@@ -188,17 +186,16 @@ std::vector<int64_t> attentionBlocks(int64_t nTiles, int64_t copies,
 
 /// The nodes of an attention or attention_grad step (FlashAttention.cu).
 /// Executed FLOPs per query-key pair per head dimension: 4 for the
-/// forward (S = QKᵀ, PV); with the saved LSE (2 symbols) 0 for the
-/// backward's prep pass and 10 for its main pass (S, dP, dV, dK, dQ: 5
-/// products); in the old form (3 symbols) 2 for the statistics pass (S),
-/// 8 for the dK/dV pass (S, dP, dV, dK) and 6 for the dQ pass (S, dP,
-/// dQ). Each operand is read or written once, in its element type (the
-/// step's activation and output types; the gradients f32): the forward's
-/// LSE (operand 5, f32 [B, H, T]) when it has one; the old backward's
-/// statistics scratch holds 2·B·H·T floats, the new one's delta B·H·T
-/// (written by prep, read by main) beside the LSE, and main adds into dq
-/// (read and written once) after prep zeroes it. Each launch's compute
-/// time is its block simulation's makespan.
+/// forward (S = QKᵀ, PV); 0 for the backward's prep pass and 10 for its
+/// main pass (S, dP, dV, dK, dQ: 5 products, reading the forward's LSE).
+/// Each operand is read or written once, in its element type (the step's
+/// activation and output types; the gradients f32): the forward's LSE
+/// (operand 5, f32 [B, H, T]) when it has one; the backward's delta
+/// B·H·T floats (written by prep, read by main) beside the LSE; main adds
+/// into dq (read and written once) after prep zeroes it, and into dk and
+/// dv the same way where G = H / KVH > 1 (its G query heads' blocks share
+/// a KV head's rows; with G = 1 it stores them, and prep zeroes nothing
+/// there). Each launch's compute time is its block simulation's makespan.
 std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
                                  const CostAssumptions &a,
                                  double &causalFlops) {
@@ -216,7 +213,7 @@ std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
   const double q = double(s.batch * s.seqLen * s.heads * s.headDim);
   const double kv = double(s.batch * s.seqLen * s.kvHeads * s.headDim);
   const double rowStat = 4.0 * double(s.batch * s.heads * s.seqLen);
-  const int64_t group = s.kvHeads > 0 ? s.heads / s.kvHeads : 1;
+  const bool sharedKv = s.kvHeads > 0 && s.heads > s.kvHeads;
   auto node = [&](const char *kind, double flopsPerPair, double bytes,
                   const std::vector<int64_t> &blocks) {
     Node n{kAttention, flopsPerPair * executedPairs * perPair, bytes,
@@ -236,40 +233,32 @@ std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
                     double(n.pairs);
     return n;
   };
-  // Blocks that each take one query tile of one head (the tile's key tiles
-  // up to the diagonal), or one key tile of one KV head with every query
-  // tile at or after it of its group's query heads.
-  auto perQueryTile = [&](bool heaviestFirst) {
-    return attentionBlocks(nTiles, s.heads * s.batch, heaviestFirst,
-                           [](int64_t t) { return t + 1; });
-  };
-  auto perKeyTile = [&](bool heaviestFirst) {
-    return attentionBlocks(nTiles, s.kvHeads * s.batch, heaviestFirst,
-                           [&](int64_t t) { return (nTiles - t) * group; });
-  };
   if (s.op == PlanStep::Op::Attention) {
+    // A block per query tile and head: the tile's key tiles up to the
+    // diagonal.
     causalFlops += 4 * causalPairs * perPair;
     const double lse = s.operands.size() > 4 ? rowStat : 0.0;
-    return {node("forward", 4, in * (q + 2 * kv) + out * q + lse,
-                 perQueryTile(kForwardHeaviestFirst))};
+    return {
+        node("forward", 4, in * (q + 2 * kv) + out * q + lse,
+             attentionBlocks(nTiles, s.heads * s.batch, kForwardHeaviestFirst,
+                             [](int64_t t) { return t + 1; }))};
   }
   causalFlops += 8 * causalPairs * perPair;
-  if (s.symbols.size() == 2) {
-    // prep: o, dout in, delta and dq's zeros out; main: q, k, v, dout, lse
-    // and delta in, dk and dv out, dq read and written.
-    Node prep{kAttention, 0, 2 * in * q + rowStat + grad * q, Rate::None};
-    return {prep,
-            node("backward", 10,
-                 in * (2 * q + 2 * kv) + 2 * rowStat + grad * (2 * kv + 2 * q),
-                 perKeyTile(true))};
-  }
-  const double stats = 2 * rowStat;
-  return {node("statistics", 2, in * (3 * q + kv) + stats,
-               perQueryTile(false)), // q, o, dout, k
-          node("dK/dV", 8, in * (2 * q + 2 * kv) + grad * 2 * kv + stats,
-               perKeyTile(false)), // + dk, dv
-          node("dQ", 6, in * (2 * q + 2 * kv) + grad * q + stats,
-               perQueryTile(false))}; // + dq
+  // prep: o, dout in, delta and dq's zeros out (dk's and dv's too where KV
+  // heads are shared); main: q, k, v, dout, lse and delta in, dq read and
+  // written, dk and dv written (read too where KV heads are shared).
+  const double kvGrads = grad * 2 * kv;
+  Node prep{kAttention, 0,
+            2 * in * q + rowStat + grad * q + (sharedKv ? kvGrads : 0.0),
+            Rate::None};
+  // Main: a block per key tile x and query head, heaviest first: its query
+  // tiles at or after x, n - x tile pairs (the kernel's ceil((T - 64 x) /
+  // 32) steps of 32 queries, two per pair where T is a multiple of 64).
+  return {prep, node("backward", 10,
+                     in * (2 * q + 2 * kv) + 2 * rowStat + grad * 2 * q +
+                         kvGrads + (sharedKv ? kvGrads : 0.0),
+                     attentionBlocks(nTiles, s.heads * s.batch, true,
+                                     [&](int64_t t) { return nTiles - t; }))};
 }
 
 /// The adamw step's three launches on each call of one optimizer step
@@ -377,14 +366,10 @@ StatusOr<GpuRates> gpuRatesFor(std::string_view key) {
 int64_t attentionOccupancy(std::string_view kind) {
   // Registers per thread and shared bytes per block (ptxas, hd 64, bf16):
   // forward 128 and 46,080 (4 by registers); backward main 255 and 41,984
-  // (256 x 128 = 32,768 registers: 2); statistics 143 and 18,432 (144 x
-  // 128: 3); dK/dV 168 and 37,376 (3); dQ 128 and 36,864 (4); prep 24.
+  // (256 x 128 = 32,768 registers: 2; the same with a block per query
+  // head as per KV head); prep 32.
   constexpr std::pair<std::string_view, int64_t> kOccupancy[] = {
-      {"forward", 4},
-      {"backward", 2},
-      {"statistics", 3},
-      {"dK/dV", 3},
-      {"dQ", 4}};
+      {"forward", 4}, {"backward", 2}};
   for (auto [name, blocks] : kOccupancy)
     if (name == kind)
       return blocks;
@@ -500,8 +485,6 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
         cost.attentionLseWrites += s.operands.size() > 4;
       } else {
         ++cost.attentionGradSteps;
-        ++(s.symbols.size() == 2 ? cost.attentionGradLseSteps
-                                 : cost.attentionGradThreePassSteps);
       }
       break;
     case PlanStep::Op::AllReduce:
@@ -574,8 +557,6 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
   cost.gemmSteps *= cost.calls;
   cost.attentionSteps *= cost.calls;
   cost.attentionGradSteps *= cost.calls;
-  cost.attentionGradLseSteps *= cost.calls;
-  cost.attentionGradThreePassSteps *= cost.calls;
   cost.attentionLseWrites *= cost.calls;
   cost.adamWSteps *= cost.calls;
   cost.allReduceSteps *= cost.calls;
@@ -728,7 +709,7 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
       (long long)c.gpu.sms,
       a.attentionBlocksPerSm > 0
           ? std::to_string(a.attentionBlocksPerSm).c_str()
-          : "(forward 4, backward 2; statistics 3, dK/dV 3, dQ 4)",
+          : "(forward 4, backward 2)",
       a.attentionBlocksPerSm > 0
           ? "given"
           : "assumed from the library's registers and shared memory"));
@@ -756,12 +737,9 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
   line(
       printfString("  cuBLASLt GEMMs     %8s", withCommas(gemm.nodes).c_str()));
   std::string backward;
-  if (c.attentionGradLseSteps)
+  if (c.attentionGradSteps)
     backward += printfString(", %s backward x 2 (prep, main)",
-                             withCommas(c.attentionGradLseSteps).c_str());
-  if (c.attentionGradThreePassSteps)
-    backward += printfString(", %s backward x 3 (statistics, dK/dV, dQ)",
-                             withCommas(c.attentionGradThreePassSteps).c_str());
+                             withCommas(c.attentionGradSteps).c_str());
   line(printfString("  attention launches %8s  (%s forward steps x 1%s: the "
                     "kernel library)",
                     withCommas(attention.nodes).c_str(),
@@ -803,10 +781,8 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
                         c.gemmFlops / c.neededGemmFlops));
   }
   std::string perPair;
-  if (c.attentionGradLseSteps)
+  if (c.attentionGradSteps)
     perPair += ", backward 10 (5 products, the saved LSE)";
-  if (c.attentionGradThreePassSteps)
-    perPair += ", backward 16 (2 + 8 + 6, three passes)";
   line(printfString("  attention executed  %12s  (64x64 tiles up to the "
                     "diagonal; per pair and head dim: forward 4%s)",
                     si(c.attentionFlopsExecuted, "FLOP").c_str(),
@@ -978,10 +954,6 @@ std::string stepCostJson(const StepCost &c, int topKernels) {
       .set("gemm_steps", JsonValue::number(c.gemmSteps))
       .set("attention_steps", JsonValue::number(c.attentionSteps))
       .set("attention_grad_steps", JsonValue::number(c.attentionGradSteps))
-      .set("attention_grad_lse_steps",
-           JsonValue::number(c.attentionGradLseSteps))
-      .set("attention_grad_three_pass_steps",
-           JsonValue::number(c.attentionGradThreePassSteps))
       .set("attention_lse_writes", JsonValue::number(c.attentionLseWrites))
       .set("all_reduce_steps", JsonValue::number(c.allReduceSteps))
       .set("adamw_steps", JsonValue::number(c.adamWSteps))

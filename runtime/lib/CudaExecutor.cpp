@@ -275,10 +275,11 @@ Status CudaExecutor::State::prepare() {
 /// docs/plan.md): the forward is `symbol(q, k, v, o, lse, T, H, KVH)`, lse
 /// the plan's buffer or null; the backward two passes over a scratch of
 /// B * H * T floats (each query row's rowsum(dO o O)): prep(o, dout,
-/// delta, dq, T, H, KVH, B) on (ceil(T / 64), H, B) blocks, which also
-/// zeroes dq, then main(q, k, v, dout, lse, delta, dq, dk, dv, T, H, KVH,
-/// B) on (ceil(T / 64), KVH, B), which adds each key tile's share of dq.
-/// 128 threads a block.
+/// delta, dq, dk, dv, T, H, KVH, B) on (ceil(T / 64), H, B) blocks, which
+/// also zeroes dq (and dk, dv where KVH < H), then main(q, k, v, dout,
+/// lse, delta, dq, dk, dv, T, H, KVH, B) on (ceil(T / 64), H, B), one
+/// block per key tile and query head, which adds each key tile's share of
+/// dq and each query head's share of dk and dv. 128 threads a block.
 Status CudaExecutor::State::prepareAttention(const PlanStep &step,
                                              Launch &launch) {
   auto pass = [&](const std::string &symbol, int64_t heads,
@@ -318,13 +319,13 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
     attentionStatsBytes = statsBytes;
   }
   // at: q, k, v, o, dout, dq, dk, dv, lse.
-  StatusOr<Launch> passes[2] = {pass(step.symbols[0], H,
-                                     {at[3], at[4], attentionStats, at[5]},
-                                     {T, H, KVH, B}),
-                                pass(step.symbols[1], KVH,
-                                     {at[0], at[1], at[2], at[4], at[8],
-                                      attentionStats, at[5], at[6], at[7]},
-                                     {T, H, KVH, B})};
+  StatusOr<Launch> passes[2] = {
+      pass(step.symbols[0], H,
+           {at[3], at[4], attentionStats, at[5], at[6], at[7]}, {T, H, KVH, B}),
+      pass(step.symbols[1], H,
+           {at[0], at[1], at[2], at[4], at[8], attentionStats, at[5], at[6],
+            at[7]},
+           {T, H, KVH, B})};
   for (StatusOr<Launch> &p : passes) {
     if (!p.isOk())
       return p.status();

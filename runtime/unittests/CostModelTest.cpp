@@ -4,7 +4,7 @@
 // the toy forward plan, and a hand-built two-micro-batch nvptx train plan
 // with a kernel whose launch passes part of its arguments, a pure cast, a
 // bf16 GEMM with a residual, both attention steps (the forward saving the
-// LSE, the two-launch backward; the old three-pass form apart), an
+// LSE, the two-launch backward; a forward without the LSE apart), an
 // all_reduce and two next values; AdamWPlan.h's adamw step; the GEMMs a
 // model with frozen weights needs; the attention launches' block
 // simulation on a GPU of two slots; a hand-made memory profile. Every
@@ -146,8 +146,7 @@ TEST(CostModelTest, TrainStepCountsMatchHandArithmetic) {
   EXPECT_EQ(kind(cost, "attention").nodes, 6);
   EXPECT_EQ(kind(cost, "copy").nodes, 4);
   EXPECT_EQ(cost.nodes, 16);
-  EXPECT_EQ(cost.attentionGradLseSteps, 2);
-  EXPECT_EQ(cost.attentionGradThreePassSteps, 0);
+  EXPECT_EQ(cost.attentionGradSteps, 2);
   EXPECT_EQ(cost.attentionLseWrites, 2);
   EXPECT_EQ(cost.allReduceSteps, 2);
   EXPECT_EQ(cost.pureCastLaunches, 2);
@@ -177,12 +176,21 @@ TEST(CostModelTest, TrainStepCountsMatchHandArithmetic) {
   EXPECT_DOUBLE_EQ(cost.attentionFlopsCausal, 2 * 12.0 * 8256 * 64);
   // q/o/dout/dq 2·128·2·16 f32 (32 KiB), k/v/dk/dv half of that, lse and
   // delta 2·2·128 floats (2 KiB) each: forward q, k, v, o, lse; prep o,
-  // dout, delta, dq's zeros; main q, k, v, dout, lse, delta, dk, dv and dq
-  // read and written.
+  // dout, delta, the zeros of dq, dk and dv (2 query heads share the KV
+  // head); main q, k, v, dout, lse, delta, and dq, dk and dv read and
+  // written (atomic adds).
   const double q = 32768, kv = 16384, row = 2048;
   EXPECT_DOUBLE_EQ(kind(cost, "attention").bytes,
-                   2 * ((2 * q + 2 * kv + row) + (3 * q + row) +
-                        (4 * q + 4 * kv + 2 * row)));
+                   2 * ((2 * q + 2 * kv + row) + (3 * q + 2 * kv + row) +
+                        (4 * q + 6 * kv + 2 * row)));
+  // With a KV head per query head, main stores dk and dv and prep leaves
+  // them alone.
+  Plan mha = trainPlan();
+  for (PlanStep &step : mha.steps)
+    step.kvHeads = 2;
+  StepCost mhaCost = estimateStepCost(mha, h100(), CostAssumptions{});
+  EXPECT_DOUBLE_EQ(kind(mhaCost, "attention").bytes,
+                   2 * ((4 * q + row) + (3 * q + row) + (8 * q + 2 * row)));
 
   // Host copies: 2 inputs in, the loss out (next values stay), per call.
   EXPECT_EQ(cost.hostCopiesIn, 4);
@@ -201,10 +209,10 @@ TEST(CostModelTest, Bf16AttentionMovesActivationsInTwoBytes) {
   // v, o and dout move 2 bytes each, dq, dk, dv, lse and delta 4.
   const double q = 8192, kv = 4096, row = 2048;
   EXPECT_DOUBLE_EQ(kind(cost, "attention").bytes,
-                   2 * (2 * (2 * q + 2 * kv) + row +     // forward
-                        2 * 2 * q + row + 4 * q +        // prep
-                        2 * (2 * q + 2 * kv) + 2 * row + // main in
-                        4 * (2 * kv + 2 * q)));          // main out
+                   2 * (2 * (2 * q + 2 * kv) + row +         // forward
+                        2 * 2 * q + row + 4 * (q + 2 * kv) + // prep
+                        2 * (2 * q + 2 * kv) + 2 * row +     // main in
+                        4 * (4 * kv + 2 * q)));              // main out
 }
 
 TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
@@ -222,12 +230,12 @@ TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
   const KindCost &copy = kind(cost, "copy");
   EXPECT_DOUBLE_EQ(copy.predictedSeconds,
                    copy.limitSeconds / a.memoryEfficiency);
-  // Attention at T = 128: its grids of 8 (forward: 2 tiles x 2 heads x 2
-  // samples, 1 or 2 tile pairs each) and 4 blocks (backward: 2 key tiles x
-  // 1 KV head x 2, 4 or 2 pairs) leave most of their slots (132 SMs x 4
-  // forward blocks, x 2 backward) idle: the makespans, 2 and 4 pairs,
-  // against 12 / 528 and 12 / 264 balanced (88x both), make both
-  // compute-bound; the prep pass moves its bytes (3 q + delta). Alone at T
+  // Attention at T = 128: its grids of 8 blocks (forward: 2 tiles x 2
+  // heads x 2 samples, 1 or 2 tile pairs each; backward: 2 key tiles x 2
+  // query heads x 2, 2 or 1 pairs) leave most of their slots (132 SMs x 4
+  // forward blocks, x 2 backward) idle: the makespans, 2 pairs, against
+  // 12 / 528 and 12 / 264 balanced (88x and 44x), make both compute-bound;
+  // the prep pass moves its bytes (3 q + dk, dv + delta). Alone at T
   // = 4096 (2080 tile pairs: 4·2080·4096·64 FLOPs against 3 MiB) the
   // forward is compute-bound at the bf16 peak or its efficiency, stretched
   // by the block simulation: 2·2·64 blocks of 1..64 tile pairs (8320 in
@@ -239,8 +247,8 @@ TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
   EXPECT_EQ(cost.attentionBalance[1].slots, 264);
   EXPECT_NEAR(attention.limitSeconds,
               2 * (4.0 * 12288 * 64 * 88 / 989.4e12 +
-                   (3 * 32768 + 2048) / 3.35e12 +
-                   10.0 * 12288 * 64 * 88 / 989.4e12),
+                   (3 * 32768 + 2 * 16384 + 2048) / 3.35e12 +
+                   10.0 * 12288 * 64 * 44 / 989.4e12),
               1e-12 * attention.limitSeconds);
   Plan long_ = plan;
   long_.steps = {plan.steps[3]};
@@ -341,33 +349,18 @@ TEST(CostModelTest, AdamWStepIsThreeMemoryBoundLaunchesPerCall) {
             int64_t(2 * (r + 24) + 10 * r));
 }
 
-TEST(CostModelTest, ThreePassBackwardAndForwardWithoutLse) {
-  // The old form: statistics, dK/dV and dQ passes (2 + 8 + 6 FLOPs per pair
-  // and head dim) over a 2·B·H·T-float scratch; a forward without the lse
-  // operand writes none.
+TEST(CostModelTest, ForwardWithoutLseWritesNone) {
+  // A forward without the lse operand (a forward-only graph) writes no
+  // LSE: q, k, v and o only.
   Plan plan = trainPlan();
   plan.steps[3].operands.resize(4);
-  plan.steps[4].symbols = {"growc_flash_stats_hd16_f32",
-                           "growc_flash_key_grad_hd16_f32",
-                           "growc_flash_query_grad_hd16_f32"};
-  plan.steps[4].operands.resize(8);
   StepCost cost = estimateStepCost(plan, h100(), CostAssumptions{});
-  EXPECT_EQ(kind(cost, "attention").nodes, 8);
-  EXPECT_EQ(cost.attentionGradThreePassSteps, 2);
-  EXPECT_EQ(cost.attentionGradLseSteps, 0);
   EXPECT_EQ(cost.attentionLseWrites, 0);
-  EXPECT_DOUBLE_EQ(cost.attentionFlopsExecuted, 2 * 20.0 * 12288 * 64);
-  const double q = 32768, kv = 16384, stats = 4096;
+  const double q = 32768, kv = 16384, row = 2048;
   EXPECT_DOUBLE_EQ(kind(cost, "attention").bytes,
-                   2 * ((2 * q + 2 * kv) + (3 * q + kv + stats) +
-                        (2 * q + 4 * kv + stats) + (3 * q + 2 * kv + stats)));
-  std::string report = formatStepCost(cost);
-  EXPECT_NE(report.find("forward 4, backward 16 (2 + 8 + 6, three passes)"),
-            std::string::npos)
-      << report;
-  EXPECT_NE(report.find("2 backward x 3 (statistics, dK/dV, dQ)"),
-            std::string::npos)
-      << report;
+                   2 * ((2 * q + 2 * kv) + (3 * q + 2 * kv + row) +
+                        (4 * q + 6 * kv + 2 * row)));
+  EXPECT_EQ(formatStepCost(cost).find("write the LSE"), std::string::npos);
 }
 
 TEST(CostModelTest, BlocksStartOnTheFirstSlotToComeFree) {
@@ -385,8 +378,8 @@ TEST(CostModelTest, AttentionTimeIsTheSimulatedMakespan) {
   // take query tiles 3, 3, 2, 2, ... (4, 4, 3, 3, 2, 2, 1, 1 tile pairs, 20
   // in all); the slots run 4 | 4 | 3, 3 (from 3) and 2, 2 (from 4), 1, 1
   // (from 6): makespan 7 against 20 / 3 balanced, 1.05. The backward's
-  // blocks take key tiles 0..3 with both heads: 8, 6, 4, 2 pairs; 8 | 6 |
-  // 4, 2 (from 4): 8 against 20 / 3, 1.2.
+  // blocks, one per key tile and query head, take key tiles 0, 0, 1, 1,
+  // ... (4, 4, 3, 3, 2, 2, 1, 1 pairs): the same makespan, 1.05.
   Plan plan = trainPlan();
   plan.microBatches = 1;
   for (PlanStep &s : plan.steps) {
@@ -413,18 +406,18 @@ TEST(CostModelTest, AttentionTimeIsTheSimulatedMakespan) {
   EXPECT_DOUBLE_EQ(forward.imbalance, 7.0 * 3 / 20);
   EXPECT_EQ(backward.kind, "backward");
   EXPECT_EQ(backward.slots, 3);
-  EXPECT_EQ(backward.blocks, 4);
+  EXPECT_EQ(backward.blocks, 8);
   EXPECT_EQ(backward.pairs, 20);
-  EXPECT_EQ(backward.maxBlockPairs, 8);
-  EXPECT_DOUBLE_EQ(backward.imbalance, 8.0 * 3 / 20);
+  EXPECT_EQ(backward.maxBlockPairs, 4);
+  EXPECT_DOUBLE_EQ(backward.imbalance, 7.0 * 3 / 20);
   // 10 tile pairs of 64x64 per head, B·H·hd = 128: the forward's 4 FLOPs
-  // per pair and head dim at 1.05 x, the backward's 10 at 1.2 x, of 0.01
+  // per pair and head dim and the backward's 10, both at 1.05 x, of 0.01
   // of the peak.
   const double rate = 989.4e12 * 0.01, pairs = 10.0 * 4096 * 128;
   EXPECT_DOUBLE_EQ(forward.flops, 4 * pairs);
   EXPECT_DOUBLE_EQ(forward.predictedSeconds, 4 * pairs * (7.0 * 3 / 20) / rate);
   EXPECT_DOUBLE_EQ(backward.predictedSeconds,
-                   10 * pairs * (8.0 * 3 / 20) / rate);
+                   10 * pairs * (7.0 * 3 / 20) / rate);
   std::string report = formatStepCost(cost);
   EXPECT_NE(report.find("attention blocks       3 SMs x 1 resident blocks "
                         "per SM  given"),
@@ -439,12 +432,17 @@ TEST(CostModelTest, AttentionTimeIsTheSimulatedMakespan) {
       << report;
 }
 
-TEST(CostModelTest, SmolLmBackwardIsBoundByItsHeaviestBlock) {
+TEST(CostModelTest, SmolLmBackwardIsWithinOneLightBlockOfBalanced) {
   // SmolLM-135M's shape (B = 4, T = 2048: 32 tiles, 9 query heads on 3 KV
-  // heads): the main pass's 384 blocks take 3·(32 − t) tile pairs, 19,008
-  // in all, on 132·2 slots, 72 each if balanced. Key tile 0's 12 blocks
-  // start first and take 96; every other block fits beside them, so the
-  // makespan is 96: 1.33x, whatever the order.
+  // heads): the main pass's 1,152 blocks, one per key tile t and query
+  // head, take 32 − t tile pairs, 19,008 in all, on 132·2 slots, 72 each
+  // if balanced. Heaviest first, each block on the slot that comes free
+  // first (LPT), the slots end at 71 (84 of them), 72 (120), 73 (36) and
+  // 74 (24, e.g. 31 + 19 + 17 + 4 + 2 pairs): a makespan of 74, 1.028x,
+  // within 2 pairs of balanced (it was 96, 1.33x, with one block per KV
+  // head taking its 3 query heads). The loads were traced by a short
+  // script replaying the same greedy order, not by hand; the bound that
+  // matters, <= 1.2x (issue 20), holds with room.
   Plan plan = trainPlan();
   plan.microBatches = 1;
   plan.steps = {plan.steps[4]};
@@ -458,10 +456,11 @@ TEST(CostModelTest, SmolLmBackwardIsBoundByItsHeaviestBlock) {
   ASSERT_EQ(cost.attentionBalance.size(), 1u);
   const AttentionBalance &main = cost.attentionBalance[0];
   EXPECT_EQ(main.slots, 264);
-  EXPECT_EQ(main.blocks, 384);
+  EXPECT_EQ(main.blocks, 1152);
   EXPECT_EQ(main.pairs, 19008);
-  EXPECT_EQ(main.maxBlockPairs, 96);
-  EXPECT_DOUBLE_EQ(main.imbalance, 96.0 * 264 / 19008);
+  EXPECT_EQ(main.maxBlockPairs, 32);
+  EXPECT_DOUBLE_EQ(main.imbalance, 74.0 * 264 / 19008);
+  EXPECT_LE(main.imbalance, 1.2); // issue 20's target
 }
 
 TEST(CostModelTest, MemoryProfileDeratesTheKernelsItMeasured) {

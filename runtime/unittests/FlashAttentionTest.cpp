@@ -345,18 +345,21 @@ void expectGradients(const void *dqBuffer, const void *dkBuffer,
   EXPECT_LT(relativeError(Device::floats(dvBuffer, dv.size()), dv), 2e-2);
 }
 
-/// The backward's shapes: grouped KV heads, partial tiles, batch of 2.
+/// The backward's shapes: grouped KV heads (G = 2, 3, where several main
+/// blocks add into one dk/dv row, and G = 1, where one stores it),
+/// partial tiles, batch of 2.
 const Case kBackwardCases[] = {Case{"", 16, 4, 2, 70, 2, false, false},
                                Case{"", 32, 2, 1, 33, 1, false, false},
                                Case{"", 64, 3, 1, 130, 1, false, false},
+                               Case{"", 32, 2, 2, 33, 1, false, false},
                                // bf16 q, k, v, o and dout; f32 gradients.
                                Case{"", 16, 4, 2, 70, 2, true, false},
                                Case{"", 64, 3, 1, 130, 1, true, false}};
 
-// The backward in two launches (prep: delta and dq's zeros; main: dK and
-// dV per key tile, dQ by atomic adds) as a training step runs it: the
-// forward kernel first, whose o and log-sum-exps (natural log) the
-// backward reads.
+// The backward in two launches (prep: delta and zeros in dq, dk and dv;
+// main: per key tile and query head, dQ, dK and dV by atomic adds) as a
+// training step runs it: the forward kernel first, whose o and log-sum-exps
+// (natural log) the backward reads.
 class FlashAttentionLseBackwardTest : public FlashAttentionTest {};
 
 TEST_P(FlashAttentionLseBackwardTest, GradientsMatchFloat64) {
@@ -395,18 +398,23 @@ TEST_P(FlashAttentionLseBackwardTest, GradientsMatchFloat64) {
 
   const void *dBuffer = device.add(deviceBytes(dout, c.bf16));
   void *delta = device.add(std::vector<float>(size_t(B) * c.heads * T));
-  // dq starts as garbage: the prep pass must zero it.
+  // dq, dk and dv start as garbage: the prep pass must zero dq, and dk and
+  // dv where the main pass adds into them (KV heads shared); with one
+  // query head per KV head the main pass stores them.
   void *dqBuffer = device.add(std::vector<float>(dq.size(), 1e3f));
-  void *dkBuffer = device.add(std::vector<float>(dk.size()));
-  void *dvBuffer = device.add(std::vector<float>(dv.size()));
+  void *dkBuffer = device.add(std::vector<float>(dk.size(), 1e3f));
+  void *dvBuffer = device.add(std::vector<float>(dv.size(), 1e3f));
   std::string suffix = std::to_string(hd) + "_" + dtype;
   std::vector<int32_t> shape = {T, c.heads, c.kvHeads, B};
   ASSERT_EQ(launch(*module, "growc_flash_backward_prep_hd" + suffix, tiles,
                    unsigned(c.heads), unsigned(B),
-                   {oBuffer, dBuffer, delta, dqBuffer}, shape, device),
+                   {oBuffer, dBuffer, delta, dqBuffer, dkBuffer, dvBuffer},
+                   shape, device),
             "");
+  // One block per key tile and query head: G blocks add into each KV
+  // head's dk and dv rows.
   ASSERT_EQ(launch(*module, "growc_flash_backward_hd" + suffix, tiles,
-                   unsigned(c.kvHeads), unsigned(B),
+                   unsigned(c.heads), unsigned(B),
                    {q, k, v, dBuffer, lse, delta, dqBuffer, dkBuffer, dvBuffer},
                    shape, device),
             "");

@@ -331,6 +331,27 @@ GROWC_DEVICE void storeRows(Out *base, long stride, int first, int limit,
   }
 }
 
+/// Adds the warp's 16 x HD accumulator rows times `factor` to `base`
+/// (rows of `stride` floats from `first`), rows below `limit` only, by
+/// atomic adds (several blocks add into the same rows).
+template <int HD>
+GROWC_DEVICE void addRows(float *base, long stride, int first, int limit,
+                          const Place &at, const float (&acc)[HD / 8][4],
+                          float factor) {
+#pragma unroll
+  for (int r = 0; r < 2; ++r) {
+    int row = first + at.warp * 16 + at.group + 8 * r;
+    if (row >= limit)
+      continue;
+    float *out = base + (long)row * stride + 2 * at.inGroup;
+#pragma unroll
+    for (int d = 0; d < HD / 8; ++d) {
+      atomicAdd(out + d * 8, acc[d][2 * r] * factor);
+      atomicAdd(out + d * 8 + 1, acc[d][2 * r + 1] * factor);
+    }
+  }
+}
+
 template <int HD, typename In, typename Out>
 GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
                                float *lse, int seqLen, int heads, int kvHeads) {
@@ -471,24 +492,30 @@ GROWC_DEVICE void twoProducts(float (&first)[N / 8][4], const u16 *firstRows,
 // reading the forward's log-sum-exps (natural log, [B, H, T]):
 //  - prep, per 64 query rows of one head (grid (ceil(T / 64), H, B)):
 //    delta = rowsum(dO o O) [B, H, T] and zeros in the rows' dq columns;
-//  - main, per 64-key tile of one KV head (grid (ceil(T / 64), KVH, B),
-//    128 threads): over each query head of the KV group and each 32-row
-//    query step at or after the key tile, five products per step: S^T =
-//    K Q^T and dP^T = V dO^T (each warp its 16 keys), P = exp(S / sqrt(hd)
-//    - lse), dS = P o (dP - delta), dV += P^T dO, dK += dS^T Q, and, with
-//    dS through shared memory, dQ += dS K added to dq atomically (f32
-//    red.global.add). dK and dV are written whole at the end.
+//    where KV heads are shared (G = H / KVH > 1) the block of the first
+//    query head of each KV group also zeroes its rows of dk and dv;
+//  - main, per 64-key tile of one query head (grid (ceil(T / 64), H, B),
+//    128 threads): over each 32-row query step at or after the key tile,
+//    five products per step: S^T = K Q^T and dP^T = V dO^T (each warp its
+//    16 keys), P = exp(S / sqrt(hd) - lse), dS = P o (dP - delta), dV +=
+//    P^T dO, dK += dS^T Q, and, with dS through shared memory, dQ += dS K
+//    added to dq atomically (f32 red.global.add). At the end the head's
+//    dK and dV partials are added to dk and dv the same way (the G blocks
+//    of a KV group's key tile share those rows), or stored where G = 1.
+// One block per query head rather than per KV head: with the G heads in
+// one block, key tile 0's blocks took G * n steps each and bounded the
+// launch (SmolLM-135M: 1.33x the balanced time on 264 block slots);
+// split, the launch has G times as many blocks, each G times lighter.
 // Work of a main block with key tile x (tiles of 64 keys, n = ceil(T / 64)
-// of them; G = H / KVH query heads per KV head): G * ceil((T - 64 x) / 32)
-// query steps of 5 products of 64 keys x 32 queries x hd (2 * 64 * 32 *
-// hd FLOPs each), i.e. about 2 G (n - x) steps, plus the dk/dv writes.
-// Key tile 0 is the heaviest (n times tile n - 1's work): blocks are
-// dispatched x fastest, so block (x, y, z) takes the key tile of its
-// linear index's rank, tile 0 for the first KVH * B blocks dispatched and
-// so on (placeHeavyFirst). Greedy dispatch of work sorted largest first
-// onto the SMs' block slots is LPT scheduling: the makespan is within 4/3
-// of the optimum (Graham), in practice within one light block's work of
-// the mean.
+// of them): ceil((T - 64 x) / 32) query steps of 5 products of 64 keys x
+// 32 queries x hd (2 * 64 * 32 * hd FLOPs each), i.e. about 2 (n - x)
+// steps, plus the dk/dv adds. Key tile 0 is the heaviest (n times tile
+// n - 1's work): blocks are dispatched x fastest, so block (x, y, z) takes
+// the key tile of its linear index's rank, tile 0 for the first H * B
+// blocks dispatched and so on (placeHeavyFirst). Greedy dispatch of work
+// sorted largest first onto the SMs' block slots is LPT scheduling: the
+// makespan is within 4/3 of the optimum (Graham), in practice within one
+// light block's work of the mean.
 // bf16 instances double-buffer the query steps' Q and dO tiles with
 // cp.async (a step's copies are issued while the previous step computes);
 // f32 ones convert on the way into shared memory, synchronously.
@@ -508,13 +535,34 @@ GROWC_DEVICE float4v load4(const u16 *p) {
                  asFloat(u32(bits.z) << 16), asFloat(u32(bits.w) << 16)};
 }
 
+/// Zeros in the block's 64 rows (from `first`, below `limit`) of HD
+/// columns at `base` (rows of `stride` floats), 16 bytes a store with
+/// `vectors`.
+template <int HD>
+GROWC_DEVICE void zeroRows(float *base, long stride, int first, int limit,
+                           bool vectors) {
+  for (int i = int(threadIndex()); i < kBlockRows * HD / 4; i += kThreads) {
+    int row = first + i / (HD / 4), col = 4 * (i % (HD / 4));
+    if (row >= limit)
+      continue;
+    float *out = base + (long)row * stride + col;
+    if (vectors)
+      *reinterpret_cast<float4v *>(out) = float4v{0.0f, 0.0f, 0.0f, 0.0f};
+    else
+      out[0] = out[1] = out[2] = out[3] = 0.0f;
+  }
+}
+
 template <int HD, typename In>
 GROWC_DEVICE void flashBackwardPrep(const In *o, const In *dout, float *delta,
-                                    float *dq, int seqLen, int heads) {
+                                    float *dq, float *dk, float *dv, int seqLen,
+                                    int heads, int kvHeads) {
   const Place at = place<HD>();
-  const long qStride = (long)heads * HD;
+  const int group = heads / kvHeads;
+  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
   const long rowBase = (long)at.sample * seqLen;
-  const bool vectors = aligned16(o) && aligned16(dout) && aligned16(dq);
+  const bool vectors = aligned16(o) && aligned16(dout) && aligned16(dq) &&
+                       aligned16(dk) && aligned16(dv);
   // delta: HD / 4 adjacent lanes per row, 4 elements each (a warp's
   // request covers whole rows), summed across them by shuffles.
   constexpr int kLanes = HD / 4, kRowsPerPass = kThreads / kLanes;
@@ -545,15 +593,14 @@ GROWC_DEVICE void flashBackwardPrep(const In *o, const In *dout, float *delta,
       delta[((long)at.sample * heads + at.head) * seqLen + row] = sum;
   }
   // The main pass adds each key tile's dQ share into dq: zeros first.
-  for (int i = int(threadIndex()); i < kBlockRows * HD / 4; i += kThreads) {
-    int row = at.tile + i / (HD / 4), col = 4 * (i % (HD / 4));
-    if (row >= seqLen)
-      continue;
-    float *out = dq + (rowBase + row) * qStride + at.head * HD + col;
-    if (vectors)
-      *reinterpret_cast<float4v *>(out) = float4v{0.0f, 0.0f, 0.0f, 0.0f};
-    else
-      out[0] = out[1] = out[2] = out[3] = 0.0f;
+  zeroRows<HD>(dq + rowBase * qStride + at.head * HD, qStride, at.tile, seqLen,
+               vectors);
+  // And each query head's dK and dV partials into dk and dv where KV heads
+  // are shared: zeros once per KV head, by its group's first query head.
+  if (group > 1 && at.head % group == 0) {
+    const long kv = rowBase * kvStride + (at.head / group) * HD;
+    zeroRows<HD>(dk + kv, kvStride, at.tile, seqLen, vectors);
+    zeroRows<HD>(dv + kv, kvStride, at.tile, seqLen, vectors);
   }
 }
 
@@ -572,23 +619,23 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
   // dS of the step, [query][key], for dQ += dS K.
   GROWC_SHARED __attribute__((aligned(16))) u16 dsTile[kSteps * kDsStride];
   GROWC_SHARED float lseTiles[2][kSteps], deltaTiles[2][kSteps];
-  const Place at = placeHeavyFirst<HD>(false); // head: the KV head
-  const int group = heads / kvHeads;
+  const Place at = placeHeavyFirst<HD>(false); // head: the query head
+  const int group = heads / kvHeads, head = at.head;
   const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
   const long rowBase = (long)at.sample * seqLen;
+  // The KV head's rows of k, v, dk and dv.
+  const long kvBase = rowBase * kvStride + (head / group) * HD;
   const int firstKey = at.tile;
   constexpr bool kBf16 = sizeof(In) == 2;
   const bool async =
       kBf16 && aligned16(q) && aligned16(k) && aligned16(v) && aligned16(dout);
-  // Query steps per head: those at or after the key tile (causal).
-  const int perHead = (seqLen - firstKey + kSteps - 1) / kSteps;
-  const int steps = group * perHead;
+  // Query steps: those at or after the key tile (causal).
+  const int steps = (seqLen - firstKey + kSteps - 1) / kSteps;
 
   // Starts step `step`'s tiles (Q, dO, the rows' lse in log2 units and
   // delta) into buffer `buffer`.
   auto start = [&](int step, int buffer) {
-    int head = at.head * group + step / perHead;
-    int firstQuery = firstKey + (step % perHead) * kSteps;
+    int firstQuery = firstKey + step * kSteps;
     startTile<HD, kSteps>(qTiles[buffer], q + rowBase * qStride + head * HD,
                           qStride, firstQuery, seqLen, async);
     startTile<HD, kSteps>(dTiles[buffer], dout + rowBase * qStride + head * HD,
@@ -602,10 +649,8 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
       deltaTiles[buffer][i % kSteps] = row < seqLen ? delta[stats + row] : 0.0f;
   };
 
-  startTile<HD>(kTile, k + rowBase * kvStride + at.head * HD, kvStride,
-                firstKey, seqLen, async);
-  startTile<HD>(vTile, v + rowBase * kvStride + at.head * HD, kvStride,
-                firstKey, seqLen, async);
+  startTile<HD>(kTile, k + kvBase, kvStride, firstKey, seqLen, async);
+  startTile<HD>(vTile, v + kvBase, kvStride, firstKey, seqLen, async);
   start(0, 0);
   if constexpr (kBf16)
     commitCopies(); // the first group: k, v and the first step
@@ -614,8 +659,7 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
 
   for (int step = 0; step < steps; ++step) {
     const int buffer = step % 2;
-    const int head = at.head * group + step / perHead;
-    const int firstQuery = firstKey + (step % perHead) * kSteps;
+    const int firstQuery = firstKey + step * kSteps;
     // The next step's tiles go to the other buffers, which the last
     // iteration's closing barrier freed.
     if (step + 1 < steps)
@@ -689,10 +733,14 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
   }
   const float one[2] = {1.0f, 1.0f};
   const float scaled[2] = {scale, scale};
-  storeRows<HD>(dv + rowBase * kvStride + at.head * HD, kvStride, firstKey,
-                seqLen, at, dValue, one);
-  storeRows<HD>(dk + rowBase * kvStride + at.head * HD, kvStride, firstKey,
-                seqLen, at, dKey, scaled);
+  if (group == 1) {
+    storeRows<HD>(dv + kvBase, kvStride, firstKey, seqLen, at, dValue, one);
+    storeRows<HD>(dk + kvBase, kvStride, firstKey, seqLen, at, dKey, scaled);
+    return;
+  }
+  // The G query heads' blocks of this key tile share the rows: add.
+  addRows<HD>(dv + kvBase, kvStride, firstKey, seqLen, at, dValue, 1.0f);
+  addRows<HD>(dk + kvBase, kvStride, firstKey, seqLen, at, dKey, scale);
 }
 
 } // namespace
@@ -716,16 +764,16 @@ GROWC_FLASH_FORWARDS(16)
 GROWC_FLASH_FORWARDS(32)
 GROWC_FLASH_FORWARDS(64)
 
-// The backward in two launches (the prep pass over (ceil(T / 64), H, B),
-// the main pass over (ceil(T / 64), KVH, B), 128 threads each); q, k, v,
-// o and dout f32 or bf16 (IN, named DT), lse and delta [B, H, T] f32, dq,
-// dk and dv f32.
-#define GROWC_FLASH_BACKWARD(HD, IN, DT)                                      \
+// The backward in two launches (the prep pass and the main pass each over
+// (ceil(T / 64), H, B), 128 threads); q, k, v, o and dout f32 or bf16 (IN,
+// named DT), lse and delta [B, H, T] f32, dq, dk and dv f32 (the prep
+// pass zeroes dq, and dk and dv where KVH < H, for the main pass's adds).
+#define GROWC_FLASH_BACKWARD(HD, IN, DT)                                       \
   extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
       growc_flash_backward_prep_hd##HD##_##DT(                                 \
-          const IN *o, const IN *dout, float *delta, float *dq, int seqLen,    \
-          int heads, int kvHeads, int batch) {                                 \
-    flashBackwardPrep<HD>(o, dout, delta, dq, seqLen, heads);                  \
+          const IN *o, const IN *dout, float *delta, float *dq, float *dk,     \
+          float *dv, int seqLen, int heads, int kvHeads, int batch) {          \
+    flashBackwardPrep<HD>(o, dout, delta, dq, dk, dv, seqLen, heads, kvHeads); \
   }                                                                            \
   extern "C" __attribute__((global))                                           \
   __attribute__((launch_bounds(128))) void growc_flash_backward_hd##HD##_##DT( \

@@ -123,19 +123,33 @@ def main():
           sorted((p["shape"][0], tokens) for p in norms))
     executed -= calls * sum(2 * n * k for n, k in norm_gemms)
     # Attention: whole 64x64 tiles up to the diagonal, per pair and head
-    # dimension 4 FLOPs forward (S, PV), 10 in the saved-LSE backward (5
-    # products: S, dP, dV, dK, dQ), 16 in the old three-pass one.
+    # dimension 4 FLOPs forward (S, PV), 10 in the backward (5 products
+    # reading the saved LSE: S, dP, dV, dK, dQ).
     attention = 0
     for s in steps:
         if s["op"] not in ("attention", "attention_grad"):
             continue
         tiles = -(-s["seq_len"] // 64)
         pairs = 64 * 64 * tiles * (tiles + 1) // 2
-        per_pair = 4 if s["op"] == "attention" else \
-            (10 if len(s["symbols"]) == 2 else 16)
+        per_pair = 4 if s["op"] == "attention" else 10
         attention += per_pair * pairs * s["batch"] * s["heads"] * s["head_dim"]
     check("attention flops", counted["attention_flops_executed"],
           calls * attention)
+    # The backward's main pass (per launch; the report gives the first's
+    # grid): a block per key tile, query head and sample
+    # (FlashAttention.cu), key tile t taking tiles - t tile pairs.
+    grads = [s for s in steps if s["op"] == "attention_grad"]
+    expected = []
+    if grads:
+        s = grads[0]
+        tiles = -(-s["seq_len"] // 64)
+        copies = s["heads"] * s["batch"]
+        expected = [(calls * len(grads), tiles * copies,
+                     tiles * (tiles + 1) // 2 * copies)]
+    check("attention backward blocks",
+          [(b["launches"], b["blocks"], b["tile_pairs"])
+           for b in cost["predicted"]["attention_balance"]
+           if b["pass"] == "backward"], expected)
     if mode == "frozen":
         check("frozen", counted["frozen_params"] > 0, True)
         check("executed == needed < model",

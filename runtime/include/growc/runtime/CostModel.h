@@ -115,7 +115,7 @@ double attentionBlockMakespan(const std::vector<int64_t> &blockPairs,
                               int64_t slots);
 
 /// Blocks of the kernel library's attention pass `kind` ("forward",
-/// "backward", "statistics", "dK/dV", "dQ") resident on one SM of compute
+/// "backward": the backward's main pass) resident on one SM of compute
 /// capability 9.0: `ptxas -arch=sm_90 -v` (CUDA 13.0) on the head-dim-64
 /// bf16 entry points gives their registers per thread and shared memory
 /// per block; a block of 128 threads holds 4 warps of registers (each warp
@@ -124,7 +124,7 @@ int64_t attentionOccupancy(std::string_view kind);
 
 /// The block simulation of one kind of attention launch over a step.
 struct AttentionBalance {
-  std::string kind; ///< "forward", "backward", "statistics", "dK/dV", "dQ"
+  std::string kind; ///< "forward", "backward"
   /// Where its blocks run: SMs x resident blocks per SM.
   int64_t slots = 0;
   int64_t launches = 0;
@@ -195,12 +195,11 @@ struct StepCost {
   int64_t generatedAttentionLaunches = 0;
   /// all_reduce steps: no node on one GPU (data-parallel runs only).
   int64_t allReduceSteps = 0;
+  /// attention_grad steps run as two launches (prep and main, 5 products
+  /// per tile pair, reading the forward's LSE).
   int64_t gemmSteps = 0, attentionSteps = 0, attentionGradSteps = 0;
-  /// attention_grad steps in the saved-LSE form (two launches: prep and
-  /// main, 5 products per tile pair) and in the old three-pass form
-  /// (statistics, dK/dV, dQ: 8 products); forward steps writing the LSE.
-  int64_t attentionGradLseSteps = 0, attentionGradThreePassSteps = 0,
-          attentionLseWrites = 0;
+  /// Attention forward steps writing the LSE.
+  int64_t attentionLseWrites = 0;
   /// adamw steps run (one per call of a train graph that has one).
   int64_t adamWSteps = 0;
   int64_t copies = 0;
@@ -219,8 +218,8 @@ struct StepCost {
   int64_t frozenParams = 0;
   double neededGemmFlops = 0;
   /// Attention: what the kernel library's passes execute (whole 64x64
-  /// tiles up to the diagonal; the backward recomputes the scores, once in
-  /// its main pass, in each of the old form's three) and the causal half
+  /// tiles up to the diagonal; the backward recomputes the scores once, in
+  /// its main pass) and the causal half
   /// that a model needs (T(T+1)/2 pairs).
   double attentionFlopsExecuted = 0, attentionFlopsCausal = 0;
   /// The model FLOPs of the training metrics' MFU (Throughput.h,
