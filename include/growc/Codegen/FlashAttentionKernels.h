@@ -56,8 +56,9 @@ flashForwardKernel(int64_t headDim, mlir::Type in, mlir::Type out) {
 /// The backward's name for activations of type `in` (q, k, v, o and dout
 /// alike; the gradients are f32), if the library has it:
 /// growc_flash_backward_hd<hd>_<dtype>, its main pass (dK, dV and dQ per
-/// key tile), run after growc_flash_backward_prep_hd<hd>_<dtype> (each
-/// query row's rowsum(dO o O), and dQ zeroed).
+/// key tile and query head), run after
+/// growc_flash_backward_prep_hd<hd>_<dtype> (each query row's
+/// rowsum(dO o O), and the gradients it accumulates zeroed).
 inline std::optional<std::string> flashBackwardKernel(int64_t headDim,
                                                       mlir::Type in) {
   std::optional<llvm::StringRef> dtype = flashDtypeName(in);
