@@ -181,6 +181,21 @@ struct Case {
   bool bf16Out; // the forward's output
 };
 
+/// `count` values the device holds from `data`, f32 or bf16 (widened).
+std::vector<float> hostFloats(const void *data, size_t count, bool bf16) {
+  std::vector<float> out(count);
+  for (size_t i = 0; i < count; ++i) {
+    uint32_t bits = 0;
+    if (bf16)
+      std::memcpy(reinterpret_cast<uint8_t *>(&bits) + 2,
+                  static_cast<const uint8_t *>(data) + 2 * i, 2);
+    else
+      std::memcpy(&bits, static_cast<const uint8_t *>(data) + 4 * i, 4);
+    std::memcpy(&out[i], &bits, 4);
+  }
+  return out;
+}
+
 /// `values` as the device holds them: f32, or bf16 (the upper halves:
 /// the values must be bf16 already).
 std::vector<uint8_t> deviceBytes(const std::vector<float> &values, bool bf16) {
@@ -235,16 +250,7 @@ TEST_P(FlashAttentionTest, ForwardMatchesFloat64CausalAttention) {
                    unsigned(c.heads), unsigned(c.batch), {q, k, v, o, lse},
                    {c.seqLen, c.heads, c.kvHeads}, device),
             "");
-  std::vector<float> out(ref.q.size());
-  for (size_t i = 0; i < out.size(); ++i) {
-    uint32_t bits = 0;
-    if (c.bf16Out)
-      std::memcpy(reinterpret_cast<uint8_t *>(&bits) + 2,
-                  static_cast<uint8_t *>(o) + 2 * i, 2);
-    else
-      std::memcpy(&bits, static_cast<uint8_t *>(o) + 4 * i, 4);
-    std::memcpy(&out[i], &bits, 4);
-  }
+  std::vector<float> out = hostFloats(o, ref.q.size(), c.bf16Out);
   // P is rounded to bf16 (relative 2^-9) before P*V, and bf16 outputs once
   // more: 1e-2 of the largest output covers both with room (measured:
   // 8e-4 in f32, 2.3e-3 in bf16).
@@ -382,16 +388,7 @@ TEST_P(FlashAttentionLseBackwardTest, GradientsMatchFloat64) {
                    {q, k, v, oBuffer, lse}, {T, c.heads, c.kvHeads}, device),
             "");
   // The reference's D reads the forward's o as stored.
-  std::vector<float> o(ref.q.size());
-  for (size_t i = 0; i < o.size(); ++i) {
-    uint32_t bits = 0;
-    if (c.bf16)
-      std::memcpy(reinterpret_cast<uint8_t *>(&bits) + 2,
-                  static_cast<uint8_t *>(oBuffer) + 2 * i, 2);
-    else
-      std::memcpy(&bits, static_cast<uint8_t *>(oBuffer) + 4 * i, 4);
-    std::memcpy(&o[i], &bits, 4);
-  }
+  std::vector<float> o = hostFloats(oBuffer, ref.q.size(), c.bf16);
   std::vector<float> dout = randomCotangent(ref, c.bf16);
   std::vector<double> dq, dk, dv;
   referenceGradients(ref, o, dout, dq, dk, dv);
