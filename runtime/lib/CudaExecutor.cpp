@@ -271,6 +271,16 @@ Status CudaExecutor::State::prepare() {
   return planCommunication();
 }
 
+Status CudaExecutor::State::libraryFunction(const std::string &symbol,
+                                            CUfunction &fn) {
+  CUresult result = cu->cuModuleGetFunction(&fn, module, symbol.c_str());
+  if (result == CUDA_ERROR_NOT_FOUND)
+    return Status::error("the kernels file has no kernel library entry "
+                         "point '" +
+                         symbol + "', which the plan's steps name");
+  return cu->check(result, "cuModuleGetFunction");
+}
+
 /// The kernel library's attention (lib/Codegen/Kernels/FlashAttention.cu,
 /// docs/plan.md): the forward is `symbol(q, k, v, o, lse, T, H, KVH)`, lse
 /// the plan's buffer or null; the backward two passes over a scratch of
@@ -286,7 +296,8 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
                   std::initializer_list<CUdeviceptr> pointers,
                   std::vector<int32_t> scalars) -> StatusOr<Launch> {
     Launch l;
-    GROWC_CU(cu->cuModuleGetFunction(&l.fn, module, symbol.c_str()));
+    if (Status s = libraryFunction(symbol, l.fn); !s.isOk())
+      return s;
     l.own.grid[0] = (step.seqLen + 63) / 64;
     l.own.grid[1] = heads;
     l.own.grid[2] = step.batch;
@@ -401,7 +412,8 @@ Status CudaExecutor::State::prepareAdamW(const PlanStep &step, Launch &launch) {
                   std::vector<CUdeviceptr> values,
                   std::vector<int32_t> constants) -> StatusOr<Launch> {
     Launch l;
-    GROWC_CU(cu->cuModuleGetFunction(&l.fn, module, symbol.c_str()));
+    if (Status s = libraryFunction(symbol, l.fn); !s.isOk())
+      return s;
     l.own.grid[0] = grid;
     l.own.block[0] = kAdamThreads;
     l.library = true;

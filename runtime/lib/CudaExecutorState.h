@@ -109,6 +109,10 @@ struct CudaExecutor::State {
   };
   /// The launches of a library attention step (forward or backward).
   Status prepareAttention(const PlanStep &step, Launch &launch);
+  /// The kernel library entry point `symbol` of the loaded module, with a
+  /// message naming it if the kernels file lacks it (the plan verifies
+  /// only its generated kernels' symbols against the file).
+  Status libraryFunction(const std::string &symbol, CUfunction &fn);
   /// Scratch for the attention backward's rowsum(dO o O) per query row
   /// (the log-sum-exps are the plan's), shared by the steps, which run in
   /// order.
