@@ -7,6 +7,8 @@
 
 #include "dialects/Kernel/KernelOps.h"
 
+#include "growc/Codegen/FlashAttentionKernels.h"
+
 #include "mlir/Dialect/Func/IR/FuncOps.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 
@@ -157,6 +159,67 @@ static LogicalResult verifyLse(Operation *op, Value lse, int64_t batch,
       type.getDimSize(1) != seqLen)
     return op->emitOpError("lse must be f32 [batch x heads = ")
            << batch * heads << ", seq_len = " << seqLen << "], got " << type;
+  return success();
+}
+
+/// RoPE on load (the kernel library's form only): with `columns`, q, k
+/// and v are one width (the row stride the kernels take) and hold their
+/// heads from columns [qc, kc, vc]; `rope` is empty or the tables cos and
+/// sin, f32 [rows, head_dim / 2], and needs `columns`.
+static LogicalResult verifyRopeOnLoad(Operation *op, ValueRange qkv,
+                                      std::optional<ArrayRef<int64_t>> columns,
+                                      ValueRange rope, int64_t heads,
+                                      int64_t kvHeads, int64_t headDim,
+                                      bool onTensors) {
+  auto kernel = op->getAttrOfType<StringAttr>(growc::attr::kLibraryKernel);
+  if ((columns || !rope.empty()) && !kernel)
+    return op->emitOpError("columns and rope need the kernel library's form "
+                           "(growc.library_kernel)");
+  if (kernel && growc::isFlashRopeKernel(kernel.getValue()) == rope.empty())
+    return op->emitOpError("the kernel ")
+           << kernel
+           << (rope.empty() ? " rotates q and k: it needs rope tables"
+                            : " reads rotated q and k: rope tables "
+                              "need a *_rope_* kernel");
+  if (columns) {
+    if (columns->size() != 3)
+      return op->emitOpError("columns must be [q, k, v] (3 columns), got ")
+             << columns->size();
+    int64_t width = cast<ShapedType>(qkv[0].getType()).getDimSize(1);
+    for (auto [i, operand] : llvm::enumerate(qkv)) {
+      int64_t first = (*columns)[i];
+      int64_t heads_ = i == 0 ? heads : kvHeads;
+      if (cast<ShapedType>(operand.getType()).getDimSize(1) != width)
+        return op->emitOpError("q, k and v with columns must have one width, "
+                               "got ")
+               << qkv[0].getType() << " and " << operand.getType();
+      if (first < 0 || first + heads_ * headDim > width)
+        return op->emitOpError("column ")
+               << first << " of operand #" << i << " leaves no room for "
+               << heads_ << " heads of " << headDim << " in a width of "
+               << width;
+    }
+  }
+  if (rope.empty())
+    return success();
+  if (!columns)
+    return op->emitOpError("rope needs columns (q, k and v column blocks of "
+                           "one matrix)");
+  int64_t rows = cast<ShapedType>(qkv[0].getType()).getDimSize(0);
+  if (rope.size() != 2 || headDim % 2 != 0)
+    return op->emitOpError("rope must be two tables (cos, sin) of an even "
+                           "head_dim, got ")
+           << rope.size() << " tables, head_dim " << headDim;
+  for (Value table : rope) {
+    auto type = cast<ShapedType>(table.getType());
+    if (isa<RankedTensorType>(type) != onTensors)
+      return op->emitOpError("operands must be all tensors or all memrefs");
+    if (!type.hasRank() || !type.hasStaticShape() || type.getRank() != 2 ||
+        !type.getElementType().isF32() || type.getDimSize(0) != rows ||
+        type.getDimSize(1) != headDim / 2)
+      return op->emitOpError("rope tables must be f32 [rows = ")
+             << rows << ", head_dim / 2 = " << headDim / 2 << "], got " << type;
+  }
   return success();
 }
 
@@ -519,16 +582,23 @@ LogicalResult AttentionOp::verify() {
       init.getDimSize(0) != rows)
     return emitOpError("q, k, v and init must have the same rows, got ")
            << q << ", " << k << ", " << v << ", " << init;
-  if (failed(verifyHeadGeometry(*this, rows, q.getDimSize(1), heads, kvHeads,
+  // Without columns, q is as wide as the output (whose width the head
+  // size comes from).
+  if (!getColumns() && init.getDimSize(1) != q.getDimSize(1))
+    return emitOpError("init must have the shape of q");
+  if (failed(verifyHeadGeometry(*this, rows, init.getDimSize(1), heads, kvHeads,
                                 getSeqLen())))
     return failure();
-  int64_t headDim = q.getDimSize(1) / heads;
+  int64_t headDim = getHeadDim();
+  if (failed(verifyRopeOnLoad(*this, {getQ(), getK(), getV()}, getColumns(),
+                              getRope(), heads, kvHeads, headDim, onTensors)))
+    return failure();
+  if (getColumns())
+    return success();
   if (k.getDimSize(1) != kvHeads * headDim ||
       v.getDimSize(1) != kvHeads * headDim)
     return emitOpError("k and v must be [rows, kv_heads x head_dim = ")
            << kvHeads * headDim << "]";
-  if (init.getDimSize(1) != q.getDimSize(1))
-    return emitOpError("init must have the shape of q");
   return success();
 }
 
@@ -570,15 +640,16 @@ AttentionOp::bufferize(RewriterBase &rewriter,
     return failure();
   rewriter.setInsertionPoint(*this);
   ArrayRef<Value> b = *buffers;
-  auto onBuffers =
-      AttentionOp::create(rewriter, getLoc(), TypeRange{}, b[0], b[1], b[2],
-                          b[3], getLseInit() ? b[4] : Value(), getHeads(),
-                          getKvHeads(), getSeqLen(), getKeyBlock());
+  size_t inits = getLseInit() ? 2 : 1;
+  auto onBuffers = AttentionOp::create(
+      rewriter, getLoc(), TypeRange{}, b[0], b[1], b[2], b[3],
+      getLseInit() ? b[4] : Value(), b.drop_front(3 + inits), getHeads(),
+      getKvHeads(), getSeqLen(), getKeyBlock(), getColumnsAttr());
   // Discardable attributes (attr::kLibraryKernel) say how it runs.
   for (NamedAttribute attr : (*this)->getDiscardableAttrs())
     onBuffers->setAttr(attr.getName(), attr.getValue());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this,
-                                               b.drop_front(3));
+                                               b.slice(3, inits));
   return success();
 }
 
@@ -609,14 +680,27 @@ LogicalResult AttentionGradOp::verify() {
     if (shape(operand).getDimSize(0) != rows)
       return emitOpError("every operand must have ")
              << rows << " rows, got " << operand.getType();
-  if (failed(verifyHeadGeometry(*this, rows, q.getDimSize(1), heads, kvHeads,
-                                getSeqLen())))
+  int64_t qWidth = shape(getDqInit()).getDimSize(1);
+  // Without columns, o, dout and dq_init are as wide as q.
+  if (!getColumns())
+    for (Value operand : {getO(), getDout(), getDqInit()})
+      if (shape(operand).getDimSize(1) != q.getDimSize(1))
+        return emitOpError("o, dout and dq_init must have the shape of q");
+  if (failed(
+          verifyHeadGeometry(*this, rows, qWidth, heads, kvHeads, getSeqLen())))
     return failure();
-  int64_t qWidth = q.getDimSize(1), kvWidth = kvHeads * (qWidth / heads);
-  for (Value operand : {getO(), getDout(), getDqInit()})
+  int64_t kvWidth = kvHeads * (qWidth / heads);
+  if (failed(verifyRopeOnLoad(*this, {getQ(), getK(), getV()}, getColumns(),
+                              getRope(), heads, kvHeads, getHeadDim(),
+                              onTensors)))
+    return failure();
+  for (Value operand : {getO(), getDout()})
     if (shape(operand).getDimSize(1) != qWidth)
-      return emitOpError("o, dout and dq_init must have the shape of q");
-  for (Value operand : {getK(), getV(), getDkInit(), getDvInit()})
+      return emitOpError("o and dout must have the shape of dq_init");
+  SmallVector<Value> kvLike = {getDkInit(), getDvInit()};
+  if (!getColumns())
+    kvLike.append({getK(), getV()});
+  for (Value operand : kvLike)
     if (shape(operand).getDimSize(1) != kvWidth)
       return emitOpError("k, v, dk_init and dv_init must be [rows, kv_heads "
                          "x head_dim = ")
@@ -664,8 +748,8 @@ AttentionGradOp::bufferize(RewriterBase &rewriter,
   ArrayRef<Value> b = *buffers;
   auto onBuffers = AttentionGradOp::create(
       rewriter, getLoc(), TypeRange{}, b[0], b[1], b[2], b[3], b[4], b[5], b[6],
-      b[7], getLse() ? b[8] : Value(), getHeads(), getKvHeads(), getSeqLen(),
-      getKeyBlock());
+      b[7], getLse() ? b[8] : Value(), b.drop_front(getLse() ? 9 : 8),
+      getHeads(), getKvHeads(), getSeqLen(), getKeyBlock(), getColumnsAttr());
   for (NamedAttribute attr : (*this)->getDiscardableAttrs())
     onBuffers->setAttr(attr.getName(), attr.getValue());
   bufferization::replaceOpWithBufferizedValues(rewriter, *this, b.slice(5, 3));

@@ -220,7 +220,7 @@ def GrowK_AdamWOp : Op<GrowK_Dialect, "adamw", [
 }
 
 def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
-    DestinationStyleOpInterface,
+    DestinationStyleOpInterface, AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<GrowK_HostStepOpInterface,
         ["isHostStep", "takesViews"]>,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
@@ -248,6 +248,14 @@ def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
     `lse_init`, f32 `[B · heads, T]`, a second result: the gradient reads
     it instead of recomputing the scores' statistics.
 
+    RoPE on load (the library's form only; growc-attention-to-tensor-cores
+    with `rope-on-load`): `columns = [qc, kc, vc]` makes `q`, `k` and `v`
+    matrices of one width (the fused QKV projection's output, three times)
+    whose heads start at those columns, and `rope(%cos, %sin)` (f32
+    `[B·T, hd / 2]`, the model's tables) rotates q and k (transformers'
+    rotate_half) as the kernel loads them: `q` and `k` are then the
+    unrotated projections. `rope` needs `columns`.
+
     ```mlir
     %o = growk.attention ins(%q, %k, %v : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>)
            outs(%init : tensor<16x64xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
@@ -255,24 +263,37 @@ def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
   }];
   let arguments = (ins AnyShaped:$q, AnyShaped:$k, AnyShaped:$v,
                        AnyShaped:$init, Optional<AnyShaped>:$lse_init,
+                       Variadic<AnyShaped>:$rope,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$heads,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$kv_heads,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$seq_len,
-                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$key_block);
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$key_block,
+                       OptionalAttr<DenseI64ArrayAttr>:$columns);
   let results = (outs Variadic<AnyRankedTensor>:$result);
   let assemblyFormat = [{
     `ins` `(` $q `,` $k `,` $v `:` type($q) `,` type($k) `,` type($v) `)`
     `outs` `(` $init `:` type($init) `)`
     (`lse` `(` $lse_init^ `:` type($lse_init) `)`)?
+    (`rope` `(` $rope^ `:` type($rope) `)`)?
     attr-dict (`->` type($result)^)?
   }];
+  let builders = [
+    // Without RoPE on load (the form the model lowering builds).
+    OpBuilder<(ins "::mlir::TypeRange":$result, "::mlir::Value":$q,
+        "::mlir::Value":$k, "::mlir::Value":$v, "::mlir::Value":$init,
+        "::mlir::Value":$lse_init, "int64_t":$heads, "int64_t":$kv_heads,
+        "int64_t":$seq_len, "int64_t":$key_block), [{
+      build($_builder, $_state, result, q, k, v, init, lse_init,
+            ::mlir::ValueRange(), heads, kv_heads, seq_len, key_block,
+            ::mlir::DenseI64ArrayAttr());
+    }]>];
   let extraClassDeclaration = [{
     ::mlir::MutableOperandRange getDpsInitsMutable() {
       return ::mlir::MutableOperandRange(getOperation(), 3,
                                          getLseInit() ? 2 : 1);
     }
     int64_t getHeadDim() {
-      return ::llvm::cast<::mlir::ShapedType>(getQ().getType())
+      return ::llvm::cast<::mlir::ShapedType>(getInit().getType())
                  .getDimSize(1) / getHeads();
     }
     int64_t getBatch() {
@@ -284,7 +305,7 @@ def GrowK_AttentionOp : Op<GrowK_Dialect, "attention", [
 }
 
 def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
-    DestinationStyleOpInterface,
+    DestinationStyleOpInterface, AttrSizedOperandSegments,
     DeclareOpInterfaceMethods<GrowK_HostStepOpInterface,
         ["isHostStep", "takesViews"]>,
     DeclareOpInterfaceMethods<MemoryEffectsOpInterface>,
@@ -311,7 +332,9 @@ def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
     into the three inits; on memrefs it has no results. Like
     `growk.attention`, a host step when marked `growc.library_kernel`; that
     form may read the forward's log-sum-exps as `lse` (f32
-    `[B · heads, T]`, the forward's `lse_init`).
+    `[B · heads, T]`, the forward's `lse_init`), and take `columns` and
+    `rope` as `growk.attention` does (dq and dk stay the gradients of the
+    rotated q and k).
 
     ```mlir
     %dq, %dk, %dv = growk.attention_grad
@@ -325,15 +348,30 @@ def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
                        AnyShaped:$o, AnyShaped:$dout,
                        AnyShaped:$dq_init, AnyShaped:$dk_init,
                        AnyShaped:$dv_init, Optional<AnyShaped>:$lse,
+                       Variadic<AnyShaped>:$rope,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$heads,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$kv_heads,
                        ConfinedAttr<I64Attr, [IntMinValue<1>]>:$seq_len,
-                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$key_block);
+                       ConfinedAttr<I64Attr, [IntMinValue<1>]>:$key_block,
+                       OptionalAttr<DenseI64ArrayAttr>:$columns);
   let results = (outs Variadic<AnyRankedTensor>:$results);
+  let builders = [
+    // Without RoPE on load (the form the differentiation builds).
+    OpBuilder<(ins "::mlir::TypeRange":$results, "::mlir::Value":$q,
+        "::mlir::Value":$k, "::mlir::Value":$v, "::mlir::Value":$o,
+        "::mlir::Value":$dout, "::mlir::Value":$dq_init,
+        "::mlir::Value":$dk_init, "::mlir::Value":$dv_init,
+        "::mlir::Value":$lse, "int64_t":$heads, "int64_t":$kv_heads,
+        "int64_t":$seq_len, "int64_t":$key_block), [{
+      build($_builder, $_state, results, q, k, v, o, dout, dq_init, dk_init,
+            dv_init, lse, ::mlir::ValueRange(), heads, kv_heads, seq_len,
+            key_block, ::mlir::DenseI64ArrayAttr());
+    }]>];
   let assemblyFormat = [{
     `ins` `(` $q `,` $k `,` $v `,` $o `,` $dout `:` type($q) `,` type($k) `,`
         type($v) `,` type($o) `,` type($dout) `)`
     (`lse` `(` $lse^ `:` type($lse) `)`)?
+    (`rope` `(` $rope^ `:` type($rope) `)`)?
     `outs` `(` $dq_init `,` $dk_init `,` $dv_init `:` type($dq_init) `,`
         type($dk_init) `,` type($dv_init) `)` attr-dict
         (`->` type($results)^)?
@@ -343,7 +381,7 @@ def GrowK_AttentionGradOp : Op<GrowK_Dialect, "attention_grad", [
       return ::mlir::MutableOperandRange(getOperation(), 5, 3);
     }
     int64_t getHeadDim() {
-      return ::llvm::cast<::mlir::ShapedType>(getQ().getType())
+      return ::llvm::cast<::mlir::ShapedType>(getDqInit().getType())
                  .getDimSize(1) / getHeads();
     }
     int64_t getBatch() {

@@ -79,6 +79,9 @@ struct Buffer {
   /// buffers (parameters, inputs, outputs) live for the whole run.
   int64_t firstUse = 0, lastUse = 0;
   bool persistent = false;
+  /// A completion counter (attr::kZeroedBuffer): persistent, and zeroed by
+  /// the runtime before the first run.
+  bool zeroed = false;
 };
 
 /// A gradient to reduce over the ranks (a growk.all_reduce of the host).
@@ -696,7 +699,12 @@ llvm::Error PlanBuilder::addAttention(Operation &op, int64_t index) {
                 "library kernel");
   SmallVector<Value, 8> operands;
   rt::PlanStep step;
+  // RoPE on load: q, k and v are column blocks of one matrix.
+  std::optional<ArrayRef<int64_t>> columns;
+  ValueRange ropeTables;
   if (auto forward = dyn_cast<growk::AttentionOp>(op)) {
+    columns = forward.getColumns();
+    ropeTables = forward.getRope();
     operands = {forward.getQ(), forward.getK(), forward.getV(),
                 forward.getInit()};
     if (Value lse = forward.getLseInit())
@@ -707,6 +715,8 @@ llvm::Error PlanBuilder::addAttention(Operation &op, int64_t index) {
     step.kvHeads = forward.getKvHeads(), step.headDim = forward.getHeadDim();
   } else {
     auto grad = cast<growk::AttentionGradOp>(op);
+    columns = grad.getColumns();
+    ropeTables = grad.getRope();
     operands = {grad.getQ(),      grad.getK(),      grad.getV(),
                 grad.getO(),      grad.getDout(),   grad.getDqInit(),
                 grad.getDkInit(), grad.getDvInit(), grad.getLse()};
@@ -725,6 +735,12 @@ llvm::Error PlanBuilder::addAttention(Operation &op, int64_t index) {
     step.seqLen = grad.getSeqLen(), step.heads = grad.getHeads();
     step.kvHeads = grad.getKvHeads(), step.headDim = grad.getHeadDim();
   }
+  // The tables close the list (rt::PlanStep); a rope kernel takes them and
+  // columns, and only it (the op's verifier).
+  if (columns.has_value() != !ropeTables.empty())
+    return fail("an attention reading column blocks without RoPE tables "
+                "(or RoPE tables without column blocks)");
+  llvm::append_range(operands, ropeTables);
   auto ids = argBuffers(&op, operands, index);
   if (!ids)
     return ids.takeError();
@@ -750,6 +766,15 @@ llvm::Error PlanBuilder::addAttention(Operation &op, int64_t index) {
   step.operands = *ids;
   for (Value operand : operands)
     step.operandOffsets.push_back(byteOffsetOf(operand));
+  if (columns) {
+    // Each of q, k and v from its column of the one matrix.
+    auto type = cast<MemRefType>(operands[0].getType());
+    step.rope = true;
+    step.rowStride = type.getDimSize(1);
+    int64_t elementBytes = type.getElementType().getIntOrFloatBitWidth() / 8;
+    for (int i = 0; i < 3; ++i)
+      step.operandOffsets[i] += (*columns)[i] * elementBytes;
+  }
   addStep(std::move(step), *ids);
   return llvm::Error::success();
 }
@@ -1052,7 +1077,11 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
         bufferIds[alloc.getResult()] = *bufferOf(arg);
         continue;
       }
-      newBuffer(alloc.getResult(), index, false);
+      // A completion counter lives across runs, apart from every other
+      // buffer: its kernels leave it at zero for the next launch.
+      bool zeroed = alloc->hasAttr(attr::kZeroedBuffer);
+      unsigned id = newBuffer(alloc.getResult(), index, zeroed);
+      buffers[id].zeroed = zeroed;
     } else if (isa<memref::ExpandShapeOp, memref::CollapseShapeOp,
                    memref::SubViewOp>(op)) {
       err = addView(op, index);
@@ -1127,7 +1156,8 @@ llvm::Expected<rt::Plan> PlanBuilder::build(StringRef target,
 
   assignOffsets();
   for (auto [id, buffer] : llvm::enumerate(buffers)) {
-    plan.buffers.push_back({int64_t(id), buffer.offset, buffer.size});
+    plan.buffers.push_back(
+        {int64_t(id), buffer.offset, buffer.size, buffer.zeroed});
     plan.arenaSize =
         std::max(plan.arenaSize, alignUp(buffer.offset + buffer.size));
   }

@@ -35,7 +35,9 @@ void growc::buildKernelPipeline(OpPassManager &pm,
   if (gpu &&
       (options.gpuAttention == "mma" || options.gpuAttention == "mma-default"))
     pm.addPass(createAttentionToTensorCores(
-        {/*warnUnsupported=*/options.gpuAttention == "mma"}));
+        {/*warnUnsupported=*/options.gpuAttention == "mma",
+         // The library's RoPE-on-load instances read bf16 activations.
+         /*ropeOnLoad=*/options.precision == "bf16"}));
   // Attention is a kernel of its own on both targets; the CPU expands it
   // into tiled tensor loops (one scf.forall its runtime splits over
   // threads), the GPU distributes the op itself (growc-distribute-kernels).

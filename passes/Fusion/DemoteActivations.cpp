@@ -427,10 +427,13 @@ LogicalResult Demoter::demoteLibraryAttention(func::FuncOp host,
             .isF32())
       operand.set(bf16Operand(host, operand.get(), op));
   Type activations = op->getOperand(0).getType();
+  // RoPE on load (rope tables among the operands) keeps its kind.
+  bool rope = isFlashRopeKernel(
+      op->getAttrOfType<StringAttr>(attr::kLibraryKernel).getValue());
   std::optional<std::string> kernel =
       forward ? flashForwardKernel(headDim, activations,
-                                   forward.getInit().getType())
-              : flashBackwardKernel(headDim, activations);
+                                   forward.getInit().getType(), rope)
+              : flashBackwardKernel(headDim, activations, rope);
   if (!kernel)
     return op->emitOpError("has no kernel library instance for head size ")
            << headDim << " and activations " << activations;

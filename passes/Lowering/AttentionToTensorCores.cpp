@@ -15,6 +15,8 @@
 #include "growc/AttrNames.h"
 #include "growc/Codegen/FlashAttentionKernels.h"
 
+#include "mlir/Dialect/Arith/IR/Arith.h"
+#include "mlir/Dialect/Linalg/IR/Linalg.h"
 #include "mlir/Dialect/Tensor/IR/Tensor.h"
 #include "llvm/Support/FormatVariadic.h"
 
@@ -66,6 +68,152 @@ void saveLse(growk::AttentionOp &forward, growk::AttentionGradOp backward) {
   backward.getLseMutable().assign(forward.getResult()[1]);
 }
 
+/// A column block of `source` read by one of the model lowering's
+/// elementwise ops (ModelTensorBuilder::rope, ::columns): q or k rotated
+/// (cos and sin set) or v copied.
+struct BlockRead {
+  Value source, cos, sin;
+  int64_t column = 0;
+};
+
+/// The constant index `v` holds, if it is one.
+std::optional<int64_t> constantIndex(Value v) {
+  if (auto constant = v.getDefiningOp<arith::ConstantIndexOp>())
+    return constant.value();
+  return std::nullopt;
+}
+
+/// Whether `generic` writes a fresh [rows, width] tensor over all-parallel
+/// loops: the shape of the lowering's RoPE and column copies.
+bool isFreshParallelMap(linalg::GenericOp generic, int64_t width) {
+  auto type = dyn_cast<RankedTensorType>(generic.getResult(0).getType());
+  return generic.getNumResults() == 1 && type && type.getRank() == 2 &&
+         type.getDimSize(1) == width &&
+         generic.getDpsInits()[0].getDefiningOp<tensor::EmptyOp>() &&
+         llvm::all_of(generic.getIteratorTypesArray(),
+                      [](utils::IteratorType type) {
+                        return type == utils::IteratorType::parallel;
+                      });
+}
+
+/// `x` as ModelTensorBuilder::rope(source, heads, /*inverse=*/false,
+/// column) builds it for a block of a wider `source`: the body op for op
+/// (each element x_i c + (i < hd / 2 ? -x_{i + hd/2} : x_{i - hd/2}) s,
+/// with the tables' angle (i mod hd) mod hd / 2 of the row), nothing
+/// else. Anything else (the inverse, another formula) is left alone.
+std::optional<BlockRead> matchRope(Value x, int64_t headDim, int64_t width) {
+  auto generic = x.getDefiningOp<linalg::GenericOp>();
+  if (!generic || !isFreshParallelMap(generic, width) ||
+      generic.getNumDpsInputs() != 2)
+    return std::nullopt;
+  MLIRContext *context = x.getContext();
+  AffineExpr d0 = getAffineDimExpr(0, context),
+             d1 = getAffineDimExpr(1, context);
+  AffineMap angle =
+      AffineMap::get(2, 0, {d0, (d1 % headDim) % (headDim / 2)}, context);
+  SmallVector<AffineMap> maps = generic.getIndexingMapsArray();
+  if (maps[0] != angle || maps[1] != angle || !maps[2].isIdentity())
+    return std::nullopt;
+  // The body, op by op.
+  static constexpr llvm::StringLiteral kBody[] = {
+      "linalg.index",   "linalg.index",   "arith.constant", "arith.constant",
+      "arith.constant", "arith.remui",    "arith.cmpi",     "arith.addi",
+      "arith.subi",     "arith.select",   "arith.addi",     "tensor.extract",
+      "arith.addi",     "tensor.extract", "arith.negf",     "arith.select",
+      "arith.mulf",     "arith.mulf",     "arith.addf",     "linalg.yield"};
+  Block &body = generic.getRegion().front();
+  SmallVector<Operation *> ops;
+  for (Operation &op : body)
+    ops.push_back(&op);
+  if (ops.size() != std::size(kBody))
+    return std::nullopt;
+  for (auto [op, name] : llvm::zip(ops, kBody))
+    if (op->getName().getStringRef() != name)
+      return std::nullopt;
+  std::optional<int64_t> hd = constantIndex(ops[2]->getResult(0)),
+                         half = constantIndex(ops[3]->getResult(0)),
+                         column = constantIndex(ops[4]->getResult(0));
+  auto element = cast<tensor::ExtractOp>(ops[11]),
+       partner = cast<tensor::ExtractOp>(ops[13]);
+  auto low = cast<arith::CmpIOp>(ops[6]);
+  auto signedPartner = cast<arith::SelectOp>(ops[15]);
+  auto elementTimesCos = cast<arith::MulFOp>(ops[16]),
+       partnerTimesSin = cast<arith::MulFOp>(ops[17]);
+  auto sum = cast<arith::AddFOp>(ops[18]);
+  bool rotation = hd == headDim && half == headDim / 2 && column &&
+                  low.getPredicate() == arith::CmpIPredicate::ult &&
+                  element.getTensor() == partner.getTensor() &&
+                  element.getTensor().getParentBlock() != &body &&
+                  ops[14]->getOperand(0) == partner.getResult() &&
+                  signedPartner.getCondition() == low.getResult() &&
+                  signedPartner.getTrueValue() == ops[14]->getResult(0) &&
+                  signedPartner.getFalseValue() == partner.getResult() &&
+                  elementTimesCos.getLhs() == element.getResult() &&
+                  elementTimesCos.getRhs() == body.getArgument(0) &&
+                  partnerTimesSin.getLhs() == signedPartner.getResult() &&
+                  partnerTimesSin.getRhs() == body.getArgument(1) &&
+                  sum.getLhs() == elementTimesCos.getResult() &&
+                  sum.getRhs() == partnerTimesSin.getResult() &&
+                  ops[19]->getOperand(0) == sum.getResult();
+  if (!rotation)
+    return std::nullopt;
+  return BlockRead{element.getTensor(), generic.getDpsInputs()[0],
+                   generic.getDpsInputs()[1], *column};
+}
+
+/// `x` as ModelTensorBuilder::columns(source, column, width) builds it: a
+/// copy of `width` columns of `source` from `column`.
+std::optional<BlockRead> matchColumns(Value x, int64_t width) {
+  auto generic = x.getDefiningOp<linalg::GenericOp>();
+  if (!generic || !isFreshParallelMap(generic, width) ||
+      generic.getNumDpsInputs() != 1)
+    return std::nullopt;
+  Block &body = generic.getRegion().front();
+  if (body.getOperations().size() != 1 ||
+      body.getTerminator()->getOperand(0) != body.getArgument(0))
+    return std::nullopt;
+  AffineMap read = generic.getIndexingMapsArray()[0];
+  MLIRContext *context = x.getContext();
+  AffineExpr d0 = getAffineDimExpr(0, context),
+             d1 = getAffineDimExpr(1, context);
+  for (int64_t column = 0,
+               end = cast<RankedTensorType>(generic.getDpsInputs()[0].getType())
+                         .getDimSize(1);
+       column + width <= end; ++column)
+    if (read == AffineMap::get(2, 0, {d0, d1 + column}, context))
+      return BlockRead{generic.getDpsInputs()[0], Value(), Value(), column};
+  return std::nullopt;
+}
+
+/// Makes the library attention or gradient `op` (q, k, v its first three
+/// operands) read q and k rotated on load, and v, from the one matrix
+/// they are RoPE and a copy of, if they are: `columns`, `rope` and the
+/// rope kernel's name. Returns whether it did.
+template <typename OpT>
+bool foldRope(OpT op, int64_t heads, int64_t kvHeads, int64_t headDim) {
+  std::optional<BlockRead> q = matchRope(op.getQ(), headDim, heads * headDim);
+  std::optional<BlockRead> k = matchRope(op.getK(), headDim, kvHeads * headDim);
+  std::optional<BlockRead> v = matchColumns(op.getV(), kvHeads * headDim);
+  if (!q || !k || !v || k->source != q->source || v->source != q->source ||
+      k->cos != q->cos || k->sin != q->sin)
+    return false;
+  std::optional<std::string> name;
+  if constexpr (std::is_same_v<OpT, growk::AttentionOp>)
+    name = flashForwardKernel(headDim, q->source.getType(),
+                              op.getInit().getType(), /*rope=*/true);
+  else
+    name = flashBackwardKernel(headDim, q->source.getType(), /*rope=*/true);
+  if (!name)
+    return false;
+  op.getQMutable().assign(q->source);
+  op.getKMutable().assign(q->source);
+  op.getVMutable().assign(q->source);
+  op.getRopeMutable().assign(ValueRange{q->cos, q->sin});
+  op.setColumns(ArrayRef<int64_t>{q->column, k->column, v->column});
+  op->setAttr(attr::kLibraryKernel, StringAttr::get(op->getContext(), *name));
+  return true;
+}
+
 struct AttentionToTensorCoresPass
     : growc::impl::AttentionToTensorCoresBase<AttentionToTensorCoresPass> {
   using AttentionToTensorCoresBase::AttentionToTensorCoresBase;
@@ -101,6 +249,8 @@ struct AttentionToTensorCoresPass
           saveLse(forward, backward);
       }
     });
+    if (ropeOnLoad)
+      foldRopeIntoLibraryKernels();
     if (warnUnsupported && !unsupported.empty())
       unsupported.front().first->emitWarning(llvm::formatv(
           "no tensor-core attention kernel for head size {0} (the library "
@@ -112,6 +262,31 @@ struct AttentionToTensorCoresPass
           "{0} attention gradient(s) without the library forward they "
           "differentiate (whose log-sum-exps they read) keep the flash form",
           unpaired.size()));
+  }
+
+  /// rope-on-load: each library attention and gradient on its own (each
+  /// reads the same values either way); the RoPE and copy ops nothing
+  /// else reads go.
+  void foldRopeIntoLibraryKernels() {
+    llvm::SetVector<Operation *> readers;
+    getOperation().walk([&](Operation *op) {
+      if (!op->hasAttr(attr::kLibraryKernel))
+        return;
+      SmallVector<Value, 3> qkv(op->getOperands().take_front(3));
+      bool folded = false;
+      if (auto forward = dyn_cast<growk::AttentionOp>(op))
+        folded = foldRope(forward, forward.getHeads(), forward.getKvHeads(),
+                          forward.getHeadDim());
+      else if (auto backward = dyn_cast<growk::AttentionGradOp>(op))
+        folded = foldRope(backward, backward.getHeads(), backward.getKvHeads(),
+                          backward.getHeadDim());
+      if (folded)
+        for (Value value : qkv)
+          readers.insert(value.getDefiningOp());
+    });
+    for (Operation *reader : readers)
+      if (reader->use_empty())
+        reader->erase();
   }
 };
 

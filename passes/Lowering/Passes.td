@@ -164,12 +164,25 @@ def AttentionToTensorCores
     (`lse`): the plan's `attention_grad` step runs the library's two
     backward passes (rowsum(dO o O) per query row, then dK, dV and dQ per
     key tile). Runs before `growc-form-kernels`.
+
+    With `rope-on-load` (the bf16 GPU pipeline: the library's RoPE
+    instances read bf16), a library attention (and gradient) whose q and k
+    are RoPE of column blocks of one matrix (the fused QKV projection's
+    output, as the model lowering's `rope` builds them) and whose v is a
+    copy of a third block reads that matrix itself: `columns` name the
+    blocks, `rope(%cos, %sin)` the tables, the kernel
+    `growc_flash_forward_rope_hd<hd>_f32_f32` (renamed to bf16 by
+    `growc-demote-activations`) rotates q and k as it loads them, and the
+    RoPE kernel and the copies disappear when nothing else reads them.
   }];
   let dependentDialects = ["::mlir::tensor::TensorDialect"];
   let options = [
     Option<"warnUnsupported", "warn-unsupported", "bool", /*default=*/"true",
            "Warn about attentions without a library kernel (off when the "
-           "tensor-core form is the default rather than asked for)">
+           "tensor-core form is the default rather than asked for)">,
+    Option<"ropeOnLoad", "rope-on-load", "bool", /*default=*/"false",
+           "Fold RoPE of q and k and the copy of v from one projection's "
+           "output into the library kernels (bf16 graphs only)">
   ];
 }
 

@@ -184,6 +184,12 @@ std::vector<int64_t> attentionBlocks(int64_t nTiles, int64_t copies,
   return blocks;
 }
 
+/// Whether the forward attention step `s` writes the LSE (its fifth
+/// operand; the RoPE tables, if any, come last).
+bool attentionWritesLse(const PlanStep &s) {
+  return s.operands.size() - (s.rope ? 2 : 0) > 4;
+}
+
 /// The nodes of an attention or attention_grad step (FlashAttention.cu).
 /// Executed FLOPs per query-key pair per head dimension: 4 for the
 /// forward (S = QKᵀ, PV); 0 for the backward's prep pass and 10 for its
@@ -195,7 +201,10 @@ std::vector<int64_t> attentionBlocks(int64_t nTiles, int64_t copies,
 /// into dq (read and written once) after prep zeroes it, and into dk and
 /// dv the same way where G = H / KVH > 1 (its G query heads' blocks share
 /// a KV head's rows; with G = 1 it stores them, and prep zeroes nothing
-/// there). Each launch's compute time is its block simulation's makespan.
+/// there). With RoPE on load (s.rope) the forward and the main pass also
+/// read the tables cos and sin once (f32 [B·T, hd / 2] each); q, k and v
+/// are then read from the QKV projection's output, the same bytes.
+/// Each launch's compute time is its block simulation's makespan.
 std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
                                  const CostAssumptions &a,
                                  double &causalFlops) {
@@ -214,6 +223,8 @@ std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
   const double kv = double(s.batch * s.seqLen * s.kvHeads * s.headDim);
   const double rowStat = 4.0 * double(s.batch * s.heads * s.seqLen);
   const bool sharedKv = s.kvHeads > 0 && s.heads > s.kvHeads;
+  const double tables =
+      s.rope ? 2 * 4.0 * double(s.batch * s.seqLen * (s.headDim / 2)) : 0.0;
   auto node = [&](const char *kind, double flopsPerPair, double bytes,
                   const std::vector<int64_t> &blocks) {
     Node n{kAttention, flopsPerPair * executedPairs * perPair, bytes,
@@ -237,9 +248,9 @@ std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
     // A block per query tile and head: the tile's key tiles up to the
     // diagonal.
     causalFlops += 4 * causalPairs * perPair;
-    const double lse = s.operands.size() > 4 ? rowStat : 0.0;
+    const double lse = attentionWritesLse(s) ? rowStat : 0.0;
     return {
-        node("forward", 4, in * (q + 2 * kv) + out * q + lse,
+        node("forward", 4, in * (q + 2 * kv) + out * q + lse + tables,
              attentionBlocks(nTiles, s.heads * s.batch, kForwardHeaviestFirst,
                              [](int64_t t) { return t + 1; }))};
   }
@@ -256,7 +267,7 @@ std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
   // 32) steps of 32 queries, two per pair where T is a multiple of 64).
   return {prep, node("backward", 10,
                      in * (2 * q + 2 * kv) + 2 * rowStat + grad * 2 * q +
-                         kvGrads + (sharedKv ? kvGrads : 0.0),
+                         kvGrads + (sharedKv ? kvGrads : 0.0) + tables,
                      attentionBlocks(nTiles, s.heads * s.batch, true,
                                      [&](int64_t t) { return nTiles - t; }))};
 }
@@ -482,7 +493,7 @@ StepCost estimateStepCost(const Plan &plan, const GpuRates &gpu,
         nodes.push_back(node);
       if (s.op == PlanStep::Op::Attention) {
         ++cost.attentionSteps;
-        cost.attentionLseWrites += s.operands.size() > 4;
+        cost.attentionLseWrites += attentionWritesLse(s);
       } else {
         ++cost.attentionGradSteps;
       }

@@ -290,6 +290,9 @@ Status CudaExecutor::State::libraryFunction(const std::string &symbol,
 /// lse, delta, dq, dk, dv, T, H, KVH, B) on (ceil(T / 64), H, B), one
 /// block per key tile and query head, which adds each key tile's share of
 /// dq and each query head's share of dk and dv. 128 threads a block.
+/// RoPE on load (step.rope, the *_rope_* entry points): the forward and
+/// the main pass also take the tables cos and sin after their pointers
+/// and q, k and v's row stride after their scalars.
 Status CudaExecutor::State::prepareAttention(const PlanStep &step,
                                              Launch &launch) {
   auto pass = [&](const std::string &symbol, int64_t heads,
@@ -312,10 +315,21 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
     at.push_back(address(step.operands[i], step.operandOffsets[i]));
   const int32_t T = int32_t(step.seqLen), H = int32_t(step.heads),
                 KVH = int32_t(step.kvHeads), B = int32_t(step.batch);
+  // The RoPE tables close the operand list.
+  CUdeviceptr cos = 0, sin = 0;
+  if (step.rope) {
+    sin = at.back(), at.pop_back();
+    cos = at.back(), at.pop_back();
+  }
+  const int32_t stride = int32_t(step.rowStride);
   if (step.op == PlanStep::Op::Attention) {
     CUdeviceptr lse = at.size() > 4 ? at[4] : 0;
-    StatusOr<Launch> forward = pass(
-        step.symbols[0], H, {at[0], at[1], at[2], at[3], lse}, {T, H, KVH});
+    StatusOr<Launch> forward =
+        step.rope ? pass(step.symbols[0], H,
+                         {at[0], at[1], at[2], at[3], lse, cos, sin},
+                         {T, H, KVH, stride})
+                  : pass(step.symbols[0], H, {at[0], at[1], at[2], at[3], lse},
+                         {T, H, KVH});
     if (!forward.isOk())
       return forward.status();
     launch = std::move(*forward);
@@ -333,10 +347,14 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
   StatusOr<Launch> passes[2] = {
       pass(step.symbols[0], H,
            {at[3], at[4], attentionStats, at[5], at[6], at[7]}, {T, H, KVH, B}),
-      pass(step.symbols[1], H,
-           {at[0], at[1], at[2], at[4], at[8], attentionStats, at[5], at[6],
-            at[7]},
-           {T, H, KVH, B})};
+      step.rope ? pass(step.symbols[1], H,
+                       {at[0], at[1], at[2], at[4], at[8], attentionStats,
+                        at[5], at[6], at[7], cos, sin},
+                       {T, H, KVH, B, stride})
+                : pass(step.symbols[1], H,
+                       {at[0], at[1], at[2], at[4], at[8], attentionStats,
+                        at[5], at[6], at[7]},
+                       {T, H, KVH, B})};
   for (StatusOr<Launch> &p : passes) {
     if (!p.isOk())
       return p.status();

@@ -352,6 +352,11 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
     names.insert(names.end(), {"dout", "dq", "dk", "dv"});
   if (backward || step.find("lse"))
     names.push_back("lse");
+  // RoPE on load: q, k and v rows of row_stride elements, and the tables.
+  const bool rope =
+      step.find("cos") || step.find("sin") || step.find("row_stride");
+  if (rope)
+    names.insert(names.end(), {"cos", "sin"});
   std::vector<std::string> keys = {"op",
                                    "batch",
                                    "seq_len",
@@ -362,6 +367,8 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
                                    backward ? "symbols" : "symbol"};
   if (!backward)
     keys.insert(keys.end(), {"o_dtype", "lse", "lse_offset"});
+  if (rope)
+    keys.push_back("row_stride");
   for (const std::string &name : names) {
     keys.push_back(name);
     keys.push_back(name + "_offset");
@@ -384,6 +391,18 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
       return Status::error(fieldPath(ctx, "symbol") + ": " +
                            inQuotes(out.symbols[0]) +
                            " is not a kernel library entry point (growc_*)");
+  }
+  // A rope entry point rotates q and k: it needs the tables and the
+  // stride, and only it takes them.
+  for (const std::string &symbol : out.symbols) {
+    bool ropeSymbol = symbol.find("_rope_") != std::string::npos;
+    if (symbol.find("_prep_") == std::string::npos && ropeSymbol != rope)
+      return Status::error(
+          ctx + ": " + inQuotes(symbol) +
+          (ropeSymbol ? " rotates q and k on load: the step needs row_stride, "
+                        "cos and sin (RoPE tables)"
+                      : " reads rotated q and k: row_stride, cos and sin "
+                        "belong to a *_rope_* entry point"));
   }
   constexpr int64_t kMaxDim = limits::kMaxSeq;
   // The kernels' grids are (tiles, heads, batch): CUDA caps y and z at
@@ -412,6 +431,17 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
     return Status::ok();
   };
   GROWC_RETURN_IF_ERROR(elementType("activation_dtype", out.activationType));
+  out.rope = rope;
+  if (rope) {
+    GROWC_RETURN_IF_ERROR(
+        getInt(step, ctx, "row_stride", 1, kMaxDim * 64, out.rowStride));
+    int64_t widest = std::max(out.heads, out.kvHeads) * out.headDim;
+    if (out.rowStride < widest || out.headDim % 2 != 0)
+      return Status::error(
+          fieldPath(ctx, "row_stride") + ": " + std::to_string(out.rowStride) +
+          " elements per row of q, k and v cannot hold " +
+          std::to_string(widest) + " columns (or head_dim is odd)");
+  }
   if (!backward)
     GROWC_RETURN_IF_ERROR(elementType("o_dtype", out.outputType));
   for (const std::string &name : names) {
@@ -423,17 +453,23 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
                                  offset));
     bool kvWidth = name == "k" || name == "v" || name == "dk" || name == "dv";
     int64_t width = (kvWidth ? out.kvHeads : out.heads) * out.headDim;
-    // The gradients and the log-sum-exps ([batch * heads, seq_len]) are
-    // f32.
-    bool f32 = (name[0] == 'd' && name != "dout") || name == "lse";
+    // The gradients, the log-sum-exps ([batch * heads, seq_len]) and the
+    // RoPE tables ([batch * seq_len, head_dim / 2]) are f32.
+    bool table = name == "cos" || name == "sin";
+    bool f32 = (name[0] == 'd' && name != "dout") || name == "lse" || table;
     DType type = name == "o" && !backward ? out.outputType
                  : f32                    ? DType::F32
                                           : out.activationType;
     int64_t rows = out.batch * out.seqLen;
     if (name == "lse")
       rows = out.batch * out.heads, width = out.seqLen;
+    if (table)
+      width = out.headDim / 2;
     int64_t elementBytes = type == DType::BF16 ? 2 : 4;
     int64_t bytes = rows * width * elementBytes;
+    // With RoPE on load, q, k and v are rows of row_stride elements.
+    if (rope && (name == "q" || name == "k" || name == "v"))
+      bytes = ((rows - 1) * out.rowStride + width) * elementBytes;
     const PlanBuffer &buffer = plan.buffers[id];
     if (offset % elementBytes != 0 || offset + bytes > buffer.size)
       return Status::error(

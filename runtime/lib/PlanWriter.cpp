@@ -165,9 +165,14 @@ JsonValue stepJson(const PlanStep &step) {
       fields.add("activation_dtype", dtypeName(step.activationType));
     if (step.op == PlanStep::Op::Attention && step.outputType != DType::F32)
       fields.add("o_dtype", dtypeName(step.outputType));
-    // The forward's optional lse is its fifth operand.
-    for (size_t i = 0; i < step.operands.size(); ++i) {
-      const char *name = step.op == PlanStep::Op::Attention && i == 4
+    if (step.rope)
+      fields.add("row_stride", step.rowStride);
+    // The forward's optional lse is its fifth operand; the RoPE tables
+    // come last.
+    size_t tables = step.rope ? 2 : 0, n = step.operands.size();
+    for (size_t i = 0; i < n; ++i) {
+      const char *name = i + tables >= n ? (i + 2 == n ? "cos" : "sin")
+                         : step.op == PlanStep::Op::Attention && i == 4
                              ? "lse"
                              : kAttentionOperands[i];
       fields.add(name, step.operands[i])
@@ -230,12 +235,15 @@ JsonValue growthJson(const PlanGrowth &growth) {
 
 std::string serializePlan(const Plan &plan) {
   JsonValue buffers = JsonValue::array();
-  for (const PlanBuffer &buffer : plan.buffers)
-    buffers.push(Fields()
-                     .add("id", buffer.id)
-                     .add("offset", buffer.offset)
-                     .add("size", buffer.size)
-                     .take());
+  for (const PlanBuffer &buffer : plan.buffers) {
+    Fields fields;
+    fields.add("id", buffer.id)
+        .add("offset", buffer.offset)
+        .add("size", buffer.size);
+    if (buffer.zeroed)
+      fields.add("zeroed", JsonValue::boolean(true));
+    buffers.push(fields.take());
+  }
   JsonValue inputs = JsonValue::array(), params = JsonValue::array(),
             outputs = JsonValue::array();
   for (const PlanTensor &input : plan.inputs)

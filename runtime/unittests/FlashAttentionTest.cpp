@@ -103,10 +103,24 @@ std::string launch(const Module &module, const std::string &name,
   return growc::ptx::run(module, *kernel, config, device.check());
 }
 
+/// RoPE of element `x` whose rotate_half partner is `partner` (x in the
+/// head's low half: x c - partner s, else x c + partner s), as the
+/// generated RoPE kernel computes it: f32 products and sum each rounded
+/// (no fma), the result rounded once to bf16.
+float ropeElement(float x, float partner, bool low, float c, float s) {
+  float product = x * c, other = (low ? -partner : partner) * s;
+  return roundToBf16(product + other);
+}
+
 /// Causal grouped attention in float64: inputs, probabilities, output.
+/// With `rope`, q and k are first rotated (ropeElement) by tables of
+/// [B * T, hd / 2] angles (t + 3 b) * 10000^(-2j / hd) (positions differ
+/// across samples, so reading another sample's table rows shows), and
+/// qRaw and kRaw keep the unrotated values.
 struct Reference {
   int hd, heads, kvHeads, T, B;
   std::vector<float> q, k, v;
+  std::vector<float> qRaw, kRaw, cos, sin;
   /// P[b][h][t][j] for j <= t, and the log-sum-exp of each row.
   std::vector<std::vector<double>> probs;
   std::vector<double> lse, o;
@@ -121,7 +135,7 @@ struct Reference {
     return (size_t(b) * heads + h) * T + t;
   }
 
-  Reference(int hd, int heads, int kvHeads, int T, int B)
+  Reference(int hd, int heads, int kvHeads, int T, int B, bool rope = false)
       : hd(hd), heads(heads), kvHeads(kvHeads), T(T), B(B) {
     std::mt19937 rng(hd * 131 + T);
     std::normal_distribution<float> normal(0.0f, 1.0f);
@@ -133,6 +147,8 @@ struct Reference {
     for (std::vector<float> *x : {&q, &k, &v})
       for (float &value : *x)
         value = roundToBf16(normal(rng) * 1.5f);
+    if (rope)
+      rotate();
     const int group = heads / kvHeads;
     probs.resize(size_t(B) * heads * T);
     lse.resize(probs.size());
@@ -161,7 +177,38 @@ struct Reference {
               o[qIndex(b, t, h, d)] += p[j] * v[kvIndex(b, j, h / group, d)];
         }
   }
+  void rotate();
 };
+
+void Reference::rotate() {
+  const int half = hd / 2;
+  cos.resize(size_t(B) * T * half);
+  sin.resize(cos.size());
+  for (int b = 0; b < B; ++b)
+    for (int t = 0; t < T; ++t)
+      for (int j = 0; j < half; ++j) {
+        double angle =
+            double(t + 3 * b) * std::pow(10000.0, -2.0 * j / double(hd));
+        cos[(size_t(b) * T + t) * half + j] = float(std::cos(angle));
+        sin[(size_t(b) * T + t) * half + j] = float(std::sin(angle));
+      }
+  qRaw = q, kRaw = k;
+  auto rotateRows = [&](const std::vector<float> &raw, std::vector<float> &out,
+                        int n) {
+    for (size_t row = 0; row < size_t(B) * T; ++row)
+      for (int h = 0; h < n; ++h)
+        for (int i = 0; i < hd; ++i) {
+          bool low = i < half;
+          int j = i % half;
+          size_t at = (row * n + h) * hd;
+          out[at + i] =
+              ropeElement(raw[at + i], raw[at + (low ? i + half : j)], low,
+                          cos[row * half + j], sin[row * half + j]);
+        }
+  };
+  rotateRows(qRaw, q, heads);
+  rotateRows(kRaw, k, kvHeads);
+}
 
 /// The largest |got - want| over the largest |want|.
 double relativeError(const std::vector<float> &got,
@@ -421,5 +468,150 @@ TEST_P(FlashAttentionLseBackwardTest, GradientsMatchFloat64) {
 // The same shapes; the bf16 ones go through cp.async.
 INSTANTIATE_TEST_SUITE_P(Shapes, FlashAttentionLseBackwardTest,
                          ::testing::ValuesIn(kBackwardCases), caseName);
+
+// RoPE on load: the rope instances read q, k and v unrotated as column
+// blocks of one bf16 [B * T, (H + 2 KVH) * hd] buffer (the fused QKV
+// projection's output) and rotate q and k tiles in shared memory. Against
+// float64 attention of the rotated inputs, and bit for bit against the
+// plain instances run on q and k rotated as the generated RoPE kernel
+// rotates them (same rounding, so the same o, lse and gradients).
+class FlashAttentionRopeTest : public FlashAttentionTest {
+protected:
+  /// ref's unrotated q and k, and v, as the packed bf16 qkv buffer.
+  static std::vector<uint8_t> packedQkv(const Reference &ref) {
+    const int hd = ref.hd, qw = ref.heads * hd, kw = ref.kvHeads * hd;
+    const size_t rows = size_t(ref.B) * ref.T, width = qw + 2 * kw;
+    std::vector<float> qkv(rows * width);
+    for (size_t r = 0; r < rows; ++r) {
+      std::copy_n(&ref.qRaw[r * qw], qw, &qkv[r * width]);
+      std::copy_n(&ref.kRaw[r * kw], kw, &qkv[r * width + qw]);
+      std::copy_n(&ref.v[r * kw], kw, &qkv[r * width + qw + kw]);
+    }
+    return deviceBytes(qkv, true);
+  }
+  /// Pointers to q, k and v in the packed buffer at `qkv`, and its row
+  /// stride in elements.
+  static std::vector<const void *> columns(const Reference &ref,
+                                           const void *qkv) {
+    const uint8_t *base = static_cast<const uint8_t *>(qkv);
+    size_t qw = size_t(ref.heads) * ref.hd, kw = size_t(ref.kvHeads) * ref.hd;
+    return {base, base + 2 * qw, base + 2 * (qw + kw)};
+  }
+  static int32_t rowStride(const Reference &ref) {
+    return (ref.heads + 2 * ref.kvHeads) * ref.hd;
+  }
+  static bool sameBytes(const void *a, const void *b, size_t bytes) {
+    return std::memcmp(a, b, bytes) == 0;
+  }
+};
+
+TEST_P(FlashAttentionRopeTest, ForwardRotatesOnLoad) {
+  const Case c = GetParam();
+  Reference ref(c.headDim, c.heads, c.kvHeads, c.seqLen, c.batch, true);
+  const int T = c.seqLen, B = c.batch;
+  const std::string out = c.bf16Out ? "bf16" : "f32";
+  const size_t oBytes = ref.q.size() * (c.bf16Out ? 2 : 4);
+  Device device;
+  const void *qkv = device.add(packedQkv(ref));
+  const void *cos = device.add(ref.cos), *sin = device.add(ref.sin);
+  void *o = device.add(std::vector<uint8_t>(oBytes));
+  void *lse = device.add(std::vector<float>(ref.lse.size()));
+  std::vector<const void *> pointers = columns(ref, qkv);
+  pointers.insert(pointers.end(), {o, lse, cos, sin});
+  const unsigned tiles = unsigned((T + 63) / 64);
+  ASSERT_EQ(launch(*module,
+                   "growc_flash_forward_rope_hd" + std::to_string(c.headDim) +
+                       "_bf16_" + out,
+                   tiles, unsigned(c.heads), unsigned(B), pointers,
+                   {T, c.heads, c.kvHeads, rowStride(ref)}, device),
+            "");
+  EXPECT_LT(relativeError(hostFloats(o, ref.q.size(), c.bf16Out), ref.o), 1e-2);
+  // The plain instance on q and k rotated beforehand: the same bits.
+  const void *q = device.add(deviceBytes(ref.q, true)),
+             *k = device.add(deviceBytes(ref.k, true)),
+             *v = device.add(deviceBytes(ref.v, true));
+  void *oPlain = device.add(std::vector<uint8_t>(oBytes));
+  void *lsePlain = device.add(std::vector<float>(ref.lse.size()));
+  ASSERT_EQ(launch(*module,
+                   "growc_flash_forward_hd" + std::to_string(c.headDim) +
+                       "_bf16_" + out,
+                   tiles, unsigned(c.heads), unsigned(B),
+                   {q, k, v, oPlain, lsePlain}, {T, c.heads, c.kvHeads},
+                   device),
+            "");
+  EXPECT_TRUE(sameBytes(o, oPlain, oBytes));
+  EXPECT_TRUE(sameBytes(lse, lsePlain, ref.lse.size() * 4));
+}
+
+TEST_P(FlashAttentionRopeTest, BackwardRotatesOnLoad) {
+  const Case c = GetParam();
+  Reference ref(c.headDim, c.heads, c.kvHeads, c.seqLen, c.batch, true);
+  const int T = c.seqLen, B = c.batch;
+  const std::string suffix = std::to_string(c.headDim) + "_bf16";
+  Device device;
+  const void *qkv = device.add(packedQkv(ref));
+  const void *cos = device.add(ref.cos), *sin = device.add(ref.sin);
+  void *oBuffer = device.add(std::vector<uint8_t>(ref.q.size() * 2));
+  void *lse = device.add(std::vector<float>(ref.lse.size()));
+  std::vector<const void *> qkvColumns = columns(ref, qkv);
+  const unsigned tiles = unsigned((T + 63) / 64);
+  std::vector<const void *> forward = qkvColumns;
+  forward.insert(forward.end(), {oBuffer, lse, cos, sin});
+  ASSERT_EQ(launch(*module, "growc_flash_forward_rope_hd" + suffix + "_bf16",
+                   tiles, unsigned(c.heads), unsigned(B), forward,
+                   {T, c.heads, c.kvHeads, rowStride(ref)}, device),
+            "");
+  std::vector<float> o = hostFloats(oBuffer, ref.q.size(), true);
+  std::vector<float> dout = randomCotangent(ref, true);
+  std::vector<double> dq, dk, dv;
+  referenceGradients(ref, o, dout, dq, dk, dv);
+  const void *dBuffer = device.add(deviceBytes(dout, true));
+  std::vector<int32_t> shape = {T, c.heads, c.kvHeads, B};
+  // The rope main pass, then the plain one on rotated q and k: each after
+  // the (shared) prep pass, into gradients that start as garbage.
+  const void *q = device.add(deviceBytes(ref.q, true)),
+             *k = device.add(deviceBytes(ref.k, true)),
+             *v = device.add(deviceBytes(ref.v, true));
+  std::vector<void *> grads[2];
+  for (int rope = 1; rope >= 0; --rope) {
+    void *delta = device.add(std::vector<float>(size_t(B) * c.heads * T));
+    for (size_t size : {dq.size(), dk.size(), dv.size()})
+      grads[rope].push_back(device.add(std::vector<float>(size, 1e3f)));
+    ASSERT_EQ(launch(*module, "growc_flash_backward_prep_hd" + suffix, tiles,
+                     unsigned(c.heads), unsigned(B),
+                     {oBuffer, dBuffer, delta, grads[rope][0], grads[rope][1],
+                      grads[rope][2]},
+                     shape, device),
+              "");
+    std::vector<const void *> main =
+        rope ? qkvColumns : std::vector<const void *>{q, k, v};
+    main.insert(main.end(), {dBuffer, lse, delta, grads[rope][0],
+                             grads[rope][1], grads[rope][2]});
+    std::vector<int32_t> scalars = shape;
+    if (rope) {
+      main.insert(main.end(), {cos, sin});
+      scalars.push_back(rowStride(ref));
+    }
+    ASSERT_EQ(launch(*module,
+                     std::string("growc_flash_backward_") +
+                         (rope ? "rope_hd" : "hd") + suffix,
+                     tiles, unsigned(c.heads), unsigned(B), main, scalars,
+                     device),
+              "");
+  }
+  expectGradients(grads[1][0], grads[1][1], grads[1][2], dq, dk, dv);
+  EXPECT_TRUE(sameBytes(grads[1][0], grads[0][0], dq.size() * 4));
+  EXPECT_TRUE(sameBytes(grads[1][1], grads[0][1], dk.size() * 4));
+  EXPECT_TRUE(sameBytes(grads[1][2], grads[0][2], dv.size() * 4));
+}
+
+// Grouped KV heads (G = 2, 3) and not (G = 1), partial tiles (T = 70, 130,
+// 33), two samples; bf16 and f32 outputs of the forward.
+INSTANTIATE_TEST_SUITE_P(
+    Shapes, FlashAttentionRopeTest,
+    ::testing::Values(Case{"", 16, 4, 2, 70, 2, true, true},
+                      Case{"", 32, 2, 2, 33, 1, true, false},
+                      Case{"", 64, 3, 1, 130, 1, true, true}),
+    caseName);
 
 } // namespace

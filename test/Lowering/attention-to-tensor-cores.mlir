@@ -11,6 +11,20 @@
 // host between kernel calls and GEMMs.
 // RUN: %growc --import-hf-config %S/Inputs/mha-hd32-untied.json --num-layers 1 --block-size 1 --model-name one -o %t.mlir
 // RUN: %growc-opt %t.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=4 graph=grad" --growc-attention-to-tensor-cores --growc-form-kernels | FileCheck %s --check-prefix=HOST
+// rope-on-load (the bf16 GPU pipeline): the attention and its gradient read
+// the fused QKV GEMM's output itself, q and k rotated by the kernels as they
+// load them; no RoPE kernel runs before the attention (the backward's
+// inverse RoPE, which packs d(qkv), stays).
+// RUN: %growc-opt %t.mlir --growc-lower-model-to-tensors="batch=2 seq=8 key-block=4 graph=grad" --growc-attention-to-tensor-cores="rope-on-load=true" --growc-form-kernels --growc-demote-activations="precision=bf16" | FileCheck %s --check-prefix=ROPE
+// ROPE-LABEL: func.func @one(
+// ROPE: %[[T:.+]]:4 = call @embedding_rope_rmsnorm_0_bf16_0(
+// ROPE-NEXT: tensor.concat
+// ROPE-NEXT: %[[QKV:.+]] = growk.matmul %[[T]]#3, {{.+}} -> tensor<16x192xbf16>
+// ROPE-NOT: call @
+// ROPE: %[[O:.+]]:2 = growk.attention ins(%[[QKV]], %[[QKV]], %[[QKV]] : {{.+}}) outs({{.+}}) lse({{.+}}) rope(%[[T]]#1, %[[T]]#2 : tensor<16x16xf32>, tensor<16x16xf32>) {columns = array<i64: 0, 64, 128>, growc.library_kernel = "growc_flash_forward_rope_hd32_bf16_bf16"
+// ROPE: growk.attention_grad ins(%[[QKV]], %[[QKV]], %[[QKV]], %[[O]]#0, {{.+}}) lse(%[[O]]#1 : tensor<4x8xf32>) rope(%[[T]]#1, %[[T]]#2 : {{.+}}) outs({{.+}}) {columns = array<i64: 0, 64, 128>, growc.library_kernel = "growc_flash_backward_rope_hd32_bf16"
+// ROPE-NEXT: call @rope_{{[0-9]+}}_bf16_{{[0-9]+}}(
+// ROPE-NOT: func.func {{.*}}@rope_1_
 
 // Multi-head attention with head size 32 (2 heads x 32 = 64 columns).
 // CHECK-LABEL: func.func @forward_hd32

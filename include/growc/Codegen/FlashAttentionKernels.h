@@ -41,15 +41,23 @@ inline std::optional<llvm::StringRef> flashDtypeName(mlir::Type shaped) {
 }
 
 /// The forward's entry point for activations of type `in` (q, k and v
-/// alike) written as `out`, if the library has it.
-inline std::optional<std::string>
-flashForwardKernel(int64_t headDim, mlir::Type in, mlir::Type out) {
+/// alike) written as `out`, if the library has it; with `rope`, the one
+/// that rotates q and k as it loads them from column blocks of one matrix
+/// (growc_flash_forward_rope_hd<hd>_<in>_<out>). The library's rope
+/// instances read bf16 only: an f32 rope name is what
+/// growc-attention-to-tensor-cores marks before growc-demote-activations
+/// renames it, never a plan's.
+inline std::optional<std::string> flashForwardKernel(int64_t headDim,
+                                                     mlir::Type in,
+                                                     mlir::Type out,
+                                                     bool rope = false) {
   std::optional<llvm::StringRef> from = flashDtypeName(in),
                                  to = flashDtypeName(out);
   if (!hasFlashAttentionInstance(headDim) || !from || !to ||
       (*from == "f32" && *to == "bf16"))
     return std::nullopt;
-  return llvm::formatv("growc_flash_forward_hd{0}_{1}_{2}", headDim, *from, *to)
+  return llvm::formatv("growc_flash_forward_{0}hd{1}_{2}_{3}",
+                       rope ? "rope_" : "", headDim, *from, *to)
       .str();
 }
 
@@ -59,20 +67,34 @@ flashForwardKernel(int64_t headDim, mlir::Type in, mlir::Type out) {
 /// key tile and query head), run after
 /// growc_flash_backward_prep_hd<hd>_<dtype> (each query row's
 /// rowsum(dO o O), and the gradients it accumulates zeroed).
-inline std::optional<std::string> flashBackwardKernel(int64_t headDim,
-                                                      mlir::Type in) {
+/// With `rope`, growc_flash_backward_rope_hd<hd>_<dtype>, whose main pass
+/// rotates q and k as it loads them (its prep pass is the plain one).
+inline std::optional<std::string>
+flashBackwardKernel(int64_t headDim, mlir::Type in, bool rope = false) {
   std::optional<llvm::StringRef> dtype = flashDtypeName(in);
   if (!hasFlashAttentionInstance(headDim) || !dtype)
     return std::nullopt;
-  return llvm::formatv("growc_flash_backward_hd{0}_{1}", headDim, *dtype).str();
+  return llvm::formatv("growc_flash_backward_{0}hd{1}_{2}", rope ? "rope_" : "",
+                       headDim, *dtype)
+      .str();
+}
+
+/// Whether `symbol` (a name flashForwardKernel or flashBackwardKernel
+/// made) rotates q and k on load.
+inline bool isFlashRopeKernel(llvm::StringRef symbol) {
+  return symbol.starts_with("growc_flash_forward_rope_") ||
+         symbol.starts_with("growc_flash_backward_rope_");
 }
 
 /// The name of the pass that runs before the backward `backward` (a name
-/// flashBackwardKernel made), or nullopt if `backward` is not one.
+/// flashBackwardKernel made), or nullopt if `backward` is not one. The
+/// prep pass reads neither q nor k, so the rope backward's is the plain
+/// one.
 inline std::optional<std::string>
 flashBackwardPrepKernel(llvm::StringRef backward) {
   if (!backward.consume_front("growc_flash_backward_"))
     return std::nullopt;
+  backward.consume_front("rope_");
   return ("growc_flash_backward_prep_" + backward).str();
 }
 

@@ -206,6 +206,38 @@ GROWC_DEVICE void startTile(u16 *tile, const In *source, long stride, int first,
   loadTile<HD, Rows>(tile, source, stride, first, limit);
 }
 
+/// RoPE (transformers' rotate_half) of a shared tile's `Rows` rows in
+/// place, rows from `first` below `limit`: with c and s the tables' angle
+/// j < HD / 2 of the row, element j becomes x_j c - x_{j + HD/2} s and
+/// element j + HD/2 becomes x_{j + HD/2} c + x_j s. The arithmetic is the
+/// generated RoPE kernel's: f32, each product and the sum rounded on their
+/// own (no fma), the result rounded once to bf16, so the rotated tile
+/// holds exactly the q or k that kernel would have written. `cos` and
+/// `sin` are the tables' [T, HD / 2] rows of the block's sample.
+template <int HD, int Rows>
+GROWC_DEVICE void rotateTile(u16 *tile, const float *cos, const float *sin,
+                             int first, int limit) {
+  constexpr int kStride = HD + 8, kHalf = HD / 2;
+  for (int i = int(threadIndex()); i < Rows * kHalf; i += kThreads) {
+    int row = i / kHalf, j = i % kHalf;
+    if (first + row >= limit)
+      continue; // zeros, and no table row to read
+    u16 *x = tile + row * kStride;
+    float lo = asFloat(u32(x[j]) << 16), hi = asFloat(u32(x[j + kHalf]) << 16);
+    long at = (long)(first + row) * kHalf + j;
+    float c = cos[at], s = sin[at];
+    store(x + j,
+          __nvvm_add_rn_f(__nvvm_mul_rn_f(lo, c), __nvvm_mul_rn_f(-hi, s)));
+    store(x + j + kHalf,
+          __nvvm_add_rn_f(__nvvm_mul_rn_f(hi, c), __nvvm_mul_rn_f(lo, s)));
+  }
+}
+
+/// The tables' rows of a block's sample (null without RoPE).
+struct RopeTables {
+  const float *cos, *sin;
+};
+
 /// The warp's 16 rows of a 64-row tile as mma A fragments, one per 16
 /// head dimensions.
 template <int HD>
@@ -352,9 +384,14 @@ GROWC_DEVICE void addRows(float *base, long stride, int first, int limit,
   }
 }
 
-template <int HD, typename In, typename Out>
+/// `qStride` and `kvStride`: elements per row of q and of k and v (their
+/// heads' widths, or wider where they are column blocks of one
+/// projection's output). With `kRope`, q and k are rotated (RoPE, the
+/// tables `rope` of [B * T, HD / 2] f32) as their tiles land.
+template <int HD, bool kRope = false, typename In, typename Out>
 GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
-                               float *lse, int seqLen, int heads, int kvHeads) {
+                               float *lse, int seqLen, int heads, int kvHeads,
+                               long qStride, long kvStride, RopeTables rope) {
   GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
   // Key and value tiles, double-buffered: the next pair is on its way
   // (cp.async) while this one is used.
@@ -367,13 +404,15 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
   // beside the output accumulators exceed the registers.
   constexpr int kColumns = HD >= 64 ? 32 : 64;
   const int kvHead = at.head / (heads / kvHeads);
-  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
+  const long oStride = (long)heads * HD;
   const In *qBase = q + (long)at.sample * seqLen * qStride + at.head * HD;
   const In *kBase = k + (long)at.sample * seqLen * kvStride + kvHead * HD;
   const In *vBase = v + (long)at.sample * seqLen * kvStride + kvHead * HD;
   const int firstQuery = at.tile;
   constexpr bool kBf16 = sizeof(In) == 2;
-  const bool async = kBf16 && aligned16(q) && aligned16(k) && aligned16(v);
+  const bool async = kBf16 && aligned16(q) && aligned16(k) && aligned16(v) &&
+                     qStride % 8 == 0 && kvStride % 8 == 0;
+  const long tableBase = (long)at.sample * seqLen * (HD / 2);
 
   startTile<HD, kBlockRows>(qTile, qBase, qStride, firstQuery, seqLen, async);
   u32 qFragment[HD / 16][4] = {};
@@ -407,6 +446,14 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
       waitAllButNewest();
     }
     barrier(); // this tile (and at first the query tile) is in place
+    if constexpr (kRope) {
+      rotateTile<HD, kBlockKeys>(kTiles[buffer], rope.cos + tableBase,
+                                 rope.sin + tableBase, firstKey, seqLen);
+      if (firstKey == 0)
+        rotateTile<HD, kBlockRows>(qTile, rope.cos + tableBase,
+                                   rope.sin + tableBase, firstQuery, seqLen);
+      barrier(); // rotated
+    }
     if (firstKey == 0)
       loadRowFragments<HD>(qFragment, qTile, at.warp, at.lane);
 
@@ -466,7 +513,7 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
       lse[((long)at.sample * heads + at.head) * seqLen + query] =
           (rowMax[r] + __nvvm_lg2_approx_f(total)) * 0.6931471805599453f;
   }
-  storeRows<HD>(o + (long)at.sample * seqLen * qStride + at.head * HD, qStride,
+  storeRows<HD>(o + (long)at.sample * seqLen * oStride + at.head * HD, oStride,
                 firstQuery, seqLen, at, out, inverse);
 }
 
@@ -604,11 +651,15 @@ GROWC_DEVICE void flashBackwardPrep(const In *o, const In *dout, float *delta,
   }
 }
 
-template <int HD, typename In>
+/// `qStride`, `kvStride` and `kRope` as flashForward's: dq and dk stay
+/// the gradients of the rotated q and k (the generated RoPE backward turns
+/// them back).
+template <int HD, bool kRope = false, typename In>
 GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
                                 const In *dout, const float *lse,
                                 const float *delta, float *dq, float *dk,
-                                float *dv, int seqLen, int heads, int kvHeads) {
+                                float *dv, int seqLen, int heads, int kvHeads,
+                                long qStride, long kvStride, RopeTables rope) {
   constexpr int kStride = HD + 8;
   constexpr int kSteps = 32; // query rows per step
   constexpr int kDsStride = kBlockKeys + 8;
@@ -621,14 +672,17 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
   GROWC_SHARED float lseTiles[2][kSteps], deltaTiles[2][kSteps];
   const Place at = placeHeavyFirst<HD>(false); // head: the query head
   const int group = heads / kvHeads, head = at.head;
-  const long qStride = (long)heads * HD, kvStride = (long)kvHeads * HD;
+  // dout and dq, dk and dv have their heads' widths.
+  const long dStride = (long)heads * HD, dkvStride = (long)kvHeads * HD;
   const long rowBase = (long)at.sample * seqLen;
-  // The KV head's rows of k, v, dk and dv.
+  // The KV head's rows of k and v, and of dk and dv.
   const long kvBase = rowBase * kvStride + (head / group) * HD;
+  const long dkvBase = rowBase * dkvStride + (head / group) * HD;
+  const long tableBase = rowBase * (HD / 2);
   const int firstKey = at.tile;
   constexpr bool kBf16 = sizeof(In) == 2;
-  const bool async =
-      kBf16 && aligned16(q) && aligned16(k) && aligned16(v) && aligned16(dout);
+  const bool async = kBf16 && aligned16(q) && aligned16(k) && aligned16(v) &&
+                     aligned16(dout) && qStride % 8 == 0 && kvStride % 8 == 0;
   // Query steps: those at or after the key tile (causal).
   const int steps = (seqLen - firstKey + kSteps - 1) / kSteps;
 
@@ -638,8 +692,8 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
     int firstQuery = firstKey + step * kSteps;
     startTile<HD, kSteps>(qTiles[buffer], q + rowBase * qStride + head * HD,
                           qStride, firstQuery, seqLen, async);
-    startTile<HD, kSteps>(dTiles[buffer], dout + rowBase * qStride + head * HD,
-                          qStride, firstQuery, seqLen, async);
+    startTile<HD, kSteps>(dTiles[buffer], dout + rowBase * dStride + head * HD,
+                          dStride, firstQuery, seqLen, async);
     int i = int(threadIndex()), row = firstQuery + i % kSteps;
     const long stats = ((long)at.sample * heads + head) * seqLen;
     if (i < kSteps)
@@ -669,6 +723,14 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
       waitAllButNewest();
     }
     barrier(); // this step's tiles are in place
+    if constexpr (kRope) {
+      if (step == 0)
+        rotateTile<HD, kBlockKeys>(kTile, rope.cos + tableBase,
+                                   rope.sin + tableBase, firstKey, seqLen);
+      rotateTile<HD, kSteps>(qTiles[buffer], rope.cos + tableBase,
+                             rope.sin + tableBase, firstQuery, seqLen);
+      barrier(); // rotated
+    }
     const u16 *qTile = qTiles[buffer], *dTile = dTiles[buffer];
     const float *lseTile = lseTiles[buffer], *deltaTile = deltaTiles[buffer];
 
@@ -720,7 +782,7 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
         int query = firstQuery + rows + at.group + 8 * r;
         if (query >= seqLen)
           continue;
-        float *out = dq + (rowBase + query) * qStride + head * HD + cols +
+        float *out = dq + (rowBase + query) * dStride + head * HD + cols +
                      2 * at.inGroup;
 #pragma unroll
         for (int d = 0; d < kHalf / 8; ++d) {
@@ -734,13 +796,13 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
   const float one[2] = {1.0f, 1.0f};
   const float scaled[2] = {scale, scale};
   if (group == 1) {
-    storeRows<HD>(dv + kvBase, kvStride, firstKey, seqLen, at, dValue, one);
-    storeRows<HD>(dk + kvBase, kvStride, firstKey, seqLen, at, dKey, scaled);
+    storeRows<HD>(dv + dkvBase, dkvStride, firstKey, seqLen, at, dValue, one);
+    storeRows<HD>(dk + dkvBase, dkvStride, firstKey, seqLen, at, dKey, scaled);
     return;
   }
   // The G query heads' blocks of this key tile share the rows: add.
-  addRows<HD>(dv + kvBase, kvStride, firstKey, seqLen, at, dValue, 1.0f);
-  addRows<HD>(dk + kvBase, kvStride, firstKey, seqLen, at, dKey, scale);
+  addRows<HD>(dv + dkvBase, dkvStride, firstKey, seqLen, at, dValue, 1.0f);
+  addRows<HD>(dk + dkvBase, dkvStride, firstKey, seqLen, at, dKey, scale);
 }
 
 } // namespace
@@ -753,7 +815,8 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
   extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
   NAME(const IN *q, const IN *k, const IN *v, OUT *o, float *lse, int seqLen,  \
        int heads, int kvHeads) {                                               \
-    flashForward<HD>(q, k, v, o, lse, seqLen, heads, kvHeads);                 \
+    flashForward<HD>(q, k, v, o, lse, seqLen, heads, kvHeads,                  \
+                     (long)heads * HD, (long)kvHeads * HD, RopeTables{});      \
   }
 #define GROWC_FLASH_FORWARDS(HD)                                               \
   GROWC_FLASH_FORWARD(HD, float, float, growc_flash_forward_hd##HD##_f32_f32)  \
@@ -781,7 +844,8 @@ GROWC_FLASH_FORWARDS(64)
       const float *delta, float *dq, float *dk, float *dv, int seqLen,         \
       int heads, int kvHeads, int batch) {                                     \
     flashBackward<HD>(q, k, v, dout, lse, delta, dq, dk, dv, seqLen, heads,    \
-                      kvHeads);                                                \
+                      kvHeads, (long)heads * HD, (long)kvHeads * HD,           \
+                      RopeTables{});                                           \
   }
 
 GROWC_FLASH_BACKWARD(16, float, f32)
@@ -790,3 +854,38 @@ GROWC_FLASH_BACKWARD(64, float, f32)
 GROWC_FLASH_BACKWARD(16, u16, bf16)
 GROWC_FLASH_BACKWARD(32, u16, bf16)
 GROWC_FLASH_BACKWARD(64, u16, bf16)
+
+// RoPE on load (growc-attention-to-tensor-cores' fused form): q, k and v
+// bf16 column blocks of the QKV projection's output, rows of `rowStride`
+// elements, read unrotated; the forward and the backward's main pass
+// rotate q and k tiles in shared memory as they land (rotateTile), with
+// the tables cos and sin f32 [B * T, HD / 2]. The backward's prep pass
+// (which reads neither q nor k) is growc_flash_backward_prep_hd<HD>_bf16;
+// dq and dk are the gradients of the rotated q and k.
+#define GROWC_FLASH_ROPE(HD)                                                   \
+  GROWC_FLASH_FORWARD_ROPE(HD, u16,                                            \
+                           growc_flash_forward_rope_hd##HD##_bf16_bf16)        \
+  GROWC_FLASH_FORWARD_ROPE(HD, float,                                          \
+                           growc_flash_forward_rope_hd##HD##_bf16_f32)         \
+  extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
+      growc_flash_backward_rope_hd##HD##_bf16(                                 \
+          const u16 *q, const u16 *k, const u16 *v, const u16 *dout,           \
+          const float *lse, const float *delta, float *dq, float *dk,          \
+          float *dv, const float *cos, const float *sin, int seqLen,           \
+          int heads, int kvHeads, int batch, int rowStride) {                  \
+    flashBackward<HD, true>(q, k, v, dout, lse, delta, dq, dk, dv, seqLen,     \
+                            heads, kvHeads, rowStride, rowStride,              \
+                            RopeTables{cos, sin});                             \
+  }
+#define GROWC_FLASH_FORWARD_ROPE(HD, OUT, NAME)                                \
+  extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
+  NAME(const u16 *q, const u16 *k, const u16 *v, OUT *o, float *lse,           \
+       const float *cos, const float *sin, int seqLen, int heads, int kvHeads, \
+       int rowStride) {                                                        \
+    flashForward<HD, true>(q, k, v, o, lse, seqLen, heads, kvHeads, rowStride, \
+                           rowStride, RopeTables{cos, sin});                   \
+  }
+
+GROWC_FLASH_ROPE(16)
+GROWC_FLASH_ROPE(32)
+GROWC_FLASH_ROPE(64)

@@ -531,3 +531,49 @@ func.func @attention_lse_results(%q: tensor<16x64xf32>, %kv: tensor<16x32xf32>, 
   %r = growk.attention ins(%q, %kv, %kv : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) outs(%o : tensor<16x64xf32>) lse(%lse : tensor<8x8xf32>) {heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64, growc.library_kernel = "growc_flash_forward_hd16_f32_f32"} -> tensor<16x64xf32>
   return
 }
+
+// -----
+
+// RoPE on load: the tables need q, k and v as column blocks.
+func.func @attention_rope_without_columns(%q: tensor<16x64xbf16>, %k: tensor<16x32xbf16>, %v: tensor<16x32xbf16>, %o: tensor<16x64xbf16>, %cos: tensor<16x8xf32>, %sin: tensor<16x8xf32>) {
+  // expected-error @+1 {{rope needs columns}}
+  %r = growk.attention ins(%q, %k, %v : tensor<16x64xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16>) outs(%o : tensor<16x64xbf16>) rope(%cos, %sin : tensor<16x8xf32>, tensor<16x8xf32>) {growc.library_kernel = "growc_flash_forward_rope_hd16_bf16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// Each block's heads fit in the matrix (v's 2 heads of 16 from column 112
+// do not in 128).
+func.func @attention_columns_range(%qkv: tensor<16x128xbf16>, %o: tensor<16x64xbf16>, %cos: tensor<16x8xf32>, %sin: tensor<16x8xf32>) {
+  // expected-error @+1 {{column 112 of operand #2 leaves no room for 2 heads of 16 in a width of 128}}
+  %r = growk.attention ins(%qkv, %qkv, %qkv : tensor<16x128xbf16>, tensor<16x128xbf16>, tensor<16x128xbf16>) outs(%o : tensor<16x64xbf16>) rope(%cos, %sin : tensor<16x8xf32>, tensor<16x8xf32>) {columns = array<i64: 0, 64, 112>, growc.library_kernel = "growc_flash_forward_rope_hd16_bf16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// The tables are f32 [rows, head_dim / 2].
+func.func @attention_rope_table_shape(%qkv: tensor<16x128xbf16>, %o: tensor<16x64xbf16>, %cos: tensor<16x16xf32>, %sin: tensor<16x16xf32>) {
+  // expected-error @+1 {{rope tables must be f32 [rows = 16, head_dim / 2 = 8], got 'tensor<16x16xf32>'}}
+  %r = growk.attention ins(%qkv, %qkv, %qkv : tensor<16x128xbf16>, tensor<16x128xbf16>, tensor<16x128xbf16>) outs(%o : tensor<16x64xbf16>) rope(%cos, %sin : tensor<16x16xf32>, tensor<16x16xf32>) {columns = array<i64: 0, 64, 96>, growc.library_kernel = "growc_flash_forward_rope_hd16_bf16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// A rope kernel without tables would read unrotated q and k.
+func.func @attention_rope_kernel_without_tables(%qkv: tensor<16x128xbf16>, %o: tensor<16x64xbf16>) {
+  // expected-error @+1 {{rotates q and k: it needs rope tables}}
+  %r = growk.attention ins(%qkv, %qkv, %qkv : tensor<16x128xbf16>, tensor<16x128xbf16>, tensor<16x128xbf16>) outs(%o : tensor<16x64xbf16>) {columns = array<i64: 0, 64, 96>, growc.library_kernel = "growc_flash_forward_rope_hd16_bf16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// Column blocks are the kernel library's form only.
+func.func @attention_columns_not_library(%qkv: tensor<16x128xf32>, %o: tensor<16x64xf32>) {
+  // expected-error @+1 {{columns and rope need the kernel library's form}}
+  %r = growk.attention ins(%qkv, %qkv, %qkv : tensor<16x128xf32>, tensor<16x128xf32>, tensor<16x128xf32>) outs(%o : tensor<16x64xf32>) {columns = array<i64: 0, 64, 96>, heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
+  return
+}

@@ -33,6 +33,11 @@ struct PlanBuffer {
   int64_t id = 0;
   int64_t offset = 0;
   int64_t size = 0;
+  /// Zeroed by the executor once, before the first run, and left at zero
+  /// by every step that uses it (a completion counter: the last block of a
+  /// launch sets it back); holds no tensor, shares no bytes, lives across
+  /// runs (docs/plan.md).
+  bool zeroed = false;
 };
 
 /// A named tensor (an input, parameter or output), stored contiguously and
@@ -165,9 +170,15 @@ struct PlanStep {
   // (docs/plan.md). The activations (q, k, v; o and
   // dout of the backward) are `activationType`, F32 or BF16; the forward's
   // o is `outputType`; dq, dk and dv are F32.
+  // RoPE on load (`rope`, the *_rope_* entry points): q, k and v are
+  // column blocks of one matrix, rows of `rowStride` elements, read
+  // unrotated; operands and offsets end with the tables cos and sin, f32
+  // [batch * seqLen, headDim / 2].
   std::vector<std::string> symbols;
   std::vector<int64_t> operands, operandOffsets;
   int64_t batch = 0, seqLen = 0, heads = 0, kvHeads = 0, headDim = 0;
+  bool rope = false;
+  int64_t rowStride = 0;
   DType activationType = DType::F32, outputType = DType::F32;
 
   // Op::AdamW (train graphs): the whole optimizer step over every trained
