@@ -45,9 +45,12 @@ std::string headerOf(llvm::StringRef ptx) {
 
 /// `body` (PTX after the module header) without the entry points that
 /// `keep` rejects: each runs from its `// .globl NAME` line to the `}`
-/// that closes it (clang emits every entry self-contained: its shared
-/// tiles are demoted into it and device functions are inlined). Text
-/// outside entries stays.
+/// that closes it (clang emits every entry self-contained: its static
+/// shared tiles are demoted into it and device functions are inlined).
+/// Text outside entries stays, and so do module-scope declarations that
+/// fall inside a dropped one's lines: the attention's dynamic shared
+/// memory (`.extern .shared ... growc_flash_shared[]`) is declared once,
+/// before the first entry that uses it.
 std::string selectEntries(llvm::StringRef body,
                           llvm::function_ref<bool(llvm::StringRef)> keep) {
   std::string kept;
@@ -57,7 +60,7 @@ std::string selectEntries(llvm::StringRef body,
     llvm::StringRef trimmed = line.trim();
     if (trimmed.consume_front("// .globl"))
       dropping = !keep(trimmed.trim().split(' ').first.trim());
-    if (!dropping)
+    if (!dropping || line.starts_with(".extern "))
       kept += (line + "\n").str();
     else if (line == "}")
       dropping = false;

@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/CostModel.h"
+#include "growc/runtime/FlashAttentionLayout.h"
 
 #include "growc/runtime/Json.h"
 #include "growc/runtime/RunInterface.h"
@@ -229,9 +230,9 @@ std::vector<Node> attentionNodes(const PlanStep &s, const GpuRates &gpu,
                   const std::vector<int64_t> &blocks) {
     Node n{kAttention, flopsPerPair * executedPairs * perPair, bytes,
            Rate::Attention};
-    const int64_t slots =
-        gpu.sms * (a.attentionBlocksPerSm > 0 ? a.attentionBlocksPerSm
-                                              : attentionOccupancy(kind));
+    const int64_t slots = gpu.sms * (a.attentionBlocksPerSm > 0
+                                         ? a.attentionBlocksPerSm
+                                         : attentionOccupancy(kind, s.headDim));
     n.launchKind = kind;
     n.slots = slots;
     n.blocks = int64_t(blocks.size());
@@ -374,17 +375,38 @@ StatusOr<GpuRates> gpuRatesFor(std::string_view key) {
                        "' (known: " + known + ")");
 }
 
-int64_t attentionOccupancy(std::string_view kind) {
-  // Registers per thread and shared bytes per block (ptxas, hd 64, bf16):
-  // forward 128 and 46,080 (4 by registers); backward main 255 and 41,984
-  // (256 x 128 = 32,768 registers: 2; the same with a block per query
-  // head as per KV head); prep 32.
-  constexpr std::pair<std::string_view, int64_t> kOccupancy[] = {
-      {"forward", 4}, {"backward", 2}};
-  for (auto [name, blocks] : kOccupancy)
-    if (name == kind)
-      return blocks;
-  return 1;
+int64_t attentionOccupancy(std::string_view kind, int64_t headDim) {
+  const bool forward = kind == "forward";
+  if (!forward && kind != "backward")
+    return 1;
+  // Registers per thread: the most of the pass's entry points at the head
+  // size, RoPE ones included (`ptxas -arch=sm_90 -v` on the library's
+  // PTX, CUDA 13.0; rerun when the kernels change). An unknown head size
+  // gets the most a thread may have.
+  struct Registers {
+    int64_t headDim, forward, backward;
+  };
+  constexpr Registers kRegisters[] = {
+      {16, 105, 128}, {32, 128, 168}, {64, 128, 255}, {128, 248, 255}};
+  int64_t registers = 255;
+  for (const Registers &r : kRegisters)
+    if (r.headDim == headDim)
+      registers = forward ? r.forward : r.backward;
+  // An SM of compute capability 9.0: 65,536 registers, allocated per warp
+  // in units of 256; 228 KiB of shared memory, 1 KiB of it reserved per
+  // block; 2,048 threads; 32 blocks.
+  constexpr int64_t kRegistersPerSm = 65536, kSharedPerSm = 228 * 1024,
+                    kReservedPerBlock = 1024, kThreadsPerSm = 2048,
+                    kBlocksPerSm = 32;
+  const int64_t warpRegisters = (registers * 32 + 255) / 256 * 256;
+  const int64_t shared = flash::sharedBytes(
+      forward ? flash::Pass::Forward : flash::Pass::BackwardMain, int(headDim));
+  const int64_t byRegisters =
+      kRegistersPerSm / (warpRegisters * (flash::kThreads / 32));
+  const int64_t byShared = kSharedPerSm / (shared + kReservedPerBlock);
+  return std::max<int64_t>(
+      1, std::min({kBlocksPerSm, kThreadsPerSm / flash::kThreads, byRegisters,
+                   byShared}));
 }
 
 double attentionBlockMakespan(const std::vector<int64_t> &blockPairs,
@@ -713,6 +735,12 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
       "  efficiency (predicted) GEMM %.2f, attention %.2f of peak; "
       "memory %.2f of bandwidth (limit: all 1)",
       a.gemmEfficiency, a.attentionEfficiency, a.memoryEfficiency));
+  // Each simulated pass's resident blocks: its slots over the SMs.
+  std::string resident;
+  for (const AttentionBalance &b : c.attentionBalance)
+    resident += (resident.empty() ? "(" : ", ") + b.kind + " " +
+                std::to_string(b.slots / std::max<int64_t>(c.gpu.sms, 1));
+  resident += resident.empty() ? "(none)" : ")";
   line(printfString(
       "  attention blocks       %lld SMs x %s resident blocks per SM  %s; "
       "each block at 1/(SMs x resident) of peak x attention efficiency, "
@@ -720,10 +748,10 @@ std::string formatStepCost(const StepCost &c, int topKernels) {
       (long long)c.gpu.sms,
       a.attentionBlocksPerSm > 0
           ? std::to_string(a.attentionBlocksPerSm).c_str()
-          : "(forward 4, backward 2)",
+          : resident.c_str(),
       a.attentionBlocksPerSm > 0
           ? "given"
-          : "assumed from the library's registers and shared memory"));
+          : "from the library's registers and shared memory"));
   if (!c.memoryProfile.empty())
     line(printfString(
         "  measured kernels       memory time x sectors/ideal, / %.2f "

@@ -14,6 +14,7 @@
 
 #include "growc/runtime/ContentHash.h"
 #include "growc/runtime/CudaLibraries.h"
+#include "growc/runtime/FlashAttentionLayout.h"
 #include "growc/runtime/GemmTuning.h"
 #include "growc/runtime/HfExport.h"
 #include "growc/runtime/KernelsFile.h"
@@ -32,6 +33,7 @@
 
 using namespace growc::rt;
 using namespace growc::rt::cuda;
+namespace flash = growc::flash;
 
 namespace {
 
@@ -198,10 +200,10 @@ Status CudaExecutor::State::prepare() {
       launch.launch = &*kernel.launch;
       // Per-block buffers beyond the 48 KiB of static shared memory are
       // dynamic shared memory, which a kernel must opt in to.
-      if (kernel.launch->sharedBytes > 0)
-        GROWC_CU(cu->cuFuncSetAttribute(
-            launch.fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
-            int(kernel.launch->sharedBytes)));
+      if (Status s = reserveSharedMemory(launch.fn, kernel.symbol,
+                                         kernel.launch->sharedBytes);
+          !s.isOk())
+        return s;
       for (int64_t param : kernel.launch->params)
         launch.values.push_back(address(step.args[param]));
       for (CUdeviceptr &value : launch.values)
@@ -281,6 +283,32 @@ Status CudaExecutor::State::libraryFunction(const std::string &symbol,
   return cu->check(result, "cuModuleGetFunction");
 }
 
+Status CudaExecutor::State::reserveSharedMemory(CUfunction fn,
+                                                const std::string &symbol,
+                                                int64_t dynamicBytes) {
+  int staticBytes = 0;
+  GROWC_CU(cu->cuFuncGetAttribute(&staticBytes,
+                                  CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, fn));
+  if (maxSharedPerBlock == 0)
+    GROWC_CU(cu->cuDeviceGetAttribute(
+        &maxSharedPerBlock,
+        CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, device));
+  // As the launch would fail (CUDA_ERROR_INVALID_VALUE), but naming it.
+  if (staticBytes + dynamicBytes > maxSharedPerBlock)
+    return Status::error(plan.path + ": kernel '" + symbol + "' needs " +
+                         std::to_string(staticBytes + dynamicBytes) +
+                         " bytes of shared memory per block (" +
+                         std::to_string(staticBytes) + " static, " +
+                         std::to_string(dynamicBytes) +
+                         " dynamic), more than the device's " +
+                         std::to_string(maxSharedPerBlock));
+  if (dynamicBytes > 0)
+    GROWC_CU(cu->cuFuncSetAttribute(
+        fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+        int(dynamicBytes)));
+  return Status::ok();
+}
+
 /// The kernel library's attention (lib/Codegen/Kernels/FlashAttention.cu,
 /// docs/plan.md): the forward is `symbol(q, k, v, o, lse, T, H, KVH)`, lse
 /// the plan's buffer or null; the backward two passes over a scratch of
@@ -289,22 +317,36 @@ Status CudaExecutor::State::libraryFunction(const std::string &symbol,
 /// also zeroes dq (and dk, dv where KVH < H), then main(q, k, v, dout,
 /// lse, delta, dq, dk, dv, T, H, KVH, B) on (ceil(T / 64), H, B), one
 /// block per key tile and query head, which adds each key tile's share of
-/// dq and each query head's share of dk and dv. 128 threads a block.
-/// RoPE on load (step.rope, the *_rope_* entry points): the forward and
-/// the main pass also take the tables cos and sin after their pointers
-/// and q, k and v's row stride after their scalars.
+/// dq and each query head's share of dk and dv. 128 threads a block and
+/// the dynamic shared memory of FlashAttentionLayout.h (beyond 48 KiB at
+/// head size 128: opted in). RoPE on load (step.rope, the *_rope_* entry
+/// points): the forward and the main pass also take the tables cos and
+/// sin after their pointers and q, k and v's row stride after their
+/// scalars.
 Status CudaExecutor::State::prepareAttention(const PlanStep &step,
                                              Launch &launch) {
-  auto pass = [&](const std::string &symbol, int64_t heads,
+  auto pass = [&](const std::string &symbol, flash::Pass kind, int64_t heads,
                   std::initializer_list<CUdeviceptr> pointers,
                   std::vector<int32_t> scalars) -> StatusOr<Launch> {
     Launch l;
     if (Status s = libraryFunction(symbol, l.fn); !s.isOk())
       return s;
-    l.own.grid[0] = (step.seqLen + 63) / 64;
+    // Its shared memory follows the head size, so the entry point must be
+    // the instance for the step's.
+    if (symbol.find("_hd" + std::to_string(step.headDim) + "_") ==
+        std::string::npos)
+      return Status::error(plan.path + ": attention entry point '" + symbol +
+                           "' is not the kernel library's instance for "
+                           "head_dim " +
+                           std::to_string(step.headDim));
+    l.own.grid[0] = (step.seqLen + flash::kBlockRows - 1) / flash::kBlockRows;
     l.own.grid[1] = heads;
     l.own.grid[2] = step.batch;
-    l.own.block[0] = 128;
+    l.own.block[0] = flash::kThreads;
+    l.own.sharedBytes = flash::sharedBytes(kind, int(step.headDim));
+    if (Status s = reserveSharedMemory(l.fn, symbol, l.own.sharedBytes);
+        !s.isOk())
+      return s;
     l.library = true;
     l.values = pointers;
     l.scalars = std::move(scalars);
@@ -325,11 +367,11 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
   if (step.op == PlanStep::Op::Attention) {
     CUdeviceptr lse = at.size() > 4 ? at[4] : 0;
     StatusOr<Launch> forward =
-        step.rope ? pass(step.symbols[0], H,
+        step.rope ? pass(step.symbols[0], flash::Pass::Forward, H,
                          {at[0], at[1], at[2], at[3], lse, cos, sin},
                          {T, H, KVH, stride})
-                  : pass(step.symbols[0], H, {at[0], at[1], at[2], at[3], lse},
-                         {T, H, KVH});
+                  : pass(step.symbols[0], flash::Pass::Forward, H,
+                         {at[0], at[1], at[2], at[3], lse}, {T, H, KVH});
     if (!forward.isOk())
       return forward.status();
     launch = std::move(*forward);
@@ -345,13 +387,13 @@ Status CudaExecutor::State::prepareAttention(const PlanStep &step,
   }
   // at: q, k, v, o, dout, dq, dk, dv, lse.
   StatusOr<Launch> passes[2] = {
-      pass(step.symbols[0], H,
+      pass(step.symbols[0], flash::Pass::BackwardPrep, H,
            {at[3], at[4], attentionStats, at[5], at[6], at[7]}, {T, H, KVH, B}),
-      step.rope ? pass(step.symbols[1], H,
+      step.rope ? pass(step.symbols[1], flash::Pass::BackwardMain, H,
                        {at[0], at[1], at[2], at[4], at[8], attentionStats,
                         at[5], at[6], at[7], cos, sin},
                        {T, H, KVH, B, stride})
-                : pass(step.symbols[1], H,
+                : pass(step.symbols[1], flash::Pass::BackwardMain, H,
                        {at[0], at[1], at[2], at[4], at[8], attentionStats,
                         at[5], at[6], at[7]},
                        {T, H, KVH, B})};

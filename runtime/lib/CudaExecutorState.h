@@ -113,6 +113,15 @@ struct CudaExecutor::State {
   /// message naming it if the kernels file lacks it (the plan verifies
   /// only its generated kernels' symbols against the file).
   Status libraryFunction(const std::string &symbol, CUfunction &fn);
+  /// Lets `fn` (entry point `symbol`) launch with `dynamicBytes` of
+  /// dynamic shared memory per block (the opt-in CUDA needs above 48 KiB),
+  /// or says which kernel needs more shared memory, static and dynamic,
+  /// than a block of the device may have.
+  Status reserveSharedMemory(CUfunction fn, const std::string &symbol,
+                             int64_t dynamicBytes);
+  /// CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN (0: not yet
+  /// asked).
+  int maxSharedPerBlock = 0;
   /// Scratch for the attention backward's rowsum(dO o O) per query row
   /// (the log-sum-exps are the plan's), shared by the steps, which run in
   /// order.

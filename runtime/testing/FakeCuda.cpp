@@ -111,6 +111,9 @@ struct CUgraphExec_st {
 
 namespace {
 
+/// Shared memory a block may have, static and dynamic together, once its
+/// kernel opts in (an H100's 227 KiB).
+constexpr int kMaxSharedPerBlock = 227 * 1024;
 CUctx_st theContext;
 /// The live device allocations, base -> bytes, for checking accesses.
 std::map<uint64_t, uint64_t> allocations;
@@ -355,9 +358,13 @@ FAKE_EXPORT CUresult cuDeviceGetName(char *name, int length, CUdevice) {
   std::strncpy(name, "growc fake GPU", size_t(length));
   return CUDA_SUCCESS;
 }
-FAKE_EXPORT CUresult cuDeviceGetAttribute(int *value, CUdevice_attribute,
+FAKE_EXPORT CUresult cuDeviceGetAttribute(int *value,
+                                          CUdevice_attribute attribute,
                                           CUdevice) {
-  *value = 0;
+  // An H100's opt-in shared memory per block; 0 for the rest.
+  *value = attribute == CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN
+               ? kMaxSharedPerBlock
+               : 0;
   return CUDA_SUCCESS;
 }
 FAKE_EXPORT CUresult cuDevicePrimaryCtxRetain(CUcontext *context, CUdevice) {
@@ -414,11 +421,19 @@ FAKE_EXPORT CUresult cuModuleGetFunction(CUfunction *function, CUmodule module,
   *function = new CUfunc_st{known}; // lives as long as the test process
   return CUDA_SUCCESS;
 }
+FAKE_EXPORT CUresult cuFuncGetAttribute(int *value,
+                                        CUfunction_attribute attribute,
+                                        CUfunction function) {
+  if (attribute != CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES)
+    return CUDA_ERROR_INVALID_VALUE;
+  *value = function->kernel ? int(function->kernel->staticShared) : 0;
+  return CUDA_SUCCESS;
+}
 FAKE_EXPORT CUresult cuFuncSetAttribute(CUfunction function,
                                         CUfunction_attribute attribute,
                                         int value) {
   if (attribute != CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES ||
-      value < 0 || value > 227 * 1024)
+      value < 0 || value > kMaxSharedPerBlock)
     return CUDA_ERROR_INVALID_VALUE;
   function->maxDynamicShared = value;
   return CUDA_SUCCESS;
@@ -545,10 +560,21 @@ FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridX,
                                     unsigned int blockZ,
                                     unsigned int sharedMemBytes,
                                     CUstream stream, void **params, void **) {
-  // As on a GPU: more dynamic shared memory than the kernel opted in to
-  // is an invalid launch.
+  // As on a GPU: more dynamic shared memory than the kernel opted in to,
+  // or more shared memory in all than a block may have, is an invalid
+  // launch (said on stderr here).
   if (int64_t(sharedMemBytes) > f->maxDynamicShared)
     return CUDA_ERROR_INVALID_VALUE;
+  const int64_t staticShared = f->kernel ? f->kernel->staticShared : 0;
+  if (staticShared + int64_t(sharedMemBytes) > kMaxSharedPerBlock) {
+    std::fprintf(stderr,
+                 "fake driver: kernel '%s' launched with %lld bytes of "
+                 "shared memory per block (%lld static, %u dynamic), more "
+                 "than the device's %d\n",
+                 f->name.c_str(), (long long)(staticShared + sharedMemBytes),
+                 (long long)staticShared, sharedMemBytes, kMaxSharedPerBlock);
+    return CUDA_ERROR_INVALID_VALUE;
+  }
   if (stickyError != CUDA_SUCCESS)
     return stickyError;
   if (f->kernel) {

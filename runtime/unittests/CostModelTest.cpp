@@ -13,6 +13,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/CostModel.h"
+#include "growc/runtime/FlashAttentionLayout.h"
 #include "growc/runtime/Json.h"
 #include "growc/runtime/RunInterface.h"
 
@@ -233,8 +234,9 @@ TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
   // Attention at T = 128: its grids of 8 blocks (forward: 2 tiles x 2
   // heads x 2 samples, 1 or 2 tile pairs each; backward: 2 key tiles x 2
   // query heads x 2, 2 or 1 pairs) leave most of their slots (132 SMs x 4
-  // forward blocks, x 2 backward) idle: the makespans, 2 pairs, against
-  // 12 / 528 and 12 / 264 balanced (88x and 44x), make both compute-bound;
+  // blocks of head size 16 each: the backward's 128 registers allow 4)
+  // idle: the makespans, 2 pairs, against 12 / 528 balanced (88x), make
+  // both compute-bound;
   // the prep pass moves its bytes (3 q + dk, dv + delta). Alone at T
   // = 4096 (2080 tile pairs: 4·2080·4096·64 FLOPs against 3 MiB) the
   // forward is compute-bound at the bf16 peak or its efficiency, stretched
@@ -244,11 +246,11 @@ TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
   const KindCost &attention = kind(cost, "attention");
   ASSERT_EQ(cost.attentionBalance.size(), 2u);
   EXPECT_EQ(cost.attentionBalance[0].slots, 528);
-  EXPECT_EQ(cost.attentionBalance[1].slots, 264);
+  EXPECT_EQ(cost.attentionBalance[1].slots, 528);
   EXPECT_NEAR(attention.limitSeconds,
               2 * (4.0 * 12288 * 64 * 88 / 989.4e12 +
                    (3 * 32768 + 2 * 16384 + 2048) / 3.35e12 +
-                   10.0 * 12288 * 64 * 44 / 989.4e12),
+                   10.0 * 12288 * 64 * 88 / 989.4e12),
               1e-12 * attention.limitSeconds);
   Plan long_ = plan;
   long_.steps = {plan.steps[3]};
@@ -621,6 +623,29 @@ TEST(CostModelTest, JsonCarriesTheCountsExactly) {
   EXPECT_DOUBLE_EQ(predicted->find("predicted")->find("step_ms")->asDouble(),
                    cost.predicted.seconds * 1e3);
   EXPECT_EQ(json->find("gpu")->asString(), "h100");
+}
+
+// The attention passes' dynamic shared memory, against what ptxas reported
+// for the same tiles declared statically (hd 64: forward 46,080, backward
+// 41,984; hd 128 forward 87,040), and the resident blocks it and the
+// registers allow: 228 KiB hold two 85 KiB forward blocks at head size
+// 128, 255 registers a thread two 128-thread blocks.
+TEST(CostModelTest, AttentionOccupancyFromRegistersAndSharedMemory) {
+  namespace flash = growc::flash;
+  EXPECT_EQ(flash::sharedBytes(flash::Pass::Forward, 64), 46080);
+  EXPECT_EQ(flash::sharedBytes(flash::Pass::BackwardMain, 64), 41984);
+  EXPECT_EQ(flash::sharedBytes(flash::Pass::Forward, 128), 87040);
+  // 16-row query steps: two 64-key tiles, 2 x 2 16-row tiles of 136 bf16
+  // rows, dS 16 x 72 bf16, 2 x 2 x 16 floats.
+  EXPECT_EQ(flash::sharedBytes(flash::Pass::BackwardMain, 128),
+            2 * 64 * 136 * 2 + 4 * 16 * 136 * 2 + 16 * 72 * 2 + 4 * 16 * 4);
+  EXPECT_EQ(flash::sharedBytes(flash::Pass::BackwardPrep, 128), 0);
+  EXPECT_EQ(attentionOccupancy("forward", 64), 4);
+  EXPECT_EQ(attentionOccupancy("backward", 64), 2);
+  EXPECT_EQ(attentionOccupancy("forward", 128), 2);
+  EXPECT_EQ(attentionOccupancy("backward", 128), 2);
+  EXPECT_EQ(attentionOccupancy("forward", 32), 4);
+  EXPECT_EQ(attentionOccupancy("backward", 32), 3);
 }
 
 } // namespace

@@ -15,10 +15,12 @@
 //===----------------------------------------------------------------------===//
 
 #include "PtxInterpreter.h"
+#include "growc/runtime/FlashAttentionLayout.h"
 
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <fstream>
 #include <memory>
@@ -74,8 +76,21 @@ private:
   std::vector<std::unique_ptr<std::vector<uint8_t>>> buffers;
 };
 
+/// The dynamic shared memory the runtime launches the library entry point
+/// `name` (growc_flash_<pass>[_rope]_hd<HD>_<types>) with.
+long long sharedBytesOf(const std::string &name) {
+  namespace flash = growc::flash;
+  const int headDim = std::atoi(name.c_str() + name.find("_hd") + 3);
+  const flash::Pass pass =
+      name.find("_prep_") != std::string::npos       ? flash::Pass::BackwardPrep
+      : name.find("_backward_") != std::string::npos ? flash::Pass::BackwardMain
+                                                     : flash::Pass::Forward;
+  return flash::sharedBytes(pass, headDim);
+}
+
 /// Launches `name` over `grid` blocks of 128 threads with `pointers` then
-/// `scalars` as its parameters; returns the interpreter's error.
+/// `scalars` as its parameters and the runtime's dynamic shared memory;
+/// returns the interpreter's error.
 std::string launch(const Module &module, const std::string &name,
                    unsigned gridX, unsigned gridY, unsigned gridZ,
                    const std::vector<const void *> &pointers,
@@ -90,6 +105,7 @@ std::string launch(const Module &module, const std::string &name,
   Launch config;
   config.grid[0] = gridX, config.grid[1] = gridY, config.grid[2] = gridZ;
   config.block[0] = 128;
+  config.dynamicShared = unsigned(sharedBytesOf(name));
   for (const void *pointer : pointers) {
     uint64_t address = reinterpret_cast<uint64_t>(pointer);
     config.params.insert(config.params.end(),
@@ -331,8 +347,15 @@ INSTANTIATE_TEST_SUITE_P(
         // out.
         Case{"growc_flash_forward_hd16_bf16_bf16", 16, 4, 2, 70, 2, true, true},
         Case{"growc_flash_forward_hd32_bf16_f32", 32, 2, 1, 33, 1, true, false},
-        Case{"growc_flash_forward_hd64_bf16_bf16", 64, 2, 2, 80, 1, true,
-             true}),
+        Case{"growc_flash_forward_hd64_bf16_bf16", 64, 2, 2, 80, 1, true, true},
+        // Llama-3's head size (tiles in 85 KiB of dynamic shared memory):
+        // grouped, partial tiles, each type pair.
+        Case{"growc_flash_forward_hd128_f32_f32", 128, 2, 1, 70, 1, false,
+             false},
+        Case{"growc_flash_forward_hd128_bf16_bf16", 128, 4, 2, 100, 1, true,
+             true},
+        Case{"growc_flash_forward_hd128_bf16_f32", 128, 2, 2, 33, 2, true,
+             false}),
     caseName);
 
 // The backward against float64 gradients of the same attention for a
@@ -407,7 +430,11 @@ const Case kBackwardCases[] = {Case{"", 16, 4, 2, 70, 2, false, false},
                                Case{"", 32, 2, 2, 33, 1, false, false},
                                // bf16 q, k, v, o and dout; f32 gradients.
                                Case{"", 16, 4, 2, 70, 2, true, false},
-                               Case{"", 64, 3, 1, 130, 1, true, false}};
+                               Case{"", 64, 3, 1, 130, 1, true, false},
+                               // Head size 128: 16-row query steps.
+                               Case{"", 128, 2, 1, 70, 1, false, false},
+                               Case{"", 128, 3, 3, 33, 1, true, false},
+                               Case{"", 128, 4, 2, 100, 1, true, false}};
 
 // The backward in two launches (prep: delta and zeros in dq, dk and dv;
 // main: per key tile and query head, dQ, dK and dV by atomic adds) as a

@@ -25,7 +25,25 @@
 // hd FLOPs each); the block dispatched first takes the last query tile,
 // the heaviest (placeHeavyFirst). The backward follows below.
 //
+// Tiles live in dynamic shared memory laid out by growc/runtime/
+// FlashAttentionLayout.h, which the runtime sizes each launch by: at head
+// size 128 (Llama-3's) the forward's tiles take 85 KiB and the backward's 54
+// KiB, beyond the 48 KiB a block may declare statically (the launch opts in,
+// up to the H100's 227 KiB). Tile sizes per head size, by ptxas's registers
+// (sm_90): the forward keeps 64 x 64 at 128 (as FlashAttention-2 does for
+// causal hd 128 on sm_86/89; its 128 x 64 on sm_80/90 gives each of 4 warps
+// 32 rows, 128 output accumulators a thread, where ours keep 16 rows and 64:
+// 166-168 registers, no spills but 16 bytes with f32 inputs, 2 blocks per SM
+// bound by shared memory; the RoPE-on-load forward 248). The backward's
+// query steps shrink from 32 rows to 16 at head size 128: each thread holds
+// its 16 keys' dK and dV (128 f32) across the steps, and beside 32-row
+// steps' P and dS ptxas spills 264 bytes a thread at 255 registers; with 16
+// rows 8 (bf16) or 36 (f32). FlashAttention-2's hd 128 backward keeps the
+// same 128 accumulators a thread with 8 warps on 64 x 128 or 64 x 64 tiles.
+//
 //===----------------------------------------------------------------------===//
+
+#include "growc/runtime/FlashAttentionLayout.h"
 
 #define GROWC_DEVICE __attribute__((device)) static inline
 #define GROWC_SHARED __attribute__((shared))
@@ -34,14 +52,32 @@ typedef unsigned int u32;
 typedef unsigned short u16;
 typedef unsigned long long u64;
 
+namespace flash = growc::flash;
+
+/// The block's dynamic shared memory, which every entry point carves its
+/// tiles from (sharedAt): one module-scope declaration.
+extern "C" GROWC_SHARED __attribute__((aligned(16))) unsigned char
+    growc_flash_shared[];
+
 namespace {
 
-constexpr int kBlockRows = 64; // query rows per block, 16 per warp
-constexpr int kBlockKeys = 64; // keys per tile
-constexpr int kThreads = 128;
+// Query rows per block (16 per warp), keys per tile, threads; the
+// layouts of the dynamic shared memory the blocks carve their tiles from
+// (growc/runtime/FlashAttentionLayout.h, which the runtime sizes the
+// launches by).
+using flash::kBlockKeys;
+using flash::kBlockRows;
+using flash::kThreads;
 
 GROWC_DEVICE u32 threadIndex() { return __nvvm_read_ptx_sreg_tid_x(); }
 GROWC_DEVICE void barrier() { __nvvm_bar_sync(0); }
+
+/// `T` at byte `offset` of the block's dynamic shared memory (the
+/// launch's sharedMemBytes, sized by flash::sharedBytes): head size 128's
+/// tiles exceed the 48 KiB a block may have statically.
+template <typename T> GROWC_DEVICE T *sharedAt(long long offset) {
+  return reinterpret_cast<T *>(growc_flash_shared + offset);
+}
 
 GROWC_DEVICE float asFloat(u32 bits) { return __builtin_bit_cast(float, bits); }
 GROWC_DEVICE u32 asBits(float value) { return __builtin_bit_cast(u32, value); }
@@ -392,13 +428,13 @@ template <int HD, bool kRope = false, typename In, typename Out>
 GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
                                float *lse, int seqLen, int heads, int kvHeads,
                                long qStride, long kvStride, RopeTables rope) {
-  GROWC_SHARED __attribute__((aligned(16))) u16 qTile[kBlockRows * (HD + 8)];
+  typedef u16 KeyTile[kBlockKeys * (HD + 8)];
+  constexpr flash::ForwardShared kShared = flash::forwardShared(HD);
+  u16 *qTile = sharedAt<u16>(kShared.queries);
   // Key and value tiles, double-buffered: the next pair is on its way
   // (cp.async) while this one is used.
-  GROWC_SHARED __attribute__((aligned(16)))
-  u16 kTiles[2][kBlockKeys * (HD + 8)];
-  GROWC_SHARED __attribute__((aligned(16)))
-  u16 vTiles[2][kBlockKeys * (HD + 8)];
+  KeyTile *kTiles = sharedAt<KeyTile>(kShared.keys);
+  KeyTile *vTiles = sharedAt<KeyTile>(kShared.values);
   const Place at = placeHeavyFirst<HD>(true);
   // Keys per online-softmax step: at head size 64 a whole tile's scores
   // beside the output accumulators exceed the registers.
@@ -661,15 +697,20 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
                                 float *dv, int seqLen, int heads, int kvHeads,
                                 long qStride, long kvStride, RopeTables rope) {
   constexpr int kStride = HD + 8;
-  constexpr int kSteps = 32; // query rows per step
+  // Query rows per step (16 at head size 128: flash::backwardStepRows).
+  constexpr int kSteps = flash::backwardStepRows(HD);
   constexpr int kDsStride = kBlockKeys + 8;
-  GROWC_SHARED __attribute__((aligned(16))) u16 kTile[kBlockKeys * kStride];
-  GROWC_SHARED __attribute__((aligned(16))) u16 vTile[kBlockKeys * kStride];
-  GROWC_SHARED __attribute__((aligned(16))) u16 qTiles[2][kSteps * kStride];
-  GROWC_SHARED __attribute__((aligned(16))) u16 dTiles[2][kSteps * kStride];
+  typedef u16 StepTile[kSteps * kStride];
+  typedef float StepRows[kSteps];
+  constexpr flash::BackwardShared kShared = flash::backwardShared(HD);
+  u16 *kTile = sharedAt<u16>(kShared.key);
+  u16 *vTile = sharedAt<u16>(kShared.value);
+  StepTile *qTiles = sharedAt<StepTile>(kShared.queries);
+  StepTile *dTiles = sharedAt<StepTile>(kShared.douts);
   // dS of the step, [query][key], for dQ += dS K.
-  GROWC_SHARED __attribute__((aligned(16))) u16 dsTile[kSteps * kDsStride];
-  GROWC_SHARED float lseTiles[2][kSteps], deltaTiles[2][kSteps];
+  u16 *dsTile = sharedAt<u16>(kShared.ds);
+  StepRows *lseTiles = sharedAt<StepRows>(kShared.lse);
+  StepRows *deltaTiles = sharedAt<StepRows>(kShared.delta);
   const Place at = placeHeavyFirst<HD>(false); // head: the query head
   const int group = heads / kvHeads, head = at.head;
   // dout and dq, dk and dv have their heads' widths.
@@ -756,12 +797,16 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
     accumulateTimesTile<HD, kSteps>(dKey, dS, qTile, at.lane);
     barrier(); // dS is whole
 
-    // dQ += dS K: warp w the step's rows 16 (w % 2) on, head dimensions
-    // HD / 2 * (w / 2) on, over the tile's 64 keys.
+    // dQ += dS K over the tile's 64 keys: with R = kSteps / 16 groups of
+    // 16 rows, warp w the step's rows 16 (w % R) on, HD R / 4 head
+    // dimensions from HD R / 4 * (w / R) on (32-row steps: halves, 16-row
+    // steps: quarters).
     {
-      constexpr int kHalf = HD / 2;
-      const int rows = 16 * (at.warp % 2), cols = kHalf * (at.warp / 2);
-      float dQuery[kHalf / 8][4] = {};
+      constexpr int kRowGroups = kSteps / 16;
+      constexpr int kWidth = HD * kRowGroups / 4; // columns per warp
+      const int rows = 16 * (at.warp % kRowGroups);
+      const int cols = kWidth * (at.warp / kRowGroups);
+      float dQuery[kWidth / 8][4] = {};
 #pragma unroll
       for (int kk = 0; kk < kBlockKeys / 16; ++kk) {
         u32 a[4];
@@ -770,7 +815,7 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
                               kDsStride +
                           kk * 16 + 8 * (at.lane / 16));
 #pragma unroll
-        for (int d = 0; d < kHalf / 8; ++d) {
+        for (int d = 0; d < kWidth / 8; ++d) {
           u32 b[2];
           ldmatrixX2Trans(b, kTile + (kk * 16 + at.lane % 16) * kStride + cols +
                                  d * 8);
@@ -785,7 +830,7 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
         float *out = dq + (rowBase + query) * dStride + head * HD + cols +
                      2 * at.inGroup;
 #pragma unroll
-        for (int d = 0; d < kHalf / 8; ++d) {
+        for (int d = 0; d < kWidth / 8; ++d) {
           atomicAdd(out + d * 8, dQuery[d][2 * r] * scale);
           atomicAdd(out + d * 8 + 1, dQuery[d][2 * r + 1] * scale);
         }
@@ -808,9 +853,10 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
 } // namespace
 
 // The instances growc uses (their names are
-// include/growc/Codegen/FlashAttentionKernels.h's): head dimensions 16 to
-// 64, f32 or bf16 activations in, f32 or bf16 out. Grid (ceil(T / 64), H,
-// B), 128 threads.
+// include/growc/Codegen/FlashAttentionKernels.h's): head dimensions 16,
+// 32, 64 and 128, f32 or bf16 activations in, f32 or bf16 out. Grid
+// (ceil(T / 64), H, B), 128 threads, flash::sharedBytes of dynamic shared
+// memory (above 48 KiB at head size 128: the launch opts in).
 #define GROWC_FLASH_FORWARD(HD, IN, OUT, NAME)                                 \
   extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
   NAME(const IN *q, const IN *k, const IN *v, OUT *o, float *lse, int seqLen,  \
@@ -826,6 +872,7 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
 GROWC_FLASH_FORWARDS(16)
 GROWC_FLASH_FORWARDS(32)
 GROWC_FLASH_FORWARDS(64)
+GROWC_FLASH_FORWARDS(128)
 
 // The backward in two launches (the prep pass and the main pass each over
 // (ceil(T / 64), H, B), 128 threads); q, k, v, o and dout f32 or bf16 (IN,
@@ -851,9 +898,11 @@ GROWC_FLASH_FORWARDS(64)
 GROWC_FLASH_BACKWARD(16, float, f32)
 GROWC_FLASH_BACKWARD(32, float, f32)
 GROWC_FLASH_BACKWARD(64, float, f32)
+GROWC_FLASH_BACKWARD(128, float, f32)
 GROWC_FLASH_BACKWARD(16, u16, bf16)
 GROWC_FLASH_BACKWARD(32, u16, bf16)
 GROWC_FLASH_BACKWARD(64, u16, bf16)
+GROWC_FLASH_BACKWARD(128, u16, bf16)
 
 // RoPE on load (growc-attention-to-tensor-cores' fused form): q, k and v
 // bf16 column blocks of the QKV projection's output, rows of `rowStride`
@@ -889,3 +938,4 @@ GROWC_FLASH_BACKWARD(64, u16, bf16)
 GROWC_FLASH_ROPE(16)
 GROWC_FLASH_ROPE(32)
 GROWC_FLASH_ROPE(64)
+GROWC_FLASH_ROPE(128)

@@ -115,12 +115,15 @@ double attentionBlockMakespan(const std::vector<int64_t> &blockPairs,
                               int64_t slots);
 
 /// Blocks of the kernel library's attention pass `kind` ("forward",
-/// "backward": the backward's main pass) resident on one SM of compute
-/// capability 9.0: `ptxas -arch=sm_90 -v` (CUDA 13.0) on the head-dim-64
-/// bf16 entry points gives their registers per thread and shared memory
-/// per block; a block of 128 threads holds 4 warps of registers (each warp
-/// rounded up to 256), against the SM's 65,536 registers and 228 KB.
-int64_t attentionOccupancy(std::string_view kind);
+/// "backward": the backward's main pass) at head size `headDim` resident
+/// on one SM of compute capability 9.0, the fewest its registers (per
+/// thread, from `ptxas -arch=sm_90 -v`; a block of 128 threads holds 4
+/// warps, each rounded up to 256 registers, of the SM's 65,536), its
+/// dynamic shared memory (FlashAttentionLayout.h, plus 1 KiB reserved per
+/// block, of 228 KiB) and the SM's thread and block limits allow: at head
+/// size 64 forward 4 (registers and shared memory), backward 2
+/// (registers); at 128 forward 2 (shared memory), backward 2.
+int64_t attentionOccupancy(std::string_view kind, int64_t headDim);
 
 /// The block simulation of one kind of attention launch over a step.
 struct AttentionBalance {

@@ -70,6 +70,7 @@ struct Driver {
   X(cuModuleLoadDataEx)                                                        \
   X(cuModuleUnload)                                                            \
   X(cuModuleGetFunction)                                                       \
+  X(cuFuncGetAttribute)                                                        \
   X(cuFuncSetAttribute)                                                        \
   X(cuMemAlloc)                                                                \
   X(cuMemFree)                                                                 \
