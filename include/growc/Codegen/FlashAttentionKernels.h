@@ -7,9 +7,10 @@
 // growc-demote-activations renames the ops whose activations it stores as
 // bf16. The plan emitter lists the backward's two passes from the name.
 //
-// Instances: head sizes 16, 32 and 64; the forward with f32 or bf16 q, k,
-// v and f32 or bf16 output (bf16 out only from bf16 in); the backward with
-// q, k, v, o and dout all f32 or all bf16, gradients f32.
+// Instances: head sizes 16, 32, 64 and 128 (Llama-3's); the forward with
+// f32 or bf16 q, k, v and f32 or bf16 output (bf16 out only from bf16
+// in); the backward with q, k, v, o and dout all f32 or all bf16,
+// gradients f32.
 //
 //===----------------------------------------------------------------------===//
 
@@ -26,7 +27,7 @@ namespace growc {
 
 /// Whether the library has instances for head size `headDim`.
 inline bool hasFlashAttentionInstance(int64_t headDim) {
-  return headDim == 16 || headDim == 32 || headDim == 64;
+  return headDim == 16 || headDim == 32 || headDim == 64 || headDim == 128;
 }
 
 /// The dtype part of an entry point's name for the element type of
