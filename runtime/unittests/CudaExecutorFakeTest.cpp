@@ -16,6 +16,7 @@
 //===----------------------------------------------------------------------===//
 
 #include "growc/runtime/CudaExecutor.h"
+#include "growc/runtime/CudaLibraries.h"
 
 #include "AdamWPlan.h"
 #include "AdamWReference.h"
@@ -936,6 +937,54 @@ TEST_F(CudaExecutorFakeTest, GatedAllReduceFollowsItsFlag) {
   EXPECT_EQ(loss(1.0f), -10.0f); // w = 2 (-0.5 - 0.5) = -2
   EXPECT_EQ(loss(0.0f), -40.0f);
   EXPECT_EQ(echo.calls.size(), 2u);
+}
+
+// The fake driver's shared memory limits, as a GPU's: a kernel reports its
+// static shared memory, may opt in to up to 227 KiB of dynamic shared
+// memory, and a launch whose static plus dynamic bytes exceed 227 KiB
+// fails (the runtime names such a kernel before launching it:
+// gpu-faults.test).
+TEST_F(CudaExecutorFakeTest, BlocksGetAtMostTheDevicesSharedMemory) {
+  auto driver = cuda::Driver::load(GROWC_FAKE_CUDA_PATH);
+  ASSERT_TRUE(driver.isOk()) << driver.status().message();
+  cuda::Driver &cu = **driver;
+  ASSERT_EQ(cu.cuInit(0), CUDA_SUCCESS);
+  int optIn = 0;
+  ASSERT_EQ(
+      cu.cuDeviceGetAttribute(
+          &optIn, CU_DEVICE_ATTRIBUTE_MAX_SHARED_MEMORY_PER_BLOCK_OPTIN, 0),
+      CUDA_SUCCESS);
+  EXPECT_EQ(optIn, 227 * 1024);
+  const char *ptx = ".version 8.0\n.target sm_90\n.address_size 64\n"
+                    ".visible .entry tile()\n{\n"
+                    "\t.shared .align 16 .b8 buffer[1024];\n\tret;\n}\n";
+  CUmodule module = nullptr;
+  ASSERT_EQ(cu.cuModuleLoadDataEx(&module, ptx, 0, nullptr, nullptr),
+            CUDA_SUCCESS);
+  CUfunction fn = nullptr;
+  ASSERT_EQ(cu.cuModuleGetFunction(&fn, module, "tile"), CUDA_SUCCESS);
+  int staticBytes = 0;
+  ASSERT_EQ(cu.cuFuncGetAttribute(&staticBytes,
+                                  CU_FUNC_ATTRIBUTE_SHARED_SIZE_BYTES, fn),
+            CUDA_SUCCESS);
+  EXPECT_EQ(staticBytes, 1024);
+  auto launch = [&](unsigned dynamicBytes) {
+    return cu.cuLaunchKernel(fn, 1, 1, 1, 32, 1, 1, dynamicBytes, nullptr,
+                             nullptr, nullptr);
+  };
+  // Beyond 48 KiB of dynamic shared memory only after opting in.
+  EXPECT_EQ(launch(64 * 1024), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(
+      cu.cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                            227 * 1024 + 1),
+      CUDA_ERROR_INVALID_VALUE);
+  ASSERT_EQ(
+      cu.cuFuncSetAttribute(fn, CU_FUNC_ATTRIBUTE_MAX_DYNAMIC_SHARED_SIZE_BYTES,
+                            227 * 1024),
+      CUDA_SUCCESS);
+  EXPECT_EQ(launch(227 * 1024 - 1024), CUDA_SUCCESS);
+  EXPECT_EQ(launch(227 * 1024 - 1023), CUDA_ERROR_INVALID_VALUE);
+  EXPECT_EQ(cu.cuStreamSynchronize(nullptr), CUDA_SUCCESS);
 }
 
 } // namespace
