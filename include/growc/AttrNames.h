@@ -59,6 +59,12 @@ constexpr llvm::StringLiteral kMicroBatches = "growc.micro_batches";
 /// An op the lowering wants alone in a kernel (an AdamW update, a
 /// reduction's own pass); read by kernel formation and distribution.
 constexpr llvm::StringLiteral kOwnKernel = "growc.own_kernel";
+/// On an elementwise linalg op whose body is `out + f(inputs)`: the
+/// iterations of the loop around it (blocks of tokens adding embedding
+/// gradient rows into the table) may add to the same output elements, so
+/// each add must be atomic (atom.global.add.f32 on the GPU). Set by the
+/// lowering, honoured by growc-distribute-kernels.
+constexpr llvm::StringLiteral kAtomicAdd = "growc.atomic_add";
 /// A function outlined by kernel formation (growc-form-kernels).
 constexpr llvm::StringLiteral kKernel = "growc.kernel";
 /// An op run by the hand-written kernel library (the tensor-core

@@ -90,6 +90,11 @@ struct TrainingGraphCLOptions
       *this, "fuse-projections",
       llvm::cl::desc("One GEMM for q|k|v and one for gate|up per layer"),
       llvm::cl::init(true)};
+  Option<bool> atomicEmbedGrad{
+      *this, "atomic-embedding-grad",
+      llvm::cl::desc("The embedding gradient by blocks of tokens adding with "
+                     "float atomics (what growc sets for GPU kernels)"),
+      llvm::cl::init(false)};
 };
 
 struct KernelPipelineCLOptions
@@ -182,7 +187,8 @@ void growc::registerPipelines() {
         // The lowering checks the graph and sizes itself, with diagnostics.
         buildTrainingGraphPipeline(pm, {cl.graph, cl.batch, cl.seq, cl.keyBlock,
                                         cl.lossRows, cl.accumulate,
-                                        cl.fuseProjections});
+                                        cl.fuseProjections,
+                                        cl.atomicEmbedGrad});
         return success();
       });
   registerWithOptions<KernelPipelineCLOptions>(

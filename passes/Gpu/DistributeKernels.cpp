@@ -228,6 +228,8 @@ struct DistributeKernelsPass
 
   /// The GPU's distribution: every kernel, by its kind.
   LogicalResult distributeForGpu(ModuleOp module, func::FuncOp kernel) {
+    if (failed(shareUpdatedInputs(module, kernel)))
+      return failure();
     convertCopies(kernel);
     HostChanges changes;
     growk::AttentionOp attention;

@@ -442,6 +442,8 @@ private:
 LogicalResult BlockLoop::checkOp(linalg::LinalgOp op) {
   // Only a reduction with no parallel loops is split over threads; any
   // other keeps each output element's reduction in one thread.
+  if (failed(checkAtomicAdd(op)))
+    return failure();
   return checkThreadable(op, reducesEverythingAfter(op, 0));
 }
 
@@ -554,6 +556,77 @@ LogicalResult distributeOwnKernel(func::FuncOp kernel, int64_t threads,
 LogicalResult distributeBlockLoop(func::FuncOp kernel, scf::ForallOp loop,
                                   int64_t threads) {
   return BlockLoop(loop, threads).distribute();
+}
+
+/// Makes the host's buffers `input` and `output` of `call` one, where the
+/// call reads `input` last and writes `output` first; false where it
+/// cannot tell.
+static bool mergeBuffers(func::CallOp call, Value input, Value output) {
+  Block *block = call->getBlock();
+  auto ownBuffer = [&](Value buffer) {
+    if (auto arg = dyn_cast<BlockArgument>(buffer))
+      return arg.getOwner() == block;
+    Operation *def = buffer.getDefiningOp();
+    return isa_and_nonnull<memref::AllocOp>(def) && def->getBlock() == block;
+  };
+  if (input.getType() != output.getType() || !ownBuffer(input) ||
+      !ownBuffer(output))
+    return false;
+  auto usedOnly = [&](Value buffer, bool before) {
+    return llvm::all_of(buffer.getUsers(), [&](Operation *user) {
+      Operation *at = block->findAncestorOpInBlock(*user);
+      return at == call.getOperation() ||
+             (at && (before ? at->isBeforeInBlock(call)
+                            : call->isBeforeInBlock(at)));
+    });
+  };
+  if (!usedOnly(input, /*before=*/true) || !usedOnly(output, /*before=*/false))
+    return false;
+  // The one that is available first (a function argument, or the alloc
+  // defined first) stands for both.
+  auto definedFirst = [&](Value a, Value b) {
+    if (isa<BlockArgument>(a))
+      return true;
+    return !isa<BlockArgument>(b) &&
+           a.getDefiningOp()->isBeforeInBlock(b.getDefiningOp());
+  };
+  Value kept = definedFirst(input, output) ? input : output;
+  Value dropped = kept == input ? output : input;
+  dropped.replaceAllUsesWith(kept);
+  dropped.getDefiningOp()->erase();
+  return true;
+}
+
+LogicalResult shareUpdatedInputs(ModuleOp module, func::FuncOp kernel) {
+  Block &body = kernel.getBody().front();
+  SmallVector<memref::CopyOp> copies;
+  for (auto copy : body.getOps<memref::CopyOp>())
+    if (isa<BlockArgument>(copy.getSource()) &&
+        isa<BlockArgument>(copy.getTarget()) && copy.getTarget().hasOneUse())
+      copies.push_back(copy);
+  if (copies.empty() || body.getOps<scf::ForallOp>().empty())
+    return success();
+  SmallVector<func::CallOp> calls;
+  module.walk([&](func::CallOp call) {
+    if (call.getCallee() == kernel.getSymName())
+      calls.push_back(call);
+  });
+  llvm::BitVector erased(kernel.getNumArguments());
+  for (memref::CopyOp copy : copies) {
+    unsigned in = cast<BlockArgument>(copy.getSource()).getArgNumber();
+    unsigned out = cast<BlockArgument>(copy.getTarget()).getArgNumber();
+    for (func::CallOp call : calls)
+      if (!mergeBuffers(call, call.getOperand(in), call.getOperand(out)))
+        return call.emitOpError("'")
+               << kernel.getSymName() << "' updates argument " << in
+               << " in place and copies it to argument " << out
+               << ", and the host's buffers for them cannot be one";
+    copy.erase();
+    erased.set(out);
+  }
+  for (func::CallOp call : calls)
+    call->eraseOperands(erased);
+  return kernel.eraseArguments(erased);
 }
 
 } // namespace distribution

@@ -9,6 +9,8 @@
 
 #include "passes/Gpu/Distribution.h"
 
+#include "growc/AttrNames.h"
+
 #include "mlir/IR/IRMapping.h"
 #include "mlir/IR/SymbolTable.h"
 
@@ -214,6 +216,8 @@ Value LinalgScalarizer::evaluateWith(OpBuilder &b, Location loc,
       mapping.map(index.getResult(), ivs[index.getDim()]);
       continue;
     }
+    if (cloneVectorLoad(b, nested, mapping))
+      continue;
     b.clone(nested, mapping);
   }
   return mapping.lookupOrDefault(body->getTerminator()->getOperand(0));
@@ -225,6 +229,43 @@ void LinalgScalarizer::write(OpBuilder &b, Location loc, linalg::LinalgOp op,
   SmallVector<Value> indices =
       indicesOf(b, loc, op, *op.getDpsInitOperand(0), ivs, buffer);
   memref::StoreOp::create(b, loc, value, buffer, indices);
+}
+
+bool LinalgScalarizer::isAtomicAdd(linalg::LinalgOp op) {
+  return op->hasAttr(attr::kAtomicAdd);
+}
+
+Value LinalgScalarizer::evaluateAdded(OpBuilder &b, Location loc,
+                                      linalg::LinalgOp op, ArrayRef<Value> ivs,
+                                      ArrayRef<Value> inputs) {
+  // The body is out + f(inputs) (checkAtomicAdd): with out = 0 it yields
+  // f(inputs), what the atomic adds.
+  Type type = getElementTypeOrSelf(op.getDpsInitOperand(0)->get().getType());
+  Value zero = arith::ConstantOp::create(b, loc, b.getFloatAttr(type, 0));
+  return evaluateWith(b, loc, op, ivs, inputs, zero);
+}
+
+void LinalgScalarizer::atomicAdd(OpBuilder &b, Location loc,
+                                 linalg::LinalgOp op, ArrayRef<Value> ivs,
+                                 Value value) {
+  Value buffer;
+  SmallVector<Value> indices =
+      indicesOf(b, loc, op, *op.getDpsInitOperand(0), ivs, buffer);
+  memref::AtomicRMWOp::create(b, loc, arith::AtomicRMWKind::addf, value,
+                              buffer, indices);
+}
+
+LogicalResult checkAtomicAdd(linalg::LinalgOp op) {
+  if (!op->hasAttr(attr::kAtomicAdd))
+    return success();
+  FailureOr<Combiner> combiner = findCombiner(op);
+  if (op.getNumReductionLoops() != 0 || op.getNumDpsInits() != 1 ||
+      failed(combiner) || combiner->kind != Combiner::Add ||
+      !getElementTypeOrSelf(op.getDpsInitOperand(0)->get().getType())
+           .isF32())
+    return op.emitOpError("an atomic add must be elementwise, f32, with a "
+                          "body out + f(inputs)");
+  return success();
 }
 
 /// The widest access a vector load or store may use: 128 bits.
@@ -293,18 +334,22 @@ LinalgScalarizer::vectorWidth(linalg::LinalgOp op, unsigned fixed,
     runs[&operand] = *run;
     widestBits = std::max<int64_t>(widestBits, bits);
   }
+  // Reads by index that are contiguous along the loop load vectors too.
+  widestBits = std::max(widestBits, findVectorLoads(op, inner));
   // Loads in the body (gathers, halves of a row read by index) are one
   // strided access per element of a vector: where they are all the work
   // reads (no input is a vector), it keeps the element loop, coalesced.
   bool gathers = op->walk([](memref::LoadOp) {
                      return WalkResult::interrupt();
                    }).wasInterrupted();
-  if (candidates.empty())
+  vectorLoads.clear();
+  if (candidates.empty() && loadCandidates.empty())
     return 0;
   for (int64_t width = kVectorBits / widestBits; width >= 2; width /= 2) {
     if (ranges[inner] % width != 0)
       continue;
     vectorOperands.clear();
+    selectVectorLoads(width);
     for (OpOperand *operand : candidates) {
       auto type = cast<MemRefType>(operand->get().getType());
       SmallVector<int64_t> strides;
@@ -319,12 +364,17 @@ LinalgScalarizer::vectorWidth(linalg::LinalgOp op, unsigned fixed,
         continue;
       vectorOperands.push_back(operand);
     }
-    bool readsVectors = llvm::any_of(vectorOperands, [&](OpOperand *operand) {
-      return op.isDpsInput(operand);
-    });
-    if (!vectorOperands.empty() && (readsVectors || !gathers))
+    bool readsVectors =
+        !vectorLoads.empty() ||
+        llvm::any_of(vectorOperands,
+                     [&](OpOperand *operand) { return op.isDpsInput(operand); });
+    if ((!vectorOperands.empty() || !vectorLoads.empty()) &&
+        (readsVectors || !gathers)) {
+      vectorWidthInUse = width;
       return width;
+    }
   }
+  vectorLoads.clear();
   return 0;
 }
 
@@ -393,10 +443,15 @@ Value LinalgScalarizer::vectorsAligned(OpBuilder &b, Location loc,
                                        int64_t width,
                                        ArrayRef<OpOperand *> vectorOperands) {
   Value aligned;
-  for (OpOperand *operand : vectorOperands) {
-    auto type = cast<MemRefType>(operand->get().getType());
+  SmallVector<Value> buffers = llvm::map_to_vector(
+      vectorOperands, [](OpOperand *operand) { return operand->get(); });
+  for (memref::LoadOp load : vectorLoads)
+    if (!llvm::is_contained(buffers, load.getMemRef()))
+      buffers.push_back(load.getMemRef());
+  for (Value buffer : buffers) {
+    auto type = cast<MemRefType>(buffer.getType());
     Value pointer =
-        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, operand->get());
+        memref::ExtractAlignedPointerAsIndexOp::create(b, loc, buffer);
     Value misalignment = arith::RemUIOp::create(
         b, loc, pointer,
         indexConstant(b, loc, width * type.getElementTypeBitWidth() / 8));
@@ -429,10 +484,14 @@ void LinalgScalarizer::emitVectorLoop(OpBuilder &b, linalg::LinalgOp op,
         SmallVector<SmallVector<Value>> lanes =
             vectorLanes(nb, op, ivs, width, vectorOperands, outs);
         SmallVector<Value> results;
-        for (int64_t lane = 0; lane < width; ++lane)
+        for (int64_t lane = 0; lane < width; ++lane) {
+          // The body's contiguous reads: lane 0 loads the vector.
+          vectorLane = lane;
           results.push_back(evaluateWith(
               nb, loc, op, ArrayRef<Value>(lanes[lane]).take_front(numIvs),
               ArrayRef<Value>(lanes[lane]).drop_front(numIvs), outs[lane]));
+        }
+        vectorLane = -1;
         if (!llvm::is_contained(vectorOperands, out)) {
           for (int64_t lane = 0; lane < width; ++lane)
             write(nb, loc, op, ArrayRef<Value>(lanes[lane]).take_front(numIvs),
@@ -524,9 +583,14 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
               SmallVector<SmallVector<Value>> lanes = vectorLanes(
                   rb, op, loopIvs({}, delinearize(rb, loc, first, redSizes)),
                   width, vectorOperands, outs);
-              for (ArrayRef<Value> lane : lanes)
-                acc = evaluateWith(rb, loc, op, lane.take_front(numIvs),
-                                   lane.drop_front(numIvs), acc);
+              for (auto [index, lane] : llvm::enumerate(lanes)) {
+                vectorLane = index;
+                acc = evaluateWith(rb, loc, op,
+                                   ArrayRef<Value>(lane).take_front(numIvs),
+                                   ArrayRef<Value>(lane).drop_front(numIvs),
+                                   acc);
+              }
+              vectorLane = -1;
               return acc;
             });
         scf::YieldOp::create(b, loc, ValueRange{vectorPartial});
@@ -562,7 +626,8 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
   // Parallel iterations strided over the threads (consecutive threads take
   // consecutive elements: coalesced along the innermost dimension); the
   // reduction loops of an element, if any, run in order in its thread.
-  bool readsOut = op.payloadUsesValueFromOperand(out);
+  bool atomic = isAtomicAdd(op);
+  bool readsOut = !atomic && op.payloadUsesValueFromOperand(out);
   int64_t elements = product(parSizes);
   int64_t count = product(redSizes);
   auto forall = createForall(b, loc, {threads}, {threadX(ctx)});
@@ -571,8 +636,14 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
   // kernel runs: plan buffers are, views at offsets may not be), else
   // element by element. A one-thread (CPU) block keeps the scalar loop.
   SmallVector<OpOperand *> vectorOperands;
-  if (int64_t width =
-          threads > 1 ? vectorWidth(op, fixed.size(), vectorOperands) : 0) {
+  // Atomic adds stay element by element: after a thread's vector load, its
+  // adds to consecutive elements would be a warp's strided requests, four
+  // times the sectors of one coalesced add per thread (and sm_90's vector
+  // red needs PTX 8.1).
+  int64_t width = threads > 1 && !atomic
+                      ? vectorWidth(op, fixed.size(), vectorOperands)
+                      : 0;
+  if (width) {
     auto ifOp =
         scf::IfOp::create(b, loc, vectorsAligned(b, loc, width, vectorOperands),
                           /*withElse=*/true);
@@ -592,6 +663,14 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
         Value init = readsOut || !redSizes.empty()
                          ? memref::LoadOp::create(nb, loc, buffer, outIndices)
                          : Value();
+        if (atomic) {
+          SmallVector<Value> ivs = loopIvs(par, {});
+          SmallVector<Value> inputs;
+          for (OpOperand *input : op.getDpsInputOperands())
+            inputs.push_back(read(nb, loc, op, *input, ivs));
+          atomicAdd(nb, loc, op, ivs, evaluateAdded(nb, loc, op, ivs, inputs));
+          return;
+        }
         Value result;
         if (redSizes.empty())
           result = evaluate(nb, loc, op, loopIvs(par, {}), init);

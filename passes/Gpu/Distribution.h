@@ -18,6 +18,7 @@
 
 #include "passes/Gpu/Passes.h"
 
+#include "mlir/IR/IRMapping.h"
 #include "llvm/ADT/DenseMap.h"
 
 namespace growc {
@@ -118,6 +119,17 @@ public:
   /// Stores `value` into the output of `op` at `ivs`.
   void write(mlir::OpBuilder &b, mlir::Location loc, mlir::linalg::LinalgOp op,
              llvm::ArrayRef<mlir::Value> ivs, mlir::Value value);
+  /// Whether `op` adds into its output atomically (attr::kAtomicAdd).
+  static bool isAtomicAdd(mlir::linalg::LinalgOp op);
+  /// What such an op adds at `ivs`: its body with the output's value 0.
+  mlir::Value evaluateAdded(mlir::OpBuilder &b, mlir::Location loc,
+                            mlir::linalg::LinalgOp op,
+                            llvm::ArrayRef<mlir::Value> ivs,
+                            llvm::ArrayRef<mlir::Value> inputs);
+  /// Adds `value` atomically to the output of `op` at `ivs`.
+  void atomicAdd(mlir::OpBuilder &b, mlir::Location loc,
+                 mlir::linalg::LinalgOp op, llvm::ArrayRef<mlir::Value> ivs,
+                 mlir::Value value);
 
   /// Emits, at `b`'s insertion point, thread loops (scf.forall mapped to
   /// threads, `threads` wide) that compute `op` with its leading loops fixed
@@ -159,12 +171,36 @@ private:
                       llvm::ArrayRef<mlir::OpOperand *> vectorOperands);
 
   llvm::DenseMap<mlir::Value, mlir::Value> shrunk;
+
+  // Vector loads of the body's contiguous reads (VectorLoads.cpp).
+  /// Finds the body's loads from global memory whose last index is the
+  /// innermost loop's `inner` plus a constant and whose other indices do
+  /// not vary along it; returns their widest element in bits (0: none).
+  int64_t findVectorLoads(mlir::linalg::LinalgOp op, unsigned inner);
+  /// Keeps in `vectorLoads` the candidates whose shift, layout and offset
+  /// allow vectors of `width` elements.
+  void selectVectorLoads(int64_t width);
+  /// In a vector loop's lane `vectorLane` (else false): clones `nested`,
+  /// one of `vectorLoads`, as lane 0's vector load or a later lane's
+  /// element of it.
+  bool cloneVectorLoad(mlir::OpBuilder &b, mlir::Operation &nested,
+                       mlir::IRMapping &mapping);
+  llvm::SmallVector<std::pair<mlir::memref::LoadOp, int64_t>> loadCandidates;
+  llvm::SmallVector<mlir::memref::LoadOp> vectorLoads;
+  llvm::DenseMap<mlir::Operation *, mlir::Value> laneVectors;
+  /// The lane being evaluated in a vector loop (-1 outside one) and the
+  /// loop's width.
+  int64_t vectorLane = -1, vectorWidthInUse = 0;
 };
 
 /// Whether `op` may read other elements of the buffer it writes (an input
 /// on the same buffer at another index, a load from it in the body): a
 /// race once its iterations run in different threads. Diagnoses why.
 mlir::LogicalResult checkNoSelfOverlap(mlir::linalg::LinalgOp op);
+
+/// Whether an op marked attr::kAtomicAdd can be added atomically:
+/// elementwise, f32, its body `out + f(inputs)`. Diagnoses why not.
+mlir::LogicalResult checkAtomicAdd(mlir::linalg::LinalgOp op);
 
 /// Whether only reduction loops of `op` remain after its first `fixed`.
 bool reducesEverythingAfter(mlir::linalg::LinalgOp op, unsigned fixed);
@@ -209,6 +245,13 @@ mlir::LogicalResult distributeAttentionGrad(mlir::func::FuncOp kernel,
 /// elementwise work grid-strided, reductions as block partials.
 mlir::LogicalResult distributeOwnKernel(mlir::func::FuncOp kernel,
                                         int64_t threads, HostChanges &changes);
+/// A block loop that updates an input in place (blocks adding into one
+/// buffer: the embedding gradient's atomic form, from the tied LM head's
+/// weight gradient or zeros) leaves bufferization with a copy of that input
+/// into its output at the end; the host's two buffers become one and the
+/// copy goes. A call whose buffers cannot be one is an error.
+mlir::LogicalResult shareUpdatedInputs(mlir::ModuleOp module,
+                                       mlir::func::FuncOp kernel);
 /// A kernel that is one scf.forall of independent iterations: one block per
 /// iteration, the linalg work inside it over the block's threads.
 mlir::LogicalResult distributeBlockLoop(mlir::func::FuncOp kernel,

@@ -19,6 +19,10 @@ using namespace growc;
 /// The embedding gradient's blocks: ranges of vocabulary rows (enough for
 /// a GPU's SMs, few enough that re-reading the tokens stays cheap).
 constexpr int64_t kEmbedGradRanges = 256;
+/// The atomic embedding gradient's blocks: this many tokens each (8,192
+/// tokens: 512 blocks, enough to fill a GPU; each block's token loop
+/// stays short).
+constexpr int64_t kEmbedGradTokensPerBlock = 16;
 
 std::pair<Value, Value> ModelTensorBuilder::rmsNormGrad(Value x, Value weight,
                                                         double scale, Value dy,
@@ -247,7 +251,59 @@ ModelTensorBuilder::attentionGrad(Value q, Value k, Value v, Value o,
   return {grad.getResult(0), grad.getResult(1), grad.getResult(2)};
 }
 
+/// A kernel of its own that is `count` blocks, each updating its part of
+/// `init` (the embedding gradient's two forms).
+static scf::ForallOp createBlockLoop(OpBuilder &b, Location loc, int64_t count,
+                                     Value init) {
+  auto forall =
+      scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
+                            ArrayRef<OpFoldResult>{b.getIndexAttr(count)},
+                            ArrayRef<OpFoldResult>{b.getIndexAttr(1)},
+                            ValueRange{init}, std::nullopt);
+  forall->setAttr(attr::kOwnKernel, b.getUnitAttr());
+  return forall;
+}
+
+Value ModelTensorBuilder::addEmbeddingRow(Location l, Value table,
+                                          Value tableRow, Value rows,
+                                          Value row, Value add, bool atomic) {
+  int64_t hidden = config.getHidden();
+  auto rowType = RankedTensorType::get({1, hidden}, f32);
+  auto branch = scf::IfOp::create(b, l, TypeRange{table.getType()}, add,
+                                  /*withElseRegion=*/true);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(branch.thenBlock());
+  auto rowAt = [&](Value at) {
+    return std::make_tuple(
+        SmallVector<OpFoldResult>{at, b.getIndexAttr(0)},
+        SmallVector<OpFoldResult>{b.getIndexAttr(1), b.getIndexAttr(hidden)},
+        SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
+  };
+  auto [tableAt, rowSizes, strides] = rowAt(tableRow);
+  Value current = tensor::ExtractSliceOp::create(b, l, rowType, table, tableAt,
+                                                 rowSizes, strides);
+  auto [inputAt, inputSizes, inputStrides] = rowAt(row);
+  Value input = tensor::ExtractSliceOp::create(b, l, rowType, rows, inputAt,
+                                               inputSizes, inputStrides);
+  AffineMap id = map(2, {dim(0), dim(1)});
+  Value sum = generic({input}, current, {id, id}, {kPar, kPar},
+                      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                        return arith::AddFOp::create(nb, nl, args[0], args[1]);
+                      });
+  if (atomic)
+    sum.getDefiningOp()->setAttr(attr::kAtomicAdd, b.getUnitAttr());
+  scf::YieldOp::create(
+      b, l,
+      ValueRange{tensor::InsertSliceOp::create(b, l, sum, table, tableAt,
+                                               rowSizes, strides)});
+  b.setInsertionPointToStart(branch.elseBlock());
+  scf::YieldOp::create(b, l, table);
+  return branch.getResult(0);
+}
+
 Value ModelTensorBuilder::embedGrad(Value tokens, Value dEmbedded) {
+  if (atomicEmbedGrad)
+    return embedGradAtomic(tokens, dEmbedded);
   int64_t vocab = config.getVocab(), hidden = config.getHidden();
   // A scatter-add: table row v sums the rows n of dEmbedded whose token is
   // v. One block per range of vocabulary rows walks the token list in order
@@ -259,12 +315,8 @@ Value ModelTensorBuilder::embedGrad(Value tokens, Value dEmbedded) {
   int64_t ranges = std::min<int64_t>(vocab, kEmbedGradRanges);
   int64_t rangeRows = llvm::divideCeil(vocab, ranges);
   ranges = llvm::divideCeil(vocab, rangeRows);
-  auto forall =
-      scf::ForallOp::create(b, loc, ArrayRef<OpFoldResult>{b.getIndexAttr(0)},
-                            ArrayRef<OpFoldResult>{b.getIndexAttr(ranges)},
-                            ArrayRef<OpFoldResult>{b.getIndexAttr(1)},
-                            ValueRange{empty({vocab, hidden})}, std::nullopt);
-  forall->setAttr(attr::kOwnKernel, b.getUnitAttr());
+  scf::ForallOp forall =
+      createBlockLoop(b, loc, ranges, empty({vocab, hidden}));
   OpBuilder::InsertionGuard guard(b);
   b.setInsertionPointToStart(forall.getBody());
   Value first = arith::MulIOp::create(b, loc, forall.getInductionVar(0),
@@ -316,36 +368,9 @@ Value ModelTensorBuilder::embedGrad(Value tokens, Value dEmbedded) {
         // token - first < size, unsigned: also false below the range.
         Value inRange =
             arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult, local, size);
-        auto branch = scf::IfOp::create(b, l, TypeRange{acc[0].getType()},
-                                        inRange, /*withElseRegion=*/true);
-        b.setInsertionPointToStart(branch.thenBlock());
-        auto rowAt = [&](Value at) {
-          return std::make_tuple(
-              SmallVector<OpFoldResult>{at, b.getIndexAttr(0)},
-              SmallVector<OpFoldResult>{b.getIndexAttr(1),
-                                        b.getIndexAttr(hidden)},
-              unit());
-        };
-        auto [tableAt, rowSizes, strides] = rowAt(local);
-        Value current = tensor::ExtractSliceOp::create(
-            b, l, rowType, acc[0], tableAt, rowSizes, strides);
-        auto [inputAt, inputSizes, inputStrides] = rowAt(n);
-        Value row = tensor::ExtractSliceOp::create(
-            b, l, rowType, dEmbedded, inputAt, inputSizes, inputStrides);
-        AffineMap id = map(2, {dim(0), dim(1)});
-        Value sum =
-            generic({row}, current, {id, id}, {kPar, kPar},
-                    [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                      return arith::AddFOp::create(nb, nl, args[0], args[1]);
-                    });
-        scf::YieldOp::create(
-            b, l,
-            ValueRange{tensor::InsertSliceOp::create(b, l, sum, acc[0], tableAt,
-                                                     rowSizes, strides)});
-        b.setInsertionPointToStart(branch.elseBlock());
-        scf::YieldOp::create(b, l, acc[0]);
-        b.setInsertionPointAfter(branch);
-        scf::YieldOp::create(b, l, branch.getResults());
+        scf::YieldOp::create(b, l,
+                             addEmbeddingRow(l, acc[0], local, dEmbedded, n,
+                                             inRange, /*atomic=*/false));
       });
   b.setInsertionPointToStart(forall.getTerminator().getBody());
   tensor::ParallelInsertSliceOp::create(
@@ -353,4 +378,111 @@ Value ModelTensorBuilder::embedGrad(Value tokens, Value dEmbedded) {
       ArrayRef<OpFoldResult>{first, b.getIndexAttr(0)},
       ArrayRef<OpFoldResult>{size, b.getIndexAttr(hidden)}, unit());
   return forall.getResult(0);
+}
+
+Value ModelTensorBuilder::embedGradAtomic(Value tokens, Value dEmbedded) {
+  int64_t vocab = config.getVocab(), hidden = config.getHidden();
+  // Work proportional to the tokens, O(B·T·D), whatever their ids: block i
+  // takes tokens [16i, 16i + 16) and adds each one's row of dEmbedded into
+  // its table row with atomic adds (growc.atomic_add), since blocks (and
+  // the tokens of one block) may share an id; one id for every token
+  // serialises the adds on one row but stays exact up to their order. The
+  // table starts from zeros, a kernel of its own (one writer per element,
+  // before the adds), or from the gradient the table already has
+  // (accumulateEmbedGrad). The order of the adds, hence the sum's low bits,
+  // depends on timing.
+  AffineMap id = map(2, {dim(0), dim(1)});
+  Value zeros =
+      generic({}, empty({vocab, hidden}), {id}, {kPar, kPar},
+              [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+                return arith::ConstantOp::create(nb, l, nb.getF32FloatAttr(0));
+              });
+  // Not a linalg.fill: kernel formation would move a fill into the kernel
+  // it initialises, where it would race with the other blocks' adds.
+  zeros.getDefiningOp()->setAttr(attr::kOwnKernel, b.getUnitAttr());
+  // At least two blocks: the canonicalizer folds a one-iteration forall
+  // into its body, which would leave no block loop to distribute.
+  int64_t blocks =
+      std::max<int64_t>(2, llvm::divideCeil(rows, kEmbedGradTokensPerBlock));
+  scf::ForallOp forall = createBlockLoop(b, loc, blocks, zeros);
+  OpBuilder::InsertionGuard guard(b);
+  b.setInsertionPointToStart(forall.getBody());
+  Value first = arith::MulIOp::create(b, loc, forall.getInductionVar(0),
+                                      index(kEmbedGradTokensPerBlock));
+  // The last block may have fewer tokens (none, in a second block of
+  // fewer than 16 tokens).
+  Value count = arith::SelectOp::create(
+      b, loc,
+      arith::CmpIOp::create(b, loc, arith::CmpIPredicate::ult, first,
+                            index(rows)),
+      arith::MinUIOp::create(b, loc, index(kEmbedGradTokensPerBlock),
+                             arith::SubIOp::create(b, loc, index(rows), first)),
+      index(0));
+  Value flat = tensor::CollapseShapeOp::create(
+      b, loc, tokens, ArrayRef<ReassociationIndices>{{0, 1}});
+  // The block's ids, read once into a per-block buffer (shared memory on
+  // the GPU) instead of by every thread at every token; past the last
+  // token, copies of it that the loop does not reach.
+  Type i32 = b.getI32Type();
+  Value ids = generic(
+      {}, tensor::EmptyOp::create(b, loc, {kEmbedGradTokensPerBlock}, i32),
+      {map(1, {dim(0)})}, {kPar},
+      [&](OpBuilder &nb, Location l, ValueRange) -> Value {
+        Value n = arith::MinUIOp::create(
+            nb, l,
+            arith::AddIOp::create(nb, l, first,
+                                  linalg::IndexOp::create(nb, l, 0)),
+            arith::ConstantIndexOp::create(nb, l, rows - 1));
+        return tensor::ExtractOp::create(nb, l, flat, ValueRange{n});
+      });
+  Value table = forall.getRegionIterArgs()[0];
+  auto loop = scf::ForOp::create(
+      b, loc, index(0), count, index(1), ValueRange{table},
+      [&](OpBuilder &lb, Location l, Value i, ValueRange acc) {
+        OpBuilder::InsertionGuard guard(b);
+        b.setInsertionPoint(lb.getInsertionBlock(), lb.getInsertionPoint());
+        Value n = arith::AddIOp::create(b, l, first, i);
+        Value token = arith::IndexCastOp::create(
+            b, l, b.getIndexType(),
+            tensor::ExtractOp::create(b, l, ids, ValueRange{i}));
+        // An id outside the table (unsigned: negative ones too) adds
+        // nothing, as in the CPU's form.
+        Value inTable = arith::CmpIOp::create(b, l, arith::CmpIPredicate::ult,
+                                              token, index(vocab));
+        scf::YieldOp::create(b, l,
+                             addEmbeddingRow(l, acc[0], token, dEmbedded, n,
+                                             inTable, /*atomic=*/true));
+      });
+  // Every block's adds land in the one table, in place (bufferization
+  // keeps the shared output's buffer); the insert of the whole table is
+  // what the forall's form asks for and moves nothing.
+  b.setInsertionPointToStart(forall.getTerminator().getBody());
+  tensor::ParallelInsertSliceOp::create(
+      b, loc, loop.getResult(0), table,
+      ArrayRef<OpFoldResult>{b.getIndexAttr(0), b.getIndexAttr(0)},
+      ArrayRef<OpFoldResult>{b.getIndexAttr(vocab), b.getIndexAttr(hidden)},
+      SmallVector<OpFoldResult>(2, b.getIndexAttr(1)));
+  return forall.getResult(0);
+}
+
+Value ModelTensorBuilder::accumulateEmbedGrad(Value grad, Value acc) {
+  auto forall = grad.getDefiningOp<scf::ForallOp>();
+  if (!forall || !forall->hasAttr(attr::kOwnKernel) ||
+      forall.getOutputs().size() != 1 || acc.getType() != grad.getType())
+    return Value();
+  auto zeros = forall.getOutputs()[0].getDefiningOp<linalg::GenericOp>();
+  if (!zeros || !zeros->hasAttr(attr::kOwnKernel) || !zeros->hasOneUse() ||
+      zeros.getNumDpsInputs() != 0)
+    return Value();
+  // `acc` must be available where the table's zeros were.
+  if (Operation *def = acc.getDefiningOp();
+      def && (def->getBlock() != zeros->getBlock() ||
+              !def->isBeforeInBlock(zeros)))
+    return Value();
+  forall.getOutputsMutable()[0].assign(acc);
+  Value empty = zeros.getDpsInitOperand(0)->get();
+  zeros->erase();
+  if (Operation *def = empty.getDefiningOp(); def && def->use_empty())
+    def->erase();
+  return grad;
 }

@@ -145,10 +145,25 @@ public:
   /// growk.attention_grad expanded per target like the forward.
   std::tuple<Value, Value, Value> attentionGrad(Value q, Value k, Value v,
                                                 Value o, Value dout);
-  /// The gradient of the embedding table from that of its gathered rows.
+  /// The gradient of the embedding table from that of its gathered rows:
+  /// by default one block per range of vocabulary rows walking every token
+  /// (no atomics); with setAtomicEmbedGrad (the GPU) blocks of tokens
+  /// adding their rows with float atomics into a zeroed table.
   Value embedGrad(Value tokens, Value dEmbedded);
+  /// Makes `embedGrad` (the atomic form) add into `acc` (the gradient the
+  /// same table already has, the tied LM head's) instead of a zeroed
+  /// table; returns the sum, or null where `grad` is not that form.
+  Value accumulateEmbedGrad(Value grad, Value acc);
+  void setAtomicEmbedGrad(bool enable) { atomicEmbedGrad = enable; }
 
 private:
+  /// embedGrad's GPU form (GradientOps.cpp).
+  Value embedGradAtomic(Value tokens, Value dEmbedded);
+  /// `table` with row `row` of `rows` added into its row `tableRow` where
+  /// `add` (an scf.if; the row's add marked growc.atomic_add if `atomic`),
+  /// else `table`: the embedding gradient's step in both of its forms.
+  Value addEmbeddingRow(Location l, Value table, Value tableRow, Value rows,
+                        Value row, Value add, bool atomic);
   /// The token position (row mod T) of row index `row` inside a body.
   Value positionOf(OpBuilder &nb, Location l, Value row) {
     Value seqLen = mlir::arith::ConstantIndexOp::create(nb, l, seq);
@@ -168,6 +183,7 @@ private:
 
   grow::ConfigAttr config;
   int64_t batch, seq, rows, keyBlock, lossRows;
+  bool atomicEmbedGrad = false;
   Value ropeCos, ropeSin;
 };
 

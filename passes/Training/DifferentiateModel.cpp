@@ -53,7 +53,14 @@ public:
   }
   void addParamGrad(StringRef name, Value grad) override {
     Value &slot = grads[name];
-    slot = slot ? fb.add(slot, grad) : grad;
+    if (!slot) {
+      slot = grad;
+      return;
+    }
+    // A tied table's embedding gradient (the atomic form) adds its rows
+    // into the LM head's weight gradient instead of zeros: no sum kernel.
+    Value sum = fb.accumulateEmbedGrad(grad, slot);
+    slot = sum ? sum : fb.add(slot, grad);
   }
   void setLoss(Value value) override { loss = value; }
   bool isLossLogits(Value modelValue) override {
@@ -124,6 +131,7 @@ private:
 
 struct DifferentiateModelPass
     : growc::impl::DifferentiateModelBase<DifferentiateModelPass> {
+  using DifferentiateModelBase::DifferentiateModelBase;
   LogicalResult differentiate(growk::ForwardTapeOp tape);
 
   void runOnOperation() override {
@@ -177,6 +185,7 @@ LogicalResult DifferentiateModelPass::differentiate(growk::ForwardTapeOp tape) {
   ModelTensorBuilder fb(builder, tape.getLoc(), config, tokenType.getDimSize(0),
                         tokenType.getDimSize(1), tape.getKeyBlock(),
                         tape.getLossRows());
+  fb.setAtomicEmbedGrad(atomicEmbedGrad);
   TapeVjpContext vjp(fb, entry.getArgument(0), entry.getArgument(1),
                      lossHead.getLogits());
   for (auto [i, name] :

@@ -92,6 +92,13 @@ def DifferentiateModel
     "::growc::growk::GrowKDialect", "::mlir::arith::ArithDialect",
     "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"];
+  let options = [
+    Option<"atomicEmbedGrad", "atomic-embedding-grad", "bool",
+           /*default=*/"false",
+           "The embedding gradient by blocks of tokens adding rows with "
+           "float atomics, into the tied LM head's weight gradient where "
+           "there is one (GPU kernels), not by vocabulary ranges">,
+  ];
 }
 
 def AppendOptimizerStep

@@ -240,6 +240,9 @@ ArtifactOptions artifactOptions(bool ptx) {
   options.graph = {graph,    batchSize,  seqLength,      keyBlock,
                    lossRows, accumulate, fuseProjections};
   bool gpuKernels = ptx || kernelForm == "gpu";
+  // GPU-shaped kernels (also run on the CPU, whose threads take blocks in
+  // parallel too) add embedding gradient rows with atomics.
+  options.graph.atomicEmbedGrad = gpuKernels;
   options.kernels.target =
       gpuKernels ? CodegenTarget::Nvptx : CodegenTarget::Cpu;
   options.kernels.precision = precision;
