@@ -392,6 +392,23 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
                            inQuotes(out.symbols[0]) +
                            " is not a kernel library entry point (growc_*)");
   }
+  // Each symbol is launched with its pass's arguments (the rope main pass
+  // takes 11 pointers and 5 scalars, the prep pass 6 and 4): a pass named
+  // in another's place would read arguments it was not given.
+  for (size_t i = 0; i < out.symbols.size(); ++i) {
+    const std::string &symbol = out.symbols[i];
+    const bool prep = symbol.rfind("growc_flash_backward_prep_", 0) == 0;
+    const char *role = !backward ? "growc_flash_forward_"
+                       : i == 0  ? "growc_flash_backward_prep_"
+                                 : "growc_flash_backward_";
+    if (symbol.rfind(role, 0) != 0 || (backward && i == 1 && prep))
+      return Status::error(ctx + ": " + inQuotes(symbol) +
+                           " is not the attention" +
+                           (!backward ? " forward ("
+                            : i == 0  ? " backward's prep pass ("
+                                      : " backward's main pass (") +
+                           role + (i == 1 ? "*, not *_prep_*)" : "*)"));
+  }
   // A rope entry point rotates q and k: it needs the tables and the
   // stride, and only it takes them.
   for (const std::string &symbol : out.symbols) {
@@ -433,6 +450,11 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
   GROWC_RETURN_IF_ERROR(elementType("activation_dtype", out.activationType));
   out.rope = rope;
   if (rope) {
+    // The rope instances read bf16 q, k and v (the fp32 pipeline keeps
+    // the generated RoPE kernel).
+    if (out.activationType != DType::BF16)
+      return Status::error(ctx + ": RoPE on load reads bf16 q, k and v: "
+                                 "the step's activation_dtype must be BF16");
     GROWC_RETURN_IF_ERROR(
         getInt(step, ctx, "row_stride", 1, kMaxDim * 64, out.rowStride));
     int64_t widest = std::max(out.heads, out.kvHeads) * out.headDim;
