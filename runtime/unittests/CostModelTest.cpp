@@ -216,6 +216,43 @@ TEST(CostModelTest, Bf16AttentionMovesActivationsInTwoBytes) {
                         4 * (4 * kv + 2 * q)));              // main out
 }
 
+TEST(CostModelTest, RopeOnLoadReadsTheTablesInTheForwardAndMainPass) {
+  // The bf16 plan with RoPE on load: q, k and v come out of one [B·T,
+  // (H + 2 KVH)·hd] matrix (the same bytes as before), and the forward
+  // and the main pass each read the tables cos and sin, f32 [B·T, hd/2]:
+  // 2·4·256·8 bytes; prep reads neither.
+  Plan plain = trainPlan(), rope = trainPlan();
+  for (Plan *plan : {&plain, &rope})
+    for (PlanStep &step : plan->steps)
+      if (step.op == PlanStep::Op::Attention ||
+          step.op == PlanStep::Op::AttentionGrad)
+        step.activationType = step.outputType = DType::BF16;
+  for (PlanStep &step : rope.steps)
+    if (step.op == PlanStep::Op::Attention ||
+        step.op == PlanStep::Op::AttentionGrad) {
+      step.rope = true;
+      step.rowStride = (step.heads + 2 * step.kvHeads) * step.headDim;
+      step.operands.insert(step.operands.end(), {0, 1});
+    }
+  StepCost before = estimateStepCost(plain, h100(), CostAssumptions{}),
+           after = estimateStepCost(rope, h100(), CostAssumptions{});
+  const double tables = 2 * 4.0 * 256 * 8;
+  EXPECT_DOUBLE_EQ(kind(after, "attention").bytes,
+                   kind(before, "attention").bytes + 2 * 2 * tables);
+  EXPECT_EQ(kind(after, "attention").nodes, kind(before, "attention").nodes);
+  // The tables close the operand list: the forward's fifth operand is
+  // still its lse, and one without an lse (4 operands and the tables)
+  // writes none.
+  EXPECT_EQ(after.attentionLseWrites, 2);
+  for (PlanStep &step : rope.steps)
+    if (step.op == PlanStep::Op::Attention)
+      step.operands.erase(step.operands.begin() + 4);
+  StepCost noLse = estimateStepCost(rope, h100(), CostAssumptions{});
+  EXPECT_EQ(noLse.attentionLseWrites, 0);
+  EXPECT_DOUBLE_EQ(kind(noLse, "attention").bytes,
+                   kind(after, "attention").bytes - 2 * 2048.0);
+}
+
 TEST(CostModelTest, PredictionsAreRooflinesPlusNodeCost) {
   Plan plan = trainPlan();
   GpuRates gpu = h100();
