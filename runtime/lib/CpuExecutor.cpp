@@ -218,6 +218,11 @@ Status CpuExecutor::prepare() {
   uintptr_t base = reinterpret_cast<uintptr_t>(mapping);
   base = (base + alignment - 1) & ~(uintptr_t(alignment) - 1);
   arena_ = reinterpret_cast<uint8_t *>(base);
+  // Zeroed buffers start at zero whatever the arena's fill (the mapping is
+  // zero already; this says so).
+  for (const PlanBuffer &buffer : plan_.buffers)
+    if (buffer.zeroed)
+      std::memset(arena_ + buffer.offset, 0, static_cast<size_t>(buffer.size));
 
   for (const PlanStep &step : plan_.steps) {
     PreparedStep prepared;

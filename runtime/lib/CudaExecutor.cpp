@@ -177,6 +177,12 @@ Status CudaExecutor::State::prepare() {
           ~CUdeviceptr(plan.alignment - 1);
   GROWC_CU(cu->cuMemsetD8Async(
       arenaBase, 0, size_t(plan.arenaSize + plan.alignment), stream));
+  // Zeroed buffers (completion counters) must start at zero whatever the
+  // arena's fill; their kernels leave them at zero for the next launch.
+  for (const PlanBuffer &buffer : plan.buffers)
+    if (buffer.zeroed)
+      GROWC_CU(cu->cuMemsetD8Async(arena + CUdeviceptr(buffer.offset), 0,
+                                   size_t(buffer.size), stream));
   GROWC_CU(cu->cuStreamSynchronize(stream));
   GROWC_CU(cu->cuMemAlloc(&workspace, kGemmWorkspaceBytes));
 

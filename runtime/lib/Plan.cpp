@@ -61,6 +61,7 @@ Status PlanParser::parse(const JsonValue &root) {
   GROWC_RETURN_IF_ERROR(parseTensors(root, "params", /*isParam=*/true));
   GROWC_RETURN_IF_ERROR(parseTensors(root, "outputs", /*isParam=*/false));
   GROWC_RETURN_IF_ERROR(checkBf16Copies());
+  GROWC_RETURN_IF_ERROR(checkZeroedBuffers());
   GROWC_RETURN_IF_ERROR(parseKernels(root));
   GROWC_RETURN_IF_ERROR(parseSteps(root));
   return parseGrowth(root);

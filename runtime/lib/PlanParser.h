@@ -61,6 +61,8 @@ private:
   /// Each bf16_copy is a buffer of its own, apart from every other one
   /// (PlanSections.cpp).
   Status checkBf16Copies() const;
+  /// A zeroed buffer holds no tensor and shares no bytes (PlanSections.cpp).
+  Status checkZeroedBuffers() const;
 
   // Field access (Plan.cpp). `ctx` is the path of the enclosing object ("" for
   // the top level, "buffers[3]", ...).

@@ -123,7 +123,8 @@ Status PlanParser::parseBuffers(const JsonValue &root) {
     const JsonValue &entry = buffers->elements()[i];
     std::string ctx = "buffers[" + std::to_string(i) + "]";
     GROWC_RETURN_IF_ERROR(expectObject(entry, ctx));
-    GROWC_RETURN_IF_ERROR(checkKeys(entry, ctx, {"id", "offset", "size"}));
+    GROWC_RETURN_IF_ERROR(
+        checkKeys(entry, ctx, {"id", "offset", "size", "zeroed"}));
     PlanBuffer buffer;
     GROWC_RETURN_IF_ERROR(getInt(entry, ctx, "id", 0, kMax, buffer.id));
     if (buffer.id != static_cast<int64_t>(i))
@@ -132,6 +133,12 @@ Status PlanParser::parseBuffers(const JsonValue &root) {
                            " (buffer ids must be dense 0..n-1, in order)");
     GROWC_RETURN_IF_ERROR(getInt(entry, ctx, "offset", 0, kMax, buffer.offset));
     GROWC_RETURN_IF_ERROR(getInt(entry, ctx, "size", 0, kMax, buffer.size));
+    if (entry.find("zeroed")) {
+      GROWC_RETURN_IF_ERROR(getBool(entry, ctx, "zeroed", buffer.zeroed));
+      if (!buffer.zeroed)
+        return Status::error(ctx + ": \"zeroed\" is written only where "
+                                   "true");
+    }
     if (buffer.offset % plan.alignment != 0)
       return Status::error(ctx + ": offset " + std::to_string(buffer.offset) +
                            " is not a multiple of the alignment " +
@@ -417,6 +424,43 @@ Status PlanParser::checkBf16Copies() const {
             std::to_string(other.offset + other.size) +
             ")); a bf16 copy lives for the whole run, apart from every other "
             "buffer");
+  }
+  return Status::ok();
+}
+
+/// A zeroed buffer (a completion counter) must still be zero when a later
+/// run starts: no tensor lives in it and no other buffer shares its bytes
+/// (an intermediate placed there would leave garbage for the next run).
+Status PlanParser::checkZeroedBuffers() const {
+  std::map<int64_t, std::string> tensorIn; // buffer -> a tensor in it
+  for (const auto *section : {&plan.inputs, &plan.outputs})
+    for (const PlanTensor &t : *section)
+      tensorIn.emplace(t.buffer, inQuotes(t.name));
+  for (const PlanParam &p : plan.params) {
+    tensorIn.emplace(p.buffer, inQuotes(p.name));
+    if (p.bf16Copy >= 0)
+      tensorIn.emplace(p.bf16Copy, "the bf16 copy of " + inQuotes(p.name));
+  }
+  for (const PlanBuffer &zeroed : plan.buffers) {
+    if (!zeroed.zeroed)
+      continue;
+    const std::string ctx = "buffers[" + std::to_string(zeroed.id) + "]";
+    if (zeroed.size == 0)
+      return Status::error(ctx + ": a zeroed buffer is not empty");
+    if (auto it = tensorIn.find(zeroed.id); it != tensorIn.end())
+      return Status::error(ctx + ": a zeroed buffer holds " + it->second +
+                           "; it holds no tensor");
+    for (const PlanBuffer &other : plan.buffers)
+      if (other.id != zeroed.id && other.size > 0 &&
+          other.offset < zeroed.offset + zeroed.size &&
+          zeroed.offset < other.offset + other.size)
+        return Status::error(
+            ctx + ": the zeroed bytes [" + std::to_string(zeroed.offset) +
+            ", " + std::to_string(zeroed.offset + zeroed.size) +
+            ") overlap buffer " + std::to_string(other.id) + " (bytes [" +
+            std::to_string(other.offset) + ", " +
+            std::to_string(other.offset + other.size) +
+            ")); a zeroed buffer lives across runs, apart from every other");
   }
   return Status::ok();
 }

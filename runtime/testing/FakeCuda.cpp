@@ -585,6 +585,17 @@ FAKE_EXPORT CUresult cuLaunchKernel(CUfunction f, unsigned int gridX,
     launch.block[0] = blockX, launch.block[1] = blockY,
     launch.block[2] = blockZ;
     launch.dynamicShared = sharedMemBytes;
+    // GROWC_FAKE_CUDA_BLOCK_ORDER=reverse: blocks last to first.
+    static const char *order = std::getenv("GROWC_FAKE_CUDA_BLOCK_ORDER");
+    if (order && *order && std::strcmp(order, "reverse") != 0 &&
+        std::strcmp(order, "forward") != 0) {
+      std::fprintf(stderr,
+                   "fake driver: GROWC_FAKE_CUDA_BLOCK_ORDER must be forward "
+                   "or reverse, got '%s'\n",
+                   order);
+      return CUDA_ERROR_INVALID_VALUE;
+    }
+    launch.reverseBlocks = order && std::strcmp(order, "reverse") == 0;
     std::vector<unsigned> sizes = growc::ptx::Module::paramSizes(*f->kernel);
     for (size_t i = 0; i < sizes.size(); ++i) {
       size_t offset =

@@ -118,13 +118,16 @@ public:
       occurrences.resize(size_t(threads) * memCount);
       pending.resize((threads + 31) / 32);
     }
-    for (unsigned z = 0; z < launch.grid[2]; ++z)
-      for (unsigned y = 0; y < launch.grid[1]; ++y)
-        for (unsigned x = 0; x < launch.grid[0]; ++x) {
-          ctaid[0] = x, ctaid[1] = y, ctaid[2] = z;
-          if (std::string e = block(threads); !e.empty())
-            return e;
-        }
+    uint64_t blocks =
+        uint64_t(launch.grid[0]) * launch.grid[1] * launch.grid[2];
+    for (uint64_t i = 0; i < blocks; ++i) {
+      uint64_t linear = launch.reverseBlocks ? blocks - 1 - i : i;
+      ctaid[0] = unsigned(linear % launch.grid[0]);
+      ctaid[1] = unsigned(linear / launch.grid[0] % launch.grid[1]);
+      ctaid[2] = unsigned(linear / launch.grid[0] / launch.grid[1]);
+      if (std::string e = block(threads); !e.empty())
+        return e;
+    }
     return "";
   }
 

@@ -56,6 +56,11 @@ struct Launch {
   unsigned grid[3] = {1, 1, 1};
   unsigned block[3] = {1, 1, 1};
   unsigned dynamicShared = 0;
+  /// Runs the blocks last to first instead of first to last: another
+  /// schedule a GPU may take, under which a kernel whose result must not
+  /// depend on its blocks' order (a last block summing the others'
+  /// partials) is checked to give the same bits.
+  bool reverseBlocks = false;
   /// The parameters' bytes, packed at the offsets paramSizes implies
   /// (each aligned to its size).
   std::vector<uint8_t> params;

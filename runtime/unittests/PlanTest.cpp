@@ -1250,6 +1250,44 @@ TEST(PlanTest, Bf16CopiesAreVerified) {
 // and gate|up weights): p0 and p1 lie back to back in one buffer per list,
 // their bf16 copies in one copy buffer at half the offsets; `offset` is
 // written only where it is not 0 and read back as it was.
+/// The toy plan with a seventh buffer `entry` after the others (a
+/// completion counter where it is zeroed).
+std::string withBuffer(const std::string &entry) {
+  return replaceOnce(
+      replaceOnce(kToyPlan, R"("arena_size": 704,)", R"("arena_size": 768,)"),
+      R"({"id": 5, "offset": 576, "size": 128})",
+      R"({"id": 5, "offset": 576, "size": 128}, )" + entry);
+}
+
+TEST(PlanTest, ZeroedBuffers) {
+  StatusOr<Plan> plan = parsePlan(
+      withBuffer(R"({"id": 6, "offset": 704, "size": 4, "zeroed": true})"),
+      kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  EXPECT_TRUE(plan->buffers[6].zeroed);
+  EXPECT_FALSE(plan->buffers[5].zeroed);
+  // Written only where true; a flag, not a number.
+  expectRejected(
+      withBuffer(R"({"id": 6, "offset": 704, "size": 4, "zeroed": false})"),
+      {"buffers[6]: \"zeroed\" is written only where true"});
+  expectRejected(
+      withBuffer(R"({"id": 6, "offset": 704, "size": 4, "zeroed": 1})"),
+      {"buffers[6]", "zeroed"});
+  // Zero at every run's start: no bytes shared, no tensor, not empty.
+  expectRejected(
+      withBuffer(R"({"id": 6, "offset": 640, "size": 4, "zeroed": true})"),
+      {"buffers[6]: the zeroed bytes [640, 644) overlap buffer 5 (bytes "
+       "[576, 704))"});
+  expectRejected(replaceOnce(kToyPlan,
+                             R"({"id": 3, "offset": 320, "size": 128})",
+                             R"({"id": 3, "offset": 320, "size": 128, )"
+                             R"("zeroed": true})"),
+                 {"buffers[3]: a zeroed buffer holds 'hidden'"});
+  expectRejected(
+      withBuffer(R"({"id": 6, "offset": 704, "size": 0, "zeroed": true})"),
+      {"buffers[6]: a zeroed buffer is not empty"});
+}
+
 TEST(PlanTest, ParamsShareABufferAtOffsets) {
   AdamWPlanOptions fused;
   fused.fused = 2;
@@ -1453,7 +1491,9 @@ std::vector<std::string> everyPlanForm() {
           // Parameters sharing buffers at offsets (fused Q/K/V).
           adamWPlanText(fusedCopies),
           // Mixed precision: the parameters' bf16 copies.
-          adamWPlanText(bf16Copies)};
+          adamWPlanText(bf16Copies),
+          // A completion counter (a column sum's last block resets it).
+          withBuffer(R"({"id": 6, "offset": 704, "size": 4, "zeroed": true})")};
 }
 
 /// Whether every object in `value` lists its keys in sorted order.

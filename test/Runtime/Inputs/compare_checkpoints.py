@@ -2,7 +2,8 @@
 with --rtol, F32 tensors to within a relative tolerance of their largest
 magnitude): prints 'same N tensors' or each difference and exits 1.
 --ignore NAME (--ignore-prefix P) skips tensors that only one of them is
-expected to have."""
+expected to have; --only-suffix S compares only the tensors whose names end
+with S (and fails when there are none)."""
 import argparse
 import json
 import struct
@@ -32,13 +33,18 @@ def main():
     ap.add_argument("b")
     ap.add_argument("--ignore", action="append", default=[])
     ap.add_argument("--ignore-prefix", action="append", default=[])
+    ap.add_argument("--only-suffix", default="")
     ap.add_argument("--rtol", type=float, default=0.0)
     args = ap.parse_args()
     a, b = tensors(args.a), tensors(args.b)
     for t in (a, b):
         for name in list(t):
-            if name in args.ignore or any(name.startswith(p) for p in args.ignore_prefix):
+            if name in args.ignore or any(name.startswith(p) for p in args.ignore_prefix) \
+                    or not name.endswith(args.only_suffix):
                 del t[name]
+    if args.only_suffix and not a:
+        print("no tensor ends with %s" % args.only_suffix)
+        sys.exit(1)
     problems = ["only in %s: %s" % (args.a, n) for n in sorted(set(a) - set(b))]
     problems += ["only in %s: %s" % (args.b, n) for n in sorted(set(b) - set(a))]
     def differs(x, y):
