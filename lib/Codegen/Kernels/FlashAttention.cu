@@ -242,6 +242,27 @@ GROWC_DEVICE void startTile(u16 *tile, const In *source, long stride, int first,
   loadTile<HD, Rows>(tile, source, stride, first, limit);
 }
 
+typedef float float4v __attribute__((ext_vector_type(4)));
+typedef u16 u16x4 __attribute__((ext_vector_type(4)));
+
+/// Elements i .. i + 3 of a row as floats, in one 16- (f32) or 8-byte
+/// (bf16) load.
+GROWC_DEVICE float4v load4(const float *p) {
+  return *reinterpret_cast<const float4v *>(p);
+}
+GROWC_DEVICE float4v load4(const u16 *p) {
+  u16x4 bits = *reinterpret_cast<const u16x4 *>(p);
+  return float4v{asFloat(u32(bits.x) << 16), asFloat(u32(bits.y) << 16),
+                 asFloat(u32(bits.z) << 16), asFloat(u32(bits.w) << 16)};
+}
+
+/// p[0 .. 3] = v rounded to bf16, in one 8-byte store.
+GROWC_DEVICE void store4(u16 *p, float4v v) {
+  typedef u32 u32x2 __attribute__((ext_vector_type(2)));
+  *reinterpret_cast<u32x2 *>(p) =
+      u32x2{packBf16(v.x, v.y), packBf16(v.z, v.w)};
+}
+
 /// RoPE (transformers' rotate_half) of a shared tile's `Rows` rows in
 /// place, rows from `first` below `limit`: with c and s the tables' angle
 /// j < HD / 2 of the row, element j becomes x_j c - x_{j + HD/2} s and
@@ -250,22 +271,48 @@ GROWC_DEVICE void startTile(u16 *tile, const In *source, long stride, int first,
 /// own (no fma), the result rounded once to bf16, so the rotated tile
 /// holds exactly the q or k that kernel would have written. `cos` and
 /// `sin` are the tables' [T, HD / 2] rows of the block's sample.
-template <int HD, int Rows>
+template <int HD, int Rows, bool kVector>
 GROWC_DEVICE void rotateTile(u16 *tile, const float *cos, const float *sin,
                              int first, int limit) {
-  constexpr int kStride = HD + 8, kHalf = HD / 2;
-  for (int i = int(threadIndex()); i < Rows * kHalf; i += kThreads) {
-    int row = i / kHalf, j = i % kHalf;
+  // kVector: four angles a thread, 16-byte table loads and 8-byte shared
+  // accesses (table rows are HD / 2 floats, a multiple of 16 bytes, so only
+  // the tables' base decides the alignment). The backward main pass rotates
+  // one angle a thread: at 255 registers, the wider form spills there.
+  constexpr int kStride = HD + 8, kHalf = HD / 2, kWidth = kVector ? 4 : 1;
+  static_assert(kHalf % 4 == 0, "RoPE rotates four angles a thread");
+  bool vectors = kVector && aligned16(cos) && aligned16(sin);
+  // x_j c - x_{j + HD/2} s; with the halves swapped, the second half.
+  auto rotate = [](float x, float other, float c, float s, float sign) {
+    return __nvvm_add_rn_f(__nvvm_mul_rn_f(x, c),
+                           __nvvm_mul_rn_f(sign * other, s));
+  };
+  for (int i = int(threadIndex()); i < Rows * kHalf / kWidth; i += kThreads) {
+    int row = i / (kHalf / kWidth), j = i % (kHalf / kWidth) * kWidth;
     if (first + row >= limit)
       continue; // zeros, and no table row to read
     u16 *x = tile + row * kStride;
-    float lo = asFloat(u32(x[j]) << 16), hi = asFloat(u32(x[j + kHalf]) << 16);
     long at = (long)(first + row) * kHalf + j;
-    float c = cos[at], s = sin[at];
-    store(x + j,
-          __nvvm_add_rn_f(__nvvm_mul_rn_f(lo, c), __nvvm_mul_rn_f(-hi, s)));
-    store(x + j + kHalf,
-          __nvvm_add_rn_f(__nvvm_mul_rn_f(hi, c), __nvvm_mul_rn_f(lo, s)));
+    if constexpr (!kVector) {
+      float lo = asFloat(u32(x[j]) << 16), hi = asFloat(u32(x[j + kHalf]) << 16);
+      store(x + j, rotate(lo, hi, cos[at], sin[at], -1.0f));
+      store(x + j + kHalf, rotate(hi, lo, cos[at], sin[at], 1.0f));
+    } else {
+      float4v lo = load4(x + j), hi = load4(x + j + kHalf), c, s, a, b;
+      if (vectors) {
+        c = load4(cos + at);
+        s = load4(sin + at);
+      } else {
+        c = float4v{cos[at], cos[at + 1], cos[at + 2], cos[at + 3]};
+        s = float4v{sin[at], sin[at + 1], sin[at + 2], sin[at + 3]};
+      }
+#pragma unroll
+      for (int e = 0; e < 4; ++e) {
+        a[e] = rotate(lo[e], hi[e], c[e], s[e], -1.0f);
+        b[e] = rotate(hi[e], lo[e], c[e], s[e], 1.0f);
+      }
+      store4(x + j, a);
+      store4(x + j + kHalf, b);
+    }
   }
 }
 
@@ -483,11 +530,12 @@ GROWC_DEVICE void flashForward(const In *q, const In *k, const In *v, Out *o,
     }
     barrier(); // this tile (and at first the query tile) is in place
     if constexpr (kRope) {
-      rotateTile<HD, kBlockKeys>(kTiles[buffer], rope.cos + tableBase,
-                                 rope.sin + tableBase, firstKey, seqLen);
+      rotateTile<HD, kBlockKeys, true>(kTiles[buffer], rope.cos + tableBase,
+                                       rope.sin + tableBase, firstKey, seqLen);
       if (firstKey == 0)
-        rotateTile<HD, kBlockRows>(qTile, rope.cos + tableBase,
-                                   rope.sin + tableBase, firstQuery, seqLen);
+        rotateTile<HD, kBlockRows, true>(qTile, rope.cos + tableBase,
+                                         rope.sin + tableBase, firstQuery,
+                                         seqLen);
       barrier(); // rotated
     }
     if (firstKey == 0)
@@ -603,20 +651,6 @@ GROWC_DEVICE void twoProducts(float (&first)[N / 8][4], const u16 *firstRows,
 // cp.async (a step's copies are issued while the previous step computes);
 // f32 ones convert on the way into shared memory, synchronously.
 //===----------------------------------------------------------------------===//
-
-typedef float float4v __attribute__((ext_vector_type(4)));
-typedef u16 u16x4 __attribute__((ext_vector_type(4)));
-
-/// Elements i .. i + 3 of a row as floats, in one 16- (f32) or 8-byte
-/// (bf16) load.
-GROWC_DEVICE float4v load4(const float *p) {
-  return *reinterpret_cast<const float4v *>(p);
-}
-GROWC_DEVICE float4v load4(const u16 *p) {
-  u16x4 bits = *reinterpret_cast<const u16x4 *>(p);
-  return float4v{asFloat(u32(bits.x) << 16), asFloat(u32(bits.y) << 16),
-                 asFloat(u32(bits.z) << 16), asFloat(u32(bits.w) << 16)};
-}
 
 /// Zeros in the block's 64 rows (from `first`, below `limit`) of HD
 /// columns at `base` (rows of `stride` floats), 16 bytes a store with
@@ -766,10 +800,11 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
     barrier(); // this step's tiles are in place
     if constexpr (kRope) {
       if (step == 0)
-        rotateTile<HD, kBlockKeys>(kTile, rope.cos + tableBase,
-                                   rope.sin + tableBase, firstKey, seqLen);
-      rotateTile<HD, kSteps>(qTiles[buffer], rope.cos + tableBase,
-                             rope.sin + tableBase, firstQuery, seqLen);
+        rotateTile<HD, kBlockKeys, false>(kTile, rope.cos + tableBase,
+                                          rope.sin + tableBase, firstKey,
+                                          seqLen);
+      rotateTile<HD, kSteps, false>(qTiles[buffer], rope.cos + tableBase,
+                                    rope.sin + tableBase, firstQuery, seqLen);
       barrier(); // rotated
     }
     const u16 *qTile = qTiles[buffer], *dTile = dTiles[buffer];
@@ -916,7 +951,8 @@ GROWC_FLASH_BACKWARD(128, u16, bf16)
                            growc_flash_forward_rope_hd##HD##_bf16_bf16)        \
   GROWC_FLASH_FORWARD_ROPE(HD, float,                                          \
                            growc_flash_forward_rope_hd##HD##_bf16_f32)         \
-  extern "C" __attribute__((global)) __attribute__((launch_bounds(128))) void  \
+  extern "C" __attribute__((global))                                           \
+  __attribute__((launch_bounds(128))) void                                     \
       growc_flash_backward_rope_hd##HD##_bf16(                                 \
           const u16 *q, const u16 *k, const u16 *v, const u16 *dout,           \
           const float *lse, const float *delta, float *dq, float *dk,          \
