@@ -65,6 +65,11 @@ constexpr llvm::StringLiteral kOwnKernel = "growc.own_kernel";
 /// each add must be atomic (atom.global.add.f32 on the GPU). Set by the
 /// lowering, honoured by growc-distribute-kernels.
 constexpr llvm::StringLiteral kAtomicAdd = "growc.atomic_add";
+/// On a host allocation: a buffer the runtime zeroes once, before the
+/// first run, and that every kernel using it leaves at zero (the completion
+/// counter of kernels whose last block sums the others' partials): the
+/// plan's `zeroed` buffer, live across runs and sharing no bytes.
+constexpr llvm::StringLiteral kZeroedBuffer = "growc.zeroed";
 /// A function outlined by kernel formation (growc-form-kernels).
 constexpr llvm::StringLiteral kKernel = "growc.kernel";
 /// An op run by the hand-written kernel library (the tensor-core

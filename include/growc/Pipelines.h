@@ -81,6 +81,10 @@ struct TrainingGraphOptions {
   /// One GEMM for each layer's q|k|v and one for gate|up (off with
   /// accumulate > 1: growc-lower-model-to-tensors).
   bool fuseProjections = true;
+  /// RMSNorm weight gradients as column sums in the dx kernels (the GPU:
+  /// growc-differentiate-model{norm-grad-column-sum}); the CPU keeps the
+  /// GEMM form.
+  bool normGradColumnSum = false;
   /// The embedding gradient by blocks of tokens adding with float atomics
   /// (GPU-shaped kernels: growc-differentiate-model{atomic-embedding-grad});
   /// the CPU keeps one block per range of vocabulary rows.

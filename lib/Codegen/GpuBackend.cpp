@@ -639,6 +639,12 @@ growc::compileKernelsToPtx(ModuleOp module, const PtxOptions &options) {
     if (!outlined)
       return fail("outlined function of @" + kernel.getSymName() + " missing");
     auto oldModule = outlined->getParentOfType<gpu::GPUModuleOp>();
+    // Shared buffers start 16-byte aligned: LLVM's load-store vectoriser
+    // merges a thread's accesses to consecutive elements (a column sum's
+    // accumulator) into 128-bit ones, which need it.
+    for (unsigned i = 0; i < outlined.getNumWorkgroupAttributions(); ++i)
+      outlined.setWorkgroupAttributionAttr(
+          i, LLVM::LLVMDialect::getAlignAttrName(), b.getI64IntegerAttr(16));
     outlined->moveBefore(target.getBody(), target.getBody()->end());
     SymbolTable::setSymbolName(outlined, kernel.getSymName());
     oldModule.erase();

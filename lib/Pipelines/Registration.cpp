@@ -90,6 +90,11 @@ struct TrainingGraphCLOptions
       *this, "fuse-projections",
       llvm::cl::desc("One GEMM for q|k|v and one for gate|up per layer"),
       llvm::cl::init(true)};
+  Option<bool> normGradColumnSum{
+      *this, "norm-grad-column-sum",
+      llvm::cl::desc("RMSNorm weight gradients as column sums in the dx "
+                     "kernels (what growc sets for PTX)"),
+      llvm::cl::init(false)};
   Option<bool> atomicEmbedGrad{
       *this, "atomic-embedding-grad",
       llvm::cl::desc("The embedding gradient by blocks of tokens adding with "
@@ -185,10 +190,10 @@ void growc::registerPipelines() {
       "Lower a grow.model to the tensor-level function of one graph",
       [](OpPassManager &pm, const TrainingGraphCLOptions &cl, ErrorFn) {
         // The lowering checks the graph and sizes itself, with diagnostics.
-        buildTrainingGraphPipeline(pm, {cl.graph, cl.batch, cl.seq, cl.keyBlock,
-                                        cl.lossRows, cl.accumulate,
-                                        cl.fuseProjections,
-                                        cl.atomicEmbedGrad});
+        buildTrainingGraphPipeline(
+            pm, {cl.graph, cl.batch, cl.seq, cl.keyBlock, cl.lossRows,
+                 cl.accumulate, cl.fuseProjections, cl.normGradColumnSum,
+                 cl.atomicEmbedGrad});
         return success();
       });
   registerWithOptions<KernelPipelineCLOptions>(

@@ -21,7 +21,8 @@ void growc::buildTrainingGraphPipeline(OpPassManager &pm,
        options.lossRows, options.accumulate, /*forwardOnly=*/true,
        options.fuseProjections}));
   if (options.graph == "grad" || options.graph == "train")
-    pm.addPass(createDifferentiateModel({options.atomicEmbedGrad}));
+    pm.addPass(createDifferentiateModel(
+        {options.normGradColumnSum, options.atomicEmbedGrad}));
   if (options.graph == "train")
     pm.addPass(createAppendOptimizerStep({options.accumulate}));
 }

@@ -688,6 +688,59 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
   b.setInsertionPointAfter(forall);
 }
 
+void LinalgScalarizer::emitColumnAccumulation(OpBuilder &b, linalg::LinalgOp op,
+                                              Value row, Value acc,
+                                              int64_t threads) {
+  Location loc = op.getLoc();
+  int64_t columns = op.getStaticLoopRanges()[1];
+  auto forall = createForall(b, loc, {threads}, {threadX(b.getContext())});
+  Value thread = forall.getInductionVar(0);
+  // acc[j] = body(inputs at (row, j), acc[j]); the same thread owns column
+  // j in every row, so the accumulator needs no barrier of its own.
+  auto accumulate = [&](OpBuilder &nb, ArrayRef<Value> ivs,
+                        ArrayRef<Value> inputs) {
+    Value old = memref::LoadOp::create(nb, loc, acc, ValueRange{ivs[1]});
+    Value sum = evaluateWith(nb, loc, op, ivs, inputs, old);
+    memref::StoreOp::create(nb, loc, sum, acc, ValueRange{ivs[1]});
+  };
+  auto scalarLoop = [&]() {
+    stridedLoop(b, loc, thread, columns, threads, [&](OpBuilder &nb, Value j) {
+      SmallVector<Value> ivs = {row, j};
+      SmallVector<Value> inputs;
+      for (OpOperand *input : op.getDpsInputOperands())
+        inputs.push_back(read(nb, loc, op, *input, ivs));
+      accumulate(nb, ivs, inputs);
+    });
+  };
+  // The output is the block's accumulator, not a global vector operand.
+  SmallVector<OpOperand *> vectorOperands;
+  int64_t width = threads > 1 ? vectorWidth(op, 1, vectorOperands) : 0;
+  llvm::erase(vectorOperands, op.getDpsInitOperand(0));
+  // Every row's vectors start aligned only where the width divides the
+  // row (no peeling here: the accumulator's columns stay fixed per thread).
+  if (!width || columns % width != 0 || vectorOperands.empty()) {
+    scalarLoop();
+    b.setInsertionPointAfter(forall);
+    return;
+  }
+  auto ifOp = scf::IfOp::create(
+      b, loc, vectorsAligned(b, loc, width, vectorOperands), /*withElse=*/true);
+  b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+  stridedLoop(
+      b, loc, thread, columns / width, threads, [&](OpBuilder &nb, Value g) {
+        Value first =
+            arith::MulIOp::create(nb, loc, g, indexConstant(nb, loc, width));
+        SmallVector<Value> outs;
+        SmallVector<SmallVector<Value>> lanes =
+            vectorLanes(nb, op, {row, first}, width, vectorOperands, outs);
+        for (ArrayRef<Value> lane : lanes)
+          accumulate(nb, lane.take_front(2), lane.drop_front(2));
+      });
+  b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+  scalarLoop();
+  b.setInsertionPointAfter(forall);
+}
+
 //===----------------------------------------------------------------------===//
 // Host-side changes
 //===----------------------------------------------------------------------===//
@@ -716,9 +769,25 @@ func::FuncOp createFollower(func::FuncOp kernel, StringRef suffix) {
   return follower;
 }
 
+MemRefType counterType(MLIRContext *ctx) {
+  return MemRefType::get({1}, IntegerType::get(ctx, 32));
+}
+
+Value hostCounter(func::FuncOp host) {
+  Block &entry = host.getBody().front();
+  for (auto alloc : entry.getOps<memref::AllocOp>())
+    if (alloc->hasAttr(attr::kZeroedBuffer))
+      return alloc;
+  OpBuilder b = OpBuilder::atBlockBegin(&entry);
+  auto alloc =
+      memref::AllocOp::create(b, host.getLoc(), counterType(b.getContext()));
+  alloc->setAttr(attr::kZeroedBuffer, b.getUnitAttr());
+  return alloc;
+}
+
 void applyHostChanges(ModuleOp module, func::FuncOp kernel,
                       const HostChanges &changes) {
-  if (changes.scratch.empty() && changes.followers.empty())
+  if (changes.scratch.empty() && changes.followers.empty() && !changes.counter)
     return;
   SmallVector<func::CallOp> calls;
   module.walk([&](func::CallOp call) {
@@ -731,6 +800,8 @@ void applyHostChanges(ModuleOp module, func::FuncOp kernel,
     SmallVector<Value> operands(call.getOperands());
     for (MemRefType type : changes.scratch)
       operands.push_back(memref::AllocOp::create(b, loc, type));
+    if (changes.counter)
+      operands.push_back(hostCounter(call->getParentOfType<func::FuncOp>()));
     func::CallOp::create(b, loc, kernel, operands);
     for (func::FuncOp follower : changes.followers)
       func::CallOp::create(b, loc, follower, operands);

@@ -141,6 +141,13 @@ public:
   void emitOverThreads(mlir::OpBuilder &b, mlir::linalg::LinalgOp op,
                        llvm::ArrayRef<mlir::Value> fixed, int64_t threads,
                        llvm::function_ref<mlir::Value()> getPartials);
+  /// Emits one thread loop that adds row `row` of the column sum `op`
+  /// (loops [rows, columns], reduction then parallel, the output indexed
+  /// by the column) into `acc`, a [columns] block buffer: each thread its
+  /// strided columns, reading the inputs in vectors where they allow.
+  void emitColumnAccumulation(mlir::OpBuilder &b, mlir::linalg::LinalgOp op,
+                              mlir::Value row, mlir::Value acc,
+                              int64_t threads);
 
 private:
   /// Elements per vector access of an elementwise `op` (the innermost loop
@@ -214,7 +221,18 @@ struct HostChanges {
   /// Kernels launched right after the kernel, in order, with the same
   /// arguments (the kernel's, then the scratch buffers).
   llvm::SmallVector<mlir::func::FuncOp> followers;
+  /// The kernel's last argument (after the scratch buffers) is the host's
+  /// completion counter (hostCounter): one i32 that starts at zero and that
+  /// every launch leaves at zero. Launches on one stream run one after
+  /// another, so all the counting kernels of a step share it.
+  bool counter = false;
 };
+
+/// The type of a completion counter.
+mlir::MemRefType counterType(mlir::MLIRContext *ctx);
+/// The completion counter of `host`: an allocation at its start marked
+/// attr::kZeroedBuffer (the plan's `zeroed` buffer), created on first use.
+mlir::Value hostCounter(mlir::func::FuncOp host);
 
 /// Appends `types` to `kernel`'s arguments and returns the new arguments.
 llvm::SmallVector<mlir::Value>

@@ -33,6 +33,19 @@ def DistributeKernels : Pass<"growc-distribute-kernels", "::mlir::ModuleOp"> {
       warp shuffles instead. Intermediates
       allocated inside the kernel shrink to one row per block (workgroup
       memory on the GPU).
+    - A row kernel that also sums over its rows into columns (a linalg op
+      with loops [rows, columns], reduction then parallel, its output
+      indexed by the column and filled before it: an RMSNorm weight's
+      gradient) stays one launch of G = min(rows, 256) blocks: block b
+      does rows b, b + G, ... (the row work as above, then adds the row
+      into a per-block accumulator), writes its accumulator as row b of a
+      `[G, columns]` scratch buffer, fences (`membar.gl`) and counts
+      itself done on a completion counter (an atomic add). The block that
+      makes the count G sums the partials in block order 0..G-1 from the
+      fill's value into the output, so the result does not depend on the
+      blocks' timing, and sets the counter back to zero. The counter is
+      one i32 of the host function (`growc.zeroed`: the plan's `zeroed`
+      buffer, zeroed once by the runtime) shared by every such launch.
     - Attention (`growk.attention` on memrefs) has one block per
       (query tile of `key_block` rows, head, batch) and one thread per
       query row, which walks the keys up to its own position with an online
@@ -70,8 +83,8 @@ def DistributeKernels : Pass<"growc-distribute-kernels", "::mlir::ModuleOp"> {
   let dependentDialects = [
     "::mlir::affine::AffineDialect", "::mlir::arith::ArithDialect",
     "::mlir::gpu::GPUDialect", "::mlir::math::MathDialect",
-    "::mlir::memref::MemRefDialect", "::mlir::scf::SCFDialect",
-    "::mlir::vector::VectorDialect"];
+    "::mlir::memref::MemRefDialect", "::mlir::NVVM::NVVMDialect",
+    "::mlir::scf::SCFDialect", "::mlir::vector::VectorDialect"];
   let options = [
     Option<"threadsPerBlock", "threads", "int64_t", /*default=*/"256",
            "Threads per block of a row kernel">,

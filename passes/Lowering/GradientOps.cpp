@@ -90,10 +90,26 @@ std::pair<Value, Value> ModelTensorBuilder::rmsNormGrad(Value x, Value weight,
         return residual ? Value(arith::AddFOp::create(nb, l, args[5], grad))
                         : grad;
       });
-  // dw = Σ_rows r·(s·dy·x) = rᵀ · P, P = s·dy∘x: a GEMM ([1, rows] ·
-  // [rows, D]) over a product the dx kernel writes alongside dx, instead
-  // of a column reduction over all rows, which would be a kernel of its
-  // own in two launches (partial sums, then their sum).
+  if (normGradColumnSum) {
+    // dw = Σ_rows r·s·dy∘x as a reduction over the rows (d0) into the
+    // columns: it stays in the dx kernel, and the GPU's distribution sums
+    // each block's rows into a partial and the last block the partials
+    // (growc-distribute-kernels), so P is never written.
+    Value dw = generic(
+        {dy, x, inverseRms}, zeros({hidden}), {id, id, row, col}, {kRed, kPar},
+        [&](OpBuilder &nb, Location l, ValueRange args) -> Value {
+          Value p =
+              scaled(nb, l, arith::MulFOp::create(nb, l, args[0], args[1]));
+          return arith::AddFOp::create(
+              nb, l, arith::MulFOp::create(nb, l, args[2], p), args[3]);
+        });
+    return {dx, dw};
+  }
+  // The CPU's form: dw = Σ_rows r·(s·dy·x) = rᵀ · P, P = s·dy∘x, a GEMM
+  // ([1, rows] · [rows, D]) over a product the dx kernel writes alongside
+  // dx. A column sum in the dx kernel needs the GPU's last-block combine;
+  // a CPU row kernel (one block per row, blocks shared over threads) would
+  // make it a kernel of its own in two launches.
   Value product = generic(
       {dy, x}, empty({rows, hidden}), {id, id, id}, {kPar, kPar},
       [&](OpBuilder &nb, Location l, ValueRange args) -> Value {

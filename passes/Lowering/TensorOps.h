@@ -126,8 +126,9 @@ public:
 
   /// For y = rmsNorm(x, w, scale): dx, and dw (accumulated over rows).
   /// dx plus `residual` when given, in the same kernel. dw = rᵀ · (s·dy∘x)
-  /// with r the rows' inverse RMS: a GEMM over a product the dx kernel
-  /// writes, instead of a column reduction of its own (two launches).
+  /// with r the rows' inverse RMS: by default a GEMM over a product the dx
+  /// kernel writes; with setNormGradColumnSum (the GPU) a column reduction
+  /// over the rows that stays in the dx kernel.
   std::pair<Value, Value> rmsNormGrad(Value x, Value weight, double scale,
                                       Value dy, Value residual = Value());
   /// RoPE is a rotation; its VJP is the rotation by minus the angle.
@@ -155,6 +156,11 @@ public:
   /// table; returns the sum, or null where `grad` is not that form.
   Value accumulateEmbedGrad(Value grad, Value acc);
   void setAtomicEmbedGrad(bool enable) { atomicEmbedGrad = enable; }
+  /// RMSNorm weight gradients as a reduction over the rows (d0 a reduction
+  /// loop, the output indexed by the columns) in the dx kernel, which the
+  /// GPU distributes as per-block partials summed by the last block,
+  /// instead of the GEMM form (the CPU's: its artifacts are unchanged).
+  void setNormGradColumnSum(bool enable) { normGradColumnSum = enable; }
 
 private:
   /// embedGrad's GPU form (GradientOps.cpp).
@@ -183,6 +189,7 @@ private:
 
   grow::ConfigAttr config;
   int64_t batch, seq, rows, keyBlock, lossRows;
+  bool normGradColumnSum = false;
   bool atomicEmbedGrad = false;
   Value ropeCos, ropeSin;
 };

@@ -185,6 +185,7 @@ LogicalResult DifferentiateModelPass::differentiate(growk::ForwardTapeOp tape) {
   ModelTensorBuilder fb(builder, tape.getLoc(), config, tokenType.getDimSize(0),
                         tokenType.getDimSize(1), tape.getKeyBlock(),
                         tape.getLossRows());
+  fb.setNormGradColumnSum(normGradColumnSum);
   fb.setAtomicEmbedGrad(atomicEmbedGrad);
   TapeVjpContext vjp(fb, entry.getArgument(0), entry.getArgument(1),
                      lossHead.getLogits());

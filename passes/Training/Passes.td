@@ -93,6 +93,10 @@ def DifferentiateModel
     "::mlir::linalg::LinalgDialect", "::mlir::math::MathDialect",
     "::mlir::scf::SCFDialect", "::mlir::tensor::TensorDialect"];
   let options = [
+    Option<"normGradColumnSum", "norm-grad-column-sum", "bool",
+           /*default=*/"false",
+           "RMSNorm weight gradients as a reduction over the rows in the dx "
+           "kernel (the GPU's), not a [1, rows] x [rows, D] GEMM">,
     Option<"atomicEmbedGrad", "atomic-embedding-grad", "bool",
            /*default=*/"false",
            "The embedding gradient by blocks of tokens adding rows with "

@@ -239,6 +239,9 @@ ArtifactOptions artifactOptions(bool ptx) {
   options.ptx = ptx;
   options.graph = {graph,    batchSize,  seqLength,      keyBlock,
                    lossRows, accumulate, fuseProjections};
+  // The GPU sums RMSNorm weight gradients in the dx kernels; the CPU (also
+  // --kernel-form=gpu) keeps the GEMM form.
+  options.graph.normGradColumnSum = ptx;
   bool gpuKernels = ptx || kernelForm == "gpu";
   // GPU-shaped kernels (also run on the CPU, whose threads take blocks in
   // parallel too) add embedding gradient rows with atomics.
