@@ -576,8 +576,8 @@ static bool mergeBuffers(func::CallOp call, Value input, Value output) {
     return llvm::all_of(buffer.getUsers(), [&](Operation *user) {
       Operation *at = block->findAncestorOpInBlock(*user);
       return at == call.getOperation() ||
-             (at && (before ? at->isBeforeInBlock(call)
-                            : call->isBeforeInBlock(at)));
+             (at &&
+              (before ? at->isBeforeInBlock(call) : call->isBeforeInBlock(at)));
     });
   };
   if (!usedOnly(input, /*before=*/true) || !usedOnly(output, /*before=*/false))

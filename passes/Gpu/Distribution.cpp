@@ -343,6 +343,7 @@ LinalgScalarizer::vectorWidth(linalg::LinalgOp op, unsigned fixed,
                      return WalkResult::interrupt();
                    }).wasInterrupted();
   vectorLoads.clear();
+  peeled = false;
   if (candidates.empty() && loadCandidates.empty())
     return 0;
   for (int64_t width = kVectorBits / widestBits; width >= 2; width /= 2) {
@@ -375,6 +376,12 @@ LinalgScalarizer::vectorWidth(linalg::LinalgOp op, unsigned fixed,
     }
   }
   vectorLoads.clear();
+  int64_t width = kVectorBits / widestBits;
+  if (loadCandidates.empty() &&
+      peelRows(op, fixed, candidates, width, vectorOperands)) {
+    vectorWidthInUse = width;
+    return width;
+  }
   return 0;
 }
 
@@ -462,10 +469,10 @@ Value LinalgScalarizer::vectorsAligned(OpBuilder &b, Location loc,
   return aligned;
 }
 
-void LinalgScalarizer::emitVectorLoop(OpBuilder &b, linalg::LinalgOp op,
-                                      ArrayRef<Value> fixed, Value thread,
-                                      int64_t threads, int64_t width,
-                                      ArrayRef<OpOperand *> vectorOperands) {
+void LinalgScalarizer::emitVectorLoop(
+    OpBuilder &b, linalg::LinalgOp op, ArrayRef<Value> fixed, Value thread,
+    int64_t threads, int64_t width, ArrayRef<OpOperand *> vectorOperands,
+    function_ref<void(OpBuilder &, Value)> element) {
   Location loc = op.getLoc();
   SmallVector<int64_t> ranges = op.getStaticLoopRanges();
   SmallVector<int64_t> parSizes(ranges.begin() + fixed.size(), ranges.end());
@@ -474,10 +481,25 @@ void LinalgScalarizer::emitVectorLoop(OpBuilder &b, linalg::LinalgOp op,
     elements *= size;
   OpOperand *out = op.getDpsInitOperand(0);
   unsigned numIvs = ranges.size();
+  // A peeled row: its first and last elements one by one, the vectors
+  // between them from the first aligned element.
+  RowSpan span;
+  if (peeled) {
+    span = rowSpan(b, loc, fixed, elements, width);
+    stridedLoop(b, loc, thread, span.head, indexConstant(b, loc, threads),
+                element);
+    stridedLoop(b, loc, arith::AddIOp::create(b, loc, span.tail, thread),
+                indexConstant(b, loc, elements), indexConstant(b, loc, threads),
+                element);
+  }
   stridedLoop(
-      b, loc, thread, elements / width, threads, [&](OpBuilder &nb, Value g) {
+      b, loc, thread,
+      peeled ? span.vectors : indexConstant(b, loc, elements / width),
+      indexConstant(b, loc, threads), [&](OpBuilder &nb, Value g) {
         Value first =
             arith::MulIOp::create(nb, loc, g, indexConstant(nb, loc, width));
+        if (peeled)
+          first = arith::AddIOp::create(nb, loc, span.head, first);
         SmallVector<Value> ivs(fixed);
         llvm::append_range(ivs, delinearize(nb, loc, first, parSizes));
         SmallVector<Value> outs;
@@ -551,9 +573,8 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
       Value thread = forall.getInductionVar(0);
       Value identity = arith::ConstantOp::create(
           b, loc, b.getFloatAttr(type, combiner.identity));
-      auto scalarFold = [&]() {
-        return foldLoop(b, loc, thread, indexConstant(b, loc, count),
-                        indexConstant(b, loc, threads), identity,
+      auto scalarFold = [&](Value from, Value to, Value init) {
+        return foldLoop(b, loc, from, to, indexConstant(b, loc, threads), init,
                         [&](OpBuilder &rb, Value r, Value acc) {
                           return evaluate(
                               rb, loc, op,
@@ -573,12 +594,25 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
         OpBuilder::InsertionGuard guard(b);
         b.setInsertionPointToStart(ifOp.thenBlock());
         unsigned numIvs = ranges.size();
+        // A peeled row: its first and last elements one by one, then the
+        // vectors between them from the first aligned element.
+        RowSpan span;
+        Value start = identity;
+        if (peeled) {
+          span = rowSpan(b, loc, fixed, count, width);
+          start = scalarFold(thread, span.head, identity);
+          start = scalarFold(arith::AddIOp::create(b, loc, span.tail, thread),
+                             indexConstant(b, loc, count), start);
+        }
         Value vectorPartial = foldLoop(
-            b, loc, thread, indexConstant(b, loc, count / width),
-            indexConstant(b, loc, threads), identity,
+            b, loc, thread,
+            peeled ? span.vectors : indexConstant(b, loc, count / width),
+            indexConstant(b, loc, threads), start,
             [&](OpBuilder &rb, Value g, Value acc) {
               Value first = arith::MulIOp::create(
                   rb, loc, g, indexConstant(rb, loc, width));
+              if (peeled)
+                first = arith::AddIOp::create(rb, loc, span.head, first);
               SmallVector<Value> outs;
               SmallVector<SmallVector<Value>> lanes = vectorLanes(
                   rb, op, loopIvs({}, delinearize(rb, loc, first, redSizes)),
@@ -595,10 +629,13 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
             });
         scf::YieldOp::create(b, loc, ValueRange{vectorPartial});
         b.setInsertionPointToStart(ifOp.elseBlock());
-        scf::YieldOp::create(b, loc, ValueRange{scalarFold()});
+        scf::YieldOp::create(
+            b, loc,
+            ValueRange{
+                scalarFold(thread, indexConstant(b, loc, count), identity)});
         partial = ifOp.getResult(0);
       } else {
-        partial = scalarFold();
+        partial = scalarFold(thread, indexConstant(b, loc, count), identity);
       }
       auto store = memref::StoreOp::create(b, loc, partial, partials,
                                            ValueRange{thread});
@@ -643,48 +680,47 @@ void LinalgScalarizer::emitOverThreads(OpBuilder &b, linalg::LinalgOp op,
   int64_t width = threads > 1 && !atomic
                       ? vectorWidth(op, fixed.size(), vectorOperands)
                       : 0;
+  auto element = [&](OpBuilder &nb, Value e) {
+    SmallVector<Value> par = delinearize(nb, loc, e, parSizes);
+    SmallVector<Value> zeros(redSizes.size(), indexConstant(nb, loc, 0));
+    Value buffer;
+    SmallVector<Value> outIndices =
+        indicesOf(nb, loc, op, *out, loopIvs(par, zeros), buffer);
+    Value init = readsOut || !redSizes.empty()
+                     ? memref::LoadOp::create(nb, loc, buffer, outIndices)
+                     : Value();
+    if (atomic) {
+      SmallVector<Value> ivs = loopIvs(par, {});
+      SmallVector<Value> inputs;
+      for (OpOperand *input : op.getDpsInputOperands())
+        inputs.push_back(read(nb, loc, op, *input, ivs));
+      atomicAdd(nb, loc, op, ivs, evaluateAdded(nb, loc, op, ivs, inputs));
+      return;
+    }
+    Value result;
+    if (redSizes.empty())
+      result = evaluate(nb, loc, op, loopIvs(par, {}), init);
+    else
+      result =
+          foldLoop(nb, loc, indexConstant(nb, loc, 0),
+                   indexConstant(nb, loc, count), indexConstant(nb, loc, 1),
+                   init, [&](OpBuilder &rb, Value r, Value acc) {
+                     return evaluate(
+                         rb, loc, op,
+                         loopIvs(par, delinearize(rb, loc, r, redSizes)), acc);
+                   });
+    memref::StoreOp::create(nb, loc, result, buffer, outIndices);
+  };
   if (width) {
     auto ifOp =
         scf::IfOp::create(b, loc, vectorsAligned(b, loc, width, vectorOperands),
                           /*withElse=*/true);
     b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
     emitVectorLoop(b, op, fixed, forall.getInductionVar(0), threads, width,
-                   vectorOperands);
+                   vectorOperands, element);
     b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
   }
-  stridedLoop(
-      b, loc, forall.getInductionVar(0), elements, threads,
-      [&](OpBuilder &nb, Value e) {
-        SmallVector<Value> par = delinearize(nb, loc, e, parSizes);
-        SmallVector<Value> zeros(redSizes.size(), indexConstant(nb, loc, 0));
-        Value buffer;
-        SmallVector<Value> outIndices =
-            indicesOf(nb, loc, op, *out, loopIvs(par, zeros), buffer);
-        Value init = readsOut || !redSizes.empty()
-                         ? memref::LoadOp::create(nb, loc, buffer, outIndices)
-                         : Value();
-        if (atomic) {
-          SmallVector<Value> ivs = loopIvs(par, {});
-          SmallVector<Value> inputs;
-          for (OpOperand *input : op.getDpsInputOperands())
-            inputs.push_back(read(nb, loc, op, *input, ivs));
-          atomicAdd(nb, loc, op, ivs, evaluateAdded(nb, loc, op, ivs, inputs));
-          return;
-        }
-        Value result;
-        if (redSizes.empty())
-          result = evaluate(nb, loc, op, loopIvs(par, {}), init);
-        else
-          result = foldLoop(
-              nb, loc, indexConstant(nb, loc, 0), indexConstant(nb, loc, count),
-              indexConstant(nb, loc, 1), init,
-              [&](OpBuilder &rb, Value r, Value acc) {
-                return evaluate(rb, loc, op,
-                                loopIvs(par, delinearize(rb, loc, r, redSizes)),
-                                acc);
-              });
-        memref::StoreOp::create(nb, loc, result, buffer, outIndices);
-      });
+  stridedLoop(b, loc, forall.getInductionVar(0), elements, threads, element);
   b.setInsertionPointAfter(forall);
 }
 

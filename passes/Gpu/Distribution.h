@@ -172,10 +172,11 @@ private:
   /// The strided elementwise loop of `op` over vectors of `width`
   /// elements: vector loads and stores of `vectorOperands`, the body
   /// evaluated per element.
-  void emitVectorLoop(mlir::OpBuilder &b, mlir::linalg::LinalgOp op,
-                      llvm::ArrayRef<mlir::Value> fixed, mlir::Value thread,
-                      int64_t threads, int64_t width,
-                      llvm::ArrayRef<mlir::OpOperand *> vectorOperands);
+  void emitVectorLoop(
+      mlir::OpBuilder &b, mlir::linalg::LinalgOp op,
+      llvm::ArrayRef<mlir::Value> fixed, mlir::Value thread, int64_t threads,
+      int64_t width, llvm::ArrayRef<mlir::OpOperand *> vectorOperands,
+      llvm::function_ref<void(mlir::OpBuilder &, mlir::Value)> element);
 
   llvm::DenseMap<mlir::Value, mlir::Value> shrunk;
 
@@ -198,6 +199,26 @@ private:
   /// The lane being evaluated in a vector loop (-1 outside one) and the
   /// loop's width.
   int64_t vectorLane = -1, vectorWidthInUse = 0;
+
+  // Rows the vector does not divide (VectorLoads.cpp).
+  /// Whether the vector operands, all with identity maps, the same
+  /// element width, strides and offset (a row of `n` elements at a row
+  /// stride the vector need not divide), take vectors of `width` inside
+  /// each row: the row's first elements up to an aligned one and its last
+  /// ones go element by element. Sets `peeled`.
+  bool peelRows(mlir::linalg::LinalgOp op, unsigned fixed,
+                llvm::ArrayRef<mlir::OpOperand *> candidates, int64_t width,
+                llvm::SmallVectorImpl<mlir::OpOperand *> &vectorOperands);
+  /// For the row at `fixed` (a peeled vector loop): the elements before
+  /// the first aligned one, the vectors, and where the last elements start.
+  struct RowSpan {
+    mlir::Value head, vectors, tail;
+  };
+  RowSpan rowSpan(mlir::OpBuilder &b, mlir::Location loc,
+                  llvm::ArrayRef<mlir::Value> fixed, int64_t n, int64_t width);
+  bool peeled = false;
+  llvm::SmallVector<int64_t> peelStrides;
+  int64_t peelOffset = 0;
 };
 
 /// Whether `op` may read other elements of the buffer it writes (an input

@@ -7,7 +7,9 @@
 // constant, their other indices do not vary along it and the buffer's rows
 // are contiguous. The vector loop (emitVectorLoop) then loads each such
 // read once per vector, as it loads the op's operands, instead of one
-// strided scalar per element.
+// strided scalar per element. Rows the vector does not divide (the tiny
+// vocabulary's 259 logits) take vectors between their first aligned
+// element and their last whole vector, the elements around them one by one.
 //
 //===----------------------------------------------------------------------===//
 
@@ -121,6 +123,75 @@ bool LinalgScalarizer::cloneVectorLoad(OpBuilder &b, Operation &nested,
               vector::ExtractOp::create(b, loc, laneVectors.lookup(load),
                                         vectorLane));
   return true;
+}
+
+bool LinalgScalarizer::peelRows(linalg::LinalgOp op, unsigned fixed,
+                                ArrayRef<OpOperand *> candidates, int64_t width,
+                                SmallVectorImpl<OpOperand *> &vectorOperands) {
+  SmallVector<int64_t> ranges = op.getStaticLoopRanges();
+  // One row at a time (the leading loops fixed), long enough for vectors
+  // whatever its alignment.
+  if (fixed + 1 != ranges.size() || ranges.back() < 2 * width)
+    return false;
+  vectorOperands.clear();
+  SmallVector<int64_t> rowStrides;
+  int64_t rowOffset = 0;
+  for (OpOperand *operand : candidates) {
+    auto type = cast<MemRefType>(operand->get().getType());
+    SmallVector<int64_t> strides;
+    int64_t offset;
+    if (!op.getMatchingIndexingMap(operand).isIdentity() ||
+        type.getElementTypeBitWidth() * width != 128 ||
+        failed(type.getStridesAndOffset(strides, offset)) ||
+        strides.back() != 1 || ShapedType::isDynamic(offset) ||
+        llvm::any_of(strides, ShapedType::isDynamic))
+      continue;
+    // Every vector operand's row must start at the same place within a
+    // vector, so that one split of the row fits them all.
+    if (vectorOperands.empty()) {
+      rowStrides = strides;
+      rowOffset = offset;
+    } else if (strides != rowStrides || offset != rowOffset) {
+      continue;
+    }
+    vectorOperands.push_back(operand);
+  }
+  bool readsVectors = llvm::any_of(vectorOperands, [&](OpOperand *operand) {
+    return op.isDpsInput(operand);
+  });
+  bool gathers = op->walk([](memref::LoadOp) {
+                     return WalkResult::interrupt();
+                   }).wasInterrupted();
+  if (vectorOperands.empty() || (!readsVectors && gathers))
+    return false;
+  peeled = true;
+  peelStrides = rowStrides;
+  peelOffset = rowOffset;
+  return true;
+}
+
+LinalgScalarizer::RowSpan LinalgScalarizer::rowSpan(OpBuilder &b, Location loc,
+                                                    ArrayRef<Value> fixed,
+                                                    int64_t n, int64_t width) {
+  auto index = [&](int64_t v) { return indexConstant(b, loc, v); };
+  // The row's first element, in elements from an aligned base pointer.
+  Value start = index(peelOffset);
+  for (auto [iv, stride] : llvm::zip(fixed, peelStrides))
+    start = arith::AddIOp::create(
+        b, loc, start, arith::MulIOp::create(b, loc, iv, index(stride)));
+  RowSpan span;
+  span.head = arith::RemUIOp::create(
+      b, loc,
+      arith::SubIOp::create(
+          b, loc, index(width),
+          arith::RemUIOp::create(b, loc, start, index(width))),
+      index(width));
+  span.vectors = arith::DivUIOp::create(
+      b, loc, arith::SubIOp::create(b, loc, index(n), span.head), index(width));
+  span.tail = arith::AddIOp::create(
+      b, loc, span.head,
+      arith::MulIOp::create(b, loc, span.vectors, index(width)));
+  return span;
 }
 
 } // namespace distribution

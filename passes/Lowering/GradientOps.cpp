@@ -281,8 +281,8 @@ static scf::ForallOp createBlockLoop(OpBuilder &b, Location loc, int64_t count,
 }
 
 Value ModelTensorBuilder::addEmbeddingRow(Location l, Value table,
-                                          Value tableRow, Value rows,
-                                          Value row, Value add, bool atomic) {
+                                          Value tableRow, Value rows, Value row,
+                                          Value add, bool atomic) {
   int64_t hidden = config.getHidden();
   auto rowType = RankedTensorType::get({1, hidden}, f32);
   auto branch = scf::IfOp::create(b, l, TypeRange{table.getType()}, add,
@@ -302,16 +302,16 @@ Value ModelTensorBuilder::addEmbeddingRow(Location l, Value table,
   Value input = tensor::ExtractSliceOp::create(b, l, rowType, rows, inputAt,
                                                inputSizes, inputStrides);
   AffineMap id = map(2, {dim(0), dim(1)});
-  Value sum = generic({input}, current, {id, id}, {kPar, kPar},
-                      [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
-                        return arith::AddFOp::create(nb, nl, args[0], args[1]);
-                      });
+  Value sum =
+      generic({input}, current, {id, id}, {kPar, kPar},
+              [&](OpBuilder &nb, Location nl, ValueRange args) -> Value {
+                return arith::AddFOp::create(nb, nl, args[0], args[1]);
+              });
   if (atomic)
     sum.getDefiningOp()->setAttr(attr::kAtomicAdd, b.getUnitAttr());
-  scf::YieldOp::create(
-      b, l,
-      ValueRange{tensor::InsertSliceOp::create(b, l, sum, table, tableAt,
-                                               rowSizes, strides)});
+  scf::YieldOp::create(b, l,
+                       ValueRange{tensor::InsertSliceOp::create(
+                           b, l, sum, table, tableAt, rowSizes, strides)});
   b.setInsertionPointToStart(branch.elseBlock());
   scf::YieldOp::create(b, l, table);
   return branch.getResult(0);
@@ -492,8 +492,8 @@ Value ModelTensorBuilder::accumulateEmbedGrad(Value grad, Value acc) {
     return Value();
   // `acc` must be available where the table's zeros were.
   if (Operation *def = acc.getDefiningOp();
-      def && (def->getBlock() != zeros->getBlock() ||
-              !def->isBeforeInBlock(zeros)))
+      def &&
+      (def->getBlock() != zeros->getBlock() || !def->isBeforeInBlock(zeros)))
     return Value();
   forall.getOutputsMutable()[0].assign(acc);
   Value empty = zeros.getDpsInitOperand(0)->get();
