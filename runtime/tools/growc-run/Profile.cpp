@@ -110,6 +110,31 @@ std::string reportMemory(std::FILE *out, const StepTimes &times) {
          << ", \"bank_conflicts\": " << k.bankConflicts() << "}";
   }
   row(total);
+  // The issue-20 measures, for the generated kernels apart from the kernel
+  // library's (entry points growc_*, like the plan's library symbols):
+  // the share of bytes moved by 64/128-bit accesses, and sectors over the
+  // ideal with each kernel counted at least at its ideal, so that one
+  // kernel's broadcast loads cannot hide another's uncoalesced ones.
+  for (bool library : {false, true}) {
+    int64_t bytes = 0, vectorBytes = 0, sectors = 0, ideal = 0;
+    for (const KernelMemory &k : kernels) {
+      if ((k.name.rfind("growc_", 0) == 0) != library)
+        continue;
+      bytes += k.bytes();
+      vectorBytes += k.bytes64 + k.bytes128;
+      sectors += std::max(k.sectors, k.idealSectors);
+      ideal += k.idealSectors;
+    }
+    if (bytes == 0)
+      continue;
+    std::fprintf(out,
+                 "growc-run: %s kernels: %.0f bytes, %.1f%% of them in 64- "
+                 "or 128-bit accesses, %.3f sectors per ideal sector (each "
+                 "kernel at least its ideal)\n",
+                 library ? "library" : "generated", double(bytes) / runs,
+                 100.0 * double(vectorBytes) / double(bytes),
+                 ideal ? double(sectors) / double(ideal) : 0.0);
+  }
   return rows.str();
 }
 
