@@ -194,18 +194,23 @@ void emitElementwise(OwnKernelOps &ops, int64_t threads) {
                             indexConstant(b, loc, threads)),
       forall.getInductionVar(0));
   bool readsOut = main.payloadUsesValueFromOperand(main.getDpsInitOperand(0));
-  stridedLoop(
-      b, loc, first, elements, blocks * threads, [&](OpBuilder &nb, Value e) {
-        SmallVector<Value> ivs = delinearize(nb, loc, e, ranges);
-        SmallVector<Value> outIdx = outputIndices(nb, main, ivs);
-        emitAuxAt(nb, s, ops.before, outIdx);
-        Value current =
-            readsOut ? memref::LoadOp::create(
-                           nb, loc, main.getDpsInitOperand(0)->get(), outIdx)
-                     : Value();
-        s.write(nb, loc, main, ivs, s.evaluate(nb, loc, main, ivs, current));
-        emitAuxAt(nb, s, ops.after, outIdx);
-      });
+  auto element = [&](OpBuilder &nb, Value e) {
+    SmallVector<Value> ivs = delinearize(nb, loc, e, ranges);
+    SmallVector<Value> outIdx = outputIndices(nb, main, ivs);
+    emitAuxAt(nb, s, ops.before, outIdx);
+    Value current = readsOut
+                        ? memref::LoadOp::create(
+                              nb, loc, main.getDpsInitOperand(0)->get(), outIdx)
+                        : Value();
+    s.write(nb, loc, main, ivs, s.evaluate(nb, loc, main, ivs, current));
+    emitAuxAt(nb, s, ops.after, outIdx);
+  };
+  // Alone in its kernel (a table's zeros, a gradient accumulation), the op
+  // moves its operands in vectors where they allow.
+  if (ops.before.empty() && ops.after.empty() && threads > 1)
+    s.emitStrided(b, main, first, blocks * threads, elements, element);
+  else
+    stridedLoop(b, loc, first, elements, blocks * threads, element);
 }
 
 /// How a reduction is split: output elements in tiles of `width` (one

@@ -141,6 +141,14 @@ public:
   void emitOverThreads(mlir::OpBuilder &b, mlir::linalg::LinalgOp op,
                        llvm::ArrayRef<mlir::Value> fixed, int64_t threads,
                        llvm::function_ref<mlir::Value()> getPartials);
+  /// Emits the elementwise `op`'s `elements` strided over `threads`
+  /// threads from `thread` (a grid's, in a kernel of its own): in vectors
+  /// where its operands allow and their base pointers are aligned (checked
+  /// when the kernel runs), else element by element with `element`.
+  void
+  emitStrided(mlir::OpBuilder &b, mlir::linalg::LinalgOp op, mlir::Value thread,
+              int64_t threads, int64_t elements,
+              llvm::function_ref<void(mlir::OpBuilder &, mlir::Value)> element);
   /// Emits one thread loop that adds row `row` of the column sum `op`
   /// (loops [rows, columns], reduction then parallel, the output indexed
   /// by the column) into `acc`, a [columns] block buffer: each thread its

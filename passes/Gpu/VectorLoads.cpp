@@ -10,6 +10,8 @@
 // strided scalar per element. Rows the vector does not divide (the tiny
 // vocabulary's 259 logits) take vectors between their first aligned
 // element and their last whole vector, the elements around them one by one.
+// Kernels of their own that are one elementwise op (an untied table's
+// zeros) stride the same vector loop over the grid (emitStrided).
 //
 //===----------------------------------------------------------------------===//
 
@@ -123,6 +125,25 @@ bool LinalgScalarizer::cloneVectorLoad(OpBuilder &b, Operation &nested,
               vector::ExtractOp::create(b, loc, laneVectors.lookup(load),
                                         vectorLane));
   return true;
+}
+
+void LinalgScalarizer::emitStrided(
+    OpBuilder &b, linalg::LinalgOp op, Value thread, int64_t threads,
+    int64_t elements, function_ref<void(OpBuilder &, Value)> element) {
+  Location loc = op.getLoc();
+  SmallVector<OpOperand *> vectorOperands;
+  if (int64_t width = vectorWidth(op, /*fixed=*/0, vectorOperands)) {
+    auto ifOp =
+        scf::IfOp::create(b, loc, vectorsAligned(b, loc, width, vectorOperands),
+                          /*withElse=*/true);
+    OpBuilder::InsertionGuard guard(b);
+    b.setInsertionPoint(ifOp.thenBlock()->getTerminator());
+    emitVectorLoop(b, op, {}, thread, threads, width, vectorOperands, element);
+    b.setInsertionPoint(ifOp.elseBlock()->getTerminator());
+    stridedLoop(b, loc, thread, elements, threads, element);
+    return;
+  }
+  stridedLoop(b, loc, thread, elements, threads, element);
 }
 
 bool LinalgScalarizer::peelRows(linalg::LinalgOp op, unsigned fixed,

@@ -190,3 +190,28 @@ func.func @shifted(%gateUp: memref<4x32xbf16>, %out: memref<4x16xbf16>) attribut
   }
   return
 }
+
+// -----
+
+// An untied table's zeros, a kernel of its own: grid-strided vector
+// stores where the table's base pointer is aligned, else element by
+// element.
+// CHECK-LABEL: func.func @zeros
+// CHECK: scf.forall (%{{.+}}) in (1) {
+// CHECK: scf.forall (%{{.+}}) in (32) {
+// CHECK: memref.extract_aligned_pointer_as_index %arg0
+// CHECK: scf.if
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c6{{.*}} step %c32{{.*}} {
+// CHECK: vector.store %{{.+}}, %arg0[%{{.+}}, %{{.+}}] {alignment = 16 : i64} : memref<3x8xf32>, vector<4xf32>
+// CHECK: } else {
+// CHECK: scf.for %{{.+}} = %{{.+}} to %c24{{.*}} step %c32{{.*}} {
+// CHECK: memref.store %{{.+}}, %arg0
+#id = affine_map<(d0, d1) -> (d0, d1)>
+func.func @zeros(%table: memref<3x8xf32>) attributes {growc.kernel} {
+  linalg.generic {indexing_maps = [#id], iterator_types = ["parallel", "parallel"]} outs(%table : memref<3x8xf32>) attrs = {growc.own_kernel} {
+  ^bb0(%o: f32):
+    %z = arith.constant 0.0 : f32
+    linalg.yield %z : f32
+  }
+  return
+}
