@@ -671,32 +671,39 @@ private:
 
   /// red/atom add: one thread runs at a time, so the read-modify-write is
   /// atomic by construction. f32 adds round to nearest and flush
-  /// subnormals, as the PTX ISA says of atom.add.f32.
+  /// subnormals, as the PTX ISA says of atom.add.f32. red.v2/.v4.f32 adds
+  /// each element on its own (the ISA makes each element's add atomic, not
+  /// the vector's), as one access of the vector's size: aligned to it, and
+  /// counted as one 8- or 16-byte access in MemoryStats.
   std::string atomic(const Inst &in, Thread &t) {
     const Operand &m = in.ops[in.op == Op::Red ? 0 : 1];
-    uint64_t operand = value(in.ops[in.op == Op::Red ? 1 : 2], t);
+    const Operand &source = in.ops[in.op == Op::Red ? 1 : 2];
     uint64_t address = value(m, t) + uint64_t(m.offset);
-    unsigned bytes = bitsOf(in.type) / 8;
+    unsigned bytes = bitsOf(in.type) / 8, total = bytes * in.vec;
     uint64_t sharedBase = reinterpret_cast<uint64_t>(shared.data());
-    if (inside(address, bytes, sharedBase, sharedBytes))
+    if (inside(address, total, sharedBase, sharedBytes))
       return fault(in, "atomics on shared memory are not supported");
-    if (!accessible(Space::Global, address, bytes, t))
-      return fault(in, "out-of-bounds atomic of " + std::to_string(bytes) +
+    if (!accessible(Space::Global, address, total, t))
+      return fault(in, "out-of-bounds atomic of " + std::to_string(total) +
                            " bytes");
-    if (address % bytes != 0)
+    if (address % total != 0)
       return fault(in,
-                   "misaligned atomic of " + std::to_string(bytes) + " bytes");
+                   "misaligned atomic of " + std::to_string(total) + " bytes");
     if (stats)
-      record(in, t, address, bytes);
-    uint64_t old = 0;
-    std::memcpy(&old, reinterpret_cast<void *>(address), bytes);
-    uint64_t sum = in.type == Ty::F32
-                       ? ofF32(ptx::flush(ptx::flush(asF32(old)) +
-                                          ptx::flush(asF32(operand))))
-                       : (old + operand) & mask(8 * bytes);
-    std::memcpy(reinterpret_cast<void *>(address), &sum, bytes);
-    if (in.op == Op::Atom)
-      write(t, in.ops[0], old, in.type);
+      record(in, t, address, total);
+    for (unsigned e = 0; e < in.vec; ++e) {
+      uint64_t operand = in.vec > 1 ? t.regs[source.regs[e]] : value(source, t);
+      void *at = reinterpret_cast<void *>(address + e * bytes);
+      uint64_t old = 0;
+      std::memcpy(&old, at, bytes);
+      uint64_t sum = in.type == Ty::F32
+                         ? ofF32(ptx::flush(ptx::flush(asF32(old)) +
+                                            ptx::flush(asF32(operand))))
+                         : (old + operand) & mask(8 * bytes);
+      std::memcpy(at, &sum, bytes);
+      if (in.op == Op::Atom)
+        write(t, in.ops[0], old, in.type);
+    }
     return "";
   }
 

@@ -390,7 +390,19 @@ private:
     const Operand *o = in.ops;
     switch (in.op) {
     case Op::Red:
-      if (in.count == 2 && o[0].memory && !o[1].memory)
+      if (in.vec > 1) {
+        // red.v2/.v4: as many registers, braced, as the vector has.
+        if (in.count == 2 && o[0].memory && o[1].kind == Kind::Vector &&
+            o[1].count == in.vec &&
+            std::all_of(o[1].regs, o[1].regs + in.vec,
+                        [](int32_t r) { return r >= 0; }))
+          return true;
+        error = "red.v" + std::to_string(in.vec) + " takes [address], {" +
+                (in.vec == 2 ? "a, b" : "a, b, c, d") + "} (registers)";
+        return false;
+      }
+      if (in.count == 2 && o[0].memory && !o[1].memory &&
+          o[1].kind != Kind::Vector)
         return true;
       error = "red takes [address], value";
       return false;
@@ -452,7 +464,9 @@ private:
     return false;
   }
 
-  /// red/atom{.global}{.relaxed|.gpu|...}.add.{f32,u32,s32,u64}.
+  /// red/atom{.global}{.relaxed|.gpu|...}.add.{f32,u32,s32,u64}, and
+  /// red{.global}...add.{v2,v4}.f32 (PTX ISA 8.1, sm_90: each element an
+  /// atomic add of its own).
   static bool decodeAtomic(const std::vector<std::string> &parts, Inst &in,
                            std::string &error) {
     in.op = parts[0] == "red" ? Op::Red : Op::Atom;
@@ -464,6 +478,8 @@ private:
         in.type = t;
       } else if (m == "add") {
         add = true;
+      } else if (m == "v2" || m == "v4") {
+        in.vec = m == "v2" ? 2 : 4;
       } else if (m == "global") {
         in.space = Space::Global;
       } else if (m == "relaxed" || m == "gpu" || m == "sys" || m == "cta") {
@@ -476,6 +492,10 @@ private:
     }
     if (!add || in.type == Ty::None) {
       error = "only add of f32, u32, s32 or u64";
+      return false;
+    }
+    if (in.vec > 1 && (in.op != Op::Red || in.type != Ty::F32)) {
+      error = "vector atomics only as red.add.v2/v4.f32";
       return false;
     }
     return true;

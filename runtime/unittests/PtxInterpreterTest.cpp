@@ -21,6 +21,7 @@
 #include <cmath>
 #include <cstring>
 #include <fstream>
+#include <iterator>
 #include <sstream>
 
 using growc::ptx::Launch;
@@ -856,6 +857,116 @@ TEST(PtxInterpreterTest, AtomicAddsAccumulateEveryThread) {
                        "'atom.global.cas.b32': modifier 'cas'"),
             std::string::npos)
       << error;
+}
+
+// Vector reductions (red.global.add.v2/v4.f32, PTX ISA 8.1, sm_90), 2
+// blocks of 64 threads: thread t adds {1.5, t} to words 2t, 2t + 1 of
+// out (the guard, a v2 on an inline-asm scope's predicate, as the
+// attention backward writes it) and {t, 2, 0.25, -t} to words 128 + 4t..,
+// so each word gets both blocks' adds: {3, 2t} and {2t, 4, 0.5, -2t}.
+const char *kVectorReductions = R"(.version 8.1
+.target sm_90
+.address_size 64
+.visible .entry reductions(.param .u64 out)
+{
+  .reg .b32 %r<3>;
+  .reg .f32 %f<6>;
+  .reg .b64 %rd<6>;
+  ld.param.u64 %rd1, [out];
+  cvta.to.global.u64 %rd1, %rd1;
+  mov.u32 %r1, %tid.x;
+  cvt.rn.f32.u32 %f1, %r1;
+  neg.f32 %f2, %f1;
+  mov.f32 %f3, 0f3FC00000;
+  mov.f32 %f4, 0f40000000;
+  mov.f32 %f5, 0f3E800000;
+  mul.wide.u32 %rd2, %r1, 8;
+  add.s64 %rd3, %rd1, %rd2;
+  {
+  .reg .pred pair;
+  .reg .b64 low;
+  and.b64 low, %rd3, 7;
+  setp.eq.b64 pair, low, 0;
+  @pair red.global.add.v2.f32 [%rd3], {%f3, %f1};
+  @!pair red.global.add.f32 [%rd3], %f3;
+  }
+  mul.wide.u32 %rd4, %r1, 16;
+  add.s64 %rd5, %rd1, %rd4;
+  red.relaxed.gpu.global.add.v4.f32 [%rd5+512], {%f1, %f4, %f5, %f2};
+  ret;
+}
+)";
+
+TEST(PtxInterpreterTest, VectorReductionsAddEveryElement) {
+  std::string error;
+  std::unique_ptr<Module> module = Module::parse(kVectorReductions, error);
+  ASSERT_TRUE(module) << error;
+  std::vector<uint8_t> storage(4 * 384 + 256, 0);
+  uint8_t *out = aligned(storage);
+  Memory memory{{&storage}};
+  Launch launch;
+  launch.grid[0] = 2;
+  launch.block[0] = 64;
+  addPointer(launch, out);
+  MemoryStats stats;
+  ASSERT_EQ(growc::ptx::run(*module, *module->find("reductions"), launch,
+                            memory.check(), &stats),
+            "");
+  auto at = [&](size_t i) {
+    float v;
+    std::memcpy(&v, out + 4 * i, 4);
+    return v;
+  };
+  for (int t = 0; t < 64; ++t) {
+    EXPECT_EQ(at(2 * t), 3.0f) << t;
+    EXPECT_EQ(at(2 * t + 1), 2.0f * t) << t;
+    EXPECT_EQ(at(128 + 4 * t), 2.0f * t) << t;
+    EXPECT_EQ(at(128 + 4 * t + 1), 4.0f) << t;
+    EXPECT_EQ(at(128 + 4 * t + 2), 0.5f) << t;
+    EXPECT_EQ(at(128 + 4 * t + 3), -2.0f * t) << t;
+  }
+  // One 8-byte and one 16-byte access per thread, stored; per warp one
+  // request each over 256 and 512 contiguous bytes: 8 and 16 sectors.
+  EXPECT_EQ(stats.storeBytes, 128u * 24);
+  EXPECT_EQ(stats.bytes64, 128u * 8);
+  EXPECT_EQ(stats.bytes128, 128u * 16);
+  EXPECT_EQ(stats.requests, 8u);
+  EXPECT_EQ(stats.sectors, 4u * (8 + 16));
+  EXPECT_EQ(stats.idealSectors, stats.sectors);
+
+  // A vector red is one access of its whole size: misaligned, a fault.
+  std::string shifted = kVectorReductions;
+  shifted.replace(shifted.find("[%rd5+512]"), 10, "[%rd5+520]");
+  module = Module::parse(shifted, error);
+  ASSERT_TRUE(module) << error;
+  error = growc::ptx::run(*module, *module->find("reductions"), launch,
+                          memory.check());
+  EXPECT_NE(error.find("PTX line 29: misaligned atomic of 16 bytes"),
+            std::string::npos)
+      << error;
+
+  // Malformed forms fail to load, naming the line.
+  const std::pair<const char *, const char *> malformed[] = {
+      {"{%f1, %f4, %f5, %f2}", "%f1"},
+      {"{%f1, %f4, %f5, %f2}", "{%f1, %f4}"},
+      {"{%f1, %f4, %f5, %f2}", "{%f1, %f4, _, %f2}"},
+      {"red.relaxed.gpu.global.add.v4.f32", "red.global.add.v4.u32"},
+      {"red.relaxed.gpu.global.add.v4.f32 [%rd5+512],",
+       "atom.global.add.v4.f32 {%f1, %f4, %f5, %f2}, [%rd5+512],"}};
+  const char *messages[] = {"red.v4 takes [address], {a, b, c, d} (registers)",
+                            "red.v4 takes [address], {a, b, c, d} (registers)",
+                            "red.v4 takes [address], {a, b, c, d} (registers)",
+                            "vector atomics only as red.add.v2/v4.f32",
+                            "vector atomics only as red.add.v2/v4.f32"};
+  for (size_t i = 0; i < std::size(malformed); ++i) {
+    std::string ptx = kVectorReductions;
+    size_t from = ptx.find(malformed[i].first);
+    ASSERT_NE(from, std::string::npos) << i;
+    ptx.replace(from, std::strlen(malformed[i].first), malformed[i].second);
+    EXPECT_FALSE(Module::parse(ptx, error)) << i;
+    EXPECT_NE(error.find("PTX line 29: "), std::string::npos) << error;
+    EXPECT_NE(error.find(messages[i]), std::string::npos) << error;
+  }
 }
 
 // cp.async, one warp: each thread copies 16 bytes of `in` to its slot of
