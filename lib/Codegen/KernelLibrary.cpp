@@ -7,9 +7,13 @@
 // `attention_grad` step, an `adamw` step) carries that part's entry points
 // in its PTX module, after the generated kernels (of the attention, only
 // the instances its steps name); the library uses the
-// same target, PTX ISA and address size, which is checked, and its symbols
-// start with `growc_`, which generated kernels' names (`kernelN...`) never
-// do.
+// same target and address size, which is checked, and its symbols start
+// with `growc_`, which generated kernels' names (`kernelN...`) never do.
+// Its PTX ISA may be newer than the generated kernels' (8.1 for the
+// attention backward's red.global.add.v2.f32, where NVVM emits 8.0): the
+// linked module declares the newer of the two, under which the older
+// one's code means the same (sm_90 needs 7.8 or later, and no ISA since
+// changed an instruction's meaning).
 //
 //===----------------------------------------------------------------------===//
 
@@ -43,6 +47,19 @@ std::string headerOf(llvm::StringRef ptx) {
   return header;
 }
 
+/// The `.version` of a module header as major * 10 + minor (8.1: 81), or
+/// -1 where it is not one.
+int isaVersion(llvm::StringRef header) {
+  unsigned major, minor;
+  llvm::StringRef version = header.split('\n').first;
+  if (!version.consume_front(".version "))
+    return -1;
+  auto [high, low] = version.trim().split('.');
+  if (high.getAsInteger(10, major) || low.getAsInteger(10, minor) || minor > 9)
+    return -1;
+  return int(major * 10 + minor);
+}
+
 /// `body` (PTX after the module header) without the entry points that
 /// `keep` rejects: each runs from its `// .globl NAME` line to the `}`
 /// that closes it (clang emits every entry self-contained: its static
@@ -74,13 +91,22 @@ std::string selectEntries(llvm::StringRef body,
 llvm::Error append(llvm::StringRef library, llvm::StringRef what,
                    llvm::function_ref<bool(llvm::StringRef)> keep,
                    std::string &ptx) {
-  std::string header = headerOf(library);
-  if (header.empty() || header != headerOf(ptx))
+  std::string header = headerOf(library), own = headerOf(ptx);
+  llvm::StringRef target = llvm::StringRef(header).split('\n').second;
+  int version = isaVersion(header), ownVersion = isaVersion(own);
+  if (version < 0 || ownVersion < 0 ||
+      target != llvm::StringRef(own).split('\n').second)
     return llvm::createStringError(
         "the kernel library's PTX (" + what + ") is for\n" + header +
-        "but the generated kernels are for\n" + headerOf(ptx) +
-        "(the kernel library is built for sm_90, PTX 8.0: compile with the "
-        "default --gpu-chip and --ptx-features)");
+        "but the generated kernels are for\n" + own +
+        "(the kernel library is built for sm_90 and 64-bit addresses: "
+        "compile with the default --gpu-chip)");
+  if (version > ownVersion) {
+    // The module takes the library's ISA: its first line is `.version`.
+    size_t at = ptx.find("\n.version");
+    size_t end = ptx.find('\n', at + 1);
+    ptx.replace(at + 1, end - at - 1, header.substr(0, header.find('\n')));
+  }
   size_t body = library.find(".address_size");
   body = library.find('\n', body);
   ptx += "\n// The kernel library (lib/Codegen/Kernels): " + what.str() + ".\n";

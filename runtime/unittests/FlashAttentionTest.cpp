@@ -440,10 +440,26 @@ const Case kBackwardCases[] = {Case{"", 16, 4, 2, 70, 2, false, false},
 // main: per key tile and query head, dQ, dK and dV by atomic adds) as a
 // training step runs it: the forward kernel first, whose o and log-sum-exps
 // (natural log) the backward reads.
-class FlashAttentionLseBackwardTest : public FlashAttentionTest {};
+class FlashAttentionLseBackwardTest : public FlashAttentionTest {
+protected:
+  /// Runs the forward and both backward passes of `c` with dq, dk and dv
+  /// `shift` bytes into their buffers, and checks the gradients.
+  static void check(const Case &c, size_t shift);
+};
 
 TEST_P(FlashAttentionLseBackwardTest, GradientsMatchFloat64) {
-  const Case c = GetParam();
+  check(GetParam(), 0);
+}
+
+// The plan only guarantees f32 alignment for the gradients: 4 bytes past
+// an 8-byte boundary, the main pass adds their column pairs one element
+// at a time (red.global.add.v2.f32 needs 8 bytes; the emulator faults on
+// a misaligned one, as a GPU does).
+TEST_P(FlashAttentionLseBackwardTest, GradientsMatchFloat64Unaligned) {
+  check(GetParam(), 4);
+}
+
+void FlashAttentionLseBackwardTest::check(const Case &c, size_t shift) {
   Reference ref(c.headDim, c.heads, c.kvHeads, c.seqLen, c.batch);
   const int hd = c.headDim, T = c.seqLen, B = c.batch;
   const std::string dtype = c.bf16 ? "bf16" : "f32";
@@ -472,9 +488,12 @@ TEST_P(FlashAttentionLseBackwardTest, GradientsMatchFloat64) {
   // dq, dk and dv start as garbage: the prep pass must zero dq, and dk and
   // dv where the main pass adds into them (KV heads shared); with one
   // query head per KV head the main pass stores them.
-  void *dqBuffer = device.add(std::vector<float>(dq.size(), 1e3f));
-  void *dkBuffer = device.add(std::vector<float>(dk.size(), 1e3f));
-  void *dvBuffer = device.add(std::vector<float>(dv.size(), 1e3f));
+  auto gradient = [&](size_t count) {
+    void *buffer = device.add(std::vector<float>(count + 8, 1e3f));
+    return static_cast<uint8_t *>(buffer) + 16 + shift;
+  };
+  void *dqBuffer = gradient(dq.size()), *dkBuffer = gradient(dk.size()),
+       *dvBuffer = gradient(dv.size());
   std::string suffix = std::to_string(hd) + "_" + dtype;
   std::vector<int32_t> shape = {T, c.heads, c.kvHeads, B};
   ASSERT_EQ(launch(*module, "growc_flash_backward_prep_hd" + suffix, tiles,

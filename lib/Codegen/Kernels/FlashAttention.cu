@@ -131,10 +131,26 @@ GROWC_DEVICE u64 globalAddress(const void *generic) {
   return address;
 }
 
-/// *p += value, atomically (dQ's accumulation across key tiles).
-GROWC_DEVICE void atomicAdd(float *p, float value) {
-  asm volatile("red.global.add.f32 [%0], %1;" ::"l"(globalAddress(p)),
-               "f"(value)
+/// p[0] += lo and p[1] += hi, each atomically (dQ's accumulation across
+/// key tiles, dK's and dV's across a KV group's heads): one
+/// red.global.add.v2.f32 (PTX ISA 8.1, sm_90) where p is 8-byte aligned,
+/// else two scalar adds. The lanes of an mma fragment's row hold adjacent
+/// column pairs: paired, a row's 4 lanes add 32 contiguous bytes in one
+/// request, where scalar adds take two requests that each fill half the
+/// sector. The alignment test is predication inside the asm, not a C++
+/// branch: with both forms as C++ paths the unrolled adds exist twice, the
+/// hd 128 main passes are no longer inlined (a .func, which the library
+/// linker cannot carry), and inlined by force ptxas spills at 255
+/// registers (rope hd 64: 8 bytes a thread, from 0).
+GROWC_DEVICE void atomicAddPair(float *p, float lo, float hi) {
+  asm volatile("{\n\t.reg .pred pair;\n\t.reg .b64 low;\n\t"
+               "and.b64 low, %0, 7;\n\t"
+               "setp.eq.b64 pair, low, 0;\n\t"
+               "@pair red.global.add.v2.f32 [%0], {%1, %2};\n\t"
+               "@!pair red.global.add.f32 [%0], %1;\n\t"
+               "@!pair red.global.add.f32 [%0+4], %2;\n\t}" ::"l"(
+                   globalAddress(p)),
+               "f"(lo), "f"(hi)
                : "memory");
 }
 
@@ -460,10 +476,9 @@ GROWC_DEVICE void addRows(float *base, long stride, int first, int limit,
       continue;
     float *out = base + (long)row * stride + 2 * at.inGroup;
 #pragma unroll
-    for (int d = 0; d < HD / 8; ++d) {
-      atomicAdd(out + d * 8, acc[d][2 * r] * factor);
-      atomicAdd(out + d * 8 + 1, acc[d][2 * r + 1] * factor);
-    }
+    for (int d = 0; d < HD / 8; ++d)
+      atomicAddPair(out + d * 8, acc[d][2 * r] * factor,
+                    acc[d][2 * r + 1] * factor);
   }
 }
 
@@ -630,9 +645,11 @@ GROWC_DEVICE void twoProducts(float (&first)[N / 8][4], const u16 *firstRows,
 //    five products per step: S^T = K Q^T and dP^T = V dO^T (each warp its
 //    16 keys), P = exp(S / sqrt(hd) - lse), dS = P o (dP - delta), dV +=
 //    P^T dO, dK += dS^T Q, and, with dS through shared memory, dQ += dS K
-//    added to dq atomically (f32 red.global.add). At the end the head's
-//    dK and dV partials are added to dk and dv the same way (the G blocks
-//    of a KV group's key tile share those rows), or stored where G = 1.
+//    added to dq atomically (red.global.add.v2.f32: each lane's two
+//    adjacent columns at once; two scalar adds where dq is not 8-byte
+//    aligned). At the end the head's dK and dV partials are added to dk
+//    and dv the same way (the G blocks of a KV group's key tile share
+//    those rows), or stored where G = 1.
 // One block per query head rather than per KV head: with the G heads in
 // one block, key tile 0's blocks took G * n steps each and bounded the
 // launch (SmolLM-135M: 1.33x the balanced time on 264 block slots);
@@ -865,10 +882,9 @@ GROWC_DEVICE void flashBackward(const In *q, const In *k, const In *v,
         float *out = dq + (rowBase + query) * dStride + head * HD + cols +
                      2 * at.inGroup;
 #pragma unroll
-        for (int d = 0; d < kWidth / 8; ++d) {
-          atomicAdd(out + d * 8, dQuery[d][2 * r] * scale);
-          atomicAdd(out + d * 8 + 1, dQuery[d][2 * r + 1] * scale);
-        }
+        for (int d = 0; d < kWidth / 8; ++d)
+          atomicAddPair(out + d * 8, dQuery[d][2 * r] * scale,
+                        dQuery[d][2 * r + 1] * scale);
       }
     }
     barrier(); // this step's buffers and dS are free
