@@ -632,6 +632,17 @@ llvm::Error PlanBuilder::addKernelCall(func::CallOp call, int64_t index) {
   auto ids = argBuffers(call, call.getOperands(), index);
   if (!ids)
     return ids.takeError();
+  // A completion counter argument is bound to the zeroed buffer by every
+  // call (the runtime checks both ways).
+  std::vector<rt::PlanKernelArg> &args = plan.kernels[it->second].args;
+  for (auto [arg, id] : llvm::zip_equal(args, *ids)) {
+    if (inserted)
+      arg.zeroed = buffers[id].zeroed;
+    else if (arg.zeroed != buffers[id].zeroed)
+      return fail("kernel '" + call.getCallee() +
+                  "' binds a completion counter argument to a buffer that "
+                  "is not one, or an argument that is not a counter to one");
+  }
   // Kernels get buffer starts (docs/plan.md); bufferization copies a view
   // into a kernel argument of its own.
   for (Value operand : call.getOperands())

@@ -22,7 +22,8 @@ std::string formatArray(const int64_t *begin, const int64_t *end) {
 }
 
 std::string formatArg(const PlanKernelArg &arg) {
-  return dtypeName(arg.dtype) + std::string(" ") + formatShape(arg.shape);
+  return dtypeName(arg.dtype) + std::string(" ") + formatShape(arg.shape) +
+         (arg.zeroed ? " zeroed" : "");
 }
 
 /// The first field in which `planned` differs from `compiled`, as
@@ -41,7 +42,8 @@ std::string firstDifference(const PlanKernel &planned,
                    std::to_string(compiled.args.size()));
   for (size_t i = 0; i < planned.args.size(); ++i)
     if (planned.args[i].dtype != compiled.args[i].dtype ||
-        planned.args[i].shape != compiled.args[i].shape)
+        planned.args[i].shape != compiled.args[i].shape ||
+        planned.args[i].zeroed != compiled.args[i].zeroed)
       return differs("argument " + std::to_string(i),
                      formatArg(planned.args[i]), formatArg(compiled.args[i]));
   if (planned.blocks != compiled.blocks)

@@ -574,11 +574,18 @@ Status PlanParser::parseKernels(const JsonValue &root) {
       const JsonValue &argEntry = args->elements()[j];
       std::string argCtx = ctx + ".args[" + std::to_string(j) + "]";
       GROWC_RETURN_IF_ERROR(expectObject(argEntry, argCtx));
-      GROWC_RETURN_IF_ERROR(checkKeys(argEntry, argCtx, {"dtype", "shape"}));
+      GROWC_RETURN_IF_ERROR(
+          checkKeys(argEntry, argCtx, {"dtype", "shape", "zeroed"}));
       PlanKernelArg arg;
       GROWC_RETURN_IF_ERROR(getDType(argEntry, argCtx, arg.dtype));
       GROWC_RETURN_IF_ERROR(getShape(argEntry, argCtx, arg.dtype, arg.shape,
                                      arg.numElements, arg.byteSize));
+      if (argEntry.find("zeroed")) {
+        GROWC_RETURN_IF_ERROR(getBool(argEntry, argCtx, "zeroed", arg.zeroed));
+        if (!arg.zeroed)
+          return Status::error(argCtx + ": \"zeroed\" is written only where "
+                                        "true");
+      }
       kernel.args.push_back(std::move(arg));
     }
     GROWC_RETURN_IF_ERROR(parseLaunch(entry, ctx, kernel));

@@ -149,6 +149,30 @@ Status checkLiveBuffersDisjoint(const Plan &plan) {
   return Status::ok();
 }
 
+/// Kernel steps bind zeroed buffers to counter arguments only
+/// (parseKernelStep); no other step may touch one (a GEMM or attention
+/// output there would leave it nonzero for the next run), and one that no
+/// kernel counts in is not a counter.
+Status checkZeroedBufferUses(const Plan &plan) {
+  std::vector<bool> counted(plan.buffers.size(), false);
+  for (size_t s = 0; s < plan.steps.size(); ++s)
+    for (int64_t id : touchedBuffers(plan.steps[s])) {
+      if (!plan.buffers[id].zeroed)
+        continue;
+      if (plan.steps[s].op != PlanStep::Op::Kernel)
+        return Status::error("steps[" + std::to_string(s) + "]: buffer " +
+                             std::to_string(id) +
+                             " is zeroed (a completion counter); only a "
+                             "kernel step's counter argument may use it");
+      counted[id] = true;
+    }
+  for (const PlanBuffer &buffer : plan.buffers)
+    if (buffer.zeroed && !counted[buffer.id])
+      return Status::error("buffers[" + std::to_string(buffer.id) +
+                           "]: a zeroed buffer that no kernel step counts in");
+  return Status::ok();
+}
+
 } // namespace
 
 Status PlanParser::parseSteps(const JsonValue &root) {
@@ -185,6 +209,7 @@ Status PlanParser::parseSteps(const JsonValue &root) {
                                "]); a plan has at most one");
     plan.steps.push_back(std::move(step));
   }
+  GROWC_RETURN_IF_ERROR(checkZeroedBufferUses(plan));
   return checkLiveBuffersDisjoint(plan);
 }
 
@@ -225,6 +250,23 @@ Status PlanParser::parseKernelStep(const JsonValue &step,
           std::to_string(j) + " of kernel " + inQuotes(kernel.name) + " (" +
           dtypeName(expected.dtype) + " " + formatShape(expected.shape) +
           ") needs " + std::to_string(expected.byteSize));
+    // A counter must be zero when the kernel starts, which only a zeroed
+    // buffer guarantees (any other holds what the last step wrote); a
+    // zeroed buffer elsewhere would be left nonzero for the next run.
+    if (expected.zeroed && !plan.buffers[id].zeroed)
+      return Status::error(argCtx + ": argument " + std::to_string(j) +
+                           " of kernel " + inQuotes(kernel.name) +
+                           " is a completion counter but buffer " +
+                           std::to_string(id) +
+                           " is not zeroed (only a zeroed buffer is zero "
+                           "when the kernel starts)");
+    if (!expected.zeroed && plan.buffers[id].zeroed)
+      return Status::error(argCtx + ": buffer " + std::to_string(id) +
+                           " is zeroed (a completion counter) but argument " +
+                           std::to_string(j) + " of kernel " +
+                           inQuotes(kernel.name) +
+                           " is not a counter (the kernel would leave it "
+                           "nonzero for the next run)");
     out.args.push_back(id);
   }
   return Status::ok();

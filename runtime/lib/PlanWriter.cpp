@@ -78,11 +78,14 @@ Fields tensorFields(const PlanTensor &tensor) {
 
 JsonValue kernelJson(const PlanKernel &kernel) {
   JsonValue args = JsonValue::array();
-  for (const PlanKernelArg &arg : kernel.args)
-    args.push(Fields()
-                  .add("dtype", dtypeName(arg.dtype))
-                  .add("shape", intArray(arg.shape))
-                  .take());
+  for (const PlanKernelArg &arg : kernel.args) {
+    Fields argFields;
+    argFields.add("dtype", dtypeName(arg.dtype))
+        .add("shape", intArray(arg.shape));
+    if (arg.zeroed)
+      argFields.add("zeroed", JsonValue::boolean(true));
+    args.push(argFields.take());
+  }
   Fields fields;
   fields.add("name", kernel.name)
       .add("symbol", kernel.symbol)

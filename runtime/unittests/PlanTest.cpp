@@ -10,6 +10,7 @@
 #include "growc/runtime/Plan.h"
 #include "growc/runtime/Executor.h"
 #include "growc/runtime/Json.h"
+#include "growc/runtime/KernelsFile.h"
 #include "growc/runtime/RunInterface.h"
 
 #include "AdamWPlan.h"
@@ -1246,26 +1247,38 @@ TEST(PlanTest, Bf16CopiesAreVerified) {
                                                               "list's region"});
 }
 
-// Tensors at byte offsets of a shared buffer (the compiler's fused Q/K/V
-// and gate|up weights): p0 and p1 lie back to back in one buffer per list,
-// their bf16 copies in one copy buffer at half the offsets; `offset` is
-// written only where it is not 0 and read back as it was.
-/// The toy plan with a seventh buffer `entry` after the others (a
-/// completion counter where it is zeroed).
-std::string withBuffer(const std::string &entry) {
-  return replaceOnce(
+/// The toy plan with a seventh buffer `entry` after the others and a third
+/// kernel, "count", whose second argument `counter` a last step binds to
+/// buffer `bound` (a completion counter where both are zeroed).
+constexpr const char *kCounterArg =
+    R"({"dtype": "I32", "shape": [1], "zeroed": true})";
+std::string withBuffer(const std::string &entry,
+                       const std::string &counter = kCounterArg,
+                       int bound = 6) {
+  std::string text = replaceOnce(
       replaceOnce(kToyPlan, R"("arena_size": 704,)", R"("arena_size": 768,)"),
       R"({"id": 5, "offset": 576, "size": 128})",
       R"({"id": 5, "offset": 576, "size": 128}, )" + entry);
+  text = replaceOnce(text, R"({"dtype": "F32", "shape": [30]}]})",
+                     R"({"dtype": "F32", "shape": [30]}]},
+    {"name": "count", "symbol": "count_packed", "blocks": 2,
+     "args": [{"dtype": "F32", "shape": [30]}, )" +
+                         counter + "]}");
+  return replaceOnce(text, R"({"op": "kernel", "kernel": 1, "args": [4, 5]})",
+                     R"({"op": "kernel", "kernel": 1, "args": [4, 5]},
+    {"op": "kernel", "kernel": 2, "args": [5, )" +
+                         std::to_string(bound) + "]}");
 }
 
 TEST(PlanTest, ZeroedBuffers) {
-  StatusOr<Plan> plan = parsePlan(
-      withBuffer(R"({"id": 6, "offset": 704, "size": 4, "zeroed": true})"),
-      kPlanPath);
+  const std::string counter =
+      R"({"id": 6, "offset": 704, "size": 4, "zeroed": true})";
+  StatusOr<Plan> plan = parsePlan(withBuffer(counter), kPlanPath);
   ASSERT_TRUE(plan.isOk()) << plan.status().message();
   EXPECT_TRUE(plan->buffers[6].zeroed);
   EXPECT_FALSE(plan->buffers[5].zeroed);
+  EXPECT_TRUE(plan->kernels[2].args[1].zeroed);
+  EXPECT_FALSE(plan->kernels[2].args[0].zeroed);
   // Written only where true; a flag, not a number.
   expectRejected(
       withBuffer(R"({"id": 6, "offset": 704, "size": 4, "zeroed": false})"),
@@ -1273,6 +1286,12 @@ TEST(PlanTest, ZeroedBuffers) {
   expectRejected(
       withBuffer(R"({"id": 6, "offset": 704, "size": 4, "zeroed": 1})"),
       {"buffers[6]", "zeroed"});
+  expectRejected(
+      withBuffer(counter, R"({"dtype": "I32", "shape": [1], "zeroed": false})"),
+      {"kernels[2].args[1]: \"zeroed\" is written only where true"});
+  expectRejected(
+      withBuffer(counter, R"({"dtype": "I32", "shape": [1], "zeroed": "yes"})"),
+      {"kernels[2].args[1]", "zeroed"});
   // Zero at every run's start: no bytes shared, no tensor, not empty.
   expectRejected(
       withBuffer(R"({"id": 6, "offset": 640, "size": 4, "zeroed": true})"),
@@ -1286,8 +1305,61 @@ TEST(PlanTest, ZeroedBuffers) {
   expectRejected(
       withBuffer(R"({"id": 6, "offset": 704, "size": 0, "zeroed": true})"),
       {"buffers[6]: a zeroed buffer is not empty"});
+  // Counter arguments and zeroed buffers go together: a counter in an
+  // ordinary buffer starts at whatever the last step left there (the
+  // second run's count would never reach the last block), and a zeroed
+  // buffer passed as anything else is left nonzero for the next run.
+  expectRejected(withBuffer(counter, kCounterArg, /*bound=*/4),
+                 {"steps[3].args[1]: argument 1 of kernel 'count' is a "
+                  "completion counter but buffer 4 is not zeroed"});
+  expectRejected(withBuffer(counter, R"({"dtype": "I32", "shape": [1]})"),
+                 {"steps[3].args[1]: buffer 6 is zeroed (a completion "
+                  "counter) but argument 1 of kernel 'count' is not a "
+                  "counter"});
+  // Only kernels count: no other step may use a zeroed buffer.
+  expectRejected(
+      replaceOnce(
+          withBuffer(R"({"id": 6, "offset": 704, "size": 64, "zeroed": true})"),
+          R"("b": 2, "c": 4, "m": 6, "n": 5, "k": 4)",
+          R"("b": 2, "c": 6, "m": 3, "n": 5, "k": 4)"),
+      {"steps[1]: buffer 6 is zeroed (a completion counter); only a kernel "
+       "step's counter argument may use it"});
+  // And one that no kernel counts in is no counter.
+  expectRejected(replaceOnce(withBuffer(counter),
+                             R"(,
+    {"op": "kernel", "kernel": 2, "args": [5, 6]})",
+                             ""),
+                 {"buffers[6]: a zeroed buffer that no kernel step counts in"});
 }
 
+// The kernels file's signature table marks a counter argument, so that a
+// plan edited to drop the mark (and pass the counter an ordinary buffer) is
+// refused like any other signature edit.
+TEST(PlanTest, SignatureTableMarksCounters) {
+  StatusOr<Plan> plan = parsePlan(
+      withBuffer(R"({"id": 6, "offset": 704, "size": 4, "zeroed": true})"),
+      kPlanPath);
+  ASSERT_TRUE(plan.isOk()) << plan.status().message();
+  std::string table = serializeKernelTable(plan->kernels);
+  EXPECT_NE(table.find(R"({"dtype":"I32","shape":[1],"zeroed":true})"),
+            std::string::npos)
+      << table;
+  Status same = checkKernelSignatures(*plan, table);
+  EXPECT_TRUE(same.isOk()) << same.message();
+  plan->kernels[2].args[1].zeroed = false;
+  Status edited = checkKernelSignatures(*plan, table);
+  ASSERT_FALSE(edited.isOk());
+  EXPECT_NE(edited.message().find(
+                "kernel 'count' argument 1: the plan says I32 [1], the "
+                "kernels file was compiled for I32 [1] zeroed"),
+            std::string::npos)
+      << edited.message();
+}
+
+// Tensors at byte offsets of a shared buffer (the compiler's fused Q/K/V
+// and gate|up weights): p0 and p1 lie back to back in one buffer per list,
+// their bf16 copies in one copy buffer at half the offsets; `offset` is
+// written only where it is not 0 and read back as it was.
 TEST(PlanTest, ParamsShareABufferAtOffsets) {
   AdamWPlanOptions fused;
   fused.fused = 2;

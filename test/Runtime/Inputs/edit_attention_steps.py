@@ -6,7 +6,8 @@ for gpu-faults.test's bad plans.
 Copies ARTIFACT.ptx to NAME.ptx beside it and writes NAME.ptx.plan.json:
 ARTIFACT's plan naming NAME.ptx as its kernels file, with the Python
 statement CODE run on every step whose "op" is OP ("attention" or
-"attention_grad"), the step's dict bound to `s`. The kernels file is
+"attention_grad"; "kernel" for gpu-faults.test's counter cases), the
+step's dict bound to `s` and the plan's to `plan`. The kernels file is
 unchanged, so the plan stays bound to it (steps are not part of the
 kernels' signature table).
 """
@@ -24,7 +25,7 @@ plan["kernels_file"] = name + ".ptx"
 edited = 0
 for s in plan["steps"]:
     if s["op"] == op:
-        exec(code, {"s": s})
+        exec(code, {"s": s, "plan": plan})
         edited += 1
 if not edited:
     sys.exit("no %s step in %s" % (op, artifact))

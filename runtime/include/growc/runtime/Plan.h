@@ -88,6 +88,10 @@ struct PlanKernelArg {
   std::vector<int64_t> shape;
   int64_t numElements = 0;
   int64_t byteSize = 0;
+  /// A completion counter: the kernel expects it zero at launch and leaves
+  /// it zero, so every step binds a zeroed buffer here, and a zeroed buffer
+  /// nowhere else (docs/plan.md).
+  bool zeroed = false;
 };
 
 /// How a GPU kernel is launched: grid and block sizes, and which of the
