@@ -212,7 +212,7 @@ static LogicalResult verifyRopeOnLoad(Operation *op, ValueRange qkv,
            << rope.size() << " tables, head_dim " << headDim;
   for (Value table : rope) {
     auto type = cast<ShapedType>(table.getType());
-    if (isa<RankedTensorType>(type) != onTensors)
+    if (isa<TensorType>(type) != onTensors)
       return op->emitOpError("operands must be all tensors or all memrefs");
     if (!type.hasRank() || !type.hasStaticShape() || type.getRank() != 2 ||
         !type.getElementType().isF32() || type.getDimSize(0) != rows ||

@@ -656,6 +656,45 @@ struct DistributeKernelsPass
     }
   }
 
+  /// The markers the lowering sets, checked before anything relies on
+  /// them: every atomic add's form (wherever it is: outside a block loop
+  /// the scalarizer would still add f(inputs) with out = 0), and a host's
+  /// completion counter, which hostCounter reuses as it finds it.
+  static LogicalResult checkMarkers(ModuleOp module) {
+    WalkResult atomics = module.walk([](linalg::LinalgOp op) {
+      return failed(distribution::checkAtomicAdd(op)) ? WalkResult::interrupt()
+                                                      : WalkResult::advance();
+    });
+    if (atomics.wasInterrupted())
+      return failure();
+    for (auto host : module.getOps<func::FuncOp>()) {
+      memref::AllocOp counter;
+      WalkResult counters = host.walk([&](memref::AllocOp alloc) {
+        if (!alloc->hasAttr(attr::kZeroedBuffer))
+          return WalkResult::advance();
+        MemRefType expected = distribution::counterType(alloc.getContext());
+        if (alloc.getType() != expected ||
+            alloc->getBlock() != &host.getBody().front()) {
+          alloc.emitOpError("marked ")
+              << attr::kZeroedBuffer << " is a completion counter: a "
+              << expected << " allocated in the host function's body";
+          return WalkResult::interrupt();
+        }
+        if (counter) {
+          alloc.emitOpError("is a second completion counter (")
+              << attr::kZeroedBuffer << ") of '" << host.getSymName()
+              << "': its kernels share one";
+          return WalkResult::interrupt();
+        }
+        counter = alloc;
+        return WalkResult::advance();
+      });
+      if (counters.wasInterrupted())
+        return failure();
+    }
+    return success();
+  }
+
   void runOnOperation() override {
     ModuleOp module = getOperation();
     if (threadsPerBlock < 1 || threadsPerBlock > 1024) {
@@ -664,6 +703,8 @@ struct DistributeKernelsPass
           << threadsPerBlock;
       return signalPassFailure();
     }
+    if (failed(checkMarkers(module)))
+      return signalPassFailure();
     // Kernels added on the way (followers) are distributed when created.
     SmallVector<func::FuncOp> kernels;
     for (auto kernel : module.getOps<func::FuncOp>())

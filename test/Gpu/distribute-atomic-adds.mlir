@@ -215,3 +215,33 @@ func.func @zeros(%table: memref<3x8xf32>) attributes {growc.kernel} {
   }
   return
 }
+
+// -----
+
+// The form is checked wherever the marker is, not only in a block loop: a
+// row kernel's atomic add of a product would add f(inputs) with out = 0.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+func.func @atomic_row_product(%rows: memref<2x4xf32>, %table: memref<2x4xf32>) attributes {growc.kernel} {
+  // expected-error @+1 {{an atomic add must be elementwise, f32, with a body out + f(inputs)}}
+  linalg.generic {indexing_maps = [#id, #id], iterator_types = ["parallel", "parallel"]} ins(%rows : memref<2x4xf32>) outs(%table : memref<2x4xf32>) attrs = {growc.atomic_add} {
+  ^bb0(%a: f32, %o: f32):
+    %s = arith.mulf %a, %o : f32
+    linalg.yield %s : f32
+  }
+  return
+}
+
+// -----
+
+// An f64 column sum marked atomic: the marker's check comes first.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+func.func @atomic_f64_sum(%rows: memref<2x4xf64>, %table: memref<4xf64>) attributes {growc.kernel} {
+  // expected-error @+1 {{an atomic add must be elementwise, f32, with a body out + f(inputs)}}
+  linalg.generic {indexing_maps = [#id, #col], iterator_types = ["reduction", "parallel"]} ins(%rows : memref<2x4xf64>) outs(%table : memref<4xf64>) attrs = {growc.atomic_add} {
+  ^bb0(%a: f64, %o: f64):
+    %s = arith.addf %a, %o : f64
+    linalg.yield %s : f64
+  }
+  return
+}

@@ -187,3 +187,39 @@ func.func @read_sum(%x: memref<4x8xf32>, %dw: memref<8xf32>, %y: memref<4x8xf32>
   }
   return
 }
+
+// -----
+
+// The host's completion counter (growc.zeroed) is reused as found, so it
+// must be one: an i32 [1] in the host's body.
+#id = affine_map<(d0, d1) -> (d0, d1)>
+#col = affine_map<(d0, d1) -> (d1)>
+func.func @sum_into(%x: memref<4x8xf32>, %dw: memref<8xf32>)
+    attributes {growc.kernel} {
+  %zero = arith.constant 0.0 : f32
+  linalg.fill ins(%zero : f32) outs(%dw : memref<8xf32>)
+  linalg.generic {indexing_maps = [#id, #col],
+                  iterator_types = ["reduction", "parallel"]}
+      ins(%x : memref<4x8xf32>) outs(%dw : memref<8xf32>) {
+  ^bb0(%a: f32, %o: f32):
+    %sum = arith.addf %a, %o : f32
+    linalg.yield %sum : f32
+  }
+  return
+}
+func.func @host_f32_counter(%x: memref<4x8xf32>, %dw: memref<8xf32>) {
+  // expected-error @+1 {{marked growc.zeroed is a completion counter: a 'memref<1xi32>' allocated in the host function's body}}
+  %c = memref.alloc() {growc.zeroed} : memref<4xf32>
+  call @sum_into(%x, %dw) : (memref<4x8xf32>, memref<8xf32>) -> ()
+  return
+}
+
+// -----
+
+// One counter per host: its counting kernels run one after another.
+func.func @host_two_counters() {
+  %c = memref.alloc() {growc.zeroed} : memref<1xi32>
+  // expected-error @+1 {{is a second completion counter (growc.zeroed) of 'host_two_counters': its kernels share one}}
+  %d = memref.alloc() {growc.zeroed} : memref<1xi32>
+  return
+}

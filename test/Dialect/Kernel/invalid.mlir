@@ -577,3 +577,57 @@ func.func @attention_columns_not_library(%qkv: tensor<16x128xf32>, %o: tensor<16
   %r = growk.attention ins(%qkv, %qkv, %qkv : tensor<16x128xf32>, tensor<16x128xf32>, tensor<16x128xf32>) outs(%o : tensor<16x64xf32>) {columns = array<i64: 0, 64, 96>, heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>
   return
 }
+
+// -----
+
+// Columns name the first column of q, k and v: three of them.
+func.func @attention_columns_count(%qkv: tensor<16x128xbf16>, %o: tensor<16x64xbf16>, %cos: tensor<16x8xf32>, %sin: tensor<16x8xf32>) {
+  // expected-error @+1 {{columns must be [q, k, v] (3 columns), got 2}}
+  %r = growk.attention ins(%qkv, %qkv, %qkv : tensor<16x128xbf16>, tensor<16x128xbf16>, tensor<16x128xbf16>) outs(%o : tensor<16x64xbf16>) rope(%cos, %sin : tensor<16x8xf32>, tensor<16x8xf32>) {columns = array<i64: 0, 64>, growc.library_kernel = "growc_flash_forward_rope_hd16_bf16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// RoPE needs both tables.
+func.func @attention_rope_one_table(%qkv: tensor<16x128xbf16>, %o: tensor<16x64xbf16>, %cos: tensor<16x8xf32>) {
+  // expected-error @+1 {{rope must be two tables (cos, sin) of an even head_dim, got 1 tables, head_dim 16}}
+  %r = growk.attention ins(%qkv, %qkv, %qkv : tensor<16x128xbf16>, tensor<16x128xbf16>, tensor<16x128xbf16>) outs(%o : tensor<16x64xbf16>) rope(%cos : tensor<16x8xf32>) {columns = array<i64: 0, 64, 96>, growc.library_kernel = "growc_flash_forward_rope_hd16_bf16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// Column blocks of one matrix: one width (the row stride).
+func.func @attention_columns_widths(%qkv: tensor<16x128xbf16>, %k: tensor<16x96xbf16>, %o: tensor<16x64xbf16>, %cos: tensor<16x8xf32>, %sin: tensor<16x8xf32>) {
+  // expected-error @+1 {{q, k and v with columns must have one width, got 'tensor<16x128xbf16>' and 'tensor<16x96xbf16>'}}
+  %r = growk.attention ins(%qkv, %k, %qkv : tensor<16x128xbf16>, tensor<16x96xbf16>, tensor<16x128xbf16>) outs(%o : tensor<16x64xbf16>) rope(%cos, %sin : tensor<16x8xf32>, tensor<16x8xf32>) {columns = array<i64: 0, 64, 96>, growc.library_kernel = "growc_flash_forward_rope_hd16_bf16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// A column before the matrix's first.
+func.func @attention_columns_negative(%qkv: tensor<16x128xbf16>, %o: tensor<16x64xbf16>, %cos: tensor<16x8xf32>, %sin: tensor<16x8xf32>) {
+  // expected-error @+1 {{column -16 of operand #0 leaves no room for 4 heads of 16 in a width of 128}}
+  %r = growk.attention ins(%qkv, %qkv, %qkv : tensor<16x128xbf16>, tensor<16x128xbf16>, tensor<16x128xbf16>) outs(%o : tensor<16x64xbf16>) rope(%cos, %sin : tensor<16x8xf32>, tensor<16x8xf32>) {columns = array<i64: -16, 64, 96>, growc.library_kernel = "growc_flash_forward_rope_hd16_bf16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// An unranked table is a tensor of the wrong shape, not a memref.
+func.func @attention_rope_unranked_table(%qkv: tensor<16x128xbf16>, %o: tensor<16x64xbf16>, %cos: tensor<*xf32>, %sin: tensor<16x8xf32>) {
+  // expected-error @+1 {{rope tables must be f32 [rows = 16, head_dim / 2 = 8], got 'tensor<*xf32>'}}
+  %r = growk.attention ins(%qkv, %qkv, %qkv : tensor<16x128xbf16>, tensor<16x128xbf16>, tensor<16x128xbf16>) outs(%o : tensor<16x64xbf16>) rope(%cos, %sin : tensor<*xf32>, tensor<16x8xf32>) {columns = array<i64: 0, 64, 96>, growc.library_kernel = "growc_flash_forward_rope_hd16_bf16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xbf16>
+  return
+}
+
+// -----
+
+// The gradient's rope needs columns too.
+func.func @attention_grad_rope_without_columns(%q: tensor<16x64xbf16>, %k: tensor<16x32xbf16>, %o: tensor<16x64xbf16>, %dq: tensor<16x64xf32>, %dk: tensor<16x32xf32>, %cos: tensor<16x8xf32>, %sin: tensor<16x8xf32>, %lse: tensor<8x8xf32>) {
+  // expected-error @+1 {{rope needs columns (q, k and v column blocks of one matrix)}}
+  %a, %b, %c = growk.attention_grad ins(%q, %k, %k, %o, %o : tensor<16x64xbf16>, tensor<16x32xbf16>, tensor<16x32xbf16>, tensor<16x64xbf16>, tensor<16x64xbf16>) lse(%lse : tensor<8x8xf32>) rope(%cos, %sin : tensor<16x8xf32>, tensor<16x8xf32>) outs(%dq, %dk, %dk : tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>) {growc.library_kernel = "growc_flash_backward_rope_hd16_bf16", heads = 4 : i64, kv_heads = 2 : i64, seq_len = 8 : i64, key_block = 4 : i64} -> tensor<16x64xf32>, tensor<16x32xf32>, tensor<16x32xf32>
+  return
+}
