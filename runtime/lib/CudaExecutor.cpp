@@ -201,8 +201,18 @@ Status CudaExecutor::State::prepare() {
     if (step.op == PlanStep::Op::Kernel) {
       const PlanKernel &kernel = plan.kernels[step.kernel];
       Launch launch;
-      GROWC_CU(
-          cu->cuModuleGetFunction(&launch.fn, module, kernel.symbol.c_str()));
+      // The signature table vouches for the kernel, but not that the PTX
+      // above it (a truncated or edited file, re-bound) still defines it.
+      CUresult found =
+          cu->cuModuleGetFunction(&launch.fn, module, kernel.symbol.c_str());
+      if (found == CUDA_ERROR_NOT_FOUND)
+        return Status::error(plan.kernelsPath + ": no entry " +
+                             inQuotes(kernel.symbol) + " (kernel " +
+                             inQuotes(kernel.name) +
+                             " of the plan), though its signature table "
+                             "lists it");
+      if (Status s = cu->check(found, "cuModuleGetFunction"); !s.isOk())
+        return s;
       launch.launch = &*kernel.launch;
       // Per-block buffers beyond the 48 KiB of static shared memory are
       // dynamic shared memory, which a kernel must opt in to.
