@@ -508,6 +508,27 @@ Status PlanParser::parseAttentionStep(const JsonValue &step,
   }
   if (!backward)
     GROWC_RETURN_IF_ERROR(elementType("o_dtype", out.outputType));
+  // The operand sizes below follow the step's dtypes, the entry point's
+  // accesses its own name's (growc_flash_forward_*_<in>_<out>,
+  // growc_flash_backward_*_<in>): an f32 instance on buffers verified for
+  // bf16 would read (and write) past them.
+  auto dtypeSuffix = [](DType type) {
+    return std::string(type == DType::BF16 ? "_bf16" : "_f32");
+  };
+  std::string suffix = dtypeSuffix(out.activationType);
+  std::string types =
+      "activation_dtype " + std::string(dtypeName(out.activationType));
+  if (!backward) {
+    suffix += dtypeSuffix(out.outputType);
+    types += " and o_dtype " + std::string(dtypeName(out.outputType));
+  }
+  for (const std::string &symbol : out.symbols)
+    if (symbol.size() < suffix.size() ||
+        symbol.compare(symbol.size() - suffix.size(), suffix.size(), suffix) !=
+            0)
+      return Status::error(ctx + ": " + inQuotes(symbol) +
+                           " is not the instance for " + types +
+                           " (its name would end " + suffix + ")");
   for (const std::string &name : names) {
     int64_t id, offset;
     GROWC_RETURN_IF_ERROR(getBufferRef(step, ctx, name.c_str(), id));

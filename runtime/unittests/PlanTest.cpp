@@ -800,9 +800,11 @@ TEST(PlanTest, AttentionForwardMaySaveItsLogSumExps) {
 TEST(PlanTest, Bf16AttentionOperandsAreSizedInTwoBytes) {
   // At seq_len 4, q and o [4, 16] need 256 bytes in f32 (rejected below)
   // but 128 in bf16, what their buffers hold; k and v [4, 8] 64 each.
-  std::string step = attentionStep(
-      R"("seq_len": 2)",
-      R"("seq_len": 4, "activation_dtype": "BF16", "o_dtype": "BF16")");
+  std::string step = replaceOnce(
+      attentionStep(
+          R"("seq_len": 2)",
+          R"("seq_len": 4, "activation_dtype": "BF16", "o_dtype": "BF16")"),
+      "_f32_f32", "_bf16_bf16");
   StatusOr<Plan> plan = parsePlan(gpuPlanWithStep(step), kPlanPath);
   ASSERT_TRUE(plan.isOk()) << plan.status().message();
   EXPECT_EQ(plan->steps.back().activationType, DType::BF16);
@@ -818,9 +820,29 @@ TEST(PlanTest, Bf16AttentionOperandsAreSizedInTwoBytes) {
   EXPECT_EQ(serializePlan(*f32).find("_dtype"), std::string::npos);
   // An f32 output at seq_len 4 does not fit; a bf16 offset is 2-aligned.
   expectRejected(
-      gpuPlanWithStep(attentionStep(
-          R"("seq_len": 2)", R"("seq_len": 4, "activation_dtype": "BF16")")),
+      gpuPlanWithStep(replaceOnce(
+          attentionStep(R"("seq_len": 2)",
+                        R"("seq_len": 4, "activation_dtype": "BF16")"),
+          "_f32_f32", "_bf16_f32")),
       {"steps[3]", "attention operand o (F32 [4, 16]) needs 256 bytes"});
+  // The entry point is the instance for the step's dtypes: an f32 kernel
+  // would read 256 bytes of q from buffers verified for bf16's 128 (and
+  // write 256 bytes of o), a bf16 backward would misread f32 operands.
+  expectRejected(
+      gpuPlanWithStep(replaceOnce(step, "_bf16_bf16", "_f32_f32")),
+      {"steps[3]: 'growc_flash_forward_hd8_f32_f32' is not the instance for "
+       "activation_dtype BF16 and o_dtype BF16 (its name would end "
+       "_bf16_bf16)"});
+  expectRejected(
+      gpuPlanWithStep(replaceOnce(step, "_bf16_bf16", "_bf16_f32")),
+      {"steps[3]: 'growc_flash_forward_hd8_bf16_f32' is not the instance for "
+       "activation_dtype BF16 and o_dtype BF16"});
+  expectRejected(
+      gpuPlanWithStep(
+          attentionGradStep(R"(["growc_flash_backward_prep_hd8_f32", )"
+                            R"("growc_flash_backward_hd8_bf16"])")),
+      {"steps[3]: 'growc_flash_backward_hd8_bf16' is not the instance for "
+       "activation_dtype F32 (its name would end _f32)"});
   expectRejected(gpuPlanWithStep(replaceOnce(step, R"("v_offset": 64)",
                                              R"("v_offset": 63)")),
                  {"steps[3]", "attention operand v (BF16 [4, 8])"});
