@@ -132,7 +132,7 @@ void buildCpuLLVMPipeline(mlir::OpPassManager &pm);
 
 struct NvvmPipelineOptions {
   std::string chip = "sm_90";
-  std::string features = "+ptx80";
+  std::string features = "+ptx81";
   /// libdevice.10.bc, linked for the kernels' math.
   std::string libdevice;
 };

@@ -9,11 +9,11 @@
 // the instances its steps name); the library uses the
 // same target and address size, which is checked, and its symbols start
 // with `growc_`, which generated kernels' names (`kernelN...`) never do.
-// Its PTX ISA may be newer than the generated kernels' (8.1 for the
-// attention backward's red.global.add.v2.f32, where NVVM emits 8.0): the
-// linked module declares the newer of the two, under which the older
-// one's code means the same (sm_90 needs 7.8 or later, and no ISA since
-// changed an instruction's meaning).
+// Its PTX ISA (8.1, for the attention backward's red.global.add.v2.f32)
+// is the generated kernels' default (--ptx-features=+ptx81); a newer one
+// asked for stays (no ISA since 7.8 changed an instruction's meaning on
+// sm_90), an older one is an error, since the module would declare an ISA
+// without the library's instructions.
 //
 //===----------------------------------------------------------------------===//
 
@@ -23,6 +23,7 @@
 #include "llvm/ADT/StringRef.h"
 #include "llvm/ADT/StringSet.h"
 #include "llvm/Support/Error.h"
+#include "llvm/Support/FormatVariadic.h"
 
 using namespace growc;
 
@@ -101,12 +102,18 @@ llvm::Error append(llvm::StringRef library, llvm::StringRef what,
         "but the generated kernels are for\n" + own +
         "(the kernel library is built for sm_90 and 64-bit addresses: "
         "compile with the default --gpu-chip)");
-  if (version > ownVersion) {
-    // The module takes the library's ISA: its first line is `.version`.
-    size_t at = ptx.find("\n.version");
-    size_t end = ptx.find('\n', at + 1);
-    ptx.replace(at + 1, end - at - 1, header.substr(0, header.find('\n')));
-  }
+  // A module cannot declare an ISA older than an instruction it holds (a
+  // driver that reads it would refuse the library's instructions); the
+  // default --ptx-features is the library's ISA, so only an explicit older
+  // one gets here.
+  if (version > ownVersion)
+    return llvm::createStringError(
+        llvm::formatv("the kernel library's PTX ({0}) needs PTX ISA {1}.{2}, "
+                      "but the generated kernels are for ISA {3}.{4} "
+                      "(--ptx-features): ask for +ptx{1}{2} or newer",
+                      what, version / 10, version % 10, ownVersion / 10,
+                      ownVersion % 10)
+            .str());
   size_t body = library.find(".address_size");
   body = library.find('\n', body);
   ptx += "\n// The kernel library (lib/Codegen/Kernels): " + what.str() + ".\n";

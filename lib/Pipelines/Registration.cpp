@@ -127,8 +127,8 @@ struct NvvmPipelineCLOptions
   Option<std::string> chip{*this, "chip", llvm::cl::desc("GPU (sm_90)"),
                            llvm::cl::init("sm_90")};
   Option<std::string> features{*this, "features",
-                               llvm::cl::desc("PTX ISA feature (+ptx80)"),
-                               llvm::cl::init("+ptx80")};
+                               llvm::cl::desc("PTX ISA feature (+ptx81)"),
+                               llvm::cl::init("+ptx81")};
   Option<std::string> libdevice{*this, "libdevice",
                                 llvm::cl::desc("Path of libdevice.10.bc"),
                                 llvm::cl::init("")};

@@ -46,8 +46,8 @@ cl::opt<std::string> gpuChip("gpu-chip",
                              cl::init("sm_90"), cl::cat(growCat));
 cl::opt<std::string> ptxFeatures("ptx-features",
                                  cl::desc("With -o *.ptx: PTX ISA feature "
-                                          "(default +ptx80)"),
-                                 cl::init("+ptx80"), cl::cat(growCat));
+                                          "(default +ptx81)"),
+                                 cl::init("+ptx81"), cl::cat(growCat));
 cl::opt<std::string> libdevice("libdevice",
                                cl::desc("With -o *.ptx: libdevice.10.bc "
                                         "(default: from $CUDA_HOME, "

@@ -57,7 +57,7 @@ llvm::Error writeCpuSharedObject(mlir::ModuleOp module, llvm::StringRef path);
 struct PtxOptions {
   /// The GPU and PTX ISA the PTX is written for.
   std::string chip = "sm_90";
-  std::string features = "+ptx80";
+  std::string features = "+ptx81";
   /// libdevice.10.bc; empty: $CUDA_HOME, $CUDA_PATH, /usr/local/cuda.
   std::string libdevicePath;
 };
